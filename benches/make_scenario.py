@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Write a synthetic city-scale crisis scenario as JSON (for timing the CLI at scale).
+
+usage: make_scenario.py NEEDS RESOURCES SEED OUT.json
+
+Needs and resources are spread over a ~30 km city with denser clusters (flooded districts);
+three dimensions (beds, meals, volunteer_h), four kinds, a 6 km radius, and priorities 1-5.
+The numbers are for load, not realism: the dataset generators issue brings realistic ones.
+"""
+import json
+import random
+import sys
+
+n_needs, n_res, seed, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = random.Random(seed)
+kinds = {"shelter": ["beds", "meals"], "food": ["meals"], "medical": ["volunteer_h"], "sandbags": ["volunteer_h"]}
+communities = [f"district-{i}" for i in range(12)]
+centres = [(59.33 + rng.uniform(-0.12, 0.12), 18.06 + rng.uniform(-0.25, 0.25)) for _ in communities]
+
+
+def place(i):
+    lat, lon = centres[i]
+    return round(lat + rng.gauss(0, 0.03), 6), round(lon + rng.gauss(0, 0.06), 6)
+
+
+resources = []
+for i in range(n_res):
+    kind = rng.choice(list(kinds))
+    c = rng.randrange(len(communities))
+    lat, lon = place(c)
+    cap = {d: rng.randint(20, 200) for d in kinds[kind]}
+    resources.append({"id": f"r{i}", "community": communities[c], "kind": kind, "lat": lat, "lon": lon,
+                      "capacity": cap, "cost": rng.randint(0, 5)})
+needs = []
+for i in range(n_needs):
+    kind = rng.choice(list(kinds))
+    c = rng.randrange(len(communities))
+    lat, lon = place(c)
+    dem = {d: rng.randint(1, 12) for d in kinds[kind]}
+    needs.append({"id": f"n{i}", "community": communities[c], "kind": kind, "lat": lat, "lon": lon,
+                  "demand": dem, "priority": rng.randint(1, 5)})
+scenario = {"name": f"city-{n_needs}x{n_res}-s{seed}", "resources": resources, "needs": needs,
+            "policy": {"objective": "coverage", "max_distance_km": 6, "speed_kmh": 30, "cost_per_km": 0.2}}
+with open(out, "w") as f:
+    json.dump(scenario, f)

@@ -1,0 +1,230 @@
+//! CommonsNet files in and out: scenario JSON files and table directories (Arrow IPC file or
+//! stream, Parquet), result tables, and the standard benchmark formats.
+//!
+//! The engine never touches a file; this crate turns files into the values and record batches
+//! the engine validates, and the engine's result batches back into files.
+
+pub mod orlib;
+
+use arrow_array::RecordBatch;
+use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn format_err(path: &Path, message: impl ToString) -> DatasetError {
+    DatasetError::Format {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Scenario input formats the CLI understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScenarioFormat {
+    Json,
+    Dir,
+}
+
+/// Read a scenario JSON file.
+pub fn read_scenario_json(path: &Path) -> Result<Scenario, DatasetError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    Ok(commonsnet_engine::scenario_from_json_str(&text)?)
+}
+
+/// Table extensions tried for each table of a scenario directory, in this order.
+const TABLE_EXTENSIONS: &[&str] = &["arrow", "arrows", "ipc", "feather", "parquet"];
+
+fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
+    TABLE_EXTENSIONS
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// Read all record batches of an Arrow IPC file or stream, or a Parquet file.
+pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut magic = [0u8; 6];
+    let n = file.read(&mut magic).map_err(io_err(path))?;
+    file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
+    let magic = &magic[..n];
+    if magic.starts_with(b"PAR1") {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .map_err(|e| format_err(path, e))?;
+        reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format_err(path, e))
+    } else if magic == b"ARROW1" {
+        let reader =
+            arrow_ipc::reader::FileReader::try_new(file, None).map_err(|e| format_err(path, e))?;
+        reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format_err(path, e))
+    } else {
+        let reader = arrow_ipc::reader::StreamReader::try_new(BufReader::new(file), None)
+            .map_err(|e| format_err(path, format!("not Arrow IPC or Parquet: {e}")))?;
+        reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format_err(path, e))
+    }
+}
+
+/// Read a scenario directory: `resources.*`, `needs.*`, optional `links.*` (Arrow IPC file or
+/// stream, or Parquet) and optional `policy.json`.
+pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
+    let table = |name: &str, required: bool| -> Result<Option<Vec<RecordBatch>>, DatasetError> {
+        match find_table(dir, name) {
+            Some(p) => read_batches(&p).map(Some),
+            None if required => Err(DatasetError::Invalid(InvalidInput {
+                issues: vec![InputIssue {
+                    table: name.into(),
+                    row: None,
+                    field: None,
+                    message: format!(
+                        "no {name} table in {} (looked for {name}.{{{}}})",
+                        dir.display(),
+                        TABLE_EXTENSIONS.join(",")
+                    ),
+                }],
+            })),
+            None => Ok(None),
+        }
+    };
+    let resources = table("resources", true)?.unwrap_or_default();
+    let needs = table("needs", true)?.unwrap_or_default();
+    let links = table("links", false)?;
+    let policy_path = dir.join("policy.json");
+    let policy = if policy_path.is_file() {
+        let text = std::fs::read_to_string(&policy_path).map_err(io_err(&policy_path))?;
+        Some(
+            serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| format_err(&policy_path, format!("not valid JSON: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let name = dir.file_name().and_then(|n| n.to_str());
+    Ok(commonsnet_engine::scenario_from_batches(
+        &resources,
+        &needs,
+        links.as_deref(),
+        policy.as_ref(),
+        name,
+    )?)
+}
+
+/// Read a scenario in the given (or inferred) format.
+pub fn read_scenario(
+    path: &Path,
+    format: Option<ScenarioFormat>,
+) -> Result<Scenario, DatasetError> {
+    let format = format.unwrap_or(if path.is_dir() {
+        ScenarioFormat::Dir
+    } else {
+        ScenarioFormat::Json
+    });
+    match format {
+        ScenarioFormat::Json => read_scenario_json(path),
+        ScenarioFormat::Dir => read_scenario_dir(path),
+    }
+}
+
+/// How result tables are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    ArrowIpc,
+    Parquet,
+}
+
+/// Write one record batch, atomically (a temporary file renamed into place).
+pub fn write_batch(
+    path: &Path,
+    batch: &RecordBatch,
+    format: TableFormat,
+) -> Result<(), DatasetError> {
+    let tmp = path.with_extension("tmp");
+    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    match format {
+        TableFormat::ArrowIpc => {
+            let mut w = arrow_ipc::writer::FileWriter::try_new(file, &batch.schema())
+                .map_err(|e| format_err(path, e))?;
+            w.write(batch).map_err(|e| format_err(path, e))?;
+            w.finish().map_err(|e| format_err(path, e))?;
+        }
+        TableFormat::Parquet => {
+            let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+                .map_err(|e| format_err(path, e))?;
+            w.write(batch).map_err(|e| format_err(path, e))?;
+            w.close().map_err(|e| format_err(path, e))?;
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Write `allocations`, `needs`, `resources` and `summary.json` into `dir`.
+pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<(), DatasetError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tables = report.tables().map_err(|e| format_err(dir, e))?;
+    let ext = match format {
+        TableFormat::ArrowIpc => "arrow",
+        TableFormat::Parquet => "parquet",
+    };
+    for (name, batch) in [
+        ("allocations", &tables.allocations),
+        ("needs", &tables.needs),
+        ("resources", &tables.resources),
+    ] {
+        write_batch(&dir.join(format!("{name}.{ext}")), batch, format)?;
+    }
+    let summary = serde_json::to_string_pretty(&report.summary_json()).unwrap_or_default();
+    let path = dir.join("summary.json");
+    std::fs::write(&path, summary + "\n").map_err(io_err(&path))
+}
+
+/// Write a scenario's tables (the SPEC section 3 layout) into `dir`, for tests and generators.
+pub fn write_scenario_tables(
+    dir: &Path,
+    resources: &RecordBatch,
+    needs: &RecordBatch,
+    links: Option<&RecordBatch>,
+    policy: Option<&serde_json::Value>,
+    format: TableFormat,
+) -> Result<(), DatasetError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let ext = match format {
+        TableFormat::ArrowIpc => "arrow",
+        TableFormat::Parquet => "parquet",
+    };
+    write_batch(&dir.join(format!("resources.{ext}")), resources, format)?;
+    write_batch(&dir.join(format!("needs.{ext}")), needs, format)?;
+    if let Some(l) = links {
+        write_batch(&dir.join(format!("links.{ext}")), l, format)?;
+    }
+    if let Some(p) = policy {
+        let path = dir.join("policy.json");
+        std::fs::write(&path, p.to_string()).map_err(io_err(&path))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! OR-Library generalised assignment (GAP) files: one instance, or the multi-instance layout
+//! (a count followed by that many instances). Read as bytes, token by token, with line numbers
+//! for errors; no allocation per line.
+
+use serde_json::{json, Value};
+
+/// One GAP instance: `m` agents, `n` jobs, agent-major `cost` and `weight` (m x n), `capacity` (m).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapInstance {
+    pub agents: usize,
+    pub jobs: usize,
+    pub cost: Vec<i64>,
+    pub weight: Vec<i64>,
+    pub capacity: Vec<i64>,
+}
+
+/// Optimisation sense of a benchmark instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sense {
+    Min,
+    Max,
+}
+
+/// Whitespace-separated integer tokens with their line numbers.
+pub struct Tokens<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Tokens<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Tokens {
+            bytes,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The next integer, or an error naming the line.
+    pub fn int(&mut self, what: &str) -> Result<i64, String> {
+        while self.pos < self.bytes.len() && self.bytes[self.pos].is_ascii_whitespace() {
+            if self.bytes[self.pos] == b'\n' {
+                self.line += 1;
+            }
+            self.pos += 1;
+        }
+        if self.pos >= self.bytes.len() {
+            return Err(format!(
+                "line {}: unexpected end of file, expected {what}",
+                self.line
+            ));
+        }
+        let start = self.pos;
+        while self.pos < self.bytes.len() && !self.bytes[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+        let tok = &self.bytes[start..self.pos];
+        let (neg, digits) = match tok.first() {
+            Some(b'-') => (true, &tok[1..]),
+            Some(b'+') => (false, &tok[1..]),
+            _ => (false, tok),
+        };
+        if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(format!(
+                "line {}: expected {what} (an integer), found {:?}",
+                self.line,
+                String::from_utf8_lossy(tok)
+            ));
+        }
+        let v = digits
+            .iter()
+            .fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+        Ok(if neg { -v } else { v })
+    }
+
+    pub fn count(&mut self, what: &str, max: i64) -> Result<usize, String> {
+        let line = self.line;
+        let v = self.int(what)?;
+        if v < 1 || v > max {
+            return Err(format!(
+                "line {line}: {what} must be in [1, {max}], found {v}"
+            ));
+        }
+        Ok(v as usize)
+    }
+
+    fn at_end(&mut self) -> bool {
+        while self.pos < self.bytes.len() && self.bytes[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+        self.pos >= self.bytes.len()
+    }
+
+    fn remaining_tokens(&self) -> usize {
+        self.bytes[self.pos..]
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|t| !t.is_empty())
+            .count()
+    }
+}
+
+fn read_instance(t: &mut Tokens) -> Result<GapInstance, String> {
+    let agents = t.count("the number of agents", 100_000)?;
+    let jobs = t.count("the number of jobs", 10_000_000)?;
+    if agents.saturating_mul(jobs) > 100_000_000 {
+        return Err(format!("{agents} x {jobs} is too large"));
+    }
+    let mut cost = Vec::with_capacity(agents * jobs);
+    for _ in 0..agents * jobs {
+        cost.push(t.int("a cost")?);
+    }
+    let mut weight = Vec::with_capacity(agents * jobs);
+    for _ in 0..agents * jobs {
+        weight.push(t.int("a resource consumption")?);
+    }
+    let mut capacity = Vec::with_capacity(agents);
+    for _ in 0..agents {
+        capacity.push(t.int("a capacity")?);
+    }
+    Ok(GapInstance {
+        agents,
+        jobs,
+        cost,
+        weight,
+        capacity,
+    })
+}
+
+/// Parse a GAP file: one instance, or the multi-instance layout.
+pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, String> {
+    let mut probe = Tokens::new(bytes);
+    let a = probe.int("the first count")?;
+    let b = probe.int("the second count")?;
+    let single = a > 0 && b > 0 && {
+        let (m, n) = (a as usize, b as usize);
+        probe.remaining_tokens() == m.saturating_mul(n).saturating_mul(2).saturating_add(m)
+    };
+    let mut t = Tokens::new(bytes);
+    let mut out = Vec::new();
+    if single {
+        out.push(read_instance(&mut t)?);
+    } else {
+        let p = t.count("the number of instances", 10_000)?;
+        for _ in 0..p {
+            out.push(read_instance(&mut t)?);
+        }
+    }
+    if !t.at_end() {
+        return Err(format!(
+            "line {}: unexpected data after the last instance",
+            t.line
+        ));
+    }
+    Ok(out)
+}
+
+impl GapInstance {
+    /// The instance as a SPEC scenario: agents are resources with one dimension (`units`), jobs
+    /// are indivisible needs with `min_fill = 1`, links carry the agent's consumption as `use`,
+    /// and the objective is `cost` (costs negated for maximisation).
+    pub fn to_scenario(&self, sense: Sense, name: &str) -> Value {
+        let sign = if sense == Sense::Max { -1 } else { 1 };
+        let resources: Vec<Value> = (0..self.agents)
+            .map(|i| {
+                json!({"id": format!("agent{}", i + 1), "kind": "job",
+                       "capacity": {"units": self.capacity[i]}})
+            })
+            .collect();
+        let needs: Vec<Value> = (0..self.jobs)
+            .map(|j| {
+                json!({"id": format!("job{}", j + 1), "kind": "job", "demand": {"units": 1},
+                       "min_fill": 1, "indivisible": true})
+            })
+            .collect();
+        let mut links = Vec::with_capacity(self.agents * self.jobs);
+        for i in 0..self.agents {
+            for j in 0..self.jobs {
+                let k = i * self.jobs + j;
+                links.push(json!({"resource": format!("agent{}", i + 1),
+                                  "need": format!("job{}", j + 1),
+                                  "cost": sign * self.cost[k],
+                                  "use": {"units": self.weight[k]}}));
+            }
+        }
+        json!({"name": name, "resources": resources, "needs": needs, "links": links,
+               "policy": {"objective": "cost"}})
+    }
+}

@@ -1,0 +1,69 @@
+//! The by-hand baseline of SPEC section 2 (`policy.solver: "greedy"`): what a coordinator with
+//! a spreadsheet does, and what simulations compare the optimiser against.
+
+use crate::graph::Network;
+use crate::model::Scenario;
+
+/// Shares per edge chosen by the greedy rule.
+pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
+    let nd = net.num_dims();
+    // Needs by descending priority, then earliest (missing = 0), then input order.
+    let mut order: Vec<usize> = (0..s.needs.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (na, nb) = (&s.needs[a], &s.needs[b]);
+        nb.priority
+            .total_cmp(&na.priority)
+            .then(
+                na.earliest
+                    .unwrap_or(0.0)
+                    .total_cmp(&nb.earliest.unwrap_or(0.0)),
+            )
+            .then(a.cmp(&b))
+    });
+    let mut need_edges: Vec<Vec<usize>> = vec![Vec::new(); s.needs.len()];
+    for (e, edge) in net.edges.iter().enumerate() {
+        need_edges[edge.need].push(e);
+    }
+    let mut remaining = net.capacity.clone();
+    let mut x = vec![0.0; net.edges.len()];
+    for n in order {
+        // Links by ascending cost, ties by input order (the sort is stable).
+        let mut edges = std::mem::take(&mut need_edges[n]);
+        edges.sort_by(|&a, &b| net.edges[a].cost.total_cmp(&net.edges[b].cost));
+        let indivisible = s.needs[n].indivisible;
+        let mut served = 0.0;
+        for e in edges {
+            let r = net.edges[e].resource;
+            let uses = net.edge_use(e);
+            let rem = &mut remaining[r * nd..(r + 1) * nd];
+            let share = if indivisible {
+                let fits = uses.iter().zip(rem.iter()).all(|(&u, &c)| u <= c + 1e-9);
+                if fits {
+                    1.0
+                } else {
+                    continue;
+                }
+            } else {
+                let mut f: f64 = 1.0 - served;
+                for (&u, &c) in uses.iter().zip(rem.iter()) {
+                    if u > 0.0 {
+                        f = f.min(c.max(0.0) / u);
+                    }
+                }
+                f
+            };
+            if share <= 1e-12 {
+                continue;
+            }
+            for (c, &u) in rem.iter_mut().zip(uses) {
+                *c = (*c - u * share).max(0.0);
+            }
+            x[e] = share;
+            served += share;
+            if indivisible || served >= 1.0 - 1e-12 {
+                break;
+            }
+        }
+    }
+    x
+}

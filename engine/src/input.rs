@@ -1,0 +1,948 @@
+//! Reading and validating scenarios: from JSON values and from in-memory Arrow record batches.
+//!
+//! Both paths end in one validator working on `serde_json::Value` rows, so a rule is written
+//! once. The validator never stops at the first problem: it collects every one it can find,
+//! each naming its table, row and field, and it cannot panic on any input.
+
+use crate::model::*;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+/// One problem found in the input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputIssue {
+    /// `scenario`, `resources`, `needs`, `links` or `policy`.
+    pub table: String,
+    /// Row index inside the table (0-based), when the problem belongs to one row.
+    pub row: Option<usize>,
+    /// The field (JSON name, or Arrow column name for table input).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for InputIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table)?;
+        if let Some(r) = self.row {
+            write!(f, "[{r}]")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ".{field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The input was rejected; `issues` lists every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid scenario: {} problem(s); first: {}", .issues.len(), .issues.first().map(|i| i.to_string()).unwrap_or_default())]
+pub struct InvalidInput {
+    pub issues: Vec<InputIssue>,
+}
+
+/// How field names are spelled in messages: JSON paths, or the columns of SPEC's table layout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldStyle {
+    Json,
+    Columns,
+}
+
+const RESOURCE_FIELDS: &[&str] = &[
+    "id",
+    "community",
+    "kind",
+    "lat",
+    "lon",
+    "capacity",
+    "skills",
+    "cost",
+    "available_from",
+    "available_until",
+];
+const NEED_FIELDS: &[&str] = &[
+    "id",
+    "community",
+    "kind",
+    "lat",
+    "lon",
+    "demand",
+    "priority",
+    "required_skills",
+    "min_fill",
+    "indivisible",
+    "earliest",
+    "deadline",
+];
+const LINK_FIELDS: &[&str] = &["resource", "need", "cost", "time", "use"];
+const POLICY_FIELDS: &[&str] = &[
+    "objective",
+    "cost_weight",
+    "fairness",
+    "group_by",
+    "max_distance_km",
+    "speed_kmh",
+    "cost_per_km",
+    "cross_community",
+    "solver",
+    "time_limit_s",
+    "mip_gap",
+    "threads",
+];
+const SCENARIO_FIELDS: &[&str] = &["name", "resources", "needs", "links", "policy"];
+
+/// The community given to rows that name none.
+pub const DEFAULT_COMMUNITY: &str = "default";
+
+/// Parse and validate a scenario from JSON text.
+pub fn scenario_from_json_str(text: &str) -> Result<Scenario, InvalidInput> {
+    let value: Value = serde_json::from_str(text).map_err(|e| InvalidInput {
+        issues: vec![InputIssue {
+            table: "scenario".into(),
+            row: None,
+            field: None,
+            message: format!("not valid JSON: {e}"),
+        }],
+    })?;
+    scenario_from_value(&value)
+}
+
+/// Validate a scenario given as a JSON value (SPEC section 3).
+pub fn scenario_from_value(value: &Value) -> Result<Scenario, InvalidInput> {
+    Validator::new(FieldStyle::Json).scenario(value)
+}
+
+/// Validate a policy on its own (the batch runner combines scenarios with policies).
+pub fn policy_from_value(value: &Value) -> Result<Policy, InvalidInput> {
+    let mut v = Validator::new(FieldStyle::Json);
+    let policy = v.policy(value);
+    v.finish(policy)
+}
+
+/// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
+/// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
+pub fn scenario_from_batches(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+    policy: Option<&Value>,
+    name: Option<&str>,
+) -> Result<Scenario, InvalidInput> {
+    let mut issues = Vec::new();
+    let mut root = Map::new();
+    if let Some(name) = name {
+        root.insert("name".into(), Value::String(name.into()));
+    }
+    root.insert(
+        "resources".into(),
+        Value::Array(rows_from_batches("resources", resources, &mut issues)),
+    );
+    root.insert(
+        "needs".into(),
+        Value::Array(rows_from_batches("needs", needs, &mut issues)),
+    );
+    if let Some(links) = links {
+        root.insert(
+            "links".into(),
+            Value::Array(rows_from_batches("links", links, &mut issues)),
+        );
+    }
+    if let Some(p) = policy {
+        root.insert("policy".into(), p.clone());
+    }
+    let mut v = Validator::new(FieldStyle::Columns);
+    v.issues = issues;
+    v.scenario(&Value::Object(root))
+}
+
+/// How a column of a scenario table maps onto a JSON field.
+enum ColumnTarget {
+    Plain(&'static str),
+    Quantity(&'static str, String),
+}
+
+fn column_target(table: &str, column: &str) -> Option<ColumnTarget> {
+    let (fields, prefix, map_key): (&[&str], &str, &str) = match table {
+        "resources" => (RESOURCE_FIELDS, "cap_", "capacity"),
+        "needs" => (NEED_FIELDS, "dem_", "demand"),
+        _ => (LINK_FIELDS, "use_", "use"),
+    };
+    if let Some(dim) = column.strip_prefix(prefix) {
+        if !dim.is_empty() {
+            return Some(ColumnTarget::Quantity(map_key, dim.to_string()));
+        }
+    }
+    fields
+        .iter()
+        .find(|f| **f == column && **f != map_key)
+        .map(|f| ColumnTarget::Plain(f))
+}
+
+fn rows_from_batches(
+    table: &'static str,
+    batches: &[RecordBatch],
+    issues: &mut Vec<InputIssue>,
+) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut reported_columns = HashSet::new();
+    for batch in batches {
+        let base = rows.len();
+        rows.extend((0..batch.num_rows()).map(|_| Value::Object(Map::new())));
+        let schema = batch.schema();
+        for (ci, field) in schema.fields().iter().enumerate() {
+            let name = field.name().as_str();
+            let Some(target) = column_target(table, name) else {
+                if reported_columns.insert(name.to_string()) {
+                    issues.push(InputIssue {
+                        table: table.into(),
+                        row: None,
+                        field: Some(name.into()),
+                        message: "unknown column".into(),
+                    });
+                }
+                continue;
+            };
+            let column = batch.column(ci);
+            for i in 0..batch.num_rows() {
+                let row = base + i;
+                let cell = match cell_value(column.as_ref(), i) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => continue,
+                    Err(msg) => {
+                        let unsupported = msg.starts_with("unsupported");
+                        if !unsupported || reported_columns.insert(name.to_string()) {
+                            issues.push(InputIssue {
+                                table: table.into(),
+                                row: (!unsupported).then_some(row),
+                                field: Some(name.into()),
+                                message: msg,
+                            });
+                        }
+                        if unsupported {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let Value::Object(obj) = &mut rows[row] else {
+                    continue;
+                };
+                match &target {
+                    ColumnTarget::Plain(f) => {
+                        obj.insert((*f).to_string(), cell);
+                    }
+                    ColumnTarget::Quantity(key, dim) => {
+                        let entry = obj
+                            .entry(key.to_string())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(m) = entry {
+                            m.insert(dim.clone(), cell);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn number_value(x: f64) -> Result<Option<Value>, String> {
+    Number::from_f64(x)
+        .map(|n| Some(Value::Number(n)))
+        .ok_or_else(|| format!("{x} is not a finite number"))
+}
+
+/// One Arrow cell as a JSON value; `Ok(None)` for null.
+fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    if col.is_null(i) {
+        return Ok(None);
+    }
+    macro_rules! prim {
+        ($t:ty) => {
+            number_value(col.as_primitive::<$t>().value(i) as f64)
+        };
+    }
+    match col.data_type() {
+        DataType::Utf8 => Ok(Some(Value::String(col.as_string::<i32>().value(i).into()))),
+        DataType::LargeUtf8 => Ok(Some(Value::String(col.as_string::<i64>().value(i).into()))),
+        DataType::Utf8View => Ok(Some(Value::String(col.as_string_view().value(i).into()))),
+        DataType::Boolean => Ok(Some(Value::Bool(col.as_boolean().value(i)))),
+        DataType::Float64 => prim!(Float64Type),
+        DataType::Float32 => prim!(Float32Type),
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => prim!(Int64Type),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => prim!(UInt64Type),
+        DataType::List(_) => list_value(col.as_list::<i32>().value(i).as_ref()),
+        DataType::LargeList(_) => list_value(col.as_list::<i64>().value(i).as_ref()),
+        other => Err(format!("unsupported column type {other}")),
+    }
+}
+
+fn list_value(values: &dyn Array) -> Result<Option<Value>, String> {
+    let mut out = Vec::with_capacity(values.len());
+    for j in 0..values.len() {
+        match values.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                if let Some(v) = cell_value(values, j)? {
+                    out.push(v);
+                }
+            }
+            other => return Err(format!("unsupported column type list<{other}>")),
+        }
+    }
+    Ok(Some(Value::Array(out)))
+}
+
+struct Validator {
+    style: FieldStyle,
+    issues: Vec<InputIssue>,
+}
+
+/// Field access inside one row, recording problems against that row.
+struct Row<'a> {
+    table: &'static str,
+    row: Option<usize>,
+    obj: &'a Map<String, Value>,
+}
+
+impl Validator {
+    fn new(style: FieldStyle) -> Self {
+        Validator {
+            style,
+            issues: Vec::new(),
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, InvalidInput> {
+        if self.issues.is_empty() {
+            Ok(value)
+        } else {
+            Err(InvalidInput {
+                issues: self.issues,
+            })
+        }
+    }
+
+    fn push(&mut self, table: &str, row: Option<usize>, field: Option<String>, message: String) {
+        self.issues.push(InputIssue {
+            table: table.into(),
+            row,
+            field,
+            message,
+        });
+    }
+
+    fn issue(&mut self, r: &Row, field: &str, message: impl Into<String>) {
+        self.push(r.table, r.row, Some(field.to_string()), message.into());
+    }
+
+    /// The name of the field holding dimension `dim` of quantity map `key`.
+    fn qty_field(&self, key: &str, dim: &str) -> String {
+        match self.style {
+            FieldStyle::Json => format!("{key}.{dim}"),
+            FieldStyle::Columns => {
+                let prefix = match key {
+                    "capacity" => "cap",
+                    "demand" => "dem",
+                    _ => "use",
+                };
+                format!("{prefix}_{dim}")
+            }
+        }
+    }
+
+    fn object<'a>(
+        &mut self,
+        table: &'static str,
+        row: Option<usize>,
+        value: &'a Value,
+        allowed: &[&str],
+    ) -> Option<Row<'a>> {
+        let Value::Object(obj) = value else {
+            self.push(
+                table,
+                row,
+                None,
+                format!("expected an object, got {}", kind_of(value)),
+            );
+            return None;
+        };
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.push(table, row, Some(key.clone()), "unknown field".into());
+            }
+        }
+        Some(Row { table, row, obj })
+    }
+
+    fn get<'a>(r: &Row<'a>, key: &str) -> Option<&'a Value> {
+        r.obj.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&mut self, r: &Row, key: &str, required: bool) -> Option<String> {
+        match Self::get(r, key) {
+            None => {
+                if required {
+                    self.issue(r, key, "missing required field");
+                }
+                None
+            }
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                self.issue(r, key, "must not be empty");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                self.issue(r, key, format!("expected a string, got {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, r: &Row, key: &str) -> Option<f64> {
+        match Self::get(r, key) {
+            None => None,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(x) if x.is_finite() => Some(x),
+                _ => {
+                    self.issue(r, key, "not a finite number");
+                    None
+                }
+            },
+            Some(v) => {
+                self.issue(r, key, format!("expected a number, got {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    /// A number that must satisfy `ok`; `rule` describes it for the message.
+    fn checked(&mut self, r: &Row, key: &str, ok: impl Fn(f64) -> bool, rule: &str) -> Option<f64> {
+        let x = self.number(r, key)?;
+        if ok(x) {
+            Some(x)
+        } else {
+            self.issue(r, key, format!("{x} is out of range: must be {rule}"));
+            None
+        }
+    }
+
+    fn boolean(&mut self, r: &Row, key: &str) -> Option<bool> {
+        match Self::get(r, key) {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(v) => {
+                self.issue(
+                    r,
+                    key,
+                    format!("expected true or false, got {}", kind_of(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn string_set(&mut self, r: &Row, key: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        match Self::get(r, key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) if !s.is_empty() => {
+                            out.insert(s.clone());
+                        }
+                        other => self.issue(
+                            r,
+                            &format!("{key}[{i}]"),
+                            format!("expected a non-empty string, got {}", kind_of(other)),
+                        ),
+                    }
+                }
+            }
+            Some(v) => self.issue(
+                r,
+                key,
+                format!("expected a list of strings, got {}", kind_of(v)),
+            ),
+        }
+        out
+    }
+
+    fn quantities(&mut self, r: &Row, key: &str) -> Quantities {
+        let mut out = Quantities::new();
+        match Self::get(r, key) {
+            None => {}
+            Some(Value::Object(m)) => {
+                for (dim, v) in m {
+                    let field = self.qty_field(key, dim);
+                    if dim.trim().is_empty() {
+                        self.issue(r, &field, "dimension name must not be empty");
+                        continue;
+                    }
+                    match v {
+                        Value::Null => {}
+                        Value::Number(n) => match n.as_f64() {
+                            Some(x) if x.is_finite() && x >= 0.0 => {
+                                out.insert(dim.clone(), x);
+                            }
+                            Some(x) if x.is_finite() => self.issue(
+                                r,
+                                &field,
+                                format!("{x} is negative: quantities must be >= 0"),
+                            ),
+                            _ => self.issue(r, &field, "not a finite number"),
+                        },
+                        other => self.issue(
+                            r,
+                            &field,
+                            format!("expected a number, got {}", kind_of(other)),
+                        ),
+                    }
+                }
+            }
+            Some(v) => self.issue(
+                r,
+                key,
+                format!(
+                    "expected an object of dimension -> quantity, got {}",
+                    kind_of(v)
+                ),
+            ),
+        }
+        out
+    }
+
+    fn coordinates(&mut self, r: &Row) -> (Option<f64>, Option<f64>) {
+        let lat = self.checked(r, "lat", |x| (-90.0..=90.0).contains(&x), "in [-90, 90]");
+        let lon = self.checked(
+            r,
+            "lon",
+            |x| (-180.0..=180.0).contains(&x),
+            "in [-180, 180]",
+        );
+        let lat_given = Self::get(r, "lat").is_some();
+        let lon_given = Self::get(r, "lon").is_some();
+        if lat_given != lon_given {
+            let missing = if lat_given { "lon" } else { "lat" };
+            self.issue(r, missing, "lat and lon must be given together");
+            return (None, None);
+        }
+        match (lat, lon) {
+            (Some(a), Some(b)) => (Some(a), Some(b)),
+            _ => (None, None),
+        }
+    }
+
+    fn hours(&mut self, r: &Row, key: &str) -> Option<f64> {
+        self.checked(
+            r,
+            key,
+            |x| x >= 0.0,
+            ">= 0 (hours from the start of the scenario)",
+        )
+    }
+
+    fn resource(&mut self, i: usize, value: &Value) -> Option<Resource> {
+        let r = self.object("resources", Some(i), value, RESOURCE_FIELDS)?;
+        let id = self.string(&r, "id", true);
+        let community = self
+            .string(&r, "community", false)
+            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
+        let kind = self.string(&r, "kind", true);
+        let (lat, lon) = self.coordinates(&r);
+        let capacity = self.quantities(&r, "capacity");
+        let skills = self.string_set(&r, "skills");
+        let cost = self
+            .checked(&r, "cost", |x| x >= 0.0, ">= 0")
+            .unwrap_or(0.0);
+        let available_from = self.hours(&r, "available_from");
+        let available_until = self.hours(&r, "available_until");
+        if let (Some(a), Some(b)) = (available_from, available_until) {
+            if a > b {
+                self.issue(
+                    &r,
+                    "available_until",
+                    format!("{b} is before available_from {a}"),
+                );
+            }
+        }
+        Some(Resource {
+            id: id?,
+            community,
+            kind: kind?,
+            lat,
+            lon,
+            capacity,
+            skills,
+            cost,
+            available_from,
+            available_until,
+        })
+    }
+
+    fn need(&mut self, i: usize, value: &Value) -> Option<Need> {
+        let r = self.object("needs", Some(i), value, NEED_FIELDS)?;
+        let id = self.string(&r, "id", true);
+        let community = self
+            .string(&r, "community", false)
+            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
+        let kind = self.string(&r, "kind", true);
+        let (lat, lon) = self.coordinates(&r);
+        let demand_given = Self::get(&r, "demand").is_some();
+        let demand = self.quantities(&r, "demand");
+        if !demand.values().any(|&x| x > 0.0) && !self.has_issue_on(&r, "demand") {
+            let msg = if demand_given {
+                "needs at least one dimension with demand > 0"
+            } else {
+                "missing required field (at least one dimension with demand > 0)"
+            };
+            self.issue(&r, "demand", msg);
+        }
+        let priority = self
+            .checked(&r, "priority", |x| x > 0.0, "> 0")
+            .unwrap_or(1.0);
+        let required_skills = self.string_set(&r, "required_skills");
+        let min_fill = self
+            .checked(&r, "min_fill", |x| (0.0..=1.0).contains(&x), "in [0, 1]")
+            .unwrap_or(0.0);
+        let indivisible = self.boolean(&r, "indivisible").unwrap_or(false);
+        let earliest = self.hours(&r, "earliest");
+        let deadline = self.hours(&r, "deadline");
+        if let (Some(a), Some(b)) = (earliest, deadline) {
+            if a > b {
+                self.issue(&r, "deadline", format!("{b} is before earliest {a}"));
+            }
+        }
+        Some(Need {
+            id: id?,
+            community,
+            kind: kind?,
+            lat,
+            lon,
+            demand,
+            priority,
+            required_skills,
+            min_fill,
+            indivisible,
+            earliest,
+            deadline,
+        })
+    }
+
+    fn has_issue_on(&self, r: &Row, key: &str) -> bool {
+        let prefix = match self.style {
+            FieldStyle::Json => format!("{key}."),
+            FieldStyle::Columns => "dem_".to_string(),
+        };
+        self.issues.iter().any(|i| {
+            i.table == r.table
+                && i.row == r.row
+                && i.field
+                    .as_deref()
+                    .is_some_and(|f| f == key || f.starts_with(&prefix))
+        })
+    }
+
+    fn link(&mut self, i: usize, value: &Value) -> Option<Link> {
+        let r = self.object("links", Some(i), value, LINK_FIELDS)?;
+        let resource = self.string(&r, "resource", true);
+        let need = self.string(&r, "need", true);
+        // Link costs may be negative: OR-Library maximisation instances negate profits.
+        let cost = self.number(&r, "cost").unwrap_or(0.0);
+        let time = self.hours(&r, "time");
+        let use_ = self.quantities(&r, "use");
+        Some(Link {
+            resource: resource?,
+            need: need?,
+            cost,
+            time,
+            use_,
+        })
+    }
+
+    fn policy(&mut self, value: &Value) -> Policy {
+        let mut p = Policy::default();
+        let Some(r) = self.object("policy", None, value, POLICY_FIELDS) else {
+            return p;
+        };
+        if let Some(s) = self.string(&r, "objective", false) {
+            match s.as_str() {
+                "coverage" => p.objective = Objective::Coverage,
+                "cost" => p.objective = Objective::Cost,
+                "weighted" => p.objective = Objective::Weighted,
+                other => self.issue(
+                    &r,
+                    "objective",
+                    format!("unknown objective {other:?}: expected coverage, cost or weighted"),
+                ),
+            }
+        }
+        if let Some(w) = self.checked(&r, "cost_weight", |x| x >= 0.0, ">= 0") {
+            p.cost_weight = w;
+        }
+        match Self::get(&r, "fairness") {
+            None => {}
+            Some(Value::String(s)) if s == "none" => p.fairness = Fairness::None,
+            Some(Value::String(s)) if s == "maxmin" => p.fairness = Fairness::Maxmin,
+            Some(Value::Object(m)) if m.len() == 1 && m.contains_key("min_share") => {
+                match m.get("min_share").and_then(Value::as_f64) {
+                    Some(s) if (0.0..=1.0).contains(&s) => p.fairness = Fairness::MinShare(s),
+                    _ => self.issue(
+                        &r,
+                        "fairness.min_share",
+                        "min_share must be a number in [0, 1]",
+                    ),
+                }
+            }
+            Some(other) => self.issue(
+                &r,
+                "fairness",
+                format!(
+                    "unknown fairness {other}: expected \"none\", \"maxmin\" or {{\"min_share\": s}}"
+                ),
+            ),
+        }
+        if let Some(s) = self.string(&r, "group_by", false) {
+            match s.as_str() {
+                "community" => p.group_by = GroupBy::Community,
+                "kind" => p.group_by = GroupBy::Kind,
+                other => self.issue(
+                    &r,
+                    "group_by",
+                    format!("unknown group_by {other:?}: expected community or kind"),
+                ),
+            }
+        }
+        p.max_distance_km = self.checked(&r, "max_distance_km", |x| x >= 0.0, ">= 0");
+        p.speed_kmh = self.checked(&r, "speed_kmh", |x| x > 0.0, "> 0");
+        if let Some(c) = self.checked(&r, "cost_per_km", |x| x >= 0.0, ">= 0") {
+            p.cost_per_km = c;
+        }
+        if let Some(b) = self.boolean(&r, "cross_community") {
+            p.cross_community = b;
+        }
+        if let Some(s) = self.string(&r, "solver", false) {
+            match s.as_str() {
+                "auto" => p.solver = SolverChoice::Auto,
+                "lp" => p.solver = SolverChoice::Lp,
+                "greedy" => p.solver = SolverChoice::Greedy,
+                other => self.issue(
+                    &r,
+                    "solver",
+                    format!("unknown solver {other:?}: expected auto, lp or greedy"),
+                ),
+            }
+        }
+        p.time_limit_s = self.checked(&r, "time_limit_s", |x| x > 0.0, "> 0");
+        if let Some(g) = self.checked(&r, "mip_gap", |x| (0.0..=1.0).contains(&x), "in [0, 1]") {
+            p.mip_gap = g;
+        }
+        if let Some(t) = self.checked(
+            &r,
+            "threads",
+            |x| (1.0..=1024.0).contains(&x) && x.fract() == 0.0,
+            "a whole number in [1, 1024]",
+        ) {
+            p.threads = Some(t as usize);
+        }
+        p
+    }
+
+    fn table<'a>(
+        &mut self,
+        root: &'a Map<String, Value>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Vec<Value>> {
+        match root.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.push(
+                        "scenario",
+                        None,
+                        Some(key.into()),
+                        "missing required field".into(),
+                    );
+                }
+                None
+            }
+            Some(Value::Array(a)) => Some(a),
+            Some(v) => {
+                self.push(
+                    "scenario",
+                    None,
+                    Some(key.into()),
+                    format!("expected a list, got {}", kind_of(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn scenario(mut self, value: &Value) -> Result<Scenario, InvalidInput> {
+        let Some(root) = self.object("scenario", None, value, SCENARIO_FIELDS) else {
+            return Err(InvalidInput {
+                issues: self.issues,
+            });
+        };
+        let root = root.obj;
+        let name = match root.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                self.push(
+                    "scenario",
+                    None,
+                    Some("name".into()),
+                    format!("expected a string, got {}", kind_of(v)),
+                );
+                None
+            }
+        };
+        let mut resources = Vec::new();
+        let mut needs = Vec::new();
+        let mut rows_ok = true;
+        if let Some(rows) = self.table(root, "resources", true) {
+            for (i, v) in rows.iter().enumerate() {
+                match self.resource(i, v) {
+                    Some(r) => resources.push(r),
+                    None => rows_ok = false,
+                }
+            }
+        }
+        if let Some(rows) = self.table(root, "needs", true) {
+            for (i, v) in rows.iter().enumerate() {
+                match self.need(i, v) {
+                    Some(n) => needs.push(n),
+                    None => rows_ok = false,
+                }
+            }
+        }
+        let mut links = None;
+        if let Some(rows) = self.table(root, "links", false) {
+            let mut out = Vec::new();
+            for (i, v) in rows.iter().enumerate() {
+                match self.link(i, v) {
+                    Some(l) => out.push(l),
+                    None => rows_ok = false,
+                }
+            }
+            links = Some(out);
+        }
+        let policy = match root.get("policy") {
+            None | Some(Value::Null) => Policy::default(),
+            Some(p) => self.policy(p),
+        };
+        if rows_ok {
+            self.cross_checks(&resources, &needs, links.as_deref());
+        }
+        let scenario = Scenario {
+            name,
+            resources,
+            needs,
+            links,
+            policy,
+        };
+        self.finish(scenario)
+    }
+
+    /// Rules that involve more than one row: unique ids, links to known rows, known dimensions.
+    fn cross_checks(&mut self, resources: &[Resource], needs: &[Need], links: Option<&[Link]>) {
+        let mut res_index: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in resources.iter().enumerate() {
+            if let Some(first) = res_index.insert(&r.id, i) {
+                res_index.insert(&r.id, first);
+                self.push(
+                    "resources",
+                    Some(i),
+                    Some("id".into()),
+                    format!("duplicate id {:?} (first at row {first})", r.id),
+                );
+            }
+        }
+        let mut need_index: HashMap<&str, usize> = HashMap::new();
+        for (i, n) in needs.iter().enumerate() {
+            if let Some(first) = need_index.insert(&n.id, i) {
+                need_index.insert(&n.id, first);
+                self.push(
+                    "needs",
+                    Some(i),
+                    Some("id".into()),
+                    format!("duplicate id {:?} (first at row {first})", n.id),
+                );
+            }
+        }
+        let Some(links) = links else { return };
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, l) in links.iter().enumerate() {
+            let r = res_index.get(l.resource.as_str()).map(|&k| &resources[k]);
+            let n = need_index.get(l.need.as_str()).map(|&k| &needs[k]);
+            if r.is_none() {
+                self.push(
+                    "links",
+                    Some(i),
+                    Some("resource".into()),
+                    format!("unknown resource id {:?}", l.resource),
+                );
+            }
+            if n.is_none() {
+                self.push(
+                    "links",
+                    Some(i),
+                    Some("need".into()),
+                    format!("unknown need id {:?}", l.need),
+                );
+            }
+            if let Some(first) = seen.insert((&l.resource, &l.need), i) {
+                seen.insert((&l.resource, &l.need), first);
+                self.push(
+                    "links",
+                    Some(i),
+                    Some("need".into()),
+                    format!(
+                        "duplicate link {:?} -> {:?} (first at row {first})",
+                        l.resource, l.need
+                    ),
+                );
+            }
+            if let (Some(r), Some(n)) = (r, n) {
+                for dim in l.use_.keys() {
+                    if !r.capacity.contains_key(dim) && !n.demand.contains_key(dim) {
+                        let field = self.qty_field("use", dim);
+                        self.push(
+                            "links",
+                            Some(i),
+                            Some(field),
+                            format!(
+                                "unknown dimension {dim:?}: neither resource {:?} has capacity nor need {:?} has demand in it",
+                                r.id, n.id
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

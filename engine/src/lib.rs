@@ -1,0 +1,29 @@
+//! CommonsNet engine: the allocation model of SPEC section 2, its validation (serde values and
+//! in-memory Arrow record batches), graph building, solvers and results.
+//!
+//! Invariant: this crate does no file or network I/O and starts no async runtime; callers hand
+//! it values and record batches and get values and record batches back.
+
+pub mod graph;
+pub mod greedy;
+pub mod input;
+pub mod lp;
+pub mod model;
+pub mod results;
+pub mod solve;
+pub mod tables;
+
+pub use input::{
+    scenario_from_batches, scenario_from_json_str, scenario_from_value, InputIssue, InvalidInput,
+};
+pub use model::{Policy, Scenario};
+pub use results::{Report, ResultTables, Summary};
+pub use solve::{solve, solve_with, Outcome, SolveOptions, Status};
+
+/// The engine's version, recorded in every summary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Validate nothing further, solve and report: the one call most users need.
+pub fn solve_report(s: &Scenario) -> Report {
+    Report::new(&solve(s))
+}

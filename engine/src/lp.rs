@@ -1,0 +1,476 @@
+//! The LP/MIP path: SPEC's model written row by row into HiGHS.
+//!
+//! We build through the `highs` crate's row API rather than good_lp's expression layer:
+//! SOLVER_NOTES measured good_lp's building at ~20% of a large solve, its `solve` consumes the
+//! model (the lexicographic stages need several solves), and its dual signs for `>=` rows are
+//! flipped (good_lp #82). Each stage is a fresh model built from the same deterministic
+//! column and row order, so a stage's duals map back by index.
+
+use crate::graph::Network;
+use crate::model::{Fairness, Objective, Scenario};
+use highs::{HighsModelStatus, RowProblem, Sense};
+use std::time::Instant;
+
+/// Tolerance of the lexicographic hold `V >= V* - 1e-7 max(1, |V*|)` and of `ratio >= t* - 1e-7`.
+pub const LEX_TOL: f64 = 1e-7;
+
+/// What one stage optimises.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Goal {
+    MaxValue,
+    MinCost,
+    MaxWeighted(f64),
+    MaxMinRatio,
+    /// Smallest total violation of min_fill and min_share: the diagnosis of infeasibility.
+    MinViolation,
+}
+
+/// A group of needs for fairness: name, local need positions, total priority.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub needs: Vec<usize>,
+    pub total_priority: f64,
+}
+
+/// The part of the model one HiGHS run sees: a component, or everything when fairness
+/// couples the components.
+pub struct SubModel<'a> {
+    pub scenario: &'a Scenario,
+    pub net: &'a Network,
+    pub needs: &'a [usize],
+    pub edges: &'a [usize],
+    pub resources: &'a [usize],
+    /// Fairness groups over `needs` (empty without fairness).
+    pub groups: Vec<Group>,
+    pub deadline: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SubStatus {
+    Optimal,
+    Infeasible,
+    TimeLimit,
+}
+
+/// What the LP path found for one sub-model.
+#[derive(Debug, Clone)]
+pub struct SubResult {
+    pub status: SubStatus,
+    /// Share of each edge of `SubModel::edges`.
+    pub x: Vec<f64>,
+    /// Gains per unit of capacity: `(resource, dim, price)`.
+    pub shadow: Vec<(usize, usize, f64)>,
+    /// Gain per unit of each need's `y <= 1` bound, by position in `SubModel::needs`.
+    pub marginal: Vec<f64>,
+    pub gap: Option<f64>,
+    pub mip: bool,
+    /// Needs (global index) and groups (name) whose hard constraints cannot hold.
+    pub infeasible_needs: Vec<usize>,
+    pub infeasible_groups: Vec<String>,
+}
+
+struct Stage {
+    status: HighsModelStatus,
+    x: Vec<f64>,
+    slack: Vec<f64>,
+    /// The need (global index) or group each slack of `slack` belongs to.
+    slack_owners: Vec<(Option<usize>, Option<String>)>,
+    t: f64,
+    gap: Option<f64>,
+    need_rows: Vec<(usize, f64)>,
+    cap_rows: Vec<(usize, usize, f64)>,
+    /// Row activity of each need row, to tell which bound a dual belongs to.
+    need_activity: Vec<f64>,
+}
+
+struct Holds {
+    value_at_least: Option<f64>,
+    ratio_at_least: Option<f64>,
+    /// A tiny reward for value in the cost stage, so that the cost stage does not slide down
+    /// the `V* - tol` band where doing so saves nothing (a plan of 0.9999999 coverage at zero
+    /// cost helps nobody). Its effect on C is below 1e-12 relative.
+    value_tiebreak: f64,
+}
+
+impl<'a> SubModel<'a> {
+    fn is_mip(&self) -> bool {
+        self.needs
+            .iter()
+            .any(|&n| self.scenario.needs[n].indivisible)
+    }
+
+    fn priority_of_edge(&self, e: usize) -> f64 {
+        self.scenario.needs[self.net.edges[e].need].priority
+    }
+
+    fn run(&self, goal: Goal, holds: &Holds) -> Stage {
+        let s = self.scenario;
+        let net = self.net;
+        let nd = net.num_dims();
+        let mip = self.is_mip();
+        let mut pb = RowProblem::default();
+        let mut cols = Vec::with_capacity(self.edges.len());
+        for &e in self.edges {
+            let edge = &net.edges[e];
+            let need = &s.needs[edge.need];
+            let coef = match goal {
+                Goal::MaxValue => need.priority,
+                Goal::MinCost => edge.cost - holds.value_tiebreak * need.priority,
+                Goal::MaxWeighted(w) => need.priority - w * edge.cost,
+                Goal::MaxMinRatio | Goal::MinViolation => 0.0,
+            };
+            // `x_e <= 1` is implied by `y_n <= 1`; leaving it off continuous columns lets the
+            // need row, not a column bound, carry the dual (the need's marginal value).
+            cols.push(if need.indivisible {
+                pb.add_integer_column(coef, 0.0..=1.0)
+            } else {
+                pb.add_column(coef, 0.0..)
+            });
+        }
+        // `highs::Col` hides its index; columns are numbered in the order they are added.
+        let mut next_col = cols.len();
+        let t_col = (goal == Goal::MaxMinRatio).then(|| {
+            next_col += 1;
+            (pb.add_column(1.0, 0.0..=1.0), next_col - 1)
+        });
+
+        // Need rows: min_fill <= y_n <= 1, in the order of `self.needs`.
+        let mut local_need = std::collections::HashMap::with_capacity(self.needs.len());
+        for (i, &n) in self.needs.iter().enumerate() {
+            local_need.insert(n, i);
+        }
+        let mut need_edges: Vec<Vec<usize>> = vec![Vec::new(); self.needs.len()];
+        for (j, &e) in self.edges.iter().enumerate() {
+            need_edges[local_need[&net.edges[e].need]].push(j);
+        }
+        let elastic = goal == Goal::MinViolation;
+        let mut slack_cols = Vec::new();
+        let mut need_rows = Vec::new();
+        let mut row = 0usize;
+        for (i, &n) in self.needs.iter().enumerate() {
+            if need_edges[i].is_empty() {
+                continue;
+            }
+            let min_fill = s.needs[n].min_fill;
+            let mut entries: Vec<_> = need_edges[i].iter().map(|&j| (cols[j], 1.0)).collect();
+            if elastic && min_fill > 0.0 {
+                let sc = pb.add_column(1.0, 0.0..=min_fill);
+                slack_cols.push((Some(n), None, next_col));
+                next_col += 1;
+                entries.push((sc, 1.0));
+            }
+            pb.add_row(min_fill..=1.0, entries);
+            need_rows.push((i, row));
+            row += 1;
+        }
+
+        // Capacity rows, skipping those that can never bind.
+        let mut res_edges: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+        for (j, &e) in self.edges.iter().enumerate() {
+            res_edges.entry(net.edges[e].resource).or_default().push(j);
+        }
+        let mut cap_rows = Vec::new();
+        for &r in self.resources {
+            let Some(js) = res_edges.get(&r) else {
+                continue;
+            };
+            for d in 0..nd {
+                let cap = net.cap(r)[d];
+                let entries: Vec<_> = js
+                    .iter()
+                    .filter_map(|&j| {
+                        let u = net.edge_use(self.edges[j])[d];
+                        (u > 0.0).then_some((cols[j], u))
+                    })
+                    .collect();
+                let total: f64 = entries.iter().map(|x| x.1).sum();
+                if entries.is_empty() || total <= cap {
+                    continue;
+                }
+                pb.add_row(..=cap, entries);
+                cap_rows.push((r, d, row));
+                row += 1;
+            }
+        }
+
+        // Group rows: sum_{n in g} p_n y_n / P_g  (>= t, >= t* - tol, or >= s).
+        let min_share = match s.policy.fairness {
+            Fairness::MinShare(v) => Some(v),
+            _ => None,
+        };
+        for g in &self.groups {
+            let mut entries = Vec::new();
+            for &i in &g.needs {
+                let p = s.needs[self.needs[i]].priority / g.total_priority;
+                entries.extend(need_edges[i].iter().map(|&j| (cols[j], p)));
+            }
+            let mut lower = f64::NEG_INFINITY;
+            if let Some((t, _)) = t_col {
+                entries.push((t, -1.0));
+                lower = 0.0;
+            }
+            if let Some(v) = holds.ratio_at_least {
+                lower = lower.max(v);
+            }
+            if let Some(v) = min_share {
+                lower = lower.max(v);
+                if elastic && v > 0.0 {
+                    let sc = pb.add_column(1.0, 0.0..=v);
+                    slack_cols.push((None, Some(g.name.clone()), next_col));
+                    next_col += 1;
+                    entries.push((sc, 1.0));
+                }
+            }
+            if lower > f64::NEG_INFINITY {
+                pb.add_row(lower.., entries);
+            }
+        }
+
+        if let Some(v) = holds.value_at_least {
+            let entries: Vec<_> = self
+                .edges
+                .iter()
+                .enumerate()
+                .map(|(j, &e)| (cols[j], self.priority_of_edge(e)))
+                .collect();
+            pb.add_row(v.., entries);
+        }
+
+        let sense = match goal {
+            Goal::MinCost | Goal::MinViolation => Sense::Minimise,
+            _ => Sense::Maximise,
+        };
+        let mut model = pb.optimise(sense);
+        model.make_quiet();
+        model.set_option("threads", 1);
+        model.set_option("parallel", "off");
+        // Flow-shaped LPs spend most of their time in presolve (SOLVER_NOTES); MIPs need it.
+        model.set_option("presolve", if mip { "on" } else { "off" });
+        if mip {
+            model.set_option("mip_rel_gap", s.policy.mip_gap);
+        }
+        if let Some(deadline) = self.deadline {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            model.set_option("time_limit", left.max(1e-3));
+        }
+        let n_cols = cols.len();
+        let solved = match model.try_solve() {
+            Ok(m) => m,
+            Err(_) => {
+                return Stage {
+                    status: HighsModelStatus::SolveError,
+                    x: vec![0.0; n_cols],
+                    slack: Vec::new(),
+                    slack_owners: Vec::new(),
+                    t: 0.0,
+                    gap: None,
+                    need_rows: Vec::new(),
+                    cap_rows: Vec::new(),
+                    need_activity: Vec::new(),
+                }
+            }
+        };
+        let status = solved.status();
+        let gap = if mip { Some(solved.mip_gap()) } else { None };
+        let sol = solved.get_solution();
+        let values = sol.columns();
+        let duals = sol.dual_rows();
+        let activity = sol.rows();
+        let x: Vec<f64> = values[..n_cols]
+            .iter()
+            .zip(self.edges)
+            .map(|(&v, &e)| {
+                let v = v.clamp(0.0, 1.0);
+                if s.needs[net.edges[e].need].indivisible {
+                    v.round()
+                } else if v < 1e-9 {
+                    0.0
+                } else if v > 1.0 - 1e-9 {
+                    1.0
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let slack = slack_cols.iter().map(|c| values[c.2]).collect();
+        Stage {
+            status,
+            x,
+            slack,
+            slack_owners: slack_cols.into_iter().map(|c| (c.0, c.1)).collect(),
+            t: t_col.map(|c| values[c.1]).unwrap_or(0.0),
+            gap,
+            need_rows: need_rows
+                .iter()
+                .map(|&(i, r)| (i, duals.get(r).copied().unwrap_or(0.0)))
+                .collect(),
+            cap_rows: cap_rows
+                .iter()
+                .map(|&(r, d, row)| (r, d, duals.get(row).copied().unwrap_or(0.0)))
+                .collect(),
+            need_activity: need_rows
+                .iter()
+                .map(|&(_, r)| activity.get(r).copied().unwrap_or(0.0))
+                .collect(),
+        }
+    }
+
+    fn value_of(&self, x: &[f64]) -> f64 {
+        x.iter()
+            .zip(self.edges)
+            .map(|(&v, &e)| v * self.priority_of_edge(e))
+            .sum()
+    }
+
+    /// Solve this sub-model through every stage the policy asks for.
+    pub fn solve(&self) -> SubResult {
+        let policy = &self.scenario.policy;
+        let mip = self.is_mip();
+        let mut holds = Holds {
+            value_at_least: None,
+            ratio_at_least: None,
+            value_tiebreak: 0.0,
+        };
+        let mut result = SubResult {
+            status: SubStatus::Optimal,
+            x: vec![0.0; self.edges.len()],
+            shadow: Vec::new(),
+            marginal: vec![0.0; self.needs.len()],
+            gap: None,
+            mip,
+            infeasible_needs: Vec::new(),
+            infeasible_groups: Vec::new(),
+        };
+
+        if self.edges.is_empty() {
+            // Nothing can be served here: only a positive min_share can fail.
+            if let Fairness::MinShare(v) = policy.fairness {
+                if v > 0.0 {
+                    result.status = SubStatus::Infeasible;
+                    result.infeasible_groups = self.groups.iter().map(|g| g.name.clone()).collect();
+                }
+            }
+            return result;
+        }
+
+        let mut stages: Vec<Goal> = Vec::new();
+        if policy.fairness == Fairness::Maxmin && !self.groups.is_empty() {
+            stages.push(Goal::MaxMinRatio);
+        }
+        match policy.objective {
+            Objective::Coverage => stages.extend([Goal::MaxValue, Goal::MinCost]),
+            Objective::Cost => stages.push(Goal::MinCost),
+            Objective::Weighted => stages.push(Goal::MaxWeighted(policy.cost_weight)),
+        }
+        // The stage whose duals are reported: the one that sets the main objective.
+        let dual_stage = match policy.objective {
+            Objective::Coverage => Goal::MaxValue,
+            Objective::Cost => Goal::MinCost,
+            Objective::Weighted => Goal::MaxWeighted(policy.cost_weight),
+        };
+
+        for (k, &goal) in stages.iter().enumerate() {
+            let st = self.run(goal, &holds);
+            match st.status {
+                HighsModelStatus::Optimal | HighsModelStatus::ModelEmpty => {}
+                HighsModelStatus::ReachedTimeLimit => {
+                    result.status = SubStatus::TimeLimit;
+                    // A MIP keeps its incumbent (finite gap); otherwise nothing usable yet.
+                    if st.gap.is_some_and(f64::is_finite) {
+                        result.x = st.x;
+                        result.gap = st.gap;
+                    } else if k == 0 {
+                        result.gap = None;
+                    }
+                    return result;
+                }
+                HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible
+                    if k == 0 =>
+                {
+                    self.diagnose(&mut result);
+                    return result;
+                }
+                _ => {
+                    // A later stage only adds a hold the previous plan satisfies: failing here
+                    // is numerical. Keep the previous stage's plan, which is optimal for the
+                    // main objective.
+                    break;
+                }
+            }
+            if goal == dual_stage && !mip {
+                self.record_duals(&st, goal, &mut result);
+            }
+            match goal {
+                Goal::MaxMinRatio => holds.ratio_at_least = Some((st.t - LEX_TOL).max(0.0)),
+                Goal::MaxValue => {
+                    let v = self.value_of(&st.x);
+                    holds.value_at_least = Some(v - LEX_TOL * v.abs().max(1.0));
+                    let max_cost = self
+                        .edges
+                        .iter()
+                        .map(|&e| self.net.edges[e].cost.abs())
+                        .fold(1.0, f64::max);
+                    let max_priority = self
+                        .needs
+                        .iter()
+                        .map(|&n| self.scenario.needs[n].priority)
+                        .fold(f64::MIN_POSITIVE, f64::max);
+                    holds.value_tiebreak = 1e-6 * max_cost / max_priority;
+                }
+                _ => {}
+            }
+            if mip {
+                result.gap = st.gap.map(|g| if g.is_finite() { g } else { 0.0 });
+            }
+            result.x = st.x;
+        }
+        result
+    }
+
+    /// Duals as gains: how much the stage's objective improves per unit (SPEC section 3).
+    fn record_duals(&self, st: &Stage, goal: Goal, result: &mut SubResult) {
+        // HiGHS reports row duals as d(objective)/d(bound) in the model's own sense; a gain is
+        // that for a maximisation and its negation for a minimisation. Checked by finite
+        // difference in the tests.
+        let sign = if goal == Goal::MinCost { -1.0 } else { 1.0 };
+        result.shadow = st
+            .cap_rows
+            .iter()
+            .map(|&(r, d, dual)| (r, d, (sign * dual).max(0.0)))
+            .collect();
+        for (k, &(i, dual)) in st.need_rows.iter().enumerate() {
+            let at_upper = st.need_activity[k] >= 1.0 - 1e-9;
+            result.marginal[i] = if at_upper {
+                (sign * dual).max(0.0)
+            } else {
+                0.0
+            };
+        }
+    }
+
+    /// Find which needs' min_fill and which groups' min_share cannot hold: minimise their total
+    /// violation; those left violated are named.
+    fn diagnose(&self, result: &mut SubResult) {
+        result.status = SubStatus::Infeasible;
+        let st = self.run(
+            Goal::MinViolation,
+            &Holds {
+                value_at_least: None,
+                ratio_at_least: None,
+                value_tiebreak: 0.0,
+            },
+        );
+        for (owner, v) in st.slack_owners.iter().zip(&st.slack) {
+            if *v > 1e-7 {
+                match owner {
+                    (Some(n), _) => result.infeasible_needs.push(*n),
+                    (_, Some(g)) => result.infeasible_groups.push(g.clone()),
+                    _ => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The allocation model of SPEC section 2: what a scenario *is*, after validation.
+//!
+//! Values of these types are only built by [`crate::input`], which checks every rule, so the
+//! rest of the engine may rely on them (ids unique, quantities finite and non-negative, ...).
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Per-dimension quantities (`capacity`, `demand`, `use`), ordered by dimension name so that
+/// every output and the input digest are deterministic.
+pub type Quantities = BTreeMap<String, f64>;
+
+/// A shared resource: a shelter, a van, a tool library, a volunteer team.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    pub id: String,
+    pub community: String,
+    pub kind: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub capacity: Quantities,
+    pub skills: BTreeSet<String>,
+    pub cost: f64,
+    pub available_from: Option<f64>,
+    pub available_until: Option<f64>,
+}
+
+/// Something a household, a site or a person needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Need {
+    pub id: String,
+    pub community: String,
+    pub kind: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub demand: Quantities,
+    pub priority: f64,
+    pub required_skills: BTreeSet<String>,
+    pub min_fill: f64,
+    pub indivisible: bool,
+    pub earliest: Option<f64>,
+    pub deadline: Option<f64>,
+}
+
+/// An explicit resource -> need link from the input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    pub resource: String,
+    pub need: String,
+    pub cost: f64,
+    pub time: Option<f64>,
+    #[serde(rename = "use")]
+    pub use_: Quantities,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Maximise value served, then minimise cost among the plans that reach it.
+    #[default]
+    Coverage,
+    /// Minimise cost under the hard constraints only.
+    Cost,
+    /// Maximise `V - cost_weight * C`.
+    Weighted,
+}
+
+impl Objective {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Objective::Coverage => "coverage",
+            Objective::Cost => "cost",
+            Objective::Weighted => "weighted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Fairness {
+    #[default]
+    None,
+    /// Maximise the smallest group coverage ratio first.
+    Maxmin,
+    /// Every group reaches at least this coverage ratio (hard).
+    MinShare(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    #[default]
+    Community,
+    Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SolverChoice {
+    /// The engine picks: LP/MIP with HiGHS for the general model.
+    #[default]
+    Auto,
+    /// Force the LP/MIP path.
+    Lp,
+    /// The by-hand baseline of SPEC section 2.
+    Greedy,
+}
+
+/// Objective, fairness, link rules and solver options.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    pub objective: Objective,
+    /// `w` of the weighted objective `V - w C` (default 1).
+    pub cost_weight: f64,
+    pub fairness: Fairness,
+    pub group_by: GroupBy,
+    pub max_distance_km: Option<f64>,
+    pub speed_kmh: Option<f64>,
+    pub cost_per_km: f64,
+    pub cross_community: bool,
+    pub solver: SolverChoice,
+    pub time_limit_s: Option<f64>,
+    pub mip_gap: f64,
+    pub threads: Option<usize>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            objective: Objective::Coverage,
+            cost_weight: 1.0,
+            fairness: Fairness::None,
+            group_by: GroupBy::Community,
+            max_distance_km: None,
+            speed_kmh: None,
+            cost_per_km: 0.0,
+            cross_community: true,
+            solver: SolverChoice::Auto,
+            time_limit_s: None,
+            mip_gap: 0.0,
+            threads: None,
+        }
+    }
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: Option<String>,
+    pub resources: Vec<Resource>,
+    pub needs: Vec<Need>,
+    pub links: Option<Vec<Link>>,
+    pub policy: Policy,
+}
+
+impl Scenario {
+    /// Every dimension named anywhere in the scenario, sorted.
+    pub fn dimensions(&self) -> Vec<String> {
+        let mut dims = BTreeSet::new();
+        for r in &self.resources {
+            dims.extend(r.capacity.keys().cloned());
+        }
+        for n in &self.needs {
+            dims.extend(n.demand.keys().cloned());
+        }
+        for l in self.links.iter().flatten() {
+            dims.extend(l.use_.keys().cloned());
+        }
+        dims.into_iter().collect()
+    }
+
+    /// SHA-256 of the canonical JSON form: equal scenarios read from JSON or from Arrow tables
+    /// get the same digest (the audit trail of a plan).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        let hash = Sha256::digest(&canonical);
+        hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

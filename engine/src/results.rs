@@ -1,0 +1,375 @@
+//! Results of SPEC section 3: the allocations, needs and resources tables, and the summary.
+
+use crate::model::Objective;
+use crate::solve::{group_key, Infeasibility, Outcome, Status};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, Field, Schema};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Shares below this are not reported as allocations.
+const SHARE_EPS: f64 = 1e-9;
+
+/// The summary of one solve (SPEC section 3), also the audit trail of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub name: Option<String>,
+    pub status: Status,
+    /// The policy's main objective value: `V` (coverage), `C` (cost) or `V - wC` (weighted);
+    /// null when there is no plan.
+    pub objective: Option<f64>,
+    pub objective_kind: &'static str,
+    pub coverage_value: f64,
+    pub cost: f64,
+    pub coverage_ratio: f64,
+    pub groups: BTreeMap<String, f64>,
+    pub min_group_ratio: f64,
+    /// Jain's index over the group ratios (1 = all groups served alike).
+    pub jain_index: f64,
+    pub needs_served: usize,
+    pub needs_partly_served: usize,
+    pub mean_access_time_h: Option<f64>,
+    pub solver: String,
+    pub components: usize,
+    pub solve_ms: f64,
+    /// Relative MIP gap of the plan (MIP and time-limited solves only).
+    pub gap: Option<f64>,
+    pub infeasibility: Option<Infeasibility>,
+    pub input_digest: String,
+    pub engine_version: &'static str,
+}
+
+/// One row of the allocations table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllocationRow {
+    pub resource: String,
+    pub need: String,
+    pub share: f64,
+    pub cost: f64,
+    pub time: Option<f64>,
+    pub distance_km: Option<f64>,
+    /// Capacity used, per dimension (in `Report::dims` order).
+    pub amounts: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeedRow {
+    pub id: String,
+    pub coverage: f64,
+    pub value: f64,
+    pub marginal_value: f64,
+    pub unmet: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRow {
+    pub id: String,
+    pub used: Vec<f64>,
+    /// `used / capacity`; None where the capacity is 0.
+    pub utilisation: Vec<Option<f64>>,
+    pub shadow_price: Vec<f64>,
+}
+
+/// Everything a solve reports.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub dims: Vec<String>,
+    pub summary: Summary,
+    pub allocations: Vec<AllocationRow>,
+    pub needs: Vec<NeedRow>,
+    pub resources: Vec<ResourceRow>,
+}
+
+/// The three result tables as Arrow record batches.
+pub struct ResultTables {
+    pub allocations: RecordBatch,
+    pub needs: RecordBatch,
+    pub resources: RecordBatch,
+}
+
+/// Jain's fairness index of non-negative values; 1 when all are equal (zeros included).
+pub fn jain_index(values: &[f64]) -> f64 {
+    let sum: f64 = values.iter().sum();
+    let sq: f64 = values.iter().map(|v| v * v).sum();
+    if values.is_empty() || sq <= 0.0 {
+        1.0
+    } else {
+        sum * sum / (values.len() as f64 * sq)
+    }
+}
+
+impl Report {
+    pub fn new(o: &Outcome) -> Report {
+        let s = o.scenario;
+        let net = &o.network;
+        let sol = &o.solution;
+        let nd = net.num_dims();
+        let mut y = vec![0.0; s.needs.len()];
+        let mut used = vec![0.0; s.resources.len() * nd];
+        let mut allocations = Vec::new();
+        let mut cost = 0.0;
+        let (mut time_sum, mut time_weight) = (0.0, 0.0);
+        for (e, edge) in net.edges.iter().enumerate() {
+            let share = sol.x[e];
+            if share <= SHARE_EPS {
+                continue;
+            }
+            y[edge.need] += share;
+            let amounts: Vec<f64> = net.edge_use(e).iter().map(|u| u * share).collect();
+            for (d, a) in amounts.iter().enumerate() {
+                used[edge.resource * nd + d] += a;
+            }
+            cost += edge.cost * share;
+            if let Some(t) = edge.time {
+                time_sum += t * share;
+                time_weight += share;
+            }
+            allocations.push(AllocationRow {
+                resource: s.resources[edge.resource].id.clone(),
+                need: s.needs[edge.need].id.clone(),
+                share,
+                cost: edge.cost * share,
+                time: edge.time,
+                distance_km: edge.distance_km,
+                amounts,
+            });
+        }
+        let y: Vec<f64> = y.into_iter().map(|v: f64| v.min(1.0)).collect();
+        let needs: Vec<NeedRow> = s
+            .needs
+            .iter()
+            .enumerate()
+            .map(|(n, need)| NeedRow {
+                id: need.id.clone(),
+                coverage: y[n],
+                value: need.priority * y[n],
+                marginal_value: sol.marginal[n],
+                unmet: net.dem(n).iter().map(|d| d * (1.0 - y[n])).collect(),
+            })
+            .collect();
+        let resources: Vec<ResourceRow> = s
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(r, res)| ResourceRow {
+                id: res.id.clone(),
+                used: used[r * nd..(r + 1) * nd].to_vec(),
+                utilisation: (0..nd)
+                    .map(|d| {
+                        let c = net.cap(r)[d];
+                        (c > 0.0).then(|| used[r * nd + d] / c)
+                    })
+                    .collect(),
+                shadow_price: sol.shadow[r * nd..(r + 1) * nd].to_vec(),
+            })
+            .collect();
+
+        let value: f64 = needs.iter().map(|n| n.value).sum();
+        let total_priority: f64 = s.needs.iter().map(|n| n.priority).sum();
+        let mut group_totals: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        for (n, need) in s.needs.iter().enumerate() {
+            let g = group_totals.entry(group_key(s, need)).or_default();
+            g.0 += need.priority * y[n];
+            g.1 += need.priority;
+        }
+        let groups: BTreeMap<String, f64> = group_totals
+            .into_iter()
+            .map(|(k, (v, p))| (k, v / p))
+            .collect();
+        let ratios: Vec<f64> = groups.values().copied().collect();
+        let objective = match sol.status {
+            Status::Infeasible if sol.solver != "greedy" => None,
+            Status::TimeLimit if allocations.is_empty() && sol.gap.is_none() => None,
+            _ => Some(match s.policy.objective {
+                Objective::Coverage => value,
+                Objective::Cost => cost,
+                Objective::Weighted => value - s.policy.cost_weight * cost,
+            }),
+        };
+        let summary = Summary {
+            name: s.name.clone(),
+            status: sol.status,
+            objective,
+            objective_kind: s.policy.objective.as_str(),
+            coverage_value: value,
+            cost,
+            coverage_ratio: if total_priority > 0.0 {
+                value / total_priority
+            } else {
+                0.0
+            },
+            min_group_ratio: ratios
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+                .min(1.0),
+            jain_index: jain_index(&ratios),
+            groups,
+            needs_served: y.iter().filter(|&&v| v >= 1.0 - 1e-9).count(),
+            needs_partly_served: y
+                .iter()
+                .filter(|&&v| v > SHARE_EPS && v < 1.0 - 1e-9)
+                .count(),
+            mean_access_time_h: (time_weight > 0.0).then(|| time_sum / time_weight),
+            solver: sol.solver.clone(),
+            components: sol.components,
+            solve_ms: sol.solve_ms,
+            gap: sol.gap,
+            infeasibility: sol.infeasibility.clone(),
+            input_digest: s.digest(),
+            engine_version: crate::VERSION,
+        };
+        Report {
+            dims: net.dims.clone(),
+            summary,
+            allocations,
+            needs,
+            resources,
+        }
+    }
+
+    /// The summary as a JSON object.
+    pub fn summary_json(&self) -> Value {
+        serde_json::to_value(&self.summary).unwrap_or(Value::Null)
+    }
+
+    /// The allocations as JSON objects with the table's column names.
+    pub fn allocations_json(&self) -> Vec<Value> {
+        self.allocations
+            .iter()
+            .map(|a| {
+                let mut m = Map::new();
+                m.insert("resource".into(), a.resource.clone().into());
+                m.insert("need".into(), a.need.clone().into());
+                m.insert("share".into(), a.share.into());
+                m.insert("cost".into(), a.cost.into());
+                m.insert("time".into(), a.time.into());
+                m.insert("distance_km".into(), a.distance_km.into());
+                for (d, v) in self.dims.iter().zip(&a.amounts) {
+                    m.insert(format!("amt_{d}"), (*v).into());
+                }
+                Value::Object(m)
+            })
+            .collect()
+    }
+
+    pub fn tables(&self) -> Result<ResultTables, ArrowError> {
+        fn f64_col(v: impl IntoIterator<Item = Option<f64>>) -> ArrayRef {
+            Arc::new(v.into_iter().collect::<Float64Array>())
+        }
+        fn str_col<'a>(v: impl IntoIterator<Item = &'a str>) -> ArrayRef {
+            Arc::new(v.into_iter().map(Some).collect::<StringArray>())
+        }
+        fn batch(cols: Vec<(String, ArrayRef, bool)>) -> Result<RecordBatch, ArrowError> {
+            let fields: Vec<Field> = cols
+                .iter()
+                .map(|(n, a, null)| Field::new(n, a.data_type().clone(), *null))
+                .collect();
+            RecordBatch::try_new(
+                Arc::new(Schema::new(fields)),
+                cols.into_iter().map(|c| c.1).collect(),
+            )
+        }
+        let a = &self.allocations;
+        let mut cols = vec![
+            (
+                "resource".to_string(),
+                str_col(a.iter().map(|r| r.resource.as_str())),
+                false,
+            ),
+            (
+                "need".into(),
+                str_col(a.iter().map(|r| r.need.as_str())),
+                false,
+            ),
+            (
+                "share".into(),
+                f64_col(a.iter().map(|r| Some(r.share))),
+                false,
+            ),
+            (
+                "cost".into(),
+                f64_col(a.iter().map(|r| Some(r.cost))),
+                false,
+            ),
+            ("time".into(), f64_col(a.iter().map(|r| r.time)), true),
+            (
+                "distance_km".into(),
+                f64_col(a.iter().map(|r| r.distance_km)),
+                true,
+            ),
+        ];
+        for (d, dim) in self.dims.iter().enumerate() {
+            cols.push((
+                format!("amt_{dim}"),
+                f64_col(a.iter().map(|r| Some(r.amounts[d]))),
+                false,
+            ));
+        }
+        let allocations = batch(cols)?;
+
+        let n = &self.needs;
+        let mut cols = vec![
+            (
+                "id".to_string(),
+                str_col(n.iter().map(|r| r.id.as_str())),
+                false,
+            ),
+            (
+                "coverage".into(),
+                f64_col(n.iter().map(|r| Some(r.coverage))),
+                false,
+            ),
+            (
+                "value".into(),
+                f64_col(n.iter().map(|r| Some(r.value))),
+                false,
+            ),
+            (
+                "marginal_value".into(),
+                f64_col(n.iter().map(|r| Some(r.marginal_value))),
+                false,
+            ),
+        ];
+        for (d, dim) in self.dims.iter().enumerate() {
+            cols.push((
+                format!("unmet_{dim}"),
+                f64_col(n.iter().map(|r| Some(r.unmet[d]))),
+                false,
+            ));
+        }
+        let needs = batch(cols)?;
+
+        let r = &self.resources;
+        let mut cols = vec![(
+            "id".to_string(),
+            str_col(r.iter().map(|r| r.id.as_str())),
+            false,
+        )];
+        for (d, dim) in self.dims.iter().enumerate() {
+            cols.push((
+                format!("used_{dim}"),
+                f64_col(r.iter().map(|x| Some(x.used[d]))),
+                false,
+            ));
+            cols.push((
+                format!("utilisation_{dim}"),
+                f64_col(r.iter().map(|x| x.utilisation[d])),
+                true,
+            ));
+            cols.push((
+                format!("shadow_price_{dim}"),
+                f64_col(r.iter().map(|x| Some(x.shadow_price[d]))),
+                false,
+            ));
+        }
+        let resources = batch(cols)?;
+        Ok(ResultTables {
+            allocations,
+            needs,
+            resources,
+        })
+    }
+}

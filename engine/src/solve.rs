@@ -1,0 +1,300 @@
+//! Orchestration: build the graph, split it, solve the parts in parallel, merge in input order.
+
+use crate::graph::{components, Component, Network};
+use crate::greedy::greedy_shares;
+use crate::lp::{Group, SubModel, SubResult, SubStatus};
+use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// SPEC's statuses, plus `feasible` for the greedy baseline (a plan, not a proven optimum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Optimal,
+    Feasible,
+    Infeasible,
+    TimeLimit,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Optimal => "optimal",
+            Status::Feasible => "feasible",
+            Status::Infeasible => "infeasible",
+            Status::TimeLimit => "time_limit",
+        }
+    }
+}
+
+/// Why a scenario has no plan: the needs and groups whose hard constraints cannot hold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Infeasibility {
+    pub message: String,
+    pub needs: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// The solver's answer, indexed like the [`Network`].
+#[derive(Debug, Clone)]
+pub struct Solution {
+    pub status: Status,
+    /// Share of each edge.
+    pub x: Vec<f64>,
+    /// Shadow price per `resource * D + dim` (gain per unit of capacity).
+    pub shadow: Vec<f64>,
+    /// Marginal value of each need's `y <= 1` bound.
+    pub marginal: Vec<f64>,
+    pub gap: Option<f64>,
+    pub infeasibility: Option<Infeasibility>,
+    pub solver: String,
+    pub components: usize,
+    pub solve_ms: f64,
+}
+
+/// Knobs that are not part of a scenario's policy.
+#[derive(Debug, Clone)]
+pub struct SolveOptions {
+    /// Solve connected components separately (and in parallel). Off only in tests.
+    pub split_components: bool,
+    /// Thread count for this solve; overrides `policy.threads`.
+    pub threads: Option<usize>,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions {
+            split_components: true,
+            threads: None,
+        }
+    }
+}
+
+/// A scenario together with its graph and solution: everything the results need.
+pub struct Outcome<'a> {
+    pub scenario: &'a Scenario,
+    pub network: Network,
+    pub solution: Solution,
+}
+
+/// Solve with default options.
+pub fn solve(s: &Scenario) -> Outcome<'_> {
+    solve_with(s, &SolveOptions::default())
+}
+
+pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
+    let threads = opts.threads.or(s.policy.threads);
+    let run = || {
+        let start = Instant::now();
+        let network = Network::build(s);
+        let mut solution = match s.policy.solver {
+            SolverChoice::Greedy => solve_greedy(s, &network),
+            SolverChoice::Auto | SolverChoice::Lp => solve_lp(s, &network, opts, start),
+        };
+        solution.solve_ms = start.elapsed().as_secs_f64() * 1e3;
+        Outcome {
+            scenario: s,
+            network,
+            solution,
+        }
+    };
+    match threads.and_then(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build().ok()) {
+        Some(pool) => pool.install(run),
+        None => run(),
+    }
+}
+
+fn empty_solution(s: &Scenario, net: &Network, solver: &str) -> Solution {
+    Solution {
+        status: Status::Optimal,
+        x: vec![0.0; net.edges.len()],
+        shadow: vec![0.0; s.resources.len() * net.num_dims()],
+        marginal: vec![0.0; s.needs.len()],
+        gap: None,
+        infeasibility: None,
+        solver: solver.into(),
+        components: 0,
+        solve_ms: 0.0,
+    }
+}
+
+fn solve_greedy(s: &Scenario, net: &Network) -> Solution {
+    let mut sol = empty_solution(s, net, "greedy");
+    sol.x = greedy_shares(s, net);
+    sol.status = Status::Feasible;
+    let mut served = vec![0.0; s.needs.len()];
+    for (e, edge) in net.edges.iter().enumerate() {
+        served[edge.need] += sol.x[e];
+    }
+    let short: Vec<String> = s
+        .needs
+        .iter()
+        .zip(&served)
+        .filter(|(n, &y)| y < n.min_fill - 1e-9)
+        .map(|(n, _)| n.id.clone())
+        .collect();
+    if !short.is_empty() {
+        sol.status = Status::Infeasible;
+        sol.infeasibility = Some(Infeasibility {
+            message: format!(
+                "the greedy plan leaves {} need(s) below their min_fill",
+                short.len()
+            ),
+            needs: short,
+            groups: Vec::new(),
+        });
+    }
+    sol
+}
+
+/// The group key of a need under the policy.
+pub fn group_key(s: &Scenario, n: &Need) -> String {
+    match s.policy.group_by {
+        GroupBy::Community => n.community.clone(),
+        GroupBy::Kind => n.kind.clone(),
+    }
+}
+
+fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) -> Solution {
+    let nd = net.num_dims();
+    let deadline = s
+        .policy
+        .time_limit_s
+        .map(|t| start + Duration::from_secs_f64(t.min(1e9)));
+    let parts: Vec<Component> = if s.policy.fairness != Fairness::None || !opts.split_components {
+        // Group ratios sum over every component, so fairness couples them: one model.
+        let mut all = Component {
+            needs: (0..s.needs.len()).collect(),
+            resources: (0..s.resources.len()).collect(),
+            edges: (0..net.edges.len()).collect(),
+        };
+        if s.policy.fairness == Fairness::None {
+            let mut linked = vec![false; s.needs.len()];
+            for e in &net.edges {
+                linked[e.need] = true;
+            }
+            all.needs.retain(|&n| linked[n]);
+        }
+        vec![all]
+    } else {
+        components(s.resources.len(), s.needs.len(), &net.edges)
+    };
+    let results: Vec<SubResult> = parts
+        .par_iter()
+        .map(|c| {
+            let groups = if s.policy.fairness == Fairness::None {
+                Vec::new()
+            } else {
+                let mut by_name: BTreeMap<String, Group> = BTreeMap::new();
+                for (i, &n) in c.needs.iter().enumerate() {
+                    let need = &s.needs[n];
+                    let g = by_name
+                        .entry(group_key(s, need))
+                        .or_insert_with_key(|k| Group {
+                            name: k.clone(),
+                            needs: Vec::new(),
+                            total_priority: 0.0,
+                        });
+                    g.needs.push(i);
+                    g.total_priority += need.priority;
+                }
+                by_name.into_values().collect()
+            };
+            SubModel {
+                scenario: s,
+                net,
+                needs: &c.needs,
+                edges: &c.edges,
+                resources: &c.resources,
+                groups,
+                deadline,
+            }
+            .solve()
+        })
+        .collect();
+
+    let mut sol = empty_solution(s, net, "highs_lp");
+    sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
+    let mut infeasible_needs: Vec<usize> = Vec::new();
+    let mut infeasible_groups: Vec<String> = Vec::new();
+    let mut any_infeasible = false;
+    let mut linked = vec![false; s.needs.len()];
+    for e in &net.edges {
+        linked[e.need] = true;
+    }
+    for (n, need) in s.needs.iter().enumerate() {
+        if !linked[n] && need.min_fill > 0.0 {
+            any_infeasible = true;
+            infeasible_needs.push(n);
+        }
+    }
+    for (c, r) in parts.iter().zip(results) {
+        if r.mip {
+            sol.solver = "highs_mip".into();
+        }
+        match r.status {
+            SubStatus::Infeasible => {
+                any_infeasible = true;
+                infeasible_needs.extend(r.infeasible_needs);
+                infeasible_groups.extend(r.infeasible_groups);
+            }
+            SubStatus::TimeLimit if sol.status != Status::Infeasible => {
+                sol.status = Status::TimeLimit;
+            }
+            _ => {}
+        }
+        if let Some(g) = r.gap {
+            sol.gap = Some(sol.gap.map_or(g, |old: f64| old.max(g)));
+        }
+        for (j, &e) in c.edges.iter().enumerate() {
+            sol.x[e] = r.x[j];
+        }
+        for (i, &n) in c.needs.iter().enumerate() {
+            sol.marginal[n] = r.marginal[i];
+        }
+        for (res, d, price) in r.shadow {
+            sol.shadow[res * nd + d] = price;
+        }
+    }
+    if sol.status != Status::TimeLimit {
+        sol.gap = sol.gap.filter(|_| sol.solver == "highs_mip");
+    }
+    if any_infeasible {
+        infeasible_needs.sort_unstable();
+        infeasible_needs.dedup();
+        let names: Vec<String> = infeasible_needs
+            .iter()
+            .map(|&n| s.needs[n].id.clone())
+            .collect();
+        let mut parts_msg = Vec::new();
+        if !names.is_empty() {
+            parts_msg.push(format!(
+                "min_fill cannot be met for need(s) {}",
+                names.join(", ")
+            ));
+        }
+        if !infeasible_groups.is_empty() {
+            parts_msg.push(format!(
+                "min_share cannot be met for group(s) {}",
+                infeasible_groups.join(", ")
+            ));
+        }
+        if parts_msg.is_empty() {
+            parts_msg.push("the hard constraints cannot all hold".into());
+        }
+        sol.status = Status::Infeasible;
+        sol.x.iter_mut().for_each(|v| *v = 0.0);
+        sol.shadow.iter_mut().for_each(|v| *v = 0.0);
+        sol.marginal.iter_mut().for_each(|v| *v = 0.0);
+        sol.gap = None;
+        sol.infeasibility = Some(Infeasibility {
+            message: parts_msg.join("; "),
+            needs: names,
+            groups: infeasible_groups,
+        });
+    }
+    sol
+}

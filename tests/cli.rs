@@ -1,0 +1,168 @@
+//! The `commonsnet` binary: output shape, exit codes, files written.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json")
+}
+
+#[test]
+fn solve_prints_one_json_object_with_the_summary() {
+    let out = bin()
+        .args(["solve"])
+        .arg(example())
+        .arg("--plan")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1);
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["status"], "optimal");
+    for key in [
+        "objective",
+        "solve_ms",
+        "coverage_value",
+        "cost",
+        "coverage_ratio",
+        "groups",
+        "min_group_ratio",
+        "jain_index",
+        "needs_served",
+        "needs_partly_served",
+        "mean_access_time_h",
+        "solver",
+        "components",
+        "input_digest",
+        "engine_version",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["objective"], v["coverage_value"]);
+    // The care home needs a wheelchair-ready shelter, in full, from one place.
+    let allocs = v["allocations"].as_array().unwrap();
+    let care: Vec<&Value> = allocs
+        .iter()
+        .filter(|a| a["need"] == "evac-care-home")
+        .collect();
+    assert_eq!(care.len(), 1);
+    assert_eq!(care[0]["share"], 1.0);
+    assert_ne!(care[0]["resource"], "shelter-church");
+}
+
+#[test]
+fn out_writes_arrow_or_parquet_tables_and_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (fmt, ext) in [("arrow", "arrow"), ("parquet", "parquet")] {
+        let dir = tmp.path().join(fmt);
+        let out = bin()
+            .arg("solve")
+            .arg(example())
+            .arg("--out")
+            .arg(&dir)
+            .args(["--out-format", fmt])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for t in ["allocations", "needs", "resources"] {
+            let batches =
+                commonsnet_datasets::read_batches(&dir.join(format!("{t}.{ext}"))).unwrap();
+            assert!(
+                batches.iter().map(|b| b.num_rows()).sum::<usize>() > 0,
+                "{t}"
+            );
+        }
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["status"], "optimal");
+    }
+}
+
+#[test]
+fn invalid_input_exits_non_zero_with_one_line_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"x": -1}}], "needs": [], "oops": 1}"#).unwrap();
+    let out = bin().arg("solve").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("resources[0].capacity.x"), "{err}");
+    assert!(err.contains("scenario.oops: unknown field"), "{err}");
+
+    let out = bin()
+        .arg("solve")
+        .arg(tmp.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn infeasible_is_an_answer_with_exit_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("inf.json");
+    std::fs::write(
+        &f,
+        r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"x": 1}}],
+        "needs": [{"id": "a", "kind": "k", "demand": {"x": 2}, "min_fill": 1},
+                  {"id": "b", "kind": "other", "demand": {"x": 1}, "min_fill": 0.5}]}"#,
+    )
+    .unwrap();
+    let out = bin().arg("solve").arg(&f).output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(v["objective"], Value::Null);
+    let needs: Vec<&str> = v["infeasibility"]["needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(needs, vec!["a", "b"]);
+}
+
+#[test]
+fn multi_instance_gap_prints_one_line_per_instance() {
+    let f =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances/gap/orlib_multi/gap1.txt");
+    let out = bin()
+        .arg("solve")
+        .arg(&f)
+        .args(["--format", "orlib-gap", "--sense", "max"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objs: Vec<f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["objective"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    // OR-Library's published maximisation optima of c515-1 .. c515-5.
+    assert_eq!(objs, vec![336.0, 327.0, 339.0, 341.0, 326.0]);
+}

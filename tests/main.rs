@@ -1,0 +1,11 @@
+//! Integration tests: one target, a module per concern (ripgrep's layout).
+
+mod common;
+
+mod arrow_input;
+mod bad_input;
+mod cli;
+mod duals;
+mod gap;
+mod oracle;
+mod properties;

@@ -1,0 +1,335 @@
+//! The engine against a deliberately naive model of SPEC: links by comparing every pair with
+//! the rules re-written here, and one LP per stage written straight from the formulas with
+//! good_lp (a different modelling layer from the engine's row builder).
+
+use crate::common::*;
+use commonsnet_engine::model::{Fairness, GroupBy, Objective, Scenario};
+use commonsnet_engine::{scenario_from_value, solve, Report, Status};
+use good_lp::{
+    constraint, variable, variables, Expression, ResolutionError, Solution, SolverModel, Variable,
+};
+use std::collections::BTreeMap;
+
+struct NaiveLink {
+    r: usize,
+    n: usize,
+    cost: f64,
+    uses: BTreeMap<String, f64>,
+}
+
+fn naive_haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let r = 6371.0088_f64;
+    let (a, b) = (lat1.to_radians(), lat2.to_radians());
+    let h = ((b - a) / 2.0).sin().powi(2)
+        + a.cos() * b.cos() * ((lon2 - lon1).to_radians() / 2.0).sin().powi(2);
+    2.0 * r * h.sqrt().asin()
+}
+
+fn naive_links(s: &Scenario) -> Vec<NaiveLink> {
+    let mut out = Vec::new();
+    if let Some(links) = &s.links {
+        for l in links {
+            let r = s.resources.iter().position(|x| x.id == l.resource).unwrap();
+            let n = s.needs.iter().position(|x| x.id == l.need).unwrap();
+            let mut uses = s.needs[n].demand.clone();
+            for (k, v) in &l.use_ {
+                uses.insert(k.clone(), *v);
+            }
+            out.push(NaiveLink {
+                r,
+                n,
+                cost: l.cost,
+                uses,
+            });
+        }
+        return out;
+    }
+    let p = &s.policy;
+    for (n, need) in s.needs.iter().enumerate() {
+        for (r, res) in s.resources.iter().enumerate() {
+            if res.kind != need.kind {
+                continue;
+            }
+            if !p.cross_community && res.community != need.community {
+                continue;
+            }
+            if !need.required_skills.iter().all(|k| res.skills.contains(k)) {
+                continue;
+            }
+            if need
+                .demand
+                .iter()
+                .any(|(d, &q)| q > 0.0 && res.capacity.get(d).copied().unwrap_or(0.0) <= 0.0)
+            {
+                continue;
+            }
+            let dist = match (res.lat, res.lon, need.lat, need.lon) {
+                (Some(a), Some(b), Some(c), Some(d)) => Some(naive_haversine(a, b, c, d)),
+                _ => None,
+            };
+            if let (Some(d), Some(m)) = (dist, p.max_distance_km) {
+                if d > m {
+                    continue;
+                }
+            }
+            let time = match (dist, p.speed_kmh) {
+                (Some(d), Some(v)) => d / v,
+                _ => 0.0,
+            };
+            if let Some(dl) = need.deadline {
+                if res.available_from.unwrap_or(0.0) + time > dl {
+                    continue;
+                }
+            }
+            if let (Some(u), Some(e)) = (res.available_until, need.earliest) {
+                if u < e {
+                    continue;
+                }
+            }
+            out.push(NaiveLink {
+                r,
+                n,
+                cost: res.cost + p.cost_per_km * dist.unwrap_or(0.0),
+                uses: need.demand.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Goal {
+    MaxV,
+    MinC,
+    MaxW,
+    MaxT,
+}
+
+/// One stage of the naive model; `None` when infeasible.
+fn naive_stage(
+    s: &Scenario,
+    links: &[NaiveLink],
+    goal: Goal,
+    hold_v: Option<f64>,
+    hold_t: Option<f64>,
+) -> Option<(f64, f64, f64)> {
+    let mut vars = variables!();
+    let x: Vec<Variable> = links
+        .iter()
+        .map(|l| {
+            let v = variable().min(0.0).max(1.0);
+            vars.add(if s.needs[l.n].indivisible {
+                v.integer()
+            } else {
+                v
+            })
+        })
+        .collect();
+    let t = vars.add(variable().min(0.0).max(1.0));
+    let value: Expression = links
+        .iter()
+        .zip(&x)
+        .map(|(l, &v)| s.needs[l.n].priority * v)
+        .sum();
+    let cost: Expression = links.iter().zip(&x).map(|(l, &v)| l.cost * v).sum();
+    let w = s.policy.cost_weight;
+    let objective = match goal {
+        Goal::MaxV => value.clone(),
+        Goal::MinC => -cost.clone(),
+        Goal::MaxW => value.clone() - w * cost.clone(),
+        Goal::MaxT => Expression::from(t),
+    };
+    let mut model = vars
+        .maximise(objective)
+        .using(good_lp::highs)
+        .set_mip_rel_gap(0.0)
+        .unwrap();
+    model.set_verbose(false);
+    // y_n = sum of its links, min_fill <= y_n <= 1.
+    for (n, need) in s.needs.iter().enumerate() {
+        let y: Expression = links
+            .iter()
+            .zip(&x)
+            .filter(|(l, _)| l.n == n)
+            .map(|(_, &v)| Expression::from(v))
+            .sum();
+        model = model.with(constraint!(y.clone() <= 1.0));
+        model = model.with(constraint!(y >= need.min_fill));
+    }
+    // Capacity of every resource in every dimension.
+    for (r, res) in s.resources.iter().enumerate() {
+        for dim in s.dimensions() {
+            let used: Expression = links
+                .iter()
+                .zip(&x)
+                .filter(|(l, _)| l.r == r)
+                .map(|(l, &v)| l.uses.get(&dim).copied().unwrap_or(0.0) * v)
+                .sum();
+            let cap = res.capacity.get(&dim).copied().unwrap_or(0.0);
+            model = model.with(constraint!(used <= cap));
+        }
+    }
+    // Group ratios.
+    if s.policy.fairness != Fairness::None {
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (n, need) in s.needs.iter().enumerate() {
+            let key = match s.policy.group_by {
+                GroupBy::Community => need.community.clone(),
+                GroupBy::Kind => need.kind.clone(),
+            };
+            groups.entry(key).or_default().push(n);
+        }
+        for members in groups.values() {
+            let total: f64 = members.iter().map(|&n| s.needs[n].priority).sum();
+            let ratio: Expression = links
+                .iter()
+                .zip(&x)
+                .filter(|(l, _)| members.contains(&l.n))
+                .map(|(l, &v)| (s.needs[l.n].priority / total) * v)
+                .sum();
+            if goal == Goal::MaxT {
+                model = model.with(constraint!(ratio.clone() >= t));
+            }
+            if let Some(h) = hold_t {
+                model = model.with(constraint!(ratio.clone() >= h));
+            }
+            if let Fairness::MinShare(m) = s.policy.fairness {
+                model = model.with(constraint!(ratio >= m));
+            }
+        }
+    }
+    if let Some(h) = hold_v {
+        model = model.with(constraint!(value.clone() >= h));
+    }
+    match model.solve() {
+        Ok(sol) => Some((sol.eval(&value), sol.eval(&cost), sol.value(t))),
+        Err(ResolutionError::Infeasible) => None,
+        Err(e) => panic!("oracle failed: {e}"),
+    }
+}
+
+/// `(V, C)` of the naive model, `None` when infeasible.
+fn naive_solve(s: &Scenario) -> Option<(f64, f64)> {
+    let links = naive_links(s);
+    let mut hold_t = None;
+    if s.policy.fairness == Fairness::Maxmin {
+        let (_, _, t) = naive_stage(s, &links, Goal::MaxT, None, None)?;
+        hold_t = Some((t - 1e-7).max(0.0));
+    }
+    let (v, c, _) = match s.policy.objective {
+        Objective::Coverage => {
+            let (v, _, _) = naive_stage(s, &links, Goal::MaxV, None, hold_t)?;
+            naive_stage(
+                s,
+                &links,
+                Goal::MinC,
+                Some(v - 1e-7 * v.abs().max(1.0)),
+                hold_t,
+            )?
+        }
+        Objective::Cost => naive_stage(s, &links, Goal::MinC, None, hold_t)?,
+        Objective::Weighted => naive_stage(s, &links, Goal::MaxW, None, hold_t)?,
+    };
+    Some((v, c))
+}
+
+fn check(seed: u64, shape: Shape) {
+    let mut rng = Rng::new(seed);
+    let policy = random_policy(&mut rng);
+    let value = random_scenario(&mut rng, shape, policy);
+    let s = scenario_from_value(&value).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let report = Report::new(&solve(&s));
+    let sum = &report.summary;
+    match naive_solve(&s) {
+        None => assert_eq!(
+            sum.status,
+            Status::Infeasible,
+            "seed {seed}: oracle infeasible\n{value}"
+        ),
+        Some((v, c)) => {
+            assert_eq!(
+                sum.status,
+                Status::Optimal,
+                "seed {seed}: {:?}\n{value}",
+                sum.infeasibility
+            );
+            let tol = 1e-5;
+            // V is pinned under coverage, C under cost (and coverage), V - wC under weighted.
+            if s.policy.objective == Objective::Coverage {
+                assert!(
+                    close(sum.coverage_value, v, tol),
+                    "seed {seed}: V engine {} oracle {v}\n{value}",
+                    sum.coverage_value
+                );
+            }
+            match s.policy.objective {
+                Objective::Weighted => {
+                    let w = s.policy.cost_weight;
+                    assert!(
+                        close(sum.coverage_value - w * sum.cost, v - w * c, tol),
+                        "seed {seed}: V - wC engine {} oracle {}\n{value}",
+                        sum.coverage_value - w * sum.cost,
+                        v - w * c
+                    );
+                }
+                _ => assert!(
+                    close(sum.cost, c, 1e-4),
+                    "seed {seed}: C engine {} oracle {c}\n{value}",
+                    sum.cost
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn rule_built_divisible_scenarios_match_the_naive_model() {
+    let shape = Shape {
+        resources: 6,
+        needs: 8,
+        explicit_links: false,
+        indivisible: false,
+        min_fill: true,
+        dims: 2,
+    };
+    for seed in 0..150 {
+        check(seed, shape);
+    }
+}
+
+#[test]
+fn explicit_links_with_use_overrides_match_the_naive_model() {
+    let shape = Shape {
+        resources: 5,
+        needs: 7,
+        explicit_links: true,
+        indivisible: false,
+        min_fill: true,
+        dims: 2,
+    };
+    for seed in 1000..1150 {
+        check(seed, shape);
+    }
+}
+
+#[test]
+fn indivisible_needs_match_the_naive_mip() {
+    let shape = Shape {
+        resources: 5,
+        needs: 8,
+        explicit_links: false,
+        indivisible: true,
+        min_fill: true,
+        dims: 3,
+    };
+    for seed in 2000..2120 {
+        check(seed, shape);
+    }
+    let shape = Shape {
+        explicit_links: true,
+        ..shape
+    };
+    for seed in 3000..3120 {
+        check(seed, shape);
+    }
+}

@@ -1,0 +1,244 @@
+//! Property tests: spatial links == all-pairs links; components == whole; greedy <= optimal;
+//! 1 thread == N threads.
+
+use crate::common::*;
+use commonsnet_engine::graph::LinkBuilder;
+use commonsnet_engine::model::{Need, Policy, Resource};
+use commonsnet_engine::{scenario_from_value, solve_with, Report, SolveOptions, Status};
+use proptest::prelude::{any, prop_assert_eq, proptest, ProptestConfig};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn located(rng: &mut Rng, centre: (f64, f64), spread: f64) -> (Option<f64>, Option<f64>) {
+    if rng.chance(0.1) {
+        return (None, None);
+    }
+    let lat = (centre.0 + rng.range(-spread, spread)).clamp(-90.0, 90.0);
+    let mut lon = centre.1 + rng.range(-2.0 * spread, 2.0 * spread);
+    if lon > 180.0 {
+        lon -= 360.0;
+    }
+    if lon < -180.0 {
+        lon += 360.0;
+    }
+    (Some(lat), Some(lon))
+}
+
+fn random_sets(seed: u64) -> (Vec<Resource>, Vec<Need>, Policy) {
+    let mut rng = Rng::new(seed);
+    // Near the poles and the antimeridian as well as in town.
+    let centre = [(59.3, 18.0), (89.0, 0.0), (0.0, 179.5), (-45.0, -179.9)][rng.below(4) as usize];
+    let spread = [0.05, 1.0, 10.0][rng.below(3) as usize];
+    let kinds = ["a", "b"];
+    let resources = (0..rng.below(300) + 1)
+        .map(|i| {
+            let (lat, lon) = located(&mut rng, centre, spread);
+            Resource {
+                id: format!("r{i}"),
+                community: ["x", "y"][rng.below(2) as usize].into(),
+                kind: kinds[rng.below(2) as usize].into(),
+                lat,
+                lon,
+                capacity: BTreeMap::from([("u".to_string(), rng.grid(0, 3))]),
+                skills: if rng.chance(0.5) {
+                    BTreeSet::from(["s".to_string()])
+                } else {
+                    BTreeSet::new()
+                },
+                cost: rng.grid(0, 3),
+                available_from: rng.chance(0.3).then(|| rng.grid(0, 5)),
+                available_until: rng.chance(0.3).then(|| rng.grid(5, 9)),
+            }
+        })
+        .collect();
+    let needs = (0..rng.below(200) + 1)
+        .map(|i| {
+            let (lat, lon) = located(&mut rng, centre, spread);
+            Need {
+                id: format!("n{i}"),
+                community: ["x", "y"][rng.below(2) as usize].into(),
+                kind: kinds[rng.below(2) as usize].into(),
+                lat,
+                lon,
+                demand: BTreeMap::from([("u".to_string(), 1.0)]),
+                priority: 1.0,
+                required_skills: if rng.chance(0.2) {
+                    BTreeSet::from(["s".to_string()])
+                } else {
+                    BTreeSet::new()
+                },
+                min_fill: 0.0,
+                indivisible: false,
+                earliest: rng.chance(0.3).then(|| rng.grid(0, 7)),
+                deadline: rng.chance(0.3).then(|| rng.grid(7, 12)),
+            }
+        })
+        .collect();
+    let policy = Policy {
+        max_distance_km: rng
+            .chance(0.9)
+            .then(|| [0.5, 5.0, 50.0, 500.0, 30000.0][rng.below(5) as usize]),
+        speed_kmh: rng.chance(0.5).then(|| rng.grid(5, 100)),
+        cost_per_km: rng.grid(0, 2),
+        cross_community: rng.chance(0.5),
+        ..Policy::default()
+    };
+    (resources, needs, policy)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn spatial_links_equal_all_pairs(seed in any::<u64>()) {
+        let (resources, needs, policy) = random_sets(seed);
+        let fast = LinkBuilder::new(&resources, &policy).build(&needs);
+        let slow = LinkBuilder::all_pairs(&resources, &needs, &policy);
+        prop_assert_eq!(fast, slow);
+    }
+}
+
+fn lp_shape() -> Shape {
+    Shape {
+        resources: 8,
+        needs: 12,
+        explicit_links: false,
+        indivisible: true,
+        min_fill: true,
+        dims: 2,
+    }
+}
+
+#[test]
+fn solving_by_components_equals_solving_whole() {
+    for seed in 0..80u64 {
+        let mut rng = Rng::new(seed + 50_000);
+        let mut policy = random_policy(&mut rng);
+        policy["fairness"] = json!("none");
+        let s = scenario_from_value(&random_scenario(&mut rng, lp_shape(), policy)).unwrap();
+        let split = Report::new(&solve_with(&s, &SolveOptions::default()));
+        let whole = Report::new(&solve_with(
+            &s,
+            &SolveOptions {
+                split_components: false,
+                threads: None,
+            },
+        ));
+        assert_eq!(split.summary.status, whole.summary.status, "seed {seed}");
+        assert!(
+            close(
+                split.summary.coverage_value,
+                whole.summary.coverage_value,
+                1e-6
+            ),
+            "seed {seed}"
+        );
+        assert!(
+            close(split.summary.cost, whole.summary.cost, 1e-5),
+            "seed {seed}"
+        );
+        assert_eq!(
+            split.summary.infeasibility.as_ref().map(|i| &i.needs),
+            whole.summary.infeasibility.as_ref().map(|i| &i.needs),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn greedy_value_never_exceeds_the_optimum() {
+    let mut compared = 0;
+    for seed in 0..150u64 {
+        let mut rng = Rng::new(seed + 70_000);
+        let policy =
+            json!({"objective": "coverage", "max_distance_km": rng.grid(5, 40), "speed_kmh": 30});
+        let mut v = random_scenario(&mut rng, lp_shape(), policy);
+        let s = scenario_from_value(&v).unwrap();
+        v["policy"]["solver"] = json!("greedy");
+        let g = scenario_from_value(&v).unwrap();
+        let opt = Report::new(&solve_with(&s, &SolveOptions::default()));
+        let greedy = Report::new(&solve_with(&g, &SolveOptions::default()));
+        assert_eq!(greedy.summary.solver, "greedy");
+        // A greedy plan that meets every min_fill is feasible for the model, so it cannot beat it.
+        if greedy.summary.status == Status::Feasible {
+            assert_eq!(opt.summary.status, Status::Optimal, "seed {seed}");
+            assert!(
+                // The cost stage may give up to 1e-7 relative of V (SPEC's lexicographic hold).
+                greedy.summary.coverage_value <= opt.summary.coverage_value * (1.0 + 1e-7) + 1e-7,
+                "seed {seed}: greedy {} > optimal {}",
+                greedy.summary.coverage_value,
+                opt.summary.coverage_value
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 50, "only {compared} comparable runs");
+}
+
+#[test]
+fn results_are_identical_with_one_and_many_threads() {
+    for seed in 0..40u64 {
+        let mut rng = Rng::new(seed + 90_000);
+        let policy = random_policy(&mut rng);
+        let shape = Shape {
+            resources: 30,
+            needs: 40,
+            ..lp_shape()
+        };
+        let s = scenario_from_value(&random_scenario(&mut rng, shape, policy)).unwrap();
+        let one = Report::new(&solve_with(
+            &s,
+            &SolveOptions {
+                split_components: true,
+                threads: Some(1),
+            },
+        ));
+        let many = Report::new(&solve_with(
+            &s,
+            &SolveOptions {
+                split_components: true,
+                threads: Some(4),
+            },
+        ));
+        assert_eq!(one.allocations, many.allocations, "seed {seed}");
+        assert_eq!(one.needs, many.needs, "seed {seed}");
+        assert_eq!(one.resources, many.resources, "seed {seed}");
+        assert_eq!(one.summary.status, many.summary.status);
+        assert_eq!(one.summary.components, many.summary.components);
+    }
+}
+
+#[test]
+fn greedy_follows_the_spec_order_on_a_hand_example() {
+    // One van with 10 seats; needs by priority: b (3) first, then a and c (2) by earliest.
+    let v = json!({
+        "resources": [{"id": "van", "kind": "ride", "capacity": {"seats": 10}, "cost": 1},
+                      {"id": "bus", "kind": "ride", "capacity": {"seats": 4}, "cost": 0}],
+        "needs": [
+            {"id": "a", "kind": "ride", "demand": {"seats": 6}, "priority": 2, "earliest": 5},
+            {"id": "b", "kind": "ride", "demand": {"seats": 8}, "priority": 3},
+            {"id": "c", "kind": "ride", "demand": {"seats": 4}, "priority": 2, "earliest": 1, "indivisible": true}
+        ],
+        "policy": {"solver": "greedy"}
+    });
+    let s = scenario_from_value(&v).unwrap();
+    let r = Report::new(&solve_with(&s, &SolveOptions::default()));
+    let got: Vec<(String, String, f64)> = r
+        .allocations
+        .iter()
+        .map(|a| (a.resource.clone(), a.need.clone(), a.share))
+        .collect();
+    // b: bus (cheapest) 4/8, then van 4/8 -> van has 6 left. c (earliest 1): bus full, van 4 in
+    // full -> van 2 left. a: bus full, van 2/6.
+    // Allocations are listed in link order (need, then resource).
+    assert_eq!(
+        got,
+        vec![
+            ("van".into(), "a".into(), 2.0 / 6.0),
+            ("van".into(), "b".into(), 0.5),
+            ("bus".into(), "b".into(), 0.5),
+            ("van".into(), "c".into(), 1.0),
+        ]
+    );
+    assert_eq!(r.summary.status, Status::Feasible);
+}
