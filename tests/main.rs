@@ -6,6 +6,8 @@ mod arrow_input;
 mod bad_input;
 mod cli;
 mod duals;
+mod flow;
 mod gap;
 mod oracle;
 mod properties;
+mod statuses;

@@ -4,6 +4,7 @@
 //! The engine never touches a file; this crate turns files into the values and record batches
 //! the engine validates, and the engine's result batches back into files.
 
+pub mod dimacs;
 pub mod orlib;
 
 use arrow_array::RecordBatch;

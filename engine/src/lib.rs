@@ -4,6 +4,8 @@
 //! Invariant: this crate does no file or network I/O and starts no async runtime; callers hand
 //! it values and record batches and get values and record batches back.
 
+pub mod assignment;
+pub mod flow;
 pub mod graph;
 pub mod greedy;
 pub mod input;
@@ -12,6 +14,7 @@ pub mod model;
 pub mod results;
 pub mod solve;
 pub mod tables;
+pub mod transport;
 
 pub use input::{
     scenario_from_batches, scenario_from_json_str, scenario_from_value, InputIssue, InvalidInput,

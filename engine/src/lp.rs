@@ -25,6 +25,15 @@ enum Goal {
     MinViolation,
 }
 
+/// `x` if positive, else 0 (never -0).
+fn positive(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
 /// A group of needs for fairness: name, local need positions, total priority.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -65,6 +74,8 @@ pub struct SubResult {
     pub marginal: Vec<f64>,
     pub gap: Option<f64>,
     pub mip: bool,
+    /// Solved by the flow solver rather than HiGHS.
+    pub flow: bool,
     /// Needs (global index) and groups (name) whose hard constraints cannot hold.
     pub infeasible_needs: Vec<usize>,
     pub infeasible_groups: Vec<String>,
@@ -341,6 +352,7 @@ impl<'a> SubModel<'a> {
             marginal: vec![0.0; self.needs.len()],
             gap: None,
             mip,
+            flow: false,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
         };
@@ -439,7 +451,7 @@ impl<'a> SubModel<'a> {
         result.shadow = st
             .cap_rows
             .iter()
-            .map(|&(r, d, dual)| (r, d, (sign * dual).max(0.0)))
+            .map(|&(r, d, dual)| (r, d, positive(sign * dual)))
             .collect();
         for (k, &(i, dual)) in st.need_rows.iter().enumerate() {
             let at_upper = st.need_activity[k] >= 1.0 - 1e-9;

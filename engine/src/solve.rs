@@ -4,6 +4,7 @@ use crate::graph::{components, Component, Network};
 use crate::greedy::greedy_shares;
 use crate::lp::{Group, SubModel, SubResult, SubStatus};
 use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
+use crate::transport::TransportPart;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -203,21 +204,54 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
                 }
                 by_name.into_values().collect()
             };
-            SubModel {
-                scenario: s,
-                net,
-                needs: &c.needs,
-                edges: &c.edges,
-                resources: &c.resources,
-                groups,
-                deadline,
-            }
-            .solve()
+            let transport = s.policy.solver == SolverChoice::Auto
+                && s.policy.fairness == Fairness::None
+                && net.num_dims() == 1
+                && !net.has_use_override
+                && c.needs.iter().all(|&n| !s.needs[n].indivisible);
+            let flow = transport
+                .then(|| {
+                    TransportPart {
+                        scenario: s,
+                        net,
+                        needs: &c.needs,
+                        edges: &c.edges,
+                        resources: &c.resources,
+                    }
+                    .solve()
+                })
+                .flatten();
+            flow.unwrap_or_else(|| {
+                SubModel {
+                    scenario: s,
+                    net,
+                    needs: &c.needs,
+                    edges: &c.edges,
+                    resources: &c.resources,
+                    groups,
+                    deadline,
+                }
+                .solve()
+            })
         })
         .collect();
 
     let mut sol = empty_solution(s, net, "highs_lp");
     sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
+    // Name every solver that took part, in a fixed order.
+    let used_flow = results.iter().any(|r| r.flow);
+    let used_mip = results.iter().any(|r| r.mip);
+    let used_lp = results.iter().any(|r| !r.flow && !r.mip);
+    let mut names = Vec::new();
+    if used_flow {
+        names.push("network_simplex");
+    }
+    if used_mip {
+        names.push("highs_mip");
+    } else if used_lp || !used_flow {
+        names.push("highs_lp");
+    }
+    sol.solver = names.join("+");
     let mut infeasible_needs: Vec<usize> = Vec::new();
     let mut infeasible_groups: Vec<String> = Vec::new();
     let mut any_infeasible = false;
@@ -232,9 +266,6 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
         }
     }
     for (c, r) in parts.iter().zip(results) {
-        if r.mip {
-            sol.solver = "highs_mip".into();
-        }
         match r.status {
             SubStatus::Infeasible => {
                 any_infeasible = true;
@@ -260,7 +291,7 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
         }
     }
     if sol.status != Status::TimeLimit {
-        sol.gap = sol.gap.filter(|_| sol.solver == "highs_mip");
+        sol.gap = sol.gap.filter(|_| used_mip);
     }
     if any_infeasible {
         infeasible_needs.sort_unstable();

@@ -1,0 +1,226 @@
+//! DIMACS min-cost flow (`.min`) and assignment (`.asn`) files, and OR-Library `assignp`
+//! matrices. Read as bytes: lines and tokens are slices of the input, nothing is allocated per
+//! line, and every error names its line.
+
+use commonsnet_engine::assignment::AssignmentProblem;
+use commonsnet_engine::flow::{FlowProblem, INFINITE};
+
+/// Lines of a byte buffer with their 1-based numbers.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+}
+
+fn int(tok: Option<&[u8]>, line: usize, what: &str) -> Result<i64, String> {
+    let tok = tok.ok_or_else(|| format!("line {line}: missing {what}"))?;
+    let (neg, digits) = match tok.first() {
+        Some(b'-') => (true, &tok[1..]),
+        Some(b'+') => (false, &tok[1..]),
+        _ => (false, tok),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "line {line}: {what} must be an integer, found {:?}",
+            String::from_utf8_lossy(tok)
+        ));
+    }
+    let mut v: i64 = 0;
+    for d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as i64))
+            .ok_or_else(|| format!("line {line}: {what} does not fit in 64 bits"))?;
+    }
+    Ok(if neg { -v } else { v })
+}
+
+fn node(tok: Option<&[u8]>, line: usize, n: usize, what: &str) -> Result<usize, String> {
+    let v = int(tok, line, what)?;
+    if v < 1 || v as u64 > n as u64 {
+        return Err(format!("line {line}: {what} {v} is not a node in 1..{n}"));
+    }
+    Ok(v as usize - 1)
+}
+
+/// The problem line `p KIND N M`.
+fn problem_line(
+    toks: &mut dyn Iterator<Item = &[u8]>,
+    line: usize,
+    kind: &[u8],
+) -> Result<(usize, usize), String> {
+    let k = toks.next().unwrap_or_default();
+    if k != kind {
+        return Err(format!(
+            "line {line}: expected 'p {}', found 'p {}'",
+            String::from_utf8_lossy(kind),
+            String::from_utf8_lossy(k)
+        ));
+    }
+    let n = int(toks.next(), line, "the node count")?;
+    let m = int(toks.next(), line, "the arc count")?;
+    if !(0..=100_000_000).contains(&n) || !(0..=1_000_000_000).contains(&m) {
+        return Err(format!("line {line}: {n} nodes / {m} arcs is out of range"));
+    }
+    Ok((n as usize, m as usize))
+}
+
+/// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound".
+pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
+    let mut p: Option<FlowProblem> = None;
+    let mut declared_arcs = 0usize;
+    let mut last_line = 0;
+    for (ln, line) in lines(bytes) {
+        last_line = ln;
+        let mut toks = tokens(line);
+        let Some(tag) = toks.next() else { continue };
+        match tag {
+            b"c" => {}
+            b"p" => {
+                if p.is_some() {
+                    return Err(format!("line {ln}: a second problem line"));
+                }
+                let (n, m) = problem_line(&mut toks, ln, b"min")?;
+                let mut fp = FlowProblem::new(n);
+                fp.source.reserve(m);
+                fp.target.reserve(m);
+                fp.lower.reserve(m);
+                fp.upper.reserve(m);
+                fp.cost.reserve(m);
+                declared_arcs = m;
+                p = Some(fp);
+            }
+            b"n" => {
+                let fp = p
+                    .as_mut()
+                    .ok_or_else(|| format!("line {ln}: node line before the problem line"))?;
+                let v = node(toks.next(), ln, fp.nodes, "node id")?;
+                fp.supply[v] = int(toks.next(), ln, "supply")?;
+            }
+            b"a" => {
+                let fp = p
+                    .as_mut()
+                    .ok_or_else(|| format!("line {ln}: arc line before the problem line"))?;
+                let s = node(toks.next(), ln, fp.nodes, "tail")?;
+                let t = node(toks.next(), ln, fp.nodes, "head")?;
+                let lo = int(toks.next(), ln, "lower bound")?;
+                let up = int(toks.next(), ln, "capacity")?;
+                let c = int(toks.next(), ln, "cost")?;
+                if up < lo {
+                    return Err(format!(
+                        "line {ln}: capacity {up} is below the lower bound {lo}"
+                    ));
+                }
+                let up = if up == i64::MAX { INFINITE } else { up };
+                fp.add_arc(s, t, lo, up, c);
+            }
+            other => {
+                return Err(format!(
+                    "line {ln}: unknown line type {:?}",
+                    String::from_utf8_lossy(other)
+                ))
+            }
+        }
+    }
+    let fp = p.ok_or_else(|| format!("line {last_line}: no 'p min' problem line"))?;
+    if fp.arcs() != declared_arcs {
+        return Err(format!(
+            "line {last_line}: the problem line declares {declared_arcs} arcs, the file has {}",
+            fp.arcs()
+        ));
+    }
+    Ok(fp)
+}
+
+/// Parse a DIMACS assignment file: `n` lines name the left nodes, arcs go left -> right.
+pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
+    let mut header: Option<(usize, usize)> = None;
+    let mut is_left: Vec<bool> = Vec::new();
+    let mut arcs: Vec<(usize, usize, i64)> = Vec::new();
+    let mut last_line = 0;
+    for (ln, line) in lines(bytes) {
+        last_line = ln;
+        let mut toks = tokens(line);
+        let Some(tag) = toks.next() else { continue };
+        match tag {
+            b"c" => {}
+            b"p" => {
+                if header.is_some() {
+                    return Err(format!("line {ln}: a second problem line"));
+                }
+                let (n, m) = problem_line(&mut toks, ln, b"asn")?;
+                is_left = vec![false; n];
+                arcs.reserve(m);
+                header = Some((n, m));
+            }
+            b"n" => {
+                let (n, _) = header
+                    .ok_or_else(|| format!("line {ln}: node line before the problem line"))?;
+                let v = node(toks.next(), ln, n, "node id")?;
+                is_left[v] = true;
+            }
+            b"a" => {
+                let (n, _) =
+                    header.ok_or_else(|| format!("line {ln}: arc line before the problem line"))?;
+                let s = node(toks.next(), ln, n, "left node")?;
+                let t = node(toks.next(), ln, n, "right node")?;
+                let c = int(toks.next(), ln, "cost")?;
+                arcs.push((s, t, c));
+            }
+            other => {
+                return Err(format!(
+                    "line {ln}: unknown line type {:?}",
+                    String::from_utf8_lossy(other)
+                ))
+            }
+        }
+    }
+    let (n, m) = header.ok_or_else(|| format!("line {last_line}: no 'p asn' problem line"))?;
+    if arcs.len() != m {
+        return Err(format!(
+            "line {last_line}: the problem line declares {m} arcs, the file has {}",
+            arcs.len()
+        ));
+    }
+    // Number the two sides in node order.
+    let mut index = vec![0usize; n];
+    let (mut left, mut right) = (0usize, 0usize);
+    for v in 0..n {
+        if is_left[v] {
+            index[v] = left;
+            left += 1;
+        } else {
+            index[v] = right;
+            right += 1;
+        }
+    }
+    let mut p = AssignmentProblem::sparse(left, right);
+    for (s, t, c) in arcs {
+        if !is_left[s] || is_left[t] {
+            return Err(format!(
+                "an arc {} -> {} does not go from a left node to a right node",
+                s + 1,
+                t + 1
+            ));
+        }
+        p.add(index[s], index[t], c);
+    }
+    Ok(p)
+}
+
+/// Parse an OR-Library `assignp` file: `n`, then `n * n` costs, row-major, lines wrapped anywhere.
+pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, String> {
+    let mut t = crate::orlib::Tokens::new(bytes);
+    let n = t.count("the matrix size", 100_000)?;
+    let mut costs = Vec::with_capacity(n * n);
+    for _ in 0..n * n {
+        costs.push(t.int("a cost")?);
+    }
+    Ok(AssignmentProblem::dense(n, n, costs))
+}

@@ -1,0 +1,218 @@
+//! The transportation fast path: one dimension, divisible needs, default uses, no fairness.
+//! Such a component is a min-cost flow and goes to [`NetworkSimplex`], not to the LP.
+//!
+//! Network: source -> resource (capacity), resource -> need (one arc per link, up to the
+//! need's demand), need -> sink (between `min_fill * demand` and `demand`), and sink -> source
+//! closing the circulation. Quantities are scaled by 10^k to exact integers; per-unit values and
+//! costs `p_n / d_n` and `c_e / d_n` become integers after multiplying by the least common
+//! multiple of the scaled demands. The lexicographic objective (most value, then cheapest) is
+//! one exact flow: arc cost `-M * value + cost` with `M > (2n + 3) * max |cost|`, which makes
+//! every basis that is optimal for it optimal for value alone (reduced costs of value are
+//! integers). When any number does not scale exactly, or a bound would overflow, the component
+//! falls back to the LP (`None`).
+
+use crate::flow::{FlowError, FlowProblem, NetworkSimplex, INFINITE};
+use crate::graph::Network;
+use crate::lp::{SubResult, SubStatus};
+use crate::model::{Objective, Scenario};
+
+/// Smallest power of ten (up to 10^6) that makes every value an integer, exactly.
+fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
+    'k: for k in 0..=6 {
+        let f = 10f64.powi(k);
+        for x in values.clone() {
+            let y = x * f;
+            if !y.is_finite() || y.abs() > 1e15 || (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
+                continue 'k;
+            }
+        }
+        return Some(10i64.pow(k as u32));
+    }
+    None
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs()
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The component's indices, as `SubModel` sees them.
+pub struct TransportPart<'a> {
+    pub scenario: &'a Scenario,
+    pub net: &'a Network,
+    pub needs: &'a [usize],
+    pub edges: &'a [usize],
+    pub resources: &'a [usize],
+}
+
+impl TransportPart<'_> {
+    /// Solve through the flow solver; `None` when the data do not scale exactly.
+    pub fn solve(&self) -> Option<SubResult> {
+        let s = self.scenario;
+        let net = self.net;
+        let objective = s.policy.objective;
+        if objective == Objective::Weighted || net.num_dims() != 1 {
+            return None;
+        }
+        // Quantities: capacities, demands, and the min_fill part of each demand.
+        let q = decimal_scale(
+            self.resources
+                .iter()
+                .map(|&r| net.cap(r)[0])
+                .chain(self.needs.iter().map(|&n| net.dem(n)[0]))
+                .chain(
+                    self.needs
+                        .iter()
+                        .map(|&n| net.dem(n)[0] * s.needs[n].min_fill),
+                ),
+        )?;
+        let qf = q as f64;
+        let scaled = |x: f64| (x * qf).round() as i64;
+        // Common multiple of the scaled demands, so per-unit values and costs are integers.
+        let mut lcm: i64 = 1;
+        for &n in self.needs {
+            let d = scaled(net.dem(n)[0]);
+            if d <= 0 {
+                return None;
+            }
+            lcm = lcm.checked_mul(d / gcd(lcm, d))?;
+            if lcm > 1_000_000 {
+                return None;
+            }
+        }
+        let kc = decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost))?;
+        let kp = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
+
+        // Nodes: 0 source, 1 sink, resources, then needs.
+        let nr = self.resources.len();
+        let mut local_res = std::collections::HashMap::with_capacity(nr);
+        for (i, &r) in self.resources.iter().enumerate() {
+            local_res.insert(r, 2 + i);
+        }
+        let mut local_need = std::collections::HashMap::with_capacity(self.needs.len());
+        for (i, &n) in self.needs.iter().enumerate() {
+            local_need.insert(n, 2 + nr + i);
+        }
+        let nodes = 2 + nr + self.needs.len();
+        let mut p = FlowProblem::new(nodes);
+        let mut value_cost: Vec<i64> = Vec::new(); // -value per unit, per arc
+        let mut money_cost: Vec<i64> = Vec::new(); // cost per unit, per arc
+        let unit = |n: usize, x: f64, k: i64| -> Option<i64> {
+            // x per full need -> per scaled unit, times lcm and 10^k: exact by construction.
+            let d = scaled(net.dem(n)[0]);
+            let v = (x * k as f64).round() as i128 * (lcm / d) as i128;
+            i64::try_from(v).ok()
+        };
+        let mut max_money: i64 = 0;
+        let mut link_arcs = Vec::with_capacity(self.edges.len());
+        for &e in self.edges {
+            let edge = &net.edges[e];
+            let n = edge.need;
+            let from = local_res[&edge.resource];
+            let to = local_need[&n];
+            // Uncapacitated: the need arc already bounds it, and a redundant bound here would
+            // take the need's dual when the basis is degenerate.
+            let a = p.add_arc(from, to, 0, INFINITE, 0);
+            link_arcs.push(a);
+            let c = unit(n, edge.cost, kc)?;
+            let v = unit(n, s.needs[n].priority, kp)?;
+            max_money = max_money.max(c.checked_abs()?);
+            value_cost.push(-v);
+            money_cost.push(c);
+        }
+        let mut cap_arcs = Vec::with_capacity(nr);
+        for &r in self.resources {
+            cap_arcs.push(p.add_arc(0, local_res[&r], 0, scaled(net.cap(r)[0]), 0));
+            value_cost.push(0);
+            money_cost.push(0);
+        }
+        let mut need_arcs = Vec::with_capacity(self.needs.len());
+        for &n in self.needs {
+            let d = scaled(net.dem(n)[0]);
+            let lo = scaled(net.dem(n)[0] * s.needs[n].min_fill);
+            need_arcs.push(p.add_arc(local_need[&n], 1, lo, d, 0));
+            value_cost.push(0);
+            money_cost.push(0);
+        }
+        p.add_arc(1, 0, 0, INFINITE, 0);
+        value_cost.push(0);
+        money_cost.push(0);
+
+        let m_factor: i64 = match objective {
+            Objective::Coverage => (2 * nodes as i64 + 3)
+                .checked_mul(max_money)?
+                .checked_add(1)?,
+            _ => 0,
+        };
+        p.cost = value_cost
+            .iter()
+            .zip(&money_cost)
+            .map(|(&v, &c)| match objective {
+                Objective::Coverage => m_factor.checked_mul(v)?.checked_add(c),
+                _ => Some(c),
+            })
+            .collect::<Option<Vec<i64>>>()?;
+
+        let sol = match NetworkSimplex::solve(&p) {
+            Ok(sol) => sol,
+            // min_fill cannot hold; the LP's elastic diagnosis names the needs.
+            Err(FlowError::Infeasible(_)) => return None,
+            Err(_) => return None,
+        };
+
+        let x: Vec<f64> = self
+            .edges
+            .iter()
+            .zip(&link_arcs)
+            .map(|(&e, &a)| {
+                let d = scaled(net.dem(net.edges[e].need)[0]);
+                sol.flow[a] as f64 / d as f64
+            })
+            .collect();
+
+        // Duals of the stage that sets the main objective, from the final basis.
+        let (stage_cost, stage_scale) = match objective {
+            Objective::Coverage => (&value_cost, kp as f64 * lcm as f64),
+            _ => (&money_cost, kc as f64 * lcm as f64),
+        };
+        let pi = sol.basis.potentials(stage_cost);
+        let gain = |a: usize| -> f64 {
+            if sol.flow[a] < p.upper[a] {
+                return 0.0;
+            }
+            let rc = stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]];
+            let g = -(rc as f64) * qf / stage_scale;
+            if g > 0.0 {
+                g
+            } else {
+                0.0
+            }
+        };
+        let shadow = self
+            .resources
+            .iter()
+            .zip(&cap_arcs)
+            .map(|(&r, &a)| (r, 0usize, gain(a)))
+            .collect();
+        let marginal = self
+            .needs
+            .iter()
+            .zip(&need_arcs)
+            .map(|(&n, &a)| gain(a) * net.dem(n)[0])
+            .collect();
+        Some(SubResult {
+            status: SubStatus::Optimal,
+            x,
+            shadow,
+            marginal,
+            gap: None,
+            mip: false,
+            flow: true,
+            infeasible_needs: Vec::new(),
+            infeasible_groups: Vec::new(),
+        })
+    }
+}

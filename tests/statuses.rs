@@ -1,0 +1,67 @@
+//! Statuses other than optimal: infeasible with the needs and groups at fault, time limits.
+
+use commonsnet_datasets::orlib::{parse_gap, Sense};
+use commonsnet_engine::{scenario_from_value, solve_report, Status};
+use serde_json::json;
+use std::path::Path;
+
+#[test]
+fn infeasible_min_share_names_the_group() {
+    let v = json!({
+        "resources": [{"id": "r", "community": "north", "kind": "k", "capacity": {"x": 10}}],
+        "needs": [
+            {"id": "a", "community": "north", "kind": "k", "demand": {"x": 5}},
+            {"id": "b", "community": "south", "kind": "k", "demand": {"x": 100}},
+            {"id": "c", "community": "west", "kind": "other", "demand": {"x": 1}}
+        ],
+        "policy": {"fairness": {"min_share": 0.5}}
+    });
+    let r = solve_report(&scenario_from_value(&v).unwrap());
+    assert_eq!(r.summary.status, Status::Infeasible);
+    let inf = r.summary.infeasibility.unwrap();
+    // south can reach at most 10/100 of its need; west has no resource of its kind at all.
+    assert_eq!(inf.groups, vec!["south".to_string(), "west".to_string()]);
+    assert!(inf.needs.is_empty());
+    assert!(inf.message.contains("south"), "{}", inf.message);
+    assert_eq!(r.summary.objective, None);
+    assert!(r.allocations.is_empty());
+}
+
+#[test]
+fn infeasible_min_fill_names_only_the_needs_at_fault() {
+    let v = json!({
+        "resources": [{"id": "r1", "kind": "k", "capacity": {"x": 4}},
+                      {"id": "r2", "kind": "j", "capacity": {"x": 4}}],
+        "needs": [
+            {"id": "ok", "kind": "k", "demand": {"x": 2}, "min_fill": 1},
+            {"id": "big", "kind": "j", "demand": {"x": 10}, "min_fill": 0.5},
+            {"id": "fine", "kind": "j", "demand": {"x": 1}}
+        ]
+    });
+    let r = solve_report(&scenario_from_value(&v).unwrap());
+    assert_eq!(r.summary.status, Status::Infeasible);
+    assert_eq!(
+        r.summary.infeasibility.unwrap().needs,
+        vec!["big".to_string()]
+    );
+}
+
+#[test]
+fn a_mip_stopped_by_its_time_limit_reports_time_limit_and_its_gap() {
+    // chu1997 d20200: an open instance (no proven optimum), far beyond a 0.3 s budget.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances/gap/chu1997/d20200");
+    let inst = parse_gap(&std::fs::read(path).unwrap()).unwrap();
+    let mut v = inst[0].to_scenario(Sense::Min, "d20200");
+    v["policy"]["time_limit_s"] = json!(0.3);
+    let r = solve_report(&scenario_from_value(&v).unwrap());
+    assert_eq!(r.summary.status, Status::TimeLimit);
+    match r.summary.objective {
+        // An incumbent: a full assignment no better than the best known 12,230 lower bound.
+        Some(c) => {
+            assert!(c >= 12230.0, "{c}");
+            assert!(r.summary.gap.unwrap() > 0.0);
+            assert_eq!(r.summary.needs_served, 200);
+        }
+        None => assert!(r.allocations.is_empty()),
+    }
+}
