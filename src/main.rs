@@ -2,12 +2,16 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use commonsnet_datasets::dimacs;
 use commonsnet_datasets::orlib::{parse_gap, Sense};
 use commonsnet_datasets::{read_scenario, write_report, DatasetError, ScenarioFormat, TableFormat};
+use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN};
+use commonsnet_engine::flow::{FlowError, NetworkSimplex};
 use commonsnet_engine::{solve_with, Report, SolveOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +34,10 @@ enum Command {
 enum InputFormat {
     ScenarioJson,
     ScenarioDir,
+    DimacsMin,
+    DimacsAsn,
     OrlibGap,
+    OrlibAssign,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,9 +108,51 @@ fn describe(e: DatasetError) -> anyhow::Error {
 
 fn infer_format(path: &Path) -> InputFormat {
     if path.is_dir() {
-        InputFormat::ScenarioDir
-    } else {
-        InputFormat::ScenarioJson
+        return InputFormat::ScenarioDir;
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("min") => InputFormat::DimacsMin,
+        Some("asn") => InputFormat::DimacsAsn,
+        _ => InputFormat::ScenarioJson,
+    }
+}
+
+/// Print one benchmark result line: status, objective (in the instance's sense), solve time.
+fn print_instance(result: Result<i128, String>, sense: SenseArg, solver: &str, solve_ms: f64) {
+    let mut out = serde_json::Map::new();
+    match result {
+        Ok(cost) => {
+            let obj = match sense {
+                SenseArg::Min => cost,
+                SenseArg::Max => -cost,
+            };
+            out.insert("status".into(), "optimal".into());
+            // Exact integers; JSON numbers beyond 2^53 stay exact as integers here.
+            let v: Value = serde_json::from_str(&obj.to_string()).unwrap_or(Value::Null);
+            out.insert("objective".into(), v);
+        }
+        Err(reason) => {
+            out.insert("status".into(), "infeasible".into());
+            out.insert("objective".into(), Value::Null);
+            out.insert("reason".into(), reason.into());
+        }
+    }
+    out.insert("solver".into(), solver.into());
+    out.insert("solve_ms".into(), solve_ms.into());
+    println!("{}", Value::Object(out));
+}
+
+fn negate_for_max<T: Copy + std::ops::Neg<Output = T>>(
+    v: &mut [T],
+    sense: SenseArg,
+    skip: impl Fn(T) -> bool,
+) {
+    if let SenseArg::Max = sense {
+        for x in v.iter_mut() {
+            if !skip(*x) {
+                *x = -*x;
+            }
+        }
     }
 }
 
@@ -123,9 +172,43 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
             let report = Report::new(&solve_with(&scenario, &opts));
             emit(&report, args, None)
         }
+        InputFormat::DimacsMin => {
+            let bytes = read(&args.file)?;
+            let mut p =
+                dimacs::parse_min(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+            negate_for_max(&mut p.cost, args.sense, |_| false);
+            let start = Instant::now();
+            let result = NetworkSimplex::solve(&p);
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let result = match result {
+                Ok(s) => Ok(s.cost),
+                Err(FlowError::Infeasible(r)) => Err(r),
+                Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
+            };
+            print_instance(result, args.sense, "network_simplex", ms);
+            Ok(())
+        }
+        InputFormat::DimacsAsn | InputFormat::OrlibAssign => {
+            let bytes = read(&args.file)?;
+            let parsed = match format {
+                InputFormat::DimacsAsn => dimacs::parse_asn(&bytes),
+                _ => dimacs::parse_orlib_assign(&bytes),
+            };
+            let mut p = parsed.map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+            negate_for_max(&mut p.cost, args.sense, |c| c == FORBIDDEN);
+            let start = Instant::now();
+            let result = solve_assignment(&p);
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let result = match result {
+                Ok(a) => Ok(a.cost),
+                Err(AssignmentError::Infeasible(r)) => Err(format!("row {r} cannot be assigned")),
+                Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
+            };
+            print_instance(result, args.sense, "shortest_augmenting_path", ms);
+            Ok(())
+        }
         InputFormat::OrlibGap => {
-            let bytes = std::fs::read(&args.file)
-                .with_context(|| format!("reading {}", args.file.display()))?;
+            let bytes = read(&args.file)?;
             let instances =
                 parse_gap(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
             let sense = match args.sense {
@@ -153,6 +236,10 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn emit(report: &Report, args: &SolveArgs, sense: Option<Sense>) -> Result<()> {

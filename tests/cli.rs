@@ -166,3 +166,67 @@ fn multi_instance_gap_prints_one_line_per_instance() {
     // OR-Library's published maximisation optima of c515-1 .. c515-5.
     assert_eq!(objs, vec![336.0, 327.0, 339.0, 341.0, 326.0]);
 }
+
+fn solve_line(args: &[&str]) -> Value {
+    let out = bin().arg("solve").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+#[test]
+fn benchmark_formats_print_status_objective_and_solve_ms() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances");
+    let p = |s: &str| root.join(s).to_string_lossy().into_owned();
+    // Format inferred from the extension.
+    let v = solve_line(&[&p("mincostflow/networkx_tests/large.min")]);
+    assert_eq!(
+        (v["status"].as_str(), v["objective"].as_i64()),
+        (Some("optimal"), Some(6_749_969_302))
+    );
+    assert!(v["solve_ms"].as_f64().is_some());
+    assert_eq!(v["solver"], "network_simplex");
+    let v = solve_line(&[&p("mincostflow/lemon_tests/lemon_08.min")]);
+    assert_eq!(v["status"], "infeasible");
+    let v = solve_line(&[&p("mincostflow/netgen/netgen_assign_p11.asn")]);
+    assert_eq!(v["objective"], 4991);
+    let v = solve_line(&[&p("assign/assign100.txt"), "--format", "orlib-assign"]);
+    assert_eq!(v["objective"], 305);
+    // Maximisation: costs negated inside, the objective reported in the instance's sense.
+    let file = p("peer_tests/assignment/ortools_optimum_matching8a_negative.asn");
+    let v = solve_line(&[&file, "--sense", "max"]);
+    let a = commonsnet_datasets::dimacs::parse_asn(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(a.rows, 4);
+    let mut best = i64::MIN;
+    for p0 in 0..4 {
+        for p1 in 0..4 {
+            for p2 in 0..4 {
+                for p3 in 0..4 {
+                    let perm = [p0, p1, p2, p3];
+                    if (0..4).all(|c| perm.contains(&c)) {
+                        best = best.max((0..4).map(|r| a.cost[r * 4 + perm[r]]).sum());
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(v["objective"].as_i64(), Some(best));
+    let v = solve_line(&[&p("gap/cattrysse1994/gap1-0"), "--format", "orlib-gap"]);
+    assert_eq!(v["objective"], 261.0);
+}
+
+#[test]
+fn a_malformed_benchmark_file_names_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.min");
+    std::fs::write(&f, "p min 2 1\nn 1 3\na 1 2 0 x 1\n").unwrap();
+    let out = bin().arg("solve").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("line 3"), "{err}");
+}

@@ -1,0 +1,96 @@
+//! Criterion benches guarding the hot paths: the network simplex on NETGEN and on a dense
+//! transportation instance, the assignment solver, and a transportation scenario end to end.
+//!
+//! `cargo bench --bench solvers` (release build; the first build compiles HiGHS).
+
+use commonsnet_datasets::dimacs::{parse_min, parse_orlib_assign};
+use commonsnet_engine::assignment::{solve_assignment, AssignmentProblem};
+use commonsnet_engine::flow::{FlowProblem, NetworkSimplex};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::path::Path;
+use std::time::Duration;
+
+fn instances() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/instances"))
+}
+
+/// SplitMix64, so the generated instances are the same on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A dense `k x k` transportation problem (k^2 arcs), balanced supplies, costs in [1, 1000].
+pub fn transportation(k: usize, seed: u64) -> FlowProblem {
+    let mut rng = Rng(seed);
+    let mut p = FlowProblem::new(2 * k);
+    let mut total = 0;
+    for i in 0..k {
+        let s = 1 + rng.below(100) as i64;
+        p.supply[i] = s;
+        total += s;
+    }
+    // Spread the same total over the demand side.
+    for j in 0..k {
+        p.supply[k + j] = -(total / k as i64);
+    }
+    p.supply[k] -= total % k as i64;
+    for i in 0..k {
+        for j in 0..k {
+            p.add_arc(i, k + j, 0, i64::MAX, 1 + rng.below(1000) as i64);
+        }
+    }
+    p
+}
+
+fn flow(c: &mut Criterion) {
+    let mut g = c.benchmark_group("network_simplex");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for name in ["netgen_8_10a", "netgen_8_12a"] {
+        let p = parse_min(
+            &std::fs::read(instances().join(format!("mincostflow/netgen/{name}.min"))).unwrap(),
+        )
+        .unwrap();
+        g.bench_function(name, |b| b.iter(|| NetworkSimplex::solve(&p).unwrap().cost));
+    }
+    let t = transportation(1000, 7);
+    g.bench_function("transportation_1000x1000", |b| {
+        b.iter(|| NetworkSimplex::solve(&t).unwrap().cost)
+    });
+    g.finish();
+}
+
+fn assignment(c: &mut Criterion) {
+    let mut g = c.benchmark_group("assignment");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    let p = parse_orlib_assign(&std::fs::read(instances().join("assign/assign800.txt")).unwrap())
+        .unwrap();
+    g.bench_function("orlib_assign800", |b| {
+        b.iter(|| solve_assignment(&p).unwrap().cost)
+    });
+    let mut rng = Rng(11);
+    let n = 2000;
+    let dense = AssignmentProblem::dense(
+        n,
+        n,
+        (0..n * n)
+            .map(|_| 1 + rng.below(1_000_000) as i64)
+            .collect(),
+    );
+    g.bench_function("dense_2000x2000", |b| {
+        b.iter(|| solve_assignment(&dense).unwrap().cost)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, flow, assignment);
+criterion_main!(benches);
