@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a synthetic city-scale crisis scenario as JSON (for timing the CLI at scale).
 
-usage: make_scenario.py NEEDS RESOURCES SEED OUT.json
+usage: make_scenario.py NEEDS RESOURCES SEED OUT.json [RADIUS_KM] [one-dim]
 
 Needs and resources are spread over a ~30 km city with denser clusters (flooded districts);
 three dimensions (beds, meals, volunteer_h), four kinds, a 6 km radius, and priorities 1-5.
@@ -12,8 +12,13 @@ import random
 import sys
 
 n_needs, n_res, seed, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+radius = float(sys.argv[5]) if len(sys.argv) > 5 else 6.0
+one_dim = len(sys.argv) > 6 and sys.argv[6] == "one-dim"
 rng = random.Random(seed)
 kinds = {"shelter": ["beds", "meals"], "food": ["meals"], "medical": ["volunteer_h"], "sandbags": ["volunteer_h"]}
+if one_dim:
+    # The transportation shape: one dimension (teams' hours), for the flow fast path.
+    kinds = {k: ["volunteer_h"] for k in kinds}
 communities = [f"district-{i}" for i in range(12)]
 centres = [(59.33 + rng.uniform(-0.12, 0.12), 18.06 + rng.uniform(-0.25, 0.25)) for _ in communities]
 
@@ -40,6 +45,6 @@ for i in range(n_needs):
     needs.append({"id": f"n{i}", "community": communities[c], "kind": kind, "lat": lat, "lon": lon,
                   "demand": dem, "priority": rng.randint(1, 5)})
 scenario = {"name": f"city-{n_needs}x{n_res}-s{seed}", "resources": resources, "needs": needs,
-            "policy": {"objective": "coverage", "max_distance_km": 6, "speed_kmh": 30, "cost_per_km": 0.2}}
+            "policy": {"objective": "coverage", "max_distance_km": radius, "speed_kmh": 30, "cost_per_km": 0.2}}
 with open(out, "w") as f:
     json.dump(scenario, f)

@@ -377,7 +377,10 @@ fn transportation_scenarios_agree_between_the_flow_fast_path_and_the_lp() {
             (auto.summary.cost - lp.summary.cost).abs() <= 1e-4 * (1.0 + auto.summary.cost.abs())
                 && auto.summary.cost >= lp.summary.cost - 1e-9
         } else {
-            close(auto.summary.cost, lp.summary.cost)
+            // Distance-based costs are rounded to 1e-4 per full service on the fast path.
+            let needs = v["needs"].as_array().unwrap().len() as f64;
+            (auto.summary.cost - lp.summary.cost).abs()
+                <= 1e-4 * needs + 1e-6 * (1.0 + lp.summary.cost.abs())
         };
         assert!(
             c_ok,

@@ -71,54 +71,77 @@ fn problem_line(
     Ok((n as usize, m as usize))
 }
 
-/// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound".
-pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
-    let mut p: Option<FlowProblem> = None;
-    let mut declared_arcs = 0usize;
+/// What [`scan`] hands on: the problem size, then each `n` or `a` line.
+enum Event<'a> {
+    Header { nodes: usize, arcs: usize },
+    Data(DataLine<'a>),
+}
+
+/// One `n` or `a` line: its tag, its remaining tokens, its number, the declared node count.
+struct DataLine<'a> {
+    tag: &'a [u8],
+    /// The rest of the line after the tag.
+    rest: &'a [u8],
+    line: usize,
+    nodes: usize,
+}
+
+impl<'a> DataLine<'a> {
+    /// The next whitespace-separated token, as a slice of the input.
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let start = self.rest.iter().position(|b| !b.is_ascii_whitespace())?;
+        let rest = &self.rest[start..];
+        let end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        self.rest = &rest[end..];
+        Some(&rest[..end])
+    }
+}
+
+/// Walk a DIMACS file of problem type `kind`: comments skipped, exactly one problem line
+/// first, `n` and `a` lines handed on, and the declared arc count checked.
+fn scan<'a>(
+    bytes: &'a [u8],
+    kind: &[u8],
+    mut on: impl FnMut(Event<'a>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut declared: Option<(usize, usize)> = None;
+    let mut arcs = 0usize;
     let mut last_line = 0;
     for (ln, line) in lines(bytes) {
         last_line = ln;
-        let mut toks = tokens(line);
-        let Some(tag) = toks.next() else { continue };
+        let mut first = DataLine {
+            tag: b"",
+            rest: line,
+            line: ln,
+            nodes: 0,
+        };
+        let Some(tag) = first.next() else { continue };
         match tag {
             b"c" => {}
             b"p" => {
-                if p.is_some() {
+                if declared.is_some() {
                     return Err(format!("line {ln}: a second problem line"));
                 }
-                let (n, m) = problem_line(&mut toks, ln, b"min")?;
-                let mut fp = FlowProblem::new(n);
-                fp.source.reserve(m);
-                fp.target.reserve(m);
-                fp.lower.reserve(m);
-                fp.upper.reserve(m);
-                fp.cost.reserve(m);
-                declared_arcs = m;
-                p = Some(fp);
+                let mut toks = tokens(first.rest);
+                let (n, m) = problem_line(&mut toks, ln, kind)?;
+                on(Event::Header { nodes: n, arcs: m })?;
+                declared = Some((n, m));
             }
-            b"n" => {
-                let fp = p
-                    .as_mut()
-                    .ok_or_else(|| format!("line {ln}: node line before the problem line"))?;
-                let v = node(toks.next(), ln, fp.nodes, "node id")?;
-                fp.supply[v] = int(toks.next(), ln, "supply")?;
-            }
-            b"a" => {
-                let fp = p
-                    .as_mut()
-                    .ok_or_else(|| format!("line {ln}: arc line before the problem line"))?;
-                let s = node(toks.next(), ln, fp.nodes, "tail")?;
-                let t = node(toks.next(), ln, fp.nodes, "head")?;
-                let lo = int(toks.next(), ln, "lower bound")?;
-                let up = int(toks.next(), ln, "capacity")?;
-                let c = int(toks.next(), ln, "cost")?;
-                if up < lo {
-                    return Err(format!(
-                        "line {ln}: capacity {up} is below the lower bound {lo}"
-                    ));
+            b"n" | b"a" => {
+                let (n, _) = declared
+                    .ok_or_else(|| format!("line {ln}: data line before the problem line"))?;
+                if tag == b"a" {
+                    arcs += 1;
                 }
-                let up = if up == i64::MAX { INFINITE } else { up };
-                fp.add_arc(s, t, lo, up, c);
+                on(Event::Data(DataLine {
+                    tag,
+                    rest: first.rest,
+                    line: ln,
+                    nodes: n,
+                }))?;
             }
             other => {
                 return Err(format!(
@@ -128,66 +151,85 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
             }
         }
     }
-    let fp = p.ok_or_else(|| format!("line {last_line}: no 'p min' problem line"))?;
-    if fp.arcs() != declared_arcs {
+    let (_, m) = declared.ok_or_else(|| {
+        format!(
+            "line {last_line}: no 'p {}' problem line",
+            String::from_utf8_lossy(kind)
+        )
+    })?;
+    if arcs != m {
         return Err(format!(
-            "line {last_line}: the problem line declares {declared_arcs} arcs, the file has {}",
-            fp.arcs()
+            "line {last_line}: the problem line declares {m} arcs, the file has {arcs}"
         ));
     }
+    Ok(())
+}
+
+/// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound".
+pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
+    let mut fp = FlowProblem::new(0);
+    scan(bytes, b"min", |ev| {
+        let mut d = match ev {
+            Event::Header { nodes, arcs } => {
+                fp = FlowProblem::new(nodes);
+                fp.source.reserve(arcs);
+                fp.target.reserve(arcs);
+                fp.lower.reserve(arcs);
+                fp.upper.reserve(arcs);
+                fp.cost.reserve(arcs);
+                return Ok(());
+            }
+            Event::Data(d) => d,
+        };
+        let ln = d.line;
+        if d.tag == b"n" {
+            let v = node(d.next(), ln, d.nodes, "node id")?;
+            fp.supply[v] = int(d.next(), ln, "supply")?;
+            return Ok(());
+        }
+        let s = node(d.next(), ln, d.nodes, "tail")?;
+        let t = node(d.next(), ln, d.nodes, "head")?;
+        let lo = int(d.next(), ln, "lower bound")?;
+        let up = int(d.next(), ln, "capacity")?;
+        let c = int(d.next(), ln, "cost")?;
+        if up < lo {
+            return Err(format!(
+                "line {ln}: capacity {up} is below the lower bound {lo}"
+            ));
+        }
+        let up = if up == i64::MAX { INFINITE } else { up };
+        fp.add_arc(s, t, lo, up, c);
+        Ok(())
+    })?;
     Ok(fp)
 }
 
 /// Parse a DIMACS assignment file: `n` lines name the left nodes, arcs go left -> right.
 pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
-    let mut header: Option<(usize, usize)> = None;
     let mut is_left: Vec<bool> = Vec::new();
     let mut arcs: Vec<(usize, usize, i64)> = Vec::new();
-    let mut last_line = 0;
-    for (ln, line) in lines(bytes) {
-        last_line = ln;
-        let mut toks = tokens(line);
-        let Some(tag) = toks.next() else { continue };
-        match tag {
-            b"c" => {}
-            b"p" => {
-                if header.is_some() {
-                    return Err(format!("line {ln}: a second problem line"));
-                }
-                let (n, m) = problem_line(&mut toks, ln, b"asn")?;
-                is_left = vec![false; n];
+    scan(bytes, b"asn", |ev| {
+        let mut d = match ev {
+            Event::Header { nodes, arcs: m } => {
+                is_left = vec![false; nodes];
                 arcs.reserve(m);
-                header = Some((n, m));
+                return Ok(());
             }
-            b"n" => {
-                let (n, _) = header
-                    .ok_or_else(|| format!("line {ln}: node line before the problem line"))?;
-                let v = node(toks.next(), ln, n, "node id")?;
-                is_left[v] = true;
-            }
-            b"a" => {
-                let (n, _) =
-                    header.ok_or_else(|| format!("line {ln}: arc line before the problem line"))?;
-                let s = node(toks.next(), ln, n, "left node")?;
-                let t = node(toks.next(), ln, n, "right node")?;
-                let c = int(toks.next(), ln, "cost")?;
-                arcs.push((s, t, c));
-            }
-            other => {
-                return Err(format!(
-                    "line {ln}: unknown line type {:?}",
-                    String::from_utf8_lossy(other)
-                ))
-            }
+            Event::Data(d) => d,
+        };
+        let ln = d.line;
+        if d.tag == b"n" {
+            let v = node(d.next(), ln, d.nodes, "node id")?;
+            is_left[v] = true;
+            return Ok(());
         }
-    }
-    let (n, m) = header.ok_or_else(|| format!("line {last_line}: no 'p asn' problem line"))?;
-    if arcs.len() != m {
-        return Err(format!(
-            "line {last_line}: the problem line declares {m} arcs, the file has {}",
-            arcs.len()
-        ));
-    }
+        let s = node(d.next(), ln, d.nodes, "left node")?;
+        let t = node(d.next(), ln, d.nodes, "right node")?;
+        let c = int(d.next(), ln, "cost")?;
+        arcs.push((s, t, c));
+        Ok(())
+    })?;
+    let n = is_left.len();
     // Number the two sides in node order.
     let mut index = vec![0usize; n];
     let (mut left, mut right) = (0usize, 0usize);

@@ -73,7 +73,7 @@ pub struct FlowSolution {
     pub flow: Vec<i64>,
     /// Node potentials (duals): every arc's reduced cost `cost + pi[from] - pi[to]` is >= 0 when
     /// its flow is below its upper bound and <= 0 when above its lower bound.
-    pub potential: Vec<i64>,
+    pub potential: Vec<i128>,
     pub pivots: u64,
     /// The optimal spanning-tree basis, for duals of other cost vectors.
     pub basis: Basis,
@@ -108,20 +108,50 @@ impl Basis {
     }
 }
 
+/// The integer type costs and potentials are computed in: `i64` when the big-M bound fits,
+/// `i128` otherwise (the lexicographic costs of the transportation fast path need it).
+pub trait CostInt:
+    Copy
+    + Ord
+    + Default
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::AddAssign
+    + Into<i128>
+{
+    fn from_i64(x: i64) -> Self;
+}
+
+impl CostInt for i64 {
+    fn from_i64(x: i64) -> Self {
+        x
+    }
+}
+
+impl CostInt for i128 {
+    fn from_i64(x: i64) -> Self {
+        x as i128
+    }
+}
+
 const STATE_UPPER: i8 = -1;
 const STATE_TREE: i8 = 0;
 const STATE_LOWER: i8 = 1;
 const DIR_UP: i8 = 1;
 const DIR_DOWN: i8 = -1;
 
-/// The solver state; built per solve.
-pub struct NetworkSimplex {
+/// Our min-cost flow solver (see the module documentation).
+pub struct NetworkSimplex;
+
+/// The solver state of one solve, with costs and potentials in `C`.
+struct Simplex<C> {
     /// Real arcs (self-loops excluded) are `0..search_num`; artificial ones follow.
     search_num: usize,
     source: Vec<usize>,
     target: Vec<usize>,
     cap: Vec<i64>,
-    cost: Vec<i64>,
+    cost: Vec<C>,
     flow: Vec<i64>,
     state: Vec<i8>,
     parent: Vec<usize>,
@@ -131,7 +161,7 @@ pub struct NetworkSimplex {
     rev_thread: Vec<usize>,
     succ_num: Vec<usize>,
     last_succ: Vec<usize>,
-    pi: Vec<i64>,
+    pi: Vec<C>,
     dirty: Vec<usize>,
     // Pivot scratch.
     in_arc: usize,
@@ -148,37 +178,105 @@ const NONE: usize = usize::MAX;
 
 impl NetworkSimplex {
     /// Solve `p` to optimality.
-    // Arc and node ids index several parallel arrays at once; index loops read best here.
-    #[allow(clippy::needless_range_loop)]
     pub fn solve(p: &FlowProblem) -> Result<FlowSolution, FlowError> {
-        let m = p.arcs();
-        if p.supply.len() != p.nodes
-            || [p.target.len(), p.lower.len(), p.upper.len(), p.cost.len()]
-                .iter()
-                .any(|&l| l != m)
-        {
-            return Err(FlowError::Invalid("array lengths disagree".into()));
+        check(p)?;
+        let max_cost = p.cost.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as u128;
+        if fits_i64(max_cost, p.nodes) {
+            Simplex::<i64>::run(p, p.cost.clone())
+        } else {
+            let c = p.cost.iter().map(|&c| c as i128).collect();
+            Simplex::<i128>::run(p, c)
         }
-        if let Some(a) = (0..m).find(|&a| p.source[a] >= p.nodes || p.target[a] >= p.nodes) {
-            return Err(FlowError::Invalid(format!(
-                "arc {a} names a node out of range"
-            )));
+    }
+
+    /// Minimise `primary` first, then `secondary` among the flows optimal for it (`p.cost`
+    /// is ignored). Exact: the arc cost is `M * primary + secondary` with
+    /// `M = (2n + 3) * max |secondary| + 1`, in `i128`. Secondary reduced costs are bounded by
+    /// `(2n + 3) max |secondary|` while primary ones are integers, so every basis optimal for
+    /// the combination is optimal for `primary` alone, and cheapest in `secondary` among those.
+    /// The solution's `cost` is that of `secondary`; its potentials are of the combination.
+    pub fn solve_lexicographic(
+        p: &FlowProblem,
+        primary: &[i64],
+        secondary: &[i64],
+    ) -> Result<FlowSolution, FlowError> {
+        check(p)?;
+        if primary.len() != p.arcs() || secondary.len() != p.arcs() {
+            return Err(FlowError::Invalid("cost vector length".into()));
         }
-        if let Some(a) = (0..m).find(|&a| p.lower[a] > p.upper[a]) {
-            return Err(FlowError::Infeasible(format!(
-                "arc {a} has lower bound {} above its capacity {}",
-                p.lower[a], p.upper[a]
-            )));
-        }
-        // Costs bounded so that big-M potentials and reduced costs stay inside i64.
-        let max_cost = p.cost.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0);
-        let art = (max_cost as i128 + 1) * (p.nodes as i128 + 1);
-        if art > (i64::MAX / 8) as i128 {
+        let max2 = secondary
+            .iter()
+            .map(|c| c.unsigned_abs())
+            .max()
+            .unwrap_or(0) as i128;
+        let m = (2 * p.nodes as i128 + 3) * max2 + 1;
+        let max1 = primary.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as i128;
+        if (m * max1 + max2 + 1) * (p.nodes as i128 + 1) > i128::MAX / 16 {
             return Err(FlowError::Invalid(
-                "costs too large for exact 64-bit potentials".into(),
+                "costs too large for exact potentials".into(),
             ));
         }
-        let art = art as i64;
+        let c: Vec<i128> = primary
+            .iter()
+            .zip(secondary)
+            .map(|(&a, &b)| m * a as i128 + b as i128)
+            .collect();
+        let mut sol = Simplex::<i128>::run(p, c)?;
+        sol.cost = (0..p.arcs())
+            .map(|a| sol.flow[a] as i128 * secondary[a] as i128)
+            .sum();
+        Ok(sol)
+    }
+}
+
+/// Whether big-M potentials for costs up to `max_cost` stay far inside `i64`.
+fn fits_i64(max_cost: u128, nodes: usize) -> bool {
+    (max_cost + 1) * (nodes as u128 + 1) <= (i64::MAX / 8) as u128
+}
+
+/// Shape checks shared by both entry points.
+fn check(p: &FlowProblem) -> Result<(), FlowError> {
+    let m = p.arcs();
+    if p.supply.len() != p.nodes
+        || [p.target.len(), p.lower.len(), p.upper.len(), p.cost.len()]
+            .iter()
+            .any(|&l| l != m)
+    {
+        return Err(FlowError::Invalid("array lengths disagree".into()));
+    }
+    if let Some(a) = (0..m).find(|&a| p.source[a] >= p.nodes || p.target[a] >= p.nodes) {
+        return Err(FlowError::Invalid(format!(
+            "arc {a} names a node out of range"
+        )));
+    }
+    if let Some(a) = (0..m).find(|&a| p.lower[a] > p.upper[a]) {
+        return Err(FlowError::Infeasible(format!(
+            "arc {a} has lower bound {} above its capacity {}",
+            p.lower[a], p.upper[a]
+        )));
+    }
+    Ok(())
+}
+
+impl<C: CostInt> Simplex<C> {
+    /// Solve `p` with arc costs `costs` (indexed like `p`'s arcs).
+    // Arc and node ids index several parallel arrays at once; index loops read best here.
+    #[allow(clippy::needless_range_loop)]
+    fn run(p: &FlowProblem, costs: Vec<C>) -> Result<FlowSolution, FlowError> {
+        let m = p.arcs();
+        // Big-M of the artificial arcs: above any path cost (callers checked it fits `C`).
+        let mut max_cost = C::default();
+        for &c in &costs {
+            let a = if c < C::default() {
+                C::default() - c
+            } else {
+                c
+            };
+            if a > max_cost {
+                max_cost = a;
+            }
+        }
+        let art = (max_cost + C::from_i64(1)) * C::from_i64(p.nodes as i64 + 1);
 
         // Shift lower bounds away; self-loops are decided on their own.
         let mut supply: Vec<i128> = p.supply.iter().map(|&s| s as i128).collect();
@@ -189,14 +287,14 @@ impl NetworkSimplex {
             let (s, t, lo, up) = (p.source[a], p.target[a], p.lower[a], p.upper[a]);
             if s == t {
                 // A loop's reduced cost is its cost: push it to the bound its cost prefers.
-                let f = match p.cost[a].cmp(&0) {
+                let f = match costs[a].cmp(&C::default()) {
                     std::cmp::Ordering::Less if up == INFINITE => return Err(FlowError::Unbounded),
                     std::cmp::Ordering::Less => up,
                     std::cmp::Ordering::Greater => lo,
                     std::cmp::Ordering::Equal => 0i64.clamp(lo, up),
                 };
                 flow_out[a] = f;
-                loop_cost += f as i128 * p.cost[a] as i128;
+                loop_cost += f as i128 * costs[a].into();
                 continue;
             }
             supply[s] -= lo as i128;
@@ -228,7 +326,7 @@ impl NetworkSimplex {
             });
         }
         let all = k + n;
-        let mut ns = NetworkSimplex {
+        let mut ns = Simplex::<C> {
             search_num: k,
             source: Vec::with_capacity(all),
             target: Vec::with_capacity(all),
@@ -243,7 +341,7 @@ impl NetworkSimplex {
             rev_thread: vec![0; n + 1],
             succ_num: vec![1; n + 1],
             last_succ: vec![0; n + 1],
-            pi: vec![0; n + 1],
+            pi: vec![C::default(); n + 1],
             dirty: Vec::new(),
             in_arc: 0,
             join: 0,
@@ -264,7 +362,7 @@ impl NetworkSimplex {
                 // up - lo fits unless lo is very negative; treat an overflow as unbounded.
                 up.checked_sub(lo).unwrap_or(INFINITE)
             });
-            ns.cost.push(p.cost[a]);
+            ns.cost.push(costs[a]);
         }
         // The root and its artificial arcs form the first basis.
         let root = n;
@@ -274,7 +372,7 @@ impl NetworkSimplex {
         ns.rev_thread[0] = root;
         ns.succ_num[root] = n + 1;
         ns.last_succ[root] = n - 1;
-        ns.pi[root] = 0;
+        ns.pi[root] = C::default();
         for u in 0..n {
             let e = k + u;
             ns.parent[u] = root;
@@ -288,11 +386,11 @@ impl NetworkSimplex {
             let s = supply[u] as i64;
             if s >= 0 {
                 ns.pred_dir[u] = DIR_UP;
-                ns.pi[u] = 0;
+                ns.pi[u] = C::default();
                 ns.source.push(u);
                 ns.target.push(root);
                 ns.flow[e] = s;
-                ns.cost.push(0);
+                ns.cost.push(C::default());
             } else {
                 ns.pred_dir[u] = DIR_DOWN;
                 ns.pi[u] = art;
@@ -331,7 +429,7 @@ impl NetworkSimplex {
                 .checked_add(p.lower[a])
                 .ok_or_else(|| FlowError::Invalid("flow overflows i64".into()))?;
             flow_out[a] = f;
-            cost += f as i128 * p.cost[a] as i128;
+            cost += f as i128 * costs[a].into();
         }
         // The basis in thread order (parents before children), real arcs by original index.
         let mut basis = Basis {
@@ -354,14 +452,14 @@ impl NetworkSimplex {
         Ok(FlowSolution {
             cost,
             flow: flow_out,
-            potential: ns.pi,
+            potential: ns.pi.into_iter().map(Into::into).collect(),
             pivots,
             basis,
         })
     }
 
     #[inline]
-    fn reduced_cost(&self, e: usize) -> i64 {
+    fn reduced_cost(&self, e: usize) -> C {
         self.cost[e] + self.pi[self.source[e]] - self.pi[self.target[e]]
     }
 
@@ -372,19 +470,28 @@ impl NetworkSimplex {
         if m == 0 {
             return false;
         }
-        let mut best = 0i64;
+        let zero = C::default();
+        let mut best = zero;
         let mut best_arc = NONE;
         let mut cnt = self.block;
         let start = self.next_arc.min(m);
         for e in (start..m).chain(0..start) {
-            let c = self.state[e] as i64 * self.reduced_cost(e);
+            let rc = self.reduced_cost(e);
+            // state * rc < 0: an arc at its lower bound with rc < 0, or at its upper with rc > 0.
+            let c = if self.state[e] == STATE_UPPER {
+                zero - rc
+            } else if self.state[e] == STATE_LOWER {
+                rc
+            } else {
+                zero
+            };
             if c < best {
                 best = c;
                 best_arc = e;
             }
             cnt -= 1;
             if cnt == 0 {
-                if best < 0 {
+                if best < zero {
                     break;
                 }
                 cnt = self.block;
@@ -637,9 +744,12 @@ impl NetworkSimplex {
     /// Shift the potentials of the moved subtree so the entering arc has reduced cost 0.
     fn update_potential(&mut self) {
         let u_in = self.u_in;
-        let sigma = self.pi[self.v_in]
-            - self.pi[u_in]
-            - self.pred_dir[u_in] as i64 * self.cost[self.in_arc];
+        let c = self.cost[self.in_arc];
+        let sigma = if self.pred_dir[u_in] == DIR_UP {
+            self.pi[self.v_in] - self.pi[u_in] - c
+        } else {
+            self.pi[self.v_in] - self.pi[u_in] + c
+        };
         let end = self.thread[self.last_succ[u_in]];
         let mut u = u_in;
         while u != end {

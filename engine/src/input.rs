@@ -437,6 +437,21 @@ impl Validator {
         }
     }
 
+    /// One of a fixed set of names.
+    fn choice<T: Copy>(&mut self, r: &Row, key: &str, options: &[(&str, T)]) -> Option<T> {
+        let s = self.string(r, key, false)?;
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == s) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        self.issue(
+            r,
+            key,
+            format!("unknown {key} {s:?}: expected one of {}", names.join(", ")),
+        );
+        None
+    }
+
     fn boolean(&mut self, r: &Row, key: &str) -> Option<bool> {
         match Self::get(r, key) {
             None => None,
@@ -676,17 +691,16 @@ impl Validator {
         let Some(r) = self.object("policy", None, value, POLICY_FIELDS) else {
             return p;
         };
-        if let Some(s) = self.string(&r, "objective", false) {
-            match s.as_str() {
-                "coverage" => p.objective = Objective::Coverage,
-                "cost" => p.objective = Objective::Cost,
-                "weighted" => p.objective = Objective::Weighted,
-                other => self.issue(
-                    &r,
-                    "objective",
-                    format!("unknown objective {other:?}: expected coverage, cost or weighted"),
-                ),
-            }
+        if let Some(v) = self.choice(
+            &r,
+            "objective",
+            &[
+                ("coverage", Objective::Coverage),
+                ("cost", Objective::Cost),
+                ("weighted", Objective::Weighted),
+            ],
+        ) {
+            p.objective = v;
         }
         if let Some(w) = self.checked(&r, "cost_weight", |x| x >= 0.0, ">= 0") {
             p.cost_weight = w;
@@ -713,16 +727,12 @@ impl Validator {
                 ),
             ),
         }
-        if let Some(s) = self.string(&r, "group_by", false) {
-            match s.as_str() {
-                "community" => p.group_by = GroupBy::Community,
-                "kind" => p.group_by = GroupBy::Kind,
-                other => self.issue(
-                    &r,
-                    "group_by",
-                    format!("unknown group_by {other:?}: expected community or kind"),
-                ),
-            }
+        if let Some(v) = self.choice(
+            &r,
+            "group_by",
+            &[("community", GroupBy::Community), ("kind", GroupBy::Kind)],
+        ) {
+            p.group_by = v;
         }
         p.max_distance_km = self.checked(&r, "max_distance_km", |x| x >= 0.0, ">= 0");
         p.speed_kmh = self.checked(&r, "speed_kmh", |x| x > 0.0, "> 0");
@@ -732,17 +742,16 @@ impl Validator {
         if let Some(b) = self.boolean(&r, "cross_community") {
             p.cross_community = b;
         }
-        if let Some(s) = self.string(&r, "solver", false) {
-            match s.as_str() {
-                "auto" => p.solver = SolverChoice::Auto,
-                "lp" => p.solver = SolverChoice::Lp,
-                "greedy" => p.solver = SolverChoice::Greedy,
-                other => self.issue(
-                    &r,
-                    "solver",
-                    format!("unknown solver {other:?}: expected auto, lp or greedy"),
-                ),
-            }
+        if let Some(v) = self.choice(
+            &r,
+            "solver",
+            &[
+                ("auto", SolverChoice::Auto),
+                ("lp", SolverChoice::Lp),
+                ("greedy", SolverChoice::Greedy),
+            ],
+        ) {
+            p.solver = v;
         }
         p.time_limit_s = self.checked(&r, "time_limit_s", |x| x > 0.0, "> 0");
         if let Some(g) = self.checked(&r, "mip_gap", |x| (0.0..=1.0).contains(&x), "in [0, 1]") {

@@ -11,10 +11,13 @@
 //! integers). When any number does not scale exactly, or a bound would overflow, the component
 //! falls back to the LP (`None`).
 
-use crate::flow::{FlowError, FlowProblem, NetworkSimplex, INFINITE};
+use crate::flow::{FlowProblem, NetworkSimplex, INFINITE};
 use crate::graph::Network;
 use crate::lp::{SubResult, SubStatus};
 use crate::model::{Objective, Scenario};
+
+/// Scale of costs that are not short decimals (see [`TransportPart::solve`]).
+const COST_ROUNDING: i64 = 10_000;
 
 /// Smallest power of ten (up to 10^6) that makes every value an integer, exactly.
 fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
@@ -83,7 +86,11 @@ impl TransportPart<'_> {
                 return None;
             }
         }
-        let kc = decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost))?;
+        // Costs built from distances (`cost_per_km * km`) are not decimals: they are rounded
+        // to 1e-4 of a cost unit, which moves C by at most 1e-4 per full service routed and
+        // leaves V exact. Costs given as decimals scale exactly.
+        let kc =
+            decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
         let kp = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
 
         // Nodes: 0 source, 1 sink, resources, then needs.
@@ -106,7 +113,6 @@ impl TransportPart<'_> {
             let v = (x * k as f64).round() as i128 * (lcm / d) as i128;
             i64::try_from(v).ok()
         };
-        let mut max_money: i64 = 0;
         let mut link_arcs = Vec::with_capacity(self.edges.len());
         for &e in self.edges {
             let edge = &net.edges[e];
@@ -119,7 +125,6 @@ impl TransportPart<'_> {
             link_arcs.push(a);
             let c = unit(n, edge.cost, kc)?;
             let v = unit(n, s.needs[n].priority, kp)?;
-            max_money = max_money.max(c.checked_abs()?);
             value_cost.push(-v);
             money_cost.push(c);
         }
@@ -141,27 +146,18 @@ impl TransportPart<'_> {
         value_cost.push(0);
         money_cost.push(0);
 
-        let m_factor: i64 = match objective {
-            Objective::Coverage => (2 * nodes as i64 + 3)
-                .checked_mul(max_money)?
-                .checked_add(1)?,
-            _ => 0,
+        let solved = match objective {
+            Objective::Coverage => {
+                NetworkSimplex::solve_lexicographic(&p, &value_cost, &money_cost)
+            }
+            _ => {
+                p.cost = money_cost.clone();
+                NetworkSimplex::solve(&p)
+            }
         };
-        p.cost = value_cost
-            .iter()
-            .zip(&money_cost)
-            .map(|(&v, &c)| match objective {
-                Objective::Coverage => m_factor.checked_mul(v)?.checked_add(c),
-                _ => Some(c),
-            })
-            .collect::<Option<Vec<i64>>>()?;
-
-        let sol = match NetworkSimplex::solve(&p) {
-            Ok(sol) => sol,
-            // min_fill cannot hold; the LP's elastic diagnosis names the needs.
-            Err(FlowError::Infeasible(_)) => return None,
-            Err(_) => return None,
-        };
+        // An infeasible flow (a min_fill that cannot hold) goes to the LP, whose elastic
+        // diagnosis names the needs; so does anything too large for exact integers.
+        let sol = solved.ok()?;
 
         let x: Vec<f64> = self
             .edges
