@@ -42,8 +42,7 @@ fn check_optimality(p: &FlowProblem, s: &FlowSolution, name: &str) {
         if p.source[a] == p.target[a] {
             continue;
         }
-        let rc =
-            p.cost[a] as i128 + s.potential[p.source[a]] as i128 - s.potential[p.target[a]] as i128;
+        let rc = p.cost[a] as i128 + s.potential[p.source[a]] - s.potential[p.target[a]];
         if f < p.upper[a] {
             assert!(
                 rc >= 0,
