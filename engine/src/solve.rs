@@ -4,7 +4,6 @@ use crate::graph::{components, Component, Network};
 use crate::greedy::greedy_shares;
 use crate::lp::{Group, SubModel, SubResult, SubStatus};
 use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
-use crate::transport::TransportPart;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -204,35 +203,24 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
                 }
                 by_name.into_values().collect()
             };
+            let sub = SubModel {
+                scenario: s,
+                net,
+                needs: &c.needs,
+                edges: &c.edges,
+                resources: &c.resources,
+                groups,
+                deadline,
+            };
             let transport = s.policy.solver == SolverChoice::Auto
                 && s.policy.fairness == Fairness::None
                 && net.num_dims() == 1
                 && !net.has_use_override
                 && c.needs.iter().all(|&n| !s.needs[n].indivisible);
-            let flow = transport
-                .then(|| {
-                    TransportPart {
-                        scenario: s,
-                        net,
-                        needs: &c.needs,
-                        edges: &c.edges,
-                        resources: &c.resources,
-                    }
-                    .solve()
-                })
-                .flatten();
-            flow.unwrap_or_else(|| {
-                SubModel {
-                    scenario: s,
-                    net,
-                    needs: &c.needs,
-                    edges: &c.edges,
-                    resources: &c.resources,
-                    groups,
-                    deadline,
-                }
-                .solve()
-            })
+            transport
+                .then(|| sub.solve_by_flow())
+                .flatten()
+                .unwrap_or_else(|| sub.solve())
         })
         .collect();
 

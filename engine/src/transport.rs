@@ -12,11 +12,10 @@
 //! falls back to the LP (`None`).
 
 use crate::flow::{FlowProblem, NetworkSimplex, INFINITE};
-use crate::graph::Network;
-use crate::lp::{SubResult, SubStatus};
-use crate::model::{Objective, Scenario};
+use crate::lp::{SubModel, SubResult, SubStatus};
+use crate::model::Objective;
 
-/// Scale of costs that are not short decimals (see [`TransportPart::solve`]).
+/// Scale of costs that are not short decimals (see [`SubModel::solve_by_flow`]).
 const COST_ROUNDING: i64 = 10_000;
 
 /// Smallest power of ten (up to 10^6) that makes every value an integer, exactly.
@@ -42,18 +41,9 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
-/// The component's indices, as `SubModel` sees them.
-pub struct TransportPart<'a> {
-    pub scenario: &'a Scenario,
-    pub net: &'a Network,
-    pub needs: &'a [usize],
-    pub edges: &'a [usize],
-    pub resources: &'a [usize],
-}
-
-impl TransportPart<'_> {
+impl SubModel<'_> {
     /// Solve through the flow solver; `None` when the data do not scale exactly.
-    pub fn solve(&self) -> Option<SubResult> {
+    pub fn solve_by_flow(&self) -> Option<SubResult> {
         let s = self.scenario;
         let net = self.net;
         let objective = s.policy.objective;
