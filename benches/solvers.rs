@@ -89,6 +89,18 @@ fn assignment(c: &mut Criterion) {
     g.bench_function("dense_2000x2000", |b| {
         b.iter(|| solve_assignment(&dense).unwrap().cost)
     });
+    // The same instance as a min-cost flow, to choose between the two solvers by speed.
+    let mut f = FlowProblem::new(2 * n);
+    for i in 0..n {
+        f.supply[i] = 1;
+        f.supply[n + i] = -1;
+        for j in 0..n {
+            f.add_arc(i, n + j, 0, 1, dense.cost[i * n + j]);
+        }
+    }
+    g.bench_function("dense_2000x2000_as_flow", |b| {
+        b.iter(|| NetworkSimplex::solve(&f).unwrap().cost)
+    });
     g.finish();
 }
 

@@ -452,3 +452,97 @@ fn flow_shadow_prices_lie_between_the_one_sided_derivatives() {
     }
     assert!(checked > 50, "{checked}");
 }
+
+/// One-to-one matching scenarios: unit demands and capacities (teams to incidents).
+fn one_to_one_scenario(seed: u64) -> serde_json::Value {
+    let mut rng = Rng::new(seed);
+    let objective = ["coverage", "cost"][rng.below(2) as usize];
+    let (nr, nn) = (1 + rng.below(8), 1 + rng.below(10));
+    let resources: Vec<_> = (0..nr)
+        .map(|i| serde_json::json!({"id": format!("team{i}"), "kind": "rescue", "capacity": {"teams": 1},
+              "lat": 59.3 + rng.range(-0.1, 0.1), "lon": 18.0 + rng.range(-0.2, 0.2), "cost": rng.grid(0, 3)}))
+        .collect();
+    let needs: Vec<_> = (0..nn)
+        .map(|i| {
+            let fill = if rng.chance(0.15) { 1 } else { 0 };
+            serde_json::json!({"id": format!("inc{i}"), "kind": "rescue", "demand": {"teams": 1},
+              "priority": rng.grid(1, 5), "min_fill": fill,
+              "lat": 59.3 + rng.range(-0.1, 0.1), "lon": 18.0 + rng.range(-0.2, 0.2)})
+        })
+        .collect();
+    serde_json::json!({"resources": resources, "needs": needs,
+        "policy": {"objective": objective, "max_distance_km": rng.grid(3, 20), "cost_per_km": 0.5}})
+}
+
+#[test]
+fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
+    use commonsnet_engine::model::Objective;
+    use commonsnet_engine::{scenario_from_value, solve_report, Status};
+    let mut routed = 0;
+    let mut prices = 0;
+    for seed in 0..200u64 {
+        let v = one_to_one_scenario(seed + 31_000);
+        let s = scenario_from_value(&v).unwrap();
+        let auto = solve_report(&s);
+        let mut lp_v = v.clone();
+        lp_v["policy"]["solver"] = serde_json::json!("lp");
+        let lp = solve_report(&scenario_from_value(&lp_v).unwrap());
+        assert_eq!(auto.summary.status, lp.summary.status, "seed {seed}");
+        if auto.summary.status != Status::Optimal {
+            continue;
+        }
+        if auto.summary.solver.contains("shortest_augmenting_path") {
+            routed += 1;
+        }
+        assert!(
+            (auto.summary.coverage_value - lp.summary.coverage_value).abs() < 1e-5
+                || s.policy.objective == Objective::Cost,
+            "seed {seed}"
+        );
+        let needs = s.needs.len() as f64;
+        assert!(
+            (auto.summary.cost - lp.summary.cost).abs()
+                <= 1e-4 * needs + 1e-4 * (1.0 + lp.summary.cost.abs()),
+            "seed {seed}: {} vs {}",
+            auto.summary.cost,
+            lp.summary.cost
+        );
+        // Every allocation is whole: one team, one incident.
+        assert!(auto.allocations.iter().all(|a| a.share == 1.0));
+        // Shadow prices lie between the one-sided derivatives of the main objective.
+        let gain = |s: &commonsnet_engine::Scenario| {
+            let r = solve_report(s);
+            (r.summary.status == Status::Optimal).then(|| match s.policy.objective {
+                Objective::Cost => -r.summary.cost,
+                _ => r.summary.coverage_value,
+            })
+        };
+        let g0 = gain(&s).unwrap();
+        for (ri, row) in auto.resources.iter().enumerate() {
+            let mut up = s.clone();
+            up.resources[ri].capacity.insert("teams".into(), 2.0);
+            let right = gain(&up).unwrap() - g0;
+            let mut down = s.clone();
+            down.resources[ri].capacity.insert("teams".into(), 0.0);
+            let price = row.shadow_price[0];
+            assert!(
+                price >= right - 1e-3,
+                "seed {seed} {}: price {price} < right {right}",
+                row.id
+            );
+            if let Some(gd) = gain(&down) {
+                assert!(
+                    price <= g0 - gd + 1e-3,
+                    "seed {seed} {}: price {price} > left {}",
+                    row.id,
+                    g0 - gd
+                );
+            }
+            prices += 1;
+        }
+    }
+    assert!(
+        routed > 100 && prices > 200,
+        "{routed} routed, {prices} prices"
+    );
+}

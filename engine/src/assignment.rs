@@ -30,6 +30,11 @@ pub struct Assignment {
     pub cost: i128,
     /// Column of each row (`None` only for rows left over when rows outnumber columns).
     pub col_of_row: Vec<Option<usize>>,
+    /// Optimal duals of the LP relaxation (rows <= cols): `u_r + v_c <= cost` on every allowed
+    /// pair, with equality on the chosen ones; `v_c <= 0`, and 0 on unassigned columns. So
+    /// `-v_c` is what one more unit of column `c` would save, and `u_r` is row `r`'s price.
+    pub row_potential: Vec<i64>,
+    pub col_potential: Vec<i64>,
 }
 
 impl AssignmentProblem {
@@ -80,6 +85,8 @@ pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentE
         return Ok(Assignment {
             cost: t.cost,
             col_of_row,
+            row_potential: t.col_potential,
+            col_potential: t.row_potential,
         });
     }
     solve_rows(p)
@@ -192,5 +199,7 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
     Ok(Assignment {
         cost,
         col_of_row: col4row.into_iter().map(Some).collect(),
+        row_potential: u,
+        col_potential: v,
     })
 }

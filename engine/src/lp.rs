@@ -76,6 +76,8 @@ pub struct SubResult {
     pub mip: bool,
     /// Solved by the flow solver rather than HiGHS.
     pub flow: bool,
+    /// Solved by the assignment solver (one-to-one matching).
+    pub assignment: bool,
     /// Needs (global index) and groups (name) whose hard constraints cannot hold.
     pub infeasible_needs: Vec<usize>,
     pub infeasible_groups: Vec<String>,
@@ -353,6 +355,7 @@ impl<'a> SubModel<'a> {
             gap: None,
             mip,
             flow: false,
+            assignment: false,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
         };

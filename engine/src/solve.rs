@@ -227,16 +227,20 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
     let mut sol = empty_solution(s, net, "highs_lp");
     sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
     // Name every solver that took part, in a fixed order.
-    let used_flow = results.iter().any(|r| r.flow);
+    let used_assignment = results.iter().any(|r| r.assignment);
+    let used_flow = results.iter().any(|r| r.flow && !r.assignment);
     let used_mip = results.iter().any(|r| r.mip);
     let used_lp = results.iter().any(|r| !r.flow && !r.mip);
     let mut names = Vec::new();
+    if used_assignment {
+        names.push("shortest_augmenting_path");
+    }
     if used_flow {
         names.push("network_simplex");
     }
     if used_mip {
         names.push("highs_mip");
-    } else if used_lp || !used_flow {
+    } else if used_lp || !(used_flow || used_assignment) {
         names.push("highs_lp");
     }
     sol.solver = names.join("+");
