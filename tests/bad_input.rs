@@ -397,6 +397,20 @@ fn every_bad_input_is_reported_with_table_row_and_field() {
             Some("time"),
             ">= 0",
         ),
+        (
+            Box::new(|v| v["resources"][0]["capacity"]["beds"] = json!(1e308)),
+            "resources",
+            Some(0),
+            Some("capacity.beds"),
+            "too large",
+        ),
+        (
+            Box::new(|v| v["needs"][0]["priority"] = json!(1e300)),
+            "needs",
+            Some(0),
+            Some("priority"),
+            "too large",
+        ),
     ];
     assert!(cases.len() >= 25);
     for (k, (edit, table, row, field, msg)) in cases.into_iter().enumerate() {
@@ -431,4 +445,16 @@ fn malformed_json_is_an_error_not_a_panic() {
         assert!(!e.issues.is_empty());
         assert_eq!(e.issues[0].table, "scenario");
     }
+}
+
+#[test]
+fn an_empty_scenario_is_valid_and_reports_zeros() {
+    let s = scenario_from_json_str(r#"{"resources": [], "needs": []}"#).unwrap();
+    let r = commonsnet_engine::solve_report(&s);
+    let v = serde_json::to_value(&r.summary).unwrap();
+    assert_eq!(v["status"], "optimal");
+    // Plain 0, never -0, in what users read.
+    assert_eq!(v["objective"].to_string(), "0.0");
+    assert_eq!(v["coverage_value"].to_string(), "0.0");
+    assert_eq!(v["cost"].to_string(), "0.0");
 }

@@ -94,6 +94,14 @@ const POLICY_FIELDS: &[&str] = &[
 ];
 const SCENARIO_FIELDS: &[&str] = &["name", "resources", "needs", "links", "policy"];
 
+/// Largest magnitude accepted for any number: beyond it solvers treat values as infinite and
+/// sums lose every digit that matters, so such input is refused rather than silently garbled.
+pub const MAX_MAGNITUDE: f64 = 1e12;
+
+fn too_large(x: f64) -> String {
+    format!("{x} is too large: magnitudes above {MAX_MAGNITUDE:e} are not supported")
+}
+
 /// The community given to rows that name none.
 pub const DEFAULT_COMMUNITY: &str = "default";
 
@@ -413,7 +421,11 @@ impl Validator {
         match Self::get(r, key) {
             None => None,
             Some(Value::Number(n)) => match n.as_f64() {
-                Some(x) if x.is_finite() => Some(x),
+                Some(x) if x.is_finite() && x.abs() <= MAX_MAGNITUDE => Some(x),
+                Some(x) if x.is_finite() => {
+                    self.issue(r, key, too_large(x));
+                    None
+                }
                 _ => {
                     self.issue(r, key, "not a finite number");
                     None
@@ -508,6 +520,9 @@ impl Validator {
                     match v {
                         Value::Null => {}
                         Value::Number(n) => match n.as_f64() {
+                            Some(x) if x.is_finite() && x > MAX_MAGNITUDE => {
+                                self.issue(r, &field, too_large(x))
+                            }
                             Some(x) if x.is_finite() && x >= 0.0 => {
                                 out.insert(dim.clone(), x);
                             }

@@ -166,7 +166,9 @@ impl Report {
             })
             .collect();
 
-        let value: f64 = needs.iter().map(|n| n.value).sum();
+        // `+ 0.0`: an empty f64 sum is -0.0.
+        let value: f64 = needs.iter().map(|n| n.value).sum::<f64>() + 0.0;
+        let cost = cost + 0.0;
         let total_priority: f64 = s.needs.iter().map(|n| n.priority).sum();
         let mut group_totals: BTreeMap<String, (f64, f64)> = BTreeMap::new();
         for (n, need) in s.needs.iter().enumerate() {
