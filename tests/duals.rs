@@ -3,7 +3,7 @@
 //! one-sided derivatives (left >= price >= right).
 
 use crate::common::*;
-use commonsnet_engine::{scenario_from_value, solve_report, Report, Scenario, Status};
+use commonsnet_engine::{scenario_from_value, solve_report, Report, Status};
 use serde_json::{json, Value};
 
 fn report(v: &Value) -> Report {
@@ -64,18 +64,6 @@ fn cheap_capacity_saves_cost_under_the_cost_objective() {
     assert_eq!(r.resources[1].shadow_price[0], 0.0);
 }
 
-/// The main objective as a gain: V, or -C under the cost objective.
-fn gain(s: &Scenario) -> Option<f64> {
-    let r = solve_report(s);
-    if r.summary.status != Status::Optimal {
-        return None;
-    }
-    Some(match s.policy.objective {
-        commonsnet_engine::model::Objective::Cost => -r.summary.cost,
-        _ => r.summary.coverage_value,
-    })
-}
-
 #[test]
 fn shadow_prices_lie_between_the_one_sided_derivatives() {
     let mut checked = 0;
@@ -97,7 +85,7 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
         if base.summary.status != Status::Optimal {
             continue;
         }
-        let g0 = gain(&s).unwrap();
+        let g0 = objective_gain(&s).unwrap();
         for (ri, row) in base.resources.iter().enumerate() {
             for (d, dim) in base.dims.iter().enumerate() {
                 let cap = s.resources[ri].capacity.get(dim).copied().unwrap_or(0.0);
@@ -108,7 +96,7 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
                 let delta = 1e-3;
                 let mut up = s.clone();
                 up.resources[ri].capacity.insert(dim.clone(), cap + delta);
-                let right = (gain(&up).unwrap() - g0) / delta;
+                let right = (objective_gain(&up).unwrap() - g0) / delta;
                 assert!(
                     price >= right - 1e-4,
                     "seed {seed} {}.{dim}: price {price} < right derivative {right}",
@@ -116,7 +104,7 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
                 );
                 let mut down = s.clone();
                 down.resources[ri].capacity.insert(dim.clone(), cap - delta);
-                if let Some(gd) = gain(&down) {
+                if let Some(gd) = objective_gain(&down) {
                     let left = (g0 - gd) / delta;
                     assert!(
                         price <= left + 1e-4,

@@ -400,15 +400,8 @@ fn transportation_scenarios_agree_between_the_flow_fast_path_and_the_lp() {
 
 #[test]
 fn flow_shadow_prices_lie_between_the_one_sided_derivatives() {
-    use commonsnet_engine::model::Objective;
     use commonsnet_engine::{scenario_from_value, solve_report, Status};
-    let gain = |s: &commonsnet_engine::Scenario| {
-        let r = solve_report(s);
-        (r.summary.status == Status::Optimal).then(|| match s.policy.objective {
-            Objective::Cost => -r.summary.cost,
-            _ => r.summary.coverage_value,
-        })
-    };
+    let gain = crate::common::objective_gain;
     let mut checked = 0;
     for seed in 0..80u64 {
         let s = scenario_from_value(&transport_scenario(seed + 20_000, false)).unwrap();
@@ -510,13 +503,7 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         // Every allocation is whole: one team, one incident.
         assert!(auto.allocations.iter().all(|a| a.share == 1.0));
         // Shadow prices lie between the one-sided derivatives of the main objective.
-        let gain = |s: &commonsnet_engine::Scenario| {
-            let r = solve_report(s);
-            (r.summary.status == Status::Optimal).then(|| match s.policy.objective {
-                Objective::Cost => -r.summary.cost,
-                _ => r.summary.coverage_value,
-            })
-        };
+        let gain = crate::common::objective_gain;
         let g0 = gain(&s).unwrap();
         for (ri, row) in auto.resources.iter().enumerate() {
             let mut up = s.clone();

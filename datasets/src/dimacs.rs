@@ -13,11 +13,6 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
-fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| b.is_ascii_whitespace())
-        .filter(|t| !t.is_empty())
-}
-
 fn int(tok: Option<&[u8]>, line: usize, what: &str) -> Result<i64, String> {
     let tok = tok.ok_or_else(|| format!("line {line}: missing {what}"))?;
     let (neg, digits) = match tok.first() {
@@ -50,11 +45,7 @@ fn node(tok: Option<&[u8]>, line: usize, n: usize, what: &str) -> Result<usize, 
 }
 
 /// The problem line `p KIND N M`.
-fn problem_line(
-    toks: &mut dyn Iterator<Item = &[u8]>,
-    line: usize,
-    kind: &[u8],
-) -> Result<(usize, usize), String> {
+fn problem_line(toks: &mut DataLine, line: usize, kind: &[u8]) -> Result<(usize, usize), String> {
     let k = toks.next().unwrap_or_default();
     if k != kind {
         return Err(format!(
@@ -77,7 +68,7 @@ enum Event<'a> {
     Data(DataLine<'a>),
 }
 
-/// One `n` or `a` line: its tag, its remaining tokens, its number, the declared node count.
+/// One line being read: its tag, its remaining tokens, its number, the declared node count.
 struct DataLine<'a> {
     tag: &'a [u8],
     /// The rest of the line after the tag.
@@ -125,8 +116,7 @@ fn scan<'a>(
                 if declared.is_some() {
                     return Err(format!("line {ln}: a second problem line"));
                 }
-                let mut toks = tokens(first.rest);
-                let (n, m) = problem_line(&mut toks, ln, kind)?;
+                let (n, m) = problem_line(&mut first, ln, kind)?;
                 on(Event::Header { nodes: n, arcs: m })?;
                 declared = Some((n, m));
             }

@@ -1,4 +1,4 @@
-//! `ShortestAugmentingPath`: the linear assignment problem, dense or sparse, square or
+//! [`solve_assignment`]: the linear assignment problem, dense or sparse, square or
 //! rectangular, by Jonker-Volgenant-style shortest augmenting paths with row and column
 //! potentials (the method SciPy's `linear_sum_assignment` uses, after Crouse 2016), on `i64`
 //! costs. Each row is assigned to a distinct column; with more rows than columns the problem
@@ -115,8 +115,6 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
     let mut row4col = vec![NONE; m];
     let mut shortest = vec![INF; m];
     let mut path = vec![NONE; m];
-    let mut in_sr = vec![false; n];
-    let mut in_sc = vec![false; m];
     let mut remaining: Vec<usize> = Vec::with_capacity(m);
     let mut visited_rows: Vec<usize> = Vec::with_capacity(n);
     let mut visited_cols: Vec<usize> = Vec::with_capacity(m);
@@ -125,12 +123,6 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
         remaining.clear();
         remaining.extend((0..m).rev());
         shortest.iter_mut().for_each(|s| *s = INF);
-        for &i in &visited_rows {
-            in_sr[i] = false;
-        }
-        for &j in &visited_cols {
-            in_sc[j] = false;
-        }
         visited_rows.clear();
         visited_cols.clear();
 
@@ -138,7 +130,6 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
         let mut min_val = 0i64;
         let sink;
         loop {
-            in_sr[i] = true;
             visited_rows.push(i);
             let row = &p.cost[i * m..(i + 1) * m];
             let mut lowest = INF;
@@ -166,7 +157,6 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
             min_val = lowest;
             let j = best;
             remaining.swap_remove(best_pos);
-            in_sc[j] = true;
             visited_cols.push(j);
             if row4col[j] == NONE {
                 sink = j;

@@ -28,8 +28,8 @@ enum Goal {
     MinViolation,
 }
 
-/// `x` if positive, else 0 (never -0).
-fn positive(x: f64) -> f64 {
+/// `x` if positive, else 0 (never -0): duals reported as gains.
+pub(crate) fn positive(x: f64) -> f64 {
     if x > 0.0 {
         x
     } else {
@@ -58,6 +58,14 @@ pub struct SubModel<'a> {
     pub deadline: Option<Instant>,
 }
 
+/// Which solver answered for a sub-model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolvedBy {
+    Highs,
+    NetworkSimplex,
+    Assignment,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SubStatus {
     Optimal,
@@ -77,10 +85,7 @@ pub struct SubResult {
     pub marginal: Vec<f64>,
     pub gap: Option<f64>,
     pub mip: bool,
-    /// Solved by the flow solver rather than HiGHS.
-    pub flow: bool,
-    /// Solved by the assignment solver (one-to-one matching).
-    pub assignment: bool,
+    pub solved_by: SolvedBy,
     /// Needs (global index) and groups (name) whose hard constraints cannot hold.
     pub infeasible_needs: Vec<usize>,
     pub infeasible_groups: Vec<String>,
@@ -363,8 +368,7 @@ impl<'a> SubModel<'a> {
             marginal: vec![0.0; self.needs.len()],
             gap: None,
             mip,
-            flow: false,
-            assignment: false,
+            solved_by: SolvedBy::Highs,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
         };

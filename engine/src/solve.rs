@@ -2,7 +2,7 @@
 
 use crate::graph::{components, Component, Network};
 use crate::greedy::greedy_shares;
-use crate::lp::{Group, SubModel, SubResult, SubStatus};
+use crate::lp::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -212,25 +212,20 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
                 groups,
                 deadline,
             };
-            let transport = s.policy.solver == SolverChoice::Auto
-                && s.policy.fairness == Fairness::None
-                && net.num_dims() == 1
-                && !net.has_use_override
-                && c.needs.iter().all(|&n| !s.needs[n].indivisible);
-            transport
-                .then(|| sub.solve_by_flow())
-                .flatten()
-                .unwrap_or_else(|| sub.solve())
+            sub.solve_by_flow().unwrap_or_else(|| sub.solve())
         })
         .collect();
 
     let mut sol = empty_solution(s, net, "highs_lp");
     sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
     // Name every solver that took part, in a fixed order.
-    let used_assignment = results.iter().any(|r| r.assignment);
-    let used_flow = results.iter().any(|r| r.flow && !r.assignment);
+    let used = |by: SolvedBy| results.iter().any(|r| r.solved_by == by);
+    let used_assignment = used(SolvedBy::Assignment);
+    let used_flow = used(SolvedBy::NetworkSimplex);
     let used_mip = results.iter().any(|r| r.mip);
-    let used_lp = results.iter().any(|r| !r.flow && !r.mip);
+    let used_lp = results
+        .iter()
+        .any(|r| r.solved_by == SolvedBy::Highs && !r.mip);
     let mut names = Vec::new();
     if used_assignment {
         names.push("shortest_augmenting_path");

@@ -1,20 +1,19 @@
 //! The transportation fast path: one dimension, divisible needs, default uses, no fairness.
 //! Such a component is a min-cost flow and goes to [`NetworkSimplex`], not to the LP.
 //!
-//! Network: source -> resource (capacity), resource -> need (one arc per link, up to the
-//! need's demand), need -> sink (between `min_fill * demand` and `demand`), and sink -> source
-//! closing the circulation. Quantities are scaled by 10^k to exact integers; per-unit values and
-//! costs `p_n / d_n` and `c_e / d_n` become integers after multiplying by the least common
-//! multiple of the scaled demands. The lexicographic objective (most value, then cheapest) is
-//! one exact flow: arc cost `-M * value + cost` with `M > (2n + 3) * max |cost|`, which makes
-//! every basis that is optimal for it optimal for value alone (reduced costs of value are
-//! integers). When any number does not scale exactly, or a bound would overflow, the component
-//! falls back to the LP (`None`).
+//! Network: source -> resource (capacity), resource -> need (one uncapacitated arc per link),
+//! need -> sink (between `min_fill * demand` and `demand`), and sink -> source closing the
+//! circulation. Quantities are scaled by 10^k to exact integers; per-unit values and costs
+//! `p_n / d_n` and `c_e / d_n` become integers after multiplying by the least common multiple
+//! of the scaled demands. The lexicographic objective (most value, then cheapest) is one exact
+//! flow ([`NetworkSimplex::solve_lexicographic`]). One-to-one components go to the assignment
+//! solver instead. When a quantity does not scale exactly, or a bound would overflow, the
+//! component falls back to the LP (`None`).
 
 use crate::assignment::{solve_assignment, AssignmentProblem};
 use crate::flow::{FlowProblem, NetworkSimplex, INFINITE};
-use crate::lp::{SubModel, SubResult, SubStatus};
-use crate::model::Objective;
+use crate::lp::{positive, SolvedBy, SubModel, SubResult, SubStatus};
+use crate::model::{Fairness, Objective, SolverChoice};
 
 /// Scale of costs that are not short decimals (see [`SubModel::solve_by_flow`]).
 const COST_ROUNDING: i64 = 10_000;
@@ -43,14 +42,28 @@ fn gcd(a: i64, b: i64) -> i64 {
 }
 
 impl SubModel<'_> {
-    /// Solve through the flow solver; `None` when the data do not scale exactly.
+    /// Whether this sub-model is SPEC's transportation case the flow solver takes: one
+    /// dimension, default uses, no fairness, no indivisible need, `solver: auto`, and an
+    /// objective other than `weighted` (its real weight does not scale exactly).
+    pub fn is_transportation(&self) -> bool {
+        let s = self.scenario;
+        s.policy.solver == SolverChoice::Auto
+            && s.policy.fairness == Fairness::None
+            && s.policy.objective != Objective::Weighted
+            && self.net.num_dims() == 1
+            && !self.net.has_use_override
+            && self.needs.iter().all(|&n| !s.needs[n].indivisible)
+    }
+
+    /// Solve through the flow or assignment solver; `None` when the sub-model is not the
+    /// transportation case or its data do not scale exactly.
     pub fn solve_by_flow(&self) -> Option<SubResult> {
+        if !self.is_transportation() {
+            return None;
+        }
         let s = self.scenario;
         let net = self.net;
         let objective = s.policy.objective;
-        if objective == Objective::Weighted || net.num_dims() != 1 {
-            return None;
-        }
         // Quantities: capacities, demands, and the min_fill part of each demand.
         let q = decimal_scale(
             self.resources
@@ -174,12 +187,7 @@ impl SubModel<'_> {
                 return 0.0;
             }
             let rc = stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]];
-            let g = -(rc as f64) * qf / stage_scale;
-            if g > 0.0 {
-                g
-            } else {
-                0.0
-            }
+            positive(-(rc as f64) * qf / stage_scale)
         };
         let shadow = self
             .resources
@@ -200,8 +208,7 @@ impl SubModel<'_> {
             marginal,
             gap: None,
             mip: false,
-            flow: true,
-            assignment: false,
+            solved_by: SolvedBy::NetworkSimplex,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
         })
@@ -310,14 +317,7 @@ impl SubModel<'_> {
         } else {
             (a, kc as f64)
         };
-        let gain = |p: i64| {
-            let g = -(p as f64) / scale;
-            if g > 0.0 {
-                g
-            } else {
-                0.0
-            }
-        };
+        let gain = |p: i64| positive(-(p as f64) / scale);
         Some(SubResult {
             status: SubStatus::Optimal,
             x,
@@ -327,8 +327,7 @@ impl SubModel<'_> {
             marginal: duals.row_potential.iter().map(|&u| gain(u)).collect(),
             gap: None,
             mip: false,
-            flow: true,
-            assignment: true,
+            solved_by: SolvedBy::Assignment,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
         })

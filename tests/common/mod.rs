@@ -176,6 +176,17 @@ pub fn random_policy(rng: &mut Rng) -> Value {
     p
 }
 
+/// The scenario's main objective as a gain (V, or -C under the cost objective), `None` when
+/// it has no optimal plan: what a shadow price predicts the change of.
+pub fn objective_gain(s: &commonsnet_engine::Scenario) -> Option<f64> {
+    use commonsnet_engine::model::Objective;
+    let r = commonsnet_engine::solve_report(s);
+    (r.summary.status == commonsnet_engine::Status::Optimal).then(|| match s.policy.objective {
+        Objective::Cost => -r.summary.cost,
+        _ => r.summary.coverage_value,
+    })
+}
+
 pub fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
