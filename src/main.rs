@@ -3,8 +3,11 @@
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use commonsnet_datasets::dimacs;
+use commonsnet_datasets::generate;
 use commonsnet_datasets::orlib::{parse_gap, Sense};
-use commonsnet_datasets::{read_scenario, write_report, DatasetError, ScenarioFormat, TableFormat};
+use commonsnet_datasets::{
+    read_scenario, write_report, write_scenario_tables, DatasetError, ScenarioFormat, TableFormat,
+};
 use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN};
 use commonsnet_engine::flow::{FlowError, NetworkSimplex};
 use commonsnet_engine::{solve_with, Report, SolveOptions};
@@ -28,6 +31,53 @@ struct Cli {
 enum Command {
     /// Solve a scenario or a benchmark instance; prints one JSON object per instance.
     Solve(SolveArgs),
+    /// Write a synthetic scenario from one of the pilot generators (urban, rural,
+    /// intentional, disaster).
+    Generate(GenerateArgs),
+    /// Run the HTTP service (SPEC section 4).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Data directory: SQLite job store and result files.
+    #[arg(long, default_value = "./commonsnet-data")]
+    data: PathBuf,
+    /// Bearer tokens file, one `TENANT TOKEN` per line. Required for non-loopback addresses.
+    #[arg(long)]
+    tokens: Option<PathBuf>,
+    /// Largest request body in MiB.
+    #[arg(long, default_value_t = 64)]
+    body_limit_mib: usize,
+    /// Jobs that may wait to start before POST /v1/jobs answers 429.
+    #[arg(long, default_value_t = 64)]
+    max_queued_jobs: usize,
+    /// Solver time limit (seconds) of a synchronous solve and of each job run.
+    #[arg(long, default_value_t = 60.0)]
+    time_limit: f64,
+    /// Threads for batch jobs (default: all cores).
+    #[arg(long)]
+    job_threads: Option<usize>,
+    /// Synchronous solves at once (default: all cores).
+    #[arg(long)]
+    solve_workers: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// Generator name: urban, rural, intentional or disaster.
+    name: String,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Size multiplier: entity counts grow linearly with it.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// A `.json` file, or a directory that receives the Arrow tables and policy.json.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,6 +130,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Solve(args) => run_solve(&args),
+        Command::Generate(args) => run_generate(&args),
+        Command::Serve(args) => run_serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,6 +141,62 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn run_serve(args: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let mut config = commonsnet_api::Config::new(args.addr, args.data);
+    config.tokens_file = args.tokens;
+    config.body_limit = args.body_limit_mib << 20;
+    config.max_queued_jobs = args.max_queued_jobs;
+    config.time_limit_s = args.time_limit;
+    if let Some(t) = args.job_threads {
+        config.job_threads = t;
+    }
+    if let Some(w) = args.solve_workers {
+        config.solve_workers = w;
+    }
+    if !(config.time_limit_s.is_finite() && config.time_limit_s > 0.0) {
+        return Err(anyhow!("--time-limit must be a positive number of seconds"));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(commonsnet_api::serve(config))?;
+    Ok(())
+}
+
+fn run_generate(args: &GenerateArgs) -> Result<()> {
+    let value = generate::generate(&args.name, args.scale, args.seed).map_err(|e| anyhow!(e))?;
+    let scenario = commonsnet_engine::scenario_from_value(&value)
+        .map_err(|e| describe(DatasetError::Invalid(e)))?;
+    if args.out.extension().and_then(|e| e.to_str()) == Some("json") {
+        let text = serde_json::to_string_pretty(&value)?;
+        std::fs::write(&args.out, text + "\n")
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+    } else {
+        let t = commonsnet_engine::tables::scenario_to_tables(&scenario)?;
+        let policy = t.policy.clone();
+        write_scenario_tables(
+            &args.out,
+            &t.resources,
+            &t.needs,
+            t.links.as_ref(),
+            Some(&policy),
+            TableFormat::ArrowIpc,
+        )
+        .map_err(describe)?;
+    }
+    println!(
+        "{}",
+        serde_json::json!({"name": scenario.name, "needs": scenario.needs.len(),
+            "resources": scenario.resources.len(), "out": args.out.display().to_string()})
+    );
+    Ok(())
 }
 
 /// One line naming every problem of invalid input.

@@ -1,15 +1,247 @@
-//! CommonsNet HTTP service. The routes of SPEC section 4 arrive with the HTTP service issue;
-//! until then this crate holds the pieces of the service contract that do not need a server.
+//! CommonsNet HTTP service (SPEC section 4): synchronous solves, durable batch jobs, metrics and
+//! an OpenAPI document generated from the handlers.
+//!
+//! Bird's-eye view: axum handlers ([`routes`]) parse and validate requests on the async runtime,
+//! then hand CPU work to threads that are not tokio workers: synchronous solves go to
+//! `spawn_blocking` behind a semaphore (the bounded solve pool), batch jobs to the [`JobRunner`]
+//! thread and its rayon pool. All durable state is in [`JobStore`] (SQLite, WAL) under the data
+//! directory. Nothing here solves anything itself: the engine does.
 
-use commonsnet_engine::InvalidInput;
-use serde_json::{json, Value};
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod routes;
+pub mod store;
 
-/// The JSON error body of SPEC section 4 for rejected input:
-/// `{"error": {"code", "message", "details": [...]}}`.
-pub fn invalid_input_body(e: &InvalidInput) -> Value {
-    json!({"error": {
-        "code": "invalid_input",
-        "message": e.to_string(),
-        "details": e.issues,
-    }})
+pub use error::{invalid_input_body, ApiError, InternalError, UserError};
+pub use jobs::{JobQueue, JobRunner};
+pub use store::JobStore;
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Everything `commonsnet serve` can set.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Bearer tokens file (`TENANT TOKEN` per line); without it every request is tenant
+    /// `local` and only loopback addresses are allowed.
+    pub tokens_file: Option<PathBuf>,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Jobs that may wait to start; beyond it `POST /v1/jobs` answers 429.
+    pub max_queued_jobs: usize,
+    /// Solver time limit of a synchronous solve and of each job run (seconds).
+    pub time_limit_s: f64,
+    /// Synchronous solves running at once.
+    pub solve_workers: usize,
+    /// Threads of the job runner.
+    pub job_threads: usize,
+}
+
+impl Config {
+    pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Config {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Config {
+            addr,
+            data_dir,
+            tokens_file: None,
+            body_limit: 64 << 20,
+            max_queued_jobs: 64,
+            time_limit_s: 60.0,
+            solve_workers: cores,
+            job_threads: cores,
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("refusing to listen on {0} without --tokens: only loopback addresses are served unauthenticated")]
+    Unauthenticated(SocketAddr),
+    #[error("tokens file {path}: {message}")]
+    Tokens { path: PathBuf, message: String },
+    #[error("data directory {path}: {source}")]
+    Data {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Server(std::io::Error),
+}
+
+/// Bearer tokens -> tenants. Tokens are kept as SHA-256 digests so that a lookup does not
+/// compare secrets byte by byte.
+#[derive(Debug, Default)]
+pub struct Tenants {
+    by_digest: HashMap<[u8; 32], String>,
+}
+
+impl Tenants {
+    pub fn load(path: &Path) -> Result<Tenants, ServeError> {
+        let err = |message: String| ServeError::Tokens {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let mut t = Tenants::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let [tenant, token] = parts[..] else {
+                return Err(err(format!(
+                    "line {}: expected `TENANT TOKEN`, found {} fields",
+                    i + 1,
+                    parts.len()
+                )));
+            };
+            if token.len() < 16 {
+                return Err(err(format!(
+                    "line {}: token of tenant {tenant} is shorter than 16 characters",
+                    i + 1
+                )));
+            }
+            if t.by_digest
+                .insert(Self::digest(token), tenant.to_string())
+                .is_some()
+            {
+                return Err(err(format!("line {}: duplicate token", i + 1)));
+            }
+        }
+        if t.by_digest.is_empty() {
+            return Err(err("no tokens".into()));
+        }
+        Ok(t)
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    pub fn tenant(&self, token: &str) -> Option<&str> {
+        self.by_digest.get(&Self::digest(token)).map(String::as_str)
+    }
+}
+
+/// State shared by every handler.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<JobStore>,
+    pub queue: Arc<JobQueue>,
+    /// `None`: no tokens file, every request is tenant `local`.
+    pub tenants: Option<Tenants>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub solve_slots: Arc<Semaphore>,
+}
+
+struct MetricsObserver(Arc<metrics::Metrics>);
+
+impl jobs::RunObserver for MetricsObserver {
+    fn run_finished(&self, row: &commonsnet_engine::batch::RunRow) {
+        self.0.run(&row.status);
+        if let (Some(solver), Some(ms)) = (&row.solver, row.solve_ms) {
+            self.0.solve(solver, ms);
+        }
+    }
+}
+
+/// Start the service and run until SIGTERM or Ctrl-C. Prints one JSON line
+/// `{"listening": "ADDR"}` on stdout once the socket is bound (with port 0, the port chosen).
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let tenants = match &config.tokens_file {
+        Some(p) => Some(Tenants::load(p)?),
+        None if config.addr.ip().is_loopback() => None,
+        None => return Err(ServeError::Unauthenticated(config.addr)),
+    };
+    let data_err = |source| ServeError::Data {
+        path: config.data_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServeError::Data {
+        path: config.data_dir.clone(),
+        source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+    })?;
+    let store = Arc::new(JobStore::open(&config.data_dir).map_err(data_err)?);
+    let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
+    let resumed = store.unfinished().map_err(data_err)?;
+    for id in &resumed {
+        queue.push(id.clone());
+    }
+    if !resumed.is_empty() {
+        tracing::info!(jobs = resumed.len(), "resuming unfinished jobs");
+    }
+    let metrics = Arc::new(metrics::Metrics::default());
+    let runner = JobRunner {
+        store: store.clone(),
+        queue: queue.clone(),
+        threads: config.job_threads.max(1),
+        server_time_limit_s: config.time_limit_s,
+        observer: Arc::new(MetricsObserver(metrics.clone())),
+    };
+    let runner_thread = std::thread::Builder::new()
+        .name("job-runner".into())
+        .spawn(move || runner.run())
+        .map_err(ServeError::Server)?;
+    let state = Arc::new(AppState {
+        solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
+        config: config.clone(),
+        store,
+        queue: queue.clone(),
+        tenants,
+        metrics,
+    });
+    let app = routes::router(state);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Server)?;
+    println!("{}", serde_json::json!({"listening": local.to_string()}));
+    tracing::info!(addr = %local, data = %config.data_dir.display(), "listening");
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    tracing::info!("stopping: finishing the runs in flight, unfinished jobs resume at next start");
+    queue.begin_shutdown();
+    let _ = tokio::task::spawn_blocking(move || runner_thread.join()).await;
+    tracing::info!("stopped");
+    result.map_err(ServeError::Server)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
 }

@@ -5,12 +5,13 @@
 //! the engine validates, and the engine's result batches back into files.
 
 pub mod dimacs;
+pub mod generate;
 pub mod orlib;
 
 use arrow_array::RecordBatch;
 use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,30 +66,33 @@ fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// Read all record batches of an Arrow IPC file or stream, or a Parquet file.
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let mut magic = [0u8; 6];
-    let n = file.read(&mut magic).map_err(io_err(path))?;
-    file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
-    let magic = &magic[..n];
-    if magic.starts_with(b"PAR1") {
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    read_batches_from_bytes(&bytes).map_err(|e| format_err(path, e))
+}
+
+/// Record batches of an in-memory Arrow IPC file or stream, or Parquet file (told apart by their
+/// magic bytes), as files and HTTP uploads carry them.
+pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
+    if bytes.starts_with(b"PAR1") {
+        let data = bytes::Bytes::copy_from_slice(bytes);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
             .and_then(|b| b.build())
-            .map_err(|e| format_err(path, e))?;
+            .map_err(|e| e.to_string())?;
         reader
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format_err(path, e))
-    } else if magic == b"ARROW1" {
-        let reader =
-            arrow_ipc::reader::FileReader::try_new(file, None).map_err(|e| format_err(path, e))?;
+            .map_err(|e| e.to_string())
+    } else if bytes.starts_with(b"ARROW1") {
+        let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
+            .map_err(|e| e.to_string())?;
         reader
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format_err(path, e))
+            .map_err(|e| e.to_string())
     } else {
-        let reader = arrow_ipc::reader::StreamReader::try_new(BufReader::new(file), None)
-            .map_err(|e| format_err(path, format!("not Arrow IPC or Parquet: {e}")))?;
+        let reader = arrow_ipc::reader::StreamReader::try_new(bytes, None)
+            .map_err(|e| format!("not Arrow IPC or Parquet: {e}"))?;
         reader
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format_err(path, e))
+            .map_err(|e| e.to_string())
     }
 }
 

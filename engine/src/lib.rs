@@ -5,6 +5,7 @@
 //! it values and record batches and get values and record batches back.
 
 pub mod assignment;
+pub mod batch;
 pub mod flow;
 pub mod graph;
 pub mod greedy;

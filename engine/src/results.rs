@@ -257,6 +257,41 @@ impl Report {
             .collect()
     }
 
+    /// The needs table as JSON objects with the table's column names.
+    pub fn needs_json(&self) -> Vec<Value> {
+        self.needs
+            .iter()
+            .map(|n| {
+                let mut m = Map::new();
+                m.insert("id".into(), n.id.clone().into());
+                m.insert("coverage".into(), n.coverage.into());
+                m.insert("value".into(), n.value.into());
+                m.insert("marginal_value".into(), n.marginal_value.into());
+                for (d, v) in self.dims.iter().zip(&n.unmet) {
+                    m.insert(format!("unmet_{d}"), (*v).into());
+                }
+                Value::Object(m)
+            })
+            .collect()
+    }
+
+    /// The resources table as JSON objects with the table's column names.
+    pub fn resources_json(&self) -> Vec<Value> {
+        self.resources
+            .iter()
+            .map(|r| {
+                let mut m = Map::new();
+                m.insert("id".into(), r.id.clone().into());
+                for (i, d) in self.dims.iter().enumerate() {
+                    m.insert(format!("used_{d}"), r.used[i].into());
+                    m.insert(format!("utilisation_{d}"), r.utilisation[i].into());
+                    m.insert(format!("shadow_price_{d}"), r.shadow_price[i].into());
+                }
+                Value::Object(m)
+            })
+            .collect()
+    }
+
     pub fn tables(&self) -> Result<ResultTables, ArrowError> {
         fn f64_col(v: impl IntoIterator<Item = Option<f64>>) -> ArrayRef {
             Arc::new(v.into_iter().collect::<Float64Array>())

@@ -1,0 +1,673 @@
+//! The routes of SPEC section 4 (sessions excepted), their OpenAPI description, and the
+//! middleware around them (tenant authentication, request metrics and logs).
+
+use crate::error::{ApiError, InternalError, UserError};
+use crate::jobs::JobRequest;
+use crate::store::{JobInfo, Progress};
+use crate::AppState;
+use arrow_array::RecordBatch;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Multipart, Path, Request, State,
+};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use commonsnet_engine::{scenario_from_batches, scenario_from_value, Report, Scenario};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::{OpenApi, ToSchema};
+
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+pub const PARQUET: &str = "application/vnd.apache.parquet";
+
+type St = State<Arc<AppState>>;
+
+/// The service's routes, with the body limit, metrics and fallbacks applied.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/solve", axum::routing::post(solve))
+        .route("/v1/jobs", axum::routing::post(submit_job).get(list_jobs))
+        .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
+        .route("/v1/jobs/{id}/result", get(job_result))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CommonsNet",
+        description = "Allocation engine for shared community resources and crisis response (SPEC section 4)."
+    ),
+    paths(healthz, metrics, openapi, solve, submit_job, list_jobs, job_status, cancel_job, job_result),
+    components(schemas(ErrorBody, ErrorDetail, JobInfo, Progress, JobRequest, crate::jobs::GeneratorSpec, Accepted, SolveResponse)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `{"error": {"code", "message", "details"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_input`, `not_found`, `queue_full`.
+    pub code: String,
+    pub message: String,
+    /// For invalid input: `{table, row, field, message}` per problem.
+    #[schema(value_type = Vec<Object>)]
+    pub details: Vec<Value>,
+}
+
+/// `202` answer of `POST /v1/jobs`.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub status: String,
+    pub total: usize,
+}
+
+/// `POST /v1/solve` JSON answer: the summary and the three result tables.
+#[derive(Serialize, ToSchema)]
+pub struct SolveResponse {
+    #[schema(value_type = Object)]
+    pub summary: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub allocations: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub needs: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub resources: Vec<Value>,
+}
+
+/// The tenant a request acts for.
+pub struct Tenant(pub String);
+
+impl FromRequestParts<Arc<AppState>> for Tenant {
+    type Rejection = UserError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(tenants) = &state.tenants else {
+            return Ok(Tenant("local".into()));
+        };
+        let unauthorized = |m: &str| UserError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer TOKEN`"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("expected `Authorization: Bearer TOKEN`"))?;
+        tenants
+            .tenant(token.trim())
+            .map(|t| Tenant(t.to_string()))
+            .ok_or_else(|| unauthorized("unknown token"))
+    }
+}
+
+/// Counts and times every request, and logs it.
+async fn track(State(st): St, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let resp = next.run(req).await;
+    let secs = start.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    st.metrics.request(method.as_str(), &route, status, secs);
+    tracing::info!(%method, route, status, ms = secs * 1e3, "request");
+    resp
+}
+
+async fn not_found() -> UserError {
+    UserError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> UserError {
+    UserError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+/// What a client asked for in `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Json,
+    Arrow,
+    Parquet,
+}
+
+/// Picks the first media type in `Accept` we can produce (q-values are not weighed: clients
+/// send one type). No header, `*/*` and `application/*` mean JSON.
+fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted, UserError> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Ok(Wanted::Json);
+    };
+    let accept = accept.to_str().unwrap_or("");
+    if accept.trim().is_empty() {
+        return Ok(Wanted::Json);
+    }
+    for item in accept.split(',') {
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/json" | "*/*" | "application/*" => return Ok(Wanted::Json),
+            ARROW_STREAM => return Ok(Wanted::Arrow),
+            PARQUET | "application/x-parquet" if parquet_ok => return Ok(Wanted::Parquet),
+            _ => {}
+        }
+    }
+    let mut offered = vec!["application/json", ARROW_STREAM];
+    if parquet_ok {
+        offered.push(PARQUET);
+    }
+    Err(UserError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "not_acceptable",
+        format!("cannot answer {accept:?}; offered: {}", offered.join(", ")),
+    ))
+}
+
+fn body_rejection(e: BytesRejection) -> UserError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        UserError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body exceeds the server's limit",
+        )
+    } else {
+        UserError::bad_request("bad_body", e.body_text())
+    }
+}
+
+/// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
+/// (unknown fields included) is 422.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => UserError::unprocessable(e.to_string()),
+        _ => UserError::bad_request("invalid_json", format!("body is not valid JSON: {e}")),
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, InternalError> {
+    let mut buf = Vec::new();
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema())?;
+    w.write(batch)?;
+    w.finish()?;
+    drop(w);
+    Ok(buf)
+}
+
+#[utoipa::path(get, path = "/healthz", security(()),
+    responses((status = 200, description = "The service is up", body = Object)))]
+async fn healthz(State(st): St) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": commonsnet_engine::VERSION,
+        "queue_depth": st.queue.depth(),
+    }))
+}
+
+#[utoipa::path(get, path = "/metrics", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+async fn metrics(State(st): St) -> Result<Response, ApiError> {
+    let store = st.store.clone();
+    let jobs = tokio::task::spawn_blocking(move || store.counts())
+        .await
+        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    let text = st.metrics.render(st.queue.depth(), &jobs);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+#[utoipa::path(get, path = "/openapi.json", security(()),
+    responses((status = 200, description = "This document", body = Object)))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Read the multipart form of `POST /v1/solve`: Arrow IPC (stream or file) parts `resources`,
+/// `needs`, optional `links`, a `policy` JSON part and an optional `name` text part.
+async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserError> {
+    let mut tables: [Option<Vec<RecordBatch>>; 3] = [None, None, None];
+    let mut policy: Option<Value> = None;
+    let mut name: Option<String> = None;
+    let bad = |m: String| UserError::bad_request("bad_multipart", m);
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            UserError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "request body exceeds the server's limit",
+            )
+        } else {
+            bad(format!("malformed multipart body: {}", e.body_text()))
+        }
+    })? {
+        let part = field.name().unwrap_or("").to_string();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("part {part:?}: {}", e.body_text())))?;
+        let slot = match part.as_str() {
+            "resources" => 0,
+            "needs" => 1,
+            "links" => 2,
+            "policy" => {
+                policy = Some(parse_json::<Value>(&data).map_err(|e| {
+                    UserError::new(e.status, e.code, format!("part \"policy\": {}", e.message))
+                })?);
+                continue;
+            }
+            "name" => {
+                name = Some(String::from_utf8_lossy(&data).into_owned());
+                continue;
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown part {other:?}: expected resources, needs, links, policy or name"
+                )))
+            }
+        };
+        let batches = commonsnet_datasets::read_batches_from_bytes(&data).map_err(|e| {
+            UserError::unprocessable(format!("part {part:?} is not an Arrow IPC table: {e}"))
+        })?;
+        tables[slot] = Some(batches);
+    }
+    let [resources, needs, links] = tables;
+    let missing: Vec<&str> = [("resources", &resources), ("needs", &needs)]
+        .iter()
+        .filter(|(_, t)| t.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(UserError::unprocessable(format!(
+            "missing part(s): {}",
+            missing.join(", ")
+        )));
+    }
+    scenario_from_batches(
+        resources.as_deref().unwrap_or_default(),
+        needs.as_deref().unwrap_or_default(),
+        links.as_deref(),
+        policy.as_ref(),
+        name.as_deref(),
+    )
+    .map_err(|e| UserError::invalid_input(&e))
+}
+
+/// Solve a scenario now. JSON body (SPEC section 3), or `multipart/form-data` with Arrow IPC
+/// parts `resources`, `needs`, optional `links`, and a `policy` JSON part. Answers the summary
+/// and the result tables as JSON, or with `Accept: application/vnd.apache.arrow.stream` the
+/// allocations table as an Arrow IPC stream (status, objective and solver in `x-commonsnet-*`
+/// headers). The server's time limit caps the policy's.
+#[utoipa::path(post, path = "/v1/solve",
+    request_body(content((Object = "application/json"), (Object = "multipart/form-data")),
+        description = "A scenario: JSON, or Arrow IPC parts"),
+    responses(
+        (status = 200, description = "Solved (any status, infeasible included)", body = SolveResponse,
+            content_type = "application/json"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type", body = ErrorBody),
+        (status = 422, description = "Invalid scenario; details name table, row and field", body = ErrorBody),
+    ))]
+async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response, ApiError> {
+    let wanted = negotiate(req.headers(), false)?;
+    let ctype = content_type(req.headers());
+    let mut scenario = match ctype.as_str() {
+        "application/json" | "" => {
+            let bytes = Bytes::from_request(req, &st)
+                .await
+                .map_err(body_rejection)?;
+            let value: Value = parse_json(&bytes)?;
+            scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?
+        }
+        "multipart/form-data" => {
+            let form = Multipart::from_request(req, &st)
+                .await
+                .map_err(|e| UserError::bad_request("bad_multipart", e.body_text()))?;
+            scenario_from_multipart(form).await?
+        }
+        other => {
+            return Err(UserError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Type {other:?}: send application/json or multipart/form-data"),
+            )
+            .into())
+        }
+    };
+    let limit = st.config.time_limit_s;
+    scenario.policy.time_limit_s =
+        Some(scenario.policy.time_limit_s.map_or(limit, |t| t.min(limit)));
+    let permit = st
+        .solve_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| InternalError::ShuttingDown)?;
+    let report = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        commonsnet_engine::solve_report(&scenario)
+    })
+    .await
+    .map_err(|e| InternalError::Worker(format!("solver task failed: {e}")))?;
+    st.metrics
+        .solve(&report.summary.solver, report.summary.solve_ms);
+    match wanted {
+        Wanted::Arrow => {
+            let tables = report.tables().map_err(InternalError::from)?;
+            let bytes = arrow_stream_bytes(&tables.allocations)?;
+            let mut resp =
+                ([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response();
+            let h = resp.headers_mut();
+            let s = &report.summary;
+            let put = |h: &mut HeaderMap, k: &'static str, v: String| {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(k, v);
+                }
+            };
+            put(h, "x-commonsnet-status", s.status.as_str().to_string());
+            put(
+                h,
+                "x-commonsnet-objective",
+                s.objective.map_or("null".into(), |o| o.to_string()),
+            );
+            put(h, "x-commonsnet-solver", s.solver.clone());
+            put(h, "x-commonsnet-solve-ms", format!("{:.3}", s.solve_ms));
+            Ok(resp)
+        }
+        _ => Ok(Json(solve_body(&report)).into_response()),
+    }
+}
+
+fn solve_body(r: &Report) -> Value {
+    json!({
+        "summary": r.summary_json(),
+        "allocations": r.allocations_json(),
+        "needs": r.needs_json(),
+        "resources": r.resources_json(),
+    })
+}
+
+/// Submit a batch job: scenarios (inline or from a generator) x policies x replicates with
+/// perturbations. Answers `202` once the job is durably stored.
+#[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest,
+    responses(
+        (status = 202, description = "Stored and queued", body = Accepted),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Invalid job", body = ErrorBody),
+        (status = 429, description = "Queue full; see Retry-After", body = ErrorBody),
+    ))]
+async fn submit_job(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let ctype = content_type(req.headers());
+    if !matches!(ctype.as_str(), "application/json" | "") {
+        return Err(UserError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type {ctype:?}: send application/json"),
+        )
+        .into());
+    }
+    let bytes = Bytes::from_request(req, &st)
+        .await
+        .map_err(body_rejection)?;
+    let request: JobRequest = parse_json(&bytes)?;
+    let total = request.validate()?;
+    if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(InternalError::ShuttingDown.into());
+    }
+    if !st.queue.try_reserve() {
+        let mut e = UserError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            format!(
+                "{} jobs are waiting already; retry later",
+                st.queue.capacity
+            ),
+        );
+        e.retry_after = Some(5);
+        return Err(e.into());
+    }
+    let id = new_job_id();
+    let spec = serde_json::to_string(&request).map_err(|e| InternalError::Worker(e.to_string()))?;
+    let store = st.store.clone();
+    let (jid, t) = (id.clone(), tenant.clone());
+    let stored =
+        tokio::task::spawn_blocking(move || store.insert_job(&jid, &t, &spec, total as i64))
+            .await
+            .map_err(|e| InternalError::Worker(e.to_string()));
+    match stored {
+        Ok(Ok(())) => st.queue.push_reserved(id.clone()),
+        Ok(Err(e)) => {
+            st.queue.release();
+            return Err(e.into());
+        }
+        Err(e) => {
+            st.queue.release();
+            return Err(e.into());
+        }
+    }
+    tracing::info!(job = %id, tenant, total, "job accepted");
+    let location = format!("/v1/jobs/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(Accepted {
+            id,
+            status: "queued".into(),
+            total,
+        }),
+    )
+        .into_response())
+}
+
+/// 128 random-looking bits as 32 hex characters: time, process, a counter and the address of a
+/// fresh allocation, hashed. Unguessable enough for ids that are also tenant-checked.
+fn new_job_id() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let probe = Box::new(0u8);
+    let mut h = Sha256::new();
+    h.update(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            .to_le_bytes(),
+    );
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update((&*probe as *const u8 as usize).to_le_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn check_id(id: &str) -> Result<(), UserError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(UserError::not_found("job"))
+    }
+}
+
+async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiError> {
+    check_id(id)?;
+    let store = st.store.clone();
+    let (id, tenant) = (id.to_string(), tenant.to_string());
+    tokio::task::spawn_blocking(move || store.job(&id, Some(&tenant)))
+        .await
+        .map_err(|e| InternalError::Worker(e.to_string()))??
+        .ok_or_else(|| UserError::not_found("job").into())
+}
+
+/// The tenant's jobs, newest first (at most 1000).
+#[utoipa::path(get, path = "/v1/jobs",
+    responses((status = 200, description = "Jobs", body = Vec<JobInfo>),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+async fn list_jobs(State(st): St, Tenant(tenant): Tenant) -> Result<Json<Vec<JobInfo>>, ApiError> {
+    let store = st.store.clone();
+    let jobs = tokio::task::spawn_blocking(move || store.list(&tenant, 1000))
+        .await
+        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    Ok(Json(jobs))
+}
+
+/// Status, progress (runs done / total) and timings of a job.
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = JobInfo),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such job for this tenant", body = ErrorBody)))]
+async fn job_status(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<JobInfo>, ApiError> {
+    Ok(Json(load_job(&st, &id, &tenant).await?))
+}
+
+/// Cancel a queued or running job (cooperatively: runs in flight finish first).
+#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Cancelled", body = JobInfo),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such job for this tenant", body = ErrorBody),
+        (status = 409, description = "The job had already finished", body = ErrorBody)))]
+async fn cancel_job(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<JobInfo>, ApiError> {
+    check_id(&id)?;
+    let store = st.store.clone();
+    let (jid, t) = (id.clone(), tenant.clone());
+    let status = tokio::task::spawn_blocking(move || store.cancel(&jid, &t))
+        .await
+        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    match status.as_deref() {
+        None => Err(UserError::not_found("job").into()),
+        Some("cancelled") => {
+            st.queue.cancel(&id);
+            Ok(Json(load_job(&st, &id, &tenant).await?))
+        }
+        Some(other) => Err(UserError::new(
+            StatusCode::CONFLICT,
+            "job_finished",
+            format!("the job is {other} and can no longer be cancelled"),
+        )
+        .into()),
+    }
+}
+
+/// The result of a finished job, one row per run: Parquet (`Accept:
+/// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default).
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "One row per run", body = Object),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such job for this tenant", body = ErrorBody),
+        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 409, description = "The job is not done", body = ErrorBody)))]
+async fn job_result(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let wanted = negotiate(&headers, true)?;
+    let job = load_job(&st, &id, &tenant).await?;
+    if job.status != "done" {
+        return Err(UserError::new(
+            StatusCode::CONFLICT,
+            "job_not_done",
+            format!(
+                "the job is {}{}",
+                job.status,
+                job.error.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        )
+        .into());
+    }
+    if wanted == Wanted::Parquet {
+        let bytes = tokio::fs::read(st.store.result_path(&id)).await?;
+        return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+    }
+    let store = st.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.rows(&id))
+        .await
+        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    match wanted {
+        Wanted::Arrow => {
+            let batch =
+                commonsnet_engine::batch::rows_to_batch(&rows).map_err(InternalError::from)?;
+            let bytes = arrow_stream_bytes(&batch)?;
+            Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
+        }
+        _ => Ok(Json(json!({"id": job.id, "rows": rows})).into_response()),
+    }
+}

@@ -1,0 +1,521 @@
+//! Seeded scenario generators for the four pilots CommonsNet was designed around (SPEC
+//! section 5). Each returns the scenario as a JSON value in the SPEC section 3 layout; callers
+//! validate it with the engine like any other input, so a generator cannot produce a scenario
+//! the engine would reject without a test noticing.
+//!
+//! Where the numbers come from is written next to them and summarised in `datasets/README.md`.
+
+use commonsnet_engine::batch::SplitMix64;
+use commonsnet_engine::{scenario_from_value, Scenario};
+use serde_json::{json, Map, Value};
+
+/// The generators' names, as `commonsnet generate NAME` and job requests spell them.
+pub const GENERATORS: [&str; 4] = ["urban", "rural", "intentional", "disaster"];
+
+/// Largest accepted scale: scale 1 is a few hundred needs; 200 is ~20-60k needs.
+pub const MAX_SCALE: f64 = 200.0;
+
+/// Generate scenario `name` at `scale` (counts of entities grow linearly with it) from `seed`.
+pub fn generate(name: &str, scale: f64, seed: u64) -> Result<Value, String> {
+    if !(scale > 0.0 && scale <= MAX_SCALE) {
+        return Err(format!("scale {scale} is not in (0, {MAX_SCALE}]"));
+    }
+    let mut g = Gen {
+        rng: SplitMix64::new(seed ^ 0xC0FF_EE00_D15A_57E5),
+        scale,
+        resources: Vec::new(),
+        needs: Vec::new(),
+    };
+    let policy = match name {
+        "urban" => g.urban(),
+        "rural" => g.rural(),
+        "intentional" => g.intentional(),
+        "disaster" => g.disaster(),
+        other => {
+            return Err(format!(
+                "unknown generator {other:?}: expected one of {}",
+                GENERATORS.join(", ")
+            ))
+        }
+    };
+    Ok(json!({
+        "name": format!("{name}-x{scale}-s{seed}"),
+        "resources": g.resources,
+        "needs": g.needs,
+        "policy": policy,
+    }))
+}
+
+/// [`generate`], validated by the engine.
+pub fn generate_scenario(name: &str, scale: f64, seed: u64) -> Result<Scenario, String> {
+    let value = generate(name, scale, seed)?;
+    scenario_from_value(&value)
+        .map_err(|e| format!("generator {name} made an invalid scenario: {e}"))
+}
+
+struct Gen {
+    rng: SplitMix64,
+    scale: f64,
+    resources: Vec<Value>,
+    needs: Vec<Value>,
+}
+
+/// Append an entity with the next id (`r1`, `r2`, ... or `n1`, ...), the id first.
+fn push(list: &mut Vec<Value>, prefix: &str, fields: Value) {
+    let mut m = Map::new();
+    m.insert("id".into(), format!("{prefix}{}", list.len() + 1).into());
+    if let Value::Object(f) = fields {
+        m.extend(f);
+    }
+    list.push(Value::Object(m));
+}
+
+/// Kilometres per degree of latitude.
+const KM_PER_DEG: f64 = 111.32;
+
+fn round(x: f64, step: f64) -> f64 {
+    (x / step).round() * step
+}
+
+impl Gen {
+    /// `base` entities at scale 1, at least one.
+    fn count(&self, base: f64) -> usize {
+        (base * self.scale).round().max(1.0) as usize
+    }
+
+    /// A point `dx`, `dy` km east and north of (lat, lon), rounded to ~1 m.
+    fn offset(lat: f64, lon: f64, dx: f64, dy: f64) -> (f64, f64) {
+        let la = lat + dy / KM_PER_DEG;
+        let lo = lon + dx / (KM_PER_DEG * lat.to_radians().cos());
+        (round(la, 1e-5), round(lo, 1e-5))
+    }
+
+    /// A point scattered around (lat, lon) with a normal spread of `sd_km`.
+    fn around(&mut self, lat: f64, lon: f64, sd_km: f64) -> (f64, f64) {
+        let (dx, dy) = (self.rng.normal() * sd_km, self.rng.normal() * sd_km);
+        Self::offset(lat, lon, dx, dy)
+    }
+
+    /// Picks an index with the given relative weights.
+    fn pick(&mut self, weights: &[f64]) -> usize {
+        let total: f64 = weights.iter().sum();
+        let mut u = self.rng.unit() * total;
+        for (i, w) in weights.iter().enumerate() {
+            if u < *w {
+                return i;
+            }
+            u -= w;
+        }
+        weights.len() - 1
+    }
+
+    /// An urban neighbourhood sharing tools, skills and meals. Blocks of ~25 households
+    /// (communities) on a 400 m grid; everything within walking distance (4.5 km/h, 1.5 km).
+    fn urban(&mut self) -> Value {
+        let (lat0, lon0) = (59.3326, 18.0649);
+        let blocks = self.count(4.0);
+        let side = (blocks as f64).sqrt().ceil() as usize;
+        // Popularity of tool loans, from tool-library loan statistics (drills lead by far).
+        let tools = [
+            ("drill", 5.0),
+            ("ladder", 3.0),
+            ("lawnmower", 2.0),
+            ("pressure_washer", 1.5),
+            ("sewing_machine", 1.0),
+        ];
+        let skills = ["plumbing", "electrical", "childcare", "tutoring", "repair"];
+        let tool_weights: Vec<f64> = tools.iter().map(|t| t.1).collect();
+        for b in 0..blocks {
+            let community = format!("block-{:02}", b + 1);
+            let (cx, cy) = ((b % side) as f64 * 0.4, (b / side) as f64 * 0.4);
+            let (blat, blon) = Self::offset(lat0, lon0, cx, cy);
+            let households = self.rng.int(15, 35);
+            for _ in 0..households {
+                let (lat, lon) = self.around(blat, blon, 0.12);
+                // Household size: mean ~2 (urban Europe), elderly households ~30%.
+                let size = 1 + self.pick(&[40.0, 30.0, 15.0, 10.0, 5.0]) as u64;
+                let elderly = self.rng.chance(0.3);
+                if self.rng.chance(0.5) {
+                    let t = self.pick(&tool_weights);
+                    push(
+                        &mut self.needs,
+                        "n",
+                        json!({"community": community, "kind": "tool",
+                        "lat": lat, "lon": lon, "demand": {"loans": 1},
+                        "required_skills": [tools[t].0], "indivisible": true, "priority": 1}),
+                    );
+                }
+                if self.rng.chance(0.3) {
+                    let skill = skills[self.rng.int(0, 4) as usize];
+                    let hours = self.rng.int(1, 4);
+                    let priority = if elderly { 3 } else { 1 + self.rng.int(0, 1) };
+                    push(
+                        &mut self.needs,
+                        "n",
+                        json!({"community": community, "kind": "skill",
+                        "lat": lat, "lon": lon, "demand": {"volunteer_h": hours},
+                        "required_skills": [skill], "priority": priority,
+                        "earliest": 0, "deadline": 24 * self.rng.int(1, 3)}),
+                    );
+                }
+                if self.rng.chance(if elderly { 0.45 } else { 0.15 }) {
+                    // Meals for a week of evenings for the household (one per person per day).
+                    let meals = size * 7;
+                    let priority = if elderly { 2 } else { 1 };
+                    push(
+                        &mut self.needs,
+                        "n",
+                        json!({"community": community, "kind": "meal",
+                        "lat": lat, "lon": lon, "demand": {"meals": meals},
+                        "priority": priority}),
+                    );
+                }
+            }
+            // Neighbours lending their own tools: a loan a week each.
+            for _ in 0..self.rng.int(3, 6) {
+                let t = self.pick(&tool_weights);
+                let (lat, lon) = self.around(blat, blon, 0.12);
+                push(
+                    &mut self.resources,
+                    "r",
+                    json!({"community": community, "kind": "tool",
+                    "lat": lat, "lon": lon, "capacity": {"loans": self.rng.int(1, 2)},
+                    "skills": [tools[t].0]}),
+                );
+            }
+            // Volunteers with one or two skills and a few hours a week.
+            for _ in 0..self.rng.int(2, 5) {
+                let (lat, lon) = self.around(blat, blon, 0.12);
+                let a = skills[self.rng.int(0, 4) as usize];
+                let b = skills[self.rng.int(0, 4) as usize];
+                let mut s = vec![a];
+                if b != a && self.rng.chance(0.5) {
+                    s.push(b);
+                }
+                push(
+                    &mut self.resources,
+                    "r",
+                    json!({"community": community, "kind": "skill",
+                    "lat": lat, "lon": lon, "capacity": {"volunteer_h": self.rng.int(3, 10)},
+                    "skills": s, "available_from": 0, "available_until": 72}),
+                );
+            }
+            // Every other block hosts a tool library, every third a community kitchen.
+            if b % 2 == 0 {
+                for (name, _) in tools {
+                    push(
+                        &mut self.resources,
+                        "r",
+                        json!({"community": community, "kind": "tool",
+                        "lat": blat, "lon": blon, "capacity": {"loans": self.rng.int(3, 6)},
+                        "skills": [name], "cost": 1}),
+                    );
+                }
+            }
+            if b % 3 == 0 {
+                push(
+                    &mut self.resources,
+                    "r",
+                    json!({"community": community, "kind": "meal",
+                    "lat": blat, "lon": blon, "capacity": {"meals": 10 * self.rng.int(20, 40)},
+                    "cost": 2}),
+                );
+            }
+        }
+        json!({"objective": "coverage", "max_distance_km": 1.5, "speed_kmh": 4.5})
+    }
+
+    /// A rural community sharing machinery and seasonal labour across farms during harvest:
+    /// few large resources, distances of tens of km, time windows in hours over two weeks.
+    fn rural(&mut self) -> Value {
+        let (lat0, lon0) = (45.05, 1.10);
+        let villages = self.count(3.0);
+        let farms = self.count(12.0);
+        let centres: Vec<(f64, f64)> = (0..villages)
+            .map(|_| self.around(lat0, lon0, 12.0))
+            .collect();
+        for f in 0..farms {
+            let v = f % villages;
+            let community = format!("village-{:02}", v + 1);
+            let (lat, lon) = self.around(centres[v].0, centres[v].1, 4.0);
+            // Cereal farm of 20-150 ha; a combine harvests ~2.5 ha/h (Agrarheute/ASABE figures).
+            let ha = self.rng.range(20.0, 150.0);
+            let ripe_day = self.rng.int(0, 7) as f64;
+            let window = self.rng.int(4, 8) as f64;
+            push(
+                &mut self.needs,
+                "n",
+                json!({"community": community, "kind": "harvest",
+                "lat": lat, "lon": lon, "demand": {"machine_h": round(ha / 2.5, 0.5)},
+                "required_skills": ["combine"], "priority": round(ha / 20.0, 0.1),
+                "earliest": ripe_day * 24.0, "deadline": (ripe_day + window) * 24.0}),
+            );
+            if self.rng.chance(0.6) {
+                // Baling straw: ~6 ha/h, right after the harvest.
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "harvest",
+                    "lat": lat, "lon": lon, "demand": {"machine_h": round(ha / 6.0, 0.5)},
+                    "required_skills": ["baler"], "priority": round(ha / 60.0, 0.1),
+                    "earliest": (ripe_day + 1.0) * 24.0,
+                    "deadline": (ripe_day + window + 3.0) * 24.0}),
+                );
+            }
+            // Seasonal labour: ~1.5 h of hand work per ha (grading, hauling, storage).
+            push(
+                &mut self.needs,
+                "n",
+                json!({"community": community, "kind": "labour",
+                "lat": lat, "lon": lon, "demand": {"labour_h": round(ha * 1.5, 1.0)},
+                "priority": round(ha / 40.0, 0.1),
+                "earliest": ripe_day * 24.0, "deadline": (ripe_day + window + 2.0) * 24.0}),
+            );
+        }
+        // A machinery co-operative (CUMA-style): one combine per ~4 farms, a baler per ~5.
+        for i in 0..self.count(3.0) {
+            let v = i % villages;
+            let (lat, lon) = self.around(centres[v].0, centres[v].1, 2.0);
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": format!("village-{:02}", v + 1),
+                "kind": "harvest", "lat": lat, "lon": lon,
+                "capacity": {"machine_h": 10 * self.rng.int(12, 20)}, "skills": ["combine"],
+                "cost": 60, "available_from": 24 * self.rng.int(0, 2), "available_until": 14 * 24}),
+            );
+        }
+        for i in 0..self.count(2.4) {
+            let v = i % villages;
+            let (lat, lon) = self.around(centres[v].0, centres[v].1, 2.0);
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": format!("village-{:02}", v + 1),
+                "kind": "harvest", "lat": lat, "lon": lon,
+                "capacity": {"machine_h": 10 * self.rng.int(6, 12)}, "skills": ["baler"],
+                "cost": 30, "available_from": 24 * self.rng.int(0, 3), "available_until": 14 * 24}),
+            );
+        }
+        for i in 0..self.count(4.0) {
+            let v = i % villages;
+            let (lat, lon) = self.around(centres[v].0, centres[v].1, 3.0);
+            // A crew of 4-8 seasonal workers, 8 h a day over the two weeks, partly committed.
+            let crew = self.rng.int(4, 8) as f64;
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": format!("village-{:02}", v + 1),
+                "kind": "labour", "lat": lat, "lon": lon,
+                "capacity": {"labour_h": round(crew * 8.0 * self.rng.range(3.0, 8.0), 1.0)},
+                "cost": 0, "available_from": 0, "available_until": 14 * 24}),
+            );
+        }
+        json!({"objective": "coverage", "fairness": "maxmin", "group_by": "community",
+            "max_distance_km": 40, "speed_kmh": 40, "cost_per_km": 1.5})
+    }
+
+    /// An intentional (co-housing) community allocating shared cars, guest rooms, workshop time
+    /// and garden plots by shared priorities: no distances, indivisible items, max-min fairness
+    /// across the houses.
+    fn intentional(&mut self) -> Value {
+        let houses = self.count(4.0);
+        let households = self.count(28.0);
+        for h in 0..households {
+            let community = format!("house-{:02}", h % houses + 1);
+            // Shared priorities agreed by the community: care and children first.
+            let care = self.rng.chance(0.2);
+            let children = self.rng.chance(0.35);
+            let boost = 1.0 + if care { 1.0 } else { 0.0 } + if children { 0.5 } else { 0.0 };
+            if self.rng.chance(0.8) {
+                let hours = self.rng.int(2, 10);
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "car",
+                    "demand": {"car_h": hours}, "priority": boost}),
+                );
+            }
+            if self.rng.chance(0.25) {
+                // A visitor's stay is one booking: all nights in one room.
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "guest_room",
+                    "demand": {"nights": self.rng.int(1, 4)}, "indivisible": true,
+                    "priority": 1}),
+                );
+            }
+            if self.rng.chance(0.4) {
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "workshop",
+                    "demand": {"bench_h": self.rng.int(2, 8)}, "priority": 1}),
+                );
+            }
+            if self.rng.chance(0.3) {
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "plot",
+                    "demand": {"plots": 1}, "indivisible": true, "min_fill": 0,
+                    "priority": round(boost, 0.5)}),
+                );
+            }
+        }
+        let commons = "commons";
+        for _ in 0..self.count(3.0) {
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": commons, "kind": "car",
+                "capacity": {"car_h": 10 * self.rng.int(3, 6)}, "cost": 4}),
+            );
+        }
+        for _ in 0..self.count(2.0) {
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": commons, "kind": "guest_room",
+                "capacity": {"nights": 7}}),
+            );
+        }
+        let bench_h = 10 * self.count(4.0);
+        push(
+            &mut self.resources,
+            "r",
+            json!({"community": commons, "kind": "workshop",
+            "capacity": {"bench_h": bench_h}}),
+        );
+        for _ in 0..self.count(6.0) {
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": commons, "kind": "plot",
+                "capacity": {"plots": 1}}),
+            );
+        }
+        json!({"objective": "coverage", "fairness": "maxmin", "group_by": "community"})
+    }
+
+    /// A flood or earthquake: districts hit unequally (severity falls with distance from the
+    /// epicentre, times a local vulnerability), shelters, water, medical teams and volunteers
+    /// from the less affected districts and depots; deadlines in hours.
+    fn disaster(&mut self) -> Value {
+        let (lat0, lon0) = (43.72, 10.40);
+        let districts = self.count(6.0);
+        let mut centres = Vec::with_capacity(districts);
+        let mut severity = Vec::with_capacity(districts);
+        for _ in 0..districts {
+            let (dx, dy) = (self.rng.normal() * 8.0, self.rng.normal() * 8.0);
+            let d = (dx * dx + dy * dy).sqrt();
+            centres.push(Self::offset(lat0, lon0, dx, dy));
+            severity.push((-d / 8.0).exp() * self.rng.range(0.5, 1.5));
+        }
+        let triage = ["triage", "trauma", "dialysis", "mental_health"];
+        for (d, &sev) in severity.iter().enumerate() {
+            let community = format!("district-{:02}", d + 1);
+            let (clat, clon) = centres[d];
+            let displaced = (sev * 60.0).round() as u64;
+            for _ in 0..displaced {
+                let (lat, lon) = self.around(clat, clon, 1.0);
+                let people = 1 + self.pick(&[30.0, 30.0, 18.0, 15.0, 5.0, 2.0]) as u64;
+                let vulnerable = self.rng.chance(0.25);
+                // Families are sheltered together; 3 meals per person per day.
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "shelter",
+                    "lat": lat, "lon": lon, "demand": {"beds": people, "meals": 3 * people},
+                    "priority": people as f64 * if vulnerable { 2.0 } else { 1.0 },
+                    "indivisible": true, "deadline": 12}),
+                );
+            }
+            // Water points: Sphere standard, 15 l per person per day, for those still at home.
+            for _ in 0..(sev * 20.0).round() as u64 {
+                let (lat, lon) = self.around(clat, clon, 1.5);
+                let people = self.rng.int(20, 120);
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "water",
+                    "lat": lat, "lon": lon, "demand": {"water_l": 15 * people},
+                    "priority": people as f64 / 20.0, "deadline": 24}),
+                );
+            }
+            for _ in 0..(sev * 12.0).round() as u64 {
+                let (lat, lon) = self.around(clat, clon, 1.0);
+                let skill = triage[self.pick(&[5.0, 3.0, 1.0, 1.0])];
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "medical",
+                    "lat": lat, "lon": lon, "demand": {"team_h": self.rng.int(1, 4)},
+                    "required_skills": [skill], "priority": 10,
+                    "deadline": self.rng.int(2, 12)}),
+                );
+            }
+            for _ in 0..(sev * 15.0).round() as u64 {
+                let (lat, lon) = self.around(clat, clon, 1.2);
+                push(
+                    &mut self.needs,
+                    "n",
+                    json!({"community": community, "kind": "support",
+                    "lat": lat, "lon": lon, "demand": {"volunteer_h": self.rng.int(2, 6)},
+                    "priority": 1, "earliest": 6, "deadline": 48}),
+                );
+            }
+            // Resources sit where the damage is smaller.
+            let spare = 1.0 - (sev / 1.5).min(0.9);
+            for _ in 0..(spare * 3.0).round() as u64 {
+                let (lat, lon) = self.around(clat, clon, 1.5);
+                let beds = 10 * self.rng.int(5, 30);
+                push(
+                    &mut self.resources,
+                    "r",
+                    json!({"community": community, "kind": "shelter",
+                    "lat": lat, "lon": lon, "capacity": {"beds": beds, "meals": 3 * beds},
+                    "available_from": self.rng.int(0, 4)}),
+                );
+            }
+            for _ in 0..(spare * 4.0).round() as u64 {
+                let (lat, lon) = self.around(clat, clon, 2.0);
+                push(
+                    &mut self.resources,
+                    "r",
+                    json!({"community": community, "kind": "support",
+                    "lat": lat, "lon": lon, "capacity": {"volunteer_h": 8 * self.rng.int(1, 4)},
+                    "available_from": 6, "available_until": 48}),
+                );
+            }
+        }
+        // Regional depots: water trucks (5-12 m3) and hospital medical teams.
+        for i in 0..self.count(5.0) {
+            let (lat, lon) = self.around(lat0, lon0, 15.0);
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": format!("depot-{:02}", i % 3 + 1),
+                "kind": "water", "lat": lat, "lon": lon,
+                "capacity": {"water_l": 1000 * self.rng.int(5, 12)}, "cost": 50,
+                "available_from": self.rng.int(1, 6)}),
+            );
+        }
+        for i in 0..self.count(6.0) {
+            let (lat, lon) = self.around(lat0, lon0, 12.0);
+            let a = triage[self.pick(&[5.0, 3.0, 1.0, 1.0])];
+            let mut skills = vec!["triage", a];
+            skills.dedup();
+            push(
+                &mut self.resources,
+                "r",
+                json!({"community": format!("hospital-{:02}", i % 2 + 1),
+                "kind": "medical", "lat": lat, "lon": lon, "capacity": {"team_h": 12},
+                "skills": skills, "available_from": self.rng.int(0, 2)}),
+            );
+        }
+        json!({"objective": "coverage", "fairness": "maxmin", "group_by": "community",
+            "max_distance_km": 40, "speed_kmh": 30, "cost_per_km": 0.5})
+    }
+}

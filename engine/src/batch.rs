@@ -1,0 +1,432 @@
+//! Batch runs (SPEC section 5, and the HTTP jobs of section 4): one (scenario, policy,
+//! replicate) at a time, with seeded Monte Carlo perturbations, reported as one tidy row.
+//!
+//! Everything here is a pure function of its inputs and a 64-bit seed, so a batch gives the same
+//! table bit for bit whatever the thread count or the order in which runs finish; only the
+//! measured `solve_ms` differs between two executions.
+
+use crate::graph::LinkBuilder;
+use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
+use crate::results::Report;
+use crate::solve::{solve_with, SolveOptions};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator. We need determinism
+/// and independence between streams, not cryptographic strength.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    /// Uniform integer in [lo, hi] (inclusive).
+    pub fn int(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.unit().max(f64::MIN_POSITIVE);
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// A seed derived from a base seed and a path of indices: streams for different paths are
+/// independent, and the derivation does not depend on any evaluation order.
+pub fn derive_seed(base: u64, path: &[u64]) -> u64 {
+    let mut h = SplitMix64::new(base ^ 0x5EED_C0DE_0000_0000);
+    let mut out = h.next_u64();
+    for &p in path {
+        h = SplitMix64::new(out ^ p.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        out = h.next_u64();
+    }
+    out
+}
+
+/// Monte Carlo perturbations of a scenario (SPEC section 5), all relative and in [0, 1].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Perturbation {
+    /// Each need's demand is scaled by a factor uniform in `[1 - demand, 1 + demand]`.
+    pub demand: f64,
+    /// Each resource fails (is removed) with this probability.
+    pub failures: f64,
+    /// Each link's travel time is scaled by a factor uniform in `[1 - t, 1 + t]`; links whose
+    /// new time misses the need's deadline disappear.
+    pub travel_time: f64,
+}
+
+impl Perturbation {
+    pub fn is_none(&self) -> bool {
+        self.demand == 0.0 && self.failures == 0.0 && self.travel_time == 0.0
+    }
+
+    /// Checks every field; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("demand", self.demand),
+            ("failures", self.failures),
+            ("travel_time", self.travel_time),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("perturb.{name}: {v} is not in [0, 1]"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The scenario one replicate sees. Streams are keyed by need and resource position and by link
+/// endpoints, so one entity's draw does not depend on how many others were drawn before it.
+pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
+    if p.is_none() {
+        return s.clone();
+    }
+    let mut out = s.clone();
+    if p.demand > 0.0 {
+        for (i, n) in out.needs.iter_mut().enumerate() {
+            let mut rng = SplitMix64::new(derive_seed(seed, &[1, i as u64]));
+            let f = rng.range(1.0 - p.demand, 1.0 + p.demand);
+            for q in n.demand.values_mut() {
+                *q *= f;
+            }
+            // A need must keep some demand: a factor of exactly 0 keeps the original.
+            if n.demand.values().all(|&q| q <= 0.0) {
+                n.demand = s.needs[i].demand.clone();
+            }
+        }
+    }
+    if p.failures > 0.0 {
+        let mut keep = Vec::with_capacity(out.resources.len());
+        for i in 0..out.resources.len() {
+            let mut rng = SplitMix64::new(derive_seed(seed, &[2, i as u64]));
+            keep.push(!rng.chance(p.failures));
+        }
+        let mut idx = 0;
+        out.resources.retain(|_| {
+            idx += 1;
+            keep[idx - 1]
+        });
+        if let Some(links) = &mut out.links {
+            let alive: std::collections::HashSet<&str> =
+                out.resources.iter().map(|r| r.id.as_str()).collect();
+            links.retain(|l| alive.contains(l.resource.as_str()));
+        }
+    }
+    if p.travel_time > 0.0 {
+        let noise = |r: &str, n: &str| {
+            let mut h = 0xcbf2_9ce4_8422_2325u64;
+            for b in r.bytes().chain([0]).chain(n.bytes()) {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+            let mut rng = SplitMix64::new(derive_seed(seed, &[3, h]));
+            rng.range(1.0 - p.travel_time, 1.0 + p.travel_time)
+        };
+        match &mut out.links {
+            Some(links) => {
+                for l in links.iter_mut() {
+                    if let Some(t) = &mut l.time {
+                        *t *= noise(&l.resource, &l.need);
+                    }
+                }
+            }
+            None => {
+                // Rule-built links become explicit, each with its own noisy time, and the time
+                // window rule of SPEC section 2 is applied again with that time.
+                let edges = LinkBuilder::new(&out.resources, &out.policy).build(&out.needs);
+                let mut links = Vec::with_capacity(edges.len());
+                for e in edges {
+                    let (r, n) = (&out.resources[e.resource], &out.needs[e.need]);
+                    let time = e.time.map(|t| t * noise(&r.id, &n.id));
+                    if let (Some(t), Some(deadline)) = (time, n.deadline) {
+                        if r.available_from.unwrap_or(0.0) + t > deadline {
+                            continue;
+                        }
+                    }
+                    links.push(Link {
+                        resource: r.id.clone(),
+                        need: n.id.clone(),
+                        cost: e.cost,
+                        time,
+                        use_: Default::default(),
+                    });
+                }
+                out.links = Some(links);
+            }
+        }
+    }
+    out
+}
+
+/// A named policy of the batch runner: `greedy`, `coverage`, `cost`, `maxmin`, or
+/// `min_share=S`, applied on top of the scenario's own policy (its link rules are kept).
+pub fn named_policy(name: &str, base: &Policy) -> Result<Policy, String> {
+    let mut p = base.clone();
+    match name {
+        "greedy" => p.solver = SolverChoice::Greedy,
+        "coverage" => {
+            p.objective = Objective::Coverage;
+            p.fairness = Fairness::None;
+        }
+        "cost" => {
+            p.objective = Objective::Cost;
+            p.fairness = Fairness::None;
+        }
+        "maxmin" => {
+            p.objective = Objective::Coverage;
+            p.fairness = Fairness::Maxmin;
+        }
+        "own" => {}
+        other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
+            Some(Ok(s)) if (0.0..=1.0).contains(&s) => {
+                p.objective = Objective::Coverage;
+                p.fairness = Fairness::MinShare(s);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown policy {other:?}: expected greedy, coverage, cost, maxmin, own or min_share=S"
+                ))
+            }
+        },
+    }
+    Ok(p)
+}
+
+/// Which policy a run uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicySpec {
+    /// A [`named_policy`] over the scenario's own policy.
+    Named(String),
+    /// A full policy replacing the scenario's own; `label` names it in the results.
+    Given { label: String, policy: Policy },
+}
+
+impl PolicySpec {
+    pub fn label(&self) -> &str {
+        match self {
+            PolicySpec::Named(n) => n,
+            PolicySpec::Given { label, .. } => label,
+        }
+    }
+
+    fn resolve(&self, base: &Policy) -> Result<Policy, String> {
+        match self {
+            PolicySpec::Named(n) => named_policy(n, base),
+            PolicySpec::Given { policy, .. } => Ok(policy.clone()),
+        }
+    }
+}
+
+/// One run of a batch: which scenario, which policy, which replicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunKey {
+    pub scenario: usize,
+    pub policy: usize,
+    pub replicate: usize,
+}
+
+impl RunKey {
+    /// Run `index` of `scenarios x replicates x policies`, the order of the result table
+    /// (policies vary fastest, so the policies of one replicate sit side by side).
+    pub fn from_index(index: usize, policies: usize, replicates: usize) -> RunKey {
+        RunKey {
+            scenario: index / (policies * replicates),
+            replicate: index / policies % replicates,
+            policy: index % policies,
+        }
+    }
+}
+
+/// What every run of a batch shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchSettings {
+    pub perturbation: Perturbation,
+    /// Upper bound on each run's solver time (the policy's own limit applies when smaller).
+    pub time_limit_s: Option<f64>,
+}
+
+/// One row of a batch result table: the run, its status and the summary metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub run: u64,
+    pub scenario: String,
+    pub policy: String,
+    pub replicate: u64,
+    /// The seed of this replicate's perturbations (shared by all policies, so that they are
+    /// compared on the same perturbed scenario).
+    pub seed: u64,
+    /// `optimal`, `feasible` (greedy), `infeasible`, `time_limit`, or `error`.
+    pub status: String,
+    pub error: Option<String>,
+    pub objective: Option<f64>,
+    pub coverage_value: Option<f64>,
+    pub cost: Option<f64>,
+    pub coverage_ratio: Option<f64>,
+    pub min_group_ratio: Option<f64>,
+    pub jain_index: Option<f64>,
+    pub needs_served: Option<u64>,
+    pub needs_partly_served: Option<u64>,
+    pub mean_access_time_h: Option<f64>,
+    pub solver: Option<String>,
+    pub solve_ms: Option<f64>,
+}
+
+/// Run one (scenario, policy, replicate). Never panics: a failure of any kind, a panic in a
+/// solver included, becomes a row with status `error`, so one bad run never aborts a batch.
+pub fn run_one(
+    run: u64,
+    scenario: &Scenario,
+    scenario_label: &str,
+    policy: &PolicySpec,
+    replicate: u64,
+    seed: u64,
+    settings: &BatchSettings,
+) -> RunRow {
+    let mut row = RunRow {
+        run,
+        scenario: scenario_label.to_string(),
+        policy: policy.label().to_string(),
+        replicate,
+        seed,
+        status: "error".into(),
+        error: None,
+        objective: None,
+        coverage_value: None,
+        cost: None,
+        coverage_ratio: None,
+        min_group_ratio: None,
+        jain_index: None,
+        needs_served: None,
+        needs_partly_served: None,
+        mean_access_time_h: None,
+        solver: None,
+        solve_ms: None,
+    };
+    let mut s = match policy.resolve(&scenario.policy) {
+        Ok(p) => Scenario {
+            policy: p,
+            ..scenario.clone()
+        },
+        Err(e) => {
+            row.error = Some(e);
+            return row;
+        }
+    };
+    if let Some(limit) = settings.time_limit_s {
+        s.policy.time_limit_s = Some(s.policy.time_limit_s.map_or(limit, |t| t.min(limit)));
+    }
+    let result = std::panic::catch_unwind(|| {
+        let s = perturb(&s, &settings.perturbation, seed);
+        // Batch runs are parallel across runs already: one thread per run.
+        let opts = SolveOptions {
+            threads: Some(1),
+            ..SolveOptions::default()
+        };
+        Report::new(&solve_with(&s, &opts)).summary
+    });
+    match result {
+        Ok(sum) => {
+            row.status = sum.status.as_str().into();
+            row.objective = sum.objective;
+            if sum.objective.is_some() {
+                row.coverage_value = Some(sum.coverage_value);
+                row.cost = Some(sum.cost);
+                row.coverage_ratio = Some(sum.coverage_ratio);
+                row.min_group_ratio = Some(sum.min_group_ratio);
+                row.jain_index = Some(sum.jain_index);
+                row.needs_served = Some(sum.needs_served as u64);
+                row.needs_partly_served = Some(sum.needs_partly_served as u64);
+                row.mean_access_time_h = sum.mean_access_time_h;
+            }
+            row.error = sum.infeasibility.map(|i| i.message);
+            row.solver = Some(sum.solver);
+            row.solve_ms = Some(sum.solve_ms);
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "solver panicked".into());
+            row.error = Some(format!("internal error: {msg}"));
+        }
+    }
+    row
+}
+
+/// The batch result table: one row per run, in run order.
+pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
+    fn f64s(rows: &[RunRow], f: impl Fn(&RunRow) -> Option<f64>) -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<Float64Array>())
+    }
+    fn u64s(rows: &[RunRow], f: impl Fn(&RunRow) -> Option<u64>) -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<UInt64Array>())
+    }
+    fn strs(rows: &[RunRow], f: impl Fn(&RunRow) -> Option<&str>) -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<StringArray>())
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("run", u64s(rows, |r| Some(r.run))),
+        ("scenario", strs(rows, |r| Some(&r.scenario))),
+        ("policy", strs(rows, |r| Some(&r.policy))),
+        ("replicate", u64s(rows, |r| Some(r.replicate))),
+        ("seed", u64s(rows, |r| Some(r.seed))),
+        ("status", strs(rows, |r| Some(&r.status))),
+        ("error", strs(rows, |r| r.error.as_deref())),
+        ("objective", f64s(rows, |r| r.objective)),
+        ("coverage_value", f64s(rows, |r| r.coverage_value)),
+        ("cost", f64s(rows, |r| r.cost)),
+        ("coverage_ratio", f64s(rows, |r| r.coverage_ratio)),
+        ("min_group_ratio", f64s(rows, |r| r.min_group_ratio)),
+        ("jain_index", f64s(rows, |r| r.jain_index)),
+        ("needs_served", u64s(rows, |r| r.needs_served)),
+        ("needs_partly_served", u64s(rows, |r| r.needs_partly_served)),
+        ("mean_access_time_h", f64s(rows, |r| r.mean_access_time_h)),
+        ("solver", strs(rows, |r| r.solver.as_deref())),
+        ("solve_ms", f64s(rows, |r| r.solve_ms)),
+    ];
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(name, col)| {
+            let nullable = !matches!(
+                *name,
+                "run" | "scenario" | "policy" | "replicate" | "seed" | "status"
+            );
+            Field::new(*name, col.data_type().clone(), nullable)
+        })
+        .collect();
+    debug_assert!(fields.iter().all(|f| f.data_type() != &DataType::Null));
+    RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        cols.into_iter().map(|c| c.1).collect(),
+    )
+}
