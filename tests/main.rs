@@ -8,6 +8,8 @@ mod cli;
 mod duals;
 mod flow;
 mod gap;
+mod generators;
+mod http;
 mod oracle;
 mod properties;
 mod statuses;

@@ -122,6 +122,7 @@ fn solving_by_components_equals_solving_whole() {
             &SolveOptions {
                 split_components: false,
                 threads: None,
+                time_limit_s: None,
             },
         ));
         assert_eq!(split.summary.status, whole.summary.status, "seed {seed}");
@@ -191,6 +192,7 @@ fn results_are_identical_with_one_and_many_threads() {
             &SolveOptions {
                 split_components: true,
                 threads: Some(1),
+                time_limit_s: None,
             },
         ));
         let many = Report::new(&solve_with(
@@ -198,6 +200,7 @@ fn results_are_identical_with_one_and_many_threads() {
             &SolveOptions {
                 split_components: true,
                 threads: Some(4),
+                time_limit_s: None,
             },
         ));
         assert_eq!(one.allocations, many.allocations, "seed {seed}");

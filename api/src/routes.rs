@@ -372,7 +372,7 @@ async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserEr
 async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response, ApiError> {
     let wanted = negotiate(req.headers(), false)?;
     let ctype = content_type(req.headers());
-    let mut scenario = match ctype.as_str() {
+    let scenario = match ctype.as_str() {
         "application/json" | "" => {
             let bytes = Bytes::from_request(req, &st)
                 .await
@@ -395,18 +395,19 @@ async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response,
             .into())
         }
     };
-    let limit = st.config.time_limit_s;
-    scenario.policy.time_limit_s =
-        Some(scenario.policy.time_limit_s.map_or(limit, |t| t.min(limit)));
     let permit = st
         .solve_slots
         .clone()
         .acquire_owned()
         .await
         .map_err(|_| InternalError::ShuttingDown)?;
+    let opts = commonsnet_engine::SolveOptions {
+        time_limit_s: Some(st.config.time_limit_s),
+        ..Default::default()
+    };
     let report = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        commonsnet_engine::solve_report(&scenario)
+        Report::new(&commonsnet_engine::solve_with(&scenario, &opts))
     })
     .await
     .map_err(|e| InternalError::Worker(format!("solver task failed: {e}")))?;

@@ -331,7 +331,7 @@ pub fn run_one(
         solver: None,
         solve_ms: None,
     };
-    let mut s = match policy.resolve(&scenario.policy) {
+    let s = match policy.resolve(&scenario.policy) {
         Ok(p) => Scenario {
             policy: p,
             ..scenario.clone()
@@ -341,14 +341,12 @@ pub fn run_one(
             return row;
         }
     };
-    if let Some(limit) = settings.time_limit_s {
-        s.policy.time_limit_s = Some(s.policy.time_limit_s.map_or(limit, |t| t.min(limit)));
-    }
     let result = std::panic::catch_unwind(|| {
         let s = perturb(&s, &settings.perturbation, seed);
         // Batch runs are parallel across runs already: one thread per run.
         let opts = SolveOptions {
             threads: Some(1),
+            time_limit_s: settings.time_limit_s,
             ..SolveOptions::default()
         };
         Report::new(&solve_with(&s, &opts)).summary

@@ -62,6 +62,9 @@ pub struct SolveOptions {
     pub split_components: bool,
     /// Thread count for this solve; overrides `policy.threads`.
     pub threads: Option<usize>,
+    /// A cap on the policy's time limit set by the caller (a server's per-request limit),
+    /// kept out of the scenario so that its digest stays that of the input.
+    pub time_limit_s: Option<f64>,
 }
 
 impl Default for SolveOptions {
@@ -69,6 +72,7 @@ impl Default for SolveOptions {
         SolveOptions {
             split_components: true,
             threads: None,
+            time_limit_s: None,
         }
     }
 }
@@ -160,10 +164,11 @@ pub fn group_key(s: &Scenario, n: &Need) -> String {
 
 fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) -> Solution {
     let nd = net.num_dims();
-    let deadline = s
-        .policy
-        .time_limit_s
-        .map(|t| start + Duration::from_secs_f64(t.min(1e9)));
+    let limit = match (s.policy.time_limit_s, opts.time_limit_s) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let deadline = limit.map(|t| start + Duration::from_secs_f64(t.min(1e9)));
     let parts: Vec<Component> = if s.policy.fairness != Fairness::None || !opts.split_components {
         // Group ratios sum over every component, so fairness couples them: one model.
         let mut all = Component {

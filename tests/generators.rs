@@ -1,0 +1,149 @@
+//! The pilot generators and the batch runner's perturbations.
+
+use commonsnet_datasets::generate::{generate, generate_scenario, GENERATORS};
+use commonsnet_engine::batch::{perturb, run_one, BatchSettings, Perturbation, PolicySpec};
+use commonsnet_engine::graph::Network;
+
+#[test]
+fn generators_are_deterministic_valid_and_scale() {
+    for name in GENERATORS {
+        let a = generate(name, 1.0, 42).unwrap();
+        assert_eq!(
+            a,
+            generate(name, 1.0, 42).unwrap(),
+            "{name} is not deterministic"
+        );
+        assert_ne!(
+            a,
+            generate(name, 1.0, 43).unwrap(),
+            "{name} ignores its seed"
+        );
+        let small = generate_scenario(name, 1.0, 42).unwrap();
+        let large = generate_scenario(name, 4.0, 42).unwrap();
+        assert!(
+            small.needs.len() >= 20,
+            "{name}: {} needs",
+            small.needs.len()
+        );
+        assert!(!small.resources.is_empty());
+        assert!(
+            large.needs.len() > 2 * small.needs.len(),
+            "{name}: scale 4 has {} needs vs {}",
+            large.needs.len(),
+            small.needs.len()
+        );
+        assert!(
+            !Network::build(&small).edges.is_empty(),
+            "{name} has no links"
+        );
+    }
+    assert!(generate("moon", 1.0, 1).is_err());
+    assert!(generate("urban", 0.0, 1).is_err());
+}
+
+#[test]
+fn generated_scenarios_solve_and_optimal_beats_greedy() {
+    for name in GENERATORS {
+        for seed in 0..2 {
+            let s = generate_scenario(name, 1.0, seed).unwrap();
+            let settings = BatchSettings::default();
+            let greedy = run_one(
+                0,
+                &s,
+                name,
+                &PolicySpec::Named("greedy".into()),
+                0,
+                1,
+                &settings,
+            );
+            let opt = run_one(
+                1,
+                &s,
+                name,
+                &PolicySpec::Named("coverage".into()),
+                0,
+                1,
+                &settings,
+            );
+            assert_eq!(greedy.status, "feasible", "{name}/{seed}: {greedy:?}");
+            assert_eq!(opt.status, "optimal", "{name}/{seed}: {opt:?}");
+            let (g, o) = (greedy.coverage_value.unwrap(), opt.coverage_value.unwrap());
+            assert!(
+                o >= g - 1e-6 * g.max(1.0),
+                "{name}/{seed}: optimal {o} < greedy {g}"
+            );
+            assert!(o > 0.0);
+        }
+    }
+}
+
+#[test]
+fn perturbations_are_seeded_and_do_what_they_say() {
+    let s = generate_scenario("disaster", 1.0, 3).unwrap();
+    let p = Perturbation {
+        demand: 0.3,
+        failures: 0.2,
+        travel_time: 0.25,
+    };
+    let a = perturb(&s, &p, 9);
+    assert_eq!(a, perturb(&s, &p, 9));
+    assert_ne!(a, perturb(&s, &p, 10));
+    // Demand: every need scaled by one factor within [0.7, 1.3].
+    for (n0, n1) in s.needs.iter().zip(&a.needs) {
+        let f: Vec<f64> = n0.demand.iter().map(|(d, q)| n1.demand[d] / q).collect();
+        assert!(f.iter().all(|x| (0.7 - 1e-12..=1.3 + 1e-12).contains(x)));
+        assert!(f.iter().all(|x| (x - f[0]).abs() < 1e-12));
+    }
+    // Failures: a fraction of resources removed, the rest untouched.
+    assert!(a.resources.len() < s.resources.len());
+    assert!(a.resources.iter().all(|r| s.resources.contains(r)));
+    let all_fail = perturb(
+        &s,
+        &Perturbation {
+            failures: 1.0,
+            ..Default::default()
+        },
+        1,
+    );
+    assert!(all_fail.resources.is_empty());
+    // Travel time: links become explicit with times within +-25% of the rule-built ones, and
+    // no link breaks a deadline.
+    let only_time = perturb(
+        &s,
+        &Perturbation {
+            travel_time: 0.25,
+            ..Default::default()
+        },
+        5,
+    );
+    let base = Network::build(&s);
+    let links = only_time.links.as_ref().unwrap();
+    assert!(links.len() <= base.edges.len() && links.len() * 10 >= base.edges.len() * 9);
+    let by_pair: std::collections::HashMap<(String, String), f64> = base
+        .edges
+        .iter()
+        .map(|e| {
+            (
+                (
+                    s.resources[e.resource].id.clone(),
+                    s.needs[e.need].id.clone(),
+                ),
+                e.time.unwrap(),
+            )
+        })
+        .collect();
+    let needs: std::collections::HashMap<&str, &commonsnet_engine::model::Need> =
+        s.needs.iter().map(|n| (n.id.as_str(), n)).collect();
+    let res: std::collections::HashMap<&str, &commonsnet_engine::model::Resource> =
+        s.resources.iter().map(|r| (r.id.as_str(), r)).collect();
+    for l in links {
+        let t0 = by_pair[&(l.resource.clone(), l.need.clone())];
+        let t = l.time.unwrap();
+        assert!(t >= 0.75 * t0 - 1e-12 && t <= 1.25 * t0 + 1e-12);
+        if let Some(d) = needs[l.need.as_str()].deadline {
+            assert!(res[l.resource.as_str()].available_from.unwrap_or(0.0) + t <= d);
+        }
+    }
+    // No perturbation: the scenario itself.
+    assert_eq!(perturb(&s, &Perturbation::default(), 5), s);
+}

@@ -1,0 +1,947 @@
+//! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
+//! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
+
+use commonsnet_datasets::read_batches_from_bytes;
+use commonsnet_engine::batch::RunRow;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXAMPLE: &str = "datasets/examples/flood-north.json";
+const ARROW: &str = "application/vnd.apache.arrow.stream";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let v: Value = serde_json::from_str(&line).expect("listening line is JSON");
+        let base = format!("http://{}", v["listening"].as_str().unwrap());
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body[..self.body.len().min(300)])
+            )
+        })
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(120));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|k| resp.header(&k).map(|v| (k.clone(), v.to_string())))
+        .collect();
+    let mut body = Vec::new();
+    resp.into_reader()
+        .read_to_end(&mut body)
+        .expect("read body");
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn post_json(s: &Server, path: &str, body: &Value, auth: Option<&str>) -> Resp {
+    let bearer = auth.map(|t| format!("Bearer {t}"));
+    let mut h = vec![("Content-Type", "application/json")];
+    if let Some(b) = &bearer {
+        h.push(("Authorization", b));
+    }
+    call("POST", &s.url(path), &h, Some(body.to_string().as_bytes()))
+}
+
+fn get(s: &Server, path: &str, auth: Option<&str>) -> Resp {
+    let bearer = auth.map(|t| format!("Bearer {t}"));
+    let h: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    call("GET", &s.url(path), &h, None)
+}
+
+fn example() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap()
+}
+
+/// Poll a job until `pred` holds on its status body (or panic after `secs`).
+fn wait_job(
+    s: &Server,
+    id: &str,
+    auth: Option<&str>,
+    secs: u64,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = get(s, &format!("/v1/jobs/{id}"), auth);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        if pred(&v) {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "job {id} did not reach the expected state: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn done(v: &Value) -> bool {
+    v["status"] == "done"
+}
+
+fn rows_of(s: &Server, id: &str) -> Vec<RunRow> {
+    let r = get(s, &format!("/v1/jobs/{id}/result"), None);
+    assert_eq!(r.status, 200);
+    serde_json::from_value(r.json()["rows"].clone()).unwrap()
+}
+
+fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "commonsnet-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, ctype, data) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn ipc_stream(batch: &arrow_array::RecordBatch) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.arrow");
+    commonsnet_datasets::write_batch(&path, batch, commonsnet_datasets::TableFormat::ArrowIpc)
+        .unwrap();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn solve_json_in_json_and_arrow_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let scenario = commonsnet_engine::scenario_from_value(&example()).unwrap();
+    let local = commonsnet_engine::solve_report(&scenario);
+
+    let r = post_json(&s, "/v1/solve", &example(), None);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["summary"]["status"], "optimal");
+    let obj = v["summary"]["objective"].as_f64().unwrap();
+    assert!((obj - local.summary.objective.unwrap()).abs() < 1e-6);
+    assert_eq!(
+        v["allocations"].as_array().unwrap().len(),
+        local.allocations.len()
+    );
+    assert_eq!(v["needs"].as_array().unwrap().len(), scenario.needs.len());
+    assert_eq!(
+        v["resources"].as_array().unwrap().len(),
+        scenario.resources.len()
+    );
+    assert_eq!(v["summary"]["input_digest"], json!(scenario.digest()));
+
+    let body = example().to_string();
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", "application/json"), ("Accept", ARROW)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(ARROW));
+    assert_eq!(r.header("x-commonsnet-status"), Some("optimal"));
+    let batches = read_batches_from_bytes(&r.body).unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, local.allocations.len());
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(&names[..4], &["resource", "need", "share", "cost"]);
+}
+
+#[test]
+fn solve_arrow_multipart_in_equals_json_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let scenario = commonsnet_engine::scenario_from_value(&example()).unwrap();
+    let t = commonsnet_engine::tables::scenario_to_tables(&scenario).unwrap();
+    let (res, needs) = (ipc_stream(&t.resources), ipc_stream(&t.needs));
+    let policy = t.policy.to_string();
+    let (ctype, body) = multipart(&[
+        ("resources", "application/vnd.apache.arrow.file", &res),
+        ("needs", "application/vnd.apache.arrow.file", &needs),
+        ("policy", "application/json", policy.as_bytes()),
+        ("name", "text/plain", b"flood-north"),
+    ]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let via_arrow = r.json();
+    let via_json = post_json(&s, "/v1/solve", &example(), None).json();
+    for k in [
+        "status",
+        "objective",
+        "cost",
+        "needs_served",
+        "solver",
+        "input_digest",
+    ] {
+        assert_eq!(via_arrow["summary"][k], via_json["summary"][k], "{k}");
+    }
+    assert_eq!(via_arrow["allocations"], via_json["allocations"]);
+
+    // A part that is not Arrow is refused with its name; a missing part is named too.
+    let (ctype, body) = multipart(&[
+        ("resources", "text/plain", b"hello"),
+        ("needs", "x", &needs),
+    ]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"resources\""));
+    let (ctype, body) = multipart(&[("needs", "x", &needs)]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("resources"));
+}
+
+#[test]
+fn job_from_submit_to_result_in_three_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let job = json!({"generator": {"name": "urban", "count": 2}, "policies": ["greedy", "coverage"],
+        "replicates": 2, "seed": 7, "perturb": {"demand": 0.2, "failures": 0.1, "travel_time": 0.2}});
+    let r = post_json(&s, "/v1/jobs", &job, None);
+    assert_eq!(r.status, 202);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/jobs/{id}").as_str())
+    );
+    assert_eq!(r.json()["total"], 8);
+    let status = wait_job(&s, &id, None, 120, done);
+    assert_eq!(status["progress"], json!({"done": 8, "total": 8}));
+    assert!(status["elapsed_ms"].as_i64().unwrap() >= 0);
+
+    let rows = rows_of(&s, &id);
+    assert_eq!(rows.len(), 8);
+    for (i, pair) in rows.chunks(2).enumerate() {
+        let (greedy, optimal) = (&pair[0], &pair[1]);
+        assert_eq!(
+            (greedy.policy.as_str(), optimal.policy.as_str()),
+            ("greedy", "coverage")
+        );
+        assert_eq!(
+            greedy.seed, optimal.seed,
+            "policies share a replicate's perturbation"
+        );
+        assert_eq!(greedy.status, "feasible");
+        assert_eq!(optimal.status, "optimal", "run {i}: {optimal:?}");
+        // Optimal coverage is never below the greedy plan's.
+        let g = greedy.coverage_value.unwrap();
+        assert!(optimal.coverage_value.unwrap() >= g - 1e-6 * g.max(1.0));
+    }
+    // The two replicates of a scenario differ (their perturbations do).
+    assert_ne!(rows[0].coverage_value, rows[2].coverage_value);
+
+    let arrow = call(
+        "GET",
+        &s.url(&format!("/v1/jobs/{id}/result")),
+        &[("Accept", ARROW)],
+        None,
+    );
+    assert_eq!(arrow.status, 200);
+    let b = read_batches_from_bytes(&arrow.body).unwrap();
+    assert_eq!(b.iter().map(|b| b.num_rows()).sum::<usize>(), 8);
+    let pq = call(
+        "GET",
+        &s.url(&format!("/v1/jobs/{id}/result")),
+        &[("Accept", "application/vnd.apache.parquet")],
+        None,
+    );
+    assert_eq!(pq.status, 200);
+    assert!(pq.body.starts_with(b"PAR1"));
+    let b = read_batches_from_bytes(&pq.body).unwrap();
+    assert_eq!(b.iter().map(|b| b.num_rows()).sum::<usize>(), 8);
+    assert_eq!(b[0].schema().field(0).name(), "run");
+
+    // A finished job cannot be cancelled.
+    let r = call("DELETE", &s.url(&format!("/v1/jobs/{id}")), &[], None);
+    assert_eq!((r.status, r.code().as_str()), (409, "job_finished"));
+    let list = get(&s, "/v1/jobs", None).json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+/// A job long enough to be interrupted: 4 disaster scenarios x 2 policies x 5 replicates.
+fn long_job() -> Value {
+    json!({"generator": {"name": "disaster", "count": 4}, "policies": ["greedy", "coverage"],
+        "replicates": 5, "seed": 11, "perturb": {"demand": 0.2, "failures": 0.05}})
+}
+
+fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
+    for r in &mut rows {
+        r.solve_ms = None;
+    }
+    rows
+}
+
+#[test]
+fn sigkill_mid_job_then_restart_completes_with_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &["--job-threads", "1"]);
+    let r = post_json(&s, "/v1/jobs", &long_job(), None);
+    assert_eq!(r.status, 202);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let before = wait_job(&s, &id, None, 120, |v| {
+        v["progress"]["done"].as_i64() >= Some(3)
+    });
+    assert_eq!(before["status"], "running");
+    s.kill(); // SIGKILL
+    let done_before = before["progress"]["done"].as_i64().unwrap();
+    assert!(done_before < 40, "the job finished before the kill");
+
+    let s = Server::start(dir.path(), &["--job-threads", "2"]);
+    let after = get(&s, &format!("/v1/jobs/{id}"), None).json();
+    assert!(
+        after["progress"]["done"].as_i64().unwrap() >= done_before,
+        "finished runs were kept: {after}"
+    );
+    let fin = wait_job(&s, &id, None, 300, done);
+    assert_eq!(fin["attempts"], 2, "{fin}");
+    let resumed = without_timing(rows_of(&s, &id));
+
+    let other = tempfile::tempdir().unwrap();
+    let s2 = Server::start(other.path(), &[]);
+    let id2 = post_json(&s2, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_job(&s2, &id2, None, 300, done);
+    let uninterrupted = without_timing(rows_of(&s2, &id2));
+    assert_eq!(resumed.len(), 40);
+    assert_eq!(resumed, uninterrupted);
+}
+
+#[test]
+fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &["--job-threads", "1"]);
+    let id = post_json(&s, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_job(&s, &id, None, 60, |v| v["status"] == "running");
+    let r = call("DELETE", &s.url(&format!("/v1/jobs/{id}")), &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "cancelled");
+    std::thread::sleep(Duration::from_millis(1500));
+    let v = get(&s, &format!("/v1/jobs/{id}"), None).json();
+    assert_eq!(v["status"], "cancelled");
+    let done_at_cancel = v["progress"]["done"].as_i64().unwrap();
+    assert!(done_at_cancel < 40);
+    let r = get(&s, &format!("/v1/jobs/{id}/result"), None);
+    assert_eq!((r.status, r.code().as_str()), (409, "job_not_done"));
+
+    // SIGTERM: the server stops cleanly, the running job stays resumable.
+    let id2 = post_json(&s, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_job(&s, &id2, None, 60, |v| {
+        v["progress"]["done"].as_i64() >= Some(1)
+    });
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exit = s.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+    let s = Server::start(dir.path(), &["--job-threads", "2"]);
+    let v = wait_job(&s, &id2, None, 300, done);
+    assert_eq!(v["attempts"], 2);
+    // The cancelled job was not resumed.
+    let v = get(&s, &format!("/v1/jobs/{id}"), None).json();
+    assert_eq!(v["status"], "cancelled");
+    assert_eq!(v["progress"]["done"].as_i64().unwrap(), done_at_cancel);
+}
+
+fn write_tokens(dir: &Path) -> PathBuf {
+    let path = dir.join("tokens.txt");
+    std::fs::write(
+        &path,
+        "# tenant token\nalice alice-secret-token-0001\nbob bob-secret-token-000002\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn tenants_see_only_their_own_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--tokens", tokens.to_str().unwrap()],
+    );
+    let (alice, bob) = (
+        Some("alice-secret-token-0001"),
+        Some("bob-secret-token-000002"),
+    );
+    let job = json!({"scenarios": [example()], "policies": ["greedy"]});
+    let r = post_json(&s, "/v1/jobs", &job, alice);
+    assert_eq!(r.status, 202);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&s, &id, alice, 60, done);
+    for path in [format!("/v1/jobs/{id}"), format!("/v1/jobs/{id}/result")] {
+        let r = get(&s, &path, bob);
+        assert_eq!((r.status, r.code().as_str()), (404, "not_found"), "{path}");
+    }
+    let r = call(
+        "DELETE",
+        &s.url(&format!("/v1/jobs/{id}")),
+        &[("Authorization", "Bearer bob-secret-token-000002")],
+        None,
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(get(&s, "/v1/jobs", bob).json(), json!([]));
+    assert_eq!(
+        get(&s, "/v1/jobs", alice).json().as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(get(&s, &format!("/v1/jobs/{id}/result"), alice).status, 200);
+    for auth in [None, Some("wrong-token-wrong-token")] {
+        let r = get(&s, &format!("/v1/jobs/{id}"), auth);
+        assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+        assert_eq!(post_json(&s, "/v1/solve", &example(), auth).status, 401);
+    }
+    // Operations routes stay open for probes and scrapers.
+    assert_eq!(get(&s, "/healthz", None).status, 200);
+    assert_eq!(get(&s, "/metrics", None).status, 200);
+}
+
+#[test]
+fn refuses_a_public_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["serve", "--addr", "0.0.0.0:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without --tokens"), "{err}");
+}
+
+#[test]
+fn body_limit_and_full_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[
+            "--body-limit-mib",
+            "1",
+            "--max-queued-jobs",
+            "1",
+            "--job-threads",
+            "1",
+        ],
+    );
+    let big = vec![b' '; 2 << 20];
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", "application/json")],
+        Some(&big),
+    );
+    assert_eq!((r.status, r.code().as_str()), (413, "body_too_large"));
+    let r = call(
+        "POST",
+        &s.url("/v1/jobs"),
+        &[("Content-Type", "application/json")],
+        Some(&big),
+    );
+    assert_eq!((r.status, r.code().as_str()), (413, "body_too_large"));
+
+    let first = post_json(&s, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_job(&s, &first, None, 60, |v| v["status"] == "running");
+    let second = post_json(&s, "/v1/jobs", &long_job(), None);
+    assert_eq!(second.status, 202, "one job may wait");
+    let third = post_json(&s, "/v1/jobs", &long_job(), None);
+    assert_eq!((third.status, third.code().as_str()), (429, "queue_full"));
+    assert_eq!(third.header("retry-after"), Some("5"));
+    let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
+    assert!(
+        metrics.contains("commonsnet_job_queue_depth 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "commonsnet_http_requests_total{method=\"POST\",route=\"/v1/jobs\",status=\"429\"} 1"
+    ));
+    assert!(metrics.contains("commonsnet_jobs{status=\"running\"} 1"));
+    // Cancelling the waiting job frees its slot.
+    let second = second.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        call("DELETE", &s.url(&format!("/v1/jobs/{second}")), &[], None).status,
+        200
+    );
+    assert_eq!(post_json(&s, "/v1/jobs", &long_job(), None).status, 202);
+}
+
+#[test]
+fn openapi_documents_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let doc = get(&s, "/openapi.json", None).json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let routes = [
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+        ("get", "/openapi.json"),
+        ("post", "/v1/solve"),
+        ("post", "/v1/jobs"),
+        ("get", "/v1/jobs"),
+        ("get", "/v1/jobs/{id}"),
+        ("delete", "/v1/jobs/{id}"),
+        ("get", "/v1/jobs/{id}/result"),
+    ];
+    let mut documented = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        documented += item.as_object().unwrap().len();
+        // Every documented operation exists on the server (no 404 "no such route" / 405).
+        for method in item.as_object().unwrap().keys() {
+            let url = s.url(&path.replace("{id}", "00000000000000000000000000000000"));
+            let r = call(&method.to_uppercase(), &url, &[], Some(b"{}"));
+            assert!(r.status != 405, "{method} {path}");
+            if r.status == 404 {
+                assert_eq!(
+                    r.json()["error"]["message"],
+                    "job not found",
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    for (m, p) in routes {
+        assert!(doc["paths"][p][m].is_object(), "{m} {p} is not documented");
+    }
+    assert_eq!(documented, routes.len());
+}
+
+/// (method, path, content type, body, accept, expected status, expected code)
+type BadCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    String,
+    &'static str,
+    u16,
+    &'static str,
+);
+
+#[test]
+fn bad_requests_get_exact_statuses_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let ex = example();
+    let mut bad_need = ex.clone();
+    bad_need["needs"][1]["priority"] = json!(-2);
+    let mut typo = ex.clone();
+    typo["policy"]["objectiv"] = json!("cost");
+    let j = "application/json";
+    let cases: Vec<BadCase> = vec![
+        (
+            "POST",
+            "/v1/solve",
+            j,
+            "{not json".into(),
+            "",
+            400,
+            "invalid_json",
+        ),
+        ("POST", "/v1/solve", j, "".into(), "", 400, "invalid_json"),
+        (
+            "POST",
+            "/v1/solve",
+            j,
+            "[]".into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/solve",
+            j,
+            bad_need.to_string(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/solve",
+            j,
+            typo.to_string(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/solve",
+            j,
+            r#"{"resources": [], "needs": [{"id": "a"}]}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/solve",
+            "text/csv",
+            "a,b".into(),
+            "",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/v1/solve",
+            j,
+            ex.to_string(),
+            "text/html",
+            406,
+            "not_acceptable",
+        ),
+        (
+            "POST",
+            "/v1/solve",
+            "multipart/form-data",
+            "x".into(),
+            "",
+            400,
+            "bad_multipart",
+        ),
+        (
+            "GET",
+            "/v1/solve",
+            "",
+            "".into(),
+            "",
+            405,
+            "method_not_allowed",
+        ),
+        ("POST", "/v1/jobs", j, "{".into(), "", 400, "invalid_json"),
+        ("POST", "/v1/jobs", j, "{}".into(), "", 422, "invalid_input"),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"scenarios": [], "seed": 1}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "moon"}}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban", "scale": 0}}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "replicates": 0}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "perturb": {"demand": 2}}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "perturb": {"rain": 0.1}}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "policies": ["lucky"]}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "policies": [{"objective": "max"}]}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "policies": [3]}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban", "count": 1000}, "replicates": 1001}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "sed": 1}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            j,
+            r#"{"generator": {"name": "urban"}, "time_limit_s": -1}"#.into(),
+            "",
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            "text/plain",
+            "{}".into(),
+            "",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "GET",
+            "/v1/jobs/nothex",
+            "",
+            "".into(),
+            "",
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/v1/jobs/0123456789abcdef0123456789abcdef",
+            "",
+            "".into(),
+            "",
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/v1/jobs/0123456789abcdef0123456789abcdef/result",
+            "",
+            "".into(),
+            "",
+            404,
+            "not_found",
+        ),
+        (
+            "DELETE",
+            "/v1/jobs/0123456789abcdef0123456789abcdef",
+            "",
+            "".into(),
+            "",
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/v1/jobs/0123456789abcdef0123456789abcdef/result",
+            "",
+            "".into(),
+            "image/png",
+            406,
+            "not_acceptable",
+        ),
+        ("GET", "/v2/everything", "", "".into(), "", 404, "not_found"),
+        (
+            "PUT",
+            "/v1/jobs",
+            j,
+            "{}".into(),
+            "",
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (method, path, ctype, body, accept, status, code) in cases {
+        let mut h = Vec::new();
+        if !ctype.is_empty() {
+            h.push(("Content-Type", ctype));
+        }
+        if !accept.is_empty() {
+            h.push(("Accept", accept));
+        }
+        let b = (!body.is_empty() || method == "POST").then_some(body.as_bytes());
+        let r = call(method, &s.url(path), &h, b);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{method} {path} {body:.80}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = r.json();
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        assert!(v["error"]["details"].is_array());
+    }
+    // Validation details name table, row and field.
+    let r = post_json(&s, "/v1/solve", &bad_need, None);
+    let d = &r.json()["error"]["details"][0];
+    assert_eq!(
+        (d["table"].as_str(), d["row"].as_u64(), d["field"].as_str()),
+        (Some("needs"), Some(1), Some("priority"))
+    );
+    let r = post_json(&s, "/v1/jobs", &json!({"scenarios": [ex, bad_need]}), None);
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json()["error"]["details"][0]["table"],
+        "scenarios[1].needs"
+    );
+    // Nothing was accepted by the bad requests.
+    assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
+}
