@@ -12,4 +12,5 @@ mod generators;
 mod http;
 mod oracle;
 mod properties;
+mod sessions;
 mod statuses;

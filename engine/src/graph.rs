@@ -24,7 +24,7 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
-fn distance(r: &Resource, n: &Need) -> Option<f64> {
+pub fn distance(r: &Resource, n: &Need) -> Option<f64> {
     match (r.lat, r.lon, n.lat, n.lon) {
         (Some(a), Some(b), Some(c), Some(d)) => Some(haversine_km(a, b, c, d)),
         _ => None,
@@ -158,26 +158,110 @@ impl Network {
     }
 }
 
+/// Why SPEC's link rules exclude a pair: the first rule (in SPEC order) that fails.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Excluded {
+    /// Rule 1: the kinds differ.
+    Kind {
+        resource_kind: String,
+        need_kind: String,
+    },
+    /// Rule 6: other community and `cross_community` is false.
+    Community {
+        resource_community: String,
+        need_community: String,
+    },
+    /// Rule 2: skills the resource lacks.
+    Skills { missing: Vec<String> },
+    /// Rule 3: no capacity left in a demanded dimension.
+    Capacity { dimension: String },
+    /// Rule 4: beyond `max_distance_km`.
+    Distance {
+        distance_km: f64,
+        max_distance_km: f64,
+    },
+    /// Rule 5: cannot arrive before the deadline.
+    Deadline { arrival_h: f64, deadline_h: f64 },
+    /// Rule 5: the resource is gone before the need starts.
+    Window {
+        available_until_h: f64,
+        earliest_h: f64,
+    },
+}
+
+impl std::fmt::Display for Excluded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Excluded::Kind { resource_kind, need_kind } => {
+                write!(f, "kind {resource_kind} does not serve kind {need_kind}")
+            }
+            Excluded::Community { resource_community, need_community } => write!(
+                f,
+                "community {resource_community} does not serve {need_community} (cross_community is false)"
+            ),
+            Excluded::Skills { missing } => write!(f, "lacks skills {}", missing.join(", ")),
+            Excluded::Capacity { dimension } => write!(f, "no {dimension} capacity left"),
+            Excluded::Distance { distance_km, max_distance_km } => write!(
+                f,
+                "{distance_km:.2} km away, beyond max_distance_km {max_distance_km}"
+            ),
+            Excluded::Deadline { arrival_h, deadline_h } => write!(
+                f,
+                "arrives at hour {arrival_h:.2}, after the deadline at hour {deadline_h}"
+            ),
+            Excluded::Window { available_until_h, earliest_h } => write!(
+                f,
+                "available until hour {available_until_h}, before the need starts at hour {earliest_h}"
+            ),
+        }
+    }
+}
+
 /// SPEC's link rules for one pair: `Some(edge)` iff the link exists.
 pub fn rule_link(ri: usize, r: &Resource, ni: usize, n: &Need, policy: &Policy) -> Option<Edge> {
+    check_link(ri, r, ni, n, policy).ok()
+}
+
+/// SPEC's link rules for one pair: the edge, or the first rule that excludes it.
+pub fn check_link(
+    ri: usize,
+    r: &Resource,
+    ni: usize,
+    n: &Need,
+    policy: &Policy,
+) -> Result<Edge, Excluded> {
     if r.kind != n.kind {
-        return None;
+        return Err(Excluded::Kind {
+            resource_kind: r.kind.clone(),
+            need_kind: n.kind.clone(),
+        });
     }
     if !policy.cross_community && r.community != n.community {
-        return None;
+        return Err(Excluded::Community {
+            resource_community: r.community.clone(),
+            need_community: n.community.clone(),
+        });
     }
     if !n.required_skills.is_subset(&r.skills) {
-        return None;
+        return Err(Excluded::Skills {
+            missing: n.required_skills.difference(&r.skills).cloned().collect(),
+        });
     }
     for (dim, &q) in &n.demand {
         if q > 0.0 && r.capacity.get(dim).copied().unwrap_or(0.0) <= 0.0 {
-            return None;
+            return Err(Excluded::Capacity {
+                dimension: dim.clone(),
+            });
         }
     }
     let dist = distance(r, n);
     if let (Some(d), Some(max)) = (dist, policy.max_distance_km) {
         if d > max {
-            return None;
+            return Err(Excluded::Distance {
+                distance_km: d,
+                max_distance_km: max,
+            });
         }
     }
     let time = match (dist, policy.speed_kmh) {
@@ -186,16 +270,23 @@ pub fn rule_link(ri: usize, r: &Resource, ni: usize, n: &Need, policy: &Policy) 
     };
     let t = time.unwrap_or(0.0);
     if let Some(deadline) = n.deadline {
-        if r.available_from.unwrap_or(0.0) + t > deadline {
-            return None;
+        let arrival = r.available_from.unwrap_or(0.0) + t;
+        if arrival > deadline {
+            return Err(Excluded::Deadline {
+                arrival_h: arrival,
+                deadline_h: deadline,
+            });
         }
     }
     if let (Some(until), Some(earliest)) = (r.available_until, n.earliest) {
         if until < earliest {
-            return None;
+            return Err(Excluded::Window {
+                available_until_h: until,
+                earliest_h: earliest,
+            });
         }
     }
-    Some(Edge {
+    Ok(Edge {
         resource: ri,
         need: ni,
         cost: r.cost + policy.cost_per_km * dist.unwrap_or(0.0),

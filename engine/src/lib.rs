@@ -13,6 +13,7 @@ pub mod input;
 pub mod lp;
 pub mod model;
 pub mod results;
+pub mod session;
 pub mod solve;
 pub mod tables;
 pub mod transport;
