@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 fn crisis(seed: u64, needs: usize, teams: usize) -> Value {
     let mut rng = SplitMix64::new(seed);
     let kinds = ["medical", "rescue", "supply"];
-    let mut point = |rng: &mut SplitMix64| {
+    let point = |rng: &mut SplitMix64| {
         let (dx, dy) = (rng.normal() * 8.0, rng.normal() * 8.0);
         (
             45.07 + dy / 111.32,
