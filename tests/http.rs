@@ -603,20 +603,29 @@ fn openapi_documents_every_route() {
         ("get", "/v1/jobs/{id}"),
         ("delete", "/v1/jobs/{id}"),
         ("get", "/v1/jobs/{id}/result"),
+        ("post", "/v1/sessions"),
+        ("post", "/v1/sessions/{id}/events"),
+        ("get", "/v1/sessions/{id}/plan"),
+        ("get", "/v1/sessions/{id}/stream"),
+        ("get", "/v1/sessions/{id}/needs/{need}/why"),
     ];
     let mut documented = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         documented += item.as_object().unwrap().len();
         // Every documented operation exists on the server (no 404 "no such route" / 405).
         for method in item.as_object().unwrap().keys() {
-            let url = s.url(&path.replace("{id}", "00000000000000000000000000000000"));
+            let url = s.url(
+                &path
+                    .replace("{id}", "00000000000000000000000000000000")
+                    .replace("{need}", "n1"),
+            );
             let r = call(&method.to_uppercase(), &url, &[], Some(b"{}"));
             assert!(r.status != 405, "{method} {path}");
             if r.status == 404 {
-                assert_eq!(
-                    r.json()["error"]["message"],
-                    "job not found",
-                    "{method} {path}"
+                let m = r.json()["error"]["message"].as_str().unwrap().to_string();
+                assert!(
+                    m == "job not found" || m == "session not found",
+                    "{method} {path}: {m}"
                 );
             }
         }
@@ -944,4 +953,192 @@ fn bad_requests_get_exact_statuses_and_codes() {
     );
     // Nothing was accepted by the bad requests.
     assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
+}
+
+fn session_with_teams(s: &Server) -> String {
+    let scenario = json!({"name": "quake", "resources": [
+            {"id": "team1", "kind": "medical", "lat": 45.0, "lon": 7.0, "capacity": {"team_h": 4}},
+            {"id": "team2", "kind": "medical", "lat": 45.1, "lon": 7.1, "capacity": {"team_h": 4}}],
+        "needs": [], "policy": {"max_distance_km": 30, "speed_kmh": 40}});
+    let r = post_json(s, "/v1/sessions", &json!({"scenario": scenario}), None);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+fn incident(id: &str, lat: f64, hours: u32, priority: u32) -> Value {
+    json!({"type": "need_added", "event_id": format!("add-{id}"),
+        "need": {"id": id, "kind": "medical", "lat": lat, "lon": 7.02,
+                 "demand": {"team_h": hours}, "priority": priority}})
+}
+
+fn events(s: &Server, id: &str, evs: Value) -> Resp {
+    post_json(
+        s,
+        &format!("/v1/sessions/{id}/events"),
+        &json!({"events": evs}),
+        None,
+    )
+}
+
+#[test]
+fn session_events_plan_why_and_replay_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]);
+    let id = session_with_teams(&s);
+    let r = events(
+        &s,
+        &id,
+        json!([incident("i1", 45.01, 3, 5), incident("i2", 45.02, 3, 1)]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["seq"], 1);
+    assert_eq!(v["applied"], 2);
+    let changed = v["changed"].as_array().unwrap();
+    let i1: Vec<&Value> = changed.iter().filter(|c| c["need"] == "i1").collect();
+    let served: f64 = i1.iter().map(|c| c["after"].as_f64().unwrap()).sum();
+    assert!(
+        (served - 1.0).abs() < 1e-9,
+        "i1 (priority 5) is served in full: {changed:?}"
+    );
+    // Dispatch the plan's (largest) match for i1; the team's capacity is then consumed.
+    let m = i1
+        .iter()
+        .max_by(|a, b| {
+            a["after"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["after"].as_f64().unwrap())
+        })
+        .unwrap();
+    let team = m["resource"].as_str().unwrap().to_string();
+    let dispatch =
+        json!([{"type": "dispatched", "need": "i1", "resource": team, "event_id": "d1"}]);
+    let r = events(&s, &id, dispatch.clone());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["dispatched"][0]["need"], "i1");
+    // A match that is not proposed cannot be dispatched: 409, nothing applied.
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "dispatched", "need": "i2", "resource": "nobody"}]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (409, "event_rejected"));
+    // A malformed event: 422 naming the event and field.
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "need_added", "need": {"id": "x", "kind": "medical",
+        "demand": {"team_h": -1}}}]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    assert_eq!(r.json()["error"]["details"][0]["table"], "events[0].need");
+
+    let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    assert_eq!(plan["dispatched"][0]["need"], "i1");
+    assert_eq!(plan["dispatched"][0]["active"], true);
+    let arrow = call(
+        "GET",
+        &s.url(&format!("/v1/sessions/{id}/plan")),
+        &[("Accept", ARROW)],
+        None,
+    );
+    assert_eq!(arrow.status, 200);
+    let rows: usize = read_batches_from_bytes(&arrow.body)
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, plan["allocations"].as_array().unwrap().len());
+    let why = get(&s, &format!("/v1/sessions/{id}/needs/i1/why"), None).json();
+    assert!(why["dispatched_fraction"].as_f64().unwrap() > 0.0, "{why}");
+    assert_eq!(
+        get(&s, &format!("/v1/sessions/{id}/needs/zz/why"), None).status,
+        404
+    );
+
+    // SIGKILL, restart: the plan and dispatches are rebuilt from the log, equal.
+    s.kill();
+    let s = Server::start(dir.path(), &[]);
+    let after = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    assert_eq!(after["allocations"], plan["allocations"]);
+    assert_eq!(after["dispatched"], plan["dispatched"]);
+    assert_eq!(
+        after["summary"]["coverage_value"],
+        plan["summary"]["coverage_value"]
+    );
+    // Retrying the dispatch (same event id) after the restart applies nothing.
+    let r = events(&s, &id, dispatch);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["applied"], 0);
+    assert_eq!(r.json()["duplicates"], json!(["d1"]));
+    let again = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    assert_eq!(again["dispatched"].as_array().unwrap().len(), 1);
+    // Other tenants (none here) and unknown ids: 404.
+    assert_eq!(get(&s, "/v1/sessions/0123/plan", None).status, 404);
+}
+
+/// Read SSE events (id, data) from a streaming response until `n` have arrived.
+fn read_sse(reader: &mut impl BufRead, n: usize) -> Vec<(i64, Value)> {
+    let mut out = Vec::new();
+    let (mut id, mut data) = (None, None);
+    let mut line = String::new();
+    while out.len() < n {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended");
+        let l = line.trim_end();
+        if let Some(v) = l.strip_prefix("id:") {
+            id = Some(v.trim().parse::<i64>().unwrap());
+        } else if let Some(v) = l.strip_prefix("data:") {
+            data = Some(serde_json::from_str::<Value>(v.trim()).unwrap());
+        } else if l.is_empty() {
+            if let (Some(i), Some(d)) = (id.take(), data.take()) {
+                out.push((i, d));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn session_stream_resumes_with_last_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let id = session_with_teams(&s);
+    for (i, lat) in [45.01, 45.02, 45.03].iter().enumerate() {
+        assert_eq!(
+            events(&s, &id, json!([incident(&format!("i{i}"), *lat, 2, 1)])).status,
+            200
+        );
+    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(20))
+        .build();
+    let resp = agent
+        .get(&s.url(&format!("/v1/sessions/{id}/stream")))
+        .set("Last-Event-ID", "1")
+        .call()
+        .unwrap();
+    assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+    let mut reader = BufReader::new(resp.into_reader());
+    let missed = read_sse(&mut reader, 2);
+    assert_eq!(missed.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(missed[1].1["seq"], 3);
+    assert!(missed[1].1["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["need"] == "i2"));
+    // A live change arrives on the open stream.
+    assert_eq!(
+        events(&s, &id, json!([{"type": "need_withdrawn", "id": "i0"}])).status,
+        200
+    );
+    let live = read_sse(&mut reader, 1);
+    assert_eq!(live[0].0, 4);
+    assert!(live[0].1["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["need"] == "i0" && c["after"] == 0.0));
 }

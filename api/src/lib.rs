@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod routes;
+pub mod sessions;
 pub mod store;
 
 pub use error::{invalid_input_body, ApiError, InternalError, UserError};
@@ -146,6 +147,7 @@ pub struct AppState {
     pub tenants: Option<Tenants>,
     pub metrics: Arc<metrics::Metrics>,
     pub solve_slots: Arc<Semaphore>,
+    pub sessions: Arc<sessions::SessionHub>,
 }
 
 struct MetricsObserver(Arc<metrics::Metrics>);
@@ -184,6 +186,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if !resumed.is_empty() {
         tracing::info!(jobs = resumed.len(), "resuming unfinished jobs");
     }
+    let sessions = Arc::new(sessions::SessionHub::open(&config.data_dir).map_err(data_err)?);
     let metrics = Arc::new(metrics::Metrics::default());
     let runner = JobRunner {
         store: store.clone(),
@@ -203,6 +206,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         queue: queue.clone(),
         tenants,
         metrics,
+        sessions,
     });
     let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.addr)

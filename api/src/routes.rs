@@ -40,6 +40,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/jobs", axum::routing::post(submit_job).get(list_jobs))
         .route("/v1/jobs/{id}", get(job_status).delete(cancel_job))
         .route("/v1/jobs/{id}/result", get(job_result))
+        .route("/v1/sessions", axum::routing::post(create_session))
+        .route(
+            "/v1/sessions/{id}/events",
+            axum::routing::post(session_events),
+        )
+        .route("/v1/sessions/{id}/plan", get(session_plan))
+        .route("/v1/sessions/{id}/stream", get(session_stream))
+        .route("/v1/sessions/{id}/needs/{need}/why", get(session_why))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -53,8 +61,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         title = "CommonsNet",
         description = "Allocation engine for shared community resources and crisis response (SPEC section 4)."
     ),
-    paths(healthz, metrics, openapi, solve, submit_job, list_jobs, job_status, cancel_job, job_result),
-    components(schemas(ErrorBody, ErrorDetail, JobInfo, Progress, JobRequest, crate::jobs::GeneratorSpec, Accepted, SolveResponse)),
+    paths(healthz, metrics, openapi, solve, submit_job, list_jobs, job_status, cancel_job, job_result,
+        create_session, session_events, session_plan, session_stream, session_why),
+    components(schemas(ErrorBody, ErrorDetail, JobInfo, Progress, JobRequest, crate::jobs::GeneratorSpec, Accepted, SolveResponse, SessionRequest, EventsRequest)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -671,4 +680,233 @@ async fn job_result(
         }
         _ => Ok(Json(json!({"id": job.id, "rows": rows})).into_response()),
     }
+}
+
+/// Read a JSON request body (content type checked, size limited).
+async fn json_body<T: serde::de::DeserializeOwned>(
+    st: &Arc<AppState>,
+    req: Request,
+) -> Result<T, UserError> {
+    let ctype = content_type(req.headers());
+    if !matches!(ctype.as_str(), "application/json" | "") {
+        return Err(UserError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type {ctype:?}: send application/json"),
+        ));
+    }
+    let bytes = Bytes::from_request(req, st).await.map_err(body_rejection)?;
+    parse_json(&bytes)
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The initial scenario (SPEC section 3; needs and resources may be empty lists, links
+    /// are built by the policy's rules).
+    #[schema(value_type = Object)]
+    pub scenario: Value,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventsRequest {
+    /// Events of SPEC section 4, each with an optional `event_id` for idempotent retries.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Value,
+}
+
+/// Open a live matching session.
+#[utoipa::path(post, path = "/v1/sessions", request_body = SessionRequest,
+    responses((status = 201, description = "Created; the initial plan is ready", body = Object),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 422, description = "Invalid scenario", body = ErrorBody)))]
+async fn create_session(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let body: SessionRequest = json_body(&st, req).await?;
+    let scenario = scenario_from_value(&body.scenario).map_err(|e| UserError::invalid_input(&e))?;
+    let id = new_job_id();
+    let hub = st.sessions.clone();
+    let (sid, raw) = (id.clone(), body.scenario);
+    let (needs, resources) = (scenario.needs.len(), scenario.resources.len());
+    tokio::task::spawn_blocking(move || hub.create(&sid, &tenant, &scenario, &raw))
+        .await
+        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/sessions/{id}"))],
+        Json(json!({"id": id, "needs": needs, "resources": resources})),
+    )
+        .into_response())
+}
+
+/// Apply events (one batch, all or nothing) and answer the matches that changed.
+#[utoipa::path(post, path = "/v1/sessions/{id}/events", request_body = EventsRequest,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "Applied: sequence number, changed matches, new dispatches", body = Object),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody),
+        (status = 409, description = "An event conflicts with the session's state; nothing applied", body = ErrorBody),
+        (status = 422, description = "Malformed events; details name the event and field", body = ErrorBody)))]
+async fn session_events(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let handle = st.sessions.get(&id, &tenant)?;
+    let body: EventsRequest = json_body(&st, req).await?;
+    let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
+        let details = issues
+            .iter()
+            .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+            .collect();
+        UserError::unprocessable(format!("{} problem(s) in the events", issues.len()))
+            .with_details(details)
+    })?;
+    Ok(Json(handle.events(events).await?))
+}
+
+/// The current plan: summary, proposed matches and dispatches (JSON), or the matches as an
+/// Arrow IPC stream.
+#[utoipa::path(get, path = "/v1/sessions/{id}/plan", params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The plan", body = Object),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody),
+        (status = 406, description = "Unsupported Accept", body = ErrorBody)))]
+async fn session_plan(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let wanted = negotiate(&headers, false)?;
+    let handle = st.sessions.get(&id, &tenant)?;
+    let (report, body) = handle
+        .read(|s| {
+            let r = s.report();
+            let body = crate::sessions::plan_json(&r, s);
+            (r, body)
+        })
+        .await?;
+    match wanted {
+        Wanted::Arrow => {
+            let tables = report.tables().map_err(InternalError::from)?;
+            let bytes = arrow_stream_bytes(&tables.allocations)?;
+            Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
+        }
+        _ => Ok(Json(body).into_response()),
+    }
+}
+
+/// Why a need is unserved or partly served.
+#[utoipa::path(get, path = "/v1/sessions/{id}/needs/{need}/why",
+    params(("id" = String, Path, description = "Session id"), ("need" = String, Path, description = "Need id")),
+    responses((status = 200, description = "The explanation", body = Object),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session or need", body = ErrorBody)))]
+async fn session_why(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path((id, need)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let handle = st.sessions.get(&id, &tenant)?;
+    handle
+        .read(move |s| s.why(&need))
+        .await?
+        .map(Json)
+        .ok_or_else(|| UserError::not_found("need").into())
+}
+
+/// Server-Sent Events: every plan change, `id` = its sequence number. A client reconnecting
+/// with `Last-Event-ID` first receives the changes it missed (from the durable log).
+#[utoipa::path(get, path = "/v1/sessions/{id}/stream", params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "text/event-stream of plan changes", content_type = "text/event-stream"),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody)))]
+async fn session_stream(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let handle = st.sessions.get(&id, &tenant)?;
+    let last: i64 = match headers.get("last-event-id") {
+        None => -1,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|n: &i64| *n >= 0)
+            .ok_or_else(|| {
+                UserError::bad_request(
+                    "bad_last_event_id",
+                    "Last-Event-ID must be a sequence number",
+                )
+            })?,
+    };
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let rx = handle.changes.subscribe();
+    let backlog = if last >= 0 {
+        let hub = st.sessions.clone();
+        let sid = id.clone();
+        tokio::task::spawn_blocking(move || hub.log().changes_after(&sid, last))
+            .await
+            .map_err(|e| InternalError::Worker(e.to_string()))??
+    } else {
+        Vec::new()
+    };
+    struct StreamState {
+        backlog: std::collections::VecDeque<crate::sessions::PlanChange>,
+        rx: tokio::sync::broadcast::Receiver<crate::sessions::PlanChange>,
+        last: i64,
+        hub: Arc<crate::sessions::SessionHub>,
+        id: String,
+    }
+    let state = StreamState {
+        backlog: backlog.into(),
+        rx,
+        last,
+        hub: st.sessions.clone(),
+        id,
+    };
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if let Some(c) = s.backlog.pop_front() {
+                if c.seq <= s.last {
+                    continue;
+                }
+                s.last = c.seq;
+                let ev = Event::default()
+                    .id(c.seq.to_string())
+                    .event("plan")
+                    .data(c.data);
+                return Some((Ok::<_, std::convert::Infallible>(ev), s));
+            }
+            match s.rx.recv().await {
+                Ok(c) => s.backlog.push_back(c),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // A slow client: catch up from the log.
+                    let (hub, id, last) = (s.hub.clone(), s.id.clone(), s.last);
+                    let missed =
+                        tokio::task::spawn_blocking(move || hub.log().changes_after(&id, last))
+                            .await
+                            .ok()
+                            .and_then(|r| r.ok())
+                            .unwrap_or_default();
+                    s.backlog.extend(missed);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
