@@ -254,10 +254,52 @@ pub struct Session {
 
 #[derive(Debug, Clone, Default)]
 struct Pending {
-    plan: BTreeMap<(String, String), f64>,
+    /// The value before the first change of every plan entry changed since the last flush.
+    before: BTreeMap<(String, String), f64>,
     dims: usize,
     needs: BTreeSet<String>,
     resources: BTreeSet<String>,
+}
+
+/// An id set as the state has it, plus and minus what a batch adds and removes.
+struct Overlay<'a> {
+    base: &'a HashMap<String, usize>,
+    added: HashSet<&'a str>,
+    removed: HashSet<&'a str>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(base: &'a HashMap<String, usize>) -> Self {
+        Overlay {
+            base,
+            added: HashSet::new(),
+            removed: HashSet::new(),
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.added.contains(id) || (self.base.contains_key(id) && !self.removed.contains(id))
+    }
+
+    fn insert(&mut self, id: &'a str) -> bool {
+        if self.contains(id) {
+            return false;
+        }
+        if !self.removed.remove(id) {
+            self.added.insert(id);
+        }
+        true
+    }
+
+    fn remove(&mut self, id: &'a str) -> bool {
+        if !self.contains(id) {
+            return false;
+        }
+        if !self.added.remove(id) {
+            self.removed.insert(id);
+        }
+        true
+    }
 }
 
 /// Where a touched entity lives.
@@ -336,21 +378,6 @@ impl Session {
         self.needs.push(n);
     }
 
-    fn reindex(&mut self) {
-        self.need_ix = self
-            .needs
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
-        self.res_ix = self
-            .resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-    }
-
     fn is_open(&self, ni: usize) -> bool {
         self.open[ni] > EPS
     }
@@ -362,12 +389,15 @@ impl Session {
         if r >= 1.0 {
             return n.clone();
         }
+        // Rounded to 1e-6: `3 * (1 - 1/3)` must be the integer 2 again, or the exact
+        // transportation path (which scales decimals exactly) would fall back to the LP.
+        let tidy = |x: f64| (x * 1e6).round() / 1e6;
         let mut out = n.clone();
         for q in out.demand.values_mut() {
-            *q *= r;
+            *q = tidy(*q * r);
         }
-        out.priority *= r;
-        out.min_fill = ((n.min_fill - (1.0 - r)) / r).clamp(0.0, 1.0);
+        out.priority = tidy(out.priority * r);
+        out.min_fill = tidy(((n.min_fill - (1.0 - r)) / r).clamp(0.0, 1.0));
         out
     }
 
@@ -457,14 +487,18 @@ impl Session {
     }
 
     /// Check a batch against the current state without changing it.
-    fn check(&self, events: &[Event]) -> Result<(), EventError> {
-        // Simulate id sets and dispatch targets through the batch.
-        let mut needs: HashSet<&str> = self.need_ix.keys().map(String::as_str).collect();
-        let mut res: HashSet<&str> = self.res_ix.keys().map(String::as_str).collect();
+    fn check<'a>(&'a self, events: &'a [Event]) -> Result<(), EventError> {
+        // Simulate id sets and dispatch targets through the batch, as overlays on the state
+        // (the cost follows the batch, not the session's size).
+        let mut needs = Overlay::new(&self.need_ix);
+        let mut res = Overlay::new(&self.res_ix);
         let mut active: HashMap<&str, usize> = HashMap::new();
-        for d in self.dispatches.iter().filter(|d| d.active) {
-            *active.entry(d.resource.as_str()).or_default() += 1;
-        }
+        let mut returned: HashSet<&str> = HashSet::new();
+        let is_active = |r: &str, active: &HashMap<&str, usize>, returned: &HashSet<&str>| {
+            active.get(r).copied().unwrap_or(0) > 0
+                || (!returned.contains(r)
+                    && self.dispatches.iter().any(|d| d.active && d.resource == r))
+        };
         let mut ids = HashSet::new();
         let mut dispatched: HashSet<&str> = HashSet::new();
         for (index, e) in events.iter().enumerate() {
@@ -507,7 +541,7 @@ impl Session {
                     if !res.contains(id.as_str()) {
                         return err(format!("no resource {id:?}"));
                     }
-                    if active.get(id.as_str()).copied().unwrap_or(0) > 0 {
+                    if is_active(id, &active, &returned) {
                         return err(format!(
                             "resource {id:?} has active dispatches: return it before withdrawing it"
                         ));
@@ -528,14 +562,17 @@ impl Session {
                         ));
                     }
                     *active.entry(resource.as_str()).or_default() += 1;
+                    returned.remove(resource.as_str());
                 }
                 EventKind::ResourceReturned(id) => {
                     if !res.contains(id.as_str()) {
                         return err(format!("no resource {id:?}"));
                     }
-                    if active.remove(id.as_str()).unwrap_or(0) == 0 {
+                    if !is_active(id, &active, &returned) {
                         return err(format!("resource {id:?} has nothing dispatched to return"));
                     }
+                    active.remove(id.as_str());
+                    returned.insert(id.as_str());
                 }
             }
         }
@@ -559,13 +596,13 @@ impl Session {
         self.check(events)?;
         if self.pending.is_none() {
             self.pending = Some(Pending {
-                plan: self.plan.clone(),
+                before: BTreeMap::new(),
                 dims: self.dims.len(),
                 needs: BTreeSet::new(),
                 resources: BTreeSet::new(),
             });
         }
-        let mut pending = self.pending.take().unwrap_or_default();
+        let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
         let mut applied = Vec::new();
         let mut outcome = BatchOutcome {
             applied: 0,
@@ -582,7 +619,7 @@ impl Session {
                     continue;
                 }
             }
-            match self.apply_one(&e.kind, &mut pending.needs, &mut pending.resources) {
+            match self.apply_one(&e.kind, &mut tn, &mut tr) {
                 Ok(a) => {
                     if let Applied::Dispatched { dispatch } = &a {
                         outcome.dispatched.push(dispatch.clone());
@@ -596,28 +633,33 @@ impl Session {
                 }
             }
         }
-        self.pending = Some(pending);
+        if let Some(p) = self.pending.as_mut() {
+            p.needs.append(&mut tn);
+            p.resources.append(&mut tr);
+        }
         result.map(|()| (outcome, applied))
     }
 
     /// Re-plan what the staged events touched; the matches that changed since the first staged
     /// batch, and how many needs were re-planned.
     pub fn flush(&mut self) -> (Vec<MatchChange>, usize) {
-        let Some(p) = self.pending.take() else {
+        let Some(p) = self.pending.as_mut() else {
             return (Vec::new(), 0);
         };
-        let replanned = if self.dims.len() != p.dims || self.policy.fairness != Fairness::None {
+        let (dims, tn, tr) = (
+            p.dims,
+            std::mem::take(&mut p.needs),
+            std::mem::take(&mut p.resources),
+        );
+        let replanned = if self.dims.len() != dims || self.policy.fairness != Fairness::None {
             self.replan_all()
         } else {
-            self.replan(&p.needs, &p.resources)
+            self.replan(&tn, &tr)
         };
         let mut changed = Vec::new();
-        let keys: BTreeSet<&(String, String)> = p.plan.keys().chain(self.plan.keys()).collect();
-        for k in keys {
-            let (b, a) = (
-                p.plan.get(k).copied().unwrap_or(0.0),
-                self.plan.get(k).copied().unwrap_or(0.0),
-            );
+        let before = self.pending.take().map(|q| q.before).unwrap_or_default();
+        for (k, b) in before {
+            let a = self.plan.get(&k).copied().unwrap_or(0.0);
             if b != a {
                 changed.push(MatchChange {
                     resource: k.0.clone(),
@@ -662,12 +704,21 @@ impl Session {
                 }
             }
             EventKind::NeedWithdrawn(id) => {
-                tr.extend(self.unlink_need(id));
+                let old = self.unlink_need(id);
+                self.plan_remove_need(id, old.iter());
+                tr.extend(old);
                 let ni = self.need_ix[id];
-                self.needs.remove(ni);
-                self.open.remove(ni);
-                self.reindex();
-                self.plan.retain(|(_, n), _| n != id);
+                // swap_remove: the residual scenario follows this order, in incremental and
+                // from-scratch solves alike, and a replay repeats it.
+                self.needs.swap_remove(ni);
+                self.open.swap_remove(ni);
+                self.need_ix.remove(id);
+                if let Some(moved) = self.needs.get(ni) {
+                    self.need_ix.insert(moved.id.clone(), ni);
+                    // Its component now lists it elsewhere: solve it again in the new order,
+                    // so that ties break as a from-scratch solve would.
+                    tn.insert(moved.id.clone());
+                }
                 self.marginal.remove(id);
                 self.trouble.remove(id);
                 Applied::NeedWithdrawn { id: id.clone() }
@@ -695,10 +746,14 @@ impl Session {
             EventKind::ResourceWithdrawn(id) => {
                 tn.extend(self.unlink_resource(id));
                 let ri = self.res_ix[id];
-                self.resources.remove(ri);
-                self.residual.remove(ri);
-                self.reindex();
-                self.plan.retain(|(r, _), _| r != id);
+                self.resources.swap_remove(ri);
+                self.residual.swap_remove(ri);
+                self.res_ix.remove(id);
+                if let Some(moved) = self.resources.get(ri) {
+                    self.res_ix.insert(moved.id.clone(), ri);
+                    tr.insert(moved.id.clone());
+                }
+                self.plan_remove_resource(id);
                 self.shadow.remove(id);
                 Applied::ResourceWithdrawn { id: id.clone() }
             }
@@ -749,19 +804,61 @@ impl Session {
     fn commit(&mut self, d: &Dispatch, tn: &mut BTreeSet<String>, tr: &mut BTreeSet<String>) {
         let ni = self.need_ix[&d.need];
         self.open[ni] = (self.open[ni] - d.fraction).max(0.0);
-        if self.open[ni] < 1e-9 {
+        if self.open[ni] < 1e-6 {
             self.open[ni] = 0.0;
         }
         self.dispatches.push(d.clone());
         let ri = self.res_ix[&d.resource];
         self.recompute_residual(ri);
-        tr.extend(self.unlink_need(&d.need));
+        let old = self.unlink_need(&d.need);
+        self.plan_remove_need(&d.need, old.iter().chain([&d.resource]));
+        tr.extend(old);
         tn.extend(self.unlink_resource(&d.resource));
         self.relink_need(&d.need);
         self.relink_resource(&d.resource);
         tn.insert(d.need.clone());
         tr.insert(d.resource.clone());
-        self.plan.retain(|(_, n), _| *n != d.need);
+    }
+
+    /// Set or remove one plan entry, remembering its value before the first change since the
+    /// last flush (the diff a batch answers).
+    fn plan_set(&mut self, k: (String, String), v: Option<f64>) {
+        if let Some(p) = self.pending.as_mut() {
+            if !p.before.contains_key(&k) {
+                let old = self.plan.get(&k).copied().unwrap_or(0.0);
+                p.before.insert(k.clone(), old);
+            }
+        }
+        match v {
+            Some(v) => {
+                self.plan.insert(k, v);
+            }
+            None => {
+                self.plan.remove(&k);
+            }
+        }
+    }
+
+    fn plan_remove_need<'a>(&mut self, need: &str, resources: impl Iterator<Item = &'a String>) {
+        let keys: Vec<(String, String)> = resources
+            .map(|r| (r.clone(), need.to_string()))
+            .filter(|k| self.plan.contains_key(k))
+            .collect();
+        for k in keys {
+            self.plan_set(k, None);
+        }
+    }
+
+    fn plan_remove_resource(&mut self, resource: &str) {
+        let keys: Vec<(String, String)> = self
+            .plan
+            .range((resource.to_string(), String::new())..)
+            .take_while(|((r, _), _)| r == resource)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.plan_set(k, None);
+        }
     }
 
     /// Replay one logged event (no checks, no re-plan: call [`Session::replan_all`] after).
@@ -830,7 +927,10 @@ impl Session {
 
     /// Solve the whole residual scenario again. Returns the number of needs planned.
     pub fn replan_all(&mut self) -> usize {
-        self.plan.clear();
+        let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();
+        for k in keys {
+            self.plan_set(k, None);
+        }
         self.marginal.clear();
         self.shadow.clear();
         self.trouble.clear();
@@ -885,8 +985,11 @@ impl Session {
             seen_n.iter().map(|s| s.to_string()).collect(),
             seen_r.iter().map(|s| s.to_string()).collect(),
         );
-        self.plan
-            .retain(|(r, n), _| !sn.contains(n) && !sr.contains(r));
+        // Every plan entry of a closure need has its resource in the closure too (a link that
+        // disappears touches both ends), so removing by resource clears the closure.
+        for r in &sr {
+            self.plan_remove_resource(r);
+        }
         for n in &sn {
             self.marginal.remove(n);
             self.trouble.remove(n);
@@ -911,8 +1014,7 @@ impl Session {
         };
         let report = Report::new(&solve_with(&sub, &opts));
         for a in &report.allocations {
-            self.plan
-                .insert((a.resource.clone(), a.need.clone()), a.share);
+            self.plan_set((a.resource.clone(), a.need.clone()), Some(a.share));
         }
         for n in &report.needs {
             if n.marginal_value != 0.0 {
