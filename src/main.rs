@@ -9,6 +9,10 @@ use commonsnet_datasets::{
     read_scenario, write_report, write_scenario_tables, DatasetError, ScenarioFormat, TableFormat,
 };
 use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN};
+use commonsnet_engine::batch::{
+    compare_policies, derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation,
+    PolicySpec,
+};
 use commonsnet_engine::flow::{FlowError, NetworkSimplex};
 use commonsnet_engine::{solve_with, Report, SolveOptions};
 use serde_json::Value;
@@ -36,6 +40,40 @@ enum Command {
     Generate(GenerateArgs),
     /// Run the HTTP service (SPEC section 4).
     Serve(ServeArgs),
+    /// Batch simulation (SPEC section 5): scenarios x policies x replicates on all cores.
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// A generator (urban, rural, intentional, disaster) or a scenario file or directory.
+    #[arg(long)]
+    generator: String,
+    /// Generated scenarios (ignored for a file: it is one scenario).
+    #[arg(long, default_value_t = 10)]
+    scenarios: usize,
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated: greedy, coverage, cost, maxmin, own, min_share=S.
+    #[arg(long, default_value = "greedy,coverage,maxmin")]
+    policies: String,
+    /// Monte Carlo replicates of each scenario.
+    #[arg(long, default_value_t = 1)]
+    replicates: usize,
+    /// Comma-separated perturbations: demand=F,failures=F,travel_time=F (each in [0, 1]).
+    #[arg(long, default_value = "")]
+    perturb: String,
+    /// Result table: `.parquet` (default) or `.arrow`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker threads (default: all cores). The table does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Solver time limit of each run, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    time_limit: f64,
 }
 
 #[derive(clap::Args)]
@@ -132,6 +170,7 @@ fn main() -> ExitCode {
         Command::Solve(args) => run_solve(&args),
         Command::Generate(args) => run_generate(&args),
         Command::Serve(args) => run_serve(args),
+        Command::Simulate(args) => run_simulate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,6 +206,143 @@ fn run_serve(args: ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(commonsnet_api::serve(config))?;
+    Ok(())
+}
+
+fn parse_perturb(text: &str) -> Result<Perturbation> {
+    let mut p = Perturbation::default();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--perturb: expected NAME=VALUE, found {item:?}"))?;
+        let v: f64 = v
+            .parse()
+            .map_err(|_| anyhow!("--perturb {k}: {v:?} is not a number"))?;
+        match k {
+            "demand" => p.demand = v,
+            "failures" => p.failures = v,
+            "travel_time" => p.travel_time = v,
+            other => {
+                return Err(anyhow!(
+                    "--perturb: unknown {other:?} (demand, failures, travel_time)"
+                ))
+            }
+        }
+    }
+    p.validate().map_err(|e| anyhow!(e))?;
+    Ok(p)
+}
+
+fn run_simulate(args: &SimulateArgs) -> Result<()> {
+    use rayon::prelude::*;
+    use std::io::IsTerminal;
+    let perturbation = parse_perturb(&args.perturb)?;
+    let mut policies = Vec::new();
+    for name in args
+        .policies
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        named_policy(name, &commonsnet_engine::Policy::default()).map_err(|e| anyhow!(e))?;
+        policies.push(PolicySpec::Named(name.to_string()));
+    }
+    if policies.is_empty() || args.replicates == 0 {
+        return Err(anyhow!("need at least one policy and one replicate"));
+    }
+    let scenarios = if generate::GENERATORS.contains(&args.generator.as_str()) {
+        (0..args.scenarios)
+            .map(|i| {
+                let seed = derive_seed(args.seed, &[0xB, i as u64]);
+                let s = generate::generate_scenario(&args.generator, args.scale, seed)
+                    .map_err(|e| anyhow!(e))?;
+                Ok((s.name.clone().unwrap_or_default(), s))
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        let path = Path::new(&args.generator);
+        if !path.exists() {
+            return Err(anyhow!(
+                "--generator {:?} is neither a generator ({}) nor a file",
+                args.generator,
+                generate::GENERATORS.join(", ")
+            ));
+        }
+        let s = read_scenario(path, None).map_err(describe)?;
+        vec![(s.name.clone().unwrap_or_else(|| "scenario".into()), s)]
+    };
+    let batch = Batch {
+        scenarios,
+        policies,
+        replicates: args.replicates,
+        seed: args.seed,
+        settings: BatchSettings {
+            perturbation,
+            time_limit_s: Some(args.time_limit),
+        },
+    };
+    let total = batch.total();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let step = (total / 10).max(1);
+    let start = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
+    let rows: Vec<_> = pool.install(|| {
+        (0..total)
+            .into_par_iter()
+            .map(|i| {
+                let row = batch.run(i);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                match &bar {
+                    Some(b) => b.inc(1),
+                    None if n % step == 0 || n == total => {
+                        eprintln!("progress: {n}/{total} runs")
+                    }
+                    None => {}
+                }
+                row
+            })
+            .collect()
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let table = rows_to_batch(&rows)?;
+    let format = if args.out.extension().and_then(|e| e.to_str()) == Some("arrow") {
+        TableFormat::ArrowIpc
+    } else {
+        TableFormat::Parquet
+    };
+    commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
+    let failed = rows.iter().filter(|r| r.status == "error").count();
+    println!(
+        "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
+        total as f64 / secs,
+        pool.current_num_threads(),
+        args.out.display()
+    );
+    println!(
+        "{:<14} {:<20} {:>5} {:>12} {:>12} {:>12} {:>12}",
+        "policy", "metric", "runs", "mean", "p10", "p50", "p90"
+    );
+    for m in compare_policies(&rows) {
+        println!(
+            "{:<14} {:<20} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
+            m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
+        );
+    }
     Ok(())
 }
 

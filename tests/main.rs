@@ -13,4 +13,5 @@ mod http;
 mod oracle;
 mod properties;
 mod sessions;
+mod simulate;
 mod statuses;

@@ -10,11 +10,11 @@ use crate::error::UserError;
 use crate::store::JobStore;
 use commonsnet_datasets::generate::{generate_scenario, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
-    derive_seed, named_policy, rows_to_batch, run_one, BatchSettings, Perturbation, PolicySpec,
-    RunKey, RunRow,
+    derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation, PolicySpec,
+    RunRow,
 };
 use commonsnet_engine::input::policy_from_value;
-use commonsnet_engine::{scenario_from_value, Policy, Scenario};
+use commonsnet_engine::{scenario_from_value, Policy};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -71,21 +71,6 @@ pub struct GeneratorSpec {
 
 fn unit_scale() -> f64 {
     1.0
-}
-
-/// A job, ready to run: every scenario and policy validated.
-pub struct Batch {
-    pub scenarios: Vec<(String, Scenario)>,
-    pub policies: Vec<PolicySpec>,
-    pub replicates: usize,
-    pub seed: u64,
-    pub settings: BatchSettings,
-}
-
-impl Batch {
-    pub fn total(&self) -> usize {
-        self.scenarios.len() * self.policies.len() * self.replicates
-    }
 }
 
 impl JobRequest {
@@ -234,22 +219,6 @@ impl JobRequest {
             },
         })
     }
-}
-
-/// Run `index` of a batch (the order of [`RunKey::from_index`]).
-pub fn execute_run(batch: &Batch, index: usize) -> RunRow {
-    let k = RunKey::from_index(index, batch.policies.len(), batch.replicates);
-    let (label, scenario) = &batch.scenarios[k.scenario];
-    let seed = derive_seed(batch.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
-    run_one(
-        index as u64,
-        scenario,
-        label,
-        &batch.policies[k.policy],
-        k.replicate as u64,
-        seed,
-        &batch.settings,
-    )
 }
 
 /// The job queue shared by the HTTP handlers and the runner thread.
@@ -441,7 +410,7 @@ impl JobRunner {
             if stop() {
                 return;
             }
-            let row = execute_run(&batch, i);
+            let row = batch.run(i);
             if stop() && cancel.load(Ordering::SeqCst) {
                 return;
             }

@@ -9,7 +9,7 @@ use crate::graph::LinkBuilder;
 use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
 use crate::solve::{solve_with, SolveOptions};
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -76,7 +76,8 @@ pub fn derive_seed(base: u64, path: &[u64]) -> u64 {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Perturbation {
-    /// Each need's demand is scaled by a factor uniform in `[1 - demand, 1 + demand]`.
+    /// Each divisible need's demand is scaled by a factor uniform in `[1 - demand, 1 + demand]`
+    /// (an indivisible need is one item, a drill or a bed for a family: it keeps its size).
     pub demand: f64,
     /// Each resource fails (is removed) with this probability.
     pub failures: f64,
@@ -116,6 +117,9 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
         for (i, n) in out.needs.iter_mut().enumerate() {
             let mut rng = SplitMix64::new(derive_seed(seed, &[1, i as u64]));
             let f = rng.range(1.0 - p.demand, 1.0 + p.demand);
+            if n.indivisible {
+                continue;
+            }
             for q in n.demand.values_mut() {
                 *q *= f;
             }
@@ -274,6 +278,38 @@ pub struct BatchSettings {
     pub time_limit_s: Option<f64>,
 }
 
+/// A batch, ready to run: scenarios (with their labels) x policies x replicates.
+pub struct Batch {
+    pub scenarios: Vec<(String, Scenario)>,
+    pub policies: Vec<PolicySpec>,
+    pub replicates: usize,
+    pub seed: u64,
+    pub settings: BatchSettings,
+}
+
+impl Batch {
+    pub fn total(&self) -> usize {
+        self.scenarios.len() * self.policies.len() * self.replicates
+    }
+
+    /// Run `index` (the order of [`RunKey::from_index`]); a pure function of the batch and the
+    /// index, so runs may execute in any order, on any thread, and be resumed.
+    pub fn run(&self, index: usize) -> RunRow {
+        let k = RunKey::from_index(index, self.policies.len(), self.replicates);
+        let (label, scenario) = &self.scenarios[k.scenario];
+        let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
+        run_one(
+            index as u64,
+            scenario,
+            label,
+            &self.policies[k.policy],
+            k.replicate as u64,
+            seed,
+            &self.settings,
+        )
+    }
+}
+
 /// One row of a batch result table: the run, its status and the summary metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRow {
@@ -298,6 +334,118 @@ pub struct RunRow {
     pub mean_access_time_h: Option<f64>,
     pub solver: Option<String>,
     pub solve_ms: Option<f64>,
+    #[serde(flatten)]
+    pub metrics: RunMetrics,
+}
+
+/// Metrics the pilots asked for beyond the summary (issue "datasets, batch simulations").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunMetrics {
+    /// 90th percentile of the needs' access time (share-weighted mean of their matches' known
+    /// times), over needs with some service and a known time.
+    pub access_time_p90_h: Option<f64>,
+    /// Share of all needs served in full with every match's time known and <= 1 hour.
+    pub served_within_1h: Option<f64>,
+    /// Mean of `used / capacity` over resources and dimensions with capacity.
+    pub utilisation: Option<f64>,
+    /// Value served per unit of capacity offered (`V / sum of all capacities`).
+    pub value_per_capacity: Option<f64>,
+    /// Resources with at least one match.
+    pub resources_used: Option<u64>,
+    /// Resources needed if nothing were shared, every need served by resources of its own:
+    /// for each need served, its served amount of each dimension over the largest capacity of
+    /// a resource of its kind, rounded up, the most over dimensions (at least 1).
+    pub resources_unshared: Option<u64>,
+    /// `resources_unshared - resources_used`.
+    pub duplication_avoided: Option<i64>,
+}
+
+/// The metrics of one solved scenario.
+pub fn run_metrics(s: &Scenario, r: &Report) -> RunMetrics {
+    use std::collections::{BTreeMap, HashMap};
+    let need_ix: HashMap<&str, usize> = s
+        .needs
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
+    // Per need: (sum share*time, sum share over known times, all known and <= 1 h).
+    let mut time = vec![(0.0, 0.0, true); s.needs.len()];
+    let mut used_res = std::collections::HashSet::new();
+    let mut served: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for a in &r.allocations {
+        let ni = need_ix[a.need.as_str()];
+        used_res.insert(a.resource.as_str());
+        match a.time {
+            Some(t) => {
+                time[ni].0 += a.share * t;
+                time[ni].1 += a.share;
+                time[ni].2 &= t <= 1.0;
+            }
+            None => time[ni].2 = false,
+        }
+        let e = served.entry(ni).or_insert_with(|| vec![0.0; r.dims.len()]);
+        for (d, v) in a.amounts.iter().enumerate() {
+            e[d] += v;
+        }
+    }
+    let mut per_need: Vec<f64> = time
+        .iter()
+        .filter(|t| t.1 > 0.0)
+        .map(|t| t.0 / t.1)
+        .collect();
+    per_need.sort_by(f64::total_cmp);
+    let access_time_p90_h = (!per_need.is_empty())
+        .then(|| per_need[((per_need.len() - 1) as f64 * 0.9).round() as usize]);
+    let any_time = r.allocations.iter().any(|a| a.time.is_some());
+    let served_within_1h = (any_time && !s.needs.is_empty()).then(|| {
+        let ok = r
+            .needs
+            .iter()
+            .zip(&time)
+            .filter(|(n, t)| n.coverage >= 1.0 - 1e-6 && t.1 > 0.0 && t.2)
+            .count();
+        ok as f64 / s.needs.len() as f64
+    });
+    let utils: Vec<f64> = r
+        .resources
+        .iter()
+        .flat_map(|x| x.utilisation.iter().flatten().copied())
+        .collect();
+    let utilisation = (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64);
+    let total_cap: f64 = s.resources.iter().flat_map(|x| x.capacity.values()).sum();
+    let value_per_capacity = (total_cap > 0.0).then(|| r.summary.coverage_value / total_cap);
+    // Largest capacity per (kind, dimension).
+    let mut largest: HashMap<(&str, usize), f64> = HashMap::new();
+    for res in &s.resources {
+        for (d, dim) in r.dims.iter().enumerate() {
+            let c = res.capacity.get(dim).copied().unwrap_or(0.0);
+            let e = largest.entry((res.kind.as_str(), d)).or_insert(0.0);
+            *e = e.max(c);
+        }
+    }
+    let mut unshared = 0u64;
+    for (ni, amounts) in &served {
+        let kind = s.needs[*ni].kind.as_str();
+        let mut need = 1u64;
+        for (d, v) in amounts.iter().enumerate() {
+            let cap = largest.get(&(kind, d)).copied().unwrap_or(0.0);
+            if *v > 1e-9 && cap > 0.0 {
+                need = need.max((v / cap - 1e-9).ceil() as u64);
+            }
+        }
+        unshared += need;
+    }
+    RunMetrics {
+        access_time_p90_h,
+        served_within_1h,
+        utilisation,
+        value_per_capacity,
+        resources_used: Some(used_res.len() as u64),
+        resources_unshared: Some(unshared),
+        duplication_avoided: Some(unshared as i64 - used_res.len() as i64),
+    }
 }
 
 /// Run one (scenario, policy, replicate). Never panics: a failure of any kind, a panic in a
@@ -330,6 +478,7 @@ pub fn run_one(
         mean_access_time_h: None,
         solver: None,
         solve_ms: None,
+        metrics: RunMetrics::default(),
     };
     let s = match policy.resolve(&scenario.policy) {
         Ok(p) => Scenario {
@@ -349,10 +498,17 @@ pub fn run_one(
             time_limit_s: settings.time_limit_s,
             ..SolveOptions::default()
         };
-        Report::new(&solve_with(&s, &opts)).summary
+        let report = Report::new(&solve_with(&s, &opts));
+        let metrics = if report.summary.objective.is_some() {
+            run_metrics(&s, &report)
+        } else {
+            RunMetrics::default()
+        };
+        (report.summary, metrics)
     });
     match result {
-        Ok(sum) => {
+        Ok((sum, metrics)) => {
+            row.metrics = metrics;
             row.status = sum.status.as_str().into();
             row.objective = sum.objective;
             if sum.objective.is_some() {
@@ -411,6 +567,32 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
         ("mean_access_time_h", f64s(rows, |r| r.mean_access_time_h)),
         ("solver", strs(rows, |r| r.solver.as_deref())),
         ("solve_ms", f64s(rows, |r| r.solve_ms)),
+        (
+            "access_time_p90_h",
+            f64s(rows, |r| r.metrics.access_time_p90_h),
+        ),
+        (
+            "served_within_1h",
+            f64s(rows, |r| r.metrics.served_within_1h),
+        ),
+        ("utilisation", f64s(rows, |r| r.metrics.utilisation)),
+        (
+            "value_per_capacity",
+            f64s(rows, |r| r.metrics.value_per_capacity),
+        ),
+        ("resources_used", u64s(rows, |r| r.metrics.resources_used)),
+        (
+            "resources_unshared",
+            u64s(rows, |r| r.metrics.resources_unshared),
+        ),
+        (
+            "duplication_avoided",
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.metrics.duplication_avoided)
+                    .collect::<Int64Array>(),
+            ),
+        ),
     ];
     let fields: Vec<Field> = cols
         .iter()
@@ -427,4 +609,81 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
         Arc::new(Schema::new(fields)),
         cols.into_iter().map(|c| c.1).collect(),
     )
+}
+
+/// Distribution of one metric under one policy, over the runs where it is defined.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricStats {
+    pub policy: String,
+    pub metric: &'static str,
+    pub runs: usize,
+    pub mean: f64,
+    pub p10: f64,
+    pub p50: f64,
+    pub p90: f64,
+}
+
+/// The metrics compared across policies, in the order they are printed.
+pub const COMPARED_METRICS: [&str; 10] = [
+    "coverage_ratio",
+    "min_group_ratio",
+    "jain_index",
+    "cost",
+    "mean_access_time_h",
+    "access_time_p90_h",
+    "served_within_1h",
+    "utilisation",
+    "duplication_avoided",
+    "solve_ms",
+];
+
+fn metric_of(r: &RunRow, m: &str) -> Option<f64> {
+    match m {
+        "coverage_ratio" => r.coverage_ratio,
+        "min_group_ratio" => r.min_group_ratio,
+        "jain_index" => r.jain_index,
+        "cost" => r.cost,
+        "mean_access_time_h" => r.mean_access_time_h,
+        "access_time_p90_h" => r.metrics.access_time_p90_h,
+        "served_within_1h" => r.metrics.served_within_1h,
+        "utilisation" => r.metrics.utilisation,
+        "duplication_avoided" => r.metrics.duplication_avoided.map(|x| x as f64),
+        "solve_ms" => r.solve_ms,
+        _ => None,
+    }
+}
+
+/// Per policy (in order of first appearance) and metric: mean and nearest-rank p10/p50/p90.
+pub fn compare_policies(rows: &[RunRow]) -> Vec<MetricStats> {
+    let mut policies: Vec<&str> = Vec::new();
+    for r in rows {
+        if !policies.contains(&r.policy.as_str()) {
+            policies.push(&r.policy);
+        }
+    }
+    let mut out = Vec::new();
+    for p in policies {
+        for m in COMPARED_METRICS {
+            let mut v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.policy == p)
+                .filter_map(|r| metric_of(r, m))
+                .collect();
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            out.push(MetricStats {
+                policy: p.to_string(),
+                metric: m,
+                runs: v.len(),
+                mean: v.iter().sum::<f64>() / v.len() as f64,
+                p10: q(0.1),
+                p50: q(0.5),
+                p90: q(0.9),
+            });
+        }
+    }
+    out
 }

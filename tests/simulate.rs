@@ -1,0 +1,141 @@
+//! `commonsnet simulate`: deterministic whatever the thread count, failures recorded, optimal
+//! never below greedy.
+
+use commonsnet_datasets::generate::generate_scenario;
+use commonsnet_datasets::read_batches;
+use commonsnet_engine::batch::{Batch, BatchSettings, PolicySpec};
+use std::process::Command;
+
+fn simulate(out: &std::path::Path, threads: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args([
+            "simulate",
+            "--generator",
+            "rural",
+            "--scenarios",
+            "50",
+            "--replicates",
+            "2",
+            "--seed",
+            "17",
+            "--policies",
+            "greedy,coverage",
+            "--perturb",
+            "demand=0.2,failures=0.1,travel_time=0.2",
+            "--threads",
+            threads,
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn same_table_on_one_and_two_threads_and_optimal_beats_greedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    let printed = simulate(&a, "1");
+    simulate(&b, "2");
+    assert!(printed.starts_with("200 runs in"), "{printed}");
+    assert!(
+        printed.contains("coverage       coverage_ratio"),
+        "{printed}"
+    );
+    let strip = |p: &std::path::Path| {
+        let batches = read_batches(p).unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 200);
+        batches
+            .into_iter()
+            .map(|b| {
+                let keep: Vec<usize> = (0..b.num_columns())
+                    .filter(|&i| b.schema().field(i).name() != "solve_ms")
+                    .collect();
+                b.project(&keep).unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ta, tb) = (strip(&a), strip(&b));
+    assert_eq!(ta, tb, "the table depends on the thread count");
+    // Optimal coverage is never below greedy on the same perturbed scenario.
+    let t = &ta[0];
+    let col = |name: &str| t.column(t.schema().index_of(name).unwrap()).clone();
+    let policy = col("policy");
+    let policy = policy
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    let value = col("coverage_value");
+    let value = value
+        .as_any()
+        .downcast_ref::<arrow_array::Float64Array>()
+        .unwrap();
+    let status = col("status");
+    let status = status
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    for i in (0..t.num_rows()).step_by(2) {
+        assert_eq!(
+            (policy.value(i), policy.value(i + 1)),
+            ("greedy", "coverage")
+        );
+        assert_eq!(status.value(i + 1), "optimal");
+        let (g, o) = (value.value(i), value.value(i + 1));
+        assert!(
+            o >= g - 1e-6 * g.max(1.0),
+            "row {i}: optimal {o} < greedy {g}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_run_is_recorded_not_fatal() {
+    let s = generate_scenario("rural", 1.0, 1).unwrap();
+    let batch = Batch {
+        scenarios: vec![("rural".into(), s)],
+        policies: vec![
+            PolicySpec::Named("coverage".into()),
+            PolicySpec::Named("no-such-policy".into()),
+            PolicySpec::Named("greedy".into()),
+        ],
+        replicates: 2,
+        seed: 1,
+        settings: BatchSettings::default(),
+    };
+    let rows: Vec<_> = (0..batch.total()).map(|i| batch.run(i)).collect();
+    let statuses: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["optimal", "error", "feasible", "optimal", "error", "feasible"]
+    );
+    assert!(rows[1].error.as_deref().unwrap().contains("unknown policy"));
+    assert!(rows[1].objective.is_none());
+    let table = commonsnet_engine::batch::rows_to_batch(&rows).unwrap();
+    assert_eq!(table.num_rows(), 6);
+}
+
+#[test]
+fn bad_simulate_arguments_exit_2_with_one_line() {
+    for args in [
+        vec!["--perturb", "demand=2"],
+        vec!["--perturb", "rain=0.1"],
+        vec!["--policies", "lucky"],
+        vec!["--generator", "/no/such/file.json"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
+        cmd.args(["simulate", "--scenarios", "1", "--out"])
+            .arg(dir.path().join("x.parquet"));
+        if !args.contains(&"--generator") {
+            cmd.args(["--generator", "rural"]);
+        }
+        let o = cmd.args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}
