@@ -306,7 +306,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<()> {
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 match &bar {
                     Some(b) => b.inc(1),
-                    None if n % step == 0 || n == total => {
+                    None if n.is_multiple_of(step) || n == total => {
                         eprintln!("progress: {n}/{total} runs")
                     }
                     None => {}
