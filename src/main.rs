@@ -113,9 +113,12 @@ struct GenerateArgs {
     /// Size multiplier: entity counts grow linearly with it.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// A `.json` file, or a directory that receives the Arrow tables and policy.json.
+    /// A `.json` file, or a directory that receives the tables and policy.json.
     #[arg(long)]
     out: PathBuf,
+    /// Table format when --out is a directory.
+    #[arg(long, value_enum, default_value = "arrow")]
+    table_format: OutFormat,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +135,17 @@ enum InputFormat {
 enum OutFormat {
     Arrow,
     Parquet,
+    Csv,
+}
+
+impl From<OutFormat> for TableFormat {
+    fn from(f: OutFormat) -> TableFormat {
+        match f {
+            OutFormat::Arrow => TableFormat::ArrowIpc,
+            OutFormat::Parquet => TableFormat::Parquet,
+            OutFormat::Csv => TableFormat::Csv,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -320,10 +334,10 @@ fn run_simulate(args: &SimulateArgs) -> Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let table = rows_to_batch(&rows)?;
-    let format = if args.out.extension().and_then(|e| e.to_str()) == Some("arrow") {
-        TableFormat::ArrowIpc
-    } else {
-        TableFormat::Parquet
+    let format = match args.out.extension().and_then(|e| e.to_str()) {
+        Some("arrow") => TableFormat::ArrowIpc,
+        Some("csv") => TableFormat::Csv,
+        _ => TableFormat::Parquet,
     };
     commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == "error").count();
@@ -363,7 +377,7 @@ fn run_generate(args: &GenerateArgs) -> Result<()> {
             &t.needs,
             t.links.as_ref(),
             Some(&policy),
-            TableFormat::ArrowIpc,
+            args.table_format.into(),
         )
         .map_err(describe)?;
     }
@@ -544,10 +558,7 @@ fn emit(report: &Report, args: &SolveArgs, sense: Option<Sense>) -> Result<()> {
         }
     }
     if let Some(dir) = &args.out {
-        let format = match args.out_format {
-            OutFormat::Arrow => TableFormat::ArrowIpc,
-            OutFormat::Parquet => TableFormat::Parquet,
-        };
+        let format = args.out_format.into();
         write_report(dir, report, format).map_err(describe)?;
     }
     println!("{out}");

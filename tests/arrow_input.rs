@@ -168,3 +168,76 @@ fn unsupported_column_types_are_reported_once() {
         err.issues
     );
 }
+
+#[test]
+fn csv_parquet_arrow_round_trip_keeps_a_scenario_identical() {
+    use commonsnet_datasets::{read_scenario_dir, write_scenario_tables, TableFormat};
+    for name in commonsnet_datasets::generate::GENERATORS {
+        let original = commonsnet_datasets::generate::generate_scenario(name, 1.0, 8).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut current = original.clone();
+        for (i, format) in [
+            TableFormat::Csv,
+            TableFormat::Parquet,
+            TableFormat::ArrowIpc,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let t = commonsnet_engine::tables::scenario_to_tables(&current).unwrap();
+            let sub = dir.path().join(format!("{name}-{i}"));
+            write_scenario_tables(
+                &sub,
+                &t.resources,
+                &t.needs,
+                t.links.as_ref(),
+                Some(&t.policy),
+                format,
+            )
+            .unwrap();
+            let mut back = read_scenario_dir(&sub).unwrap();
+            back.name = current.name.clone();
+            assert_eq!(back, original, "{name} after {format:?}");
+            current = back;
+        }
+    }
+}
+
+#[test]
+fn csv_cells_that_do_not_parse_name_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("resources.csv"),
+        "id,kind,cap_beds,skills\nr1,shelter,40,wheelchair;pets\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("needs.csv"),
+        "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,four,true\n",
+    )
+    .unwrap();
+    let e = commonsnet_datasets::read_scenario_dir(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("needs.csv") && e.contains("line 3, column dem_beds"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("needs.csv"),
+        "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,2,true\n",
+    )
+    .unwrap();
+    let s = commonsnet_datasets::read_scenario_dir(dir.path()).unwrap();
+    assert_eq!(s.resources[0].skills.len(), 2);
+    assert!(s.needs[1].indivisible);
+    let e = std::fs::write(
+        dir.path().join("needs.csv"),
+        "id,kind,dem_beds,colour\nn1,shelter,4,red\n",
+    );
+    e.unwrap();
+    let e = commonsnet_datasets::read_scenario_dir(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("colour"), "unknown columns are rejected: {e}");
+}

@@ -4,6 +4,7 @@
 //! The engine never touches a file; this crate turns files into the values and record batches
 //! the engine validates, and the engine's result batches back into files.
 
+pub mod csv;
 pub mod dimacs;
 pub mod generate;
 pub mod orlib;
@@ -55,7 +56,7 @@ pub fn read_scenario_json(path: &Path) -> Result<Scenario, DatasetError> {
 }
 
 /// Table extensions tried for each table of a scenario directory, in this order.
-const TABLE_EXTENSIONS: &[&str] = &["arrow", "arrows", "ipc", "feather", "parquet"];
+const TABLE_EXTENSIONS: &[&str] = &["arrow", "arrows", "ipc", "feather", "parquet", "csv"];
 
 fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
     TABLE_EXTENSIONS
@@ -67,6 +68,11 @@ fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
 /// Read all record batches of an Arrow IPC file or stream, or a Parquet file.
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
+    if path.extension().and_then(|e| e.to_str()) == Some("csv") {
+        return csv::read_csv(&bytes)
+            .map(|b| vec![b])
+            .map_err(|e| format_err(path, e));
+    }
     read_batches_from_bytes(&bytes).map_err(|e| format_err(path, e))
 }
 
@@ -161,6 +167,18 @@ pub fn read_scenario(
 pub enum TableFormat {
     ArrowIpc,
     Parquet,
+    /// SPEC section 3's CSV: sets `;`-joined.
+    Csv,
+}
+
+impl TableFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            TableFormat::ArrowIpc => "arrow",
+            TableFormat::Parquet => "parquet",
+            TableFormat::Csv => "csv",
+        }
+    }
 }
 
 /// Write one record batch, atomically (a temporary file renamed into place).
@@ -184,6 +202,10 @@ pub fn write_batch(
             w.write(batch).map_err(|e| format_err(path, e))?;
             w.close().map_err(|e| format_err(path, e))?;
         }
+        TableFormat::Csv => {
+            let bytes = csv::write_csv(batch).map_err(|e| format_err(path, e))?;
+            std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+        }
     }
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
@@ -192,10 +214,7 @@ pub fn write_batch(
 pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tables = report.tables().map_err(|e| format_err(dir, e))?;
-    let ext = match format {
-        TableFormat::ArrowIpc => "arrow",
-        TableFormat::Parquet => "parquet",
-    };
+    let ext = format.extension();
     for (name, batch) in [
         ("allocations", &tables.allocations),
         ("needs", &tables.needs),
@@ -218,10 +237,7 @@ pub fn write_scenario_tables(
     format: TableFormat,
 ) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let ext = match format {
-        TableFormat::ArrowIpc => "arrow",
-        TableFormat::Parquet => "parquet",
-    };
+    let ext = format.extension();
     write_batch(&dir.join(format!("resources.{ext}")), resources, format)?;
     write_batch(&dir.join(format!("needs.{ext}")), needs, format)?;
     if let Some(l) = links {
