@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Executes every notebook headless (nbclient) in a virtualenv with the pinned packages.
+# Outputs go to notebooks/out/ (executed copies and PNG plots); the committed notebooks stay
+# stripped. COMMONSNET_BIN points at the binary (default: the debug build of the workspace).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${NOTEBOOK_VENV:-$HOME/.cache/commonsnet-notebooks-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q -r notebooks/requirements.txt
+target="${CARGO_TARGET_DIR:-target}"
+export COMMONSNET_BIN="${COMMONSNET_BIN:-$target/debug/commonsnet}"
+export COMMONSNET_ROOT="$PWD"
+export NOTEBOOK_OUT="$PWD/notebooks/out"
+mkdir -p "$NOTEBOOK_OUT"
+"$venv/bin/python" - <<'PY'
+import os, sys, nbformat
+from pathlib import Path
+from nbclient import NotebookClient
+out = Path(os.environ["NOTEBOOK_OUT"])
+for path in sorted(Path("notebooks").glob("*.ipynb")):
+    book = nbformat.read(path, as_version=4)
+    NotebookClient(book, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": os.environ["COMMONSNET_ROOT"]}}).execute()
+    nbformat.write(book, out / path.name)
+    print(f"executed {path}")
+for png in ["policies.png", "shadow_prices.png"]:
+    assert (out / png).stat().st_size > 1000, png
+print("plots:", ", ".join(sorted(p.name for p in out.glob("*.png"))))
+PY
