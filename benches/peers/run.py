@@ -186,8 +186,10 @@ def ours(binary, path):
 
 
 def peer(kind, path):
-    v, wall, _ = measure([sys.executable, __file__, "--worker", kind, str(path)])
+    v, wall, _ = measure(["/usr/bin/time", "-f", "%M", "-o", str(WORK / "rss.txt"),
+                          sys.executable, __file__, "--worker", kind, str(path)])
     v["total_s"] = wall  # process start and imports included, as a user would see it
+    v["rss_kib"] = int((WORK / "rss.txt").read_text().split()[-1])
     return v
 
 
