@@ -254,6 +254,22 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// Run storage or solver work off the async runtime; a task that dies is our fault (5xx).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| InternalError::Worker(format!("worker task failed: {e}")).into())
+}
+
+/// The allocations table as an Arrow IPC stream response.
+fn allocations_stream(report: &Report) -> Result<Response, ApiError> {
+    let tables = report.tables().map_err(InternalError::from)?;
+    let bytes = arrow_stream_bytes(&tables.allocations)?;
+    Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
+}
+
 fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, InternalError> {
     let mut buf = Vec::new();
     let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema())?;
@@ -277,9 +293,7 @@ async fn healthz(State(st): St) -> Json<Value> {
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(st): St) -> Result<Response, ApiError> {
     let store = st.store.clone();
-    let jobs = tokio::task::spawn_blocking(move || store.counts())
-        .await
-        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    let jobs = blocking(move || store.counts()).await??;
     let text = st.metrics.render(st.queue.depth(), &jobs);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
@@ -414,20 +428,16 @@ async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response,
         time_limit_s: Some(st.config.time_limit_s),
         ..Default::default()
     };
-    let report = tokio::task::spawn_blocking(move || {
+    let report = blocking(move || {
         let _permit = permit;
         Report::new(&commonsnet_engine::solve_with(&scenario, &opts))
     })
-    .await
-    .map_err(|e| InternalError::Worker(format!("solver task failed: {e}")))?;
+    .await?;
     st.metrics
         .solve(&report.summary.solver, report.summary.solve_ms);
     match wanted {
         Wanted::Arrow => {
-            let tables = report.tables().map_err(InternalError::from)?;
-            let bytes = arrow_stream_bytes(&tables.allocations)?;
-            let mut resp =
-                ([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response();
+            let mut resp = allocations_stream(&report)?;
             let h = resp.headers_mut();
             let s = &report.summary;
             let put = |h: &mut HeaderMap, k: &'static str, v: String| {
@@ -474,19 +484,7 @@ async fn submit_job(
     Tenant(tenant): Tenant,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let ctype = content_type(req.headers());
-    if !matches!(ctype.as_str(), "application/json" | "") {
-        return Err(UserError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("Content-Type {ctype:?}: send application/json"),
-        )
-        .into());
-    }
-    let bytes = Bytes::from_request(req, &st)
-        .await
-        .map_err(body_rejection)?;
-    let request: JobRequest = parse_json(&bytes)?;
+    let request: JobRequest = json_body(&st, req).await?;
     let total = request.validate()?;
     if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(InternalError::ShuttingDown.into());
@@ -503,25 +501,18 @@ async fn submit_job(
         e.retry_after = Some(5);
         return Err(e.into());
     }
-    let id = new_job_id();
+    let id = new_id();
     let spec = serde_json::to_string(&request).map_err(|e| InternalError::Worker(e.to_string()))?;
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
-    let stored =
-        tokio::task::spawn_blocking(move || store.insert_job(&jid, &t, &spec, total as i64))
-            .await
-            .map_err(|e| InternalError::Worker(e.to_string()));
-    match stored {
-        Ok(Ok(())) => st.queue.push_reserved(id.clone()),
-        Ok(Err(e)) => {
-            st.queue.release();
-            return Err(e.into());
-        }
-        Err(e) => {
-            st.queue.release();
-            return Err(e.into());
-        }
+    let stored = blocking(move || store.insert_job(&jid, &t, &spec, total as i64))
+        .await
+        .and_then(|r| r.map_err(ApiError::from));
+    if let Err(e) = stored {
+        st.queue.release();
+        return Err(e);
     }
+    st.queue.push_reserved(id.clone());
     tracing::info!(job = %id, tenant, total, "job accepted");
     let location = format!("/v1/jobs/{id}");
     Ok((
@@ -536,9 +527,9 @@ async fn submit_job(
         .into_response())
 }
 
-/// 128 random-looking bits as 32 hex characters: time, process, a counter and the address of a
+/// Job and session ids: 128 random-looking bits as 32 hex characters: time, process, a counter and the address of a
 /// fresh allocation, hashed. Unguessable enough for ids that are also tenant-checked.
-fn new_job_id() -> String {
+fn new_id() -> String {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -572,9 +563,8 @@ async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiE
     check_id(id)?;
     let store = st.store.clone();
     let (id, tenant) = (id.to_string(), tenant.to_string());
-    tokio::task::spawn_blocking(move || store.job(&id, Some(&tenant)))
-        .await
-        .map_err(|e| InternalError::Worker(e.to_string()))??
+    blocking(move || store.job(&id, Some(&tenant)))
+        .await??
         .ok_or_else(|| UserError::not_found("job").into())
 }
 
@@ -584,9 +574,7 @@ async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiE
         (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
 async fn list_jobs(State(st): St, Tenant(tenant): Tenant) -> Result<Json<Vec<JobInfo>>, ApiError> {
     let store = st.store.clone();
-    let jobs = tokio::task::spawn_blocking(move || store.list(&tenant, 1000))
-        .await
-        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    let jobs = blocking(move || store.list(&tenant, 1000)).await??;
     Ok(Json(jobs))
 }
 
@@ -617,9 +605,7 @@ async fn cancel_job(
     check_id(&id)?;
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
-    let status = tokio::task::spawn_blocking(move || store.cancel(&jid, &t))
-        .await
-        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    let status = blocking(move || store.cancel(&jid, &t)).await??;
     match status.as_deref() {
         None => Err(UserError::not_found("job").into()),
         Some("cancelled") => {
@@ -668,9 +654,7 @@ async fn job_result(
         return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
     }
     let store = st.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.rows(&id))
-        .await
-        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    let rows = blocking(move || store.rows(&id)).await??;
     match wanted {
         Wanted::Arrow => {
             let batch =
@@ -729,13 +713,11 @@ async fn create_session(
 ) -> Result<Response, ApiError> {
     let body: SessionRequest = json_body(&st, req).await?;
     let scenario = scenario_from_value(&body.scenario).map_err(|e| UserError::invalid_input(&e))?;
-    let id = new_job_id();
+    let id = new_id();
     let hub = st.sessions.clone();
     let (sid, raw) = (id.clone(), body.scenario);
     let (needs, resources) = (scenario.needs.len(), scenario.resources.len());
-    tokio::task::spawn_blocking(move || hub.create(&sid, &tenant, &scenario, &raw))
-        .await
-        .map_err(|e| InternalError::Worker(e.to_string()))??;
+    blocking(move || hub.create(&sid, &tenant, &scenario, &raw)).await??;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/sessions/{id}"))],
@@ -795,11 +777,7 @@ async fn session_plan(
         })
         .await?;
     match wanted {
-        Wanted::Arrow => {
-            let tables = report.tables().map_err(InternalError::from)?;
-            let bytes = arrow_stream_bytes(&tables.allocations)?;
-            Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
-        }
+        Wanted::Arrow => allocations_stream(&report),
         _ => Ok(Json(body).into_response()),
     }
 }
@@ -856,9 +834,7 @@ async fn session_stream(
     let backlog = if last >= 0 {
         let hub = st.sessions.clone();
         let sid = id.clone();
-        tokio::task::spawn_blocking(move || hub.log().changes_after(&sid, last))
-            .await
-            .map_err(|e| InternalError::Worker(e.to_string()))??
+        blocking(move || hub.log().changes_after(&sid, last)).await??
     } else {
         Vec::new()
     };

@@ -51,10 +51,7 @@ pub struct SessionLog {
 
 impl SessionLog {
     pub fn open(data_dir: &Path) -> Result<SessionLog, rusqlite::Error> {
-        let conn = Connection::open(data_dir.join("commonsnet.sqlite"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = crate::store::open_db(data_dir)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS sessions (
                 id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scenario TEXT NOT NULL,

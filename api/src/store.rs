@@ -49,6 +49,15 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A connection to the service's SQLite file: WAL, and a commit is durable when it returns.
+pub fn open_db(data_dir: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(data_dir.join("commonsnet.sqlite"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
 pub struct JobStore {
     conn: Mutex<Connection>,
     results_dir: PathBuf,
@@ -64,10 +73,7 @@ impl JobStore {
                 format!("cannot create {}: {e}", results_dir.display()),
             )))
         })?;
-        let conn = Connection::open(data_dir.join("commonsnet.sqlite"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = open_db(data_dir)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS jobs (
                 id TEXT PRIMARY KEY,

@@ -273,29 +273,25 @@ impl Gen {
             );
         }
         // A machinery co-operative (CUMA-style): one combine per ~4 farms, a baler per ~5.
-        for i in 0..self.count(3.0) {
-            let v = i % villages;
-            let (lat, lon) = self.around(centres[v].0, centres[v].1, 2.0);
-            push(
-                &mut self.resources,
-                "r",
-                json!({"community": format!("village-{:02}", v + 1),
-                "kind": "harvest", "lat": lat, "lon": lon,
-                "capacity": {"machine_h": 10 * self.rng.int(12, 20)}, "skills": ["combine"],
-                "cost": 60, "available_from": 24 * self.rng.int(0, 2), "available_until": 14 * 24}),
-            );
-        }
-        for i in 0..self.count(2.4) {
-            let v = i % villages;
-            let (lat, lon) = self.around(centres[v].0, centres[v].1, 2.0);
-            push(
-                &mut self.resources,
-                "r",
-                json!({"community": format!("village-{:02}", v + 1),
-                "kind": "harvest", "lat": lat, "lon": lon,
-                "capacity": {"machine_h": 10 * self.rng.int(6, 12)}, "skills": ["baler"],
-                "cost": 30, "available_from": 24 * self.rng.int(0, 3), "available_until": 14 * 24}),
-            );
+        // (machines per scale unit, machine hours / 10, skill, cost per job, latest start day)
+        let machines = [
+            (3.0, (12, 20), "combine", 60, 2),
+            (2.4, (6, 12), "baler", 30, 3),
+        ];
+        for (per_scale, (lo, hi), skill, cost, start) in machines {
+            for i in 0..self.count(per_scale) {
+                let v = i % villages;
+                let (lat, lon) = self.around(centres[v].0, centres[v].1, 2.0);
+                push(
+                    &mut self.resources,
+                    "r",
+                    json!({"community": format!("village-{:02}", v + 1),
+                    "kind": "harvest", "lat": lat, "lon": lon,
+                    "capacity": {"machine_h": 10 * self.rng.int(lo, hi)}, "skills": [skill],
+                    "cost": cost, "available_from": 24 * self.rng.int(0, start),
+                    "available_until": 14 * 24}),
+                );
+            }
         }
         for i in 0..self.count(4.0) {
             let v = i % villages;
