@@ -2,16 +2,15 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use commonsnet_datasets::dimacs;
 use commonsnet_datasets::generate;
 use commonsnet_datasets::orlib::{parse_gap, Sense};
+use commonsnet_datasets::{dimacs, frames};
 use commonsnet_datasets::{
     read_scenario, write_report, write_scenario_tables, DatasetError, ScenarioFormat, TableFormat,
 };
 use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN};
 use commonsnet_engine::batch::{
-    compare_policies, derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation,
-    PolicySpec,
+    derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation, PolicySpec,
 };
 use commonsnet_engine::flow::{FlowError, NetworkSimplex};
 use commonsnet_engine::{solve_with, Report, SolveOptions};
@@ -42,6 +41,54 @@ enum Command {
     Serve(ServeArgs),
     /// Batch simulation (SPEC section 5): scenarios x policies x replicates on all cores.
     Simulate(SimulateArgs),
+    /// Write a seeded benchmark instance as DIMACS text (the peer comparison's workloads).
+    Instance(InstanceArgs),
+}
+
+#[derive(clap::Args)]
+struct InstanceArgs {
+    #[command(subcommand)]
+    kind: InstanceKind,
+    #[arg(long, default_value_t = 1, global = true)]
+    seed: u64,
+    /// Output file (`.min` for flows, `.asn` for assignment; a directory for allocation).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum InstanceKind {
+    /// NETGEN-8 network: 2^k nodes, 8 arcs per node (our NETGEN-style generator).
+    Netgen8 {
+        #[arg(long)]
+        k: u32,
+    },
+    /// Stations supplying incidents, each linked to its nearest stations.
+    Crisis {
+        #[arg(long, default_value_t = 2000)]
+        stations: usize,
+        #[arg(long, default_value_t = 50000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 20)]
+        candidates: usize,
+    },
+    /// Complete n x n assignment, costs uniform in [1, 10^6].
+    DenseAssign {
+        #[arg(long)]
+        n: usize,
+    },
+    /// Multi-dimensional allocation scenario with rule-built links written out explicitly
+    /// (a scenario directory of Parquet tables; --out names the directory).
+    Allocation {
+        #[arg(long, default_value_t = 20000)]
+        needs: usize,
+        #[arg(long, default_value_t = 2000)]
+        resources: usize,
+        #[arg(long, default_value_t = 3)]
+        dims: usize,
+        #[arg(long, default_value_t = 4.0)]
+        max_distance_km: f64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -65,7 +112,7 @@ struct SimulateArgs {
     /// Comma-separated perturbations: demand=F,failures=F,travel_time=F (each in [0, 1]).
     #[arg(long, default_value = "")]
     perturb: String,
-    /// Result table: `.parquet` (default) or `.arrow`.
+    /// Result table, one row per run: `.parquet` (default), `.arrow` or `.csv`.
     #[arg(long)]
     out: PathBuf,
     /// Worker threads (default: all cores). The table does not depend on it.
@@ -185,6 +232,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => run_generate(&args),
         Command::Serve(args) => run_serve(args),
         Command::Simulate(args) => run_simulate(&args),
+        Command::Instance(args) => run_instance(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -339,7 +387,8 @@ fn run_simulate(args: &SimulateArgs) -> Result<()> {
         Some("csv") => TableFormat::Csv,
         _ => TableFormat::Parquet,
     };
-    commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
+    let mut frame = frames::batch_to_frame(&table).map_err(|e| anyhow!(e))?;
+    commonsnet_datasets::write_frame(&args.out, &mut frame, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == "error").count();
     println!(
         "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
@@ -351,12 +400,87 @@ fn run_simulate(args: &SimulateArgs) -> Result<()> {
         "{:<14} {:<20} {:>5} {:>12} {:>12} {:>12} {:>12}",
         "policy", "metric", "runs", "mean", "p10", "p50", "p90"
     );
-    for m in compare_policies(&rows) {
+    for m in frames::summarise_runs(&frame).map_err(|e| anyhow!(e))? {
         println!(
             "{:<14} {:<20} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
             m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
         );
     }
+    Ok(())
+}
+
+fn run_instance(args: &InstanceArgs) -> Result<()> {
+    use commonsnet_datasets::instances;
+    let out = args
+        .out
+        .as_ref()
+        .ok_or_else(|| anyhow!("--out FILE is required"))?;
+    let seed = args.seed;
+    let text = match &args.kind {
+        InstanceKind::Netgen8 { k } => {
+            if !(4..=24).contains(k) {
+                return Err(anyhow!("--k must be in 4..=24"));
+            }
+            let p = instances::NetgenParams::netgen8(*k, seed);
+            let fp = instances::netgen(&p).map_err(|e| anyhow!(e))?;
+            instances::write_min(
+                &fp,
+                &[format!("NETGEN-style (commonsnet instance netgen8): {p:?}")],
+            )
+        }
+        InstanceKind::Crisis {
+            stations,
+            incidents,
+            candidates,
+        } => {
+            let c = instances::crisis_transport(*stations, *incidents, *candidates, seed)
+                .map_err(|e| anyhow!(e))?;
+            instances::write_min(
+                &c.flow,
+                &[format!(
+                    "crisis transport: {stations} stations x {incidents} incidents, \
+                     {candidates} candidates, seed {seed}"
+                )],
+            )
+        }
+        InstanceKind::Allocation {
+            needs,
+            resources,
+            dims,
+            max_distance_km,
+        } => {
+            let value =
+                instances::allocation_value(*needs, *resources, *dims, *max_distance_km, seed);
+            let s = commonsnet_engine::scenario_from_value(&value)
+                .map_err(|e| describe(DatasetError::Invalid(e)))?;
+            let s = instances::with_rule_built_links(s);
+            let t = commonsnet_engine::tables::scenario_to_tables(&s)?;
+            write_scenario_tables(
+                out,
+                &t.resources,
+                &t.needs,
+                t.links.as_ref(),
+                Some(&t.policy),
+                TableFormat::Parquet,
+            )
+            .map_err(describe)?;
+            return Ok(());
+        }
+        InstanceKind::DenseAssign { n } => {
+            if *n == 0 || *n > 20_000 {
+                return Err(anyhow!("--n must be in 1..=20000"));
+            }
+            let cost = instances::dense_assignment(*n, seed);
+            instances::write_asn(
+                *n,
+                &cost,
+                &[format!(
+                    "dense assignment {n} x {n}, costs in [1, 1e6], seed {seed}"
+                )],
+            )
+        }
+    };
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }
 

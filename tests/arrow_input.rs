@@ -241,3 +241,49 @@ fn csv_cells_that_do_not_parse_name_line_and_column() {
         .to_string();
     assert!(e.contains("colour"), "unknown columns are rejected: {e}");
 }
+
+/// Parquet and Arrow tables get their column types checked on reading: integers are welcome in
+/// numeric columns, text in one is an error naming the file and the column.
+#[test]
+fn table_files_with_wrong_column_types_name_the_file_and_column() {
+    use commonsnet_datasets::{read_scenario_dir, write_batch, TableFormat};
+    let resources = batch(vec![
+        ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+        ("kind", Arc::new(StringArray::from(vec!["shelter"]))),
+        ("cap_beds", Arc::new(Int32Array::from(vec![40]))),
+    ]);
+    for format in [TableFormat::Parquet, TableFormat::ArrowIpc] {
+        let dir = tempfile::tempdir().unwrap();
+        let ext = format.extension();
+        write_batch(
+            &dir.path().join(format!("resources.{ext}")),
+            &resources,
+            format,
+        )
+        .unwrap();
+        let needs = |dem: ArrayRef| {
+            batch(vec![
+                ("id", Arc::new(StringArray::from(vec!["n1"])) as ArrayRef),
+                ("kind", Arc::new(StringArray::from(vec!["shelter"]))),
+                ("dem_beds", dem),
+            ])
+        };
+        let path = dir.path().join(format!("needs.{ext}"));
+        write_batch(
+            &path,
+            &needs(Arc::new(StringArray::from(vec!["4"]))),
+            format,
+        )
+        .unwrap();
+        let e = read_scenario_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("needs.{ext}"))
+                && e.contains("column dem_beds: expected numbers, found str"),
+            "{e}"
+        );
+        write_batch(&path, &needs(Arc::new(Int32Array::from(vec![4]))), format).unwrap();
+        let s = read_scenario_dir(dir.path()).unwrap();
+        assert_eq!(s.resources[0].capacity["beds"], 40.0);
+        assert_eq!(s.needs[0].demand["beds"], 4.0);
+    }
+}

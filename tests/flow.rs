@@ -533,3 +533,121 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         "{routed} routed, {prices} prices"
     );
 }
+
+/// The JV path (complete square problems) against the flow solver, with ties (small cost
+/// ranges) and negative costs, and its duals checked for feasibility and slackness.
+#[test]
+fn dense_square_assignments_match_the_flow_solver_with_feasible_duals() {
+    for seed in 0..600u64 {
+        let mut rng = Rng::new(seed + 9191);
+        let n = if seed % 50 == 0 {
+            120
+        } else {
+            2 + rng.below(14) as usize
+        };
+        let spread = [3u64, 25, 1_000_000][seed as usize % 3];
+        let cost: Vec<i64> = (0..n * n)
+            .map(|_| rng.below(spread) as i64 - (spread / 3) as i64)
+            .collect();
+        let a = solve_assignment(&AssignmentProblem::dense(n, n, cost.clone())).unwrap();
+        let mut p = FlowProblem::new(2 * n);
+        for i in 0..n {
+            p.supply[i] = 1;
+            p.supply[n + i] = -1;
+            for j in 0..n {
+                p.add_arc(i, n + j, 0, 1, cost[i * n + j]);
+            }
+        }
+        let f = NetworkSimplex::solve(&p).unwrap();
+        assert_eq!(a.cost, f.cost, "seed {seed}, n {n}");
+        let mut used = vec![false; n];
+        for (i, c) in a.col_of_row.iter().enumerate() {
+            let c = c.unwrap();
+            assert!(!used[c], "seed {seed}: column {c} twice");
+            used[c] = true;
+            assert_eq!(
+                a.row_potential[i] + a.col_potential[c],
+                cost[i * n + c],
+                "seed {seed}: chosen pair ({i}, {c}) not tight"
+            );
+        }
+        for i in 0..n {
+            for j in 0..n {
+                assert!(
+                    a.row_potential[i] + a.col_potential[j] <= cost[i * n + j],
+                    "seed {seed}: dual infeasible at ({i}, {j})"
+                );
+            }
+        }
+        assert!(a.col_potential.iter().all(|&v| v <= 0), "seed {seed}");
+    }
+}
+
+/// The peer-comparison generators: NETGEN-style networks and the crisis-transport shape are
+/// feasible, survive the DIMACS round trip, and the network simplex matches HiGHS on them.
+#[test]
+fn benchmark_instance_generators_are_feasible_and_solved_exactly() {
+    use commonsnet_datasets::instances::{crisis_transport, netgen, write_min, NetgenParams};
+    for seed in 1..=3u64 {
+        let params = NetgenParams::netgen8(8, seed);
+        let p = netgen(&params).unwrap();
+        assert_eq!((p.nodes, p.arcs()), (256, 2048));
+        assert_eq!(p.supply.iter().sum::<i64>(), 0);
+        assert_eq!(p.supply[..16].iter().sum::<i64>(), 16_000);
+        assert!(p.supply[16..240].iter().all(|&s| s == 0));
+        assert!(p.cost.iter().all(|c| (1..=10_000).contains(c)));
+        assert!(
+            p.source.windows(2).all(|w| w[0] <= w[1]),
+            "arcs grouped by tail"
+        );
+        let back = parse_min(write_min(&p, &["x".into()]).as_bytes()).unwrap();
+        assert_eq!(back, p);
+        let s = NetworkSimplex::solve(&p).unwrap();
+        check_optimality(&p, &s, "netgen");
+        let lp = lp_optimum(&p).unwrap();
+        assert!(
+            (s.cost as f64 - lp).abs() < 1e-6,
+            "seed {seed}: {} vs {lp}",
+            s.cost
+        );
+        assert_ne!(netgen(&NetgenParams::netgen8(8, seed + 10)).unwrap(), p);
+
+        let (stations, incidents, k) = (30, 300, 5);
+        let inst = crisis_transport(stations, incidents, k, seed).unwrap();
+        let c = &inst.flow;
+        assert_eq!(c.nodes, stations + incidents + 1);
+        assert_eq!(c.arcs(), incidents * k + stations);
+        assert_eq!(c.supply.iter().sum::<i64>(), 0);
+        for i in 0..incidents {
+            let mut from: Vec<usize> = (0..c.arcs())
+                .filter(|&a| c.target[a] == stations + i)
+                .map(|a| c.source[a])
+                .collect();
+            from.sort_unstable();
+            from.dedup();
+            assert_eq!(from.len(), k, "incident {i}: {k} distinct stations");
+            // The grid search found the k nearest: none left out is nearer than one taken.
+            let d = |j: usize| {
+                let ((x, y), (a, b)) = (inst.stations[j], inst.incidents[i]);
+                ((x - a).powi(2) + (y - b).powi(2)).sqrt()
+            };
+            let worst_in = from.iter().map(|&j| d(j)).fold(0.0, f64::max);
+            let best_out = (0..stations)
+                .filter(|j| !from.contains(j))
+                .map(d)
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                worst_in <= best_out,
+                "incident {i}: {worst_in} > {best_out}"
+            );
+        }
+        let s = NetworkSimplex::solve(c).unwrap();
+        check_optimality(c, &s, "crisis");
+        let lp = lp_optimum(c).unwrap();
+        assert!(
+            (s.cost as f64 - lp).abs() < 1e-6,
+            "seed {seed}: {} vs {lp}",
+            s.cost
+        );
+    }
+}

@@ -59,36 +59,93 @@ fn same_table_on_one_and_two_threads_and_optimal_beats_greedy() {
     };
     let (ta, tb) = (strip(&a), strip(&b));
     assert_eq!(ta, tb, "the table depends on the thread count");
+    check_printed_summary(&printed, &read_batches(&a).unwrap()[0]);
     // Optimal coverage is never below greedy on the same perturbed scenario.
     let t = &ta[0];
     let col = |name: &str| t.column(t.schema().index_of(name).unwrap()).clone();
-    let policy = col("policy");
-    let policy = policy
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
+    let policy = strings(&col("policy"));
     let value = col("coverage_value");
     let value = value
         .as_any()
         .downcast_ref::<arrow_array::Float64Array>()
         .unwrap();
-    let status = col("status");
-    let status = status
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
+    let status = strings(&col("status"));
     for i in (0..t.num_rows()).step_by(2) {
         assert_eq!(
-            (policy.value(i), policy.value(i + 1)),
+            (policy[i].as_str(), policy[i + 1].as_str()),
             ("greedy", "coverage")
         );
-        assert_eq!(status.value(i + 1), "optimal");
+        assert_eq!(status[i + 1], "optimal");
         let (g, o) = (value.value(i), value.value(i + 1));
         assert!(
             o >= g - 1e-6 * g.max(1.0),
             "row {i}: optimal {o} < greedy {g}"
         );
     }
+}
+
+/// A text column's values, whichever Arrow string type the file carries.
+fn strings(col: &arrow_array::ArrayRef) -> Vec<String> {
+    use arrow_array::cast::AsArray;
+    match col.data_type() {
+        arrow_schema::DataType::Utf8 => col
+            .as_string::<i32>()
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect(),
+        arrow_schema::DataType::LargeUtf8 => col
+            .as_string::<i64>()
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect(),
+        arrow_schema::DataType::Utf8View => col
+            .as_string_view()
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect(),
+        other => panic!("not text: {other}"),
+    }
+}
+
+/// The printed per-policy table (aggregated by polars) equals mean and nearest-rank quantiles
+/// computed here from the written run table.
+fn check_printed_summary(printed: &str, t: &arrow_array::RecordBatch) {
+    use arrow_array::cast::AsArray;
+    let policy = strings(t.column_by_name("policy").unwrap());
+    let mut checked = 0;
+    for line in printed.lines().skip(2) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (p, metric) = (f[0], f[1]);
+        let col = t.column_by_name(metric).unwrap();
+        let value = |i: usize| -> f64 {
+            use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
+            match col.data_type() {
+                arrow_schema::DataType::Float64 => col.as_primitive::<Float64Type>().value(i),
+                arrow_schema::DataType::Int64 => col.as_primitive::<Int64Type>().value(i) as f64,
+                arrow_schema::DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i) as f64,
+                arrow_schema::DataType::UInt32 => col.as_primitive::<UInt32Type>().value(i) as f64,
+                other => panic!("{metric}: {other}"),
+            }
+        };
+        let mut v: Vec<f64> = (0..t.num_rows())
+            .filter(|&i| policy[i] == p && !col.is_null(i))
+            .map(value)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        let q = |x: f64| v[((v.len() - 1) as f64 * x).round() as usize];
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let want = [mean, q(0.1), q(0.5), q(0.9)];
+        assert_eq!(f[2].parse::<usize>().unwrap(), v.len(), "{line}");
+        for (got, want) in f[3..].iter().zip(want) {
+            let got: f64 = got.parse().unwrap();
+            assert!(
+                (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                "{line}: {got} vs {want}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 16, "{printed}");
 }
 
 #[test]

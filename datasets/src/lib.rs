@@ -1,12 +1,14 @@
 //! CommonsNet files in and out: scenario JSON files and table directories (Arrow IPC file or
-//! stream, Parquet), result tables, and the standard benchmark formats.
+//! stream, Parquet, CSV; read and written through polars), result tables, and the standard
+//! benchmark formats.
 //!
 //! The engine never touches a file; this crate turns files into the values and record batches
 //! the engine validates, and the engine's result batches back into files.
 
-pub mod csv;
 pub mod dimacs;
+pub mod frames;
 pub mod generate;
+pub mod instances;
 pub mod orlib;
 
 use arrow_array::RecordBatch;
@@ -65,41 +67,20 @@ fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Read all record batches of an Arrow IPC file or stream, or a Parquet file.
+/// Read all record batches of a table file: Arrow IPC file or stream, Parquet, or CSV (by its
+/// `.csv` extension), with the column types of SPEC section 3 checked.
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
-    if path.extension().and_then(|e| e.to_str()) == Some("csv") {
-        return csv::read_csv(&bytes)
-            .map(|b| vec![b])
-            .map_err(|e| format_err(path, e));
-    }
-    read_batches_from_bytes(&bytes).map_err(|e| format_err(path, e))
+    let csv = path.extension().and_then(|e| e.to_str()) == Some("csv");
+    frames::read_frame(&bytes, csv)
+        .and_then(|mut df| frames::frame_to_batches(&mut df))
+        .map_err(|e| format_err(path, e))
 }
 
 /// Record batches of an in-memory Arrow IPC file or stream, or Parquet file (told apart by their
 /// magic bytes), as files and HTTP uploads carry them.
 pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
-    if bytes.starts_with(b"PAR1") {
-        let data = bytes::Bytes::copy_from_slice(bytes);
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(data)
-            .and_then(|b| b.build())
-            .map_err(|e| e.to_string())?;
-        reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
-    } else if bytes.starts_with(b"ARROW1") {
-        let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
-            .map_err(|e| e.to_string())?;
-        reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
-    } else {
-        let reader = arrow_ipc::reader::StreamReader::try_new(bytes, None)
-            .map_err(|e| format!("not Arrow IPC or Parquet: {e}"))?;
-        reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
-    }
+    frames::read_frame(bytes, false).and_then(|mut df| frames::frame_to_batches(&mut df))
 }
 
 /// Read a scenario directory: `resources.*`, `needs.*`, optional `links.*` (Arrow IPC file or
@@ -187,26 +168,23 @@ pub fn write_batch(
     batch: &RecordBatch,
     format: TableFormat,
 ) -> Result<(), DatasetError> {
+    let mut df = frames::batch_to_frame(batch).map_err(|e| format_err(path, e))?;
+    write_frame(path, &mut df, format)
+}
+
+/// Write one frame, atomically (a temporary file renamed into place).
+pub fn write_frame(
+    path: &Path,
+    df: &mut polars::prelude::DataFrame,
+    format: TableFormat,
+) -> Result<(), DatasetError> {
     let tmp = path.with_extension("tmp");
-    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    match format {
-        TableFormat::ArrowIpc => {
-            let mut w = arrow_ipc::writer::FileWriter::try_new(file, &batch.schema())
-                .map_err(|e| format_err(path, e))?;
-            w.write(batch).map_err(|e| format_err(path, e))?;
-            w.finish().map_err(|e| format_err(path, e))?;
-        }
-        TableFormat::Parquet => {
-            let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-                .map_err(|e| format_err(path, e))?;
-            w.write(batch).map_err(|e| format_err(path, e))?;
-            w.close().map_err(|e| format_err(path, e))?;
-        }
-        TableFormat::Csv => {
-            let bytes = csv::write_csv(batch).map_err(|e| format_err(path, e))?;
-            std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-        }
-    }
+    let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(&tmp))?);
+    frames::write_frame(&mut file, df, format).map_err(|e| format_err(path, e))?;
+    file.into_inner()
+        .map_err(|e| io_err(&tmp)(e.into_error()))?
+        .sync_all()
+        .map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 

@@ -229,6 +229,21 @@ impl NetworkSimplex {
     }
 }
 
+/// LEMON's arc mixing: with `skip = max(arcs / nodes, 3)`, arcs `i, i + skip, i + 2 skip, ...`
+/// for `i = 0..skip`.
+fn mix_arcs(arcs: Vec<usize>, nodes: usize) -> Vec<usize> {
+    let k = arcs.len();
+    let skip = (k / nodes.max(1)).max(3);
+    if k <= skip {
+        return arcs;
+    }
+    let mut out = Vec::with_capacity(k);
+    for i in 0..skip {
+        out.extend(arcs[i..].iter().step_by(skip));
+    }
+    out
+}
+
 /// Whether big-M potentials for costs up to `max_cost` stay far inside `i64`.
 fn fits_i64(max_cost: u128, nodes: usize) -> bool {
     (max_cost + 1) * (nodes as u128 + 1) <= (i64::MAX / 8) as u128
@@ -301,6 +316,11 @@ impl<C: CostInt> Simplex<C> {
             supply[t] += lo as i128;
             real.push(a);
         }
+        // Arc mixing (LEMON's): the block search scans arcs in an order that interleaves the
+        // input's, so that one block samples the whole network instead of one region (input
+        // files list arcs grouped by tail node; without mixing a block often sees arcs of a
+        // single node and the search spends its pivots there).
+        let real = mix_arcs(real, p.nodes);
         let total: i128 = supply.iter().sum();
         if total != 0 {
             return Err(FlowError::Infeasible(format!(
@@ -475,6 +495,7 @@ impl<C: CostInt> Simplex<C> {
         let mut best_arc = NONE;
         let mut cnt = self.block;
         let start = self.next_arc.min(m);
+        let mut stop = start;
         for e in (start..m).chain(0..start) {
             let rc = self.reduced_cost(e);
             // state * rc < 0: an arc at its lower bound with rc < 0, or at its upper with rc > 0.
@@ -492,6 +513,7 @@ impl<C: CostInt> Simplex<C> {
             cnt -= 1;
             if cnt == 0 {
                 if best < zero {
+                    stop = e + 1;
                     break;
                 }
                 cnt = self.block;
@@ -501,7 +523,9 @@ impl<C: CostInt> Simplex<C> {
             return false;
         }
         self.in_arc = best_arc;
-        self.next_arc = best_arc;
+        // The next search starts after the block that found this arc (not at the arc): the
+        // arcs just scanned are unlikely to be the best candidates again.
+        self.next_arc = if stop >= m { 0 } else { stop };
         true
     }
 
