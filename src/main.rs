@@ -540,7 +540,13 @@ fn infer_format(path: &Path) -> InputFormat {
 }
 
 /// Print one benchmark result line: status, objective (in the instance's sense), solve time.
-fn print_instance(result: Result<i128, String>, sense: SenseArg, solver: &str, solve_ms: f64) {
+fn print_instance(
+    result: Result<i128, String>,
+    sense: SenseArg,
+    solver: &str,
+    solve_ms: f64,
+    pivots: Option<u64>,
+) {
     let mut out = serde_json::Map::new();
     match result {
         Ok(cost) => {
@@ -561,6 +567,9 @@ fn print_instance(result: Result<i128, String>, sense: SenseArg, solver: &str, s
     }
     out.insert("solver".into(), solver.into());
     out.insert("solve_ms".into(), solve_ms.into());
+    if let Some(p) = pivots {
+        out.insert("pivots".into(), p.into());
+    }
     println!("{}", Value::Object(out));
 }
 
@@ -602,12 +611,13 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
             let start = Instant::now();
             let result = NetworkSimplex::solve(&p);
             let ms = start.elapsed().as_secs_f64() * 1e3;
+            let pivots = result.as_ref().ok().map(|s| s.pivots);
             let result = match result {
                 Ok(s) => Ok(s.cost),
                 Err(FlowError::Infeasible(r)) => Err(r),
                 Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
             };
-            print_instance(result, args.sense, "network_simplex", ms);
+            print_instance(result, args.sense, "network_simplex", ms, pivots);
             Ok(())
         }
         InputFormat::DimacsAsn | InputFormat::OrlibAssign => {
@@ -618,6 +628,7 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
             };
             let mut p = parsed.map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
             negate_for_max(&mut p.cost, args.sense, |c| c == FORBIDDEN);
+            let method = commonsnet_engine::assignment::method(&p);
             let start = Instant::now();
             let result = solve_assignment(&p);
             let ms = start.elapsed().as_secs_f64() * 1e3;
@@ -626,7 +637,7 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
                 Err(AssignmentError::Infeasible(r)) => Err(format!("row {r} cannot be assigned")),
                 Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
             };
-            print_instance(result, args.sense, "shortest_augmenting_path", ms);
+            print_instance(result, args.sense, method.as_str(), ms, None);
             Ok(())
         }
         InputFormat::OrlibGap => {

@@ -484,7 +484,7 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         if auto.summary.status != Status::Optimal {
             continue;
         }
-        if auto.summary.solver.contains("shortest_augmenting_path") {
+        if auto.summary.solver.contains("assignment") {
             routed += 1;
         }
         assert!(

@@ -95,7 +95,7 @@ pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentE
 /// Every row gets a column (`rows <= cols`); with a transposed problem the error's row is a
 /// column of the original.
 fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
-    let (n, m) = (p.rows, p.cols);
+    let n = p.rows;
     let max = p
         .cost
         .iter()
@@ -107,10 +107,37 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
     if (max as u128) * 2 * (n as u128 + 2) > (i64::MAX / 4) as u128 {
         return Err(AssignmentError::Invalid("costs too large".into()));
     }
-    if n == m && n >= 2 && !p.cost.contains(&FORBIDDEN) {
-        return Ok(lapjv(p));
+    match method(p) {
+        Method::Lapjv => Ok(lapjv(p)),
+        Method::ShortestAugmentingPaths => shortest_augmenting_paths(p),
     }
-    shortest_augmenting_paths(p)
+}
+
+/// Which algorithm [`solve_assignment`] runs on a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Complete square problems.
+    Lapjv,
+    /// Rectangular or sparse ones.
+    ShortestAugmentingPaths,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Lapjv => "lapjv",
+            Method::ShortestAugmentingPaths => "shortest_augmenting_paths",
+        }
+    }
+}
+
+/// The algorithm for `p` (transposed first when it has more rows than columns).
+pub fn method(p: &AssignmentProblem) -> Method {
+    if p.rows == p.cols && p.rows >= 2 && !p.cost.contains(&FORBIDDEN) {
+        Method::Lapjv
+    } else {
+        Method::ShortestAugmentingPaths
+    }
 }
 
 /// Shortest augmenting paths from each row in turn (Crouse's variant, as in SciPy): handles

@@ -110,6 +110,8 @@ impl Basis {
 
 /// The integer type costs and potentials are computed in: `i64` when the big-M bound fits,
 /// `i128` otherwise (the lexicographic costs of the transportation fast path need it).
+/// (`i32` potentials were measured too: no gain on NETGEN 2^16 or the crisis shape, whose time
+/// goes to the latency of the thread walks, not to their footprint.)
 pub trait CostInt:
     Copy
     + Ord
@@ -148,19 +150,19 @@ pub struct NetworkSimplex;
 struct Simplex<C> {
     /// Real arcs (self-loops excluded) are `0..search_num`; artificial ones follow.
     search_num: usize,
-    source: Vec<usize>,
-    target: Vec<usize>,
+    source: IdVec,
+    target: IdVec,
     cap: Vec<i64>,
     cost: Vec<C>,
     flow: Vec<i64>,
     state: Vec<i8>,
-    parent: Vec<usize>,
-    pred: Vec<usize>,
+    parent: IdVec,
+    pred: IdVec,
     pred_dir: Vec<i8>,
-    thread: Vec<usize>,
-    rev_thread: Vec<usize>,
-    succ_num: Vec<usize>,
-    last_succ: Vec<usize>,
+    thread: IdVec,
+    rev_thread: IdVec,
+    succ_num: IdVec,
+    last_succ: IdVec,
     pi: Vec<C>,
     dirty: Vec<usize>,
     // Pivot scratch.
@@ -174,7 +176,37 @@ struct Simplex<C> {
     block: usize,
 }
 
-const NONE: usize = usize::MAX;
+const NONE: usize = u32::MAX as usize;
+
+/// Node and arc ids stored as `u32`: half the cache footprint of `usize`, which is what the
+/// tree walks (join node, leaving arc, potential updates) are bound by. Networks are limited to
+/// `u32::MAX - 1` nodes and arcs (checked in `run`); `NONE` is `u32::MAX`.
+#[derive(Debug, Clone, Default)]
+struct IdVec(Vec<u32>);
+
+impl IdVec {
+    fn filled(v: usize, n: usize) -> Self {
+        IdVec(vec![v as u32; n])
+    }
+
+    fn with_capacity(n: usize) -> Self {
+        IdVec(Vec::with_capacity(n))
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> usize {
+        self.0[i] as usize
+    }
+
+    #[inline(always)]
+    fn set(&mut self, i: usize, v: usize) {
+        self.0[i] = v as u32;
+    }
+
+    fn push(&mut self, v: usize) {
+        self.0.push(v as u32);
+    }
+}
 
 impl NetworkSimplex {
     /// Solve `p` to optimality.
@@ -346,21 +378,26 @@ impl<C: CostInt> Simplex<C> {
             });
         }
         let all = k + n;
+        if all + 1 >= u32::MAX as usize {
+            return Err(FlowError::Invalid(format!(
+                "{n} nodes and {k} arcs: more than the 2^32 - 2 ids the solver stores"
+            )));
+        }
         let mut ns = Simplex::<C> {
             search_num: k,
-            source: Vec::with_capacity(all),
-            target: Vec::with_capacity(all),
+            source: IdVec::with_capacity(all),
+            target: IdVec::with_capacity(all),
             cap: Vec::with_capacity(all),
             cost: Vec::with_capacity(all),
             flow: vec![0; all],
             state: vec![STATE_LOWER; all],
-            parent: vec![NONE; n + 1],
-            pred: vec![NONE; n + 1],
+            parent: IdVec::filled(NONE, n + 1),
+            pred: IdVec::filled(NONE, n + 1),
             pred_dir: vec![DIR_UP; n + 1],
-            thread: vec![0; n + 1],
-            rev_thread: vec![0; n + 1],
-            succ_num: vec![1; n + 1],
-            last_succ: vec![0; n + 1],
+            thread: IdVec::filled(0, n + 1),
+            rev_thread: IdVec::filled(0, n + 1),
+            succ_num: IdVec::filled(1, n + 1),
+            last_succ: IdVec::filled(0, n + 1),
             pi: vec![C::default(); n + 1],
             dirty: Vec::new(),
             in_arc: 0,
@@ -386,21 +423,21 @@ impl<C: CostInt> Simplex<C> {
         }
         // The root and its artificial arcs form the first basis.
         let root = n;
-        ns.parent[root] = NONE;
-        ns.pred[root] = NONE;
-        ns.thread[root] = 0;
-        ns.rev_thread[0] = root;
-        ns.succ_num[root] = n + 1;
-        ns.last_succ[root] = n - 1;
+        ns.parent.set(root, NONE);
+        ns.pred.set(root, NONE);
+        ns.thread.set(root, 0);
+        ns.rev_thread.set(0, root);
+        ns.succ_num.set(root, n + 1);
+        ns.last_succ.set(root, n - 1);
         ns.pi[root] = C::default();
         for u in 0..n {
             let e = k + u;
-            ns.parent[u] = root;
-            ns.pred[u] = e;
-            ns.thread[u] = u + 1;
-            ns.rev_thread[u + 1] = u;
-            ns.succ_num[u] = 1;
-            ns.last_succ[u] = u;
+            ns.parent.set(u, root);
+            ns.pred.set(u, e);
+            ns.thread.set(u, u + 1);
+            ns.rev_thread.set(u + 1, u);
+            ns.succ_num.set(u, 1);
+            ns.last_succ.set(u, u);
             ns.state[e] = STATE_TREE;
             ns.cap.push(INFINITE);
             let s = supply[u] as i64;
@@ -420,8 +457,8 @@ impl<C: CostInt> Simplex<C> {
                 ns.cost.push(art);
             }
         }
-        ns.thread[n - 1] = root;
-        ns.rev_thread[root] = n - 1;
+        ns.thread.set(n - 1, root);
+        ns.rev_thread.set(root, n - 1);
 
         let mut pivots = 0u64;
         while ns.find_entering_arc() {
@@ -458,15 +495,15 @@ impl<C: CostInt> Simplex<C> {
             arc: vec![None; n],
             up: vec![false; n],
         };
-        let mut u = ns.thread[root];
+        let mut u = ns.thread.get(root);
         while u != root {
             basis.order.push(u);
-            let par = ns.parent[u];
+            let par = ns.parent.get(u);
             basis.parent[u] = (par != root).then_some(par);
-            let e = ns.pred[u];
+            let e = ns.pred.get(u);
             basis.arc[u] = (e < k && par != root).then(|| real[e]);
             basis.up[u] = ns.pred_dir[u] == DIR_UP;
-            u = ns.thread[u];
+            u = ns.thread.get(u);
         }
         ns.pi.truncate(n);
         Ok(FlowSolution {
@@ -476,11 +513,6 @@ impl<C: CostInt> Simplex<C> {
             pivots,
             basis,
         })
-    }
-
-    #[inline]
-    fn reduced_cost(&self, e: usize) -> C {
-        self.cost[e] + self.pi[self.source[e]] - self.pi[self.target[e]]
     }
 
     /// Block search: scan `block` arcs at a time from where the last search stopped; enter the
@@ -496,27 +528,28 @@ impl<C: CostInt> Simplex<C> {
         let mut cnt = self.block;
         let start = self.next_arc.min(m);
         let mut stop = start;
-        for e in (start..m).chain(0..start) {
-            let rc = self.reduced_cost(e);
-            // state * rc < 0: an arc at its lower bound with rc < 0, or at its upper with rc > 0.
-            let c = if self.state[e] == STATE_UPPER {
-                zero - rc
-            } else if self.state[e] == STATE_LOWER {
-                rc
-            } else {
-                zero
-            };
-            if c < best {
-                best = c;
-                best_arc = e;
-            }
-            cnt -= 1;
-            if cnt == 0 {
-                if best < zero {
-                    stop = e + 1;
-                    break;
+        // Slices of length m let the compiler drop the bounds checks of the sequential reads;
+        // only the two potentials are random accesses.
+        let (src, tgt) = (&self.source.0[..m], &self.target.0[..m]);
+        let (cost, state, pi) = (&self.cost[..m], &self.state[..m], &self.pi);
+        'scan: for (lo, hi) in [(start, m), (0, start)] {
+            for e in lo..hi {
+                let rc = cost[e] + pi[src[e] as usize] - pi[tgt[e] as usize];
+                // state * rc < 0: an arc at its lower bound with rc < 0, or at its upper bound
+                // with rc > 0 (tree arcs have state 0).
+                let c = C::from_i64(state[e] as i64) * rc;
+                if c < best {
+                    best = c;
+                    best_arc = e;
                 }
-                cnt = self.block;
+                cnt -= 1;
+                if cnt == 0 {
+                    if best < zero {
+                        stop = e + 1;
+                        break 'scan;
+                    }
+                    cnt = self.block;
+                }
             }
         }
         if best_arc == NONE {
@@ -530,13 +563,13 @@ impl<C: CostInt> Simplex<C> {
     }
 
     fn find_join_node(&mut self) {
-        let mut u = self.source[self.in_arc];
-        let mut v = self.target[self.in_arc];
+        let mut u = self.source.get(self.in_arc);
+        let mut v = self.target.get(self.in_arc);
         while u != v {
-            if self.succ_num[u] < self.succ_num[v] {
-                u = self.parent[u];
+            if self.succ_num.get(u) < self.succ_num.get(v) {
+                u = self.parent.get(u);
             } else {
-                v = self.parent[v];
+                v = self.parent.get(v);
             }
         }
         self.join = u;
@@ -546,7 +579,7 @@ impl<C: CostInt> Simplex<C> {
     /// (`DIR_UP`: from u towards its parent).
     #[inline]
     fn residual(&self, u: usize, along: i8) -> i64 {
-        let e = self.pred[u];
+        let e = self.pred.get(u);
         if self.pred_dir[u] == along {
             if self.cap[e] == INFINITE {
                 INFINITE
@@ -563,9 +596,9 @@ impl<C: CostInt> Simplex<C> {
     fn find_leaving_arc(&mut self) -> bool {
         let e = self.in_arc;
         let (first, second) = if self.state[e] == STATE_LOWER {
-            (self.source[e], self.target[e])
+            (self.source.get(e), self.target.get(e))
         } else {
-            (self.target[e], self.source[e])
+            (self.target.get(e), self.source.get(e))
         };
         self.delta = self.cap[e];
         let mut result = 0;
@@ -579,7 +612,7 @@ impl<C: CostInt> Simplex<C> {
                 self.u_out = u;
                 result = 1;
             }
-            u = self.parent[u];
+            u = self.parent.get(u);
         }
         let mut u = second;
         while u != self.join {
@@ -589,7 +622,7 @@ impl<C: CostInt> Simplex<C> {
                 self.u_out = u;
                 result = 2;
             }
-            u = self.parent[u];
+            u = self.parent.get(u);
         }
         if result == 1 {
             self.u_in = first;
@@ -606,22 +639,22 @@ impl<C: CostInt> Simplex<C> {
         if self.delta > 0 {
             let val = self.state[e] as i64 * self.delta;
             self.flow[e] += val;
-            let mut u = self.source[e];
+            let mut u = self.source.get(e);
             while u != self.join {
-                let a = self.pred[u];
+                let a = self.pred.get(u);
                 self.flow[a] -= self.pred_dir[u] as i64 * val;
-                u = self.parent[u];
+                u = self.parent.get(u);
             }
-            let mut u = self.target[e];
+            let mut u = self.target.get(e);
             while u != self.join {
-                let a = self.pred[u];
+                let a = self.pred.get(u);
                 self.flow[a] += self.pred_dir[u] as i64 * val;
-                u = self.parent[u];
+                u = self.parent.get(u);
             }
         }
         if change {
             self.state[e] = STATE_TREE;
-            let out = self.pred[self.u_out];
+            let out = self.pred.get(self.u_out);
             self.state[out] = if self.flow[out] == 0 {
                 STATE_LOWER
             } else {
@@ -639,129 +672,129 @@ impl<C: CostInt> Simplex<C> {
         let u_in = self.u_in;
         let v_in = self.v_in;
         let join = self.join;
-        let old_rev_thread = self.rev_thread[u_out];
-        let old_succ_num = self.succ_num[u_out];
-        let old_last_succ = self.last_succ[u_out];
-        let v_out = self.parent[u_out];
-        let in_dir = if u_in == self.source[self.in_arc] {
+        let old_rev_thread = self.rev_thread.get(u_out);
+        let old_succ_num = self.succ_num.get(u_out);
+        let old_last_succ = self.last_succ.get(u_out);
+        let v_out = self.parent.get(u_out);
+        let in_dir = if u_in == self.source.get(self.in_arc) {
             DIR_UP
         } else {
             DIR_DOWN
         };
 
         if u_in == u_out {
-            self.parent[u_in] = v_in;
-            self.pred[u_in] = self.in_arc;
+            self.parent.set(u_in, v_in);
+            self.pred.set(u_in, self.in_arc);
             self.pred_dir[u_in] = in_dir;
-            if self.thread[v_in] != u_out {
+            if self.thread.get(v_in) != u_out {
                 // Move u_out's subtree in the thread to just after v_in.
-                let after = self.thread[old_last_succ];
-                self.thread[old_rev_thread] = after;
-                self.rev_thread[after] = old_rev_thread;
-                let after = self.thread[v_in];
-                self.thread[v_in] = u_out;
-                self.rev_thread[u_out] = v_in;
-                self.thread[old_last_succ] = after;
-                self.rev_thread[after] = old_last_succ;
+                let after = self.thread.get(old_last_succ);
+                self.thread.set(old_rev_thread, after);
+                self.rev_thread.set(after, old_rev_thread);
+                let after = self.thread.get(v_in);
+                self.thread.set(v_in, u_out);
+                self.rev_thread.set(u_out, v_in);
+                self.thread.set(old_last_succ, after);
+                self.rev_thread.set(after, old_last_succ);
             }
         } else {
             // When u_out's subtree directly follows v_in in the thread, join == v_out.
             let thread_continue = if old_rev_thread == v_in {
-                self.thread[old_last_succ]
+                self.thread.get(old_last_succ)
             } else {
-                self.thread[v_in]
+                self.thread.get(v_in)
             };
             let mut stem = u_in;
             let mut par_stem = v_in;
-            let mut last = self.last_succ[u_in];
-            let mut after = self.thread[last];
-            self.thread[v_in] = u_in;
+            let mut last = self.last_succ.get(u_in);
+            let mut after = self.thread.get(last);
+            self.thread.set(v_in, u_in);
             self.dirty.clear();
             self.dirty.push(v_in);
             while stem != u_out {
-                let next_stem = self.parent[stem];
-                self.thread[last] = next_stem;
+                let next_stem = self.parent.get(stem);
+                self.thread.set(last, next_stem);
                 self.dirty.push(last);
                 // Cut stem's subtree out of the thread.
-                let before = self.rev_thread[stem];
-                self.thread[before] = after;
-                self.rev_thread[after] = before;
-                self.parent[stem] = par_stem;
+                let before = self.rev_thread.get(stem);
+                self.thread.set(before, after);
+                self.rev_thread.set(after, before);
+                self.parent.set(stem, par_stem);
                 par_stem = stem;
                 stem = next_stem;
-                last = if self.last_succ[stem] == self.last_succ[par_stem] {
-                    self.rev_thread[par_stem]
+                last = if self.last_succ.get(stem) == self.last_succ.get(par_stem) {
+                    self.rev_thread.get(par_stem)
                 } else {
-                    self.last_succ[stem]
+                    self.last_succ.get(stem)
                 };
-                after = self.thread[last];
+                after = self.thread.get(last);
             }
-            self.parent[u_out] = par_stem;
-            self.thread[last] = thread_continue;
-            self.rev_thread[thread_continue] = last;
-            self.last_succ[u_out] = last;
+            self.parent.set(u_out, par_stem);
+            self.thread.set(last, thread_continue);
+            self.rev_thread.set(thread_continue, last);
+            self.last_succ.set(u_out, last);
             if old_rev_thread != v_in {
-                self.thread[old_rev_thread] = after;
-                self.rev_thread[after] = old_rev_thread;
+                self.thread.set(old_rev_thread, after);
+                self.rev_thread.set(after, old_rev_thread);
             }
             for i in 0..self.dirty.len() {
                 let u = self.dirty[i];
-                let t = self.thread[u];
-                self.rev_thread[t] = u;
+                let t = self.thread.get(u);
+                self.rev_thread.set(t, u);
             }
             // Reverse pred / pred_dir along the stem and fix sizes and last successors.
             let mut tmp_sc = 0usize;
-            let tmp_ls = self.last_succ[u_out];
+            let tmp_ls = self.last_succ.get(u_out);
             let mut u = u_out;
             while u != u_in {
-                let p = self.parent[u];
-                self.pred[u] = self.pred[p];
+                let p = self.parent.get(u);
+                self.pred.set(u, self.pred.get(p));
                 self.pred_dir[u] = -self.pred_dir[p];
-                tmp_sc += self.succ_num[u] - self.succ_num[p];
-                self.succ_num[u] = tmp_sc;
-                self.last_succ[p] = tmp_ls;
+                tmp_sc += self.succ_num.get(u) - self.succ_num.get(p);
+                self.succ_num.set(u, tmp_sc);
+                self.last_succ.set(p, tmp_ls);
                 u = p;
             }
-            self.pred[u_in] = self.in_arc;
+            self.pred.set(u_in, self.in_arc);
             self.pred_dir[u_in] = in_dir;
-            self.succ_num[u_in] = old_succ_num;
+            self.succ_num.set(u_in, old_succ_num);
         }
 
         // Last successors from v_in towards the root.
-        let up_limit_out = if self.last_succ[join] == v_in {
+        let up_limit_out = if self.last_succ.get(join) == v_in {
             join
         } else {
             NONE
         };
-        let last_succ_out = self.last_succ[u_out];
+        let last_succ_out = self.last_succ.get(u_out);
         let mut u = v_in;
-        while u != NONE && self.last_succ[u] == v_in {
-            self.last_succ[u] = last_succ_out;
-            u = self.parent[u];
+        while u != NONE && self.last_succ.get(u) == v_in {
+            self.last_succ.set(u, last_succ_out);
+            u = self.parent.get(u);
         }
         // ... and from v_out towards the root.
         if join != old_rev_thread && v_in != old_rev_thread {
             let mut u = v_out;
-            while u != up_limit_out && u != NONE && self.last_succ[u] == old_last_succ {
-                self.last_succ[u] = old_rev_thread;
-                u = self.parent[u];
+            while u != up_limit_out && u != NONE && self.last_succ.get(u) == old_last_succ {
+                self.last_succ.set(u, old_rev_thread);
+                u = self.parent.get(u);
             }
         } else if last_succ_out != old_last_succ {
             let mut u = v_out;
-            while u != up_limit_out && u != NONE && self.last_succ[u] == old_last_succ {
-                self.last_succ[u] = last_succ_out;
-                u = self.parent[u];
+            while u != up_limit_out && u != NONE && self.last_succ.get(u) == old_last_succ {
+                self.last_succ.set(u, last_succ_out);
+                u = self.parent.get(u);
             }
         }
         let mut u = v_in;
         while u != join {
-            self.succ_num[u] += old_succ_num;
-            u = self.parent[u];
+            self.succ_num.set(u, self.succ_num.get(u) + old_succ_num);
+            u = self.parent.get(u);
         }
         let mut u = v_out;
         while u != join {
-            self.succ_num[u] -= old_succ_num;
-            u = self.parent[u];
+            self.succ_num.set(u, self.succ_num.get(u) - old_succ_num);
+            u = self.parent.get(u);
         }
     }
 
@@ -769,16 +802,17 @@ impl<C: CostInt> Simplex<C> {
     fn update_potential(&mut self) {
         let u_in = self.u_in;
         let c = self.cost[self.in_arc];
+        let (pv, pu) = (self.pi[self.v_in], self.pi[u_in]);
         let sigma = if self.pred_dir[u_in] == DIR_UP {
-            self.pi[self.v_in] - self.pi[u_in] - c
+            pv - pu - c
         } else {
-            self.pi[self.v_in] - self.pi[u_in] + c
+            pv - pu + c
         };
-        let end = self.thread[self.last_succ[u_in]];
+        let end = self.thread.get(self.last_succ.get(u_in));
         let mut u = u_in;
         while u != end {
             self.pi[u] += sigma;
-            u = self.thread[u];
+            u = self.thread.get(u);
         }
     }
 }

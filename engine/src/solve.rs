@@ -233,7 +233,7 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
         .any(|r| r.solved_by == SolvedBy::Highs && !r.mip);
     let mut names = Vec::new();
     if used_assignment {
-        names.push("shortest_augmenting_path");
+        names.push("assignment");
     }
     if used_flow {
         names.push("network_simplex");
