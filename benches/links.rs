@@ -2,7 +2,10 @@
 //! and a distance rule, built through the spatial index (`LinkBuilder`) and by comparing every
 //! pair (`LinkBuilder::all_pairs`), both spread over all cores by needs.
 //!
-//!     cargo bench --bench links [-- --needs N --resources R --sample S --reps K]
+//!     cargo bench --bench links [-- --needs N --resources R --radius-km D --sample S --reps K]
+//!
+//! The radius sets how many links there are: 1.5 km (the default) gives ~15 per need, 4 km
+//! ~100 (20 million links in all).
 //!
 //! Every pair costs the same work per need (each need is checked against every resource), so
 //! all-pairs is timed on the first `--sample` needs and scaled by `needs / sample`; the links it
@@ -13,7 +16,7 @@ use commonsnet_engine::graph::LinkBuilder;
 use rayon::prelude::*;
 use std::time::Instant;
 
-fn arg(name: &str, default: usize) -> usize {
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
@@ -30,7 +33,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let (needs, resources) = (arg("--needs", 200_000), arg("--resources", 20_000));
     let (sample, reps) = (arg("--sample", 2_000).min(needs), arg("--reps", 5));
-    let value = allocation_value(needs, resources, 3, 4.0, 7);
+    let radius: f64 = arg("--radius-km", 1.5);
+    let value = allocation_value(needs, resources, 3, radius, 7);
     let s = commonsnet_engine::scenario_from_value(&value).expect("valid scenario");
     let mut index_s = Vec::new();
     let mut edges = Vec::new();
@@ -63,7 +67,7 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({
-            "needs": needs, "resources": resources, "links": edges.len(),
+            "needs": needs, "resources": resources, "radius_km": radius, "links": edges.len(),
             "threads": rayon::current_num_threads(),
             "index_s": index, "all_pairs_s": pairs, "sample_needs": sample,
             "speedup": pairs / index,
