@@ -308,7 +308,7 @@ def main():
         sections.append(link_building_section())
         print(sections[-1], flush=True)
     import importlib.metadata as md
-    versions = ", ".join(f"{p} {md.version(p)}" for p in ["ortools", "scipy", "networkx", "numpy"])
+    versions = ", ".join(f"{p} {md.version(p)}" for p in ["ortools", "scipy", "highspy", "networkx", "numpy", "pyarrow"])
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     text = "\n".join([
         "# Peer comparison",
