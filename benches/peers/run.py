@@ -320,10 +320,21 @@ def main():
         "and imports included). Ratios are ours / peer: below 1 means we are faster.",
         "",
     ] + sections) + "\n"
+    out = ROOT / "benches" / "RESULTS.md"
     if only:
-        print("(--only: benches/RESULTS.md left as it was)")
-        return
-    (ROOT / "benches" / "RESULTS.md").write_text(text)
+        # Re-measured sections replace theirs (matched by heading); the others stay as they were.
+        if not out.exists():
+            raise SystemExit("--only updates an existing benches/RESULTS.md; run without it first")
+        old = out.read_text()
+        head, *parts = old.split("\n### ")
+        fresh = {sec.split("\n", 1)[0].removeprefix("### "): sec for sec in sections}
+        parts = [fresh.pop(p.split("\n", 1)[0], "### " + p).removeprefix("### ").rstrip("\n") for p in parts]
+        parts += [sec.removeprefix("### ") for sec in fresh.values()]
+        head = "\n".join(l for l in head.split("\n") if not l.startswith("Sections re-measured"))
+        head = head.rstrip("\n") + f"\n\nSections re-measured since by `run.py --only {args.only}`: " \
+            + ", ".join(sorted(only)) + "."
+        text = "\n### ".join([head.rstrip("\n") + "\n"] + parts) + "\n"
+    out.write_text(text)
     print("wrote benches/RESULTS.md")
 
 

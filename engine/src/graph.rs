@@ -248,8 +248,16 @@ pub fn check_link(
             missing: n.required_skills.difference(&r.skills).cloned().collect(),
         });
     }
+    // Both maps are sorted by dimension: one merge walk instead of a tree lookup per
+    // dimension (this check runs for every candidate pair of the link builder).
+    let mut caps = r.capacity.iter().peekable();
     for (dim, &q) in &n.demand {
-        if q > 0.0 && r.capacity.get(dim).copied().unwrap_or(0.0) <= 0.0 {
+        while caps.next_if(|(c, _)| c.as_str() < dim.as_str()).is_some() {}
+        let cap = match caps.peek() {
+            Some((c, &v)) if *c == dim => v,
+            _ => 0.0,
+        };
+        if q > 0.0 && cap <= 0.0 {
             return Err(Excluded::Capacity {
                 dimension: dim.clone(),
             });
@@ -421,11 +429,20 @@ impl<'a> LinkBuilder<'a> {
         }
     }
 
-    fn links_of(&self, ni: usize, n: &Need) -> Vec<Edge> {
+    fn links_of<'s>(&'s self, ni: usize, n: &'s Need) -> impl Iterator<Item = Edge> + 's {
+        let candidates = self.candidates(n);
+        candidates
+            .into_iter()
+            .filter_map(move |ri| rule_link(ri, &self.resources[ri], ni, n, self.policy))
+    }
+
+    /// The resources of the need's kind that may lie within the distance rule (all of them
+    /// without one), in input order.
+    fn candidates(&self, n: &Need) -> Vec<usize> {
         let Some(bucket) = self.buckets.get(n.kind.as_str()) else {
             return Vec::new();
         };
-        let candidates: Vec<usize> = match (n.lat, n.lon, self.policy.max_distance_km) {
+        match (n.lat, n.lon, self.policy.max_distance_km) {
             (Some(lat), Some(lon), Some(max_km)) => {
                 // Chord length of the radius, widened so rounding can only add candidates;
                 // the exact haversine test in `rule_link` decides.
@@ -439,22 +456,18 @@ impl<'a> LinkBuilder<'a> {
                 out
             }
             _ => bucket.all.clone(),
-        };
-        candidates
-            .into_iter()
-            .filter_map(|ri| rule_link(ri, &self.resources[ri], ni, n, self.policy))
-            .collect()
+        }
     }
 
     /// Links of every need, ordered by need then resource (input order).
     pub fn build(&self, needs: &[Need]) -> Vec<Edge> {
-        let per_need: Vec<Vec<Edge>> = needs
+        // Straight into the output (rayon keeps the order): no vector per need to copy again.
+        needs
             .par_iter()
             .enumerate()
             .with_min_len(256)
-            .map(|(ni, n)| self.links_of(ni, n))
-            .collect();
-        per_need.into_iter().flatten().collect()
+            .flat_map_iter(|(ni, n)| self.links_of(ni, n))
+            .collect()
     }
 
     /// The definition itself, every pair compared: the reference for tests and benches.
