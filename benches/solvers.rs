@@ -1,5 +1,6 @@
-//! Criterion benches guarding the hot paths: the network simplex on NETGEN and on a dense
-//! transportation instance, the assignment solver, and a transportation scenario end to end.
+//! Criterion benches guarding the hot paths: the network simplex on NETGEN, on a dense
+//! transportation instance and on the crisis shape, the assignment solver (JV and sparse), and
+//! link building through the spatial index.
 //!
 //! `cargo bench --bench solvers` (release build; the first build compiles HiGHS).
 
@@ -66,6 +67,28 @@ fn flow(c: &mut Criterion) {
     g.bench_function("transportation_1000x1000", |b| {
         b.iter(|| NetworkSimplex::solve(&t).unwrap().cost)
     });
+    let crisis = commonsnet_datasets::instances::crisis_transport(400, 10_000, 20, 1)
+        .unwrap()
+        .flow;
+    g.bench_function("crisis_400x10000", |b| {
+        b.iter(|| NetworkSimplex::solve(&crisis).unwrap().cost)
+    });
+    g.finish();
+}
+
+fn links(c: &mut Criterion) {
+    use commonsnet_engine::graph::LinkBuilder;
+    let mut g = c.benchmark_group("link_builder");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    let value = commonsnet_datasets::instances::allocation_value(50_000, 5_000, 3, 1.5, 7);
+    let s = commonsnet_engine::scenario_from_value(&value).unwrap();
+    g.bench_function("needs_50000_resources_5000", |b| {
+        b.iter(|| {
+            LinkBuilder::new(&s.resources, &s.policy)
+                .build(&s.needs)
+                .len()
+        })
+    });
     g.finish();
 }
 
@@ -104,5 +127,5 @@ fn assignment(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, flow, assignment);
+criterion_group!(benches, flow, assignment, links);
 criterion_main!(benches);
