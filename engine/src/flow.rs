@@ -164,6 +164,8 @@ struct Simplex<C> {
     succ_num: IdVec,
     last_succ: IdVec,
     pi: Vec<C>,
+    /// The big-M cost of the artificial arcs.
+    art: C,
     dirty: Vec<usize>,
     // Pivot scratch.
     in_arc: usize,
@@ -399,6 +401,7 @@ impl<C: CostInt> Simplex<C> {
             succ_num: IdVec::filled(1, n + 1),
             last_succ: IdVec::filled(0, n + 1),
             pi: vec![C::default(); n + 1],
+            art,
             dirty: Vec::new(),
             in_arc: 0,
             join: 0,
@@ -505,6 +508,7 @@ impl<C: CostInt> Simplex<C> {
             basis.up[u] = ns.pred_dir[u] == DIR_UP;
             u = ns.thread.get(u);
         }
+        ns.normalise_potentials();
         ns.pi.truncate(n);
         Ok(FlowSolution {
             cost,
@@ -809,10 +813,38 @@ impl<C: CostInt> Simplex<C> {
             pv - pu + c
         };
         let end = self.thread.get(self.last_succ.get(u_in));
-        let mut u = u_in;
-        while u != end {
-            self.pi[u] += sigma;
-            u = self.thread.get(u);
+        let nodes = self.pi.len();
+        if 2 * self.succ_num.get(u_in) <= nodes {
+            let mut u = u_in;
+            while u != end {
+                self.pi[u] += sigma;
+                u = self.thread.get(u);
+            }
+        } else {
+            // Reduced costs depend on potential differences only, so shifting every node
+            // outside the moved subtree by -sigma is the same update, and cheaper when the
+            // subtree holds most of the tree (the thread is one cycle through all nodes).
+            let mut u = end;
+            while u != u_in {
+                self.pi[u] = self.pi[u] - sigma;
+                u = self.thread.get(u);
+            }
+            // The root's potential is the offset the shifts add up to; bring it back to 0
+            // before it strays beyond the big-M, which keeps every sum inside `C` (the
+            // normalised potentials lie within twice the big-M, see `fits_i64`).
+            let offset = self.pi[nodes - 1];
+            let zero = C::default();
+            if offset > self.art || zero - offset > self.art {
+                self.normalise_potentials();
+            }
+        }
+    }
+
+    /// Potentials relative to the root's (which then is 0 again).
+    fn normalise_potentials(&mut self) {
+        let base = self.pi[self.pi.len() - 1];
+        for p in &mut self.pi {
+            *p = *p - base;
         }
     }
 }
