@@ -330,9 +330,13 @@ def main():
         fresh = {sec.split("\n", 1)[0].removeprefix("### "): sec for sec in sections}
         parts = [fresh.pop(p.split("\n", 1)[0], "### " + p).removeprefix("### ").rstrip("\n") for p in parts]
         parts += [sec.removeprefix("### ") for sec in fresh.values()]
+        earlier = set()
+        for l in head.split("\n"):
+            if l.startswith("Sections re-measured since with `run.py --only`: "):
+                earlier |= set(l.split(": ", 1)[1].rstrip(".").split(", "))
         head = "\n".join(l for l in head.split("\n") if not l.startswith("Sections re-measured"))
-        head = head.rstrip("\n") + f"\n\nSections re-measured since by `run.py --only {args.only}`: " \
-            + ", ".join(sorted(only)) + "."
+        head = head.rstrip("\n") + "\n\nSections re-measured since with `run.py --only`: " \
+            + ", ".join(sorted(only | earlier)) + "."
         text = "\n### ".join([head.rstrip("\n") + "\n"] + parts) + "\n"
     out.write_text(text)
     print("wrote benches/RESULTS.md")
