@@ -80,7 +80,8 @@ fn conform(mut df: DataFrame) -> Result<DataFrame, String> {
     for name in names {
         let col = df.column(&name).map_err(|e| e.to_string())?;
         let dtype = col.dtype().clone();
-        let ok = match column_kind(&name) {
+        let kind = column_kind(&name);
+        let ok = match kind {
             ColumnKind::Number if dtype.is_primitive_numeric() => {
                 if dtype != DataType::Float64 {
                     let cast = col.cast(&DataType::Float64).map_err(|e| e.to_string())?;
@@ -98,7 +99,7 @@ fn conform(mut df: DataFrame) -> Result<DataFrame, String> {
             ColumnKind::Text => true,
         };
         if !ok {
-            let wanted = match column_kind(&name) {
+            let wanted = match kind {
                 ColumnKind::Number => "numbers",
                 ColumnKind::Flag => "booleans",
                 _ => "lists of strings",
