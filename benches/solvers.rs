@@ -1,11 +1,12 @@
 //! Criterion benches guarding the hot paths: the network simplex on NETGEN, on a dense
-//! transportation instance and on the crisis shape, the assignment solver (JV and sparse), and
-//! link building through the spatial index.
+//! transportation instance and on the crisis shape, cost scaling on NETGEN-8, the assignment
+//! solver (JV and sparse), and link building through the spatial index.
 //!
 //! `cargo bench --bench solvers` (release build; the first build compiles HiGHS).
 
 use commonsnet_datasets::dimacs::{parse_min, parse_orlib_assign};
 use commonsnet_engine::assignment::{solve_assignment, AssignmentProblem};
+use commonsnet_engine::cost_scaling::CostScaling;
 use commonsnet_engine::flow::{FlowProblem, NetworkSimplex};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::Path;
@@ -73,6 +74,20 @@ fn flow(c: &mut Criterion) {
     g.bench_function("crisis_400x10000", |b| {
         b.iter(|| NetworkSimplex::solve(&crisis).unwrap().cost)
     });
+    g.finish();
+
+    // Cost scaling on the NETGEN-8 shape where it takes over (2^15 nodes) and below it.
+    let mut g = c.benchmark_group("cost_scaling");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for k in [12, 15] {
+        let p = commonsnet_datasets::instances::netgen(
+            &commonsnet_datasets::instances::NetgenParams::netgen8(k, 1),
+        )
+        .unwrap();
+        g.bench_function(format!("netgen8_{k}"), |b| {
+            b.iter(|| CostScaling::solve(&p).unwrap().cost)
+        });
+    }
     g.finish();
 }
 

@@ -12,7 +12,7 @@ use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN
 use commonsnet_engine::batch::{
     derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation, PolicySpec,
 };
-use commonsnet_engine::flow::{FlowError, NetworkSimplex};
+use commonsnet_engine::flow::{FlowError, FlowMethod, MinCostFlow};
 use commonsnet_engine::{solve_with, Report, SolveOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -223,6 +223,15 @@ struct SolveArgs {
     /// Threads for this solve (default: all cores, or the policy's `threads`).
     #[arg(long)]
     threads: Option<usize>,
+    /// Min-cost flow method for a DIMACS `.min` file (default: chosen by network size).
+    #[arg(long, value_enum)]
+    flow_method: Option<FlowMethodArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FlowMethodArg {
+    NetworkSimplex,
+    CostScaling,
 }
 
 fn main() -> ExitCode {
@@ -608,16 +617,26 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
             let mut p =
                 dimacs::parse_min(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
             negate_for_max(&mut p.cost, args.sense, |_| false);
+            let method = match args.flow_method {
+                Some(FlowMethodArg::NetworkSimplex) => FlowMethod::NetworkSimplex,
+                Some(FlowMethodArg::CostScaling) => FlowMethod::CostScaling,
+                None => MinCostFlow::choose(&p),
+            };
             let start = Instant::now();
-            let result = NetworkSimplex::solve(&p);
+            let result = MinCostFlow::solve_with(&p, method);
             let ms = start.elapsed().as_secs_f64() * 1e3;
-            let pivots = result.as_ref().ok().map(|s| s.pivots);
+            let solver = result.as_ref().map_or(method, |s| s.method).as_str();
+            let pivots = result
+                .as_ref()
+                .ok()
+                .filter(|s| s.method == FlowMethod::NetworkSimplex)
+                .map(|s| s.pivots);
             let result = match result {
                 Ok(s) => Ok(s.cost),
                 Err(FlowError::Infeasible(r)) => Err(r),
                 Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
             };
-            print_instance(result, args.sense, "network_simplex", ms, pivots);
+            print_instance(result, args.sense, solver, ms, pivots);
             Ok(())
         }
         InputFormat::DimacsAsn | InputFormat::OrlibAssign => {

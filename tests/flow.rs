@@ -6,7 +6,10 @@ use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
 use commonsnet_engine::assignment::{
     solve_assignment, AssignmentError, AssignmentProblem, FORBIDDEN,
 };
-use commonsnet_engine::flow::{FlowError, FlowProblem, FlowSolution, NetworkSimplex, INFINITE};
+use commonsnet_engine::cost_scaling::CostScaling;
+use commonsnet_engine::flow::{
+    FlowError, FlowMethod, FlowProblem, FlowSolution, MinCostFlow, NetworkSimplex, INFINITE,
+};
 use good_lp::{
     constraint, variable, variables, Expression, ResolutionError, Solution, SolverModel,
 };
@@ -65,24 +68,38 @@ fn check_optimality(p: &FlowProblem, s: &FlowSolution, name: &str) {
 #[test]
 fn every_dimacs_min_file_reaches_its_published_optimum() {
     let root = instances().join("mincostflow");
-    let mut solved = 0;
+    let (mut solved, mut cost_scaled, mut declined) = (0, 0, Vec::new());
     for (file, want) in expected(&root.join("expected.csv")) {
         if !file.ends_with(".min") {
             continue;
         }
         let p = parse_min(&std::fs::read(root.join(&file)).unwrap())
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        match NetworkSimplex::solve(&p) {
-            Ok(s) => {
-                assert_eq!(s.cost.to_string(), want, "{file}");
-                check_optimality(&p, &s, &file);
+        for method in [FlowMethod::NetworkSimplex, FlowMethod::CostScaling] {
+            match MinCostFlow::solve_with(&p, method) {
+                Ok(s) => {
+                    assert_eq!(s.cost.to_string(), want, "{file} {method:?}");
+                    check_optimality(&p, &s, &file);
+                }
+                Err(FlowError::Infeasible(_)) => assert_eq!(want, "INFEASIBLE", "{file}"),
+                Err(e) => panic!("{file}: {e}"),
             }
-            Err(FlowError::Infeasible(_)) => assert_eq!(want, "INFEASIBLE", "{file}"),
-            Err(e) => panic!("{file}: {e}"),
+        }
+        // Cost scaling itself (no fallback) on every feasible file.
+        if let Some(s) = CostScaling::solve(&p) {
+            assert_eq!(s.cost.to_string(), want, "{file} cost scaling");
+            check_optimality(&p, &s, &file);
+            cost_scaled += 1;
+        } else {
+            declined.push(file);
         }
         solved += 1;
     }
     assert_eq!(solved, 63);
+    assert!(
+        cost_scaled >= 50,
+        "{cost_scaled} solved by cost scaling; declined: {declined:?}"
+    );
 }
 
 #[test]
@@ -260,6 +277,64 @@ fn random_networks_match_the_lp_and_satisfy_complementary_slackness() {
         optimal > 400 && infeasible > 100,
         "{optimal} optimal, {infeasible} infeasible"
     );
+}
+
+/// Cost scaling against network simplex on random networks (negative costs, lower bounds,
+/// uncapacitated arcs, self-loops, infeasible ones): equal optima, feasible flows, certifying
+/// potentials; where network simplex finds no flow, cost scaling must decline too.
+#[test]
+fn cost_scaling_matches_network_simplex_on_random_networks() {
+    let (mut solved, mut declined_infeasible, mut declined_feasible) = (0, 0, 0);
+    for seed in 0..3000u64 {
+        let mut rng = Rng::new(seed + 4242);
+        let p = random_network(&mut rng);
+        let ns = NetworkSimplex::solve(&p);
+        match (CostScaling::solve(&p), &ns) {
+            (Some(cs), Ok(ns)) => {
+                assert_eq!(cs.cost, ns.cost, "seed {seed}");
+                assert_eq!(cs.method, FlowMethod::CostScaling);
+                check_optimality(&p, &cs, &format!("seed {seed}"));
+                solved += 1;
+            }
+            (Some(cs), Err(e)) => panic!("seed {seed}: cost scaling found {} but {e}", cs.cost),
+            (None, Err(FlowError::Infeasible(_))) => declined_infeasible += 1,
+            (None, Ok(_)) => declined_feasible += 1,
+            (None, Err(e)) => panic!("seed {seed}: {e}"),
+        }
+        // The dispatcher's answer is network simplex's wherever cost scaling declines.
+        let via = MinCostFlow::solve_with(&p, FlowMethod::CostScaling);
+        assert_eq!(
+            via.as_ref().map(|s| s.cost),
+            ns.as_ref().map(|s| s.cost),
+            "seed {seed}"
+        );
+    }
+    // An uncapacitated negative cycle: cost scaling declines, network simplex reports it.
+    let mut p = FlowProblem::new(2);
+    p.add_arc(0, 1, 0, INFINITE, -1);
+    p.add_arc(1, 0, 0, INFINITE, 0);
+    assert!(CostScaling::solve(&p).is_none());
+    assert_eq!(
+        MinCostFlow::solve_with(&p, FlowMethod::CostScaling).map(|s| s.cost),
+        Err(FlowError::Unbounded)
+    );
+    assert!(
+        solved > 700 && declined_infeasible > 1000 && declined_feasible == 0,
+        "{solved} solved, {declined_infeasible} infeasible, {declined_feasible} feasible declined"
+    );
+}
+
+/// Larger random networks with wide cost ranges: several scaling phases and global updates.
+#[test]
+fn cost_scaling_matches_network_simplex_on_netgen_networks() {
+    use commonsnet_datasets::instances::{netgen, NetgenParams};
+    for (k, seed) in [(8, 1), (10, 2), (11, 3)] {
+        let p = netgen(&NetgenParams::netgen8(k, seed)).unwrap();
+        let ns = NetworkSimplex::solve(&p).unwrap();
+        let cs = CostScaling::solve(&p).expect("feasible NETGEN network");
+        assert_eq!(cs.cost, ns.cost, "2^{k} seed {seed}");
+        check_optimality(&p, &cs, "netgen");
+    }
 }
 
 #[test]

@@ -181,7 +181,7 @@ impl SubModel<'_> {
             Objective::Coverage => (&value_cost, kp as f64 * lcm as f64),
             _ => (&money_cost, kc as f64 * lcm as f64),
         };
-        let pi = sol.basis.potentials(stage_cost);
+        let pi = sol.basis.as_ref()?.potentials(stage_cost);
         let gain = |a: usize| -> f64 {
             if sol.flow[a] < p.upper[a] {
                 return 0.0;

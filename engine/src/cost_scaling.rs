@@ -1,0 +1,547 @@
+//! `CostScaling`: Goldberg's cost-scaling push-relabel for minimum-cost flow, the method that
+//! overtakes network simplex on large sparse networks (Kovács 2015 puts the crossover near
+//! 2^17 nodes; OR-Tools' `SimpleMinCostFlow` is one too).
+//!
+//! The variant is the one Kovács found fastest (LEMON's "partial augment-relabel"): costs are
+//! multiplied by `n + 1`, and each phase (`refine`) turns an `alpha * eps`-optimal flow into an
+//! `eps`-optimal one (alpha = 16) by saturating every arc of negative reduced cost and then
+//! moving excess along admissible paths of up to four arcs, relabelling a node when it has
+//! none. A global price update (Dial's buckets: distances to the deficits in units of `eps`)
+//! runs every `n + s^2` relabels, `s` the number of supply nodes. After the phase with
+//! `eps = 1`, i.e. `1 / (n + 1)` in real units, no cycle of at most `n` arcs has negative
+//! cost: the flow is optimal. Exact potentials then come from a label-correcting pass on the
+//! final residual graph, started at the scaled prices divided back.
+//!
+//! Data: the residual network in compressed rows, one 24-byte record per residual arc (cost,
+//! residual capacity, head, paired arc), so the admissible-arc scan reads one stream. Lower
+//! bounds are shifted away; "no upper bound" becomes the total supply plus the capacity of the
+//! negative arcs, which some optimal flow never exceeds (its paths and negative cycles each
+//! cross one of them).
+//!
+//! Where cost scaling cannot answer exactly [`CostScaling::solve`] returns `None` and the
+//! caller uses network simplex, which decides those cases: an uncapacitated arc of negative
+//! cost (possibly unbounded), data whose scaled prices could leave `i64`, and infeasibility,
+//! recognised when a node with excess is relabelled further below its price at the start of
+//! the phase than Goldberg and Tarjan's bound allows on a feasible problem.
+
+use std::collections::VecDeque;
+
+use crate::flow::{FlowMethod, FlowProblem, FlowSolution, INFINITE};
+
+/// The cost-scaling solver (see the module documentation).
+pub struct CostScaling;
+
+/// Division factor of `eps` between phases (LEMON's default).
+const ALPHA: i64 = 16;
+/// Longest admissible path searched before pushing along it.
+const MAX_PATH: usize = 4;
+
+/// The residual network in compressed rows: arcs leaving node `u` are
+/// `first_out[u]..first_out[u + 1]`; `reverse[a]` is the paired arc.
+struct Residual {
+    n: usize,
+    first_out: Vec<u32>,
+    /// One record per residual arc: the admissible-arc search reads all four fields of
+    /// consecutive arcs, so they share cache lines.
+    arcs: Vec<ResArc>,
+    excess: Vec<i64>,
+    pi: Vec<i64>,
+    next_out: Vec<u32>,
+    /// Prices below this (in absolute value) keep every reduced-cost sum inside `i64`.
+    price_limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ResArc {
+    /// Scaled cost: `cost * (n + 1)`; the reverse arc has the negated cost.
+    cost: i64,
+    res_cap: i64,
+    target: u32,
+    /// The paired arc.
+    reverse: u32,
+}
+
+impl CostScaling {
+    /// Solve `p`, or `None` when the problem is one cost scaling leaves to network simplex
+    /// (see the module documentation). Errors are those of the input's shape.
+    pub fn solve(p: &FlowProblem) -> Option<FlowSolution> {
+        let n = p.nodes;
+        let m = p.arcs();
+        if n == 0 || n >= u32::MAX as usize / 2 || 2 * m >= u32::MAX as usize {
+            return None;
+        }
+        // Lower bounds shifted away; self-loops decided on their own (their reduced cost is
+        // their cost), exactly as network simplex does.
+        let mut supply: Vec<i128> = p.supply.iter().map(|&s| s as i128).collect();
+        let mut flow = vec![0i64; m];
+        let mut cost: i128 = 0;
+        let mut cap = vec![0i64; m];
+        let mut negative_caps: i128 = 0;
+        let mut max_cost: i128 = 0;
+        for a in 0..m {
+            let (s, t, lo, up, c) = (p.source[a], p.target[a], p.lower[a], p.upper[a], p.cost[a]);
+            if s >= n || t >= n || lo > up {
+                return None;
+            }
+            if s == t {
+                if c < 0 && up == INFINITE {
+                    return None;
+                }
+                flow[a] = match c.cmp(&0) {
+                    std::cmp::Ordering::Less => up,
+                    std::cmp::Ordering::Greater => lo,
+                    std::cmp::Ordering::Equal => 0i64.clamp(lo, up),
+                };
+                cost += flow[a] as i128 * c as i128;
+                continue;
+            }
+            supply[s] -= lo as i128;
+            supply[t] += lo as i128;
+            cap[a] = if up == INFINITE {
+                if c < 0 {
+                    // An uncapacitated negative arc may close an unbounded cycle.
+                    return None;
+                }
+                INFINITE
+            } else {
+                up.checked_sub(lo)?
+            };
+            if c < 0 {
+                negative_caps += cap[a] as i128;
+            }
+            max_cost = max_cost.max((c as i128).abs());
+        }
+        if supply.iter().sum::<i128>() != 0 {
+            return None;
+        }
+        // Some optimal flow carries at most the total supply plus the capacity of the
+        // negative arcs on any arc (paths plus negative cycles, each crossing a negative arc):
+        // that bound replaces "no upper bound".
+        let positive: i128 = supply.iter().filter(|&&s| s > 0).sum();
+        let bound = positive + negative_caps;
+        // Every excess and residual capacity is at most the supplies plus all capacities.
+        let total: i128 = positive
+            + (0..m)
+                .filter(|&a| p.source[a] != p.target[a])
+                .map(|a| {
+                    if cap[a] == INFINITE {
+                        bound
+                    } else {
+                        cap[a] as i128
+                    }
+                })
+                .sum::<i128>();
+        if total > (i64::MAX / 4) as i128 {
+            return None;
+        }
+        // Prices fall by at most (alpha + 1)(n + 1) eps per phase on a feasible problem, so in
+        // all by about 1.1 (n + 1) times the largest scaled cost; keep 4x that inside i64.
+        let scale = n as i128 + 1;
+        let max_scaled = max_cost * scale;
+        let price_limit = 4 * (n as i128 + 1) * (max_scaled + 1);
+        if price_limit > (i64::MAX / 4) as i128 {
+            return None;
+        }
+
+        // Compressed rows: each real arc gives a forward arc at its tail, a reverse at its head.
+        let mut degree = vec![0u32; n + 1];
+        for a in 0..m {
+            if p.source[a] != p.target[a] {
+                degree[p.source[a]] += 1;
+                degree[p.target[a]] += 1;
+            }
+        }
+        let mut first_out = vec![0u32; n + 1];
+        for u in 0..n {
+            first_out[u + 1] = first_out[u] + degree[u];
+        }
+        let k = first_out[n] as usize;
+        let mut fill: Vec<u32> = first_out[..n].to_vec();
+        let mut r = Residual {
+            n,
+            first_out,
+            arcs: vec![ResArc::default(); k],
+            excess: supply.iter().map(|&s| s as i64).collect(),
+            pi: vec![0; n],
+            next_out: Vec::new(),
+            price_limit: price_limit as i64,
+        };
+        let mut forward = vec![u32::MAX; m];
+        for a in 0..m {
+            let (s, t) = (p.source[a], p.target[a]);
+            if s == t {
+                continue;
+            }
+            let (f, b) = (fill[s] as usize, fill[t] as usize);
+            fill[s] += 1;
+            fill[t] += 1;
+            let c = (p.cost[a] as i128 * scale) as i64;
+            r.arcs[f].target = t as u32;
+            r.arcs[b].target = s as u32;
+            r.arcs[f].reverse = b as u32;
+            r.arcs[b].reverse = f as u32;
+            r.arcs[f].res_cap = if cap[a] == INFINITE {
+                bound as i64
+            } else {
+                cap[a]
+            };
+            r.arcs[f].cost = c;
+            r.arcs[b].cost = -c;
+            forward[a] = f as u32;
+        }
+        r.next_out = r.first_out[..n].to_vec();
+
+        if !r.run(max_scaled as i64) {
+            return None;
+        }
+        for a in 0..m {
+            let f = forward[a];
+            if f != u32::MAX {
+                let x = r.arcs[r.arcs[f as usize].reverse as usize].res_cap;
+                flow[a] = x.checked_add(p.lower[a])?;
+                cost += flow[a] as i128 * p.cost[a] as i128;
+            }
+        }
+        // The arcs that really have no upper bound stay residual forward whatever their flow:
+        // the potentials must certify the real problem, not the one with stand-in bounds.
+        let mut uncapped = vec![false; r.arcs.len()];
+        for a in 0..m {
+            if forward[a] != u32::MAX && cap[a] == INFINITE {
+                uncapped[forward[a] as usize] = true;
+            }
+        }
+        let potential = r.exact_potentials(scale as i64, &uncapped)?;
+        Some(FlowSolution {
+            cost,
+            flow,
+            potential,
+            pivots: 0,
+            basis: None,
+            method: FlowMethod::CostScaling,
+        })
+    }
+}
+
+impl Residual {
+    /// All phases, `eps` from `max_scaled / alpha` down to 1. False when a price leaves the
+    /// range a feasible problem keeps it in (the problem is then infeasible, or too large).
+    fn run(&mut self, max_scaled: i64) -> bool {
+        let n = self.n;
+        // The zero prices make any feasible flow `max_scaled`-optimal: the first phase's
+        // predecessor in the price bound below.
+        let mut prev_eps = max_scaled.max(1);
+        let mut eps = ((max_scaled + ALPHA - 1) / ALPHA).max(1);
+        let mut buckets = Buckets::new(n);
+        let mut active: VecDeque<u32> = VecDeque::new();
+        let mut path: Vec<u32> = Vec::with_capacity(MAX_PATH + 1);
+        let mut path_nodes: Vec<u32> = Vec::with_capacity(MAX_PATH + 1);
+        let mut on_path = vec![false; self.arcs.len()];
+        let mut phase_start = vec![0i64; n];
+        // On a feasible problem a node with excess lies on a residual path to a deficit whose
+        // reverse is residual for the previous phase's flow, so its price is within
+        // (n + 1)(eps + prev_eps) of where the phase started (Goldberg and Tarjan's bound).
+        let drop_limit = |eps: i64, prev: i64| (n as i64 + 1) * (eps + prev) + eps;
+        // A global update costs a pass over the arcs; LEMON's interval (n plus the square of
+        // the supply nodes, in relabels) balances it against the relabels it saves.
+        let sup = self.excess.iter().filter(|&&e| e > 0).count();
+        let update_every = n.saturating_add(sup.saturating_mul(sup));
+        loop {
+            phase_start.copy_from_slice(&self.pi);
+            let limit = drop_limit(eps, prev_eps);
+            self.saturate_negative(&mut active);
+            let mut relabels = 0usize;
+            while let Some(&start) = active.front() {
+                let start = start as usize;
+                if self.excess[start] <= 0 {
+                    active.pop_front();
+                    continue;
+                }
+                let mut tip = start;
+                path.clear();
+                path_nodes.clear();
+                path_nodes.push(start as u32);
+                'search: while path.len() < MAX_PATH && self.excess[tip] >= 0 {
+                    let pi_tip = self.pi[tip];
+                    let last = self.first_out[tip + 1] as usize;
+                    let mut min_rc = i64::MAX;
+                    let mut a = self.next_out[tip] as usize;
+                    while a < last {
+                        if self.arcs[a].res_cap > 0 {
+                            let v = self.arcs[a].target as usize;
+                            let rc = self.arcs[a].cost + pi_tip - self.pi[v];
+                            if rc < 0 {
+                                self.next_out[tip] = a as u32;
+                                path.push(a as u32);
+                                if on_path[a] {
+                                    // A cycle: push around it now.
+                                    break 'search;
+                                }
+                                on_path[a] = true;
+                                path_nodes.push(v as u32);
+                                tip = v;
+                                continue 'search;
+                            }
+                            min_rc = min_rc.min(rc);
+                        }
+                        a += 1;
+                    }
+                    // No admissible arc: relabel so that the cheapest residual arc has reduced
+                    // cost -eps (the arcs before `next_out` were scanned and found inadmissible
+                    // earlier; prices only fall, so they are re-checked for the minimum).
+                    if let Some(&pa) = path.last() {
+                        let ra = self.arcs[pa as usize].reverse as usize;
+                        let rc =
+                            self.arcs[ra].cost + pi_tip - self.pi[self.arcs[ra].target as usize];
+                        min_rc = min_rc.min(rc);
+                    }
+                    let first = self.first_out[tip] as usize;
+                    for a in first..self.next_out[tip] as usize {
+                        if self.arcs[a].res_cap > 0 {
+                            let rc =
+                                self.arcs[a].cost + pi_tip - self.pi[self.arcs[a].target as usize];
+                            min_rc = min_rc.min(rc);
+                        }
+                    }
+                    if min_rc == i64::MAX {
+                        return false;
+                    }
+                    let new_pi = pi_tip - (min_rc + eps);
+                    // The bound is proved for nodes with excess (the start); a node further
+                    // on the path stays within one arc of it (the reverse path arc counts in
+                    // `min_rc`), so only the overflow range is checked there.
+                    if (path.is_empty() && new_pi < phase_start[tip] - limit)
+                        || new_pi < -self.price_limit
+                    {
+                        return false;
+                    }
+                    self.pi[tip] = new_pi;
+                    self.next_out[tip] = first as u32;
+                    relabels += 1;
+                    if let Some(pa) = path.pop() {
+                        on_path[pa as usize] = false;
+                        path_nodes.pop();
+                        tip = *path_nodes.last().unwrap_or(&(start as u32)) as usize;
+                    }
+                }
+                // Push along the path, as much as each step allows.
+                let mut u = start;
+                for &pa in &path {
+                    let pa = pa as usize;
+                    on_path[pa] = false;
+                    let v = self.arcs[pa].target as usize;
+                    let delta = self.arcs[pa].res_cap.min(self.excess[u]);
+                    self.arcs[pa].res_cap -= delta;
+                    let ra = self.arcs[pa].reverse as usize;
+                    self.arcs[ra].res_cap += delta;
+                    self.excess[u] -= delta;
+                    self.excess[v] += delta;
+                    if self.excess[v] > 0 && self.excess[v] <= delta {
+                        active.push_back(v as u32);
+                    }
+                    u = v;
+                }
+                if relabels >= update_every {
+                    relabels = 0;
+                    if !self.global_update(eps, &mut buckets) {
+                        return false;
+                    }
+                }
+            }
+            if eps == 1 {
+                return true;
+            }
+            prev_eps = eps;
+            eps = if eps < ALPHA { 1 } else { eps / ALPHA };
+        }
+    }
+
+    /// Start of a phase: saturate every residual arc of negative reduced cost (the flow is then
+    /// 0-optimal, a pseudo-flow), queue the nodes left with excess, rewind the arc pointers.
+    fn saturate_negative(&mut self, active: &mut VecDeque<u32>) {
+        for u in 0..self.n {
+            let pi_u = self.pi[u];
+            for a in self.first_out[u] as usize..self.first_out[u + 1] as usize {
+                let delta = self.arcs[a].res_cap;
+                if delta > 0 {
+                    let v = self.arcs[a].target as usize;
+                    if self.arcs[a].cost + pi_u - self.pi[v] < 0 {
+                        self.excess[u] -= delta;
+                        self.excess[v] += delta;
+                        self.arcs[a].res_cap = 0;
+                        let ra = self.arcs[a].reverse as usize;
+                        self.arcs[ra].res_cap += delta;
+                    }
+                }
+            }
+        }
+        active.clear();
+        active.extend((0..self.n as u32).filter(|&u| self.excess[u as usize] > 0));
+        self.next_out.copy_from_slice(&self.first_out[..self.n]);
+    }
+
+    /// Global price update: ranks are distances to the nearest deficit over residual arcs,
+    /// an arc of reduced cost `rc` counting `1 + floor(rc / eps)`; every node's price falls by
+    /// `eps` times its rank (capped at the rank where the last excess was reached). False when
+    /// a price would leave the safe range.
+    fn global_update(&mut self, eps: i64, b: &mut Buckets) -> bool {
+        let n = self.n;
+        let max_rank = b.max_rank;
+        let end = n as u32;
+        // Buckets above `top` were never filled since the last reset.
+        b.heads[..=b.top].iter_mut().for_each(|h| *h = end);
+        b.top = 0;
+        let mut total_excess: i128 = 0;
+        let mut head0 = end;
+        for u in 0..n {
+            if self.excess[u] < 0 {
+                b.rank[u] = 0;
+                b.next[u] = head0;
+                b.prev[head0 as usize] = u as u32;
+                head0 = u as u32;
+            } else {
+                total_excess += self.excess[u] as i128;
+                b.rank[u] = max_rank;
+            }
+        }
+        if total_excess == 0 {
+            return true;
+        }
+        b.heads[0] = head0;
+        let mut r = 0usize;
+        while r < max_rank {
+            while b.heads[r] != end {
+                let u = b.heads[r] as usize;
+                b.heads[r] = b.next[u];
+                let pi_u = self.pi[u];
+                for a in self.first_out[u] as usize..self.first_out[u + 1] as usize {
+                    // The rank first: most neighbours are settled by now, and it saves the
+                    // two random reads behind it.
+                    let v = self.arcs[a].target as usize;
+                    let old = b.rank[v];
+                    if r >= old || self.arcs[self.arcs[a].reverse as usize].res_cap == 0 {
+                        continue;
+                    }
+                    // The arc v -> u is the reverse of a, so its cost is -cost[a].
+                    let steps = (self.pi[v] - self.arcs[a].cost - pi_u) / eps;
+                    if steps >= (max_rank - r - 1) as i64 {
+                        continue;
+                    }
+                    // eps-optimality keeps rc >= -eps, so steps >= -1 and new >= r.
+                    let new = (r as i64 + 1 + steps.max(-1)) as usize;
+                    if new >= old {
+                        continue;
+                    }
+                    b.rank[v] = new;
+                    if old < max_rank {
+                        b.unlink(v, old, end);
+                    }
+                    b.push(v, new, end);
+                }
+                if self.excess[u] > 0 {
+                    total_excess -= self.excess[u] as i128;
+                    if total_excess <= 0 {
+                        break;
+                    }
+                }
+            }
+            if total_excess <= 0 {
+                break;
+            }
+            r += 1;
+        }
+        for u in 0..n {
+            let k = b.rank[u].min(r);
+            if k > 0 {
+                let new_pi = self.pi[u] - eps * k as i64;
+                if new_pi < -self.price_limit {
+                    return false;
+                }
+                self.pi[u] = new_pi;
+                self.next_out[u] = self.first_out[u];
+            }
+        }
+        true
+    }
+
+    /// Exact optimal potentials for the unscaled costs: label-correcting shortest distances on
+    /// the final residual graph (which has no negative cycle, the flow being optimal), started
+    /// from the scaled prices divided back, which already satisfy almost every arc. The
+    /// flow is optimal for the real problem too (the stand-in bounds keep an optimum), so
+    /// counting the `uncapped` arcs as residual adds no negative cycle.
+    fn exact_potentials(&self, scale: i64, uncapped: &[bool]) -> Option<Vec<i128>> {
+        let n = self.n;
+        let mut d: Vec<i64> = self.pi.iter().map(|&p| p.div_euclid(scale)).collect();
+        let mut queued = vec![true; n];
+        let mut queue: VecDeque<u32> = (0..n as u32).collect();
+        // Each node can be corrected at most n times without a negative cycle.
+        let mut budget = (n as u64 + 1) * (self.arcs.len() as u64 + 1);
+        while let Some(u) = queue.pop_front() {
+            let u = u as usize;
+            queued[u] = false;
+            let row = self.first_out[u] as usize..self.first_out[u + 1] as usize;
+            for (arc, &free) in self.arcs[row.clone()].iter().zip(&uncapped[row]) {
+                if arc.res_cap == 0 && !free {
+                    continue;
+                }
+                budget = budget.checked_sub(1)?;
+                let v = arc.target as usize;
+                let cand = d[u] + arc.cost / scale;
+                if cand < d[v] {
+                    d[v] = cand;
+                    if !queued[v] {
+                        queued[v] = true;
+                        queue.push_back(v as u32);
+                    }
+                }
+            }
+        }
+        Some(d.into_iter().map(i128::from).collect())
+    }
+}
+
+/// Dial's buckets for the global update: doubly linked lists of nodes per rank.
+struct Buckets {
+    max_rank: usize,
+    /// The highest bucket filled since the last reset.
+    top: usize,
+    heads: Vec<u32>,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    rank: Vec<usize>,
+}
+
+impl Buckets {
+    fn new(n: usize) -> Self {
+        let max_rank = ALPHA as usize * (n + 1);
+        Buckets {
+            max_rank,
+            top: max_rank - 1,
+            heads: vec![n as u32; max_rank],
+            next: vec![0; n + 1],
+            prev: vec![0; n + 1],
+            rank: vec![max_rank; n],
+        }
+    }
+
+    fn unlink(&mut self, v: usize, rank: usize, end: u32) {
+        if self.heads[rank] == v as u32 {
+            self.heads[rank] = self.next[v];
+        } else {
+            let (p, nx) = (self.prev[v], self.next[v]);
+            self.next[p as usize] = nx;
+            if nx != end {
+                self.prev[nx as usize] = p;
+            }
+        }
+    }
+
+    fn push(&mut self, v: usize, rank: usize, end: u32) {
+        self.top = self.top.max(rank);
+        let h = self.heads[rank];
+        self.next[v] = h;
+        if h != end {
+            self.prev[h as usize] = v as u32;
+        }
+        self.heads[rank] = v as u32;
+    }
+}
