@@ -328,7 +328,7 @@ fn cost_scaling_matches_network_simplex_on_random_networks() {
 #[test]
 fn cost_scaling_matches_network_simplex_on_netgen_networks() {
     use commonsnet_datasets::instances::{netgen, NetgenParams};
-    for (k, seed) in [(8, 1), (10, 2), (11, 3)] {
+    for (k, seed) in [(8, 1), (10, 2), (11, 3), (13, 4)] {
         let p = netgen(&NetgenParams::netgen8(k, seed)).unwrap();
         let ns = NetworkSimplex::solve(&p).unwrap();
         let cs = CostScaling::solve(&p).expect("feasible NETGEN network");
