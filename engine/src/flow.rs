@@ -107,12 +107,13 @@ pub struct MinCostFlow;
 impl MinCostFlow {
     /// Networks with at least this many nodes, and ...
     pub const COST_SCALING_FROM: usize = 1 << 13;
-    /// ... at most this many arcs per node go to cost scaling. Measured (release, one core,
-    /// `commonsnet solve --flow-method ...`): on NETGEN-8 (8 arcs per node) network simplex is
-    /// faster at 2^12 nodes (35 ms vs 45 ms) and cost scaling from 2^13 (70 ms vs 110 ms; 2^14
-    /// 0.22-0.35 s vs 0.33 s; 2^16 1.2 s vs 3.2-4.3 s; 2^18 8 s vs 50 s); on the
-    /// crisis-transport shape (52,001 nodes, 19 arcs per node) they tie at ~2 s.
-    pub const COST_SCALING_MAX_DEGREE: usize = 12;
+    /// ... at most this many arcs per node go to cost scaling (Kovács: network simplex keeps
+    /// the lead on dense networks). Measured (release, one core, `commonsnet solve
+    /// --flow-method ...`): on NETGEN-8 (8 arcs per node) network simplex is faster at 2^12
+    /// nodes (35 ms vs 45 ms), cost scaling from 2^13 (70 ms vs 110 ms; 2^14 0.22-0.35 s vs
+    /// 0.33 s; 2^16 1.2 s vs 3.2-4.3 s; 2^18 8 s vs 50 s); on the crisis-transport shape
+    /// (52,001 nodes, 19 arcs per node) cost scaling 1.5-2.0 s, network simplex 2.0-2.2 s.
+    pub const COST_SCALING_MAX_DEGREE: usize = 24;
 
     pub fn solve(p: &FlowProblem) -> Result<FlowSolution, FlowError> {
         Self::solve_with(p, Self::choose(p))
