@@ -37,6 +37,8 @@ pub struct CostScaling;
 
 /// Division factor of `eps` between phases (LEMON's default).
 const ALPHA: i64 = 16;
+/// "No arc yet" in the relabel's arg-min.
+const NO_ARC: usize = u32::MAX as usize;
 /// Longest admissible path searched before pushing along it.
 const MAX_PATH: usize = 4;
 
@@ -286,6 +288,7 @@ impl Residual {
                     let pi_tip = self.pi[tip];
                     let last = self.first_out[tip + 1] as usize;
                     let mut min_rc = i64::MAX;
+                    let mut min_arc = NO_ARC;
                     let mut a = self.next_out[tip] as usize;
                     while a < last {
                         if self.arcs[a].res_cap > 0 {
@@ -303,7 +306,10 @@ impl Residual {
                                 tip = v;
                                 continue 'search;
                             }
-                            min_rc = min_rc.min(rc);
+                            if rc < min_rc {
+                                min_rc = rc;
+                                min_arc = a;
+                            }
                         }
                         a += 1;
                     }
@@ -314,14 +320,20 @@ impl Residual {
                         let ra = self.arcs[pa as usize].reverse as usize;
                         let rc =
                             self.arcs[ra].cost + pi_tip - self.pi[self.arcs[ra].target as usize];
-                        min_rc = min_rc.min(rc);
+                        if rc < min_rc {
+                            min_rc = rc;
+                            min_arc = ra;
+                        }
                     }
                     let first = self.first_out[tip] as usize;
                     for a in first..self.next_out[tip] as usize {
                         if self.arcs[a].res_cap > 0 {
                             let rc =
                                 self.arcs[a].cost + pi_tip - self.pi[self.arcs[a].target as usize];
-                            min_rc = min_rc.min(rc);
+                            if rc < min_rc {
+                                min_rc = rc;
+                                min_arc = a;
+                            }
                         }
                     }
                     if min_rc == i64::MAX {
@@ -337,7 +349,12 @@ impl Residual {
                         return false;
                     }
                     self.pi[tip] = new_pi;
-                    self.next_out[tip] = first as u32;
+                    // Resume the search at the arc that set the new price: it is admissible
+                    // now (reduced cost -eps) if residual. Arcs before it that became
+                    // admissible too are only passed over until the next relabel, which sees
+                    // every arc and comes back to the best one: correct, and it saves the
+                    // rescan from the first arc.
+                    self.next_out[tip] = min_arc as u32;
                     relabels += 1;
                     if let Some(pa) = path.pop() {
                         on_path[pa as usize] = false;
