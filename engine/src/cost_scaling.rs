@@ -30,7 +30,7 @@
 
 use std::collections::VecDeque;
 
-use crate::flow::{FlowMethod, FlowProblem, FlowSolution, INFINITE};
+use crate::flow::{self_loop_flow, FlowMethod, FlowProblem, FlowSolution, INFINITE};
 
 /// The cost-scaling solver (see the module documentation).
 pub struct CostScaling;
@@ -90,14 +90,7 @@ impl CostScaling {
                 return None;
             }
             if s == t {
-                if c < 0 && up == INFINITE {
-                    return None;
-                }
-                flow[a] = match c.cmp(&0) {
-                    std::cmp::Ordering::Less => up,
-                    std::cmp::Ordering::Greater => lo,
-                    std::cmp::Ordering::Equal => 0i64.clamp(lo, up),
-                };
+                flow[a] = self_loop_flow(c.cmp(&0), lo, up)?;
                 cost += flow[a] as i128 * c as i128;
                 continue;
             }
@@ -233,166 +226,164 @@ impl Residual {
     /// range a feasible problem keeps it in (the problem is then infeasible, or too large).
     fn run(&mut self, max_scaled: i64) -> bool {
         let n = self.n;
-        // The zero prices make any feasible flow `max_scaled`-optimal: the first phase's
-        // predecessor in the price bound below.
-        let mut prev_eps = max_scaled.max(1);
         let mut eps = ((max_scaled + ALPHA - 1) / ALPHA).max(1);
         let mut buckets = Buckets::new(n);
-        let mut active: VecDeque<u32> = VecDeque::new();
-        let mut path: Vec<u32> = Vec::with_capacity(MAX_PATH + 1);
-        let mut path_nodes: Vec<u32> = Vec::with_capacity(MAX_PATH + 1);
-        let mut on_path = vec![false; self.arcs.len()];
-        let mut phase_start = vec![0i64; n];
-        // On a feasible problem a node with excess lies on a residual path to a deficit whose
-        // reverse is residual for the previous phase's flow, so its price is within
-        // (n + 1)(eps + prev_eps) of where the phase started (Goldberg and Tarjan's bound).
-        let drop_limit = |eps: i64, prev: i64| (n as i64 + 1) * (eps + prev) + eps;
-        // A global update costs a pass over the arcs, balanced against the relabels it saves:
-        // every 2n relabels. (LEMON uses n + s^2, s the supply nodes, which is 2n on NETGEN-8
-        // where s = sqrt(n); on the crisis shape, s = 2,000 and n = 52,001, 2n measured
-        // 1.4-1.9 s against 2.0-2.2 s for n + s^2.)
-        let update_every = 2 * n + 1;
-        // Once a phase has ended the flow is feasible, and the problem with it: the price
-        // bound is needed in the first phase only.
-        let mut feasible = false;
         let mut scratch = RefineScratch::new(n);
+        let mut work = PhaseScratch {
+            active: VecDeque::new(),
+            path: Vec::with_capacity(MAX_PATH + 1),
+            path_nodes: Vec::with_capacity(MAX_PATH + 1),
+            on_path: vec![false; self.arcs.len()],
+            // A global update costs a pass over the arcs, balanced against the relabels it
+            // saves: every 2n relabels. (LEMON uses n + s^2, s the supply nodes, which is 2n on
+            // NETGEN-8 where s = sqrt(n); on the crisis shape, s = 2,000 and n = 52,001, 2n
+            // measured 1.4-1.9 s against 2.0-2.2 s for n + s^2.)
+            update_every: 2 * n + 1,
+        };
+        // Infeasibility is caught in the first phase only (its end proves a feasible flow). On
+        // a feasible problem a node with excess lies on a residual path to a deficit whose
+        // reverse is residual for some feasible flow, which the zero starting prices make
+        // `max_scaled`-optimal; so its price stays above -(n + 1)(eps + max_scaled) (Goldberg
+        // and Tarjan's bound).
+        let mut floor = -((n as i64 + 1) * (eps + max_scaled.max(1)) + eps);
+        let mut feasible = false;
         loop {
             // Price refinement (LEMON's heuristic, from the second phase): prices alone may
             // make the flow eps-optimal, and then the phase has nothing to do.
-            if feasible && self.refine_prices(eps, &mut buckets, &mut scratch) {
-                if eps == 1 {
-                    return true;
+            if !(feasible && self.refine_prices(eps, &mut buckets, &mut scratch)) {
+                if !self.discharge(eps, floor, &mut buckets, &mut work) {
+                    return false;
                 }
-                eps = if eps < ALPHA { 1 } else { eps / ALPHA };
-                continue;
-            }
-            phase_start.copy_from_slice(&self.pi);
-            let limit = if feasible {
-                i64::MAX
-            } else {
-                drop_limit(eps, prev_eps)
-            };
-            self.saturate_negative(&mut active);
-            let mut relabels = 0usize;
-            while let Some(&start) = active.front() {
-                let start = start as usize;
-                if self.excess[start] <= 0 {
-                    active.pop_front();
-                    continue;
-                }
-                let mut tip = start;
-                path.clear();
-                path_nodes.clear();
-                path_nodes.push(start as u32);
-                'search: while path.len() < MAX_PATH && self.excess[tip] >= 0 {
-                    let pi_tip = self.pi[tip];
-                    let last = self.first_out[tip + 1] as usize;
-                    let mut min_rc = i64::MAX;
-                    let mut min_arc = NO_ARC;
-                    let mut a = self.next_out[tip] as usize;
-                    while a < last {
-                        if self.arcs[a].res_cap > 0 {
-                            let v = self.arcs[a].target as usize;
-                            let rc = self.arcs[a].cost + pi_tip - self.pi[v];
-                            if rc < 0 {
-                                self.next_out[tip] = a as u32;
-                                path.push(a as u32);
-                                if on_path[a] {
-                                    // A cycle: push around it now.
-                                    break 'search;
-                                }
-                                on_path[a] = true;
-                                path_nodes.push(v as u32);
-                                tip = v;
-                                continue 'search;
-                            }
-                            if rc < min_rc {
-                                min_rc = rc;
-                                min_arc = a;
-                            }
-                        }
-                        a += 1;
-                    }
-                    // No admissible arc: relabel so that the cheapest residual arc has reduced
-                    // cost -eps (the arcs before `next_out` were scanned and found inadmissible
-                    // earlier; prices only fall, so they are re-checked for the minimum).
-                    if let Some(&pa) = path.last() {
-                        let ra = self.arcs[pa as usize].reverse as usize;
-                        let rc =
-                            self.arcs[ra].cost + pi_tip - self.pi[self.arcs[ra].target as usize];
-                        if rc < min_rc {
-                            min_rc = rc;
-                            min_arc = ra;
-                        }
-                    }
-                    let first = self.first_out[tip] as usize;
-                    for a in first..self.next_out[tip] as usize {
-                        if self.arcs[a].res_cap > 0 {
-                            let rc =
-                                self.arcs[a].cost + pi_tip - self.pi[self.arcs[a].target as usize];
-                            if rc < min_rc {
-                                min_rc = rc;
-                                min_arc = a;
-                            }
-                        }
-                    }
-                    if min_rc == i64::MAX {
-                        return false;
-                    }
-                    let new_pi = pi_tip - (min_rc + eps);
-                    // The bound is proved for nodes with excess (the start); a node further
-                    // on the path stays within one arc of it (the reverse path arc counts in
-                    // `min_rc`), so only the overflow range is checked there.
-                    if (path.is_empty() && new_pi < phase_start[tip].saturating_sub(limit))
-                        || new_pi < -self.price_limit
-                    {
-                        return false;
-                    }
-                    self.pi[tip] = new_pi;
-                    // Resume the search at the arc that set the new price: it is admissible
-                    // now (reduced cost -eps) if residual. Arcs before it that became
-                    // admissible too are only passed over until the next relabel, which sees
-                    // every arc and comes back to the best one: correct, and it saves the
-                    // rescan from the first arc.
-                    self.next_out[tip] = min_arc as u32;
-                    relabels += 1;
-                    if let Some(pa) = path.pop() {
-                        on_path[pa as usize] = false;
-                        path_nodes.pop();
-                        tip = *path_nodes.last().unwrap_or(&(start as u32)) as usize;
-                    }
-                }
-                // Push along the path, as much as each step allows.
-                let mut u = start;
-                for &pa in &path {
-                    let pa = pa as usize;
-                    on_path[pa] = false;
-                    let v = self.arcs[pa].target as usize;
-                    let delta = self.arcs[pa].res_cap.min(self.excess[u]);
-                    self.arcs[pa].res_cap -= delta;
-                    let ra = self.arcs[pa].reverse as usize;
-                    self.arcs[ra].res_cap += delta;
-                    self.excess[u] -= delta;
-                    self.excess[v] += delta;
-                    if self.excess[v] > 0 && self.excess[v] <= delta {
-                        active.push_back(v as u32);
-                    }
-                    u = v;
-                }
-                if relabels >= update_every {
-                    relabels = 0;
-                    if !self.global_update(eps, &mut buckets) {
-                        return false;
-                    }
-                }
+                feasible = true;
+                floor = i64::MIN;
             }
             if eps == 1 {
                 return true;
             }
-            feasible = true;
-            prev_eps = eps;
             eps = if eps < ALPHA { 1 } else { eps / ALPHA };
         }
+    }
+
+    /// One phase's push-relabel work: saturate the arcs of negative reduced cost, then move
+    /// every excess along admissible paths, relabelling where there is none, until no node has
+    /// excess (the flow is then feasible and `eps`-optimal). False when a price leaves the safe
+    /// range or a start node's price falls below `floor`.
+    fn discharge(
+        &mut self,
+        eps: i64,
+        floor: i64,
+        buckets: &mut Buckets,
+        w: &mut PhaseScratch,
+    ) -> bool {
+        self.saturate_negative(&mut w.active);
+        let mut relabels = 0usize;
+        while let Some(&start) = w.active.front() {
+            let start = start as usize;
+            if self.excess[start] <= 0 {
+                w.active.pop_front();
+                continue;
+            }
+            let mut tip = start;
+            w.path.clear();
+            w.path_nodes.clear();
+            w.path_nodes.push(start as u32);
+            'search: while w.path.len() < MAX_PATH && self.excess[tip] >= 0 {
+                let pi_tip = self.pi[tip];
+                let last = self.first_out[tip + 1] as usize;
+                let mut min_rc = i64::MAX;
+                let mut min_arc = NO_ARC;
+                let mut a = self.next_out[tip] as usize;
+                while a < last {
+                    if self.arcs[a].res_cap > 0 {
+                        let v = self.arcs[a].target as usize;
+                        let rc = self.arcs[a].cost + pi_tip - self.pi[v];
+                        if rc < 0 {
+                            self.next_out[tip] = a as u32;
+                            w.path.push(a as u32);
+                            if w.on_path[a] {
+                                // A cycle: push around it now.
+                                break 'search;
+                            }
+                            w.on_path[a] = true;
+                            w.path_nodes.push(v as u32);
+                            tip = v;
+                            continue 'search;
+                        }
+                        if rc < min_rc {
+                            min_rc = rc;
+                            min_arc = a;
+                        }
+                    }
+                    a += 1;
+                }
+                // No admissible arc: relabel so that the cheapest residual arc has reduced
+                // cost -eps (the arcs before `next_out` were scanned and found inadmissible
+                // earlier; prices only fall, so they are re-checked for the minimum).
+                if let Some(&pa) = w.path.last() {
+                    let ra = self.arcs[pa as usize].reverse as usize;
+                    let rc = self.arcs[ra].cost + pi_tip - self.pi[self.arcs[ra].target as usize];
+                    if rc < min_rc {
+                        min_rc = rc;
+                        min_arc = ra;
+                    }
+                }
+                let first = self.first_out[tip] as usize;
+                for a in first..self.next_out[tip] as usize {
+                    if self.arcs[a].res_cap > 0 {
+                        let rc = self.arcs[a].cost + pi_tip - self.pi[self.arcs[a].target as usize];
+                        if rc < min_rc {
+                            min_rc = rc;
+                            min_arc = a;
+                        }
+                    }
+                }
+                if min_rc == i64::MAX {
+                    return false;
+                }
+                let new_pi = pi_tip - (min_rc + eps);
+                // The bound is proved for nodes with excess (the start); a node further
+                // on the path stays within one arc of it (the reverse path arc counts in
+                // `min_rc`), so only the overflow range is checked there.
+                if (w.path.is_empty() && new_pi < floor) || new_pi < -self.price_limit {
+                    return false;
+                }
+                self.pi[tip] = new_pi;
+                // Resume the search at the arc that set the new price: it is admissible
+                // now (reduced cost -eps) if residual. Arcs before it that became
+                // admissible too are only passed over until the next relabel, which sees
+                // every arc and comes back to the best one: correct, and it saves the
+                // rescan from the first arc.
+                self.next_out[tip] = min_arc as u32;
+                relabels += 1;
+                if let Some(pa) = w.path.pop() {
+                    w.on_path[pa as usize] = false;
+                    w.path_nodes.pop();
+                    tip = *w.path_nodes.last().unwrap_or(&(start as u32)) as usize;
+                }
+            }
+            // Push along the path, as much as each step allows.
+            let mut u = start;
+            for &pa in &w.path {
+                let pa = pa as usize;
+                w.on_path[pa] = false;
+                let v = self.arcs[pa].target as usize;
+                let delta = self.arcs[pa].res_cap.min(self.excess[u]);
+                self.push(pa, delta);
+                self.excess[u] -= delta;
+                self.excess[v] += delta;
+                if self.excess[v] > 0 && self.excess[v] <= delta {
+                    w.active.push_back(v as u32);
+                }
+                u = v;
+            }
+            if relabels >= w.update_every {
+                relabels = 0;
+                if !self.global_update(eps, buckets) {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Price refinement: lower prices along the admissible network (residual arcs of negative
@@ -559,11 +550,16 @@ impl Residual {
             .min()
             .unwrap_or(0);
         for &w in cycle {
-            let a = self.next_out[w as usize] as usize;
-            self.arcs[a].res_cap -= delta;
-            let ra = self.arcs[a].reverse as usize;
-            self.arcs[ra].res_cap += delta;
+            self.push(self.next_out[w as usize] as usize, delta);
         }
+    }
+
+    /// Move `delta` units of residual capacity from arc `a` to its reverse (flow along `a`).
+    #[inline]
+    fn push(&mut self, a: usize, delta: i64) {
+        self.arcs[a].res_cap -= delta;
+        let ra = self.arcs[a].reverse as usize;
+        self.arcs[ra].res_cap += delta;
     }
 
     /// Start of a phase: saturate every residual arc of negative reduced cost (the flow is then
@@ -578,9 +574,7 @@ impl Residual {
                     if self.arcs[a].cost + pi_u - self.pi[v] < 0 {
                         self.excess[u] -= delta;
                         self.excess[v] += delta;
-                        self.arcs[a].res_cap = 0;
-                        let ra = self.arcs[a].reverse as usize;
-                        self.arcs[ra].res_cap += delta;
+                        self.push(a, delta);
                     }
                 }
             }
@@ -706,6 +700,18 @@ impl Residual {
         }
         Some(d.into_iter().map(i128::from).collect())
     }
+}
+
+/// Work arrays of the push-relabel phases, kept across phases.
+struct PhaseScratch {
+    /// Nodes with excess, first in first out.
+    active: VecDeque<u32>,
+    /// The admissible path being grown (arcs) and its nodes, the start first.
+    path: Vec<u32>,
+    path_nodes: Vec<u32>,
+    on_path: Vec<bool>,
+    /// Relabels between global price updates.
+    update_every: usize,
 }
 
 /// Work arrays of the price refinement, kept across phases.

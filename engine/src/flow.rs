@@ -340,6 +340,18 @@ fn mix_arcs(arcs: Vec<usize>, nodes: usize) -> Vec<usize> {
     out
 }
 
+/// The optimal flow on a self-loop with bounds `lo..=up` whose cost compares to 0 as `sign`
+/// (a loop's reduced cost is its cost: it goes to the bound its cost prefers); `None` when a
+/// negative loop has no upper bound (unbounded). Shared by both solvers.
+pub(crate) fn self_loop_flow(sign: std::cmp::Ordering, lo: i64, up: i64) -> Option<i64> {
+    match sign {
+        std::cmp::Ordering::Less if up == INFINITE => None,
+        std::cmp::Ordering::Less => Some(up),
+        std::cmp::Ordering::Greater => Some(lo),
+        std::cmp::Ordering::Equal => Some(0i64.clamp(lo, up)),
+    }
+}
+
 /// Whether big-M potentials for costs up to `max_cost` stay far inside `i64`.
 fn fits_i64(max_cost: u128, nodes: usize) -> bool {
     (max_cost + 1) * (nodes as u128 + 1) <= (i64::MAX / 8) as u128
@@ -397,13 +409,8 @@ impl<C: CostInt> Simplex<C> {
         for a in 0..m {
             let (s, t, lo, up) = (p.source[a], p.target[a], p.lower[a], p.upper[a]);
             if s == t {
-                // A loop's reduced cost is its cost: push it to the bound its cost prefers.
-                let f = match costs[a].cmp(&C::default()) {
-                    std::cmp::Ordering::Less if up == INFINITE => return Err(FlowError::Unbounded),
-                    std::cmp::Ordering::Less => up,
-                    std::cmp::Ordering::Greater => lo,
-                    std::cmp::Ordering::Equal => 0i64.clamp(lo, up),
-                };
+                let f = self_loop_flow(costs[a].cmp(&C::default()), lo, up)
+                    .ok_or(FlowError::Unbounded)?;
                 flow_out[a] = f;
                 loop_cost += f as i128 * costs[a].into();
                 continue;
