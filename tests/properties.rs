@@ -24,6 +24,27 @@ fn located(rng: &mut Rng, centre: (f64, f64), spread: f64) -> (Option<f64>, Opti
     (Some(lat), Some(lon))
 }
 
+/// Skills from a pool of 70 (more than one 64-bit word of the link builder's bit sets), each
+/// with probability `p`.
+fn some_skills(rng: &mut Rng, p: f64) -> BTreeSet<String> {
+    (0..70)
+        .filter(|_| rng.chance(p))
+        .map(|i| format!("s{i}"))
+        .collect()
+}
+
+/// Each of `dims` with probability `p`, in 0..=`hi`.
+fn some_quantities(rng: &mut Rng, dims: &[&str], p: f64, hi: u64) -> BTreeMap<String, f64> {
+    let mut q = BTreeMap::new();
+    for d in dims {
+        if rng.chance(p) {
+            let v = rng.grid(0, hi);
+            q.insert(d.to_string(), v);
+        }
+    }
+    q
+}
+
 fn random_sets(seed: u64) -> (Vec<Resource>, Vec<Need>, Policy) {
     let mut rng = Rng::new(seed);
     // Near the poles and the antimeridian as well as in town.
@@ -39,12 +60,8 @@ fn random_sets(seed: u64) -> (Vec<Resource>, Vec<Need>, Policy) {
                 kind: kinds[rng.below(2) as usize].into(),
                 lat,
                 lon,
-                capacity: BTreeMap::from([("u".to_string(), rng.grid(0, 3))]),
-                skills: if rng.chance(0.5) {
-                    BTreeSet::from(["s".to_string()])
-                } else {
-                    BTreeSet::new()
-                },
+                capacity: some_quantities(&mut rng, &["u", "v", "w"], 0.8, 3),
+                skills: some_skills(&mut rng, 0.5),
                 cost: rng.grid(0, 3),
                 available_from: rng.chance(0.3).then(|| rng.grid(0, 5)),
                 available_until: rng.chance(0.3).then(|| rng.grid(5, 9)),
@@ -56,17 +73,18 @@ fn random_sets(seed: u64) -> (Vec<Resource>, Vec<Need>, Policy) {
             let (lat, lon) = located(&mut rng, centre, spread);
             Need {
                 id: format!("n{i}"),
-                community: ["x", "y"][rng.below(2) as usize].into(),
+                // "z": a community no resource belongs to.
+                community: ["x", "y", "z"][rng.below(3) as usize].into(),
                 kind: kinds[rng.below(2) as usize].into(),
                 lat,
                 lon,
-                demand: BTreeMap::from([("u".to_string(), 1.0)]),
+                // "t": a dimension no resource has; a zero demand passes rule 3 anywhere.
+                demand: some_quantities(&mut rng, &["u", "v", "w"], 0.6, 1)
+                    .into_iter()
+                    .chain(rng.chance(0.1).then(|| ("t".to_string(), 1.0)))
+                    .collect(),
                 priority: 1.0,
-                required_skills: if rng.chance(0.2) {
-                    BTreeSet::from(["s".to_string()])
-                } else {
-                    BTreeSet::new()
-                },
+                required_skills: some_skills(&mut rng, 0.02),
                 min_fill: 0.0,
                 indivisible: false,
                 earliest: rng.chance(0.3).then(|| rng.grid(0, 7)),

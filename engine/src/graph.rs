@@ -10,6 +10,7 @@
 use crate::model::{Need, Policy, Resource, Scenario};
 use petgraph::unionfind::UnionFind;
 use rayon::prelude::*;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// Mean Earth radius (km), as SPEC section 2 fixes it.
@@ -17,17 +18,42 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// Great-circle distance in km.
 pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = p2 - p1;
-    let dl = (lon2 - lon1).to_radians();
-    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+    GeoPoint::new(lat1, lon1).km_to(&GeoPoint::new(lat2, lon2))
 }
 
 pub fn distance(r: &Resource, n: &Need) -> Option<f64> {
-    match (r.lat, r.lon, n.lat, n.lon) {
-        (Some(a), Some(b), Some(c), Some(d)) => Some(haversine_km(a, b, c, d)),
-        _ => None,
+    Some(GeoPoint::of(r.lat, r.lon)?.km_to(&GeoPoint::of(n.lat, n.lon)?))
+}
+
+/// A site with the trigonometry the haversine formula needs of it done once: the link builder
+/// keeps one per resource, so each candidate pair costs two sines and an arcsine.
+#[derive(Debug, Clone, Copy)]
+pub struct GeoPoint {
+    lat_rad: f64,
+    cos_lat: f64,
+    lon_deg: f64,
+}
+
+impl GeoPoint {
+    pub fn new(lat: f64, lon: f64) -> GeoPoint {
+        let lat_rad = lat.to_radians();
+        GeoPoint {
+            lat_rad,
+            cos_lat: lat_rad.cos(),
+            lon_deg: lon,
+        }
+    }
+
+    pub fn of(lat: Option<f64>, lon: Option<f64>) -> Option<GeoPoint> {
+        Some(GeoPoint::new(lat?, lon?))
+    }
+
+    /// Great-circle distance in km (haversine, SPEC's Earth radius).
+    pub fn km_to(&self, other: &GeoPoint) -> f64 {
+        let dp = other.lat_rad - self.lat_rad;
+        let dl = (other.lon_deg - self.lon_deg).to_radians();
+        let h = (dp / 2.0).sin().powi(2) + self.cos_lat * other.cos_lat * (dl / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
     }
 }
 
@@ -257,13 +283,51 @@ pub fn check_link(
             Some((c, &v)) if *c == dim => v,
             _ => 0.0,
         };
-        if q > 0.0 && cap <= 0.0 {
+        if q > 0.0 && !has_capacity(cap) {
             return Err(Excluded::Capacity {
                 dimension: dim.clone(),
             });
         }
     }
-    let dist = distance(r, n);
+    finish_link(ri, &ResourceTerms::of(r), ni, n, distance(r, n), policy)
+}
+
+/// Rule 3's test of a resource's capacity in a demanded dimension (`cap <= 0` excludes).
+fn has_capacity(cap: f64) -> bool {
+    !matches!(
+        cap.partial_cmp(&0.0),
+        Some(Ordering::Less | Ordering::Equal)
+    )
+}
+
+/// What rules 4 and 5 and a link's cost read of a resource.
+#[derive(Debug, Clone, Copy)]
+struct ResourceTerms {
+    cost: f64,
+    available_from: Option<f64>,
+    available_until: Option<f64>,
+}
+
+impl ResourceTerms {
+    fn of(r: &Resource) -> ResourceTerms {
+        ResourceTerms {
+            cost: r.cost,
+            available_from: r.available_from,
+            available_until: r.available_until,
+        }
+    }
+}
+
+/// Rules 4 and 5 and the link itself, once rules 1, 6, 2 and 3 have passed: shared by
+/// [`check_link`] and the link builder's interned path, so both decide alike.
+fn finish_link(
+    ri: usize,
+    r: &ResourceTerms,
+    ni: usize,
+    n: &Need,
+    dist: Option<f64>,
+    policy: &Policy,
+) -> Result<Edge, Excluded> {
     if let (Some(d), Some(max)) = (dist, policy.max_distance_km) {
         if d > max {
             return Err(Excluded::Distance {
@@ -387,18 +451,120 @@ struct KindBucket {
     tree: KdTree,
 }
 
+/// Names numbered once per builder, so that a candidate pair is checked with integer compares
+/// and bit masks rather than string compares (those were a fifth of the profile at 100 links
+/// per need).
+#[derive(Default)]
+struct Names<'a> {
+    ids: HashMap<&'a str, u32>,
+}
+
+impl<'a> Names<'a> {
+    fn add(&mut self, name: &'a str) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry(name).or_insert(next)
+    }
+
+    fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    fn words(&self) -> usize {
+        self.ids.len().div_ceil(64)
+    }
+}
+
+/// One bit set per resource, `words` 64-bit words each.
+struct BitRows {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl BitRows {
+    fn new(rows: usize, words: usize) -> BitRows {
+        BitRows {
+            words,
+            bits: vec![0; rows * words],
+        }
+    }
+
+    fn set(&mut self, row: usize, bit: u32) {
+        self.bits[row * self.words + bit as usize / 64] |= 1 << (bit % 64);
+    }
+
+    /// Whether every bit of `mask` is set in `row`.
+    fn covers(&self, row: usize, mask: &[u64]) -> bool {
+        let r = &self.bits[row * self.words..(row + 1) * self.words];
+        mask.iter().zip(r).all(|(m, b)| m & !b == 0)
+    }
+}
+
+/// What the rules read of a resource, in the builder's numbering.
+struct Site {
+    community: u32,
+    pos: Option<GeoPoint>,
+    terms: ResourceTerms,
+}
+
+/// A need in the builder's numbering; scratch reused across the needs of one chunk.
+#[derive(Default)]
+struct NeedKey {
+    community: u32,
+    skills: Vec<u64>,
+    dims: Vec<u64>,
+    candidates: Vec<usize>,
+}
+
 /// Builds links by SPEC's rules, through a spatial index, in parallel over needs.
+///
+/// Rules 1, 6, 2 and 3 (kind, community, skills, capacity) are decided on numbered names:
+/// the kind picks the bucket, communities are compared as numbers, skills and the dimensions
+/// with capacity are bit sets. Rules 4 and 5 and the link's values go through the same
+/// `finish_link` as [`check_link`], so the result equals [`LinkBuilder::all_pairs`] exactly.
 pub struct LinkBuilder<'a> {
-    resources: &'a [Resource],
     policy: &'a Policy,
     buckets: HashMap<&'a str, KindBucket>,
+    communities: Names<'a>,
+    skill_names: Names<'a>,
+    dim_names: Names<'a>,
+    sites: Vec<Site>,
+    skills: BitRows,
+    dims: BitRows,
 }
 
 impl<'a> LinkBuilder<'a> {
     pub fn new(resources: &'a [Resource], policy: &'a Policy) -> Self {
         let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+        let (mut communities, mut skill_names, mut dim_names) =
+            (Names::default(), Names::default(), Names::default());
         for (i, r) in resources.iter().enumerate() {
             groups.entry(r.kind.as_str()).or_default().push(i);
+            for s in &r.skills {
+                skill_names.add(s);
+            }
+            for (d, &cap) in &r.capacity {
+                if has_capacity(cap) {
+                    dim_names.add(d);
+                }
+            }
+        }
+        let mut skills = BitRows::new(resources.len(), skill_names.words());
+        let mut dims = BitRows::new(resources.len(), dim_names.words());
+        let mut sites = Vec::with_capacity(resources.len());
+        for (i, r) in resources.iter().enumerate() {
+            for s in &r.skills {
+                skills.set(i, skill_names.ids[s.as_str()]);
+            }
+            for (d, &cap) in &r.capacity {
+                if has_capacity(cap) {
+                    dims.set(i, dim_names.ids[d.as_str()]);
+                }
+            }
+            sites.push(Site {
+                community: communities.add(&r.community),
+                pos: GeoPoint::of(r.lat, r.lon),
+                terms: ResourceTerms::of(r),
+            });
         }
         let buckets = groups
             .into_iter()
@@ -423,51 +589,102 @@ impl<'a> LinkBuilder<'a> {
             })
             .collect();
         LinkBuilder {
-            resources,
             policy,
             buckets,
+            communities,
+            skill_names,
+            dim_names,
+            sites,
+            skills,
+            dims,
         }
     }
 
-    fn links_of<'s>(&'s self, ni: usize, n: &'s Need) -> impl Iterator<Item = Edge> + 's {
-        let candidates = self.candidates(n);
-        candidates
-            .into_iter()
-            .filter_map(move |ri| rule_link(ri, &self.resources[ri], ni, n, self.policy))
+    /// Number the need's names into `key`; false when no resource can serve it (a required
+    /// skill or a demanded dimension that no resource has).
+    fn key_of(&self, n: &Need, key: &mut NeedKey) -> bool {
+        key.community = self.communities.get(&n.community).unwrap_or(u32::MAX);
+        key.skills.clear();
+        key.skills.resize(self.skills.words, 0);
+        for s in &n.required_skills {
+            let Some(b) = self.skill_names.get(s) else {
+                return false;
+            };
+            key.skills[b as usize / 64] |= 1 << (b % 64);
+        }
+        key.dims.clear();
+        key.dims.resize(self.dims.words, 0);
+        for (d, &q) in &n.demand {
+            if q > 0.0 {
+                let Some(b) = self.dim_names.get(d) else {
+                    return false;
+                };
+                key.dims[b as usize / 64] |= 1 << (b % 64);
+            }
+        }
+        true
     }
 
-    /// The resources of the need's kind that may lie within the distance rule (all of them
-    /// without one), in input order.
-    fn candidates(&self, n: &Need) -> Vec<usize> {
+    /// Append the need's links to `out`, by resource (input order).
+    fn links_into(&self, ni: usize, n: &Need, key: &mut NeedKey, out: &mut Vec<Edge>) {
         let Some(bucket) = self.buckets.get(n.kind.as_str()) else {
-            return Vec::new();
+            return;
         };
-        match (n.lat, n.lon, self.policy.max_distance_km) {
+        if !self.key_of(n, key) {
+            return;
+        }
+        let pos = GeoPoint::of(n.lat, n.lon);
+        let mut candidates = std::mem::take(&mut key.candidates);
+        let list = match (n.lat, n.lon, self.policy.max_distance_km) {
             (Some(lat), Some(lon), Some(max_km)) => {
                 // Chord length of the radius, widened so rounding can only add candidates;
-                // the exact haversine test in `rule_link` decides.
+                // the exact haversine test in `finish_link` decides.
                 let angle = (max_km / EARTH_RADIUS_KM).min(std::f64::consts::PI);
                 let chord = 2.0 * (angle / 2.0).sin() * (1.0 + 1e-9) + 1e-12;
-                let mut out = bucket.unlocated.clone();
+                candidates.clear();
+                candidates.extend_from_slice(&bucket.unlocated);
                 bucket
                     .tree
-                    .within(&unit_vector(lat, lon), chord * chord, &mut out);
-                out.sort_unstable();
-                out
+                    .within(&unit_vector(lat, lon), chord * chord, &mut candidates);
+                candidates.sort_unstable();
+                &candidates[..]
             }
-            _ => bucket.all.clone(),
+            _ => &bucket.all[..],
+        };
+        for &ri in list {
+            let site = &self.sites[ri];
+            if (!self.policy.cross_community && site.community != key.community)
+                || !self.skills.covers(ri, &key.skills)
+                || !self.dims.covers(ri, &key.dims)
+            {
+                continue;
+            }
+            let dist = match (&site.pos, &pos) {
+                (Some(a), Some(b)) => Some(a.km_to(b)),
+                _ => None,
+            };
+            if let Ok(e) = finish_link(ri, &site.terms, ni, n, dist, self.policy) {
+                out.push(e);
+            }
         }
+        key.candidates = candidates;
     }
 
     /// Links of every need, ordered by need then resource (input order).
     pub fn build(&self, needs: &[Need]) -> Vec<Edge> {
-        // Straight into the output (rayon keeps the order): no vector per need to copy again.
-        needs
-            .par_iter()
+        const CHUNK: usize = 256;
+        let parts: Vec<Vec<Edge>> = needs
+            .par_chunks(CHUNK)
             .enumerate()
-            .with_min_len(256)
-            .flat_map_iter(|(ni, n)| self.links_of(ni, n))
-            .collect()
+            .map(|(c, chunk)| {
+                let (mut key, mut out) = (NeedKey::default(), Vec::new());
+                for (i, n) in chunk.iter().enumerate() {
+                    self.links_into(c * CHUNK + i, n, &mut key, &mut out);
+                }
+                out
+            })
+            .collect();
+        concat_parallel(parts)
     }
 
     /// The definition itself, every pair compared: the reference for tests and benches.
@@ -482,6 +699,34 @@ impl<'a> LinkBuilder<'a> {
         }
         out
     }
+}
+
+/// The parts one after another, copied on all cores straight into their final place (tens of
+/// millions of links are a gigabyte: rayon's `collect` of a flat map would copy them twice
+/// and grow vectors on the way).
+fn concat_parallel<T: Send>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let total = parts.iter().map(Vec::len).sum();
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut slots = &mut out.spare_capacity_mut()[..total];
+    let mut jobs = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (head, rest) = std::mem::take(&mut slots).split_at_mut(part.len());
+        slots = rest;
+        jobs.push((head, part));
+    }
+    jobs.into_par_iter().for_each(|(dst, src)| {
+        for (slot, x) in dst.iter_mut().zip(src) {
+            slot.write(x);
+        }
+    });
+    // SAFETY: the slices handed out above tile `out`'s first `total` slots exactly (each is
+    // as long as its part, and the lengths sum to `total`), and each job wrote every slot of
+    // its slice (a slice and its part have equal lengths, so the zip covers the slice). So the
+    // first `total` elements are initialised. If a job had panicked, `for_each` would have
+    // re-raised it before this line and `out` would be dropped with length 0 (leaking, never
+    // reading, what was written).
+    unsafe { out.set_len(total) };
+    out
 }
 
 /// A connected part of the need-resource graph with at least one link.
