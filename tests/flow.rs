@@ -193,6 +193,11 @@ fn scipy_and_networkx_dense_cases() {
 /// A random small network: parallel arcs, self-loops, negative costs, lower bounds.
 fn random_network(rng: &mut Rng) -> FlowProblem {
     let n = 2 + rng.below(7) as usize;
+    random_network_of(rng, n, 1)
+}
+
+/// A random network on `n` nodes, costs multiplied by `cost_scale`.
+fn random_network_of(rng: &mut Rng, n: usize, cost_scale: i64) -> FlowProblem {
     let mut p = FlowProblem::new(n);
     for _ in 0..rng.below(3 * n as u64) + 1 {
         let (s, t) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
@@ -206,7 +211,8 @@ fn random_network(rng: &mut Rng) -> FlowProblem {
         } else {
             lo + rng.grid(0, 9) as i64
         };
-        let cost = rng.grid(0, 20) as i64 - if rng.chance(0.2) { 12 } else { 0 };
+        let cost = (rng.grid(0, 20) as i64 - if rng.chance(0.2) { 12 } else { 0 }) * cost_scale
+            + rng.below(cost_scale as u64) as i64;
         // Uncapacitated negative arcs could make the problem unbounded; keep them capped.
         let up = if cost < 0 && up == INFINITE {
             lo + 5
@@ -332,6 +338,37 @@ fn cost_scaling_matches_network_simplex_on_random_networks() {
         solved > 700 && declined_infeasible > 1000 && declined_feasible == 0,
         "{solved} solved, {declined_infeasible} infeasible, {declined_feasible} feasible declined"
     );
+}
+
+/// Random networks of 60 to 200 nodes with costs up to ~20,000: the optimality check after a
+/// phase runs there (on the small ones `eps` never gets below 1/32 of a unit before the last
+/// phase), and its early answers must be exact.
+#[test]
+fn cost_scaling_matches_network_simplex_on_medium_random_networks() {
+    let mut solved = 0;
+    for seed in 0..300u64 {
+        let mut rng = Rng::new(seed + 99);
+        let n = 60 + rng.below(141) as usize;
+        let mut p = random_network_of(&mut rng, n, 1000);
+        // A dear uncapacitated ring makes most of them feasible.
+        if rng.chance(0.8) {
+            for v in 0..n {
+                p.add_arc(v, (v + 1) % n, 0, INFINITE, 25_000);
+            }
+        }
+        let ns = NetworkSimplex::solve(&p);
+        match (CostScaling::solve(&p), &ns) {
+            (Some(cs), Ok(ns)) => {
+                assert_eq!(cs.cost, ns.cost, "seed {seed}");
+                check_optimality(&p, &cs, &format!("seed {seed}"));
+                solved += 1;
+            }
+            (Some(cs), Err(e)) => panic!("seed {seed}: cost scaling found {} but {e}", cs.cost),
+            (None, Err(FlowError::Infeasible(_))) => {}
+            (None, r) => panic!("seed {seed}: cost scaling declined, network simplex: {r:?}"),
+        }
+    }
+    assert!(solved > 200, "{solved} solved");
 }
 
 /// Larger random networks with wide cost ranges: several scaling phases and global updates.
