@@ -116,6 +116,19 @@ proptest! {
     }
 }
 
+/// More needs than one of the builder's waves (16,384), so several waves are appended in
+/// turn: the result must still equal every pair compared, in order.
+#[test]
+fn link_building_over_several_waves_equals_all_pairs() {
+    let value = commonsnet_datasets::instances::allocation_value(40_000, 60, 2, 8.0, 11);
+    let s = scenario_from_value(&value).expect("valid scenario");
+    let fast = LinkBuilder::new(&s.resources, &s.policy).build(&s.needs);
+    let slow = LinkBuilder::all_pairs(&s.resources, &s.needs, &s.policy);
+    assert!(slow.len() > 20_000, "{} links", slow.len());
+    assert!(slow.iter().any(|e| e.need > 35_000));
+    assert_eq!(fast, slow);
+}
+
 fn lp_shape() -> Shape {
     Shape {
         resources: 8,
