@@ -680,13 +680,18 @@ impl<'a> LinkBuilder<'a> {
     pub fn build(&self, needs: &[Need]) -> Vec<Edge> {
         const CHUNK: usize = 256;
         const WAVE: usize = 64 * CHUNK;
-        let mut out = Vec::new();
+        let mut out: Vec<Edge> = Vec::new();
         for (w, wave) in needs.chunks(WAVE).enumerate() {
+            // Chunk buffers sized by the links per need so far (a quarter more), so that most
+            // never grow: growing copies them, and the allocator's work showed in the profile.
+            let per_need = out.len().div_ceil((w * WAVE).max(1));
+            let reserve = CHUNK * per_need * 5 / 4;
             let parts: Vec<Vec<Edge>> = wave
                 .par_chunks(CHUNK)
                 .enumerate()
                 .map(|(c, chunk)| {
-                    let (mut key, mut part) = (NeedKey::default(), Vec::new());
+                    let mut key = NeedKey::default();
+                    let mut part = Vec::with_capacity(reserve);
                     for (i, n) in chunk.iter().enumerate() {
                         self.links_into(w * WAVE + c * CHUNK + i, n, &mut key, &mut part);
                     }
