@@ -211,8 +211,10 @@ fn random_network_of(rng: &mut Rng, n: usize, cost_scale: i64) -> FlowProblem {
         } else {
             lo + rng.grid(0, 9) as i64
         };
-        let cost = (rng.grid(0, 20) as i64 - if rng.chance(0.2) { 12 } else { 0 }) * cost_scale
-            + rng.below(cost_scale as u64) as i64;
+        let mut cost = rng.grid(0, 20) as i64 - if rng.chance(0.2) { 12 } else { 0 };
+        if cost_scale > 1 {
+            cost = cost * cost_scale + rng.below(cost_scale as u64) as i64;
+        }
         // Uncapacitated negative arcs could make the problem unbounded; keep them capped.
         let up = if cost < 0 && up == INFINITE {
             lo + 5
@@ -295,6 +297,35 @@ fn random_networks_match_the_lp_and_satisfy_complementary_slackness() {
     );
 }
 
+/// What cost scaling did with a network whose network-simplex answer is known.
+enum Compared {
+    Solved,
+    DeclinedInfeasible,
+    DeclinedFeasible,
+}
+
+/// Cost scaling on `p` against network simplex's answer `ns`: where it answers, the same
+/// optimum with a feasible flow and certifying potentials; it never answers where network
+/// simplex finds no flow, and declines only as `Compared` says.
+fn cost_scaling_against(
+    p: &FlowProblem,
+    ns: &Result<FlowSolution, FlowError>,
+    seed: u64,
+) -> Compared {
+    match (CostScaling::solve(p), ns) {
+        (Some(cs), Ok(ns)) => {
+            assert_eq!(cs.cost, ns.cost, "seed {seed}");
+            assert_eq!(cs.method, FlowMethod::CostScaling);
+            check_optimality(p, &cs, &format!("seed {seed}"));
+            Compared::Solved
+        }
+        (Some(cs), Err(e)) => panic!("seed {seed}: cost scaling found {} but {e}", cs.cost),
+        (None, Err(FlowError::Infeasible(_))) => Compared::DeclinedInfeasible,
+        (None, Ok(_)) => Compared::DeclinedFeasible,
+        (None, Err(e)) => panic!("seed {seed}: {e}"),
+    }
+}
+
 /// Cost scaling against network simplex on random networks (negative costs, lower bounds,
 /// uncapacitated arcs, self-loops, infeasible ones): equal optima, feasible flows, certifying
 /// potentials; where network simplex finds no flow, cost scaling must decline too.
@@ -305,17 +336,10 @@ fn cost_scaling_matches_network_simplex_on_random_networks() {
         let mut rng = Rng::new(seed + 4242);
         let p = random_network(&mut rng);
         let ns = NetworkSimplex::solve(&p);
-        match (CostScaling::solve(&p), &ns) {
-            (Some(cs), Ok(ns)) => {
-                assert_eq!(cs.cost, ns.cost, "seed {seed}");
-                assert_eq!(cs.method, FlowMethod::CostScaling);
-                check_optimality(&p, &cs, &format!("seed {seed}"));
-                solved += 1;
-            }
-            (Some(cs), Err(e)) => panic!("seed {seed}: cost scaling found {} but {e}", cs.cost),
-            (None, Err(FlowError::Infeasible(_))) => declined_infeasible += 1,
-            (None, Ok(_)) => declined_feasible += 1,
-            (None, Err(e)) => panic!("seed {seed}: {e}"),
+        match cost_scaling_against(&p, &ns, seed) {
+            Compared::Solved => solved += 1,
+            Compared::DeclinedInfeasible => declined_infeasible += 1,
+            Compared::DeclinedFeasible => declined_feasible += 1,
         }
         // The dispatcher's answer is network simplex's wherever cost scaling declines.
         let via = MinCostFlow::solve_with(&p, FlowMethod::CostScaling);
@@ -356,16 +380,12 @@ fn cost_scaling_matches_network_simplex_on_medium_random_networks() {
                 p.add_arc(v, (v + 1) % n, 0, INFINITE, 25_000);
             }
         }
-        let ns = NetworkSimplex::solve(&p);
-        match (CostScaling::solve(&p), &ns) {
-            (Some(cs), Ok(ns)) => {
-                assert_eq!(cs.cost, ns.cost, "seed {seed}");
-                check_optimality(&p, &cs, &format!("seed {seed}"));
-                solved += 1;
+        match cost_scaling_against(&p, &NetworkSimplex::solve(&p), seed) {
+            Compared::Solved => solved += 1,
+            Compared::DeclinedInfeasible => {}
+            Compared::DeclinedFeasible => {
+                panic!("seed {seed}: cost scaling declined a feasible one")
             }
-            (Some(cs), Err(e)) => panic!("seed {seed}: cost scaling found {} but {e}", cs.cost),
-            (None, Err(FlowError::Infeasible(_))) => {}
-            (None, r) => panic!("seed {seed}: cost scaling declined, network simplex: {r:?}"),
         }
     }
     assert!(solved > 200, "{solved} solved");

@@ -13,7 +13,9 @@
 //! time on NETGEN-8 2^16: 2.4 s to 1.2 s). After the phase with
 //! `eps = 1`, i.e. `1 / (n + 1)` in real units, no cycle of at most `n` arcs has negative
 //! cost: the flow is optimal. Exact potentials then come from a label-correcting pass on the
-//! final residual graph, started at the scaled prices divided back.
+//! final residual graph, started at the scaled prices divided back. The same pass, with a
+//! small budget, runs after each phase once `eps` is below 1/32 of a cost unit: when it
+//! settles, the potentials certify the flow optimal already and the last phases are skipped.
 //!
 //! Data: the residual network in compressed rows, one 32-byte record per residual arc (cost,
 //! residual capacity, the paired arc's residual capacity, head, paired arc), so the
@@ -232,10 +234,11 @@ impl CostScaling {
 }
 
 impl Residual {
-    /// All phases, `eps` from `max_scaled / alpha` down to 1, or fewer: after each phase
-    /// from the second, a short label-correcting pass on the unscaled costs looks for exact
-    /// potentials, and where it finds them the flow is already optimal (complementary
-    /// slackness) and the remaining phases are skipped. Returns those potentials; `None` when
+    /// All phases, `eps` from `max_scaled / alpha` down to 1, or fewer: after each phase with
+    /// `eps` below `1 / EARLY_CHECK_BELOW` of a cost unit, a short label-correcting pass on the
+    /// unscaled costs looks for exact potentials, and where it finds them the flow is already
+    /// optimal (complementary slackness) and the remaining phases are skipped. Returns the
+    /// exact potentials (from that pass or the final one); `None` when
     /// a price leaves the range a feasible problem keeps it in (the problem is then
     /// infeasible, or too large).
     fn run(&mut self, max_scaled: i64, scale: i64, uncapped: &[bool]) -> Option<Vec<i128>> {
@@ -692,12 +695,14 @@ impl Residual {
         true
     }
 
-    /// Exact optimal potentials for the unscaled costs: label-correcting shortest distances on
-    /// the final residual graph (which has no negative cycle, the flow being optimal), started
-    /// from the scaled prices divided back, which already satisfy almost every arc. The
-    /// flow is optimal for the real problem too (the stand-in bounds keep an optimum), so
-    /// counting the `uncapped` arcs as residual adds no negative cycle.
-    /// `None` when `budget` arc relaxations do not settle the distances.
+    /// Exact potentials for the unscaled costs, if the current flow is optimal:
+    /// label-correcting shortest distances on the residual graph, started from the scaled
+    /// prices divided back, which already satisfy almost every arc; the `uncapped` arcs count
+    /// as residual whatever their flow, so the potentials certify the real problem, not the
+    /// one with stand-in bounds. Distances that settle certify the flow optimal; `None` when
+    /// `budget` arc relaxations do not settle them (after the last phase the flow is optimal
+    /// and the budget is the n-corrections bound, so that is a negative cycle, which cannot
+    /// happen; after an earlier phase it usually means the flow is not optimal yet).
     fn exact_potentials(
         &self,
         scale: i64,

@@ -489,7 +489,10 @@ impl BitRows {
     }
 
     fn set(&mut self, row: usize, bit: u32) {
-        self.bits[row * self.words + bit as usize / 64] |= 1 << (bit % 64);
+        set_bit(
+            &mut self.bits[row * self.words..(row + 1) * self.words],
+            bit,
+        );
     }
 
     /// Whether every bit of `mask` is set in `row`.
@@ -497,6 +500,10 @@ impl BitRows {
         let r = &self.bits[row * self.words..(row + 1) * self.words];
         mask.iter().zip(r).all(|(m, b)| m & !b == 0)
     }
+}
+
+fn set_bit(words: &mut [u64], bit: u32) {
+    words[bit as usize / 64] |= 1 << (bit % 64);
 }
 
 /// What the rules read of a resource, in the builder's numbering.
@@ -610,7 +617,7 @@ impl<'a> LinkBuilder<'a> {
             let Some(b) = self.skill_names.get(s) else {
                 return false;
             };
-            key.skills[b as usize / 64] |= 1 << (b % 64);
+            set_bit(&mut key.skills, b);
         }
         key.dims.clear();
         key.dims.resize(self.dims.words, 0);
@@ -619,7 +626,7 @@ impl<'a> LinkBuilder<'a> {
                 let Some(b) = self.dim_names.get(d) else {
                     return false;
                 };
-                key.dims[b as usize / 64] |= 1 << (b % 64);
+                set_bit(&mut key.dims, b);
             }
         }
         true
