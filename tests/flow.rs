@@ -298,6 +298,7 @@ fn random_networks_match_the_lp_and_satisfy_complementary_slackness() {
 }
 
 /// What cost scaling did with a network whose network-simplex answer is known.
+#[derive(Debug, PartialEq)]
 enum Compared {
     Solved,
     DeclinedInfeasible,
@@ -404,6 +405,46 @@ fn cost_scaling_matches_network_simplex_on_netgen_networks() {
     }
 }
 
+/// The crisis shape, where cost scaling solves the transposed problem (the 40 stations
+/// supplying have ~300 arcs each, the incidents 8) and keeps lists of residual arcs for its
+/// hubs: as generated, reversed by hand (no transposition, the stations are hubs with demand),
+/// and with lower bounds on the arcs to the dummy and some negative costs. Same optimum as network simplex,
+/// feasible flows, certifying potentials.
+#[test]
+fn cost_scaling_matches_network_simplex_on_crisis_shapes() {
+    use commonsnet_datasets::instances::crisis_transport;
+    for seed in 0..6u64 {
+        let p = crisis_transport(40, 1500, 8, seed).unwrap().flow;
+        let mut reversed = p.clone();
+        std::mem::swap(&mut reversed.source, &mut reversed.target);
+        reversed.supply.iter_mut().for_each(|s| *s = -*s);
+        let mut rng = Rng::new(seed + 7);
+        let mut perturbed = p.clone();
+        let dummy = perturbed.nodes - 1;
+        for a in 0..perturbed.arcs() {
+            if perturbed.target[a] == dummy {
+                // Some spare must go to the dummy (the spare is ~20x what this forces).
+                perturbed.lower[a] = (rng.below(3) as i64).min(perturbed.upper[a]);
+            } else if rng.chance(0.05) {
+                perturbed.cost[a] = -(rng.below(30) as i64);
+            }
+        }
+        for (name, q) in [
+            ("as generated", &p),
+            ("reversed", &reversed),
+            ("perturbed", &perturbed),
+        ] {
+            let ns = NetworkSimplex::solve(q);
+            assert!(ns.is_ok(), "seed {seed} {name}: {ns:?}");
+            let label = seed * 10 + name.len() as u64;
+            assert_eq!(
+                cost_scaling_against(q, &ns, label),
+                Compared::Solved,
+                "{name}"
+            );
+        }
+    }
+}
 #[test]
 fn random_assignments_match_the_flow_solver() {
     for seed in 0..300u64 {
