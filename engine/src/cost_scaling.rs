@@ -250,8 +250,14 @@ impl CostScaling {
             let h = r.hubs.of[u];
             if h != NO_HUB {
                 for a in r.first_out[u] as usize..r.first_out[u + 1] as usize {
-                    if r.arcs[a].res_cap > 0 {
-                        r.hubs.insert(h as usize, a);
+                    let arc = &r.arcs[a];
+                    if arc.res_cap > 0 {
+                        let entry = HubArc {
+                            cost: arc.cost,
+                            target: arc.target,
+                            arc: a as u32,
+                        };
+                        r.hubs.insert(h as usize, entry);
                     }
                 }
             }
@@ -403,32 +409,29 @@ impl Residual {
                         a += 1;
                     }
                 } else {
-                    // A hub scans its list of residual arcs, dropping those no longer residual.
+                    // A hub scans its list of residual arcs from its current place.
                     let h = hub as usize;
-                    let start = self.hubs.start[h] as usize;
-                    let mut i = self.hubs.cur[h] as usize;
-                    while i < self.hubs.len[h] as usize {
-                        let a = self.hubs.list[start + i] as usize;
-                        let arc = &self.arcs[a];
-                        if arc.res_cap == 0 {
-                            self.hubs.remove(h, i, a);
-                            continue;
-                        }
-                        let v = arc.target as usize;
-                        let rc = arc.cost + pi_tip - self.pi[v];
+                    let (start, cur) = (self.hubs.start[h] as usize, self.hubs.cur[h] as usize);
+                    let list = &self.hubs.list[start..start + self.hubs.len[h] as usize];
+                    let mut found = None;
+                    for (i, e) in list.iter().enumerate().skip(cur) {
+                        let rc = e.cost + pi_tip - self.pi[e.target as usize];
                         if rc < 0 {
-                            self.hubs.cur[h] = i as u32;
-                            if w.extend(a, v) {
-                                break 'search;
-                            }
-                            tip = v;
-                            continue 'search;
+                            found = Some((i, e.arc as usize, e.target as usize));
+                            break;
                         }
                         if rc < min_rc {
                             min_rc = rc;
-                            min_arc = a;
+                            min_arc = e.arc as usize;
                         }
-                        i += 1;
+                    }
+                    if let Some((i, a, v)) = found {
+                        self.hubs.cur[h] = i as u32;
+                        if w.extend(a, v) {
+                            break 'search;
+                        }
+                        tip = v;
+                        continue 'search;
                     }
                 }
                 // No admissible arc: relabel so that the cheapest residual arc has reduced
@@ -457,14 +460,11 @@ impl Residual {
                 } else {
                     let h = hub as usize;
                     let start = self.hubs.start[h] as usize;
-                    for &a in &self.hubs.list[start..start + self.hubs.cur[h] as usize] {
-                        let arc = &self.arcs[a as usize];
-                        if arc.res_cap > 0 {
-                            let rc = arc.cost + pi_tip - self.pi[arc.target as usize];
-                            if rc < min_rc {
-                                min_rc = rc;
-                                min_arc = a as usize;
-                            }
+                    for e in &self.hubs.list[start..start + self.hubs.cur[h] as usize] {
+                        let rc = e.cost + pi_tip - self.pi[e.target as usize];
+                        if rc < min_rc {
+                            min_rc = rc;
+                            min_arc = e.arc as usize;
                         }
                     }
                 }
@@ -709,10 +709,25 @@ impl Residual {
         let opened = self.arcs[ra].res_cap == 0 && delta > 0;
         self.arcs[ra].res_cap += delta;
         self.arcs[ra].rev_cap -= delta;
-        if HUBS && opened {
-            let hub = self.hubs.of[self.arcs[a].target as usize];
-            if hub != NO_HUB {
-                self.hubs.insert(hub as usize, ra);
+        if HUBS {
+            // A hub's list holds exactly its residual arcs.
+            if self.arcs[a].res_cap == 0 && delta > 0 {
+                let hub = self.hubs.of[self.arcs[ra].target as usize];
+                if hub != NO_HUB {
+                    self.hubs.remove(hub as usize, a);
+                }
+            }
+            if opened {
+                let hub = self.hubs.of[self.arcs[a].target as usize];
+                if hub != NO_HUB {
+                    let arc = &self.arcs[ra];
+                    let entry = HubArc {
+                        cost: arc.cost,
+                        target: arc.target,
+                        arc: ra as u32,
+                    };
+                    self.hubs.insert(hub as usize, entry);
+                }
             }
         }
     }
@@ -976,18 +991,27 @@ const NO_HUB: u32 = u32::MAX;
 /// "Not listed" in `Hubs::pos`.
 const NOT_LISTED: u32 = u32::MAX;
 
-/// Per hub, the list of its arcs that are or were lately residual (one that has closed stays
-/// until a scan meets it); all lists share one array, each in the slot its degree reserves.
+/// A residual arc of a hub, with the arc's cost and head copied in so that a scan of the list
+/// reads the list alone (and the heads' prices).
+#[derive(Debug, Clone, Copy, Default)]
+struct HubArc {
+    cost: i64,
+    target: u32,
+    arc: u32,
+}
+
+/// Per hub, the list of exactly its residual arcs (`push` keeps it so); all lists share one
+/// array, each in the slot its degree reserves.
 struct Hubs {
     /// The hub number of each node, or `NO_HUB`.
     of: Vec<u32>,
     start: Vec<u32>,
     len: Vec<u32>,
-    /// The current place in each list: entries before it were not admissible when passed
-    /// (new entries go to the end, and only entries at or after it are unlisted, so nothing
-    /// unseen moves before it).
+    /// The current place in each list: entries before it were not admissible when passed.
+    /// New entries go to the end, and a removal keeps the entries before it before it, so
+    /// nothing unseen moves there.
     cur: Vec<u32>,
-    list: Vec<u32>,
+    list: Vec<HubArc>,
     /// Each hub arc's place in its list, or `NOT_LISTED` (empty when there are no hubs).
     pos: Vec<u32>,
 }
@@ -1012,32 +1036,121 @@ impl Hubs {
             start,
             len: vec![0; hubs],
             cur: vec![0; hubs],
-            list: vec![0; total as usize],
+            list: vec![HubArc::default(); total as usize],
             pos: vec![NOT_LISTED; if hubs > 0 { first_out[n] as usize } else { 0 }],
         }
     }
 
-    /// List arc `a` of hub `h`, unless it is listed already.
+    /// List `e` in hub `h`'s list, unless its arc is listed already.
     #[inline]
-    fn insert(&mut self, h: usize, a: usize) {
-        if self.pos[a] != NOT_LISTED {
+    fn insert(&mut self, h: usize, e: HubArc) {
+        if self.pos[e.arc as usize] != NOT_LISTED {
             return;
         }
         let i = self.len[h];
-        self.list[self.start[h] as usize + i as usize] = a as u32;
-        self.pos[a] = i;
+        self.list[self.start[h] as usize + i as usize] = e;
+        self.pos[e.arc as usize] = i;
         self.len[h] = i + 1;
     }
 
-    /// Unlist arc `a`, at place `i` of hub `h`'s list: the last one takes its place.
+    /// Place entry `from` of hub `h`'s list (starting at `start`) at place `to`.
     #[inline]
-    fn remove(&mut self, h: usize, i: usize, a: usize) {
-        let start = self.start[h] as usize;
+    fn relocate(&mut self, start: usize, from: usize, to: usize) {
+        let e = self.list[start + from];
+        self.list[start + to] = e;
+        self.pos[e.arc as usize] = to as u32;
+    }
+
+    /// Unlist arc `a` of hub `h`: an entry before the current place is replaced by the last
+    /// one before it, whose place the last entry of all takes (the current place moves back
+    /// by one); one at or after it by the last entry.
+    #[inline]
+    fn remove(&mut self, h: usize, a: usize) {
+        let i = self.pos[a];
+        if i == NOT_LISTED {
+            return;
+        }
+        let (i, start) = (i as usize, self.start[h] as usize);
         let last = self.len[h] as usize - 1;
-        let moved = self.list[start + last];
-        self.list[start + i] = moved;
-        self.pos[moved as usize] = i as u32;
+        let cur = self.cur[h] as usize;
+        if i < cur {
+            self.relocate(start, cur - 1, i);
+            if last != cur - 1 {
+                self.relocate(start, last, cur - 1);
+            }
+            self.cur[h] = cur as u32 - 1;
+        } else {
+            self.relocate(start, last, i);
+        }
         self.pos[a] = NOT_LISTED;
         self.len[h] = last as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// A hub's list under random inserts, removals and scans keeps exactly the listed arcs,
+    /// with the scanned ones before the current place and the unseen ones after it.
+    #[test]
+    fn hub_lists_keep_scanned_entries_before_the_current_place() {
+        // Node 0 is a hub of 100 arcs, node 1 is not; arcs are drawn from the first 16, so
+        // that the list stays short and scans often reach its end.
+        let mut hubs = Hubs::new(&[0, 100, 110]);
+        assert_eq!((hubs.of[0], hubs.of[1]), (0, NO_HUB));
+        let (mut scanned, mut unseen) = (BTreeSet::new(), BTreeSet::new());
+        let mut x = 12345u64;
+        for step in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (x >> 33) as usize;
+            let a = r % 16;
+            match r % 7 {
+                0..=2 => {
+                    let e = HubArc {
+                        cost: a as i64,
+                        target: 1,
+                        arc: a as u32,
+                    };
+                    hubs.insert(0, e);
+                    if !scanned.contains(&a) {
+                        unseen.insert(a);
+                    }
+                }
+                3..=4 => {
+                    hubs.remove(0, a);
+                    scanned.remove(&a);
+                    unseen.remove(&a);
+                }
+                5 => {
+                    // Scan a few entries on.
+                    let len = hubs.len[0] as usize;
+                    let to = (hubs.cur[0] as usize + r % 4).min(len);
+                    for e in &hubs.list[hubs.cur[0] as usize..to] {
+                        unseen.remove(&(e.arc as usize));
+                        scanned.insert(e.arc as usize);
+                    }
+                    hubs.cur[0] = to as u32;
+                }
+                _ => {
+                    hubs.cur[0] = 0;
+                    unseen.append(&mut scanned);
+                }
+            }
+            let (cur, len) = (hubs.cur[0] as usize, hubs.len[0] as usize);
+            let before: BTreeSet<usize> = hubs.list[..cur].iter().map(|e| e.arc as usize).collect();
+            let after: BTreeSet<usize> =
+                hubs.list[cur..len].iter().map(|e| e.arc as usize).collect();
+            assert_eq!((before.len(), after.len()), (cur, len - cur), "step {step}");
+            assert_eq!(before, scanned, "step {step}");
+            assert_eq!(after, unseen, "step {step}");
+            for (i, e) in hubs.list[..len].iter().enumerate() {
+                assert_eq!(hubs.pos[e.arc as usize], i as u32, "step {step}");
+                assert_eq!(e.cost, e.arc as i64);
+            }
+        }
     }
 }
