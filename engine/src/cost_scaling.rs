@@ -21,8 +21,8 @@
 //! supplying 50,000 incidents with 20): when the supplies are the high-degree side the
 //! transposed problem is solved (excess then starts at the many small nodes), and a node of 64
 //! arcs or more keeps a list of its residual arcs, so that its searches and relabels read the
-//! ~20 that carry flow rather than all ~500. Together: 5.23G -> 3.28G instructions and L1 data
-//! misses 267M -> 85M on the crisis file (cachegrind); networks without hubs run the same code
+//! ~20 that carry flow rather than all ~500. Together: 5.23G -> 2.92G instructions and L1 data
+//! misses 267M -> 75M on the crisis file (cachegrind); networks without hubs run the same code
 //! as before (the phase is compiled for both cases).
 //!
 //! Data: the residual network in compressed rows, one 32-byte record per residual arc (cost,
