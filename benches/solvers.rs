@@ -1,5 +1,6 @@
 //! Criterion benches guarding the hot paths: the network simplex on NETGEN, on a dense
-//! transportation instance and on the crisis shape, cost scaling on NETGEN-8, the assignment
+//! transportation instance and on the crisis shape, cost scaling on NETGEN-8 and the crisis
+//! shape, the assignment
 //! solver (JV and sparse), and link building through the spatial index.
 //!
 //! `cargo bench --bench solvers` (release build; the first build compiles HiGHS).
@@ -88,6 +89,14 @@ fn flow(c: &mut Criterion) {
             b.iter(|| CostScaling::solve(&p).unwrap().cost)
         });
     }
+    // The crisis shape, where the transposed problem and the hubs' lists of residual arcs
+    // carry the speed (the stations have ~500 arcs each).
+    let crisis = commonsnet_datasets::instances::crisis_transport(1000, 25_000, 20, 1)
+        .unwrap()
+        .flow;
+    g.bench_function("crisis_1000x25000", |b| {
+        b.iter(|| CostScaling::solve(&crisis).unwrap().cost)
+    });
     g.finish();
 }
 
