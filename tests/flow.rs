@@ -429,14 +429,16 @@ fn cost_scaling_matches_network_simplex_on_crisis_shapes() {
                 perturbed.cost[a] = -(rng.below(30) as i64);
             }
         }
-        for (name, q) in [
+        // Failures name the variant, and the seed as `3 * seed + variant`.
+        let variants = [
             ("as generated", &p),
             ("reversed", &reversed),
             ("perturbed", &perturbed),
-        ] {
+        ];
+        for (k, (name, q)) in variants.into_iter().enumerate() {
             let ns = NetworkSimplex::solve(q);
             assert!(ns.is_ok(), "seed {seed} {name}: {ns:?}");
-            let label = seed * 10 + name.len() as u64;
+            let label = 3 * seed + k as u64;
             assert_eq!(
                 cost_scaling_against(q, &ns, label),
                 Compared::Solved,

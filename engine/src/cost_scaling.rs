@@ -206,6 +206,7 @@ impl CostScaling {
             supply.iter_mut().for_each(|s| *s = -*s);
         }
         let mut fill: Vec<u32> = first_out[..n].to_vec();
+        let hubs = Hubs::new(&first_out);
         let mut r = Residual {
             n,
             first_out,
@@ -213,7 +214,7 @@ impl CostScaling {
             excess: supply.iter().map(|&s| s as i64).collect(),
             pi: vec![0; n],
             next_out: Vec::new(),
-            hubs: Hubs::new(&[0]),
+            hubs,
             price_limit: price_limit as i64,
         };
         let mut forward = vec![u32::MAX; m];
@@ -245,7 +246,6 @@ impl CostScaling {
             forward[a] = f as u32;
         }
         r.next_out = r.first_out[..n].to_vec();
-        r.hubs = Hubs::new(&r.first_out);
         for u in 0..n {
             let h = r.hubs.of[u];
             if h != NO_HUB {
@@ -435,8 +435,9 @@ impl Residual {
                     }
                 }
                 // No admissible arc: relabel so that the cheapest residual arc has reduced
-                // cost -eps (the arcs before `next_out` were scanned and found inadmissible
-                // earlier; prices only fall, so they are re-checked for the minimum).
+                // cost -eps (the arcs before `next_out`, or a hub's entries before its current
+                // place, were scanned and found inadmissible earlier; prices only fall, so
+                // they are re-checked for the minimum).
                 if let Some(&pa) = w.path.last() {
                     let ra = self.arcs[pa as usize].reverse as usize;
                     let rc = self.arcs[ra].cost + pi_tip - self.pi[self.arcs[ra].target as usize];
