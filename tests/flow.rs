@@ -408,8 +408,8 @@ fn cost_scaling_matches_network_simplex_on_netgen_networks() {
 /// The crisis shape, where cost scaling solves the transposed problem (the 40 stations
 /// supplying have ~300 arcs each, the incidents 8) and keeps lists of residual arcs for its
 /// hubs: as generated, reversed by hand (no transposition, the stations are hubs with demand),
-/// and with lower bounds on the arcs to the dummy and some negative costs. Same optimum as network simplex,
-/// feasible flows, certifying potentials.
+/// and with lower bounds on the arcs to the dummy and some negative costs. Same optimum as
+/// network simplex, feasible flows, certifying potentials.
 #[test]
 fn cost_scaling_matches_network_simplex_on_crisis_shapes() {
     use commonsnet_datasets::instances::crisis_transport;
@@ -447,6 +447,7 @@ fn cost_scaling_matches_network_simplex_on_crisis_shapes() {
         }
     }
 }
+
 #[test]
 fn random_assignments_match_the_flow_solver() {
     for seed in 0..300u64 {

@@ -178,30 +178,8 @@ impl CostScaling {
             first_out[u + 1] = first_out[u] + degree[u];
         }
         let k = first_out[n] as usize;
-        // Excess starts at the supplies and each relabel of a node scans its arcs, so the
-        // phases are cheaper when the supplies are the low-degree side: when they have on
-        // average more than twice the arcs of the demands (the crisis shape: 2,000 stations of
-        // ~500 arcs supplying 50,000 incidents of 20), solve the transposed problem instead,
-        // every arc reversed and every supply negated. It has the same flows, and its
-        // potentials negated are the original's. (Crisis, cachegrind: 5.23G -> 4.17G
-        // instructions, L1 data misses 267M -> 124M; the first phase 0.34 -> 0.08 s. NETGEN-8,
-        // whose sides are alike, is not transposed.)
-        let transposed = {
-            let (mut supply_arcs, mut supply_nodes, mut demand_arcs, mut demand_nodes) =
-                (0u64, 0u64, 0u64, 0u64);
-            for u in 0..n {
-                if supply[u] > 0 {
-                    supply_arcs += degree[u] as u64;
-                    supply_nodes += 1;
-                } else if supply[u] < 0 {
-                    demand_arcs += degree[u] as u64;
-                    demand_nodes += 1;
-                }
-            }
-            // Mean degrees compared without division: s_a / s_n > 2 d_a / d_n.
-            supply_arcs as u128 * demand_nodes as u128
-                > 2 * demand_arcs as u128 * supply_nodes as u128
-        };
+        // Where the supplies are hubs, the transposed problem (see `supplies_are_hubs`).
+        let transposed = supplies_are_hubs(&supply, &degree);
         if transposed {
             supply.iter_mut().for_each(|s| *s = -*s);
         }
@@ -246,22 +224,7 @@ impl CostScaling {
             forward[a] = f as u32;
         }
         r.next_out = r.first_out[..n].to_vec();
-        for u in 0..n {
-            let h = r.hubs.of[u];
-            if h != NO_HUB {
-                for a in r.first_out[u] as usize..r.first_out[u + 1] as usize {
-                    let arc = &r.arcs[a];
-                    if arc.res_cap > 0 {
-                        let entry = HubArc {
-                            cost: arc.cost,
-                            target: arc.target,
-                            arc: a as u32,
-                        };
-                        r.hubs.insert(h as usize, entry);
-                    }
-                }
-            }
-        }
+        r.hubs.list_residual(&r.first_out, &r.arcs);
         // The arcs that really have no upper bound stay residual forward whatever their flow:
         // the potentials must certify the real problem, not the one with stand-in bounds.
         let mut uncapped = vec![false; r.arcs.len()];
@@ -330,10 +293,10 @@ impl Residual {
             // make the flow eps-optimal, and then the phase has nothing to do.
             if !(feasible && self.refine_prices(eps, &mut buckets, &mut scratch)) {
                 // Compiled twice: without hubs the search is the plain scan.
-                let done = if self.hubs.start.is_empty() {
-                    self.discharge::<false>(eps, floor, &mut buckets, &mut work)
-                } else {
+                let done = if self.hubs.any() {
                     self.discharge::<true>(eps, floor, &mut buckets, &mut work)
+                } else {
+                    self.discharge::<false>(eps, floor, &mut buckets, &mut work)
                 };
                 if !done {
                     return None;
@@ -694,10 +657,10 @@ impl Residual {
     /// Move `delta` units of residual capacity from arc `a` to its reverse (flow along `a`).
     #[inline]
     fn push(&mut self, a: usize, delta: i64) {
-        if self.hubs.start.is_empty() {
-            self.push_as::<false>(a, delta);
-        } else {
+        if self.hubs.any() {
             self.push_as::<true>(a, delta);
+        } else {
+            self.push_as::<false>(a, delta);
         }
     }
 
@@ -721,13 +684,8 @@ impl Residual {
             if opened {
                 let hub = self.hubs.of[self.arcs[a].target as usize];
                 if hub != NO_HUB {
-                    let arc = &self.arcs[ra];
-                    let entry = HubArc {
-                        cost: arc.cost,
-                        target: arc.target,
-                        arc: ra as u32,
-                    };
-                    self.hubs.insert(hub as usize, entry);
+                    self.hubs
+                        .insert(hub as usize, HubArc::of(&self.arcs[ra], ra));
                 }
             }
         }
@@ -983,6 +941,29 @@ impl Buckets {
     }
 }
 
+/// Whether to solve the transposed problem (every arc reversed, every supply negated; same
+/// flows, and its potentials negated are the original's). Excess starts at the supplies and
+/// each relabel of a node scans its arcs, so the phases are cheaper when the supplies are the
+/// low-degree side: true when they have on average more than twice the arcs of the demands
+/// (the crisis shape: 2,000 stations of ~500 arcs supplying 50,000 incidents of 20; cachegrind:
+/// 5.23G -> 4.17G instructions, L1 data misses 267M -> 124M, the first phase 0.34 -> 0.08 s).
+/// NETGEN-8, whose sides are alike, is not transposed.
+fn supplies_are_hubs(supply: &[i128], degree: &[u32]) -> bool {
+    let (mut supply_arcs, mut supply_nodes, mut demand_arcs, mut demand_nodes) =
+        (0u64, 0u64, 0u64, 0u64);
+    for (s, &d) in supply.iter().zip(degree) {
+        if *s > 0 {
+            supply_arcs += d as u64;
+            supply_nodes += 1;
+        } else if *s < 0 {
+            demand_arcs += d as u64;
+            demand_nodes += 1;
+        }
+    }
+    // Mean degrees compared without division: s_a / s_n > 2 d_a / d_n.
+    supply_arcs as u128 * demand_nodes as u128 > 2 * demand_arcs as u128 * supply_nodes as u128
+}
+
 /// A node with at least this many arcs is a hub: it keeps a list of its residual arcs, so that
 /// its searches and relabels read those and not every arc (a station of the transposed crisis
 /// shape has ~500 arcs, of which the ~20 carrying flow are residual).
@@ -999,6 +980,16 @@ struct HubArc {
     cost: i64,
     target: u32,
     arc: u32,
+}
+
+impl HubArc {
+    fn of(record: &ResArc, arc: usize) -> HubArc {
+        HubArc {
+            cost: record.cost,
+            target: record.target,
+            arc: arc as u32,
+        }
+    }
 }
 
 /// Per hub, the list of exactly its residual arcs (`push` keeps it so); all lists share one
@@ -1039,6 +1030,26 @@ impl Hubs {
             cur: vec![0; hubs],
             list: vec![HubArc::default(); total as usize],
             pos: vec![NOT_LISTED; if hubs > 0 { first_out[n] as usize } else { 0 }],
+        }
+    }
+
+    /// Whether any node is a hub.
+    fn any(&self) -> bool {
+        !self.start.is_empty()
+    }
+
+    /// List every hub's residual arcs (the lists start empty).
+    fn list_residual(&mut self, first_out: &[u32], arcs: &[ResArc]) {
+        for u in 0..first_out.len() - 1 {
+            let h = self.of[u];
+            if h != NO_HUB {
+                let row = first_out[u] as usize..first_out[u + 1] as usize;
+                for (arc, a) in arcs[row.clone()].iter().zip(row) {
+                    if arc.res_cap > 0 {
+                        self.insert(h as usize, HubArc::of(arc, a));
+                    }
+                }
+            }
         }
     }
 
