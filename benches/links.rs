@@ -55,14 +55,15 @@ fn main() {
                 let start = c * 64;
                 LinkBuilder::all_pairs(&s.resources, chunk, &s.policy)
                     .into_iter()
-                    .map(move |mut e| {
-                        e.need += start;
-                        e
-                    })
+                    .map(move |e| e.with_need(e.need() + start))
             })
             .collect();
         pairs_s.push(t.elapsed().as_secs_f64() * needs as f64 / sample as f64);
-        let indexed: Vec<_> = edges.iter().filter(|e| e.need < sample).cloned().collect();
+        let indexed: Vec<_> = edges
+            .iter()
+            .filter(|e| e.need() < sample)
+            .cloned()
+            .collect();
         assert_eq!(found, indexed, "the index and every-pair links differ");
     }
     let (index, pairs) = (median(index_s), median(pairs_s));

@@ -125,10 +125,10 @@ fn perturbations_are_seeded_and_do_what_they_say() {
         .map(|e| {
             (
                 (
-                    s.resources[e.resource].id.clone(),
-                    s.needs[e.need].id.clone(),
+                    s.resources[e.resource()].id.clone(),
+                    s.needs[e.need()].id.clone(),
                 ),
-                e.time.unwrap(),
+                e.time().unwrap(),
             )
         })
         .collect();

@@ -356,10 +356,10 @@ pub fn with_rule_built_links(mut s: commonsnet_engine::Scenario) -> commonsnet_e
         edges
             .iter()
             .map(|e| commonsnet_engine::model::Link {
-                resource: s.resources[e.resource].id.clone(),
-                need: s.needs[e.need].id.clone(),
+                resource: s.resources[e.resource()].id.clone(),
+                need: s.needs[e.need()].id.clone(),
                 cost: e.cost,
-                time: e.time,
+                time: e.time(),
                 use_: Default::default(),
             })
             .collect(),

@@ -169,8 +169,8 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
                 let edges = LinkBuilder::new(&out.resources, &out.policy).build(&out.needs);
                 let mut links = Vec::with_capacity(edges.len());
                 for e in edges {
-                    let (r, n) = (&out.resources[e.resource], &out.needs[e.need]);
-                    let time = e.time.map(|t| t * noise(&r.id, &n.id));
+                    let (r, n) = (&out.resources[e.resource()], &out.needs[e.need()]);
+                    let time = e.time().map(|t| t * noise(&r.id, &n.id));
                     if let (Some(t), Some(deadline)) = (time, n.deadline) {
                         if r.available_from.unwrap_or(0.0) + t > deadline {
                             continue;

@@ -2,7 +2,7 @@
 //! indexed form, and its split into connected components.
 //!
 //! Rule-building never compares every pair when coordinates and a radius are given: resources
-//! are bucketed by kind, and each bucket's located resources sit in a static 3-d k-d tree over
+//! are bucketed by kind, and each bucket's located resources sit in a grid of cubic cells over
 //! unit vectors, queried with the chord length of the radius (slightly widened). Every
 //! candidate is then checked with the same haversine test as the all-pairs definition, so the
 //! result equals [`LinkBuilder::all_pairs`] exactly (a property test checks it).
@@ -10,6 +10,7 @@
 use crate::model::{Need, Policy, Resource, Scenario};
 use petgraph::unionfind::UnionFind;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -25,22 +26,33 @@ pub fn distance(r: &Resource, n: &Need) -> Option<f64> {
     Some(GeoPoint::of(r.lat, r.lon)?.km_to(&GeoPoint::of(n.lat, n.lon)?))
 }
 
-/// A site with the trigonometry the haversine formula needs of it done once: the link builder
-/// keeps one per resource, so each candidate pair costs two sines and an arcsine.
+/// A site with the trigonometry the haversine formula needs of it done once: the sines and
+/// cosines of half its latitude and half its longitude, and the cosine of its latitude. The
+/// sine of half a difference of angles is then `sin a cos b - cos a sin b`, so a pair costs
+/// multiplications, a square root and an arcsine, no sine (the link builder computes this for
+/// every candidate pair, and the two sines were a tenth of its time). Against the formula
+/// with the differences taken first, the result differs by rounding only (relative ~1e-12 at
+/// a few km; a unit test bounds it); every distance in the engine goes through here, so all
+/// paths agree exactly.
 #[derive(Debug, Clone, Copy)]
 pub struct GeoPoint {
-    lat_rad: f64,
+    sin_half_lat: f64,
+    cos_half_lat: f64,
+    sin_half_lon: f64,
+    cos_half_lon: f64,
     cos_lat: f64,
-    lon_deg: f64,
 }
 
 impl GeoPoint {
     pub fn new(lat: f64, lon: f64) -> GeoPoint {
-        let lat_rad = lat.to_radians();
+        let (sin_half_lat, cos_half_lat) = (lat.to_radians() / 2.0).sin_cos();
+        let (sin_half_lon, cos_half_lon) = (lon.to_radians() / 2.0).sin_cos();
         GeoPoint {
-            lat_rad,
-            cos_lat: lat_rad.cos(),
-            lon_deg: lon,
+            sin_half_lat,
+            cos_half_lat,
+            sin_half_lon,
+            cos_half_lon,
+            cos_lat: lat.to_radians().cos(),
         }
     }
 
@@ -50,24 +62,110 @@ impl GeoPoint {
 
     /// Great-circle distance in km (haversine, SPEC's Earth radius).
     pub fn km_to(&self, other: &GeoPoint) -> f64 {
-        let dp = other.lat_rad - self.lat_rad;
-        let dl = (other.lon_deg - self.lon_deg).to_radians();
-        let h = (dp / 2.0).sin().powi(2) + self.cos_lat * other.cos_lat * (dl / 2.0).sin().powi(2);
+        let half_dp =
+            other.sin_half_lat * self.cos_half_lat - other.cos_half_lat * self.sin_half_lat;
+        let half_dl =
+            other.sin_half_lon * self.cos_half_lon - other.cos_half_lon * self.sin_half_lon;
+        let h = half_dp * half_dp + self.cos_lat * other.cos_lat * (half_dl * half_dl);
         2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
     }
 }
 
 /// One link of the graph, by index into the scenario's resources and needs.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// 32 bytes: rule-built networks hold tens of millions of these (20 million at 100 links per
+/// need), and first touching the memory they fill was the largest single cost of building
+/// them. So the indices are `u32` (a scenario of 2^32 rows would not fit in memory as
+/// `Resource`s and `Need`s long before) and the two optional values are stored as NaN when
+/// absent (validated inputs are finite, so NaN never stands for a value).
+#[derive(Clone, Copy)]
 pub struct Edge {
-    pub resource: usize,
-    pub need: usize,
+    resource: u32,
+    need: u32,
     /// Cost of serving the need in full through this link.
     pub cost: f64,
+    time: f64,
+    distance_km: f64,
+}
+
+impl Edge {
+    pub fn new(
+        resource: usize,
+        need: usize,
+        cost: f64,
+        time: Option<f64>,
+        distance_km: Option<f64>,
+    ) -> Edge {
+        let index = |i: usize| u32::try_from(i).expect("row index beyond u32 (cannot be held)");
+        Edge {
+            resource: index(resource),
+            need: index(need),
+            cost,
+            time: time.unwrap_or(f64::NAN),
+            distance_km: distance_km.unwrap_or(f64::NAN),
+        }
+    }
+
+    /// Index of the resource.
+    pub fn resource(&self) -> usize {
+        self.resource as usize
+    }
+
+    /// Index of the need.
+    pub fn need(&self) -> usize {
+        self.need as usize
+    }
+
     /// Travel/access time in hours, when known.
-    pub time: Option<f64>,
+    pub fn time(&self) -> Option<f64> {
+        (!self.time.is_nan()).then_some(self.time)
+    }
+
     /// Great-circle distance, when both ends have coordinates.
-    pub distance_km: Option<f64>,
+    pub fn distance_km(&self) -> Option<f64> {
+        (!self.distance_km.is_nan()).then_some(self.distance_km)
+    }
+
+    /// The same link for a need numbered `need` (a list of needs built in parts).
+    pub fn with_need(self, need: usize) -> Edge {
+        Edge::new(
+            self.resource(),
+            need,
+            self.cost,
+            self.time(),
+            self.distance_km(),
+        )
+    }
+}
+
+impl PartialEq for Edge {
+    fn eq(&self, other: &Edge) -> bool {
+        (
+            self.resource,
+            self.need,
+            self.cost,
+            self.time(),
+            self.distance_km(),
+        ) == (
+            other.resource,
+            other.need,
+            other.cost,
+            other.time(),
+            other.distance_km(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("resource", &self.resource)
+            .field("need", &self.need)
+            .field("cost", &self.cost)
+            .field("time", &self.time())
+            .field("distance_km", &self.distance_km())
+            .finish()
+    }
 }
 
 /// The scenario in indexed form: dimensions by number, quantities in flat arrays.
@@ -154,13 +252,13 @@ impl Network {
                         }
                         uses[start + d] = v;
                     }
-                    edges.push(Edge {
-                        resource: r,
-                        need: n,
-                        cost: l.cost,
-                        time: l.time,
-                        distance_km: distance(&s.resources[r], &s.needs[n]),
-                    });
+                    edges.push(Edge::new(
+                        r,
+                        n,
+                        l.cost,
+                        l.time,
+                        distance(&s.resources[r], &s.needs[n]),
+                    ));
                 }
                 (edges, uses)
             }
@@ -168,7 +266,7 @@ impl Network {
                 let edges = LinkBuilder::new(&s.resources, &s.policy).build(&s.needs);
                 let mut uses = Vec::with_capacity(edges.len() * nd);
                 for e in &edges {
-                    uses.extend_from_slice(&demand[e.need * nd..(e.need + 1) * nd]);
+                    uses.extend_from_slice(&demand[e.need() * nd..(e.need() + 1) * nd]);
                 }
                 (edges, uses)
             }
@@ -289,7 +387,15 @@ pub fn check_link(
             });
         }
     }
-    finish_link(ri, &ResourceTerms::of(r), ni, n, distance(r, n), policy)
+    finish_link(
+        ri,
+        &ResourceTerms::of(r),
+        ni,
+        n,
+        distance(r, n),
+        policy,
+        |x| x,
+    )
 }
 
 /// Rule 3's test of a resource's capacity in a demanded dimension (`cap <= 0` excludes).
@@ -320,20 +426,26 @@ impl ResourceTerms {
 
 /// Rules 4 and 5 and the link itself, once rules 1, 6, 2 and 3 have passed: shared by
 /// [`check_link`] and the link builder's interned path, so both decide alike.
-fn finish_link(
+///
+/// The reason for an exclusion goes through `excluded`: the builder maps it to `()`, so its
+/// result is a plain `Option<Edge>` in registers (a `Result` carrying `Excluded`, whose other
+/// variants hold strings, went through memory and stalled every link it built).
+#[inline]
+fn finish_link<E>(
     ri: usize,
     r: &ResourceTerms,
     ni: usize,
     n: &Need,
     dist: Option<f64>,
     policy: &Policy,
-) -> Result<Edge, Excluded> {
+    excluded: impl FnOnce(Excluded) -> E,
+) -> Result<Edge, E> {
     if let (Some(d), Some(max)) = (dist, policy.max_distance_km) {
         if d > max {
-            return Err(Excluded::Distance {
+            return Err(excluded(Excluded::Distance {
                 distance_km: d,
                 max_distance_km: max,
-            });
+            }));
         }
     }
     let time = match (dist, policy.speed_kmh) {
@@ -344,27 +456,27 @@ fn finish_link(
     if let Some(deadline) = n.deadline {
         let arrival = r.available_from.unwrap_or(0.0) + t;
         if arrival > deadline {
-            return Err(Excluded::Deadline {
+            return Err(excluded(Excluded::Deadline {
                 arrival_h: arrival,
                 deadline_h: deadline,
-            });
+            }));
         }
     }
     if let (Some(until), Some(earliest)) = (r.available_until, n.earliest) {
         if until < earliest {
-            return Err(Excluded::Window {
+            return Err(excluded(Excluded::Window {
                 available_until_h: until,
                 earliest_h: earliest,
-            });
+            }));
         }
     }
-    Ok(Edge {
-        resource: ri,
-        need: ni,
-        cost: r.cost + policy.cost_per_km * dist.unwrap_or(0.0),
+    Ok(Edge::new(
+        ri,
+        ni,
+        r.cost + policy.cost_per_km * dist.unwrap_or(0.0),
         time,
-        distance_km: dist,
-    })
+        dist,
+    ))
 }
 
 fn unit_vector(lat: f64, lon: f64) -> [f64; 3] {
@@ -372,74 +484,90 @@ fn unit_vector(lat: f64, lon: f64) -> [f64; 3] {
     [p.cos() * l.cos(), p.cos() * l.sin(), p.sin()]
 }
 
-/// A static 3-d k-d tree (implicit, median-split) over points on the unit sphere.
-struct KdTree {
+/// Chord length (on the unit sphere) of a great-circle radius, widened so that rounding can
+/// only add candidates; the exact haversine test in `finish_link` decides.
+fn query_chord(max_km: f64) -> f64 {
+    let angle = (max_km / EARTH_RADIUS_KM).min(std::f64::consts::PI);
+    2.0 * (angle / 2.0).sin() * (1.0 + 1e-9) + 1e-12
+}
+
+/// Points on the unit sphere in cubic cells of half the query chord: every point within that
+/// chord of a query lies in the 5 x 5 x 5 cells around the query's cell. The points are sorted
+/// by cell, a column of cells (same x and y) is one hash lookup, and within it the cells are
+/// in z order; a query reads 25 short runs of contiguous points. (Cells of the whole chord
+/// read 9 runs but test half as many points again, which cost more than the extra lookups; a
+/// k-d tree cost twice as much per query as either, its descent branching unpredictably.)
+struct CellGrid {
+    side: f64,
+    /// (x, y) cell -> the range of `points` in that column, sorted by z cell.
+    columns: FxHashMap<(i64, i64), (usize, usize)>,
+    z_cell: Vec<i64>,
     points: Vec<[f64; 3]>,
     /// Resource index of each point.
     ids: Vec<usize>,
 }
 
-const KD_LEAF: usize = 12;
+/// Cells per query chord, and so the reach of a query in cells each way.
+const CELLS_PER_CHORD: i64 = 2;
 
-impl KdTree {
-    fn new(mut items: Vec<([f64; 3], usize)>) -> KdTree {
-        fn split(items: &mut [([f64; 3], usize)], depth: usize) {
-            if items.len() <= KD_LEAF {
-                return;
+impl CellGrid {
+    fn new(chord: f64, items: Vec<([f64; 3], usize)>) -> CellGrid {
+        let side = chord / CELLS_PER_CHORD as f64;
+        let mut items: Vec<([i64; 3], [f64; 3], usize)> = items
+            .into_iter()
+            .map(|(p, id)| (CellGrid::cell(side, &p), p, id))
+            .collect();
+        items.sort_unstable_by_key(|x| (x.0, x.2));
+        let mut columns = FxHashMap::default();
+        let mut start = 0;
+        for i in 1..=items.len() {
+            if i == items.len() || items[i].0[..2] != items[start].0[..2] {
+                let c = items[start].0;
+                columns.insert((c[0], c[1]), (start, i));
+                start = i;
             }
-            let axis = depth % 3;
-            let mid = items.len() / 2;
-            items.select_nth_unstable_by(mid, |a, b| a.0[axis].total_cmp(&b.0[axis]));
-            let (lo, hi) = items.split_at_mut(mid);
-            split(lo, depth + 1);
-            split(&mut hi[1..], depth + 1);
         }
-        split(&mut items, 0);
-        KdTree {
-            points: items.iter().map(|x| x.0).collect(),
-            ids: items.iter().map(|x| x.1).collect(),
+        CellGrid {
+            side,
+            columns,
+            z_cell: items.iter().map(|x| x.0[2]).collect(),
+            points: items.iter().map(|x| x.1).collect(),
+            ids: items.iter().map(|x| x.2).collect(),
         }
     }
 
-    /// Push every id within Euclidean distance sqrt(`r2`) of `q`.
-    fn within(&self, q: &[f64; 3], r2: f64, out: &mut Vec<usize>) {
-        self.within_range(0, self.points.len(), 0, q, r2, out);
+    /// The squared query chord.
+    fn reach2(&self) -> f64 {
+        (self.side * CELLS_PER_CHORD as f64).powi(2)
     }
 
-    fn within_range(
-        &self,
-        lo: usize,
-        hi: usize,
-        depth: usize,
-        q: &[f64; 3],
-        r2: f64,
-        out: &mut Vec<usize>,
-    ) {
-        let d2 =
-            |p: &[f64; 3]| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
-        if hi - lo <= KD_LEAF {
-            for i in lo..hi {
-                if d2(&self.points[i]) <= r2 {
-                    out.push(self.ids[i]);
+    fn cell(side: f64, p: &[f64; 3]) -> [i64; 3] {
+        // Coordinates are in [-1, 1] and the side at least 1e-12: the quotients fit in i64.
+        p.map(|x| (x / side).floor() as i64)
+    }
+
+    /// Call `hit` with the place (in grid order) of every point within the query chord of `q`.
+    fn within(&self, q: &[f64; 3], mut hit: impl FnMut(usize)) {
+        const R: i64 = CELLS_PER_CHORD;
+        let r2 = self.reach2();
+        let [cx, cy, cz] = CellGrid::cell(self.side, q);
+        for x in cx - R..=cx + R {
+            for y in cy - R..=cy + R {
+                let Some(&(lo, hi)) = self.columns.get(&(x, y)) else {
+                    continue;
+                };
+                let first = lo + self.z_cell[lo..hi].partition_point(|&z| z < cz - R);
+                for i in first..hi {
+                    if self.z_cell[i] > cz + R {
+                        break;
+                    }
+                    let p = &self.points[i];
+                    let d2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
+                    if d2 <= r2 {
+                        hit(i);
+                    }
                 }
             }
-            return;
-        }
-        let axis = depth % 3;
-        let mid = lo + (hi - lo) / 2;
-        let p = &self.points[mid];
-        if d2(p) <= r2 {
-            out.push(self.ids[mid]);
-        }
-        let diff = q[axis] - p[axis];
-        let (near, far) = if diff <= 0.0 {
-            ((lo, mid), (mid + 1, hi))
-        } else {
-            ((mid + 1, hi), (lo, mid))
-        };
-        self.within_range(near.0, near.1, depth + 1, q, r2, out);
-        if diff * diff <= r2 {
-            self.within_range(far.0, far.1, depth + 1, q, r2, out);
         }
     }
 }
@@ -448,7 +576,13 @@ impl KdTree {
 struct KindBucket {
     all: Vec<usize>,
     unlocated: Vec<usize>,
-    tree: KdTree,
+    /// The located ones, when the policy has a radius.
+    grid: Option<CellGrid>,
+    /// What the rules read of the grid's resources, in grid order: a query's hits lie in a
+    /// few runs of neighbouring places, so reading them here is near-sequential where
+    /// reading by resource index jumped through the whole table (those misses were a fifth
+    /// of the building time at 100 links per need).
+    grid_sites: SiteTable,
 }
 
 /// Names numbered once per builder, so that a candidate pair is checked with integer compares
@@ -495,6 +629,19 @@ impl BitRows {
         );
     }
 
+    /// The given rows, in the given order.
+    fn subset(&self, rows: &[usize]) -> BitRows {
+        let w = self.words;
+        BitRows {
+            words: w,
+            bits: rows
+                .iter()
+                .flat_map(|&r| &self.bits[r * w..(r + 1) * w])
+                .copied()
+                .collect(),
+        }
+    }
+
     /// Whether every bit of `mask` is set in `row`.
     fn covers(&self, row: usize, mask: &[u64]) -> bool {
         let r = &self.bits[row * self.words..(row + 1) * self.words];
@@ -507,10 +654,30 @@ fn set_bit(words: &mut [u64], bit: u32) {
 }
 
 /// What the rules read of a resource, in the builder's numbering.
+#[derive(Clone, Copy)]
 struct Site {
     community: u32,
     pos: Option<GeoPoint>,
     terms: ResourceTerms,
+}
+
+/// What the rules read of resources, one row each: the builder's table is by resource index,
+/// a bucket's copy is in its grid's order.
+struct SiteTable {
+    sites: Vec<Site>,
+    skills: BitRows,
+    dims: BitRows,
+}
+
+impl SiteTable {
+    /// The given rows, in the given order.
+    fn subset(&self, rows: &[usize]) -> SiteTable {
+        SiteTable {
+            sites: rows.iter().map(|&r| self.sites[r]).collect(),
+            skills: self.skills.subset(rows),
+            dims: self.dims.subset(rows),
+        }
+    }
 }
 
 /// A need in the builder's numbering; scratch reused across the needs of one chunk.
@@ -519,7 +686,8 @@ struct NeedKey {
     community: u32,
     skills: Vec<u64>,
     dims: Vec<u64>,
-    candidates: Vec<usize>,
+    /// The grid's hits for the need (see `links_into`).
+    hits: Vec<u64>,
 }
 
 /// Builds links by SPEC's rules, through a spatial index, in parallel over needs.
@@ -534,9 +702,8 @@ pub struct LinkBuilder<'a> {
     communities: Names<'a>,
     skill_names: Names<'a>,
     dim_names: Names<'a>,
-    sites: Vec<Site>,
-    skills: BitRows,
-    dims: BitRows,
+    /// By resource index.
+    table: SiteTable,
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -573,6 +740,11 @@ impl<'a> LinkBuilder<'a> {
                 terms: ResourceTerms::of(r),
             });
         }
+        let table = SiteTable {
+            sites,
+            skills,
+            dims,
+        };
         let buckets = groups
             .into_iter()
             .map(|(kind, all)| {
@@ -584,13 +756,17 @@ impl<'a> LinkBuilder<'a> {
                         _ => unlocated.push(i),
                     }
                 }
-                let tree = KdTree::new(located);
+                let grid = policy
+                    .max_distance_km
+                    .map(|km| CellGrid::new(query_chord(km), located));
+                let grid_sites = table.subset(grid.as_ref().map_or(&[], |g| &g.ids));
                 (
                     kind,
                     KindBucket {
                         all,
                         unlocated,
-                        tree,
+                        grid,
+                        grid_sites,
                     },
                 )
             })
@@ -601,9 +777,7 @@ impl<'a> LinkBuilder<'a> {
             communities,
             skill_names,
             dim_names,
-            sites,
-            skills,
-            dims,
+            table,
         }
     }
 
@@ -612,7 +786,7 @@ impl<'a> LinkBuilder<'a> {
     fn key_of(&self, n: &Need, key: &mut NeedKey) -> bool {
         key.community = self.communities.get(&n.community).unwrap_or(u32::MAX);
         key.skills.clear();
-        key.skills.resize(self.skills.words, 0);
+        key.skills.resize(self.table.skills.words, 0);
         for s in &n.required_skills {
             let Some(b) = self.skill_names.get(s) else {
                 return false;
@@ -620,7 +794,7 @@ impl<'a> LinkBuilder<'a> {
             set_bit(&mut key.skills, b);
         }
         key.dims.clear();
-        key.dims.resize(self.dims.words, 0);
+        key.dims.resize(self.table.dims.words, 0);
         for (d, &q) in &n.demand {
             if q > 0.0 {
                 let Some(b) = self.dim_names.get(d) else {
@@ -641,71 +815,93 @@ impl<'a> LinkBuilder<'a> {
             return;
         }
         let pos = GeoPoint::of(n.lat, n.lon);
-        let mut candidates = std::mem::take(&mut key.candidates);
-        let list = match (n.lat, n.lon, self.policy.max_distance_km) {
-            (Some(lat), Some(lon), Some(max_km)) => {
-                // Chord length of the radius, widened so rounding can only add candidates;
-                // the exact haversine test in `finish_link` decides.
-                let angle = (max_km / EARTH_RADIUS_KM).min(std::f64::consts::PI);
-                let chord = 2.0 * (angle / 2.0).sin() * (1.0 + 1e-9) + 1e-12;
-                candidates.clear();
-                candidates.extend_from_slice(&bucket.unlocated);
-                bucket
-                    .tree
-                    .within(&unit_vector(lat, lon), chord * chord, &mut candidates);
-                candidates.sort_unstable();
-                &candidates[..]
-            }
-            _ => &bucket.all[..],
+        let (Some(lat), Some(lon), Some(grid)) = (n.lat, n.lon, &bucket.grid) else {
+            // No radius to search within: every resource of the kind, in resource order.
+            out.extend(
+                (bucket.all.iter())
+                    .filter_map(|&ri| self.link(ri, &self.table, ri, ni, n, key, &pos)),
+            );
+            return;
         };
-        for &ri in list {
-            let site = &self.sites[ri];
-            if (!self.policy.cross_community && site.community != key.community)
-                || !self.skills.covers(ri, &key.skills)
-                || !self.dims.covers(ri, &key.dims)
-            {
-                continue;
-            }
-            let dist = match (&site.pos, &pos) {
-                (Some(a), Some(b)) => Some(a.km_to(b)),
-                _ => None,
-            };
-            if let Ok(e) = finish_link(ri, &site.terms, ni, n, dist, self.policy) {
-                out.push(e);
-            }
+        // The grid finds resources out of resource order: each hit is noted as
+        // `resource << 32 | place in the grid`, and sorting those plain integers gives
+        // resource order. The kind's unlocated resources are noted with the place UNLOCATED.
+        const UNLOCATED: u64 = u32::MAX as u64;
+        let mut hits = std::mem::take(&mut key.hits);
+        hits.clear();
+        hits.extend(
+            bucket
+                .unlocated
+                .iter()
+                .map(|&ri| (ri as u64) << 32 | UNLOCATED),
+        );
+        grid.within(&unit_vector(lat, lon), |g| {
+            hits.push((grid.ids[g] as u64) << 32 | g as u64)
+        });
+        hits.sort_unstable();
+        for &h in &hits {
+            let (ri, g) = ((h >> 32) as usize, h & UNLOCATED);
+            out.extend(if g == UNLOCATED {
+                self.link(ri, &self.table, ri, ni, n, key, &pos)
+            } else {
+                self.link(ri, &bucket.grid_sites, g as usize, ni, n, key, &pos)
+            });
         }
-        key.candidates = candidates;
+        key.hits = hits;
+    }
+
+    /// SPEC's rules for resource `ri` (row `row` of `table`) and the need keyed in `key`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn link(
+        &self,
+        ri: usize,
+        table: &SiteTable,
+        row: usize,
+        ni: usize,
+        n: &Need,
+        key: &NeedKey,
+        pos: &Option<GeoPoint>,
+    ) -> Option<Edge> {
+        let site = &table.sites[row];
+        if (!self.policy.cross_community && site.community != key.community)
+            || !table.skills.covers(row, &key.skills)
+            || !table.dims.covers(row, &key.dims)
+        {
+            return None;
+        }
+        let dist = match (&site.pos, pos) {
+            (Some(a), Some(b)) => Some(a.km_to(b)),
+            _ => None,
+        };
+        finish_link(ri, &site.terms, ni, n, dist, self.policy, drop).ok()
     }
 
     /// Links of every need, ordered by need then resource (input order).
     ///
-    /// Needs go in waves of `WAVE`, each split into chunks built on all cores, then copied
-    /// in place at the end of the output: the chunk buffers of one wave are freed before the
-    /// next reuses their memory, so about one output's worth of fresh pages is touched (at
-    /// 20 million links the output is a gigabyte, and first touching a page is most of the
-    /// cost on this kind of machine).
+    /// Needs go in waves of `WAVE`, each split into chunks built on all cores into buffers
+    /// kept from wave to wave, then copied in place at the end of the output. Only the output
+    /// and one wave's buffers are fresh memory: at 20 million links the output is 640 MB, and
+    /// first touching a page costs more on this kind of machine than filling it (freeing and
+    /// reallocating the buffers every wave gave their pages back and touched them anew).
     pub fn build(&self, needs: &[Need]) -> Vec<Edge> {
         const CHUNK: usize = 256;
         const WAVE: usize = 64 * CHUNK;
         let mut out: Vec<Edge> = Vec::new();
+        let mut parts: Vec<Vec<Edge>> = vec![Vec::new(); WAVE / CHUNK];
         for (w, wave) in needs.chunks(WAVE).enumerate() {
-            // Chunk buffers sized by the links per need so far (a quarter more), so that most
-            // never grow: growing copies them, and the allocator's work showed in the profile.
-            let per_need = out.len().div_ceil((w * WAVE).max(1));
-            let reserve = CHUNK * per_need * 5 / 4;
-            let parts: Vec<Vec<Edge>> = wave
-                .par_chunks(CHUNK)
+            let used = wave.len().div_ceil(CHUNK);
+            wave.par_chunks(CHUNK)
+                .zip(&mut parts[..used])
                 .enumerate()
-                .map(|(c, chunk)| {
+                .for_each(|(c, (chunk, part))| {
                     let mut key = NeedKey::default();
-                    let mut part = Vec::with_capacity(reserve);
+                    part.clear();
                     for (i, n) in chunk.iter().enumerate() {
-                        self.links_into(w * WAVE + c * CHUNK + i, n, &mut key, &mut part);
+                        self.links_into(w * WAVE + c * CHUNK + i, n, &mut key, part);
                     }
-                    part
-                })
-                .collect();
-            append_parallel(&mut out, parts);
+                });
+            append_parallel(&mut out, &parts[..used]);
         }
         out
     }
@@ -724,8 +920,9 @@ impl<'a> LinkBuilder<'a> {
     }
 }
 
-/// Append the parts to `out` one after another, copied on all cores straight into place.
-fn append_parallel<T: Send>(out: &mut Vec<T>, parts: Vec<Vec<T>>) {
+/// Append copies of the parts to `out` one after another, written on all cores straight
+/// into place.
+fn append_parallel<T: Copy + Send + Sync>(out: &mut Vec<T>, parts: &[Vec<T>]) {
     let start = out.len();
     let total: usize = parts.iter().map(Vec::len).sum();
     out.reserve(total);
@@ -737,7 +934,7 @@ fn append_parallel<T: Send>(out: &mut Vec<T>, parts: Vec<Vec<T>>) {
         jobs.push((head, part));
     }
     jobs.into_par_iter().for_each(|(dst, src)| {
-        for (slot, x) in dst.iter_mut().zip(src) {
+        for (slot, &x) in dst.iter_mut().zip(src) {
             slot.write(x);
         }
     });
@@ -762,15 +959,15 @@ pub struct Component {
 pub fn components(num_resources: usize, num_needs: usize, edges: &[Edge]) -> Vec<Component> {
     let mut uf = UnionFind::<usize>::new(num_resources + num_needs);
     for e in edges {
-        uf.union(e.resource, num_resources + e.need);
+        uf.union(e.resource(), num_resources + e.need());
     }
     let mut by_root: HashMap<usize, usize> = HashMap::new();
     let mut comps: Vec<Component> = Vec::new();
     let mut need_has_edge = vec![false; num_needs];
     let mut res_has_edge = vec![false; num_resources];
     for e in edges {
-        need_has_edge[e.need] = true;
-        res_has_edge[e.resource] = true;
+        need_has_edge[e.need()] = true;
+        res_has_edge[e.resource()] = true;
     }
     for (n, _) in need_has_edge.iter().enumerate().filter(|(_, &h)| h) {
         let root = uf.find(num_resources + n);
@@ -790,7 +987,7 @@ pub fn components(num_resources: usize, num_needs: usize, edges: &[Edge]) -> Vec
         comps[c].resources.push(r);
     }
     for (i, e) in edges.iter().enumerate() {
-        let c = by_root[&uf.find(e.resource)];
+        let c = by_root[&uf.find(e.resource())];
         comps[c].edges.push(i);
     }
     comps

@@ -22,7 +22,7 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
     });
     let mut need_edges: Vec<Vec<usize>> = vec![Vec::new(); s.needs.len()];
     for (e, edge) in net.edges.iter().enumerate() {
-        need_edges[edge.need].push(e);
+        need_edges[edge.need()].push(e);
     }
     let mut remaining = net.capacity.clone();
     let mut x = vec![0.0; net.edges.len()];
@@ -33,7 +33,7 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
         let indivisible = s.needs[n].indivisible;
         let mut served = 0.0;
         for e in edges {
-            let r = net.edges[e].resource;
+            let r = net.edges[e].resource();
             let uses = net.edge_use(e);
             let rem = &mut remaining[r * nd..(r + 1) * nd];
             let share = if indivisible {

@@ -122,7 +122,7 @@ impl<'a> SubModel<'a> {
     }
 
     fn priority_of_edge(&self, e: usize) -> f64 {
-        self.scenario.needs[self.net.edges[e].need].priority
+        self.scenario.needs[self.net.edges[e].need()].priority
     }
 
     fn run(&self, goal: Goal, holds: &Holds) -> Stage {
@@ -134,7 +134,7 @@ impl<'a> SubModel<'a> {
         let mut cols = Vec::with_capacity(self.edges.len());
         for &e in self.edges {
             let edge = &net.edges[e];
-            let need = &s.needs[edge.need];
+            let need = &s.needs[edge.need()];
             let coef = match goal {
                 Goal::MaxValue => need.priority,
                 Goal::MinCost => edge.cost - holds.value_tiebreak * need.priority,
@@ -163,7 +163,7 @@ impl<'a> SubModel<'a> {
         }
         let mut need_edges: Vec<Vec<usize>> = vec![Vec::new(); self.needs.len()];
         for (j, &e) in self.edges.iter().enumerate() {
-            need_edges[local_need[&net.edges[e].need]].push(j);
+            need_edges[local_need[&net.edges[e].need()]].push(j);
         }
         let elastic = goal == Goal::MinViolation;
         let mut slack_cols = Vec::new();
@@ -189,7 +189,10 @@ impl<'a> SubModel<'a> {
         // Capacity rows, skipping those that can never bind.
         let mut res_edges: std::collections::HashMap<usize, Vec<usize>> = Default::default();
         for (j, &e) in self.edges.iter().enumerate() {
-            res_edges.entry(net.edges[e].resource).or_default().push(j);
+            res_edges
+                .entry(net.edges[e].resource())
+                .or_default()
+                .push(j);
         }
         let mut cap_rows = Vec::new();
         for &r in self.resources {
@@ -311,7 +314,7 @@ impl<'a> SubModel<'a> {
             .zip(self.edges)
             .map(|(&v, &e)| {
                 let v = v.clamp(0.0, 1.0);
-                if s.needs[net.edges[e].need].indivisible {
+                if s.needs[net.edges[e].need()].indivisible {
                     v.round()
                 } else if v < 1e-9 {
                     0.0

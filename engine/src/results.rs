@@ -116,23 +116,23 @@ impl Report {
             if share <= SHARE_EPS {
                 continue;
             }
-            y[edge.need] += share;
+            y[edge.need()] += share;
             let amounts: Vec<f64> = net.edge_use(e).iter().map(|u| u * share).collect();
             for (d, a) in amounts.iter().enumerate() {
-                used[edge.resource * nd + d] += a;
+                used[edge.resource() * nd + d] += a;
             }
             cost += edge.cost * share;
-            if let Some(t) = edge.time {
+            if let Some(t) = edge.time() {
                 time_sum += t * share;
                 time_weight += share;
             }
             allocations.push(AllocationRow {
-                resource: s.resources[edge.resource].id.clone(),
-                need: s.needs[edge.need].id.clone(),
+                resource: s.resources[edge.resource()].id.clone(),
+                need: s.needs[edge.need()].id.clone(),
                 share,
                 cost: edge.cost * share,
-                time: edge.time,
-                distance_km: edge.distance_km,
+                time: edge.time(),
+                distance_km: edge.distance_km(),
                 amounts,
             });
         }

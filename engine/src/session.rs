@@ -1052,8 +1052,8 @@ impl Session {
             .map(|e| {
                 self.plan
                     .get(&(
-                        s.resources[e.resource].id.clone(),
-                        s.needs[e.need].id.clone(),
+                        s.resources[e.resource()].id.clone(),
+                        s.needs[e.need()].id.clone(),
                     ))
                     .copied()
                     .unwrap_or(0.0)

@@ -131,7 +131,7 @@ fn solve_greedy(s: &Scenario, net: &Network) -> Solution {
     sol.status = Status::Feasible;
     let mut served = vec![0.0; s.needs.len()];
     for (e, edge) in net.edges.iter().enumerate() {
-        served[edge.need] += sol.x[e];
+        served[edge.need()] += sol.x[e];
     }
     let short: Vec<String> = s
         .needs
@@ -179,7 +179,7 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
         if s.policy.fairness == Fairness::None {
             let mut linked = vec![false; s.needs.len()];
             for e in &net.edges {
-                linked[e.need] = true;
+                linked[e.need()] = true;
             }
             all.needs.retain(|&n| linked[n]);
         }
@@ -249,7 +249,7 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
     let mut any_infeasible = false;
     let mut linked = vec![false; s.needs.len()];
     for e in &net.edges {
-        linked[e.need] = true;
+        linked[e.need()] = true;
     }
     for (n, need) in s.needs.iter().enumerate() {
         if !linked[n] && need.min_fill > 0.0 {

@@ -123,8 +123,8 @@ impl SubModel<'_> {
         let mut link_arcs = Vec::with_capacity(self.edges.len());
         for &e in self.edges {
             let edge = &net.edges[e];
-            let n = edge.need;
-            let from = local_res[&edge.resource];
+            let n = edge.need();
+            let from = local_res[&edge.resource()];
             let to = local_need[&n];
             // Uncapacitated: the need arc already bounds it, and a redundant bound here would
             // take the need's dual when the basis is degenerate.
@@ -171,7 +171,7 @@ impl SubModel<'_> {
             .iter()
             .zip(&link_arcs)
             .map(|(&e, &a)| {
-                let d = scaled(net.dem(net.edges[e].need)[0]);
+                let d = scaled(net.dem(net.edges[e].need())[0]);
                 sol.flow[a] as f64 / d as f64
             })
             .collect();
@@ -276,7 +276,7 @@ impl SubModel<'_> {
             let mut p = AssignmentProblem::sparse(rows, cols);
             for (j, &e) in self.edges.iter().enumerate() {
                 let edge = &net.edges[e];
-                p.add(row_of[&edge.need], col_of[&edge.resource], w(j));
+                p.add(row_of[&edge.need()], col_of[&edge.resource()], w(j));
             }
             for (i, &n) in self.needs.iter().enumerate() {
                 if s.needs[n].min_fill == 0.0 {
@@ -287,7 +287,7 @@ impl SubModel<'_> {
             }
             p
         };
-        let edge_row = |j: usize| row_of[&net.edges[self.edges[j]].need];
+        let edge_row = |j: usize| row_of[&net.edges[self.edges[j]].need()];
         let plan = build(&|j| {
             let v = if coverage {
                 m as i64 * value[edge_row(j)]
@@ -302,7 +302,7 @@ impl SubModel<'_> {
             .iter()
             .map(|&e| {
                 let edge = &net.edges[e];
-                let chosen = a.col_of_row[row_of[&edge.need]] == Some(col_of[&edge.resource]);
+                let chosen = a.col_of_row[row_of[&edge.need()]] == Some(col_of[&edge.resource()]);
                 if chosen {
                     1.0
                 } else {
