@@ -223,7 +223,7 @@ def link_building_section():
                              cwd=ROOT, capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     lines = ["### link building alone, 200,000 needs x 20,000 resources with coordinates", "",
-             "`cargo bench --bench links`: the spatial index (`LinkBuilder`, k-d tree per resource kind) against "
+             "`cargo bench --bench links`: the spatial index (`LinkBuilder`, a cell grid per resource kind) against "
              "every pair compared with the same rule code, both on all cores; every pair timed on "
              f"{rows[0]['sample_needs']:,} needs and scaled linearly (same work per need), its links checked equal "
              "to the index's. Target: >= 10x faster than every pair and under 1 s. Medians.", "",

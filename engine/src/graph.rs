@@ -73,11 +73,12 @@ impl GeoPoint {
 
 /// One link of the graph, by index into the scenario's resources and needs.
 ///
-/// 32 bytes: rule-built networks hold tens of millions of these (20 million at 100 links per
+/// 24 bytes: rule-built networks hold tens of millions of these (20 million at 100 links per
 /// need), and first touching the memory they fill was the largest single cost of building
 /// them. So the indices are `u32` (a scenario of 2^32 rows would not fit in memory as
-/// `Resource`s and `Need`s long before) and the two optional values are stored as NaN when
-/// absent (validated inputs are finite, so NaN never stands for a value).
+/// `Resource`s and `Need`s long before), an absent time is stored as NaN (validated inputs
+/// are finite, so NaN never stands for a value), and the distance is not stored: it is a
+/// property of the two sites, computed by [`distance`] for the few links a report shows.
 #[derive(Clone, Copy)]
 pub struct Edge {
     resource: u32,
@@ -85,24 +86,16 @@ pub struct Edge {
     /// Cost of serving the need in full through this link.
     pub cost: f64,
     time: f64,
-    distance_km: f64,
 }
 
 impl Edge {
-    pub fn new(
-        resource: usize,
-        need: usize,
-        cost: f64,
-        time: Option<f64>,
-        distance_km: Option<f64>,
-    ) -> Edge {
+    pub fn new(resource: usize, need: usize, cost: f64, time: Option<f64>) -> Edge {
         let index = |i: usize| u32::try_from(i).expect("row index beyond u32 (cannot be held)");
         Edge {
             resource: index(resource),
             need: index(need),
             cost,
             time: time.unwrap_or(f64::NAN),
-            distance_km: distance_km.unwrap_or(f64::NAN),
         }
     }
 
@@ -121,38 +114,16 @@ impl Edge {
         (!self.time.is_nan()).then_some(self.time)
     }
 
-    /// Great-circle distance, when both ends have coordinates.
-    pub fn distance_km(&self) -> Option<f64> {
-        (!self.distance_km.is_nan()).then_some(self.distance_km)
-    }
-
     /// The same link for a need numbered `need` (a list of needs built in parts).
     pub fn with_need(self, need: usize) -> Edge {
-        Edge::new(
-            self.resource(),
-            need,
-            self.cost,
-            self.time(),
-            self.distance_km(),
-        )
+        Edge::new(self.resource(), need, self.cost, self.time())
     }
 }
 
 impl PartialEq for Edge {
     fn eq(&self, other: &Edge) -> bool {
-        (
-            self.resource,
-            self.need,
-            self.cost,
-            self.time(),
-            self.distance_km(),
-        ) == (
-            other.resource,
-            other.need,
-            other.cost,
-            other.time(),
-            other.distance_km(),
-        )
+        (self.resource, self.need, self.cost, self.time())
+            == (other.resource, other.need, other.cost, other.time())
     }
 }
 
@@ -163,7 +134,6 @@ impl std::fmt::Debug for Edge {
             .field("need", &self.need)
             .field("cost", &self.cost)
             .field("time", &self.time())
-            .field("distance_km", &self.distance_km())
             .finish()
     }
 }
@@ -252,13 +222,7 @@ impl Network {
                         }
                         uses[start + d] = v;
                     }
-                    edges.push(Edge::new(
-                        r,
-                        n,
-                        l.cost,
-                        l.time,
-                        distance(&s.resources[r], &s.needs[n]),
-                    ));
+                    edges.push(Edge::new(r, n, l.cost, l.time));
                 }
                 (edges, uses)
             }
@@ -475,7 +439,6 @@ fn finish_link<E>(
         ni,
         r.cost + policy.cost_per_km * dist.unwrap_or(0.0),
         time,
-        dist,
     ))
 }
 
@@ -642,10 +605,18 @@ impl BitRows {
         }
     }
 
-    /// Whether every bit of `mask` is set in `row`.
+    /// Whether every bit of `mask` (`words` long) is set in `row`.
     fn covers(&self, row: usize, mask: &[u64]) -> bool {
-        let r = &self.bits[row * self.words..(row + 1) * self.words];
-        mask.iter().zip(r).all(|(m, b)| m & !b == 0)
+        // Up to 64 names, the usual case, is one word: tested without slicing (this runs for
+        // every candidate pair).
+        match mask {
+            [] => true,
+            [m] => m & !self.bits[row] == 0,
+            _ => {
+                let r = &self.bits[row * self.words..(row + 1) * self.words];
+                mask.iter().zip(r).all(|(m, b)| m & !b == 0)
+            }
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Results of SPEC section 3: the allocations, needs and resources tables, and the summary.
 
+use crate::graph::distance;
 use crate::model::Objective;
 use crate::solve::{group_key, Infeasibility, Outcome, Status};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -132,7 +133,7 @@ impl Report {
                 share,
                 cost: edge.cost * share,
                 time: edge.time(),
-                distance_km: edge.distance_km(),
+                distance_km: distance(&s.resources[edge.resource()], &s.needs[edge.need()]),
                 amounts,
             });
         }
