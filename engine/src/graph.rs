@@ -798,10 +798,9 @@ impl<'a> LinkBuilder<'a> {
         let pos = GeoPoint::of(n.lat, n.lon);
         let (Some(lat), Some(lon), Some(grid)) = (n.lat, n.lon, &bucket.grid) else {
             // No radius to search within: every resource of the kind, in resource order.
-            out.extend(
-                (bucket.all.iter())
-                    .filter_map(|&ri| self.link(ri, &self.table, ri, ni, n, key, &pos)),
-            );
+            for &ri in &bucket.all {
+                self.link_into(ri, &self.table, ri, ni, n, key, &pos, out);
+            }
             return;
         };
         // The grid finds resources out of resource order: each hit is noted as
@@ -822,19 +821,21 @@ impl<'a> LinkBuilder<'a> {
         hits.sort_unstable();
         for &h in &hits {
             let (ri, g) = ((h >> 32) as usize, h & UNLOCATED);
-            out.extend(if g == UNLOCATED {
-                self.link(ri, &self.table, ri, ni, n, key, &pos)
+            if g == UNLOCATED {
+                self.link_into(ri, &self.table, ri, ni, n, key, &pos, out);
             } else {
-                self.link(ri, &bucket.grid_sites, g as usize, ni, n, key, &pos)
-            });
+                self.link_into(ri, &bucket.grid_sites, g as usize, ni, n, key, &pos, out);
+            }
         }
         key.hits = hits;
     }
 
-    /// SPEC's rules for resource `ri` (row `row` of `table`) and the need keyed in `key`.
+    /// SPEC's rules for resource `ri` (row `row` of `table`) and the need keyed in `key`:
+    /// the link, if any, is pushed to `out`. (Returned as an `Option<Edge>` from a function
+    /// not inlined, the link went through the stack and stalled the caller's reload of it.)
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn link(
+    fn link_into(
         &self,
         ri: usize,
         table: &SiteTable,
@@ -843,19 +844,22 @@ impl<'a> LinkBuilder<'a> {
         n: &Need,
         key: &NeedKey,
         pos: &Option<GeoPoint>,
-    ) -> Option<Edge> {
+        out: &mut Vec<Edge>,
+    ) {
         let site = &table.sites[row];
         if (!self.policy.cross_community && site.community != key.community)
             || !table.skills.covers(row, &key.skills)
             || !table.dims.covers(row, &key.dims)
         {
-            return None;
+            return;
         }
         let dist = match (&site.pos, pos) {
             (Some(a), Some(b)) => Some(a.km_to(b)),
             _ => None,
         };
-        finish_link(ri, &site.terms, ni, n, dist, self.policy, drop).ok()
+        if let Ok(e) = finish_link(ri, &site.terms, ni, n, dist, self.policy, drop) {
+            out.push(e);
+        }
     }
 
     /// Links of every need, ordered by need then resource (input order).
