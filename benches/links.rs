@@ -12,7 +12,7 @@
 //! finds there must equal the index's. Prints one JSON line (medians of `--reps`).
 
 use commonsnet_datasets::instances::allocation_value;
-use commonsnet_engine::graph::LinkBuilder;
+use commonsnet_engine::graph::{Edge, LinkBuilder};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -55,7 +55,7 @@ fn main() {
                 let start = c * 64;
                 LinkBuilder::all_pairs(&s.resources, chunk, &s.policy)
                     .into_iter()
-                    .map(move |e| e.with_need(e.need() + start))
+                    .map(move |e| Edge::new(e.resource(), e.need() + start, e.cost, e.time()))
             })
             .collect();
         pairs_s.push(t.elapsed().as_secs_f64() * needs as f64 / sample as f64);

@@ -45,14 +45,15 @@ pub struct GeoPoint {
 
 impl GeoPoint {
     pub fn new(lat: f64, lon: f64) -> GeoPoint {
-        let (sin_half_lat, cos_half_lat) = (lat.to_radians() / 2.0).sin_cos();
+        let lat = lat.to_radians();
+        let (sin_half_lat, cos_half_lat) = (lat / 2.0).sin_cos();
         let (sin_half_lon, cos_half_lon) = (lon.to_radians() / 2.0).sin_cos();
         GeoPoint {
             sin_half_lat,
             cos_half_lat,
             sin_half_lon,
             cos_half_lon,
-            cos_lat: lat.to_radians().cos(),
+            cos_lat: lat.cos(),
         }
     }
 
@@ -112,11 +113,6 @@ impl Edge {
     /// Travel/access time in hours, when known.
     pub fn time(&self) -> Option<f64> {
         (!self.time.is_nan()).then_some(self.time)
-    }
-
-    /// The same link for a need numbered `need` (a list of needs built in parts).
-    pub fn with_need(self, need: usize) -> Edge {
-        Edge::new(self.resource(), need, self.cost, self.time())
     }
 }
 
@@ -358,7 +354,7 @@ pub fn check_link(
         n,
         distance(r, n),
         policy,
-        |x| x,
+        std::convert::identity,
     )
 }
 
@@ -471,6 +467,16 @@ struct CellGrid {
     ids: Vec<usize>,
 }
 
+/// A grid hit as one integer, `resource << 32 | place`: sorting these puts hits in resource
+/// order. (Places and resource indices are below 2^32, as `Edge`'s indices are.)
+fn pack_hit(resource: usize, place: u64) -> u64 {
+    (resource as u64) << 32 | place
+}
+
+fn unpack_hit(hit: u64) -> (usize, u64) {
+    ((hit >> 32) as usize, hit & u64::from(u32::MAX))
+}
+
 /// Cells per query chord, and so the reach of a query in cells each way.
 const CELLS_PER_CHORD: i64 = 2;
 
@@ -536,7 +542,7 @@ impl CellGrid {
                 for i in first..end {
                     let p = &self.points[i];
                     let d2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
-                    hits[len] = (self.ids[i] as u64) << 32 | i as u64;
+                    hits[len] = pack_hit(self.ids[i], i as u64);
                     len += usize::from(d2 <= r2);
                 }
             }
@@ -555,7 +561,7 @@ enum Columns {
         y0: i64,
         width: i64,
         height: i64,
-        /// Row-major over the box; empty columns have empty ranges.
+        /// By x, then y, over the box; empty columns have empty ranges.
         ranges: Vec<(usize, usize)>,
     },
     Map(FxHashMap<(i64, i64), (usize, usize)>),
@@ -868,24 +874,18 @@ impl<'a> LinkBuilder<'a> {
             }
             return;
         };
-        // The grid finds resources out of resource order: each hit is noted as
-        // `resource << 32 | place in the grid`, and sorting those plain integers gives
-        // resource order. The kind's unlocated resources are noted with the place UNLOCATED.
+        // The grid finds resources out of resource order; its hits are sorted back into it
+        // (`pack_hit`). The kind's unlocated resources are noted with the place UNLOCATED.
         const UNLOCATED: u64 = u32::MAX as u64;
         let mut hits = std::mem::take(&mut key.hits);
         hits.clear();
-        hits.extend(
-            bucket
-                .unlocated
-                .iter()
-                .map(|&ri| (ri as u64) << 32 | UNLOCATED),
-        );
+        hits.extend(bucket.unlocated.iter().map(|&ri| pack_hit(ri, UNLOCATED)));
         let unlocated = hits.len();
         let len = grid.within(&unit_vector(lat, lon), &mut hits, unlocated);
         hits.truncate(len);
         hits.sort_unstable();
         for &h in &hits {
-            let (ri, g) = ((h >> 32) as usize, h & UNLOCATED);
+            let (ri, g) = unpack_hit(h);
             if g == UNLOCATED {
                 self.link_into(ri, &self.table, ri, ni, n, key, &pos, out);
             } else {
