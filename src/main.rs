@@ -149,6 +149,23 @@ struct ServeArgs {
     /// Synchronous solves at once (default: all cores).
     #[arg(long)]
     solve_workers: Option<usize>,
+    /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
+    #[arg(long, default_value_t = 256)]
+    max_sessions: usize,
+    /// Seconds after which an unused session is unloaded from memory (its next request
+    /// rebuilds it from the log).
+    #[arg(long, default_value_t = 600)]
+    session_idle_s: u64,
+    /// Open connections at once; further clients wait in the listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, default_value_t = 10)]
+    header_timeout_s: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, default_value_t = 60)]
+    body_timeout_s: u64,
 }
 
 #[derive(clap::Args)]
@@ -269,6 +286,13 @@ fn run_serve(args: ServeArgs) -> Result<()> {
     if let Some(w) = args.solve_workers {
         config.solve_workers = w;
     }
+    config.sessions = commonsnet_api::sessions::SessionLimits {
+        max_live: args.max_sessions,
+        idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),
+    };
+    config.max_connections = args.max_connections.max(1);
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));
+    config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s.max(1));
     if !(config.time_limit_s.is_finite() && config.time_limit_s > 0.0) {
         return Err(anyhow!("--time-limit must be a positive number of seconds"));
     }

@@ -276,9 +276,10 @@ fn table_files_with_wrong_column_types_name_the_file_and_column() {
         )
         .unwrap();
         let e = read_scenario_dir(dir.path()).unwrap_err().to_string();
+        // The type is named as Arrow names it (polars writes strings as Utf8View).
         assert!(
             e.contains(&format!("needs.{ext}"))
-                && e.contains("column dem_beds: expected numbers, found str"),
+                && e.contains("column dem_beds: expected numbers, found Utf8"),
             "{e}"
         );
         write_batch(&path, &needs(Arc::new(Int32Array::from(vec![4]))), format).unwrap();
@@ -286,4 +287,211 @@ fn table_files_with_wrong_column_types_name_the_file_and_column() {
         assert_eq!(s.resources[0].capacity["beds"], 40.0);
         assert_eq!(s.needs[0].demand["beds"], 4.0);
     }
+}
+
+/// Tables with columns of narrow Arrow types (8/16-bit integers, half floats, decimals,
+/// fixed-size lists, dictionaries), written as arrow-rs writes them.
+pub(crate) fn narrow_tables() -> (RecordBatch, RecordBatch) {
+    use arrow_array::builder::{FixedSizeListBuilder, StringBuilder};
+    use arrow_array::types::Int8Type;
+    use arrow_array::{
+        Decimal128Array, DictionaryArray, Float16Array, Int16Array, Int8Array, UInt16Array,
+        UInt8Array,
+    };
+    type F16 = <arrow_array::types::Float16Type as arrow_array::ArrowPrimitiveType>::Native;
+    let mut skills = FixedSizeListBuilder::new(StringBuilder::new(), 1);
+    skills.values().append_value("boat");
+    skills.append(true);
+    skills.values().append_value("truck");
+    skills.append(true);
+    let kind: DictionaryArray<Int8Type> = vec!["rescue", "rescue"].into_iter().collect();
+    let resources = batch(vec![
+        (
+            "id",
+            Arc::new(StringArray::from(vec!["r1", "r2"])) as ArrayRef,
+        ),
+        ("kind", Arc::new(kind)),
+        ("cap_crew", Arc::new(Int8Array::from(vec![3, 2]))),
+        ("cap_seats", Arc::new(UInt16Array::from(vec![300, 12]))),
+        (
+            "cost",
+            Arc::new(Float16Array::from(vec![
+                F16::from_f32(1.5),
+                F16::from_f32(0.25),
+            ])),
+        ),
+        (
+            "lat",
+            Arc::new(
+                Decimal128Array::from(vec![59_3300, 59_3100])
+                    .with_precision_and_scale(8, 4)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "lon",
+            Arc::new(
+                Decimal128Array::from(vec![18_0600, 18_0700])
+                    .with_precision_and_scale(8, 4)
+                    .unwrap(),
+            ),
+        ),
+        ("skills", Arc::new(skills.finish())),
+    ]);
+    let needs = batch(vec![
+        (
+            "id",
+            Arc::new(StringArray::from(vec!["n1", "n2"])) as ArrayRef,
+        ),
+        (
+            "kind",
+            Arc::new(StringArray::from(vec!["rescue", "rescue"])),
+        ),
+        ("dem_crew", Arc::new(UInt8Array::from(vec![2, 2]))),
+        ("dem_seats", Arc::new(Int16Array::from(vec![10, 4]))),
+        ("priority", Arc::new(Int8Array::from(vec![3, 1]))),
+    ]);
+    (resources, needs)
+}
+
+/// A table with a column of a type no table column may have (a date where a quantity goes).
+fn refused_table() -> RecordBatch {
+    batch(vec![
+        ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+        ("kind", Arc::new(StringArray::from(vec!["rescue"]))),
+        (
+            "cap_crew",
+            Arc::new(arrow_array::Date32Array::from(vec![3])),
+        ),
+    ])
+}
+
+fn write_ipc(path: &Path, b: &RecordBatch, stream: bool) {
+    let bytes = commonsnet_datasets::frames::ipc_bytes(std::slice::from_ref(b), stream).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn narrow_arrow_columns_are_widened_and_other_types_refused_by_column() {
+    let (resources, needs) = narrow_tables();
+    for stream in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        write_ipc(&dir.path().join("resources.arrow"), &resources, stream);
+        write_ipc(&dir.path().join("needs.arrow"), &needs, stream);
+        let s = read_scenario_dir(dir.path()).unwrap();
+        let r = &s.resources[0];
+        assert_eq!(r.kind, "rescue");
+        assert_eq!((r.capacity["crew"], r.capacity["seats"]), (3.0, 300.0));
+        assert_eq!((r.cost, r.lat, r.lon), (1.5, Some(59.33), Some(18.06)));
+        assert!(s.resources[1].skills.contains("truck"));
+        assert_eq!(s.needs[1].demand["seats"], 4.0);
+        assert_eq!(s.needs[0].priority, 3.0);
+        assert!(solve_report(&s).summary.coverage_value > 0.0);
+
+        write_ipc(
+            &dir.path().join("resources.arrow"),
+            &refused_table(),
+            stream,
+        );
+        let e = read_scenario_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("resources.arrow") && e.contains("column cap_crew: unsupported type Date"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn the_cli_widens_narrow_arrow_columns_and_refuses_others_in_one_line() {
+    let (resources, needs) = narrow_tables();
+    let dir = tempfile::tempdir().unwrap();
+    write_ipc(&dir.path().join("resources.arrow"), &resources, false);
+    write_ipc(&dir.path().join("needs.arrow"), &needs, true);
+    let bin = || std::process::Command::new(env!("CARGO_BIN_EXE_commonsnet"));
+    let out = bin().arg("solve").arg(dir.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "optimal", "{v}");
+
+    write_ipc(&dir.path().join("resources.arrow"), &refused_table(), false);
+    let out = bin().arg("solve").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("resources.arrow") && err.contains("column cap_crew: unsupported type Date"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Damaged bytes are an error too, not a crash.
+    std::fs::write(dir.path().join("resources.arrow"), b"ARROW1\0\0garbage").unwrap();
+    let out = bin().arg("solve").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("resources.arrow"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
+    use crate::common::server::{call, Server};
+    fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+        let boundary = "commonsnet-narrow-types-boundary";
+        let mut body = Vec::new();
+        for (name, data) in parts {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                     filename=\"{name}\"\r\nContent-Type: application/vnd.apache.arrow.file\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+    let ipc = |b: &RecordBatch, stream: bool| {
+        commonsnet_datasets::frames::ipc_bytes(std::slice::from_ref(b), stream).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let (resources, needs) = narrow_tables();
+    let (ctype, body) = multipart(&[
+        ("resources", &ipc(&resources, false)),
+        ("needs", &ipc(&needs, true)),
+    ]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["summary"]["status"], "optimal");
+
+    let (ctype, body) = multipart(&[
+        ("resources", &ipc(&refused_table(), true)),
+        ("needs", &ipc(&needs, false)),
+    ]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("\"resources\"") && msg.contains("column cap_crew: unsupported type Date"),
+        "{msg}"
+    );
+    // The server is still up.
+    assert_eq!(call("GET", &s.url("/healthz"), &[], None).status, 200);
 }

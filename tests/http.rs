@@ -1,134 +1,17 @@
 //! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
+use crate::common::server::{call, get, post_json, Resp, Server};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = "datasets/examples/flood-north.json";
 const ARROW: &str = "application/vnd.apache.arrow.stream";
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let v: Value = serde_json::from_str(&line).expect("listening line is JSON");
-        let base = format!("http://{}", v["listening"].as_str().unwrap());
-        Server { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body[..self.body.len().min(300)])
-            )
-        })
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    }
-}
-
-fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
-    let mut req = ureq::request(method, url).timeout(Duration::from_secs(120));
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let result = match body {
-        Some(b) => req.send_bytes(b),
-        None => req.call(),
-    };
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = resp.status();
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .filter_map(|k| resp.header(&k).map(|v| (k.clone(), v.to_string())))
-        .collect();
-    let mut body = Vec::new();
-    resp.into_reader()
-        .read_to_end(&mut body)
-        .expect("read body");
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn post_json(s: &Server, path: &str, body: &Value, auth: Option<&str>) -> Resp {
-    let bearer = auth.map(|t| format!("Bearer {t}"));
-    let mut h = vec![("Content-Type", "application/json")];
-    if let Some(b) = &bearer {
-        h.push(("Authorization", b));
-    }
-    call("POST", &s.url(path), &h, Some(body.to_string().as_bytes()))
-}
-
-fn get(s: &Server, path: &str, auth: Option<&str>) -> Resp {
-    let bearer = auth.map(|t| format!("Bearer {t}"));
-    let h: Vec<(&str, &str)> = bearer
-        .iter()
-        .map(|b| ("Authorization", b.as_str()))
-        .collect();
-    call("GET", &s.url(path), &h, None)
-}
 
 fn example() -> Value {
     serde_json::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap()
@@ -635,6 +518,7 @@ fn openapi_documents_every_route() {
         ("delete", "/v1/jobs/{id}"),
         ("get", "/v1/jobs/{id}/result"),
         ("post", "/v1/sessions"),
+        ("delete", "/v1/sessions/{id}"),
         ("post", "/v1/sessions/{id}/events"),
         ("get", "/v1/sessions/{id}/plan"),
         ("get", "/v1/sessions/{id}/stream"),
@@ -861,7 +745,7 @@ fn bad_requests_get_exact_statuses_and_codes() {
             r#"{"generator": {"name": "urban", "count": 1000}, "replicates": 1001}"#.into(),
             "",
             422,
-            "invalid_input",
+            "job_too_large",
         ),
         (
             "POST",

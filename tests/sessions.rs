@@ -301,3 +301,270 @@ fn malformed_events_name_their_index_and_field() {
     assert!(tables.contains(&("events[2]", Some("resource"))));
     assert!(tables.contains(&("events[3]", Some("why"))));
 }
+
+/// A hostile batch: every event kind mixed, ids withdrawn and re-added, capacities cut to 0,
+/// kinds changed, dispatches of proposed and of unproposed matches, in any order.
+fn hostile_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize, dims: &[&str]) -> Value {
+    let scenario = s.residual_scenario();
+    let needs: Vec<String> = scenario.needs.iter().map(|n| n.id.clone()).collect();
+    let resources: Vec<String> = scenario.resources.iter().map(|r| r.id.clone()).collect();
+    let plan: Vec<(String, String)> = s.plan().keys().cloned().collect();
+    let committed = |r: &str| s.dispatches().iter().any(|d| d.active && d.resource == r);
+    // Resources dispatched earlier in this batch count as committed too.
+    let mut dispatched_here: Vec<String> = Vec::new();
+    let pick = |rng: &mut SplitMix64, v: &[String]| -> Option<String> {
+        (!v.is_empty()).then(|| v[rng.int(0, v.len() as u64 - 1) as usize].clone())
+    };
+    let mut events = Vec::new();
+    for _ in 0..rng.int(1, 5) {
+        *next += 1;
+        let fresh = format!("h{next}");
+        let mut ev = match rng.int(0, 11) {
+            0 => json!({"type": "need_added", "need": need(rng, &fresh, dims)}),
+            1 => match pick(rng, &needs) {
+                // Withdrawn and re-added under the same id, changed.
+                Some(n) => {
+                    events.push(json!({"type": "need_withdrawn", "id": n,
+                        "event_id": format!("w{next}")}));
+                    json!({"type": "need_added", "need": need(rng, &n, dims)})
+                }
+                None => continue,
+            },
+            2 => match pick(rng, &needs) {
+                Some(n) => json!({"type": "need_updated", "need": need(rng, &n, dims)}),
+                None => continue,
+            },
+            3 => match pick(rng, &needs) {
+                Some(n) => json!({"type": "need_withdrawn", "id": n}),
+                None => continue,
+            },
+            4 => json!({"type": "resource_added", "resource": resource(rng, &fresh, dims)}),
+            5 => match pick(rng, &resources) {
+                Some(r) => {
+                    let mut v = resource(rng, &r, dims);
+                    if committed(&r) || dispatched_here.contains(&r) {
+                        // Never below what is committed: the capacity invariant is checked
+                        // against the capacity as last defined.
+                        let cur = s.resource(&r).unwrap();
+                        v["kind"] = json!(cur.kind);
+                        for (d, c) in &cur.capacity {
+                            v["capacity"][d] = json!(c + rng.int(0, 3) as f64);
+                        }
+                    } else if rng.chance(0.5) {
+                        for d in dims {
+                            v["capacity"][*d] = json!(0);
+                        }
+                    }
+                    json!({"type": "resource_updated", "resource": v})
+                }
+                None => continue,
+            },
+            6 => match pick(rng, &resources) {
+                Some(r) => json!({"type": "resource_withdrawn", "id": r}),
+                None => continue,
+            },
+            7 => match pick(rng, &resources) {
+                Some(r) => json!({"type": "resource_returned", "id": r}),
+                None => continue,
+            },
+            8 => match (pick(rng, &needs), pick(rng, &resources)) {
+                (Some(n), Some(r)) => {
+                    dispatched_here.push(r.clone());
+                    json!({"type": "dispatched", "need": n, "resource": r})
+                }
+                _ => continue,
+            },
+            _ => match plan.get(rng.int(0, plan.len().max(1) as u64 - 1) as usize) {
+                Some((r, n)) => {
+                    dispatched_here.push(r.clone());
+                    json!({"type": "dispatched", "need": n, "resource": r})
+                }
+                None => continue,
+            },
+        };
+        if rng.chance(0.7) {
+            ev["event_id"] = json!(format!("e{next}"));
+        }
+        events.push(ev);
+    }
+    Value::Array(events)
+}
+
+/// Rebuild a session from its initial scenario and log, as the service does after a restart.
+fn replayed(init: &commonsnet_engine::Scenario, log: &[(Vec<Applied>, Vec<String>)]) -> Session {
+    let mut r = Session::new(init).unwrap();
+    for (applied, ids) in log {
+        for a in applied {
+            r.replay(a).unwrap();
+        }
+        r.remember_event_ids(ids.iter().map(String::as_str));
+    }
+    r.replan_all();
+    r
+}
+
+/// The session state machine under hostile batches. After every batch, accepted or not:
+/// memory == replay of the log == a from-scratch solve; a refused batch changed nothing (plan,
+/// dispatches, entities, seen ids); no committed dispatch exceeds a capacity or breaks a
+/// link rule.
+#[test]
+fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
+    let (mut accepted, mut refused, mut dispatches) = (0, 0, 0);
+    for seed in 0..16u64 {
+        let mut rng = SplitMix64::new(1000 + seed);
+        let dims: &[&str] = if seed % 4 == 0 {
+            &["team_h", "fuel"]
+        } else {
+            &["team_h"]
+        };
+        let init =
+            scenario_from_value(&initial(&mut rng, dims, seed % 5 == 3, seed % 2 == 0)).unwrap();
+        let mut s = Session::new(&init).unwrap();
+        let mut log: Vec<(Vec<Applied>, Vec<String>)> = Vec::new();
+        let mut next = 0;
+        for step in 0..25 {
+            let ctx = format!("seed {seed} step {step}");
+            let batch = hostile_batch(&mut rng, &s, &mut next, dims);
+            let events: Vec<Event> = parse_events(&batch).unwrap();
+            let ids: Vec<String> = events.iter().filter_map(|e| e.event_id.clone()).collect();
+            let fresh: Vec<&String> = ids.iter().filter(|i| !s.has_seen(i)).collect();
+            let (plan0, disp0, scen0) = (
+                s.plan().clone(),
+                s.dispatches().to_vec(),
+                s.residual_scenario(),
+            );
+            match s.apply(&events) {
+                Err(e) => {
+                    refused += 1;
+                    assert!(e.index < events.len(), "{ctx}");
+                    assert_eq!(s.plan(), &plan0, "{ctx}: refused batch changed the plan");
+                    assert_eq!(s.dispatches(), &disp0[..], "{ctx}: {}", e.message);
+                    assert_eq!(s.residual_scenario().needs, scen0.needs, "{ctx}");
+                    assert_eq!(s.residual_scenario().resources, scen0.resources, "{ctx}");
+                    for id in &fresh {
+                        assert!(!s.has_seen(id), "{ctx}: id {id} seen but not applied");
+                    }
+                }
+                Ok((out, applied)) => {
+                    accepted += 1;
+                    dispatches += out.dispatched.len();
+                    log.push((applied, ids.clone()));
+                    // Capacity: active dispatches never exceed what the resource has.
+                    for r in &s.residual_scenario().resources {
+                        let full = s.resource(&r.id).unwrap();
+                        for (d, cap) in &full.capacity {
+                            let used: f64 = s
+                                .dispatches()
+                                .iter()
+                                .filter(|x| x.active && x.resource == r.id)
+                                .map(|x| x.amounts.get(d).copied().unwrap_or(0.0))
+                                .sum();
+                            assert!(
+                                used <= cap + 1e-5 * cap.max(1.0),
+                                "{ctx}: {} {d}: {used} > {cap} after {batch}",
+                                r.id
+                            );
+                        }
+                    }
+                    // Link rules, for dispatches whose ends no later event of the batch changed.
+                    for (k, e) in events.iter().enumerate() {
+                        let commonsnet_engine::session::EventKind::Dispatched { need, resource } =
+                            &e.kind
+                        else {
+                            continue;
+                        };
+                        let later_touch = events[k + 1..].iter().any(|x| {
+                            format!("{:?}", x.kind).contains(&format!("{need:?}"))
+                                || format!("{:?}", x.kind).contains(&format!("{resource:?}"))
+                        });
+                        if later_touch || e.event_id.as_ref().is_some_and(|i| !fresh.contains(&i)) {
+                            continue;
+                        }
+                        let (n, r) = (s.need(need).unwrap(), s.resource(resource).unwrap());
+                        assert_eq!(n.kind, r.kind, "{ctx}: dispatch across kinds");
+                        if let Some(d) = commonsnet_engine::graph::distance(r, n) {
+                            assert!(d <= 6.0 + 1e-9, "{ctx}: dispatch {d} km away");
+                        }
+                    }
+                }
+            }
+            assert_same_plan(s.plan(), &scratch_plan(&s), &format!("{ctx} scratch"));
+            let r = replayed(&init, &log);
+            assert_same_plan(s.plan(), r.plan(), &format!("{ctx} replay"));
+            assert_eq!(s.dispatches(), r.dispatches(), "{ctx} replay");
+            for id in ids.iter().filter(|i| s.has_seen(i)) {
+                assert!(r.has_seen(id), "{ctx}: replay forgot id {id}");
+            }
+        }
+    }
+    // The generator must exercise both outcomes and real dispatches.
+    assert!(
+        accepted > 100 && refused > 50 && dispatches > 30,
+        "{accepted} {refused} {dispatches}"
+    );
+}
+
+/// The repros of issue 16, defects 1 and 2, on the engine: a batch whose dispatch is invalid
+/// once the events before it are re-planned is refused whole; one whose dispatch is valid
+/// then is applied whole.
+#[test]
+fn a_dispatch_is_checked_against_the_plan_after_the_events_before_it() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "team1", "kind": "medical", "lat": 45.0, "lon": 7.0,
+                       "capacity": {"team_h": 8}}],
+        "needs": [{"id": "i1", "kind": "medical", "lat": 45.01, "lon": 7.0,
+                   "demand": {"team_h": 3}, "priority": 5}],
+        "policy": {"max_distance_km": 30}}))
+    .unwrap();
+    let s0 = Session::new(&init).unwrap();
+    assert_eq!(s0.plan()[&("team1".into(), "i1".into())], 1.0);
+    let refused = [
+        json!([{"type": "resource_updated", "event_id": "a1",
+                "resource": {"id": "team1", "kind": "medical", "lat": 45.0, "lon": 7.0,
+                             "capacity": {"team_h": 0}}},
+               {"type": "dispatched", "event_id": "a2", "need": "i1", "resource": "team1"}]),
+        json!([{"type": "need_updated", "event_id": "a1",
+                "need": {"id": "i1", "kind": "fire", "lat": 45.01, "lon": 7.0,
+                         "demand": {"team_h": 3}, "priority": 5}},
+               {"type": "dispatched", "event_id": "a2", "need": "i1", "resource": "team1"}]),
+        json!([{"type": "resource_updated", "event_id": "a1",
+                "resource": {"id": "team1", "kind": "fire", "lat": 45.0, "lon": 7.0,
+                             "capacity": {"team_h": 8}}},
+               {"type": "dispatched", "event_id": "a2", "need": "i1", "resource": "team1"}]),
+        json!([{"type": "need_withdrawn", "id": "i1", "event_id": "a1"},
+               {"type": "need_added", "event_id": "a2",
+                "need": {"id": "i1", "kind": "fire", "demand": {"team_h": 7}, "priority": 9}},
+               {"type": "dispatched", "event_id": "a3", "need": "i1", "resource": "team1"}]),
+    ];
+    for (k, batch) in refused.iter().enumerate() {
+        let mut s = s0.clone();
+        let e = s.apply(&parse_events(batch).unwrap()).unwrap_err();
+        assert_eq!(e.index, batch.as_array().unwrap().len() - 1, "case {k}");
+        assert!(
+            e.message.contains("not a proposed match"),
+            "case {k}: {}",
+            e.message
+        );
+        assert_eq!(s.plan(), s0.plan(), "case {k}");
+        assert!(s.dispatches().is_empty(), "case {k}");
+        assert_eq!(s.need("i1"), s0.need("i1"), "case {k}");
+        assert_eq!(s.resource("team1"), s0.resource("team1"), "case {k}");
+        assert!(!s.has_seen("a1") && !s.has_seen("a2"), "case {k}");
+    }
+    // Valid after the re-plan: applied whole, the dispatch takes the updated need's demand.
+    let mut s = s0.clone();
+    let ok = json!([{"type": "need_withdrawn", "id": "i1"},
+        {"type": "need_added", "need": {"id": "i1", "kind": "medical", "lat": 45.01, "lon": 7.0,
+                                        "demand": {"team_h": 7}, "priority": 9}},
+        {"type": "dispatched", "need": "i1", "resource": "team1"}]);
+    let (out, _) = s.apply(&parse_events(&ok).unwrap()).unwrap();
+    assert_eq!(out.applied, 3);
+    assert_eq!(out.dispatched[0].amounts["team_h"], 7.0);
+    // A second dispatch of the same match in one batch: the need is closed by the first.
+    let mut s = s0.clone();
+    let twice = json!([{"type": "dispatched", "need": "i1", "resource": "team1"},
+        {"type": "dispatched", "need": "i1", "resource": "team1"}]);
+    let e = s.apply(&parse_events(&twice).unwrap()).unwrap_err();
+    assert_eq!(e.index, 1);
+    assert!(s.dispatches().is_empty());
+}

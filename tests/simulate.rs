@@ -196,3 +196,98 @@ fn bad_simulate_arguments_exit_2_with_one_line() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+/// A generator source that counts the scenarios it makes, fails on scenario 1 and panics on
+/// scenario 2.
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl commonsnet_engine::batch::ScenarioSource for Counting {
+    fn count(&self) -> usize {
+        4
+    }
+    fn label(&self, index: usize) -> String {
+        format!("s{index}")
+    }
+    fn scenario(
+        &self,
+        index: usize,
+    ) -> Result<std::borrow::Cow<'_, commonsnet_engine::Scenario>, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match index {
+            1 => Err("no such district".into()),
+            2 => panic!("generator bug"),
+            i => Ok(std::borrow::Cow::Owned(
+                generate_scenario("urban", 1.0, i as u64).unwrap(),
+            )),
+        }
+    }
+}
+
+#[test]
+fn a_batch_makes_each_scenario_when_its_run_starts_and_survives_a_failing_source() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let batch = Batch {
+        scenarios: Counting(AtomicUsize::new(0)),
+        policies: vec![
+            PolicySpec::Named("greedy".into()),
+            PolicySpec::Named("coverage".into()),
+        ],
+        replicates: 1,
+        seed: 3,
+        settings: BatchSettings::default(),
+    };
+    assert_eq!(batch.total(), 8);
+    // Nothing is made before a run starts, and a run makes only its own scenario.
+    assert_eq!(batch.scenarios.0.load(SeqCst), 0);
+    assert_ne!(batch.run(7).status, "error");
+    assert_eq!(batch.scenarios.0.load(SeqCst), 1);
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let rows = std::sync::Mutex::new(Vec::new());
+    let in_flight = AtomicUsize::new(0);
+    let most_in_flight = AtomicUsize::new(0);
+    commonsnet_engine::batch::run_each(&pool, batch.total(), &|| false, &|i| {
+        most_in_flight.fetch_max(in_flight.fetch_add(1, SeqCst) + 1, SeqCst);
+        let row = batch.run(i);
+        in_flight.fetch_sub(1, SeqCst);
+        rows.lock().unwrap().push(row);
+    });
+    assert_eq!(batch.scenarios.0.load(SeqCst), 9);
+    assert!(most_in_flight.load(SeqCst) <= 2);
+    let mut rows = rows.into_inner().unwrap();
+    rows.sort_by_key(|r| r.run);
+    let got: Vec<(&str, &str, bool)> = rows
+        .iter()
+        .map(|r| (r.scenario.as_str(), r.policy.as_str(), r.status == "error"))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("s0", "greedy", false),
+            ("s0", "coverage", false),
+            ("s1", "greedy", true),
+            ("s1", "coverage", true),
+            ("s2", "greedy", true),
+            ("s2", "coverage", true),
+            ("s3", "greedy", false),
+            ("s3", "coverage", false),
+        ]
+    );
+    assert_eq!(rows[2].error.as_deref(), Some("scenario: no such district"));
+    assert_eq!(
+        rows[4].error.as_deref(),
+        Some("internal error: generator bug")
+    );
+    // The same rows as one run after the other, on this thread.
+    for r in &mut rows {
+        r.solve_ms = None;
+    }
+    let mut again: Vec<_> = (0..batch.total()).map(|i| batch.run(i)).collect();
+    for r in &mut again {
+        r.solve_ms = None;
+    }
+    assert_eq!(rows, again);
+}

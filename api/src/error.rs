@@ -78,6 +78,9 @@ pub enum InternalError {
     Worker(String),
     #[error("shutting down")]
     ShuttingDown,
+    /// A temporary lack of resources (a thread that cannot start): 503, worth a retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What a handler returns on failure.
@@ -137,6 +140,17 @@ impl IntoResponse for ApiError {
                 )),
             )
                 .into_response(),
+            ApiError::Internal(InternalError::Unavailable(m)) => {
+                tracing::warn!(reason = %m, "service unavailable");
+                let mut resp = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(error_body("unavailable", &m, &[])),
+                )
+                    .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+                resp
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
                 (

@@ -1,36 +1,106 @@
-//! Batch jobs: the request (SPEC section 4), its validation, and `JobRunner`, the one thread
-//! that executes jobs in order, their runs in parallel, committing each finished run.
+//! Batch jobs: the request (SPEC section 4), its validation and limits, and `JobRunner`, the
+//! one thread that executes jobs in order, their runs in parallel on one pool, committing each
+//! finished run.
+//!
+//! **Limits.** A job is refused up front (`422`, error code `job_too_large`, one detail
+//! `{field, limit, value, message}`) when it asks for more than the server will hold:
+//! a generator `scale` above [`MAX_JOB_SCALE`], more than [`MAX_RUNS`] runs (scenarios x
+//! policies x replicates), more than [`MAX_INLINE_SCENARIOS`] inline scenarios, or inline
+//! scenarios of more than [`MAX_INLINE_BYTES`] bytes of JSON. Within the limits memory does not
+//! grow with the job: a run makes its scenario (generated, or parsed from the stored spec) when
+//! it starts and drops it when it ends, so at most `--job-threads` scenarios exist at once.
+//!
+//! **Failures.** A run that fails or panics is a row with status `error` (its message says
+//! why); a job that fails or panics outside its runs is marked `failed` with the message. The
+//! runner thread itself never dies with a job. A job the server died under (it was `running`
+//! at start-up) [`MAX_CRASHES`] times is marked `failed` rather than resumed again, so no job
+//! can keep the server in a crash loop.
+//!
+//! **Concurrency.** The runner builds one rayon pool of `--job-threads` threads, once; each
+//! thread takes one run at a time ([`run_each`]), and the run's solve uses that pool (it builds
+//! none of its own). Every run's start and finish times are stored; `max_parallel_runs` of a
+//! finished job is the most runs that were executing at one moment.
 //!
 //! Cancellation is cooperative: `DELETE` marks the job cancelled in the store and raises its
 //! flag; the runner checks the flag before every run, and a run already in the solver stops at
-//! the per-run time limit at the latest. Shutdown works the same way but leaves the job
-//! `running` in the store, so the next start resumes it from the runs already committed.
+//! the per-run time limit at the latest. Shutdown works the same way but puts the job back to
+//! `queued` in the store, so the next start resumes it from the runs already committed.
 
 use crate::error::UserError;
 use crate::store::JobStore;
-use commonsnet_datasets::generate::{generate_scenario, GENERATORS, MAX_SCALE};
+use axum::http::StatusCode;
+use commonsnet_datasets::generate::{Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
-    derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation, PolicySpec,
-    RunRow,
+    named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
+    PolicySpec, RunRow, ScenarioSource,
 };
 use commonsnet_engine::input::policy_from_value;
-use commonsnet_engine::{scenario_from_value, Policy};
-use rayon::prelude::*;
+use commonsnet_engine::{scenario_from_value, Policy, Scenario};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use utoipa::ToSchema;
 
-/// Upper bound on the runs of one job.
-pub const MAX_RUNS: usize = 1_000_000;
+/// Largest generator `scale` of a job. Measured on `disaster`: a scale-10 run peaks at ~0.35 GB
+/// and its MIP already reaches a 60 s time limit (scale 5: 0.12 GB, 11 s; scale 20: ~0.8 GB);
+/// the job runner holds one run per `--job-threads`. Larger scenarios go through
+/// `POST /v1/solve` or `commonsnet simulate`.
+pub const MAX_JOB_SCALE: f64 = 10.0;
+/// Most runs (scenarios x policies x replicates) of one job.
+pub const MAX_RUNS: usize = 100_000;
+/// Most inline scenarios of one job.
+pub const MAX_INLINE_SCENARIOS: usize = 1_000;
+/// Largest JSON text of a job's inline scenarios, in bytes (the body limit applies too).
+pub const MAX_INLINE_BYTES: usize = 16 << 20;
+/// Starts of a job that ended with the server dying under it, after which it is failed.
+pub const MAX_CRASHES: i64 = 3;
+
+/// `422 job_too_large`: the job asks for more than the limit on `field`.
+fn too_large(
+    field: &str,
+    limit: impl Into<Value>,
+    value: impl Into<Value>,
+    what: &str,
+) -> UserError {
+    let (limit, value) = (limit.into(), value.into());
+    let message = format!("{field}: {value} exceeds the job limit of {limit} ({what})");
+    UserError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "job_too_large",
+        message.clone(),
+    )
+    .with_details(vec![json!({
+        "field": field,
+        "limit": limit,
+        "value": value,
+        "message": message,
+    })])
+}
+
+/// Counts the bytes of a value's JSON text without keeping it.
+#[derive(Default)]
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// `POST /v1/jobs` body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// Inline scenarios (SPEC section 3 JSON). Exactly one of `scenarios` and `generator`.
+    /// At most 1,000 scenarios and 16 MiB of JSON (`job_too_large` beyond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub scenarios: Option<Vec<Value>>,
@@ -41,6 +111,8 @@ pub struct JobRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub policies: Option<Vec<Value>>,
+    /// Replicates of each (scenario, policy). Scenarios x policies x replicates is at most
+    /// 100,000 runs (`job_too_large` beyond).
     #[serde(default = "one")]
     pub replicates: usize,
     #[serde(default)]
@@ -63,6 +135,7 @@ fn one() -> usize {
 pub struct GeneratorSpec {
     /// urban, rural, intentional or disaster.
     pub name: String,
+    /// Size of each scenario, in (0, 10] for a job (`job_too_large` beyond 10).
     #[serde(default = "unit_scale")]
     pub scale: f64,
     #[serde(default = "one")]
@@ -79,6 +152,25 @@ impl JobRequest {
     pub fn validate(&self) -> Result<usize, UserError> {
         let scenarios = match (&self.scenarios, &self.generator) {
             (Some(s), None) => {
+                if s.len() > MAX_INLINE_SCENARIOS {
+                    return Err(too_large(
+                        "scenarios",
+                        MAX_INLINE_SCENARIOS,
+                        s.len(),
+                        "inline scenarios per job",
+                    ));
+                }
+                let mut bytes = ByteCount::default();
+                // Writing a `Value` to a sink that never fails cannot fail.
+                let _ = serde_json::to_writer(&mut bytes, s);
+                if bytes.0 > MAX_INLINE_BYTES {
+                    return Err(too_large(
+                        "scenarios",
+                        MAX_INLINE_BYTES,
+                        bytes.0,
+                        "bytes of inline scenario JSON per job",
+                    ));
+                }
                 let mut details = Vec::new();
                 for (i, v) in s.iter().enumerate() {
                     if let Err(e) = scenario_from_value(v) {
@@ -111,6 +203,14 @@ impl JobRequest {
                         g.scale
                     )));
                 }
+                if g.scale > MAX_JOB_SCALE {
+                    return Err(too_large(
+                        "generator.scale",
+                        MAX_JOB_SCALE,
+                        g.scale,
+                        "the largest scenarios a job generates",
+                    ));
+                }
                 g.count
             }
             _ => {
@@ -137,12 +237,20 @@ impl JobRequest {
         let total = scenarios
             .checked_mul(policies)
             .and_then(|x| x.checked_mul(self.replicates))
-            .filter(|&t| t <= MAX_RUNS)
-            .ok_or_else(|| {
-                UserError::unprocessable(format!(
-                    "the job has more than {MAX_RUNS} runs (scenarios x policies x replicates)"
-                ))
-            })?;
+            .unwrap_or(usize::MAX);
+        if total > MAX_RUNS {
+            let field = match self.generator {
+                Some(_) => "generator.count x policies x replicates",
+                None => "scenarios x policies x replicates",
+            };
+            let value = match total {
+                usize::MAX => {
+                    Value::from(format!("{scenarios} x {policies} x {}", self.replicates))
+                }
+                t => Value::from(t),
+            };
+            return Err(too_large(field, MAX_RUNS, value, "runs per job"));
+        }
         Ok(total)
     }
 
@@ -179,32 +287,20 @@ impl JobRequest {
         Ok(specs)
     }
 
-    /// Build the batch: parse or generate the scenarios. Deterministic in the request.
-    pub fn batch(&self, server_time_limit_s: f64) -> Result<Batch, String> {
-        let scenarios = match (&self.scenarios, &self.generator) {
-            (Some(list), _) => list
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let s = scenario_from_value(v).map_err(|e| format!("scenarios[{i}]: {e}"))?;
-                    let label = s
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("scenario-{}", i + 1));
-                    Ok((label, s))
-                })
-                .collect::<Result<Vec<_>, String>>()?,
-            (None, Some(g)) => (0..g.count)
-                .map(|i| {
-                    let seed = derive_seed(self.seed, &[0xB, i as u64]);
-                    let s = generate_scenario(&g.name, g.scale, seed)?;
-                    let label = s.name.clone().unwrap_or_default();
-                    Ok((label, s))
-                })
-                .collect::<Result<Vec<_>, String>>()?,
-            (None, None) => return Err("the job has no scenarios".into()),
-        };
+    /// The batch of this request. No scenario is made here: each run makes its own when it
+    /// starts. Deterministic in the request.
+    pub fn into_batch(self, server_time_limit_s: f64) -> Result<Batch<JobScenarios>, String> {
         let policies = self.policy_specs().map_err(|e| e.message)?;
+        let scenarios = match (self.scenarios, self.generator) {
+            (Some(list), None) => JobScenarios::Inline(list),
+            (None, Some(g)) => JobScenarios::Generated(Generated {
+                name: g.name,
+                scale: g.scale,
+                count: g.count,
+                seed: self.seed,
+            }),
+            _ => return Err("exactly one of `scenarios` and `generator` must be given".into()),
+        };
         Ok(Batch {
             scenarios,
             policies,
@@ -218,6 +314,48 @@ impl JobRequest {
                 ),
             },
         })
+    }
+}
+
+/// The scenarios of a job, made one run at a time.
+pub enum JobScenarios {
+    /// The request's JSON scenarios, validated when the run starts.
+    Inline(Vec<Value>),
+    /// Scenario `i` is the generator's with seed `derive_seed(seed, [0xB, i])`.
+    Generated(Generated),
+}
+
+impl ScenarioSource for JobScenarios {
+    fn count(&self) -> usize {
+        match self {
+            JobScenarios::Inline(list) => list.len(),
+            JobScenarios::Generated(g) => g.count(),
+        }
+    }
+
+    fn label(&self, index: usize) -> String {
+        match self {
+            JobScenarios::Inline(list) => list
+                .get(index)
+                .and_then(|v| v.get("name"))
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("scenario-{}", index + 1), str::to_string),
+            JobScenarios::Generated(g) => g.label(index),
+        }
+    }
+
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+        match self {
+            JobScenarios::Inline(list) => {
+                let v = list
+                    .get(index)
+                    .ok_or_else(|| format!("scenarios[{index}]: no such scenario"))?;
+                scenario_from_value(v)
+                    .map(Cow::Owned)
+                    .map_err(|e| format!("scenarios[{index}]: {e}"))
+            }
+            JobScenarios::Generated(g) => g.scenario(index),
+        }
     }
 }
 
@@ -337,7 +475,45 @@ pub trait RunObserver: Send + Sync {
     fn run_finished(&self, row: &RunRow);
 }
 
-/// Executes jobs one after another on `threads` worker threads.
+/// Fault injection for the tests of the runner's resilience, read from the environment
+/// variable `COMMONSNET_FAULTS` (comma-separated): `run_panic=I` makes run `I` of every job
+/// panic as it starts, `job_panic` makes every job panic after it is marked
+/// running (as a resumed job would). Unset in normal operation; the runner logs a warning when
+/// it is set.
+#[derive(Debug, Default)]
+struct Faults {
+    run_panic: Option<usize>,
+    job_panic: bool,
+}
+
+impl Faults {
+    const VAR: &'static str = "COMMONSNET_FAULTS";
+
+    fn from_env() -> Faults {
+        let mut f = Faults::default();
+        let Ok(text) = std::env::var(Self::VAR) else {
+            return f;
+        };
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item.split_once('=') {
+                Some(("run_panic", i)) => f.run_panic = i.trim().parse().ok(),
+                None if item == "job_panic" => f.job_panic = true,
+                _ => tracing::warn!(item, "{}: unknown fault ignored", Self::VAR),
+            }
+        }
+        tracing::warn!(faults = ?f, "{} is set: faults are injected into jobs", Self::VAR);
+        f
+    }
+}
+
+/// Microseconds since the Unix epoch.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Executes jobs one after another, each job's runs on one pool of `threads` threads.
 pub struct JobRunner {
     pub store: Arc<JobStore>,
     pub queue: Arc<JobQueue>,
@@ -347,8 +523,11 @@ pub struct JobRunner {
 }
 
 impl JobRunner {
-    /// The runner loop; returns at shutdown once the runs in flight have finished.
+    /// The runner loop; returns at shutdown once the runs in flight have finished. A job that
+    /// fails or panics is marked failed; the loop goes on with the next.
     pub fn run(self) {
+        let faults = Faults::from_env();
+        // The one pool of the runner: every run of every job, and the solves inside them.
         let pool = match rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads)
             .thread_name(|i| format!("job-worker-{i}"))
@@ -361,36 +540,57 @@ impl JobRunner {
             }
         };
         while let Some((id, cancel)) = self.queue.next() {
-            let outcome = pool.install(|| self.run_job(&id, &cancel));
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                self.run_job(&pool, &faults, &id, &cancel)
+            }))
+            .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))));
             self.queue.forget(&id);
-            match outcome {
-                Ok(()) => {}
-                Err(e) => tracing::error!(job = %id, error = %e, "job failed"),
+            if let Err(e) = outcome {
+                tracing::error!(job = %id, error = %e, "job failed");
+                // Already marked failed where the failure was known; this covers panics and
+                // storage errors (a job that cannot go on must not stay `running`).
+                if let Err(e) = self.store.finish(&id, "failed", Some(&e)) {
+                    tracing::error!(job = %id, error = %e, "cannot mark the job failed");
+                }
             }
         }
         tracing::info!("job runner stopped");
     }
 
-    fn run_job(&self, id: &str, cancel: &AtomicBool) -> Result<(), String> {
+    fn run_job(
+        &self,
+        pool: &rayon::ThreadPool,
+        faults: &Faults,
+        id: &str,
+        cancel: &AtomicBool,
+    ) -> Result<(), String> {
         let Some((spec, status)) = self.store.spec(id).map_err(|e| e.to_string())? else {
             return Ok(());
         };
         if status != "queued" && status != "running" {
             return Ok(());
         }
-        if !self.store.mark_running(id).map_err(|e| e.to_string())? {
+        let Some(crashes) = self.store.mark_running(id).map_err(|e| e.to_string())? else {
             return Ok(());
-        }
+        };
         let started = std::time::Instant::now();
         let fail = |msg: String| {
             let _ = self.store.finish(id, "failed", Some(&msg));
             Err(msg)
         };
+        if crashes >= MAX_CRASHES {
+            return fail(format!(
+                "not resumed: the server stopped abnormally {crashes} times while running this job"
+            ));
+        }
+        if faults.job_panic {
+            panic!("injected fault: job {id} panics");
+        }
         let request: JobRequest = match serde_json::from_str(&spec) {
             Ok(r) => r,
             Err(e) => return fail(format!("stored job spec unreadable: {e}")),
         };
-        let batch = match request.batch(self.server_time_limit_s) {
+        let batch = match request.into_batch(self.server_time_limit_s) {
             Ok(b) => b,
             Err(e) => return fail(e),
         };
@@ -406,15 +606,21 @@ impl JobRunner {
         tracing::info!(job = %id, total = batch.total(), resumed_from = done.len(), "job started");
         let stop = || cancel.load(Ordering::SeqCst) || self.queue.shutdown.load(Ordering::SeqCst);
         let store_errors = Mutex::new(Vec::new());
-        todo.par_iter().for_each(|&i| {
-            if stop() {
+        run_each(pool, todo.len(), &stop, &|k| {
+            let i = todo[k];
+            let run_started = now_us();
+            let row = catch_unwind(AssertUnwindSafe(|| {
+                if faults.run_panic == Some(i) {
+                    panic!("injected fault: run {i} panics");
+                }
+                batch.run(i)
+            }))
+            .unwrap_or_else(|panic| batch.error_row(i, &panic_message(&*panic)));
+            let run_finished = now_us();
+            if cancel.load(Ordering::SeqCst) {
                 return;
             }
-            let row = batch.run(i);
-            if stop() && cancel.load(Ordering::SeqCst) {
-                return;
-            }
-            match self.store.insert_run(id, &row) {
+            match self.store.insert_run(id, &row, run_started, run_finished) {
                 Ok(()) => {
                     self.queue.runs_done.fetch_add(1, Ordering::Relaxed);
                     self.observer.run_finished(&row);
@@ -433,6 +639,8 @@ impl JobRunner {
             return Ok(());
         }
         if self.queue.shutdown.load(Ordering::SeqCst) {
+            // Back to `queued`: at the next start this is a resumption, not a crash.
+            self.store.checkpoint(id).map_err(|e| e.to_string())?;
             tracing::info!(job = %id, "job checkpointed for shutdown; it resumes at the next start");
             return Ok(());
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod routes;
+mod server;
 pub mod sessions;
 pub mod store;
 
@@ -23,7 +24,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
 
 /// Everything `commonsnet serve` can set.
 #[derive(Debug, Clone)]
@@ -43,6 +45,14 @@ pub struct Config {
     pub solve_workers: usize,
     /// Threads of the job runner.
     pub job_threads: usize,
+    /// Live sessions in memory and their idle time.
+    pub sessions: sessions::SessionLimits,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time to send a request's headers; also the idle time of a keep-alive connection.
+    pub header_timeout: Duration,
+    /// Time to send a request's body.
+    pub body_timeout: Duration,
 }
 
 impl Config {
@@ -57,6 +67,10 @@ impl Config {
             time_limit_s: 60.0,
             solve_workers: cores,
             job_threads: cores,
+            sessions: sessions::SessionLimits::default(),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -68,6 +82,11 @@ pub enum ServeError {
     Unauthenticated(SocketAddr),
     #[error("tokens file {path}: {message}")]
     Tokens { path: PathBuf, message: String },
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("data directory {path}: {source}")]
     Data {
         path: PathBuf,
@@ -148,6 +167,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub solve_slots: Arc<Semaphore>,
     pub sessions: Arc<sessions::SessionHub>,
+    /// Turns true when the server starts shutting down: long-lived responses (event
+    /// streams) end on it.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 struct MetricsObserver(Arc<metrics::Metrics>);
@@ -173,9 +195,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         path: config.data_dir.clone(),
         source,
     };
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServeError::Data {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
         path: config.data_dir.clone(),
-        source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        source,
     })?;
     let store = Arc::new(JobStore::open(&config.data_dir).map_err(data_err)?);
     let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
@@ -186,7 +208,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if !resumed.is_empty() {
         tracing::info!(jobs = resumed.len(), "resuming unfinished jobs");
     }
-    let sessions = Arc::new(sessions::SessionHub::open(&config.data_dir).map_err(data_err)?);
+    let sessions =
+        Arc::new(sessions::SessionHub::open(&config.data_dir, config.sessions).map_err(data_err)?);
     let metrics = Arc::new(metrics::Metrics::default());
     let runner = JobRunner {
         store: store.clone(),
@@ -199,6 +222,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .name("job-runner".into())
         .spawn(move || runner.run())
         .map_err(ServeError::Server)?;
+    let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
         config: config.clone(),
@@ -207,6 +231,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tenants,
         metrics,
         sessions,
+        shutdown,
     });
     let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -218,14 +243,16 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let local = listener.local_addr().map_err(ServeError::Server)?;
     println!("{}", serde_json::json!({"listening": local.to_string()}));
     tracing::info!(addr = %local, data = %config.data_dir.display(), "listening");
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    server::run(listener, app, &config, signal).await;
     tracing::info!("stopping: finishing the runs in flight, unfinished jobs resume at next start");
     queue.begin_shutdown();
     let _ = tokio::task::spawn_blocking(move || runner_thread.join()).await;
     tracing::info!("stopped");
-    result.map_err(ServeError::Server)
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -105,7 +105,12 @@ impl Metrics {
     }
 
     /// The exposition text; gauges read at scrape time are passed in.
-    pub fn render(&self, queue_depth: usize, jobs: &[(String, i64)]) -> String {
+    pub fn render(
+        &self,
+        queue_depth: usize,
+        sessions_live: usize,
+        jobs: &[(String, i64)],
+    ) -> String {
         let m = self.lock();
         let mut out = String::new();
         out.push_str("# HELP commonsnet_http_requests_total HTTP requests by route and status.\n");
@@ -146,6 +151,9 @@ impl Metrics {
         out.push_str("# HELP commonsnet_job_queue_depth Jobs accepted and waiting to start.\n");
         out.push_str("# TYPE commonsnet_job_queue_depth gauge\n");
         let _ = writeln!(out, "commonsnet_job_queue_depth {queue_depth}");
+        out.push_str("# HELP commonsnet_sessions_live Live sessions held in memory.\n");
+        out.push_str("# TYPE commonsnet_sessions_live gauge\n");
+        let _ = writeln!(out, "commonsnet_sessions_live {sessions_live}");
         out.push_str("# HELP commonsnet_jobs Jobs in the store, by status.\n");
         out.push_str("# TYPE commonsnet_jobs gauge\n");
         for status in crate::store::STATUSES {

@@ -45,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/sessions/{id}/events",
             axum::routing::post(session_events),
         )
+        .route("/v1/sessions/{id}", axum::routing::delete(delete_session))
         .route("/v1/sessions/{id}/plan", get(session_plan))
         .route("/v1/sessions/{id}/stream", get(session_stream))
         .route("/v1/sessions/{id}/needs/{need}/why", get(session_why))
@@ -52,7 +53,45 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn(head_limits))
         .with_state(state)
+}
+
+/// Longest request target served; longer ones answer 414.
+const MAX_URI: usize = 8 << 10;
+/// Most header bytes (names, values and separators) and header lines served; more answer 431.
+const MAX_HEADER_BYTES: usize = 64 << 10;
+const MAX_HEADER_LINES: usize = 100;
+
+/// 414 and 431 with the JSON error body. hyper answers them itself (with no body) only for
+/// heads beyond its own, much larger, buffer (`server.rs`).
+async fn head_limits(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI {
+        return UserError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target has {uri_len} bytes; at most {MAX_URI} are served"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_LINES {
+        return UserError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "{} header lines of {bytes} bytes; at most {MAX_HEADER_LINES} lines and {MAX_HEADER_BYTES} bytes are served",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 #[derive(OpenApi)]
@@ -62,7 +101,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         description = "Allocation engine for shared community resources and crisis response (SPEC section 4)."
     ),
     paths(healthz, metrics, openapi, solve, submit_job, list_jobs, job_status, cancel_job, job_result,
-        create_session, session_events, session_plan, session_stream, session_why),
+        create_session, delete_session, session_events, session_plan, session_stream, session_why),
     components(schemas(ErrorBody, ErrorDetail, JobInfo, Progress, JobRequest, crate::jobs::GeneratorSpec, Accepted, SolveResponse, SessionRequest, EventsRequest)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -137,10 +176,13 @@ impl FromRequestParts<Arc<AppState>> for Tenant {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("missing `Authorization: Bearer TOKEN`"))?;
+        // The scheme is case-insensitive (RFC 7235 section 2.1).
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| unauthorized("expected `Authorization: Bearer TOKEN`"))?;
         tenants
             .tenant(token.trim())
@@ -236,10 +278,52 @@ fn body_rejection(e: BytesRejection) -> UserError {
 /// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
 /// (unknown fields included) is 422.
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => UserError::unprocessable(e.to_string()),
-        _ => UserError::bad_request("invalid_json", format!("body is not valid JSON: {e}")),
-    })
+    // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route.
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        UserError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+    })?;
+    serde_json::from_value(value).map_err(|e| UserError::unprocessable(e.to_string()))
+}
+
+/// Refuse a body in an encoding we do not decode (415), instead of failing to parse it.
+fn check_encoding(headers: &HeaderMap) -> Result<(), UserError> {
+    match headers.get(header::CONTENT_ENCODING) {
+        None => Ok(()),
+        Some(v)
+            if v.to_str()
+                .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity")) =>
+        {
+            Ok(())
+        }
+        Some(v) => Err(UserError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!(
+                "Content-Encoding {:?} is not supported: send the body uncompressed",
+                v.to_str().unwrap_or("?")
+            ),
+        )),
+    }
+}
+
+/// Read a request body within the server's body timeout (408 when the client is too slow).
+async fn read_body(st: &Arc<AppState>, req: Request) -> Result<Bytes, UserError> {
+    check_encoding(req.headers())?;
+    match tokio::time::timeout(st.config.body_timeout, Bytes::from_request(req, st)).await {
+        Ok(r) => r.map_err(body_rejection),
+        Err(_) => Err(body_timeout(st)),
+    }
+}
+
+fn body_timeout(st: &AppState) -> UserError {
+    UserError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!(
+            "the request body did not arrive within {} s",
+            st.config.body_timeout.as_secs()
+        ),
+    )
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -294,7 +378,9 @@ async fn healthz(State(st): St) -> Json<Value> {
 async fn metrics(State(st): St) -> Result<Response, ApiError> {
     let store = st.store.clone();
     let jobs = blocking(move || store.counts()).await??;
-    let text = st.metrics.render(st.queue.depth(), &jobs);
+    let text = st
+        .metrics
+        .render(st.queue.depth(), st.sessions.live_count(), &jobs);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
@@ -388,8 +474,9 @@ async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserEr
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported Content-Type", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
         (status = 422, description = "Invalid scenario; details name table, row and field", body = ErrorBody),
     ))]
 async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response, ApiError> {
@@ -397,17 +484,18 @@ async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response,
     let ctype = content_type(req.headers());
     let scenario = match ctype.as_str() {
         "application/json" | "" => {
-            let bytes = Bytes::from_request(req, &st)
-                .await
-                .map_err(body_rejection)?;
+            let bytes = read_body(&st, req).await?;
             let value: Value = parse_json(&bytes)?;
             scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?
         }
         "multipart/form-data" => {
+            check_encoding(req.headers())?;
             let form = Multipart::from_request(req, &st)
                 .await
                 .map_err(|e| UserError::bad_request("bad_multipart", e.body_text()))?;
-            scenario_from_multipart(form).await?
+            tokio::time::timeout(st.config.body_timeout, scenario_from_multipart(form))
+                .await
+                .map_err(|_| body_timeout(&st))??
         }
         other => {
             return Err(UserError::new(
@@ -475,7 +563,9 @@ fn solve_body(r: &Report) -> Value {
         (status = 202, description = "Stored and queued", body = Accepted),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
         (status = 422, description = "Invalid job", body = ErrorBody),
         (status = 429, description = "Queue full; see Retry-After", body = ErrorBody),
     ))]
@@ -679,7 +769,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
             format!("Content-Type {ctype:?}: send application/json"),
         ));
     }
-    let bytes = Bytes::from_request(req, st).await.map_err(body_rejection)?;
+    let bytes = read_body(st, req).await?;
     parse_json(&bytes)
 }
 
@@ -705,7 +795,12 @@ pub struct EventsRequest {
     responses((status = 201, description = "Created; the initial plan is ready", body = Object),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 422, description = "Invalid scenario", body = ErrorBody)))]
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        (status = 422, description = "Invalid scenario", body = ErrorBody),
+        (status = 429, description = "Too many live sessions; see Retry-After", body = ErrorBody),
+        (status = 503, description = "No thread for a new session now; see Retry-After", body = ErrorBody)))]
 async fn create_session(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -726,6 +821,21 @@ async fn create_session(
         .into_response())
 }
 
+/// Delete a session: its log is removed and its streams end.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", params(("id" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody)))]
+async fn delete_session(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let hub = st.sessions.clone();
+    blocking(move || hub.delete(&id, &tenant)).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Apply events (one batch, all or nothing) and answer the matches that changed.
 #[utoipa::path(post, path = "/v1/sessions/{id}/events", request_body = EventsRequest,
     params(("id" = String, Path, description = "Session id")),
@@ -733,15 +843,19 @@ async fn create_session(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 404, description = "No such session for this tenant", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 409, description = "An event conflicts with the session's state; nothing applied", body = ErrorBody),
-        (status = 422, description = "Malformed events; details name the event and field", body = ErrorBody)))]
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        (status = 422, description = "Malformed events; details name the event and field", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody),
+        (status = 500, description = "The session failed on this batch; nothing was applied and it was restored from its log", body = ErrorBody)))]
 async fn session_events(
     State(st): St,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let handle = st.sessions.get(&id, &tenant)?;
     let body: EventsRequest = json_body(&st, req).await?;
     let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
         let details = issues
@@ -751,7 +865,21 @@ async fn session_events(
         UserError::unprocessable(format!("{} problem(s) in the events", issues.len()))
             .with_details(details)
     })?;
-    Ok(Json(handle.events(events).await?))
+    let hub = st.sessions.clone();
+    let rx = blocking(move || hub.events(&id, &tenant, events)).await??;
+    Ok(Json(crate::sessions::answer(rx).await??))
+}
+
+/// Run a read on a session's actor (loading the session first if it was unloaded).
+async fn session_read<T: Send + 'static>(
+    st: &AppState,
+    id: String,
+    tenant: String,
+    f: impl FnOnce(&commonsnet_engine::session::Session) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let hub = st.sessions.clone();
+    let rx = blocking(move || hub.read(&id, &tenant, f)).await??;
+    crate::sessions::answer(rx).await
 }
 
 /// The current plan: summary, proposed matches and dispatches (JSON), or the matches as an
@@ -760,7 +888,8 @@ async fn session_events(
     responses((status = 200, description = "The plan", body = Object),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
         (status = 404, description = "No such session for this tenant", body = ErrorBody),
-        (status = 406, description = "Unsupported Accept", body = ErrorBody)))]
+        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
 async fn session_plan(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -768,14 +897,12 @@ async fn session_plan(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, false)?;
-    let handle = st.sessions.get(&id, &tenant)?;
-    let (report, body) = handle
-        .read(|s| {
-            let r = s.report();
-            let body = crate::sessions::plan_json(&r, s);
-            (r, body)
-        })
-        .await?;
+    let (report, body) = session_read(&st, id, tenant, |s| {
+        let r = s.report();
+        let body = crate::sessions::plan_json(&r, s);
+        (r, body)
+    })
+    .await?;
     match wanted {
         Wanted::Arrow => allocations_stream(&report),
         _ => Ok(Json(body).into_response()),
@@ -787,26 +914,28 @@ async fn session_plan(
     params(("id" = String, Path, description = "Session id"), ("need" = String, Path, description = "Need id")),
     responses((status = 200, description = "The explanation", body = Object),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such session or need", body = ErrorBody)))]
+        (status = 404, description = "No such session or need", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
 async fn session_why(
     State(st): St,
     Tenant(tenant): Tenant,
     Path((id, need)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let handle = st.sessions.get(&id, &tenant)?;
-    handle
-        .read(move |s| s.why(&need))
+    session_read(&st, id, tenant, move |s| s.why(&need))
         .await?
         .map(Json)
         .ok_or_else(|| UserError::not_found("need").into())
 }
 
 /// Server-Sent Events: every plan change, `id` = its sequence number. A client reconnecting
-/// with `Last-Event-ID` first receives the changes it missed (from the durable log).
+/// with `Last-Event-ID` first receives the changes it missed (from the durable log). Streams
+/// end when the session is deleted or the server shuts down.
 #[utoipa::path(get, path = "/v1/sessions/{id}/stream", params(("id" = String, Path, description = "Session id")),
     responses((status = 200, description = "text/event-stream of plan changes", content_type = "text/event-stream"),
+        (status = 400, description = "Last-Event-ID is not a sequence number", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such session for this tenant", body = ErrorBody)))]
+        (status = 404, description = "No such session for this tenant", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
 async fn session_stream(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -814,7 +943,6 @@ async fn session_stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let handle = st.sessions.get(&id, &tenant)?;
     let last: i64 = match headers.get("last-event-id") {
         None => -1,
         Some(v) => v
@@ -830,7 +958,9 @@ async fn session_stream(
             })?,
     };
     // Subscribe before reading the backlog, so nothing falls between the two.
-    let rx = handle.changes.subscribe();
+    let hub = st.sessions.clone();
+    let (sid, t) = (id.clone(), tenant);
+    let rx = blocking(move || hub.subscribe(&sid, &t)).await??;
     let backlog = if last >= 0 {
         let hub = st.sessions.clone();
         let sid = id.clone();
@@ -844,6 +974,7 @@ async fn session_stream(
         last: i64,
         hub: Arc<crate::sessions::SessionHub>,
         id: String,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     }
     let state = StreamState {
         backlog: backlog.into(),
@@ -851,9 +982,13 @@ async fn session_stream(
         last,
         hub: st.sessions.clone(),
         id,
+        shutdown: st.shutdown.clone(),
     };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
         loop {
+            if *s.shutdown.borrow() {
+                return None;
+            }
             if let Some(c) = s.backlog.pop_front() {
                 if c.seq <= s.last {
                     continue;
@@ -865,7 +1000,12 @@ async fn session_stream(
                     .data(c.data);
                 return Some((Ok::<_, std::convert::Infallible>(ev), s));
             }
-            match s.rx.recv().await {
+            let received = tokio::select! {
+                r = s.rx.recv() => r,
+                // Shutdown (or the sender gone): end the stream so the connection can close.
+                _ = s.shutdown.changed() => return None,
+            };
+            match received {
                 Ok(c) => s.backlog.push_back(c),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // A slow client: catch up from the log.

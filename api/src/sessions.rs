@@ -1,23 +1,38 @@
-//! Live sessions over HTTP: `SessionHub` owns one actor thread per session, which holds the
-//! engine's [`Session`], applies event batches, re-plans, appends the durable log and publishes
-//! plan changes to Server-Sent-Events subscribers.
+//! Live sessions over HTTP: `SessionHub` keeps the sessions that are in use in memory, each
+//! owned by an actor thread that holds the engine's [`Session`], applies event batches,
+//! re-plans, appends the durable log and publishes plan changes to Server-Sent-Events
+//! subscribers.
 //!
-//! Bursts are coalesced: the actor takes every request waiting in its mailbox, stages each
-//! one's events (each all or nothing), re-plans once, commits one log row per accepted request
-//! and only then answers them. The log row holds the events as applied (a dispatch with the
-//! share it committed), the event ids and the change set, so a restart replays the log without
-//! re-planning, and a stream client that reconnects with `Last-Event-ID` is served from it.
+//! - **Bounded.** At most `max_live` sessions are in memory (a new or reloaded one beyond it
+//!   answers 429); an actor idle for `idle` unloads its session, and the next request for it
+//!   rebuilds it by replaying the log. So threads and memory follow the sessions in use, not
+//!   the sessions ever created.
+//! - **All or nothing.** A batch is staged whole or refused whole by the engine; only an
+//!   accepted batch that changed something is logged, streamed and numbered.
+//! - **Supervised.** A panic while applying, re-planning or reading, or a failed log append,
+//!   answers 500 to the requests of that burst that were not answered yet, is logged, and the
+//!   session is rebuilt from its log (what was answered is exactly what was logged).
+//! - **Bursts are coalesced**: the actor takes every request waiting in its mailbox, stages
+//!   each one's events, re-plans once, commits one log row per accepted request and only then
+//!   answers them. The log row holds the events as applied (a dispatch with the share it
+//!   committed), the event ids and the change set, so a rebuild replays the log without
+//!   re-planning per event, and a stream client that reconnects with `Last-Event-ID` is served
+//!   from it.
 
 use crate::error::{ApiError, InternalError, UserError};
 use crate::store::now_ms;
+use axum::http::StatusCode;
 use commonsnet_engine::session::{Applied, BatchOutcome, Event, Session};
 use commonsnet_engine::{Report, Scenario};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::{broadcast, oneshot};
 
 /// A plan change as streamed: its sequence number and JSON body.
@@ -28,26 +43,50 @@ pub struct PlanChange {
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+type ReadFn = Box<dyn FnOnce(&Session) + Send>;
 
 enum Msg {
     Events {
         events: Vec<Event>,
+        /// The batch's event ids, logged so that a rebuild remembers them.
         event_ids: Vec<String>,
         reply: Reply<Value>,
     },
-    Read(Box<dyn FnOnce(&Session) + Send>),
+    Read(ReadFn),
 }
 
-pub struct SessionHandle {
-    pub tenant: String,
-    tx: Mutex<mpsc::Sender<Msg>>,
-    pub changes: broadcast::Sender<PlanChange>,
+/// How many sessions may be in memory, and how long an unused one stays.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub max_live: usize,
+    pub idle: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_live: 256,
+            idle: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A session in memory: its actor's mailbox and its change feed.
+struct Live {
+    tenant: String,
+    /// Tells this actor apart from a later one of the same session (after an unload).
+    generation: u64,
+    tx: mpsc::Sender<Msg>,
+    changes: broadcast::Sender<PlanChange>,
 }
 
 /// The durable side: sessions and their event log, in the service's SQLite file.
 pub struct SessionLog {
     conn: Mutex<Connection>,
 }
+
+/// One row of the log as a rebuild reads it.
+type LogRow = (i64, String, String);
 
 impl SessionLog {
     pub fn open(data_dir: &Path) -> Result<SessionLog, rusqlite::Error> {
@@ -66,7 +105,7 @@ impl SessionLog {
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -77,9 +116,10 @@ impl SessionLog {
         applied: &[Applied],
         ids: &[String],
         changes: &str,
-    ) -> Result<(), rusqlite::Error> {
-        let applied = serde_json::to_string(applied).unwrap_or_else(|_| "[]".into());
-        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    ) -> Result<(), InternalError> {
+        let json = |e: serde_json::Error| InternalError::Worker(e.to_string());
+        let applied = serde_json::to_string(applied).map_err(json)?;
+        let ids = serde_json::to_string(ids).map_err(json)?;
         self.conn().execute(
             "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -108,11 +148,90 @@ impl SessionLog {
             .collect();
         v
     }
+
+    /// The tenant and initial scenario of a stored session.
+    fn session(&self, id: &str) -> Result<Option<(String, String)>, rusqlite::Error> {
+        self.conn()
+            .query_row(
+                "SELECT tenant, scenario FROM sessions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+    }
+
+    fn rows(&self, id: &str) -> Result<Vec<LogRow>, rusqlite::Error> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
+        )?;
+        let v = st
+            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect();
+        v
+    }
+
+    /// Remove a session and its log in one transaction; false if it did not exist.
+    fn delete(&self, id: &str) -> Result<bool, rusqlite::Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM session_log WHERE session = ?1", params![id])?;
+        let n = tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    /// Rebuild a session's state by replaying its log.
+    fn rebuild(&self, id: &str, scenario: &str) -> Result<(Session, i64), InternalError> {
+        let bad = |m: String| InternalError::Worker(format!("session {id} log: {m}"));
+        let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
+        let initial =
+            commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
+        let mut session = Session::new(&initial).map_err(bad)?;
+        let mut last = 0;
+        for (seq, applied, ids) in self.rows(id)? {
+            let applied: Vec<Applied> =
+                serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
+            for a in &applied {
+                session.replay(a).map_err(bad)?;
+            }
+            let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
+            session.remember_event_ids(ids.iter().map(String::as_str));
+            last = seq;
+        }
+        session.replan_all();
+        Ok((session, last))
+    }
+}
+
+struct HubInner {
+    log: Arc<SessionLog>,
+    limits: SessionLimits,
+    /// Sessions in memory. Messages are sent with this lock held, and an idle actor removes
+    /// itself under it after finding its mailbox empty, so no message is ever sent to an actor
+    /// that has stopped.
+    live: Mutex<HashMap<String, Live>>,
+    /// Serialises loads, so two requests never rebuild the same session twice.
+    loading: Mutex<()>,
+    generation: AtomicU64,
+}
+
+impl HubInner {
+    fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Take a session out of memory if it is still the actor of `generation`.
+    fn unload(&self, id: &str, generation: u64) {
+        let mut live = self.live();
+        if live.get(id).is_some_and(|l| l.generation == generation) {
+            live.remove(id);
+        }
+    }
 }
 
 pub struct SessionHub {
-    log: Arc<SessionLog>,
-    sessions: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    inner: Arc<HubInner>,
 }
 
 /// The JSON a plan change carries on the stream and in the events answer.
@@ -122,87 +241,87 @@ fn change_json(seq: i64, out: &BatchOutcome) -> Value {
         "replanned_needs": out.replanned_needs})
 }
 
+fn too_many(limits: &SessionLimits) -> ApiError {
+    let mut e = UserError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_sessions",
+        format!(
+            "{} sessions are in use on this server; retry later or delete sessions you no longer need",
+            limits.max_live
+        ),
+    );
+    e.retry_after = Some(5);
+    e.into()
+}
+
+/// The answer to a request whose actor dropped it: its session failed and was restored.
+fn actor_failed() -> ApiError {
+    InternalError::Worker("the session failed while handling this request; it was restored from its log and the request was not applied".into()).into()
+}
+
 impl SessionHub {
-    /// Open the log and rebuild every session by replaying it.
-    pub fn open(data_dir: &Path) -> Result<SessionHub, rusqlite::Error> {
-        let log = Arc::new(SessionLog::open(data_dir)?);
-        let hub = SessionHub {
-            log: log.clone(),
-            sessions: Mutex::new(HashMap::new()),
-        };
-        let rows: Vec<(String, String, String)> = {
-            let conn = log.conn();
-            let mut st =
-                conn.prepare("SELECT id, tenant, scenario FROM sessions ORDER BY created_ms")?;
-            let v = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?;
-            v
-        };
-        for (id, tenant, scenario) in rows {
-            match hub.rebuild(&id, &scenario) {
-                Ok((session, seq)) => hub.start(id, tenant, session, seq),
-                Err(e) => tracing::error!(session = %id, error = %e, "cannot rebuild session"),
-            }
-        }
-        Ok(hub)
+    /// Open the log. Sessions are loaded on their first request, not at start-up.
+    pub fn open(data_dir: &Path, limits: SessionLimits) -> Result<SessionHub, rusqlite::Error> {
+        Ok(SessionHub {
+            inner: Arc::new(HubInner {
+                log: Arc::new(SessionLog::open(data_dir)?),
+                limits,
+                live: Mutex::new(HashMap::new()),
+                loading: Mutex::new(()),
+                generation: AtomicU64::new(0),
+            }),
+        })
     }
 
-    fn rebuild(&self, id: &str, scenario: &str) -> Result<(Session, i64), String> {
-        let value: Value = serde_json::from_str(scenario).map_err(|e| e.to_string())?;
-        let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| e.to_string())?;
-        let mut session = Session::new(&initial)?;
-        let conn = self.log.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
-            )
-            .map_err(|e| e.to_string())?;
-        let rows: Vec<(i64, String, String)> = st
-            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| e.to_string())?
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let mut last = 0;
-        for (seq, applied, ids) in rows {
-            let applied: Vec<Applied> =
-                serde_json::from_str(&applied).map_err(|e| e.to_string())?;
-            for a in &applied {
-                session.replay(a)?;
-            }
-            let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| e.to_string())?;
-            session.remember_event_ids(ids.iter().map(String::as_str));
-            last = seq;
-        }
-        session.replan_all();
-        Ok((session, last))
+    pub fn log(&self) -> &SessionLog {
+        &self.inner.log
     }
 
-    fn start(&self, id: String, tenant: String, session: Session, seq: i64) {
+    /// Sessions in memory now.
+    pub fn live_count(&self) -> usize {
+        self.inner.live().len()
+    }
+
+    /// Start an actor for `session` and register it; fails when the thread cannot start.
+    fn start(
+        &self,
+        live: &mut HashMap<String, Live>,
+        id: &str,
+        tenant: &str,
+        session: Session,
+        seq: i64,
+    ) -> Result<(), ApiError> {
         let (tx, rx) = mpsc::channel();
         let (changes, _) = broadcast::channel(1024);
-        let handle = Arc::new(SessionHandle {
-            tenant,
-            tx: Mutex::new(tx),
+        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        let actor = Actor {
+            id: id.to_string(),
+            generation,
+            hub: self.inner.clone(),
             changes: changes.clone(),
-        });
-        let log = self.log.clone();
-        let sid = id.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("session-{}", &id[..8.min(id.len())]))
-            .spawn(move || actor(sid, session, seq, rx, log, changes));
-        match spawned {
-            Ok(_) => {
-                self.sessions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(id, handle);
-            }
-            Err(e) => tracing::error!(error = %e, "cannot start a session thread"),
-        }
+            session,
+            seq,
+        };
+        std::thread::Builder::new()
+            .name(format!(
+                "session-{}",
+                id.chars().take(8).collect::<String>()
+            ))
+            .spawn(move || actor.run(rx))
+            .map_err(|e| InternalError::Unavailable(format!("cannot start a session: {e}")))?;
+        live.insert(
+            id.to_string(),
+            Live {
+                tenant: tenant.to_string(),
+                generation,
+                tx,
+                changes,
+            },
+        );
+        Ok(())
     }
 
-    /// Create a session (durably) and start its actor.
+    /// Create a session (durably) and start its actor. Blocking: call off the async runtime.
     pub fn create(
         &self,
         id: &str,
@@ -210,78 +329,158 @@ impl SessionHub {
         scenario: &Scenario,
         raw: &Value,
     ) -> Result<(), ApiError> {
+        if self.live_count() >= self.inner.limits.max_live {
+            return Err(too_many(&self.inner.limits));
+        }
         let session = Session::new(scenario).map_err(UserError::unprocessable)?;
-        self.log.conn().execute(
+        self.inner.log.conn().execute(
             "INSERT INTO sessions (id, tenant, scenario, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![id, tenant, raw.to_string(), now_ms()],
         )?;
-        self.start(id.to_string(), tenant.to_string(), session, 0);
+        let mut live = self.inner.live();
+        let started = if live.len() >= self.inner.limits.max_live {
+            Err(too_many(&self.inner.limits))
+        } else {
+            self.start(&mut live, id, tenant, session, 0)
+        };
+        drop(live);
+        if let Err(e) = started {
+            // Nothing half made: the row goes again, so the id never exists without an actor.
+            self.inner.log.delete(id)?;
+            return Err(e);
+        }
         Ok(())
     }
 
-    /// The session if it exists and belongs to the tenant.
-    pub fn get(&self, id: &str, tenant: &str) -> Result<Arc<SessionHandle>, UserError> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .filter(|h| h.tenant == tenant)
-            .cloned()
-            .ok_or_else(|| UserError::not_found("session"))
-    }
-
-    pub fn log(&self) -> &SessionLog {
-        &self.log
-    }
-
-    pub fn exists(&self, id: &str) -> Result<bool, rusqlite::Error> {
-        self.log
-            .conn()
-            .query_row("SELECT 1 FROM sessions WHERE id = ?1", params![id], |_| {
+    /// Load a stored session into memory by replaying its log, unless it is there already.
+    /// Blocking: call off the async runtime.
+    fn load(&self, id: &str, tenant: &str) -> Result<(), ApiError> {
+        let not_found = || ApiError::from(UserError::not_found("session"));
+        let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = self.inner.live().get(id) {
+            return if l.tenant == tenant {
                 Ok(())
-            })
-            .optional()
-            .map(|o| o.is_some())
-    }
-}
-
-impl SessionHandle {
-    fn send(&self, msg: Msg) -> Result<(), ApiError> {
-        self.tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(msg)
-            .map_err(|_| InternalError::Worker("session actor stopped".into()).into())
-    }
-
-    /// Apply a batch; answers the change set (with its sequence number).
-    pub async fn events(&self, events: Vec<Event>) -> Result<Value, ApiError> {
-        let event_ids = events.iter().filter_map(|e| e.event_id.clone()).collect();
-        let (reply, rx) = oneshot::channel();
-        self.send(Msg::Events {
-            events,
-            event_ids,
-            reply,
-        })?;
-        rx.await
-            .map_err(|_| InternalError::Worker("session actor stopped".into()))?
+            } else {
+                Err(not_found())
+            };
+        }
+        let Some((owner, scenario)) = self.inner.log.session(id)? else {
+            return Err(not_found());
+        };
+        if owner != tenant {
+            return Err(not_found());
+        }
+        if self.live_count() >= self.inner.limits.max_live {
+            return Err(too_many(&self.inner.limits));
+        }
+        let (session, seq) = self.inner.log.rebuild(id, &scenario)?;
+        let mut live = self.inner.live();
+        self.start(&mut live, id, tenant, session, seq)
     }
 
-    /// Run a read-only function on the session, on its actor thread.
-    pub async fn read<T: Send + 'static>(
+    /// Run `f` on the session's live entry (loading it first if needed), with the live-set
+    /// lock held. `f` answers `Err(m)` with its message back when the actor has stopped; the
+    /// session is then loaded again and `f` tried once more. Blocking.
+    fn with_live<M, T>(
         &self,
-        f: impl FnOnce(&Session) -> T + Send + 'static,
+        id: &str,
+        tenant: &str,
+        mut msg: M,
+        f: impl Fn(&Live, M) -> Result<T, M>,
     ) -> Result<T, ApiError> {
+        let not_found = || ApiError::from(UserError::not_found("session"));
+        for _ in 0..2 {
+            {
+                let mut live = self.inner.live();
+                if let Some(l) = live.get(id) {
+                    if l.tenant != tenant {
+                        return Err(not_found());
+                    }
+                    match f(l, msg) {
+                        Ok(t) => return Ok(t),
+                        Err(m) => {
+                            msg = m;
+                            live.remove(id);
+                        }
+                    }
+                }
+            }
+            self.load(id, tenant)?;
+        }
+        Err(InternalError::Unavailable("the session is restarting; retry".into()).into())
+    }
+
+    fn send(&self, id: &str, tenant: &str, msg: Msg) -> Result<(), ApiError> {
+        self.with_live(id, tenant, msg, |l, m| l.tx.send(m).map_err(|e| e.0))
+    }
+
+    /// Apply a batch (all or nothing); answers the change set with its sequence number.
+    /// Blocking until the batch is queued; await the receiver for the answer.
+    pub fn events(
+        &self,
+        id: &str,
+        tenant: &str,
+        events: Vec<Event>,
+    ) -> Result<oneshot::Receiver<Result<Value, ApiError>>, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        let event_ids = events.iter().filter_map(|e| e.event_id.clone()).collect();
+        self.send(
+            id,
+            tenant,
+            Msg::Events {
+                events,
+                event_ids,
+                reply,
+            },
+        )?;
+        Ok(rx)
+    }
+
+    /// Run a read-only function on the session, on its actor thread. Blocking until queued;
+    /// await the receiver for the answer.
+    pub fn read<T: Send + 'static>(
+        &self,
+        id: &str,
+        tenant: &str,
+        f: impl FnOnce(&Session) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, ApiError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Msg::Read(Box::new(move |s| {
+        let f: ReadFn = Box::new(move |s| {
             let _ = tx.send(f(s));
-        })))?;
-        rx.await
-            .map_err(|_| InternalError::Worker("session actor stopped".into()).into())
+        });
+        self.send(id, tenant, Msg::Read(f))?;
+        Ok(rx)
+    }
+
+    /// Subscribe to the session's plan changes. Blocking.
+    pub fn subscribe(
+        &self,
+        id: &str,
+        tenant: &str,
+    ) -> Result<broadcast::Receiver<PlanChange>, ApiError> {
+        self.with_live(id, tenant, (), |l, ()| Ok(l.changes.subscribe()))
+    }
+
+    /// Delete a session: its actor stops, its streams end, its log is removed. Blocking.
+    pub fn delete(&self, id: &str, tenant: &str) -> Result<(), ApiError> {
+        let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
+        match self.inner.log.session(id)? {
+            Some((owner, _)) if owner == tenant => {}
+            _ => return Err(UserError::not_found("session").into()),
+        }
+        // Dropping the entry drops the mailbox's sender: the actor ends after what it holds.
+        self.inner.live().remove(id);
+        self.inner.log.delete(id)?;
+        Ok(())
     }
 }
 
-/// A request whose events are applied and waiting for the re-plan.
+/// Await an actor's answer; a dropped reply means the actor failed on that request.
+pub async fn answer<T>(rx: oneshot::Receiver<T>) -> Result<T, ApiError> {
+    rx.await.map_err(|_| actor_failed())
+}
+
+/// A request whose events are staged and waiting for the re-plan.
 struct Staged {
     out: BatchOutcome,
     applied: Vec<Applied>,
@@ -289,19 +488,89 @@ struct Staged {
     reply: Reply<Value>,
 }
 
-fn actor(
+/// The thread that owns one session in memory.
+struct Actor {
     id: String,
-    mut session: Session,
-    mut seq: i64,
-    rx: mpsc::Receiver<Msg>,
-    log: Arc<SessionLog>,
+    generation: u64,
+    hub: Arc<HubInner>,
     changes: broadcast::Sender<PlanChange>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut msgs = vec![first];
-        while let Ok(m) = rx.try_recv() {
-            msgs.push(m);
+    session: Session,
+    seq: i64,
+}
+
+impl Actor {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            let first = match rx.recv_timeout(self.hub.limits.idle) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) if self.changes.receiver_count() > 0 => {
+                    // Someone is watching its stream: the session is in use.
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // Senders hold the live-set lock while sending: with it held, an empty
+                    // mailbox stays empty once the entry is gone.
+                    let mut live = self.hub.live();
+                    match rx.try_recv() {
+                        Ok(m) => m,
+                        Err(_) => {
+                            if live
+                                .get(&self.id)
+                                .is_some_and(|l| l.generation == self.generation)
+                            {
+                                live.remove(&self.id);
+                            }
+                            tracing::info!(session = %self.id, "idle session unloaded");
+                            return;
+                        }
+                    }
+                }
+            };
+            let mut msgs = vec![first];
+            while let Ok(m) = rx.try_recv() {
+                msgs.push(m);
+            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.burst(msgs)));
+            let failure = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(panic) => panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into()),
+            };
+            // Requests not answered yet got their reply dropped (a 500); rebuild from the
+            // log, which holds exactly what was answered.
+            tracing::error!(session = %self.id, error = %failure, "session failed; rebuilding it from its log");
+            let rebuilt = self
+                .hub
+                .log
+                .session(&self.id)
+                .map_err(InternalError::from)
+                .and_then(|row| {
+                    let (_, scenario) =
+                        row.ok_or_else(|| InternalError::Worker("session deleted".into()))?;
+                    self.hub.log.rebuild(&self.id, &scenario)
+                });
+            match rebuilt {
+                Ok((session, seq)) => {
+                    self.session = session;
+                    self.seq = seq;
+                }
+                Err(e) => {
+                    tracing::error!(session = %self.id, error = %e, "cannot rebuild the session; unloading it");
+                    self.hub.unload(&self.id, self.generation);
+                    return;
+                }
+            }
         }
+    }
+
+    /// Handle the requests waiting in the mailbox: stage each batch (each all or nothing),
+    /// re-plan once, log, stream and answer each accepted batch, then run the reads.
+    fn burst(&mut self, msgs: Vec<Msg>) -> Result<(), InternalError> {
         // Reads run after the re-plan, so they always see a plan that is up to date.
         let mut reads = Vec::new();
         let mut staged: Vec<Staged> = Vec::new();
@@ -312,7 +581,7 @@ fn actor(
                     events,
                     event_ids,
                     reply,
-                } => match session.stage(&events) {
+                } => match self.session.stage(&events) {
                     Ok((out, applied)) => staged.push(Staged {
                         out,
                         applied,
@@ -321,7 +590,7 @@ fn actor(
                     }),
                     Err(e) => {
                         let err = UserError::new(
-                            axum::http::StatusCode::CONFLICT,
+                            StatusCode::CONFLICT,
                             "event_rejected",
                             format!("event {} cannot be applied: {}", e.index, e.message),
                         )
@@ -332,38 +601,42 @@ fn actor(
                 },
             }
         }
-        if staged.is_empty() {
-            for f in reads {
-                f(&session);
+        if !staged.is_empty() {
+            let (changed, replanned) = self.session.flush();
+            for Staged {
+                mut out,
+                applied,
+                ids,
+                reply,
+            } in staged
+            {
+                if applied.is_empty() {
+                    // Nothing changed (no events, or retries only): nothing to number, log or
+                    // stream; the answer carries the current sequence number.
+                    let _ = reply.send(Ok(change_json(self.seq, &out)));
+                    continue;
+                }
+                out.changed = changed.clone();
+                out.replanned_needs = replanned;
+                let body = change_json(self.seq + 1, &out);
+                let data = body.to_string();
+                // A failed append answers this request and every later one of the burst
+                // with a 500 (their replies are dropped) and rebuilds from the log.
+                self.hub
+                    .log
+                    .append(&self.id, self.seq + 1, &applied, &ids, &data)?;
+                self.seq += 1;
+                let _ = self.changes.send(PlanChange {
+                    seq: self.seq,
+                    data,
+                });
+                let _ = reply.send(Ok(body));
             }
-            continue;
-        }
-        let (changed, replanned) = session.flush();
-        for Staged {
-            mut out,
-            applied,
-            ids,
-            reply,
-        } in staged
-        {
-            out.changed = changed.clone();
-            out.replanned_needs = replanned;
-            seq += 1;
-            let body = change_json(seq, &out);
-            let data = body.to_string();
-            if let Err(e) = log.append(&id, seq, &applied, &ids, &data) {
-                // The state has moved on in memory but not on disk: stop this session rather
-                // than answer for something a restart would not remember.
-                tracing::error!(session = %id, error = %e, "cannot append to the session log");
-                let _ = reply.send(Err(InternalError::Storage(e).into()));
-                return;
-            }
-            let _ = changes.send(PlanChange { seq, data });
-            let _ = reply.send(Ok(body));
         }
         for f in reads {
-            f(&session);
+            f(&self.session);
         }
+        Ok(())
     }
 }
 
@@ -374,4 +647,109 @@ pub fn plan_json(report: &Report, session: &Session) -> Value {
         "allocations": report.allocations_json(),
         "dispatched": session.dispatches(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonsnet_engine::session::parse_events;
+
+    fn hub(dir: &Path, limits: SessionLimits) -> SessionHub {
+        SessionHub::open(dir, limits).unwrap()
+    }
+
+    fn scenario() -> (Scenario, Value) {
+        let raw = json!({"resources": [{"id": "van", "kind": "water", "capacity": {"l": 10}}],
+            "needs": [{"id": "a", "kind": "water", "demand": {"l": 4}}]});
+        (commonsnet_engine::scenario_from_value(&raw).unwrap(), raw)
+    }
+
+    fn block<T>(rx: oneshot::Receiver<T>) -> Result<T, ApiError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(answer(rx))
+    }
+
+    fn add(id: &str) -> Vec<Event> {
+        parse_events(&json!([{"type": "need_added", "need":
+            {"id": id, "kind": "water", "demand": {"l": 1}}}]))
+        .unwrap()
+    }
+
+    /// A panic on the actor answers that request with a 500, and the session goes on from its
+    /// log: what was answered before is kept, what the failed burst held is not.
+    #[test]
+    fn a_panic_answers_500_and_the_session_recovers_from_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = hub(dir.path(), SessionLimits::default());
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        let out = block(h.events("s1", "t", add("b")).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(out["seq"], 1);
+        let r = block(
+            h.read("s1", "t", |_| -> usize { panic!("injected") })
+                .unwrap(),
+        );
+        assert!(matches!(r, Err(ApiError::Internal(_))));
+        let needs = block(
+            h.read("s1", "t", |s| s.residual_scenario().needs.len())
+                .unwrap(),
+        );
+        assert_eq!(needs.unwrap(), 2, "the logged batch survives the panic");
+        let out = block(h.events("s1", "t", add("c")).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(out["seq"], 2, "numbering goes on from the log");
+    }
+
+    /// Idle sessions leave memory and come back by replay; the cap answers 429; a deleted
+    /// session is gone from memory and from the log.
+    #[test]
+    fn sessions_are_capped_unloaded_when_idle_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = SessionLimits {
+            max_live: 2,
+            idle: Duration::from_millis(200),
+        };
+        let h = hub(dir.path(), limits);
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        h.create("s2", "t", &s, &raw).unwrap();
+        let e = h.create("s3", "t", &s, &raw).unwrap_err();
+        assert!(matches!(e, ApiError::User(ref u) if u.status == StatusCode::TOO_MANY_REQUESTS));
+        assert!(
+            h.log().session("s3").unwrap().is_none(),
+            "no half-made session"
+        );
+        block(h.events("s1", "t", add("b")).unwrap())
+            .unwrap()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while h.live_count() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "idle sessions not unloaded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let needs = block(
+            h.read("s1", "t", |s| s.residual_scenario().needs.len())
+                .unwrap(),
+        );
+        assert_eq!(needs.unwrap(), 2, "reloaded by replay");
+        assert_eq!(h.live_count(), 1);
+        assert!(matches!(
+            h.read("s1", "other", |_| ()),
+            Err(ApiError::User(_))
+        ));
+        h.delete("s1", "t").unwrap();
+        assert_eq!(h.live_count(), 0);
+        assert!(h.log().rows("s1").unwrap().is_empty());
+        assert!(
+            matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status == StatusCode::NOT_FOUND)
+        );
+    }
 }

@@ -2,8 +2,11 @@
 //! data directory, plus the result files next to it.
 //!
 //! Invariants: a job row is committed before its `202` is sent; every finished run is committed
-//! on its own, so a crash loses at most the runs that were in flight; a result file appears only
-//! complete (written to a temporary name, then renamed).
+//! on its own, with its start and finish times, so a crash loses at most the runs that were in
+//! flight; a result file appears only complete (written to a temporary name, then renamed).
+//! A job is `running` in the store only while a runner works on it: a graceful shutdown puts
+//! it back to `queued`, so a job found `running` at start-up is one the server died under
+//! (counted in `crashes`).
 
 use commonsnet_engine::batch::RunRow;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -33,6 +36,9 @@ pub struct JobInfo {
     pub solve_ms_total: f64,
     /// How many times the job was (re)started: above 1 after a restart of the server.
     pub attempts: i64,
+    /// The most runs that were executing at one moment, from the runs' stored start and
+    /// finish times (at most the server's `--job-threads`); set when the job ends.
+    pub max_parallel_runs: Option<i64>,
     pub error: Option<String>,
 }
 
@@ -96,6 +102,22 @@ impl JobStore {
                 PRIMARY KEY (job, idx)
             );",
         )?;
+        // Columns added since the first release; a store made before them gets them here.
+        for (table, column, decl) in [
+            ("jobs", "crashes", "INTEGER NOT NULL DEFAULT 0"),
+            ("jobs", "max_parallel_runs", "INTEGER"),
+            ("runs", "started_us", "INTEGER"),
+            ("runs", "finished_us", "INTEGER"),
+        ] {
+            let exists: bool = conn.query_row(
+                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                params![column],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
+        }
         Ok(JobStore {
             conn: Mutex::new(conn),
             results_dir,
@@ -130,7 +152,8 @@ impl JobStore {
             .query_row(
                 "SELECT id, tenant, status, total, error, created_ms, started_ms, finished_ms, attempts,
                         (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
-                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id)
+                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id),
+                        max_parallel_runs
                  FROM jobs WHERE id = ?1",
                 params![id],
                 |r| {
@@ -150,6 +173,7 @@ impl JobStore {
                             attempts: r.get(8)?,
                             elapsed_ms: None,
                             solve_ms_total: r.get(10)?,
+                            max_parallel_runs: r.get(11)?,
                         },
                     ))
                 },
@@ -208,19 +232,34 @@ impl JobStore {
         ids
     }
 
-    /// queued -> running (or running again after a restart). False if the job is no longer
-    /// runnable (cancelled meanwhile).
-    pub fn mark_running(&self, id: &str) -> Result<bool, rusqlite::Error> {
-        let n = self.conn().execute(
-            "UPDATE jobs SET status = 'running', started_ms = COALESCE(started_ms, ?2),
-                 attempts = attempts + 1
-             WHERE id = ?1 AND status IN ('queued', 'running')",
-            params![id, now_ms()],
-        )?;
-        Ok(n == 1)
+    /// queued -> running (or running again after a restart). `None` if the job is no longer
+    /// runnable (cancelled meanwhile); else how many times the server died while running it
+    /// (a job still `running` at this point was left so by a server that did not stop cleanly).
+    pub fn mark_running(&self, id: &str) -> Result<Option<i64>, rusqlite::Error> {
+        self.conn()
+            .query_row(
+                "UPDATE jobs SET status = 'running', started_ms = COALESCE(started_ms, ?2),
+                     attempts = attempts + 1, crashes = crashes + (status = 'running')
+                 WHERE id = ?1 AND status IN ('queued', 'running')
+                 RETURNING crashes",
+                params![id, now_ms()],
+                |r| r.get(0),
+            )
+            .optional()
     }
 
-    /// Final state of a job that was running (a cancelled job stays cancelled).
+    /// running -> queued at a graceful shutdown: the job resumes at the next start.
+    pub fn checkpoint(&self, id: &str) -> Result<(), rusqlite::Error> {
+        self.conn().execute(
+            "UPDATE jobs SET status = 'queued' WHERE id = ?1 AND status = 'running'",
+            params![id],
+        )?;
+        Ok(())
+    }
+
+    /// Final state of a job that was running (a cancelled job stays cancelled), with the most
+    /// runs that executed at once: a sweep over the runs' start (+1) and finish (-1) times,
+    /// a finish before a start at the same time.
     pub fn finish(
         &self,
         id: &str,
@@ -228,7 +267,16 @@ impl JobStore {
         error: Option<&str>,
     ) -> Result<(), rusqlite::Error> {
         self.conn().execute(
-            "UPDATE jobs SET status = ?2, error = ?3, finished_ms = ?4
+            "UPDATE jobs SET status = ?2, error = ?3, finished_ms = ?4,
+                 max_parallel_runs = (
+                     SELECT MAX(open) FROM (
+                         SELECT SUM(step) OVER (ORDER BY at, step ROWS UNBOUNDED PRECEDING) AS open
+                         FROM (
+                             SELECT started_us AS at, 1 AS step FROM runs
+                                 WHERE job = ?1 AND started_us IS NOT NULL AND finished_us IS NOT NULL
+                             UNION ALL
+                             SELECT finished_us, -1 FROM runs
+                                 WHERE job = ?1 AND started_us IS NOT NULL AND finished_us IS NOT NULL)))
              WHERE id = ?1 AND status IN ('queued', 'running')",
             params![id, status, error, now_ms()],
         )?;
@@ -262,13 +310,28 @@ impl JobStore {
         v
     }
 
-    /// Record one finished run (its own transaction: durable when this returns).
-    pub fn insert_run(&self, id: &str, row: &RunRow) -> Result<(), rusqlite::Error> {
+    /// Record one finished run, which executed from `started_us` to `finished_us`
+    /// (microseconds since the Unix epoch); its own transaction: durable when this returns.
+    pub fn insert_run(
+        &self,
+        id: &str,
+        row: &RunRow,
+        started_us: i64,
+        finished_us: i64,
+    ) -> Result<(), rusqlite::Error> {
         let text = serde_json::to_string(row)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         self.conn().execute(
-            "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![id, row.run as i64, text, row.solve_ms.unwrap_or(0.0)],
+            "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms, started_us, finished_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                row.run as i64,
+                text,
+                row.solve_ms.unwrap_or(0.0),
+                started_us,
+                finished_us
+            ],
         )?;
         Ok(())
     }

@@ -44,8 +44,16 @@ fn node(tok: Option<&[u8]>, line: usize, n: usize, what: &str) -> Result<usize, 
     Ok(v as usize - 1)
 }
 
-/// The problem line `p KIND N M`.
-fn problem_line(toks: &mut DataLine, line: usize, kind: &[u8]) -> Result<(usize, usize), String> {
+/// The problem line `p KIND N M`, checked against the size of the file: an arc line takes at
+/// least 4 bytes (`a 1 2 3` is 7 with its newline), so a file of `len` bytes cannot hold more
+/// than `len / 4` arcs; a node numbered on no line is isolated, and a file cannot describe more
+/// nodes than it has bytes. Nothing is allocated from a count the file cannot back.
+fn problem_line(
+    toks: &mut DataLine,
+    line: usize,
+    kind: &[u8],
+    file_len: usize,
+) -> Result<(usize, usize), String> {
     let k = toks.next().unwrap_or_default();
     if k != kind {
         return Err(format!(
@@ -59,12 +67,23 @@ fn problem_line(toks: &mut DataLine, line: usize, kind: &[u8]) -> Result<(usize,
     if !(0..=100_000_000).contains(&n) || !(0..=1_000_000_000).contains(&m) {
         return Err(format!("line {line}: {n} nodes / {m} arcs is out of range"));
     }
-    Ok((n as usize, m as usize))
+    let (n, m) = (n as usize, m as usize);
+    if m > file_len / 4 || n > file_len {
+        return Err(format!(
+            "line {line}: the problem line declares {n} nodes and {m} arcs, more than a file of \
+             {file_len} bytes can hold"
+        ));
+    }
+    Ok((n, m))
 }
 
 /// What [`scan`] hands on: the problem size, then each `n` or `a` line.
 enum Event<'a> {
-    Header { nodes: usize, arcs: usize },
+    Header {
+        nodes: usize,
+        arcs: usize,
+        line: usize,
+    },
     Data(DataLine<'a>),
 }
 
@@ -116,8 +135,12 @@ fn scan<'a>(
                 if declared.is_some() {
                     return Err(format!("line {ln}: a second problem line"));
                 }
-                let (n, m) = problem_line(&mut first, ln, kind)?;
-                on(Event::Header { nodes: n, arcs: m })?;
+                let (n, m) = problem_line(&mut first, ln, kind, bytes.len())?;
+                on(Event::Header {
+                    nodes: n,
+                    arcs: m,
+                    line: ln,
+                })?;
                 declared = Some((n, m));
             }
             b"n" | b"a" => {
@@ -160,7 +183,8 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
     let mut fp = FlowProblem::new(0);
     scan(bytes, b"min", |ev| {
         let mut d = match ev {
-            Event::Header { nodes, arcs } => {
+            // Both counts are bounded by the file's size (see `problem_line`).
+            Event::Header { nodes, arcs, .. } => {
                 fp = FlowProblem::new(nodes);
                 fp.source.reserve(arcs);
                 fp.target.reserve(arcs);
@@ -194,15 +218,27 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
     Ok(fp)
 }
 
+/// Cells of the dense assignment matrix a DIMACS `.asn` file may ask for per byte of file
+/// (a sparse file lists only its arcs), and the allowance of any file.
+const ASN_CELLS_PER_BYTE: usize = 128;
+const ASN_MIN_CELLS: usize = 1 << 20;
+
 /// Parse a DIMACS assignment file: `n` lines name the left nodes, arcs go left -> right.
 pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
     let mut is_left: Vec<bool> = Vec::new();
     let mut arcs: Vec<(usize, usize, i64)> = Vec::new();
+    let mut header_line = 0;
     scan(bytes, b"asn", |ev| {
         let mut d = match ev {
-            Event::Header { nodes, arcs: m } => {
+            // Both counts are bounded by the file's size (see `problem_line`).
+            Event::Header {
+                nodes,
+                arcs: m,
+                line,
+            } => {
                 is_left = vec![false; nodes];
                 arcs.reserve(m);
+                header_line = line;
                 return Ok(());
             }
             Event::Data(d) => d,
@@ -232,6 +268,22 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
             right += 1;
         }
     }
+    // The solver keeps a dense `left x right` matrix; a sparse file may ask for far more cells
+    // than it has bytes, but not without bound.
+    let limit = bytes
+        .len()
+        .saturating_mul(ASN_CELLS_PER_BYTE)
+        .max(ASN_MIN_CELLS);
+    match left.checked_mul(right) {
+        Some(cells) if cells <= limit => {}
+        _ => {
+            return Err(format!(
+                "line {header_line}: {left} left x {right} right nodes make an assignment matrix \
+                 larger than a file of {} bytes can justify (at most {limit} cells)",
+                bytes.len()
+            ))
+        }
+    }
     let mut p = AssignmentProblem::sparse(left, right);
     for (s, t, c) in arcs {
         if !is_left[s] || is_left[t] {
@@ -249,10 +301,9 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
 /// Parse an OR-Library `assignp` file: `n`, then `n * n` costs, row-major, lines wrapped anywhere.
 pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, String> {
     let mut t = crate::orlib::Tokens::new(bytes);
+    let line = t.line();
     let n = t.count("the matrix size", 100_000)?;
-    let mut costs = Vec::with_capacity(n * n);
-    for _ in 0..n * n {
-        costs.push(t.int("a cost")?);
-    }
+    // The costs grow with what is read: a size the file cannot back allocates nothing.
+    let costs = t.ints(n * n, "a cost", line, &format!("a {n} x {n} matrix"))?;
     Ok(AssignmentProblem::dense(n, n, costs))
 }

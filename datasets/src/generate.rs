@@ -5,9 +5,10 @@
 //!
 //! Where the numbers come from is written next to them and summarised in `datasets/README.md`.
 
-use commonsnet_engine::batch::SplitMix64;
+use commonsnet_engine::batch::{derive_seed, ScenarioSource, SplitMix64};
 use commonsnet_engine::{scenario_from_value, Scenario};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// The generators' names, as `commonsnet generate NAME` and job requests spell them.
 pub const GENERATORS: [&str; 4] = ["urban", "rural", "intentional", "disaster"];
@@ -39,11 +40,16 @@ pub fn generate(name: &str, scale: f64, seed: u64) -> Result<Value, String> {
         }
     };
     Ok(json!({
-        "name": format!("{name}-x{scale}-s{seed}"),
+        "name": scenario_name(name, scale, seed),
         "resources": g.resources,
         "needs": g.needs,
         "policy": policy,
     }))
+}
+
+/// The `name` of the scenario [`generate`] makes, known without making it.
+pub fn scenario_name(name: &str, scale: f64, seed: u64) -> String {
+    format!("{name}-x{scale}-s{seed}")
 }
 
 /// [`generate`], validated by the engine.
@@ -51,6 +57,37 @@ pub fn generate_scenario(name: &str, scale: f64, seed: u64) -> Result<Scenario, 
     let value = generate(name, scale, seed)?;
     scenario_from_value(&value)
         .map_err(|e| format!("generator {name} made an invalid scenario: {e}"))
+}
+
+/// The scenarios of a batch made by a generator, each when its run starts: scenario `i` is
+/// generator `name` at `scale` with seed `derive_seed(seed, [0xB, i])` (SPEC section 5, the
+/// same for `commonsnet simulate` and for jobs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub name: String,
+    pub scale: f64,
+    pub count: usize,
+    pub seed: u64,
+}
+
+impl Generated {
+    fn seed_of(&self, index: usize) -> u64 {
+        derive_seed(self.seed, &[0xB, index as u64])
+    }
+}
+
+impl ScenarioSource for Generated {
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn label(&self, index: usize) -> String {
+        scenario_name(&self.name, self.scale, self.seed_of(index))
+    }
+
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+        generate_scenario(&self.name, self.scale, self.seed_of(index)).map(Cow::Owned)
+    }
 }
 
 struct Gen {

@@ -58,7 +58,14 @@ impl NetgenParams {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.sources == 0 || self.sinks == 0 || self.sources + self.sinks > self.nodes {
+        // The sizes of what DIMACS files may hold (see `dimacs`).
+        if self.nodes > 100_000_000 || self.arcs > 1_000_000_000 {
+            return Err("at most 10^8 nodes and 10^9 arcs".into());
+        }
+        if self.sources == 0
+            || self.sinks == 0
+            || self.sources.saturating_add(self.sinks) > self.nodes
+        {
             return Err("need at least one source and one sink, and no more than the nodes".into());
         }
         if self.total_supply < self.sources as i64 {
@@ -180,6 +187,12 @@ pub fn crisis_transport(
 ) -> Result<CrisisInstance, String> {
     if stations == 0 || incidents == 0 || candidates == 0 || candidates > stations {
         return Err("need stations, incidents and 1..=stations candidates".into());
+    }
+    // The sizes of what DIMACS files may hold (see `dimacs`): no arithmetic below can overflow.
+    if stations.saturating_add(incidents) >= 100_000_000
+        || incidents.saturating_mul(candidates) > 1_000_000_000
+    {
+        return Err("at most 10^8 stations and incidents, and 10^9 incident links".into());
     }
     let mut rng = SplitMix64::new(seed);
     let side = 100.0;

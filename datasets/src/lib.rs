@@ -12,6 +12,7 @@ pub mod instances;
 pub mod orlib;
 
 use arrow_array::RecordBatch;
+use commonsnet_engine::input::JsonError;
 use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
 use std::fs::File;
 
@@ -51,10 +52,10 @@ pub enum ScenarioFormat {
     Dir,
 }
 
-/// Read a scenario JSON file.
+/// Read a scenario JSON file (a key given twice is refused, naming its path).
 pub fn read_scenario_json(path: &Path) -> Result<Scenario, DatasetError> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    Ok(commonsnet_engine::scenario_from_json_str(&text)?)
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    Ok(commonsnet_engine::input::scenario_from_json_slice(&bytes)?)
 }
 
 /// Table extensions tried for each table of a scenario directory, in this order.
@@ -72,15 +73,13 @@ fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let csv = path.extension().and_then(|e| e.to_str()) == Some("csv");
-    frames::read_frame(&bytes, csv)
-        .and_then(|mut df| frames::frame_to_batches(&mut df))
-        .map_err(|e| format_err(path, e))
+    frames::read_table(&bytes, csv).map_err(|e| format_err(path, e))
 }
 
 /// Record batches of an in-memory Arrow IPC file or stream, or Parquet file (told apart by their
 /// magic bytes), as files and HTTP uploads carry them.
 pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
-    frames::read_frame(bytes, false).and_then(|mut df| frames::frame_to_batches(&mut df))
+    frames::read_table(bytes, false)
 }
 
 /// Read a scenario directory: `resources.*`, `needs.*`, optional `links.*` (Arrow IPC file or
@@ -109,10 +108,15 @@ pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
     let links = table("links", false)?;
     let policy_path = dir.join("policy.json");
     let policy = if policy_path.is_file() {
-        let text = std::fs::read_to_string(&policy_path).map_err(io_err(&policy_path))?;
+        let bytes = std::fs::read(&policy_path).map_err(io_err(&policy_path))?;
+        // A key given twice is refused (naming its path), never last-wins.
         Some(
-            serde_json::from_str::<serde_json::Value>(&text)
-                .map_err(|e| format_err(&policy_path, format!("not valid JSON: {e}")))?,
+            commonsnet_engine::input::parse_json(&bytes).map_err(|e| match e {
+                JsonError::DuplicateKey(d) => DatasetError::Invalid(InvalidInput {
+                    issues: vec![d.issue("policy")],
+                }),
+                JsonError::Syntax(e) => format_err(&policy_path, format!("not valid JSON: {e}")),
+            })?,
         )
     } else {
         None

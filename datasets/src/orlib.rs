@@ -39,12 +39,7 @@ impl<'a> Tokens<'a> {
 
     /// The next integer, or an error naming the line.
     pub fn int(&mut self, what: &str) -> Result<i64, String> {
-        while self.pos < self.bytes.len() && self.bytes[self.pos].is_ascii_whitespace() {
-            if self.bytes[self.pos] == b'\n' {
-                self.line += 1;
-            }
-            self.pos += 1;
-        }
+        self.skip_space();
         if self.pos >= self.bytes.len() {
             return Err(format!(
                 "line {}: unexpected end of file, expected {what}",
@@ -75,7 +70,7 @@ impl<'a> Tokens<'a> {
     }
 
     pub fn count(&mut self, what: &str, max: i64) -> Result<usize, String> {
-        let line = self.line;
+        let line = self.line();
         let v = self.int(what)?;
         if v < 1 || v > max {
             return Err(format!(
@@ -85,10 +80,54 @@ impl<'a> Tokens<'a> {
         Ok(v as usize)
     }
 
-    fn at_end(&mut self) -> bool {
+    /// The line (1-based) of the next token, whitespace before it skipped.
+    pub fn line(&mut self) -> usize {
+        self.skip_space();
+        self.line
+    }
+
+    fn skip_space(&mut self) {
         while self.pos < self.bytes.len() && self.bytes[self.pos].is_ascii_whitespace() {
+            if self.bytes[self.pos] == b'\n' {
+                self.line += 1;
+            }
             self.pos += 1;
         }
+    }
+
+    /// Read `count` integers (each `what`). The vector grows with what is read, its capacity
+    /// never above what the bytes left can hold (a token and a separator each), so a header
+    /// that claims more than the file holds allocates nothing for it; when the file ends first,
+    /// the error names the header's line and what it claimed (`claim`).
+    pub fn ints(
+        &mut self,
+        count: usize,
+        what: &str,
+        header_line: usize,
+        claim: &str,
+    ) -> Result<Vec<i64>, String> {
+        let room = (self.bytes.len() - self.pos).div_ceil(2);
+        let mut out = Vec::with_capacity(count.min(room));
+        for _ in 0..count {
+            match self.int(what) {
+                Ok(v) => out.push(v),
+                Err(_) if self.at_end() => {
+                    return Err(format!(
+                        "line {header_line}: the header declares {claim}, but the file ends on \
+                         line {} after {} of the {count} numbers read here (unexpected end of \
+                         file, expected {what})",
+                        self.line,
+                        out.len()
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.skip_space();
         self.pos >= self.bytes.len()
     }
 
@@ -101,23 +140,19 @@ impl<'a> Tokens<'a> {
 }
 
 fn read_instance(t: &mut Tokens) -> Result<GapInstance, String> {
+    let line = t.line();
     let agents = t.count("the number of agents", 100_000)?;
     let jobs = t.count("the number of jobs", 10_000_000)?;
     if agents.saturating_mul(jobs) > 100_000_000 {
-        return Err(format!("{agents} x {jobs} is too large"));
+        return Err(format!("line {line}: {agents} x {jobs} is too large"));
     }
-    let mut cost = Vec::with_capacity(agents * jobs);
-    for _ in 0..agents * jobs {
-        cost.push(t.int("a cost")?);
-    }
-    let mut weight = Vec::with_capacity(agents * jobs);
-    for _ in 0..agents * jobs {
-        weight.push(t.int("a resource consumption")?);
-    }
-    let mut capacity = Vec::with_capacity(agents);
-    for _ in 0..agents {
-        capacity.push(t.int("a capacity")?);
-    }
+    // Vectors grow with the numbers read: a header that claims more than the file holds
+    // allocates nothing for it, and its error names the header's line.
+    let pairs = agents * jobs;
+    let claim = format!("{agents} agents x {jobs} jobs");
+    let cost = t.ints(pairs, "a cost", line, &claim)?;
+    let weight = t.ints(pairs, "a resource consumption", line, &claim)?;
+    let capacity = t.ints(agents, "a capacity", line, &claim)?;
     Ok(GapInstance {
         agents,
         jobs,

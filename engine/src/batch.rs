@@ -8,10 +8,13 @@
 use crate::graph::LinkBuilder;
 use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
-use crate::solve::{solve_with, SolveOptions};
+use crate::solve::{try_solve_with, SolveOptions};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator. We need determinism
@@ -278,36 +281,144 @@ pub struct BatchSettings {
     pub time_limit_s: Option<f64>,
 }
 
+/// Where a batch's scenarios come from. A run asks for its scenario when it starts, so a
+/// source may make them on demand (a generator, inline JSON) and a batch holds no more
+/// scenarios than it has runs in flight.
+pub trait ScenarioSource: Sync {
+    /// How many scenarios.
+    fn count(&self) -> usize;
+    /// The label of scenario `index` in the result table (cheap: no scenario is built).
+    fn label(&self, index: usize) -> String;
+    /// Scenario `index`, built or borrowed; an error becomes the run's `error` row.
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String>;
+}
+
+impl<T: ScenarioSource + ?Sized> ScenarioSource for Box<T> {
+    fn count(&self) -> usize {
+        (**self).count()
+    }
+
+    fn label(&self, index: usize) -> String {
+        (**self).label(index)
+    }
+
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+        (**self).scenario(index)
+    }
+}
+
+/// Scenarios built beforehand, with their labels.
+impl ScenarioSource for Vec<(String, Scenario)> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn label(&self, index: usize) -> String {
+        self[index].0.clone()
+    }
+
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+        Ok(Cow::Borrowed(&self[index].1))
+    }
+}
+
 /// A batch, ready to run: scenarios (with their labels) x policies x replicates.
-pub struct Batch {
-    pub scenarios: Vec<(String, Scenario)>,
+pub struct Batch<S: ScenarioSource = Vec<(String, Scenario)>> {
+    pub scenarios: S,
     pub policies: Vec<PolicySpec>,
     pub replicates: usize,
     pub seed: u64,
     pub settings: BatchSettings,
 }
 
-impl Batch {
+impl<S: ScenarioSource> Batch<S> {
     pub fn total(&self) -> usize {
-        self.scenarios.len() * self.policies.len() * self.replicates
+        self.scenarios.count() * self.policies.len() * self.replicates
     }
 
     /// Run `index` (the order of [`RunKey::from_index`]); a pure function of the batch and the
-    /// index, so runs may execute in any order, on any thread, and be resumed.
+    /// index, so runs may execute in any order, on any thread, and be resumed. Its scenario is
+    /// made now, for this run only. Never panics: a failure of any kind (the scenario source's
+    /// included) is a row with status `error`.
     pub fn run(&self, index: usize) -> RunRow {
         let k = RunKey::from_index(index, self.policies.len(), self.replicates);
-        let (label, scenario) = &self.scenarios[k.scenario];
         let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
-        run_one(
+        let policy = &self.policies[k.policy];
+        let attempt = catch_unwind(AssertUnwindSafe(|| {
+            let label = self.scenarios.label(k.scenario);
+            match self.scenarios.scenario(k.scenario) {
+                Ok(scenario) => run_one(
+                    index as u64,
+                    &scenario,
+                    &label,
+                    policy,
+                    k.replicate as u64,
+                    seed,
+                    &self.settings,
+                ),
+                Err(e) => {
+                    let mut row =
+                        RunRow::failed(index as u64, label, policy, k.replicate as u64, seed);
+                    row.error = Some(format!("scenario: {e}"));
+                    row
+                }
+            }
+        }));
+        attempt.unwrap_or_else(|panic| self.error_row(index, &panic_message(&*panic)))
+    }
+
+    /// The row of run `index` when it failed outside the solver (`error` says how).
+    pub fn error_row(&self, index: usize, error: &str) -> RunRow {
+        let k = RunKey::from_index(index, self.policies.len(), self.replicates);
+        let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
+        let label = catch_unwind(AssertUnwindSafe(|| self.scenarios.label(k.scenario)))
+            .unwrap_or_else(|_| format!("scenario-{}", k.scenario + 1));
+        let mut row = RunRow::failed(
             index as u64,
-            scenario,
             label,
             &self.policies[k.policy],
             k.replicate as u64,
             seed,
-            &self.settings,
-        )
+        );
+        row.error = Some(format!("internal error: {error}"));
+        row
     }
+}
+
+/// The text of a panic's payload.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// Run `work(0)`, ..., `work(count - 1)` on `pool`, one at a time per thread of the pool: each
+/// thread takes the next index when its previous one is done, until `stop()` says so. At most
+/// `pool.current_num_threads()` items are in progress at once, and a solve inside `work` uses
+/// the same pool (`SolveOptions::threads: None`), so no other threads are started.
+///
+/// (A parallel iterator over the runs would not bound them: a thread that waits inside one
+/// run's parallel solve takes other queued work meanwhile, including whole runs, which then
+/// sit on its stack and inflate the first run's measured time.)
+pub fn run_each(
+    pool: &rayon::ThreadPool,
+    count: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+    work: &(dyn Fn(usize) + Sync),
+) {
+    let next = AtomicUsize::new(0);
+    pool.broadcast(|_| loop {
+        if stop() {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            return;
+        }
+        work(i);
+    });
 }
 
 /// One row of a batch result table: the run, its status and the summary metrics.
@@ -336,6 +447,39 @@ pub struct RunRow {
     pub solve_ms: Option<f64>,
     #[serde(flatten)]
     pub metrics: RunMetrics,
+}
+
+impl RunRow {
+    /// A row with status `error` and nothing measured (the caller sets `error`).
+    fn failed(
+        run: u64,
+        scenario: String,
+        policy: &PolicySpec,
+        replicate: u64,
+        seed: u64,
+    ) -> RunRow {
+        RunRow {
+            run,
+            scenario,
+            policy: policy.label().to_string(),
+            replicate,
+            seed,
+            status: "error".into(),
+            error: None,
+            objective: None,
+            coverage_value: None,
+            cost: None,
+            coverage_ratio: None,
+            min_group_ratio: None,
+            jain_index: None,
+            needs_served: None,
+            needs_partly_served: None,
+            mean_access_time_h: None,
+            solver: None,
+            solve_ms: None,
+            metrics: RunMetrics::default(),
+        }
+    }
 }
 
 /// Metrics the pilots asked for beyond the summary (issue "datasets, batch simulations").
@@ -459,27 +603,7 @@ pub fn run_one(
     seed: u64,
     settings: &BatchSettings,
 ) -> RunRow {
-    let mut row = RunRow {
-        run,
-        scenario: scenario_label.to_string(),
-        policy: policy.label().to_string(),
-        replicate,
-        seed,
-        status: "error".into(),
-        error: None,
-        objective: None,
-        coverage_value: None,
-        cost: None,
-        coverage_ratio: None,
-        min_group_ratio: None,
-        jain_index: None,
-        needs_served: None,
-        needs_partly_served: None,
-        mean_access_time_h: None,
-        solver: None,
-        solve_ms: None,
-        metrics: RunMetrics::default(),
-    };
+    let mut row = RunRow::failed(run, scenario_label.to_string(), policy, replicate, seed);
     let s = match policy.resolve(&scenario.policy) {
         Ok(p) => Scenario {
             policy: p,
@@ -490,24 +614,26 @@ pub fn run_one(
             return row;
         }
     };
-    let result = std::panic::catch_unwind(|| {
+    let result = catch_unwind(AssertUnwindSafe(|| {
         let s = perturb(&s, &settings.perturbation, seed);
-        // Batch runs are parallel across runs already: one thread per run.
+        // The caller's pool: a batch runner sizes one pool for all its runs (see `run_each`).
         let opts = SolveOptions {
-            threads: Some(1),
+            threads: None,
             time_limit_s: settings.time_limit_s,
             ..SolveOptions::default()
         };
-        let report = Report::new(&solve_with(&s, &opts));
+        let outcome = try_solve_with(&s, &opts)?;
+        let report = Report::new(&outcome);
         let metrics = if report.summary.objective.is_some() {
             run_metrics(&s, &report)
         } else {
             RunMetrics::default()
         };
-        (report.summary, metrics)
-    });
+        Ok::<_, crate::solve::SolveError>((report.summary, metrics))
+    }));
     match result {
-        Ok((sum, metrics)) => {
+        Ok(Err(e)) => row.error = Some(e.to_string()),
+        Ok(Ok((sum, metrics))) => {
             row.metrics = metrics;
             row.status = sum.status.as_str().into();
             row.objective = sum.objective;
@@ -526,12 +652,7 @@ pub fn run_one(
             row.solve_ms = Some(sum.solve_ms);
         }
         Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "solver panicked".into());
-            row.error = Some(format!("internal error: {msg}"));
+            row.error = Some(format!("internal error: {}", panic_message(&*panic)));
         }
     }
     row

@@ -71,6 +71,78 @@ pub enum SubStatus {
     Optimal,
     Infeasible,
     TimeLimit,
+    /// HiGHS failed (an error status, or a status we cannot read as an answer): no plan, and
+    /// `SubResult::error` says which stage and which status.
+    Error,
+}
+
+/// What the answer of one HiGHS run (a stage) means for the sub-model. Every stage's status
+/// goes through [`stage_outcome`]: no status falls through as "optimal".
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StageOutcome {
+    /// An optimum: its plan (and duals) can be used.
+    Solved,
+    /// The time limit stopped HiGHS; a MIP may have an incumbent.
+    TimeLimit,
+    /// The first stage's hard constraints cannot hold: the elastic model names who is at fault.
+    Infeasible,
+    /// Anything else: a solver failure, reported as an error with this description.
+    Failed(String),
+}
+
+/// The meaning of HiGHS's `status` for stage `stage` (0-based) of a sub-model.
+///
+/// Only the first stage can prove infeasibility: a later stage adds a hold that the previous
+/// stage's plan satisfies, so "infeasible" there is a numerical failure, an error like any
+/// other status that is not an answer (unbounded, iteration limit, solve error, unknown...).
+pub(crate) fn stage_outcome(status: HighsModelStatus, stage: usize) -> StageOutcome {
+    use HighsModelStatus as H;
+    match status {
+        // An empty model has nothing to optimise: its (empty) optimum is the answer.
+        H::Optimal | H::ModelEmpty => StageOutcome::Solved,
+        H::ReachedTimeLimit => StageOutcome::TimeLimit,
+        H::Infeasible | H::UnboundedOrInfeasible if stage == 0 => StageOutcome::Infeasible,
+        H::Infeasible | H::UnboundedOrInfeasible => StageOutcome::Failed(format!(
+            "HiGHS reported {status:?} in stage {} although the previous stage's plan satisfies it (numerical trouble)",
+            stage + 1
+        )),
+        H::NotSet
+        | H::LoadError
+        | H::ModelError
+        | H::PresolveError
+        | H::SolveError
+        | H::PostsolveError
+        | H::Unbounded
+        | H::ObjectiveBound
+        | H::ObjectiveTarget
+        | H::ReachedIterationLimit
+        | H::Unknown => StageOutcome::Failed(format!(
+            "HiGHS reported {status:?} in stage {}",
+            stage + 1
+        )),
+    }
+}
+
+/// Test-only fault injection: the next HiGHS runs on this thread report the given statuses
+/// (`None`: the real one) instead of their own, whatever they found.
+#[cfg(test)]
+pub(crate) mod fault {
+    use highs::HighsModelStatus;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    thread_local! {
+        static PLAN: RefCell<VecDeque<Option<HighsModelStatus>>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    /// Statuses for the next HiGHS runs of this thread, in order.
+    pub(crate) fn force(statuses: &[Option<HighsModelStatus>]) {
+        PLAN.with(|p| *p.borrow_mut() = statuses.iter().copied().collect());
+    }
+
+    pub(super) fn next() -> Option<HighsModelStatus> {
+        PLAN.with(|p| p.borrow_mut().pop_front().flatten())
+    }
 }
 
 /// What the LP path found for one sub-model.
@@ -89,6 +161,8 @@ pub struct SubResult {
     /// Needs (global index) and groups (name) whose hard constraints cannot hold.
     pub infeasible_needs: Vec<usize>,
     pub infeasible_groups: Vec<String>,
+    /// What failed, when `status` is `Error`.
+    pub error: Option<String>,
 }
 
 struct Stage {
@@ -266,7 +340,22 @@ impl<'a> SubModel<'a> {
             _ => Sense::Maximise,
         };
         let n_cols_hint = cols.len();
-        let mut model = pb.optimise(sense);
+        let n_cols = cols.len();
+        let failed = |status: HighsModelStatus| Stage {
+            status,
+            x: vec![0.0; n_cols],
+            slack: Vec::new(),
+            slack_owners: Vec::new(),
+            t: 0.0,
+            gap: None,
+            need_rows: Vec::new(),
+            cap_rows: Vec::new(),
+            need_activity: Vec::new(),
+        };
+        let mut model = match pb.try_optimise(sense) {
+            Ok(m) => m,
+            Err(_) => return Self::forced(failed(HighsModelStatus::LoadError)),
+        };
         model.make_quiet();
         model.set_option("threads", 1);
         model.set_option("parallel", "off");
@@ -286,27 +375,17 @@ impl<'a> SubModel<'a> {
                 .as_secs_f64();
             model.set_option("time_limit", left.max(1e-3));
         }
-        let n_cols = cols.len();
         let solved = match model.try_solve() {
             Ok(m) => m,
-            Err(_) => {
-                return Stage {
-                    status: HighsModelStatus::SolveError,
-                    x: vec![0.0; n_cols],
-                    slack: Vec::new(),
-                    slack_owners: Vec::new(),
-                    t: 0.0,
-                    gap: None,
-                    need_rows: Vec::new(),
-                    cap_rows: Vec::new(),
-                    need_activity: Vec::new(),
-                }
-            }
+            Err(_) => return Self::forced(failed(HighsModelStatus::SolveError)),
         };
         let status = solved.status();
         let gap = if mip { Some(solved.mip_gap()) } else { None };
         let sol = solved.get_solution();
         let values = sol.columns();
+        if values.len() < next_col {
+            return Self::forced(failed(HighsModelStatus::SolveError));
+        }
         let duals = sol.dual_rows();
         let activity = sol.rows();
         let x: Vec<f64> = values[..n_cols]
@@ -326,7 +405,7 @@ impl<'a> SubModel<'a> {
             })
             .collect();
         let slack = slack_cols.iter().map(|c| values[c.2]).collect();
-        Stage {
+        Self::forced(Stage {
             status,
             x,
             slack,
@@ -345,7 +424,17 @@ impl<'a> SubModel<'a> {
                 .iter()
                 .map(|&(_, r)| activity.get(r).copied().unwrap_or(0.0))
                 .collect(),
+        })
+    }
+
+    /// The stage as HiGHS answered it, or with the status a test forces ([`fault`]).
+    #[cfg_attr(not(test), inline(always))]
+    fn forced(#[allow(unused_mut)] mut stage: Stage) -> Stage {
+        #[cfg(test)]
+        if let Some(status) = fault::next() {
+            stage.status = status;
         }
+        stage
     }
 
     fn value_of(&self, x: &[f64]) -> f64 {
@@ -374,6 +463,7 @@ impl<'a> SubModel<'a> {
             solved_by: SolvedBy::Highs,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
+            error: None,
         };
 
         if self.edges.is_empty() {
@@ -405,9 +495,9 @@ impl<'a> SubModel<'a> {
 
         for (k, &goal) in stages.iter().enumerate() {
             let st = self.run(goal, &holds);
-            match st.status {
-                HighsModelStatus::Optimal | HighsModelStatus::ModelEmpty => {}
-                HighsModelStatus::ReachedTimeLimit => {
+            match stage_outcome(st.status, k) {
+                StageOutcome::Solved => {}
+                StageOutcome::TimeLimit => {
                     result.status = SubStatus::TimeLimit;
                     // A MIP keeps its incumbent (finite gap); otherwise nothing usable yet.
                     if st.gap.is_some_and(f64::is_finite) {
@@ -418,17 +508,14 @@ impl<'a> SubModel<'a> {
                     }
                     return result;
                 }
-                HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible
-                    if k == 0 =>
-                {
+                StageOutcome::Infeasible => {
                     self.diagnose(&mut result);
                     return result;
                 }
-                _ => {
-                    // A later stage only adds a hold the previous plan satisfies: failing here
-                    // is numerical. Keep the previous stage's plan, which is optimal for the
-                    // main objective.
-                    break;
+                StageOutcome::Failed(why) => {
+                    // No plan: a stage that failed proves nothing, and an earlier stage's plan
+                    // is not the policy's answer (its later stages were not applied).
+                    return self.failed(goal, why);
                 }
             }
             if goal == dual_stage && !mip {
@@ -459,6 +546,27 @@ impl<'a> SubModel<'a> {
             result.x = st.x;
         }
         result
+    }
+
+    /// The answer of a sub-model whose stage `goal` failed: no plan, and what failed.
+    fn failed(&self, goal: Goal, why: String) -> SubResult {
+        SubResult {
+            status: SubStatus::Error,
+            x: vec![0.0; self.edges.len()],
+            shadow: Vec::new(),
+            marginal: vec![0.0; self.needs.len()],
+            gap: None,
+            mip: self.is_mip(),
+            solved_by: SolvedBy::Highs,
+            infeasible_needs: Vec::new(),
+            infeasible_groups: Vec::new(),
+            error: Some(format!(
+                "{why} ({:?}, a part of {} need(s) and {} link(s))",
+                goal,
+                self.needs.len(),
+                self.edges.len()
+            )),
+        }
     }
 
     /// Duals as gains: how much the stage's objective improves per unit (SPEC section 3).
@@ -494,6 +602,11 @@ impl<'a> SubModel<'a> {
                 value_tiebreak: 0.0,
             },
         );
+        // The elastic model always has a solution; if HiGHS does not find it, the sub-model is
+        // still infeasible (its first stage said so), only without names.
+        if stage_outcome(st.status, 0) != StageOutcome::Solved {
+            return;
+        }
         for (owner, v) in st.slack_owners.iter().zip(&st.slack) {
             if *v > 1e-7 {
                 match owner {
@@ -502,6 +615,176 @@ impl<'a> SubModel<'a> {
                     _ => {}
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fault::force;
+    use super::*;
+    use crate::solve::{solve_with, try_solve_with, SolveError, SolveOptions, Status};
+    use crate::{scenario_from_value, Scenario};
+    use highs::HighsModelStatus as H;
+
+    const EVERY_STATUS: [H; 16] = [
+        H::NotSet,
+        H::LoadError,
+        H::ModelError,
+        H::PresolveError,
+        H::SolveError,
+        H::PostsolveError,
+        H::ModelEmpty,
+        H::Infeasible,
+        H::UnboundedOrInfeasible,
+        H::Unbounded,
+        H::Optimal,
+        H::ObjectiveBound,
+        H::ObjectiveTarget,
+        H::ReachedTimeLimit,
+        H::ReachedIterationLimit,
+        H::Unknown,
+    ];
+
+    #[test]
+    fn every_highs_status_has_an_explicit_meaning_in_every_stage() {
+        for status in EVERY_STATUS {
+            for stage in [0, 1, 2] {
+                let got = stage_outcome(status, stage);
+                let want = match status {
+                    H::Optimal | H::ModelEmpty => StageOutcome::Solved,
+                    H::ReachedTimeLimit => StageOutcome::TimeLimit,
+                    H::Infeasible | H::UnboundedOrInfeasible if stage == 0 => {
+                        StageOutcome::Infeasible
+                    }
+                    _ => {
+                        let StageOutcome::Failed(why) = &got else {
+                            panic!("{status:?} in stage {stage}: {got:?}")
+                        };
+                        assert!(why.contains(&format!("{status:?}")), "{why}");
+                        assert!(why.contains(&format!("stage {}", stage + 1)), "{why}");
+                        got.clone()
+                    }
+                };
+                assert_eq!(got, want, "{status:?} in stage {stage}");
+            }
+        }
+    }
+
+    /// Two needs, two resources, two dimensions (so the LP, not the flow solver), coverage:
+    /// stage 1 maximises V, stage 2 minimises C.
+    fn scenario() -> Scenario {
+        scenario_from_value(&serde_json::json!({
+            "resources": [
+                {"id": "r1", "kind": "k", "capacity": {"beds": 2, "meals": 6}, "cost": 1},
+                {"id": "r2", "kind": "k", "capacity": {"beds": 1, "meals": 3}, "cost": 2}
+            ],
+            "needs": [
+                {"id": "a", "kind": "k", "demand": {"beds": 2, "meals": 6}, "priority": 2},
+                {"id": "b", "kind": "k", "demand": {"beds": 1, "meals": 3}}
+            ]
+        }))
+        .unwrap()
+    }
+
+    /// Solve with the next HiGHS runs forced to `statuses`, on a one-thread pool so that every
+    /// stage runs on the thread the faults are set on.
+    fn forced(s: &Scenario, statuses: &[Option<H>]) -> (Result<Status, SolveError>, Status) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let opts = SolveOptions::default();
+            force(statuses);
+            let tried = try_solve_with(s, &opts).map(|o| {
+                if o.solution.status == Status::Infeasible {
+                    assert!(o.solution.x.iter().all(|&v| v == 0.0));
+                }
+                o.solution.status
+            });
+            force(statuses);
+            let plain = solve_with(s, &opts);
+            force(&[]);
+            if plain.solution.status == Status::Error {
+                assert!(plain.solution.x.iter().all(|&v| v == 0.0), "a plan kept");
+            }
+            (tried, plain.solution.status)
+        })
+    }
+
+    #[test]
+    fn unforced_the_scenario_is_solved_optimally_by_highs() {
+        let s = scenario();
+        let o = solve_with(&s, &SolveOptions::default());
+        assert_eq!(o.solution.status, Status::Optimal);
+        assert_eq!(o.solution.solver, "highs_lp");
+        assert!(o.solution.x.iter().any(|&v| v > 0.0));
+    }
+
+    #[test]
+    fn a_failed_first_stage_is_an_error_not_an_empty_optimum() {
+        for status in [
+            H::SolveError,
+            H::Unknown,
+            H::Unbounded,
+            H::ReachedIterationLimit,
+        ] {
+            let (tried, plain) = forced(&scenario(), &[Some(status)]);
+            match tried {
+                Err(SolveError::Solver(why)) => {
+                    assert!(why.contains(&format!("{status:?}")), "{why}");
+                    assert!(why.contains("stage 1"), "{why}");
+                }
+                other => panic!("{status:?}: {other:?}"),
+            }
+            assert_eq!(plain, Status::Error, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_later_stage_is_an_error_too() {
+        for status in [H::SolveError, H::Infeasible, H::NotSet] {
+            let (tried, plain) = forced(&scenario(), &[None, Some(status)]);
+            match tried {
+                Err(SolveError::Solver(why)) => assert!(why.contains("stage 2"), "{why}"),
+                other => panic!("{status:?}: {other:?}"),
+            }
+            assert_eq!(plain, Status::Error);
+        }
+    }
+
+    #[test]
+    fn a_time_limit_in_any_stage_is_time_limit() {
+        for at in [0, 1] {
+            let mut plan = vec![None; at];
+            plan.push(Some(H::ReachedTimeLimit));
+            let (tried, plain) = forced(&scenario(), &plan);
+            assert_eq!(tried, Ok(Status::TimeLimit), "stage {at}");
+            assert_eq!(plain, Status::TimeLimit);
+        }
+    }
+
+    #[test]
+    fn infeasible_first_stage_is_infeasible_even_when_the_diagnosis_fails() {
+        for diagnosis in [None, Some(H::SolveError)] {
+            let (tried, plain) = forced(&scenario(), &[Some(H::Infeasible), diagnosis]);
+            assert_eq!(tried, Ok(Status::Infeasible));
+            assert_eq!(plain, Status::Infeasible);
+        }
+        let (tried, _) = forced(&scenario(), &[Some(H::UnboundedOrInfeasible)]);
+        assert_eq!(tried, Ok(Status::Infeasible));
+    }
+
+    #[test]
+    fn solved_stages_are_optimal() {
+        for plan in [
+            vec![Some(H::Optimal), Some(H::Optimal)],
+            vec![Some(H::ModelEmpty)],
+        ] {
+            let (tried, plain) = forced(&scenario(), &plan);
+            assert_eq!(tried, Ok(Status::Optimal));
+            assert_eq!(plain, Status::Optimal);
         }
     }
 }

@@ -256,9 +256,17 @@ pub struct Session {
 struct Pending {
     /// The value before the first change of every plan entry changed since the last flush.
     before: BTreeMap<(String, String), f64>,
+    /// How many dimensions the session had at the last re-plan (a new one re-plans all).
     dims: usize,
+    /// Entities touched since the last re-plan.
     needs: BTreeSet<String>,
     resources: BTreeSet<String>,
+    /// An event other than a dispatch changed the state since the last re-plan.
+    stale: bool,
+    /// Needs dispatched since the last re-plan.
+    dispatched: BTreeSet<String>,
+    /// Needs re-planned since the last flush.
+    replanned: usize,
 }
 
 /// An id set as the state has it, plus and minus what a batch adds and removes.
@@ -362,6 +370,21 @@ impl Session {
 
     pub fn has_need(&self, id: &str) -> bool {
         self.need_ix.contains_key(id)
+    }
+
+    /// The need as last defined (its full demand, dispatched part included).
+    pub fn need(&self, id: &str) -> Option<&Need> {
+        self.need_ix.get(id).map(|&i| &self.needs[i])
+    }
+
+    /// The resource as last defined (its full capacity, dispatches not subtracted).
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.res_ix.get(id).map(|&i| &self.resources[i])
+    }
+
+    /// Whether an event id was applied (so a retry of it is skipped).
+    pub fn has_seen(&self, event_id: &str) -> bool {
+        self.seen.contains(event_id)
     }
 
     fn insert_resource(&mut self, r: Resource) {
@@ -500,7 +523,6 @@ impl Session {
                     && self.dispatches.iter().any(|d| d.active && d.resource == r))
         };
         let mut ids = HashSet::new();
-        let mut dispatched: HashSet<&str> = HashSet::new();
         for (index, e) in events.iter().enumerate() {
             let err = |message: String| Err(EventError { index, message });
             if let Some(id) = &e.event_id {
@@ -549,18 +571,14 @@ impl Session {
                     res.remove(id.as_str());
                 }
                 EventKind::Dispatched { need, resource } => {
-                    if !needs.contains(need.as_str()) || !res.contains(resource.as_str()) {
-                        return err(format!("no need {need:?} or no resource {resource:?}"));
+                    if !needs.contains(need.as_str()) {
+                        return err(format!("no need {need:?}"));
                     }
-                    let proposed = self
-                        .plan
-                        .get(&(resource.clone(), need.clone()))
-                        .is_some_and(|s| *s > EPS);
-                    if !proposed || !dispatched.insert(need.as_str()) {
-                        return err(format!(
-                            "{resource:?} -> {need:?} is not a proposed match of the current plan"
-                        ));
+                    if !res.contains(resource.as_str()) {
+                        return err(format!("no resource {resource:?}"));
                     }
+                    // Whether the match is proposed is known only once the events before it
+                    // are re-planned: `stage` checks that when it applies the dispatch.
                     *active.entry(resource.as_str()).or_default() += 1;
                     returned.remove(resource.as_str());
                 }
@@ -590,19 +608,41 @@ impl Session {
         Ok((outcome, log))
     }
 
-    /// Apply a batch without re-planning (bursts: stage several batches, then [`Session::flush`]
-    /// once). `check` simulates the batch on id sets first, so no event fails half way.
+    /// Apply a batch without re-planning what it touched (bursts: stage several batches, then
+    /// [`Session::flush`] once). All or nothing: `check` refuses id conflicts on overlays
+    /// first; a batch with a dispatch, whose validity is known only once the events before it
+    /// are re-planned, is applied to a copy that replaces the state only when every event
+    /// applied.
     pub fn stage(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.check(events)?;
-        if self.pending.is_none() {
-            self.pending = Some(Pending {
-                before: BTreeMap::new(),
-                dims: self.dims.len(),
-                needs: BTreeSet::new(),
-                resources: BTreeSet::new(),
-            });
+        let may_refuse = events.iter().any(|e| {
+            matches!(e.kind, EventKind::Dispatched { .. })
+                && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
+        });
+        if may_refuse {
+            let mut copy = self.clone();
+            let out = copy.stage_checked(events)?;
+            *self = copy;
+            Ok(out)
+        } else {
+            self.stage_checked(events)
         }
-        let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
+    }
+
+    /// `stage` after `check`: only a dispatch can still fail here.
+    fn stage_checked(
+        &mut self,
+        events: &[Event],
+    ) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
+        let dims = self.dims.len();
+        let pending = self.pending.get_or_insert_with(|| Pending {
+            dims,
+            ..Pending::default()
+        });
+        let (mut tn, mut tr) = (
+            std::mem::take(&mut pending.needs),
+            std::mem::take(&mut pending.resources),
+        );
         let mut applied = Vec::new();
         let mut outcome = BatchOutcome {
             applied: 0,
@@ -611,7 +651,6 @@ impl Session {
             dispatched: Vec::new(),
             replanned_needs: 0,
         };
-        let mut result = Ok(());
         for (index, e) in events.iter().enumerate() {
             if let Some(id) = &e.event_id {
                 if !self.seen.insert(id.clone()) {
@@ -619,46 +658,74 @@ impl Session {
                     continue;
                 }
             }
-            match self.apply_one(&e.kind, &mut tn, &mut tr) {
-                Ok(a) => {
-                    if let Applied::Dispatched { dispatch } = &a {
-                        outcome.dispatched.push(dispatch.clone());
-                    }
-                    applied.push(a);
-                    outcome.applied += 1;
-                }
-                Err(message) => {
-                    result = Err(EventError { index, message });
-                    break;
+            if let EventKind::Dispatched { need, .. } = &e.kind {
+                // A dispatch is checked against the plan re-planned after every event before
+                // it (in this batch and the staged ones), so it can never commit capacity an
+                // update took away or a link the rules no longer allow. Earlier dispatches
+                // leave the rest of the plan feasible, so they force a re-plan only for their
+                // own need (a need split over several resources).
+                let p = self.pending.as_mut().expect("staging has a pending set");
+                if p.stale || p.dispatched.contains(need) {
+                    p.needs.append(&mut tn);
+                    p.resources.append(&mut tr);
+                    self.replan_touched();
                 }
             }
+            let a = self
+                .apply_one(&e.kind, &mut tn, &mut tr)
+                .map_err(|message| EventError { index, message })?;
+            let p = self.pending.as_mut().expect("staging has a pending set");
+            if let Applied::Dispatched { dispatch } = &a {
+                p.dispatched.insert(dispatch.need.clone());
+                outcome.dispatched.push(dispatch.clone());
+            } else {
+                p.stale = true;
+            }
+            applied.push(a);
+            outcome.applied += 1;
         }
+        let p = self.pending.as_mut().expect("staging has a pending set");
+        p.needs.append(&mut tn);
+        p.resources.append(&mut tr);
+        Ok((outcome, applied))
+    }
+
+    /// Re-plan the components touched since the last re-plan, keeping the values the plan
+    /// had before the first staged batch (the diff `flush` answers).
+    fn replan_touched(&mut self) {
+        let whole_policy = self.policy.fairness != Fairness::None;
+        let dims = self.dims.len();
+        let Some(p) = self.pending.as_mut() else {
+            return;
+        };
+        let (tn, tr) = (
+            std::mem::take(&mut p.needs),
+            std::mem::take(&mut p.resources),
+        );
+        let whole = p.dims != dims || whole_policy;
+        p.dims = dims;
+        p.stale = false;
+        p.dispatched.clear();
+        let n = if whole {
+            self.replan_all()
+        } else {
+            self.replan(&tn, &tr)
+        };
         if let Some(p) = self.pending.as_mut() {
-            p.needs.append(&mut tn);
-            p.resources.append(&mut tr);
+            p.replanned += n;
         }
-        result.map(|()| (outcome, applied))
     }
 
     /// Re-plan what the staged events touched; the matches that changed since the first staged
     /// batch, and how many needs were re-planned.
     pub fn flush(&mut self) -> (Vec<MatchChange>, usize) {
-        let Some(p) = self.pending.as_mut() else {
+        if self.pending.is_none() {
             return (Vec::new(), 0);
-        };
-        let (dims, tn, tr) = (
-            p.dims,
-            std::mem::take(&mut p.needs),
-            std::mem::take(&mut p.resources),
-        );
-        let replanned = if self.dims.len() != dims || self.policy.fairness != Fairness::None {
-            self.replan_all()
-        } else {
-            self.replan(&tn, &tr)
-        };
+        }
+        self.replan_touched();
+        let p = self.pending.take().unwrap_or_default();
         let mut changed = Vec::new();
-        let before = self.pending.take().map(|q| q.before).unwrap_or_default();
-        for (k, b) in before {
+        for (k, b) in p.before {
             let a = self.plan.get(&k).copied().unwrap_or(0.0);
             if b != a {
                 changed.push(MatchChange {
@@ -669,7 +736,7 @@ impl Session {
                 });
             }
         }
-        (changed, replanned)
+        (changed, p.replanned)
     }
 
     /// Event ids applied so far are remembered by `apply`; a replayed log restores them.
@@ -765,20 +832,42 @@ impl Session {
                     .unwrap_or(0.0);
                 if share <= EPS {
                     return Err(format!(
-                        "{resource:?} -> {need:?} is not a proposed match of the current plan"
+                        "{resource:?} -> {need:?} is not a proposed match of the plan (as re-planned after the events before it)"
+                    ));
+                }
+                // The plan only proposes what the rules and capacities allow; these checks
+                // make the invariant hold whatever produced the plan (an infeasible
+                // component's plan included).
+                if !self
+                    .adj_need
+                    .get(need)
+                    .is_some_and(|l| l.contains(resource))
+                {
+                    return Err(format!(
+                        "{resource:?} -> {need:?} is not allowed by the link rules"
                     ));
                 }
                 let ni = self.need_ix[need];
                 let residual = self.residual_need(ni);
+                let amounts: Quantities = residual
+                    .demand
+                    .iter()
+                    .map(|(d, q)| (d.clone(), q * share))
+                    .collect();
+                let left = &self.residual[self.res_ix[resource]].capacity;
+                for (d, a) in &amounts {
+                    let cap = left.get(d).copied().unwrap_or(0.0);
+                    if *a > cap + 1e-6 * cap.max(1.0) {
+                        return Err(format!(
+                            "dispatching {resource:?} -> {need:?} takes {a} {d} but {resource:?} has {cap} left"
+                        ));
+                    }
+                }
                 let dispatch = Dispatch {
                     need: need.clone(),
                     resource: resource.clone(),
                     fraction: share * self.open[ni],
-                    amounts: residual
-                        .demand
-                        .iter()
-                        .map(|(d, q)| (d.clone(), q * share))
-                        .collect(),
+                    amounts,
                     active: true,
                 };
                 self.commit(&dispatch, tn, tr);

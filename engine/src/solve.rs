@@ -9,7 +9,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// SPEC's statuses, plus `feasible` for the greedy baseline (a plan, not a proven optimum).
+/// SPEC's statuses, plus `feasible` for the greedy baseline (a plan, not a proven optimum)
+/// and `error` for a solver that failed (no plan; [`try_solve_with`] says what failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -17,6 +18,7 @@ pub enum Status {
     Feasible,
     Infeasible,
     TimeLimit,
+    Error,
 }
 
 impl Status {
@@ -26,8 +28,18 @@ impl Status {
             Status::Feasible => "feasible",
             Status::Infeasible => "infeasible",
             Status::TimeLimit => "time_limit",
+            Status::Error => "error",
         }
     }
+}
+
+/// A solve that produced no answer: the solver failed (not the input: invalid input is
+/// refused before solving, and infeasibility or a time limit are answers).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolveError {
+    /// HiGHS returned an error, or a status that is not an answer, in some stage.
+    #[error("the LP/MIP solver failed: {0}")]
+    Solver(String),
 }
 
 /// Why a scenario has no plan: the needs and groups whose hard constraints cannot hold.
@@ -60,7 +72,11 @@ pub struct Solution {
 pub struct SolveOptions {
     /// Solve connected components separately (and in parallel). Off only in tests.
     pub split_components: bool,
-    /// Thread count for this solve; overrides `policy.threads`.
+    /// Threads of this solve. `None`: the current rayon pool. A caller that already runs on a
+    /// pool (a batch or job runner, whose pool is sized once for all its runs) gets that pool
+    /// and `policy.threads` is ignored; any other caller gets the global pool, or a pool of
+    /// `policy.threads` when the policy sets it. `Some(n)`: a pool of `n` threads, built for
+    /// this solve unless the caller already runs on a pool of exactly `n` threads.
     pub threads: Option<usize>,
     /// A cap on the policy's time limit set by the caller (a server's per-request limit),
     /// kept out of the scenario so that its digest stays that of the input.
@@ -89,26 +105,76 @@ pub fn solve(s: &Scenario) -> Outcome<'_> {
     solve_with(s, &SolveOptions::default())
 }
 
+/// Solve; a solver failure is an answer with status [`Status::Error`] and no plan. Callers
+/// that must tell the failure apart (and say what failed) use [`try_solve_with`].
 pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
-    let threads = opts.threads.or(s.policy.threads);
+    let (network, solution) = solve_parts(s, opts);
+    let solution = solution.unwrap_or_else(|(_, ms)| {
+        let mut sol = empty_solution(s, &network, "highs_lp");
+        sol.status = Status::Error;
+        sol.solve_ms = ms;
+        sol
+    });
+    Outcome {
+        scenario: s,
+        network,
+        solution,
+    }
+}
+
+/// Solve, or say why the solver failed.
+pub fn try_solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Result<Outcome<'a>, SolveError> {
+    let (network, solution) = solve_parts(s, opts);
+    Ok(Outcome {
+        scenario: s,
+        network,
+        solution: solution.map_err(|(e, _)| e)?,
+    })
+}
+
+/// The network and the solution (or the failure and the time spent), on the pool
+/// [`SolveOptions::threads`] asks for.
+#[allow(clippy::type_complexity)]
+fn solve_parts(
+    s: &Scenario,
+    opts: &SolveOptions,
+) -> (Network, Result<Solution, (SolveError, f64)>) {
     let run = || {
         let start = Instant::now();
         let network = Network::build(s);
-        let mut solution = match s.policy.solver {
-            SolverChoice::Greedy => solve_greedy(s, &network),
+        let solution = match s.policy.solver {
+            SolverChoice::Greedy => Ok(solve_greedy(s, &network)),
             SolverChoice::Auto | SolverChoice::Lp => solve_lp(s, &network, opts, start),
         };
-        solution.solve_ms = start.elapsed().as_secs_f64() * 1e3;
-        Outcome {
-            scenario: s,
-            network,
-            solution,
-        }
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let solution = match solution {
+            Ok(mut sol) => {
+                sol.solve_ms = ms;
+                Ok(sol)
+            }
+            Err(e) => Err((e, ms)),
+        };
+        (network, solution)
     };
-    match threads.and_then(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build().ok()) {
+    match pool_for(opts.threads, s.policy.threads) {
         Some(pool) => pool.install(run),
         None => run(),
     }
+}
+
+/// The pool a solve must build, if any (see [`SolveOptions::threads`]).
+fn pool_for(threads: Option<usize>, policy_threads: Option<usize>) -> Option<rayon::ThreadPool> {
+    let on_pool = rayon::current_thread_index().is_some();
+    let wanted = match threads {
+        Some(n) if on_pool && rayon::current_num_threads() == n => return None,
+        Some(n) => n,
+        None if on_pool => return None,
+        None => policy_threads?,
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(wanted)
+        .build()
+        .ok()
 }
 
 fn empty_solution(s: &Scenario, net: &Network, solver: &str) -> Solution {
@@ -162,7 +228,12 @@ pub fn group_key(s: &Scenario, n: &Need) -> String {
     }
 }
 
-fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) -> Solution {
+fn solve_lp(
+    s: &Scenario,
+    net: &Network,
+    opts: &SolveOptions,
+    start: Instant,
+) -> Result<Solution, SolveError> {
     let nd = net.num_dims();
     let limit = match (s.policy.time_limit_s, opts.time_limit_s) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -257,6 +328,19 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
             infeasible_needs.push(n);
         }
     }
+    // A failed part leaves the whole scenario without an answer (its plan would be partial).
+    let errors: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == SubStatus::Error)
+        .map(|r| r.error.clone().unwrap_or_else(|| "HiGHS failed".into()))
+        .collect();
+    if let Some(first) = errors.first() {
+        let more = match errors.len() {
+            1 => String::new(),
+            n => format!(" (and {} more part(s) failed)", n - 1),
+        };
+        return Err(SolveError::Solver(format!("{first}{more}")));
+    }
     for (c, r) in parts.iter().zip(results) {
         match r.status {
             SubStatus::Infeasible => {
@@ -319,5 +403,5 @@ fn solve_lp(s: &Scenario, net: &Network, opts: &SolveOptions, start: Instant) ->
             groups: infeasible_groups,
         });
     }
-    sol
+    Ok(sol)
 }

@@ -211,6 +211,7 @@ impl SubModel<'_> {
             solved_by: SolvedBy::NetworkSimplex,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
+            error: None,
         })
     }
 }
@@ -330,6 +331,7 @@ impl SubModel<'_> {
             solved_by: SolvedBy::Assignment,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
+            error: None,
         })
     }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use serde_json::{json, Value};
 
 /// SplitMix64: tiny, seeded, reproducible.

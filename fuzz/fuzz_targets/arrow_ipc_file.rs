@@ -1,0 +1,25 @@
+//! Arrow IPC files (a table of a scenario directory, an HTTP part): the reader, then the
+//! engine's validator on whatever is accepted.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // Files are recognised by their magic; give every input one.
+    let owned;
+    let bytes = if data.starts_with(b"ARROW1") {
+        data
+    } else {
+        owned = [b"ARROW1\0\0".as_slice(), data].concat();
+        &owned
+    };
+    if let Ok(batches) = commonsnet_datasets::read_batches_from_bytes(bytes) {
+        let _ = commonsnet_engine::scenario_from_batches(
+            &batches,
+            &batches,
+            Some(&batches),
+            None,
+            None,
+        );
+    }
+});

@@ -1,0 +1,10 @@
+//! OR-Library `assignp` files.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(p) = commonsnet_datasets::dimacs::parse_orlib_assign(data) {
+        assert_eq!(p.cost.len(), p.rows * p.cols);
+    }
+});

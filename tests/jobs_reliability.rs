@@ -1,0 +1,309 @@
+//! Jobs that must not hurt the server (issue 16), over real HTTP on 127.0.0.1: oversized jobs
+//! are refused up front, a run or a job that panics ends as an error row or a failed job while
+//! the server keeps answering, a server restarted with such a job stored starts, and
+//! `--job-threads` bounds the runs executing at once.
+//!
+//! Panics are injected with the runner's `COMMONSNET_FAULTS` variable (see `api/src/jobs.rs`).
+
+use commonsnet_engine::batch::RunRow;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str], faults: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .env_remove("COMMONSNET_FAULTS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(f) = faults {
+            cmd.env("COMMONSNET_FAULTS", f);
+        }
+        let mut child = cmd.spawn().expect("start server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("listening line {line:?} is not JSON: {e}"));
+        let base = format!("http://{}", v["listening"].as_str().unwrap());
+        Server { child, base }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Still running (not exited, not aborted).
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
+        let req = ureq::request(method, &format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(120))
+            .set("Content-Type", "application/json");
+        let result = match body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = resp.status();
+        let mut text = Vec::new();
+        resp.into_reader().read_to_end(&mut text).unwrap();
+        (status, serde_json::from_slice(&text).unwrap_or(Value::Null))
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call("POST", path, Some(body.to_string().as_bytes()))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None)
+    }
+
+    fn healthy(&self) -> bool {
+        self.call("GET", "/healthz", None).0 == 200
+    }
+
+    fn submit(&self, job: &Value) -> String {
+        let (status, v) = self.post("/v1/jobs", job);
+        assert_eq!(status, 202, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    fn wait_job(&self, id: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, v) = self.get(&format!("/v1/jobs/{id}"));
+            assert_eq!(status, 200, "{v}");
+            if pred(&v) {
+                return v;
+            }
+            assert!(Instant::now() < end, "job {id} never got there: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn rows(&self, id: &str) -> Vec<RunRow> {
+        let (status, v) = self.get(&format!("/v1/jobs/{id}/result"));
+        assert_eq!(status, 200, "{v}");
+        serde_json::from_value(v["rows"].clone()).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn ended(v: &Value) -> bool {
+    matches!(v["status"].as_str(), Some("done" | "failed" | "cancelled"))
+}
+
+/// Long enough to be interrupted: 4 disaster scenarios x 2 policies x 5 replicates.
+fn long_job() -> Value {
+    json!({"generator": {"name": "disaster", "count": 4}, "policies": ["greedy", "coverage"],
+        "replicates": 5, "seed": 11, "perturb": {"demand": 0.2, "failures": 0.05}})
+}
+
+/// The one detail of a `job_too_large` answer.
+fn too_large(s: &Server, job: &Value) -> Value {
+    let (status, v) = s.post("/v1/jobs", job);
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "job_too_large", "{v}");
+    let details = v["error"]["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{v}");
+    let d = details[0].clone();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains(d["field"].as_str().unwrap()), "{v}");
+    assert!(message.contains(&d["limit"].to_string()), "{v}");
+    d
+}
+
+#[test]
+fn oversized_jobs_are_refused_up_front_naming_the_field_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[], None);
+    // The request of issue 16: accepted before, it then grew the server until it aborted.
+    let d = too_large(
+        &s,
+        &json!({"generator": {"name": "disaster", "scale": 200, "count": 1000}, "policies": ["greedy"]}),
+    );
+    assert_eq!(
+        (&d["field"], &d["limit"], &d["value"]),
+        (&json!("generator.scale"), &json!(10.0), &json!(200.0))
+    );
+    let d = too_large(
+        &s,
+        &json!({"generator": {"name": "urban", "count": 50001}, "policies": ["greedy", "coverage"]}),
+    );
+    assert_eq!(
+        (&d["field"], &d["limit"], &d["value"]),
+        (
+            &json!("generator.count x policies x replicates"),
+            &json!(100_000),
+            &json!(100_002)
+        )
+    );
+    let tiny = json!({"resources": [], "needs": []});
+    let d = too_large(&s, &json!({"scenarios": vec![tiny; 1001]}));
+    assert_eq!(
+        (&d["field"], &d["limit"], &d["value"]),
+        (&json!("scenarios"), &json!(1000), &json!(1001))
+    );
+    // 17 MiB of inline JSON (the body limit is 64 MiB).
+    let big = json!({"name": "x".repeat(17 << 20), "resources": [], "needs": []});
+    let d = too_large(&s, &json!({"scenarios": [big]}));
+    assert_eq!(
+        (&d["field"], &d["limit"]),
+        (&json!("scenarios"), &json!(16 << 20))
+    );
+
+    // Nothing was stored; the server is fine and still takes a job of the right size.
+    assert_eq!(s.get("/v1/jobs").1, json!([]));
+    assert!(s.healthy() && s.alive());
+    let id = s.submit(
+        &json!({"generator": {"name": "disaster", "scale": 10, "count": 1},
+        "policies": ["greedy"]}),
+    );
+    let v = s.wait_job(&id, 300, ended);
+    assert_eq!(v["status"], "done", "{v}");
+    assert_eq!(s.rows(&id)[0].status, "feasible");
+}
+
+#[test]
+fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &["--job-threads", "2"], Some("run_panic=1"));
+    let id = s.submit(&json!({"generator": {"name": "urban", "count": 2},
+        "policies": ["greedy", "coverage"]}));
+    let v = s.wait_job(&id, 120, ended);
+    assert_eq!(v["status"], "done", "{v}");
+    let rows = s.rows(&id);
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        if r.run == 1 {
+            assert_eq!(r.status, "error");
+            let e = r.error.as_deref().unwrap();
+            assert!(
+                e.contains("internal error: injected fault: run 1 panics"),
+                "{e}"
+            );
+            assert_eq!((r.policy.as_str(), r.replicate), ("coverage", 0));
+            assert!(r.scenario.starts_with("urban-x1-s"), "{}", r.scenario);
+        } else {
+            assert_ne!(r.status, "error", "{r:?}");
+        }
+    }
+    assert!(s.healthy() && s.alive());
+    // The next job runs too.
+    let id = s.submit(&json!({"generator": {"name": "rural"}, "policies": ["greedy"]}));
+    assert_eq!(s.wait_job(&id, 120, ended)["status"], "done");
+}
+
+#[test]
+fn a_job_that_panics_when_resumed_is_failed_and_the_server_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &["--job-threads", "1"], None);
+    let id = s.submit(&long_job());
+    s.wait_job(&id, 120, |v| v["progress"]["done"].as_i64() >= Some(1));
+    s.kill(); // SIGKILL: the job is stored `running`, and resumed at the next start.
+
+    let mut s = Server::start(dir.path(), &["--job-threads", "1"], Some("job_panic"));
+    let v = s.wait_job(&id, 120, ended);
+    assert_eq!(v["status"], "failed", "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("injected fault"), "{e}");
+    assert!(s.healthy() && s.alive());
+    let (status, v) = s.get(&format!("/v1/jobs/{id}/result"));
+    assert_eq!((status, &v["error"]["code"]), (409, &json!("job_not_done")));
+    s.kill();
+
+    // Stored failed, it is not resumed again: the server starts and runs new jobs.
+    let mut s = Server::start(dir.path(), &["--job-threads", "1"], None);
+    assert!(s.healthy() && s.alive());
+    assert_eq!(s.get(&format!("/v1/jobs/{id}")).1["status"], "failed");
+    let id2 = s.submit(&json!({"generator": {"name": "urban"}, "policies": ["greedy"]}));
+    assert_eq!(s.wait_job(&id2, 120, ended)["status"], "done");
+}
+
+#[test]
+fn a_job_the_server_keeps_dying_under_is_failed_instead_of_resumed_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let s = Server::start(dir.path(), &["--job-threads", "1"], None);
+        let id = s.submit(&long_job());
+        s.wait_job(&id, 120, |v| v["status"] == "running");
+        id
+    }; // SIGKILL (drop): crash 1 at the next start.
+    for attempt in 2..=3 {
+        let s = Server::start(dir.path(), &["--job-threads", "1"], None);
+        let v = s.wait_job(&id, 120, |v| v["attempts"].as_i64() >= Some(attempt));
+        assert_eq!(v["status"], "running", "attempt {attempt}: {v}");
+    } // crashes 2 and 3
+    let mut s = Server::start(dir.path(), &["--job-threads", "1"], None);
+    let v = s.wait_job(&id, 120, ended);
+    assert_eq!(v["status"], "failed", "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped abnormally 3 times"),
+        "{v}"
+    );
+    assert!(s.healthy() && s.alive());
+}
+
+/// With `--job-threads N`, at most N runs execute at once: the stored start and finish times of
+/// the runs never overlap more than N deep (`max_parallel_runs`), and with one thread the runs'
+/// solver times add up to less than the job's wall time (they were inflated wall times of
+/// interleaved runs before).
+#[test]
+fn job_threads_bound_the_runs_executing_at_once() {
+    let job = json!({"generator": {"name": "disaster", "count": 2}, "policies": ["greedy", "coverage"],
+        "replicates": 4, "seed": 5, "perturb": {"demand": 0.2, "travel_time": 0.1}});
+    let mut tables = Vec::new();
+    for threads in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Server::start(dir.path(), &["--job-threads", &threads.to_string()], None);
+        let id = s.submit(&job);
+        let v = s.wait_job(&id, 300, ended);
+        assert_eq!(v["status"], "done", "{v}");
+        assert_eq!(v["max_parallel_runs"], json!(threads), "{v}");
+        if threads == 1 {
+            let (solve, wall) = (
+                v["solve_ms_total"].as_f64().unwrap(),
+                v["elapsed_ms"].as_f64().unwrap(),
+            );
+            assert!(solve <= wall + 1.0, "{solve} ms of solving in {wall} ms");
+        }
+        let mut rows = s.rows(&id);
+        assert_eq!(rows.len(), 16);
+        for r in &mut rows {
+            assert_ne!(r.status, "error", "{r:?}");
+            r.solve_ms = None;
+        }
+        tables.push(rows);
+    }
+    assert_eq!(
+        tables[0], tables[1],
+        "the table depends on the thread count"
+    );
+}

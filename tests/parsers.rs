@@ -1,0 +1,219 @@
+//! Parsers against hostile input: benchmark headers that claim more than their file holds are
+//! refused naming the line (before anything is allocated for them), and JSON keys given twice
+//! are refused with their path wherever a scenario, a policy or events are read.
+
+use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
+use commonsnet_datasets::orlib::parse_gap;
+use commonsnet_engine::input::{parse_json, JsonError};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Run `f` and check it answers quickly: a parser that sized a buffer by the header would
+/// spend seconds zeroing gigabytes (or abort) before noticing the data is missing.
+fn quick<T>(f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    out
+}
+
+#[test]
+fn dimacs_headers_that_claim_more_than_the_file_are_refused_naming_the_line() {
+    // The report's file: 5 lines, a billion arcs declared.
+    let text = b"c tiny\np min 4 1000000000\nn 1 1\nn 4 -1\na 1 4 0 1 1\n";
+    let e = quick(|| parse_min(text)).unwrap_err();
+    assert!(e.starts_with("line 2:"), "{e}");
+    assert!(e.contains("1000000000 arcs"), "{e}");
+    // Many nodes, few bytes.
+    let e = quick(|| parse_min(b"p min 100000000 0\n")).unwrap_err();
+    assert!(e.starts_with("line 1:"), "{e}");
+    let e = quick(|| parse_asn(b"c x\nc y\np asn 4 900000000\nn 1\na 1 3 5\n")).unwrap_err();
+    assert!(e.starts_with("line 3:"), "{e}");
+    let e = quick(|| parse_asn(b"p asn 50000000 1\nn 1\na 1 2 5\n")).unwrap_err();
+    assert!(e.starts_with("line 1:"), "{e}");
+}
+
+#[test]
+fn a_sparse_assignment_file_cannot_ask_for_a_huge_dense_matrix() {
+    // 1,000 left nodes (declared by `n` lines) and 4,000 right ones in 6 kB: a 4M-cell matrix
+    // (32 MB) for one arc.
+    let mut text = String::new();
+    let nodes = 5_000;
+    text.push_str(&format!("p asn {nodes} 1\n"));
+    for i in 1..=1000 {
+        text.push_str(&format!("n {i}\n"));
+    }
+    text.push_str("a 1 1001 3\n");
+    assert!(text.len() >= nodes, "the node count fits the file");
+    let e = quick(|| parse_asn(text.as_bytes())).unwrap_err();
+    assert!(e.starts_with("line 1:"), "{e}");
+    assert!(e.contains("1000 left x 4000 right"), "{e}");
+    // The real instances still read.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances");
+    let p =
+        parse_asn(&std::fs::read(root.join("mincostflow/netgen/netgen_assign_p11.asn")).unwrap())
+            .unwrap();
+    assert_eq!((p.rows, p.cols), (200, 200));
+}
+
+#[test]
+fn orlib_headers_that_claim_more_than_the_file_are_refused_naming_the_line() {
+    // The report's file: an assignment header of 100,000 (10^10 costs, 80 GB).
+    let e = quick(|| parse_orlib_assign(b"100000\n1 2 3\n")).unwrap_err();
+    assert!(e.starts_with("line 1:"), "{e}");
+    let e = quick(|| parse_orlib_assign(b"\n\n  3\n1 2 3\n")).unwrap_err();
+    assert!(e.starts_with("line 3:"), "{e}");
+    assert!(parse_orlib_assign(b"2\n1 2\n3 4\n").is_ok());
+    // GAP: one instance of 10,000 x 10,000 (10^8 pairs, 1.6 GB), and the multi-instance
+    // layout whose second instance claims the same.
+    let e = quick(|| parse_gap(b"10000 10000\n1 2 3\n")).unwrap_err();
+    assert!(e.starts_with("line 1:"), "{e}");
+    let e = quick(|| parse_gap(b"2\n1 1\n5\n2\n9\n\n10000 10000\n1 2\n")).unwrap_err();
+    assert!(e.starts_with("line 7:"), "{e}");
+    let ok = parse_gap(b"2\n1 1\n5\n2\n9\n1 2\n1 2\n3 4\n5\n").unwrap();
+    assert_eq!(ok.len(), 2);
+}
+
+#[test]
+fn duplicate_keys_in_scenario_files_are_refused_with_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("dup.json");
+    std::fs::write(
+        &f,
+        r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"u": 10, "u": 0}}],
+            "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}"#,
+    )
+    .unwrap();
+    // serde_json alone keeps the last value (what the engine used to solve with: capacity 0).
+    let lax: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    assert_eq!(lax["resources"][0]["capacity"]["u"], 0);
+    let e = commonsnet_datasets::read_scenario(&f, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("resources[0].capacity.u: duplicate key"), "{e}");
+
+    // The CLI says it on one line and exits 2.
+    let out = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .arg("solve")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("resources[0].capacity.u"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn duplicate_keys_in_policy_json_are_refused_with_their_path() {
+    let s = commonsnet_engine::scenario_from_json_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let t = commonsnet_engine::tables::scenario_to_tables(&s).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    commonsnet_datasets::write_scenario_tables(
+        dir.path(),
+        &t.resources,
+        &t.needs,
+        t.links.as_ref(),
+        None,
+        commonsnet_datasets::TableFormat::ArrowIpc,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("policy.json"),
+        r#"{"objective": "coverage", "fairness": {"min_share": 0.5, "min_share": 0}}"#,
+    )
+    .unwrap();
+    let e = commonsnet_datasets::read_scenario_dir(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("policy.fairness.min_share: duplicate key"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("policy.json"), r#"{"objective": "cost"}"#).unwrap();
+    commonsnet_datasets::read_scenario_dir(dir.path()).unwrap();
+}
+
+#[test]
+fn duplicate_keys_in_events_are_named_by_event_and_field() {
+    let text = br#"[{"type": "need_added", "need": {"id": "n9", "kind": "k", "demand": {"u": 1}}},
+                    {"type": "need_withdrawn", "id": "n1", "id": "n2"}]"#;
+    let Err(JsonError::DuplicateKey(d)) = parse_json(text) else {
+        panic!("accepted");
+    };
+    assert_eq!(d.path_string(), "[1].id");
+    let i = d.issue("events");
+    assert_eq!(
+        (i.table.as_str(), i.row, i.field.as_deref()),
+        ("events", Some(1), Some("id"))
+    );
+    // Without the duplicate, the same text parses to what serde_json gives.
+    let fine = br#"[{"type": "need_withdrawn", "id": "n1"}]"#;
+    assert_eq!(
+        parse_json(fine).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(fine).unwrap()
+    );
+}
+
+/// Refresh the table seeds of the fuzz targets (`fuzz/seeds/{arrow_ipc_file,arrow_ipc_stream,
+/// parquet,csv}`): the bundled scenario's tables in every format, and tables with narrow column
+/// types. Run with `cargo test --test integration write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/seeds; run with --ignored to refresh them"]
+fn write_fuzz_seeds() {
+    use commonsnet_datasets::frames::ipc_bytes;
+    use commonsnet_datasets::{write_batch, TableFormat};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seeds = root.join("fuzz/seeds");
+    let s = commonsnet_engine::scenario_from_json_str(
+        &std::fs::read_to_string(root.join("datasets/examples/flood-north.json")).unwrap(),
+    )
+    .unwrap();
+    let t = commonsnet_engine::tables::scenario_to_tables(&s).unwrap();
+    let mut tables = vec![
+        ("resources", t.resources.clone()),
+        ("needs", t.needs.clone()),
+    ];
+    if let Some(l) = &t.links {
+        tables.push(("links", l.clone()));
+    }
+    let (narrow_resources, narrow_needs) = crate::arrow_input::narrow_tables();
+    let narrow = [
+        ("narrow_resources", narrow_resources),
+        ("narrow_needs", narrow_needs),
+    ];
+    for (name, b) in tables.iter().chain(narrow.iter()) {
+        let one = std::slice::from_ref(b);
+        std::fs::write(
+            seeds.join(format!("arrow_ipc_file/{name}.arrow")),
+            ipc_bytes(one, false).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            seeds.join(format!("arrow_ipc_stream/{name}.arrows")),
+            ipc_bytes(one, true).unwrap(),
+        )
+        .unwrap();
+    }
+    for (name, b) in &tables {
+        write_batch(
+            &seeds.join(format!("parquet/{name}.parquet")),
+            b,
+            TableFormat::Parquet,
+        )
+        .unwrap();
+        write_batch(&seeds.join(format!("csv/{name}.csv")), b, TableFormat::Csv).unwrap();
+    }
+}
