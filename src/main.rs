@@ -10,10 +10,12 @@ use commonsnet_datasets::{
 };
 use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN};
 use commonsnet_engine::batch::{
-    derive_seed, named_policy, rows_to_batch, Batch, BatchSettings, Perturbation, PolicySpec,
+    named_policy, rows_to_batch, run_each, Batch, BatchSettings, Perturbation, PolicySpec,
+    ScenarioSource,
 };
 use commonsnet_engine::flow::{FlowError, FlowMethod, MinCostFlow};
-use commonsnet_engine::{solve_with, Report, SolveOptions};
+use commonsnet_engine::solve::try_solve_with;
+use commonsnet_engine::{Report, SolveOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -329,7 +331,6 @@ fn parse_perturb(text: &str) -> Result<Perturbation> {
 }
 
 fn run_simulate(args: &SimulateArgs) -> Result<()> {
-    use rayon::prelude::*;
     use std::io::IsTerminal;
     let perturbation = parse_perturb(&args.perturb)?;
     let mut policies = Vec::new();
@@ -345,27 +346,37 @@ fn run_simulate(args: &SimulateArgs) -> Result<()> {
     if policies.is_empty() || args.replicates == 0 {
         return Err(anyhow!("need at least one policy and one replicate"));
     }
-    let scenarios = if generate::GENERATORS.contains(&args.generator.as_str()) {
-        (0..args.scenarios)
-            .map(|i| {
-                let seed = derive_seed(args.seed, &[0xB, i as u64]);
-                let s = generate::generate_scenario(&args.generator, args.scale, seed)
-                    .map_err(|e| anyhow!(e))?;
-                Ok((s.name.clone().unwrap_or_default(), s))
+    // Generated scenarios are made by each run when it starts, not all up front.
+    let scenarios: Box<dyn ScenarioSource> =
+        if generate::GENERATORS.contains(&args.generator.as_str()) {
+            if !(args.scale > 0.0 && args.scale <= generate::MAX_SCALE) {
+                return Err(anyhow!(
+                    "--scale {} is not in (0, {}]",
+                    args.scale,
+                    generate::MAX_SCALE
+                ));
+            }
+            Box::new(generate::Generated {
+                name: args.generator.clone(),
+                scale: args.scale,
+                count: args.scenarios,
+                seed: args.seed,
             })
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        let path = Path::new(&args.generator);
-        if !path.exists() {
-            return Err(anyhow!(
-                "--generator {:?} is neither a generator ({}) nor a file",
-                args.generator,
-                generate::GENERATORS.join(", ")
-            ));
-        }
-        let s = read_scenario(path, None).map_err(describe)?;
-        vec![(s.name.clone().unwrap_or_else(|| "scenario".into()), s)]
-    };
+        } else {
+            let path = Path::new(&args.generator);
+            if !path.exists() {
+                return Err(anyhow!(
+                    "--generator {:?} is neither a generator ({}) nor a file",
+                    args.generator,
+                    generate::GENERATORS.join(", ")
+                ));
+            }
+            let s = read_scenario(path, None).map_err(describe)?;
+            Box::new(vec![(
+                s.name.clone().unwrap_or_else(|| "scenario".into()),
+                s,
+            )])
+        };
     let batch = Batch {
         scenarios,
         policies,
@@ -393,23 +404,26 @@ fn run_simulate(args: &SimulateArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()?;
-    let rows: Vec<_> = pool.install(|| {
-        (0..total)
-            .into_par_iter()
-            .map(|i| {
-                let row = batch.run(i);
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                match &bar {
-                    Some(b) => b.inc(1),
-                    None if n.is_multiple_of(step) || n == total => {
-                        eprintln!("progress: {n}/{total} runs")
-                    }
-                    None => {}
-                }
-                row
-            })
-            .collect()
+    // One run at a time per thread of the pool; a run's solve uses the same pool.
+    let slots: Vec<std::sync::Mutex<Option<commonsnet_engine::batch::RunRow>>> =
+        (0..total).map(|_| std::sync::Mutex::new(None)).collect();
+    run_each(&pool, total, &|| false, &|i| {
+        let row = batch.run(i);
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match &bar {
+            Some(b) => b.inc(1),
+            None if n.is_multiple_of(step) || n == total => {
+                eprintln!("progress: {n}/{total} runs")
+            }
+            None => {}
+        }
     });
+    let rows: Vec<_> = slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| anyhow!("a run did not finish"))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -633,7 +647,9 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
                 _ => ScenarioFormat::Json,
             };
             let scenario = read_scenario(&args.file, Some(f)).map_err(describe)?;
-            let report = Report::new(&solve_with(&scenario, &opts));
+            let outcome = try_solve_with(&scenario, &opts)
+                .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+            let report = Report::new(&outcome);
             emit(&report, args, None)
         }
         InputFormat::DimacsMin => {
@@ -706,8 +722,9 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
                 let value = inst.to_scenario(sense, &name);
                 let scenario = commonsnet_engine::scenario_from_value(&value)
                     .map_err(|e| describe(DatasetError::Invalid(e)))?;
-                let report = Report::new(&solve_with(&scenario, &opts));
-                emit(&report, args, Some(sense))?;
+                let outcome = try_solve_with(&scenario, &opts)
+                    .map_err(|e| anyhow!("{}: {name}: {e}", args.file.display()))?;
+                emit(&Report::new(&outcome), args, Some(sense))?;
             }
             Ok(())
         }

@@ -516,11 +516,13 @@ async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response,
         time_limit_s: Some(st.config.time_limit_s),
         ..Default::default()
     };
+    // A solver failure is ours, not the client's: a 500, logged with what failed.
     let report = blocking(move || {
         let _permit = permit;
-        Report::new(&commonsnet_engine::solve_with(&scenario, &opts))
+        commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| Report::new(&o))
     })
-    .await?;
+    .await?
+    .map_err(|e| InternalError::Worker(e.to_string()))?;
     st.metrics
         .solve(&report.summary.solver, report.summary.solve_ms);
     match wanted {

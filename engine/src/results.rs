@@ -185,6 +185,7 @@ impl Report {
         let objective = match sol.status {
             Status::Infeasible if sol.solver != "greedy" => None,
             Status::TimeLimit if allocations.is_empty() && sol.gap.is_none() => None,
+            Status::Error => None,
             _ => Some(match s.policy.objective {
                 Objective::Coverage => value,
                 Objective::Cost => cost,

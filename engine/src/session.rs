@@ -1097,11 +1097,9 @@ impl Session {
         if sub.needs.is_empty() {
             return;
         }
-        let opts = SolveOptions {
-            threads: Some(1),
-            ..SolveOptions::default()
-        };
-        let report = Report::new(&solve_with(&sub, &opts));
+        // The shared rayon pool: no pool is built per re-plan, and the plan is the same
+        // whatever the thread count (components are solved independently, merged in order).
+        let report = Report::new(&solve_with(&sub, &SolveOptions::default()));
         for a in &report.allocations {
             self.plan_set((a.resource.clone(), a.need.clone()), Some(a.share));
         }
