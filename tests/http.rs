@@ -328,12 +328,7 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     wait_job(&s, &id2, None, 60, |v| {
         v["progress"]["done"].as_i64() >= Some(1)
     });
-    let pid = s.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    s.terminate();
     let exit = s.child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
     let s = Server::start(dir.path(), &["--job-threads", "2"]);

@@ -5,68 +5,34 @@
 //!
 //! Panics are injected with the runner's `COMMONSNET_FAULTS` variable (see `api/src/jobs.rs`).
 
+use crate::common::server::{call, Server};
 use commonsnet_engine::batch::RunRow;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    base: String,
+/// The calls these tests make, answering (status, JSON body).
+trait JobClient {
+    fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value);
+    fn post(&self, path: &str, body: &Value) -> (u16, Value);
+    fn get(&self, path: &str) -> (u16, Value);
+    fn healthy(&self) -> bool;
+    fn submit(&self, job: &Value) -> String;
+    fn wait_job(&self, id: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value;
+    fn rows(&self, id: &str) -> Vec<RunRow>;
 }
 
-impl Server {
-    fn start(data: &Path, extra: &[&str], faults: Option<&str>) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
-        cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
-            .env_remove("COMMONSNET_FAULTS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(f) = faults {
-            cmd.env("COMMONSNET_FAULTS", f);
-        }
-        let mut child = cmd.spawn().expect("start server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("listening line {line:?} is not JSON: {e}"));
-        let base = format!("http://{}", v["listening"].as_str().unwrap());
-        Server { child, base }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Still running (not exited, not aborted).
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
+impl JobClient for Server {
     fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
-        let req = ureq::request(method, &format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(120))
-            .set("Content-Type", "application/json");
-        let result = match body {
-            Some(b) => req.send_bytes(b),
-            None => req.call(),
-        };
-        let resp = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = resp.status();
-        let mut text = Vec::new();
-        resp.into_reader().read_to_end(&mut text).unwrap();
-        (status, serde_json::from_slice(&text).unwrap_or(Value::Null))
+        let r = call(
+            method,
+            &self.url(path),
+            &[("Content-Type", "application/json")],
+            body,
+        );
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
     }
 
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -107,12 +73,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 fn ended(v: &Value) -> bool {
     matches!(v["status"].as_str(), Some("done" | "failed" | "cancelled"))
 }
@@ -140,7 +100,7 @@ fn too_large(s: &Server, job: &Value) -> Value {
 #[test]
 fn oversized_jobs_are_refused_up_front_naming_the_field_and_the_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &[], None);
+    let mut s = Server::start_with(dir.path(), &[], None);
     // The request of issue 16: accepted before, it then grew the server until it aborted.
     let d = too_large(
         &s,
@@ -191,7 +151,7 @@ fn oversized_jobs_are_refused_up_front_naming_the_field_and_the_limit() {
 #[test]
 fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &["--job-threads", "2"], Some("run_panic=1"));
+    let mut s = Server::start_with(dir.path(), &["--job-threads", "2"], Some("run_panic=1"));
     let id = s.submit(&json!({"generator": {"name": "urban", "count": 2},
         "policies": ["greedy", "coverage"]}));
     let v = s.wait_job(&id, 120, ended);
@@ -221,12 +181,12 @@ fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
 #[test]
 fn a_job_that_panics_when_resumed_is_failed_and_the_server_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &["--job-threads", "1"], None);
+    let mut s = Server::start_with(dir.path(), &["--job-threads", "1"], None);
     let id = s.submit(&long_job());
     s.wait_job(&id, 120, |v| v["progress"]["done"].as_i64() >= Some(1));
     s.kill(); // SIGKILL: the job is stored `running`, and resumed at the next start.
 
-    let mut s = Server::start(dir.path(), &["--job-threads", "1"], Some("job_panic"));
+    let mut s = Server::start_with(dir.path(), &["--job-threads", "1"], Some("job_panic"));
     let v = s.wait_job(&id, 120, ended);
     assert_eq!(v["status"], "failed", "{v}");
     let e = v["error"].as_str().unwrap();
@@ -237,7 +197,7 @@ fn a_job_that_panics_when_resumed_is_failed_and_the_server_starts() {
     s.kill();
 
     // Stored failed, it is not resumed again: the server starts and runs new jobs.
-    let mut s = Server::start(dir.path(), &["--job-threads", "1"], None);
+    let mut s = Server::start_with(dir.path(), &["--job-threads", "1"], None);
     assert!(s.healthy() && s.alive());
     assert_eq!(s.get(&format!("/v1/jobs/{id}")).1["status"], "failed");
     let id2 = s.submit(&json!({"generator": {"name": "urban"}, "policies": ["greedy"]}));
@@ -248,17 +208,17 @@ fn a_job_that_panics_when_resumed_is_failed_and_the_server_starts() {
 fn a_job_the_server_keeps_dying_under_is_failed_instead_of_resumed_forever() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
-        let s = Server::start(dir.path(), &["--job-threads", "1"], None);
+        let s = Server::start_with(dir.path(), &["--job-threads", "1"], None);
         let id = s.submit(&long_job());
         s.wait_job(&id, 120, |v| v["status"] == "running");
         id
     }; // SIGKILL (drop): crash 1 at the next start.
     for attempt in 2..=3 {
-        let s = Server::start(dir.path(), &["--job-threads", "1"], None);
+        let s = Server::start_with(dir.path(), &["--job-threads", "1"], None);
         let v = s.wait_job(&id, 120, |v| v["attempts"].as_i64() >= Some(attempt));
         assert_eq!(v["status"], "running", "attempt {attempt}: {v}");
     } // crashes 2 and 3
-    let mut s = Server::start(dir.path(), &["--job-threads", "1"], None);
+    let mut s = Server::start_with(dir.path(), &["--job-threads", "1"], None);
     let v = s.wait_job(&id, 120, ended);
     assert_eq!(v["status"], "failed", "{v}");
     assert!(
@@ -282,7 +242,7 @@ fn job_threads_bound_the_runs_executing_at_once() {
     let mut tables = Vec::new();
     for threads in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
-        let s = Server::start(dir.path(), &["--job-threads", &threads.to_string()], None);
+        let s = Server::start_with(dir.path(), &["--job-threads", &threads.to_string()], None);
         let id = s.submit(&job);
         let v = s.wait_job(&id, 300, ended);
         assert_eq!(v["status"], "done", "{v}");

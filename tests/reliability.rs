@@ -156,12 +156,7 @@ fn sigterm_ends_open_streams_and_exits() {
         start.elapsed()
     });
     std::thread::sleep(Duration::from_millis(300));
-    let pid = s.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    s.terminate();
     let start = Instant::now();
     let status = loop {
         if let Some(st) = s.child.try_wait().unwrap() {

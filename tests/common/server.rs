@@ -14,21 +14,45 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        Server::start_with(data, extra, None)
+    }
+
+    /// With `COMMONSNET_FAULTS` set for the server (the job runner's fault injection).
+    pub fn start_with(data: &Path, extra: &[&str], faults: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .env_remove("COMMONSNET_FAULTS")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server");
+            .stderr(Stdio::null());
+        if let Some(f) = faults {
+            cmd.env("COMMONSNET_FAULTS", f);
+        }
+        let mut child = cmd.spawn().expect("start server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .expect("read the listening line");
-        let v: Value = serde_json::from_str(&line).expect("listening line is JSON");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("listening line {line:?} is not JSON: {e}"));
         let base = format!("http://{}", v["listening"].as_str().unwrap());
         Server { child, base }
+    }
+
+    /// Still running (not exited, not aborted).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Send SIGTERM (graceful shutdown).
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
     }
 
     pub fn url(&self, path: &str) -> String {
