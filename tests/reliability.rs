@@ -298,6 +298,23 @@ fn small_contract_fixes() {
             "{path}"
         );
     }
+    // Defect 10: a key given twice anywhere in a body is refused with its path, not last-wins.
+    let dup = br#"{"resources": [{"id": "r", "kind": "k", "capacity": {"u": 10, "u": 0}}],
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}"#;
+    let r = call("POST", &s.url("/v1/solve"), &with(&[]), Some(dup));
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    assert_eq!(
+        r.json()["error"]["details"][0]["field"],
+        "resources[0].capacity.u"
+    );
+    let job = br#"{"scenarios": [{"resources": [], "needs": [], "policy": {"objective": "cost",
+        "objective": "coverage"}}]}"#;
+    let r = call("POST", &s.url("/v1/jobs"), &with(&[]), Some(job));
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    assert_eq!(
+        r.json()["error"]["details"][0]["field"],
+        "scenarios[0].policy.objective"
+    );
     let doc = get(&s, "/openapi.json", None).json();
     let responses = |path: &str, method: &str| -> Vec<String> {
         doc["paths"][path][method]["responses"]

@@ -278,9 +278,15 @@ fn body_rejection(e: BytesRejection) -> UserError {
 /// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
 /// (unknown fields included) is 422.
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserError> {
-    // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route.
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        UserError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+    use commonsnet_engine::input::{parse_json as strict, JsonError};
+    // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route; a key
+    // repeated in any object of the body (serde would keep the last silently) is a 422 that
+    // names its path.
+    let value: Value = strict(bytes).map_err(|e| match e {
+        JsonError::Syntax(e) => {
+            UserError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+        }
+        dup => UserError::invalid_input(&dup.into_invalid_input("body")),
     })?;
     serde_json::from_value(value).map_err(|e| UserError::unprocessable(e.to_string()))
 }
