@@ -7,9 +7,14 @@
 #
 # Needs nightly Rust and cargo-fuzz (`cargo install cargo-fuzz`). Seeds come from
 # fuzz/seeds/<target>/ (committed; refresh the table seeds with
-# `cargo test --test integration write_fuzz_seeds -- --ignored`); the corpus libFuzzer grows is
+# `cargo test --test integration write_fuzz_seeds -- --ignored`) and fuzz/regressions/<target>/
+# (inputs that once failed, kept as tests by tests/parsers.rs); the corpus libFuzzer grows is
 # fuzz/corpus/<target>/, crash inputs land in fuzz/artifacts/<target>/, logs in
 # fuzz/logs/<target>.log. Reproduce a crash with `cargo +nightly fuzz run <target> <file>`.
+#
+# The table targets (arrow_ipc_file, arrow_ipc_stream, parquet, csv) do not count panics that
+# the readers contain (polars' decoders have some; they become errors). Set
+# COMMONSNET_FUZZ_STRICT=1 to count those too, e.g. to report them upstream.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/commonsnet-fuzz-target, apart from the main
 # build: the sanitizer flags would rebuild everything there), FUZZ_BUILD_FLAGS (extra `cargo fuzz` flags, e.g. `--debug-assertions`),
@@ -55,7 +60,10 @@ for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
     seed_dirs=()
     [ -d "fuzz/seeds/$t" ] && seed_dirs+=("fuzz/seeds/$t")
+    [ -d "fuzz/regressions/$t" ] && seed_dirs+=("fuzz/regressions/$t")
     log="fuzz/logs/$t.log"
+    # Failures of this run only: artifacts newer than this stamp.
+    touch "fuzz/logs/$t.start"
     echo "== $t: ${seconds}s"
     cargo +nightly fuzz run "${build_flags[@]}" "$t" "fuzz/corpus/$t" "${seed_dirs[@]}" -- \
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb="$rss" -malloc_limit_mb="$malloc" \
@@ -74,7 +82,10 @@ echo
 printf '%-18s %14s %8s %6s %9s %6s %s\n' target executions crashes ooms timeouts leaks exit
 total_bad=0
 for t in "${targets[@]}"; do
-    count() { find "fuzz/artifacts/$t" -maxdepth 1 -name "$1-*" 2>/dev/null | wc -l; }
+    count() {
+        find "fuzz/artifacts/$t" -maxdepth 1 -name "$1-*" -newer "fuzz/logs/$t.start" 2>/dev/null |
+            wc -l
+    }
     c=$(count crash)
     o=$(count oom)
     to=$(count timeout)

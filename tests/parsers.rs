@@ -217,3 +217,37 @@ fn write_fuzz_seeds() {
         write_batch(&seeds.join(format!("csv/{name}.csv")), b, TableFormat::Csv).unwrap();
     }
 }
+
+/// Inputs the fuzz targets once failed on (`fuzz/regressions/<target>/`), through the same
+/// entry points: each is an answer or an error, and none may panic out of the reader.
+#[test]
+fn fuzz_regressions_are_errors_not_crashes() {
+    use commonsnet_datasets::{frames, read_batches_from_bytes};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut seen = 0;
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        let target = dir.file_name().unwrap().to_string_lossy().to_string();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            let bytes = std::fs::read(&file).unwrap();
+            let failed = match target.as_str() {
+                "parquet" | "arrow_ipc_file" | "arrow_ipc_stream" => {
+                    read_batches_from_bytes(&bytes).is_err()
+                }
+                "csv" => frames::read_table(&bytes, true).is_err(),
+                "dimacs_min" => parse_min(&bytes).is_err(),
+                "dimacs_asn" => parse_asn(&bytes).is_err(),
+                "orlib_assign" => parse_orlib_assign(&bytes).is_err(),
+                "orlib_gap" => parse_gap(&bytes).is_err(),
+                "scenario_json" => {
+                    commonsnet_engine::input::scenario_from_json_slice(&bytes).is_err()
+                }
+                other => panic!("no entry point for regression target {other}"),
+            };
+            assert!(failed, "{} is malformed but was accepted", file.display());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+}
