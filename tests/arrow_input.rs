@@ -2,7 +2,6 @@
 //! tables are reported with table, row and column.
 
 use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
-use arrow_schema::{Field, Schema};
 use commonsnet_datasets::{read_scenario_dir, write_scenario_tables, TableFormat};
 use commonsnet_engine::tables::scenario_to_tables;
 use commonsnet_engine::{scenario_from_batches, scenario_from_json_str, solve_report};
@@ -61,15 +60,7 @@ fn arrow_ipc_and_parquet_directories_round_trip_and_solve_alike() {
 }
 
 fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    let fields: Vec<Field> = cols
-        .iter()
-        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-        .collect();
-    RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        cols.into_iter().map(|c| c.1).collect(),
-    )
-    .unwrap()
+    RecordBatch::try_from_iter_with_nullable(cols.into_iter().map(|(n, a)| (n, a, true))).unwrap()
 }
 
 #[test]

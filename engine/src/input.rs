@@ -1391,19 +1391,11 @@ mod tests {
         ArrayRef, Decimal128Array, DictionaryArray, Float16Array, Int16Array, Int8Array, NullArray,
         StringArray, UInt16Array, UInt8Array,
     };
-    use arrow_schema::{Field, Schema};
     use std::sync::Arc;
 
     fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
-        let fields: Vec<Field> = cols
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect();
-        RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            cols.into_iter().map(|c| c.1).collect(),
-        )
-        .unwrap()
+        RecordBatch::try_from_iter_with_nullable(cols.into_iter().map(|(n, a)| (n, a, true)))
+            .unwrap()
     }
 
     #[test]
