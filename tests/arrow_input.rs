@@ -430,24 +430,8 @@ fn the_cli_widens_narrow_arrow_columns_and_refuses_others_in_one_line() {
 
 #[test]
 fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
-    use crate::common::server::{call, Server};
-    fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-        let boundary = "commonsnet-narrow-types-boundary";
-        let mut body = Vec::new();
-        for (name, data) in parts {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                     filename=\"{name}\"\r\nContent-Type: application/vnd.apache.arrow.file\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        (format!("multipart/form-data; boundary={boundary}"), body)
-    }
+    use crate::common::server::{call, multipart, Server};
+    const ARROW_FILE: &str = "application/vnd.apache.arrow.file";
     let ipc = |b: &RecordBatch, stream: bool| {
         commonsnet_datasets::frames::ipc_bytes(std::slice::from_ref(b), stream).unwrap()
     };
@@ -455,8 +439,8 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
     let s = Server::start(dir.path(), &[]);
     let (resources, needs) = narrow_tables();
     let (ctype, body) = multipart(&[
-        ("resources", &ipc(&resources, false)),
-        ("needs", &ipc(&needs, true)),
+        ("resources", ARROW_FILE, &ipc(&resources, false)),
+        ("needs", ARROW_FILE, &ipc(&needs, true)),
     ]);
     let r = call(
         "POST",
@@ -468,8 +452,8 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
     assert_eq!(r.json()["summary"]["status"], "optimal");
 
     let (ctype, body) = multipart(&[
-        ("resources", &ipc(&refused_table(), true)),
-        ("needs", &ipc(&needs, false)),
+        ("resources", ARROW_FILE, &ipc(&refused_table(), true)),
+        ("needs", ARROW_FILE, &ipc(&needs, false)),
     ]);
     let r = call(
         "POST",

@@ -1,7 +1,7 @@
 //! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
-use crate::common::server::{call, get, post_json, Resp, Server};
+use crate::common::server::{call, get, multipart, post_json, Resp, Server};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
 use serde_json::{json, Value};
@@ -49,23 +49,6 @@ fn rows_of(s: &Server, id: &str) -> Vec<RunRow> {
     let r = get(s, &format!("/v1/jobs/{id}/result"), None);
     assert_eq!(r.status, 200);
     serde_json::from_value(r.json()["rows"].clone()).unwrap()
-}
-
-fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "commonsnet-test-boundary-7f3a";
-    let mut body = Vec::new();
-    for (name, ctype, data) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn ipc_stream(batch: &arrow_array::RecordBatch) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The reliability defects of issue 16 that live in the service, each as its repro over real
 //! HTTP on 127.0.0.1: exact status, error body, and the state that must not have changed.
 
-use crate::common::server::{call, get, post_json, Resp, Server};
+use crate::common::server::{call, get, multipart, post_json, Resp, Server};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -339,4 +339,33 @@ fn small_contract_fixes() {
     }
     assert!(responses("/v1/sessions/{id}/stream", "get").contains(&"400".to_string()));
     assert!(responses("/v1/sessions/{id}", "delete").contains(&"204".to_string()));
+}
+
+/// The crafted Parquet page that made polars-parquet abort the process (an allocation of
+/// ~2^61 bytes) is a 422 naming the part over HTTP, and the server keeps serving.
+#[test]
+fn a_parquet_part_claiming_exabytes_is_refused_and_the_server_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]);
+    let bad = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/parquet/polars-parquet-page-validity-huge-allocation.parquet"),
+    )
+    .unwrap();
+    let parquet = "application/vnd.apache.parquet";
+    let (ctype, body) = multipart(&[("resources", parquet, &bad), ("needs", parquet, &bad)]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("\"resources\"") && msg.contains("not a readable Parquet file"),
+        "{msg}"
+    );
+    assert!(s.alive());
+    assert_eq!(get(&s, "/healthz", None).status, 200);
 }

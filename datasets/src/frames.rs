@@ -62,8 +62,7 @@ fn column_kind(name: &str) -> ColumnKind {
 /// the bytes claim but cannot back.
 pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, String> {
     let batches = if bytes.starts_with(b"PAR1") {
-        let mut df = contained("Parquet", || read_parquet(bytes))?;
-        frame_to_batches(&mut df)?
+        contained("Parquet", || read_parquet(bytes))?
     } else if bytes.starts_with(b"ARROW1") {
         ipc::read(bytes, ipc::Layout::File)
             .map_err(|e| format!("not a readable Arrow IPC file: {e}"))?
@@ -105,59 +104,46 @@ fn contained<T>(format: &str, decode: impl FnOnce() -> Result<T, String>) -> Res
 const PARQUET_CELLS_PER_BYTE: usize = 64;
 const PARQUET_CELLS_SLACK: usize = 1 << 22;
 
-fn read_parquet(bytes: &[u8]) -> Result<DataFrame, String> {
-    let bad = |e: PolarsError| format!("not a readable Parquet file: {e}");
-    let mut reader = ParquetReader::new(Cursor::new(bytes));
-    let schema = reader.schema().map_err(bad)?;
-    for field in schema.iter_values() {
-        if let Err(found) = polars_readable(&field.dtype) {
-            return Err(format!(
-                "column {}: unsupported Parquet type {found} (store numbers as 32/64-bit \
-                 integers or floats, text as strings, sets as lists of strings)",
-                field.name
-            ));
-        }
-    }
-    let rows = reader.num_rows().map_err(bad)?;
-    let cells = rows.saturating_mul(schema.len().max(1));
+/// Rows per record batch when decoding Parquet.
+const PARQUET_BATCH_ROWS: usize = 64 * 1024;
+
+/// Parquet through arrow-rs's `parquet` crate, straight to record batches. polars-parquet is
+/// not used for reading: on a crafted page header it asks the allocator for ~2^61 bytes, which
+/// aborts the process (no panic to contain); arrow-rs reports malformed pages as errors and
+/// sizes its page buffers by 32-bit header fields. Its footer is checked against the file's
+/// size (rows x columns) before any page is decoded.
+fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let bad = |e: parquet::errors::ParquetError| format!("not a readable Parquet file: {e}");
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(bad)?;
+    let metadata = builder.metadata().clone();
+    let columns = builder.schema().fields().len();
+    let rows = usize::try_from(metadata.file_metadata().num_rows().max(0)).unwrap_or(usize::MAX);
+    // Row groups are what is decoded: their counts, not the footer's total, size the buffers.
+    let group_rows = metadata
+        .row_groups()
+        .iter()
+        .map(|g| usize::try_from(g.num_rows().max(0)).unwrap_or(usize::MAX))
+        .fold(0usize, usize::saturating_add);
+    let cells = rows.max(group_rows).saturating_mul(columns.max(1));
     let limit = bytes
         .len()
         .saturating_mul(PARQUET_CELLS_PER_BYTE)
         .saturating_add(PARQUET_CELLS_SLACK);
     if cells > limit {
         return Err(format!(
-            "the file claims {rows} rows of {} columns, more than its {} bytes can hold",
-            schema.len(),
+            "the file claims {} rows of {columns} columns, more than its {} bytes can hold",
+            rows.max(group_rows),
             bytes.len()
         ));
     }
-    reader.finish().map_err(bad)
-}
-
-/// Whether this build of polars turns an Arrow type into a column without panicking (it has no
-/// 8- and 16-bit integers, half floats, decimals or fixed-size lists); `Err` names the type.
-fn polars_readable(dtype: &polars::datatypes::ArrowDataType) -> Result<(), String> {
-    use polars::datatypes::ArrowDataType as T;
-    match dtype {
-        T::Null
-        | T::Boolean
-        | T::Int32
-        | T::Int64
-        | T::UInt32
-        | T::UInt64
-        | T::Float32
-        | T::Float64
-        | T::Utf8
-        | T::LargeUtf8
-        | T::Utf8View
-        | T::Binary
-        | T::LargeBinary
-        | T::BinaryView => Ok(()),
-        T::List(f) | T::LargeList(f) => {
-            polars_readable(&f.dtype).map_err(|inner| format!("list<{inner}>"))
-        }
-        other => Err(format!("{other:?}")),
-    }
+    builder
+        .with_batch_size(PARQUET_BATCH_ROWS)
+        .build()
+        .map_err(bad)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))
 }
 
 /// Check and normalise the column types of a table by the names of SPEC section 3: numeric
@@ -1216,14 +1202,24 @@ pub fn ipc_bytes(batches: &[RecordBatch], stream: bool) -> Result<Vec<u8>, Strin
 
 /// A frame as arrow-rs record batches, for the engine.
 pub fn frame_to_batches(df: &mut DataFrame) -> Result<Vec<RecordBatch>, String> {
+    frame_to_table(df).map(|(_, batches)| batches)
+}
+
+/// A frame as its arrow-rs schema and record batches (the schema also when there are no rows).
+fn frame_to_table(
+    df: &mut DataFrame,
+) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), String> {
     let mut bytes = Vec::new();
     IpcWriter::new(&mut bytes)
         .finish(df)
         .map_err(|e| e.to_string())?;
-    arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
-        .map_err(|e| e.to_string())?
+    let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
+        .map_err(|e| e.to_string())?;
+    let schema = reader.schema();
+    let batches = reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok((schema, batches))
 }
 
 /// An arrow-rs record batch (an engine table) as a frame.
@@ -1242,16 +1238,16 @@ pub fn batch_to_frame(batch: &RecordBatch) -> Result<DataFrame, String> {
 
 /// Encode a frame in the given format.
 pub fn write_frame(
-    out: &mut impl std::io::Write,
+    out: &mut (impl std::io::Write + Send),
     df: &mut DataFrame,
     format: TableFormat,
 ) -> Result<(), String> {
     match format {
         TableFormat::ArrowIpc => IpcWriter::new(out).finish(df).map_err(|e| e.to_string()),
-        TableFormat::Parquet => ParquetWriter::new(out)
-            .finish(df)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        TableFormat::Parquet => {
+            let (schema, batches) = frame_to_table(df)?;
+            write_parquet(out, schema, &batches)
+        }
         TableFormat::Csv => {
             let mut flat = join_lists(df)?;
             CsvWriter::new(out)
@@ -1260,6 +1256,26 @@ pub fn write_frame(
                 .map_err(|e| e.to_string())
         }
     }
+}
+
+/// Record batches as one Parquet file (zstd-compressed pages), through the same arrow-rs crate
+/// that reads Parquet, so polars needs no Parquet code at all.
+fn write_parquet(
+    out: &mut (impl std::io::Write + Send),
+    schema: arrow_schema::SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), String> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| e.to_string())?;
+    for b in batches {
+        writer.write(b).map_err(|e| e.to_string())?;
+    }
+    writer.close().map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// List-of-string columns as `;`-joined text (CSV has no lists).

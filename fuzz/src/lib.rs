@@ -4,7 +4,7 @@
 use arrow_array::RecordBatch;
 use std::borrow::Cow;
 
-/// Reading a table contains panics of the third-party decoders (polars) and reports them as
+/// Reading a table contains panics of the third-party decoders (polars, arrow-rs) and reports them as
 /// errors: they do not take the process down, so by default they are not crashes here (their
 /// message is silenced). Set COMMONSNET_FUZZ_STRICT=1 to abort on every panic, contained or
 /// not (to find and report decoder bugs); a panic that escapes `read_table` aborts in either

@@ -148,3 +148,22 @@ pub fn get(s: &Server, path: &str, auth: Option<&str>) -> Resp {
         .collect();
     call("GET", &s.url(path), &h, None)
 }
+
+/// A `multipart/form-data` body of named file parts `(name, content type, bytes)`, and the
+/// Content-Type header that announces it.
+pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "commonsnet-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, ctype, data) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
