@@ -115,7 +115,7 @@ fn main() {
         let r = s.apply(&events);
         lat.push(t.elapsed().as_secs_f64() * 1e3);
         if let Err(e) = r {
-            panic!("step {step}: {}", e.message);
+            panic!("step {step}: {}", e.refusal);
         }
         if step % 100 == 0 {
             let residual = s.residual_scenario();

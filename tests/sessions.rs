@@ -3,7 +3,7 @@
 //! make retries idempotent.
 
 use commonsnet_engine::batch::SplitMix64;
-use commonsnet_engine::session::{parse_events, Applied, Event, Session};
+use commonsnet_engine::session::{parse_events, Applied, Event, Refusal, Session};
 use commonsnet_engine::{scenario_from_value, solve_with, Report, SolveOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -163,11 +163,15 @@ fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
                 Err(e) => {
                     // Only conflicts inside one random batch (an entity withdrawn, then used).
                     assert!(
-                        e.message.contains("no ")
-                            || e.message.contains("not a proposed")
-                            || e.message.contains("nothing dispatched"),
+                        matches!(
+                            e.refusal,
+                            Refusal::NoNeed(_)
+                                | Refusal::NoResource(_)
+                                | Refusal::NotProposed { .. }
+                                | Refusal::NothingToReturn(_)
+                        ),
                         "seed {seed} step {step}: {}",
-                        e.message
+                        e.refusal
                     );
                     continue;
                 }
@@ -438,7 +442,7 @@ fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
                     refused += 1;
                     assert!(e.index < events.len(), "{ctx}");
                     assert_eq!(s.plan(), &plan0, "{ctx}: refused batch changed the plan");
-                    assert_eq!(s.dispatches(), &disp0[..], "{ctx}: {}", e.message);
+                    assert_eq!(s.dispatches(), &disp0[..], "{ctx}: {}", e.refusal);
                     assert_eq!(s.residual_scenario().needs, scen0.needs, "{ctx}");
                     assert_eq!(s.residual_scenario().resources, scen0.resources, "{ctx}");
                     for id in &fresh {
@@ -541,9 +545,9 @@ fn a_dispatch_is_checked_against_the_plan_after_the_events_before_it() {
         let e = s.apply(&parse_events(batch).unwrap()).unwrap_err();
         assert_eq!(e.index, batch.as_array().unwrap().len() - 1, "case {k}");
         assert!(
-            e.message.contains("not a proposed match"),
+            matches!(e.refusal, Refusal::NotProposed { .. }),
             "case {k}: {}",
-            e.message
+            e.refusal
         );
         assert_eq!(s.plan(), s0.plan(), "case {k}");
         assert!(s.dispatches().is_empty(), "case {k}");

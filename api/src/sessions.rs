@@ -187,13 +187,13 @@ impl SessionLog {
         let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
         let initial =
             commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-        let mut session = Session::new(&initial).map_err(bad)?;
+        let mut session = Session::new(&initial).map_err(|e| bad(e.to_string()))?;
         let mut last = 0;
         for (seq, applied, ids) in self.rows(id)? {
             let applied: Vec<Applied> =
                 serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
             for a in &applied {
-                session.replay(a).map_err(bad)?;
+                session.replay(a).map_err(|e| bad(e.to_string()))?;
             }
             let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
             session.remember_event_ids(ids.iter().map(String::as_str));
@@ -332,7 +332,8 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        let session = Session::new(scenario).map_err(UserError::unprocessable)?;
+        let session =
+            Session::new(scenario).map_err(|e| UserError::unprocessable(e.to_string()))?;
         self.inner.log.conn().execute(
             "INSERT INTO sessions (id, tenant, scenario, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![id, tenant, raw.to_string(), now_ms()],
@@ -592,10 +593,10 @@ impl Actor {
                         let err = UserError::new(
                             StatusCode::CONFLICT,
                             "event_rejected",
-                            format!("event {} cannot be applied: {}", e.index, e.message),
+                            format!("event {} cannot be applied: {}", e.index, e.refusal),
                         )
                         .with_details(vec![json!({"table": format!("events[{}]", e.index),
-                            "row": null, "field": null, "message": e.message})]);
+                            "row": null, "field": null, "message": e.refusal.to_string()})]);
                         let _ = reply.send(Err(err.into()));
                     }
                 },

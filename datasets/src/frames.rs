@@ -110,11 +110,13 @@ const PARQUET_BATCH_ROWS: usize = 64 * 1024;
 /// Parquet through arrow-rs's `parquet` crate, straight to record batches. polars-parquet is
 /// not used for reading: on a crafted page header it asks the allocator for ~2^61 bytes, which
 /// aborts the process (no panic to contain); arrow-rs reports malformed pages as errors and
-/// sizes its page buffers by 32-bit header fields. Its footer is checked against the file's
-/// size (rows x columns) before any page is decoded.
+/// sizes its page buffers by 32-bit header fields. Its footer is walked first
+/// ([`crate::parquet_footer`]: arrow-rs sizes lists by their claimed counts), and the row count
+/// it declares is checked against the file's size before any page is decoded.
 fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let bad = |e: parquet::errors::ParquetError| format!("not a readable Parquet file: {e}");
+    crate::parquet_footer::check(bytes).map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
         .map_err(bad)?;
     let metadata = builder.metadata().clone();

@@ -10,6 +10,7 @@ pub mod frames;
 pub mod generate;
 pub mod instances;
 pub mod orlib;
+mod parquet_footer;
 
 use arrow_array::RecordBatch;
 use commonsnet_engine::input::JsonError;

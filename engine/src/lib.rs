@@ -7,6 +7,7 @@
 pub mod assignment;
 pub mod batch;
 pub mod cost_scaling;
+pub mod events;
 pub mod flow;
 pub mod graph;
 pub mod greedy;

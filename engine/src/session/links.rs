@@ -1,0 +1,78 @@
+//! The session's link adjacency, kept per event: a need or resource is relinked by the policy's
+//! rules against the residual side.
+
+use super::{Session, EPS};
+use crate::graph::rule_link;
+use std::collections::BTreeSet;
+
+impl Session {
+    pub(super) fn unlink_need(&mut self, id: &str) -> BTreeSet<String> {
+        let old = self.adj_need.remove(id).unwrap_or_default();
+        for r in &old {
+            if let Some(set) = self.adj_res.get_mut(r) {
+                set.remove(id);
+            }
+        }
+        old
+    }
+
+    pub(super) fn unlink_resource(&mut self, id: &str) -> BTreeSet<String> {
+        let old = self.adj_res.remove(id).unwrap_or_default();
+        for n in &old {
+            if let Some(set) = self.adj_need.get_mut(n) {
+                set.remove(id);
+            }
+        }
+        old
+    }
+
+    /// Recompute a need's links (none when it is fully dispatched).
+    pub(super) fn relink_need(&mut self, id: &str) {
+        self.unlink_need(id);
+        let Some(&ni) = self.need_ix.get(id) else {
+            return;
+        };
+        if !self.is_open(ni) {
+            return;
+        }
+        let n = &self.needs[ni];
+        let linked: BTreeSet<String> = self
+            .residual
+            .iter()
+            .enumerate()
+            .filter(|(ri, r)| rule_link(*ri, r, ni, n, &self.policy).is_some())
+            .map(|(_, r)| r.id.clone())
+            .collect();
+        for r in &linked {
+            self.adj_res
+                .entry(r.clone())
+                .or_default()
+                .insert(id.to_string());
+        }
+        self.adj_need.insert(id.to_string(), linked);
+    }
+
+    pub(super) fn relink_resource(&mut self, id: &str) {
+        self.unlink_resource(id);
+        let Some(&ri) = self.res_ix.get(id) else {
+            return;
+        };
+        let r = &self.residual[ri];
+        let linked: BTreeSet<String> = self
+            .needs
+            .iter()
+            .enumerate()
+            .filter(|(ni, n)| {
+                self.open[*ni] > EPS && rule_link(ri, r, *ni, n, &self.policy).is_some()
+            })
+            .map(|(_, n)| n.id.clone())
+            .collect();
+        for n in &linked {
+            self.adj_need
+                .entry(n.clone())
+                .or_default()
+                .insert(id.to_string());
+        }
+        self.adj_res.insert(id.to_string(), linked);
+    }
+}

@@ -1,0 +1,322 @@
+//! Live matching sessions (SPEC section 4, `/v1/sessions`): a scenario that changes by events,
+//! with a plan of proposed matches kept optimal after every batch of events.
+//!
+//! The state is the session's needs and resources as last defined, plus the dispatches: a
+//! dispatched match is a commitment that consumes its resource's capacity and serves its part of
+//! the need; later plans only see what is left (the *residual* scenario) and never move it.
+//!
+//! Re-planning is incremental: links are kept in adjacency maps updated per event, an event
+//! marks the entities it touches, and only the connected components of the residual graph that
+//! contain a touched entity are solved again; the plan of every other component is kept. Since
+//! the engine solves components independently and deterministically (in input order), the plan
+//! equals a from-scratch solve of the residual scenario (tested). Fairness couples components
+//! (group ratios sum over all of them), so with a fairness policy every re-plan is whole.
+
+mod check;
+mod links;
+mod replan;
+mod report;
+mod stage;
+
+pub use crate::events::{parse_events, Event, EventKind};
+use crate::input::scenario_from_value;
+use crate::model::{Need, Policy, Quantities, Resource, Scenario};
+use crate::solve::Status;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// A share below this is no match.
+const EPS: f64 = 1e-9;
+
+/// A commitment: part of a need served by a resource, never moved by a re-plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub need: String,
+    pub resource: String,
+    /// Part of the need's full demand this dispatch serves.
+    pub fraction: f64,
+    /// Capacity consumed, per dimension.
+    pub amounts: Quantities,
+    /// False once the resource has been returned.
+    pub active: bool,
+}
+
+/// An event as applied, with what it resolved to: the durable log records these, so replaying
+/// them needs no re-planning (a dispatch records the share it committed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Applied {
+    NeedAdded { need: Value },
+    NeedUpdated { need: Value },
+    NeedWithdrawn { id: String },
+    ResourceAdded { resource: Value },
+    ResourceUpdated { resource: Value },
+    ResourceWithdrawn { id: String },
+    Dispatched { dispatch: Dispatch },
+    ResourceReturned { id: String },
+}
+
+/// One match whose share changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchChange {
+    pub resource: String,
+    pub need: String,
+    /// Share of the need's open part before and after (0 = no match).
+    pub before: f64,
+    pub after: f64,
+}
+
+/// The answer to a batch of events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    pub applied: usize,
+    /// Event ids skipped because they were applied before.
+    pub duplicates: Vec<String>,
+    pub changed: Vec<MatchChange>,
+    pub dispatched: Vec<Dispatch>,
+    /// Needs and resources re-planned (the touched components).
+    pub replanned_needs: usize,
+}
+
+/// Why an event cannot be applied; the batch it belongs to is refused whole.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("event {index}: {refusal}")]
+pub struct EventError {
+    /// The event's position in its batch.
+    pub index: usize,
+    pub refusal: Refusal,
+}
+
+/// What is wrong with an event, given the state and the events before it in its batch.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("event_id {0:?} appears twice in the batch")]
+    RepeatedEventId(String),
+    #[error("need {0:?} exists already")]
+    NeedExists(String),
+    #[error("no need {0:?}")]
+    NoNeed(String),
+    #[error("resource {0:?} exists already")]
+    ResourceExists(String),
+    #[error("no resource {0:?}")]
+    NoResource(String),
+    #[error("resource {0:?} has active dispatches: return it before withdrawing it")]
+    ActiveDispatches(String),
+    #[error("resource {0:?} has nothing dispatched to return")]
+    NothingToReturn(String),
+    #[error("{resource:?} -> {need:?} is not a proposed match of the plan (as re-planned after the events before it)")]
+    NotProposed { need: String, resource: String },
+    #[error("{resource:?} -> {need:?} is not allowed by the link rules")]
+    NotLinked { need: String, resource: String },
+    #[error("dispatching {resource:?} -> {need:?} takes {amount} {dimension} but {resource:?} has {left} left")]
+    OverCapacity {
+        need: String,
+        resource: String,
+        dimension: String,
+        amount: f64,
+        left: f64,
+    },
+}
+
+/// Why a session cannot start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SessionError {
+    #[error("sessions build links by the policy's rules; explicit links are not supported")]
+    ExplicitLinks,
+}
+
+/// Why a logged event cannot be replayed: the log is not one this engine wrote for this
+/// session.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReplayError {
+    #[error("log: {0}")]
+    InvalidEntity(#[from] crate::input::InvalidInput),
+    #[error("log: dispatch of unknown need {need:?} or resource {resource:?}")]
+    UnknownDispatch { need: String, resource: String },
+    #[error("log: {0}")]
+    Refused(#[from] Refusal),
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub name: Option<String>,
+    pub policy: Policy,
+    needs: Vec<Need>,
+    need_ix: HashMap<String, usize>,
+    /// Part of each need not yet dispatched (1 = all open).
+    open: Vec<f64>,
+    resources: Vec<Resource>,
+    res_ix: HashMap<String, usize>,
+    /// Each resource with its capacity less its active dispatches.
+    residual: Vec<Resource>,
+    dispatches: Vec<Dispatch>,
+    seen: HashSet<String>,
+    /// Every dimension the session has seen: kept in every residual scenario so that a
+    /// component is solved the same way whatever else is open.
+    dims: BTreeSet<String>,
+    adj_need: HashMap<String, BTreeSet<String>>,
+    adj_res: HashMap<String, BTreeSet<String>>,
+    /// (resource, need) -> share of the need's open part.
+    plan: BTreeMap<(String, String), f64>,
+    marginal: HashMap<String, f64>,
+    shadow: HashMap<String, BTreeMap<String, f64>>,
+    /// Needs of components whose last solve was not optimal (infeasible, time limit).
+    trouble: BTreeMap<String, Status>,
+    /// What staged events touched since the last re-plan.
+    pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    /// The value before the first change of every plan entry changed since the last flush.
+    before: BTreeMap<(String, String), f64>,
+    /// How many dimensions the session had at the last re-plan (a new one re-plans all).
+    dims: usize,
+    /// Entities touched since the last re-plan.
+    needs: BTreeSet<String>,
+    resources: BTreeSet<String>,
+    /// An event other than a dispatch changed the state since the last re-plan.
+    stale: bool,
+    /// Needs dispatched since the last re-plan.
+    dispatched: BTreeSet<String>,
+    /// Needs re-planned since the last flush.
+    replanned: usize,
+}
+
+impl Session {
+    /// A session over an initial scenario (rule-built links only).
+    pub fn new(initial: &Scenario) -> Result<Session, SessionError> {
+        if initial.links.is_some() {
+            return Err(SessionError::ExplicitLinks);
+        }
+        let mut s = Session {
+            name: initial.name.clone(),
+            policy: initial.policy.clone(),
+            needs: Vec::new(),
+            need_ix: HashMap::new(),
+            open: Vec::new(),
+            resources: Vec::new(),
+            res_ix: HashMap::new(),
+            residual: Vec::new(),
+            dispatches: Vec::new(),
+            seen: HashSet::new(),
+            dims: BTreeSet::new(),
+            adj_need: HashMap::new(),
+            adj_res: HashMap::new(),
+            plan: BTreeMap::new(),
+            marginal: HashMap::new(),
+            shadow: HashMap::new(),
+            trouble: BTreeMap::new(),
+            pending: None,
+        };
+        for r in &initial.resources {
+            s.insert_resource(r.clone());
+        }
+        for n in &initial.needs {
+            s.insert_need(n.clone());
+        }
+        for r in &initial.resources {
+            s.relink_resource(&r.id);
+        }
+        s.replan_all();
+        Ok(s)
+    }
+
+    pub fn dispatches(&self) -> &[Dispatch] {
+        &self.dispatches
+    }
+
+    /// The current plan: (resource, need) -> share of the need's open part.
+    pub fn plan(&self) -> &BTreeMap<(String, String), f64> {
+        &self.plan
+    }
+
+    pub fn has_need(&self, id: &str) -> bool {
+        self.need_ix.contains_key(id)
+    }
+
+    /// The need as last defined (its full demand, dispatched part included).
+    pub fn need(&self, id: &str) -> Option<&Need> {
+        self.need_ix.get(id).map(|&i| &self.needs[i])
+    }
+
+    /// The resource as last defined (its full capacity, dispatches not subtracted).
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.res_ix.get(id).map(|&i| &self.resources[i])
+    }
+
+    /// Whether an event id was applied (so a retry of it is skipped).
+    pub fn has_seen(&self, event_id: &str) -> bool {
+        self.seen.contains(event_id)
+    }
+
+    fn insert_resource(&mut self, r: Resource) {
+        self.dims.extend(r.capacity.keys().cloned());
+        self.res_ix.insert(r.id.clone(), self.resources.len());
+        self.residual.push(r.clone());
+        self.resources.push(r);
+    }
+
+    fn insert_need(&mut self, n: Need) {
+        self.dims.extend(n.demand.keys().cloned());
+        self.need_ix.insert(n.id.clone(), self.needs.len());
+        self.open.push(1.0);
+        self.needs.push(n);
+    }
+
+    fn is_open(&self, ni: usize) -> bool {
+        self.open[ni] > EPS
+    }
+
+    /// The need as the planner sees it: its open part.
+    fn residual_need(&self, ni: usize) -> Need {
+        let n = &self.needs[ni];
+        let r = self.open[ni];
+        if r >= 1.0 {
+            return n.clone();
+        }
+        // Rounded to 1e-6: `3 * (1 - 1/3)` must be the integer 2 again, or the exact
+        // transportation path (which scales decimals exactly) would fall back to the LP.
+        let tidy = |x: f64| (x * 1e6).round() / 1e6;
+        let mut out = n.clone();
+        for q in out.demand.values_mut() {
+            *q = tidy(*q * r);
+        }
+        out.priority = tidy(out.priority * r);
+        out.min_fill = tidy(((n.min_fill - (1.0 - r)) / r).clamp(0.0, 1.0));
+        out
+    }
+
+    fn recompute_residual(&mut self, ri: usize) {
+        let mut r = self.resources[ri].clone();
+        for d in self
+            .dispatches
+            .iter()
+            .filter(|d| d.active && d.resource == r.id)
+        {
+            for (dim, a) in &d.amounts {
+                let c = r.capacity.entry(dim.clone()).or_insert(0.0);
+                *c = (*c - a).max(0.0);
+            }
+        }
+        self.residual[ri] = r;
+    }
+}
+
+/// An entity as JSON input would give it (absent optional fields left out).
+fn entity_value<T: Serialize>(x: &T) -> Value {
+    let mut v = serde_json::to_value(x).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.retain(|_, f| !f.is_null());
+    }
+    v
+}
+
+fn one_need(v: &Value) -> Result<Need, ReplayError> {
+    Ok(scenario_from_value(&json!({"resources": [], "needs": [v]}))?.needs[0].clone())
+}
+
+fn one_resource(v: &Value) -> Result<Resource, ReplayError> {
+    Ok(scenario_from_value(&json!({"resources": [v], "needs": []}))?.resources[0].clone())
+}

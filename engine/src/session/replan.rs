@@ -1,0 +1,186 @@
+//! Incremental re-planning: only the connected components of the residual graph that contain
+//! a touched entity are solved again (all of them under fairness, which couples components).
+
+use super::Session;
+use crate::model::{Fairness, Resource, Scenario};
+use crate::results::Report;
+use crate::solve::{solve_with, SolveOptions, Status};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+/// Where a touched entity lives.
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Need(&'a str),
+    Res(&'a str),
+}
+
+impl Session {
+    /// Re-plan the components touched since the last re-plan, keeping the values the plan
+    /// had before the first staged batch (the diff `flush` answers).
+    pub(super) fn replan_touched(&mut self) {
+        let whole_policy = self.policy.fairness != Fairness::None;
+        let dims = self.dims.len();
+        let Some(p) = self.pending.as_mut() else {
+            return;
+        };
+        let (tn, tr) = (
+            std::mem::take(&mut p.needs),
+            std::mem::take(&mut p.resources),
+        );
+        let whole = p.dims != dims || whole_policy;
+        p.dims = dims;
+        p.stale = false;
+        p.dispatched.clear();
+        let n = if whole {
+            self.replan_all()
+        } else {
+            self.replan(&tn, &tr)
+        };
+        if let Some(p) = self.pending.as_mut() {
+            p.replanned += n;
+        }
+    }
+
+    /// The residual scenario: open needs (their open part) and resources less their active
+    /// dispatches, every session dimension present.
+    pub fn residual_scenario(&self) -> Scenario {
+        self.scenario_of(
+            &(0..self.needs.len())
+                .filter(|&i| self.is_open(i))
+                .collect::<Vec<_>>(),
+            &(0..self.resources.len()).collect::<Vec<_>>(),
+        )
+    }
+
+    pub(super) fn scenario_of(&self, needs: &[usize], resources: &[usize]) -> Scenario {
+        let mut res: Vec<Resource> = resources
+            .iter()
+            .map(|&i| self.residual[i].clone())
+            .collect();
+        if let Some(first) = res.first_mut() {
+            for d in &self.dims {
+                first.capacity.entry(d.clone()).or_insert(0.0);
+            }
+        }
+        Scenario {
+            name: self.name.clone(),
+            resources: res,
+            needs: needs.iter().map(|&i| self.residual_need(i)).collect(),
+            links: None,
+            policy: self.policy.clone(),
+        }
+    }
+
+    /// Solve the whole residual scenario again. Returns the number of needs planned.
+    pub fn replan_all(&mut self) -> usize {
+        let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();
+        for k in keys {
+            self.plan_set(k, None);
+        }
+        self.marginal.clear();
+        self.shadow.clear();
+        self.trouble.clear();
+        let needs: Vec<usize> = (0..self.needs.len()).filter(|&i| self.is_open(i)).collect();
+        let res: Vec<usize> = (0..self.resources.len()).collect();
+        self.solve_part(&needs, &res);
+        needs.len()
+    }
+
+    /// Re-plan the components that contain a touched entity.
+    pub(super) fn replan(&mut self, tn: &BTreeSet<String>, tr: &BTreeSet<String>) -> usize {
+        let mut seen_n: HashSet<&str> = HashSet::new();
+        let mut seen_r: HashSet<&str> = HashSet::new();
+        let mut queue: VecDeque<Node> = VecDeque::new();
+        for n in tn {
+            if self.need_ix.contains_key(n) && seen_n.insert(n) {
+                queue.push_back(Node::Need(n));
+            }
+        }
+        for r in tr {
+            if self.res_ix.contains_key(r) && seen_r.insert(r) {
+                queue.push_back(Node::Res(r));
+            }
+        }
+        while let Some(node) = queue.pop_front() {
+            match node {
+                Node::Need(n) => {
+                    for r in self.adj_need.get(n).into_iter().flatten() {
+                        if seen_r.insert(r) {
+                            queue.push_back(Node::Res(r));
+                        }
+                    }
+                }
+                Node::Res(r) => {
+                    for n in self.adj_res.get(r).into_iter().flatten() {
+                        if seen_n.insert(n) {
+                            queue.push_back(Node::Need(n));
+                        }
+                    }
+                }
+            }
+        }
+        let mut needs: Vec<usize> = seen_n
+            .iter()
+            .map(|n| self.need_ix[*n])
+            .filter(|&i| self.is_open(i))
+            .collect();
+        let mut res: Vec<usize> = seen_r.iter().map(|r| self.res_ix[*r]).collect();
+        needs.sort_unstable();
+        res.sort_unstable();
+        let (sn, sr): (HashSet<String>, HashSet<String>) = (
+            seen_n.iter().map(|s| s.to_string()).collect(),
+            seen_r.iter().map(|s| s.to_string()).collect(),
+        );
+        // Every plan entry of a closure need has its resource in the closure too (a link that
+        // disappears touches both ends), so removing by resource clears the closure.
+        for r in &sr {
+            self.plan_remove_resource(r);
+        }
+        for n in &sn {
+            self.marginal.remove(n);
+            self.trouble.remove(n);
+        }
+        for r in &sr {
+            self.shadow.remove(r);
+        }
+        if !needs.is_empty() {
+            self.solve_part(&needs, &res);
+        }
+        needs.len()
+    }
+
+    pub(super) fn solve_part(&mut self, needs: &[usize], resources: &[usize]) {
+        let sub = self.scenario_of(needs, resources);
+        if sub.needs.is_empty() {
+            return;
+        }
+        // The shared rayon pool: no pool is built per re-plan, and the plan is the same
+        // whatever the thread count (components are solved independently, merged in order).
+        let report = Report::new(&solve_with(&sub, &SolveOptions::default()));
+        for a in &report.allocations {
+            self.plan_set((a.resource.clone(), a.need.clone()), Some(a.share));
+        }
+        for n in &report.needs {
+            if n.marginal_value != 0.0 {
+                self.marginal.insert(n.id.clone(), n.marginal_value);
+            }
+        }
+        for r in &report.resources {
+            let prices: BTreeMap<String, f64> = report
+                .dims
+                .iter()
+                .zip(&r.shadow_price)
+                .filter(|(_, p)| **p != 0.0)
+                .map(|(d, p)| (d.clone(), *p))
+                .collect();
+            if !prices.is_empty() {
+                self.shadow.insert(r.id.clone(), prices);
+            }
+        }
+        if report.summary.status != Status::Optimal {
+            for n in &sub.needs {
+                self.trouble.insert(n.id.clone(), report.summary.status);
+            }
+        }
+    }
+}
