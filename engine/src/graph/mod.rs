@@ -1,0 +1,21 @@
+//! The need -> resource graph: explicit links or links built by SPEC's rules, in a compact
+//! indexed form, and its split into connected components.
+//!
+//! Rule-building never compares every pair when coordinates and a radius are given: resources
+//! are bucketed by kind, and each bucket's located resources sit in a grid of cubic cells over
+//! unit vectors, queried with the chord length of the radius (slightly widened). Every
+//! candidate is then checked with the same haversine test as the all-pairs definition, so the
+//! result equals [`LinkBuilder::all_pairs`] exactly (a property test checks it).
+
+mod builder;
+mod components;
+mod geo;
+mod grid;
+mod network;
+mod rules;
+
+pub use builder::LinkBuilder;
+pub use components::{components, Component};
+pub use geo::{distance, haversine_km, GeoPoint, EARTH_RADIUS_KM};
+pub use network::{Edge, Network};
+pub use rules::{check_link, rule_link, Excluded};

@@ -1,0 +1,201 @@
+//! SPEC section 2's link rules for one pair, and the exclusion reason a planner reads.
+
+use super::{distance, Edge};
+use crate::model::{Need, Policy, Resource};
+use std::cmp::Ordering;
+
+/// Why SPEC's link rules exclude a pair: the first rule (in SPEC order) that fails.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Excluded {
+    /// Rule 1: the kinds differ.
+    Kind {
+        resource_kind: String,
+        need_kind: String,
+    },
+    /// Rule 6: other community and `cross_community` is false.
+    Community {
+        resource_community: String,
+        need_community: String,
+    },
+    /// Rule 2: skills the resource lacks.
+    Skills { missing: Vec<String> },
+    /// Rule 3: no capacity left in a demanded dimension.
+    Capacity { dimension: String },
+    /// Rule 4: beyond `max_distance_km`.
+    Distance {
+        distance_km: f64,
+        max_distance_km: f64,
+    },
+    /// Rule 5: cannot arrive before the deadline.
+    Deadline { arrival_h: f64, deadline_h: f64 },
+    /// Rule 5: the resource is gone before the need starts.
+    Window {
+        available_until_h: f64,
+        earliest_h: f64,
+    },
+}
+
+impl std::fmt::Display for Excluded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Excluded::Kind { resource_kind, need_kind } => {
+                write!(f, "kind {resource_kind} does not serve kind {need_kind}")
+            }
+            Excluded::Community { resource_community, need_community } => write!(
+                f,
+                "community {resource_community} does not serve {need_community} (cross_community is false)"
+            ),
+            Excluded::Skills { missing } => write!(f, "lacks skills {}", missing.join(", ")),
+            Excluded::Capacity { dimension } => write!(f, "no {dimension} capacity left"),
+            Excluded::Distance { distance_km, max_distance_km } => write!(
+                f,
+                "{distance_km:.2} km away, beyond max_distance_km {max_distance_km}"
+            ),
+            Excluded::Deadline { arrival_h, deadline_h } => write!(
+                f,
+                "arrives at hour {arrival_h:.2}, after the deadline at hour {deadline_h}"
+            ),
+            Excluded::Window { available_until_h, earliest_h } => write!(
+                f,
+                "available until hour {available_until_h}, before the need starts at hour {earliest_h}"
+            ),
+        }
+    }
+}
+
+/// SPEC's link rules for one pair: `Some(edge)` iff the link exists.
+pub fn rule_link(ri: usize, r: &Resource, ni: usize, n: &Need, policy: &Policy) -> Option<Edge> {
+    check_link(ri, r, ni, n, policy).ok()
+}
+
+/// SPEC's link rules for one pair: the edge, or the first rule that excludes it.
+pub fn check_link(
+    ri: usize,
+    r: &Resource,
+    ni: usize,
+    n: &Need,
+    policy: &Policy,
+) -> Result<Edge, Excluded> {
+    if r.kind != n.kind {
+        return Err(Excluded::Kind {
+            resource_kind: r.kind.clone(),
+            need_kind: n.kind.clone(),
+        });
+    }
+    if !policy.cross_community && r.community != n.community {
+        return Err(Excluded::Community {
+            resource_community: r.community.clone(),
+            need_community: n.community.clone(),
+        });
+    }
+    if !n.required_skills.is_subset(&r.skills) {
+        return Err(Excluded::Skills {
+            missing: n.required_skills.difference(&r.skills).cloned().collect(),
+        });
+    }
+    // Both maps are sorted by dimension: one merge walk instead of a tree lookup per
+    // dimension (this check runs for every candidate pair of the link builder).
+    let mut caps = r.capacity.iter().peekable();
+    for (dim, &q) in &n.demand {
+        while caps.next_if(|(c, _)| c.as_str() < dim.as_str()).is_some() {}
+        let cap = match caps.peek() {
+            Some((c, &v)) if *c == dim => v,
+            _ => 0.0,
+        };
+        if q > 0.0 && !has_capacity(cap) {
+            return Err(Excluded::Capacity {
+                dimension: dim.clone(),
+            });
+        }
+    }
+    finish_link(
+        ri,
+        &ResourceTerms::of(r),
+        ni,
+        n,
+        distance(r, n),
+        policy,
+        std::convert::identity,
+    )
+}
+
+/// Rule 3's test of a resource's capacity in a demanded dimension (`cap <= 0` excludes).
+pub(super) fn has_capacity(cap: f64) -> bool {
+    !matches!(
+        cap.partial_cmp(&0.0),
+        Some(Ordering::Less | Ordering::Equal)
+    )
+}
+
+/// What rules 4 and 5 and a link's cost read of a resource.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ResourceTerms {
+    cost: f64,
+    available_from: Option<f64>,
+    available_until: Option<f64>,
+}
+
+impl ResourceTerms {
+    pub(super) fn of(r: &Resource) -> ResourceTerms {
+        ResourceTerms {
+            cost: r.cost,
+            available_from: r.available_from,
+            available_until: r.available_until,
+        }
+    }
+}
+
+/// Rules 4 and 5 and the link itself, once rules 1, 6, 2 and 3 have passed: shared by
+/// [`check_link`] and the link builder's interned path, so both decide alike.
+///
+/// The reason for an exclusion goes through `excluded`: the builder maps it to `()`, so its
+/// result is a plain `Option<Edge>` in registers (a `Result` carrying `Excluded`, whose other
+/// variants hold strings, would go through memory for every link built).
+#[inline]
+pub(super) fn finish_link<E>(
+    ri: usize,
+    r: &ResourceTerms,
+    ni: usize,
+    n: &Need,
+    dist: Option<f64>,
+    policy: &Policy,
+    excluded: impl FnOnce(Excluded) -> E,
+) -> Result<Edge, E> {
+    if let (Some(d), Some(max)) = (dist, policy.max_distance_km) {
+        if d > max {
+            return Err(excluded(Excluded::Distance {
+                distance_km: d,
+                max_distance_km: max,
+            }));
+        }
+    }
+    let time = match (dist, policy.speed_kmh) {
+        (Some(d), Some(v)) => Some(d / v),
+        _ => None,
+    };
+    let t = time.unwrap_or(0.0);
+    if let Some(deadline) = n.deadline {
+        let arrival = r.available_from.unwrap_or(0.0) + t;
+        if arrival > deadline {
+            return Err(excluded(Excluded::Deadline {
+                arrival_h: arrival,
+                deadline_h: deadline,
+            }));
+        }
+    }
+    if let (Some(until), Some(earliest)) = (r.available_until, n.earliest) {
+        if until < earliest {
+            return Err(excluded(Excluded::Window {
+                available_until_h: until,
+                earliest_h: earliest,
+            }));
+        }
+    }
+    Ok(Edge::new(
+        ri,
+        ni,
+        r.cost + policy.cost_per_km * dist.unwrap_or(0.0),
+        time,
+    ))
+}
