@@ -7,32 +7,29 @@
 //! `eps`-optimal one (alpha = 16) by saturating every arc of negative reduced cost and then
 //! moving excess along admissible paths of up to four arcs, relabelling a node when it has
 //! none. A global price update (Dial's buckets: distances to the deficits in units of `eps`)
-//! runs every `2n` relabels. From the second phase on,
-//! price refinement first tries to make the flow `eps`-optimal by lowering prices along the
-//! admissible network in topological order, and skips the phase when that works (it halved the
-//! time on NETGEN-8 2^16: 2.4 s to 1.2 s). After the phase with
-//! `eps = 1`, i.e. `1 / (n + 1)` in real units, no cycle of at most `n` arcs has negative
-//! cost: the flow is optimal. Exact potentials then come from a label-correcting pass on the
-//! final residual graph, started at the scaled prices divided back. The same pass, with a
-//! small budget, runs after each phase once `eps` is below 1/32 of a cost unit: when it
-//! settles, the potentials certify the flow optimal already and the last phases are skipped.
+//! runs every `2n` relabels. From the second phase on, price refinement first tries to make
+//! the flow `eps`-optimal by lowering prices along the admissible network in topological
+//! order, and skips the phase when that works: late phases often need no flow moved at all.
+//! After the phase with `eps = 1`, i.e. `1 / (n + 1)` in real units, no cycle of at most `n`
+//! arcs has negative cost: the flow is optimal. Exact potentials then come from a
+//! label-correcting pass on the final residual graph, started at the scaled prices divided
+//! back. The same pass, with a small budget, runs after each phase once `eps` is below 1/32 of
+//! a cost unit: when it settles, the potentials certify the flow optimal already and the last
+//! phases are skipped.
 //!
-//! Two measures for networks with hubs (the crisis shape: 2,000 stations with ~500 arcs each
-//! supplying 50,000 incidents with 20): when the supplies are the high-degree side the
+//! Two measures for networks with hubs (a few nodes of hundreds of arcs, many of tens: the
+//! crisis shape, stations supplying incidents): when the supplies are the high-degree side the
 //! transposed problem is solved (excess then starts at the many small nodes), and a node of 64
 //! arcs or more keeps a list of its residual arcs, so that its searches and relabels read the
-//! ~20 that carry flow rather than all ~500. Together: 5.23G -> 2.92G instructions and L1 data
-//! misses 267M -> 75M on the crisis file (cachegrind); networks without hubs run the same code
-//! as before (the phase is compiled for both cases).
+//! few that are residual rather than all. Networks without hubs run the plain scan (the phase
+//! is compiled for both cases), so they pay nothing for it.
 //!
 //! Data: the residual network in compressed rows, one 32-byte record per residual arc (cost,
 //! residual capacity, the paired arc's residual capacity, head, paired arc), so the
 //! admissible-arc scan reads one stream and the global update, which walks the arcs into a
-//! node, needs no jump to the pair (mirroring it made the crisis shape ~15% and NETGEN-8 2^16
-//! ~8% faster, interleaved runs). Lower
-//! bounds are shifted away; "no upper bound" becomes the total supply plus the capacity of the
-//! negative arcs, which some optimal flow never exceeds (its paths and negative cycles each
-//! cross one of them).
+//! node, needs no jump to the pair. Lower bounds are shifted away; "no upper bound" becomes
+//! the total supply plus the capacity of the negative arcs, which some optimal flow never
+//! exceeds (its paths and negative cycles each cross one of them).
 //!
 //! Where cost scaling cannot answer exactly [`CostScaling::solve`] returns `None` and the
 //! caller uses network simplex, which decides those cases: an uncapacitated arc of negative
@@ -43,7 +40,7 @@
 
 use std::collections::VecDeque;
 
-use crate::flow::{self_loop_flow, FlowMethod, FlowProblem, FlowSolution, INFINITE};
+use crate::problem::{self_loop_flow, FlowMethod, FlowProblem, FlowSolution, INFINITE};
 
 /// The cost-scaling solver (see the module documentation).
 pub struct CostScaling;
@@ -54,9 +51,8 @@ const ALPHA: i64 = 16;
 const NO_ARC: usize = u32::MAX as usize;
 /// Arc relaxations allowed to the optimality check after a phase, in passes over the arcs.
 const EARLY_CHECK_PASSES: u64 = 4;
-/// The check runs once `eps` is below `1 / EARLY_CHECK_BELOW` of a cost unit: on coarser
-/// flows it failed (NETGEN-8 2^16 at 0.04, 0.15 and 2.4 units, crisis at 0.43) and cost about
-/// half a phase each time; below it, it succeeded (NETGEN-8 2^16 at 0.0095, crisis at 0.027).
+/// The check runs once `eps` is below `1 / EARLY_CHECK_BELOW` of a cost unit: on coarser flows
+/// it rarely settles and costs about half a phase each time it does not.
 const EARLY_CHECK_BELOW: i64 = 32;
 /// Longest admissible path searched before pushing along it.
 const MAX_PATH: usize = 4;
@@ -276,9 +272,8 @@ impl Residual {
             path_nodes: Vec::with_capacity(MAX_PATH + 1),
             on_path: vec![false; self.arcs.len()],
             // A global update costs a pass over the arcs, balanced against the relabels it
-            // saves: every 2n relabels. (LEMON uses n + s^2, s the supply nodes, which is 2n on
-            // NETGEN-8 where s = sqrt(n); on the crisis shape, s = 2,000 and n = 52,001, 2n
-            // measured 1.4-1.9 s against 2.0-2.2 s for n + s^2.)
+            // saves: every 2n relabels. (LEMON's n + s^2, s the supply nodes, is the same on
+            // NETGEN-8, where s = sqrt(n), and updates far too rarely when s is large.)
             update_every: 2 * n + 1,
         };
         // Infeasibility is caught in the first phase only (its end proves a feasible flow). On
@@ -945,9 +940,8 @@ impl Buckets {
 /// flows, and its potentials negated are the original's). Excess starts at the supplies and
 /// each relabel of a node scans its arcs, so the phases are cheaper when the supplies are the
 /// low-degree side: true when they have on average more than twice the arcs of the demands
-/// (the crisis shape: 2,000 stations of ~500 arcs supplying 50,000 incidents of 20; cachegrind:
-/// 5.23G -> 4.17G instructions, L1 data misses 267M -> 124M, the first phase 0.34 -> 0.08 s).
-/// NETGEN-8, whose sides are alike, is not transposed.
+/// (stations of hundreds of arcs supplying incidents of tens). Networks whose sides are alike,
+/// such as NETGEN's, are not transposed.
 fn supplies_are_hubs(supply: &[i128], degree: &[u32]) -> bool {
     let (mut supply_arcs, mut supply_nodes, mut demand_arcs, mut demand_nodes) =
         (0u64, 0u64, 0u64, 0u64);

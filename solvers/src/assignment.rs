@@ -16,12 +16,27 @@ pub struct AssignmentProblem {
     pub cost: Vec<i64>,
 }
 
+/// Why an assignment problem has no optimal assignment, or could not be solved exactly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssignmentError {
     #[error("infeasible: row {0} cannot be assigned")]
     Infeasible(usize),
     #[error("invalid assignment problem: {0}")]
-    Invalid(String),
+    Invalid(InvalidAssignment),
+}
+
+/// An assignment problem the solver refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidAssignment {
+    #[error("cost matrix size: {len} cells for {rows} x {cols}")]
+    MatrixSize {
+        rows: usize,
+        cols: usize,
+        len: usize,
+    },
+    /// Path lengths could leave the range kept free of overflow.
+    #[error("costs too large")]
+    CostsTooLarge,
 }
 
 /// An optimal assignment.
@@ -71,7 +86,11 @@ impl AssignmentProblem {
 /// Solve to optimality (minimum total cost).
 pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
     if p.cost.len() != p.rows * p.cols {
-        return Err(AssignmentError::Invalid("cost matrix size".into()));
+        return Err(AssignmentError::Invalid(InvalidAssignment::MatrixSize {
+            rows: p.rows,
+            cols: p.cols,
+            len: p.cost.len(),
+        }));
     }
     if p.rows > p.cols {
         // Match every column instead, then read the answer back by row.
@@ -105,7 +124,7 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
         .unwrap_or(0);
     // Path lengths stay below (n + 1) * 2 * max; keep them far from overflow.
     if (max as u128) * 2 * (n as u128 + 2) > (i64::MAX / 4) as u128 {
-        return Err(AssignmentError::Invalid("costs too large".into()));
+        return Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge));
     }
     match method(p) {
         Method::Lapjv => Ok(lapjv(p)),
