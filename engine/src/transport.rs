@@ -147,20 +147,19 @@ impl SubModel<'_> {
     fn assignment_weight(&self, exact: &Exact) -> (i128, bool) {
         let s = self.scenario;
         let net = self.net;
-        let max_money = self
-            .edges
-            .iter()
-            .map(|&e| (net.edges[e].cost * exact.cost as f64).round() as i64)
-            .map(i64::unsigned_abs)
-            .max()
-            .unwrap_or(0) as i128;
-        let max_value = self
-            .needs
-            .iter()
-            .map(|&n| (s.needs[n].priority * exact.priority as f64).round() as i64)
-            .map(i64::unsigned_abs)
-            .max()
-            .unwrap_or(0) as i128;
+        let max_abs = |xs: &mut dyn Iterator<Item = f64>, k: i64| {
+            xs.map(|x| ((x * k as f64).round() as i64).unsigned_abs())
+                .max()
+                .unwrap_or(0) as i128
+        };
+        let max_money = max_abs(
+            &mut self.edges.iter().map(|&e| net.edges[e].cost),
+            exact.cost,
+        );
+        let max_value = max_abs(
+            &mut self.needs.iter().map(|&n| s.needs[n].priority),
+            exact.priority,
+        );
         let rows = self.needs.len() as i128;
         let m = if s.policy.objective == Objective::Coverage {
             2 * rows * max_money + 1

@@ -156,7 +156,8 @@ impl CostScaling {
         // all by about 1.1 (n + 1) times the largest scaled cost; keep 4x that inside i64.
         let scale = n as i128 + 1;
         let max_scaled = max_cost * scale;
-        let price_limit = 4 * (n as i128 + 1) * (max_scaled + 1);
+        // Checked: at the extremes of `n` and the costs the product itself leaves i128.
+        let price_limit = (4 * (n as i128 + 1)).checked_mul(max_scaled + 1)?;
         if price_limit > (i64::MAX / 4) as i128 {
             return None;
         }
@@ -1096,7 +1097,109 @@ impl Hubs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oracle::{self, Truth};
+    use crate::problem::FlowError;
+    use crate::NetworkSimplex;
+    use proptest::prelude::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn a_small_network_by_hand() {
+        // Source 0 (4 units) to sink 3 over two paths; the cheap one holds 3.
+        let mut p = FlowProblem::new(4);
+        p.supply = vec![4, 0, 0, -4];
+        p.add_arc(0, 1, 0, 3, 1);
+        p.add_arc(1, 3, 0, INFINITE, 1);
+        p.add_arc(0, 2, 0, INFINITE, 5);
+        p.add_arc(2, 3, 0, INFINITE, 0);
+        let s = CostScaling::solve(&p).unwrap();
+        assert_eq!((s.flow.as_slice(), s.cost), (&[3, 3, 1, 1][..], 11));
+        assert_eq!(
+            (s.method, s.pivots, s.basis.as_ref()),
+            (FlowMethod::CostScaling, 0, None)
+        );
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn it_declines_what_network_simplex_decides() {
+        // An uncapacitated negative arc (here an unbounded cycle).
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 0, INFINITE, -1);
+        p.add_arc(1, 0, 0, 5, 0);
+        assert_eq!(CostScaling::solve(&p), None);
+        // Infeasible: node 1 cannot pass its unit on.
+        let mut p = FlowProblem::new(3);
+        p.supply = vec![1, 0, -1];
+        p.add_arc(0, 1, 0, 1, 1);
+        p.add_arc(2, 1, 0, 1, 1);
+        assert_eq!(CostScaling::solve(&p), None);
+        assert!(matches!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(_))
+        ));
+        // Scaled prices that could leave i64.
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![1, -1];
+        p.add_arc(0, 1, 0, 1, i64::MAX / 8);
+        assert_eq!(CostScaling::solve(&p), None);
+        assert!(NetworkSimplex::solve(&p).is_ok());
+    }
+
+    #[test]
+    fn hubs_and_the_transposed_problem_agree_with_network_simplex() {
+        // Two stations of 80 arcs each (hubs) supplying 40 incidents of 4 links: the supplies
+        // are the high-degree side, so the transposed problem is solved.
+        let (stations, incidents) = (2usize, 40usize);
+        let mut p = FlowProblem::new(stations + incidents);
+        let mut x = 7u64;
+        for i in 0..incidents {
+            p.supply[stations + i] = -2;
+            for k in 0..4 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let c = (x >> 40) as i64 % 100;
+                p.add_arc(k % stations, stations + i, 0, 1 + k as i64 % 2, c);
+            }
+        }
+        p.supply[0] = 40;
+        p.supply[1] = 40;
+        let degree: Vec<u32> = (0..p.nodes)
+            .map(|v| {
+                (0..p.arcs())
+                    .filter(|&a| p.source[a] == v || p.target[a] == v)
+                    .count() as u32
+            })
+            .collect();
+        let supply: Vec<i128> = p.supply.iter().map(|&s| s as i128).collect();
+        assert!(supplies_are_hubs(&supply, &degree));
+        let cs = CostScaling::solve(&p).unwrap();
+        assert_eq!(cs.cost, NetworkSimplex::solve(&p).unwrap().cost);
+        oracle::check_certificate(&p, &p.cost, &cs);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Against enumeration: where it answers, the optimum with certifying potentials; it
+        /// declines only what network simplex decides (no optimum, or an uncapacitated
+        /// negative arc).
+        #[test]
+        fn agrees_with_brute_force(p in oracle::network()) {
+            let negative_free = (0..p.arcs())
+                .any(|a| p.source[a] != p.target[a] && p.upper[a] == INFINITE && p.cost[a] < 0);
+            match (oracle::brute_force(&p, &p.cost), CostScaling::solve(&p)) {
+                (Truth::Optimal(c), Some(s)) => {
+                    prop_assert_eq!(s.cost, c);
+                    oracle::check_certificate(&p, &p.cost, &s);
+                }
+                (Truth::Optimal(_), None) => prop_assert!(negative_free, "declined a plain optimum"),
+                (_, None) => {}
+                (truth, Some(s)) => prop_assert!(false, "{:?} but cost {}", truth, s.cost),
+            }
+        }
+    }
 
     /// A hub's list under random inserts, removals and scans keeps exactly the listed arcs,
     /// with the scanned ones before the current place and the unseen ones after it.

@@ -18,6 +18,8 @@
 pub mod assignment;
 pub mod cost_scaling;
 pub mod network_simplex;
+#[cfg(test)]
+mod oracle;
 pub mod problem;
 
 pub use assignment::{
@@ -67,5 +69,79 @@ impl MinCostFlow {
             }
         }
         NetworkSimplex::solve(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `n` nodes with `per_node` arcs each.
+    fn shape(n: usize, per_node: usize) -> FlowProblem {
+        let mut p = FlowProblem::new(n);
+        for u in 0..n {
+            for k in 1..=per_node {
+                p.add_arc(u, (u + k) % n, 0, 1, 1);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn the_method_follows_the_network_shape() {
+        let from = MinCostFlow::COST_SCALING_FROM;
+        let degree = MinCostFlow::COST_SCALING_MAX_DEGREE;
+        assert_eq!(
+            MinCostFlow::choose(&shape(from - 1, 2)),
+            FlowMethod::NetworkSimplex
+        );
+        assert_eq!(
+            MinCostFlow::choose(&shape(from, 2)),
+            FlowMethod::CostScaling
+        );
+        assert_eq!(
+            MinCostFlow::choose(&shape(from, degree)),
+            FlowMethod::CostScaling
+        );
+        assert_eq!(
+            MinCostFlow::choose(&shape(from, degree + 1)),
+            FlowMethod::NetworkSimplex
+        );
+    }
+
+    #[test]
+    fn where_cost_scaling_declines_network_simplex_answers() {
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![1, -1];
+        p.add_arc(0, 1, 0, 1, i64::MAX / 8);
+        let s = MinCostFlow::solve_with(&p, FlowMethod::CostScaling).unwrap();
+        assert_eq!(
+            (s.method, s.cost),
+            (FlowMethod::NetworkSimplex, (i64::MAX / 8) as i128)
+        );
+        // Shape errors come first, whatever the method.
+        p.target[0] = 2;
+        assert_eq!(
+            MinCostFlow::solve_with(&p, FlowMethod::CostScaling),
+            Err(FlowError::Invalid(InvalidNetwork::NodeOutOfRange {
+                arc: 0
+            }))
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Both methods reach the same optimum (or the same verdict) through `MinCostFlow`.
+        #[test]
+        fn both_methods_agree(p in oracle::network()) {
+            let ns = MinCostFlow::solve_with(&p, FlowMethod::NetworkSimplex);
+            let cs = MinCostFlow::solve_with(&p, FlowMethod::CostScaling);
+            match (&ns, &cs) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a.cost, b.cost),
+                _ => prop_assert_eq!(ns.map(|s| s.cost), cs.map(|s| s.cost)),
+            }
+        }
     }
 }

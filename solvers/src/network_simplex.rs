@@ -153,9 +153,18 @@ impl NetworkSimplex {
             .map(|c| c.unsigned_abs())
             .max()
             .unwrap_or(0) as i128;
-        let m = (2 * p.nodes as i128 + 3) * max2 + 1;
         let max1 = primary.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as i128;
-        if (m * max1 + max2 + 1) * (p.nodes as i128 + 1) > i128::MAX / 16 {
+        let nodes = p.nodes as i128;
+        // Checked: the bound itself may not fit i128 when the costs are near i64's limits.
+        let m = (2 * nodes + 3).checked_mul(max2).map(|x| x + 1);
+        let bound = m
+            .and_then(|m| m.checked_mul(max1))
+            .and_then(|x| x.checked_add(max2 + 1))
+            .and_then(|x| x.checked_mul(nodes + 1));
+        let (Some(m), Some(bound)) = (m, bound) else {
+            return Err(InvalidNetwork::CostsTooLarge.into());
+        };
+        if bound > i128::MAX / 16 {
             return Err(InvalidNetwork::CostsTooLarge.into());
         }
         let c: Vec<i128> = primary
@@ -757,6 +766,193 @@ impl<C: CostInt> Simplex<C> {
         let base = self.pi[self.pi.len() - 1];
         for p in &mut self.pi {
             *p = *p - base;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{self, Truth};
+    use proptest::prelude::*;
+
+    /// Two sources (3, 2) and two sinks (4, 1): 3 units 0 -> 2, 1 unit 1 -> 2, 1 unit 1 -> 3.
+    fn transport() -> FlowProblem {
+        let mut p = FlowProblem::new(4);
+        p.supply = vec![3, 2, -4, -1];
+        for (s, t, c) in [(0, 2, 1), (0, 3, 4), (1, 2, 3), (1, 3, 2)] {
+            p.add_arc(s, t, 0, INFINITE, c);
+        }
+        p
+    }
+
+    #[test]
+    fn a_small_transportation_problem_by_hand() {
+        let p = transport();
+        let s = NetworkSimplex::solve(&p).unwrap();
+        assert_eq!((s.cost, s.flow.as_slice()), (8, &[3, 0, 1, 1][..]));
+        assert_eq!(s.method, FlowMethod::NetworkSimplex);
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn lower_bounds_negative_cycles_and_self_loops() {
+        // A forced unit on the dear arc, a negative cycle of capacity 3 and a negative loop.
+        let mut p = FlowProblem::new(3);
+        p.supply = vec![2, -2, 0];
+        p.add_arc(0, 1, 0, INFINITE, 1);
+        p.add_arc(0, 1, 1, 4, 10);
+        p.add_arc(1, 2, 0, 3, -5);
+        p.add_arc(2, 1, 0, INFINITE, 1);
+        p.add_arc(2, 2, -1, 2, -1);
+        let s = NetworkSimplex::solve(&p).unwrap();
+        assert_eq!(s.flow, [1, 1, 3, 3, 2]);
+        assert_eq!(s.cost, 1 + 10 - 15 + 3 - 2);
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn infeasible_networks_say_why() {
+        let mut p = transport();
+        p.supply[0] += 1;
+        assert_eq!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(Infeasibility::Unbalanced { sum: 1 }))
+        );
+        // Node 3 has no arc in.
+        let mut p = FlowProblem::new(4);
+        p.supply = vec![1, 0, 0, -1];
+        p.add_arc(0, 1, 0, 5, 1);
+        assert!(matches!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(Infeasibility::Stranded { .. }))
+        ));
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 3, 2, 1);
+        assert_eq!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(Infeasibility::Bounds {
+                arc: 0,
+                lower: 3,
+                upper: 2
+            }))
+        );
+    }
+
+    #[test]
+    fn an_uncapacitated_negative_cycle_is_unbounded() {
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 0, INFINITE, -1);
+        p.add_arc(1, 0, 0, INFINITE, 0);
+        assert_eq!(NetworkSimplex::solve(&p), Err(FlowError::Unbounded));
+        let mut p = FlowProblem::new(1);
+        p.add_arc(0, 0, 0, INFINITE, -1);
+        assert_eq!(NetworkSimplex::solve(&p), Err(FlowError::Unbounded));
+    }
+
+    #[test]
+    fn data_beyond_exact_integers_are_refused() {
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![i64::MAX / 2, -(i64::MAX / 2)];
+        p.add_arc(0, 1, 0, INFINITE, 1);
+        assert_eq!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Invalid(InvalidNetwork::SuppliesTooLarge))
+        );
+        let p = transport();
+        let big = vec![i64::MAX / 2; p.arcs()];
+        assert_eq!(
+            NetworkSimplex::solve_lexicographic(&p, &big, &big),
+            Err(FlowError::Invalid(InvalidNetwork::CostsTooLarge))
+        );
+        // Large, but within i128 once combined: solved.
+        let mid = vec![1i64 << 40; p.arcs()];
+        assert!(NetworkSimplex::solve_lexicographic(&p, &mid, &mid).is_ok());
+        assert_eq!(
+            NetworkSimplex::solve_lexicographic(&p, &[1], &[1]),
+            Err(FlowError::Invalid(InvalidNetwork::CostVectorLength))
+        );
+    }
+
+    #[test]
+    fn costs_beyond_i64_potentials_are_solved_in_i128() {
+        let mut p = transport();
+        p.cost = vec![i64::MAX / 4, 1, 1, i64::MAX / 4];
+        let s = NetworkSimplex::solve(&p).unwrap();
+        // Sink 2 takes at most 2 units over its cheap arc, so 2 go over the dear one.
+        assert_eq!(s.flow, [2, 1, 2, 0]);
+        assert_eq!(s.cost, 2 * (i64::MAX / 4) as i128 + 3);
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn the_lexicographic_flow_is_cheapest_among_the_most_valuable() {
+        // Two ways to move 1 unit from 0 to 1: same value, the second one cheaper.
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![1, -1];
+        p.add_arc(0, 1, 0, 1, 0);
+        p.add_arc(0, 1, 0, 1, 0);
+        let s = NetworkSimplex::solve_lexicographic(&p, &[-5, -5], &[7, 3]).unwrap();
+        assert_eq!((s.flow.as_slice(), s.cost), (&[0, 1][..], 3));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Against enumeration of every integer flow: the same verdict, the same optimum, and
+        /// potentials that certify it; the basis's potentials zero every tree arc.
+        #[test]
+        fn agrees_with_brute_force(p in oracle::network()) {
+            let got = NetworkSimplex::solve(&p);
+            match oracle::brute_force(&p, &p.cost) {
+                Truth::Optimal(c) => {
+                    let s = got.unwrap();
+                    prop_assert_eq!(s.cost, c);
+                    oracle::check_certificate(&p, &p.cost, &s);
+                    let basis = s.basis.unwrap();
+                    let pi = basis.potentials(&p.cost);
+                    for &u in &basis.order {
+                        if let (Some(parent), Some(a)) = (basis.parent[u], basis.arc[u]) {
+                            prop_assert!([u, parent].contains(&p.source[a]));
+                            prop_assert!([u, parent].contains(&p.target[a]));
+                            prop_assert_eq!(p.cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]], 0);
+                        }
+                    }
+                }
+                Truth::Unbounded => prop_assert_eq!(got, Err(FlowError::Unbounded)),
+                Truth::Infeasible => {
+                    let cycle = oracle::negative_free_cycle(&p, &p.cost);
+                    prop_assert!(
+                        matches!(got, Err(FlowError::Infeasible(_)))
+                            || (cycle && got == Err(FlowError::Unbounded)),
+                        "{:?}", got
+                    );
+                }
+            }
+        }
+
+        /// The lexicographic solve is the least (primary, secondary) pair, on bounded networks.
+        #[test]
+        fn lexicographic_agrees_with_brute_force(
+            mut p in oracle::network(),
+            weights in prop::collection::vec((-3i64..=3, -3i64..=3), 6),
+        ) {
+            for a in 0..p.arcs() {
+                if p.upper[a] == INFINITE {
+                    p.upper[a] = p.lower[a] + 3;
+                }
+            }
+            let primary: Vec<i64> = weights[..p.arcs()].iter().map(|w| w.0).collect();
+            let secondary: Vec<i64> = weights[..p.arcs()].iter().map(|w| w.1).collect();
+            let got = NetworkSimplex::solve_lexicographic(&p, &primary, &secondary);
+            match oracle::brute_force_lexicographic(&p, &primary, &secondary) {
+                Some((first, second)) => {
+                    let s = got.unwrap();
+                    let value: i128 = (0..p.arcs()).map(|a| s.flow[a] as i128 * primary[a] as i128).sum();
+                    prop_assert_eq!((value, s.cost), (first, second));
+                }
+                None => prop_assert!(matches!(got, Err(FlowError::Infeasible(_))), "{:?}", got),
+            }
         }
     }
 }
