@@ -8,14 +8,15 @@ use commonsnet_datasets::{dimacs, frames};
 use commonsnet_datasets::{
     read_scenario, write_report, write_scenario_tables, DatasetError, ScenarioFormat, TableFormat,
 };
-use commonsnet_engine::assignment::{solve_assignment, AssignmentError, FORBIDDEN};
 use commonsnet_engine::batch::{
     named_policy, rows_to_batch, run_each, Batch, BatchSettings, Perturbation, PolicySpec,
     ScenarioSource,
 };
-use commonsnet_engine::flow::{FlowError, FlowMethod, MinCostFlow};
 use commonsnet_engine::solve::try_solve_with;
 use commonsnet_engine::{Report, SolveOptions};
+use commonsnet_solvers::{
+    solve_assignment, AssignmentError, FlowError, FlowMethod, MinCostFlow, FORBIDDEN,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -673,7 +674,7 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
                 .map(|s| s.pivots);
             let result = match result {
                 Ok(s) => Ok(s.cost),
-                Err(FlowError::Infeasible(r)) => Err(r),
+                Err(FlowError::Infeasible(r)) => Err(r.to_string()),
                 Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
             };
             print_instance(result, args.sense, solver, ms, pivots);
@@ -687,7 +688,7 @@ fn run_solve(args: &SolveArgs) -> Result<()> {
             };
             let mut p = parsed.map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
             negate_for_max(&mut p.cost, args.sense, |c| c == FORBIDDEN);
-            let method = commonsnet_engine::assignment::method(&p);
+            let method = commonsnet_solvers::assignment::method(&p);
             let start = Instant::now();
             let result = solve_assignment(&p);
             let ms = start.elapsed().as_secs_f64() * 1e3;

@@ -3,12 +3,9 @@
 
 use crate::common::Rng;
 use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
-use commonsnet_engine::assignment::{
-    solve_assignment, AssignmentError, AssignmentProblem, FORBIDDEN,
-};
-use commonsnet_engine::cost_scaling::CostScaling;
-use commonsnet_engine::flow::{
-    FlowError, FlowMethod, FlowProblem, FlowSolution, MinCostFlow, NetworkSimplex, INFINITE,
+use commonsnet_solvers::{
+    solve_assignment, AssignmentError, AssignmentProblem, CostScaling, FlowError, FlowMethod,
+    FlowProblem, FlowSolution, MinCostFlow, NetworkSimplex, FORBIDDEN, INFINITE,
 };
 use good_lp::{
     constraint, variable, variables, Expression, ResolutionError, Solution, SolverModel,

@@ -2,8 +2,8 @@
 //! matrices. Read as bytes: lines and tokens are slices of the input, nothing is allocated per
 //! line, and every error names its line.
 
-use commonsnet_engine::assignment::AssignmentProblem;
-use commonsnet_engine::flow::{FlowProblem, INFINITE};
+use commonsnet_solvers::AssignmentProblem;
+use commonsnet_solvers::{FlowProblem, INFINITE};
 
 /// Lines of a byte buffer with their 1-based numbers.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {

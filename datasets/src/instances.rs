@@ -11,7 +11,7 @@
 //! - [`dense_assignment`]: complete `n x n` assignment with uniform costs.
 
 use commonsnet_engine::batch::SplitMix64;
-use commonsnet_engine::flow::FlowProblem;
+use commonsnet_solvers::FlowProblem;
 use std::fmt::Write as _;
 
 /// NETGEN's parameters (its input line), minus the transshipment sources and sinks, which the

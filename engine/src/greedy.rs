@@ -3,6 +3,7 @@
 
 use crate::graph::Network;
 use crate::model::Scenario;
+use crate::submodel::{SolvedBy, SubModel, SubResult, SubStatus};
 
 /// Shares per edge chosen by the greedy rule.
 pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
@@ -66,4 +67,34 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
         }
     }
     x
+}
+
+impl SubModel<'_> {
+    /// The greedy plan restricted to this part (a part's needs only reach its own resources,
+    /// so that is the greedy plan of the part alone): `feasible`, or `infeasible` naming the
+    /// needs it leaves below their `min_fill`, the plan kept for comparison.
+    pub(crate) fn solve_greedy(&self) -> SubResult {
+        let s = self.scenario;
+        let all = greedy_shares(s, self.net);
+        let x: Vec<f64> = self.edges.iter().map(|&e| all[e]).collect();
+        let mut served = vec![0.0; s.needs.len()];
+        for &e in self.edges {
+            served[self.net.edges[e].need()] += all[e];
+        }
+        let short: Vec<usize> = self
+            .needs
+            .iter()
+            .copied()
+            .filter(|&n| served[n] < s.needs[n].min_fill - 1e-9)
+            .collect();
+        let mut result =
+            SubResult::optimal(SolvedBy::Greedy, x, Vec::new(), vec![0.0; self.needs.len()]);
+        result.status = if short.is_empty() {
+            SubStatus::Feasible
+        } else {
+            SubStatus::Infeasible
+        };
+        result.infeasible_needs = short;
+        result
+    }
 }

@@ -4,19 +4,18 @@
 //! Invariant: this crate does no file or network I/O and starts no async runtime; callers hand
 //! it values and record batches and get values and record batches back.
 
-pub mod assignment;
 pub mod batch;
-pub mod cost_scaling;
 pub mod events;
-pub mod flow;
 pub mod graph;
 pub mod greedy;
 pub mod input;
 pub mod lp;
 pub mod model;
 pub mod results;
+mod route;
 pub mod session;
 pub mod solve;
+pub mod submodel;
 pub mod tables;
 pub mod transport;
 

@@ -6,8 +6,8 @@
 //! flipped (good_lp #82). Each stage is a fresh model built from the same deterministic
 //! column and row order, so a stage's duals map back by index.
 
-use crate::graph::Network;
-use crate::model::{Fairness, Objective, Scenario};
+use crate::model::{Fairness, Objective};
+use crate::submodel::{positive, SolvedBy, SubModel, SubResult, SubStatus};
 use highs::{HighsModelStatus, RowProblem, Sense};
 use std::time::Instant;
 
@@ -26,54 +26,6 @@ enum Goal {
     MaxMinRatio,
     /// Smallest total violation of min_fill and min_share: the diagnosis of infeasibility.
     MinViolation,
-}
-
-/// `x` if positive, else 0 (never -0): duals reported as gains.
-pub(crate) fn positive(x: f64) -> f64 {
-    if x > 0.0 {
-        x
-    } else {
-        0.0
-    }
-}
-
-/// A group of needs for fairness: name, local need positions, total priority.
-#[derive(Debug, Clone)]
-pub struct Group {
-    pub name: String,
-    pub needs: Vec<usize>,
-    pub total_priority: f64,
-}
-
-/// The part of the model one HiGHS run sees: a component, or everything when fairness
-/// couples the components.
-pub struct SubModel<'a> {
-    pub scenario: &'a Scenario,
-    pub net: &'a Network,
-    pub needs: &'a [usize],
-    pub edges: &'a [usize],
-    pub resources: &'a [usize],
-    /// Fairness groups over `needs` (empty without fairness).
-    pub groups: Vec<Group>,
-    pub deadline: Option<Instant>,
-}
-
-/// Which solver answered for a sub-model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SolvedBy {
-    Highs,
-    NetworkSimplex,
-    Assignment,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SubStatus {
-    Optimal,
-    Infeasible,
-    TimeLimit,
-    /// HiGHS failed (an error status, or a status we cannot read as an answer): no plan, and
-    /// `SubResult::error` says which stage and which status.
-    Error,
 }
 
 /// What the answer of one HiGHS run (a stage) means for the sub-model. Every stage's status
@@ -145,26 +97,6 @@ pub(crate) mod fault {
     }
 }
 
-/// What the LP path found for one sub-model.
-#[derive(Debug, Clone)]
-pub struct SubResult {
-    pub status: SubStatus,
-    /// Share of each edge of `SubModel::edges`.
-    pub x: Vec<f64>,
-    /// Gains per unit of capacity: `(resource, dim, price)`.
-    pub shadow: Vec<(usize, usize, f64)>,
-    /// Gain per unit of each need's `y <= 1` bound, by position in `SubModel::needs`.
-    pub marginal: Vec<f64>,
-    pub gap: Option<f64>,
-    pub mip: bool,
-    pub solved_by: SolvedBy,
-    /// Needs (global index) and groups (name) whose hard constraints cannot hold.
-    pub infeasible_needs: Vec<usize>,
-    pub infeasible_groups: Vec<String>,
-    /// What failed, when `status` is `Error`.
-    pub error: Option<String>,
-}
-
 struct Stage {
     status: HighsModelStatus,
     x: Vec<f64>,
@@ -188,13 +120,7 @@ struct Holds {
     value_tiebreak: f64,
 }
 
-impl<'a> SubModel<'a> {
-    fn is_mip(&self) -> bool {
-        self.needs
-            .iter()
-            .any(|&n| self.scenario.needs[n].indivisible)
-    }
-
+impl SubModel<'_> {
     fn priority_of_edge(&self, e: usize) -> f64 {
         self.scenario.needs[self.net.edges[e].need()].priority
     }
@@ -366,7 +292,7 @@ impl<'a> SubModel<'a> {
         }
         if !mip && n_cols_hint >= IPM_MIN_COLUMNS {
             // Large allocation LPs: interior point then crossover (a vertex, so duals stay
-            // basic) measured 3-17x faster than dual simplex here (5,000 and 20,000 needs).
+            // basic) beats dual simplex several times over (ARCHITECTURE.md, "Presolve").
             model.set_option("solver", "ipm");
         }
         if let Some(deadline) = self.deadline {
@@ -444,8 +370,9 @@ impl<'a> SubModel<'a> {
             .sum()
     }
 
-    /// Solve this sub-model through every stage the policy asks for.
-    pub fn solve(&self) -> SubResult {
+    /// Solve this sub-model with HiGHS (an LP, or a MIP when a need is indivisible) through
+    /// every stage the policy asks for.
+    pub(crate) fn solve_by_highs(&self) -> SubResult {
         let policy = &self.scenario.policy;
         let mip = self.is_mip();
         let mut holds = Holds {

@@ -1,9 +1,8 @@
 //! Orchestration: build the graph, split it, solve the parts in parallel, merge in input order.
 
 use crate::graph::{components, Component, Network};
-use crate::greedy::greedy_shares;
-use crate::lp::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
+use crate::submodel::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -142,10 +141,7 @@ fn solve_parts(
     let run = || {
         let start = Instant::now();
         let network = Network::build(s);
-        let solution = match s.policy.solver {
-            SolverChoice::Greedy => Ok(solve_greedy(s, &network)),
-            SolverChoice::Auto | SolverChoice::Lp => solve_lp(s, &network, opts, start),
-        };
+        let solution = solve_parts_of(s, &network, opts, start);
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let solution = match solution {
             Ok(mut sol) => {
@@ -191,35 +187,6 @@ fn empty_solution(s: &Scenario, net: &Network, solver: &str) -> Solution {
     }
 }
 
-fn solve_greedy(s: &Scenario, net: &Network) -> Solution {
-    let mut sol = empty_solution(s, net, "greedy");
-    sol.x = greedy_shares(s, net);
-    sol.status = Status::Feasible;
-    let mut served = vec![0.0; s.needs.len()];
-    for (e, edge) in net.edges.iter().enumerate() {
-        served[edge.need()] += sol.x[e];
-    }
-    let short: Vec<String> = s
-        .needs
-        .iter()
-        .zip(&served)
-        .filter(|(n, &y)| y < n.min_fill - 1e-9)
-        .map(|(n, _)| n.id.clone())
-        .collect();
-    if !short.is_empty() {
-        sol.status = Status::Infeasible;
-        sol.infeasibility = Some(Infeasibility {
-            message: format!(
-                "the greedy plan leaves {} need(s) below their min_fill",
-                short.len()
-            ),
-            needs: short,
-            groups: Vec::new(),
-        });
-    }
-    sol
-}
-
 /// The group key of a need under the policy.
 pub fn group_key(s: &Scenario, n: &Need) -> String {
     match s.policy.group_by {
@@ -228,30 +195,36 @@ pub fn group_key(s: &Scenario, n: &Need) -> String {
     }
 }
 
-fn solve_lp(
+/// Split the scenario into parts, solve each on its route (in parallel), merge the answers.
+fn solve_parts_of(
     s: &Scenario,
     net: &Network,
     opts: &SolveOptions,
     start: Instant,
 ) -> Result<Solution, SolveError> {
-    let nd = net.num_dims();
     let limit = match (s.policy.time_limit_s, opts.time_limit_s) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     let deadline = limit.map(|t| start + Duration::from_secs_f64(t.min(1e9)));
-    let parts: Vec<Component> = if s.policy.fairness != Fairness::None || !opts.split_components {
-        // Group ratios sum over every component, so fairness couples them: one model.
+    let mut linked = vec![false; s.needs.len()];
+    for e in &net.edges {
+        linked[e.need()] = true;
+    }
+    // Group ratios sum over every component, so fairness couples them; the greedy baseline
+    // ranks every need of the scenario at once. Either is one part.
+    let whole = s.policy.fairness != Fairness::None
+        || s.policy.solver == SolverChoice::Greedy
+        || !opts.split_components;
+    let parts: Vec<Component> = if whole {
         let mut all = Component {
             needs: (0..s.needs.len()).collect(),
             resources: (0..s.resources.len()).collect(),
             edges: (0..net.edges.len()).collect(),
         };
-        if s.policy.fairness == Fairness::None {
-            let mut linked = vec![false; s.needs.len()];
-            for e in &net.edges {
-                linked[e.need()] = true;
-            }
+        // Without fairness a need without links has nothing to decide (the merge reports a
+        // positive min_fill of it); the greedy plan, as SPEC words it, checks every need.
+        if s.policy.fairness == Fairness::None && s.policy.solver != SolverChoice::Greedy {
             all.needs.retain(|&n| linked[n]);
         }
         vec![all]
@@ -279,7 +252,7 @@ fn solve_lp(
                 }
                 by_name.into_values().collect()
             };
-            let sub = SubModel {
+            SubModel {
                 scenario: s,
                 net,
                 needs: &c.needs,
@@ -287,15 +260,24 @@ fn solve_lp(
                 resources: &c.resources,
                 groups,
                 deadline,
-            };
-            sub.solve_by_flow().unwrap_or_else(|| sub.solve())
+            }
+            .solve()
         })
         .collect();
+    if results.iter().any(|r| r.solved_by == SolvedBy::Greedy) {
+        return Ok(merge_greedy(s, net, &parts, results));
+    }
+    // A positive min_fill cannot hold for a need without links.
+    let unlinked: Vec<usize> = (0..s.needs.len())
+        .filter(|&n| !linked[n] && s.needs[n].min_fill > 0.0)
+        .collect();
+    merge_optimised(s, net, &parts, results, unlinked)
+}
 
-    let mut sol = empty_solution(s, net, "highs_lp");
-    sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
-    // Name every solver that took part, in a fixed order.
+/// The names of the solvers that took part, in a fixed order, joined by `+`.
+fn solver_names(results: &[SubResult]) -> String {
     let used = |by: SolvedBy| results.iter().any(|r| r.solved_by == by);
+    let used_greedy = used(SolvedBy::Greedy);
     let used_assignment = used(SolvedBy::Assignment);
     let used_flow = used(SolvedBy::NetworkSimplex);
     let used_mip = results.iter().any(|r| r.mip);
@@ -303,6 +285,9 @@ fn solve_lp(
         .iter()
         .any(|r| r.solved_by == SolvedBy::Highs && !r.mip);
     let mut names = Vec::new();
+    if used_greedy {
+        names.push("greedy");
+    }
     if used_assignment {
         names.push("assignment");
     }
@@ -311,23 +296,61 @@ fn solve_lp(
     }
     if used_mip {
         names.push("highs_mip");
-    } else if used_lp || !(used_flow || used_assignment) {
+    } else if used_lp || !(used_flow || used_assignment || used_greedy) {
         names.push("highs_lp");
     }
-    sol.solver = names.join("+");
-    let mut infeasible_needs: Vec<usize> = Vec::new();
-    let mut infeasible_groups: Vec<String> = Vec::new();
-    let mut any_infeasible = false;
-    let mut linked = vec![false; s.needs.len()];
-    for e in &net.edges {
-        linked[e.need()] = true;
-    }
-    for (n, need) in s.needs.iter().enumerate() {
-        if !linked[n] && need.min_fill > 0.0 {
-            any_infeasible = true;
-            infeasible_needs.push(n);
+    names.join("+")
+}
+
+/// The greedy baseline's answer: `feasible` (a plan, not an optimum), or `infeasible` naming
+/// the needs its plan leaves below their `min_fill`, with the plan kept for comparison.
+fn merge_greedy(
+    s: &Scenario,
+    net: &Network,
+    parts: &[Component],
+    results: Vec<SubResult>,
+) -> Solution {
+    let mut sol = empty_solution(s, net, &solver_names(&results));
+    sol.status = Status::Feasible;
+    let mut short = Vec::new();
+    for (c, r) in parts.iter().zip(results) {
+        for (j, &e) in c.edges.iter().enumerate() {
+            sol.x[e] = r.x[j];
         }
+        short.extend(r.infeasible_needs);
     }
+    short.sort_unstable();
+    short.dedup();
+    if !short.is_empty() {
+        sol.status = Status::Infeasible;
+        sol.infeasibility = Some(Infeasibility {
+            message: format!(
+                "the greedy plan leaves {} need(s) below their min_fill",
+                short.len()
+            ),
+            needs: short.iter().map(|&n| s.needs[n].id.clone()).collect(),
+            groups: Vec::new(),
+        });
+    }
+    sol
+}
+
+/// The answer of the optimising routes: plans merged in input order, the worst status, and
+/// for an infeasible scenario no plan but the needs and groups at fault.
+fn merge_optimised(
+    s: &Scenario,
+    net: &Network,
+    parts: &[Component],
+    results: Vec<SubResult>,
+    unlinked: Vec<usize>,
+) -> Result<Solution, SolveError> {
+    let nd = net.num_dims();
+    let mut sol = empty_solution(s, net, &solver_names(&results));
+    sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
+    let used_mip = results.iter().any(|r| r.mip);
+    let mut any_infeasible = !unlinked.is_empty();
+    let mut infeasible_needs: Vec<usize> = unlinked;
+    let mut infeasible_groups: Vec<String> = Vec::new();
     // A failed part leaves the whole scenario without an answer (its plan would be partial).
     let errors: Vec<String> = results
         .iter()

@@ -1,105 +1,36 @@
-//! The transportation fast path: one dimension, divisible needs, default uses, no fairness.
-//! Such a component is a min-cost flow and goes to [`NetworkSimplex`], not to the LP.
+//! The exact routes of the transportation case (see `route.rs`): a component as a min-cost
+//! flow for [`NetworkSimplex`], or, when it is one-to-one, as an assignment problem.
 //!
 //! Network: source -> resource (capacity), resource -> need (one uncapacitated arc per link),
 //! need -> sink (between `min_fill * demand` and `demand`), and sink -> source closing the
-//! circulation. Quantities are scaled by 10^k to exact integers; per-unit values and costs
-//! `p_n / d_n` and `c_e / d_n` become integers after multiplying by the least common multiple
-//! of the scaled demands. The lexicographic objective (most value, then cheapest) is one exact
-//! flow ([`NetworkSimplex::solve_lexicographic`]). One-to-one components go to the assignment
-//! solver instead. When a quantity does not scale exactly, or a bound would overflow, the
-//! component falls back to the LP (`None`).
+//! circulation, on the integers of [`Exact`]. The lexicographic objective (most value, then
+//! cheapest) is one exact flow ([`NetworkSimplex::solve_lexicographic`]). Each solver answers
+//! `None` where it cannot answer exactly (infeasible, or beyond 64-bit integers), and the part
+//! goes on to the next route.
 
-use crate::assignment::{solve_assignment, AssignmentProblem};
-use crate::flow::{FlowProblem, NetworkSimplex, INFINITE};
-use crate::lp::{positive, SolvedBy, SubModel, SubResult, SubStatus};
-use crate::model::{Fairness, Objective, SolverChoice};
-
-/// Scale of costs that are not short decimals (see [`SubModel::solve_by_flow`]).
-const COST_ROUNDING: i64 = 10_000;
-
-/// Smallest power of ten (up to 10^6) that makes every value an integer, exactly.
-fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
-    'k: for k in 0..=6 {
-        let f = 10f64.powi(k);
-        for x in values.clone() {
-            let y = x * f;
-            if !y.is_finite() || y.abs() > 1e15 || (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
-                continue 'k;
-            }
-        }
-        return Some(10i64.pow(k as u32));
-    }
-    None
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 {
-        a.abs()
-    } else {
-        gcd(b, a % b)
-    }
-}
+use crate::model::Objective;
+use crate::route::Exact;
+use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
+use commonsnet_solvers::{
+    solve_assignment, AssignmentProblem, FlowProblem, NetworkSimplex, INFINITE,
+};
 
 impl SubModel<'_> {
-    /// Whether this sub-model is SPEC's transportation case the flow solver takes: one
-    /// dimension, default uses, no fairness, no indivisible need, `solver: auto`, and an
-    /// objective other than `weighted` (its real weight does not scale exactly).
-    pub fn is_transportation(&self) -> bool {
-        let s = self.scenario;
-        s.policy.solver == SolverChoice::Auto
-            && s.policy.fairness == Fairness::None
-            && s.policy.objective != Objective::Weighted
-            && self.net.num_dims() == 1
-            && !self.net.has_use_override
-            && self.needs.iter().all(|&n| !s.needs[n].indivisible)
-    }
-
-    /// Solve through the flow or assignment solver; `None` when the sub-model is not the
-    /// transportation case or its data do not scale exactly.
-    pub fn solve_by_flow(&self) -> Option<SubResult> {
-        if !self.is_transportation() {
-            return None;
-        }
+    /// Solve through the network simplex; `None` when the flow is infeasible (a `min_fill`
+    /// that cannot hold: the LP's elastic model names the needs) or too large for exact
+    /// integers.
+    pub(crate) fn solve_by_flow(&self, exact: &Exact) -> Option<SubResult> {
         let s = self.scenario;
         let net = self.net;
         let objective = s.policy.objective;
-        // Quantities: capacities, demands, and the min_fill part of each demand.
-        let q = decimal_scale(
-            self.resources
-                .iter()
-                .map(|&r| net.cap(r)[0])
-                .chain(self.needs.iter().map(|&n| net.dem(n)[0]))
-                .chain(
-                    self.needs
-                        .iter()
-                        .map(|&n| net.dem(n)[0] * s.needs[n].min_fill),
-                ),
-        )?;
+        let Exact {
+            quantity: q,
+            lcm,
+            cost: kc,
+            priority: kp,
+        } = *exact;
         let qf = q as f64;
-        let scaled = |x: f64| (x * qf).round() as i64;
-        // Common multiple of the scaled demands, so per-unit values and costs are integers.
-        let mut lcm: i64 = 1;
-        for &n in self.needs {
-            let d = scaled(net.dem(n)[0]);
-            if d <= 0 {
-                return None;
-            }
-            lcm = lcm.checked_mul(d / gcd(lcm, d))?;
-            if lcm > 1_000_000 {
-                return None;
-            }
-        }
-        // Costs built from distances (`cost_per_km * km`) are not decimals: they are rounded
-        // to 1e-4 of a cost unit, which moves C by at most 1e-4 per full service routed and
-        // leaves V exact. Costs given as decimals scale exactly.
-        let kc =
-            decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
-        let kp = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
-
-        if let Some(r) = self.solve_one_to_one(kc, kp) {
-            return Some(r);
-        }
+        let scaled = |x: f64| crate::route::scaled(x, q);
         // Nodes: 0 source, 1 sink, resources, then needs.
         let nr = self.resources.len();
         let mut local_res = std::collections::HashMap::with_capacity(nr);
@@ -201,45 +132,67 @@ impl SubModel<'_> {
             .zip(&need_arcs)
             .map(|(&n, &a)| gain(a) * net.dem(n)[0])
             .collect();
-        Some(SubResult {
-            status: SubStatus::Optimal,
+        Some(SubResult::optimal(
+            SolvedBy::NetworkSimplex,
             x,
             shadow,
             marginal,
-            gap: None,
-            mip: false,
-            solved_by: SolvedBy::NetworkSimplex,
-            infeasible_needs: Vec::new(),
-            infeasible_groups: Vec::new(),
-            error: None,
-        })
+        ))
     }
 }
 
-/// Largest dense matrix (rows x columns) the one-to-one route builds.
-const MAX_ASSIGNMENT_CELLS: usize = 25_000_000;
-
 impl SubModel<'_> {
-    /// One-to-one matching (every need of demand 1, every resource of capacity 1, min_fill 0
-    /// or 1) goes to the assignment solver: measured 3.7x faster than the network simplex on a
-    /// dense 2000 x 2000 instance (`cargo bench --bench solvers -- dense_2000`). Rows are
-    /// needs; columns are resources plus one "unserved" column per need (cost 0; forbidden
-    /// for needs with min_fill 1). Coverage is lexicographic through `M * value + cost` with
-    /// `M = 2 N max|cost| + 1` (a plan's total cost spans less than `M`); its duals come from
-    /// a second, value-only solve. `None` when the component is not one-to-one, too large, or
-    /// does not fit exact 64-bit costs.
-    fn solve_one_to_one(&self, kc: i64, kp: i64) -> Option<SubResult> {
+    /// The lexicographic weight `M` of coverage on the assignment route (0 for `cost`), and
+    /// whether `M * value + cost` keeps every path length of the solver inside `i64`.
+    fn assignment_weight(&self, exact: &Exact) -> (i128, bool) {
         let s = self.scenario;
         let net = self.net;
-        let unit = |x: f64| x == 1.0;
-        let one_to_one = self.needs.iter().all(|&n| {
-            unit(net.dem(n)[0]) && (s.needs[n].min_fill == 0.0 || s.needs[n].min_fill == 1.0)
-        }) && self.resources.iter().all(|&r| unit(net.cap(r)[0]));
+        let max_abs = |xs: &mut dyn Iterator<Item = f64>, k: i64| {
+            xs.map(|x| ((x * k as f64).round() as i64).unsigned_abs())
+                .max()
+                .unwrap_or(0) as i128
+        };
+        let max_money = max_abs(
+            &mut self.edges.iter().map(|&e| net.edges[e].cost),
+            exact.cost,
+        );
+        let max_value = max_abs(
+            &mut self.needs.iter().map(|&n| s.needs[n].priority),
+            exact.priority,
+        );
+        let rows = self.needs.len() as i128;
+        let m = if s.policy.objective == Objective::Coverage {
+            2 * rows * max_money + 1
+        } else {
+            0
+        };
+        let fits = (m * max_value + max_money) * 2 * (rows + 2) <= (i64::MAX / 8) as i128;
+        (m, fits)
+    }
+
+    /// Whether the assignment route's costs fit exact 64-bit integers.
+    pub(crate) fn assignment_fits(&self, exact: &Exact) -> bool {
+        self.assignment_weight(exact).1
+    }
+
+    /// One-to-one matching through the assignment solver, which beats the network simplex
+    /// several times over on dense instances (`cargo bench -p commonsnet-solvers --
+    /// dense_2000`). Rows are needs; columns are resources plus one "unserved" column per
+    /// need (cost 0; forbidden for needs with min_fill 1). Coverage is lexicographic through
+    /// `M * value + cost` with `M = 2 N max|cost| + 1` (a plan's total cost spans less than
+    /// `M`); its duals come from a second, value-only solve. `None` when no assignment serves
+    /// every need of min_fill 1, or the costs do not fit exact 64-bit integers.
+    pub(crate) fn solve_by_assignment(&self, exact: &Exact) -> Option<SubResult> {
+        let s = self.scenario;
+        let net = self.net;
+        let (kc, kp) = (exact.cost, exact.priority);
         let (rows, real) = (self.needs.len(), self.resources.len());
         let cols = real + rows;
-        if !one_to_one || rows.checked_mul(cols)? > MAX_ASSIGNMENT_CELLS {
+        let (m, fits) = self.assignment_weight(exact);
+        if !fits {
             return None;
         }
+        let coverage = s.policy.objective == Objective::Coverage;
         let col_of: std::collections::HashMap<usize, usize> = self
             .resources
             .iter()
@@ -262,17 +215,6 @@ impl SubModel<'_> {
             .iter()
             .map(|&n| (s.needs[n].priority * kp as f64).round() as i64)
             .collect();
-        let max_money = money.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as i128;
-        let max_value = value.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as i128;
-        let coverage = s.policy.objective == Objective::Coverage;
-        let m = if coverage {
-            2 * rows as i128 * max_money + 1
-        } else {
-            0
-        };
-        if (m * max_value + max_money) * 2 * (rows as i128 + 2) > (i64::MAX / 8) as i128 {
-            return None;
-        }
         let build = |w: &dyn Fn(usize) -> i64| {
             let mut p = AssignmentProblem::sparse(rows, cols);
             for (j, &e) in self.edges.iter().enumerate() {
@@ -319,19 +261,13 @@ impl SubModel<'_> {
             (a, kc as f64)
         };
         let gain = |p: i64| positive(-(p as f64) / scale);
-        Some(SubResult {
-            status: SubStatus::Optimal,
+        Some(SubResult::optimal(
+            SolvedBy::Assignment,
             x,
-            shadow: (0..real)
+            (0..real)
                 .map(|c| (self.resources[c], 0, gain(duals.col_potential[c])))
                 .collect(),
-            marginal: duals.row_potential.iter().map(|&u| gain(u)).collect(),
-            gap: None,
-            mip: false,
-            solved_by: SolvedBy::Assignment,
-            infeasible_needs: Vec::new(),
-            infeasible_groups: Vec::new(),
-            error: None,
-        })
+            duals.row_potential.iter().map(|&u| gain(u)).collect(),
+        ))
     }
 }

@@ -14,167 +14,15 @@
 //! bounds too), negative costs, self-loops (solved outside the tree: saturated when their cost
 //! is negative) and parallel arcs. Infeasibility and unboundedness are detected and reported.
 
-/// "No upper bound".
-pub const INFINITE: i64 = i64::MAX;
-
-/// A min-cost flow instance. Node ids are `0..nodes`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FlowProblem {
-    pub nodes: usize,
-    /// `supply[v] > 0`: v sends that much; `< 0`: it receives. Must sum to 0.
-    pub supply: Vec<i64>,
-    pub source: Vec<usize>,
-    pub target: Vec<usize>,
-    pub lower: Vec<i64>,
-    /// Upper bounds; [`INFINITE`] for none.
-    pub upper: Vec<i64>,
-    pub cost: Vec<i64>,
-}
-
-impl FlowProblem {
-    pub fn new(nodes: usize) -> Self {
-        FlowProblem {
-            nodes,
-            supply: vec![0; nodes],
-            ..Default::default()
-        }
-    }
-
-    /// Add an arc; returns its index.
-    pub fn add_arc(&mut self, from: usize, to: usize, lower: i64, upper: i64, cost: i64) -> usize {
-        self.source.push(from);
-        self.target.push(to);
-        self.lower.push(lower);
-        self.upper.push(upper);
-        self.cost.push(cost);
-        self.source.len() - 1
-    }
-
-    pub fn arcs(&self) -> usize {
-        self.source.len()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FlowError {
-    #[error("infeasible: {0}")]
-    Infeasible(String),
-    #[error("unbounded: a negative-cost cycle has no capacity limit")]
-    Unbounded,
-    #[error("invalid network: {0}")]
-    Invalid(String),
-}
-
-/// An optimal flow.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlowSolution {
-    /// Total cost `sum cost * flow`.
-    pub cost: i128,
-    pub flow: Vec<i64>,
-    /// Node potentials (duals): every arc's reduced cost `cost + pi[from] - pi[to]` is >= 0 when
-    /// its flow is below its upper bound and <= 0 when above its lower bound.
-    pub potential: Vec<i128>,
-    /// Network simplex pivots (0 from cost scaling).
-    pub pivots: u64,
-    /// The optimal spanning-tree basis, for duals of other cost vectors (network simplex
-    /// only; cost scaling ends without a tree).
-    pub basis: Option<Basis>,
-    pub method: FlowMethod,
-}
-
-/// The algorithm that produced a [`FlowSolution`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowMethod {
-    NetworkSimplex,
-    CostScaling,
-}
-
-impl FlowMethod {
-    /// The name reports and the CLI use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlowMethod::NetworkSimplex => "network_simplex",
-            FlowMethod::CostScaling => "cost_scaling",
-        }
-    }
-}
-
-/// Min-cost flow with the method suited to the network: cost scaling on large sparse
-/// networks, network simplex elsewhere (and wherever cost scaling declines, see
-/// [`crate::cost_scaling`]).
-pub struct MinCostFlow;
-
-impl MinCostFlow {
-    /// Networks with at least this many nodes, and ...
-    pub const COST_SCALING_FROM: usize = 1 << 13;
-    /// ... at most this many arcs per node go to cost scaling (Kovács: network simplex keeps
-    /// the lead on dense networks). Measured (release, one core, `commonsnet solve
-    /// --flow-method ...`): on NETGEN-8 (8 arcs per node) network simplex is faster at 2^12
-    /// nodes (35 ms vs 45 ms), cost scaling from 2^13 (70 ms vs 110 ms; 2^14 0.22-0.35 s vs
-    /// 0.33 s; 2^16 1.2 s vs 3.2-4.3 s; 2^18 8 s vs 50 s); on the crisis-transport shape
-    /// (52,001 nodes, 19 arcs per node) cost scaling 1.5-2.0 s, network simplex 2.0-2.2 s.
-    pub const COST_SCALING_MAX_DEGREE: usize = 24;
-
-    pub fn solve(p: &FlowProblem) -> Result<FlowSolution, FlowError> {
-        Self::solve_with(p, Self::choose(p))
-    }
-
-    /// The method [`MinCostFlow::solve`] tries first.
-    pub fn choose(p: &FlowProblem) -> FlowMethod {
-        if p.nodes >= Self::COST_SCALING_FROM && p.arcs() <= Self::COST_SCALING_MAX_DEGREE * p.nodes
-        {
-            FlowMethod::CostScaling
-        } else {
-            FlowMethod::NetworkSimplex
-        }
-    }
-
-    /// Solve with `method`; cost scaling falls back to network simplex where it declines.
-    pub fn solve_with(p: &FlowProblem, method: FlowMethod) -> Result<FlowSolution, FlowError> {
-        check(p)?;
-        if method == FlowMethod::CostScaling {
-            if let Some(s) = crate::cost_scaling::CostScaling::solve(p) {
-                return Ok(s);
-            }
-        }
-        NetworkSimplex::solve(p)
-    }
-}
-
-/// A spanning-tree basis: for each node its tree arc towards the root (an index into the
-/// problem's arcs, or `None` for the artificial arc to the root) and that arc's direction,
-/// with the nodes in an order where parents come first.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Basis {
-    pub order: Vec<usize>,
-    pub parent: Vec<Option<usize>>,
-    pub arc: Vec<Option<usize>>,
-    /// True when the tree arc runs from the node to its parent.
-    pub up: Vec<bool>,
-}
-
-impl Basis {
-    /// Potentials making every tree arc's reduced cost zero for the cost vector `cost`
-    /// (artificial arcs cost 0): the duals of this basis for another objective.
-    pub fn potentials(&self, cost: &[i64]) -> Vec<i128> {
-        let mut pi = vec![0i128; self.parent.len()];
-        for &u in &self.order {
-            let (Some(p), Some(a)) = (self.parent[u], self.arc[u]) else {
-                continue;
-            };
-            let c = cost[a] as i128;
-            // cost + pi[from] - pi[to] = 0.
-            pi[u] = if self.up[u] { pi[p] - c } else { pi[p] + c };
-        }
-        pi
-    }
-}
+use crate::problem::{
+    check, self_loop_flow, Basis, FlowError, FlowMethod, FlowProblem, FlowSolution, Infeasibility,
+    InvalidNetwork, INFINITE,
+};
 
 /// The integer type costs and potentials are computed in: `i64` when the big-M bound fits,
-/// `i128` otherwise (the lexicographic costs of the transportation fast path need it).
-/// (`i32` potentials were measured too: no gain on NETGEN 2^16 or the crisis shape, whose time
-/// goes to the latency of the thread walks, not to their footprint.)
-pub trait CostInt:
+/// `i128` otherwise (lexicographic costs need it). Nothing narrower: the tree walks are bound
+/// by the latency of their reads, not by the size of what they read.
+pub(crate) trait CostInt:
     Copy
     + Ord
     + Default
@@ -298,19 +146,26 @@ impl NetworkSimplex {
     ) -> Result<FlowSolution, FlowError> {
         check(p)?;
         if primary.len() != p.arcs() || secondary.len() != p.arcs() {
-            return Err(FlowError::Invalid("cost vector length".into()));
+            return Err(InvalidNetwork::CostVectorLength.into());
         }
         let max2 = secondary
             .iter()
             .map(|c| c.unsigned_abs())
             .max()
             .unwrap_or(0) as i128;
-        let m = (2 * p.nodes as i128 + 3) * max2 + 1;
         let max1 = primary.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as i128;
-        if (m * max1 + max2 + 1) * (p.nodes as i128 + 1) > i128::MAX / 16 {
-            return Err(FlowError::Invalid(
-                "costs too large for exact potentials".into(),
-            ));
+        let nodes = p.nodes as i128;
+        // Checked: the bound itself may not fit i128 when the costs are near i64's limits.
+        let m = (2 * nodes + 3).checked_mul(max2).map(|x| x + 1);
+        let bound = m
+            .and_then(|m| m.checked_mul(max1))
+            .and_then(|x| x.checked_add(max2 + 1))
+            .and_then(|x| x.checked_mul(nodes + 1));
+        let (Some(m), Some(bound)) = (m, bound) else {
+            return Err(InvalidNetwork::CostsTooLarge.into());
+        };
+        if bound > i128::MAX / 16 {
+            return Err(InvalidNetwork::CostsTooLarge.into());
         }
         let c: Vec<i128> = primary
             .iter()
@@ -340,45 +195,9 @@ fn mix_arcs(arcs: Vec<usize>, nodes: usize) -> Vec<usize> {
     out
 }
 
-/// The optimal flow on a self-loop with bounds `lo..=up` whose cost compares to 0 as `sign`
-/// (a loop's reduced cost is its cost: it goes to the bound its cost prefers); `None` when a
-/// negative loop has no upper bound (unbounded). Shared by both solvers.
-pub(crate) fn self_loop_flow(sign: std::cmp::Ordering, lo: i64, up: i64) -> Option<i64> {
-    match sign {
-        std::cmp::Ordering::Less if up == INFINITE => None,
-        std::cmp::Ordering::Less => Some(up),
-        std::cmp::Ordering::Greater => Some(lo),
-        std::cmp::Ordering::Equal => Some(0i64.clamp(lo, up)),
-    }
-}
-
 /// Whether big-M potentials for costs up to `max_cost` stay far inside `i64`.
 fn fits_i64(max_cost: u128, nodes: usize) -> bool {
     (max_cost + 1) * (nodes as u128 + 1) <= (i64::MAX / 8) as u128
-}
-
-/// Shape checks shared by every entry point.
-fn check(p: &FlowProblem) -> Result<(), FlowError> {
-    let m = p.arcs();
-    if p.supply.len() != p.nodes
-        || [p.target.len(), p.lower.len(), p.upper.len(), p.cost.len()]
-            .iter()
-            .any(|&l| l != m)
-    {
-        return Err(FlowError::Invalid("array lengths disagree".into()));
-    }
-    if let Some(a) = (0..m).find(|&a| p.source[a] >= p.nodes || p.target[a] >= p.nodes) {
-        return Err(FlowError::Invalid(format!(
-            "arc {a} names a node out of range"
-        )));
-    }
-    if let Some(a) = (0..m).find(|&a| p.lower[a] > p.upper[a]) {
-        return Err(FlowError::Infeasible(format!(
-            "arc {a} has lower bound {} above its capacity {}",
-            p.lower[a], p.upper[a]
-        )));
-    }
-    Ok(())
 }
 
 impl<C: CostInt> Simplex<C> {
@@ -426,15 +245,13 @@ impl<C: CostInt> Simplex<C> {
         let real = mix_arcs(real, p.nodes);
         let total: i128 = supply.iter().sum();
         if total != 0 {
-            return Err(FlowError::Infeasible(format!(
-                "supplies sum to {total}, not 0"
-            )));
+            return Err(Infeasibility::Unbalanced { sum: total }.into());
         }
         if supply
             .iter()
             .any(|s| s.unsigned_abs() > (i64::MAX / 4) as u128)
         {
-            return Err(FlowError::Invalid("supplies too large".into()));
+            return Err(InvalidNetwork::SuppliesTooLarge.into());
         }
 
         let n = p.nodes;
@@ -451,9 +268,7 @@ impl<C: CostInt> Simplex<C> {
         }
         let all = k + n;
         if all + 1 >= u32::MAX as usize {
-            return Err(FlowError::Invalid(format!(
-                "{n} nodes and {k} arcs: more than the 2^32 - 2 ids the solver stores"
-            )));
+            return Err(InvalidNetwork::TooManyIds { nodes: n, arcs: k }.into());
         }
         let mut ns = Simplex::<C> {
             search_num: k,
@@ -549,16 +364,14 @@ impl<C: CostInt> Simplex<C> {
             ns.pivot()?;
         }
         if let Some(u) = (0..n).find(|&u| ns.flow[k + u] != 0) {
-            return Err(FlowError::Infeasible(format!(
-                "node {u} cannot send or receive its supply"
-            )));
+            return Err(Infeasibility::Stranded { node: u }.into());
         }
 
         let mut cost = loop_cost;
         for (j, &a) in real.iter().enumerate() {
             let f = ns.flow[j]
                 .checked_add(p.lower[a])
-                .ok_or_else(|| FlowError::Invalid("flow overflows i64".into()))?;
+                .ok_or(InvalidNetwork::FlowOverflow)?;
             flow_out[a] = f;
             cost += f as i128 * costs[a].into();
         }
@@ -953,6 +766,193 @@ impl<C: CostInt> Simplex<C> {
         let base = self.pi[self.pi.len() - 1];
         for p in &mut self.pi {
             *p = *p - base;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{self, Truth};
+    use proptest::prelude::*;
+
+    /// Two sources (3, 2) and two sinks (4, 1): 3 units 0 -> 2, 1 unit 1 -> 2, 1 unit 1 -> 3.
+    fn transport() -> FlowProblem {
+        let mut p = FlowProblem::new(4);
+        p.supply = vec![3, 2, -4, -1];
+        for (s, t, c) in [(0, 2, 1), (0, 3, 4), (1, 2, 3), (1, 3, 2)] {
+            p.add_arc(s, t, 0, INFINITE, c);
+        }
+        p
+    }
+
+    #[test]
+    fn a_small_transportation_problem_by_hand() {
+        let p = transport();
+        let s = NetworkSimplex::solve(&p).unwrap();
+        assert_eq!((s.cost, s.flow.as_slice()), (8, &[3, 0, 1, 1][..]));
+        assert_eq!(s.method, FlowMethod::NetworkSimplex);
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn lower_bounds_negative_cycles_and_self_loops() {
+        // A forced unit on the dear arc, a negative cycle of capacity 3 and a negative loop.
+        let mut p = FlowProblem::new(3);
+        p.supply = vec![2, -2, 0];
+        p.add_arc(0, 1, 0, INFINITE, 1);
+        p.add_arc(0, 1, 1, 4, 10);
+        p.add_arc(1, 2, 0, 3, -5);
+        p.add_arc(2, 1, 0, INFINITE, 1);
+        p.add_arc(2, 2, -1, 2, -1);
+        let s = NetworkSimplex::solve(&p).unwrap();
+        assert_eq!(s.flow, [1, 1, 3, 3, 2]);
+        assert_eq!(s.cost, 1 + 10 - 15 + 3 - 2);
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn infeasible_networks_say_why() {
+        let mut p = transport();
+        p.supply[0] += 1;
+        assert_eq!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(Infeasibility::Unbalanced { sum: 1 }))
+        );
+        // Node 3 has no arc in.
+        let mut p = FlowProblem::new(4);
+        p.supply = vec![1, 0, 0, -1];
+        p.add_arc(0, 1, 0, 5, 1);
+        assert!(matches!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(Infeasibility::Stranded { .. }))
+        ));
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 3, 2, 1);
+        assert_eq!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(Infeasibility::Bounds {
+                arc: 0,
+                lower: 3,
+                upper: 2
+            }))
+        );
+    }
+
+    #[test]
+    fn an_uncapacitated_negative_cycle_is_unbounded() {
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 0, INFINITE, -1);
+        p.add_arc(1, 0, 0, INFINITE, 0);
+        assert_eq!(NetworkSimplex::solve(&p), Err(FlowError::Unbounded));
+        let mut p = FlowProblem::new(1);
+        p.add_arc(0, 0, 0, INFINITE, -1);
+        assert_eq!(NetworkSimplex::solve(&p), Err(FlowError::Unbounded));
+    }
+
+    #[test]
+    fn data_beyond_exact_integers_are_refused() {
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![i64::MAX / 2, -(i64::MAX / 2)];
+        p.add_arc(0, 1, 0, INFINITE, 1);
+        assert_eq!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Invalid(InvalidNetwork::SuppliesTooLarge))
+        );
+        let p = transport();
+        let big = vec![i64::MAX / 2; p.arcs()];
+        assert_eq!(
+            NetworkSimplex::solve_lexicographic(&p, &big, &big),
+            Err(FlowError::Invalid(InvalidNetwork::CostsTooLarge))
+        );
+        // Large, but within i128 once combined: solved.
+        let mid = vec![1i64 << 40; p.arcs()];
+        assert!(NetworkSimplex::solve_lexicographic(&p, &mid, &mid).is_ok());
+        assert_eq!(
+            NetworkSimplex::solve_lexicographic(&p, &[1], &[1]),
+            Err(FlowError::Invalid(InvalidNetwork::CostVectorLength))
+        );
+    }
+
+    #[test]
+    fn costs_beyond_i64_potentials_are_solved_in_i128() {
+        let mut p = transport();
+        p.cost = vec![i64::MAX / 4, 1, 1, i64::MAX / 4];
+        let s = NetworkSimplex::solve(&p).unwrap();
+        // Sink 2 takes at most 2 units over its cheap arc, so 2 go over the dear one.
+        assert_eq!(s.flow, [2, 1, 2, 0]);
+        assert_eq!(s.cost, 2 * (i64::MAX / 4) as i128 + 3);
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn the_lexicographic_flow_is_cheapest_among_the_most_valuable() {
+        // Two ways to move 1 unit from 0 to 1: same value, the second one cheaper.
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![1, -1];
+        p.add_arc(0, 1, 0, 1, 0);
+        p.add_arc(0, 1, 0, 1, 0);
+        let s = NetworkSimplex::solve_lexicographic(&p, &[-5, -5], &[7, 3]).unwrap();
+        assert_eq!((s.flow.as_slice(), s.cost), (&[0, 1][..], 3));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Against enumeration of every integer flow: the same verdict, the same optimum, and
+        /// potentials that certify it; the basis's potentials zero every tree arc.
+        #[test]
+        fn agrees_with_brute_force(p in oracle::network()) {
+            let got = NetworkSimplex::solve(&p);
+            match oracle::brute_force(&p, &p.cost) {
+                Truth::Optimal(c) => {
+                    let s = got.unwrap();
+                    prop_assert_eq!(s.cost, c);
+                    oracle::check_certificate(&p, &p.cost, &s);
+                    let basis = s.basis.unwrap();
+                    let pi = basis.potentials(&p.cost);
+                    for &u in &basis.order {
+                        if let (Some(parent), Some(a)) = (basis.parent[u], basis.arc[u]) {
+                            prop_assert!([u, parent].contains(&p.source[a]));
+                            prop_assert!([u, parent].contains(&p.target[a]));
+                            prop_assert_eq!(p.cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]], 0);
+                        }
+                    }
+                }
+                Truth::Unbounded => prop_assert_eq!(got, Err(FlowError::Unbounded)),
+                Truth::Infeasible => {
+                    let cycle = oracle::negative_free_cycle(&p, &p.cost);
+                    prop_assert!(
+                        matches!(got, Err(FlowError::Infeasible(_)))
+                            || (cycle && got == Err(FlowError::Unbounded)),
+                        "{:?}", got
+                    );
+                }
+            }
+        }
+
+        /// The lexicographic solve is the least (primary, secondary) pair, on bounded networks.
+        #[test]
+        fn lexicographic_agrees_with_brute_force(
+            mut p in oracle::network(),
+            weights in prop::collection::vec((-3i64..=3, -3i64..=3), 6),
+        ) {
+            for a in 0..p.arcs() {
+                if p.upper[a] == INFINITE {
+                    p.upper[a] = p.lower[a] + 3;
+                }
+            }
+            let primary: Vec<i64> = weights[..p.arcs()].iter().map(|w| w.0).collect();
+            let secondary: Vec<i64> = weights[..p.arcs()].iter().map(|w| w.1).collect();
+            let got = NetworkSimplex::solve_lexicographic(&p, &primary, &secondary);
+            match oracle::brute_force_lexicographic(&p, &primary, &secondary) {
+                Some((first, second)) => {
+                    let s = got.unwrap();
+                    let value: i128 = (0..p.arcs()).map(|a| s.flow[a] as i128 * primary[a] as i128).sum();
+                    prop_assert_eq!((value, s.cost), (first, second));
+                }
+                None => prop_assert!(matches!(got, Err(FlowError::Infeasible(_))), "{:?}", got),
+            }
         }
     }
 }

@@ -7,32 +7,29 @@
 //! `eps`-optimal one (alpha = 16) by saturating every arc of negative reduced cost and then
 //! moving excess along admissible paths of up to four arcs, relabelling a node when it has
 //! none. A global price update (Dial's buckets: distances to the deficits in units of `eps`)
-//! runs every `2n` relabels. From the second phase on,
-//! price refinement first tries to make the flow `eps`-optimal by lowering prices along the
-//! admissible network in topological order, and skips the phase when that works (it halved the
-//! time on NETGEN-8 2^16: 2.4 s to 1.2 s). After the phase with
-//! `eps = 1`, i.e. `1 / (n + 1)` in real units, no cycle of at most `n` arcs has negative
-//! cost: the flow is optimal. Exact potentials then come from a label-correcting pass on the
-//! final residual graph, started at the scaled prices divided back. The same pass, with a
-//! small budget, runs after each phase once `eps` is below 1/32 of a cost unit: when it
-//! settles, the potentials certify the flow optimal already and the last phases are skipped.
+//! runs every `2n` relabels. From the second phase on, price refinement first tries to make
+//! the flow `eps`-optimal by lowering prices along the admissible network in topological
+//! order, and skips the phase when that works: late phases often need no flow moved at all.
+//! After the phase with `eps = 1`, i.e. `1 / (n + 1)` in real units, no cycle of at most `n`
+//! arcs has negative cost: the flow is optimal. Exact potentials then come from a
+//! label-correcting pass on the final residual graph, started at the scaled prices divided
+//! back. The same pass, with a small budget, runs after each phase once `eps` is below 1/32 of
+//! a cost unit: when it settles, the potentials certify the flow optimal already and the last
+//! phases are skipped.
 //!
-//! Two measures for networks with hubs (the crisis shape: 2,000 stations with ~500 arcs each
-//! supplying 50,000 incidents with 20): when the supplies are the high-degree side the
+//! Two measures for networks with hubs (a few nodes of hundreds of arcs, many of tens: the
+//! crisis shape, stations supplying incidents): when the supplies are the high-degree side the
 //! transposed problem is solved (excess then starts at the many small nodes), and a node of 64
 //! arcs or more keeps a list of its residual arcs, so that its searches and relabels read the
-//! ~20 that carry flow rather than all ~500. Together: 5.23G -> 2.92G instructions and L1 data
-//! misses 267M -> 75M on the crisis file (cachegrind); networks without hubs run the same code
-//! as before (the phase is compiled for both cases).
+//! few that are residual rather than all. Networks without hubs run the plain scan (the phase
+//! is compiled for both cases), so they pay nothing for it.
 //!
 //! Data: the residual network in compressed rows, one 32-byte record per residual arc (cost,
 //! residual capacity, the paired arc's residual capacity, head, paired arc), so the
 //! admissible-arc scan reads one stream and the global update, which walks the arcs into a
-//! node, needs no jump to the pair (mirroring it made the crisis shape ~15% and NETGEN-8 2^16
-//! ~8% faster, interleaved runs). Lower
-//! bounds are shifted away; "no upper bound" becomes the total supply plus the capacity of the
-//! negative arcs, which some optimal flow never exceeds (its paths and negative cycles each
-//! cross one of them).
+//! node, needs no jump to the pair. Lower bounds are shifted away; "no upper bound" becomes
+//! the total supply plus the capacity of the negative arcs, which some optimal flow never
+//! exceeds (its paths and negative cycles each cross one of them).
 //!
 //! Where cost scaling cannot answer exactly [`CostScaling::solve`] returns `None` and the
 //! caller uses network simplex, which decides those cases: an uncapacitated arc of negative
@@ -43,7 +40,7 @@
 
 use std::collections::VecDeque;
 
-use crate::flow::{self_loop_flow, FlowMethod, FlowProblem, FlowSolution, INFINITE};
+use crate::problem::{self_loop_flow, FlowMethod, FlowProblem, FlowSolution, INFINITE};
 
 /// The cost-scaling solver (see the module documentation).
 pub struct CostScaling;
@@ -54,9 +51,8 @@ const ALPHA: i64 = 16;
 const NO_ARC: usize = u32::MAX as usize;
 /// Arc relaxations allowed to the optimality check after a phase, in passes over the arcs.
 const EARLY_CHECK_PASSES: u64 = 4;
-/// The check runs once `eps` is below `1 / EARLY_CHECK_BELOW` of a cost unit: on coarser
-/// flows it failed (NETGEN-8 2^16 at 0.04, 0.15 and 2.4 units, crisis at 0.43) and cost about
-/// half a phase each time; below it, it succeeded (NETGEN-8 2^16 at 0.0095, crisis at 0.027).
+/// The check runs once `eps` is below `1 / EARLY_CHECK_BELOW` of a cost unit: on coarser flows
+/// it rarely settles and costs about half a phase each time it does not.
 const EARLY_CHECK_BELOW: i64 = 32;
 /// Longest admissible path searched before pushing along it.
 const MAX_PATH: usize = 4;
@@ -160,7 +156,8 @@ impl CostScaling {
         // all by about 1.1 (n + 1) times the largest scaled cost; keep 4x that inside i64.
         let scale = n as i128 + 1;
         let max_scaled = max_cost * scale;
-        let price_limit = 4 * (n as i128 + 1) * (max_scaled + 1);
+        // Checked: at the extremes of `n` and the costs the product itself leaves i128.
+        let price_limit = (4 * (n as i128 + 1)).checked_mul(max_scaled + 1)?;
         if price_limit > (i64::MAX / 4) as i128 {
             return None;
         }
@@ -276,9 +273,8 @@ impl Residual {
             path_nodes: Vec::with_capacity(MAX_PATH + 1),
             on_path: vec![false; self.arcs.len()],
             // A global update costs a pass over the arcs, balanced against the relabels it
-            // saves: every 2n relabels. (LEMON uses n + s^2, s the supply nodes, which is 2n on
-            // NETGEN-8 where s = sqrt(n); on the crisis shape, s = 2,000 and n = 52,001, 2n
-            // measured 1.4-1.9 s against 2.0-2.2 s for n + s^2.)
+            // saves: every 2n relabels. (LEMON's n + s^2, s the supply nodes, is the same on
+            // NETGEN-8, where s = sqrt(n), and updates far too rarely when s is large.)
             update_every: 2 * n + 1,
         };
         // Infeasibility is caught in the first phase only (its end proves a feasible flow). On
@@ -945,9 +941,8 @@ impl Buckets {
 /// flows, and its potentials negated are the original's). Excess starts at the supplies and
 /// each relabel of a node scans its arcs, so the phases are cheaper when the supplies are the
 /// low-degree side: true when they have on average more than twice the arcs of the demands
-/// (the crisis shape: 2,000 stations of ~500 arcs supplying 50,000 incidents of 20; cachegrind:
-/// 5.23G -> 4.17G instructions, L1 data misses 267M -> 124M, the first phase 0.34 -> 0.08 s).
-/// NETGEN-8, whose sides are alike, is not transposed.
+/// (stations of hundreds of arcs supplying incidents of tens). Networks whose sides are alike,
+/// such as NETGEN's, are not transposed.
 fn supplies_are_hubs(supply: &[i128], degree: &[u32]) -> bool {
     let (mut supply_arcs, mut supply_nodes, mut demand_arcs, mut demand_nodes) =
         (0u64, 0u64, 0u64, 0u64);
@@ -1102,7 +1097,109 @@ impl Hubs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oracle::{self, Truth};
+    use crate::problem::FlowError;
+    use crate::NetworkSimplex;
+    use proptest::prelude::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn a_small_network_by_hand() {
+        // Source 0 (4 units) to sink 3 over two paths; the cheap one holds 3.
+        let mut p = FlowProblem::new(4);
+        p.supply = vec![4, 0, 0, -4];
+        p.add_arc(0, 1, 0, 3, 1);
+        p.add_arc(1, 3, 0, INFINITE, 1);
+        p.add_arc(0, 2, 0, INFINITE, 5);
+        p.add_arc(2, 3, 0, INFINITE, 0);
+        let s = CostScaling::solve(&p).unwrap();
+        assert_eq!((s.flow.as_slice(), s.cost), (&[3, 3, 1, 1][..], 11));
+        assert_eq!(
+            (s.method, s.pivots, s.basis.as_ref()),
+            (FlowMethod::CostScaling, 0, None)
+        );
+        oracle::check_certificate(&p, &p.cost, &s);
+    }
+
+    #[test]
+    fn it_declines_what_network_simplex_decides() {
+        // An uncapacitated negative arc (here an unbounded cycle).
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 0, INFINITE, -1);
+        p.add_arc(1, 0, 0, 5, 0);
+        assert_eq!(CostScaling::solve(&p), None);
+        // Infeasible: node 1 cannot pass its unit on.
+        let mut p = FlowProblem::new(3);
+        p.supply = vec![1, 0, -1];
+        p.add_arc(0, 1, 0, 1, 1);
+        p.add_arc(2, 1, 0, 1, 1);
+        assert_eq!(CostScaling::solve(&p), None);
+        assert!(matches!(
+            NetworkSimplex::solve(&p),
+            Err(FlowError::Infeasible(_))
+        ));
+        // Scaled prices that could leave i64.
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![1, -1];
+        p.add_arc(0, 1, 0, 1, i64::MAX / 8);
+        assert_eq!(CostScaling::solve(&p), None);
+        assert!(NetworkSimplex::solve(&p).is_ok());
+    }
+
+    #[test]
+    fn hubs_and_the_transposed_problem_agree_with_network_simplex() {
+        // Two stations of 80 arcs each (hubs) supplying 40 incidents of 4 links: the supplies
+        // are the high-degree side, so the transposed problem is solved.
+        let (stations, incidents) = (2usize, 40usize);
+        let mut p = FlowProblem::new(stations + incidents);
+        let mut x = 7u64;
+        for i in 0..incidents {
+            p.supply[stations + i] = -2;
+            for k in 0..4 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let c = (x >> 40) as i64 % 100;
+                p.add_arc(k % stations, stations + i, 0, 1 + k as i64 % 2, c);
+            }
+        }
+        p.supply[0] = 40;
+        p.supply[1] = 40;
+        let degree: Vec<u32> = (0..p.nodes)
+            .map(|v| {
+                (0..p.arcs())
+                    .filter(|&a| p.source[a] == v || p.target[a] == v)
+                    .count() as u32
+            })
+            .collect();
+        let supply: Vec<i128> = p.supply.iter().map(|&s| s as i128).collect();
+        assert!(supplies_are_hubs(&supply, &degree));
+        let cs = CostScaling::solve(&p).unwrap();
+        assert_eq!(cs.cost, NetworkSimplex::solve(&p).unwrap().cost);
+        oracle::check_certificate(&p, &p.cost, &cs);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Against enumeration: where it answers, the optimum with certifying potentials; it
+        /// declines only what network simplex decides (no optimum, or an uncapacitated
+        /// negative arc).
+        #[test]
+        fn agrees_with_brute_force(p in oracle::network()) {
+            let negative_free = (0..p.arcs())
+                .any(|a| p.source[a] != p.target[a] && p.upper[a] == INFINITE && p.cost[a] < 0);
+            match (oracle::brute_force(&p, &p.cost), CostScaling::solve(&p)) {
+                (Truth::Optimal(c), Some(s)) => {
+                    prop_assert_eq!(s.cost, c);
+                    oracle::check_certificate(&p, &p.cost, &s);
+                }
+                (Truth::Optimal(_), None) => prop_assert!(negative_free, "declined a plain optimum"),
+                (_, None) => {}
+                (truth, Some(s)) => prop_assert!(false, "{:?} but cost {}", truth, s.cost),
+            }
+        }
+    }
 
     /// A hub's list under random inserts, removals and scans keeps exactly the listed arcs,
     /// with the scanned ones before the current place and the unseen ones after it.

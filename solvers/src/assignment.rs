@@ -16,12 +16,27 @@ pub struct AssignmentProblem {
     pub cost: Vec<i64>,
 }
 
+/// Why an assignment problem has no optimal assignment, or could not be solved exactly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssignmentError {
     #[error("infeasible: row {0} cannot be assigned")]
     Infeasible(usize),
     #[error("invalid assignment problem: {0}")]
-    Invalid(String),
+    Invalid(InvalidAssignment),
+}
+
+/// An assignment problem the solver refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidAssignment {
+    #[error("cost matrix size: {len} cells for {rows} x {cols}")]
+    MatrixSize {
+        rows: usize,
+        cols: usize,
+        len: usize,
+    },
+    /// Path lengths could leave the range kept free of overflow.
+    #[error("costs too large")]
+    CostsTooLarge,
 }
 
 /// An optimal assignment.
@@ -71,7 +86,11 @@ impl AssignmentProblem {
 /// Solve to optimality (minimum total cost).
 pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
     if p.cost.len() != p.rows * p.cols {
-        return Err(AssignmentError::Invalid("cost matrix size".into()));
+        return Err(AssignmentError::Invalid(InvalidAssignment::MatrixSize {
+            rows: p.rows,
+            cols: p.cols,
+            len: p.cost.len(),
+        }));
     }
     if p.rows > p.cols {
         // Match every column instead, then read the answer back by row.
@@ -105,7 +124,7 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
         .unwrap_or(0);
     // Path lengths stay below (n + 1) * 2 * max; keep them far from overflow.
     if (max as u128) * 2 * (n as u128 + 2) > (i64::MAX / 4) as u128 {
-        return Err(AssignmentError::Invalid("costs too large".into()));
+        return Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge));
     }
     match method(p) {
         Method::Lapjv => Ok(lapjv(p)),
@@ -427,5 +446,107 @@ fn lapjv(p: &AssignmentProblem) -> Assignment {
         col_of_row: x.into_iter().map(Some).collect(),
         row_potential,
         col_potential,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_small_square_problem_by_hand() {
+        let p = AssignmentProblem::dense(3, 3, vec![4, 1, 3, 2, 0, 5, 3, 2, 2]);
+        assert_eq!(method(&p), Method::Lapjv);
+        let a = solve_assignment(&p).unwrap();
+        assert_eq!(a.cost, 5);
+        assert_eq!(a.col_of_row, [Some(1), Some(0), Some(2)]);
+        oracle::check_duals(&p, &a);
+    }
+
+    #[test]
+    fn rectangular_problems_both_ways() {
+        // Two rows, three columns: each row takes its cheapest free column.
+        let wide = AssignmentProblem::dense(2, 3, vec![5, 1, 9, 6, 2, 3]);
+        assert_eq!(method(&wide), Method::ShortestAugmentingPaths);
+        let a = solve_assignment(&wide).unwrap();
+        assert_eq!(
+            (a.cost, a.col_of_row.as_slice()),
+            (4, &[Some(1), Some(2)][..])
+        );
+        oracle::check_duals(&wide, &a);
+        // Its transpose: one row is left over.
+        let tall = AssignmentProblem::dense(3, 2, vec![5, 6, 1, 2, 9, 3]);
+        let a = solve_assignment(&tall).unwrap();
+        assert_eq!(
+            (a.cost, a.col_of_row.as_slice()),
+            (4, &[None, Some(0), Some(1)][..])
+        );
+        oracle::check_duals(&tall, &a);
+    }
+
+    #[test]
+    fn sparse_problems_keep_the_cheapest_parallel_pair() {
+        let mut p = AssignmentProblem::sparse(2, 2);
+        p.add(0, 0, 7);
+        p.add(0, 0, 4);
+        p.add(1, 1, 1);
+        assert_eq!(method(&p), Method::ShortestAugmentingPaths);
+        let a = solve_assignment(&p).unwrap();
+        assert_eq!(
+            (a.cost, a.col_of_row.as_slice()),
+            (5, &[Some(0), Some(1)][..])
+        );
+    }
+
+    #[test]
+    fn errors_name_the_fault() {
+        // Both rows can only use column 0: the second cannot be assigned.
+        let mut p = AssignmentProblem::sparse(2, 2);
+        p.add(0, 0, 1);
+        p.add(1, 0, 1);
+        assert_eq!(solve_assignment(&p), Err(AssignmentError::Infeasible(1)));
+        let p = AssignmentProblem::dense(2, 2, vec![1, 2, 3]);
+        assert_eq!(
+            solve_assignment(&p),
+            Err(AssignmentError::Invalid(InvalidAssignment::MatrixSize {
+                rows: 2,
+                cols: 2,
+                len: 3
+            }))
+        );
+        let p = AssignmentProblem::dense(2, 2, vec![i64::MAX / 4, 0, 0, 0]);
+        assert_eq!(
+            solve_assignment(&p),
+            Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge))
+        );
+    }
+
+    #[test]
+    fn empty_and_single_cell_problems() {
+        let a = solve_assignment(&AssignmentProblem::dense(0, 3, Vec::new())).unwrap();
+        assert_eq!((a.cost, a.col_of_row.len()), (0, 0));
+        let p = AssignmentProblem::dense(1, 1, vec![-3]);
+        assert_eq!(method(&p), Method::ShortestAugmentingPaths);
+        assert_eq!(solve_assignment(&p).unwrap().cost, -3);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Against enumeration of every assignment, with duals that certify the optimum;
+        /// complete square problems go through LAPJV, the others through shortest paths.
+        #[test]
+        fn agrees_with_brute_force(p in oracle::assignment_problem()) {
+            match (oracle::brute_force_assignment(&p), solve_assignment(&p)) {
+                (Some(c), Ok(a)) => {
+                    prop_assert_eq!(a.cost, c);
+                    oracle::check_duals(&p, &a);
+                }
+                (None, Err(AssignmentError::Infeasible(_))) => {}
+                (want, got) => prop_assert!(false, "expected {:?}, got {:?}", want, got),
+            }
+        }
     }
 }

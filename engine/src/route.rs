@@ -1,0 +1,269 @@
+//! Which solver answers for a part of the model: [`SubModel::route`], the one place that
+//! decides it, and [`Exact`], the integer scaling the exact solvers need.
+//!
+//! - `solver: greedy`: the greedy baseline, whatever the shape.
+//! - An indivisible need: the HiGHS MIP.
+//! - SPEC's transportation case (one dimension, default uses, no fairness, no indivisible
+//!   need, `solver: auto`, objective `coverage` or `cost`) whose data scale to exact integers:
+//!   the assignment solver when it is one-to-one and small enough for a dense matrix, else the
+//!   network simplex.
+//! - Anything else: the HiGHS LP. `weighted` stays there because its real-valued weight does
+//!   not scale exactly.
+
+use crate::model::{Fairness, Objective, SolverChoice};
+use crate::submodel::SubModel;
+
+/// Where a part of the model is solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The by-hand baseline of SPEC section 2 (`policy.solver: greedy`).
+    Greedy,
+    /// One-to-one matching: the assignment solver.
+    Assignment(Exact),
+    /// The transportation case: a min-cost flow for the network simplex.
+    Flow(Exact),
+    /// HiGHS, continuous columns.
+    Lp,
+    /// HiGHS with integer columns (indivisible needs).
+    Mip,
+}
+
+/// How a transportation part's data become exact integers.
+///
+/// Quantities (capacities, demands, `min_fill * demand`) are multiplied by `quantity`; per-unit
+/// values and costs (`p_n / d_n`, `c_e / d_n`) become integers after multiplying by `lcm` (the
+/// least common multiple of the scaled demands) and by `priority` or `cost` respectively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Exact {
+    pub quantity: i64,
+    pub lcm: i64,
+    pub cost: i64,
+    pub priority: i64,
+}
+
+/// Scale of costs that are not short decimals: they are rounded to 1e-4 of a cost unit.
+const COST_ROUNDING: i64 = 10_000;
+/// The largest common multiple of the scaled demands that keeps per-unit values in `i64`.
+const MAX_LCM: i64 = 1_000_000;
+/// Largest dense matrix (rows x columns) the assignment route builds; larger one-to-one parts
+/// go to the flow solver, whose memory grows with the links instead.
+pub(crate) const MAX_ASSIGNMENT_CELLS: usize = 25_000_000;
+
+impl SubModel<'_> {
+    /// The solver for this part (see the module documentation).
+    pub(crate) fn route(&self) -> Route {
+        let policy = &self.scenario.policy;
+        if policy.solver == SolverChoice::Greedy {
+            return Route::Greedy;
+        }
+        if self.is_mip() {
+            return Route::Mip;
+        }
+        if !self.is_transportation() {
+            return Route::Lp;
+        }
+        let Some(exact) = self.exact() else {
+            return Route::Lp;
+        };
+        if self.is_one_to_one() && self.assignment_fits(&exact) {
+            Route::Assignment(exact)
+        } else {
+            Route::Flow(exact)
+        }
+    }
+
+    /// SPEC's transportation case: one dimension, default uses, no fairness, no indivisible
+    /// need, `solver: auto`, and an objective other than `weighted`.
+    fn is_transportation(&self) -> bool {
+        let s = self.scenario;
+        s.policy.solver == SolverChoice::Auto
+            && s.policy.fairness == Fairness::None
+            && s.policy.objective != Objective::Weighted
+            && self.net.num_dims() == 1
+            && !self.net.has_use_override
+            && self.needs.iter().all(|&n| !s.needs[n].indivisible)
+    }
+
+    /// Every need of demand 1 with `min_fill` 0 or 1, every resource of capacity 1, and a
+    /// matrix of needs x (resources + one "unserved" column per need) small enough to build.
+    fn is_one_to_one(&self) -> bool {
+        let s = self.scenario;
+        let net = self.net;
+        let unit = |x: f64| x == 1.0;
+        let shape = self.needs.iter().all(|&n| {
+            unit(net.dem(n)[0]) && (s.needs[n].min_fill == 0.0 || s.needs[n].min_fill == 1.0)
+        }) && self.resources.iter().all(|&r| unit(net.cap(r)[0]));
+        let rows = self.needs.len();
+        shape
+            && rows
+                .checked_mul(self.resources.len() + rows)
+                .is_some_and(|cells| cells <= MAX_ASSIGNMENT_CELLS)
+    }
+
+    /// The exact scaling of this transportation part, or `None` when a quantity or priority
+    /// is not a short decimal or the common multiple of the demands grows too large.
+    fn exact(&self) -> Option<Exact> {
+        let s = self.scenario;
+        let net = self.net;
+        let quantity = decimal_scale(
+            self.resources
+                .iter()
+                .map(|&r| net.cap(r)[0])
+                .chain(self.needs.iter().map(|&n| net.dem(n)[0]))
+                .chain(
+                    self.needs
+                        .iter()
+                        .map(|&n| net.dem(n)[0] * s.needs[n].min_fill),
+                ),
+        )?;
+        let mut lcm: i64 = 1;
+        for &n in self.needs {
+            let d = scaled(net.dem(n)[0], quantity);
+            if d <= 0 {
+                return None;
+            }
+            lcm = lcm.checked_mul(d / gcd(lcm, d))?;
+            if lcm > MAX_LCM {
+                return None;
+            }
+        }
+        // Costs built from distances (`cost_per_km * km`) are not decimals: rounding them to
+        // 1e-4 of a cost unit moves C by at most 1e-4 per full service routed and leaves V
+        // exact. Costs given as decimals scale exactly.
+        let cost =
+            decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
+        let priority = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
+        Some(Exact {
+            quantity,
+            lcm,
+            cost,
+            priority,
+        })
+    }
+}
+
+/// `x` in units of `1 / quantity`, rounded (exact for the quantities [`Exact`] was made from).
+pub(crate) fn scaled(x: f64, quantity: i64) -> i64 {
+    (x * quantity as f64).round() as i64
+}
+
+/// Smallest power of ten (up to 10^6) that makes every value an integer, exactly.
+fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
+    'k: for k in 0..=6 {
+        let f = 10f64.powi(k);
+        for x in values.clone() {
+            let y = x * f;
+            if !y.is_finite() || y.abs() > 1e15 || (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
+                continue 'k;
+            }
+        }
+        return Some(10i64.pow(k as u32));
+    }
+    None
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs()
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{components, Network};
+    use crate::scenario_from_value;
+    use serde_json::json;
+
+    /// The route of every component of `scenario`, in component order.
+    fn routes(scenario: serde_json::Value) -> Vec<Route> {
+        let s = scenario_from_value(&scenario).unwrap();
+        let net = Network::build(&s);
+        components(s.resources.len(), s.needs.len(), &net.edges)
+            .iter()
+            .map(|c| {
+                SubModel {
+                    scenario: &s,
+                    net: &net,
+                    needs: &c.needs,
+                    edges: &c.edges,
+                    resources: &c.resources,
+                    groups: Vec::new(),
+                    deadline: None,
+                }
+                .route()
+            })
+            .collect()
+    }
+
+    fn one_pair(need: serde_json::Value, capacity: serde_json::Value) -> serde_json::Value {
+        let mut n = json!({"id": "n", "kind": "k", "demand": {"u": 1}});
+        n.as_object_mut()
+            .unwrap()
+            .extend(need.as_object().unwrap().clone());
+        json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": capacity}],
+            "needs": [n],
+            "links": [{"need": "n", "resource": "r", "cost": 1.5}]
+        })
+    }
+
+    #[test]
+    fn each_shape_has_its_route() {
+        let exact = Exact {
+            quantity: 1,
+            lcm: 1,
+            cost: 10,
+            priority: 1,
+        };
+        assert_eq!(
+            routes(one_pair(json!({}), json!({"u": 1}))),
+            [Route::Assignment(exact)]
+        );
+        let flow = Exact {
+            quantity: 10,
+            lcm: 10,
+            ..exact
+        };
+        assert_eq!(
+            routes(one_pair(json!({}), json!({"u": 2.5}))),
+            [Route::Flow(flow)]
+        );
+        assert_eq!(
+            routes(one_pair(json!({"indivisible": true}), json!({"u": 1}))),
+            [Route::Mip]
+        );
+        // Two dimensions: not the transportation case.
+        assert_eq!(
+            routes(one_pair(json!({}), json!({"u": 1, "v": 1}))),
+            [Route::Lp]
+        );
+        // A priority that is not a short decimal does not scale exactly.
+        assert_eq!(
+            routes(one_pair(json!({"priority": 1.0 / 3.0}), json!({"u": 1}))),
+            [Route::Lp]
+        );
+        let mut greedy = one_pair(json!({"indivisible": true}), json!({"u": 1}));
+        greedy["policy"] = json!({"solver": "greedy"});
+        assert_eq!(routes(greedy), [Route::Greedy]);
+        let mut weighted = one_pair(json!({}), json!({"u": 1}));
+        weighted["policy"] = json!({"objective": "weighted"});
+        assert_eq!(routes(weighted), [Route::Lp]);
+        let mut lp = one_pair(json!({}), json!({"u": 1}));
+        lp["policy"] = json!({"solver": "lp"});
+        assert_eq!(routes(lp), [Route::Lp]);
+    }
+
+    #[test]
+    fn decimal_scale_is_the_smallest_exact_power_of_ten() {
+        let scale = |v: &[f64]| decimal_scale(v.iter().copied());
+        assert_eq!(scale(&[1.0, 2.0]), Some(1));
+        assert_eq!(scale(&[1.5, 0.25]), Some(100));
+        assert_eq!(scale(&[1e-6]), Some(1_000_000));
+        assert_eq!(scale(&[1e-7]), None);
+        assert_eq!(scale(&[f64::NAN]), None);
+        assert_eq!(gcd(12, 18), 6);
+    }
+}

@@ -1,0 +1,130 @@
+//! `SubModel`: the part of a scenario one solver run sees (a connected component, or the whole
+//! scenario when fairness couples the components or the greedy baseline ranks every need), and
+//! `SubResult`, what a solver answers for it. [`SubModel::solve`] sends the part where
+//! [`SubModel::route`] says; the solvers live in `lp.rs` (HiGHS), `transport.rs` (flow and
+//! assignment) and `greedy.rs`.
+
+use crate::graph::Network;
+use crate::model::Scenario;
+use crate::route::Route;
+use std::time::Instant;
+
+/// `x` if positive, else 0 (never -0): duals reported as gains.
+pub(crate) fn positive(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// A group of needs for fairness: name, local need positions, total priority.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub needs: Vec<usize>,
+    pub total_priority: f64,
+}
+
+/// The part of the model one solver run sees: a component, or everything when fairness
+/// couples the components.
+pub struct SubModel<'a> {
+    pub scenario: &'a Scenario,
+    pub net: &'a Network,
+    pub needs: &'a [usize],
+    pub edges: &'a [usize],
+    pub resources: &'a [usize],
+    /// Fairness groups over `needs` (empty without fairness).
+    pub groups: Vec<Group>,
+    pub deadline: Option<Instant>,
+}
+
+/// Which solver answered for a sub-model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolvedBy {
+    Highs,
+    NetworkSimplex,
+    Assignment,
+    Greedy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SubStatus {
+    Optimal,
+    /// A plan that is not a proven optimum (the greedy baseline).
+    Feasible,
+    Infeasible,
+    TimeLimit,
+    /// HiGHS failed (an error status, or a status we cannot read as an answer): no plan, and
+    /// `SubResult::error` says which stage and which status.
+    Error,
+}
+
+/// What a solver found for one sub-model.
+#[derive(Debug, Clone)]
+pub struct SubResult {
+    pub status: SubStatus,
+    /// Share of each edge of `SubModel::edges`.
+    pub x: Vec<f64>,
+    /// Gains per unit of capacity: `(resource, dim, price)`.
+    pub shadow: Vec<(usize, usize, f64)>,
+    /// Gain per unit of each need's `y <= 1` bound, by position in `SubModel::needs`.
+    pub marginal: Vec<f64>,
+    pub gap: Option<f64>,
+    pub mip: bool,
+    pub solved_by: SolvedBy,
+    /// Needs (global index) and groups (name) whose hard constraints cannot hold.
+    pub infeasible_needs: Vec<usize>,
+    pub infeasible_groups: Vec<String>,
+    /// What failed, when `status` is `Error`.
+    pub error: Option<String>,
+}
+
+impl SubResult {
+    /// An optimal answer without infeasibility or gap.
+    pub(crate) fn optimal(
+        solved_by: SolvedBy,
+        x: Vec<f64>,
+        shadow: Vec<(usize, usize, f64)>,
+        marginal: Vec<f64>,
+    ) -> Self {
+        SubResult {
+            status: SubStatus::Optimal,
+            x,
+            shadow,
+            marginal,
+            gap: None,
+            mip: false,
+            solved_by,
+            infeasible_needs: Vec::new(),
+            infeasible_groups: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl SubModel<'_> {
+    /// Whether some need of the part is indivisible (integer columns: a MIP).
+    pub(crate) fn is_mip(&self) -> bool {
+        self.needs
+            .iter()
+            .any(|&n| self.scenario.needs[n].indivisible)
+    }
+
+    /// Solve the part on its route. The exact solvers answer only what they can answer
+    /// exactly; what they leave (an infeasible flow, whose needs at fault the LP's elastic
+    /// model names, or data beyond 64-bit integers) goes on along assignment -> flow -> LP.
+    pub fn solve(&self) -> SubResult {
+        match self.route() {
+            Route::Greedy => self.solve_greedy(),
+            Route::Assignment(exact) => self
+                .solve_by_assignment(&exact)
+                .or_else(|| self.solve_by_flow(&exact))
+                .unwrap_or_else(|| self.solve_by_highs()),
+            Route::Flow(exact) => self
+                .solve_by_flow(&exact)
+                .unwrap_or_else(|| self.solve_by_highs()),
+            Route::Lp | Route::Mip => self.solve_by_highs(),
+        }
+    }
+}

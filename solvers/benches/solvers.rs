@@ -1,0 +1,190 @@
+//! Criterion benches of the solvers alone, on seeded instances generated here (no files, no
+//! other crate): network simplex and cost scaling on a NETGEN-8-like network and on a
+//! transportation shape with hubs, network simplex on a dense transportation problem, and the
+//! assignment solver (dense LAPJV, the same instance as a flow, sparse and rectangular).
+//!
+//! `cargo bench -p commonsnet-solvers` (a release build of this crate only, seconds). The
+//! published instance files and the peer comparison's generators are benched by the root
+//! `cargo bench --bench solvers`.
+
+use commonsnet_solvers::{
+    solve_assignment, AssignmentProblem, CostScaling, FlowProblem, NetworkSimplex,
+};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Duration;
+
+/// SplitMix64, so the generated instances are the same on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (the modulo bias is far below what a bench instance notices).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+}
+
+/// A dense `k x k` transportation problem (k^2 arcs), balanced supplies, costs in [1, 1000].
+fn transportation(k: usize, seed: u64) -> FlowProblem {
+    let mut rng = Rng(seed);
+    let mut p = FlowProblem::new(2 * k);
+    let mut total = 0;
+    for i in 0..k {
+        let s = 1 + rng.below(100) as i64;
+        p.supply[i] = s;
+        total += s;
+    }
+    // Spread the same total over the demand side.
+    for j in 0..k {
+        p.supply[k + j] = -(total / k as i64);
+    }
+    p.supply[k] -= total % k as i64;
+    for i in 0..k {
+        for j in 0..k {
+            p.add_arc(i, k + j, 0, i64::MAX, 1 + rng.below(1000) as i64);
+        }
+    }
+    p
+}
+
+/// NETGEN-8's shape: `2^k` nodes, 8 arcs per node with costs in [1, 10,000] and capacities in
+/// [1, 1,000], `2^(k/2)` sources of 1,000 units and as many sinks; a ring of arcs at the
+/// highest cost that can carry everything keeps it feasible, as NETGEN's skeleton does.
+fn netgen_like(k: u32, seed: u64) -> FlowProblem {
+    let mut rng = Rng(seed);
+    let n = 1usize << k;
+    let ends = 1usize << (k / 2);
+    let total = 1000 * ends as i64;
+    let mut p = FlowProblem::new(n);
+    for s in 0..ends {
+        p.supply[s] = 1000;
+        p.supply[n - 1 - s] = -1000;
+    }
+    for u in 0..n {
+        p.add_arc(u, (u + 1) % n, 0, total, 10_000);
+        for _ in 0..7 {
+            let v = (u + 1 + rng.below(n as u64 - 1) as usize) % n;
+            p.add_arc(u, v, 0, rng.range(1, 1000), rng.range(1, 10_000));
+        }
+    }
+    p
+}
+
+/// Stations supplying incidents (the shape the engine's transportation parts take): each
+/// incident demands 1 to 5 units from `links` random stations at costs in [1, 1,000]; the
+/// stations hold 20% more than needed, the spare going to a dummy node at cost 0. Stations
+/// have `incidents * links / stations` arcs each: hubs.
+fn stations(stations: usize, incidents: usize, links: usize, seed: u64) -> FlowProblem {
+    let mut rng = Rng(seed);
+    let dummy = stations + incidents;
+    let mut p = FlowProblem::new(dummy + 1);
+    let mut total = 0;
+    for i in 0..incidents {
+        let demand = rng.range(1, 5);
+        total += demand;
+        p.supply[stations + i] = -demand;
+        for _ in 0..links {
+            let j = rng.below(stations as u64) as usize;
+            p.add_arc(j, stations + i, 0, demand, rng.range(1, 1000));
+        }
+    }
+    let spare = total / 5;
+    for _ in 0..total + spare {
+        p.supply[rng.below(stations as u64) as usize] += 1;
+    }
+    p.supply[dummy] = -spare;
+    for j in 0..stations {
+        let s = p.supply[j];
+        p.add_arc(j, dummy, 0, s, 0);
+    }
+    p
+}
+
+fn flow(c: &mut Criterion) {
+    let mut g = c.benchmark_group("network_simplex");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    let t = transportation(1000, 7);
+    g.bench_function("transportation_1000x1000", |b| {
+        b.iter(|| NetworkSimplex::solve(&t).unwrap().cost)
+    });
+    let p = netgen_like(12, 1);
+    g.bench_function("netgen_like_12", |b| {
+        b.iter(|| NetworkSimplex::solve(&p).unwrap().cost)
+    });
+    let s = stations(400, 10_000, 20, 1);
+    g.bench_function("stations_400x10000", |b| {
+        b.iter(|| NetworkSimplex::solve(&s).unwrap().cost)
+    });
+    g.finish();
+
+    // Cost scaling below and above the size where `MinCostFlow` hands it the network.
+    let mut g = c.benchmark_group("cost_scaling");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for k in [12, 15] {
+        let p = netgen_like(k, 1);
+        g.bench_function(format!("netgen_like_{k}"), |b| {
+            b.iter(|| CostScaling::solve(&p).unwrap().cost)
+        });
+    }
+    // Where the transposed problem and the hubs' lists of residual arcs carry the speed.
+    let s = stations(1000, 25_000, 20, 1);
+    g.bench_function("stations_1000x25000", |b| {
+        b.iter(|| CostScaling::solve(&s).unwrap().cost)
+    });
+    g.finish();
+}
+
+fn assignment(c: &mut Criterion) {
+    let mut g = c.benchmark_group("assignment");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    let mut rng = Rng(11);
+    let n = 2000;
+    let dense = AssignmentProblem::dense(
+        n,
+        n,
+        (0..n * n)
+            .map(|_| 1 + rng.below(1_000_000) as i64)
+            .collect(),
+    );
+    g.bench_function("dense_2000x2000", |b| {
+        b.iter(|| solve_assignment(&dense).unwrap().cost)
+    });
+    // The same instance as a min-cost flow, to choose between the two solvers by speed.
+    let mut f = FlowProblem::new(2 * n);
+    for i in 0..n {
+        f.supply[i] = 1;
+        f.supply[n + i] = -1;
+        for j in 0..n {
+            f.add_arc(i, n + j, 0, 1, dense.cost[i * n + j]);
+        }
+    }
+    g.bench_function("dense_2000x2000_as_flow", |b| {
+        b.iter(|| NetworkSimplex::solve(&f).unwrap().cost)
+    });
+    // Sparse and rectangular (shortest augmenting paths): 2,000 rows of 20 allowed columns
+    // out of 4,000, the engine's one-to-one shape with an "unserved" column per row.
+    let (rows, cols) = (2000, 4000);
+    let mut sparse = AssignmentProblem::sparse(rows, cols);
+    for r in 0..rows {
+        for _ in 0..20 {
+            let c = rng.below(rows as u64) as usize;
+            sparse.add(r, c, rng.range(1, 1_000_000));
+        }
+        sparse.add(r, rows + r, 2_000_000);
+    }
+    g.bench_function("sparse_2000x4000", |b| {
+        b.iter(|| solve_assignment(&sparse).unwrap().cost)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, flow, assignment);
+criterion_main!(benches);
