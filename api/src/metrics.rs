@@ -1,6 +1,8 @@
 //! Prometheus metrics, kept in a few maps behind one lock (a scrape is rare; an update is a
 //! hash lookup and a few additions) and rendered in the text exposition format.
 
+use crate::schema::SolveStatus;
+use crate::store::JobStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -61,7 +63,7 @@ struct Inner {
     /// solver -> solve time (synchronous solves and job runs).
     solve: BTreeMap<String, Histogram>,
     /// status -> job runs finished.
-    runs: BTreeMap<String, u64>,
+    runs: BTreeMap<SolveStatus, u64>,
 }
 
 #[derive(Default)]
@@ -100,8 +102,8 @@ impl Metrics {
             .observe(ms / 1e3);
     }
 
-    pub fn run(&self, status: &str) {
-        *self.lock().runs.entry(status.to_string()).or_default() += 1;
+    pub fn run(&self, status: SolveStatus) {
+        *self.lock().runs.entry(status).or_default() += 1;
     }
 
     /// The exposition text; gauges read at scrape time are passed in.
@@ -109,7 +111,7 @@ impl Metrics {
         &self,
         queue_depth: usize,
         sessions_live: usize,
-        jobs: &[(String, i64)],
+        jobs: &[(JobStatus, i64)],
     ) -> String {
         let m = self.lock();
         let mut out = String::new();
@@ -145,7 +147,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "commonsnet_job_runs_total{{status=\"{}\"}} {n}",
-                esc(status)
+                status.as_str()
             );
         }
         out.push_str("# HELP commonsnet_job_queue_depth Jobs accepted and waiting to start.\n");
@@ -156,10 +158,10 @@ impl Metrics {
         let _ = writeln!(out, "commonsnet_sessions_live {sessions_live}");
         out.push_str("# HELP commonsnet_jobs Jobs in the store, by status.\n");
         out.push_str("# TYPE commonsnet_jobs gauge\n");
-        for status in crate::store::STATUSES {
+        for &status in JobStatus::ALL {
             let n = jobs
                 .iter()
-                .find(|(s, _)| s == status)
+                .find(|(s, _)| *s == status)
                 .map_or(0, |(_, n)| *n);
             let _ = writeln!(out, "commonsnet_jobs{{status=\"{status}\"}} {n}");
         }

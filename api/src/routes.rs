@@ -1,9 +1,9 @@
 //! The routes of SPEC section 4 (sessions excepted), their OpenAPI description, and the
 //! middleware around them (tenant authentication, request metrics and logs).
 
-use crate::error::{ApiError, InternalError, UserError};
+use crate::error::{ApiError, Code, ErrorBody, ErrorDetail, InternalError, Problem, UserError};
 use crate::jobs::JobRequest;
-use crate::store::{JobInfo, Progress};
+use crate::store::{JobInfo, JobStatus, Progress};
 use crate::AppState;
 use arrow_array::RecordBatch;
 use axum::body::{Body, Bytes};
@@ -69,8 +69,7 @@ async fn head_limits(req: Request, next: Next) -> Response {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI {
         return UserError::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            Code::UriTooLong,
             format!("the request target has {uri_len} bytes; at most {MAX_URI} are served"),
         )
         .into_response();
@@ -82,8 +81,7 @@ async fn head_limits(req: Request, next: Next) -> Response {
         .sum();
     if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_LINES {
         return UserError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+Code::HeadersTooLarge,
             format!(
                 "{} header lines of {bytes} bytes; at most {MAX_HEADER_LINES} lines and {MAX_HEADER_BYTES} bytes are served",
                 headers.len()
@@ -102,7 +100,7 @@ async fn head_limits(req: Request, next: Next) -> Response {
     ),
     paths(healthz, metrics, openapi, solve, submit_job, list_jobs, job_status, cancel_job, job_result,
         create_session, delete_session, session_events, session_plan, session_stream, session_why),
-    components(schemas(ErrorBody, ErrorDetail, JobInfo, Progress, JobRequest, crate::jobs::GeneratorSpec, Accepted, SolveResponse, SessionRequest, EventsRequest)),
+    components(schemas(ErrorBody, ErrorDetail, Problem, Code, JobStatus, JobInfo, Progress, JobRequest, crate::jobs::GeneratorSpec, Accepted, SolveResponse, SessionRequest, EventsRequest)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -121,27 +119,11 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// `{"error": {"code", "message", "details"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `invalid_input`, `not_found`, `queue_full`.
-    pub code: String,
-    pub message: String,
-    /// For invalid input: `{table, row, field, message}` per problem.
-    #[schema(value_type = Vec<Object>)]
-    pub details: Vec<Value>,
-}
-
 /// `202` answer of `POST /v1/jobs`.
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub id: String,
-    pub status: String,
+    pub status: JobStatus,
     pub total: usize,
 }
 
@@ -171,7 +153,7 @@ impl FromRequestParts<Arc<AppState>> for Tenant {
         let Some(tenants) = &state.tenants else {
             return Ok(Tenant("local".into()));
         };
-        let unauthorized = |m: &str| UserError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let unauthorized = |m: &str| UserError::new(Code::Unauthorized, m);
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -209,13 +191,12 @@ async fn track(State(st): St, req: Request, next: Next) -> Response {
 }
 
 async fn not_found() -> UserError {
-    UserError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    UserError::new(Code::NotFound, "no such route")
 }
 
 async fn method_not_allowed() -> UserError {
     UserError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        Code::MethodNotAllowed,
         "this route does not accept that method",
     )
 }
@@ -257,8 +238,7 @@ fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted, UserError>
         offered.push(PARQUET);
     }
     Err(UserError::new(
-        StatusCode::NOT_ACCEPTABLE,
-        "not_acceptable",
+        Code::NotAcceptable,
         format!("cannot answer {accept:?}; offered: {}", offered.join(", ")),
     ))
 }
@@ -266,12 +246,11 @@ fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted, UserError>
 fn body_rejection(e: BytesRejection) -> UserError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         UserError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            Code::BodyTooLarge,
             "request body exceeds the server's limit",
         )
     } else {
-        UserError::bad_request("bad_body", e.body_text())
+        UserError::new(Code::BadBody, e.body_text())
     }
 }
 
@@ -284,7 +263,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserErr
     // names its path.
     let value: Value = strict(bytes).map_err(|e| match e {
         JsonError::Syntax(e) => {
-            UserError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+            UserError::new(Code::InvalidJson, format!("body is not valid JSON: {e}"))
         }
         dup => UserError::invalid_input(&dup.into_invalid_input("body")),
     })?;
@@ -302,8 +281,7 @@ fn check_encoding(headers: &HeaderMap) -> Result<(), UserError> {
             Ok(())
         }
         Some(v) => Err(UserError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_encoding",
+            Code::UnsupportedEncoding,
             format!(
                 "Content-Encoding {:?} is not supported: send the body uncompressed",
                 v.to_str().unwrap_or("?")
@@ -323,8 +301,7 @@ async fn read_body(st: &Arc<AppState>, req: Request) -> Result<Bytes, UserError>
 
 fn body_timeout(st: &AppState) -> UserError {
     UserError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        Code::BodyTimeout,
         format!(
             "the request body did not arrive within {} s",
             st.config.body_timeout.as_secs()
@@ -350,7 +327,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| InternalError::Worker(format!("worker task failed: {e}")).into())
+        .map_err(|e| InternalError::from(e).into())
 }
 
 /// The allocations table as an Arrow IPC stream response.
@@ -402,12 +379,11 @@ async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserEr
     let mut tables: [Option<Vec<RecordBatch>>; 3] = [None, None, None];
     let mut policy: Option<Value> = None;
     let mut name: Option<String> = None;
-    let bad = |m: String| UserError::bad_request("bad_multipart", m);
+    let bad = |m: String| UserError::new(Code::BadMultipart, m);
     while let Some(field) = form.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             UserError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                Code::BodyTooLarge,
                 "request body exceeds the server's limit",
             )
         } else {
@@ -424,8 +400,9 @@ async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserEr
             "needs" => 1,
             "links" => 2,
             "policy" => {
-                policy = Some(parse_json::<Value>(&data).map_err(|e| {
-                    UserError::new(e.status, e.code, format!("part \"policy\": {}", e.message))
+                policy = Some(parse_json::<Value>(&data).map_err(|e| UserError {
+                    message: format!("part \"policy\": {}", e.message),
+                    ..e
                 })?);
                 continue;
             }
@@ -498,15 +475,14 @@ async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response,
             check_encoding(req.headers())?;
             let form = Multipart::from_request(req, &st)
                 .await
-                .map_err(|e| UserError::bad_request("bad_multipart", e.body_text()))?;
+                .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;
             tokio::time::timeout(st.config.body_timeout, scenario_from_multipart(form))
                 .await
                 .map_err(|_| body_timeout(&st))??
         }
         other => {
             return Err(UserError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                Code::UnsupportedMediaType,
                 format!("Content-Type {other:?}: send application/json or multipart/form-data"),
             )
             .into())
@@ -528,7 +504,7 @@ async fn solve(State(st): St, _tenant: Tenant, req: Request) -> Result<Response,
         commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| Report::new(&o))
     })
     .await?
-    .map_err(|e| InternalError::Worker(e.to_string()))?;
+    .map_err(InternalError::from)?;
     st.metrics
         .solve(&report.summary.solver, report.summary.solve_ms);
     match wanted {
@@ -588,19 +564,18 @@ async fn submit_job(
         return Err(InternalError::ShuttingDown.into());
     }
     if !st.queue.try_reserve() {
-        let mut e = UserError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "queue_full",
+        return Err(UserError::new(
+            Code::QueueFull,
             format!(
                 "{} jobs are waiting already; retry later",
                 st.queue.capacity
             ),
-        );
-        e.retry_after = Some(5);
-        return Err(e.into());
+        )
+        .retry_after(5)
+        .into());
     }
     let id = new_id();
-    let spec = serde_json::to_string(&request).map_err(|e| InternalError::Worker(e.to_string()))?;
+    let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
     let stored = blocking(move || store.insert_job(&jid, &t, &spec, total as i64))
@@ -618,7 +593,7 @@ async fn submit_job(
         [(header::LOCATION, location)],
         Json(Accepted {
             id,
-            status: "queued".into(),
+            status: JobStatus::Queued,
             total,
         }),
     )
@@ -704,15 +679,14 @@ async fn cancel_job(
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
     let status = blocking(move || store.cancel(&jid, &t)).await??;
-    match status.as_deref() {
+    match status {
         None => Err(UserError::not_found("job").into()),
-        Some("cancelled") => {
+        Some(JobStatus::Cancelled) => {
             st.queue.cancel(&id);
             Ok(Json(load_job(&st, &id, &tenant).await?))
         }
         Some(other) => Err(UserError::new(
-            StatusCode::CONFLICT,
-            "job_finished",
+            Code::JobFinished,
             format!("the job is {other} and can no longer be cancelled"),
         )
         .into()),
@@ -735,10 +709,9 @@ async fn job_result(
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, true)?;
     let job = load_job(&st, &id, &tenant).await?;
-    if job.status != "done" {
+    if job.status != JobStatus::Done {
         return Err(UserError::new(
-            StatusCode::CONFLICT,
-            "job_not_done",
+            Code::JobNotDone,
             format!(
                 "the job is {}{}",
                 job.status,
@@ -772,8 +745,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     let ctype = content_type(req.headers());
     if !matches!(ctype.as_str(), "application/json" | "") {
         return Err(UserError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             format!("Content-Type {ctype:?}: send application/json"),
         ));
     }
@@ -959,8 +931,8 @@ async fn session_stream(
             .and_then(|s| s.trim().parse().ok())
             .filter(|n: &i64| *n >= 0)
             .ok_or_else(|| {
-                UserError::bad_request(
-                    "bad_last_event_id",
+                UserError::new(
+                    Code::BadLastEventId,
                     "Last-Event-ID must be a sequence number",
                 )
             })?,

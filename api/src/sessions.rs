@@ -19,9 +19,8 @@
 //!   re-planning per event, and a stream client that reconnects with `Last-Event-ID` is served
 //!   from it.
 
-use crate::error::{ApiError, InternalError, UserError};
-use crate::store::now_ms;
-use axum::http::StatusCode;
+use crate::error::{ApiError, Code, InternalError, UserError};
+use crate::store::{now_ms, StoreError};
 use commonsnet_engine::session::{Applied, BatchOutcome, Event, Session};
 use commonsnet_engine::{Report, Scenario};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -89,17 +88,9 @@ pub struct SessionLog {
 type LogRow = (i64, String, String);
 
 impl SessionLog {
-    pub fn open(data_dir: &Path) -> Result<SessionLog, rusqlite::Error> {
+    /// Open the log; its tables are part of the store's schema (`store::open_db`).
+    pub fn open(data_dir: &Path) -> Result<SessionLog, StoreError> {
         let conn = crate::store::open_db(data_dir)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS sessions (
-                id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scenario TEXT NOT NULL,
-                created_ms INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS session_log (
-                session TEXT NOT NULL, seq INTEGER NOT NULL, applied TEXT NOT NULL,
-                event_ids TEXT NOT NULL, changes TEXT NOT NULL, created_ms INTEGER NOT NULL,
-                PRIMARY KEY (session, seq));",
-        )?;
         Ok(SessionLog {
             conn: Mutex::new(conn),
         })
@@ -116,8 +107,11 @@ impl SessionLog {
         applied: &[Applied],
         ids: &[String],
         changes: &str,
-    ) -> Result<(), InternalError> {
-        let json = |e: serde_json::Error| InternalError::Worker(e.to_string());
+    ) -> Result<(), StoreError> {
+        let json = |source| StoreError::Json {
+            what: "session log row",
+            source,
+        };
         let applied = serde_json::to_string(applied).map_err(json)?;
         let ids = serde_json::to_string(ids).map_err(json)?;
         self.conn().execute(
@@ -129,11 +123,7 @@ impl SessionLog {
     }
 
     /// Plan changes after `seq`, for stream clients catching up.
-    pub fn changes_after(
-        &self,
-        session: &str,
-        seq: i64,
-    ) -> Result<Vec<PlanChange>, rusqlite::Error> {
+    pub fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2 ORDER BY seq",
@@ -145,34 +135,35 @@ impl SessionLog {
                     data: r.get(1)?,
                 })
             })?
-            .collect();
-        v
+            .collect::<Result<_, _>>()?;
+        Ok(v)
     }
 
     /// The tenant and initial scenario of a stored session.
-    fn session(&self, id: &str) -> Result<Option<(String, String)>, rusqlite::Error> {
-        self.conn()
+    fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn()
             .query_row(
                 "SELECT tenant, scenario FROM sessions WHERE id = ?1",
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
+            .optional()?)
     }
 
-    fn rows(&self, id: &str) -> Result<Vec<LogRow>, rusqlite::Error> {
+    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
         )?;
         let v = st
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect();
-        v
+            .collect::<Result<_, _>>()?;
+        Ok(v)
     }
 
     /// Remove a session and its log in one transaction; false if it did not exist.
-    fn delete(&self, id: &str) -> Result<bool, rusqlite::Error> {
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM session_log WHERE session = ?1", params![id])?;
@@ -183,7 +174,10 @@ impl SessionLog {
 
     /// Rebuild a session's state by replaying its log.
     fn rebuild(&self, id: &str, scenario: &str) -> Result<(Session, i64), InternalError> {
-        let bad = |m: String| InternalError::Worker(format!("session {id} log: {m}"));
+        let bad = |message: String| InternalError::SessionLog {
+            session: id.to_string(),
+            message,
+        };
         let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
         let initial =
             commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
@@ -242,26 +236,25 @@ fn change_json(seq: i64, out: &BatchOutcome) -> Value {
 }
 
 fn too_many(limits: &SessionLimits) -> ApiError {
-    let mut e = UserError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_sessions",
+    UserError::new(
+        Code::TooManySessions,
         format!(
             "{} sessions are in use on this server; retry later or delete sessions you no longer need",
             limits.max_live
         ),
-    );
-    e.retry_after = Some(5);
-    e.into()
+    )
+    .retry_after(5)
+    .into()
 }
 
 /// The answer to a request whose actor dropped it: its session failed and was restored.
 fn actor_failed() -> ApiError {
-    InternalError::Worker("the session failed while handling this request; it was restored from its log and the request was not applied".into()).into()
+    InternalError::SessionFailed.into()
 }
 
 impl SessionHub {
     /// Open the log. Sessions are loaded on their first request, not at start-up.
-    pub fn open(data_dir: &Path, limits: SessionLimits) -> Result<SessionHub, rusqlite::Error> {
+    pub fn open(data_dir: &Path, limits: SessionLimits) -> Result<SessionHub, StoreError> {
         Ok(SessionHub {
             inner: Arc::new(HubInner {
                 log: Arc::new(SessionLog::open(data_dir)?),
@@ -550,8 +543,10 @@ impl Actor {
                 .session(&self.id)
                 .map_err(InternalError::from)
                 .and_then(|row| {
-                    let (_, scenario) =
-                        row.ok_or_else(|| InternalError::Worker("session deleted".into()))?;
+                    let (_, scenario) = row.ok_or_else(|| InternalError::SessionLog {
+                        session: self.id.clone(),
+                        message: "the session was deleted".into(),
+                    })?;
                     self.hub.log.rebuild(&self.id, &scenario)
                 });
             match rebuilt {
@@ -590,8 +585,7 @@ impl Actor {
                     }),
                     Err(e) => {
                         let err = UserError::new(
-                            StatusCode::CONFLICT,
-                            "event_rejected",
+                            Code::EventRejected,
                             format!("event {} cannot be applied: {}", e.index, e.message),
                         )
                         .with_details(vec![json!({"table": format!("events[{}]", e.index),
@@ -652,6 +646,7 @@ pub fn plan_json(report: &Report, session: &Session) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use commonsnet_engine::session::parse_events;
 
     fn hub(dir: &Path, limits: SessionLimits) -> SessionHub {
@@ -719,7 +714,7 @@ mod tests {
         h.create("s1", "t", &s, &raw).unwrap();
         h.create("s2", "t", &s, &raw).unwrap();
         let e = h.create("s3", "t", &s, &raw).unwrap_err();
-        assert!(matches!(e, ApiError::User(ref u) if u.status == StatusCode::TOO_MANY_REQUESTS));
+        assert!(matches!(e, ApiError::User(ref u) if u.status() == StatusCode::TOO_MANY_REQUESTS));
         assert!(
             h.log().session("s3").unwrap().is_none(),
             "no half-made session"
@@ -749,7 +744,7 @@ mod tests {
         assert_eq!(h.live_count(), 0);
         assert!(h.log().rows("s1").unwrap().is_empty());
         assert!(
-            matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status == StatusCode::NOT_FOUND)
+            matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
     }
 }
