@@ -3,12 +3,14 @@
 //! `rename`), `as_str` (metrics labels, log fields), `FromStr` and SQLite all use that spelling.
 
 /// Declares `pub enum $name { Variant = "spelling", ... }` with `ALL`, `as_str`, `Display`,
-/// `FromStr`, serde and `utoipa::ToSchema`.
+/// `FromStr`, serde and `utoipa::ToSchema`. The spelling is taken as a `tt`, not a `literal`:
+/// a `literal` fragment reaches derive macros wrapped in an invisible group, which utoipa
+/// does not read as a `rename` (the schema would then list the Rust names).
 macro_rules! closed_set {
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $spelling:literal ),+ $(,)?
+            $( $(#[$vmeta:meta])* $variant:ident = $spelling:tt ),+ $(,)?
         }
     ) => {
         $(#[$meta])*

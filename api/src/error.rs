@@ -105,9 +105,17 @@ pub struct Problem {
     /// `job_too_large`: the server's limit.
     #[schema(value_type = Option<f64>)]
     pub limit: Option<Value>,
-    /// `job_too_large`: what the job asked for (a number, or `a x b x c` when it overflows).
-    #[schema(value_type = Option<String>)]
+    /// `job_too_large`: what the job asked for.
+    #[schema(value_type = Option<LimitValue>)]
     pub value: Option<Value>,
+}
+
+/// What a job asked for beyond a limit: a number, or `a x b x c` when the product overflows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LimitValue {
+    Number(f64),
+    Product(String),
 }
 
 impl ErrorBody {
@@ -215,6 +223,8 @@ pub enum InternalError {
     /// A session's stored log could not be replayed.
     #[error("session {session} log: {message}")]
     SessionLog { session: String, message: String },
+    #[error("metrics exposition: {0}")]
+    Metrics(#[from] std::fmt::Error),
     #[error("shutting down")]
     ShuttingDown,
     /// A temporary lack of resources (a thread that cannot start): 503, worth a retry; the

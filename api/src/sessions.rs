@@ -20,10 +20,12 @@
 //!   from it.
 
 use crate::error::{ApiError, Code, InternalError, UserError};
+use crate::schema;
 use crate::store::{now_ms, StoreError};
-use commonsnet_engine::session::{Applied, BatchOutcome, Event, Session};
+use commonsnet_engine::session::{Applied, BatchOutcome, Dispatch, Event, MatchChange, Session};
 use commonsnet_engine::{Report, Scenario};
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,6 +35,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, oneshot};
+use utoipa::ToSchema;
 
 /// A plan change as streamed: its sequence number and JSON body.
 #[derive(Debug, Clone)]
@@ -49,7 +52,7 @@ enum Msg {
         events: Vec<Event>,
         /// The batch's event ids, logged so that a rebuild remembers them.
         event_ids: Vec<String>,
-        reply: Reply<Value>,
+        reply: Reply<ChangeSet>,
     },
     Read(ReadFn),
 }
@@ -228,11 +231,59 @@ pub struct SessionHub {
     inner: Arc<HubInner>,
 }
 
-/// The JSON a plan change carries on the stream and in the events answer.
-fn change_json(seq: i64, out: &BatchOutcome) -> Value {
-    json!({"seq": seq, "changed": out.changed, "dispatched": out.dispatched,
-        "applied": out.applied, "duplicates": out.duplicates,
-        "replanned_needs": out.replanned_needs})
+/// A plan change: the answer to a batch of events, and what the stream carries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeSet {
+    /// The batch's sequence number (the stream's event id); the current one when the batch
+    /// changed nothing.
+    pub seq: i64,
+    /// Matches whose share changed.
+    #[schema(value_type = Vec<schema::MatchChange>)]
+    pub changed: Vec<MatchChange>,
+    /// Dispatches this batch made.
+    #[schema(value_type = Vec<schema::Dispatch>)]
+    pub dispatched: Vec<Dispatch>,
+    /// Events applied.
+    pub applied: usize,
+    /// Event ids skipped because they were applied before.
+    pub duplicates: Vec<String>,
+    /// Needs and resources re-planned (the touched components).
+    pub replanned_needs: usize,
+}
+
+impl ChangeSet {
+    pub fn new(seq: i64, out: BatchOutcome) -> ChangeSet {
+        ChangeSet {
+            seq,
+            changed: out.changed,
+            dispatched: out.dispatched,
+            applied: out.applied,
+            duplicates: out.duplicates,
+            replanned_needs: out.replanned_needs,
+        }
+    }
+}
+
+/// The plan as `GET /v1/sessions/{id}/plan` answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Plan {
+    #[schema(value_type = schema::Summary)]
+    pub summary: Value,
+    /// The proposed matches.
+    #[schema(value_type = Vec<schema::AllocationRow>)]
+    pub allocations: Vec<Value>,
+    /// Every dispatch made, returned ones included (`active` false).
+    #[schema(value_type = Vec<schema::Dispatch>)]
+    pub dispatched: Vec<Dispatch>,
+}
+
+/// The session's plan.
+pub fn plan(report: &Report, session: &Session) -> Plan {
+    Plan {
+        summary: report.summary_json(),
+        allocations: report.allocations_json(),
+        dispatched: session.dispatches().to_vec(),
+    }
 }
 
 fn too_many(limits: &SessionLimits) -> ApiError {
@@ -414,7 +465,7 @@ impl SessionHub {
         id: &str,
         tenant: &str,
         events: Vec<Event>,
-    ) -> Result<oneshot::Receiver<Result<Value, ApiError>>, ApiError> {
+    ) -> Result<oneshot::Receiver<Result<ChangeSet, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
         let event_ids = events.iter().filter_map(|e| e.event_id.clone()).collect();
         self.send(
@@ -478,7 +529,7 @@ struct Staged {
     out: BatchOutcome,
     applied: Vec<Applied>,
     ids: Vec<String>,
-    reply: Reply<Value>,
+    reply: Reply<ChangeSet>,
 }
 
 /// The thread that owns one session in memory.
@@ -607,13 +658,16 @@ impl Actor {
                 if applied.is_empty() {
                     // Nothing changed (no events, or retries only): nothing to number, log or
                     // stream; the answer carries the current sequence number.
-                    let _ = reply.send(Ok(change_json(self.seq, &out)));
+                    let _ = reply.send(Ok(ChangeSet::new(self.seq, out)));
                     continue;
                 }
                 out.changed = changed.clone();
                 out.replanned_needs = replanned;
-                let body = change_json(self.seq + 1, &out);
-                let data = body.to_string();
+                let body = ChangeSet::new(self.seq + 1, out);
+                let data = serde_json::to_string(&body).map_err(|source| StoreError::Json {
+                    what: "plan change",
+                    source,
+                })?;
                 // A failed append answers this request and every later one of the burst
                 // with a 500 (their replies are dropped) and rebuilds from the log.
                 self.hub
@@ -632,15 +686,6 @@ impl Actor {
         }
         Ok(())
     }
-}
-
-/// The plan as `GET /v1/sessions/{id}/plan` answers it.
-pub fn plan_json(report: &Report, session: &Session) -> Value {
-    json!({
-        "summary": report.summary_json(),
-        "allocations": report.allocations_json(),
-        "dispatched": session.dispatches(),
-    })
 }
 
 #[cfg(test)]
@@ -683,7 +728,7 @@ mod tests {
         let out = block(h.events("s1", "t", add("b")).unwrap())
             .unwrap()
             .unwrap();
-        assert_eq!(out["seq"], 1);
+        assert_eq!(out.seq, 1);
         let r = block(
             h.read("s1", "t", |_| -> usize { panic!("injected") })
                 .unwrap(),
@@ -697,7 +742,7 @@ mod tests {
         let out = block(h.events("s1", "t", add("c")).unwrap())
             .unwrap()
             .unwrap();
-        assert_eq!(out["seq"], 2, "numbering goes on from the log");
+        assert_eq!(out.seq, 2, "numbering goes on from the log");
     }
 
     /// Idle sessions leave memory and come back by replay; the cap answers 429; a deleted
