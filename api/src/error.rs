@@ -1,18 +1,150 @@
-//! The error body of SPEC section 4, `{"error": {"code", "message", "details": [...]}}`, and
-//! the split between what the client got wrong (4xx, said plainly) and our own faults (5xx,
-//! logged in full, answered with a generic message).
+//! The error body of SPEC section 4, `{"error": {"code", "message", "details": [...]}}`, the
+//! [`Code`] enum every answer's code comes from, and the split between what the client got
+//! wrong (4xx, said plainly) and our own faults (5xx, logged in full, answered with a generic
+//! message).
 
+use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use commonsnet_engine::InvalidInput;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+closed_set! {
+    /// Stable machine-readable error code of an error body; each has one HTTP status.
+    pub enum Code {
+        /// 400: the body is not JSON.
+        InvalidJson = "invalid_json",
+        /// 400: the body could not be read.
+        BadBody = "bad_body",
+        /// 400: the multipart form is malformed or has an unknown part.
+        BadMultipart = "bad_multipart",
+        /// 400: `Last-Event-ID` is not a sequence number.
+        BadLastEventId = "bad_last_event_id",
+        Unauthorized = "unauthorized",
+        NotFound = "not_found",
+        MethodNotAllowed = "method_not_allowed",
+        NotAcceptable = "not_acceptable",
+        BodyTimeout = "body_timeout",
+        /// 409: cancel of a job that already finished.
+        JobFinished = "job_finished",
+        /// 409: the result of a job that is not done.
+        JobNotDone = "job_not_done",
+        /// 409: an event conflicts with the session's state; the batch was not applied.
+        EventRejected = "event_rejected",
+        BodyTooLarge = "body_too_large",
+        UriTooLong = "uri_too_long",
+        UnsupportedMediaType = "unsupported_media_type",
+        UnsupportedEncoding = "unsupported_encoding",
+        /// 422: the input is well-formed but wrong; details name table, row and field.
+        InvalidInput = "invalid_input",
+        /// 422: the job asks for more than the server's limits.
+        JobTooLarge = "job_too_large",
+        QueueFull = "queue_full",
+        TooManySessions = "too_many_sessions",
+        HeadersTooLarge = "headers_too_large",
+        Internal = "internal",
+        ShuttingDown = "shutting_down",
+        Unavailable = "unavailable",
+    }
+}
+
+impl Code {
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Code::InvalidJson | Code::BadBody | Code::BadMultipart | Code::BadLastEventId => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Code::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Code::JobFinished | Code::JobNotDone | Code::EventRejected => StatusCode::CONFLICT,
+            Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UriTooLong => StatusCode::URI_TOO_LONG,
+            Code::UnsupportedMediaType | Code::UnsupportedEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Code::InvalidInput | Code::JobTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::QueueFull | Code::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
+            Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::ShuttingDown | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// `{"error": {"code", "message", "details"}}`: every error answer of the service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: Code,
+    pub message: String,
+    /// One entry per problem (invalid input, a rejected event, a job limit).
+    #[schema(value_type = Vec<Problem>)]
+    pub details: Vec<Value>,
+}
+
+/// One problem of a refused request. Input problems name `table`, `row` and `field`;
+/// `job_too_large` names the `field`, its `limit` and the `value` asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `scenario`, `resources`, `needs`, `links`, `policy`, `events[i]`, `scenarios[i].needs`...
+    pub table: Option<String>,
+    /// Row index inside the table (0-based), when the problem belongs to one row.
+    pub row: Option<usize>,
+    /// The field (JSON path, or Arrow column name for table input).
+    pub field: Option<String>,
+    pub message: String,
+    /// `job_too_large`: the server's limit.
+    #[schema(value_type = Option<f64>)]
+    pub limit: Option<Value>,
+    /// `job_too_large`: what the job asked for.
+    #[schema(value_type = Option<LimitValue>)]
+    pub value: Option<Value>,
+}
+
+/// What a job asked for beyond a limit: a number, or `a x b x c` when the product overflows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LimitValue {
+    Number(f64),
+    Product(String),
+}
+
+impl ErrorBody {
+    pub fn new(code: Code, message: impl Into<String>, details: Vec<Value>) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+                details,
+            },
+        }
+    }
+
+    /// The body as a response with its code's status.
+    fn into_response_with(self, retry_after: Option<u64>) -> Response {
+        let mut resp = (self.error.code.status(), axum::Json(self)).into_response();
+        if let Some(s) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp
+    }
+}
 
 /// Something the client sent that we refuse: always a 4xx.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct UserError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub details: Vec<Value>,
     /// Seconds a client should wait before retrying (429 only).
@@ -20,10 +152,9 @@ pub struct UserError {
 }
 
 impl UserError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        debug_assert!(status.is_client_error());
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        debug_assert!(code.status().is_client_error());
         UserError {
-            status,
             code,
             message: message.into(),
             details: Vec::new(),
@@ -31,24 +162,25 @@ impl UserError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     pub fn unprocessable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+        Self::new(Code::InvalidInput, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(Code::NotFound, format!("{what} not found"))
     }
 
     pub fn with_details(mut self, details: Vec<Value>) -> Self {
         self.details = details;
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
         self
     }
 
@@ -61,26 +193,50 @@ impl UserError {
             .collect();
         Self::unprocessable(e.to_string()).with_details(details)
     }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody::new(self.code, self.message.clone(), self.details.clone())
+    }
 }
 
 /// A fault of ours (storage, a panicking solver, a full disk): always a 5xx.
 #[derive(Debug, thiserror::Error)]
 pub enum InternalError {
     #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("dataset: {0}")]
     Dataset(#[from] commonsnet_datasets::DatasetError),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
-    #[error("worker: {0}")]
-    Worker(String),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("worker task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// The solver failed on a valid scenario (not the client's fault).
+    #[error("solve: {0}")]
+    Solve(#[from] commonsnet_engine::solve::SolveError),
+    /// A session's actor failed on the request (it was restored from its log).
+    #[error("the session failed while handling this request; it was restored from its log and the request was not applied")]
+    SessionFailed,
+    /// A session's stored log could not be replayed.
+    #[error("session {session} log: {message}")]
+    SessionLog { session: String, message: String },
+    #[error("metrics exposition: {0}")]
+    Metrics(#[from] std::fmt::Error),
     #[error("shutting down")]
     ShuttingDown,
-    /// A temporary lack of resources (a thread that cannot start): 503, worth a retry.
+    /// A temporary lack of resources (a thread that cannot start): 503, worth a retry; the
+    /// message is shown to the client.
     #[error("unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<rusqlite::Error> for InternalError {
+    fn from(e: rusqlite::Error) -> Self {
+        InternalError::Store(e.into())
+    }
 }
 
 /// What a handler returns on failure.
@@ -92,38 +248,33 @@ pub enum ApiError {
     Internal(#[from] InternalError),
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::Internal(e.into())
-    }
+macro_rules! internal_sources {
+    ($($t:ty),+ $(,)?) => {
+        $(impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                ApiError::Internal(e.into())
+            }
+        })+
+    };
 }
-
-impl From<std::io::Error> for ApiError {
-    fn from(e: std::io::Error) -> Self {
-        ApiError::Internal(e.into())
-    }
-}
-
-/// The JSON error body.
-pub fn error_body(code: &str, message: &str, details: &[Value]) -> Value {
-    json!({"error": {"code": code, "message": message, "details": details}})
-}
+internal_sources!(
+    StoreError,
+    rusqlite::Error,
+    std::io::Error,
+    serde_json::Error,
+    tokio::task::JoinError,
+    arrow_schema::ArrowError,
+);
 
 /// The error body for rejected scenario input (also used by the CLI's tests).
 pub fn invalid_input_body(e: &InvalidInput) -> Value {
-    let u = UserError::invalid_input(e);
-    error_body(u.code, &u.message, &u.details)
+    serde_json::to_value(UserError::invalid_input(e).body()).unwrap_or(Value::Null)
 }
 
 impl IntoResponse for UserError {
     fn into_response(self) -> Response {
-        let body = error_body(self.code, &self.message, &self.details);
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(s) = self.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
-        }
-        resp
+        let retry = self.retry_after;
+        ErrorBody::new(self.code, self.message, self.details).into_response_with(retry)
     }
 }
 
@@ -131,38 +282,86 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::User(u) => u.into_response(),
-            ApiError::Internal(InternalError::ShuttingDown) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(error_body(
-                    "shutting_down",
-                    "the server is shutting down; retry shortly",
-                    &[],
-                )),
+            ApiError::Internal(InternalError::ShuttingDown) => ErrorBody::new(
+                Code::ShuttingDown,
+                "the server is shutting down; retry shortly",
+                vec![],
             )
-                .into_response(),
+            .into_response_with(None),
             ApiError::Internal(InternalError::Unavailable(m)) => {
                 tracing::warn!(reason = %m, "service unavailable");
-                let mut resp = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(error_body("unavailable", &m, &[])),
-                )
-                    .into_response();
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
-                resp
+                ErrorBody::new(Code::Unavailable, m, vec![]).into_response_with(Some(5))
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    axum::Json(error_body(
-                        "internal",
-                        "internal error; it has been logged",
-                        &[],
-                    )),
-                )
-                    .into_response()
+                ErrorBody::new(Code::Internal, "internal error; it has been logged", vec![])
+                    .into_response_with(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_status_and_one_spelling() {
+        let expected = [
+            ("invalid_json", 400),
+            ("bad_body", 400),
+            ("bad_multipart", 400),
+            ("bad_last_event_id", 400),
+            ("unauthorized", 401),
+            ("not_found", 404),
+            ("method_not_allowed", 405),
+            ("not_acceptable", 406),
+            ("body_timeout", 408),
+            ("job_finished", 409),
+            ("job_not_done", 409),
+            ("event_rejected", 409),
+            ("body_too_large", 413),
+            ("uri_too_long", 414),
+            ("unsupported_media_type", 415),
+            ("unsupported_encoding", 415),
+            ("invalid_input", 422),
+            ("job_too_large", 422),
+            ("queue_full", 429),
+            ("too_many_sessions", 429),
+            ("headers_too_large", 431),
+            ("internal", 500),
+            ("shutting_down", 503),
+            ("unavailable", 503),
+        ];
+        assert_eq!(Code::ALL.len(), expected.len());
+        for (&code, (name, status)) in Code::ALL.iter().zip(expected) {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.status().as_u16(), status, "{name}");
+            assert_eq!(serde_json::to_value(code).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Code>(name.into()).unwrap(), code);
+            assert_eq!(name.parse::<Code>().unwrap(), code);
+        }
+    }
+
+    #[test]
+    fn the_body_is_the_documented_shape() {
+        let body = UserError::new(Code::QueueFull, "full").retry_after(5);
+        let resp = body.clone().into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            serde_json::to_value(body.body()).unwrap(),
+            serde_json::json!({"error": {"code": "queue_full", "message": "full", "details": []}})
+        );
+    }
+
+    #[test]
+    fn internal_errors_answer_generic_5xx() {
+        let io = std::io::Error::other("disk on fire");
+        let resp = ApiError::from(io).into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let resp = ApiError::Internal(InternalError::Unavailable("later".into())).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
     }
 }

@@ -26,9 +26,8 @@
 //! the per-run time limit at the latest. Shutdown works the same way but puts the job back to
 //! `queued` in the store, so the next start resumes it from the runs already committed.
 
-use crate::error::UserError;
-use crate::store::JobStore;
-use axum::http::StatusCode;
+use crate::error::{Code, UserError};
+use crate::store::{JobStatus, JobStore, StoreError};
 use commonsnet_datasets::generate::{Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
     named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
@@ -59,6 +58,32 @@ pub const MAX_INLINE_BYTES: usize = 16 << 20;
 /// Starts of a job that ended with the server dying under it, after which it is failed.
 pub const MAX_CRASHES: i64 = 3;
 
+/// Why a job could not run to its end; the job is then `failed` with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The stored request no longer validates (it did when it was accepted).
+    #[error("{}", .0.message)]
+    Invalid(UserError),
+    #[error("exactly one of `scenarios` and `generator` must be given")]
+    NoScenarioSource,
+    #[error("stored job spec unreadable: {0}")]
+    Spec(serde_json::Error),
+    #[error("not resumed: the server stopped abnormally {0} times while running this job")]
+    CrashLoop(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot record a run: {0}")]
+    RecordRun(StoreError),
+    #[error("{recorded} of {total} runs recorded")]
+    Incomplete { recorded: usize, total: usize },
+    #[error("result table: {0}")]
+    ResultTable(arrow_schema::ArrowError),
+    #[error("cannot write the result: {0}")]
+    WriteResult(commonsnet_datasets::DatasetError),
+    #[error("internal error: {0}")]
+    Panic(String),
+}
+
 /// `422 job_too_large`: the job asks for more than the limit on `field`.
 fn too_large(
     field: &str,
@@ -68,12 +93,7 @@ fn too_large(
 ) -> UserError {
     let (limit, value) = (limit.into(), value.into());
     let message = format!("{field}: {value} exceeds the job limit of {limit} ({what})");
-    UserError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "job_too_large",
-        message.clone(),
-    )
-    .with_details(vec![json!({
+    UserError::new(Code::JobTooLarge, message.clone()).with_details(vec![json!({
         "field": field,
         "limit": limit,
         "value": value,
@@ -289,8 +309,8 @@ impl JobRequest {
 
     /// The batch of this request. No scenario is made here: each run makes its own when it
     /// starts. Deterministic in the request.
-    pub fn into_batch(self, server_time_limit_s: f64) -> Result<Batch<JobScenarios>, String> {
-        let policies = self.policy_specs().map_err(|e| e.message)?;
+    pub fn into_batch(self, server_time_limit_s: f64) -> Result<Batch<JobScenarios>, JobError> {
+        let policies = self.policy_specs().map_err(JobError::Invalid)?;
         let scenarios = match (self.scenarios, self.generator) {
             (Some(list), None) => JobScenarios::Inline(list),
             (None, Some(g)) => JobScenarios::Generated(Generated {
@@ -299,7 +319,7 @@ impl JobRequest {
                 count: g.count,
                 seed: self.seed,
             }),
-            _ => return Err("exactly one of `scenarios` and `generator` must be given".into()),
+            _ => return Err(JobError::NoScenarioSource),
         };
         Ok(Batch {
             scenarios,
@@ -344,6 +364,8 @@ impl ScenarioSource for JobScenarios {
         }
     }
 
+    // `String` errors: the engine's `ScenarioSource` contract (the message becomes the run's
+    // `error` column).
     fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
         match self {
             JobScenarios::Inline(list) => {
@@ -543,13 +565,16 @@ impl JobRunner {
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 self.run_job(&pool, &faults, &id, &cancel)
             }))
-            .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))));
+            .unwrap_or_else(|panic| Err(JobError::Panic(panic_message(&*panic))));
             self.queue.forget(&id);
             if let Err(e) = outcome {
                 tracing::error!(job = %id, error = %e, "job failed");
-                // Already marked failed where the failure was known; this covers panics and
-                // storage errors (a job that cannot go on must not stay `running`).
-                if let Err(e) = self.store.finish(&id, "failed", Some(&e)) {
+                // A job that cannot go on must not stay `running` (a cancelled one stays
+                // cancelled: `finish` only moves unfinished jobs).
+                if let Err(e) = self
+                    .store
+                    .finish(&id, JobStatus::Failed, Some(&e.to_string()))
+                {
                     tracing::error!(job = %id, error = %e, "cannot mark the job failed");
                 }
             }
@@ -563,43 +588,26 @@ impl JobRunner {
         faults: &Faults,
         id: &str,
         cancel: &AtomicBool,
-    ) -> Result<(), String> {
-        let Some((spec, status)) = self.store.spec(id).map_err(|e| e.to_string())? else {
+    ) -> Result<(), JobError> {
+        let Some((spec, status)) = self.store.spec(id)? else {
             return Ok(());
         };
-        if status != "queued" && status != "running" {
+        if !status.is_unfinished() {
             return Ok(());
         }
-        let Some(crashes) = self.store.mark_running(id).map_err(|e| e.to_string())? else {
+        let Some(crashes) = self.store.mark_running(id)? else {
             return Ok(());
         };
         let started = std::time::Instant::now();
-        let fail = |msg: String| {
-            let _ = self.store.finish(id, "failed", Some(&msg));
-            Err(msg)
-        };
         if crashes >= MAX_CRASHES {
-            return fail(format!(
-                "not resumed: the server stopped abnormally {crashes} times while running this job"
-            ));
+            return Err(JobError::CrashLoop(crashes));
         }
         if faults.job_panic {
             panic!("injected fault: job {id} panics");
         }
-        let request: JobRequest = match serde_json::from_str(&spec) {
-            Ok(r) => r,
-            Err(e) => return fail(format!("stored job spec unreadable: {e}")),
-        };
-        let batch = match request.into_batch(self.server_time_limit_s) {
-            Ok(b) => b,
-            Err(e) => return fail(e),
-        };
-        let done: std::collections::HashSet<u64> = self
-            .store
-            .done_runs(id)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect();
+        let request: JobRequest = serde_json::from_str(&spec).map_err(JobError::Spec)?;
+        let batch = request.into_batch(self.server_time_limit_s)?;
+        let done: std::collections::HashSet<u64> = self.store.done_runs(id)?.into_iter().collect();
         let todo: Vec<usize> = (0..batch.total())
             .filter(|i| !done.contains(&(*i as u64)))
             .collect();
@@ -628,11 +636,12 @@ impl JobRunner {
                 Err(e) => store_errors
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(e.to_string()),
+                    .push(e),
             }
         });
-        if let Some(e) = store_errors.into_inner().unwrap_or_default().first() {
-            return fail(format!("cannot record a run: {e}"));
+        let store_errors = store_errors.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = store_errors.into_iter().next() {
+            return Err(JobError::RecordRun(e));
         }
         if cancel.load(Ordering::SeqCst) {
             tracing::info!(job = %id, "job cancelled");
@@ -640,28 +649,25 @@ impl JobRunner {
         }
         if self.queue.shutdown.load(Ordering::SeqCst) {
             // Back to `queued`: at the next start this is a resumption, not a crash.
-            self.store.checkpoint(id).map_err(|e| e.to_string())?;
+            self.store.checkpoint(id)?;
             tracing::info!(job = %id, "job checkpointed for shutdown; it resumes at the next start");
             return Ok(());
         }
-        let rows = self.store.rows(id).map_err(|e| e.to_string())?;
+        let rows = self.store.rows(id)?;
         if rows.len() != batch.total() {
-            return fail(format!("{} of {} runs recorded", rows.len(), batch.total()));
+            return Err(JobError::Incomplete {
+                recorded: rows.len(),
+                total: batch.total(),
+            });
         }
-        let table = match rows_to_batch(&rows) {
-            Ok(t) => t,
-            Err(e) => return fail(format!("result table: {e}")),
-        };
-        if let Err(e) = commonsnet_datasets::write_batch(
+        let table = rows_to_batch(&rows).map_err(JobError::ResultTable)?;
+        commonsnet_datasets::write_batch(
             &self.store.result_path(id),
             &table,
             commonsnet_datasets::TableFormat::Parquet,
-        ) {
-            return fail(format!("cannot write the result: {e}"));
-        }
-        self.store
-            .finish(id, "done", None)
-            .map_err(|e| e.to_string())?;
+        )
+        .map_err(JobError::WriteResult)?;
+        self.store.finish(id, JobStatus::Done, None)?;
         tracing::info!(job = %id, ms = started.elapsed().as_millis() as u64, "job done");
         Ok(())
     }

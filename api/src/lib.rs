@@ -7,17 +7,20 @@
 //! thread and its rayon pool. All durable state is in [`JobStore`] (SQLite, WAL) under the data
 //! directory. Nothing here solves anything itself: the engine does.
 
+#[macro_use]
+mod closed;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod routes;
+pub mod schema;
 mod server;
 pub mod sessions;
 pub mod store;
 
-pub use error::{invalid_input_body, ApiError, InternalError, UserError};
+pub use error::{invalid_input_body, ApiError, Code, InternalError, UserError};
 pub use jobs::{JobQueue, JobRunner};
-pub use store::JobStore;
+pub use store::{JobStatus, JobStore, StoreError};
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -88,10 +91,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     #[error("data directory {path}: {source}")]
-    Data {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Data { path: PathBuf, source: StoreError },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -176,7 +176,10 @@ struct MetricsObserver(Arc<metrics::Metrics>);
 
 impl jobs::RunObserver for MetricsObserver {
     fn run_finished(&self, row: &commonsnet_engine::batch::RunRow) {
-        self.0.run(&row.status);
+        match row.status.parse::<schema::SolveStatus>() {
+            Ok(status) => self.0.run(status),
+            Err(e) => tracing::warn!(error = %e, "run row with an unknown status"),
+        }
         if let (Some(solver), Some(ms)) = (&row.solver, row.solve_ms) {
             self.0.solve(solver, ms);
         }

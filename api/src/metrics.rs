@@ -1,168 +1,213 @@
-//! Prometheus metrics, kept in a few maps behind one lock (a scrape is rare; an update is a
-//! hash lookup and a few additions) and rendered in the text exposition format.
+//! Prometheus metrics through `prometheus-client`, exposed in the Prometheus text format
+//! (version 0.0.4), which every scraper reads.
 
-use std::collections::BTreeMap;
+use crate::schema::SolveStatus;
+use crate::store::JobStatus;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::fmt::Write;
-use std::sync::Mutex;
 
-/// Upper bounds (seconds) of the latency and solve-time histogram buckets.
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Upper bounds (seconds) of the latency and solve-time histogram buckets: from a cached
+/// health check (1 ms) to a large synchronous solve (30 s).
 const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+fn histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                self.counts[i] += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += secs;
-    }
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
-                self.counts[i]
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-            self.count
-        );
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SolverLabels {
+    solver: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    status: SolveStatus,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    status: JobStatus,
+}
+
+impl EncodeLabelValue for SolveStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
     }
 }
 
-#[derive(Default)]
-struct Inner {
-    /// (method, route, status) -> requests.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// (method, route) -> latency.
-    latency: BTreeMap<(String, String), Histogram>,
-    /// solver -> solve time (synchronous solves and job runs).
-    solve: BTreeMap<String, Histogram>,
-    /// status -> job runs finished.
-    runs: BTreeMap<String, u64>,
+impl EncodeLabelValue for JobStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
 }
 
-#[derive(Default)]
+/// The service's metrics. Counters and histograms are updated as things happen; the gauges
+/// (queue depth, live sessions, jobs by status) are read when scraped.
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histograms<RouteLabels>,
+    solve: Histograms<SolverLabels>,
+    runs: Family<RunLabels, Counter>,
+    queue_depth: Gauge,
+    sessions_live: Gauge,
+    jobs: Family<JobLabels, Gauge>,
 }
 
-/// Label values are our own route templates and solver names; escape anyway.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("commonsnet");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: Histograms<RouteLabels> = Family::new_with_constructor(histogram);
+        let solve: Histograms<SolverLabels> = Family::new_with_constructor(histogram);
+        let runs = Family::<RunLabels, Counter>::default();
+        let queue_depth = Gauge::default();
+        let sessions_live = Gauge::default();
+        let jobs = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "solve_duration_seconds",
+            "Time in the solver, by solver",
+            solve.clone(),
+        );
+        registry.register(
+            "job_runs",
+            "Batch runs finished, by run status",
+            runs.clone(),
+        );
+        registry.register(
+            "job_queue_depth",
+            "Jobs accepted and waiting to start",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "sessions_live",
+            "Live sessions held in memory",
+            sessions_live.clone(),
+        );
+        registry.register("jobs", "Jobs in the store, by status", jobs.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            solve,
+            runs,
+            queue_depth,
+            sessions_live,
+            jobs,
+        }
+    }
 }
 
 impl Metrics {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub fn request(&self, method: &str, route: &str, status: u16, secs: f64) {
-        let mut m = self.lock();
-        *m.requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
-        m.latency
-            .entry((method.to_string(), route.to_string()))
-            .or_default()
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+            })
             .observe(secs);
     }
 
     pub fn solve(&self, solver: &str, ms: f64) {
-        self.lock()
-            .solve
-            .entry(solver.to_string())
-            .or_default()
+        self.solve
+            .get_or_create(&SolverLabels {
+                solver: solver.to_string(),
+            })
             .observe(ms / 1e3);
     }
 
-    pub fn run(&self, status: &str) {
-        *self.lock().runs.entry(status.to_string()).or_default() += 1;
+    pub fn run(&self, status: SolveStatus) {
+        self.runs.get_or_create(&RunLabels { status }).inc();
     }
 
-    /// The exposition text; gauges read at scrape time are passed in.
+    /// The exposition text; gauges read at scrape time are passed in (every job status is
+    /// listed, zeros included).
     pub fn render(
         &self,
         queue_depth: usize,
         sessions_live: usize,
-        jobs: &[(String, i64)],
-    ) -> String {
-        let m = self.lock();
-        let mut out = String::new();
-        out.push_str("# HELP commonsnet_http_requests_total HTTP requests by route and status.\n");
-        out.push_str("# TYPE commonsnet_http_requests_total counter\n");
-        for ((method, route, status), n) in &m.requests {
-            let _ = writeln!(
-                out,
-                "commonsnet_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                esc(method),
-                esc(route)
-            );
-        }
-        out.push_str("# HELP commonsnet_http_request_duration_seconds Request latency.\n");
-        out.push_str("# TYPE commonsnet_http_request_duration_seconds histogram\n");
-        for ((method, route), h) in &m.latency {
-            let labels = format!("method=\"{}\",route=\"{}\"", esc(method), esc(route));
-            h.render(
-                &mut out,
-                "commonsnet_http_request_duration_seconds",
-                &labels,
-            );
-        }
-        out.push_str("# HELP commonsnet_solve_duration_seconds Time in the solver, by solver.\n");
-        out.push_str("# TYPE commonsnet_solve_duration_seconds histogram\n");
-        for (solver, h) in &m.solve {
-            let labels = format!("solver=\"{}\"", esc(solver));
-            h.render(&mut out, "commonsnet_solve_duration_seconds", &labels);
-        }
-        out.push_str("# HELP commonsnet_job_runs_total Batch runs finished, by run status.\n");
-        out.push_str("# TYPE commonsnet_job_runs_total counter\n");
-        for (status, n) in &m.runs {
-            let _ = writeln!(
-                out,
-                "commonsnet_job_runs_total{{status=\"{}\"}} {n}",
-                esc(status)
-            );
-        }
-        out.push_str("# HELP commonsnet_job_queue_depth Jobs accepted and waiting to start.\n");
-        out.push_str("# TYPE commonsnet_job_queue_depth gauge\n");
-        let _ = writeln!(out, "commonsnet_job_queue_depth {queue_depth}");
-        out.push_str("# HELP commonsnet_sessions_live Live sessions held in memory.\n");
-        out.push_str("# TYPE commonsnet_sessions_live gauge\n");
-        let _ = writeln!(out, "commonsnet_sessions_live {sessions_live}");
-        out.push_str("# HELP commonsnet_jobs Jobs in the store, by status.\n");
-        out.push_str("# TYPE commonsnet_jobs gauge\n");
-        for status in crate::store::STATUSES {
+        jobs: &[(JobStatus, i64)],
+    ) -> Result<String, std::fmt::Error> {
+        self.queue_depth.set(queue_depth as i64);
+        self.sessions_live.set(sessions_live as i64);
+        for &status in JobStatus::ALL {
             let n = jobs
                 .iter()
-                .find(|(s, _)| s == status)
+                .find(|(s, _)| *s == status)
                 .map_or(0, |(_, n)| *n);
-            let _ = writeln!(out, "commonsnet_jobs{{status=\"{status}\"}} {n}");
+            self.jobs.get_or_create(&JobLabels { status }).set(n);
         }
-        out
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels_are_the_documented_ones() {
+        let m = Metrics::default();
+        m.request("POST", "/v1/jobs", 429, 0.002);
+        m.solve("network_simplex", 12.0);
+        m.run(SolveStatus::TimeLimit);
+        let text = m.render(1, 2, &[(JobStatus::Running, 1)]).unwrap();
+        for line in [
+            "# TYPE commonsnet_http_requests_total counter",
+            "commonsnet_http_requests_total{method=\"POST\",route=\"/v1/jobs\",status=\"429\"} 1",
+            "commonsnet_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/jobs\",le=\"0.0025\"} 1",
+            "commonsnet_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/jobs\"} 1",
+            "commonsnet_solve_duration_seconds_count{solver=\"network_simplex\"} 1",
+            "commonsnet_job_runs_total{status=\"time_limit\"} 1",
+            "commonsnet_job_queue_depth 1",
+            "commonsnet_sessions_live 2",
+            "commonsnet_jobs{status=\"running\"} 1",
+            "commonsnet_jobs{status=\"done\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
     }
 }

@@ -19,12 +19,13 @@
 //!   re-planning per event, and a stream client that reconnects with `Last-Event-ID` is served
 //!   from it.
 
-use crate::error::{ApiError, InternalError, UserError};
-use crate::store::now_ms;
-use axum::http::StatusCode;
-use commonsnet_engine::session::{Applied, BatchOutcome, Event, Session};
+use crate::error::{ApiError, Code, InternalError, UserError};
+use crate::schema;
+use crate::store::{now_ms, StoreError};
+use commonsnet_engine::session::{Applied, BatchOutcome, Dispatch, Event, MatchChange, Session};
 use commonsnet_engine::{Report, Scenario};
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -34,6 +35,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, oneshot};
+use utoipa::ToSchema;
 
 /// A plan change as streamed: its sequence number and JSON body.
 #[derive(Debug, Clone)]
@@ -50,7 +52,7 @@ enum Msg {
         events: Vec<Event>,
         /// The batch's event ids, logged so that a rebuild remembers them.
         event_ids: Vec<String>,
-        reply: Reply<Value>,
+        reply: Reply<ChangeSet>,
     },
     Read(ReadFn),
 }
@@ -89,17 +91,9 @@ pub struct SessionLog {
 type LogRow = (i64, String, String);
 
 impl SessionLog {
-    pub fn open(data_dir: &Path) -> Result<SessionLog, rusqlite::Error> {
+    /// Open the log; its tables are part of the store's schema (`store::open_db`).
+    pub fn open(data_dir: &Path) -> Result<SessionLog, StoreError> {
         let conn = crate::store::open_db(data_dir)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS sessions (
-                id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scenario TEXT NOT NULL,
-                created_ms INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS session_log (
-                session TEXT NOT NULL, seq INTEGER NOT NULL, applied TEXT NOT NULL,
-                event_ids TEXT NOT NULL, changes TEXT NOT NULL, created_ms INTEGER NOT NULL,
-                PRIMARY KEY (session, seq));",
-        )?;
         Ok(SessionLog {
             conn: Mutex::new(conn),
         })
@@ -116,8 +110,11 @@ impl SessionLog {
         applied: &[Applied],
         ids: &[String],
         changes: &str,
-    ) -> Result<(), InternalError> {
-        let json = |e: serde_json::Error| InternalError::Worker(e.to_string());
+    ) -> Result<(), StoreError> {
+        let json = |source| StoreError::Json {
+            what: "session log row",
+            source,
+        };
         let applied = serde_json::to_string(applied).map_err(json)?;
         let ids = serde_json::to_string(ids).map_err(json)?;
         self.conn().execute(
@@ -129,11 +126,7 @@ impl SessionLog {
     }
 
     /// Plan changes after `seq`, for stream clients catching up.
-    pub fn changes_after(
-        &self,
-        session: &str,
-        seq: i64,
-    ) -> Result<Vec<PlanChange>, rusqlite::Error> {
+    pub fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2 ORDER BY seq",
@@ -145,34 +138,35 @@ impl SessionLog {
                     data: r.get(1)?,
                 })
             })?
-            .collect();
-        v
+            .collect::<Result<_, _>>()?;
+        Ok(v)
     }
 
     /// The tenant and initial scenario of a stored session.
-    fn session(&self, id: &str) -> Result<Option<(String, String)>, rusqlite::Error> {
-        self.conn()
+    fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn()
             .query_row(
                 "SELECT tenant, scenario FROM sessions WHERE id = ?1",
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
+            .optional()?)
     }
 
-    fn rows(&self, id: &str) -> Result<Vec<LogRow>, rusqlite::Error> {
+    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
         )?;
         let v = st
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect();
-        v
+            .collect::<Result<_, _>>()?;
+        Ok(v)
     }
 
     /// Remove a session and its log in one transaction; false if it did not exist.
-    fn delete(&self, id: &str) -> Result<bool, rusqlite::Error> {
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM session_log WHERE session = ?1", params![id])?;
@@ -183,7 +177,10 @@ impl SessionLog {
 
     /// Rebuild a session's state by replaying its log.
     fn rebuild(&self, id: &str, scenario: &str) -> Result<(Session, i64), InternalError> {
-        let bad = |m: String| InternalError::Worker(format!("session {id} log: {m}"));
+        let bad = |message: String| InternalError::SessionLog {
+            session: id.to_string(),
+            message,
+        };
         let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
         let initial =
             commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
@@ -234,34 +231,81 @@ pub struct SessionHub {
     inner: Arc<HubInner>,
 }
 
-/// The JSON a plan change carries on the stream and in the events answer.
-fn change_json(seq: i64, out: &BatchOutcome) -> Value {
-    json!({"seq": seq, "changed": out.changed, "dispatched": out.dispatched,
-        "applied": out.applied, "duplicates": out.duplicates,
-        "replanned_needs": out.replanned_needs})
+/// A plan change: the answer to a batch of events, and what the stream carries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeSet {
+    /// The batch's sequence number (the stream's event id); the current one when the batch
+    /// changed nothing.
+    pub seq: i64,
+    /// Matches whose share changed.
+    #[schema(value_type = Vec<schema::MatchChange>)]
+    pub changed: Vec<MatchChange>,
+    /// Dispatches this batch made.
+    #[schema(value_type = Vec<schema::Dispatch>)]
+    pub dispatched: Vec<Dispatch>,
+    /// Events applied.
+    pub applied: usize,
+    /// Event ids skipped because they were applied before.
+    pub duplicates: Vec<String>,
+    /// Needs and resources re-planned (the touched components).
+    pub replanned_needs: usize,
+}
+
+impl ChangeSet {
+    pub fn new(seq: i64, out: BatchOutcome) -> ChangeSet {
+        ChangeSet {
+            seq,
+            changed: out.changed,
+            dispatched: out.dispatched,
+            applied: out.applied,
+            duplicates: out.duplicates,
+            replanned_needs: out.replanned_needs,
+        }
+    }
+}
+
+/// The plan as `GET /v1/sessions/{id}/plan` answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Plan {
+    #[schema(value_type = schema::Summary)]
+    pub summary: Value,
+    /// The proposed matches.
+    #[schema(value_type = Vec<schema::AllocationRow>)]
+    pub allocations: Vec<Value>,
+    /// Every dispatch made, returned ones included (`active` false).
+    #[schema(value_type = Vec<schema::Dispatch>)]
+    pub dispatched: Vec<Dispatch>,
+}
+
+/// The session's plan.
+pub fn plan(report: &Report, session: &Session) -> Plan {
+    Plan {
+        summary: report.summary_json(),
+        allocations: report.allocations_json(),
+        dispatched: session.dispatches().to_vec(),
+    }
 }
 
 fn too_many(limits: &SessionLimits) -> ApiError {
-    let mut e = UserError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_sessions",
+    UserError::new(
+        Code::TooManySessions,
         format!(
             "{} sessions are in use on this server; retry later or delete sessions you no longer need",
             limits.max_live
         ),
-    );
-    e.retry_after = Some(5);
-    e.into()
+    )
+    .retry_after(5)
+    .into()
 }
 
 /// The answer to a request whose actor dropped it: its session failed and was restored.
 fn actor_failed() -> ApiError {
-    InternalError::Worker("the session failed while handling this request; it was restored from its log and the request was not applied".into()).into()
+    InternalError::SessionFailed.into()
 }
 
 impl SessionHub {
     /// Open the log. Sessions are loaded on their first request, not at start-up.
-    pub fn open(data_dir: &Path, limits: SessionLimits) -> Result<SessionHub, rusqlite::Error> {
+    pub fn open(data_dir: &Path, limits: SessionLimits) -> Result<SessionHub, StoreError> {
         Ok(SessionHub {
             inner: Arc::new(HubInner {
                 log: Arc::new(SessionLog::open(data_dir)?),
@@ -422,7 +466,7 @@ impl SessionHub {
         id: &str,
         tenant: &str,
         events: Vec<Event>,
-    ) -> Result<oneshot::Receiver<Result<Value, ApiError>>, ApiError> {
+    ) -> Result<oneshot::Receiver<Result<ChangeSet, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
         let event_ids = events.iter().filter_map(|e| e.event_id.clone()).collect();
         self.send(
@@ -486,7 +530,7 @@ struct Staged {
     out: BatchOutcome,
     applied: Vec<Applied>,
     ids: Vec<String>,
-    reply: Reply<Value>,
+    reply: Reply<ChangeSet>,
 }
 
 /// The thread that owns one session in memory.
@@ -551,8 +595,10 @@ impl Actor {
                 .session(&self.id)
                 .map_err(InternalError::from)
                 .and_then(|row| {
-                    let (_, scenario) =
-                        row.ok_or_else(|| InternalError::Worker("session deleted".into()))?;
+                    let (_, scenario) = row.ok_or_else(|| InternalError::SessionLog {
+                        session: self.id.clone(),
+                        message: "the session was deleted".into(),
+                    })?;
                     self.hub.log.rebuild(&self.id, &scenario)
                 });
             match rebuilt {
@@ -591,8 +637,7 @@ impl Actor {
                     }),
                     Err(e) => {
                         let err = UserError::new(
-                            StatusCode::CONFLICT,
-                            "event_rejected",
+                            Code::EventRejected,
                             format!("event {} cannot be applied: {}", e.index, e.refusal),
                         )
                         .with_details(vec![json!({"table": format!("events[{}]", e.index),
@@ -614,13 +659,16 @@ impl Actor {
                 if applied.is_empty() {
                     // Nothing changed (no events, or retries only): nothing to number, log or
                     // stream; the answer carries the current sequence number.
-                    let _ = reply.send(Ok(change_json(self.seq, &out)));
+                    let _ = reply.send(Ok(ChangeSet::new(self.seq, out)));
                     continue;
                 }
                 out.changed = changed.clone();
                 out.replanned_needs = replanned;
-                let body = change_json(self.seq + 1, &out);
-                let data = body.to_string();
+                let body = ChangeSet::new(self.seq + 1, out);
+                let data = serde_json::to_string(&body).map_err(|source| StoreError::Json {
+                    what: "plan change",
+                    source,
+                })?;
                 // A failed append answers this request and every later one of the burst
                 // with a 500 (their replies are dropped) and rebuilds from the log.
                 self.hub
@@ -641,18 +689,10 @@ impl Actor {
     }
 }
 
-/// The plan as `GET /v1/sessions/{id}/plan` answers it.
-pub fn plan_json(report: &Report, session: &Session) -> Value {
-    json!({
-        "summary": report.summary_json(),
-        "allocations": report.allocations_json(),
-        "dispatched": session.dispatches(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use commonsnet_engine::session::parse_events;
 
     fn hub(dir: &Path, limits: SessionLimits) -> SessionHub {
@@ -689,7 +729,7 @@ mod tests {
         let out = block(h.events("s1", "t", add("b")).unwrap())
             .unwrap()
             .unwrap();
-        assert_eq!(out["seq"], 1);
+        assert_eq!(out.seq, 1);
         let r = block(
             h.read("s1", "t", |_| -> usize { panic!("injected") })
                 .unwrap(),
@@ -703,7 +743,7 @@ mod tests {
         let out = block(h.events("s1", "t", add("c")).unwrap())
             .unwrap()
             .unwrap();
-        assert_eq!(out["seq"], 2, "numbering goes on from the log");
+        assert_eq!(out.seq, 2, "numbering goes on from the log");
     }
 
     /// Idle sessions leave memory and come back by replay; the cap answers 429; a deleted
@@ -720,7 +760,7 @@ mod tests {
         h.create("s1", "t", &s, &raw).unwrap();
         h.create("s2", "t", &s, &raw).unwrap();
         let e = h.create("s3", "t", &s, &raw).unwrap_err();
-        assert!(matches!(e, ApiError::User(ref u) if u.status == StatusCode::TOO_MANY_REQUESTS));
+        assert!(matches!(e, ApiError::User(ref u) if u.status() == StatusCode::TOO_MANY_REQUESTS));
         assert!(
             h.log().session("s3").unwrap().is_none(),
             "no half-made session"
@@ -750,7 +790,7 @@ mod tests {
         assert_eq!(h.live_count(), 0);
         assert!(h.log().rows("s1").unwrap().is_empty());
         assert!(
-            matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status == StatusCode::NOT_FOUND)
+            matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
     }
 }

@@ -9,22 +9,58 @@
 //! (counted in `crashes`).
 
 use commonsnet_engine::batch::RunRow;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite_migration::{HookResult, Migrations, M};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use utoipa::ToSchema;
 
-/// Job states. `queued` and `running` jobs are resumed after a restart.
-pub const STATUSES: [&str; 5] = ["queued", "running", "done", "failed", "cancelled"];
+closed_set! {
+    /// Job states. `queued` and `running` jobs are resumed after a restart.
+    pub enum JobStatus {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+sql_text!(JobStatus);
+
+impl JobStatus {
+    /// Still to run: resumed at start-up, cancellable.
+    pub const fn is_unfinished(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+/// Why the store failed. An I/O error stays an I/O error: it is not passed off as SQLite's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("schema migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A JSON column that does not read back (written by something else, or damaged).
+    #[error("{what}: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
 
 /// A job as `GET /v1/jobs/{id}` shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobInfo {
     pub id: String,
-    /// queued, running, done, failed or cancelled.
-    pub status: String,
+    pub status: JobStatus,
     pub progress: Progress,
     /// Milliseconds since the Unix epoch.
     pub created_ms: i64,
@@ -55,12 +91,76 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A connection to the service's SQLite file: WAL, and a commit is durable when it returns.
-pub fn open_db(data_dir: &Path) -> Result<Connection, rusqlite::Error> {
-    let conn = Connection::open(data_dir.join("commonsnet.sqlite"))?;
+/// The schema of the service's SQLite file, one migration per change (the version is SQLite's
+/// `user_version`). Migration 1 is the schema of the stores written before migrations were
+/// kept: `IF NOT EXISTS` throughout, so such a store (at version 0) opens unchanged.
+static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![M::up_with_hook(
+        "CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            status TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            error TEXT,
+            created_ms INTEGER NOT NULL,
+            started_ms INTEGER,
+            finished_ms INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            crashes INTEGER NOT NULL DEFAULT 0,
+            max_parallel_runs INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created_ms);
+        CREATE TABLE IF NOT EXISTS runs (
+            job TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            row TEXT NOT NULL,
+            solve_ms REAL NOT NULL,
+            started_us INTEGER,
+            finished_us INTEGER,
+            PRIMARY KEY (job, idx)
+        );
+        CREATE TABLE IF NOT EXISTS sessions (
+            id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scenario TEXT NOT NULL,
+            created_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS session_log (
+            session TEXT NOT NULL, seq INTEGER NOT NULL, applied TEXT NOT NULL,
+            event_ids TEXT NOT NULL, changes TEXT NOT NULL, created_ms INTEGER NOT NULL,
+            PRIMARY KEY (session, seq));",
+        add_late_columns,
+    )])
+});
+
+/// Stores from the first release have `jobs` and `runs` without the columns added later;
+/// `CREATE TABLE IF NOT EXISTS` leaves them as they are, so the columns are added here.
+/// Hand-written because SQLite has no `ADD COLUMN IF NOT EXISTS`.
+fn add_late_columns(tx: &Transaction) -> HookResult {
+    for (table, column, decl) in [
+        ("jobs", "crashes", "INTEGER NOT NULL DEFAULT 0"),
+        ("jobs", "max_parallel_runs", "INTEGER"),
+        ("runs", "started_us", "INTEGER"),
+        ("runs", "finished_us", "INTEGER"),
+    ] {
+        let exists: bool = tx.query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+            params![column],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A connection to the service's SQLite file, its schema migrated to the latest version: WAL,
+/// and a commit is durable when it returns.
+pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(data_dir.join("commonsnet.sqlite"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    MIGRATIONS.to_latest(&mut conn)?;
     Ok(conn)
 }
 
@@ -71,53 +171,13 @@ pub struct JobStore {
 
 impl JobStore {
     /// Open (or create) the store under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<JobStore, rusqlite::Error> {
+    pub fn open(data_dir: &Path) -> Result<JobStore, StoreError> {
         let results_dir = data_dir.join("results");
-        std::fs::create_dir_all(&results_dir).map_err(|e| {
-            rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::new(
-                e.kind(),
-                format!("cannot create {}: {e}", results_dir.display()),
-            )))
+        std::fs::create_dir_all(&results_dir).map_err(|source| StoreError::Io {
+            path: results_dir.clone(),
+            source,
         })?;
         let conn = open_db(data_dir)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS jobs (
-                id TEXT PRIMARY KEY,
-                tenant TEXT NOT NULL,
-                spec TEXT NOT NULL,
-                status TEXT NOT NULL,
-                total INTEGER NOT NULL,
-                error TEXT,
-                created_ms INTEGER NOT NULL,
-                started_ms INTEGER,
-                finished_ms INTEGER,
-                attempts INTEGER NOT NULL DEFAULT 0
-            );
-            CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created_ms);
-            CREATE TABLE IF NOT EXISTS runs (
-                job TEXT NOT NULL,
-                idx INTEGER NOT NULL,
-                row TEXT NOT NULL,
-                solve_ms REAL NOT NULL,
-                PRIMARY KEY (job, idx)
-            );",
-        )?;
-        // Columns added since the first release; a store made before them gets them here.
-        for (table, column, decl) in [
-            ("jobs", "crashes", "INTEGER NOT NULL DEFAULT 0"),
-            ("jobs", "max_parallel_runs", "INTEGER"),
-            ("runs", "started_us", "INTEGER"),
-            ("runs", "finished_us", "INTEGER"),
-        ] {
-            let exists: bool = conn.query_row(
-                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
-                params![column],
-                |r| r.get(0),
-            )?;
-            if !exists {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
-            }
-        }
         Ok(JobStore {
             conn: Mutex::new(conn),
             results_dir,
@@ -137,16 +197,16 @@ impl JobStore {
         tenant: &str,
         spec: &str,
         total: i64,
-    ) -> Result<(), rusqlite::Error> {
+    ) -> Result<(), StoreError> {
         self.conn().execute(
-            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
-            params![id, tenant, spec, total, now_ms()],
+            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, tenant, spec, JobStatus::Queued, total, now_ms()],
         )?;
         Ok(())
     }
 
     /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
-    pub fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, rusqlite::Error> {
+    pub fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
         let conn = self.conn();
         let row = conn
             .query_row(
@@ -191,7 +251,7 @@ impl JobStore {
     }
 
     /// The tenant's jobs, newest first.
-    pub fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, rusqlite::Error> {
+    pub fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError> {
         let ids: Vec<String> = {
             let conn = self.conn();
             let mut st = conn.prepare(
@@ -212,47 +272,50 @@ impl JobStore {
     }
 
     /// Spec and status of a job (for the runner).
-    pub fn spec(&self, id: &str) -> Result<Option<(String, String)>, rusqlite::Error> {
-        self.conn()
+    pub fn spec(&self, id: &str) -> Result<Option<(String, JobStatus)>, StoreError> {
+        Ok(self
+            .conn()
             .query_row(
                 "SELECT spec, status FROM jobs WHERE id = ?1",
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
+            .optional()?)
     }
 
     /// Jobs to resume after a restart, oldest first.
-    pub fn unfinished(&self) -> Result<Vec<String>, rusqlite::Error> {
+    pub fn unfinished(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_ms, id",
-        )?;
-        let ids = st.query_map([], |r| r.get(0))?.collect();
-        ids
+        let mut st =
+            conn.prepare("SELECT id FROM jobs WHERE status IN (?1, ?2) ORDER BY created_ms, id")?;
+        let ids = st
+            .query_map(params![JobStatus::Queued, JobStatus::Running], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
     }
 
     /// queued -> running (or running again after a restart). `None` if the job is no longer
     /// runnable (cancelled meanwhile); else how many times the server died while running it
     /// (a job still `running` at this point was left so by a server that did not stop cleanly).
-    pub fn mark_running(&self, id: &str) -> Result<Option<i64>, rusqlite::Error> {
-        self.conn()
+    pub fn mark_running(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn()
             .query_row(
-                "UPDATE jobs SET status = 'running', started_ms = COALESCE(started_ms, ?2),
-                     attempts = attempts + 1, crashes = crashes + (status = 'running')
-                 WHERE id = ?1 AND status IN ('queued', 'running')
+                "UPDATE jobs SET status = ?4, started_ms = COALESCE(started_ms, ?2),
+                     attempts = attempts + 1, crashes = crashes + (status = ?4)
+                 WHERE id = ?1 AND status IN (?3, ?4)
                  RETURNING crashes",
-                params![id, now_ms()],
+                params![id, now_ms(), JobStatus::Queued, JobStatus::Running],
                 |r| r.get(0),
             )
-            .optional()
+            .optional()?)
     }
 
     /// running -> queued at a graceful shutdown: the job resumes at the next start.
-    pub fn checkpoint(&self, id: &str) -> Result<(), rusqlite::Error> {
+    pub fn checkpoint(&self, id: &str) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE jobs SET status = 'queued' WHERE id = ?1 AND status = 'running'",
-            params![id],
+            "UPDATE jobs SET status = ?2 WHERE id = ?1 AND status = ?3",
+            params![id, JobStatus::Queued, JobStatus::Running],
         )?;
         Ok(())
     }
@@ -263,9 +326,9 @@ impl JobStore {
     pub fn finish(
         &self,
         id: &str,
-        status: &str,
+        status: JobStatus,
         error: Option<&str>,
-    ) -> Result<(), rusqlite::Error> {
+    ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE jobs SET status = ?2, error = ?3, finished_ms = ?4,
                  max_parallel_runs = (
@@ -277,37 +340,45 @@ impl JobStore {
                              UNION ALL
                              SELECT finished_us, -1 FROM runs
                                  WHERE job = ?1 AND started_us IS NOT NULL AND finished_us IS NOT NULL)))
-             WHERE id = ?1 AND status IN ('queued', 'running')",
-            params![id, status, error, now_ms()],
+             WHERE id = ?1 AND status IN (?5, ?6)",
+            params![id, status, error, now_ms(), JobStatus::Queued, JobStatus::Running],
         )?;
         Ok(())
     }
 
     /// Cancel a queued or running job of this tenant. Returns the status after the call, or
     /// `None` for an unknown id.
-    pub fn cancel(&self, id: &str, tenant: &str) -> Result<Option<String>, rusqlite::Error> {
+    pub fn cancel(&self, id: &str, tenant: &str) -> Result<Option<JobStatus>, StoreError> {
         let conn = self.conn();
         conn.execute(
-            "UPDATE jobs SET status = 'cancelled', finished_ms = ?3
-             WHERE id = ?1 AND tenant = ?2 AND status IN ('queued', 'running')",
-            params![id, tenant, now_ms()],
+            "UPDATE jobs SET status = ?4, finished_ms = ?3
+             WHERE id = ?1 AND tenant = ?2 AND status IN (?5, ?6)",
+            params![
+                id,
+                tenant,
+                now_ms(),
+                JobStatus::Cancelled,
+                JobStatus::Queued,
+                JobStatus::Running
+            ],
         )?;
-        conn.query_row(
-            "SELECT status FROM jobs WHERE id = ?1 AND tenant = ?2",
-            params![id, tenant],
-            |r| r.get(0),
-        )
-        .optional()
+        Ok(conn
+            .query_row(
+                "SELECT status FROM jobs WHERE id = ?1 AND tenant = ?2",
+                params![id, tenant],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Indices of the runs already finished.
-    pub fn done_runs(&self, id: &str) -> Result<Vec<u64>, rusqlite::Error> {
+    pub fn done_runs(&self, id: &str) -> Result<Vec<u64>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT idx FROM runs WHERE job = ?1")?;
         let v = st
             .query_map(params![id], |r| r.get::<_, i64>(0).map(|i| i as u64))?
-            .collect();
-        v
+            .collect::<Result<_, _>>()?;
+        Ok(v)
     }
 
     /// Record one finished run, which executed from `started_us` to `finished_us`
@@ -318,9 +389,11 @@ impl JobStore {
         row: &RunRow,
         started_us: i64,
         finished_us: i64,
-    ) -> Result<(), rusqlite::Error> {
-        let text = serde_json::to_string(row)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(row).map_err(|source| StoreError::Json {
+            what: "run row",
+            source,
+        })?;
         self.conn().execute(
             "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms, started_us, finished_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -337,36 +410,156 @@ impl JobStore {
     }
 
     /// Every finished run of a job, in run order.
-    pub fn rows(&self, id: &str) -> Result<Vec<RunRow>, rusqlite::Error> {
-        let conn = self.conn();
-        let mut st = conn.prepare("SELECT row FROM runs WHERE job = ?1 ORDER BY idx")?;
-        let rows = st
-            .query_map(params![id], |r| r.get::<_, String>(0))?
+    pub fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
+        let texts: Vec<String> = {
+            let conn = self.conn();
+            let mut st = conn.prepare("SELECT row FROM runs WHERE job = ?1 ORDER BY idx")?;
+            let texts = st
+                .query_map(params![id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            texts
+        };
+        texts
+            .iter()
             .map(|t| {
-                t.and_then(|t| {
-                    serde_json::from_str(&t).map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            0,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })
+                serde_json::from_str(t).map_err(|source| StoreError::Json {
+                    what: "stored run row",
+                    source,
                 })
             })
-            .collect();
-        rows
+            .collect()
     }
 
     /// Number of jobs in each status (for `/metrics`).
-    pub fn counts(&self) -> Result<Vec<(String, i64)>, rusqlite::Error> {
+    pub fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status")?;
-        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect();
-        v
+        let v = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
     }
 
     /// Where a finished job's Parquet result lives.
     pub fn result_path(&self, id: &str) -> PathBuf {
         self.results_dir.join(format!("{id}.parquet"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tables as the service wrote them before migrations were kept (its own
+    /// `CREATE TABLE IF NOT EXISTS` at every start, `user_version` 0).
+    const UNVERSIONED_SCHEMA: &str = "
+        CREATE TABLE jobs (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, spec TEXT NOT NULL,
+            status TEXT NOT NULL, total INTEGER NOT NULL, error TEXT, created_ms INTEGER NOT NULL,
+            started_ms INTEGER, finished_ms INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+            crashes INTEGER NOT NULL DEFAULT 0, max_parallel_runs INTEGER);
+        CREATE INDEX jobs_by_status ON jobs(status, created_ms);
+        CREATE TABLE runs (job TEXT NOT NULL, idx INTEGER NOT NULL, row TEXT NOT NULL,
+            solve_ms REAL NOT NULL, started_us INTEGER, finished_us INTEGER,
+            PRIMARY KEY (job, idx));
+        CREATE TABLE sessions (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,
+            scenario TEXT NOT NULL, created_ms INTEGER NOT NULL);
+        CREATE TABLE session_log (session TEXT NOT NULL, seq INTEGER NOT NULL,
+            applied TEXT NOT NULL, event_ids TEXT NOT NULL, changes TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, PRIMARY KEY (session, seq));";
+
+    /// The first release's `jobs` and `runs`, before the columns added later.
+    const FIRST_RELEASE_SCHEMA: &str = "
+        CREATE TABLE jobs (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, spec TEXT NOT NULL,
+            status TEXT NOT NULL, total INTEGER NOT NULL, error TEXT, created_ms INTEGER NOT NULL,
+            started_ms INTEGER, finished_ms INTEGER, attempts INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX jobs_by_status ON jobs(status, created_ms);
+        CREATE TABLE runs (job TEXT NOT NULL, idx INTEGER NOT NULL, row TEXT NOT NULL,
+            solve_ms REAL NOT NULL, PRIMARY KEY (job, idx));";
+
+    fn old_store(schema: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("commonsnet.sqlite")).unwrap();
+        conn.execute_batch(schema).unwrap();
+        conn.execute(
+            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
+             VALUES ('j1', 't', '{}', 'running', 3, 1)",
+            [],
+        )
+        .unwrap();
+        dir
+    }
+
+    fn user_version(dir: &Path) -> i64 {
+        Connection::open(dir.join("commonsnet.sqlite"))
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn migrations_are_valid() {
+        MIGRATIONS.validate().unwrap();
+    }
+
+    #[test]
+    fn a_store_written_before_migrations_opens_with_its_jobs() {
+        let dir = old_store(UNVERSIONED_SCHEMA);
+        let store = JobStore::open(dir.path()).unwrap();
+        assert_eq!(user_version(dir.path()), 1);
+        assert_eq!(store.unfinished().unwrap(), ["j1"]);
+        assert_eq!(
+            store.mark_running("j1").unwrap(),
+            Some(1),
+            "it died running"
+        );
+        let job = store.job("j1", Some("t")).unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        // Opening again (a restart) is a no-op.
+        drop(store);
+        JobStore::open(dir.path()).unwrap();
+        assert_eq!(user_version(dir.path()), 1);
+    }
+
+    #[test]
+    fn a_first_release_store_gets_the_later_columns() {
+        let dir = old_store(FIRST_RELEASE_SCHEMA);
+        let store = JobStore::open(dir.path()).unwrap();
+        store.finish("j1", JobStatus::Failed, Some("x")).unwrap();
+        let job = store.job("j1", None).unwrap().unwrap();
+        assert_eq!(
+            (job.status, job.max_parallel_runs),
+            (JobStatus::Failed, None)
+        );
+    }
+
+    #[test]
+    fn job_status_round_trips_through_sqlite_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::open(dir.path()).unwrap();
+        store.insert_job("j", "t", "{}", 1).unwrap();
+        assert_eq!(store.spec("j").unwrap().unwrap().1, JobStatus::Queued);
+        assert_eq!(store.cancel("j", "t").unwrap(), Some(JobStatus::Cancelled));
+        assert_eq!(store.counts().unwrap(), [(JobStatus::Cancelled, 1)]);
+        for &s in JobStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        store
+            .conn()
+            .execute("UPDATE jobs SET status = 'paused'", [])
+            .unwrap();
+        assert!(matches!(
+            store.spec("j"),
+            Err(StoreError::Sqlite(
+                rusqlite::Error::FromSqlConversionFailure(..)
+            ))
+        ));
+    }
+
+    #[test]
+    fn an_unwritable_results_dir_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("results"), b"a file").unwrap();
+        let e = JobStore::open(dir.path()).err().unwrap();
+        assert!(matches!(e, StoreError::Io { .. }), "{e:?}");
     }
 }

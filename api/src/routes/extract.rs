@@ -1,0 +1,243 @@
+//! What handlers take from a request: the tenant, the wanted media type, a body read within
+//! the limits (size, time, encoding, content type), ids; and the Arrow stream answers.
+
+use crate::error::{ApiError, Code, InternalError, UserError};
+use crate::AppState;
+use arrow_array::RecordBatch;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use commonsnet_engine::Report;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+pub const PARQUET: &str = "application/vnd.apache.parquet";
+
+/// The tenant a request acts for.
+pub struct Tenant(pub String);
+
+impl FromRequestParts<Arc<AppState>> for Tenant {
+    type Rejection = UserError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(tenants) = &state.tenants else {
+            return Ok(Tenant("local".into()));
+        };
+        let unauthorized = |m: &str| UserError::new(Code::Unauthorized, m);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer TOKEN`"))?;
+        // The scheme is case-insensitive (RFC 7235 section 2.1).
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
+            .ok_or_else(|| unauthorized("expected `Authorization: Bearer TOKEN`"))?;
+        tenants
+            .tenant(token.trim())
+            .map(|t| Tenant(t.to_string()))
+            .ok_or_else(|| unauthorized("unknown token"))
+    }
+}
+
+/// What a client asked for in `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wanted {
+    Json,
+    Arrow,
+    Parquet,
+}
+
+/// Picks the first media type in `Accept` we can produce (q-values are not weighed: clients
+/// send one type). No header, `*/*` and `application/*` mean JSON.
+pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted, UserError> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Ok(Wanted::Json);
+    };
+    let accept = accept.to_str().unwrap_or("");
+    if accept.trim().is_empty() {
+        return Ok(Wanted::Json);
+    }
+    for item in accept.split(',') {
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/json" | "*/*" | "application/*" => return Ok(Wanted::Json),
+            ARROW_STREAM => return Ok(Wanted::Arrow),
+            PARQUET | "application/x-parquet" if parquet_ok => return Ok(Wanted::Parquet),
+            _ => {}
+        }
+    }
+    let mut offered = vec!["application/json", ARROW_STREAM];
+    if parquet_ok {
+        offered.push(PARQUET);
+    }
+    Err(UserError::new(
+        Code::NotAcceptable,
+        format!("cannot answer {accept:?}; offered: {}", offered.join(", ")),
+    ))
+}
+
+pub(super) fn body_rejection(e: BytesRejection) -> UserError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        UserError::new(
+            Code::BodyTooLarge,
+            "request body exceeds the server's limit",
+        )
+    } else {
+        UserError::new(Code::BadBody, e.body_text())
+    }
+}
+
+/// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
+/// (unknown fields included) is 422.
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserError> {
+    use commonsnet_engine::input::{parse_json as strict, JsonError};
+    // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route; a key
+    // repeated in any object of the body (serde would keep the last silently) is a 422 that
+    // names its path.
+    let value: Value = strict(bytes).map_err(|e| match e {
+        JsonError::Syntax(e) => {
+            UserError::new(Code::InvalidJson, format!("body is not valid JSON: {e}"))
+        }
+        dup => UserError::invalid_input(&dup.into_invalid_input("body")),
+    })?;
+    serde_json::from_value(value).map_err(|e| UserError::unprocessable(e.to_string()))
+}
+
+/// Refuse a body in an encoding we do not decode (415), instead of failing to parse it.
+pub(super) fn check_encoding(headers: &HeaderMap) -> Result<(), UserError> {
+    match headers.get(header::CONTENT_ENCODING) {
+        None => Ok(()),
+        Some(v)
+            if v.to_str()
+                .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity")) =>
+        {
+            Ok(())
+        }
+        Some(v) => Err(UserError::new(
+            Code::UnsupportedEncoding,
+            format!(
+                "Content-Encoding {:?} is not supported: send the body uncompressed",
+                v.to_str().unwrap_or("?")
+            ),
+        )),
+    }
+}
+
+/// Read a request body within the server's body timeout (408 when the client is too slow).
+pub(super) async fn read_body(st: &Arc<AppState>, req: Request) -> Result<Bytes, UserError> {
+    check_encoding(req.headers())?;
+    match tokio::time::timeout(st.config.body_timeout, Bytes::from_request(req, st)).await {
+        Ok(r) => r.map_err(body_rejection),
+        Err(_) => Err(body_timeout(st)),
+    }
+}
+
+pub(super) fn body_timeout(st: &AppState) -> UserError {
+    UserError::new(
+        Code::BodyTimeout,
+        format!(
+            "the request body did not arrive within {} s",
+            st.config.body_timeout.as_secs()
+        ),
+    )
+}
+
+pub(super) fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The allocations table as an Arrow IPC stream response.
+pub(super) fn allocations_stream(report: &Report) -> Result<Response, ApiError> {
+    let tables = report.tables().map_err(InternalError::from)?;
+    let bytes = arrow_stream_bytes(&tables.allocations)?;
+    Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
+}
+
+pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, InternalError> {
+    let mut buf = Vec::new();
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema())?;
+    w.write(batch)?;
+    w.finish()?;
+    drop(w);
+    Ok(buf)
+}
+
+/// Read a JSON request body (content type checked, size limited).
+pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
+    st: &Arc<AppState>,
+    req: Request,
+) -> Result<T, UserError> {
+    let ctype = content_type(req.headers());
+    if !matches!(ctype.as_str(), "application/json" | "") {
+        return Err(UserError::new(
+            Code::UnsupportedMediaType,
+            format!("Content-Type {ctype:?}: send application/json"),
+        ));
+    }
+    let bytes = read_body(st, req).await?;
+    parse_json(&bytes)
+}
+
+/// Job and session ids: UUID v4 (122 random bits, unguessable; ids are also tenant-checked)
+/// in the 32-hex-digit form the API has always used. v4 rather than v7: an id need not tell
+/// when it was made.
+pub(super) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A job id is 32 hex digits (ids made before UUIDs were 128 hashed bits in the same form).
+pub(super) fn check_id(id: &str) -> Result<(), UserError> {
+    if id.len() == 32 && uuid::Uuid::try_parse(id).is_ok() {
+        Ok(())
+    } else {
+        Err(UserError::not_found("job"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_pass_the_id_check_and_differ() {
+        let (a, b) = (new_id(), new_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(check_id(&a).is_ok());
+        // Ids made before UUIDs (hashed bits, any version nibble) stay valid.
+        assert!(check_id("00000000000000000000000000000000").is_ok());
+        assert!(check_id("d41d8cd98f00b204e9800998ecf8427e").is_ok());
+        for bad in [
+            "",
+            "xyz",
+            "d41d8cd9-8f00-b204-e980-0998ecf8427e",
+            "d41d8cd98f00b204e9800998ecf8427g",
+        ] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+}

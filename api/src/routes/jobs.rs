@@ -1,0 +1,201 @@
+//! `/v1/jobs`: submit (durable before the `202`), list, status, cancel, result.
+
+use super::extract::*;
+use super::{blocking, St};
+use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
+use crate::jobs::JobRequest;
+use crate::schema;
+use crate::store::{JobInfo, JobStatus};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `202` answer of `POST /v1/jobs`.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub status: JobStatus,
+    pub total: usize,
+}
+
+/// The JSON result of a finished job.
+#[derive(Serialize, ToSchema)]
+pub struct JobResult {
+    pub id: String,
+    /// One row per run, in run order.
+    #[schema(value_type = Vec<schema::RunRow>)]
+    pub rows: Vec<commonsnet_engine::batch::RunRow>,
+}
+
+/// Submit a batch job: scenarios (inline or from a generator) x policies x replicates with
+/// perturbations. Answers `202` once the job is durably stored.
+#[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest,
+    responses(
+        (status = 202, description = "Stored and queued", body = Accepted),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        (status = 422, description = "Invalid job", body = ErrorBody),
+        (status = 429, description = "Queue full; see Retry-After", body = ErrorBody),
+    ))]
+pub(super) async fn submit_job(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let request: JobRequest = json_body(&st, req).await?;
+    let total = request.validate()?;
+    if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(InternalError::ShuttingDown.into());
+    }
+    if !st.queue.try_reserve() {
+        return Err(UserError::new(
+            Code::QueueFull,
+            format!(
+                "{} jobs are waiting already; retry later",
+                st.queue.capacity
+            ),
+        )
+        .retry_after(5)
+        .into());
+    }
+    let id = new_id();
+    let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
+    let store = st.store.clone();
+    let (jid, t) = (id.clone(), tenant.clone());
+    let stored = blocking(move || store.insert_job(&jid, &t, &spec, total as i64))
+        .await
+        .and_then(|r| r.map_err(ApiError::from));
+    if let Err(e) = stored {
+        st.queue.release();
+        return Err(e);
+    }
+    st.queue.push_reserved(id.clone());
+    tracing::info!(job = %id, tenant, total, "job accepted");
+    let location = format!("/v1/jobs/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(Accepted {
+            id,
+            status: JobStatus::Queued,
+            total,
+        }),
+    )
+        .into_response())
+}
+
+pub(super) async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiError> {
+    check_id(id)?;
+    let store = st.store.clone();
+    let (id, tenant) = (id.to_string(), tenant.to_string());
+    blocking(move || store.job(&id, Some(&tenant)))
+        .await??
+        .ok_or_else(|| UserError::not_found("job").into())
+}
+
+/// The tenant's jobs, newest first (at most 1000).
+#[utoipa::path(get, path = "/v1/jobs",
+    responses((status = 200, description = "Jobs", body = Vec<JobInfo>),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+pub(super) async fn list_jobs(
+    State(st): St,
+    Tenant(tenant): Tenant,
+) -> Result<Json<Vec<JobInfo>>, ApiError> {
+    let store = st.store.clone();
+    let jobs = blocking(move || store.list(&tenant, 1000)).await??;
+    Ok(Json(jobs))
+}
+
+/// Status, progress (runs done / total) and timings of a job.
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = JobInfo),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such job for this tenant", body = ErrorBody)))]
+pub(super) async fn job_status(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<JobInfo>, ApiError> {
+    Ok(Json(load_job(&st, &id, &tenant).await?))
+}
+
+/// Cancel a queued or running job (cooperatively: runs in flight finish first).
+#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Cancelled", body = JobInfo),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such job for this tenant", body = ErrorBody),
+        (status = 409, description = "The job had already finished", body = ErrorBody)))]
+pub(super) async fn cancel_job(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<JobInfo>, ApiError> {
+    check_id(&id)?;
+    let store = st.store.clone();
+    let (jid, t) = (id.clone(), tenant.clone());
+    let status = blocking(move || store.cancel(&jid, &t)).await??;
+    match status {
+        None => Err(UserError::not_found("job").into()),
+        Some(JobStatus::Cancelled) => {
+            st.queue.cancel(&id);
+            Ok(Json(load_job(&st, &id, &tenant).await?))
+        }
+        Some(other) => Err(UserError::new(
+            Code::JobFinished,
+            format!("the job is {other} and can no longer be cancelled"),
+        )
+        .into()),
+    }
+}
+
+/// The result of a finished job, one row per run: Parquet (`Accept:
+/// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default).
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "One row per run", body = JobResult),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such job for this tenant", body = ErrorBody),
+        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 409, description = "The job is not done", body = ErrorBody)))]
+pub(super) async fn job_result(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let wanted = negotiate(&headers, true)?;
+    let job = load_job(&st, &id, &tenant).await?;
+    if job.status != JobStatus::Done {
+        return Err(UserError::new(
+            Code::JobNotDone,
+            format!(
+                "the job is {}{}",
+                job.status,
+                job.error.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        )
+        .into());
+    }
+    if wanted == Wanted::Parquet {
+        let bytes = tokio::fs::read(st.store.result_path(&id)).await?;
+        return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+    }
+    let store = st.store.clone();
+    let rows = blocking(move || store.rows(&id)).await??;
+    match wanted {
+        Wanted::Arrow => {
+            let batch =
+                commonsnet_engine::batch::rows_to_batch(&rows).map_err(InternalError::from)?;
+            let bytes = arrow_stream_bytes(&batch)?;
+            Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
+        }
+        _ => Ok(Json(JobResult { id: job.id, rows }).into_response()),
+    }
+}

@@ -1,0 +1,487 @@
+//! The routes of SPEC section 4: the router, its middleware (head limits, request metrics and
+//! logs) and the OpenAPI document; the handlers live in one module per resource.
+//!
+//! - `extract`: the tenant, content negotiation, bodies, ids.
+//! - `solve`: `POST /v1/solve`.
+//! - `jobs`: `/v1/jobs`.
+//! - `sessions`: `/v1/sessions` (create, events, plan, why, delete).
+//! - `stream`: the sessions' Server-Sent Events.
+
+mod extract;
+mod jobs;
+mod sessions;
+mod solve;
+mod stream;
+
+pub use extract::{Tenant, ARROW_STREAM, PARQUET};
+
+use crate::error::{ApiError, Code, ErrorBody, ErrorDetail, InternalError, Problem, UserError};
+use crate::store::{JobInfo, JobStatus, Progress};
+use crate::AppState;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::{OpenApi, ToSchema};
+
+type St = State<Arc<AppState>>;
+
+/// The service's routes, with the body limit, metrics and fallbacks applied.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/solve", post(solve::solve))
+        .route("/v1/jobs", post(jobs::submit_job).get(jobs::list_jobs))
+        .route(
+            "/v1/jobs/{id}",
+            get(jobs::job_status).delete(jobs::cancel_job),
+        )
+        .route("/v1/jobs/{id}/result", get(jobs::job_result))
+        .route("/v1/sessions", post(sessions::create_session))
+        .route("/v1/sessions/{id}", delete(sessions::delete_session))
+        .route("/v1/sessions/{id}/events", post(sessions::session_events))
+        .route("/v1/sessions/{id}/plan", get(sessions::session_plan))
+        .route("/v1/sessions/{id}/stream", get(stream::session_stream))
+        .route(
+            "/v1/sessions/{id}/needs/{need}/why",
+            get(sessions::session_why),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn(head_limits))
+        .with_state(state)
+}
+
+/// Longest request target served; longer ones answer 414.
+const MAX_URI: usize = 8 << 10;
+/// Most header bytes (names, values and separators) and header lines served; more answer 431.
+const MAX_HEADER_BYTES: usize = 64 << 10;
+const MAX_HEADER_LINES: usize = 100;
+
+/// 414 and 431 with the JSON error body. hyper answers them itself (with no body) only for
+/// heads beyond its own, much larger, buffer (`server.rs`).
+async fn head_limits(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI {
+        return UserError::new(
+            Code::UriTooLong,
+            format!("the request target has {uri_len} bytes; at most {MAX_URI} are served"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_LINES {
+        return UserError::new(
+Code::HeadersTooLarge,
+            format!(
+                "{} header lines of {bytes} bytes; at most {MAX_HEADER_LINES} lines and {MAX_HEADER_BYTES} bytes are served",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CommonsNet",
+        description = "Allocation engine for shared community resources and crisis response (SPEC section 4)."
+    ),
+    paths(healthz, metrics, openapi, solve::solve, jobs::submit_job, jobs::list_jobs,
+        jobs::job_status, jobs::cancel_job, jobs::job_result, sessions::create_session,
+        sessions::delete_session, sessions::session_events, sessions::session_plan,
+        stream::session_stream, sessions::session_why),
+    components(schemas(ErrorBody, ErrorDetail, Problem, Code, JobStatus, JobInfo, Progress,
+        crate::jobs::JobRequest, crate::jobs::GeneratorSpec, jobs::Accepted, solve::SolveResponse,
+        sessions::SessionRequest, sessions::EventsRequest, sessions::SessionCreated, Health,
+        jobs::JobResult, crate::sessions::ChangeSet, crate::sessions::Plan,
+        crate::schema::SolveStatus, crate::schema::ObjectiveKind, crate::schema::WhyReason,
+        crate::schema::Summary, crate::schema::Infeasibility, crate::schema::AllocationRow,
+        crate::schema::NeedRow, crate::schema::ResourceRow, crate::schema::Dispatch,
+        crate::schema::MatchChange, crate::schema::RunRow, crate::schema::Why,
+        crate::schema::Candidate, crate::schema::Excluded, crate::schema::LinkedResource,
+        crate::schema::ServesInstead, crate::error::LimitValue)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Counts and times every request, and logs it.
+async fn track(State(st): St, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let resp = next.run(req).await;
+    let secs = start.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    st.metrics.request(method.as_str(), &route, status, secs);
+    tracing::info!(%method, route, status, ms = secs * 1e3, "request");
+    resp
+}
+
+async fn not_found() -> UserError {
+    UserError::new(Code::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> UserError {
+    UserError::new(
+        Code::MethodNotAllowed,
+        "this route does not accept that method",
+    )
+}
+
+/// Run storage or solver work off the async runtime; a task that dies is our fault (5xx).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| InternalError::from(e).into())
+}
+
+#[utoipa::path(get, path = "/healthz", security(()),
+    responses((status = 200, description = "The service is up", body = Health)))]
+async fn healthz(State(st): St) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: commonsnet_engine::VERSION,
+        queue_depth: st.queue.depth(),
+    })
+}
+
+/// `GET /healthz` answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the service answers.
+    pub status: &'static str,
+    /// The engine's version.
+    pub version: &'static str,
+    /// Jobs accepted and waiting to start.
+    pub queue_depth: usize,
+}
+
+#[utoipa::path(get, path = "/metrics", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+async fn metrics(State(st): St) -> Result<Response, ApiError> {
+    let store = st.store.clone();
+    let jobs = blocking(move || store.counts()).await??;
+    let text = st
+        .metrics
+        .render(st.queue.depth(), st.sessions.live_count(), &jobs)
+        .map_err(InternalError::from)?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+#[utoipa::path(get, path = "/openapi.json", security(()),
+    responses((status = 200, description = "This document", body = Object)))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The OpenAPI document describes what the service sends: every answer's schema has real
+    //! fields, and values the service builds validate against the documented schemas.
+
+    use super::*;
+    use crate::schema::SolveStatus;
+    use commonsnet_engine::session::{parse_events, Session};
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
+        let s = &doc["components"]["schemas"][name];
+        assert!(s.is_object(), "no component schema {name}");
+        s
+    }
+
+    fn resolve<'a>(doc: &'a Value, s: &'a Value) -> &'a Value {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => resolve(
+                doc,
+                component(doc, r.trim_start_matches("#/components/schemas/")),
+            ),
+            None => s,
+        }
+    }
+
+    /// Strict validation of `v` against `s`: types, enums, required fields, and no field that
+    /// the schema does not document (`additionalProperties` only where it is given).
+    fn check(doc: &Value, s: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
+        let s = resolve(doc, s);
+        if let Some(alts) = s
+            .get("oneOf")
+            .or_else(|| s.get("anyOf"))
+            .and_then(Value::as_array)
+        {
+            let fits = |a: &Value| {
+                let mut o = Vec::new();
+                check(doc, a, v, path, &mut o);
+                o.is_empty()
+            };
+            if !alts.iter().any(fits) {
+                out.push(format!("{path}: {v} fits no alternative"));
+            }
+            return;
+        }
+        assert!(
+            s.get("allOf").is_none(),
+            "{path}: allOf is not checked here"
+        );
+        if let Some(values) = s.get("enum").and_then(Value::as_array) {
+            if !values.contains(v) {
+                out.push(format!("{path}: {v} is not one of {values:?}"));
+            }
+        }
+        if let Some(t) = s.get("type") {
+            let types: Vec<&str> = match t {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            let fits = types.iter().any(|t| match *t {
+                "null" => v.is_null(),
+                "string" => v.is_string(),
+                "boolean" => v.is_boolean(),
+                "integer" => v.is_i64() || v.is_u64(),
+                "number" => v.is_number(),
+                "object" => v.is_object(),
+                "array" => v.is_array(),
+                _ => false,
+            });
+            if !fits {
+                out.push(format!("{path}: {v} is not {t}"));
+                return;
+            }
+        }
+        match v {
+            Value::Object(m) => {
+                let props = s.get("properties").and_then(Value::as_object);
+                for (k, x) in m {
+                    let at = format!("{path}.{k}");
+                    match (props.and_then(|p| p.get(k)), s.get("additionalProperties")) {
+                        (Some(p), _) => check(doc, p, x, &at, out),
+                        (None, Some(ap)) if ap.is_object() => check(doc, ap, x, &at, out),
+                        (None, Some(Value::Bool(true))) => {}
+                        _ => out.push(format!("{at}: not documented")),
+                    }
+                }
+                for r in s
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let r = r.as_str().unwrap();
+                    if !m.contains_key(r) {
+                        out.push(format!("{path}.{r}: required but missing"));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item) = s.get("items") {
+                    for (i, x) in items.iter().enumerate() {
+                        check(doc, item, x, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn conforms(doc: &Value, name: &str, v: &impl serde::Serialize) {
+        let v = serde_json::to_value(v).unwrap();
+        let mut problems = Vec::new();
+        check(doc, component(doc, name), &v, name, &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}\n{v:#}");
+    }
+
+    /// A schema that says nothing of its fields: `{"type": "object"}` alone.
+    fn bare(doc: &Value, s: &Value) -> bool {
+        let s = resolve(doc, s);
+        let is_object = s.get("type").is_some_and(|t| {
+            t == "object"
+                || t.as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "object"))
+        });
+        is_object
+            && s.get("properties").is_none()
+            && !s.get("additionalProperties").is_some_and(Value::is_object)
+    }
+
+    /// Every schema reachable from `s`, each once.
+    fn reachable<'a>(
+        doc: &'a Value,
+        s: &'a Value,
+        seen: &mut Vec<String>,
+        out: &mut Vec<&'a Value>,
+    ) {
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            if seen.iter().any(|x| x == r) {
+                return;
+            }
+            seen.push(r.to_string());
+        }
+        let s = resolve(doc, s);
+        out.push(s);
+        for key in ["oneOf", "anyOf", "allOf"] {
+            for a in s.get(key).and_then(Value::as_array).into_iter().flatten() {
+                reachable(doc, a, seen, out);
+            }
+        }
+        for p in s
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            reachable(doc, p.1, seen, out);
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(x) = s.get(key).filter(|x| x.is_object()) {
+                reachable(doc, x, seen, out);
+            }
+        }
+    }
+
+    #[test]
+    fn json_answers_document_their_fields() {
+        let doc = doc();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, resp) in op["responses"].as_object().unwrap() {
+                    let Some(schema) = resp["content"]["application/json"].get("schema") else {
+                        continue;
+                    };
+                    if path == "/openapi.json" {
+                        continue; // the document itself: OpenAPI's own schema
+                    }
+                    let mut all = Vec::new();
+                    reachable(&doc, schema, &mut Vec::new(), &mut all);
+                    for s in all {
+                        assert!(!bare(&doc, s), "{method} {path} {status}: bare object {s}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40, "{checked}");
+    }
+
+    #[test]
+    fn the_solve_summary_status_and_the_error_codes_are_enums() {
+        let doc = doc();
+        let ok = &doc["paths"]["/v1/solve"]["post"]["responses"]["200"]["content"]
+            ["application/json"]["schema"];
+        let summary = resolve(&doc, &resolve(&doc, ok)["properties"]["summary"]);
+        let status = resolve(&doc, &summary["properties"]["status"]);
+        let want: Vec<Value> = SolveStatus::ALL.iter().map(|s| s.as_str().into()).collect();
+        assert_eq!(status["enum"].as_array().unwrap(), &want);
+
+        let bad = &doc["paths"]["/v1/solve"]["post"]["responses"]["422"]["content"]
+            ["application/json"]["schema"];
+        let detail = resolve(&doc, &resolve(&doc, bad)["properties"]["error"]);
+        let code = resolve(&doc, &detail["properties"]["code"]);
+        let want: Vec<Value> = Code::ALL.iter().map(|c| c.as_str().into()).collect();
+        assert_eq!(code["enum"].as_array().unwrap(), &want);
+    }
+
+    fn scenario() -> Value {
+        serde_json::json!({
+            "name": "two-towns",
+            "resources": [
+                {"id": "van", "kind": "water", "capacity": {"l": 10}, "lat": 52.0, "lon": 4.0},
+                {"id": "bus", "kind": "ride", "capacity": {"seats": 4}, "lat": 52.0, "lon": 4.1}
+            ],
+            "needs": [
+                {"id": "a", "kind": "water", "demand": {"l": 6}, "lat": 52.01, "lon": 4.0},
+                {"id": "b", "kind": "water", "demand": {"l": 6}, "lat": 52.02, "lon": 4.0,
+                    "priority": 2},
+                {"id": "c", "kind": "food", "demand": {"kg": 1}, "lat": 52.0, "lon": 4.0}
+            ]
+        })
+    }
+
+    #[test]
+    fn what_the_service_sends_validates_against_the_document() {
+        let doc = doc();
+        let raw = scenario();
+        let s = commonsnet_engine::scenario_from_value(&raw).unwrap();
+        let report = commonsnet_engine::solve_report(&s);
+        conforms(&doc, "SolveResponse", &solve::SolveResponse::new(&report));
+        let mut infeasible = raw.clone();
+        infeasible["needs"][0]["min_fill"] = 1.into();
+        infeasible["needs"][1]["min_fill"] = 1.into();
+        let s2 = commonsnet_engine::scenario_from_value(&infeasible).unwrap();
+        let r2 = commonsnet_engine::solve_report(&s2);
+        assert!(r2.summary.infeasibility.is_some());
+        conforms(&doc, "SolveResponse", &solve::SolveResponse::new(&r2));
+
+        let mut session = Session::new(&s).unwrap();
+        let events = parse_events(&serde_json::json!([
+            {"type": "dispatched", "need": "b", "resource": "van"}
+        ]))
+        .unwrap();
+        let (out, _) = session.stage(&events).unwrap();
+        let _ = session.flush();
+        conforms(&doc, "ChangeSet", &crate::sessions::ChangeSet::new(1, out));
+        conforms(
+            &doc,
+            "Plan",
+            &crate::sessions::plan(&session.report(), &session),
+        );
+        for need in ["a", "b", "c"] {
+            conforms(&doc, "Why", &session.why(need).unwrap());
+        }
+
+        let job: crate::jobs::JobRequest =
+            serde_json::from_value(serde_json::json!({"scenarios": [raw]})).unwrap();
+        let batch = job.into_batch(10.0).unwrap();
+        conforms(&doc, "RunRow", &batch.run(0));
+        conforms(&doc, "RunRow", &batch.error_row(0, "boom"));
+
+        let e =
+            commonsnet_engine::scenario_from_value(&serde_json::json!({"needs": 1})).unwrap_err();
+        conforms(&doc, "ErrorBody", &UserError::invalid_input(&e).body());
+        let too_many = serde_json::json!({"scenarios": [scenario()], "replicates": 1_000_000});
+        let job: crate::jobs::JobRequest = serde_json::from_value(too_many).unwrap();
+        conforms(&doc, "ErrorBody", &job.validate().unwrap_err().body());
+    }
+}

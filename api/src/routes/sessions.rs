@@ -1,0 +1,182 @@
+//! `/v1/sessions`: create, apply events, read the plan and the explanations, delete. Each
+//! session's work runs on its actor ([`crate::sessions`]).
+
+use super::extract::*;
+use super::{blocking, St};
+use crate::error::{ApiError, ErrorBody, UserError};
+use crate::AppState;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use commonsnet_engine::scenario_from_value;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The initial scenario (SPEC section 3; needs and resources may be empty lists, links
+    /// are built by the policy's rules).
+    #[schema(value_type = Object)]
+    pub scenario: Value,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventsRequest {
+    /// Events of SPEC section 4, each with an optional `event_id` for idempotent retries.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Value,
+}
+
+/// `201` answer of `POST /v1/sessions`.
+#[derive(Serialize, ToSchema)]
+pub struct SessionCreated {
+    pub id: String,
+    /// Needs and resources of the initial scenario.
+    pub needs: usize,
+    pub resources: usize,
+}
+
+/// Open a live matching session.
+#[utoipa::path(post, path = "/v1/sessions", request_body = SessionRequest,
+    responses((status = 201, description = "Created; the initial plan is ready", body = SessionCreated),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        (status = 422, description = "Invalid scenario", body = ErrorBody),
+        (status = 429, description = "Too many live sessions; see Retry-After", body = ErrorBody),
+        (status = 503, description = "No thread for a new session now; see Retry-After", body = ErrorBody)))]
+pub(super) async fn create_session(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let body: SessionRequest = json_body(&st, req).await?;
+    let scenario = scenario_from_value(&body.scenario).map_err(|e| UserError::invalid_input(&e))?;
+    let id = new_id();
+    let hub = st.sessions.clone();
+    let (sid, raw) = (id.clone(), body.scenario);
+    let (needs, resources) = (scenario.needs.len(), scenario.resources.len());
+    blocking(move || hub.create(&sid, &tenant, &scenario, &raw)).await??;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/sessions/{id}"))],
+        Json(SessionCreated {
+            id,
+            needs,
+            resources,
+        }),
+    )
+        .into_response())
+}
+
+/// Delete a session: its log is removed and its streams end.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", params(("id" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody)))]
+pub(super) async fn delete_session(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let hub = st.sessions.clone();
+    blocking(move || hub.delete(&id, &tenant)).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Apply events (one batch, all or nothing) and answer the matches that changed.
+#[utoipa::path(post, path = "/v1/sessions/{id}/events", request_body = EventsRequest,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "Applied: sequence number, changed matches, new dispatches", body = crate::sessions::ChangeSet),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 409, description = "An event conflicts with the session's state; nothing applied", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        (status = 422, description = "Malformed events; details name the event and field", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody),
+        (status = 500, description = "The session failed on this batch; nothing was applied and it was restored from its log", body = ErrorBody)))]
+pub(super) async fn session_events(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<crate::sessions::ChangeSet>, ApiError> {
+    let body: EventsRequest = json_body(&st, req).await?;
+    let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
+        let details = issues
+            .iter()
+            .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+            .collect();
+        UserError::unprocessable(format!("{} problem(s) in the events", issues.len()))
+            .with_details(details)
+    })?;
+    let hub = st.sessions.clone();
+    let rx = blocking(move || hub.events(&id, &tenant, events)).await??;
+    Ok(Json(crate::sessions::answer(rx).await??))
+}
+
+/// Run a read on a session's actor (loading the session first if it was unloaded).
+pub(super) async fn session_read<T: Send + 'static>(
+    st: &AppState,
+    id: String,
+    tenant: String,
+    f: impl FnOnce(&commonsnet_engine::session::Session) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let hub = st.sessions.clone();
+    let rx = blocking(move || hub.read(&id, &tenant, f)).await??;
+    crate::sessions::answer(rx).await
+}
+
+/// The current plan: summary, proposed matches and dispatches (JSON), or the matches as an
+/// Arrow IPC stream.
+#[utoipa::path(get, path = "/v1/sessions/{id}/plan", params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The plan", body = crate::sessions::Plan),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session for this tenant", body = ErrorBody),
+        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
+pub(super) async fn session_plan(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let wanted = negotiate(&headers, false)?;
+    let (report, body) = session_read(&st, id, tenant, |s| {
+        let r = s.report();
+        let body = crate::sessions::plan(&r, s);
+        (r, body)
+    })
+    .await?;
+    match wanted {
+        Wanted::Arrow => allocations_stream(&report),
+        _ => Ok(Json(body).into_response()),
+    }
+}
+
+/// Why a need is unserved or partly served.
+#[utoipa::path(get, path = "/v1/sessions/{id}/needs/{need}/why",
+    params(("id" = String, Path, description = "Session id"), ("need" = String, Path, description = "Need id")),
+    responses((status = 200, description = "The explanation", body = crate::schema::Why),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such session or need", body = ErrorBody),
+        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
+pub(super) async fn session_why(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path((id, need)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    session_read(&st, id, tenant, move |s| s.why(&need))
+        .await?
+        .map(Json)
+        .ok_or_else(|| UserError::not_found("need").into())
+}

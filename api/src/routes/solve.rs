@@ -1,0 +1,202 @@
+//! `POST /v1/solve`: a scenario (JSON or Arrow IPC parts) solved now, on the bounded solve
+//! pool.
+
+use super::extract::*;
+use super::{blocking, St};
+use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
+use crate::schema;
+use arrow_array::RecordBatch;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use commonsnet_engine::{scenario_from_batches, scenario_from_value, Report, Scenario};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /v1/solve` JSON answer: the summary and the three result tables.
+#[derive(Serialize, ToSchema)]
+pub struct SolveResponse {
+    #[schema(value_type = schema::Summary)]
+    pub summary: Value,
+    #[schema(value_type = Vec<schema::AllocationRow>)]
+    pub allocations: Vec<Value>,
+    #[schema(value_type = Vec<schema::NeedRow>)]
+    pub needs: Vec<Value>,
+    #[schema(value_type = Vec<schema::ResourceRow>)]
+    pub resources: Vec<Value>,
+}
+
+impl SolveResponse {
+    pub fn new(r: &Report) -> SolveResponse {
+        SolveResponse {
+            summary: r.summary_json(),
+            allocations: r.allocations_json(),
+            needs: r.needs_json(),
+            resources: r.resources_json(),
+        }
+    }
+}
+
+/// Read the multipart form of `POST /v1/solve`: Arrow IPC (stream or file) parts `resources`,
+/// `needs`, optional `links`, a `policy` JSON part and an optional `name` text part.
+pub(super) async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserError> {
+    let mut tables: [Option<Vec<RecordBatch>>; 3] = [None, None, None];
+    let mut policy: Option<Value> = None;
+    let mut name: Option<String> = None;
+    let bad = |m: String| UserError::new(Code::BadMultipart, m);
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            UserError::new(
+                Code::BodyTooLarge,
+                "request body exceeds the server's limit",
+            )
+        } else {
+            bad(format!("malformed multipart body: {}", e.body_text()))
+        }
+    })? {
+        let part = field.name().unwrap_or("").to_string();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("part {part:?}: {}", e.body_text())))?;
+        let slot = match part.as_str() {
+            "resources" => 0,
+            "needs" => 1,
+            "links" => 2,
+            "policy" => {
+                policy = Some(parse_json::<Value>(&data).map_err(|e| UserError {
+                    message: format!("part \"policy\": {}", e.message),
+                    ..e
+                })?);
+                continue;
+            }
+            "name" => {
+                name = Some(String::from_utf8_lossy(&data).into_owned());
+                continue;
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown part {other:?}: expected resources, needs, links, policy or name"
+                )))
+            }
+        };
+        let batches = commonsnet_datasets::read_batches_from_bytes(&data).map_err(|e| {
+            UserError::unprocessable(format!("part {part:?} is not an Arrow IPC table: {e}"))
+        })?;
+        tables[slot] = Some(batches);
+    }
+    let [resources, needs, links] = tables;
+    let missing: Vec<&str> = [("resources", &resources), ("needs", &needs)]
+        .iter()
+        .filter(|(_, t)| t.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(UserError::unprocessable(format!(
+            "missing part(s): {}",
+            missing.join(", ")
+        )));
+    }
+    scenario_from_batches(
+        resources.as_deref().unwrap_or_default(),
+        needs.as_deref().unwrap_or_default(),
+        links.as_deref(),
+        policy.as_ref(),
+        name.as_deref(),
+    )
+    .map_err(|e| UserError::invalid_input(&e))
+}
+
+/// Solve a scenario now. JSON body (SPEC section 3), or `multipart/form-data` with Arrow IPC
+/// parts `resources`, `needs`, optional `links`, and a `policy` JSON part. Answers the summary
+/// and the result tables as JSON, or with `Accept: application/vnd.apache.arrow.stream` the
+/// allocations table as an Arrow IPC stream (status, objective and solver in `x-commonsnet-*`
+/// headers). The server's time limit caps the policy's.
+#[utoipa::path(post, path = "/v1/solve",
+    request_body(content((Object = "application/json"), (Object = "multipart/form-data")),
+        description = "A scenario: JSON, or Arrow IPC parts"),
+    responses(
+        (status = 200, description = "Solved (any status, infeasible included)", body = SolveResponse,
+            content_type = "application/json"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        (status = 422, description = "Invalid scenario; details name table, row and field", body = ErrorBody),
+    ))]
+pub(super) async fn solve(
+    State(st): St,
+    _tenant: Tenant,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let wanted = negotiate(req.headers(), false)?;
+    let ctype = content_type(req.headers());
+    let scenario = match ctype.as_str() {
+        "application/json" | "" => {
+            let bytes = read_body(&st, req).await?;
+            let value: Value = parse_json(&bytes)?;
+            scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?
+        }
+        "multipart/form-data" => {
+            check_encoding(req.headers())?;
+            let form = Multipart::from_request(req, &st)
+                .await
+                .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;
+            tokio::time::timeout(st.config.body_timeout, scenario_from_multipart(form))
+                .await
+                .map_err(|_| body_timeout(&st))??
+        }
+        other => {
+            return Err(UserError::new(
+                Code::UnsupportedMediaType,
+                format!("Content-Type {other:?}: send application/json or multipart/form-data"),
+            )
+            .into())
+        }
+    };
+    let permit = st
+        .solve_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| InternalError::ShuttingDown)?;
+    let opts = commonsnet_engine::SolveOptions {
+        time_limit_s: Some(st.config.time_limit_s),
+        ..Default::default()
+    };
+    // A solver failure is ours, not the client's: a 500, logged with what failed.
+    let report = blocking(move || {
+        let _permit = permit;
+        commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| Report::new(&o))
+    })
+    .await?
+    .map_err(InternalError::from)?;
+    st.metrics
+        .solve(&report.summary.solver, report.summary.solve_ms);
+    match wanted {
+        Wanted::Arrow => {
+            let mut resp = allocations_stream(&report)?;
+            let h = resp.headers_mut();
+            let s = &report.summary;
+            let put = |h: &mut HeaderMap, k: &'static str, v: String| {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(k, v);
+                }
+            };
+            put(h, "x-commonsnet-status", s.status.as_str().to_string());
+            put(
+                h,
+                "x-commonsnet-objective",
+                s.objective.map_or("null".into(), |o| o.to_string()),
+            );
+            put(h, "x-commonsnet-solver", s.solver.clone());
+            put(h, "x-commonsnet-solve-ms", format!("{:.3}", s.solve_ms));
+            Ok(resp)
+        }
+        _ => Ok(Json(SolveResponse::new(&report)).into_response()),
+    }
+}
