@@ -3,10 +3,14 @@
 //! The footer (`FileMetaData`) is Thrift in the compact protocol. arrow-rs's decoder sizes a
 //! list by the count its header claims (`Vec::with_capacity(n)`), so a footer of a few bytes
 //! that claims 2^32 schema elements asks the allocator for tens of gigabytes and the process
-//! aborts (found by fuzzing; the input is in `fuzz/regressions/parquet/`). This walk reads
+//! aborts (found by fuzzing; the inputs are in `fuzz/regressions/parquet/`). This walk reads
 //! the footer's structure without building anything and refuses every container that claims
 //! more elements than bytes remain (each element of the compact protocol takes at least one
 //! byte), every length past the end, unknown types and nesting deeper than Parquet uses.
+//! arrow-rs matches fields by id and reads the type it expects whatever the wire type says,
+//! so the walk follows the part of parquet.thrift it decodes (`Expect`): a known field of
+//! another wire type is refused (else the two would read different bytes), and a schema
+//! element's `num_children`, for which arrow-rs reserves slots, is bounded by the schema.
 //! Hand-written because it is a validator of one wire format, not a decoder: a Thrift library
 //! would allocate by the same claims.
 
@@ -49,8 +53,13 @@ pub fn check(file: &[u8]) -> Result<(), FooterError> {
     let mut walk = Walk {
         bytes: &file[n - 8 - len..n - 8],
         at: 0,
+        schema_len: None,
     };
-    walk.value(STRUCT, 0)
+    walk.expect(FILE_META_DATA, 0)
+}
+
+fn zigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
 const BOOL_TRUE: u8 = 1;
@@ -70,9 +79,201 @@ const UUID: u8 = 13;
 struct Walk<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Elements of the schema list, once read (a `num_children` is checked against it).
+    schema_len: Option<usize>,
 }
 
+/// What arrow-rs reads a value as: the part of parquet.thrift its footer decoder reads by
+/// field id. Structs not listed (logical types, encryption) are walked by wire type.
+#[derive(Clone, Copy, PartialEq)]
+enum Expect {
+    Bool,
+    I16,
+    I32,
+    I64,
+    Binary,
+    /// `SchemaElement.num_children`: an i32 below the schema's length.
+    Children,
+    Struct(&'static [(i64, Expect)]),
+    List(&'static Expect),
+    /// `FileMetaData.schema`: a list whose length bounds every `num_children`.
+    Schema(&'static Expect),
+}
+
+impl Expect {
+    fn on_wire(self, ty: u8) -> bool {
+        match self {
+            Expect::Bool => ty == BOOL_TRUE || ty == BOOL_FALSE,
+            Expect::I16 => ty == I16,
+            Expect::I32 | Expect::Children => ty == I32,
+            Expect::I64 => ty == I64,
+            Expect::Binary => ty == BINARY,
+            Expect::Struct(_) => ty == STRUCT,
+            Expect::List(_) | Expect::Schema(_) => ty == LIST,
+        }
+    }
+}
+
+use Expect::{Binary as B, Bool as Z, I16 as S, I32 as I, I64 as L};
+
+const KEY_VALUE: Expect = Expect::Struct(&[(1, B), (2, B)]);
+const STATISTICS: Expect = Expect::Struct(&[
+    (1, B),
+    (2, B),
+    (3, L),
+    (4, L),
+    (5, B),
+    (6, B),
+    (7, Z),
+    (8, Z),
+]);
+const PAGE_ENCODING_STATS: Expect = Expect::Struct(&[(1, I), (2, I), (3, I)]);
+const SIZE_STATISTICS: Expect =
+    Expect::Struct(&[(1, L), (2, Expect::List(&L)), (3, Expect::List(&L))]);
+const COLUMN_META_DATA: Expect = Expect::Struct(&[
+    (1, I),
+    (2, Expect::List(&I)),
+    (3, Expect::List(&B)),
+    (4, I),
+    (5, L),
+    (6, L),
+    (7, L),
+    (8, Expect::List(&KEY_VALUE)),
+    (9, L),
+    (10, L),
+    (11, L),
+    (12, STATISTICS),
+    (13, Expect::List(&PAGE_ENCODING_STATS)),
+    (14, L),
+    (15, I),
+    (16, SIZE_STATISTICS),
+]);
+const COLUMN_CHUNK: Expect = Expect::Struct(&[
+    (1, B),
+    (2, L),
+    (3, COLUMN_META_DATA),
+    (4, L),
+    (5, I),
+    (6, L),
+    (7, I),
+    (9, B),
+]);
+const SORTING_COLUMN: Expect = Expect::Struct(&[(1, I), (2, Z), (3, Z)]);
+const ROW_GROUP: Expect = Expect::Struct(&[
+    (1, Expect::List(&COLUMN_CHUNK)),
+    (2, L),
+    (3, L),
+    (4, Expect::List(&SORTING_COLUMN)),
+    (5, L),
+    (6, L),
+    (7, S),
+]);
+const SCHEMA_ELEMENT: Expect = Expect::Struct(&[
+    (1, I),
+    (2, I),
+    (3, I),
+    (4, B),
+    (5, Expect::Children),
+    (6, I),
+    (7, I),
+    (8, I),
+    (9, I),
+]);
+const FILE_META_DATA: Expect = Expect::Struct(&[
+    (1, I),
+    (2, Expect::Schema(&SCHEMA_ELEMENT)),
+    (3, L),
+    (4, Expect::List(&ROW_GROUP)),
+    (5, Expect::List(&KEY_VALUE)),
+    (6, B),
+    (9, B),
+]);
+
 impl Walk<'_> {
+    /// The fields of a struct up to its stop byte. `inspect(walk, id, type)` sees each field
+    /// first and returns whether it read the value itself; other values are walked here.
+    fn fields(
+        &mut self,
+        depth: usize,
+        mut inspect: impl FnMut(&mut Self, i64, u8) -> Result<bool, FooterError>,
+    ) -> Result<(), FooterError> {
+        let mut id = 0i64;
+        loop {
+            let head = self.byte()?;
+            let ty = head & 0x0f;
+            if ty == 0 {
+                return Ok(());
+            }
+            id = match head >> 4 {
+                // A field id that is not a small delta follows as a zigzag varint.
+                0 => zigzag(self.varint()?),
+                delta => id + i64::from(delta),
+            };
+            // arrow-rs keeps field ids in an i16 and refuses what does not fit.
+            if i16::try_from(id).is_err() {
+                return self.fail("a field id beyond 16 bits");
+            }
+            if inspect(self, id, ty)? {
+                continue;
+            }
+            // A boolean field carries its value in its type nibble.
+            if ty != BOOL_TRUE && ty != BOOL_FALSE {
+                self.value(ty, depth + 1)?;
+            }
+        }
+    }
+
+    /// A value arrow-rs reads as `e`: known fields must have the wire type arrow-rs will read
+    /// them as (it matches fields by id and reads the type it expects, whatever the wire
+    /// says), unknown ones are walked by their wire type, as arrow-rs skips them.
+    fn expect(&mut self, e: Expect, depth: usize) -> Result<(), FooterError> {
+        if depth > MAX_DEPTH {
+            return self.fail("nested too deeply");
+        }
+        match e {
+            Expect::Bool => self.skip(1),
+            Expect::I16 | Expect::I32 | Expect::I64 => self.varint().map(|_| ()),
+            Expect::Binary => self.value(BINARY, depth),
+            Expect::Children => {
+                let children = zigzag(self.varint()?);
+                match self.schema_len {
+                    Some(n) if children >= 0 && (children as u64) < n as u64 => Ok(()),
+                    _ => self.fail("a schema element claims more children than the schema has"),
+                }
+            }
+            Expect::Struct(fields) => self.fields(depth, |w, id, ty| {
+                let Some(&(_, want)) = fields.iter().find(|f| f.0 == id) else {
+                    return Ok(false);
+                };
+                if !want.on_wire(ty) {
+                    return w.fail("a field has another type than Parquet's");
+                }
+                if want != Expect::Bool {
+                    w.expect(want, depth + 1)?;
+                }
+                Ok(true)
+            }),
+            Expect::List(elem) | Expect::Schema(elem) => {
+                let head = self.byte()?;
+                if !elem.on_wire(head & 0x0f) {
+                    return self.fail("a list holds another type than Parquet's");
+                }
+                let n = match head >> 4 {
+                    15 => self.varint()?,
+                    small => u64::from(small),
+                };
+                let n = self.count(n, 1)?;
+                if matches!(e, Expect::Schema(_)) {
+                    self.schema_len = Some(n);
+                }
+                for _ in 0..n {
+                    self.expect(*elem, depth + 1)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn fail<T>(&self, what: &'static str) -> Result<T, FooterError> {
         Err(FooterError {
             offset: self.at,
@@ -162,21 +363,7 @@ impl Walk<'_> {
                 }
                 Ok(())
             }
-            STRUCT => loop {
-                let head = self.byte()?;
-                let field = head & 0x0f;
-                if field == 0 {
-                    return Ok(());
-                }
-                if head >> 4 == 0 {
-                    // A field id that is not a small delta follows as a zigzag varint.
-                    self.varint()?;
-                }
-                // A boolean field carries its value in its type nibble.
-                if field != BOOL_TRUE && field != BOOL_FALSE {
-                    self.value(field, depth + 1)?;
-                }
-            },
+            STRUCT => self.fields(depth, |_, _, _| Ok(false)),
             _ => self.fail("an unknown Thrift type"),
         }
     }
@@ -196,9 +383,9 @@ mod tests {
 
     #[test]
     fn a_well_formed_struct_passes() {
-        // field 1: i32 2; field 2: list of 2 structs {field 1: binary "ab"}; stop.
+        // field 1: i32 2; field 2: list of 2 schema elements {field 4: binary "ab"}; stop.
         let footer = [
-            0x15, 0x04, 0x19, 0x2c, 0x18, 0x02, b'a', b'b', 0x00, 0x18, 0x02, b'c', b'd', 0x00,
+            0x15, 0x04, 0x19, 0x2c, 0x48, 0x02, b'a', b'b', 0x00, 0x48, 0x02, b'c', b'd', 0x00,
             0x00,
         ];
         assert_eq!(check(&file(&footer)), Ok(()));
@@ -206,26 +393,42 @@ mod tests {
 
     #[test]
     fn a_list_claiming_more_elements_than_bytes_is_refused() {
-        // field 1: list header with a varint size of 2^32 structs.
-        let footer = [0x19, 0xfc, 0x80, 0x80, 0x80, 0x80, 0x10, 0x00];
+        // field 2 (the schema): a list header with a varint size of 2^32 structs.
+        let footer = [0x29, 0xfc, 0x80, 0x80, 0x80, 0x80, 0x10, 0x00];
         let err = check(&file(&footer)).unwrap_err();
         assert!(err.what.contains("more elements"), "{err}");
     }
 
     #[test]
-    fn a_binary_past_the_end_and_deep_nesting_are_refused() {
-        assert!(check(&file(&[0x18, 0x7f, b'x', 0x00])).is_err());
-        let deep: Vec<u8> = std::iter::repeat_n(0x1c, 100).collect();
+    fn a_binary_past_the_end_a_mistyped_field_and_deep_nesting_are_refused() {
+        assert!(check(&file(&[0x68, 0x7f, b'x', 0x00])).is_err());
+        // field 2 (the schema) sent as a struct: arrow-rs would read it as a list anyway.
+        let err = check(&file(&[0x2c, 0x00, 0x00])).unwrap_err();
+        assert!(err.what.contains("another type"), "{err}");
+        let deep: Vec<u8> = std::iter::repeat_n(0xfc, 100).collect();
         assert_eq!(check(&file(&deep)).unwrap_err().what, "nested too deeply");
     }
 
     #[test]
-    fn the_fuzzed_footer_is_refused() {
-        let bytes = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../fuzz/regressions/parquet/arrow-rs-footer-list-claims-77gb.parquet"
-        ))
-        .unwrap();
-        assert!(check(&bytes).is_err());
+    fn a_schema_element_claiming_more_children_than_the_schema_is_refused() {
+        // field 2: list of 2 structs; the first has num_children (field 5, i32) = 1, then 2.
+        let ok = [0x29, 0x2c, 0x55, 0x02, 0x00, 0x00, 0x00];
+        assert_eq!(check(&file(&ok)), Ok(()));
+        let bad = [0x29, 0x2c, 0x55, 0x04, 0x00, 0x00, 0x00];
+        assert!(check(&file(&bad)).unwrap_err().what.contains("children"));
+    }
+
+    #[test]
+    fn the_fuzzed_footers_are_refused() {
+        for name in [
+            "arrow-rs-footer-list-claims-77gb.parquet",
+            "arrow-rs-schema-num-children-claims-6gb.parquet",
+        ] {
+            let path = format!(
+                "{}/../fuzz/regressions/parquet/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            assert!(check(&std::fs::read(path).unwrap()).is_err(), "{name}");
+        }
     }
 }
