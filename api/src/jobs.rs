@@ -129,7 +129,7 @@ fn one() -> usize {
     1
 }
 
-/// Scenarios made by a named generator: scenario `i` uses seed `derive_seed(seed, [i])`.
+/// Scenarios made by a named generator: scenario `i` uses seed `seeds::scenario_seed(seed, i)`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorSpec {
@@ -321,7 +321,7 @@ impl JobRequest {
 pub enum JobScenarios {
     /// The request's JSON scenarios, validated when the run starts.
     Inline(Vec<Value>),
-    /// Scenario `i` is the generator's with seed `derive_seed(seed, [0xB, i])`.
+    /// Scenario `i` is the generator's with seed `seeds::scenario_seed(seed, i)`.
     Generated(Generated),
 }
 

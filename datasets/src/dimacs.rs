@@ -307,3 +307,68 @@ pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, String> {
     let costs = t.ints(n * n, "a cost", line, &format!("a {n} x {n} matrix"))?;
     Ok(AssignmentProblem::dense(n, n, costs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_min_file_reads() {
+        let text =
+            b"c two nodes\np min 3 2\nn 1 4\nn 3 -4\na 1 2 0 5 3\na 2 3 1 9223372036854775807 -2\n";
+        let p = parse_min(text).unwrap();
+        assert_eq!(p.nodes, 3);
+        assert_eq!(p.supply, [4, 0, -4]);
+        assert_eq!(
+            (p.source.clone(), p.target.clone()),
+            (vec![0, 1], vec![1, 2])
+        );
+        assert_eq!((p.lower.clone(), p.cost.clone()), (vec![0, 1], vec![3, -2]));
+        assert_eq!(p.upper, [5, INFINITE]);
+        // CRLF line ends and blank lines are fine.
+        assert_eq!(parse_min(b"p min 1 0\r\n\r\n").unwrap().nodes, 1);
+    }
+
+    #[test]
+    fn min_errors_name_the_line() {
+        for (text, want) in [
+            (
+                &b"a 1 2 0 1 1\n"[..],
+                "line 1: data line before the problem line",
+            ),
+            (b"p min 2 1\na 1 2 0 1\n", "line 2: missing cost"),
+            (
+                b"p min 2 1\na 1 3 0 1 1\n",
+                "line 2: head 3 is not a node in 1..2",
+            ),
+            (
+                b"p min 2 1\na 1 2 5 1 1\n",
+                "line 2: capacity 1 is below the lower bound 5",
+            ),
+            (b"p min 2 1\np min 2 1\n", "line 2: a second problem line"),
+            (b"p max 2 1\n", "line 1: expected 'p min', found 'p max'"),
+            (b"p min 2 1\nx\n", "line 2: unknown line type \"x\""),
+            (
+                b"p min 2 1\nn 1 99999999999999999999\n",
+                "line 2: supply does not fit in 64 bits",
+            ),
+            (b"c only\n", "line 2: no 'p min' problem line"),
+        ] {
+            let e = parse_min(text).unwrap_err().to_string();
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn small_assignment_files_read() {
+        let p = parse_asn(b"p asn 4 3\nn 1\nn 2\na 1 3 7\na 1 4 2\na 2 3 5\n").unwrap();
+        assert_eq!((p.rows, p.cols), (2, 2));
+        let e = parse_asn(b"p asn 3 1\nn 1\na 2 3 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an arc 2 -> 3 does not go from a left node to a right node"
+        );
+        let p = parse_orlib_assign(b"2\n1 2\n3\n4\n").unwrap();
+        assert_eq!((p.rows, p.cols, p.cost.clone()), (2, 2, vec![1, 2, 3, 4]));
+    }
+}

@@ -10,8 +10,8 @@
 //!   nearest stations (the shape this engine exists for).
 //! - [`dense_assignment`]: complete `n x n` assignment with uniform costs.
 
-use commonsnet_engine::batch::SplitMix64;
 use commonsnet_engine::flow::FlowProblem;
+use commonsnet_engine::seeds::SplitMix64;
 use std::fmt::Write as _;
 
 /// NETGEN's parameters (its input line), minus the transshipment sources and sinks, which the
@@ -378,4 +378,59 @@ pub fn with_rule_built_links(mut s: commonsnet_engine::Scenario) -> commonsnet_e
             .collect(),
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_are_functions_of_their_seed() {
+        let p = NetgenParams::netgen8(6, 3);
+        let a = write_min(&netgen(&p).unwrap(), &[]);
+        assert_eq!(a, write_min(&netgen(&p).unwrap(), &[]));
+        assert_ne!(
+            a,
+            write_min(&netgen(&NetgenParams::netgen8(6, 4)).unwrap(), &[])
+        );
+        let c = crisis_transport(20, 50, 3, 1).unwrap();
+        assert_eq!(c, crisis_transport(20, 50, 3, 1).unwrap());
+        assert_eq!(dense_assignment(5, 9), dense_assignment(5, 9));
+        assert_ne!(dense_assignment(5, 9), dense_assignment(5, 10));
+        let v = allocation_value(30, 5, 2, 4.0, 2);
+        assert_eq!(v, allocation_value(30, 5, 2, 4.0, 2));
+    }
+
+    #[test]
+    fn instances_are_the_published_ones() {
+        // The peer comparison's files are regenerated from these seeds: pin a few numbers.
+        assert_eq!(&dense_assignment(3, 1), &PINNED_DENSE);
+        let fp = netgen(&NetgenParams::netgen8(4, 1)).unwrap();
+        assert_eq!((fp.nodes, fp.arcs()), (16, 128));
+        assert_eq!(fp.cost.iter().sum::<i64>(), PINNED_NETGEN_COST);
+    }
+
+    const PINNED_DENSE: [i64; 9] = [
+        822466, 428520, 890591, 780236, 968762, 530049, 867046, 60534, 356521,
+    ];
+    const PINNED_NETGEN_COST: i64 = 751_587;
+
+    #[test]
+    fn instances_balance_and_stay_in_range() {
+        let fp = netgen(&NetgenParams::netgen8(5, 2)).unwrap();
+        assert_eq!(fp.supply.iter().sum::<i64>(), 0);
+        assert!(fp.cost.iter().all(|c| (1..=10_000).contains(c)));
+        let c = crisis_transport(10, 40, 4, 2).unwrap();
+        assert_eq!(c.flow.supply.iter().sum::<i64>(), 0);
+        assert_eq!(c.flow.arcs(), 40 * 4 + 10);
+        assert!(dense_assignment(4, 2)
+            .iter()
+            .all(|c| (1..=1_000_000).contains(c)));
+        assert!(netgen(&NetgenParams {
+            sources: 0,
+            ..NetgenParams::netgen8(4, 1)
+        })
+        .is_err());
+        assert!(crisis_transport(2, 5, 3, 1).is_err());
+    }
 }

@@ -222,3 +222,57 @@ impl GapInstance {
                "policy": {"objective": "cost"}})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_instance_and_the_multi_instance_layout_read() {
+        // 2 agents x 3 jobs: costs, weights, capacities.
+        let one = parse_gap(b"2 3\n1 2 3\n4 5 6\n1 1 1\n2 2 2\n3 4\n").unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!((one[0].agents, one[0].jobs), (2, 3));
+        assert_eq!(one[0].cost, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(one[0].weight, [1, 1, 1, 2, 2, 2]);
+        assert_eq!(one[0].capacity, [3, 4]);
+        let two = parse_gap(b"2\n1 1\n5\n2\n9\n1 2\n1 2\n3 4\n5\n").unwrap();
+        assert_eq!(two.len(), 2);
+        assert_eq!(two[1].cost, [1, 2]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        for (text, want) in [
+            (
+                &b"1 1\n5\nx\n9\n"[..],
+                "line 3: expected a resource consumption (an integer), found \"x\"",
+            ),
+            (
+                b"0 2\n",
+                "line 1: the number of instances must be in [1, 10000], found 0",
+            ),
+            (
+                b"1\n1 1\n5\n2\n9\n7\n",
+                "line 6: unexpected data after the last instance",
+            ),
+            (
+                b"",
+                "line 1: unexpected end of file, expected the first count",
+            ),
+        ] {
+            let e = parse_gap(text).unwrap_err().to_string();
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn a_gap_instance_becomes_a_cost_scenario() {
+        let g = &parse_gap(b"1 2\n3 4\n1 1\n2\n").unwrap()[0];
+        let v = g.to_scenario(Sense::Max, "g");
+        assert_eq!(v["links"][1]["cost"], -4);
+        assert_eq!(v["links"][1]["use"]["units"], 1);
+        assert_eq!(v["resources"][0]["capacity"]["units"], 2);
+        assert_eq!(v["policy"]["objective"], "cost");
+    }
+}

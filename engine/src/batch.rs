@@ -8,6 +8,7 @@
 use crate::graph::LinkBuilder;
 use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
+use crate::seeds::{perturb_seed, run_seed, PerturbStream};
 use crate::solve::{try_solve_with, SolveOptions};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
@@ -17,63 +18,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator. We need determinism
-/// and independence between streams, not cryptographic strength.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform integer in [lo, hi] (inclusive).
-    pub fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = self.unit().max(f64::MIN_POSITIVE);
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
-/// A seed derived from a base seed and a path of indices: streams for different paths are
-/// independent, and the derivation does not depend on any evaluation order.
-pub fn derive_seed(base: u64, path: &[u64]) -> u64 {
-    let mut h = SplitMix64::new(base ^ 0x5EED_C0DE_0000_0000);
-    let mut out = h.next_u64();
-    for &p in path {
-        h = SplitMix64::new(out ^ p.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        out = h.next_u64();
-    }
-    out
-}
+// Kept importable from here for the benches and tests written against this path.
+pub use crate::seeds::{derive_seed, SplitMix64};
 
 /// Monte Carlo perturbations of a scenario (SPEC section 5), all relative and in [0, 1].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -118,7 +64,7 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     let mut out = s.clone();
     if p.demand > 0.0 {
         for (i, n) in out.needs.iter_mut().enumerate() {
-            let mut rng = SplitMix64::new(derive_seed(seed, &[1, i as u64]));
+            let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::Demand, i as u64));
             let f = rng.range(1.0 - p.demand, 1.0 + p.demand);
             if n.indivisible {
                 continue;
@@ -135,7 +81,7 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     if p.failures > 0.0 {
         let mut keep = Vec::with_capacity(out.resources.len());
         for i in 0..out.resources.len() {
-            let mut rng = SplitMix64::new(derive_seed(seed, &[2, i as u64]));
+            let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::Failure, i as u64));
             keep.push(!rng.chance(p.failures));
         }
         let mut idx = 0;
@@ -155,7 +101,7 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
             for b in r.bytes().chain([0]).chain(n.bytes()) {
                 h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
             }
-            let mut rng = SplitMix64::new(derive_seed(seed, &[3, h]));
+            let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::TravelTime, h));
             rng.range(1.0 - p.travel_time, 1.0 + p.travel_time)
         };
         match &mut out.links {
@@ -342,7 +288,7 @@ impl<S: ScenarioSource> Batch<S> {
     /// included) is a row with status `error`.
     pub fn run(&self, index: usize) -> RunRow {
         let k = RunKey::from_index(index, self.policies.len(), self.replicates);
-        let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
+        let seed = run_seed(self.seed, k.scenario, k.replicate);
         let policy = &self.policies[k.policy];
         let attempt = catch_unwind(AssertUnwindSafe(|| {
             let label = self.scenarios.label(k.scenario);
@@ -370,7 +316,7 @@ impl<S: ScenarioSource> Batch<S> {
     /// The row of run `index` when it failed outside the solver (`error` says how).
     pub fn error_row(&self, index: usize, error: &str) -> RunRow {
         let k = RunKey::from_index(index, self.policies.len(), self.replicates);
-        let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
+        let seed = run_seed(self.seed, k.scenario, k.replicate);
         let label = catch_unwind(AssertUnwindSafe(|| self.scenarios.label(k.scenario)))
             .unwrap_or_else(|_| format!("scenario-{}", k.scenario + 1));
         let mut row = RunRow::failed(

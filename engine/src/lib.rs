@@ -14,6 +14,7 @@ pub mod input;
 pub mod lp;
 pub mod model;
 pub mod results;
+pub mod seeds;
 pub mod session;
 pub mod solve;
 pub mod tables;
