@@ -4,7 +4,7 @@
 mod commands;
 
 use clap::{Parser, Subcommand};
-use commands::{generate, instance, serve, simulate, solve};
+use commands::{generate, instance, serve, simulate, solve, ArgError};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -34,7 +34,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match std::error::Error::source(&e).and_then(|s| s.downcast_ref::<ArgError>()) {
+            // Our typed arguments' refusals read like every other error of ours.
+            Some(why) => return fail(why),
+            None => e.exit(),
+        },
+    };
     let result = match cli.command {
         Command::Solve(args) => solve::run(&args),
         Command::Generate(args) => generate::run(&args),
@@ -44,10 +51,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail(e),
     }
+}
+
+/// Every failure: one line on stderr, exit code 2.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    let msg = format!("{e:#}").replace('\n', " ");
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
 }

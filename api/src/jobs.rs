@@ -32,7 +32,7 @@ use axum::http::StatusCode;
 use commonsnet_datasets::generate::{Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
     named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
-    PolicySpec, RunRow, ScenarioSource,
+    PolicySpec, RunRow, ScenarioSource, SourceError,
 };
 use commonsnet_engine::input::policy_from_value;
 use commonsnet_engine::{scenario_from_value, Policy, Scenario};
@@ -226,7 +226,9 @@ impl JobRequest {
         if self.replicates == 0 {
             return Err(UserError::unprocessable("replicates: must be at least 1"));
         }
-        self.perturb.validate().map_err(UserError::unprocessable)?;
+        self.perturb
+            .validate()
+            .map_err(|e| UserError::unprocessable(e.to_string()))?;
         if let Some(t) = self.time_limit_s {
             if !(t.is_finite() && t > 0.0) {
                 return Err(UserError::unprocessable(format!(
@@ -344,7 +346,7 @@ impl ScenarioSource for JobScenarios {
         }
     }
 
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
         match self {
             JobScenarios::Inline(list) => {
                 let v = list
@@ -352,7 +354,7 @@ impl ScenarioSource for JobScenarios {
                     .ok_or_else(|| format!("scenarios[{index}]: no such scenario"))?;
                 scenario_from_value(v)
                     .map(Cow::Owned)
-                    .map_err(|e| format!("scenarios[{index}]: {e}"))
+                    .map_err(|e| format!("scenarios[{index}]: {e}").into())
             }
             JobScenarios::Generated(g) => g.scenario(index),
         }

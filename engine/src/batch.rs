@@ -40,19 +40,84 @@ impl Perturbation {
         self.demand == 0.0 && self.failures == 0.0 && self.travel_time == 0.0
     }
 
-    /// Checks every field; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [
-            ("demand", self.demand),
-            ("failures", self.failures),
-            ("travel_time", self.travel_time),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("perturb.{name}: {v} is not in [0, 1]"));
+    /// Checks every field; the error names the field.
+    pub fn validate(&self) -> Result<(), BatchError> {
+        for field in PerturbKind::ALL {
+            let value = self.get(field);
+            if !(0.0..=1.0).contains(&value) {
+                return Err(BatchError::PerturbationOutOfRange { field, value });
             }
         }
         Ok(())
     }
+
+    pub fn get(&self, kind: PerturbKind) -> f64 {
+        match kind {
+            PerturbKind::Demand => self.demand,
+            PerturbKind::Failures => self.failures,
+            PerturbKind::TravelTime => self.travel_time,
+        }
+    }
+
+    pub fn set(&mut self, kind: PerturbKind, value: f64) {
+        match kind {
+            PerturbKind::Demand => self.demand = value,
+            PerturbKind::Failures => self.failures = value,
+            PerturbKind::TravelTime => self.travel_time = value,
+        }
+    }
+}
+
+/// The fields of a [`Perturbation`], spelled as in job requests and `--perturb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerturbKind {
+    Demand,
+    Failures,
+    TravelTime,
+}
+
+impl PerturbKind {
+    pub const ALL: [PerturbKind; 3] = [
+        PerturbKind::Demand,
+        PerturbKind::Failures,
+        PerturbKind::TravelTime,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PerturbKind::Demand => "demand",
+            PerturbKind::Failures => "failures",
+            PerturbKind::TravelTime => "travel_time",
+        }
+    }
+}
+
+impl std::fmt::Display for PerturbKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for PerturbKind {
+    type Err = BatchError;
+
+    fn from_str(s: &str) -> Result<Self, BatchError> {
+        PerturbKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| BatchError::UnknownPerturbation(s.to_string()))
+    }
+}
+
+/// What a batch refuses, named as its inputs spell it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BatchError {
+    #[error("perturb.{field}: {value} is not in [0, 1]")]
+    PerturbationOutOfRange { field: PerturbKind, value: f64 },
+    #[error("unknown perturbation {0:?}: expected demand, failures or travel_time")]
+    UnknownPerturbation(String),
+    #[error("unknown policy {0:?}: expected greedy, coverage, cost, maxmin, own or min_share=S")]
+    UnknownPolicy(String),
 }
 
 /// The scenario one replicate sees. Streams are keyed by need and resource position and by link
@@ -140,38 +205,61 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     out
 }
 
-/// A named policy of the batch runner: `greedy`, `coverage`, `cost`, `maxmin`, or
-/// `min_share=S`, applied on top of the scenario's own policy (its link rules are kept).
-pub fn named_policy(name: &str, base: &Policy) -> Result<Policy, String> {
-    let mut p = base.clone();
-    match name {
-        "greedy" => p.solver = SolverChoice::Greedy,
-        "coverage" => {
-            p.objective = Objective::Coverage;
-            p.fairness = Fairness::None;
-        }
-        "cost" => {
-            p.objective = Objective::Cost;
-            p.fairness = Fairness::None;
-        }
-        "maxmin" => {
-            p.objective = Objective::Coverage;
-            p.fairness = Fairness::Maxmin;
-        }
-        "own" => {}
-        other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
-            Some(Ok(s)) if (0.0..=1.0).contains(&s) => {
-                p.objective = Objective::Coverage;
-                p.fairness = Fairness::MinShare(s);
-            }
-            _ => {
-                return Err(format!(
-                    "unknown policy {other:?}: expected greedy, coverage, cost, maxmin, own or min_share=S"
-                ))
-            }
-        },
+/// A named policy of the batch runner, applied on top of the scenario's own policy (its link
+/// rules are kept). Spelled `greedy`, `coverage`, `cost`, `maxmin`, `own` or `min_share=S`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NamedPolicy {
+    Greedy,
+    Coverage,
+    Cost,
+    Maxmin,
+    /// The scenario's own policy.
+    Own,
+    /// Coverage with every group served at least this share, in [0, 1].
+    MinShare(f64),
+}
+
+impl std::str::FromStr for NamedPolicy {
+    type Err = BatchError;
+
+    fn from_str(name: &str) -> Result<Self, BatchError> {
+        Ok(match name {
+            "greedy" => NamedPolicy::Greedy,
+            "coverage" => NamedPolicy::Coverage,
+            "cost" => NamedPolicy::Cost,
+            "maxmin" => NamedPolicy::Maxmin,
+            "own" => NamedPolicy::Own,
+            other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
+                Some(Ok(s)) if (0.0..=1.0).contains(&s) => NamedPolicy::MinShare(s),
+                _ => return Err(BatchError::UnknownPolicy(other.to_string())),
+            },
+        })
     }
-    Ok(p)
+}
+
+impl NamedPolicy {
+    pub fn apply(self, base: &Policy) -> Policy {
+        let mut p = base.clone();
+        let (objective, fairness) = match self {
+            NamedPolicy::Greedy => {
+                p.solver = SolverChoice::Greedy;
+                return p;
+            }
+            NamedPolicy::Own => return p,
+            NamedPolicy::Coverage => (Objective::Coverage, Fairness::None),
+            NamedPolicy::Cost => (Objective::Cost, Fairness::None),
+            NamedPolicy::Maxmin => (Objective::Coverage, Fairness::Maxmin),
+            NamedPolicy::MinShare(s) => (Objective::Coverage, Fairness::MinShare(s)),
+        };
+        p.objective = objective;
+        p.fairness = fairness;
+        p
+    }
+}
+
+/// The policy `name` (a [`NamedPolicy`]) over `base`.
+pub fn named_policy(name: &str, base: &Policy) -> Result<Policy, BatchError> {
+    Ok(name.parse::<NamedPolicy>()?.apply(base))
 }
 
 /// Which policy a run uses.
@@ -191,7 +279,7 @@ impl PolicySpec {
         }
     }
 
-    fn resolve(&self, base: &Policy) -> Result<Policy, String> {
+    fn resolve(&self, base: &Policy) -> Result<Policy, BatchError> {
         match self {
             PolicySpec::Named(n) => named_policy(n, base),
             PolicySpec::Given { policy, .. } => Ok(policy.clone()),
@@ -227,6 +315,10 @@ pub struct BatchSettings {
     pub time_limit_s: Option<f64>,
 }
 
+/// Why a [`ScenarioSource`] could not make a scenario: each source has its own error type (a
+/// generator's, a validator's), and the run's row keeps its message.
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Where a batch's scenarios come from. A run asks for its scenario when it starts, so a
 /// source may make them on demand (a generator, inline JSON) and a batch holds no more
 /// scenarios than it has runs in flight.
@@ -236,7 +328,7 @@ pub trait ScenarioSource: Sync {
     /// The label of scenario `index` in the result table (cheap: no scenario is built).
     fn label(&self, index: usize) -> String;
     /// Scenario `index`, built or borrowed; an error becomes the run's `error` row.
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String>;
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError>;
 }
 
 impl<T: ScenarioSource + ?Sized> ScenarioSource for Box<T> {
@@ -248,7 +340,7 @@ impl<T: ScenarioSource + ?Sized> ScenarioSource for Box<T> {
         (**self).label(index)
     }
 
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
         (**self).scenario(index)
     }
 }
@@ -263,7 +355,7 @@ impl ScenarioSource for Vec<(String, Scenario)> {
         self[index].0.clone()
     }
 
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
         Ok(Cow::Borrowed(&self[index].1))
     }
 }
@@ -556,7 +648,7 @@ pub fn run_one(
             ..scenario.clone()
         },
         Err(e) => {
-            row.error = Some(e);
+            row.error = Some(e.to_string());
             return row;
         }
     };

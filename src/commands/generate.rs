@@ -1,15 +1,16 @@
 //! `commonsnet generate`: one scenario from a pilot generator, as JSON or a table directory.
 
-use super::{describe, OutFormat};
-use anyhow::{anyhow, Context, Result};
-use commonsnet_datasets::generate;
+use super::{describe, typed, OutFormat};
+use anyhow::{Context, Result};
+use commonsnet_datasets::generate::Generator;
 use commonsnet_datasets::{write_scenario_tables, DatasetError};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
     /// Generator name: urban, rural, intentional or disaster.
-    name: String,
+    #[arg(value_parser = typed::<Generator>)]
+    name: Generator,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Size multiplier: entity counts grow linearly with it.
@@ -24,7 +25,7 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    let value = generate::generate(&args.name, args.scale, args.seed).map_err(|e| anyhow!(e))?;
+    let value = args.name.generate(args.scale, args.seed)?;
     let scenario = commonsnet_engine::scenario_from_value(&value)
         .map_err(|e| describe(DatasetError::Invalid(e)))?;
     if args.out.extension().and_then(|e| e.to_str()) == Some("json") {

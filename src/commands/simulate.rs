@@ -1,21 +1,23 @@
 //! `commonsnet simulate`: a batch of scenarios x policies x replicates on one pool, written as
 //! a run table and summarised per policy.
 
-use super::describe;
+use super::{describe, typed, ArgError};
 use anyhow::{anyhow, Result};
-use commonsnet_datasets::{frames, generate, read_scenario, TableFormat};
+use commonsnet_datasets::generate::{self, Generator};
+use commonsnet_datasets::{frames, read_scenario, TableFormat};
 use commonsnet_engine::batch::{
-    named_policy, rows_to_batch, run_each, Batch, BatchSettings, Perturbation, PolicySpec,
-    ScenarioSource,
+    rows_to_batch, run_each, Batch, BatchError, BatchSettings, NamedPolicy, PerturbKind,
+    Perturbation, PolicySpec, ScenarioSource,
 };
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {
     /// A generator (urban, rural, intentional, disaster) or a scenario file or directory.
     #[arg(long)]
-    generator: String,
+    generator: ScenarioArg,
     /// Generated scenarios (ignored for a file: it is one scenario).
     #[arg(long, default_value_t = 10)]
     scenarios: usize,
@@ -24,14 +26,19 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Comma-separated: greedy, coverage, cost, maxmin, own, min_share=S.
-    #[arg(long, default_value = "greedy,coverage,maxmin")]
-    policies: String,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values = ["greedy", "coverage", "maxmin"],
+        value_parser = typed::<PolicyArg>
+    )]
+    policies: Vec<PolicyArg>,
     /// Monte Carlo replicates of each scenario.
     #[arg(long, default_value_t = 1)]
     replicates: usize,
     /// Comma-separated perturbations: demand=F,failures=F,travel_time=F (each in [0, 1]).
-    #[arg(long, default_value = "")]
-    perturb: String,
+    #[arg(long, value_delimiter = ',', value_parser = typed::<PerturbArg>)]
+    perturb: Vec<PerturbArg>,
     /// Result table, one row per run: `.parquet` (default), `.arrow` or `.csv`.
     #[arg(long)]
     out: PathBuf,
@@ -43,49 +50,85 @@ pub struct SimulateArgs {
     time_limit: f64,
 }
 
-fn parse_perturb(text: &str) -> Result<Perturbation> {
-    let mut p = Perturbation::default();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+/// `--generator`: a generator's name, else a scenario file or directory.
+#[derive(Clone, Debug)]
+enum ScenarioArg {
+    Generator(Generator),
+    Path(PathBuf),
+}
+
+impl FromStr for ScenarioArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(s.parse()
+            .map_or_else(|_| ScenarioArg::Path(s.into()), ScenarioArg::Generator))
+    }
+}
+
+/// One `--policies` item: a [`NamedPolicy`], labelled in the results as it was spelled (an
+/// empty item, as in `a,,b`, names none).
+#[derive(Clone, Debug)]
+struct PolicyArg(Option<String>);
+
+impl FromStr for PolicyArg {
+    type Err = BatchError;
+
+    fn from_str(s: &str) -> Result<Self, BatchError> {
+        let label = s.trim();
+        if label.is_empty() {
+            return Ok(PolicyArg(None));
+        }
+        label.parse::<NamedPolicy>()?;
+        Ok(PolicyArg(Some(label.to_string())))
+    }
+}
+
+/// One `--perturb` item, `NAME=VALUE` (an empty item sets nothing).
+#[derive(Clone, Copy, Debug)]
+struct PerturbArg(Option<(PerturbKind, f64)>);
+
+impl FromStr for PerturbArg {
+    type Err = ArgError;
+
+    fn from_str(s: &str) -> Result<Self, ArgError> {
+        let item = s.trim();
+        if item.is_empty() {
+            return Ok(PerturbArg(None));
+        }
         let (k, v) = item
             .split_once('=')
-            .ok_or_else(|| anyhow!("--perturb: expected NAME=VALUE, found {item:?}"))?;
-        let v: f64 = v
+            .ok_or_else(|| ArgError(format!("--perturb: expected NAME=VALUE, found {item:?}")))?;
+        let kind = k.parse::<PerturbKind>().map_err(|_| {
+            ArgError(format!(
+                "--perturb: unknown {k:?} (demand, failures, travel_time)"
+            ))
+        })?;
+        let value = v
             .parse()
-            .map_err(|_| anyhow!("--perturb {k}: {v:?} is not a number"))?;
-        match k {
-            "demand" => p.demand = v,
-            "failures" => p.failures = v,
-            "travel_time" => p.travel_time = v,
-            other => {
-                return Err(anyhow!(
-                    "--perturb: unknown {other:?} (demand, failures, travel_time)"
-                ))
-            }
-        }
+            .map_err(|_| ArgError(format!("--perturb {k}: {v:?} is not a number")))?;
+        Ok(PerturbArg(Some((kind, value))))
     }
-    p.validate().map_err(|e| anyhow!(e))?;
-    Ok(p)
 }
 
 pub fn run(args: &SimulateArgs) -> Result<()> {
     use std::io::IsTerminal;
-    let perturbation = parse_perturb(&args.perturb)?;
-    let mut policies = Vec::new();
-    for name in args
-        .policies
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        named_policy(name, &commonsnet_engine::Policy::default()).map_err(|e| anyhow!(e))?;
-        policies.push(PolicySpec::Named(name.to_string()));
+    let mut perturbation = Perturbation::default();
+    for &(kind, value) in args.perturb.iter().filter_map(|p| p.0.as_ref()) {
+        perturbation.set(kind, value);
     }
+    perturbation.validate()?;
+    let policies: Vec<PolicySpec> = args
+        .policies
+        .iter()
+        .filter_map(|p| p.0.clone().map(PolicySpec::Named))
+        .collect();
     if policies.is_empty() || args.replicates == 0 {
         return Err(anyhow!("need at least one policy and one replicate"));
     }
     // Generated scenarios are made by each run when it starts, not all up front.
-    let scenarios: Box<dyn ScenarioSource> =
-        if generate::GENERATORS.contains(&args.generator.as_str()) {
+    let scenarios: Box<dyn ScenarioSource> = match &args.generator {
+        ScenarioArg::Generator(g) => {
             if !(args.scale > 0.0 && args.scale <= generate::MAX_SCALE) {
                 return Err(anyhow!(
                     "--scale {} is not in (0, {}]",
@@ -94,17 +137,17 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 ));
             }
             Box::new(generate::Generated {
-                name: args.generator.clone(),
+                name: g.name().to_string(),
                 scale: args.scale,
                 count: args.scenarios,
                 seed: args.seed,
             })
-        } else {
-            let path = Path::new(&args.generator);
+        }
+        ScenarioArg::Path(path) => {
             if !path.exists() {
                 return Err(anyhow!(
                     "--generator {:?} is neither a generator ({}) nor a file",
-                    args.generator,
+                    path.to_string_lossy(),
                     generate::GENERATORS.join(", ")
                 ));
             }
@@ -113,7 +156,8 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 s.name.clone().unwrap_or_else(|| "scenario".into()),
                 s,
             )])
-        };
+        }
+    };
     let batch = Batch {
         scenarios,
         policies,
@@ -166,11 +210,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let table = rows_to_batch(&rows)?;
-    let format = match args.out.extension().and_then(|e| e.to_str()) {
-        Some("arrow") => TableFormat::ArrowIpc,
-        Some("csv") => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    };
+    let format = TableFormat::from_path(&args.out).unwrap_or(TableFormat::Parquet);
     let mut frame = frames::batch_to_frame(&table).map_err(|e| anyhow!(e))?;
     commonsnet_datasets::write_frame(&args.out, &mut frame, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == "error").count();
