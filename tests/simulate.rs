@@ -211,7 +211,10 @@ impl commonsnet_engine::batch::ScenarioSource for Counting {
     fn scenario(
         &self,
         index: usize,
-    ) -> Result<std::borrow::Cow<'_, commonsnet_engine::Scenario>, String> {
+    ) -> Result<
+        std::borrow::Cow<'_, commonsnet_engine::Scenario>,
+        commonsnet_engine::batch::SourceError,
+    > {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match index {
             1 => Err("no such district".into()),

@@ -31,7 +31,7 @@ use crate::store::{JobStatus, JobStore, StoreError};
 use commonsnet_datasets::generate::{Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
     named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
-    PolicySpec, RunRow, ScenarioSource,
+    PolicySpec, RunRow, ScenarioSource, SourceError,
 };
 use commonsnet_engine::input::policy_from_value;
 use commonsnet_engine::{scenario_from_value, Policy, Scenario};
@@ -149,7 +149,7 @@ fn one() -> usize {
     1
 }
 
-/// Scenarios made by a named generator: scenario `i` uses seed `derive_seed(seed, [i])`.
+/// Scenarios made by a named generator: scenario `i` uses seed `seeds::scenario_seed(seed, i)`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorSpec {
@@ -246,7 +246,9 @@ impl JobRequest {
         if self.replicates == 0 {
             return Err(UserError::unprocessable("replicates: must be at least 1"));
         }
-        self.perturb.validate().map_err(UserError::unprocessable)?;
+        self.perturb
+            .validate()
+            .map_err(|e| UserError::unprocessable(e.to_string()))?;
         if let Some(t) = self.time_limit_s {
             if !(t.is_finite() && t > 0.0) {
                 return Err(UserError::unprocessable(format!(
@@ -341,7 +343,7 @@ impl JobRequest {
 pub enum JobScenarios {
     /// The request's JSON scenarios, validated when the run starts.
     Inline(Vec<Value>),
-    /// Scenario `i` is the generator's with seed `derive_seed(seed, [0xB, i])`.
+    /// Scenario `i` is the generator's with seed `seeds::scenario_seed(seed, i)`.
     Generated(Generated),
 }
 
@@ -364,9 +366,7 @@ impl ScenarioSource for JobScenarios {
         }
     }
 
-    // `String` errors: the engine's `ScenarioSource` contract (the message becomes the run's
-    // `error` column).
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
         match self {
             JobScenarios::Inline(list) => {
                 let v = list
@@ -374,7 +374,7 @@ impl ScenarioSource for JobScenarios {
                     .ok_or_else(|| format!("scenarios[{index}]: no such scenario"))?;
                 scenario_from_value(v)
                     .map(Cow::Owned)
-                    .map_err(|e| format!("scenarios[{index}]: {e}"))
+                    .map_err(|e| format!("scenarios[{index}]: {e}").into())
             }
             JobScenarios::Generated(g) => g.scenario(index),
         }

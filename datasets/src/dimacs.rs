@@ -2,6 +2,7 @@
 //! matrices. Read as bytes: lines and tokens are slices of the input, nothing is allocated per
 //! line, and every error names its line.
 
+use crate::parse_error::{ParseError, Problem};
 use commonsnet_solvers::AssignmentProblem;
 use commonsnet_solvers::{FlowProblem, INFINITE};
 
@@ -13,17 +14,20 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
-fn int(tok: Option<&[u8]>, line: usize, what: &str) -> Result<i64, String> {
-    let tok = tok.ok_or_else(|| format!("line {line}: missing {what}"))?;
+fn int(tok: Option<&[u8]>, line: usize, what: &'static str) -> Result<i64, ParseError> {
+    let tok = tok.ok_or_else(|| ParseError::at(line, Problem::Missing(what)))?;
     let (neg, digits) = match tok.first() {
         Some(b'-') => (true, &tok[1..]),
         Some(b'+') => (false, &tok[1..]),
         _ => (false, tok),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(format!(
-            "line {line}: {what} must be an integer, found {:?}",
-            String::from_utf8_lossy(tok)
+        return Err(ParseError::at(
+            line,
+            Problem::NotAnInteger {
+                what,
+                found: String::from_utf8_lossy(tok).into_owned(),
+            },
         ));
     }
     let mut v: i64 = 0;
@@ -31,15 +35,27 @@ fn int(tok: Option<&[u8]>, line: usize, what: &str) -> Result<i64, String> {
         v = v
             .checked_mul(10)
             .and_then(|v| v.checked_add((d - b'0') as i64))
-            .ok_or_else(|| format!("line {line}: {what} does not fit in 64 bits"))?;
+            .ok_or_else(|| ParseError::at(line, Problem::Overflow(what)))?;
     }
     Ok(if neg { -v } else { v })
 }
 
-fn node(tok: Option<&[u8]>, line: usize, n: usize, what: &str) -> Result<usize, String> {
+fn node(
+    tok: Option<&[u8]>,
+    line: usize,
+    n: usize,
+    what: &'static str,
+) -> Result<usize, ParseError> {
     let v = int(tok, line, what)?;
     if v < 1 || v as u64 > n as u64 {
-        return Err(format!("line {line}: {what} {v} is not a node in 1..{n}"));
+        return Err(ParseError::at(
+            line,
+            Problem::NotANode {
+                what,
+                value: v,
+                nodes: n,
+            },
+        ));
     }
     Ok(v as usize - 1)
 }
@@ -53,25 +69,34 @@ fn problem_line(
     line: usize,
     kind: &[u8],
     file_len: usize,
-) -> Result<(usize, usize), String> {
+) -> Result<(usize, usize), ParseError> {
     let k = toks.next().unwrap_or_default();
     if k != kind {
-        return Err(format!(
-            "line {line}: expected 'p {}', found 'p {}'",
-            String::from_utf8_lossy(kind),
-            String::from_utf8_lossy(k)
+        return Err(ParseError::at(
+            line,
+            Problem::ProblemKind {
+                expected: String::from_utf8_lossy(kind).into_owned(),
+                found: String::from_utf8_lossy(k).into_owned(),
+            },
         ));
     }
     let n = int(toks.next(), line, "the node count")?;
     let m = int(toks.next(), line, "the arc count")?;
     if !(0..=100_000_000).contains(&n) || !(0..=1_000_000_000).contains(&m) {
-        return Err(format!("line {line}: {n} nodes / {m} arcs is out of range"));
+        return Err(ParseError::at(
+            line,
+            Problem::SizeOutOfRange { nodes: n, arcs: m },
+        ));
     }
     let (n, m) = (n as usize, m as usize);
     if m > file_len / 4 || n > file_len {
-        return Err(format!(
-            "line {line}: the problem line declares {n} nodes and {m} arcs, more than a file of \
-             {file_len} bytes can hold"
+        return Err(ParseError::at(
+            line,
+            Problem::SizeBeyondFile {
+                nodes: n,
+                arcs: m,
+                file_len,
+            },
         ));
     }
     Ok((n, m))
@@ -115,8 +140,8 @@ impl<'a> DataLine<'a> {
 fn scan<'a>(
     bytes: &'a [u8],
     kind: &[u8],
-    mut on: impl FnMut(Event<'a>) -> Result<(), String>,
-) -> Result<(), String> {
+    mut on: impl FnMut(Event<'a>) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
     let mut declared: Option<(usize, usize)> = None;
     let mut arcs = 0usize;
     let mut last_line = 0;
@@ -133,7 +158,7 @@ fn scan<'a>(
             b"c" => {}
             b"p" => {
                 if declared.is_some() {
-                    return Err(format!("line {ln}: a second problem line"));
+                    return Err(ParseError::at(ln, Problem::SecondProblemLine));
                 }
                 let (n, m) = problem_line(&mut first, ln, kind, bytes.len())?;
                 on(Event::Header {
@@ -144,8 +169,8 @@ fn scan<'a>(
                 declared = Some((n, m));
             }
             b"n" | b"a" => {
-                let (n, _) = declared
-                    .ok_or_else(|| format!("line {ln}: data line before the problem line"))?;
+                let (n, _) =
+                    declared.ok_or_else(|| ParseError::at(ln, Problem::DataBeforeProblemLine))?;
                 if tag == b"a" {
                     arcs += 1;
                 }
@@ -157,29 +182,33 @@ fn scan<'a>(
                 }))?;
             }
             other => {
-                return Err(format!(
-                    "line {ln}: unknown line type {:?}",
-                    String::from_utf8_lossy(other)
+                return Err(ParseError::at(
+                    ln,
+                    Problem::UnknownLineType(String::from_utf8_lossy(other).into_owned()),
                 ))
             }
         }
     }
     let (_, m) = declared.ok_or_else(|| {
-        format!(
-            "line {last_line}: no 'p {}' problem line",
-            String::from_utf8_lossy(kind)
+        ParseError::at(
+            last_line,
+            Problem::NoProblemLine(String::from_utf8_lossy(kind).into_owned()),
         )
     })?;
     if arcs != m {
-        return Err(format!(
-            "line {last_line}: the problem line declares {m} arcs, the file has {arcs}"
+        return Err(ParseError::at(
+            last_line,
+            Problem::ArcCount {
+                declared: m,
+                found: arcs,
+            },
         ));
     }
     Ok(())
 }
 
 /// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound".
-pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
+pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
     let mut fp = FlowProblem::new(0);
     scan(bytes, b"min", |ev| {
         let mut d = match ev {
@@ -207,8 +236,12 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, String> {
         let up = int(d.next(), ln, "capacity")?;
         let c = int(d.next(), ln, "cost")?;
         if up < lo {
-            return Err(format!(
-                "line {ln}: capacity {up} is below the lower bound {lo}"
+            return Err(ParseError::at(
+                ln,
+                Problem::CapacityBelowLower {
+                    lower: lo,
+                    upper: up,
+                },
             ));
         }
         let up = if up == i64::MAX { INFINITE } else { up };
@@ -224,7 +257,7 @@ const ASN_CELLS_PER_BYTE: usize = 128;
 const ASN_MIN_CELLS: usize = 1 << 20;
 
 /// Parse a DIMACS assignment file: `n` lines name the left nodes, arcs go left -> right.
-pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
+pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
     let mut is_left: Vec<bool> = Vec::new();
     let mut arcs: Vec<(usize, usize, i64)> = Vec::new();
     let mut header_line = 0;
@@ -277,21 +310,24 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
     match left.checked_mul(right) {
         Some(cells) if cells <= limit => {}
         _ => {
-            return Err(format!(
-                "line {header_line}: {left} left x {right} right nodes make an assignment matrix \
-                 larger than a file of {} bytes can justify (at most {limit} cells)",
-                bytes.len()
+            return Err(ParseError::at(
+                header_line,
+                Problem::MatrixTooLarge {
+                    left,
+                    right,
+                    file_len: bytes.len(),
+                    limit,
+                },
             ))
         }
     }
     let mut p = AssignmentProblem::sparse(left, right);
     for (s, t, c) in arcs {
         if !is_left[s] || is_left[t] {
-            return Err(format!(
-                "an arc {} -> {} does not go from a left node to a right node",
-                s + 1,
-                t + 1
-            ));
+            return Err(ParseError::ArcSide {
+                from: s + 1,
+                to: t + 1,
+            });
         }
         p.add(index[s], index[t], c);
     }
@@ -299,11 +335,76 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, String> {
 }
 
 /// Parse an OR-Library `assignp` file: `n`, then `n * n` costs, row-major, lines wrapped anywhere.
-pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, String> {
+pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
     let mut t = crate::orlib::Tokens::new(bytes);
     let line = t.line();
     let n = t.count("the matrix size", 100_000)?;
     // The costs grow with what is read: a size the file cannot back allocates nothing.
     let costs = t.ints(n * n, "a cost", line, &format!("a {n} x {n} matrix"))?;
     Ok(AssignmentProblem::dense(n, n, costs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_min_file_reads() {
+        let text =
+            b"c two nodes\np min 3 2\nn 1 4\nn 3 -4\na 1 2 0 5 3\na 2 3 1 9223372036854775807 -2\n";
+        let p = parse_min(text).unwrap();
+        assert_eq!(p.nodes, 3);
+        assert_eq!(p.supply, [4, 0, -4]);
+        assert_eq!(
+            (p.source.clone(), p.target.clone()),
+            (vec![0, 1], vec![1, 2])
+        );
+        assert_eq!((p.lower.clone(), p.cost.clone()), (vec![0, 1], vec![3, -2]));
+        assert_eq!(p.upper, [5, INFINITE]);
+        // CRLF line ends and blank lines are fine.
+        assert_eq!(parse_min(b"p min 1 0\r\n\r\n").unwrap().nodes, 1);
+    }
+
+    #[test]
+    fn min_errors_name_the_line() {
+        for (text, want) in [
+            (
+                &b"a 1 2 0 1 1\n"[..],
+                "line 1: data line before the problem line",
+            ),
+            (b"p min 2 1\na 1 2 0 1\n", "line 2: missing cost"),
+            (
+                b"p min 2 1\na 1 3 0 1 1\n",
+                "line 2: head 3 is not a node in 1..2",
+            ),
+            (
+                b"p min 2 1\na 1 2 5 1 1\n",
+                "line 2: capacity 1 is below the lower bound 5",
+            ),
+            (b"p min 2 1\np min 2 1\n", "line 2: a second problem line"),
+            (b"p max 2 1\n", "line 1: expected 'p min', found 'p max'"),
+            (b"p min 2 1\nx\n", "line 2: unknown line type \"x\""),
+            (
+                b"p min 2 1\nn 1 99999999999999999999\n",
+                "line 2: supply does not fit in 64 bits",
+            ),
+            (b"c only\n", "line 2: no 'p min' problem line"),
+        ] {
+            let e = parse_min(text).unwrap_err().to_string();
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn small_assignment_files_read() {
+        let p = parse_asn(b"p asn 4 3\nn 1\nn 2\na 1 3 7\na 1 4 2\na 2 3 5\n").unwrap();
+        assert_eq!((p.rows, p.cols), (2, 2));
+        let e = parse_asn(b"p asn 3 1\nn 1\na 2 3 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an arc 2 -> 3 does not go from a left node to a right node"
+        );
+        let p = parse_orlib_assign(b"2\n1 2\n3\n4\n").unwrap();
+        assert_eq!((p.rows, p.cols, p.cost.clone()), (2, 2, vec![1, 2, 3, 4]));
+    }
 }

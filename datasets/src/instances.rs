@@ -10,9 +10,28 @@
 //!   nearest stations (the shape this engine exists for).
 //! - [`dense_assignment`]: complete `n x n` assignment with uniform costs.
 
-use commonsnet_engine::batch::SplitMix64;
+use commonsnet_engine::seeds::SplitMix64;
 use commonsnet_solvers::FlowProblem;
 use std::fmt::Write as _;
+
+/// Parameters no instance can be built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InstanceError {
+    /// The sizes of what DIMACS files may hold (see `dimacs`).
+    #[error("at most 10^8 nodes and 10^9 arcs")]
+    NetgenTooLarge,
+    #[error("need at least one source and one sink, and no more than the nodes")]
+    NetgenEnds,
+    #[error("total supply must give every source at least one unit")]
+    NetgenSupply,
+    #[error("cost and capacity ranges must be ordered (capacities >= 0)")]
+    NetgenRanges,
+    #[error("need stations, incidents and 1..=stations candidates")]
+    CrisisShape,
+    /// Also what keeps the arithmetic of [`crisis_transport`] from overflowing.
+    #[error("at most 10^8 stations and incidents, and 10^9 incident links")]
+    CrisisTooLarge,
+}
 
 /// NETGEN's parameters (its input line), minus the transshipment sources and sinks, which the
 /// families we run set to zero.
@@ -57,22 +76,22 @@ impl NetgenParams {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), InstanceError> {
         // The sizes of what DIMACS files may hold (see `dimacs`).
         if self.nodes > 100_000_000 || self.arcs > 1_000_000_000 {
-            return Err("at most 10^8 nodes and 10^9 arcs".into());
+            return Err(InstanceError::NetgenTooLarge);
         }
         if self.sources == 0
             || self.sinks == 0
             || self.sources.saturating_add(self.sinks) > self.nodes
         {
-            return Err("need at least one source and one sink, and no more than the nodes".into());
+            return Err(InstanceError::NetgenEnds);
         }
         if self.total_supply < self.sources as i64 {
-            return Err("total supply must give every source at least one unit".into());
+            return Err(InstanceError::NetgenSupply);
         }
         if self.min_cost > self.max_cost || self.min_cap > self.max_cap || self.min_cap < 0 {
-            return Err("cost and capacity ranges must be ordered (capacities >= 0)".into());
+            return Err(InstanceError::NetgenRanges);
         }
         Ok(())
     }
@@ -99,7 +118,7 @@ fn split(rng: &mut SplitMix64, total: i64, parts: usize) -> Vec<i64> {
 
 /// A NETGEN-style network. Nodes `0..sources` supply, the last `sinks` demand, the rest
 /// transship; arcs are grouped by tail, as NETGEN writes them.
-pub fn netgen(p: &NetgenParams) -> Result<FlowProblem, String> {
+pub fn netgen(p: &NetgenParams) -> Result<FlowProblem, InstanceError> {
     p.check()?;
     let mut rng = SplitMix64::new(p.seed);
     let n = p.nodes;
@@ -184,15 +203,15 @@ pub fn crisis_transport(
     incidents: usize,
     candidates: usize,
     seed: u64,
-) -> Result<CrisisInstance, String> {
+) -> Result<CrisisInstance, InstanceError> {
     if stations == 0 || incidents == 0 || candidates == 0 || candidates > stations {
-        return Err("need stations, incidents and 1..=stations candidates".into());
+        return Err(InstanceError::CrisisShape);
     }
     // The sizes of what DIMACS files may hold (see `dimacs`): no arithmetic below can overflow.
     if stations.saturating_add(incidents) >= 100_000_000
         || incidents.saturating_mul(candidates) > 1_000_000_000
     {
-        return Err("at most 10^8 stations and incidents, and 10^9 incident links".into());
+        return Err(InstanceError::CrisisTooLarge);
     }
     let mut rng = SplitMix64::new(seed);
     let side = 100.0;
@@ -378,4 +397,62 @@ pub fn with_rule_built_links(mut s: commonsnet_engine::Scenario) -> commonsnet_e
             .collect(),
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_are_functions_of_their_seed() {
+        let p = NetgenParams::netgen8(6, 3);
+        let a = write_min(&netgen(&p).unwrap(), &[]);
+        assert_eq!(a, write_min(&netgen(&p).unwrap(), &[]));
+        assert_ne!(
+            a,
+            write_min(&netgen(&NetgenParams::netgen8(6, 4)).unwrap(), &[])
+        );
+        let c = crisis_transport(20, 50, 3, 1).unwrap();
+        assert_eq!(c, crisis_transport(20, 50, 3, 1).unwrap());
+        assert_eq!(dense_assignment(5, 9), dense_assignment(5, 9));
+        assert_ne!(dense_assignment(5, 9), dense_assignment(5, 10));
+        let v = allocation_value(30, 5, 2, 4.0, 2);
+        assert_eq!(v, allocation_value(30, 5, 2, 4.0, 2));
+    }
+
+    #[test]
+    fn instances_are_the_published_ones() {
+        // The peer comparison's files are regenerated from these seeds: pin a few numbers.
+        assert_eq!(&dense_assignment(3, 1), &PINNED_DENSE);
+        let fp = netgen(&NetgenParams::netgen8(4, 1)).unwrap();
+        assert_eq!((fp.nodes, fp.arcs()), (16, 128));
+        assert_eq!(fp.cost.iter().sum::<i64>(), PINNED_NETGEN_COST);
+    }
+
+    const PINNED_DENSE: [i64; 9] = [
+        822466, 428520, 890591, 780236, 968762, 530049, 867046, 60534, 356521,
+    ];
+    const PINNED_NETGEN_COST: i64 = 751_587;
+
+    #[test]
+    fn instances_balance_and_stay_in_range() {
+        let fp = netgen(&NetgenParams::netgen8(5, 2)).unwrap();
+        assert_eq!(fp.supply.iter().sum::<i64>(), 0);
+        assert!(fp.cost.iter().all(|c| (1..=10_000).contains(c)));
+        let c = crisis_transport(10, 40, 4, 2).unwrap();
+        assert_eq!(c.flow.supply.iter().sum::<i64>(), 0);
+        assert_eq!(c.flow.arcs(), 40 * 4 + 10);
+        assert!(dense_assignment(4, 2)
+            .iter()
+            .all(|c| (1..=1_000_000).contains(c)));
+        let no_sources = NetgenParams {
+            sources: 0,
+            ..NetgenParams::netgen8(4, 1)
+        };
+        assert_eq!(netgen(&no_sources), Err(InstanceError::NetgenEnds));
+        assert_eq!(
+            crisis_transport(2, 5, 3, 1).unwrap_err(),
+            InstanceError::CrisisShape
+        );
+    }
 }

@@ -11,6 +11,9 @@ pub mod generate;
 pub mod instances;
 pub mod orlib;
 mod parquet_footer;
+mod parse_error;
+
+pub use parse_error::{ParseError, Problem};
 
 use arrow_array::RecordBatch;
 use commonsnet_engine::input::JsonError;
@@ -73,7 +76,7 @@ fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
 /// `.csv` extension), with the column types of SPEC section 3 checked.
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
-    let csv = path.extension().and_then(|e| e.to_str()) == Some("csv");
+    let csv = TableFormat::from_path(path) == Some(TableFormat::Csv);
     frames::read_table(&bytes, csv).map_err(|e| format_err(path, e))
 }
 
@@ -158,6 +161,16 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
+    /// The format a file's extension names (`.arrow`, `.parquet`, `.csv`), if any.
+    pub fn from_path(path: &Path) -> Option<TableFormat> {
+        match path.extension()?.to_str()? {
+            "arrow" => Some(TableFormat::ArrowIpc),
+            "parquet" => Some(TableFormat::Parquet),
+            "csv" => Some(TableFormat::Csv),
+            _ => None,
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             TableFormat::ArrowIpc => "arrow",

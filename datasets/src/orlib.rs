@@ -2,6 +2,7 @@
 //! (a count followed by that many instances). Read as bytes, token by token, with line numbers
 //! for errors; no allocation per line.
 
+use crate::parse_error::{ParseError, Problem};
 use serde_json::{json, Value};
 
 /// One GAP instance: `m` agents, `n` jobs, agent-major `cost` and `weight` (m x n), `capacity` (m).
@@ -38,13 +39,10 @@ impl<'a> Tokens<'a> {
     }
 
     /// The next integer, or an error naming the line.
-    pub fn int(&mut self, what: &str) -> Result<i64, String> {
+    pub fn int(&mut self, what: &'static str) -> Result<i64, ParseError> {
         self.skip_space();
         if self.pos >= self.bytes.len() {
-            return Err(format!(
-                "line {}: unexpected end of file, expected {what}",
-                self.line
-            ));
+            return Err(ParseError::at(self.line, Problem::UnexpectedEnd(what)));
         }
         let start = self.pos;
         while self.pos < self.bytes.len() && !self.bytes[self.pos].is_ascii_whitespace() {
@@ -57,10 +55,12 @@ impl<'a> Tokens<'a> {
             _ => (false, tok),
         };
         if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
-            return Err(format!(
-                "line {}: expected {what} (an integer), found {:?}",
+            return Err(ParseError::at(
                 self.line,
-                String::from_utf8_lossy(tok)
+                Problem::ExpectedInteger {
+                    what,
+                    found: String::from_utf8_lossy(tok).into_owned(),
+                },
             ));
         }
         let v = digits
@@ -69,12 +69,17 @@ impl<'a> Tokens<'a> {
         Ok(if neg { -v } else { v })
     }
 
-    pub fn count(&mut self, what: &str, max: i64) -> Result<usize, String> {
+    pub fn count(&mut self, what: &'static str, max: i64) -> Result<usize, ParseError> {
         let line = self.line();
         let v = self.int(what)?;
         if v < 1 || v > max {
-            return Err(format!(
-                "line {line}: {what} must be in [1, {max}], found {v}"
+            return Err(ParseError::at(
+                line,
+                Problem::CountOutOfRange {
+                    what,
+                    max,
+                    value: v,
+                },
             ));
         }
         Ok(v as usize)
@@ -102,22 +107,25 @@ impl<'a> Tokens<'a> {
     pub fn ints(
         &mut self,
         count: usize,
-        what: &str,
+        what: &'static str,
         header_line: usize,
         claim: &str,
-    ) -> Result<Vec<i64>, String> {
+    ) -> Result<Vec<i64>, ParseError> {
         let room = (self.bytes.len() - self.pos).div_ceil(2);
         let mut out = Vec::with_capacity(count.min(room));
         for _ in 0..count {
             match self.int(what) {
                 Ok(v) => out.push(v),
                 Err(_) if self.at_end() => {
-                    return Err(format!(
-                        "line {header_line}: the header declares {claim}, but the file ends on \
-                         line {} after {} of the {count} numbers read here (unexpected end of \
-                         file, expected {what})",
-                        self.line,
-                        out.len()
+                    return Err(ParseError::at(
+                        header_line,
+                        Problem::Truncated {
+                            claim: claim.to_string(),
+                            end_line: self.line,
+                            read: out.len(),
+                            count,
+                            what,
+                        },
                     ))
                 }
                 Err(e) => return Err(e),
@@ -139,12 +147,12 @@ impl<'a> Tokens<'a> {
     }
 }
 
-fn read_instance(t: &mut Tokens) -> Result<GapInstance, String> {
+fn read_instance(t: &mut Tokens) -> Result<GapInstance, ParseError> {
     let line = t.line();
     let agents = t.count("the number of agents", 100_000)?;
     let jobs = t.count("the number of jobs", 10_000_000)?;
     if agents.saturating_mul(jobs) > 100_000_000 {
-        return Err(format!("line {line}: {agents} x {jobs} is too large"));
+        return Err(ParseError::at(line, Problem::GapTooLarge { agents, jobs }));
     }
     // Vectors grow with the numbers read: a header that claims more than the file holds
     // allocates nothing for it, and its error names the header's line.
@@ -163,7 +171,7 @@ fn read_instance(t: &mut Tokens) -> Result<GapInstance, String> {
 }
 
 /// Parse a GAP file: one instance, or the multi-instance layout.
-pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, String> {
+pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, ParseError> {
     let mut probe = Tokens::new(bytes);
     let a = probe.int("the first count")?;
     let b = probe.int("the second count")?;
@@ -182,10 +190,7 @@ pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, String> {
         }
     }
     if !t.at_end() {
-        return Err(format!(
-            "line {}: unexpected data after the last instance",
-            t.line
-        ));
+        return Err(ParseError::at(t.line, Problem::TrailingData));
     }
     Ok(out)
 }
@@ -220,5 +225,59 @@ impl GapInstance {
         }
         json!({"name": name, "resources": resources, "needs": needs, "links": links,
                "policy": {"objective": "cost"}})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_instance_and_the_multi_instance_layout_read() {
+        // 2 agents x 3 jobs: costs, weights, capacities.
+        let one = parse_gap(b"2 3\n1 2 3\n4 5 6\n1 1 1\n2 2 2\n3 4\n").unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!((one[0].agents, one[0].jobs), (2, 3));
+        assert_eq!(one[0].cost, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(one[0].weight, [1, 1, 1, 2, 2, 2]);
+        assert_eq!(one[0].capacity, [3, 4]);
+        let two = parse_gap(b"2\n1 1\n5\n2\n9\n1 2\n1 2\n3 4\n5\n").unwrap();
+        assert_eq!(two.len(), 2);
+        assert_eq!(two[1].cost, [1, 2]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        for (text, want) in [
+            (
+                &b"1 1\n5\nx\n9\n"[..],
+                "line 3: expected a resource consumption (an integer), found \"x\"",
+            ),
+            (
+                b"0 2\n",
+                "line 1: the number of instances must be in [1, 10000], found 0",
+            ),
+            (
+                b"1\n1 1\n5\n2\n9\n7\n",
+                "line 6: unexpected data after the last instance",
+            ),
+            (
+                b"",
+                "line 1: unexpected end of file, expected the first count",
+            ),
+        ] {
+            let e = parse_gap(text).unwrap_err().to_string();
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn a_gap_instance_becomes_a_cost_scenario() {
+        let g = &parse_gap(b"1 2\n3 4\n1 1\n2\n").unwrap()[0];
+        let v = g.to_scenario(Sense::Max, "g");
+        assert_eq!(v["links"][1]["cost"], -4);
+        assert_eq!(v["links"][1]["use"]["units"], 1);
+        assert_eq!(v["resources"][0]["capacity"]["units"], 2);
+        assert_eq!(v["policy"]["objective"], "cost");
     }
 }

@@ -8,6 +8,7 @@
 use crate::graph::LinkBuilder;
 use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
+use crate::seeds::{perturb_seed, run_seed, PerturbStream};
 use crate::solve::{try_solve_with, SolveOptions};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
@@ -17,63 +18,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator. We need determinism
-/// and independence between streams, not cryptographic strength.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform integer in [lo, hi] (inclusive).
-    pub fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = self.unit().max(f64::MIN_POSITIVE);
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
-/// A seed derived from a base seed and a path of indices: streams for different paths are
-/// independent, and the derivation does not depend on any evaluation order.
-pub fn derive_seed(base: u64, path: &[u64]) -> u64 {
-    let mut h = SplitMix64::new(base ^ 0x5EED_C0DE_0000_0000);
-    let mut out = h.next_u64();
-    for &p in path {
-        h = SplitMix64::new(out ^ p.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        out = h.next_u64();
-    }
-    out
-}
+// Kept importable from here for the benches and tests written against this path.
+pub use crate::seeds::{derive_seed, SplitMix64};
 
 /// Monte Carlo perturbations of a scenario (SPEC section 5), all relative and in [0, 1].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -94,19 +40,84 @@ impl Perturbation {
         self.demand == 0.0 && self.failures == 0.0 && self.travel_time == 0.0
     }
 
-    /// Checks every field; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [
-            ("demand", self.demand),
-            ("failures", self.failures),
-            ("travel_time", self.travel_time),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("perturb.{name}: {v} is not in [0, 1]"));
+    /// Checks every field; the error names the field.
+    pub fn validate(&self) -> Result<(), BatchError> {
+        for field in PerturbKind::ALL {
+            let value = self.get(field);
+            if !(0.0..=1.0).contains(&value) {
+                return Err(BatchError::PerturbationOutOfRange { field, value });
             }
         }
         Ok(())
     }
+
+    pub fn get(&self, kind: PerturbKind) -> f64 {
+        match kind {
+            PerturbKind::Demand => self.demand,
+            PerturbKind::Failures => self.failures,
+            PerturbKind::TravelTime => self.travel_time,
+        }
+    }
+
+    pub fn set(&mut self, kind: PerturbKind, value: f64) {
+        match kind {
+            PerturbKind::Demand => self.demand = value,
+            PerturbKind::Failures => self.failures = value,
+            PerturbKind::TravelTime => self.travel_time = value,
+        }
+    }
+}
+
+/// The fields of a [`Perturbation`], spelled as in job requests and `--perturb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerturbKind {
+    Demand,
+    Failures,
+    TravelTime,
+}
+
+impl PerturbKind {
+    pub const ALL: [PerturbKind; 3] = [
+        PerturbKind::Demand,
+        PerturbKind::Failures,
+        PerturbKind::TravelTime,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PerturbKind::Demand => "demand",
+            PerturbKind::Failures => "failures",
+            PerturbKind::TravelTime => "travel_time",
+        }
+    }
+}
+
+impl std::fmt::Display for PerturbKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for PerturbKind {
+    type Err = BatchError;
+
+    fn from_str(s: &str) -> Result<Self, BatchError> {
+        PerturbKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| BatchError::UnknownPerturbation(s.to_string()))
+    }
+}
+
+/// What a batch refuses, named as its inputs spell it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BatchError {
+    #[error("perturb.{field}: {value} is not in [0, 1]")]
+    PerturbationOutOfRange { field: PerturbKind, value: f64 },
+    #[error("unknown perturbation {0:?}: expected demand, failures or travel_time")]
+    UnknownPerturbation(String),
+    #[error("unknown policy {0:?}: expected greedy, coverage, cost, maxmin, own or min_share=S")]
+    UnknownPolicy(String),
 }
 
 /// The scenario one replicate sees. Streams are keyed by need and resource position and by link
@@ -118,7 +129,7 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     let mut out = s.clone();
     if p.demand > 0.0 {
         for (i, n) in out.needs.iter_mut().enumerate() {
-            let mut rng = SplitMix64::new(derive_seed(seed, &[1, i as u64]));
+            let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::Demand, i as u64));
             let f = rng.range(1.0 - p.demand, 1.0 + p.demand);
             if n.indivisible {
                 continue;
@@ -135,7 +146,7 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     if p.failures > 0.0 {
         let mut keep = Vec::with_capacity(out.resources.len());
         for i in 0..out.resources.len() {
-            let mut rng = SplitMix64::new(derive_seed(seed, &[2, i as u64]));
+            let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::Failure, i as u64));
             keep.push(!rng.chance(p.failures));
         }
         let mut idx = 0;
@@ -155,7 +166,7 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
             for b in r.bytes().chain([0]).chain(n.bytes()) {
                 h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
             }
-            let mut rng = SplitMix64::new(derive_seed(seed, &[3, h]));
+            let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::TravelTime, h));
             rng.range(1.0 - p.travel_time, 1.0 + p.travel_time)
         };
         match &mut out.links {
@@ -194,38 +205,61 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     out
 }
 
-/// A named policy of the batch runner: `greedy`, `coverage`, `cost`, `maxmin`, or
-/// `min_share=S`, applied on top of the scenario's own policy (its link rules are kept).
-pub fn named_policy(name: &str, base: &Policy) -> Result<Policy, String> {
-    let mut p = base.clone();
-    match name {
-        "greedy" => p.solver = SolverChoice::Greedy,
-        "coverage" => {
-            p.objective = Objective::Coverage;
-            p.fairness = Fairness::None;
-        }
-        "cost" => {
-            p.objective = Objective::Cost;
-            p.fairness = Fairness::None;
-        }
-        "maxmin" => {
-            p.objective = Objective::Coverage;
-            p.fairness = Fairness::Maxmin;
-        }
-        "own" => {}
-        other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
-            Some(Ok(s)) if (0.0..=1.0).contains(&s) => {
-                p.objective = Objective::Coverage;
-                p.fairness = Fairness::MinShare(s);
-            }
-            _ => {
-                return Err(format!(
-                    "unknown policy {other:?}: expected greedy, coverage, cost, maxmin, own or min_share=S"
-                ))
-            }
-        },
+/// A named policy of the batch runner, applied on top of the scenario's own policy (its link
+/// rules are kept). Spelled `greedy`, `coverage`, `cost`, `maxmin`, `own` or `min_share=S`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NamedPolicy {
+    Greedy,
+    Coverage,
+    Cost,
+    Maxmin,
+    /// The scenario's own policy.
+    Own,
+    /// Coverage with every group served at least this share, in [0, 1].
+    MinShare(f64),
+}
+
+impl std::str::FromStr for NamedPolicy {
+    type Err = BatchError;
+
+    fn from_str(name: &str) -> Result<Self, BatchError> {
+        Ok(match name {
+            "greedy" => NamedPolicy::Greedy,
+            "coverage" => NamedPolicy::Coverage,
+            "cost" => NamedPolicy::Cost,
+            "maxmin" => NamedPolicy::Maxmin,
+            "own" => NamedPolicy::Own,
+            other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
+                Some(Ok(s)) if (0.0..=1.0).contains(&s) => NamedPolicy::MinShare(s),
+                _ => return Err(BatchError::UnknownPolicy(other.to_string())),
+            },
+        })
     }
-    Ok(p)
+}
+
+impl NamedPolicy {
+    pub fn apply(self, base: &Policy) -> Policy {
+        let mut p = base.clone();
+        let (objective, fairness) = match self {
+            NamedPolicy::Greedy => {
+                p.solver = SolverChoice::Greedy;
+                return p;
+            }
+            NamedPolicy::Own => return p,
+            NamedPolicy::Coverage => (Objective::Coverage, Fairness::None),
+            NamedPolicy::Cost => (Objective::Cost, Fairness::None),
+            NamedPolicy::Maxmin => (Objective::Coverage, Fairness::Maxmin),
+            NamedPolicy::MinShare(s) => (Objective::Coverage, Fairness::MinShare(s)),
+        };
+        p.objective = objective;
+        p.fairness = fairness;
+        p
+    }
+}
+
+/// The policy `name` (a [`NamedPolicy`]) over `base`.
+pub fn named_policy(name: &str, base: &Policy) -> Result<Policy, BatchError> {
+    Ok(name.parse::<NamedPolicy>()?.apply(base))
 }
 
 /// Which policy a run uses.
@@ -245,7 +279,7 @@ impl PolicySpec {
         }
     }
 
-    fn resolve(&self, base: &Policy) -> Result<Policy, String> {
+    fn resolve(&self, base: &Policy) -> Result<Policy, BatchError> {
         match self {
             PolicySpec::Named(n) => named_policy(n, base),
             PolicySpec::Given { policy, .. } => Ok(policy.clone()),
@@ -281,6 +315,10 @@ pub struct BatchSettings {
     pub time_limit_s: Option<f64>,
 }
 
+/// Why a [`ScenarioSource`] could not make a scenario: each source has its own error type (a
+/// generator's, a validator's), and the run's row keeps its message.
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Where a batch's scenarios come from. A run asks for its scenario when it starts, so a
 /// source may make them on demand (a generator, inline JSON) and a batch holds no more
 /// scenarios than it has runs in flight.
@@ -290,7 +328,7 @@ pub trait ScenarioSource: Sync {
     /// The label of scenario `index` in the result table (cheap: no scenario is built).
     fn label(&self, index: usize) -> String;
     /// Scenario `index`, built or borrowed; an error becomes the run's `error` row.
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String>;
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError>;
 }
 
 impl<T: ScenarioSource + ?Sized> ScenarioSource for Box<T> {
@@ -302,7 +340,7 @@ impl<T: ScenarioSource + ?Sized> ScenarioSource for Box<T> {
         (**self).label(index)
     }
 
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
         (**self).scenario(index)
     }
 }
@@ -317,7 +355,7 @@ impl ScenarioSource for Vec<(String, Scenario)> {
         self[index].0.clone()
     }
 
-    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, String> {
+    fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
         Ok(Cow::Borrowed(&self[index].1))
     }
 }
@@ -342,7 +380,7 @@ impl<S: ScenarioSource> Batch<S> {
     /// included) is a row with status `error`.
     pub fn run(&self, index: usize) -> RunRow {
         let k = RunKey::from_index(index, self.policies.len(), self.replicates);
-        let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
+        let seed = run_seed(self.seed, k.scenario, k.replicate);
         let policy = &self.policies[k.policy];
         let attempt = catch_unwind(AssertUnwindSafe(|| {
             let label = self.scenarios.label(k.scenario);
@@ -370,7 +408,7 @@ impl<S: ScenarioSource> Batch<S> {
     /// The row of run `index` when it failed outside the solver (`error` says how).
     pub fn error_row(&self, index: usize, error: &str) -> RunRow {
         let k = RunKey::from_index(index, self.policies.len(), self.replicates);
-        let seed = derive_seed(self.seed, &[0xA, k.scenario as u64, k.replicate as u64]);
+        let seed = run_seed(self.seed, k.scenario, k.replicate);
         let label = catch_unwind(AssertUnwindSafe(|| self.scenarios.label(k.scenario)))
             .unwrap_or_else(|_| format!("scenario-{}", k.scenario + 1));
         let mut row = RunRow::failed(
@@ -610,7 +648,7 @@ pub fn run_one(
             ..scenario.clone()
         },
         Err(e) => {
-            row.error = Some(e);
+            row.error = Some(e.to_string());
             return row;
         }
     };

@@ -4,33 +4,32 @@
 
 pub mod server;
 
+use commonsnet_engine::seeds::SplitMix64;
 use serde_json::{json, Value};
 
-/// SplitMix64: tiny, seeded, reproducible.
-pub struct Rng(u64);
+/// The engine's seeded generator, with its own seed mixing, so the tests' streams stay theirs.
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
+        Rng(SplitMix64::new(
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03,
+        ))
     }
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.below(n.max(1))
     }
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
     pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
+        self.0.chance(p)
     }
     pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
+        self.0.range(lo, hi)
     }
     /// A value on a coarse grid, so ties and degenerate cases occur.
     pub fn grid(&mut self, lo: u64, hi: u64) -> f64 {

@@ -1,0 +1,104 @@
+//! Errors of the benchmark file readers (DIMACS, OR-Library): what is wrong and on which line.
+
+/// A benchmark file that does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// A problem on line `line` (1-based).
+    #[error("line {line}: {problem}")]
+    Line { line: usize, problem: Problem },
+    /// An assignment arc between two nodes of the same side (found after the whole file).
+    #[error("an arc {from} -> {to} does not go from a left node to a right node")]
+    ArcSide { from: usize, to: usize },
+}
+
+impl ParseError {
+    pub fn at(line: usize, problem: Problem) -> Self {
+        ParseError::Line { line, problem }
+    }
+
+    /// The line the error names, if any.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ParseError::Line { line, .. } => Some(*line),
+            ParseError::ArcSide { .. } => None,
+        }
+    }
+}
+
+/// What is wrong on a line. `what` names the token as the format's documentation does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("missing {0}")]
+    Missing(&'static str),
+    #[error("{what} must be an integer, found {found:?}")]
+    NotAnInteger { what: &'static str, found: String },
+    #[error("expected {what} (an integer), found {found:?}")]
+    ExpectedInteger { what: &'static str, found: String },
+    #[error("{0} does not fit in 64 bits")]
+    Overflow(&'static str),
+    #[error("{what} {value} is not a node in 1..{nodes}")]
+    NotANode {
+        what: &'static str,
+        value: i64,
+        nodes: usize,
+    },
+    #[error("expected 'p {expected}', found 'p {found}'")]
+    ProblemKind { expected: String, found: String },
+    #[error("{nodes} nodes / {arcs} arcs is out of range")]
+    SizeOutOfRange { nodes: i64, arcs: i64 },
+    #[error(
+        "the problem line declares {nodes} nodes and {arcs} arcs, more than a file of \
+         {file_len} bytes can hold"
+    )]
+    SizeBeyondFile {
+        nodes: usize,
+        arcs: usize,
+        file_len: usize,
+    },
+    #[error("a second problem line")]
+    SecondProblemLine,
+    #[error("data line before the problem line")]
+    DataBeforeProblemLine,
+    #[error("unknown line type {0:?}")]
+    UnknownLineType(String),
+    #[error("no 'p {0}' problem line")]
+    NoProblemLine(String),
+    #[error("the problem line declares {declared} arcs, the file has {found}")]
+    ArcCount { declared: usize, found: usize },
+    #[error("capacity {upper} is below the lower bound {lower}")]
+    CapacityBelowLower { lower: i64, upper: i64 },
+    #[error(
+        "{left} left x {right} right nodes make an assignment matrix larger than a file of \
+         {file_len} bytes can justify (at most {limit} cells)"
+    )]
+    MatrixTooLarge {
+        left: usize,
+        right: usize,
+        file_len: usize,
+        limit: usize,
+    },
+    #[error("unexpected end of file, expected {0}")]
+    UnexpectedEnd(&'static str),
+    #[error("{what} must be in [1, {max}], found {value}")]
+    CountOutOfRange {
+        what: &'static str,
+        max: i64,
+        value: i64,
+    },
+    /// A header that claims more numbers than the file holds (the error is on its line).
+    #[error(
+        "the header declares {claim}, but the file ends on line {end_line} after {read} of the \
+         {count} numbers read here (unexpected end of file, expected {what})"
+    )]
+    Truncated {
+        claim: String,
+        end_line: usize,
+        read: usize,
+        count: usize,
+        what: &'static str,
+    },
+    #[error("{agents} x {jobs} is too large")]
+    GapTooLarge { agents: usize, jobs: usize },
+    #[error("unexpected data after the last instance")]
+    TrailingData,
+}

@@ -1,0 +1,128 @@
+//! `commonsnet instance`: seeded benchmark instances of the peer comparison, as DIMACS text or
+//! (for the allocation workload) a scenario directory of Parquet tables.
+
+use super::describe;
+use anyhow::{anyhow, Context, Result};
+use commonsnet_datasets::{write_scenario_tables, DatasetError, TableFormat};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct InstanceArgs {
+    #[command(subcommand)]
+    kind: InstanceKind,
+    #[arg(long, default_value_t = 1, global = true)]
+    seed: u64,
+    /// Output file (`.min` for flows, `.asn` for assignment; a directory for allocation).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum InstanceKind {
+    /// NETGEN-8 network: 2^k nodes, 8 arcs per node (our NETGEN-style generator).
+    Netgen8 {
+        #[arg(long)]
+        k: u32,
+    },
+    /// Stations supplying incidents, each linked to its nearest stations.
+    Crisis {
+        #[arg(long, default_value_t = 2000)]
+        stations: usize,
+        #[arg(long, default_value_t = 50000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 20)]
+        candidates: usize,
+    },
+    /// Complete n x n assignment, costs uniform in [1, 10^6].
+    DenseAssign {
+        #[arg(long)]
+        n: usize,
+    },
+    /// Multi-dimensional allocation scenario with rule-built links written out explicitly
+    /// (a scenario directory of Parquet tables; --out names the directory).
+    Allocation {
+        #[arg(long, default_value_t = 20000)]
+        needs: usize,
+        #[arg(long, default_value_t = 2000)]
+        resources: usize,
+        #[arg(long, default_value_t = 3)]
+        dims: usize,
+        #[arg(long, default_value_t = 4.0)]
+        max_distance_km: f64,
+    },
+}
+
+pub fn run(args: &InstanceArgs) -> Result<()> {
+    use commonsnet_datasets::instances;
+    let out = args
+        .out
+        .as_ref()
+        .ok_or_else(|| anyhow!("--out FILE is required"))?;
+    let seed = args.seed;
+    let text = match &args.kind {
+        InstanceKind::Netgen8 { k } => {
+            if !(4..=24).contains(k) {
+                return Err(anyhow!("--k must be in 4..=24"));
+            }
+            let p = instances::NetgenParams::netgen8(*k, seed);
+            let fp = instances::netgen(&p).map_err(|e| anyhow!(e))?;
+            instances::write_min(
+                &fp,
+                &[format!("NETGEN-style (commonsnet instance netgen8): {p:?}")],
+            )
+        }
+        InstanceKind::Crisis {
+            stations,
+            incidents,
+            candidates,
+        } => {
+            let c = instances::crisis_transport(*stations, *incidents, *candidates, seed)
+                .map_err(|e| anyhow!(e))?;
+            instances::write_min(
+                &c.flow,
+                &[format!(
+                    "crisis transport: {stations} stations x {incidents} incidents, \
+                     {candidates} candidates, seed {seed}"
+                )],
+            )
+        }
+        InstanceKind::Allocation {
+            needs,
+            resources,
+            dims,
+            max_distance_km,
+        } => {
+            let value =
+                instances::allocation_value(*needs, *resources, *dims, *max_distance_km, seed);
+            let s = commonsnet_engine::scenario_from_value(&value)
+                .map_err(|e| describe(DatasetError::Invalid(e)))?;
+            let s = instances::with_rule_built_links(s);
+            let t = commonsnet_engine::tables::scenario_to_tables(&s)?;
+            write_scenario_tables(
+                out,
+                &t.resources,
+                &t.needs,
+                t.links.as_ref(),
+                Some(&t.policy),
+                TableFormat::Parquet,
+            )
+            .map_err(describe)?;
+            return Ok(());
+        }
+        InstanceKind::DenseAssign { n } => {
+            if *n == 0 || *n > 20_000 {
+                return Err(anyhow!("--n must be in 1..=20000"));
+            }
+            let cost = instances::dense_assignment(*n, seed);
+            instances::write_asn(
+                *n,
+                &cost,
+                &[format!(
+                    "dense assignment {n} x {n}, costs in [1, 1e6], seed {seed}"
+                )],
+            )
+        }
+    };
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}

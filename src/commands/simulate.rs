@@ -1,0 +1,234 @@
+//! `commonsnet simulate`: a batch of scenarios x policies x replicates on one pool, written as
+//! a run table and summarised per policy.
+
+use super::{describe, typed, ArgError};
+use anyhow::{anyhow, Result};
+use commonsnet_datasets::generate::{self, Generator};
+use commonsnet_datasets::{frames, read_scenario, TableFormat};
+use commonsnet_engine::batch::{
+    rows_to_batch, run_each, Batch, BatchError, BatchSettings, NamedPolicy, PerturbKind,
+    Perturbation, PolicySpec, ScenarioSource,
+};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// A generator (urban, rural, intentional, disaster) or a scenario file or directory.
+    #[arg(long)]
+    generator: ScenarioArg,
+    /// Generated scenarios (ignored for a file: it is one scenario).
+    #[arg(long, default_value_t = 10)]
+    scenarios: usize,
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated: greedy, coverage, cost, maxmin, own, min_share=S.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values = ["greedy", "coverage", "maxmin"],
+        value_parser = typed::<PolicyArg>
+    )]
+    policies: Vec<PolicyArg>,
+    /// Monte Carlo replicates of each scenario.
+    #[arg(long, default_value_t = 1)]
+    replicates: usize,
+    /// Comma-separated perturbations: demand=F,failures=F,travel_time=F (each in [0, 1]).
+    #[arg(long, value_delimiter = ',', value_parser = typed::<PerturbArg>)]
+    perturb: Vec<PerturbArg>,
+    /// Result table, one row per run: `.parquet` (default), `.arrow` or `.csv`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker threads (default: all cores). The table does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Solver time limit of each run, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    time_limit: f64,
+}
+
+/// `--generator`: a generator's name, else a scenario file or directory.
+#[derive(Clone, Debug)]
+enum ScenarioArg {
+    Generator(Generator),
+    Path(PathBuf),
+}
+
+impl FromStr for ScenarioArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(s.parse()
+            .map_or_else(|_| ScenarioArg::Path(s.into()), ScenarioArg::Generator))
+    }
+}
+
+/// One `--policies` item: a [`NamedPolicy`], labelled in the results as it was spelled (an
+/// empty item, as in `a,,b`, names none).
+#[derive(Clone, Debug)]
+struct PolicyArg(Option<String>);
+
+impl FromStr for PolicyArg {
+    type Err = BatchError;
+
+    fn from_str(s: &str) -> Result<Self, BatchError> {
+        let label = s.trim();
+        if label.is_empty() {
+            return Ok(PolicyArg(None));
+        }
+        label.parse::<NamedPolicy>()?;
+        Ok(PolicyArg(Some(label.to_string())))
+    }
+}
+
+/// One `--perturb` item, `NAME=VALUE` (an empty item sets nothing).
+#[derive(Clone, Copy, Debug)]
+struct PerturbArg(Option<(PerturbKind, f64)>);
+
+impl FromStr for PerturbArg {
+    type Err = ArgError;
+
+    fn from_str(s: &str) -> Result<Self, ArgError> {
+        let item = s.trim();
+        if item.is_empty() {
+            return Ok(PerturbArg(None));
+        }
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| ArgError(format!("--perturb: expected NAME=VALUE, found {item:?}")))?;
+        let kind = k.parse::<PerturbKind>().map_err(|_| {
+            ArgError(format!(
+                "--perturb: unknown {k:?} (demand, failures, travel_time)"
+            ))
+        })?;
+        let value = v
+            .parse()
+            .map_err(|_| ArgError(format!("--perturb {k}: {v:?} is not a number")))?;
+        Ok(PerturbArg(Some((kind, value))))
+    }
+}
+
+pub fn run(args: &SimulateArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    let mut perturbation = Perturbation::default();
+    for &(kind, value) in args.perturb.iter().filter_map(|p| p.0.as_ref()) {
+        perturbation.set(kind, value);
+    }
+    perturbation.validate()?;
+    let policies: Vec<PolicySpec> = args
+        .policies
+        .iter()
+        .filter_map(|p| p.0.clone().map(PolicySpec::Named))
+        .collect();
+    if policies.is_empty() || args.replicates == 0 {
+        return Err(anyhow!("need at least one policy and one replicate"));
+    }
+    // Generated scenarios are made by each run when it starts, not all up front.
+    let scenarios: Box<dyn ScenarioSource> = match &args.generator {
+        ScenarioArg::Generator(g) => {
+            if !(args.scale > 0.0 && args.scale <= generate::MAX_SCALE) {
+                return Err(anyhow!(
+                    "--scale {} is not in (0, {}]",
+                    args.scale,
+                    generate::MAX_SCALE
+                ));
+            }
+            Box::new(generate::Generated {
+                name: g.name().to_string(),
+                scale: args.scale,
+                count: args.scenarios,
+                seed: args.seed,
+            })
+        }
+        ScenarioArg::Path(path) => {
+            if !path.exists() {
+                return Err(anyhow!(
+                    "--generator {:?} is neither a generator ({}) nor a file",
+                    path.to_string_lossy(),
+                    generate::GENERATORS.join(", ")
+                ));
+            }
+            let s = read_scenario(path, None).map_err(describe)?;
+            Box::new(vec![(
+                s.name.clone().unwrap_or_else(|| "scenario".into()),
+                s,
+            )])
+        }
+    };
+    let batch = Batch {
+        scenarios,
+        policies,
+        replicates: args.replicates,
+        seed: args.seed,
+        settings: BatchSettings {
+            perturbation,
+            time_limit_s: Some(args.time_limit),
+        },
+    };
+    let total = batch.total();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let step = (total / 10).max(1);
+    let start = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
+    // One run at a time per thread of the pool; a run's solve uses the same pool.
+    let slots: Vec<std::sync::Mutex<Option<commonsnet_engine::batch::RunRow>>> =
+        (0..total).map(|_| std::sync::Mutex::new(None)).collect();
+    run_each(&pool, total, &|| false, &|i| {
+        let row = batch.run(i);
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match &bar {
+            Some(b) => b.inc(1),
+            None if n.is_multiple_of(step) || n == total => {
+                eprintln!("progress: {n}/{total} runs")
+            }
+            None => {}
+        }
+    });
+    let rows: Vec<_> = slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| anyhow!("a run did not finish"))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let table = rows_to_batch(&rows)?;
+    let format = TableFormat::from_path(&args.out).unwrap_or(TableFormat::Parquet);
+    let mut frame = frames::batch_to_frame(&table).map_err(|e| anyhow!(e))?;
+    commonsnet_datasets::write_frame(&args.out, &mut frame, format).map_err(describe)?;
+    let failed = rows.iter().filter(|r| r.status == "error").count();
+    println!(
+        "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
+        total as f64 / secs,
+        pool.current_num_threads(),
+        args.out.display()
+    );
+    println!(
+        "{:<14} {:<20} {:>5} {:>12} {:>12} {:>12} {:>12}",
+        "policy", "metric", "runs", "mean", "p10", "p50", "p90"
+    );
+    for m in frames::summarise_runs(&frame).map_err(|e| anyhow!(e))? {
+        println!(
+            "{:<14} {:<20} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
+            m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
+        );
+    }
+    Ok(())
+}
