@@ -769,3 +769,114 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
         cols.into_iter().map(|c| c.1).collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_table_keeps_its_schema() {
+        use DataType::{Float64 as F, Int64 as I, UInt64 as U, Utf8 as S};
+        // (column, type, nullable): what readers of published run tables rely on.
+        let want = [
+            ("run", U, false),
+            ("scenario", S, false),
+            ("policy", S, false),
+            ("replicate", U, false),
+            ("seed", U, false),
+            ("status", S, false),
+            ("error", S, true),
+            ("objective", F, true),
+            ("coverage_value", F, true),
+            ("cost", F, true),
+            ("coverage_ratio", F, true),
+            ("min_group_ratio", F, true),
+            ("jain_index", F, true),
+            ("needs_served", U, true),
+            ("needs_partly_served", U, true),
+            ("mean_access_time_h", F, true),
+            ("solver", S, true),
+            ("solve_ms", F, true),
+            ("access_time_p90_h", F, true),
+            ("served_within_1h", F, true),
+            ("utilisation", F, true),
+            ("value_per_capacity", F, true),
+            ("resources_used", U, true),
+            ("resources_unshared", U, true),
+            ("duplication_avoided", I, true),
+        ];
+        let mut a = RunRow::failed(3, "s".into(), &PolicySpec::Named("cost".into()), 1, 9);
+        a.error = Some("why".into());
+        let mut b = a.clone();
+        b.status = "optimal".into();
+        b.error = None;
+        b.objective = Some(2.5);
+        b.needs_served = Some(4);
+        b.metrics.duplication_avoided = Some(-2);
+        let t = rows_to_batch(&[a, b]).unwrap();
+        let got: Vec<(&str, DataType, bool)> = t
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| (f.name().as_str(), f.data_type().clone(), f.is_nullable()))
+            .collect();
+        assert_eq!(got, want);
+        assert!(t.schema_ref().metadata().is_empty());
+        assert!(t
+            .schema_ref()
+            .fields()
+            .iter()
+            .all(|f| f.metadata().is_empty()));
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
+        let col = |name: &str| t.column_by_name(name).unwrap().clone();
+        assert_eq!(col("run").as_primitive::<UInt64Type>().values(), &[3, 3]);
+        let status = col("status");
+        assert_eq!(status.as_string::<i32>().value(1), "optimal");
+        let error = col("error");
+        assert_eq!(
+            (error.as_string::<i32>().value(0), error.is_null(1)),
+            ("why", true)
+        );
+        let objective = col("objective");
+        assert!(objective.is_null(0));
+        assert_eq!(objective.as_primitive::<Float64Type>().value(1), 2.5);
+        let dup = col("duplication_avoided");
+        assert_eq!(dup.as_primitive::<Int64Type>().value(1), -2);
+        assert_eq!(rows_to_batch(&[]).unwrap().num_rows(), 0);
+    }
+
+    #[test]
+    fn policy_and_perturbation_names() {
+        let base = Policy::default();
+        for (name, want) in [
+            ("greedy", NamedPolicy::Greedy),
+            ("own", NamedPolicy::Own),
+            ("maxmin", NamedPolicy::Maxmin),
+            ("min_share=0.25", NamedPolicy::MinShare(0.25)),
+        ] {
+            assert_eq!(name.parse::<NamedPolicy>().unwrap(), want);
+        }
+        assert_eq!(named_policy("own", &base).unwrap(), base);
+        let p = named_policy("min_share=0.5", &base).unwrap();
+        assert_eq!(p.fairness, Fairness::MinShare(0.5));
+        for bad in ["min_share=2", "lucky", ""] {
+            assert_eq!(
+                named_policy(bad, &base).unwrap_err().to_string(),
+                format!(
+                    "unknown policy {bad:?}: expected greedy, coverage, cost, maxmin, own or \
+                     min_share=S"
+                )
+            );
+        }
+        for k in PerturbKind::ALL {
+            assert_eq!(k.name().parse::<PerturbKind>().unwrap(), k);
+        }
+        let mut p = Perturbation::default();
+        p.set(PerturbKind::TravelTime, 1.5);
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "perturb.travel_time: 1.5 is not in [0, 1]"
+        );
+    }
+}
