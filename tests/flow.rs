@@ -3,6 +3,7 @@
 
 use crate::common::Rng;
 use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
+use commonsnet_engine::solve::SolverUsed;
 use commonsnet_solvers::{
     solve_assignment, AssignmentError, AssignmentProblem, CostScaling, FlowError, FlowMethod,
     FlowProblem, FlowSolution, MinCostFlow, NetworkSimplex, FORBIDDEN, INFINITE,
@@ -547,7 +548,7 @@ fn transportation_scenarios_agree_between_the_flow_fast_path_and_the_lp() {
         lp_v["policy"]["solver"] = serde_json::json!("lp");
         let lp = solve_report(&scenario_from_value(&lp_v).unwrap());
         assert_eq!(auto.summary.status, lp.summary.status, "seed {seed}\n{v}");
-        if auto.summary.solver.contains("network_simplex") {
+        if auto.summary.solver.contains(SolverUsed::NetworkSimplex) {
             fast += 1;
         }
         if lp.summary.status != Status::Optimal {
@@ -599,7 +600,8 @@ fn flow_shadow_prices_lie_between_the_one_sided_derivatives() {
             continue;
         }
         assert!(
-            base.summary.solver.starts_with("network_simplex") || base.summary.components == 0,
+            base.summary.solver.first() == Some(SolverUsed::NetworkSimplex)
+                || base.summary.components == 0,
             "{}",
             base.summary.solver
         );
@@ -673,7 +675,7 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         if auto.summary.status != Status::Optimal {
             continue;
         }
-        if auto.summary.solver.contains("assignment") {
+        if auto.summary.solver.contains(SolverUsed::Assignment) {
             routed += 1;
         }
         assert!(

@@ -36,7 +36,7 @@ fn solve_instance(file: &str, sense: Sense) -> f64 {
     let scenario = scenario_from_json_str(&json).unwrap();
     let report = solve_report(&scenario);
     assert_eq!(report.summary.status, Status::Optimal, "{file}");
-    assert_eq!(report.summary.solver, "highs_mip");
+    assert_eq!(report.summary.solver.to_string(), "highs_mip");
     assert_eq!(
         report.summary.needs_served, inst[0].jobs,
         "{file}: every job assigned"

@@ -13,45 +13,10 @@
 
 use crate::TableFormat;
 use arrow_array::RecordBatch;
+use commonsnet_engine::schema::{column_kind, ColumnKind};
 use polars::prelude::*;
 use std::io::Cursor;
 use std::sync::Arc;
-
-const NUMERIC: &[&str] = &[
-    "lat",
-    "lon",
-    "cost",
-    "priority",
-    "min_fill",
-    "earliest",
-    "deadline",
-    "available_from",
-    "available_until",
-    "time",
-];
-const FLAGS: &[&str] = &["indivisible", "cross_community"];
-const SETS: &[&str] = &["skills", "required_skills"];
-
-/// What SPEC section 3 says a column of this name holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnKind {
-    Number,
-    Flag,
-    Set,
-    Text,
-}
-
-fn column_kind(name: &str) -> ColumnKind {
-    if NUMERIC.contains(&name) || ["cap_", "dem_", "use_"].iter().any(|p| name.starts_with(p)) {
-        ColumnKind::Number
-    } else if FLAGS.contains(&name) {
-        ColumnKind::Flag
-    } else if SETS.contains(&name) {
-        ColumnKind::Set
-    } else {
-        ColumnKind::Text
-    }
-}
 
 /// Read a table from bytes as record batches with the column types of SPEC section 3: Parquet
 /// and Arrow IPC files and streams are told apart by their magic bytes; `csv` says the bytes are

@@ -686,7 +686,7 @@ pub fn run_one(
                 row.mean_access_time_h = sum.mean_access_time_h;
             }
             row.error = sum.infeasibility.map(|i| i.message);
-            row.solver = Some(sum.solver);
+            row.solver = Some(sum.solver.to_string());
             row.solve_ms = Some(sum.solve_ms);
         }
         Err(panic) => {

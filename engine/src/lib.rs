@@ -13,6 +13,7 @@ pub mod lp;
 pub mod model;
 pub mod results;
 mod route;
+pub mod schema;
 pub mod seeds;
 pub mod session;
 pub mod solve;

@@ -550,7 +550,9 @@ impl SubModel<'_> {
 mod tests {
     use super::fault::force;
     use super::*;
-    use crate::solve::{solve_with, try_solve_with, SolveError, SolveOptions, Status};
+    use crate::solve::{
+        solve_with, try_solve_with, SolveError, SolveOptions, SolverUsed, Solvers, Status,
+    };
     use crate::{scenario_from_value, Scenario};
     use highs::HighsModelStatus as H;
 
@@ -645,7 +647,7 @@ mod tests {
         let s = scenario();
         let o = solve_with(&s, &SolveOptions::default());
         assert_eq!(o.solution.status, Status::Optimal);
-        assert_eq!(o.solution.solver, "highs_lp");
+        assert_eq!(o.solution.solver, Solvers::one(SolverUsed::HighsLp));
         assert!(o.solution.x.iter().any(|&v| v > 0.0));
     }
 

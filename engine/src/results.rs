@@ -2,7 +2,7 @@
 
 use crate::graph::distance;
 use crate::model::Objective;
-use crate::solve::{group_key, Infeasibility, Outcome, Status};
+use crate::solve::{group_key, Infeasibility, Outcome, SolverUsed, Solvers, Status};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field, Schema};
 use serde::Serialize;
@@ -21,7 +21,7 @@ pub struct Summary {
     /// The policy's main objective value: `V` (coverage), `C` (cost) or `V - wC` (weighted);
     /// null when there is no plan.
     pub objective: Option<f64>,
-    pub objective_kind: &'static str,
+    pub objective_kind: Objective,
     pub coverage_value: f64,
     pub cost: f64,
     pub coverage_ratio: f64,
@@ -32,7 +32,7 @@ pub struct Summary {
     pub needs_served: usize,
     pub needs_partly_served: usize,
     pub mean_access_time_h: Option<f64>,
-    pub solver: String,
+    pub solver: Solvers,
     pub components: usize,
     pub solve_ms: f64,
     /// Relative MIP gap of the plan (MIP and time-limited solves only).
@@ -183,7 +183,7 @@ impl Report {
             .collect();
         let ratios: Vec<f64> = groups.values().copied().collect();
         let objective = match sol.status {
-            Status::Infeasible if sol.solver != "greedy" => None,
+            Status::Infeasible if sol.solver != Solvers::one(SolverUsed::Greedy) => None,
             Status::TimeLimit if allocations.is_empty() && sol.gap.is_none() => None,
             Status::Error => None,
             _ => Some(match s.policy.objective {
@@ -196,7 +196,7 @@ impl Report {
             name: s.name.clone(),
             status: sol.status,
             objective,
-            objective_kind: s.policy.objective.as_str(),
+            objective_kind: s.policy.objective,
             coverage_value: value,
             cost,
             coverage_ratio: if total_priority > 0.0 {

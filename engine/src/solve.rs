@@ -32,6 +32,69 @@ impl Status {
     }
 }
 
+/// A solver that took part in a plan, as summaries spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SolverUsed {
+    Greedy,
+    Assignment,
+    NetworkSimplex,
+    HighsMip,
+    HighsLp,
+    /// A live session's plan, kept incrementally (its report solves nothing).
+    Session,
+}
+
+impl SolverUsed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SolverUsed::Greedy => "greedy",
+            SolverUsed::Assignment => "assignment",
+            SolverUsed::NetworkSimplex => "network_simplex",
+            SolverUsed::HighsMip => "highs_mip",
+            SolverUsed::HighsLp => "highs_lp",
+            SolverUsed::Session => "session",
+        }
+    }
+}
+
+/// The solvers that took part in a plan, in a fixed order; written joined by `+`
+/// (`network_simplex+highs_lp`), as SPEC's summary spells the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Solvers(Vec<SolverUsed>);
+
+impl Solvers {
+    pub fn one(s: SolverUsed) -> Solvers {
+        Solvers(vec![s])
+    }
+
+    pub fn contains(&self, s: SolverUsed) -> bool {
+        self.0.contains(&s)
+    }
+
+    pub fn first(&self) -> Option<SolverUsed> {
+        self.0.first().copied()
+    }
+}
+
+impl std::fmt::Display for Solvers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("+")?;
+            }
+            f.write_str(s.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Solvers {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(self)
+    }
+}
+
 /// A solve that produced no answer: the solver failed (not the input: invalid input is
 /// refused before solving, and infeasibility or a time limit are answers).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,7 +124,7 @@ pub struct Solution {
     pub marginal: Vec<f64>,
     pub gap: Option<f64>,
     pub infeasibility: Option<Infeasibility>,
-    pub solver: String,
+    pub solver: Solvers,
     pub components: usize,
     pub solve_ms: f64,
 }
@@ -109,7 +172,7 @@ pub fn solve(s: &Scenario) -> Outcome<'_> {
 pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
     let (network, solution) = solve_parts(s, opts);
     let solution = solution.unwrap_or_else(|(_, ms)| {
-        let mut sol = empty_solution(s, &network, "highs_lp");
+        let mut sol = empty_solution(s, &network, Solvers::one(SolverUsed::HighsLp));
         sol.status = Status::Error;
         sol.solve_ms = ms;
         sol
@@ -173,7 +236,7 @@ fn pool_for(threads: Option<usize>, policy_threads: Option<usize>) -> Option<ray
         .ok()
 }
 
-fn empty_solution(s: &Scenario, net: &Network, solver: &str) -> Solution {
+fn empty_solution(s: &Scenario, net: &Network, solver: Solvers) -> Solution {
     Solution {
         status: Status::Optimal,
         x: vec![0.0; net.edges.len()],
@@ -181,7 +244,7 @@ fn empty_solution(s: &Scenario, net: &Network, solver: &str) -> Solution {
         marginal: vec![0.0; s.needs.len()],
         gap: None,
         infeasibility: None,
-        solver: solver.into(),
+        solver,
         components: 0,
         solve_ms: 0.0,
     }
@@ -274,8 +337,8 @@ fn solve_parts_of(
     merge_optimised(s, net, &parts, results, unlinked)
 }
 
-/// The names of the solvers that took part, in a fixed order, joined by `+`.
-fn solver_names(results: &[SubResult]) -> String {
+/// The solvers that took part, in a fixed order.
+fn solvers_used(results: &[SubResult]) -> Solvers {
     let used = |by: SolvedBy| results.iter().any(|r| r.solved_by == by);
     let used_greedy = used(SolvedBy::Greedy);
     let used_assignment = used(SolvedBy::Assignment);
@@ -286,20 +349,20 @@ fn solver_names(results: &[SubResult]) -> String {
         .any(|r| r.solved_by == SolvedBy::Highs && !r.mip);
     let mut names = Vec::new();
     if used_greedy {
-        names.push("greedy");
+        names.push(SolverUsed::Greedy);
     }
     if used_assignment {
-        names.push("assignment");
+        names.push(SolverUsed::Assignment);
     }
     if used_flow {
-        names.push("network_simplex");
+        names.push(SolverUsed::NetworkSimplex);
     }
     if used_mip {
-        names.push("highs_mip");
+        names.push(SolverUsed::HighsMip);
     } else if used_lp || !(used_flow || used_assignment || used_greedy) {
-        names.push("highs_lp");
+        names.push(SolverUsed::HighsLp);
     }
-    names.join("+")
+    Solvers(names)
 }
 
 /// The greedy baseline's answer: `feasible` (a plan, not an optimum), or `infeasible` naming
@@ -310,7 +373,7 @@ fn merge_greedy(
     parts: &[Component],
     results: Vec<SubResult>,
 ) -> Solution {
-    let mut sol = empty_solution(s, net, &solver_names(&results));
+    let mut sol = empty_solution(s, net, solvers_used(&results));
     sol.status = Status::Feasible;
     let mut short = Vec::new();
     for (c, r) in parts.iter().zip(results) {
@@ -345,7 +408,7 @@ fn merge_optimised(
     unlinked: Vec<usize>,
 ) -> Result<Solution, SolveError> {
     let nd = net.num_dims();
-    let mut sol = empty_solution(s, net, &solver_names(&results));
+    let mut sol = empty_solution(s, net, solvers_used(&results));
     sol.components = parts.iter().filter(|c| !c.edges.is_empty()).count();
     let used_mip = results.iter().any(|r| r.mip);
     let mut any_infeasible = !unlinked.is_empty();

@@ -176,7 +176,7 @@ pub(super) async fn solve(
     .await?
     .map_err(InternalError::from)?;
     st.metrics
-        .solve(&report.summary.solver, report.summary.solve_ms);
+        .solve(&report.summary.solver.to_string(), report.summary.solve_ms);
     match wanted {
         Wanted::Arrow => {
             let mut resp = allocations_stream(&report)?;
@@ -193,7 +193,7 @@ pub(super) async fn solve(
                 "x-commonsnet-objective",
                 s.objective.map_or("null".into(), |o| o.to_string()),
             );
-            put(h, "x-commonsnet-solver", s.solver.clone());
+            put(h, "x-commonsnet-solver", s.solver.to_string());
             put(h, "x-commonsnet-solve-ms", format!("{:.3}", s.solve_ms));
             Ok(resp)
         }

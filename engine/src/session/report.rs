@@ -3,7 +3,7 @@
 use super::{Dispatch, Session};
 use crate::graph::{check_link, distance, Excluded};
 use crate::results::Report;
-use crate::solve::Status;
+use crate::solve::{SolverUsed, Solvers, Status};
 use serde_json::{json, Value};
 
 impl Session {
@@ -53,7 +53,7 @@ impl Session {
             marginal,
             gap: None,
             infeasibility: None,
-            solver: "session".into(),
+            solver: Solvers::one(SolverUsed::Session),
             components: crate::graph::components(s.resources.len(), s.needs.len(), &net.edges)
                 .iter()
                 .filter(|c| !c.edges.is_empty())

@@ -1,0 +1,288 @@
+//! Arrow record batches to the validator's rows: cells of every integer, float and decimal
+//! width are numbers, utf8 of any layout strings, lists of any layout sets.
+
+use super::InputIssue;
+use crate::schema::{LINK_FIELDS, NEED_FIELDS, QUANTITY_COLUMNS, RESOURCE_FIELDS};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use serde_json::{Map, Number, Value};
+use std::collections::HashSet;
+use std::fmt;
+
+/// How a column of a scenario table maps onto a JSON field.
+enum ColumnTarget {
+    Plain(&'static str),
+    Quantity(&'static str, String),
+}
+
+fn column_target(table: &str, column: &str) -> Option<ColumnTarget> {
+    let fields = match table {
+        "resources" => RESOURCE_FIELDS,
+        "needs" => NEED_FIELDS,
+        _ => LINK_FIELDS,
+    };
+    let (_, prefix, map_key) = QUANTITY_COLUMNS
+        .iter()
+        .copied()
+        .find(|(t, _, _)| *t == table)
+        .unwrap_or(QUANTITY_COLUMNS[2]);
+    if let Some(dim) = column.strip_prefix(prefix) {
+        if !dim.is_empty() {
+            return Some(ColumnTarget::Quantity(map_key, dim.to_string()));
+        }
+    }
+    fields
+        .iter()
+        .find(|f| **f == column && **f != map_key)
+        .map(|f| ColumnTarget::Plain(f))
+}
+
+pub(super) fn rows_from_batches(
+    table: &'static str,
+    batches: &[RecordBatch],
+    issues: &mut Vec<InputIssue>,
+) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut reported_columns = HashSet::new();
+    for batch in batches {
+        let base = rows.len();
+        rows.extend((0..batch.num_rows()).map(|_| Value::Object(Map::new())));
+        let schema = batch.schema();
+        for (ci, field) in schema.fields().iter().enumerate() {
+            let name = field.name().as_str();
+            let Some(target) = column_target(table, name) else {
+                if reported_columns.insert(name.to_string()) {
+                    issues.push(InputIssue {
+                        table: table.into(),
+                        row: None,
+                        field: Some(name.into()),
+                        message: "unknown column".into(),
+                    });
+                }
+                continue;
+            };
+            let column = match Column::new(batch.column(ci).as_ref()) {
+                Ok(c) => c,
+                Err(message) => {
+                    if reported_columns.insert(name.to_string()) {
+                        issues.push(InputIssue {
+                            table: table.into(),
+                            row: None,
+                            field: Some(name.into()),
+                            message,
+                        });
+                    }
+                    continue;
+                }
+            };
+            for i in 0..batch.num_rows() {
+                let row = base + i;
+                let cell = match column.cell(i) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => continue,
+                    Err(CellError::Unsupported(msg)) => {
+                        // A type the validator cannot read: said once per column.
+                        if reported_columns.insert(name.to_string()) {
+                            issues.push(InputIssue {
+                                table: table.into(),
+                                row: None,
+                                field: Some(name.into()),
+                                message: msg,
+                            });
+                        }
+                        break;
+                    }
+                    Err(CellError::Value(msg)) => {
+                        issues.push(InputIssue {
+                            table: table.into(),
+                            row: Some(row),
+                            field: Some(name.into()),
+                            message: msg,
+                        });
+                        continue;
+                    }
+                };
+                let Value::Object(obj) = &mut rows[row] else {
+                    continue;
+                };
+                match &target {
+                    ColumnTarget::Plain(f) => {
+                        obj.insert((*f).to_string(), cell);
+                    }
+                    ColumnTarget::Quantity(key, dim) => {
+                        let entry = obj
+                            .entry(key.to_string())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(m) = entry {
+                            m.insert(dim.clone(), cell);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Why a cell could not be read.
+pub(super) enum CellError {
+    /// The column's type is not one the validator reads (said once per column).
+    Unsupported(String),
+    /// This cell's value cannot be used (said per row).
+    Value(String),
+}
+
+fn unsupported(t: &DataType) -> CellError {
+    CellError::Unsupported(format!("unsupported column type {t}"))
+}
+
+/// A column ready to be read cell by cell: a dictionary column has its keys resolved once.
+pub(super) enum Column<'a> {
+    Plain(&'a dyn Array),
+    Dictionary {
+        column: &'a dyn Array,
+        keys: Vec<usize>,
+        values: &'a dyn Array,
+    },
+}
+
+impl<'a> Column<'a> {
+    pub(super) fn new(col: &'a dyn Array) -> Result<Self, String> {
+        use arrow_array::cast::AsArray;
+        let DataType::Dictionary(_, value_type) = col.data_type() else {
+            return Ok(Column::Plain(col));
+        };
+        if matches!(value_type.as_ref(), DataType::Dictionary(..)) {
+            return Err(format!("unsupported column type {}", col.data_type()));
+        }
+        let Some(d) = col.as_any_dictionary_opt() else {
+            return Err(format!("unsupported column type {}", col.data_type()));
+        };
+        let values = d.values().as_ref();
+        // `normalized_keys` needs at least one value; with none, every row must be null.
+        let keys = if values.is_empty() {
+            Vec::new()
+        } else {
+            d.normalized_keys()
+        };
+        Ok(Column::Dictionary {
+            column: col,
+            keys,
+            values,
+        })
+    }
+
+    pub(super) fn cell(&self, i: usize) -> Result<Option<Value>, CellError> {
+        match self {
+            Column::Plain(col) => cell_value(*col, i),
+            Column::Dictionary {
+                column,
+                keys,
+                values,
+            } => {
+                if column.is_null(i) {
+                    return Ok(None);
+                }
+                match keys.get(i) {
+                    Some(&k) => cell_value(*values, k),
+                    None => Err(CellError::Value(
+                        "dictionary key with no dictionary value".into(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+fn number_value(x: f64) -> Result<Option<Value>, CellError> {
+    Number::from_f64(x)
+        .map(|n| Some(Value::Number(n)))
+        .ok_or_else(|| CellError::Value(format!("{x} is not a finite number")))
+}
+
+/// A decimal `digits * 10^-scale` as the nearest `f64` (through its decimal text, so the
+/// rounding is exact whatever the precision).
+fn decimal_value(digits: impl fmt::Display, scale: i8) -> Result<Option<Value>, CellError> {
+    let text = format!("{digits}e{}", -i32::from(scale));
+    match text.parse::<f64>() {
+        Ok(x) => number_value(x),
+        Err(_) => Err(CellError::Value(format!("{text} is not a number"))),
+    }
+}
+
+/// One Arrow cell as a JSON value; `Ok(None)` for null. Every type is either read (integers of
+/// any width, floats of any width and decimals as numbers; `utf8` of any layout as strings;
+/// lists of strings, fixed-size ones included, as lists) or refused: no type can panic.
+pub(super) fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, CellError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    if i >= col.len() {
+        return Err(CellError::Value(format!(
+            "row {i} is beyond the column's {} values",
+            col.len()
+        )));
+    }
+    if col.is_null(i) {
+        return Ok(None);
+    }
+    macro_rules! prim {
+        ($t:ty) => {
+            number_value(col.as_primitive::<$t>().value(i) as f64)
+        };
+    }
+    match col.data_type() {
+        DataType::Null => Ok(None),
+        DataType::Utf8 => Ok(Some(Value::String(col.as_string::<i32>().value(i).into()))),
+        DataType::LargeUtf8 => Ok(Some(Value::String(col.as_string::<i64>().value(i).into()))),
+        DataType::Utf8View => Ok(Some(Value::String(col.as_string_view().value(i).into()))),
+        DataType::Boolean => Ok(Some(Value::Bool(col.as_boolean().value(i)))),
+        DataType::Float64 => prim!(Float64Type),
+        DataType::Float32 => prim!(Float32Type),
+        DataType::Float16 => number_value(col.as_primitive::<Float16Type>().value(i).to_f64()),
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => prim!(Int64Type),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => prim!(UInt64Type),
+        DataType::Decimal32(_, s) => {
+            decimal_value(col.as_primitive::<Decimal32Type>().value(i), *s)
+        }
+        DataType::Decimal64(_, s) => {
+            decimal_value(col.as_primitive::<Decimal64Type>().value(i), *s)
+        }
+        DataType::Decimal128(_, s) => {
+            decimal_value(col.as_primitive::<Decimal128Type>().value(i), *s)
+        }
+        DataType::Decimal256(_, s) => {
+            decimal_value(col.as_primitive::<Decimal256Type>().value(i), *s)
+        }
+        DataType::List(_) => list_value(col.as_list::<i32>().value(i).as_ref(), col.data_type()),
+        DataType::LargeList(_) => {
+            list_value(col.as_list::<i64>().value(i).as_ref(), col.data_type())
+        }
+        DataType::FixedSizeList(_, _) => {
+            list_value(col.as_fixed_size_list().value(i).as_ref(), col.data_type())
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+/// The items of one list cell: strings only (sets are `list<utf8>`); null items are skipped.
+fn list_value(values: &dyn Array, list_type: &DataType) -> Result<Option<Value>, CellError> {
+    if !matches!(
+        values.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    ) {
+        return Err(unsupported(list_type));
+    }
+    let mut out = Vec::with_capacity(values.len());
+    for j in 0..values.len() {
+        if let Some(v) = cell_value(values, j)? {
+            out.push(v);
+        }
+    }
+    Ok(Some(Value::Array(out)))
+}

@@ -1,0 +1,284 @@
+//! JSON text to values, refusing a key repeated inside an object (named by its path).
+
+use super::{InputIssue, InvalidInput};
+use serde_json::{Map, Number, Value};
+use std::collections::HashSet;
+use std::fmt;
+
+/// One step of a JSON path: an object key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// `resources[0].capacity.u`: keys joined by dots, indices in brackets; a key that is not a
+/// plain name (letters, digits, `_`, `-`) is written `["..."]`.
+pub fn json_path(steps: &[PathStep]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            PathStep::Index(i) => out.push_str(&format!("[{i}]")),
+            PathStep::Key(k)
+                if !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
+            {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathStep::Key(k) => {
+                out.push('[');
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(']');
+            }
+        }
+    }
+    out
+}
+
+/// A key given twice in one JSON object. serde_json keeps the last one silently; a scenario,
+/// an event or a policy with one is refused instead, naming the key's path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("duplicate key {} (line {line}, column {column})", json_path(.path))]
+pub struct DuplicateKey {
+    /// From the document's root to the repeated key (its last step).
+    pub path: Vec<PathStep>,
+    /// 1-based position in the text, just after the repeated key.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl DuplicateKey {
+    /// The path as text, e.g. `resources[0].capacity.u`.
+    pub fn path_string(&self) -> String {
+        json_path(&self.path)
+    }
+
+    /// The problem as a validation issue, the document's root being table `root`: in a
+    /// scenario (`root = "scenario"`) `resources[0].capacity.u` is row 0 of `resources`, field
+    /// `capacity.u`, and `policy.objective` is field `objective` of `policy`; in a list of
+    /// events (`root = "events"`) `[2].need.id` is row 2 of `events`, field `need.id`;
+    /// anywhere else the field is the whole path.
+    pub fn issue(&self, root: &str) -> InputIssue {
+        let message = format!(
+            "duplicate key (line {}, column {}): a key may appear only once in an object",
+            self.line, self.column
+        );
+        let p = &self.path[..];
+        let (table, row, rest): (String, Option<usize>, &[PathStep]) = match (root, p) {
+            ("scenario", [PathStep::Key(t), PathStep::Index(i), rest @ ..])
+                if !rest.is_empty() && ["resources", "needs", "links"].contains(&t.as_str()) =>
+            {
+                (t.clone(), Some(*i), rest)
+            }
+            ("scenario", [PathStep::Key(t), rest @ ..]) if t == "policy" && !rest.is_empty() => {
+                ("policy".into(), None, rest)
+            }
+            ("events", [PathStep::Index(i), rest @ ..]) if !rest.is_empty() => {
+                ("events".into(), Some(*i), rest)
+            }
+            _ => (root.to_string(), None, p),
+        };
+        InputIssue {
+            table,
+            row,
+            field: Some(json_path(rest)),
+            message,
+        }
+    }
+}
+
+/// Why a JSON text was refused by [`parse_json`].
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// Not JSON at all (HTTP: 400).
+    #[error("not valid JSON: {0}")]
+    Syntax(#[source] serde_json::Error),
+    /// Well-formed, but a key is repeated inside one object (HTTP: 422).
+    #[error(transparent)]
+    DuplicateKey(DuplicateKey),
+}
+
+impl JsonError {
+    /// The refusal as invalid input whose root is table `root` (see [`DuplicateKey::issue`]).
+    pub fn into_invalid_input(self, root: &str) -> InvalidInput {
+        let issue = match self {
+            JsonError::DuplicateKey(d) => d.issue(root),
+            JsonError::Syntax(e) => InputIssue {
+                table: root.to_string(),
+                row: None,
+                field: None,
+                message: format!("not valid JSON: {e}"),
+            },
+        };
+        InvalidInput {
+            issues: vec![issue],
+        }
+    }
+}
+
+/// Parse JSON text into a value, refusing any object that repeats a key (serde_json would keep
+/// the last one silently). Every text that becomes a scenario, a policy or events goes through
+/// this (or [`check_unique_keys`]).
+pub fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
+    strict_parse(bytes, true)
+}
+
+/// Check a JSON text (already parsed some other way, e.g. into a typed request) for repeated
+/// keys, without building a value.
+pub fn check_unique_keys(bytes: &[u8]) -> Result<(), JsonError> {
+    strict_parse(bytes, false).map(|_| ())
+}
+
+fn strict_parse(bytes: &[u8], build: bool) -> Result<Value, JsonError> {
+    use serde::de::DeserializeSeed;
+    let mut state = StrictState {
+        path: Vec::new(),
+        duplicate: None,
+        build,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = StrictSeed(&mut state)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => match state.duplicate.take() {
+            Some(path) => Err(JsonError::DuplicateKey(DuplicateKey {
+                path,
+                line: e.line(),
+                column: e.column(),
+            })),
+            None => Err(JsonError::Syntax(e)),
+        },
+    }
+}
+
+/// The walk's state: where it is, and the first repeated key's path.
+struct StrictState {
+    path: Vec<PathStep>,
+    duplicate: Option<Vec<PathStep>>,
+    /// Build the value (else only check keys and answer `Null`).
+    build: bool,
+}
+
+/// Deserializes one JSON value, keeping track of its path (serde_json bounds the depth).
+struct StrictSeed<'s>(&'s mut StrictState);
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(if self.0.build {
+            Value::String(v.to_string())
+        } else {
+            Value::Null
+        })
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(if self.0.build {
+            Value::String(v)
+        } else {
+            Value::Null
+        })
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, d)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let state = self.0;
+        let mut items = Vec::new();
+        let mut i = 0;
+        loop {
+            state.path.push(PathStep::Index(i));
+            let next = seq.next_element_seed(StrictSeed(&mut *state))?;
+            state.path.pop();
+            match next {
+                Some(v) => {
+                    if state.build {
+                        items.push(v);
+                    }
+                }
+                None => break,
+            }
+            i += 1;
+        }
+        Ok(if state.build {
+            Value::Array(items)
+        } else {
+            Value::Null
+        })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let state = self.0;
+        let mut obj = Map::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let repeated = if state.build {
+                obj.contains_key(&key)
+            } else {
+                !seen.insert(key.clone())
+            };
+            state.path.push(PathStep::Key(key));
+            if repeated {
+                state.duplicate = Some(state.path.clone());
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            let v = map.next_value_seed(StrictSeed(&mut *state))?;
+            let Some(PathStep::Key(key)) = state.path.pop() else {
+                return Err(serde::de::Error::custom("lost track of the JSON path"));
+            };
+            if state.build {
+                obj.insert(key, v);
+            }
+        }
+        Ok(if state.build {
+            Value::Object(obj)
+        } else {
+            Value::Null
+        })
+    }
+}

@@ -1,0 +1,351 @@
+//! Reading and validating scenarios: from JSON values and from in-memory Arrow record batches.
+//!
+//! Both paths end in one validator working on `serde_json::Value` rows, so a rule is written
+//! once. The validator never stops at the first problem: it collects every one it can find,
+//! each naming its table, row and field, and it cannot panic on any input.
+//!
+//! JSON text becomes a value through [`parse_json`] (or is checked by [`check_unique_keys`]),
+//! which refuses a key repeated inside an object, naming its path: serde_json alone keeps the
+//! last one silently. Arrow cells of every integer, float and decimal width are numbers, utf8 of
+//! any layout (dictionaries included) strings, lists of any layout sets; other types are one
+//! issue per column naming the type.
+
+mod arrow;
+mod json;
+mod validate;
+
+use crate::model::{Policy, Scenario};
+use arrow::rows_from_batches;
+use arrow_array::RecordBatch;
+pub use json::{check_unique_keys, json_path, parse_json, DuplicateKey, JsonError, PathStep};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::fmt;
+use validate::{FieldStyle, Validator};
+
+/// One problem found in the input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputIssue {
+    /// `scenario`, `resources`, `needs`, `links` or `policy`.
+    pub table: String,
+    /// Row index inside the table (0-based), when the problem belongs to one row.
+    pub row: Option<usize>,
+    /// The field (JSON name, or Arrow column name for table input).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for InputIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table)?;
+        if let Some(r) = self.row {
+            write!(f, "[{r}]")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ".{field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The input was rejected; `issues` lists every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid scenario: {} problem(s); first: {}", .issues.len(), .issues.first().map(|i| i.to_string()).unwrap_or_default())]
+pub struct InvalidInput {
+    pub issues: Vec<InputIssue>,
+}
+
+/// Largest magnitude accepted for any number: beyond it solvers treat values as infinite and
+/// sums lose every digit that matters, so such input is refused rather than silently garbled.
+pub const MAX_MAGNITUDE: f64 = 1e12;
+
+fn too_large(x: f64) -> String {
+    format!("{x} is too large: magnitudes above {MAX_MAGNITUDE:e} are not supported")
+}
+
+/// The community given to rows that name none.
+pub const DEFAULT_COMMUNITY: &str = "default";
+
+/// Parse and validate a scenario from JSON text. A key repeated inside an object is an issue
+/// naming its path (e.g. `resources[0].capacity.u`), never last-wins.
+pub fn scenario_from_json_str(text: &str) -> Result<Scenario, InvalidInput> {
+    scenario_from_json_slice(text.as_bytes())
+}
+
+/// [`scenario_from_json_str`] for bytes (an HTTP body, a file read as bytes).
+pub fn scenario_from_json_slice(bytes: &[u8]) -> Result<Scenario, InvalidInput> {
+    let value = parse_json(bytes).map_err(|e| e.into_invalid_input("scenario"))?;
+    scenario_from_value(&value)
+}
+
+/// Validate a scenario given as a JSON value (SPEC section 3).
+pub fn scenario_from_value(value: &Value) -> Result<Scenario, InvalidInput> {
+    Validator::new(FieldStyle::Json).scenario(value)
+}
+
+/// Validate a policy on its own (the batch runner combines scenarios with policies).
+pub fn policy_from_value(value: &Value) -> Result<Policy, InvalidInput> {
+    let mut v = Validator::new(FieldStyle::Json);
+    let policy = v.policy(value);
+    v.finish(policy)
+}
+
+/// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
+/// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
+pub fn scenario_from_batches(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+    policy: Option<&Value>,
+    name: Option<&str>,
+) -> Result<Scenario, InvalidInput> {
+    let mut issues = Vec::new();
+    let mut root = Map::new();
+    if let Some(name) = name {
+        root.insert("name".into(), Value::String(name.into()));
+    }
+    root.insert(
+        "resources".into(),
+        Value::Array(rows_from_batches("resources", resources, &mut issues)),
+    );
+    root.insert(
+        "needs".into(),
+        Value::Array(rows_from_batches("needs", needs, &mut issues)),
+    );
+    if let Some(links) = links {
+        root.insert(
+            "links".into(),
+            Value::Array(rows_from_batches("links", links, &mut issues)),
+        );
+    }
+    if let Some(p) = policy {
+        root.insert("policy".into(), p.clone());
+    }
+    let mut v = Validator::new(FieldStyle::Columns);
+    v.issues = issues;
+    v.scenario(&Value::Object(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arrow::{cell_value, Column};
+    use super::*;
+    use arrow_array::builder::{FixedSizeListBuilder, StringBuilder};
+    use arrow_array::types::Int8Type;
+    use arrow_array::{
+        ArrayRef, Decimal128Array, DictionaryArray, Float16Array, Int16Array, Int8Array, NullArray,
+        StringArray, UInt16Array, UInt8Array,
+    };
+    use std::sync::Arc;
+
+    fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter_with_nullable(cols.into_iter().map(|(n, a)| (n, a, true)))
+            .unwrap()
+    }
+
+    #[test]
+    fn narrow_arrow_types_are_read_as_numbers_strings_and_sets() {
+        let mut skills = FixedSizeListBuilder::new(StringBuilder::new(), 2);
+        skills.values().append_value("wheelchair");
+        skills.values().append_value("pets");
+        skills.append(true);
+        let kind: DictionaryArray<Int8Type> = vec!["shelter"].into_iter().collect();
+        let resources = batch(vec![
+            ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+            ("kind", Arc::new(kind)),
+            ("cap_beds", Arc::new(Int8Array::from(vec![40]))),
+            ("cap_meals", Arc::new(UInt16Array::from(vec![120]))),
+            (
+                "cost",
+                Arc::new(Float16Array::from(vec![half_of(1.5)])) as ArrayRef,
+            ),
+            (
+                "lat",
+                Arc::new(
+                    Decimal128Array::from(vec![59_330])
+                        .with_precision_and_scale(7, 3)
+                        .unwrap(),
+                ),
+            ),
+            (
+                "lon",
+                Arc::new(
+                    Decimal128Array::from(vec![1806])
+                        .with_precision_and_scale(5, 2)
+                        .unwrap(),
+                ),
+            ),
+            ("skills", Arc::new(skills.finish())),
+            ("available_from", Arc::new(NullArray::new(1))),
+        ]);
+        let needs = batch(vec![
+            ("id", Arc::new(StringArray::from(vec!["n1"])) as ArrayRef),
+            ("kind", Arc::new(StringArray::from(vec!["shelter"]))),
+            ("dem_beds", Arc::new(UInt8Array::from(vec![4]))),
+            ("priority", Arc::new(Int16Array::from(vec![3]))),
+        ]);
+        let s = scenario_from_batches(&[resources], &[needs], None, None, None).unwrap();
+        let r = &s.resources[0];
+        assert_eq!(r.kind, "shelter");
+        assert_eq!(r.capacity["beds"], 40.0);
+        assert_eq!(r.capacity["meals"], 120.0);
+        assert_eq!(r.cost, 1.5);
+        assert_eq!(r.lat, Some(59.33));
+        assert_eq!(r.lon, Some(18.06));
+        assert_eq!(r.available_from, None);
+        assert_eq!(
+            r.skills.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["pets", "wheelchair"]
+        );
+        assert_eq!(s.needs[0].demand["beds"], 4.0);
+        assert_eq!(s.needs[0].priority, 3.0);
+    }
+
+    fn half_of(
+        x: f32,
+    ) -> <arrow_array::types::Float16Type as arrow_array::ArrowPrimitiveType>::Native {
+        <arrow_array::types::Float16Type as arrow_array::ArrowPrimitiveType>::Native::from_f32(x)
+    }
+
+    #[test]
+    fn decimals_convert_exactly_with_any_scale() {
+        let d = |v: i128, p: u8, s: i8| -> ArrayRef {
+            Arc::new(
+                Decimal128Array::from(vec![v])
+                    .with_precision_and_scale(p, s)
+                    .unwrap(),
+            )
+        };
+        for (col, want) in [
+            (d(12_345, 5, 2), 123.45),
+            (d(-5, 3, 1), -0.5),
+            (d(7, 3, -2), 700.0),
+            (d(1, 38, 20), 1e-20),
+        ] {
+            let v = cell_value(col.as_ref(), 0).ok().flatten().unwrap();
+            assert_eq!(v.as_f64(), Some(want), "{}", col.data_type());
+        }
+    }
+
+    #[test]
+    fn an_unsupported_column_type_is_one_issue_naming_column_and_type() {
+        let resources = batch(vec![
+            (
+                "id",
+                Arc::new(StringArray::from(vec!["r1", "r2"])) as ArrayRef,
+            ),
+            ("kind", Arc::new(StringArray::from(vec!["k", "k"]))),
+            (
+                "cap_x",
+                Arc::new(arrow_array::Date32Array::from(vec![1, 2])),
+            ),
+        ]);
+        let needs = batch(vec![
+            ("id", Arc::new(StringArray::from(vec!["n1"])) as ArrayRef),
+            ("kind", Arc::new(StringArray::from(vec!["k"]))),
+            ("dem_x", Arc::new(Int8Array::from(vec![1]))),
+        ]);
+        let e = scenario_from_batches(&[resources], &[needs], None, None, None).unwrap_err();
+        let on_cap: Vec<_> = e
+            .issues
+            .iter()
+            .filter(|i| i.field.as_deref() == Some("cap_x"))
+            .collect();
+        assert_eq!(on_cap.len(), 1, "{:#?}", e.issues);
+        assert_eq!(on_cap[0].table, "resources");
+        assert!(on_cap[0].message.contains("Date32"), "{:#?}", on_cap[0]);
+    }
+
+    #[test]
+    fn an_empty_dictionary_does_not_panic() {
+        // A null-only dictionary column may have no values at all.
+        let keys = Int8Array::from(vec![None, None]);
+        let values: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
+        let dict = DictionaryArray::<Int8Type>::try_new(keys, values).unwrap();
+        let col = Column::new(&dict).unwrap();
+        assert!(matches!(col.cell(0), Ok(None)));
+        assert!(matches!(col.cell(1), Ok(None)));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        let text = r#"{"resources": [{"id": "r1", "kind": "k", "capacity": {"u": 10, "u": 0}}],
+                       "needs": []}"#;
+        let e = scenario_from_json_str(text).unwrap_err();
+        assert_eq!(e.issues.len(), 1, "{:#?}", e.issues);
+        let i = &e.issues[0];
+        assert_eq!(
+            (i.table.as_str(), i.row, i.field.as_deref()),
+            ("resources", Some(0), Some("capacity.u"))
+        );
+        assert!(i
+            .to_string()
+            .starts_with("resources[0].capacity.u: duplicate key"));
+
+        let cases = [
+            (r#"{"name": "a", "name": "b"}"#, "name"),
+            (r#"{"a": [1, {"b": 1}, {"b": 2, "b": 3}]}"#, "a[2].b"),
+            (r#"{"x y": {"": 1, "": 2}}"#, r#"["x y"][""]"#),
+            (r#"[{"a": {"b": {"c": 1}}, "a": 2}]"#, "[0].a"),
+        ];
+        for (text, path) in cases {
+            match parse_json(text.as_bytes()) {
+                Err(JsonError::DuplicateKey(d)) => assert_eq!(d.path_string(), path, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+            assert!(check_unique_keys(text.as_bytes()).is_err(), "{text}");
+        }
+        let d = match parse_json(br#"{"policy": {"objective": "cost", "objective": "coverage"}}"#) {
+            Err(JsonError::DuplicateKey(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        let i = d.issue("scenario");
+        assert_eq!(
+            (i.table.as_str(), i.field.as_deref()),
+            ("policy", Some("objective"))
+        );
+        let d = match parse_json(br#"[{"type": "need"}, {"type": "need", "type": "x"}]"#) {
+            Err(JsonError::DuplicateKey(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        let i = d.issue("events");
+        assert_eq!(
+            (i.table.as_str(), i.row, i.field.as_deref()),
+            ("events", Some(1), Some("type"))
+        );
+        assert_eq!((d.line, d.column > 0), (1, true));
+    }
+
+    #[test]
+    fn the_strict_parser_agrees_with_serde_json_on_valid_documents() {
+        let docs = [
+            r#"{"a": 1, "b": [1, -2, 3.5, 1e300, -0.0, 18446744073709551615, -9223372036854775808],
+               "c": {"d": null, "e": true, "f": "x\u00e9\"\n"}, "g": [], "h": {}}"#,
+            "[]",
+            "\"s\"",
+            "12",
+            r#"{"z": 1, "a": 2, "m": {"y": 1, "b": 2}}"#,
+        ];
+        for d in docs {
+            let want: Value = serde_json::from_str(d).unwrap();
+            let got = parse_json(d.as_bytes()).unwrap();
+            assert_eq!(got, want, "{d}");
+            assert_eq!(got.to_string(), want.to_string(), "key order kept: {d}");
+            check_unique_keys(d.as_bytes()).unwrap();
+        }
+        for bad in ["", "{", "{\"a\": 1} x", "[1,]", "{\"a\" 1}", "\u{feff}{}"] {
+            assert!(
+                matches!(parse_json(bad.as_bytes()), Err(JsonError::Syntax(_))),
+                "{bad:?}"
+            );
+        }
+        // Deep nesting is refused by serde_json's depth limit, not by the stack.
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            parse_json(deep.as_bytes()),
+            Err(JsonError::Syntax(_))
+        ));
+        let deep = "{\"a\":".repeat(100_000);
+        assert!(check_unique_keys(deep.as_bytes()).is_err());
+    }
+}

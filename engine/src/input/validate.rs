@@ -1,0 +1,674 @@
+//! The one validator of SPEC's rules, over JSON value rows; it collects every problem.
+
+use super::{too_large, InputIssue, InvalidInput, DEFAULT_COMMUNITY, MAX_MAGNITUDE};
+use crate::model::*;
+use crate::schema::{LINK_FIELDS, NEED_FIELDS, POLICY_FIELDS, RESOURCE_FIELDS, SCENARIO_FIELDS};
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashMap};
+
+/// How field names are spelled in messages: JSON paths, or the columns of SPEC's table layout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldStyle {
+    Json,
+    Columns,
+}
+
+pub(super) struct Validator {
+    style: FieldStyle,
+    pub(super) issues: Vec<InputIssue>,
+}
+
+/// Field access inside one row, recording problems against that row.
+struct Row<'a> {
+    table: &'static str,
+    row: Option<usize>,
+    obj: &'a Map<String, Value>,
+}
+
+impl Validator {
+    pub(super) fn new(style: FieldStyle) -> Self {
+        Validator {
+            style,
+            issues: Vec::new(),
+        }
+    }
+
+    pub(super) fn finish<T>(self, value: T) -> Result<T, InvalidInput> {
+        if self.issues.is_empty() {
+            Ok(value)
+        } else {
+            Err(InvalidInput {
+                issues: self.issues,
+            })
+        }
+    }
+
+    fn push(&mut self, table: &str, row: Option<usize>, field: Option<String>, message: String) {
+        self.issues.push(InputIssue {
+            table: table.into(),
+            row,
+            field,
+            message,
+        });
+    }
+
+    fn issue(&mut self, r: &Row, field: &str, message: impl Into<String>) {
+        self.push(r.table, r.row, Some(field.to_string()), message.into());
+    }
+
+    /// The name of the field holding dimension `dim` of quantity map `key`.
+    fn qty_field(&self, key: &str, dim: &str) -> String {
+        match self.style {
+            FieldStyle::Json => format!("{key}.{dim}"),
+            FieldStyle::Columns => {
+                let prefix = match key {
+                    "capacity" => "cap",
+                    "demand" => "dem",
+                    _ => "use",
+                };
+                format!("{prefix}_{dim}")
+            }
+        }
+    }
+
+    fn object<'a>(
+        &mut self,
+        table: &'static str,
+        row: Option<usize>,
+        value: &'a Value,
+        allowed: &[&str],
+    ) -> Option<Row<'a>> {
+        let Value::Object(obj) = value else {
+            self.push(
+                table,
+                row,
+                None,
+                format!("expected an object, got {}", kind_of(value)),
+            );
+            return None;
+        };
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.push(table, row, Some(key.clone()), "unknown field".into());
+            }
+        }
+        Some(Row { table, row, obj })
+    }
+
+    fn get<'a>(r: &Row<'a>, key: &str) -> Option<&'a Value> {
+        r.obj.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&mut self, r: &Row, key: &str, required: bool) -> Option<String> {
+        match Self::get(r, key) {
+            None => {
+                if required {
+                    self.issue(r, key, "missing required field");
+                }
+                None
+            }
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                self.issue(r, key, "must not be empty");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                self.issue(r, key, format!("expected a string, got {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, r: &Row, key: &str) -> Option<f64> {
+        match Self::get(r, key) {
+            None => None,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(x) if x.is_finite() && x.abs() <= MAX_MAGNITUDE => Some(x),
+                Some(x) if x.is_finite() => {
+                    self.issue(r, key, too_large(x));
+                    None
+                }
+                _ => {
+                    self.issue(r, key, "not a finite number");
+                    None
+                }
+            },
+            Some(v) => {
+                self.issue(r, key, format!("expected a number, got {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    /// A number that must satisfy `ok`; `rule` describes it for the message.
+    fn checked(&mut self, r: &Row, key: &str, ok: impl Fn(f64) -> bool, rule: &str) -> Option<f64> {
+        let x = self.number(r, key)?;
+        if ok(x) {
+            Some(x)
+        } else {
+            self.issue(r, key, format!("{x} is out of range: must be {rule}"));
+            None
+        }
+    }
+
+    /// One of a fixed set of names.
+    fn choice<T: Copy>(&mut self, r: &Row, key: &str, options: &[(&str, T)]) -> Option<T> {
+        let s = self.string(r, key, false)?;
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == s) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        self.issue(
+            r,
+            key,
+            format!("unknown {key} {s:?}: expected one of {}", names.join(", ")),
+        );
+        None
+    }
+
+    fn boolean(&mut self, r: &Row, key: &str) -> Option<bool> {
+        match Self::get(r, key) {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(v) => {
+                self.issue(
+                    r,
+                    key,
+                    format!("expected true or false, got {}", kind_of(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn string_set(&mut self, r: &Row, key: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        match Self::get(r, key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) if !s.is_empty() => {
+                            out.insert(s.clone());
+                        }
+                        other => self.issue(
+                            r,
+                            &format!("{key}[{i}]"),
+                            format!("expected a non-empty string, got {}", kind_of(other)),
+                        ),
+                    }
+                }
+            }
+            Some(v) => self.issue(
+                r,
+                key,
+                format!("expected a list of strings, got {}", kind_of(v)),
+            ),
+        }
+        out
+    }
+
+    fn quantities(&mut self, r: &Row, key: &str) -> Quantities {
+        let mut out = Quantities::new();
+        match Self::get(r, key) {
+            None => {}
+            Some(Value::Object(m)) => {
+                for (dim, v) in m {
+                    let field = self.qty_field(key, dim);
+                    if dim.trim().is_empty() {
+                        self.issue(r, &field, "dimension name must not be empty");
+                        continue;
+                    }
+                    match v {
+                        Value::Null => {}
+                        Value::Number(n) => match n.as_f64() {
+                            Some(x) if x.is_finite() && x > MAX_MAGNITUDE => {
+                                self.issue(r, &field, too_large(x))
+                            }
+                            Some(x) if x.is_finite() && x >= 0.0 => {
+                                out.insert(dim.clone(), x);
+                            }
+                            Some(x) if x.is_finite() => self.issue(
+                                r,
+                                &field,
+                                format!("{x} is negative: quantities must be >= 0"),
+                            ),
+                            _ => self.issue(r, &field, "not a finite number"),
+                        },
+                        other => self.issue(
+                            r,
+                            &field,
+                            format!("expected a number, got {}", kind_of(other)),
+                        ),
+                    }
+                }
+            }
+            Some(v) => self.issue(
+                r,
+                key,
+                format!(
+                    "expected an object of dimension -> quantity, got {}",
+                    kind_of(v)
+                ),
+            ),
+        }
+        out
+    }
+
+    fn coordinates(&mut self, r: &Row) -> (Option<f64>, Option<f64>) {
+        let lat = self.checked(r, "lat", |x| (-90.0..=90.0).contains(&x), "in [-90, 90]");
+        let lon = self.checked(
+            r,
+            "lon",
+            |x| (-180.0..=180.0).contains(&x),
+            "in [-180, 180]",
+        );
+        let lat_given = Self::get(r, "lat").is_some();
+        let lon_given = Self::get(r, "lon").is_some();
+        if lat_given != lon_given {
+            let missing = if lat_given { "lon" } else { "lat" };
+            self.issue(r, missing, "lat and lon must be given together");
+            return (None, None);
+        }
+        match (lat, lon) {
+            (Some(a), Some(b)) => (Some(a), Some(b)),
+            _ => (None, None),
+        }
+    }
+
+    fn hours(&mut self, r: &Row, key: &str) -> Option<f64> {
+        self.checked(
+            r,
+            key,
+            |x| x >= 0.0,
+            ">= 0 (hours from the start of the scenario)",
+        )
+    }
+
+    fn resource(&mut self, i: usize, value: &Value) -> Option<Resource> {
+        let r = self.object("resources", Some(i), value, RESOURCE_FIELDS)?;
+        let id = self.string(&r, "id", true);
+        let community = self
+            .string(&r, "community", false)
+            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
+        let kind = self.string(&r, "kind", true);
+        let (lat, lon) = self.coordinates(&r);
+        let capacity = self.quantities(&r, "capacity");
+        let skills = self.string_set(&r, "skills");
+        let cost = self
+            .checked(&r, "cost", |x| x >= 0.0, ">= 0")
+            .unwrap_or(0.0);
+        let available_from = self.hours(&r, "available_from");
+        let available_until = self.hours(&r, "available_until");
+        if let (Some(a), Some(b)) = (available_from, available_until) {
+            if a > b {
+                self.issue(
+                    &r,
+                    "available_until",
+                    format!("{b} is before available_from {a}"),
+                );
+            }
+        }
+        Some(Resource {
+            id: id?,
+            community,
+            kind: kind?,
+            lat,
+            lon,
+            capacity,
+            skills,
+            cost,
+            available_from,
+            available_until,
+        })
+    }
+
+    fn need(&mut self, i: usize, value: &Value) -> Option<Need> {
+        let r = self.object("needs", Some(i), value, NEED_FIELDS)?;
+        let id = self.string(&r, "id", true);
+        let community = self
+            .string(&r, "community", false)
+            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
+        let kind = self.string(&r, "kind", true);
+        let (lat, lon) = self.coordinates(&r);
+        let demand_given = Self::get(&r, "demand").is_some();
+        let demand = self.quantities(&r, "demand");
+        if !demand.values().any(|&x| x > 0.0) && !self.has_issue_on(&r, "demand") {
+            let msg = if demand_given {
+                "needs at least one dimension with demand > 0"
+            } else {
+                "missing required field (at least one dimension with demand > 0)"
+            };
+            self.issue(&r, "demand", msg);
+        }
+        let priority = self
+            .checked(&r, "priority", |x| x > 0.0, "> 0")
+            .unwrap_or(1.0);
+        let required_skills = self.string_set(&r, "required_skills");
+        let min_fill = self
+            .checked(&r, "min_fill", |x| (0.0..=1.0).contains(&x), "in [0, 1]")
+            .unwrap_or(0.0);
+        let indivisible = self.boolean(&r, "indivisible").unwrap_or(false);
+        let earliest = self.hours(&r, "earliest");
+        let deadline = self.hours(&r, "deadline");
+        if let (Some(a), Some(b)) = (earliest, deadline) {
+            if a > b {
+                self.issue(&r, "deadline", format!("{b} is before earliest {a}"));
+            }
+        }
+        Some(Need {
+            id: id?,
+            community,
+            kind: kind?,
+            lat,
+            lon,
+            demand,
+            priority,
+            required_skills,
+            min_fill,
+            indivisible,
+            earliest,
+            deadline,
+        })
+    }
+
+    fn has_issue_on(&self, r: &Row, key: &str) -> bool {
+        let prefix = match self.style {
+            FieldStyle::Json => format!("{key}."),
+            FieldStyle::Columns => "dem_".to_string(),
+        };
+        self.issues.iter().any(|i| {
+            i.table == r.table
+                && i.row == r.row
+                && i.field
+                    .as_deref()
+                    .is_some_and(|f| f == key || f.starts_with(&prefix))
+        })
+    }
+
+    fn link(&mut self, i: usize, value: &Value) -> Option<Link> {
+        let r = self.object("links", Some(i), value, LINK_FIELDS)?;
+        let resource = self.string(&r, "resource", true);
+        let need = self.string(&r, "need", true);
+        // Link costs may be negative: OR-Library maximisation instances negate profits.
+        let cost = self.number(&r, "cost").unwrap_or(0.0);
+        let time = self.hours(&r, "time");
+        let use_ = self.quantities(&r, "use");
+        Some(Link {
+            resource: resource?,
+            need: need?,
+            cost,
+            time,
+            use_,
+        })
+    }
+
+    pub(super) fn policy(&mut self, value: &Value) -> Policy {
+        let mut p = Policy::default();
+        let Some(r) = self.object("policy", None, value, POLICY_FIELDS) else {
+            return p;
+        };
+        if let Some(v) = self.choice(
+            &r,
+            "objective",
+            &[
+                ("coverage", Objective::Coverage),
+                ("cost", Objective::Cost),
+                ("weighted", Objective::Weighted),
+            ],
+        ) {
+            p.objective = v;
+        }
+        if let Some(w) = self.checked(&r, "cost_weight", |x| x >= 0.0, ">= 0") {
+            p.cost_weight = w;
+        }
+        match Self::get(&r, "fairness") {
+            None => {}
+            Some(Value::String(s)) if s == "none" => p.fairness = Fairness::None,
+            Some(Value::String(s)) if s == "maxmin" => p.fairness = Fairness::Maxmin,
+            Some(Value::Object(m)) if m.len() == 1 && m.contains_key("min_share") => {
+                match m.get("min_share").and_then(Value::as_f64) {
+                    Some(s) if (0.0..=1.0).contains(&s) => p.fairness = Fairness::MinShare(s),
+                    _ => self.issue(
+                        &r,
+                        "fairness.min_share",
+                        "min_share must be a number in [0, 1]",
+                    ),
+                }
+            }
+            Some(other) => self.issue(
+                &r,
+                "fairness",
+                format!(
+                    "unknown fairness {other}: expected \"none\", \"maxmin\" or {{\"min_share\": s}}"
+                ),
+            ),
+        }
+        if let Some(v) = self.choice(
+            &r,
+            "group_by",
+            &[("community", GroupBy::Community), ("kind", GroupBy::Kind)],
+        ) {
+            p.group_by = v;
+        }
+        p.max_distance_km = self.checked(&r, "max_distance_km", |x| x >= 0.0, ">= 0");
+        p.speed_kmh = self.checked(&r, "speed_kmh", |x| x > 0.0, "> 0");
+        if let Some(c) = self.checked(&r, "cost_per_km", |x| x >= 0.0, ">= 0") {
+            p.cost_per_km = c;
+        }
+        if let Some(b) = self.boolean(&r, "cross_community") {
+            p.cross_community = b;
+        }
+        if let Some(v) = self.choice(
+            &r,
+            "solver",
+            &[
+                ("auto", SolverChoice::Auto),
+                ("lp", SolverChoice::Lp),
+                ("greedy", SolverChoice::Greedy),
+            ],
+        ) {
+            p.solver = v;
+        }
+        p.time_limit_s = self.checked(&r, "time_limit_s", |x| x > 0.0, "> 0");
+        if let Some(g) = self.checked(&r, "mip_gap", |x| (0.0..=1.0).contains(&x), "in [0, 1]") {
+            p.mip_gap = g;
+        }
+        if let Some(t) = self.checked(
+            &r,
+            "threads",
+            |x| (1.0..=1024.0).contains(&x) && x.fract() == 0.0,
+            "a whole number in [1, 1024]",
+        ) {
+            p.threads = Some(t as usize);
+        }
+        p
+    }
+
+    fn table<'a>(
+        &mut self,
+        root: &'a Map<String, Value>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Vec<Value>> {
+        match root.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.push(
+                        "scenario",
+                        None,
+                        Some(key.into()),
+                        "missing required field".into(),
+                    );
+                }
+                None
+            }
+            Some(Value::Array(a)) => Some(a),
+            Some(v) => {
+                self.push(
+                    "scenario",
+                    None,
+                    Some(key.into()),
+                    format!("expected a list, got {}", kind_of(v)),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn scenario(mut self, value: &Value) -> Result<Scenario, InvalidInput> {
+        let Some(root) = self.object("scenario", None, value, SCENARIO_FIELDS) else {
+            return Err(InvalidInput {
+                issues: self.issues,
+            });
+        };
+        let root = root.obj;
+        let name = match root.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                self.push(
+                    "scenario",
+                    None,
+                    Some("name".into()),
+                    format!("expected a string, got {}", kind_of(v)),
+                );
+                None
+            }
+        };
+        let mut resources = Vec::new();
+        let mut needs = Vec::new();
+        let mut rows_ok = true;
+        if let Some(rows) = self.table(root, "resources", true) {
+            for (i, v) in rows.iter().enumerate() {
+                match self.resource(i, v) {
+                    Some(r) => resources.push(r),
+                    None => rows_ok = false,
+                }
+            }
+        }
+        if let Some(rows) = self.table(root, "needs", true) {
+            for (i, v) in rows.iter().enumerate() {
+                match self.need(i, v) {
+                    Some(n) => needs.push(n),
+                    None => rows_ok = false,
+                }
+            }
+        }
+        let mut links = None;
+        if let Some(rows) = self.table(root, "links", false) {
+            let mut out = Vec::new();
+            for (i, v) in rows.iter().enumerate() {
+                match self.link(i, v) {
+                    Some(l) => out.push(l),
+                    None => rows_ok = false,
+                }
+            }
+            links = Some(out);
+        }
+        let policy = match root.get("policy") {
+            None | Some(Value::Null) => Policy::default(),
+            Some(p) => self.policy(p),
+        };
+        if rows_ok {
+            self.cross_checks(&resources, &needs, links.as_deref());
+        }
+        let scenario = Scenario {
+            name,
+            resources,
+            needs,
+            links,
+            policy,
+        };
+        self.finish(scenario)
+    }
+
+    /// Rules that involve more than one row: unique ids, links to known rows, known dimensions.
+    fn cross_checks(&mut self, resources: &[Resource], needs: &[Need], links: Option<&[Link]>) {
+        let mut res_index: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in resources.iter().enumerate() {
+            if let Some(first) = res_index.insert(&r.id, i) {
+                res_index.insert(&r.id, first);
+                self.push(
+                    "resources",
+                    Some(i),
+                    Some("id".into()),
+                    format!("duplicate id {:?} (first at row {first})", r.id),
+                );
+            }
+        }
+        let mut need_index: HashMap<&str, usize> = HashMap::new();
+        for (i, n) in needs.iter().enumerate() {
+            if let Some(first) = need_index.insert(&n.id, i) {
+                need_index.insert(&n.id, first);
+                self.push(
+                    "needs",
+                    Some(i),
+                    Some("id".into()),
+                    format!("duplicate id {:?} (first at row {first})", n.id),
+                );
+            }
+        }
+        let Some(links) = links else { return };
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, l) in links.iter().enumerate() {
+            let r = res_index.get(l.resource.as_str()).map(|&k| &resources[k]);
+            let n = need_index.get(l.need.as_str()).map(|&k| &needs[k]);
+            if r.is_none() {
+                self.push(
+                    "links",
+                    Some(i),
+                    Some("resource".into()),
+                    format!("unknown resource id {:?}", l.resource),
+                );
+            }
+            if n.is_none() {
+                self.push(
+                    "links",
+                    Some(i),
+                    Some("need".into()),
+                    format!("unknown need id {:?}", l.need),
+                );
+            }
+            if let Some(first) = seen.insert((&l.resource, &l.need), i) {
+                seen.insert((&l.resource, &l.need), first);
+                self.push(
+                    "links",
+                    Some(i),
+                    Some("need".into()),
+                    format!(
+                        "duplicate link {:?} -> {:?} (first at row {first})",
+                        l.resource, l.need
+                    ),
+                );
+            }
+            if let (Some(r), Some(n)) = (r, n) {
+                for dim in l.use_.keys() {
+                    if !r.capacity.contains_key(dim) && !n.demand.contains_key(dim) {
+                        let field = self.qty_field("use", dim);
+                        self.push(
+                            "links",
+                            Some(i),
+                            Some(field),
+                            format!(
+                                "unknown dimension {dim:?}: neither resource {:?} has capacity nor need {:?} has demand in it",
+                                r.id, n.id
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
