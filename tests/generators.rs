@@ -3,6 +3,7 @@
 use commonsnet_datasets::generate::{generate, generate_scenario, GENERATORS};
 use commonsnet_engine::batch::{perturb, run_one, BatchSettings, Perturbation, PolicySpec};
 use commonsnet_engine::graph::Network;
+use commonsnet_engine::Status;
 
 #[test]
 fn generators_are_deterministic_valid_and_scale() {
@@ -65,8 +66,8 @@ fn generated_scenarios_solve_and_optimal_beats_greedy() {
                 1,
                 &settings,
             );
-            assert_eq!(greedy.status, "feasible", "{name}/{seed}: {greedy:?}");
-            assert_eq!(opt.status, "optimal", "{name}/{seed}: {opt:?}");
+            assert_eq!(greedy.status, Status::Feasible, "{name}/{seed}: {greedy:?}");
+            assert_eq!(opt.status, Status::Optimal, "{name}/{seed}: {opt:?}");
             let (g, o) = (greedy.coverage_value.unwrap(), opt.coverage_value.unwrap());
             assert!(
                 o >= g - 1e-6 * g.max(1.0),

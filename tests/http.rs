@@ -4,6 +4,7 @@
 use crate::common::server::{call, get, multipart, post_json, Resp, Server};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
+use commonsnet_engine::Status;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -196,8 +197,8 @@ fn job_from_submit_to_result_in_three_formats() {
             greedy.seed, optimal.seed,
             "policies share a replicate's perturbation"
         );
-        assert_eq!(greedy.status, "feasible");
-        assert_eq!(optimal.status, "optimal", "run {i}: {optimal:?}");
+        assert_eq!(greedy.status, Status::Feasible);
+        assert_eq!(optimal.status, Status::Optimal, "run {i}: {optimal:?}");
         // Optimal coverage is never below the greedy plan's.
         let g = greedy.coverage_value.unwrap();
         assert!(optimal.coverage_value.unwrap() >= g - 1e-6 * g.max(1.0));

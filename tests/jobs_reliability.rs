@@ -7,6 +7,7 @@
 
 use crate::common::server::{call, Server};
 use commonsnet_engine::batch::RunRow;
+use commonsnet_engine::Status;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -145,7 +146,7 @@ fn oversized_jobs_are_refused_up_front_naming_the_field_and_the_limit() {
     );
     let v = s.wait_job(&id, 300, ended);
     assert_eq!(v["status"], "done", "{v}");
-    assert_eq!(s.rows(&id)[0].status, "feasible");
+    assert_eq!(s.rows(&id)[0].status, Status::Feasible);
 }
 
 #[test]
@@ -160,7 +161,7 @@ fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
     assert_eq!(rows.len(), 4);
     for r in &rows {
         if r.run == 1 {
-            assert_eq!(r.status, "error");
+            assert_eq!(r.status, Status::Error);
             let e = r.error.as_deref().unwrap();
             assert!(
                 e.contains("internal error: injected fault: run 1 panics"),
@@ -169,7 +170,7 @@ fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
             assert_eq!((r.policy.as_str(), r.replicate), ("coverage", 0));
             assert!(r.scenario.starts_with("urban-x1-s"), "{}", r.scenario);
         } else {
-            assert_ne!(r.status, "error", "{r:?}");
+            assert_ne!(r.status, Status::Error, "{r:?}");
         }
     }
     assert!(s.healthy() && s.alive());
@@ -257,7 +258,7 @@ fn job_threads_bound_the_runs_executing_at_once() {
         let mut rows = s.rows(&id);
         assert_eq!(rows.len(), 16);
         for r in &mut rows {
-            assert_ne!(r.status, "error", "{r:?}");
+            assert_ne!(r.status, Status::Error, "{r:?}");
             r.solve_ms = None;
         }
         tables.push(rows);

@@ -4,6 +4,7 @@
 use commonsnet_datasets::generate::generate_scenario;
 use commonsnet_datasets::read_batches;
 use commonsnet_engine::batch::{Batch, BatchSettings, PolicySpec};
+use commonsnet_engine::Status;
 use std::process::Command;
 
 fn simulate(out: &std::path::Path, threads: &str) -> String {
@@ -242,7 +243,7 @@ fn a_batch_makes_each_scenario_when_its_run_starts_and_survives_a_failing_source
     assert_eq!(batch.total(), 8);
     // Nothing is made before a run starts, and a run makes only its own scenario.
     assert_eq!(batch.scenarios.0.load(SeqCst), 0);
-    assert_ne!(batch.run(7).status, "error");
+    assert_ne!(batch.run(7).status, Status::Error);
     assert_eq!(batch.scenarios.0.load(SeqCst), 1);
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -264,7 +265,13 @@ fn a_batch_makes_each_scenario_when_its_run_starts_and_survives_a_failing_source
     rows.sort_by_key(|r| r.run);
     let got: Vec<(&str, &str, bool)> = rows
         .iter()
-        .map(|r| (r.scenario.as_str(), r.policy.as_str(), r.status == "error"))
+        .map(|r| {
+            (
+                r.scenario.as_str(),
+                r.policy.as_str(),
+                r.status == Status::Error,
+            )
+        })
         .collect();
     assert_eq!(
         got,

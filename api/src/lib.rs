@@ -176,10 +176,7 @@ struct MetricsObserver(Arc<metrics::Metrics>);
 
 impl jobs::RunObserver for MetricsObserver {
     fn run_finished(&self, row: &commonsnet_engine::batch::RunRow) {
-        match row.status.parse::<schema::SolveStatus>() {
-            Ok(status) => self.0.run(status),
-            Err(e) => tracing::warn!(error = %e, "run row with an unknown status"),
-        }
+        self.0.run(row.status.into());
         if let (Some(solver), Some(ms)) = (&row.solver, row.solve_ms) {
             self.0.solve(solver, ms);
         }

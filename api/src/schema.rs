@@ -20,6 +20,21 @@ closed_set! {
     }
 }
 
+/// The engine's status, as documented here: every engine status has its spelling (the match
+/// is exhaustive, so a new engine status does not compile until it is documented).
+impl From<commonsnet_engine::Status> for SolveStatus {
+    fn from(s: commonsnet_engine::Status) -> SolveStatus {
+        use commonsnet_engine::Status as S;
+        match s {
+            S::Optimal => SolveStatus::Optimal,
+            S::Feasible => SolveStatus::Feasible,
+            S::Infeasible => SolveStatus::Infeasible,
+            S::TimeLimit => SolveStatus::TimeLimit,
+            S::Error => SolveStatus::Error,
+        }
+    }
+}
+
 closed_set! {
     /// The policy's main objective (SPEC section 2).
     pub enum ObjectiveKind {

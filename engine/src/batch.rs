@@ -9,7 +9,7 @@ use crate::graph::LinkBuilder;
 use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
 use crate::seeds::{perturb_seed, run_seed, PerturbStream};
-use crate::solve::{try_solve_with, SolveOptions};
+use crate::solve::{try_solve_with, SolveOptions, Status};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
@@ -470,7 +470,7 @@ pub struct RunRow {
     /// compared on the same perturbed scenario).
     pub seed: u64,
     /// `optimal`, `feasible` (greedy), `infeasible`, `time_limit`, or `error`.
-    pub status: String,
+    pub status: Status,
     pub error: Option<String>,
     pub objective: Option<f64>,
     pub coverage_value: Option<f64>,
@@ -502,7 +502,7 @@ impl RunRow {
             policy: policy.label().to_string(),
             replicate,
             seed,
-            status: "error".into(),
+            status: Status::Error,
             error: None,
             objective: None,
             coverage_value: None,
@@ -673,7 +673,7 @@ pub fn run_one(
         Ok(Err(e)) => row.error = Some(e.to_string()),
         Ok(Ok((sum, metrics))) => {
             row.metrics = metrics;
-            row.status = sum.status.as_str().into();
+            row.status = sum.status;
             row.objective = sum.objective;
             if sum.objective.is_some() {
                 row.coverage_value = Some(sum.coverage_value);
@@ -713,7 +713,7 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
         ("policy", strs(rows, |r| Some(&r.policy))),
         ("replicate", u64s(rows, |r| Some(r.replicate))),
         ("seed", u64s(rows, |r| Some(r.seed))),
-        ("status", strs(rows, |r| Some(&r.status))),
+        ("status", strs(rows, |r| Some(r.status.as_str()))),
         ("error", strs(rows, |r| r.error.as_deref())),
         ("objective", f64s(rows, |r| r.objective)),
         ("coverage_value", f64s(rows, |r| r.coverage_value)),
@@ -808,7 +808,7 @@ mod tests {
         let mut a = RunRow::failed(3, "s".into(), &PolicySpec::Named("cost".into()), 1, 9);
         a.error = Some("why".into());
         let mut b = a.clone();
-        b.status = "optimal".into();
+        b.status = Status::Optimal;
         b.error = None;
         b.objective = Some(2.5);
         b.needs_served = Some(4);

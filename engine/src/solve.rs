@@ -4,13 +4,13 @@ use crate::graph::{components, Component, Network};
 use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
 use crate::submodel::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// SPEC's statuses, plus `feasible` for the greedy baseline (a plan, not a proven optimum)
 /// and `error` for a solver that failed (no plan; [`try_solve_with`] says what failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Optimal,

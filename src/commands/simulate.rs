@@ -9,6 +9,7 @@ use commonsnet_engine::batch::{
     rows_to_batch, run_each, Batch, BatchError, BatchSettings, NamedPolicy, PerturbKind,
     Perturbation, PolicySpec, ScenarioSource,
 };
+use commonsnet_engine::Status;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Instant;
@@ -213,7 +214,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let format = TableFormat::from_path(&args.out).unwrap_or(TableFormat::Parquet);
     let mut frame = frames::batch_to_frame(&table).map_err(|e| anyhow!(e))?;
     commonsnet_datasets::write_frame(&args.out, &mut frame, format).map_err(describe)?;
-    let failed = rows.iter().filter(|r| r.status == "error").count();
+    let failed = rows.iter().filter(|r| r.status == Status::Error).count();
     println!(
         "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
         total as f64 / secs,
