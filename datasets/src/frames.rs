@@ -1227,7 +1227,7 @@ pub fn write_frame(
 
 /// Record batches as one Parquet file (zstd-compressed pages), through the same arrow-rs crate
 /// that reads Parquet, so polars needs no Parquet code at all.
-fn write_parquet(
+pub fn write_parquet(
     out: &mut (impl std::io::Write + Send),
     schema: arrow_schema::SchemaRef,
     batches: &[RecordBatch],

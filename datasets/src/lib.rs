@@ -180,12 +180,18 @@ impl TableFormat {
     }
 }
 
-/// Write one record batch, atomically (a temporary file renamed into place).
+/// Write one record batch, atomically (a temporary file renamed into place). Parquet is
+/// written from the batch by arrow-rs; the other formats go through a polars frame.
 pub fn write_batch(
     path: &Path,
     batch: &RecordBatch,
     format: TableFormat,
 ) -> Result<(), DatasetError> {
+    if format == TableFormat::Parquet {
+        return write_atomically(path, |out| {
+            frames::write_parquet(out, batch.schema(), std::slice::from_ref(batch))
+        });
+    }
     let mut df = frames::batch_to_frame(batch).map_err(|e| format_err(path, e))?;
     write_frame(path, &mut df, format)
 }
@@ -196,9 +202,17 @@ pub fn write_frame(
     df: &mut polars::prelude::DataFrame,
     format: TableFormat,
 ) -> Result<(), DatasetError> {
+    write_atomically(path, |out| frames::write_frame(out, df, format))
+}
+
+/// Run `write` into a temporary file next to `path`, synced, then renamed into place.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), String>,
+) -> Result<(), DatasetError> {
     let tmp = path.with_extension("tmp");
     let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(&tmp))?);
-    frames::write_frame(&mut file, df, format).map_err(|e| format_err(path, e))?;
+    write(&mut file).map_err(|e| format_err(path, e))?;
     file.into_inner()
         .map_err(|e| io_err(&tmp)(e.into_error()))?
         .sync_all()

@@ -254,15 +254,10 @@ impl Walk<'_> {
                 Ok(true)
             }),
             Expect::List(elem) | Expect::Schema(elem) => {
-                let head = self.byte()?;
-                if !elem.on_wire(head & 0x0f) {
+                let (ty, n) = self.list_header()?;
+                if !elem.on_wire(ty) {
                     return self.fail("a list holds another type than Parquet's");
                 }
-                let n = match head >> 4 {
-                    15 => self.varint()?,
-                    small => u64::from(small),
-                };
-                let n = self.count(n, 1)?;
                 if matches!(e, Expect::Schema(_)) {
                     self.schema_len = Some(n);
                 }
@@ -315,6 +310,16 @@ impl Walk<'_> {
         self.fail("a varint longer than 10 bytes")
     }
 
+    /// A list or set header: the element type and the count, checked against what is left.
+    fn list_header(&mut self) -> Result<(u8, usize), FooterError> {
+        let head = self.byte()?;
+        let n = match head >> 4 {
+            15 => self.varint()?,
+            small => u64::from(small),
+        };
+        Ok((head & 0x0f, self.count(n, 1)?))
+    }
+
     /// A count of elements that each take at least `min` bytes, checked against what is left.
     fn count(&mut self, n: u64, min: usize) -> Result<usize, FooterError> {
         match usize::try_from(n) {
@@ -338,13 +343,7 @@ impl Walk<'_> {
                 self.skip(n)
             }
             LIST | SET => {
-                let head = self.byte()?;
-                let elem = head & 0x0f;
-                let n = match head >> 4 {
-                    15 => self.varint()?,
-                    small => u64::from(small),
-                };
-                let n = self.count(n, 1)?;
+                let (elem, n) = self.list_header()?;
                 for _ in 0..n {
                     self.value(elem, depth + 1)?;
                 }
