@@ -236,14 +236,14 @@ fn write_fuzz_seeds() {
 
 /// Inputs the fuzz targets once failed on (`fuzz/regressions/<target>/`), through the same
 /// entry points: none may panic out of the reader or abort the process. A text parser must
-/// refuse its input; a table reader may decode it (a file polars' decoder overflowed on can be
-/// well-formed enough for arrow-rs), and then the engine's validator runs on what it read, as
+/// refuse its input; a table reader may decode it (a file some decoder once failed on can be
+/// well-formed enough for another), and then the engine's validator runs on what it read, as
 /// in the fuzz target.
 #[test]
 fn fuzz_regressions_do_not_crash() {
     use commonsnet_datasets::{frames, read_batches_from_bytes};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let validate = |read: Result<Vec<arrow_array::RecordBatch>, String>| {
+    let validate = |read: Result<Vec<arrow_array::RecordBatch>, frames::TableError>| {
         if let Ok(batches) = read {
             let _ = commonsnet_engine::scenario_from_batches(
                 &batches,
@@ -286,13 +286,16 @@ fn fuzz_regressions_do_not_crash() {
     assert!(seen > 0);
 }
 
-/// The Parquet file on which polars-parquet asked the allocator for ~2^61 bytes (an abort, not
-/// a panic) is refused with a clear error by the arrow-rs reader.
+/// The Parquet file on which polars-parquet (this crate's reader once) asked the allocator for
+/// ~2^61 bytes (an abort, not a panic) is refused with a clear error by the arrow-rs reader.
 #[test]
 fn a_parquet_page_claiming_exabytes_is_an_error() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/regressions/parquet/polars-parquet-page-validity-huge-allocation.parquet");
     let err =
         commonsnet_datasets::read_batches_from_bytes(&std::fs::read(path).unwrap()).unwrap_err();
-    assert!(err.starts_with("not a readable Parquet file"), "{err}");
+    assert!(
+        err.to_string().starts_with("not a readable Parquet file"),
+        "{err}"
+    );
 }

@@ -1,9 +1,8 @@
-//! Tables through polars: scenario tables read from CSV, Parquet or Arrow IPC (file or stream)
-//! into a typed `DataFrame`, written back in any of the three, and simulation results aggregated
-//! per policy.
-//!
-//! The engine validates arrow-rs record batches, so frames cross over as in-memory Arrow IPC
-//! (`frame_to_batches` / `batch_to_frame`); only this module knows polars exists.
+//! Scenario tables in and out of files, all through arrow-rs: CSV (read with the `csv` crate
+//! and typed by column name), Parquet (the `parquet` crate) and Arrow IPC files and streams
+//! (`arrow-ipc`, LZ4 and ZSTD included) become record batches with the column types the engine
+//! reads; result batches are written back in any of the three; simulation run tables are
+//! aggregated per policy.
 //!
 //! Column types follow SPEC section 3 by column name: quantities `cap_/dem_/use_<dim>` and the
 //! numeric fields are Float64, `indivisible`/`cross_community` Boolean, `skills` /
@@ -12,11 +11,54 @@
 //! naming the column and the type found.
 
 use crate::TableFormat;
-use arrow_array::RecordBatch;
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use commonsnet_engine::schema::{column_kind, ColumnKind};
-use polars::prelude::*;
-use std::io::Cursor;
 use std::sync::Arc;
+
+/// Why a table could not be read or written. Input errors name where they are: a CSV line and
+/// column, an Arrow or Parquet column, or the part of the framing that is damaged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TableError {
+    /// A CSV cell that is not of its column's type (lines count the header as line 1).
+    #[error("line {line}, column {column}: {value:?} is not {expected}")]
+    Cell {
+        line: u64,
+        column: String,
+        value: String,
+        expected: &'static str,
+    },
+    /// CSV text that is not a table: ragged rows, bad UTF-8, an empty or repeated column name.
+    #[error("CSV line {line}: {message}")]
+    Csv { line: u64, message: String },
+    /// A column whose type or name tables do not allow.
+    #[error("column {column}: {message}")]
+    Column { column: String, message: String },
+    /// Arrow IPC bytes whose framing is damaged, hostile or not Arrow at all.
+    #[error("{}: {message}", if *.file { "not a readable Arrow IPC file" } else { "not Arrow IPC or Parquet" })]
+    Arrow { file: bool, message: String },
+    /// A Parquet file that is damaged or claims more than its bytes hold.
+    #[error("not a readable Parquet file: {0}")]
+    Parquet(String),
+    /// A third-party decoder panicked on the bytes (contained, see [`contained`]).
+    #[error("malformed {format} data: the decoder failed ({message})")]
+    Decoder {
+        format: &'static str,
+        message: String,
+    },
+    /// Encoding a table failed (an Arrow type a format cannot hold, or the sink's I/O).
+    #[error("cannot write the table: {0}")]
+    Write(String),
+}
+
+impl From<std::io::Error> for TableError {
+    fn from(e: std::io::Error) -> Self {
+        TableError::Write(e.to_string())
+    }
+}
+
+fn write_err(e: impl std::fmt::Display) -> TableError {
+    TableError::Write(e.to_string())
+}
 
 /// Read a table from bytes as record batches with the column types of SPEC section 3: Parquet
 /// and Arrow IPC files and streams are told apart by their magic bytes; `csv` says the bytes are
@@ -25,41 +67,38 @@ use std::sync::Arc;
 /// Every path is total: whatever the bytes, the answer is batches or an error naming what is
 /// wrong (for a column: its name and type), never a panic, and no allocation is sized by a count
 /// the bytes claim but cannot back.
-pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, String> {
+pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, TableError> {
     let batches = if bytes.starts_with(b"PAR1") {
         contained("Parquet", || read_parquet(bytes))?
     } else if bytes.starts_with(b"ARROW1") {
-        ipc::read(bytes, ipc::Layout::File)
-            .map_err(|e| format!("not a readable Arrow IPC file: {e}"))?
+        contained("Arrow IPC", || {
+            ipc::read(bytes, ipc::Layout::File).map_err(|d| d.into_error(true))
+        })?
     } else if csv {
-        let mut df = contained("CSV", || read_csv(bytes))?;
-        frame_to_batches(&mut df)?
+        vec![read_csv(bytes)?]
     } else {
-        ipc::read(bytes, ipc::Layout::Stream)
-            .map_err(|e| format!("not Arrow IPC or Parquet: {e}"))?
+        contained("Arrow IPC", || {
+            ipc::read(bytes, ipc::Layout::Stream).map_err(|d| d.into_error(false))
+        })?
     };
     conform(batches)
 }
 
-/// Run one of polars' decoders, containing a panic. polars panics on some malformed input
-/// (fuzzing found an arithmetic overflow in its Parquet page decoder); whatever the bytes, a
-/// table must be an answer or an error, never the end of the process or of an HTTP
-/// connection, so a panic while decoding is reported as unreadable data. Everything the
-/// decoder touched is dropped with it. (The fuzz targets still see such panics: libFuzzer's
-/// panic hook aborts on them.)
-fn contained<T>(format: &str, decode: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+/// Run one of arrow-rs's decoders, containing a panic. The checks before each decoder are
+/// meant to leave it nothing to panic on; should one slip through, a table must still be an
+/// answer or an error, never the end of the process or of an HTTP connection, so a panic while
+/// decoding is reported as unreadable data and everything the decoder touched is dropped with
+/// it. (The fuzz targets still see such panics: libFuzzer's panic hook aborts on them.)
+fn contained<T>(
+    format: &'static str,
+    decode: impl FnOnce() -> Result<T, TableError>,
+) -> Result<T, TableError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
         Ok(result) => result,
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(format!(
-                "malformed {format} data: the decoder failed ({why})"
-            ))
-        }
+        Err(panic) => Err(TableError::Decoder {
+            format,
+            message: commonsnet_engine::batch::panic_message(panic.as_ref()),
+        }),
     }
 }
 
@@ -72,16 +111,14 @@ const PARQUET_CELLS_SLACK: usize = 1 << 22;
 /// Rows per record batch when decoding Parquet.
 const PARQUET_BATCH_ROWS: usize = 64 * 1024;
 
-/// Parquet through arrow-rs's `parquet` crate, straight to record batches. polars-parquet is
-/// not used for reading: on a crafted page header it asks the allocator for ~2^61 bytes, which
-/// aborts the process (no panic to contain); arrow-rs reports malformed pages as errors and
-/// sizes its page buffers by 32-bit header fields. Its footer is walked first
-/// ([`crate::parquet_footer`]: arrow-rs sizes lists by their claimed counts), and the row count
-/// it declares is checked against the file's size before any page is decoded.
-fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
+/// Parquet through arrow-rs's `parquet` crate, straight to record batches (it reports malformed
+/// pages as errors and sizes its page buffers by 32-bit header fields). Its footer is walked
+/// first ([`crate::parquet_footer`]: arrow-rs sizes lists by their claimed counts), and the row
+/// count it declares is checked against the file's size before any page is decoded.
+fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let bad = |e: parquet::errors::ParquetError| format!("not a readable Parquet file: {e}");
-    crate::parquet_footer::check(bytes).map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let bad = |e: parquet::errors::ParquetError| TableError::Parquet(e.to_string());
+    crate::parquet_footer::check(bytes).map_err(|e| TableError::Parquet(e.to_string()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
         .map_err(bad)?;
     let metadata = builder.metadata().clone();
@@ -99,36 +136,43 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
         .saturating_mul(PARQUET_CELLS_PER_BYTE)
         .saturating_add(PARQUET_CELLS_SLACK);
     if cells > limit {
-        return Err(format!(
+        return Err(TableError::Parquet(format!(
             "the file claims {} rows of {columns} columns, more than its {} bytes can hold",
             rows.max(group_rows),
             bytes.len()
-        ));
+        )));
     }
     builder
         .with_batch_size(PARQUET_BATCH_ROWS)
         .build()
         .map_err(bad)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))
+        .map_err(|e| TableError::Parquet(e.to_string()))
 }
 
 /// Check and normalise the column types of a table by the names of SPEC section 3: numeric
 /// columns of any integer, float or decimal type become Float64, flags stay Boolean, sets of any
 /// list layout (fixed-size included) of strings become `list<utf8>`; a column of another type is
-/// an error naming the column and the type found. Other columns are left to the validator.
-fn conform(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, String> {
+/// an error naming the column and the type found, and so is a name given twice. Other columns
+/// are left to the validator.
+fn conform(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, TableError> {
     batches.into_iter().map(|b| conform_batch(&b)).collect()
 }
 
-fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, String> {
-    use arrow_array::ArrayRef;
+fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
     use arrow_schema::{DataType as A, Field, Schema};
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let mut seen = std::collections::HashSet::new();
     for (field, col) in schema.fields().iter().zip(batch.columns()) {
         let name = field.name();
+        if !seen.insert(name.as_str()) {
+            return Err(TableError::Column {
+                column: name.clone(),
+                message: "the table has two columns of this name".into(),
+            });
+        }
         let kind = column_kind(name);
         let converted = match kind {
             ColumnKind::Number => widen::to_f64(col.as_ref()),
@@ -146,10 +190,10 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, String> {
                 ColumnKind::Flag => "booleans",
                 _ => "lists of strings",
             };
-            return Err(format!(
-                "column {name}: expected {wanted}, found {}",
-                col.data_type()
-            ));
+            return Err(TableError::Column {
+                column: name.clone(),
+                message: format!("expected {wanted}, found {}", col.data_type()),
+            });
         };
         fields.push(Field::new(
             name.as_str(),
@@ -159,8 +203,12 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, String> {
         columns.push(converted);
     }
     let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
-        .map_err(|e| e.to_string())
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options).map_err(
+        |e| TableError::Arrow {
+            file: false,
+            message: e.to_string(),
+        },
+    )
 }
 
 /// Arrow arrays widened to the types the engine reads.
@@ -272,14 +320,38 @@ mod widen {
 /// file could crash the process or make it allocate gigabytes. Before arrow-rs sees the bytes,
 /// every message, block, body and buffer is checked to lie inside them, every field's type to be
 /// one of those tables use (refused otherwise, naming the column and the type), every node's
-/// length to be backed by bytes, and validity buffers to cover their arrays. Compressed files
-/// (which this build of arrow-rs cannot decompress) are read by polars instead, when their types
-/// allow it.
+/// length to be backed by bytes, validity buffers to cover their arrays, and the sizes compressed
+/// buffers declare (LZ4 or ZSTD, decompressed by arrow-rs) to stay within what the file can
+/// expand to.
 mod ipc {
     use arrow_array::RecordBatch;
     use arrow_ipc::{Block, Message, MessageHeader, Type};
     use std::collections::{HashMap, VecDeque};
     use std::io::Cursor;
+
+    /// What is wrong with IPC bytes, in words naming the column where there is one.
+    pub(super) struct Damage(String);
+
+    impl From<String> for Damage {
+        fn from(s: String) -> Self {
+            Damage(s)
+        }
+    }
+
+    impl From<&str> for Damage {
+        fn from(s: &str) -> Self {
+            Damage(s.into())
+        }
+    }
+
+    impl Damage {
+        pub(super) fn into_error(self, file: bool) -> super::TableError {
+            super::TableError::Arrow {
+                file,
+                message: self.0,
+            }
+        }
+    }
 
     #[derive(Clone, Copy, PartialEq, Eq)]
     pub(super) enum Layout {
@@ -321,65 +393,30 @@ mod ipc {
     /// Bytes of a view (utf8 and binary views).
     const VIEW_BYTES: usize = 16;
 
-    /// A checked schema: each column's shape, whether polars can read it, and the value shape
-    /// of each dictionary.
+    /// A checked schema: each column's shape and the value shape of each dictionary.
     struct Schema {
         columns: Vec<(String, Shape)>,
-        /// First column polars cannot read, with its type.
-        not_for_polars: Option<(String, String)>,
         dictionaries: HashMap<i64, Shape>,
     }
 
-    /// What the check found.
-    struct Checked {
-        compressed: bool,
-        schema: Schema,
-    }
-
     /// Read every record batch of an IPC file or stream, or say why not.
-    pub(super) fn read(bytes: &[u8], layout: Layout) -> Result<Vec<RecordBatch>, String> {
-        let checked = match layout {
-            Layout::File => check_file(bytes)?,
-            Layout::Stream => check_stream(bytes)?,
-        };
-        if checked.compressed {
-            return read_compressed(bytes, layout, &checked.schema);
-        }
-        let batches = match layout {
-            Layout::File => arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
-                .and_then(|r| r.collect::<Result<Vec<_>, _>>()),
-            Layout::Stream => arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
-                .and_then(|r| r.collect::<Result<Vec<_>, _>>()),
-        }
-        .map_err(|e| e.to_string())?;
-        Ok(batches)
-    }
-
-    /// A compressed file through polars (which decompresses LZ4 and ZSTD), then back to
-    /// arrow-rs batches: only for types this build of polars reads.
-    fn read_compressed(
-        bytes: &[u8],
-        layout: Layout,
-        schema: &Schema,
-    ) -> Result<Vec<RecordBatch>, String> {
-        use polars::prelude::*;
-        if let Some((name, t)) = &schema.not_for_polars {
-            return Err(format!(
-                "column {name}: type {t} cannot be read from a compressed Arrow file \
-                 (write it uncompressed, or as 32/64-bit integers or floats)"
-            ));
-        }
-        let mut df = super::contained("compressed Arrow", || {
-            match layout {
-                Layout::File => IpcReader::new(Cursor::new(bytes)).finish(),
-                Layout::Stream => IpcStreamReader::new(Cursor::new(bytes)).finish(),
+    pub(super) fn read(bytes: &[u8], layout: Layout) -> Result<Vec<RecordBatch>, Damage> {
+        match layout {
+            Layout::File => {
+                check_file(bytes)?;
+                arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
+                    .and_then(|r| r.collect::<Result<Vec<_>, _>>())
             }
-            .map_err(|e| e.to_string())
-        })?;
-        super::frame_to_batches(&mut df)
+            Layout::Stream => {
+                check_stream(bytes)?;
+                arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
+                    .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            }
+        }
+        .map_err(|e| Damage(e.to_string()))
     }
 
-    fn check_file(bytes: &[u8]) -> Result<Checked, String> {
+    fn check_file(bytes: &[u8]) -> Result<(), Damage> {
         let n = bytes.len();
         // Leading magic and padding (8 bytes), footer length (4) and trailing magic (6).
         if n < 18 || &bytes[n - 6..] != b"ARROW1" {
@@ -406,14 +443,13 @@ mod ipc {
                 .ok_or_else(|| "the footer has no schema".to_string())?,
         )?;
         let mut budget = Budget::new(n);
-        let mut compressed = false;
         if let Some(blocks) = footer.dictionaries() {
             for block in blocks.iter() {
                 let (message, body) = block_message(bytes, block)?;
                 let dict = message
                     .header_as_dictionary_batch()
                     .ok_or_else(|| "a dictionary block holds no dictionary batch".to_string())?;
-                compressed |= check_dictionary(&schema, dict, body, &mut budget)?;
+                check_dictionary(&schema, dict, body, &mut budget)?;
             }
         }
         let blocks = footer
@@ -424,16 +460,16 @@ mod ipc {
             let batch = message
                 .header_as_record_batch()
                 .ok_or_else(|| "a record batch block holds no record batch".to_string())?;
-            compressed |= check_batch(&schema.columns, batch, body, &mut budget, true)?;
+            check_batch(&schema.columns, batch, body, &mut budget, true)?;
         }
-        Ok(Checked { compressed, schema })
+        Ok(())
     }
 
     /// The message and body of a file block, as arrow-rs will slice them.
     fn block_message<'a>(
         bytes: &'a [u8],
         block: &Block,
-    ) -> Result<(Message<'a>, &'a [u8]), String> {
+    ) -> Result<(Message<'a>, &'a [u8]), Damage> {
         let bad = || {
             format!(
                 "a block (offset {}, metadata {}, body {}) does not fit the file",
@@ -464,11 +500,10 @@ mod ipc {
         Ok((message, &buf[meta..]))
     }
 
-    fn check_stream(bytes: &[u8]) -> Result<Checked, String> {
+    fn check_stream(bytes: &[u8]) -> Result<(), Damage> {
         let mut pos = 0usize;
         let mut schema: Option<Schema> = None;
         let mut budget = Budget::new(bytes.len());
-        let mut compressed = false;
         loop {
             let rest = &bytes[pos..];
             // Fewer than 4 bytes left: arrow-rs reads that as the end of the stream.
@@ -477,7 +512,7 @@ mod ipc {
             }
             let (prefix, len_bytes) = if rest[..4] == [0xff; 4] {
                 if rest.len() < 8 {
-                    return Err(format!("byte {pos}: truncated message length"));
+                    return Err(format!("byte {pos}: truncated message length").into());
                 }
                 (8, &rest[4..8])
             } else {
@@ -521,7 +556,7 @@ mod ipc {
                     let batch = message
                         .header_as_record_batch()
                         .ok_or_else(|| "unreadable record batch message".to_string())?;
-                    compressed |= check_batch(&s.columns, batch, body, &mut budget, true)?;
+                    check_batch(&s.columns, batch, body, &mut budget, true)?;
                 }
                 MessageHeader::DictionaryBatch => {
                     let s = schema
@@ -530,16 +565,16 @@ mod ipc {
                     let dict = message
                         .header_as_dictionary_batch()
                         .ok_or_else(|| "unreadable dictionary batch message".to_string())?;
-                    compressed |= check_dictionary(s, dict, body, &mut budget)?;
+                    check_dictionary(s, dict, body, &mut budget)?;
                 }
                 other => {
-                    return Err(format!("byte {pos}: unexpected {other:?} message"));
+                    return Err(format!("byte {pos}: unexpected {other:?} message").into());
                 }
             }
             pos += start + body_len;
         }
-        let schema = schema.ok_or_else(|| "no schema message".to_string())?;
-        Ok(Checked { compressed, schema })
+        schema.ok_or("no schema message")?;
+        Ok(())
     }
 
     fn le4(b: &[u8]) -> [u8; 4] {
@@ -548,7 +583,7 @@ mod ipc {
         out
     }
 
-    fn check_schema(s: arrow_ipc::Schema) -> Result<Schema, String> {
+    fn check_schema(s: arrow_ipc::Schema) -> Result<Schema, Damage> {
         if s.endianness() != arrow_ipc::Endianness::Little {
             return Err("big-endian Arrow data is not supported".into());
         }
@@ -557,7 +592,6 @@ mod ipc {
             .ok_or_else(|| "the schema has no field list".to_string())?;
         let mut out = Schema {
             columns: Vec::with_capacity(fields.len()),
-            not_for_polars: None,
             dictionaries: HashMap::new(),
         };
         for field in fields.iter() {
@@ -571,29 +605,29 @@ mod ipc {
                         return Err(format!(
                             "column {name}: dictionary index of {} bits",
                             index.bitWidth()
-                        ));
+                        )
+                        .into());
                     }
                     let values = shape_of(field, &name)?;
                     if !matches!(values, Shape::Var(_) | Shape::View) {
                         return Err(format!(
                             "column {name}: unsupported type dictionary<{}>",
                             type_name(field)
-                        ));
+                        )
+                        .into());
                     }
                     let id = d.id();
                     if out.dictionaries.get(&id).is_some_and(|v| *v != values) {
                         return Err(format!(
                             "column {name}: dictionary {id} is shared by columns of other types"
-                        ));
+                        )
+                        .into());
                     }
                     out.dictionaries.insert(id, values);
                     Shape::Dictionary(index.bitWidth() as usize / 8)
                 }
                 None => shape_of(field, &name)?,
             };
-            if out.not_for_polars.is_none() && !polars_reads(field) {
-                out.not_for_polars = Some((name.clone(), type_name(field)));
-            }
             out.columns.push((name, shape));
         }
         Ok(out)
@@ -601,17 +635,16 @@ mod ipc {
 
     /// The shape of a field's type (a dictionary's value type, for a dictionary column), if it
     /// is one tables use; otherwise an error naming the column and the type.
-    fn shape_of(field: arrow_ipc::Field, column: &str) -> Result<Shape, String> {
+    fn shape_of(field: arrow_ipc::Field, column: &str) -> Result<Shape, Damage> {
         let unsupported = || format!("column {column}: unsupported type {}", type_name(field));
-        let child = || -> Result<arrow_ipc::Field, String> {
+        let child = || -> Result<arrow_ipc::Field, Damage> {
             match field.children() {
                 Some(c) if c.len() == 1 && c.get(0).dictionary().is_none() => Ok(c.get(0)),
                 Some(c) if c.len() == 1 => Err(format!(
                     "column {column}: unsupported type (a dictionary inside a list)"
-                )),
-                _ => Err(format!(
-                    "column {column}: a list type needs exactly one child"
-                )),
+                )
+                .into()),
+                _ => Err(format!("column {column}: a list type needs exactly one child").into()),
             }
         };
         Ok(match field.type_type() {
@@ -620,7 +653,7 @@ mod ipc {
             Type::Int => {
                 let t = field.type_as_int().ok_or_else(unsupported)?;
                 if !matches!(t.bitWidth(), 8 | 16 | 32 | 64) {
-                    return Err(unsupported());
+                    return Err(unsupported().into());
                 }
                 Shape::Fixed
             }
@@ -632,7 +665,7 @@ mod ipc {
                         | arrow_ipc::Precision::SINGLE
                         | arrow_ipc::Precision::DOUBLE
                 ) {
-                    return Err(unsupported());
+                    return Err(unsupported().into());
                 }
                 Shape::Fixed
             }
@@ -643,11 +676,11 @@ mod ipc {
                     64 => 18,
                     128 => 38,
                     256 => 76,
-                    _ => return Err(unsupported()),
+                    _ => return Err(unsupported().into()),
                 };
                 if !(1..=max_precision).contains(&t.precision()) || i8::try_from(t.scale()).is_err()
                 {
-                    return Err(unsupported());
+                    return Err(unsupported().into());
                 }
                 Shape::Fixed
             }
@@ -665,33 +698,8 @@ mod ipc {
                 let c = child()?;
                 Shape::FixedList(Box::new(shape_of(c, column)?), size)
             }
-            _ => return Err(unsupported()),
+            _ => return Err(unsupported().into()),
         })
-    }
-
-    /// Whether this build of polars reads the type (no 8/16-bit integers, half floats,
-    /// decimals, fixed-size lists or dictionaries).
-    fn polars_reads(field: arrow_ipc::Field) -> bool {
-        if field.dictionary().is_some() {
-            return false;
-        }
-        match field.type_type() {
-            Type::Null | Type::Bool | Type::Utf8 | Type::LargeUtf8 | Type::Utf8View => true,
-            Type::Binary | Type::LargeBinary | Type::BinaryView => true,
-            Type::Int => field
-                .type_as_int()
-                .is_some_and(|t| matches!(t.bitWidth(), 32 | 64)),
-            Type::FloatingPoint => field.type_as_floating_point().is_some_and(|t| {
-                matches!(
-                    t.precision(),
-                    arrow_ipc::Precision::SINGLE | arrow_ipc::Precision::DOUBLE
-                )
-            }),
-            Type::List | Type::LargeList => field
-                .children()
-                .is_some_and(|c| c.len() == 1 && polars_reads(c.get(0))),
-            _ => false,
-        }
     }
 
     /// A field's type for messages: `Int8`, `UInt16`, `Float16`, `Decimal128(10, 2)`,
@@ -773,7 +781,7 @@ mod ipc {
         dict: arrow_ipc::DictionaryBatch,
         body: &[u8],
         budget: &mut Budget,
-    ) -> Result<bool, String> {
+    ) -> Result<(), Damage> {
         let values = schema
             .dictionaries
             .get(&dict.id())
@@ -785,15 +793,14 @@ mod ipc {
         check_batch(&columns, data, body, budget, false)
     }
 
-    /// Walk a record batch's nodes and buffers exactly as arrow-rs will; answers whether it is
-    /// compressed.
+    /// Walk a record batch's nodes and buffers exactly as arrow-rs will.
     fn check_batch(
         columns: &[(String, Shape)],
         batch: arrow_ipc::RecordBatch,
         body: &[u8],
         budget: &mut Budget,
         counts_as_rows: bool,
-    ) -> Result<bool, String> {
+    ) -> Result<(), Damage> {
         let compressed = batch.compression().is_some();
         let limit = budget.rows(compressed);
         let rows = usize::try_from(batch.length())
@@ -811,7 +818,8 @@ mod ipc {
                 return Err(format!(
                     "the table claims {} rows, more than its bytes can hold",
                     budget.total_rows
-                ));
+                )
+                .into());
             }
         }
         let nodes = batch
@@ -831,7 +839,6 @@ mod ipc {
             next_node: 0,
             buffers,
             next_buffer: 0,
-            last_plain: 0,
             variadic: batch
                 .variadicBufferCounts()
                 .map(|v| v.iter().collect())
@@ -841,12 +848,13 @@ mod ipc {
             budget,
         };
         for (name, shape) in columns {
-            w.walk(shape).map_err(|e| format!("column {name}: {e}"))?;
+            w.walk(shape)
+                .map_err(|e| Damage(format!("column {name}: {}", e.0)))?;
         }
         if !w.variadic.is_empty() {
             return Err("more variadic buffer counts than view columns".into());
         }
-        Ok(compressed)
+        Ok(())
     }
 
     struct Walker<'a, 'b> {
@@ -856,8 +864,6 @@ mod ipc {
         /// Offset and length of each buffer.
         buffers: Vec<(i64, i64)>,
         next_buffer: usize,
-        /// Uncompressed size of the last buffer taken (as declared, for a compressed one).
-        last_plain: usize,
         variadic: VecDeque<i64>,
         body: &'a [u8],
         compressed: bool,
@@ -872,7 +878,7 @@ mod ipc {
     }
 
     impl Walker<'_, '_> {
-        fn node(&mut self) -> Result<Node, String> {
+        fn node(&mut self) -> Result<Node, Damage> {
             if self.next_node >= self.nodes.len() {
                 return Err("fewer field nodes than the schema needs".into());
             }
@@ -891,8 +897,9 @@ mod ipc {
             Ok(Node { len, nulls })
         }
 
-        /// The next buffer's length, checked to lie inside the body.
-        fn buffer(&mut self) -> Result<usize, String> {
+        /// The next buffer, checked to lie inside the body; answers its size as arrow-rs will
+        /// see it (for a compressed buffer, the size its prefix declares, within the budget).
+        fn buffer(&mut self) -> Result<usize, Damage> {
             if self.next_buffer >= self.buffers.len() {
                 return Err("fewer buffers than the schema needs".into());
             }
@@ -905,86 +912,78 @@ mod ipc {
                         "a buffer (offset {b_offset}, length {b_length}) outside the message \
                          body of {} bytes",
                         self.body.len()
-                    ))
+                    )
+                    .into())
                 }
             };
-            self.last_plain = len;
-            if self.compressed && len >= 8 {
-                let mut prefix = [0u8; 8];
-                prefix.copy_from_slice(&self.body[offset..offset + 8]);
-                let declared = i64::from_le_bytes(prefix);
-                self.last_plain = len - 8;
-                if declared != -1 {
-                    let declared = usize::try_from(declared)
-                        .ok()
-                        .filter(|&d| d <= self.budget.uncompressed_left)
-                        .ok_or_else(|| {
-                            format!(
-                                "a compressed buffer claims {declared} bytes uncompressed, \
-                                 more than the file can expand to"
-                            )
-                        })?;
-                    self.budget.uncompressed_left -= declared;
-                    self.last_plain = declared;
-                }
+            if !self.compressed || len == 0 {
+                return Ok(len);
             }
-            Ok(len)
+            // arrow-rs reads the 8-byte prefix of every non-empty compressed buffer (and panics
+            // on a shorter one), then allocates the size it declares.
+            if len < 8 {
+                return Err(format!(
+                    "a compressed buffer of {len} bytes, too short for its length prefix"
+                )
+                .into());
+            }
+            let mut prefix = [0u8; 8];
+            prefix.copy_from_slice(&self.body[offset..offset + 8]);
+            let declared = i64::from_le_bytes(prefix);
+            if declared == -1 {
+                return Ok(len - 8);
+            }
+            let declared = usize::try_from(declared)
+                .ok()
+                .filter(|&d| d <= self.budget.uncompressed_left)
+                .ok_or_else(|| {
+                    format!(
+                        "a compressed buffer claims {declared} bytes uncompressed, more than the \
+                         file can expand to"
+                    )
+                })?;
+            self.budget.uncompressed_left -= declared;
+            Ok(declared)
         }
 
-        /// The offsets of `node` were the last buffer: polars reads `len + 1` of them from a
-        /// compressed buffer and panics when it declares fewer.
-        fn offsets_cover(&self, node: Node, width: usize) -> Result<(), String> {
+        /// Offsets of `bytes` for `node` must hold `len + 1` values (arrow-rs validates this
+        /// too, after decompressing; checked here to name the column).
+        fn offsets_cover(node: Node, bytes: usize, width: usize) -> Result<(), Damage> {
             let needed = node.len.saturating_add(1).saturating_mul(width);
-            if self.compressed && self.last_plain < needed {
-                return Err(format!(
-                    "{} bytes of offsets for {} values",
-                    self.last_plain, node.len
-                ));
+            if node.len > 0 && bytes < needed {
+                return Err(format!("{bytes} bytes of offsets for {} values", node.len).into());
             }
             Ok(())
         }
 
         /// arrow-rs reads offsets, views and dictionary keys as slices of `width`-byte values
         /// and panics on a buffer whose length is not a multiple of that.
-        fn typed(&self, bytes: usize, width: usize) -> Result<(), String> {
-            if !self.compressed && !bytes.is_multiple_of(width) {
+        fn typed(bytes: usize, width: usize) -> Result<(), Damage> {
+            if !bytes.is_multiple_of(width) {
                 return Err(format!(
                     "a buffer of {bytes} bytes where {width}-byte values are expected"
-                ));
+                )
+                .into());
             }
             Ok(())
         }
 
         /// A validity buffer must hold a bit per value when the node has nulls.
-        fn validity(&self, node: Node, bytes: usize) -> Result<(), String> {
-            if node.nulls > 0 && !self.compressed && bytes.saturating_mul(8) < node.len {
-                return Err(format!(
-                    "a validity buffer of {bytes} bytes for {} values",
-                    node.len
-                ));
+        fn validity(node: Node, bytes: usize) -> Result<(), Damage> {
+            if node.nulls > 0 && bytes.saturating_mul(8) < node.len {
+                return Err(
+                    format!("a validity buffer of {bytes} bytes for {} values", node.len).into(),
+                );
             }
             Ok(())
         }
 
-        /// In a compressed batch, a buffer polars will decompress (`read`) must hold at least
-        /// its 8-byte length prefix: polars panics on a shorter one.
-        fn packed(&self, bytes: usize, read: bool) -> Result<(), String> {
-            if self.compressed && read && bytes < 8 {
-                return Err(format!(
-                    "a compressed buffer of {bytes} bytes, too short for its length prefix"
-                ));
-            }
-            Ok(())
+        fn validity_buffer(&mut self, node: Node) -> Result<(), Damage> {
+            let bytes = self.buffer()?;
+            Self::validity(node, bytes)
         }
 
-        /// Validity first: polars reads it only when the node has nulls.
-        fn validity_buffer(&mut self, node: Node) -> Result<(), String> {
-            let v = self.buffer()?;
-            self.packed(v, node.nulls > 0)?;
-            self.validity(node, v)
-        }
-
-        fn walk(&mut self, shape: &Shape) -> Result<(), String> {
+        fn walk(&mut self, shape: &Shape) -> Result<(), Damage> {
             match shape {
                 Shape::Null => {
                     self.node()?;
@@ -992,25 +991,20 @@ mod ipc {
                 Shape::Fixed => {
                     let n = self.node()?;
                     self.validity_buffer(n)?;
-                    let values = self.buffer()?;
-                    self.packed(values, n.len > 0)?;
+                    self.buffer()?;
                 }
                 Shape::Dictionary(key) => {
                     let n = self.node()?;
                     self.validity_buffer(n)?;
-                    let keys = self.buffer()?;
-                    self.typed(keys, *key)?;
-                    self.packed(keys, n.len > 0)?;
+                    Self::typed(self.buffer()?, *key)?;
                 }
-                Shape::Var(offset) => {
+                Shape::Var(width) => {
                     let n = self.node()?;
                     self.validity_buffer(n)?;
                     let offsets = self.buffer()?;
-                    self.typed(offsets, *offset)?;
-                    self.packed(offsets, true)?;
-                    self.offsets_cover(n, *offset)?;
-                    let data = self.buffer()?;
-                    self.packed(data, true)?;
+                    Self::typed(offsets, *width)?;
+                    Self::offsets_cover(n, offsets, *width)?;
+                    self.buffer()?;
                 }
                 Shape::View => {
                     let count = self
@@ -1024,27 +1018,19 @@ mod ipc {
                         .ok_or_else(|| format!("a variadic buffer count of {count}"))?;
                     // arrow-rs takes the buffers before the node.
                     let v = self.buffer()?;
-                    let views = self.buffer()?;
-                    self.typed(views, VIEW_BYTES)?;
-                    let mut data = Vec::with_capacity(count);
+                    Self::typed(self.buffer()?, VIEW_BYTES)?;
                     for _ in 0..count {
-                        data.push(self.buffer()?);
+                        self.buffer()?;
                     }
                     let n = self.node()?;
-                    self.packed(v, n.nulls > 0)?;
-                    self.validity(n, v)?;
-                    self.packed(views, n.len > 0)?;
-                    for d in data {
-                        self.packed(d, true)?;
-                    }
+                    Self::validity(n, v)?;
                 }
-                Shape::List(offset, child) => {
+                Shape::List(width, child) => {
                     let n = self.node()?;
                     self.validity_buffer(n)?;
                     let offsets = self.buffer()?;
-                    self.typed(offsets, *offset)?;
-                    self.packed(offsets, true)?;
-                    self.offsets_cover(n, *offset)?;
+                    Self::typed(offsets, *width)?;
+                    Self::offsets_cover(n, offsets, *width)?;
                     self.walk(child)?;
                 }
                 Shape::FixedList(child, size) => {
@@ -1057,7 +1043,8 @@ mod ipc {
                         return Err(format!(
                             "{} lists of {size} items, more than the bytes can hold",
                             n.len
-                        ));
+                        )
+                        .into());
                     }
                     self.walk(child)?;
                 }
@@ -1068,205 +1055,247 @@ mod ipc {
 }
 
 /// A cell's text, trimmed; `None` when empty.
-fn cell(v: Option<&str>) -> Option<&str> {
-    v.map(str::trim).filter(|s| !s.is_empty())
+fn cell(v: &str) -> Option<&str> {
+    Some(v.trim()).filter(|s| !s.is_empty())
 }
 
-/// CSV: every cell read as text, then typed by its column's name. Line numbers count the header
-/// as line 1.
-fn read_csv(bytes: &[u8]) -> Result<DataFrame, String> {
-    let text = CsvReadOptions::default()
-        .with_has_header(true)
-        // No inference: every column is read as text and typed below, so a bad cell is reported
-        // with its line instead of turning a whole column into strings.
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| e.to_string())?;
-    let mut columns = Vec::with_capacity(text.width());
-    for col in text.columns() {
-        let name = col.name().clone();
-        if name.trim().is_empty() {
-            return Err("the header has an empty column name".into());
+/// One CSV column on its way to Arrow, typed by its name.
+enum CsvColumn {
+    Number(arrow_array::builder::Float64Builder),
+    Flag(arrow_array::builder::BooleanBuilder),
+    Set(arrow_array::builder::ListBuilder<arrow_array::builder::StringBuilder>),
+    Text(arrow_array::builder::StringBuilder),
+}
+
+impl CsvColumn {
+    fn new(name: &str) -> Self {
+        use arrow_array::builder::*;
+        match column_kind(name) {
+            ColumnKind::Number => CsvColumn::Number(Float64Builder::new()),
+            ColumnKind::Flag => CsvColumn::Flag(BooleanBuilder::new()),
+            ColumnKind::Set => CsvColumn::Set(ListBuilder::new(StringBuilder::new())),
+            ColumnKind::Text => CsvColumn::Text(StringBuilder::new()),
         }
-        let cells = col.str().map_err(|e| e.to_string())?;
-        let bad = |i: usize, v: Option<&str>, what: &str| {
-            format!(
-                "line {}, column {name}: {:?} is not {what}",
-                i + 2,
-                v.unwrap_or_default()
-            )
-        };
-        let series = match column_kind(&name) {
-            ColumnKind::Number => {
-                let mut v = Vec::with_capacity(cells.len());
-                for (i, raw) in cells.iter().enumerate() {
-                    v.push(match cell(raw) {
-                        None => None,
-                        Some(s) => Some(s.parse::<f64>().map_err(|_| bad(i, raw, "a number"))?),
-                    });
-                }
-                Series::new(name.clone(), v)
-            }
-            ColumnKind::Flag => {
-                let mut v = Vec::with_capacity(cells.len());
-                for (i, raw) in cells.iter().enumerate() {
-                    v.push(match cell(raw).map(str::to_ascii_lowercase).as_deref() {
-                        None => None,
-                        Some("true") | Some("1") => Some(true),
-                        Some("false") | Some("0") => Some(false),
-                        Some(_) => return Err(bad(i, raw, "true or false")),
-                    });
-                }
-                Series::new(name.clone(), v)
-            }
-            ColumnKind::Set => {
-                let mut b = ListStringChunkedBuilder::new(name.clone(), cells.len(), cells.len());
-                for raw in cells.iter() {
-                    let items = cell(raw).unwrap_or_default();
-                    b.append_values_iter(items.split(';').map(str::trim).filter(|x| !x.is_empty()));
-                }
-                b.finish().into_series()
-            }
-            ColumnKind::Text => cells
-                .iter()
-                .map(cell)
-                .collect::<StringChunked>()
-                .with_name(name.clone())
-                .into_series(),
-        };
-        columns.push(series.into_column());
     }
-    DataFrame::new_infer_height(columns).map_err(|e| e.to_string())
+
+    /// Append one cell, or say what it should have been.
+    fn push(&mut self, raw: &str) -> Result<(), &'static str> {
+        let v = cell(raw);
+        match self {
+            CsvColumn::Number(b) => match v {
+                None => b.append_null(),
+                Some(s) => b.append_value(s.parse::<f64>().map_err(|_| "a number")?),
+            },
+            CsvColumn::Flag(b) => match v.map(str::to_ascii_lowercase).as_deref() {
+                None => b.append_null(),
+                Some("true") | Some("1") => b.append_value(true),
+                Some("false") | Some("0") => b.append_value(false),
+                Some(_) => return Err("true or false"),
+            },
+            CsvColumn::Set(b) => {
+                for item in v.unwrap_or_default().split(';').map(str::trim) {
+                    if !item.is_empty() {
+                        b.values().append_value(item);
+                    }
+                }
+                b.append(true);
+            }
+            CsvColumn::Text(b) => b.append_option(v),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            CsvColumn::Number(mut b) => Arc::new(b.finish()),
+            CsvColumn::Flag(mut b) => Arc::new(b.finish()),
+            CsvColumn::Set(mut b) => Arc::new(b.finish()),
+            CsvColumn::Text(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// CSV with a header row, read by the `csv` crate (RFC 4180 quoting, a UTF-8 byte-order mark
+/// skipped) and typed cell by cell by its column's name, so a bad cell is reported with its
+/// line (the header is line 1) instead of turning a whole column into strings. Every row must
+/// have as many cells as the header.
+fn read_csv(bytes: &[u8]) -> Result<RecordBatch, TableError> {
+    use arrow_schema::{Field, Schema};
+    let csv_err = |e: csv::Error| TableError::Csv {
+        line: e.position().map_or(1, |p| p.line()),
+        message: match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!("{len} cells where the header has {expected_len}"),
+            csv::ErrorKind::Utf8 { .. } => "the text is not UTF-8".into(),
+            _ => e.to_string(),
+        },
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = reader.headers().map_err(csv_err)?.clone();
+    let mut names = std::collections::HashSet::new();
+    for name in header.iter() {
+        let message = if name.trim().is_empty() {
+            "the header has an empty column name".to_string()
+        } else if !names.insert(name) {
+            format!("the header names column {name} twice")
+        } else {
+            continue;
+        };
+        return Err(TableError::Csv { line: 1, message });
+    }
+    let mut columns: Vec<CsvColumn> = header.iter().map(CsvColumn::new).collect();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    while reader.read_record(&mut record).map_err(csv_err)? {
+        let line = record.position().map_or(0, |p| p.line());
+        for ((column, raw), name) in columns.iter_mut().zip(record.iter()).zip(header.iter()) {
+            column.push(raw).map_err(|expected| TableError::Cell {
+                line,
+                column: name.to_string(),
+                value: raw.to_string(),
+                expected,
+            })?;
+        }
+        rows += 1;
+    }
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(CsvColumn::finish).collect();
+    let fields: Vec<Field> = header
+        .iter()
+        .zip(&arrays)
+        .map(|(name, a)| Field::new(name, a.data_type().clone(), true))
+        .collect();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options).map_err(
+        |e| TableError::Csv {
+            line: 1,
+            message: e.to_string(),
+        },
+    )
 }
 
 /// Record batches as Arrow IPC bytes (a file, or a stream when `stream`), written by arrow-rs
-/// as they are: unlike [`write_frame`], every Arrow type survives (8-bit integers, half floats,
-/// decimals, fixed-size lists...). All batches must share the first one's schema.
-pub fn ipc_bytes(batches: &[RecordBatch], stream: bool) -> Result<Vec<u8>, String> {
+/// as they are. All batches must share the first one's schema.
+pub fn ipc_bytes(batches: &[RecordBatch], stream: bool) -> Result<Vec<u8>, TableError> {
     let Some(first) = batches.first() else {
-        return Err("no record batch to write".into());
+        return Err(TableError::Write("no record batch to write".into()));
     };
-    let schema = first.schema();
     let mut out = Vec::new();
-    if stream {
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema)
-            .map_err(|e| e.to_string())?;
-        for b in batches {
-            w.write(b).map_err(|e| e.to_string())?;
-        }
-        w.finish().map_err(|e| e.to_string())?;
-    } else {
-        let mut w =
-            arrow_ipc::writer::FileWriter::try_new(&mut out, &schema).map_err(|e| e.to_string())?;
-        for b in batches {
-            w.write(b).map_err(|e| e.to_string())?;
-        }
-        w.finish().map_err(|e| e.to_string())?;
-    }
+    write_ipc(&mut out, &first.schema(), batches, stream)?;
     Ok(out)
 }
 
-/// A frame as arrow-rs record batches, for the engine.
-pub fn frame_to_batches(df: &mut DataFrame) -> Result<Vec<RecordBatch>, String> {
-    frame_to_table(df).map(|(_, batches)| batches)
-}
-
-/// A frame as its arrow-rs schema and record batches (the schema also when there are no rows).
-fn frame_to_table(
-    df: &mut DataFrame,
-) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), String> {
-    let mut bytes = Vec::new();
-    IpcWriter::new(&mut bytes)
-        .finish(df)
-        .map_err(|e| e.to_string())?;
-    let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
-        .map_err(|e| e.to_string())?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    Ok((schema, batches))
-}
-
-/// An arrow-rs record batch (an engine table) as a frame.
-pub fn batch_to_frame(batch: &RecordBatch) -> Result<DataFrame, String> {
-    let mut bytes = Vec::new();
-    {
-        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())
-            .map_err(|e| e.to_string())?;
-        w.write(batch).map_err(|e| e.to_string())?;
-        w.finish().map_err(|e| e.to_string())?;
+fn write_ipc(
+    out: &mut impl std::io::Write,
+    schema: &arrow_schema::Schema,
+    batches: &[RecordBatch],
+    stream: bool,
+) -> Result<(), TableError> {
+    if stream {
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(out, schema).map_err(write_err)?;
+        for b in batches {
+            w.write(b).map_err(write_err)?;
+        }
+        w.finish().map_err(write_err)
+    } else {
+        let mut w = arrow_ipc::writer::FileWriter::try_new(out, schema).map_err(write_err)?;
+        for b in batches {
+            w.write(b).map_err(write_err)?;
+        }
+        w.finish().map_err(write_err)
     }
-    IpcReader::new(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| e.to_string())
 }
 
-/// Encode a frame in the given format.
-pub fn write_frame(
+/// Encode a record batch in the given format: an Arrow IPC file, Parquet (zstd pages), or CSV
+/// with a header row and sets `;`-joined (SPEC section 3).
+pub fn write_table(
     out: &mut (impl std::io::Write + Send),
-    df: &mut DataFrame,
+    batch: &RecordBatch,
     format: TableFormat,
-) -> Result<(), String> {
+) -> Result<(), TableError> {
     match format {
-        TableFormat::ArrowIpc => IpcWriter::new(out).finish(df).map_err(|e| e.to_string()),
-        TableFormat::Parquet => {
-            let (schema, batches) = frame_to_table(df)?;
-            write_parquet(out, schema, &batches)
+        TableFormat::ArrowIpc => {
+            write_ipc(out, &batch.schema(), std::slice::from_ref(batch), false)
         }
-        TableFormat::Csv => {
-            let mut flat = join_lists(df)?;
-            CsvWriter::new(out)
-                .include_header(true)
-                .finish(&mut flat)
-                .map_err(|e| e.to_string())
-        }
+        TableFormat::Parquet => write_parquet(out, batch.schema(), std::slice::from_ref(batch)),
+        TableFormat::Csv => write_csv(out, batch),
     }
 }
 
-/// Record batches as one Parquet file (zstd-compressed pages), through the same arrow-rs crate
-/// that reads Parquet, so polars needs no Parquet code at all.
+/// Record batches as one Parquet file (zstd-compressed pages).
 pub fn write_parquet(
     out: &mut (impl std::io::Write + Send),
     schema: arrow_schema::SchemaRef,
     batches: &[RecordBatch],
-) -> Result<(), String> {
+) -> Result<(), TableError> {
     use parquet::arrow::ArrowWriter;
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| e.to_string())?;
+    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(write_err)?;
     for b in batches {
-        writer.write(b).map_err(|e| e.to_string())?;
+        writer.write(b).map_err(write_err)?;
     }
-    writer.close().map(|_| ()).map_err(|e| e.to_string())
+    writer.close().map(|_| ()).map_err(write_err)
 }
 
-/// List-of-string columns as `;`-joined text (CSV has no lists).
-fn join_lists(df: &DataFrame) -> Result<DataFrame, String> {
-    let mut columns = Vec::with_capacity(df.width());
-    for col in df.columns() {
-        if let DataType::List(_) = col.dtype() {
-            let lists = col.list().map_err(|e| e.to_string())?;
-            let joined: StringChunked = (0..lists.len())
-                .map(|i| lists.get_as_series(i))
-                .map(|l| {
-                    l.map(|s| {
-                        s.str()
-                            .map(|s| s.iter().flatten().collect::<Vec<_>>().join(";"))
-                            .unwrap_or_default()
-                    })
-                })
-                .collect();
-            columns.push(joined.with_name(col.name().clone()).into_column());
-        } else {
-            columns.push(col.clone());
-        }
+/// CSV: one header row, then a row per record; nulls are empty cells, lists of strings are
+/// `;`-joined, every other type is written as arrow-rs displays it (floats in their shortest
+/// round-trip form, so a CSV written here reads back to the same numbers).
+fn write_csv(out: &mut impl std::io::Write, batch: &RecordBatch) -> Result<(), TableError> {
+    use arrow_array::cast::AsArray;
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    use arrow_schema::DataType as A;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(batch.schema().fields().iter().map(|f| f.name().as_str()))
+        .map_err(write_err)?;
+    /// How one column becomes text.
+    enum Cells<'a> {
+        Joined(&'a dyn Array),
+        Shown(ArrayFormatter<'a>),
     }
-    DataFrame::new_infer_height(columns).map_err(|e| e.to_string())
+    let options = FormatOptions::default();
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            A::List(_) => Ok(Cells::Joined(c.as_ref())),
+            _ => ArrayFormatter::try_new(c.as_ref(), &options)
+                .map(Cells::Shown)
+                .map_err(write_err),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut row = Vec::with_capacity(columns.len());
+    for i in 0..batch.num_rows() {
+        row.clear();
+        for (c, col) in columns.iter().zip(batch.columns()) {
+            row.push(if col.is_null(i) {
+                String::new()
+            } else {
+                match c {
+                    Cells::Shown(f) => f.value(i).to_string(),
+                    Cells::Joined(list) => {
+                        let items = list.as_list::<i32>().value(i);
+                        let shown =
+                            ArrayFormatter::try_new(items.as_ref(), &options).map_err(write_err)?;
+                        (0..items.len())
+                            .filter(|&j| items.is_valid(j))
+                            .map(|j| shown.value(j).to_string())
+                            .collect::<Vec<_>>()
+                            .join(";")
+                    }
+                }
+            });
+        }
+        w.write_record(&row).map_err(write_err)?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// The metrics compared across policies by `summarise_runs`, in the order they are printed.
@@ -1295,58 +1324,81 @@ pub struct MetricStats {
     pub p90: f64,
 }
 
-/// Per policy (in order of first appearance) and compared metric: how many runs define it, the
-/// mean and nearest-rank p10/p50/p90, computed by one polars group-by over the run table.
-pub fn summarise_runs(runs: &DataFrame) -> Result<Vec<MetricStats>, String> {
-    let metrics: Vec<&'static str> = COMPARED_METRICS
-        .into_iter()
-        .filter(|m| runs.column(m).is_ok())
-        .collect();
-    let mut aggs = Vec::new();
-    for m in &metrics {
-        let v = col(*m).cast(DataType::Float64);
-        aggs.push(v.clone().count().alias(format!("{m}/runs")));
-        aggs.push(v.clone().mean().alias(format!("{m}/mean")));
-        for (q, tag) in [(0.1, "p10"), (0.5, "p50"), (0.9, "p90")] {
-            aggs.push(
-                v.clone()
-                    .quantile(lit(q), QuantileMethod::Nearest)
-                    .alias(format!("{m}/{tag}")),
-            );
-        }
+/// The nearest-rank quantile of sorted values: the one at index `round(q * (n - 1))`.
+fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    let i = (q * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Per policy (in order of first appearance) and compared metric: how many runs define it (a
+/// null or NaN cell does not), the mean and nearest-rank p10/p50/p90. The run table has a
+/// `policy` text column and a numeric column per metric; metrics it lacks are skipped.
+pub fn summarise_runs(runs: &RecordBatch) -> Result<Vec<MetricStats>, TableError> {
+    let policy_column = runs
+        .column_by_name("policy")
+        .ok_or_else(|| TableError::Column {
+            column: "policy".into(),
+            message: "the run table has no such column".into(),
+        })?;
+    let policy_text =
+        arrow_cast::cast(policy_column, &arrow_schema::DataType::Utf8).map_err(|e| {
+            TableError::Column {
+                column: "policy".into(),
+                message: e.to_string(),
+            }
+        })?;
+    let policy_text = arrow_array::cast::AsArray::as_string::<i32>(policy_text.as_ref());
+    let mut order: Vec<&str> = Vec::new();
+    let mut rows_of: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for i in 0..runs.num_rows() {
+        let p = if policy_text.is_null(i) {
+            ""
+        } else {
+            policy_text.value(i)
+        };
+        rows_of
+            .entry(p)
+            .or_insert_with(|| {
+                order.push(p);
+                Vec::new()
+            })
+            .push(i);
     }
-    let table = runs
-        .clone()
-        .lazy()
-        .group_by_stable([col("policy")])
-        .agg(aggs)
-        .collect()
-        .map_err(|e| e.to_string())?;
-    let policies = table
-        .column("policy")
-        .and_then(|c| c.str().cloned())
-        .map_err(|e| e.to_string())?;
-    let value = |name: String, row: usize| -> Result<Option<f64>, String> {
-        let c = table.column(&name).map_err(|e| e.to_string())?;
-        let c = c.cast(&DataType::Float64).map_err(|e| e.to_string())?;
-        Ok(c.f64().map_err(|e| e.to_string())?.get(row))
-    };
+    let mut metrics = Vec::new();
+    for m in COMPARED_METRICS {
+        let Some(c) = runs.column_by_name(m) else {
+            continue;
+        };
+        let values = widen::to_f64(c.as_ref()).ok_or_else(|| TableError::Column {
+            column: m.into(),
+            message: format!("expected numbers, found {}", c.data_type()),
+        })?;
+        metrics.push((m, values));
+    }
     let mut out = Vec::new();
-    for (row, policy) in policies.iter().enumerate() {
-        for m in &metrics {
-            let runs = value(format!("{m}/runs"), row)?.unwrap_or(0.0) as usize;
-            if runs == 0 {
+    for policy in order {
+        for (m, values) in &metrics {
+            let values = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Float64Type>(
+                values.as_ref(),
+            );
+            let mut v: Vec<f64> = rows_of[policy]
+                .iter()
+                .filter(|&&i| values.is_valid(i))
+                .map(|&i| values.value(i))
+                .filter(|x| !x.is_nan())
+                .collect();
+            if v.is_empty() {
                 continue;
             }
-            let get = |tag: &str| value(format!("{m}/{tag}"), row).map(|v| v.unwrap_or(f64::NAN));
+            v.sort_by(f64::total_cmp);
             out.push(MetricStats {
-                policy: policy.unwrap_or_default().to_string(),
+                policy: policy.to_string(),
                 metric: m,
-                runs,
-                mean: get("mean")?,
-                p10: get("p10")?,
-                p50: get("p50")?,
-                p90: get("p90")?,
+                runs: v.len(),
+                mean: v.iter().sum::<f64>() / v.len() as f64,
+                p10: nearest_rank(&v, 0.1),
+                p50: nearest_rank(&v, 0.5),
+                p90: nearest_rank(&v, 0.9),
             });
         }
     }
@@ -1362,8 +1414,8 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int8Type};
     use arrow_array::{
-        Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Float16Array,
-        Int16Array, Int32Array, Int8Array, NullArray, StringArray, UInt16Array, UInt8Array,
+        BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Float16Array, Int16Array,
+        Int32Array, Int8Array, NullArray, StringArray, UInt16Array, UInt8Array,
     };
     use arrow_schema::{DataType as A, Field, Schema};
 
@@ -1504,7 +1556,7 @@ mod tests {
             for stream in [false, true] {
                 let bytes = ipc_bytes(std::slice::from_ref(&b), stream).unwrap();
                 let e = read_table(&bytes, false).unwrap_err();
-                assert!(e.contains(want), "{e} (wanted {want})");
+                assert!(e.to_string().contains(want), "{e} (wanted {want})");
             }
         }
     }
@@ -1534,54 +1586,39 @@ mod tests {
         }
     }
 
-    /// Compressed IPC (pyarrow's feather default), which arrow-rs here cannot decompress, is
-    /// read through polars after the same checks.
+    /// Compressed IPC (pyarrow's feather default): LZ4 and ZSTD, every type tables use.
     #[test]
     fn compressed_arrow_files_and_streams_are_read() {
-        let mut list = ListBuilder::new(StringBuilder::new());
-        list.values().append_value("x");
-        list.append(true);
-        list.append(false);
-        let mut df = batch_to_frame(&batch(vec![
-            (
-                "id",
-                Arc::new(StringArray::from(vec!["r1", "r2"])) as ArrayRef,
-            ),
-            ("kind", Arc::new(StringArray::from(vec![Some("k"), None]))),
-            ("cap_beds", Arc::new(Int32Array::from(vec![4, 5]))),
-            (
-                "cost",
-                Arc::new(arrow_array::Float64Array::from(vec![Some(0.5), None])),
-            ),
-            ("required_skills", Arc::new(list.finish())),
-            (
-                "indivisible",
-                Arc::new(BooleanArray::from(vec![None, Some(true)])),
-            ),
-        ]))
-        .unwrap();
-        for compression in [IpcCompression::LZ4, IpcCompression::default()] {
+        use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
+        use arrow_ipc::CompressionType;
+        let b = varied();
+        for codec in [CompressionType::LZ4_FRAME, CompressionType::ZSTD] {
+            let options = IpcWriteOptions::default()
+                .try_with_compression(Some(codec))
+                .unwrap();
             let mut file = Vec::new();
-            IpcWriter::new(&mut file)
-                .with_compression(Some(compression))
-                .finish(&mut df)
-                .unwrap();
+            let mut w =
+                FileWriter::try_new_with_options(&mut file, &b.schema(), options.clone()).unwrap();
+            w.write(&b).unwrap();
+            w.finish().unwrap();
+            drop(w);
             let mut stream = Vec::new();
-            IpcStreamWriter::new(&mut stream)
-                .with_compression(Some(compression))
-                .finish(&mut df)
-                .unwrap();
+            let mut w =
+                StreamWriter::try_new_with_options(&mut stream, &b.schema(), options).unwrap();
+            w.write(&b).unwrap();
+            w.finish().unwrap();
+            drop(w);
             for bytes in [file, stream] {
-                let b = read_table(&bytes, false).unwrap();
-                let cap = b[0].column_by_name("cap_beds").unwrap();
+                let got = read_table(&bytes, false).unwrap();
+                let cap = got[0].column_by_name("cap_b").unwrap();
                 assert_eq!(
                     cap.as_primitive::<Float64Type>().values().to_vec(),
-                    [4.0, 5.0]
+                    [7.0, 8.0, 9.0]
                 );
                 // Damage anywhere is an error, never a panic.
                 let mut bad = bytes.clone();
                 for i in 0..bytes.len() {
-                    for v in [0x00, 0xff, bytes[i] ^ 0x01, bytes[i] ^ 0x40] {
+                    for v in [0x00, 0xff, 0x80, bytes[i] ^ 0x01, bytes[i] ^ 0x40] {
                         bad[i] = v;
                         let _ = read_table(&bad, false);
                     }
@@ -1589,6 +1626,169 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn csv_table(text: &str) -> Result<RecordBatch, TableError> {
+        read_table(text.as_bytes(), true).map(|mut b| b.remove(0))
+    }
+
+    #[test]
+    fn csv_cells_are_typed_by_column_name() {
+        let b = csv_table(
+            "\u{feff}id,cap_beds,indivisible,required_skills,kind\n\
+             n1, 2.5 ,TRUE,a; b ;,bed\n\
+             n2,,0,,\n",
+        )
+        .unwrap();
+        assert_eq!(b.num_rows(), 2);
+        let cap = b.column_by_name("cap_beds").unwrap();
+        let cap = cap.as_primitive::<Float64Type>();
+        assert_eq!((cap.value(0), cap.is_null(1)), (2.5, true));
+        let flag = b.column_by_name("indivisible").unwrap();
+        assert_eq!(
+            flag.as_boolean().iter().collect::<Vec<_>>(),
+            [Some(true), Some(false)]
+        );
+        let skills = b.column_by_name("required_skills").unwrap();
+        let first = skills.as_list::<i32>().value(0);
+        let first: Vec<_> = first.as_string::<i32>().iter().flatten().collect();
+        assert_eq!(first, ["a", "b"]);
+        assert!(b.column_by_name("kind").unwrap().is_null(1));
+        assert_eq!(b.schema().field(0).name(), "id");
+    }
+
+    #[test]
+    fn csv_errors_name_line_and_column() {
+        let e = csv_table("id,cap_beds\nn1,1\n\"n\n2\",x\n").unwrap_err();
+        assert_eq!(
+            e,
+            TableError::Cell {
+                line: 3,
+                column: "cap_beds".into(),
+                value: "x".into(),
+                expected: "a number"
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 3, column cap_beds: \"x\" is not a number"
+        );
+        let e = csv_table("id,cap_beds\nn1,1\nn2\n").unwrap_err();
+        assert_eq!(e.to_string(), "CSV line 3: 1 cells where the header has 2");
+        let e = csv_table("id,cap_beds,id\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CSV line 1: the header names column id twice"
+        );
+        let e = csv_table("id, \n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CSV line 1: the header has an empty column name"
+        );
+        let e = read_table(b"id,kind\nn1,\xff\n", true).unwrap_err();
+        assert_eq!(e.to_string(), "CSV line 2: the text is not UTF-8");
+    }
+
+    /// What is written in each format reads back to the same table (CSV: as SPEC types it).
+    #[test]
+    fn tables_written_read_back_equal() {
+        let mut list = ListBuilder::new(StringBuilder::new());
+        list.values().append_value("x");
+        list.values().append_value("y");
+        list.append(true);
+        list.append(true);
+        list.append(false);
+        let b = batch(vec![
+            (
+                "id",
+                Arc::new(StringArray::from(vec![Some("a,\"1\""), Some("b"), None])) as ArrayRef,
+            ),
+            (
+                "cap_x",
+                Arc::new(arrow_array::Float64Array::from(vec![
+                    Some(0.1 + 0.2),
+                    None,
+                    Some(-1e300),
+                ])),
+            ),
+            (
+                "indivisible",
+                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+            ),
+            ("skills", Arc::new(list.finish())),
+        ]);
+        for format in [
+            TableFormat::Csv,
+            TableFormat::Parquet,
+            TableFormat::ArrowIpc,
+        ] {
+            let mut bytes = Vec::new();
+            write_table(&mut bytes, &b, format).unwrap();
+            let got = read_table(&bytes, format == TableFormat::Csv).unwrap();
+            assert_eq!(got.len(), 1, "{format:?}");
+            let got = &got[0];
+            for name in ["id", "cap_x", "indivisible"] {
+                assert_eq!(
+                    got.column_by_name(name).unwrap().to_data(),
+                    b.column_by_name(name).unwrap().to_data(),
+                    "{format:?} {name}"
+                );
+            }
+            let skills = got.column_by_name("skills").unwrap();
+            let skills = skills.as_list::<i32>();
+            assert_eq!(skills.value(0).len(), 2, "{format:?}");
+            // CSV has no null list: an empty cell is the empty set.
+            assert_eq!(skills.value(1).len(), 0, "{format:?}");
+        }
+    }
+
+    /// The per-policy summary against a naive computation straight from its definition.
+    #[test]
+    fn run_summaries_follow_their_definition() {
+        let policies = ["b", "a", "b", "b", "a", "b", "b"];
+        let cost = [
+            Some(5.0),
+            Some(1.0),
+            None,
+            Some(2.0),
+            Some(f64::NAN),
+            Some(9.0),
+            Some(4.0),
+        ];
+        let runs = batch(vec![
+            (
+                "policy",
+                Arc::new(StringArray::from(policies.to_vec())) as ArrayRef,
+            ),
+            (
+                "cost",
+                Arc::new(arrow_array::Float64Array::from(cost.to_vec())),
+            ),
+            (
+                "solve_ms",
+                Arc::new(Int32Array::from(vec![1, 2, 3, 4, 5, 6, 7])),
+            ),
+        ]);
+        let got = summarise_runs(&runs).unwrap();
+        let names: Vec<_> = got.iter().map(|m| (m.policy.as_str(), m.metric)).collect();
+        assert_eq!(
+            names,
+            [
+                ("b", "cost"),
+                ("b", "solve_ms"),
+                ("a", "cost"),
+                ("a", "solve_ms")
+            ]
+        );
+        // Policy b's costs: 5, 2, 9, 4 (one null) sorted 2, 4, 5, 9.
+        let b_cost = &got[0];
+        assert_eq!(b_cost.runs, 4);
+        assert_eq!(b_cost.mean, 5.0);
+        // round(0.1 * 3) = 0, round(0.5 * 3) = 2, round(0.9 * 3) = 3.
+        assert_eq!((b_cost.p10, b_cost.p50, b_cost.p90), (2.0, 5.0, 9.0));
+        // Policy a: the NaN run does not count.
+        assert_eq!((got[2].runs, got[2].mean), (1, 1.0));
+        assert_eq!((got[3].runs, got[3].p50), (2, 5.0));
     }
 
     #[test]
@@ -1599,7 +1799,7 @@ mod tests {
         s.extend_from_slice(&i32::MAX.to_le_bytes());
         s.extend_from_slice(&[0; 16]);
         let e = read_table(&s, false).unwrap_err();
-        assert!(e.contains("does not fit"), "{e}");
+        assert!(e.to_string().contains("does not fit"), "{e}");
         let mut s = vec![0xff, 0xff, 0xff, 0xff];
         s.extend_from_slice(&(-8i32).to_le_bytes());
         assert!(read_table(&s, false).is_err());
@@ -1613,7 +1813,7 @@ mod tests {
         for stream in [false, true] {
             let bytes = ipc_bytes(std::slice::from_ref(&empty), stream).unwrap();
             let e = read_table(&bytes, false).unwrap_err();
-            assert!(e.contains("rows, more than"), "{e}");
+            assert!(e.to_string().contains("rows, more than"), "{e}");
         }
     }
 }

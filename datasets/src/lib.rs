@@ -1,5 +1,5 @@
 //! CommonsNet files in and out: scenario JSON files and table directories (Arrow IPC file or
-//! stream, Parquet, CSV; read and written through polars), result tables, and the standard
+//! stream, Parquet, CSV; read and written through arrow-rs), result tables, and the standard
 //! benchmark formats.
 //!
 //! The engine never touches a file; this crate turns files into the values and record batches
@@ -31,12 +31,25 @@ pub enum DatasetError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// A table file that cannot be read (or written), with where in it.
+    #[error("{path}: {source}")]
+    Table {
+        path: PathBuf,
+        source: frames::TableError,
+    },
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     move |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn table_err(path: &Path) -> impl FnOnce(frames::TableError) -> DatasetError + '_ {
+    move |source| DatasetError::Table {
         path: path.to_path_buf(),
         source,
     }
@@ -77,12 +90,12 @@ fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let csv = TableFormat::from_path(path) == Some(TableFormat::Csv);
-    frames::read_table(&bytes, csv).map_err(|e| format_err(path, e))
+    frames::read_table(&bytes, csv).map_err(table_err(path))
 }
 
 /// Record batches of an in-memory Arrow IPC file or stream, or Parquet file (told apart by their
 /// magic bytes), as files and HTTP uploads carry them.
-pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, String> {
+pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, frames::TableError> {
     frames::read_table(bytes, false)
 }
 
@@ -180,39 +193,23 @@ impl TableFormat {
     }
 }
 
-/// Write one record batch, atomically (a temporary file renamed into place). Parquet is
-/// written from the batch by arrow-rs; the other formats go through a polars frame.
+/// Write one record batch, atomically (a temporary file renamed into place).
 pub fn write_batch(
     path: &Path,
     batch: &RecordBatch,
     format: TableFormat,
 ) -> Result<(), DatasetError> {
-    if format == TableFormat::Parquet {
-        return write_atomically(path, |out| {
-            frames::write_parquet(out, batch.schema(), std::slice::from_ref(batch))
-        });
-    }
-    let mut df = frames::batch_to_frame(batch).map_err(|e| format_err(path, e))?;
-    write_frame(path, &mut df, format)
-}
-
-/// Write one frame, atomically (a temporary file renamed into place).
-pub fn write_frame(
-    path: &Path,
-    df: &mut polars::prelude::DataFrame,
-    format: TableFormat,
-) -> Result<(), DatasetError> {
-    write_atomically(path, |out| frames::write_frame(out, df, format))
+    write_atomically(path, |out| frames::write_table(out, batch, format))
 }
 
 /// Run `write` into a temporary file next to `path`, synced, then renamed into place.
 fn write_atomically(
     path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), String>,
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), frames::TableError>,
 ) -> Result<(), DatasetError> {
     let tmp = path.with_extension("tmp");
     let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(&tmp))?);
-    write(&mut file).map_err(|e| format_err(path, e))?;
+    write(&mut file).map_err(table_err(path))?;
     file.into_inner()
         .map_err(|e| io_err(&tmp)(e.into_error()))?
         .sync_all()

@@ -4,8 +4,7 @@
 use arrow_array::RecordBatch;
 use std::borrow::Cow;
 
-/// Reading a table contains panics of the third-party decoders (polars, arrow-rs) and reports them as
-/// errors: they do not take the process down, so by default they are not crashes here (their
+/// Reading a table contains panics of the third-party decoders (arrow-rs) and reports them as errors: they do not take the process down, so by default they are not crashes here (their
 /// message is silenced). Set COMMONSNET_FUZZ_STRICT=1 to abort on every panic, contained or
 /// not (to find and report decoder bugs); a panic that escapes `read_table` aborts in either
 /// mode.
@@ -26,7 +25,7 @@ pub fn with_magic<'a>(data: &'a [u8], magic: &[u8], prefix: &[u8]) -> Cow<'a, [u
 }
 
 /// The engine's validator on whatever the reader accepted, as every table of a scenario.
-pub fn validate(read: Result<Vec<RecordBatch>, String>) {
+pub fn validate(read: Result<Vec<RecordBatch>, commonsnet_datasets::frames::TableError>) {
     if let Ok(batches) = read {
         let _ = commonsnet_engine::scenario_from_batches(
             &batches,

@@ -212,8 +212,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let table = rows_to_batch(&rows)?;
     let format = TableFormat::from_path(&args.out).unwrap_or(TableFormat::Parquet);
-    let mut frame = frames::batch_to_frame(&table).map_err(|e| anyhow!(e))?;
-    commonsnet_datasets::write_frame(&args.out, &mut frame, format).map_err(describe)?;
+    commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == Status::Error).count();
     println!(
         "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
@@ -225,7 +224,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         "{:<14} {:<20} {:>5} {:>12} {:>12} {:>12} {:>12}",
         "policy", "metric", "runs", "mean", "p10", "p50", "p90"
     );
-    for m in frames::summarise_runs(&frame).map_err(|e| anyhow!(e))? {
+    for m in frames::summarise_runs(&table)? {
         println!(
             "{:<14} {:<20} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
             m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
