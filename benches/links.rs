@@ -42,18 +42,18 @@ fn main() {
         // The last repetition's links are freed before the clock starts, not inside it.
         drop(std::mem::take(&mut edges));
         let t = Instant::now();
-        edges = LinkBuilder::new(&s.resources, &s.policy).build(&s.needs);
+        edges = LinkBuilder::new(s.resources(), s.policy()).build(s.needs());
         index_s.push(t.elapsed().as_secs_f64());
     }
     let mut pairs_s = Vec::new();
     for _ in 0..reps.min(3) {
         let t = Instant::now();
-        let found: Vec<_> = s.needs[..sample]
+        let found: Vec<_> = s.needs()[..sample]
             .par_chunks(64)
             .enumerate()
             .flat_map_iter(|(c, chunk)| {
                 let start = c * 64;
-                LinkBuilder::all_pairs(&s.resources, chunk, &s.policy)
+                LinkBuilder::all_pairs(s.resources(), chunk, s.policy())
                     .into_iter()
                     .map(move |e| Edge::new(e.resource(), e.need() + start, e.cost, e.time()))
             })

@@ -64,8 +64,8 @@ fn links(c: &mut Criterion) {
     let s = commonsnet_engine::scenario_from_value(&value).unwrap();
     g.bench_function("needs_50000_resources_5000", |b| {
         b.iter(|| {
-            LinkBuilder::new(&s.resources, &s.policy)
-                .build(&s.needs)
+            LinkBuilder::new(s.resources(), s.policy())
+                .build(s.needs())
                 .len()
         })
     });

@@ -13,7 +13,7 @@
 # fuzz/logs/<target>.log. Reproduce a crash with `cargo +nightly fuzz run <target> <file>`.
 #
 # The table targets (arrow_ipc_file, arrow_ipc_stream, parquet, csv) do not count panics that
-# the readers contain (polars has some; they become errors). Set
+# the readers contain (they become errors). Set
 # COMMONSNET_FUZZ_STRICT=1 to count those too, e.g. to report them upstream.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/commonsnet-fuzz-target, apart from the main

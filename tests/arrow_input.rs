@@ -22,7 +22,7 @@ fn tables_in_memory_give_the_same_scenario_and_digest() {
         std::slice::from_ref(&t.needs),
         t.links.as_ref().map(std::slice::from_ref),
         Some(&t.policy),
-        s.name.as_deref(),
+        s.name(),
     )
     .unwrap();
     assert_eq!(back, s);
@@ -49,8 +49,9 @@ fn arrow_ipc_and_parquet_directories_round_trip_and_solve_alike() {
             fmt,
         )
         .unwrap();
-        let mut back = read_scenario_dir(&dir).unwrap();
-        back.name = s.name.clone();
+        let back = read_scenario_dir(&dir)
+            .unwrap()
+            .with_name(s.name().map(String::from));
         assert_eq!(back, s);
         let got = solve_report(&back);
         assert_eq!(got.summary.coverage_value, want.summary.coverage_value);
@@ -186,8 +187,9 @@ fn csv_parquet_arrow_round_trip_keeps_a_scenario_identical() {
                 format,
             )
             .unwrap();
-            let mut back = read_scenario_dir(&sub).unwrap();
-            back.name = current.name.clone();
+            let back = read_scenario_dir(&sub)
+                .unwrap()
+                .with_name(current.name().map(String::from));
             assert_eq!(back, original, "{name} after {format:?}");
             current = back;
         }
@@ -220,8 +222,8 @@ fn csv_cells_that_do_not_parse_name_line_and_column() {
     )
     .unwrap();
     let s = commonsnet_datasets::read_scenario_dir(dir.path()).unwrap();
-    assert_eq!(s.resources[0].skills.len(), 2);
-    assert!(s.needs[1].indivisible);
+    assert_eq!(s.resources()[0].skills.len(), 2);
+    assert!(s.needs()[1].indivisible);
     let e = std::fs::write(
         dir.path().join("needs.csv"),
         "id,kind,dem_beds,colour\nn1,shelter,4,red\n",
@@ -275,8 +277,8 @@ fn table_files_with_wrong_column_types_name_the_file_and_column() {
         );
         write_batch(&path, &needs(Arc::new(Int32Array::from(vec![4]))), format).unwrap();
         let s = read_scenario_dir(dir.path()).unwrap();
-        assert_eq!(s.resources[0].capacity["beds"], 40.0);
-        assert_eq!(s.needs[0].demand["beds"], 4.0);
+        assert_eq!(s.resources()[0].capacity["beds"], 40.0);
+        assert_eq!(s.needs()[0].demand["beds"], 4.0);
     }
 }
 
@@ -370,13 +372,13 @@ fn narrow_arrow_columns_are_widened_and_other_types_refused_by_column() {
         write_ipc(&dir.path().join("resources.arrow"), &resources, stream);
         write_ipc(&dir.path().join("needs.arrow"), &needs, stream);
         let s = read_scenario_dir(dir.path()).unwrap();
-        let r = &s.resources[0];
+        let r = &s.resources()[0];
         assert_eq!(r.kind, "rescue");
         assert_eq!((r.capacity["crew"], r.capacity["seats"]), (3.0, 300.0));
         assert_eq!((r.cost, r.lat, r.lon), (1.5, Some(59.33), Some(18.06)));
-        assert!(s.resources[1].skills.contains("truck"));
-        assert_eq!(s.needs[1].demand["seats"], 4.0);
-        assert_eq!(s.needs[0].priority, 3.0);
+        assert!(s.resources()[1].skills.contains("truck"));
+        assert_eq!(s.needs()[1].demand["seats"], 4.0);
+        assert_eq!(s.needs()[0].priority, 3.0);
         assert!(solve_report(&s).summary.coverage_value > 0.0);
 
         write_ipc(

@@ -88,22 +88,20 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
         let g0 = objective_gain(&s).unwrap();
         for (ri, row) in base.resources.iter().enumerate() {
             for (d, dim) in base.dims.iter().enumerate() {
-                let cap = s.resources[ri].capacity.get(dim).copied().unwrap_or(0.0);
+                let cap = s.resources()[ri].capacity.get(dim).copied().unwrap_or(0.0);
                 if cap <= 0.0 {
                     continue;
                 }
                 let price = row.shadow_price[d];
                 let delta = 1e-3;
-                let mut up = s.clone();
-                up.resources[ri].capacity.insert(dim.clone(), cap + delta);
+                let up = s.with_capacity(ri, dim, cap + delta).unwrap();
                 let right = (objective_gain(&up).unwrap() - g0) / delta;
                 assert!(
                     price >= right - 1e-4,
                     "seed {seed} {}.{dim}: price {price} < right derivative {right}",
                     row.id
                 );
-                let mut down = s.clone();
-                down.resources[ri].capacity.insert(dim.clone(), cap - delta);
+                let down = s.with_capacity(ri, dim, cap - delta).unwrap();
                 if let Some(gd) = objective_gain(&down) {
                     let left = (g0 - gd) / delta;
                     assert!(

@@ -607,22 +607,24 @@ fn flow_shadow_prices_lie_between_the_one_sided_derivatives() {
         );
         let g0 = gain(&s).unwrap();
         for (ri, row) in base.resources.iter().enumerate() {
-            let cap = s.resources[ri].capacity.get("beds").copied().unwrap_or(0.0);
+            let cap = s.resources()[ri]
+                .capacity
+                .get("beds")
+                .copied()
+                .unwrap_or(0.0);
             if cap < 1.0 {
                 continue;
             }
             let price = row.shadow_price[0];
             // A whole unit keeps the data integral, so the perturbed solves stay on the fast path.
-            let mut up = s.clone();
-            up.resources[ri].capacity.insert("beds".into(), cap + 1.0);
+            let up = s.with_capacity(ri, "beds", cap + 1.0).unwrap();
             let right = gain(&up).unwrap() - g0;
             assert!(
                 price >= right - 1e-6,
                 "seed {seed} {}: price {price} < right {right}",
                 row.id
             );
-            let mut down = s.clone();
-            down.resources[ri].capacity.insert("beds".into(), cap - 1.0);
+            let down = s.with_capacity(ri, "beds", cap - 1.0).unwrap();
             if let Some(gd) = gain(&down) {
                 let left = g0 - gd;
                 assert!(
@@ -680,10 +682,10 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         }
         assert!(
             (auto.summary.coverage_value - lp.summary.coverage_value).abs() < 1e-5
-                || s.policy.objective == Objective::Cost,
+                || s.policy().objective == Objective::Cost,
             "seed {seed}"
         );
-        let needs = s.needs.len() as f64;
+        let needs = s.needs().len() as f64;
         assert!(
             (auto.summary.cost - lp.summary.cost).abs()
                 <= 1e-4 * needs + 1e-4 * (1.0 + lp.summary.cost.abs()),
@@ -697,11 +699,9 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         let gain = crate::common::objective_gain;
         let g0 = gain(&s).unwrap();
         for (ri, row) in auto.resources.iter().enumerate() {
-            let mut up = s.clone();
-            up.resources[ri].capacity.insert("teams".into(), 2.0);
+            let up = s.with_capacity(ri, "teams", 2.0).unwrap();
             let right = gain(&up).unwrap() - g0;
-            let mut down = s.clone();
-            down.resources[ri].capacity.insert("teams".into(), 0.0);
+            let down = s.with_capacity(ri, "teams", 0.0).unwrap();
             let price = row.shadow_price[0];
             assert!(
                 price >= right - 1e-3,

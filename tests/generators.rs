@@ -22,16 +22,16 @@ fn generators_are_deterministic_valid_and_scale() {
         let small = generate_scenario(name, 1.0, 42).unwrap();
         let large = generate_scenario(name, 4.0, 42).unwrap();
         assert!(
-            small.needs.len() >= 20,
+            small.needs().len() >= 20,
             "{name}: {} needs",
-            small.needs.len()
+            small.needs().len()
         );
-        assert!(!small.resources.is_empty());
+        assert!(!small.resources().is_empty());
         assert!(
-            large.needs.len() > 2 * small.needs.len(),
+            large.needs().len() > 2 * small.needs().len(),
             "{name}: scale 4 has {} needs vs {}",
-            large.needs.len(),
-            small.needs.len()
+            large.needs().len(),
+            small.needs().len()
         );
         assert!(
             !Network::build(&small).edges.is_empty(),
@@ -90,14 +90,14 @@ fn perturbations_are_seeded_and_do_what_they_say() {
     assert_eq!(a, perturb(&s, &p, 9));
     assert_ne!(a, perturb(&s, &p, 10));
     // Demand: every need scaled by one factor within [0.7, 1.3].
-    for (n0, n1) in s.needs.iter().zip(&a.needs) {
+    for (n0, n1) in s.needs().iter().zip(a.needs()) {
         let f: Vec<f64> = n0.demand.iter().map(|(d, q)| n1.demand[d] / q).collect();
         assert!(f.iter().all(|x| (0.7 - 1e-12..=1.3 + 1e-12).contains(x)));
         assert!(f.iter().all(|x| (x - f[0]).abs() < 1e-12));
     }
     // Failures: a fraction of resources removed, the rest untouched.
-    assert!(a.resources.len() < s.resources.len());
-    assert!(a.resources.iter().all(|r| s.resources.contains(r)));
+    assert!(a.resources().len() < s.resources().len());
+    assert!(a.resources().iter().all(|r| s.resources().contains(r)));
     let all_fail = perturb(
         &s,
         &Perturbation {
@@ -106,7 +106,7 @@ fn perturbations_are_seeded_and_do_what_they_say() {
         },
         1,
     );
-    assert!(all_fail.resources.is_empty());
+    assert!(all_fail.resources().is_empty());
     // Travel time: links become explicit with times within +-25% of the rule-built ones, and
     // no link breaks a deadline.
     let only_time = perturb(
@@ -118,7 +118,7 @@ fn perturbations_are_seeded_and_do_what_they_say() {
         5,
     );
     let base = Network::build(&s);
-    let links = only_time.links.as_ref().unwrap();
+    let links = only_time.links().unwrap();
     assert!(links.len() <= base.edges.len() && links.len() * 10 >= base.edges.len() * 9);
     let by_pair: std::collections::HashMap<(String, String), f64> = base
         .edges
@@ -126,17 +126,17 @@ fn perturbations_are_seeded_and_do_what_they_say() {
         .map(|e| {
             (
                 (
-                    s.resources[e.resource()].id.clone(),
-                    s.needs[e.need()].id.clone(),
+                    s.resources()[e.resource()].id.clone(),
+                    s.needs()[e.need()].id.clone(),
                 ),
                 e.time().unwrap(),
             )
         })
         .collect();
     let needs: std::collections::HashMap<&str, &commonsnet_engine::model::Need> =
-        s.needs.iter().map(|n| (n.id.as_str(), n)).collect();
+        s.needs().iter().map(|n| (n.id.as_str(), n)).collect();
     let res: std::collections::HashMap<&str, &commonsnet_engine::model::Resource> =
-        s.resources.iter().map(|r| (r.id.as_str(), r)).collect();
+        s.resources().iter().map(|r| (r.id.as_str(), r)).collect();
     for l in links {
         let t0 = by_pair[&(l.resource.clone(), l.need.clone())];
         let t = l.time.unwrap();

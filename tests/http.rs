@@ -77,10 +77,10 @@ fn solve_json_in_json_and_arrow_out() {
         v["allocations"].as_array().unwrap().len(),
         local.allocations.len()
     );
-    assert_eq!(v["needs"].as_array().unwrap().len(), scenario.needs.len());
+    assert_eq!(v["needs"].as_array().unwrap().len(), scenario.needs().len());
     assert_eq!(
         v["resources"].as_array().unwrap().len(),
-        scenario.resources.len()
+        scenario.resources().len()
     );
     assert_eq!(v["summary"]["input_digest"], json!(scenario.digest()));
 

@@ -27,11 +27,15 @@ fn naive_haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 
 fn naive_links(s: &Scenario) -> Vec<NaiveLink> {
     let mut out = Vec::new();
-    if let Some(links) = &s.links {
+    if let Some(links) = s.links() {
         for l in links {
-            let r = s.resources.iter().position(|x| x.id == l.resource).unwrap();
-            let n = s.needs.iter().position(|x| x.id == l.need).unwrap();
-            let mut uses = s.needs[n].demand.clone();
+            let r = s
+                .resources()
+                .iter()
+                .position(|x| x.id == l.resource)
+                .unwrap();
+            let n = s.needs().iter().position(|x| x.id == l.need).unwrap();
+            let mut uses = s.needs()[n].demand.clone();
             for (k, v) in &l.use_ {
                 uses.insert(k.clone(), *v);
             }
@@ -44,9 +48,9 @@ fn naive_links(s: &Scenario) -> Vec<NaiveLink> {
         }
         return out;
     }
-    let p = &s.policy;
-    for (n, need) in s.needs.iter().enumerate() {
-        for (r, res) in s.resources.iter().enumerate() {
+    let p = &s.policy();
+    for (n, need) in s.needs().iter().enumerate() {
+        for (r, res) in s.resources().iter().enumerate() {
             if res.kind != need.kind {
                 continue;
             }
@@ -118,7 +122,7 @@ fn naive_stage(
         .iter()
         .map(|l| {
             let v = variable().min(0.0).max(1.0);
-            vars.add(if s.needs[l.n].indivisible {
+            vars.add(if s.needs()[l.n].indivisible {
                 v.integer()
             } else {
                 v
@@ -129,10 +133,10 @@ fn naive_stage(
     let value: Expression = links
         .iter()
         .zip(&x)
-        .map(|(l, &v)| s.needs[l.n].priority * v)
+        .map(|(l, &v)| s.needs()[l.n].priority * v)
         .sum();
     let cost: Expression = links.iter().zip(&x).map(|(l, &v)| l.cost * v).sum();
-    let w = s.policy.cost_weight;
+    let w = s.policy().cost_weight;
     let objective = match goal {
         Goal::MaxV => value.clone(),
         Goal::MinC => -cost.clone(),
@@ -146,7 +150,7 @@ fn naive_stage(
         .unwrap();
     model.set_verbose(false);
     // y_n = sum of its links, min_fill <= y_n <= 1.
-    for (n, need) in s.needs.iter().enumerate() {
+    for (n, need) in s.needs().iter().enumerate() {
         let y: Expression = links
             .iter()
             .zip(&x)
@@ -157,7 +161,7 @@ fn naive_stage(
         model = model.with(constraint!(y >= need.min_fill));
     }
     // Capacity of every resource in every dimension.
-    for (r, res) in s.resources.iter().enumerate() {
+    for (r, res) in s.resources().iter().enumerate() {
         for dim in s.dimensions() {
             let used: Expression = links
                 .iter()
@@ -170,22 +174,22 @@ fn naive_stage(
         }
     }
     // Group ratios.
-    if s.policy.fairness != Fairness::None {
+    if s.policy().fairness != Fairness::None {
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (n, need) in s.needs.iter().enumerate() {
-            let key = match s.policy.group_by {
+        for (n, need) in s.needs().iter().enumerate() {
+            let key = match s.policy().group_by {
                 GroupBy::Community => need.community.clone(),
                 GroupBy::Kind => need.kind.clone(),
             };
             groups.entry(key).or_default().push(n);
         }
         for members in groups.values() {
-            let total: f64 = members.iter().map(|&n| s.needs[n].priority).sum();
+            let total: f64 = members.iter().map(|&n| s.needs()[n].priority).sum();
             let ratio: Expression = links
                 .iter()
                 .zip(&x)
                 .filter(|(l, _)| members.contains(&l.n))
-                .map(|(l, &v)| (s.needs[l.n].priority / total) * v)
+                .map(|(l, &v)| (s.needs()[l.n].priority / total) * v)
                 .sum();
             if goal == Goal::MaxT {
                 model = model.with(constraint!(ratio.clone() >= t));
@@ -193,7 +197,7 @@ fn naive_stage(
             if let Some(h) = hold_t {
                 model = model.with(constraint!(ratio.clone() >= h));
             }
-            if let Fairness::MinShare(m) = s.policy.fairness {
+            if let Fairness::MinShare(m) = s.policy().fairness {
                 model = model.with(constraint!(ratio >= m));
             }
         }
@@ -212,11 +216,11 @@ fn naive_stage(
 fn naive_solve(s: &Scenario) -> Option<(f64, f64)> {
     let links = naive_links(s);
     let mut hold_t = None;
-    if s.policy.fairness == Fairness::Maxmin {
+    if s.policy().fairness == Fairness::Maxmin {
         let (_, _, t) = naive_stage(s, &links, Goal::MaxT, None, None)?;
         hold_t = Some((t - 1e-7).max(0.0));
     }
-    let (v, c, _) = match s.policy.objective {
+    let (v, c, _) = match s.policy().objective {
         Objective::Coverage => {
             let (v, _, _) = naive_stage(s, &links, Goal::MaxV, None, hold_t)?;
             naive_stage(
@@ -255,16 +259,16 @@ fn check(seed: u64, shape: Shape) {
             );
             let tol = 1e-5;
             // V is pinned under coverage, C under cost (and coverage), V - wC under weighted.
-            if s.policy.objective == Objective::Coverage {
+            if s.policy().objective == Objective::Coverage {
                 assert!(
                     close(sum.coverage_value, v, tol),
                     "seed {seed}: V engine {} oracle {v}\n{value}",
                     sum.coverage_value
                 );
             }
-            match s.policy.objective {
+            match s.policy().objective {
                 Objective::Weighted => {
-                    let w = s.policy.cost_weight;
+                    let w = s.policy().cost_weight;
                     assert!(
                         close(sum.coverage_value - w * sum.cost, v - w * c, tol),
                         "seed {seed}: V - wC engine {} oracle {}\n{value}",

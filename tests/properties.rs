@@ -3,8 +3,7 @@
 
 use crate::common::*;
 use commonsnet_engine::graph::{haversine_km, LinkBuilder};
-use commonsnet_engine::model::{Need, Policy, Resource};
-use commonsnet_engine::{scenario_from_value, solve_with, Report, SolveOptions, Status};
+use commonsnet_engine::{scenario_from_value, solve_with, Report, Scenario, SolveOptions, Status};
 use proptest::prelude::{any, prop_assert_eq, proptest, ProptestConfig};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,63 +44,91 @@ fn some_quantities(rng: &mut Rng, dims: &[&str], p: f64, hi: u64) -> BTreeMap<St
     q
 }
 
-fn random_sets(seed: u64) -> (Vec<Resource>, Vec<Need>, Policy) {
+/// `value` with `key` set when `v` is some.
+fn put(value: &mut serde_json::Value, key: &str, v: Option<f64>) {
+    if let Some(v) = v {
+        value[key] = json!(v);
+    }
+}
+
+/// A random scenario for the link builder, made by the validator like any input (the model's
+/// types cannot be built outside the engine).
+fn random_sets(seed: u64) -> Scenario {
     let mut rng = Rng::new(seed);
     // Near the poles and the antimeridian as well as in town.
     let centre = [(59.3, 18.0), (89.0, 0.0), (0.0, 179.5), (-45.0, -179.9)][rng.below(4) as usize];
     let spread = [0.05, 1.0, 10.0][rng.below(3) as usize];
     let kinds = ["a", "b"];
-    let resources = (0..rng.below(300) + 1)
+    let resources: Vec<_> = (0..rng.below(300) + 1)
         .map(|i| {
             let (lat, lon) = located(&mut rng, centre, spread);
-            Resource {
-                id: format!("r{i}"),
-                community: ["x", "y"][rng.below(2) as usize].into(),
-                kind: kinds[rng.below(2) as usize].into(),
-                lat,
-                lon,
-                capacity: some_quantities(&mut rng, &["u", "v", "w"], 0.8, 3),
-                skills: some_skills(&mut rng, 0.5),
-                cost: rng.grid(0, 3),
-                available_from: rng.chance(0.3).then(|| rng.grid(0, 5)),
-                available_until: rng.chance(0.3).then(|| rng.grid(5, 9)),
-            }
+            let mut r = json!({
+                "id": format!("r{i}"),
+                "community": (["x", "y"][rng.below(2) as usize]),
+                "kind": (kinds[rng.below(2) as usize]),
+                "capacity": some_quantities(&mut rng, &["u", "v", "w"], 0.8, 3),
+                "skills": some_skills(&mut rng, 0.5),
+                "cost": rng.grid(0, 3),
+            });
+            put(&mut r, "lat", lat);
+            put(&mut r, "lon", lon);
+            put(
+                &mut r,
+                "available_from",
+                rng.chance(0.3).then(|| rng.grid(0, 5)),
+            );
+            put(
+                &mut r,
+                "available_until",
+                rng.chance(0.3).then(|| rng.grid(5, 9)),
+            );
+            r
         })
         .collect();
-    let needs = (0..rng.below(200) + 1)
+    let needs: Vec<_> = (0..rng.below(200) + 1)
         .map(|i| {
             let (lat, lon) = located(&mut rng, centre, spread);
-            Need {
-                id: format!("n{i}"),
-                // "z": a community no resource belongs to.
-                community: ["x", "y", "z"][rng.below(3) as usize].into(),
-                kind: kinds[rng.below(2) as usize].into(),
-                lat,
-                lon,
-                // "t": a dimension no resource has; a zero demand passes rule 3 anywhere.
-                demand: some_quantities(&mut rng, &["u", "v", "w"], 0.6, 1)
+            // "t": a dimension no resource has; a zero demand passes rule 3 anywhere. A need
+            // demands something (the validator's rule), so one with only zeros gets one unit.
+            let mut demand: BTreeMap<String, f64> =
+                some_quantities(&mut rng, &["u", "v", "w"], 0.6, 1)
                     .into_iter()
                     .chain(rng.chance(0.1).then(|| ("t".to_string(), 1.0)))
-                    .collect(),
-                priority: 1.0,
-                required_skills: some_skills(&mut rng, 0.02),
-                min_fill: 0.0,
-                indivisible: false,
-                earliest: rng.chance(0.3).then(|| rng.grid(0, 7)),
-                deadline: rng.chance(0.3).then(|| rng.grid(7, 12)),
+                    .collect();
+            if demand.values().all(|&d| d <= 0.0) {
+                let dim = ["u", "v", "w"][rng.below(3) as usize];
+                demand.insert(dim.to_string(), 1.0);
             }
+            let mut n = json!({
+                "id": format!("n{i}"),
+                // "z": a community no resource belongs to.
+                "community": (["x", "y", "z"][rng.below(3) as usize]),
+                "kind": (kinds[rng.below(2) as usize]),
+                "demand": demand,
+                "required_skills": some_skills(&mut rng, 0.02),
+            });
+            put(&mut n, "lat", lat);
+            put(&mut n, "lon", lon);
+            put(&mut n, "earliest", rng.chance(0.3).then(|| rng.grid(0, 7)));
+            put(&mut n, "deadline", rng.chance(0.3).then(|| rng.grid(7, 12)));
+            n
         })
         .collect();
-    let policy = Policy {
-        max_distance_km: rng
-            .chance(0.9)
-            .then(|| [0.5, 5.0, 50.0, 500.0, 30000.0][rng.below(5) as usize]),
-        speed_kmh: rng.chance(0.5).then(|| rng.grid(5, 100)),
-        cost_per_km: rng.grid(0, 2),
-        cross_community: rng.chance(0.5),
-        ..Policy::default()
-    };
-    (resources, needs, policy)
+    let mut policy = json!({
+        "cost_per_km": rng.grid(0, 2),
+        "cross_community": rng.chance(0.5),
+    });
+    let radius = rng
+        .chance(0.9)
+        .then(|| [0.5, 5.0, 50.0, 500.0, 30000.0][rng.below(5) as usize]);
+    put(&mut policy, "max_distance_km", radius);
+    put(
+        &mut policy,
+        "speed_kmh",
+        rng.chance(0.5).then(|| rng.grid(5, 100)),
+    );
+    scenario_from_value(&json!({"resources": resources, "needs": needs, "policy": policy}))
+        .expect("random link-builder scenarios are valid")
 }
 
 proptest! {
@@ -109,9 +136,9 @@ proptest! {
 
     #[test]
     fn spatial_links_equal_all_pairs(seed in any::<u64>()) {
-        let (resources, needs, policy) = random_sets(seed);
-        let fast = LinkBuilder::new(&resources, &policy).build(&needs);
-        let slow = LinkBuilder::all_pairs(&resources, &needs, &policy);
+        let s = random_sets(seed);
+        let fast = LinkBuilder::new(s.resources(), s.policy()).build(s.needs());
+        let slow = LinkBuilder::all_pairs(s.resources(), s.needs(), s.policy());
         prop_assert_eq!(fast, slow);
     }
 }
@@ -161,8 +188,8 @@ fn haversine_from_half_angles_matches_the_textbook_formula() {
 fn link_building_over_several_waves_equals_all_pairs() {
     let value = commonsnet_datasets::instances::allocation_value(40_000, 60, 2, 8.0, 11);
     let s = scenario_from_value(&value).expect("valid scenario");
-    let fast = LinkBuilder::new(&s.resources, &s.policy).build(&s.needs);
-    let slow = LinkBuilder::all_pairs(&s.resources, &s.needs, &s.policy);
+    let fast = LinkBuilder::new(s.resources(), s.policy()).build(s.needs());
+    let slow = LinkBuilder::all_pairs(s.resources(), s.needs(), s.policy());
     assert!(slow.len() > 20_000, "{} links", slow.len());
     assert!(slow.iter().any(|e| e.need() > 35_000));
     assert_eq!(fast, slow);

@@ -82,24 +82,24 @@ fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize, dims: &[&st
         let id = format!("x{next}");
         let ev = match rng.int(0, 9) {
             0..=2 => json!({"type": "need_added", "need": need(rng, &id, dims)}),
-            3 if !scenario.needs.is_empty() => {
-                let n = &scenario.needs[rng.int(0, scenario.needs.len() as u64 - 1) as usize];
+            3 if !scenario.needs().is_empty() => {
+                let n = &scenario.needs()[rng.int(0, scenario.needs().len() as u64 - 1) as usize];
                 if !used_needs.insert(n.id.clone()) {
                     continue;
                 }
                 json!({"type": "need_withdrawn", "id": n.id})
             }
-            4 if !scenario.needs.is_empty() => {
-                let n = &scenario.needs[rng.int(0, scenario.needs.len() as u64 - 1) as usize];
+            4 if !scenario.needs().is_empty() => {
+                let n = &scenario.needs()[rng.int(0, scenario.needs().len() as u64 - 1) as usize];
                 if !used_needs.insert(n.id.clone()) {
                     continue;
                 }
                 json!({"type": "need_updated", "need": need(rng, &n.id, dims)})
             }
             5 => json!({"type": "resource_added", "resource": resource(rng, &id, dims)}),
-            6 if !scenario.resources.is_empty() => {
-                let r =
-                    &scenario.resources[rng.int(0, scenario.resources.len() as u64 - 1) as usize];
+            6 if !scenario.resources().is_empty() => {
+                let r = &scenario.resources()
+                    [rng.int(0, scenario.resources().len() as u64 - 1) as usize];
                 json!({"type": "resource_updated", "resource": resource(rng, &r.id, dims)})
             }
             7 | 8 if !plan.is_empty() => {
@@ -310,8 +310,8 @@ fn malformed_events_name_their_index_and_field() {
 /// kinds changed, dispatches of proposed and of unproposed matches, in any order.
 fn hostile_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize, dims: &[&str]) -> Value {
     let scenario = s.residual_scenario();
-    let needs: Vec<String> = scenario.needs.iter().map(|n| n.id.clone()).collect();
-    let resources: Vec<String> = scenario.resources.iter().map(|r| r.id.clone()).collect();
+    let needs: Vec<String> = scenario.needs().iter().map(|n| n.id.clone()).collect();
+    let resources: Vec<String> = scenario.resources().iter().map(|r| r.id.clone()).collect();
     let plan: Vec<(String, String)> = s.plan().keys().cloned().collect();
     let committed = |r: &str| s.dispatches().iter().any(|d| d.active && d.resource == r);
     // Resources dispatched earlier in this batch count as committed too.
@@ -443,8 +443,12 @@ fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
                     assert!(e.index < events.len(), "{ctx}");
                     assert_eq!(s.plan(), &plan0, "{ctx}: refused batch changed the plan");
                     assert_eq!(s.dispatches(), &disp0[..], "{ctx}: {}", e.refusal);
-                    assert_eq!(s.residual_scenario().needs, scen0.needs, "{ctx}");
-                    assert_eq!(s.residual_scenario().resources, scen0.resources, "{ctx}");
+                    assert_eq!(s.residual_scenario().needs(), scen0.needs(), "{ctx}");
+                    assert_eq!(
+                        s.residual_scenario().resources(),
+                        scen0.resources(),
+                        "{ctx}"
+                    );
                     for id in &fresh {
                         assert!(!s.has_seen(id), "{ctx}: id {id} seen but not applied");
                     }
@@ -454,7 +458,7 @@ fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
                     dispatches += out.dispatched.len();
                     log.push((applied, ids.clone()));
                     // Capacity: active dispatches never exceed what the resource has.
-                    for r in &s.residual_scenario().resources {
+                    for r in s.residual_scenario().resources() {
                         let full = s.resource(&r.id).unwrap();
                         for (d, cap) in &full.capacity {
                             let used: f64 = s

@@ -176,7 +176,7 @@ struct MetricsObserver(Arc<metrics::Metrics>);
 
 impl jobs::RunObserver for MetricsObserver {
     fn run_finished(&self, row: &commonsnet_engine::batch::RunRow) {
-        self.0.run(row.status.into());
+        self.0.run(row.status);
         if let (Some(solver), Some(ms)) = (&row.solver, row.solve_ms) {
             self.0.solve(solver, ms);
         }

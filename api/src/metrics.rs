@@ -1,8 +1,8 @@
 //! Prometheus metrics through `prometheus-client`, exposed in the Prometheus text format
 //! (version 0.0.4), which every scraper reads.
 
-use crate::schema::SolveStatus;
 use crate::store::JobStatus;
+use commonsnet_engine::Status;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -45,17 +45,21 @@ struct SolverLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RunLabels {
-    status: SolveStatus,
+    status: StatusLabel,
 }
+
+/// The engine's status as a label value (a local type: both the trait and `Status` are foreign).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct StatusLabel(Status);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
     status: JobStatus,
 }
 
-impl EncodeLabelValue for SolveStatus {
+impl EncodeLabelValue for StatusLabel {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        encoder.write_str(self.as_str())
+        encoder.write_str(self.0.as_str())
     }
 }
 
@@ -157,8 +161,12 @@ impl Metrics {
             .observe(ms / 1e3);
     }
 
-    pub fn run(&self, status: SolveStatus) {
-        self.runs.get_or_create(&RunLabels { status }).inc();
+    pub fn run(&self, status: Status) {
+        self.runs
+            .get_or_create(&RunLabels {
+                status: StatusLabel(status),
+            })
+            .inc();
     }
 
     /// The exposition text; gauges read at scrape time are passed in (every job status is
@@ -193,7 +201,7 @@ mod tests {
         let m = Metrics::default();
         m.request("POST", "/v1/jobs", 429, 0.002);
         m.solve("network_simplex", 12.0);
-        m.run(SolveStatus::TimeLimit);
+        m.run(Status::TimeLimit);
         let text = m.render(1, 2, &[(JobStatus::Running, 1)]).unwrap();
         for line in [
             "# TYPE commonsnet_http_requests_total counter",

@@ -238,10 +238,8 @@ pub struct ChangeSet {
     /// changed nothing.
     pub seq: i64,
     /// Matches whose share changed.
-    #[schema(value_type = Vec<schema::MatchChange>)]
     pub changed: Vec<MatchChange>,
     /// Dispatches this batch made.
-    #[schema(value_type = Vec<schema::Dispatch>)]
     pub dispatched: Vec<Dispatch>,
     /// Events applied.
     pub applied: usize,
@@ -267,13 +265,12 @@ impl ChangeSet {
 /// The plan as `GET /v1/sessions/{id}/plan` answers it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Plan {
-    #[schema(value_type = schema::Summary)]
+    #[schema(value_type = commonsnet_engine::Summary)]
     pub summary: Value,
     /// The proposed matches.
     #[schema(value_type = Vec<schema::AllocationRow>)]
     pub allocations: Vec<Value>,
     /// Every dispatch made, returned ones included (`active` false).
-    #[schema(value_type = Vec<schema::Dispatch>)]
     pub dispatched: Vec<Dispatch>,
 }
 
@@ -736,7 +733,7 @@ mod tests {
         );
         assert!(matches!(r, Err(ApiError::Internal(_))));
         let needs = block(
-            h.read("s1", "t", |s| s.residual_scenario().needs.len())
+            h.read("s1", "t", |s| s.residual_scenario().needs().len())
                 .unwrap(),
         );
         assert_eq!(needs.unwrap(), 2, "the logged batch survives the panic");
@@ -777,7 +774,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
         }
         let needs = block(
-            h.read("s1", "t", |s| s.residual_scenario().needs.len())
+            h.read("s1", "t", |s| s.residual_scenario().needs().len())
                 .unwrap(),
         );
         assert_eq!(needs.unwrap(), 2, "reloaded by replay");

@@ -339,7 +339,7 @@ pub fn write_asn(n: usize, cost: &[i64], comments: &[String]) -> String {
 /// `d0, d1, ...`, a cost per unit served) and `needs` (demand in every dimension, priority 1-5)
 /// scattered over a 100 x 100 km square around 52 N, 5 E, with a distance rule of
 /// `max_distance_km` and a weighted objective. As a scenario JSON value; the links come from
-/// the rules (see [`with_rule_built_links`]).
+/// the rules (see `Scenario::with_rule_built_links`).
 pub fn allocation_value(
     needs: usize,
     resources: usize,
@@ -378,25 +378,6 @@ pub fn allocation_value(
         "needs": ns,
         "policy": {"objective": "weighted", "cost_weight": 0.01, "max_distance_km": max_distance_km},
     })
-}
-
-/// The scenario with its rule-built links written out as explicit links (so that a peer can
-/// build the same LP from the tables alone).
-pub fn with_rule_built_links(mut s: commonsnet_engine::Scenario) -> commonsnet_engine::Scenario {
-    let edges = commonsnet_engine::graph::LinkBuilder::new(&s.resources, &s.policy).build(&s.needs);
-    s.links = Some(
-        edges
-            .iter()
-            .map(|e| commonsnet_engine::model::Link {
-                resource: s.resources[e.resource()].id.clone(),
-                need: s.needs[e.need()].id.clone(),
-                cost: e.cost,
-                time: e.time(),
-                use_: Default::default(),
-            })
-            .collect(),
-    );
-    s
 }
 
 #[cfg(test)]

@@ -118,6 +118,9 @@ pub enum BatchError {
     UnknownPerturbation(String),
     #[error("unknown policy {0:?}: expected greedy, coverage, cost, maxmin, own or min_share=S")]
     UnknownPolicy(String),
+    /// A policy given to a batch that fails the validator's policy rules.
+    #[error(transparent)]
+    InvalidPolicy(#[from] crate::InvalidInput),
 }
 
 /// The scenario one replicate sees. Streams are keyed by need and resource position and by link
@@ -282,7 +285,11 @@ impl PolicySpec {
     fn resolve(&self, base: &Policy) -> Result<Policy, BatchError> {
         match self {
             PolicySpec::Named(n) => named_policy(n, base),
-            PolicySpec::Given { policy, .. } => Ok(policy.clone()),
+            // A `Policy` built outside the engine is only plain data: it passes the same
+            // validator as a policy.json before it reaches a solve.
+            PolicySpec::Given { policy, .. } => Ok(crate::input::policy_from_value(
+                &crate::tables::policy_to_value(policy),
+            )?),
         }
     }
 }
@@ -461,6 +468,7 @@ pub fn run_each(
 
 /// One row of a batch result table: the run, its status and the summary metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRow {
     pub run: u64,
     pub scenario: String,
@@ -522,6 +530,7 @@ impl RunRow {
 
 /// Metrics the pilots asked for beyond the summary (issue "datasets, batch simulations").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RunMetrics {
     /// 90th percentile of the needs' access time (share-weighted mean of their matches' known

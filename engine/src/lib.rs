@@ -5,27 +5,27 @@
 //! it values and record batches and get values and record batches back.
 
 pub mod batch;
-pub mod events;
+mod events;
 pub mod graph;
-pub mod greedy;
+mod greedy;
 pub mod input;
-pub mod lp;
+mod lp;
 pub mod model;
-pub mod results;
+mod results;
 mod route;
 pub mod schema;
 pub mod seeds;
 pub mod session;
 pub mod solve;
-pub mod submodel;
+mod submodel;
 pub mod tables;
-pub mod transport;
+mod transport;
 
 pub use input::{
     scenario_from_batches, scenario_from_json_str, scenario_from_value, InputIssue, InvalidInput,
 };
 pub use model::{Policy, Scenario};
-pub use results::{Report, ResultTables, Summary};
+pub use results::{AllocationRow, NeedRow, Report, ResourceRow, ResultTables, Summary};
 pub use solve::{solve, solve_with, Outcome, SolveOptions, Status};
 
 /// The engine's version, recorded in every summary.

@@ -12,6 +12,7 @@ pub type Quantities = BTreeMap<String, f64>;
 
 /// A shared resource: a shelter, a van, a tool library, a volunteer team.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Resource {
     pub id: String,
     pub community: String,
@@ -27,6 +28,7 @@ pub struct Resource {
 
 /// Something a household, a site or a person needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Need {
     pub id: String,
     pub community: String,
@@ -44,6 +46,7 @@ pub struct Need {
 
 /// An explicit resource -> need link from the input.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Link {
     pub resource: String,
     pub need: String,
@@ -53,7 +56,9 @@ pub struct Link {
     pub use_: Quantities,
 }
 
+/// The policy's main objective (SPEC section 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// Maximise value served, then minimise cost among the plans that reach it.
@@ -108,6 +113,7 @@ pub enum SolverChoice {
 
 /// Objective, fairness, link rules and solver options.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Policy {
     pub objective: Objective,
     /// `w` of the weighted objective `V - w C` (default 1).
@@ -143,17 +149,104 @@ impl Default for Policy {
     }
 }
 
-/// A validated scenario.
+/// A validated scenario. Only the validator (`scenario_from_value`, `scenario_from_batches`,
+/// ...) and the engine's own transformations, which keep its invariants, make one: its fields
+/// are private to the engine, and read through the methods below. Ids are unique, quantities
+/// finite and non-negative, links name existing resources and needs, the policy is consistent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
-    pub name: Option<String>,
-    pub resources: Vec<Resource>,
-    pub needs: Vec<Need>,
-    pub links: Option<Vec<Link>>,
-    pub policy: Policy,
+    pub(crate) name: Option<String>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) needs: Vec<Need>,
+    pub(crate) links: Option<Vec<Link>>,
+    pub(crate) policy: Policy,
 }
 
 impl Scenario {
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    pub fn needs(&self) -> &[Need] {
+        &self.needs
+    }
+
+    /// The explicit links, when the scenario gives them (otherwise SPEC's link rules build them).
+    pub fn links(&self) -> Option<&[Link]> {
+        self.links.as_deref()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The same scenario under another name (names carry no invariant).
+    pub fn with_name(&self, name: Option<String>) -> Scenario {
+        Scenario {
+            name,
+            ..self.clone()
+        }
+    }
+
+    /// The scenario with one resource's capacity in `dim` set to `value`: the planner's what-if
+    /// ("what would one more bed at the sports hall buy?"). Refused, naming the row and field,
+    /// when there is no such resource or `value` is negative or not finite.
+    pub fn with_capacity(
+        &self,
+        resource: usize,
+        dim: &str,
+        value: f64,
+    ) -> Result<Scenario, crate::InvalidInput> {
+        let problem = if resource >= self.resources.len() {
+            Some(format!("no resource at row {resource}"))
+        } else if !value.is_finite() || value < 0.0 {
+            Some(format!("{value} is not a finite, non-negative capacity"))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            return Err(crate::InvalidInput {
+                issues: vec![crate::InputIssue {
+                    table: "resources".into(),
+                    row: Some(resource),
+                    field: Some(format!("capacity.{dim}")),
+                    message,
+                }],
+            });
+        }
+        let mut out = self.clone();
+        out.resources[resource]
+            .capacity
+            .insert(dim.to_string(), value);
+        Ok(out)
+    }
+
+    /// The scenario with its rule-built links written out as explicit links, so that a peer
+    /// can build the same model from the tables alone. Valid by construction: every link comes
+    /// from the link rules over this scenario's own resources and needs.
+    pub fn with_rule_built_links(&self) -> Scenario {
+        let edges =
+            crate::graph::LinkBuilder::new(&self.resources, &self.policy).build(&self.needs);
+        let links = edges
+            .iter()
+            .map(|e| Link {
+                resource: self.resources[e.resource()].id.clone(),
+                need: self.needs[e.need()].id.clone(),
+                cost: e.cost,
+                time: e.time(),
+                use_: Default::default(),
+            })
+            .collect();
+        Scenario {
+            links: Some(links),
+            ..self.clone()
+        }
+    }
+
     /// Every dimension named anywhere in the scenario, sorted.
     pub fn dimensions(&self) -> Vec<String> {
         let mut dims = BTreeSet::new();

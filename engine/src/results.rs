@@ -15,6 +15,7 @@ const SHARE_EPS: f64 = 1e-9;
 
 /// The summary of one solve (SPEC section 3), also the audit trail of a plan.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub name: Option<String>,
     pub status: Status,
@@ -25,6 +26,7 @@ pub struct Summary {
     pub coverage_value: f64,
     pub cost: f64,
     pub coverage_ratio: f64,
+    /// Share of priority served, per group.
     pub groups: BTreeMap<String, f64>,
     pub min_group_ratio: f64,
     /// Jain's index over the group ratios (1 = all groups served alike).
@@ -32,6 +34,9 @@ pub struct Summary {
     pub needs_served: usize,
     pub needs_partly_served: usize,
     pub mean_access_time_h: Option<f64>,
+    /// The solvers that made the plan, joined by `+` (`network_simplex`, `assignment`, `lp`,
+    /// `mip`, `greedy`, ...).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub solver: Solvers,
     pub components: usize,
     pub solve_ms: f64,

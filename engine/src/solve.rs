@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 /// SPEC's statuses, plus `feasible` for the greedy baseline (a plan, not a proven optimum)
 /// and `error` for a solver that failed (no plan; [`try_solve_with`] says what failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Optimal,
@@ -21,6 +22,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order SPEC lists them.
+    pub const ALL: [Status; 5] = [
+        Status::Optimal,
+        Status::Feasible,
+        Status::Infeasible,
+        Status::TimeLimit,
+        Status::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Optimal => "optimal",
@@ -106,6 +116,7 @@ pub enum SolveError {
 
 /// Why a scenario has no plan: the needs and groups whose hard constraints cannot hold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Infeasibility {
     pub message: String,
     pub needs: Vec<String>,

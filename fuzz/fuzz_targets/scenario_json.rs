@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             std::slice::from_ref(&t.needs),
             t.links.as_ref().map(std::slice::from_ref),
             Some(&t.policy),
-            s.name.as_deref(),
+            s.name(),
         );
         assert!(
             back.is_ok(),

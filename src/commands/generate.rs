@@ -47,8 +47,8 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     }
     println!(
         "{}",
-        serde_json::json!({"name": scenario.name, "needs": scenario.needs.len(),
-            "resources": scenario.resources.len(), "out": args.out.display().to_string()})
+        serde_json::json!({"name": scenario.name(), "needs": scenario.needs().len(),
+            "resources": scenario.resources().len(), "out": args.out.display().to_string()})
     );
     Ok(())
 }

@@ -96,7 +96,7 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
                 instances::allocation_value(*needs, *resources, *dims, *max_distance_km, seed);
             let s = commonsnet_engine::scenario_from_value(&value)
                 .map_err(|e| describe(DatasetError::Invalid(e)))?;
-            let s = instances::with_rule_built_links(s);
+            let s = s.with_rule_built_links();
             let t = commonsnet_engine::tables::scenario_to_tables(&s)?;
             write_scenario_tables(
                 out,

@@ -153,10 +153,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 ));
             }
             let s = read_scenario(path, None).map_err(describe)?;
-            Box::new(vec![(
-                s.name.clone().unwrap_or_else(|| "scenario".into()),
-                s,
-            )])
+            Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
         }
     };
     let batch = Batch {

@@ -182,7 +182,7 @@ pub fn random_policy(rng: &mut Rng) -> Value {
 pub fn objective_gain(s: &commonsnet_engine::Scenario) -> Option<f64> {
     use commonsnet_engine::model::Objective;
     let r = commonsnet_engine::solve_report(s);
-    (r.summary.status == commonsnet_engine::Status::Optimal).then(|| match s.policy.objective {
+    (r.summary.status == commonsnet_engine::Status::Optimal).then(|| match s.policy().objective {
         Objective::Cost => -r.summary.cost,
         _ => r.summary.coverage_value,
     })

@@ -4,7 +4,6 @@ use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::jobs::JobRequest;
-use crate::schema;
 use crate::store::{JobInfo, JobStatus};
 use crate::AppState;
 use axum::body::Body;
@@ -28,7 +27,6 @@ pub struct Accepted {
 pub struct JobResult {
     pub id: String,
     /// One row per run, in run order.
-    #[schema(value_type = Vec<schema::RunRow>)]
     pub rows: Vec<commonsnet_engine::batch::RunRow>,
 }
 

@@ -111,11 +111,13 @@ Code::HeadersTooLarge,
         crate::jobs::JobRequest, crate::jobs::GeneratorSpec, jobs::Accepted, solve::SolveResponse,
         sessions::SessionRequest, sessions::EventsRequest, sessions::SessionCreated, Health,
         jobs::JobResult, crate::sessions::ChangeSet, crate::sessions::Plan,
-        crate::schema::SolveStatus, crate::schema::ObjectiveKind, crate::schema::WhyReason,
-        crate::schema::Summary, crate::schema::Infeasibility, crate::schema::AllocationRow,
-        crate::schema::NeedRow, crate::schema::ResourceRow, crate::schema::Dispatch,
-        crate::schema::MatchChange, crate::schema::RunRow, crate::schema::Why,
-        crate::schema::Candidate, crate::schema::Excluded, crate::schema::LinkedResource,
+        commonsnet_engine::Status, commonsnet_engine::model::Objective,
+        commonsnet_engine::Summary, commonsnet_engine::solve::Infeasibility,
+        commonsnet_engine::session::Dispatch, commonsnet_engine::session::MatchChange,
+        commonsnet_engine::batch::RunRow, commonsnet_engine::batch::RunMetrics,
+        commonsnet_engine::graph::Excluded, crate::schema::WhyReason,
+        crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
+        crate::schema::Why, crate::schema::Candidate, crate::schema::LinkedResource,
         crate::schema::ServesInstead, crate::error::LimitValue)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -217,8 +219,8 @@ mod tests {
     //! fields, and values the service builds validate against the documented schemas.
 
     use super::*;
-    use crate::schema::SolveStatus;
     use commonsnet_engine::session::{parse_events, Session};
+    use commonsnet_engine::Status;
     use serde_json::Value;
 
     fn doc() -> Value {
@@ -260,10 +262,26 @@ mod tests {
             }
             return;
         }
-        assert!(
-            s.get("allOf").is_none(),
-            "{path}: allOf is not checked here"
-        );
+        if let Some(parts) = s.get("allOf").and_then(Value::as_array) {
+            // A flattened struct (`#[serde(flatten)]`): one object with the fields of every
+            // part, checked strictly as a whole.
+            let (mut props, mut required) = (serde_json::Map::new(), Vec::new());
+            for part in parts {
+                let part = resolve(doc, part);
+                assert!(part.get("allOf").is_none(), "{path}: nested allOf");
+                if let Some(p) = part.get("properties").and_then(Value::as_object) {
+                    props.extend(p.clone());
+                }
+                if let Some(r) = part.get("required").and_then(Value::as_array) {
+                    required.extend(r.iter().cloned());
+                }
+            }
+            let merged = serde_json::json!({
+                "type": "object", "properties": props, "required": required
+            });
+            check(doc, &merged, v, path, out);
+            return;
+        }
         if let Some(values) = s.get("enum").and_then(Value::as_array) {
             if !values.contains(v) {
                 out.push(format!("{path}: {v} is not one of {values:?}"));
@@ -412,7 +430,7 @@ mod tests {
             ["application/json"]["schema"];
         let summary = resolve(&doc, &resolve(&doc, ok)["properties"]["summary"]);
         let status = resolve(&doc, &summary["properties"]["status"]);
-        let want: Vec<Value> = SolveStatus::ALL.iter().map(|s| s.as_str().into()).collect();
+        let want: Vec<Value> = Status::ALL.iter().map(|s| s.as_str().into()).collect();
         assert_eq!(status["enum"].as_array().unwrap(), &want);
 
         let bad = &doc["paths"]["/v1/solve"]["post"]["responses"]["422"]["content"]

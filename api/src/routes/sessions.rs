@@ -61,7 +61,7 @@ pub(super) async fn create_session(
     let id = new_id();
     let hub = st.sessions.clone();
     let (sid, raw) = (id.clone(), body.scenario);
-    let (needs, resources) = (scenario.needs.len(), scenario.resources.len());
+    let (needs, resources) = (scenario.needs().len(), scenario.resources().len());
     blocking(move || hub.create(&sid, &tenant, &scenario, &raw)).await??;
     Ok((
         StatusCode::CREATED,

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 /// `POST /v1/solve` JSON answer: the summary and the three result tables.
 #[derive(Serialize, ToSchema)]
 pub struct SolveResponse {
-    #[schema(value_type = schema::Summary)]
+    #[schema(value_type = commonsnet_engine::Summary)]
     pub summary: Value,
     #[schema(value_type = Vec<schema::AllocationRow>)]
     pub allocations: Vec<Value>,

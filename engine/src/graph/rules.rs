@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 
 /// Why SPEC's link rules exclude a pair: the first rule (in SPEC order) that fails.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Excluded {
     /// Rule 1: the kinds differ.

@@ -49,7 +49,7 @@ impl fmt::Display for InputIssue {
 }
 
 /// The input was rejected; `issues` lists every problem found.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid scenario: {} problem(s); first: {}", .issues.len(), .issues.first().map(|i| i.to_string()).unwrap_or_default())]
 pub struct InvalidInput {
     pub issues: Vec<InputIssue>,

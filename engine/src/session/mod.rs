@@ -31,6 +31,7 @@ const EPS: f64 = 1e-9;
 
 /// A commitment: part of a need served by a resource, never moved by a re-plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dispatch {
     pub need: String,
     pub resource: String,
@@ -59,6 +60,7 @@ pub enum Applied {
 
 /// One match whose share changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MatchChange {
     pub resource: String,
     pub need: String,
