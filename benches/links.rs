@@ -16,19 +16,9 @@ use commonsnet_engine::graph::{Edge, LinkBuilder};
 use rayon::prelude::*;
 use std::time::Instant;
 
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+#[path = "shared/flags.rs"]
+mod flags;
+use flags::{arg, median};
 
 fn main() {
     let (needs, resources) = (arg("--needs", 200_000), arg("--resources", 20_000));

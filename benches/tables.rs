@@ -16,28 +16,23 @@ use commonsnet_datasets::{frames, instances::allocation_value, write_batch, Tabl
 use commonsnet_engine::tables::scenario_to_tables;
 use std::time::Instant;
 
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "shared/flags.rs"]
+mod flags;
+use flags::{arg, median};
 
 /// Median wall time of `reps` calls of `f`, in milliseconds.
 fn median_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
-    let mut v: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            let out = f();
-            let ms = t.elapsed().as_secs_f64() * 1e3;
-            drop(out);
-            ms
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                let out = f();
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                drop(out);
+                ms
+            })
+            .collect(),
+    )
 }
 
 fn main() {

@@ -432,7 +432,7 @@ fn the_cli_widens_narrow_arrow_columns_and_refuses_others_in_one_line() {
 
 #[test]
 fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
-    use crate::common::server::{call, multipart, Server};
+    use crate::common::server::{call, solve_multipart, Server};
     const ARROW_FILE: &str = "application/vnd.apache.arrow.file";
     let ipc = |b: &RecordBatch, stream: bool| {
         commonsnet_datasets::frames::ipc_bytes(std::slice::from_ref(b), stream).unwrap()
@@ -440,28 +440,22 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
     let (resources, needs) = narrow_tables();
-    let (ctype, body) = multipart(&[
-        ("resources", ARROW_FILE, &ipc(&resources, false)),
-        ("needs", ARROW_FILE, &ipc(&needs, true)),
-    ]);
-    let r = call(
-        "POST",
-        &s.url("/v1/solve"),
-        &[("Content-Type", &ctype)],
-        Some(&body),
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", ARROW_FILE, &ipc(&resources, false)),
+            ("needs", ARROW_FILE, &ipc(&needs, true)),
+        ],
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["summary"]["status"], "optimal");
 
-    let (ctype, body) = multipart(&[
-        ("resources", ARROW_FILE, &ipc(&refused_table(), true)),
-        ("needs", ARROW_FILE, &ipc(&needs, false)),
-    ]);
-    let r = call(
-        "POST",
-        &s.url("/v1/solve"),
-        &[("Content-Type", &ctype)],
-        Some(&body),
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", ARROW_FILE, &ipc(&refused_table(), true)),
+            ("needs", ARROW_FILE, &ipc(&needs, false)),
+        ],
     );
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();

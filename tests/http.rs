@@ -1,7 +1,7 @@
 //! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
-use crate::common::server::{call, get, multipart, post_json, Resp, Server};
+use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
@@ -110,17 +110,14 @@ fn solve_arrow_multipart_in_equals_json_in() {
     let t = commonsnet_engine::tables::scenario_to_tables(&scenario).unwrap();
     let (res, needs) = (ipc_stream(&t.resources), ipc_stream(&t.needs));
     let policy = t.policy.to_string();
-    let (ctype, body) = multipart(&[
-        ("resources", "application/vnd.apache.arrow.file", &res),
-        ("needs", "application/vnd.apache.arrow.file", &needs),
-        ("policy", "application/json", policy.as_bytes()),
-        ("name", "text/plain", b"flood-north"),
-    ]);
-    let r = call(
-        "POST",
-        &s.url("/v1/solve"),
-        &[("Content-Type", &ctype)],
-        Some(&body),
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", "application/vnd.apache.arrow.file", &res),
+            ("needs", "application/vnd.apache.arrow.file", &needs),
+            ("policy", "application/json", policy.as_bytes()),
+            ("name", "text/plain", b"flood-north"),
+        ],
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let via_arrow = r.json();
@@ -138,28 +135,19 @@ fn solve_arrow_multipart_in_equals_json_in() {
     assert_eq!(via_arrow["allocations"], via_json["allocations"]);
 
     // A part that is not Arrow is refused with its name; a missing part is named too.
-    let (ctype, body) = multipart(&[
-        ("resources", "text/plain", b"hello"),
-        ("needs", "x", &needs),
-    ]);
-    let r = call(
-        "POST",
-        &s.url("/v1/solve"),
-        &[("Content-Type", &ctype)],
-        Some(&body),
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", "text/plain", b"hello"),
+            ("needs", "x", &needs),
+        ],
     );
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
     assert!(r.json()["error"]["message"]
         .as_str()
         .unwrap()
         .contains("\"resources\""));
-    let (ctype, body) = multipart(&[("needs", "x", &needs)]);
-    let r = call(
-        "POST",
-        &s.url("/v1/solve"),
-        &[("Content-Type", &ctype)],
-        Some(&body),
-    );
+    let r = solve_multipart(&s, &[("needs", "x", &needs)]);
     assert_eq!(r.status, 422);
     assert!(r.json()["error"]["message"]
         .as_str()

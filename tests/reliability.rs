@@ -1,7 +1,7 @@
 //! The reliability defects of issue 16 that live in the service, each as its repro over real
 //! HTTP on 127.0.0.1: exact status, error body, and the state that must not have changed.
 
-use crate::common::server::{call, get, multipart, post_json, Resp, Server};
+use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -353,12 +353,9 @@ fn a_parquet_part_claiming_exabytes_is_refused_and_the_server_lives() {
     )
     .unwrap();
     let parquet = "application/vnd.apache.parquet";
-    let (ctype, body) = multipart(&[("resources", parquet, &bad), ("needs", parquet, &bad)]);
-    let r = call(
-        "POST",
-        &s.url("/v1/solve"),
-        &[("Content-Type", &ctype)],
-        Some(&body),
+    let r = solve_multipart(
+        &s,
+        &[("resources", parquet, &bad), ("needs", parquet, &bad)],
     );
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();

@@ -91,6 +91,31 @@ pub enum Fairness {
     MinShare(f64),
 }
 
+/// A closed set of policy options, spelled once by serde: the validator accepts exactly the
+/// names `Serialize` writes, and lists them in this order when it refuses another.
+pub(crate) trait ClosedSet: Copy + Serialize + 'static {
+    const ALL: &'static [Self];
+
+    fn name(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+}
+
+impl ClosedSet for Objective {
+    const ALL: &'static [Self] = &[Objective::Coverage, Objective::Cost, Objective::Weighted];
+}
+
+impl ClosedSet for GroupBy {
+    const ALL: &'static [Self] = &[GroupBy::Community, GroupBy::Kind];
+}
+
+impl ClosedSet for SolverChoice {
+    const ALL: &'static [Self] = &[SolverChoice::Auto, SolverChoice::Lp, SolverChoice::Greedy];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {

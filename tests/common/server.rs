@@ -149,6 +149,17 @@ pub fn get(s: &Server, path: &str, auth: Option<&str>) -> Resp {
     call("GET", &s.url(path), &h, None)
 }
 
+/// `POST /v1/solve` with a `multipart/form-data` body of the given parts.
+pub fn solve_multipart(s: &Server, parts: &[(&str, &str, &[u8])]) -> Resp {
+    let (ctype, body) = multipart(parts);
+    call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype)],
+        Some(&body),
+    )
+}
+
 /// A `multipart/form-data` body of named file parts `(name, content type, bytes)`, and the
 /// Content-Type header that announces it.
 pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {

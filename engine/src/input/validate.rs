@@ -152,12 +152,12 @@ impl Validator {
     }
 
     /// One of a fixed set of names.
-    fn choice<T: Copy>(&mut self, r: &Row, key: &str, options: &[(&str, T)]) -> Option<T> {
+    fn choice<T: ClosedSet>(&mut self, r: &Row, key: &str) -> Option<T> {
         let s = self.string(r, key, false)?;
-        if let Some((_, v)) = options.iter().find(|(name, _)| *name == s) {
+        if let Some(v) = T::ALL.iter().find(|v| v.name() == s) {
             return Some(*v);
         }
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let names: Vec<String> = T::ALL.iter().map(|v| v.name()).collect();
         self.issue(
             r,
             key,
@@ -408,15 +408,7 @@ impl Validator {
         let Some(r) = self.object("policy", None, value, POLICY_FIELDS) else {
             return p;
         };
-        if let Some(v) = self.choice(
-            &r,
-            "objective",
-            &[
-                ("coverage", Objective::Coverage),
-                ("cost", Objective::Cost),
-                ("weighted", Objective::Weighted),
-            ],
-        ) {
+        if let Some(v) = self.choice(&r, "objective") {
             p.objective = v;
         }
         if let Some(w) = self.checked(&r, "cost_weight", |x| x >= 0.0, ">= 0") {
@@ -444,11 +436,7 @@ impl Validator {
                 ),
             ),
         }
-        if let Some(v) = self.choice(
-            &r,
-            "group_by",
-            &[("community", GroupBy::Community), ("kind", GroupBy::Kind)],
-        ) {
+        if let Some(v) = self.choice(&r, "group_by") {
             p.group_by = v;
         }
         p.max_distance_km = self.checked(&r, "max_distance_km", |x| x >= 0.0, ">= 0");
@@ -459,15 +447,7 @@ impl Validator {
         if let Some(b) = self.boolean(&r, "cross_community") {
             p.cross_community = b;
         }
-        if let Some(v) = self.choice(
-            &r,
-            "solver",
-            &[
-                ("auto", SolverChoice::Auto),
-                ("lp", SolverChoice::Lp),
-                ("greedy", SolverChoice::Greedy),
-            ],
-        ) {
+        if let Some(v) = self.choice(&r, "solver") {
             p.solver = v;
         }
         p.time_limit_s = self.checked(&r, "time_limit_s", |x| x > 0.0, "> 0");
@@ -583,32 +563,32 @@ impl Validator {
         self.finish(scenario)
     }
 
+    /// Each id's first row; a later row with the same id is an issue naming both rows.
+    fn index_ids<'a>(
+        &mut self,
+        table: &str,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> HashMap<&'a str, usize> {
+        let mut index = HashMap::new();
+        for (i, id) in ids.enumerate() {
+            if let Some(&first) = index.get(id) {
+                self.push(
+                    table,
+                    Some(i),
+                    Some("id".into()),
+                    format!("duplicate id {id:?} (first at row {first})"),
+                );
+            } else {
+                index.insert(id, i);
+            }
+        }
+        index
+    }
+
     /// Rules that involve more than one row: unique ids, links to known rows, known dimensions.
     fn cross_checks(&mut self, resources: &[Resource], needs: &[Need], links: Option<&[Link]>) {
-        let mut res_index: HashMap<&str, usize> = HashMap::new();
-        for (i, r) in resources.iter().enumerate() {
-            if let Some(first) = res_index.insert(&r.id, i) {
-                res_index.insert(&r.id, first);
-                self.push(
-                    "resources",
-                    Some(i),
-                    Some("id".into()),
-                    format!("duplicate id {:?} (first at row {first})", r.id),
-                );
-            }
-        }
-        let mut need_index: HashMap<&str, usize> = HashMap::new();
-        for (i, n) in needs.iter().enumerate() {
-            if let Some(first) = need_index.insert(&n.id, i) {
-                need_index.insert(&n.id, first);
-                self.push(
-                    "needs",
-                    Some(i),
-                    Some("id".into()),
-                    format!("duplicate id {:?} (first at row {first})", n.id),
-                );
-            }
-        }
+        let res_index = self.index_ids("resources", resources.iter().map(|r| r.id.as_str()));
+        let need_index = self.index_ids("needs", needs.iter().map(|n| n.id.as_str()));
         let Some(links) = links else { return };
         let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
         for (i, l) in links.iter().enumerate() {
