@@ -10,6 +10,7 @@ mod flow;
 mod gap;
 mod generators;
 mod http;
+mod inequality;
 mod jobs_reliability;
 mod oracle;
 mod parsers;

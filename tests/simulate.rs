@@ -108,7 +108,7 @@ fn strings(col: &arrow_array::ArrayRef) -> Vec<String> {
     }
 }
 
-/// The printed per-policy table (aggregated by polars) equals mean and nearest-rank quantiles
+/// The printed per-policy table equals mean and nearest-rank quantiles
 /// computed here from the written run table.
 fn check_printed_summary(printed: &str, t: &arrow_array::RecordBatch) {
     use arrow_array::cast::AsArray;

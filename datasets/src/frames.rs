@@ -1299,10 +1299,12 @@ fn write_csv(out: &mut impl std::io::Write, batch: &RecordBatch) -> Result<(), T
 }
 
 /// The metrics compared across policies by `summarise_runs`, in the order they are printed.
-pub const COMPARED_METRICS: [&str; 10] = [
+pub const COMPARED_METRICS: [&str; 12] = [
     "coverage_ratio",
     "min_group_ratio",
     "jain_index",
+    "gini",
+    "price_of_fairness",
     "cost",
     "mean_access_time_h",
     "access_time_p90_h",

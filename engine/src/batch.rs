@@ -486,6 +486,10 @@ pub struct RunRow {
     pub coverage_ratio: Option<f64>,
     pub min_group_ratio: Option<f64>,
     pub jain_index: Option<f64>,
+    pub gini: Option<f64>,
+    pub atkinson_0_5: Option<f64>,
+    /// `(V_eff - V) / V_eff` when the run's policy has fairness (see `Summary`).
+    pub price_of_fairness: Option<f64>,
     pub needs_served: Option<u64>,
     pub needs_partly_served: Option<u64>,
     pub mean_access_time_h: Option<f64>,
@@ -518,6 +522,9 @@ impl RunRow {
             coverage_ratio: None,
             min_group_ratio: None,
             jain_index: None,
+            gini: None,
+            atkinson_0_5: None,
+            price_of_fairness: None,
             needs_served: None,
             needs_partly_served: None,
             mean_access_time_h: None,
@@ -690,6 +697,9 @@ pub fn run_one(
                 row.coverage_ratio = Some(sum.coverage_ratio);
                 row.min_group_ratio = Some(sum.min_group_ratio);
                 row.jain_index = Some(sum.jain_index);
+                row.gini = Some(sum.gini);
+                row.atkinson_0_5 = Some(sum.atkinson_0_5);
+                row.price_of_fairness = sum.price_of_fairness;
                 row.needs_served = Some(sum.needs_served as u64);
                 row.needs_partly_served = Some(sum.needs_partly_served as u64);
                 row.mean_access_time_h = sum.mean_access_time_h;
@@ -730,6 +740,9 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
         ("coverage_ratio", f64s(rows, |r| r.coverage_ratio)),
         ("min_group_ratio", f64s(rows, |r| r.min_group_ratio)),
         ("jain_index", f64s(rows, |r| r.jain_index)),
+        ("gini", f64s(rows, |r| r.gini)),
+        ("atkinson_0_5", f64s(rows, |r| r.atkinson_0_5)),
+        ("price_of_fairness", f64s(rows, |r| r.price_of_fairness)),
         ("needs_served", u64s(rows, |r| r.needs_served)),
         ("needs_partly_served", u64s(rows, |r| r.needs_partly_served)),
         ("mean_access_time_h", f64s(rows, |r| r.mean_access_time_h)),
@@ -801,6 +814,9 @@ mod tests {
             ("coverage_ratio", F, true),
             ("min_group_ratio", F, true),
             ("jain_index", F, true),
+            ("gini", F, true),
+            ("atkinson_0_5", F, true),
+            ("price_of_fairness", F, true),
             ("needs_served", U, true),
             ("needs_partly_served", U, true),
             ("mean_access_time_h", F, true),

@@ -31,6 +31,18 @@ pub struct Summary {
     pub min_group_ratio: f64,
     /// Jain's index over the group ratios (1 = all groups served alike).
     pub jain_index: f64,
+    /// Gini coefficient of the group ratios, `sum_{g,h} |r_g - r_h| / (2 G^2 mean(r))` (0 =
+    /// all groups served alike; 0 also when every ratio is 0).
+    pub gini: f64,
+    /// Atkinson index of the group ratios with inequality aversion 0.5,
+    /// `1 - mean(sqrt(r))^2 / mean(r)` (0 = all alike; 0 also when every ratio is 0).
+    pub atkinson_0_5: f64,
+    /// When fairness is in force: `(V_eff - V) / V_eff`, the share of coverage value given up
+    /// for fairness, `V_eff` being the best coverage value under the same hard constraints
+    /// without it (one extra solve; 0 when `V_eff` is 0, and small negative values from solver
+    /// tolerances are reported as 0). Null without fairness, or when the extra solve found no
+    /// plan.
+    pub price_of_fairness: Option<f64>,
     pub needs_served: usize,
     pub needs_partly_served: usize,
     pub mean_access_time_h: Option<f64>,
@@ -93,6 +105,42 @@ pub struct ResultTables {
     pub allocations: RecordBatch,
     pub needs: RecordBatch,
     pub resources: RecordBatch,
+}
+
+/// Whether every value is the same (exactly: then the indices are 0 without rounding noise).
+fn all_equal(values: &[f64]) -> bool {
+    values.windows(2).all(|w| w[0] == w[1])
+}
+
+/// The Gini coefficient of non-negative values, `sum_{i,j} |v_i - v_j| / (2 n^2 mean)`, through
+/// the sorted form `sum_i (2i - n + 1) v_(i) / (n^2 mean)` (O(n log n)); 0 when all are equal
+/// or all are 0.
+pub fn gini(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let sum: f64 = values.iter().sum();
+    if sum <= 0.0 || all_equal(values) {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let weighted: f64 = v
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (2.0 * i as f64 - n + 1.0) * x)
+        .sum();
+    (weighted / (n * sum)).max(0.0)
+}
+
+/// The Atkinson index with inequality aversion 0.5 of non-negative values,
+/// `1 - mean(sqrt(v))^2 / mean(v)`; 0 when all are equal or all are 0.
+pub fn atkinson_0_5(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.is_empty() || mean <= 0.0 || all_equal(values) {
+        return 0.0;
+    }
+    let root_mean = values.iter().map(|v| v.sqrt()).sum::<f64>() / n;
+    (1.0 - root_mean * root_mean / mean).max(0.0)
 }
 
 /// Jain's fairness index of non-negative values; 1 when all are equal (zeros included).
@@ -215,6 +263,18 @@ impl Report {
                 .fold(f64::INFINITY, f64::min)
                 .min(1.0),
             jain_index: jain_index(&ratios),
+            gini: gini(&ratios),
+            atkinson_0_5: atkinson_0_5(&ratios),
+            price_of_fairness: o
+                .efficient_value
+                .filter(|_| objective.is_some())
+                .map(|v_eff| {
+                    if v_eff > 0.0 {
+                        ((v_eff - value) / v_eff).max(0.0)
+                    } else {
+                        0.0
+                    }
+                }),
             groups,
             needs_served: y.iter().filter(|&&v| v >= 1.0 - 1e-9).count(),
             needs_partly_served: y

@@ -1,7 +1,7 @@
 //! Orchestration: build the graph, split it, solve the parts in parallel, merge in input order.
 
 use crate::graph::{components, Component, Network};
-use crate::model::{Fairness, GroupBy, Need, Scenario, SolverChoice};
+use crate::model::{Fairness, GroupBy, Need, Objective, Policy, Scenario, SolverChoice};
 use crate::submodel::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -171,6 +171,10 @@ pub struct Outcome<'a> {
     pub scenario: &'a Scenario,
     pub network: Network,
     pub solution: Solution,
+    /// `V_eff` of the price of fairness (SPEC section 2): the best coverage value under the
+    /// same hard constraints without fairness, when fairness is in force and that solve found
+    /// a plan; `None` otherwise.
+    pub efficient_value: Option<f64>,
 }
 
 /// Solve with default options.
@@ -181,7 +185,7 @@ pub fn solve(s: &Scenario) -> Outcome<'_> {
 /// Solve; a solver failure is an answer with status [`Status::Error`] and no plan. Callers
 /// that must tell the failure apart (and say what failed) use [`try_solve_with`].
 pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
-    let (network, solution) = solve_parts(s, opts);
+    let (network, solution, efficient_value) = solve_parts(s, opts);
     let solution = solution.unwrap_or_else(|(_, ms)| {
         let mut sol = empty_solution(s, &network, Solvers::one(SolverUsed::HighsLp));
         sol.status = Status::Error;
@@ -192,26 +196,29 @@ pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
         scenario: s,
         network,
         solution,
+        efficient_value,
     }
 }
 
 /// Solve, or say why the solver failed.
 pub fn try_solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Result<Outcome<'a>, SolveError> {
-    let (network, solution) = solve_parts(s, opts);
+    let (network, solution, efficient_value) = solve_parts(s, opts);
     Ok(Outcome {
         scenario: s,
         network,
         solution: solution.map_err(|(e, _)| e)?,
+        efficient_value,
     })
 }
 
-/// The network and the solution (or the failure and the time spent), on the pool
-/// [`SolveOptions::threads`] asks for.
+/// The network, the solution (or the failure and the time spent) and, under fairness, the
+/// efficient value of [`Outcome::efficient_value`], on the pool [`SolveOptions::threads`] asks
+/// for. `solve_ms` is the plan's own solve; the efficient solve is not counted in it.
 #[allow(clippy::type_complexity)]
 fn solve_parts(
     s: &Scenario,
     opts: &SolveOptions,
-) -> (Network, Result<Solution, (SolveError, f64)>) {
+) -> (Network, Result<Solution, (SolveError, f64)>, Option<f64>) {
     let run = || {
         let start = Instant::now();
         let network = Network::build(s);
@@ -224,12 +231,47 @@ fn solve_parts(
             }
             Err(e) => Err((e, ms)),
         };
-        (network, solution)
+        let efficient = match &solution {
+            Ok(_) if s.policy.fairness != Fairness::None => efficient_value(s, &network, opts),
+            _ => None,
+        };
+        (network, solution, efficient)
     };
     match pool_for(opts.threads, s.policy.threads) {
         Some(pool) => pool.install(run),
         None => run(),
     }
+}
+
+/// `V_eff` of the price of fairness: the largest coverage value `sum_n priority_n * y_n` the
+/// hard constraints allow with fairness `none` (objective coverage, exact solvers; the links do
+/// not depend on fairness, so the network is shared). `None` when that solve has no plan.
+fn efficient_value(s: &Scenario, net: &Network, opts: &SolveOptions) -> Option<f64> {
+    let efficient = Scenario {
+        policy: Policy {
+            fairness: Fairness::None,
+            objective: Objective::Coverage,
+            solver: SolverChoice::Auto,
+            ..s.policy.clone()
+        },
+        ..s.clone()
+    };
+    let sol = solve_parts_of(&efficient, net, opts, Instant::now()).ok()?;
+    if !matches!(sol.status, Status::Optimal | Status::TimeLimit) {
+        return None;
+    }
+    let mut y = vec![0.0; s.needs.len()];
+    for (e, edge) in net.edges.iter().enumerate() {
+        y[edge.need()] += sol.x[e];
+    }
+    Some(
+        s.needs
+            .iter()
+            .zip(y)
+            .map(|(n, y)| n.priority * y.min(1.0))
+            .sum::<f64>()
+            + 0.0,
+    )
 }
 
 /// The pool a solve must build, if any (see [`SolveOptions::threads`]).

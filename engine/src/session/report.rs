@@ -64,6 +64,9 @@ impl Session {
             scenario: &s,
             network: net,
             solution,
+            // A live plan is kept by re-planning touched components; the price of fairness
+            // (one more whole-scenario solve) is left to full solves.
+            efficient_value: None,
         })
     }
 
