@@ -269,7 +269,7 @@ fn table_files_with_wrong_column_types_name_the_file_and_column() {
         )
         .unwrap();
         let e = read_scenario_dir(dir.path()).unwrap_err().to_string();
-        // The type is named as Arrow names it (polars writes strings as Utf8View).
+        // The type is named as Arrow names it.
         assert!(
             e.contains(&format!("needs.{ext}"))
                 && e.contains("column dem_beds: expected numbers, found Utf8"),

@@ -45,6 +45,9 @@ pub enum TableError {
         format: &'static str,
         message: String,
     },
+    /// Columns that do not make one table (arrow-rs's own consistency check).
+    #[error("the columns do not make one table: {0}")]
+    Inconsistent(String),
     /// Encoding a table failed (an Arrow type a format cannot hold, or the sink's I/O).
     #[error("cannot write the table: {0}")]
     Write(String),
@@ -75,7 +78,8 @@ pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, TableErro
             ipc::read(bytes, ipc::Layout::File).map_err(|d| d.into_error(true))
         })?
     } else if csv {
-        vec![read_csv(bytes)?]
+        // A text column past 2 GiB overflows arrow's 32-bit offsets, which panics.
+        vec![contained("CSV", || read_csv(bytes))?]
     } else {
         contained("Arrow IPC", || {
             ipc::read(bytes, ipc::Layout::Stream).map_err(|d| d.into_error(false))
@@ -178,7 +182,8 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
             ColumnKind::Number => widen::to_f64(col.as_ref()),
             ColumnKind::Flag => match col.data_type() {
                 A::Boolean => Some(col.clone()),
-                A::Null => Some(arrow_array::new_null_array(&A::Boolean, col.len())),
+                // Kept as nulls of no type: no allocation per row (the engine reads them).
+                A::Null => Some(col.clone()),
                 _ => None,
             },
             ColumnKind::Set => widen::to_string_list(col.as_ref()),
@@ -203,12 +208,8 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
         columns.push(converted);
     }
     let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options).map_err(
-        |e| TableError::Arrow {
-            file: false,
-            message: e.to_string(),
-        },
-    )
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
+        .map_err(|e| TableError::Inconsistent(e.to_string()))
 }
 
 /// Arrow arrays widened to the types the engine reads.
@@ -243,7 +244,8 @@ mod widen {
         }
         Some(match col.data_type() {
             A::Float64 => Arc::new(col.as_primitive::<Float64Type>().clone()),
-            A::Null => arrow_array::new_null_array(&A::Float64, col.len()),
+            // Kept as nulls of no type: no allocation per row (the engine reads them).
+            A::Null => Arc::new(arrow_array::NullArray::new(col.len())),
             A::Float32 => ints!(Float32Type),
             A::Float16 => Arc::new(
                 col.as_primitive::<Float16Type>()
@@ -275,7 +277,8 @@ mod widen {
     pub(super) fn to_string_list(col: &dyn Array) -> Option<ArrayRef> {
         let item_ok = |t: &A| matches!(t, A::Utf8 | A::LargeUtf8 | A::Utf8View | A::Null);
         let ok = match col.data_type() {
-            A::Null => true,
+            // Kept as nulls of no type: no allocation per row (the engine reads them).
+            A::Null => return Some(Arc::new(arrow_array::NullArray::new(col.len()))),
             A::List(f) | A::LargeList(f) | A::FixedSizeList(f, _) => item_ok(f.data_type()),
             _ => false,
         };
@@ -320,9 +323,12 @@ mod widen {
 /// file could crash the process or make it allocate gigabytes. Before arrow-rs sees the bytes,
 /// every message, block, body and buffer is checked to lie inside them, every field's type to be
 /// one of those tables use (refused otherwise, naming the column and the type), every node's
-/// length to be backed by bytes, validity buffers to cover their arrays, and the sizes compressed
-/// buffers declare (LZ4 or ZSTD, decompressed by arrow-rs) to stay within what the file can
-/// expand to.
+/// length to be backed by bytes, validity buffers to cover their arrays, footer blocks not to
+/// overlap, and a batch's rows to be backed by its own buffers. Compressed buffers (LZ4 or ZSTD)
+/// declare their uncompressed size; arrow-rs allocates it and then inflates with no bound, so
+/// each declared size must fit what the file can expand to, and each buffer is inflated here
+/// first, into nothing, reading at most one byte past its declared size, to check that it
+/// inflates to exactly that.
 mod ipc {
     use arrow_array::RecordBatch;
     use arrow_ipc::{Block, Message, MessageHeader, Type};
@@ -367,8 +373,9 @@ mod ipc {
     const UNCOMPRESSED_PER_BYTE: usize = 256;
     const UNCOMPRESSED_SLACK: usize = 16 << 20;
     const MAX_UNCOMPRESSED: usize = 256 << 20;
-    /// Uncompressed bytes per row of a compressed table, at least: every table has a string
-    /// column (ids), whose offsets take 4 bytes a row.
+    /// Uncompressed bytes per row of a compressed table, at least, for the file-wide row bound
+    /// (a scenario table has a string id column, offsets of 4 bytes a row; a table without
+    /// one is still bounded per batch by its own buffers, see `check_batch`).
     const UNCOMPRESSED_BYTES_PER_ROW: usize = 4;
 
     /// How arrow-rs consumes the field nodes and buffers of a column of this type.
@@ -443,6 +450,25 @@ mod ipc {
                 .ok_or_else(|| "the footer has no schema".to_string())?,
         )?;
         let mut budget = Budget::new(n);
+        // Each block must have bytes of its own: blocks that overlap (the same message listed
+        // many times) would make the work grow with blocks x columns, not with the file.
+        let mut spans: Vec<(i64, i64)> = footer
+            .dictionaries()
+            .into_iter()
+            .flatten()
+            .chain(footer.recordBatches().into_iter().flatten())
+            .map(|b| {
+                let end = b
+                    .offset()
+                    .saturating_add(i64::from(b.metaDataLength()))
+                    .saturating_add(b.bodyLength());
+                (b.offset(), end)
+            })
+            .collect();
+        spans.sort_unstable();
+        if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+            return Err("two blocks of the footer overlap".into());
+        }
         if let Some(blocks) = footer.dictionaries() {
             for block in blocks.iter() {
                 let (message, body) = block_message(bytes, block)?;
@@ -801,7 +827,8 @@ mod ipc {
         budget: &mut Budget,
         counts_as_rows: bool,
     ) -> Result<(), Damage> {
-        let compressed = batch.compression().is_some();
+        let codec = batch.compression().map(|c| c.codec());
+        let compressed = codec.is_some();
         let limit = budget.rows(compressed);
         let rows = usize::try_from(batch.length())
             .ok()
@@ -845,6 +872,8 @@ mod ipc {
                 .unwrap_or_default(),
             body,
             compressed,
+            codec,
+            backing: 0,
             budget,
         };
         for (name, shape) in columns {
@@ -853,6 +882,15 @@ mod ipc {
         }
         if !w.variadic.is_empty() {
             return Err("more variadic buffer counts than view columns".into());
+        }
+        // Rows must be backed by this batch's own bytes (a value takes at least a bit): a
+        // batch of nothing but null-typed columns cannot claim millions of rows.
+        if rows > w.backing.saturating_mul(ROWS_PER_BYTE).saturating_add(64) {
+            return Err(format!(
+                "a record batch claims {rows} rows, more than its {} bytes of buffers can hold",
+                w.backing
+            )
+            .into());
         }
         Ok(())
     }
@@ -867,7 +905,37 @@ mod ipc {
         variadic: VecDeque<i64>,
         body: &'a [u8],
         compressed: bool,
+        codec: Option<arrow_ipc::CompressionType>,
+        /// Bytes of all buffers taken so far, as arrow-rs will see them (decompressed).
+        backing: usize,
         budget: &'b mut Budget,
+    }
+
+    /// How many bytes `input` decompresses to, reading at most `limit + 1` of them and
+    /// writing none anywhere: arrow-rs decompresses with no bound but the input, so a buffer
+    /// that expands past the size it declares is refused before arrow-rs sees it.
+    pub(super) fn decompressed_len(
+        codec: arrow_ipc::CompressionType,
+        input: &[u8],
+        limit: usize,
+    ) -> Result<usize, Damage> {
+        use std::io::Read;
+        let cap = limit as u64 + 1;
+        let bad =
+            |e: std::io::Error| Damage(format!("a compressed buffer does not decompress: {e}"));
+        let n = if codec == arrow_ipc::CompressionType::LZ4_FRAME {
+            std::io::copy(
+                &mut lz4_flex::frame::FrameDecoder::new(input).take(cap),
+                &mut std::io::sink(),
+            )
+            .map_err(bad)?
+        } else if codec == arrow_ipc::CompressionType::ZSTD {
+            let decoder = zstd::Decoder::with_buffer(input).map_err(bad)?;
+            std::io::copy(&mut decoder.take(cap), &mut std::io::sink()).map_err(bad)?
+        } else {
+            return Err(format!("unknown compression codec {}", codec.0).into());
+        };
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     /// A node's length and null count.
@@ -917,6 +985,7 @@ mod ipc {
                 }
             };
             if !self.compressed || len == 0 {
+                self.backing = self.backing.saturating_add(len);
                 return Ok(len);
             }
             // arrow-rs reads the 8-byte prefix of every non-empty compressed buffer (and panics
@@ -931,6 +1000,7 @@ mod ipc {
             prefix.copy_from_slice(&self.body[offset..offset + 8]);
             let declared = i64::from_le_bytes(prefix);
             if declared == -1 {
+                self.backing = self.backing.saturating_add(len - 8);
                 return Ok(len - 8);
             }
             let declared = usize::try_from(declared)
@@ -943,6 +1013,22 @@ mod ipc {
                     )
                 })?;
             self.budget.uncompressed_left -= declared;
+            if declared > 0 {
+                let codec = self.codec.ok_or("a compressed buffer without a codec")?;
+                let got = decompressed_len(codec, &self.body[offset + 8..offset + len], declared)?;
+                if got != declared {
+                    return Err(format!(
+                        "a compressed buffer declares {declared} bytes but decompresses to {}",
+                        if got > declared {
+                            format!("more than {declared}")
+                        } else {
+                            got.to_string()
+                        }
+                    )
+                    .into());
+                }
+            }
+            self.backing = self.backing.saturating_add(declared);
             Ok(declared)
         }
 
@@ -1068,13 +1154,16 @@ enum CsvColumn {
 }
 
 impl CsvColumn {
+    /// Builders start empty and grow with the rows read: a header of many columns costs no
+    /// more than its own bytes.
     fn new(name: &str) -> Self {
         use arrow_array::builder::*;
+        let strings = || StringBuilder::with_capacity(0, 0);
         match column_kind(name) {
-            ColumnKind::Number => CsvColumn::Number(Float64Builder::new()),
-            ColumnKind::Flag => CsvColumn::Flag(BooleanBuilder::new()),
-            ColumnKind::Set => CsvColumn::Set(ListBuilder::new(StringBuilder::new())),
-            ColumnKind::Text => CsvColumn::Text(StringBuilder::new()),
+            ColumnKind::Number => CsvColumn::Number(Float64Builder::with_capacity(0)),
+            ColumnKind::Flag => CsvColumn::Flag(BooleanBuilder::with_capacity(0)),
+            ColumnKind::Set => CsvColumn::Set(ListBuilder::with_capacity(strings(), 0)),
+            ColumnKind::Text => CsvColumn::Text(strings()),
         }
     }
 
@@ -1136,6 +1225,12 @@ fn read_csv(bytes: &[u8]) -> Result<RecordBatch, TableError> {
         .flexible(false)
         .from_reader(bytes);
     let header = reader.headers().map_err(csv_err)?.clone();
+    if header.is_empty() {
+        return Err(TableError::Csv {
+            line: 1,
+            message: "no header row (the file is empty)".into(),
+        });
+    }
     let mut names = std::collections::HashSet::new();
     for name in header.iter() {
         let message = if name.trim().is_empty() {
@@ -1375,7 +1470,9 @@ pub fn summarise_runs(runs: &RecordBatch) -> Result<Vec<MetricStats>, TableError
             column: m.into(),
             message: format!("expected numbers, found {}", c.data_type()),
         })?;
-        metrics.push((m, values));
+        if values.data_type() != &arrow_schema::DataType::Null {
+            metrics.push((m, values));
+        }
     }
     let mut out = Vec::new();
     for policy in order {
@@ -1492,9 +1589,11 @@ mod tests {
             assert_eq!(got.len(), 2);
             let b = &got[0];
             let col = |n: &str| b.column_by_name(n).unwrap().clone();
-            for n in ["cap_a", "cap_b", "cap_c", "cap_d", "cost", "lat", "lon"] {
+            for n in ["cap_a", "cap_b", "cap_c", "cap_d", "cost", "lat"] {
                 assert_eq!(col(n).data_type(), &A::Float64, "{n}");
             }
+            // A column of nulls stays one: nothing is allocated per row.
+            assert_eq!(col("lon").data_type(), &A::Null);
             let f = |n: &str| -> Vec<Option<f64>> {
                 col(n).as_primitive::<Float64Type>().iter().collect()
             };
@@ -1503,7 +1602,7 @@ mod tests {
             assert_eq!(f("cap_d"), [Some(300.0), Some(0.0), Some(2.0)]);
             assert_eq!(f("cost"), [Some(0.5), Some(2.0), Some(1.25)]);
             assert_eq!(f("lat"), [Some(59.33), None, Some(-0.001)]);
-            assert_eq!(f("lon"), [None, None, None]);
+            assert_eq!(col("lon").logical_null_count(), 3);
             let skills = col("skills");
             let skills = skills.as_list::<i32>();
             assert_eq!(skills.value(1).as_string::<i32>().value(1), "d");
@@ -1687,6 +1786,13 @@ mod tests {
             e.to_string(),
             "CSV line 1: the header has an empty column name"
         );
+        for empty in ["", "\n", "\u{feff}"] {
+            let e = read_table(empty.as_bytes(), true).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "CSV line 1: no header row (the file is empty)"
+            );
+        }
         let e = read_table(b"id,kind\nn1,\xff\n", true).unwrap_err();
         assert_eq!(e.to_string(), "CSV line 2: the text is not UTF-8");
     }
@@ -1793,6 +1899,28 @@ mod tests {
         assert_eq!((got[3].runs, got[3].p50), (2, 5.0));
     }
 
+    /// A compressed buffer is measured before arrow-rs inflates it: reading stops one byte past
+    /// the size it declares, however far the data would expand.
+    #[test]
+    fn compressed_buffers_are_measured_without_inflating_them() {
+        use std::io::Write;
+        let zeros = vec![0u8; 8 << 20];
+        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz4.write_all(&zeros).unwrap();
+        let lz4 = lz4.finish().unwrap();
+        let zstd = zstd::encode_all(&zeros[..], 3).unwrap();
+        for (codec, input) in [
+            (arrow_ipc::CompressionType::LZ4_FRAME, &lz4),
+            (arrow_ipc::CompressionType::ZSTD, &zstd),
+        ] {
+            assert!(input.len() < zeros.len() / 100);
+            let len = |limit| ipc::decompressed_len(codec, input, limit).ok().unwrap();
+            assert_eq!(len(1000), 1001, "{codec:?}");
+            assert_eq!(len(zeros.len()), zeros.len(), "{codec:?}");
+            assert!(ipc::decompressed_len(codec, &input[..input.len() / 2], 1 << 30).is_err());
+        }
+    }
+
     #[test]
     fn arrow_lengths_beyond_the_bytes_are_refused() {
         // A stream whose schema message claims a 2 GB metadata block, and one whose body
@@ -1816,6 +1944,18 @@ mod tests {
             let bytes = ipc_bytes(std::slice::from_ref(&empty), stream).unwrap();
             let e = read_table(&bytes, false).unwrap_err();
             assert!(e.to_string().contains("rows, more than"), "{e}");
+        }
+        // A thousand rows of null-typed columns (within what the file's size allows, so it is
+        // the batch's own check that refuses them): no buffer backs them.
+        let nulls = batch(vec![
+            ("cap_a", Arc::new(NullArray::new(1_000)) as ArrayRef),
+            ("lat", Arc::new(NullArray::new(1_000))),
+        ]);
+        for stream in [false, true] {
+            let bytes = ipc_bytes(std::slice::from_ref(&nulls), stream).unwrap();
+            assert!(bytes.len() < 2_000);
+            let e = read_table(&bytes, false).unwrap_err();
+            assert!(e.to_string().contains("bytes of buffers can hold"), "{e}");
         }
     }
 }

@@ -287,9 +287,40 @@ impl PolicySpec {
             PolicySpec::Named(n) => named_policy(n, base),
             // A `Policy` built outside the engine is only plain data: it passes the same
             // validator as a policy.json before it reaches a solve.
-            PolicySpec::Given { policy, .. } => Ok(crate::input::policy_from_value(
-                &crate::tables::policy_to_value(policy),
-            )?),
+            // (JSON has no NaN or infinity, so those are refused here, before the round trip
+            // would turn them into absent fields.)
+            PolicySpec::Given { policy, .. } => {
+                let min_share = match policy.fairness {
+                    crate::model::Fairness::MinShare(s) => Some(s),
+                    _ => None,
+                };
+                let numbers = [
+                    ("cost_weight", Some(policy.cost_weight)),
+                    ("max_distance_km", policy.max_distance_km),
+                    ("speed_kmh", policy.speed_kmh),
+                    ("cost_per_km", Some(policy.cost_per_km)),
+                    ("time_limit_s", policy.time_limit_s),
+                    ("mip_gap", Some(policy.mip_gap)),
+                    ("fairness.min_share", min_share),
+                ];
+                if let Some((field, x)) = numbers
+                    .iter()
+                    .find_map(|(f, x)| x.filter(|v| !v.is_finite()).map(|v| (*f, v)))
+                {
+                    return Err(crate::InvalidInput {
+                        issues: vec![crate::InputIssue {
+                            table: "policy".into(),
+                            row: None,
+                            field: Some(field.into()),
+                            message: format!("{x} is not a finite number"),
+                        }],
+                    }
+                    .into());
+                }
+                Ok(crate::input::policy_from_value(
+                    &crate::tables::policy_to_value(policy),
+                )?)
+            }
         }
     }
 }

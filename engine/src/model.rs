@@ -228,8 +228,12 @@ impl Scenario {
     ) -> Result<Scenario, crate::InvalidInput> {
         let problem = if resource >= self.resources.len() {
             Some(format!("no resource at row {resource}"))
+        } else if dim.trim().is_empty() {
+            Some("dimension name must not be empty".to_string())
         } else if !value.is_finite() || value < 0.0 {
             Some(format!("{value} is not a finite, non-negative capacity"))
+        } else if value > crate::input::MAX_MAGNITUDE {
+            Some(crate::input::too_large(value))
         } else {
             None
         };

@@ -39,9 +39,10 @@ pub struct Summary {
     pub atkinson_0_5: f64,
     /// When fairness is in force: `(V_eff - V) / V_eff`, the share of coverage value given up
     /// for fairness, `V_eff` being the best coverage value under the same hard constraints
-    /// without it (one extra solve; 0 when `V_eff` is 0, and small negative values from solver
-    /// tolerances are reported as 0). Null without fairness, or when the extra solve found no
-    /// plan.
+    /// without it (one extra solve within the plan's time limit; 0 when `V_eff` is 0, and small
+    /// negative values from solver tolerances are reported as 0). Null without fairness,
+    /// without a plan, when the extra solve did not prove its optimum in time, and for live
+    /// session plans.
     pub price_of_fairness: Option<f64>,
     pub needs_served: usize,
     pub needs_partly_served: usize,

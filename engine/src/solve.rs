@@ -231,8 +231,14 @@ fn solve_parts(
             }
             Err(e) => Err((e, ms)),
         };
+        // Only a plan has a price; the efficient solve shares the plan's time limit.
         let efficient = match &solution {
-            Ok(_) if s.policy.fairness != Fairness::None => efficient_value(s, &network, opts),
+            Ok(sol)
+                if s.policy.fairness != Fairness::None
+                    && !matches!(sol.status, Status::Infeasible | Status::Error) =>
+            {
+                efficient_value(s, &network, opts, start)
+            }
             _ => None,
         };
         (network, solution, efficient)
@@ -244,9 +250,16 @@ fn solve_parts(
 }
 
 /// `V_eff` of the price of fairness: the largest coverage value `sum_n priority_n * y_n` the
-/// hard constraints allow with fairness `none` (objective coverage, exact solvers; the links do
-/// not depend on fairness, so the network is shared). `None` when that solve has no plan.
-fn efficient_value(s: &Scenario, net: &Network, opts: &SolveOptions) -> Option<f64> {
+/// hard constraints (min_fill, indivisibility, windows, capacities) allow with fairness `none`
+/// (objective coverage, exact solvers; the links do not depend on fairness, so the network is
+/// shared). `None` unless that solve proves its optimum within the plan's time limit: a
+/// time-limited `V_eff` would understate the price.
+fn efficient_value(
+    s: &Scenario,
+    net: &Network,
+    opts: &SolveOptions,
+    start: Instant,
+) -> Option<f64> {
     let efficient = Scenario {
         policy: Policy {
             fairness: Fairness::None,
@@ -256,8 +269,8 @@ fn efficient_value(s: &Scenario, net: &Network, opts: &SolveOptions) -> Option<f
         },
         ..s.clone()
     };
-    let sol = solve_parts_of(&efficient, net, opts, Instant::now()).ok()?;
-    if !matches!(sol.status, Status::Optimal | Status::TimeLimit) {
+    let sol = solve_parts_of(&efficient, net, opts, start).ok()?;
+    if sol.status != Status::Optimal {
         return None;
     }
     let mut y = vec![0.0; s.needs.len()];

@@ -63,7 +63,7 @@ pub(super) fn rows_from_batches(
             };
             let column = match Column::new(batch.column(ci).as_ref()) {
                 Ok(c) => c,
-                Err(message) => {
+                Err(CellError::Unsupported(message) | CellError::Value(message)) => {
                     if reported_columns.insert(name.to_string()) {
                         issues.push(InputIssue {
                             table: table.into(),
@@ -125,6 +125,7 @@ pub(super) fn rows_from_batches(
 }
 
 /// Why a cell could not be read.
+#[derive(Debug)]
 pub(super) enum CellError {
     /// The column's type is not one the validator reads (said once per column).
     Unsupported(String),
@@ -147,16 +148,19 @@ pub(super) enum Column<'a> {
 }
 
 impl<'a> Column<'a> {
-    pub(super) fn new(col: &'a dyn Array) -> Result<Self, String> {
+    /// The column, or `CellError::Unsupported` for a type the validator cannot read.
+    pub(super) fn new(col: &'a dyn Array) -> Result<Self, CellError> {
         use arrow_array::cast::AsArray;
         let DataType::Dictionary(_, value_type) = col.data_type() else {
             return Ok(Column::Plain(col));
         };
+        let unsupported =
+            || CellError::Unsupported(format!("unsupported column type {}", col.data_type()));
         if matches!(value_type.as_ref(), DataType::Dictionary(..)) {
-            return Err(format!("unsupported column type {}", col.data_type()));
+            return Err(unsupported());
         }
         let Some(d) = col.as_any_dictionary_opt() else {
-            return Err(format!("unsupported column type {}", col.data_type()));
+            return Err(unsupported());
         };
         let values = d.values().as_ref();
         // `normalized_keys` needs at least one value; with none, every row must be null.

@@ -59,7 +59,7 @@ pub struct InvalidInput {
 /// sums lose every digit that matters, so such input is refused rather than silently garbled.
 pub const MAX_MAGNITUDE: f64 = 1e12;
 
-fn too_large(x: f64) -> String {
+pub(crate) fn too_large(x: f64) -> String {
     format!("{x} is too large: magnitudes above {MAX_MAGNITUDE:e} are not supported")
 }
 

@@ -142,8 +142,9 @@ pub enum ReplayError {
 
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub name: Option<String>,
-    pub policy: Policy,
+    pub(crate) name: Option<String>,
+    /// Validated when the session is made; private so it stays so.
+    pub(crate) policy: Policy,
     needs: Vec<Need>,
     need_ix: HashMap<String, usize>,
     /// Part of each need not yet dispatched (1 = all open).
