@@ -1921,6 +1921,43 @@ mod tests {
         }
     }
 
+    /// End to end: a compressed buffer whose data inflates past the size its prefix declares
+    /// is refused by the pre-check (arrow-rs would inflate it all). Every 8-byte little-endian
+    /// value of a small plausible size in the file is lowered by one in turn; the declared
+    /// sizes are among them.
+    #[test]
+    fn a_buffer_inflating_past_its_declared_size_is_refused() {
+        use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+        let b = varied();
+        for codec in [
+            arrow_ipc::CompressionType::LZ4_FRAME,
+            arrow_ipc::CompressionType::ZSTD,
+        ] {
+            let options = IpcWriteOptions::default()
+                .try_with_compression(Some(codec))
+                .unwrap();
+            let mut bytes = Vec::new();
+            let mut w =
+                StreamWriter::try_new_with_options(&mut bytes, &b.schema(), options).unwrap();
+            w.write(&b).unwrap();
+            w.finish().unwrap();
+            drop(w);
+            let mut refused = 0;
+            for i in 0..bytes.len().saturating_sub(8) {
+                let v = i64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
+                if !(2..=4096).contains(&v) {
+                    continue;
+                }
+                let mut bad = bytes.clone();
+                bad[i..i + 8].copy_from_slice(&(v - 1).to_le_bytes());
+                if let Err(e) = read_table(&bad, false) {
+                    refused += e.to_string().contains("decompresses to more than") as usize;
+                }
+            }
+            assert!(refused > 0, "{codec:?}");
+        }
+    }
+
     #[test]
     fn arrow_lengths_beyond_the_bytes_are_refused() {
         // A stream whose schema message claims a 2 GB metadata block, and one whose body
