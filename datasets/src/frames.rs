@@ -221,55 +221,30 @@ mod widen {
     use arrow_schema::DataType as A;
     use std::sync::Arc;
 
-    /// Any integer, float or decimal column as Float64 (nulls kept); `None` for other types.
+    /// Any integer, float or decimal column as Float64 (nulls kept), read through the engine's
+    /// one table of numeric types; `None` for other types.
     pub(super) fn to_f64(col: &dyn Array) -> Option<ArrayRef> {
-        macro_rules! ints {
-            ($t:ty) => {
-                Arc::new(
-                    col.as_primitive::<$t>()
-                        .unary::<_, Float64Type>(|v| v as f64),
-                )
-            };
-        }
-        macro_rules! decimals {
-            ($t:ty, $scale:expr) => {{
-                let scale = -i32::from(*$scale);
-                Arc::new(
-                    col.as_primitive::<$t>()
-                        .iter()
-                        .map(|v| v.map(|v| decimal_to_f64(&v.to_string(), scale)))
-                        .collect::<Float64Array>(),
-                )
-            }};
-        }
+        use commonsnet_engine::input::numeric_cell;
         Some(match col.data_type() {
             A::Float64 => Arc::new(col.as_primitive::<Float64Type>().clone()),
             // Kept as nulls of no type: no allocation per row (the engine reads them).
             A::Null => Arc::new(arrow_array::NullArray::new(col.len())),
-            A::Float32 => ints!(Float32Type),
-            A::Float16 => Arc::new(
-                col.as_primitive::<Float16Type>()
-                    .unary::<_, Float64Type>(|v| v.to_f64()),
-            ),
-            A::Int8 => ints!(Int8Type),
-            A::Int16 => ints!(Int16Type),
-            A::Int32 => ints!(Int32Type),
-            A::Int64 => ints!(Int64Type),
-            A::UInt8 => ints!(UInt8Type),
-            A::UInt16 => ints!(UInt16Type),
-            A::UInt32 => ints!(UInt32Type),
-            A::UInt64 => ints!(UInt64Type),
-            A::Decimal32(_, s) => decimals!(Decimal32Type, s),
-            A::Decimal64(_, s) => decimals!(Decimal64Type, s),
-            A::Decimal128(_, s) => decimals!(Decimal128Type, s),
-            A::Decimal256(_, s) => decimals!(Decimal256Type, s),
-            _ => return None,
+            _ => {
+                if col.is_empty() {
+                    return col
+                        .data_type()
+                        .is_numeric()
+                        .then(|| Arc::new(Float64Array::from(Vec::<f64>::new())) as ArrayRef);
+                }
+                // A non-numeric column answers `None` at its first row.
+                let mut out = Float64Array::builder(col.len());
+                for i in 0..col.len() {
+                    let x = numeric_cell(col, i)?;
+                    out.append_option(col.is_valid(i).then_some(x));
+                }
+                Arc::new(out.finish())
+            }
         })
-    }
-
-    /// `digits * 10^exponent` as the nearest f64 (through its decimal text: exact rounding).
-    fn decimal_to_f64(digits: &str, exponent: i32) -> f64 {
-        format!("{digits}e{exponent}").parse().unwrap_or(f64::NAN)
     }
 
     /// A column of lists of strings, in any list layout (fixed-size included), as `list<utf8>`;

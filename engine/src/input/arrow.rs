@@ -206,12 +206,46 @@ fn number_value(x: f64) -> Result<Option<Value>, CellError> {
 
 /// A decimal `digits * 10^-scale` as the nearest `f64` (through its decimal text, so the
 /// rounding is exact whatever the precision).
-fn decimal_value(digits: impl fmt::Display, scale: i8) -> Result<Option<Value>, CellError> {
-    let text = format!("{digits}e{}", -i32::from(scale));
-    match text.parse::<f64>() {
-        Ok(x) => number_value(x),
-        Err(_) => Err(CellError::Value(format!("{text} is not a number"))),
+fn decimal_f64(digits: impl fmt::Display, scale: i8) -> f64 {
+    format!("{digits}e{}", -i32::from(scale))
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+/// Cell `i` of a numeric column (integers and floats of every width, decimals) as the nearest
+/// `f64`, whether or not the cell is null; `None` when the column is not numeric. The one
+/// table of numeric types: the validator's Arrow reader and the datasets' column widening
+/// both read numbers through it.
+pub fn numeric_cell(col: &dyn Array, i: usize) -> Option<f64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    macro_rules! prim {
+        ($t:ty) => {
+            col.as_primitive::<$t>().value(i) as f64
+        };
     }
+    Some(match col.data_type() {
+        DataType::Float64 => prim!(Float64Type),
+        DataType::Float32 => prim!(Float32Type),
+        DataType::Float16 => col.as_primitive::<Float16Type>().value(i).to_f64(),
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => prim!(Int64Type),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => prim!(UInt64Type),
+        DataType::Decimal32(_, s) => decimal_f64(col.as_primitive::<Decimal32Type>().value(i), *s),
+        DataType::Decimal64(_, s) => decimal_f64(col.as_primitive::<Decimal64Type>().value(i), *s),
+        DataType::Decimal128(_, s) => {
+            decimal_f64(col.as_primitive::<Decimal128Type>().value(i), *s)
+        }
+        DataType::Decimal256(_, s) => {
+            decimal_f64(col.as_primitive::<Decimal256Type>().value(i), *s)
+        }
+        _ => return None,
+    })
 }
 
 /// One Arrow cell as a JSON value; `Ok(None)` for null. Every type is either read (integers of
@@ -219,7 +253,6 @@ fn decimal_value(digits: impl fmt::Display, scale: i8) -> Result<Option<Value>, 
 /// lists of strings, fixed-size ones included, as lists) or refused: no type can panic.
 pub(super) fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, CellError> {
     use arrow_array::cast::AsArray;
-    use arrow_array::types::*;
     if i >= col.len() {
         return Err(CellError::Value(format!(
             "row {i} is beyond the column's {} values",
@@ -229,10 +262,8 @@ pub(super) fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, Cel
     if col.is_null(i) {
         return Ok(None);
     }
-    macro_rules! prim {
-        ($t:ty) => {
-            number_value(col.as_primitive::<$t>().value(i) as f64)
-        };
+    if let Some(x) = numeric_cell(col, i) {
+        return number_value(x);
     }
     match col.data_type() {
         DataType::Null => Ok(None),
@@ -240,29 +271,6 @@ pub(super) fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, Cel
         DataType::LargeUtf8 => Ok(Some(Value::String(col.as_string::<i64>().value(i).into()))),
         DataType::Utf8View => Ok(Some(Value::String(col.as_string_view().value(i).into()))),
         DataType::Boolean => Ok(Some(Value::Bool(col.as_boolean().value(i)))),
-        DataType::Float64 => prim!(Float64Type),
-        DataType::Float32 => prim!(Float32Type),
-        DataType::Float16 => number_value(col.as_primitive::<Float16Type>().value(i).to_f64()),
-        DataType::Int8 => prim!(Int8Type),
-        DataType::Int16 => prim!(Int16Type),
-        DataType::Int32 => prim!(Int32Type),
-        DataType::Int64 => prim!(Int64Type),
-        DataType::UInt8 => prim!(UInt8Type),
-        DataType::UInt16 => prim!(UInt16Type),
-        DataType::UInt32 => prim!(UInt32Type),
-        DataType::UInt64 => prim!(UInt64Type),
-        DataType::Decimal32(_, s) => {
-            decimal_value(col.as_primitive::<Decimal32Type>().value(i), *s)
-        }
-        DataType::Decimal64(_, s) => {
-            decimal_value(col.as_primitive::<Decimal64Type>().value(i), *s)
-        }
-        DataType::Decimal128(_, s) => {
-            decimal_value(col.as_primitive::<Decimal128Type>().value(i), *s)
-        }
-        DataType::Decimal256(_, s) => {
-            decimal_value(col.as_primitive::<Decimal256Type>().value(i), *s)
-        }
         DataType::List(_) => list_value(col.as_list::<i32>().value(i).as_ref(), col.data_type()),
         DataType::LargeList(_) => {
             list_value(col.as_list::<i64>().value(i).as_ref(), col.data_type())

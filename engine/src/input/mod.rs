@@ -11,6 +11,7 @@
 //! issue per column naming the type.
 
 mod arrow;
+pub use arrow::numeric_cell;
 mod json;
 mod validate;
 

@@ -13,6 +13,15 @@ pub(super) enum FieldStyle {
     Columns,
 }
 
+/// The fields resources and needs share (see `Validator::head`).
+struct Head {
+    id: Option<String>,
+    community: String,
+    kind: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
 pub(super) struct Validator {
     style: FieldStyle,
     pub(super) issues: Vec<InputIssue>,
@@ -285,30 +294,51 @@ impl Validator {
         )
     }
 
+    /// The fields resources and needs share, read in this order: id, community (defaulted),
+    /// kind, coordinates.
+    fn head(&mut self, r: &Row) -> Head {
+        let id = self.string(r, "id", true);
+        let community = self
+            .string(r, "community", false)
+            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
+        let kind = self.string(r, "kind", true);
+        let (lat, lon) = self.coordinates(r);
+        Head {
+            id,
+            community,
+            kind,
+            lat,
+            lon,
+        }
+    }
+
+    /// A time window `[from, until]` in hours; an `until` before `from` is an issue on `until`.
+    fn window(&mut self, r: &Row, from: &str, until: &str) -> (Option<f64>, Option<f64>) {
+        let (a, b) = (self.hours(r, from), self.hours(r, until));
+        if let (Some(a), Some(b)) = (a, b) {
+            if a > b {
+                self.issue(r, until, format!("{b} is before {from} {a}"));
+            }
+        }
+        (a, b)
+    }
+
     fn resource(&mut self, i: usize, value: &Value) -> Option<Resource> {
         let r = self.object("resources", Some(i), value, RESOURCE_FIELDS)?;
-        let id = self.string(&r, "id", true);
-        let community = self
-            .string(&r, "community", false)
-            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
-        let kind = self.string(&r, "kind", true);
-        let (lat, lon) = self.coordinates(&r);
+        let Head {
+            id,
+            community,
+            kind,
+            lat,
+            lon,
+        } = self.head(&r);
         let capacity = self.quantities(&r, "capacity");
         let skills = self.string_set(&r, "skills");
         let cost = self
             .checked(&r, "cost", |x| x >= 0.0, ">= 0")
             .unwrap_or(0.0);
-        let available_from = self.hours(&r, "available_from");
-        let available_until = self.hours(&r, "available_until");
-        if let (Some(a), Some(b)) = (available_from, available_until) {
-            if a > b {
-                self.issue(
-                    &r,
-                    "available_until",
-                    format!("{b} is before available_from {a}"),
-                );
-            }
-        }
+        let (available_from, available_until) =
+            self.window(&r, "available_from", "available_until");
         Some(Resource {
             id: id?,
             community,
@@ -325,12 +355,13 @@ impl Validator {
 
     fn need(&mut self, i: usize, value: &Value) -> Option<Need> {
         let r = self.object("needs", Some(i), value, NEED_FIELDS)?;
-        let id = self.string(&r, "id", true);
-        let community = self
-            .string(&r, "community", false)
-            .unwrap_or_else(|| DEFAULT_COMMUNITY.into());
-        let kind = self.string(&r, "kind", true);
-        let (lat, lon) = self.coordinates(&r);
+        let Head {
+            id,
+            community,
+            kind,
+            lat,
+            lon,
+        } = self.head(&r);
         let demand_given = Self::get(&r, "demand").is_some();
         let demand = self.quantities(&r, "demand");
         if !demand.values().any(|&x| x > 0.0) && !self.has_issue_on(&r, "demand") {
@@ -349,13 +380,7 @@ impl Validator {
             .checked(&r, "min_fill", |x| (0.0..=1.0).contains(&x), "in [0, 1]")
             .unwrap_or(0.0);
         let indivisible = self.boolean(&r, "indivisible").unwrap_or(false);
-        let earliest = self.hours(&r, "earliest");
-        let deadline = self.hours(&r, "deadline");
-        if let (Some(a), Some(b)) = (earliest, deadline) {
-            if a > b {
-                self.issue(&r, "deadline", format!("{b} is before earliest {a}"));
-            }
-        }
+        let (earliest, deadline) = self.window(&r, "earliest", "deadline");
         Some(Need {
             id: id?,
             community,
