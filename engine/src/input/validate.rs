@@ -325,13 +325,7 @@ impl Validator {
 
     fn resource(&mut self, i: usize, value: &Value) -> Option<Resource> {
         let r = self.object("resources", Some(i), value, RESOURCE_FIELDS)?;
-        let Head {
-            id,
-            community,
-            kind,
-            lat,
-            lon,
-        } = self.head(&r);
+        let head = self.head(&r);
         let capacity = self.quantities(&r, "capacity");
         let skills = self.string_set(&r, "skills");
         let cost = self
@@ -340,11 +334,11 @@ impl Validator {
         let (available_from, available_until) =
             self.window(&r, "available_from", "available_until");
         Some(Resource {
-            id: id?,
-            community,
-            kind: kind?,
-            lat,
-            lon,
+            id: head.id?,
+            community: head.community,
+            kind: head.kind?,
+            lat: head.lat,
+            lon: head.lon,
             capacity,
             skills,
             cost,
@@ -355,13 +349,7 @@ impl Validator {
 
     fn need(&mut self, i: usize, value: &Value) -> Option<Need> {
         let r = self.object("needs", Some(i), value, NEED_FIELDS)?;
-        let Head {
-            id,
-            community,
-            kind,
-            lat,
-            lon,
-        } = self.head(&r);
+        let head = self.head(&r);
         let demand_given = Self::get(&r, "demand").is_some();
         let demand = self.quantities(&r, "demand");
         if !demand.values().any(|&x| x > 0.0) && !self.has_issue_on(&r, "demand") {
@@ -382,11 +370,11 @@ impl Validator {
         let indivisible = self.boolean(&r, "indivisible").unwrap_or(false);
         let (earliest, deadline) = self.window(&r, "earliest", "deadline");
         Some(Need {
-            id: id?,
-            community,
-            kind: kind?,
-            lat,
-            lon,
+            id: head.id?,
+            community: head.community,
+            kind: head.kind?,
+            lat: head.lat,
+            lon: head.lon,
             demand,
             priority,
             required_skills,
