@@ -28,22 +28,17 @@ def place(i):
     return round(lat + rng.gauss(0, 0.03), 6), round(lon + rng.gauss(0, 0.06), 6)
 
 
-resources = []
-for i in range(n_res):
+def place_item(prefix, i, amounts, lo, hi):
+    """One resource or need: a kind, a community, a place near its centre and amounts per dimension."""
     kind = rng.choice(list(kinds))
     c = rng.randrange(len(communities))
     lat, lon = place(c)
-    cap = {d: rng.randint(20, 200) for d in kinds[kind]}
-    resources.append({"id": f"r{i}", "community": communities[c], "kind": kind, "lat": lat, "lon": lon,
-                      "capacity": cap, "cost": rng.randint(0, 5)})
-needs = []
-for i in range(n_needs):
-    kind = rng.choice(list(kinds))
-    c = rng.randrange(len(communities))
-    lat, lon = place(c)
-    dem = {d: rng.randint(1, 12) for d in kinds[kind]}
-    needs.append({"id": f"n{i}", "community": communities[c], "kind": kind, "lat": lat, "lon": lon,
-                  "demand": dem, "priority": rng.randint(1, 5)})
+    return {"id": f"{prefix}{i}", "community": communities[c], "kind": kind, "lat": lat, "lon": lon,
+            amounts: {d: rng.randint(lo, hi) for d in kinds[kind]}}
+
+
+resources = [dict(place_item("r", i, "capacity", 20, 200), cost=rng.randint(0, 5)) for i in range(n_res)]
+needs = [dict(place_item("n", i, "demand", 1, 12), priority=rng.randint(1, 5)) for i in range(n_needs)]
 scenario = {"name": f"city-{n_needs}x{n_res}-s{seed}", "resources": resources, "needs": needs,
             "policy": {"objective": "coverage", "max_distance_km": radius, "speed_kmh": 30, "cost_per_km": 0.2}}
 with open(out, "w") as f:

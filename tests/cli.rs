@@ -1,6 +1,7 @@
 //! The `commonsnet` binary: output shape, exit codes, files written.
 
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,20 +15,7 @@ fn example() -> PathBuf {
 
 #[test]
 fn solve_prints_one_json_object_with_the_summary() {
-    let out = bin()
-        .args(["solve"])
-        .arg(example())
-        .arg("--plan")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.trim().lines().count(), 1);
-    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    let v = solve_line(&[&example(), &"--plan"]);
     assert_eq!(v["status"], "optimal");
     for key in [
         "objective",
@@ -68,19 +56,7 @@ fn out_writes_arrow_or_parquet_tables_and_the_summary() {
     let tmp = tempfile::tempdir().unwrap();
     for (fmt, ext) in [("arrow", "arrow"), ("parquet", "parquet")] {
         let dir = tmp.path().join(fmt);
-        let out = bin()
-            .arg("solve")
-            .arg(example())
-            .arg("--out")
-            .arg(&dir)
-            .args(["--out-format", fmt])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        solve_ok(&[&example(), &"--out", &dir, &"--out-format", &fmt]);
         for t in ["allocations", "needs", "resources"] {
             let batches =
                 commonsnet_datasets::read_batches(&dir.join(format!("{t}.{ext}"))).unwrap();
@@ -146,19 +122,7 @@ fn infeasible_is_an_answer_with_exit_zero() {
 fn multi_instance_gap_prints_one_line_per_instance() {
     let f =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances/gap/orlib_multi/gap1.txt");
-    let out = bin()
-        .arg("solve")
-        .arg(&f)
-        .args(["--format", "orlib-gap", "--sense", "max"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let objs: Vec<f64> = String::from_utf8(out.stdout)
-        .unwrap()
+    let objs: Vec<f64> = solve_ok(&[&f, &"--format", &"orlib-gap", &"--sense", &"max"])
         .lines()
         .map(|l| {
             serde_json::from_str::<Value>(l).unwrap()["objective"]
@@ -170,14 +134,23 @@ fn multi_instance_gap_prints_one_line_per_instance() {
     assert_eq!(objs, vec![336.0, 327.0, 339.0, 341.0, 326.0]);
 }
 
-fn solve_line(args: &[&str]) -> Value {
-    let out = bin().arg("solve").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+/// `commonsnet solve ARGS`, which must succeed; its standard output.
+#[track_caller]
+fn solve_ok(args: &[&dyn AsRef<OsStr>]) -> String {
+    let out = bin()
+        .arg("solve")
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `commonsnet solve ARGS`, which must print one JSON line.
+#[track_caller]
+fn solve_line(args: &[&dyn AsRef<OsStr>]) -> Value {
+    let text = solve_ok(args);
     assert_eq!(text.trim().lines().count(), 1, "{text}");
     serde_json::from_str(text.trim()).unwrap()
 }
@@ -198,11 +171,11 @@ fn benchmark_formats_print_status_objective_and_solve_ms() {
     assert_eq!(v["status"], "infeasible");
     let v = solve_line(&[&p("mincostflow/netgen/netgen_assign_p11.asn")]);
     assert_eq!(v["objective"], 4991);
-    let v = solve_line(&[&p("assign/assign100.txt"), "--format", "orlib-assign"]);
+    let v = solve_line(&[&p("assign/assign100.txt"), &"--format", &"orlib-assign"]);
     assert_eq!(v["objective"], 305);
     // Maximisation: costs negated inside, the objective reported in the instance's sense.
     let file = p("peer_tests/assignment/ortools_optimum_matching8a_negative.asn");
-    let v = solve_line(&[&file, "--sense", "max"]);
+    let v = solve_line(&[&file, &"--sense", &"max"]);
     let a = commonsnet_datasets::dimacs::parse_asn(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(a.rows, 4);
     let mut best = i64::MIN;
@@ -219,7 +192,7 @@ fn benchmark_formats_print_status_objective_and_solve_ms() {
         }
     }
     assert_eq!(v["objective"].as_i64(), Some(best));
-    let v = solve_line(&[&p("gap/cattrysse1994/gap1-0"), "--format", "orlib-gap"]);
+    let v = solve_line(&[&p("gap/cattrysse1994/gap1-0"), &"--format", &"orlib-gap"]);
     assert_eq!(v["objective"], 261.0);
 }
 

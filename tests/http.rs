@@ -42,6 +42,19 @@ fn wait_job(
     }
 }
 
+/// `GET path` asking for `accept`; the answer must be 200.
+fn get_as(s: &Server, path: &str, accept: &str) -> Resp {
+    let r = call("GET", &s.url(path), &[("Accept", accept)], None);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r
+}
+
+/// The rows of an Arrow or Parquet body.
+fn table_rows(r: &Resp) -> usize {
+    let batches = read_batches_from_bytes(&r.body).unwrap();
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
 fn done(v: &Value) -> bool {
     v["status"] == "done"
 }
@@ -194,25 +207,12 @@ fn job_from_submit_to_result_in_three_formats() {
     // The two replicates of a scenario differ (their perturbations do).
     assert_ne!(rows[0].coverage_value, rows[2].coverage_value);
 
-    let arrow = call(
-        "GET",
-        &s.url(&format!("/v1/jobs/{id}/result")),
-        &[("Accept", ARROW)],
-        None,
-    );
-    assert_eq!(arrow.status, 200);
-    let b = read_batches_from_bytes(&arrow.body).unwrap();
-    assert_eq!(b.iter().map(|b| b.num_rows()).sum::<usize>(), 8);
-    let pq = call(
-        "GET",
-        &s.url(&format!("/v1/jobs/{id}/result")),
-        &[("Accept", "application/vnd.apache.parquet")],
-        None,
-    );
-    assert_eq!(pq.status, 200);
+    let result = format!("/v1/jobs/{id}/result");
+    assert_eq!(table_rows(&get_as(&s, &result, ARROW)), 8);
+    let pq = get_as(&s, &result, "application/vnd.apache.parquet");
     assert!(pq.body.starts_with(b"PAR1"));
+    assert_eq!(table_rows(&pq), 8);
     let b = read_batches_from_bytes(&pq.body).unwrap();
-    assert_eq!(b.iter().map(|b| b.num_rows()).sum::<usize>(), 8);
     assert_eq!(b[0].schema().field(0).name(), "run");
 
     // A finished job cannot be cancelled.
@@ -539,263 +539,41 @@ fn bad_requests_get_exact_statuses_and_codes() {
     let mut typo = ex.clone();
     typo["policy"]["objectiv"] = json!("cost");
     let j = "application/json";
+    // One case a line: a table reads better than rustfmt's one field a line.
+    #[rustfmt::skip]
     let cases: Vec<BadCase> = vec![
-        (
-            "POST",
-            "/v1/solve",
-            j,
-            "{not json".into(),
-            "",
-            400,
-            "invalid_json",
-        ),
+        ("POST", "/v1/solve", j, "{not json".into(), "", 400, "invalid_json"),
         ("POST", "/v1/solve", j, "".into(), "", 400, "invalid_json"),
-        (
-            "POST",
-            "/v1/solve",
-            j,
-            "[]".into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/solve",
-            j,
-            bad_need.to_string(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/solve",
-            j,
-            typo.to_string(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/solve",
-            j,
-            r#"{"resources": [], "needs": [{"id": "a"}]}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/solve",
-            "text/csv",
-            "a,b".into(),
-            "",
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "POST",
-            "/v1/solve",
-            j,
-            ex.to_string(),
-            "text/html",
-            406,
-            "not_acceptable",
-        ),
-        (
-            "POST",
-            "/v1/solve",
-            "multipart/form-data",
-            "x".into(),
-            "",
-            400,
-            "bad_multipart",
-        ),
-        (
-            "GET",
-            "/v1/solve",
-            "",
-            "".into(),
-            "",
-            405,
-            "method_not_allowed",
-        ),
+        ("POST", "/v1/solve", j, "[]".into(), "", 422, "invalid_input"),
+        ("POST", "/v1/solve", j, bad_need.to_string(), "", 422, "invalid_input"),
+        ("POST", "/v1/solve", j, typo.to_string(), "", 422, "invalid_input"),
+        ("POST", "/v1/solve", j, r#"{"resources": [], "needs": [{"id": "a"}]}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/solve", "text/csv", "a,b".into(), "", 415, "unsupported_media_type"),
+        ("POST", "/v1/solve", j, ex.to_string(), "text/html", 406, "not_acceptable"),
+        ("POST", "/v1/solve", "multipart/form-data", "x".into(), "", 400, "bad_multipart"),
+        ("GET", "/v1/solve", "", "".into(), "", 405, "method_not_allowed"),
         ("POST", "/v1/jobs", j, "{".into(), "", 400, "invalid_json"),
         ("POST", "/v1/jobs", j, "{}".into(), "", 422, "invalid_input"),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"scenarios": [], "seed": 1}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "moon"}}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban", "scale": 0}}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "replicates": 0}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "perturb": {"demand": 2}}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "perturb": {"rain": 0.1}}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "policies": ["lucky"]}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "policies": [{"objective": "max"}]}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "policies": [3]}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban", "count": 1000}, "replicates": 1001}"#.into(),
-            "",
-            422,
-            "job_too_large",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "sed": 1}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            j,
-            r#"{"generator": {"name": "urban"}, "time_limit_s": -1}"#.into(),
-            "",
-            422,
-            "invalid_input",
-        ),
-        (
-            "POST",
-            "/v1/jobs",
-            "text/plain",
-            "{}".into(),
-            "",
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "GET",
-            "/v1/jobs/nothex",
-            "",
-            "".into(),
-            "",
-            404,
-            "not_found",
-        ),
-        (
-            "GET",
-            "/v1/jobs/0123456789abcdef0123456789abcdef",
-            "",
-            "".into(),
-            "",
-            404,
-            "not_found",
-        ),
-        (
-            "GET",
-            "/v1/jobs/0123456789abcdef0123456789abcdef/result",
-            "",
-            "".into(),
-            "",
-            404,
-            "not_found",
-        ),
-        (
-            "DELETE",
-            "/v1/jobs/0123456789abcdef0123456789abcdef",
-            "",
-            "".into(),
-            "",
-            404,
-            "not_found",
-        ),
-        (
-            "GET",
-            "/v1/jobs/0123456789abcdef0123456789abcdef/result",
-            "",
-            "".into(),
-            "image/png",
-            406,
-            "not_acceptable",
-        ),
+        ("POST", "/v1/jobs", j, r#"{"scenarios": [], "seed": 1}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "moon"}}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban", "scale": 0}}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "replicates": 0}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "perturb": {"demand": 2}}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "perturb": {"rain": 0.1}}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "policies": ["lucky"]}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "policies": [{"objective": "max"}]}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "policies": [3]}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban", "count": 1000}, "replicates": 1001}"#.into(), "", 422, "job_too_large"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "sed": 1}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "time_limit_s": -1}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", "text/plain", "{}".into(), "", 415, "unsupported_media_type"),
+        ("GET", "/v1/jobs/nothex", "", "".into(), "", 404, "not_found"),
+        ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef", "", "".into(), "", 404, "not_found"),
+        ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/result", "", "".into(), "", 404, "not_found"),
+        ("DELETE", "/v1/jobs/0123456789abcdef0123456789abcdef", "", "".into(), "", 404, "not_found"),
+        ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/result", "", "".into(), "image/png", 406, "not_acceptable"),
         ("GET", "/v2/everything", "", "".into(), "", 404, "not_found"),
-        (
-            "PUT",
-            "/v1/jobs",
-            j,
-            "{}".into(),
-            "",
-            405,
-            "method_not_allowed",
-        ),
+        ("PUT", "/v1/jobs", j, "{}".into(), "", 405, "method_not_allowed"),
     ];
     assert!(cases.len() >= 20);
     for (method, path, ctype, body, accept, status, code) in cases {
@@ -919,19 +697,11 @@ fn session_events_plan_why_and_replay_after_sigkill() {
     let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
     assert_eq!(plan["dispatched"][0]["need"], "i1");
     assert_eq!(plan["dispatched"][0]["active"], true);
-    let arrow = call(
-        "GET",
-        &s.url(&format!("/v1/sessions/{id}/plan")),
-        &[("Accept", ARROW)],
-        None,
+    let arrow = get_as(&s, &format!("/v1/sessions/{id}/plan"), ARROW);
+    assert_eq!(
+        table_rows(&arrow),
+        plan["allocations"].as_array().unwrap().len()
     );
-    assert_eq!(arrow.status, 200);
-    let rows: usize = read_batches_from_bytes(&arrow.body)
-        .unwrap()
-        .iter()
-        .map(|b| b.num_rows())
-        .sum();
-    assert_eq!(rows, plan["allocations"].as_array().unwrap().len());
     let why = get(&s, &format!("/v1/sessions/{id}/needs/i1/why"), None).json();
     assert!(why["dispatched_fraction"].as_f64().unwrap() > 0.0, "{why}");
     assert_eq!(

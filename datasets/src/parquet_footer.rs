@@ -116,77 +116,44 @@ impl Expect {
 
 use Expect::{Binary as B, Bool as Z, I16 as S, I32 as I, I64 as L};
 
+// One Thrift struct a line (field id, expected wire type), as the format lists them.
+#[rustfmt::skip]
 const KEY_VALUE: Expect = Expect::Struct(&[(1, B), (2, B)]);
+#[rustfmt::skip]
 const STATISTICS: Expect = Expect::Struct(&[
-    (1, B),
-    (2, B),
-    (3, L),
-    (4, L),
-    (5, B),
-    (6, B),
-    (7, Z),
-    (8, Z),
+    (1, B), (2, B), (3, L), (4, L), (5, B), (6, B), (7, Z), (8, Z),
 ]);
+#[rustfmt::skip]
 const PAGE_ENCODING_STATS: Expect = Expect::Struct(&[(1, I), (2, I), (3, I)]);
-const SIZE_STATISTICS: Expect =
-    Expect::Struct(&[(1, L), (2, Expect::List(&L)), (3, Expect::List(&L))]);
+#[rustfmt::skip]
+const SIZE_STATISTICS: Expect = Expect::Struct(&[
+    (1, L), (2, Expect::List(&L)), (3, Expect::List(&L)),
+]);
+#[rustfmt::skip]
 const COLUMN_META_DATA: Expect = Expect::Struct(&[
-    (1, I),
-    (2, Expect::List(&I)),
-    (3, Expect::List(&B)),
-    (4, I),
-    (5, L),
-    (6, L),
-    (7, L),
-    (8, Expect::List(&KEY_VALUE)),
-    (9, L),
-    (10, L),
-    (11, L),
-    (12, STATISTICS),
-    (13, Expect::List(&PAGE_ENCODING_STATS)),
-    (14, L),
-    (15, I),
-    (16, SIZE_STATISTICS),
+    (1, I), (2, Expect::List(&I)), (3, Expect::List(&B)), (4, I), (5, L), (6, L), (7, L),
+    (8, Expect::List(&KEY_VALUE)), (9, L), (10, L), (11, L), (12, STATISTICS),
+    (13, Expect::List(&PAGE_ENCODING_STATS)), (14, L), (15, I), (16, SIZE_STATISTICS),
 ]);
+#[rustfmt::skip]
 const COLUMN_CHUNK: Expect = Expect::Struct(&[
-    (1, B),
-    (2, L),
-    (3, COLUMN_META_DATA),
-    (4, L),
-    (5, I),
-    (6, L),
-    (7, I),
-    (9, B),
+    (1, B), (2, L), (3, COLUMN_META_DATA), (4, L), (5, I), (6, L), (7, I), (9, B),
 ]);
+#[rustfmt::skip]
 const SORTING_COLUMN: Expect = Expect::Struct(&[(1, I), (2, Z), (3, Z)]);
+#[rustfmt::skip]
 const ROW_GROUP: Expect = Expect::Struct(&[
-    (1, Expect::List(&COLUMN_CHUNK)),
-    (2, L),
-    (3, L),
-    (4, Expect::List(&SORTING_COLUMN)),
-    (5, L),
-    (6, L),
-    (7, S),
+    (1, Expect::List(&COLUMN_CHUNK)), (2, L), (3, L), (4, Expect::List(&SORTING_COLUMN)), (5, L),
+    (6, L), (7, S),
 ]);
+#[rustfmt::skip]
 const SCHEMA_ELEMENT: Expect = Expect::Struct(&[
-    (1, I),
-    (2, I),
-    (3, I),
-    (4, B),
-    (5, Expect::Children),
-    (6, I),
-    (7, I),
-    (8, I),
-    (9, I),
+    (1, I), (2, I), (3, I), (4, B), (5, Expect::Children), (6, I), (7, I), (8, I), (9, I),
 ]);
+#[rustfmt::skip]
 const FILE_META_DATA: Expect = Expect::Struct(&[
-    (1, I),
-    (2, Expect::Schema(&SCHEMA_ELEMENT)),
-    (3, L),
-    (4, Expect::List(&ROW_GROUP)),
-    (5, Expect::List(&KEY_VALUE)),
-    (6, B),
-    (9, B),
+    (1, I), (2, Expect::Schema(&SCHEMA_ELEMENT)), (3, L), (4, Expect::List(&ROW_GROUP)),
+    (5, Expect::List(&KEY_VALUE)), (6, B), (9, B),
 ]);
 
 impl Walk<'_> {

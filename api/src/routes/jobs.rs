@@ -1,5 +1,6 @@
 //! `/v1/jobs`: submit (durable before the `202`), list, status, cancel, result.
 
+use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
@@ -35,11 +36,8 @@ pub struct JobResult {
 #[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest,
     responses(
         (status = 202, description = "Stored and queued", body = Accepted),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        BodyRejected,
+        Unauthorized,
         (status = 422, description = "Invalid job", body = ErrorBody),
         (status = 429, description = "Queue full; see Retry-After", body = ErrorBody),
     ))]
@@ -102,7 +100,7 @@ pub(super) async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<Jo
 /// The tenant's jobs, newest first (at most 1000).
 #[utoipa::path(get, path = "/v1/jobs",
     responses((status = 200, description = "Jobs", body = Vec<JobInfo>),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody)))]
+        Unauthorized))]
 pub(super) async fn list_jobs(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -115,8 +113,8 @@ pub(super) async fn list_jobs(
 /// Status, progress (runs done / total) and timings of a job.
 #[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job", body = JobInfo),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such job for this tenant", body = ErrorBody)))]
+        Unauthorized,
+        NoSuchJob))]
 pub(super) async fn job_status(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -128,8 +126,8 @@ pub(super) async fn job_status(
 /// Cancel a queued or running job (cooperatively: runs in flight finish first).
 #[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "Cancelled", body = JobInfo),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such job for this tenant", body = ErrorBody),
+        Unauthorized,
+        NoSuchJob,
         (status = 409, description = "The job had already finished", body = ErrorBody)))]
 pub(super) async fn cancel_job(
     State(st): St,
@@ -158,9 +156,9 @@ pub(super) async fn cancel_job(
 /// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default).
 #[utoipa::path(get, path = "/v1/jobs/{id}/result", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "One row per run", body = JobResult),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such job for this tenant", body = ErrorBody),
-        (status = 406, description = "Unsupported Accept", body = ErrorBody),
+        Unauthorized,
+        NoSuchJob,
+        NotAcceptable,
         (status = 409, description = "The job is not done", body = ErrorBody)))]
 pub(super) async fn job_result(
     State(st): St,

@@ -7,6 +7,7 @@
 //! - `sessions`: `/v1/sessions` (create, events, plan, why, delete).
 //! - `stream`: the sessions' Server-Sent Events.
 
+mod answers;
 mod extract;
 mod jobs;
 mod sessions;

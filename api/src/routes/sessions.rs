@@ -1,6 +1,7 @@
 //! `/v1/sessions`: create, apply events, read the plan and the explanations, delete. Each
 //! session's work runs on its actor ([`crate::sessions`]).
 
+use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, UserError};
@@ -43,11 +44,8 @@ pub struct SessionCreated {
 /// Open a live matching session.
 #[utoipa::path(post, path = "/v1/sessions", request_body = SessionRequest,
     responses((status = 201, description = "Created; the initial plan is ready", body = SessionCreated),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        BodyRejected,
+        Unauthorized,
         (status = 422, description = "Invalid scenario", body = ErrorBody),
         (status = 429, description = "Too many live sessions; see Retry-After", body = ErrorBody),
         (status = 503, description = "No thread for a new session now; see Retry-After", body = ErrorBody)))]
@@ -78,8 +76,8 @@ pub(super) async fn create_session(
 /// Delete a session: its log is removed and its streams end.
 #[utoipa::path(delete, path = "/v1/sessions/{id}", params(("id" = String, Path, description = "Session id")),
     responses((status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such session for this tenant", body = ErrorBody)))]
+        Unauthorized,
+        NoSuchSession))]
 pub(super) async fn delete_session(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -94,15 +92,12 @@ pub(super) async fn delete_session(
 #[utoipa::path(post, path = "/v1/sessions/{id}/events", request_body = EventsRequest,
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, description = "Applied: sequence number, changed matches, new dispatches", body = crate::sessions::ChangeSet),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such session for this tenant", body = ErrorBody),
-        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        BodyRejected,
+        Unauthorized,
+        NoSuchSession,
         (status = 409, description = "An event conflicts with the session's state; nothing applied", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
         (status = 422, description = "Malformed events; details name the event and field", body = ErrorBody),
-        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody),
+        SessionsFull,
         (status = 500, description = "The session failed on this batch; nothing was applied and it was restored from its log", body = ErrorBody)))]
 pub(super) async fn session_events(
     State(st): St,
@@ -140,10 +135,10 @@ pub(super) async fn session_read<T: Send + 'static>(
 /// Arrow IPC stream.
 #[utoipa::path(get, path = "/v1/sessions/{id}/plan", params(("id" = String, Path, description = "Session id")),
     responses((status = 200, description = "The plan", body = crate::sessions::Plan),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such session for this tenant", body = ErrorBody),
-        (status = 406, description = "Unsupported Accept", body = ErrorBody),
-        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
+        Unauthorized,
+        NoSuchSession,
+        NotAcceptable,
+        SessionsFull))]
 pub(super) async fn session_plan(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -167,9 +162,9 @@ pub(super) async fn session_plan(
 #[utoipa::path(get, path = "/v1/sessions/{id}/needs/{need}/why",
     params(("id" = String, Path, description = "Session id"), ("need" = String, Path, description = "Need id")),
     responses((status = 200, description = "The explanation", body = crate::schema::Why),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such session or need", body = ErrorBody),
-        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
+        SessionsFull))]
 pub(super) async fn session_why(
     State(st): St,
     Tenant(tenant): Tenant,

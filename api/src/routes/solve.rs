@@ -1,6 +1,7 @@
 //! `POST /v1/solve`: a scenario (JSON or Arrow IPC parts) solved now, on the bounded solve
 //! pool.
 
+use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
@@ -120,12 +121,9 @@ pub(super) async fn scenario_from_multipart(mut form: Multipart) -> Result<Scena
     responses(
         (status = 200, description = "Solved (any status, infeasible included)", body = SolveResponse,
             content_type = "application/json"),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 406, description = "Unsupported Accept", body = ErrorBody),
-        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = ErrorBody),
+        BodyRejected,
+        Unauthorized,
+        NotAcceptable,
         (status = 422, description = "Invalid scenario; details name table, row and field", body = ErrorBody),
     ))]
 pub(super) async fn solve(

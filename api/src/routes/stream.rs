@@ -1,6 +1,7 @@
 //! `GET /v1/sessions/{id}/stream`: a session's plan changes as Server-Sent Events, with the
 //! durable log as the backlog for `Last-Event-ID`.
 
+use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, UserError};
@@ -15,9 +16,9 @@ use std::sync::Arc;
 #[utoipa::path(get, path = "/v1/sessions/{id}/stream", params(("id" = String, Path, description = "Session id")),
     responses((status = 200, description = "text/event-stream of plan changes", content_type = "text/event-stream"),
         (status = 400, description = "Last-Event-ID is not a sequence number", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token", body = ErrorBody),
-        (status = 404, description = "No such session for this tenant", body = ErrorBody),
-        (status = 429, description = "Too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
+        Unauthorized,
+        NoSuchSession,
+        SessionsFull))]
 pub(super) async fn session_stream(
     State(st): St,
     Tenant(tenant): Tenant,
