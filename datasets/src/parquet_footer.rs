@@ -117,13 +117,11 @@ impl Expect {
 use Expect::{Binary as B, Bool as Z, I16 as S, I32 as I, I64 as L};
 
 // One Thrift struct a line (field id, expected wire type), as the format lists them.
-#[rustfmt::skip]
 const KEY_VALUE: Expect = Expect::Struct(&[(1, B), (2, B)]);
 #[rustfmt::skip]
 const STATISTICS: Expect = Expect::Struct(&[
     (1, B), (2, B), (3, L), (4, L), (5, B), (6, B), (7, Z), (8, Z),
 ]);
-#[rustfmt::skip]
 const PAGE_ENCODING_STATS: Expect = Expect::Struct(&[(1, I), (2, I), (3, I)]);
 #[rustfmt::skip]
 const SIZE_STATISTICS: Expect = Expect::Struct(&[
@@ -139,7 +137,6 @@ const COLUMN_META_DATA: Expect = Expect::Struct(&[
 const COLUMN_CHUNK: Expect = Expect::Struct(&[
     (1, B), (2, L), (3, COLUMN_META_DATA), (4, L), (5, I), (6, L), (7, I), (9, B),
 ]);
-#[rustfmt::skip]
 const SORTING_COLUMN: Expect = Expect::Struct(&[(1, I), (2, Z), (3, Z)]);
 #[rustfmt::skip]
 const ROW_GROUP: Expect = Expect::Struct(&[

@@ -307,174 +307,159 @@ impl Report {
 
     /// The allocations as JSON objects with the table's column names.
     pub fn allocations_json(&self) -> Vec<Value> {
-        self.allocations
-            .iter()
-            .map(|a| {
-                let mut m = Map::new();
-                m.insert("resource".into(), a.resource.clone().into());
-                m.insert("need".into(), a.need.clone().into());
-                m.insert("share".into(), a.share.into());
-                m.insert("cost".into(), a.cost.into());
-                m.insert("time".into(), a.time.into());
-                m.insert("distance_km".into(), a.distance_km.into());
-                for (d, v) in self.dims.iter().zip(&a.amounts) {
-                    m.insert(format!("amt_{d}"), (*v).into());
-                }
-                Value::Object(m)
-            })
-            .collect()
+        json_rows(&self.allocations, &self.allocation_columns())
     }
 
     /// The needs table as JSON objects with the table's column names.
     pub fn needs_json(&self) -> Vec<Value> {
-        self.needs
-            .iter()
-            .map(|n| {
-                let mut m = Map::new();
-                m.insert("id".into(), n.id.clone().into());
-                m.insert("coverage".into(), n.coverage.into());
-                m.insert("value".into(), n.value.into());
-                m.insert("marginal_value".into(), n.marginal_value.into());
-                for (d, v) in self.dims.iter().zip(&n.unmet) {
-                    m.insert(format!("unmet_{d}"), (*v).into());
-                }
-                Value::Object(m)
-            })
-            .collect()
+        json_rows(&self.needs, &self.need_columns())
     }
 
     /// The resources table as JSON objects with the table's column names.
     pub fn resources_json(&self) -> Vec<Value> {
-        self.resources
-            .iter()
-            .map(|r| {
-                let mut m = Map::new();
-                m.insert("id".into(), r.id.clone().into());
-                for (i, d) in self.dims.iter().enumerate() {
-                    m.insert(format!("used_{d}"), r.used[i].into());
-                    m.insert(format!("utilisation_{d}"), r.utilisation[i].into());
-                    m.insert(format!("shadow_price_{d}"), r.shadow_price[i].into());
-                }
-                Value::Object(m)
-            })
-            .collect()
+        json_rows(&self.resources, &self.resource_columns())
     }
 
+    /// The three result tables as Arrow record batches, with the same columns as the JSON.
     pub fn tables(&self) -> Result<ResultTables, ArrowError> {
-        fn f64_col(v: impl IntoIterator<Item = Option<f64>>) -> ArrayRef {
-            Arc::new(v.into_iter().collect::<Float64Array>())
-        }
-        fn str_col<'a>(v: impl IntoIterator<Item = &'a str>) -> ArrayRef {
-            Arc::new(v.into_iter().map(Some).collect::<StringArray>())
-        }
-        fn batch(cols: Vec<(String, ArrayRef, bool)>) -> Result<RecordBatch, ArrowError> {
-            let fields: Vec<Field> = cols
-                .iter()
-                .map(|(n, a, null)| Field::new(n, a.data_type().clone(), *null))
-                .collect();
-            RecordBatch::try_new(
-                Arc::new(Schema::new(fields)),
-                cols.into_iter().map(|c| c.1).collect(),
-            )
-        }
-        let a = &self.allocations;
-        let mut cols = vec![
-            (
-                "resource".to_string(),
-                str_col(a.iter().map(|r| r.resource.as_str())),
-                false,
-            ),
-            (
-                "need".into(),
-                str_col(a.iter().map(|r| r.need.as_str())),
-                false,
-            ),
-            (
-                "share".into(),
-                f64_col(a.iter().map(|r| Some(r.share))),
-                false,
-            ),
-            (
-                "cost".into(),
-                f64_col(a.iter().map(|r| Some(r.cost))),
-                false,
-            ),
-            ("time".into(), f64_col(a.iter().map(|r| r.time)), true),
-            (
-                "distance_km".into(),
-                f64_col(a.iter().map(|r| r.distance_km)),
-                true,
-            ),
-        ];
-        for (d, dim) in self.dims.iter().enumerate() {
-            cols.push((
-                format!("amt_{dim}"),
-                f64_col(a.iter().map(|r| Some(r.amounts[d]))),
-                false,
-            ));
-        }
-        let allocations = batch(cols)?;
-
-        let n = &self.needs;
-        let mut cols = vec![
-            (
-                "id".to_string(),
-                str_col(n.iter().map(|r| r.id.as_str())),
-                false,
-            ),
-            (
-                "coverage".into(),
-                f64_col(n.iter().map(|r| Some(r.coverage))),
-                false,
-            ),
-            (
-                "value".into(),
-                f64_col(n.iter().map(|r| Some(r.value))),
-                false,
-            ),
-            (
-                "marginal_value".into(),
-                f64_col(n.iter().map(|r| Some(r.marginal_value))),
-                false,
-            ),
-        ];
-        for (d, dim) in self.dims.iter().enumerate() {
-            cols.push((
-                format!("unmet_{dim}"),
-                f64_col(n.iter().map(|r| Some(r.unmet[d]))),
-                false,
-            ));
-        }
-        let needs = batch(cols)?;
-
-        let r = &self.resources;
-        let mut cols = vec![(
-            "id".to_string(),
-            str_col(r.iter().map(|r| r.id.as_str())),
-            false,
-        )];
-        for (d, dim) in self.dims.iter().enumerate() {
-            cols.push((
-                format!("used_{dim}"),
-                f64_col(r.iter().map(|x| Some(x.used[d]))),
-                false,
-            ));
-            cols.push((
-                format!("utilisation_{dim}"),
-                f64_col(r.iter().map(|x| x.utilisation[d])),
-                true,
-            ));
-            cols.push((
-                format!("shadow_price_{dim}"),
-                f64_col(r.iter().map(|x| Some(x.shadow_price[d]))),
-                false,
-            ));
-        }
-        let resources = batch(cols)?;
         Ok(ResultTables {
-            allocations,
-            needs,
-            resources,
+            allocations: batch(&self.allocations, &self.allocation_columns())?,
+            needs: batch(&self.needs, &self.need_columns())?,
+            resources: batch(&self.resources, &self.resource_columns())?,
         })
     }
+
+    /// The allocations table's columns (SPEC section 3), `amt_<dimension>` last.
+    fn allocation_columns(&self) -> Vec<Column<'_, AllocationRow>> {
+        let mut cols = vec![
+            Column::text("resource", |r: &AllocationRow| &r.resource),
+            Column::text("need", |r: &AllocationRow| &r.need),
+            Column::num("share", |r: &AllocationRow| r.share),
+            Column::num("cost", |r: &AllocationRow| r.cost),
+            Column::opt_num("time", |r: &AllocationRow| r.time),
+            Column::opt_num("distance_km", |r: &AllocationRow| r.distance_km),
+        ];
+        for (d, dim) in self.dims.iter().enumerate() {
+            cols.push(Column::num(
+                format!("amt_{dim}"),
+                move |r: &AllocationRow| r.amounts[d],
+            ));
+        }
+        cols
+    }
+
+    /// The needs table's columns, `unmet_<dimension>` last.
+    fn need_columns(&self) -> Vec<Column<'_, NeedRow>> {
+        let mut cols = vec![
+            Column::text("id", |r: &NeedRow| &r.id),
+            Column::num("coverage", |r: &NeedRow| r.coverage),
+            Column::num("value", |r: &NeedRow| r.value),
+            Column::num("marginal_value", |r: &NeedRow| r.marginal_value),
+        ];
+        for (d, dim) in self.dims.iter().enumerate() {
+            cols.push(Column::num(format!("unmet_{dim}"), move |r: &NeedRow| {
+                r.unmet[d]
+            }));
+        }
+        cols
+    }
+
+    /// The resources table's columns: per dimension, used, utilisation and shadow price.
+    fn resource_columns(&self) -> Vec<Column<'_, ResourceRow>> {
+        let mut cols = vec![Column::text("id", |r: &ResourceRow| &r.id)];
+        for (d, dim) in self.dims.iter().enumerate() {
+            cols.push(Column::num(
+                format!("used_{dim}"),
+                move |r: &ResourceRow| r.used[d],
+            ));
+            let utilisation = move |r: &ResourceRow| r.utilisation[d];
+            cols.push(Column::opt_num(format!("utilisation_{dim}"), utilisation));
+            let price = move |r: &ResourceRow| r.shadow_price[d];
+            cols.push(Column::num(format!("shadow_price_{dim}"), price));
+        }
+        cols
+    }
+}
+
+/// One column of a result table: its name and how a row gives its cell. Each table's columns
+/// are listed once and serve both its JSON objects and its Arrow batch.
+struct Column<'a, R> {
+    name: String,
+    get: Cell<'a, R>,
+}
+
+enum Cell<'a, R> {
+    Text(Box<dyn Fn(&R) -> &str + 'a>),
+    /// A number; `None` is null (JSON null, Arrow null in a nullable column).
+    Num {
+        get: NumberOf<'a, R>,
+        nullable: bool,
+    },
+}
+
+type NumberOf<'a, R> = Box<dyn Fn(&R) -> Option<f64> + 'a>;
+
+impl<'a, R> Column<'a, R> {
+    fn text(name: impl Into<String>, get: impl Fn(&R) -> &str + 'a) -> Self {
+        let get = Cell::Text(Box::new(get));
+        Column {
+            name: name.into(),
+            get,
+        }
+    }
+    fn num(name: impl Into<String>, get: impl Fn(&R) -> f64 + 'a) -> Self {
+        let get = Box::new(move |r: &R| Some(get(r)));
+        let get = Cell::Num {
+            get,
+            nullable: false,
+        };
+        Column {
+            name: name.into(),
+            get,
+        }
+    }
+    fn opt_num(name: impl Into<String>, get: impl Fn(&R) -> Option<f64> + 'a) -> Self {
+        let get = Cell::Num {
+            get: Box::new(get),
+            nullable: true,
+        };
+        Column {
+            name: name.into(),
+            get,
+        }
+    }
+}
+
+fn json_rows<R>(rows: &[R], cols: &[Column<'_, R>]) -> Vec<Value> {
+    let object = |r: &R| {
+        let cell = |c: &Column<'_, R>| match &c.get {
+            Cell::Text(get) => Value::from(get(r)),
+            Cell::Num { get, .. } => Value::from(get(r)),
+        };
+        Value::Object(
+            cols.iter()
+                .map(|c| (c.name.clone(), cell(c)))
+                .collect::<Map<_, _>>(),
+        )
+    };
+    rows.iter().map(object).collect()
+}
+
+fn batch<R>(rows: &[R], cols: &[Column<'_, R>]) -> Result<RecordBatch, ArrowError> {
+    let (mut fields, mut arrays) = (Vec::new(), Vec::<ArrayRef>::new());
+    for c in cols {
+        let (array, nullable): (ArrayRef, bool) = match &c.get {
+            Cell::Text(get) => (
+                Arc::new(rows.iter().map(|r| Some(get(r))).collect::<StringArray>()),
+                false,
+            ),
+            Cell::Num { get, nullable } => (
+                Arc::new(rows.iter().map(get).collect::<Float64Array>()),
+                *nullable,
+            ),
+        };
+        fields.push(Field::new(&c.name, array.data_type().clone(), nullable));
+        arrays.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
 }
