@@ -243,7 +243,10 @@ fn lp_optimum(p: &FlowProblem) -> Option<f64> {
         })
         .collect();
     let obj: Expression = (0..p.arcs()).map(|a| p.cost[a] as f64 * x[a]).sum();
-    let mut model = vars.minimise(obj.clone()).using(good_lp::highs);
+    let mut model = vars
+        .minimise(obj.clone())
+        .using(good_lp::highs)
+        .set_threads(1);
     model.set_verbose(false);
     for v in 0..p.nodes {
         let out: Expression = (0..p.arcs())

@@ -42,6 +42,7 @@ fn efficient(v: &Value) -> Value {
     let mut e = v.clone();
     e["policy"]["fairness"] = json!("none");
     e["policy"]["objective"] = json!("coverage");
+    e["policy"].as_object_mut().unwrap().remove("deprivation");
     e
 }
 
@@ -106,13 +107,23 @@ fn metrics_and_price_of_fairness_follow_their_definitions() {
     for (name, scale) in [("urban", 0.3), ("rural", 0.5), ("disaster", 0.3)] {
         for seed in 1..=3 {
             let v = generate(name, scale, seed).unwrap();
-            for fairness in [json!("none"), json!("maxmin"), json!({"min_share": 0.3})] {
+            let policies = [
+                json!({"fairness": "none"}),
+                json!({"fairness": "maxmin"}),
+                json!({"fairness": {"min_share": 0.3}}),
+                json!({"fairness": "leximin"}),
+                json!({"objective": "proportional"}),
+                json!({"objective": "deprivation", "deprivation": [[0, 0], [0.5, 1], [1, 3]]}),
+            ];
+            for policy in policies {
                 let mut s = v.clone();
-                s["policy"]["fairness"] = fairness.clone();
-                let label = format!("{name} seed {seed} fairness {fairness}");
+                for (k, x) in policy.as_object().unwrap() {
+                    s["policy"][k] = x.clone();
+                }
+                let label = format!("{name} seed {seed} policy {policy}");
                 let r = solve(&s);
                 check_metrics(&r, &label);
-                if fairness == json!("none") {
+                if policy == json!({"fairness": "none"}) {
                     assert_eq!(r.summary.price_of_fairness, None, "{label}");
                     continue;
                 }
@@ -133,5 +144,5 @@ fn metrics_and_price_of_fairness_follow_their_definitions() {
             }
         }
     }
-    assert!(priced >= 9, "{priced}");
+    assert!(priced >= 36, "{priced}");
 }

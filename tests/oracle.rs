@@ -10,11 +10,11 @@ use good_lp::{
 };
 use std::collections::BTreeMap;
 
-struct NaiveLink {
-    r: usize,
-    n: usize,
-    cost: f64,
-    uses: BTreeMap<String, f64>,
+pub(crate) struct NaiveLink {
+    pub(crate) r: usize,
+    pub(crate) n: usize,
+    pub(crate) cost: f64,
+    pub(crate) uses: BTreeMap<String, f64>,
 }
 
 fn naive_haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
@@ -25,7 +25,7 @@ fn naive_haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * r * h.sqrt().asin()
 }
 
-fn naive_links(s: &Scenario) -> Vec<NaiveLink> {
+pub(crate) fn naive_links(s: &Scenario) -> Vec<NaiveLink> {
     let mut out = Vec::new();
     if let Some(links) = s.links() {
         for l in links {
@@ -146,6 +146,8 @@ fn naive_stage(
     let mut model = vars
         .maximise(objective)
         .using(good_lp::highs)
+        // As the engine: HiGHS refuses a thread count other than its scheduler's.
+        .set_threads(1)
         .set_mip_rel_gap(0.0)
         .unwrap();
     model.set_verbose(false);
@@ -233,6 +235,7 @@ fn naive_solve(s: &Scenario) -> Option<(f64, f64)> {
         }
         Objective::Cost => naive_stage(s, &links, Goal::MinC, None, hold_t)?,
         Objective::Weighted => naive_stage(s, &links, Goal::MaxW, None, hold_t)?,
+        other => unreachable!("random_policy does not pick {other:?} (tests/fairness.rs does)"),
     };
     Some((v, c))
 }

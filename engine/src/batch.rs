@@ -116,7 +116,9 @@ pub enum BatchError {
     PerturbationOutOfRange { field: PerturbKind, value: f64 },
     #[error("unknown perturbation {0:?}: expected demand, failures or travel_time")]
     UnknownPerturbation(String),
-    #[error("unknown policy {0:?}: expected greedy, coverage, cost, maxmin, own or min_share=S")]
+    #[error(
+        "unknown policy {0:?}: expected greedy, coverage, cost, maxmin, leximin, proportional, own or min_share=S"
+    )]
     UnknownPolicy(String),
     /// A policy given to a batch that fails the validator's policy rules.
     #[error(transparent)]
@@ -209,13 +211,17 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
 }
 
 /// A named policy of the batch runner, applied on top of the scenario's own policy (its link
-/// rules are kept). Spelled `greedy`, `coverage`, `cost`, `maxmin`, `own` or `min_share=S`.
+/// rules are kept). Spelled `greedy`, `coverage`, `cost`, `maxmin`, `leximin`,
+/// `proportional`, `own` or `min_share=S` (the deprivation objective needs its breakpoints:
+/// give it as a policy object).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NamedPolicy {
     Greedy,
     Coverage,
     Cost,
     Maxmin,
+    Leximin,
+    Proportional,
     /// The scenario's own policy.
     Own,
     /// Coverage with every group served at least this share, in [0, 1].
@@ -231,6 +237,8 @@ impl std::str::FromStr for NamedPolicy {
             "coverage" => NamedPolicy::Coverage,
             "cost" => NamedPolicy::Cost,
             "maxmin" => NamedPolicy::Maxmin,
+            "leximin" => NamedPolicy::Leximin,
+            "proportional" => NamedPolicy::Proportional,
             "own" => NamedPolicy::Own,
             other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
                 Some(Ok(s)) if (0.0..=1.0).contains(&s) => NamedPolicy::MinShare(s),
@@ -252,6 +260,8 @@ impl NamedPolicy {
             NamedPolicy::Coverage => (Objective::Coverage, Fairness::None),
             NamedPolicy::Cost => (Objective::Cost, Fairness::None),
             NamedPolicy::Maxmin => (Objective::Coverage, Fairness::Maxmin),
+            NamedPolicy::Leximin => (Objective::Coverage, Fairness::Leximin),
+            NamedPolicy::Proportional => (Objective::Proportional, Fairness::None),
             NamedPolicy::MinShare(s) => (Objective::Coverage, Fairness::MinShare(s)),
         };
         p.objective = objective;
@@ -914,14 +924,24 @@ mod tests {
             assert_eq!(name.parse::<NamedPolicy>().unwrap(), want);
         }
         assert_eq!(named_policy("own", &base).unwrap(), base);
+        let p = named_policy("leximin", &base).unwrap();
+        assert_eq!(
+            (p.objective, p.fairness),
+            (Objective::Coverage, Fairness::Leximin)
+        );
+        let p = named_policy("proportional", &base).unwrap();
+        assert_eq!(
+            (p.objective, p.fairness),
+            (Objective::Proportional, Fairness::None)
+        );
         let p = named_policy("min_share=0.5", &base).unwrap();
         assert_eq!(p.fairness, Fairness::MinShare(0.5));
         for bad in ["min_share=2", "lucky", ""] {
             assert_eq!(
                 named_policy(bad, &base).unwrap_err().to_string(),
                 format!(
-                    "unknown policy {bad:?}: expected greedy, coverage, cost, maxmin, own or \
-                     min_share=S"
+                    "unknown policy {bad:?}: expected greedy, coverage, cost, maxmin, leximin, \
+                     proportional, own or min_share=S"
                 )
             );
         }

@@ -24,6 +24,13 @@ enum Goal {
     MinCost,
     MaxWeighted(f64),
     MaxMinRatio,
+    /// Largest ratio of one group (position in `SubModel::groups`): leximin's test of whether
+    /// the group can rise above the level.
+    MaxGroupRatio(usize),
+    /// Largest `sum_g W_g phi_g`, `phi_g` under the tangents of `ln(ratio_g)` in `Holds`.
+    MaxProportional,
+    /// Smallest `sum_n p_n f(1 - y_n) + w C` (the deprivation objective with weight `w`).
+    MinDeprivation(f64),
     /// Smallest total violation of min_fill and min_share: the diagnosis of infeasibility.
     MinViolation,
 }
@@ -104,6 +111,9 @@ struct Stage {
     /// The need (global index) or group each slack of `slack` belongs to.
     slack_owners: Vec<(Option<usize>, Option<String>)>,
     t: f64,
+    /// `MaxProportional`: each group's `phi_g`, the outer approximation of `ln(ratio_g)`
+    /// (`None` for a group left out).
+    phi: Vec<Option<f64>>,
     gap: Option<f64>,
     need_rows: Vec<(usize, f64)>,
     cap_rows: Vec<(usize, usize, f64)>,
@@ -111,18 +121,92 @@ struct Stage {
     need_activity: Vec<f64>,
 }
 
+/// What earlier stages fixed, held by the next ones.
+#[derive(Clone)]
 struct Holds {
     value_at_least: Option<f64>,
-    ratio_at_least: Option<f64>,
+    /// Per group of `SubModel::groups`: the floor its ratio keeps, once a fairness stage has
+    /// fixed it. `None`: not fixed yet; a `MaxMinRatio` stage holds it at `>= t`.
+    group_floor: Vec<Option<f64>>,
     /// A tiny reward for value in the cost stage, so that the cost stage does not slide down
     /// the `V* - tol` band where doing so saves nothing (a plan of 0.9999999 coverage at zero
     /// cost helps nobody). Its effect on C is below 1e-12 relative.
     value_tiebreak: f64,
+    /// `MaxProportional`: per group, the ratios at which `ln` is cut by its tangent; a group
+    /// with none is left out of the objective (no plan can serve it).
+    tangents: Vec<Vec<f64>>,
 }
+
+impl Holds {
+    fn none(groups: usize) -> Holds {
+        Holds {
+            value_at_least: None,
+            group_floor: vec![None; groups],
+            value_tiebreak: 0.0,
+            tangents: Vec::new(),
+        }
+    }
+
+    /// These holds with every group not fixed yet held at `level` too.
+    fn with_open_groups_at(&self, level: f64) -> Holds {
+        let mut h = self.clone();
+        for f in h.group_floor.iter_mut().filter(|f| f.is_none()) {
+            *f = Some(level);
+        }
+        h
+    }
+}
+
+/// A group ratio above the level by more than this can still rise: leximin does not fix it.
+const BLOCKED_TOL: f64 = 1e-6;
+/// Tangent points of `ln` that every proportional solve starts from.
+const FIRST_TANGENTS: [f64; 6] = [1.0, 0.5, 0.2, 0.05, 0.01, 0.001];
+/// The proportional objective's outer approximation stops when its bound is within this of
+/// the plan's true objective, relative to `max(1, |objective|)`.
+const PROPORTIONAL_GAP: f64 = 1e-5;
+/// The most outer-approximation rounds of a proportional solve.
+const MAX_PROPORTIONAL_ROUNDS: usize = 500;
 
 impl SubModel<'_> {
     fn priority_of_edge(&self, e: usize) -> f64 {
         self.scenario.needs[self.net.edges[e].need()].priority
+    }
+
+    /// Each local need's group (position in `self.groups`), if groups are formed.
+    fn group_of_need(&self) -> Vec<Option<usize>> {
+        let mut of = vec![None; self.needs.len()];
+        for (gi, g) in self.groups.iter().enumerate() {
+            for &i in &g.needs {
+                of[i] = Some(gi);
+            }
+        }
+        of
+    }
+
+    /// The group ratios `sum_{n in g} p_n min(1, y_n) / P_g` of plan `x`.
+    fn group_ratios(&self, x: &[f64]) -> Vec<f64> {
+        let s = self.scenario;
+        let local: std::collections::HashMap<usize, usize> = self
+            .needs
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i))
+            .collect();
+        let mut y = vec![0.0; self.needs.len()];
+        for (j, &e) in self.edges.iter().enumerate() {
+            y[local[&self.net.edges[e].need()]] += x[j];
+        }
+        self.groups
+            .iter()
+            .map(|g| {
+                let served: f64 = g
+                    .needs
+                    .iter()
+                    .map(|&i| s.needs[self.needs[i]].priority * y[i].min(1.0))
+                    .sum();
+                served / g.total_priority
+            })
+            .collect()
     }
 
     fn run(&self, goal: Goal, holds: &Holds) -> Stage {
@@ -130,6 +214,11 @@ impl SubModel<'_> {
         let net = self.net;
         let nd = net.num_dims();
         let mip = self.is_mip();
+        let group_of = self.group_of_need();
+        let mut local_need = std::collections::HashMap::with_capacity(self.needs.len());
+        for (i, &n) in self.needs.iter().enumerate() {
+            local_need.insert(n, i);
+        }
         let mut pb = RowProblem::default();
         let mut cols = Vec::with_capacity(self.edges.len());
         for &e in self.edges {
@@ -139,7 +228,12 @@ impl SubModel<'_> {
                 Goal::MaxValue => need.priority,
                 Goal::MinCost => edge.cost - holds.value_tiebreak * need.priority,
                 Goal::MaxWeighted(w) => need.priority - w * edge.cost,
-                Goal::MaxMinRatio | Goal::MinViolation => 0.0,
+                Goal::MinDeprivation(w) => w * edge.cost,
+                Goal::MaxGroupRatio(g) => match group_of[local_need[&edge.need()]] {
+                    Some(gi) if gi == g => need.priority / self.groups[g].total_priority,
+                    _ => 0.0,
+                },
+                Goal::MaxMinRatio | Goal::MinViolation | Goal::MaxProportional => 0.0,
             };
             // `x_e <= 1` is implied by `y_n <= 1`; leaving it off continuous columns lets the
             // need row, not a column bound, carry the dual (the need's marginal value).
@@ -157,10 +251,6 @@ impl SubModel<'_> {
         });
 
         // Need rows: min_fill <= y_n <= 1, in the order of `self.needs`.
-        let mut local_need = std::collections::HashMap::with_capacity(self.needs.len());
-        for (i, &n) in self.needs.iter().enumerate() {
-            local_need.insert(n, i);
-        }
         let mut need_edges: Vec<Vec<usize>> = vec![Vec::new(); self.needs.len()];
         for (j, &e) in self.edges.iter().enumerate() {
             need_edges[local_need[&net.edges[e].need()]].push(j);
@@ -184,6 +274,25 @@ impl SubModel<'_> {
             pb.add_row(min_fill..=1.0, entries);
             need_rows.push((i, row));
             row += 1;
+        }
+
+        // Deprivation: `z_n >= f(1 - y_n)`, one row per linear piece `a + b u` of `f`:
+        // `z_n + b y_n >= a + b`. Needs without links pay the constant `f(1)` outside the model.
+        if let (Goal::MinDeprivation(_), Some(cost)) = (goal, &s.policy.deprivation) {
+            for (i, &n) in self.needs.iter().enumerate() {
+                if need_edges[i].is_empty() {
+                    continue;
+                }
+                let z = pb.add_column(s.needs[n].priority, 0.0..);
+                next_col += 1;
+                for (slope, intercept) in cost.pieces() {
+                    let mut entries: Vec<_> =
+                        need_edges[i].iter().map(|&j| (cols[j], slope)).collect();
+                    entries.push((z, 1.0));
+                    pb.add_row(intercept + slope.., entries);
+                    row += 1;
+                }
+            }
         }
 
         // Capacity rows, skipping those that can never bind.
@@ -218,24 +327,42 @@ impl SubModel<'_> {
             }
         }
 
-        // Group rows: sum_{n in g} p_n y_n / P_g  (>= t, >= t* - tol, or >= s).
+        // Rows from here on are not read back by index.
+        // Group rows: sum_{n in g} p_n y_n / P_g  (>= t, >= a fixed floor, or >= s).
         let min_share = match s.policy.fairness {
             Fairness::MinShare(v) => Some(v),
             _ => None,
         };
-        for g in &self.groups {
+        let mut phi_cols = vec![None; self.groups.len()];
+        for (gi, g) in self.groups.iter().enumerate() {
             let mut entries = Vec::new();
             for &i in &g.needs {
                 let p = s.needs[self.needs[i]].priority / g.total_priority;
                 entries.extend(need_edges[i].iter().map(|&j| (cols[j], p)));
             }
-            let mut lower = f64::NEG_INFINITY;
-            if let Some((t, _)) = t_col {
-                entries.push((t, -1.0));
-                lower = 0.0;
+            // Proportional: `phi_g <= ln a + (ratio_g - a) / a` at each tangent point `a`.
+            let tangents = holds
+                .tangents
+                .get(gi)
+                .filter(|_| goal == Goal::MaxProportional);
+            if let Some(points) = tangents.filter(|t| !t.is_empty()) {
+                let phi = pb.add_column(g.total_priority, f64::NEG_INFINITY..);
+                phi_cols[gi] = Some(next_col);
+                next_col += 1;
+                for &a in points {
+                    let mut cut: Vec<_> = entries.iter().map(|&(c, p)| (c, -p / a)).collect();
+                    cut.push((phi, 1.0));
+                    pb.add_row(..=a.ln() - 1.0, cut);
+                }
             }
-            if let Some(v) = holds.ratio_at_least {
-                lower = lower.max(v);
+            let mut lower = f64::NEG_INFINITY;
+            match (holds.group_floor.get(gi).copied().flatten(), t_col) {
+                (Some(floor), _) => lower = floor,
+                (None, Some((t, _))) => {
+                    entries.push((t, -1.0));
+                    lower = 0.0;
+                }
+                (None, None) => {}
             }
             if let Some(v) = min_share {
                 lower = lower.max(v);
@@ -262,7 +389,7 @@ impl SubModel<'_> {
         }
 
         let sense = match goal {
-            Goal::MinCost | Goal::MinViolation => Sense::Minimise,
+            Goal::MinCost | Goal::MinViolation | Goal::MinDeprivation(_) => Sense::Minimise,
             _ => Sense::Maximise,
         };
         let n_cols_hint = cols.len();
@@ -273,6 +400,7 @@ impl SubModel<'_> {
             slack: Vec::new(),
             slack_owners: Vec::new(),
             t: 0.0,
+            phi: Vec::new(),
             gap: None,
             need_rows: Vec::new(),
             cap_rows: Vec::new(),
@@ -337,6 +465,7 @@ impl SubModel<'_> {
             slack,
             slack_owners: slack_cols.into_iter().map(|c| (c.0, c.1)).collect(),
             t: t_col.map(|c| values[c.1]).unwrap_or(0.0),
+            phi: phi_cols.iter().map(|c| c.map(|c| values[c])).collect(),
             gap,
             need_rows: need_rows
                 .iter()
@@ -375,11 +504,6 @@ impl SubModel<'_> {
     pub(crate) fn solve_by_highs(&self) -> SubResult {
         let policy = &self.scenario.policy;
         let mip = self.is_mip();
-        let mut holds = Holds {
-            value_at_least: None,
-            ratio_at_least: None,
-            value_tiebreak: 0.0,
-        };
         let mut result = SubResult {
             status: SubStatus::Optimal,
             x: vec![0.0; self.edges.len()],
@@ -403,76 +527,14 @@ impl SubModel<'_> {
             }
             return result;
         }
-
-        let mut stages: Vec<Goal> = Vec::new();
-        if policy.fairness == Fairness::Maxmin && !self.groups.is_empty() {
-            stages.push(Goal::MaxMinRatio);
-        }
-        match policy.objective {
-            Objective::Coverage => stages.extend([Goal::MaxValue, Goal::MinCost]),
-            Objective::Cost => stages.push(Goal::MinCost),
-            Objective::Weighted => stages.push(Goal::MaxWeighted(policy.cost_weight)),
-        }
-        // The stage whose duals are reported: the one that sets the main objective.
-        let dual_stage = match policy.objective {
-            Objective::Coverage => Goal::MaxValue,
-            Objective::Cost => Goal::MinCost,
-            Objective::Weighted => Goal::MaxWeighted(policy.cost_weight),
+        let mut run = Stages {
+            sub: self,
+            result,
+            done: 0,
         };
-
-        for (k, &goal) in stages.iter().enumerate() {
-            let st = self.run(goal, &holds);
-            match stage_outcome(st.status, k) {
-                StageOutcome::Solved => {}
-                StageOutcome::TimeLimit => {
-                    result.status = SubStatus::TimeLimit;
-                    // A MIP keeps its incumbent (finite gap); otherwise nothing usable yet.
-                    if st.gap.is_some_and(f64::is_finite) {
-                        result.x = st.x;
-                        result.gap = st.gap;
-                    } else if k == 0 {
-                        result.gap = None;
-                    }
-                    return result;
-                }
-                StageOutcome::Infeasible => {
-                    self.diagnose(&mut result);
-                    return result;
-                }
-                StageOutcome::Failed(why) => {
-                    // No plan: a stage that failed proves nothing, and an earlier stage's plan
-                    // is not the policy's answer (its later stages were not applied).
-                    return self.failed(goal, why);
-                }
-            }
-            if goal == dual_stage && !mip {
-                self.record_duals(&st, goal, &mut result);
-            }
-            match goal {
-                Goal::MaxMinRatio => holds.ratio_at_least = Some((st.t - LEX_TOL).max(0.0)),
-                Goal::MaxValue => {
-                    let v = self.value_of(&st.x);
-                    holds.value_at_least = Some(v - LEX_TOL * v.abs().max(1.0));
-                    let max_cost = self
-                        .edges
-                        .iter()
-                        .map(|&e| self.net.edges[e].cost.abs())
-                        .fold(1.0, f64::max);
-                    let max_priority = self
-                        .needs
-                        .iter()
-                        .map(|&n| self.scenario.needs[n].priority)
-                        .fold(f64::MIN_POSITIVE, f64::max);
-                    holds.value_tiebreak = 1e-6 * max_cost / max_priority;
-                }
-                _ => {}
-            }
-            if mip {
-                result.gap = st.gap.map(|g| if g.is_finite() { g } else { 0.0 });
-            }
-            result.x = st.x;
+        match run.all(policy) {
+            Ok(()) | Err(Stopped) => run.result,
         }
-        result
     }
 
     /// The answer of a sub-model whose stage `goal` failed: no plan, and what failed.
@@ -501,7 +563,8 @@ impl SubModel<'_> {
         // HiGHS reports row duals as d(objective)/d(bound) in the model's own sense; a gain is
         // that for a maximisation and its negation for a minimisation. Checked by finite
         // difference in the tests.
-        let sign = if goal == Goal::MinCost { -1.0 } else { 1.0 };
+        let minimised = matches!(goal, Goal::MinCost | Goal::MinDeprivation(_));
+        let sign = if minimised { -1.0 } else { 1.0 };
         result.shadow = st
             .cap_rows
             .iter()
@@ -521,14 +584,7 @@ impl SubModel<'_> {
     /// violation; those left violated are named.
     fn diagnose(&self, result: &mut SubResult) {
         result.status = SubStatus::Infeasible;
-        let st = self.run(
-            Goal::MinViolation,
-            &Holds {
-                value_at_least: None,
-                ratio_at_least: None,
-                value_tiebreak: 0.0,
-            },
-        );
+        let st = self.run(Goal::MinViolation, &Holds::none(self.groups.len()));
         // The elastic model always has a solution; if HiGHS does not find it, the sub-model is
         // still infeasible (its first stage said so), only without names.
         if stage_outcome(st.status, 0) != StageOutcome::Solved {
@@ -543,6 +599,208 @@ impl SubModel<'_> {
                 }
             }
         }
+    }
+}
+
+/// A solve that ended before its last stage; `Stages::result` holds its answer.
+struct Stopped;
+
+/// The stages of one sub-model's solve, in order, and the answer they build.
+struct Stages<'s, 'a> {
+    sub: &'s SubModel<'a>,
+    result: SubResult,
+    /// Stages run so far: only the first can prove infeasibility.
+    done: usize,
+}
+
+impl Stages<'_, '_> {
+    /// Run one stage. A stage that does not reach an optimum ends the solve: a time limit
+    /// keeps the last plan (or a MIP's incumbent), infeasibility names who is at fault, any
+    /// other status is an error without a plan.
+    fn stage(&mut self, goal: Goal, holds: &Holds) -> Result<Stage, Stopped> {
+        let st = self.sub.run(goal, holds);
+        let k = self.done;
+        self.done += 1;
+        match stage_outcome(st.status, k) {
+            StageOutcome::Solved => {
+                if self.sub.is_mip() {
+                    self.result.gap = st.gap.map(|g| if g.is_finite() { g } else { 0.0 });
+                }
+                Ok(st)
+            }
+            StageOutcome::TimeLimit => {
+                self.result.status = SubStatus::TimeLimit;
+                // A MIP keeps its incumbent (finite gap); otherwise nothing usable yet.
+                if st.gap.is_some_and(f64::is_finite) {
+                    self.result.x = st.x;
+                    self.result.gap = st.gap;
+                } else if k == 0 {
+                    self.result.gap = None;
+                }
+                Err(Stopped)
+            }
+            StageOutcome::Infeasible => {
+                self.sub.diagnose(&mut self.result);
+                Err(Stopped)
+            }
+            StageOutcome::Failed(why) => {
+                // No plan: a stage that failed proves nothing, and an earlier stage's plan is
+                // not the policy's answer (its later stages were not applied).
+                self.result = self.sub.failed(goal, why);
+                Err(Stopped)
+            }
+        }
+    }
+
+    /// A stage whose plan is the answer so far (and whose duals are reported when it sets
+    /// the main objective of an LP).
+    fn main_stage(&mut self, goal: Goal, holds: &Holds, duals: bool) -> Result<Stage, Stopped> {
+        let st = self.stage(goal, holds)?;
+        if duals && !self.sub.is_mip() {
+            self.sub.record_duals(&st, goal, &mut self.result);
+        }
+        self.result.x = st.x.clone();
+        Ok(st)
+    }
+
+    /// Fairness first (it fixes group floors), then the objective under them.
+    fn all(&mut self, policy: &crate::model::Policy) -> Result<(), Stopped> {
+        let sub = self.sub;
+        let mut holds = Holds::none(sub.groups.len());
+        if !sub.groups.is_empty() {
+            match policy.fairness {
+                Fairness::Maxmin => {
+                    let st = self.main_stage(Goal::MaxMinRatio, &holds, false)?;
+                    holds = holds.with_open_groups_at((st.t - LEX_TOL).max(0.0));
+                }
+                Fairness::Leximin => self.leximin(&mut holds)?,
+                Fairness::None | Fairness::MinShare(_) => {}
+            }
+        }
+        match policy.objective {
+            Objective::Coverage => {
+                let st = self.main_stage(Goal::MaxValue, &holds, true)?;
+                let v = sub.value_of(&st.x);
+                holds.value_at_least = Some(v - LEX_TOL * v.abs().max(1.0));
+                let max_cost = sub
+                    .edges
+                    .iter()
+                    .map(|&e| sub.net.edges[e].cost.abs())
+                    .fold(1.0, f64::max);
+                let max_priority = sub
+                    .needs
+                    .iter()
+                    .map(|&n| sub.scenario.needs[n].priority)
+                    .fold(f64::MIN_POSITIVE, f64::max);
+                holds.value_tiebreak = 1e-6 * max_cost / max_priority;
+                self.main_stage(Goal::MinCost, &holds, false)?;
+            }
+            Objective::Cost => {
+                self.main_stage(Goal::MinCost, &holds, true)?;
+            }
+            Objective::Weighted => {
+                self.main_stage(Goal::MaxWeighted(policy.cost_weight), &holds, true)?;
+            }
+            Objective::Deprivation => {
+                self.main_stage(Goal::MinDeprivation(policy.cost_weight), &holds, true)?;
+            }
+            Objective::Proportional => self.proportional(&mut holds)?,
+        }
+        Ok(())
+    }
+
+    /// Leximin by iterated max-min: raise the smallest open group ratio to its largest level
+    /// `t`, then fix every open group that cannot rise above `t` while the other open groups
+    /// stay at `t` or above and the fixed ones at their floors (one solve per group at `t`
+    /// that the max-min plan did not already lift above it); repeat until every group is
+    /// fixed. On a MIP each solve is a MIP: exact up to `mip_gap`.
+    fn leximin(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
+        while holds.group_floor.iter().any(Option::is_none) {
+            let st = self.main_stage(Goal::MaxMinRatio, holds, false)?;
+            let t = st.t;
+            let level = (t - LEX_TOL).max(0.0);
+            let ratios = self.sub.group_ratios(&st.x);
+            let test = holds.with_open_groups_at(level);
+            let at_level: Vec<usize> = (0..ratios.len())
+                .filter(|&g| holds.group_floor[g].is_none() && ratios[g] <= t + BLOCKED_TOL)
+                .collect();
+            let mut blocked = Vec::new();
+            for &g in &at_level {
+                let best = self.stage(Goal::MaxGroupRatio(g), &test)?;
+                if self.sub.group_ratios(&best.x)[g] <= t + BLOCKED_TOL {
+                    blocked.push(g);
+                }
+            }
+            // At an exact optimum some group at the level is blocked; should tolerances hide
+            // it, fixing every group at the level still ends the loop with a max-min plan.
+            if blocked.is_empty() {
+                blocked = at_level;
+            }
+            if blocked.is_empty() {
+                blocked = (0..ratios.len())
+                    .filter(|&g| holds.group_floor[g].is_none())
+                    .collect();
+            }
+            for g in blocked {
+                holds.group_floor[g] = Some(level);
+            }
+        }
+        Ok(())
+    }
+
+    /// Proportional fairness by outer approximation (Kelley's cutting planes): maximise
+    /// `sum_g W_g phi_g` with `phi_g` under tangents of `ln(ratio_g)`, add the tangent at each
+    /// group's new ratio, until the bound is within [`PROPORTIONAL_GAP`] of the plan's true
+    /// objective. A group at ratio 0 is checked once with its own largest ratio: if no plan
+    /// can serve it, it is left out of the sum.
+    fn proportional(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
+        let sub = self.sub;
+        let weights: Vec<f64> = sub.groups.iter().map(|g| g.total_priority).collect();
+        holds.tangents = vec![FIRST_TANGENTS.to_vec(); weights.len()];
+        let mut checked = vec![false; weights.len()];
+        for round in 0.. {
+            let st = self.stage(Goal::MaxProportional, holds)?;
+            let ratios = sub.group_ratios(&st.x);
+            let mut recheck = false;
+            for g in 0..weights.len() {
+                if ratios[g] <= 0.0 && !holds.tangents[g].is_empty() && !checked[g] {
+                    checked[g] = true;
+                    let best = self.stage(Goal::MaxGroupRatio(g), holds)?;
+                    let top = sub.group_ratios(&best.x)[g];
+                    if top <= 0.0 {
+                        holds.tangents[g].clear();
+                    } else {
+                        holds.tangents[g].push(top / 2.0);
+                    }
+                    recheck = true;
+                }
+            }
+            if recheck {
+                continue;
+            }
+            let mut bound = 0.0;
+            let mut objective = 0.0;
+            for g in 0..weights.len() {
+                if let Some(phi) = st.phi[g] {
+                    bound += weights[g] * phi;
+                    objective += weights[g] * ratios[g].ln();
+                }
+            }
+            let close = bound - objective <= PROPORTIONAL_GAP * objective.abs().max(1.0);
+            if close || round + 1 >= MAX_PROPORTIONAL_ROUNDS {
+                if !sub.is_mip() {
+                    sub.record_duals(&st, Goal::MaxProportional, &mut self.result);
+                }
+                self.result.x = st.x;
+                return Ok(());
+            }
+            for ((tangents, phi), &r) in holds.tangents.iter_mut().zip(&st.phi).zip(&ratios) {
+                if phi.is_some_and(|phi| phi - r.ln() > PROPORTIONAL_GAP * 1e-3) {
+                    tangents.push(r);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -68,6 +68,12 @@ pub enum Objective {
     Cost,
     /// Maximise `V - cost_weight * C`.
     Weighted,
+    /// Maximise `sum_g W_g ln(ratio_g)` over the groups some plan can serve, `W_g` the group's
+    /// total priority (Kelly's proportional fairness).
+    Proportional,
+    /// Minimise `sum_n priority_n f(1 - y_n) + cost_weight * C`, `f` the convex deprivation
+    /// cost of the unmet share given in `policy.deprivation`.
+    Deprivation,
 }
 
 impl Objective {
@@ -76,6 +82,8 @@ impl Objective {
             Objective::Coverage => "coverage",
             Objective::Cost => "cost",
             Objective::Weighted => "weighted",
+            Objective::Proportional => "proportional",
+            Objective::Deprivation => "deprivation",
         }
     }
 }
@@ -87,6 +95,8 @@ pub enum Fairness {
     None,
     /// Maximise the smallest group coverage ratio first.
     Maxmin,
+    /// Lexicographic max-min over the group ratios: the smallest, then the next, and so on.
+    Leximin,
     /// Every group reaches at least this coverage ratio (hard).
     MinShare(f64),
 }
@@ -105,7 +115,13 @@ pub(crate) trait ClosedSet: Copy + Serialize + 'static {
 }
 
 impl ClosedSet for Objective {
-    const ALL: &'static [Self] = &[Objective::Coverage, Objective::Cost, Objective::Weighted];
+    const ALL: &'static [Self] = &[
+        Objective::Coverage,
+        Objective::Cost,
+        Objective::Weighted,
+        Objective::Proportional,
+        Objective::Deprivation,
+    ];
 }
 
 impl ClosedSet for GroupBy {
@@ -153,6 +169,57 @@ pub struct Policy {
     pub time_limit_s: Option<f64>,
     pub mip_gap: f64,
     pub threads: Option<usize>,
+    /// The deprivation cost of the unmet share (objective `deprivation` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprivation: Option<DeprivationCost>,
+}
+
+impl Policy {
+    /// Whether the group ratios enter the model (a fairness rule or the proportional
+    /// objective): they sum over every component, so the scenario is solved as one part.
+    pub fn couples_groups(&self) -> bool {
+        self.fairness != Fairness::None || self.objective == Objective::Proportional
+    }
+
+    /// Whether the plan trades coverage value for fairness (a fairness rule, or a fair
+    /// objective): its summary then has a price of fairness.
+    pub fn is_fair(&self) -> bool {
+        self.couples_groups() || self.objective == Objective::Deprivation
+    }
+}
+
+/// A convex, increasing, piecewise-linear cost of the unmet share `u` in [0, 1], given by its
+/// breakpoints `(u_k, c_k)`: `u_0 = 0, c_0 = 0`, `u` strictly increasing up to 1, slopes
+/// non-decreasing and non-negative. Only the validator makes one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeprivationCost(pub(crate) Vec<(f64, f64)>);
+
+impl DeprivationCost {
+    pub fn breakpoints(&self) -> &[(f64, f64)] {
+        &self.0
+    }
+
+    /// `(slope, intercept)` of each linear piece: on piece k, `f(u) = intercept + slope * u`.
+    /// `f` is the largest of them, being convex.
+    pub fn pieces(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.0.windows(2).map(|w| {
+            let ((u0, c0), (u1, c1)) = (w[0], w[1]);
+            let slope = (c1 - c0) / (u1 - u0);
+            (slope, c0 - slope * u0)
+        })
+    }
+
+    /// `f(u)` for `u` in [0, 1] (clamped), by interpolation between the breakpoints.
+    pub fn cost(&self, u: f64) -> f64 {
+        let u = u.clamp(0.0, 1.0);
+        for w in self.0.windows(2) {
+            let ((u0, c0), (u1, c1)) = (w[0], w[1]);
+            if u <= u1 {
+                return c0 + (c1 - c0) * (u - u0) / (u1 - u0);
+            }
+        }
+        self.0.last().map_or(0.0, |p| p.1)
+    }
 }
 
 impl Default for Policy {
@@ -170,6 +237,7 @@ impl Default for Policy {
             time_limit_s: None,
             mip_gap: 0.0,
             threads: None,
+            deprivation: None,
         }
     }
 }

@@ -19,8 +19,9 @@ const SHARE_EPS: f64 = 1e-9;
 pub struct Summary {
     pub name: Option<String>,
     pub status: Status,
-    /// The policy's main objective value: `V` (coverage), `C` (cost) or `V - wC` (weighted);
-    /// null when there is no plan.
+    /// The policy's main objective value: `V` (coverage), `C` (cost), `V - wC` (weighted),
+    /// `sum_g W_g ln(ratio_g)` over the groups served (proportional) or
+    /// `sum_n p_n f(1 - y_n) + wC` (deprivation); null when there is no plan.
     pub objective: Option<f64>,
     pub objective_kind: Objective,
     pub coverage_value: f64,
@@ -28,6 +29,9 @@ pub struct Summary {
     pub coverage_ratio: f64,
     /// Share of priority served, per group.
     pub groups: BTreeMap<String, f64>,
+    /// Objective proportional: the groups that no plan can serve, left out of its sum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups_left_out: Option<Vec<String>>,
     pub min_group_ratio: f64,
     /// Jain's index over the group ratios (1 = all groups served alike).
     pub jain_index: f64,
@@ -232,9 +236,34 @@ impl Report {
             g.1 += need.priority;
         }
         let groups: BTreeMap<String, f64> = group_totals
-            .into_iter()
-            .map(|(k, (v, p))| (k, v / p))
+            .iter()
+            .map(|(k, &(v, p))| (k.clone(), v / p))
             .collect();
+        // Proportional: the groups no plan serves are left out of `sum_g W_g ln(ratio_g)`
+        // (at its optimum every group that some plan can serve has a positive ratio).
+        let proportional = s.policy.objective == Objective::Proportional;
+        let groups_left_out: Option<Vec<String>> = proportional.then(|| {
+            groups
+                .iter()
+                .filter(|(_, &r)| r <= 0.0)
+                .map(|(g, _)| g.clone())
+                .collect()
+        });
+        let proportional_value: f64 = group_totals
+            .values()
+            .filter(|(v, _)| *v > 0.0)
+            .map(|&(v, p)| p * (v / p).ln())
+            .sum::<f64>()
+            + 0.0;
+        let deprivation_value = |f: &crate::model::DeprivationCost| {
+            let unmet: f64 = s
+                .needs
+                .iter()
+                .zip(&y)
+                .map(|(n, y)| n.priority * f.cost(1.0 - y))
+                .sum();
+            unmet + s.policy.cost_weight * cost + 0.0
+        };
         let ratios: Vec<f64> = groups.values().copied().collect();
         let objective = match sol.status {
             Status::Infeasible if sol.solver != Solvers::one(SolverUsed::Greedy) => None,
@@ -244,6 +273,10 @@ impl Report {
                 Objective::Coverage => value,
                 Objective::Cost => cost,
                 Objective::Weighted => value - s.policy.cost_weight * cost,
+                Objective::Proportional => proportional_value,
+                Objective::Deprivation => {
+                    s.policy.deprivation.as_ref().map_or(0.0, deprivation_value)
+                }
             }),
         };
         let summary = Summary {
@@ -277,6 +310,7 @@ impl Report {
                     }
                 }),
             groups,
+            groups_left_out,
             needs_served: y.iter().filter(|&&v| v >= 1.0 - 1e-9).count(),
             needs_partly_served: y
                 .iter()

@@ -73,12 +73,12 @@ impl SubModel<'_> {
     }
 
     /// SPEC's transportation case: one dimension, default uses, no fairness, no indivisible
-    /// need, `solver: auto`, and an objective other than `weighted`.
+    /// need, `solver: auto`, and objective `coverage` or `cost`.
     fn is_transportation(&self) -> bool {
         let s = self.scenario;
         s.policy.solver == SolverChoice::Auto
             && s.policy.fairness == Fairness::None
-            && s.policy.objective != Objective::Weighted
+            && matches!(s.policy.objective, Objective::Coverage | Objective::Cost)
             && self.net.num_dims() == 1
             && !self.net.has_use_override
             && self.needs.iter().all(|&n| !s.needs[n].indivisible)

@@ -41,6 +41,7 @@ pub const POLICY_FIELDS: &[&str] = &[
     "time_limit_s",
     "mip_gap",
     "threads",
+    "deprivation",
 ];
 pub const SCENARIO_FIELDS: &[&str] = &["name", "resources", "needs", "links", "policy"];
 

@@ -234,7 +234,7 @@ fn solve_parts(
         // Only a plan has a price; the efficient solve shares the plan's time limit.
         let efficient = match &solution {
             Ok(sol)
-                if s.policy.fairness != Fairness::None
+                if s.policy.is_fair()
                     && !matches!(sol.status, Status::Infeasible | Status::Error) =>
             {
                 efficient_value(s, &network, opts, start)
@@ -342,7 +342,7 @@ fn solve_parts_of(
     }
     // Group ratios sum over every component, so fairness couples them; the greedy baseline
     // ranks every need of the scenario at once. Either is one part.
-    let whole = s.policy.fairness != Fairness::None
+    let whole = s.policy.couples_groups()
         || s.policy.solver == SolverChoice::Greedy
         || !opts.split_components;
     let parts: Vec<Component> = if whole {
@@ -353,7 +353,7 @@ fn solve_parts_of(
         };
         // Without fairness a need without links has nothing to decide (the merge reports a
         // positive min_fill of it); the greedy plan, as SPEC words it, checks every need.
-        if s.policy.fairness == Fairness::None && s.policy.solver != SolverChoice::Greedy {
+        if !s.policy.couples_groups() && s.policy.solver != SolverChoice::Greedy {
             all.needs.retain(|&n| linked[n]);
         }
         vec![all]
@@ -363,7 +363,7 @@ fn solve_parts_of(
     let results: Vec<SubResult> = parts
         .par_iter()
         .map(|c| {
-            let groups = if s.policy.fairness == Fairness::None {
+            let groups = if !s.policy.couples_groups() {
                 Vec::new()
             } else {
                 let mut by_name: BTreeMap<String, Group> = BTreeMap::new();

@@ -1,7 +1,7 @@
 //! A validated scenario as the Arrow tables of SPEC section 3 (`cap_<dim>`, `dem_<dim>`,
 //! `use_<dim>` columns, `list<utf8>` sets): the inverse of [`crate::scenario_from_batches`].
 
-use crate::model::{Fairness, GroupBy, Objective, Policy, Scenario, SolverChoice};
+use crate::model::{Fairness, GroupBy, Policy, Scenario, SolverChoice};
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field, Schema};
@@ -50,21 +50,14 @@ fn batch(cols: Vec<(String, ArrayRef)>) -> Result<RecordBatch, ArrowError> {
 /// The policy as the JSON object `policy.json` holds.
 pub fn policy_to_value(p: &Policy) -> Value {
     let mut m = Map::new();
-    m.insert(
-        "objective".into(),
-        match p.objective {
-            Objective::Coverage => "coverage",
-            Objective::Cost => "cost",
-            Objective::Weighted => "weighted",
-        }
-        .into(),
-    );
+    m.insert("objective".into(), p.objective.as_str().into());
     m.insert("cost_weight".into(), p.cost_weight.into());
     m.insert(
         "fairness".into(),
         match p.fairness {
             Fairness::None => json!("none"),
             Fairness::Maxmin => json!("maxmin"),
+            Fairness::Leximin => json!("leximin"),
             Fairness::MinShare(s) => json!({"min_share": s}),
         },
     );
@@ -99,6 +92,9 @@ pub fn policy_to_value(p: &Policy) -> Value {
     m.insert("mip_gap".into(), p.mip_gap.into());
     if let Some(t) = p.threads {
         m.insert("threads".into(), t.into());
+    }
+    if let Some(d) = &p.deprivation {
+        m.insert("deprivation".into(), json!(d.breakpoints()));
     }
     Value::Object(m)
 }

@@ -26,7 +26,7 @@ pub struct SimulateArgs {
     scale: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Comma-separated: greedy, coverage, cost, maxmin, own, min_share=S.
+    /// Comma-separated: greedy, coverage, cost, maxmin, leximin, proportional, own, min_share=S.
     #[arg(
         long,
         value_delimiter = ',',

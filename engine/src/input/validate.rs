@@ -431,6 +431,7 @@ impl Validator {
             None => {}
             Some(Value::String(s)) if s == "none" => p.fairness = Fairness::None,
             Some(Value::String(s)) if s == "maxmin" => p.fairness = Fairness::Maxmin,
+            Some(Value::String(s)) if s == "leximin" => p.fairness = Fairness::Leximin,
             Some(Value::Object(m)) if m.len() == 1 && m.contains_key("min_share") => {
                 match m.get("min_share").and_then(Value::as_f64) {
                     Some(s) if (0.0..=1.0).contains(&s) => p.fairness = Fairness::MinShare(s),
@@ -445,7 +446,7 @@ impl Validator {
                 &r,
                 "fairness",
                 format!(
-                    "unknown fairness {other}: expected \"none\", \"maxmin\" or {{\"min_share\": s}}"
+                    "unknown fairness {other}: expected \"none\", \"maxmin\", \"leximin\" or {{\"min_share\": s}}"
                 ),
             ),
         }
@@ -475,7 +476,70 @@ impl Validator {
         ) {
             p.threads = Some(t as usize);
         }
+        p.deprivation = self.deprivation(&r, p.objective);
         p
+    }
+
+    /// `policy.deprivation`: required by the deprivation objective and refused by the others;
+    /// breakpoints `[[u, c], ...]` of a convex, increasing cost from (0, 0) to u = 1.
+    fn deprivation(&mut self, r: &Row, objective: Objective) -> Option<DeprivationCost> {
+        const FIELD: &str = "deprivation";
+        let wanted = objective == Objective::Deprivation;
+        let Some(value) = Self::get(r, FIELD) else {
+            if wanted {
+                self.issue(
+                    r,
+                    FIELD,
+                    "required by objective deprivation: breakpoints [[u, c], ...]",
+                );
+            }
+            return None;
+        };
+        if !wanted {
+            let message = format!(
+                "only used by objective deprivation, not {}",
+                objective.as_str()
+            );
+            self.issue(r, FIELD, message);
+            return None;
+        }
+        let Some(points) = value.as_array() else {
+            self.issue(
+                r,
+                FIELD,
+                format!("expected a list of [u, c] pairs, got {}", kind_of(value)),
+            );
+            return None;
+        };
+        if points.len() < 2 || points.len() > MAX_DEPRIVATION_BREAKPOINTS {
+            let message = format!(
+                "{} breakpoints: between 2 and {MAX_DEPRIVATION_BREAKPOINTS} are needed",
+                points.len()
+            );
+            self.issue(r, FIELD, message);
+            return None;
+        }
+        let mut pairs = Vec::with_capacity(points.len());
+        for (k, point) in points.iter().enumerate() {
+            let pair = point.as_array().filter(|a| a.len() == 2).and_then(|a| {
+                let (u, c) = (a[0].as_f64()?, a[1].as_f64()?);
+                (u.is_finite() && c.is_finite() && c.abs() <= MAX_MAGNITUDE).then_some((u, c))
+            });
+            match pair {
+                Some(pair) => pairs.push(pair),
+                None => {
+                    let message = format!("{point} is not a pair [u, c] of finite numbers");
+                    self.issue(r, &format!("{FIELD}[{k}]"), message);
+                    return None;
+                }
+            }
+        }
+        let problem = deprivation_problem(&pairs);
+        if let Some((k, message)) = problem {
+            self.issue(r, &format!("{FIELD}[{k}]"), message);
+            return None;
+        }
+        Some(DeprivationCost(pairs))
     }
 
     fn table<'a>(
@@ -664,4 +728,43 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
+}
+
+/// The most breakpoints a deprivation cost may have.
+pub const MAX_DEPRIVATION_BREAKPOINTS: usize = 64;
+
+/// The first breakpoint (by position) that breaks a deprivation cost's rules, and which rule.
+fn deprivation_problem(points: &[(f64, f64)]) -> Option<(usize, String)> {
+    if points[0] != (0.0, 0.0) {
+        return Some((0, "the first breakpoint must be [0, 0]".into()));
+    }
+    let last = points.len() - 1;
+    if points[last].0 != 1.0 {
+        return Some((
+            last,
+            format!(
+                "the last breakpoint must have u = 1, not {}",
+                points[last].0
+            ),
+        ));
+    }
+    let mut slope = 0.0;
+    for k in 1..points.len() {
+        let ((u0, c0), (u1, c1)) = (points[k - 1], points[k]);
+        if u1 <= u0 {
+            return Some((k, format!("u must increase: {u1} after {u0}")));
+        }
+        if c1 < c0 {
+            return Some((k, format!("the cost must not decrease: {c1} after {c0}")));
+        }
+        let s = (c1 - c0) / (u1 - u0);
+        if s < slope * (1.0 - 1e-12) {
+            return Some((
+                k,
+                format!("the cost must be convex: slope {s} after slope {slope}"),
+            ));
+        }
+        slope = s;
+    }
+    None
 }

@@ -2,7 +2,7 @@
 //! a touched entity are solved again (all of them under fairness, which couples components).
 
 use super::Session;
-use crate::model::{Fairness, Resource, Scenario};
+use crate::model::{Resource, Scenario};
 use crate::results::Report;
 use crate::solve::{solve_with, SolveOptions, Status};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
@@ -18,7 +18,7 @@ impl Session {
     /// Re-plan the components touched since the last re-plan, keeping the values the plan
     /// had before the first staged batch (the diff `flush` answers).
     pub(super) fn replan_touched(&mut self) {
-        let whole_policy = self.policy.fairness != Fairness::None;
+        let whole_policy = self.policy.couples_groups();
         let dims = self.dims.len();
         let Some(p) = self.pending.as_mut() else {
             return;
