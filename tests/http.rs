@@ -96,6 +96,15 @@ fn solve_json_in_json_and_arrow_out() {
         scenario.resources().len()
     );
     assert_eq!(v["summary"]["input_digest"], json!(scenario.digest()));
+    assert!(v.get("why").is_none(), "why only when asked for");
+    // `"explain": true` adds the engine's rows, the same as a local explained report.
+    let mut asked = example();
+    asked["explain"] = json!(true);
+    let v = post_json(&s, "/v1/solve", &asked, None).json();
+    let local = commonsnet_engine::Report::explained(&commonsnet_engine::solve(&scenario));
+    assert_eq!(v["why"], serde_json::to_value(local.why.unwrap()).unwrap());
+    assert_eq!(v["why"].as_array().unwrap().len(), 4, "{}", v["why"]);
+    assert_eq!(v["summary"]["input_digest"], json!(scenario.digest()));
 
     let body = example().to_string();
     let r = call(
@@ -545,6 +554,7 @@ fn bad_requests_get_exact_statuses_and_codes() {
         ("POST", "/v1/solve", j, "{not json".into(), "", 400, "invalid_json"),
         ("POST", "/v1/solve", j, "".into(), "", 400, "invalid_json"),
         ("POST", "/v1/solve", j, "[]".into(), "", 422, "invalid_input"),
+        ("POST", "/v1/solve", j, r#"{"resources": [], "needs": [], "explain": "yes"}"#.into(), "", 422, "invalid_input"),
         ("POST", "/v1/solve", j, bad_need.to_string(), "", 422, "invalid_input"),
         ("POST", "/v1/solve", j, typo.to_string(), "", 422, "invalid_input"),
         ("POST", "/v1/solve", j, r#"{"resources": [], "needs": [{"id": "a"}]}"#.into(), "", 422, "invalid_input"),

@@ -6,6 +6,7 @@ mod arrow_input;
 mod bad_input;
 mod cli;
 mod duals;
+mod explain;
 mod fairness;
 mod flow;
 mod gap;

@@ -222,11 +222,13 @@ pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tables = report.tables().map_err(|e| format_err(dir, e))?;
     let ext = format.extension();
-    for (name, batch) in [
+    let why = tables.why.as_ref().map(|w| ("why", w));
+    let named = [
         ("allocations", &tables.allocations),
         ("needs", &tables.needs),
         ("resources", &tables.resources),
-    ] {
+    ];
+    for (name, batch) in named.into_iter().chain(why) {
         write_batch(&dir.join(format!("{name}.{ext}")), batch, format)?;
     }
     let summary = serde_json::to_string_pretty(&report.summary_json()).unwrap_or_default();

@@ -6,6 +6,7 @@
 
 pub mod batch;
 mod events;
+pub mod explain;
 pub mod graph;
 mod greedy;
 pub mod input;

@@ -1,5 +1,6 @@
 //! Results of SPEC section 3: the allocations, needs and resources tables, and the summary.
 
+use crate::explain::Why;
 use crate::graph::distance;
 use crate::model::Objective;
 use crate::solve::{group_key, Infeasibility, Outcome, SolverUsed, Solvers, Status};
@@ -103,13 +104,17 @@ pub struct Report {
     pub allocations: Vec<AllocationRow>,
     pub needs: Vec<NeedRow>,
     pub resources: Vec<ResourceRow>,
+    /// Why each need not served in full is served as it is, when asked for
+    /// ([`Report::explained`]).
+    pub why: Option<Vec<Why>>,
 }
 
-/// The three result tables as Arrow record batches.
+/// The result tables as Arrow record batches (`why` when the report has explanations).
 pub struct ResultTables {
     pub allocations: RecordBatch,
     pub needs: RecordBatch,
     pub resources: RecordBatch,
+    pub why: Option<RecordBatch>,
 }
 
 /// Whether every value is the same (exactly: then the indices are 0 without rounding noise).
@@ -160,6 +165,14 @@ pub fn jain_index(values: &[f64]) -> f64 {
 }
 
 impl Report {
+    /// The report with its explanations ([`crate::explain::explain`]).
+    pub fn explained(o: &Outcome) -> Report {
+        Report {
+            why: Some(crate::explain::explain(o)),
+            ..Report::new(o)
+        }
+    }
+
     pub fn new(o: &Outcome) -> Report {
         let s = o.scenario;
         let net = &o.network;
@@ -300,7 +313,9 @@ impl Report {
             gini: gini(&ratios),
             atkinson_0_5: atkinson_0_5(&ratios),
             price_of_fairness: o
-                .efficient_value
+                .efficient
+                .as_ref()
+                .map(|e| e.value)
                 .filter(|_| objective.is_some())
                 .map(|v_eff| {
                     if v_eff > 0.0 {
@@ -331,6 +346,7 @@ impl Report {
             allocations,
             needs,
             resources,
+            why: None,
         }
     }
 
@@ -360,6 +376,10 @@ impl Report {
             allocations: batch(&self.allocations, &self.allocation_columns())?,
             needs: batch(&self.needs, &self.need_columns())?,
             resources: batch(&self.resources, &self.resource_columns())?,
+            why: match &self.why {
+                Some(rows) => Some(batch(rows, &why_columns())?),
+                None => None,
+            },
         })
     }
 
@@ -415,6 +435,19 @@ impl Report {
     }
 }
 
+/// The why table's columns: the row's scalars, and its evidence (candidates, linked
+/// resources or group ratios) as one JSON text column.
+fn why_columns() -> Vec<Column<'static, Why>> {
+    vec![
+        Column::text("need", |w: &Why| &w.need),
+        Column::num("coverage", |w: &Why| w.coverage),
+        Column::text("reason", |w: &Why| w.reason.as_str()),
+        Column::text("explanation", |w: &Why| &w.explanation),
+        Column::num("marginal_value", |w: &Why| w.marginal_value),
+        Column::owned_text("evidence", |w: &Why| w.evidence().to_string()),
+    ]
+}
+
 /// One column of a result table: its name and how a row gives its cell. Each table's columns
 /// are listed once and serve both its JSON objects and its Arrow batch.
 struct Column<'a, R> {
@@ -424,6 +457,7 @@ struct Column<'a, R> {
 
 enum Cell<'a, R> {
     Text(Box<dyn Fn(&R) -> &str + 'a>),
+    OwnedText(Box<dyn Fn(&R) -> String + 'a>),
     /// A number; `None` is null (JSON null, Arrow null in a nullable column).
     Num {
         get: NumberOf<'a, R>,
@@ -436,6 +470,13 @@ type NumberOf<'a, R> = Box<dyn Fn(&R) -> Option<f64> + 'a>;
 impl<'a, R> Column<'a, R> {
     fn text(name: impl Into<String>, get: impl Fn(&R) -> &str + 'a) -> Self {
         let get = Cell::Text(Box::new(get));
+        Column {
+            name: name.into(),
+            get,
+        }
+    }
+    fn owned_text(name: impl Into<String>, get: impl Fn(&R) -> String + 'a) -> Self {
+        let get = Cell::OwnedText(Box::new(get));
         Column {
             name: name.into(),
             get,
@@ -468,6 +509,7 @@ fn json_rows<R>(rows: &[R], cols: &[Column<'_, R>]) -> Vec<Value> {
     let object = |r: &R| {
         let cell = |c: &Column<'_, R>| match &c.get {
             Cell::Text(get) => Value::from(get(r)),
+            Cell::OwnedText(get) => Value::from(get(r)),
             Cell::Num { get, .. } => Value::from(get(r)),
         };
         Value::Object(
@@ -484,6 +526,10 @@ fn batch<R>(rows: &[R], cols: &[Column<'_, R>]) -> Result<RecordBatch, ArrowErro
     for c in cols {
         let (array, nullable): (ArrayRef, bool) = match &c.get {
             Cell::Text(get) => (
+                Arc::new(rows.iter().map(|r| Some(get(r))).collect::<StringArray>()),
+                false,
+            ),
+            Cell::OwnedText(get) => (
                 Arc::new(rows.iter().map(|r| Some(get(r))).collect::<StringArray>()),
                 false,
             ),

@@ -171,10 +171,18 @@ pub struct Outcome<'a> {
     pub scenario: &'a Scenario,
     pub network: Network,
     pub solution: Solution,
-    /// `V_eff` of the price of fairness (SPEC section 2): the best coverage value under the
-    /// same hard constraints without fairness, when fairness is in force and that solve found
-    /// a plan; `None` otherwise.
-    pub efficient_value: Option<f64>,
+    /// The plan without fairness that prices it (SPEC section 2), when the policy is fair and
+    /// that solve proved its optimum; `None` otherwise.
+    pub efficient: Option<Efficient>,
+}
+
+/// The best plan for coverage under the same hard constraints without fairness: its value is
+/// `V_eff` of the price of fairness, its coverage what the `fairness` explanation compares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Efficient {
+    pub value: f64,
+    /// `min(1, y_n)` per need.
+    pub coverage: Vec<f64>,
 }
 
 /// Solve with default options.
@@ -185,7 +193,7 @@ pub fn solve(s: &Scenario) -> Outcome<'_> {
 /// Solve; a solver failure is an answer with status [`Status::Error`] and no plan. Callers
 /// that must tell the failure apart (and say what failed) use [`try_solve_with`].
 pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
-    let (network, solution, efficient_value) = solve_parts(s, opts);
+    let (network, solution, efficient) = solve_parts(s, opts);
     let solution = solution.unwrap_or_else(|(_, ms)| {
         let mut sol = empty_solution(s, &network, Solvers::one(SolverUsed::HighsLp));
         sol.status = Status::Error;
@@ -196,29 +204,33 @@ pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
         scenario: s,
         network,
         solution,
-        efficient_value,
+        efficient,
     }
 }
 
 /// Solve, or say why the solver failed.
 pub fn try_solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Result<Outcome<'a>, SolveError> {
-    let (network, solution, efficient_value) = solve_parts(s, opts);
+    let (network, solution, efficient) = solve_parts(s, opts);
     Ok(Outcome {
         scenario: s,
         network,
         solution: solution.map_err(|(e, _)| e)?,
-        efficient_value,
+        efficient,
     })
 }
 
 /// The network, the solution (or the failure and the time spent) and, under fairness, the
-/// efficient value of [`Outcome::efficient_value`], on the pool [`SolveOptions::threads`] asks
+/// efficient plan of [`Outcome::efficient`], on the pool [`SolveOptions::threads`] asks
 /// for. `solve_ms` is the plan's own solve; the efficient solve is not counted in it.
 #[allow(clippy::type_complexity)]
 fn solve_parts(
     s: &Scenario,
     opts: &SolveOptions,
-) -> (Network, Result<Solution, (SolveError, f64)>, Option<f64>) {
+) -> (
+    Network,
+    Result<Solution, (SolveError, f64)>,
+    Option<Efficient>,
+) {
     let run = || {
         let start = Instant::now();
         let network = Network::build(s);
@@ -237,7 +249,7 @@ fn solve_parts(
                 if s.policy.is_fair()
                     && !matches!(sol.status, Status::Infeasible | Status::Error) =>
             {
-                efficient_value(s, &network, opts, start)
+                efficient_plan(s, &network, opts, start)
             }
             _ => None,
         };
@@ -249,22 +261,23 @@ fn solve_parts(
     }
 }
 
-/// `V_eff` of the price of fairness: the largest coverage value `sum_n priority_n * y_n` the
-/// hard constraints (min_fill, indivisibility, windows, capacities) allow with fairness `none`
-/// (objective coverage, exact solvers; the links do not depend on fairness, so the network is
-/// shared). `None` unless that solve proves its optimum within the plan's time limit: a
-/// time-limited `V_eff` would understate the price.
-fn efficient_value(
+/// The efficient plan of the price of fairness: the largest coverage value `sum_n priority_n
+/// * y_n` the hard constraints (min_fill, indivisibility, windows, capacities) allow with
+/// fairness `none` (objective coverage, exact solvers; the links do not depend on fairness, so
+/// the network is shared). `None` unless that solve proves its optimum within the plan's time
+/// limit: a time-limited `V_eff` would understate the price.
+fn efficient_plan(
     s: &Scenario,
     net: &Network,
     opts: &SolveOptions,
     start: Instant,
-) -> Option<f64> {
+) -> Option<Efficient> {
     let efficient = Scenario {
         policy: Policy {
             fairness: Fairness::None,
             objective: Objective::Coverage,
             solver: SolverChoice::Auto,
+            deprivation: None,
             ..s.policy.clone()
         },
         ..s.clone()
@@ -277,14 +290,15 @@ fn efficient_value(
     for (e, edge) in net.edges.iter().enumerate() {
         y[edge.need()] += sol.x[e];
     }
-    Some(
-        s.needs
-            .iter()
-            .zip(y)
-            .map(|(n, y)| n.priority * y.min(1.0))
-            .sum::<f64>()
-            + 0.0,
-    )
+    let coverage: Vec<f64> = y.into_iter().map(|y: f64| y.min(1.0)).collect();
+    let value = s
+        .needs
+        .iter()
+        .zip(&coverage)
+        .map(|(n, y)| n.priority * y)
+        .sum::<f64>()
+        + 0.0;
+    Some(Efficient { value, coverage })
 }
 
 /// The pool a solve must build, if any (see [`SolveOptions::threads`]).

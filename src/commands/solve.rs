@@ -51,6 +51,10 @@ pub struct SolveArgs {
     /// Include the allocations in the printed JSON.
     #[arg(long)]
     plan: bool,
+    /// Say why each need not served in full is served as it is: a `why` list in the printed
+    /// JSON, and a `why` table with --out.
+    #[arg(long)]
+    explain: bool,
     /// Threads for this solve (default: all cores, or the policy's `threads`).
     #[arg(long)]
     threads: Option<usize>,
@@ -139,7 +143,11 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let scenario = read_scenario(&args.file, Some(f)).map_err(describe)?;
             let outcome = try_solve_with(&scenario, &opts)
                 .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-            let report = Report::new(&outcome);
+            let report = if args.explain {
+                Report::explained(&outcome)
+            } else {
+                Report::new(&outcome)
+            };
             emit(&report, args, None)
         }
         InputFormat::DimacsMin => {
@@ -214,7 +222,12 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                     .map_err(|e| describe(DatasetError::Invalid(e)))?;
                 let outcome = try_solve_with(&scenario, &opts)
                     .map_err(|e| anyhow!("{}: {name}: {e}", args.file.display()))?;
-                emit(&Report::new(&outcome), args, Some(sense))?;
+                let report = if args.explain {
+                    Report::explained(&outcome)
+                } else {
+                    Report::new(&outcome)
+                };
+                emit(&report, args, Some(sense))?;
             }
             Ok(())
         }
@@ -234,12 +247,15 @@ fn emit(report: &Report, args: &SolveArgs, sense: Option<Sense>) -> Result<()> {
         }
         m.insert("sense".into(), "max".into());
     }
-    if args.plan {
-        if let Value::Object(m) = &mut out {
+    if let Value::Object(m) = &mut out {
+        if args.plan {
             m.insert(
                 "allocations".into(),
                 Value::Array(report.allocations_json()),
             );
+        }
+        if let Some(why) = &report.why {
+            m.insert("why".into(), serde_json::to_value(why)?);
         }
     }
     if let Some(dir) = &args.out {

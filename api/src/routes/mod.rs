@@ -116,10 +116,12 @@ Code::HeadersTooLarge,
         commonsnet_engine::Summary, commonsnet_engine::solve::Infeasibility,
         commonsnet_engine::session::Dispatch, commonsnet_engine::session::MatchChange,
         commonsnet_engine::batch::RunRow, commonsnet_engine::batch::RunMetrics,
-        commonsnet_engine::graph::Excluded, crate::schema::WhyReason,
+        commonsnet_engine::graph::Excluded, commonsnet_engine::explain::Reason,
         crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
-        crate::schema::Why, crate::schema::Candidate, crate::schema::LinkedResource,
-        crate::schema::ServesInstead, crate::error::LimitValue)),
+        commonsnet_engine::session::SessionWhy, commonsnet_engine::explain::Why,
+        commonsnet_engine::explain::Candidate, commonsnet_engine::explain::LinkedResource,
+        commonsnet_engine::explain::ServedNeed, commonsnet_engine::explain::GroupRatio,
+        crate::error::LimitValue)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -487,7 +489,7 @@ mod tests {
             &crate::sessions::plan(&session.report(), &session),
         );
         for need in ["a", "b", "c"] {
-            conforms(&doc, "Why", &session.why(need).unwrap());
+            conforms(&doc, "SessionWhy", &session.why(need).unwrap());
         }
 
         let job: crate::jobs::JobRequest =

@@ -158,10 +158,11 @@ pub(super) async fn session_plan(
     }
 }
 
-/// Why a need is unserved or partly served.
+/// Why a need is served as it is (SPEC section 2, "Explanations"): the reason, its evidence,
+/// and what dispatches have served.
 #[utoipa::path(get, path = "/v1/sessions/{id}/needs/{need}/why",
     params(("id" = String, Path, description = "Session id"), ("need" = String, Path, description = "Need id")),
-    responses((status = 200, description = "The explanation", body = crate::schema::Why),
+    responses((status = 200, description = "The explanation", body = commonsnet_engine::session::SessionWhy),
         Unauthorized,
         (status = 404, description = "No such session or need", body = ErrorBody),
         SessionsFull))]
@@ -169,7 +170,7 @@ pub(super) async fn session_why(
     State(st): St,
     Tenant(tenant): Tenant,
     Path((id, need)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<commonsnet_engine::session::SessionWhy>, ApiError> {
     session_read(&st, id, tenant, move |s| s.why(&need))
         .await?
         .map(Json)

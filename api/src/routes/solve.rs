@@ -27,6 +27,9 @@ pub struct SolveResponse {
     pub needs: Vec<Value>,
     #[schema(value_type = Vec<schema::ResourceRow>)]
     pub resources: Vec<Value>,
+    /// With `"explain": true`: why each need not served in full is served as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<Vec<commonsnet_engine::explain::Why>>,
 }
 
 impl SolveResponse {
@@ -36,16 +39,33 @@ impl SolveResponse {
             allocations: r.allocations_json(),
             needs: r.needs_json(),
             resources: r.resources_json(),
+            why: r.why.clone(),
         }
     }
 }
 
+/// The request's `explain` flag: a top-level `"explain"` of the JSON scenario (taken out before
+/// the scenario is validated), or an `explain` part of a multipart form; `true` or `false`.
+fn explain_flag(value: Option<Value>) -> Result<bool, UserError> {
+    match value {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(other) => Err(UserError::unprocessable(format!(
+            "explain must be true or false, not {other}"
+        ))),
+    }
+}
+
 /// Read the multipart form of `POST /v1/solve`: Arrow IPC (stream or file) parts `resources`,
-/// `needs`, optional `links`, a `policy` JSON part and an optional `name` text part.
-pub(super) async fn scenario_from_multipart(mut form: Multipart) -> Result<Scenario, UserError> {
+/// `needs`, optional `links`, a `policy` JSON part, an optional `name` text part and an
+/// optional `explain` part (`true` or `false`). The scenario and the explain flag.
+pub(super) async fn scenario_from_multipart(
+    mut form: Multipart,
+) -> Result<(Scenario, bool), UserError> {
     let mut tables: [Option<Vec<RecordBatch>>; 3] = [None, None, None];
     let mut policy: Option<Value> = None;
     let mut name: Option<String> = None;
+    let mut explain = false;
     let bad = |m: String| UserError::new(Code::BadMultipart, m);
     while let Some(field) = form.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -77,10 +97,16 @@ pub(super) async fn scenario_from_multipart(mut form: Multipart) -> Result<Scena
                 name = Some(String::from_utf8_lossy(&data).into_owned());
                 continue;
             }
+            "explain" => {
+                let text = String::from_utf8_lossy(&data);
+                explain =
+                    explain_flag(serde_json::from_str(text.trim()).ok().or(Some(Value::Null)))?;
+                continue;
+            }
             other => {
                 return Err(bad(format!(
-                    "unknown part {other:?}: expected resources, needs, links, policy or name"
-                )))
+                "unknown part {other:?}: expected resources, needs, links, policy, name or explain"
+            )))
             }
         };
         let batches = commonsnet_datasets::read_batches_from_bytes(&data).map_err(|e| {
@@ -100,18 +126,20 @@ pub(super) async fn scenario_from_multipart(mut form: Multipart) -> Result<Scena
             missing.join(", ")
         )));
     }
-    scenario_from_batches(
+    let scenario = scenario_from_batches(
         resources.as_deref().unwrap_or_default(),
         needs.as_deref().unwrap_or_default(),
         links.as_deref(),
         policy.as_ref(),
         name.as_deref(),
     )
-    .map_err(|e| UserError::invalid_input(&e))
+    .map_err(|e| UserError::invalid_input(&e))?;
+    Ok((scenario, explain))
 }
 
 /// Solve a scenario now. JSON body (SPEC section 3), or `multipart/form-data` with Arrow IPC
-/// parts `resources`, `needs`, optional `links`, and a `policy` JSON part. Answers the summary
+/// parts `resources`, `needs`, optional `links`, and a `policy` JSON part. `"explain": true`
+/// (a top-level field of the JSON, or an `explain` part) adds the `why` rows. Answers the summary
 /// and the result tables as JSON, or with `Accept: application/vnd.apache.arrow.stream` the
 /// allocations table as an Arrow IPC stream (status, objective and solver in `x-commonsnet-*`
 /// headers). The server's time limit caps the policy's.
@@ -133,11 +161,13 @@ pub(super) async fn solve(
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(req.headers(), false)?;
     let ctype = content_type(req.headers());
-    let scenario = match ctype.as_str() {
+    let (scenario, explain) = match ctype.as_str() {
         "application/json" | "" => {
             let bytes = read_body(&st, req).await?;
-            let value: Value = parse_json(&bytes)?;
-            scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?
+            let mut value: Value = parse_json(&bytes)?;
+            let explain = explain_flag(value.as_object_mut().and_then(|m| m.remove("explain")))?;
+            let scenario = scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?;
+            (scenario, explain)
         }
         "multipart/form-data" => {
             check_encoding(req.headers())?;
@@ -169,7 +199,13 @@ pub(super) async fn solve(
     // A solver failure is ours, not the client's: a 500, logged with what failed.
     let report = blocking(move || {
         let _permit = permit;
-        commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| Report::new(&o))
+        commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| {
+            if explain {
+                Report::explained(&o)
+            } else {
+                Report::new(&o)
+            }
+        })
     })
     .await?
     .map_err(InternalError::from)?;

@@ -16,6 +16,7 @@ mod check;
 mod links;
 mod replan;
 mod report;
+pub use report::SessionWhy;
 mod stage;
 
 pub use crate::events::{parse_events, Event, EventKind};

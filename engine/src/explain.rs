@@ -1,0 +1,420 @@
+//! Why a need is not served in full (SPEC section 2, "Explanations"): one row per need, built
+//! from a solved [`Outcome`] by [`explain`]. The CLI's `--explain`, `/v1/solve`'s `"explain":
+//! true` and a live session's `why` route all answer these rows.
+
+use crate::graph::{check_link, distance, Excluded};
+use crate::solve::{group_key, Outcome, Status};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Shares and capacities closer than this to their bound count as at the bound.
+const EPS: f64 = 1e-9;
+/// A need served less than this below its coverage in the plan without fairness was not
+/// held back by fairness.
+const FAIRNESS_EPS: f64 = 1e-6;
+/// Capacity left below this (relative to `max(1, capacity)`) is used up: HiGHS's primal
+/// feasibility tolerance.
+pub const USED_UP_TOL: f64 = 1e-7;
+/// How many of the nearest excluded resources a `no_candidate` or `time` row lists.
+const NEAREST: usize = 5;
+
+/// Why a need is not served in full. One reason per need, the first that holds in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The scenario has no plan and this need's `min_fill` is in the conflict.
+    MinFill,
+    /// The scenario has no plan for other reasons (a group's `min_share`, another need's
+    /// `min_fill`).
+    Infeasible,
+    /// Some resource passes every link rule but the time rules: the windows collide.
+    Time,
+    /// No resource passes the link rules.
+    NoCandidate,
+    /// The plan without fairness serves it more: capacity went to other groups.
+    Fairness,
+    /// Every linked resource is used up in a dimension this need uses (for an indivisible
+    /// need: has less left than serving it in full takes).
+    Capacity,
+    /// Capacity is left but serving more would lower the objective (`cost` serves only
+    /// `min_fill`; under `weighted` or `deprivation` its links cost more than it gains).
+    Objective,
+    /// Served in full (the session route answers it; plans list only needs not served in full).
+    Served,
+}
+
+impl Reason {
+    /// The serde spelling (the why table's `reason` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::MinFill => "min_fill",
+            Reason::Infeasible => "infeasible",
+            Reason::Time => "time",
+            Reason::NoCandidate => "no_candidate",
+            Reason::Fairness => "fairness",
+            Reason::Capacity => "capacity",
+            Reason::Objective => "objective",
+            Reason::Served => "served",
+        }
+    }
+}
+
+impl Why {
+    /// The row of a need served in full.
+    pub fn served(need: &str, marginal_value: f64) -> Why {
+        Why {
+            need: need.to_string(),
+            coverage: 1.0,
+            reason: Reason::Served,
+            explanation: "served in full".into(),
+            marginal_value,
+            candidates: None,
+            linked_resources: None,
+            groups: None,
+        }
+    }
+
+    /// The row's evidence as one JSON object (`candidates`, `linked_resources`, `groups`,
+    /// whichever the reason has): the why table's `evidence` column.
+    pub fn evidence(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        let mut put = |key: &str, v: serde_json::Result<serde_json::Value>| {
+            m.insert(key.into(), v.unwrap_or(serde_json::Value::Null));
+        };
+        if let Some(c) = &self.candidates {
+            put("candidates", serde_json::to_value(c));
+        }
+        if let Some(l) = &self.linked_resources {
+            put("linked_resources", serde_json::to_value(l));
+        }
+        if let Some(g) = &self.groups {
+            put("groups", serde_json::to_value(g));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// Why one need is served as it is, with the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Why {
+    pub need: String,
+    pub coverage: f64,
+    pub reason: Reason,
+    /// The reason in words, for a planner's meeting.
+    pub explanation: String,
+    /// Value one more unit of this need's coverage would add (dual of its `y <= 1`).
+    pub marginal_value: f64,
+    /// `no_candidate` and `time`: the nearest excluded resources and the rule excluding each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<Candidate>>,
+    /// `capacity`, `fairness`, `objective`: the linked resources and what they serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_resources: Option<Vec<LinkedResource>>,
+    /// `fairness`: every group's ratio in this plan and in the plan without fairness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupRatio>>,
+}
+
+/// A resource the link rules exclude for a need.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Candidate {
+    pub resource: String,
+    pub distance_km: Option<f64>,
+    pub excluded_by: Excluded,
+    pub explanation: String,
+}
+
+/// A resource linked to a need, with what its capacity serves instead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkedResource {
+    pub resource: String,
+    /// Capacity left in the plan, per dimension the link uses.
+    pub capacity_left: BTreeMap<String, f64>,
+    /// Gain per extra unit of capacity, per dimension (those at 0 left out).
+    pub shadow_price: BTreeMap<String, f64>,
+    pub serves_instead: Vec<ServedNeed>,
+}
+
+/// A need a resource serves, and its share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServedNeed {
+    pub need: String,
+    pub share: f64,
+    pub priority: f64,
+}
+
+/// A group's coverage ratio with and without fairness.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupRatio {
+    pub group: String,
+    pub ratio: f64,
+    pub ratio_without_fairness: f64,
+}
+
+/// One row per need not served in full, in need order.
+pub fn explain(o: &Outcome) -> Vec<Why> {
+    let plan = Plan::of(o);
+    (0..o.scenario.needs.len())
+        .filter(|&n| plan.y[n] < 1.0 - EPS)
+        .map(|n| plan.why(n))
+        .collect()
+}
+
+/// The row of need `n` (by position), `reason: served` when it is served in full.
+pub fn explain_need(o: &Outcome, n: usize) -> Option<Why> {
+    (n < o.scenario.needs.len()).then(|| Plan::of(o).why(n))
+}
+
+/// What the rows read of a solved outcome, computed once.
+struct Plan<'o, 'a> {
+    o: &'o Outcome<'a>,
+    /// `min(1, y_n)` per need.
+    y: Vec<f64>,
+    /// Capacity left per `resource * D + dim`.
+    left: Vec<f64>,
+    /// Edges into each need.
+    edges_of_need: Vec<Vec<usize>>,
+    /// Edges out of each resource.
+    edges_of_resource: Vec<Vec<usize>>,
+}
+
+impl<'o, 'a> Plan<'o, 'a> {
+    fn of(o: &'o Outcome<'a>) -> Self {
+        let (s, net, x) = (o.scenario, &o.network, &o.solution.x);
+        let nd = net.num_dims();
+        let mut y = vec![0.0; s.needs.len()];
+        let mut left: Vec<f64> = (0..s.resources.len())
+            .flat_map(|r| net.cap(r).to_vec())
+            .collect();
+        let mut edges_of_need = vec![Vec::new(); s.needs.len()];
+        let mut edges_of_resource = vec![Vec::new(); s.resources.len()];
+        for (e, edge) in net.edges.iter().enumerate() {
+            y[edge.need()] += x[e];
+            for (d, u) in net.edge_use(e).iter().enumerate() {
+                left[edge.resource() * nd + d] -= u * x[e];
+            }
+            edges_of_need[edge.need()].push(e);
+            edges_of_resource[edge.resource()].push(e);
+        }
+        Plan {
+            o,
+            y: y.into_iter().map(|v: f64| v.min(1.0)).collect(),
+            left,
+            edges_of_need,
+            edges_of_resource,
+        }
+    }
+
+    fn why(&self, n: usize) -> Why {
+        let (s, sol) = (self.o.scenario, &self.o.solution);
+        let need = &s.needs[n];
+        let mut why = Why::served(&need.id, sol.marginal[n]);
+        why.coverage = self.y[n];
+        if self.y[n] >= 1.0 - EPS {
+            return why;
+        }
+        if sol.status == Status::Infeasible {
+            let named = sol
+                .infeasibility
+                .as_ref()
+                .is_some_and(|i| i.needs.contains(&need.id));
+            (why.reason, why.explanation) = if named {
+                let text = format!(
+                    "no plan serves its min_fill {} together with the other hard constraints",
+                    need.min_fill
+                );
+                (Reason::MinFill, text)
+            } else {
+                let text = "the scenario has no plan: other needs' min_fill or groups' min_share \
+                            cannot all hold (see summary.infeasibility)";
+                (Reason::Infeasible, text.into())
+            };
+            return why;
+        }
+        if self.edges_of_need[n].is_empty() {
+            let candidates = self.nearest_excluded(n);
+            let timed = candidates.iter().any(|c| is_time_rule(&c.excluded_by));
+            why.reason = if timed {
+                Reason::Time
+            } else {
+                Reason::NoCandidate
+            };
+            why.explanation = if s.resources.is_empty() {
+                "there are no resources".into()
+            } else if timed {
+                "resources that could serve it are not available in its time window (the \
+                 windows that collide are listed)"
+                    .into()
+            } else {
+                format!(
+                    "no resource passes the link rules for this {} need; the nearest and the \
+                     rule excluding each are listed",
+                    need.kind
+                )
+            };
+            why.candidates = Some(if timed {
+                candidates
+                    .into_iter()
+                    .filter(|c| is_time_rule(&c.excluded_by))
+                    .collect()
+            } else {
+                candidates
+            });
+            return why;
+        }
+        why.linked_resources = Some(self.linked(n));
+        let without = self.o.efficient.as_ref().map(|e| e.coverage[n]);
+        if s.policy.is_fair() && without.is_some_and(|w| w > self.y[n] + FAIRNESS_EPS) {
+            why.reason = Reason::Fairness;
+            why.explanation = format!(
+                "the plan without fairness serves it {:.3} instead of {:.3}: fairness gave that \
+                 capacity to other groups (their ratios are listed)",
+                without.unwrap_or(0.0),
+                self.y[n]
+            );
+            why.groups = Some(self.group_ratios());
+            return why;
+        }
+        if self.edges_of_need[n]
+            .iter()
+            .all(|&e| self.used_up_for(e, n))
+        {
+            why.reason = Reason::Capacity;
+            why.explanation = format!(
+                "every linked resource is used up by needs the plan values more (priority {} \
+                 here); one more unit of a resource adds its shadow price",
+                need.priority
+            );
+        } else {
+            why.reason = Reason::Objective;
+            why.explanation = format!(
+                "capacity is left, but serving more would not improve the objective ({})",
+                s.policy.objective.as_str()
+            );
+        }
+        why
+    }
+
+    /// Whether edge `e`'s resource cannot give need `n` more: less left than the edge uses
+    /// for the rest of the need (all of it, for an indivisible need) in some dimension.
+    fn used_up_for(&self, e: usize, n: usize) -> bool {
+        let net = &self.o.network;
+        let nd = net.num_dims();
+        let r = net.edges[e].resource();
+        let indivisible = self.o.scenario.needs[n].indivisible;
+        net.edge_use(e).iter().enumerate().any(|(d, &u)| {
+            let left = self.left[r * nd + d];
+            let tol = USED_UP_TOL * net.cap(r)[d].max(1.0);
+            u > 0.0
+                && if indivisible {
+                    left < u - tol
+                } else {
+                    left <= tol
+                }
+        })
+    }
+
+    /// The resources linked to need `n`, what is left of them and what they serve instead.
+    fn linked(&self, n: usize) -> Vec<LinkedResource> {
+        let (s, net, sol) = (self.o.scenario, &self.o.network, &self.o.solution);
+        let nd = net.num_dims();
+        self.edges_of_need[n]
+            .iter()
+            .map(|&e| {
+                let r = net.edges[e].resource();
+                let used_dims = (0..nd).filter(|&d| net.edge_use(e)[d] > 0.0);
+                let capacity_left = used_dims
+                    .map(|d| (net.dims[d].clone(), self.left[r * nd + d].max(0.0)))
+                    .collect();
+                let shadow_price = (0..nd)
+                    .filter(|&d| sol.shadow[r * nd + d] > 0.0)
+                    .map(|d| (net.dims[d].clone(), sol.shadow[r * nd + d]))
+                    .collect();
+                let serves_instead = self.edges_of_resource[r]
+                    .iter()
+                    .filter(|&&f| f != e && sol.x[f] > EPS)
+                    .map(|&f| {
+                        let other = &s.needs[net.edges[f].need()];
+                        ServedNeed {
+                            need: other.id.clone(),
+                            share: sol.x[f],
+                            priority: other.priority,
+                        }
+                    })
+                    .collect();
+                LinkedResource {
+                    resource: s.resources[r].id.clone(),
+                    capacity_left,
+                    shadow_price,
+                    serves_instead,
+                }
+            })
+            .collect()
+    }
+
+    /// Every resource, nearest first (by distance where known, else input order), with the
+    /// rule that excludes it for need `n`; at most [`NEAREST`].
+    fn nearest_excluded(&self, n: usize) -> Vec<Candidate> {
+        let s = self.o.scenario;
+        let need = &s.needs[n];
+        let mut excluded: Vec<(f64, usize, Excluded)> = s
+            .resources
+            .iter()
+            .enumerate()
+            .filter_map(|(ri, r)| {
+                let e = check_link(ri, r, n, need, &s.policy).err()?;
+                Some((distance(r, need).unwrap_or(f64::INFINITY), ri, e))
+            })
+            .collect();
+        // Resources excluded by the time rules alone come first: they are the near misses.
+        excluded.sort_by(|a, b| {
+            let timed = |x: &(f64, usize, Excluded)| !is_time_rule(&x.2);
+            timed(a)
+                .cmp(&timed(b))
+                .then(a.0.total_cmp(&b.0))
+                .then(a.1.cmp(&b.1))
+        });
+        excluded
+            .into_iter()
+            .take(NEAREST)
+            .map(|(d, ri, e)| Candidate {
+                resource: s.resources[ri].id.clone(),
+                distance_km: d.is_finite().then_some(d),
+                explanation: e.to_string(),
+                excluded_by: e,
+            })
+            .collect()
+    }
+
+    /// Each group's ratio in this plan and in the plan without fairness.
+    fn group_ratios(&self) -> Vec<GroupRatio> {
+        let s = self.o.scenario;
+        let without = self.o.efficient.as_ref().map(|e| &e.coverage);
+        let mut totals: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+        for (n, need) in s.needs.iter().enumerate() {
+            let t = totals.entry(group_key(s, need)).or_default();
+            t.0 += need.priority * self.y[n];
+            t.1 += need.priority * without.map_or(0.0, |w| w[n]);
+            t.2 += need.priority;
+        }
+        totals
+            .into_iter()
+            .map(|(group, (with, without, total))| GroupRatio {
+                group,
+                ratio: with / total,
+                ratio_without_fairness: without / total,
+            })
+            .collect()
+    }
+}
+
+/// SPEC's rule 5 (the need's deadline, the resource's window).
+fn is_time_rule(e: &Excluded) -> bool {
+    matches!(e, Excluded::Deadline { .. } | Excluded::Window { .. })
+}
