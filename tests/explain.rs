@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 fn policy(rng: &mut Rng) -> Value {
     let mut p = random_policy(rng);
     match rng.below(4) {
-        0 => p["fairness"] = json!("leximin"),
+        0 => {
+            p["fairness"] = json!("leximin");
+            p["objective"] = json!("coverage");
+        }
         1 => {
             p["objective"] = json!("deprivation");
             p["deprivation"] = json!([[0, 0], [0.5, 1], [1, 3]]);
@@ -40,12 +43,24 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
     let report = Report::explained(&outcome);
     let rows = report.why.clone().unwrap();
     let label = format!("seed {seed}\n{value}");
-    // Exactly the needs not served in full, once each, in need order.
+    // Exactly the needs not served in full, once each, in need order. Under coverage, SPEC's
+    // hold `V >= V* - 1e-7 max(1, V*)` lets the cost stage take up to `1e-7 max(1, V) / p_n`
+    // from a need: that much short still counts as in full.
+    let value = report.summary.coverage_value;
+    let coverage_objective = s.policy().objective == commonsnet_engine::model::Objective::Coverage;
     let short: Vec<&str> = report
         .needs
         .iter()
-        .filter(|n| n.coverage < 1.0 - 1e-9)
-        .map(|n| n.id.as_str())
+        .zip(s.needs())
+        .filter(|(row, need)| {
+            let band = if coverage_objective {
+                1e-7 * value.max(1.0) / need.priority
+            } else {
+                0.0
+            };
+            row.coverage < 1.0 - band.max(1e-9)
+        })
+        .map(|(row, _)| row.id.as_str())
         .collect();
     let named: Vec<&str> = rows.iter().map(|w| w.need.as_str()).collect();
     assert_eq!(named, short, "{label}");
@@ -60,8 +75,19 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
             Reason::NoCandidate | Reason::Time => check_excluded(&s, n, w, &links, &label),
             Reason::Capacity => check_used_up(&s, &report, n, w, &links, &label),
             Reason::MinFill => {
+                // In the conflict (or, without one, among the needs the diagnosis names).
                 let inf = report.summary.infeasibility.as_ref().unwrap();
-                assert!(inf.needs.contains(&w.need), "{label}");
+                let conflict: Vec<&str> = inf
+                    .conflict
+                    .iter()
+                    .filter(|c| c.kind == commonsnet_engine::solve::ConflictKind::MinFill)
+                    .map(|c| c.id.as_str())
+                    .collect();
+                if conflict.is_empty() {
+                    assert!(inf.needs.contains(&w.need), "{label}");
+                } else {
+                    assert!(conflict.contains(&w.need.as_str()), "{label}");
+                }
             }
             Reason::Infeasible => assert_eq!(report.summary.status, Status::Infeasible),
             Reason::Fairness => {
@@ -74,6 +100,7 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
                 // Capacity is left on some link: the reason is not capacity.
                 assert!(links.iter().any(|l| l.n == n), "{label}");
             }
+            Reason::TimeLimit => assert_eq!(report.summary.status, Status::TimeLimit),
             Reason::Served => panic!("a served row for a need short of full: {label}"),
         }
     }
@@ -317,5 +344,98 @@ fn a_window_that_ends_before_the_need_starts_is_time() {
             available_until_h: 3.0,
             earliest_h: 5.0
         }
+    );
+}
+
+/// An infeasible scenario names an irreducible conflict: with only its `min_fill`s kept the
+/// scenario is infeasible, and without any one of them it is feasible (both checked with the
+/// naive model of `tests/fairness.rs`).
+#[test]
+fn infeasible_scenarios_name_an_irreducible_conflict() {
+    use crate::fairness::Naive;
+    use commonsnet_engine::solve::ConflictKind;
+    let shape = Shape {
+        resources: 4,
+        needs: 7,
+        explicit_links: false,
+        indivisible: true,
+        min_fill: true,
+        dims: 2,
+    };
+    let mut checked = 0;
+    for seed in 600..900 {
+        let mut rng = Rng::new(seed);
+        let mut p = random_policy(&mut rng);
+        p["fairness"] = json!("none");
+        let value = random_scenario(&mut rng, shape, p);
+        let s = scenario_from_value(&value).unwrap();
+        let report = commonsnet_engine::solve_report(&s);
+        if report.summary.status != Status::Infeasible {
+            continue;
+        }
+        let inf = report.summary.infeasibility.unwrap();
+        let members: Vec<&str> = inf
+            .conflict
+            .iter()
+            .filter(|c| c.kind == ConflictKind::MinFill)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert!(!members.is_empty(), "seed {seed}: no conflict\n{value}");
+        let only = |kept: &[&str]| {
+            let mut v = value.clone();
+            for n in v["needs"].as_array_mut().unwrap() {
+                if !kept.contains(&n["id"].as_str().unwrap()) {
+                    n["min_fill"] = json!(0);
+                }
+            }
+            scenario_from_value(&v).unwrap()
+        };
+        let feasible = |kept: &[&str]| {
+            let s = only(kept);
+            Naive::new(&s)
+                .maximise(0, |_, _| (0.0.into(), Vec::new()))
+                .is_some()
+        };
+        assert!(
+            !feasible(&members),
+            "seed {seed}: {members:?} is feasible\n{value}"
+        );
+        for k in 0..members.len() {
+            let mut rest = members.clone();
+            rest.remove(k);
+            assert!(
+                feasible(&rest),
+                "seed {seed}: {rest:?} is still infeasible\n{value}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked}");
+}
+
+/// Two groups that cannot both get half of one bed: both min_shares and the bed conflict.
+#[test]
+fn a_min_share_conflict_names_the_groups_and_the_capacity() {
+    let s = scenario_from_value(&json!({
+        "resources": [{"id": "hall", "kind": "bed", "capacity": {"beds": 1}}],
+        "needs": [
+            {"id": "a", "community": "x", "kind": "bed", "demand": {"beds": 1}},
+            {"id": "b", "community": "y", "kind": "bed", "demand": {"beds": 1}},
+            {"id": "c", "community": "z", "kind": "bed", "demand": {"beds": 1}, "min_fill": 0}],
+        "policy": {"fairness": {"min_share": 0.4}}
+    }))
+    .unwrap();
+    let r = commonsnet_engine::solve_report(&s);
+    assert_eq!(r.summary.status, Status::Infeasible);
+    let conflict = serde_json::to_value(&r.summary.infeasibility.unwrap().conflict).unwrap();
+    // Any two of the three groups can have 0.4 each (0.8 of the bed); all three cannot.
+    assert_eq!(
+        conflict,
+        json!([
+            {"kind": "min_share", "id": "x"},
+            {"kind": "min_share", "id": "y"},
+            {"kind": "min_share", "id": "z"},
+            {"kind": "capacity", "id": "hall", "dim": "beds"}
+        ])
     );
 }

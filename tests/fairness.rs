@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The scenario's feasible set written out: shares, each need's `y`, each group's ratio.
-struct Naive<'a> {
+pub(crate) struct Naive<'a> {
     s: &'a Scenario,
     links: Vec<NaiveLink>,
     /// Group name -> its needs, in name order (the summary's order).
@@ -24,14 +24,14 @@ struct Naive<'a> {
 }
 
 /// The expressions a naive objective is written in.
-struct Exprs {
+pub(crate) struct Exprs {
     y: Vec<Expression>,
     ratio: Vec<Expression>,
     cost: Expression,
 }
 
 impl<'a> Naive<'a> {
-    fn new(s: &'a Scenario) -> Self {
+    pub(crate) fn new(s: &'a Scenario) -> Self {
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (n, need) in s.needs().iter().enumerate() {
             let key = match s.policy().group_by {
@@ -50,7 +50,7 @@ impl<'a> Naive<'a> {
     /// Maximise `objective` (built from the expressions and `extra` free variables) over the
     /// hard constraints plus `more`; the values of `extra` and every group ratio, or `None`
     /// when infeasible.
-    fn maximise(
+    pub(crate) fn maximise(
         &self,
         extra: usize,
         objective: impl FnOnce(&Exprs, &[Variable]) -> (Expression, Vec<Constraint>),
@@ -499,6 +499,11 @@ fn deprivation_breakpoints_are_validated() {
             "pair [u, c] of finite numbers",
         ),
         (json!("steep"), "policy.deprivation", "expected a list"),
+        (
+            json!([[0, 0], [0.999999999, 0], [1, 1e7]]),
+            "policy.deprivation[2]",
+            "spread the breakpoints",
+        ),
     ];
     for (curve, at, msg) in cases {
         let mut v = base.clone();

@@ -126,7 +126,8 @@ pub struct JobRequest {
     pub scenarios: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<GeneratorSpec>,
-    /// Policies: names (`greedy`, `coverage`, `cost`, `maxmin`, `own`, `min_share=S`) applied over
+    /// Policies: names (`greedy`, `coverage`, `cost`, `maxmin`, `leximin`, `proportional`, `own`,
+    /// `min_share=S`) applied over
     /// each scenario's own policy, or full policy objects. Default: each scenario's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]

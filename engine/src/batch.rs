@@ -266,6 +266,11 @@ impl NamedPolicy {
         };
         p.objective = objective;
         p.fairness = fairness;
+        // Breakpoints belong to the deprivation objective only (the validator refuses them
+        // under another).
+        if objective != Objective::Deprivation {
+            p.deprivation = None;
+        }
         p
     }
 }

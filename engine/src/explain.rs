@@ -3,7 +3,9 @@
 //! true` and a live session's `why` route all answer these rows.
 
 use crate::graph::{check_link, distance, Excluded};
-use crate::solve::{group_key, Outcome, Status};
+use crate::lp::LEX_TOL;
+use crate::model::Objective;
+use crate::solve::{group_key, ConflictKind, Outcome, SolverUsed, Solvers, Status};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -23,7 +25,8 @@ const NEAREST: usize = 5;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// The scenario has no plan and this need's `min_fill` is in the conflict.
+    /// The scenario has no plan and this need's `min_fill` is in its conflict (or, for the
+    /// greedy baseline, its plan leaves the need below its `min_fill`).
     MinFill,
     /// The scenario has no plan for other reasons (a group's `min_share`, another need's
     /// `min_fill`).
@@ -40,6 +43,9 @@ pub enum Reason {
     /// Capacity is left but serving more would lower the objective (`cost` serves only
     /// `min_fill`; under `weighted` or `deprivation` its links cost more than it gains).
     Objective,
+    /// The solve stopped at its time limit: the plan is not a proven optimum, so no other
+    /// reason can be given.
+    TimeLimit,
     /// Served in full (the session route answers it; plans list only needs not served in full).
     Served,
 }
@@ -55,6 +61,7 @@ impl Reason {
             Reason::Fairness => "fairness",
             Reason::Capacity => "capacity",
             Reason::Objective => "objective",
+            Reason::TimeLimit => "time_limit",
             Reason::Served => "served",
         }
     }
@@ -161,7 +168,7 @@ pub struct GroupRatio {
 pub fn explain(o: &Outcome) -> Vec<Why> {
     let plan = Plan::of(o);
     (0..o.scenario.needs.len())
-        .filter(|&n| plan.y[n] < 1.0 - EPS)
+        .filter(|&n| !plan.served_in_full(n))
         .map(|n| plan.why(n))
         .collect()
 }
@@ -176,6 +183,8 @@ struct Plan<'o, 'a> {
     o: &'o Outcome<'a>,
     /// `min(1, y_n)` per need.
     y: Vec<f64>,
+    /// `V = sum_n p_n y_n`.
+    value: f64,
     /// Capacity left per `resource * D + dim`.
     left: Vec<f64>,
     /// Edges into each need.
@@ -202,13 +211,29 @@ impl<'o, 'a> Plan<'o, 'a> {
             edges_of_need[edge.need()].push(e);
             edges_of_resource[edge.resource()].push(e);
         }
+        let y: Vec<f64> = y.into_iter().map(|v: f64| v.min(1.0)).collect();
+        let value = s.needs.iter().zip(&y).map(|(n, y)| n.priority * y).sum();
         Plan {
             o,
-            y: y.into_iter().map(|v: f64| v.min(1.0)).collect(),
+            y,
+            value,
             left,
             edges_of_need,
             edges_of_resource,
         }
+    }
+
+    /// Whether need `n` counts as served in full: coverage within 1e-9 of 1, or, under the
+    /// coverage objective, within the share of SPEC's hold `V >= V* - 1e-7 max(1, V*)` that
+    /// the cost stage may take from this need (`1e-7 max(1, V) / priority`).
+    fn served_in_full(&self, n: usize) -> bool {
+        let s = self.o.scenario;
+        let band = if s.policy.objective == Objective::Coverage {
+            LEX_TOL * self.value.max(1.0) / s.needs[n].priority
+        } else {
+            0.0
+        };
+        self.y[n] >= 1.0 - EPS.max(band)
     }
 
     fn why(&self, n: usize) -> Why {
@@ -216,25 +241,59 @@ impl<'o, 'a> Plan<'o, 'a> {
         let need = &s.needs[n];
         let mut why = Why::served(&need.id, sol.marginal[n]);
         why.coverage = self.y[n];
-        if self.y[n] >= 1.0 - EPS {
+        if self.served_in_full(n) {
             return why;
         }
+        let greedy = sol.solver == Solvers::one(SolverUsed::Greedy);
         if sol.status == Status::Infeasible {
-            let named = sol
-                .infeasibility
-                .as_ref()
-                .is_some_and(|i| i.needs.contains(&need.id));
-            (why.reason, why.explanation) = if named {
-                let text = format!(
-                    "no plan serves its min_fill {} together with the other hard constraints",
-                    need.min_fill
-                );
-                (Reason::MinFill, text)
-            } else {
-                let text = "the scenario has no plan: other needs' min_fill or groups' min_share \
-                            cannot all hold (see summary.infeasibility)";
-                (Reason::Infeasible, text.into())
-            };
+            let inf = sol.infeasibility.as_ref();
+            let in_conflict = inf.is_some_and(|i| {
+                let conflict = i
+                    .conflict
+                    .iter()
+                    .filter(|c| c.kind == ConflictKind::MinFill);
+                let mut ids = conflict.map(|c| &c.id).peekable();
+                if ids.peek().is_some() {
+                    ids.any(|id| *id == need.id)
+                } else {
+                    i.needs.contains(&need.id)
+                }
+            });
+            if in_conflict {
+                why.reason = Reason::MinFill;
+                why.explanation = if greedy {
+                    format!(
+                        "the greedy plan leaves it below its min_fill {}",
+                        need.min_fill
+                    )
+                } else {
+                    format!(
+                        "no plan serves its min_fill {} together with the other hard constraints \
+                         (see summary.infeasibility.conflict)",
+                        need.min_fill
+                    )
+                };
+                return why;
+            }
+            if !greedy {
+                why.reason = Reason::Infeasible;
+                why.explanation = "the scenario has no plan: other needs' min_fill or groups' \
+                                   min_share cannot all hold (see summary.infeasibility)"
+                    .into();
+                return why;
+            }
+            // A greedy plan exists: explain it like any other.
+        }
+        if sol.status == Status::TimeLimit {
+            why.reason = Reason::TimeLimit;
+            why.explanation = "the solve stopped at its time limit: this plan is the best found, \
+                               not a proven optimum"
+                .into();
+            return why;
+        }
+        if self.edges_of_need[n].is_empty() && s.links.is_some() {
+            why.reason = Reason::NoCandidate;
+            why.explanation = "the scenario's links list none to this need".into();
             return why;
         }
         if self.edges_of_need[n].is_empty() {
@@ -269,8 +328,20 @@ impl<'o, 'a> Plan<'o, 'a> {
             return why;
         }
         why.linked_resources = Some(self.linked(n));
-        let without = self.o.efficient.as_ref().map(|e| e.coverage[n]);
-        if s.policy.is_fair() && without.is_some_and(|w| w > self.y[n] + FAIRNESS_EPS) {
+        // Fairness held it back when the plan that prices fairness (best coverage, no fairness)
+        // serves it more and is worth more: only for objectives that value coverage.
+        let efficient = self.o.efficient.as_ref();
+        let priced = efficient.is_some_and(|e| e.value > self.value + FAIRNESS_EPS);
+        let without = efficient.map(|e| e.coverage[n]);
+        let values_coverage = matches!(
+            s.policy.objective,
+            Objective::Coverage | Objective::Proportional
+        );
+        if s.policy.couples_groups()
+            && values_coverage
+            && priced
+            && without.is_some_and(|w| w > self.y[n] + FAIRNESS_EPS)
+        {
             why.reason = Reason::Fairness;
             why.explanation = format!(
                 "the plan without fairness serves it {:.3} instead of {:.3}: fairness gave that \

@@ -7,8 +7,10 @@
 //! column and row order, so a stage's duals map back by index.
 
 use crate::model::{Fairness, Objective};
+use crate::solve::{Conflict, ConflictKind};
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult, SubStatus};
 use highs::{HighsModelStatus, RowProblem, Sense};
+use std::collections::HashSet;
 use std::time::Instant;
 
 /// Pure LPs with at least this many columns go to HiGHS's interior point method.
@@ -31,6 +33,8 @@ enum Goal {
     MaxProportional,
     /// Smallest `sum_n p_n f(1 - y_n) + w C` (the deprivation objective with weight `w`).
     MinDeprivation(f64),
+    /// Any plan: a feasibility test (of the constraints `Holds::enforced` keeps).
+    Feasible,
     /// Smallest total violation of min_fill and min_share: the diagnosis of infeasibility.
     MinViolation,
 }
@@ -135,6 +139,9 @@ struct Holds {
     /// `MaxProportional`: per group, the ratios at which `ln` is cut by its tangent; a group
     /// with none is left out of the objective (no plan can serve it).
     tangents: Vec<Vec<f64>>,
+    /// The conflict search's subset: only these needs' `min_fill` (global indices) and these
+    /// groups' `min_share` (positions) hold; `None`: all of them.
+    enforced: Option<(HashSet<usize>, HashSet<usize>)>,
 }
 
 impl Holds {
@@ -144,7 +151,20 @@ impl Holds {
             group_floor: vec![None; groups],
             value_tiebreak: 0.0,
             tangents: Vec::new(),
+            enforced: None,
         }
+    }
+
+    fn keeps_min_fill(&self, n: usize) -> bool {
+        self.enforced
+            .as_ref()
+            .is_none_or(|(needs, _)| needs.contains(&n))
+    }
+
+    fn keeps_min_share(&self, g: usize) -> bool {
+        self.enforced
+            .as_ref()
+            .is_none_or(|(_, groups)| groups.contains(&g))
     }
 
     /// These holds with every group not fixed yet held at `level` too.
@@ -164,6 +184,9 @@ const FIRST_TANGENTS: [f64; 6] = [1.0, 0.5, 0.2, 0.05, 0.01, 0.001];
 /// The proportional objective's outer approximation stops when its bound is within this of
 /// the plan's true objective, relative to `max(1, |objective|)`.
 const PROPORTIONAL_GAP: f64 = 1e-5;
+/// The smallest tangent point of `ln`: below, the cut's coefficients (`1/a`) would make the
+/// LP ill-conditioned; a group ratio at or below it counts as not served.
+const MIN_TANGENT: f64 = 1e-6;
 /// The most outer-approximation rounds of a proportional solve.
 const MAX_PROPORTIONAL_ROUNDS: usize = 500;
 
@@ -233,7 +256,9 @@ impl SubModel<'_> {
                     Some(gi) if gi == g => need.priority / self.groups[g].total_priority,
                     _ => 0.0,
                 },
-                Goal::MaxMinRatio | Goal::MinViolation | Goal::MaxProportional => 0.0,
+                Goal::MaxMinRatio | Goal::MinViolation | Goal::MaxProportional | Goal::Feasible => {
+                    0.0
+                }
             };
             // `x_e <= 1` is implied by `y_n <= 1`; leaving it off continuous columns lets the
             // need row, not a column bound, carry the dual (the need's marginal value).
@@ -263,7 +288,11 @@ impl SubModel<'_> {
             if need_edges[i].is_empty() {
                 continue;
             }
-            let min_fill = s.needs[n].min_fill;
+            let min_fill = if holds.keeps_min_fill(n) {
+                s.needs[n].min_fill
+            } else {
+                0.0
+            };
             let mut entries: Vec<_> = need_edges[i].iter().map(|&j| (cols[j], 1.0)).collect();
             if elastic && min_fill > 0.0 {
                 let sc = pb.add_column(1.0, 0.0..=min_fill);
@@ -276,8 +305,9 @@ impl SubModel<'_> {
             row += 1;
         }
 
-        // Deprivation: `z_n >= f(1 - y_n)`, one row per linear piece `a + b u` of `f`:
-        // `z_n + b y_n >= a + b`. Needs without links pay the constant `f(1)` outside the model.
+        // Deprivation: `z_n >= f(1 - y_n)`, one row per linear piece of `f` (slope `b`, value
+        // `f_1` at u = 1): `z_n + b y_n >= f_1`. Needs without links pay the constant `f(1)`
+        // outside the model.
         if let (Goal::MinDeprivation(_), Some(cost)) = (goal, &s.policy.deprivation) {
             for (i, &n) in self.needs.iter().enumerate() {
                 if need_edges[i].is_empty() {
@@ -285,11 +315,11 @@ impl SubModel<'_> {
                 }
                 let z = pb.add_column(s.needs[n].priority, 0.0..);
                 next_col += 1;
-                for (slope, intercept) in cost.pieces() {
+                for (slope, at_one) in cost.pieces() {
                     let mut entries: Vec<_> =
                         need_edges[i].iter().map(|&j| (cols[j], slope)).collect();
                     entries.push((z, 1.0));
-                    pb.add_row(intercept + slope.., entries);
+                    pb.add_row(at_one.., entries);
                     row += 1;
                 }
             }
@@ -364,7 +394,7 @@ impl SubModel<'_> {
                 }
                 (None, None) => {}
             }
-            if let Some(v) = min_share {
+            if let Some(v) = min_share.filter(|_| holds.keeps_min_share(gi)) {
                 lower = lower.max(v);
                 if elastic && v > 0.0 {
                     let sc = pb.add_column(1.0, 0.0..=v);
@@ -514,6 +544,7 @@ impl SubModel<'_> {
             solved_by: SolvedBy::Highs,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
+            conflict: Vec::new(),
             error: None,
         };
 
@@ -549,6 +580,7 @@ impl SubModel<'_> {
             solved_by: SolvedBy::Highs,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
+            conflict: Vec::new(),
             error: Some(format!(
                 "{why} ({:?}, a part of {} need(s) and {} link(s))",
                 goal,
@@ -599,8 +631,115 @@ impl SubModel<'_> {
                 }
             }
         }
+        if let Some((needs, groups)) = self.conflict() {
+            result.conflict = self.conflict_members(&needs, &groups);
+        }
+    }
+
+    /// An irreducible infeasible subset of the part's `min_fill` and `min_share` constraints,
+    /// by a deletion filter: drop each in turn and keep it dropped while the rest is still
+    /// infeasible. What remains is infeasible, and feasible without any one member. `None`
+    /// when a feasibility solve does not answer (time limit, failure) or there are more than
+    /// [`MAX_CONFLICT_CANDIDATES`] candidates (one solve each).
+    fn conflict(&self) -> Option<(Vec<usize>, Vec<usize>)> {
+        let s = self.scenario;
+        let mut needs: Vec<usize> = self
+            .needs
+            .iter()
+            .copied()
+            .filter(|&n| s.needs[n].min_fill > 0.0)
+            .collect();
+        let mut groups: Vec<usize> = match s.policy.fairness {
+            Fairness::MinShare(v) if v > 0.0 => (0..self.groups.len()).collect(),
+            _ => Vec::new(),
+        };
+        if needs.len() + groups.len() > MAX_CONFLICT_CANDIDATES {
+            return None;
+        }
+        let infeasible = |needs: &[usize], groups: &[usize]| -> Option<bool> {
+            let holds = Holds {
+                enforced: Some((
+                    needs.iter().copied().collect(),
+                    groups.iter().copied().collect(),
+                )),
+                ..Holds::none(self.groups.len())
+            };
+            match stage_outcome(self.run(Goal::Feasible, &holds).status, 0) {
+                StageOutcome::Solved => Some(false),
+                StageOutcome::Infeasible => Some(true),
+                StageOutcome::TimeLimit | StageOutcome::Failed(_) => None,
+            }
+        };
+        if !infeasible(&needs, &groups)? {
+            return None;
+        }
+        let mut k = 0;
+        while k < needs.len() {
+            let mut without = needs.clone();
+            without.remove(k);
+            if infeasible(&without, &groups)? {
+                needs = without;
+            } else {
+                k += 1;
+            }
+        }
+        let mut k = 0;
+        while k < groups.len() {
+            let mut without = groups.clone();
+            without.remove(k);
+            if infeasible(&needs, &without)? {
+                groups = without;
+            } else {
+                k += 1;
+            }
+        }
+        Some((needs, groups))
+    }
+
+    /// The conflict in SPEC terms: its `min_fill` needs and `min_share` groups, then the
+    /// capacities (resource, dimension) the links of their needs use.
+    fn conflict_members(&self, needs: &[usize], groups: &[usize]) -> Vec<Conflict> {
+        let (s, net) = (self.scenario, self.net);
+        let mut out: Vec<Conflict> = needs
+            .iter()
+            .map(|&n| Conflict {
+                kind: ConflictKind::MinFill,
+                id: s.needs[n].id.clone(),
+                dim: None,
+            })
+            .collect();
+        out.extend(groups.iter().map(|&g| Conflict {
+            kind: ConflictKind::MinShare,
+            id: self.groups[g].name.clone(),
+            dim: None,
+        }));
+        let mut involved: HashSet<usize> = needs.iter().copied().collect();
+        for &g in groups {
+            involved.extend(self.groups[g].needs.iter().map(|&i| self.needs[i]));
+        }
+        let mut capacities = std::collections::BTreeSet::new();
+        for &e in self.edges {
+            if involved.contains(&net.edges[e].need()) {
+                let r = net.edges[e].resource();
+                for (d, &u) in net.edge_use(e).iter().enumerate() {
+                    if u > 0.0 {
+                        capacities.insert((r, d));
+                    }
+                }
+            }
+        }
+        out.extend(capacities.into_iter().map(|(r, d)| Conflict {
+            kind: ConflictKind::Capacity,
+            id: s.resources[r].id.clone(),
+            dim: Some(net.dims[d].clone()),
+        }));
+        out
     }
 }
+
+/// The most `min_fill` and `min_share` constraints a conflict search tries (one feasibility
+/// solve each); beyond, `infeasibility.conflict` is left empty.
+const MAX_CONFLICT_CANDIDATES: usize = 200;
 
 /// A solve that ended before its last stage; `Stages::result` holds its answer.
 struct Stopped;
@@ -618,6 +757,16 @@ impl Stages<'_, '_> {
     /// keeps the last plan (or a MIP's incumbent), infeasibility names who is at fault, any
     /// other status is an error without a plan.
     fn stage(&mut self, goal: Goal, holds: &Holds) -> Result<Stage, Stopped> {
+        self.run_stage(goal, holds, true)
+    }
+
+    /// A stage whose plan is never the answer (leximin's and proportional's checks of one
+    /// group): under a time limit its MIP incumbent is not kept.
+    fn check_stage(&mut self, goal: Goal, holds: &Holds) -> Result<Stage, Stopped> {
+        self.run_stage(goal, holds, false)
+    }
+
+    fn run_stage(&mut self, goal: Goal, holds: &Holds, answer: bool) -> Result<Stage, Stopped> {
         let st = self.sub.run(goal, holds);
         let k = self.done;
         self.done += 1;
@@ -631,7 +780,7 @@ impl Stages<'_, '_> {
             StageOutcome::TimeLimit => {
                 self.result.status = SubStatus::TimeLimit;
                 // A MIP keeps its incumbent (finite gap); otherwise nothing usable yet.
-                if st.gap.is_some_and(f64::is_finite) {
+                if answer && st.gap.is_some_and(f64::is_finite) {
                     self.result.x = st.x;
                     self.result.gap = st.gap;
                 } else if k == 0 {
@@ -726,7 +875,7 @@ impl Stages<'_, '_> {
                 .collect();
             let mut blocked = Vec::new();
             for &g in &at_level {
-                let best = self.stage(Goal::MaxGroupRatio(g), &test)?;
+                let best = self.check_stage(Goal::MaxGroupRatio(g), &test)?;
                 if self.sub.group_ratios(&best.x)[g] <= t + BLOCKED_TOL {
                     blocked.push(g);
                 }
@@ -752,55 +901,69 @@ impl Stages<'_, '_> {
     /// `sum_g W_g phi_g` with `phi_g` under tangents of `ln(ratio_g)`, add the tangent at each
     /// group's new ratio, until the bound is within [`PROPORTIONAL_GAP`] of the plan's true
     /// objective. A group at ratio 0 is checked once with its own largest ratio: if no plan
-    /// can serve it, it is left out of the sum.
+    /// can serve it, it is left out of the sum; if some plan can, a steeper tangent (at a
+    /// tenth of the smallest so far) is added each round until the group is served. Every
+    /// round's plan is feasible and is kept as the answer so far (a time limit keeps it).
     fn proportional(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
         let sub = self.sub;
         let weights: Vec<f64> = sub.groups.iter().map(|g| g.total_priority).collect();
-        holds.tangents = vec![FIRST_TANGENTS.to_vec(); weights.len()];
-        let mut checked = vec![false; weights.len()];
-        for round in 0.. {
+        let groups = weights.len();
+        holds.tangents = vec![FIRST_TANGENTS.to_vec(); groups];
+        let mut servable = vec![None::<bool>; groups];
+        for _ in 0..MAX_PROPORTIONAL_ROUNDS {
             let st = self.stage(Goal::MaxProportional, holds)?;
+            self.result.x = st.x.clone();
             let ratios = sub.group_ratios(&st.x);
-            let mut recheck = false;
-            for g in 0..weights.len() {
-                if ratios[g] <= 0.0 && !holds.tangents[g].is_empty() && !checked[g] {
-                    checked[g] = true;
-                    let best = self.stage(Goal::MaxGroupRatio(g), holds)?;
-                    let top = sub.group_ratios(&best.x)[g];
-                    if top <= 0.0 {
-                        holds.tangents[g].clear();
-                    } else {
-                        holds.tangents[g].push(top / 2.0);
-                    }
-                    recheck = true;
+            let mut cut = false;
+            for g in 0..groups {
+                if holds.tangents[g].is_empty() || ratios[g] > MIN_TANGENT {
+                    continue;
                 }
+                if servable[g].is_none() {
+                    let best = self.check_stage(Goal::MaxGroupRatio(g), holds)?;
+                    servable[g] = Some(sub.group_ratios(&best.x)[g] > MIN_TANGENT);
+                }
+                if servable[g] == Some(false) {
+                    holds.tangents[g].clear();
+                } else {
+                    let smallest = holds.tangents[g].iter().copied().fold(1.0, f64::min);
+                    holds.tangents[g].push((smallest / 10.0).max(MIN_TANGENT));
+                }
+                cut = true;
             }
-            if recheck {
+            if cut {
                 continue;
             }
-            let mut bound = 0.0;
-            let mut objective = 0.0;
-            for g in 0..weights.len() {
+            // Every group in the sum is served now: compare the bound with the true value.
+            let (mut bound, mut objective) = (0.0, 0.0);
+            let mut gaps = vec![0.0; groups];
+            for g in 0..groups {
                 if let Some(phi) = st.phi[g] {
                     bound += weights[g] * phi;
                     objective += weights[g] * ratios[g].ln();
+                    gaps[g] = weights[g] * (phi - ratios[g].ln());
                 }
             }
-            let close = bound - objective <= PROPORTIONAL_GAP * objective.abs().max(1.0);
-            if close || round + 1 >= MAX_PROPORTIONAL_ROUNDS {
+            let tol = PROPORTIONAL_GAP * objective.abs().max(1.0);
+            if bound - objective <= tol {
                 if !sub.is_mip() {
                     sub.record_duals(&st, Goal::MaxProportional, &mut self.result);
                 }
-                self.result.x = st.x;
                 return Ok(());
             }
-            for ((tangents, phi), &r) in holds.tangents.iter_mut().zip(&st.phi).zip(&ratios) {
-                if phi.is_some_and(|phi| phi - r.ln() > PROPORTIONAL_GAP * 1e-3) {
-                    tangents.push(r);
+            // A tangent wherever a group's share of the gap is above its share of the
+            // tolerance; at least the largest, so that every round cuts the last plan off.
+            let largest = (0..groups).max_by(|&a, &b| gaps[a].total_cmp(&gaps[b]));
+            for g in 0..groups {
+                if gaps[g] > tol / groups as f64 || Some(g) == largest {
+                    holds.tangents[g].push(ratios[g]);
                 }
             }
         }
-        Ok(())
+        // The round cap: the last plan stands, but its objective is not proven within the
+        // tolerance; say so rather than call it optimal.
+        self.result.status = SubStatus::TimeLimit;
+        Err(Stopped)
     }
 }
 

@@ -199,13 +199,14 @@ impl DeprivationCost {
         &self.0
     }
 
-    /// `(slope, intercept)` of each linear piece: on piece k, `f(u) = intercept + slope * u`.
-    /// `f` is the largest of them, being convex.
+    /// `(slope, value at u = 1)` of the line through each piece: `f` is the largest of these
+    /// lines, being convex. The value at 1 is taken from the piece's right end,
+    /// `c1 + slope (1 - u1)`, exact for the last piece.
     pub fn pieces(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         self.0.windows(2).map(|w| {
             let ((u0, c0), (u1, c1)) = (w[0], w[1]);
             let slope = (c1 - c0) / (u1 - u0);
-            (slope, c0 - slope * u0)
+            (slope, c1 + slope * (1.0 - u1))
         })
     }
 

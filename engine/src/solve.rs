@@ -121,6 +121,32 @@ pub struct Infeasibility {
     pub message: String,
     pub needs: Vec<String>,
     pub groups: Vec<String>,
+    /// An irreducible infeasible subset in SPEC terms: its `min_fill` and `min_share` members
+    /// cannot all hold, and relaxing any one of them makes the rest feasible; its `capacity`
+    /// members are the capacities they compete for. Empty when it was not computed (a greedy
+    /// plan, the time limit, or more than `MAX_CONFLICT_CANDIDATES` candidates).
+    pub conflict: Vec<Conflict>,
+}
+
+/// One member of an infeasible scenario's conflict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conflict {
+    pub kind: ConflictKind,
+    /// The need (`min_fill`), group (`min_share`) or resource (`capacity`).
+    pub id: String,
+    /// The capacity's dimension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dim: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    MinFill,
+    MinShare,
+    Capacity,
 }
 
 /// The solver's answer, indexed like the [`Network`].
@@ -473,6 +499,8 @@ fn merge_greedy(
             ),
             needs: short.iter().map(|&n| s.needs[n].id.clone()).collect(),
             groups: Vec::new(),
+            // A greedy plan proves nothing about what other plans could do.
+            conflict: Vec::new(),
         });
     }
     sol
@@ -494,6 +522,16 @@ fn merge_optimised(
     let mut any_infeasible = !unlinked.is_empty();
     let mut infeasible_needs: Vec<usize> = unlinked;
     let mut infeasible_groups: Vec<String> = Vec::new();
+    // A need without links and a positive min_fill is a conflict of one.
+    let mut conflict: Vec<Conflict> = infeasible_needs
+        .first()
+        .map(|&n| Conflict {
+            kind: ConflictKind::MinFill,
+            id: s.needs[n].id.clone(),
+            dim: None,
+        })
+        .into_iter()
+        .collect();
     // A failed part leaves the whole scenario without an answer (its plan would be partial).
     let errors: Vec<String> = results
         .iter()
@@ -513,6 +551,9 @@ fn merge_optimised(
                 any_infeasible = true;
                 infeasible_needs.extend(r.infeasible_needs);
                 infeasible_groups.extend(r.infeasible_groups);
+                if conflict.is_empty() {
+                    conflict = r.conflict;
+                }
             }
             SubStatus::TimeLimit if sol.status != Status::Infeasible => {
                 sol.status = Status::TimeLimit;
@@ -567,6 +608,7 @@ fn merge_optimised(
             message: parts_msg.join("; "),
             needs: names,
             groups: infeasible_groups,
+            conflict,
         });
     }
     Ok(sol)

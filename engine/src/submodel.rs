@@ -76,6 +76,8 @@ pub struct SubResult {
     /// Needs (global index) and groups (name) whose hard constraints cannot hold.
     pub infeasible_needs: Vec<usize>,
     pub infeasible_groups: Vec<String>,
+    /// An irreducible infeasible subset, when infeasible and it was found.
+    pub conflict: Vec<crate::solve::Conflict>,
     /// What failed, when `status` is `Error`.
     pub error: Option<String>,
 }
@@ -98,6 +100,7 @@ impl SubResult {
             solved_by,
             infeasible_needs: Vec::new(),
             infeasible_groups: Vec::new(),
+            conflict: Vec::new(),
             error: None,
         }
     }

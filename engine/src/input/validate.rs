@@ -421,9 +421,11 @@ impl Validator {
         let Some(r) = self.object("policy", None, value, POLICY_FIELDS) else {
             return p;
         };
-        if let Some(v) = self.choice(&r, "objective") {
+        let objective = self.choice(&r, "objective");
+        if let Some(v) = objective {
             p.objective = v;
         }
+        let objective_named = objective.is_some() || Self::get(&r, "objective").is_none();
         if let Some(w) = self.checked(&r, "cost_weight", |x| x >= 0.0, ">= 0") {
             p.cost_weight = w;
         }
@@ -476,7 +478,9 @@ impl Validator {
         ) {
             p.threads = Some(t as usize);
         }
-        p.deprivation = self.deprivation(&r, p.objective);
+        if objective_named {
+            p.deprivation = self.deprivation(&r, p.objective);
+        }
         p
     }
 
@@ -730,6 +734,9 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// The steepest piece a deprivation cost may have: its slope is a coefficient of the LP, and
+/// HiGHS refuses matrix values above 1e15 (keeping well below keeps it well conditioned).
+pub const MAX_DEPRIVATION_SLOPE: f64 = 1e9;
 /// The most breakpoints a deprivation cost may have.
 pub const MAX_DEPRIVATION_BREAKPOINTS: usize = 64;
 
@@ -758,6 +765,12 @@ fn deprivation_problem(points: &[(f64, f64)]) -> Option<(usize, String)> {
             return Some((k, format!("the cost must not decrease: {c1} after {c0}")));
         }
         let s = (c1 - c0) / (u1 - u0);
+        if s > MAX_DEPRIVATION_SLOPE {
+            return Some((
+                k,
+                format!("slope {s} is above {MAX_DEPRIVATION_SLOPE}: spread the breakpoints"),
+            ));
+        }
         if s < slope * (1.0 - 1e-12) {
             return Some((
                 k,

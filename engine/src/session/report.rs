@@ -25,12 +25,13 @@ impl Session {
     /// The plan as a full report over the residual scenario (summary and tables), built from
     /// the incremental plan without solving again.
     pub fn report(&self) -> Report {
-        self.with_outcome(Report::new)
+        self.with_outcome(None, Report::new)
     }
 
     /// `f` of the live plan as a solved outcome over the residual scenario (the open parts of
     /// the needs, the capacity dispatches left), without solving again.
-    fn with_outcome<R>(&self, f: impl FnOnce(&Outcome) -> R) -> R {
+    /// `status`: the plan's status for `f` (default: the worst of the components').
+    fn with_outcome<R>(&self, status: Option<Status>, f: impl FnOnce(&Outcome) -> R) -> R {
         let s = self.residual_scenario();
         let net = crate::graph::Network::build(&s);
         let nd = net.num_dims();
@@ -60,13 +61,14 @@ impl Session {
             .iter()
             .map(|n| self.marginal.get(&n.id).copied().unwrap_or(0.0))
             .collect();
-        let status = self
-            .trouble
-            .values()
-            .copied()
-            .find(|st| *st == Status::Infeasible)
-            .or_else(|| self.trouble.values().copied().next())
-            .unwrap_or(Status::Optimal);
+        let status = status.unwrap_or_else(|| {
+            self.trouble
+                .values()
+                .copied()
+                .find(|st| *st == Status::Infeasible)
+                .or_else(|| self.trouble.values().copied().next())
+                .unwrap_or(Status::Optimal)
+        });
         let solution = crate::solve::Solution {
             status,
             x,
@@ -108,8 +110,11 @@ impl Session {
             .cloned()
             .collect();
         let marginal = self.marginal.get(need).copied().unwrap_or(0.0);
+        // Explained under this need's own component's status: another component's trouble
+        // is not this need's reason.
+        let status = self.trouble.get(need).copied().unwrap_or(Status::Optimal);
         let explained = self.is_open(ni).then(|| {
-            self.with_outcome(|o| {
+            self.with_outcome(Some(status), |o| {
                 let k = o.scenario.needs.iter().position(|n| n.id == need)?;
                 explain_need(o, k)
             })
