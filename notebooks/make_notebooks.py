@@ -112,11 +112,17 @@ prices = resources.select(["id"] + [c for c in resources.columns if c.startswith
 print(prices)
 '''),
     ("code", r'''
-long = prices.unpivot(index="id", variable_name="dimension", value_name="price")
-fig, ax = plt.subplots(figsize=(8, 4))
-for dim, g in long.group_by("dimension", maintain_order=True):
-    ax.bar([f"{i}\n{dim[0].removeprefix('shadow_price_')}" for i in g["id"]], g["price"])
-ax.set(ylabel="value per extra unit of capacity", title="Shadow prices of the flood scenario")
+# Only the capacities that bind, ranked: the planner's "what would one more unit buy?".
+long = (prices.unpivot(index="id", variable_name="dimension", value_name="price")
+        .filter(pl.col("price") > 1e-9)
+        .with_columns(pl.col("dimension").str.strip_prefix("shadow_price_"))
+        .sort("price", descending=True))
+print(f"duals: {answer['summary']['duals']}")
+assert long.height > 0, "the flood plan has binding capacities"
+labels = [f"{r} · {d}" for r, d in zip(long["id"], long["dimension"])]
+fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) + 1.5))
+ax.barh(labels[::-1], long["price"].to_list()[::-1], color="tab:blue")
+ax.set(xlabel="value served per extra unit of capacity", title="Binding capacities of the flood scenario, ranked")
 fig.tight_layout()
 fig.savefig(OUT / "shadow_prices.png", dpi=100)
 server.terminate()
@@ -124,5 +130,87 @@ server.wait(timeout=30)
 '''),
 ])
 
-for name, book in [("policies", policies), ("service", service)]:
+fairness = nb([
+    ("markdown", """
+# Fairness compared: none, maxmin, leximin, proportional, deprivation
+
+Four `disaster` scenarios with their demands tripled (so that capacity is scarce and the
+policies differ), each solved under five policies with `commonsnet solve --explain`: group
+coverage ratios, Gini, the price of fairness, and why needs go short.
+"""),
+    ("code", COMMON),
+    ("code", r'''
+import tempfile
+from collections import Counter
+POLICIES = {
+    "none": {"objective": "coverage", "fairness": "none"},
+    "maxmin": {"objective": "coverage", "fairness": "maxmin"},
+    "leximin": {"objective": "coverage", "fairness": "leximin"},
+    "proportional": {"objective": "proportional", "fairness": "none"},
+    "deprivation": {"objective": "deprivation", "fairness": "none", "cost_weight": 0.001,
+                    "deprivation": [[0, 0], [0.5, 1], [1, 4]]},
+}
+work = Path(tempfile.mkdtemp())
+rows, ratios = [], []
+for seed in range(1, 5):
+    base = work / f"disaster-{seed}.json"
+    subprocess.run([BIN, "generate", "disaster", "--seed", str(seed), "--out", str(base)], check=True,
+                   capture_output=True)
+    scenario = json.loads(base.read_text())
+    for need in scenario["needs"]:
+        need["demand"] = {k: 3 * v for k, v in need["demand"].items()}
+    own = scenario["policy"]
+    for name, policy in POLICIES.items():
+        scenario["policy"] = {**own, **policy}
+        path = work / f"disaster-{seed}-{name}.json"
+        path.write_text(json.dumps(scenario))
+        out = subprocess.run([BIN, "solve", str(path), "--explain"], capture_output=True, text=True, check=True)
+        summary = json.loads(out.stdout)
+        reasons = Counter(w["reason"] for w in summary["why"])
+        rows.append({"seed": seed, "policy": name, "coverage_ratio": summary["coverage_ratio"],
+                     "min_group_ratio": summary["min_group_ratio"], "gini": summary["gini"],
+                     "atkinson_0_5": summary["atkinson_0_5"], "price_of_fairness": summary["price_of_fairness"],
+                     "solve_ms": summary["solve_ms"], **{f"why_{k}": v for k, v in reasons.items()}})
+        ratios += [{"seed": seed, "policy": name, "group": g, "ratio": r} for g, r in summary["groups"].items()]
+runs = pl.DataFrame(rows).fill_null(0)
+groups = pl.DataFrame(ratios)
+print(runs.group_by("policy", maintain_order=True).agg(pl.all().exclude("seed").mean()))
+'''),
+    ("code", r'''
+# What the definitions promise, checked on these runs.
+by = {p: runs.filter(pl.col("policy") == p).sort("seed") for p in POLICIES}
+assert (by["none"]["price_of_fairness"] == 0).all()  # null without fairness, filled with 0 above
+assert ((by["maxmin"]["min_group_ratio"] - by["leximin"]["min_group_ratio"]).abs() < 1e-6).all()
+assert ((runs["price_of_fairness"] >= 0) & (runs["price_of_fairness"] <= 1)).all()
+assert (by["leximin"]["gini"] <= by["none"]["gini"] + 1e-9).all()
+'''),
+    ("code", r'''
+colors = {"none": "tab:gray", "maxmin": "tab:green", "leximin": "tab:olive", "proportional": "tab:purple",
+          "deprivation": "tab:red"}
+fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+names = list(POLICIES)
+axes[0].boxplot([groups.filter(pl.col("policy") == p)["ratio"].to_list() for p in names], tick_labels=names)
+axes[0].set(ylabel="group coverage ratio", title="Group ratios (4 scenarios)")
+for p in names:
+    g = runs.filter(pl.col("policy") == p)
+    axes[1].scatter(g["price_of_fairness"], g["gini"], label=p, color=colors[p])
+axes[1].set(xlabel="price of fairness", ylabel="Gini of group ratios", title="Equality vs its price")
+axes[1].legend()
+reasons = [c for c in runs.columns if c.startswith("why_")]
+totals = runs.group_by("policy", maintain_order=True).agg([pl.col(c).sum() for c in reasons])
+bottom = [0] * len(names)
+for c in reasons:
+    values = [totals.filter(pl.col("policy") == p)[c][0] for p in names]
+    axes[2].bar(names, values, bottom=bottom, label=c.removeprefix("why_"))
+    bottom = [b + v for b, v in zip(bottom, values)]
+axes[2].set(ylabel="needs not served in full", title="Why needs go short")
+for a in (axes[0], axes[2]):
+    a.tick_params(axis="x", rotation=20)
+axes[2].legend()
+fig.tight_layout()
+fig.savefig(OUT / "fairness.png", dpi=100)
+'''),
+])
+
+for name, book in [("policies", policies), ("service", service), ("fairness", fairness)]:
     (HERE / f"{name}.ipynb").write_text(json.dumps(book, indent=1) + "\n")

@@ -116,3 +116,88 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
     }
     assert!(checked > 50, "only {checked} prices checked");
 }
+
+/// A MIP plan reports the duals of its LP with the integer choices fixed (`duals:
+/// "fixed_mip"`): checked by finite difference on that LP, written as a scenario (each chosen
+/// indivisible need becomes a divisible one with `min_fill` 1 and only its chosen link; an
+/// unchosen one loses its links).
+#[test]
+fn mip_prices_lie_between_the_derivatives_of_the_fixed_lp() {
+    let (mut checked, mut positive) = (0, 0);
+    for seed in 0..80u64 {
+        let mut rng = Rng::new(seed + 321_000);
+        let policy = json!({"objective": "coverage"});
+        let shape = Shape {
+            resources: 4,
+            needs: 6,
+            explicit_links: true,
+            indivisible: true,
+            min_fill: false,
+            dims: 2,
+        };
+        let v = random_scenario(&mut rng, shape, policy);
+        let s = scenario_from_value(&v).unwrap();
+        let mip = solve_report(&s);
+        // Only plans a MIP made (an indivisible need without links leaves an LP).
+        let by_mip = mip.summary.solver.to_string().contains("mip");
+        if mip.summary.status != Status::Optimal || !by_mip {
+            continue;
+        }
+        assert_eq!(
+            serde_json::to_value(mip.summary.duals).unwrap(),
+            "fixed_mip"
+        );
+        let mut fixed = v.clone();
+        let chosen: Vec<(String, String)> = mip
+            .allocations
+            .iter()
+            .map(|a| (a.resource.clone(), a.need.clone()))
+            .collect();
+        let is_indivisible = |id: &str| s.needs().iter().any(|n| n.id == id && n.indivisible);
+        fixed["links"].as_array_mut().unwrap().retain(|l| {
+            let (r, n) = (l["resource"].as_str().unwrap(), l["need"].as_str().unwrap());
+            !is_indivisible(n) || chosen.contains(&(r.to_string(), n.to_string()))
+        });
+        for n in fixed["needs"].as_array_mut().unwrap() {
+            if n["indivisible"] == json!(true) {
+                n["indivisible"] = json!(false);
+                let served = chosen.iter().any(|(_, id)| n["id"] == json!(id));
+                n["min_fill"] = json!(if served { 1.0 } else { 0.0 });
+            }
+        }
+        let f = scenario_from_value(&fixed).unwrap();
+        let g0 = objective_gain(&f).unwrap();
+        assert!(close(g0, mip.summary.coverage_value, 1e-6), "seed {seed}");
+        for (ri, row) in mip.resources.iter().enumerate() {
+            for (d, dim) in mip.dims.iter().enumerate() {
+                let cap = f.resources()[ri].capacity.get(dim).copied().unwrap_or(0.0);
+                if cap <= 0.0 {
+                    continue;
+                }
+                let price = row.shadow_price[d];
+                positive += usize::from(price > 1e-6);
+                let delta = 1e-3;
+                let up = f.with_capacity(ri, dim, cap + delta).unwrap();
+                let right = (objective_gain(&up).unwrap() - g0) / delta;
+                assert!(
+                    price >= right - 1e-4,
+                    "seed {seed} {}.{dim}: {price} < {right}",
+                    row.id
+                );
+                let down = f.with_capacity(ri, dim, cap - delta).unwrap();
+                if let Some(gd) = objective_gain(&down) {
+                    let left = (g0 - gd) / delta;
+                    assert!(
+                        price <= left + 1e-4,
+                        "seed {seed} {}.{dim}: {price} > {left}",
+                        row.id
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} prices checked");
+    // (Before fixed-MIP duals every MIP price was 0.)
+    assert!(positive > 5, "only {positive} positive prices");
+}

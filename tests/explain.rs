@@ -160,11 +160,13 @@ fn check_used_up(
             let cap = res.capacity.get(dim).copied().unwrap_or(0.0);
             let left = cap - row.used[d];
             let tol = 1e-7 * cap.max(1.0);
+            // (or binding by complementary slackness: a positive shadow price)
+            let binds = left <= tol || row.shadow_price[d] > 0.0;
             u > 0.0
                 && if need.indivisible {
                     left < u - tol
                 } else {
-                    left <= tol
+                    binds
                 }
         });
         assert!(used_up, "{label}: {} has room for {}", res.id, need.id);

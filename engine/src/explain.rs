@@ -15,7 +15,7 @@ const EPS: f64 = 1e-9;
 /// held back by fairness.
 const FAIRNESS_EPS: f64 = 1e-6;
 /// Capacity left below this (relative to `max(1, capacity)`) is used up: HiGHS's primal
-/// feasibility tolerance.
+/// feasibility tolerance. (A positive shadow price also says it binds.)
 pub const USED_UP_TOL: f64 = 1e-7;
 /// How many of the nearest excluded resources a `no_candidate` or `time` row lists.
 const NEAREST: usize = 5;
@@ -331,7 +331,8 @@ impl<'o, 'a> Plan<'o, 'a> {
         // Fairness held it back when the plan that prices fairness (best coverage, no fairness)
         // serves it more and is worth more: only for objectives that value coverage.
         let efficient = self.o.efficient.as_ref();
-        let priced = efficient.is_some_and(|e| e.value > self.value + FAIRNESS_EPS);
+        let priced =
+            efficient.is_some_and(|e| e.value > self.value + FAIRNESS_EPS * e.value.max(1.0));
         let without = efficient.map(|e| e.coverage[n]);
         let values_coverage = matches!(
             s.policy.objective,
@@ -379,14 +380,17 @@ impl<'o, 'a> Plan<'o, 'a> {
         let nd = net.num_dims();
         let r = net.edges[e].resource();
         let indivisible = self.o.scenario.needs[n].indivisible;
+        let price = &self.o.solution.shadow;
         net.edge_use(e).iter().enumerate().any(|(d, &u)| {
             let left = self.left[r * nd + d];
             let tol = USED_UP_TOL * net.cap(r)[d].max(1.0);
+            // A positive shadow price says the capacity binds (complementary slackness) even
+            // where a MIP's tolerances leave a sliver of it unused.
             u > 0.0
                 && if indivisible {
                     left < u - tol
                 } else {
-                    left <= tol
+                    left <= tol || price[r * nd + d] > 0.0
                 }
         })
     }

@@ -142,6 +142,9 @@ struct Holds {
     /// The conflict search's subset: only these needs' `min_fill` (global indices) and these
     /// groups' `min_share` (positions) hold; `None`: all of them.
     enforced: Option<(HashSet<usize>, HashSet<usize>)>,
+    /// A MIP's integer choices (shares of `SubModel::edges`, used for the indivisible needs'
+    /// columns only), fixed: the LP whose duals a MIP plan reports.
+    fixed: Option<Vec<f64>>,
 }
 
 impl Holds {
@@ -152,6 +155,7 @@ impl Holds {
             value_tiebreak: 0.0,
             tangents: Vec::new(),
             enforced: None,
+            fixed: None,
         }
     }
 
@@ -236,7 +240,8 @@ impl SubModel<'_> {
         let s = self.scenario;
         let net = self.net;
         let nd = net.num_dims();
-        let mip = self.is_mip();
+        // With the integer choices fixed (`Holds::fixed`) the model is an LP.
+        let mip = self.is_mip() && holds.fixed.is_none();
         let group_of = self.group_of_need();
         let mut local_need = std::collections::HashMap::with_capacity(self.needs.len());
         for (i, &n) in self.needs.iter().enumerate() {
@@ -244,7 +249,7 @@ impl SubModel<'_> {
         }
         let mut pb = RowProblem::default();
         let mut cols = Vec::with_capacity(self.edges.len());
-        for &e in self.edges {
+        for (j, &e) in self.edges.iter().enumerate() {
             let edge = &net.edges[e];
             let need = &s.needs[edge.need()];
             let coef = match goal {
@@ -263,7 +268,10 @@ impl SubModel<'_> {
             // `x_e <= 1` is implied by `y_n <= 1`; leaving it off continuous columns lets the
             // need row, not a column bound, carry the dual (the need's marginal value).
             cols.push(if need.indivisible {
-                pb.add_integer_column(coef, 0.0..=1.0)
+                match &holds.fixed {
+                    Some(x) => pb.add_column(coef, x[j]..=x[j]),
+                    None => pb.add_integer_column(coef, 0.0..=1.0),
+                }
             } else {
                 pb.add_column(coef, 0.0..)
             });
@@ -805,11 +813,29 @@ impl Stages<'_, '_> {
     /// the main objective of an LP).
     fn main_stage(&mut self, goal: Goal, holds: &Holds, duals: bool) -> Result<Stage, Stopped> {
         let st = self.stage(goal, holds)?;
-        if duals && !self.sub.is_mip() {
-            self.sub.record_duals(&st, goal, &mut self.result);
+        if duals {
+            self.record_duals(&st, goal, holds);
         }
         self.result.x = st.x.clone();
         Ok(st)
+    }
+
+    /// The duals of a stage that sets the main objective: its own on an LP; on a MIP those of
+    /// the same stage as an LP with the integer choices fixed at the optimum (SPEC's
+    /// `fixed_mip`; none when that LP does not solve).
+    fn record_duals(&mut self, st: &Stage, goal: Goal, holds: &Holds) {
+        if !self.sub.is_mip() {
+            self.sub.record_duals(st, goal, &mut self.result);
+            return;
+        }
+        let fixed = Holds {
+            fixed: Some(st.x.clone()),
+            ..holds.clone()
+        };
+        let lp = self.sub.run(goal, &fixed);
+        if stage_outcome(lp.status, 1) == StageOutcome::Solved {
+            self.sub.record_duals(&lp, goal, &mut self.result);
+        }
     }
 
     /// Fairness first (it fixes group floors), then the objective under them.
@@ -946,9 +972,8 @@ impl Stages<'_, '_> {
             }
             let tol = PROPORTIONAL_GAP * objective.abs().max(1.0);
             if bound - objective <= tol {
-                if !sub.is_mip() {
-                    sub.record_duals(&st, Goal::MaxProportional, &mut self.result);
-                }
+                let holds = holds.clone();
+                self.record_duals(&st, Goal::MaxProportional, &holds);
                 return Ok(());
             }
             // A tangent wherever a group's share of the gap is above its share of the

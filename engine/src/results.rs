@@ -60,6 +60,9 @@ pub struct Summary {
     pub solve_ms: f64,
     /// Relative MIP gap of the plan (MIP and time-limited solves only).
     pub gap: Option<f64>,
+    /// Where the shadow prices and marginal values come from: `lp`, `fixed_mip` (the LP with
+    /// a MIP's integer choices fixed at the optimum) or `none` (greedy, or no plan).
+    pub duals: crate::solve::Duals,
     pub infeasibility: Option<Infeasibility>,
     pub input_digest: String,
     pub engine_version: &'static str,
@@ -336,6 +339,7 @@ impl Report {
             components: sol.components,
             solve_ms: sol.solve_ms,
             gap: sol.gap,
+            duals: sol.duals,
             infeasibility: sol.infeasibility.clone(),
             input_digest: s.digest(),
             engine_version: crate::VERSION,

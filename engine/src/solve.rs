@@ -164,6 +164,22 @@ pub struct Solution {
     pub solver: Solvers,
     pub components: usize,
     pub solve_ms: f64,
+    /// Where the shadow prices and marginal values come from.
+    pub duals: Duals,
+}
+
+/// Where a plan's duals come from (SPEC section 3, `summary.duals`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Duals {
+    /// The LP (or the exact flow, whose potentials are the LP's duals) of the stage that sets
+    /// the main objective.
+    Lp,
+    /// A MIP plan: the LP of that stage with the integer choices fixed at the optimum.
+    FixedMip,
+    /// No duals: the greedy baseline, or no plan.
+    None,
 }
 
 /// Knobs that are not part of a scenario's policy.
@@ -353,6 +369,7 @@ fn empty_solution(s: &Scenario, net: &Network, solver: Solvers) -> Solution {
         solver,
         components: 0,
         solve_ms: 0.0,
+        duals: Duals::Lp,
     }
 }
 
@@ -481,6 +498,7 @@ fn merge_greedy(
 ) -> Solution {
     let mut sol = empty_solution(s, net, solvers_used(&results));
     sol.status = Status::Feasible;
+    sol.duals = Duals::None;
     let mut short = Vec::new();
     for (c, r) in parts.iter().zip(results) {
         for (j, &e) in c.edges.iter().enumerate() {
@@ -576,6 +594,9 @@ fn merge_optimised(
     if sol.status != Status::TimeLimit {
         sol.gap = sol.gap.filter(|_| used_mip);
     }
+    if used_mip {
+        sol.duals = Duals::FixedMip;
+    }
     if any_infeasible {
         infeasible_needs.sort_unstable();
         infeasible_needs.dedup();
@@ -604,6 +625,7 @@ fn merge_optimised(
         sol.shadow.iter_mut().for_each(|v| *v = 0.0);
         sol.marginal.iter_mut().for_each(|v| *v = 0.0);
         sol.gap = None;
+        sol.duals = Duals::None;
         sol.infeasibility = Some(Infeasibility {
             message: parts_msg.join("; "),
             needs: names,

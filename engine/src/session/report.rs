@@ -82,6 +82,11 @@ impl Session {
                 .filter(|c| !c.edges.is_empty())
                 .count(),
             solve_ms: 0.0,
+            duals: if s.needs.iter().any(|n| n.indivisible) {
+                crate::solve::Duals::FixedMip
+            } else {
+                crate::solve::Duals::Lp
+            },
         };
         f(&Outcome {
             scenario: &s,
