@@ -182,7 +182,8 @@ fn job_from_submit_to_result_in_three_formats() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
     let job = json!({"generator": {"name": "urban", "count": 2}, "policies": ["greedy", "coverage"],
-        "replicates": 2, "seed": 7, "perturb": {"demand": 0.2, "failures": 0.1, "travel_time": 0.2}});
+        "replicates": 2, "seed": 7, "perturb": {"demand": 0.2, "failures": 0.1, "travel_time": 0.2},
+        "explain": true});
     let r = post_json(&s, "/v1/jobs", &job, None);
     assert_eq!(r.status, 202);
     let id = r.json()["id"].as_str().unwrap().to_string();
@@ -197,6 +198,10 @@ fn job_from_submit_to_result_in_three_formats() {
 
     let rows = rows_of(&s, &id);
     assert_eq!(rows.len(), 8);
+    // `"explain": true`: every run's reasons are counted.
+    assert!(rows
+        .iter()
+        .all(|r| r.why.why_capacity.is_some() && r.why.why_fairness == Some(0)));
     for (i, pair) in rows.chunks(2).enumerate() {
         let (greedy, optimal) = (&pair[0], &pair[1]);
         assert_eq!(

@@ -301,3 +301,66 @@ fn a_batch_makes_each_scenario_when_its_run_starts_and_survives_a_failing_source
     }
     assert_eq!(rows, again);
 }
+
+/// `--explain` fills the `why_<reason>` columns (the needs not served in full, by reason);
+/// they are null without it, and a policy without fairness has no `fairness` reason.
+#[test]
+fn explain_counts_the_reasons_per_run() {
+    use arrow_array::{Array, RecordBatch, StringArray, UInt64Array};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |explain: bool| {
+        let out = dir.path().join(format!("runs-{explain}.arrow"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
+        cmd.args([
+            "simulate",
+            "--generator",
+            "disaster",
+            "--scenarios",
+            "3",
+            "--seed",
+            "5",
+        ])
+        .args(["--policies", "coverage,leximin,proportional", "--out"])
+        .arg(&out);
+        if explain {
+            cmd.arg("--explain");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        read_batches(&out).unwrap()
+    };
+    let reasons = [
+        "why_min_fill",
+        "why_infeasible",
+        "why_time_limit",
+        "why_time",
+        "why_no_candidate",
+        "why_fairness",
+        "why_capacity",
+        "why_objective",
+    ];
+    let counts = |b: &RecordBatch, name: &str| {
+        let c = b.column_by_name(name).unwrap();
+        c.as_any().downcast_ref::<UInt64Array>().unwrap().clone()
+    };
+    for b in run(false) {
+        for r in reasons {
+            assert_eq!(counts(&b, r).null_count(), b.num_rows(), "{r}");
+        }
+    }
+    let (mut rows, mut short) = (0, 0);
+    for b in run(true) {
+        let policy = b.column_by_name("policy").unwrap();
+        let policy = policy.as_any().downcast_ref::<StringArray>().unwrap();
+        for i in 0..b.num_rows() {
+            rows += 1;
+            assert!(reasons.iter().all(|r| counts(&b, r).is_valid(i)), "row {i}");
+            short += reasons.iter().map(|r| counts(&b, r).value(i)).sum::<u64>();
+            if policy.value(i) == "coverage" {
+                assert_eq!(counts(&b, "why_fairness").value(i), 0);
+            }
+        }
+    }
+    assert_eq!(rows, 9);
+    assert!(short > 0, "the disaster runs leave some needs short");
+}

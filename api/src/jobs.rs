@@ -144,6 +144,10 @@ pub struct JobRequest {
     /// Upper bound on each run's solver time in seconds (the server's limit applies when smaller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit_s: Option<f64>,
+    /// Explain every run's plan: the result's `why_<reason>` columns count the needs not served
+    /// in full by reason (null without it).
+    #[serde(default)]
+    pub explain: bool,
 }
 
 fn one() -> usize {
@@ -335,6 +339,7 @@ impl JobRequest {
                     self.time_limit_s
                         .map_or(server_time_limit_s, |t| t.min(server_time_limit_s)),
                 ),
+                explain: self.explain,
             },
         })
     }

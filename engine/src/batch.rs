@@ -5,6 +5,7 @@
 //! table bit for bit whatever the thread count or the order in which runs finish; only the
 //! measured `solve_ms` differs between two executions.
 
+use crate::explain::Reason;
 use crate::graph::LinkBuilder;
 use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
@@ -366,6 +367,8 @@ pub struct BatchSettings {
     pub perturbation: Perturbation,
     /// Upper bound on each run's solver time (the policy's own limit applies when smaller).
     pub time_limit_s: Option<f64>,
+    /// Explain every run's plan: its row counts the needs not served in full by reason.
+    pub explain: bool,
 }
 
 /// Why a [`ScenarioSource`] could not make a scenario: each source has its own error type (a
@@ -543,6 +546,54 @@ pub struct RunRow {
     pub solve_ms: Option<f64>,
     #[serde(flatten)]
     pub metrics: RunMetrics,
+    /// With `explain`: how many needs go short for each reason.
+    #[serde(flatten)]
+    pub why: WhyCounts,
+}
+
+/// A run's needs not served in full, counted by [`Reason`] (all null unless the batch
+/// explains its plans).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WhyCounts {
+    pub why_min_fill: Option<u64>,
+    pub why_infeasible: Option<u64>,
+    pub why_time_limit: Option<u64>,
+    pub why_time: Option<u64>,
+    pub why_no_candidate: Option<u64>,
+    pub why_fairness: Option<u64>,
+    pub why_capacity: Option<u64>,
+    pub why_objective: Option<u64>,
+}
+
+impl WhyCounts {
+    fn of(rows: &[crate::explain::Why]) -> WhyCounts {
+        let count = |r: Reason| Some(rows.iter().filter(|w| w.reason == r).count() as u64);
+        WhyCounts {
+            why_min_fill: count(Reason::MinFill),
+            why_infeasible: count(Reason::Infeasible),
+            why_time_limit: count(Reason::TimeLimit),
+            why_time: count(Reason::Time),
+            why_no_candidate: count(Reason::NoCandidate),
+            why_fairness: count(Reason::Fairness),
+            why_capacity: count(Reason::Capacity),
+            why_objective: count(Reason::Objective),
+        }
+    }
+
+    /// `(column, value)` in table order.
+    fn columns(&self) -> [(&'static str, Option<u64>); 8] {
+        [
+            ("why_min_fill", self.why_min_fill),
+            ("why_infeasible", self.why_infeasible),
+            ("why_time_limit", self.why_time_limit),
+            ("why_time", self.why_time),
+            ("why_no_candidate", self.why_no_candidate),
+            ("why_fairness", self.why_fairness),
+            ("why_capacity", self.why_capacity),
+            ("why_objective", self.why_objective),
+        ]
+    }
 }
 
 impl RunRow {
@@ -577,6 +628,7 @@ impl RunRow {
             solver: None,
             solve_ms: None,
             metrics: RunMetrics::default(),
+            why: WhyCounts::default(),
         }
     }
 }
@@ -723,18 +775,24 @@ pub fn run_one(
             ..SolveOptions::default()
         };
         let outcome = try_solve_with(&s, &opts)?;
-        let report = Report::new(&outcome);
+        let report = if settings.explain {
+            Report::explained(&outcome)
+        } else {
+            Report::new(&outcome)
+        };
         let metrics = if report.summary.objective.is_some() {
             run_metrics(&s, &report)
         } else {
             RunMetrics::default()
         };
-        Ok::<_, crate::solve::SolveError>((report.summary, metrics))
+        let why = report.why.as_deref().map(WhyCounts::of).unwrap_or_default();
+        Ok::<_, crate::solve::SolveError>((report.summary, metrics, why))
     }));
     match result {
         Ok(Err(e)) => row.error = Some(e.to_string()),
-        Ok(Ok((sum, metrics))) => {
+        Ok(Ok((sum, metrics, why))) => {
             row.metrics = metrics;
+            row.why = why;
             row.status = sum.status;
             row.objective = sum.objective;
             if sum.objective.is_some() {
@@ -772,7 +830,7 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
     fn strs(rows: &[RunRow], f: impl Fn(&RunRow) -> Option<&str>) -> ArrayRef {
         Arc::new(rows.iter().map(f).collect::<StringArray>())
     }
-    let cols: Vec<(&str, ArrayRef)> = vec![
+    let mut cols: Vec<(&str, ArrayRef)> = vec![
         ("run", u64s(rows, |r| Some(r.run))),
         ("scenario", strs(rows, |r| Some(&r.scenario))),
         ("policy", strs(rows, |r| Some(&r.policy))),
@@ -821,6 +879,9 @@ pub fn rows_to_batch(rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
             ),
         ),
     ];
+    for (k, (name, _)) in WhyCounts::default().columns().into_iter().enumerate() {
+        cols.push((name, u64s(rows, |r| r.why.columns()[k].1)));
+    }
     let fields: Vec<Field> = cols
         .iter()
         .map(|(name, col)| {
@@ -875,6 +936,14 @@ mod tests {
             ("resources_used", U, true),
             ("resources_unshared", U, true),
             ("duplication_avoided", I, true),
+            ("why_min_fill", U, true),
+            ("why_infeasible", U, true),
+            ("why_time_limit", U, true),
+            ("why_time", U, true),
+            ("why_no_candidate", U, true),
+            ("why_fairness", U, true),
+            ("why_capacity", U, true),
+            ("why_objective", U, true),
         ];
         let mut a = RunRow::failed(3, "s".into(), &PolicySpec::Named("cost".into()), 1, 9);
         a.error = Some("why".into());

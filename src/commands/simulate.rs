@@ -49,6 +49,10 @@ pub struct SimulateArgs {
     /// Solver time limit of each run, seconds.
     #[arg(long, default_value_t = 60.0)]
     time_limit: f64,
+    /// Explain every run's plan: columns `why_<reason>` count the needs not served in full by
+    /// reason (null without it).
+    #[arg(long)]
+    explain: bool,
 }
 
 /// `--generator`: a generator's name, else a scenario file or directory.
@@ -164,6 +168,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         settings: BatchSettings {
             perturbation,
             time_limit_s: Some(args.time_limit),
+            explain: args.explain,
         },
     };
     let total = batch.total();
