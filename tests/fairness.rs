@@ -25,9 +25,19 @@ pub(crate) struct Naive<'a> {
 
 /// The expressions a naive objective is written in.
 pub(crate) struct Exprs {
-    y: Vec<Expression>,
-    ratio: Vec<Expression>,
-    cost: Expression,
+    pub(crate) y: Vec<Expression>,
+    pub(crate) ratio: Vec<Expression>,
+    /// `V = sum_e p_n x_e`.
+    pub(crate) value: Expression,
+    pub(crate) cost: Expression,
+}
+
+/// What [`Naive::maximise`] found: the extra variables, every group ratio, `V` and `C`.
+pub(crate) struct Optimum {
+    pub(crate) extra: Vec<f64>,
+    pub(crate) ratio: Vec<f64>,
+    pub(crate) value: f64,
+    pub(crate) cost: f64,
 }
 
 impl<'a> Naive<'a> {
@@ -47,14 +57,13 @@ impl<'a> Naive<'a> {
         }
     }
 
-    /// Maximise `objective` (built from the expressions and `extra` free variables) over the
-    /// hard constraints plus `more`; the values of `extra` and every group ratio, or `None`
-    /// when infeasible.
+    /// Maximise `objective` (built from the expressions and `extra` variables in [-1e4, 1e4])
+    /// over the hard constraints plus `more`; `None` when infeasible.
     pub(crate) fn maximise(
         &self,
         extra: usize,
         objective: impl FnOnce(&Exprs, &[Variable]) -> (Expression, Vec<Constraint>),
-    ) -> Option<(Vec<f64>, Vec<f64>)> {
+    ) -> Option<Optimum> {
         let s = self.s;
         let mut vars = variables!();
         let x: Vec<Variable> = self
@@ -92,7 +101,15 @@ impl<'a> Naive<'a> {
             })
             .collect();
         let cost: Expression = self.links.iter().zip(&x).map(|(l, &v)| l.cost * v).sum();
-        let exprs = Exprs { y, ratio, cost };
+        let value: Expression = (0..s.needs().len())
+            .map(|n| s.needs()[n].priority * y[n].clone())
+            .sum();
+        let exprs = Exprs {
+            y,
+            ratio,
+            value,
+            cost,
+        };
         let (goal, more) = objective(&exprs, &free);
         let mut model = vars
             .maximise(goal)
@@ -129,10 +146,12 @@ impl<'a> Naive<'a> {
         }
         model = model.with(constraint!(anchor <= 1.0));
         match model.solve() {
-            Ok(sol) => Some((
-                free.iter().map(|&v| sol.value(v)).collect(),
-                exprs.ratio.iter().map(|r| sol.eval(r)).collect(),
-            )),
+            Ok(sol) => Some(Optimum {
+                extra: free.iter().map(|&v| sol.value(v)).collect(),
+                ratio: exprs.ratio.iter().map(|r| sol.eval(r)).collect(),
+                value: sol.eval(&exprs.value),
+                cost: sol.eval(&exprs.cost),
+            }),
             Err(ResolutionError::Infeasible) => None,
             Err(e) => panic!(
                 "oracle failed: {e}\n{}",
@@ -213,8 +232,8 @@ impl<'a> Naive<'a> {
         // A group is served by some plan when its own largest ratio is positive.
         let mut served = Vec::new();
         for k in 0..g {
-            let (_, r) = self.maximise(0, |e, _| (e.ratio[k].clone(), Vec::new()))?;
-            if r[k] > 1e-9 {
+            let best = self.maximise(0, |e, _| (e.ratio[k].clone(), Vec::new()))?;
+            if best.ratio[k] > 1e-9 {
                 served.push(k);
             }
         }
@@ -225,7 +244,11 @@ impl<'a> Naive<'a> {
         let mut cuts: Vec<Vec<f64>> = vec![vec![1.0, 0.1, 0.01]; g];
         let mut last = (0.0, 0.0, Vec::new());
         for _ in 0..2000 {
-            let (phi, r) = self.maximise(g, |e, free| {
+            let Optimum {
+                extra: phi,
+                ratio: r,
+                ..
+            } = self.maximise(g, |e, free| {
                 let goal: Expression = served.iter().map(|&k| weight[k] * free[k]).sum();
                 let mut more = Vec::new();
                 for &k in &served {
@@ -266,7 +289,7 @@ impl<'a> Naive<'a> {
             .collect();
         let w = s.policy().cost_weight;
         let extra = s.needs().len() * pieces.len();
-        let value = self.maximise(extra + 1, |e, d| {
+        let best = self.maximise(extra + 1, |e, d| {
             let z = d[extra];
             let mut more = Vec::new();
             let mut deprivation = Expression::from(0.0);
@@ -284,7 +307,7 @@ impl<'a> Naive<'a> {
             more.push(constraint!(z == deprivation + w * e.cost.clone()));
             (-z, more)
         })?;
-        Some(value.0[extra])
+        Some(best.extra[extra])
     }
 }
 
@@ -307,6 +330,20 @@ const SHAPE: Shape = Shape {
     dims: 2,
 };
 
+/// The engine's status agrees with the naive model's verdict (infeasible when it finds no
+/// plan, optimal otherwise); the naive answer.
+#[track_caller]
+fn agree<T>(report: &Report, naive: Option<T>, seed: u64, value: &Value) -> Option<T> {
+    let want = if naive.is_some() {
+        Status::Optimal
+    } else {
+        Status::Infeasible
+    };
+    let sum = &report.summary;
+    assert_eq!(sum.status, want, "seed {seed}\n{value}\n{sum:?}");
+    naive
+}
+
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v
@@ -319,20 +356,9 @@ fn check_leximin(seed: u64, shape: Shape) -> bool {
         json!({"fairness": "leximin", "cross_community": true}),
     );
     let report = solve_report(&s);
-    let naive = Naive::new(&s);
-    let Some(want) = naive.leximin() else {
-        assert_eq!(
-            report.summary.status,
-            Status::Infeasible,
-            "seed {seed}\n{value}"
-        );
+    let Some(want) = agree(&report, Naive::new(&s).leximin(), seed, &value) else {
         return false;
     };
-    assert_eq!(
-        report.summary.status,
-        Status::Optimal,
-        "seed {seed}\n{value}"
-    );
     let got: Vec<f64> = report.summary.groups.values().copied().collect();
     let (got, want) = (sorted(got), sorted(want));
     // SPEC holds each fixed ratio within 1e-7 of its level; the later stages may spend that
@@ -380,20 +406,10 @@ fn proportional_is_within_1e_4_of_the_convex_optimum() {
     for seed in 1000..1120 {
         let (value, s) = scenario(seed, SHAPE, json!({"objective": "proportional"}));
         let report = solve_report(&s);
-        let Some((want, left_out)) = Naive::new(&s).proportional() else {
-            assert_eq!(
-                report.summary.status,
-                Status::Infeasible,
-                "seed {seed}\n{value}\n{:?}",
-                report.summary
-            );
+        let Some((want, left_out)) = agree(&report, Naive::new(&s).proportional(), seed, &value)
+        else {
             continue;
         };
-        assert_eq!(
-            report.summary.status,
-            Status::Optimal,
-            "seed {seed}\n{value}"
-        );
         let got = report.summary.objective.unwrap();
         assert!(
             (got - want).abs() <= 1e-4 * want.abs().max(1.0),
@@ -429,20 +445,9 @@ fn deprivation_equals_the_segment_model() {
             .breakpoints()
             .to_vec();
         let report = solve_report(&s);
-        let Some(want) = Naive::new(&s).deprivation(&points) else {
-            assert_eq!(
-                report.summary.status,
-                Status::Infeasible,
-                "seed {seed}\n{value}\n{:?}",
-                report.summary
-            );
+        let Some(want) = agree(&report, Naive::new(&s).deprivation(&points), seed, &value) else {
             continue;
         };
-        assert_eq!(
-            report.summary.status,
-            Status::Optimal,
-            "seed {seed}\n{value}"
-        );
         let got = report.summary.objective.unwrap();
         assert!(
             close(got, want, 1e-6),

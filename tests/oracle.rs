@@ -1,13 +1,13 @@
 //! The engine against a deliberately naive model of SPEC: links by comparing every pair with
 //! the rules re-written here, and one LP per stage written straight from the formulas with
-//! good_lp (a different modelling layer from the engine's row builder).
+//! good_lp (a different modelling layer from the engine's row builder; the feasible set is
+//! `tests/fairness.rs`'s `Naive`).
 
 use crate::common::*;
-use commonsnet_engine::model::{Fairness, GroupBy, Objective, Scenario};
+use crate::fairness::Naive;
+use commonsnet_engine::model::{Fairness, Objective, Scenario};
 use commonsnet_engine::{scenario_from_value, solve, Report, Status};
-use good_lp::{
-    constraint, variable, variables, Expression, ResolutionError, Solution, SolverModel, Variable,
-};
+use good_lp::{constraint, Expression};
 use std::collections::BTreeMap;
 
 pub(crate) struct NaiveLink {
@@ -109,132 +109,61 @@ enum Goal {
     MaxT,
 }
 
-/// One stage of the naive model; `None` when infeasible.
+/// One stage of the naive model (`tests/fairness.rs`'s `Naive`, one more variable `t`);
+/// `(V, C, t)`, `None` when infeasible.
 fn naive_stage(
     s: &Scenario,
-    links: &[NaiveLink],
     goal: Goal,
     hold_v: Option<f64>,
     hold_t: Option<f64>,
 ) -> Option<(f64, f64, f64)> {
-    let mut vars = variables!();
-    let x: Vec<Variable> = links
-        .iter()
-        .map(|l| {
-            let v = variable().min(0.0).max(1.0);
-            vars.add(if s.needs()[l.n].indivisible {
-                v.integer()
-            } else {
-                v
-            })
-        })
-        .collect();
-    let t = vars.add(variable().min(0.0).max(1.0));
-    let value: Expression = links
-        .iter()
-        .zip(&x)
-        .map(|(l, &v)| s.needs()[l.n].priority * v)
-        .sum();
-    let cost: Expression = links.iter().zip(&x).map(|(l, &v)| l.cost * v).sum();
     let w = s.policy().cost_weight;
-    let objective = match goal {
-        Goal::MaxV => value.clone(),
-        Goal::MinC => -cost.clone(),
-        Goal::MaxW => value.clone() - w * cost.clone(),
-        Goal::MaxT => Expression::from(t),
-    };
-    let mut model = vars
-        .maximise(objective)
-        .using(good_lp::highs)
-        // As the engine: HiGHS refuses a thread count other than its scheduler's.
-        .set_threads(1)
-        .set_mip_rel_gap(0.0)
-        .unwrap();
-    model.set_verbose(false);
-    // y_n = sum of its links, min_fill <= y_n <= 1.
-    for (n, need) in s.needs().iter().enumerate() {
-        let y: Expression = links
-            .iter()
-            .zip(&x)
-            .filter(|(l, _)| l.n == n)
-            .map(|(_, &v)| Expression::from(v))
-            .sum();
-        model = model.with(constraint!(y.clone() <= 1.0));
-        model = model.with(constraint!(y >= need.min_fill));
-    }
-    // Capacity of every resource in every dimension.
-    for (r, res) in s.resources().iter().enumerate() {
-        for dim in s.dimensions() {
-            let used: Expression = links
-                .iter()
-                .zip(&x)
-                .filter(|(l, _)| l.r == r)
-                .map(|(l, &v)| l.uses.get(&dim).copied().unwrap_or(0.0) * v)
-                .sum();
-            let cap = res.capacity.get(&dim).copied().unwrap_or(0.0);
-            model = model.with(constraint!(used <= cap));
-        }
-    }
-    // Group ratios.
-    if s.policy().fairness != Fairness::None {
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (n, need) in s.needs().iter().enumerate() {
-            let key = match s.policy().group_by {
-                GroupBy::Community => need.community.clone(),
-                GroupBy::Kind => need.kind.clone(),
-            };
-            groups.entry(key).or_default().push(n);
-        }
-        for members in groups.values() {
-            let total: f64 = members.iter().map(|&n| s.needs()[n].priority).sum();
-            let ratio: Expression = links
-                .iter()
-                .zip(&x)
-                .filter(|(l, _)| members.contains(&l.n))
-                .map(|(l, &v)| (s.needs()[l.n].priority / total) * v)
-                .sum();
-            if goal == Goal::MaxT {
-                model = model.with(constraint!(ratio.clone() >= t));
-            }
-            if let Some(h) = hold_t {
-                model = model.with(constraint!(ratio.clone() >= h));
-            }
-            if let Fairness::MinShare(m) = s.policy().fairness {
-                model = model.with(constraint!(ratio >= m));
+    let fairness = s.policy().fairness;
+    let best = Naive::new(s).maximise(1, |e, extra| {
+        let t = extra[0];
+        let objective = match goal {
+            Goal::MaxV => e.value.clone(),
+            Goal::MinC => -e.cost.clone(),
+            Goal::MaxW => e.value.clone() - w * e.cost.clone(),
+            Goal::MaxT => Expression::from(t),
+        };
+        let mut more = vec![constraint!(t >= 0.0), constraint!(t <= 1.0)];
+        // Group ratios.
+        if fairness != Fairness::None {
+            for ratio in &e.ratio {
+                if goal == Goal::MaxT {
+                    more.push(constraint!(ratio.clone() >= t));
+                }
+                if let Some(h) = hold_t {
+                    more.push(constraint!(ratio.clone() >= h));
+                }
+                if let Fairness::MinShare(m) = fairness {
+                    more.push(constraint!(ratio.clone() >= m));
+                }
             }
         }
-    }
-    if let Some(h) = hold_v {
-        model = model.with(constraint!(value.clone() >= h));
-    }
-    match model.solve() {
-        Ok(sol) => Some((sol.eval(&value), sol.eval(&cost), sol.value(t))),
-        Err(ResolutionError::Infeasible) => None,
-        Err(e) => panic!("oracle failed: {e}"),
-    }
+        if let Some(h) = hold_v {
+            more.push(constraint!(e.value.clone() >= h));
+        }
+        (objective, more)
+    })?;
+    Some((best.value, best.cost, best.extra[0]))
 }
 
 /// `(V, C)` of the naive model, `None` when infeasible.
 fn naive_solve(s: &Scenario) -> Option<(f64, f64)> {
-    let links = naive_links(s);
     let mut hold_t = None;
     if s.policy().fairness == Fairness::Maxmin {
-        let (_, _, t) = naive_stage(s, &links, Goal::MaxT, None, None)?;
+        let (_, _, t) = naive_stage(s, Goal::MaxT, None, None)?;
         hold_t = Some((t - 1e-7).max(0.0));
     }
     let (v, c, _) = match s.policy().objective {
         Objective::Coverage => {
-            let (v, _, _) = naive_stage(s, &links, Goal::MaxV, None, hold_t)?;
-            naive_stage(
-                s,
-                &links,
-                Goal::MinC,
-                Some(v - 1e-7 * v.abs().max(1.0)),
-                hold_t,
-            )?
+            let (v, _, _) = naive_stage(s, Goal::MaxV, None, hold_t)?;
+            naive_stage(s, Goal::MinC, Some(v - 1e-7 * v.abs().max(1.0)), hold_t)?
         }
-        Objective::Cost => naive_stage(s, &links, Goal::MinC, None, hold_t)?,
-        Objective::Weighted => naive_stage(s, &links, Goal::MaxW, None, hold_t)?,
+        Objective::Cost => naive_stage(s, Goal::MinC, None, hold_t)?,
+        Objective::Weighted => naive_stage(s, Goal::MaxW, None, hold_t)?,
         other => unreachable!("random_policy does not pick {other:?} (tests/fairness.rs does)"),
     };
     Some((v, c))
