@@ -115,6 +115,9 @@ struct Stage {
     /// The need (global index) or group each slack of `slack` belongs to.
     slack_owners: Vec<(Option<usize>, Option<String>)>,
     t: f64,
+    /// `MaxMinRatio`: the dual of each open group's row `ratio_g >= t` (`None` for a fixed
+    /// group): a non-zero one proves the group blocked at `t`.
+    t_duals: Vec<Option<f64>>,
     /// `MaxProportional`: each group's `phi_g`, the outer approximation of `ln(ratio_g)`
     /// (`None` for a group left out).
     phi: Vec<Option<f64>>,
@@ -365,13 +368,14 @@ impl SubModel<'_> {
             }
         }
 
-        // Rows from here on are not read back by index.
-        // Group rows: sum_{n in g} p_n y_n / P_g  (>= t, >= a fixed floor, or >= s).
+        // Group rows: sum_{n in g} p_n y_n / P_g  (>= t, >= a fixed floor, or >= s); the rows
+        // holding a group at `>= t` are read back (their duals tell leximin who is blocked).
         let min_share = match s.policy.fairness {
             Fairness::MinShare(v) => Some(v),
             _ => None,
         };
         let mut phi_cols = vec![None; self.groups.len()];
+        let mut t_rows = vec![None; self.groups.len()];
         for (gi, g) in self.groups.iter().enumerate() {
             let mut entries = Vec::new();
             for &i in &g.needs {
@@ -391,14 +395,17 @@ impl SubModel<'_> {
                     let mut cut: Vec<_> = entries.iter().map(|&(c, p)| (c, -p / a)).collect();
                     cut.push((phi, 1.0));
                     pb.add_row(..=a.ln() - 1.0, cut);
+                    row += 1;
                 }
             }
             let mut lower = f64::NEG_INFINITY;
+            let mut at_t = false;
             match (holds.group_floor.get(gi).copied().flatten(), t_col) {
                 (Some(floor), _) => lower = floor,
                 (None, Some((t, _))) => {
                     entries.push((t, -1.0));
                     lower = 0.0;
+                    at_t = true;
                 }
                 (None, None) => {}
             }
@@ -412,7 +419,11 @@ impl SubModel<'_> {
                 }
             }
             if lower > f64::NEG_INFINITY {
+                if at_t {
+                    t_rows[gi] = Some(row);
+                }
                 pb.add_row(lower.., entries);
+                row += 1;
             }
         }
 
@@ -438,6 +449,7 @@ impl SubModel<'_> {
             slack: Vec::new(),
             slack_owners: Vec::new(),
             t: 0.0,
+            t_duals: Vec::new(),
             phi: Vec::new(),
             gap: None,
             need_rows: Vec::new(),
@@ -503,6 +515,10 @@ impl SubModel<'_> {
             slack,
             slack_owners: slack_cols.into_iter().map(|c| (c.0, c.1)).collect(),
             t: t_col.map(|c| values[c.1]).unwrap_or(0.0),
+            t_duals: t_rows
+                .iter()
+                .map(|r| r.and_then(|r| duals.get(r).copied()))
+                .collect(),
             phi: phi_cols.iter().map(|c| c.map(|c| values[c])).collect(),
             gap,
             need_rows: need_rows
@@ -886,9 +902,11 @@ impl Stages<'_, '_> {
 
     /// Leximin by iterated max-min: raise the smallest open group ratio to its largest level
     /// `t`, then fix every open group that cannot rise above `t` while the other open groups
-    /// stay at `t` or above and the fixed ones at their floors (one solve per group at `t`
-    /// that the max-min plan did not already lift above it); repeat until every group is
-    /// fixed. On a MIP each solve is a MIP: exact up to `mip_gap`.
+    /// stay at `t` or above and the fixed ones at their floors; repeat until every group is
+    /// fixed. Blocked groups are found without a solve where a proof exists (an LP dual on
+    /// their `>= t` row), free ones where a plan lifts them (the max-min plan, or another
+    /// group's test); the rest get one solve each. On a MIP each solve is a MIP: exact up to
+    /// `mip_gap`.
     fn leximin(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
         while holds.group_floor.iter().any(Option::is_none) {
             let st = self.main_stage(Goal::MaxMinRatio, holds, false)?;
@@ -899,10 +917,31 @@ impl Stages<'_, '_> {
             let at_level: Vec<usize> = (0..ratios.len())
                 .filter(|&g| holds.group_floor[g].is_none() && ratios[g] <= t + BLOCKED_TOL)
                 .collect();
-            let mut blocked = Vec::new();
+            // A non-zero dual on `ratio_g >= t` proves g blocked (complementary slackness: every
+            // optimal plan holds it at t); the others are tested, and a test's plan also
+            // proves every open group it lifts above t free to rise.
+            // (A MIP has no duals to read.)
+            let lp = !self.sub.is_mip();
+            let proven = |g: usize| {
+                lp && st
+                    .t_duals
+                    .get(g)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|d| d.abs() > 1e-9)
+            };
+            let mut blocked: Vec<usize> = at_level.iter().copied().filter(|&g| proven(g)).collect();
+            let mut free = vec![false; ratios.len()];
             for &g in &at_level {
+                if blocked.contains(&g) || free[g] {
+                    continue;
+                }
                 let best = self.check_stage(Goal::MaxGroupRatio(g), &test)?;
-                if self.sub.group_ratios(&best.x)[g] <= t + BLOCKED_TOL {
+                let lifted = self.sub.group_ratios(&best.x);
+                for (h, &r) in lifted.iter().enumerate() {
+                    free[h] |= holds.group_floor[h].is_none() && r > t + BLOCKED_TOL;
+                }
+                if !free[g] {
                     blocked.push(g);
                 }
             }
