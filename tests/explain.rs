@@ -54,7 +54,7 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
         .zip(s.needs())
         .filter(|(row, need)| {
             let band = if coverage_objective {
-                1e-7 * value.max(1.0) / need.priority
+                1.001e-7 * value.max(1.0) / need.priority
             } else {
                 0.0
             };

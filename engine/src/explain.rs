@@ -164,8 +164,12 @@ pub struct GroupRatio {
     pub ratio_without_fairness: f64,
 }
 
-/// One row per need not served in full, in need order.
+/// One row per need not served in full, in need order; none when the solve failed (status
+/// `error`: there is no plan to explain).
 pub fn explain(o: &Outcome) -> Vec<Why> {
+    if o.solution.status == Status::Error {
+        return Vec::new();
+    }
     let plan = Plan::of(o);
     (0..o.scenario.needs.len())
         .filter(|&n| !plan.served_in_full(n))
@@ -173,9 +177,11 @@ pub fn explain(o: &Outcome) -> Vec<Why> {
         .collect()
 }
 
-/// The row of need `n` (by position), `reason: served` when it is served in full.
+/// The row of need `n` (by position), `reason: served` when it is served in full; `None`
+/// for a position out of range or a failed solve.
 pub fn explain_need(o: &Outcome, n: usize) -> Option<Why> {
-    (n < o.scenario.needs.len()).then(|| Plan::of(o).why(n))
+    let planned = o.solution.status != Status::Error;
+    (planned && n < o.scenario.needs.len()).then(|| Plan::of(o).why(n))
 }
 
 /// What the rows read of a solved outcome, computed once.
@@ -228,8 +234,9 @@ impl<'o, 'a> Plan<'o, 'a> {
     /// the cost stage may take from this need (`1e-7 max(1, V) / priority`).
     fn served_in_full(&self, n: usize) -> bool {
         let s = self.o.scenario;
+        // (`V` is the plan's, a hair below `V*`: the factor covers the difference.)
         let band = if s.policy.objective == Objective::Coverage {
-            LEX_TOL * self.value.max(1.0) / s.needs[n].priority
+            1.001 * LEX_TOL * self.value.max(1.0) / s.needs[n].priority
         } else {
             0.0
         };

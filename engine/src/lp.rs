@@ -1160,6 +1160,29 @@ mod tests {
         }
     }
 
+    /// A failed solve has no plan, so nothing to explain (its zero shares are not a plan).
+    #[test]
+    fn a_failed_solve_has_no_explanations() {
+        let s = scenario();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            force(&[Some(H::SolveError)]);
+            let o = solve_with(&s, &SolveOptions::default());
+            force(&[]);
+            assert_eq!(o.solution.status, Status::Error);
+            assert!(crate::explain::explain(&o).is_empty());
+            assert!(crate::explain::explain_need(&o, 0).is_none());
+            // Unforced, the plan is explained (every need is served in full).
+            let o = solve_with(&s, &SolveOptions::default());
+            assert!(crate::explain::explain(&o).is_empty());
+            let b = crate::explain::explain_need(&o, 1).unwrap();
+            assert_eq!(b.reason, crate::explain::Reason::Served);
+        });
+    }
+
     #[test]
     fn a_failed_later_stage_is_an_error_too() {
         for status in [H::SolveError, H::Infeasible, H::NotSet] {
