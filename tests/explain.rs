@@ -30,10 +30,6 @@ fn policy(rng: &mut Rng) -> Value {
     p
 }
 
-fn is_time_rule(e: &Excluded) -> bool {
-    matches!(e, Excluded::Deadline { .. } | Excluded::Window { .. })
-}
-
 fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
     let mut rng = Rng::new(seed);
     let p = policy(&mut rng);
@@ -130,13 +126,13 @@ fn check_excluded(
         let got = check_link(r, &s.resources()[r], n, &s.needs()[n], s.policy());
         assert_eq!(got.err().as_ref(), Some(&c.excluded_by), "{label}");
         if w.reason == Reason::Time {
-            assert!(is_time_rule(&c.excluded_by), "{label}");
+            assert!(c.excluded_by.is_time_rule(), "{label}");
         }
     }
     let any_time = (0..s.resources().len()).any(|r| {
         check_link(r, &s.resources()[r], n, &s.needs()[n], s.policy())
             .err()
-            .is_some_and(|e| is_time_rule(&e))
+            .is_some_and(|e| e.is_time_rule())
     });
     assert_eq!(w.reason == Reason::Time, any_time, "{label}");
 }

@@ -305,7 +305,7 @@ impl<'o, 'a> Plan<'o, 'a> {
         }
         if self.edges_of_need[n].is_empty() {
             let candidates = self.nearest_excluded(n);
-            let timed = candidates.iter().any(|c| is_time_rule(&c.excluded_by));
+            let timed = candidates.iter().any(|c| c.excluded_by.is_time_rule());
             why.reason = if timed {
                 Reason::Time
             } else {
@@ -327,7 +327,7 @@ impl<'o, 'a> Plan<'o, 'a> {
             why.candidates = Some(if timed {
                 candidates
                     .into_iter()
-                    .filter(|c| is_time_rule(&c.excluded_by))
+                    .filter(|c| c.excluded_by.is_time_rule())
                     .collect()
             } else {
                 candidates
@@ -456,9 +456,9 @@ impl<'o, 'a> Plan<'o, 'a> {
             .collect();
         // Resources excluded by the time rules alone come first: they are the near misses.
         excluded.sort_by(|a, b| {
-            let timed = |x: &(f64, usize, Excluded)| !is_time_rule(&x.2);
-            timed(a)
-                .cmp(&timed(b))
+            let other_rule = |x: &(f64, usize, Excluded)| !x.2.is_time_rule();
+            other_rule(a)
+                .cmp(&other_rule(b))
                 .then(a.0.total_cmp(&b.0))
                 .then(a.1.cmp(&b.1))
         });
@@ -494,9 +494,4 @@ impl<'o, 'a> Plan<'o, 'a> {
             })
             .collect()
     }
-}
-
-/// SPEC's rule 5 (the need's deadline, the resource's window).
-fn is_time_rule(e: &Excluded) -> bool {
-    matches!(e, Excluded::Deadline { .. } | Excluded::Window { .. })
 }

@@ -671,13 +671,13 @@ impl SubModel<'_> {
     /// [`MAX_CONFLICT_CANDIDATES`] candidates (one solve each).
     fn conflict(&self) -> Option<(Vec<usize>, Vec<usize>)> {
         let s = self.scenario;
-        let mut needs: Vec<usize> = self
+        let needs: Vec<usize> = self
             .needs
             .iter()
             .copied()
             .filter(|&n| s.needs[n].min_fill > 0.0)
             .collect();
-        let mut groups: Vec<usize> = match s.policy.fairness {
+        let groups: Vec<usize> = match s.policy.fairness {
             Fairness::MinShare(v) if v > 0.0 => (0..self.groups.len()).collect(),
             _ => Vec::new(),
         };
@@ -701,26 +701,8 @@ impl SubModel<'_> {
         if !infeasible(&needs, &groups)? {
             return None;
         }
-        let mut k = 0;
-        while k < needs.len() {
-            let mut without = needs.clone();
-            without.remove(k);
-            if infeasible(&without, &groups)? {
-                needs = without;
-            } else {
-                k += 1;
-            }
-        }
-        let mut k = 0;
-        while k < groups.len() {
-            let mut without = groups.clone();
-            without.remove(k);
-            if infeasible(&needs, &without)? {
-                groups = without;
-            } else {
-                k += 1;
-            }
-        }
+        let needs = drop_while(needs, |without| infeasible(without, &groups))?;
+        let groups = drop_while(groups, |without| infeasible(&needs, without))?;
         Some((needs, groups))
     }
 
@@ -763,6 +745,25 @@ impl SubModel<'_> {
         }));
         out
     }
+}
+
+/// The deletion filter: drop each member in turn, and keep it dropped while `still(rest)`
+/// holds; `None` when a test does not answer.
+fn drop_while(
+    mut members: Vec<usize>,
+    still: impl Fn(&[usize]) -> Option<bool>,
+) -> Option<Vec<usize>> {
+    let mut k = 0;
+    while k < members.len() {
+        let mut without = members.clone();
+        without.remove(k);
+        if still(&without)? {
+            members = without;
+        } else {
+            k += 1;
+        }
+    }
+    Some(members)
 }
 
 /// The most `min_fill` and `min_share` constraints a conflict search tries (one feasibility

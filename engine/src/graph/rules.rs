@@ -37,6 +37,14 @@ pub enum Excluded {
     },
 }
 
+impl Excluded {
+    /// Whether the rule is SPEC's rule 5, the time rule (the need's deadline, the resource's
+    /// window).
+    pub fn is_time_rule(&self) -> bool {
+        matches!(self, Excluded::Deadline { .. } | Excluded::Window { .. })
+    }
+}
+
 impl std::fmt::Display for Excluded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
