@@ -21,3 +21,4 @@ mod reliability;
 mod sessions;
 mod simulate;
 mod statuses;
+mod timed;

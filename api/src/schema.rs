@@ -18,6 +18,13 @@ pub struct AllocationRow {
     pub cost: f64,
     pub time: Option<f64>,
     pub distance_km: Option<f64>,
+    /// Timed scenarios only (SPEC "Allocation over time"): the hour the use starts, null for
+    /// a need without `duration_h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_h: Option<Option<f64>>,
+    /// Timed scenarios only: `start_h + duration_h`, null for a need without `duration_h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_h: Option<Option<f64>>,
     /// `amt_<dimension>`: capacity used, per dimension.
     #[serde(flatten)]
     pub amounts: BTreeMap<String, f64>,
@@ -30,6 +37,10 @@ pub struct NeedRow {
     pub coverage: f64,
     pub value: f64,
     pub marginal_value: f64,
+    /// Timed scenarios only: the hour the plan starts the need (null when unserved or
+    /// without `duration_h`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_h: Option<Option<f64>>,
     /// `unmet_<dimension>`: demand left unserved, per dimension.
     #[serde(flatten)]
     pub unmet: BTreeMap<String, f64>,

@@ -1,9 +1,11 @@
 //! The by-hand baseline of SPEC section 2 (`policy.solver: "greedy"`): what a coordinator with
-//! a spreadsheet does, and what simulations compare the optimiser against.
+//! a spreadsheet does, and what simulations compare the optimiser against. With time it is
+//! first-come-first-served, the practice of tool-library software (SPEC "Greedy with time").
 
 use crate::graph::Network;
 use crate::model::Scenario;
 use crate::submodel::{SolvedBy, SubModel, SubResult, SubStatus};
+use crate::timed::Bookings;
 
 /// Shares per edge chosen by the greedy rule.
 pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
@@ -25,20 +27,42 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
     for (e, edge) in net.edges.iter().enumerate() {
         need_edges[edge.need()].push(e);
     }
+    // Consumable dimensions (every dimension of an untimed scenario) keep a remaining total;
+    // reusable ones of a timed scenario keep their bookings over time.
     let mut remaining = net.capacity.clone();
+    let reusable = |d: usize| net.time.as_ref().is_some_and(|t| t.reusable[d]);
+    let mut booked: Vec<Bookings> = (0..net.capacity.len())
+        .map(|_| Bookings::default())
+        .collect();
     let mut x = vec![0.0; net.edges.len()];
     for n in order {
-        // Links by ascending cost, ties by input order (the sort is stable).
+        // Links by ascending cost, ties by input order (the sort is stable); a timed link's
+        // edges are its starts, earliest first.
         let mut edges = std::mem::take(&mut need_edges[n]);
         edges.sort_by(|&a, &b| net.edges[a].cost.total_cmp(&net.edges[b].cost));
         let indivisible = s.needs[n].indivisible;
         let mut served = 0.0;
+        // First come, first served: the first start with room holds for the other links.
+        let mut start = None;
         for e in edges {
+            let occupation = net.time.as_ref().map(|t| t.occupation[e]);
+            if let (Some(at), Some(o)) = (start, occupation) {
+                if o.start != at {
+                    continue;
+                }
+            }
             let r = net.edges[e].resource();
             let uses = net.edge_use(e);
-            let rem = &mut remaining[r * nd..(r + 1) * nd];
+            let room: Vec<f64> = (0..nd)
+                .map(|d| match occupation {
+                    Some(o) if reusable(d) => {
+                        net.cap(r)[d] - booked[r * nd + d].peak(o.start, o.end)
+                    }
+                    _ => remaining[r * nd + d],
+                })
+                .collect();
             let share = if indivisible {
-                let fits = uses.iter().zip(rem.iter()).all(|(&u, &c)| u <= c + 1e-9);
+                let fits = uses.iter().zip(&room).all(|(&u, &c)| u <= c + 1e-9);
                 if fits {
                     1.0
                 } else {
@@ -46,7 +70,7 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
                 }
             } else {
                 let mut f: f64 = 1.0 - served;
-                for (&u, &c) in uses.iter().zip(rem.iter()) {
+                for (&u, &c) in uses.iter().zip(&room) {
                     if u > 0.0 {
                         f = f.min(c.max(0.0) / u);
                     }
@@ -56,9 +80,16 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
             if share <= 1e-12 {
                 continue;
             }
-            for (c, &u) in rem.iter_mut().zip(uses) {
-                *c = (*c - u * share).max(0.0);
+            for (d, &u) in uses.iter().enumerate() {
+                match occupation {
+                    Some(o) if reusable(d) => booked[r * nd + d].book(o.start, o.end, u * share),
+                    _ => {
+                        let c = &mut remaining[r * nd + d];
+                        *c = (*c - u * share).max(0.0);
+                    }
+                }
             }
+            start = occupation.map(|o| o.start);
             x[e] = share;
             served += share;
             if indivisible || served >= 1.0 - 1e-12 {

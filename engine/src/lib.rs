@@ -20,6 +20,7 @@ pub mod session;
 pub mod solve;
 mod submodel;
 pub mod tables;
+mod timed;
 mod transport;
 
 pub use input::{

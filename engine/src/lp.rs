@@ -320,6 +320,38 @@ impl SubModel<'_> {
             row += 1;
         }
 
+        // One start per need (SPEC's time model): a divisible need with several starts
+        // chooses one by `z_s` binaries, `sum_s z_s <= 1` and `sum_{e at s} x_{e,s} <= z_s`.
+        let choices =
+            crate::timed::start_choices(net, self.edges, &need_edges, |n| s.needs[n].indivisible);
+        // (column of z_s, the columns of its start)
+        let mut start_cols: Vec<(usize, &[usize])> = Vec::new();
+        for choice in &choices {
+            let mut pick = Vec::with_capacity(choice.starts.len());
+            for (_, js) in &choice.starts {
+                start_cols.push((next_col, js));
+                let z = match &holds.fixed {
+                    Some(x) => {
+                        let on = if js.iter().any(|&j| x[j] > 1e-9) {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        pb.add_column(0.0, on..=on)
+                    }
+                    None => pb.add_integer_column(0.0, 0.0..=1.0),
+                };
+                next_col += 1;
+                let mut entries: Vec<_> = js.iter().map(|&j| (cols[j], 1.0)).collect();
+                entries.push((z, -1.0));
+                pb.add_row(..=0.0, entries);
+                row += 1;
+                pick.push((z, 1.0));
+            }
+            pb.add_row(..=1.0, pick);
+            row += 1;
+        }
+
         // Deprivation: `z_n >= f(1 - y_n)`, one row per linear piece of `f` (slope `b`, value
         // `f_1` at u = 1): `z_n + b y_n >= f_1`. Needs without links pay the constant `f(1)`
         // outside the model.
@@ -355,20 +387,32 @@ impl SubModel<'_> {
             };
             for d in 0..nd {
                 let cap = net.cap(r)[d];
-                let entries: Vec<_> = js
+                let using: Vec<usize> = js
                     .iter()
-                    .filter_map(|&j| {
-                        let u = net.edge_use(self.edges[j])[d];
-                        (u > 0.0).then_some((cols[j], u))
-                    })
+                    .copied()
+                    .filter(|&j| net.edge_use(self.edges[j])[d] > 0.0)
                     .collect();
-                let total: f64 = entries.iter().map(|x| x.1).sum();
-                if entries.is_empty() || total <= cap {
-                    continue;
+                // A reusable dimension: one row per maximal set of overlapping occupations.
+                let sets = match &net.time {
+                    Some(time) if time.reusable[d] => crate::timed::maximal_overlaps(&using, |j| {
+                        let o = time.occupation[self.edges[j]];
+                        (o.start, o.end)
+                    }),
+                    _ => vec![using],
+                };
+                for set in sets {
+                    let entries: Vec<_> = set
+                        .iter()
+                        .map(|&j| (cols[j], net.edge_use(self.edges[j])[d]))
+                        .collect();
+                    let total: f64 = entries.iter().map(|x| x.1).sum();
+                    if entries.is_empty() || total <= cap {
+                        continue;
+                    }
+                    pb.add_row(..=cap, entries);
+                    cap_rows.push((r, d, row));
+                    row += 1;
                 }
-                pb.add_row(..=cap, entries);
-                cap_rows.push((r, d, row));
-                row += 1;
             }
         }
 
@@ -471,6 +515,12 @@ impl SubModel<'_> {
         model.set_option("presolve", if mip { "on" } else { "off" });
         if mip {
             model.set_option("mip_rel_gap", s.policy.mip_gap);
+            if !choices.is_empty() {
+                // `x_{e,s} <= z_s` lets a `z` within the default integrality tolerance (1e-6)
+                // carry that much of a start it did not choose; presolve then finds a later
+                // stage's hold infeasible by as much. Measured on the timed oracle's seeds.
+                model.set_option("mip_feasibility_tolerance", 1e-9);
+            }
         }
         if !mip && n_cols_hint >= IPM_MIN_COLUMNS {
             // Large allocation LPs: interior point then crossover (a vertex, so duals stay
@@ -512,6 +562,14 @@ impl SubModel<'_> {
                 }
             })
             .collect();
+        // A start whose `z` rounds to 0 serves nothing: within HiGHS's integrality tolerance
+        // `z` may be 1e-6 and let its columns carry as much.
+        let mut x = x;
+        for &(z, js) in &start_cols {
+            if values[z] < 0.5 {
+                js.iter().for_each(|&j| x[j] = 0.0);
+            }
+        }
         let slack = slack_cols.iter().map(|c| values[c.2]).collect();
         Self::forced(Stage {
             status,
@@ -591,9 +649,13 @@ impl SubModel<'_> {
             result,
             done: 0,
         };
-        match run.all(policy) {
+        let mut result = match run.all(policy) {
             Ok(()) | Err(Stopped) => run.result,
+        };
+        if matches!(result.status, SubStatus::Optimal | SubStatus::TimeLimit) {
+            crate::timed::start_early(self, &mut result.x);
         }
+        result
     }
 
     /// The answer of a sub-model whose stage `goal` failed: no plan, and what failed.

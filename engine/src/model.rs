@@ -24,6 +24,10 @@ pub struct Resource {
     pub cost: f64,
     pub available_from: Option<f64>,
     pub available_until: Option<f64>,
+    /// Hours after a use before the resource can serve again (cleaning, handover, the trip
+    /// back); counts only in timed scenarios (SPEC "Allocation over time").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turnaround_h: Option<f64>,
 }
 
 /// Something a household, a site or a person needs.
@@ -42,6 +46,10 @@ pub struct Need {
     pub indivisible: bool,
     pub earliest: Option<f64>,
     pub deadline: Option<f64>,
+    /// How long a use lasts, in hours: with a reusable dimension in the policy, the need
+    /// occupies its resource from its start for this long (plus the resource's turnaround).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_h: Option<f64>,
 }
 
 /// An explicit resource -> need link from the input.
@@ -172,7 +180,24 @@ pub struct Policy {
     /// The deprivation cost of the unmet share (objective `deprivation` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deprivation: Option<DeprivationCost>,
+    /// Dimensions a use occupies for an interval and then frees (`beds`, `units`); every
+    /// other dimension is consumable. Empty: no dimension is reusable.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub reusable: BTreeSet<String>,
+    /// Spacing of a need's candidate starts, in hours (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_h: Option<f64>,
+    /// The most candidate starts one need's window may hold (default [`DEFAULT_MAX_STARTS`]):
+    /// a bound on the model's size that the input cannot exceed by a long window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_starts: Option<usize>,
 }
+
+/// Candidate starts one need may have unless `policy.max_starts` says otherwise: two weeks of
+/// hourly slots with room to spare.
+pub const DEFAULT_MAX_STARTS: usize = 1_000;
+/// The largest `policy.max_starts` accepted.
+pub const MAX_MAX_STARTS: usize = 100_000;
 
 impl Policy {
     /// Whether the group ratios enter the model (a fairness rule or the proportional
@@ -186,6 +211,43 @@ impl Policy {
     pub fn is_fair(&self) -> bool {
         self.couples_groups() || self.objective == Objective::Deprivation
     }
+
+    /// Spacing of candidate starts in hours.
+    pub fn slot(&self) -> f64 {
+        self.slot_h.unwrap_or(1.0)
+    }
+
+    pub fn starts_bound(&self) -> usize {
+        self.max_starts.unwrap_or(DEFAULT_MAX_STARTS)
+    }
+}
+
+impl Need {
+    /// SPEC's candidate starts `S_n = {earliest + k slot_h} ∩ [earliest, deadline]` of a need
+    /// with `duration_h` (only `earliest` without a deadline); `[earliest]` (absent = 0) for a
+    /// need without one. Each start is computed from `k`, never accumulated, so that every
+    /// reader of the model gets the same numbers.
+    pub fn starts(&self, slot_h: f64) -> impl Iterator<Item = f64> + '_ {
+        let first = self.earliest.unwrap_or(0.0);
+        let count = match (self.duration_h, self.deadline) {
+            (Some(_), Some(deadline)) => start_count(first, deadline, slot_h),
+            _ => 1,
+        };
+        (0..count).map(move |k| first + k as f64 * slot_h)
+    }
+}
+
+/// How many of `first + k slot` (k = 0, 1, ...) lie in `[first, last]` (at least one: `first`).
+pub(crate) fn start_count(first: f64, last: f64, slot: f64) -> usize {
+    let mut k = ((last - first) / slot).floor().max(0.0);
+    // Guard the division's rounding: the count is that of the values the formula produces.
+    while k > 0.0 && first + k * slot > last {
+        k -= 1.0;
+    }
+    if first + (k + 1.0) * slot <= last {
+        k += 1.0;
+    }
+    k.min(usize::MAX as f64 / 2.0) as usize + 1
 }
 
 /// A convex, increasing, piecewise-linear cost of the unmet share `u` in [0, 1], given by its
@@ -239,6 +301,9 @@ impl Default for Policy {
             mip_gap: 0.0,
             threads: None,
             deprivation: None,
+            reusable: BTreeSet::new(),
+            slot_h: None,
+            max_starts: None,
         }
     }
 }
@@ -343,6 +408,13 @@ impl Scenario {
             links: Some(links),
             ..self.clone()
         }
+    }
+
+    /// Whether SPEC's time model is in force: some dimension is reusable and some need has a
+    /// duration. Otherwise the scenario means exactly what it meant before durations existed,
+    /// and is solved as before (no start columns, no per-instant rows).
+    pub fn is_timed(&self) -> bool {
+        !self.policy.reusable.is_empty() && self.needs.iter().any(|n| n.duration_h.is_some())
     }
 
     /// Every dimension named anywhere in the scenario, sorted.

@@ -79,6 +79,10 @@ pub struct AllocationRow {
     pub distance_km: Option<f64>,
     /// Capacity used, per dimension (in `Report::dims` order).
     pub amounts: Vec<f64>,
+    /// Timed scenarios: when the use starts and ends (`start + duration_h`; `None` for a
+    /// need without a duration, which is never returned).
+    pub start_h: Option<f64>,
+    pub end_h: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,11 +92,15 @@ pub struct NeedRow {
     pub value: f64,
     pub marginal_value: f64,
     pub unmet: Vec<f64>,
+    /// Timed scenarios: the start the plan gives the need (`None` when unserved).
+    pub start_h: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceRow {
     pub id: String,
+    /// Capacity used, per dimension; for a reusable dimension of a timed scenario, the
+    /// largest amount in use at any one instant.
     pub used: Vec<f64>,
     /// `used / capacity`; None where the capacity is 0.
     pub utilisation: Vec<Option<f64>>,
@@ -107,6 +115,9 @@ pub struct Report {
     pub allocations: Vec<AllocationRow>,
     pub needs: Vec<NeedRow>,
     pub resources: Vec<ResourceRow>,
+    /// Whether the scenario is timed: the allocations and needs tables then have `start_h`
+    /// (and `end_h`) columns. An untimed scenario's tables are as before the time model.
+    pub timed: bool,
     /// Why each need not served in full is served as it is, when asked for
     /// ([`Report::explained`]).
     pub why: Option<Vec<Why>>,
@@ -184,6 +195,9 @@ impl Report {
         let mut y = vec![0.0; s.needs.len()];
         let mut used = vec![0.0; s.resources.len() * nd];
         let mut allocations = Vec::new();
+        // Timed scenarios: each need's start, and per resource and dimension the occupations.
+        let mut start: Vec<Option<f64>> = vec![None; s.needs.len()];
+        let mut occupied: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); used.len()];
         let mut cost = 0.0;
         let (mut time_sum, mut time_weight) = (0.0, 0.0);
         for (e, edge) in net.edges.iter().enumerate() {
@@ -201,15 +215,33 @@ impl Report {
                 time_sum += t * share;
                 time_weight += share;
             }
+            let need = &s.needs[edge.need()];
+            let start_h = net.start(e);
+            if let (Some(t), Some(at)) = (&net.time, start_h) {
+                start[edge.need()] = Some(at);
+                for (d, a) in amounts.iter().enumerate().filter(|&(d, _)| t.reusable[d]) {
+                    let o = t.occupation[e];
+                    occupied[edge.resource() * nd + d].push((o.start, o.end, *a));
+                }
+            }
             allocations.push(AllocationRow {
                 resource: s.resources[edge.resource()].id.clone(),
-                need: s.needs[edge.need()].id.clone(),
+                need: need.id.clone(),
                 share,
                 cost: edge.cost * share,
                 time: edge.time(),
-                distance_km: distance(&s.resources[edge.resource()], &s.needs[edge.need()]),
+                distance_km: distance(&s.resources[edge.resource()], need),
                 amounts,
+                start_h: start_h.filter(|_| need.duration_h.is_some()),
+                end_h: start_h.zip(need.duration_h).map(|(a, d)| a + d),
             });
+        }
+        if let Some(t) = &net.time {
+            for (k, bookings) in occupied.iter().enumerate() {
+                if t.reusable[k % nd] {
+                    used[k] = crate::timed::peak_load(bookings);
+                }
+            }
         }
         let y: Vec<f64> = y.into_iter().map(|v: f64| v.min(1.0)).collect();
         let needs: Vec<NeedRow> = s
@@ -222,6 +254,7 @@ impl Report {
                 value: need.priority * y[n],
                 marginal_value: sol.marginal[n],
                 unmet: net.dem(n).iter().map(|d| d * (1.0 - y[n])).collect(),
+                start_h: start[n].filter(|_| need.duration_h.is_some()),
             })
             .collect();
         let resources: Vec<ResourceRow> = s
@@ -350,6 +383,7 @@ impl Report {
             allocations,
             needs,
             resources,
+            timed: net.time.is_some(),
             why: None,
         }
     }
@@ -397,6 +431,10 @@ impl Report {
             Column::opt_num("time", |r: &AllocationRow| r.time),
             Column::opt_num("distance_km", |r: &AllocationRow| r.distance_km),
         ];
+        if self.timed {
+            cols.push(Column::opt_num("start_h", |r: &AllocationRow| r.start_h));
+            cols.push(Column::opt_num("end_h", |r: &AllocationRow| r.end_h));
+        }
         for (d, dim) in self.dims.iter().enumerate() {
             cols.push(Column::num(
                 format!("amt_{dim}"),
@@ -414,6 +452,9 @@ impl Report {
             Column::num("value", |r: &NeedRow| r.value),
             Column::num("marginal_value", |r: &NeedRow| r.marginal_value),
         ];
+        if self.timed {
+            cols.push(Column::opt_num("start_h", |r: &NeedRow| r.start_h));
+        }
         for (d, dim) in self.dims.iter().enumerate() {
             cols.push(Column::num(format!("unmet_{dim}"), move |r: &NeedRow| {
                 r.unmet[d]

@@ -7,6 +7,8 @@
 //!   need, `solver: auto`, objective `coverage` or `cost`) whose data scale to exact integers:
 //!   the assignment solver when it is one-to-one and small enough for a dense matrix, else the
 //!   network simplex.
+//! - A timed scenario (SPEC's allocation over time): the HiGHS LP, or the MIP when a need
+//!   chooses among starts.
 //! - Anything else: the HiGHS LP. `weighted` stays there because its real-valued weight does
 //!   not scale exactly.
 
@@ -73,10 +75,12 @@ impl SubModel<'_> {
     }
 
     /// SPEC's transportation case: one dimension, default uses, no fairness, no indivisible
-    /// need, `solver: auto`, and objective `coverage` or `cost`.
+    /// need, `solver: auto`, objective `coverage` or `cost`, and no time model (capacity over
+    /// time is not a flow's node balance).
     fn is_transportation(&self) -> bool {
         let s = self.scenario;
         s.policy.solver == SolverChoice::Auto
+            && self.net.time.is_none()
             && s.policy.fairness == Fairness::None
             && matches!(s.policy.objective, Objective::Coverage | Objective::Cost)
             && self.net.num_dims() == 1

@@ -12,6 +12,7 @@ pub const RESOURCE_FIELDS: &[&str] = &[
     "cost",
     "available_from",
     "available_until",
+    "turnaround_h",
 ];
 pub const NEED_FIELDS: &[&str] = &[
     "id",
@@ -26,6 +27,7 @@ pub const NEED_FIELDS: &[&str] = &[
     "indivisible",
     "earliest",
     "deadline",
+    "duration_h",
 ];
 pub const LINK_FIELDS: &[&str] = &["resource", "need", "cost", "time", "use"];
 pub const POLICY_FIELDS: &[&str] = &[
@@ -42,6 +44,9 @@ pub const POLICY_FIELDS: &[&str] = &[
     "mip_gap",
     "threads",
     "deprivation",
+    "reusable",
+    "slot_h",
+    "max_starts",
 ];
 pub const SCENARIO_FIELDS: &[&str] = &["name", "resources", "needs", "links", "policy"];
 
@@ -65,6 +70,8 @@ const NUMBER_COLUMNS: &[&str] = &[
     "available_from",
     "available_until",
     "time",
+    "duration_h",
+    "turnaround_h",
 ];
 const FLAG_COLUMNS: &[&str] = &["indivisible", "cross_community"];
 const SET_COLUMNS: &[&str] = &["skills", "required_skills"];

@@ -588,7 +588,9 @@ fn merge_optimised(
             sol.marginal[n] = r.marginal[i];
         }
         for (res, d, price) in r.shadow {
-            sol.shadow[res * nd + d] = price;
+            // A reusable dimension has a row per instant: its price is the largest (SPEC).
+            let at = &mut sol.shadow[res * nd + d];
+            *at = at.max(price);
         }
     }
     if sol.status != Status::TimeLimit {

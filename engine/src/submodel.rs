@@ -107,11 +107,12 @@ impl SubResult {
 }
 
 impl SubModel<'_> {
-    /// Whether some need of the part is indivisible (integer columns: a MIP).
+    /// Whether some need of the part is indivisible, or divisible with several starts to
+    /// choose from (integer columns: a MIP).
     pub(crate) fn is_mip(&self) -> bool {
-        self.needs
-            .iter()
-            .any(|&n| self.scenario.needs[n].indivisible)
+        let s = self.scenario;
+        self.needs.iter().any(|&n| s.needs[n].indivisible)
+            || crate::timed::has_start_choice(self.net, self.edges, |n| s.needs[n].indivisible)
     }
 
     /// Solve the part on its route. The exact solvers answer only what they can answer

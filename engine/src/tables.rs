@@ -96,6 +96,15 @@ pub fn policy_to_value(p: &Policy) -> Value {
     if let Some(d) = &p.deprivation {
         m.insert("deprivation".into(), json!(d.breakpoints()));
     }
+    if !p.reusable.is_empty() {
+        m.insert("reusable".into(), json!(p.reusable));
+    }
+    if let Some(v) = p.slot_h {
+        m.insert("slot_h".into(), v.into());
+    }
+    if let Some(v) = p.max_starts {
+        m.insert("max_starts".into(), v.into());
+    }
     Value::Object(m)
 }
 
@@ -122,6 +131,13 @@ pub fn scenario_to_tables(s: &Scenario) -> Result<ScenarioTables, ArrowError> {
             f64s(r.iter().map(|x| x.available_until)),
         ),
     ];
+    // Time columns only where a row has them: an untimed scenario's tables are as before.
+    if r.iter().any(|x| x.turnaround_h.is_some()) {
+        cols.push((
+            "turnaround_h".into(),
+            f64s(r.iter().map(|x| x.turnaround_h)),
+        ));
+    }
     let dims: BTreeSet<&String> = r.iter().flat_map(|x| x.capacity.keys()).collect();
     for d in dims {
         cols.push((
@@ -158,6 +174,9 @@ pub fn scenario_to_tables(s: &Scenario) -> Result<ScenarioTables, ArrowError> {
         ("earliest".into(), f64s(n.iter().map(|x| x.earliest))),
         ("deadline".into(), f64s(n.iter().map(|x| x.deadline))),
     ];
+    if n.iter().any(|x| x.duration_h.is_some()) {
+        cols.push(("duration_h".into(), f64s(n.iter().map(|x| x.duration_h))));
+    }
     let dims: BTreeSet<&String> = n.iter().flat_map(|x| x.demand.keys()).collect();
     for d in dims {
         cols.push((

@@ -474,6 +474,25 @@ mod tests {
         let r2 = commonsnet_engine::solve_report(&s2);
         assert!(r2.summary.infeasibility.is_some());
         conforms(&doc, "SolveResponse", &solve::SolveResponse::new(&r2));
+        // A timed scenario's tables carry `start_h` and `end_h` (null where untimed).
+        let timed = serde_json::json!({
+            "resources": [{"id": "drill", "kind": "tool", "capacity": {"units": 2}}],
+            "needs": [
+                {"id": "a", "kind": "tool", "demand": {"units": 1}, "duration_h": 24,
+                 "deadline": 48},
+                {"id": "b", "kind": "tool", "demand": {"units": 1}}
+            ],
+            "policy": {"reusable": ["units"]}
+        });
+        let s3 = commonsnet_engine::scenario_from_value(&timed).unwrap();
+        let r3 = commonsnet_engine::solve_report(&s3);
+        let starts: Vec<Value> = r3
+            .allocations_json()
+            .iter()
+            .map(|a| a["start_h"].clone())
+            .collect();
+        assert_eq!(starts, [Value::from(0.0), Value::Null]);
+        conforms(&doc, "SolveResponse", &solve::SolveResponse::new(&r3));
 
         let mut session = Session::new(&s).unwrap();
         let events = parse_events(&serde_json::json!([

@@ -17,5 +17,5 @@ mod rules;
 pub use builder::LinkBuilder;
 pub use components::{components, Component};
 pub use geo::{distance, haversine_km, GeoPoint, EARTH_RADIUS_KM};
-pub use network::{Edge, Network};
+pub use network::{Edge, Network, Occupation, TimeModel};
 pub use rules::{check_link, rule_link, Excluded};

@@ -78,6 +78,25 @@ pub struct Network {
     pub uses: Vec<f64>,
     /// Whether any link overrides its need's demand (SPEC's `use_e`).
     pub has_use_override: bool,
+    /// SPEC's time model, when the scenario is timed ([`Scenario::is_timed`]).
+    pub time: Option<TimeModel>,
+}
+
+/// The time model of a timed scenario: every edge is one (link, start) pair of SPEC's
+/// `x_{e,s}`, links expanded into their usable starts in link order, then start order.
+#[derive(Debug, Clone)]
+pub struct TimeModel {
+    /// Per edge: when it starts, and when its resource is free again.
+    pub occupation: Vec<Occupation>,
+    /// Per dimension: whether it is reusable (occupied over intervals) or consumable.
+    pub reusable: Vec<bool>,
+}
+
+/// When an edge of a timed scenario starts, and when the resource is free again after it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Occupation {
+    pub start: f64,
+    pub end: f64,
 }
 
 impl Network {
@@ -93,6 +112,11 @@ impl Network {
     pub fn cap(&self, r: usize) -> &[f64] {
         let d = self.dims.len();
         &self.capacity[r * d..(r + 1) * d]
+    }
+
+    /// The start of edge `e`, in a timed scenario.
+    pub fn start(&self, e: usize) -> Option<f64> {
+        self.time.as_ref().map(|t| t.occupation[e].start)
     }
 
     pub fn dem(&self, n: usize) -> &[f64] {
@@ -162,13 +186,66 @@ impl Network {
                 (edges, uses)
             }
         };
-        Network {
+        let mut net = Network {
             dims,
             capacity,
             demand,
             edges,
             uses,
             has_use_override,
+            time: None,
+        };
+        if s.is_timed() {
+            net.expand_starts(s);
         }
+        net
+    }
+
+    /// Replace each link by its usable starts (SPEC: `s >= available_from_r + time_e` and,
+    /// when the resource has an end, `s + duration_h + turnaround_h <= available_until_r`). A
+    /// link without a usable start is dropped: for a need with a duration, link rule 5 is
+    /// "some start is usable". A need without a duration keeps its link with one start at
+    /// `earliest` (absent = 0) and occupies the reusable dimensions from then on.
+    fn expand_starts(&mut self, s: &Scenario) {
+        let nd = self.dims.len();
+        let slot = s.policy.slot();
+        let mut edges = Vec::with_capacity(self.edges.len());
+        let mut uses = Vec::with_capacity(self.uses.len());
+        let mut occupation = Vec::with_capacity(self.edges.len());
+        for (e, edge) in self.edges.iter().enumerate() {
+            let (r, n) = (&s.resources[edge.resource()], &s.needs[edge.need()]);
+            let Some(duration) = n.duration_h else {
+                edges.push(*edge);
+                uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
+                occupation.push(Occupation {
+                    start: n.earliest.unwrap_or(0.0),
+                    end: f64::INFINITY,
+                });
+                continue;
+            };
+            let ready = r.available_from.unwrap_or(0.0) + edge.time().unwrap_or(0.0);
+            let busy = duration + r.turnaround_h.unwrap_or(0.0);
+            for start in n.starts(slot) {
+                let fits = r.available_until.is_none_or(|until| start + busy <= until);
+                if start >= ready && fits {
+                    edges.push(*edge);
+                    uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
+                    occupation.push(Occupation {
+                        start,
+                        end: start + busy,
+                    });
+                }
+            }
+        }
+        self.edges = edges;
+        self.uses = uses;
+        self.time = Some(TimeModel {
+            occupation,
+            reusable: self
+                .dims
+                .iter()
+                .map(|d| s.policy.reusable.contains(d))
+                .collect(),
+        });
     }
 }

@@ -333,6 +333,7 @@ impl Validator {
             .unwrap_or(0.0);
         let (available_from, available_until) =
             self.window(&r, "available_from", "available_until");
+        let turnaround_h = self.hours(&r, "turnaround_h");
         Some(Resource {
             id: head.id?,
             community: head.community,
@@ -344,6 +345,7 @@ impl Validator {
             cost,
             available_from,
             available_until,
+            turnaround_h,
         })
     }
 
@@ -369,6 +371,7 @@ impl Validator {
             .unwrap_or(0.0);
         let indivisible = self.boolean(&r, "indivisible").unwrap_or(false);
         let (earliest, deadline) = self.window(&r, "earliest", "deadline");
+        let duration_h = self.checked(&r, "duration_h", |x| x > 0.0, "> 0 (hours)");
         Some(Need {
             id: head.id?,
             community: head.community,
@@ -382,6 +385,7 @@ impl Validator {
             indivisible,
             earliest,
             deadline,
+            duration_h,
         })
     }
 
@@ -480,6 +484,16 @@ impl Validator {
         }
         if objective_named {
             p.deprivation = self.deprivation(&r, p.objective);
+        }
+        p.reusable = self.string_set(&r, "reusable");
+        p.slot_h = self.checked(&r, "slot_h", |x| x > 0.0, "> 0 (hours)");
+        if let Some(m) = self.checked(
+            &r,
+            "max_starts",
+            |x| (1.0..=MAX_MAX_STARTS as f64).contains(&x) && x.fract() == 0.0,
+            &format!("a whole number in [1, {MAX_MAX_STARTS}]"),
+        ) {
+            p.max_starts = Some(m as usize);
         }
         p
     }
@@ -633,6 +647,7 @@ impl Validator {
         };
         if rows_ok {
             self.cross_checks(&resources, &needs, links.as_deref());
+            self.time_checks(&resources, &needs, &policy);
         }
         let scenario = Scenario {
             name,
@@ -642,6 +657,42 @@ impl Validator {
             policy,
         };
         self.finish(scenario)
+    }
+
+    /// SPEC's time model: every reusable dimension is some resource's, and no need's window
+    /// holds more candidate starts than `policy.max_starts` (the model's size stays bounded).
+    fn time_checks(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy) {
+        for dim in &policy.reusable {
+            if !resources.iter().any(|r| r.capacity.contains_key(dim)) {
+                self.push(
+                    "policy",
+                    None,
+                    Some("reusable".into()),
+                    format!("no resource has capacity in the reusable dimension {dim:?}"),
+                );
+            }
+        }
+        if policy.reusable.is_empty() {
+            return;
+        }
+        let (slot, bound) = (policy.slot(), policy.starts_bound());
+        for (i, n) in needs.iter().enumerate() {
+            let (Some(_), Some(deadline)) = (n.duration_h, n.deadline) else {
+                continue;
+            };
+            let first = n.earliest.unwrap_or(0.0);
+            // Compared before counting exactly: the quotient may be far beyond usize.
+            if (deadline - first) / slot >= bound as f64 {
+                self.push(
+                    "needs",
+                    Some(i),
+                    Some("deadline".into()),
+                    format!(
+                        "the window [{first}, {deadline}] holds more than {bound} starts at slot_h {slot} (policy.max_starts)"
+                    ),
+                );
+            }
+        }
     }
 
     /// Each id's first row; a later row with the same id is an issue naming both rows.

@@ -127,6 +127,10 @@ pub enum Refusal {
 pub enum SessionError {
     #[error("sessions build links by the policy's rules; explicit links are not supported")]
     ExplicitLinks,
+    /// Live sessions plan snapshots: a reusable dimension (SPEC's allocation over time) would
+    /// need bookings kept across events, which sessions do not keep yet.
+    #[error("sessions do not support policy.reusable yet (allocation over time): solve timed scenarios with /v1/solve or jobs")]
+    Timed,
 }
 
 /// Why a logged event cannot be replayed: the log is not one this engine wrote for this
@@ -193,6 +197,9 @@ impl Session {
     pub fn new(initial: &Scenario) -> Result<Session, SessionError> {
         if initial.links.is_some() {
             return Err(SessionError::ExplicitLinks);
+        }
+        if !initial.policy.reusable.is_empty() {
+            return Err(SessionError::Timed);
         }
         let mut s = Session {
             name: initial.name.clone(),

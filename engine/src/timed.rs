@@ -1,0 +1,311 @@
+//! SPEC's allocation over time, in the terms the solvers need: which needs choose among
+//! several starts (the `z_{n,s}` binaries of a divisible flexible need), and at which instants
+//! a resource's reusable capacity rows are written.
+//!
+//! Formulation (ARCHITECTURE.md, "Allocation over time"): an edge of a timed network is one
+//! (link, start) pair, so every snapshot row (need rows, consumable capacity, groups, value)
+//! is unchanged. A reusable dimension of a resource gets one row per *maximal* set of
+//! overlapping occupations: SPEC's rows at the instants where an occupation begins, less every
+//! instant whose set of occupations is contained in the next instant's (nothing ends between
+//! them). These are the maximal cliques of an interval graph, so the rows kept imply the rows
+//! dropped, and no row is written per hour.
+
+use crate::graph::Network;
+use crate::submodel::SubModel;
+use std::collections::{BTreeMap, HashMap};
+
+/// The starts of one need that chooses among several, with the columns (positions in a part's
+/// edge list) of each start.
+pub(crate) struct StartChoice {
+    pub starts: Vec<(f64, Vec<usize>)>,
+}
+
+/// The divisible needs of a part with more than one start among their columns: each gets
+/// `sum_s z_s <= 1` and `sum_{e at s} x_{e,s} <= z_s`. An indivisible need has no `z`: its
+/// binary columns and `y_n <= 1` already choose one (link, start). `need_cols[i]` are the
+/// columns of the part's need `i`.
+pub(crate) fn start_choices(
+    net: &Network,
+    edges: &[usize],
+    need_cols: &[Vec<usize>],
+    indivisible: impl Fn(usize) -> bool,
+) -> Vec<StartChoice> {
+    let Some(time) = &net.time else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for cols in need_cols {
+        let Some(&first) = cols.first() else {
+            continue;
+        };
+        if indivisible(net.edges[edges[first]].need()) {
+            continue;
+        }
+        let mut starts: Vec<(f64, Vec<usize>)> = Vec::new();
+        for &j in cols {
+            let s = time.occupation[edges[j]].start;
+            match starts.iter_mut().find(|(t, _)| *t == s) {
+                Some((_, js)) => js.push(j),
+                None => starts.push((s, vec![j])),
+            }
+        }
+        if starts.len() > 1 {
+            starts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            out.push(StartChoice { starts });
+        }
+    }
+    out
+}
+
+/// Whether some divisible need of the part has several starts (the part is then a MIP).
+pub(crate) fn has_start_choice(
+    net: &Network,
+    edges: &[usize],
+    indivisible: impl Fn(usize) -> bool,
+) -> bool {
+    let Some(time) = &net.time else {
+        return false;
+    };
+    let mut first: std::collections::HashMap<usize, f64> = Default::default();
+    edges.iter().any(|&e| {
+        let n = net.edges[e].need();
+        let s = time.occupation[e].start;
+        !indivisible(n) && *first.entry(n).or_insert(s) != s
+    })
+}
+
+/// The maximal sets of overlapping occupations among `cols` (columns of one resource; `occ`
+/// gives a column's `[start, end)`): one capacity row each. Occupations are half-open, so
+/// one that ends at `t` and one that begins at `t` do not overlap.
+pub(crate) fn maximal_overlaps(
+    cols: &[usize],
+    occ: impl Fn(usize) -> (f64, f64),
+) -> Vec<Vec<usize>> {
+    let mut by_start: Vec<(f64, f64, usize)> = cols
+        .iter()
+        .map(|&j| {
+            let (s, e) = occ(j);
+            (s, e, j)
+        })
+        .collect();
+    by_start.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+    let mut rows = Vec::new();
+    let mut active: Vec<(f64, usize)> = Vec::new();
+    let mut k = 0;
+    while k < by_start.len() {
+        let t = by_start[k].0;
+        active.retain(|&(end, _)| end > t);
+        while k < by_start.len() && by_start[k].0 == t {
+            active.push((by_start[k].1, by_start[k].2));
+            k += 1;
+        }
+        // The set at `t` is contained in the next instant's unless something ends first.
+        let next = by_start.get(k).map_or(f64::INFINITY, |c| c.0);
+        let first_end = active.iter().map(|a| a.0).fold(f64::INFINITY, f64::min);
+        if next == f64::INFINITY || first_end <= next {
+            let mut row: Vec<usize> = active.iter().map(|a| a.1).collect();
+            row.sort_unstable();
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// Move each booked need to its earliest start that keeps the plan feasible, everything else
+/// as it is: the same links, shares, value and cost (a link's cost does not depend on the
+/// start), so the policy's optimum is kept and no booking starts later than it could. The
+/// solver alone picks any start among equally good ones; a coordinator expects the earliest.
+/// Needs are taken by their current start, then by position; one pass.
+pub(crate) fn start_early(sub: &SubModel, x: &mut [f64]) {
+    let net = sub.net;
+    let Some(time) = &net.time else {
+        return;
+    };
+    let nd = net.num_dims();
+    // The part's column of each (resource, need, start).
+    let mut column: HashMap<(usize, usize, u64), usize> = HashMap::new();
+    // Each need's booked columns, and each resource's bookings per reusable dimension.
+    let mut booked: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut load: HashMap<(usize, usize), Bookings> = HashMap::new();
+    let mut starts: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for (j, &e) in sub.edges.iter().enumerate() {
+        let edge = &net.edges[e];
+        let o = time.occupation[e];
+        column.insert((edge.resource(), edge.need(), o.start.to_bits()), j);
+        starts.entry(edge.need()).or_default().push(o.start);
+        if x[j] > 0.0 {
+            booked.entry(edge.need()).or_default().push(j);
+        }
+    }
+    let amount = |j: usize, d: usize, x: &[f64]| net.edge_use(sub.edges[j])[d] * x[j];
+    for js in booked.values() {
+        for &j in js {
+            let (e, o) = (sub.edges[j], time.occupation[sub.edges[j]]);
+            for d in (0..nd).filter(|&d| time.reusable[d]) {
+                load.entry((net.edges[e].resource(), d)).or_default().book(
+                    o.start,
+                    o.end,
+                    amount(j, d, x),
+                );
+            }
+        }
+    }
+    // Passes until no need moves: moving one need earlier can make room for another. Each
+    // move makes a start earlier, so this ends; the bound only caps the work.
+    for _ in 0..MAX_START_PASSES {
+        let mut order: Vec<(f64, usize)> = booked
+            .iter()
+            .map(|(&n, js)| (time.occupation[sub.edges[js[0]]].start, n))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut moved = false;
+        for (now, n) in order {
+            let mut earlier: Vec<f64> = starts[&n].iter().copied().filter(|&s| s < now).collect();
+            earlier.sort_by(f64::total_cmp);
+            earlier.dedup();
+            let js = booked[&n].clone();
+            for s in earlier {
+                let Some(moves) = moves_to(sub, s, n, &js, x, &column, &mut load) else {
+                    continue;
+                };
+                for &(j, k) in &moves {
+                    let r = net.edges[sub.edges[j]].resource();
+                    let (old, new) = (time.occupation[sub.edges[j]], time.occupation[sub.edges[k]]);
+                    for d in (0..nd).filter(|&d| time.reusable[d]) {
+                        let a = amount(j, d, x);
+                        if a > 0.0 {
+                            let l = load.get_mut(&(r, d)).expect("booked above");
+                            l.unbook(old.start, old.end, a);
+                            l.book(new.start, new.end, a);
+                        }
+                    }
+                    x[k] = x[j];
+                    x[j] = 0.0;
+                }
+                booked.insert(n, moves.iter().map(|m| m.1).collect());
+                moved = true;
+                break;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+}
+
+/// The most passes of [`start_early`].
+const MAX_START_PASSES: usize = 64;
+
+/// The moves of need `n`'s booked columns `js` to start `s`, if every booked link has that
+/// start with room for its share once the need's own bookings are taken out.
+fn moves_to(
+    sub: &SubModel,
+    s: f64,
+    n: usize,
+    js: &[usize],
+    x: &[f64],
+    column: &HashMap<(usize, usize, u64), usize>,
+    load: &mut HashMap<(usize, usize), Bookings>,
+) -> Option<Vec<(usize, usize)>> {
+    let net = sub.net;
+    let time = net.time.as_ref()?;
+    let mut moves = Vec::with_capacity(js.len());
+    for &j in js {
+        let r = net.edges[sub.edges[j]].resource();
+        let &k = column.get(&(r, n, s.to_bits()))?;
+        let (old, new) = (time.occupation[sub.edges[j]], time.occupation[sub.edges[k]]);
+        for d in (0..net.num_dims()).filter(|&d| time.reusable[d]) {
+            let a = net.edge_use(sub.edges[j])[d] * x[j];
+            if a <= 0.0 {
+                continue;
+            }
+            let others = load.get_mut(&(r, d))?;
+            others.unbook(old.start, old.end, a);
+            let peak = others.peak(new.start, new.end);
+            others.book(old.start, old.end, a);
+            if peak + a > net.cap(r)[d] + 1e-9 {
+                return None;
+            }
+        }
+        moves.push((j, k));
+    }
+    Some(moves)
+}
+
+/// What one reusable dimension of one resource has booked: `(start, end, amount)`.
+#[derive(Default)]
+pub(crate) struct Bookings(Vec<(f64, f64, f64)>);
+
+impl Bookings {
+    /// The largest amount booked at any instant of `[start, end)`: the peak of the bookings
+    /// that overlap the interval, clipped to it.
+    pub fn peak(&self, start: f64, end: f64) -> f64 {
+        let within: Vec<(f64, f64, f64)> = self
+            .0
+            .iter()
+            .filter(|b| b.0 < end && b.1 > start)
+            .map(|b| (b.0.max(start), b.1.min(end), b.2))
+            .collect();
+        peak_load(&within)
+    }
+
+    pub fn book(&mut self, start: f64, end: f64, amount: f64) {
+        self.0.push((start, end, amount));
+    }
+
+    /// Take out one booking made by [`Bookings::book`] with exactly these values.
+    pub fn unbook(&mut self, start: f64, end: f64, amount: f64) {
+        if let Some(i) = self.0.iter().rposition(|b| *b == (start, end, amount)) {
+            self.0.swap_remove(i);
+        }
+    }
+}
+
+/// The largest total amount in use at one instant, over bookings `(start, end, amount)` on
+/// half-open intervals (a sweep: at equal times, ends before begins).
+pub(crate) fn peak_load(bookings: &[(f64, f64, f64)]) -> f64 {
+    let mut events: Vec<(f64, bool, f64)> = Vec::with_capacity(2 * bookings.len());
+    for &(s, e, a) in bookings {
+        events.push((s, true, a));
+        events.push((e, false, a));
+    }
+    // `false < true`: at one instant the ends come first.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut load, mut peak) = (0.0f64, 0.0f64);
+    for (_, begins, a) in events {
+        if begins {
+            load += a;
+            peak = peak.max(load);
+        } else {
+            load -= a;
+        }
+    }
+    peak
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maximal_overlaps;
+
+    fn rows(iv: &[(f64, f64)]) -> Vec<Vec<usize>> {
+        let cols: Vec<usize> = (0..iv.len()).collect();
+        maximal_overlaps(&cols, |j| iv[j])
+    }
+
+    #[test]
+    fn nested_and_chained_intervals_give_their_maximal_overlaps() {
+        // [0,4) [1,2) [3,6) [4,5): maximal sets {0,1}, {0,2}, {2,3}.
+        assert_eq!(
+            rows(&[(0.0, 4.0), (1.0, 2.0), (3.0, 6.0), (4.0, 5.0)]),
+            vec![vec![0, 1], vec![0, 2], vec![2, 3]]
+        );
+        // Back to back: no overlap at the shared instant.
+        assert_eq!(rows(&[(0.0, 2.0), (2.0, 4.0)]), vec![vec![0], vec![1]]);
+        // Never returned (an untimed need) overlaps everything after it.
+        assert_eq!(
+            rows(&[(5.0, f64::INFINITY), (0.0, 6.0), (7.0, 8.0)]),
+            vec![vec![0, 1], vec![0, 2]]
+        );
+        assert!(rows(&[]).is_empty());
+    }
+}

@@ -1,0 +1,735 @@
+//! Allocation over time (SPEC section 2, "Allocation over time") against a deliberately naive
+//! time-indexed model written here from the formulas with good_lp: every hour a capacity row,
+//! every (link, start) a column, `x_{e,s} <= z_{n,s}` for each link (the engine aggregates
+//! them per start). Scenarios are on an integer grid of hours, so rows at every whole hour
+//! are exactly SPEC's capacity over time.
+//!
+//! Also properties of the engine's answers: no resource is over-occupied at any instant (a
+//! sweep over the answer's own bookings), one start per need, each start a usable one,
+//! first-come-first-served never beats the optimum, and a scenario without durations or
+//! without reusable dimensions is solved exactly as before the time model.
+
+use crate::common::*;
+use crate::oracle::naive_links;
+use commonsnet_engine::model::{Need, Scenario};
+use commonsnet_engine::{scenario_from_value, solve_report, Report, Status};
+use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel, Variable};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// SPEC's candidate starts of a need, written from the definition.
+fn spec_starts(n: &Need, slot: f64) -> Vec<f64> {
+    let first = n.earliest.unwrap_or(0.0);
+    match (n.duration_h, n.deadline) {
+        (Some(_), Some(last)) => {
+            let mut out = Vec::new();
+            let mut k = 0.0;
+            while first + k * slot <= last {
+                out.push(first + k * slot);
+                k += 1.0;
+            }
+            out
+        }
+        _ => vec![first],
+    }
+}
+
+/// One column of the naive model: link (resource, need), start, occupation end.
+struct Col {
+    r: usize,
+    n: usize,
+    cost: f64,
+    uses: BTreeMap<String, f64>,
+    start: f64,
+    end: f64,
+}
+
+fn columns(s: &Scenario) -> Vec<Col> {
+    let p = s.policy();
+    let slot = p.slot_h.unwrap_or(1.0);
+    let mut out = Vec::new();
+    for l in naive_links(s) {
+        let (res, need) = (&s.resources()[l.r], &s.needs()[l.n]);
+        // Explicit links carry their time; the generator's rule-built ones have no sites.
+        let time = s
+            .links()
+            .and_then(|ls| {
+                ls.iter()
+                    .find(|x| x.resource == res.id && x.need == need.id)
+                    .and_then(|x| x.time)
+            })
+            .unwrap_or(0.0);
+        let Some(duration) = need.duration_h else {
+            out.push(Col {
+                r: l.r,
+                n: l.n,
+                cost: l.cost,
+                uses: l.uses.clone(),
+                start: need.earliest.unwrap_or(0.0),
+                end: f64::INFINITY,
+            });
+            continue;
+        };
+        let busy = duration + res.turnaround_h.unwrap_or(0.0);
+        for start in spec_starts(need, slot) {
+            let ready = start >= res.available_from.unwrap_or(0.0) + time;
+            let back = res.available_until.is_none_or(|u| start + busy <= u);
+            if ready && back {
+                out.push(Col {
+                    r: l.r,
+                    n: l.n,
+                    cost: l.cost,
+                    uses: l.uses.clone(),
+                    start,
+                    end: start + busy,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The naive time-indexed model's lexicographic optimum `(V, C)` under SPEC's policy:
+/// maxmin's level first when asked, then `V`, then `C`; `None` when infeasible.
+fn naive_optimum(s: &Scenario) -> Option<(f64, f64)> {
+    let cols = columns(s);
+    let maxmin = s.policy().fairness == commonsnet_engine::model::Fairness::Maxmin;
+    let mut held: Vec<(Goal, f64)> = Vec::new();
+    if maxmin {
+        let (t, _, _) = stage(s, &cols, Goal::Level, &held)?;
+        held.push((Goal::Level, t));
+    }
+    let (v, _, _) = stage(s, &cols, Goal::Value, &held)?;
+    held.push((Goal::Value, v));
+    let (_, v, c) = stage(s, &cols, Goal::Cost, &held)?;
+    Some((v, c))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Goal {
+    Level,
+    Value,
+    Cost,
+}
+
+/// One stage: its optimum, and `V`, `C` of the plan found.
+fn stage(s: &Scenario, cols: &[Col], goal: Goal, held: &[(Goal, f64)]) -> Option<(f64, f64, f64)> {
+    let needs = s.needs();
+    let mut vars = variables!();
+    let x: Vec<Variable> = cols
+        .iter()
+        .map(|c| {
+            let v = variable().min(0.0).max(1.0);
+            vars.add(if needs[c.n].indivisible {
+                v.integer()
+            } else {
+                v
+            })
+        })
+        .collect();
+    let anchor = vars.add(variable().min(0.0).max(1.0));
+    let level = vars.add(variable().min(0.0).max(1.0));
+    let slot = s.policy().slot_h.unwrap_or(1.0);
+    // z_{n,s} for divisible needs with several candidate starts.
+    let mut z: BTreeMap<(usize, u64), Variable> = BTreeMap::new();
+    for (n, need) in needs.iter().enumerate() {
+        let starts = spec_starts(need, slot);
+        if need.indivisible || need.duration_h.is_none() || starts.len() < 2 {
+            continue;
+        }
+        for st in starts {
+            z.insert((n, st.to_bits()), vars.add(variable().binary()));
+        }
+    }
+    let y: Vec<Expression> = (0..needs.len())
+        .map(|n| {
+            cols.iter()
+                .zip(&x)
+                .filter(|(c, _)| c.n == n)
+                .map(|(_, &v)| Expression::from(v))
+                .sum()
+        })
+        .collect();
+    let value: Expression = (0..needs.len())
+        .map(|n| needs[n].priority * y[n].clone())
+        .sum();
+    let cost: Expression = cols.iter().zip(&x).map(|(c, &v)| c.cost * v).sum();
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (n, need) in needs.iter().enumerate() {
+        groups.entry(need.community.as_str()).or_default().push(n);
+    }
+    let ratios: Vec<Expression> = groups
+        .values()
+        .map(|m| {
+            let total: f64 = m.iter().map(|&n| needs[n].priority).sum();
+            m.iter()
+                .map(|&n| needs[n].priority / total * y[n].clone())
+                .sum()
+        })
+        .collect();
+    let objective = match goal {
+        Goal::Level => Expression::from(level),
+        Goal::Value => value.clone(),
+        Goal::Cost => -cost.clone(),
+    } + 0.0 * anchor;
+    let mut model = vars
+        .maximise(objective)
+        .using(good_lp::highs)
+        .set_threads(1)
+        .set_mip_rel_gap(0.0)
+        .unwrap();
+    model.set_verbose(false);
+    let mut model = model
+        .set_option("mip_feasibility_tolerance", 1e-9)
+        .set_presolve(good_lp::solvers::highs::HighsPresolveType::Off);
+    model = model.with(constraint!(anchor <= 1.0));
+    for (n, need) in needs.iter().enumerate() {
+        model = model.with(constraint!(y[n].clone() <= 1.0));
+        model = model.with(constraint!(y[n].clone() >= need.min_fill));
+    }
+    // One start per need: x_{e,s} <= z_{n,s}, sum_s z_{n,s} <= 1.
+    for (c, &v) in cols.iter().zip(&x) {
+        if let Some(&zv) = z.get(&(c.n, c.start.to_bits())) {
+            model = model.with(constraint!(v <= zv));
+        }
+    }
+    for n in 0..needs.len() {
+        let picks: Vec<Variable> = z
+            .iter()
+            .filter(|((m, _), _)| *m == n)
+            .map(|(_, &v)| v)
+            .collect();
+        if !picks.is_empty() {
+            let sum: Expression = picks.into_iter().map(Expression::from).sum();
+            model = model.with(constraint!(sum <= 1.0));
+        }
+    }
+    // Capacity: consumable totals, and reusable dimensions at every whole hour.
+    let horizon = cols
+        .iter()
+        .flat_map(|c| [c.start, c.end])
+        .filter(|t| t.is_finite())
+        .fold(0.0f64, f64::max) as i64;
+    let reusable = &s.policy().reusable;
+    for (r, res) in s.resources().iter().enumerate() {
+        for dim in s.dimensions() {
+            let cap = res.capacity.get(&dim).copied().unwrap_or(0.0);
+            let at = |t: Option<f64>| -> Expression {
+                cols.iter()
+                    .zip(&x)
+                    .filter(|(c, _)| c.r == r)
+                    .filter(|(c, _)| t.is_none_or(|t| c.start <= t && t < c.end))
+                    .map(|(c, &v)| c.uses.get(&dim).copied().unwrap_or(0.0) * v)
+                    .sum()
+            };
+            if reusable.contains(&dim) {
+                for t in 0..=horizon {
+                    model = model.with(constraint!(at(Some(t as f64)) <= cap));
+                }
+            } else {
+                model = model.with(constraint!(at(None) <= cap));
+            }
+        }
+    }
+    for &(g, t) in held {
+        match g {
+            Goal::Level => {
+                for r in &ratios {
+                    model = model.with(constraint!(r.clone() >= t - 1e-7));
+                }
+            }
+            Goal::Value => {
+                model = model.with(constraint!(value.clone() >= t - 1e-7 * t.abs().max(1.0)));
+            }
+            Goal::Cost => {}
+        }
+    }
+    if goal == Goal::Level {
+        for r in &ratios {
+            model = model.with(constraint!(r.clone() >= level));
+        }
+    }
+    let sol = model.solve().ok()?;
+    let best = match goal {
+        Goal::Level => sol.value(level),
+        Goal::Value => sol.eval(&value),
+        Goal::Cost => -sol.eval(&cost),
+    };
+    Some((best, sol.eval(&value), sol.eval(&cost)))
+}
+
+/// A small timed scenario on an integer grid of hours: reusable `units`, consumable `meals`.
+fn timed_scenario(seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let kinds = ["drill", "bed"];
+    let comms = ["north", "south"];
+    let nr = 1 + rng.below(4);
+    let nn = 1 + rng.below(8);
+    let mut resources = Vec::new();
+    for i in 0..nr {
+        let mut cap = json!({"units": rng.grid(1, 3)});
+        if rng.chance(0.4) {
+            cap["meals"] = json!(rng.grid(0, 12));
+        }
+        let mut r = json!({"id": format!("r{i}"), "community": comms[rng.below(2) as usize],
+            "kind": kinds[rng.below(2) as usize], "capacity": cap, "cost": rng.grid(0, 5)});
+        if rng.chance(0.5) {
+            r["turnaround_h"] = json!(rng.grid(0, 2));
+        }
+        if rng.chance(0.3) {
+            r["available_from"] = json!(rng.grid(0, 4));
+        }
+        if rng.chance(0.3) {
+            r["available_until"] = json!(rng.grid(10, 30));
+        }
+        resources.push(r);
+    }
+    let mut needs = Vec::new();
+    for i in 0..nn {
+        let mut dem = json!({"units": rng.grid(1, 2)});
+        if rng.chance(0.3) {
+            dem["meals"] = json!(rng.grid(1, 6));
+        }
+        let mut n = json!({"id": format!("n{i}"), "community": comms[rng.below(2) as usize],
+            "kind": kinds[rng.below(2) as usize], "demand": dem, "priority": rng.grid(1, 5)});
+        if rng.chance(0.85) {
+            n["duration_h"] = json!(rng.grid(1, 8));
+        }
+        let earliest = rng.grid(0, 6);
+        if rng.chance(0.6) {
+            n["earliest"] = json!(earliest);
+        }
+        if rng.chance(0.5) {
+            n["deadline"] = json!(earliest + rng.grid(0, 10));
+        }
+        if rng.chance(0.3) {
+            n["indivisible"] = json!(true);
+        }
+        if rng.chance(0.1) {
+            n["min_fill"] = json!(0.5);
+        }
+        needs.push(n);
+    }
+    let mut policy = json!({"reusable": ["units"], "slot_h": rng.grid(1, 3)});
+    if rng.chance(0.25) {
+        policy["fairness"] = json!("maxmin");
+    }
+    let mut s = json!({"resources": resources, "needs": needs, "policy": policy});
+    if rng.chance(0.4) {
+        let mut links = Vec::new();
+        for i in 0..nr {
+            for j in 0..nn {
+                if rng.chance(0.6) {
+                    links.push(json!({"resource": format!("r{i}"), "need": format!("n{j}"),
+                        "cost": rng.grid(0, 9), "time": rng.grid(0, 3)}));
+                }
+            }
+        }
+        s["links"] = json!(links);
+    }
+    s
+}
+
+/// What an answer books of one resource and dimension: (start, end, amount).
+type Booking = (f64, f64, f64);
+
+/// Every property of a timed answer that can be read off the answer itself: no resource is
+/// over-occupied at any instant in a reusable dimension or in total in a consumable one,
+/// each need has one start, a usable one, and `end_h = start_h + duration_h`.
+fn check_answer(s: &Scenario, report: &Report, seed: u64) {
+    let slot = s.policy().slot_h.unwrap_or(1.0);
+    let rix = |id: &str| s.resources().iter().position(|r| r.id == id).unwrap();
+    let nix = |id: &str| s.needs().iter().position(|n| n.id == id).unwrap();
+    let mut starts: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut booked: BTreeMap<(usize, usize), Vec<Booking>> = BTreeMap::new();
+    for a in &report.allocations {
+        let (r, n) = (rix(&a.resource), nix(&a.need));
+        let need = &s.needs()[n];
+        let res = &s.resources()[r];
+        let start = match need.duration_h {
+            Some(d) => {
+                let st = a
+                    .start_h
+                    .unwrap_or_else(|| panic!("seed {seed}: no start_h"));
+                assert_eq!(a.end_h, Some(st + d), "seed {seed}");
+                assert!(
+                    spec_starts(need, slot).contains(&st),
+                    "seed {seed}: start {st}"
+                );
+                assert!(
+                    st >= res.available_from.unwrap_or(0.0) - 1e-9,
+                    "seed {seed}"
+                );
+                if let Some(u) = res.available_until {
+                    assert!(st + d + res.turnaround_h.unwrap_or(0.0) <= u + 1e-9);
+                }
+                st
+            }
+            None => {
+                assert_eq!((a.start_h, a.end_h), (None, None), "seed {seed}");
+                need.earliest.unwrap_or(0.0)
+            }
+        };
+        if let Some(prev) = starts.insert(&a.need, start) {
+            assert_eq!(prev, start, "seed {seed}: need {} has two starts", a.need);
+        }
+        let end = need.duration_h.map_or(f64::INFINITY, |d| {
+            start + d + res.turnaround_h.unwrap_or(0.0)
+        });
+        for (d, amount) in a.amounts.iter().enumerate() {
+            booked
+                .entry((r, d))
+                .or_default()
+                .push((start, end, *amount));
+        }
+    }
+    for ((r, d), list) in booked {
+        let dim = &report.dims[d];
+        let cap = s.resources()[r].capacity.get(dim).copied().unwrap_or(0.0);
+        let peak = if s.policy().reusable.contains(dim) {
+            list.iter()
+                .map(|&(t, _, _)| {
+                    list.iter()
+                        .filter(|b| b.0 <= t && t < b.1)
+                        .map(|b| b.2)
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max)
+        } else {
+            list.iter().map(|b| b.2).sum()
+        };
+        assert!(
+            peak <= cap + 1e-6,
+            "seed {seed}: {dim} of r{r}: {peak} > {cap}"
+        );
+    }
+}
+
+/// No booked need could start earlier with everything else as it is: for each earlier
+/// candidate start that all its links can use, moving its bookings there over-occupies some
+/// resource at some instant.
+fn check_no_earlier_start(s: &Scenario, report: &Report, seed: u64) {
+    let cols = columns(s);
+    let slot = s.policy().slot_h.unwrap_or(1.0);
+    let rix = |id: &str| s.resources().iter().position(|r| r.id == id).unwrap();
+    let reusable = &s.policy().reusable;
+    // Every booking on a reusable dimension: (need, resource, dim, start, end, amount).
+    let mut all = Vec::new();
+    for a in &report.allocations {
+        let (r, n) = (
+            rix(&a.resource),
+            s.needs().iter().position(|x| x.id == a.need).unwrap(),
+        );
+        // A need without a duration occupies from its earliest on, never returned.
+        let (start, end) = match (a.start_h, a.end_h) {
+            (Some(st), Some(e)) => (st, e + s.resources()[r].turnaround_h.unwrap_or(0.0)),
+            _ => (s.needs()[n].earliest.unwrap_or(0.0), f64::INFINITY),
+        };
+        for (d, amount) in a.amounts.iter().enumerate() {
+            if reusable.contains(&report.dims[d]) && *amount > 0.0 {
+                all.push((n, r, d, start, end, *amount));
+            }
+        }
+    }
+    let mut booked_needs: Vec<usize> = all.iter().map(|b| b.0).collect();
+    booked_needs.sort_unstable();
+    booked_needs.dedup();
+    for n in booked_needs {
+        let mine: Vec<_> = all.iter().filter(|b| b.0 == n).copied().collect();
+        let now = mine[0].3;
+        for st in spec_starts(&s.needs()[n], slot)
+            .into_iter()
+            .filter(|&t| t < now)
+        {
+            let usable = mine
+                .iter()
+                .all(|b| cols.iter().any(|c| c.n == n && c.r == b.1 && c.start == st));
+            if !usable {
+                continue;
+            }
+            let fits = mine.iter().all(|b| {
+                let (end, cap) = (
+                    st + (b.4 - b.3),
+                    s.resources()[b.1].capacity[&report.dims[b.2]],
+                );
+                let others = all.iter().filter(|o| o.0 != n && o.1 == b.1 && o.2 == b.2);
+                let load = |t: f64| -> f64 {
+                    others
+                        .clone()
+                        .filter(|o| o.3 <= t && t < o.4)
+                        .map(|o| o.5)
+                        .sum::<f64>()
+                };
+                let instants = others.clone().map(|o| o.3).filter(|&t| t > st && t < end);
+                let peak = instants.map(load).fold(load(st), f64::max);
+                peak + b.5 <= cap + 1e-9
+            });
+            assert!(!fits, "seed {seed}: need {n} at {now} could start at {st}");
+        }
+    }
+}
+
+#[test]
+fn timed_plans_equal_the_naive_time_indexed_model() {
+    let mut checked = 0;
+    for seed in 0..300u64 {
+        let value = timed_scenario(seed);
+        let s = scenario_from_value(&value).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let report = solve_report(&s);
+        let naive = naive_optimum(&s);
+        let sum = &report.summary;
+        match naive {
+            None => assert_eq!(sum.status, Status::Infeasible, "seed {seed}\n{value}"),
+            Some((v, c)) => {
+                assert_eq!(sum.status, Status::Optimal, "seed {seed}\n{value}\n{sum:?}");
+                assert!(
+                    close(sum.coverage_value, v, 1e-6) && close(sum.cost, c, 1e-6),
+                    "seed {seed}: engine V {} C {}, naive V {v} C {c}\n{value}",
+                    sum.coverage_value,
+                    sum.cost
+                );
+                check_answer(&s, &report, seed);
+                check_no_earlier_start(&s, &report, seed);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 200, "only {checked} feasible scenarios");
+}
+
+#[test]
+fn first_come_first_served_keeps_every_booking_and_never_beats_the_optimum() {
+    for seed in 0..200u64 {
+        let mut value = timed_scenario(seed);
+        for n in value["needs"].as_array_mut().unwrap() {
+            n.as_object_mut().unwrap().remove("min_fill");
+        }
+        value["policy"].as_object_mut().unwrap().remove("fairness");
+        let optimal = solve_report(&scenario_from_value(&value).unwrap());
+        value["policy"]["solver"] = json!("greedy");
+        let s = scenario_from_value(&value).unwrap();
+        let fcfs = solve_report(&s);
+        assert_eq!(fcfs.summary.status, Status::Feasible, "seed {seed}");
+        check_answer(&s, &fcfs, seed);
+        check_no_earlier_start(&s, &fcfs, seed);
+        assert!(
+            // The optimum's value is held within SPEC's 1e-7 while its cost is minimised.
+            fcfs.summary.coverage_value <= optimal.summary.coverage_value * (1.0 + 1e-6) + 1e-6,
+            "seed {seed}: FCFS {} > optimum {}",
+            fcfs.summary.coverage_value,
+            optimal.summary.coverage_value
+        );
+    }
+}
+
+/// SPEC's greedy with time on a hand-made case: the first link with room, its earliest start
+/// with room, and a later request that loses out to an earlier one of higher priority.
+#[test]
+fn first_come_first_served_takes_the_earliest_start_with_room() {
+    let value = json!({
+        "resources": [{"id": "drill", "kind": "tool", "capacity": {"units": 1}, "turnaround_h": 2}],
+        "needs": [
+            {"id": "first", "kind": "tool", "demand": {"units": 1}, "priority": 2,
+             "duration_h": 24, "earliest": 0, "deadline": 48},
+            {"id": "second", "kind": "tool", "demand": {"units": 1},
+             "duration_h": 24, "earliest": 0, "deadline": 48},
+            {"id": "late", "kind": "tool", "demand": {"units": 1},
+             "duration_h": 10, "earliest": 0}],
+        "policy": {"reusable": ["units"], "slot_h": 12, "solver": "greedy"}});
+    let r = solve_report(&scenario_from_value(&value).unwrap());
+    let booked: Vec<(&str, Option<f64>, Option<f64>)> = r
+        .allocations
+        .iter()
+        .map(|a| (a.need.as_str(), a.start_h, a.end_h))
+        .collect();
+    // "first" takes hour 0 (busy until 26 with the turnaround); "second" the first slot
+    // after, hour 36; "late" can only start at 0 and is not served.
+    assert_eq!(
+        booked,
+        vec![
+            ("first", Some(0.0), Some(24.0)),
+            ("second", Some(36.0), Some(60.0))
+        ]
+    );
+    assert_eq!(r.needs[2].start_h, None);
+}
+
+/// `variant` is solved exactly as `plain` was: same tables, same summary but for the digest.
+#[track_caller]
+fn same_plan(plain: &Report, variant: &Value, seed: u64) {
+    let other = solve_report(&scenario_from_value(variant).unwrap());
+    assert!(!other.timed);
+    assert_eq!(
+        other.allocations_json(),
+        plain.allocations_json(),
+        "seed {seed}"
+    );
+    assert_eq!(other.needs_json(), plain.needs_json(), "seed {seed}");
+    assert_eq!(
+        other.resources_json(),
+        plain.resources_json(),
+        "seed {seed}"
+    );
+    let (mut a, mut b) = (other.summary_json(), plain.summary_json());
+    for v in [&mut a, &mut b] {
+        for k in ["input_digest", "solve_ms"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+    }
+    assert_eq!(a, b, "seed {seed}");
+}
+
+/// A scenario without durations, or without reusable dimensions, is solved exactly as before
+/// the time model: same tables, same summary (the digest aside, when the input differs).
+#[test]
+fn untimed_scenarios_are_unchanged_by_the_time_fields() {
+    for seed in 0..60u64 {
+        let mut rng = Rng::new(seed);
+        let shape = Shape {
+            resources: 5,
+            needs: 8,
+            explicit_links: rng.chance(0.3),
+            indivisible: true,
+            min_fill: true,
+            dims: 2,
+        };
+        let policy = random_policy(&mut rng);
+        let base = random_scenario(&mut rng, shape, policy);
+        let plain = solve_report(&scenario_from_value(&base).unwrap());
+        // Durations and turnarounds without any reusable dimension.
+        let mut no_reusable = base.clone();
+        for n in no_reusable["needs"].as_array_mut().unwrap() {
+            n["duration_h"] = json!(rng.grid(1, 5));
+        }
+        for r in no_reusable["resources"].as_array_mut().unwrap() {
+            r["turnaround_h"] = json!(1);
+        }
+        same_plan(&plain, &no_reusable, seed);
+        // A reusable dimension without any duration.
+        let mut no_durations = base.clone();
+        no_durations["policy"]["reusable"] = json!(["beds"]);
+        let beds_held = base["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["capacity"].get("beds").is_some());
+        if beds_held {
+            same_plan(&plain, &no_durations, seed);
+        }
+        // The digest of an unchanged scenario is unchanged too (the time fields are not
+        // written when absent).
+        assert_eq!(
+            plain.summary.input_digest,
+            scenario_from_value(&base).unwrap().digest()
+        );
+    }
+}
+
+/// The time fields are validated like the rest: every problem named by table, row and field.
+#[test]
+fn time_fields_are_validated_with_table_row_and_field() {
+    let value = json!({
+        "resources": [{"id": "r", "kind": "k", "capacity": {"units": 1}, "turnaround_h": -1}],
+        "needs": [
+            {"id": "a", "kind": "k", "demand": {"units": 1}, "duration_h": 0},
+            {"id": "b", "kind": "k", "demand": {"units": 1}, "duration_h": "long"},
+            {"id": "c", "kind": "k", "demand": {"units": 1}, "duration_h": 2,
+             "earliest": 0, "deadline": 100}
+        ],
+        "policy": {"reusable": ["units", "beds"], "slot_h": 0.5, "max_starts": 50}
+    });
+    let err = scenario_from_value(&value).unwrap_err();
+    let got: Vec<(String, Option<usize>, Option<String>)> = err
+        .issues
+        .iter()
+        .map(|i| (i.table.clone(), i.row, i.field.clone()))
+        .collect();
+    let want = [
+        ("resources", Some(0), "turnaround_h"),
+        ("needs", Some(0), "duration_h"),
+        ("needs", Some(1), "duration_h"),
+        ("policy", None, "reusable"),
+    ];
+    for (table, row, field) in want {
+        assert!(
+            got.contains(&(table.to_string(), row, Some(field.to_string()))),
+            "{table} {row:?} {field}: {err}"
+        );
+    }
+    // The row problems stop the cross-row checks; alone, the window of 201 starts is refused.
+    let mut long = value.clone();
+    long["resources"][0]["turnaround_h"] = json!(1);
+    long["needs"] = json!([value["needs"][2]]);
+    long["policy"]["reusable"] = json!(["units"]);
+    let err = scenario_from_value(&long).unwrap_err();
+    assert_eq!(err.issues.len(), 1, "{err}");
+    let issue = &err.issues[0];
+    assert_eq!(
+        (issue.table.as_str(), issue.row, issue.field.as_deref()),
+        ("needs", Some(0), Some("deadline"))
+    );
+    assert!(
+        issue.message.contains("more than 50 starts"),
+        "{}",
+        issue.message
+    );
+    long["policy"]["max_starts"] = json!(201);
+    assert!(scenario_from_value(&long).is_ok());
+    for bad in [json!(0), json!(1.5), json!(100_001), json!("many")] {
+        long["policy"]["max_starts"] = bad.clone();
+        let err = scenario_from_value(&long).unwrap_err();
+        assert_eq!(err.issues[0].field.as_deref(), Some("max_starts"), "{bad}");
+    }
+    long["policy"]["max_starts"] = json!(201);
+    for bad in [json!(0), json!(-1), json!("hourly")] {
+        long["policy"]["slot_h"] = bad.clone();
+        let err = scenario_from_value(&long).unwrap_err();
+        assert_eq!(err.issues[0].field.as_deref(), Some("slot_h"), "{bad}");
+    }
+}
+
+/// A timed scenario goes through SPEC's tables (Arrow, Parquet, CSV) unchanged, and its result
+/// tables carry `start_h` and `end_h` in every format.
+#[test]
+fn timed_scenarios_and_results_go_through_every_table_format() {
+    use commonsnet_datasets::{
+        read_scenario_dir, write_report, write_scenario_tables, TableFormat,
+    };
+    use commonsnet_engine::tables::scenario_to_tables;
+    let s = scenario_from_value(&timed_scenario(3)).unwrap();
+    assert!(s.is_timed());
+    let t = scenario_to_tables(&s).unwrap();
+    let want = solve_report(&s);
+    let tmp = tempfile::tempdir().unwrap();
+    for fmt in [
+        TableFormat::ArrowIpc,
+        TableFormat::Parquet,
+        TableFormat::Csv,
+    ] {
+        let dir = tmp.path().join(format!("{fmt:?}"));
+        let links = t.links.as_ref();
+        write_scenario_tables(&dir, &t.resources, &t.needs, links, Some(&t.policy), fmt).unwrap();
+        let back = read_scenario_dir(&dir).unwrap().with_name(None);
+        assert_eq!(back, s.with_name(None), "{fmt:?}");
+        let out = tmp.path().join(format!("out-{fmt:?}"));
+        write_report(&out, &want, fmt).unwrap();
+        let tables = want.tables().unwrap();
+        let names = |b: &arrow_array::RecordBatch| -> Vec<String> {
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        };
+        assert!(names(&tables.allocations).contains(&"start_h".to_string()));
+        assert!(names(&tables.allocations).contains(&"end_h".to_string()));
+        assert!(names(&tables.needs).contains(&"start_h".to_string()));
+        let ext = fmt.extension();
+        let bytes = std::fs::read(out.join(format!("allocations.{ext}"))).unwrap();
+        let read =
+            commonsnet_datasets::frames::read_table(&bytes, fmt == TableFormat::Csv).unwrap();
+        assert!(read
+            .iter()
+            .all(|b| b.schema().field_with_name("start_h").is_ok()));
+    }
+}
