@@ -206,3 +206,47 @@ fn a_malformed_benchmark_file_names_its_line() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("line 3"), "{err}");
 }
+
+/// `solve --plan` on a timed scenario prints each resource's schedule in start order, and
+/// `generate --timed` makes a scenario that solves with one.
+#[test]
+fn a_timed_plan_prints_each_resources_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("library.json");
+    let scenario = serde_json::json!({
+        "resources": [{"id": "drill", "kind": "tool", "capacity": {"units": 1}, "turnaround_h": 2}],
+        "needs": [
+            {"id": "late", "kind": "tool", "demand": {"units": 1}, "duration_h": 24,
+             "earliest": 0, "deadline": 48},
+            {"id": "now", "kind": "tool", "demand": {"units": 1}, "duration_h": 24,
+             "earliest": 0, "priority": 2}
+        ],
+        "policy": {"reusable": ["units"], "slot_h": 12}
+    });
+    std::fs::write(&file, scenario.to_string()).unwrap();
+    let v = solve_line(&[&file, &"--plan"]);
+    assert_eq!(v["status"], "optimal");
+    // "now" holds the drill 0-24 (free at 26); "late" takes the first 12 h slot after, 36.
+    assert_eq!(
+        v["schedule"],
+        serde_json::json!({"drill": [
+            {"need": "now", "start_h": 0.0, "end_h": 24.0, "share": 1.0},
+            {"need": "late", "start_h": 36.0, "end_h": 60.0, "share": 1.0}
+        ]})
+    );
+    let generated = tmp.path().join("urban.json");
+    let out = bin()
+        .args(["generate", "urban", "--timed", "--seed", "3", "--out"])
+        .arg(&generated)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = solve_line(&[&generated, &"--plan"]);
+    assert_eq!(v["status"], "optimal");
+    assert!(v["name"].as_str().unwrap().starts_with("urban-timed"));
+    assert!(!v["schedule"].as_object().unwrap().is_empty());
+}

@@ -148,3 +148,37 @@ fn perturbations_are_seeded_and_do_what_they_say() {
     // No perturbation: the scenario itself.
     assert_eq!(perturb(&s, &Perturbation::default(), 5), s);
 }
+
+/// `--timed` scenarios use the time model, solve to optimality, and first-come-first-served
+/// never serves more; their snapshot part is the generator's snapshot (same entities).
+#[test]
+fn timed_generators_make_timed_scenarios_that_solve() {
+    use commonsnet_datasets::generate::{generate_scenario_with, Clock};
+    for name in GENERATORS {
+        let s = generate_scenario_with(name, 1.0, 5, Clock::Timed).unwrap();
+        let snapshot = generate_scenario(name, 1.0, 5).unwrap();
+        assert!(s.is_timed(), "{name}");
+        assert!(!snapshot.is_timed(), "{name}");
+        let ids = |s: &commonsnet_engine::Scenario| -> Vec<String> {
+            s.needs().iter().map(|n| n.id.clone()).collect()
+        };
+        assert_eq!(ids(&s), ids(&snapshot), "{name}");
+        let settings = BatchSettings::default();
+        let run = |policy: &str| {
+            run_one(
+                0,
+                &s,
+                name,
+                &PolicySpec::Named(policy.into()),
+                0,
+                1,
+                &settings,
+            )
+        };
+        let (fcfs, opt) = (run("greedy"), run("coverage"));
+        assert_eq!(opt.status, Status::Optimal, "{name}");
+        assert_eq!(fcfs.status, Status::Feasible, "{name}");
+        let (f, o) = (fcfs.coverage_value.unwrap(), opt.coverage_value.unwrap());
+        assert!(f <= o * (1.0 + 1e-6), "{name}: {f} > {o}");
+    }
+}

@@ -28,7 +28,7 @@
 
 use crate::error::{Code, UserError};
 use crate::store::{JobStatus, JobStore, StoreError};
-use commonsnet_datasets::generate::{Generated, GENERATORS, MAX_SCALE};
+use commonsnet_datasets::generate::{Clock, Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
     named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
     PolicySpec, RunRow, ScenarioSource, SourceError,
@@ -165,6 +165,10 @@ pub struct GeneratorSpec {
     pub scale: f64,
     #[serde(default = "one")]
     pub count: usize,
+    /// With SPEC's time model (loans, stays, jobs and shifts with durations): see
+    /// `datasets/README.md`. Default false: snapshots, as before the time model.
+    #[serde(default)]
+    pub timed: bool,
 }
 
 fn unit_scale() -> f64 {
@@ -325,6 +329,11 @@ impl JobRequest {
                 scale: g.scale,
                 count: g.count,
                 seed: self.seed,
+                clock: if g.timed {
+                    Clock::Timed
+                } else {
+                    Clock::Snapshot
+                },
             }),
             _ => return Err(JobError::NoScenarioSource),
         };

@@ -40,8 +40,20 @@ impl Generator {
     }
 
     /// This generator's scenario at `scale` (counts of entities grow linearly with it) from
-    /// `seed`, as a SPEC section 3 JSON value.
+    /// `seed`, as a SPEC section 3 JSON value (a snapshot: no durations).
     pub fn generate(self, scale: f64, seed: u64) -> Result<Value, GenerateError> {
+        self.generate_with(scale, seed, Clock::Snapshot)
+    }
+
+    /// [`Generator::generate`] with the time model when `clock` is [`Clock::Timed`]: the same
+    /// entities, then the loans, stays, jobs and shifts of [`Gen::add_time`] drawn from their
+    /// own random stream, so a snapshot is the same with or without this option.
+    pub fn generate_with(
+        self,
+        scale: f64,
+        seed: u64,
+        clock: Clock,
+    ) -> Result<Value, GenerateError> {
         check_scale(scale)?;
         let mut g = Gen {
             rng: SplitMix64::new(seed ^ 0xC0FF_EE00_D15A_57E5),
@@ -55,17 +67,22 @@ impl Generator {
             Generator::Intentional => g.intentional(),
             Generator::Disaster => g.disaster(),
         };
+        let mut policy = policy;
+        if clock == Clock::Timed {
+            g.rng = SplitMix64::new(seed ^ 0x7105_7105_C10C_4A11);
+            g.add_time(self, &mut policy);
+        }
         Ok(json!({
-            "name": scenario_name(self.name(), scale, seed),
+            "name": scenario_name(self.name(), clock, scale, seed),
             "resources": g.resources,
             "needs": g.needs,
             "policy": policy,
         }))
     }
 
-    /// [`Generator::generate`], validated by the engine.
-    pub fn scenario(self, scale: f64, seed: u64) -> Result<Scenario, GenerateError> {
-        let value = self.generate(scale, seed)?;
+    /// [`Generator::generate_with`], validated by the engine.
+    pub fn scenario(self, scale: f64, seed: u64, clock: Clock) -> Result<Scenario, GenerateError> {
+        let value = self.generate_with(scale, seed, clock)?;
         scenario_from_value(&value).map_err(|source| GenerateError::Invalid {
             generator: self,
             source,
@@ -113,21 +130,44 @@ pub enum GenerateError {
     },
 }
 
+/// Whether a generated scenario has SPEC's time model (loans, stays and shifts with durations
+/// on reusable dimensions) or is a snapshot (every capacity a total), as before the time
+/// model: snapshots stay the default so that seeded runs made before it are reproduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    #[default]
+    Snapshot,
+    Timed,
+}
+
 /// Generate scenario `name` at `scale` (counts of entities grow linearly with it) from `seed`.
 pub fn generate(name: &str, scale: f64, seed: u64) -> Result<Value, GenerateError> {
     check_scale(scale)?;
     name.parse::<Generator>()?.generate(scale, seed)
 }
 
-/// The `name` of the scenario [`generate`] makes, known without making it.
-pub fn scenario_name(name: &str, scale: f64, seed: u64) -> String {
-    format!("{name}-x{scale}-s{seed}")
+/// The `name` of the scenario [`Generator::generate_with`] makes, known without making it.
+pub fn scenario_name(name: &str, clock: Clock, scale: f64, seed: u64) -> String {
+    match clock {
+        Clock::Snapshot => format!("{name}-x{scale}-s{seed}"),
+        Clock::Timed => format!("{name}-timed-x{scale}-s{seed}"),
+    }
 }
 
 /// [`generate`], validated by the engine.
 pub fn generate_scenario(name: &str, scale: f64, seed: u64) -> Result<Scenario, GenerateError> {
+    generate_scenario_with(name, scale, seed, Clock::Snapshot)
+}
+
+/// [`generate_scenario`] with or without the time model.
+pub fn generate_scenario_with(
+    name: &str,
+    scale: f64,
+    seed: u64,
+    clock: Clock,
+) -> Result<Scenario, GenerateError> {
     check_scale(scale)?;
-    name.parse::<Generator>()?.scenario(scale, seed)
+    name.parse::<Generator>()?.scenario(scale, seed, clock)
 }
 
 /// The scenarios of a batch made by a generator, each when its run starts: scenario `i` is
@@ -139,6 +179,7 @@ pub struct Generated {
     pub scale: f64,
     pub count: usize,
     pub seed: u64,
+    pub clock: Clock,
 }
 
 impl Generated {
@@ -153,14 +194,15 @@ impl ScenarioSource for Generated {
     }
 
     fn label(&self, index: usize) -> String {
-        scenario_name(&self.name, self.scale, self.seed_of(index))
+        scenario_name(&self.name, self.clock, self.scale, self.seed_of(index))
     }
 
     fn scenario(&self, index: usize) -> Result<Cow<'_, Scenario>, SourceError> {
-        Ok(Cow::Owned(generate_scenario(
+        Ok(Cow::Owned(generate_scenario_with(
             &self.name,
             self.scale,
             self.seed_of(index),
+            self.clock,
         )?))
     }
 }
@@ -626,6 +668,139 @@ impl Gen {
         json!({"objective": "coverage", "fairness": "maxmin", "group_by": "community",
             "max_distance_km": 40, "speed_kmh": 30, "cost_per_km": 0.5})
     }
+
+    /// The time model over a generated snapshot (SPEC "Allocation over time"), where the
+    /// pilots have it. Hours from the scenario's start; a day is 24 h.
+    /// - urban: tool loans of 1-5 days over four weeks, 0-7 days of slack, starts on whole
+    ///   days; a tool library's items of one kind are one resource (a pool), two hours to check
+    ///   a returned tool; `loans` reusable.
+    /// - rural: a harvest job holds one combine or baler for 1-3 working days within its
+    ///   ripening window, the trip to the next farm as the machine's turnaround (4-8 h),
+    ///   starts every 12 h; `machines` reusable, labour hours stay consumable.
+    /// - intentional: guest-room stays of 1-4 nights and car trips of 2-10 hours over four
+    ///   weeks, each with some slack; `rooms` and `cars` reusable.
+    /// - disaster: families stay 1-14 nights from a fixed arrival (bed-nights, `beds`
+    ///   reusable, meals consumable for the stay); medical teams work 12-hour shifts and a
+    ///   call holds a team 1-4 hours within its deadline (`teams` reusable).
+    fn add_time(&mut self, generator: Generator, policy: &mut Value) {
+        const DAY: u64 = 24;
+        let kind = |v: &Value| v["kind"].as_str().unwrap_or_default().to_string();
+        let mut needs = std::mem::take(&mut self.needs);
+        let mut resources = std::mem::take(&mut self.resources);
+        match generator {
+            Generator::Urban => {
+                for n in needs.iter_mut().filter(|n| kind(n) == "tool") {
+                    let start = DAY * self.rng.int(0, 27);
+                    n["duration_h"] = json!(DAY * self.rng.int(1, 5));
+                    n["earliest"] = json!(start);
+                    n["deadline"] = json!(start + DAY * self.rng.int(0, 7));
+                }
+                for r in resources.iter_mut().filter(|r| kind(r) == "tool") {
+                    r["turnaround_h"] = json!(2);
+                }
+                policy["reusable"] = json!(["loans"]);
+                policy["slot_h"] = json!(DAY);
+            }
+            Generator::Rural => {
+                for n in needs.iter_mut().filter(|n| kind(n) == "harvest") {
+                    let hours = n["demand"]["machine_h"].as_f64().unwrap_or(10.0);
+                    // About 10 machine hours a working day.
+                    let days = (hours / 10.0).ceil().clamp(1.0, 3.0);
+                    let earliest = n["earliest"].as_f64().unwrap_or(0.0);
+                    let last = n["deadline"].as_f64().unwrap_or(earliest) - days * 24.0;
+                    n["demand"] = json!({"machines": 1});
+                    n["indivisible"] = json!(true);
+                    n["duration_h"] = json!(days * 24.0);
+                    n["deadline"] = json!(last.max(earliest));
+                }
+                for r in resources.iter_mut().filter(|r| kind(r) == "harvest") {
+                    r["capacity"] = json!({"machines": 1});
+                    r["turnaround_h"] = json!(self.rng.int(4, 8));
+                }
+                policy["reusable"] = json!(["machines"]);
+                policy["slot_h"] = json!(12);
+            }
+            Generator::Intentional => {
+                for n in needs.iter_mut() {
+                    match kind(n).as_str() {
+                        "guest_room" => {
+                            let nights = n["demand"]["nights"].as_u64().unwrap_or(1);
+                            let start = DAY * self.rng.int(0, 27);
+                            n["demand"] = json!({"rooms": 1});
+                            n["duration_h"] = json!(DAY * nights);
+                            n["earliest"] = json!(start);
+                            n["deadline"] = json!(start + DAY * self.rng.int(0, 3));
+                        }
+                        "car" => {
+                            let hours = n["demand"]["car_h"].as_u64().unwrap_or(2);
+                            let start = self.rng.int(0, 27 * DAY);
+                            n["demand"] = json!({"cars": 1});
+                            n["indivisible"] = json!(true);
+                            n["duration_h"] = json!(hours);
+                            n["earliest"] = json!(start);
+                            n["deadline"] = json!(start + self.rng.int(0, 12));
+                        }
+                        _ => {}
+                    }
+                }
+                for r in resources.iter_mut() {
+                    match kind(r).as_str() {
+                        "guest_room" => {
+                            r["capacity"] = json!({"rooms": 1});
+                            r["turnaround_h"] = json!(4);
+                        }
+                        "car" => r["capacity"] = json!({"cars": 1}),
+                        _ => {}
+                    }
+                }
+                policy["reusable"] = json!(["rooms", "cars"]);
+                policy["slot_h"] = json!(1);
+            }
+            Generator::Disaster => {
+                for n in needs.iter_mut() {
+                    match kind(n).as_str() {
+                        "shelter" => {
+                            let nights = self.rng.int(1, 14);
+                            // Evening arrival (18:00) on one of the first days.
+                            let arrival = DAY * self.rng.int(0, 14 - nights) + 18;
+                            let meals = n["demand"]["meals"].as_u64().unwrap_or(3);
+                            n["demand"]["meals"] = json!(meals * nights);
+                            n["duration_h"] = json!(DAY * nights);
+                            n["earliest"] = json!(arrival);
+                            n.as_object_mut().map(|m| m.remove("deadline"));
+                        }
+                        "medical" => {
+                            let deadline = n["deadline"].as_u64().unwrap_or(12);
+                            n["demand"] = json!({"teams": 1});
+                            n["duration_h"] = json!(self.rng.int(1, 4));
+                            n["earliest"] = json!(0);
+                            n["deadline"] = json!(deadline);
+                        }
+                        _ => {}
+                    }
+                }
+                for r in resources.iter_mut() {
+                    match kind(r).as_str() {
+                        "shelter" => {
+                            let beds = r["capacity"]["beds"].as_u64().unwrap_or(10);
+                            r["capacity"]["meals"] = json!(3 * beds * 14);
+                        }
+                        "medical" => {
+                            // A 12-hour shift from the team's arrival.
+                            let from = r["available_from"].as_u64().unwrap_or(0);
+                            r["capacity"] = json!({"teams": 1});
+                            r["available_until"] = json!(from + 12);
+                        }
+                        _ => {}
+                    }
+                }
+                policy["reusable"] = json!(["beds", "teams"]);
+                policy["slot_h"] = json!(1);
+            }
+        }
+        self.needs = needs;
+        self.resources = resources;
+    }
 }
 
 #[cfg(test)]
@@ -689,6 +864,7 @@ mod tests {
             scale: 1.0,
             count: 3,
             seed: 5,
+            clock: Clock::Snapshot,
         };
         assert_eq!(g.label(2), format!("urban-x1-s{}", scenario_seed(5, 2)));
         assert_eq!(

@@ -398,6 +398,37 @@ impl Report {
         json_rows(&self.allocations, &self.allocation_columns())
     }
 
+    /// Timed scenarios: each resource's bookings in start order (`need`, `start_h`, `end_h`,
+    /// `share`; a need without a duration first, with null times: it is never returned), the
+    /// schedule a tool library or a shelter reads: which need holds each item when.
+    pub fn schedule_json(&self) -> Option<Value> {
+        if !self.timed {
+            return None;
+        }
+        let mut by_resource: BTreeMap<&str, Vec<&AllocationRow>> = BTreeMap::new();
+        for a in &self.allocations {
+            by_resource.entry(&a.resource).or_default().push(a);
+        }
+        let schedule: serde_json::Map<String, Value> = by_resource
+            .into_iter()
+            .map(|(r, mut rows)| {
+                rows.sort_by(|a, b| {
+                    let key = |x: &AllocationRow| x.start_h.unwrap_or(f64::NEG_INFINITY);
+                    key(a).total_cmp(&key(b)).then_with(|| a.need.cmp(&b.need))
+                });
+                let list = rows
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({"need": a.need, "start_h": a.start_h,
+                            "end_h": a.end_h, "share": a.share})
+                    })
+                    .collect();
+                (r.to_string(), Value::Array(list))
+            })
+            .collect();
+        Some(Value::Object(schedule))
+    }
+
     /// The needs table as JSON objects with the table's column names.
     pub fn needs_json(&self) -> Vec<Value> {
         json_rows(&self.needs, &self.need_columns())

@@ -2,7 +2,7 @@
 
 use super::{describe, typed, OutFormat};
 use anyhow::{Context, Result};
-use commonsnet_datasets::generate::Generator;
+use commonsnet_datasets::generate::{Clock, Generator};
 use commonsnet_datasets::{write_scenario_tables, DatasetError};
 use std::path::PathBuf;
 
@@ -19,13 +19,22 @@ pub struct GenerateArgs {
     /// A `.json` file, or a directory that receives the tables and policy.json.
     #[arg(long)]
     out: PathBuf,
+    /// With SPEC's time model: loans, stays, harvest jobs and shifts with durations on
+    /// reusable dimensions (datasets/README.md). Without it, a snapshot as before.
+    #[arg(long)]
+    timed: bool,
     /// Table format when --out is a directory.
     #[arg(long, value_enum, default_value = "arrow")]
     table_format: OutFormat,
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    let value = args.name.generate(args.scale, args.seed)?;
+    let clock = if args.timed {
+        Clock::Timed
+    } else {
+        Clock::Snapshot
+    };
+    let value = args.name.generate_with(args.scale, args.seed, clock)?;
     let scenario = commonsnet_engine::scenario_from_value(&value)
         .map_err(|e| describe(DatasetError::Invalid(e)))?;
     if args.out.extension().and_then(|e| e.to_str()) == Some("json") {

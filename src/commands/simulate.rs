@@ -3,7 +3,7 @@
 
 use super::{describe, typed, ArgError};
 use anyhow::{anyhow, Result};
-use commonsnet_datasets::generate::{self, Generator};
+use commonsnet_datasets::generate::{self, Clock, Generator};
 use commonsnet_datasets::{frames, read_scenario, TableFormat};
 use commonsnet_engine::batch::{
     rows_to_batch, run_each, Batch, BatchError, BatchSettings, NamedPolicy, PerturbKind,
@@ -26,6 +26,9 @@ pub struct SimulateArgs {
     scale: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Generated scenarios with SPEC's time model (loans, stays, jobs, shifts).
+    #[arg(long)]
+    timed: bool,
     /// Comma-separated: greedy, coverage, cost, maxmin, leximin, proportional, own, min_share=S.
     #[arg(
         long,
@@ -146,6 +149,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 scale: args.scale,
                 count: args.scenarios,
                 seed: args.seed,
+                clock: if args.timed {
+                    Clock::Timed
+                } else {
+                    Clock::Snapshot
+                },
             })
         }
         ScenarioArg::Path(path) => {

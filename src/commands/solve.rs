@@ -48,7 +48,8 @@ pub struct SolveArgs {
     /// Table format for --out.
     #[arg(long, value_enum, default_value = "arrow")]
     out_format: OutFormat,
-    /// Include the allocations in the printed JSON.
+    /// Include the allocations in the printed JSON, and for a timed scenario each resource's
+    /// schedule (which need holds it when).
     #[arg(long)]
     plan: bool,
     /// Say why each need not served in full is served as it is: a `why` list in the printed
@@ -253,6 +254,9 @@ fn emit(report: &Report, args: &SolveArgs, sense: Option<Sense>) -> Result<()> {
                 "allocations".into(),
                 Value::Array(report.allocations_json()),
             );
+            if let Some(schedule) = report.schedule_json() {
+                m.insert("schedule".into(), schedule);
+            }
         }
         if let Some(why) = &report.why {
             m.insert("why".into(), serde_json::to_value(why)?);
