@@ -181,7 +181,9 @@ fn solve_arrow_multipart_in_equals_json_in() {
 fn job_from_submit_to_result_in_three_formats() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
-    let job = json!({"generator": {"name": "urban", "count": 2}, "policies": ["greedy", "coverage"],
+    // Timed scenarios (tool loans over four weeks): first-come-first-served against optimal.
+    let job = json!({"generator": {"name": "urban", "count": 2, "timed": true},
+        "policies": ["greedy", "coverage"],
         "replicates": 2, "seed": 7, "perturb": {"demand": 0.2, "failures": 0.1, "travel_time": 0.2},
         "explain": true});
     let r = post_json(&s, "/v1/jobs", &job, None);
@@ -198,6 +200,7 @@ fn job_from_submit_to_result_in_three_formats() {
 
     let rows = rows_of(&s, &id);
     assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r.scenario.starts_with("urban-timed-x1-s")));
     // `"explain": true`: every run's reasons are counted.
     assert!(rows
         .iter()
