@@ -200,7 +200,9 @@ fn job_from_submit_to_result_in_three_formats() {
 
     let rows = rows_of(&s, &id);
     assert_eq!(rows.len(), 8);
-    assert!(rows.iter().all(|r| r.scenario.starts_with("urban-timed-x1-s")));
+    assert!(rows
+        .iter()
+        .all(|r| r.scenario.starts_with("urban-timed-x1-s")));
     // `"explain": true`: every run's reasons are counted.
     assert!(rows
         .iter()

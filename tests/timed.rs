@@ -733,3 +733,42 @@ fn timed_scenarios_and_results_go_through_every_table_format() {
             .all(|b| b.schema().field_with_name("start_h").is_ok()));
     }
 }
+
+/// Why a timed need is not served: no usable start on its only link is `time`, naming the
+/// starts and the window; a need whose starts are all taken is `capacity`.
+#[test]
+fn explanations_name_the_starts_that_do_not_fit() {
+    use commonsnet_engine::explain::Reason;
+    use commonsnet_engine::graph::Excluded;
+    let s = scenario_from_value(&json!({
+        "resources": [{"id": "room", "kind": "room", "capacity": {"rooms": 1},
+                       "available_from": 10, "available_until": 40, "turnaround_h": 4}],
+        "needs": [
+            {"id": "long", "kind": "room", "demand": {"rooms": 1}, "duration_h": 30,
+             "earliest": 10, "deadline": 20},
+            {"id": "a", "kind": "room", "demand": {"rooms": 1}, "duration_h": 20,
+             "earliest": 10, "priority": 2},
+            {"id": "b", "kind": "room", "demand": {"rooms": 1}, "duration_h": 5,
+             "earliest": 12, "deadline": 14}],
+        "policy": {"reusable": ["rooms"], "slot_h": 2}
+    }))
+    .unwrap();
+    let why = Report::explained(&commonsnet_engine::solve(&s))
+        .why
+        .unwrap();
+    let reasons: Vec<(&str, Reason)> = why.iter().map(|w| (w.need.as_str(), w.reason)).collect();
+    assert_eq!(
+        reasons,
+        vec![("long", Reason::Time), ("b", Reason::Capacity)]
+    );
+    let c = why[0].candidates.as_ref().unwrap();
+    assert_eq!(
+        c[0].excluded_by,
+        Excluded::Start {
+            first_start_h: 10.0,
+            last_start_h: 20.0,
+            ready_h: 10.0,
+            latest_start_h: Some(6.0)
+        }
+    );
+}

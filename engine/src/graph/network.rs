@@ -214,7 +214,7 @@ impl Network {
         let mut occupation = Vec::with_capacity(self.edges.len());
         for (e, edge) in self.edges.iter().enumerate() {
             let (r, n) = (&s.resources[edge.resource()], &s.needs[edge.need()]);
-            let Some(duration) = n.duration_h else {
+            if n.duration_h.is_none() {
                 edges.push(*edge);
                 uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
                 occupation.push(Occupation {
@@ -222,19 +222,12 @@ impl Network {
                     end: f64::INFINITY,
                 });
                 continue;
-            };
+            }
             let ready = r.available_from.unwrap_or(0.0) + edge.time().unwrap_or(0.0);
-            let busy = duration + r.turnaround_h.unwrap_or(0.0);
-            for start in n.starts(slot) {
-                let fits = r.available_until.is_none_or(|until| start + busy <= until);
-                if start >= ready && fits {
-                    edges.push(*edge);
-                    uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
-                    occupation.push(Occupation {
-                        start,
-                        end: start + busy,
-                    });
-                }
+            for (start, end) in super::rules::usable_starts(r, n, ready, slot) {
+                edges.push(*edge);
+                uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
+                occupation.push(Occupation { start, end });
             }
         }
         self.edges = edges;

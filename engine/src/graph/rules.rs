@@ -35,13 +35,26 @@ pub enum Excluded {
         available_until_h: f64,
         earliest_h: f64,
     },
+    /// Rule 5 over time: no candidate start of the need is usable on this link (ready by
+    /// `available_from + time`, and back with its turnaround by `available_until`).
+    Start {
+        first_start_h: f64,
+        last_start_h: f64,
+        ready_h: f64,
+        /// `available_until - duration_h - turnaround_h`: the latest start that is back in
+        /// time, when the resource has an end.
+        latest_start_h: Option<f64>,
+    },
 }
 
 impl Excluded {
     /// Whether the rule is SPEC's rule 5, the time rule (the need's deadline, the resource's
     /// window).
     pub fn is_time_rule(&self) -> bool {
-        matches!(self, Excluded::Deadline { .. } | Excluded::Window { .. })
+        matches!(
+            self,
+            Excluded::Deadline { .. } | Excluded::Window { .. } | Excluded::Start { .. }
+        )
     }
 }
 
@@ -69,6 +82,16 @@ impl std::fmt::Display for Excluded {
                 f,
                 "available until hour {available_until_h}, before the need starts at hour {earliest_h}"
             ),
+            Excluded::Start { first_start_h, last_start_h, ready_h, latest_start_h } => {
+                write!(
+                    f,
+                    "no start between hour {first_start_h} and hour {last_start_h} fits: ready at hour {ready_h:.2}"
+                )?;
+                match latest_start_h {
+                    Some(h) => write!(f, ", and a use must start by hour {h:.2} to be back in time"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -118,7 +141,7 @@ pub fn check_link(
             });
         }
     }
-    finish_link(
+    let edge = finish_link(
         ri,
         &ResourceTerms::of(r),
         ni,
@@ -126,7 +149,38 @@ pub fn check_link(
         distance(r, n),
         policy,
         std::convert::identity,
-    )
+    )?;
+    // A need with a duration under the time model: some start must be usable.
+    if let (false, Some(duration)) = (policy.reusable.is_empty(), n.duration_h) {
+        let ready = r.available_from.unwrap_or(0.0) + edge.time().unwrap_or(0.0);
+        if usable_starts(r, n, ready, policy.slot()).next().is_none() {
+            let starts: Vec<f64> = n.starts(policy.slot()).collect();
+            return Err(Excluded::Start {
+                first_start_h: starts[0],
+                last_start_h: starts[starts.len() - 1],
+                ready_h: ready,
+                latest_start_h: r
+                    .available_until
+                    .map(|u| u - duration - r.turnaround_h.unwrap_or(0.0)),
+            });
+        }
+    }
+    Ok(edge)
+}
+
+/// The starts of need `n` (with a duration) usable on a link from `r` that is ready at hour
+/// `ready` (`available_from + time`): SPEC's `s >= ready` and, when the resource has an end,
+/// `s + duration_h + turnaround_h <= available_until`. Each with the end of its occupation.
+pub fn usable_starts<'a>(
+    r: &'a Resource,
+    n: &'a Need,
+    ready: f64,
+    slot: f64,
+) -> impl Iterator<Item = (f64, f64)> + 'a {
+    let busy = n.duration_h.unwrap_or(0.0) + r.turnaround_h.unwrap_or(0.0);
+    n.starts(slot)
+        .filter(move |&s| s >= ready && r.available_until.is_none_or(|u| s + busy <= u))
+        .map(move |s| (s, s + busy))
 }
 
 /// Rule 3's test of a resource's capacity in a demanded dimension (`cap <= 0` excludes).
