@@ -12,8 +12,10 @@ prints a Markdown table of medians for benches/RESULTS.md:
   slack, starts on whole days (`slot_h` 24), one item each (indivisible), 2 h to check a
   returned tool; popularity of kinds falls like 1/rank.
 - shelter: 40 sites of 20-80 beds, 3,000 families of 1-6 people arriving on an evening of the
-  first 13 days for a fixed stay of 1-14 nights (bed-nights, a family stays together), meals
-  consumable; within 15 km.
+  first 13 days for a fixed stay of 1-14 nights (bed-nights), meals consumable; within 15 km.
+  Fixed stays are an LP (SPEC): a family may be split across shelters here. Kept together
+  (`--together`: indivisible), it is a MIP of ~113,000 binaries that HiGHS does not close in
+  minutes (benches/RESULTS.md).
 - harvest: 12 combines, 150 farms, one job each of 1-3 days within a ripening window of 4-8
   days in a three-week season, starts every 12 h, the trip to the next farm (4-8 h) as the
   combine's turnaround; `mip_gap` 0.01 and a 60 s limit, as the target states.
@@ -29,6 +31,7 @@ import tempfile
 import time
 
 DAY = 24
+TOGETHER = "--together" in sys.argv
 
 
 def city(rng, n, spread):
@@ -84,7 +87,7 @@ def shelter(seed):
         arrival = DAY * rng.randint(0, max(0, 13 - nights)) + 18
         needs.append({"id": f"family{i}", "community": f"district{i % 8}", "kind": "shelter",
                       "lat": round(lat + rng.gauss(0, 0.02), 5), "lon": round(lon + rng.gauss(0, 0.04), 5),
-                      "demand": {"beds": people, "meals": 3 * people * nights}, "indivisible": True,
+                      "demand": {"beds": people, "meals": 3 * people * nights}, "indivisible": TOGETHER,
                       "priority": people, "duration_h": DAY * nights, "earliest": arrival})
     policy = {"reusable": ["beds"], "max_distance_km": 15, "speed_kmh": 30, "cost_per_km": 0.5}
     return {"name": f"shelter-s{seed}", "resources": resources, "needs": needs, "policy": policy}

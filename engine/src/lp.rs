@@ -13,6 +13,9 @@ use highs::{HighsModelStatus, RowProblem, Sense};
 use std::collections::HashSet;
 use std::time::Instant;
 
+/// HiGHS's `presolve_rule_off` bit that turns probing off.
+const PROBING_OFF: i32 = 1 << 15;
+
 /// Pure LPs with at least this many columns go to HiGHS's interior point method.
 const IPM_MIN_COLUMNS: usize = 2_000;
 
@@ -381,6 +384,9 @@ impl SubModel<'_> {
                 .push(j);
         }
         let mut cap_rows = Vec::new();
+        // (resource, dimension, maximal overlap, column of a stock `s_k`) of reusable
+        // dimensions in stock form.
+        let mut stock_cols: Vec<(usize, usize, usize, usize)> = Vec::new();
         for &r in self.resources {
             let Some(js) = res_edges.get(&r) else {
                 continue;
@@ -392,26 +398,57 @@ impl SubModel<'_> {
                     .copied()
                     .filter(|&j| net.edge_use(self.edges[j])[d] > 0.0)
                     .collect();
-                // A reusable dimension: one row per maximal set of overlapping occupations.
-                let sets = match &net.time {
-                    Some(time) if time.reusable[d] => crate::timed::maximal_overlaps(&using, |j| {
-                        let o = time.occupation[self.edges[j]];
-                        (o.start, o.end)
-                    }),
-                    _ => vec![using],
-                };
-                for set in sets {
-                    let entries: Vec<_> = set
+                let total: f64 = using.iter().map(|&j| net.edge_use(self.edges[j])[d]).sum();
+                if using.is_empty() || total <= cap {
+                    continue;
+                }
+                let time = net.time.as_ref().filter(|t| t.reusable[d]);
+                let Some(time) = time else {
+                    let entries = using
                         .iter()
-                        .map(|&j| (cols[j], net.edge_use(self.edges[j])[d]))
-                        .collect();
-                    let total: f64 = entries.iter().map(|x| x.1).sum();
-                    if entries.is_empty() || total <= cap {
-                        continue;
-                    }
+                        .map(|&j| (cols[j], net.edge_use(self.edges[j])[d]));
                     pb.add_row(..=cap, entries);
                     cap_rows.push((r, d, row));
                     row += 1;
+                    continue;
+                };
+                // A reusable dimension: the sparser of two exact forms (ARCHITECTURE.md).
+                let occupation = |j: usize| {
+                    let o = time.occupation[self.edges[j]];
+                    (o.start, o.end)
+                };
+                let amount = |j: usize| net.edge_use(self.edges[j])[d];
+                match crate::timed::capacity_over_time(&using, occupation) {
+                    crate::timed::OverTime::Overlaps(sets) => {
+                        for set in sets {
+                            let entries: Vec<_> =
+                                set.iter().map(|&j| (cols[j], amount(j))).collect();
+                            if entries.iter().map(|x| x.1).sum::<f64>() <= cap {
+                                continue;
+                            }
+                            pb.add_row(..=cap, entries);
+                            cap_rows.push((r, d, row));
+                            row += 1;
+                        }
+                    }
+                    crate::timed::OverTime::Stock(events) => {
+                        // `s_k = cap - load_k >= 0` on each elementary interval, written as
+                        // `s_k - s_{k-1} + (uses beginning at t_k) - (uses ending) = 0`.
+                        let mut previous = None;
+                        for (k, event) in events.iter().enumerate() {
+                            let stock = pb.add_column(0.0, 0.0..);
+                            stock_cols.push((r, d, event.overlap, next_col));
+                            next_col += 1;
+                            let mut entries = vec![(stock, 1.0)];
+                            entries.extend(previous.map(|p| (p, -1.0)));
+                            entries.extend(event.begin.iter().map(|&j| (cols[j], amount(j))));
+                            entries.extend(event.end.iter().map(|&j| (cols[j], -amount(j))));
+                            let rhs = if k == 0 { cap } else { 0.0 };
+                            pb.add_row(rhs..=rhs, entries);
+                            row += 1;
+                            previous = Some(stock);
+                        }
+                    }
                 }
             }
         }
@@ -515,6 +552,12 @@ impl SubModel<'_> {
         model.set_option("presolve", if mip { "on" } else { "off" });
         if mip {
             model.set_option("mip_rel_gap", s.policy.mip_gap);
+            if net.time.is_some() {
+                // HiGHS's probing spent 35 of 44 s of the harvest benchmark's value stage and
+                // all of its cost stage's time; without it the two stages take 10 s
+                // (benches/RESULTS.md). Timed MIPs only: snapshots keep HiGHS's defaults.
+                model.set_option("presolve_rule_off", PROBING_OFF);
+            }
             if !choices.is_empty() {
                 // `x_{e,s} <= z_s` lets a `z` within the default integrality tolerance (1e-6)
                 // carry that much of a start it did not choose; presolve then finds a later
@@ -590,6 +633,7 @@ impl SubModel<'_> {
             cap_rows: cap_rows
                 .iter()
                 .map(|&(r, d, row)| (r, d, duals.get(row).copied().unwrap_or(0.0)))
+                .chain(stock_duals(&stock_cols, sol.dual_columns()))
                 .collect(),
             need_activity: need_rows
                 .iter()
@@ -831,6 +875,21 @@ fn drop_while(
 /// The most `min_fill` and `min_share` constraints a conflict search tries (one feasibility
 /// solve each); beyond, `infeasibility.conflict` is left empty.
 const MAX_CONFLICT_CANDIDATES: usize = 200;
+
+/// The capacity duals of reusable dimensions in stock form, one per maximal overlap, in a row
+/// dual's sense. A stock `s_k >= 0` at its bound: one more unit of capacity in interval `k`
+/// is worth minus its reduced cost; an overlap row's dual is the sum over the intervals it
+/// stands for (timed.rs maps them), so both forms report the same prices.
+fn stock_duals(
+    stock_cols: &[(usize, usize, usize, usize)],
+    col_duals: &[f64],
+) -> impl Iterator<Item = (usize, usize, f64)> {
+    let mut sums: std::collections::BTreeMap<(usize, usize, usize), f64> = Default::default();
+    for &(r, d, overlap, c) in stock_cols {
+        *sums.entry((r, d, overlap)).or_default() -= col_duals.get(c).copied().unwrap_or(0.0);
+    }
+    sums.into_iter().map(|((r, d, _), dual)| (r, d, dual))
+}
 
 /// A solve that ended before its last stage; `Stages::result` holds its answer.
 struct Stopped;

@@ -232,6 +232,99 @@ fn moves_to(
     Some(moves)
 }
 
+/// How the capacity of one reusable dimension of one resource is written.
+pub(crate) enum OverTime {
+    /// One `<= capacity` row per maximal set of overlapping occupations.
+    Overlaps(Vec<Vec<usize>>),
+    /// A stock per elementary interval, each row naming the uses that begin and end there:
+    /// every column in at most two rows.
+    Stock(Vec<Event>),
+}
+
+/// The columns whose occupation begins and ends at one instant, which opens an elementary
+/// interval (until the next instant).
+#[derive(Default)]
+pub(crate) struct Event {
+    pub begin: Vec<usize>,
+    pub end: Vec<usize>,
+    /// The maximal set of overlapping occupations (numbered in time order, as
+    /// [`maximal_overlaps`] lists them) that contains this interval's occupations: the
+    /// interval's dual counts towards that set's, so that both forms report the same prices.
+    pub overlap: usize,
+}
+
+/// The overlap rows when they are no denser than [`STOCK_DENSITY`] times the stock form's
+/// nonzeros, else the stock form: a shelter whose families stay a week overlaps hundreds of
+/// stays at every instant, and its overlap rows would repeat each stay in every row it spans.
+pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f64)) -> OverTime {
+    let sets = maximal_overlaps(cols, &occ);
+    let overlap_nonzeros: usize = sets.iter().map(Vec::len).sum();
+    let mut times: Vec<f64> = cols
+        .iter()
+        .flat_map(|&j| {
+            let (s, e) = occ(j);
+            [s, e]
+        })
+        .filter(|t| t.is_finite())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let stock_nonzeros = 2 * cols.len() + 2 * times.len();
+    if !force_stock() && overlap_nonzeros <= STOCK_DENSITY * stock_nonzeros {
+        return OverTime::Overlaps(sets);
+    }
+    let mut events: Vec<Event> = (0..times.len()).map(|_| Event::default()).collect();
+    let at = |t: f64| times.partition_point(|&x| x < t);
+    for &j in cols {
+        let (s, e) = occ(j);
+        events[at(s)].begin.push(j);
+        if e.is_finite() {
+            events[at(e)].end.push(j);
+        }
+    }
+    // An interval opened by a use beginning is a maximal set when the next instant ends a use
+    // (or there is none); one that only grows to the next instant belongs to the next set,
+    // and one opened by ends alone shrinks from the previous one.
+    let opens: Vec<bool> = events.iter().map(|e| !e.begin.is_empty()).collect();
+    let maximal: Vec<bool> = (0..events.len())
+        .map(|k| opens[k] && events.get(k + 1).is_none_or(|e| !e.end.is_empty()))
+        .collect();
+    let mut id = maximal.iter().filter(|&&m| m).count();
+    let mut forward = vec![0; events.len()];
+    for k in (0..events.len()).rev() {
+        if maximal[k] {
+            id -= 1;
+        }
+        forward[k] = id;
+    }
+    for k in 0..events.len() {
+        events[k].overlap = if opens[k] {
+            forward[k]
+        } else {
+            events[k - 1].overlap
+        };
+    }
+    OverTime::Stock(events)
+}
+
+/// Overlap rows are kept up to this many times the stock form's nonzeros: they need no extra
+/// columns and their duals are read directly.
+const STOCK_DENSITY: usize = 2;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests force the stock form, to check it against the overlap rows.
+    pub(crate) static FORCE_STOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg_attr(not(test), inline(always))]
+fn force_stock() -> bool {
+    #[cfg(test)]
+    return FORCE_STOCK.with(|f| f.get());
+    #[cfg(not(test))]
+    false
+}
+
 /// What one reusable dimension of one resource has booked: `(start, end, amount)`.
 #[derive(Default)]
 pub(crate) struct Bookings(Vec<(f64, f64, f64)>);
@@ -307,5 +400,85 @@ mod tests {
             vec![vec![0, 1], vec![0, 2]]
         );
         assert!(rows(&[]).is_empty());
+    }
+
+    /// A random timed scenario on whole hours: `beds` reusable, `meals` consumable.
+    pub(crate) fn random(seed: u64) -> crate::Scenario {
+        let mut rng = crate::seeds::SplitMix64::new(seed);
+        let resources: Vec<_> = (0..1 + rng.below(3))
+            .map(|i| {
+                serde_json::json!({"id": format!("r{i}"), "kind": "k", "cost": rng.int(0, 4),
+                    "capacity": {"beds": rng.int(1, 4), "meals": rng.int(2, 20)},
+                    "turnaround_h": rng.int(0, 2)})
+            })
+            .collect();
+        let needs: Vec<_> = (0..2 + rng.below(8))
+            .map(|i| {
+                let earliest = rng.int(0, 10);
+                let mut n = serde_json::json!({"id": format!("n{i}"), "kind": "k",
+                    "demand": {"beds": rng.int(1, 2)}, "priority": rng.int(1, 5),
+                    "duration_h": rng.int(1, 12), "earliest": earliest});
+                if rng.chance(0.3) {
+                    n["demand"]["meals"] = serde_json::json!(rng.int(1, 5));
+                }
+                if rng.chance(0.3) {
+                    n["deadline"] = serde_json::json!(earliest + rng.int(0, 6));
+                }
+                n
+            })
+            .collect();
+        crate::scenario_from_value(&serde_json::json!({"resources": resources, "needs": needs,
+            "policy": {"reusable": ["beds"], "slot_h": 2}}))
+        .unwrap()
+    }
+
+    /// The stock form and the overlap rows are the same model: same status, value and cost on
+    /// random timed scenarios. Their duals may differ where the LP's are not unique (identical
+    /// beds, a need that fills one exactly), so each form's shadow prices are checked for what
+    /// every optimal dual satisfies: a resource's price (the largest over its maximal overlaps)
+    /// is at most the value lost per unit when its capacity shrinks at every instant.
+    #[test]
+    fn the_stock_form_solves_like_the_overlap_rows() {
+        for seed in 0..150 {
+            let s = random(seed);
+            let overlaps = crate::solve_report(&s);
+            super::FORCE_STOCK.with(|f| f.set(true));
+            let stock = crate::solve_report(&s);
+            let (a, b) = (&overlaps.summary, &stock.summary);
+            assert_eq!(a.status, b.status, "seed {seed}");
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
+            assert!(close(a.coverage_value, b.coverage_value), "seed {seed}: V");
+            assert!(
+                close(a.cost, b.cost),
+                "seed {seed}: C {} {}",
+                a.cost,
+                b.cost
+            );
+            for (report, stock_form) in [(&overlaps, false), (&stock, true)] {
+                super::FORCE_STOCK.with(|f| f.set(stock_form));
+                if report.summary.duals != crate::solve::Duals::Lp {
+                    continue;
+                }
+                for (r, row) in report.resources.iter().enumerate() {
+                    let beds = s.resources()[r].capacity["beds"];
+                    let price =
+                        row.shadow_price[report.dims.iter().position(|d| d == "beds").unwrap()];
+                    if price <= 1e-9 {
+                        continue;
+                    }
+                    let delta = 1e-3;
+                    let less = s.with_capacity(r, "beds", beds - delta).unwrap();
+                    let lost = (report.summary.coverage_value
+                        - crate::solve_report(&less).summary.coverage_value)
+                        / delta;
+                    assert!(
+                        price <= lost + 1e-4,
+                        "seed {seed} stock {stock_form}: {} price {price} > {lost} lost per bed",
+                        row.id
+                    );
+                }
+            }
+            super::FORCE_STOCK.with(|f| f.set(false));
+        }
     }
 }
