@@ -25,7 +25,7 @@ for path in sorted(Path("notebooks").glob("*.ipynb")):
                    resources={"metadata": {"path": os.environ["COMMONSNET_ROOT"]}}).execute()
     nbformat.write(book, out / path.name)
     print(f"executed {path}")
-for png in ["policies.png", "shadow_prices.png", "fairness.png"]:
+for png in ["policies.png", "shadow_prices.png", "fairness.png", "lending.png"]:
     assert (out / png).stat().st_size > 1000, png
 print("plots:", ", ".join(sorted(p.name for p in out.glob("*.png"))))
 PY
