@@ -681,6 +681,31 @@ fn time_fields_are_validated_with_table_row_and_field() {
         assert_eq!(err.issues[0].field.as_deref(), Some("max_starts"), "{bad}");
     }
     long["policy"]["max_starts"] = json!(201);
+    // A duration that vanishes next to its start, and a model too large to build.
+    let mut tiny = long.clone();
+    tiny["needs"][0]["earliest"] = json!(1e9);
+    tiny["needs"][0]["deadline"] = json!(1e9);
+    tiny["needs"][0]["duration_h"] = json!(1e-9);
+    let err = scenario_from_value(&tiny).unwrap_err();
+    assert_eq!(err.issues[0].field.as_deref(), Some("duration_h"), "{err}");
+    let mut huge = long.clone();
+    huge["policy"]["max_starts"] = json!(100_000);
+    huge["policy"]["slot_h"] = json!(0.001);
+    huge["resources"] = json!((0..300)
+        .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"units": 1}}))
+        .collect::<Vec<_>>());
+    huge["needs"] = json!((0..1000)
+        .map(
+            |i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"units": 1},
+                        "duration_h": 1, "earliest": 0, "deadline": 99})
+        )
+        .collect::<Vec<_>>());
+    let err = scenario_from_value(&huge).unwrap_err();
+    assert_eq!(
+        (err.issues[0].table.as_str(), err.issues[0].field.as_deref()),
+        ("policy", Some("slot_h")),
+        "{err}"
+    );
     for bad in [json!(0), json!(-1), json!("hourly")] {
         long["policy"]["slot_h"] = bad.clone();
         let err = scenario_from_value(&long).unwrap_err();
@@ -771,4 +796,34 @@ fn explanations_name_the_starts_that_do_not_fit() {
             latest_start_h: Some(6.0)
         }
     );
+}
+
+/// What is left of a reusable dimension depends on when: a room booked in the morning is free
+/// in the evening, so a need left out there for its cost is `objective`, not `capacity`, and
+/// the room is listed once with the room left at the need's best start.
+#[test]
+fn what_is_left_over_time_is_read_at_the_needs_interval() {
+    use commonsnet_engine::explain::Reason;
+    let s = scenario_from_value(&json!({
+        "resources": [{"id": "room", "kind": "room", "capacity": {"rooms": 1}, "cost": 5}],
+        "needs": [
+            {"id": "a", "kind": "room", "demand": {"rooms": 1}, "priority": 10,
+             "duration_h": 10, "earliest": 0},
+            {"id": "b", "kind": "room", "demand": {"rooms": 1}, "priority": 2,
+             "duration_h": 10, "earliest": 20, "deadline": 22},
+            {"id": "c", "kind": "room", "demand": {"rooms": 1}, "priority": 1,
+             "duration_h": 4, "earliest": 2}],
+        "policy": {"reusable": ["rooms"], "objective": "weighted", "slot_h": 1}
+    }))
+    .unwrap();
+    let report = Report::explained(&commonsnet_engine::solve(&s));
+    let why = report.why.unwrap();
+    let by: BTreeMap<&str, &commonsnet_engine::explain::Why> =
+        why.iter().map(|w| (w.need.as_str(), w)).collect();
+    assert_eq!(by["b"].reason, Reason::Objective, "{:?}", by["b"]);
+    let linked = by["b"].linked_resources.as_ref().unwrap();
+    assert_eq!(linked.len(), 1, "one entry per resource: {linked:?}");
+    assert_eq!(linked[0].capacity_left["rooms"], 1.0);
+    // "c" overlaps "a", the only start it has: the room is used up then.
+    assert_eq!(by["c"].reason, Reason::Capacity, "{:?}", by["c"]);
 }

@@ -794,7 +794,14 @@ impl Gen {
                         _ => {}
                     }
                 }
-                policy["reusable"] = json!(["beds", "teams"]);
+                // A very small scale can have no shelter: only a held dimension is reusable.
+                let held = |k: &str| resources.iter().any(|r| kind(r) == k);
+                let reusable: Vec<&str> = [("beds", "shelter"), ("teams", "medical")]
+                    .into_iter()
+                    .filter(|&(_, k)| held(k))
+                    .map(|(d, _)| d)
+                    .collect();
+                policy["reusable"] = json!(reusable);
                 policy["slot_h"] = json!(1);
             }
         }

@@ -197,6 +197,9 @@ struct Plan<'o, 'a> {
     edges_of_need: Vec<Vec<usize>>,
     /// Edges out of each resource.
     edges_of_resource: Vec<Vec<usize>>,
+    /// Timed scenarios: the plan's bookings per `resource * D + dim` of each reusable
+    /// dimension (what is left there depends on when).
+    booked: Vec<crate::timed::Bookings>,
 }
 
 impl<'o, 'a> Plan<'o, 'a> {
@@ -209,10 +212,18 @@ impl<'o, 'a> Plan<'o, 'a> {
             .collect();
         let mut edges_of_need = vec![Vec::new(); s.needs.len()];
         let mut edges_of_resource = vec![Vec::new(); s.resources.len()];
+        let mut booked: Vec<crate::timed::Bookings> = Vec::new();
+        if net.time.is_some() {
+            booked.resize_with(left.len(), Default::default);
+        }
         for (e, edge) in net.edges.iter().enumerate() {
             y[edge.need()] += x[e];
             for (d, u) in net.edge_use(e).iter().enumerate() {
                 left[edge.resource() * nd + d] -= u * x[e];
+                if let (Some(t), true) = (&net.time, x[e] > 0.0) {
+                    let o = t.occupation[e];
+                    booked[edge.resource() * nd + d].book(o.start, o.end, u * x[e]);
+                }
             }
             edges_of_need[edge.need()].push(e);
             edges_of_resource[edge.resource()].push(e);
@@ -226,6 +237,29 @@ impl<'o, 'a> Plan<'o, 'a> {
             left,
             edges_of_need,
             edges_of_resource,
+            booked,
+        }
+    }
+
+    /// Whether dimension `d` is reusable in a timed scenario: what is left of it depends on
+    /// the interval asked for.
+    fn over_time(&self, d: usize) -> bool {
+        self.o.network.time.as_ref().is_some_and(|t| t.reusable[d])
+    }
+
+    /// What edge `e`'s resource has left in dimension `d` for the edge: its total left, or,
+    /// for a reusable dimension of a timed scenario, its capacity less the most booked at any
+    /// instant of the edge's occupation.
+    fn left_for(&self, e: usize, d: usize) -> f64 {
+        let net = &self.o.network;
+        let r = net.edges[e].resource();
+        let nd = net.num_dims();
+        match &net.time {
+            Some(t) if t.reusable[d] => {
+                let o = t.occupation[e];
+                net.cap(r)[d] - self.booked[r * nd + d].peak(o.start, o.end)
+            }
+            _ => self.left[r * nd + d],
         }
     }
 
@@ -389,15 +423,17 @@ impl<'o, 'a> Plan<'o, 'a> {
         let indivisible = self.o.scenario.needs[n].indivisible;
         let price = &self.o.solution.shadow;
         net.edge_use(e).iter().enumerate().any(|(d, &u)| {
-            let left = self.left[r * nd + d];
+            let left = self.left_for(e, d);
             let tol = USED_UP_TOL * net.cap(r)[d].max(1.0);
             // A positive shadow price says the capacity binds (complementary slackness) even
-            // where a MIP's tolerances leave a sliver of it unused.
+            // where a MIP's tolerances leave a sliver of it unused; over time the price is
+            // the largest instant's, which may not be this edge's interval.
+            let binds = price[r * nd + d] > 0.0 && !self.over_time(d);
             u > 0.0
                 && if indivisible {
                     left < u - tol
                 } else {
-                    left <= tol || price[r * nd + d] > 0.0
+                    left <= tol || binds
                 }
         })
     }
@@ -406,13 +442,32 @@ impl<'o, 'a> Plan<'o, 'a> {
     fn linked(&self, n: usize) -> Vec<LinkedResource> {
         let (s, net, sol) = (self.o.scenario, &self.o.network, &self.o.solution);
         let nd = net.num_dims();
-        self.edges_of_need[n]
+        // One entry per resource: a timed link is several edges (its starts), and what is left
+        // for the need is the most left at any of them.
+        let mut seen = std::collections::HashSet::new();
+        let links: Vec<usize> = self.edges_of_need[n]
             .iter()
-            .map(|&e| {
+            .copied()
+            .filter(|&e| seen.insert(net.edges[e].resource()))
+            .collect();
+        links
+            .into_iter()
+            .map(|e| {
                 let r = net.edges[e].resource();
+                let starts: Vec<usize> = self.edges_of_need[n]
+                    .iter()
+                    .copied()
+                    .filter(|&f| net.edges[f].resource() == r)
+                    .collect();
                 let used_dims = (0..nd).filter(|&d| net.edge_use(e)[d] > 0.0);
                 let capacity_left = used_dims
-                    .map(|d| (net.dims[d].clone(), self.left[r * nd + d].max(0.0)))
+                    .map(|d| {
+                        let most = starts
+                            .iter()
+                            .map(|&f| self.left_for(f, d))
+                            .fold(f64::NEG_INFINITY, f64::max);
+                        (net.dims[d].clone(), most.max(0.0))
+                    })
                     .collect();
                 let shadow_price = (0..nd)
                     .filter(|&d| sol.shadow[r * nd + d] > 0.0)
@@ -420,7 +475,7 @@ impl<'o, 'a> Plan<'o, 'a> {
                     .collect();
                 let serves_instead = self.edges_of_resource[r]
                     .iter()
-                    .filter(|&&f| f != e && sol.x[f] > EPS)
+                    .filter(|&&f| net.edges[f].need() != n && sol.x[f] > EPS)
                     .map(|&f| {
                         let other = &s.needs[net.edges[f].need()];
                         ServedNeed {

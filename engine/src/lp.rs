@@ -696,7 +696,9 @@ impl SubModel<'_> {
         let mut result = match run.all(policy) {
             Ok(()) | Err(Stopped) => run.result,
         };
-        if matches!(result.status, SubStatus::Optimal | SubStatus::TimeLimit) {
+        // (A time limit leaves the plan as found: no time is left to improve it. The duals
+        // stay those of the plan before the moves: the same links, shares and value.)
+        if result.status == SubStatus::Optimal {
             crate::timed::start_early(self, &mut result.x);
         }
         result

@@ -115,7 +115,8 @@ pub(crate) fn maximal_overlaps(
 /// as it is: the same links, shares, value and cost (a link's cost does not depend on the
 /// start), so the policy's optimum is kept and no booking starts later than it could. The
 /// solver alone picks any start among equally good ones; a coordinator expects the earliest.
-/// Needs are taken by their current start, then by position; one pass.
+/// Needs are taken by their current start, then by position, in passes until none moves (at
+/// most [`MAX_START_PASSES`], and not past the part's deadline).
 pub(crate) fn start_early(sub: &SubModel, x: &mut [f64]) {
     let net = sub.net;
     let Some(time) = &net.time else {
@@ -153,6 +154,9 @@ pub(crate) fn start_early(sub: &SubModel, x: &mut [f64]) {
     // Passes until no need moves: moving one need earlier can make room for another. Each
     // move makes a start earlier, so this ends; the bound only caps the work.
     for _ in 0..MAX_START_PASSES {
+        if sub.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return;
+        }
         let mut order: Vec<(f64, usize)> = booked
             .iter()
             .map(|(&n, js)| (time.occupation[sub.edges[js[0]]].start, n))
@@ -304,6 +308,8 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
             events[k - 1].overlap
         };
     }
+    #[cfg(test)]
+    STOCK_FORMS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     OverTime::Stock(events)
 }
 
@@ -311,22 +317,25 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
 /// columns and their duals are read directly.
 const STOCK_DENSITY: usize = 2;
 
+/// Tests force the stock form, to check it against the overlap rows (a global, not a thread
+/// local: parts are solved on rayon's threads), and count the stock forms written.
 #[cfg(test)]
-thread_local! {
-    /// Tests force the stock form, to check it against the overlap rows.
-    pub(crate) static FORCE_STOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
+pub(crate) static FORCE_STOCK: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+#[cfg(test)]
+pub(crate) static STOCK_FORMS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 #[cfg_attr(not(test), inline(always))]
 fn force_stock() -> bool {
     #[cfg(test)]
-    return FORCE_STOCK.with(|f| f.get());
+    return FORCE_STOCK.load(std::sync::atomic::Ordering::SeqCst);
     #[cfg(not(test))]
     false
 }
 
 /// What one reusable dimension of one resource has booked: `(start, end, amount)`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Bookings(Vec<(f64, f64, f64)>);
 
 impl Bookings {
@@ -439,11 +448,15 @@ mod tests {
     /// is at most the value lost per unit when its capacity shrinks at every instant.
     #[test]
     fn the_stock_form_solves_like_the_overlap_rows() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (mut stock_forms, mut prices) = (0, 0);
         for seed in 0..150 {
             let s = random(seed);
             let overlaps = crate::solve_report(&s);
-            super::FORCE_STOCK.with(|f| f.set(true));
+            super::FORCE_STOCK.store(true, SeqCst);
+            let written = super::STOCK_FORMS.load(SeqCst);
             let stock = crate::solve_report(&s);
+            stock_forms += super::STOCK_FORMS.load(SeqCst) - written;
             let (a, b) = (&overlaps.summary, &stock.summary);
             assert_eq!(a.status, b.status, "seed {seed}");
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
@@ -455,7 +468,7 @@ mod tests {
                 b.cost
             );
             for (report, stock_form) in [(&overlaps, false), (&stock, true)] {
-                super::FORCE_STOCK.with(|f| f.set(stock_form));
+                super::FORCE_STOCK.store(stock_form, SeqCst);
                 if report.summary.duals != crate::solve::Duals::Lp {
                     continue;
                 }
@@ -466,6 +479,7 @@ mod tests {
                     if price <= 1e-9 {
                         continue;
                     }
+                    prices += 1;
                     let delta = 1e-3;
                     let less = s.with_capacity(r, "beds", beds - delta).unwrap();
                     let lost = (report.summary.coverage_value
@@ -478,7 +492,10 @@ mod tests {
                     );
                 }
             }
-            super::FORCE_STOCK.with(|f| f.set(false));
+            super::FORCE_STOCK.store(false, SeqCst);
         }
+        // The comparison compared something: stock forms were written, and prices checked.
+        assert!(stock_forms > 100, "{stock_forms} stock forms");
+        assert!(prices > 20, "{prices} prices checked");
     }
 }

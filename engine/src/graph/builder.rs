@@ -138,7 +138,10 @@ struct NeedKey {
 /// Rules 1, 6, 2 and 3 (kind, community, skills, capacity) are decided on numbered names:
 /// the kind picks the bucket, communities are compared as numbers, skills and the dimensions
 /// with capacity are bit sets. Rules 4 and 5 and the link's values go through the same
-/// `finish_link` as [`check_link`], so the result equals [`LinkBuilder::all_pairs`] exactly.
+/// `finish_link` as [`check_link`], so the result equals [`LinkBuilder::all_pairs`] exactly,
+/// but for a need with a duration under the time model: there `check_link` also asks for a
+/// usable start, and the builder's links without one are dropped later, when
+/// `Network::build` expands links into their starts.
 pub struct LinkBuilder<'a> {
     policy: &'a Policy,
     buckets: HashMap<&'a str, KindBucket>,

@@ -6,6 +6,10 @@ use crate::schema::{LINK_FIELDS, NEED_FIELDS, POLICY_FIELDS, RESOURCE_FIELDS, SC
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
+/// The most (link, start) pairs a timed scenario may make (~56 bytes each in the network,
+/// more in the LP): about 1 GB.
+const MAX_TIMED_COLUMNS: f64 = 20_000_000.0;
+
 /// How field names are spelled in messages: JSON paths, or the columns of SPEC's table layout.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldStyle {
@@ -648,6 +652,9 @@ impl Validator {
         if rows_ok {
             self.cross_checks(&resources, &needs, links.as_deref());
             self.time_checks(&resources, &needs, &policy);
+            if self.issues.is_empty() {
+                self.time_size(&resources, &needs, links.as_deref(), &policy);
+            }
         }
         let scenario = Scenario {
             name,
@@ -677,6 +684,17 @@ impl Validator {
         }
         let (slot, bound) = (policy.slot(), policy.starts_bound());
         for (i, n) in needs.iter().enumerate() {
+            let first = n.earliest.unwrap_or(0.0);
+            if let Some(d) = n.duration_h.filter(|&d| first + d == first) {
+                self.push(
+                    "needs",
+                    Some(i),
+                    Some("duration_h".into()),
+                    format!("{d} h is too short to tell from 0 at hour {first}"),
+                );
+            }
+        }
+        for (i, n) in needs.iter().enumerate() {
             let (Some(_), Some(deadline)) = (n.duration_h, n.deadline) else {
                 continue;
             };
@@ -692,6 +710,59 @@ impl Validator {
                     ),
                 );
             }
+        }
+    }
+
+    /// The time model's columns are (link, start) pairs: at most each need's starts times its
+    /// candidate resources (its explicit links, or the resources of its kind). Refused above
+    /// [`MAX_TIMED_COLUMNS`] before any is made, so that no input fills memory with them.
+    fn time_size(
+        &mut self,
+        resources: &[Resource],
+        needs: &[Need],
+        links: Option<&[Link]>,
+        policy: &Policy,
+    ) {
+        if policy.reusable.is_empty() || !needs.iter().any(|n| n.duration_h.is_some()) {
+            return;
+        }
+        let mut candidates: HashMap<&str, f64> = HashMap::new();
+        match links {
+            Some(links) => links
+                .iter()
+                .for_each(|l| *candidates.entry(&l.need).or_default() += 1.0),
+            None => {
+                let mut of_kind: HashMap<&str, f64> = HashMap::new();
+                resources
+                    .iter()
+                    .for_each(|r| *of_kind.entry(&r.kind).or_default() += 1.0);
+                for n in needs {
+                    candidates.insert(&n.id, of_kind.get(n.kind.as_str()).copied().unwrap_or(0.0));
+                }
+            }
+        }
+        let slot = policy.slot();
+        let columns: f64 = needs
+            .iter()
+            .map(|n| {
+                let starts = match (n.duration_h, n.deadline) {
+                    (Some(_), Some(last)) => {
+                        ((last - n.earliest.unwrap_or(0.0)) / slot).floor() + 1.0
+                    }
+                    _ => 1.0,
+                };
+                starts * candidates.get(n.id.as_str()).copied().unwrap_or(0.0)
+            })
+            .sum();
+        if columns > MAX_TIMED_COLUMNS {
+            self.push(
+                "policy",
+                None,
+                Some("slot_h".into()),
+                format!(
+                    "the time model could need {columns:.0} (link, start) pairs, more than {MAX_TIMED_COLUMNS:.0}: use a longer slot_h, shorter windows or fewer candidate resources"
+                ),
+            );
         }
     }
 
