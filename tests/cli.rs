@@ -137,8 +137,14 @@ fn multi_instance_gap_prints_one_line_per_instance() {
 /// `commonsnet solve ARGS`, which must succeed; its standard output.
 #[track_caller]
 fn solve_ok(args: &[&dyn AsRef<OsStr>]) -> String {
+    run_ok("solve", args)
+}
+
+/// `commonsnet COMMAND ARGS`, which must succeed: its standard output.
+#[track_caller]
+fn run_ok(command: &str, args: &[&dyn AsRef<OsStr>]) -> String {
     let out = bin()
-        .arg("solve")
+        .arg(command)
         .args(args.iter().map(|a| a.as_ref()))
         .output()
         .unwrap();
@@ -235,15 +241,9 @@ fn a_timed_plan_prints_each_resources_schedule() {
         ]})
     );
     let generated = tmp.path().join("urban.json");
-    let out = bin()
-        .args(["generate", "urban", "--timed", "--seed", "3", "--out"])
-        .arg(&generated)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        "generate",
+        &[&"urban", &"--timed", &"--seed", &"3", &"--out", &generated],
     );
     let v = solve_line(&[&generated, &"--plan"]);
     assert_eq!(v["status"], "optimal");

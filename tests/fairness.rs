@@ -15,6 +15,26 @@ use good_lp::{
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// The naive models' HiGHS setup: maximise `goal` over `vars`, exactly.
+pub(crate) fn naive_highs(
+    vars: good_lp::ProblemVariables,
+    goal: Expression,
+) -> good_lp::solvers::highs::HighsProblem {
+    let mut model = vars
+        .maximise(goal)
+        .using(good_lp::highs)
+        // As the engine: HiGHS refuses a thread count other than its scheduler's.
+        .set_threads(1)
+        .set_mip_rel_gap(0.0)
+        .unwrap();
+    model.set_verbose(false);
+    // Tight integrality, and no presolve: on feasibility MIPs at the edge of a level,
+    // HiGHS's postsolve can answer an error instead of a verdict.
+    model
+        .set_option("mip_feasibility_tolerance", 1e-9)
+        .set_presolve(good_lp::solvers::highs::HighsPresolveType::Off)
+}
+
 /// The scenario's feasible set written out: shares, each need's `y`, each group's ratio.
 pub(crate) struct Naive<'a> {
     s: &'a Scenario,
@@ -111,19 +131,7 @@ impl<'a> Naive<'a> {
             cost,
         };
         let (goal, more) = objective(&exprs, &free);
-        let mut model = vars
-            .maximise(goal)
-            .using(good_lp::highs)
-            // As the engine: HiGHS refuses a thread count other than its scheduler's.
-            .set_threads(1)
-            .set_mip_rel_gap(0.0)
-            .unwrap();
-        model.set_verbose(false);
-        // Tight integrality, and no presolve: on feasibility MIPs at the edge of a level,
-        // HiGHS's postsolve can answer an error instead of a verdict.
-        let mut model = model
-            .set_option("mip_feasibility_tolerance", 1e-9)
-            .set_presolve(good_lp::solvers::highs::HighsPresolveType::Off);
+        let mut model = naive_highs(vars, goal);
         for (n, need) in s.needs().iter().enumerate() {
             model = model.with(constraint!(exprs.y[n].clone() <= 1.0));
             model = model.with(constraint!(exprs.y[n].clone() >= need.min_fill));

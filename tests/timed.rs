@@ -172,16 +172,7 @@ fn stage(s: &Scenario, cols: &[Col], goal: Goal, held: &[(Goal, f64)]) -> Option
         Goal::Value => value.clone(),
         Goal::Cost => -cost.clone(),
     } + 0.0 * anchor;
-    let mut model = vars
-        .maximise(objective)
-        .using(good_lp::highs)
-        .set_threads(1)
-        .set_mip_rel_gap(0.0)
-        .unwrap();
-    model.set_verbose(false);
-    let mut model = model
-        .set_option("mip_feasibility_tolerance", 1e-9)
-        .set_presolve(good_lp::solvers::highs::HighsPresolveType::Off);
+    let mut model = crate::fairness::naive_highs(vars, objective);
     model = model.with(constraint!(anchor <= 1.0));
     for (n, need) in needs.iter().enumerate() {
         model = model.with(constraint!(y[n].clone() <= 1.0));
