@@ -558,6 +558,10 @@ fn bad_requests_get_exact_statuses_and_codes() {
     let mut typo = ex.clone();
     typo["policy"]["objectiv"] = json!("cost");
     let j = "application/json";
+    let timed_session = json!({"scenario": {
+        "resources": [{"id": "r", "kind": "k", "capacity": {"units": 1}}],
+        "needs": [{"id": "n", "kind": "k", "demand": {"units": 1}, "duration_h": 2}],
+        "policy": {"reusable": ["units"]}}});
     // One case a line: a table reads better than rustfmt's one field a line.
     #[rustfmt::skip]
     let cases: Vec<BadCase> = vec![
@@ -594,6 +598,9 @@ fn bad_requests_get_exact_statuses_and_codes() {
         ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/result", "", "".into(), "image/png", 406, "not_acceptable"),
         ("GET", "/v2/everything", "", "".into(), "", 404, "not_found"),
         ("PUT", "/v1/jobs", j, "{}".into(), "", 405, "method_not_allowed"),
+        // Live sessions do not plan over time yet: a reusable dimension is refused, not ignored.
+        ("POST", "/v1/sessions", j, timed_session.to_string(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban", "timed": "yes"}}"#.into(), "", 422, "invalid_input"),
     ];
     assert!(cases.len() >= 20);
     for (method, path, ctype, body, accept, status, code) in cases {
