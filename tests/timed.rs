@@ -818,3 +818,64 @@ fn what_is_left_over_time_is_read_at_the_needs_interval() {
     // "c" overlaps "a", the only start it has: the room is used up then.
     assert_eq!(by["c"].reason, Reason::Capacity, "{:?}", by["c"]);
 }
+
+/// A tool library: shelves of identical unit items (pooled by the engine), loans of one item.
+fn library_scenario(seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut resources = Vec::new();
+    for kind in ["drill", "ladder"] {
+        for site in 0..1 + rng.below(2) {
+            for i in 0..1 + rng.below(3) {
+                resources.push(json!({"id": format!("{kind}-{site}-{i}"), "kind": kind,
+                    "community": format!("site{site}"), "capacity": {"units": 1},
+                    "cost": site * 2, "turnaround_h": 1}));
+            }
+        }
+    }
+    // Something that is not a unit item, beside the shelves: a workshop's bench hours.
+    resources.push(json!({"id": "bench", "kind": "workshop", "capacity": {"bench_h": 8}}));
+    let mut needs: Vec<Value> = (0..2 + rng.below(9))
+        .map(|i| {
+            let earliest = rng.grid(0, 8);
+            let kind = ["drill", "ladder"][rng.below(2) as usize];
+            json!({"id": format!("n{i}"), "kind": kind,
+                "demand": {"units": 1}, "indivisible": true, "priority": rng.grid(1, 4),
+                "duration_h": rng.grid(1, 6), "earliest": earliest,
+                "deadline": earliest + rng.grid(0, 6)})
+        })
+        .collect();
+    needs.push(json!({"id": "job", "kind": "workshop", "demand": {"bench_h": 5}}));
+    json!({"resources": resources, "needs": needs,
+           "policy": {"reusable": ["units"], "slot_h": rng.grid(1, 2)}})
+}
+
+/// Pooling identical unit items changes nothing: the same optimum as the naive model over the
+/// items themselves, and an answer per item that never double-books one.
+#[test]
+fn pooled_items_give_the_optimum_of_the_items() {
+    let mut pooled = 0;
+    for seed in 0..150u64 {
+        let value = library_scenario(seed);
+        let s = scenario_from_value(&value).unwrap();
+        let report = solve_report(&s);
+        let (v, c) = naive_optimum(&s).expect("no min_fill: always feasible");
+        let sum = &report.summary;
+        assert_eq!(sum.status, Status::Optimal, "seed {seed}");
+        assert!(
+            close(sum.coverage_value, v, 1e-6) && close(sum.cost, c, 1e-6),
+            "seed {seed}: engine V {} C {}, naive V {v} C {c}\n{value}",
+            sum.coverage_value,
+            sum.cost
+        );
+        check_answer(&s, &report, seed);
+        check_no_earlier_start(&s, &report, seed);
+        let items = s.resources().len();
+        let shelves: std::collections::BTreeSet<_> = s
+            .resources()
+            .iter()
+            .map(|r| (&r.kind, &r.community))
+            .collect();
+        pooled += usize::from(shelves.len() < items);
+    }
+    assert!(pooled > 100, "only {pooled} scenarios had a shelf to pool");
+}

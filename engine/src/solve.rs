@@ -276,7 +276,20 @@ fn solve_parts(
     let run = || {
         let start = Instant::now();
         let network = Network::build(s);
-        let solution = solve_parts_of(s, &network, opts, start);
+        let solution = match crate::timed::Pooled::of(s) {
+            // Identical unit items solved as one pool, answered per item (timed.rs).
+            Some(pooled) => {
+                let pooled_net = Network::build(&pooled.scenario);
+                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start) {
+                    Ok(sol) => match pooled.unpool(&network, &pooled_net, sol) {
+                        Some(sol) => Ok(sol),
+                        None => solve_parts_of(s, &network, opts, start),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+            None => solve_parts_of(s, &network, opts, start),
+        };
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let solution = match solution {
             Ok(mut sol) => {

@@ -197,6 +197,140 @@ pub(crate) fn start_early(sub: &SubModel, x: &mut [f64]) {
     }
 }
 
+/// A timed scenario with identical unit items pooled: each group of resources equal in
+/// everything but their id, whose every capacity is one unit of a reusable dimension and whose
+/// every candidate need is indivisible and asks one unit, becomes one resource of summed
+/// capacity (a tool library's shelf of drills). The optimum is the same: at most `k` loans
+/// overlap at any instant on the pool exactly when they can be put on `k` items (interval
+/// graphs are perfect: taking loans by start, a free item is always there), and
+/// [`Pooled::unpool`] does that to answer per item. Not for the greedy baseline, whose
+/// first-come-first-served order reads the items one by one.
+pub(crate) struct Pooled {
+    pub scenario: crate::Scenario,
+    /// Per resource of `scenario`: the items it stands for (one, when not pooled).
+    members: Vec<Vec<usize>>,
+}
+
+impl Pooled {
+    pub fn of(s: &crate::Scenario) -> Option<Pooled> {
+        use crate::model::SolverChoice;
+        if !s.is_timed() || s.links.is_some() || s.policy.solver == SolverChoice::Greedy {
+            return None;
+        }
+        let unit_item = |r: &crate::model::Resource| {
+            !r.capacity.is_empty()
+                && r.capacity
+                    .iter()
+                    .all(|(d, &c)| c == 1.0 && s.policy.reusable.contains(d))
+                && s.needs.iter().filter(|n| n.kind == r.kind).all(|n| {
+                    // A need this item can serve (rule 3) takes one whole unit of it.
+                    let linkable = n
+                        .demand
+                        .iter()
+                        .all(|(d, &q)| q <= 0.0 || r.capacity.contains_key(d));
+                    !linkable || (n.indivisible && n.demand.values().all(|&q| q == 0.0 || q == 1.0))
+                })
+        };
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut key_of: Vec<(crate::model::Resource, usize)> = Vec::new();
+        for (i, r) in s.resources.iter().enumerate() {
+            let key = crate::model::Resource {
+                id: String::new(),
+                ..r.clone()
+            };
+            match key_of.iter().find(|(k, _)| unit_item(r) && *k == key) {
+                Some(&(_, m)) => members[m].push(i),
+                None => {
+                    key_of.push((key, members.len()));
+                    members.push(vec![i]);
+                }
+            }
+        }
+        if members.len() == s.resources.len() {
+            return None;
+        }
+        let resources = members
+            .iter()
+            .map(|m| {
+                let mut r = s.resources[m[0]].clone();
+                if m.len() > 1 {
+                    // Unit items: one unit each, `k` together.
+                    r.capacity.values_mut().for_each(|c| *c = m.len() as f64);
+                }
+                r
+            })
+            .collect();
+        Some(Pooled {
+            scenario: crate::Scenario {
+                resources,
+                ..s.clone()
+            },
+            members,
+        })
+    }
+
+    /// The pooled solution on the items of `net` (the original scenario's network): each
+    /// pool's loans, by start, on an item free by then. `None` if that ever fails (it cannot
+    /// for a plan within capacity; the caller then solves the items themselves).
+    pub fn unpool(
+        &self,
+        net: &Network,
+        pooled: &Network,
+        mut sol: crate::solve::Solution,
+    ) -> Option<crate::solve::Solution> {
+        let (time, pooled_time) = (net.time.as_ref()?, pooled.time.as_ref()?);
+        let mut edge_of: HashMap<(usize, usize, u64), usize> = HashMap::new();
+        for (e, edge) in net.edges.iter().enumerate() {
+            edge_of.insert(
+                (
+                    edge.resource(),
+                    edge.need(),
+                    time.occupation[e].start.to_bits(),
+                ),
+                e,
+            );
+        }
+        let mut x = vec![0.0; net.edges.len()];
+        let mut loans: Vec<Vec<usize>> = vec![Vec::new(); self.members.len()];
+        for (e, edge) in pooled.edges.iter().enumerate() {
+            if sol.x[e] > 0.0 {
+                loans[edge.resource()].push(e);
+            }
+        }
+        for (p, mut list) in loans.into_iter().enumerate() {
+            list.sort_by(|&a, &b| {
+                pooled_time.occupation[a]
+                    .start
+                    .total_cmp(&pooled_time.occupation[b].start)
+            });
+            let items = &self.members[p];
+            let mut free_at = vec![f64::NEG_INFINITY; items.len()];
+            for e in list {
+                let o = pooled_time.occupation[e];
+                let k = if items.len() == 1 {
+                    0
+                } else {
+                    (0..items.len()).find(|&k| free_at[k] <= o.start)?
+                };
+                free_at[k] = o.end;
+                let n = pooled.edges[e].need();
+                let &f = edge_of.get(&(items[k], n, o.start.to_bits()))?;
+                x[f] = sol.x[e];
+            }
+        }
+        let nd = net.num_dims();
+        let mut shadow = vec![0.0; net.capacity.len()];
+        for (p, items) in self.members.iter().enumerate() {
+            for &i in items {
+                shadow[i * nd..(i + 1) * nd].copy_from_slice(&sol.shadow[p * nd..(p + 1) * nd]);
+            }
+        }
+        sol.x = x;
+        sol.shadow = shadow;
+        Some(sol)
+    }
+}
+
 /// The most passes of [`start_early`].
 const MAX_START_PASSES: usize = 64;
 
@@ -497,5 +631,35 @@ mod tests {
         // The comparison compared something: stock forms were written, and prices checked.
         assert!(stock_forms > 100, "{stock_forms} stock forms");
         assert!(prices > 20, "{prices} prices checked");
+    }
+
+    /// Which items pool: identical unit items whose loans take one whole item; not when a
+    /// need could take part of one, not for the greedy baseline.
+    #[test]
+    fn identical_unit_items_pool_and_nothing_else_does() {
+        let scenario = |divisible: bool, solver: &str| {
+            crate::scenario_from_value(&serde_json::json!({
+                "resources": [
+                    {"id": "d1", "kind": "drill", "capacity": {"units": 1}},
+                    {"id": "d2", "kind": "drill", "capacity": {"units": 1}},
+                    {"id": "far", "kind": "drill", "capacity": {"units": 1}, "cost": 3},
+                    {"id": "d3", "kind": "drill", "capacity": {"units": 1}}],
+                "needs": [{"id": "n", "kind": "drill", "demand": {"units": 1},
+                           "indivisible": !divisible, "duration_h": 2}],
+                "policy": {"reusable": ["units"], "solver": solver}}))
+            .unwrap()
+        };
+        let pooled = super::Pooled::of(&scenario(false, "auto")).unwrap();
+        assert_eq!(pooled.members, vec![vec![0, 1, 3], vec![2]]);
+        let ids: Vec<&str> = pooled
+            .scenario
+            .resources()
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(ids, ["d1", "far"]);
+        assert_eq!(pooled.scenario.resources()[0].capacity["units"], 3.0);
+        assert!(super::Pooled::of(&scenario(true, "auto")).is_none());
+        assert!(super::Pooled::of(&scenario(false, "greedy")).is_none());
     }
 }
