@@ -249,6 +249,19 @@ fn stage(s: &Scenario, cols: &[Col], goal: Goal, held: &[(Goal, f64)]) -> Option
     Some((best, sol.eval(&value), sol.eval(&cost)))
 }
 
+/// With probability `p`, `row[key] = value(rng)`.
+fn sometimes(
+    rng: &mut Rng,
+    row: &mut Value,
+    p: f64,
+    key: &str,
+    value: impl FnOnce(&mut Rng) -> f64,
+) {
+    if rng.chance(p) {
+        row[key] = json!(value(rng));
+    }
+}
+
 /// A small timed scenario on an integer grid of hours: reusable `units`, consumable `meals`.
 fn timed_scenario(seed: u64) -> Value {
     let mut rng = Rng::new(seed);
@@ -259,33 +272,21 @@ fn timed_scenario(seed: u64) -> Value {
     let mut resources = Vec::new();
     for i in 0..nr {
         let mut cap = json!({"units": rng.grid(1, 3)});
-        if rng.chance(0.4) {
-            cap["meals"] = json!(rng.grid(0, 12));
-        }
+        sometimes(&mut rng, &mut cap, 0.4, "meals", |r| r.grid(0, 12));
         let mut r = json!({"id": format!("r{i}"), "community": comms[rng.below(2) as usize],
             "kind": kinds[rng.below(2) as usize], "capacity": cap, "cost": rng.grid(0, 5)});
-        if rng.chance(0.5) {
-            r["turnaround_h"] = json!(rng.grid(0, 2));
-        }
-        if rng.chance(0.3) {
-            r["available_from"] = json!(rng.grid(0, 4));
-        }
-        if rng.chance(0.3) {
-            r["available_until"] = json!(rng.grid(10, 30));
-        }
+        sometimes(&mut rng, &mut r, 0.5, "turnaround_h", |r| r.grid(0, 2));
+        sometimes(&mut rng, &mut r, 0.3, "available_from", |r| r.grid(0, 4));
+        sometimes(&mut rng, &mut r, 0.3, "available_until", |r| r.grid(10, 30));
         resources.push(r);
     }
     let mut needs = Vec::new();
     for i in 0..nn {
         let mut dem = json!({"units": rng.grid(1, 2)});
-        if rng.chance(0.3) {
-            dem["meals"] = json!(rng.grid(1, 6));
-        }
+        sometimes(&mut rng, &mut dem, 0.3, "meals", |r| r.grid(1, 6));
         let mut n = json!({"id": format!("n{i}"), "community": comms[rng.below(2) as usize],
             "kind": kinds[rng.below(2) as usize], "demand": dem, "priority": rng.grid(1, 5)});
-        if rng.chance(0.85) {
-            n["duration_h"] = json!(rng.grid(1, 8));
-        }
+        sometimes(&mut rng, &mut n, 0.85, "duration_h", |r| r.grid(1, 8));
         let earliest = rng.grid(0, 6);
         if rng.chance(0.6) {
             n["earliest"] = json!(earliest);
