@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Allocation over time at the sizes issue 19 names: optimal plan vs first-come-first-served.
 
-usage: timed.py BINARY [--reps N] [--seed S] [--out DIR]
+usage: timed.py BINARY [--reps N] [--seed S] [--out DIR] [--itemized] [--together]
 
 Writes three seeded scenarios into DIR (default: a temporary folder) and solves each with the
 release binary, `--reps` times (default 3) for the optimum and once for FCFS (greedy), then
@@ -10,7 +10,8 @@ prints a Markdown table of medians for benches/RESULTS.md:
 - tool library: 500 items of 40 kinds in pools at 4 sites (one resource per site and kind,
   capacity = its items), 3,000 loan requests over 28 days: loans of 1-5 days, 0-7 days of
   slack, starts on whole days (`slot_h` 24), one item each (indivisible), 2 h to check a
-  returned tool; popularity of kinds falls like 1/rank.
+  returned tool; popularity of kinds falls like 1/rank. `--itemized` lists the 500 items one
+  by one (the engine pools identical unit items again).
 - shelter: 40 sites of 20-80 beds, 3,000 families of 1-6 people arriving on an evening of the
   first 13 days for a fixed stay of 1-14 nights (bed-nights), meals consumable; within 15 km.
   Fixed stays are an LP (SPEC): a family may be split across shelters here. Kept together
@@ -32,6 +33,7 @@ import time
 
 DAY = 24
 TOGETHER = "--together" in sys.argv
+ITEMIZED = "--itemized" in sys.argv
 
 
 def city(rng, n, spread):
@@ -52,11 +54,19 @@ def tool_library(seed):
         k = rng.choices(kinds, weights)[0]
         key = (rng.randrange(4), k)
         items[key] = items.get(key, 0) + 1
-    resources = [
-        {"id": f"site{s}-{k}", "community": f"site{s}", "kind": k, "lat": sites[s][0], "lon": sites[s][1],
-         "capacity": {"loans": c}, "turnaround_h": 2}
-        for (s, k), c in sorted(items.items())
-    ]
+    if ITEMIZED:
+        # Each item its own resource, as a catalogue lists them: the engine pools them again.
+        resources = [
+            {"id": f"site{s}-{k}-{i}", "community": f"site{s}", "kind": k, "lat": sites[s][0],
+             "lon": sites[s][1], "capacity": {"loans": 1}, "turnaround_h": 2}
+            for (s, k), c in sorted(items.items()) for i in range(c)
+        ]
+    else:
+        resources = [
+            {"id": f"site{s}-{k}", "community": f"site{s}", "kind": k, "lat": sites[s][0], "lon": sites[s][1],
+             "capacity": {"loans": c}, "turnaround_h": 2}
+            for (s, k), c in sorted(items.items())
+        ]
     needs = []
     for i in range(3000):
         home = rng.randrange(4)
@@ -130,7 +140,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     print("| instance | needs | solver | status | gap | optimal solve (s) | end to end (s) | served: optimal | served: FCFS |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for make in (tool_library, shelter, harvest):
+    makers = (tool_library,) if "--only-tools" in args else (tool_library, shelter, harvest)
+    for make in makers:
         scenario = make(seed)
         path = os.path.join(out, f"{make.__name__}.json")
         with open(path, "w") as f:
