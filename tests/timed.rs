@@ -348,9 +348,18 @@ fn check_answer(s: &Scenario, report: &Report, seed: u64) {
                     spec_starts(need, slot).contains(&st),
                     "seed {seed}: start {st}"
                 );
+                // Ready by the resource's start plus the link's travel time (the input's).
+                let travel = s
+                    .links()
+                    .and_then(|ls| {
+                        ls.iter()
+                            .find(|l| l.resource == res.id && l.need == need.id)
+                    })
+                    .and_then(|l| l.time)
+                    .unwrap_or(0.0);
                 assert!(
-                    st >= res.available_from.unwrap_or(0.0) - 1e-9,
-                    "seed {seed}"
+                    st >= res.available_from.unwrap_or(0.0) + travel - 1e-9,
+                    "seed {seed}: starts at {st}, before the link is ready"
                 );
                 if let Some(u) = res.available_until {
                     assert!(st + d + res.turnaround_h.unwrap_or(0.0) <= u + 1e-9);
