@@ -470,6 +470,22 @@ fn check_no_earlier_start(s: &Scenario, report: &Report, seed: u64) {
     }
 }
 
+/// The engine's answer is optimal with the naive model's `(V, C)`, and passes every check
+/// read off the answer itself.
+#[track_caller]
+fn agrees_with_naive(s: &Scenario, report: &Report, (v, c): (f64, f64), seed: u64, value: &Value) {
+    let sum = &report.summary;
+    assert_eq!(sum.status, Status::Optimal, "seed {seed}\n{value}\n{sum:?}");
+    assert!(
+        close(sum.coverage_value, v, 1e-6) && close(sum.cost, c, 1e-6),
+        "seed {seed}: engine V {} C {}, naive V {v} C {c}\n{value}",
+        sum.coverage_value,
+        sum.cost
+    );
+    check_answer(s, report, seed);
+    check_no_earlier_start(s, report, seed);
+}
+
 #[test]
 fn timed_plans_equal_the_naive_time_indexed_model() {
     let mut checked = 0;
@@ -481,16 +497,8 @@ fn timed_plans_equal_the_naive_time_indexed_model() {
         let sum = &report.summary;
         match naive {
             None => assert_eq!(sum.status, Status::Infeasible, "seed {seed}\n{value}"),
-            Some((v, c)) => {
-                assert_eq!(sum.status, Status::Optimal, "seed {seed}\n{value}\n{sum:?}");
-                assert!(
-                    close(sum.coverage_value, v, 1e-6) && close(sum.cost, c, 1e-6),
-                    "seed {seed}: engine V {} C {}, naive V {v} C {c}\n{value}",
-                    sum.coverage_value,
-                    sum.cost
-                );
-                check_answer(&s, &report, seed);
-                check_no_earlier_start(&s, &report, seed);
+            Some(optimum) => {
+                agrees_with_naive(&s, &report, optimum, seed, &value);
                 checked += 1;
             }
         }
@@ -868,17 +876,8 @@ fn pooled_items_give_the_optimum_of_the_items() {
         let value = library_scenario(seed);
         let s = scenario_from_value(&value).unwrap();
         let report = solve_report(&s);
-        let (v, c) = naive_optimum(&s).expect("no min_fill: always feasible");
-        let sum = &report.summary;
-        assert_eq!(sum.status, Status::Optimal, "seed {seed}");
-        assert!(
-            close(sum.coverage_value, v, 1e-6) && close(sum.cost, c, 1e-6),
-            "seed {seed}: engine V {} C {}, naive V {v} C {c}\n{value}",
-            sum.coverage_value,
-            sum.cost
-        );
-        check_answer(&s, &report, seed);
-        check_no_earlier_start(&s, &report, seed);
+        let optimum = naive_optimum(&s).expect("no min_fill: always feasible");
+        agrees_with_naive(&s, &report, optimum, seed, &value);
         let items = s.resources().len();
         let shelves: std::collections::BTreeSet<_> = s
             .resources()

@@ -589,7 +589,7 @@ impl SubModel<'_> {
         }
         let duals = sol.dual_rows();
         let activity = sol.rows();
-        let x: Vec<f64> = values[..n_cols]
+        let mut x: Vec<f64> = values[..n_cols]
             .iter()
             .zip(self.edges)
             .map(|(&v, &e)| {
@@ -607,7 +607,6 @@ impl SubModel<'_> {
             .collect();
         // A start whose `z` rounds to 0 serves nothing: within HiGHS's integrality tolerance
         // `z` may be 1e-6 and let its columns carry as much.
-        let mut x = x;
         for &(z, js) in &start_cols {
             if values[z] < 0.5 {
                 js.iter().for_each(|&j| x[j] = 0.0);

@@ -229,11 +229,17 @@ impl Need {
     /// reader of the model gets the same numbers.
     pub fn starts(&self, slot_h: f64) -> impl Iterator<Item = f64> + '_ {
         let first = self.earliest.unwrap_or(0.0);
-        let count = match (self.duration_h, self.deadline) {
-            (Some(_), Some(deadline)) => start_count(first, deadline, slot_h),
+        (0..self.start_count(slot_h)).map(move |k| first + k as f64 * slot_h)
+    }
+
+    /// How many candidate starts [`Need::starts`] gives.
+    pub fn start_count(&self, slot_h: f64) -> usize {
+        match (self.duration_h, self.deadline) {
+            (Some(_), Some(deadline)) => {
+                start_count(self.earliest.unwrap_or(0.0), deadline, slot_h)
+            }
             _ => 1,
-        };
-        (0..count).map(move |k| first + k as f64 * slot_h)
+        }
     }
 }
 

@@ -197,7 +197,10 @@ impl Report {
         let mut allocations = Vec::new();
         // Timed scenarios: each need's start, and per resource and dimension the occupations.
         let mut start: Vec<Option<f64>> = vec![None; s.needs.len()];
-        let mut occupied: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); used.len()];
+        let mut occupied: Vec<Vec<(f64, f64, f64)>> = match net.time {
+            Some(_) => vec![Vec::new(); used.len()],
+            None => Vec::new(),
+        };
         let mut cost = 0.0;
         let (mut time_sum, mut time_weight) = (0.0, 0.0);
         for (e, edge) in net.edges.iter().enumerate() {

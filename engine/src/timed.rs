@@ -231,18 +231,25 @@ impl Pooled {
                     !linkable || (n.indivisible && n.demand.values().all(|&q| q == 0.0 || q == 1.0))
                 })
         };
+        // Resources equal but for their id share a key; whether they are unit items is asked
+        // once per key, when a second resource has it.
         let mut members: Vec<Vec<usize>> = Vec::new();
-        let mut key_of: Vec<(crate::model::Resource, usize)> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
+        let mut unit: Vec<Option<bool>> = Vec::new();
         for (i, r) in s.resources.iter().enumerate() {
-            let key = crate::model::Resource {
+            let without_id = crate::model::Resource {
                 id: String::new(),
                 ..r.clone()
             };
-            match key_of.iter().find(|(k, _)| unit_item(r) && *k == key) {
-                Some(&(_, m)) => members[m].push(i),
-                None => {
-                    key_of.push((key, members.len()));
+            let key = serde_json::to_string(&without_id).unwrap_or_default();
+            match group_of.get(&key) {
+                Some(&m) if *unit[m].get_or_insert_with(|| unit_item(r)) => members[m].push(i),
+                found => {
+                    if found.is_none() {
+                        group_of.insert(key, members.len());
+                    }
                     members.push(vec![i]);
+                    unit.push(None);
                 }
             }
         }

@@ -745,12 +745,7 @@ impl Validator {
         let columns: f64 = needs
             .iter()
             .map(|n| {
-                let starts = match (n.duration_h, n.deadline) {
-                    (Some(_), Some(last)) => {
-                        ((last - n.earliest.unwrap_or(0.0)) / slot).floor() + 1.0
-                    }
-                    _ => 1.0,
-                };
+                let starts = n.start_count(slot) as f64;
                 starts * candidates.get(n.id.as_str()).copied().unwrap_or(0.0)
             })
             .sum();
