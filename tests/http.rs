@@ -504,7 +504,10 @@ fn openapi_documents_every_route() {
         ("delete", "/v1/jobs/{id}"),
         ("get", "/v1/jobs/{id}/result"),
         ("post", "/v1/sessions"),
+        ("get", "/v1/sessions"),
         ("delete", "/v1/sessions/{id}"),
+        ("get", "/v1/sessions/{id}/state"),
+        ("get", "/v1/generators/{name}"),
         ("post", "/v1/sessions/{id}/events"),
         ("get", "/v1/sessions/{id}/plan"),
         ("get", "/v1/sessions/{id}/stream"),
@@ -518,7 +521,8 @@ fn openapi_documents_every_route() {
             let url = s.url(
                 &path
                     .replace("{id}", "00000000000000000000000000000000")
-                    .replace("{need}", "n1"),
+                    .replace("{need}", "n1")
+                    .replace("{name}", "urban"),
             );
             let r = call(&method.to_uppercase(), &url, &[], Some(b"{}"));
             assert!(r.status != 405, "{method} {path}");

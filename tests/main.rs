@@ -5,6 +5,7 @@ mod common;
 mod arrow_input;
 mod bad_input;
 mod cli;
+mod console;
 mod duals;
 mod explain;
 mod fairness;

@@ -22,6 +22,8 @@ closed_set! {
         BadMultipart = "bad_multipart",
         /// 400: `Last-Event-ID` is not a sequence number.
         BadLastEventId = "bad_last_event_id",
+        /// 400: a query parameter is malformed or unknown.
+        BadQuery = "bad_query",
         Unauthorized = "unauthorized",
         NotFound = "not_found",
         MethodNotAllowed = "method_not_allowed",
@@ -53,9 +55,11 @@ closed_set! {
 impl Code {
     pub const fn status(self) -> StatusCode {
         match self {
-            Code::InvalidJson | Code::BadBody | Code::BadMultipart | Code::BadLastEventId => {
-                StatusCode::BAD_REQUEST
-            }
+            Code::InvalidJson
+            | Code::BadBody
+            | Code::BadMultipart
+            | Code::BadLastEventId
+            | Code::BadQuery => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -210,6 +214,9 @@ pub enum InternalError {
     Dataset(#[from] commonsnet_datasets::DatasetError),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    /// A result table could not be written (Parquet).
+    #[error("table: {0}")]
+    Table(#[from] commonsnet_datasets::frames::TableError),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     #[error("worker task failed: {0}")]
@@ -312,6 +319,7 @@ mod tests {
             ("bad_body", 400),
             ("bad_multipart", 400),
             ("bad_last_event_id", 400),
+            ("bad_query", 400),
             ("unauthorized", 401),
             ("not_found", 404),
             ("method_not_allowed", 405),

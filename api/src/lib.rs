@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod closed;
+pub mod console;
 pub mod error;
 pub mod jobs;
 pub mod metrics;

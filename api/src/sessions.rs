@@ -45,7 +45,8 @@ pub struct PlanChange {
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
-type ReadFn = Box<dyn FnOnce(&Session) + Send>;
+/// A read of the session, given its state and the sequence number of its last batch.
+type ReadFn = Box<dyn FnOnce(&Session, i64) + Send>;
 
 enum Msg {
     Events {
@@ -136,6 +137,33 @@ impl SessionLog {
                 Ok(PlanChange {
                     seq: r.get(0)?,
                     data: r.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    /// A tenant's sessions, newest first, at most `limit`.
+    pub fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError> {
+        let conn = self.conn();
+        // The newest ids first (through the `sessions_by_tenant` index), then the name and
+        // last sequence number of those only: the stored scenarios can be large.
+        let mut st = conn.prepare(
+            "SELECT s.id, json_extract(s.scenario, '$.name'), s.created_ms,
+                    (SELECT COALESCE(MAX(l.seq), 0) FROM session_log l WHERE l.session = s.id)
+             FROM sessions s
+             JOIN (SELECT id FROM sessions WHERE tenant = ?1
+                   ORDER BY created_ms DESC, id LIMIT ?2) newest ON newest.id = s.id
+             ORDER BY s.created_ms DESC, s.id",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let v = st
+            .query_map(params![tenant, limit], |r| {
+                Ok(SessionListed {
+                    id: r.get(0)?,
+                    name: r.get::<_, Option<String>>(1).ok().flatten(),
+                    created_ms: r.get(2)?,
+                    seq: r.get(3)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -260,6 +288,18 @@ impl ChangeSet {
             replanned_needs: out.replanned_needs,
         }
     }
+}
+
+/// One session of `GET /v1/sessions`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionListed {
+    pub id: String,
+    /// The initial scenario's `name`, when it has one.
+    pub name: Option<String>,
+    /// When it was created (ms since the Unix epoch).
+    pub created_ms: i64,
+    /// The sequence number of its last applied batch (0 before the first).
+    pub seq: i64,
 }
 
 /// The plan as `GET /v1/sessions/{id}/plan` answers it.
@@ -486,9 +526,19 @@ impl SessionHub {
         tenant: &str,
         f: impl FnOnce(&Session) -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, ApiError> {
+        self.read_with_seq(id, tenant, move |s, _| f(s))
+    }
+
+    /// [`SessionHub::read`] with the sequence number of the last batch the state includes.
+    pub fn read_with_seq<T: Send + 'static>(
+        &self,
+        id: &str,
+        tenant: &str,
+        f: impl FnOnce(&Session, i64) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, ApiError> {
         let (tx, rx) = oneshot::channel();
-        let f: ReadFn = Box::new(move |s| {
-            let _ = tx.send(f(s));
+        let f: ReadFn = Box::new(move |s, seq| {
+            let _ = tx.send(f(s, seq));
         });
         self.send(id, tenant, Msg::Read(f))?;
         Ok(rx)
@@ -680,7 +730,7 @@ impl Actor {
             }
         }
         for f in reads {
-            f(&self.session);
+            f(&self.session, self.seq);
         }
         Ok(())
     }

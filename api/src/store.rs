@@ -95,8 +95,9 @@ pub fn now_ms() -> i64 {
 /// `user_version`). Migration 1 is the schema of the stores written before migrations were
 /// kept: `IF NOT EXISTS` throughout, so such a store (at version 0) opens unchanged.
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![M::up_with_hook(
-        "CREATE TABLE IF NOT EXISTS jobs (
+    Migrations::new(vec![
+        M::up_with_hook(
+            "CREATE TABLE IF NOT EXISTS jobs (
             id TEXT PRIMARY KEY,
             tenant TEXT NOT NULL,
             spec TEXT NOT NULL,
@@ -127,8 +128,11 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             session TEXT NOT NULL, seq INTEGER NOT NULL, applied TEXT NOT NULL,
             event_ids TEXT NOT NULL, changes TEXT NOT NULL, created_ms INTEGER NOT NULL,
             PRIMARY KEY (session, seq));",
-        add_late_columns,
-    )])
+            add_late_columns,
+        ),
+        // 2: a tenant's sessions, newest first (`GET /v1/sessions`).
+        M::up("CREATE INDEX IF NOT EXISTS sessions_by_tenant ON sessions(tenant, created_ms);"),
+    ])
 });
 
 /// Stores from the first release have `jobs` and `runs` without the columns added later;
@@ -505,7 +509,8 @@ mod tests {
     fn a_store_written_before_migrations_opens_with_its_jobs() {
         let dir = old_store(UNVERSIONED_SCHEMA);
         let store = JobStore::open(dir.path()).unwrap();
-        assert_eq!(user_version(dir.path()), 1);
+        // Migrated to the latest schema: 2, the index of sessions by tenant.
+        assert_eq!(user_version(dir.path()), 2);
         assert_eq!(store.unfinished().unwrap(), ["j1"]);
         assert_eq!(
             store.mark_running("j1").unwrap(),
@@ -517,7 +522,7 @@ mod tests {
         // Opening again (a restart) is a no-op.
         drop(store);
         JobStore::open(dir.path()).unwrap();
-        assert_eq!(user_version(dir.path()), 1);
+        assert_eq!(user_version(dir.path()), 2);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub type Quantities = BTreeMap<String, f64>;
 
 /// A shared resource: a shelter, a van, a tool library, a volunteer team.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Resource {
     pub id: String,
@@ -32,6 +33,7 @@ pub struct Resource {
 
 /// Something a household, a site or a person needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Need {
     pub id: String,

@@ -177,6 +177,20 @@ pub(super) fn allocations_stream(report: &Report) -> Result<Response, ApiError> 
     Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
 }
 
+/// The allocations table as a Parquet file response.
+pub(super) fn allocations_parquet(report: &Report) -> Result<Response, ApiError> {
+    let tables = report.tables().map_err(InternalError::from)?;
+    let batch = &tables.allocations;
+    let mut buf = Vec::new();
+    commonsnet_datasets::frames::write_parquet(
+        &mut buf,
+        batch.schema(),
+        std::slice::from_ref(batch),
+    )
+    .map_err(InternalError::from)?;
+    Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(buf)).into_response())
+}
+
 pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, InternalError> {
     let mut buf = Vec::new();
     let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema())?;

@@ -6,9 +6,13 @@
 //! - `jobs`: `/v1/jobs`.
 //! - `sessions`: `/v1/sessions` (create, events, plan, why, delete).
 //! - `stream`: the sessions' Server-Sent Events.
+//! - `generators`: the pilot generators' scenarios, for the console's planner.
+//!
+//! Any other `GET` is a file of the embedded web console ([`crate::console`]) or a 404.
 
 mod answers;
 mod extract;
+mod generators;
 mod jobs;
 mod sessions;
 mod solve;
@@ -46,16 +50,21 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(jobs::job_status).delete(jobs::cancel_job),
         )
         .route("/v1/jobs/{id}/result", get(jobs::job_result))
-        .route("/v1/sessions", post(sessions::create_session))
+        .route(
+            "/v1/sessions",
+            post(sessions::create_session).get(sessions::list_sessions),
+        )
         .route("/v1/sessions/{id}", delete(sessions::delete_session))
         .route("/v1/sessions/{id}/events", post(sessions::session_events))
         .route("/v1/sessions/{id}/plan", get(sessions::session_plan))
+        .route("/v1/sessions/{id}/state", get(sessions::session_state))
         .route("/v1/sessions/{id}/stream", get(stream::session_stream))
         .route(
             "/v1/sessions/{id}/needs/{need}/why",
             get(sessions::session_why),
         )
-        .fallback(not_found)
+        .route("/v1/generators/{name}", get(generators::generated_scenario))
+        .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), track))
@@ -106,11 +115,13 @@ Code::HeadersTooLarge,
     ),
     paths(healthz, metrics, openapi, solve::solve, jobs::submit_job, jobs::list_jobs,
         jobs::job_status, jobs::cancel_job, jobs::job_result, sessions::create_session,
-        sessions::delete_session, sessions::session_events, sessions::session_plan,
+        sessions::list_sessions, sessions::delete_session, generators::generated_scenario, sessions::session_events, sessions::session_plan, sessions::session_state,
         stream::session_stream, sessions::session_why),
     components(schemas(ErrorBody, ErrorDetail, Problem, Code, JobStatus, JobInfo, Progress,
         crate::jobs::JobRequest, crate::jobs::GeneratorSpec, jobs::Accepted, solve::SolveResponse,
-        sessions::SessionRequest, sessions::EventsRequest, sessions::SessionCreated, Health,
+        sessions::SessionRequest, sessions::EventsRequest, sessions::SessionCreated,
+        crate::sessions::SessionListed, sessions::SessionList, sessions::SessionState, generators::GeneratedScenario,
+        commonsnet_engine::model::Need, commonsnet_engine::model::Resource, Health,
         jobs::JobResult, crate::sessions::ChangeSet, crate::sessions::Plan,
         commonsnet_engine::Status, commonsnet_engine::model::Objective,
         commonsnet_engine::Summary, commonsnet_engine::solve::Infeasibility,
@@ -157,8 +168,10 @@ async fn track(State(st): St, req: Request, next: Next) -> Response {
     resp
 }
 
-async fn not_found() -> UserError {
-    UserError::new(Code::NotFound, "no such route")
+/// The web console's files (`GET /` and its assets), else the JSON 404 of the API.
+async fn console_or_not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    crate::console::serve(&method, &uri)
+        .unwrap_or_else(|| UserError::new(Code::NotFound, "no such route").into_response())
 }
 
 async fn method_not_allowed() -> UserError {
@@ -250,6 +263,9 @@ mod tests {
     /// the schema does not document (`additionalProperties` only where it is given).
     fn check(doc: &Value, s: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
         let s = resolve(doc, s);
+        if s.as_object().is_some_and(|m| m.is_empty()) {
+            return; // `{}`: any value (a `serde_json::Value`)
+        }
         if let Some(alts) = s
             .get("oneOf")
             .or_else(|| s.get("anyOf"))
@@ -509,6 +525,29 @@ mod tests {
         );
         for need in ["a", "b", "c"] {
             conforms(&doc, "SessionWhy", &session.why(need).unwrap());
+        }
+        conforms(
+            &doc,
+            "SessionState",
+            &sessions::SessionState::of(&session, 1),
+        );
+        let listed = crate::sessions::SessionListed {
+            id: "s1".into(),
+            name: None,
+            created_ms: 1,
+            seq: 0,
+        };
+        conforms(
+            &doc,
+            "SessionList",
+            &sessions::SessionList {
+                sessions: vec![listed],
+            },
+        );
+        for g in commonsnet_datasets::generate::GENERATORS {
+            let v = commonsnet_datasets::generate::generate(g, 0.2, 1).unwrap();
+            let typed: generators::GeneratedScenario = serde_json::from_value(v).unwrap();
+            conforms(&doc, "GeneratedScenario", &typed);
         }
 
         let job: crate::jobs::JobRequest =

@@ -73,6 +73,29 @@ pub(super) async fn create_session(
         .into_response())
 }
 
+/// Most sessions `GET /v1/sessions` lists (the newest).
+pub const MAX_LISTED_SESSIONS: usize = 500;
+
+/// `200` answer of `GET /v1/sessions`.
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    /// The tenant's sessions, newest first (at most 500).
+    pub sessions: Vec<crate::sessions::SessionListed>,
+}
+
+/// The tenant's sessions, newest first.
+#[utoipa::path(get, path = "/v1/sessions",
+    responses((status = 200, description = "The tenant's sessions, newest first (at most 500)", body = SessionList),
+        Unauthorized))]
+pub(super) async fn list_sessions(
+    State(st): St,
+    Tenant(tenant): Tenant,
+) -> Result<Json<SessionList>, ApiError> {
+    let hub = st.sessions.clone();
+    let sessions = blocking(move || hub.log().list(&tenant, MAX_LISTED_SESSIONS)).await??;
+    Ok(Json(SessionList { sessions }))
+}
+
 /// Delete a session: its log is removed and its streams end.
 #[utoipa::path(delete, path = "/v1/sessions/{id}", params(("id" = String, Path, description = "Session id")),
     responses((status = 204, description = "Deleted"),
@@ -156,6 +179,50 @@ pub(super) async fn session_plan(
         Wanted::Arrow => allocations_stream(&report),
         _ => Ok(Json(body).into_response()),
     }
+}
+
+/// `200` answer of `GET /v1/sessions/{id}/state`: the plan and the entities it is over, read
+/// in one step of the session's actor, so they are of the same batch.
+#[derive(Serialize, ToSchema)]
+pub struct SessionState {
+    /// The sequence number of the last batch applied (0 before the first).
+    pub seq: i64,
+    pub plan: crate::sessions::Plan,
+    /// The needs in the session now (withdrawn ones are gone), as last defined.
+    pub needs: Vec<commonsnet_engine::model::Need>,
+    /// Each need's part not yet dispatched (1 = all open); the plan's shares are of this part.
+    pub open: std::collections::BTreeMap<String, f64>,
+    /// The resources in the session now, as last defined (dispatches not subtracted).
+    pub resources: Vec<commonsnet_engine::model::Resource>,
+}
+
+impl SessionState {
+    pub fn of(s: &commonsnet_engine::session::Session, seq: i64) -> SessionState {
+        SessionState {
+            seq,
+            plan: crate::sessions::plan(&s.report(), s),
+            needs: s.needs().map(|(n, _)| n.clone()).collect(),
+            open: s.needs().map(|(n, open)| (n.id.clone(), open)).collect(),
+            resources: s.resources().to_vec(),
+        }
+    }
+}
+
+/// The plan and the needs and resources it is over, with the batch they follow: what the
+/// coordinator's map and lists show.
+#[utoipa::path(get, path = "/v1/sessions/{id}/state", params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session's plan, needs and resources", body = SessionState),
+        Unauthorized,
+        NoSuchSession,
+        SessionsFull))]
+pub(super) async fn session_state(
+    State(st): St,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<SessionState>, ApiError> {
+    let hub = st.sessions.clone();
+    let rx = blocking(move || hub.read_with_seq(&id, &tenant, SessionState::of)).await??;
+    Ok(Json(crate::sessions::answer(rx).await?))
 }
 
 /// Why a need is served as it is (SPEC section 2, "Explanations"): the reason, its evidence,

@@ -56,7 +56,8 @@ fn explain_flag(value: Option<Value>) -> Result<bool, UserError> {
     }
 }
 
-/// Read the multipart form of `POST /v1/solve`: Arrow IPC (stream or file) parts `resources`,
+/// Read the multipart form of `POST /v1/solve`: table parts (Arrow IPC stream or file, Parquet,
+/// or CSV when the part's file name ends in `.csv` or its type is `text/csv`) `resources`,
 /// `needs`, optional `links`, a `policy` JSON part, an optional `name` text part and an
 /// optional `explain` part (`true` or `false`). The scenario and the explain flag.
 pub(super) async fn scenario_from_multipart(
@@ -78,6 +79,14 @@ pub(super) async fn scenario_from_multipart(
         }
     })? {
         let part = field.name().unwrap_or("").to_string();
+        // A table part is CSV when its file name or media type says so; Parquet and Arrow
+        // IPC are told apart by their magic bytes.
+        let csv = field
+            .file_name()
+            .is_some_and(|f| f.to_ascii_lowercase().ends_with(".csv"))
+            || field
+                .content_type()
+                .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/csv"));
         let data = field
             .bytes()
             .await
@@ -109,8 +118,10 @@ pub(super) async fn scenario_from_multipart(
             )))
             }
         };
-        let batches = commonsnet_datasets::read_batches_from_bytes(&data).map_err(|e| {
-            UserError::unprocessable(format!("part {part:?} is not an Arrow IPC table: {e}"))
+        let batches = commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
+            UserError::unprocessable(format!(
+                "part {part:?} is not a readable table (Arrow IPC, Parquet, or CSV with a .csv file name): {e}"
+            ))
         })?;
         tables[slot] = Some(batches);
     }
@@ -140,9 +151,9 @@ pub(super) async fn scenario_from_multipart(
 /// Solve a scenario now. JSON body (SPEC section 3), or `multipart/form-data` with Arrow IPC
 /// parts `resources`, `needs`, optional `links`, and a `policy` JSON part. `"explain": true`
 /// (a top-level field of the JSON, or an `explain` part) adds the `why` rows. Answers the summary
-/// and the result tables as JSON, or with `Accept: application/vnd.apache.arrow.stream` the
-/// allocations table as an Arrow IPC stream (status, objective and solver in `x-commonsnet-*`
-/// headers). The server's time limit caps the policy's.
+/// and the result tables as JSON, or with `Accept: application/vnd.apache.arrow.stream` (or
+/// `application/vnd.apache.parquet`) the allocations table as an Arrow IPC stream (or a Parquet
+/// file), with status, objective and solver in `x-commonsnet-*` headers. The server's time limit caps the policy's.
 #[utoipa::path(post, path = "/v1/solve",
     request_body(content((Object = "application/json"), (Object = "multipart/form-data")),
         description = "A scenario: JSON, or Arrow IPC parts"),
@@ -159,7 +170,7 @@ pub(super) async fn solve(
     _tenant: Tenant,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let wanted = negotiate(req.headers(), false)?;
+    let wanted = negotiate(req.headers(), true)?;
     let ctype = content_type(req.headers());
     let (scenario, explain) = match ctype.as_str() {
         "application/json" | "" => {
@@ -212,8 +223,12 @@ pub(super) async fn solve(
     st.metrics
         .solve(&report.summary.solver.to_string(), report.summary.solve_ms);
     match wanted {
-        Wanted::Arrow => {
-            let mut resp = allocations_stream(&report)?;
+        Wanted::Arrow | Wanted::Parquet => {
+            let mut resp = if wanted == Wanted::Arrow {
+                allocations_stream(&report)?
+            } else {
+                allocations_parquet(&report)?
+            };
             let h = resp.headers_mut();
             let s = &report.summary;
             let put = |h: &mut HeaderMap, k: &'static str, v: String| {

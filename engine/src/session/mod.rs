@@ -234,6 +234,17 @@ impl Session {
         Ok(s)
     }
 
+    /// The needs in the session now (withdrawn ones are gone), each with the part of it not
+    /// yet dispatched (1 = all open).
+    pub fn needs(&self) -> impl Iterator<Item = (&Need, f64)> {
+        self.needs.iter().zip(self.open.iter().copied())
+    }
+
+    /// The resources in the session now, as last defined (dispatches not subtracted).
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
     pub fn dispatches(&self) -> &[Dispatch] {
         &self.dispatches
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test: the Rust workspace (unit, integration, HTTP against a real server), then the web
+# console's type check, unit tests (Vitest) and end-to-end tests in headless Chromium against
+# the debug binary the Rust tests built. Prints the counts of each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# .ci/run has set up already.
+[ "${COMMONSNET_SETUP_DONE:-}" = 1 ] || bash scripts/setup.sh --test
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export npm_config_cache="${npm_config_cache:-$HOME/.cache/npm}"
+
+log="$(mktemp)"
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep 'test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "rust tests: ${passed} passed, ${failed} failed"
+[ "$status" -eq 0 ] || exit "$status"
+
+cd web
+npm run --silent check
+npm test --silent
+# The browser tests drive the binary `cargo test` just built (it embeds web/dist).
+cargo build --quiet --bin commonsnet
+E2E_OUT="${E2E_OUT:-$PWD/e2e/out}" npm run --silent e2e

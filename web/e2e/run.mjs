@@ -1,0 +1,518 @@
+// End-to-end tests of the web console in headless Chromium (Debian's /usr/bin/chromium, driven
+// by playwright-core) against a real `commonsnet serve` on 127.0.0.1: the planner, coordinator
+// and researcher flows at 1280 px and at 375 px, Swedish and English, the bearer token, the
+// security headers. Every page must finish without console errors, failed requests or requests
+// to any other host. Screenshots go to e2e/out/ (or $E2E_OUT).
+//
+//   npm run e2e            (after `cargo build` or `cargo test`: uses the debug binary)
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { binary, Server } from './server.mjs';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const OUT = process.env.E2E_OUT ?? resolve(import.meta.dirname, 'out');
+const FLOOD = join(ROOT, 'datasets/examples/flood-north.json');
+const VIEWPORTS = [
+  { name: 'desktop', width: 1280, height: 900 },
+  { name: 'phone', width: 375, height: 740 },
+];
+const EXECUTABLE = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+mkdirSync(OUT, { recursive: true });
+const results = [];
+const timings = {};
+
+async function check(name, f) {
+  const t0 = Date.now();
+  try {
+    await f();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}\n${e?.stack ?? e}`);
+  }
+}
+
+/** A fresh browser context that records what must not happen: console errors, failed
+ * requests, error answers and requests to other hosts. `allow` is set while a test drops
+ * connections on purpose. */
+async function context(browser, server, vp, { locale = 'en-GB' } = {}) {
+  const ctx = await browser.newContext({
+    viewport: { width: vp.width, height: vp.height },
+    locale,
+    acceptDownloads: true,
+    deviceScaleFactor: 1,
+  });
+  const page = await ctx.newPage();
+  const problems = [];
+  const state = { allowDrops: false, allowStatus: new Set(), requests: [] };
+  page.on('console', (m) => {
+    if (m.type() !== 'error' || state.allowDrops) return;
+    // Chromium logs every error answer; the ones a step expects (a 409 shown in words, the
+    // 401 that asks for the token) are not problems.
+    const status = /status of (\d+)/.exec(m.text());
+    if (status && state.allowStatus.has(Number(status[1]))) return;
+    problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    state.requests.push({ url: r.url(), headers: r.headers() });
+    const u = r.url();
+    if (!u.startsWith(server.origin) && !u.startsWith('blob:') && !u.startsWith('data:')) {
+      problems.push(`third-party request: ${u}`);
+    }
+  });
+  page.on('requestfailed', (r) => {
+    if (!state.allowDrops) problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !state.allowStatus.has(r.status())) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  return { ctx, page, problems, state };
+}
+
+async function noProblems(c) {
+  assert.deepEqual(c.problems, [], 'console errors, failed requests or foreign hosts');
+}
+
+/** Every form control has a label; every button says what it does. */
+async function everyControlLabelled(page) {
+  const missing = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      const labelled = (el.labels && el.labels.length > 0) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      if (!labelled) out.push(el.outerHTML.slice(0, 80));
+    }
+    for (const b of document.querySelectorAll('button')) {
+      if (!(b.textContent ?? '').trim() && !b.getAttribute('aria-label')) out.push(b.outerHTML.slice(0, 80));
+    }
+    return out;
+  });
+  assert.deepEqual(missing, [], 'controls without a label');
+}
+
+async function fitsWidth(page, width) {
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(w <= width, `page is ${w} px wide in a ${width} px viewport`);
+}
+
+const fmt = (lang, x, digits) =>
+  new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', { maximumFractionDigits: digits }).format(x);
+const pct = (lang, x) =>
+  new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', { style: 'percent', maximumFractionDigits: 1 }).format(x);
+
+async function plannerFlow(browser, server, vp) {
+  const c = await context(browser, server, vp);
+  const { page } = c;
+  const t0 = Date.now();
+  const resp = await page.goto(server.origin + '/');
+  await page.getByRole('heading', { name: 'Load a scenario' }).waitFor();
+  timings[`${vp.name} console interactive (ms)`] = Date.now() - t0;
+  const h = resp.headers();
+  assert.match(h['content-security-policy'], /script-src 'self'/);
+  assert.doesNotMatch(h['content-security-policy'], /unsafe-inline|unsafe-eval/);
+  assert.equal(h['x-content-type-options'], 'nosniff');
+
+  const t1 = Date.now();
+  await page.getByTestId('scenario-files').setInputFiles(FLOOD);
+  await page.getByTestId('loaded').filter({ hasText: 'flood-north (12 needs, 8 resources)' }).waitFor();
+  // Keyboard only: Tab to the Solve button and press Enter.
+  const solve = page.getByRole('button', { name: 'Solve' });
+  let reached = false;
+  for (let i = 0; i < 60 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await solve.evaluate((b) => b === document.activeElement);
+  }
+  assert.ok(reached, 'Solve is reachable with the Tab key');
+  await page.keyboard.press('Enter');
+  await page.getByTestId('summary').waitFor();
+  timings[`${vp.name} flood load + solve (ms)`] = Date.now() - t1;
+
+  // What the API answers for the same scenario and policy (the form leaves it as it is, and
+  // writes cross_community: true, which the scenario has).
+  const scenario = JSON.parse(readFileSync(FLOOD, 'utf8'));
+  const api = await server.api('POST', '/v1/solve', { ...scenario, explain: true });
+  const field = (f) => page.locator(`[data-testid=summary] [data-field=${f}]`).innerText();
+  assert.equal(await field('status'), api.summary.status);
+  assert.equal(await field('objective'), fmt('en', api.summary.objective, 3));
+  assert.equal(await field('needs_served'), String(api.summary.needs_served));
+  assert.equal(await field('coverage_ratio'), pct('en', api.summary.coverage_ratio));
+  assert.equal(await field('min_group_ratio'), pct('en', api.summary.min_group_ratio));
+
+  // The allocations table: one row per allocation, the same (resource, need) pairs.
+  const table = page.locator('[data-table=allocations]');
+  await table.locator('.count').filter({ hasText: `${api.allocations.length} of ${api.allocations.length} rows` }).waitFor();
+  const pairs = await table.locator('tbody tr').evaluateAll((rows) =>
+    rows.map((r) => `${r.querySelector('[data-col=resource]').textContent}->${r.querySelector('[data-col=need]').textContent}`),
+  );
+  assert.deepEqual(pairs.sort(), api.allocations.map((a) => `${a.resource}->${a.need}`).sort());
+  // Sorting by share, descending: the first row has the largest share.
+  await table.getByRole('button', { name: 'share' }).click();
+  await table.getByRole('button', { name: 'share' }).click();
+  const firstShare = Number(await table.locator('tbody tr').first().locator('[data-col=share]').innerText());
+  assert.ok(Math.abs(firstShare - Math.max(...api.allocations.map((a) => a.share))) < 1e-3);
+  // Filtering.
+  await table.getByLabel('Filter rows').fill(api.allocations[0].need);
+  const n = api.allocations.filter((a) => Object.values(a).some((v) => String(v ?? '').toLowerCase().includes(api.allocations[0].need.toLowerCase()))).length;
+  await table.locator('.count').filter({ hasText: `${n} of ${api.allocations.length} rows` }).waitFor();
+
+  // The map: one line per allocation, a square per resource, a circle per need.
+  assert.equal(await page.locator('.map svg[role=application] line.link').count(), api.allocations.length);
+  assert.equal(await page.locator('.map svg[role=application] rect.resource').count(), scenario.resources.length);
+  assert.equal(await page.locator('.map svg[role=application] circle.need').count(), scenario.needs.length);
+  const full = api.needs.filter((x) => x.coverage >= 1 - 1e-6).length;
+  assert.equal(await page.locator('.map svg[role=application] circle.need.served').count(), full);
+
+  // Shadow prices in words, largest first; the why of each need not served in full.
+  const prices = api.resources.flatMap((r) =>
+    Object.entries(r).filter(([k, v]) => k.startsWith('shadow_price_') && Math.abs(v) > 1e-9).map(([k, v]) => ({ r: r.id, d: k.slice(13), v: Math.abs(v) })),
+  ).sort((a, b) => b.v - a.v);
+  if (prices.length > 0) {
+    const first = await page.getByTestId('shadow').locator('li').first().innerText();
+    assert.ok(first.includes(`One more ${prices[0].d} at ${prices[0].r}`), first);
+  }
+  assert.equal(await page.getByTestId('why').locator('li').count(), api.why.length);
+
+  // Downloads: the allocations as CSV have the API's rows.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Allocations (CSV)' }).click()]);
+  const csv = readFileSync(await dl.path(), 'utf8').trim().split(/\r\n/);
+  assert.equal(csv.length, api.allocations.length + 1);
+  assert.ok(csv[0].startsWith('resource,need,share'));
+  const [pq] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Allocations (Parquet)' }).click()]);
+  assert.equal(readFileSync(await pq.path()).subarray(0, 4).toString(), 'PAR1');
+
+  await everyControlLabelled(page);
+  if (vp.width <= 375) await fitsWidth(page, vp.width);
+  await page.screenshot({ path: join(OUT, `planner-${vp.width}.png`), fullPage: true });
+
+  // Swedish, chosen in the page.
+  await page.getByLabel('Language').selectOption('sv');
+  await page.getByRole('link', { name: 'Planerare' }).waitFor();
+  assert.equal(await field('status'), { optimal: 'optimal', feasible: 'tillåten' }[api.summary.status] ?? api.summary.status);
+  assert.equal(await field('objective'), fmt('sv', api.summary.objective, 3));
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'sv');
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+/** The planner's other inputs: CSV tables dropped as files, a generator and seed, and a timed
+ * scenario's bookings on the timeline. */
+async function plannerInputs(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[0]);
+  const { page } = c;
+  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-tables-'));
+  try {
+    await page.goto(server.origin + '/');
+    // CSV tables and policy.json, as `commonsnet generate --table-format csv` writes them.
+    const dir = join(tmp, 'rural');
+    execFileSync(binary(), ['generate', 'rural', '--seed', '2', '--scale', '0.5', '--out', dir, '--table-format', 'csv']);
+    await page.getByTestId('scenario-files').setInputFiles(['resources.csv', 'needs.csv', 'policy.json'].map((f) => join(dir, f)));
+    await page.getByTestId('loaded').filter({ hasText: 'needs.csv' }).waitFor();
+    await page.getByRole('button', { name: 'Solve' }).click();
+    await page.getByTestId('summary').waitFor();
+    const api = await server.api('POST', '/v1/solve', await server.api('GET', '/v1/generators/rural?seed=2&scale=0.5'));
+    const field = (f) => page.locator(`[data-testid=summary] [data-field=${f}]`).innerText();
+    assert.equal(await field('needs_served'), String(api.summary.needs_served));
+    assert.equal(await field('objective'), fmt('en', api.summary.objective, 3));
+    await page.locator('[data-table=allocations] .count').filter({ hasText: `of ${api.allocations.length} rows` }).waitFor();
+    // The map from the CSV tables' positions.
+    const rural = await server.api('GET', '/v1/generators/rural?seed=2&scale=0.5');
+    const placed = (xs) => xs.filter((x) => typeof x.lat === 'number' && typeof x.lon === 'number').length;
+    assert.equal(await page.locator('.map svg.canvas circle.need').count(), placed(rural.needs));
+    assert.equal(await page.locator('.map svg.canvas rect.resource').count(), placed(rural.resources));
+    assert.equal(await page.locator('.map svg.canvas line.link').count(), api.allocations.length);
+
+    // A generator and a seed.
+    await page.getByLabel('Generator').selectOption('intentional');
+    await page.getByLabel('Seed').fill('5');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const generated = await server.api('GET', '/v1/generators/intentional?seed=5&scale=1');
+    await page.getByTestId('loaded').filter({ hasText: `${generated.needs.length} needs, ${generated.resources.length} resources` }).waitFor();
+
+    // Loans over time: the bookings timeline has one bar per timed allocation.
+    const loans = {
+      name: 'tool-library',
+      resources: [{ id: 'drill-1', kind: 'drill', capacity: { units: 1 } }, { id: 'drill-2', kind: 'drill', capacity: { units: 1 } }],
+      needs: [0, 1, 2, 3, 4].map((i) => ({ id: `loan-${i}`, kind: 'drill', demand: { units: 1 }, duration_h: 48, earliest: 0, deadline: 120 })),
+      policy: { reusable: ['units'], slot_h: 24 },
+    };
+    const file = join(tmp, 'tool-library.json');
+    writeFileSync(file, JSON.stringify(loans));
+    await page.getByTestId('scenario-files').setInputFiles(file);
+    await page.getByRole('button', { name: 'Solve' }).click();
+    await page.getByTestId('timeline').waitFor();
+    const timedApi = await server.api('POST', '/v1/solve', loans);
+    const bars = timedApi.allocations.filter((a) => typeof a.start_h === 'number').length;
+    assert.ok(bars >= 4, `${bars} loans booked`);
+    assert.equal(await page.getByTestId('timeline').locator('rect.booking').count(), bars);
+    await page.getByTestId('timeline').screenshot({ path: join(OUT, 'planner-timeline-1280.png') });
+    await noProblems(c);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await c.ctx.close();
+  }
+}
+
+async function swedishBrowser(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[1], { locale: 'sv-SE' });
+  await c.page.goto(server.origin + '/#/researcher');
+  await c.page.getByRole('heading', { name: 'Forskningsjobb' }).waitFor();
+  await c.page.getByRole('link', { name: 'Samordnare' }).click();
+  await c.page.getByRole('heading', { name: 'Sessioner' }).waitFor();
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+const truck = { id: 'truck', kind: 'water', capacity: { water_l: 1000 }, lat: 59.33, lon: 18.07 };
+const needAt = (id, amount, lon) => ({ id, kind: 'water', demand: { water_l: amount }, lat: 59.332, lon, priority: 1 });
+
+async function coordinatorFlow(browser, server, vp) {
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: { name: `e2e-${vp.name}`, resources: [truck], needs: [needAt('n1', 100, 18.06)], policy: { max_distance_km: 30 } },
+  });
+  const id = created.id;
+  const c = await context(browser, server, vp);
+  const { page, state } = c;
+  await page.goto(server.origin + '/#/coordinator');
+  const row = page.getByTestId('sessions').locator('li', { hasText: `e2e-${vp.name}` });
+  await row.getByRole('button', { name: 'Open' }).click();
+  const streamState = page.getByTestId('stream-state');
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  await page.locator('[data-match="truck->n1"]').waitFor();
+
+  // Add a need through the form: its proposed match appears.
+  const form = page.getByTestId('add-need');
+  await form.getByLabel('Id').fill('n2');
+  await form.getByLabel('Amount').fill('200');
+  await form.getByLabel('Longitude').fill('18.065');
+  await form.getByRole('button', { name: 'Add' }).click();
+  await page.locator('[data-match="truck->n2"]').waitFor();
+
+  // Another client adds a need: the stream brings it without a reload.
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n3', 50, 18.07) }] });
+  await page.locator('[data-match="truck->n3"]').waitFor();
+
+  // Dispatch n2: it is fixed in the server's plan and marked so on screen.
+  await page.locator('[data-match="truck->n2"]').getByRole('button', { name: 'Dispatch' }).click();
+  await page.locator('[data-dispatch="truck->n2"]').waitFor();
+  const plan = await server.api('GET', `/v1/sessions/${id}/plan`);
+  assert.ok(plan.dispatched.some((d) => d.need === 'n2' && d.resource === 'truck' && d.active));
+  assert.equal(await page.locator('[data-dispatch="truck->n2"] .fixed').innerText(), 'FIXED');
+
+  // A conflict answered 409 is shown in words, and nothing changes.
+  state.allowStatus.add(409);
+  await form.getByLabel('Id').fill('n2');
+  await form.getByRole('button', { name: 'Add' }).click();
+  await page.getByTestId('error').filter({ hasText: 'The server refused this change, nothing was applied' }).waitFor();
+  state.allowStatus.delete(409);
+
+  // Drop the stream: the server restarts while new stream connections are refused; an event
+  // lands meanwhile; when the stream is let through again it resumes from Last-Event-ID and
+  // the missed change appears without a reload.
+  const seqBefore = Number((await streamState.innerText()).match(/(\d+)\s*$/)?.[1] ?? NaN);
+  state.allowDrops = true;
+  state.allowStatus.add(502).add(503);
+  await page.route('**/stream', (r) => r.abort('connectionrefused'));
+  await server.restart();
+  await page.locator('[data-testid=stream-state][data-state=reconnecting]').waitFor();
+  await page.screenshot({ path: join(OUT, `coordinator-reconnecting-${vp.width}.png`) });
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n4', 60, 18.075) }] });
+  await page.unroute('**/stream');
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 15_000 });
+  await page.locator('[data-match="truck->n4"]').waitFor();
+  state.allowDrops = false;
+  const resumed = state.requests.filter((r) => r.url.endsWith('/stream') && r.headers['last-event-id'] !== undefined);
+  assert.ok(resumed.length > 0, 'a stream request carried Last-Event-ID');
+  assert.ok(resumed.every((r) => Number(r.headers['last-event-id']) >= seqBefore));
+  // The screen equals the server's plan: every proposed match on screen is in it.
+  const server_plan = await server.api('GET', `/v1/sessions/${id}/plan`);
+  const onScreen = await page.locator('[data-match]').evaluateAll((els) => els.map((e) => e.getAttribute('data-match')).sort());
+  assert.deepEqual(onScreen, server_plan.allocations.map((a) => `${a.resource}->${a.need}`).sort());
+
+  // Why a need waits: n5 has no team in reach.
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: { ...needAt('n5', 10, 18.0), lat: 61.0 } }] });
+  const n5 = page.locator('[data-need=n5]');
+  await n5.waitFor();
+  await n5.getByRole('button', { name: 'Why?' }).click();
+  await n5.getByTestId('why').filter({ hasText: 'no resource in reach' }).waitFor();
+
+  await everyControlLabelled(page);
+  if (vp.width <= 375) await fitsWidth(page, vp.width);
+  await page.screenshot({ path: join(OUT, `coordinator-${vp.width}.png`), fullPage: true });
+
+  // Withdraw n5; the truck comes back: its dispatch is no longer active.
+  await n5.getByRole('button', { name: 'Withdraw' }).click();
+  await n5.waitFor({ state: 'detached' });
+  await page.locator('[data-team=truck]').getByRole('button', { name: 'truck is back' }).click();
+  await page.locator('[data-dispatch="truck->n2"]').waitFor({ state: 'detached' });
+  const after = await server.api('GET', `/v1/sessions/${id}/plan`);
+  assert.ok(after.dispatched.every((d) => !d.active));
+  const held = await server.api('GET', `/v1/sessions/${id}/state`);
+  assert.ok(!held.needs.some((n) => n.id === 'n5'));
+  assert.deepEqual(held.plan, after);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+async function researcherFlow(browser, server, vp) {
+  const c = await context(browser, server, vp);
+  const { page } = c;
+  await page.goto(server.origin + '/#/researcher');
+  const form = page.getByTestId('job-form');
+  await form.getByLabel('Scenarios').fill('2');
+  await form.getByLabel('Scale').fill('0.3');
+  await form.getByLabel('Replicates').fill('2');
+  await form.getByRole('button', { name: 'Submit job' }).click();
+  await page.getByTestId('progress').waitFor();
+  await page.getByTestId('job').filter({ hasText: ': done' }).waitFor({ timeout: 120_000 });
+  assert.equal(await page.getByTestId('progress').getAttribute('value'), '12');
+  assert.equal(await page.getByTestId('progress').getAttribute('max'), '12');
+  await page.getByTestId('compare').waitFor();
+  assert.equal(await page.getByTestId('compare').locator('figure').count(), 3);
+  // Points plotted = runs with a coverage ratio and a cost, as the API's result has them.
+  const jobs = await server.api('GET', '/v1/jobs');
+  const result = await server.api('GET', `/v1/jobs/${jobs[0].id}/result`);
+  assert.equal(result.rows.length, 12);
+  const plotted = result.rows.filter((r) => typeof r.cost === 'number' && typeof r.coverage_ratio === 'number').length;
+  assert.equal(await page.getByTestId('compare').locator('figure').first().locator('svg[role=img] .series').count(), plotted);
+  await page.locator('[data-table=runs] .count').filter({ hasText: '12 of 12 rows' }).waitFor();
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Parquet' }).click()]);
+  assert.equal(readFileSync(await dl.path()).subarray(0, 4).toString(), 'PAR1');
+  await everyControlLabelled(page);
+  if (vp.width <= 375) await fitsWidth(page, vp.width);
+  await page.screenshot({ path: join(OUT, `researcher-${vp.width}.png`), fullPage: true });
+
+  // A long job, cancelled from the page: the server stops it.
+  await form.getByLabel('Scenarios').fill('40');
+  await form.getByLabel('Scale').fill('2');
+  await form.getByLabel('Replicates').fill('3');
+  await form.getByRole('button', { name: 'Submit job' }).click();
+  await page.getByRole('button', { name: 'Cancel job' }).click();
+  await page.getByTestId('job').filter({ hasText: ': cancelled' }).waitFor();
+  const latest = (await server.api('GET', '/v1/jobs')).find((j) => j.progress.total === 360);
+  assert.equal(latest.status, 'cancelled');
+  assert.ok(latest.progress.done < 360);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+/** The fields the console's types (src/api.ts) read, by OpenAPI schema: each must be
+ * documented, so a renamed field fails here rather than showing a blank on screen. */
+const READ_FIELDS = {
+  Summary: ['name', 'status', 'objective', 'objective_kind', 'coverage_value', 'cost', 'coverage_ratio', 'groups',
+    'min_group_ratio', 'gini', 'atkinson_0_5', 'price_of_fairness', 'needs_served', 'needs_partly_served',
+    'mean_access_time_h', 'solver', 'solve_ms', 'duals'],
+  SolveResponse: ['summary', 'allocations', 'needs', 'resources', 'why'],
+  Why: ['need', 'coverage', 'reason', 'explanation', 'marginal_value'],
+  Plan: ['summary', 'allocations', 'dispatched'],
+  Dispatch: ['need', 'resource', 'fraction', 'amounts', 'active'],
+  ChangeSet: ['seq', 'changed', 'dispatched', 'applied', 'duplicates', 'replanned_needs'],
+  SessionListed: ['id', 'name', 'created_ms', 'seq'],
+  SessionList: ['sessions'],
+  SessionState: ['seq', 'plan', 'needs', 'open', 'resources'],
+  SessionCreated: ['id', 'needs', 'resources'],
+  JobInfo: ['id', 'status', 'progress', 'created_ms', 'elapsed_ms', 'error'],
+  Progress: ['done', 'total'],
+  RunRow: ['run', 'scenario', 'policy', 'replicate', 'status', 'coverage_ratio', 'cost', 'min_group_ratio', 'gini',
+    'mean_access_time_h', 'solve_ms'],
+  AllocationRow: ['resource', 'need', 'share', 'start_h', 'end_h'],
+  NeedRow: ['id', 'coverage'],
+  Need: ['id', 'kind', 'lat', 'lon', 'priority', 'demand', 'earliest'],
+  Resource: ['id', 'kind', 'lat', 'lon', 'capacity'],
+};
+
+async function schemaFields(server) {
+  const doc = await server.api('GET', '/openapi.json');
+  const schemas = doc.components.schemas;
+  const props = (s) => {
+    const out = new Set(Object.keys(s.properties ?? {}));
+    for (const part of s.allOf ?? []) {
+      const r = part.$ref ? schemas[part.$ref.split('/').pop()] : part;
+      for (const k of props(r)) out.add(k);
+    }
+    return out;
+  };
+  const missing = [];
+  for (const [name, fields] of Object.entries(READ_FIELDS)) {
+    const s = schemas[name];
+    if (!s) {
+      missing.push(`${name} (no schema)`);
+      continue;
+    }
+    const have = props(s);
+    for (const f of fields) if (!have.has(f)) missing.push(`${name}.${f}`);
+  }
+  assert.deepEqual(missing, [], 'fields the console reads that the API does not document');
+}
+
+async function tokenFlow(browser) {
+  const token = 'e2e-token-0123456789abcdef';
+  const server = new Server({ tokens: { pilot: token } });
+  await server.start();
+  try {
+    const c = await context(browser, server, VIEWPORTS[0]);
+    const { page, state } = c;
+    state.allowStatus.add(401);
+    await page.goto(server.origin + '/#/coordinator');
+    await page.getByText('This server asks for an access token').waitFor();
+    await page.getByLabel('Access token').fill(token);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.getByRole('button', { name: 'Start empty' }).click();
+    await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+    state.allowStatus.delete(401);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('commonsnet.token')), token);
+    assert.ok(state.requests.every((r) => !r.url.includes(token)), 'the token never appears in a URL');
+    assert.ok(state.requests.filter((r) => r.url.includes('/v1/')).slice(-3).every((r) => r.headers.authorization === `Bearer ${token}`));
+    // Another tenant's view: without the token the server answers 401, the session is not listed.
+    const anon = await fetch(`${server.origin}/v1/sessions`);
+    assert.equal(anon.status, 401);
+    await noProblems(c);
+    await c.ctx.close();
+  } finally {
+    await server.close();
+  }
+}
+
+// Playwright starts Chromium on a new empty profile folder of its own (its --user-data-dir)
+// and removes it at close.
+const browser = await chromium.launch({
+  executablePath: EXECUTABLE,
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    '--no-first-run',
+  ],
+});
+const server = new Server();
+await server.start();
+try {
+  for (const vp of VIEWPORTS) {
+    await check(`planner flow on the flood scenario at ${vp.width} px`, () => plannerFlow(browser, server, vp));
+    await check(`coordinator flow at ${vp.width} px`, () => coordinatorFlow(browser, server, vp));
+    await check(`researcher flow at ${vp.width} px`, () => researcherFlow(browser, server, vp));
+  }
+  await check('planner: CSV tables, a generator and seed, and a timed scenario on the timeline', () => plannerInputs(browser, server));
+  await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
+  await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));
+  await check('bearer token: asked for on 401, sent in a header only, kept for the tab', () => tokenFlow(browser));
+} finally {
+  await browser.close();
+  await server.close();
+}
+for (const [k, v] of Object.entries(timings)) console.log(`timing: ${k}: ${v}`);
+console.log(`screenshots: ${OUT}`);
+const failed = results.filter((r) => !r.ok).length;
+console.log(`e2e: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

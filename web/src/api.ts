@@ -1,0 +1,332 @@
+import type { SessionState } from './session';
+
+// The service's HTTP API as the console uses it: typed answers, typed errors. The bearer token
+// goes in the Authorization header only, never in a URL.
+
+export type Status = 'optimal' | 'feasible' | 'infeasible' | 'time_limit' | 'error';
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type Reason =
+  | 'served'
+  | 'no_candidate'
+  | 'capacity'
+  | 'fairness'
+  | 'time'
+  | 'min_fill'
+  | 'infeasible'
+  | 'objective'
+  | 'time_limit';
+
+export interface Summary {
+  name: string | null;
+  status: Status;
+  objective: number | null;
+  objective_kind: string;
+  coverage_value: number;
+  cost: number;
+  coverage_ratio: number;
+  groups: Record<string, number>;
+  min_group_ratio: number;
+  gini: number;
+  atkinson_0_5: number;
+  price_of_fairness: number | null;
+  needs_served: number;
+  needs_partly_served: number;
+  mean_access_time_h: number | null;
+  solver: string;
+  solve_ms: number;
+  duals: string;
+}
+
+/** A row of a result table: the fixed columns and the per-dimension ones (`amt_beds`, ...). */
+export type Row = Record<string, string | number | null>;
+
+export interface Why {
+  need: string;
+  coverage: number;
+  reason: Reason;
+  explanation: string;
+  marginal_value: number;
+}
+
+export interface SolveResponse {
+  summary: Summary;
+  allocations: Row[];
+  needs: Row[];
+  resources: Row[];
+  why?: Why[];
+}
+
+export interface Dispatch {
+  need: string;
+  resource: string;
+  /** Part of the need this dispatch serves. */
+  fraction: number;
+  amounts: Record<string, number>;
+  /** False once the resource was returned. */
+  active: boolean;
+}
+
+export interface Plan {
+  summary: Summary;
+  allocations: Row[];
+  dispatched: Dispatch[];
+}
+
+export interface ChangeSet {
+  seq: number;
+  changed: unknown[];
+  dispatched: Dispatch[];
+  applied: number;
+  duplicates: string[];
+  replanned_needs: number;
+}
+
+export interface SessionListed {
+  id: string;
+  name: string | null;
+  created_ms: number;
+  seq: number;
+}
+
+export interface JobInfo {
+  id: string;
+  status: JobStatus;
+  progress: { done: number; total: number };
+  created_ms: number;
+  elapsed_ms: number | null;
+  error: string | null;
+}
+
+export interface RunRow {
+  run: number;
+  scenario: string;
+  policy: string;
+  replicate: number;
+  status: Status;
+  coverage_ratio: number | null;
+  cost: number | null;
+  min_group_ratio: number | null;
+  gini: number | null;
+  mean_access_time_h: number | null;
+  solve_ms: number | null;
+  [column: string]: string | number | null;
+}
+
+/** An error answer of the service (`{"error": {"code", "message", "details"}}`), or a failure
+ * to reach it (`status` 0, code `network`). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Turn a non-2xx answer's body into an [`ApiError`]. */
+export function errorFromBody(status: number, body: unknown): ApiError {
+  if (typeof body === 'object' && body !== null && 'error' in body) {
+    const e = (body as { error: { code?: unknown; message?: unknown; details?: unknown } }).error;
+    return new ApiError(
+      status,
+      typeof e.code === 'string' ? e.code : 'unknown',
+      typeof e.message === 'string' ? e.message : `HTTP ${status}`,
+      Array.isArray(e.details) ? e.details : [],
+    );
+  }
+  return new ApiError(status, 'unknown', `HTTP ${status}`);
+}
+
+/** A detail of a 422 in one line: `needs row 3, field demand: must be positive`. */
+export function describeDetail(d: unknown): string {
+  if (typeof d !== 'object' || d === null) return String(d);
+  const o = d as Record<string, unknown>;
+  const where = [
+    o.table !== undefined ? String(o.table) : null,
+    o.row !== undefined && o.row !== null ? `row ${String(o.row)}` : null,
+    o.field !== undefined && o.field !== null ? `field ${String(o.field)}` : null,
+  ].filter((x) => x !== null);
+  const msg = typeof o.message === 'string' ? o.message : JSON.stringify(o);
+  return where.length > 0 ? `${where.join(', ')}: ${msg}` : msg;
+}
+
+export class Api {
+  constructor(
+    private readonly token: () => string,
+    private readonly base = '',
+  ) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { ...extra };
+    const token = this.token();
+    if (token) h.Authorization = `Bearer ${token}`;
+    return h;
+  }
+
+  async raw(method: string, path: string, init: RequestInit = {}): Promise<Response> {
+    let resp: Response;
+    try {
+      resp = await fetch(this.base + path, {
+        ...init,
+        method,
+        headers: this.headers((init.headers as Record<string, string>) ?? {}),
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
+    }
+    if (!resp.ok) {
+      let body: unknown = null;
+      try {
+        body = await resp.json();
+      } catch {
+        body = null;
+      }
+      throw errorFromBody(resp.status, body);
+    }
+    return resp;
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit =
+      body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } };
+    const resp = await this.raw(method, path, init);
+    if (resp.status === 204) return undefined as T;
+    return (await resp.json()) as T;
+  }
+
+  solve(scenario: unknown): Promise<SolveResponse> {
+    return this.json('POST', '/v1/solve', scenario);
+  }
+
+  /** Solve scenario tables (CSV, Parquet or Arrow files) sent as a multipart form. */
+  async solveTables(tables: Map<string, File>, policy: unknown, explain: boolean): Promise<SolveResponse> {
+    const resp = await this.raw('POST', '/v1/solve', { body: tablesForm(tables, policy, explain) });
+    return (await resp.json()) as SolveResponse;
+  }
+
+  /** The allocations of a scenario as a Parquet file. */
+  async solveParquet(body: BodyInit, json: boolean): Promise<Blob> {
+    const headers: Record<string, string> = { Accept: 'application/vnd.apache.parquet' };
+    if (json) headers['Content-Type'] = 'application/json';
+    const resp = await this.raw('POST', '/v1/solve', { body, headers });
+    return resp.blob();
+  }
+
+  generate(name: string, seed: number, scale: number, timed: boolean): Promise<Scenario> {
+    const q = new URLSearchParams({ seed: String(seed), scale: String(scale), timed: String(timed) });
+    return this.json('GET', `/v1/generators/${encodeURIComponent(name)}?${q.toString()}`);
+  }
+
+  sessions(): Promise<{ sessions: SessionListed[] }> {
+    return this.json('GET', '/v1/sessions');
+  }
+
+  createSession(scenario: Scenario): Promise<{ id: string; needs: number; resources: number }> {
+    return this.json('POST', '/v1/sessions', { scenario });
+  }
+
+  deleteSession(id: string): Promise<void> {
+    return this.json('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+  }
+
+  plan(id: string): Promise<Plan> {
+    return this.json('GET', `/v1/sessions/${encodeURIComponent(id)}/plan`);
+  }
+
+  /** The plan and the needs and resources it is over, from one read of the session. */
+  state(id: string): Promise<SessionState> {
+    return this.json('GET', `/v1/sessions/${encodeURIComponent(id)}/state`);
+  }
+
+  events(id: string, events: SessionEvent[]): Promise<ChangeSet> {
+    return this.json('POST', `/v1/sessions/${encodeURIComponent(id)}/events`, { events });
+  }
+
+  why(id: string, need: string): Promise<Record<string, unknown>> {
+    return this.json(
+      'GET',
+      `/v1/sessions/${encodeURIComponent(id)}/needs/${encodeURIComponent(need)}/why`,
+    );
+  }
+
+  submitJob(request: unknown): Promise<{ id: string }> {
+    return this.json('POST', '/v1/jobs', request);
+  }
+
+  job(id: string): Promise<JobInfo> {
+    return this.json('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  jobs(): Promise<JobInfo[]> {
+    return this.json('GET', '/v1/jobs');
+  }
+
+  cancelJob(id: string): Promise<JobInfo> {
+    return this.json('DELETE', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  jobResult(id: string): Promise<{ id: string; rows: RunRow[] }> {
+    return this.json('GET', `/v1/jobs/${encodeURIComponent(id)}/result`);
+  }
+
+  async jobParquet(id: string): Promise<Blob> {
+    const resp = await this.raw('GET', `/v1/jobs/${encodeURIComponent(id)}/result`, {
+      headers: { Accept: 'application/vnd.apache.parquet' },
+    });
+    return resp.blob();
+  }
+}
+
+/** A scenario as SPEC section 3 writes it (only what the console reads is typed). */
+export interface Scenario {
+  name?: string;
+  resources: Entity[];
+  needs: Entity[];
+  links?: unknown[];
+  policy?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface Entity {
+  id: string;
+  kind?: string;
+  community?: string;
+  lat?: number | null;
+  lon?: number | null;
+  priority?: number;
+  capacity?: Record<string, number>;
+  demand?: Record<string, number>;
+  duration_h?: number;
+  [field: string]: unknown;
+}
+
+export type SessionEvent =
+  | { type: 'need_added' | 'need_updated'; need: Entity; event_id?: string }
+  | { type: 'resource_added' | 'resource_updated'; resource: Entity; event_id?: string }
+  | { type: 'need_withdrawn' | 'resource_withdrawn' | 'resource_returned'; id: string; event_id?: string }
+  | { type: 'dispatched'; need: string; resource: string; event_id?: string };
+
+/** The multipart form of `POST /v1/solve` for table files: each file goes in the part its name
+ * says (`needs.csv` -> `needs`), the policy as JSON. */
+export function tablesForm(tables: Map<string, File>, policy: unknown, explain: boolean): FormData {
+  const form = new FormData();
+  for (const [part, file] of tables) form.append(part, file, file.name);
+  form.append('policy', JSON.stringify(policy ?? {}));
+  form.append('explain', String(explain));
+  return form;
+}
+
+/** Which table a file holds, from its name (`needs.parquet`, `my-resources.csv`), or null. */
+export function tableOfFile(name: string): 'resources' | 'needs' | 'links' | null {
+  const base = name.toLowerCase().replace(/\.(csv|parquet|arrow|arrows|feather|ipc)$/, '');
+  if (base === name.toLowerCase()) return null;
+  for (const t of ['resources', 'needs', 'links'] as const) {
+    if (base === t || base.endsWith(`-${t}`) || base.endsWith(`_${t}`)) return t;
+  }
+  return null;
+}

@@ -1,0 +1,73 @@
+// The policy form of the planner: what it edits, read from and written into a scenario's
+// `policy` (SPEC section 2), leaving every field it does not show as it was.
+
+export const OBJECTIVES = ['coverage', 'cost', 'weighted', 'proportional', 'deprivation'] as const;
+export const FAIRNESS = ['none', 'maxmin', 'leximin', 'min_share'] as const;
+export const SOLVERS = ['auto', 'lp', 'greedy'] as const;
+export const GENERATORS = ['urban', 'rural', 'intentional', 'disaster'] as const;
+
+export type Objective = (typeof OBJECTIVES)[number];
+export type FairnessKind = (typeof FAIRNESS)[number];
+export type SolverChoice = (typeof SOLVERS)[number];
+
+export interface PolicyForm {
+  objective: Objective;
+  fairness: FairnessKind;
+  minShare: number;
+  solver: SolverChoice;
+  /** Empty means "no limit" (the field is left out). */
+  radiusKm: number | null;
+  speedKmh: number | null;
+  costPerKm: number | null;
+  crossCommunity: boolean;
+}
+
+function pick<T extends string>(all: readonly T[], v: unknown, fallback: T): T {
+  return all.find((x) => x === v) ?? fallback;
+}
+
+function numberOr(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** The form's values for a scenario's policy (SPEC's defaults where it is silent). */
+export function formOf(policy: Record<string, unknown> | undefined): PolicyForm {
+  const p = policy ?? {};
+  const f = p.fairness;
+  let fairness: FairnessKind = 'none';
+  let minShare = 0.5;
+  if (typeof f === 'object' && f !== null && 'min_share' in f) {
+    fairness = 'min_share';
+    minShare = numberOr((f as { min_share: unknown }).min_share) ?? 0.5;
+  } else {
+    fairness = pick(FAIRNESS, f, 'none');
+  }
+  return {
+    objective: pick(OBJECTIVES, p.objective, 'coverage'),
+    fairness,
+    minShare,
+    solver: pick(SOLVERS, p.solver, 'auto'),
+    radiusKm: numberOr(p.max_distance_km),
+    speedKmh: numberOr(p.speed_kmh),
+    costPerKm: numberOr(p.cost_per_km),
+    crossCommunity: p.cross_community !== false,
+  };
+}
+
+/** `policy` with the form's values written over it. */
+export function applyForm(policy: Record<string, unknown> | undefined, f: PolicyForm): Record<string, unknown> {
+  const p: Record<string, unknown> = { ...(policy ?? {}) };
+  p.objective = f.objective;
+  p.fairness = f.fairness === 'min_share' ? { min_share: f.minShare } : f.fairness;
+  if (f.solver === 'auto') delete p.solver;
+  else p.solver = f.solver;
+  const set = (k: string, v: number | null) => {
+    if (v === null || !Number.isFinite(v)) delete p[k];
+    else p[k] = v;
+  };
+  set('max_distance_km', f.radiusKm);
+  set('speed_kmh', f.speedKmh);
+  set('cost_per_km', f.costPerKm);
+  p.cross_community = f.crossCommunity;
+  return p;
+}
