@@ -24,6 +24,7 @@ def nb(cells):
 COMMON = r'''
 import os, subprocess, json
 from pathlib import Path
+import commonsnet
 import polars as pl
 import matplotlib
 matplotlib.use("Agg")
@@ -39,19 +40,18 @@ policies = nb([
     ("markdown", """
 # Policies compared: greedy, coverage, maxmin
 
-A batch simulation of the `disaster` generator through `commonsnet simulate`: 8 scenarios,
-3 policies, 2 Monte Carlo replicates with demand, failure and travel-time perturbations.
-Results are one row per run (Parquet), aggregated here with polars.
+A batch simulation of the `disaster` generator with `commonsnet.simulate` (the engine
+in-process, the same run table as `commonsnet simulate`): 8 scenarios, 3 policies, 2 Monte
+Carlo replicates with demand, failure and travel-time perturbations. Results are one row per
+run (an Arrow table), aggregated here with polars.
 """),
     ("code", COMMON),
     ("code", r'''
-table = OUT / "disaster.parquet"
-run = subprocess.run([BIN, "simulate", "--generator", "disaster", "--scenarios", "8", "--replicates", "2",
-                      "--seed", "7", "--policies", "greedy,coverage,maxmin",
-                      "--perturb", "demand=0.2,failures=0.05,travel_time=0.1", "--out", str(table)],
-                     capture_output=True, text=True, check=True)
-print(run.stdout.splitlines()[0])
-runs = pl.read_parquet(table)
+table = commonsnet.simulate("disaster", scenarios=8, replicates=2, seed=7,
+                            policies=["greedy", "coverage", "maxmin"],
+                            perturb={"demand": 0.2, "failures": 0.05, "travel_time": 0.1})
+runs = pl.from_arrow(table)
+runs.write_parquet(OUT / "disaster.parquet")
 assert runs.height == 8 * 3 * 2, runs.height
 runs.select("scenario", "policy", "replicate", "status", "coverage_ratio", "min_group_ratio", "cost").head()
 '''),
@@ -140,7 +140,6 @@ coverage ratios, Gini, the price of fairness, and why needs go short.
 """),
     ("code", COMMON),
     ("code", r'''
-import tempfile
 from collections import Counter
 POLICIES = {
     "none": {"objective": "coverage", "fairness": "none"},
@@ -150,23 +149,17 @@ POLICIES = {
     "deprivation": {"objective": "deprivation", "fairness": "none", "cost_weight": 0.001,
                     "deprivation": [[0, 0], [0.5, 1], [1, 4]]},
 }
-work = Path(tempfile.mkdtemp())
 rows, ratios = [], []
 for seed in range(1, 5):
-    base = work / f"disaster-{seed}.json"
-    subprocess.run([BIN, "generate", "disaster", "--seed", str(seed), "--out", str(base)], check=True,
-                   capture_output=True)
-    scenario = json.loads(base.read_text())
-    for need in scenario["needs"]:
-        need["demand"] = {k: 3 * v for k, v in need["demand"].items()}
-    own = scenario["policy"]
+    scenario = commonsnet.generate("disaster", seed=seed)
+    # Three times the demand: scarcity, where fairness has a price.
+    needs = pl.from_arrow(scenario.needs)
+    needs = needs.with_columns([pl.col(c) * 3 for c in needs.columns if c.startswith("dem_")])
     for name, policy in POLICIES.items():
-        scenario["policy"] = {**own, **policy}
-        path = work / f"disaster-{seed}-{name}.json"
-        path.write_text(json.dumps(scenario))
-        out = subprocess.run([BIN, "solve", str(path), "--explain"], capture_output=True, text=True, check=True)
-        summary = json.loads(out.stdout)
-        reasons = Counter(w["reason"] for w in summary["why"])
+        result = commonsnet.solve(resources=scenario.resources, needs=needs, name=scenario.name,
+                                  policy={**scenario.policy, **policy}, explain=True)
+        summary = result.summary
+        reasons = Counter(result.why.column("reason").to_pylist())
         rows.append({"seed": seed, "policy": name, "coverage_ratio": summary["coverage_ratio"],
                      "min_group_ratio": summary["min_group_ratio"], "gini": summary["gini"],
                      "atkinson_0_5": summary["atkinson_0_5"], "price_of_fairness": summary["price_of_fairness"],
@@ -217,7 +210,7 @@ lending = nb([
     ("markdown", """
 # Lending over time: optimal plan vs first-come-first-served
 
-Tool loans from the `urban` generator with the time model (`--timed`): loans of 1-5 days over
+Tool loans from the `urban` generator with the time model (`timed=True`): loans of 1-5 days over
 four weeks with 0-7 days of slack, tool-library items pooled by kind and site. Each scenario is
 solved twice: by the optimiser, and first-come-first-served (`solver: greedy`, SPEC's greedy
 with time: each request, in order, takes its earliest start with room), the practice of
@@ -226,38 +219,30 @@ waits past the first day asked for; then a Gantt chart of one tool library's fir
 """),
     ("code", COMMON),
     ("code", r'''
-import tempfile
-work = Path(tempfile.mkdtemp())
 rows, bookings = [], {}
 for seed in range(1, 4):
-    path = work / f"urban-{seed}.json"
-    subprocess.run([BIN, "generate", "urban", "--timed", "--seed", str(seed), "--scale", "2", "--out", str(path)],
-                   check=True, capture_output=True)
-    scenario = json.loads(path.read_text())
+    scenario = commonsnet.generate("urban", seed=seed, scale=2, timed=True)
     # A busy month: only the tool libraries lend (no neighbours' tools), one item of each kind.
-    scenario["resources"] = [r for r in scenario["resources"] if r["kind"] != "tool" or r.get("cost") == 1]
-    for r in scenario["resources"]:
-        if r["kind"] == "tool":
-            r["capacity"]["loans"] = 1
-    needs = {n["id"]: n for n in scenario["needs"]}
-    items = {r["id"]: r for r in scenario["resources"] if r["kind"] == "tool"}
-    loans = [n for n in scenario["needs"] if n["kind"] == "tool"]
-    horizon = max(n["deadline"] + n["duration_h"] for n in loans)
+    resources = (pl.from_arrow(scenario.resources)
+                 .filter((pl.col("kind") != "tool") | (pl.col("cost") == 1))
+                 .with_columns(pl.when(pl.col("kind") == "tool").then(1.0).otherwise(pl.col("cap_loans"))
+                               .alias("cap_loans")))
+    needs = pl.from_arrow(scenario.needs)
+    items = {r["id"]: r for r in resources.filter(pl.col("kind") == "tool").iter_rows(named=True)}
+    loans = {n["id"]: n for n in needs.filter(pl.col("kind") == "tool").iter_rows(named=True)}
+    horizon = max(n["deadline"] + n["duration_h"] for n in loans.values())
     for plan in ["optimal", "fcfs"]:
-        s = dict(scenario, policy=dict(scenario["policy"], solver="greedy" if plan == "fcfs" else "auto"))
-        f = work / f"urban-{seed}-{plan}.json"
-        f.write_text(json.dumps(s))
-        out = work / f"out-{seed}-{plan}"
-        summary = json.loads(subprocess.run([BIN, "solve", str(f), "--out", str(out), "--out-format", "parquet"],
-                                            check=True, capture_output=True, text=True).stdout)
-        alloc = pl.read_parquet(out / "allocations.parquet").filter(pl.col("resource").is_in(list(items)))
-        booked = sum((e - st + items[r].get("turnaround_h", 0)) * a
+        policy = dict(scenario.policy, solver="greedy" if plan == "fcfs" else "auto")
+        result = commonsnet.solve(resources=resources, needs=needs, policy=policy, name=scenario.name)
+        alloc = result.to_polars("allocations").filter(pl.col("resource").is_in(list(items)))
+        booked = sum((e - st + (items[r]["turnaround_h"] or 0)) * a
                      for r, st, e, a in alloc.select("resource", "start_h", "end_h", "amt_loans").iter_rows())
-        available = sum(r["capacity"]["loans"] for r in items.values()) * horizon
-        waits = [st - needs[n]["earliest"] for n, st in alloc.select("need", "start_h").iter_rows()]
-        rows.append({"seed": seed, "plan": plan, "status": summary["status"], "requests": len(loans),
+        available = sum(r["cap_loans"] for r in items.values()) * horizon
+        waits = [st - loans[n]["earliest"] for n, st in alloc.select("need", "start_h").iter_rows()]
+        rows.append({"seed": seed, "plan": plan, "status": result.status, "requests": len(loans),
                      "served": alloc["need"].n_unique(), "idle": 1 - booked / available,
-                     "mean_wait_h": sum(waits) / max(1, len(waits)), "coverage_value": summary["coverage_value"]})
+                     "mean_wait_h": sum(waits) / max(1, len(waits)),
+                     "coverage_value": result.summary["coverage_value"]})
         bookings[(seed, plan)] = alloc
 runs = pl.DataFrame(rows)
 runs
@@ -292,5 +277,48 @@ fig.savefig(OUT / "lending.png", dpi=100)
 '''),
 ])
 
-for name, book in [("policies", policies), ("service", service), ("fairness", fairness), ("lending", lending)]:
+sweep = nb([
+    ("markdown", """
+# A sweep on a Ray cluster
+
+`commonsnet.ray.sweep` runs the runs of `commonsnet.simulate` as Ray tasks on whatever cluster
+`ray.init()` connects to; here a local cluster of 2 CPUs. Every run is made from its index (its
+scenario, policy and replicate, seeded as the CLI seeds them), so the table is the same as
+`commonsnet.simulate` on one machine, row for row, but for the measured `solve_ms`.
+"""),
+    ("code", COMMON),
+    ("code", r'''
+import time
+import ray
+import commonsnet.ray
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+ARGS = dict(scenarios=6, scale=0.5, seed=3, replicates=2, policies=["greedy", "coverage", "maxmin", "leximin"],
+            perturb={"demand": 0.2, "failures": 0.05, "travel_time": 0.1})
+start = time.perf_counter()
+table = commonsnet.ray.sweep("urban", **ARGS)
+on_ray = time.perf_counter() - start
+start = time.perf_counter()
+local = commonsnet.simulate("urban", **ARGS)
+on_one = time.perf_counter() - start
+assert table.drop_columns(["solve_ms"]).equals(local.drop_columns(["solve_ms"]))
+print(f"{table.num_rows} runs: {on_ray:.1f} s as Ray tasks, {on_one:.1f} s with simulate; the same table")
+ray.shutdown()
+'''),
+    ("code", r'''
+runs = pl.from_arrow(table)
+by = runs.group_by("policy", maintain_order=True).agg(
+    pl.col("coverage_ratio").mean(), pl.col("min_group_ratio").mean(), pl.col("cost").mean())
+print(by)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+axes[0].bar(by["policy"], by["coverage_ratio"], color="tab:blue")
+axes[0].set(ylabel="mean coverage ratio", title="Efficiency")
+axes[1].bar(by["policy"], by["min_group_ratio"], color="tab:green")
+axes[1].set(ylabel="mean worst group ratio", title="Fairness")
+fig.tight_layout()
+fig.savefig(OUT / "sweep.png", dpi=100)
+'''),
+])
+
+for name, book in [("policies", policies), ("service", service), ("fairness", fairness), ("lending", lending),
+                   ("sweep", sweep)]:
     (HERE / f"{name}.ipynb").write_text(json.dumps(book, indent=1) + "\n")

@@ -25,3 +25,16 @@ npm test --silent
 # The browser tests drive the binary `cargo test` just built (it embeds web/dist).
 cargo build --quiet --bin commonsnet
 E2E_OUT="${E2E_OUT:-$PWD/e2e/out}" npm run --silent e2e
+cd ..
+
+# Python: the extension built by maturin into the same target dir as the tests (debug), as a
+# wheel installed into a fresh virtualenv with the pinned test requirements, then pytest.
+venv="${COMMONSNET_VENV:-$HOME/.cache/commonsnet-venv}"
+python3 -m venv --clear "$venv"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r python/requirements-test.txt
+wheels="$(mktemp -d)"
+"$venv/bin/maturin" build --quiet --manifest-path python/Cargo.toml --profile dev --out "$wheels"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$wheels"/commonsnet-*.whl
+rm -rf "$wheels"
+COMMONSNET_BIN="$CARGO_TARGET_DIR/debug/commonsnet" "$venv/bin/pytest" -q python/tests

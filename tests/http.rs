@@ -1,13 +1,12 @@
 //! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
-use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
+use crate::common::server::{call, get, post_json, solve_multipart, write_tokens, Resp, Server};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -329,16 +328,6 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     let v = get(&s, &format!("/v1/jobs/{id}"), None).json();
     assert_eq!(v["status"], "cancelled");
     assert_eq!(v["progress"]["done"].as_i64().unwrap(), done_at_cancel);
-}
-
-fn write_tokens(dir: &Path) -> PathBuf {
-    let path = dir.join("tokens.txt");
-    std::fs::write(
-        &path,
-        "# tenant token\nalice alice-secret-token-0001\nbob bob-secret-token-000002\n",
-    )
-    .unwrap();
-    path
 }
 
 #[test]

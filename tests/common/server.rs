@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -177,4 +177,16 @@ pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A tokens file with two tenants, `alice` (`alice-secret-token-0001`) and `bob`
+/// (`bob-secret-token-000002`).
+pub fn write_tokens(dir: &Path) -> PathBuf {
+    let path = dir.join("tokens.txt");
+    std::fs::write(
+        &path,
+        "# tenant token\nalice alice-secret-token-0001\nbob bob-secret-token-000002\n",
+    )
+    .unwrap();
+    path
 }

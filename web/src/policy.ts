@@ -9,6 +9,7 @@ export const GENERATORS = ['urban', 'rural', 'intentional', 'disaster'] as const
 export type Objective = (typeof OBJECTIVES)[number];
 export type FairnessKind = (typeof FAIRNESS)[number];
 export type SolverChoice = (typeof SOLVERS)[number];
+export type GeneratorName = (typeof GENERATORS)[number];
 
 export interface PolicyForm {
   objective: Objective;

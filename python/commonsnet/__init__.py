@@ -1,0 +1,239 @@
+"""CommonsNet in-process: solve allocation scenarios, generate the pilot scenarios, and run
+seeded simulation batches, with the engine of the ``commonsnet`` CLI and service.
+
+Tables go in and come out as Arrow through the C data interface, without a copy of their
+buffers: pyarrow Tables and RecordBatches, polars DataFrames (``__arrow_c_stream__``) and pandas
+DataFrames are accepted; results are pyarrow Tables (``Result.to_polars``).
+
+The GIL is released while the engine works, so several Python threads can solve at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+
+import pyarrow as pa
+
+from . import _commonsnet
+from .errors import CommonsNetError, EngineError, InvalidScenario
+
+if TYPE_CHECKING:
+    import polars
+
+__all__ = [
+    "CommonsNetError",
+    "EngineError",
+    "InvalidScenario",
+    "Result",
+    "Scenario",
+    "generate",
+    "simulate",
+    "solve",
+    "__version__",
+]
+
+__version__: str = _commonsnet.__version__
+
+Status = Literal["optimal", "feasible", "infeasible", "time_limit", "error"]
+TableName = Literal["allocations", "needs", "resources", "why"]
+
+# Runs held in memory per engine call; `simulate` calls in chunks of this many.
+_CHUNK = 100_000
+
+
+def _table(batch: pa.RecordBatch) -> pa.Table:
+    return pa.Table.from_batches([batch])
+
+
+@dataclass(frozen=True)
+class Result:
+    """A solved scenario: the summary (SPEC section 3) and the result tables."""
+
+    summary: dict[str, Any]
+    allocations: pa.Table
+    needs: pa.Table
+    resources: pa.Table
+    #: With ``explain=True``: why each need not served in full is served as it is.
+    why: pa.Table | None = None
+
+    @property
+    def status(self) -> Status:
+        return self.summary["status"]
+
+    @property
+    def solver(self) -> str:
+        return self.summary["solver"]
+
+    @property
+    def objective(self) -> float | None:
+        return self.summary["objective"]
+
+    def to_polars(self, table: TableName = "allocations") -> "polars.DataFrame":
+        """One of the result tables as a polars DataFrame (zero copy where polars can)."""
+        import polars
+
+        t = getattr(self, table)
+        if t is None:
+            raise ValueError(f"no {table} table (solve with explain=True for why)")
+        return polars.from_arrow(t)  # type: ignore[return-value]
+
+    @classmethod
+    def _of(cls, solved: tuple[str, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch | None]) -> "Result":
+        summary, allocations, needs, resources, why = solved
+        return cls(
+            summary=json.loads(summary),
+            allocations=_table(allocations),
+            needs=_table(needs),
+            resources=_table(resources),
+            why=None if why is None else _table(why),
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario as tables (SPEC section 3): what ``generate`` returns and ``solve`` takes."""
+
+    name: str
+    resources: pa.Table
+    needs: pa.Table
+    policy: dict[str, Any] = field(default_factory=dict)
+    links: pa.Table | None = None
+
+
+def _arrow(obj: Any, what: str) -> Any:
+    """An object the engine can read through the Arrow C stream interface."""
+    if hasattr(obj, "__arrow_c_stream__"):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    module = type(obj).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(obj, preserve_index=False)
+    raise TypeError(
+        f"{what}: expected a pyarrow Table or RecordBatch, a polars or pandas DataFrame, "
+        f"or any object with __arrow_c_stream__; got {type(obj).__name__}"
+    )
+
+
+def solve(
+    scenario: Mapping[str, Any] | str | Scenario | None = None,
+    *,
+    resources: Any = None,
+    needs: Any = None,
+    links: Any = None,
+    policy: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    explain: bool = False,
+    threads: int | None = None,
+) -> Result:
+    """Solve a scenario: a dict or JSON text of SPEC section 3, a ``Scenario`` of tables, or
+    ``resources`` and ``needs`` (and optional ``links``) tables with a ``policy`` dict.
+
+    ``explain=True`` adds the ``why`` table. ``threads`` caps the engine's threads (default: all
+    cores). Raises ``InvalidScenario`` (with ``details``) for input the engine rejects."""
+    if threads is not None and threads < 1:
+        raise ValueError("threads must be at least 1")
+    if isinstance(scenario, Scenario):
+        if resources is not None or needs is not None or links is not None:
+            raise TypeError("give a scenario or tables, not both")
+        resources, needs, links = scenario.resources, scenario.needs, scenario.links
+        policy = {**scenario.policy, **(policy or {})}
+        name = name or scenario.name
+        scenario = None
+    if scenario is not None:
+        if resources is not None or needs is not None or links is not None:
+            raise TypeError("give a scenario or tables, not both")
+        if isinstance(scenario, str):
+            text = scenario
+            if policy is not None:
+                raise TypeError("policy= goes with tables; put it in the scenario's JSON")
+        else:
+            data = dict(scenario)
+            if policy is not None:
+                data["policy"] = {**data.get("policy", {}), **policy}
+            text = json.dumps(data)
+        return Result._of(_commonsnet.solve_json(text, explain, threads))
+    if resources is None or needs is None:
+        raise TypeError("give a scenario, or both resources and needs tables")
+    return Result._of(
+        _commonsnet.solve_tables(
+            _arrow(resources, "resources"),
+            _arrow(needs, "needs"),
+            None if links is None else _arrow(links, "links"),
+            None if policy is None else json.dumps(dict(policy)),
+            name,
+            explain,
+            threads,
+        )
+    )
+
+
+def generate(name: str, seed: int = 0, scale: float = 1.0, *, timed: bool = False) -> Scenario:
+    """A pilot generator's scenario (``urban``, ``rural``, ``intentional``, ``disaster``) as
+    tables, the same as ``commonsnet generate NAME --seed SEED --scale SCALE``."""
+    label, resources, needs, policy = _commonsnet.generate(name, seed, scale, timed)
+    return Scenario(name=label, resources=_table(resources), needs=_table(needs), policy=json.loads(policy))
+
+
+def _spec(
+    generator: str | None,
+    scenario: Mapping[str, Any] | None,
+    scenarios: int,
+    scale: float,
+    seed: int,
+    timed: bool,
+    policies: Sequence[str],
+    replicates: int,
+    perturb: Mapping[str, float] | None,
+    time_limit_s: float,
+    explain: bool,
+) -> str:
+    if (generator is None) == (scenario is None):
+        raise TypeError("give one of generator (a name) and scenario (a dict)")
+    spec: dict[str, Any] = {
+        "scenarios": scenarios,
+        "scale": scale,
+        "seed": seed,
+        "timed": timed,
+        "policies": list(policies),
+        "replicates": replicates,
+        "perturb": dict(perturb or {}),
+        "time_limit_s": time_limit_s,
+        "explain": explain,
+    }
+    if generator is not None:
+        spec["generator"] = generator
+    else:
+        spec["scenario"] = dict(scenario or {})
+    return json.dumps(spec)
+
+
+def simulate(
+    generator: str | None = None,
+    *,
+    scenario: Mapping[str, Any] | None = None,
+    scenarios: int = 10,
+    scale: float = 1.0,
+    seed: int = 0,
+    timed: bool = False,
+    policies: Sequence[str] = ("greedy", "coverage", "maxmin"),
+    replicates: int = 1,
+    perturb: Mapping[str, float] | None = None,
+    time_limit_s: float = 60.0,
+    explain: bool = False,
+    threads: int | None = None,
+) -> pa.Table:
+    """Scenarios x policies x replicates, one row per run: the same table as ``commonsnet
+    simulate`` with the same arguments (only the measured ``solve_ms`` differs). Runs are seeded
+    by their (scenario, replicate) index, so the table does not depend on ``threads``."""
+    spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
+    total = _commonsnet.simulate_total(spec)
+    parts = [
+        _commonsnet.simulate_runs(spec, start, min(start + _CHUNK, total), threads)
+        for start in range(0, total, _CHUNK)
+    ]
+    if not parts:
+        raise ValueError("no runs")
+    return pa.Table.from_batches(parts)

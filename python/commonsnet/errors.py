@@ -1,0 +1,25 @@
+"""Exceptions raised by commonsnet. The engine raises these itself (from Rust), so their
+constructors take exactly what it passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CommonsNetError(Exception):
+    """Base class of every error commonsnet raises."""
+
+
+class InvalidScenario(CommonsNetError, ValueError):
+    """The scenario was rejected. ``details`` lists every problem found, each a dict with
+    ``table`` (scenario, resources, needs, links or policy), ``row`` (0-based, or None),
+    ``field`` (JSON name or column, or None) and ``message``."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.details: list[dict[str, Any]] = list(details or [])
+
+
+class EngineError(CommonsNetError, RuntimeError):
+    """The engine failed on valid input (a bug: a panic inside it is caught and raised as this,
+    and the interpreter goes on)."""

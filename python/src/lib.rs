@@ -1,0 +1,422 @@
+//! `commonsnet._commonsnet`: the engine for Python (SPEC section 4 "Python"). Tables cross the
+//! boundary through the Arrow C data interface (`arrow-pyarrow`): input as any object with
+//! `__arrow_c_stream__` (pyarrow, polars, pandas >= 2.2), output as pyarrow record batches over
+//! the engine's buffers, never as JSON or IPC bytes. The Python package (`commonsnet/`) wraps
+//! these functions; this module's contract with it:
+//!
+//! - every call releases the GIL while the engine works;
+//! - every error is a Python exception of `commonsnet.errors` (`InvalidScenario` with its
+//!   table/row/field details, `CommonsNetError` otherwise), and a panic inside the engine is
+//!   caught here and raised as `EngineError`, never unwinding into Python.
+
+use arrow_array::RecordBatch;
+use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use commonsnet_datasets::generate::{Clock, Generated, Generator, MAX_SCALE};
+use commonsnet_engine::batch::{
+    rows_to_batch, run_each, Batch, BatchSettings, PerturbKind, Perturbation, PolicySpec, RunRow,
+    ScenarioSource,
+};
+use commonsnet_engine::input::InvalidInput;
+use commonsnet_engine::{Report, Scenario, SolveOptions};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
+use serde_json::Value;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+/// Why a call failed, before it becomes a Python exception (with the GIL held).
+enum Failure {
+    Invalid(InvalidInput),
+    /// Bad arguments that are not a scenario's (an unknown generator, a scale out of range).
+    Argument(String),
+    Engine(String),
+}
+
+impl Failure {
+    fn into_py(self, py: Python<'_>) -> PyErr {
+        let raise = |class: &str, args: Vec<Py<PyAny>>| -> PyErr {
+            let made = py
+                .import("commonsnet.errors")
+                .and_then(|m| m.getattr(class))
+                .and_then(|c| c.call1(pyo3::types::PyTuple::new(py, args)?));
+            match made {
+                Ok(e) => PyErr::from_value(e),
+                Err(e) => e,
+            }
+        };
+        match self {
+            Failure::Invalid(e) => {
+                let details = PyList::empty(py);
+                for i in &e.issues {
+                    let d = pyo3::types::PyDict::new(py);
+                    let _ = d.set_item("table", &i.table);
+                    let _ = d.set_item("row", i.row);
+                    let _ = d.set_item("field", i.field.as_deref());
+                    let _ = d.set_item("message", &i.message);
+                    let _ = details.append(d);
+                }
+                let msg = PyString::new(py, &e.to_string()).into_any().unbind();
+                raise("InvalidScenario", vec![msg, details.into_any().unbind()])
+            }
+            Failure::Argument(m) => PyValueError::new_err(m),
+            Failure::Engine(m) => raise(
+                "EngineError",
+                vec![PyString::new(py, &m).into_any().unbind()],
+            ),
+        }
+    }
+}
+
+/// Run `f` without the GIL, with a panic caught and reported as an [`Failure::Engine`].
+fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Failure> + Send) -> PyResult<T> {
+    py.detach(|| {
+        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+            Err(Failure::Engine(format!(
+                "the engine failed (a bug, please report it): {}",
+                commonsnet_engine::batch::panic_message(p.as_ref())
+            )))
+        })
+    })
+    .map_err(|f| f.into_py(py))
+}
+
+fn engine_err(e: impl std::fmt::Display) -> Failure {
+    Failure::Engine(e.to_string())
+}
+
+/// All record batches of an Arrow stream (any `__arrow_c_stream__` object).
+fn read_stream(obj: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
+    let reader = arrow_array::ffi_stream::ArrowArrayStreamReader::from_pyarrow_bound(obj)?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyValueError::new_err(format!("reading an Arrow stream: {e}")))
+}
+
+/// What `solve` hands back to Python: the summary as JSON text, and the result tables.
+type Solved = (
+    String,
+    RecordBatch,
+    RecordBatch,
+    RecordBatch,
+    Option<RecordBatch>,
+);
+
+fn solve_scenario(s: &Scenario, explain: bool, threads: Option<usize>) -> Result<Solved, Failure> {
+    let opts = SolveOptions {
+        threads,
+        ..Default::default()
+    };
+    let outcome = commonsnet_engine::solve::try_solve_with(s, &opts).map_err(engine_err)?;
+    let report = if explain {
+        Report::explained(&outcome)
+    } else {
+        Report::new(&outcome)
+    };
+    let t = report.tables().map_err(engine_err)?;
+    let summary = serde_json::to_string(&report.summary_json()).map_err(engine_err)?;
+    Ok((summary, t.allocations, t.needs, t.resources, t.why))
+}
+
+fn solved_to_py(py: Python<'_>, s: Solved) -> PyResult<Bound<'_, PyAny>> {
+    let (summary, a, n, r, w) = s;
+    let why = match w {
+        Some(w) => w.to_pyarrow(py)?,
+        None => py.None().into_bound(py),
+    };
+    (
+        summary,
+        a.to_pyarrow(py)?,
+        n.to_pyarrow(py)?,
+        r.to_pyarrow(py)?,
+        why,
+    )
+        .into_pyobject(py)
+        .map(|t| t.into_any())
+}
+
+/// Solve a scenario given as JSON text (SPEC section 3). Returns (summary JSON, allocations,
+/// needs, resources, why or None) with the tables as pyarrow record batches.
+#[pyfunction]
+#[pyo3(signature = (text, explain=false, threads=None))]
+fn solve_json<'py>(
+    py: Python<'py>,
+    text: &str,
+    explain: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let solved = guarded(py, || {
+        let s = commonsnet_engine::input::scenario_from_json_str(text).map_err(Failure::Invalid)?;
+        solve_scenario(&s, explain, threads)
+    })?;
+    solved_to_py(py, solved)
+}
+
+/// Solve a scenario given as tables (any objects with `__arrow_c_stream__`) and a policy as
+/// JSON text. Returns what [`solve_json`] returns.
+#[pyfunction]
+#[pyo3(signature = (resources, needs, links=None, policy=None, name=None, explain=false, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn solve_tables<'py>(
+    py: Python<'py>,
+    resources: &Bound<'py, PyAny>,
+    needs: &Bound<'py, PyAny>,
+    links: Option<&Bound<'py, PyAny>>,
+    policy: Option<&str>,
+    name: Option<&str>,
+    explain: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let resources = read_stream(resources)?;
+    let needs = read_stream(needs)?;
+    let links = links.map(read_stream).transpose()?;
+    let policy: Option<Value> = policy
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("policy is not JSON: {e}")))?;
+    let solved = guarded(py, || {
+        let s = commonsnet_engine::scenario_from_batches(
+            &resources,
+            &needs,
+            links.as_deref(),
+            policy.as_ref(),
+            name,
+        )
+        .map_err(Failure::Invalid)?;
+        solve_scenario(&s, explain, threads)
+    })?;
+    solved_to_py(py, solved)
+}
+
+fn generator(name: &str) -> Result<Generator, Failure> {
+    name.parse()
+        .map_err(|e: commonsnet_datasets::generate::GenerateError| Failure::Argument(e.to_string()))
+}
+
+/// A pilot generator's scenario as tables: (name, resources, needs, policy JSON).
+#[pyfunction]
+#[pyo3(signature = (name, seed, scale=1.0, timed=false))]
+fn generate<'py>(
+    py: Python<'py>,
+    name: &str,
+    seed: u64,
+    scale: f64,
+    timed: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (label, tables) = guarded(py, || {
+        let g = generator(name)?;
+        let clock = if timed { Clock::Timed } else { Clock::Snapshot };
+        let s = g
+            .scenario(scale, seed, clock)
+            .map_err(|e| Failure::Argument(e.to_string()))?;
+        let t = commonsnet_engine::tables::scenario_to_tables(&s).map_err(engine_err)?;
+        Ok((s.name().unwrap_or(name).to_string(), t))
+    })?;
+    let policy =
+        serde_json::to_string(&tables.policy).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    (
+        label,
+        tables.resources.to_pyarrow(py)?,
+        tables.needs.to_pyarrow(py)?,
+        policy,
+    )
+        .into_pyobject(py)
+        .map(|t| t.into_any())
+}
+
+/// A batch as `commonsnet simulate` builds it, from a JSON spec:
+/// `{"generator": NAME | "scenario": SCENARIO, "scenarios": N, "scale": F, "seed": S,
+/// "timed": B, "policies": [...], "replicates": R, "perturb": {...}, "time_limit_s": F,
+/// "explain": B}`.
+fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
+    let arg = |m: String| Failure::Argument(m);
+    let obj = spec
+        .as_object()
+        .ok_or_else(|| arg("the spec is not an object".into()))?;
+    let known = [
+        "generator",
+        "scenario",
+        "scenarios",
+        "scale",
+        "seed",
+        "timed",
+        "policies",
+        "replicates",
+        "perturb",
+        "time_limit_s",
+        "explain",
+    ];
+    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(arg(format!("unknown argument {k:?}")));
+    }
+    let uint = |k: &str, d: u64| -> Result<u64, Failure> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(d),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| arg(format!("{k} must be a whole number >= 0, not {v}"))),
+        }
+    };
+    let num = |k: &str, d: f64| -> Result<f64, Failure> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(d),
+            Some(v) => v
+                .as_f64()
+                .ok_or_else(|| arg(format!("{k} must be a number, not {v}"))),
+        }
+    };
+    let flag = |k: &str| obj.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let seed = uint("seed", 0)?;
+    let scale = num("scale", 1.0)?;
+    let count = usize::try_from(uint("scenarios", 10)?).unwrap_or(usize::MAX);
+    let replicates = usize::try_from(uint("replicates", 1)?).unwrap_or(usize::MAX);
+    let mut perturbation = Perturbation::default();
+    if let Some(p) = obj.get("perturb").filter(|p| !p.is_null()) {
+        let p = p
+            .as_object()
+            .ok_or_else(|| arg("perturb must be a dict".into()))?;
+        for (k, v) in p {
+            let kind: PerturbKind = k.parse().map_err(|_| {
+                arg(format!(
+                    "perturb: unknown {k:?} (demand, failures, travel_time)"
+                ))
+            })?;
+            let v = v
+                .as_f64()
+                .ok_or_else(|| arg(format!("perturb {k}: {v} is not a number")))?;
+            perturbation.set(kind, v);
+        }
+    }
+    perturbation.validate().map_err(|e| arg(e.to_string()))?;
+    let policies: Vec<PolicySpec> = match obj.get("policies") {
+        None | Some(Value::Null) => ["greedy", "coverage", "maxmin"]
+            .iter()
+            .map(|p| PolicySpec::Named(p.to_string()))
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|p| {
+                let name = p
+                    .as_str()
+                    .ok_or_else(|| arg(format!("policies: {p} is not a name")))?;
+                name.parse::<commonsnet_engine::batch::NamedPolicy>()
+                    .map_err(|e| arg(e.to_string()))?;
+                Ok(PolicySpec::Named(name.to_string()))
+            })
+            .collect::<Result<_, Failure>>()?,
+        Some(v) => return Err(arg(format!("policies must be a list of names, not {v}"))),
+    };
+    if policies.is_empty() || replicates == 0 {
+        return Err(arg("need at least one policy and one replicate".into()));
+    }
+    let scenarios: Box<dyn ScenarioSource> = match (obj.get("generator"), obj.get("scenario")) {
+        (Some(Value::String(g)), None) => {
+            let g = generator(g)?;
+            if !(scale > 0.0 && scale <= MAX_SCALE) {
+                return Err(arg(format!("scale {scale} is not in (0, {MAX_SCALE}]")));
+            }
+            Box::new(Generated {
+                name: g.name().to_string(),
+                scale,
+                count,
+                seed,
+                clock: if flag("timed") {
+                    Clock::Timed
+                } else {
+                    Clock::Snapshot
+                },
+            })
+        }
+        (None, Some(s)) => {
+            let s = commonsnet_engine::scenario_from_value(s).map_err(Failure::Invalid)?;
+            Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
+        }
+        _ => return Err(arg("give one of generator (a name) and scenario".into())),
+    };
+    let batch = Batch {
+        scenarios,
+        policies,
+        replicates,
+        seed,
+        settings: BatchSettings {
+            perturbation,
+            time_limit_s: Some(num("time_limit_s", 60.0)?),
+            explain: flag("explain"),
+        },
+    };
+    Ok(batch)
+}
+
+fn parse_spec(spec: &str) -> Result<Value, Failure> {
+    serde_json::from_str(spec).map_err(|e| Failure::Argument(format!("spec: {e}")))
+}
+
+/// How many runs a simulate spec has (scenarios x policies x replicates).
+#[pyfunction]
+fn simulate_total(py: Python<'_>, spec: &str) -> PyResult<usize> {
+    guarded(py, || Ok(batch_of(&parse_spec(spec)?)?.total()))
+}
+
+/// Most runs one call holds in memory at once; `commonsnet.simulate` and the Ray sweep call in
+/// chunks below it.
+const MAX_RUNS_PER_CALL: usize = 1_000_000;
+
+/// Runs `start..end` of a simulate spec as the run table (a pyarrow record batch), each run
+/// made from its index alone, as `commonsnet simulate` makes it: any split of the indices gives
+/// the same rows.
+#[pyfunction]
+#[pyo3(signature = (spec, start, end, threads=None))]
+fn simulate_runs<'py>(
+    py: Python<'py>,
+    spec: &str,
+    start: usize,
+    end: usize,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let table = guarded(py, || {
+        let batch = batch_of(&parse_spec(spec)?)?;
+        let end = end.min(batch.total());
+        let start = start.min(end);
+        if end - start > MAX_RUNS_PER_CALL {
+            return Err(Failure::Argument(format!(
+                "{} runs in one call: at most {MAX_RUNS_PER_CALL} (a sweep calls in chunks)",
+                end - start
+            )));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.unwrap_or(0))
+            .build()
+            .map_err(engine_err)?;
+        let slots: Vec<Mutex<Option<RunRow>>> = (start..end).map(|_| Mutex::new(None)).collect();
+        run_each(&pool, end - start, &|| false, &|i| {
+            let row = batch.run(start + i);
+            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
+        });
+        let rows: Vec<RunRow> = slots
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Failure::Engine("a run did not finish".into()))?;
+        rows_to_batch(&rows).map_err(engine_err)
+    })?;
+    table.to_pyarrow(py)
+}
+
+/// Panics inside the engine's guard, so the tests can show that a Rust panic reaches Python as
+/// `commonsnet.EngineError` and the interpreter goes on.
+#[pyfunction]
+fn _panic_inside_the_engine(py: Python<'_>, message: &str) -> PyResult<()> {
+    guarded(py, || -> Result<(), Failure> { panic!("{message}") })
+}
+
+#[pymodule]
+fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", commonsnet_engine::VERSION)?;
+    m.add_function(wrap_pyfunction!(solve_json, m)?)?;
+    m.add_function(wrap_pyfunction!(solve_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(generate, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_total, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_inside_the_engine, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+"""`commonsnet.simulate` against `commonsnet simulate`, and `commonsnet.ray.sweep` on a local Ray
+cluster of 2 workers against `simulate`, also with a worker killed mid-sweep."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import commonsnet
+
+# Everything but the measured time of each run.
+MEASURED = ["solve_ms"]
+
+
+def without_timing(t: pa.Table) -> pa.Table:
+    return t.drop_columns([c for c in MEASURED if c in t.column_names])
+
+
+ARGS: dict[str, Any] = dict(
+    scenarios=3, scale=0.3, seed=11, policies=["greedy", "coverage", "maxmin"], replicates=2,
+    perturb={"demand": 0.2, "failures": 0.05, "travel_time": 0.1},
+)
+
+
+def test_simulate_equals_the_cli_parquet(cli: Any, tmp_path: Path) -> None:
+    out = tmp_path / "runs.parquet"
+    cli(
+        "simulate", "--generator", "urban", "--scenarios", "3", "--scale", "0.3", "--seed", "11",
+        "--policies", "greedy,coverage,maxmin", "--replicates", "2",
+        "--perturb", "demand=0.2,failures=0.05,travel_time=0.1", "--out", str(out),
+    )
+    want = pq.read_table(out)
+    got = commonsnet.simulate("urban", **ARGS)
+    assert got.num_rows == 18
+    assert without_timing(got).equals(without_timing(want)), (got.schema, want.schema)
+    # The table does not depend on the threads.
+    assert without_timing(commonsnet.simulate("urban", threads=1, **ARGS)).equals(without_timing(got))
+
+
+def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -> None:
+    t = commonsnet.simulate(scenario=flood, policies=["greedy", "coverage"], replicates=3, perturb={"demand": 0.1})
+    assert t.num_rows == 6
+    assert set(t.column("status").to_pylist()) <= {"optimal", "feasible"}
+    with pytest.raises(ValueError, match="unknown generator"):
+        commonsnet.simulate("volcano")
+    with pytest.raises(ValueError, match="perturb"):
+        commonsnet.simulate("urban", perturb={"hail": 0.1})
+    with pytest.raises(ValueError):
+        commonsnet.simulate("urban", policies=["fastest"])
+    with pytest.raises(TypeError):
+        commonsnet.simulate()
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Any:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_a_ray_sweep_equals_simulate(local_ray: Any) -> None:
+    from commonsnet.ray import sweep
+
+    want = without_timing(commonsnet.simulate("urban", **ARGS))
+    for chunk in (None, 1, 5, 100):
+        got = sweep("urban", chunk=chunk, **ARGS)
+        assert without_timing(got).equals(want), chunk
+
+
+def test_a_ray_sweep_survives_a_killed_worker(local_ray: Any, tmp_path: Path) -> None:
+    from commonsnet.ray import sweep
+
+    args = dict(ARGS, scenarios=8, scale=0.6)
+    want = without_timing(commonsnet.simulate("rural", **args))
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        # Ray names a process running a task `ray::<function>`: kill the first one seen.
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            found = subprocess.run(["pgrep", "-f", "ray::_run_chunk"], capture_output=True, text=True).stdout.split()
+            if found:
+                pid = int(found[0])
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    out = tmp_path / "sweep.parquet"
+    got = sweep("rural", chunk=4, max_retries=5, out=str(out), **args)
+    killer.join()
+    assert killed, "no worker was running a task to kill"
+    assert without_timing(got).equals(want)
+    assert without_timing(pq.read_table(out)).equals(want)
