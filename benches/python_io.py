@@ -1,6 +1,7 @@
 """The cost of getting tables into the engine from Python: a scenario of N needs passed as pyarrow
-tables (the Arrow C data interface: the engine reads Python's buffers in place) against the
-same scenario passed as JSON text. Each mode runs in its own process, so its peak memory (max
+tables (the Arrow C data interface: the engine's table reader reads Python's buffers, with no
+copy of them and no bytes in between) against the same scenario passed as JSON text (built
+from Python dicts, as a caller without Arrow would). Each mode runs in its own process, so its peak memory (max
 RSS) is its own; medians of --reps runs.
 
     python benches/python_io.py --needs 200000 --reps 3

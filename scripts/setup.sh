@@ -4,7 +4,7 @@
 # - HiGHS is built from source by highs-sys: cmake and a C++ compiler; bindgen needs libclang.
 # - The console (web/) is built with Node.js >= 20.19 and npm from its lock file.
 # `--test` also installs what the tests need beyond the build: Debian's chromium for the
-# browser tests.
+# browser tests, Python's venv for the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -14,6 +14,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The Python tests make a virtualenv (Debian splits venv/ensurepip out of python3).
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 import pyarrow as pa
 
 from . import _commonsnet
-from .errors import CommonsNetError, EngineError, InvalidScenario
+from .errors import CommonsNetError, EngineError, InvalidArgument, InvalidScenario
 
 if TYPE_CHECKING:
     import polars
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CommonsNetError",
     "EngineError",
+    "InvalidArgument",
     "InvalidScenario",
     "Result",
     "Scenario",
@@ -104,13 +105,14 @@ class Scenario:
 
 def _arrow(obj: Any, what: str) -> Any:
     """An object the engine can read through the Arrow C stream interface."""
+    # pandas first: its own `__arrow_c_stream__` keeps a filtered or indexed frame's index as a
+    # column, which the engine would refuse as unknown.
+    if type(obj).__module__.split(".")[0] == "pandas":
+        return pa.Table.from_pandas(obj, preserve_index=False)
     if hasattr(obj, "__arrow_c_stream__"):
         return obj
     if isinstance(obj, pa.RecordBatch):
         return pa.Table.from_batches([obj])
-    module = type(obj).__module__.split(".")[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(obj, preserve_index=False)
     raise TypeError(
         f"{what}: expected a pyarrow Table or RecordBatch, a polars or pandas DataFrame, "
         f"or any object with __arrow_c_stream__; got {type(obj).__name__}"
@@ -192,6 +194,8 @@ def _spec(
 ) -> str:
     if (generator is None) == (scenario is None):
         raise TypeError("give one of generator (a name) and scenario (a dict)")
+    if isinstance(policies, str):
+        policies = [policies]
     spec: dict[str, Any] = {
         "scenarios": scenarios,
         "scale": scale,
@@ -230,10 +234,9 @@ def simulate(
     by their (scenario, replicate) index, so the table does not depend on ``threads``."""
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
+    # No runs (no scenarios) is an empty table with the run table's columns, as the CLI writes.
     parts = [
         _commonsnet.simulate_runs(spec, start, min(start + _CHUNK, total), threads)
-        for start in range(0, total, _CHUNK)
+        for start in range(0, max(total, 1), _CHUNK)
     ]
-    if not parts:
-        raise ValueError("no runs")
     return pa.Table.from_batches(parts)

@@ -20,6 +20,11 @@ class InvalidScenario(CommonsNetError, ValueError):
         self.details: list[dict[str, Any]] = list(details or [])
 
 
+class InvalidArgument(CommonsNetError, ValueError):
+    """An argument that is not part of a scenario is wrong: an unknown generator or policy
+    name, a scale or perturbation out of range, a table that cannot be read."""
+
+
 class EngineError(CommonsNetError, RuntimeError):
     """The engine failed on valid input (a bug: a panic inside it is caught and raised as this,
     and the interpreter goes on)."""

@@ -1,13 +1,16 @@
 //! `commonsnet._commonsnet`: the engine for Python (SPEC section 4 "Python"). Tables cross the
 //! boundary through the Arrow C data interface (`arrow-pyarrow`): input as any object with
-//! `__arrow_c_stream__` (pyarrow, polars, pandas >= 2.2), output as pyarrow record batches over
-//! the engine's buffers, never as JSON or IPC bytes. The Python package (`commonsnet/`) wraps
-//! these functions; this module's contract with it:
+//! `__arrow_c_stream__` (pyarrow, polars, pandas >= 2.2), read by the engine's table reader
+//! from Python's own buffers (no copy of them, no JSON or IPC bytes; the reader then builds the
+//! model, as it does for files), and output as pyarrow record batches over the engine's
+//! buffers. The Python package (`commonsnet/`) wraps these functions; this module's contract
+//! with it:
 //!
 //! - every call releases the GIL while the engine works;
 //! - every error is a Python exception of `commonsnet.errors` (`InvalidScenario` with its
-//!   table/row/field details, `CommonsNetError` otherwise), and a panic inside the engine is
-//!   caught here and raised as `EngineError`, never unwinding into Python.
+//!   table/row/field details, `InvalidArgument` for arguments that are not a scenario's), and a
+//!   panic inside the engine is caught here and raised as `EngineError`, never unwinding into
+//!   Python.
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
@@ -18,7 +21,6 @@ use commonsnet_engine::batch::{
 };
 use commonsnet_engine::input::InvalidInput;
 use commonsnet_engine::{Report, Scenario, SolveOptions};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use serde_json::Value;
@@ -59,7 +61,10 @@ impl Failure {
                 let msg = PyString::new(py, &e.to_string()).into_any().unbind();
                 raise("InvalidScenario", vec![msg, details.into_any().unbind()])
             }
-            Failure::Argument(m) => PyValueError::new_err(m),
+            Failure::Argument(m) => raise(
+                "InvalidArgument",
+                vec![PyString::new(py, &m).into_any().unbind()],
+            ),
             Failure::Engine(m) => raise(
                 "EngineError",
                 vec![PyString::new(py, &m).into_any().unbind()],
@@ -90,7 +95,7 @@ fn read_stream(obj: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
     let reader = arrow_array::ffi_stream::ArrowArrayStreamReader::from_pyarrow_bound(obj)?;
     reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PyValueError::new_err(format!("reading an Arrow stream: {e}")))
+        .map_err(|e| Failure::Argument(format!("reading an Arrow stream: {e}")).into_py(obj.py()))
 }
 
 /// What `solve` hands back to Python: the summary as JSON text, and the result tables.
@@ -173,7 +178,7 @@ fn solve_tables<'py>(
     let policy: Option<Value> = policy
         .map(serde_json::from_str)
         .transpose()
-        .map_err(|e| PyValueError::new_err(format!("policy is not JSON: {e}")))?;
+        .map_err(|e| Failure::Argument(format!("policy is not JSON: {e}")).into_py(py))?;
     let solved = guarded(py, || {
         let s = commonsnet_engine::scenario_from_batches(
             &resources,
@@ -206,14 +211,15 @@ fn generate<'py>(
     let (label, tables) = guarded(py, || {
         let g = generator(name)?;
         let clock = if timed { Clock::Timed } else { Clock::Snapshot };
-        let s = g
-            .scenario(scale, seed, clock)
-            .map_err(|e| Failure::Argument(e.to_string()))?;
+        let s = g.scenario(scale, seed, clock).map_err(|e| match e {
+            // A generated scenario the engine rejects is the generator's bug, not the caller's.
+            commonsnet_datasets::generate::GenerateError::Invalid { .. } => engine_err(e),
+            e => Failure::Argument(e.to_string()),
+        })?;
         let t = commonsnet_engine::tables::scenario_to_tables(&s).map_err(engine_err)?;
         Ok((s.name().unwrap_or(name).to_string(), t))
     })?;
-    let policy =
-        serde_json::to_string(&tables.policy).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let policy = serde_json::to_string(&tables.policy).map_err(|e| engine_err(e).into_py(py))?;
     (
         label,
         tables.resources.to_pyarrow(py)?,
@@ -333,6 +339,21 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
         }
         _ => return Err(arg("give one of generator (a name) and scenario".into())),
     };
+    let runs_per_scenario = policies.len().checked_mul(replicates);
+    let scenario_count = if obj.contains_key("generator") {
+        count
+    } else {
+        1
+    };
+    if runs_per_scenario
+        .and_then(|r| r.checked_mul(scenario_count))
+        .is_none()
+    {
+        return Err(arg(format!(
+            "{scenario_count} scenarios x {} policies x {replicates} replicates is too many runs to count",
+            policies.len()
+        )));
+    }
     let batch = Batch {
         scenarios,
         policies,
@@ -361,6 +382,19 @@ fn simulate_total(py: Python<'_>, spec: &str) -> PyResult<usize> {
 /// chunks below it.
 const MAX_RUNS_PER_CALL: usize = 1_000_000;
 
+/// `start..end` within a batch's `total` runs, and at most [`MAX_RUNS_PER_CALL`] of them.
+fn run_range(total: usize, start: usize, end: usize) -> Result<(usize, usize), Failure> {
+    let end = end.min(total);
+    let start = start.min(end);
+    if end - start > MAX_RUNS_PER_CALL {
+        return Err(Failure::Argument(format!(
+            "{} runs in one call: at most {MAX_RUNS_PER_CALL} (a sweep calls in chunks)",
+            end - start
+        )));
+    }
+    Ok((start, end))
+}
+
 /// Runs `start..end` of a simulate spec as the run table (a pyarrow record batch), each run
 /// made from its index alone, as `commonsnet simulate` makes it: any split of the indices gives
 /// the same rows.
@@ -375,14 +409,7 @@ fn simulate_runs<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let table = guarded(py, || {
         let batch = batch_of(&parse_spec(spec)?)?;
-        let end = end.min(batch.total());
-        let start = start.min(end);
-        if end - start > MAX_RUNS_PER_CALL {
-            return Err(Failure::Argument(format!(
-                "{} runs in one call: at most {MAX_RUNS_PER_CALL} (a sweep calls in chunks)",
-                end - start
-            )));
-        }
+        let (start, end) = run_range(batch.total(), start, end)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.unwrap_or(0))
             .build()
@@ -397,6 +424,25 @@ fn simulate_runs<'py>(
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
             .collect::<Option<_>>()
             .ok_or_else(|| Failure::Engine("a run did not finish".into()))?;
+        rows_to_batch(&rows).map_err(engine_err)
+    })?;
+    table.to_pyarrow(py)
+}
+
+/// Rows with status `error` for runs `start..end` that could not run (their worker died every
+/// time it tried), with `message`: a sweep records them instead of failing.
+#[pyfunction]
+fn simulate_error_rows<'py>(
+    py: Python<'py>,
+    spec: &str,
+    start: usize,
+    end: usize,
+    message: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let table = guarded(py, || {
+        let batch = batch_of(&parse_spec(spec)?)?;
+        let (start, end) = run_range(batch.total(), start, end)?;
+        let rows: Vec<RunRow> = (start..end).map(|i| batch.error_row(i, message)).collect();
         rows_to_batch(&rows).map_err(engine_err)
     })?;
     table.to_pyarrow(py)
@@ -417,6 +463,7 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_total, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_error_rows, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_the_engine, m)?)?;
     Ok(())
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -50,8 +49,14 @@ def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -
     t = commonsnet.simulate(scenario=flood, policies=["greedy", "coverage"], replicates=3, perturb={"demand": 0.1})
     assert t.num_rows == 6
     assert set(t.column("status").to_pylist()) <= {"optimal", "feasible"}
-    with pytest.raises(ValueError, match="unknown generator"):
+    with pytest.raises(commonsnet.InvalidArgument, match="unknown generator"):
         commonsnet.simulate("volcano")
+    with pytest.raises(commonsnet.InvalidArgument, match="too many runs"):
+        commonsnet.simulate("urban", scenarios=2**63, replicates=2)
+    # No scenarios: an empty table with the run table's columns.
+    empty = commonsnet.simulate("urban", scenarios=0)
+    assert empty.num_rows == 0
+    assert empty.schema == t.schema
     with pytest.raises(ValueError, match="perturb"):
         commonsnet.simulate("urban", perturb={"hail": 0.1})
     with pytest.raises(ValueError):
@@ -85,15 +90,33 @@ def test_a_ray_sweep_survives_a_killed_worker(local_ray: Any, tmp_path: Path) ->
     want = without_timing(commonsnet.simulate("rural", **args))
     killed: list[int] = []
 
+    def ours(pid: int) -> bool:
+        """Whether `pid` descends from this test process (this session's Ray workers do)."""
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            try:
+                pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                return False
+        return False
+
     def kill_one_worker() -> None:
-        # Ray names a process running a task `ray::<function>`: kill the first one seen.
+        # Ray names a process running a task `ray::<function>`: kill the first one of this
+        # session seen.
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
-            found = subprocess.run(["pgrep", "-f", "ray::_run_chunk"], capture_output=True, text=True).stdout.split()
-            if found:
-                pid = int(found[0])
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
+            for d in Path("/proc").iterdir():
+                if not d.name.isdigit():
+                    continue
+                try:
+                    title = (d / "cmdline").read_bytes().replace(b"\0", b" ")
+                except OSError:
+                    continue
+                if b"ray::_run_chunk" in title and ours(int(d.name)):
+                    os.kill(int(d.name), signal.SIGKILL)
+                    killed.append(int(d.name))
+                    break
             time.sleep(0.02)
 
     killer = threading.Thread(target=kill_one_worker)
