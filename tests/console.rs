@@ -3,7 +3,7 @@
 //! table parts, and the Parquet answer of `/v1/solve`. The console itself is tested in a real
 //! browser by `web/e2e/run.mjs`.
 
-use crate::common::server::{call, get, post_json, solve_multipart, write_tokens, Server};
+use crate::common::server::{call, get, post_json, solve_multipart, Server, ALICE, BOB};
 use commonsnet_datasets::TableFormat;
 use serde_json::{json, Value};
 
@@ -68,15 +68,8 @@ fn the_console_is_served_at_the_root_with_a_strict_policy() {
 #[test]
 fn sessions_are_listed_per_tenant_with_their_state() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = write_tokens(dir.path());
-    let s = Server::start(
-        &dir.path().join("data"),
-        &["--tokens", tokens.to_str().unwrap()],
-    );
-    let (alice, bob) = (
-        Some("alice-secret-token-0001"),
-        Some("bob-secret-token-000002"),
-    );
+    let s = Server::with_tenants(dir.path());
+    let (alice, bob) = (Some(ALICE), Some(BOB));
     let scenario = json!({
         "name": "ward-7",
         "resources": [{"id": "truck", "kind": "water", "capacity": {"l": 100}, "lat": 59.3, "lon": 18.0}],

@@ -1,7 +1,7 @@
 //! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
-use crate::common::server::{call, get, post_json, solve_multipart, write_tokens, Resp, Server};
+use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server, ALICE, BOB};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
@@ -333,15 +333,8 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
 #[test]
 fn tenants_see_only_their_own_jobs() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = write_tokens(dir.path());
-    let s = Server::start(
-        &dir.path().join("data"),
-        &["--tokens", tokens.to_str().unwrap()],
-    );
-    let (alice, bob) = (
-        Some("alice-secret-token-0001"),
-        Some("bob-secret-token-000002"),
-    );
+    let s = Server::with_tenants(dir.path());
+    let (alice, bob) = (Some(ALICE), Some(BOB));
     let job = json!({"scenarios": [example()], "policies": ["greedy"]});
     let r = post_json(&s, "/v1/jobs", &job, alice);
     assert_eq!(r.status, 202);

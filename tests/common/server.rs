@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -179,14 +179,20 @@ pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// A tokens file with two tenants, `alice` (`alice-secret-token-0001`) and `bob`
-/// (`bob-secret-token-000002`).
-pub fn write_tokens(dir: &Path) -> PathBuf {
-    let path = dir.join("tokens.txt");
-    std::fs::write(
-        &path,
-        "# tenant token\nalice alice-secret-token-0001\nbob bob-secret-token-000002\n",
-    )
-    .unwrap();
-    path
+/// The tokens of the two tenants of [`Server::with_tenants`].
+pub const ALICE: &str = "alice-secret-token-0001";
+pub const BOB: &str = "bob-secret-token-000002";
+
+impl Server {
+    /// A server with two tenants, `alice` ([`ALICE`]) and `bob` ([`BOB`]), its tokens file and
+    /// data in `dir`.
+    pub fn with_tenants(dir: &Path) -> Server {
+        let tokens = dir.join("tokens.txt");
+        std::fs::write(
+            &tokens,
+            format!("# tenant token\nalice {ALICE}\nbob {BOB}\n"),
+        )
+        .unwrap();
+        Server::start(&dir.join("data"), &["--tokens", tokens.to_str().unwrap()])
+    }
 }
