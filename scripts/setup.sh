@@ -4,7 +4,7 @@
 # - HiGHS is built from source by highs-sys: cmake and a C++ compiler; bindgen needs libclang.
 # - The console (web/) is built with Node.js >= 20.19 and npm from its lock file.
 # `--test` also installs what the tests need beyond the build: Debian's chromium for the
-# browser tests, Python's venv for the Python tests.
+# browser tests, Python's venv for the Python tests, PostgreSQL for the replica tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -16,6 +16,8 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   # The Python tests make a virtualenv (Debian splits venv/ensurepip out of python3).
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
+  # The replica tests start their own PostgreSQL server (initdb, pg_ctl) on 127.0.0.1.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""

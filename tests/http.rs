@@ -18,7 +18,7 @@ fn example() -> Value {
 }
 
 /// Poll a job until `pred` holds on its status body (or panic after `secs`).
-fn wait_job(
+pub(crate) fn wait_job(
     s: &Server,
     id: &str,
     auth: Option<&str>,
@@ -54,11 +54,11 @@ fn table_rows(r: &Resp) -> usize {
     batches.iter().map(|b| b.num_rows()).sum()
 }
 
-fn done(v: &Value) -> bool {
+pub(crate) fn done(v: &Value) -> bool {
     v["status"] == "done"
 }
 
-fn rows_of(s: &Server, id: &str) -> Vec<RunRow> {
+pub(crate) fn rows_of(s: &Server, id: &str) -> Vec<RunRow> {
     let r = get(s, &format!("/v1/jobs/{id}/result"), None);
     assert_eq!(r.status, 200);
     serde_json::from_value(r.json()["rows"].clone()).unwrap()
@@ -241,12 +241,12 @@ fn job_from_submit_to_result_in_three_formats() {
 }
 
 /// A job long enough to be interrupted: 4 disaster scenarios x 2 policies x 5 replicates.
-fn long_job() -> Value {
+pub(crate) fn long_job() -> Value {
     json!({"generator": {"name": "disaster", "count": 4}, "policies": ["greedy", "coverage"],
         "replicates": 5, "seed": 11, "perturb": {"demand": 0.2, "failures": 0.05}})
 }
 
-fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
+pub(crate) fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
     for r in &mut rows {
         r.solve_ms = None;
     }
@@ -628,7 +628,7 @@ fn bad_requests_get_exact_statuses_and_codes() {
     assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
 }
 
-fn session_with_teams(s: &Server) -> String {
+pub(crate) fn session_with_teams(s: &Server) -> String {
     let scenario = json!({"name": "quake", "resources": [
             {"id": "team1", "kind": "medical", "lat": 45.0, "lon": 7.0, "capacity": {"team_h": 4}},
             {"id": "team2", "kind": "medical", "lat": 45.1, "lon": 7.1, "capacity": {"team_h": 4}}],
@@ -638,13 +638,13 @@ fn session_with_teams(s: &Server) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-fn incident(id: &str, lat: f64, hours: u32, priority: u32) -> Value {
+pub(crate) fn incident(id: &str, lat: f64, hours: u32, priority: u32) -> Value {
     json!({"type": "need_added", "event_id": format!("add-{id}"),
         "need": {"id": id, "kind": "medical", "lat": lat, "lon": 7.02,
                  "demand": {"team_h": hours}, "priority": priority}})
 }
 
-fn events(s: &Server, id: &str, evs: Value) -> Resp {
+pub(crate) fn events(s: &Server, id: &str, evs: Value) -> Resp {
     post_json(
         s,
         &format!("/v1/sessions/{id}/events"),
@@ -744,7 +744,7 @@ fn session_events_plan_why_and_replay_after_sigkill() {
 }
 
 /// Read SSE events (id, data) from a streaming response until `n` have arrived.
-fn read_sse(reader: &mut impl BufRead, n: usize) -> Vec<(i64, Value)> {
+pub(crate) fn read_sse(reader: &mut impl BufRead, n: usize) -> Vec<(i64, Value)> {
     let mut out = Vec::new();
     let (mut id, mut data) = (None, None);
     let mut line = String::new();

@@ -19,6 +19,7 @@ mod oracle;
 mod parsers;
 mod properties;
 mod reliability;
+mod replicas;
 mod sessions;
 mod simulate;
 mod statuses;

@@ -49,6 +49,9 @@ closed_set! {
         Internal = "internal",
         ShuttingDown = "shutting_down",
         Unavailable = "unavailable",
+        /// 503: the store (PostgreSQL) is out of reach, or a session moved to another
+        /// replica while the request was on its way; retry after `Retry-After`.
+        StoreUnavailable = "store_unavailable",
     }
 }
 
@@ -75,7 +78,9 @@ impl Code {
             Code::QueueFull | Code::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Code::ShuttingDown | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::ShuttingDown | Code::Unavailable | Code::StoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }
@@ -240,6 +245,17 @@ pub enum InternalError {
     Unavailable(String),
 }
 
+impl InternalError {
+    /// Worth a retry (503): a lack of resources, an unreachable store, a session that moved.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            InternalError::Unavailable(_) => true,
+            InternalError::Store(e) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for InternalError {
     fn from(e: rusqlite::Error) -> Self {
         InternalError::Store(e.into())
@@ -299,6 +315,15 @@ impl IntoResponse for ApiError {
                 tracing::warn!(reason = %m, "service unavailable");
                 ErrorBody::new(Code::Unavailable, m, vec![]).into_response_with(Some(5))
             }
+            ApiError::Internal(InternalError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "store unavailable");
+                ErrorBody::new(
+                    Code::StoreUnavailable,
+                    "the store is out of reach or the session moved; retry shortly",
+                    vec![],
+                )
+                .into_response_with(Some(2))
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
                 ErrorBody::new(Code::Internal, "internal error; it has been logged", vec![])
@@ -340,6 +365,7 @@ mod tests {
             ("internal", 500),
             ("shutting_down", 503),
             ("unavailable", 503),
+            ("store_unavailable", 503),
         ];
         assert_eq!(Code::ALL.len(), expected.len());
         for (&code, (name, status)) in Code::ALL.iter().zip(expected) {

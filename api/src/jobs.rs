@@ -27,7 +27,7 @@
 //! `queued` in the store, so the next start resumes it from the runs already committed.
 
 use crate::error::{Code, UserError};
-use crate::store::{JobStatus, JobStore, StoreError};
+use crate::store::{JobStatus, JobStore, SqliteJobs, StoreError};
 use commonsnet_datasets::generate::{Clock, Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
     named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
@@ -401,7 +401,7 @@ pub struct JobQueue {
     state: Mutex<QueueState>,
     wake: Condvar,
     /// Raised once at shutdown: the runner starts no new run and leaves jobs resumable.
-    pub shutdown: AtomicBool,
+    pub shutdown: Arc<AtomicBool>,
     pub runs_done: AtomicU64,
     pub capacity: usize,
 }
@@ -419,7 +419,7 @@ impl JobQueue {
         JobQueue {
             state: Mutex::new(QueueState::default()),
             wake: Condvar::new(),
-            shutdown: AtomicBool::new(false),
+            shutdown: Arc::new(AtomicBool::new(false)),
             runs_done: AtomicU64::new(0),
             capacity,
         }
@@ -479,6 +479,11 @@ impl JobQueue {
             f.store(true, Ordering::SeqCst);
         }
         st.pending.retain(|j| j != id);
+    }
+
+    /// The shutdown flag, for the threads that stop with the runner.
+    pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        self.shutdown.clone()
     }
 
     pub fn begin_shutdown(&self) {
@@ -552,7 +557,7 @@ fn now_us() -> i64 {
 
 /// Executes jobs one after another, each job's runs on one pool of `threads` threads.
 pub struct JobRunner {
-    pub store: Arc<JobStore>,
+    pub store: Arc<SqliteJobs>,
     pub queue: Arc<JobQueue>,
     pub threads: usize,
     pub server_time_limit_s: f64,

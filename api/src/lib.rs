@@ -13,6 +13,7 @@ pub mod console;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
+pub mod replicas;
 pub mod routes;
 pub mod schema;
 mod server;
@@ -21,7 +22,7 @@ pub mod store;
 
 pub use error::{invalid_input_body, ApiError, Code, InternalError, UserError};
 pub use jobs::{JobQueue, JobRunner};
-pub use store::{JobStatus, JobStore, StoreError};
+pub use store::{JobStatus, JobStore, PgSettings, StoreError};
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -57,6 +58,9 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Time to send a request's body.
     pub body_timeout: Duration,
+    /// PostgreSQL instead of the SQLite file under `data_dir` (jobs, runs and sessions shared
+    /// by every replica on the same database).
+    pub postgres: Option<PgSettings>,
 }
 
 impl Config {
@@ -75,6 +79,7 @@ impl Config {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
+            postgres: None,
         }
     }
 }
@@ -93,6 +98,10 @@ pub enum ServeError {
     },
     #[error("data directory {path}: {source}")]
     Data { path: PathBuf, source: StoreError },
+    #[error("listening on {0}, which other replicas cannot reach: give --advertise HOST:PORT")]
+    Advertise(SocketAddr),
+    #[error("store {url}: {source}")]
+    Postgres { url: String, source: StoreError },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -161,7 +170,10 @@ impl Tenants {
 /// State shared by every handler.
 pub struct AppState {
     pub config: Config,
-    pub store: Arc<JobStore>,
+    pub store: Arc<dyn JobStore>,
+    /// The PostgreSQL store when replicas share one (`None`: SQLite, one process).
+    pub replicated: Option<Arc<store::PgStore>>,
+    pub forwarder: replicas::Forwarder,
     pub queue: Arc<JobQueue>,
     /// `None`: no tokens file, every request is tenant `local`.
     pub tenants: Option<Tenants>,
@@ -186,7 +198,23 @@ impl jobs::RunObserver for MetricsObserver {
 
 /// Start the service and run until SIGTERM or Ctrl-C. Prints one JSON line
 /// `{"listening": "ADDR"}` on stdout once the socket is bound (with port 0, the port chosen).
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+pub async fn serve(mut config: Config) -> Result<(), ServeError> {
+    // Bound first: a replica advertises the address it got (port 0 picks one).
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Server)?;
+    if let Some(pg) = config.postgres.as_mut() {
+        if pg.advertise.is_empty() {
+            if local.ip().is_unspecified() {
+                return Err(ServeError::Advertise(local));
+            }
+            pg.advertise = local.to_string();
+        }
+    }
     let tenants = match &config.tokens_file {
         Some(p) => Some(Tenants::load(p)?),
         None if config.addr.ip().is_loopback() => None,
@@ -200,48 +228,91 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         path: config.data_dir.clone(),
         source,
     })?;
-    let store = Arc::new(JobStore::open(&config.data_dir).map_err(data_err)?);
-    let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
-    let resumed = store.unfinished().map_err(data_err)?;
-    for id in &resumed {
-        queue.push(id.clone());
-    }
-    if !resumed.is_empty() {
-        tracing::info!(jobs = resumed.len(), "resuming unfinished jobs");
-    }
-    let sessions =
-        Arc::new(sessions::SessionHub::open(&config.data_dir, config.sessions).map_err(data_err)?);
     let metrics = Arc::new(metrics::Metrics::default());
-    let runner = JobRunner {
-        store: store.clone(),
-        queue: queue.clone(),
-        threads: config.job_threads.max(1),
-        server_time_limit_s: config.time_limit_s,
-        observer: Arc::new(MetricsObserver(metrics.clone())),
+    let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
+    let observer = Arc::new(MetricsObserver(metrics.clone()));
+    let (store, sessions, replicated, workers): (Arc<dyn JobStore>, _, _, Vec<_>) = match &config
+        .postgres
+    {
+        None => {
+            let store = Arc::new(store::SqliteJobs::open(&config.data_dir).map_err(data_err)?);
+            let resumed = store.unfinished().map_err(data_err)?;
+            for id in &resumed {
+                queue.push(id.clone());
+            }
+            if !resumed.is_empty() {
+                tracing::info!(jobs = resumed.len(), "resuming unfinished jobs");
+            }
+            let log = store::SqliteSessions::open(&config.data_dir).map_err(data_err)?;
+            let sessions = Arc::new(sessions::SessionHub::new(Arc::new(log), config.sessions));
+            let runner = JobRunner {
+                store: store.clone(),
+                queue: queue.clone(),
+                threads: config.job_threads.max(1),
+                server_time_limit_s: config.time_limit_s,
+                observer,
+            };
+            let runner_thread = std::thread::Builder::new()
+                .name("job-runner".into())
+                .spawn(move || runner.run())
+                .map_err(ServeError::Server)?;
+            (store, sessions, None, vec![runner_thread])
+        }
+        Some(pg) => {
+            let pg_err = |source| ServeError::Postgres {
+                url: pg.url.clone(),
+                source,
+            };
+            let store = Arc::new(store::PgStore::open(pg.clone()).await.map_err(pg_err)?);
+            let sessions = Arc::new(sessions::SessionHub::new(store.clone(), config.sessions));
+            let runner = replicas::LeasedRunner {
+                store: store.clone(),
+                threads: config.job_threads.max(1),
+                server_time_limit_s: config.time_limit_s,
+                observer,
+                metrics: metrics.clone(),
+                shutdown: queue.shutdown_flag(),
+                poll: Duration::from_millis(100),
+                in_flight: Arc::new(replicas::InFlight::default()),
+            };
+            let in_flight = runner.in_flight.clone();
+            let runner_thread = std::thread::Builder::new()
+                .name("job-runner".into())
+                .spawn(move || runner.run())
+                .map_err(ServeError::Server)?;
+            let (s2, h2, m2, f2) = (
+                store.clone(),
+                sessions.clone(),
+                metrics.clone(),
+                queue.shutdown_flag(),
+            );
+            let beat = std::thread::Builder::new()
+                .name("heartbeat".into())
+                .spawn(move || replicas::heartbeat(s2, h2, in_flight, m2, f2))
+                .map_err(ServeError::Server)?;
+            tracing::info!(replica = %pg.replica, advertise = %pg.advertise, "replica on PostgreSQL");
+            (
+                store.clone(),
+                sessions,
+                Some(store),
+                vec![runner_thread, beat],
+            )
+        }
     };
-    let runner_thread = std::thread::Builder::new()
-        .name("job-runner".into())
-        .spawn(move || runner.run())
-        .map_err(ServeError::Server)?;
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
         config: config.clone(),
         store,
+        replicated,
+        forwarder: replicas::Forwarder::default(),
         queue: queue.clone(),
         tenants,
         metrics,
-        sessions,
+        sessions: sessions.clone(),
         shutdown,
     });
     let app = routes::router(state);
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(ServeError::Server)?;
     println!("{}", serde_json::json!({"listening": local.to_string()}));
     tracing::info!(addr = %local, data = %config.data_dir.display(), "listening");
     let signal = async move {
@@ -251,7 +322,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     server::run(listener, app, &config, signal).await;
     tracing::info!("stopping: finishing the runs in flight, unfinished jobs resume at next start");
     queue.begin_shutdown();
-    let _ = tokio::task::spawn_blocking(move || runner_thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+        // Sessions move to other replicas at once (no-op on SQLite).
+        sessions.release_all();
+    })
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -57,6 +57,27 @@ struct JobLabels {
     status: JobStatus,
 }
 
+/// What a replica holds a lease on (PostgreSQL store).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum LeaseKind {
+    Run,
+    Session,
+}
+
+impl EncodeLabelValue for LeaseKind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(match self {
+            LeaseKind::Run => "run",
+            LeaseKind::Session => "session",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaseLabels {
+    kind: LeaseKind,
+}
+
 impl EncodeLabelValue for StatusLabel {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
         encoder.write_str(self.0.as_str())
@@ -80,6 +101,8 @@ pub struct Metrics {
     queue_depth: Gauge,
     sessions_live: Gauge,
     jobs: Family<JobLabels, Gauge>,
+    leases: Family<LeaseLabels, Gauge>,
+    lease_losses: Family<LeaseLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -123,6 +146,18 @@ impl Default for Metrics {
             sessions_live.clone(),
         );
         registry.register("jobs", "Jobs in the store, by status", jobs.clone());
+        let leases = Family::<LeaseLabels, Gauge>::default();
+        let lease_losses = Family::<LeaseLabels, Counter>::default();
+        registry.register(
+            "leases_held",
+            "Leases this replica holds now (PostgreSQL store), by kind",
+            leases.clone(),
+        );
+        registry.register(
+            "lease_losses",
+            "Leases this replica lost to another replica (it stopped renewing in time), by kind",
+            lease_losses.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -132,6 +167,8 @@ impl Default for Metrics {
             queue_depth,
             sessions_live,
             jobs,
+            leases,
+            lease_losses,
         }
     }
 }
@@ -169,6 +206,19 @@ impl Metrics {
             .inc();
     }
 
+    pub fn lease_lost(&self, kind: LeaseKind, n: u64) {
+        self.lease_losses
+            .get_or_create(&LeaseLabels { kind })
+            .inc_by(n);
+    }
+
+    /// The leases held now, read at scrape time.
+    pub fn set_leases(&self, runs: i64, sessions: i64) {
+        for (kind, n) in [(LeaseKind::Run, runs), (LeaseKind::Session, sessions)] {
+            self.leases.get_or_create(&LeaseLabels { kind }).set(n);
+        }
+    }
+
     /// The exposition text; gauges read at scrape time are passed in (every job status is
     /// listed, zeros included).
     pub fn render(
@@ -202,6 +252,8 @@ mod tests {
         m.request("POST", "/v1/jobs", 429, 0.002);
         m.solve("network_simplex", 12.0);
         m.run(Status::TimeLimit);
+        m.set_leases(3, 1);
+        m.lease_lost(LeaseKind::Session, 2);
         let text = m.render(1, 2, &[(JobStatus::Running, 1)]).unwrap();
         for line in [
             "# TYPE commonsnet_http_requests_total counter",
@@ -214,6 +266,9 @@ mod tests {
             "commonsnet_sessions_live 2",
             "commonsnet_jobs{status=\"running\"} 1",
             "commonsnet_jobs{status=\"done\"} 0",
+            "commonsnet_leases_held{kind=\"run\"} 3",
+            "commonsnet_leases_held{kind=\"session\"} 1",
+            "commonsnet_lease_losses_total{kind=\"session\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }

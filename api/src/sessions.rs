@@ -21,28 +21,20 @@
 
 use crate::error::{ApiError, Code, InternalError, UserError};
 use crate::schema;
-use crate::store::{now_ms, StoreError};
+use crate::store::{Owner, SessionLog, StoreError};
+pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{Applied, BatchOutcome, Dispatch, Event, MatchChange, Session};
 use commonsnet_engine::{Report, Scenario};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, oneshot};
 use utoipa::ToSchema;
-
-/// A plan change as streamed: its sequence number and JSON body.
-#[derive(Debug, Clone)]
-pub struct PlanChange {
-    pub seq: i64,
-    pub data: String,
-}
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 /// A read of the session, given its state and the sequence number of its last batch.
@@ -83,154 +75,36 @@ struct Live {
     changes: broadcast::Sender<PlanChange>,
 }
 
-/// The durable side: sessions and their event log, in the service's SQLite file.
-pub struct SessionLog {
-    conn: Mutex<Connection>,
-}
-
-/// One row of the log as a rebuild reads it.
-type LogRow = (i64, String, String);
-
-impl SessionLog {
-    /// Open the log; its tables are part of the store's schema (`store::open_db`).
-    pub fn open(data_dir: &Path) -> Result<SessionLog, StoreError> {
-        let conn = crate::store::open_db(data_dir)?;
-        Ok(SessionLog {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn append(
-        &self,
-        session: &str,
-        seq: i64,
-        applied: &[Applied],
-        ids: &[String],
-        changes: &str,
-    ) -> Result<(), StoreError> {
-        let json = |source| StoreError::Json {
-            what: "session log row",
-            source,
-        };
-        let applied = serde_json::to_string(applied).map_err(json)?;
-        let ids = serde_json::to_string(ids).map_err(json)?;
-        self.conn().execute(
-            "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![session, seq, applied, ids, changes, now_ms()],
-        )?;
-        Ok(())
-    }
-
-    /// Plan changes after `seq`, for stream clients catching up.
-    pub fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        let v = st
-            .query_map(params![session, seq], |r| {
-                Ok(PlanChange {
-                    seq: r.get(0)?,
-                    data: r.get(1)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(v)
-    }
-
-    /// A tenant's sessions, newest first, at most `limit`.
-    pub fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError> {
-        let conn = self.conn();
-        // The newest ids first (through the `sessions_by_tenant` index), then the name and
-        // last sequence number of those only: the stored scenarios can be large.
-        let mut st = conn.prepare(
-            "SELECT s.id, json_extract(s.scenario, '$.name'), s.created_ms,
-                    (SELECT COALESCE(MAX(l.seq), 0) FROM session_log l WHERE l.session = s.id)
-             FROM sessions s
-             JOIN (SELECT id FROM sessions WHERE tenant = ?1
-                   ORDER BY created_ms DESC, id LIMIT ?2) newest ON newest.id = s.id
-             ORDER BY s.created_ms DESC, s.id",
-        )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let v = st
-            .query_map(params![tenant, limit], |r| {
-                Ok(SessionListed {
-                    id: r.get(0)?,
-                    name: r.get::<_, Option<String>>(1).ok().flatten(),
-                    created_ms: r.get(2)?,
-                    seq: r.get(3)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(v)
-    }
-
-    /// The tenant and initial scenario of a stored session.
-    fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT tenant, scenario FROM sessions WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-    }
-
-    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
-        )?;
-        let v = st
-            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(v)
-    }
-
-    /// Remove a session and its log in one transaction; false if it did not exist.
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM session_log WHERE session = ?1", params![id])?;
-        let n = tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
-        tx.commit()?;
-        Ok(n > 0)
-    }
-
-    /// Rebuild a session's state by replaying its log.
-    fn rebuild(&self, id: &str, scenario: &str) -> Result<(Session, i64), InternalError> {
-        let bad = |message: String| InternalError::SessionLog {
-            session: id.to_string(),
-            message,
-        };
-        let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
-        let initial =
-            commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-        let mut session = Session::new(&initial).map_err(|e| bad(e.to_string()))?;
-        let mut last = 0;
-        for (seq, applied, ids) in self.rows(id)? {
-            let applied: Vec<Applied> =
-                serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
-            for a in &applied {
-                session.replay(a).map_err(|e| bad(e.to_string()))?;
-            }
-            let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
-            session.remember_event_ids(ids.iter().map(String::as_str));
-            last = seq;
+/// Rebuild a session's state by replaying its log.
+fn rebuild(
+    log: &dyn SessionLog,
+    id: &str,
+    scenario: &str,
+) -> Result<(Session, i64), InternalError> {
+    let bad = |message: String| InternalError::SessionLog {
+        session: id.to_string(),
+        message,
+    };
+    let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
+    let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
+    let mut session = Session::new(&initial).map_err(|e| bad(e.to_string()))?;
+    let mut last = 0;
+    for (seq, applied, ids) in log.rows(id)? {
+        let applied: Vec<Applied> =
+            serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
+        for a in &applied {
+            session.replay(a).map_err(|e| bad(e.to_string()))?;
         }
-        session.replan_all();
-        Ok((session, last))
+        let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
+        session.remember_event_ids(ids.iter().map(String::as_str));
+        last = seq;
     }
+    session.replan_all();
+    Ok((session, last))
 }
 
 struct HubInner {
-    log: Arc<SessionLog>,
+    log: Arc<dyn SessionLog>,
     limits: SessionLimits,
     /// Sessions in memory. Messages are sent with this lock held, and an idle actor removes
     /// itself under it after finding its mailbox empty, so no message is ever sent to an actor
@@ -290,18 +164,6 @@ impl ChangeSet {
     }
 }
 
-/// One session of `GET /v1/sessions`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SessionListed {
-    pub id: String,
-    /// The initial scenario's `name`, when it has one.
-    pub name: Option<String>,
-    /// When it was created (ms since the Unix epoch).
-    pub created_ms: i64,
-    /// The sequence number of its last applied batch (0 before the first).
-    pub seq: i64,
-}
-
 /// The plan as `GET /v1/sessions/{id}/plan` answers it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Plan {
@@ -335,27 +197,71 @@ fn too_many(limits: &SessionLimits) -> ApiError {
     .into()
 }
 
+/// A session another replica holds the lease of (the request raced its move).
+fn moved(addr: &str) -> ApiError {
+    InternalError::Unavailable(format!(
+        "the session is served by the replica at {addr} now; retry"
+    ))
+    .into()
+}
+
 /// The answer to a request whose actor dropped it: its session failed and was restored.
 fn actor_failed() -> ApiError {
     InternalError::SessionFailed.into()
 }
 
 impl SessionHub {
-    /// Open the log. Sessions are loaded on their first request, not at start-up.
-    pub fn open(data_dir: &Path, limits: SessionLimits) -> Result<SessionHub, StoreError> {
-        Ok(SessionHub {
+    /// A hub over `log`. Sessions are loaded on their first request, not at start-up.
+    pub fn new(log: Arc<dyn SessionLog>, limits: SessionLimits) -> SessionHub {
+        SessionHub {
             inner: Arc::new(HubInner {
-                log: Arc::new(SessionLog::open(data_dir)?),
+                log,
                 limits,
                 live: Mutex::new(HashMap::new()),
                 loading: Mutex::new(()),
                 generation: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
-    pub fn log(&self) -> &SessionLog {
-        &self.inner.log
+    pub fn log(&self) -> &dyn SessionLog {
+        &*self.inner.log
+    }
+
+    /// Where a request for session `id` is served: here (it is in memory, or this process
+    /// took its lease), or on the replica that holds the lease. Blocking.
+    pub fn route(&self, id: &str) -> Result<Owner, StoreError> {
+        if self.inner.live().contains_key(id) {
+            return Ok(Owner::Here);
+        }
+        self.inner.log.claim(id)
+    }
+
+    /// Extend the leases of the sessions in memory; a session whose lease was lost (another
+    /// replica took it over) leaves memory, so this process never answers from a stale state.
+    /// Blocking. Answers how many leases were lost.
+    pub fn renew_leases(&self) -> Result<usize, StoreError> {
+        let ids: Vec<String> = self.inner.live().keys().cloned().collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let lost = self.inner.log.renew(&ids)?;
+        let mut live = self.inner.live();
+        for id in &lost {
+            tracing::warn!(session = %id, "session lease lost; unloading it");
+            live.remove(id);
+        }
+        Ok(lost.len())
+    }
+
+    /// Give up every lease at shutdown: the sessions move to other replicas at once.
+    pub fn release_all(&self) {
+        let ids: Vec<String> = self.inner.live().drain().map(|(id, _)| id).collect();
+        for id in ids {
+            if let Err(e) = self.inner.log.release(&id) {
+                tracing::warn!(session = %id, error = %e, "cannot release the session's lease");
+            }
+        }
     }
 
     /// Sessions in memory now.
@@ -415,10 +321,7 @@ impl SessionHub {
         }
         let session =
             Session::new(scenario).map_err(|e| UserError::unprocessable(e.to_string()))?;
-        self.inner.log.conn().execute(
-            "INSERT INTO sessions (id, tenant, scenario, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![id, tenant, raw.to_string(), now_ms()],
-        )?;
+        self.inner.log.create(id, tenant, &raw.to_string())?;
         let mut live = self.inner.live();
         let started = if live.len() >= self.inner.limits.max_live {
             Err(too_many(&self.inner.limits))
@@ -455,7 +358,10 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        let (session, seq) = self.inner.log.rebuild(id, &scenario)?;
+        if let Owner::Replica(addr) = self.inner.log.claim(id)? {
+            return Err(moved(&addr));
+        }
+        let (session, seq) = rebuild(&*self.inner.log, id, &scenario)?;
         let mut live = self.inner.live();
         self.start(&mut live, id, tenant, session, seq)
     }
@@ -613,6 +519,10 @@ impl Actor {
                             {
                                 live.remove(&self.id);
                             }
+                            drop(live);
+                            if let Err(e) = self.hub.log.release(&self.id) {
+                                tracing::warn!(session = %self.id, error = %e, "cannot release the session's lease");
+                            }
                             tracing::info!(session = %self.id, "idle session unloaded");
                             return;
                         }
@@ -626,6 +536,14 @@ impl Actor {
             let outcome = catch_unwind(AssertUnwindSafe(|| self.burst(msgs)));
             let failure = match outcome {
                 Ok(Ok(())) => continue,
+                Ok(Err(e)) if e.is_unavailable() => {
+                    // The store is out of reach or another replica took the session over:
+                    // leave memory; the next request finds the session where it is served
+                    // and rebuilds it from the log there.
+                    tracing::warn!(session = %self.id, error = %e, "session unloaded: its store or lease is unavailable");
+                    self.hub.unload(&self.id, self.generation);
+                    return;
+                }
                 Ok(Err(e)) => e.to_string(),
                 Err(panic) => panic
                     .downcast_ref::<&str>()
@@ -646,7 +564,7 @@ impl Actor {
                         session: self.id.clone(),
                         message: "the session was deleted".into(),
                     })?;
-                    self.hub.log.rebuild(&self.id, &scenario)
+                    rebuild(&*self.hub.log, &self.id, &scenario)
                 });
             match rebuilt {
                 Ok((session, seq)) => {
@@ -712,15 +630,24 @@ impl Actor {
                 out.changed = changed.clone();
                 out.replanned_needs = replanned;
                 let body = ChangeSet::new(self.seq + 1, out);
-                let data = serde_json::to_string(&body).map_err(|source| StoreError::Json {
-                    what: "plan change",
-                    source,
-                })?;
+                let json = |what| move |source| StoreError::Json { what, source };
+                let data = serde_json::to_string(&body).map_err(json("plan change"))?;
+                let applied = serde_json::to_string(&applied).map_err(json("session log row"))?;
+                let ids = serde_json::to_string(&ids).map_err(json("session log row"))?;
                 // A failed append answers this request and every later one of the burst
-                // with a 500 (their replies are dropped) and rebuilds from the log.
-                self.hub
+                // with a 500 (their replies are dropped) and rebuilds from the log; a lost
+                // lease answers 503 and unloads the session (another replica serves it).
+                if let Err(e) = self
+                    .hub
                     .log
-                    .append(&self.id, self.seq + 1, &applied, &ids, &data)?;
+                    .append(&self.id, self.seq + 1, &applied, &ids, &data)
+                {
+                    if e.is_unavailable() {
+                        let _ = reply.send(Err(InternalError::Store(e).into()));
+                        return Err(InternalError::Unavailable("session store".into()));
+                    }
+                    return Err(e.into());
+                }
                 self.seq += 1;
                 let _ = self.changes.send(PlanChange {
                     seq: self.seq,
@@ -742,8 +669,9 @@ mod tests {
     use axum::http::StatusCode;
     use commonsnet_engine::session::parse_events;
 
-    fn hub(dir: &Path, limits: SessionLimits) -> SessionHub {
-        SessionHub::open(dir, limits).unwrap()
+    fn hub(dir: &std::path::Path, limits: SessionLimits) -> SessionHub {
+        let log = crate::store::SqliteSessions::open(dir).unwrap();
+        SessionHub::new(Arc::new(log), limits)
     }
 
     fn scenario() -> (Scenario, Value) {

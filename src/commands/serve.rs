@@ -8,7 +8,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: std::net::SocketAddr,
-    /// Data directory: SQLite job store and result files.
+    /// Data directory: the SQLite store and job result files (with --store postgres, only
+    /// what a replica keeps for itself).
     #[arg(long, default_value = "./commonsnet-data")]
     data: PathBuf,
     /// Bearer tokens file, one `TENANT TOKEN` per line. Required for non-loopback addresses.
@@ -46,6 +47,19 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's body.
     #[arg(long, default_value_t = 60)]
     body_timeout_s: u64,
+    /// Where jobs, runs and sessions are kept: absent, the SQLite file under --data (one
+    /// process); `postgres://USER@HOST:PORT/DB`, PostgreSQL shared by every replica started
+    /// with the same URL.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// With --store postgres: the HOST:PORT other replicas reach this one at, to forward
+    /// requests for the sessions it serves (default: the address it listens on).
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
+    /// With --store postgres: seconds a replica's leases (runs, sessions) last without a
+    /// heartbeat; a replica that dies is taken over after this long.
+    #[arg(long, default_value_t = 10.0)]
+    lease_s: f64,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -73,6 +87,26 @@ pub fn run(args: ServeArgs) -> Result<()> {
     config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s.max(1));
     if !(config.time_limit_s.is_finite() && config.time_limit_s > 0.0) {
         return Err(anyhow!("--time-limit must be a positive number of seconds"));
+    }
+    if let Some(url) = args.store {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(anyhow!(
+                "--store {url:?}: give a postgres:// URL (without --store the SQLite file under --data is used)"
+            ));
+        }
+        if !(args.lease_s.is_finite() && (0.3..=3600.0).contains(&args.lease_s)) {
+            return Err(anyhow!("--lease-s must be between 0.3 and 3600 seconds"));
+        }
+        config.postgres = Some(commonsnet_api::PgSettings {
+            url,
+            replica: commonsnet_api::replicas::replica_name(),
+            advertise: args.advertise.unwrap_or_default(),
+            lease: std::time::Duration::from_secs_f64(args.lease_s),
+        });
+    } else if args.advertise.is_some() {
+        return Err(anyhow!(
+            "--advertise is for replicas: give --store postgres://... too"
+        ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -180,15 +180,19 @@ pub(super) fn allocations_stream(report: &Report) -> Result<Response, ApiError> 
 /// The allocations table as a Parquet file response.
 pub(super) fn allocations_parquet(report: &Report) -> Result<Response, ApiError> {
     let tables = report.tables().map_err(InternalError::from)?;
-    let batch = &tables.allocations;
+    let buf = parquet_bytes(&tables.allocations)?;
+    Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(buf)).into_response())
+}
+
+/// One record batch as a Parquet file in memory.
+pub(super) fn parquet_bytes(batch: &RecordBatch) -> Result<Vec<u8>, InternalError> {
     let mut buf = Vec::new();
     commonsnet_datasets::frames::write_parquet(
         &mut buf,
         batch.schema(),
         std::slice::from_ref(batch),
-    )
-    .map_err(InternalError::from)?;
-    Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(buf)).into_response())
+    )?;
+    Ok(buf)
 }
 
 pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, InternalError> {

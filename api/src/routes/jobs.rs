@@ -51,16 +51,11 @@ pub(super) async fn submit_job(
     if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(InternalError::ShuttingDown.into());
     }
+    if st.replicated.is_some() {
+        return submit_shared(&st, request, tenant, total).await;
+    }
     if !st.queue.try_reserve() {
-        return Err(UserError::new(
-            Code::QueueFull,
-            format!(
-                "{} jobs are waiting already; retry later",
-                st.queue.capacity
-            ),
-        )
-        .retry_after(5)
-        .into());
+        return Err(queue_full(st.queue.capacity));
     }
     let id = new_id();
     let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
@@ -75,8 +70,21 @@ pub(super) async fn submit_job(
     }
     st.queue.push_reserved(id.clone());
     tracing::info!(job = %id, tenant, total, "job accepted");
+    Ok(accepted(id, total))
+}
+
+fn queue_full(capacity: usize) -> ApiError {
+    UserError::new(
+        Code::QueueFull,
+        format!("{capacity} jobs are waiting already; retry later"),
+    )
+    .retry_after(5)
+    .into()
+}
+
+fn accepted(id: String, total: usize) -> Response {
     let location = format!("/v1/jobs/{id}");
-    Ok((
+    (
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
         Json(Accepted {
@@ -85,7 +93,29 @@ pub(super) async fn submit_job(
             total,
         }),
     )
-        .into_response())
+        .into_response()
+}
+
+/// A job on the store replicas share: stored (durably, with one lease row per run) and left
+/// for the replicas' runners to claim; the bound is on the jobs unfinished in the store.
+async fn submit_shared(
+    st: &AppState,
+    request: JobRequest,
+    tenant: String,
+    total: usize,
+) -> Result<Response, ApiError> {
+    let store = st.store.clone();
+    let waiting = blocking(move || store.unfinished_count()).await??;
+    if waiting >= st.queue.capacity as i64 {
+        return Err(queue_full(st.queue.capacity));
+    }
+    let id = new_id();
+    let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
+    let store = st.store.clone();
+    let (jid, t) = (id.clone(), tenant.clone());
+    blocking(move || store.insert_job(&jid, &t, &spec, total as i64)).await??;
+    tracing::info!(job = %id, tenant, total, "job accepted");
+    Ok(accepted(id, total))
 }
 
 pub(super) async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiError> {
@@ -180,15 +210,22 @@ pub(super) async fn job_result(
         .into());
     }
     if wanted == Wanted::Parquet {
-        let bytes = tokio::fs::read(st.store.result_path(&id)).await?;
-        return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+        if let Some(path) = st.store.result_file(&id) {
+            let bytes = tokio::fs::read(path).await?;
+            return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+        }
     }
     let store = st.store.clone();
     let rows = blocking(move || store.rows(&id)).await??;
     match wanted {
-        Wanted::Arrow => {
+        Wanted::Arrow | Wanted::Parquet => {
             let batch =
                 commonsnet_engine::batch::rows_to_batch(&rows).map_err(InternalError::from)?;
+            if wanted == Wanted::Parquet {
+                // A store without result files (PostgreSQL): the same table, written now.
+                let bytes = parquet_bytes(&batch)?;
+                return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+            }
             let bytes = arrow_stream_bytes(&batch)?;
             Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
         }

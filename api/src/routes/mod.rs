@@ -21,8 +21,9 @@ mod stream;
 pub use extract::{Tenant, ARROW_STREAM, PARQUET};
 
 use crate::error::{ApiError, Code, ErrorBody, ErrorDetail, InternalError, Problem, UserError};
-use crate::store::{JobInfo, JobStatus, Progress};
+use crate::store::{JobInfo, JobStatus, Owner, Progress, StoreKind};
 use crate::AppState;
+use axum::extract::FromRequestParts;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
@@ -67,6 +68,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(console_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            to_session_owner,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn(head_limits))
         .with_state(state)
@@ -151,6 +156,37 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The session a request is about (`/v1/sessions/{id}` and below).
+fn session_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/sessions/")?;
+    let id = rest.split('/').next().unwrap_or("");
+    (!id.is_empty()).then_some(id)
+}
+
+/// Across replicas: a request about a session another replica owns is forwarded there (once:
+/// a forwarded request is served where it lands). The tenant is checked first, so a request
+/// without a valid token cannot move a session.
+async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
+    if st.replicated.is_none() || req.headers().contains_key(crate::replicas::FORWARDED) {
+        return next.run(req).await;
+    }
+    let Some(id) = session_of(req.uri().path()).map(str::to_string) else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    if let Err(e) = Tenant::from_request_parts(&mut parts, &st).await {
+        return e.into_response();
+    }
+    let req = Request::from_parts(parts, body);
+    let hub = st.sessions.clone();
+    match blocking(move || hub.route(&id)).await {
+        Ok(Ok(Owner::Here)) => next.run(req).await,
+        Ok(Ok(Owner::Replica(addr))) => st.forwarder.forward(&addr, req).await,
+        Ok(Err(e)) => ApiError::from(e).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Counts and times every request, and logs it.
 async fn track(State(st): St, req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -191,24 +227,63 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[utoipa::path(get, path = "/healthz", security(()),
-    responses((status = 200, description = "The service is up", body = Health)))]
-async fn healthz(State(st): St) -> Json<Health> {
-    Json(Health {
-        status: "ok",
+    responses((status = 200, description = "The service and its store are up", body = Health),
+        (status = 503, description = "The store is out of reach", body = Health)))]
+async fn healthz(State(st): St) -> Response {
+    let store = st.store.clone();
+    let store_ok = match blocking(move || store.check()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: store out of reach");
+            false
+        }
+        Err(_) => false,
+    };
+    let body = Json(Health {
+        status: if store_ok { "ok" } else { "store_unavailable" },
         version: commonsnet_engine::VERSION,
-        queue_depth: st.queue.depth(),
-    })
+        queue_depth: if store_ok {
+            queue_depth(&st).await.unwrap_or(0)
+        } else {
+            0
+        },
+        store: st.store.kind(),
+        store_ok,
+        replica: st.replicated.as_ref().map(|p| p.settings().replica.clone()),
+    });
+    if store_ok {
+        body.into_response()
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+/// Jobs waiting: in this server's queue (SQLite), or unfinished in the shared store
+/// (PostgreSQL: any replica may take them).
+async fn queue_depth(st: &AppState) -> Result<usize, ApiError> {
+    if st.replicated.is_none() {
+        return Ok(st.queue.depth());
+    }
+    let store = st.store.clone();
+    Ok(blocking(move || store.unfinished_count()).await?? as usize)
 }
 
 /// `GET /healthz` answer.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// Always `ok` when the service answers.
+    /// `ok`, or `store_unavailable` (with status 503) when the store cannot be reached.
     pub status: &'static str,
     /// The engine's version.
     pub version: &'static str,
-    /// Jobs accepted and waiting to start.
+    /// Jobs accepted and waiting to start (SQLite: on this server; PostgreSQL: on all
+    /// replicas, queued or running).
     pub queue_depth: usize,
+    /// Which store the service runs on.
+    pub store: StoreKind,
+    /// Whether the store answered a query just now.
+    pub store_ok: bool,
+    /// This replica's name in leases (PostgreSQL store only).
+    pub replica: Option<String>,
 }
 
 #[utoipa::path(get, path = "/metrics", security(()),
@@ -216,9 +291,13 @@ pub struct Health {
 async fn metrics(State(st): St) -> Result<Response, ApiError> {
     let store = st.store.clone();
     let jobs = blocking(move || store.counts()).await??;
+    if let Some(pg) = st.replicated.clone() {
+        let (runs, sessions) = blocking(move || pg.leases_held()).await??;
+        st.metrics.set_leases(runs, sessions);
+    }
     let text = st
         .metrics
-        .render(st.queue.depth(), st.sessions.live_count(), &jobs)
+        .render(queue_depth(&st).await?, st.sessions.live_count(), &jobs)
         .map_err(InternalError::from)?;
     Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }

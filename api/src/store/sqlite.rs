@@ -1,4 +1,4 @@
-//! `JobStore`: the durable state of batch jobs, in SQLite (WAL, `synchronous = FULL`) under the
+//! `SqliteJobs`: the durable state of batch jobs, in SQLite (WAL, `synchronous = FULL`) under the
 //! data directory, plus the result files next to it.
 //!
 //! Invariants: a job row is committed before its `202` is sent; every finished run is committed
@@ -8,88 +8,15 @@
 //! it back to `queued`, so a job found `running` at start-up is one the server died under
 //! (counted in `crashes`).
 
+use super::{
+    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogRow, PlanChange, Progress,
+    SessionListed, SessionLog, StoreError, StoreKind,
+};
 use commonsnet_engine::batch::RunRow;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{HookResult, Migrations, M};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
-use utoipa::ToSchema;
-
-closed_set! {
-    /// Job states. `queued` and `running` jobs are resumed after a restart.
-    pub enum JobStatus {
-        Queued = "queued",
-        Running = "running",
-        Done = "done",
-        Failed = "failed",
-        Cancelled = "cancelled",
-    }
-}
-sql_text!(JobStatus);
-
-impl JobStatus {
-    /// Still to run: resumed at start-up, cancellable.
-    pub const fn is_unfinished(self) -> bool {
-        matches!(self, JobStatus::Queued | JobStatus::Running)
-    }
-}
-
-/// Why the store failed. An I/O error stays an I/O error: it is not passed off as SQLite's.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("schema migration: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
-    /// A JSON column that does not read back (written by something else, or damaged).
-    #[error("{what}: {source}")]
-    Json {
-        what: &'static str,
-        source: serde_json::Error,
-    },
-}
-
-/// A job as `GET /v1/jobs/{id}` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct JobInfo {
-    pub id: String,
-    pub status: JobStatus,
-    pub progress: Progress,
-    /// Milliseconds since the Unix epoch.
-    pub created_ms: i64,
-    pub started_ms: Option<i64>,
-    pub finished_ms: Option<i64>,
-    /// Wall time from the first start to the end (or to now while running).
-    pub elapsed_ms: Option<i64>,
-    /// Sum of the solver times of the runs done so far.
-    pub solve_ms_total: f64,
-    /// How many times the job was (re)started: above 1 after a restart of the server.
-    pub attempts: i64,
-    /// The most runs that were executing at one moment, from the runs' stored start and
-    /// finish times (at most the server's `--job-threads`); set when the job ends.
-    pub max_parallel_runs: Option<i64>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Progress {
-    pub done: i64,
-    pub total: i64,
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// The schema of the service's SQLite file, one migration per change (the version is SQLite's
 /// `user_version`). Migration 1 is the schema of the stores written before migrations were
@@ -168,21 +95,21 @@ pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-pub struct JobStore {
+pub struct SqliteJobs {
     conn: Mutex<Connection>,
     results_dir: PathBuf,
 }
 
-impl JobStore {
+impl SqliteJobs {
     /// Open (or create) the store under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<JobStore, StoreError> {
+    pub fn open(data_dir: &Path) -> Result<SqliteJobs, StoreError> {
         let results_dir = data_dir.join("results");
         std::fs::create_dir_all(&results_dir).map_err(|source| StoreError::Io {
             path: results_dir.clone(),
             source,
         })?;
         let conn = open_db(data_dir)?;
-        Ok(JobStore {
+        Ok(SqliteJobs {
             conn: Mutex::new(conn),
             results_dir,
         })
@@ -192,87 +119,6 @@ impl JobStore {
         // A panic while holding the lock leaves SQLite itself consistent (every write is a
         // transaction), so a poisoned lock is safe to take over.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Store a new job, durably, as `queued`.
-    pub fn insert_job(
-        &self,
-        id: &str,
-        tenant: &str,
-        spec: &str,
-        total: i64,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, tenant, spec, JobStatus::Queued, total, now_ms()],
-        )?;
-        Ok(())
-    }
-
-    /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
-    pub fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                "SELECT id, tenant, status, total, error, created_ms, started_ms, finished_ms, attempts,
-                        (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
-                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id),
-                        max_parallel_runs
-                 FROM jobs WHERE id = ?1",
-                params![id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(1)?,
-                        JobInfo {
-                            id: r.get(0)?,
-                            status: r.get(2)?,
-                            progress: Progress {
-                                done: r.get(9)?,
-                                total: r.get(3)?,
-                            },
-                            error: r.get(4)?,
-                            created_ms: r.get(5)?,
-                            started_ms: r.get(6)?,
-                            finished_ms: r.get(7)?,
-                            attempts: r.get(8)?,
-                            elapsed_ms: None,
-                            solve_ms_total: r.get(10)?,
-                            max_parallel_runs: r.get(11)?,
-                        },
-                    ))
-                },
-            )
-            .optional()?;
-        Ok(row.and_then(|(owner, mut info)| {
-            if tenant.is_some_and(|t| t != owner) {
-                return None;
-            }
-            info.elapsed_ms = info
-                .started_ms
-                .map(|s| info.finished_ms.unwrap_or_else(now_ms) - s);
-            Some(info)
-        }))
-    }
-
-    /// The tenant's jobs, newest first.
-    pub fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError> {
-        let ids: Vec<String> = {
-            let conn = self.conn();
-            let mut st = conn.prepare(
-                "SELECT id FROM jobs WHERE tenant = ?1 ORDER BY created_ms DESC, id LIMIT ?2",
-            )?;
-            let ids = st
-                .query_map(params![tenant, limit], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            ids
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(j) = self.job(&id, Some(tenant))? {
-                out.push(j);
-            }
-        }
-        Ok(out)
     }
 
     /// Spec and status of a job (for the runner).
@@ -350,9 +196,123 @@ impl JobStore {
         Ok(())
     }
 
+    /// Indices of the runs already finished.
+    pub fn done_runs(&self, id: &str) -> Result<Vec<u64>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT idx FROM runs WHERE job = ?1")?;
+        let v = st
+            .query_map(params![id], |r| r.get::<_, i64>(0).map(|i| i as u64))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    /// Record one finished run, which executed from `started_us` to `finished_us`
+    /// (microseconds since the Unix epoch); its own transaction: durable when this returns.
+    pub fn insert_run(
+        &self,
+        id: &str,
+        row: &RunRow,
+        started_us: i64,
+        finished_us: i64,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(row).map_err(json_error("run row"))?;
+        self.conn().execute(
+            "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms, started_us, finished_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                row.run as i64,
+                text,
+                row.solve_ms.unwrap_or(0.0),
+                started_us,
+                finished_us
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Where a finished job's Parquet result lives.
+    pub fn result_path(&self, id: &str) -> PathBuf {
+        self.results_dir.join(format!("{id}.parquet"))
+    }
+}
+
+impl JobStore for SqliteJobs {
+    /// Store a new job, durably, as `queued`.
+    fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, tenant, spec, JobStatus::Queued, total, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
+    fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT id, tenant, status, total, error, created_ms, started_ms, finished_ms, attempts,
+                        (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
+                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id),
+                        max_parallel_runs
+                 FROM jobs WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(1)?,
+                        JobInfo {
+                            id: r.get(0)?,
+                            status: r.get(2)?,
+                            progress: Progress {
+                                done: r.get(9)?,
+                                total: r.get(3)?,
+                            },
+                            error: r.get(4)?,
+                            created_ms: r.get(5)?,
+                            started_ms: r.get(6)?,
+                            finished_ms: r.get(7)?,
+                            attempts: r.get(8)?,
+                            elapsed_ms: None,
+                            solve_ms_total: r.get(10)?,
+                            max_parallel_runs: r.get(11)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.and_then(|(owner, info)| {
+            if tenant.is_some_and(|t| t != owner) {
+                return None;
+            }
+            Some(with_elapsed(info))
+        }))
+    }
+
+    /// The tenant's jobs, newest first.
+    fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut st = conn.prepare(
+                "SELECT id FROM jobs WHERE tenant = ?1 ORDER BY created_ms DESC, id LIMIT ?2",
+            )?;
+            let ids = st
+                .query_map(params![tenant, limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(j) = self.job(&id, Some(tenant))? {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    }
+
     /// Cancel a queued or running job of this tenant. Returns the status after the call, or
     /// `None` for an unknown id.
-    pub fn cancel(&self, id: &str, tenant: &str) -> Result<Option<JobStatus>, StoreError> {
+    fn cancel(&self, id: &str, tenant: &str) -> Result<Option<JobStatus>, StoreError> {
         let conn = self.conn();
         conn.execute(
             "UPDATE jobs SET status = ?4, finished_ms = ?3
@@ -375,46 +335,8 @@ impl JobStore {
             .optional()?)
     }
 
-    /// Indices of the runs already finished.
-    pub fn done_runs(&self, id: &str) -> Result<Vec<u64>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare("SELECT idx FROM runs WHERE job = ?1")?;
-        let v = st
-            .query_map(params![id], |r| r.get::<_, i64>(0).map(|i| i as u64))?
-            .collect::<Result<_, _>>()?;
-        Ok(v)
-    }
-
-    /// Record one finished run, which executed from `started_us` to `finished_us`
-    /// (microseconds since the Unix epoch); its own transaction: durable when this returns.
-    pub fn insert_run(
-        &self,
-        id: &str,
-        row: &RunRow,
-        started_us: i64,
-        finished_us: i64,
-    ) -> Result<(), StoreError> {
-        let text = serde_json::to_string(row).map_err(|source| StoreError::Json {
-            what: "run row",
-            source,
-        })?;
-        self.conn().execute(
-            "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms, started_us, finished_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                row.run as i64,
-                text,
-                row.solve_ms.unwrap_or(0.0),
-                started_us,
-                finished_us
-            ],
-        )?;
-        Ok(())
-    }
-
     /// Every finished run of a job, in run order.
-    pub fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
+    fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
         let texts: Vec<String> = {
             let conn = self.conn();
             let mut st = conn.prepare("SELECT row FROM runs WHERE job = ?1 ORDER BY idx")?;
@@ -425,17 +347,12 @@ impl JobStore {
         };
         texts
             .iter()
-            .map(|t| {
-                serde_json::from_str(t).map_err(|source| StoreError::Json {
-                    what: "stored run row",
-                    source,
-                })
-            })
+            .map(|t| serde_json::from_str(t).map_err(json_error("stored run row")))
             .collect()
     }
 
     /// Number of jobs in each status (for `/metrics`).
-    pub fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {
+    fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status")?;
         let v = st
@@ -443,16 +360,149 @@ impl JobStore {
             .collect::<Result<_, _>>()?;
         Ok(v)
     }
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
+    }
 
-    /// Where a finished job's Parquet result lives.
-    pub fn result_path(&self, id: &str) -> PathBuf {
-        self.results_dir.join(format!("{id}.parquet"))
+    fn check(&self) -> Result<(), StoreError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn unfinished_count(&self) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM jobs WHERE status IN (?1, ?2)",
+            params![JobStatus::Queued, JobStatus::Running],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn result_file(&self, id: &str) -> Option<PathBuf> {
+        Some(self.result_path(id))
+    }
+}
+
+/// Sessions and their event logs, in the same SQLite file as the jobs.
+pub struct SqliteSessions {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteSessions {
+    /// Open the log; its tables are part of the store's schema ([`open_db`]).
+    pub fn open(data_dir: &Path) -> Result<SqliteSessions, StoreError> {
+        Ok(SqliteSessions {
+            conn: Mutex::new(open_db(data_dir)?),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl SessionLog for SqliteSessions {
+    fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO sessions (id, tenant, scenario, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![id, tenant, scenario, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    fn append(
+        &self,
+        session: &str,
+        seq: i64,
+        applied: &str,
+        event_ids: &str,
+        changes: &str,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![session, seq, applied, event_ids, changes, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let v = st
+            .query_map(params![session, seq], |r| {
+                Ok(PlanChange {
+                    seq: r.get(0)?,
+                    data: r.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError> {
+        let conn = self.conn();
+        // The newest ids first (through the `sessions_by_tenant` index), then the name and
+        // last sequence number of those only: the stored scenarios can be large.
+        let mut st = conn.prepare(
+            "SELECT s.id, json_extract(s.scenario, '$.name'), s.created_ms,
+                    (SELECT COALESCE(MAX(l.seq), 0) FROM session_log l WHERE l.session = s.id)
+             FROM sessions s
+             JOIN (SELECT id FROM sessions WHERE tenant = ?1
+                   ORDER BY created_ms DESC, id LIMIT ?2) newest ON newest.id = s.id
+             ORDER BY s.created_ms DESC, s.id",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let v = st
+            .query_map(params![tenant, limit], |r| {
+                Ok(SessionListed {
+                    id: r.get(0)?,
+                    name: r.get::<_, Option<String>>(1).ok().flatten(),
+                    created_ms: r.get(2)?,
+                    seq: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT tenant, scenario FROM sessions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
+        )?;
+        let v = st
+            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM session_log WHERE session = ?1", params![id])?;
+        let n = tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(n > 0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::JobStore;
 
     /// The tables as the service wrote them before migrations were kept (its own
     /// `CREATE TABLE IF NOT EXISTS` at every start, `user_version` 0).
@@ -508,7 +558,7 @@ mod tests {
     #[test]
     fn a_store_written_before_migrations_opens_with_its_jobs() {
         let dir = old_store(UNVERSIONED_SCHEMA);
-        let store = JobStore::open(dir.path()).unwrap();
+        let store = SqliteJobs::open(dir.path()).unwrap();
         // Migrated to the latest schema: 2, the index of sessions by tenant.
         assert_eq!(user_version(dir.path()), 2);
         assert_eq!(store.unfinished().unwrap(), ["j1"]);
@@ -521,14 +571,14 @@ mod tests {
         assert_eq!(job.status, JobStatus::Running);
         // Opening again (a restart) is a no-op.
         drop(store);
-        JobStore::open(dir.path()).unwrap();
+        SqliteJobs::open(dir.path()).unwrap();
         assert_eq!(user_version(dir.path()), 2);
     }
 
     #[test]
     fn a_first_release_store_gets_the_later_columns() {
         let dir = old_store(FIRST_RELEASE_SCHEMA);
-        let store = JobStore::open(dir.path()).unwrap();
+        let store = SqliteJobs::open(dir.path()).unwrap();
         store.finish("j1", JobStatus::Failed, Some("x")).unwrap();
         let job = store.job("j1", None).unwrap().unwrap();
         assert_eq!(
@@ -540,7 +590,7 @@ mod tests {
     #[test]
     fn job_status_round_trips_through_sqlite_and_json() {
         let dir = tempfile::tempdir().unwrap();
-        let store = JobStore::open(dir.path()).unwrap();
+        let store = SqliteJobs::open(dir.path()).unwrap();
         store.insert_job("j", "t", "{}", 1).unwrap();
         assert_eq!(store.spec("j").unwrap().unwrap().1, JobStatus::Queued);
         assert_eq!(store.cancel("j", "t").unwrap(), Some(JobStatus::Cancelled));
@@ -564,7 +614,7 @@ mod tests {
     fn an_unwritable_results_dir_is_an_io_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("results"), b"a file").unwrap();
-        let e = JobStore::open(dir.path()).err().unwrap();
+        let e = SqliteJobs::open(dir.path()).err().unwrap();
         assert!(matches!(e, StoreError::Io { .. }), "{e:?}");
     }
 }

@@ -1,0 +1,319 @@
+//! Replicas over PostgreSQL (SPEC section 6): the leased job runner, the heartbeat that keeps
+//! this replica's leases, and the forwarding of a session's requests to the replica that owns
+//! it.
+//!
+//! - **Jobs.** Every replica runs a [`LeasedRunner`]: `--job-threads` workers, each claiming one
+//!   run at a time from the store (the oldest unfinished job first), running it, and storing
+//!   its row with the lease released in the same transaction. Several replicas thus work on one
+//!   job's runs at once, and a replica killed mid-run leaves leases that expire and are claimed
+//!   again by the others. A run's row depends only on the job and the run's index (the seeding
+//!   rule), so the result does not depend on who ran which run. A run claimed more than
+//!   [`MAX_CLAIMS`] times (each of its replicas died running it) becomes an `error` row, so one
+//!   run cannot take the replicas down one after another. Cancel marks the job cancelled and
+//!   deletes its leases: no replica claims another of its runs, and a run in flight is
+//!   dropped when it ends.
+//! - **Sessions.** A session is served by the replica that holds its lease (taken when it is
+//!   created or, when the lease is free or expired, by the first replica a request reaches).
+//!   Other replicas forward its requests there, streams included, so a client behind one
+//!   address sees one session wherever its requests land. Forwarding rather than redirecting:
+//!   the replicas' own addresses need not be reachable by clients, only by each other; rather
+//!   than moving the session on every request: a move costs a replay of its log. When the
+//!   owner dies, its lease expires and the next request rebuilds the session by replay on the
+//!   replica it reaches; a stream client reconnects with `Last-Event-ID` and is served the
+//!   changes it missed from the log.
+//! - **Heartbeat.** Every third of the lease, a replica extends the leases it holds; a session
+//!   whose lease it finds lost leaves its memory (counted in `lease_losses_total`).
+
+use crate::error::{ApiError, InternalError};
+use crate::jobs::{JobRequest, JobScenarios, RunObserver};
+use crate::metrics::{LeaseKind, Metrics};
+use crate::sessions::SessionHub;
+use crate::store::{ClaimedRun, PgStore, StoreError};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use commonsnet_engine::batch::{panic_message, Batch};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use std::collections::{HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Claims of one run after which it is recorded as an `error` row instead of run again.
+pub const MAX_CLAIMS: i32 = 3;
+
+/// A replica's name in leases: its host name and a random suffix, unique per start (a
+/// restarted replica does not inherit the leases of its previous life).
+pub fn replica_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "replica".into());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}", &id[..8])
+}
+
+/// The header a forwarded request carries, so that it is never forwarded twice.
+pub const FORWARDED: &str = "x-commonsnet-forwarded";
+
+/// The runs a replica is running now, whose leases its heartbeat extends.
+#[derive(Default)]
+pub struct InFlight(Mutex<HashSet<(String, i64)>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, i64)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn runs(&self) -> Vec<(String, i64)> {
+        self.lock().iter().cloned().collect()
+    }
+}
+
+/// The jobs of a replica on PostgreSQL.
+pub struct LeasedRunner {
+    pub store: Arc<PgStore>,
+    pub threads: usize,
+    pub server_time_limit_s: f64,
+    pub observer: Arc<dyn RunObserver>,
+    pub metrics: Arc<Metrics>,
+    /// Raised at shutdown: claim nothing more, finish the runs in flight, give leases back.
+    pub shutdown: Arc<AtomicBool>,
+    /// How long a worker waits before looking again when there is nothing to claim.
+    pub poll: Duration,
+    pub in_flight: Arc<InFlight>,
+}
+
+type JobBatch = Arc<Batch<JobScenarios>>;
+
+impl LeasedRunner {
+    /// Run until shutdown; then give back the leases of runs not started.
+    pub fn run(self) {
+        let pool = match rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.max(1))
+            .thread_name(|i| format!("job-worker-{i}"))
+            .build()
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the job worker pool");
+                return;
+            }
+        };
+        // The jobs this replica has seen, made into batches once (a job's runs share it).
+        let batches: Mutex<HashMap<String, Option<JobBatch>>> = Mutex::new(HashMap::new());
+        pool.scope(|s| {
+            for _ in 0..pool.current_num_threads() {
+                s.spawn(|_| self.worker(&batches));
+            }
+        });
+        match self.store.release_run_leases() {
+            Ok(n) if n > 0 => tracing::info!(runs = n, "run leases given back"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot give the run leases back; they expire"),
+        }
+        tracing::info!("job runner stopped");
+    }
+
+    fn worker(&self, batches: &Mutex<HashMap<String, Option<JobBatch>>>) {
+        while !self.shutdown.load(Ordering::SeqCst) {
+            match self.store.claim_run() {
+                Ok(Some(claim)) => {
+                    let key = (claim.job.clone(), claim.index as i64);
+                    self.in_flight.lock().insert(key.clone());
+                    if let Err(e) = self.run_claimed(batches, &claim) {
+                        tracing::error!(job = %claim.job, run = claim.index, error = %e, "run not stored; its lease expires and it is claimed again");
+                    }
+                    self.in_flight.lock().remove(&key);
+                }
+                Ok(None) => std::thread::sleep(self.poll),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim runs");
+                    std::thread::sleep(self.poll.max(Duration::from_millis(500)));
+                }
+            }
+        }
+    }
+
+    /// The batch of a job, made on its first claim here; `None` for a job that cannot run
+    /// (marked failed).
+    fn batch(
+        &self,
+        batches: &Mutex<HashMap<String, Option<JobBatch>>>,
+        job: &str,
+    ) -> Result<Option<JobBatch>, StoreError> {
+        if let Some(b) = batches.lock().unwrap_or_else(|p| p.into_inner()).get(job) {
+            return Ok(b.clone());
+        }
+        let made = match self.store.start_job(job)? {
+            Some((spec, status)) if status.is_unfinished() => {
+                let batch = serde_json::from_str::<JobRequest>(&spec)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| {
+                        r.into_batch(self.server_time_limit_s)
+                            .map_err(|e| e.to_string())
+                    });
+                match batch {
+                    Ok(b) => Some(Arc::new(b)),
+                    Err(e) => {
+                        tracing::error!(job, error = %e, "job failed");
+                        self.store.fail_job(job, &e)?;
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let mut all = batches.lock().unwrap_or_else(|p| p.into_inner());
+        // Jobs end; their batches need not stay. A few hundred jobs in flight at once is
+        // already more than a replica runs.
+        if all.len() >= 256 {
+            all.clear();
+        }
+        all.insert(job.to_string(), made.clone());
+        Ok(made)
+    }
+
+    fn run_claimed(
+        &self,
+        batches: &Mutex<HashMap<String, Option<JobBatch>>>,
+        claim: &ClaimedRun,
+    ) -> Result<(), StoreError> {
+        let Some(batch) = self.batch(batches, &claim.job)? else {
+            return Ok(());
+        };
+        let i = claim.index as usize;
+        let started = now_us();
+        let row = if claim.claims > MAX_CLAIMS {
+            batch.error_row(
+                i,
+                &format!(
+                    "run abandoned: claimed {} times, and each replica running it stopped before it ended",
+                    claim.claims - 1
+                ),
+            )
+        } else {
+            catch_unwind(AssertUnwindSafe(|| batch.run(i)))
+                .unwrap_or_else(|panic| batch.error_row(i, &panic_message(&*panic)))
+        };
+        let finished = now_us();
+        // The row is made: keep trying to store it while the store is out of reach (a
+        // database restart), rather than run it again later.
+        let mut wait = Duration::from_millis(250);
+        let stored = loop {
+            match self.store.store_run(&claim.job, &row, started, finished) {
+                Ok(s) => break s,
+                Err(e) if e.is_unavailable() && !self.shutdown.load(Ordering::SeqCst) => {
+                    tracing::warn!(job = %claim.job, run = i, error = %e, "cannot store the run yet; retrying");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.observer.run_finished(&row);
+        if !stored.lease_held {
+            self.metrics.lease_lost(LeaseKind::Run, 1);
+        }
+        if stored.job_done {
+            tracing::info!(job = %claim.job, "job done");
+            batches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&claim.job);
+        }
+        Ok(())
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Extend this replica's leases every third of the lease until shutdown.
+pub fn heartbeat(
+    store: Arc<PgStore>,
+    sessions: Arc<SessionHub>,
+    in_flight: Arc<InFlight>,
+    metrics: Arc<Metrics>,
+    shutdown: Arc<AtomicBool>,
+) {
+    let every = store.settings().lease / 3;
+    let mut slept = Duration::ZERO;
+    while !shutdown.load(Ordering::SeqCst) {
+        // Short sleeps, so that shutdown is not held up by a long lease.
+        std::thread::sleep(Duration::from_millis(50));
+        slept += Duration::from_millis(50);
+        if slept < every {
+            continue;
+        }
+        slept = Duration::ZERO;
+        if let Err(e) = store.renew_run_leases(&in_flight.runs()) {
+            tracing::warn!(error = %e, "cannot renew run leases");
+        }
+        match sessions.renew_leases() {
+            Ok(lost) if lost > 0 => metrics.lease_lost(LeaseKind::Session, lost as u64),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot renew session leases"),
+        }
+    }
+}
+
+/// Forwards requests to the replica that owns a session.
+#[derive(Clone)]
+pub struct Forwarder {
+    client: Client<HttpConnector, Body>,
+}
+
+impl Default for Forwarder {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        connector.set_nodelay(true);
+        Forwarder {
+            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
+        }
+    }
+}
+
+impl Forwarder {
+    /// Send `req` to the replica at `addr` and stream its answer back. A replica that cannot be
+    /// reached (it died, its lease not expired yet) answers 503 with `Retry-After`.
+    pub async fn forward(&self, addr: &str, mut req: Request) -> Response {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let uri: Uri = match format!("http://{addr}{path}").parse() {
+            Ok(u) => u,
+            Err(e) => {
+                return ApiError::from(InternalError::Unavailable(format!(
+                    "the session's replica has a bad address {addr:?}: {e}"
+                )))
+                .into_response()
+            }
+        };
+        *req.uri_mut() = uri;
+        req.headers_mut()
+            .insert(FORWARDED, HeaderValue::from_static("1"));
+        match self.client.request(req).await {
+            Ok(resp) => resp.map(Body::new),
+            Err(e) => {
+                tracing::warn!(addr, error = %e, "cannot reach the session's replica");
+                let mut r = ApiError::from(InternalError::Unavailable(
+                    "the replica serving this session is out of reach; it is taken over when its lease expires"
+                        .into(),
+                ))
+                .into_response();
+                *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                r
+            }
+        }
+    }
+}

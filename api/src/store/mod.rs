@@ -1,0 +1,248 @@
+//! The service's durable state, behind one interface for both stores:
+//!
+//! - [`JobStore`]: jobs and their runs; [`crate::sessions::SessionLog`]: sessions and their
+//!   event logs.
+//! - `sqlite.rs`: the embedded default, one SQLite file under the data directory (one process).
+//! - `postgres.rs`: PostgreSQL, shared by replicas (`serve --store postgres://...`): runs are
+//!   claimed with leases, sessions are owned by one replica at a time (see ARCHITECTURE.md,
+//!   "Service replicas").
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::{ClaimedRun, PgSettings, PgStore, RunStored};
+pub use sqlite::{open_db, SqliteJobs, SqliteSessions};
+
+use commonsnet_engine::batch::RunRow;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+use utoipa::ToSchema;
+
+closed_set! {
+    /// Job states. `queued` and `running` jobs are resumed after a restart.
+    pub enum JobStatus {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+sql_text!(JobStatus);
+
+impl JobStatus {
+    /// Still to run: resumed at start-up, cancellable.
+    pub const fn is_unfinished(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+/// A job as `GET /v1/jobs/{id}` shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobInfo {
+    pub id: String,
+    pub status: JobStatus,
+    pub progress: Progress,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// Wall time from the first start to the end (or to now while running).
+    pub elapsed_ms: Option<i64>,
+    /// Sum of the solver times of the runs done so far.
+    pub solve_ms_total: f64,
+    /// How many times the job was (re)started: above 1 after a restart of the server.
+    pub attempts: i64,
+    /// The most runs that were executing at one moment, from the runs' stored start and
+    /// finish times (at most the server's `--job-threads`); set when the job ends.
+    pub max_parallel_runs: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Progress {
+    pub done: i64,
+    pub total: i64,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Why the store failed. An I/O error stays an I/O error: it is not passed off as SQLite's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("schema migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The store's settings cannot make a connection pool.
+    #[error("postgres settings: {0}")]
+    Settings(String),
+    /// No connection to PostgreSQL within the pool's timeouts (the server is down or
+    /// unreachable): the request is answered 503 and may be retried.
+    #[error("postgres connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// This replica no longer holds the lease it wrote under (another replica took the
+    /// session over): nothing was written.
+    #[error("{0}: this replica no longer holds its lease")]
+    LeaseLost(String),
+    /// A JSON column that does not read back (written by something else, or damaged).
+    #[error("{what}: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    /// The store cannot be reached now, or the session moved: worth a retry (503), not a
+    /// fault of the request or a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Pool(_) | StoreError::LeaseLost(_) => true,
+            StoreError::Postgres(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(is_connection_class)
+                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// SQLSTATE classes 08 (connection exception) and 57 (operator intervention: the server is
+/// shutting down or restarting).
+fn is_connection_class(code: &tokio_postgres::error::SqlState) -> bool {
+    let c = code.code();
+    c.starts_with("08") || c.starts_with("57")
+}
+
+/// Which store a service runs on (`/healthz`, `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+/// The jobs of the service, as the HTTP routes see them: the same for both stores. How runs
+/// are executed differs: one `JobRunner` per SQLite file, leased runs on PostgreSQL.
+pub trait JobStore: Send + Sync {
+    fn kind(&self) -> StoreKind;
+    /// Can the store be reached now (`/healthz`)?
+    fn check(&self) -> Result<(), StoreError>;
+    /// Store a new job, durably, as `queued`.
+    fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError>;
+    /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
+    fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError>;
+    /// The tenant's jobs, newest first.
+    fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError>;
+    /// Cancel a queued or running job of this tenant. Returns the status after the call, or
+    /// `None` for an unknown id.
+    fn cancel(&self, id: &str, tenant: &str) -> Result<Option<JobStatus>, StoreError>;
+    /// Every finished run of a job, in run order.
+    fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError>;
+    /// Number of jobs in each status (for `/metrics`).
+    fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError>;
+    /// Jobs not finished yet (queued or running), for the queue bound of `POST /v1/jobs`.
+    fn unfinished_count(&self) -> Result<i64, StoreError>;
+    /// Where a finished job's Parquet result was written, when the store keeps files (the
+    /// SQLite store); `None`: the result is built from the rows on request.
+    fn result_file(&self, id: &str) -> Option<PathBuf>;
+}
+
+/// The wall time of a job from its first start to its end (or to now while it runs).
+fn with_elapsed(mut info: JobInfo) -> JobInfo {
+    info.elapsed_ms = info
+        .started_ms
+        .map(|s| info.finished_ms.unwrap_or_else(now_ms) - s);
+    info
+}
+
+fn json_error(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |source| StoreError::Json { what, source }
+}
+
+/// A plan change as streamed: its sequence number and JSON body.
+#[derive(Debug, Clone)]
+pub struct PlanChange {
+    pub seq: i64,
+    pub data: String,
+}
+
+/// One session of `GET /v1/sessions`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionListed {
+    pub id: String,
+    /// The initial scenario's `name`, when it has one.
+    pub name: Option<String>,
+    /// When it was created (ms since the Unix epoch).
+    pub created_ms: i64,
+    /// The sequence number of its last applied batch (0 before the first).
+    pub seq: i64,
+}
+
+/// One row of a session's log as a rebuild reads it: sequence number, the events as applied
+/// (JSON) and the batch's event ids (JSON).
+pub type LogRow = (i64, String, String);
+
+/// Who serves a session now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This process (always, on SQLite); on PostgreSQL, this replica holds the lease.
+    Here,
+    /// Another live replica holds the lease: requests go to it at this address.
+    Replica(String),
+}
+
+/// The durable side of live sessions: sessions, their event logs, and (across replicas) who
+/// owns each one. On PostgreSQL a log row is written only under the writer's lease, and the
+/// `(session, seq)` key refuses a second row with the same number, so two replicas can never
+/// both extend a log.
+pub trait SessionLog: Send + Sync {
+    /// Store a new session (and, across replicas, take its lease).
+    fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError>;
+    /// Append one accepted batch; durable when this returns.
+    fn append(
+        &self,
+        session: &str,
+        seq: i64,
+        applied: &str,
+        event_ids: &str,
+        changes: &str,
+    ) -> Result<(), StoreError>;
+    /// Plan changes after `seq`, for stream clients catching up.
+    fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError>;
+    /// A tenant's sessions, newest first, at most `limit`.
+    fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError>;
+    /// The tenant and initial scenario (JSON) of a stored session.
+    fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// The log, in order.
+    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError>;
+    /// Remove a session and its log in one transaction; false if it did not exist.
+    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Who serves the session: take (or keep) its lease when it is free, expired or ours.
+    fn claim(&self, _id: &str) -> Result<Owner, StoreError> {
+        Ok(Owner::Here)
+    }
+    /// Extend the leases of the sessions this process serves; answers the ones it lost.
+    fn renew(&self, _ids: &[String]) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Give a session's lease up (it was unloaded).
+    fn release(&self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

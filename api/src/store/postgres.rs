@@ -1,0 +1,808 @@
+//! `PgStore`: jobs, runs and sessions in PostgreSQL, shared by every replica of the service
+//! (`commonsnet serve --store postgres://...`), through tokio-postgres and a deadpool pool.
+//!
+//! - **Leased runs.** A job's runs each have a row in `run_leases` from the moment the job is
+//!   stored. A replica's worker claims one run at a time (`FOR UPDATE SKIP LOCKED`, so
+//!   replicas never wait on each other's claims), holds it under a lease that a heartbeat
+//!   extends, and deletes the lease in the transaction that stores the run's row. A replica
+//!   that dies stops renewing; once its leases expire any replica claims those runs again.
+//!   The transaction that stores a job's last run marks the job done (the job row is locked
+//!   first, so two replicas storing the last two runs at once cannot both miss it).
+//! - **Owned sessions.** `session_owners` says which replica serves a session and until when;
+//!   a log row is written only by the lease holder, and `(session, seq)` is a key, so the log
+//!   never forks.
+//! - **One clock.** Lease times are the database's clock (`clock_timestamp()`), so replicas
+//!   with skewed clocks agree on who holds what.
+//! - The store's calls are blocking (they run on `spawn_blocking` threads, the job workers and
+//!   the session actors, like SQLite's); each drives its query on the service's runtime.
+
+use super::{
+    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogRow, Owner, PlanChange,
+    Progress, SessionListed, SessionLog, StoreError, StoreKind,
+};
+use commonsnet_engine::batch::RunRow;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_postgres::NoTls;
+
+/// How this replica takes part.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// `postgres://user@host:port/db` (libpq's URL or key=value form).
+    pub url: String,
+    /// This replica's name in leases (unique per process start).
+    pub replica: String,
+    /// The address other replicas forward this replica's sessions' requests to.
+    pub advertise: String,
+    /// How long a lease lasts without a heartbeat; heartbeats come every third of it.
+    pub lease: Duration,
+}
+
+/// The schema, one migration per change, applied at start-up under an advisory lock so that
+/// replicas starting together apply each once.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL,
+        total BIGINT NOT NULL, error TEXT, created_ms BIGINT NOT NULL, started_ms BIGINT,
+        finished_ms BIGINT, attempts BIGINT NOT NULL DEFAULT 0,
+        crashes BIGINT NOT NULL DEFAULT 0, max_parallel_runs BIGINT);
+    CREATE INDEX jobs_by_status ON jobs (status, created_ms);
+    CREATE INDEX jobs_by_tenant ON jobs (tenant, created_ms);
+    CREATE TABLE runs (
+        job TEXT NOT NULL, idx BIGINT NOT NULL, row TEXT NOT NULL,
+        solve_ms DOUBLE PRECISION NOT NULL, started_us BIGINT, finished_us BIGINT,
+        replica TEXT, PRIMARY KEY (job, idx));
+    CREATE TABLE run_leases (
+        job TEXT NOT NULL, idx BIGINT NOT NULL, replica TEXT, lease_until BIGINT,
+        claims INT NOT NULL DEFAULT 0, PRIMARY KEY (job, idx));
+    CREATE INDEX run_leases_by_replica ON run_leases (replica);
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scenario TEXT NOT NULL,
+        created_ms BIGINT NOT NULL);
+    CREATE INDEX sessions_by_tenant ON sessions (tenant, created_ms);
+    CREATE TABLE session_log (
+        session TEXT NOT NULL, seq BIGINT NOT NULL, applied TEXT NOT NULL,
+        event_ids TEXT NOT NULL, changes TEXT NOT NULL, created_ms BIGINT NOT NULL,
+        PRIMARY KEY (session, seq));
+    CREATE TABLE session_owners (
+        session TEXT PRIMARY KEY, replica TEXT NOT NULL, addr TEXT NOT NULL,
+        lease_until BIGINT NOT NULL);"];
+
+/// The database's clock in milliseconds since the Unix epoch.
+const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// A run claimed by this replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRun {
+    pub job: String,
+    pub index: u64,
+    /// How many times the run was claimed, this claim included (above 1: a replica died or
+    /// stopped while running it).
+    pub claims: i32,
+}
+
+/// What storing a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunStored {
+    /// False when this replica's lease had been taken over (the row was stored once anyway:
+    /// runs are deterministic, so both replicas computed the same row).
+    pub lease_held: bool,
+    /// This run was the job's last: the job is now done.
+    pub job_done: bool,
+}
+
+pub struct PgStore {
+    pool: Pool,
+    runtime: tokio::runtime::Handle,
+    settings: PgSettings,
+}
+
+impl PgStore {
+    /// Connect and migrate. Called on the service's runtime.
+    pub async fn open(settings: PgSettings) -> Result<PgStore, StoreError> {
+        let mut config: tokio_postgres::Config = settings.url.parse()?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(3));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection is checked before reuse, so connections broken by a database
+                // restart are dropped instead of failing the next request.
+                recycling_method: RecyclingMethod::Verified,
+            },
+        );
+        let timeout = Some(Duration::from_secs(5));
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .wait_timeout(timeout)
+            .create_timeout(timeout)
+            .recycle_timeout(timeout)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Settings(e.to_string()))?;
+        let store = PgStore {
+            pool,
+            runtime: tokio::runtime::Handle::current(),
+            settings,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn settings(&self) -> &PgSettings {
+        &self.settings
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7411000001);
+             CREATE TABLE IF NOT EXISTS commonsnet_migrations (
+                 version INT PRIMARY KEY, applied_ms BIGINT NOT NULL);",
+        )
+        .await?;
+        let done: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM commonsnet_migrations",
+                &[],
+            )
+            .await?
+            .get(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO commonsnet_migrations (version, applied_ms) VALUES ($1, $2)",
+                &[&(i as i32 + 1), &now_ms()],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Run one database conversation to its end from a blocking thread.
+    fn block<T>(&self, f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        self.runtime.block_on(f)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.settings.lease.as_millis() as i64
+    }
+
+    /// Claim the next run to do: the oldest unfinished job's first run that nobody holds or
+    /// whose lease expired. `None` when there is nothing to claim now.
+    pub fn claim_run(&self) -> Result<Option<ClaimedRun>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "UPDATE run_leases l SET replica = $1, lease_until = {DB_NOW} + $2,
+                             claims = l.claims + 1
+                         FROM (SELECT r.job, r.idx FROM run_leases r JOIN jobs j ON j.id = r.job
+                               WHERE j.status IN ($3, $4)
+                                 AND (r.replica IS NULL OR r.lease_until < {DB_NOW})
+                               ORDER BY j.created_ms, r.job, r.idx
+                               LIMIT 1 FOR UPDATE OF r SKIP LOCKED) c
+                         WHERE l.job = c.job AND l.idx = c.idx
+                         RETURNING l.job, l.idx, l.claims"
+                    ),
+                    &[
+                        &self.settings.replica,
+                        &self.lease_ms(),
+                        &JobStatus::Queued,
+                        &JobStatus::Running,
+                    ],
+                )
+                .await?;
+            Ok(row.map(|r| ClaimedRun {
+                job: r.get(0),
+                index: r.get::<_, i64>(1) as u64,
+                claims: r.get(2),
+            }))
+        })
+    }
+
+    /// The job's request and status, marking a queued job running (its first run claimed).
+    pub fn start_job(&self, id: &str) -> Result<Option<(String, JobStatus)>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "UPDATE jobs SET status = $2, started_ms = COALESCE(started_ms, $3),
+                         attempts = attempts + 1
+                     WHERE id = $1 AND status = $4",
+                    &[&id, &JobStatus::Running, &now_ms(), &JobStatus::Queued],
+                )
+                .await?;
+            let row = client
+                .query_opt("SELECT spec, status FROM jobs WHERE id = $1", &[&id])
+                .await?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    /// Store a finished run (once: a run stored already by a replica that had taken the lease
+    /// over stays as it was), release its lease, and mark the job done when this was its last
+    /// run. Nothing is stored for a job that is no longer running (cancelled, failed).
+    pub fn store_run(
+        &self,
+        id: &str,
+        row: &RunRow,
+        started_us: i64,
+        finished_us: i64,
+    ) -> Result<RunStored, StoreError> {
+        let text = serde_json::to_string(row).map_err(json_error("run row"))?;
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            // Completions of one job are serialised on its row: the last one sees every
+            // other's deleted lease.
+            let status: Option<JobStatus> = tx
+                .query_opt("SELECT status FROM jobs WHERE id = $1 FOR UPDATE", &[&id])
+                .await?
+                .map(|r| r.get(0));
+            if !status.is_some_and(JobStatus::is_unfinished) {
+                return Ok(RunStored {
+                    lease_held: true,
+                    job_done: false,
+                });
+            }
+            let idx = row.run as i64;
+            tx.execute(
+                "INSERT INTO runs (job, idx, row, solve_ms, started_us, finished_us, replica)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job, idx) DO NOTHING",
+                &[
+                    &id,
+                    &idx,
+                    &text,
+                    &row.solve_ms.unwrap_or(0.0),
+                    &started_us,
+                    &finished_us,
+                    &self.settings.replica,
+                ],
+            )
+            .await?;
+            let held = tx
+                .execute(
+                    "DELETE FROM run_leases WHERE job = $1 AND idx = $2 AND replica = $3",
+                    &[&id, &idx, &self.settings.replica],
+                )
+                .await?
+                == 1;
+            if !held {
+                // Taken over: the other holder deletes the lease when it stores the run.
+                tx.execute(
+                    "DELETE FROM run_leases WHERE job = $1 AND idx = $2
+                       AND EXISTS (SELECT 1 FROM runs WHERE job = $1 AND idx = $2)",
+                    &[&id, &idx],
+                )
+                .await?;
+            }
+            let done = tx
+                .execute(
+                    "UPDATE jobs SET status = $2, finished_ms = $3,
+                         max_parallel_runs = (
+                             SELECT MAX(open) FROM (
+                                 SELECT SUM(step) OVER (ORDER BY at, step ROWS UNBOUNDED PRECEDING) AS open
+                                 FROM (
+                                     SELECT started_us AS at, 1 AS step FROM runs
+                                         WHERE job = $1 AND started_us IS NOT NULL AND finished_us IS NOT NULL
+                                     UNION ALL
+                                     SELECT finished_us, -1 FROM runs
+                                         WHERE job = $1 AND started_us IS NOT NULL AND finished_us IS NOT NULL
+                                 ) steps
+                             ) sweep)
+                     WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM run_leases WHERE job = $1)",
+                    &[&id, &JobStatus::Done, &now_ms()],
+                )
+                .await?
+                == 1;
+            tx.commit().await?;
+            Ok(RunStored {
+                lease_held: held,
+                job_done: done,
+            })
+        })
+    }
+
+    /// A job that cannot run (its request no longer makes a batch): failed, its leases gone.
+    pub fn fail_job(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "UPDATE jobs SET status = $2, error = $3, finished_ms = $4
+                 WHERE id = $1 AND status IN ($5, $6)",
+                &[
+                    &id,
+                    &JobStatus::Failed,
+                    &error,
+                    &now_ms(),
+                    &JobStatus::Queued,
+                    &JobStatus::Running,
+                ],
+            )
+            .await?;
+            tx.execute("DELETE FROM run_leases WHERE job = $1", &[&id])
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Extend the leases of the runs this replica is running (`(job, index)`); answers how
+    /// many it still holds. A lease whose run failed here is not renewed: it expires and the
+    /// run is claimed again.
+    pub fn renew_run_leases(&self, runs: &[(String, i64)]) -> Result<u64, StoreError> {
+        if runs.is_empty() {
+            return Ok(0);
+        }
+        let (jobs, idxs): (Vec<&str>, Vec<i64>) =
+            runs.iter().map(|(j, i)| (j.as_str(), *i)).unzip();
+        self.block(async {
+            let client = self.pool.get().await?;
+            Ok(client
+                .execute(
+                    &format!(
+                        "UPDATE run_leases SET lease_until = {DB_NOW} + $2
+                         WHERE replica = $1
+                           AND (job, idx) IN (SELECT * FROM unnest($3::text[], $4::bigint[]))"
+                    ),
+                    &[&self.settings.replica, &self.lease_ms(), &jobs, &idxs],
+                )
+                .await?)
+        })
+    }
+
+    /// Give this replica's run leases back (at shutdown): others claim them at once.
+    pub fn release_run_leases(&self) -> Result<u64, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            Ok(client
+                .execute(
+                    "UPDATE run_leases SET replica = NULL, lease_until = NULL,
+                         claims = GREATEST(claims - 1, 0)
+                     WHERE replica = $1",
+                    &[&self.settings.replica],
+                )
+                .await?)
+        })
+    }
+
+    /// Leases held by this replica now: runs and sessions (for `/metrics`).
+    pub fn leases_held(&self) -> Result<(i64, i64), StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_one(
+                    &format!(
+                        "SELECT
+                           (SELECT COUNT(*) FROM run_leases WHERE replica = $1 AND lease_until >= {DB_NOW}),
+                           (SELECT COUNT(*) FROM session_owners WHERE replica = $1 AND lease_until >= {DB_NOW})"
+                    ),
+                    &[&self.settings.replica],
+                )
+                .await?;
+            Ok((row.get(0), row.get(1)))
+        })
+    }
+
+    async fn job_info(
+        client: &deadpool_postgres::Client,
+        id: &str,
+    ) -> Result<Option<(String, JobInfo)>, StoreError> {
+        let row = client
+            .query_opt(
+                "SELECT id, tenant, status, total, error, created_ms, started_ms, finished_ms,
+                        attempts,
+                        (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
+                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id),
+                        max_parallel_runs
+                 FROM jobs WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| {
+            (
+                r.get(1),
+                JobInfo {
+                    id: r.get(0),
+                    status: r.get(2),
+                    progress: Progress {
+                        done: r.get(9),
+                        total: r.get(3),
+                    },
+                    error: r.get(4),
+                    created_ms: r.get(5),
+                    started_ms: r.get(6),
+                    finished_ms: r.get(7),
+                    attempts: r.get(8),
+                    elapsed_ms: None,
+                    solve_ms_total: r.get(10),
+                    max_parallel_runs: r.get(11),
+                },
+            )
+        }))
+    }
+}
+
+impl JobStore for PgStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.block(async {
+            self.pool.get().await?.query_one("SELECT 1", &[]).await?;
+            Ok(())
+        })
+    }
+
+    fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &tenant, &spec, &JobStatus::Queued, &total, &now_ms()],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO run_leases (job, idx) SELECT $1, g FROM generate_series(0::bigint, $2::bigint - 1) g",
+                &[&id, &total],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let found = Self::job_info(&client, id).await?;
+            Ok(found.and_then(|(owner, info)| {
+                (tenant.is_none_or(|t| t == owner)).then(|| with_elapsed(info))
+            }))
+        })
+    }
+
+    fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let ids = client
+                .query(
+                    "SELECT id FROM jobs WHERE tenant = $1 ORDER BY created_ms DESC, id LIMIT $2",
+                    &[&tenant, &limit],
+                )
+                .await?;
+            let mut out = Vec::with_capacity(ids.len());
+            for r in ids {
+                let id: String = r.get(0);
+                if let Some((_, info)) = Self::job_info(&client, &id).await? {
+                    out.push(with_elapsed(info));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn cancel(&self, id: &str, tenant: &str) -> Result<Option<JobStatus>, StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let n = tx
+                .execute(
+                    "UPDATE jobs SET status = $3, finished_ms = $4
+                     WHERE id = $1 AND tenant = $2 AND status IN ($5, $6)",
+                    &[
+                        &id,
+                        &tenant,
+                        &JobStatus::Cancelled,
+                        &now_ms(),
+                        &JobStatus::Queued,
+                        &JobStatus::Running,
+                    ],
+                )
+                .await?;
+            if n == 1 {
+                // No replica claims its runs any more; runs in flight finish and are dropped.
+                tx.execute("DELETE FROM run_leases WHERE job = $1", &[&id])
+                    .await?;
+            }
+            let status = tx
+                .query_opt(
+                    "SELECT status FROM jobs WHERE id = $1 AND tenant = $2",
+                    &[&id, &tenant],
+                )
+                .await?
+                .map(|r| r.get(0));
+            tx.commit().await?;
+            Ok(status)
+        })
+    }
+
+    fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
+        let texts: Vec<String> = self.block(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query("SELECT row FROM runs WHERE job = $1 ORDER BY idx", &[&id])
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })?;
+        texts
+            .iter()
+            .map(|t| serde_json::from_str(t).map_err(json_error("stored run row")))
+            .collect()
+    }
+
+    fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
+                    &[],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn unfinished_count(&self) -> Result<i64, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            Ok(client
+                .query_one(
+                    "SELECT COUNT(*) FROM jobs WHERE status IN ($1, $2)",
+                    &[&JobStatus::Queued, &JobStatus::Running],
+                )
+                .await?
+                .get(0))
+        })
+    }
+
+    fn result_file(&self, _id: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+impl SessionLog for PgStore {
+    fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO sessions (id, tenant, scenario, created_ms) VALUES ($1, $2, $3, $4)",
+                &[&id, &tenant, &scenario, &now_ms()],
+            )
+            .await?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO session_owners (session, replica, addr, lease_until)
+                     VALUES ($1, $2, $3, {DB_NOW} + $4)"
+                ),
+                &[
+                    &id,
+                    &self.settings.replica,
+                    &self.settings.advertise,
+                    &self.lease_ms(),
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn append(
+        &self,
+        session: &str,
+        seq: i64,
+        applied: &str,
+        event_ids: &str,
+        changes: &str,
+    ) -> Result<(), StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            // Written only while this replica holds a live lease on the session.
+            let n = client
+                .execute(
+                    &format!(
+                        "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
+                         SELECT $1, $2, $3, $4, $5, $6
+                         WHERE EXISTS (SELECT 1 FROM session_owners
+                                       WHERE session = $1 AND replica = $7
+                                         AND lease_until >= {DB_NOW})"
+                    ),
+                    &[
+                        &session,
+                        &seq,
+                        &applied,
+                        &event_ids,
+                        &changes,
+                        &now_ms(),
+                        &self.settings.replica,
+                    ],
+                )
+                .await?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::LeaseLost(format!("session {session}")))
+            }
+        })
+    }
+
+    fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT seq, changes FROM session_log WHERE session = $1 AND seq > $2
+                     ORDER BY seq",
+                    &[&session, &seq],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| PlanChange {
+                    seq: r.get(0),
+                    data: r.get(1),
+                })
+                .collect())
+        })
+    }
+
+    fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.block(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT s.id, s.scenario::jsonb ->> 'name', s.created_ms,
+                            (SELECT COALESCE(MAX(l.seq), 0) FROM session_log l WHERE l.session = s.id)
+                     FROM sessions s
+                     JOIN (SELECT id FROM sessions WHERE tenant = $1
+                           ORDER BY created_ms DESC, id LIMIT $2) newest ON newest.id = s.id
+                     ORDER BY s.created_ms DESC, s.id",
+                    &[&tenant, &limit],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| SessionListed {
+                    id: r.get(0),
+                    name: r.get(1),
+                    created_ms: r.get(2),
+                    seq: r.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    "SELECT tenant, scenario FROM sessions WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT seq, applied, event_ids FROM session_log WHERE session = $1
+                     ORDER BY seq",
+                    &[&id],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute("DELETE FROM session_log WHERE session = $1", &[&id])
+                .await?;
+            tx.execute("DELETE FROM session_owners WHERE session = $1", &[&id])
+                .await?;
+            let n = tx
+                .execute("DELETE FROM sessions WHERE id = $1", &[&id])
+                .await?;
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn claim(&self, id: &str) -> Result<Owner, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            // Take the lease when it is free, expired or ours; else answer its holder.
+            let taken = client
+                .query_opt(
+                    &format!(
+                        "INSERT INTO session_owners (session, replica, addr, lease_until)
+                         SELECT $1, $2, $3, {DB_NOW} + $4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1)
+                         ON CONFLICT (session) DO UPDATE
+                           SET replica = EXCLUDED.replica, addr = EXCLUDED.addr,
+                               lease_until = EXCLUDED.lease_until
+                           WHERE session_owners.replica = EXCLUDED.replica
+                              OR session_owners.lease_until < {DB_NOW}
+                         RETURNING replica"
+                    ),
+                    &[
+                        &id,
+                        &self.settings.replica,
+                        &self.settings.advertise,
+                        &self.lease_ms(),
+                    ],
+                )
+                .await?;
+            if taken.is_some() {
+                return Ok(Owner::Here);
+            }
+            let holder = client
+                .query_opt(
+                    "SELECT addr FROM session_owners WHERE session = $1",
+                    &[&id],
+                )
+                .await?;
+            // No holder: no such session (the route answers 404 here).
+            Ok(holder.map_or(Owner::Here, |r| Owner::Replica(r.get(0))))
+        })
+    }
+
+    fn renew(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let kept = client
+                .query(
+                    &format!(
+                        "UPDATE session_owners SET lease_until = {DB_NOW} + $3
+                         WHERE replica = $1 AND session = ANY($2) RETURNING session"
+                    ),
+                    &[&self.settings.replica, &ids, &self.lease_ms()],
+                )
+                .await?;
+            let kept: std::collections::HashSet<String> = kept.iter().map(|r| r.get(0)).collect();
+            Ok(ids
+                .iter()
+                .filter(|id| !kept.contains(*id))
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn release(&self, id: &str) -> Result<(), StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "DELETE FROM session_owners WHERE session = $1 AND replica = $2",
+                    &[&id, &self.settings.replica],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+}

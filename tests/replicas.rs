@@ -1,0 +1,328 @@
+//! Replicas over PostgreSQL (issue 24, SPEC section 6), over real HTTP on 127.0.0.1: a
+//! PostgreSQL server of the test's own (`common::pg`) and two or three `commonsnet serve
+//! --store postgres://...` processes on it, killed with SIGKILL where the test says so.
+//! Leases last 1 s here, so a dead replica is taken over within about a second.
+
+use crate::common::pg::PgServer;
+use crate::common::server::{call, get, post_json, Resp, Server};
+use crate::http::{
+    done, events, incident, long_job, read_sse, rows_of, session_with_teams, wait_job,
+    without_timing,
+};
+use serde_json::{json, Value};
+use std::io::BufReader;
+use std::time::{Duration, Instant};
+
+fn replica(dir: &std::path::Path, url: &str, threads: &str) -> Server {
+    Server::start(
+        dir,
+        &["--store", url, "--lease-s", "1", "--job-threads", threads],
+    )
+}
+
+/// The replica's name in leases, from its `/healthz`.
+fn name_of(s: &Server) -> String {
+    let h = get(s, "/healthz", None).json();
+    assert_eq!(h["store"], "postgres", "{h}");
+    h["replica"].as_str().unwrap().to_string()
+}
+
+/// Call until the answer is not a 503 (a replica being taken over), within `secs`.
+fn until_served(secs: u64, f: impl Fn() -> Resp) -> Resp {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = f();
+        if r.status != 503 {
+            return r;
+        }
+        assert!(
+            matches!(r.code().as_str(), "store_unavailable" | "unavailable"),
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(r.header("retry-after").is_some());
+        assert!(Instant::now() < end, "still 503 after {secs} s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_job_spread_over_replicas_survives_a_sigkilled_replica() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = replica(dirs[0].path(), &url, "1");
+    let mut b = replica(dirs[1].path(), &url, "1");
+    let c = replica(dirs[2].path(), &url, "1");
+    let b_name = name_of(&b);
+    let r = post_json(&a, "/v1/jobs", &long_job(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    // Kill B while it holds a run's lease (mid-run), after some runs are stored.
+    let end = Instant::now() + Duration::from_secs(120);
+    loop {
+        let holding = pg.sql(
+            &url,
+            &format!("SELECT COUNT(*) FROM run_leases WHERE replica = '{b_name}'"),
+        );
+        let stored = pg.sql(&url, "SELECT COUNT(*) FROM runs");
+        if holding == "1" && stored.parse::<i64>().unwrap() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < end, "replica B never held a run");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.kill();
+    let fin = wait_job(&c, &id, None, 300, done);
+    assert_eq!(fin["progress"]["done"], 40, "{fin}");
+    let replicas: i64 = pg
+        .sql(
+            &url,
+            &format!("SELECT COUNT(DISTINCT replica) FROM runs WHERE job = '{id}'"),
+        )
+        .parse()
+        .unwrap();
+    assert!(
+        replicas >= 2,
+        "the runs were spread over {replicas} replica(s)"
+    );
+    assert_eq!(
+        pg.sql(
+            &url,
+            &format!("SELECT COUNT(*) FROM run_leases WHERE job = '{id}'")
+        ),
+        "0",
+        "every lease is released once its run is stored"
+    );
+    let spread = without_timing(rows_of(&a, &id));
+    // The same job on one process with SQLite.
+    let single_dir = tempfile::tempdir().unwrap();
+    let single = Server::start(single_dir.path(), &[]);
+    let id2 = post_json(&single, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_job(&single, &id2, None, 300, done);
+    assert_eq!(spread.len(), 40);
+    assert_eq!(spread, without_timing(rows_of(&single, &id2)));
+    // Every format of the result answers from any replica (no result file on PostgreSQL).
+    let parquet = call(
+        "GET",
+        &c.url(&format!("/v1/jobs/{id}/result")),
+        &[("Accept", "application/vnd.apache.parquet")],
+        None,
+    );
+    assert_eq!(parquet.status, 200);
+    assert_eq!(&parquet.body[..4], b"PAR1");
+}
+
+#[test]
+fn cancel_on_one_replica_stops_every_replica_within_a_run() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = replica(dirs[0].path(), &url, "1");
+    let b = replica(dirs[1].path(), &url, "1");
+    let id = post_json(&a, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_job(&b, &id, None, 120, |v| {
+        v["progress"]["done"].as_i64() >= Some(2)
+    });
+    let r = call("DELETE", &b.url(&format!("/v1/jobs/{id}")), &[], None);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["status"], "cancelled");
+    let at_cancel: i64 = r.json()["progress"]["done"].as_i64().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let after = get(&a, &format!("/v1/jobs/{id}"), None).json();
+    assert_eq!(after["status"], "cancelled");
+    // Runs in flight at the cancel are dropped, not stored; nothing new was claimed.
+    assert_eq!(
+        after["progress"]["done"].as_i64().unwrap(),
+        at_cancel,
+        "{after}"
+    );
+    assert_eq!(
+        pg.sql(
+            &url,
+            &format!("SELECT COUNT(*) FROM run_leases WHERE job = '{id}'")
+        ),
+        "0"
+    );
+}
+
+/// The plan of a session as a comparison sees it: its matches and dispatches.
+fn plan_of(s: &Server, id: &str) -> Value {
+    let p = get(s, &format!("/v1/sessions/{id}/plan"), None);
+    assert_eq!(p.status, 200, "{}", String::from_utf8_lossy(&p.body));
+    let v = p.json();
+    json!({"allocations": v["allocations"], "dispatched": v["dispatched"]})
+}
+
+#[test]
+fn a_session_fails_over_when_its_owner_is_sigkilled() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = replica(dirs[0].path(), &url, "1");
+    let b = replica(dirs[1].path(), &url, "1");
+    let c = replica(dirs[2].path(), &url, "1");
+    // Created on A: A owns it. Events sent to B are forwarded to A.
+    let id = session_with_teams(&a);
+    let batches = [
+        json!([incident("i0", 45.01, 2, 1)]),
+        json!([incident("i1", 45.02, 3, 2)]),
+        json!([{"type": "dispatched", "event_id": "d1", "need": "i1", "resource": "team1"}]),
+        json!([incident("i2", 45.05, 2, 3)]),
+        json!([{"type": "need_withdrawn", "event_id": "w0", "id": "i0"}]),
+    ];
+    for (k, batch) in batches[..3].iter().enumerate() {
+        let r = events(&b, &id, batch.clone());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["seq"], k as i64 + 1);
+    }
+    let owner = pg.sql(
+        &url,
+        &format!("SELECT addr FROM session_owners WHERE session = '{id}'"),
+    );
+    assert_eq!(format!("http://{owner}"), a.base, "A owns the session");
+    assert_eq!(plan_of(&c, &id), plan_of(&a, &id), "C reads A's plan");
+    // A stream opened on C (forwarded to A) sees the changes.
+    let agent = ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(20))
+        .build();
+    let resp = agent
+        .get(&c.url(&format!("/v1/sessions/{id}/stream")))
+        .set("Last-Event-ID", "2")
+        .call()
+        .unwrap();
+    let mut reader = BufReader::new(resp.into_reader());
+    assert_eq!(read_sse(&mut reader, 1)[0].0, 3);
+
+    a.kill();
+    // B takes the session over once A's lease has expired (503 until then), rebuilt by
+    // replay; a retried batch (same event ids) is not applied twice.
+    let r = until_served(30, || events(&b, &id, batches[2].clone()));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["duplicates"], json!(["d1"]));
+    assert_eq!(r.json()["seq"], 3);
+    for (k, batch) in batches[3..].iter().enumerate() {
+        let r = until_served(30, || events(&c, &id, batch.clone()));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["seq"], k as i64 + 4);
+    }
+    // The stream resumes on another replica from Last-Event-ID.
+    let resp = until_served(30, || {
+        call("GET", &c.url(&format!("/v1/sessions/{id}/plan")), &[], None)
+    });
+    assert_eq!(resp.status, 200);
+    let resp = agent
+        .get(&c.url(&format!("/v1/sessions/{id}/stream")))
+        .set("Last-Event-ID", "3")
+        .call()
+        .unwrap();
+    let mut reader = BufReader::new(resp.into_reader());
+    let resumed = read_sse(&mut reader, 2);
+    assert_eq!(resumed.iter().map(|e| e.0).collect::<Vec<_>>(), vec![4, 5]);
+
+    // The plan equals the same batches applied on one process with SQLite.
+    let single_dir = tempfile::tempdir().unwrap();
+    let single = Server::start(single_dir.path(), &[]);
+    let sid = session_with_teams(&single);
+    for batch in &batches {
+        assert_eq!(events(&single, &sid, batch.clone()).status, 200);
+    }
+    assert_eq!(plan_of(&b, &id), plan_of(&single, &sid));
+    assert_eq!(plan_of(&c, &id), plan_of(&single, &sid));
+}
+
+#[test]
+fn a_database_restart_loses_no_accepted_job_or_event() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = replica(dirs[0].path(), &url, "1");
+    let b = replica(dirs[1].path(), &url, "1");
+    let id = session_with_teams(&a);
+    let small_job = json!({"generator": {"name": "urban", "count": 2}, "policies": ["greedy"],
+        "seed": 3});
+    let (mut accepted_events, mut accepted_jobs, mut unavailable) = (Vec::new(), Vec::new(), 0);
+    // One event and one job submission; which were accepted.
+    let send = |k: usize, down: bool| -> (Option<String>, Option<String>) {
+        let target = if k.is_multiple_of(2) { &a } else { &b };
+        let need = format!("n{k}");
+        let r = events(
+            target,
+            &id,
+            json!([incident(&need, 45.0 + k as f64 * 1e-3, 1, 1)]),
+        );
+        let event = match r.status {
+            200 => Some(need),
+            503 if down => None,
+            s => panic!("event {k}: {s} {}", String::from_utf8_lossy(&r.body)),
+        };
+        let r = post_json(target, "/v1/jobs", &small_job, None);
+        let job = match r.status {
+            202 => Some(r.json()["id"].as_str().unwrap().to_string()),
+            503 if down => None,
+            s => panic!("job {k}: {s} {}", String::from_utf8_lossy(&r.body)),
+        };
+        (event, job)
+    };
+    let mut record = |(e, j): (Option<String>, Option<String>)| -> bool {
+        let both = e.is_some() && j.is_some();
+        unavailable += usize::from(e.is_none()) + usize::from(j.is_none());
+        accepted_events.extend(e);
+        accepted_jobs.extend(j);
+        both
+    };
+    for k in 0..5 {
+        assert!(record(send(k, false)));
+    }
+    pg.down();
+    let h = get(&a, "/healthz", None);
+    assert_eq!(h.status, 503);
+    assert_eq!(h.json()["store_ok"], false);
+    for k in 5..10 {
+        record(send(k, true));
+    }
+    pg.up();
+    let end = Instant::now() + Duration::from_secs(30);
+    while get(&a, "/healthz", None).status != 200 {
+        assert!(
+            Instant::now() < end,
+            "replica A never saw the database again"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for k in 10..15 {
+        let end = Instant::now() + Duration::from_secs(30);
+        // Retried until both are accepted (the same need id is a retry the session skips).
+        while !record(send(k, true)) {
+            assert!(
+                Instant::now() < end,
+                "requests still refused after the database came back"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert!(unavailable >= 10, "the outage answered 503: {unavailable}");
+    accepted_events.sort();
+    accepted_events.dedup();
+    // Every accepted event is in the session; every accepted job finishes.
+    let state = until_served(30, || get(&b, &format!("/v1/sessions/{id}/state"), None));
+    let needs: Vec<String> = state.json()["needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect();
+    for n in &accepted_events {
+        assert!(needs.contains(n), "accepted event {n} lost: {needs:?}");
+    }
+    assert_eq!(needs.len(), accepted_events.len(), "{needs:?}");
+    for j in &accepted_jobs {
+        wait_job(&a, j, None, 120, done);
+    }
+}
