@@ -326,3 +326,37 @@ fn a_database_restart_loses_no_accepted_job_or_event() {
         wait_job(&a, j, None, 120, done);
     }
 }
+
+#[test]
+fn a_run_claimed_too_often_is_an_error_row() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let a = replica(dir.path(), &url, "1");
+    let id = post_json(&a, "/v1/jobs", &long_job(), None).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // As if three replicas had died running the last run (one worker takes runs in order,
+    // so it reaches run 39 last).
+    pg.sql(
+        &url,
+        &format!("UPDATE run_leases SET claims = 3 WHERE job = '{id}' AND idx = 39"),
+    );
+    wait_job(&a, &id, None, 300, done);
+    let rows = rows_of(&a, &id);
+    assert_eq!(rows.len(), 40);
+    assert_eq!(rows[39].status, commonsnet_engine::Status::Error);
+    assert!(
+        rows[39]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("claimed 3 times"),
+        "{:?}",
+        rows[39].error
+    );
+    assert!(rows[..39]
+        .iter()
+        .all(|r| r.status != commonsnet_engine::Status::Error));
+}

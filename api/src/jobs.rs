@@ -523,15 +523,15 @@ pub trait RunObserver: Send + Sync {
 /// running (as a resumed job would). Unset in normal operation; the runner logs a warning when
 /// it is set.
 #[derive(Debug, Default)]
-struct Faults {
-    run_panic: Option<usize>,
+pub(crate) struct Faults {
+    pub(crate) run_panic: Option<usize>,
     job_panic: bool,
 }
 
 impl Faults {
     const VAR: &'static str = "COMMONSNET_FAULTS";
 
-    fn from_env() -> Faults {
+    pub(crate) fn from_env() -> Faults {
         let mut f = Faults::default();
         let Ok(text) = std::env::var(Self::VAR) else {
             return f;

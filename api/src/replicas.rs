@@ -25,7 +25,7 @@
 //!   whose lease it finds lost leaves its memory (counted in `lease_losses_total`).
 
 use crate::error::{ApiError, InternalError};
-use crate::jobs::{JobRequest, JobScenarios, RunObserver};
+use crate::jobs::{Faults, JobRequest, JobScenarios, RunObserver};
 use crate::metrics::{LeaseKind, Metrics};
 use crate::sessions::SessionHub;
 use crate::store::{ClaimedRun, PgStore, StoreError};
@@ -103,11 +103,12 @@ impl LeasedRunner {
                 return;
             }
         };
+        let faults = crate::jobs::Faults::from_env();
         // The jobs this replica has seen, made into batches once (a job's runs share it).
         let batches: Mutex<HashMap<String, Option<JobBatch>>> = Mutex::new(HashMap::new());
         pool.scope(|s| {
             for _ in 0..pool.current_num_threads() {
-                s.spawn(|_| self.worker(&batches));
+                s.spawn(|_| self.worker(&batches, &faults));
             }
         });
         match self.store.release_run_leases() {
@@ -118,13 +119,13 @@ impl LeasedRunner {
         tracing::info!("job runner stopped");
     }
 
-    fn worker(&self, batches: &Mutex<HashMap<String, Option<JobBatch>>>) {
+    fn worker(&self, batches: &Mutex<HashMap<String, Option<JobBatch>>>, faults: &Faults) {
         while !self.shutdown.load(Ordering::SeqCst) {
             match self.store.claim_run() {
                 Ok(Some(claim)) => {
                     let key = (claim.job.clone(), claim.index as i64);
                     self.in_flight.lock().insert(key.clone());
-                    if let Err(e) = self.run_claimed(batches, &claim) {
+                    if let Err(e) = self.run_claimed(batches, &claim, faults) {
                         tracing::error!(job = %claim.job, run = claim.index, error = %e, "run not stored; its lease expires and it is claimed again");
                     }
                     self.in_flight.lock().remove(&key);
@@ -181,6 +182,7 @@ impl LeasedRunner {
         &self,
         batches: &Mutex<HashMap<String, Option<JobBatch>>>,
         claim: &ClaimedRun,
+        faults: &Faults,
     ) -> Result<(), StoreError> {
         let Some(batch) = self.batch(batches, &claim.job)? else {
             return Ok(());
@@ -196,8 +198,13 @@ impl LeasedRunner {
                 ),
             )
         } else {
-            catch_unwind(AssertUnwindSafe(|| batch.run(i)))
-                .unwrap_or_else(|panic| batch.error_row(i, &panic_message(&*panic)))
+            catch_unwind(AssertUnwindSafe(|| {
+                if faults.run_panic == Some(i) {
+                    panic!("injected fault: run {i} panics");
+                }
+                batch.run(i)
+            }))
+            .unwrap_or_else(|panic| batch.error_row(i, &panic_message(&*panic)))
         };
         let finished = now_us();
         // The row is made: keep trying to store it while the store is out of reach (a
@@ -281,38 +288,47 @@ impl Default for Forwarder {
     }
 }
 
+/// Why a forwarded request got no answer from the session's replica.
+pub enum Unreachable {
+    /// Nothing listens at its address: the replica is gone (the request was not sent).
+    Dead,
+    /// It failed some other way (a timeout, a connection cut mid-answer): the answer to give.
+    Failed(Response),
+}
+
 impl Forwarder {
-    /// Send `req` to the replica at `addr` and stream its answer back. A replica that cannot be
-    /// reached (it died, its lease not expired yet) answers 503 with `Retry-After`.
-    pub async fn forward(&self, addr: &str, mut req: Request) -> Response {
+    /// Send `req` to the replica at `addr` and stream its answer back.
+    pub async fn forward(&self, addr: &str, mut req: Request) -> Result<Response, Unreachable> {
         let path = req
             .uri()
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_string();
-        let uri: Uri = match format!("http://{addr}{path}").parse() {
-            Ok(u) => u,
-            Err(e) => {
-                return ApiError::from(InternalError::Unavailable(format!(
+        let uri: Uri = format!("http://{addr}{path}").parse().map_err(|e| {
+            Unreachable::Failed(
+                ApiError::from(InternalError::Unavailable(format!(
                     "the session's replica has a bad address {addr:?}: {e}"
                 )))
-                .into_response()
-            }
-        };
+                .into_response(),
+            )
+        })?;
         *req.uri_mut() = uri;
         req.headers_mut()
             .insert(FORWARDED, HeaderValue::from_static("1"));
         match self.client.request(req).await {
-            Ok(resp) => resp.map(Body::new),
+            Ok(resp) => Ok(resp.map(Body::new)),
+            Err(e) if e.is_connect() => {
+                tracing::warn!(addr, error = %e, "the session's replica is gone");
+                Err(Unreachable::Dead)
+            }
             Err(e) => {
                 tracing::warn!(addr, error = %e, "cannot reach the session's replica");
                 let mut r = ApiError::from(InternalError::Unavailable(
-                    "the replica serving this session is out of reach; it is taken over when its lease expires"
-                        .into(),
+                    "the replica serving this session did not answer; retry".into(),
                 ))
                 .into_response();
                 *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                r
+                Err(Unreachable::Failed(r))
             }
         }
     }

@@ -23,6 +23,7 @@ impl Server {
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .args(store_args(data, extra))
             .env_remove("COMMONSNET_FAULTS")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -63,6 +64,37 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The variable that runs these servers on PostgreSQL: `postgres://USER@HOST:PORT` of a
+/// running server (`scripts/test.sh` starts one and runs the HTTP tests a second time so).
+pub const TEST_PG: &str = "COMMONSNET_TEST_PG";
+
+/// `--store` for a server on `data` when [`TEST_PG`] is set: a database per data folder, so a
+/// server restarted on the same folder finds its jobs and sessions, as on SQLite.
+fn store_args(data: &Path, extra: &[&str]) -> Vec<String> {
+    let Ok(base) = std::env::var(TEST_PG) else {
+        return Vec::new();
+    };
+    if extra.contains(&"--store") {
+        return Vec::new();
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    let db = format!("d{:016x}", h.finish());
+    // Made on first use; "already exists" on a restart.
+    let _ = Command::new("psql")
+        .args(["-d", &format!("{base}/postgres"), "-q", "-c"])
+        .arg(format!("CREATE DATABASE {db}"))
+        .stderr(Stdio::null())
+        .status();
+    vec![
+        "--store".into(),
+        format!("{base}/{db}"),
+        "--lease-s".into(),
+        "1".into(),
+    ]
 }
 
 impl Drop for Server {

@@ -97,7 +97,7 @@ fn accepted(id: String, total: usize) -> Response {
 }
 
 /// A job on the store replicas share: stored (durably, with one lease row per run) and left
-/// for the replicas' runners to claim; the bound is on the jobs unfinished in the store.
+/// for the replicas' runners to claim; the bound is on the jobs queued in the store.
 async fn submit_shared(
     st: &AppState,
     request: JobRequest,
@@ -105,7 +105,7 @@ async fn submit_shared(
     total: usize,
 ) -> Result<Response, ApiError> {
     let store = st.store.clone();
-    let waiting = blocking(move || store.unfinished_count()).await??;
+    let waiting = blocking(move || store.queued_count()).await??;
     if waiting >= st.queue.capacity as i64 {
         return Err(queue_full(st.queue.capacity));
     }

@@ -165,7 +165,10 @@ fn session_of(path: &str) -> Option<&str> {
 
 /// Across replicas: a request about a session another replica owns is forwarded there (once:
 /// a forwarded request is served where it lands). The tenant is checked first, so a request
-/// without a valid token cannot move a session.
+/// without a valid token cannot move a session. When no process listens at the owner's
+/// address any more (it died), this replica takes the session over at once rather than
+/// waiting for the lease to expire, and serves the request itself; the body is read first so
+/// that it can.
 async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
     if st.replicated.is_none() || req.headers().contains_key(crate::replicas::FORWARDED) {
         return next.run(req).await;
@@ -177,13 +180,54 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
     if let Err(e) = Tenant::from_request_parts(&mut parts, &st).await {
         return e.into_response();
     }
-    let req = Request::from_parts(parts, body);
     let hub = st.sessions.clone();
-    match blocking(move || hub.route(&id)).await {
-        Ok(Ok(Owner::Here)) => next.run(req).await,
-        Ok(Ok(Owner::Replica(addr))) => st.forwarder.forward(&addr, req).await,
-        Ok(Err(e)) => ApiError::from(e).into_response(),
-        Err(e) => e.into_response(),
+    let sid = id.clone();
+    let addr = match blocking(move || hub.route(&sid)).await {
+        Ok(Ok(Owner::Here)) => return next.run(Request::from_parts(parts, body)).await,
+        Ok(Ok(Owner::Replica(addr))) => addr,
+        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match tokio::time::timeout(
+        st.config.body_timeout,
+        axum::body::to_bytes(body, st.config.body_limit),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            return UserError::new(
+                Code::BodyTooLarge,
+                format!("the body is larger than {} bytes", st.config.body_limit),
+            )
+            .into_response()
+        }
+        Err(_) => {
+            return UserError::new(Code::BodyTimeout, "the body was not sent in time")
+                .into_response()
+        }
+    };
+    let forwarded = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
+    match st.forwarder.forward(&addr, forwarded).await {
+        Ok(resp) => resp,
+        Err(crate::replicas::Unreachable::Dead) => {
+            let hub = st.sessions.clone();
+            let dead = addr.clone();
+            match blocking(move || hub.log().take_over(&id, &dead)).await {
+                Ok(Ok(true)) => {
+                    tracing::warn!(session = %session_of(parts.uri.path()).unwrap_or(""), dead = %addr, "session taken over from a replica that is gone");
+                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                        .await
+                }
+                Ok(Ok(false)) => ApiError::from(InternalError::Unavailable(
+                    "the session is moving between replicas; retry".into(),
+                ))
+                .into_response(),
+                Ok(Err(e)) => ApiError::from(e).into_response(),
+                Err(e) => e.into_response(),
+            }
+        }
+        Err(crate::replicas::Unreachable::Failed(resp)) => resp,
     }
 }
 
@@ -258,14 +302,14 @@ async fn healthz(State(st): St) -> Response {
     }
 }
 
-/// Jobs waiting: in this server's queue (SQLite), or unfinished in the shared store
-/// (PostgreSQL: any replica may take them).
+/// Jobs waiting to start: in this server's queue (SQLite), or queued in the shared store
+/// (PostgreSQL: any replica may take them up).
 async fn queue_depth(st: &AppState) -> Result<usize, ApiError> {
     if st.replicated.is_none() {
         return Ok(st.queue.depth());
     }
     let store = st.store.clone();
-    Ok(blocking(move || store.unfinished_count()).await?? as usize)
+    Ok(blocking(move || store.queued_count()).await?? as usize)
 }
 
 /// `GET /healthz` answer.
@@ -276,7 +320,7 @@ pub struct Health {
     /// The engine's version.
     pub version: &'static str,
     /// Jobs accepted and waiting to start (SQLite: on this server; PostgreSQL: on all
-    /// replicas, queued or running).
+    /// replicas).
     pub queue_depth: usize,
     /// Which store the service runs on.
     pub store: StoreKind,

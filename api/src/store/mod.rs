@@ -156,8 +156,8 @@ pub trait JobStore: Send + Sync {
     fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError>;
     /// Number of jobs in each status (for `/metrics`).
     fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError>;
-    /// Jobs not finished yet (queued or running), for the queue bound of `POST /v1/jobs`.
-    fn unfinished_count(&self) -> Result<i64, StoreError>;
+    /// Jobs waiting to start (queued), for the queue bound of `POST /v1/jobs`.
+    fn queued_count(&self) -> Result<i64, StoreError>;
     /// Where a finished job's Parquet result was written, when the store keeps files (the
     /// SQLite store); `None`: the result is built from the rows on request.
     fn result_file(&self, id: &str) -> Option<PathBuf>;
@@ -236,6 +236,13 @@ pub trait SessionLog: Send + Sync {
     /// Who serves the session: take (or keep) its lease when it is free, expired or ours.
     fn claim(&self, _id: &str) -> Result<Owner, StoreError> {
         Ok(Owner::Here)
+    }
+    /// Take a session's lease from the replica at `dead`, which cannot be connected to (no
+    /// process listens at its address: it died); false when the lease has moved meanwhile.
+    /// Safe even if that replica were alive: a log row is written only under a live lease,
+    /// so the old holder's next write fails and it lets the session go.
+    fn take_over(&self, _id: &str, _dead: &str) -> Result<bool, StoreError> {
+        Ok(false)
     }
     /// Extend the leases of the sessions this process serves; answers the ones it lost.
     fn renew(&self, _ids: &[String]) -> Result<Vec<String>, StoreError> {

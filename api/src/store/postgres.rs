@@ -208,7 +208,9 @@ impl PgStore {
         })
     }
 
-    /// The job's request and status, marking a queued job running (its first run claimed).
+    /// The job's request and status, when a replica takes the job up (its first run claimed
+    /// in this process): a queued job becomes running, and `attempts` counts the takings up
+    /// (above 1: several replicas, or a replica restarted).
     pub fn start_job(&self, id: &str) -> Result<Option<(String, JobStatus)>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
@@ -216,7 +218,7 @@ impl PgStore {
                 .execute(
                     "UPDATE jobs SET status = $2, started_ms = COALESCE(started_ms, $3),
                          attempts = attempts + 1
-                     WHERE id = $1 AND status = $4",
+                     WHERE id = $1 AND status IN ($4, $2)",
                     &[&id, &JobStatus::Running, &now_ms(), &JobStatus::Queued],
                 )
                 .await?;
@@ -556,13 +558,13 @@ impl JobStore for PgStore {
         })
     }
 
-    fn unfinished_count(&self) -> Result<i64, StoreError> {
+    fn queued_count(&self) -> Result<i64, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
             Ok(client
                 .query_one(
-                    "SELECT COUNT(*) FROM jobs WHERE status IN ($1, $2)",
-                    &[&JobStatus::Queued, &JobStatus::Running],
+                    "SELECT COUNT(*) FROM jobs WHERE status = $1",
+                    &[&JobStatus::Queued],
                 )
                 .await?
                 .get(0))
@@ -769,6 +771,29 @@ impl SessionLog for PgStore {
                 .await?;
             // No holder: no such session (the route answers 404 here).
             Ok(holder.map_or(Owner::Here, |r| Owner::Replica(r.get(0))))
+        })
+    }
+
+    fn take_over(&self, id: &str, dead: &str) -> Result<bool, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let n = client
+                .execute(
+                    &format!(
+                        "UPDATE session_owners SET replica = $2, addr = $3,
+                             lease_until = {DB_NOW} + $4
+                         WHERE session = $1 AND addr = $5"
+                    ),
+                    &[
+                        &id,
+                        &self.settings.replica,
+                        &self.settings.advertise,
+                        &self.lease_ms(),
+                        &dead,
+                    ],
+                )
+                .await?;
+            Ok(n == 1)
         })
     }
 

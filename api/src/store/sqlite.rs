@@ -369,10 +369,10 @@ impl JobStore for SqliteJobs {
         Ok(())
     }
 
-    fn unfinished_count(&self) -> Result<i64, StoreError> {
+    fn queued_count(&self) -> Result<i64, StoreError> {
         Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM jobs WHERE status IN (?1, ?2)",
-            params![JobStatus::Queued, JobStatus::Running],
+            "SELECT COUNT(*) FROM jobs WHERE status = ?1",
+            params![JobStatus::Queued],
             |r| r.get(0),
         )?)
     }
