@@ -525,7 +525,7 @@ pub trait RunObserver: Send + Sync {
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     pub(crate) run_panic: Option<usize>,
-    job_panic: bool,
+    pub(crate) job_panic: bool,
 }
 
 impl Faults {
@@ -555,6 +555,17 @@ fn now_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
+/// The job runner's one pool of `threads` threads (a run's solve uses it too); `None`, logged,
+/// when the threads cannot start.
+pub(crate) fn worker_pool(threads: usize) -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("job-worker-{i}"))
+        .build()
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start the job worker pool"))
+        .ok()
+}
+
 /// Executes jobs one after another, each job's runs on one pool of `threads` threads.
 pub struct JobRunner {
     pub store: Arc<SqliteJobs>,
@@ -570,16 +581,8 @@ impl JobRunner {
     pub fn run(self) {
         let faults = Faults::from_env();
         // The one pool of the runner: every run of every job, and the solves inside them.
-        let pool = match rayon::ThreadPoolBuilder::new()
-            .num_threads(self.threads)
-            .thread_name(|i| format!("job-worker-{i}"))
-            .build()
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the job worker pool");
-                return;
-            }
+        let Some(pool) = worker_pool(self.threads) else {
+            return;
         };
         while let Some((id, cancel)) = self.queue.next() {
             let outcome = catch_unwind(AssertUnwindSafe(|| {

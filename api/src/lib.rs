@@ -231,6 +231,9 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let metrics = Arc::new(metrics::Metrics::default());
     let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
     let observer = Arc::new(MetricsObserver(metrics.clone()));
+    // Raised once the job runner has stopped: the heartbeat renews the leases of the runs in
+    // flight until then.
+    let heartbeat_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (store, sessions, replicated, workers): (Arc<dyn JobStore>, _, _, Vec<_>) = match &config
         .postgres
     {
@@ -284,7 +287,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
                 store.clone(),
                 sessions.clone(),
                 metrics.clone(),
-                queue.shutdown_flag(),
+                heartbeat_stop.clone(),
             );
             let beat = std::thread::Builder::new()
                 .name("heartbeat".into())
@@ -323,6 +326,11 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     tracing::info!("stopping: finishing the runs in flight, unfinished jobs resume at next start");
     queue.begin_shutdown();
     let _ = tokio::task::spawn_blocking(move || {
+        let mut workers = workers.into_iter();
+        if let Some(runner) = workers.next() {
+            let _ = runner.join();
+        }
+        heartbeat_stop.store(true, std::sync::atomic::Ordering::SeqCst);
         for w in workers {
             let _ = w.join();
         }

@@ -223,18 +223,23 @@ impl Metrics {
     /// listed, zeros included).
     pub fn render(
         &self,
-        queue_depth: usize,
+        queue_depth: Option<usize>,
         sessions_live: usize,
-        jobs: &[(JobStatus, i64)],
+        jobs: Option<&[(JobStatus, i64)]>,
     ) -> Result<String, std::fmt::Error> {
-        self.queue_depth.set(queue_depth as i64);
+        // `None`: the store did not answer; the last values stay.
+        if let Some(d) = queue_depth {
+            self.queue_depth.set(d as i64);
+        }
         self.sessions_live.set(sessions_live as i64);
-        for &status in JobStatus::ALL {
-            let n = jobs
-                .iter()
-                .find(|(s, _)| *s == status)
-                .map_or(0, |(_, n)| *n);
-            self.jobs.get_or_create(&JobLabels { status }).set(n);
+        if let Some(jobs) = jobs {
+            for &status in JobStatus::ALL {
+                let n = jobs
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n);
+                self.jobs.get_or_create(&JobLabels { status }).set(n);
+            }
         }
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
@@ -254,7 +259,9 @@ mod tests {
         m.run(Status::TimeLimit);
         m.set_leases(3, 1);
         m.lease_lost(LeaseKind::Session, 2);
-        let text = m.render(1, 2, &[(JobStatus::Running, 1)]).unwrap();
+        let text = m
+            .render(Some(1), 2, Some(&[(JobStatus::Running, 1)]))
+            .unwrap();
         for line in [
             "# TYPE commonsnet_http_requests_total counter",
             "commonsnet_http_requests_total{method=\"POST\",route=\"/v1/jobs\",status=\"429\"} 1",

@@ -92,16 +92,8 @@ type JobBatch = Arc<Batch<JobScenarios>>;
 impl LeasedRunner {
     /// Run until shutdown; then give back the leases of runs not started.
     pub fn run(self) {
-        let pool = match rayon::ThreadPoolBuilder::new()
-            .num_threads(self.threads.max(1))
-            .thread_name(|i| format!("job-worker-{i}"))
-            .build()
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the job worker pool");
-                return;
-            }
+        let Some(pool) = crate::jobs::worker_pool(self.threads) else {
+            return;
         };
         let faults = crate::jobs::Faults::from_env();
         // The jobs this replica has seen, made into batches once (a job's runs share it).
@@ -125,10 +117,26 @@ impl LeasedRunner {
                 Ok(Some(claim)) => {
                     let key = (claim.job.clone(), claim.index as i64);
                     self.in_flight.lock().insert(key.clone());
-                    if let Err(e) = self.run_claimed(batches, &claim, faults) {
-                        tracing::error!(job = %claim.job, run = claim.index, error = %e, "run not stored; its lease expires and it is claimed again");
-                    }
+                    // A panic outside the run itself (making the job's batch, its error row)
+                    // fails the job: every replica would panic the same way on each of its
+                    // runs.
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        self.run_claimed(batches, &claim, faults)
+                    }));
                     self.in_flight.lock().remove(&key);
+                    match outcome {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(job = %claim.job, run = claim.index, error = %e, "run not stored; its lease expires and it is claimed again");
+                        }
+                        Err(panic) => {
+                            let message = format!("the job panicked: {}", panic_message(&*panic));
+                            tracing::error!(job = %claim.job, error = %message, "job failed");
+                            if let Err(e) = self.store.fail_job(&claim.job, &message) {
+                                tracing::error!(job = %claim.job, error = %e, "cannot mark the job failed");
+                            }
+                        }
+                    }
                 }
                 Ok(None) => std::thread::sleep(self.poll),
                 Err(e) => {
@@ -145,12 +153,27 @@ impl LeasedRunner {
         &self,
         batches: &Mutex<HashMap<String, Option<JobBatch>>>,
         job: &str,
+        faults: &Faults,
     ) -> Result<Option<JobBatch>, StoreError> {
         if let Some(b) = batches.lock().unwrap_or_else(|p| p.into_inner()).get(job) {
             return Ok(b.clone());
         }
-        let made = match self.store.start_job(job)? {
+        // Retried while the store is out of reach: the run is claimed, and its lease renewed.
+        let mut wait = Duration::from_millis(250);
+        let started = loop {
+            match self.store.start_job(job) {
+                Err(e) if e.is_unavailable() && !self.shutdown.load(Ordering::SeqCst) => {
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                other => break other?,
+            }
+        };
+        let made = match started {
             Some((spec, status)) if status.is_unfinished() => {
+                if faults.job_panic {
+                    panic!("injected fault: job {job} panics");
+                }
                 let batch = serde_json::from_str::<JobRequest>(&spec)
                     .map_err(|e| e.to_string())
                     .and_then(|r| {
@@ -184,7 +207,7 @@ impl LeasedRunner {
         claim: &ClaimedRun,
         faults: &Faults,
     ) -> Result<(), StoreError> {
-        let Some(batch) = self.batch(batches, &claim.job)? else {
+        let Some(batch) = self.batch(batches, &claim.job, faults)? else {
             return Ok(());
         };
         let i = claim.index as usize;
@@ -212,13 +235,12 @@ impl LeasedRunner {
         let mut wait = Duration::from_millis(250);
         let stored = loop {
             match self.store.store_run(&claim.job, &row, started, finished) {
-                Ok(s) => break s,
                 Err(e) if e.is_unavailable() && !self.shutdown.load(Ordering::SeqCst) => {
                     tracing::warn!(job = %claim.job, run = i, error = %e, "cannot store the run yet; retrying");
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(2));
                 }
-                Err(e) => return Err(e),
+                other => break other?,
             }
         };
         self.observer.run_finished(&row);
@@ -242,24 +264,25 @@ fn now_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-/// Extend this replica's leases every third of the lease until shutdown.
+/// Extend this replica's leases every third of the lease until `stop`, which is raised only
+/// once the runner has finished the runs in flight (their leases must outlive them).
 pub fn heartbeat(
     store: Arc<PgStore>,
     sessions: Arc<SessionHub>,
     in_flight: Arc<InFlight>,
     metrics: Arc<Metrics>,
-    shutdown: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
 ) {
     let every = store.settings().lease / 3;
-    let mut slept = Duration::ZERO;
-    while !shutdown.load(Ordering::SeqCst) {
-        // Short sleeps, so that shutdown is not held up by a long lease.
+    let mut next = std::time::Instant::now() + every;
+    while !stop.load(Ordering::SeqCst) {
+        // Short sleeps, so that shutdown is not held up by a long lease; the period is kept
+        // against a deadline, whatever the renewals take.
         std::thread::sleep(Duration::from_millis(50));
-        slept += Duration::from_millis(50);
-        if slept < every {
+        if std::time::Instant::now() < next {
             continue;
         }
-        slept = Duration::ZERO;
+        next += every;
         if let Err(e) = store.renew_run_leases(&in_flight.runs()) {
             tracing::warn!(error = %e, "cannot renew run leases");
         }
@@ -286,6 +309,26 @@ impl Default for Forwarder {
             client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
         }
     }
+}
+
+/// How long a forwarded request may wait for the head of its answer (a stream's body may
+/// last longer): a session's re-plan answers well within it.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Whether the connection was refused: nothing listens at the address, so no process there
+/// serves the session. A timeout or a name that does not resolve says nothing of the kind
+/// (the replica may be alive behind a slow network), so it is not taken over for those.
+fn refused(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Why a forwarded request got no answer from the session's replica.
@@ -315,9 +358,19 @@ impl Forwarder {
         *req.uri_mut() = uri;
         req.headers_mut()
             .insert(FORWARDED, HeaderValue::from_static("1"));
-        match self.client.request(req).await {
+        let answer = tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(req)).await;
+        let Ok(answer) = answer else {
+            tracing::warn!(addr, "the session's replica did not answer in time");
+            return Err(Unreachable::Failed(
+                ApiError::from(InternalError::Unavailable(
+                    "the replica serving this session did not answer in time; retry".into(),
+                ))
+                .into_response(),
+            ));
+        };
+        match answer {
             Ok(resp) => Ok(resp.map(Body::new)),
-            Err(e) if e.is_connect() => {
+            Err(e) if refused(&e) => {
                 tracing::warn!(addr, error = %e, "the session's replica is gone");
                 Err(Unreachable::Dead)
             }

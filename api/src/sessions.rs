@@ -21,7 +21,7 @@
 
 use crate::error::{ApiError, Code, InternalError, UserError};
 use crate::schema;
-use crate::store::{Owner, SessionLog, StoreError};
+use crate::store::{LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{Applied, BatchOutcome, Dispatch, Event, MatchChange, Session};
 use commonsnet_engine::{Report, Scenario};
@@ -32,13 +32,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, oneshot};
 use utoipa::ToSchema;
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 /// A read of the session, given its state and the sequence number of its last batch.
-type ReadFn = Box<dyn FnOnce(&Session, i64) + Send>;
+/// A read is given `Err` instead when the session cannot answer (its store out of reach).
+type ReadFn = Box<dyn FnOnce(Result<(&Session, i64), ApiError>) + Send>;
 
 enum Msg {
     Events {
@@ -73,6 +74,10 @@ struct Live {
     generation: u64,
     tx: mpsc::Sender<Msg>,
     changes: broadcast::Sender<PlanChange>,
+    /// Until when this process may answer from memory without asking the store whether it
+    /// still holds the session's lease (across replicas: the last claim or renewal, plus the
+    /// lease, less a margin, on the local clock; one process on SQLite: always).
+    lease_until: Option<Instant>,
 }
 
 /// Rebuild a session's state by replaying its log.
@@ -118,6 +123,24 @@ struct HubInner {
 impl HubInner {
     fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The local deadline of a lease claimed or renewed by a call that started at `at`: the
+    /// lease less a fifth, for the time the call took and the clocks' drift.
+    fn lease_from(&self, at: Instant) -> Option<Instant> {
+        self.log.lease().map(|lease| at + lease - lease / 5)
+    }
+
+    /// Give the lease of a session that left memory back, unless it was loaded again meanwhile
+    /// (loads hold the `loading` lock while they claim).
+    fn release_unloaded(&self, id: &str) {
+        let _loading = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if self.live().contains_key(id) {
+            return;
+        }
+        if let Err(e) = self.log.release(id) {
+            tracing::warn!(session = %id, error = %e, "cannot release the session's lease");
+        }
     }
 
     /// Take a session out of memory if it is still the actor of `generation`.
@@ -198,11 +221,8 @@ fn too_many(limits: &SessionLimits) -> ApiError {
 }
 
 /// A session another replica holds the lease of (the request raced its move).
-fn moved(addr: &str) -> ApiError {
-    InternalError::Unavailable(format!(
-        "the session is served by the replica at {addr} now; retry"
-    ))
-    .into()
+fn moved() -> ApiError {
+    InternalError::Unavailable("the session moved to another replica; retry".into()).into()
 }
 
 /// The answer to a request whose actor dropped it: its session failed and was restored.
@@ -228,34 +248,92 @@ impl SessionHub {
         &*self.inner.log
     }
 
-    /// Where a request for session `id` is served: here (it is in memory, or this process
-    /// took its lease), or on the replica that holds the lease. Blocking.
-    pub fn route(&self, id: &str) -> Result<Owner, StoreError> {
-        if self.inner.live().contains_key(id) {
+    /// Where a request for session `id` of `tenant` is served: here (it is in memory under a
+    /// lease not yet due for renewal, or this process took the lease), or on the replica that
+    /// holds the lease. Blocking.
+    pub fn route(&self, id: &str, tenant: &str) -> Result<Owner, ApiError> {
+        if self.check_lease(id, tenant).is_ok() {
             return Ok(Owner::Here);
         }
-        self.inner.log.claim(id)
+        Ok(self.inner.log.claim(id, tenant)?)
+    }
+
+    /// A session in memory whose lease is due is claimed again before it answers: kept (its
+    /// deadline moves on), or lost (it leaves memory: 503, the next request goes where it is
+    /// served). Answers `Err` also when the session is not in memory (nothing to check).
+    fn check_lease(&self, id: &str, tenant: &str) -> Result<(), ApiError> {
+        let (generation, due) = match self.inner.live().get(id) {
+            Some(l) if l.tenant == tenant => (
+                l.generation,
+                l.lease_until.is_some_and(|t| t <= Instant::now()),
+            ),
+            _ => return Err(UserError::not_found("session").into()),
+        };
+        if !due {
+            return Ok(());
+        }
+        let claimed = Instant::now();
+        let owner = self.inner.log.claim(id, tenant)?;
+        let mut live = self.inner.live();
+        match owner {
+            Owner::Here => {
+                if let Some(l) = live.get_mut(id).filter(|l| l.generation == generation) {
+                    l.lease_until = self.inner.lease_from(claimed);
+                }
+                Ok(())
+            }
+            Owner::Replica(_) => {
+                if live.get(id).is_some_and(|l| l.generation == generation) {
+                    live.remove(id);
+                }
+                Err(moved())
+            }
+        }
     }
 
     /// Extend the leases of the sessions in memory; a session whose lease was lost (another
-    /// replica took it over) leaves memory, so this process never answers from a stale state.
-    /// Blocking. Answers how many leases were lost.
+    /// replica took it over) leaves memory, and so does every session whose lease fell due
+    /// while the store could not be reached, so this process never answers from a state
+    /// another replica may have moved on from. Blocking. Answers how many leases were lost.
     pub fn renew_leases(&self) -> Result<usize, StoreError> {
-        let ids: Vec<String> = self.inner.live().keys().cloned().collect();
-        if ids.is_empty() {
+        let held: Vec<(String, u64)> = self
+            .inner
+            .live()
+            .iter()
+            .map(|(id, l)| (id.clone(), l.generation))
+            .collect();
+        if held.is_empty() {
             return Ok(0);
         }
-        let lost = self.inner.log.renew(&ids)?;
+        let ids: Vec<String> = held.iter().map(|(id, _)| id.clone()).collect();
+        let started = Instant::now();
+        let renewed = self.inner.log.renew(&ids);
         let mut live = self.inner.live();
-        for id in &lost {
-            tracing::warn!(session = %id, "session lease lost; unloading it");
-            live.remove(id);
+        let lost = match renewed {
+            Ok(lost) => lost,
+            Err(e) => {
+                let now = Instant::now();
+                live.retain(|_, l| l.lease_until.is_none_or(|t| t > now));
+                return Err(e);
+            }
+        };
+        for (id, generation) in &held {
+            let Some(l) = live.get_mut(id).filter(|l| l.generation == *generation) else {
+                continue;
+            };
+            if lost.contains(id) {
+                tracing::warn!(session = %id, "session lease lost; unloading it");
+                live.remove(id);
+            } else {
+                l.lease_until = self.inner.lease_from(started);
+            }
         }
         Ok(lost.len())
     }
 
     /// Give up every lease at shutdown: the sessions move to other replicas at once.
     pub fn release_all(&self) {
+        let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
         let ids: Vec<String> = self.inner.live().drain().map(|(id, _)| id).collect();
         for id in ids {
             if let Err(e) = self.inner.log.release(&id) {
@@ -277,6 +355,7 @@ impl SessionHub {
         tenant: &str,
         session: Session,
         seq: i64,
+        claimed: Instant,
     ) -> Result<(), ApiError> {
         let (tx, rx) = mpsc::channel();
         let (changes, _) = broadcast::channel(1024);
@@ -288,6 +367,7 @@ impl SessionHub {
             changes: changes.clone(),
             session,
             seq,
+            reads: Vec::new(),
         };
         std::thread::Builder::new()
             .name(format!(
@@ -303,6 +383,7 @@ impl SessionHub {
                 generation,
                 tx,
                 changes,
+                lease_until: self.inner.lease_from(claimed),
             },
         );
         Ok(())
@@ -321,12 +402,13 @@ impl SessionHub {
         }
         let session =
             Session::new(scenario).map_err(|e| UserError::unprocessable(e.to_string()))?;
+        let claimed = Instant::now();
         self.inner.log.create(id, tenant, &raw.to_string())?;
         let mut live = self.inner.live();
         let started = if live.len() >= self.inner.limits.max_live {
             Err(too_many(&self.inner.limits))
         } else {
-            self.start(&mut live, id, tenant, session, 0)
+            self.start(&mut live, id, tenant, session, 0, claimed)
         };
         drop(live);
         if let Err(e) = started {
@@ -358,12 +440,13 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        if let Owner::Replica(addr) = self.inner.log.claim(id)? {
-            return Err(moved(&addr));
+        let claimed = Instant::now();
+        if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
+            return Err(moved());
         }
         let (session, seq) = rebuild(&*self.inner.log, id, &scenario)?;
         let mut live = self.inner.live();
-        self.start(&mut live, id, tenant, session, seq)
+        self.start(&mut live, id, tenant, session, seq, claimed)
     }
 
     /// Run `f` on the session's live entry (loading it first if needed), with the live-set
@@ -377,6 +460,11 @@ impl SessionHub {
         f: impl Fn(&Live, M) -> Result<T, M>,
     ) -> Result<T, ApiError> {
         let not_found = || ApiError::from(UserError::not_found("session"));
+        if self.inner.live().contains_key(id) {
+            // In memory: answer from it only while its lease holds (a 404 here is another
+            // tenant's session, as below).
+            self.check_lease(id, tenant)?;
+        }
         for _ in 0..2 {
             {
                 let mut live = self.inner.live();
@@ -431,7 +519,7 @@ impl SessionHub {
         id: &str,
         tenant: &str,
         f: impl FnOnce(&Session) -> T + Send + 'static,
-    ) -> Result<oneshot::Receiver<T>, ApiError> {
+    ) -> Result<oneshot::Receiver<Result<T, ApiError>>, ApiError> {
         self.read_with_seq(id, tenant, move |s, _| f(s))
     }
 
@@ -441,10 +529,10 @@ impl SessionHub {
         id: &str,
         tenant: &str,
         f: impl FnOnce(&Session, i64) -> T + Send + 'static,
-    ) -> Result<oneshot::Receiver<T>, ApiError> {
+    ) -> Result<oneshot::Receiver<Result<T, ApiError>>, ApiError> {
         let (tx, rx) = oneshot::channel();
-        let f: ReadFn = Box::new(move |s, seq| {
-            let _ = tx.send(f(s, seq));
+        let f: ReadFn = Box::new(move |state| {
+            let _ = tx.send(state.map(|(s, seq)| f(s, seq)));
         });
         self.send(id, tenant, Msg::Read(f))?;
         Ok(rx)
@@ -494,6 +582,9 @@ struct Actor {
     changes: broadcast::Sender<PlanChange>,
     session: Session,
     seq: i64,
+    /// The reads of the burst in hand: run after its re-plan, or answered 503 if it fails for
+    /// want of the store.
+    reads: Vec<ReadFn>,
 }
 
 impl Actor {
@@ -520,9 +611,7 @@ impl Actor {
                                 live.remove(&self.id);
                             }
                             drop(live);
-                            if let Err(e) = self.hub.log.release(&self.id) {
-                                tracing::warn!(session = %self.id, error = %e, "cannot release the session's lease");
-                            }
+                            self.hub.release_unloaded(&self.id);
                             tracing::info!(session = %self.id, "idle session unloaded");
                             return;
                         }
@@ -539,9 +628,28 @@ impl Actor {
                 Ok(Err(e)) if e.is_unavailable() => {
                     // The store is out of reach or another replica took the session over:
                     // leave memory; the next request finds the session where it is served
-                    // and rebuilds it from the log there.
+                    // and rebuilds it from the log there. What waits here is answered 503
+                    // (the state in memory may hold what the log does not).
                     tracing::warn!(session = %self.id, error = %e, "session unloaded: its store or lease is unavailable");
                     self.hub.unload(&self.id, self.generation);
+                    let retry = || {
+                        ApiError::from(InternalError::Unavailable(
+                            "the session's store is out of reach, or the session moved; retry"
+                                .into(),
+                        ))
+                    };
+                    for f in std::mem::take(&mut self.reads) {
+                        f(Err(retry()));
+                    }
+                    // Unloaded: nothing more is sent to this mailbox.
+                    while let Ok(m) = rx.try_recv() {
+                        match m {
+                            Msg::Read(f) => f(Err(retry())),
+                            Msg::Events { reply, .. } => {
+                                let _ = reply.send(Err(retry()));
+                            }
+                        }
+                    }
                     return;
                 }
                 Ok(Err(e)) => e.to_string(),
@@ -584,11 +692,11 @@ impl Actor {
     /// re-plan once, log, stream and answer each accepted batch, then run the reads.
     fn burst(&mut self, msgs: Vec<Msg>) -> Result<(), InternalError> {
         // Reads run after the re-plan, so they always see a plan that is up to date.
-        let mut reads = Vec::new();
+        self.reads.clear();
         let mut staged: Vec<Staged> = Vec::new();
         for m in msgs {
             match m {
-                Msg::Read(f) => reads.push(f),
+                Msg::Read(f) => self.reads.push(f),
                 Msg::Events {
                     events,
                     event_ids,
@@ -614,12 +722,13 @@ impl Actor {
         }
         if !staged.is_empty() {
             let (changed, replanned) = self.session.flush();
-            for Staged {
+            let mut staged = staged.into_iter();
+            while let Some(Staged {
                 mut out,
                 applied,
                 ids,
                 reply,
-            } in staged
+            }) = staged.next()
             {
                 if applied.is_empty() {
                     // Nothing changed (no events, or retries only): nothing to number, log or
@@ -631,33 +740,41 @@ impl Actor {
                 out.replanned_needs = replanned;
                 let body = ChangeSet::new(self.seq + 1, out);
                 let json = |what| move |source| StoreError::Json { what, source };
-                let data = serde_json::to_string(&body).map_err(json("plan change"))?;
-                let applied = serde_json::to_string(&applied).map_err(json("session log row"))?;
-                let ids = serde_json::to_string(&ids).map_err(json("session log row"))?;
+                let entry = LogEntry {
+                    seq: self.seq + 1,
+                    applied: serde_json::to_string(&applied).map_err(json("session log row"))?,
+                    event_ids: serde_json::to_string(&ids).map_err(json("session log row"))?,
+                    changes: serde_json::to_string(&body).map_err(json("plan change"))?,
+                };
                 // A failed append answers this request and every later one of the burst
-                // with a 500 (their replies are dropped) and rebuilds from the log; a lost
-                // lease answers 503 and unloads the session (another replica serves it).
-                if let Err(e) = self
-                    .hub
-                    .log
-                    .append(&self.id, self.seq + 1, &applied, &ids, &data)
-                {
+                // with a 500 (their replies are dropped) and rebuilds from the log. A store
+                // out of reach or a lost lease answers them 503 (worth a retry) and unloads
+                // the session: it is rebuilt from the log where it is served next.
+                if let Err(e) = self.hub.log.append(&self.id, &entry) {
                     if e.is_unavailable() {
-                        let _ = reply.send(Err(InternalError::Store(e).into()));
-                        return Err(InternalError::Unavailable("session store".into()));
+                        let retry = || {
+                            ApiError::from(InternalError::Unavailable(
+                                "the session's store is out of reach, or the session moved; nothing was applied; retry".into(),
+                            ))
+                        };
+                        let _ = reply.send(Err(retry()));
+                        for later in staged {
+                            let _ = later.reply.send(Err(retry()));
+                        }
+                        return Err(InternalError::Store(e));
                     }
                     return Err(e.into());
                 }
                 self.seq += 1;
                 let _ = self.changes.send(PlanChange {
                     seq: self.seq,
-                    data,
+                    data: entry.changes,
                 });
                 let _ = reply.send(Ok(body));
             }
         }
-        for f in reads {
-            f(&self.session, self.seq);
+        for f in std::mem::take(&mut self.reads) {
+            f(Ok((&self.session, self.seq)));
         }
         Ok(())
     }
@@ -687,6 +804,11 @@ mod tests {
             .block_on(answer(rx))
     }
 
+    /// A read's answer (the read itself may answer an error).
+    fn read<T>(rx: oneshot::Receiver<Result<T, ApiError>>) -> Result<T, ApiError> {
+        block(rx).and_then(|r| r)
+    }
+
     fn add(id: &str) -> Vec<Event> {
         parse_events(&json!([{"type": "need_added", "need":
             {"id": id, "kind": "water", "demand": {"l": 1}}}]))
@@ -705,12 +827,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(out.seq, 1);
-        let r = block(
+        let r = read(
             h.read("s1", "t", |_| -> usize { panic!("injected") })
                 .unwrap(),
         );
         assert!(matches!(r, Err(ApiError::Internal(_))));
-        let needs = block(
+        let needs = read(
             h.read("s1", "t", |s| s.residual_scenario().needs().len())
                 .unwrap(),
         );
@@ -751,7 +873,7 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let needs = block(
+        let needs = read(
             h.read("s1", "t", |s| s.residual_scenario().needs().len())
                 .unwrap(),
         );

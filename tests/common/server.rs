@@ -93,7 +93,7 @@ fn store_args(data: &Path, extra: &[&str]) -> Vec<String> {
         "--store".into(),
         format!("{base}/{db}"),
         "--lease-s".into(),
-        "1".into(),
+        "3".into(),
     ]
 }
 

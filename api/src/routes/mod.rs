@@ -177,15 +177,16 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         return next.run(req).await;
     };
     let (mut parts, body) = req.into_parts();
-    if let Err(e) = Tenant::from_request_parts(&mut parts, &st).await {
-        return e.into_response();
-    }
+    let tenant = match Tenant::from_request_parts(&mut parts, &st).await {
+        Ok(Tenant(t)) => t,
+        Err(e) => return e.into_response(),
+    };
     let hub = st.sessions.clone();
     let sid = id.clone();
-    let addr = match blocking(move || hub.route(&sid)).await {
+    let addr = match blocking(move || hub.route(&sid, &tenant)).await {
         Ok(Ok(Owner::Here)) => return next.run(Request::from_parts(parts, body)).await,
         Ok(Ok(Owner::Replica(addr))) => addr,
-        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Ok(Err(e)) => return e.into_response(),
         Err(e) => return e.into_response(),
     };
     let bytes = match tokio::time::timeout(
@@ -333,15 +334,19 @@ pub struct Health {
 #[utoipa::path(get, path = "/metrics", security(()),
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(st): St) -> Result<Response, ApiError> {
+    // What the store says, when it answers; without it (the database down) the gauges keep
+    // their last values and the rest is served.
     let store = st.store.clone();
-    let jobs = blocking(move || store.counts()).await??;
+    let jobs = blocking(move || store.counts()).await?.ok();
     if let Some(pg) = st.replicated.clone() {
-        let (runs, sessions) = blocking(move || pg.leases_held()).await??;
-        st.metrics.set_leases(runs, sessions);
+        if let Ok((runs, sessions)) = blocking(move || pg.leases_held()).await? {
+            st.metrics.set_leases(runs, sessions);
+        }
     }
+    let depth = queue_depth(&st).await.ok();
     let text = st
         .metrics
-        .render(queue_depth(&st).await?, st.sessions.live_count(), &jobs)
+        .render(depth, st.sessions.live_count(), jobs.as_deref())
         .map_err(InternalError::from)?;
     Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }

@@ -151,7 +151,7 @@ pub(super) async fn session_read<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let hub = st.sessions.clone();
     let rx = blocking(move || hub.read(&id, &tenant, f)).await??;
-    crate::sessions::answer(rx).await
+    crate::sessions::answer(rx).await?
 }
 
 /// The current plan: summary, proposed matches and dispatches (JSON), or the matches as an
@@ -222,7 +222,7 @@ pub(super) async fn session_state(
 ) -> Result<Json<SessionState>, ApiError> {
     let hub = st.sessions.clone();
     let rx = blocking(move || hub.read_with_seq(&id, &tenant, SessionState::of)).await??;
-    Ok(Json(crate::sessions::answer(rx).await?))
+    Ok(Json(crate::sessions::answer(rx).await??))
 }
 
 /// Why a need is served as it is (SPEC section 2, "Explanations"): the reason, its evidence,

@@ -198,6 +198,17 @@ pub struct SessionListed {
 /// (JSON) and the batch's event ids (JSON).
 pub type LogRow = (i64, String, String);
 
+/// One accepted batch as the log keeps it (JSON texts).
+pub struct LogEntry {
+    pub seq: i64,
+    /// The events as applied.
+    pub applied: String,
+    /// The batch's event ids.
+    pub event_ids: String,
+    /// The change set streamed for it.
+    pub changes: String,
+}
+
 /// Who serves a session now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
@@ -215,14 +226,7 @@ pub trait SessionLog: Send + Sync {
     /// Store a new session (and, across replicas, take its lease).
     fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError>;
     /// Append one accepted batch; durable when this returns.
-    fn append(
-        &self,
-        session: &str,
-        seq: i64,
-        applied: &str,
-        event_ids: &str,
-        changes: &str,
-    ) -> Result<(), StoreError>;
+    fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError>;
     /// Plan changes after `seq`, for stream clients catching up.
     fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError>;
     /// A tenant's sessions, newest first, at most `limit`.
@@ -233,8 +237,9 @@ pub trait SessionLog: Send + Sync {
     fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError>;
     /// Remove a session and its log in one transaction; false if it did not exist.
     fn delete(&self, id: &str) -> Result<bool, StoreError>;
-    /// Who serves the session: take (or keep) its lease when it is free, expired or ours.
-    fn claim(&self, _id: &str) -> Result<Owner, StoreError> {
+    /// Who serves the session of `tenant`: take (or keep) its lease when it is free, expired
+    /// or ours. `Here` also for a session this tenant does not have (the route answers 404).
+    fn claim(&self, _id: &str, _tenant: &str) -> Result<Owner, StoreError> {
         Ok(Owner::Here)
     }
     /// Take a session's lease from the replica at `dead`, which cannot be connected to (no
@@ -247,6 +252,10 @@ pub trait SessionLog: Send + Sync {
     /// Extend the leases of the sessions this process serves; answers the ones it lost.
     fn renew(&self, _ids: &[String]) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
+    }
+    /// How long a lease lasts without renewal; `None`: no leases (one process).
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
     }
     /// Give a session's lease up (it was unloaded).
     fn release(&self, _id: &str) -> Result<(), StoreError> {

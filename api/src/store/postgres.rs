@@ -17,8 +17,8 @@
 //!   the session actors, like SQLite's); each drives its query on the service's runtime.
 
 use super::{
-    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogRow, Owner, PlanChange,
-    Progress, SessionListed, SessionLog, StoreError, StoreKind,
+    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogEntry, LogRow, Owner,
+    PlanChange, Progress, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -604,42 +604,51 @@ impl SessionLog for PgStore {
         })
     }
 
-    fn append(
-        &self,
-        session: &str,
-        seq: i64,
-        applied: &str,
-        event_ids: &str,
-        changes: &str,
-    ) -> Result<(), StoreError> {
+    fn append(&self, session: &str, e: &LogEntry) -> Result<(), StoreError> {
         self.block(async {
-            let client = self.pool.get().await?;
-            // Written only while this replica holds a live lease on the session.
-            let n = client
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            // The lease is checked and extended with its row locked until the commit: a
+            // replica taking the session over waits for this batch and then sees the lease
+            // live, so it cannot replay the log without it.
+            let held = tx
                 .execute(
                     &format!(
-                        "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
-                         SELECT $1, $2, $3, $4, $5, $6
-                         WHERE EXISTS (SELECT 1 FROM session_owners
-                                       WHERE session = $1 AND replica = $7
-                                         AND lease_until >= {DB_NOW})"
+                        "UPDATE session_owners SET lease_until = {DB_NOW} + $3
+                         WHERE session = $1 AND replica = $2 AND lease_until >= {DB_NOW}"
                     ),
-                    &[
-                        &session,
-                        &seq,
-                        &applied,
-                        &event_ids,
-                        &changes,
-                        &now_ms(),
-                        &self.settings.replica,
-                    ],
+                    &[&session, &self.settings.replica, &self.lease_ms()],
                 )
                 .await?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::LeaseLost(format!("session {session}")))
+            if held != 1 {
+                return Err(StoreError::LeaseLost(format!("session {session}")));
             }
+            let inserted = tx
+                .execute(
+                    "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &session,
+                        &e.seq,
+                        &e.applied,
+                        &e.event_ids,
+                        &e.changes,
+                        &now_ms(),
+                    ],
+                )
+                .await;
+            match inserted {
+                Ok(_) => {}
+                // The number was taken: another replica extended the log meanwhile.
+                Err(err)
+                    if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                {
+                    return Err(StoreError::LeaseLost(format!("session {session}")))
+                }
+                Err(err) => return Err(err.into()),
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 
@@ -736,19 +745,23 @@ impl SessionLog for PgStore {
         })
     }
 
-    fn claim(&self, id: &str) -> Result<Owner, StoreError> {
+    fn claim(&self, id: &str, tenant: &str) -> Result<Owner, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
-            // Take the lease when it is free, expired or ours; else answer its holder.
+            // Take the lease when it is free, expired, ours, or held at our own address (by
+            // this replica's previous life: no two processes listen on one address); else
+            // answer its holder. Only for the session's own tenant.
             let taken = client
                 .query_opt(
                     &format!(
                         "INSERT INTO session_owners (session, replica, addr, lease_until)
-                         SELECT $1, $2, $3, {DB_NOW} + $4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1)
+                         SELECT $1, $2, $3, {DB_NOW} + $4
+                         WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND tenant = $5)
                          ON CONFLICT (session) DO UPDATE
                            SET replica = EXCLUDED.replica, addr = EXCLUDED.addr,
                                lease_until = EXCLUDED.lease_until
                            WHERE session_owners.replica = EXCLUDED.replica
+                              OR session_owners.addr = EXCLUDED.addr
                               OR session_owners.lease_until < {DB_NOW}
                          RETURNING replica"
                     ),
@@ -757,6 +770,7 @@ impl SessionLog for PgStore {
                         &self.settings.replica,
                         &self.settings.advertise,
                         &self.lease_ms(),
+                        &tenant,
                     ],
                 )
                 .await?;
@@ -765,13 +779,18 @@ impl SessionLog for PgStore {
             }
             let holder = client
                 .query_opt(
-                    "SELECT addr FROM session_owners WHERE session = $1",
-                    &[&id],
+                    "SELECT o.addr FROM session_owners o JOIN sessions s ON s.id = o.session
+                     WHERE o.session = $1 AND s.tenant = $2",
+                    &[&id, &tenant],
                 )
                 .await?;
-            // No holder: no such session (the route answers 404 here).
+            // No holder: no such session of this tenant (the route answers 404 here).
             Ok(holder.map_or(Owner::Here, |r| Owner::Replica(r.get(0))))
         })
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(self.settings.lease)
     }
 
     fn take_over(&self, id: &str, dead: &str) -> Result<bool, StoreError> {

@@ -9,8 +9,8 @@
 //! (counted in `crashes`).
 
 use super::{
-    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogRow, PlanChange, Progress,
-    SessionListed, SessionLog, StoreError, StoreKind,
+    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogEntry, LogRow, PlanChange,
+    Progress, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -409,18 +409,11 @@ impl SessionLog for SqliteSessions {
         Ok(())
     }
 
-    fn append(
-        &self,
-        session: &str,
-        seq: i64,
-        applied: &str,
-        event_ids: &str,
-        changes: &str,
-    ) -> Result<(), StoreError> {
+    fn append(&self, session: &str, e: &LogEntry) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![session, seq, applied, event_ids, changes, now_ms()],
+            params![session, e.seq, e.applied, e.event_ids, e.changes, now_ms()],
         )?;
         Ok(())
     }
