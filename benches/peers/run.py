@@ -1,6 +1,6 @@
 """Side-by-side timings of CommonsNet and its peers on the same instance files.
 
-    bash benches/peers/setup.sh                      # the pinned virtualenv
+    bash benches/peers/setup.sh                      # the pinned virtualenv, and LEMON
     $VENV/bin/python benches/peers/run.py [--reps 3] [--bin target/release/commonsnet]
 
 Every measurement runs in a fresh process (its peak memory is that process's max RSS), solve
@@ -207,7 +207,34 @@ def ours(binary, path):
             "solver": v.get("solver")}
 
 
+# ---------------------------------------------------------------- LEMON (C++, Debian's liblemon-dev)
+LEMON_METHODS = {"lemon-ns": "network_simplex", "lemon-cs": "cost_scaling"}
+
+
+def lemon_binary():
+    """benches/peers/lemon_mcf.cpp compiled with -O3 (again when the source is newer)."""
+    src = Path(__file__).with_name("lemon_mcf.cpp")
+    exe = WORK / "lemon_mcf"
+    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+        if not Path("/usr/include/lemon/network_simplex.h").exists():
+            raise SystemExit("LEMON is not installed: apt-get install liblemon-dev (benches/peers/setup.sh does)")
+        subprocess.run(["g++", "-O3", "-march=native", "-DNDEBUG", "-std=c++17", str(src), "-o", str(exe)],
+                       check=True)
+    return exe
+
+
+def lemon_version():
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "liblemon-dev"], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
 def peer(kind, path):
+    if kind in LEMON_METHODS:
+        v, wall, _ = measure(["/usr/bin/time", "-f", "%M", "-o", str(WORK / "rss.txt"),
+                              str(lemon_binary()), LEMON_METHODS[kind], str(path)])
+        v["total_s"] = wall
+        v["rss_kib"] = int((WORK / "rss.txt").read_text().split()[-1])
+        return v
     v, wall, _ = measure(["/usr/bin/time", "-f", "%M", "-o", str(WORK / "rss.txt"),
                           sys.executable, __file__, "--worker", kind, str(path)])
     v["total_s"] = wall  # process start and imports included, as a user would see it
@@ -257,11 +284,12 @@ def main():
     }
     # (key, title, peers, target ratio of solve time, or None)
     workloads = [
-        ("netgen_8_12a", "min-cost flow, NETGEN 2^12 nodes (bundled)", ["ortools-mcf", "networkx-mcf"], None),
-        ("netgen8_16", "min-cost flow, NETGEN-8 2^16 nodes (ours, seed 1)", ["ortools-mcf"], 0.5),
-        ("netgen8_18", "min-cost flow, NETGEN-8 2^18 nodes (ours, seed 1)", ["ortools-mcf"], 1.0),
+        ("netgen_8_12a", "min-cost flow, NETGEN 2^12 nodes (bundled)",
+         ["ortools-mcf", "lemon-ns", "lemon-cs", "networkx-mcf"], None),
+        ("netgen8_16", "min-cost flow, NETGEN-8 2^16 nodes (ours, seed 1)", ["ortools-mcf", "lemon-ns", "lemon-cs"], 0.5),
+        ("netgen8_18", "min-cost flow, NETGEN-8 2^18 nodes (ours, seed 1)", ["ortools-mcf", "lemon-ns", "lemon-cs"], 1.0),
         ("crisis_2000x50000", "crisis transport as min-cost flow, 2,000 x 50,000, 20 candidates (~1M arcs)",
-         ["ortools-mcf"], 0.5),
+         ["ortools-mcf", "lemon-ns", "lemon-cs"], 0.5),
         ("dense_assign_2000", "dense assignment 2,000 x 2,000, costs in [1, 1e6]", ["scipy-lsa", "ortools-lsa"], 0.5),
         ("dense_assign_5000", "dense assignment 5,000 x 5,000, costs in [1, 1e6]", ["scipy-lsa", "ortools-lsa"], 0.5),
         ("allocation_lp", "multi-dimensional allocation LP, 20,000 needs x 2,000 resources x 3 dimensions, "
@@ -299,6 +327,12 @@ def main():
             ratio = base["solve"] / first["solve"]
             verdict = "met" if ratio <= target else f"missed by {ratio / target:.2f}x"
             lines[2] += f" Target: solve <= {target} x {first['tool']}: {ratio:.2f} ({verdict})."
+        lemons = [r for r in rows if r["tool"] in LEMON_METHODS]
+        if lemons:
+            best = min(lemons, key=lambda r: r["solve"])
+            ratio = base["solve"] / best["solve"]
+            verdict = "met" if ratio <= 1.0 else f"missed by {ratio:.2f}x"
+            lines[2] += f" Against LEMON's better method ({best['tool']}): {ratio:.2f} (target <= 1.0: {verdict})."
         for r in rows:
             ratio = "" if r is base else f"{base['solve'] / r['solve']:.2f}"
             ratio_t = "" if r is base else f"{base['total'] / r['total']:.2f}"
@@ -310,6 +344,7 @@ def main():
         print(sections[-1], flush=True)
     import importlib.metadata as md
     versions = ", ".join(f"{p} {md.version(p)}" for p in ["ortools", "scipy", "highspy", "networkx", "numpy", "pyarrow"])
+    versions += f"; LEMON {lemon_version()} (Debian liblemon-dev, g++ -O3)"
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     text = "\n".join([
         "# Peer comparison",
