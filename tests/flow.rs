@@ -393,6 +393,34 @@ fn cost_scaling_matches_network_simplex_on_medium_random_networks() {
     assert!(solved > 200, "{solved} solved");
 }
 
+/// The families of the peer suite (issue 23) at small sizes, as `benches/peers/run.py
+/// --write-small` writes them: NETGEN-8, NETGEN-LO-8 and NETGEN-SR by pynetgen, a square
+/// grid, transportation with hub nodes, dense transportation. Both of our methods, and cost
+/// scaling on its own, reach HiGHS's LP optimum with certifying potentials.
+#[test]
+fn every_suite_family_at_small_size_matches_the_lp_optimum() {
+    let dir = instances().join("mincostflow/families");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "min"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let p = parse_min(&std::fs::read(file).unwrap()).unwrap();
+        let lp = lp_optimum(&p).expect("feasible");
+        for method in [FlowMethod::NetworkSimplex, FlowMethod::CostScaling] {
+            let s = MinCostFlow::solve_with(&p, method).unwrap();
+            assert_eq!(s.cost as f64, lp.round(), "{name} {method:?}");
+            check_optimality(&p, &s, &name);
+        }
+        let cs = CostScaling::solve(&p).expect("cost scaling answers every family");
+        assert_eq!(cs.cost as f64, lp.round(), "{name} cost scaling alone");
+    }
+}
+
 /// Larger random networks with wide cost ranges: several scaling phases and global updates.
 #[test]
 fn cost_scaling_matches_network_simplex_on_netgen_networks() {

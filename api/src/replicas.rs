@@ -155,7 +155,10 @@ impl LeasedRunner {
         job: &str,
         faults: &Faults,
     ) -> Result<Option<JobBatch>, StoreError> {
-        if let Some(b) = batches.lock().unwrap_or_else(|p| p.into_inner()).get(job) {
+        // Held while the job is taken up, so that this process takes each job up once
+        // (`attempts` counts the processes), however many of its workers claim its runs.
+        let mut all = batches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = all.get(job) {
             return Ok(b.clone());
         }
         // Retried while the store is out of reach: the run is claimed, and its lease renewed.
@@ -191,7 +194,6 @@ impl LeasedRunner {
             }
             _ => None,
         };
-        let mut all = batches.lock().unwrap_or_else(|p| p.into_inner());
         // Jobs end; their batches need not stay. A few hundred jobs in flight at once is
         // already more than a replica runs.
         if all.len() >= 256 {

@@ -197,8 +197,10 @@ def measure(cmd):
     return json.loads(out.stdout.strip().splitlines()[-1]), wall, rss
 
 
-def ours(binary, path):
-    v, wall, _ = measure(["/usr/bin/time", "-f", "%M", "-o", str(WORK / "rss.txt"), binary, "solve", str(path)])
+def ours(binary, path, method=None):
+    extra = ["--flow-method", method] if method else []
+    v, wall, _ = measure(["/usr/bin/time", "-f", "%M", "-o", str(WORK / "rss.txt"), binary, "solve", str(path),
+                          *extra])
     rss = int((WORK / "rss.txt").read_text().split()[-1])
     assert v["status"] == "optimal", v
     obj = v["objective"]
@@ -242,6 +244,168 @@ def peer(kind, path):
     return v
 
 
+# ---------------------------------------------------------------- min-cost flow families (issue 23)
+# Generators that are not ours: pynetgen (NETGEN and GRIDGEN in Python, NETGEN's own random
+# stream), with the parameters of Kovacs's families as the bundled NETGEN files state them
+# (seed 13502460, costs in [1, 10000], capacities in [1, 1000], sqrt(n) sources and sinks):
+# NETGEN-8 (8n arcs, supply 1000 sqrt(n)), NETGEN-SR (n sqrt(n) arcs), NETGEN-LO-8 (supply
+# 10 sqrt(n)); GRID (a square grid as GRIDGEN makes it, written here). Plus transportation
+# shapes written here: with hub
+# nodes (a dummy source feeding every demand at a penalty, a dummy sink taking every supply's
+# surplus) and dense (every supply to every demand).
+def netgen_file(path, nodes, arcs, supply_per_end):
+    import pynetgen
+    ends = int(round(nodes ** 0.5))
+    if not path.exists():
+        pynetgen.netgen_generate(seed=13502460, nodes=nodes, sources=ends, sinks=ends, density=arcs, mincost=1,
+                                 maxcost=10000, supply=supply_per_end * ends, tsources=0, tsinks=0, hicost=100,
+                                 capacitated=100, mincap=1, maxcap=1000, rng=0, fname=str(path))
+    return path
+
+
+def grid_file(path, side, seed=1):
+    """GRIDGEN's square grid, written here: a master source feeding every node of the first
+    column and a master sink fed by every node of the last column (zero cost, uncapacitated),
+    arcs to the north, east, south, north-east and south-east neighbours with costs in
+    [1, 10000] and capacities in [1, 1000], and a skeleton (the first row's eastward arcs) at
+    the maximum cost with room for all the supply, so the supply can always be routed.
+    (pynetgen 1.0.0's grid generator links the source to the first row and the sink to the
+    last column, which share a node, so its optimum is 0: not a useful instance.)"""
+    import numpy as np
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    supply = 1000 * side
+    node = lambda r, c: 2 + r * side + c  # 1-based; 1 is the source, side*side+2 the sink
+    sink = side * side + 2
+    arcs = [f"a 1 {node(r, 0)} 0 {supply} 0" for r in range(side)]
+    arcs += [f"a {node(r, side - 1)} {sink} 0 {supply} 0" for r in range(side)]
+    for r in range(side):
+        for c in range(side):
+            for dr, dc in ((-1, 0), (0, 1), (1, 0), (-1, 1), (1, 1)):
+                r2, c2 = r + dr, c + dc
+                if 0 <= r2 < side and 0 <= c2 < side:
+                    if r == 0 and (dr, dc) == (0, 1):
+                        arcs.append(f"a {node(r, c)} {node(r2, c2)} 0 {supply} 10000")
+                    else:
+                        arcs.append(f"a {node(r, c)} {node(r2, c2)} 0 {int(rng.integers(1, 1001))} "
+                                    f"{int(rng.integers(1, 10001))}")
+    with open(path, "w") as f:
+        f.write(f"c square grid {side} x {side}, seed={seed}\np min {sink} {len(arcs)}\n")
+        f.write(f"n 1 {supply}\nn {sink} {-supply}\n" + "\n".join(arcs) + "\n")
+    return path
+
+
+def transport_file(path, supplies, demands, per_demand, hubs, seed=1):
+    """Supplies first, then demands; each demand linked to `per_demand` random supplies (to all
+    of them when `per_demand` is None). With `hubs` (the crisis shape of issue 23): a dummy
+    source of the total demand linked to every demand at a penalty above any route, a dummy
+    sink taking every supply's surplus, and the source's leftover straight to the sink.
+    Without: the supplies are scaled to the total demand (balanced, feasible when dense)."""
+    import numpy as np
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    cap = rng.integers(10, 40, supplies)
+    dem = rng.integers(1, 5, demands)
+    if per_demand is None:
+        src = np.repeat(np.arange(supplies), demands)
+        dst = np.tile(np.arange(demands), supplies)
+    else:
+        src = rng.integers(0, supplies, demands * per_demand)
+        dst = np.repeat(np.arange(demands), per_demand)
+    cost = rng.integers(1, 1000, src.size)
+    total_dem, total_cap = int(dem.sum()), int(cap.sum())
+    if not hubs:
+        # Balanced: the supplies scaled down to the total demand.
+        scaled = np.floor(cap * (total_dem / total_cap)).astype(np.int64)
+        scaled[: total_dem - int(scaled.sum())] += 1
+        cap = scaled
+    nodes = [f"n {i + 1} {int(c)}" for i, c in enumerate(cap)]
+    nodes += [f"n {supplies + j + 1} {-int(d)}" for j, d in enumerate(dem)]
+    arcs = [f"a {u + 1} {supplies + v + 1} 0 {int(d)} {int(c)}" for u, v, d, c in zip(src, dst, dem[dst], cost)]
+    n = supplies + demands
+    if hubs:
+        source, sink = n + 1, n + 2
+        n += 2
+        nodes += [f"n {source} {total_dem}", f"n {sink} {-int(cap.sum())}"]
+        arcs += [f"a {source} {supplies + j + 1} 0 {int(d)} 100000" for j, d in enumerate(dem)]
+        arcs += [f"a {i + 1} {sink} 0 {int(c)} 0" for i, c in enumerate(cap)]
+        arcs.append(f"a {source} {sink} 0 {total_dem} 0")
+    with open(path, "w") as f:
+        f.write(f"c transportation {supplies} x {demands}, hubs={hubs}, seed={seed}\n")
+        f.write(f"p min {n} {len(arcs)}\n" + "\n".join(nodes) + "\n" + "\n".join(arcs) + "\n")
+    return path
+
+
+def families():
+    """(key, title, file) of the min-cost flow suite."""
+    out = []
+    for k in (12, 14, 16):
+        n = 1 << k
+        out.append((f"pyng8_{k}", f"NETGEN-8 2^{k} nodes (pynetgen)", netgen_file(WORK / f"pyng8_{k}.min", n, 8 * n, 1000)))
+        out.append((f"pyng_lo8_{k}", f"NETGEN-LO-8 2^{k} nodes (pynetgen)",
+                    netgen_file(WORK / f"pyng_lo8_{k}.min", n, 8 * n, 10)))
+        out.append((f"grid_{k}", f"GRID 2^{k} nodes, square (GRIDGEN-like, written in the harness)",
+                    grid_file(WORK / f"grid_{k}.min", 1 << (k // 2))))
+    for k in (12, 14):
+        n = 1 << k
+        out.append((f"pyng_sr_{k}", f"NETGEN-SR 2^{k} nodes (pynetgen)",
+                    netgen_file(WORK / f"pyng_sr_{k}.min", n, int(n * n ** 0.5), 1000)))
+    out.append(("hub_transport", "transportation with hubs, 2,000 x 50,000, 20 candidates + dummy source and sink",
+                transport_file(WORK / "hub_2000x50000.min", 2000, 50000, 20, True)))
+    out.append(("dense_transport", "dense transportation 1,000 x 1,000 (1M arcs)",
+                transport_file(WORK / "dense_1000x1000.min", 1000, 1000, None, False)))
+    return out
+
+
+def write_small_families(folder):
+    """Each family at a small size, for the tests (tests/flow.rs checks both of our methods
+    against the LP optimum on them): datasets/instances/mincostflow/families/."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 1 << 8
+    netgen_file(folder / "netgen8_08.min", n, 8 * n, 1000)
+    netgen_file(folder / "netgen_lo8_08.min", n, 8 * n, 10)
+    netgen_file(folder / "netgen_sr_08.min", n, n * 16, 1000)
+    grid_file(folder / "grid_16x16.min", 16)
+    transport_file(folder / "hub_transport_20x300.min", 20, 300, 5, True)
+    transport_file(folder / "dense_transport_30x30.min", 30, 30, None, False)
+
+
+def family_section(binary, key, title, path, reps):
+    """Our automatic choice, each of our methods, OR-Tools and LEMON's two methods."""
+    med = statistics.median
+    rows = []
+    for tool, method in (("commonsnet auto", None), ("commonsnet network_simplex", "network-simplex"),
+                         ("commonsnet cost_scaling", "cost-scaling")):
+        runs = [ours(binary, path, method) for _ in range(reps)]
+        rows.append({"tool": f"{tool} ({runs[0]['solver']})" if method is None else tool,
+                     "solve": med([r["solve_s"] for r in runs]), "total": med([r["total_s"] for r in runs]),
+                     "obj": runs[0]["objective"], "rss": max(r["rss_kib"] for r in runs)})
+    for p in ("ortools-mcf", "lemon-ns", "lemon-cs"):
+        pr = [peer(p, path) for _ in range(reps)]
+        rows.append({"tool": p, "solve": med([r["solve_s"] for r in pr]), "total": med([r["total_s"] for r in pr]),
+                     "obj": pr[0]["objective"], "rss": max(r["rss_kib"] for r in pr)})
+    if len({r["obj"] for r in rows}) != 1:
+        raise SystemExit(f"{key}: objectives disagree: {rows}")
+    auto, ns, cs = rows[0], rows[1], rows[2]
+    ours_best = min(ns["solve"], cs["solve"])
+    lemon_best = min(rows[4]["solve"], rows[5]["solve"])
+    choice = auto["solve"] / ours_best
+    vs_lemon = auto["solve"] / lemon_best
+    head = (f"### {title}\n\nFile: `{path.name}` ({problem_line(path)[2].decode()} nodes, "
+            f"{problem_line(path)[3].decode()} arcs); objective {auto['obj']} (all agree). "
+            f"Automatic choice / our better method: {choice:.2f} (target <= 1.1: "
+            f"{'met' if choice <= 1.1 else 'missed'}); automatic choice / LEMON's better method: {vs_lemon:.2f} "
+            f"(target <= 1.0: {'met' if vs_lemon <= 1.0 else 'missed'}).\n")
+    lines = [head, "| tool | solve (s) | auto/tool solve | end to end (s) | peak RSS (MiB) |", "|---|---|---|---|---|"]
+    for r in rows:
+        ratio = "" if r is auto else f"{auto['solve'] / r['solve']:.2f}"
+        lines.append(f"| {r['tool']} | {r['solve']:.4f} | {ratio} | {r['total']:.3f} | {r['rss'] / 1024:.0f} |")
+    return "\n".join(lines)
+
+
 def link_building_section():
     """Link building has no Python peer: the baseline is every pair compared, by our own rule
     code (benches/links.rs, run through cargo in release)."""
@@ -269,10 +433,34 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "commonsnet"))
     ap.add_argument("--worker", nargs=2)
     ap.add_argument("--only", help="comma-separated workload keys (default: all)")
+    ap.add_argument("--write-small", metavar="DIR", help="write each family at a small size into DIR (for the tests)")
+    ap.add_argument("--families", action="store_true",
+                    help="the min-cost flow family suite only (writes benches/FLOW_FAMILIES.md)")
     args = ap.parse_args()
     if args.worker:
         return worker(*args.worker)
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.write_small:
+        return write_small_families(args.write_small)
+    if args.families:
+        # The min-cost flow suite alone (issue 23): its own file, benches/FLOW_FAMILIES.md.
+        sections = []
+        for key, title, path in families():
+            sections.append(family_section(args.bin, key, title, path, args.reps))
+            print(sections[-1], flush=True)
+        import importlib.metadata as md
+        text = "\n".join([
+            "# Min-cost flow families: ours against OR-Tools and LEMON",
+            "",
+            f"Generated by `python benches/peers/run.py --families --reps {args.reps}`: medians of {args.reps} runs, "
+            f"each in a fresh process; `solve` is the solver call alone. pynetgen {md.version('pynetgen')}, "
+            f"ortools {md.version('ortools')}, LEMON {lemon_version()} (g++ -O3). Ratios: below 1 means our "
+            "automatic choice is faster.",
+            "",
+        ] + sections) + "\n"
+        (ROOT / "benches" / "FLOW_FAMILIES.md").write_text(text)
+        print("wrote benches/FLOW_FAMILIES.md")
+        return
     files = {
         "netgen_8_12a": ROOT / "datasets/instances/mincostflow/netgen/netgen_8_12a.min",
         "netgen8_16": make_instance(args.bin, WORK / "netgen8_16.min", ["netgen8", "--k", "16"]),
