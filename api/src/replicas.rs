@@ -358,6 +358,20 @@ impl Forwarder {
             )
         })?;
         *req.uri_mut() = uri;
+        // Hop-by-hop headers describe the client's connection, not this one; the body is
+        // whole here, so its length is set anew.
+        for h in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "content-length",
+        ] {
+            req.headers_mut().remove(h);
+        }
         req.headers_mut()
             .insert(FORWARDED, HeaderValue::from_static("1"));
         let answer = tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(req)).await;
