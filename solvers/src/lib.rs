@@ -50,35 +50,45 @@ impl MinCostFlow {
         Self::solve_with(p, Self::choose(p))
     }
 
-    /// A network with a hub, a node with arcs to at least 1/`HUB_SHARE` of the nodes (a dummy
+    /// A network with a hub, a node with at least nodes/`HUB_SHARE` arcs in and out (a dummy
     /// source feeding every demand, a dummy sink taking every surplus), goes to network
-    /// simplex: its heuristic start and block search route through the hub in few pivots
-    /// (transportation 2,000 x 50,000 with hubs: 0.25 s against cost scaling's 0.96 s; the
-    /// same shape without hubs, 0.98 s against 0.57 s: `benches/FLOW_FAMILIES.md`).
+    /// simplex: its heuristic start and block search route through the hub in few pivots,
+    /// where cost scaling's relabels crowd at the hub ("transportation with hubs" in
+    /// `benches/FLOW_FAMILIES.md`; the same shape without hubs, the crisis section of
+    /// `benches/RESULTS.md`, stays with cost scaling).
     pub const HUB_SHARE: usize = 4;
-    /// A network whose total supply is below 1/`LOW_SUPPLY_SHARE` of its node count carries
-    /// little flow, and network simplex needs few pivots for it (NETGEN-LO-8, supply
-    /// 10 sqrt(n): 2^14 nodes 0.049 s against 0.073 s, 2^16 nodes 0.38 s against 0.44 s).
+    /// A network whose total supply is below nodes/`LOW_SUPPLY_SHARE` carries little flow, and
+    /// network simplex needs few pivots for it ("NETGEN-LO-8" in `benches/FLOW_FAMILIES.md`).
+    /// Supplies only: flow forced by lower bounds or negative-cost cycles is not counted.
     pub const LOW_SUPPLY_SHARE: i128 = 4;
 
     /// The method [`MinCostFlow::solve`] tries first.
     pub fn choose(p: &FlowProblem) -> FlowMethod {
         let large_sparse = p.nodes >= Self::COST_SCALING_FROM
             && p.arcs() <= Self::COST_SCALING_MAX_DEGREE * p.nodes;
-        if large_sparse && !Self::has_hub(p) && !Self::low_supply(p) {
+        if large_sparse && !Self::low_supply(p) && !Self::has_hub(p) {
             FlowMethod::CostScaling
         } else {
             FlowMethod::NetworkSimplex
         }
     }
 
+    /// One pass over the arcs; stops at the first hub. Ends out of range are skipped here
+    /// (the solve refuses them with a typed error).
     fn has_hub(p: &FlowProblem) -> bool {
-        let mut degree = vec![0usize; p.nodes];
-        for a in 0..p.arcs() {
-            degree[p.source[a]] += 1;
-            degree[p.target[a]] += 1;
+        let threshold = p.nodes.div_ceil(Self::HUB_SHARE).max(1);
+        let mut degree = vec![0u32; p.nodes];
+        for (&s, &t) in p.source.iter().zip(&p.target) {
+            for v in [s, t] {
+                if let Some(d) = degree.get_mut(v) {
+                    *d += 1;
+                    if *d as usize >= threshold {
+                        return true;
+                    }
+                }
+            }
         }
-        degree.iter().any(|&d| d * Self::HUB_SHARE >= p.nodes)
+        false
     }
 
     fn low_supply(p: &FlowProblem) -> bool {
@@ -125,17 +135,34 @@ mod tests {
     #[test]
     fn hubs_and_little_flow_go_to_network_simplex() {
         let n = MinCostFlow::COST_SCALING_FROM;
-        // A dummy node joined to a quarter of the nodes is a hub; to a fifth, not.
-        for (joined, method) in [
-            (n / MinCostFlow::HUB_SHARE, FlowMethod::NetworkSimplex),
-            (n / 5, FlowMethod::CostScaling),
+        let hub = n / MinCostFlow::HUB_SHARE;
+        // Node 0 has 4 arcs in `shape` (2 out, 2 in): a quarter of the nodes in all is a hub,
+        // one arc fewer is not; in-arcs count as out-arcs do.
+        for (extra, method) in [
+            (hub - 4, FlowMethod::NetworkSimplex),
+            (hub - 5, FlowMethod::CostScaling),
         ] {
-            let mut p = shape(n, 2);
-            for v in 1..=joined {
-                p.add_arc(0, v, 0, 1, 1);
+            for incoming in [false, true] {
+                let mut p = shape(n, 2);
+                for v in 1..=extra {
+                    if incoming {
+                        p.add_arc(v, 0, 0, 1, 1);
+                    } else {
+                        p.add_arc(0, v, 0, 1, 1);
+                    }
+                }
+                assert_eq!(
+                    MinCostFlow::choose(&p),
+                    method,
+                    "{extra} more arcs at node 0"
+                );
             }
-            assert_eq!(MinCostFlow::choose(&p), method, "{joined} arcs at node 0");
         }
+        // An arc to a node out of range: no panic in the choice; the solve refuses it.
+        let mut p = shape(n, 2);
+        p.target[0] = n + 7;
+        assert_eq!(MinCostFlow::choose(&p), FlowMethod::CostScaling);
+        assert!(MinCostFlow::solve(&p).is_err());
         // Total supply below a quarter of the nodes: little flow.
         let mut p = shape(n, 2);
         p.supply[0] = (n / 4 - 1) as i64;

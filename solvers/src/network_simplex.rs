@@ -182,17 +182,15 @@ impl NetworkSimplex {
 
 /// LEMON's arc mixing, placed exactly as LEMON places it: the arcs taken newest first (LEMON's
 /// arc iteration order), arc `t` at the `t`-th stop of the walk `0, skip, 2 skip, ..., 1,
-/// 1 + skip, ...` with `skip = max(arcs / nodes, 3)`. Input files list a node's arcs together,
-/// so each block of the search samples the whole network. The placement matters beyond
-/// spreading: on transportation with hub nodes (a dummy source and sink listed last) the
-/// earlier placement (the walk read rather than written, oldest first) took 6.5x the pivots
-/// (`benches/FLOW_FAMILIES.md`, issue 23).
+/// 1 + skip, ...` with `skip = max(arcs / nodes, 3)` (self-loops, which LEMON mixes in too,
+/// are already out). Input files list a node's arcs together, so each block of the search
+/// samples the whole network. The placement matters beyond spreading: on transportation with
+/// hub nodes (a dummy source and sink listed last) the earlier placement (the walk read rather
+/// than written, oldest first) took 6.5x the pivots (`benches/RESULTS.md`, "Min-cost flow
+/// families against LEMON").
 fn mix_arcs(arcs: Vec<usize>, nodes: usize) -> Vec<usize> {
     let k = arcs.len();
     let skip = (k / nodes.max(1)).max(3);
-    if k <= skip {
-        return arcs;
-    }
     let mut out = vec![0; k];
     let (mut i, mut next_start) = (0, 0);
     for &a in arcs.iter().rev() {
@@ -792,8 +790,9 @@ mod tests {
     fn arc_mixing_places_arcs_as_lemon_does() {
         // 8 arcs, 2 nodes: skip = max(8 / 2, 3) = 4. Arcs 7, 6, 5, ... go to 0, 4, 1, 5, 2, 6, 3, 7.
         assert_eq!(mix_arcs((0..8).collect(), 2), vec![7, 5, 3, 1, 6, 4, 2, 0]);
-        // Few arcs: kept as they are.
-        assert_eq!(mix_arcs(vec![4, 2], 10), vec![4, 2]);
+        // Few arcs: newest first, as LEMON stores them.
+        assert_eq!(mix_arcs(vec![4, 2], 10), vec![2, 4]);
+        assert_eq!(mix_arcs(Vec::new(), 3), Vec::<usize>::new());
     }
 
     proptest! {
