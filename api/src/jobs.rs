@@ -549,7 +549,7 @@ impl Faults {
 }
 
 /// Microseconds since the Unix epoch.
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)

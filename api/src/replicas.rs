@@ -25,7 +25,7 @@
 //!   whose lease it finds lost leaves its memory (counted in `lease_losses_total`).
 
 use crate::error::{ApiError, InternalError};
-use crate::jobs::{Faults, JobRequest, JobScenarios, RunObserver};
+use crate::jobs::{now_us, Faults, JobRequest, JobScenarios, RunObserver};
 use crate::metrics::{LeaseKind, Metrics};
 use crate::sessions::SessionHub;
 use crate::store::{ClaimedRun, PgStore, StoreError};
@@ -162,16 +162,7 @@ impl LeasedRunner {
             return Ok(b.clone());
         }
         // Retried while the store is out of reach: the run is claimed, and its lease renewed.
-        let mut wait = Duration::from_millis(250);
-        let started = loop {
-            match self.store.start_job(job) {
-                Err(e) if e.is_unavailable() && !self.shutdown.load(Ordering::SeqCst) => {
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(2));
-                }
-                other => break other?,
-            }
-        };
+        let started = self.while_store_away("take the job up", || self.store.start_job(job))?;
         let made = match started {
             Some((spec, status)) if status.is_unfinished() => {
                 if faults.job_panic {
@@ -201,6 +192,25 @@ impl LeasedRunner {
         }
         all.insert(job.to_string(), made.clone());
         Ok(made)
+    }
+
+    /// `f` again, with growing pauses, while the store is out of reach (until shutdown).
+    fn while_store_away<T>(
+        &self,
+        what: &str,
+        mut f: impl FnMut() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match f() {
+                Err(e) if e.is_unavailable() && !self.shutdown.load(Ordering::SeqCst) => {
+                    tracing::warn!(error = %e, "cannot {what} yet; retrying");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn run_claimed(
@@ -234,17 +244,9 @@ impl LeasedRunner {
         let finished = now_us();
         // The row is made: keep trying to store it while the store is out of reach (a
         // database restart), rather than run it again later.
-        let mut wait = Duration::from_millis(250);
-        let stored = loop {
-            match self.store.store_run(&claim.job, &row, started, finished) {
-                Err(e) if e.is_unavailable() && !self.shutdown.load(Ordering::SeqCst) => {
-                    tracing::warn!(job = %claim.job, run = i, error = %e, "cannot store the run yet; retrying");
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(2));
-                }
-                other => break other?,
-            }
-        };
+        let stored = self.while_store_away("store the run", || {
+            self.store.store_run(&claim.job, &row, started, finished)
+        })?;
         self.observer.run_finished(&row);
         if !stored.lease_held {
             self.metrics.lease_lost(LeaseKind::Run, 1);
@@ -258,12 +260,6 @@ impl LeasedRunner {
         }
         Ok(())
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Extend this replica's leases every third of the lease until `stop`, which is raised only

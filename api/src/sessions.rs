@@ -220,6 +220,15 @@ fn too_many(limits: &SessionLimits) -> ApiError {
     .into()
 }
 
+/// The answer to requests a session could not serve for want of its store (out of reach, or
+/// the lease lost): worth a retry; a batch with `event_id`s is safe to send again.
+fn store_away() -> ApiError {
+    InternalError::Unavailable(
+        "the session's store is out of reach, or the session moved; retry".into(),
+    )
+    .into()
+}
+
 /// A session another replica holds the lease of (the request raced its move).
 fn moved() -> ApiError {
     InternalError::Unavailable("the session moved to another replica; retry".into()).into()
@@ -632,21 +641,15 @@ impl Actor {
                     // (the state in memory may hold what the log does not).
                     tracing::warn!(session = %self.id, error = %e, "session unloaded: its store or lease is unavailable");
                     self.hub.unload(&self.id, self.generation);
-                    let retry = || {
-                        ApiError::from(InternalError::Unavailable(
-                            "the session's store is out of reach, or the session moved; retry"
-                                .into(),
-                        ))
-                    };
                     for f in std::mem::take(&mut self.reads) {
-                        f(Err(retry()));
+                        f(Err(store_away()));
                     }
                     // Unloaded: nothing more is sent to this mailbox.
                     while let Ok(m) = rx.try_recv() {
                         match m {
-                            Msg::Read(f) => f(Err(retry())),
+                            Msg::Read(f) => f(Err(store_away())),
                             Msg::Events { reply, .. } => {
-                                let _ = reply.send(Err(retry()));
+                                let _ = reply.send(Err(store_away()));
                             }
                         }
                     }
@@ -752,14 +755,9 @@ impl Actor {
                 // the session: it is rebuilt from the log where it is served next.
                 if let Err(e) = self.hub.log.append(&self.id, &entry) {
                     if e.is_unavailable() {
-                        let retry = || {
-                            ApiError::from(InternalError::Unavailable(
-                                "the session's store is out of reach, or the session moved; nothing was applied; retry".into(),
-                            ))
-                        };
-                        let _ = reply.send(Err(retry()));
+                        let _ = reply.send(Err(store_away()));
                         for later in staged {
-                            let _ = later.reply.send(Err(retry()));
+                            let _ = later.reply.send(Err(store_away()));
                         }
                         return Err(InternalError::Store(e));
                     }

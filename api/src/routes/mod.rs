@@ -213,10 +213,10 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         Ok(resp) => resp,
         Err(crate::replicas::Unreachable::Dead) => {
             let hub = st.sessions.clone();
-            let dead = addr.clone();
-            match blocking(move || hub.log().take_over(&id, &dead)).await {
+            let (sid, dead) = (id.clone(), addr.clone());
+            match blocking(move || hub.log().take_over(&sid, &dead)).await {
                 Ok(Ok(true)) => {
-                    tracing::warn!(session = %session_of(parts.uri.path()).unwrap_or(""), dead = %addr, "session taken over from a replica that is gone");
+                    tracing::warn!(session = %id, dead = %addr, "session taken over from a replica that is gone");
                     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                         .await
                 }
