@@ -129,6 +129,8 @@ struct Stage {
     cap_rows: Vec<(usize, usize, f64)>,
     /// Row activity of each need row, to tell which bound a dual belongs to.
     need_activity: Vec<f64>,
+    /// The status is one a test forced ([`fault`]), not HiGHS's: no retry looks past it.
+    fault: bool,
 }
 
 /// What earlier stages fixed, held by the next ones.
@@ -138,6 +140,12 @@ struct Holds {
     /// Per group of `SubModel::groups`: the floor its ratio keeps, once a fairness stage has
     /// fixed it. `None`: not fixed yet; a `MaxMinRatio` stage holds it at `>= t`.
     group_floor: Vec<Option<f64>>,
+    /// Per group: the ceiling its ratio keeps, once leximin has proven it blocked at its level
+    /// (no plan within the other holds lifts it higher, so the ceiling cuts no plan off). SPEC
+    /// holds a fixed ratio *within* 1e-7 of its level: without the ceiling a later stage may
+    /// trade the floor's 1e-7 of slack for a larger rise of another group (at the exchange
+    /// rate of their priorities and demands), and the ratio vector would drift from leximin's.
+    group_ceiling: Vec<Option<f64>>,
     /// A tiny reward for value in the cost stage, so that the cost stage does not slide down
     /// the `V* - tol` band where doing so saves nothing (a plan of 0.9999999 coverage at zero
     /// cost helps nobody). Its effect on C is below 1e-12 relative.
@@ -158,6 +166,7 @@ impl Holds {
         Holds {
             value_at_least: None,
             group_floor: vec![None; groups],
+            group_ceiling: vec![None; groups],
             value_tiebreak: 0.0,
             tangents: Vec::new(),
             enforced: None,
@@ -246,35 +255,89 @@ impl SubModel<'_> {
             .collect()
     }
 
+    /// The objective coefficient of each allocation column in a stage of `goal`.
+    fn costs(
+        &self,
+        goal: Goal,
+        holds: &Holds,
+        group_of: &[Option<usize>],
+        local_need: &std::collections::HashMap<usize, usize>,
+    ) -> Vec<f64> {
+        let s = self.scenario;
+        self.edges
+            .iter()
+            .map(|&e| {
+                let edge = &self.net.edges[e];
+                let need = &s.needs[edge.need()];
+                match goal {
+                    Goal::MaxValue => need.priority,
+                    Goal::MinCost => edge.cost - holds.value_tiebreak * need.priority,
+                    Goal::MaxWeighted(w) => need.priority - w * edge.cost,
+                    Goal::MinDeprivation(w) => w * edge.cost,
+                    Goal::MaxGroupRatio(g) => match group_of[local_need[&edge.need()]] {
+                        Some(gi) if gi == g => need.priority / self.groups[g].total_priority,
+                        _ => 0.0,
+                    },
+                    Goal::MaxMinRatio
+                    | Goal::MinViolation
+                    | Goal::MaxProportional
+                    | Goal::Feasible => 0.0,
+                }
+            })
+            .collect()
+    }
+
+    fn local_needs(&self) -> std::collections::HashMap<usize, usize> {
+        self.needs
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i))
+            .collect()
+    }
+
     fn run(&self, goal: Goal, holds: &Holds) -> Stage {
+        self.run_kept(goal, holds, false).0
+    }
+
+    /// One stage, built from scratch. With `keep`, also the solved model and what it takes to
+    /// add cutting planes to it ([`Warm`]; LPs of the proportional objective only).
+    fn run_kept(&self, goal: Goal, holds: &Holds, keep: bool) -> (Stage, Option<Warm>) {
+        let built = self.build(goal, holds, keep);
+        let Some(mut model) = built.model else {
+            return (built.layout.failed(HighsModelStatus::LoadError), None);
+        };
+        self.set_time_left(&mut model);
+        let solved = match model.try_solve() {
+            Ok(m) => m,
+            Err(_) => return (built.layout.failed(HighsModelStatus::SolveError), None),
+        };
+        let stage = built.layout.read(self, &solved, built.mip);
+        let warm =
+            (keep && !built.mip && stage.status == HighsModelStatus::Optimal).then(|| Warm {
+                model: Some(solved.into()),
+                layout: built.layout,
+                cuts: built.cuts,
+                phi: built.phi,
+                tangents: holds.tangents.iter().map(Vec::len).collect(),
+            });
+        (stage, warm)
+    }
+
+    /// The HiGHS model of one stage, with its options set (all but the time limit).
+    fn build(&self, goal: Goal, holds: &Holds, keep: bool) -> Built {
         let s = self.scenario;
         let net = self.net;
         let nd = net.num_dims();
         // With the integer choices fixed (`Holds::fixed`) the model is an LP.
         let mip = self.is_mip() && holds.fixed.is_none();
         let group_of = self.group_of_need();
-        let mut local_need = std::collections::HashMap::with_capacity(self.needs.len());
-        for (i, &n) in self.needs.iter().enumerate() {
-            local_need.insert(n, i);
-        }
+        let local_need = self.local_needs();
         let mut pb = RowProblem::default();
         let mut cols = Vec::with_capacity(self.edges.len());
+        let costs = self.costs(goal, holds, &group_of, &local_need);
         for (j, &e) in self.edges.iter().enumerate() {
-            let edge = &net.edges[e];
-            let need = &s.needs[edge.need()];
-            let coef = match goal {
-                Goal::MaxValue => need.priority,
-                Goal::MinCost => edge.cost - holds.value_tiebreak * need.priority,
-                Goal::MaxWeighted(w) => need.priority - w * edge.cost,
-                Goal::MinDeprivation(w) => w * edge.cost,
-                Goal::MaxGroupRatio(g) => match group_of[local_need[&edge.need()]] {
-                    Some(gi) if gi == g => need.priority / self.groups[g].total_priority,
-                    _ => 0.0,
-                },
-                Goal::MaxMinRatio | Goal::MinViolation | Goal::MaxProportional | Goal::Feasible => {
-                    0.0
-                }
-            };
+            let need = &s.needs[net.edges[e].need()];
+            let coef = costs[j];
             // `x_e <= 1` is implied by `y_n <= 1`; leaving it off continuous columns lets the
             // need row, not a column bound, carry the dual (the need's marginal value).
             cols.push(if need.indivisible {
@@ -460,6 +523,8 @@ impl SubModel<'_> {
             _ => None,
         };
         let mut phi_cols = vec![None; self.groups.len()];
+        let mut phi_handles = vec![None; self.groups.len()];
+        let mut group_cuts = vec![Vec::new(); self.groups.len()];
         let mut t_rows = vec![None; self.groups.len()];
         for (gi, g) in self.groups.iter().enumerate() {
             let mut entries = Vec::new();
@@ -475,6 +540,10 @@ impl SubModel<'_> {
             if let Some(points) = tangents.filter(|t| !t.is_empty()) {
                 let phi = pb.add_column(g.total_priority, f64::NEG_INFINITY..);
                 phi_cols[gi] = Some(next_col);
+                phi_handles[gi] = Some(phi);
+                if keep {
+                    group_cuts[gi] = entries.clone();
+                }
                 next_col += 1;
                 for &a in points {
                     let mut cut: Vec<_> = entries.iter().map(|&(c, p)| (c, -p / a)).collect();
@@ -503,11 +572,20 @@ impl SubModel<'_> {
                     entries.push((sc, 1.0));
                 }
             }
-            if lower > f64::NEG_INFINITY {
+            let upper = holds
+                .group_ceiling
+                .get(gi)
+                .copied()
+                .flatten()
+                .filter(|_| !at_t);
+            if lower > f64::NEG_INFINITY || upper.is_some() {
                 if at_t {
                     t_rows[gi] = Some(row);
                 }
-                pb.add_row(lower.., entries);
+                match upper {
+                    Some(up) => pb.add_row(lower..=up.max(lower), entries),
+                    None => pb.add_row(lower.., entries),
+                }
                 row += 1;
             }
         }
@@ -528,22 +606,30 @@ impl SubModel<'_> {
         };
         let n_cols_hint = cols.len();
         let n_cols = cols.len();
-        let failed = |status: HighsModelStatus| Stage {
-            status,
-            x: vec![0.0; n_cols],
-            slack: Vec::new(),
-            slack_owners: Vec::new(),
-            t: 0.0,
-            t_duals: Vec::new(),
-            phi: Vec::new(),
-            gap: None,
-            need_rows: Vec::new(),
-            cap_rows: Vec::new(),
-            need_activity: Vec::new(),
+        let layout = Layout {
+            n_cols,
+            next_col,
+            start_cols: start_cols
+                .into_iter()
+                .map(|(z, js)| (z, js.to_vec()))
+                .collect(),
+            slack_cols,
+            t_col: t_col.map(|c| c.1),
+            t_rows,
+            phi_cols,
+            need_rows,
+            cap_rows,
+            stock_cols,
         };
-        let mut model = match pb.try_optimise(sense) {
-            Ok(m) => m,
-            Err(_) => return Self::forced(failed(HighsModelStatus::LoadError)),
+        let Ok(mut model) = pb.try_optimise(sense) else {
+            return Built {
+                model: None,
+                layout,
+                cuts: group_cuts,
+                phi: phi_handles,
+                x_cols: cols,
+                mip,
+            };
         };
         model.make_quiet();
         model.set_option("threads", 1);
@@ -558,7 +644,7 @@ impl SubModel<'_> {
                 // (benches/RESULTS.md). Timed MIPs only: snapshots keep HiGHS's defaults.
                 model.set_option("presolve_rule_off", PROBING_OFF);
             }
-            if !choices.is_empty() {
+            if !layout.start_cols.is_empty() {
                 // `x_{e,s} <= z_s` lets a `z` within the default integrality tolerance (1e-6)
                 // carry that much of a start it did not choose; presolve then finds a later
                 // stage's hold infeasible by as much. Measured on the timed oracle's seeds.
@@ -570,28 +656,344 @@ impl SubModel<'_> {
             // basic) beats dual simplex several times over (ARCHITECTURE.md, "Presolve").
             model.set_option("solver", "ipm");
         }
+        Built {
+            model: Some(model),
+            layout,
+            cuts: group_cuts,
+            phi: phi_handles,
+            x_cols: cols,
+            mip,
+        }
+    }
+
+    /// HiGHS's time limit: what is left before the deadline.
+    fn set_time_left(&self, model: &mut highs::Model) {
         if let Some(deadline) = self.deadline {
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .as_secs_f64();
             model.set_option("time_limit", left.max(1e-3));
         }
-        let solved = match model.try_solve() {
-            Ok(m) => m,
-            Err(_) => return Self::forced(failed(HighsModelStatus::SolveError)),
+    }
+
+    /// The next round of the proportional objective from the last round's model and basis:
+    /// the tangents `holds` has beyond those already in the model are added as rows, and
+    /// dual simplex re-optimises from the previous basis (the old plan stays dual feasible;
+    /// only the new cuts are violated). `None` when `holds` is not the model's tangents plus
+    /// new ones (a group left out since), or the model was lost: the caller builds anew.
+    fn resolve_with_cuts(&self, warm: &mut Warm, holds: &Holds) -> Option<Stage> {
+        let compatible = warm.tangents.len() == holds.tangents.len()
+            && warm
+                .tangents
+                .iter()
+                .zip(&holds.tangents)
+                .all(|(&had, now)| had <= now.len() && (had == 0) == now.is_empty());
+        if !compatible {
+            return None;
+        }
+        let mut model = warm.model.take()?;
+        count_warm_stage();
+        for (g, points) in holds.tangents.iter().enumerate() {
+            let Some(phi) = warm.phi[g] else { continue };
+            for &a in &points[warm.tangents[g]..] {
+                let mut cut: Vec<_> = warm.cuts[g].iter().map(|&(c, p)| (c, -p / a)).collect();
+                cut.push((phi, 1.0));
+                model.add_row(..=a.ln() - 1.0, cut);
+            }
+            warm.tangents[g] = points.len();
+        }
+        model.set_option("solver", "simplex");
+        self.set_time_left(&mut model);
+        let solved = model.try_solve().ok()?;
+        let stage = warm.layout.read(self, &solved, false);
+        if stage.status == HighsModelStatus::Optimal {
+            warm.model = Some(solved.into());
+        }
+        Some(stage)
+    }
+}
+
+/// Where a stage's answer sits in its HiGHS model: columns and rows by index, in the order
+/// `SubModel::run_kept` added them.
+struct Layout {
+    /// The allocation columns `x_e`, first in the model.
+    n_cols: usize,
+    /// All columns.
+    next_col: usize,
+    /// (column of z_s, the allocation columns of its start)
+    start_cols: Vec<(usize, Vec<usize>)>,
+    /// (need, group, column) of each elastic slack.
+    slack_cols: Vec<(Option<usize>, Option<String>, usize)>,
+    t_col: Option<usize>,
+    t_rows: Vec<Option<usize>>,
+    phi_cols: Vec<Option<usize>>,
+    /// (local need, row)
+    need_rows: Vec<(usize, usize)>,
+    /// (resource, dimension, row)
+    cap_rows: Vec<(usize, usize, usize)>,
+    /// (resource, dimension, maximal overlap, column of a stock)
+    stock_cols: Vec<(usize, usize, usize, usize)>,
+}
+
+/// The LP of a coverage solve (with `maxmin` or `leximin`, or no fairness), kept across its
+/// stages: each stage changes the model in place (objective, `t`'s bounds, each group row's
+/// `t` coefficient and bounds, the value hold) and HiGHS re-optimises from the previous
+/// stage's basis, where a model built anew would start from nothing. Built once in the shape
+/// of a max-min stage (a `t` column and a `ratio_g - t >= 0` row per group); a fixed group's
+/// row drops `t` and takes its floor and ceiling as bounds, which is the row a fresh model
+/// would have.
+struct LexModel {
+    /// `None` once a stage has not reached an optimum: later stages are built anew.
+    model: Option<highs::Model>,
+    layout: Layout,
+    x_cols: Vec<highs::Col>,
+    /// Whether each group's row has `t` now.
+    with_t: Vec<bool>,
+    /// The row `sum p_n y_n >= V* - tol`, once a stage holds the value.
+    value_row: Option<usize>,
+    /// Stages solved on this model.
+    solves: usize,
+}
+
+/// Tests turn the kept models off, to check warm stages against models built anew (a global:
+/// parts are solved on rayon's threads), and count the stages solved warm.
+#[cfg(test)]
+pub(crate) static FORCE_COLD: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+#[cfg(test)]
+pub(crate) static WARM_STAGES: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg_attr(not(test), inline(always))]
+fn warm_allowed() -> bool {
+    #[cfg(test)]
+    return !FORCE_COLD.load(std::sync::atomic::Ordering::SeqCst);
+    #[cfg(not(test))]
+    true
+}
+
+#[cfg_attr(not(test), inline(always))]
+fn count_warm_stage() {
+    #[cfg(test)]
+    WARM_STAGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether a stage solved warm is built anew and solved again: HiGHS answered neither an
+/// optimum nor a time limit. A later stage only adds holds that the previous plan satisfies,
+/// within HiGHS's tolerances (1e-7, the size of SPEC's holds), so such an answer is numerical;
+/// measured once: a `MinCost` stage whose holds sat at the tolerance, infeasible from the kept
+/// basis and optimal when built anew.
+fn needs_retry(st: &Stage) -> bool {
+    !st.fault
+        && !matches!(
+            st.status,
+            HighsModelStatus::Optimal
+                | HighsModelStatus::ModelEmpty
+                | HighsModelStatus::ReachedTimeLimit
+        )
+}
+
+/// Whether the stage can run on a kept [`LexModel`]: an LP, with nothing but group floors,
+/// ceilings and a value hold to apply, of a goal the model's shape serves.
+fn lex_shaped(sub: &SubModel, goal: Goal, holds: &Holds) -> bool {
+    let fairness_ok = sub.groups.is_empty()
+        || matches!(
+            sub.scenario.policy.fairness,
+            Fairness::Maxmin | Fairness::Leximin
+        );
+    let goal_ok = match goal {
+        Goal::MaxValue | Goal::MinCost | Goal::MaxGroupRatio(_) => true,
+        Goal::MaxMinRatio => !sub.groups.is_empty(),
+        _ => false,
+    };
+    warm_allowed()
+        && fairness_ok
+        && goal_ok
+        && !sub.is_mip()
+        && holds.fixed.is_none()
+        && holds.enforced.is_none()
+        && holds.tangents.is_empty()
+        && sub.scenario.policy.deprivation.is_none()
+}
+
+impl LexModel {
+    fn new(sub: &SubModel) -> Option<LexModel> {
+        let shape = if sub.groups.is_empty() {
+            Goal::MaxValue
+        } else {
+            Goal::MaxMinRatio
         };
+        let built = sub.build(shape, &Holds::none(sub.groups.len()), false);
+        let with_t = built.layout.t_rows.iter().map(Option::is_some).collect();
+        Some(LexModel {
+            model: Some(built.model?),
+            layout: built.layout,
+            x_cols: built.x_cols,
+            with_t,
+            value_row: None,
+            solves: 0,
+        })
+    }
+
+    /// Change the model into stage `goal` under `holds` and solve it; `None` when the model
+    /// is gone or HiGHS refuses a change (the caller builds the stage anew).
+    fn solve(&mut self, sub: &SubModel, goal: Goal, holds: &Holds) -> Option<Stage> {
+        let mut model = self.model.take()?;
+        let t_col = self.layout.t_col;
+        let group_of = sub.group_of_need();
+        let mut costs = sub.costs(goal, holds, &group_of, &sub.local_needs());
+        if t_col.is_some() {
+            costs.push(if goal == Goal::MaxMinRatio { 1.0 } else { 0.0 });
+        }
+        let ptr = model.as_mut_ptr();
+        let mut ok = true;
+        // SAFETY (every call below): `ptr` is the live HiGHS instance that `model` owns and
+        // keeps until it is dropped, and nothing else uses it during these calls. Each index
+        // is one this model was built with (`Layout`, `t_col` and `t_rows` come from its
+        // build; `value_row` from `add_row` on it), `costs` holds exactly the cost of columns
+        // 0..=last, and HiGHS checks every index again and reports an error status (which
+        // ends the warm path) rather than read out of bounds.
+        if let Some(last) = costs.len().checked_sub(1) {
+            ok &= unsafe {
+                highs_sys::Highs_changeColsCostByRange(ptr, 0, last as _, costs.as_ptr())
+            } == highs_sys::STATUS_OK;
+        }
+        if let Some(t) = t_col {
+            let up = if goal == Goal::MaxMinRatio { 1.0 } else { 0.0 };
+            ok &= unsafe { highs_sys::Highs_changeColBounds(ptr, t as _, 0.0, up) }
+                == highs_sys::STATUS_OK;
+        }
+        for (g, row) in self.layout.t_rows.iter().enumerate() {
+            let (Some(row), Some(t)) = (*row, t_col) else {
+                continue;
+            };
+            let floor = holds.group_floor[g];
+            let open = floor.is_none() && goal == Goal::MaxMinRatio;
+            if open != self.with_t[g] {
+                let coef = if open { -1.0 } else { 0.0 };
+                ok &= unsafe { highs_sys::Highs_changeCoeff(ptr, row as _, t as _, coef) }
+                    == highs_sys::STATUS_OK;
+                self.with_t[g] = open;
+            }
+            let (lo, up) = match (open, floor) {
+                (true, _) => (0.0, f64::INFINITY),
+                (false, Some(f)) => (
+                    f,
+                    holds.group_ceiling[g].map_or(f64::INFINITY, |c| c.max(f)),
+                ),
+                (false, None) => (f64::NEG_INFINITY, f64::INFINITY),
+            };
+            ok &= unsafe { highs_sys::Highs_changeRowBounds(ptr, row as _, lo, up) }
+                == highs_sys::STATUS_OK;
+        }
+        if !ok {
+            return None;
+        }
+        let value_floor = holds.value_at_least.unwrap_or(f64::NEG_INFINITY);
+        match self.value_row {
+            Some(row) => {
+                let ptr = model.as_mut_ptr();
+                // SAFETY: as above.
+                let status = unsafe {
+                    highs_sys::Highs_changeRowBounds(ptr, row as _, value_floor, f64::INFINITY)
+                };
+                if status != highs_sys::STATUS_OK {
+                    return None;
+                }
+            }
+            None if holds.value_at_least.is_some() => {
+                let entries: Vec<_> = self
+                    .x_cols
+                    .iter()
+                    .zip(sub.edges)
+                    .map(|(&c, &e)| (c, sub.priority_of_edge(e)))
+                    .collect();
+                model.try_add_row(value_floor.., entries).ok()?;
+                // SAFETY: as above (a count, no index).
+                let rows = unsafe { highs_sys::Highs_getNumRow(model.as_mut_ptr()) };
+                self.value_row = usize::try_from(rows).ok()?.checked_sub(1);
+            }
+            None => {}
+        }
+        let sense = match goal {
+            Goal::MinCost => Sense::Minimise,
+            _ => Sense::Maximise,
+        };
+        model.set_sense(sense);
+        if self.solves > 0 {
+            // From the previous stage's basis (IPM's crossover leaves one after the first).
+            model.set_option("solver", "simplex");
+            count_warm_stage();
+        }
+        sub.set_time_left(&mut model);
+        let solved = model.try_solve().ok()?;
+        self.solves += 1;
+        let stage = self.layout.read(sub, &solved, false);
+        if stage.status == HighsModelStatus::Optimal {
+            self.model = Some(solved.into());
+        }
+        Some(stage)
+    }
+}
+
+/// A stage's model before it is solved.
+struct Built {
+    /// `None` when HiGHS refused the model.
+    model: Option<highs::Model>,
+    layout: Layout,
+    cuts: Vec<Vec<(highs::Col, f64)>>,
+    phi: Vec<Option<highs::Col>>,
+    /// The allocation columns' handles.
+    x_cols: Vec<highs::Col>,
+    mip: bool,
+}
+
+/// A solved proportional round kept for the next one (Kelley's cuts only add rows, the
+/// textbook case for a warm dual simplex).
+struct Warm {
+    /// `None` once a re-solve has failed: the next round is built anew.
+    model: Option<highs::Model>,
+    layout: Layout,
+    /// Per group: its ratio row's entries `(x_e, p_n / P_g)`, from which a tangent's cut is made.
+    cuts: Vec<Vec<(highs::Col, f64)>>,
+    phi: Vec<Option<highs::Col>>,
+    /// How many of each group's tangents (`Holds::tangents`) the model holds.
+    tangents: Vec<usize>,
+}
+
+impl Layout {
+    fn failed(&self, status: HighsModelStatus) -> Stage {
+        SubModel::forced(Stage {
+            status,
+            x: vec![0.0; self.n_cols],
+            slack: Vec::new(),
+            slack_owners: Vec::new(),
+            t: 0.0,
+            t_duals: Vec::new(),
+            phi: Vec::new(),
+            gap: None,
+            need_rows: Vec::new(),
+            cap_rows: Vec::new(),
+            need_activity: Vec::new(),
+            fault: false,
+        })
+    }
+
+    /// The stage as the solved model answers it.
+    fn read(&self, sub: &SubModel, solved: &highs::SolvedModel, mip: bool) -> Stage {
+        let (s, net) = (sub.scenario, sub.net);
         let status = solved.status();
         let gap = if mip { Some(solved.mip_gap()) } else { None };
         let sol = solved.get_solution();
         let values = sol.columns();
-        if values.len() < next_col {
-            return Self::forced(failed(HighsModelStatus::SolveError));
+        if values.len() < self.next_col {
+            return self.failed(HighsModelStatus::SolveError);
         }
         let duals = sol.dual_rows();
         let activity = sol.rows();
-        let mut x: Vec<f64> = values[..n_cols]
+        let mut x: Vec<f64> = values[..self.n_cols]
             .iter()
-            .zip(self.edges)
+            .zip(sub.edges)
             .map(|(&v, &e)| {
                 let v = v.clamp(0.0, 1.0);
                 if s.needs[net.edges[e].need()].indivisible {
@@ -607,46 +1009,54 @@ impl SubModel<'_> {
             .collect();
         // A start whose `z` rounds to 0 serves nothing: within HiGHS's integrality tolerance
         // `z` may be 1e-6 and let its columns carry as much.
-        for &(z, js) in &start_cols {
-            if values[z] < 0.5 {
+        for (z, js) in &self.start_cols {
+            if values[*z] < 0.5 {
                 js.iter().for_each(|&j| x[j] = 0.0);
             }
         }
-        let slack = slack_cols.iter().map(|c| values[c.2]).collect();
-        Self::forced(Stage {
+        let slack = self.slack_cols.iter().map(|c| values[c.2]).collect();
+        SubModel::forced(Stage {
             status,
             x,
             slack,
-            slack_owners: slack_cols.into_iter().map(|c| (c.0, c.1)).collect(),
-            t: t_col.map(|c| values[c.1]).unwrap_or(0.0),
-            t_duals: t_rows
+            slack_owners: self.slack_cols.iter().map(|c| (c.0, c.1.clone())).collect(),
+            t: self.t_col.map(|c| values[c]).unwrap_or(0.0),
+            t_duals: self
+                .t_rows
                 .iter()
                 .map(|r| r.and_then(|r| duals.get(r).copied()))
                 .collect(),
-            phi: phi_cols.iter().map(|c| c.map(|c| values[c])).collect(),
+            phi: self.phi_cols.iter().map(|c| c.map(|c| values[c])).collect(),
             gap,
-            need_rows: need_rows
+            need_rows: self
+                .need_rows
                 .iter()
                 .map(|&(i, r)| (i, duals.get(r).copied().unwrap_or(0.0)))
                 .collect(),
-            cap_rows: cap_rows
+            cap_rows: self
+                .cap_rows
                 .iter()
                 .map(|&(r, d, row)| (r, d, duals.get(row).copied().unwrap_or(0.0)))
-                .chain(stock_duals(&stock_cols, sol.dual_columns()))
+                .chain(stock_duals(&self.stock_cols, sol.dual_columns()))
                 .collect(),
-            need_activity: need_rows
+            need_activity: self
+                .need_rows
                 .iter()
                 .map(|&(_, r)| activity.get(r).copied().unwrap_or(0.0))
                 .collect(),
+            fault: false,
         })
     }
+}
 
+impl SubModel<'_> {
     /// The stage as HiGHS answered it, or with the status a test forces ([`fault`]).
     #[cfg_attr(not(test), inline(always))]
     fn forced(#[allow(unused_mut)] mut stage: Stage) -> Stage {
         #[cfg(test)]
         if let Some(status) = fault::next() {
             stage.status = status;
+            stage.fault = true;
         }
         stage
     }
@@ -691,6 +1101,9 @@ impl SubModel<'_> {
             sub: self,
             result,
             done: 0,
+            warm: None,
+            lex: None,
+            lex_built: false,
         };
         let mut result = match run.all(policy) {
             Ok(()) | Err(Stopped) => run.result,
@@ -901,6 +1314,12 @@ struct Stages<'s, 'a> {
     result: SubResult,
     /// Stages run so far: only the first can prove infeasibility.
     done: usize,
+    /// The last proportional round's model, for the next round's cuts.
+    warm: Option<Warm>,
+    /// The model the coverage stages share ([`LexModel`]), once built.
+    lex: Option<LexModel>,
+    /// Whether a [`LexModel`] was built (it is built once; a lost one is not rebuilt).
+    lex_built: bool,
 }
 
 impl Stages<'_, '_> {
@@ -918,7 +1337,66 @@ impl Stages<'_, '_> {
     }
 
     fn run_stage(&mut self, goal: Goal, holds: &Holds, answer: bool) -> Result<Stage, Stopped> {
-        let st = self.sub.run(goal, holds);
+        let mut st = self.run_warm(goal, holds);
+        let infeasible = matches!(
+            st.status,
+            HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible
+        );
+        if let (Some(v), true) = (holds.value_at_least, infeasible && !st.fault) {
+            // The value hold sits at HiGHS's own tolerance (1e-7) above what the value
+            // stage's plan reaches only within that tolerance (seen where leximin's ceilings
+            // bind: exactly feasible, "infeasible" to HiGHS from either basis). The plan
+            // satisfies the hold 1e-6 looser, so the stage is solved once more with it.
+            let looser = Holds {
+                value_at_least: Some(v - 9.0 * LEX_TOL * v.abs().max(1.0)),
+                ..holds.clone()
+            };
+            st = self.sub.run(goal, &looser);
+        }
+        self.settle(st, goal, answer)
+    }
+
+    /// A stage on the kept [`LexModel`] where its shape serves, otherwise built anew.
+    fn run_warm(&mut self, goal: Goal, holds: &Holds) -> Stage {
+        let sub = self.sub;
+        if lex_shaped(sub, goal, holds) {
+            if !self.lex_built {
+                self.lex_built = true;
+                self.lex = LexModel::new(sub);
+            }
+            if let Some(lex) = self.lex.as_mut() {
+                match lex.solve(sub, goal, holds) {
+                    Some(st) if lex.solves == 1 || !needs_retry(&st) => return st,
+                    _ => self.lex = None,
+                }
+            }
+        }
+        sub.run(goal, holds)
+    }
+
+    /// One round of the proportional objective: warm from the last round's model where only
+    /// cuts were added since (an answer other than an optimum or a time limit is retried cold),
+    /// otherwise built anew and kept for the next round (LPs only).
+    fn proportional_round(&mut self, holds: &Holds) -> Result<Stage, Stopped> {
+        let sub = self.sub;
+        let warm = match self.warm.as_mut() {
+            Some(w) => sub.resolve_with_cuts(w, holds),
+            None => None,
+        };
+        let st = match warm {
+            Some(st) if !needs_retry(&st) => st,
+            _ => {
+                let keep = !sub.is_mip() && warm_allowed();
+                let (st, warm) = sub.run_kept(Goal::MaxProportional, holds, keep);
+                self.warm = warm;
+                st
+            }
+        };
+        self.settle(st, Goal::MaxProportional, true)
+    }
+
+    /// What a stage's answer means for the solve ([`Stages::stage`]).
+    fn settle(&mut self, st: Stage, goal: Goal, answer: bool) -> Result<Stage, Stopped> {
         let k = self.done;
         self.done += 1;
         match stage_outcome(st.status, k) {
@@ -1072,8 +1550,15 @@ impl Stages<'_, '_> {
                     blocked.push(g);
                 }
             }
+            // A group proven blocked cannot rise above the level: held within LEX_TOL of it
+            // from both sides (see `Holds::group_ceiling`); never below its ratio in the
+            // max-min plan, so that plan stays feasible for the next stage.
+            for &g in &blocked {
+                holds.group_ceiling[g] = Some(t.max(ratios[g]) + LEX_TOL);
+            }
             // At an exact optimum some group at the level is blocked; should tolerances hide
-            // it, fixing every group at the level still ends the loop with a max-min plan.
+            // it, fixing every group at the level still ends the loop with a max-min plan (with
+            // floors only: nothing proved these cannot rise).
             if blocked.is_empty() {
                 blocked = at_level;
             }
@@ -1103,7 +1588,7 @@ impl Stages<'_, '_> {
         holds.tangents = vec![FIRST_TANGENTS.to_vec(); groups];
         let mut servable = vec![None::<bool>; groups];
         for _ in 0..MAX_PROPORTIONAL_ROUNDS {
-            let st = self.stage(Goal::MaxProportional, holds)?;
+            let st = self.proportional_round(holds)?;
             self.result.x = st.x.clone();
             let ratios = sub.group_ratios(&st.x);
             let mut cut = false;
@@ -1338,6 +1823,73 @@ mod tests {
         }
         let (tried, _) = forced(&scenario(), &[Some(H::UnboundedOrInfeasible)]);
         assert_eq!(tried, Ok(Status::Infeasible));
+    }
+
+    /// A random LP of 2-5 resources and 3-12 needs in 2-3 communities, two dimensions.
+    fn random_lp(seed: u64, policy: serde_json::Value) -> Scenario {
+        let mut rng = crate::seeds::SplitMix64::new(seed);
+        let resources: Vec<_> = (0..2 + rng.below(4))
+            .map(|i| {
+                serde_json::json!({"id": format!("r{i}"), "kind": "k", "cost": rng.int(0, 5),
+                    "community": format!("c{}", rng.below(3)),
+                    "capacity": {"beds": rng.int(1, 5), "meals": rng.int(2, 12)}})
+            })
+            .collect();
+        let needs: Vec<_> = (0..3 + rng.below(10))
+            .map(|i| {
+                serde_json::json!({"id": format!("n{i}"), "kind": "k",
+                    "community": format!("c{}", rng.below(3)), "priority": rng.int(1, 5),
+                    "demand": {"beds": rng.int(1, 3), "meals": rng.int(0, 6)}})
+            })
+            .collect();
+        scenario_from_value(&serde_json::json!({
+            "resources": resources, "needs": needs, "policy": policy
+        }))
+        .unwrap()
+    }
+
+    /// The stages solved on one kept model (objective, bounds and a hold changed in place)
+    /// answer what models built anew for every stage answer: the same status, V, C and group
+    /// ratios (the smallest under maxmin, all of them under leximin). (Proportional rounds, warm by added cuts, stop at a tolerance rather than at a
+    /// unique point: `tests/fairness.rs` checks them against the convex optimum.)
+    #[test]
+    fn warm_stages_equal_stages_built_anew() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let policies = [
+            serde_json::json!({}),
+            serde_json::json!({"fairness": "maxmin", "cross_community": true}),
+            serde_json::json!({"fairness": "leximin", "cross_community": true}),
+        ];
+        let warm_before = super::WARM_STAGES.load(SeqCst);
+        for seed in 0..240u64 {
+            let s = random_lp(seed, policies[(seed % 3) as usize].clone());
+            let warm = crate::solve_report(&s);
+            super::FORCE_COLD.store(true, SeqCst);
+            let cold = crate::solve_report(&s);
+            super::FORCE_COLD.store(false, SeqCst);
+            let (a, b) = (&warm.summary, &cold.summary);
+            assert_eq!(a.status, b.status, "seed {seed}");
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
+            assert!(close(a.coverage_value, b.coverage_value), "seed {seed}: V");
+            assert!(
+                close(a.cost, b.cost),
+                "seed {seed}: C {} {}",
+                a.cost,
+                b.cost
+            );
+            // Group ratios are unique under leximin only; maxmin's smallest one is.
+            if seed % 3 != 0 {
+                assert!(close(a.min_group_ratio, b.min_group_ratio), "seed {seed}");
+            }
+            if seed % 3 == 2 {
+                for (g, r) in &a.groups {
+                    assert!(close(*r, b.groups[g]), "seed {seed}: group {g}");
+                }
+            }
+        }
+        // The comparison compared something: stages were solved warm.
+        let warm = super::WARM_STAGES.load(SeqCst) - warm_before;
+        assert!(warm > 400, "{warm} warm stages");
     }
 
     #[test]
