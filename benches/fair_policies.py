@@ -2,7 +2,8 @@
 """Solve times of the fair policies (issue 20): maxmin, leximin and proportional on the same
 scenarios, with the release binary.
 
-usage: fair_policies.py BINARY [--reps N] [--limit S] [--out DIR] [--only NAME,...]
+usage: fair_policies.py BINARY [--reps N] [--limit S] [--out DIR] [--only POLICY,...]
+                         [--scenarios city,disaster10]
 
 Scenarios (written into DIR, default a temporary folder):
 - city: `make_scenario.py 20000 2000 1 city.json 3` (20,000 needs, 3 dimensions, 3 km
@@ -42,9 +43,11 @@ def city(binary, out):
 
 
 def disaster10(binary, out):
-    text = subprocess.run([binary, "generate", "disaster", "--scale", "10", "--seed", "1"],
-                          capture_output=True, text=True, check=True).stdout
-    scenario = json.loads(text)
+    path = os.path.join(out, "disaster10-base.json")
+    subprocess.run([binary, "generate", "disaster", "--scale", "10", "--seed", "1", "--out", path],
+                   check=True)
+    with open(path) as f:
+        scenario = json.load(f)
     for need in scenario["needs"]:
         need["indivisible"] = False
     return scenario
@@ -65,7 +68,10 @@ def main():
     os.makedirs(out, exist_ok=True)
     print("| scenario | policy | solve (s) | status | smallest group ratio | price of fairness |")
     print("|---|---|---|---|---|---|")
+    wanted = arg(args, "--scenarios", "city,disaster10").split(",")
     for make in (city, disaster10):
+        if make.__name__ not in wanted:
+            continue
         base = make(binary, out)
         for name, policy in POLICIES.items():
             if only and name not in only.split(","):

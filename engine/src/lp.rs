@@ -920,8 +920,11 @@ impl LexModel {
             _ => Sense::Maximise,
         };
         model.set_sense(sense);
-        if self.solves > 0 {
-            // From the previous stage's basis (IPM's crossover leaves one after the first).
+        if self.solves > 0 && self.x_cols.len() < IPM_MIN_COLUMNS {
+            // Simplex from the previous stage's basis. A model large enough for the interior
+            // point method stays with it: from the old vertex, primal simplex took 3x as long
+            // on the shelter benchmark's cost stage, and dual simplex made leximin's levels
+            // 15% slower on the disaster generator at scale 10 (benches/RESULTS.md).
             model.set_option("solver", "simplex");
             count_warm_stage();
         }
