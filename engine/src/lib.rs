@@ -19,6 +19,7 @@ pub mod seeds;
 pub mod session;
 pub mod solve;
 mod submodel;
+mod switch;
 pub mod tables;
 mod timed;
 mod transport;

@@ -3,8 +3,9 @@
 //! We build through the `highs` crate's row API rather than good_lp's expression layer:
 //! SOLVER_NOTES measured good_lp's building at ~20% of a large solve, its `solve` consumes the
 //! model (the lexicographic stages need several solves), and its dual signs for `>=` rows are
-//! flipped (good_lp #82). Each stage is a fresh model built from the same deterministic
-//! column and row order, so a stage's duals map back by index.
+//! flipped (good_lp #82). Every model is built in the same deterministic column and row order
+//! (`Layout`), so a stage's duals map back by index; where the stages of a solve share one
+//! kept model (`LexModel`, `Warm`), later rows and columns are appended after that order.
 
 use crate::model::{Fairness, Objective};
 use crate::solve::{Conflict, ConflictKind};
@@ -118,8 +119,9 @@ struct Stage {
     /// The need (global index) or group each slack of `slack` belongs to.
     slack_owners: Vec<(Option<usize>, Option<String>)>,
     t: f64,
-    /// `MaxMinRatio`: the dual of each open group's row `ratio_g >= t` (`None` for a fixed
-    /// group): a non-zero one proves the group blocked at `t`.
+    /// `MaxMinRatio`: the dual of each open group's row `ratio_g >= t` (a fixed group's entry
+    /// is `None`, or on a kept model its floor row's dual: only open groups' are read): a
+    /// non-zero one proves the group blocked at `t`.
     t_duals: Vec<Option<f64>>,
     /// `MaxProportional`: each group's `phi_g`, the outer approximation of `ln(ratio_g)`
     /// (`None` for a group left out).
@@ -141,7 +143,8 @@ struct Holds {
     /// fixed it. `None`: not fixed yet; a `MaxMinRatio` stage holds it at `>= t`.
     group_floor: Vec<Option<f64>>,
     /// Per group: the ceiling its ratio keeps, once leximin has proven it blocked at its level
-    /// (no plan within the other holds lifts it higher, so the ceiling cuts no plan off). SPEC
+    /// (no plan within the other holds lifts it more than the blocking test's 1e-6, so the
+    /// ceiling cuts off at most that). SPEC
     /// holds a fixed ratio *within* 1e-7 of its level: without the ceiling a later stage may
     /// trade the floor's 1e-7 of slack for a larger rise of another group (at the exchange
     /// rate of their priorities and demands), and the ratio vector would drift from leximin's.
@@ -701,13 +704,13 @@ impl SubModel<'_> {
             return None;
         }
         let mut model = warm.model.take()?;
-        count_warm_stage();
+        WARM.ran();
         for (g, points) in holds.tangents.iter().enumerate() {
             let Some(phi) = warm.phi[g] else { continue };
             for &a in &points[warm.tangents[g]..] {
                 let mut cut: Vec<_> = warm.cuts[g].iter().map(|&(c, p)| (c, -p / a)).collect();
                 cut.push((phi, 1.0));
-                model.add_row(..=a.ln() - 1.0, cut);
+                model.try_add_row(..=a.ln() - 1.0, cut).ok()?;
             }
             warm.tangents[g] = points.len();
         }
@@ -723,7 +726,7 @@ impl SubModel<'_> {
 }
 
 /// Where a stage's answer sits in its HiGHS model: columns and rows by index, in the order
-/// `SubModel::run_kept` added them.
+/// `SubModel::build` added them.
 struct Layout {
     /// The allocation columns `x_e`, first in the model.
     n_cols: usize,
@@ -764,28 +767,9 @@ struct LexModel {
     solves: usize,
 }
 
-/// Tests turn the kept models off, to check warm stages against models built anew (a global:
-/// parts are solved on rayon's threads), and count the stages solved warm.
-#[cfg(test)]
-pub(crate) static FORCE_COLD: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-#[cfg(test)]
-pub(crate) static WARM_STAGES: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(0);
-
-#[cfg_attr(not(test), inline(always))]
-fn warm_allowed() -> bool {
-    #[cfg(test)]
-    return !FORCE_COLD.load(std::sync::atomic::Ordering::SeqCst);
-    #[cfg(not(test))]
-    true
-}
-
-#[cfg_attr(not(test), inline(always))]
-fn count_warm_stage() {
-    #[cfg(test)]
-    WARM_STAGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-}
+/// Tests turn the kept models off, to check warm stages against models built anew, and
+/// count the stages solved warm.
+pub(crate) static WARM: crate::switch::Switch = crate::switch::Switch::new();
 
 /// Whether a stage solved warm is built anew and solved again: HiGHS answered neither an
 /// optimum nor a time limit. A later stage only adds holds that the previous plan satisfies,
@@ -815,7 +799,7 @@ fn lex_shaped(sub: &SubModel, goal: Goal, holds: &Holds) -> bool {
         Goal::MaxMinRatio => !sub.groups.is_empty(),
         _ => false,
     };
-    warm_allowed()
+    !WARM.forced()
         && fairness_ok
         && goal_ok
         && !sub.is_mip()
@@ -935,7 +919,7 @@ impl LexModel {
             // on the shelter benchmark's cost stage, and simplex for leximin's levels and tests
             // was no faster on the disaster generator (benches/RESULTS.md, "LP stages").
             model.set_option("solver", "simplex");
-            count_warm_stage();
+            WARM.ran();
         }
         sub.set_time_left_kept(&mut model);
         let solved = model.try_solve().ok()?;
@@ -1357,8 +1341,9 @@ impl Stages<'_, '_> {
         if let (Some(v), true) = (holds.value_at_least, infeasible && !st.fault) {
             // The value hold sits at HiGHS's own tolerance (1e-7) above what the value
             // stage's plan reaches only within that tolerance (seen where leximin's ceilings
-            // bind: exactly feasible, "infeasible" to HiGHS from either basis). The plan
-            // satisfies the hold 1e-6 looser, so the stage is solved once more with it.
+            // bind: exactly feasible, "infeasible" to HiGHS from either basis). The stage is
+            // solved once more holding V >= V* - 1e-6 max(1, |V*|): this plan may then give up
+            // that much value (SPEC's hold is 1e-7), where the alternative is no plan.
             let looser = Holds {
                 value_at_least: Some(v - 9.0 * LEX_TOL * v.abs().max(1.0)),
                 ..holds.clone()
@@ -1398,7 +1383,7 @@ impl Stages<'_, '_> {
         let st = match warm {
             Some(st) if !needs_retry(&st) => st,
             _ => {
-                let keep = !sub.is_mip() && warm_allowed();
+                let keep = !sub.is_mip() && !WARM.forced();
                 let (st, warm) = sub.run_kept(Goal::MaxProportional, holds, keep);
                 self.warm = warm;
                 st
@@ -1866,19 +1851,18 @@ mod tests {
     /// unique point: `tests/fairness.rs` checks them against the convex optimum.)
     #[test]
     fn warm_stages_equal_stages_built_anew() {
-        use std::sync::atomic::Ordering::SeqCst;
         let policies = [
             serde_json::json!({}),
             serde_json::json!({"fairness": "maxmin", "cross_community": true}),
             serde_json::json!({"fairness": "leximin", "cross_community": true}),
         ];
-        let warm_before = super::WARM_STAGES.load(SeqCst);
+        let warm_before = super::WARM.runs();
         for seed in 0..240u64 {
             let s = random_lp(seed, policies[(seed % 3) as usize].clone());
             let warm = crate::solve_report(&s);
-            super::FORCE_COLD.store(true, SeqCst);
+            super::WARM.force(true);
             let cold = crate::solve_report(&s);
-            super::FORCE_COLD.store(false, SeqCst);
+            super::WARM.force(false);
             let (a, b) = (&warm.summary, &cold.summary);
             assert_eq!(a.status, b.status, "seed {seed}");
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
@@ -1900,7 +1884,7 @@ mod tests {
             }
         }
         // The comparison compared something: stages were solved warm.
-        let warm = super::WARM_STAGES.load(SeqCst) - warm_before;
+        let warm = super::WARM.runs() - warm_before;
         assert!(warm > 400, "{warm} warm stages");
     }
 

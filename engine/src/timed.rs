@@ -415,7 +415,7 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
     times.sort_by(f64::total_cmp);
     times.dedup();
     let stock_nonzeros = 2 * cols.len() + 2 * times.len();
-    if !force_stock() && overlap_nonzeros <= STOCK_DENSITY * stock_nonzeros {
+    if !STOCK.forced() && overlap_nonzeros <= STOCK_DENSITY * stock_nonzeros {
         return OverTime::Overlaps(sets);
     }
     let mut events: Vec<Event> = (0..times.len()).map(|_| Event::default()).collect();
@@ -449,8 +449,7 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
             events[k - 1].overlap
         };
     }
-    #[cfg(test)]
-    STOCK_FORMS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    STOCK.ran();
     OverTime::Stock(events)
 }
 
@@ -458,22 +457,9 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
 /// columns and their duals are read directly.
 const STOCK_DENSITY: usize = 2;
 
-/// Tests force the stock form, to check it against the overlap rows (a global, not a thread
-/// local: parts are solved on rayon's threads), and count the stock forms written.
-#[cfg(test)]
-pub(crate) static FORCE_STOCK: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-#[cfg(test)]
-pub(crate) static STOCK_FORMS: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(0);
-
-#[cfg_attr(not(test), inline(always))]
-fn force_stock() -> bool {
-    #[cfg(test)]
-    return FORCE_STOCK.load(std::sync::atomic::Ordering::SeqCst);
-    #[cfg(not(test))]
-    false
-}
+/// Tests force the stock form, to check it against the overlap rows, and count the stock
+/// forms written.
+pub(crate) static STOCK: crate::switch::Switch = crate::switch::Switch::new();
 
 /// What one reusable dimension of one resource has booked: `(start, end, amount)`.
 #[derive(Default, Clone)]
@@ -589,15 +575,14 @@ mod tests {
     /// is at most the value lost per unit when its capacity shrinks at every instant.
     #[test]
     fn the_stock_form_solves_like_the_overlap_rows() {
-        use std::sync::atomic::Ordering::SeqCst;
         let (mut stock_forms, mut prices) = (0, 0);
         for seed in 0..150 {
             let s = random(seed);
             let overlaps = crate::solve_report(&s);
-            super::FORCE_STOCK.store(true, SeqCst);
-            let written = super::STOCK_FORMS.load(SeqCst);
+            super::STOCK.force(true);
+            let written = super::STOCK.runs();
             let stock = crate::solve_report(&s);
-            stock_forms += super::STOCK_FORMS.load(SeqCst) - written;
+            stock_forms += super::STOCK.runs() - written;
             let (a, b) = (&overlaps.summary, &stock.summary);
             assert_eq!(a.status, b.status, "seed {seed}");
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
@@ -609,7 +594,7 @@ mod tests {
                 b.cost
             );
             for (report, stock_form) in [(&overlaps, false), (&stock, true)] {
-                super::FORCE_STOCK.store(stock_form, SeqCst);
+                super::STOCK.force(stock_form);
                 if report.summary.duals != crate::solve::Duals::Lp {
                     continue;
                 }
@@ -623,17 +608,19 @@ mod tests {
                     prices += 1;
                     let delta = 1e-3;
                     let less = s.with_capacity(r, "beds", beds - delta).unwrap();
-                    let lost = (report.summary.coverage_value
-                        - crate::solve_report(&less).summary.coverage_value)
-                        / delta;
+                    let v = report.summary.coverage_value;
+                    let lost = (v - crate::solve_report(&less).summary.coverage_value) / delta;
+                    // Each V may sit SPEC's hold (1e-7 max(1, V)) below its optimum, since the
+                    // cost stage may spend it: the difference quotient carries twice that / delta.
+                    let hold = 2e-7 * v.abs().max(1.0) / delta;
                     assert!(
-                        price <= lost + 1e-4,
+                        price <= lost + hold + 1e-6,
                         "seed {seed} stock {stock_form}: {} price {price} > {lost} lost per bed",
                         row.id
                     );
                 }
             }
-            super::FORCE_STOCK.store(false, SeqCst);
+            super::STOCK.force(false);
         }
         // The comparison compared something: stock forms were written, and prices checked.
         assert!(stock_forms > 100, "{stock_forms} stock forms");

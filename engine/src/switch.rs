@@ -1,0 +1,44 @@
+//! A test's hold on one of two equivalent code paths: a test forces the path the code would
+//! not take, to check both give the same answer, and counts how often the path under test ran,
+//! so the comparison is known to compare something. Globals, not thread locals: parts are
+//! solved on rayon's threads. Outside tests a switch is never forced and counts nothing.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+
+pub(crate) struct Switch {
+    forced: AtomicBool,
+    runs: AtomicUsize,
+}
+
+impl Switch {
+    pub(crate) const fn new() -> Switch {
+        Switch {
+            forced: AtomicBool::new(false),
+            runs: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether a test forces the other path (never outside tests).
+    #[inline(always)]
+    pub(crate) fn forced(&self) -> bool {
+        cfg!(test) && self.forced.load(SeqCst)
+    }
+
+    /// The path under test ran once more.
+    #[inline(always)]
+    pub(crate) fn ran(&self) {
+        if cfg!(test) {
+            self.runs.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn force(&self, on: bool) {
+        self.forced.store(on, SeqCst);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.load(SeqCst)
+    }
+}
