@@ -1864,15 +1864,8 @@ mod tests {
             let cold = crate::solve_report(&s);
             super::WARM.force(false);
             let (a, b) = (&warm.summary, &cold.summary);
-            assert_eq!(a.status, b.status, "seed {seed}");
-            let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
-            assert!(close(a.coverage_value, b.coverage_value), "seed {seed}: V");
-            assert!(
-                close(a.cost, b.cost),
-                "seed {seed}: C {} {}",
-                a.cost,
-                b.cost
-            );
+            crate::switch::assert_same_value_and_cost(a, b, seed);
+            let close = crate::switch::close;
             // Group ratios are unique under leximin only; maxmin's smallest one is.
             if seed % 3 != 0 {
                 assert!(close(a.min_group_ratio, b.min_group_ratio), "seed {seed}");

@@ -42,3 +42,27 @@ impl Switch {
         self.runs.load(SeqCst)
     }
 }
+
+/// Two answers for one scenario agree: the same status, and V and C within 1e-6 relative.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_same_value_and_cost(
+    a: &crate::results::Summary,
+    b: &crate::results::Summary,
+    seed: u64,
+) {
+    assert_eq!(a.status, b.status, "seed {seed}");
+    assert!(close(a.coverage_value, b.coverage_value), "seed {seed}: V");
+    assert!(
+        close(a.cost, b.cost),
+        "seed {seed}: C {} {}",
+        a.cost,
+        b.cost
+    );
+}
+
+/// Equal within 1e-6 relative to `1 + |x|`.
+#[cfg(test)]
+pub(crate) fn close(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-6 * (1.0 + x.abs())
+}

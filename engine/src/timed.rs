@@ -584,15 +584,7 @@ mod tests {
             let stock = crate::solve_report(&s);
             stock_forms += super::STOCK.runs() - written;
             let (a, b) = (&overlaps.summary, &stock.summary);
-            assert_eq!(a.status, b.status, "seed {seed}");
-            let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
-            assert!(close(a.coverage_value, b.coverage_value), "seed {seed}: V");
-            assert!(
-                close(a.cost, b.cost),
-                "seed {seed}: C {} {}",
-                a.cost,
-                b.cost
-            );
+            crate::switch::assert_same_value_and_cost(a, b, seed);
             for (report, stock_form) in [(&overlaps, false), (&stock, true)] {
                 super::STOCK.force(stock_form);
                 if report.summary.duals != crate::solve::Duals::Lp {
