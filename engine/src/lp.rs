@@ -235,12 +235,7 @@ impl SubModel<'_> {
     /// The group ratios `sum_{n in g} p_n min(1, y_n) / P_g` of plan `x`.
     fn group_ratios(&self, x: &[f64]) -> Vec<f64> {
         let s = self.scenario;
-        let local: std::collections::HashMap<usize, usize> = self
-            .needs
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (n, i))
-            .collect();
+        let local = self.local_needs();
         let mut y = vec![0.0; self.needs.len()];
         for (j, &e) in self.edges.iter().enumerate() {
             y[local[&self.net.edges[e].need()]] += x[j];
