@@ -20,6 +20,10 @@ const PROBING_OFF: i32 = 1 << 15;
 /// Pure LPs with at least this many columns go to HiGHS's interior point method.
 const IPM_MIN_COLUMNS: usize = 2_000;
 
+/// A warm simplex stage of a large model gets this share of the last interior point solve's
+/// time before the interior point method takes over (see `LexModel::solve`).
+const WARM_BUDGET: f64 = 0.25;
+
 /// Tolerance of the lexicographic hold `V >= V* - 1e-7 max(1, |V*|)` and of `ratio >= t* - 1e-7`.
 pub const LEX_TOL: f64 = 1e-7;
 
@@ -666,11 +670,29 @@ impl SubModel<'_> {
 
     /// HiGHS's time limit on a kept model: its clocks zeroed first, since HiGHS compares the
     /// limit with the time of every run of the instance together (its C API documents this).
-    fn set_time_left_kept(&self, model: &mut highs::Model) {
+    /// With a `budget` (seconds) shorter than the time left, that budget is the limit: the
+    /// answer is whether it is.
+    fn set_time_left_kept(&self, model: &mut highs::Model, budget: Option<f64>) -> bool {
         // SAFETY: the pointer is the live HiGHS instance `model` owns, used by nothing else
         // during the call, which only resets its timers.
         unsafe { highs_sys::Highs_zeroAllClocks(model.as_mut_ptr()) };
-        self.set_time_left(model);
+        let left = self.deadline.map(|deadline| {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+        });
+        let limit = match (left, budget) {
+            (Some(l), Some(b)) if b < l => Some(b),
+            (None, Some(b)) => Some(b),
+            (l, _) => l,
+        };
+        if let Some(limit) = limit {
+            // A limit set once stays on the kept model until another replaces it.
+            model.set_option("time_limit", limit.max(1e-3));
+        } else {
+            model.set_option("time_limit", f64::INFINITY);
+        }
+        limit.is_some() && limit != left
     }
 
     /// HiGHS's time limit: what is left before the deadline.
@@ -710,7 +732,7 @@ impl SubModel<'_> {
             warm.tangents[g] = points.len();
         }
         model.set_option("solver", "simplex");
-        self.set_time_left_kept(&mut model);
+        self.set_time_left_kept(&mut model, None);
         let solved = model.try_solve().ok()?;
         let stage = warm.layout.read(self, &solved, false);
         if stage.status == HighsModelStatus::Optimal {
@@ -760,11 +782,17 @@ struct LexModel {
     value_row: Option<usize>,
     /// Stages solved on this model.
     solves: usize,
+    /// Seconds of the last solve by the interior point method (a large model's).
+    cold_secs: Option<f64>,
 }
 
 /// Tests turn the kept models off, to check warm stages against models built anew, and
 /// count the stages solved warm.
 pub(crate) static WARM: crate::switch::Switch = crate::switch::Switch::new();
+
+/// Tests make a large model's warm simplex run out of its budget at once (the interior point
+/// method then solves the stage), and count the stages where it ran out.
+pub(crate) static OVER_BUDGET: crate::switch::Switch = crate::switch::Switch::new();
 
 /// Whether a stage solved warm is built anew and solved again: HiGHS answered neither an
 /// optimum nor a time limit. A later stage only adds holds that the previous plan satisfies,
@@ -820,6 +848,7 @@ impl LexModel {
             with_t,
             value_row: None,
             solves: 0,
+            cold_secs: None,
         })
     }
 
@@ -908,16 +937,48 @@ impl LexModel {
             _ => Sense::Maximise,
         };
         model.set_sense(sense);
-        if self.solves > 0 && self.x_cols.len() < IPM_MIN_COLUMNS {
-            // Simplex from the previous stage's basis. A model large enough for the interior
-            // point method stays with it: from the old vertex, primal simplex took 3x as long
-            // on the shelter benchmark's cost stage, and simplex for leximin's levels and tests
-            // was no faster on the disaster generator (benches/RESULTS.md, "LP stages").
+        let large = self.x_cols.len() >= IPM_MIN_COLUMNS;
+        // Simplex from the previous stage's basis: on a small model always. A model large
+        // enough for the interior point method stays with it for the value and cost stages
+        // (from the old vertex, simplex took 3x as long on the shelter benchmark's cost
+        // stage). Leximin's later levels change one group's row, and simplex from the old
+        // vertex re-optimised most of them in a twentieth of the interior point method's
+        // time on the 20,000-need city, but stalled on one: there it has the last cold
+        // solve's time as its budget, then the interior point method runs
+        // (benches/RESULTS.md, "LP stages").
+        let budget = match (large, goal) {
+            (false, _) => None,
+            (true, Goal::MaxMinRatio) => Some(self.cold_secs.map_or(0.0, |s| {
+                if OVER_BUDGET.forced() {
+                    f64::MIN_POSITIVE
+                } else {
+                    s * WARM_BUDGET
+                }
+            })),
+            (true, _) => Some(0.0),
+        };
+        let warm = self.solves > 0 && budget != Some(0.0);
+        if warm {
             model.set_option("solver", "simplex");
             WARM.ran();
+        } else if large {
+            model.set_option("solver", "ipm");
         }
-        sub.set_time_left_kept(&mut model);
-        let solved = model.try_solve().ok()?;
+        let budget = budget.filter(|_| warm);
+        let started = Instant::now();
+        let budget_bound = sub.set_time_left_kept(&mut model, budget);
+        let mut solved = model.try_solve().ok()?;
+        if budget_bound && solved.status() == HighsModelStatus::ReachedTimeLimit {
+            OVER_BUDGET.ran();
+            let mut cold: highs::Model = solved.into();
+            cold.set_option("solver", "ipm");
+            sub.set_time_left_kept(&mut cold, None);
+            let started = Instant::now();
+            solved = cold.try_solve().ok()?;
+            self.cold_secs = Some(started.elapsed().as_secs_f64());
+        } else if large && !warm {
+            self.cold_secs = Some(started.elapsed().as_secs_f64());
+        }
         self.solves += 1;
         let stage = self.layout.read(sub, &solved, false);
         if stage.status == HighsModelStatus::Optimal {
@@ -1500,9 +1561,19 @@ impl Stages<'_, '_> {
     /// Leximin by iterated max-min: raise the smallest open group ratio to its largest level
     /// `t`, then fix every open group that cannot rise above `t` while the other open groups
     /// stay at `t` or above and the fixed ones at their floors; repeat until every group is
-    /// fixed. Blocked groups are found without a solve where a proof exists (an LP dual on
-    /// their `>= t` row), free ones where a plan lifts them (the max-min plan, or another
-    /// group's test); the rest get one solve each. On a MIP each solve is a MIP: exact up to
+    /// fixed.
+    ///
+    /// On an LP the max-min stage's duals prove groups blocked (a non-zero dual on `ratio_g
+    /// >= t`); those are fixed and the next max-min stage runs at once, without testing the
+    /// level's other groups. That stage's optimum is `t` again while an unproven group is
+    /// blocked, and its duals then prove at least one more: the dual constraint of the `t`
+    /// column (`sum_g y_g >= 1` unless `t` sits at its upper bound 1) leaves some open group
+    /// with a non-zero dual, and a group that some optimal plan lifts above `t` has a zero
+    /// dual in every optimal dual solution. So each stage fixes at least one group, where
+    /// testing would spend one solve per unproven group. A group is tested on its own (its
+    /// largest ratio with every open group at `t`) only where no dual proves anything (a MIP,
+    /// which has none, or duals hidden below the tolerance); a test's plan also proves every
+    /// open group it lifts above `t` free to rise. On a MIP each solve is a MIP: exact up to
     /// `mip_gap`.
     fn leximin(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
         while holds.group_floor.iter().any(Option::is_none) {
@@ -1515,9 +1586,10 @@ impl Stages<'_, '_> {
                 .filter(|&g| holds.group_floor[g].is_none() && ratios[g] <= t + BLOCKED_TOL)
                 .collect();
             // A non-zero dual on `ratio_g >= t` proves g blocked (complementary slackness: every
-            // optimal plan holds it at t); the others are tested, and a test's plan also
+            // optimal plan holds it at t). Without such a proof (a MIP has no duals to read)
+            // the groups at the level are tested, on an LP until one is found blocked (the
+            // next max-min stage's duals take it from there, see above); a test's plan also
             // proves every open group it lifts above t free to rise.
-            // (A MIP has no duals to read.)
             let lp = !self.sub.is_mip();
             let proven = |g: usize| {
                 lp && st
@@ -1527,9 +1599,17 @@ impl Stages<'_, '_> {
                     .flatten()
                     .is_some_and(|d| d.abs() > 1e-9)
             };
-            let mut blocked: Vec<usize> = at_level.iter().copied().filter(|&g| proven(g)).collect();
+            // At t = 1 every open group is served in full, and no ratio exceeds 1.
+            let mut blocked: Vec<usize> = if t >= 1.0 - LEX_TOL {
+                at_level.clone()
+            } else {
+                at_level.iter().copied().filter(|&g| proven(g)).collect()
+            };
             let mut free = vec![false; ratios.len()];
             for &g in &at_level {
+                if !blocked.is_empty() && lp {
+                    break;
+                }
                 if blocked.contains(&g) || free[g] {
                     continue;
                 }
@@ -1874,6 +1954,70 @@ mod tests {
         // The comparison compared something: stages were solved warm.
         let warm = super::WARM.runs() - warm_before;
         assert!(warm > 400, "{warm} warm stages");
+    }
+
+    /// Leximin on models large enough for the interior point method (over 2,000 columns):
+    /// levels solved by simplex from the last basis, and levels whose simplex ran out of its
+    /// budget and went on by the interior point method, give the ratios, V and C of levels
+    /// built anew.
+    #[test]
+    fn large_warm_levels_equal_levels_built_anew() {
+        let (warm_before, over_before) = (super::WARM.runs(), super::OVER_BUDGET.runs());
+        for seed in 0..4u64 {
+            let mut rng = crate::seeds::SplitMix64::new(seed);
+            // Each community needs its own kind, and kinds are scarce to different degrees:
+            // the groups' ratios settle at different levels (about 2,300 links).
+            let resources: Vec<_> = (0..66)
+                .map(|i| {
+                    let kind = i % 6;
+                    serde_json::json!({"id": format!("r{i}"), "kind": format!("k{kind}"),
+                        "cost": rng.int(0, 5), "community": "c0",
+                        "capacity": {"beds": rng.int(1, 3 + kind)}})
+                })
+                .collect();
+            let needs: Vec<_> = (0..210)
+                .map(|i| {
+                    let c = rng.below(6);
+                    serde_json::json!({"id": format!("n{i}"), "kind": format!("k{c}"),
+                        "community": format!("c{c}"), "priority": rng.int(1, 5),
+                        "demand": {"beds": rng.int(1, 3)}})
+                })
+                .collect();
+            let s = scenario_from_value(&serde_json::json!({
+                "resources": resources, "needs": needs,
+                "policy": {"fairness": "leximin", "cross_community": true}
+            }))
+            .unwrap();
+            let warm = crate::solve_report(&s);
+            eprintln!(
+                "DBG {:?} {:?} {}",
+                warm.summary.groups,
+                warm.summary.status,
+                super::WARM.runs()
+            );
+            super::OVER_BUDGET.force(true);
+            let over = crate::solve_report(&s);
+            super::OVER_BUDGET.force(false);
+            super::WARM.force(true);
+            let cold = crate::solve_report(&s);
+            super::WARM.force(false);
+            for other in [&over, &warm] {
+                let (a, b) = (&other.summary, &cold.summary);
+                crate::switch::assert_same_value_and_cost(a, b, seed);
+                assert!(b.groups.len() > 1, "seed {seed}: groups");
+                for (g, r) in &a.groups {
+                    assert!(
+                        crate::switch::close(*r, b.groups[g]),
+                        "seed {seed}: group {g}"
+                    );
+                }
+            }
+        }
+        assert!(super::WARM.runs() > warm_before, "no warm level");
+        assert!(
+            super::OVER_BUDGET.runs() > over_before,
+            "no level over its budget"
+        );
     }
 
     #[test]
