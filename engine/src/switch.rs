@@ -43,6 +43,10 @@ impl Switch {
     }
 }
 
+/// Held by a test while it forces a switch: tests run in parallel, and a switch is global.
+#[cfg(test)]
+pub(crate) static FORCING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Two answers for one scenario agree: the same status, and V and C within 1e-6 relative.
 #[cfg(test)]
 #[track_caller]

@@ -575,6 +575,7 @@ mod tests {
     /// is at most the value lost per unit when its capacity shrinks at every instant.
     #[test]
     fn the_stock_form_solves_like_the_overlap_rows() {
+        let _alone = crate::switch::FORCING.lock();
         let (mut stock_forms, mut prices) = (0, 0);
         for seed in 0..150 {
             let s = random(seed);
