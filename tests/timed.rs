@@ -506,6 +506,50 @@ fn timed_plans_equal_the_naive_time_indexed_model() {
     assert!(checked > 200, "only {checked} feasible scenarios");
 }
 
+/// Leximin on timed scenarios (LPs, and MIPs with start binaries): a valid timed plan that
+/// refines maxmin, checked against the naive model above through maxmin's answer: the same
+/// status, the same smallest group ratio, and a sorted ratio vector no worse
+/// lexicographically (both within 1e-6).
+#[test]
+fn leximin_refines_maxmin_on_timed_scenarios() {
+    let mut compared = 0;
+    for seed in 0..120u64 {
+        let mut value = timed_scenario(seed);
+        let sorted = |r: &Report| {
+            let mut v: Vec<f64> = r.summary.groups.values().copied().collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        value["policy"]["fairness"] = json!("maxmin");
+        let maxmin = solve_report(&scenario_from_value(&value).unwrap());
+        value["policy"]["fairness"] = json!("leximin");
+        let s = scenario_from_value(&value).unwrap();
+        let leximin = solve_report(&s);
+        assert_eq!(
+            leximin.summary.status, maxmin.summary.status,
+            "seed {seed}\n{value}"
+        );
+        if leximin.summary.status != Status::Optimal {
+            continue;
+        }
+        check_answer(&s, &leximin, seed);
+        let (a, b) = (sorted(&leximin), sorted(&maxmin));
+        assert_eq!(a.len(), b.len(), "seed {seed}");
+        assert!(
+            (a[0] - b[0]).abs() <= 1e-6,
+            "seed {seed}: {a:?} {b:?}\n{value}"
+        );
+        if let Some(i) = (0..a.len()).find(|&i| (a[i] - b[i]).abs() > 1e-6) {
+            assert!(
+                a[i] > b[i],
+                "seed {seed}: leximin {a:?} below maxmin {b:?}\n{value}"
+            );
+        }
+        compared += usize::from(a.len() > 1);
+    }
+    assert!(compared > 40, "only {compared} scenarios with two groups");
+}
+
 #[test]
 fn first_come_first_served_keeps_every_booking_and_never_beats_the_optimum() {
     for seed in 0..200u64 {
