@@ -352,7 +352,7 @@ fn agree<T>(report: &Report, naive: Option<T>, seed: u64, value: &Value) -> Opti
     naive
 }
 
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+pub(crate) fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v
 }

@@ -308,7 +308,7 @@ impl SubModel<'_> {
         let Some(mut model) = built.model else {
             return (built.layout.failed(HighsModelStatus::LoadError), None);
         };
-        self.set_time_left(&mut model);
+        self.set_time_limit(&mut model, None);
         let solved = match model.try_solve() {
             Ok(m) => m,
             Err(_) => return (built.layout.failed(HighsModelStatus::SolveError), None),
@@ -668,45 +668,34 @@ impl SubModel<'_> {
         }
     }
 
-    /// HiGHS's time limit on a kept model: its clocks zeroed first, since HiGHS compares the
-    /// limit with the time of every run of the instance together (its C API documents this).
-    /// With a `budget` (seconds) shorter than the time left, that budget is the limit: the
-    /// answer is whether it is.
-    fn set_time_left_kept(&self, model: &mut highs::Model, budget: Option<f64>) -> bool {
+    /// HiGHS's time limit, what is left before the deadline, with the model's clocks zeroed
+    /// first: HiGHS compares the limit with the time of every run of an instance together
+    /// (its C API documents this), and a kept model runs many times. With a `budget`
+    /// (seconds) shorter than the time left, that budget is the limit: the answer is whether
+    /// it is.
+    fn set_time_limit(&self, model: &mut highs::Model, budget: Option<f64>) -> bool {
         // SAFETY: the pointer is the live HiGHS instance `model` owns, used by nothing else
         // during the call, which only resets its timers.
         unsafe { highs_sys::Highs_zeroAllClocks(model.as_mut_ptr()) };
-        let left = self.deadline.map(|deadline| {
-            deadline
-                .saturating_duration_since(Instant::now())
-                .as_secs_f64()
-        });
-        let limit = match (left, budget) {
-            (Some(l), Some(b)) if b < l => Some(b),
-            (None, Some(b)) => Some(b),
-            (l, _) => l,
-        };
-        let budget_bound = limit.is_some() && limit != left;
-        // A limit set once stays on the kept model until another replaces it. What is left of
+        let left = self.time_left();
+        // A limit set once stays on a kept model until another replaces it. What is left of
         // the deadline is at least 1 ms (0 would stop HiGHS before it reports a plan); a
         // budget is taken as it is.
-        let limit = match limit {
-            Some(l) if budget_bound => l,
-            Some(l) => l.max(1e-3),
-            None => f64::INFINITY,
+        let (limit, budget_bound) = match budget {
+            Some(b) if left.is_none_or(|l| b < l) => (b, true),
+            _ => (left.map_or(f64::INFINITY, |l| l.max(1e-3)), false),
         };
         model.set_option("time_limit", limit);
         budget_bound
     }
 
-    /// HiGHS's time limit: what is left before the deadline.
-    fn set_time_left(&self, model: &mut highs::Model) {
-        if let Some(deadline) = self.deadline {
-            let left = deadline
+    /// Seconds left before the deadline, if the solve has one.
+    fn time_left(&self) -> Option<f64> {
+        self.deadline.map(|deadline| {
+            deadline
                 .saturating_duration_since(Instant::now())
-                .as_secs_f64();
-            model.set_option("time_limit", left.max(1e-3));
-        }
+                .as_secs_f64()
+        })
     }
 
     /// The next round of the proportional objective from the last round's model and basis:
@@ -736,7 +725,7 @@ impl SubModel<'_> {
             warm.tangents[g] = points.len();
         }
         model.set_option("solver", "simplex");
-        self.set_time_left_kept(&mut model, None);
+        self.set_time_limit(&mut model, None);
         let solved = model.try_solve().ok()?;
         let stage = warm.layout.read(self, &solved, false);
         if stage.status == HighsModelStatus::Optimal {
@@ -952,37 +941,40 @@ impl LexModel {
         // 0.2-4 s, against ~20 s for the interior point method, but stalled on the other two;
         // so it gets a share of the last interior point solve's time as its budget, then the
         // interior point method runs (benches/RESULTS.md, "LP stages").
-        let warm =
-            self.solves > 0 && (!large || (goal == Goal::MaxMinRatio && self.cold_secs.is_some()));
-        let budget = (warm && large).then(|| {
-            if OVER_BUDGET.forced() {
-                0.0
-            } else {
-                self.cold_secs.unwrap_or(0.0) * WARM_BUDGET
-            }
-        });
+        // Only a large model's interior point solves set `cold_secs`.
+        let budget = self
+            .cold_secs
+            .filter(|_| goal == Goal::MaxMinRatio)
+            .map(|secs| {
+                if OVER_BUDGET.forced() {
+                    0.0
+                } else {
+                    secs * WARM_BUDGET
+                }
+            });
+        let warm = self.solves > 0 && (!large || budget.is_some());
+        let mut ipm = large && !warm;
         if warm {
             model.set_option("solver", "simplex");
             WARM.ran();
-        } else if large {
+        } else if ipm {
             model.set_option("solver", "ipm");
         }
-        let started = Instant::now();
-        let budget_bound = sub.set_time_left_kept(&mut model, budget);
+        let mut started = Instant::now();
+        let budget_bound = sub.set_time_limit(&mut model, budget);
         let mut solved = model.try_solve().ok()?;
-        let over = budget_bound && solved.status() == HighsModelStatus::ReachedTimeLimit;
-        if budget.is_some() && !over {
-            LARGE_WARM.ran();
-        }
-        if over {
+        if budget_bound && solved.status() == HighsModelStatus::ReachedTimeLimit {
             OVER_BUDGET.ran();
             let mut cold: highs::Model = solved.into();
             cold.set_option("solver", "ipm");
-            sub.set_time_left_kept(&mut cold, None);
-            let started = Instant::now();
+            sub.set_time_limit(&mut cold, None);
+            started = Instant::now();
             solved = cold.try_solve().ok()?;
-            self.cold_secs = Some(started.elapsed().as_secs_f64());
-        } else if large && !warm {
+            ipm = true;
+        } else if budget.is_some() {
+            LARGE_WARM.ran();
+        }
+        if ipm {
             self.cold_secs = Some(started.elapsed().as_secs_f64());
         }
         self.solves += 1;
@@ -1587,7 +1579,7 @@ impl Stages<'_, '_> {
             let t = st.t;
             let level = (t - LEX_TOL).max(0.0);
             let ratios = self.sub.group_ratios(&st.x);
-            let test = holds.with_open_groups_at(level);
+            let mut test = None;
             let at_level: Vec<usize> = (0..ratios.len())
                 .filter(|&g| holds.group_floor[g].is_none() && ratios[g] <= t + BLOCKED_TOL)
                 .collect();
@@ -1619,7 +1611,8 @@ impl Stages<'_, '_> {
                 if blocked.contains(&g) || free[g] {
                     continue;
                 }
-                let best = self.check_stage(Goal::MaxGroupRatio(g), &test)?;
+                let test = test.get_or_insert_with(|| holds.with_open_groups_at(level));
+                let best = self.check_stage(Goal::MaxGroupRatio(g), test)?;
                 let lifted = self.sub.group_ratios(&best.x);
                 for (h, &r) in lifted.iter().enumerate() {
                     free[h] |= holds.group_floor[h].is_none() && r > t + BLOCKED_TOL;
@@ -1953,9 +1946,7 @@ mod tests {
                 assert!(close(a.min_group_ratio, b.min_group_ratio), "seed {seed}");
             }
             if seed % 3 == 2 {
-                for (g, r) in &a.groups {
-                    assert!(close(*r, b.groups[g]), "seed {seed}: group {g}");
-                }
+                crate::switch::assert_same_groups(a, b, seed);
             }
         }
         // The comparison compared something: stages were solved warm.
@@ -2011,12 +2002,7 @@ mod tests {
                 let (a, b) = (&other.summary, &cold.summary);
                 crate::switch::assert_same_value_and_cost(a, b, seed);
                 assert!(b.groups.len() > 1, "seed {seed}: groups");
-                for (g, r) in &a.groups {
-                    assert!(
-                        crate::switch::close(*r, b.groups[g]),
-                        "seed {seed}: group {g}"
-                    );
-                }
+                crate::switch::assert_same_groups(a, b, seed);
             }
         }
         // Both paths ran: levels solved by simplex within their budget, and levels over it.

@@ -65,6 +65,19 @@ pub(crate) fn assert_same_value_and_cost(
     );
 }
 
+/// Two answers give every group the same ratio (within [`close`]).
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_same_groups(
+    a: &crate::results::Summary,
+    b: &crate::results::Summary,
+    seed: u64,
+) {
+    for (g, r) in &a.groups {
+        assert!(close(*r, b.groups[g]), "seed {seed}: group {g}");
+    }
+}
+
 /// Equal within 1e-6 relative to `1 + |x|`.
 #[cfg(test)]
 pub(crate) fn close(x: f64, y: f64) -> bool {
