@@ -547,7 +547,7 @@ fn bad_requests_get_exact_statuses_and_codes() {
     let timed_session = json!({"scenario": {
         "resources": [{"id": "r", "kind": "k", "capacity": {"units": 1}}],
         "needs": [{"id": "n", "kind": "k", "demand": {"units": 1}, "duration_h": 2}],
-        "policy": {"reusable": ["units"]}}});
+        "policy": {"reusable": ["seats"]}}});
     // One case a line: a table reads better than rustfmt's one field a line.
     #[rustfmt::skip]
     let cases: Vec<BadCase> = vec![
@@ -584,7 +584,7 @@ fn bad_requests_get_exact_statuses_and_codes() {
         ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/result", "", "".into(), "image/png", 406, "not_acceptable"),
         ("GET", "/v2/everything", "", "".into(), "", 404, "not_found"),
         ("PUT", "/v1/jobs", j, "{}".into(), "", 405, "method_not_allowed"),
-        // Live sessions do not plan over time yet: a reusable dimension is refused, not ignored.
+        // A session over time is validated like a scenario: a reusable dimension nobody has.
         ("POST", "/v1/sessions", j, timed_session.to_string(), "", 422, "invalid_input"),
         ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban", "timed": "yes"}}"#.into(), "", 422, "invalid_input"),
     ];
@@ -806,4 +806,109 @@ fn session_stream_resumes_with_last_event_id() {
         .unwrap()
         .iter()
         .any(|c| c["need"] == "i0" && c["after"] == 0.0));
+}
+
+/// A session over time through the service: bookings with their hours, the clock that never
+/// goes back (409), a late return answered with the booking it leaves over capacity and what
+/// the re-plan proposes instead, and all of it rebuilt from the log after SIGKILL.
+#[test]
+fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]);
+    let drill = |id: &str, earliest: u32, deadline: Option<u32>, hours: u32| {
+        let mut n = json!({"id": id, "kind": "drill", "demand": {"units": 1},
+            "indivisible": true, "earliest": earliest, "duration_h": hours});
+        if let Some(d) = deadline {
+            n["deadline"] = json!(d);
+        }
+        n
+    };
+    let scenario = json!({"name": "tool library", "resources": [
+            {"id": "d1", "kind": "drill", "capacity": {"units": 1}, "cost": 0},
+            {"id": "d2", "kind": "drill", "capacity": {"units": 1}, "cost": 5,
+             "available_from": 17}],
+        "needs": [drill("a", 0, None, 10), drill("b", 12, Some(19), 5), drill("c", 20, None, 4)],
+        "policy": {"reusable": ["units"], "slot_h": 1}});
+    let r = post_json(&s, "/v1/sessions", &json!({"scenario": scenario}), None);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "dispatched", "need": "a", "resource": "d1", "at": 0},
+               {"type": "dispatched", "need": "b", "resource": "d1"},
+               {"type": "dispatched", "need": "c", "resource": "d1"}]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let hours: Vec<(f64, f64)> = r.json()["dispatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["start_h"].as_f64().unwrap(), d["end_h"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(hours, [(0.0, 10.0), (12.0, 17.0), (20.0, 24.0)]);
+    // The drill comes back from a at 18: b's booking (12-17) cannot hold; it stays booked,
+    // and the answer says what the re-plan would do if it were released.
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "resource_returned", "id": "d1", "at": 18}]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.json()["conflicts"],
+        json!([{"booking": {"need": "b", "resource": "d1", "fraction": 1.0,
+                            "amounts": {"units": 1.0}, "active": true,
+                            "start_h": 12.0, "end_h": 17.0},
+                "proposal": [{"resource": "d2", "share": 1.0, "start_h": 18.0}]}])
+    );
+    // The clock never goes back: 409, nothing applied.
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "need_withdrawn", "id": "c", "at": 17}]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (409, "event_rejected"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("before the session clock 18"));
+    let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    let returned: Vec<Value> = plan["dispatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| json!([d["need"], d["active"], d["returned_h"]]))
+        .collect();
+    assert_eq!(
+        returned,
+        [
+            json!(["a", false, 18.0]),
+            json!(["b", true, null]),
+            json!(["c", true, null])
+        ]
+    );
+    // SIGKILL, restart: the clock, the return and the bookings come back from the log; the
+    // coordinator then releases b, which the re-plan puts on d2 at 18.
+    s.kill();
+    let s = Server::start(dir.path(), &[]);
+    let after = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    assert_eq!(after["dispatched"], plan["dispatched"]);
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "dispatch_released", "need": "b", "resource": "d1"}]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.json()["changed"],
+        json!([{"resource": "d2", "need": "b", "before": 0.0, "after": 1.0,
+                "after_start_h": 18.0}])
+    );
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "need_withdrawn", "id": "c", "at": 17}]),
+    );
+    assert_eq!(r.status, 409, "the clock (18) survived the restart");
 }

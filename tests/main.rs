@@ -21,6 +21,7 @@ mod properties;
 mod reliability;
 mod replicas;
 mod sessions;
+mod sessions_timed;
 mod simulate;
 mod statuses;
 mod timed;

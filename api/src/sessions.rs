@@ -23,7 +23,9 @@ use crate::error::{ApiError, Code, InternalError, UserError};
 use crate::schema;
 use crate::store::{LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
-use commonsnet_engine::session::{Applied, BatchOutcome, Dispatch, Event, MatchChange, Session};
+use commonsnet_engine::session::{
+    Applied, BatchOutcome, Conflict, Dispatch, Event, MatchChange, Session,
+};
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -172,6 +174,10 @@ pub struct ChangeSet {
     pub duplicates: Vec<String>,
     /// Needs and resources re-planned (the touched components).
     pub replanned_needs: usize,
+    /// Confirmed bookings the batch left over capacity (a resource returned late), each
+    /// with what the re-plan proposes instead; released only by `dispatch_released`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
 }
 
 impl ChangeSet {
@@ -183,6 +189,7 @@ impl ChangeSet {
             applied: out.applied,
             duplicates: out.duplicates,
             replanned_needs: out.replanned_needs,
+            conflicts: out.conflicts,
         }
     }
 }
@@ -724,7 +731,7 @@ impl Actor {
             }
         }
         if !staged.is_empty() {
-            let (changed, replanned) = self.session.flush();
+            let flushed = self.session.flush();
             let mut staged = staged.into_iter();
             while let Some(Staged {
                 mut out,
@@ -739,8 +746,9 @@ impl Actor {
                     let _ = reply.send(Ok(ChangeSet::new(self.seq, out)));
                     continue;
                 }
-                out.changed = changed.clone();
-                out.replanned_needs = replanned;
+                out.changed = flushed.changed.clone();
+                out.replanned_needs = flushed.replanned_needs;
+                out.conflicts = flushed.conflicts.clone();
                 let body = ChangeSet::new(self.seq + 1, out);
                 let json = |what| move |source| StoreError::Json { what, source };
                 let entry = LogEntry {

@@ -5,6 +5,9 @@ use crate::input::{scenario_from_value, InputIssue};
 use crate::model::{Need, Resource};
 use serde_json::{json, Value};
 
+/// The latest session clock an event may carry: a century of hours.
+pub const MAX_CLOCK_H: f64 = 876_000.0;
+
 /// One event, as SPEC section 4 spells it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
@@ -14,8 +17,17 @@ pub enum EventKind {
     ResourceAdded(Resource),
     ResourceUpdated(Resource),
     ResourceWithdrawn(String),
-    Dispatched { need: String, resource: String },
+    Dispatched {
+        need: String,
+        resource: String,
+    },
     ResourceReturned(String),
+    /// Undo a dispatch: the coordinator's answer to a booking in conflict (or a dispatch
+    /// made in error). The need is open again and re-planned.
+    DispatchReleased {
+        need: String,
+        resource: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +35,9 @@ pub struct Event {
     pub kind: EventKind,
     /// Client id for idempotent retries: an event whose id was applied before is skipped.
     pub event_id: Option<String>,
+    /// The session clock when the event happened, in hours (non-decreasing): the plan never
+    /// schedules a start before it, and a return is recorded at it.
+    pub at: Option<f64>,
 }
 
 fn issue(i: usize, field: Option<&str>, message: impl Into<String>) -> InputIssue {
@@ -68,7 +83,7 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
         "need_added" | "need_updated" => (&["need"], Some("need")),
         "resource_added" | "resource_updated" => (&["resource"], Some("resource")),
         "need_withdrawn" | "resource_withdrawn" | "resource_returned" => (&["id"], None),
-        "dispatched" => (&["need", "resource"], None),
+        "dispatched" | "dispatch_released" => (&["need", "resource"], None),
         "" => return Err(vec![issue(i, Some("type"), "missing event type")]),
         other => {
             return Err(vec![issue(
@@ -80,7 +95,7 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
     };
     let mut issues = Vec::new();
     for k in obj.keys() {
-        if k != "type" && k != "event_id" && !allowed.contains(&k.as_str()) {
+        if k != "type" && k != "event_id" && k != "at" && !allowed.contains(&k.as_str()) {
             issues.push(issue(i, Some(k), format!("unknown field for {ty}")));
         }
     }
@@ -100,6 +115,20 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
             ));
             None
         }
+    };
+    let at = match obj.get("at") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(h) if h.is_finite() && (0.0..=MAX_CLOCK_H).contains(&h) => Some(h),
+            _ => {
+                issues.push(issue(
+                    i,
+                    Some("at"),
+                    format!("expected hours from the scenario's start, 0 to {MAX_CLOCK_H}"),
+                ));
+                None
+            }
+        },
     };
     if !issues.is_empty() {
         return Err(issues);
@@ -139,10 +168,14 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
         ("need_withdrawn", _) => EventKind::NeedWithdrawn(id_of("id")?),
         ("resource_withdrawn", _) => EventKind::ResourceWithdrawn(id_of("id")?),
         ("resource_returned", _) => EventKind::ResourceReturned(id_of("id")?),
+        ("dispatch_released", _) => EventKind::DispatchReleased {
+            need: id_of("need")?,
+            resource: id_of("resource")?,
+        },
         _ => EventKind::Dispatched {
             need: id_of("need")?,
             resource: id_of("resource")?,
         },
     };
-    Ok(Event { kind, event_id })
+    Ok(Event { kind, event_id, at })
 }

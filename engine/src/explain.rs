@@ -212,10 +212,12 @@ impl<'o, 'a> Plan<'o, 'a> {
             .collect();
         let mut edges_of_need = vec![Vec::new(); s.needs.len()];
         let mut edges_of_resource = vec![Vec::new(); s.resources.len()];
-        let mut booked: Vec<crate::timed::Bookings> = Vec::new();
-        if net.time.is_some() {
-            booked.resize_with(left.len(), Default::default);
-        }
+        // A live session's confirmed bookings are booked before the plan's.
+        let mut booked: Vec<crate::timed::Bookings> = net
+            .time
+            .as_ref()
+            .map(|t| t.held.clone())
+            .unwrap_or_default();
         for (e, edge) in net.edges.iter().enumerate() {
             y[edge.need()] += x[e];
             for (d, u) in net.edge_use(e).iter().enumerate() {

@@ -31,9 +31,11 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
     // reusable ones of a timed scenario keep their bookings over time.
     let mut remaining = net.capacity.clone();
     let reusable = |d: usize| net.time.as_ref().is_some_and(|t| t.reusable[d]);
-    let mut booked: Vec<Bookings> = (0..net.capacity.len())
-        .map(|_| Bookings::default())
-        .collect();
+    // A live session's confirmed bookings come first.
+    let mut booked: Vec<Bookings> = match &net.time {
+        Some(t) => t.held.clone(),
+        None => vec![Bookings::default(); net.capacity.len()],
+    };
     let mut x = vec![0.0; net.edges.len()];
     for n in order {
         // Links by ascending cost, ties by input order (the sort is stable); a timed link's

@@ -464,10 +464,13 @@ impl SubModel<'_> {
                     .filter(|&j| net.edge_use(self.edges[j])[d] > 0.0)
                     .collect();
                 let total: f64 = using.iter().map(|&j| net.edge_use(self.edges[j])[d]).sum();
-                if using.is_empty() || total <= cap {
+                let time = net.time.as_ref().filter(|t| t.reusable[d]);
+                // A live session's confirmed bookings on a reusable dimension.
+                let held = time.map_or(&[][..], |t| t.held[r * nd + d].intervals());
+                let held_peak = crate::timed::peak_load(held);
+                if using.is_empty() || total + held_peak <= cap {
                     continue;
                 }
-                let time = net.time.as_ref().filter(|t| t.reusable[d]);
                 let Some(time) = time else {
                     let entries = using
                         .iter()
@@ -477,21 +480,35 @@ impl SubModel<'_> {
                     row += 1;
                     continue;
                 };
-                // A reusable dimension: the sparser of two exact forms (ARCHITECTURE.md).
-                let occupation = |j: usize| {
-                    let o = time.occupation[self.edges[j]];
-                    (o.start, o.end)
+                // A reusable dimension: the sparser of two exact forms (ARCHITECTURE.md). Held
+                // intervals enter both as columns fixed at 1, numbered after the part's own
+                // (`first_held + h`), whose amounts move to the right-hand side.
+                let first_held = self.edges.len();
+                let occupation = |j: usize| match j.checked_sub(first_held) {
+                    Some(h) => (held[h].0, held[h].1),
+                    None => {
+                        let o = time.occupation[self.edges[j]];
+                        (o.start, o.end)
+                    }
                 };
-                let amount = |j: usize| net.edge_use(self.edges[j])[d];
-                match crate::timed::capacity_over_time(&using, occupation) {
+                let amount = |j: usize| match j.checked_sub(first_held) {
+                    Some(h) => held[h].2,
+                    None => net.edge_use(self.edges[j])[d],
+                };
+                let mut occupying = using.clone();
+                occupying.extend(first_held..first_held + held.len());
+                match crate::timed::capacity_over_time(&occupying, occupation) {
                     crate::timed::OverTime::Overlaps(sets) => {
                         for set in sets {
+                            let (own, fixed): (Vec<usize>, Vec<usize>) =
+                                set.iter().partition(|&&j| j < first_held);
+                            let room = cap - fixed.iter().map(|&j| amount(j)).sum::<f64>();
                             let entries: Vec<_> =
-                                set.iter().map(|&j| (cols[j], amount(j))).collect();
-                            if entries.iter().map(|x| x.1).sum::<f64>() <= cap {
+                                own.iter().map(|&j| (cols[j], amount(j))).collect();
+                            if entries.iter().map(|x| x.1).sum::<f64>() <= room {
                                 continue;
                             }
-                            pb.add_row(..=cap, entries);
+                            pb.add_row(..=room.max(0.0), entries);
                             cap_rows.push((r, d, row));
                             row += 1;
                         }
@@ -506,9 +523,19 @@ impl SubModel<'_> {
                             next_col += 1;
                             let mut entries = vec![(stock, 1.0)];
                             entries.extend(previous.map(|p| (p, -1.0)));
-                            entries.extend(event.begin.iter().map(|&j| (cols[j], amount(j))));
-                            entries.extend(event.end.iter().map(|&j| (cols[j], -amount(j))));
-                            let rhs = if k == 0 { cap } else { 0.0 };
+                            let mut rhs = if k == 0 { cap } else { 0.0 };
+                            for &j in &event.begin {
+                                match j < first_held {
+                                    true => entries.push((cols[j], amount(j))),
+                                    false => rhs -= amount(j),
+                                }
+                            }
+                            for &j in &event.end {
+                                match j < first_held {
+                                    true => entries.push((cols[j], -amount(j))),
+                                    false => rhs += amount(j),
+                                }
+                            }
                             pb.add_row(rhs..=rhs, entries);
                             row += 1;
                             previous = Some(stock);

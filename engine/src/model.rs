@@ -29,6 +29,20 @@ pub struct Resource {
     /// back); counts only in timed scenarios (SPEC "Allocation over time").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turnaround_h: Option<f64>,
+    /// Confirmed bookings of a live session that occupy the resource's reusable dimensions
+    /// (SPEC section 4, sessions over time): not input, so never read or written as a field;
+    /// the session sets them on its residual scenario.
+    #[serde(skip)]
+    pub(crate) holds: Vec<Hold>,
+}
+
+/// A confirmed booking's occupation of a resource: `amounts` of its reusable dimensions over
+/// `[start, end)` (`end` infinite for a need without a duration, which is never returned).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hold {
+    pub start: f64,
+    pub end: f64,
+    pub amounts: Quantities,
 }
 
 /// Something a household, a site or a person needs.
@@ -193,6 +207,10 @@ pub struct Policy {
     /// a bound on the model's size that the input cannot exceed by a long window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_starts: Option<usize>,
+    /// A live session's clock: no start before this hour (SPEC section 4, sessions over
+    /// time). Not input; the session sets it on its residual scenario.
+    #[serde(skip)]
+    pub(crate) now_h: Option<f64>,
 }
 
 /// Candidate starts one need may have unless `policy.max_starts` says otherwise: two weeks of
@@ -312,6 +330,7 @@ impl Default for Policy {
             reusable: BTreeSet::new(),
             slot_h: None,
             max_starts: None,
+            now_h: None,
         }
     }
 }
@@ -422,7 +441,9 @@ impl Scenario {
     /// duration. Otherwise the scenario means exactly what it meant before durations existed,
     /// and is solved as before (no start columns, no per-instant rows).
     pub fn is_timed(&self) -> bool {
-        !self.policy.reusable.is_empty() && self.needs.iter().any(|n| n.duration_h.is_some())
+        !self.policy.reusable.is_empty()
+            && (self.needs.iter().any(|n| n.duration_h.is_some())
+                || self.resources.iter().any(|r| !r.holds.is_empty()))
     }
 
     /// Every dimension named anywhere in the scenario, sorted.

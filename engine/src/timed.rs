@@ -143,11 +143,11 @@ pub(crate) fn start_early(sub: &SubModel, x: &mut [f64]) {
         for &j in js {
             let (e, o) = (sub.edges[j], time.occupation[sub.edges[j]]);
             for d in (0..nd).filter(|&d| time.reusable[d]) {
-                load.entry((net.edges[e].resource(), d)).or_default().book(
-                    o.start,
-                    o.end,
-                    amount(j, d, x),
-                );
+                let r = net.edges[e].resource();
+                // A session's confirmed bookings are there before any of the plan's.
+                load.entry((r, d))
+                    .or_insert_with(|| time.held[r * nd + d].clone())
+                    .book(o.start, o.end, amount(j, d, x));
             }
         }
     }
@@ -218,7 +218,9 @@ impl Pooled {
             return None;
         }
         let unit_item = |r: &crate::model::Resource| {
-            !r.capacity.is_empty()
+            // A session's confirmed bookings name their item: never pooled away.
+            r.holds.is_empty()
+                && !r.capacity.is_empty()
                 && r.capacity
                     .iter()
                     .all(|(d, &c)| c == 1.0 && s.policy.reusable.contains(d))
@@ -241,7 +243,12 @@ impl Pooled {
                 id: String::new(),
                 ..r.clone()
             };
-            let key = serde_json::to_string(&without_id).unwrap_or_default();
+            // (Holds are not serialised: an item with holds gets a key of its own.)
+            let key = if r.holds.is_empty() {
+                serde_json::to_string(&without_id).unwrap_or_default()
+            } else {
+                format!("held item {i}")
+            };
             match group_of.get(&key) {
                 Some(&m) if *unit[m].get_or_insert_with(|| unit_item(r)) => members[m].push(i),
                 found => {
@@ -462,10 +469,52 @@ const STOCK_DENSITY: usize = 2;
 pub(crate) static STOCK: crate::switch::Switch = crate::switch::Switch::new();
 
 /// What one reusable dimension of one resource has booked: `(start, end, amount)`.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Bookings(Vec<(f64, f64, f64)>);
 
 impl Bookings {
+    /// What `holds` occupy of dimension `dim` over time, as disjoint intervals, capped at
+    /// `cap` at every instant. A late return can leave confirmed bookings above capacity;
+    /// the coordinator resolves that (the session lists them as conflicts), and until then
+    /// the resource has nothing left there, rather than less than nothing (an infeasible row).
+    pub fn held(holds: &[crate::model::Hold], dim: &str, cap: f64) -> Bookings {
+        let mut events: Vec<(f64, f64)> = Vec::new();
+        for h in holds {
+            let a = h.amounts.get(dim).copied().unwrap_or(0.0);
+            if a > 0.0 && h.end > h.start {
+                events.push((h.start, a));
+                events.push((h.end, -a));
+            }
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut out: Vec<(f64, f64, f64)> = Vec::new();
+        let mut load = 0.0;
+        let mut k = 0;
+        while k < events.len() {
+            let t = events[k].0;
+            while k < events.len() && events[k].0 == t {
+                load += events[k].1;
+                k += 1;
+            }
+            let Some(&(next, _)) = events.get(k) else {
+                break;
+            };
+            let amount = load.min(cap);
+            if amount > 1e-12 {
+                match out.last_mut() {
+                    Some(last) if last.1 == t && last.2 == amount => last.1 = next,
+                    _ => out.push((t, next, amount)),
+                }
+            }
+        }
+        Bookings(out)
+    }
+
+    /// The intervals booked, `(start, end, amount)`.
+    pub fn intervals(&self) -> &[(f64, f64, f64)] {
+        &self.0
+    }
+
     /// The largest amount booked at any instant of `[start, end)`: the peak of the bookings
     /// that overlap the interval, clipped to it.
     pub fn peak(&self, start: f64, end: f64) -> f64 {

@@ -27,7 +27,15 @@ pub struct SessionRequest {
 #[derive(serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsRequest {
-    /// Events of SPEC section 4, each with an optional `event_id` for idempotent retries.
+    /// Events of SPEC section 4 (`need_added`, `need_updated`, `need_withdrawn`,
+    /// `resource_added`, `resource_updated`, `resource_withdrawn`, `dispatched`,
+    /// `resource_returned`), and `dispatch_released` (`need`, `resource`: undo a dispatch, as
+    /// for a booking in conflict), each with an optional `event_id` for idempotent retries and
+    /// an optional `at`: the session clock in hours, never decreasing. In a session with
+    /// `policy.reusable`, no start is planned before the clock, a dispatch is a booking whose
+    /// resource, start and share never move, and `resource_returned` records the return at the
+    /// clock; a return after the booking's end lists the bookings it leaves over capacity as
+    /// `conflicts`.
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
 }

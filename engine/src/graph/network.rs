@@ -2,6 +2,7 @@
 
 use super::LinkBuilder;
 use crate::model::Scenario;
+use crate::timed::Bookings;
 use std::collections::HashMap;
 
 /// One link of the graph, by index into the scenario's resources and needs.
@@ -90,6 +91,10 @@ pub struct TimeModel {
     pub occupation: Vec<Occupation>,
     /// Per dimension: whether it is reusable (occupied over intervals) or consumable.
     pub reusable: Vec<bool>,
+    /// Per resource and reusable dimension (`r * dims + d`): what a live session's confirmed
+    /// bookings hold of it over time ([`crate::model::Hold`]), at most its capacity at any
+    /// instant. Empty outside sessions.
+    pub(crate) held: Vec<Bookings>,
 }
 
 /// When an edge of a timed scenario starts, and when the resource is free again after it.
@@ -223,7 +228,7 @@ impl Network {
                 });
                 continue;
             }
-            let ready = r.available_from.unwrap_or(0.0) + edge.time().unwrap_or(0.0);
+            let ready = super::rules::ready_at(r, edge.time(), &s.policy);
             for (start, end) in super::rules::usable_starts(r, n, ready, slot) {
                 edges.push(*edge);
                 uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
@@ -232,13 +237,23 @@ impl Network {
         }
         self.edges = edges;
         self.uses = uses;
+        let reusable: Vec<bool> = self
+            .dims
+            .iter()
+            .map(|d| s.policy.reusable.contains(d))
+            .collect();
+        let mut held = vec![Bookings::default(); s.resources.len() * nd];
+        for (ri, r) in s.resources.iter().enumerate() {
+            for (d, dim) in self.dims.iter().enumerate().filter(|&(d, _)| reusable[d]) {
+                if !r.holds.is_empty() {
+                    held[ri * nd + d] = Bookings::held(&r.holds, dim, self.capacity[ri * nd + d]);
+                }
+            }
+        }
         self.time = Some(TimeModel {
             occupation,
-            reusable: self
-                .dims
-                .iter()
-                .map(|d| s.policy.reusable.contains(d))
-                .collect(),
+            reusable,
+            held,
         });
     }
 }

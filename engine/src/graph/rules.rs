@@ -152,7 +152,7 @@ pub fn check_link(
     )?;
     // A need with a duration under the time model: some start must be usable.
     if let (false, Some(duration)) = (policy.reusable.is_empty(), n.duration_h) {
-        let ready = r.available_from.unwrap_or(0.0) + edge.time().unwrap_or(0.0);
+        let ready = ready_at(r, edge.time(), policy);
         if usable_starts(r, n, ready, policy.slot()).next().is_none() {
             let starts: Vec<f64> = n.starts(policy.slot()).collect();
             return Err(Excluded::Start {
@@ -166,6 +166,13 @@ pub fn check_link(
         }
     }
     Ok(edge)
+}
+
+/// The first hour a link from `r` taking `time` hours can start a use: SPEC's
+/// `available_from + time`, and never before a live session's clock (`policy.now_h`).
+pub(crate) fn ready_at(r: &Resource, time: Option<f64>, policy: &Policy) -> f64 {
+    let ready = r.available_from.unwrap_or(0.0) + time.unwrap_or(0.0);
+    policy.now_h.map_or(ready, |now| ready.max(now))
 }
 
 /// The starts of need `n` (with a duration) usable on a link from `r` that is ready at hour

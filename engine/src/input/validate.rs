@@ -350,6 +350,7 @@ impl Validator {
             available_from,
             available_until,
             turnaround_h,
+            holds: Vec::new(),
         })
     }
 

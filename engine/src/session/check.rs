@@ -60,6 +60,7 @@ impl Session {
                     && self.dispatches.iter().any(|d| d.active && d.resource == r))
         };
         let mut ids = HashSet::new();
+        let mut clock = self.clock;
         for (index, e) in events.iter().enumerate() {
             let err = |refusal: Refusal| Err(EventError { index, refusal });
             if let Some(id) = &e.event_id {
@@ -68,6 +69,14 @@ impl Session {
                 }
                 if !ids.insert(id.as_str()) {
                     return err(Refusal::RepeatedEventId(id.clone()));
+                }
+            }
+            if let Some(at) = e.at {
+                match clock {
+                    Some(now) if at < now => {
+                        return err(Refusal::ClockBackwards { at, clock: now })
+                    }
+                    _ => clock = Some(at),
                 }
             }
             match &e.kind {
@@ -116,6 +125,16 @@ impl Session {
                     // are re-planned: `stage` checks that when it applies the dispatch.
                     *active.entry(resource.as_str()).or_default() += 1;
                     returned.remove(resource.as_str());
+                }
+                EventKind::DispatchReleased { need, resource } => {
+                    if !needs.contains(need.as_str()) {
+                        return err(Refusal::NoNeed(need.clone()));
+                    }
+                    if !res.contains(resource.as_str()) {
+                        return err(Refusal::NoResource(resource.clone()));
+                    }
+                    // Whether there is a dispatch to release `stage` checks when it applies
+                    // it (on a copy of the state).
                 }
                 EventKind::ResourceReturned(id) => {
                     if !res.contains(id.as_str()) {

@@ -42,6 +42,16 @@ pub struct Dispatch {
     pub amounts: Quantities,
     /// False once the resource has been returned.
     pub active: bool,
+    /// A timed need's booking (SPEC "Allocation over time"): its start and end (`start +
+    /// duration_h`). A confirmed booking never moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_h: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_h: Option<f64>,
+    /// The session clock when the resource came back (a `resource_returned` with a clock):
+    /// the booking then occupied the resource until this hour plus its turnaround.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_h: Option<f64>,
 }
 
 /// An event as applied, with what it resolved to: the durable log records these, so replaying
@@ -49,14 +59,38 @@ pub struct Dispatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Applied {
-    NeedAdded { need: Value },
-    NeedUpdated { need: Value },
-    NeedWithdrawn { id: String },
-    ResourceAdded { resource: Value },
-    ResourceUpdated { resource: Value },
-    ResourceWithdrawn { id: String },
-    Dispatched { dispatch: Dispatch },
-    ResourceReturned { id: String },
+    NeedAdded {
+        need: Value,
+    },
+    NeedUpdated {
+        need: Value,
+    },
+    NeedWithdrawn {
+        id: String,
+    },
+    ResourceAdded {
+        resource: Value,
+    },
+    ResourceUpdated {
+        resource: Value,
+    },
+    ResourceWithdrawn {
+        id: String,
+    },
+    Dispatched {
+        dispatch: Dispatch,
+    },
+    ResourceReturned {
+        id: String,
+    },
+    DispatchReleased {
+        need: String,
+        resource: String,
+    },
+    /// The session clock moved to `at` (an event carried it), before the event logged next.
+    Clock {
+        at: f64,
+    },
 }
 
 /// One match whose share changed.
@@ -68,6 +102,39 @@ pub struct MatchChange {
     /// Share of the need's open part before and after (0 = no match).
     pub before: f64,
     pub after: f64,
+    /// A timed need's planned start before and after, when it has one (a start that moved
+    /// with the share unchanged is a change too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_start_h: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_start_h: Option<f64>,
+}
+
+/// A confirmed booking that can no longer hold: its resource is over capacity during it (a
+/// lent item came back late, or its capacity was lowered). It is not moved or dropped: the
+/// coordinator decides, with `dispatch_released` to let the re-plan take the need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conflict {
+    pub booking: Dispatch,
+    /// What the re-plan proposes for the booked part of the need once the booking is
+    /// released (every booking in conflict released together): other items, other starts,
+    /// or nothing.
+    pub proposal: Vec<Proposal>,
+    /// Why the need would go unserved, when the proposal serves none of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unserved_why: Option<String>,
+}
+
+/// A match the re-plan would make for a need in conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Proposal {
+    pub resource: String,
+    /// Share of the need's part that would be open.
+    pub share: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_h: Option<f64>,
 }
 
 /// The answer to a batch of events.
@@ -80,6 +147,20 @@ pub struct BatchOutcome {
     pub dispatched: Vec<Dispatch>,
     /// Needs and resources re-planned (the touched components).
     pub replanned_needs: usize,
+    /// Confirmed bookings that the batch left over capacity (a late return), each with what
+    /// the re-plan proposes instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+}
+
+/// What [`Session::flush`] re-planned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Flushed {
+    /// The matches that changed since the first staged batch.
+    pub changed: Vec<MatchChange>,
+    pub replanned_needs: usize,
+    /// Bookings in conflict that were not before the first staged batch.
+    pub conflicts: Vec<Conflict>,
 }
 
 /// Why an event cannot be applied; the batch it belongs to is refused whole.
@@ -108,6 +189,10 @@ pub enum Refusal {
     ActiveDispatches(String),
     #[error("resource {0:?} has nothing dispatched to return")]
     NothingToReturn(String),
+    #[error("{resource:?} -> {need:?} has no dispatch to release")]
+    NoDispatch { need: String, resource: String },
+    #[error("at {at} is before the session clock {clock}: the clock never goes back")]
+    ClockBackwards { at: f64, clock: f64 },
     #[error("{resource:?} -> {need:?} is not a proposed match of the plan (as re-planned after the events before it)")]
     NotProposed { need: String, resource: String },
     #[error("{resource:?} -> {need:?} is not allowed by the link rules")]
@@ -127,10 +212,6 @@ pub enum Refusal {
 pub enum SessionError {
     #[error("sessions build links by the policy's rules; explicit links are not supported")]
     ExplicitLinks,
-    /// Live sessions plan snapshots: a reusable dimension (SPEC's allocation over time) would
-    /// need bookings kept across events, which sessions do not keep yet.
-    #[error("sessions do not support policy.reusable yet (allocation over time): solve timed scenarios with /v1/solve or jobs")]
-    Timed,
 }
 
 /// Why a logged event cannot be replayed: the log is not one this engine wrote for this
@@ -173,6 +254,12 @@ pub struct Session {
     trouble: BTreeMap<String, Status>,
     /// What staged events touched since the last re-plan.
     pending: Option<Pending>,
+    /// The session clock (hours): the latest `at` of an event. No start is planned before it.
+    clock: Option<f64>,
+    /// A reusable dimension in the policy: dispatches are bookings over time.
+    timed: bool,
+    /// Each timed need's planned start.
+    starts: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -190,6 +277,10 @@ struct Pending {
     dispatched: BTreeSet<String>,
     /// Needs re-planned since the last flush.
     replanned: usize,
+    /// The planned start of every need whose start changed since the last flush, before.
+    start_before: BTreeMap<String, Option<f64>>,
+    /// The bookings in conflict before the first staged batch (need, resource, start).
+    conflicts_before: Option<BTreeSet<(String, String, u64)>>,
 }
 
 impl Session {
@@ -197,9 +288,6 @@ impl Session {
     pub fn new(initial: &Scenario) -> Result<Session, SessionError> {
         if initial.links.is_some() {
             return Err(SessionError::ExplicitLinks);
-        }
-        if !initial.policy.reusable.is_empty() {
-            return Err(SessionError::Timed);
         }
         let mut s = Session {
             name: initial.name.clone(),
@@ -220,6 +308,9 @@ impl Session {
             shadow: HashMap::new(),
             trouble: BTreeMap::new(),
             pending: None,
+            clock: None,
+            timed: !initial.policy.reusable.is_empty(),
+            starts: BTreeMap::new(),
         };
         for r in &initial.resources {
             s.insert_resource(r.clone());
@@ -252,6 +343,11 @@ impl Session {
     /// The current plan: (resource, need) -> share of the need's open part.
     pub fn plan(&self) -> &BTreeMap<(String, String), f64> {
         &self.plan
+    }
+
+    /// Each timed need's planned start (for its open part).
+    pub fn planned_starts(&self) -> &BTreeMap<String, f64> {
+        &self.starts
     }
 
     pub fn has_need(&self, id: &str) -> bool {
@@ -291,17 +387,26 @@ impl Session {
         self.open[ni] > EPS
     }
 
-    /// The need as the planner sees it: its open part.
+    /// The need as the planner sees it: its open part. A timed need that has a booking keeps
+    /// its start (one start per need): the rest of it may only start then too.
     fn residual_need(&self, ni: usize) -> Need {
         let n = &self.needs[ni];
         let r = self.open[ni];
-        if r >= 1.0 {
+        let booked = self.booked_start(&n.id);
+        if r >= 1.0 && booked.is_none() {
             return n.clone();
+        }
+        let mut out = n.clone();
+        if let Some(s) = booked {
+            out.earliest = Some(s);
+            out.deadline = Some(s);
+        }
+        if r >= 1.0 {
+            return out;
         }
         // Rounded to 1e-6: `3 * (1 - 1/3)` must be the integer 2 again, or the exact
         // transportation path (which scales decimals exactly) would fall back to the LP.
         let tidy = |x: f64| (x * 1e6).round() / 1e6;
-        let mut out = n.clone();
         for q in out.demand.values_mut() {
             *q = tidy(*q * r);
         }
@@ -310,19 +415,80 @@ impl Session {
         out
     }
 
+    /// The start of a timed need's bookings (every dispatch of it starts then).
+    fn booked_start(&self, need: &str) -> Option<f64> {
+        if !self.timed {
+            return None;
+        }
+        self.dispatches
+            .iter()
+            .find(|d| d.need == need)
+            .and_then(|d| d.start_h)
+    }
+
     fn recompute_residual(&mut self, ri: usize) {
         let mut r = self.resources[ri].clone();
-        for d in self
-            .dispatches
-            .iter()
-            .filter(|d| d.active && d.resource == r.id)
-        {
-            for (dim, a) in &d.amounts {
-                let c = r.capacity.entry(dim.clone()).or_insert(0.0);
-                *c = (*c - a).max(0.0);
+        let reusable = &self.policy.reusable;
+        for d in self.dispatches.iter().filter(|d| d.resource == r.id) {
+            if self.timed {
+                // Consumable amounts are used up; reusable ones are held over the booking.
+                for (dim, a) in d.amounts.iter().filter(|(dim, _)| !reusable.contains(*dim)) {
+                    let c = r.capacity.entry(dim.clone()).or_insert(0.0);
+                    *c = (*c - a).max(0.0);
+                }
+                if let Some(h) = self.hold_of(d, &r) {
+                    r.holds.push(h);
+                }
+            } else if d.active {
+                for (dim, a) in &d.amounts {
+                    let c = r.capacity.entry(dim.clone()).or_insert(0.0);
+                    *c = (*c - a).max(0.0);
+                }
             }
         }
         self.residual[ri] = r;
+    }
+
+    /// When a dispatch of a timed session occupies its resource `r`: from its start until
+    /// its end plus `r`'s turnaround (a need without a duration: from its earliest hour on,
+    /// for good), or until its return plus the turnaround. None when returned without a clock.
+    pub(super) fn occupied(&self, d: &Dispatch, r: &Resource) -> Option<(f64, f64)> {
+        let turnaround = r.turnaround_h.unwrap_or(0.0);
+        let end = match (d.active, d.returned_h, d.end_h) {
+            (false, None, _) => return None,
+            (_, Some(back), _) => back + turnaround,
+            (true, None, Some(end)) => end + turnaround,
+            (true, None, None) => f64::INFINITY,
+        };
+        let start = d
+            .start_h
+            .unwrap_or_else(|| self.need(&d.need).and_then(|n| n.earliest).unwrap_or(0.0));
+        Some((start, end))
+    }
+
+    /// What a dispatch of a timed session holds of its resource `r` from now on: its
+    /// reusable amounts over [`Session::occupied`], none once that is over by the clock.
+    fn hold_of(&self, d: &Dispatch, r: &Resource) -> Option<crate::model::Hold> {
+        let (start, end) = self.occupied(d, r)?;
+        if self.clock.is_some_and(|now| end <= now) {
+            return None;
+        }
+        let amounts: Quantities = d
+            .amounts
+            .iter()
+            .filter(|(dim, a)| self.policy.reusable.contains(*dim) && **a > 0.0)
+            .map(|(dim, a)| (dim.clone(), *a))
+            .collect();
+        (!amounts.is_empty()).then_some(crate::model::Hold {
+            start,
+            end,
+            amounts,
+        })
+    }
+
+    /// The session clock.
+    pub fn clock(&self) -> Option<f64> {
+        self.clock
     }
 }
 

@@ -62,12 +62,16 @@ impl Session {
                 first.capacity.entry(d.clone()).or_insert(0.0);
             }
         }
+        let mut policy = self.policy.clone();
+        if self.timed {
+            policy.now_h = self.clock;
+        }
         Scenario {
             name: self.name.clone(),
             resources: res,
             needs: needs.iter().map(|&i| self.residual_need(i)).collect(),
             links: None,
-            policy: self.policy.clone(),
+            policy,
         }
     }
 
@@ -80,6 +84,10 @@ impl Session {
         self.marginal.clear();
         self.shadow.clear();
         self.trouble.clear();
+        let planned: Vec<String> = self.starts.keys().cloned().collect();
+        for n in planned {
+            self.set_start(&n, None);
+        }
         let needs: Vec<usize> = (0..self.needs.len()).filter(|&i| self.is_open(i)).collect();
         let res: Vec<usize> = (0..self.resources.len()).collect();
         self.solve_part(&needs, &res);
@@ -139,6 +147,7 @@ impl Session {
         for n in &sn {
             self.marginal.remove(n);
             self.trouble.remove(n);
+            self.set_start(n, None);
         }
         for r in &sr {
             self.shadow.remove(r);
@@ -161,6 +170,10 @@ impl Session {
             self.plan_set((a.resource.clone(), a.need.clone()), Some(a.share));
         }
         for n in &report.needs {
+            let timed = self.need(&n.id).is_some_and(|x| x.duration_h.is_some());
+            if let (Some(at), true) = (n.start_h, timed) {
+                self.set_start(&n.id, Some(at));
+            }
             if n.marginal_value != 0.0 {
                 self.marginal.insert(n.id.clone(), n.marginal_value);
             }

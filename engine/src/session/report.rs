@@ -38,12 +38,17 @@ impl Session {
         let x: Vec<f64> = net
             .edges
             .iter()
-            .map(|e| {
+            .enumerate()
+            .map(|(k, e)| {
+                let need = &s.needs[e.need()].id;
+                // Over time an edge is a (link, start) pair: the share is the planned start's.
+                if let (Some(at), Some(&planned)) = (net.start(k), self.starts.get(need)) {
+                    if at != planned {
+                        return 0.0;
+                    }
+                }
                 self.plan
-                    .get(&(
-                        s.resources[e.resource()].id.clone(),
-                        s.needs[e.need()].id.clone(),
-                    ))
+                    .get(&(s.resources[e.resource()].id.clone(), need.clone()))
                     .copied()
                     .unwrap_or(0.0)
             })

@@ -2,10 +2,12 @@
 //! committing dispatches, the plan diff a batch answers, and replay of the durable log.
 
 use super::{
-    entity_value, one_need, one_resource, Applied, BatchOutcome, Dispatch, Event, EventError,
-    EventKind, MatchChange, Pending, Refusal, ReplayError, Session, EPS,
+    entity_value, one_need, one_resource, Applied, BatchOutcome, Conflict, Dispatch, Event,
+    EventError, EventKind, Flushed, MatchChange, Pending, Proposal, Refusal, ReplayError, Session,
+    EPS,
 };
 use crate::model::Quantities;
+use crate::timed::Bookings;
 use std::collections::BTreeSet;
 
 impl Session {
@@ -14,22 +16,27 @@ impl Session {
     /// events as applied (for the durable log).
     pub fn apply(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         let (mut outcome, log) = self.stage(events)?;
-        let (changed, replanned) = self.flush();
-        outcome.changed = changed;
-        outcome.replanned_needs = replanned;
+        let flushed = self.flush();
+        outcome.changed = flushed.changed;
+        outcome.replanned_needs = flushed.replanned_needs;
+        outcome.conflicts = flushed.conflicts;
         Ok((outcome, log))
     }
 
     /// Apply a batch without re-planning what it touched (bursts: stage several batches, then
     /// [`Session::flush`] once). All or nothing: `check` refuses id conflicts on overlays
     /// first; a batch with a dispatch, whose validity is known only once the events before it
-    /// are re-planned, is applied to a copy that replaces the state only when every event
-    /// applied.
+    /// are re-planned (or a return or release, which depend on the bookings), is applied to a
+    /// copy that replaces the state only when every event applied.
     pub fn stage(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.check(events)?;
         let may_refuse = events.iter().any(|e| {
-            matches!(e.kind, EventKind::Dispatched { .. })
-                && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
+            matches!(
+                e.kind,
+                EventKind::Dispatched { .. }
+                    | EventKind::ResourceReturned(_)
+                    | EventKind::DispatchReleased { .. }
+            ) && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
         });
         if may_refuse {
             let mut copy = self.clone();
@@ -47,10 +54,14 @@ impl Session {
         events: &[Event],
     ) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         let dims = self.dims.len();
-        let pending = self.pending.get_or_insert_with(|| Pending {
-            dims,
-            ..Pending::default()
-        });
+        if self.pending.is_none() {
+            self.pending = Some(Pending {
+                dims,
+                conflicts_before: self.timed.then(|| self.conflict_keys()),
+                ..Pending::default()
+            });
+        }
+        let pending = self.pending.as_mut().expect("set above");
         let (mut tn, mut tr) = (
             std::mem::take(&mut pending.needs),
             std::mem::take(&mut pending.resources),
@@ -62,6 +73,7 @@ impl Session {
             changed: Vec::new(),
             dispatched: Vec::new(),
             replanned_needs: 0,
+            conflicts: Vec::new(),
         };
         for (index, e) in events.iter().enumerate() {
             if let Some(id) = &e.event_id {
@@ -69,6 +81,11 @@ impl Session {
                     outcome.duplicates.push(id.clone());
                     continue;
                 }
+            }
+            if let Some(at) = e.at.filter(|&at| self.clock.is_none_or(|now| at > now)) {
+                self.advance_clock(at, &mut tn, &mut tr);
+                self.pending.as_mut().expect("staging").stale = true;
+                applied.push(Applied::Clock { at });
             }
             if let EventKind::Dispatched { need, .. } = &e.kind {
                 // A dispatch is checked against the plan re-planned after every event before
@@ -102,27 +119,221 @@ impl Session {
         Ok((outcome, applied))
     }
 
-    /// Re-plan what the staged events touched; the matches that changed since the first staged
-    /// batch, and how many needs were re-planned.
-    pub fn flush(&mut self) -> (Vec<MatchChange>, usize) {
+    /// Re-plan what the staged events touched: the matches that changed since the first
+    /// staged batch, how many needs were re-planned, and the bookings newly in conflict.
+    pub fn flush(&mut self) -> Flushed {
         if self.pending.is_none() {
-            return (Vec::new(), 0);
+            return Flushed::default();
         }
         self.replan_touched();
         let p = self.pending.take().unwrap_or_default();
         let mut changed = Vec::new();
         for (k, b) in p.before {
             let a = self.plan.get(&k).copied().unwrap_or(0.0);
-            if b != a {
+            let start_after = self.starts.get(&k.1).copied();
+            let start_before = p.start_before.get(&k.1).copied().unwrap_or(start_after);
+            let (before_start_h, after_start_h) = (
+                start_before.filter(|_| b > 0.0),
+                start_after.filter(|_| a > 0.0),
+            );
+            if b != a || before_start_h != after_start_h {
                 changed.push(MatchChange {
                     resource: k.0.clone(),
                     need: k.1.clone(),
                     before: b,
                     after: a,
+                    before_start_h,
+                    after_start_h,
                 });
             }
         }
-        (changed, p.replanned)
+        let conflicts = match &p.conflicts_before {
+            Some(before) => self.new_conflicts(before),
+            None => Vec::new(),
+        };
+        Flushed {
+            changed,
+            replanned_needs: p.replanned,
+            conflicts,
+        }
+    }
+
+    /// Set or clear a need's planned start, remembering its value before the first change
+    /// since the last flush.
+    pub(super) fn set_start(&mut self, need: &str, start: Option<f64>) {
+        if let Some(p) = self.pending.as_mut() {
+            if !p.start_before.contains_key(need) {
+                p.start_before
+                    .insert(need.to_string(), self.starts.get(need).copied());
+            }
+        }
+        match start {
+            Some(s) => self.starts.insert(need.to_string(), s),
+            None => self.starts.remove(need),
+        };
+    }
+
+    /// Move the clock to `at` (later than it is): the open timed needs that had a candidate
+    /// start before `at` and the resources whose bookings end by then change in the residual
+    /// scenario, so they are touched; nothing else is.
+    pub(super) fn advance_clock(
+        &mut self,
+        at: f64,
+        tn: &mut BTreeSet<String>,
+        tr: &mut BTreeSet<String>,
+    ) {
+        let before = self.clock.unwrap_or(f64::NEG_INFINITY);
+        self.clock = Some(at);
+        if !self.timed {
+            return;
+        }
+        for ni in 0..self.needs.len() {
+            let n = &self.needs[ni];
+            if !self.is_open(ni) || n.duration_h.is_none() {
+                continue;
+            }
+            let (first, last) = match self.booked_start(&n.id) {
+                Some(s) => (s, s),
+                None => {
+                    let first = n.earliest.unwrap_or(0.0);
+                    (first, n.deadline.unwrap_or(first))
+                }
+            };
+            // Its window [first, last] meets [before, at): some start is gone.
+            if first < at && last >= before {
+                tn.insert(n.id.clone());
+            }
+        }
+        let mut expired: BTreeSet<String> = BTreeSet::new();
+        for d in &self.dispatches {
+            let Some(&ri) = self.res_ix.get(&d.resource) else {
+                continue;
+            };
+            if let Some((_, end)) = self.occupied(d, &self.resources[ri]) {
+                if end > before && end <= at {
+                    expired.insert(d.resource.clone());
+                }
+            }
+        }
+        for r in expired {
+            self.recompute_residual(self.res_ix[&r]);
+            tr.insert(r);
+        }
+    }
+
+    /// The confirmed bookings (active, not returned) whose resource is over capacity at some
+    /// instant of their occupation, as (need, resource, start) keys, and their positions.
+    fn conflicts_now(&self) -> Vec<((String, String, u64), usize)> {
+        let mut by_resource: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (k, d) in self.dispatches.iter().enumerate() {
+            by_resource.entry(d.resource.as_str()).or_default().push(k);
+        }
+        let mut out = Vec::new();
+        for (rid, ks) in by_resource {
+            let Some(&ri) = self.res_ix.get(rid) else {
+                continue;
+            };
+            let r = &self.resources[ri];
+            let spans: Vec<(usize, f64, f64)> = ks
+                .iter()
+                .filter_map(|&k| {
+                    let (s, e) = self.occupied(&self.dispatches[k], r)?;
+                    Some((k, s, e))
+                })
+                .collect();
+            for dim in &self.policy.reusable {
+                let cap = r.capacity.get(dim).copied().unwrap_or(0.0);
+                let amount = |k: usize| self.dispatches[k].amounts.get(dim).copied().unwrap_or(0.0);
+                let all: Vec<(f64, f64, f64)> = spans
+                    .iter()
+                    .filter(|x| amount(x.0) > 0.0)
+                    .map(|&(k, s, e)| (s, e, amount(k)))
+                    .collect();
+                let over = over_capacity(&all, cap);
+                if over.is_empty() {
+                    continue;
+                }
+                for &(k, s, e) in &spans {
+                    let d = &self.dispatches[k];
+                    let booked = d.active && d.returned_h.is_none() && amount(k) > 0.0;
+                    if booked && over.iter().any(|&(a, b)| a < e && b > s) {
+                        let key = (d.need.clone(), d.resource.clone(), s.to_bits());
+                        if !out.iter().any(|(x, _)| *x == key) {
+                            out.push((key, k));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn conflict_keys(&self) -> BTreeSet<(String, String, u64)> {
+        self.conflicts_now().into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// The bookings in conflict now that were not in `before`, each with what the re-plan
+    /// would propose for its need once every such booking is released.
+    fn new_conflicts(&self, before: &BTreeSet<(String, String, u64)>) -> Vec<Conflict> {
+        let fresh: Vec<usize> = self
+            .conflicts_now()
+            .into_iter()
+            .filter(|(k, _)| !before.contains(k))
+            .map(|(_, k)| k)
+            .collect();
+        if fresh.is_empty() {
+            return Vec::new();
+        }
+        let mut what_if = self.clone();
+        what_if.pending = Some(Pending {
+            dims: what_if.dims.len(),
+            ..Pending::default()
+        });
+        let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
+        for &k in &fresh {
+            let d = &self.dispatches[k];
+            let release = EventKind::DispatchReleased {
+                need: d.need.clone(),
+                resource: d.resource.clone(),
+            };
+            // Released already with an earlier booking of the same pair: nothing left to do.
+            let _ = what_if.apply_one(&release, &mut tn, &mut tr);
+        }
+        if let Some(p) = what_if.pending.as_mut() {
+            p.needs.append(&mut tn);
+            p.resources.append(&mut tr);
+        }
+        what_if.replan_touched();
+        fresh
+            .into_iter()
+            .map(|k| {
+                let booking = self.dispatches[k].clone();
+                let start_h = what_if.starts.get(&booking.need).copied();
+                let proposal: Vec<Proposal> = what_if
+                    .plan
+                    .iter()
+                    .filter(|((_, n), share)| *n == booking.need && **share > EPS)
+                    .map(|((r, _), share)| Proposal {
+                        resource: r.clone(),
+                        share: *share,
+                        start_h,
+                    })
+                    .collect();
+                let unserved_why = match what_if.why(&booking.need) {
+                    _ if !proposal.is_empty() => None,
+                    Some(w) => Some(w.why.explanation),
+                    None => Some(
+                        "the need was withdrawn: releasing the booking only frees the resource"
+                            .to_string(),
+                    ),
+                };
+                Conflict {
+                    booking,
+                    proposal,
+                    unserved_why,
+                }
+            })
+            .collect()
     }
 
     /// Event ids applied so far are remembered by `apply`; a replayed log restores them.
@@ -174,6 +385,7 @@ impl Session {
                 }
                 self.marginal.remove(id);
                 self.trouble.remove(id);
+                self.set_start(id, None);
                 Applied::NeedWithdrawn { id: id.clone() }
             }
             EventKind::ResourceAdded(r) => {
@@ -242,9 +454,46 @@ impl Session {
                     .iter()
                     .map(|(d, q)| (d.clone(), q * share))
                     .collect();
-                let left = &self.residual[self.res_ix[resource]].capacity;
-                for (d, a) in &amounts {
-                    let cap = left.get(d).copied().unwrap_or(0.0);
+                // A timed need's booking: the plan's start, which then never moves.
+                let start_h = match (self.timed, residual.duration_h) {
+                    (true, Some(_)) => match self.starts.get(need) {
+                        Some(&s) => Some(s),
+                        None => {
+                            return Err(Refusal::NotProposed {
+                                need: need.clone(),
+                                resource: resource.clone(),
+                            })
+                        }
+                    },
+                    _ => None,
+                };
+                let dispatch = Dispatch {
+                    need: need.clone(),
+                    resource: resource.clone(),
+                    fraction: share * self.open[ni],
+                    amounts,
+                    active: true,
+                    start_h,
+                    end_h: start_h.zip(residual.duration_h).map(|(s, d)| s + d),
+                    returned_h: None,
+                };
+                let ri = self.res_ix[resource];
+                let left = &self.residual[ri];
+                let hold = self
+                    .timed
+                    .then(|| self.hold_of(&dispatch, &self.resources[ri]));
+                for (d, a) in &dispatch.amounts {
+                    let cap = left.capacity.get(d).copied().unwrap_or(0.0);
+                    // A reusable dimension: what the confirmed bookings leave over this one.
+                    let cap = match hold
+                        .as_ref()
+                        .and_then(|h| h.as_ref().map(|h| (h.start, h.end)))
+                    {
+                        Some((s, e)) if self.policy.reusable.contains(d) => {
+                            cap - Bookings::held(&left.holds, d, f64::INFINITY).peak(s, e)
+                        }
+                        _ => cap,
+                    };
                     if *a > cap + 1e-6 * cap.max(1.0) {
                         return Err(Refusal::OverCapacity {
                             need: need.clone(),
@@ -255,20 +504,31 @@ impl Session {
                         });
                     }
                 }
-                let dispatch = Dispatch {
-                    need: need.clone(),
-                    resource: resource.clone(),
-                    fraction: share * self.open[ni],
-                    amounts,
-                    active: true,
-                };
                 self.commit(&dispatch, tn, tr);
                 Applied::Dispatched { dispatch }
             }
             EventKind::ResourceReturned(id) => {
+                // In a timed session with a clock, what comes back is the loan out now: the
+                // earliest booking not returned that has started (a need split over several
+                // units of it returns together), recorded as back at the clock.
+                let (timed, now) = (self.timed, self.clock.filter(|_| self.timed));
+                let first = |d: &Dispatch| d.start_h.unwrap_or(f64::NEG_INFINITY);
+                let out = self
+                    .dispatches
+                    .iter()
+                    .filter(|d| d.active && d.resource == *id)
+                    .filter(|d| now.is_none_or(|t| first(d) <= t))
+                    .map(first)
+                    .min_by(f64::total_cmp);
+                let Some(out) = out else {
+                    return Err(Refusal::NothingToReturn(id.clone()));
+                };
                 for d in self.dispatches.iter_mut() {
-                    if d.active && d.resource == *id {
+                    if d.active && d.resource == *id && (now.is_none() || first(d) == out) {
                         d.active = false;
+                        if timed {
+                            d.returned_h = now;
+                        }
                     }
                 }
                 let ri = self.res_ix[id];
@@ -277,6 +537,41 @@ impl Session {
                 self.relink_resource(id);
                 tr.insert(id.clone());
                 Applied::ResourceReturned { id: id.clone() }
+            }
+            EventKind::DispatchReleased { need, resource } => {
+                let before = self.dispatches.len();
+                let mut fraction = 0.0;
+                self.dispatches.retain(|d| {
+                    let release = d.need == *need && d.resource == *resource && d.active;
+                    if release {
+                        fraction += d.fraction;
+                    }
+                    !release
+                });
+                if self.dispatches.len() == before {
+                    return Err(Refusal::NoDispatch {
+                        need: need.clone(),
+                        resource: resource.clone(),
+                    });
+                }
+                if let Some(&ni) = self.need_ix.get(need) {
+                    self.open[ni] = (self.open[ni] + fraction).min(1.0);
+                    if self.open[ni] > 1.0 - 1e-6 {
+                        self.open[ni] = 1.0;
+                    }
+                }
+                let ri = self.res_ix[resource];
+                self.recompute_residual(ri);
+                tr.extend(self.unlink_need(need));
+                tn.extend(self.unlink_resource(resource));
+                self.relink_need(need);
+                self.relink_resource(resource);
+                tn.insert(need.clone());
+                tr.insert(resource.clone());
+                Applied::DispatchReleased {
+                    need: need.clone(),
+                    resource: resource.clone(),
+                }
             }
         })
     }
@@ -367,6 +662,14 @@ impl Session {
             }
             Applied::ResourceWithdrawn { id } => EventKind::ResourceWithdrawn(id.clone()),
             Applied::ResourceReturned { id } => EventKind::ResourceReturned(id.clone()),
+            Applied::DispatchReleased { need, resource } => EventKind::DispatchReleased {
+                need: need.clone(),
+                resource: resource.clone(),
+            },
+            Applied::Clock { at } => {
+                self.advance_clock(*at, &mut tn, &mut tr);
+                return Ok(());
+            }
             Applied::Dispatched { dispatch } => {
                 if !self.need_ix.contains_key(&dispatch.need)
                     || !self.res_ix.contains_key(&dispatch.resource)
@@ -383,9 +686,36 @@ impl Session {
         self.check(&[Event {
             kind: kind.clone(),
             event_id: None,
+            at: None,
         }])
         .map_err(|e| e.refusal)?;
         self.apply_one(&kind, &mut tn, &mut tr)?;
         Ok(())
     }
+}
+
+/// The elementary intervals where bookings `(start, end, amount)` together exceed `cap`.
+fn over_capacity(bookings: &[(f64, f64, f64)], cap: f64) -> Vec<(f64, f64)> {
+    let mut events: Vec<(f64, f64)> = Vec::with_capacity(2 * bookings.len());
+    for &(s, e, a) in bookings {
+        events.push((s, a));
+        events.push((e, -a));
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let tolerance = 1e-6 * cap.max(1.0);
+    let (mut load, mut out) = (0.0, Vec::new());
+    let mut k = 0;
+    while k < events.len() {
+        let t = events[k].0;
+        while k < events.len() && events[k].0 == t {
+            load += events[k].1;
+            k += 1;
+        }
+        if let Some(&(next, _)) = events.get(k) {
+            if load > cap + tolerance && next > t {
+                out.push((t, next));
+            }
+        }
+    }
+    out
 }

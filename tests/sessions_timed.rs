@@ -1,0 +1,609 @@
+//! Live sessions over time (SPEC section 2 "Allocation over time" in a section 4 session):
+//! the plan after any event sequence equals a from-scratch solve of the residual scenario at
+//! the same clock, never starts anything before the clock, never moves a confirmed booking,
+//! never over-occupies a resource beyond what confirmed bookings already hold, and a late
+//! return lists exactly the confirmed bookings it leaves over capacity.
+
+use commonsnet_engine::batch::SplitMix64;
+use commonsnet_engine::session::{parse_events, Applied, Dispatch, Event, Refusal, Session};
+use commonsnet_engine::{scenario_from_value, solve_with, Report, SolveOptions};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+const REUSABLE: [&str; 2] = ["units", "beds"];
+
+fn point(rng: &mut SplitMix64) -> (f64, f64) {
+    (59.3 + rng.range(-0.03, 0.03), 18.0 + rng.range(-0.05, 0.05))
+}
+
+/// A tool (one unit, lent whole) or a shelter site (beds, reusable; meals, consumable).
+fn resource(rng: &mut SplitMix64, id: &str, kind: &str) -> Value {
+    let (lat, lon) = point(rng);
+    let capacity = if kind == "drill" {
+        json!({"units": 1})
+    } else {
+        json!({"beds": rng.int(2, 4), "meals": rng.int(6, 20)})
+    };
+    let mut r = json!({"id": id, "community": format!("c{}", rng.int(0, 1)), "kind": kind,
+        "lat": lat, "lon": lon, "capacity": capacity, "cost": rng.int(0, 3),
+        "turnaround_h": rng.int(0, 2)});
+    if rng.chance(0.2) {
+        r["available_from"] = json!(rng.int(0, 10));
+    }
+    r
+}
+
+fn need(rng: &mut SplitMix64, id: &str, kind: &str, clock: f64) -> Value {
+    let (lat, lon) = point(rng);
+    let earliest = clock.ceil() + rng.int(0, 16) as f64;
+    let mut n = json!({"id": id, "community": format!("c{}", rng.int(0, 1)), "kind": kind,
+        "lat": lat, "lon": lon, "priority": rng.int(1, 5), "earliest": earliest,
+        "duration_h": 2 * rng.int(1, 4)});
+    if kind == "drill" {
+        n["demand"] = json!({"units": 1});
+        n["indivisible"] = json!(true);
+    } else {
+        n["demand"] = json!({"beds": rng.int(1, 2), "meals": rng.int(1, 4)});
+    }
+    if rng.chance(0.6) {
+        n["deadline"] = json!(earliest + 2.0 * rng.int(1, 4) as f64);
+    }
+    n
+}
+
+fn kind_of(rng: &mut SplitMix64) -> &'static str {
+    ["drill", "shelter"][rng.int(0, 1) as usize]
+}
+
+fn initial(rng: &mut SplitMix64, fairness: bool) -> Value {
+    // Both kinds from the start: each reusable dimension must be some resource's.
+    let res: Vec<Value> = (0..5)
+        .map(|i| {
+            let k = match i {
+                0 => "drill",
+                1 => "shelter",
+                _ => kind_of(rng),
+            };
+            resource(rng, &format!("r{i}"), k)
+        })
+        .collect();
+    let needs: Vec<Value> = (0..10)
+        .map(|i| {
+            let k = kind_of(rng);
+            need(rng, &format!("n{i}"), k, 0.0)
+        })
+        .collect();
+    let mut policy = json!({"reusable": REUSABLE, "slot_h": 2, "max_distance_km": 8});
+    if fairness {
+        policy["fairness"] = json!("maxmin");
+    }
+    json!({"name": "lending", "resources": res, "needs": needs, "policy": policy})
+}
+
+/// The plan of a from-scratch solve of the session's residual scenario: shares and the
+/// starts of timed needs.
+type Plan = (BTreeMap<(String, String), f64>, BTreeMap<String, f64>);
+
+fn scratch(s: &Session) -> Plan {
+    let opts = SolveOptions {
+        threads: Some(1),
+        ..SolveOptions::default()
+    };
+    let scenario = s.residual_scenario();
+    let r = Report::new(&solve_with(&scenario, &opts));
+    let shares = r
+        .allocations
+        .iter()
+        .map(|a| ((a.resource.clone(), a.need.clone()), a.share))
+        .collect();
+    let starts = r
+        .needs
+        .iter()
+        .filter_map(|n| Some((n.id.clone(), n.start_h?)))
+        .collect();
+    (shares, starts)
+}
+
+fn assert_same(s: &Session, ctx: &str) {
+    let (shares, starts) = scratch(s);
+    let keys: BTreeSet<_> = shares.keys().chain(s.plan().keys()).collect();
+    for k in keys {
+        let (x, y) = (
+            s.plan().get(k).copied().unwrap_or(0.0),
+            shares.get(k).copied().unwrap_or(0.0),
+        );
+        assert!(
+            (x - y).abs() < 1e-9,
+            "{ctx}: {k:?} incremental {x} vs scratch {y}"
+        );
+    }
+    assert_eq!(s.planned_starts(), &starts, "{ctx}: planned starts");
+    // The session's report puts each share on its planned start.
+    let report: BTreeMap<(String, String), (f64, Option<f64>)> = s
+        .report()
+        .allocations
+        .iter()
+        .map(|a| ((a.resource.clone(), a.need.clone()), (a.share, a.start_h)))
+        .collect();
+    let planned: BTreeMap<(String, String), (f64, Option<f64>)> = s
+        .plan()
+        .iter()
+        .map(|(k, &share)| (k.clone(), (share, s.planned_starts().get(&k.1).copied())))
+        .collect();
+    assert_eq!(report, planned, "{ctx}: report");
+}
+
+/// When dispatch `d` occupies its resource (SPEC: `[start, end + turnaround)`, or until its
+/// return plus the turnaround), written out independently of the session's own code.
+fn occupation(s: &Session, d: &Dispatch) -> Option<(f64, f64)> {
+    let turnaround = s.resource(&d.resource)?.turnaround_h.unwrap_or(0.0);
+    let start = d.start_h?;
+    let end = match d.returned_h {
+        Some(back) => back + turnaround,
+        None if d.active => d.end_h? + turnaround,
+        None => return None,
+    };
+    Some((start, end))
+}
+
+/// The confirmed bookings (active, not returned) whose resource holds more than its capacity
+/// at some instant of theirs: the load changes only where an occupation begins, so those
+/// instants within the booking are the ones to look at.
+fn naive_conflicts(s: &Session) -> BTreeSet<(String, String, u64)> {
+    let mut out = BTreeSet::new();
+    for b in s.dispatches() {
+        if !b.active || b.returned_h.is_some() {
+            continue;
+        }
+        let Some((bs, be)) = occupation(s, b) else {
+            continue;
+        };
+        let r = s.resource(&b.resource).unwrap();
+        let others: Vec<(&Dispatch, f64, f64)> = s
+            .dispatches()
+            .iter()
+            .filter(|d| d.resource == b.resource)
+            .filter_map(|d| occupation(s, d).map(|(a, e)| (d, a, e)))
+            .collect();
+        let instants =
+            std::iter::once(bs).chain(others.iter().map(|o| o.1).filter(|&t| t > bs && t < be));
+        'instants: for t in instants {
+            for dim in REUSABLE {
+                let Some(&cap) = r.capacity.get(dim) else {
+                    continue;
+                };
+                if b.amounts.get(dim).copied().unwrap_or(0.0) <= 0.0 {
+                    continue;
+                }
+                let load: f64 = others
+                    .iter()
+                    .filter(|o| o.1 <= t && t < o.2)
+                    .map(|o| o.0.amounts.get(dim).copied().unwrap_or(0.0))
+                    .sum();
+                if load > cap + 1e-6 * cap.max(1.0) {
+                    out.insert((b.need.clone(), b.resource.clone(), bs.to_bits()));
+                    break 'instants;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every instant from the clock on: what the plan books of a reusable dimension of a
+/// resource, plus what confirmed bookings hold there, is within capacity wherever the
+/// confirmed bookings alone are.
+fn assert_within_capacity(s: &Session, ctx: &str) {
+    let scenario = s.residual_scenario();
+    let now = s.clock().unwrap_or(f64::NEG_INFINITY);
+    for r in scenario.resources() {
+        let full = s.resource(&r.id).unwrap();
+        let turnaround = full.turnaround_h.unwrap_or(0.0);
+        let mut spans: Vec<(f64, f64, BTreeMap<String, f64>, bool)> = Vec::new();
+        for ((rid, nid), share) in s.plan() {
+            if *rid != r.id {
+                continue;
+            }
+            let n = scenario.needs().iter().find(|n| n.id == *nid).unwrap();
+            let start = s.planned_starts()[nid];
+            assert!(
+                start >= now,
+                "{ctx}: {nid} planned at {start} before the clock {now}"
+            );
+            let amounts = n
+                .demand
+                .iter()
+                .map(|(d, q)| (d.clone(), q * share))
+                .collect();
+            let end = start + n.duration_h.unwrap() + turnaround;
+            spans.push((start, end, amounts, false));
+        }
+        for d in s.dispatches().iter().filter(|d| d.resource == r.id) {
+            if let Some((a, e)) = occupation(s, d) {
+                spans.push((a, e, d.amounts.clone(), true));
+            }
+        }
+        for dim in REUSABLE {
+            let Some(&cap) = full.capacity.get(dim) else {
+                continue;
+            };
+            for &(t, ..) in spans.iter().filter(|x| !x.3 && x.0 >= now) {
+                let load = |held: bool| -> f64 {
+                    spans
+                        .iter()
+                        .filter(|x| x.0 <= t && t < x.1 && (held || !x.3))
+                        .map(|x| x.2.get(dim).copied().unwrap_or(0.0))
+                        .sum()
+                };
+                let held = load(true) - load(false);
+                if held <= cap {
+                    assert!(
+                        load(true) <= cap + 1e-6,
+                        "{ctx}: {} {dim} at {t}: {} > {cap}",
+                        r.id,
+                        load(true)
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A random next batch for the session's state; the clock moves with probability 1/2.
+fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize) -> Value {
+    let clock = s.clock().unwrap_or(0.0);
+    let mut events = Vec::new();
+    let needs: Vec<String> = s.needs().map(|(n, _)| n.id.clone()).collect();
+    let resources: Vec<(String, String)> = s
+        .resources()
+        .iter()
+        .map(|r| (r.id.clone(), r.kind.clone()))
+        .collect();
+    let plan: Vec<(String, String)> = s.plan().keys().cloned().collect();
+    let active: Vec<&Dispatch> = s.dispatches().iter().filter(|d| d.active).collect();
+    let pick = |rng: &mut SplitMix64, len: usize| rng.int(0, len as u64 - 1) as usize;
+    let mut touched = BTreeSet::new();
+    for _ in 0..rng.int(1, 3) {
+        *next += 1;
+        let id = format!("x{next}");
+        let mut ev = match rng.int(0, 11) {
+            0 | 1 => {
+                let k = kind_of(rng);
+                json!({"type": "need_added", "need": need(rng, &id, k, clock)})
+            }
+            2 if !needs.is_empty() => {
+                let n = &needs[pick(rng, needs.len())];
+                if !touched.insert(n.clone()) {
+                    continue;
+                }
+                json!({"type": "need_withdrawn", "id": n})
+            }
+            3 if !needs.is_empty() => {
+                let n = &needs[pick(rng, needs.len())];
+                if !touched.insert(n.clone()) {
+                    continue;
+                }
+                let kind = s.need(n).unwrap().kind.clone();
+                json!({"type": "need_updated", "need": need(rng, n, &kind, clock)})
+            }
+            4 => {
+                let k = kind_of(rng);
+                json!({"type": "resource_added", "resource": resource(rng, &id, k)})
+            }
+            5 if !resources.is_empty() => {
+                let (r, kind) = &resources[pick(rng, resources.len())];
+                json!({"type": "resource_updated", "resource": resource(rng, r, kind)})
+            }
+            6..=8 if !plan.is_empty() => {
+                let (r, n) = &plan[pick(rng, plan.len())];
+                if !touched.insert(n.clone()) {
+                    continue;
+                }
+                json!({"type": "dispatched", "need": n, "resource": r})
+            }
+            9 | 10 if !active.is_empty() => {
+                let d = active[pick(rng, active.len())];
+                json!({"type": "resource_returned", "id": d.resource})
+            }
+            11 if !active.is_empty() => {
+                let d = active[pick(rng, active.len())];
+                if !touched.insert(d.need.clone()) {
+                    continue;
+                }
+                json!({"type": "dispatch_released", "need": d.need, "resource": d.resource})
+            }
+            _ => continue,
+        };
+        if events.is_empty() && rng.chance(0.5) {
+            // Odd hours too: the clock need not sit on the slot grid.
+            ev["at"] = json!(clock + rng.int(0, 5) as f64);
+        }
+        events.push(ev);
+    }
+    Value::Array(events)
+}
+
+#[test]
+fn timed_session_plan_equals_from_scratch_at_the_clock() {
+    let mut conflicts_seen = 0;
+    let mut late_returns = 0;
+    for seed in 0..40u64 {
+        let mut rng = SplitMix64::new(seed);
+        let init = scenario_from_value(&initial(&mut rng, seed % 10 == 7)).unwrap();
+        let mut s = Session::new(&init).unwrap();
+        assert_same(&s, &format!("seed {seed} start"));
+        let mut log: Vec<Applied> = Vec::new();
+        let mut next = 0;
+        for step in 0..30 {
+            let ctx = format!("seed {seed} step {step}");
+            let batch = random_batch(&mut rng, &s, &mut next);
+            let events: Vec<Event> = parse_events(&batch).unwrap();
+            let before = s.dispatches().to_vec();
+            let conflicts_before = naive_conflicts(&s);
+            match s.apply(&events) {
+                Ok((out, applied)) => {
+                    log.extend(applied);
+                    // Confirmed bookings never move: every one from before is there as it
+                    // was (a return only records when), unless the batch released it.
+                    let released: BTreeSet<(String, String)> = events
+                        .iter()
+                        .filter_map(|e| match &e.kind {
+                            commonsnet_engine::session::EventKind::DispatchReleased {
+                                need,
+                                resource,
+                            } => Some((need.clone(), resource.clone())),
+                            _ => None,
+                        })
+                        .collect();
+                    for d in &before {
+                        if released.contains(&(d.need.clone(), d.resource.clone())) && d.active {
+                            continue;
+                        }
+                        let kept = s.dispatches().iter().any(|x| {
+                            (&x.need, &x.resource, x.start_h, x.fraction, &x.amounts)
+                                == (&d.need, &d.resource, d.start_h, d.fraction, &d.amounts)
+                        });
+                        assert!(kept, "{ctx}: booking {d:?} moved or dropped");
+                    }
+                    for d in s.dispatches() {
+                        if let (Some(back), Some(end)) = (d.returned_h, d.end_h) {
+                            late_returns += usize::from(back > end);
+                        }
+                    }
+                    // A batch lists exactly the bookings it put in conflict.
+                    let now = naive_conflicts(&s);
+                    let listed: BTreeSet<(String, String, u64)> = out
+                        .conflicts
+                        .iter()
+                        .map(|c| {
+                            let b = &c.booking;
+                            (
+                                b.need.clone(),
+                                b.resource.clone(),
+                                b.start_h.unwrap().to_bits(),
+                            )
+                        })
+                        .collect();
+                    let fresh: BTreeSet<_> = now.difference(&conflicts_before).cloned().collect();
+                    assert_eq!(listed, fresh, "{ctx}: conflicts");
+                    conflicts_seen += listed.len();
+                    for c in &out.conflicts {
+                        for p in &c.proposal {
+                            assert!(p.share > 0.0 && p.share <= 1.0 + 1e-9, "{ctx}: {p:?}");
+                            let at = p.start_h.unwrap();
+                            assert!(at >= s.clock().unwrap(), "{ctx}: {p:?} before the clock");
+                        }
+                        assert!(
+                            !c.proposal.is_empty() || c.unserved_why.is_some(),
+                            "{ctx}: a conflict with neither a proposal nor a reason"
+                        );
+                    }
+                }
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e.refusal,
+                            Refusal::NoNeed(_)
+                                | Refusal::NoResource(_)
+                                | Refusal::NotProposed { .. }
+                                | Refusal::NothingToReturn(_)
+                                | Refusal::NoDispatch { .. }
+                        ),
+                        "{ctx}: {}",
+                        e.refusal
+                    );
+                    assert_eq!(
+                        s.dispatches(),
+                        &before[..],
+                        "{ctx}: a refused batch changed state"
+                    );
+                    continue;
+                }
+            }
+            assert_same(&s, &ctx);
+            assert_within_capacity(&s, &ctx);
+        }
+        // Replaying the log (clock moves included) rebuilds the same state and plan.
+        let mut r = Session::new(&init).unwrap();
+        for a in &log {
+            r.replay(a).unwrap();
+        }
+        r.replan_all();
+        assert_eq!(s.dispatches(), r.dispatches(), "seed {seed} replay");
+        assert_eq!(s.clock(), r.clock(), "seed {seed} replay");
+        assert_eq!(s.plan(), r.plan(), "seed {seed} replay");
+        assert_eq!(s.planned_starts(), r.planned_starts(), "seed {seed} replay");
+    }
+    assert!(late_returns > 0, "no late return exercised");
+    assert!(conflicts_seen > 0, "no conflict exercised");
+}
+
+fn events(v: Value) -> Vec<Event> {
+    parse_events(&v).unwrap()
+}
+
+/// One drill lent three times; it comes back late from the first loan, so the second (which
+/// it overlaps) is in conflict and the third (which it does not) is not. The conflict names
+/// what the re-plan would do instead; the booking stays until the coordinator releases it.
+#[test]
+fn a_late_return_lists_the_bookings_it_overlaps_and_moves_none() {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "d1", "kind": "drill", "capacity": {"units": 1}, "cost": 0},
+            {"id": "d2", "kind": "drill", "capacity": {"units": 1}, "cost": 5,
+             "available_from": 17}],
+        "needs": [
+            {"id": "a", "kind": "drill", "demand": {"units": 1}, "indivisible": true,
+             "earliest": 0, "duration_h": 10},
+            {"id": "b", "kind": "drill", "demand": {"units": 1}, "indivisible": true,
+             "earliest": 12, "deadline": 19, "duration_h": 5},
+            {"id": "c", "kind": "drill", "demand": {"units": 1}, "indivisible": true,
+             "earliest": 20, "duration_h": 4}],
+        "policy": {"reusable": ["units"], "slot_h": 1}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let key = |r: &str, n: &str| (r.to_string(), n.to_string());
+    for n in ["a", "b", "c"] {
+        assert_eq!(
+            s.plan().get(&key("d1", n)),
+            Some(&1.0),
+            "{n} on the free drill"
+        );
+    }
+    assert_eq!(
+        s.planned_starts()["b"],
+        12.0,
+        "b as early as the drill is back"
+    );
+    let (out, _) = s
+        .apply(&events(json!([
+            {"type": "dispatched", "need": "a", "resource": "d1", "at": 0},
+            {"type": "dispatched", "need": "b", "resource": "d1"},
+            {"type": "dispatched", "need": "c", "resource": "d1"}])))
+        .unwrap();
+    let booked: Vec<(Option<f64>, Option<f64>)> = out
+        .dispatched
+        .iter()
+        .map(|d| (d.start_h, d.end_h))
+        .collect();
+    assert_eq!(
+        booked,
+        [
+            (Some(0.0), Some(10.0)),
+            (Some(12.0), Some(17.0)),
+            (Some(20.0), Some(24.0))
+        ]
+    );
+    // The drill comes back from a at 18, 8 hours late: b's loan (12-17) cannot hold, c's
+    // (from 20) can.
+    let (out, _) = s
+        .apply(&events(json!([
+            {"type": "resource_returned", "id": "d1", "at": 18}])))
+        .unwrap();
+    assert_eq!(out.conflicts.len(), 1, "{:?}", out.conflicts);
+    let c = &out.conflicts[0];
+    assert_eq!(
+        (c.booking.need.as_str(), c.booking.start_h),
+        ("b", Some(12.0))
+    );
+    // Released, b could start at 18 on the second drill (its deadline is 19; d1 is booked
+    // by c from 20, too soon for 5 hours).
+    assert_eq!(c.proposal.len(), 1);
+    assert_eq!(
+        (
+            c.proposal[0].resource.as_str(),
+            c.proposal[0].start_h,
+            c.proposal[0].share
+        ),
+        ("d2", Some(18.0), 1.0)
+    );
+    // Nothing moved: a is back at 18, b and c keep their bookings.
+    let d: Vec<(&str, bool, Option<f64>)> = s
+        .dispatches()
+        .iter()
+        .map(|d| (d.need.as_str(), d.active, d.returned_h))
+        .collect();
+    assert_eq!(
+        d,
+        [
+            ("a", false, Some(18.0)),
+            ("b", true, None),
+            ("c", true, None)
+        ]
+    );
+    assert!(s.plan().is_empty(), "every need is booked: {:?}", s.plan());
+    // The coordinator releases b: it is re-planned on d2 at 18, and the conflict is gone.
+    let (out, _) = s
+        .apply(&events(json!([
+            {"type": "dispatch_released", "need": "b", "resource": "d1", "at": 18}])))
+        .unwrap();
+    assert!(out.conflicts.is_empty());
+    assert_eq!(s.plan().get(&key("d2", "b")), Some(&1.0));
+    assert_eq!(s.planned_starts()["b"], 18.0);
+    assert!(out
+        .changed
+        .iter()
+        .any(|m| m.need == "b" && m.resource == "d2" && m.after_start_h == Some(18.0)));
+    assert!(naive_conflicts(&s).is_empty());
+}
+
+#[test]
+fn the_clock_never_goes_back_and_bad_times_name_their_field() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "d1", "kind": "drill", "capacity": {"units": 1}}],
+        "needs": [{"id": "a", "kind": "drill", "demand": {"units": 1}, "earliest": 0,
+                   "deadline": 10, "duration_h": 4}],
+        "policy": {"reusable": ["units"], "slot_h": 1}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    assert_eq!(s.planned_starts()["a"], 0.0);
+    s.apply(&events(json!([{"type": "resource_updated", "resource":
+        {"id": "d1", "kind": "drill", "capacity": {"units": 1}}, "at": 5.5}])))
+        .unwrap();
+    // No start before the clock: the first candidate start from 5.5 on is 6.
+    assert_eq!(s.planned_starts()["a"], 6.0);
+    let e = s
+        .apply(&events(
+            json!([{"type": "need_withdrawn", "id": "a", "at": 5}]),
+        ))
+        .unwrap_err();
+    assert_eq!(
+        e.refusal,
+        Refusal::ClockBackwards {
+            at: 5.0,
+            clock: 5.5
+        }
+    );
+    assert!(s.has_need("a"));
+    // Past the deadline nothing can start: unserved, and why says so.
+    s.apply(&events(json!([{"type": "need_updated", "need":
+        {"id": "a", "kind": "drill", "demand": {"units": 1}, "earliest": 0, "deadline": 10,
+         "duration_h": 4}, "at": 10.5}])))
+        .unwrap();
+    assert!(s.plan().is_empty());
+    let why = s.why("a").unwrap();
+    assert_eq!(why.why.coverage, 0.0);
+    let candidates = why
+        .why
+        .candidates
+        .expect("the rule that excludes each resource");
+    assert!(
+        candidates[0].explanation.contains("ready at hour 10.50"),
+        "{}",
+        candidates[0].explanation
+    );
+    let bad = parse_events(&json!([{"type": "need_withdrawn", "id": "a", "at": -1},
+        {"type": "dispatch_released", "need": "a"}]))
+    .unwrap_err();
+    let fields: Vec<(String, Option<String>)> = bad
+        .iter()
+        .map(|i| (i.table.clone(), i.field.clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("events[0]".to_string(), Some("at".to_string())),
+            ("events[1]".to_string(), Some("resource".to_string()))
+        ]
+    );
+}
