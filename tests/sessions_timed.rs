@@ -37,8 +37,13 @@ fn need(rng: &mut SplitMix64, id: &str, kind: &str, clock: f64) -> Value {
     let (lat, lon) = point(rng);
     let earliest = clock.ceil() + rng.int(0, 16) as f64;
     let mut n = json!({"id": id, "community": format!("c{}", rng.int(0, 1)), "kind": kind,
-        "lat": lat, "lon": lon, "priority": rng.int(1, 5), "earliest": earliest,
-        "duration_h": 2 * rng.int(1, 4)});
+        "lat": lat, "lon": lon, "priority": rng.int(1, 5), "earliest": earliest});
+    if kind == "shelter" && rng.chance(0.2) {
+        // A need without a duration: it occupies its beds for good from its earliest hour.
+        n["demand"] = json!({"beds": 1, "meals": rng.int(1, 4)});
+        return n;
+    }
+    n["duration_h"] = json!(2 * rng.int(1, 4));
     if kind == "drill" {
         n["demand"] = json!({"units": 1});
         n["indivisible"] = json!(true);
@@ -140,7 +145,7 @@ fn occupation(s: &Session, d: &Dispatch) -> Option<(f64, f64)> {
     let start = d.start_h?;
     let end = match d.returned_h {
         Some(back) => back + turnaround,
-        None if d.active => d.end_h? + turnaround,
+        None if d.active => d.end_h.map_or(f64::INFINITY, |e| e + turnaround),
         None => return None,
     };
     Some((start, end))
@@ -205,18 +210,23 @@ fn assert_within_capacity(s: &Session, ctx: &str) {
                 continue;
             }
             let n = scenario.needs().iter().find(|n| n.id == *nid).unwrap();
-            let start = s.planned_starts()[nid];
-            assert!(
-                start >= now,
-                "{ctx}: {nid} planned at {start} before the clock {now}"
-            );
             let amounts = n
                 .demand
                 .iter()
                 .map(|(d, q)| (d.clone(), q * share))
                 .collect();
-            let end = start + n.duration_h.unwrap() + turnaround;
-            spans.push((start, end, amounts, false));
+            let Some(duration) = n.duration_h else {
+                // Without a duration: from its earliest hour for good.
+                let start = n.earliest.unwrap_or(0.0);
+                spans.push((start, f64::INFINITY, amounts, false));
+                continue;
+            };
+            let start = s.planned_starts()[nid];
+            assert!(
+                start >= now,
+                "{ctx}: {nid} planned at {start} before the clock {now}"
+            );
+            spans.push((start, start + duration + turnaround, amounts, false));
         }
         for d in s.dispatches().iter().filter(|d| d.resource == r.id) {
             if let Some((a, e)) = occupation(s, d) {
@@ -227,7 +237,12 @@ fn assert_within_capacity(s: &Session, ctx: &str) {
             let Some(&cap) = full.capacity.get(dim) else {
                 continue;
             };
-            for &(t, ..) in spans.iter().filter(|x| !x.3 && x.0 >= now) {
+            let instants = spans
+                .iter()
+                .filter(|x| !x.3 && x.0 >= now)
+                .map(|x| x.0)
+                .chain(now.is_finite().then_some(now));
+            for t in instants {
                 let load = |held: bool| -> f64 {
                     spans
                         .iter()
@@ -263,6 +278,7 @@ fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize) -> Value {
     let active: Vec<&Dispatch> = s.dispatches().iter().filter(|d| d.active).collect();
     let pick = |rng: &mut SplitMix64, len: usize| rng.int(0, len as u64 - 1) as usize;
     let mut touched = BTreeSet::new();
+    let at = &mut clock.clone();
     for _ in 0..rng.int(1, 3) {
         *next += 1;
         let id = format!("x{next}");
@@ -286,9 +302,13 @@ fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize) -> Value {
                 let kind = s.need(n).unwrap().kind.clone();
                 json!({"type": "need_updated", "need": need(rng, n, &kind, clock)})
             }
-            4 => {
+            4 if rng.chance(0.8) || resources.is_empty() => {
                 let k = kind_of(rng);
                 json!({"type": "resource_added", "resource": resource(rng, &id, k)})
+            }
+            4 => {
+                let (r, _) = &resources[pick(rng, resources.len())];
+                json!({"type": "resource_withdrawn", "id": r})
             }
             5 if !resources.is_empty() => {
                 let (r, kind) = &resources[pick(rng, resources.len())];
@@ -314,9 +334,10 @@ fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize) -> Value {
             }
             _ => continue,
         };
-        if events.is_empty() && rng.chance(0.5) {
-            // Odd hours too: the clock need not sit on the slot grid.
-            ev["at"] = json!(clock + rng.int(0, 5) as f64);
+        if rng.chance(0.4) {
+            // Odd hours too: the clock need not sit on the slot grid; any event may move it.
+            *at += rng.int(0, 4) as f64;
+            ev["at"] = json!(*at);
         }
         events.push(ev);
     }
@@ -339,9 +360,13 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
             let batch = random_batch(&mut rng, &s, &mut next);
             let events: Vec<Event> = parse_events(&batch).unwrap();
             let before = s.dispatches().to_vec();
+            let state_before = (s.plan().clone(), s.planned_starts().clone(), s.clock());
             let conflicts_before = naive_conflicts(&s);
             match s.apply(&events) {
                 Ok((out, applied)) => {
+                    for d in s.dispatches() {
+                        assert!(d.start_h.is_some(), "{ctx}: {d:?} after {batch}");
+                    }
                     log.extend(applied);
                     // Confirmed bookings never move: every one from before is there as it
                     // was (a return only records when), unless the batch released it.
@@ -380,7 +405,9 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                             (
                                 b.need.clone(),
                                 b.resource.clone(),
-                                b.start_h.unwrap().to_bits(),
+                                b.start_h
+                                    .unwrap_or_else(|| panic!("{ctx}: {c:?}"))
+                                    .to_bits(),
                             )
                         })
                         .collect();
@@ -390,8 +417,9 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                     for c in &out.conflicts {
                         for p in &c.proposal {
                             assert!(p.share > 0.0 && p.share <= 1.0 + 1e-9, "{ctx}: {p:?}");
-                            let at = p.start_h.unwrap();
-                            assert!(at >= s.clock().unwrap(), "{ctx}: {p:?} before the clock");
+                            if let (Some(at), Some(now)) = (p.start_h, s.clock()) {
+                                assert!(at >= now, "{ctx}: {p:?} before the clock");
+                            }
                         }
                         assert!(
                             !c.proposal.is_empty() || c.unserved_why.is_some(),
@@ -408,6 +436,7 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                                 | Refusal::NotProposed { .. }
                                 | Refusal::NothingToReturn(_)
                                 | Refusal::NoDispatch { .. }
+                                | Refusal::ActiveDispatches(_)
                         ),
                         "{ctx}: {}",
                         e.refusal
@@ -416,6 +445,11 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                         s.dispatches(),
                         &before[..],
                         "{ctx}: a refused batch changed state"
+                    );
+                    let state = (s.plan().clone(), s.planned_starts().clone(), s.clock());
+                    assert_eq!(
+                        state, state_before,
+                        "{ctx}: a refused batch changed the plan"
                     );
                     continue;
                 }

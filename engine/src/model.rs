@@ -211,6 +211,10 @@ pub struct Policy {
     /// time). Not input; the session sets it on its residual scenario.
     #[serde(skip)]
     pub(crate) now_h: Option<f64>,
+    /// Solved for a live session over time: timed whatever a part holds, so that a session's
+    /// part and its whole residual scenario are the same kind of model. Not input.
+    #[serde(skip)]
+    pub(crate) live_timed: bool,
 }
 
 /// Candidate starts one need may have unless `policy.max_starts` says otherwise: two weeks of
@@ -331,6 +335,7 @@ impl Default for Policy {
             slot_h: None,
             max_starts: None,
             now_h: None,
+            live_timed: false,
         }
     }
 }
@@ -438,11 +443,12 @@ impl Scenario {
     }
 
     /// Whether SPEC's time model is in force: some dimension is reusable and some need has a
-    /// duration. Otherwise the scenario means exactly what it meant before durations existed,
+    /// duration (or, in a live session over time, always). Otherwise the scenario means exactly what it meant before durations existed,
     /// and is solved as before (no start columns, no per-instant rows).
     pub fn is_timed(&self) -> bool {
         !self.policy.reusable.is_empty()
-            && (self.needs.iter().any(|n| n.duration_h.is_some())
+            && (self.policy.live_timed
+                || self.needs.iter().any(|n| n.duration_h.is_some())
                 || self.resources.iter().any(|r| !r.holds.is_empty()))
     }
 

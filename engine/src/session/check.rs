@@ -126,10 +126,8 @@ impl Session {
                     *active.entry(resource.as_str()).or_default() += 1;
                     returned.remove(resource.as_str());
                 }
-                EventKind::DispatchReleased { need, resource } => {
-                    if !needs.contains(need.as_str()) {
-                        return err(Refusal::NoNeed(need.clone()));
-                    }
+                EventKind::DispatchReleased { resource, .. } => {
+                    // The need may be withdrawn: its booking still holds the resource.
                     if !res.contains(resource.as_str()) {
                         return err(Refusal::NoResource(resource.clone()));
                     }

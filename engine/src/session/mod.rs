@@ -417,7 +417,7 @@ impl Session {
 
     /// The start of a timed need's bookings (every dispatch of it starts then).
     fn booked_start(&self, need: &str) -> Option<f64> {
-        if !self.timed {
+        if !self.timed || self.need(need).is_none_or(|n| n.duration_h.is_none()) {
             return None;
         }
         self.dispatches
@@ -460,10 +460,8 @@ impl Session {
             (true, None, Some(end)) => end + turnaround,
             (true, None, None) => f64::INFINITY,
         };
-        let start = d
-            .start_h
-            .unwrap_or_else(|| self.need(&d.need).and_then(|n| n.earliest).unwrap_or(0.0));
-        Some((start, end))
+        // Every dispatch of a timed session records when its occupation began.
+        Some((d.start_h?, end))
     }
 
     /// What a dispatch of a timed session holds of its resource `r` from now on: its

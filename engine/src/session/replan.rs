@@ -65,6 +65,7 @@ impl Session {
         let mut policy = self.policy.clone();
         if self.timed {
             policy.now_h = self.clock;
+            policy.live_timed = true;
         }
         Scenario {
             name: self.name.clone(),

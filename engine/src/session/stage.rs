@@ -31,12 +31,13 @@ impl Session {
     pub fn stage(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.check(events)?;
         let may_refuse = events.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::Dispatched { .. }
-                    | EventKind::ResourceReturned(_)
-                    | EventKind::DispatchReleased { .. }
-            ) && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
+            let bookings = match e.kind {
+                EventKind::Dispatched { .. } | EventKind::DispatchReleased { .. } => true,
+                // A timed return ends one loan, so what is left out is known only then.
+                EventKind::ResourceReturned(_) | EventKind::ResourceWithdrawn(_) => self.timed,
+                _ => false,
+            };
+            bookings && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
         });
         if may_refuse {
             let mut copy = self.clone();
@@ -409,6 +410,14 @@ impl Session {
                 }
             }
             EventKind::ResourceWithdrawn(id) => {
+                // `check` simulates returns whole; in a timed session a return ends one loan.
+                if self
+                    .dispatches
+                    .iter()
+                    .any(|d| d.active && d.resource == *id)
+                {
+                    return Err(Refusal::ActiveDispatches(id.clone()));
+                }
                 tn.extend(self.unlink_resource(id));
                 let ri = self.res_ix[id];
                 self.resources.swap_remove(ri);
@@ -454,7 +463,9 @@ impl Session {
                     .iter()
                     .map(|(d, q)| (d.clone(), q * share))
                     .collect();
-                // A timed need's booking: the plan's start, which then never moves.
+                // A timed need's booking: the plan's start, which then never moves. A need
+                // without a duration in a timed session occupies its resource for good from
+                // its earliest hour or the clock, whichever is later, recorded here.
                 let start_h = match (self.timed, residual.duration_h) {
                     (true, Some(_)) => match self.starts.get(need) {
                         Some(&s) => Some(s),
@@ -465,7 +476,11 @@ impl Session {
                             })
                         }
                     },
-                    _ => None,
+                    (true, None) => {
+                        let earliest = residual.earliest.unwrap_or(0.0);
+                        Some(self.clock.map_or(earliest, |now| earliest.max(now)))
+                    }
+                    (false, _) => None,
                 };
                 let dispatch = Dispatch {
                     need: need.clone(),
@@ -524,7 +539,7 @@ impl Session {
                     return Err(Refusal::NothingToReturn(id.clone()));
                 };
                 for d in self.dispatches.iter_mut() {
-                    if d.active && d.resource == *id && (now.is_none() || first(d) == out) {
+                    if d.active && d.resource == *id && (!timed || first(d) == out) {
                         d.active = false;
                         if timed {
                             d.returned_h = now;
