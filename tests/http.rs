@@ -855,12 +855,16 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         json!([{"type": "resource_returned", "id": "d1", "at": 18}]),
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let conflict = json!([{"booking": {"need": "b", "resource": "d1", "fraction": 1.0,
+                                       "amounts": {"units": 1.0}, "active": true,
+                                       "start_h": 12.0, "end_h": 17.0},
+                           "proposal": [{"resource": "d2", "share": 1.0, "start_h": 18.0}]}]);
+    assert_eq!(r.json()["conflicts"], conflict);
+    // The state lists it until the coordinator decides, with the clock.
+    let state = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
     assert_eq!(
-        r.json()["conflicts"],
-        json!([{"booking": {"need": "b", "resource": "d1", "fraction": 1.0,
-                            "amounts": {"units": 1.0}, "active": true,
-                            "start_h": 12.0, "end_h": 17.0},
-                "proposal": [{"resource": "d2", "share": 1.0, "start_h": 18.0}]}])
+        (&state["clock"], &state["conflicts"]),
+        (&json!(18.0), &conflict)
     );
     // The clock never goes back: 409, nothing applied.
     let r = events(
@@ -894,6 +898,11 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
     let s = Server::start(dir.path(), &[]);
     let after = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
     assert_eq!(after["dispatched"], plan["dispatched"]);
+    let state = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
+    assert_eq!(
+        (&state["clock"], &state["conflicts"]),
+        (&json!(18.0), &conflict)
+    );
     let r = events(
         &s,
         &id,
@@ -905,6 +914,8 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         json!([{"resource": "d2", "need": "b", "before": 0.0, "after": 1.0,
                 "after_start_h": 18.0}])
     );
+    let state = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
+    assert_eq!(state.get("conflicts"), None, "released: no conflict left");
     let r = events(
         &s,
         &id,

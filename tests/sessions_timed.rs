@@ -413,6 +413,17 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                         .collect();
                     let fresh: BTreeSet<_> = now.difference(&conflicts_before).cloned().collect();
                     assert_eq!(listed, fresh, "{ctx}: conflicts");
+                    // And the session lists every booking in conflict now, old ones too.
+                    let open: BTreeSet<(String, String, u64)> = s
+                        .conflicts()
+                        .iter()
+                        .map(|c| {
+                            let b = &c.booking;
+                            let start = b.start_h.expect("a timed booking has a start");
+                            (b.need.clone(), b.resource.clone(), start.to_bits())
+                        })
+                        .collect();
+                    assert_eq!(open, now, "{ctx}: open conflicts");
                     conflicts_seen += listed.len();
                     for c in &out.conflicts {
                         for p in &c.proposal {

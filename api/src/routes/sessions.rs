@@ -202,6 +202,13 @@ pub struct SessionState {
     pub open: std::collections::BTreeMap<String, f64>,
     /// The resources in the session now, as last defined (dispatches not subtracted).
     pub resources: Vec<commonsnet_engine::model::Resource>,
+    /// The session clock (hours): the latest `at` of its events; absent before the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<f64>,
+    /// The confirmed bookings in conflict now (a resource came back late), each with what the
+    /// re-plan proposes once they are all released; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<commonsnet_engine::session::Conflict>,
 }
 
 impl SessionState {
@@ -212,6 +219,8 @@ impl SessionState {
             needs: s.needs().map(|(n, _)| n.clone()).collect(),
             open: s.needs().map(|(n, open)| (n.id.clone(), open)).collect(),
             resources: s.resources().to_vec(),
+            clock: s.clock(),
+            conflicts: s.conflicts(),
         }
     }
 }

@@ -488,6 +488,17 @@ impl Session {
     pub fn clock(&self) -> Option<f64> {
         self.clock
     }
+
+    /// Every confirmed booking in conflict now (its resource over capacity at some instant
+    /// of its occupation, after a late return), with what the re-plan would propose once
+    /// they are all released; they stay listed until `dispatch_released` or a return ends
+    /// them. Empty in a session without time.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        if !self.timed {
+            return Vec::new();
+        }
+        self.conflicts_except(&BTreeSet::new())
+    }
 }
 
 /// An entity as JSON input would give it (absent optional fields left out).

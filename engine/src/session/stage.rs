@@ -149,7 +149,7 @@ impl Session {
             }
         }
         let conflicts = match &p.conflicts_before {
-            Some(before) => self.new_conflicts(before),
+            Some(before) => self.conflicts_except(before),
             None => Vec::new(),
         };
         Flushed {
@@ -273,16 +273,16 @@ impl Session {
         self.conflicts_now().into_iter().map(|(k, _)| k).collect()
     }
 
-    /// The bookings in conflict now that were not in `before`, each with what the re-plan
-    /// would propose for its need once every such booking is released.
-    fn new_conflicts(&self, before: &BTreeSet<(String, String, u64)>) -> Vec<Conflict> {
-        let fresh: Vec<usize> = self
-            .conflicts_now()
-            .into_iter()
-            .filter(|(k, _)| !before.contains(k))
-            .map(|(_, k)| k)
-            .collect();
-        if fresh.is_empty() {
+    /// The confirmed bookings in conflict now that are not in `before` (all of them with an
+    /// empty `before`), each with what the re-plan would propose for its need once every
+    /// booking now in conflict is released: the coordinator's choice is for all of them, so
+    /// no proposal counts on room that another conflicting booking still claims.
+    pub(super) fn conflicts_except(
+        &self,
+        before: &BTreeSet<(String, String, u64)>,
+    ) -> Vec<Conflict> {
+        let now = self.conflicts_now();
+        if now.iter().all(|(key, _)| before.contains(key)) {
             return Vec::new();
         }
         let mut what_if = self.clone();
@@ -291,8 +291,8 @@ impl Session {
             ..Pending::default()
         });
         let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
-        for &k in &fresh {
-            let d = &self.dispatches[k];
+        for (_, k) in &now {
+            let d = &self.dispatches[*k];
             let release = EventKind::DispatchReleased {
                 need: d.need.clone(),
                 resource: d.resource.clone(),
@@ -305,9 +305,9 @@ impl Session {
             p.resources.append(&mut tr);
         }
         what_if.replan_touched();
-        fresh
-            .into_iter()
-            .map(|k| {
+        now.into_iter()
+            .filter(|(key, _)| !before.contains(key))
+            .map(|(_, k)| {
                 let booking = self.dispatches[k].clone();
                 let start_h = what_if.starts.get(&booking.need).copied();
                 let proposal: Vec<Proposal> = what_if
