@@ -64,6 +64,28 @@ export interface Dispatch {
   amounts: Record<string, number>;
   /** False once the resource was returned. */
   active: boolean;
+  /** A timed need's booking: its start and end (start + duration), in session hours. */
+  start_h?: number;
+  end_h?: number;
+  /** The session clock when the resource came back. */
+  returned_h?: number;
+}
+
+/** A match the re-plan would make for a need whose booking is in conflict. */
+export interface Proposal {
+  resource: string;
+  /** Share of the need's part that would be open. */
+  share: number;
+  start_h?: number;
+}
+
+/** A confirmed booking over its resource's capacity (the resource came back late), with what
+ * the re-plan proposes once it is released. */
+export interface Conflict {
+  booking: Dispatch;
+  proposal: Proposal[];
+  /** Why the need would go unserved, when the proposal serves none of it. */
+  unserved_why?: string;
 }
 
 export interface Plan {
@@ -79,6 +101,8 @@ export interface ChangeSet {
   applied: number;
   duplicates: string[];
   replanned_needs: number;
+  /** Bookings this batch left over capacity; absent when none. */
+  conflicts?: Conflict[];
 }
 
 export interface SessionListed {
@@ -305,11 +329,13 @@ export interface Entity {
   [field: string]: unknown;
 }
 
+/** An event of a live session. `at` is the session clock in hours (never decreasing: an
+ * earlier one is refused with 409); `dispatch_released` undoes a dispatch. */
 export type SessionEvent =
-  | { type: 'need_added' | 'need_updated'; need: Entity; event_id?: string }
-  | { type: 'resource_added' | 'resource_updated'; resource: Entity; event_id?: string }
-  | { type: 'need_withdrawn' | 'resource_withdrawn' | 'resource_returned'; id: string; event_id?: string }
-  | { type: 'dispatched'; need: string; resource: string; event_id?: string };
+  | { type: 'need_added' | 'need_updated'; need: Entity; event_id?: string; at?: number }
+  | { type: 'resource_added' | 'resource_updated'; resource: Entity; event_id?: string; at?: number }
+  | { type: 'need_withdrawn' | 'resource_withdrawn' | 'resource_returned'; id: string; event_id?: string; at?: number }
+  | { type: 'dispatched' | 'dispatch_released'; need: string; resource: string; event_id?: string; at?: number };
 
 /** The multipart form of `POST /v1/solve` for table files: each file goes in the part its name
  * says (`needs.csv` -> `needs`), the policy as JSON. */

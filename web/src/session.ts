@@ -1,7 +1,7 @@
 // The coordinator's view of a live session: what `GET /v1/sessions/{id}/state` answers, put in
 // the order a coordinator works in.
 
-import type { Entity, Plan, Row, Scenario } from './api';
+import type { Conflict, Dispatch, Entity, Plan, Row, Scenario, SessionEvent } from './api';
 
 /** `GET /v1/sessions/{id}/state`: the plan and the entities of one read of the session. */
 export interface SessionState {
@@ -11,6 +11,69 @@ export interface SessionState {
   /** Each need's part not yet dispatched; the plan's shares are of this part. */
   open: Record<string, number>;
   resources: Entity[];
+  /** The session clock (hours): the latest `at` of its events; absent before the first. */
+  clock?: number;
+  /** The confirmed bookings in conflict now (a resource came back late), each with what the
+   * re-plan proposes once they are released; absent when there are none. */
+  conflicts?: Conflict[];
+}
+
+/** A booking's hours in the session's time: its start, and its end unless it has none (a need
+ * without a duration occupies its resource from its start on). */
+export interface Hours {
+  start: number;
+  end?: number;
+}
+
+const finite = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+
+/** The hours of an allocation row, a dispatch or a proposal (`start_h`, `end_h`): null when it
+ * has no start (a snapshot session). */
+export function hoursOf(x: { start_h?: unknown; end_h?: unknown }): Hours | null {
+  const start = finite(x.start_h);
+  if (start === undefined) return null;
+  const end = finite(x.end_h);
+  return end === undefined ? { start } : { start, end };
+}
+
+/** Hours in words: `12–17 h`, or `from 12 h` without an end. `say` is the catalogue's
+ * translation, `fmt` the number format of the page's language. */
+export function hoursText(
+  h: Hours,
+  say: (key: 'coord.hours' | 'coord.from', params: Record<string, string>) => string,
+  fmt: (x: number) => string,
+): string {
+  return h.end === undefined
+    ? say('coord.from', { start: fmt(h.start) })
+    : say('coord.hours', { start: fmt(h.start), end: fmt(h.end) });
+}
+
+/** The clock input as the `at` the page sends: its hours, or none when it is empty. */
+export function clockToSend(input: number | null | undefined): number | undefined {
+  return finite(input);
+}
+
+/** The clock input after a read of the session: the session's clock when the input is empty
+ * or behind it, so the page never sends a time before the clock by accident (the server would
+ * refuse the batch); a time ahead of the clock stays as typed. */
+export function raiseClock(input: number | null | undefined, clock: number | undefined): number | null {
+  const typed = finite(input);
+  const now = finite(clock);
+  if (now === undefined) return typed ?? null;
+  return typed === undefined || typed < now ? now : typed;
+}
+
+/** The page's events as sent: each with a fresh event id, and at the clock input's hour when
+ * it has one. */
+export function stamp(events: readonly SessionEvent[], at: number | undefined, id: () => string = eventId): SessionEvent[] {
+  return events.map((ev) => (at === undefined ? { ...ev, event_id: id() } : { ...ev, event_id: id(), at }));
+}
+
+/** The dispatches the coordinator sees: the active ones, and the returned bookings of a
+ * session with a clock (which show when they came back). A snapshot session's returned
+ * dispatches are done with and left out. */
+export function shownDispatches(dispatched: readonly Dispatch[]): Dispatch[] {
+  return dispatched.filter((d) => d.active || d.returned_h !== undefined);
 }
 
 /** Needs by priority (highest first), then the earliest start they can take (oldest first),
@@ -25,11 +88,19 @@ export function orderNeeds(needs: readonly Entity[]): Entity[] {
   );
 }
 
-/** The proposed matches of one need (resource and share of its open part), largest first. */
-export function proposedFor(allocations: readonly Row[], need: string): { resource: string; share: number }[] {
+/** The proposed matches of one need (resource and share of its open part, and the hours of a
+ * timed need), largest first. */
+export function proposedFor(
+  allocations: readonly Row[],
+  need: string,
+): { resource: string; share: number; hours?: Hours }[] {
   return allocations
     .filter((a) => a.need === need)
-    .map((a) => ({ resource: String(a.resource), share: Number(a.share) }))
+    .map((a) => {
+      const m = { resource: String(a.resource), share: Number(a.share) };
+      const hours = hoursOf(a);
+      return hours ? { ...m, hours } : m;
+    })
     .sort((x, y) => y.share - x.share || x.resource.localeCompare(y.resource));
 }
 

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Dispatch, Row, SessionEvent } from './api';
+import { translate } from './i18n';
+import { clockToSend, hoursOf, hoursText, proposedFor, raiseClock, shownDispatches, stamp } from './session';
+
+describe('hours of a booking', () => {
+  it('reads start and end from an allocation row, a dispatch or a proposal', () => {
+    const row: Row = { resource: 'd1', need: 'a', share: 1, start_h: 12, end_h: 17 };
+    expect(hoursOf(row)).toEqual({ start: 12, end: 17 });
+    expect(hoursOf({ start_h: 18 })).toEqual({ start: 18 });
+    expect(hoursOf({ start_h: 0, end_h: 10 })).toEqual({ start: 0, end: 10 });
+  });
+
+  it('has none without a start (a snapshot session)', () => {
+    expect(hoursOf({})).toBeNull();
+    expect(hoursOf({ start_h: null, end_h: 5 })).toBeNull();
+    expect(hoursOf({ start_h: '12' })).toBeNull();
+    expect(hoursOf({ start_h: Number.NaN })).toBeNull();
+  });
+
+  it('says a span, or an open end, in the page’s language', () => {
+    const fmt = (x: number) => String(x);
+    expect(hoursText({ start: 12, end: 17 }, (k, p) => translate('en', k, p), fmt)).toBe('12–17 h');
+    expect(hoursText({ start: 18 }, (k, p) => translate('en', k, p), fmt)).toBe('from 18 h');
+    expect(hoursText({ start: 18 }, (k, p) => translate('sv', k, p), fmt)).toBe('från 18 tim');
+    const sv = (x: number) => new Intl.NumberFormat('sv-SE').format(x);
+    expect(hoursText({ start: 1.5, end: 3.25 }, (k, p) => translate('sv', k, p), sv)).toBe('1,5–3,25 tim');
+  });
+
+  it('puts the hours on a proposed match that has them', () => {
+    const rows: Row[] = [
+      { need: 'b', resource: 'd2', share: 1, start_h: 18, end_h: 23 },
+      { need: 'a', resource: 'd1', share: 1 },
+    ];
+    expect(proposedFor(rows, 'b')).toEqual([{ resource: 'd2', share: 1, hours: { start: 18, end: 23 } }]);
+    expect(proposedFor(rows, 'a')[0]).not.toHaveProperty('hours');
+  });
+});
+
+describe('the clock the page sends', () => {
+  it('sends the input’s hour, or none when it is empty', () => {
+    expect(clockToSend(18)).toBe(18);
+    expect(clockToSend(0)).toBe(0);
+    expect(clockToSend(null)).toBeUndefined();
+    expect(clockToSend(undefined)).toBeUndefined();
+    expect(clockToSend(Number.NaN)).toBeUndefined();
+  });
+
+  it('is raised to the session clock after a read, never lowered', () => {
+    expect(raiseClock(null, undefined)).toBeNull();
+    expect(raiseClock(5, undefined)).toBe(5);
+    expect(raiseClock(null, 18)).toBe(18);
+    expect(raiseClock(12, 18)).toBe(18);
+    expect(raiseClock(18, 18)).toBe(18);
+    expect(raiseClock(20, 18)).toBe(20);
+    expect(raiseClock(0, 0)).toBe(0);
+  });
+
+  it('stamps every event with a fresh id, and with the hour when there is one', () => {
+    let n = 0;
+    const id = () => `e${++n}`;
+    const events: SessionEvent[] = [
+      { type: 'resource_returned', id: 'd1' },
+      { type: 'dispatch_released', need: 'b', resource: 'd1' },
+    ];
+    expect(stamp(events, 18, id)).toEqual([
+      { type: 'resource_returned', id: 'd1', event_id: 'e1', at: 18 },
+      { type: 'dispatch_released', need: 'b', resource: 'd1', event_id: 'e2', at: 18 },
+    ]);
+    const plain = stamp(events, undefined, id);
+    expect(plain.map((e) => e.event_id)).toEqual(['e3', 'e4']);
+    expect(plain.every((e) => !('at' in e))).toBe(true);
+    expect(events[0]).toEqual({ type: 'resource_returned', id: 'd1' });
+    // An hour of 0 is an hour, not "none".
+    expect(stamp(events.slice(0, 1), 0, id)[0]).toMatchObject({ at: 0 });
+  });
+});
+
+describe('dispatches shown', () => {
+  it('keeps the active ones and the timed returns, drops a snapshot session’s returns', () => {
+    const d = (need: string, active: boolean, extra: Partial<Dispatch> = {}): Dispatch => ({
+      need, resource: 'd1', fraction: 1, amounts: { units: 1 }, active, ...extra,
+    });
+    const list = [
+      d('a', false, { start_h: 0, end_h: 10, returned_h: 18 }),
+      d('b', true, { start_h: 12, end_h: 17 }),
+      d('old', false),
+      d('c', true),
+    ];
+    expect(shownDispatches(list).map((x) => x.need)).toEqual(['a', 'b', 'c']);
+  });
+});
