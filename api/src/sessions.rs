@@ -24,7 +24,7 @@ use crate::schema;
 use crate::store::{LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
-    Applied, BatchOutcome, Conflict, Dispatch, Event, MatchChange, Session,
+    Applied, BatchOutcome, BookingConflict, Dispatch, Event, MatchChange, Session,
 };
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
@@ -177,7 +177,7 @@ pub struct ChangeSet {
     /// Confirmed bookings the batch left over capacity (a resource returned late), each
     /// with what the re-plan proposes instead; released only by `dispatch_released`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conflicts: Vec<Conflict>,
+    pub conflicts: Vec<BookingConflict>,
 }
 
 impl ChangeSet {

@@ -524,9 +524,7 @@ const READ_FIELDS = {
   Plan: ['summary', 'allocations', 'dispatched'],
   Dispatch: ['need', 'resource', 'fraction', 'amounts', 'active', 'start_h', 'end_h', 'returned_h'],
   ChangeSet: ['seq', 'changed', 'dispatched', 'applied', 'duplicates', 'replanned_needs', 'conflicts'],
-  // A booking in conflict (`conflicts` of SessionState and ChangeSet: booking, proposal,
-  // unserved_why) is not checked here: its schema is named `Conflict` like the infeasibility
-  // member's (kind, id, dim), and the document keeps only that one.
+  BookingConflict: ['booking', 'proposal', 'unserved_why'],
   Proposal: ['resource', 'share', 'start_h'],
   SessionListed: ['id', 'name', 'created_ms', 'seq'],
   SessionList: ['sessions'],

@@ -81,7 +81,7 @@ export interface Proposal {
 
 /** A confirmed booking over its resource's capacity (the resource came back late), with what
  * the re-plan proposes once it is released. */
-export interface Conflict {
+export interface BookingConflict {
   booking: Dispatch;
   proposal: Proposal[];
   /** Why the need would go unserved, when the proposal serves none of it. */
@@ -102,7 +102,7 @@ export interface ChangeSet {
   duplicates: string[];
   replanned_needs: number;
   /** Bookings this batch left over capacity; absent when none. */
-  conflicts?: Conflict[];
+  conflicts?: BookingConflict[];
 }
 
 export interface SessionListed {

@@ -1,7 +1,7 @@
 // The coordinator's view of a live session: what `GET /v1/sessions/{id}/state` answers, put in
 // the order a coordinator works in.
 
-import type { Conflict, Dispatch, Entity, Plan, Row, Scenario, SessionEvent } from './api';
+import type { BookingConflict, Dispatch, Entity, Plan, Row, Scenario, SessionEvent } from './api';
 
 /** `GET /v1/sessions/{id}/state`: the plan and the entities of one read of the session. */
 export interface SessionState {
@@ -15,7 +15,7 @@ export interface SessionState {
   clock?: number;
   /** The confirmed bookings in conflict now (a resource came back late), each with what the
    * re-plan proposes once they are released; absent when there are none. */
-  conflicts?: Conflict[];
+  conflicts?: BookingConflict[];
 }
 
 /** A booking's hours in the session's time: its start, and its end unless it has none (a need

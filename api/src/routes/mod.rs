@@ -131,7 +131,7 @@ Code::HeadersTooLarge,
         commonsnet_engine::Status, commonsnet_engine::model::Objective,
         commonsnet_engine::Summary, commonsnet_engine::solve::Infeasibility,
         commonsnet_engine::session::Dispatch, commonsnet_engine::session::MatchChange,
-        commonsnet_engine::session::Conflict, commonsnet_engine::session::Proposal,
+        commonsnet_engine::session::BookingConflict, commonsnet_engine::session::Proposal,
         commonsnet_engine::batch::RunRow, commonsnet_engine::batch::RunMetrics,
         commonsnet_engine::graph::Excluded, commonsnet_engine::explain::Reason,
         crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
@@ -660,6 +660,33 @@ mod tests {
             "SessionState",
             &sessions::SessionState::of(&session, 1),
         );
+        // A session over time with a late return: booking conflicts in both answers.
+        let drill = |id: &str, earliest: u32, hours: u32| {
+            serde_json::json!({"id": id, "kind": "drill", "demand": {"units": 1},
+                "indivisible": true, "earliest": earliest, "duration_h": hours})
+        };
+        let lending = commonsnet_engine::scenario_from_value(&serde_json::json!({
+            "resources": [{"id": "d1", "kind": "drill", "capacity": {"units": 1}},
+                          {"id": "d2", "kind": "drill", "capacity": {"units": 1}, "cost": 5,
+                           "available_from": 17}],
+            "needs": [drill("a", 0, 10), drill("b", 12, 5)],
+            "policy": {"reusable": ["units"], "slot_h": 1}}))
+        .unwrap();
+        let mut timed = Session::new(&lending).unwrap();
+        for batch in [
+            serde_json::json!([{"type": "dispatched", "need": "a", "resource": "d1", "at": 0},
+                               {"type": "dispatched", "need": "b", "resource": "d1"}]),
+            serde_json::json!([{"type": "resource_returned", "id": "d1", "at": 18}]),
+        ] {
+            let (out, _) = timed.stage(&parse_events(&batch).unwrap()).unwrap();
+            let flushed = timed.flush();
+            let mut out = out;
+            out.conflicts = flushed.conflicts;
+            conforms(&doc, "ChangeSet", &crate::sessions::ChangeSet::new(2, out));
+        }
+        let state = sessions::SessionState::of(&timed, 2);
+        assert_eq!(state.conflicts.len(), 1, "b's booking is in conflict");
+        conforms(&doc, "SessionState", &state);
         let listed = crate::sessions::SessionListed {
             id: "s1".into(),
             name: None,

@@ -208,7 +208,7 @@ pub struct SessionState {
     /// The confirmed bookings in conflict now (a resource came back late), each with what the
     /// re-plan proposes once they are all released; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conflicts: Vec<commonsnet_engine::session::Conflict>,
+    pub conflicts: Vec<commonsnet_engine::session::BookingConflict>,
 }
 
 impl SessionState {

@@ -115,7 +115,7 @@ pub struct MatchChange {
 /// coordinator decides, with `dispatch_released` to let the re-plan take the need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Conflict {
+pub struct BookingConflict {
     pub booking: Dispatch,
     /// What the re-plan proposes for the booked part of the need once the booking is
     /// released (every booking in conflict released together): other items, other starts,
@@ -150,7 +150,7 @@ pub struct BatchOutcome {
     /// Confirmed bookings that the batch left over capacity (a late return), each with what
     /// the re-plan proposes instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conflicts: Vec<Conflict>,
+    pub conflicts: Vec<BookingConflict>,
 }
 
 /// What [`Session::flush`] re-planned.
@@ -160,7 +160,7 @@ pub struct Flushed {
     pub changed: Vec<MatchChange>,
     pub replanned_needs: usize,
     /// Bookings in conflict that were not before the first staged batch.
-    pub conflicts: Vec<Conflict>,
+    pub conflicts: Vec<BookingConflict>,
 }
 
 /// Why an event cannot be applied; the batch it belongs to is refused whole.
@@ -493,7 +493,7 @@ impl Session {
     /// of its occupation, after a late return), with what the re-plan would propose once
     /// they are all released; they stay listed until `dispatch_released` or a return ends
     /// them. Empty in a session without time.
-    pub fn conflicts(&self) -> Vec<Conflict> {
+    pub fn conflicts(&self) -> Vec<BookingConflict> {
         if !self.timed {
             return Vec::new();
         }

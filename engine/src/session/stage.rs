@@ -2,7 +2,7 @@
 //! committing dispatches, the plan diff a batch answers, and replay of the durable log.
 
 use super::{
-    entity_value, one_need, one_resource, Applied, BatchOutcome, Conflict, Dispatch, Event,
+    entity_value, one_need, one_resource, Applied, BatchOutcome, BookingConflict, Dispatch, Event,
     EventError, EventKind, Flushed, MatchChange, Pending, Proposal, Refusal, ReplayError, Session,
     EPS,
 };
@@ -280,7 +280,7 @@ impl Session {
     pub(super) fn conflicts_except(
         &self,
         before: &BTreeSet<(String, String, u64)>,
-    ) -> Vec<Conflict> {
+    ) -> Vec<BookingConflict> {
         let now = self.conflicts_now();
         if now.iter().all(|(key, _)| before.contains(key)) {
             return Vec::new();
@@ -328,7 +328,7 @@ impl Session {
                             .to_string(),
                     ),
                 };
-                Conflict {
+                BookingConflict {
                     booking,
                     proposal,
                     unserved_why,
