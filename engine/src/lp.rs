@@ -419,6 +419,37 @@ impl SubModel<'_> {
             pb.add_row(..=1.0, pick);
             row += 1;
         }
+        // An indivisible need that may take a resource at several starts gets one more binary
+        // per such resource, `a_{n,r} = sum_s x_{n,r,s}`: whether it is served there at all.
+        // The model is the same; branching on it splits the plans by where a need is served,
+        // where branching on one start only moves the need to another start at the same cost
+        // (the tool library's cost stage: benches/RESULTS.md, "Where a need is served").
+        if mip {
+            for edges_of_need in &need_edges {
+                let Some(&first) = edges_of_need.first() else {
+                    continue;
+                };
+                if !s.needs[net.edges[self.edges[first]].need()].indivisible {
+                    continue;
+                }
+                let mut by_resource: std::collections::BTreeMap<usize, Vec<usize>> =
+                    Default::default();
+                for &j in edges_of_need {
+                    by_resource
+                        .entry(net.edges[self.edges[j]].resource())
+                        .or_default()
+                        .push(j);
+                }
+                for js in by_resource.values().filter(|js| js.len() > 1) {
+                    let a = pb.add_integer_column(0.0, 0.0..=1.0);
+                    next_col += 1;
+                    let mut entries: Vec<_> = js.iter().map(|&j| (cols[j], 1.0)).collect();
+                    entries.push((a, -1.0));
+                    pb.add_row(0.0..=0.0, entries);
+                    row += 1;
+                }
+            }
+        }
 
         // Deprivation: `z_n >= f(1 - y_n)`, one row per linear piece of `f` (slope `b`, value
         // `f_1` at u = 1): `z_n + b y_n >= f_1`. Needs without links pay the constant `f(1)`
