@@ -419,11 +419,20 @@ impl SubModel<'_> {
             pb.add_row(..=1.0, pick);
             row += 1;
         }
-        // An indivisible need that may take a resource at several starts gets one more binary
-        // per such resource, `a_{n,r} = sum_s x_{n,r,s}`: whether it is served there at all.
-        // The model is the same; branching on it splits the plans by where a need is served,
-        // where branching on one start only moves the need to another start at the same cost
-        // (the tool library's cost stage: benches/RESULTS.md, "Where a need is served").
+        // An indivisible need that may take a pool (a resource with room for more than one
+        // such use at a time) at several starts gets one more binary per such resource,
+        // `a_{n,r} = sum_s x_{n,r,s}`: whether it is served there at all. The model is the
+        // same; on a pool, branching on it splits the plans by where a need is served, where
+        // branching on one start mostly moves the need to another start at the same cost. On
+        // a single machine the start is the sequencing decision, and the extra binaries only
+        // slow the search (benches/RESULTS.md, "Where a need is served").
+        let pool = |j: usize| {
+            let e = self.edges[j];
+            let (cap, used) = (net.cap(net.edges[e].resource()), net.edge_use(e));
+            net.time.as_ref().is_some_and(|t| {
+                (0..nd).any(|d| t.reusable[d] && used[d] > 0.0 && cap[d] >= 2.0 * used[d])
+            })
+        };
         if mip {
             for edges_of_need in &need_edges {
                 let Some(&first) = edges_of_need.first() else {
@@ -440,7 +449,10 @@ impl SubModel<'_> {
                         .or_default()
                         .push(j);
                 }
-                for js in by_resource.values().filter(|js| js.len() > 1) {
+                for js in by_resource
+                    .values()
+                    .filter(|js| js.len() > 1 && pool(js[0]))
+                {
                     let a = pb.add_integer_column(0.0, 0.0..=1.0);
                     next_col += 1;
                     let mut entries: Vec<_> = js.iter().map(|&j| (cols[j], 1.0)).collect();
