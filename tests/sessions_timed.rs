@@ -264,7 +264,7 @@ fn assert_within_capacity(s: &Session, ctx: &str) {
     }
 }
 
-/// A random next batch for the session's state; the clock moves with probability 1/2.
+/// A random next batch for the session's state; any event may move the clock (0-4 h).
 fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize) -> Value {
     let clock = s.clock().unwrap_or(0.0);
     let mut events = Vec::new();
@@ -426,8 +426,18 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                     assert_eq!(open, now, "{ctx}: open conflicts");
                     conflicts_seen += listed.len();
                     for c in &out.conflicts {
+                        let timed_need = s.need(&c.booking.need).map(|n| n.duration_h.is_some());
+                        assert!(
+                            timed_need.is_some() || c.proposal.is_empty(),
+                            "{ctx}: a proposal for a withdrawn need"
+                        );
                         for p in &c.proposal {
                             assert!(p.share > 0.0 && p.share <= 1.0 + 1e-9, "{ctx}: {p:?}");
+                            assert_eq!(
+                                Some(p.start_h.is_some()),
+                                timed_need,
+                                "{ctx}: {p:?} has a start exactly when its need has a duration"
+                            );
                             if let (Some(at), Some(now)) = (p.start_h, s.clock()) {
                                 assert!(at >= now, "{ctx}: {p:?} before the clock");
                             }
@@ -651,4 +661,71 @@ fn the_clock_never_goes_back_and_bad_times_name_their_field() {
             ("events[1]".to_string(), Some("resource".to_string()))
         ]
     );
+}
+
+/// Two stays at one shelter that begin at the same hour are two loans: one return ends one of
+/// them (the first booked), and two returns in one batch end both; a withdrawn need's id
+/// cannot be taken again while its bookings are on record.
+#[test]
+fn one_return_ends_one_stay_and_booked_ids_are_not_reused() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "hall", "kind": "shelter", "capacity": {"beds": 4}}],
+        "needs": [
+            {"id": "f1", "kind": "shelter", "demand": {"beds": 2}, "earliest": 0, "duration_h": 24},
+            {"id": "f2", "kind": "shelter", "demand": {"beds": 2}, "earliest": 0, "duration_h": 48}],
+        "policy": {"reusable": ["beds"]}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    s.apply(&events(json!([
+        {"type": "dispatched", "need": "f1", "resource": "hall", "at": 0},
+        {"type": "dispatched", "need": "f2", "resource": "hall"}])))
+        .unwrap();
+    let back = |s: &Session| -> Vec<(String, Option<f64>)> {
+        s.dispatches()
+            .iter()
+            .map(|d| (d.need.clone(), d.returned_h))
+            .collect()
+    };
+    s.apply(&events(
+        json!([{"type": "resource_returned", "id": "hall", "at": 20}]),
+    ))
+    .unwrap();
+    assert_eq!(
+        back(&s),
+        [("f1".to_string(), Some(20.0)), ("f2".to_string(), None)]
+    );
+    // Withdrawn with a booking out, f2 keeps its id until the booking ends.
+    s.apply(&events(json!([{"type": "need_withdrawn", "id": "f2"}])))
+        .unwrap();
+    let e = s
+        .apply(&events(json!([{"type": "need_added", "need":
+            {"id": "f2", "kind": "shelter", "demand": {"beds": 1}, "earliest": 30, "duration_h": 5}}])))
+        .unwrap_err();
+    assert_eq!(e.refusal, Refusal::NeedIdDispatched("f2".into()));
+
+    // Two returns in one batch: both stays end.
+    let mut s = Session::new(&init).unwrap();
+    s.apply(&events(json!([
+        {"type": "dispatched", "need": "f1", "resource": "hall", "at": 0},
+        {"type": "dispatched", "need": "f2", "resource": "hall"}])))
+        .unwrap();
+    s.apply(&events(json!([
+        {"type": "resource_returned", "id": "hall", "at": 20},
+        {"type": "resource_returned", "id": "hall", "at": 30}])))
+        .unwrap();
+    assert_eq!(
+        back(&s),
+        [
+            ("f1".to_string(), Some(20.0)),
+            ("f2".to_string(), Some(30.0))
+        ]
+    );
+    // A third has nothing left to return: refused, nothing changed.
+    let e = s
+        .apply(&events(
+            json!([{"type": "resource_returned", "id": "hall", "at": 31}]),
+        ))
+        .unwrap_err();
+    assert_eq!(e.refusal, Refusal::NothingToReturn("hall".into()));
+    assert_eq!(s.clock(), Some(30.0));
 }

@@ -429,9 +429,12 @@ impl SubModel<'_> {
         let pool = |j: usize| {
             let e = self.edges[j];
             let (cap, used) = (net.cap(net.edges[e].resource()), net.edge_use(e));
-            net.time.as_ref().is_some_and(|t| {
-                (0..nd).any(|d| t.reusable[d] && used[d] > 0.0 && cap[d] >= 2.0 * used[d])
-            })
+            let held: Vec<usize> = net.time.as_ref().map_or(Vec::new(), |t| {
+                (0..nd)
+                    .filter(|&d| t.reusable[d] && used[d] > 0.0)
+                    .collect()
+            });
+            !held.is_empty() && held.iter().all(|&d| cap[d] >= 2.0 * used[d])
         };
         if mip {
             for edges_of_need in &need_edges {

@@ -443,8 +443,9 @@ impl Scenario {
     }
 
     /// Whether SPEC's time model is in force: some dimension is reusable and some need has a
-    /// duration (or, in a live session over time, always). Otherwise the scenario means exactly what it meant before durations existed,
-    /// and is solved as before (no start columns, no per-instant rows).
+    /// duration, some resource holds a booking, or it is a live session over time. Otherwise
+    /// the scenario means exactly what it meant before durations existed, and is solved as
+    /// before (no start columns, no per-instant rows).
     pub fn is_timed(&self) -> bool {
         !self.policy.reusable.is_empty()
             && (self.policy.live_timed

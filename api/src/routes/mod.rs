@@ -673,17 +673,17 @@ mod tests {
             "policy": {"reusable": ["units"], "slot_h": 1}}))
         .unwrap();
         let mut timed = Session::new(&lending).unwrap();
+        let mut conflicts = 0;
         for batch in [
             serde_json::json!([{"type": "dispatched", "need": "a", "resource": "d1", "at": 0},
                                {"type": "dispatched", "need": "b", "resource": "d1"}]),
             serde_json::json!([{"type": "resource_returned", "id": "d1", "at": 18}]),
         ] {
-            let (out, _) = timed.stage(&parse_events(&batch).unwrap()).unwrap();
-            let flushed = timed.flush();
-            let mut out = out;
-            out.conflicts = flushed.conflicts;
+            let (out, _) = timed.apply(&parse_events(&batch).unwrap()).unwrap();
+            conflicts = out.conflicts.len();
             conforms(&doc, "ChangeSet", &crate::sessions::ChangeSet::new(2, out));
         }
+        assert_eq!(conflicts, 1, "the late return answers b's booking");
         let state = sessions::SessionState::of(&timed, 2);
         assert_eq!(state.conflicts.len(), 1, "b's booking is in conflict");
         conforms(&doc, "SessionState", &state);

@@ -109,7 +109,9 @@ impl Session {
                     if !res.contains(id.as_str()) {
                         return err(Refusal::NoResource(id.clone()));
                     }
-                    if is_active(id, &active, &returned) {
+                    // In a timed session a return ends one loan, not all: whether loans are
+                    // left is known only when `stage` applies the batch (on a copy).
+                    if !self.timed && is_active(id, &active, &returned) {
                         return err(Refusal::ActiveDispatches(id.clone()));
                     }
                     res.remove(id.as_str());
@@ -137,6 +139,9 @@ impl Session {
                 EventKind::ResourceReturned(id) => {
                     if !res.contains(id.as_str()) {
                         return err(Refusal::NoResource(id.clone()));
+                    }
+                    if self.timed {
+                        continue; // one loan at a time: `stage` checks it (see above)
                     }
                     if !is_active(id, &active, &returned) {
                         return err(Refusal::NothingToReturn(id.clone()));

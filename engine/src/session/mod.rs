@@ -126,6 +126,15 @@ pub struct BookingConflict {
     pub unserved_why: Option<String>,
 }
 
+impl BookingConflict {
+    /// The booking's key: need, resource and start (as bits).
+    pub(super) fn key(&self) -> (String, String, u64) {
+        let b = &self.booking;
+        let start = b.start_h.map_or(0, f64::to_bits);
+        (b.need.clone(), b.resource.clone(), start)
+    }
+}
+
 /// A match the re-plan would make for a need in conflict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -179,6 +188,8 @@ pub enum Refusal {
     RepeatedEventId(String),
     #[error("need {0:?} exists already")]
     NeedExists(String),
+    #[error("need {0:?} was withdrawn with its dispatches still on record: add it under a new id")]
+    NeedIdDispatched(String),
     #[error("no need {0:?}")]
     NoNeed(String),
     #[error("resource {0:?} exists already")]
@@ -260,6 +271,9 @@ pub struct Session {
     timed: bool,
     /// Each timed need's planned start.
     starts: BTreeMap<String, f64>,
+    /// [`Session::conflicts`], worked out at most once per state (a what-if re-plan): every
+    /// change of the state clears it.
+    open_conflicts: std::sync::OnceLock<Vec<BookingConflict>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -311,6 +325,7 @@ impl Session {
             clock: None,
             timed: !initial.policy.reusable.is_empty(),
             starts: BTreeMap::new(),
+            open_conflicts: std::sync::OnceLock::new(),
         };
         for r in &initial.resources {
             s.insert_resource(r.clone());
@@ -497,7 +512,9 @@ impl Session {
         if !self.timed {
             return Vec::new();
         }
-        self.conflicts_except(&BTreeSet::new())
+        self.open_conflicts
+            .get_or_init(|| self.compute_conflicts())
+            .clone()
     }
 }
 

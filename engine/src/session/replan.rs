@@ -18,6 +18,7 @@ impl Session {
     /// Re-plan the components touched since the last re-plan, keeping the values the plan
     /// had before the first staged batch (the diff `flush` answers).
     pub(super) fn replan_touched(&mut self) {
+        self.open_conflicts.take();
         let whole_policy = self.policy.couples_groups();
         let dims = self.dims.len();
         let Some(p) = self.pending.as_mut() else {
@@ -78,6 +79,7 @@ impl Session {
 
     /// Solve the whole residual scenario again. Returns the number of needs planned.
     pub fn replan_all(&mut self) -> usize {
+        self.open_conflicts.take();
         let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();
         for k in keys {
             self.plan_set(k, None);

@@ -31,8 +31,10 @@ impl Session {
     pub fn stage(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.check(events)?;
         let may_refuse = events.iter().any(|e| {
-            let bookings = match e.kind {
+            let bookings = match &e.kind {
                 EventKind::Dispatched { .. } | EventKind::DispatchReleased { .. } => true,
+                // Refused while the id's bookings are on record (`apply_one`).
+                EventKind::NeedAdded(n) => self.dispatches.iter().any(|d| d.need == n.id),
                 // A timed return ends one loan, so what is left out is known only then.
                 EventKind::ResourceReturned(_) | EventKind::ResourceWithdrawn(_) => self.timed,
                 _ => false,
@@ -54,6 +56,7 @@ impl Session {
         &mut self,
         events: &[Event],
     ) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
+        self.open_conflicts.take();
         let dims = self.dims.len();
         if self.pending.is_none() {
             self.pending = Some(Pending {
@@ -148,9 +151,15 @@ impl Session {
                 });
             }
         }
+        // The batch answers the bookings it put in conflict; working them out prepares the
+        // list of all of them that `conflicts` answers until the next change.
         let conflicts = match &p.conflicts_before {
-            Some(before) => self.conflicts_except(before),
-            None => Vec::new(),
+            Some(before) if !self.conflict_keys().is_subset(before) => self
+                .conflicts()
+                .into_iter()
+                .filter(|c| !before.contains(&c.key()))
+                .collect(),
+            _ => Vec::new(),
         };
         Flushed {
             changed,
@@ -273,23 +282,22 @@ impl Session {
         self.conflicts_now().into_iter().map(|(k, _)| k).collect()
     }
 
-    /// The confirmed bookings in conflict now that are not in `before` (all of them with an
-    /// empty `before`), each with what the re-plan would propose for its need once every
-    /// booking now in conflict is released: the coordinator's choice is for all of them, so
-    /// no proposal counts on room that another conflicting booking still claims.
-    pub(super) fn conflicts_except(
-        &self,
-        before: &BTreeSet<(String, String, u64)>,
-    ) -> Vec<BookingConflict> {
+    /// Every confirmed booking in conflict now, each with what the re-plan would propose for
+    /// its need once every booking now in conflict is released: the coordinator's choice is
+    /// for all of them, so no proposal counts on room that another conflicting booking still
+    /// claims. The what-if runs on a copy that keeps whatever is staged and not yet re-planned.
+    pub(super) fn compute_conflicts(&self) -> Vec<BookingConflict> {
         let now = self.conflicts_now();
-        if now.iter().all(|(key, _)| before.contains(key)) {
+        if now.is_empty() {
             return Vec::new();
         }
         let mut what_if = self.clone();
-        what_if.pending = Some(Pending {
-            dims: what_if.dims.len(),
-            ..Pending::default()
-        });
+        if what_if.pending.is_none() {
+            what_if.pending = Some(Pending {
+                dims: what_if.dims.len(),
+                ..Pending::default()
+            });
+        }
         let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
         for (_, k) in &now {
             let d = &self.dispatches[*k];
@@ -297,8 +305,10 @@ impl Session {
                 need: d.need.clone(),
                 resource: d.resource.clone(),
             };
-            // Released already with an earlier booking of the same pair: nothing left to do.
-            let _ = what_if.apply_one(&release, &mut tn, &mut tr);
+            // One release takes every booking of the pair: a later one of it finds none.
+            if let Err(e) = what_if.apply_one(&release, &mut tn, &mut tr) {
+                debug_assert!(matches!(e, Refusal::NoDispatch { .. }), "{e}");
+            }
         }
         if let Some(p) = what_if.pending.as_mut() {
             p.needs.append(&mut tn);
@@ -306,7 +316,6 @@ impl Session {
         }
         what_if.replan_touched();
         now.into_iter()
-            .filter(|(key, _)| !before.contains(key))
             .map(|(_, k)| {
                 let booking = self.dispatches[k].clone();
                 let start_h = what_if.starts.get(&booking.need).copied();
@@ -350,6 +359,16 @@ impl Session {
     ) -> Result<Applied, Refusal> {
         Ok(match kind {
             EventKind::NeedAdded(n) => {
+                // A withdrawn need's bookings keep its id (they hold their resource until
+                // returned or released, and a timed need's start is read from them): a new
+                // need under that id would inherit them.
+                if self
+                    .dispatches
+                    .iter()
+                    .any(|d| d.need == n.id && (d.active || self.timed))
+                {
+                    return Err(Refusal::NeedIdDispatched(n.id.clone()));
+                }
                 self.insert_need(n.clone());
                 self.relink_need(&n.id);
                 tn.insert(n.id.clone());
@@ -523,9 +542,10 @@ impl Session {
                 Applied::Dispatched { dispatch }
             }
             EventKind::ResourceReturned(id) => {
-                // In a timed session with a clock, what comes back is the loan out now: the
-                // earliest booking not returned that has started (a need split over several
-                // units of it returns together), recorded as back at the clock.
+                // In a timed session what comes back is one loan: the earliest booking not
+                // returned that has started by the clock (the first made among equals; a need
+                // split over several units of it returns together), recorded as back at the
+                // clock. Without time, everything out on the resource comes back.
                 let (timed, now) = (self.timed, self.clock.filter(|_| self.timed));
                 let first = |d: &Dispatch| d.start_h.unwrap_or(f64::NEG_INFINITY);
                 let out = self
@@ -533,13 +553,14 @@ impl Session {
                     .iter()
                     .filter(|d| d.active && d.resource == *id)
                     .filter(|d| now.is_none_or(|t| first(d) <= t))
-                    .map(first)
-                    .min_by(f64::total_cmp);
+                    .min_by(|a, b| first(a).total_cmp(&first(b)))
+                    .map(|d| (d.need.clone(), first(d)));
                 let Some(out) = out else {
                     return Err(Refusal::NothingToReturn(id.clone()));
                 };
                 for d in self.dispatches.iter_mut() {
-                    if d.active && d.resource == *id && (!timed || first(d) == out) {
+                    let loan = (d.need == out.0 && first(d) == out.1) || !timed;
+                    if d.active && d.resource == *id && loan {
                         d.active = false;
                         if timed {
                             d.returned_h = now;
@@ -663,6 +684,7 @@ impl Session {
 
     /// Replay one logged event (no checks, no re-plan: call [`Session::replan_all`] after).
     pub fn replay(&mut self, a: &Applied) -> Result<(), ReplayError> {
+        self.open_conflicts.take();
         let mut tn = BTreeSet::new();
         let mut tr = BTreeSet::new();
         let kind = match a {
