@@ -861,11 +861,11 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
                            "proposal": [{"resource": "d2", "share": 1.0, "start_h": 18.0}]}]);
     assert_eq!(r.json()["conflicts"], conflict);
     // The state lists it until the coordinator decides, with the clock.
-    let state = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
-    assert_eq!(
-        (&state["clock"], &state["conflicts"]),
-        (&json!(18.0), &conflict)
-    );
+    let listed = |s: &Server| {
+        let state = get(s, &format!("/v1/sessions/{id}/state"), None).json();
+        (state["clock"].clone(), state["conflicts"].clone())
+    };
+    assert_eq!(listed(&s), (json!(18.0), conflict.clone()));
     // The clock never goes back: 409, nothing applied.
     let r = events(
         &s,
@@ -898,11 +898,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
     let s = Server::start(dir.path(), &[]);
     let after = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
     assert_eq!(after["dispatched"], plan["dispatched"]);
-    let state = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
-    assert_eq!(
-        (&state["clock"], &state["conflicts"]),
-        (&json!(18.0), &conflict)
-    );
+    assert_eq!(listed(&s), (json!(18.0), conflict));
     let r = events(
         &s,
         &id,

@@ -478,27 +478,12 @@ impl Bookings {
     /// the coordinator resolves that (the session lists them as conflicts), and until then
     /// the resource has nothing left there, rather than less than nothing (an infeasible row).
     pub fn held(holds: &[crate::model::Hold], dim: &str, cap: f64) -> Bookings {
-        let mut events: Vec<(f64, f64)> = Vec::new();
-        for h in holds {
+        let spans = holds.iter().filter_map(|h| {
             let a = h.amounts.get(dim).copied().unwrap_or(0.0);
-            if a > 0.0 && h.end > h.start {
-                events.push((h.start, a));
-                events.push((h.end, -a));
-            }
-        }
-        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (a > 0.0 && h.end > h.start).then_some((h.start, h.end, a))
+        });
         let mut out: Vec<(f64, f64, f64)> = Vec::new();
-        let mut load = 0.0;
-        let mut k = 0;
-        while k < events.len() {
-            let t = events[k].0;
-            while k < events.len() && events[k].0 == t {
-                load += events[k].1;
-                k += 1;
-            }
-            let Some(&(next, _)) = events.get(k) else {
-                break;
-            };
+        for (t, next, load) in load_profile(spans) {
             let amount = load.min(cap);
             if amount > 1e-12 {
                 match out.last_mut() {
@@ -561,6 +546,29 @@ pub(crate) fn peak_load(bookings: &[(f64, f64, f64)]) -> f64 {
     peak
 }
 
+/// The load of intervals `(start, end, amount)` on each elementary interval between two
+/// consecutive instants where some interval begins or ends: `(from, to, load)`, in order.
+pub(crate) fn load_profile(spans: impl Iterator<Item = (f64, f64, f64)>) -> Vec<(f64, f64, f64)> {
+    let mut events: Vec<(f64, f64)> = Vec::new();
+    for (start, end, a) in spans {
+        events.push((start, a));
+        events.push((end, -a));
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut load, mut out, mut k) = (0.0, Vec::new(), 0);
+    while k < events.len() {
+        let t = events[k].0;
+        while k < events.len() && events[k].0 == t {
+            load += events[k].1;
+            k += 1;
+        }
+        if let Some(&(next, _)) = events.get(k) {
+            out.push((t, next, load));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::maximal_overlaps;
@@ -568,6 +576,25 @@ mod tests {
     fn rows(iv: &[(f64, f64)]) -> Vec<Vec<usize>> {
         let cols: Vec<usize> = (0..iv.len()).collect();
         maximal_overlaps(&cols, |j| iv[j])
+    }
+
+    #[test]
+    fn the_load_profile_sums_what_overlaps_on_each_elementary_interval() {
+        let spans = [
+            (0.0, 10.0, 1.0),
+            (5.0, 15.0, 2.0),
+            (15.0, f64::INFINITY, 0.5),
+        ];
+        assert_eq!(
+            super::load_profile(spans.into_iter()),
+            [
+                (0.0, 5.0, 1.0),
+                (5.0, 10.0, 3.0),
+                (10.0, 15.0, 2.0),
+                (15.0, f64::INFINITY, 0.5)
+            ]
+        );
+        assert!(super::load_profile(std::iter::empty()).is_empty());
     }
 
     #[test]

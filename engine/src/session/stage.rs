@@ -733,26 +733,10 @@ impl Session {
 
 /// The elementary intervals where bookings `(start, end, amount)` together exceed `cap`.
 fn over_capacity(bookings: &[(f64, f64, f64)], cap: f64) -> Vec<(f64, f64)> {
-    let mut events: Vec<(f64, f64)> = Vec::with_capacity(2 * bookings.len());
-    for &(s, e, a) in bookings {
-        events.push((s, a));
-        events.push((e, -a));
-    }
-    events.sort_by(|a, b| a.0.total_cmp(&b.0));
     let tolerance = 1e-6 * cap.max(1.0);
-    let (mut load, mut out) = (0.0, Vec::new());
-    let mut k = 0;
-    while k < events.len() {
-        let t = events[k].0;
-        while k < events.len() && events[k].0 == t {
-            load += events[k].1;
-            k += 1;
-        }
-        if let Some(&(next, _)) = events.get(k) {
-            if load > cap + tolerance && next > t {
-                out.push((t, next));
-            }
-        }
-    }
-    out
+    crate::timed::load_profile(bookings.iter().copied())
+        .into_iter()
+        .filter(|&(t, next, load)| load > cap + tolerance && next > t)
+        .map(|(t, next, _)| (t, next))
+        .collect()
 }
