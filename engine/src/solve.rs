@@ -430,37 +430,58 @@ fn solve_parts_of(
     } else {
         components(s.resources.len(), s.needs.len(), &net.edges)
     };
-    let results: Vec<SubResult> = parts
-        .par_iter()
-        .map(|c| {
-            let groups = if !s.policy.couples_groups() {
-                Vec::new()
-            } else {
-                let mut by_name: BTreeMap<String, Group> = BTreeMap::new();
-                for (i, &n) in c.needs.iter().enumerate() {
-                    let need = &s.needs[n];
-                    let g = by_name
-                        .entry(group_key(s, need))
-                        .or_insert_with_key(|k| Group {
-                            name: k.clone(),
-                            needs: Vec::new(),
-                            total_priority: 0.0,
-                        });
-                    g.needs.push(i);
-                    g.total_priority += need.priority;
-                }
-                by_name.into_values().collect()
-            };
-            SubModel {
-                scenario: s,
-                net,
-                needs: &c.needs,
-                edges: &c.edges,
-                resources: &c.resources,
-                groups,
-                deadline,
+    let solve_part = |c: &Component| {
+        let groups = if !s.policy.couples_groups() {
+            Vec::new()
+        } else {
+            let mut by_name: BTreeMap<String, Group> = BTreeMap::new();
+            for (i, &n) in c.needs.iter().enumerate() {
+                let need = &s.needs[n];
+                let g = by_name
+                    .entry(group_key(s, need))
+                    .or_insert_with_key(|k| Group {
+                        name: k.clone(),
+                        needs: Vec::new(),
+                        total_priority: 0.0,
+                    });
+                g.needs.push(i);
+                g.total_priority += need.priority;
             }
-            .solve()
+            by_name.into_values().collect()
+        };
+        SubModel {
+            scenario: s,
+            net,
+            needs: &c.needs,
+            edges: &c.edges,
+            resources: &c.resources,
+            groups,
+            deadline,
+        }
+        .solve()
+    };
+    // Largest parts first, each taken by the next free thread (longest processing time
+    // first): rayon's halving split of the list can queue two large parts behind each other
+    // on one thread while the other finishes the small ones.
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].edges.len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<SubResult>>> =
+        parts.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let workers = rayon::current_num_threads().clamp(1, parts.len().max(1));
+    (0..workers).into_par_iter().for_each(|_| loop {
+        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(&i) = order.get(k) else {
+            break;
+        };
+        let result = solve_part(&parts[i]);
+        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    });
+    let results: Vec<SubResult> = slots
+        .into_iter()
+        .map(|m| {
+            let r = m.into_inner().unwrap_or_else(|e| e.into_inner());
+            r.expect("every part is taken by a worker")
         })
         .collect();
     if results.iter().any(|r| r.solved_by == SolvedBy::Greedy) {
