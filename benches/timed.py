@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Allocation over time at the sizes issue 19 names: optimal plan vs first-come-first-served.
 
-usage: timed.py BINARY [--reps N] [--seed S] [--out DIR] [--itemized] [--together]
+usage: timed.py BINARY [--reps N] [--seed S] [--out DIR] [--itemized] [--together] [--solver lp]
+                [--only NAME,...]
 
 Writes three seeded scenarios into DIR (default: a temporary folder) and solves each with the
 release binary, `--reps` times (default 3) for the optimum and once for FCFS (greedy), then
@@ -20,6 +21,10 @@ prints a Markdown table of medians for benches/RESULTS.md:
 - harvest: 12 combines, 150 farms, one job each of 1-3 days within a ripening window of 4-8
   days in a three-week season, starts every 12 h, the trip to the next farm (4-8 h) as the
   combine's turnaround; `mip_gap` 0.01 and a 60 s limit, as the target states.
+- car share: 12 sites with pools of 3-8 cars, 3,000 fixed bookings of 1-8 h in one week,
+  each at its own site (one resource, one start, one car each): interval scheduling, which
+  the engine solves as a flow along each pool's timeline. `--solver lp` sends every scenario
+  to HiGHS instead (here the MIP), to compare the two routes.
 """
 import json
 import math
@@ -124,6 +129,25 @@ def harvest(seed):
     return {"name": f"harvest-s{seed}", "resources": resources, "needs": needs, "policy": policy}
 
 
+def car_share(seed):
+    rng = random.Random(seed)
+    sites = city(rng, 12, 0.03)
+    resources = [{"id": f"cars{s}", "community": f"site{s}", "kind": f"car-site{s}", "lat": lat, "lon": lon,
+                  "capacity": {"cars": rng.randint(3, 8)}, "turnaround_h": 1}
+                 for s, (lat, lon) in enumerate(sites)]
+    needs = []
+    for i in range(3000):
+        s = rng.randrange(12)
+        lat, lon = sites[s]
+        hours = rng.randint(1, 8)
+        needs.append({"id": f"booking{i}", "community": f"site{s}", "kind": f"car-site{s}",
+                      "lat": round(lat + rng.gauss(0, 0.01), 5), "lon": round(lon + rng.gauss(0, 0.02), 5),
+                      "demand": {"cars": 1}, "indivisible": True, "priority": rng.choice([1, 1, 2, 3]),
+                      "duration_h": hours, "earliest": rng.randint(0, 7 * DAY - hours)})
+    policy = {"reusable": ["cars"], "cost_per_km": 0.3, "max_distance_km": 10}
+    return {"name": f"car-share-s{seed}", "resources": resources, "needs": needs, "policy": policy}
+
+
 def solve(binary, path):
     t = time.perf_counter()
     out = subprocess.run([binary, "solve", path], capture_output=True, text=True, check=True)
@@ -140,9 +164,17 @@ def main():
     os.makedirs(out, exist_ok=True)
     print("| instance | needs | solver | status | gap | optimal solve (s) | end to end (s) | served: optimal | served: FCFS |")
     print("|---|---|---|---|---|---|---|---|---|")
-    makers = (tool_library,) if "--only-tools" in args else (tool_library, shelter, harvest)
+    makers = (tool_library, shelter, harvest, car_share)
+    if "--only-tools" in args:
+        makers = (tool_library,)
+    if "--only" in args:
+        names = args[args.index("--only") + 1].split(",")
+        makers = tuple(m for m in makers if m.__name__ in names)
+    forced = args[args.index("--solver") + 1] if "--solver" in args else None
     for make in makers:
         scenario = make(seed)
+        if forced:
+            scenario["policy"]["solver"] = forced
         path = os.path.join(out, f"{make.__name__}.json")
         with open(path, "w") as f:
             json.dump(scenario, f)

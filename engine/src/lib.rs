@@ -22,6 +22,7 @@ mod submodel;
 mod switch;
 pub mod tables;
 mod timed;
+mod timeline;
 mod transport;
 
 pub use input::{

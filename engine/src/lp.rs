@@ -24,6 +24,31 @@ const IPM_MIN_COLUMNS: usize = 2_000;
 /// time before the interior point method takes over (see `LexModel::solve`).
 const WARM_BUDGET: f64 = 0.25;
 
+/// Sifting: a wide LP (an allocation column per link, many links per need) whose stages run
+/// on one kept model starts with each need's `SIFT_LINKS` cheapest links only, the others held
+/// at 0; after each optimum, of the held-out columns the duals price as improving, each need's
+/// `SIFT_LINKS` most improving come in and the stage is solved again, until none is: the
+/// stage's answer is then an optimum of the whole model, by the same test HiGHS applies to
+/// its own columns (benches/RESULTS.md, "Sifting": the shelter 10.6 -> 1.3 s).
+const SIFT_MIN_COLUMNS: usize = 20_000;
+const SIFT_LINKS: usize = 4;
+/// A round that brings in at most 1/`SIFT_FEW` of the columns in the model re-optimises by
+/// simplex from the last basis (the shelter's cost stage: 0.09 s against 0.5 s for the
+/// interior point method); a larger one by the stage's own method.
+const SIFT_FEW: usize = 20;
+/// Links per need, relative to `SIFT_LINKS`, for a model to be sifted: the restricted model
+/// then has at most a sixth of the columns. The 20,000-need city (16-20 links per need), sifted
+/// at 4x, took 11.2 s against 9.9 s whole: its restricted models were hardly faster to solve.
+const SIFT_WIDTH: usize = 6;
+/// Rounds of pricing before every held-out column comes in at once.
+const SIFT_MAX_ROUNDS: usize = 25;
+/// HiGHS's default dual feasibility tolerance, the test of an improving column.
+const SIFT_TOL: f64 = 1e-7;
+
+/// Tests sift every kept model (one link per need to start with), and count the rounds that
+/// brought columns in.
+pub(crate) static SIFT: crate::switch::Switch = crate::switch::Switch::new();
+
 /// Tolerance of the lexicographic hold `V >= V* - 1e-7 max(1, |V*|)` and of `ratio >= t* - 1e-7`.
 pub const LEX_TOL: f64 = 1e-7;
 
@@ -287,6 +312,33 @@ impl SubModel<'_> {
                 }
             })
             .collect()
+    }
+
+    /// The allocation columns a sifted model starts without ([`SIFT_MIN_COLUMNS`]): all but
+    /// each need's `SIFT_LINKS` cheapest links; empty for a model too small or too narrow for
+    /// sifting to pay (fewer than `SIFT_WIDTH` x `SIFT_LINKS` links per need on average).
+    fn sifted_out(&self) -> Vec<bool> {
+        let links = if SIFT.forced() { 1 } else { SIFT_LINKS };
+        let wide = self.edges.len() >= SIFT_WIDTH * links * self.needs.len();
+        if !SIFT.forced() && (self.edges.len() < SIFT_MIN_COLUMNS || !wide) {
+            return Vec::new();
+        }
+        let cost: Vec<f64> = self.edges.iter().map(|&e| self.net.edges[e].cost).collect();
+        let local = self.local_needs();
+        let mut by_need = vec![Vec::new(); self.needs.len()];
+        for (j, &e) in self.edges.iter().enumerate() {
+            by_need[local[&self.net.edges[e].need()]].push(j);
+        }
+        let mut out = vec![true; self.edges.len()];
+        for js in &mut by_need {
+            js.sort_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.cmp(&b)));
+            js.iter().take(links).for_each(|&j| out[j] = false);
+        }
+        if out.iter().any(|&o| o) {
+            out
+        } else {
+            Vec::new()
+        }
     }
 
     fn local_needs(&self) -> std::collections::HashMap<usize, usize> {
@@ -850,6 +902,11 @@ struct LexModel {
     solves: usize,
     /// Seconds of the last solve by the interior point method (a large model's).
     cold_secs: Option<f64>,
+    /// Sifting ([`SubModel::sifted_out`]): whether each allocation column is held at 0 until
+    /// a stage's duals price it in, and how many are; empty and 0 on a model not sifted.
+    held: Vec<bool>,
+    held_out: usize,
+    need_of: Vec<usize>,
 }
 
 /// Tests turn the kept models off, to check warm stages against models built anew, and
@@ -909,15 +966,90 @@ impl LexModel {
         };
         let built = sub.build(shape, &Holds::none(sub.groups.len()), false);
         let with_t = built.layout.t_rows.iter().map(Option::is_some).collect();
+        let mut model = built.model?;
+        let held = sub.sifted_out();
+        let held_out = held.iter().filter(|&&h| h).count();
+        if held_out > 0 {
+            let set: Vec<highs_sys::HighsInt> = (0..held.len())
+                .filter(|&j| held[j])
+                .map(|j| j as highs_sys::HighsInt)
+                .collect();
+            let zeros = vec![0.0; set.len()];
+            // SAFETY: `model` owns the live HiGHS instance; `set` lists allocation columns of
+            // this model (the first `held.len()` columns, `Layout`) in increasing order, and
+            // `zeros` has one entry per entry of `set`, as the call reads them.
+            let status = unsafe {
+                highs_sys::Highs_changeColsBoundsBySet(
+                    model.as_mut_ptr(),
+                    set.len() as highs_sys::HighsInt,
+                    set.as_ptr(),
+                    zeros.as_ptr(),
+                    zeros.as_ptr(),
+                )
+            };
+            if status != highs_sys::STATUS_OK {
+                return None;
+            }
+            // Presolve is what takes the held-out (fixed) columns out of the interior point
+            // method's matrix; without it they cost as much as free ones.
+            model.set_option("presolve", "on");
+        }
         Some(LexModel {
-            model: Some(built.model?),
+            model: Some(model),
             layout: built.layout,
             x_cols: built.x_cols,
             with_t,
             value_row: None,
             solves: 0,
             cold_secs: None,
+            held,
+            held_out,
+            need_of: sub.edges.iter().map(|&e| sub.net.edges[e].need()).collect(),
         })
+    }
+
+    /// The held-out columns whose reduced cost in this optimum is improving beyond HiGHS's
+    /// dual feasibility tolerance: without them the stage's answer is not an optimum of the
+    /// whole model. HiGHS reports a maximisation's reduced costs with the sense's sign, so an
+    /// improving column has `d_j > tol` there and `d_j < -tol` in a minimisation.
+    fn priced_in(&self, solved: &highs::SolvedModel, sense: Sense) -> Vec<usize> {
+        let sol = solved.get_solution();
+        let d = sol.dual_columns();
+        let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
+        let mut by_need: std::collections::BTreeMap<usize, Vec<(f64, usize)>> = Default::default();
+        for j in 0..self.held.len() {
+            let gain = d.get(j).map_or(0.0, |&d| sign * d);
+            if self.held[j] && gain > SIFT_TOL {
+                by_need.entry(self.need_of[j]).or_default().push((gain, j));
+            }
+        }
+        let mut wanted = Vec::new();
+        for list in by_need.values_mut() {
+            list.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            wanted.extend(list.iter().take(SIFT_LINKS).map(|&(_, j)| j));
+        }
+        wanted.sort_unstable();
+        wanted
+    }
+
+    /// Bring held-out columns back to their bounds `[0, inf)`; `None` when HiGHS refuses.
+    fn release(&mut self, model: &mut highs::Model, columns: &[usize]) -> Option<()> {
+        for &j in columns {
+            // SAFETY: as in `solve`; `j` is an allocation column of this model.
+            let status = unsafe {
+                highs_sys::Highs_changeColBounds(model.as_mut_ptr(), j as _, 0.0, f64::INFINITY)
+            };
+            if status != highs_sys::STATUS_OK {
+                return None;
+            }
+            self.held[j] = false;
+        }
+        SIFT.ran();
+        self.held_out -= columns.len();
+        if self.held_out == 0 {
+            model.set_option("presolve", "off");
+        }
+        Some(())
     }
 
     /// Change the model into stage `goal` under `holds` and solve it; `None` when the model
@@ -1006,52 +1138,80 @@ impl LexModel {
         };
         model.set_sense(sense);
         let large = self.x_cols.len() >= IPM_MIN_COLUMNS;
-        // Simplex from the previous stage's basis: on a small model always. A model large
-        // enough for the interior point method stays with it for the value and cost stages
-        // (from the old vertex, simplex took 3x as long on the shelter benchmark's cost
-        // stage). Leximin's later max-min stages change only the rows of the groups just
-        // fixed: simplex from the old vertex re-optimised 9 of the 20,000-need city's 11 in
-        // 0.2-4 s, against ~20 s for the interior point method, but stalled on the other two;
-        // so it gets a share of the last interior point solve's time as its budget, then the
-        // interior point method runs (benches/RESULTS.md, "LP stages").
-        // Only a large model's interior point solves set `cold_secs`.
-        let budget = self
-            .cold_secs
-            .filter(|_| goal == Goal::MaxMinRatio)
-            .map(|secs| {
-                if OVER_BUDGET.forced() {
-                    0.0
-                } else {
-                    secs * WARM_BUDGET
+        let mut rounds = 0;
+        let mut few_in = false;
+        let (solved, stage) = loop {
+            // Simplex from the previous stage's basis: on a small model always. A model large
+            // enough for the interior point method stays with it for the value and cost stages
+            // (from the old vertex, simplex took 3x as long on the shelter benchmark's cost
+            // stage). Leximin's later max-min stages change only the rows of the groups just
+            // fixed: simplex from the old vertex re-optimised 9 of the 20,000-need city's 11 in
+            // 0.2-4 s, against ~20 s for the interior point method, but stalled on the other two;
+            // so it gets a share of the last interior point solve's time as its budget, then the
+            // interior point method runs (benches/RESULTS.md, "LP stages").
+            // Only a large model's interior point solves set `cold_secs`.
+            let budget = self
+                .cold_secs
+                .filter(|_| goal == Goal::MaxMinRatio)
+                .map(|secs| {
+                    if OVER_BUDGET.forced() {
+                        0.0
+                    } else {
+                        secs * WARM_BUDGET
+                    }
+                });
+            // A sifting round that brought in few columns goes on from the last basis.
+            let warm = self.solves + rounds > 0 && (!large || budget.is_some() || few_in);
+            let mut ipm = large && !warm;
+            if warm {
+                model.set_option("solver", "simplex");
+                WARM.ran();
+            } else if ipm {
+                model.set_option("solver", "ipm");
+            }
+            let mut started = Instant::now();
+            let budget_bound = sub.set_time_limit(&mut model, budget);
+            let mut solved = model.try_solve().ok()?;
+            if budget_bound && solved.status() == HighsModelStatus::ReachedTimeLimit {
+                OVER_BUDGET.ran();
+                let mut cold: highs::Model = solved.into();
+                cold.set_option("solver", "ipm");
+                sub.set_time_limit(&mut cold, None);
+                started = Instant::now();
+                solved = cold.try_solve().ok()?;
+                ipm = true;
+            } else if budget.is_some() {
+                LARGE_WARM.ran();
+            }
+            if ipm {
+                self.cold_secs = Some(started.elapsed().as_secs_f64());
+            }
+            let stage = self.layout.read(sub, &solved, false);
+            if self.held_out > 0 {
+                // Sifting: bring in the held-out columns this stage's duals price as
+                // improving, and solve again; after `SIFT_MAX_ROUNDS`, or when the restricted
+                // model answers anything but an optimum or a time limit (too few columns can
+                // make min_fill infeasible), every column comes in.
+                let all = || (0..self.held.len()).filter(|&j| self.held[j]).collect();
+                let wanted = match stage.status {
+                    HighsModelStatus::Optimal if rounds < SIFT_MAX_ROUNDS => {
+                        self.priced_in(&solved, sense)
+                    }
+                    HighsModelStatus::ReachedTimeLimit => Vec::new(),
+                    _ => all(),
+                };
+                let in_model = self.held.len() - self.held_out;
+                if !wanted.is_empty() {
+                    few_in = wanted.len() * SIFT_FEW <= in_model;
+                    model = solved.into();
+                    self.release(&mut model, &wanted)?;
+                    rounds += 1;
+                    continue;
                 }
-            });
-        let warm = self.solves > 0 && (!large || budget.is_some());
-        let mut ipm = large && !warm;
-        if warm {
-            model.set_option("solver", "simplex");
-            WARM.ran();
-        } else if ipm {
-            model.set_option("solver", "ipm");
-        }
-        let mut started = Instant::now();
-        let budget_bound = sub.set_time_limit(&mut model, budget);
-        let mut solved = model.try_solve().ok()?;
-        if budget_bound && solved.status() == HighsModelStatus::ReachedTimeLimit {
-            OVER_BUDGET.ran();
-            let mut cold: highs::Model = solved.into();
-            cold.set_option("solver", "ipm");
-            sub.set_time_limit(&mut cold, None);
-            started = Instant::now();
-            solved = cold.try_solve().ok()?;
-            ipm = true;
-        } else if budget.is_some() {
-            LARGE_WARM.ran();
-        }
-        if ipm {
-            self.cold_secs = Some(started.elapsed().as_secs_f64());
-        }
+            }
+            break (solved, stage);
+        };
         self.solves += 1;
-        let stage = self.layout.read(sub, &solved, false);
         if stage.status == HighsModelStatus::Optimal {
             self.model = Some(solved.into());
         }
@@ -2025,6 +2185,67 @@ mod tests {
         // The comparison compared something: stages were solved warm.
         let warm = super::WARM.runs() - warm_before;
         assert!(warm > 400, "{warm} warm stages");
+    }
+
+    /// Sifting (each stage starts from one link per need and prices the others in) answers
+    /// what models built anew answer, on random LPs with and without fairness, with min_fill
+    /// (where one link per need can make the first stage infeasible) and with fixed stays in
+    /// a reusable dimension (capacity over time in stock or overlap rows).
+    #[test]
+    fn sifted_stages_equal_stages_built_anew() {
+        let policies = [
+            serde_json::json!({}),
+            serde_json::json!({"fairness": "maxmin", "cross_community": true}),
+            serde_json::json!({"fairness": "leximin", "cross_community": true}),
+            serde_json::json!({"reusable": ["beds"]}),
+        ];
+        let _alone = crate::switch::FORCING.lock();
+        let before = super::SIFT.runs();
+        for seed in 0..200u64 {
+            let mut rng = crate::seeds::SplitMix64::new(seed);
+            let policy = policies[(seed % 4) as usize].clone();
+            let timed = seed % 4 == 3;
+            let resources: Vec<_> = (0..3 + rng.below(6))
+                .map(|i| {
+                    serde_json::json!({"id": format!("r{i}"), "kind": "k", "cost": rng.int(0, 9),
+                        "community": format!("c{}", rng.below(3)),
+                        "capacity": {"beds": rng.int(1, 6), "meals": rng.int(4, 30)}})
+                })
+                .collect();
+            let needs: Vec<_> = (0..4 + rng.below(14))
+                .map(|i| {
+                    let mut need = serde_json::json!({"id": format!("n{i}"), "kind": "k",
+                        "community": format!("c{}", rng.below(3)), "priority": rng.int(1, 5),
+                        "demand": {"beds": rng.int(1, 3), "meals": rng.int(0, 6)}});
+                    if rng.below(5) == 0 {
+                        need["min_fill"] = serde_json::json!(0.5);
+                    }
+                    if timed {
+                        need["duration_h"] = serde_json::json!(rng.int(1, 4) * 12);
+                        need["earliest"] = serde_json::json!(rng.int(0, 6) * 12);
+                    }
+                    need
+                })
+                .collect();
+            let s = scenario_from_value(&serde_json::json!({
+                "resources": resources, "needs": needs, "policy": policy
+            }))
+            .unwrap();
+            super::SIFT.force(true);
+            let sifted = crate::solve_report(&s);
+            super::SIFT.force(false);
+            super::WARM.force(true);
+            let anew = crate::solve_report(&s);
+            super::WARM.force(false);
+            let (a, b) = (&sifted.summary, &anew.summary);
+            crate::switch::assert_same_value_and_cost(a, b, seed);
+            if seed % 4 == 2 {
+                crate::switch::assert_same_groups(a, b, seed);
+            }
+        }
+        // Columns were priced in: the restricted models were not already optimal.
+        let rounds = super::SIFT.runs() - before;
+        assert!(rounds > 100, "{rounds} rounds brought columns in");
     }
 
     /// Leximin on models large enough for the interior point method (over 2,000 columns):

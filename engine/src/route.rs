@@ -2,6 +2,10 @@
 //! decides it, and [`Exact`], the integer scaling the exact solvers need.
 //!
 //! - `solver: greedy`: the greedy baseline, whatever the shape.
+//! - Fixed intervals on one resource in one reusable dimension (every need divisible, or
+//!   every need indivisible with the same use), no fairness, `solver: auto`, objective
+//!   `coverage` or `cost`: interval scheduling, a min-cost flow along the timeline for the
+//!   network simplex (Arkin and Silverberg 1987; `timeline.rs`).
 //! - An indivisible need: the HiGHS MIP.
 //! - SPEC's transportation case (one dimension, default uses, no fairness, no indivisible
 //!   need, `solver: auto`, objective `coverage` or `cost`) whose data scale to exact integers:
@@ -14,9 +18,10 @@
 
 use crate::model::{Fairness, Objective, SolverChoice};
 use crate::submodel::SubModel;
+use crate::timeline::Timeline;
 
 /// Where a part of the model is solved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Route {
     /// The by-hand baseline of SPEC section 2 (`policy.solver: greedy`).
     Greedy,
@@ -24,6 +29,9 @@ pub(crate) enum Route {
     Assignment(Exact),
     /// The transportation case: a min-cost flow for the network simplex.
     Flow(Exact),
+    /// Fixed intervals on one resource (interval scheduling): a min-cost flow along the
+    /// timeline (`timeline.rs`).
+    Timeline(Timeline),
     /// HiGHS, continuous columns.
     Lp,
     /// HiGHS with integer columns (indivisible needs).
@@ -58,6 +66,9 @@ impl SubModel<'_> {
         if policy.solver == SolverChoice::Greedy {
             return Route::Greedy;
         }
+        if let Some(shape) = self.interval_scheduling() {
+            return Route::Timeline(shape);
+        }
         if self.is_mip() {
             return Route::Mip;
         }
@@ -88,6 +99,53 @@ impl SubModel<'_> {
             && self.needs.iter().all(|&n| !s.needs[n].indivisible)
     }
 
+    /// Arkin and Silverberg's case: `solver: auto`, no fairness, objective `coverage` or
+    /// `cost`, one reusable dimension with default uses, one resource, every need at one
+    /// fixed start (one link each), and either every need divisible (an LP) or every need
+    /// indivisible with the same use (a MIP whose relaxation is integral). `None` otherwise,
+    /// or when the numbers are not short decimals.
+    fn interval_scheduling(&self) -> Option<Timeline> {
+        let s = self.scenario;
+        let net = self.net;
+        let time = net.time.as_ref()?;
+        let shape = s.policy.solver == SolverChoice::Auto
+            && s.policy.fairness == Fairness::None
+            && matches!(s.policy.objective, Objective::Coverage | Objective::Cost)
+            && net.num_dims() == 1
+            && time.reusable[0]
+            && !net.has_use_override
+            && self.resources.len() == 1
+            && self.edges.len() == self.needs.len();
+        if !shape {
+            return None;
+        }
+        let indivisible = self
+            .needs
+            .iter()
+            .filter(|&&n| s.needs[n].indivisible)
+            .count();
+        if indivisible == 0 {
+            let held = time.held[self.resources[0]].intervals();
+            let exact = self.exact_with(held.iter().map(|h| h.2))?;
+            return Some(Timeline { exact, unit: None });
+        }
+        let unit = net.dem(*self.needs.first()?)[0];
+        let same = self.needs.iter().all(|&n| net.dem(n)[0] == unit);
+        if indivisible < self.needs.len() || !same || unit <= 0.0 {
+            return None;
+        }
+        let (cost, priority) = self.value_scales()?;
+        Some(Timeline {
+            exact: Exact {
+                quantity: 1,
+                lcm: 1,
+                cost,
+                priority,
+            },
+            unit: Some(unit),
+        })
+    }
+
     /// Every need of demand 1 with `min_fill` 0 or 1, every resource of capacity 1, and a
     /// matrix of needs x (resources + one "unserved" column per need) small enough to build.
     fn is_one_to_one(&self) -> bool {
@@ -107,6 +165,11 @@ impl SubModel<'_> {
     /// The exact scaling of this transportation part, or `None` when a quantity or priority
     /// is not a short decimal or the common multiple of the demands grows too large.
     fn exact(&self) -> Option<Exact> {
+        self.exact_with(std::iter::empty())
+    }
+
+    /// [`SubModel::exact`] with `more` quantities (a timeline's held amounts) scaled exactly too.
+    fn exact_with(&self, more: impl Iterator<Item = f64> + Clone) -> Option<Exact> {
         let s = self.scenario;
         let net = self.net;
         let quantity = decimal_scale(
@@ -118,7 +181,8 @@ impl SubModel<'_> {
                     self.needs
                         .iter()
                         .map(|&n| net.dem(n)[0] * s.needs[n].min_fill),
-                ),
+                )
+                .chain(more),
         )?;
         let mut lcm: i64 = 1;
         for &n in self.needs {
@@ -131,18 +195,26 @@ impl SubModel<'_> {
                 return None;
             }
         }
-        // Costs built from distances (`cost_per_km * km`) are not decimals: rounding them to
-        // 1e-4 of a cost unit moves C by at most 1e-4 per full service routed and leaves V
-        // exact. Costs given as decimals scale exactly.
-        let cost =
-            decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
-        let priority = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
+        let (cost, priority) = self.value_scales()?;
         Some(Exact {
             quantity,
             lcm,
             cost,
             priority,
         })
+    }
+
+    /// The scales that make costs and priorities integers.
+    fn value_scales(&self) -> Option<(i64, i64)> {
+        let s = self.scenario;
+        let net = self.net;
+        // Costs built from distances (`cost_per_km * km`) are not decimals: rounding them to
+        // 1e-4 of a cost unit moves C by at most 1e-4 per full service routed and leaves V
+        // exact. Costs given as decimals scale exactly.
+        let cost =
+            decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
+        let priority = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
+        Some((cost, priority))
     }
 }
 

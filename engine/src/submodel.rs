@@ -128,6 +128,9 @@ impl SubModel<'_> {
             Route::Flow(exact) => self
                 .solve_by_flow(&exact)
                 .unwrap_or_else(|| self.solve_by_highs()),
+            Route::Timeline(shape) => self
+                .solve_by_timeline(&shape)
+                .unwrap_or_else(|| self.solve_by_highs()),
             Route::Lp | Route::Mip => self.solve_by_highs(),
         }
     }

@@ -411,6 +411,16 @@ pub(crate) struct Event {
 pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f64)) -> OverTime {
     let sets = maximal_overlaps(cols, &occ);
     let overlap_nonzeros: usize = sets.iter().map(Vec::len).sum();
+    let stock_nonzeros = 2 * cols.len() + 2 * instants(cols, &occ).len();
+    if !STOCK.forced() && overlap_nonzeros <= STOCK_DENSITY * stock_nonzeros {
+        return OverTime::Overlaps(sets);
+    }
+    STOCK.ran();
+    OverTime::Stock(stock_events(cols, occ))
+}
+
+/// The finite instants where an occupation begins or ends, in order, without repeats.
+fn instants(cols: &[usize], occ: &impl Fn(usize) -> (f64, f64)) -> Vec<f64> {
     let mut times: Vec<f64> = cols
         .iter()
         .flat_map(|&j| {
@@ -421,10 +431,13 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
         .collect();
     times.sort_by(f64::total_cmp);
     times.dedup();
-    let stock_nonzeros = 2 * cols.len() + 2 * times.len();
-    if !STOCK.forced() && overlap_nonzeros <= STOCK_DENSITY * stock_nonzeros {
-        return OverTime::Overlaps(sets);
-    }
+    times
+}
+
+/// One [`Event`] per instant where an occupation of `cols` begins or ends, in time order:
+/// the stock form's rows, and the interval-scheduling flow's timeline (`timeline.rs`).
+pub(crate) fn stock_events(cols: &[usize], occ: impl Fn(usize) -> (f64, f64)) -> Vec<Event> {
+    let times = instants(cols, &occ);
     let mut events: Vec<Event> = (0..times.len()).map(|_| Event::default()).collect();
     let at = |t: f64| times.partition_point(|&x| x < t);
     for &j in cols {
@@ -456,8 +469,7 @@ pub(crate) fn capacity_over_time(cols: &[usize], occ: impl Fn(usize) -> (f64, f6
             events[k - 1].overlap
         };
     }
-    STOCK.ran();
-    OverTime::Stock(events)
+    events
 }
 
 /// Overlap rows are kept up to this many times the stock form's nonzeros: they need no extra
