@@ -12,10 +12,10 @@
 //! MIP's optimum when every need is indivisible with the same use. Value first, then cost,
 //! is one exact lexicographic flow, as on the transportation route.
 
-use crate::model::Objective;
 use crate::route::{scaled, Exact};
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
-use commonsnet_solvers::{FlowProblem, NetworkSimplex, INFINITE};
+use crate::transport::{main_stage, solve_objective};
+use commonsnet_solvers::{FlowProblem, INFINITE};
 
 /// The integers of one interval-scheduling part.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,16 +121,8 @@ impl SubModel<'_> {
             money_cost.push(per_unit(n, edge.cost, kc)?);
         }
 
-        let solved = match s.policy.objective {
-            Objective::Coverage => {
-                NetworkSimplex::solve_lexicographic(&p, &value_cost, &money_cost)
-            }
-            _ => {
-                p.cost = money_cost.clone();
-                NetworkSimplex::solve(&p)
-            }
-        };
-        let sol = solved.ok()?;
+        let objective = s.policy.objective;
+        let sol = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
         let x: Vec<f64> = self
             .edges
             .iter()
@@ -140,10 +132,8 @@ impl SubModel<'_> {
 
         // Duals of the stage that sets the main objective, per unit of capacity: a flow unit
         // is `1 / quantity` of capacity, or one `unit` use.
-        let (stage_cost, stage_scale) = match s.policy.objective {
-            Objective::Coverage => (&value_cost, kp as f64 * lcm as f64),
-            _ => (&money_cost, kc as f64 * lcm as f64),
-        };
+        let (stage_cost, stage_scale) =
+            main_stage(objective, shape.exact, &value_cost, &money_cost);
         let capacity_per_flow = shape.unit.unwrap_or(1.0 / q as f64);
         let pi = sol.basis.as_ref()?.potentials(stage_cost);
         let reduced = |a: usize| (stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]]) as f64;

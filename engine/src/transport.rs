@@ -12,7 +12,7 @@ use crate::model::Objective;
 use crate::route::Exact;
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
 use commonsnet_solvers::{
-    solve_assignment, AssignmentProblem, FlowProblem, NetworkSimplex, INFINITE,
+    solve_assignment, AssignmentProblem, FlowProblem, FlowSolution, NetworkSimplex, INFINITE,
 };
 
 impl SubModel<'_> {
@@ -84,18 +84,9 @@ impl SubModel<'_> {
         value_cost.push(0);
         money_cost.push(0);
 
-        let solved = match objective {
-            Objective::Coverage => {
-                NetworkSimplex::solve_lexicographic(&p, &value_cost, &money_cost)
-            }
-            _ => {
-                p.cost = money_cost.clone();
-                NetworkSimplex::solve(&p)
-            }
-        };
         // An infeasible flow (a min_fill that cannot hold) goes to the LP, whose elastic
         // diagnosis names the needs; so does anything too large for exact integers.
-        let sol = solved.ok()?;
+        let sol = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
 
         let x: Vec<f64> = self
             .edges
@@ -108,10 +99,7 @@ impl SubModel<'_> {
             .collect();
 
         // Duals of the stage that sets the main objective, from the final basis.
-        let (stage_cost, stage_scale) = match objective {
-            Objective::Coverage => (&value_cost, kp as f64 * lcm as f64),
-            _ => (&money_cost, kc as f64 * lcm as f64),
-        };
+        let (stage_cost, stage_scale) = main_stage(objective, *exact, &value_cost, &money_cost);
         let pi = sol.basis.as_ref()?.potentials(stage_cost);
         let gain = |a: usize| -> f64 {
             if sol.flow[a] < p.upper[a] {
@@ -138,6 +126,39 @@ impl SubModel<'_> {
             shadow,
             marginal,
         ))
+    }
+}
+
+/// The flow of a part's objective on its integers: most value, then cheapest, as one exact
+/// lexicographic flow for `coverage`; cheapest for `cost`. `None` when infeasible or beyond
+/// 64-bit integers.
+pub(crate) fn solve_objective(
+    objective: Objective,
+    p: &mut FlowProblem,
+    value_cost: &[i64],
+    money_cost: &[i64],
+) -> Option<FlowSolution> {
+    match objective {
+        Objective::Coverage => NetworkSimplex::solve_lexicographic(p, value_cost, money_cost),
+        _ => {
+            p.cost = money_cost.to_vec();
+            NetworkSimplex::solve(p)
+        }
+    }
+    .ok()
+}
+
+/// The arc costs of the stage that sets the main objective, whose potentials give the duals,
+/// and the scale that turns them into the objective's units.
+pub(crate) fn main_stage<'c>(
+    objective: Objective,
+    exact: Exact,
+    value_cost: &'c [i64],
+    money_cost: &'c [i64],
+) -> (&'c [i64], f64) {
+    match objective {
+        Objective::Coverage => (value_cost, exact.priority as f64 * exact.lcm as f64),
+        _ => (money_cost, exact.cost as f64 * exact.lcm as f64),
     }
 }
 
