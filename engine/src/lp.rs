@@ -341,6 +341,24 @@ impl SubModel<'_> {
         }
     }
 
+    /// SPEC's `fixed_mip` duals of a MIP part whose plan `x` another route found (the
+    /// timeline flow): the main objective's stage as an LP with the integer choices fixed at
+    /// `x`, into `result`; none when that LP does not solve, as on the MIP route.
+    pub(crate) fn fixed_mip_duals(&self, x: &[f64], result: &mut SubResult) {
+        let goal = match self.scenario.policy.objective {
+            Objective::Cost => Goal::MinCost,
+            _ => Goal::MaxValue,
+        };
+        let holds = Holds {
+            fixed: Some(x.to_vec()),
+            ..Holds::none(self.groups.len())
+        };
+        let lp = self.run(goal, &holds);
+        if stage_outcome(lp.status, 1) == StageOutcome::Solved {
+            self.record_duals(&lp, goal, result);
+        }
+    }
+
     fn local_needs(&self) -> std::collections::HashMap<usize, usize> {
         self.needs
             .iter()
@@ -907,6 +925,9 @@ struct LexModel {
     held: Vec<bool>,
     held_out: usize,
     need_of: Vec<usize>,
+    /// Whether the last stage's answer came from a re-solve on a changed basis (a later stage,
+    /// or a sifting round): such an answer is retried built anew when it is not an optimum.
+    last_warm: bool,
 }
 
 /// Tests turn the kept models off, to check warm stages against models built anew, and
@@ -1005,6 +1026,7 @@ impl LexModel {
             held,
             held_out,
             need_of: sub.edges.iter().map(|&e| sub.net.edges[e].need()).collect(),
+            last_warm: false,
         })
     }
 
@@ -1015,10 +1037,14 @@ impl LexModel {
     fn priced_in(&self, solved: &highs::SolvedModel, sense: Sense) -> Vec<usize> {
         let sol = solved.get_solution();
         let d = sol.dual_columns();
+        if d.len() < self.held.len() {
+            // No reduced costs to price with: every held-out column comes in.
+            return (0..self.held.len()).filter(|&j| self.held[j]).collect();
+        }
         let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
         let mut by_need: std::collections::BTreeMap<usize, Vec<(f64, usize)>> = Default::default();
-        for j in 0..self.held.len() {
-            let gain = d.get(j).map_or(0.0, |&d| sign * d);
+        for (j, &dual) in d.iter().enumerate().take(self.held.len()) {
+            let gain = sign * dual;
             if self.held[j] && gain > SIFT_TOL {
                 by_need.entry(self.need_of[j]).or_default().push((gain, j));
             }
@@ -1211,6 +1237,7 @@ impl LexModel {
             }
             break (solved, stage);
         };
+        self.last_warm = self.solves > 0 || rounds > 0;
         self.solves += 1;
         if stage.status == HighsModelStatus::Optimal {
             self.model = Some(solved.into());
@@ -1650,7 +1677,9 @@ impl Stages<'_, '_> {
             }
             if let Some(lex) = self.lex.as_mut() {
                 match lex.solve(sub, goal, holds) {
-                    Some(st) if lex.solves == 1 || !needs_retry(&st) => return st,
+                    Some(st) if (lex.solves == 1 && !lex.last_warm) || !needs_retry(&st) => {
+                        return st
+                    }
                     _ => self.lex = None,
                 }
             }

@@ -500,7 +500,11 @@ fn solvers_used(results: &[SubResult]) -> Solvers {
     let used_greedy = used(SolvedBy::Greedy);
     let used_assignment = used(SolvedBy::Assignment);
     let used_flow = used(SolvedBy::NetworkSimplex);
-    let used_mip = results.iter().any(|r| r.mip);
+    // A MIP part the timeline flow solved names the flow (its fixed-MIP prices come from a
+    // HiGHS LP, which `duals: fixed_mip` says).
+    let used_mip = results
+        .iter()
+        .any(|r| r.mip && r.solved_by == SolvedBy::Highs);
     let used_lp = results
         .iter()
         .any(|r| r.solved_by == SolvedBy::Highs && !r.mip);

@@ -130,11 +130,27 @@ impl SubModel<'_> {
             .map(|(&e, &a)| sol.flow[a] as f64 / amount(net.edges[e].need()) as f64)
             .collect();
 
-        // Duals of the stage that sets the main objective, per unit of capacity: a flow unit
-        // is `1 / quantity` of capacity, or one `unit` use.
+        if shape.unit.is_some() {
+            // Indivisible needs make the part a MIP: SPEC's prices are those of the LP with
+            // the integer choices fixed at the plan (`fixed_mip`), as on the MIP route, not
+            // those of the (here integral) relaxation.
+            let mut result = SubResult::optimal(
+                SolvedBy::NetworkSimplex,
+                x.clone(),
+                Vec::new(),
+                vec![0.0; self.needs.len()],
+            );
+            result.mip = true;
+            result.gap = Some(0.0);
+            self.fixed_mip_duals(&x, &mut result);
+            return Some(result);
+        }
+        // Duals of the stage that sets the main objective, per unit of capacity (a flow unit
+        // is `1 / quantity` of it). Where the LP's duals are not unique, the flow's basis may
+        // put a price on the room where HiGHS's puts it on the needs: both are optimal duals.
         let (stage_cost, stage_scale) =
             main_stage(objective, shape.exact, &value_cost, &money_cost);
-        let capacity_per_flow = shape.unit.unwrap_or(1.0 / q as f64);
+        let capacity_per_flow = 1.0 / q as f64;
         let pi = sol.basis.as_ref()?.potentials(stage_cost);
         let reduced = |a: usize| (stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]]) as f64;
         // An interval's room is worth the reduced cost of its timeline arc at its lower bound
@@ -185,7 +201,7 @@ mod tests {
     /// HiGHS's capacity rows: random fixed intervals on one resource with bookings held (some
     /// above what is left: capped at capacity), divisible and indivisible, the flow against
     /// `solver: lp`; V within 1e-6 and C within 1e-5 (HiGHS holds V within 1e-7 of V*, and C
-    /// moves with what it gives up there).
+    /// moves with what it gives up there), and the same kind of prices.
     #[test]
     fn held_bookings_take_their_room_as_in_highs() {
         let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0);
@@ -222,6 +238,9 @@ mod tests {
             let highs = crate::solve_report(&s);
             let (a, b) = (&flow.summary, &highs.summary);
             assert_eq!(a.status, b.status, "seed {seed}");
+            // An indivisible part is a MIP on either route: `fixed_mip` prices, gap 0.
+            assert_eq!(a.duals, b.duals, "seed {seed}");
+            assert_eq!(a.gap, b.gap, "seed {seed}");
             if a.solver.contains(SolverUsed::NetworkSimplex) {
                 by_flow += 1;
             }
