@@ -2,11 +2,13 @@
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
 use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server, ALICE, BOB};
+use crate::common::session::{create_session, stream_after, two_teams_session};
+pub(crate) use crate::common::session::{events, read_sse};
 use commonsnet_datasets::read_batches_from_bytes;
 use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -629,28 +631,13 @@ fn bad_requests_get_exact_statuses_and_codes() {
 }
 
 pub(crate) fn session_with_teams(s: &Server) -> String {
-    let scenario = json!({"name": "quake", "resources": [
-            {"id": "team1", "kind": "medical", "lat": 45.0, "lon": 7.0, "capacity": {"team_h": 4}},
-            {"id": "team2", "kind": "medical", "lat": 45.1, "lon": 7.1, "capacity": {"team_h": 4}}],
-        "needs": [], "policy": {"max_distance_km": 30, "speed_kmh": 40}});
-    let r = post_json(s, "/v1/sessions", &json!({"scenario": scenario}), None);
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["id"].as_str().unwrap().to_string()
+    two_teams_session(s, Some("quake"))
 }
 
 pub(crate) fn incident(id: &str, lat: f64, hours: u32, priority: u32) -> Value {
     json!({"type": "need_added", "event_id": format!("add-{id}"),
         "need": {"id": id, "kind": "medical", "lat": lat, "lon": 7.02,
                  "demand": {"team_h": hours}, "priority": priority}})
-}
-
-pub(crate) fn events(s: &Server, id: &str, evs: Value) -> Resp {
-    post_json(
-        s,
-        &format!("/v1/sessions/{id}/events"),
-        &json!({"events": evs}),
-        None,
-    )
 }
 
 #[test]
@@ -743,28 +730,6 @@ fn session_events_plan_why_and_replay_after_sigkill() {
     assert_eq!(get(&s, "/v1/sessions/0123/plan", None).status, 404);
 }
 
-/// Read SSE events (id, data) from a streaming response until `n` have arrived.
-pub(crate) fn read_sse(reader: &mut impl BufRead, n: usize) -> Vec<(i64, Value)> {
-    let mut out = Vec::new();
-    let (mut id, mut data) = (None, None);
-    let mut line = String::new();
-    while out.len() < n {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended");
-        let l = line.trim_end();
-        if let Some(v) = l.strip_prefix("id:") {
-            id = Some(v.trim().parse::<i64>().unwrap());
-        } else if let Some(v) = l.strip_prefix("data:") {
-            data = Some(serde_json::from_str::<Value>(v.trim()).unwrap());
-        } else if l.is_empty() {
-            if let (Some(i), Some(d)) = (id.take(), data.take()) {
-                out.push((i, d));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn session_stream_resumes_with_last_event_id() {
     let dir = tempfile::tempdir().unwrap();
@@ -776,14 +741,7 @@ fn session_stream_resumes_with_last_event_id() {
             200
         );
     }
-    let agent = ureq::AgentBuilder::new()
-        .timeout_read(Duration::from_secs(20))
-        .build();
-    let resp = agent
-        .get(&s.url(&format!("/v1/sessions/{id}/stream")))
-        .set("Last-Event-ID", "1")
-        .call()
-        .unwrap();
+    let resp = stream_after(&s, &id, "1");
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
     let mut reader = BufReader::new(resp.into_reader());
     let missed = read_sse(&mut reader, 2);
@@ -829,9 +787,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
              "available_from": 17}],
         "needs": [drill("a", 0, None, 10), drill("b", 12, Some(19), 5), drill("c", 20, None, 4)],
         "policy": {"reusable": ["units"], "slot_h": 1}});
-    let r = post_json(&s, "/v1/sessions", &json!({"scenario": scenario}), None);
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let id = r.json()["id"].as_str().unwrap().to_string();
+    let id = create_session(&s, &scenario);
     let r = events(
         &s,
         &id,

@@ -1,30 +1,12 @@
 //! The reliability defects of issue 16 that live in the service, each as its repro over real
 //! HTTP on 127.0.0.1: exact status, error body, and the state that must not have changed.
 
-use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
+use crate::common::server::{call, get, post_json, solve_multipart, Server};
+use crate::common::session::{events, read_sse, stream_after, two_teams_session};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-fn session(s: &Server) -> String {
-    let scenario = json!({"resources": [
-            {"id": "team1", "kind": "medical", "lat": 45.0, "lon": 7.0, "capacity": {"team_h": 4}},
-            {"id": "team2", "kind": "medical", "lat": 45.1, "lon": 7.1, "capacity": {"team_h": 4}}],
-        "needs": [], "policy": {"max_distance_km": 30, "speed_kmh": 40}});
-    let r = post_json(s, "/v1/sessions", &json!({"scenario": scenario}), None);
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["id"].as_str().unwrap().to_string()
-}
-
-fn events(s: &Server, id: &str, evs: Value) -> Resp {
-    post_json(
-        s,
-        &format!("/v1/sessions/{id}/events"),
-        &json!({"events": evs}),
-        None,
-    )
-}
 
 fn need(id: &str, kind: &str, hours: u32, priority: u32) -> Value {
     json!({"id": id, "kind": kind, "lat": 45.01, "lon": 7.02, "demand": {"team_h": hours},
@@ -46,7 +28,7 @@ fn plan(s: &Server, id: &str) -> Value {
 fn a_refused_batch_changes_nothing_even_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), &[]);
-    let id = session(&s);
+    let id = two_teams_session(&s, None);
     let r = events(
         &s,
         &id,
@@ -106,24 +88,8 @@ fn a_refused_batch_changes_nothing_even_after_sigkill() {
     assert_eq!(r.json()["seq"], 2);
     let committed = plan(&s, &id);
     // The stream's backlog holds exactly the two accepted batches.
-    let agent = ureq::AgentBuilder::new()
-        .timeout_read(Duration::from_secs(20))
-        .build();
-    let resp = agent
-        .get(&s.url(&format!("/v1/sessions/{id}/stream")))
-        .set("Last-Event-ID", "0")
-        .call()
-        .unwrap();
-    let mut reader = BufReader::new(resp.into_reader());
-    let mut ids = Vec::new();
-    let mut line = String::new();
-    while ids.len() < 2 {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0);
-        if let Some(v) = line.trim_end().strip_prefix("id:") {
-            ids.push(v.trim().parse::<i64>().unwrap());
-        }
-    }
+    let mut reader = BufReader::new(stream_after(&s, &id, "0").into_reader());
+    let ids: Vec<i64> = read_sse(&mut reader, 2).iter().map(|e| e.0).collect();
     assert_eq!(ids, vec![1, 2]);
     drop(reader);
 
@@ -141,7 +107,7 @@ fn a_refused_batch_changes_nothing_even_after_sigkill() {
 fn sigterm_ends_open_streams_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), &[]);
-    let id = session(&s);
+    let id = two_teams_session(&s, None);
     let agent = ureq::AgentBuilder::new()
         .timeout_read(Duration::from_secs(30))
         .build();
@@ -177,8 +143,8 @@ fn sigterm_ends_open_streams_and_exits() {
 fn session_cap_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &["--max-sessions", "2"]);
-    let a = session(&s);
-    let _b = session(&s);
+    let a = two_teams_session(&s, None);
+    let _b = two_teams_session(&s, None);
     let r = post_json(
         &s,
         "/v1/sessions",
@@ -193,7 +159,7 @@ fn session_cap_and_delete() {
     let r = call("DELETE", &s.url(&format!("/v1/sessions/{a}")), &[], None);
     assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
     // The freed place serves a new session.
-    session(&s);
+    two_teams_session(&s, None);
     let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
     assert!(metrics.contains("commonsnet_sessions_live 2"), "{metrics}");
 }

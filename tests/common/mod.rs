@@ -4,6 +4,7 @@
 
 pub mod pg;
 pub mod server;
+pub mod session;
 
 use commonsnet_engine::seeds::SplitMix64;
 use serde_json::{json, Value};
