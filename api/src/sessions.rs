@@ -58,6 +58,11 @@ enum Msg {
 pub struct SessionLimits {
     pub max_live: usize,
     pub idle: Duration,
+    /// Re-plan transportation sessions warm (`serve --warm-sessions`; the engine's
+    /// `Session::new_warm`): events in milliseconds on large components, at the price that a
+    /// session rebuilt from its log may hold another optimal plan (same value, cost and
+    /// dispatches) than before.
+    pub warm: bool,
 }
 
 impl Default for SessionLimits {
@@ -65,6 +70,7 @@ impl Default for SessionLimits {
         SessionLimits {
             max_live: 256,
             idle: Duration::from_secs(600),
+            warm: false,
         }
     }
 }
@@ -87,6 +93,7 @@ fn rebuild(
     log: &dyn SessionLog,
     id: &str,
     scenario: &str,
+    warm: bool,
 ) -> Result<(Session, i64), InternalError> {
     let bad = |message: String| InternalError::SessionLog {
         session: id.to_string(),
@@ -94,7 +101,7 @@ fn rebuild(
     };
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let mut session = Session::new(&initial).map_err(|e| bad(e.to_string()))?;
+    let mut session = Session::new_warm(&initial, warm).map_err(|e| bad(e.to_string()))?;
     let mut last = 0;
     for (seq, applied, ids) in log.rows(id)? {
         let applied: Vec<Applied> =
@@ -416,8 +423,8 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        let session =
-            Session::new(scenario).map_err(|e| UserError::unprocessable(e.to_string()))?;
+        let session = Session::new_warm(scenario, self.inner.limits.warm)
+            .map_err(|e| UserError::unprocessable(e.to_string()))?;
         let claimed = Instant::now();
         self.inner.log.create(id, tenant, &raw.to_string())?;
         let mut live = self.inner.live();
@@ -460,7 +467,7 @@ impl SessionHub {
         if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
             return Err(moved());
         }
-        let (session, seq) = rebuild(&*self.inner.log, id, &scenario)?;
+        let (session, seq) = rebuild(&*self.inner.log, id, &scenario, self.inner.limits.warm)?;
         let mut live = self.inner.live();
         self.start(&mut live, id, tenant, session, seq, claimed)
     }
@@ -682,7 +689,7 @@ impl Actor {
                         session: self.id.clone(),
                         message: "the session was deleted".into(),
                     })?;
-                    rebuild(&*self.hub.log, &self.id, &scenario)
+                    rebuild(&*self.hub.log, &self.id, &scenario, self.hub.limits.warm)
                 });
             match rebuilt {
                 Ok((session, seq)) => {
@@ -857,6 +864,7 @@ mod tests {
         let limits = SessionLimits {
             max_live: 2,
             idle: Duration::from_millis(200),
+            warm: false,
         };
         let h = hub(dir.path(), limits);
         let (s, raw) = scenario();

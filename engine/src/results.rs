@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Shares below this are not reported as allocations.
-const SHARE_EPS: f64 = 1e-9;
+pub(crate) const SHARE_EPS: f64 = 1e-9;
 
 /// The summary of one solve (SPEC section 3), also the audit trail of a plan.
 #[derive(Debug, Clone, Serialize)]

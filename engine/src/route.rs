@@ -52,9 +52,9 @@ pub(crate) struct Exact {
 }
 
 /// Scale of costs that are not short decimals: they are rounded to 1e-4 of a cost unit.
-const COST_ROUNDING: i64 = 10_000;
+pub(crate) const COST_ROUNDING: i64 = 10_000;
 /// The largest common multiple of the scaled demands that keeps per-unit values in `i64`.
-const MAX_LCM: i64 = 1_000_000;
+pub(crate) const MAX_LCM: i64 = 1_000_000;
 /// Largest dense matrix (rows x columns) the assignment route builds; larger one-to-one parts
 /// go to the flow solver, whose memory grows with the links instead.
 pub(crate) const MAX_ASSIGNMENT_CELLS: usize = 25_000_000;
@@ -224,7 +224,7 @@ pub(crate) fn scaled(x: f64, quantity: i64) -> i64 {
 }
 
 /// Smallest power of ten (up to 10^6) that makes every value an integer, exactly.
-fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
+pub(crate) fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
     'k: for k in 0..=6 {
         let f = 10f64.powi(k);
         for x in values.clone() {
@@ -238,7 +238,7 @@ fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<i64> {
     None
 }
 
-fn gcd(a: i64, b: i64) -> i64 {
+pub(crate) fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 {
         a.abs()
     } else {

@@ -12,11 +12,13 @@
 //!   shared checks;
 //! - [`network_simplex`] holds [`NetworkSimplex`];
 //! - [`cost_scaling`] holds [`CostScaling`];
+//! - [`incremental`] holds [`IncrementalFlow`], a flow kept optimal across changes;
 //! - [`assignment`] (standalone) holds [`solve_assignment`];
 //! - this file holds [`MinCostFlow`], the choice between the two flow methods.
 
 pub mod assignment;
 pub mod cost_scaling;
+pub mod incremental;
 pub mod network_simplex;
 #[cfg(test)]
 mod oracle;
@@ -26,7 +28,8 @@ pub use assignment::{
     solve_assignment, Assignment, AssignmentError, AssignmentProblem, InvalidAssignment, FORBIDDEN,
 };
 pub use cost_scaling::CostScaling;
-pub use network_simplex::NetworkSimplex;
+pub use incremental::{IncrementalError, IncrementalFlow, Reoptimized};
+pub use network_simplex::{lexicographic_weight, NetworkSimplex};
 pub use problem::{
     Basis, FlowError, FlowMethod, FlowProblem, FlowSolution, Infeasibility, InvalidNetwork,
     INFINITE,

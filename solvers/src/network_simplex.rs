@@ -133,6 +133,26 @@ impl NetworkSimplex {
         }
     }
 
+    /// Solve `p` with arc costs `cost` (`p.cost` is ignored), which may exceed `i64`:
+    /// lexicographic costs combined by the caller with [`lexicographic_weight`].
+    pub fn solve_with_costs(p: &FlowProblem, cost: &[i128]) -> Result<FlowSolution, FlowError> {
+        check(p)?;
+        if cost.len() != p.arcs() {
+            return Err(InvalidNetwork::CostVectorLength.into());
+        }
+        let max = cost.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0);
+        let fits = max
+            .checked_add(1)
+            .and_then(|x| x.checked_mul(p.nodes as u128 + 1))
+            .is_some_and(|x| x <= (i128::MAX / 16) as u128);
+        if !fits {
+            return Err(InvalidNetwork::CostsTooLarge.into());
+        }
+        let mut sol = Simplex::<i128>::run(p, cost.to_vec())?;
+        sol.cost = (0..p.arcs()).map(|a| sol.flow[a] as i128 * cost[a]).sum();
+        Ok(sol)
+    }
+
     /// Minimise `primary` first, then `secondary` among the flows optimal for it (`p.cost`
     /// is ignored). Exact: the arc cost is `M * primary + secondary` with
     /// `M = (2n + 3) * max |secondary| + 1`, in `i128`. Secondary reduced costs are bounded by
@@ -152,21 +172,9 @@ impl NetworkSimplex {
             .iter()
             .map(|c| c.unsigned_abs())
             .max()
-            .unwrap_or(0) as i128;
-        let max1 = primary.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as i128;
-        let nodes = p.nodes as i128;
-        // Checked: the bound itself may not fit i128 when the costs are near i64's limits.
-        let m = (2 * nodes + 3).checked_mul(max2).map(|x| x + 1);
-        let bound = m
-            .and_then(|m| m.checked_mul(max1))
-            .and_then(|x| x.checked_add(max2 + 1))
-            .and_then(|x| x.checked_mul(nodes + 1));
-        let (Some(m), Some(bound)) = (m, bound) else {
-            return Err(InvalidNetwork::CostsTooLarge.into());
-        };
-        if bound > i128::MAX / 16 {
-            return Err(InvalidNetwork::CostsTooLarge.into());
-        }
+            .unwrap_or(0);
+        let max1 = primary.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0);
+        let m = lexicographic_weight(p.nodes, max1, max2)?;
         let c: Vec<i128> = primary
             .iter()
             .zip(secondary)
@@ -177,6 +185,29 @@ impl NetworkSimplex {
             .map(|a| sol.flow[a] as i128 * secondary[a] as i128)
             .sum();
         Ok(sol)
+    }
+}
+
+/// The weight `M` that makes `M * primary + secondary` lexicographic on a network of up to
+/// `nodes` nodes whose primary and secondary costs are at most `max_primary` and
+/// `max_secondary` in absolute value: `M = (2n + 3) * max_secondary + 1` (see
+/// [`NetworkSimplex::solve_lexicographic`]). Refused where the potentials of the combination
+/// might leave `i128`'s exact range.
+pub fn lexicographic_weight(
+    nodes: usize,
+    max_primary: u64,
+    max_secondary: u64,
+) -> Result<i128, FlowError> {
+    let (nodes, max1, max2) = (nodes as i128, max_primary as i128, max_secondary as i128);
+    // Checked: the bound itself may not fit i128 when the costs are near i64's limits.
+    let m = (2 * nodes + 3).checked_mul(max2).map(|x| x + 1);
+    let bound = m
+        .and_then(|m| m.checked_mul(max1))
+        .and_then(|x| x.checked_add(max2 + 1))
+        .and_then(|x| x.checked_mul(nodes + 1));
+    match (m, bound) {
+        (Some(m), Some(bound)) if bound <= i128::MAX / 16 => Ok(m),
+        _ => Err(InvalidNetwork::CostsTooLarge.into()),
     }
 }
 

@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// rebuilds it from the log).
     #[arg(long, default_value_t = 600)]
     session_idle_s: u64,
+    /// Re-plan transportation sessions warm: one min-cost flow kept across events (fast on
+    /// large components); a session rebuilt from its log may then hold another optimal plan
+    /// (same value, cost and dispatches) than before.
+    #[arg(long)]
+    warm_sessions: bool,
     /// Open connections at once; further clients wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -81,6 +86,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),
+        warm: args.warm_sessions,
     };
     config.max_connections = args.max_connections.max(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));

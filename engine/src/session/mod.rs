@@ -11,6 +11,9 @@
 //! the engine solves components independently and deterministically (in input order), the plan
 //! equals a from-scratch solve of the residual scenario (tested). Fairness couples components
 //! (group ratios sum over all of them), so with a fairness policy every re-plan is whole.
+//! A session in the transportation case goes further (`warm.rs`): its whole residual scenario
+//! is one min-cost flow kept across events and re-optimised from the last optimum, so an
+//! event costs a few shortest-path searches rather than a solve of its component.
 
 mod check;
 mod links;
@@ -18,6 +21,7 @@ mod replan;
 mod report;
 pub use report::SessionWhy;
 mod stage;
+mod warm;
 
 pub use crate::events::{parse_events, Event, EventKind};
 use crate::input::scenario_from_value;
@@ -274,6 +278,14 @@ pub struct Session {
     /// [`Session::conflicts`], worked out at most once per state (a what-if re-plan): every
     /// change of the state clears it.
     open_conflicts: std::sync::OnceLock<Vec<BookingConflict>>,
+    /// The warm model of a transportation session (`warm.rs`), kept across re-plans.
+    warm: Option<warm::WarmFlow>,
+    /// Re-plan warm where the session allows it (`Session::new_warm`); off by default.
+    warm_on: bool,
+    /// The warm model refused the session once: it re-plans cold from then on.
+    warm_off: bool,
+    /// After a warm re-plan: the duals of a cold solve, worked out when a report asks.
+    duals_cache: std::sync::OnceLock<warm::Duals>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -300,6 +312,15 @@ struct Pending {
 impl Session {
     /// A session over an initial scenario (rule-built links only).
     pub fn new(initial: &Scenario) -> Result<Session, SessionError> {
+        Session::new_warm(initial, false)
+    }
+
+    /// [`Session::new`], re-planning warm when `warm` and the session is in the
+    /// transportation case (`warm.rs`): events cost a few shortest-path searches instead of a
+    /// solve of their component, and the plan is an optimum of the same value and cost as a
+    /// from-scratch solve but not always the same one, so a session rebuilt from its log may
+    /// hold another optimum than before (its dispatches are the same).
+    pub fn new_warm(initial: &Scenario, warm: bool) -> Result<Session, SessionError> {
         if initial.links.is_some() {
             return Err(SessionError::ExplicitLinks);
         }
@@ -326,6 +347,10 @@ impl Session {
             timed: !initial.policy.reusable.is_empty(),
             starts: BTreeMap::new(),
             open_conflicts: std::sync::OnceLock::new(),
+            warm: None,
+            warm_on: warm,
+            warm_off: false,
+            duals_cache: std::sync::OnceLock::new(),
         };
         for r in &initial.resources {
             s.insert_resource(r.clone());

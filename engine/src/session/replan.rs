@@ -32,7 +32,16 @@ impl Session {
         p.dims = dims;
         p.stale = false;
         p.dispatched.clear();
-        let n = if whole {
+        let n = if self.warm.is_some() && !whole_policy && self.warm_shape() {
+            match self.warm_replan(&tn, &tr) {
+                Ok(n) => n,
+                Err(_) => {
+                    // Refused: from here on the session re-plans cold, all of it once now.
+                    self.warm_off = true;
+                    self.replan_all()
+                }
+            }
+        } else if whole {
             self.replan_all()
         } else {
             self.replan(&tn, &tr)
@@ -77,9 +86,18 @@ impl Session {
         }
     }
 
-    /// Solve the whole residual scenario again. Returns the number of needs planned.
+    /// Solve the whole residual scenario again. Returns the number of needs planned. A
+    /// transportation session keeps the solve as its warm model (`warm.rs`).
     pub fn replan_all(&mut self) -> usize {
         self.open_conflicts.take();
+        self.warm = None;
+        self.duals_cache = std::sync::OnceLock::new();
+        if self.warm_on && !self.warm_off && self.warm_shape() {
+            match self.warm_build() {
+                Ok(n) => return n,
+                Err(_) => self.warm_off = true,
+            }
+        }
         let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();
         for k in keys {
             self.plan_set(k, None);
@@ -177,11 +195,30 @@ impl Session {
             if let (Some(at), true) = (n.start_h, timed) {
                 self.set_start(&n.id, Some(at));
             }
-            if n.marginal_value != 0.0 {
-                self.marginal.insert(n.id.clone(), n.marginal_value);
+        }
+        let (marginal, shadow) = report_duals(&report);
+        self.marginal.extend(marginal);
+        self.shadow.extend(shadow);
+        if report.summary.status != Status::Optimal {
+            for n in &sub.needs {
+                self.trouble.insert(n.id.clone(), report.summary.status);
             }
         }
-        for r in &report.resources {
+    }
+}
+
+/// The marginal values (non-zero) and shadow prices (non-zero, per dimension) of a report.
+pub(super) fn report_duals(report: &Report) -> super::warm::Duals {
+    let marginal = report
+        .needs
+        .iter()
+        .filter(|n| n.marginal_value != 0.0)
+        .map(|n| (n.id.clone(), n.marginal_value))
+        .collect();
+    let shadow = report
+        .resources
+        .iter()
+        .filter_map(|r| {
             let prices: BTreeMap<String, f64> = report
                 .dims
                 .iter()
@@ -189,14 +226,8 @@ impl Session {
                 .filter(|(_, p)| **p != 0.0)
                 .map(|(d, p)| (d.clone(), *p))
                 .collect();
-            if !prices.is_empty() {
-                self.shadow.insert(r.id.clone(), prices);
-            }
-        }
-        if report.summary.status != Status::Optimal {
-            for n in &sub.needs {
-                self.trouble.insert(n.id.clone(), report.summary.status);
-            }
-        }
-    }
+            (!prices.is_empty()).then(|| (r.id.clone(), prices))
+        })
+        .collect();
+    (marginal, shadow)
 }

@@ -53,9 +53,10 @@ impl Session {
                     .unwrap_or(0.0)
             })
             .collect();
+        let (marginals, shadows) = self.duals();
         let mut shadow = vec![0.0; s.resources.len() * nd];
         for (ri, r) in s.resources.iter().enumerate() {
-            if let Some(p) = self.shadow.get(&r.id) {
+            if let Some(p) = shadows.get(&r.id) {
                 for (di, d) in net.dims.iter().enumerate() {
                     shadow[ri * nd + di] = p.get(d).copied().unwrap_or(0.0);
                 }
@@ -64,7 +65,7 @@ impl Session {
         let marginal = s
             .needs
             .iter()
-            .map(|n| self.marginal.get(&n.id).copied().unwrap_or(0.0))
+            .map(|n| marginals.get(&n.id).copied().unwrap_or(0.0))
             .collect();
         let status = status.unwrap_or_else(|| {
             self.trouble
@@ -119,7 +120,7 @@ impl Session {
             .filter(|d| d.need == need)
             .cloned()
             .collect();
-        let marginal = self.marginal.get(need).copied().unwrap_or(0.0);
+        let marginal = self.duals().0.get(need).copied().unwrap_or(0.0);
         // Explained under this need's own component's status: another component's trouble
         // is not this need's reason.
         let status = self.trouble.get(need).copied().unwrap_or(Status::Optimal);

@@ -30,7 +30,7 @@ impl Session {
     /// copy that replaces the state only when every event applied.
     pub fn stage(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.check(events)?;
-        let may_refuse = events.iter().any(|e| {
+        let may_refuse = |e: &Event| {
             let bookings = match &e.kind {
                 EventKind::Dispatched { .. } | EventKind::DispatchReleased { .. } => true,
                 // Refused while the id's bookings are on record (`apply_one`).
@@ -40,14 +40,31 @@ impl Session {
                 _ => false,
             };
             bookings && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
-        });
-        if may_refuse {
+        };
+        let fresh = |e: &Event| !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id));
+        let refusable: Vec<usize> = (0..events.len())
+            .filter(|&i| may_refuse(&events[i]))
+            .collect();
+        // The one event that may be refused is the batch's only change (no clock move with
+        // it): a refusal finds the state as it was (`apply_one` refuses before it changes
+        // anything, and `stage_checked` puts back what staging took), so the batch is applied
+        // in place. A coordinator's single dispatch takes this path, without a copy of the
+        // session, which costs as much as the session is large.
+        // Only one change in the batch: an event after a dispatch could be refused because of
+        // it (a withdrawal of the resource it holds, say) once the dispatch changed things.
+        let changes = events.iter().filter(|e| fresh(e)).count();
+        let in_place = match refusable.as_slice() {
+            [] => true,
+            [only] => !self.timed && changes == 1 && events[*only].at.is_none(),
+            _ => false,
+        };
+        if in_place {
+            self.stage_checked(events)
+        } else {
             let mut copy = self.clone();
             let out = copy.stage_checked(events)?;
             *self = copy;
             Ok(out)
-        } else {
-            self.stage_checked(events)
         }
     }
 
@@ -104,9 +121,20 @@ impl Session {
                     self.replan_touched();
                 }
             }
-            let a = self
-                .apply_one(&e.kind, &mut tn, &mut tr)
-                .map_err(|refusal| EventError { index, refusal })?;
+            let a = match self.apply_one(&e.kind, &mut tn, &mut tr) {
+                Ok(a) => a,
+                Err(refusal) => {
+                    // Put back what staging took, and forget the id: refused, not applied
+                    // (`stage` relies on this to apply a batch in place).
+                    let p = self.pending.as_mut().expect("staging has a pending set");
+                    p.needs.append(&mut tn);
+                    p.resources.append(&mut tr);
+                    if let Some(id) = &e.event_id {
+                        self.seen.remove(id);
+                    }
+                    return Err(EventError { index, refusal });
+                }
+            };
             let p = self.pending.as_mut().expect("staging has a pending set");
             if let Applied::Dispatched { dispatch } = &a {
                 p.dispatched.insert(dispatch.need.clone());

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Event-to-answer latency of a live session over HTTP (issue 18's measurement).
+
+usage: session_http.py BINARY [--needs N] [--teams M] [--events E] [--fairness none|maxmin]
+                       [--dims 1|2] [--seed S] [--warm]
+
+Starts `BINARY serve` on 127.0.0.1 (a free port, SQLite in a temporary folder), creates one
+session of N needs (default 1,500) and M teams (default 400) of ONE kind spread over a city,
+with a radius that covers it (every need may take every team: one component), then sends E
+events (default 100) one at a time, cycling need_added, need_updated, need_withdrawn,
+dispatched and resource_updated, and prints the median and p99 of each kind's round trip
+(request sent to answer read) in ms. `--warm` starts the server with `--warm-sessions` (the
+same stream re-planned warm; without it, cold). Stdlib only; the server is stopped at the end.
+"""
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+
+def arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def post(base, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return json.loads(r.read())
+
+
+def get(base, path):
+    with urllib.request.urlopen(base + path, timeout=600) as r:
+        return json.loads(r.read())
+
+
+def scenario(rng, needs, teams, dims, fairness):
+    def point():
+        return round(45.07 + rng.gauss(0, 0.06), 5), round(7.68 + rng.gauss(0, 0.08), 5)
+
+    dim_names = ["team_h", "kits"][:dims]
+    resources = []
+    for i in range(teams):
+        lat, lon = point()
+        resources.append({"id": f"team{i}", "community": f"zone{i % 6}", "kind": "rescue", "lat": lat,
+                          "lon": lon, "capacity": {d: rng.randint(4, 12) for d in dim_names}})
+    policy = {"max_distance_km": 100, "speed_kmh": 40, "cost_per_km": 1.0}
+    if fairness != "none":
+        policy.update({"fairness": fairness, "cross_community": True})
+    return {"resources": resources, "needs": [need(rng, i, dim_names) for i in range(needs)],
+            "policy": policy}
+
+
+def need(rng, i, dim_names):
+    lat, lon = round(45.07 + rng.gauss(0, 0.06), 5), round(7.68 + rng.gauss(0, 0.08), 5)
+    return {"id": f"inc{i}", "community": f"zone{rng.randrange(6)}", "kind": "rescue", "lat": lat,
+            "lon": lon, "demand": {d: rng.randint(1, 6) for d in dim_names}, "priority": rng.randint(1, 5)}
+
+
+def main():
+    binary = sys.argv[1]
+    needs = int(arg("--needs", 1500))
+    teams = int(arg("--teams", 400))
+    count = int(arg("--events", 100))
+    fairness = arg("--fairness", "none")
+    dims = int(arg("--dims", 1))
+    rng = random.Random(int(arg("--seed", 1)))
+    dim_names = ["team_h", "kits"][:dims]
+    data = tempfile.mkdtemp()
+    warm = ["--warm-sessions"] if "--warm" in sys.argv else []
+    server = subprocess.Popen([binary, "serve", "--addr", "127.0.0.1:0", "--data", data] + warm,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        # The first line is `{"listening": "127.0.0.1:PORT"}`; the log after it is drained so
+        # that a full pipe never blocks the server.
+        base = "http://" + json.loads(server.stdout.readline())["listening"]
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+        s = scenario(rng, needs, teams, dims, fairness)
+        t = time.perf_counter()
+        sid = post(base, "/v1/sessions", {"scenario": s})["id"]
+        created = time.perf_counter() - t
+        # The plan as the client sees it: read once, then kept from each answer's changed
+        # matches (as a coordinator's console does), so no read sits between events.
+        plan = {(a["resource"], a["need"]) for a in
+                get(base, f"/v1/sessions/{sid}/state")["plan"]["allocations"]}
+        kinds = ["need_added", "need_updated", "need_withdrawn", "dispatched", "resource_updated"]
+        times = {k: [] for k in kinds}
+        live = [n["id"] for n in s["needs"]]
+        next_id = needs
+        for e in range(count):
+            kind = kinds[e % len(kinds)]
+            if kind == "need_added":
+                n = need(rng, next_id, dim_names)
+                next_id += 1
+                live.append(n["id"])
+                ev = {"type": "need_added", "need": n}
+            elif kind == "need_updated":
+                n = need(rng, 0, dim_names)
+                n["id"] = live[rng.randrange(len(live))]
+                ev = {"type": "need_updated", "need": n}
+            elif kind == "need_withdrawn":
+                ev = {"type": "need_withdrawn", "id": live.pop(rng.randrange(len(live)))}
+            elif kind == "dispatched":
+                # A match of the current plan, on a need not dispatched before.
+                open_matches = sorted(m for m in plan if m[1] in live)
+                r, n = open_matches[rng.randrange(len(open_matches))]
+                live.remove(n)
+                ev = {"type": "dispatched", "need": n, "resource": r}
+            else:
+                i = rng.randrange(teams)
+                r = dict(s["resources"][i])
+                r["capacity"] = {d: rng.randint(4, 12) for d in dim_names}
+                ev = {"type": "resource_updated", "resource": r}
+            t = time.perf_counter()
+            answer = post(base, f"/v1/sessions/{sid}/events", {"events": [ev]})
+            times[kind].append((time.perf_counter() - t) * 1000)
+            for c in answer["changed"]:
+                key = (c["resource"], c["need"])
+                if c["after"] > 0:
+                    plan.add(key)
+                else:
+                    plan.discard(key)
+        print(f"session of {needs} needs x {teams} teams, one component, {dims} dimension(s), "
+              f"fairness {fairness}, {'warm' if warm else 'cold'}: created in {created:.2f} s; "
+              f"{count} events one at a time")
+        print("| event | n | median (ms) | p99 (ms) |")
+        print("|---|---|---|---|")
+        every = []
+        for k in kinds:
+            xs = sorted(times[k])
+            every += xs
+            if xs:
+                p99 = xs[min(len(xs) - 1, round(0.99 * (len(xs) - 1)))]
+                print(f"| {k} | {len(xs)} | {statistics.median(xs):.1f} | {p99:.1f} |")
+        every.sort()
+        print(f"| all | {len(every)} | {statistics.median(every):.1f} | "
+              f"{every[min(len(every) - 1, round(0.99 * (len(every) - 1)))]:.1f} |")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

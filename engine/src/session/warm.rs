@@ -1,0 +1,787 @@
+//! Warm re-planning of a transportation session: the whole residual scenario kept as one
+//! min-cost flow ([`IncrementalFlow`]) that each batch of events changes in place and
+//! re-optimises from the last optimum, instead of solving the touched components again.
+//!
+//! It applies where a cold re-plan would take the exact transportation route for every
+//! component (SPEC's transportation case: one dimension, no fairness, no time model,
+//! `solver: auto`, objective `coverage` or `cost`, no indivisible need) and the data scale to
+//! one set of exact integers for the whole session ([`Scales`]). The network is the cold
+//! route's (`transport.rs`): source -> resource (residual capacity), resource -> need (one arc
+//! per link), need -> sink (`min_fill * demand ..= demand`), sink -> source; the components
+//! of the session are simply disconnected parts of it. The lexicographic objective (most
+//! value, then cheapest) is one cost `M * value + money` with `M` sized for twice the nodes
+//! and four times the largest costs, so that later events rarely outgrow it.
+//!
+//! What the warm path does not keep, and why:
+//! - Duals (marginal values, shadow prices) are not maintained per event: a cold solve of the
+//!   residual scenario gives them when a report or an explanation asks (`Session::duals`),
+//!   which a coordinator's event answer does not.
+//! - Among several optimal plans it may keep another than a from-scratch solve would take;
+//!   value and cost are the same (tested).
+//! - Anything it cannot take exactly (a value that leaves the scales or `M`, an indivisible
+//!   need, a `min_fill` that cannot hold, two dimensions, fairness) ends it: the session
+//!   re-plans cold from then on (`Session::warm_off`), as before this path existed.
+
+use super::Session;
+use crate::graph::rule_link;
+use crate::model::{Fairness, Need, Objective, Resource, SolverChoice};
+use crate::results::Report;
+use crate::route::{decimal_scale, gcd, scaled, COST_ROUNDING, MAX_LCM};
+use crate::solve::{solve_with, SolveOptions};
+use commonsnet_solvers::{
+    lexicographic_weight, FlowProblem, IncrementalFlow, NetworkSimplex, INFINITE,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The scale of priorities: open parts' priorities are multiples of 1e-6.
+const PRIORITY_SCALE: i64 = 1_000_000;
+
+/// Why the warm model cannot take the session as it is now; the session goes cold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WarmRefusal {
+    /// Not SPEC's transportation case (dimensions, fairness, time, solver, objective).
+    Shape,
+    /// A value that does not scale to the session's exact integers.
+    Scale,
+    /// The flow solver refused or found no feasible flow.
+    Flow,
+}
+
+/// The integers of the whole session: quantities times `quantity`; per-unit values and
+/// costs times `lcm` (of the scaled demands) and `priority` or `cost`; `m` the lexicographic
+/// weight, valid up to `max_nodes` nodes and costs up to `max_value` / `max_money`.
+#[derive(Debug, Clone, Copy)]
+struct Scales {
+    quantity: i64,
+    lcm: i64,
+    cost: i64,
+    /// `cost` is [`COST_ROUNDING`] because some link cost is not a short decimal: link costs
+    /// are rounded, as on the cold route.
+    cost_rounded: bool,
+    priority: i64,
+    m: i128,
+    max_nodes: usize,
+    max_value: i128,
+    max_money: i128,
+    coverage: bool,
+}
+
+#[derive(Debug, Clone)]
+struct NeedEntry {
+    node: usize,
+    /// need -> sink.
+    arc: usize,
+    /// The scaled demand of the open part (the flow of a full service).
+    demand: i64,
+    /// The need and its open part as last synced: an unchanged need keeps its arcs.
+    def: Need,
+    open: f64,
+    /// (resource slot, link arc), sorted by slot.
+    links: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone)]
+struct ResEntry {
+    node: usize,
+    /// source -> resource.
+    arc: usize,
+    def: Resource,
+    /// (need slot, link arc).
+    links: Vec<(u32, u32)>,
+}
+
+/// The session's flow model (see the module documentation).
+#[derive(Debug, Clone)]
+pub(super) struct WarmFlow {
+    flow: IncrementalFlow,
+    scales: Scales,
+    dim: String,
+    need_slot: HashMap<String, u32>,
+    needs: Vec<Option<NeedEntry>>,
+    need_ids: Vec<String>,
+    res_slot: HashMap<String, u32>,
+    resources: Vec<Option<ResEntry>>,
+    res_ids: Vec<String>,
+    /// Each arc's (resource slot, need slot) when it is a link.
+    arc_link: Vec<Option<(u32, u32)>>,
+    /// Links dropped since the last re-plan, whose plan entries go.
+    dropped: Vec<(u32, u32)>,
+}
+
+impl Session {
+    /// Whether the session re-plans warm (`session/warm.rs`): a transportation session whose
+    /// data the warm model has taken so far.
+    pub fn is_warm(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    /// Whether the policy and dimensions are SPEC's transportation case (the needs are
+    /// checked as they come: an indivisible one ends the warm path).
+    pub(super) fn warm_shape(&self) -> bool {
+        let p = &self.policy;
+        !self.timed
+            && p.solver == SolverChoice::Auto
+            && p.fairness == Fairness::None
+            && matches!(p.objective, Objective::Coverage | Objective::Cost)
+            && self.dims.len() == 1
+    }
+
+    /// Build the warm model from the whole residual state and solve it cold; the plan is
+    /// replaced by its optimum. Returns the number of needs planned.
+    pub(super) fn warm_build(&mut self) -> Result<usize, WarmRefusal> {
+        let dim = self.dims.iter().next().ok_or(WarmRefusal::Shape)?.clone();
+        let open: Vec<usize> = (0..self.needs.len()).filter(|&i| self.is_open(i)).collect();
+        let needs: Vec<Need> = open.iter().map(|&i| self.residual_need(i)).collect();
+        if needs.iter().any(|n| n.indivisible) {
+            return Err(WarmRefusal::Shape);
+        }
+        let scales = self.scales(&dim, &open, &needs)?;
+        let res_ids: Vec<String> = self.resources.iter().map(|r| r.id.clone()).collect();
+        let res_slot: HashMap<String, u32> = res_ids
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.clone(), i as u32))
+            .collect();
+        let need_ids: Vec<String> = needs.iter().map(|n| n.id.clone()).collect();
+        let need_slot: HashMap<String, u32> = need_ids
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let (nr, nn) = (res_ids.len(), needs.len());
+        let mut p = FlowProblem::new(2 + nr + nn);
+        let mut cost: Vec<i128> = Vec::new();
+        let mut arc_link = Vec::new();
+        let mut resources = Vec::with_capacity(nr);
+        for (i, r) in self.residual.iter().enumerate() {
+            let cap = scale_exact(r.capacity.get(&dim).copied().unwrap_or(0.0), &scales)?;
+            let arc = p.add_arc(0, 2 + i, 0, cap, 0);
+            cost.push(0);
+            arc_link.push(None);
+            resources.push(Some(ResEntry {
+                node: 2 + i,
+                arc,
+                def: r.clone(),
+                links: Vec::new(),
+            }));
+        }
+        let mut entries = Vec::with_capacity(nn);
+        for (k, (&ni, n)) in open.iter().zip(&needs).enumerate() {
+            let (demand, lo) = need_bounds(n, &dim, &scales)?;
+            let node = 2 + nr + k;
+            let arc = p.add_arc(node, 1, lo, demand, 0);
+            cost.push(0);
+            arc_link.push(None);
+            let mut links = Vec::new();
+            for r in self.adj_need.get(&n.id).into_iter().flatten() {
+                let rs = res_slot[r];
+                let c = self.link_cost(rs as usize, ni, n, demand, &scales)?;
+                let a = p.add_arc(2 + rs as usize, node, 0, INFINITE, 0);
+                cost.push(c);
+                arc_link.push(Some((rs, k as u32)));
+                links.push((rs, a as u32));
+                if let Some(e) = resources[rs as usize].as_mut() {
+                    e.links.push((k as u32, a as u32));
+                }
+            }
+            links.sort_unstable();
+            entries.push(Some(NeedEntry {
+                node,
+                arc,
+                demand,
+                def: self.needs[ni].clone(),
+                open: self.open[ni],
+                links,
+            }));
+        }
+        p.add_arc(1, 0, 0, INFINITE, 0);
+        cost.push(0);
+        arc_link.push(None);
+        let sol = NetworkSimplex::solve_with_costs(&p, &cost).map_err(|_| WarmRefusal::Flow)?;
+        let flow = IncrementalFlow::from_optimum(&p, cost, sol.flow, sol.potential)
+            .map_err(|_| WarmRefusal::Flow)?;
+        let mut warm = WarmFlow {
+            flow,
+            scales,
+            dim,
+            need_slot,
+            needs: entries,
+            need_ids,
+            res_slot,
+            resources,
+            res_ids,
+            arc_link,
+            dropped: Vec::new(),
+        };
+        warm.flow.take_changed();
+        // The whole plan is this optimum's.
+        let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();
+        for k in keys {
+            self.plan_set(k, None);
+        }
+        for a in 0..warm.arc_link.len() {
+            if warm.flow.flow(a) > 0 {
+                warm.write_plan(self, a);
+            }
+        }
+        self.warm_done();
+        let planned = warm.needs.len();
+        self.warm = Some(warm);
+        Ok(planned)
+    }
+
+    /// Apply what the events since the last re-plan touched to the warm model and
+    /// re-optimise it. Returns the number of needs whose matches it revisited.
+    pub(super) fn warm_replan(
+        &mut self,
+        tn: &BTreeSet<String>,
+        tr: &BTreeSet<String>,
+    ) -> Result<usize, WarmRefusal> {
+        let mut warm = self.warm.take().ok_or(WarmRefusal::Shape)?;
+        let mut resync: BTreeSet<u32> = BTreeSet::new();
+        // A withdrawn need or resource is not among the touched ones (its neighbours are):
+        // whatever the model holds that the session no longer has goes too.
+        let gone_res: Vec<String> = warm
+            .res_slot
+            .keys()
+            .filter(|r| !self.res_ix.contains_key(*r))
+            .cloned()
+            .collect();
+        let gone_needs: Vec<String> = warm
+            .need_slot
+            .keys()
+            .filter(|n| !self.need_ix.contains_key(*n))
+            .cloned()
+            .collect();
+        // Resources first: a need synced after them links to every resource it should.
+        for r in tr.iter().chain(&gone_res) {
+            warm.sync_resource(self, r, &mut resync)?;
+        }
+        for n in tn.iter().chain(&gone_needs) {
+            warm.sync_need(self, n, &mut resync)?;
+        }
+        warm.flow.reoptimize().map_err(|_| WarmRefusal::Flow)?;
+        for (rs, ns) in std::mem::take(&mut warm.dropped) {
+            let key = (
+                warm.res_ids[rs as usize].clone(),
+                warm.need_ids[ns as usize].clone(),
+            );
+            if self.plan.contains_key(&key) {
+                self.plan_set(key, None);
+            }
+        }
+        let changed = warm.flow.take_changed();
+        let mut revisited: BTreeSet<u32> = resync.clone();
+        for &a in &changed {
+            if let Some((_, ns)) = warm.arc_link[a] {
+                revisited.insert(ns);
+                if !resync.contains(&ns) {
+                    warm.write_plan(self, a);
+                }
+            }
+        }
+        // A need whose open part changed has every share changed (shares are of that part).
+        for &ns in &resync {
+            let arcs: Vec<u32> = warm.needs[ns as usize]
+                .as_ref()
+                .map(|e| e.links.iter().map(|&(_, a)| a).collect())
+                .unwrap_or_default();
+            for a in arcs {
+                warm.write_plan(self, a as usize);
+            }
+        }
+        self.warm_done();
+        self.warm = Some(warm);
+        Ok(revisited.len())
+    }
+
+    /// After a warm re-plan: every component is optimal, and the duals are a cold solve's,
+    /// worked out when asked.
+    fn warm_done(&mut self) {
+        self.trouble.clear();
+        self.marginal.clear();
+        self.shadow.clear();
+        self.duals_cache = std::sync::OnceLock::new();
+    }
+
+    /// The session-wide exact scales, or `Scale` where a value does not scale.
+    fn scales(&self, dim: &str, open: &[usize], needs: &[Need]) -> Result<Scales, WarmRefusal> {
+        let caps = self
+            .residual
+            .iter()
+            .map(|r| r.capacity.get(dim).copied().unwrap_or(0.0));
+        let dems = needs
+            .iter()
+            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0));
+        let fills = needs
+            .iter()
+            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0) * n.min_fill);
+        let quantity =
+            decimal_scale(caps.chain(dems.clone()).chain(fills)).ok_or(WarmRefusal::Scale)?;
+        let mut lcm: i64 = 1;
+        for d in dems {
+            let d = scaled(d, quantity);
+            if d <= 0 {
+                return Err(WarmRefusal::Scale);
+            }
+            lcm = lcm.checked_mul(d / gcd(lcm, d)).ok_or(WarmRefusal::Scale)?;
+            if lcm > MAX_LCM {
+                return Err(WarmRefusal::Scale);
+            }
+        }
+        // Room for the demands events bring: every scaled demand up to 12 divides the
+        // multiple too, where that keeps it within bounds (a common factor leaves the
+        // optimum as it is).
+        let padded = (1..=12).try_fold(lcm, |l: i64, d: i64| {
+            l.checked_mul(d / gcd(l, d)).filter(|&x| x <= MAX_LCM)
+        });
+        let lcm = padded.unwrap_or(lcm);
+        let link_costs: Vec<f64> = open
+            .iter()
+            .zip(needs)
+            .flat_map(|(&ni, n)| {
+                self.adj_need
+                    .get(&n.id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(move |r| {
+                        let ri = self.res_ix[r];
+                        rule_link(ri, &self.residual[ri], ni, n, &self.policy).map(|e| e.cost)
+                    })
+            })
+            .collect();
+        let exact_cost = decimal_scale(link_costs.iter().copied());
+        // Priorities of open parts are rounded to 1e-6 (`Session::residual_need`): the finest
+        // scale takes every one of them, now and after later dispatches.
+        let priority = PRIORITY_SCALE;
+        if decimal_scale(needs.iter().map(|n| n.priority)).is_none() {
+            return Err(WarmRefusal::Scale);
+        }
+        let max_of = |xs: &mut dyn Iterator<Item = f64>, k: i64| {
+            xs.map(|x| (x * k as f64).round().abs() as i128)
+                .max()
+                .unwrap_or(0)
+        };
+        let (cost, cost_rounded) = match exact_cost {
+            Some(k) => (k, false),
+            None => (COST_ROUNDING, true),
+        };
+        // Per unit: x * k * lcm / d <= x * k * lcm.
+        let max_value =
+            4 * max_of(&mut needs.iter().map(|n| n.priority), priority) * lcm as i128 + lcm as i128;
+        let max_money =
+            4 * max_of(&mut link_costs.iter().copied(), cost) * lcm as i128 + lcm as i128;
+        let max_nodes = 2 * (2 + self.resources.len() + needs.len()) + 1024;
+        let coverage = self.policy.objective == Objective::Coverage;
+        let m = if coverage {
+            let to_u64 = |x: i128| u64::try_from(x).map_err(|_| WarmRefusal::Scale);
+            lexicographic_weight(max_nodes, to_u64(max_value)?, to_u64(max_money)?)
+                .map_err(|_| WarmRefusal::Scale)?
+        } else {
+            0
+        };
+        Ok(Scales {
+            quantity,
+            lcm,
+            cost,
+            cost_rounded,
+            priority,
+            m,
+            max_nodes,
+            max_value,
+            max_money,
+            coverage,
+        })
+    }
+
+    /// The arc cost of the link from resource slot `rs` to need `n` (session index `ni`, its
+    /// open part `n`, scaled demand `demand`): `M * -value + money` per scaled unit.
+    fn link_cost(
+        &self,
+        ri: usize,
+        ni: usize,
+        n: &Need,
+        demand: i64,
+        s: &Scales,
+    ) -> Result<i128, WarmRefusal> {
+        let edge =
+            rule_link(ri, &self.residual[ri], ni, n, &self.policy).ok_or(WarmRefusal::Flow)?;
+        let per_unit = |x: f64, k: i64, exact: bool| -> Result<i128, WarmRefusal> {
+            let y = x * k as f64;
+            if exact && (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
+                return Err(WarmRefusal::Scale);
+            }
+            Ok(y.round() as i128 * (s.lcm / demand) as i128)
+        };
+        let money = per_unit(edge.cost, s.cost, !s.cost_rounded)?;
+        if money.abs() > s.max_money {
+            return Err(WarmRefusal::Scale);
+        }
+        if !s.coverage {
+            return Ok(money);
+        }
+        let value = per_unit(n.priority, s.priority, true)?;
+        if value.abs() > s.max_value {
+            return Err(WarmRefusal::Scale);
+        }
+        Ok(-s.m * value + money)
+    }
+}
+
+/// A quantity in the session's integers, or `Scale` when it is not exact there.
+fn scale_exact(x: f64, s: &Scales) -> Result<i64, WarmRefusal> {
+    let y = x * s.quantity as f64;
+    if !y.is_finite() || (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
+        return Err(WarmRefusal::Scale);
+    }
+    Ok(y.round() as i64)
+}
+
+/// A need's scaled demand and lower bound (`min_fill * demand`); the demand divides `lcm`.
+fn need_bounds(n: &Need, dim: &str, s: &Scales) -> Result<(i64, i64), WarmRefusal> {
+    let d = n.demand.get(dim).copied().unwrap_or(0.0);
+    let demand = scale_exact(d, s)?;
+    if demand <= 0 || s.lcm % demand != 0 {
+        return Err(WarmRefusal::Scale);
+    }
+    Ok((demand, scale_exact(d * n.min_fill, s)?))
+}
+
+impl WarmFlow {
+    /// The plan entry of link arc `a` from its flow.
+    fn write_plan(&self, s: &mut Session, a: usize) {
+        let Some((rs, ns)) = self.arc_link[a] else {
+            return;
+        };
+        let Some(e) = self.needs[ns as usize].as_ref() else {
+            return;
+        };
+        let share = self.flow.flow(a) as f64 / e.demand as f64;
+        let key = (
+            self.res_ids[rs as usize].clone(),
+            self.need_ids[ns as usize].clone(),
+        );
+        let v = (share > crate::results::SHARE_EPS).then_some(share);
+        if s.plan.get(&key).copied() != v {
+            s.plan_set(key, v);
+        }
+    }
+
+    /// Bring one resource's arcs up to date: its capacity and its links (added, dropped,
+    /// re-costed). A resource that did not change is left as it is.
+    fn sync_resource(
+        &mut self,
+        s: &Session,
+        id: &str,
+        resync: &mut BTreeSet<u32>,
+    ) -> Result<(), WarmRefusal> {
+        let slot = self.res_slot.get(id).copied();
+        let Some(&ri) = s.res_ix.get(id) else {
+            // Withdrawn: no capacity, no links.
+            if let Some(slot) = slot {
+                self.close_resource(slot)?;
+            }
+            return Ok(());
+        };
+        let r = &s.residual[ri];
+        // A change of capacity alone (a dispatch, a return) keeps every link's cost.
+        let mut recost = true;
+        let slot = match slot {
+            Some(slot) => {
+                let Some(e) = self.resources[slot as usize].as_ref() else {
+                    return Err(WarmRefusal::Flow);
+                };
+                if e.def == *r {
+                    return Ok(());
+                }
+                let mut same = e.def.clone();
+                same.capacity = r.capacity.clone();
+                recost = same != *r;
+                slot
+            }
+            None => {
+                let node = self.flow.add_node();
+                let arc = self.add_arc(0, node, 0, 0, 0, None)?;
+                let slot = self.resources.len() as u32;
+                self.resources.push(Some(ResEntry {
+                    node,
+                    arc,
+                    def: r.clone(),
+                    links: Vec::new(),
+                }));
+                self.res_ids.push(id.to_string());
+                self.res_slot.insert(id.to_string(), slot);
+                slot
+            }
+        };
+        let cap = scale_exact(
+            r.capacity.get(&self.dim).copied().unwrap_or(0.0),
+            &self.scales,
+        )?;
+        let e = self.resources[slot as usize].as_mut().expect("open slot");
+        e.def = r.clone();
+        let (arc, node) = (e.arc, e.node);
+        self.flow
+            .set_bounds(arc, 0, cap)
+            .map_err(|_| WarmRefusal::Flow)?;
+        // Links: the needs the rules link now, each at its current cost.
+        let want: BTreeSet<u32> = s
+            .adj_res
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| self.need_slot.get(n).copied())
+            .collect();
+        let have: Vec<(u32, u32)> = self.resources[slot as usize]
+            .as_ref()
+            .map(|e| e.links.clone())
+            .unwrap_or_default();
+        for &(ns, a) in &have {
+            if !want.contains(&ns) {
+                self.drop_link(slot, ns, a as usize)?;
+            }
+        }
+        for &ns in &want {
+            let Some(ne) = self.needs[ns as usize].as_ref() else {
+                continue;
+            };
+            let (need_node, found) = (ne.node, ne.links.binary_search_by_key(&slot, |l| l.0));
+            if found.is_ok() && !recost {
+                continue;
+            }
+            let Some(&ni) = s.need_ix.get(&self.need_ids[ns as usize]) else {
+                continue;
+            };
+            let n = s.residual_need(ni);
+            let c = s.link_cost(ri, ni, &n, ne.demand, &self.scales)?;
+            match found {
+                Ok(k) => {
+                    let a = ne.links[k].1 as usize;
+                    if self.flow.cost(a) != c {
+                        self.flow.set_cost(a, c).map_err(|_| WarmRefusal::Flow)?;
+                    }
+                }
+                Err(k) => {
+                    let a = self.add_arc(node, need_node, 0, INFINITE, c, Some((slot, ns)))?;
+                    let ne = self.needs[ns as usize].as_mut().expect("open slot");
+                    ne.links.insert(k, (slot, a as u32));
+                    let re = self.resources[slot as usize].as_mut().expect("open slot");
+                    re.links.push((ns, a as u32));
+                    // The plan entry of a new link is written after the re-optimisation.
+                    resync.insert(ns);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bring one need's arcs up to date; a need closed (withdrawn, or dispatched in full)
+    /// loses its arcs. A need that did not change is left as it is.
+    fn sync_need(
+        &mut self,
+        s: &mut Session,
+        id: &str,
+        resync: &mut BTreeSet<u32>,
+    ) -> Result<(), WarmRefusal> {
+        let slot = self.need_slot.get(id).copied();
+        let open = s.need_ix.get(id).copied().filter(|&ni| s.is_open(ni));
+        let Some(ni) = open else {
+            if let Some(slot) = slot {
+                self.close_need(s, slot)?;
+            }
+            return Ok(());
+        };
+        if let Some(e) = slot.and_then(|k| self.needs[k as usize].as_ref()) {
+            if e.def == s.needs[ni] && e.open == s.open[ni] {
+                return Ok(());
+            }
+        }
+        let n = s.residual_need(ni);
+        if n.indivisible {
+            return Err(WarmRefusal::Shape);
+        }
+        let (demand, lo) = need_bounds(&n, &self.dim, &self.scales)?;
+        let slot = match slot {
+            Some(k) if self.needs[k as usize].is_some() => k,
+            _ => {
+                let node = self.flow.add_node();
+                let arc = self.add_arc(node, 1, 0, 0, 0, None)?;
+                let k = self.needs.len() as u32;
+                self.needs.push(Some(NeedEntry {
+                    node,
+                    arc,
+                    demand,
+                    def: n.clone(),
+                    open: s.open[ni],
+                    links: Vec::new(),
+                }));
+                self.need_ids.push(id.to_string());
+                self.need_slot.insert(id.to_string(), k);
+                k
+            }
+        };
+        resync.insert(slot);
+        let e = self.needs[slot as usize].as_mut().expect("open slot");
+        e.def = s.needs[ni].clone();
+        e.open = s.open[ni];
+        e.demand = demand;
+        let (arc, node) = (e.arc, e.node);
+        self.flow
+            .set_bounds(arc, lo, demand)
+            .map_err(|_| WarmRefusal::Flow)?;
+        let want: BTreeSet<u32> = s
+            .adj_need
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| self.res_slot.get(r).copied())
+            .collect();
+        let have = self.needs[slot as usize]
+            .as_ref()
+            .map(|e| e.links.clone())
+            .unwrap_or_default();
+        for &(rs, a) in &have {
+            if !want.contains(&rs) {
+                self.drop_link(rs, slot, a as usize)?;
+            }
+        }
+        let mut links = Vec::with_capacity(want.len());
+        for &rs in &want {
+            let Some(&ri) = s.res_ix.get(&self.res_ids[rs as usize]) else {
+                continue;
+            };
+            let c = s.link_cost(ri, ni, &n, demand, &self.scales)?;
+            let existing = have
+                .binary_search_by_key(&rs, |l| l.0)
+                .ok()
+                .map(|k| have[k].1 as usize);
+            let a = match existing {
+                Some(a) => {
+                    if self.flow.cost(a) != c {
+                        self.flow.set_cost(a, c).map_err(|_| WarmRefusal::Flow)?;
+                    }
+                    a
+                }
+                None => {
+                    let rnode = self.resources[rs as usize]
+                        .as_ref()
+                        .ok_or(WarmRefusal::Flow)?
+                        .node;
+                    let a = self.add_arc(rnode, node, 0, INFINITE, c, Some((rs, slot)))?;
+                    let re = self.resources[rs as usize].as_mut().expect("open slot");
+                    re.links.push((slot, a as u32));
+                    a
+                }
+            };
+            links.push((rs, a as u32));
+        }
+        self.needs[slot as usize].as_mut().expect("open slot").links = links;
+        Ok(())
+    }
+
+    fn add_arc(
+        &mut self,
+        from: usize,
+        to: usize,
+        lower: i64,
+        upper: i64,
+        cost: i128,
+        link: Option<(u32, u32)>,
+    ) -> Result<usize, WarmRefusal> {
+        if self.flow.nodes() > self.scales.max_nodes {
+            return Err(WarmRefusal::Scale);
+        }
+        let a = self
+            .flow
+            .add_arc(from, to, lower, upper, cost)
+            .map_err(|_| WarmRefusal::Flow)?;
+        self.arc_link.push(link);
+        Ok(a)
+    }
+
+    /// A link the rules no longer allow: bounded to 0, out of both lists.
+    fn drop_link(&mut self, rs: u32, ns: u32, a: usize) -> Result<(), WarmRefusal> {
+        self.flow
+            .set_bounds(a, 0, 0)
+            .map_err(|_| WarmRefusal::Flow)?;
+        self.arc_link[a] = None;
+        self.dropped.push((rs, ns));
+        if let Some(e) = self.resources[rs as usize].as_mut() {
+            e.links.retain(|l| l.0 != ns);
+        }
+        if let Some(e) = self.needs[ns as usize].as_mut() {
+            e.links.retain(|l| l.0 != rs);
+        }
+        Ok(())
+    }
+
+    fn close_resource(&mut self, slot: u32) -> Result<(), WarmRefusal> {
+        let Some(e) = self.resources[slot as usize].take() else {
+            return Ok(());
+        };
+        self.flow
+            .set_bounds(e.arc, 0, 0)
+            .map_err(|_| WarmRefusal::Flow)?;
+        for (ns, a) in e.links {
+            self.flow
+                .set_bounds(a as usize, 0, 0)
+                .map_err(|_| WarmRefusal::Flow)?;
+            self.arc_link[a as usize] = None;
+            self.dropped.push((slot, ns));
+            if let Some(ne) = self.needs[ns as usize].as_mut() {
+                ne.links.retain(|l| l.0 != slot);
+            }
+        }
+        self.res_slot.remove(&self.res_ids[slot as usize]);
+        Ok(())
+    }
+
+    /// A need gone or served in full: its arcs carry nothing, and its plan entries go.
+    fn close_need(&mut self, s: &mut Session, slot: u32) -> Result<(), WarmRefusal> {
+        let Some(e) = self.needs[slot as usize].take() else {
+            return Ok(());
+        };
+        self.flow
+            .set_bounds(e.arc, 0, 0)
+            .map_err(|_| WarmRefusal::Flow)?;
+        let id = self.need_ids[slot as usize].clone();
+        for (rs, a) in e.links {
+            self.flow
+                .set_bounds(a as usize, 0, 0)
+                .map_err(|_| WarmRefusal::Flow)?;
+            self.arc_link[a as usize] = None;
+            if let Some(re) = self.resources[rs as usize].as_mut() {
+                re.links.retain(|l| l.0 != slot);
+            }
+            let key = (self.res_ids[rs as usize].clone(), id.clone());
+            if s.plan.contains_key(&key) {
+                s.plan_set(key, None);
+            }
+        }
+        self.need_slot.remove(&id);
+        Ok(())
+    }
+}
+
+/// Marginal values by need (non-zero ones).
+pub(super) type Marginals = HashMap<String, f64>;
+/// Shadow prices by resource and dimension (non-zero ones).
+pub(super) type Prices = HashMap<String, BTreeMap<String, f64>>;
+/// A report's duals.
+pub(super) type Duals = (Marginals, Prices);
+
+impl Session {
+    /// The duals a report shows: kept by cold re-plans; with a warm model, those of a cold
+    /// solve of the residual scenario, worked out once per state when first asked.
+    pub(super) fn duals(&self) -> (&Marginals, &Prices) {
+        if self.warm.is_none() {
+            return (&self.marginal, &self.shadow);
+        }
+        let d = self.duals_cache.get_or_init(|| {
+            let residual = self.residual_scenario();
+            let solved = solve_with(&residual, &SolveOptions::default());
+            super::replan::report_duals(&Report::new(&solved))
+        });
+        (&d.0, &d.1)
+    }
+}

@@ -1,0 +1,859 @@
+//! `IncrementalFlow`: a min-cost flow kept optimal across small changes of its network.
+//!
+//! It starts from an optimal flow and potentials (a cold [`crate::NetworkSimplex`] solve) and
+//! takes changes: nodes and arcs added, bounds, costs and supplies changed (an arc is removed by
+//! bounding it to `0..=0`). [`IncrementalFlow::reoptimize`] then restores optimality from the
+//! previous optimum instead of solving again:
+//!
+//! 1. A new node gets a potential that keeps its uncapacitated arcs' reduced costs
+//!    non-negative; an uncapacitated arc whose cost change made its reduced cost negative moves
+//!    the potential of its head (or else its tail) once.
+//! 2. Every changed arc, and every arc at a node whose potential moved, is set to the bound its
+//!    reduced cost prefers (kept where it is, clamped into its bounds, at reduced cost 0). The
+//!    flow then satisfies every bound and complementary slackness, but not conservation: nodes
+//!    hold excesses and deficits.
+//! 3. Successive shortest paths (Dijkstra on reduced costs, which are non-negative on the
+//!    residual network) carry each excess to a deficit; the distances update the potentials so
+//!    that complementary slackness still holds. Dijkstra stops at the first deficit it settles,
+//!    and only the nodes it settled change potential, so a small change costs a small search.
+//!
+//! The result is an optimal flow of the changed network (checked against cold solves in the
+//! tests); among several optima it may be another than a cold solve's. Everything is integer
+//! (`i64` flows, `i128` costs and potentials), so optimality is exact. Where step 1 cannot keep
+//! an uncapacitated arc's reduced cost non-negative, or the network turns infeasible, it says so
+//! and the caller solves cold.
+
+use crate::problem::{FlowProblem, INFINITE};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Why [`IncrementalFlow`] cannot go on; the caller solves the network cold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncrementalError {
+    #[error("the starting flow is not optimal: arc {arc} breaks its bounds or slackness")]
+    NotOptimal { arc: usize },
+    #[error("the starting flow does not conserve flow at node {node}")]
+    NotBalanced { node: usize },
+    #[error("arc {arc}: lower bound {lower} above upper bound {upper}")]
+    Bounds { arc: usize, lower: i64, upper: i64 },
+    #[error("arc {arc} names a node out of range")]
+    NodeOutOfRange { arc: usize },
+    #[error(
+        "an uncapacitated arc's reduced cost turned negative beyond one potential move: solve cold"
+    )]
+    NeedsCold,
+    #[error("the changed network has no feasible flow")]
+    Infeasible,
+    #[error("costs or potentials beyond the exact range")]
+    Overflow,
+}
+
+/// What one [`IncrementalFlow::reoptimize`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reoptimized {
+    /// Augmenting paths (one Dijkstra each).
+    pub paths: usize,
+    /// Nodes settled over all the searches.
+    pub settled: usize,
+}
+
+/// Potentials stay within this bound, so that a reduced cost (a cost plus two potentials)
+/// and a path length never overflow `i128`.
+const POTENTIAL_LIMIT: i128 = i128::MAX / 16;
+
+/// A min-cost flow kept optimal across changes (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct IncrementalFlow {
+    source: Vec<u32>,
+    target: Vec<u32>,
+    lower: Vec<i64>,
+    upper: Vec<i64>,
+    cost: Vec<i128>,
+    flow: Vec<i64>,
+    out_arcs: Vec<Vec<u32>>,
+    in_arcs: Vec<Vec<u32>>,
+    supply: Vec<i64>,
+    /// Supply minus (outflow - inflow): zero everywhere at an optimum.
+    excess: Vec<i64>,
+    pi: Vec<i128>,
+    /// Nodes added since the last re-optimisation (no potential yet).
+    fresh_nodes: Vec<u32>,
+    /// Arcs added or changed since the last re-optimisation.
+    dirty: Vec<u32>,
+    /// Arcs whose flow changed since the last [`IncrementalFlow::take_changed`].
+    changed: Vec<u32>,
+    is_changed: Vec<bool>,
+    // Dijkstra scratch, reset through `stamp` (no O(nodes) clear per search).
+    dist: Vec<i128>,
+    pred: Vec<u32>,
+    stamp: Vec<u32>,
+    round: u32,
+}
+
+/// A residual arc: `FWD | a` goes along arc `a`, `a` alone against it.
+const FWD: u32 = 1 << 31;
+const NO_PRED: u32 = u32::MAX;
+
+impl IncrementalFlow {
+    /// Start from an optimal `flow` of `p` (its arc costs replaced by `cost`, which may exceed
+    /// `i64`, such as lexicographic costs) with `potential` certifying it (reduced cost
+    /// `cost + pi[from] - pi[to]` >= 0 below the upper bound, <= 0 above the lower bound).
+    /// Checked in O(arcs). Self-loops are not supported (none of the engine's networks has one).
+    // Arc ids index several parallel arrays at once; an index loop reads best here.
+    #[allow(clippy::needless_range_loop)]
+    pub fn from_optimum(
+        p: &FlowProblem,
+        cost: Vec<i128>,
+        flow: Vec<i64>,
+        potential: Vec<i128>,
+    ) -> Result<Self, IncrementalError> {
+        let (n, m) = (p.nodes, p.arcs());
+        if cost.len() != m || flow.len() != m || potential.len() != n || m >= FWD as usize {
+            return Err(IncrementalError::Overflow);
+        }
+        let mut out_arcs = vec![Vec::new(); n];
+        let mut in_arcs = vec![Vec::new(); n];
+        let mut excess: Vec<i64> = p.supply.clone();
+        for a in 0..m {
+            let (s, t) = (p.source[a], p.target[a]);
+            if s >= n || t >= n || s == t {
+                return Err(IncrementalError::NodeOutOfRange { arc: a });
+            }
+            out_arcs[s].push(a as u32);
+            in_arcs[t].push(a as u32);
+            let f = flow[a];
+            if f < p.lower[a] || f > p.upper[a] {
+                return Err(IncrementalError::NotOptimal { arc: a });
+            }
+            excess[s] -= f;
+            excess[t] += f;
+        }
+        if let Some(node) = excess.iter().position(|&e| e != 0) {
+            return Err(IncrementalError::NotBalanced { node });
+        }
+        if potential.iter().any(|x| x.abs() > POTENTIAL_LIMIT)
+            || cost.iter().any(|x| x.abs() > POTENTIAL_LIMIT)
+        {
+            return Err(IncrementalError::Overflow);
+        }
+        let me = IncrementalFlow {
+            source: p.source.iter().map(|&x| x as u32).collect(),
+            target: p.target.iter().map(|&x| x as u32).collect(),
+            lower: p.lower.clone(),
+            upper: p.upper.clone(),
+            cost,
+            flow,
+            out_arcs,
+            in_arcs,
+            excess,
+            supply: p.supply.clone(),
+            pi: potential,
+            fresh_nodes: Vec::new(),
+            dirty: Vec::new(),
+            changed: Vec::new(),
+            is_changed: vec![false; m],
+            dist: vec![0; n],
+            pred: vec![NO_PRED; n],
+            stamp: vec![0; n],
+            round: 0,
+        };
+        if let Some(arc) = (0..m).find(|&a| !me.slack_holds(a)) {
+            return Err(IncrementalError::NotOptimal { arc });
+        }
+        Ok(me)
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.pi.len()
+    }
+
+    pub fn arcs(&self) -> usize {
+        self.source.len()
+    }
+
+    /// Add a node (supply 0); returns its id.
+    pub fn add_node(&mut self) -> usize {
+        let v = self.pi.len();
+        self.pi.push(0);
+        self.excess.push(0);
+        self.supply.push(0);
+        self.out_arcs.push(Vec::new());
+        self.in_arcs.push(Vec::new());
+        self.dist.push(0);
+        self.pred.push(NO_PRED);
+        self.stamp.push(0);
+        self.fresh_nodes.push(v as u32);
+        v
+    }
+
+    /// Add an arc carrying no flow yet; returns its id.
+    pub fn add_arc(
+        &mut self,
+        from: usize,
+        to: usize,
+        lower: i64,
+        upper: i64,
+        cost: i128,
+    ) -> Result<usize, IncrementalError> {
+        let a = self.source.len();
+        if from >= self.nodes() || to >= self.nodes() || from == to || a + 1 >= FWD as usize {
+            return Err(IncrementalError::NodeOutOfRange { arc: a });
+        }
+        if lower > upper {
+            return Err(IncrementalError::Bounds {
+                arc: a,
+                lower,
+                upper,
+            });
+        }
+        if cost.abs() > POTENTIAL_LIMIT {
+            return Err(IncrementalError::Overflow);
+        }
+        self.source.push(from as u32);
+        self.target.push(to as u32);
+        self.lower.push(lower);
+        self.upper.push(upper);
+        self.cost.push(cost);
+        self.flow.push(0);
+        self.is_changed.push(false);
+        self.out_arcs[from].push(a as u32);
+        self.in_arcs[to].push(a as u32);
+        self.dirty.push(a as u32);
+        Ok(a)
+    }
+
+    pub fn set_bounds(
+        &mut self,
+        arc: usize,
+        lower: i64,
+        upper: i64,
+    ) -> Result<(), IncrementalError> {
+        if lower > upper {
+            return Err(IncrementalError::Bounds { arc, lower, upper });
+        }
+        self.lower[arc] = lower;
+        self.upper[arc] = upper;
+        self.dirty.push(arc as u32);
+        Ok(())
+    }
+
+    pub fn set_cost(&mut self, arc: usize, cost: i128) -> Result<(), IncrementalError> {
+        if cost.abs() > POTENTIAL_LIMIT {
+            return Err(IncrementalError::Overflow);
+        }
+        self.cost[arc] = cost;
+        self.dirty.push(arc as u32);
+        Ok(())
+    }
+
+    /// Change a node's supply by `delta` (> 0 sends more); supplies must balance again by the
+    /// next re-optimisation.
+    pub fn add_supply(&mut self, node: usize, delta: i64) {
+        self.excess[node] += delta;
+        self.supply[node] += delta;
+    }
+
+    pub fn flow(&self, arc: usize) -> i64 {
+        self.flow[arc]
+    }
+
+    pub fn flows(&self) -> &[i64] {
+        &self.flow
+    }
+
+    pub fn cost(&self, arc: usize) -> i128 {
+        self.cost[arc]
+    }
+
+    pub fn bounds(&self, arc: usize) -> (i64, i64) {
+        (self.lower[arc], self.upper[arc])
+    }
+
+    pub fn potentials(&self) -> &[i128] {
+        &self.pi
+    }
+
+    /// Total cost `sum cost * flow`.
+    pub fn objective(&self) -> i128 {
+        self.cost
+            .iter()
+            .zip(&self.flow)
+            .map(|(&c, &f)| c * f as i128)
+            .sum()
+    }
+
+    /// The arcs whose flow changed since the last call, each once.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        let out: Vec<usize> = self.changed.iter().map(|&a| a as usize).collect();
+        for &a in &self.changed {
+            self.is_changed[a as usize] = false;
+        }
+        self.changed.clear();
+        out
+    }
+
+    fn reduced(&self, a: usize) -> i128 {
+        self.cost[a] + self.pi[self.source[a] as usize] - self.pi[self.target[a] as usize]
+    }
+
+    fn slack_holds(&self, a: usize) -> bool {
+        let rc = self.reduced(a);
+        (self.flow[a] >= self.upper[a] || rc >= 0) && (self.flow[a] <= self.lower[a] || rc <= 0)
+    }
+
+    fn set_flow(&mut self, a: usize, f: i64) {
+        let d = f - self.flow[a];
+        if d == 0 {
+            return;
+        }
+        self.flow[a] = f;
+        self.excess[self.source[a] as usize] -= d;
+        self.excess[self.target[a] as usize] += d;
+        if !self.is_changed[a] {
+            self.is_changed[a] = true;
+            self.changed.push(a as u32);
+        }
+    }
+
+    /// Restore an optimal flow after the changes since the last call. On an error the state is
+    /// no longer optimal and the caller solves cold.
+    pub fn reoptimize(&mut self) -> Result<Reoptimized, IncrementalError> {
+        self.price_fresh_nodes()?;
+        self.settle_dirty_arcs()?;
+        let mut stats = Reoptimized::default();
+        let mut sources: Vec<u32> = (0..self.nodes() as u32)
+            .filter(|&v| self.excess[v as usize] > 0)
+            .collect();
+        while !sources.is_empty() {
+            let (t, settled) = self.shortest_path(&sources)?;
+            stats.paths += 1;
+            stats.settled += settled;
+            self.augment(t);
+            sources.retain(|&v| self.excess[v as usize] > 0);
+        }
+        if self.excess.iter().any(|&e| e != 0) {
+            // Deficits left with no excess to fill them: supplies did not balance.
+            return Err(IncrementalError::Infeasible);
+        }
+        Ok(stats)
+    }
+
+    /// Step 1 for new nodes: a potential between the bounds their uncapacitated arcs set.
+    fn price_fresh_nodes(&mut self) -> Result<(), IncrementalError> {
+        let fresh = std::mem::take(&mut self.fresh_nodes);
+        let mut priced = vec![false; fresh.len()];
+        let is_fresh = |v: usize, priced: &[bool]| {
+            fresh
+                .iter()
+                .position(|&f| f as usize == v)
+                .is_some_and(|i| !priced[i])
+        };
+        for (i, &v) in fresh.iter().enumerate() {
+            let v = v as usize;
+            // pi[v] <= cost + pi[from] over uncapacitated arcs in; >= pi[to] - cost out.
+            let mut hi: Option<i128> = None;
+            let mut lo: Option<i128> = None;
+            for &a in &self.in_arcs[v] {
+                let (a, s) = (a as usize, self.source[a as usize] as usize);
+                if self.upper[a] == INFINITE && !is_fresh(s, &priced) {
+                    let b = self.cost[a] + self.pi[s];
+                    hi = Some(hi.map_or(b, |h| h.min(b)));
+                }
+            }
+            for &a in &self.out_arcs[v] {
+                let (a, t) = (a as usize, self.target[a as usize] as usize);
+                if self.upper[a] == INFINITE && !is_fresh(t, &priced) {
+                    let b = self.pi[t] - self.cost[a];
+                    lo = Some(lo.map_or(b, |l| l.max(b)));
+                }
+            }
+            self.pi[v] = match (lo, hi) {
+                (Some(l), Some(h)) if l > h => return Err(IncrementalError::NeedsCold),
+                (_, Some(h)) => h,
+                (Some(l), None) => l,
+                (None, None) => 0,
+            };
+            priced[i] = true;
+            for k in 0..self.in_arcs[v].len() {
+                self.dirty.push(self.in_arcs[v][k]);
+            }
+            for k in 0..self.out_arcs[v].len() {
+                self.dirty.push(self.out_arcs[v][k]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 1 for cost changes and step 2: each dirty arc to the bound its reduced cost
+    /// prefers; an uncapacitated arc with a negative reduced cost first moves a potential.
+    fn settle_dirty_arcs(&mut self) -> Result<(), IncrementalError> {
+        let mut moved: Vec<bool> = Vec::new();
+        while let Some(a) = self.dirty.pop() {
+            let a = a as usize;
+            let mut rc = self.reduced(a);
+            if rc < 0 && self.upper[a] == INFINITE {
+                if moved.is_empty() {
+                    moved = vec![false; self.nodes()];
+                }
+                let (s, t) = (self.source[a] as usize, self.target[a] as usize);
+                // Lower the head's potential (or raise the tail's) until no uncapacitated arc
+                // into it (out of it) has a negative reduced cost; every arc at the moved node
+                // is settled again. Moving by the whole amount at once keeps a node from
+                // moving twice (which would move a neighbour, and all its arcs, instead).
+                let node = if !moved[t] {
+                    let lowest = self.in_arcs[t]
+                        .iter()
+                        .map(|&b| b as usize)
+                        .filter(|&b| self.upper[b] == INFINITE)
+                        .map(|b| self.reduced(b))
+                        .min()
+                        .unwrap_or(rc)
+                        .min(rc);
+                    self.pi[t] += lowest;
+                    t
+                } else if !moved[s] {
+                    let lowest = self.out_arcs[s]
+                        .iter()
+                        .map(|&b| b as usize)
+                        .filter(|&b| self.upper[b] == INFINITE)
+                        .map(|b| self.reduced(b))
+                        .min()
+                        .unwrap_or(rc)
+                        .min(rc);
+                    self.pi[s] -= lowest;
+                    s
+                } else {
+                    return Err(IncrementalError::NeedsCold);
+                };
+                if self.pi[node].abs() > POTENTIAL_LIMIT {
+                    return Err(IncrementalError::Overflow);
+                }
+                moved[node] = true;
+                for k in 0..self.in_arcs[node].len() {
+                    self.dirty.push(self.in_arcs[node][k]);
+                }
+                for k in 0..self.out_arcs[node].len() {
+                    self.dirty.push(self.out_arcs[node][k]);
+                }
+                rc = self.reduced(a);
+            }
+            let f = match rc.signum() {
+                1 => self.lower[a],
+                -1 => self.upper[a],
+                _ => self.flow[a].clamp(self.lower[a], self.upper[a]),
+            };
+            self.set_flow(a, f);
+        }
+        Ok(())
+    }
+
+    /// Dijkstra on reduced costs from every node with an excess to the first node with a
+    /// deficit; updates the potentials of the settled nodes (keeping complementary slackness
+    /// and making the path's reduced costs 0). Returns the deficit node and the number settled.
+    fn shortest_path(&mut self, sources: &[u32]) -> Result<(usize, usize), IncrementalError> {
+        self.round = self.round.wrapping_add(1);
+        if self.round == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.round = 1;
+        }
+        let round = self.round;
+        // stamp == round: reached; the high bit marks settled.
+        let settled_mark = |s: u32| s == (round | (1 << 31));
+        let mut heap: BinaryHeap<Reverse<(i128, u32)>> = BinaryHeap::new();
+        for &s in sources {
+            let s = s as usize;
+            self.stamp[s] = round;
+            self.dist[s] = 0;
+            self.pred[s] = NO_PRED;
+            heap.push(Reverse((0, s as u32)));
+        }
+        let mut settled: Vec<u32> = Vec::new();
+        let target = loop {
+            let Some(Reverse((d, u))) = heap.pop() else {
+                return Err(IncrementalError::Infeasible);
+            };
+            let u = u as usize;
+            if settled_mark(self.stamp[u]) || d > self.dist[u] {
+                continue;
+            }
+            self.stamp[u] = round | (1 << 31);
+            settled.push(u as u32);
+            if self.excess[u] < 0 {
+                break u;
+            }
+            // A deficit reached at the distance being settled is settled too (nothing left
+            // in the heap is nearer): the search stops there instead of settling every node
+            // of a plateau of equal distances first.
+            let pu = self.pi[u];
+            let mut reached = None;
+            for k in 0..self.out_arcs[u].len() {
+                let a = self.out_arcs[u][k] as usize;
+                if self.flow[a] < self.upper[a] {
+                    let v = self.target[a] as usize;
+                    let nd = d + self.cost[a] + pu - self.pi[v];
+                    if self.relax(&mut heap, v, nd, FWD | a as u32, round) && nd == d {
+                        reached = Some(v);
+                        break;
+                    }
+                }
+            }
+            if reached.is_none() {
+                for k in 0..self.in_arcs[u].len() {
+                    let a = self.in_arcs[u][k] as usize;
+                    if self.flow[a] > self.lower[a] {
+                        let v = self.source[a] as usize;
+                        let nd = d - (self.cost[a] + self.pi[v] - pu);
+                        if self.relax(&mut heap, v, nd, a as u32, round) && nd == d {
+                            reached = Some(v);
+                            break;
+                        }
+                    }
+                }
+            }
+            if let Some(v) = reached {
+                self.stamp[v] = round | (1 << 31);
+                settled.push(v as u32);
+                break v;
+            }
+        };
+        let dt = self.dist[target];
+        for &v in &settled {
+            let v = v as usize;
+            self.pi[v] += self.dist[v] - dt;
+            if self.pi[v].abs() > POTENTIAL_LIMIT {
+                return Err(IncrementalError::Overflow);
+            }
+        }
+        Ok((target, settled.len()))
+    }
+
+    /// Offer `v` the distance `nd` through `via`; true when `v` took it and has a deficit.
+    #[inline]
+    fn relax(
+        &mut self,
+        heap: &mut BinaryHeap<Reverse<(i128, u32)>>,
+        v: usize,
+        nd: i128,
+        via: u32,
+        round: u32,
+    ) -> bool {
+        let s = self.stamp[v];
+        if s == (round | (1 << 31)) {
+            return false;
+        }
+        if s != round || nd < self.dist[v] {
+            self.stamp[v] = round;
+            self.dist[v] = nd;
+            self.pred[v] = via;
+            heap.push(Reverse((nd, v as u32)));
+            return self.excess[v] < 0;
+        }
+        false
+    }
+
+    /// Push along the path Dijkstra found to `t` as much as its residual capacities, the
+    /// excess at its start and the deficit at `t` allow.
+    fn augment(&mut self, t: usize) {
+        let mut amount = -self.excess[t];
+        let mut v = t;
+        while self.pred[v] != NO_PRED {
+            let via = self.pred[v];
+            let a = (via & !FWD) as usize;
+            if via & FWD != 0 {
+                amount = amount.min(self.upper[a].saturating_sub(self.flow[a]));
+                v = self.source[a] as usize;
+            } else {
+                amount = amount.min(self.flow[a] - self.lower[a]);
+                v = self.target[a] as usize;
+            }
+        }
+        amount = amount.min(self.excess[v]);
+        let mut v = t;
+        while self.pred[v] != NO_PRED {
+            let via = self.pred[v];
+            let a = (via & !FWD) as usize;
+            if via & FWD != 0 {
+                self.set_flow(a, self.flow[a] + amount);
+                v = self.source[a] as usize;
+            } else {
+                self.set_flow(a, self.flow[a] - amount);
+                v = self.target[a] as usize;
+            }
+        }
+    }
+
+    /// The current network as a [`FlowProblem`] (its costs truncated to `i64`: for tests that
+    /// solve it cold with costs that fit).
+    pub fn to_problem(&self) -> FlowProblem {
+        let mut p = FlowProblem::new(self.nodes());
+        p.supply = self.supply.clone();
+        for a in 0..self.arcs() {
+            p.add_arc(
+                self.source[a] as usize,
+                self.target[a] as usize,
+                self.lower[a],
+                self.upper[a],
+                self.cost[a] as i64,
+            );
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FlowError, NetworkSimplex};
+    use proptest::prelude::*;
+
+    /// One change of a transportation network as a session makes it.
+    #[derive(Debug, Clone)]
+    enum Change {
+        /// A need of demand `d` (minimum `lo`) linked to resources `links` at costs.
+        AddNeed {
+            lo: i64,
+            d: i64,
+            links: Vec<(usize, i64)>,
+        },
+        /// A resource of capacity `cap` linked to needs at costs.
+        AddResource {
+            cap: i64,
+            links: Vec<(usize, i64)>,
+        },
+        /// A need's bounds (arc `k`-th need arc); `0..=0` withdraws it.
+        NeedBounds {
+            k: usize,
+            lo: i64,
+            d: i64,
+        },
+        ResourceCap {
+            k: usize,
+            cap: i64,
+        },
+        /// A link's cost.
+        LinkCost {
+            k: usize,
+            cost: i64,
+        },
+    }
+
+    /// A transportation network: 0 source, 1 sink, resources, needs; sink -> source closes
+    /// the circulation. Returns the network and its resource, need and link arcs.
+    struct Net {
+        p: FlowProblem,
+        res_nodes: Vec<usize>,
+        need_nodes: Vec<usize>,
+        cap_arcs: Vec<usize>,
+        need_arcs: Vec<usize>,
+        link_arcs: Vec<usize>,
+    }
+
+    fn transport(caps: &[i64], needs: &[(i64, i64)], links: &[(usize, usize, i64)]) -> Net {
+        let mut p = FlowProblem::new(2 + caps.len() + needs.len());
+        let res_nodes: Vec<usize> = (0..caps.len()).map(|i| 2 + i).collect();
+        let need_nodes: Vec<usize> = (0..needs.len()).map(|i| 2 + caps.len() + i).collect();
+        let cap_arcs = caps
+            .iter()
+            .zip(&res_nodes)
+            .map(|(&c, &r)| p.add_arc(0, r, 0, c, 0))
+            .collect();
+        let need_arcs = needs
+            .iter()
+            .zip(&need_nodes)
+            .map(|(&(lo, d), &n)| p.add_arc(n, 1, lo, d, 0))
+            .collect();
+        let link_arcs = links
+            .iter()
+            .map(|&(r, n, c)| p.add_arc(res_nodes[r], need_nodes[n], 0, INFINITE, c))
+            .collect();
+        p.add_arc(1, 0, 0, INFINITE, 0);
+        Net {
+            p,
+            res_nodes,
+            need_nodes,
+            cap_arcs,
+            need_arcs,
+            link_arcs,
+        }
+    }
+
+    /// Feasible, conserving and complementary-slack: an optimum, whatever the solver.
+    fn assert_optimal(f: &IncrementalFlow) {
+        let p = f.to_problem();
+        let mut net = p.supply.clone();
+        for a in 0..f.arcs() {
+            let (lo, up) = f.bounds(a);
+            assert!(lo <= f.flow(a) && f.flow(a) <= up, "arc {a} out of bounds");
+            net[p.source[a]] -= f.flow(a);
+            net[p.target[a]] += f.flow(a);
+            assert!(f.slack_holds(a), "arc {a} breaks slackness");
+        }
+        assert!(net.iter().all(|&x| x == 0), "flow not conserved");
+    }
+
+    fn network() -> impl Strategy<Value = (Vec<i64>, Vec<(i64, i64)>, Vec<(usize, usize, i64)>)> {
+        (1usize..=5, 1usize..=6).prop_flat_map(|(r, n)| {
+            (
+                prop::collection::vec(0i64..=6, r),
+                prop::collection::vec((0i64..=1, 1i64..=4), n),
+                prop::collection::vec((0..r, 0..n, -20i64..=5), 0..=(r * n)),
+            )
+        })
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        let links = prop::collection::vec((0usize..8, -20i64..=5), 0..=4);
+        prop_oneof![
+            (0i64..=1, 1i64..=4, links.clone()).prop_map(|(lo, d, links)| Change::AddNeed {
+                lo: lo.min(d),
+                d,
+                links
+            }),
+            (0i64..=6, links).prop_map(|(cap, links)| Change::AddResource { cap, links }),
+            (0usize..8, 0i64..=1, 0i64..=4).prop_map(|(k, lo, d)| Change::NeedBounds {
+                k,
+                lo: lo.min(d),
+                d
+            }),
+            (0usize..8, 0i64..=6).prop_map(|(k, cap)| Change::ResourceCap { k, cap }),
+            (0usize..40, -20i64..=5).prop_map(|(k, cost)| Change::LinkCost { k, cost }),
+        ]
+    }
+
+    fn cold(p: &FlowProblem) -> Result<i128, FlowError> {
+        NetworkSimplex::solve(p).map(|s| s.cost)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// After every change, the re-optimised flow is an optimum (certificate) of the same
+        /// cost as a cold solve, or both find no feasible flow.
+        #[test]
+        fn reoptimised_flows_cost_what_cold_solves_cost(
+            (caps, needs, links) in network(),
+            changes in prop::collection::vec(change(), 1..=8),
+        ) {
+            let mut net = transport(&caps, &needs, &links);
+            let Ok(sol) = NetworkSimplex::solve(&net.p) else {
+                return Ok(());
+            };
+            let cost = net.p.cost.iter().map(|&c| c as i128).collect();
+            let mut f = IncrementalFlow::from_optimum(&net.p, cost, sol.flow, sol.potential)
+                .expect("a cold optimum is accepted");
+            for ch in changes {
+                match ch {
+                    Change::AddNeed { lo, d, links } => {
+                        let v = f.add_node();
+                        net.need_arcs.push(f.add_arc(v, 1, lo, d, 0).unwrap());
+                        net.need_nodes.push(v);
+                        for (r, c) in links {
+                            let r = net.res_nodes[r % net.res_nodes.len()];
+                            net.link_arcs.push(f.add_arc(r, v, 0, INFINITE, c as i128).unwrap());
+                        }
+                    }
+                    Change::AddResource { cap, links } => {
+                        let v = f.add_node();
+                        net.cap_arcs.push(f.add_arc(0, v, 0, cap, 0).unwrap());
+                        net.res_nodes.push(v);
+                        for (n, c) in links {
+                            let n = net.need_nodes[n % net.need_nodes.len()];
+                            net.link_arcs.push(f.add_arc(v, n, 0, INFINITE, c as i128).unwrap());
+                        }
+                    }
+                    Change::NeedBounds { k, lo, d } => {
+                        let a = net.need_arcs[k % net.need_arcs.len()];
+                        f.set_bounds(a, lo, d).unwrap();
+                    }
+                    Change::ResourceCap { k, cap } => {
+                        let a = net.cap_arcs[k % net.cap_arcs.len()];
+                        f.set_bounds(a, 0, cap).unwrap();
+                    }
+                    Change::LinkCost { k, cost } => {
+                        if net.link_arcs.is_empty() {
+                            continue;
+                        }
+                        let a = net.link_arcs[k % net.link_arcs.len()];
+                        f.set_cost(a, cost as i128).unwrap();
+                    }
+                }
+                let truth = cold(&f.to_problem());
+                match f.reoptimize() {
+                    Ok(_) => {
+                        assert_optimal(&f);
+                        prop_assert_eq!(Ok(f.objective()), truth);
+                    }
+                    Err(IncrementalError::Infeasible) => {
+                        prop_assert!(matches!(truth, Err(FlowError::Infeasible(_))), "{:?}", truth);
+                        return Ok(());
+                    }
+                    Err(e) => panic!("transportation changes never need a cold solve: {e}"),
+                }
+            }
+        }
+
+        /// General small networks (negative lower bounds, supplies, parallel arcs): random
+        /// bound, cost and supply changes; the re-optimised cost equals a cold solve's.
+        #[test]
+        fn general_networks_reoptimise_to_cold_cost(
+            p in crate::oracle::network(),
+            changes in prop::collection::vec(
+                (0usize..6, -1i64..=1, 0i64..=3, -4i64..=5, 0usize..4, -2i64..=2), 1..=6),
+        ) {
+            if (0..p.arcs()).any(|a| p.source[a] == p.target[a]) {
+                return Ok(());
+            }
+            let Ok(sol) = NetworkSimplex::solve(&p) else {
+                return Ok(());
+            };
+            let cost = p.cost.iter().map(|&c| c as i128).collect();
+            let mut f = IncrementalFlow::from_optimum(&p, cost, sol.flow, sol.potential).unwrap();
+            for (k, lo, w, c, v, s) in changes {
+                let a = k % f.arcs();
+                let up = if f.bounds(a).1 == INFINITE { INFINITE } else { lo + w };
+                f.set_bounds(a, lo, up).unwrap();
+                f.set_cost(a, c as i128).unwrap();
+                // A supply moved from node v to the last node keeps the total balanced.
+                let (v, last) = (v % f.nodes(), f.nodes() - 1);
+                f.add_supply(v, s);
+                f.add_supply(last, -s);
+                let truth = cold(&f.to_problem());
+                match f.reoptimize() {
+                    Ok(_) => {
+                        assert_optimal(&f);
+                        prop_assert_eq!(Ok(f.objective()), truth);
+                    }
+                    Err(IncrementalError::Infeasible) => {
+                        prop_assert!(truth.is_err(), "{:?}", truth);
+                        return Ok(());
+                    }
+                    Err(IncrementalError::NeedsCold) => return Ok(()),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_need_added_takes_the_cheapest_free_capacity() {
+        // Two resources (caps 2 and 1), one need of 2 linked to both at value -10 / -4.
+        let net = transport(&[2, 1], &[(0, 2)], &[(0, 0, -10), (1, 0, -4)]);
+        let sol = NetworkSimplex::solve(&net.p).unwrap();
+        let cost = net.p.cost.iter().map(|&c| c as i128).collect();
+        let mut f = IncrementalFlow::from_optimum(&net.p, cost, sol.flow, sol.potential).unwrap();
+        assert_eq!(f.objective(), -20);
+        // A second need of 2 that values resource 0 more: it takes resource 0 and the first
+        // need moves one unit to resource 1.
+        let v = f.add_node();
+        f.add_arc(v, 1, 0, 2, 0).unwrap();
+        let a = f.add_arc(net.res_nodes[0], v, 0, INFINITE, -15).unwrap();
+        f.take_changed();
+        let stats = f.reoptimize().unwrap();
+        assert_eq!(f.objective(), -34);
+        assert_eq!(f.flow(a), 2);
+        assert!(stats.paths >= 1);
+        let changed = f.take_changed();
+        assert!(changed.contains(&a) && changed.contains(&net.link_arcs[0]));
+        assert_optimal(&f);
+    }
+}
