@@ -401,26 +401,10 @@ impl IncrementalFlow {
                 // is settled again. Moving by the whole amount at once keeps a node from
                 // moving twice (which would move a neighbour, and all its arcs, instead).
                 let node = if !moved[t] {
-                    let lowest = self.in_arcs[t]
-                        .iter()
-                        .map(|&b| b as usize)
-                        .filter(|&b| self.upper[b] == INFINITE)
-                        .map(|b| self.reduced(b))
-                        .min()
-                        .unwrap_or(rc)
-                        .min(rc);
-                    self.pi[t] += lowest;
+                    self.pi[t] += self.lowest_uncapacitated(&self.in_arcs[t], rc);
                     t
                 } else if !moved[s] {
-                    let lowest = self.out_arcs[s]
-                        .iter()
-                        .map(|&b| b as usize)
-                        .filter(|&b| self.upper[b] == INFINITE)
-                        .map(|b| self.reduced(b))
-                        .min()
-                        .unwrap_or(rc)
-                        .min(rc);
-                    self.pi[s] -= lowest;
+                    self.pi[s] -= self.lowest_uncapacitated(&self.out_arcs[s], rc);
                     s
                 } else {
                     return Err(IncrementalError::NeedsCold);
@@ -445,6 +429,15 @@ impl IncrementalFlow {
             self.set_flow(a, f);
         }
         Ok(())
+    }
+
+    /// The lowest reduced cost among the uncapacitated `arcs`, and `rc`.
+    fn lowest_uncapacitated(&self, arcs: &[u32], rc: i128) -> i128 {
+        arcs.iter()
+            .map(|&b| b as usize)
+            .filter(|&b| self.upper[b] == INFINITE)
+            .map(|b| self.reduced(b))
+            .fold(rc, i128::min)
     }
 
     /// Dijkstra on reduced costs from every node with an excess to the first node with a
@@ -691,7 +684,10 @@ mod tests {
         assert!(net.iter().all(|&x| x == 0), "flow not conserved");
     }
 
-    fn network() -> impl Strategy<Value = (Vec<i64>, Vec<(i64, i64)>, Vec<(usize, usize, i64)>)> {
+    /// Capacities, (min, demand) per need, (resource, need, cost) per link.
+    type Transport = (Vec<i64>, Vec<(i64, i64)>, Vec<(usize, usize, i64)>);
+
+    fn network() -> impl Strategy<Value = Transport> {
         (1usize..=5, 1usize..=6).prop_flat_map(|(r, n)| {
             (
                 prop::collection::vec(0i64..=6, r),
