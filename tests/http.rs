@@ -875,3 +875,75 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
     );
     assert_eq!(r.status, 409, "the clock (18) survived the restart");
 }
+
+/// `serve --warm-sessions`: a transportation session re-planned warm answers the same events
+/// with a plan of the value and cost a cold server's plan has, and after `kill -9` its rebuild
+/// from the log keeps the dispatches and the optimum's value and cost.
+#[test]
+fn warm_sessions_match_cold_ones_and_survive_sigkill() {
+    let teams: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"id": format!("team{i}"), "kind": "medical", "lat": 45.0 + 0.01 * i as f64,
+            "lon": 7.0, "capacity": {"team_h": 3 + i % 3}})
+        })
+        .collect();
+    let needs: Vec<Value> = (0..14)
+        .map(|i| {
+            json!({"id": format!("i{i}"), "kind": "medical", "lat": 45.02,
+            "lon": 7.0 + 0.005 * i as f64, "demand": {"team_h": 1 + i % 4}, "priority": 1 + i % 5})
+        })
+        .collect();
+    let scenario = json!({"resources": teams, "needs": needs,
+        "policy": {"max_distance_km": 50, "speed_kmh": 40, "cost_per_km": 1.0}});
+    let batches = [
+        json!([{"type": "need_added", "need": {"id": "x1", "kind": "medical", "lat": 45.03,
+            "lon": 7.01, "demand": {"team_h": 3}, "priority": 9}}]),
+        json!([{"type": "resource_updated", "resource": {"id": "team2", "kind": "medical",
+            "lat": 45.02, "lon": 7.0, "capacity": {"team_h": 1}}}]),
+        json!([{"type": "need_withdrawn", "id": "i3"}]),
+        json!([{"type": "need_updated", "need": {"id": "i5", "kind": "medical", "lat": 45.01,
+            "lon": 7.02, "demand": {"team_h": 2}, "priority": 7}}]),
+    ];
+    let value_cost = |plan: &Value| {
+        let s = &plan["summary"];
+        (
+            s["coverage_value"].as_f64().unwrap(),
+            s["cost"].as_f64().unwrap(),
+        )
+    };
+    let run = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Server::start(dir.path(), extra);
+        let id = create_session(&s, &scenario);
+        for b in &batches {
+            assert_eq!(events(&s, &id, b.clone()).status, 200);
+        }
+        // Dispatch the first proposed match of x1.
+        let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+        let m = plan["allocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["need"] == "x1")
+            .expect("x1 is served")
+            .clone();
+        let d = json!([{"type": "dispatched", "need": "x1", "resource": m["resource"]}]);
+        assert_eq!(events(&s, &id, d).status, 200);
+        let before = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+        s.kill();
+        let s = Server::start(dir.path(), extra);
+        let after = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+        assert_eq!(before["dispatched"], after["dispatched"], "{extra:?}");
+        let (a, b) = (value_cost(&before), value_cost(&after));
+        assert!(
+            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-6,
+            "{extra:?}: {a:?} vs {b:?}"
+        );
+        a
+    };
+    let cold = run(&[]);
+    let warm = run(&["--warm-sessions"]);
+    assert!(cold.0 > 0.0);
+    assert!((cold.0 - warm.0).abs() < 1e-9, "V {} vs {}", cold.0, warm.0);
+    assert!((cold.1 - warm.1).abs() < 1e-3, "C {} vs {}", cold.1, warm.1);
+}
