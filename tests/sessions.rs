@@ -755,3 +755,45 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
         "{warm_batches} of {batches} batches re-planned warm"
     );
 }
+
+/// A warm session whose need or resource ends a batch exactly as it began (a dispatch
+/// released in the same batch, a need or resource withdrawn and added back unchanged) keeps
+/// the plan entries the events removed on the way.
+#[test]
+fn warm_sessions_write_back_what_a_batch_removed_and_restored() {
+    let need = |id: &str, p: u32| {
+        json!({"id": id, "kind": "water", "lat": 59.3, "lon": 18.0, "demand": {"team_h": 2},
+            "priority": p})
+    };
+    let van = json!({"id": "van", "kind": "water", "lat": 59.31, "lon": 18.0,
+        "capacity": {"team_h": 3}});
+    let init = scenario_from_value(&json!({
+        "resources": [van.clone(),
+            {"id": "cart", "kind": "water", "lat": 59.29, "lon": 18.0, "capacity": {"team_h": 1}}],
+        "needs": [need("a", 3), need("b", 2), need("c", 1)],
+        "policy": {"max_distance_km": 20}}))
+    .unwrap();
+    let mut s = Session::new_warm(&init, true).unwrap();
+    assert!(s.is_warm());
+    let before = s.plan().clone();
+    let (r, n) = before.keys().next().unwrap().clone();
+    let batches = [
+        json!([{"type": "dispatched", "need": n, "resource": r},
+               {"type": "dispatch_released", "need": n, "resource": r}]),
+        json!([{"type": "need_withdrawn", "id": "a"}, {"type": "need_added", "need": need("a", 3)}]),
+        json!([{"type": "resource_withdrawn", "id": "van"},
+               {"type": "resource_added", "resource": van}]),
+    ];
+    for b in &batches {
+        s.apply(&parse_events(b).unwrap()).unwrap();
+        assert!(s.is_warm(), "{b}");
+        assert_optimal_plan(&s, &b.to_string());
+        // Every need served before is served again (the state is as it was).
+        for (_, need) in before.keys() {
+            assert!(
+                s.plan().keys().any(|(_, x)| x == need),
+                "{b}: {need} lost its matches"
+            );
+        }
+    }
+}

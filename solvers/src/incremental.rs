@@ -444,8 +444,9 @@ impl IncrementalFlow {
     /// deficit; updates the potentials of the settled nodes (keeping complementary slackness
     /// and making the path's reduced costs 0). Returns the deficit node and the number settled.
     fn shortest_path(&mut self, sources: &[u32]) -> Result<(usize, usize), IncrementalError> {
-        self.round = self.round.wrapping_add(1);
-        if self.round == 0 {
+        // Rounds stay below the settled bit, so reached and settled never read alike.
+        self.round += 1;
+        if self.round >= 1 << 31 {
             self.stamp.iter_mut().for_each(|s| *s = 0);
             self.round = 1;
         }

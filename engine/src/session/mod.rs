@@ -307,6 +307,10 @@ struct Pending {
     start_before: BTreeMap<String, Option<f64>>,
     /// The bookings in conflict before the first staged batch (need, resource, start).
     conflicts_before: Option<BTreeSet<(String, String, u64)>>,
+    /// Needs and resources whose plan entries an event removed since the last re-plan: the
+    /// warm model writes them again even when the entity ends as it was (`warm.rs`).
+    cleared_needs: BTreeSet<String>,
+    cleared_resources: BTreeSet<String>,
 }
 
 impl Session {

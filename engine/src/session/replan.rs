@@ -28,18 +28,21 @@ impl Session {
             std::mem::take(&mut p.needs),
             std::mem::take(&mut p.resources),
         );
+        let cleared = (
+            std::mem::take(&mut p.cleared_needs),
+            std::mem::take(&mut p.cleared_resources),
+        );
         let whole = p.dims != dims || whole_policy;
         p.dims = dims;
         p.stale = false;
         p.dispatched.clear();
         let n = if self.warm.is_some() && !whole_policy && self.warm_shape() {
-            match self.warm_replan(&tn, &tr) {
+            match self.warm_replan(&tn, &tr, &cleared) {
                 Ok(n) => n,
-                Err(_) => {
-                    // Refused: from here on the session re-plans cold, all of it once now.
-                    self.warm_off = true;
-                    self.replan_all()
-                }
+                // Refused (a value off the model's integers or headroom, an infeasible
+                // min_fill, ...): built anew from the whole state with fresh scales, or cold
+                // from then on when that refuses too (`replan_all`).
+                Err(_) => self.replan_all(),
             }
         } else if whole {
             self.replan_all()

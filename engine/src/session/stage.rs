@@ -689,6 +689,9 @@ impl Session {
         need: &str,
         resources: impl Iterator<Item = &'a String>,
     ) {
+        if let Some(p) = self.pending.as_mut() {
+            p.cleared_needs.insert(need.to_string());
+        }
         let keys: Vec<(String, String)> = resources
             .map(|r| (r.clone(), need.to_string()))
             .filter(|k| self.plan.contains_key(k))
@@ -699,6 +702,9 @@ impl Session {
     }
 
     pub(super) fn plan_remove_resource(&mut self, resource: &str) {
+        if let Some(p) = self.pending.as_mut() {
+            p.cleared_resources.insert(resource.to_string());
+        }
         let keys: Vec<(String, String)> = self
             .plan
             .range((resource.to_string(), String::new())..)

@@ -18,8 +18,9 @@
 //!   which a coordinator's event answer does not.
 //! - Among several optimal plans it may keep another than a from-scratch solve would take;
 //!   value and cost are the same (tested).
-//! - Anything it cannot take exactly (a value that leaves the scales or `M`, an indivisible
-//!   need, a `min_fill` that cannot hold, two dimensions, fairness) ends it: the session
+//! - What it cannot take exactly (a value that leaves the scales, `M` or the node budget, an
+//!   indivisible need, a `min_fill` that cannot hold) makes it build itself anew from the
+//!   whole state, with fresh scales (one cold solve); when that refuses too, the session
 //!   re-plans cold from then on (`Session::warm_off`), as before this path existed.
 
 use super::Session;
@@ -232,10 +233,14 @@ impl Session {
 
     /// Apply what the events since the last re-plan touched to the warm model and
     /// re-optimise it. Returns the number of needs whose matches it revisited.
+    /// `cleared`: the needs and resources whose plan entries an event removed (a dispatch, a
+    /// withdrawal), written again even when they end as the model last saw them (a dispatch
+    /// released, an entity withdrawn and added back unchanged).
     pub(super) fn warm_replan(
         &mut self,
         tn: &BTreeSet<String>,
         tr: &BTreeSet<String>,
+        cleared: &(BTreeSet<String>, BTreeSet<String>),
     ) -> Result<usize, WarmRefusal> {
         let mut warm = self.warm.take().ok_or(WarmRefusal::Shape)?;
         let mut resync: BTreeSet<u32> = BTreeSet::new();
@@ -278,6 +283,22 @@ impl Session {
                 if !resync.contains(&ns) {
                     warm.write_plan(self, a);
                 }
+            }
+        }
+        for n in &cleared.0 {
+            if let Some(&ns) = warm.need_slot.get(n) {
+                resync.insert(ns);
+            }
+        }
+        for r in &cleared.1 {
+            let arcs: Vec<u32> = warm
+                .res_slot
+                .get(r)
+                .and_then(|&rs| warm.resources[rs as usize].as_ref())
+                .map(|e| e.links.iter().map(|&(_, a)| a).collect())
+                .unwrap_or_default();
+            for a in arcs {
+                warm.write_plan(self, a as usize);
             }
         }
         // A need whose open part changed has every share changed (shares are of that part).
