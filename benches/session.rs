@@ -6,6 +6,12 @@
 //!
 //! `cargo bench --bench session` (SESSION_EVENTS overrides 10,000). Engine only: HTTP and the
 //! SQLite log add their own time (see the load bench for the HTTP path).
+//!
+//! `SESSION_SHAPE=city` measures instead ONE component, the coordinator's crisis of issue 18:
+//! 5,000 needs x 1,000 teams of one kind whose radius covers the city (5M links), a stream
+//! cycling need added, updated, withdrawn, dispatched and resource updated (SESSION_EVENTS,
+//! default 100), cold or with `SESSION_WARM=1` warm; it prints each kind's median and p99
+//! and, warm, the shortest-path searches and settled nodes per event.
 
 use commonsnet_engine::batch::SplitMix64;
 use commonsnet_engine::session::{parse_events, Session};
@@ -43,6 +49,9 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
+    if std::env::var("SESSION_SHAPE").as_deref() == Ok("city") {
+        return city();
+    }
     let n_events: usize = std::env::var("SESSION_EVENTS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -144,5 +153,121 @@ fn main() {
         "incremental event-to-plan: median {p50:.3} ms, p99 {p99:.3} ms, max {max:.1} ms; from-scratch solve (median of {} samples): {s50:.1} ms; ratio {:.0}x",
         scratch.len(),
         s50 / p50
+    );
+}
+
+fn city_need(rng: &mut SplitMix64, id: &str) -> Value {
+    json!({"id": id, "community": "city", "kind": "rescue",
+        "lat": 45.0 + rng.range(0.0, 0.15), "lon": 7.6 + rng.range(0.0, 0.2),
+        "demand": {"team_h": rng.int(1, 6)}, "priority": rng.int(1, 5)})
+}
+
+fn city_team(rng: &mut SplitMix64, id: &str) -> Value {
+    json!({"id": id, "community": "city", "kind": "rescue",
+        "lat": 45.0 + rng.range(0.0, 0.15), "lon": 7.6 + rng.range(0.0, 0.2),
+        "capacity": {"team_h": rng.int(4, 12)}})
+}
+
+/// One component of 5,000 needs x 1,000 teams (see the module documentation).
+fn city() {
+    const KIND: [&str; 5] = [
+        "need_added",
+        "need_updated",
+        "need_withdrawn",
+        "dispatched",
+        "resource_updated",
+    ];
+    let n_events: usize = std::env::var("SESSION_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let warm = std::env::var("SESSION_WARM").as_deref() == Ok("1");
+    let mut rng = SplitMix64::new(18);
+    let teams: Vec<Value> = (0..1000)
+        .map(|i| city_team(&mut rng, &format!("t{i}")))
+        .collect();
+    let needs: Vec<Value> = (0..5000)
+        .map(|i| city_need(&mut rng, &format!("n{i}")))
+        .collect();
+    let init = scenario_from_value(
+        &json!({"name": "city", "resources": teams.clone(), "needs": needs,
+        "policy": {"max_distance_km": 100, "speed_kmh": 40, "cost_per_km": 1.0}}),
+    )
+    .expect("valid scenario");
+    let t = Instant::now();
+    let mut s = Session::new_warm(&init, warm).expect("session");
+    println!(
+        "city: 5000 needs x 1000 teams, one component, {}: created in {:.1} s",
+        if warm { "warm" } else { "cold" },
+        t.elapsed().as_secs_f64()
+    );
+    let mut open: Vec<String> = (0..5000).map(|i| format!("n{i}")).collect();
+    let mut next = 5000;
+    let mut lat: [Vec<f64>; 5] = Default::default();
+    let mut work: [(usize, usize); 5] = Default::default();
+    for step in 0..n_events {
+        let k = step % 5;
+        let ev = match k {
+            0 => {
+                next += 1;
+                open.push(format!("n{next}"));
+                json!({"type": "need_added", "need": city_need(&mut rng, &format!("n{next}"))})
+            }
+            1 => {
+                let id = open[rng.int(0, open.len() as u64 - 1) as usize].clone();
+                json!({"type": "need_updated", "need": city_need(&mut rng, &id)})
+            }
+            2 => {
+                let i = rng.int(0, open.len() as u64 - 1) as usize;
+                json!({"type": "need_withdrawn", "id": open.swap_remove(i)})
+            }
+            3 => {
+                let live: Vec<&(String, String)> =
+                    s.plan().keys().filter(|(_, n)| open.contains(n)).collect();
+                let (r, n) = live[rng.int(0, live.len() as u64 - 1) as usize].clone();
+                open.retain(|x| *x != n);
+                json!({"type": "dispatched", "need": n, "resource": r})
+            }
+            _ => {
+                // The same team with another capacity (it stays where it is).
+                let i = rng.int(0, 999) as usize;
+                let mut t = teams[i].clone();
+                t["capacity"] = json!({"team_h": rng.int(4, 12)});
+                json!({"type": "resource_updated", "resource": t})
+            }
+        };
+        let events = parse_events(&json!([ev])).expect("event");
+        let t = Instant::now();
+        let r = s.apply(&events);
+        lat[k].push(t.elapsed().as_secs_f64() * 1e3);
+        if let Err(e) = r {
+            panic!("step {step}: {}", e.refusal);
+        }
+        if let Some(w) = s.warm_work() {
+            work[k].0 += w.paths;
+            work[k].1 += w.settled;
+        }
+    }
+    println!("| event | n | median (ms) | p99 (ms) | searches / event | settled / event |");
+    println!("|---|---|---|---|---|---|");
+    let mut all = Vec::new();
+    for k in 0..5 {
+        let n = lat[k].len().max(1) as f64;
+        all.extend_from_slice(&lat[k]);
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.1} | {:.0} |",
+            KIND[k],
+            lat[k].len(),
+            pct(&mut lat[k], 0.5),
+            pct(&mut lat[k], 0.99),
+            work[k].0 as f64 / n,
+            work[k].1 as f64 / n
+        );
+    }
+    println!(
+        "| all | {} | {:.2} | {:.2} | | |",
+        all.len(),
+        pct(&mut all, 0.5),
+        pct(&mut all, 0.99)
     );
 }

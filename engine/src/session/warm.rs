@@ -30,7 +30,7 @@ use crate::results::Report;
 use crate::route::{decimal_scale, gcd, scaled, COST_ROUNDING, MAX_LCM};
 use crate::solve::{solve_with, SolveOptions};
 use commonsnet_solvers::{
-    lexicographic_weight, FlowProblem, IncrementalFlow, NetworkSimplex, INFINITE,
+    lexicographic_weight, FlowProblem, IncrementalFlow, NetworkSimplex, Reoptimized, INFINITE,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -107,6 +107,8 @@ pub(super) struct WarmFlow {
     arc_link: Vec<Option<(u32, u32)>>,
     /// Links dropped since the last re-plan, whose plan entries go.
     dropped: Vec<(u32, u32)>,
+    /// What the last re-optimisation did (searches, nodes settled): for benches.
+    last: Reoptimized,
 }
 
 impl Session {
@@ -114,6 +116,12 @@ impl Session {
     /// data the warm model has taken so far.
     pub fn is_warm(&self) -> bool {
         self.warm.is_some()
+    }
+
+    /// What the last warm re-plan's re-optimisation did (shortest-path searches, nodes
+    /// settled), when the session is warm: the work an event cost, for benches.
+    pub fn warm_work(&self) -> Option<Reoptimized> {
+        self.warm.as_ref().map(|w| w.last)
     }
 
     /// Whether the policy and dimensions are SPEC's transportation case (the needs are
@@ -213,6 +221,7 @@ impl Session {
             res_ids,
             arc_link,
             dropped: Vec::new(),
+            last: Reoptimized::default(),
         };
         warm.flow.take_changed();
         // The whole plan is this optimum's.
@@ -265,7 +274,7 @@ impl Session {
         for n in tn.iter().chain(&gone_needs) {
             warm.sync_need(self, n, &mut resync)?;
         }
-        warm.flow.reoptimize().map_err(|_| WarmRefusal::Flow)?;
+        warm.last = warm.flow.reoptimize().map_err(|_| WarmRefusal::Flow)?;
         for (rs, ns) in std::mem::take(&mut warm.dropped) {
             let key = (
                 warm.res_ids[rs as usize].clone(),
