@@ -190,6 +190,17 @@ pub fn usable_starts<'a>(
         .map(move |s| (s, s + busy))
 }
 
+/// Whether `a` and `b`, the same resource before and after a change of its capacities
+/// alone, link the same needs: the rules read a capacity only through [`has_capacity`], and
+/// the time model's holds are not compared here (callers leave timed sessions out).
+pub(crate) fn links_alike_by_capacity(a: &Resource, b: &Resource) -> bool {
+    let dims = a.capacity.keys().chain(b.capacity.keys());
+    dims.into_iter().all(|d| {
+        let cap = |r: &Resource| r.capacity.get(d).copied().unwrap_or(0.0);
+        has_capacity(cap(a)) == has_capacity(cap(b))
+    })
+}
+
 /// Rule 3's test of a resource's capacity in a demanded dimension (`cap <= 0` excludes).
 pub(super) fn has_capacity(cap: f64) -> bool {
     !matches!(

@@ -2,7 +2,8 @@
 //! rules against the residual side.
 
 use super::{Session, EPS};
-use crate::graph::rule_link;
+use crate::graph::{links_alike_by_capacity, rule_link};
+use crate::model::Resource;
 use std::collections::BTreeSet;
 
 impl Session {
@@ -74,5 +75,24 @@ impl Session {
                 .insert(id.to_string());
         }
         self.adj_res.insert(id.to_string(), linked);
+    }
+
+    /// Relink resource `ri` after a dispatch, a return or a release changed its residual
+    /// capacity from `before`, adding the needs it was linked to to `tn`. When no capacity
+    /// crossed zero (and the session is untimed, so no hold moved) its links are the same and
+    /// are kept: relinking scans every need, and the caller touches the resource itself, whose
+    /// component holds those needs anyway.
+    pub(super) fn relink_resource_after(
+        &mut self,
+        ri: usize,
+        before: &Resource,
+        tn: &mut BTreeSet<String>,
+    ) {
+        if !self.timed && links_alike_by_capacity(before, &self.residual[ri]) {
+            return;
+        }
+        let id = self.resources[ri].id.clone();
+        tn.extend(self.unlink_resource(&id));
+        self.relink_resource(&id);
     }
 }

@@ -447,10 +447,18 @@ impl Session {
             EventKind::ResourceUpdated(r) => {
                 let ri = self.res_ix[&r.id];
                 self.dims.extend(r.capacity.keys().cloned());
+                let before = self.residual[ri].clone();
+                let mut same_terms = self.resources[ri].clone();
+                same_terms.capacity = r.capacity.clone();
+                let capacity_only = same_terms == *r;
                 self.resources[ri] = r.clone();
                 self.recompute_residual(ri);
-                tn.extend(self.unlink_resource(&r.id));
-                self.relink_resource(&r.id);
+                if capacity_only {
+                    self.relink_resource_after(ri, &before, tn);
+                } else {
+                    tn.extend(self.unlink_resource(&r.id));
+                    self.relink_resource(&r.id);
+                }
                 tr.insert(r.id.clone());
                 Applied::ResourceUpdated {
                     resource: entity_value(r),
@@ -596,9 +604,9 @@ impl Session {
                     }
                 }
                 let ri = self.res_ix[id];
+                let before = self.residual[ri].clone();
                 self.recompute_residual(ri);
-                tn.extend(self.unlink_resource(id));
-                self.relink_resource(id);
+                self.relink_resource_after(ri, &before, tn);
                 tr.insert(id.clone());
                 Applied::ResourceReturned { id: id.clone() }
             }
@@ -625,11 +633,11 @@ impl Session {
                     }
                 }
                 let ri = self.res_ix[resource];
+                let before = self.residual[ri].clone();
                 self.recompute_residual(ri);
                 tr.extend(self.unlink_need(need));
-                tn.extend(self.unlink_resource(resource));
+                self.relink_resource_after(ri, &before, tn);
                 self.relink_need(need);
-                self.relink_resource(resource);
                 tn.insert(need.clone());
                 tr.insert(resource.clone());
                 Applied::DispatchReleased {
@@ -654,13 +662,13 @@ impl Session {
         }
         self.dispatches.push(d.clone());
         let ri = self.res_ix[&d.resource];
+        let before = self.residual[ri].clone();
         self.recompute_residual(ri);
         let old = self.unlink_need(&d.need);
         self.plan_remove_need(&d.need, old.iter().chain([&d.resource]));
         tr.extend(old);
-        tn.extend(self.unlink_resource(&d.resource));
+        self.relink_resource_after(ri, &before, tn);
         self.relink_need(&d.need);
-        self.relink_resource(&d.resource);
         tn.insert(d.need.clone());
         tr.insert(d.resource.clone());
     }
