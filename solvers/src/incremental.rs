@@ -717,6 +717,11 @@ impl IncrementalFlow {
         s.work += along.len() + against.len() + 1;
         let pu = self.pi[u];
         let mut relax = |s: &mut Search, v: usize, nd: i128, via: u32| {
+            // No path through v is shorter than the best seen, and v keeps its potential
+            // (h(v) = a <= that length <= nd stays feasible): not worth a heap entry.
+            if best.is_some_and(|(l, _)| nd >= l) {
+                return;
+            }
             let st = s.stamp[v];
             if st == settled_mark || (st == s.round && nd >= s.dist[v]) {
                 return;
