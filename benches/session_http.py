@@ -2,7 +2,7 @@
 """Event-to-answer latency of a live session over HTTP (issue 18's measurement).
 
 usage: session_http.py BINARY [--needs N] [--teams M] [--events E] [--fairness none|maxmin]
-                       [--dims 1|2] [--seed S] [--warm]
+                       [--dims 1|2] [--seed S] [--warm] [--budget MS]
 
 Starts `BINARY serve` on 127.0.0.1 (a free port, SQLite in a temporary folder), creates one
 session of N needs (default 1,500) and M teams (default 400) of ONE kind spread over a city,
@@ -10,7 +10,12 @@ with a radius that covers it (every need may take every team: one component), th
 events (default 100) one at a time, cycling need_added, need_updated, need_withdrawn,
 dispatched and resource_updated, and prints the median and p99 of each kind's round trip
 (request sent to answer read) in ms. `--warm` starts the server with `--warm-sessions` (the
-same stream re-planned warm; without it, cold). Stdlib only; the server is stopped at the end.
+same stream re-planned warm; without it, cold). `--budget MS` starts it with
+`--replan-budget-ms MS`: answers past the budget come with `replanning: true` and their
+changes on the stream, which this client does not read: it reads the plan instead, untimed,
+which waits for the re-plan, so every event meets an idle session (the count of such answers
+is printed). Stdlib only; the server is stopped at
+the end.
 """
 import json
 import os
@@ -74,7 +79,9 @@ def main():
     dim_names = ["team_h", "kits"][:dims]
     data = tempfile.mkdtemp()
     warm = ["--warm-sessions"] if "--warm" in sys.argv else []
-    server = subprocess.Popen([binary, "serve", "--addr", "127.0.0.1:0", "--data", data] + warm,
+    budget = arg("--budget", None)
+    extra = warm + (["--replan-budget-ms", budget] if budget is not None else [])
+    server = subprocess.Popen([binary, "serve", "--addr", "127.0.0.1:0", "--data", data] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         # The first line is `{"listening": "127.0.0.1:PORT"}`; the log after it is drained so
@@ -93,6 +100,7 @@ def main():
         times = {k: [] for k in kinds}
         live = [n["id"] for n in s["needs"]]
         next_id = needs
+        replanning = 0
         for e in range(count):
             kind = kinds[e % len(kinds)]
             if kind == "need_added":
@@ -120,6 +128,11 @@ def main():
             t = time.perf_counter()
             answer = post(base, f"/v1/sessions/{sid}/events", {"events": [ev]})
             times[kind].append((time.perf_counter() - t) * 1000)
+            if answer.get("replanning"):
+                replanning += 1
+                # The changes come on the stream: read the plan instead (untimed).
+                plan = {(a["resource"], a["need"]) for a in
+                        get(base, f"/v1/sessions/{sid}/state")["plan"]["allocations"]}
             for c in answer["changed"]:
                 key = (c["resource"], c["need"])
                 if c["after"] > 0:
@@ -127,8 +140,10 @@ def main():
                 else:
                     plan.discard(key)
         print(f"session of {needs} needs x {teams} teams, one component, {dims} dimension(s), "
-              f"fairness {fairness}, {'warm' if warm else 'cold'}: created in {created:.2f} s; "
-              f"{count} events one at a time")
+              f"fairness {fairness}, {'warm' if warm else 'cold'}"
+              f"{f', budget {budget} ms' if budget is not None else ''}: created in {created:.2f} s; "
+              f"{count} events one at a time"
+              f"{f', {replanning} answered replanning' if budget is not None else ''}")
         print("| event | n | median (ms) | p99 (ms) |")
         print("|---|---|---|---|")
         every = []

@@ -947,3 +947,64 @@ fn warm_sessions_match_cold_ones_and_survive_sigkill() {
     assert!((cold.0 - warm.0).abs() < 1e-9, "V {} vs {}", cold.0, warm.0);
     assert!((cold.1 - warm.1).abs() < 1e-3, "C {} vs {}", cold.1, warm.1);
 }
+
+/// `serve --replan-budget-ms`: past the budget (0 here: always) a batch is logged and
+/// answered at once with `replanning: true` and the plan as it was; the re-plan's changes
+/// follow on the stream under the next sequence number, reads see the finished plan, which
+/// equals a server without a budget, and all of it survives `kill -9`.
+#[test]
+fn a_replan_past_the_budget_answers_replanning_and_streams_the_plan() {
+    let batches = [
+        json!([incident("i0", 45.01, 2, 3)]),
+        json!([incident("i1", 45.02, 3, 5)]),
+        json!([{"type": "need_withdrawn", "id": "i0"}]),
+    ];
+    let plan_of = |s: &Server, id: &str| {
+        let p = get(s, &format!("/v1/sessions/{id}/plan"), None).json();
+        (
+            p["allocations"].clone(),
+            p["summary"]["coverage_value"].clone(),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &["--replan-budget-ms", "0"]);
+    let id = session_with_teams(&s);
+    let mut stream = BufReader::new(stream_after(&s, &id, "0").into_reader());
+    for (k, b) in batches.iter().enumerate() {
+        let r = events(&s, &id, b.clone());
+        assert_eq!(r.status, 200);
+        let body = r.json();
+        // Batch k is logged as 2k+1, its re-plan as 2k+2.
+        assert_eq!(body["seq"], 2 * k as i64 + 1, "{body}");
+        assert_eq!(body["replanning"], true, "{body}");
+        assert_eq!(body["changed"], json!([]), "{body}");
+        assert_eq!(body["applied"], 1);
+        let got = read_sse(&mut stream, 2);
+        assert_eq!(got[0].0, 2 * k as i64 + 1);
+        assert_eq!(got[0].1, body);
+        assert_eq!(got[1].0, 2 * k as i64 + 2);
+        assert_eq!(got[1].1["applied"], 0);
+        assert_eq!(got[1].1.get("replanning"), None);
+        let changed = got[1].1["changed"].as_array().unwrap().clone();
+        let need = if k == 2 { "i0" } else { ["i0", "i1"][k] };
+        assert!(changed.iter().any(|c| c["need"] == need), "{changed:?}");
+    }
+    let budgeted = plan_of(&s, &id);
+    assert!(budgeted.1.as_f64().unwrap() > 0.0);
+    // The same batches without a budget: the same plan, every answer with its changes.
+    let dir2 = tempfile::tempdir().unwrap();
+    let s2 = Server::start(dir2.path(), &[]);
+    let id2 = session_with_teams(&s2);
+    for b in &batches {
+        let body = events(&s2, &id2, b.clone()).json();
+        assert_eq!(body.get("replanning"), None);
+        assert!(!body["changed"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(plan_of(&s2, &id2), budgeted);
+    // kill -9: the log replays to the same plan, and numbering goes on after the re-plans.
+    s.kill();
+    let s = Server::start(dir.path(), &["--replan-budget-ms", "0"]);
+    assert_eq!(plan_of(&s, &id), budgeted);
+    let r = events(&s, &id, json!([incident("i2", 45.03, 1, 1)])).json();
+    assert_eq!(r["seq"], 7);
+}

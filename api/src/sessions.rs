@@ -24,7 +24,7 @@ use crate::schema;
 use crate::store::{LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
-    Applied, BatchOutcome, BookingConflict, Dispatch, Event, MatchChange, Session,
+    Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, MatchChange, Session,
 };
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
@@ -63,6 +63,10 @@ pub struct SessionLimits {
     /// session rebuilt from its log may hold another optimal plan (same value, cost and
     /// dispatches) than before.
     pub warm: bool,
+    /// How long a batch's answer may wait for its re-plan (`serve --replan-budget-ms`); past
+    /// it the batch is logged and answered with `replanning: true`, and the re-plan's changes
+    /// go to the stream when it lands. None: answers wait for the re-plan.
+    pub replan_budget: Option<Duration>,
 }
 
 impl Default for SessionLimits {
@@ -71,6 +75,7 @@ impl Default for SessionLimits {
             max_live: 256,
             idle: Duration::from_secs(600),
             warm: false,
+            replan_budget: None,
         }
     }
 }
@@ -185,6 +190,11 @@ pub struct ChangeSet {
     /// with what the re-plan proposes instead; released only by `dispatch_released`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<BookingConflict>,
+    /// The re-plan outlasted the server's budget (`serve --replan-budget-ms`): the batch is
+    /// accepted and logged, the plan is still the one before it, and the re-plan's changes
+    /// follow on the stream under the next sequence number (a change of no events).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replanning: bool,
 }
 
 impl ChangeSet {
@@ -197,6 +207,7 @@ impl ChangeSet {
             duplicates: out.duplicates,
             replanned_needs: out.replanned_needs,
             conflicts: out.conflicts,
+            replanning: false,
         }
     }
 }
@@ -597,6 +608,108 @@ struct Staged {
     reply: Reply<ChangeSet>,
 }
 
+/// What the re-plan's watchdog did: waited for it (the batches handed back) or answered the
+/// batches before it landed (the sequence number reached, or the store's refusal).
+enum Watched {
+    Waiting(Vec<Staged>),
+    Answered(Result<i64, InternalError>),
+}
+
+/// Logs, streams and answers accepted batches: from the actor after a re-plan, or from the
+/// re-plan's watchdog when the budget runs out first.
+#[derive(Clone, Copy)]
+struct Answerer<'a> {
+    log: &'a dyn SessionLog,
+    id: &'a str,
+    changes: &'a broadcast::Sender<PlanChange>,
+}
+
+impl Answerer<'_> {
+    /// Log, stream and answer each batch after sequence number `seq` (its body completed by
+    /// `fill`); returns the last number given. A batch that changed nothing is answered
+    /// with the current number and not logged.
+    fn answer(
+        &self,
+        mut seq: i64,
+        staged: Vec<Staged>,
+        fill: impl Fn(&mut ChangeSet),
+    ) -> Result<i64, InternalError> {
+        let mut staged = staged.into_iter();
+        while let Some(Staged {
+            out,
+            applied,
+            ids,
+            reply,
+        }) = staged.next()
+        {
+            if applied.is_empty() {
+                // Nothing changed (no events, or retries only): nothing to number, log or
+                // stream; the answer carries the current sequence number.
+                let _ = reply.send(Ok(ChangeSet::new(seq, out)));
+                continue;
+            }
+            let mut body = ChangeSet::new(seq + 1, out);
+            fill(&mut body);
+            let json = |what| move |source| StoreError::Json { what, source };
+            let entry = LogEntry {
+                seq: seq + 1,
+                applied: serde_json::to_string(&applied).map_err(json("session log row"))?,
+                event_ids: serde_json::to_string(&ids).map_err(json("session log row"))?,
+                changes: serde_json::to_string(&body).map_err(json("plan change"))?,
+            };
+            // A failed append answers this request and every later one of the burst with a
+            // 500 (their replies are dropped) and rebuilds from the log. A store out of reach
+            // or a lost lease answers them 503 (worth a retry) and unloads the session: it is
+            // rebuilt from the log where it is served next.
+            if let Err(e) = self.log.append(self.id, &entry) {
+                if e.is_unavailable() {
+                    let _ = reply.send(Err(store_away()));
+                    for later in staged {
+                        let _ = later.reply.send(Err(store_away()));
+                    }
+                    return Err(InternalError::Store(e));
+                }
+                return Err(e.into());
+            }
+            seq += 1;
+            let _ = self.changes.send(PlanChange {
+                seq,
+                data: entry.changes,
+            });
+            let _ = reply.send(Ok(body));
+        }
+        Ok(seq)
+    }
+
+    /// After batches answered `replanning`: the re-plan's changes, logged as a change of no
+    /// events (replay re-plans anyway) and streamed under the next sequence number.
+    fn follow_up(&self, seq: i64, flushed: Flushed) -> Result<i64, InternalError> {
+        let body = ChangeSet {
+            seq: seq + 1,
+            changed: flushed.changed,
+            dispatched: Vec::new(),
+            applied: 0,
+            duplicates: Vec::new(),
+            replanned_needs: flushed.replanned_needs,
+            conflicts: flushed.conflicts,
+            replanning: false,
+        };
+        let json = |what| move |source| StoreError::Json { what, source };
+        let entry = LogEntry {
+            seq: seq + 1,
+            applied: "[]".into(),
+            event_ids: "[]".into(),
+            changes: serde_json::to_string(&body).map_err(json("plan change"))?,
+        };
+        self.log.append(self.id, &entry)?;
+        let _ = self.changes.send(PlanChange {
+            seq: seq + 1,
+            data: entry.changes,
+        });
+        Ok(seq + 1)
+    }
+}
+
 /// The thread that owns one session in memory.
 struct Actor {
     id: String,
@@ -738,53 +851,68 @@ impl Actor {
             }
         }
         if !staged.is_empty() {
-            let flushed = self.session.flush();
-            let mut staged = staged.into_iter();
-            while let Some(Staged {
-                mut out,
-                applied,
-                ids,
-                reply,
-            }) = staged.next()
-            {
-                if applied.is_empty() {
-                    // Nothing changed (no events, or retries only): nothing to number, log or
-                    // stream; the answer carries the current sequence number.
-                    let _ = reply.send(Ok(ChangeSet::new(self.seq, out)));
-                    continue;
+            let budget = self.hub.limits.replan_budget;
+            let changes = staged.iter().any(|b| !b.applied.is_empty());
+            let (flushed, staged) = match budget {
+                Some(budget) if changes && budget.is_zero() => {
+                    // No wait at all: every batch is answered on acceptance.
+                    let answerer = Answerer {
+                        log: &*self.hub.log,
+                        id: &self.id,
+                        changes: &self.changes,
+                    };
+                    self.seq = answerer.answer(self.seq, staged, |b| b.replanning = true)?;
+                    let flushed = self.session.flush();
+                    self.seq = answerer.follow_up(self.seq, flushed)?;
+                    (Flushed::default(), Vec::new())
                 }
-                out.changed = flushed.changed.clone();
-                out.replanned_needs = flushed.replanned_needs;
-                out.conflicts = flushed.conflicts.clone();
-                let body = ChangeSet::new(self.seq + 1, out);
-                let json = |what| move |source| StoreError::Json { what, source };
-                let entry = LogEntry {
-                    seq: self.seq + 1,
-                    applied: serde_json::to_string(&applied).map_err(json("session log row"))?,
-                    event_ids: serde_json::to_string(&ids).map_err(json("session log row"))?,
-                    changes: serde_json::to_string(&body).map_err(json("plan change"))?,
-                };
-                // A failed append answers this request and every later one of the burst
-                // with a 500 (their replies are dropped) and rebuilds from the log. A store
-                // out of reach or a lost lease answers them 503 (worth a retry) and unloads
-                // the session: it is rebuilt from the log where it is served next.
-                if let Err(e) = self.hub.log.append(&self.id, &entry) {
-                    if e.is_unavailable() {
-                        let _ = reply.send(Err(store_away()));
-                        for later in staged {
-                            let _ = later.reply.send(Err(store_away()));
+                Some(budget) if changes => {
+                    // The re-plan runs here while a watchdog waits out the budget; past it,
+                    // the watchdog logs and answers the batches (the plan as it was) so that
+                    // the clients wait no longer, and the re-plan's changes follow.
+                    let (done, wait) = std::sync::mpsc::channel::<()>();
+                    let answerer = Answerer {
+                        log: &*self.hub.log,
+                        id: &self.id,
+                        changes: &self.changes,
+                    };
+                    let seq = self.seq;
+                    let session = &mut self.session;
+                    let (flushed, watched) = std::thread::scope(|scope| {
+                        let watchdog = scope.spawn(move || match wait.recv_timeout(budget) {
+                            Err(RecvTimeoutError::Timeout) => {
+                                Watched::Answered(answerer.answer(seq, staged, |b| {
+                                    b.replanning = true;
+                                }))
+                            }
+                            _ => Watched::Waiting(staged),
+                        });
+                        let flushed = session.flush();
+                        let _ = done.send(());
+                        (flushed, watchdog.join())
+                    });
+                    match watched {
+                        Ok(Watched::Waiting(staged)) => (flushed, staged),
+                        Ok(Watched::Answered(seq)) => {
+                            self.seq = seq?;
+                            self.seq = answerer.follow_up(self.seq, flushed)?;
+                            (Flushed::default(), Vec::new())
                         }
-                        return Err(InternalError::Store(e));
+                        Err(panic) => std::panic::resume_unwind(panic),
                     }
-                    return Err(e.into());
                 }
-                self.seq += 1;
-                let _ = self.changes.send(PlanChange {
-                    seq: self.seq,
-                    data: entry.changes,
-                });
-                let _ = reply.send(Ok(body));
-            }
+                _ => (self.session.flush(), staged),
+            };
+            let answerer = Answerer {
+                log: &*self.hub.log,
+                id: &self.id,
+                changes: &self.changes,
+            };
+            self.seq = answerer.answer(self.seq, staged, |b| {
+                b.changed = flushed.changed.clone();
+                b.replanned_needs = flushed.replanned_needs;
+                b.conflicts = flushed.conflicts.clone();
+            })?;
         }
         for f in std::mem::take(&mut self.reads) {
             f(Ok((&self.session, self.seq)));
@@ -864,7 +992,7 @@ mod tests {
         let limits = SessionLimits {
             max_live: 2,
             idle: Duration::from_millis(200),
-            warm: false,
+            ..SessionLimits::default()
         };
         let h = hub(dir.path(), limits);
         let (s, raw) = scenario();
@@ -903,5 +1031,75 @@ mod tests {
         assert!(
             matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
+    }
+
+    /// A re-plan that outlasts the budget (a max-min session re-solves its LP: far more than
+    /// a millisecond) is answered with `replanning: true` and no changes, then logged again
+    /// as a change of no events carrying the finished plan's changes; reads wait for it. A
+    /// budget the re-plan keeps within answers as without one.
+    #[test]
+    fn a_budget_answers_before_a_slow_replan_and_waits_for_a_quick_one() {
+        let teams: Vec<Value> = (0..20)
+            .map(|i| {
+                json!({"id": format!("t{i}"), "kind": "water", "community": format!("c{}", i % 3),
+                "lat": 45.0 + 0.01 * i as f64, "lon": 7.0, "capacity": {"l": 5 + i % 4}})
+            })
+            .collect();
+        let needs: Vec<Value> = (0..150)
+            .map(|i| {
+                json!({"id": format!("n{i}"), "kind": "water", "community": format!("c{}", i % 3),
+                "lat": 45.02, "lon": 7.0 + 0.001 * i as f64, "demand": {"l": 1 + i % 5}})
+            })
+            .collect();
+        let raw = json!({"resources": teams, "needs": needs,
+            "policy": {"fairness": "maxmin", "cross_community": true, "max_distance_km": 50}});
+        let s = commonsnet_engine::scenario_from_value(&raw).unwrap();
+        let event = || {
+            parse_events(
+                &json!([{"type": "need_added", "need": {"id": "x", "kind": "water",
+                "community": "c0", "lat": 45.03, "lon": 7.01, "demand": {"l": 3}}}]),
+            )
+            .unwrap()
+        };
+        for (budget, late) in [
+            (Duration::from_millis(1), true),
+            (Duration::from_secs(600), false),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let limits = SessionLimits {
+                replan_budget: Some(budget),
+                ..SessionLimits::default()
+            };
+            let h = hub(dir.path(), limits);
+            h.create("s", "t", &s, &raw).unwrap();
+            let out = block(h.events("s", "t", event()).unwrap())
+                .unwrap()
+                .unwrap();
+            assert_eq!(out.seq, 1);
+            assert_eq!(out.replanning, late);
+            assert_eq!(out.changed.is_empty(), late, "{:?}", out.changed);
+            let (planned, seq) = read(
+                h.read_with_seq("s", "t", |s, seq| {
+                    (s.plan().keys().any(|k| k.1 == "x"), seq)
+                })
+                .unwrap(),
+            )
+            .unwrap();
+            assert!(planned, "reads see the finished re-plan");
+            let rows = h.log().rows("s").unwrap();
+            assert_eq!(seq, if late { 2 } else { 1 });
+            assert_eq!(rows.len() as i64, seq);
+            if late {
+                assert_eq!((rows[1].1.as_str(), rows[1].2.as_str()), ("[]", "[]"));
+                let follow = h.log().changes_after("s", 1).unwrap();
+                let body: Value = serde_json::from_str(&follow[0].data).unwrap();
+                assert_eq!(body["seq"], 2);
+                assert!(body["changed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["need"] == "x"));
+            }
+        }
     }
 }

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// (same value, cost and dispatches) than before.
     #[arg(long)]
     warm_sessions: bool,
+    /// Milliseconds a session's answer waits for its re-plan; past it the batch is logged
+    /// and answered with `replanning: true`, and the re-plan's changes follow on the stream
+    /// (default: answers wait for the re-plan).
+    #[arg(long, value_name = "MS")]
+    replan_budget_ms: Option<u64>,
     /// Open connections at once; further clients wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -87,6 +92,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),
         warm: args.warm_sessions,
+        replan_budget: args.replan_budget_ms.map(std::time::Duration::from_millis),
     };
     config.max_connections = args.max_connections.max(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));
