@@ -853,14 +853,14 @@ impl Actor {
         if !staged.is_empty() {
             let budget = self.hub.limits.replan_budget;
             let changes = staged.iter().any(|b| !b.applied.is_empty());
+            let answerer = Answerer {
+                log: &*self.hub.log,
+                id: &self.id,
+                changes: &self.changes,
+            };
             let (flushed, staged) = match budget {
                 Some(budget) if changes && budget.is_zero() => {
                     // No wait at all: every batch is answered on acceptance.
-                    let answerer = Answerer {
-                        log: &*self.hub.log,
-                        id: &self.id,
-                        changes: &self.changes,
-                    };
                     self.seq = answerer.answer(self.seq, staged, |b| b.replanning = true)?;
                     let flushed = self.session.flush();
                     self.seq = answerer.follow_up(self.seq, flushed)?;
@@ -871,11 +871,6 @@ impl Actor {
                     // the watchdog logs and answers the batches (the plan as it was) so that
                     // the clients wait no longer, and the re-plan's changes follow.
                     let (done, wait) = std::sync::mpsc::channel::<()>();
-                    let answerer = Answerer {
-                        log: &*self.hub.log,
-                        id: &self.id,
-                        changes: &self.changes,
-                    };
                     let seq = self.seq;
                     let session = &mut self.session;
                     let (flushed, watched) = std::thread::scope(|scope| {
@@ -902,11 +897,6 @@ impl Actor {
                     }
                 }
                 _ => (self.session.flush(), staged),
-            };
-            let answerer = Answerer {
-                log: &*self.hub.log,
-                id: &self.id,
-                changes: &self.changes,
             };
             self.seq = answerer.answer(self.seq, staged, |b| {
                 b.changed = flushed.changed.clone();
