@@ -93,8 +93,32 @@ struct Live {
     lease_until: Option<Instant>,
 }
 
-/// Rebuild a session's state by replaying its log.
+/// Rebuild a session's state by replaying its log. A panic while replaying or re-planning
+/// (an engine bug) is this session's error, not its actor's end: the caller unloads it.
 fn rebuild(
+    log: &dyn SessionLog,
+    id: &str,
+    scenario: &str,
+    warm: bool,
+) -> Result<(Session, i64), InternalError> {
+    catch_unwind(AssertUnwindSafe(|| replay_log(log, id, scenario, warm))).unwrap_or_else(|p| {
+        Err(InternalError::SessionLog {
+            session: id.to_string(),
+            message: format!("replay panicked: {}", panic_message(&*p)),
+        })
+    })
+}
+
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+fn replay_log(
     log: &dyn SessionLog,
     id: &str,
     scenario: &str,
@@ -783,11 +807,7 @@ impl Actor {
                     return;
                 }
                 Ok(Err(e)) => e.to_string(),
-                Err(panic) => panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "panic".into()),
+                Err(panic) => panic_message(&*panic),
             };
             // Requests not answered yet got their reply dropped (a 500); rebuild from the
             // log, which holds exactly what was answered.
@@ -874,6 +894,10 @@ impl Actor {
                     let seq = self.seq;
                     let session = &mut self.session;
                     let (flushed, watched) = std::thread::scope(|scope| {
+                        // Owned here, so that a panicking re-plan drops it while unwinding:
+                        // the watchdog then stops waiting and answers nothing (the scope
+                        // joins it before the panic goes on to `run`).
+                        let done = done;
                         let watchdog = scope.spawn(move || match wait.recv_timeout(budget) {
                             Err(RecvTimeoutError::Timeout) => {
                                 Watched::Answered(answerer.answer(seq, staged, |b| {

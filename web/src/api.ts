@@ -103,6 +103,8 @@ export interface ChangeSet {
   replanned_needs: number;
   /** Bookings this batch left over capacity; absent when none. */
   conflicts?: BookingConflict[];
+  /** The re-plan outlasted the server's budget: its changes follow on the stream. */
+  replanning?: boolean;
 }
 
 export interface SessionListed {
