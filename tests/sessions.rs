@@ -470,7 +470,7 @@ fn replayed(init: &commonsnet_engine::Scenario, log: &[(Vec<Applied>, Vec<String
         }
         r.remember_event_ids(ids.iter().map(String::as_str));
     }
-    r.replan_all();
+    r.end_replay();
     r
 }
 
@@ -676,7 +676,7 @@ fn one_kind(v: &mut Value) {
 
 /// Issue 18's property on the warm path: random event streams (every event kind) on ONE large
 /// component keep, after every batch, a feasible plan of the value and cost of a from-scratch
-/// solve, the replayed log gives the same optimum and the same dispatches, and the session
+/// solve, the replayed log gives the same plan and the same dispatches, and the session
 /// stays warm through them (the flow path is the one exercised).
 #[test]
 fn warm_sessions_keep_the_optimum_of_one_large_component() {
@@ -742,12 +742,14 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
             warm_batches += usize::from(s.is_warm());
             assert_optimal_plan(&s, &format!("seed {seed} step {step} {batch}"));
         }
+        // The log records where the re-plans fell, so the replay re-plans warm at the same
+        // points and rebuilds the very plan, not only one of the same value and cost.
         let mut r = Session::new_warm(&init, true).unwrap();
         for a in &log {
             r.replay(a).unwrap();
         }
-        r.replan_all();
-        assert_same_optimum(&s, &r, &format!("seed {seed} replay"));
+        r.end_replay();
+        assert_same_plan(s.plan(), r.plan(), &format!("seed {seed} replay"));
         assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
     }
     assert!(
@@ -796,4 +798,73 @@ fn warm_sessions_write_back_what_a_batch_removed_and_restored() {
             );
         }
     }
+}
+
+/// Bursts on a warm session, as the service's actor runs them: several batches staged, some
+/// refused (a dispatch of a pair the re-plan before it does not propose, refused after that
+/// re-plan ran, in place), one re-plan at the end, the end marked on the last batch logged.
+/// The log's re-plan points (`Applied::Replanned`, a refused batch's carried into the next
+/// accepted one) make its replay rebuild the very plan, after every burst.
+#[test]
+fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
+    let dims: &[&str] = &["team_h"];
+    let (mut carried, mut refused_after_replan) = (0, 0);
+    for seed in 0..8u64 {
+        let mut rng = SplitMix64::new(7000 + seed);
+        let mut init = initial(&mut rng, dims, false, true);
+        init["policy"]["max_distance_km"] = json!(50);
+        for i in 12..30 {
+            init["needs"]
+                .as_array_mut()
+                .unwrap()
+                .push(need(&mut rng, &format!("m{i}"), dims));
+        }
+        one_kind(&mut init);
+        let init = scenario_from_value(&init).unwrap();
+        let mut s = Session::new_warm(&init, true).unwrap();
+        let mut log: Vec<Applied> = Vec::new();
+        let mut next = 0;
+        for step in 0..25 {
+            let mut burst: Vec<Vec<Applied>> = Vec::new();
+            for _ in 0..rng.int(1, 3) {
+                let batch = if rng.chance(0.35) {
+                    let needs = s.residual_scenario().needs().to_vec();
+                    let res = s.resources().to_vec();
+                    let n = &needs[rng.int(0, needs.len() as u64 - 1) as usize];
+                    let r = &res[rng.int(0, res.len() as u64 - 1) as usize];
+                    json!([{"type": "dispatched", "need": n.id, "resource": r.id}])
+                } else {
+                    let mut b = random_batch(&mut rng, &s, &mut next, dims);
+                    one_kind(&mut b);
+                    b
+                };
+                let stale = !burst.is_empty();
+                match s.stage(&parse_events(&batch).unwrap()) {
+                    Ok((_, applied)) => {
+                        carried += usize::from(applied.first() == Some(&Applied::Replanned));
+                        burst.push(applied);
+                    }
+                    Err(_) => refused_after_replan += usize::from(stale),
+                }
+            }
+            s.flush();
+            if let Some(last) = burst.iter_mut().rev().find(|a| !a.is_empty()) {
+                last.push(Applied::Replanned);
+            }
+            log.extend(burst.into_iter().flatten());
+            let ctx = format!("seed {seed} step {step}");
+            assert_optimal_plan(&s, &ctx);
+            let mut r = Session::new_warm(&init, true).unwrap();
+            for a in &log {
+                r.replay(a).unwrap();
+            }
+            r.end_replay();
+            assert_same_plan(s.plan(), r.plan(), &format!("{ctx} replay"));
+            assert_eq!(s.dispatches(), r.dispatches(), "{ctx}");
+        }
+    }
+    assert!(
+        carried > 0 && refused_after_replan > 0,
+        "carried {carried}, refused after a re-plan {refused_after_replan}"
+    );
 }

@@ -480,7 +480,7 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
         for a in &log {
             r.replay(a).unwrap();
         }
-        r.replan_all();
+        r.end_replay();
         assert_eq!(s.dispatches(), r.dispatches(), "seed {seed} replay");
         assert_eq!(s.clock(), r.clock(), "seed {seed} replay");
         assert_eq!(s.plan(), r.plan(), "seed {seed} replay");

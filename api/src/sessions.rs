@@ -59,9 +59,9 @@ pub struct SessionLimits {
     pub max_live: usize,
     pub idle: Duration,
     /// Re-plan transportation sessions warm (`serve --warm-sessions`; the engine's
-    /// `Session::new_warm`): events in milliseconds on large components, at the price that a
-    /// session rebuilt from its log may hold another optimal plan (same value, cost and
-    /// dispatches) than before.
+    /// `Session::new_warm`): events in milliseconds on large components; the plan is an
+    /// optimum of a cold re-plan's value and cost, and the log's re-plan points make a
+    /// rebuild hold the same plan.
     pub warm: bool,
     /// How long a batch's answer may wait for its re-plan (`serve --replan-budget-ms`); past
     /// it the batch is logged and answered with `replanning: true`, and the re-plan's changes
@@ -142,7 +142,7 @@ fn replay_log(
         session.remember_event_ids(ids.iter().map(String::as_str));
         last = seq;
     }
-    session.replan_all();
+    session.end_replay();
     Ok((session, last))
 }
 
@@ -651,13 +651,20 @@ struct Answerer<'a> {
 impl Answerer<'_> {
     /// Log, stream and answer each batch after sequence number `seq` (its body completed by
     /// `fill`); returns the last number given. A batch that changed nothing is answered
-    /// with the current number and not logged.
+    /// with the current number and not logged. `replanned`: the burst's re-plan ran, and the
+    /// last batch logged records it (`Applied::Replanned`, where a warm replay re-plans).
     fn answer(
         &self,
         mut seq: i64,
-        staged: Vec<Staged>,
+        mut staged: Vec<Staged>,
+        replanned: bool,
         fill: impl Fn(&mut ChangeSet),
     ) -> Result<i64, InternalError> {
+        if replanned {
+            if let Some(last) = staged.iter_mut().rev().find(|b| !b.applied.is_empty()) {
+                last.applied.push(Applied::Replanned);
+            }
+        }
         let mut staged = staged.into_iter();
         while let Some(Staged {
             out,
@@ -706,7 +713,7 @@ impl Answerer<'_> {
     }
 
     /// After batches answered `replanning`: the re-plan's changes, logged as a change of no
-    /// events (replay re-plans anyway) and streamed under the next sequence number.
+    /// events but the re-plan point and streamed under the next sequence number.
     fn follow_up(&self, seq: i64, flushed: Flushed) -> Result<i64, InternalError> {
         let body = ChangeSet {
             seq: seq + 1,
@@ -721,7 +728,8 @@ impl Answerer<'_> {
         let json = |what| move |source| StoreError::Json { what, source };
         let entry = LogEntry {
             seq: seq + 1,
-            applied: "[]".into(),
+            applied: serde_json::to_string(&[Applied::Replanned])
+                .map_err(json("session log row"))?,
             event_ids: "[]".into(),
             changes: serde_json::to_string(&body).map_err(json("plan change"))?,
         };
@@ -881,7 +889,7 @@ impl Actor {
             let (flushed, staged) = match budget {
                 Some(budget) if changes && budget.is_zero() => {
                     // No wait at all: every batch is answered on acceptance.
-                    self.seq = answerer.answer(self.seq, staged, |b| b.replanning = true)?;
+                    self.seq = answerer.answer(self.seq, staged, false, |b| b.replanning = true)?;
                     let flushed = self.session.flush();
                     self.seq = answerer.follow_up(self.seq, flushed)?;
                     (Flushed::default(), Vec::new())
@@ -900,7 +908,7 @@ impl Actor {
                         let done = done;
                         let watchdog = scope.spawn(move || match wait.recv_timeout(budget) {
                             Err(RecvTimeoutError::Timeout) => {
-                                Watched::Answered(answerer.answer(seq, staged, |b| {
+                                Watched::Answered(answerer.answer(seq, staged, false, |b| {
                                     b.replanning = true;
                                 }))
                             }
@@ -922,7 +930,7 @@ impl Actor {
                 }
                 _ => (self.session.flush(), staged),
             };
-            self.seq = answerer.answer(self.seq, staged, |b| {
+            self.seq = answerer.answer(self.seq, staged, true, |b| {
                 b.changed = flushed.changed.clone();
                 b.replanned_needs = flushed.replanned_needs;
                 b.conflicts = flushed.conflicts.clone();
@@ -1104,7 +1112,20 @@ mod tests {
             assert_eq!(seq, if late { 2 } else { 1 });
             assert_eq!(rows.len() as i64, seq);
             if late {
-                assert_eq!((rows[1].1.as_str(), rows[1].2.as_str()), ("[]", "[]"));
+                assert_eq!(rows[1].1, r#"[{"type":"replanned"}]"#);
+                assert_eq!(rows[1].2, "[]");
+                assert!(
+                    !rows[0].1.contains("replanned"),
+                    "logged before its re-plan"
+                );
+            } else {
+                assert!(
+                    rows[0].1.ends_with(r#"{"type":"replanned"}]"#),
+                    "{}",
+                    rows[0].1
+                );
+            }
+            if late {
                 let follow = h.log().changes_after("s", 1).unwrap();
                 let body: Value = serde_json::from_str(&follow[0].data).unwrap();
                 assert_eq!(body["seq"], 2);

@@ -38,8 +38,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 600)]
     session_idle_s: u64,
     /// Re-plan transportation sessions warm: one min-cost flow kept across events (fast on
-    /// large components); a session rebuilt from its log may then hold another optimal plan
-    /// (same value, cost and dispatches) than before.
+    /// large components); the plan is an optimum of the same value and cost as a cold
+    /// re-plan's, not always the same one (a rebuild from the log gives back the same plan).
     #[arg(long)]
     warm_sessions: bool,
     /// Milliseconds a session's answer waits for its re-plan; past it the batch is logged

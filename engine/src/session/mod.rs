@@ -95,6 +95,11 @@ pub enum Applied {
     Clock {
         at: f64,
     },
+    /// A re-plan ran here: the end of a burst, or before a dispatch that needed the plan up to
+    /// date. A warm session's plan depends on where its re-plans fell (`warm.rs`), so its
+    /// replay re-plans at the same points and rebuilds the very plan it held; a cold
+    /// session's plan is a function of its state, and its replay re-plans once at the end.
+    Replanned,
 }
 
 /// One match whose share changed.
@@ -284,6 +289,9 @@ pub struct Session {
     warm_on: bool,
     /// The warm model refused the session once: it re-plans cold from then on.
     warm_off: bool,
+    /// A batch refused in place after a re-plan it ran (before its dispatch): the next
+    /// accepted batch's log starts with that re-plan's `Applied::Replanned`.
+    replan_unlogged: bool,
     /// After a warm re-plan: the duals of a cold solve, worked out when a report asks.
     duals_cache: std::sync::OnceLock<warm::Duals>,
 }
@@ -322,8 +330,8 @@ impl Session {
     /// [`Session::new`], re-planning warm when `warm` and the session is in the
     /// transportation case (`warm.rs`): events cost a few shortest-path searches instead of a
     /// solve of their component, and the plan is an optimum of the same value and cost as a
-    /// from-scratch solve but not always the same one, so a session rebuilt from its log may
-    /// hold another optimum than before (its dispatches are the same).
+    /// from-scratch solve but not always the same one: it depends on where the re-plans fell,
+    /// which the log records (`Applied::Replanned`), so a replay rebuilds the same plan.
     pub fn new_warm(initial: &Scenario, warm: bool) -> Result<Session, SessionError> {
         if initial.links.is_some() {
             return Err(SessionError::ExplicitLinks);
@@ -354,6 +362,7 @@ impl Session {
             warm: None,
             warm_on: warm,
             warm_off: false,
+            replan_unlogged: false,
             duals_cache: std::sync::OnceLock::new(),
         };
         for r in &initial.resources {

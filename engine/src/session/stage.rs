@@ -15,8 +15,11 @@ impl Session {
     /// applied refuses the batch and leaves the session as it was. Returns the outcome and the
     /// events as applied (for the durable log).
     pub fn apply(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
-        let (mut outcome, log) = self.stage(events)?;
+        let (mut outcome, mut log) = self.stage(events)?;
         let flushed = self.flush();
+        if !log.is_empty() {
+            log.push(Applied::Replanned);
+        }
         outcome.changed = flushed.changed;
         outcome.replanned_needs = flushed.replanned_needs;
         outcome.conflicts = flushed.conflicts;
@@ -88,6 +91,12 @@ impl Session {
             std::mem::take(&mut pending.resources),
         );
         let mut applied = Vec::new();
+        // A re-plan of a batch refused before this one goes first in this batch's log.
+        let unlogged = std::mem::take(&mut self.replan_unlogged);
+        if unlogged {
+            applied.push(Applied::Replanned);
+        }
+        let mut replanned_here = false;
         let mut outcome = BatchOutcome {
             applied: 0,
             duplicates: Vec::new(),
@@ -119,6 +128,8 @@ impl Session {
                     p.needs.append(&mut tn);
                     p.resources.append(&mut tr);
                     self.replan_touched();
+                    applied.push(Applied::Replanned);
+                    replanned_here = true;
                 }
             }
             let a = match self.apply_one(&e.kind, &mut tn, &mut tr) {
@@ -132,6 +143,9 @@ impl Session {
                     if let Some(id) = &e.event_id {
                         self.seen.remove(id);
                     }
+                    // The re-plans it ran stay (in place), unlogged with it: the next
+                    // accepted batch logs them first.
+                    self.replan_unlogged = unlogged || replanned_here;
                     return Err(EventError { index, refusal });
                 }
             };
@@ -154,6 +168,10 @@ impl Session {
     /// Re-plan what the staged events touched: the matches that changed since the first
     /// staged batch, how many needs were re-planned, and the bookings newly in conflict.
     pub fn flush(&mut self) -> Flushed {
+        // The re-plan of a refused batch is covered by this one, which its caller logs at
+        // the end of the burst (the refused batch's re-plan took every touched entity, so
+        // re-planning them once here gives the same plan).
+        self.replan_unlogged = false;
         if self.pending.is_none() {
             return Flushed::default();
         }
@@ -725,10 +743,60 @@ impl Session {
     }
 
     /// Replay one logged event (no checks, no re-plan: call [`Session::replan_all`] after).
+    ///
+    /// A warm session re-plans at each `Applied::Replanned` and gathers what the events
+    /// touched in between, as staging did, so it rebuilds the plan it held; end a replay with
+    /// [`Session::end_replay`].
     pub fn replay(&mut self, a: &Applied) -> Result<(), ReplayError> {
         self.open_conflicts.take();
-        let mut tn = BTreeSet::new();
-        let mut tr = BTreeSet::new();
+        if self.warm.is_none() {
+            if matches!(a, Applied::Replanned) {
+                return Ok(());
+            }
+            let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
+            return self.replay_into(a, &mut tn, &mut tr);
+        }
+        if matches!(a, Applied::Replanned) {
+            self.flush();
+            return Ok(());
+        }
+        if self.pending.is_none() {
+            self.pending = Some(Pending {
+                dims: self.dims.len(),
+                ..Pending::default()
+            });
+        }
+        let p = self.pending.as_mut().expect("set above");
+        let (mut tn, mut tr) = (
+            std::mem::take(&mut p.needs),
+            std::mem::take(&mut p.resources),
+        );
+        let out = self.replay_into(a, &mut tn, &mut tr);
+        if let Some(p) = self.pending.as_mut() {
+            p.needs.append(&mut tn);
+            p.resources.append(&mut tr);
+        }
+        out
+    }
+
+    /// After the last [`Session::replay`]: a warm session re-plans what is left since its
+    /// last re-plan point, a cold one re-plans everything (its plan is a function of its
+    /// state).
+    pub fn end_replay(&mut self) {
+        if self.warm.is_some() {
+            self.flush();
+        } else {
+            self.pending = None;
+            self.replan_all();
+        }
+    }
+
+    fn replay_into(
+        &mut self,
+        a: &Applied,
+        tn: &mut BTreeSet<String>,
+        tr: &mut BTreeSet<String>,
+    ) -> Result<(), ReplayError> {
         let kind = match a {
             Applied::NeedAdded { need } => EventKind::NeedAdded(one_need(need)?),
             Applied::NeedUpdated { need } => EventKind::NeedUpdated(one_need(need)?),
@@ -745,8 +813,9 @@ impl Session {
                 need: need.clone(),
                 resource: resource.clone(),
             },
+            Applied::Replanned => return Ok(()),
             Applied::Clock { at } => {
-                self.advance_clock(*at, &mut tn, &mut tr);
+                self.advance_clock(*at, tn, tr);
                 return Ok(());
             }
             Applied::Dispatched { dispatch } => {
@@ -758,7 +827,7 @@ impl Session {
                         resource: dispatch.resource.clone(),
                     });
                 }
-                self.commit(dispatch, &mut tn, &mut tr);
+                self.commit(dispatch, tn, tr);
                 return Ok(());
             }
         };
@@ -768,7 +837,7 @@ impl Session {
             at: None,
         }])
         .map_err(|e| e.refusal)?;
-        self.apply_one(&kind, &mut tn, &mut tr)?;
+        self.apply_one(&kind, tn, tr)?;
         Ok(())
     }
 }

@@ -255,18 +255,22 @@ impl Session {
         let mut resync: BTreeSet<u32> = BTreeSet::new();
         // A withdrawn need or resource is not among the touched ones (its neighbours are):
         // whatever the model holds that the session no longer has goes too.
-        let gone_res: Vec<String> = warm
+        // Sorted: the order of syncs can change which optimum the flow reaches, and a replay
+        // of the log must reach the same one (hash order differs between processes).
+        let mut gone_res: Vec<String> = warm
             .res_slot
             .keys()
             .filter(|r| !self.res_ix.contains_key(*r))
             .cloned()
             .collect();
-        let gone_needs: Vec<String> = warm
+        let mut gone_needs: Vec<String> = warm
             .need_slot
             .keys()
             .filter(|n| !self.need_ix.contains_key(*n))
             .cloned()
             .collect();
+        gone_res.sort_unstable();
+        gone_needs.sort_unstable();
         // Resources first: a need synced after them links to every resource it should.
         for r in tr.iter().chain(&gone_res) {
             warm.sync_resource(self, r, &mut resync)?;
