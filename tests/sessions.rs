@@ -674,6 +674,32 @@ fn one_kind(v: &mut Value) {
     }
 }
 
+/// One large component: the random initial scenario of one kind, within 50 km, with needs
+/// `m12..m{needs}` added (more needs than capacity: competition, so that every event moves
+/// the optimum).
+fn one_component(rng: &mut SplitMix64, dims: &[&str], needs: usize) -> commonsnet_engine::Scenario {
+    let mut init = initial(rng, dims, false, true);
+    init["policy"]["max_distance_km"] = json!(50);
+    for i in 12..needs {
+        init["needs"]
+            .as_array_mut()
+            .unwrap()
+            .push(need(rng, &format!("m{i}"), dims));
+    }
+    one_kind(&mut init);
+    scenario_from_value(&init).unwrap()
+}
+
+/// A warm session rebuilt from its initial scenario and log.
+fn warm_replayed(init: &commonsnet_engine::Scenario, log: &[Applied]) -> Session {
+    let mut r = Session::new_warm(init, true).unwrap();
+    for a in log {
+        r.replay(a).unwrap();
+    }
+    r.end_replay();
+    r
+}
+
 /// Issue 18's property on the warm path: random event streams (every event kind) on ONE large
 /// component keep, after every batch, a feasible plan of the value and cost of a from-scratch
 /// solve, the replayed log gives the same plan and the same dispatches, and the session
@@ -684,17 +710,7 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
     let (mut warm_batches, mut batches) = (0, 0);
     for seed in 0..10u64 {
         let mut rng = SplitMix64::new(1000 + seed);
-        let mut init = initial(&mut rng, dims, false, true);
-        init["policy"]["max_distance_km"] = json!(50);
-        // More needs than capacity: competition, so that every event moves the optimum.
-        for i in 12..40 {
-            init["needs"]
-                .as_array_mut()
-                .unwrap()
-                .push(need(&mut rng, &format!("m{i}"), dims));
-        }
-        one_kind(&mut init);
-        let init = scenario_from_value(&init).unwrap();
+        let init = one_component(&mut rng, dims, 40);
         let mut s = Session::new_warm(&init, true).unwrap();
         assert!(
             s.is_warm(),
@@ -744,11 +760,7 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
         }
         // The log records where the re-plans fell, so the replay re-plans warm at the same
         // points and rebuilds the very plan, not only one of the same value and cost.
-        let mut r = Session::new_warm(&init, true).unwrap();
-        for a in &log {
-            r.replay(a).unwrap();
-        }
-        r.end_replay();
+        let r = warm_replayed(&init, &log);
         assert_same_plan(s.plan(), r.plan(), &format!("seed {seed} replay"));
         assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
     }
@@ -811,16 +823,7 @@ fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
     let (mut carried, mut refused_after_replan) = (0, 0);
     for seed in 0..8u64 {
         let mut rng = SplitMix64::new(7000 + seed);
-        let mut init = initial(&mut rng, dims, false, true);
-        init["policy"]["max_distance_km"] = json!(50);
-        for i in 12..30 {
-            init["needs"]
-                .as_array_mut()
-                .unwrap()
-                .push(need(&mut rng, &format!("m{i}"), dims));
-        }
-        one_kind(&mut init);
-        let init = scenario_from_value(&init).unwrap();
+        let init = one_component(&mut rng, dims, 30);
         let mut s = Session::new_warm(&init, true).unwrap();
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
@@ -854,11 +857,7 @@ fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
             log.extend(burst.into_iter().flatten());
             let ctx = format!("seed {seed} step {step}");
             assert_optimal_plan(&s, &ctx);
-            let mut r = Session::new_warm(&init, true).unwrap();
-            for a in &log {
-                r.replay(a).unwrap();
-            }
-            r.end_replay();
+            let r = warm_replayed(&init, &log);
             assert_same_plan(s.plan(), r.plan(), &format!("{ctx} replay"));
             assert_eq!(s.dispatches(), r.dispatches(), "{ctx}");
         }
