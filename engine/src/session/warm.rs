@@ -144,7 +144,27 @@ impl Session {
         if needs.iter().any(|n| n.indivisible) {
             return Err(WarmRefusal::Shape);
         }
-        let scales = self.scales(&dim, &open, &needs)?;
+        // Each link's edge cost, in the order the arcs are built below: the scales read them
+        // all, and the arcs take theirs (the link rules run once per link).
+        let this = &*self;
+        let edge_costs: Vec<f64> = open
+            .iter()
+            .zip(&needs)
+            .flat_map(|(&ni, n)| {
+                this.adj_need
+                    .get(&n.id)
+                    .into_iter()
+                    .flatten()
+                    .map(move |r| {
+                        let ri = this.res_ix[r];
+                        rule_link(ri, &this.residual[ri], ni, n, &this.policy)
+                            .map(|e| e.cost)
+                            .ok_or(WarmRefusal::Flow)
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let scales = self.scales(&dim, &needs, &edge_costs)?;
+        let mut edge_cost = edge_costs.iter();
         let res_ids: Vec<String> = self.resources.iter().map(|r| r.id.clone()).collect();
         let res_slot: HashMap<String, u32> = res_ids
             .iter()
@@ -184,7 +204,8 @@ impl Session {
             let mut links = Vec::new();
             for r in self.adj_need.get(&n.id).into_iter().flatten() {
                 let rs = res_slot[r];
-                let c = self.link_cost(rs as usize, ni, n, demand, &scales)?;
+                let edge = *edge_cost.next().ok_or(WarmRefusal::Flow)?;
+                let c = arc_cost(edge, n, demand, &scales)?;
                 let a = p.add_arc(2 + rs as usize, node, 0, INFINITE, 0);
                 cost.push(c);
                 arc_link.push(Some((rs, k as u32)));
@@ -339,7 +360,8 @@ impl Session {
     }
 
     /// The session-wide exact scales, or `Scale` where a value does not scale.
-    fn scales(&self, dim: &str, open: &[usize], needs: &[Need]) -> Result<Scales, WarmRefusal> {
+    /// `link_costs`: the edge cost of every link of the open `needs`.
+    fn scales(&self, dim: &str, needs: &[Need], link_costs: &[f64]) -> Result<Scales, WarmRefusal> {
         let caps = self
             .residual
             .iter()
@@ -370,20 +392,6 @@ impl Session {
             l.checked_mul(d / gcd(l, d)).filter(|&x| x <= MAX_LCM)
         });
         let lcm = padded.unwrap_or(lcm);
-        let link_costs: Vec<f64> = open
-            .iter()
-            .zip(needs)
-            .flat_map(|(&ni, n)| {
-                self.adj_need
-                    .get(&n.id)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(move |r| {
-                        let ri = self.res_ix[r];
-                        rule_link(ri, &self.residual[ri], ni, n, &self.policy).map(|e| e.cost)
-                    })
-            })
-            .collect();
         let exact_cost = decimal_scale(link_costs.iter().copied());
         // Priorities of open parts are rounded to 1e-6 (`Session::residual_need`): the finest
         // scale takes every one of them, now and after later dispatches.
@@ -440,26 +448,32 @@ impl Session {
     ) -> Result<i128, WarmRefusal> {
         let edge =
             rule_link(ri, &self.residual[ri], ni, n, &self.policy).ok_or(WarmRefusal::Flow)?;
-        let per_unit = |x: f64, k: i64, exact: bool| -> Result<i128, WarmRefusal> {
-            let y = x * k as f64;
-            if exact && (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
-                return Err(WarmRefusal::Scale);
-            }
-            Ok(y.round() as i128 * (s.lcm / demand) as i128)
-        };
-        let money = per_unit(edge.cost, s.cost, !s.cost_rounded)?;
-        if money.abs() > s.max_money {
-            return Err(WarmRefusal::Scale);
-        }
-        if !s.coverage {
-            return Ok(money);
-        }
-        let value = per_unit(n.priority, s.priority, true)?;
-        if value.abs() > s.max_value {
-            return Err(WarmRefusal::Scale);
-        }
-        Ok(-s.m * value + money)
+        arc_cost(edge.cost, n, demand, s)
     }
+}
+
+/// The arc cost of a link of edge cost `edge_cost` to need `n` (its open part, scaled demand
+/// `demand`): `M * -value + money` per scaled unit.
+fn arc_cost(edge_cost: f64, n: &Need, demand: i64, s: &Scales) -> Result<i128, WarmRefusal> {
+    let per_unit = |x: f64, k: i64, exact: bool| -> Result<i128, WarmRefusal> {
+        let y = x * k as f64;
+        if exact && (y - y.round()).abs() > 1e-9 * y.abs().max(1.0) {
+            return Err(WarmRefusal::Scale);
+        }
+        Ok(y.round() as i128 * (s.lcm / demand) as i128)
+    };
+    let money = per_unit(edge_cost, s.cost, !s.cost_rounded)?;
+    if money.abs() > s.max_money {
+        return Err(WarmRefusal::Scale);
+    }
+    if !s.coverage {
+        return Ok(money);
+    }
+    let value = per_unit(n.priority, s.priority, true)?;
+    if value.abs() > s.max_value {
+        return Err(WarmRefusal::Scale);
+    }
+    Ok(-s.m * value + money)
 }
 
 /// A quantity in the session's integers, or `Scale` when it is not exact there.
