@@ -66,12 +66,10 @@ struct Simplex<C> {
     cost: Vec<C>,
     flow: Vec<i64>,
     state: Vec<i8>,
-    parent: IdVec,
-    pred: IdVec,
-    pred_dir: Vec<i8>,
+    /// Parent, predecessor arc, its direction and subtree size of each node, side by side.
+    tree: Vec<TreeNode>,
     thread: IdVec,
     rev_thread: IdVec,
-    succ_num: IdVec,
     last_succ: IdVec,
     pi: Vec<C>,
     /// The big-M cost of the artificial arcs.
@@ -118,6 +116,17 @@ impl IdVec {
     fn push(&mut self, v: usize) {
         self.0.push(v as u32);
     }
+}
+
+/// What the tree walks read of a node, in one 16-byte record: the join-node search reads
+/// `succ_num` and `parent`, the cycle walks `parent`, `pred` and `pred_dir`, so each node on a
+/// walk costs one cache line instead of one per array (LEMON keeps them in separate arrays).
+#[derive(Debug, Clone, Copy)]
+struct TreeNode {
+    parent: u32,
+    pred: u32,
+    succ_num: u32,
+    pred_dir: i32,
 }
 
 impl NetworkSimplex {
@@ -241,6 +250,48 @@ fn fits_i64(max_cost: u128, nodes: usize) -> bool {
 }
 
 impl<C: CostInt> Simplex<C> {
+    #[inline(always)]
+    fn parent(&self, u: usize) -> usize {
+        self.tree[u].parent as usize
+    }
+
+    #[inline(always)]
+    fn set_parent(&mut self, u: usize, v: usize) {
+        self.tree[u].parent = v as u32;
+    }
+
+    #[inline(always)]
+    fn pred(&self, u: usize) -> usize {
+        self.tree[u].pred as usize
+    }
+
+    #[inline(always)]
+    fn set_pred(&mut self, u: usize, e: usize) {
+        self.tree[u].pred = e as u32;
+    }
+
+    #[inline(always)]
+    fn succ_num(&self, u: usize) -> usize {
+        self.tree[u].succ_num as usize
+    }
+
+    #[inline(always)]
+    fn set_succ_num(&mut self, u: usize, k: usize) {
+        self.tree[u].succ_num = k as u32;
+    }
+
+    #[inline(always)]
+    fn pred_dir(&self, u: usize) -> i8 {
+        self.tree[u].pred_dir as i8
+    }
+
+    #[inline(always)]
+    fn set_pred_dir(&mut self, u: usize, d: i8) {
+        self.tree[u].pred_dir = d as i32;
+    }
+}
+
+impl<C: CostInt> Simplex<C> {
     /// Solve `p` with arc costs `costs` (indexed like `p`'s arcs).
     // Arc and node ids index several parallel arrays at once; index loops read best here.
     #[allow(clippy::needless_range_loop)]
@@ -318,12 +369,17 @@ impl<C: CostInt> Simplex<C> {
             cost: Vec::with_capacity(all),
             flow: vec![0; all],
             state: vec![STATE_LOWER; all],
-            parent: IdVec::filled(NONE, n + 1),
-            pred: IdVec::filled(NONE, n + 1),
-            pred_dir: vec![DIR_UP; n + 1],
+            tree: vec![
+                TreeNode {
+                    parent: NONE as u32,
+                    pred: NONE as u32,
+                    succ_num: 1,
+                    pred_dir: DIR_UP as i32,
+                };
+                n + 1
+            ],
             thread: IdVec::filled(0, n + 1),
             rev_thread: IdVec::filled(0, n + 1),
-            succ_num: IdVec::filled(1, n + 1),
             last_succ: IdVec::filled(0, n + 1),
             pi: vec![C::default(); n + 1],
             art,
@@ -351,33 +407,33 @@ impl<C: CostInt> Simplex<C> {
         }
         // The root and its artificial arcs form the first basis.
         let root = n;
-        ns.parent.set(root, NONE);
-        ns.pred.set(root, NONE);
+        ns.set_parent(root, NONE);
+        ns.set_pred(root, NONE);
         ns.thread.set(root, 0);
         ns.rev_thread.set(0, root);
-        ns.succ_num.set(root, n + 1);
+        ns.set_succ_num(root, n + 1);
         ns.last_succ.set(root, n - 1);
         ns.pi[root] = C::default();
         for u in 0..n {
             let e = k + u;
-            ns.parent.set(u, root);
-            ns.pred.set(u, e);
+            ns.set_parent(u, root);
+            ns.set_pred(u, e);
             ns.thread.set(u, u + 1);
             ns.rev_thread.set(u + 1, u);
-            ns.succ_num.set(u, 1);
+            ns.set_succ_num(u, 1);
             ns.last_succ.set(u, u);
             ns.state[e] = STATE_TREE;
             ns.cap.push(INFINITE);
             let s = supply[u] as i64;
             if s >= 0 {
-                ns.pred_dir[u] = DIR_UP;
+                ns.set_pred_dir(u, DIR_UP);
                 ns.pi[u] = C::default();
                 ns.source.push(u);
                 ns.target.push(root);
                 ns.flow[e] = s;
                 ns.cost.push(C::default());
             } else {
-                ns.pred_dir[u] = DIR_DOWN;
+                ns.set_pred_dir(u, DIR_DOWN);
                 ns.pi[u] = art;
                 ns.source.push(root);
                 ns.target.push(u);
@@ -425,11 +481,11 @@ impl<C: CostInt> Simplex<C> {
         let mut u = ns.thread.get(root);
         while u != root {
             basis.order.push(u);
-            let par = ns.parent.get(u);
+            let par = ns.parent(u);
             basis.parent[u] = (par != root).then_some(par);
-            let e = ns.pred.get(u);
+            let e = ns.pred(u);
             basis.arc[u] = (e < k && par != root).then(|| real[e]);
-            basis.up[u] = ns.pred_dir[u] == DIR_UP;
+            basis.up[u] = ns.pred_dir(u) == DIR_UP;
             u = ns.thread.get(u);
         }
         ns.normalise_potentials();
@@ -499,7 +555,14 @@ impl<C: CostInt> Simplex<C> {
         let (cost, state, pi) = (&self.cost[..m], &self.state[..m], &self.pi);
         'scan: for (lo, hi) in [(start, m), (0, start)] {
             for e in lo..hi {
-                let rc = cost[e] + pi[src[e] as usize] - pi[tgt[e] as usize];
+                let (u, v) = (src[e] as usize, tgt[e] as usize);
+                debug_assert!(u < pi.len() && v < pi.len());
+                // SAFETY: `run` fills `source` and `target` with real arcs' endpoints, which
+                // `check` bounds by `p.nodes`, and artificial arcs' (a node and the root `n`);
+                // `pi` has `n + 1` entries from construction until `run` truncates it after
+                // the last search. So both ids index inside `pi`. (The checked reads were a
+                // tenth of this loop, the hottest of a solve.)
+                let rc = cost[e] + unsafe { *pi.get_unchecked(u) - *pi.get_unchecked(v) };
                 // state * rc < 0: an arc at its lower bound with rc < 0, or at its upper bound
                 // with rc > 0 (tree arcs have state 0).
                 let c = C::from_i64(state[e] as i64) * rc;
@@ -531,10 +594,10 @@ impl<C: CostInt> Simplex<C> {
         let mut u = self.source.get(self.in_arc);
         let mut v = self.target.get(self.in_arc);
         while u != v {
-            if self.succ_num.get(u) < self.succ_num.get(v) {
-                u = self.parent.get(u);
+            if self.succ_num(u) < self.succ_num(v) {
+                u = self.parent(u);
             } else {
-                v = self.parent.get(v);
+                v = self.parent(v);
             }
         }
         self.join = u;
@@ -542,10 +605,11 @@ impl<C: CostInt> Simplex<C> {
 
     /// Residual capacity of the tree arc above `u` when flow on the cycle moves along `up`
     /// (`DIR_UP`: from u towards its parent).
-    #[inline]
+    // Called on every arc of every cycle; left to the compiler it stayed an out-of-line call.
+    #[inline(always)]
     fn residual(&self, u: usize, along: i8) -> i64 {
-        let e = self.pred.get(u);
-        if self.pred_dir[u] == along {
+        let e = self.pred(u);
+        if self.pred_dir(u) == along {
             if self.cap[e] == INFINITE {
                 INFINITE
             } else {
@@ -577,7 +641,7 @@ impl<C: CostInt> Simplex<C> {
                 self.u_out = u;
                 result = 1;
             }
-            u = self.parent.get(u);
+            u = self.parent(u);
         }
         let mut u = second;
         while u != self.join {
@@ -587,7 +651,7 @@ impl<C: CostInt> Simplex<C> {
                 self.u_out = u;
                 result = 2;
             }
-            u = self.parent.get(u);
+            u = self.parent(u);
         }
         if result == 1 {
             self.u_in = first;
@@ -606,20 +670,20 @@ impl<C: CostInt> Simplex<C> {
             self.flow[e] += val;
             let mut u = self.source.get(e);
             while u != self.join {
-                let a = self.pred.get(u);
-                self.flow[a] -= self.pred_dir[u] as i64 * val;
-                u = self.parent.get(u);
+                let a = self.pred(u);
+                self.flow[a] -= self.pred_dir(u) as i64 * val;
+                u = self.parent(u);
             }
             let mut u = self.target.get(e);
             while u != self.join {
-                let a = self.pred.get(u);
-                self.flow[a] += self.pred_dir[u] as i64 * val;
-                u = self.parent.get(u);
+                let a = self.pred(u);
+                self.flow[a] += self.pred_dir(u) as i64 * val;
+                u = self.parent(u);
             }
         }
         if change {
             self.state[e] = STATE_TREE;
-            let out = self.pred.get(self.u_out);
+            let out = self.pred(self.u_out);
             self.state[out] = if self.flow[out] == 0 {
                 STATE_LOWER
             } else {
@@ -638,9 +702,9 @@ impl<C: CostInt> Simplex<C> {
         let v_in = self.v_in;
         let join = self.join;
         let old_rev_thread = self.rev_thread.get(u_out);
-        let old_succ_num = self.succ_num.get(u_out);
+        let old_succ_num = self.succ_num(u_out);
         let old_last_succ = self.last_succ.get(u_out);
-        let v_out = self.parent.get(u_out);
+        let v_out = self.parent(u_out);
         let in_dir = if u_in == self.source.get(self.in_arc) {
             DIR_UP
         } else {
@@ -648,9 +712,9 @@ impl<C: CostInt> Simplex<C> {
         };
 
         if u_in == u_out {
-            self.parent.set(u_in, v_in);
-            self.pred.set(u_in, self.in_arc);
-            self.pred_dir[u_in] = in_dir;
+            self.set_parent(u_in, v_in);
+            self.set_pred(u_in, self.in_arc);
+            self.set_pred_dir(u_in, in_dir);
             if self.thread.get(v_in) != u_out {
                 // Move u_out's subtree in the thread to just after v_in.
                 let after = self.thread.get(old_last_succ);
@@ -677,14 +741,14 @@ impl<C: CostInt> Simplex<C> {
             self.dirty.clear();
             self.dirty.push(v_in);
             while stem != u_out {
-                let next_stem = self.parent.get(stem);
+                let next_stem = self.parent(stem);
                 self.thread.set(last, next_stem);
                 self.dirty.push(last);
                 // Cut stem's subtree out of the thread.
                 let before = self.rev_thread.get(stem);
                 self.thread.set(before, after);
                 self.rev_thread.set(after, before);
-                self.parent.set(stem, par_stem);
+                self.set_parent(stem, par_stem);
                 par_stem = stem;
                 stem = next_stem;
                 last = if self.last_succ.get(stem) == self.last_succ.get(par_stem) {
@@ -694,7 +758,7 @@ impl<C: CostInt> Simplex<C> {
                 };
                 after = self.thread.get(last);
             }
-            self.parent.set(u_out, par_stem);
+            self.set_parent(u_out, par_stem);
             self.thread.set(last, thread_continue);
             self.rev_thread.set(thread_continue, last);
             self.last_succ.set(u_out, last);
@@ -712,17 +776,17 @@ impl<C: CostInt> Simplex<C> {
             let tmp_ls = self.last_succ.get(u_out);
             let mut u = u_out;
             while u != u_in {
-                let p = self.parent.get(u);
-                self.pred.set(u, self.pred.get(p));
-                self.pred_dir[u] = -self.pred_dir[p];
-                tmp_sc += self.succ_num.get(u) - self.succ_num.get(p);
-                self.succ_num.set(u, tmp_sc);
+                let p = self.parent(u);
+                self.set_pred(u, self.pred(p));
+                self.set_pred_dir(u, -self.pred_dir(p));
+                tmp_sc += self.succ_num(u) - self.succ_num(p);
+                self.set_succ_num(u, tmp_sc);
                 self.last_succ.set(p, tmp_ls);
                 u = p;
             }
-            self.pred.set(u_in, self.in_arc);
-            self.pred_dir[u_in] = in_dir;
-            self.succ_num.set(u_in, old_succ_num);
+            self.set_pred(u_in, self.in_arc);
+            self.set_pred_dir(u_in, in_dir);
+            self.set_succ_num(u_in, old_succ_num);
         }
 
         // Last successors from v_in towards the root.
@@ -735,31 +799,31 @@ impl<C: CostInt> Simplex<C> {
         let mut u = v_in;
         while u != NONE && self.last_succ.get(u) == v_in {
             self.last_succ.set(u, last_succ_out);
-            u = self.parent.get(u);
+            u = self.parent(u);
         }
         // ... and from v_out towards the root.
         if join != old_rev_thread && v_in != old_rev_thread {
             let mut u = v_out;
             while u != up_limit_out && u != NONE && self.last_succ.get(u) == old_last_succ {
                 self.last_succ.set(u, old_rev_thread);
-                u = self.parent.get(u);
+                u = self.parent(u);
             }
         } else if last_succ_out != old_last_succ {
             let mut u = v_out;
             while u != up_limit_out && u != NONE && self.last_succ.get(u) == old_last_succ {
                 self.last_succ.set(u, last_succ_out);
-                u = self.parent.get(u);
+                u = self.parent(u);
             }
         }
         let mut u = v_in;
         while u != join {
-            self.succ_num.set(u, self.succ_num.get(u) + old_succ_num);
-            u = self.parent.get(u);
+            self.set_succ_num(u, self.succ_num(u) + old_succ_num);
+            u = self.parent(u);
         }
         let mut u = v_out;
         while u != join {
-            self.succ_num.set(u, self.succ_num.get(u) - old_succ_num);
-            u = self.parent.get(u);
+            self.set_succ_num(u, self.succ_num(u) - old_succ_num);
+            u = self.parent(u);
         }
     }
 
@@ -768,14 +832,14 @@ impl<C: CostInt> Simplex<C> {
         let u_in = self.u_in;
         let c = self.cost[self.in_arc];
         let (pv, pu) = (self.pi[self.v_in], self.pi[u_in]);
-        let sigma = if self.pred_dir[u_in] == DIR_UP {
+        let sigma = if self.pred_dir(u_in) == DIR_UP {
             pv - pu - c
         } else {
             pv - pu + c
         };
         let end = self.thread.get(self.last_succ.get(u_in));
         let nodes = self.pi.len();
-        if 2 * self.succ_num.get(u_in) <= nodes {
+        if 2 * self.succ_num(u_in) <= nodes {
             let mut u = u_in;
             while u != end {
                 self.pi[u] += sigma;
