@@ -25,11 +25,11 @@ const IPM_MIN_COLUMNS: usize = 2_000;
 const WARM_BUDGET: f64 = 0.25;
 
 /// Sifting: a wide LP (an allocation column per link, many links per need) whose stages run
-/// on one kept model starts with each need's `SIFT_LINKS` cheapest links only, the others held
-/// at 0; after each optimum, of the held-out columns the duals price as improving, each need's
-/// `SIFT_LINKS` most improving come in and the stage is solved again, until none is: the
-/// stage's answer is then an optimum of the whole model, by the same test HiGHS applies to
-/// its own columns (benches/RESULTS.md, "Sifting": the shelter 10.6 -> 1.3 s).
+/// on one kept model starts with each need's `SIFT_LINKS` cheapest links only, the others left
+/// out of the model with their entries kept aside; after each optimum, of the held-out columns
+/// the row duals price as improving, each need's `SIFT_LINKS` most improving are added and the
+/// stage is solved again, until none is: the stage's answer is then an optimum of the whole
+/// model, by the same test HiGHS applies to its own columns (benches/RESULTS.md, "Sifting").
 const SIFT_MIN_COLUMNS: usize = 20_000;
 const SIFT_LINKS: usize = 4;
 /// A round that brings in at most 1/`SIFT_FEW` of the columns in the model re-optimises by
@@ -374,7 +374,7 @@ impl SubModel<'_> {
     /// One stage, built from scratch. With `keep`, also the solved model and what it takes to
     /// add cutting planes to it ([`Warm`]; LPs of the proportional objective only).
     fn run_kept(&self, goal: Goal, holds: &Holds, keep: bool) -> (Stage, Option<Warm>) {
-        let built = self.build(goal, holds, keep);
+        let built = self.build(goal, holds, keep, &[]);
         let Some(mut model) = built.model else {
             return (built.layout.failed(HighsModelStatus::LoadError), None);
         };
@@ -396,7 +396,12 @@ impl SubModel<'_> {
     }
 
     /// The HiGHS model of one stage, with its options set (all but the time limit).
-    fn build(&self, goal: Goal, holds: &Holds, keep: bool) -> Built {
+    /// With `held` non-empty (sifting, [`SubModel::sifted_out`]), the allocation columns it
+    /// marks are left out of the model and their entries kept aside ([`Built::aside`]); every
+    /// row is written as the whole model has it, so rows are numbered alike either way.
+    fn build(&self, goal: Goal, holds: &Holds, keep: bool, held: &[bool]) -> Built {
+        // Kelley's cuts copy a group row's entries into later rows: they need every column.
+        debug_assert!(held.is_empty() || !keep);
         let s = self.scenario;
         let net = self.net;
         let nd = net.num_dims();
@@ -405,24 +410,40 @@ impl SubModel<'_> {
         let group_of = self.group_of_need();
         let local_need = self.local_needs();
         let mut pb = RowProblem::default();
-        let mut cols = Vec::with_capacity(self.edges.len());
+        let mut xc = XCols {
+            cols: Vec::with_capacity(self.edges.len()),
+            aside: if held.is_empty() {
+                Vec::new()
+            } else {
+                vec![Vec::new(); self.edges.len()]
+            },
+        };
+        let mut x_col = Vec::with_capacity(self.edges.len());
+        let mut included = 0usize;
         let costs = self.costs(goal, holds, &group_of, &local_need);
         for (j, &e) in self.edges.iter().enumerate() {
+            if held.get(j).copied().unwrap_or(false) {
+                xc.cols.push(None);
+                x_col.push(NO_COL);
+                continue;
+            }
+            x_col.push(included as u32);
+            included += 1;
             let need = &s.needs[net.edges[e].need()];
             let coef = costs[j];
             // `x_e <= 1` is implied by `y_n <= 1`; leaving it off continuous columns lets the
             // need row, not a column bound, carry the dual (the need's marginal value).
-            cols.push(if need.indivisible {
+            xc.cols.push(Some(if need.indivisible {
                 match &holds.fixed {
                     Some(x) => pb.add_column(coef, x[j]..=x[j]),
                     None => pb.add_integer_column(coef, 0.0..=1.0),
                 }
             } else {
                 pb.add_column(coef, 0.0..)
-            });
+            }));
         }
         // `highs::Col` hides its index; columns are numbered in the order they are added.
-        let mut next_col = cols.len();
+        let mut next_col = included;
         let t_col = (goal == Goal::MaxMinRatio).then(|| {
             next_col += 1;
             (pb.add_column(1.0, 0.0..=1.0), next_col - 1)
@@ -446,7 +467,7 @@ impl SubModel<'_> {
             } else {
                 0.0
             };
-            let mut entries: Vec<_> = need_edges[i].iter().map(|&j| (cols[j], 1.0)).collect();
+            let mut entries = xc.entries(row, need_edges[i].iter().map(|&j| (j, 1.0)));
             if elastic && min_fill > 0.0 {
                 let sc = pb.add_column(1.0, 0.0..=min_fill);
                 slack_cols.push((Some(n), None, next_col));
@@ -480,7 +501,7 @@ impl SubModel<'_> {
                     None => pb.add_integer_column(0.0, 0.0..=1.0),
                 };
                 next_col += 1;
-                let mut entries: Vec<_> = js.iter().map(|&j| (cols[j], 1.0)).collect();
+                let mut entries = xc.entries(row, js.iter().map(|&j| (j, 1.0)));
                 entries.push((z, -1.0));
                 pb.add_row(..=0.0, entries);
                 row += 1;
@@ -528,7 +549,7 @@ impl SubModel<'_> {
                 {
                     let a = pb.add_integer_column(0.0, 0.0..=1.0);
                     next_col += 1;
-                    let mut entries: Vec<_> = js.iter().map(|&j| (cols[j], 1.0)).collect();
+                    let mut entries = xc.entries(row, js.iter().map(|&j| (j, 1.0)));
                     entries.push((a, -1.0));
                     pb.add_row(0.0..=0.0, entries);
                     row += 1;
@@ -547,8 +568,7 @@ impl SubModel<'_> {
                 let z = pb.add_column(s.needs[n].priority, 0.0..);
                 next_col += 1;
                 for (slope, at_one) in cost.pieces() {
-                    let mut entries: Vec<_> =
-                        need_edges[i].iter().map(|&j| (cols[j], slope)).collect();
+                    let mut entries = xc.entries(row, need_edges[i].iter().map(|&j| (j, slope)));
                     entries.push((z, 1.0));
                     pb.add_row(at_one.., entries);
                     row += 1;
@@ -588,9 +608,10 @@ impl SubModel<'_> {
                     continue;
                 }
                 let Some(time) = time else {
-                    let entries = using
-                        .iter()
-                        .map(|&j| (cols[j], net.edge_use(self.edges[j])[d]));
+                    let entries = xc.entries(
+                        row,
+                        using.iter().map(|&j| (j, net.edge_use(self.edges[j])[d])),
+                    );
                     pb.add_row(..=cap, entries);
                     cap_rows.push((r, d, row));
                     row += 1;
@@ -619,11 +640,10 @@ impl SubModel<'_> {
                             let (own, fixed): (Vec<usize>, Vec<usize>) =
                                 set.iter().partition(|&&j| j < first_held);
                             let room = cap - fixed.iter().map(|&j| amount(j)).sum::<f64>();
-                            let entries: Vec<_> =
-                                own.iter().map(|&j| (cols[j], amount(j))).collect();
-                            if entries.iter().map(|x| x.1).sum::<f64>() <= room {
+                            if own.iter().map(|&j| amount(j)).sum::<f64>() <= room {
                                 continue;
                             }
+                            let entries = xc.entries(row, own.iter().map(|&j| (j, amount(j))));
                             pb.add_row(..=room.max(0.0), entries);
                             cap_rows.push((r, d, row));
                             row += 1;
@@ -642,13 +662,13 @@ impl SubModel<'_> {
                             let mut rhs = if k == 0 { cap } else { 0.0 };
                             for &j in &event.begin {
                                 match j < first_held {
-                                    true => entries.push((cols[j], amount(j))),
+                                    true => xc.entry(row, j, amount(j), &mut entries),
                                     false => rhs -= amount(j),
                                 }
                             }
                             for &j in &event.end {
                                 match j < first_held {
-                                    true => entries.push((cols[j], -amount(j))),
+                                    true => xc.entry(row, j, -amount(j), &mut entries),
                                     false => rhs += amount(j),
                                 }
                             }
@@ -672,11 +692,14 @@ impl SubModel<'_> {
         let mut group_cuts = vec![Vec::new(); self.groups.len()];
         let mut t_rows = vec![None; self.groups.len()];
         for (gi, g) in self.groups.iter().enumerate() {
-            let mut entries = Vec::new();
+            let mut terms = Vec::new();
             for &i in &g.needs {
                 let p = s.needs[self.needs[i]].priority / g.total_priority;
-                entries.extend(need_edges[i].iter().map(|&j| (cols[j], p)));
+                terms.extend(need_edges[i].iter().map(|&j| (j, p)));
             }
+            // The group's row comes after its cuts, so its number is known only then; the
+            // entries of columns left out are recorded when it is added.
+            let mut entries = xc.in_model(&terms);
             // Proportional: `phi_g <= ln a + (ratio_g - a) / a` at each tangent point `a`.
             let tangents = holds
                 .tangents
@@ -727,6 +750,12 @@ impl SubModel<'_> {
                 if at_t {
                     t_rows[gi] = Some(row);
                 }
+                // Only the columns left out still have to be recorded against this row.
+                for &(j, p) in &terms {
+                    if xc.cols[j].is_none() {
+                        xc.aside[j].push((row, p));
+                    }
+                }
                 match upper {
                     Some(up) => pb.add_row(lower..=up.max(lower), entries),
                     None => pb.add_row(lower.., entries),
@@ -736,12 +765,13 @@ impl SubModel<'_> {
         }
 
         if let Some(v) = holds.value_at_least {
-            let entries: Vec<_> = self
-                .edges
-                .iter()
-                .enumerate()
-                .map(|(j, &e)| (cols[j], self.priority_of_edge(e)))
-                .collect();
+            let entries = xc.entries(
+                row,
+                self.edges
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &e)| (j, self.priority_of_edge(e))),
+            );
             pb.add_row(v.., entries);
         }
 
@@ -749,10 +779,11 @@ impl SubModel<'_> {
             Goal::MinCost | Goal::MinViolation | Goal::MinDeprivation(_) => Sense::Minimise,
             _ => Sense::Maximise,
         };
-        let n_cols_hint = cols.len();
-        let n_cols = cols.len();
+        let n_cols_hint = included;
+        let n_cols = self.edges.len();
         let layout = Layout {
             n_cols,
+            x_col,
             next_col,
             start_cols: start_cols
                 .into_iter()
@@ -772,7 +803,7 @@ impl SubModel<'_> {
                 layout,
                 cuts: group_cuts,
                 phi: phi_handles,
-                x_cols: cols,
+                aside: xc.aside,
                 mip,
             };
         };
@@ -806,7 +837,7 @@ impl SubModel<'_> {
             layout,
             cuts: group_cuts,
             phi: phi_handles,
-            x_cols: cols,
+            aside: xc.aside,
             mip,
         }
     }
@@ -881,8 +912,11 @@ impl SubModel<'_> {
 /// Where a stage's answer sits in its HiGHS model: columns and rows by index, in the order
 /// `SubModel::build` added them.
 struct Layout {
-    /// The allocation columns `x_e`, first in the model.
+    /// The allocation columns `x_e`, one per link of the part.
     n_cols: usize,
+    /// Each allocation column's column in the model, [`NO_COL`] while sifting leaves it out:
+    /// those in the model come first, in link order; columns added later follow the rest.
+    x_col: Vec<u32>,
     /// All columns.
     next_col: usize,
     /// (column of z_s, the allocation columns of its start)
@@ -911,7 +945,6 @@ struct LexModel {
     /// `None` once a stage has not reached an optimum: later stages are built anew.
     model: Option<highs::Model>,
     layout: Layout,
-    x_cols: Vec<highs::Col>,
     /// Whether each group's row has `t` now.
     with_t: Vec<bool>,
     /// The row `sum p_n y_n >= V* - tol`, once a stage holds the value.
@@ -920,10 +953,13 @@ struct LexModel {
     solves: usize,
     /// Seconds of the last solve by the interior point method (a large model's).
     cold_secs: Option<f64>,
-    /// Sifting ([`SubModel::sifted_out`]): whether each allocation column is held at 0 until
-    /// a stage's duals price it in, and how many are; empty and 0 on a model not sifted.
+    /// Sifting ([`SubModel::sifted_out`]): whether each allocation column is left out of the
+    /// model until a stage's duals price it in, and how many are; empty and 0 on a model not
+    /// sifted.
     held: Vec<bool>,
     held_out: usize,
+    /// The entries of each column left out ([`Built::aside`]), the value row's too once added.
+    aside: Vec<Vec<(usize, f64)>>,
     need_of: Vec<usize>,
     /// Whether the last stage's answer came from a re-solve on a changed basis (a later stage,
     /// or a sifting round): such an answer is retried built anew when it is not an optimum.
@@ -985,46 +1021,21 @@ impl LexModel {
         } else {
             Goal::MaxMinRatio
         };
-        let built = sub.build(shape, &Holds::none(sub.groups.len()), false);
-        let with_t = built.layout.t_rows.iter().map(Option::is_some).collect();
-        let mut model = built.model?;
         let held = sub.sifted_out();
         let held_out = held.iter().filter(|&&h| h).count();
-        if held_out > 0 {
-            let set: Vec<highs_sys::HighsInt> = (0..held.len())
-                .filter(|&j| held[j])
-                .map(|j| j as highs_sys::HighsInt)
-                .collect();
-            let zeros = vec![0.0; set.len()];
-            // SAFETY: `model` owns the live HiGHS instance; `set` lists allocation columns of
-            // this model (the first `held.len()` columns, `Layout`) in increasing order, and
-            // `zeros` has one entry per entry of `set`, as the call reads them.
-            let status = unsafe {
-                highs_sys::Highs_changeColsBoundsBySet(
-                    model.as_mut_ptr(),
-                    set.len() as highs_sys::HighsInt,
-                    set.as_ptr(),
-                    zeros.as_ptr(),
-                    zeros.as_ptr(),
-                )
-            };
-            if status != highs_sys::STATUS_OK {
-                return None;
-            }
-            // Presolve is what takes the held-out (fixed) columns out of the interior point
-            // method's matrix; without it they cost as much as free ones.
-            model.set_option("presolve", "on");
-        }
+        let built = sub.build(shape, &Holds::none(sub.groups.len()), false, &held);
+        let with_t = built.layout.t_rows.iter().map(Option::is_some).collect();
+        let model = built.model?;
         Some(LexModel {
             model: Some(model),
             layout: built.layout,
-            x_cols: built.x_cols,
             with_t,
             value_row: None,
             solves: 0,
             cold_secs: None,
             held,
             held_out,
+            aside: built.aside,
             need_of: sub.edges.iter().map(|&e| sub.net.edges[e].need()).collect(),
             last_warm: false,
         })
@@ -1032,20 +1043,26 @@ impl LexModel {
 
     /// The held-out columns whose reduced cost in this optimum is improving beyond HiGHS's
     /// dual feasibility tolerance: without them the stage's answer is not an optimum of the
-    /// whole model. HiGHS reports a maximisation's reduced costs with the sense's sign, so an
-    /// improving column has `d_j > tol` there and `d_j < -tol` in a minimisation.
-    fn priced_in(&self, solved: &highs::SolvedModel, sense: Sense) -> Vec<usize> {
+    /// whole model. A column's reduced cost is `d_j = c_j - sum_i a_ij y_i` over its entries
+    /// kept aside and the rows' duals `y`, HiGHS's own definition, which carries the sense's
+    /// sign: an improving column has `d_j > tol` in a maximisation, `d_j < -tol` in a
+    /// minimisation. Each need's `SIFT_LINKS` most improving come in.
+    fn priced_in(&self, solved: &highs::SolvedModel, sense: Sense, costs: &[f64]) -> Vec<usize> {
         let sol = solved.get_solution();
-        let d = sol.dual_columns();
-        if d.len() < self.held.len() {
-            // No reduced costs to price with: every held-out column comes in.
-            return (0..self.held.len()).filter(|&j| self.held[j]).collect();
-        }
+        let y = sol.dual_rows();
         let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
         let mut by_need: std::collections::BTreeMap<usize, Vec<(f64, usize)>> = Default::default();
-        for (j, &dual) in d.iter().enumerate().take(self.held.len()) {
-            let gain = sign * dual;
-            if self.held[j] && gain > SIFT_TOL {
+        for j in (0..self.held.len()).filter(|&j| self.held[j]) {
+            let mut d = costs[j];
+            for &(row, a) in &self.aside[j] {
+                let Some(&dual) = y.get(row) else {
+                    // No duals to price with: every held-out column comes in.
+                    return (0..self.held.len()).filter(|&j| self.held[j]).collect();
+                };
+                d -= a * dual;
+            }
+            let gain = sign * d;
+            if gain > SIFT_TOL {
                 by_need.entry(self.need_of[j]).or_default().push((gain, j));
             }
         }
@@ -1058,23 +1075,55 @@ impl LexModel {
         wanted
     }
 
-    /// Bring held-out columns back to their bounds `[0, inf)`; `None` when HiGHS refuses.
-    fn release(&mut self, model: &mut highs::Model, columns: &[usize]) -> Option<()> {
+    /// Add held-out columns to the model, with their entries kept aside and the stage's
+    /// `costs`, at bounds `[0, inf)`, in one call; `None` when HiGHS refuses.
+    fn release(
+        &mut self,
+        model: &mut highs::Model,
+        columns: &[usize],
+        costs: &[f64],
+    ) -> Option<()> {
+        let (mut starts, mut index, mut value) = (Vec::new(), Vec::new(), Vec::new());
         for &j in columns {
-            // SAFETY: as in `solve`; `j` is an allocation column of this model.
-            let status = unsafe {
-                highs_sys::Highs_changeColBounds(model.as_mut_ptr(), j as _, 0.0, f64::INFINITY)
-            };
-            if status != highs_sys::STATUS_OK {
-                return None;
+            starts.push(index.len() as highs_sys::HighsInt);
+            for (row, a) in std::mem::take(&mut self.aside[j]) {
+                index.push(row as highs_sys::HighsInt);
+                value.push(a);
             }
+        }
+        let col_costs: Vec<f64> = columns.iter().map(|&j| costs[j]).collect();
+        let lower = vec![0.0; columns.len()];
+        let upper = vec![f64::INFINITY; columns.len()];
+        let ptr = model.as_mut_ptr();
+        // SAFETY: as in `solve`. `col_costs`, `lower`, `upper` and `starts` have one entry per
+        // new column and `index` and `value` one per entry, as the call reads them; each row
+        // is one this model has (the build numbered them, and the value row was added before
+        // it was recorded).
+        let (first, status) = unsafe {
+            let first = highs_sys::Highs_getNumCol(ptr);
+            let status = highs_sys::Highs_addCols(
+                ptr,
+                columns.len() as highs_sys::HighsInt,
+                col_costs.as_ptr(),
+                lower.as_ptr(),
+                upper.as_ptr(),
+                index.len() as highs_sys::HighsInt,
+                starts.as_ptr(),
+                index.as_ptr(),
+                value.as_ptr(),
+            );
+            (first, status)
+        };
+        if status != highs_sys::STATUS_OK {
+            return None;
+        }
+        let first = u32::try_from(first).ok()?;
+        for (k, &j) in columns.iter().enumerate() {
+            self.layout.x_col[j] = first + k as u32;
             self.held[j] = false;
         }
         SIFT.ran();
         self.held_out -= columns.len();
-        if self.held_out == 0 {
-            model.set_option("presolve", "off");
-        }
         Some(())
     }
 
@@ -1084,11 +1133,21 @@ impl LexModel {
         let mut model = self.model.take()?;
         let t_col = self.layout.t_col;
         let group_of = sub.group_of_need();
-        let mut costs = sub.costs(goal, holds, &group_of, &sub.local_needs());
-        if t_col.is_some() {
-            costs.push(if goal == Goal::MaxMinRatio { 1.0 } else { 0.0 });
-        }
+        let costs = sub.costs(goal, holds, &group_of, &sub.local_needs());
         let ptr = model.as_mut_ptr();
+        // The objective in the model's column order: allocation columns where `x_col` puts
+        // them, `t`, and 0 for the rest (a timed part's stocks).
+        // SAFETY: as below (a count, no index).
+        let n_model = usize::try_from(unsafe { highs_sys::Highs_getNumCol(ptr) }).ok()?;
+        let mut model_costs = vec![0.0; n_model];
+        for (&c, &cost) in self.layout.x_col.iter().zip(&costs) {
+            if c != NO_COL {
+                *model_costs.get_mut(c as usize)? = cost;
+            }
+        }
+        if let Some(t) = t_col {
+            *model_costs.get_mut(t)? = if goal == Goal::MaxMinRatio { 1.0 } else { 0.0 };
+        }
         let mut ok = true;
         // SAFETY (every call below): `ptr` is the live HiGHS instance that `model` owns and
         // keeps until it is dropped, and nothing else uses it during these calls. Each index
@@ -1096,9 +1155,9 @@ impl LexModel {
         // build; `value_row` from `add_row` on it), `costs` holds exactly the cost of columns
         // 0..=last, and HiGHS checks every index again and reports an error status (which
         // ends the warm path) rather than read out of bounds.
-        if let Some(last) = costs.len().checked_sub(1) {
+        if let Some(last) = model_costs.len().checked_sub(1) {
             ok &= unsafe {
-                highs_sys::Highs_changeColsCostByRange(ptr, 0, last as _, costs.as_ptr())
+                highs_sys::Highs_changeColsCostByRange(ptr, 0, last as _, model_costs.as_ptr())
             } == highs_sys::STATUS_OK;
         }
         if let Some(t) = t_col {
@@ -1145,16 +1204,36 @@ impl LexModel {
                 }
             }
             None if holds.value_at_least.is_some() => {
-                let entries: Vec<_> = self
-                    .x_cols
-                    .iter()
-                    .zip(sub.edges)
-                    .map(|(&c, &e)| (c, sub.priority_of_edge(e)))
-                    .collect();
-                model.try_add_row(value_floor.., entries).ok()?;
+                let ptr = model.as_mut_ptr();
                 // SAFETY: as above (a count, no index).
-                let rows = unsafe { highs_sys::Highs_getNumRow(model.as_mut_ptr()) };
-                self.value_row = usize::try_from(rows).ok()?.checked_sub(1);
+                let row = usize::try_from(unsafe { highs_sys::Highs_getNumRow(ptr) }).ok()?;
+                let (mut index, mut value) = (Vec::new(), Vec::new());
+                for (j, &e) in sub.edges.iter().enumerate() {
+                    let p = sub.priority_of_edge(e);
+                    match self.layout.x_col[j] {
+                        NO_COL => self.aside[j].push((row, p)),
+                        c => {
+                            index.push(c as highs_sys::HighsInt);
+                            value.push(p);
+                        }
+                    }
+                }
+                // SAFETY: as above; `index` and `value` have one entry per entry of the row,
+                // each a column of this model (`x_col`).
+                let status = unsafe {
+                    highs_sys::Highs_addRow(
+                        ptr,
+                        value_floor,
+                        f64::INFINITY,
+                        index.len() as highs_sys::HighsInt,
+                        index.as_ptr(),
+                        value.as_ptr(),
+                    )
+                };
+                if status != highs_sys::STATUS_OK {
+                    return None;
+                }
+                self.value_row = Some(row);
             }
             None => {}
         }
@@ -1163,7 +1242,7 @@ impl LexModel {
             _ => Sense::Maximise,
         };
         model.set_sense(sense);
-        let large = self.x_cols.len() >= IPM_MIN_COLUMNS;
+        let large = self.layout.n_cols - self.held_out >= IPM_MIN_COLUMNS;
         let mut rounds = 0;
         let mut few_in = false;
         let (solved, stage) = loop {
@@ -1221,7 +1300,7 @@ impl LexModel {
                 let all = || (0..self.held.len()).filter(|&j| self.held[j]).collect();
                 let wanted = match stage.status {
                     HighsModelStatus::Optimal if rounds < SIFT_MAX_ROUNDS => {
-                        self.priced_in(&solved, sense)
+                        self.priced_in(&solved, sense, &costs)
                     }
                     HighsModelStatus::ReachedTimeLimit => Vec::new(),
                     _ => all(),
@@ -1230,7 +1309,7 @@ impl LexModel {
                 if !wanted.is_empty() {
                     few_in = wanted.len() * SIFT_FEW <= in_model;
                     model = solved.into();
-                    self.release(&mut model, &wanted)?;
+                    self.release(&mut model, &wanted, &costs)?;
                     rounds += 1;
                     continue;
                 }
@@ -1253,9 +1332,52 @@ struct Built {
     layout: Layout,
     cuts: Vec<Vec<(highs::Col, f64)>>,
     phi: Vec<Option<highs::Col>>,
-    /// The allocation columns' handles.
-    x_cols: Vec<highs::Col>,
+    /// Per allocation column left out of the model (`held` in [`SubModel::build`]): its
+    /// entries `(row, coefficient)`; empty when none was left out.
+    aside: Vec<Vec<(usize, f64)>>,
     mip: bool,
+}
+
+/// `Layout::x_col` of a column left out of the model.
+const NO_COL: u32 = u32::MAX;
+
+/// The allocation columns of a model being built: a column left out (sifting) has its
+/// entries kept aside by row, to be priced from the rows' duals and added later.
+struct XCols {
+    cols: Vec<Option<highs::Col>>,
+    aside: Vec<Vec<(usize, f64)>>,
+}
+
+impl XCols {
+    /// Column `j`'s entry `a` in row `row`: into `entries` when it is in the model, aside
+    /// otherwise.
+    fn entry(&mut self, row: usize, j: usize, a: f64, entries: &mut Vec<(highs::Col, f64)>) {
+        match self.cols[j] {
+            Some(c) => entries.push((c, a)),
+            None => self.aside[j].push((row, a)),
+        }
+    }
+
+    /// The entries of the columns in the model, without recording the others.
+    fn in_model(&self, terms: &[(usize, f64)]) -> Vec<(highs::Col, f64)> {
+        terms
+            .iter()
+            .filter_map(|&(j, a)| self.cols[j].map(|c| (c, a)))
+            .collect()
+    }
+
+    /// The entries of row `row` for the columns in the model; the others' go aside.
+    fn entries(
+        &mut self,
+        row: usize,
+        terms: impl IntoIterator<Item = (usize, f64)>,
+    ) -> Vec<(highs::Col, f64)> {
+        let mut out = Vec::new();
+        for (j, a) in terms {
+            self.entry(row, j, a, &mut out);
+        }
+        out
+    }
 }
 
 /// A solved proportional round kept for the next one (Kelley's cuts only add rows, the
@@ -1301,11 +1423,16 @@ impl Layout {
         }
         let duals = sol.dual_rows();
         let activity = sol.rows();
-        let mut x: Vec<f64> = values[..self.n_cols]
+        let mut x: Vec<f64> = self
+            .x_col
             .iter()
             .zip(sub.edges)
-            .map(|(&v, &e)| {
-                let v = v.clamp(0.0, 1.0);
+            .map(|(&c, &e)| {
+                let v = values
+                    .get(c as usize)
+                    .copied()
+                    .unwrap_or(0.0)
+                    .clamp(0.0, 1.0);
                 if s.needs[net.edges[e].need()].indivisible {
                     v.round()
                 } else if v < 1e-9 {
