@@ -1032,9 +1032,8 @@ impl LexModel {
         if held_out > 0 {
             // Added columns and a later stage's objective leave the last basis primal
             // feasible: primal simplex goes on from it, where dual simplex (HiGHS's choice)
-            // first has to regain dual feasibility. Measured on sifted models (benches/
-            // RESULTS.md, "Held-out columns out of the model"): max-min at 1,500 x 400 10.3 ->
-            // 4.7 s, two dimensions 29 -> 16 s, disaster10 3.4 -> 2.0 s, the shelter unchanged.
+            // first has to regain dual feasibility (benches/RESULTS.md, "Held-out columns out
+            // of the model").
             model.set_option("simplex_strategy", SIMPLEX_PRIMAL);
         }
         Some(LexModel {

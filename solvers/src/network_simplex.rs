@@ -560,8 +560,8 @@ impl<C: CostInt> Simplex<C> {
                 // SAFETY: `run` fills `source` and `target` with real arcs' endpoints, which
                 // `check` bounds by `p.nodes`, and artificial arcs' (a node and the root `n`);
                 // `pi` has `n + 1` entries from construction until `run` truncates it after
-                // the last search. So both ids index inside `pi`. (The checked reads were a
-                // tenth of this loop, the hottest of a solve.)
+                // the last search. So both ids index inside `pi`, and this, the hottest loop
+                // of a solve, skips the two checks.
                 let rc = cost[e] + unsafe { *pi.get_unchecked(u) - *pi.get_unchecked(v) };
                 // state * rc < 0: an arc at its lower bound with rc < 0, or at its upper bound
                 // with rc > 0 (tree arcs have state 0).
