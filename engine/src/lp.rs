@@ -35,6 +35,9 @@ const WARM_BUDGET: f64 = 0.25;
 /// model, by the same test HiGHS applies to its own columns (benches/RESULTS.md, "Sifting").
 const SIFT_MIN_COLUMNS: usize = 20_000;
 const SIFT_LINKS: usize = 4;
+/// A sifted model starts with one link per `SIFT_LINKS_PER_START` links of a need on
+/// average, at least `SIFT_LINKS` and at most twice that.
+const SIFT_LINKS_PER_START: usize = 48;
 /// A round that brings in at most 1/`SIFT_FEW` of the columns in the model re-optimises by
 /// simplex from the last basis (the shelter's cost stage: 0.09 s against 0.5 s for the
 /// interior point method); a larger one by the stage's own method.
@@ -318,7 +321,7 @@ impl SubModel<'_> {
     }
 
     /// The allocation columns a sifted model starts without ([`SIFT_MIN_COLUMNS`]): all but
-    /// each need's `SIFT_LINKS` cheapest links; empty for a model too small or too narrow for
+    /// each need's cheapest links (`SIFT_LINKS` to twice that, [`SIFT_LINKS_PER_START`]); empty for a model too small or too narrow for
     /// sifting to pay (fewer than `SIFT_WIDTH` x `SIFT_LINKS` links per need on average).
     fn sifted_out(&self) -> Vec<bool> {
         let links = if SIFT.forced() { 1 } else { SIFT_LINKS };
@@ -332,10 +335,19 @@ impl SubModel<'_> {
         for (j, &e) in self.edges.iter().enumerate() {
             by_need[local[&self.net.edges[e].need()]].push(j);
         }
+        // Needs that reach hundreds of resources start with more of them: with 4 of 400 the
+        // pricing rounds dominate, while parts a few dozen links wide solve fastest from 4
+        // (benches/RESULTS.md, "Held-out columns out of the model").
+        let first = if SIFT.forced() {
+            links
+        } else {
+            (self.edges.len() / self.needs.len().max(1) / SIFT_LINKS_PER_START)
+                .clamp(SIFT_LINKS, 2 * SIFT_LINKS)
+        };
         let mut out = vec![true; self.edges.len()];
         for js in &mut by_need {
             js.sort_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.cmp(&b)));
-            js.iter().take(links).for_each(|&j| out[j] = false);
+            js.iter().take(first).for_each(|&j| out[j] = false);
         }
         if out.iter().any(|&o| o) {
             out
