@@ -968,10 +968,9 @@ struct LexModel {
     solves: usize,
     /// Seconds of the last solve by the interior point method (a large model's).
     cold_secs: Option<f64>,
-    /// Sifting ([`SubModel::sifted_out`]): whether each allocation column is left out of the
-    /// model until a stage's duals price it in, and how many are; empty and 0 on a model not
-    /// sifted.
-    held: Vec<bool>,
+    /// Sifting ([`SubModel::sifted_out`]): how many allocation columns are left out of the
+    /// model (`Layout::x_col` marks which) until a stage's duals price them in; 0 on a model
+    /// not sifted.
     held_out: usize,
     /// The entries of each column left out ([`Built::aside`]), the value row's too once added.
     aside: Vec<Vec<(usize, f64)>>,
@@ -1055,12 +1054,16 @@ impl LexModel {
             value_row: None,
             solves: 0,
             cold_secs: None,
-            held,
             held_out,
             aside: built.aside,
             need_of: sub.edges.iter().map(|&e| sub.net.edges[e].need()).collect(),
             last_warm: false,
         })
+    }
+
+    /// The allocation columns sifting has left out of the model so far.
+    fn left_out(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.layout.n_cols).filter(|&j| self.layout.x_col[j] == NO_COL)
     }
 
     /// The held-out columns whose reduced cost in this optimum is improving beyond HiGHS's
@@ -1074,12 +1077,12 @@ impl LexModel {
         let y = sol.dual_rows();
         let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
         let mut by_need: std::collections::BTreeMap<usize, Vec<(f64, usize)>> = Default::default();
-        for j in (0..self.held.len()).filter(|&j| self.held[j]) {
+        for j in self.left_out() {
             let mut d = costs[j];
             for &(row, a) in &self.aside[j] {
                 let Some(&dual) = y.get(row) else {
                     // No duals to price with: every held-out column comes in.
-                    return (0..self.held.len()).filter(|&j| self.held[j]).collect();
+                    return self.left_out().collect();
                 };
                 d -= a * dual;
             }
@@ -1142,7 +1145,6 @@ impl LexModel {
         let first = u32::try_from(first).ok()?;
         for (k, &j) in columns.iter().enumerate() {
             self.layout.x_col[j] = first + k as u32;
-            self.held[j] = false;
         }
         SIFT.ran();
         self.held_out -= columns.len();
@@ -1319,7 +1321,7 @@ impl LexModel {
                 // improving, and solve again; after `SIFT_MAX_ROUNDS`, or when the restricted
                 // model answers anything but an optimum or a time limit (too few columns can
                 // make min_fill infeasible), every column comes in.
-                let all = || (0..self.held.len()).filter(|&j| self.held[j]).collect();
+                let all = || self.left_out().collect();
                 let wanted = match stage.status {
                     HighsModelStatus::Optimal if rounds < SIFT_MAX_ROUNDS => {
                         self.priced_in(&solved, sense, &costs)
@@ -1327,7 +1329,7 @@ impl LexModel {
                     HighsModelStatus::ReachedTimeLimit => Vec::new(),
                     _ => all(),
                 };
-                let in_model = self.held.len() - self.held_out;
+                let in_model = self.layout.n_cols - self.held_out;
                 if !wanted.is_empty() {
                     few_in = wanted.len() * SIFT_FEW <= in_model;
                     model = solved.into();
