@@ -677,8 +677,13 @@ fn one_kind(v: &mut Value) {
 /// One large component: the random initial scenario of one kind, within 50 km, with needs
 /// `m12..m{needs}` added (more needs than capacity: competition, so that every event moves
 /// the optimum).
-fn one_component(rng: &mut SplitMix64, dims: &[&str], needs: usize) -> commonsnet_engine::Scenario {
-    let mut init = initial(rng, dims, false, true);
+fn one_component(
+    rng: &mut SplitMix64,
+    dims: &[&str],
+    needs: usize,
+    fair: bool,
+) -> commonsnet_engine::Scenario {
+    let mut init = initial(rng, dims, fair, true);
     init["policy"]["max_distance_km"] = json!(50);
     for i in 12..needs {
         init["needs"]
@@ -710,7 +715,7 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
     let (mut warm_batches, mut batches) = (0, 0);
     for seed in 0..10u64 {
         let mut rng = SplitMix64::new(1000 + seed);
-        let init = one_component(&mut rng, dims, 40);
+        let init = one_component(&mut rng, dims, 40, false);
         let mut s = Session::new_warm(&init, true).unwrap();
         assert!(
             s.is_warm(),
@@ -770,6 +775,64 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
     );
 }
 
+/// Issue 18's property on the LP path of warm sessions: max-min sessions and two-dimension
+/// sessions of ONE large component, whose LP stages start from the bases the last re-plan
+/// kept (`lp/start.rs`), keep after every batch (every event kind `random_batch` makes) a
+/// feasible plan of the value, cost and smallest group ratio of a from-scratch solve, and
+/// the replayed log rebuilds the very plan and dispatches.
+#[test]
+fn warm_lp_sessions_keep_the_optimum_and_replay_to_the_same_plan() {
+    let cases: [(&[&str], bool); 2] = [(&["team_h"], true), (&["team_h", "fuel"], false)];
+    let (mut batches, mut kept) = (0, 0);
+    for seed in 0..12u64 {
+        let (dims, fair) = cases[(seed % 2) as usize];
+        let mut rng = SplitMix64::new(4000 + seed);
+        let init = one_component(&mut rng, dims, 40, fair);
+        let mut s = Session::new_warm(&init, true).unwrap();
+        let mut log: Vec<Applied> = Vec::new();
+        let mut next = 0;
+        for step in 0..25 {
+            let mut batch = random_batch(&mut rng, &s, &mut next, dims);
+            one_kind(&mut batch);
+            match s.apply(&parse_events(&batch).unwrap()) {
+                Ok((_, applied)) => log.extend(applied),
+                Err(e) => {
+                    assert!(
+                        within_batch_conflict(&e.refusal),
+                        "seed {seed}: {}",
+                        e.refusal
+                    );
+                    continue;
+                }
+            }
+            let ctx = format!("seed {seed} step {step} {batch}");
+            batches += 1;
+            kept += usize::from(s.kept_lp_statuses() > 0);
+            assert!(s.is_warm(), "{ctx}");
+            assert_optimal_plan(&s, &ctx);
+            if fair {
+                let scratch = Report::new(&solve_with(
+                    &s.residual_scenario(),
+                    &SolveOptions::default(),
+                ));
+                let (a, b) = (
+                    s.report().summary.min_group_ratio,
+                    scratch.summary.min_group_ratio,
+                );
+                assert!((a - b).abs() <= 1e-6, "{ctx}: smallest ratio {a} vs {b}");
+            }
+        }
+        let r = warm_replayed(&init, &log);
+        assert_same_plan(s.plan(), r.plan(), &format!("seed {seed} replay"));
+        assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
+    }
+    // The re-plans did keep bases for the next one.
+    assert!(
+        batches > 100 && kept == batches,
+        "{kept} of {batches} batches left kept bases"
+    );
+}
+
 /// A warm session whose need or resource ends a batch exactly as it began (a dispatch
 /// released in the same batch, a need or resource withdrawn and added back unchanged) keeps
 /// the plan entries the events removed on the way.
@@ -823,7 +886,7 @@ fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
     let (mut carried, mut refused_after_replan) = (0, 0);
     for seed in 0..8u64 {
         let mut rng = SplitMix64::new(7000 + seed);
-        let init = one_component(&mut rng, dims, 30);
+        let init = one_component(&mut rng, dims, 30, false);
         let mut s = Session::new_warm(&init, true).unwrap();
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;

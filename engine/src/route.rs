@@ -268,6 +268,7 @@ mod tests {
                     resources: &c.resources,
                     groups: Vec::new(),
                     deadline: None,
+                    lp_starts: None,
                 }
                 .route()
             })

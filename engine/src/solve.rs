@@ -1,6 +1,7 @@
 //! Orchestration: build the graph, split it, solve the parts in parallel, merge in input order.
 
 use crate::graph::{components, Component, Network};
+use crate::lp::LpStarts;
 use crate::model::{Fairness, GroupBy, Need, Objective, Policy, Scenario, SolverChoice};
 use crate::submodel::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use rayon::prelude::*;
@@ -235,7 +236,18 @@ pub fn solve(s: &Scenario) -> Outcome<'_> {
 /// Solve; a solver failure is an answer with status [`Status::Error`] and no plan. Callers
 /// that must tell the failure apart (and say what failed) use [`try_solve_with`].
 pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
-    let (network, solution, efficient) = solve_parts(s, opts);
+    outcome(s, solve_parts(s, opts, None))
+}
+
+#[allow(clippy::type_complexity)]
+fn outcome(
+    s: &Scenario,
+    (network, solution, efficient): (
+        Network,
+        Result<Solution, (SolveError, f64)>,
+        Option<Efficient>,
+    ),
+) -> Outcome<'_> {
     let solution = solution.unwrap_or_else(|(_, ms)| {
         let mut sol = empty_solution(s, &network, Solvers::one(SolverUsed::HighsLp));
         sol.status = Status::Error;
@@ -250,9 +262,28 @@ pub fn solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Outcome<'a> {
     }
 }
 
+/// [`solve_with`] for a live session's re-plan: the plan and its duals only, without the
+/// efficient plan that prices fairness (a session's report has no price of fairness, and at
+/// 1,500 needs x 400 teams that solve took a third of a warm re-plan). A session that keeps
+/// its LP bases between re-plans (`lp/start.rs`) passes them: the LP stages start from
+/// `starts` and leave theirs in it.
+pub(crate) fn solve_live<'a>(
+    s: &'a Scenario,
+    opts: &SolveOptions,
+    starts: Option<&LpStarts>,
+) -> Outcome<'a> {
+    outcome(s, solve_parts(s, opts, Some(Live { starts })))
+}
+
+/// What a live session's re-plan changes in a solve ([`solve_live`]).
+#[derive(Clone, Copy)]
+struct Live<'a> {
+    starts: Option<&'a LpStarts>,
+}
+
 /// Solve, or say why the solver failed.
 pub fn try_solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Result<Outcome<'a>, SolveError> {
-    let (network, solution, efficient) = solve_parts(s, opts);
+    let (network, solution, efficient) = solve_parts(s, opts, None);
     Ok(Outcome {
         scenario: s,
         network,
@@ -268,6 +299,7 @@ pub fn try_solve_with<'a>(s: &'a Scenario, opts: &SolveOptions) -> Result<Outcom
 fn solve_parts(
     s: &Scenario,
     opts: &SolveOptions,
+    live: Option<Live>,
 ) -> (
     Network,
     Result<Solution, (SolveError, f64)>,
@@ -280,15 +312,15 @@ fn solve_parts(
             // Identical unit items solved as one pool, answered per item (timed.rs).
             Some(pooled) => {
                 let pooled_net = Network::build(&pooled.scenario);
-                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start) {
+                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start, None) {
                     Ok(sol) => match pooled.unpool(&network, &pooled_net, sol) {
                         Some(sol) => Ok(sol),
-                        None => solve_parts_of(s, &network, opts, start),
+                        None => solve_parts_of(s, &network, opts, start, None),
                     },
                     Err(e) => Err(e),
                 }
             }
-            None => solve_parts_of(s, &network, opts, start),
+            None => solve_parts_of(s, &network, opts, start, live.and_then(|l| l.starts)),
         };
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let solution = match solution {
@@ -302,6 +334,7 @@ fn solve_parts(
         let efficient = match &solution {
             Ok(sol)
                 if s.policy.is_fair()
+                    && live.is_none()
                     && !matches!(sol.status, Status::Infeasible | Status::Error) =>
             {
                 efficient_plan(s, &network, opts, start)
@@ -337,7 +370,7 @@ fn efficient_plan(
         },
         ..s.clone()
     };
-    let sol = solve_parts_of(&efficient, net, opts, start).ok()?;
+    let sol = solve_parts_of(&efficient, net, opts, start, None).ok()?;
     if sol.status != Status::Optimal {
         return None;
     }
@@ -400,6 +433,7 @@ fn solve_parts_of(
     net: &Network,
     opts: &SolveOptions,
     start: Instant,
+    lp_starts: Option<&LpStarts>,
 ) -> Result<Solution, SolveError> {
     let limit = match (s.policy.time_limit_s, opts.time_limit_s) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -457,6 +491,7 @@ fn solve_parts_of(
             resources: &c.resources,
             groups,
             deadline,
+            lp_starts,
         }
         .solve()
     };

@@ -37,6 +37,9 @@ pub struct SubModel<'a> {
     /// Fairness groups over `needs` (empty without fairness).
     pub groups: Vec<Group>,
     pub deadline: Option<Instant>,
+    /// A live session's kept LP bases (`lp/start.rs`): the LP stages start from them and
+    /// leave theirs for the next re-plan.
+    pub(crate) lp_starts: Option<&'a crate::lp::LpStarts>,
 }
 
 /// Which solver answered for a sub-model.

@@ -13,7 +13,9 @@
 //! (group ratios sum over all of them), so with a fairness policy every re-plan is whole.
 //! A session in the transportation case goes further (`warm.rs`): its whole residual scenario
 //! is one min-cost flow kept across events and re-optimised from the last optimum, so an
-//! event costs a few shortest-path searches rather than a solve of its component.
+//! event costs a few shortest-path searches rather than a solve of its component. A warm
+//! session the flow cannot take (fairness, several dimensions) starts each LP stage from the
+//! basis it ended with at the last re-plan (`lp/start.rs`).
 
 mod check;
 mod links;
@@ -285,6 +287,9 @@ pub struct Session {
     open_conflicts: std::sync::OnceLock<Vec<BookingConflict>>,
     /// The warm model of a transportation session (`warm.rs`), kept across re-plans.
     warm: Option<warm::WarmFlow>,
+    /// The LP stages' bases of a warm session's last re-plan (`lp/start.rs`), for the next
+    /// one to start from: fair and multi-dimension sessions, which the flow cannot take.
+    lp_starts: Option<crate::lp::LpStarts>,
     /// Re-plan warm where the session allows it (`Session::new_warm`); off by default.
     warm_on: bool,
     /// The warm model refused the session once: it re-plans cold from then on.
@@ -319,6 +324,14 @@ struct Pending {
     /// warm model writes them again even when the entity ends as it was (`warm.rs`).
     cleared_needs: BTreeSet<String>,
     cleared_resources: BTreeSet<String>,
+}
+
+/// Whether a warm session of this policy keeps its LP bases between re-plans: not a timed
+/// one, and not under leximin, whose later levels may fall back on the interior point method
+/// after a share of a measured time (`lp.rs`, `WARM_BUDGET`), so that its plan could differ
+/// between the live session and its replay.
+fn keeps_lp_bases(policy: &Policy) -> bool {
+    policy.reusable.is_empty() && policy.fairness != crate::model::Fairness::Leximin
 }
 
 impl Session {
@@ -360,6 +373,7 @@ impl Session {
             starts: BTreeMap::new(),
             open_conflicts: std::sync::OnceLock::new(),
             warm: None,
+            lp_starts: (warm && keeps_lp_bases(&initial.policy)).then(Default::default),
             warm_on: warm,
             warm_off: false,
             replan_unlogged: false,

@@ -4,7 +4,7 @@
 use super::Session;
 use crate::model::{Resource, Scenario};
 use crate::results::Report;
-use crate::solve::{solve_with, SolveOptions, Status};
+use crate::solve::{solve_live, SolveOptions, Status};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// Where a touched entity lives.
@@ -189,7 +189,9 @@ impl Session {
         }
         // The shared rayon pool: no pool is built per re-plan, and the plan is the same
         // whatever the thread count (components are solved independently, merged in order).
-        let report = Report::new(&solve_with(&sub, &SolveOptions::default()));
+        let opts = SolveOptions::default();
+        let solved = solve_live(&sub, &opts, self.lp_starts.as_ref());
+        let report = Report::new(&solved);
         for a in &report.allocations {
             self.plan_set((a.resource.clone(), a.need.clone()), Some(a.share));
         }

@@ -749,7 +749,7 @@ impl Session {
     /// [`Session::end_replay`].
     pub fn replay(&mut self, a: &Applied) -> Result<(), ReplayError> {
         self.open_conflicts.take();
-        if self.warm.is_none() {
+        if !self.is_warm() {
             if matches!(a, Applied::Replanned) {
                 return Ok(());
             }
@@ -783,7 +783,7 @@ impl Session {
     /// last re-plan point, a cold one re-plans everything (its plan is a function of its
     /// state).
     pub fn end_replay(&mut self) {
-        if self.warm.is_some() {
+        if self.is_warm() {
             self.flush();
         } else {
             self.pending = None;

@@ -112,10 +112,17 @@ pub(super) struct WarmFlow {
 }
 
 impl Session {
-    /// Whether the session re-plans warm (`session/warm.rs`): a transportation session whose
-    /// data the warm model has taken so far.
+    /// Whether the session re-plans warm: a transportation session whose data the warm
+    /// model (`session/warm.rs`) has taken so far, or a session whose LP stages start from
+    /// the last re-plan's bases (`lp/start.rs`). Its plan is an optimum that depends on where
+    /// the re-plans fell, so its replay re-plans at the same points.
     pub fn is_warm(&self) -> bool {
-        self.warm.is_some()
+        self.warm.is_some() || self.lp_starts.is_some()
+    }
+
+    /// The LP basis statuses the session keeps for its next re-plan (0 when it keeps none).
+    pub fn kept_lp_statuses(&self) -> usize {
+        self.lp_starts.as_ref().map_or(0, crate::lp::LpStarts::len)
     }
 
     /// What the last warm re-plan's re-optimisation did (shortest-path searches, nodes

@@ -1,0 +1,130 @@
+//! Warm starts for the LP stages of a live session's re-plans (issue 18).
+//!
+//! A fair or multi-dimension session solves its LP again after every burst of events. The
+//! model of the next re-plan is built anew (its columns and rows are numbered by the residual
+//! scenario of that moment), but it differs from the last one by a few needs and resources.
+//! So each stage's final basis is kept by the *ids* of what its columns and rows stand for
+//! (a link by its need and resource, a need's row by the need, ...), and the same stage of
+//! the next re-plan starts from it: simplex then goes a few pivots from the last optimum
+//! instead of solving from nothing. The links a kept basis has basic (or at an upper bound)
+//! also join the columns a sifted model starts with, so the last optimum's support is in the
+//! model from the first round.
+//!
+//! Which optimum HiGHS lands on among ties depends on the basis it starts from, so a
+//! session that keeps starts has a plan that depends on where its re-plans fell: it logs
+//! them and replays them at the same points (`Session::replay`), as the warm flow does. Only
+//! the statuses that differ from a fresh model's are kept (a column at its lower bound, a
+//! row basic), so a start holds about one entry per row of the model per stage.
+
+use highs_sys::HighsInt;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+/// HiGHS's `HighsBasisStatus` values that a kept basis uses.
+pub(super) const LOWER: HighsInt = 0;
+pub(super) const BASIC: HighsInt = 1;
+pub(super) const UPPER: HighsInt = 2;
+
+/// What a column or row of a session's LP stands for, by the ids of its entities.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Slot {
+    /// The allocation column of the link (need, resource).
+    Link(String, String),
+    /// A need's row `min_fill <= y_n <= 1`.
+    NeedRow(String),
+    /// A resource's capacity row in a dimension.
+    CapRow(String, String),
+    /// A fairness group's row.
+    GroupRow(String),
+    /// The `t` column of the part whose first need is this one.
+    T(String),
+    /// The value hold's row of the part whose first need is this one.
+    ValueRow(String),
+}
+
+impl Slot {
+    /// Whether the slot belongs to a part with these needs and resources (a re-plan
+    /// replaces the starts of the part it solved and keeps the others'). A `whole` part (the
+    /// whole scenario, as under fairness) owns every slot.
+    fn of_part(&self, needs: &HashSet<String>, resources: &HashSet<String>, whole: bool) -> bool {
+        whole
+            || match self {
+                Slot::Link(n, _) | Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => {
+                    needs.contains(n)
+                }
+                Slot::CapRow(r, _) => resources.contains(r),
+                Slot::GroupRow(_) => false,
+            }
+    }
+}
+
+/// One stage's basis: the statuses that differ from a fresh model's.
+pub(super) type StageBasis = HashMap<Slot, HighsInt>;
+
+/// The kept bases of a session's LP stages, by stage number (the order of the stages a part
+/// solves: max-min, value, cost). Shared by the parts of one re-plan, which may run on
+/// several threads: each part reads and replaces only its own slots, so the answer does not
+/// depend on their order.
+#[derive(Debug, Default)]
+pub(crate) struct LpStarts {
+    stages: Mutex<Vec<StageBasis>>,
+}
+
+impl Clone for LpStarts {
+    /// A copy of the bases: a session staged on a copy must not change the original's.
+    fn clone(&self) -> LpStarts {
+        LpStarts {
+            stages: Mutex::new(self.lock().clone()),
+        }
+    }
+}
+
+impl LpStarts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<StageBasis>> {
+        // A panic while the lock was held leaves a basis that is only a hint: go on with it.
+        self.stages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept bases of one part, stage by stage.
+    pub(super) fn of_part(
+        &self,
+        needs: &HashSet<String>,
+        resources: &HashSet<String>,
+        whole: bool,
+    ) -> Vec<StageBasis> {
+        self.lock()
+            .iter()
+            .map(|stage| {
+                stage
+                    .iter()
+                    .filter(|(slot, _)| slot.of_part(needs, resources, whole))
+                    .map(|(slot, &st)| (slot.clone(), st))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Replace one part's basis of stage `stage` by `basis`. A part solved without
+    /// fairness leaves the slots of needs that have gone (withdrawn, served) until a whole
+    /// part replaces them: they are hints that no later model looks up.
+    pub(super) fn keep(
+        &self,
+        stage: usize,
+        needs: &HashSet<String>,
+        resources: &HashSet<String>,
+        whole: bool,
+        basis: StageBasis,
+    ) {
+        let mut stages = self.lock();
+        if stages.len() <= stage {
+            stages.resize_with(stage + 1, HashMap::new);
+        }
+        stages[stage].retain(|slot, _| !slot.of_part(needs, resources, whole));
+        stages[stage].extend(basis);
+    }
+
+    /// Statuses kept over every stage.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().iter().map(HashMap::len).sum()
+    }
+}
