@@ -881,6 +881,13 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
 /// from the log holds the same plan and dispatches.
 #[test]
 fn warm_sessions_match_cold_ones_and_survive_sigkill() {
+    // The flow path, and under max-min fairness the LP path with kept bases (`lp/start.rs`).
+    for fairness in ["none", "maxmin"] {
+        warm_and_cold_sessions_survive_sigkill(fairness);
+    }
+}
+
+fn warm_and_cold_sessions_survive_sigkill(fairness: &str) {
     let teams: Vec<Value> = (0..6)
         .map(|i| {
             json!({"id": format!("team{i}"), "kind": "medical", "lat": 45.0 + 0.01 * i as f64,
@@ -890,11 +897,13 @@ fn warm_sessions_match_cold_ones_and_survive_sigkill() {
     let needs: Vec<Value> = (0..14)
         .map(|i| {
             json!({"id": format!("i{i}"), "kind": "medical", "lat": 45.02,
-            "lon": 7.0 + 0.005 * i as f64, "demand": {"team_h": 1 + i % 4}, "priority": 1 + i % 5})
+            "lon": 7.0 + 0.005 * i as f64, "demand": {"team_h": 1 + i % 4}, "priority": 1 + i % 5,
+            "community": format!("c{}", i % 3)})
         })
         .collect();
     let scenario = json!({"resources": teams, "needs": needs,
-        "policy": {"max_distance_km": 50, "speed_kmh": 40, "cost_per_km": 1.0}});
+        "policy": {"max_distance_km": 50, "speed_kmh": 40, "cost_per_km": 1.0,
+            "fairness": fairness, "cross_community": true}});
     let batches = [
         json!([{"type": "need_added", "need": {"id": "x1", "kind": "medical", "lat": 45.03,
             "lon": 7.01, "demand": {"team_h": 3}, "priority": 9}}]),
@@ -933,21 +942,46 @@ fn warm_sessions_match_cold_ones_and_survive_sigkill() {
         s.kill();
         let s = Server::start(dir.path(), extra);
         let after = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
-        assert_eq!(before["dispatched"], after["dispatched"], "{extra:?}");
+        assert_eq!(
+            before["dispatched"], after["dispatched"],
+            "{fairness} {extra:?}"
+        );
         // The log holds the re-plan points, so a warm session rebuilds the very plan too.
-        assert_eq!(before["allocations"], after["allocations"], "{extra:?}");
+        assert_eq!(
+            before["allocations"], after["allocations"],
+            "{fairness} {extra:?}"
+        );
         let (a, b) = (value_cost(&before), value_cost(&after));
         assert!(
             (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-6,
-            "{extra:?}: {a:?} vs {b:?}"
+            "{fairness} {extra:?}: {a:?} vs {b:?}"
         );
-        a
+        (a, before["summary"]["min_group_ratio"].as_f64())
     };
-    let cold = run(&[]);
-    let warm = run(&["--warm-sessions"]);
+    let (cold, cold_ratio) = run(&[]);
+    let (warm, warm_ratio) = run(&["--warm-sessions"]);
     assert!(cold.0 > 0.0);
-    assert!((cold.0 - warm.0).abs() < 1e-9, "V {} vs {}", cold.0, warm.0);
-    assert!((cold.1 - warm.1).abs() < 1e-3, "C {} vs {}", cold.1, warm.1);
+    assert!(
+        (cold.0 - warm.0).abs() < 1e-6,
+        "{fairness}: V {} vs {}",
+        cold.0,
+        warm.0
+    );
+    assert!(
+        (cold.1 - warm.1).abs() < 1e-3,
+        "{fairness}: C {} vs {}",
+        cold.1,
+        warm.1
+    );
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+        (a, b) => a == b,
+    };
+    assert!(
+        close(cold_ratio, warm_ratio),
+        "{fairness}: {cold_ratio:?} vs {warm_ratio:?}"
+    );
+    assert!(fairness == "none" || cold_ratio.is_some_and(|r| r > 0.0));
 }
 
 /// `serve --replan-budget-ms`: past the budget (0 here: always) a batch is logged and
