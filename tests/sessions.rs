@@ -705,6 +705,34 @@ fn warm_replayed(init: &commonsnet_engine::Scenario, log: &[Applied]) -> Session
     r
 }
 
+/// Apply a random batch, its log entries into `log`; a refused batch (false) must have met a
+/// conflict inside itself.
+fn apply_logged(s: &mut Session, batch: &Value, log: &mut Vec<Applied>, seed: u64) -> bool {
+    let events: Vec<Event> = parse_events(batch).unwrap();
+    match s.apply(&events) {
+        Ok((_, applied)) => {
+            log.extend(applied);
+            true
+        }
+        Err(e) => {
+            assert!(
+                within_batch_conflict(&e.refusal),
+                "seed {seed}: {}",
+                e.refusal
+            );
+            false
+        }
+    }
+}
+
+/// The log records where the re-plans fell, so the replay of a warm session re-plans at the
+/// same points and rebuilds the very plan, not only one of the same value and cost.
+fn assert_replays(init: &commonsnet_engine::Scenario, log: &[Applied], s: &Session, seed: u64) {
+    let r = warm_replayed(init, log);
+    assert_same_plan(s.plan(), r.plan(), &format!("seed {seed} replay"));
+    assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
+}
+
 /// Issue 18's property on the warm path: random event streams (every event kind) on ONE large
 /// component keep, after every batch, a feasible plan of the value and cost of a from-scratch
 /// solve, the replayed log gives the same plan and the same dispatches, and the session
@@ -747,27 +775,14 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
                         "resource": d.resource}]);
                 }
             }
-            let events: Vec<Event> = parse_events(&batch).unwrap();
-            match s.apply(&events) {
-                Ok((_, applied)) => log.extend(applied),
-                Err(e) => {
-                    assert!(
-                        within_batch_conflict(&e.refusal),
-                        "seed {seed}: {}",
-                        e.refusal
-                    );
-                    continue;
-                }
+            if !apply_logged(&mut s, &batch, &mut log, seed) {
+                continue;
             }
             batches += 1;
             warm_batches += usize::from(s.is_warm());
             assert_optimal_plan(&s, &format!("seed {seed} step {step} {batch}"));
         }
-        // The log records where the re-plans fell, so the replay re-plans warm at the same
-        // points and rebuilds the very plan, not only one of the same value and cost.
-        let r = warm_replayed(&init, &log);
-        assert_same_plan(s.plan(), r.plan(), &format!("seed {seed} replay"));
-        assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
+        assert_replays(&init, &log, &s, seed);
     }
     assert!(
         batches > 200 && warm_batches * 10 >= batches * 9,
@@ -794,16 +809,8 @@ fn warm_lp_sessions_keep_the_optimum_and_replay_to_the_same_plan() {
         for step in 0..25 {
             let mut batch = random_batch(&mut rng, &s, &mut next, dims);
             one_kind(&mut batch);
-            match s.apply(&parse_events(&batch).unwrap()) {
-                Ok((_, applied)) => log.extend(applied),
-                Err(e) => {
-                    assert!(
-                        within_batch_conflict(&e.refusal),
-                        "seed {seed}: {}",
-                        e.refusal
-                    );
-                    continue;
-                }
+            if !apply_logged(&mut s, &batch, &mut log, seed) {
+                continue;
             }
             let ctx = format!("seed {seed} step {step} {batch}");
             batches += 1;
@@ -822,9 +829,7 @@ fn warm_lp_sessions_keep_the_optimum_and_replay_to_the_same_plan() {
                 assert!((a - b).abs() <= 1e-6, "{ctx}: smallest ratio {a} vs {b}");
             }
         }
-        let r = warm_replayed(&init, &log);
-        assert_same_plan(s.plan(), r.plan(), &format!("seed {seed} replay"));
-        assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
+        assert_replays(&init, &log, &s, seed);
     }
     // The re-plans did keep bases for the next one.
     assert!(

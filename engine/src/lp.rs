@@ -1110,16 +1110,7 @@ impl LexModel {
             return false;
         };
         let s = sub.scenario;
-        let ptr = model.as_mut_ptr();
-        // SAFETY: `ptr` is the live HiGHS instance `model` owns, used by nothing else during
-        // these calls, which only read counts.
-        let (n_col, n_row) = unsafe {
-            (
-                highs_sys::Highs_getNumCol(ptr),
-                highs_sys::Highs_getNumRow(ptr),
-            )
-        };
-        let (Ok(n_col), Ok(n_row)) = (usize::try_from(n_col), usize::try_from(n_row)) else {
+        let Some((n_col, n_row)) = model_size(model) else {
             return false;
         };
         let mut cols = vec![LOWER; n_col];
@@ -1167,9 +1158,11 @@ impl LexModel {
                 *r = status;
             }
         }
-        // SAFETY: as above; `cols` and `rows` have one entry per column and row of the model,
+        // SAFETY: the pointer is the live HiGHS instance `model` owns, used by nothing else
+        // during the call; `cols` and `rows` have one entry per column and row of the model,
         // as the call reads them, each a status HiGHS defines (kept from `Highs_getBasis`).
-        let status = unsafe { highs_sys::Highs_setBasis(ptr, cols.as_ptr(), rows.as_ptr()) };
+        let status =
+            unsafe { highs_sys::Highs_setBasis(model.as_mut_ptr(), cols.as_ptr(), rows.as_ptr()) };
         status == highs_sys::STATUS_OK
     }
 
@@ -1180,23 +1173,17 @@ impl LexModel {
             return;
         };
         let s = sub.scenario;
-        let ptr = model.as_mut_ptr();
-        // SAFETY: as in `set_start` (counts).
-        let (n_col, n_row) = unsafe {
-            (
-                highs_sys::Highs_getNumCol(ptr),
-                highs_sys::Highs_getNumRow(ptr),
-            )
-        };
-        let (Ok(n_col), Ok(n_row)) = (usize::try_from(n_col), usize::try_from(n_row)) else {
+        let Some((n_col, n_row)) = model_size(model) else {
             return;
         };
         let mut cols = vec![LOWER; n_col];
         let mut rows = vec![BASIC; n_row];
-        // SAFETY: as above; `cols` and `rows` have room for one status per column and row, as
+        // SAFETY: the pointer is the live HiGHS instance `model` owns, used by nothing else
+        // during the call; `cols` and `rows` have room for one status per column and row, as
         // the call writes them.
-        let status =
-            unsafe { highs_sys::Highs_getBasis(ptr, cols.as_mut_ptr(), rows.as_mut_ptr()) };
+        let status = unsafe {
+            highs_sys::Highs_getBasis(model.as_mut_ptr(), cols.as_mut_ptr(), rows.as_mut_ptr())
+        };
         if status != highs_sys::STATUS_OK {
             return;
         }
@@ -1608,6 +1595,20 @@ impl PartStart {
             links,
         }
     }
+}
+
+/// The numbers of columns and rows of a model.
+fn model_size(model: &mut highs::Model) -> Option<(usize, usize)> {
+    let ptr = model.as_mut_ptr();
+    // SAFETY: `ptr` is the live HiGHS instance `model` owns, used by nothing else during
+    // these calls, which only read counts.
+    let (cols, rows) = unsafe {
+        (
+            highs_sys::Highs_getNumCol(ptr),
+            highs_sys::Highs_getNumRow(ptr),
+        )
+    };
+    Some((usize::try_from(cols).ok()?, usize::try_from(rows).ok()?))
 }
 
 /// A stage's model before it is solved.

@@ -104,9 +104,8 @@ impl LpStarts {
             .collect()
     }
 
-    /// Replace one part's basis of stage `stage` by `basis`. A part solved without
-    /// fairness leaves the slots of needs that have gone (withdrawn, served) until a whole
-    /// part replaces them: they are hints that no later model looks up.
+    /// Replace one part's basis of stage `stage` by `basis`. The slots of needs that have
+    /// gone (withdrawn, served) are no part's: the session drops them ([`LpStarts::retain`]).
     pub(super) fn keep(
         &self,
         stage: usize,
@@ -123,8 +122,84 @@ impl LpStarts {
         stages[stage].extend(basis);
     }
 
+    /// Keep only the statuses whose need (links, need rows, `t`, the value hold) passes
+    /// `need` and whose resource (capacity rows) passes `resource`: a session drops those of
+    /// needs that have gone and resources withdrawn, which no later part replaces.
+    pub(crate) fn retain(&self, need: impl Fn(&str) -> bool, resource: impl Fn(&str) -> bool) {
+        for stage in self.lock().iter_mut() {
+            stage.retain(|slot, _| match slot {
+                Slot::Link(n, _) | Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => need(n),
+                Slot::CapRow(r, _) => resource(r),
+                Slot::GroupRow(_) => true,
+            });
+        }
+    }
+
     /// Statuses kept over every stage.
     pub(crate) fn len(&self) -> usize {
         self.lock().iter().map(HashMap::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(xs: &[&str]) -> HashSet<String> {
+        xs.iter().map(|x| x.to_string()).collect()
+    }
+
+    /// A part's re-plan replaces its own slots and keeps the others'; a whole part replaces
+    /// all; `retain` drops the slots of needs and resources that have gone.
+    #[test]
+    fn parts_replace_their_own_slots_and_gone_entities_are_dropped() {
+        let starts = LpStarts::default();
+        let link = |n: &str, r: &str| Slot::Link(n.into(), r.into());
+        let a = StageBasis::from([(link("a", "r"), BASIC), (Slot::NeedRow("a".into()), UPPER)]);
+        let b = StageBasis::from([
+            (link("b", "s"), BASIC),
+            (Slot::CapRow("s".into(), "h".into()), UPPER),
+        ]);
+        starts.keep(0, &ids(&["a"]), &ids(&["r"]), false, a);
+        starts.keep(0, &ids(&["b"]), &ids(&["s"]), false, b);
+        assert_eq!(starts.len(), 4);
+        // Part {a} again: its two slots replaced by one.
+        starts.keep(
+            0,
+            &ids(&["a"]),
+            &ids(&["r"]),
+            false,
+            StageBasis::from([(link("a", "r"), BASIC)]),
+        );
+        assert_eq!(starts.len(), 3);
+        let of_b = starts.of_part(&ids(&["b"]), &ids(&["s"]), false);
+        assert_eq!(of_b[0].len(), 2);
+        assert!(of_b[0].contains_key(&link("b", "s")));
+        // Need b withdrawn: its link goes, resource s's row stays while s does.
+        starts.retain(|n| n != "b", |_| true);
+        assert_eq!(starts.len(), 2);
+        starts.retain(|_| true, |r| r != "s");
+        assert_eq!(starts.len(), 1);
+        // A whole part (fairness) owns every slot.
+        starts.keep(
+            0,
+            &ids(&[]),
+            &ids(&[]),
+            true,
+            StageBasis::from([(Slot::GroupRow("g".into()), LOWER)]),
+        );
+        assert_eq!(starts.of_part(&ids(&[]), &ids(&[]), true)[0].len(), 1);
+        assert_eq!(starts.len(), 1);
+        // A copy is a copy: the original's bases do not change with it.
+        let copy = starts.clone();
+        copy.retain(|_| true, |_| true);
+        copy.keep(
+            1,
+            &ids(&["c"]),
+            &ids(&[]),
+            false,
+            StageBasis::from([(Slot::NeedRow("c".into()), UPPER)]),
+        );
+        assert_eq!((starts.len(), copy.len()), (1, 2));
     }
 }

@@ -191,6 +191,12 @@ impl Session {
         // whatever the thread count (components are solved independently, merged in order).
         let opts = SolveOptions::default();
         let solved = solve_live(&sub, &opts, self.lp_starts.as_ref());
+        if let Some(starts) = &self.lp_starts {
+            starts.retain(
+                |n| self.need_ix.get(n).is_some_and(|&i| self.is_open(i)),
+                |r| self.res_ix.contains_key(r),
+            );
+        }
         let report = Report::new(&solved);
         for a in &report.allocations {
             self.plan_set((a.resource.clone(), a.need.clone()), Some(a.share));
