@@ -58,10 +58,11 @@ enum Msg {
 pub struct SessionLimits {
     pub max_live: usize,
     pub idle: Duration,
-    /// Re-plan transportation sessions warm (`serve --warm-sessions`; the engine's
-    /// `Session::new_warm`): events in milliseconds on large components; the plan is an
-    /// optimum of a cold re-plan's value and cost, and the log's re-plan points make a
-    /// rebuild hold the same plan.
+    /// Re-plan sessions warm (`serve --warm-sessions`; the engine's `Session::new_warm`):
+    /// transportation sessions as one kept min-cost flow (events in milliseconds on large
+    /// components), max-min and multi-dimension ones from their LP stages' last bases; the
+    /// plan is an optimum of a cold re-plan's value and cost, and the log's re-plan points
+    /// make a rebuild hold the same plan.
     pub warm: bool,
     /// How long a batch's answer may wait for its re-plan (`serve --replan-budget-ms`); past
     /// it the batch is logged and answered with `replanning: true`, and the re-plan's changes

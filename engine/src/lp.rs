@@ -1179,8 +1179,10 @@ impl LexModel {
         let mut cols = vec![LOWER; n_col];
         let mut rows = vec![BASIC; n_row];
         // SAFETY: the pointer is the live HiGHS instance `model` owns, used by nothing else
-        // during the call; `cols` and `rows` have room for one status per column and row, as
-        // the call writes them.
+        // during the call. The call writes one status per entry of HiGHS's basis, which has
+        // one per column and row of the model when the basis is valid (after an optimal
+        // simplex or crossover answer, the only caller); an invalid one makes it return an
+        // error before writing. `cols` and `rows` have room for one per column and row.
         let status = unsafe {
             highs_sys::Highs_getBasis(model.as_mut_ptr(), cols.as_mut_ptr(), rows.as_mut_ptr())
         };
@@ -1647,10 +1649,10 @@ impl Aside {
     }
 
     fn push(&mut self, j: usize, row: usize, a: f64) {
-        // Row and entry numbers fit in u32: HiGHS numbers rows with 32-bit ints, and a
-        // sifted model has fewer entries than its links times their rows.
-        let at = self.entries.len() as u32;
-        self.entries.push((row as u32, self.last[j], a));
+        // HiGHS numbers rows with 32-bit ints; 2^32 entries would take 64 GiB.
+        let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 entries aside");
+        let row = u32::try_from(row).expect("HiGHS rows fit in 32 bits");
+        self.entries.push((row, self.last[j], a));
         self.last[j] = at;
     }
 
@@ -1788,6 +1790,13 @@ impl Layout {
                 }
             })
             .collect();
+        // A start whose `z` rounds to 0 serves nothing: within HiGHS's integrality tolerance
+        // `z` may be 1e-6 and let its columns carry as much.
+        for (z, js) in &self.start_cols {
+            if values[*z] < 0.5 {
+                js.iter().for_each(|&j| x[j] = 0.0);
+            }
+        }
         // `y_n <= 1` holds to HiGHS's feasibility tolerance (1e-7): a need whose links sum
         // past 1 (seen at 1 + 5e-9 from a kept basis) has its shares scaled to sum to 1, so
         // that no plan serves a need beyond its open part.
@@ -1802,13 +1811,6 @@ impl Layout {
                 if v > 1.0 {
                     *xj /= v;
                 }
-            }
-        }
-        // A start whose `z` rounds to 0 serves nothing: within HiGHS's integrality tolerance
-        // `z` may be 1e-6 and let its columns carry as much.
-        for (z, js) in &self.start_cols {
-            if values[*z] < 0.5 {
-                js.iter().for_each(|&j| x[j] = 0.0);
             }
         }
         let slack = self.slack_cols.iter().map(|c| values[c.2]).collect();

@@ -37,9 +37,11 @@ pub struct ServeArgs {
     /// rebuilds it from the log).
     #[arg(long, default_value_t = 600)]
     session_idle_s: u64,
-    /// Re-plan transportation sessions warm: one min-cost flow kept across events (fast on
-    /// large components); the plan is an optimum of the same value and cost as a cold
-    /// re-plan's, not always the same one (a rebuild from the log gives back the same plan).
+    /// Re-plan sessions warm: a transportation session as one min-cost flow kept across
+    /// events (fast on large components); a max-min or multi-dimension one with each LP
+    /// stage started from its last basis. The plan is an optimum of the same value and cost
+    /// as a cold re-plan's, not always the same one (a rebuild from the log gives back the
+    /// same plan, re-planning at each logged point).
     #[arg(long)]
     warm_sessions: bool,
     /// Milliseconds a session's answer waits for its re-plan; past it the batch is logged

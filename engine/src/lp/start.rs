@@ -14,7 +14,8 @@
 //! session that keeps starts has a plan that depends on where its re-plans fell: it logs
 //! them and replays them at the same points (`Session::replay`), as the warm flow does. Only
 //! the statuses that differ from a fresh model's are kept (a column at its lower bound, a
-//! row basic), so a start holds about one entry per row of the model per stage.
+//! row basic), so a start holds one to two entries per row of the model per stage (the basic
+//! columns, as many as the rows, and the rows at a bound).
 
 use highs_sys::HighsInt;
 use std::collections::{HashMap, HashSet};
@@ -123,12 +124,13 @@ impl LpStarts {
     }
 
     /// Keep only the statuses whose need (links, need rows, `t`, the value hold) passes
-    /// `need` and whose resource (capacity rows) passes `resource`: a session drops those of
+    /// `need` and whose resource (links, capacity rows) passes `resource`: a session drops those of
     /// needs that have gone and resources withdrawn, which no later part replaces.
     pub(crate) fn retain(&self, need: impl Fn(&str) -> bool, resource: impl Fn(&str) -> bool) {
         for stage in self.lock().iter_mut() {
             stage.retain(|slot, _| match slot {
-                Slot::Link(n, _) | Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => need(n),
+                Slot::Link(n, r) => need(n) && resource(r),
+                Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => need(n),
                 Slot::CapRow(r, _) => resource(r),
                 Slot::GroupRow(_) => true,
             });
@@ -180,6 +182,9 @@ mod tests {
         assert_eq!(starts.len(), 2);
         starts.retain(|_| true, |r| r != "s");
         assert_eq!(starts.len(), 1);
+        // Resource r withdrawn: the link (a, r) goes with it.
+        starts.retain(|_| true, |r| r != "r");
+        assert!(starts.of_part(&ids(&["a"]), &ids(&["r"]), false)[0].is_empty());
         // A whole part (fairness) owns every slot.
         starts.keep(
             0,

@@ -326,12 +326,19 @@ struct Pending {
     cleared_resources: BTreeSet<String>,
 }
 
-/// Whether a warm session of this policy keeps its LP bases between re-plans: not a timed
-/// one, and not under leximin, whose later levels may fall back on the interior point method
-/// after a share of a measured time (`lp.rs`, `WARM_BUDGET`), so that its plan could differ
-/// between the live session and its replay.
+/// Whether a warm session of this policy keeps its LP bases between re-plans: one whose
+/// stages run on the kept LP model (`LexModel`: the coverage or cost objective, no fairness
+/// or max-min, no deprivation cost), untimed and not the greedy baseline. Not leximin: its
+/// later levels may fall back on the interior point method after a share of a measured time
+/// (`lp.rs`, `WARM_BUDGET`), so that its plan could differ between the live session and its
+/// replay. Other policies gain nothing from kept bases and would pay a replay per re-plan.
 fn keeps_lp_bases(policy: &Policy) -> bool {
-    policy.reusable.is_empty() && policy.fairness != crate::model::Fairness::Leximin
+    use crate::model::{Fairness, Objective, SolverChoice};
+    policy.reusable.is_empty()
+        && matches!(policy.fairness, Fairness::None | Fairness::Maxmin)
+        && matches!(policy.objective, Objective::Coverage | Objective::Cost)
+        && policy.deprivation.is_none()
+        && policy.solver != SolverChoice::Greedy
 }
 
 impl Session {

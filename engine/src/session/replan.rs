@@ -32,6 +32,19 @@ impl Session {
             std::mem::take(&mut p.cleared_needs),
             std::mem::take(&mut p.cleared_resources),
         );
+        // Nothing changed since the last re-plan (a refused dispatch's re-plan ran, or a
+        // batch of retries): the plan stands. A whole re-plan here would not be a no-op for a
+        // session that keeps LP bases: it would start from the bases the last one left, which
+        // a replay of the log (one re-plan per logged point) would not do.
+        if tn.is_empty()
+            && tr.is_empty()
+            && cleared.0.is_empty()
+            && cleared.1.is_empty()
+            && !p.stale
+            && p.dims == dims
+        {
+            return;
+        }
         let whole = p.dims != dims || whole_policy;
         p.dims = dims;
         p.stale = false;
