@@ -44,23 +44,51 @@ pub(super) enum Slot {
 }
 
 impl Slot {
-    /// Whether the slot belongs to a part with these needs and resources (a re-plan
-    /// replaces the starts of the part it solved and keeps the others'). A `whole` part (the
-    /// whole scenario, as under fairness) owns every slot.
-    fn of_part(&self, needs: &HashSet<String>, resources: &HashSet<String>, whole: bool) -> bool {
-        whole
-            || match self {
-                Slot::Link(n, _) | Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => {
-                    needs.contains(n)
-                }
-                Slot::CapRow(r, _) => resources.contains(r),
-                Slot::GroupRow(_) => false,
+    /// The need or resource the slot belongs to (`None`: a group's row, which only a part of
+    /// the whole scenario has).
+    fn owner(&self) -> Option<Owner<'_>> {
+        match self {
+            Slot::Link(n, _) | Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => {
+                Some(Owner::Need(n))
             }
+            Slot::CapRow(r, _) => Some(Owner::Resource(r)),
+            Slot::GroupRow(_) => None,
+        }
     }
+}
+
+enum Owner<'a> {
+    Need(&'a str),
+    Resource(&'a str),
 }
 
 /// One stage's basis: the statuses that differ from a fresh model's.
 pub(super) type StageBasis = HashMap<Slot, HighsInt>;
+
+/// One stage's kept statuses by the need or resource they belong to, so that a part finds
+/// and replaces its own in time proportional to its size, not to the session's.
+#[derive(Debug, Clone, Default)]
+struct Owned {
+    by_need: HashMap<String, StageBasis>,
+    by_resource: HashMap<String, StageBasis>,
+    groups: StageBasis,
+}
+
+impl Owned {
+    fn insert(&mut self, slot: Slot, status: HighsInt) {
+        let map = match slot.owner() {
+            Some(Owner::Need(n)) => self.by_need.entry(n.to_string()).or_default(),
+            Some(Owner::Resource(r)) => self.by_resource.entry(r.to_string()).or_default(),
+            None => &mut self.groups,
+        };
+        map.insert(slot, status);
+    }
+
+    fn len(&self) -> usize {
+        let sum = |m: &HashMap<String, StageBasis>| m.values().map(HashMap::len).sum::<usize>();
+        sum(&self.by_need) + sum(&self.by_resource) + self.groups.len()
+    }
+}
 
 /// The kept bases of a session's LP stages, by stage number (the order of the stages a part
 /// solves: max-min, value, cost). Shared by the parts of one re-plan, which may run on
@@ -68,7 +96,7 @@ pub(super) type StageBasis = HashMap<Slot, HighsInt>;
 /// depend on their order.
 #[derive(Debug, Default)]
 pub(crate) struct LpStarts {
-    stages: Mutex<Vec<StageBasis>>,
+    stages: Mutex<Vec<Owned>>,
 }
 
 impl Clone for LpStarts {
@@ -81,12 +109,13 @@ impl Clone for LpStarts {
 }
 
 impl LpStarts {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<StageBasis>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Owned>> {
         // A panic while the lock was held leaves a basis that is only a hint: go on with it.
         self.stages.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The kept bases of one part, stage by stage.
+    /// The kept bases of one part, stage by stage. A `whole` part (the whole scenario, as
+    /// under fairness) owns every slot.
     pub(super) fn of_part(
         &self,
         needs: &HashSet<String>,
@@ -96,17 +125,31 @@ impl LpStarts {
         self.lock()
             .iter()
             .map(|stage| {
-                stage
-                    .iter()
-                    .filter(|(slot, _)| slot.of_part(needs, resources, whole))
-                    .map(|(slot, &st)| (slot.clone(), st))
-                    .collect()
+                let mut basis = StageBasis::new();
+                let mut take =
+                    |m: &StageBasis| basis.extend(m.iter().map(|(k, &v)| (k.clone(), v)));
+                if whole {
+                    stage.by_need.values().for_each(&mut take);
+                    stage.by_resource.values().for_each(&mut take);
+                    take(&stage.groups);
+                } else {
+                    needs
+                        .iter()
+                        .filter_map(|n| stage.by_need.get(n))
+                        .for_each(&mut take);
+                    resources
+                        .iter()
+                        .filter_map(|r| stage.by_resource.get(r))
+                        .for_each(&mut take);
+                }
+                basis
             })
             .collect()
     }
 
-    /// Replace one part's basis of stage `stage` by `basis`. The slots of needs that have
-    /// gone (withdrawn, served) are no part's: the session drops them ([`LpStarts::retain`]).
+    /// Replace one part's basis of stage `stage` by `basis` (a `whole` part's replaces
+    /// everything). The slots of needs that have gone (withdrawn, served) are no part's: the
+    /// session drops them ([`LpStarts::retain`]).
     pub(super) fn keep(
         &self,
         stage: usize,
@@ -117,29 +160,38 @@ impl LpStarts {
     ) {
         let mut stages = self.lock();
         if stages.len() <= stage {
-            stages.resize_with(stage + 1, HashMap::new);
+            stages.resize_with(stage + 1, Owned::default);
         }
-        stages[stage].retain(|slot, _| !slot.of_part(needs, resources, whole));
-        stages[stage].extend(basis);
+        let owned = &mut stages[stage];
+        if whole {
+            *owned = Owned::default();
+        } else {
+            needs.iter().for_each(|n| drop(owned.by_need.remove(n)));
+            resources
+                .iter()
+                .for_each(|r| drop(owned.by_resource.remove(r)));
+        }
+        for (slot, status) in basis {
+            owned.insert(slot, status);
+        }
     }
 
     /// Keep only the statuses whose need (links, need rows, `t`, the value hold) passes
-    /// `need` and whose resource (links, capacity rows) passes `resource`: a session drops those of
-    /// needs that have gone and resources withdrawn, which no later part replaces.
+    /// `need` and whose resource (links, capacity rows) passes `resource`: a session drops
+    /// those of needs that have gone and resources withdrawn, which no later part replaces.
     pub(crate) fn retain(&self, need: impl Fn(&str) -> bool, resource: impl Fn(&str) -> bool) {
         for stage in self.lock().iter_mut() {
-            stage.retain(|slot, _| match slot {
-                Slot::Link(n, r) => need(n) && resource(r),
-                Slot::NeedRow(n) | Slot::T(n) | Slot::ValueRow(n) => need(n),
-                Slot::CapRow(r, _) => resource(r),
-                Slot::GroupRow(_) => true,
+            stage.by_need.retain(|n, slots| {
+                slots.retain(|slot, _| !matches!(slot, Slot::Link(_, r) if !resource(r)));
+                need(n) && !slots.is_empty()
             });
+            stage.by_resource.retain(|r, _| resource(r));
         }
     }
 
     /// Statuses kept over every stage.
     pub(crate) fn len(&self) -> usize {
-        self.lock().iter().map(HashMap::len).sum()
+        self.lock().iter().map(Owned::len).sum()
     }
 }
 
