@@ -959,7 +959,8 @@ fn warm_and_cold_sessions_survive_sigkill(fairness: &str) {
         (a, before["summary"]["min_group_ratio"].as_f64())
     };
     let (cold, cold_ratio) = run(&[]);
-    let (warm, warm_ratio) = run(&["--warm-sessions"]);
+    // A checkpoint every two re-plans: the rebuild after `kill -9` starts from one.
+    let (warm, warm_ratio) = run(&["--warm-sessions", "--session-checkpoint-every", "2"]);
     assert!(cold.0 > 0.0);
     assert!(
         (cold.0 - warm.0).abs() < 1e-6,

@@ -838,6 +838,76 @@ fn warm_lp_sessions_keep_the_optimum_and_replay_to_the_same_plan() {
     );
 }
 
+/// A session that keeps LP bases logs a checkpoint after every few re-plans; a rebuild from
+/// the log (as JSON, as the service stores it) installs the last one and re-plans only at
+/// the points after it, and holds the very plan, duals and dispatches of the live session.
+#[test]
+fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
+    let dims: &[&str] = &["team_h"];
+    let mut checkpoints = 0;
+    for seed in 0..4u64 {
+        let mut rng = SplitMix64::new(6100 + seed);
+        let init = one_component(&mut rng, dims, 40, true);
+        let mut s = Session::new_warm(&init, true).unwrap();
+        s.set_checkpoint_every(4);
+        let mut log: Vec<Applied> = Vec::new();
+        let mut next = 0;
+        let mut points = 0;
+        // The live plan and duals where the log ends with a checkpoint.
+        let mut at_checkpoint = None;
+        for _ in 0..30 {
+            let mut batch = random_batch(&mut rng, &s, &mut next, dims);
+            one_kind(&mut batch);
+            if apply_logged(&mut s, &batch, &mut log, seed) {
+                points += 1;
+                if matches!(log.last(), Some(Applied::Checkpoint { .. })) {
+                    at_checkpoint = Some((log.len(), s.plan().clone(), s.report().needs));
+                }
+            }
+        }
+        // A rebuild from a log that ends with a checkpoint re-plans nothing: the plan and
+        // duals are the checkpoint's.
+        let (len, plan, needs) = at_checkpoint.expect("a checkpoint was logged");
+        let mut r = Session::new_warm(&init, true).unwrap();
+        let at_start = r.replans_run();
+        r.replay_log(&log[..len]).unwrap();
+        assert_eq!(r.replans_run(), at_start, "seed {seed}");
+        assert_eq!(r.plan(), &plan, "seed {seed}: at the checkpoint");
+        assert_eq!(
+            r.report().needs,
+            needs,
+            "seed {seed}: duals at the checkpoint"
+        );
+        checkpoints += log
+            .iter()
+            .filter(|a| matches!(a, Applied::Checkpoint { .. }))
+            .count();
+        let stored: Vec<Applied> =
+            serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+        let mut r = Session::new_warm(&init, true).unwrap();
+        r.set_checkpoint_every(4);
+        let at_start = r.replans_run();
+        r.replay_log(&stored).unwrap();
+        assert_eq!(s.plan(), r.plan(), "seed {seed}");
+        assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
+        assert_eq!(s.report().needs, r.report().needs, "seed {seed}: duals");
+        // At most the points after the last checkpoint were re-planned again.
+        let replanned = r.replans_run() - at_start;
+        assert!(
+            replanned <= 4,
+            "seed {seed}: {replanned} of {points} points re-planned"
+        );
+        // The rebuilt session goes on as the live one does.
+        let mut batch = random_batch(&mut rng, &s, &mut next, dims);
+        one_kind(&mut batch);
+        let events = parse_events(&batch).unwrap();
+        let (a, b) = (s.apply(&events), r.apply(&events));
+        assert_eq!(a.is_ok(), b.is_ok(), "seed {seed}");
+        assert_eq!(s.plan(), r.plan(), "seed {seed}: after one more batch");
+    }
+    assert!(checkpoints >= 8, "{checkpoints} checkpoints logged");
+}
+
 /// A warm session whose need or resource ends a batch exactly as it began (a dispatch
 /// released in the same batch, a need or resource withdrawn and added back unchanged) keeps
 /// the plan entries the events removed on the way.

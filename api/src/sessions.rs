@@ -68,6 +68,10 @@ pub struct SessionLimits {
     /// it the batch is logged and answered with `replanning: true`, and the re-plan's changes
     /// go to the stream when it lands. None: answers wait for the re-plan.
     pub replan_budget: Option<Duration>,
+    /// A warm session that keeps LP bases logs a checkpoint after this many re-plans (`serve
+    /// --session-checkpoint-every`; 0: never), so that a rebuild re-plans at most this many
+    /// times.
+    pub checkpoint_every: usize,
 }
 
 impl Default for SessionLimits {
@@ -77,6 +81,7 @@ impl Default for SessionLimits {
             idle: Duration::from_secs(600),
             warm: false,
             replan_budget: None,
+            checkpoint_every: commonsnet_engine::session::CHECKPOINT_EVERY,
         }
     }
 }
@@ -100,9 +105,9 @@ fn rebuild(
     log: &dyn SessionLog,
     id: &str,
     scenario: &str,
-    warm: bool,
+    limits: &SessionLimits,
 ) -> Result<(Session, i64), InternalError> {
-    catch_unwind(AssertUnwindSafe(|| replay_log(log, id, scenario, warm))).unwrap_or_else(|p| {
+    catch_unwind(AssertUnwindSafe(|| replay_log(log, id, scenario, limits))).unwrap_or_else(|p| {
         Err(InternalError::SessionLog {
             session: id.to_string(),
             message: format!("replay panicked: {}", panic_message(&*p)),
@@ -123,7 +128,7 @@ fn replay_log(
     log: &dyn SessionLog,
     id: &str,
     scenario: &str,
-    warm: bool,
+    limits: &SessionLimits,
 ) -> Result<(Session, i64), InternalError> {
     let bad = |message: String| InternalError::SessionLog {
         session: id.to_string(),
@@ -131,19 +136,22 @@ fn replay_log(
     };
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let mut session = Session::new_warm(&initial, warm).map_err(|e| bad(e.to_string()))?;
+    let mut session = Session::new_warm(&initial, limits.warm).map_err(|e| bad(e.to_string()))?;
+    session.set_checkpoint_every(limits.checkpoint_every);
     let mut last = 0;
+    let mut entries: Vec<Applied> = Vec::new();
     for (seq, applied, ids) in log.rows(id)? {
         let applied: Vec<Applied> =
             serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
-        for a in &applied {
-            session.replay(a).map_err(|e| bad(e.to_string()))?;
-        }
+        entries.extend(applied);
         let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
         session.remember_event_ids(ids.iter().map(String::as_str));
         last = seq;
     }
-    session.end_replay();
+    // From the last checkpoint, if any: the re-plans before it are not run again.
+    session
+        .replay_log(&entries)
+        .map_err(|e| bad(e.to_string()))?;
     Ok((session, last))
 }
 
@@ -459,8 +467,9 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        let session = Session::new_warm(scenario, self.inner.limits.warm)
+        let mut session = Session::new_warm(scenario, self.inner.limits.warm)
             .map_err(|e| UserError::unprocessable(e.to_string()))?;
+        session.set_checkpoint_every(self.inner.limits.checkpoint_every);
         let claimed = Instant::now();
         self.inner.log.create(id, tenant, &raw.to_string())?;
         let mut live = self.inner.live();
@@ -503,7 +512,7 @@ impl SessionHub {
         if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
             return Err(moved());
         }
-        let (session, seq) = rebuild(&*self.inner.log, id, &scenario, self.inner.limits.warm)?;
+        let (session, seq) = rebuild(&*self.inner.log, id, &scenario, &self.inner.limits)?;
         let mut live = self.inner.live();
         self.start(&mut live, id, tenant, session, seq, claimed)
     }
@@ -653,17 +662,19 @@ impl Answerer<'_> {
     /// Log, stream and answer each batch after sequence number `seq` (its body completed by
     /// `fill`); returns the last number given. A batch that changed nothing is answered
     /// with the current number and not logged. `replanned`: the burst's re-plan ran, and the
-    /// last batch logged records it (`Applied::Replanned`, where a warm replay re-plans).
+    /// last batch logged records it (`Applied::Replanned`, where a warm replay re-plans), then
+    /// the session's checkpoint when one is due (`Session::checkpoint_due`).
     fn answer(
         &self,
         mut seq: i64,
         mut staged: Vec<Staged>,
-        replanned: bool,
+        replanned: Option<&mut Session>,
         fill: impl Fn(&mut ChangeSet),
     ) -> Result<i64, InternalError> {
-        if replanned {
+        if let Some(session) = replanned {
             if let Some(last) = staged.iter_mut().rev().find(|b| !b.applied.is_empty()) {
                 last.applied.push(Applied::Replanned);
+                last.applied.extend(session.checkpoint_due());
             }
         }
         let mut staged = staged.into_iter();
@@ -714,8 +725,14 @@ impl Answerer<'_> {
     }
 
     /// After batches answered `replanning`: the re-plan's changes, logged as a change of no
-    /// events but the re-plan point and streamed under the next sequence number.
-    fn follow_up(&self, seq: i64, flushed: Flushed) -> Result<i64, InternalError> {
+    /// events but the re-plan point (and the session's checkpoint when one is due) and
+    /// streamed under the next sequence number.
+    fn follow_up(
+        &self,
+        seq: i64,
+        flushed: Flushed,
+        session: &mut Session,
+    ) -> Result<i64, InternalError> {
         let body = ChangeSet {
             seq: seq + 1,
             changed: flushed.changed,
@@ -729,8 +746,12 @@ impl Answerer<'_> {
         let json = |what| move |source| StoreError::Json { what, source };
         let entry = LogEntry {
             seq: seq + 1,
-            applied: serde_json::to_string(&[Applied::Replanned])
-                .map_err(json("session log row"))?,
+            applied: serde_json::to_string(
+                &std::iter::once(Applied::Replanned)
+                    .chain(session.checkpoint_due())
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(json("session log row"))?,
             event_ids: "[]".into(),
             changes: serde_json::to_string(&body).map_err(json("plan change"))?,
         };
@@ -831,7 +852,7 @@ impl Actor {
                         session: self.id.clone(),
                         message: "the session was deleted".into(),
                     })?;
-                    rebuild(&*self.hub.log, &self.id, &scenario, self.hub.limits.warm)
+                    rebuild(&*self.hub.log, &self.id, &scenario, &self.hub.limits)
                 });
             match rebuilt {
                 Ok((session, seq)) => {
@@ -890,9 +911,9 @@ impl Actor {
             let (flushed, staged) = match budget {
                 Some(budget) if changes && budget.is_zero() => {
                     // No wait at all: every batch is answered on acceptance.
-                    self.seq = answerer.answer(self.seq, staged, false, |b| b.replanning = true)?;
+                    self.seq = answerer.answer(self.seq, staged, None, |b| b.replanning = true)?;
                     let flushed = self.session.flush();
-                    self.seq = answerer.follow_up(self.seq, flushed)?;
+                    self.seq = answerer.follow_up(self.seq, flushed, &mut self.session)?;
                     (Flushed::default(), Vec::new())
                 }
                 Some(budget) if changes => {
@@ -909,7 +930,7 @@ impl Actor {
                         let done = done;
                         let watchdog = scope.spawn(move || match wait.recv_timeout(budget) {
                             Err(RecvTimeoutError::Timeout) => {
-                                Watched::Answered(answerer.answer(seq, staged, false, |b| {
+                                Watched::Answered(answerer.answer(seq, staged, None, |b| {
                                     b.replanning = true;
                                 }))
                             }
@@ -923,7 +944,7 @@ impl Actor {
                         Ok(Watched::Waiting(staged)) => (flushed, staged),
                         Ok(Watched::Answered(seq)) => {
                             self.seq = seq?;
-                            self.seq = answerer.follow_up(self.seq, flushed)?;
+                            self.seq = answerer.follow_up(self.seq, flushed, &mut self.session)?;
                             (Flushed::default(), Vec::new())
                         }
                         Err(panic) => std::panic::resume_unwind(panic),
@@ -931,7 +952,7 @@ impl Actor {
                 }
                 _ => (self.session.flush(), staged),
             };
-            self.seq = answerer.answer(self.seq, staged, true, |b| {
+            self.seq = answerer.answer(self.seq, staged, Some(&mut self.session), |b| {
                 b.changed = flushed.changed.clone();
                 b.replanned_needs = flushed.replanned_needs;
                 b.conflicts = flushed.conflicts.clone();

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 mod start;
-pub(crate) use start::LpStarts;
+pub(crate) use start::{KeptBases, LpStarts};
 use start::{Slot, StageBasis, BASIC, LOWER, UPPER};
 
 /// HiGHS's `simplex_strategy` value for primal simplex.

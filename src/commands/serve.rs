@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// same plan, re-planning at each logged point).
     #[arg(long)]
     warm_sessions: bool,
+    /// A warm session that keeps LP bases logs a checkpoint (its plan, duals and bases)
+    /// after this many re-plans, so that a rebuild from the log re-plans at most this many
+    /// times (0: never).
+    #[arg(long, default_value_t = commonsnet_engine::session::CHECKPOINT_EVERY)]
+    session_checkpoint_every: usize,
     /// Milliseconds a session's answer waits for its re-plan; past it the batch is logged
     /// and answered with `replanning: true`, and the re-plan's changes follow on the stream
     /// (default: answers wait for the re-plan).
@@ -95,6 +100,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),
         warm: args.warm_sessions,
         replan_budget: args.replan_budget_ms.map(std::time::Duration::from_millis),
+        checkpoint_every: args.session_checkpoint_every,
     };
     config.max_connections = args.max_connections.max(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));

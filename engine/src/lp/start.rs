@@ -18,6 +18,7 @@
 //! columns, as many as the rows, and the rows at a bound).
 
 use highs_sys::HighsInt;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -27,7 +28,8 @@ pub(super) const BASIC: HighsInt = 1;
 pub(super) const UPPER: HighsInt = 2;
 
 /// What a column or row of a session's LP stands for, by the ids of its entities.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(super) enum Slot {
     /// The allocation column of the link (need, resource).
     Link(String, String),
@@ -64,6 +66,11 @@ enum Owner<'a> {
 
 /// One stage's basis: the statuses that differ from a fresh model's.
 pub(super) type StageBasis = HashMap<Slot, HighsInt>;
+
+/// [`LpStarts`] as a value: each stage's statuses in slot order. A session's log holds it in
+/// a checkpoint, from which a rebuild goes on re-planning as the live session did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptBases(Vec<Vec<(Slot, HighsInt)>>);
 
 /// One stage's kept statuses by the need or resource they belong to, so that a part finds
 /// and replaces its own in time proportional to its size, not to the session's.
@@ -186,6 +193,45 @@ impl LpStarts {
                 need(n) && !slots.is_empty()
             });
             stage.by_resource.retain(|r, _| resource(r));
+        }
+    }
+
+    /// The kept statuses as a value a session's log can hold ([`KeptBases`]).
+    pub(crate) fn snapshot(&self) -> KeptBases {
+        let stages = self.lock();
+        KeptBases(
+            stages
+                .iter()
+                .map(|owned| {
+                    let mut all: Vec<(Slot, HighsInt)> = owned
+                        .by_need
+                        .values()
+                        .chain(owned.by_resource.values())
+                        .chain(std::iter::once(&owned.groups))
+                        .flat_map(|m| m.iter().map(|(k, &v)| (k.clone(), v)))
+                        .collect();
+                    all.sort();
+                    all
+                })
+                .collect(),
+        )
+    }
+
+    /// The bases a [`KeptBases`] holds.
+    pub(crate) fn restore(kept: &KeptBases) -> LpStarts {
+        let stages = kept
+            .0
+            .iter()
+            .map(|stage| {
+                let mut owned = Owned::default();
+                for (slot, status) in stage {
+                    owned.insert(slot.clone(), *status);
+                }
+                owned
+            })
+            .collect();
+        LpStarts {
+            stages: Mutex::new(stages),
         }
     }
 

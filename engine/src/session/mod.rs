@@ -18,6 +18,7 @@
 //! basis it ended with at the last re-plan (`lp/start.rs`).
 
 mod check;
+mod checkpoint;
 mod links;
 mod replan;
 mod report;
@@ -102,7 +103,34 @@ pub enum Applied {
     /// replay re-plans at the same points and rebuilds the very plan it held; a cold
     /// session's plan is a function of its state, and its replay re-plans once at the end.
     Replanned,
+    /// What the re-plans made of a session that keeps LP bases, after the re-plan logged just
+    /// before (`Session::checkpoint_due`): a rebuild installs the last one and re-plans only
+    /// at the points after it (`Session::replay_log`).
+    Checkpoint {
+        checkpoint: Box<Checkpoint>,
+    },
 }
+
+/// The state of a session that its re-plans made (the plan, its duals, the components in
+/// trouble, the kept LP bases), as of a logged re-plan point; the rest of the state is the
+/// events'. Lists in key order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// (resource, need, share of the need's open part).
+    plan: Vec<(String, String, f64)>,
+    marginal: Vec<(String, f64)>,
+    shadow: Vec<(String, BTreeMap<String, f64>)>,
+    trouble: Vec<(String, Status)>,
+    /// The warm flow refused the session once (it re-plans by the LP from then on).
+    warm_off: bool,
+    bases: crate::lp::KeptBases,
+}
+
+/// A session that keeps LP bases logs a [`Checkpoint`] after every this many re-plans, so
+/// that a rebuild re-plans at most this many times (each ~0.3 s at 1,500 needs x 400 teams)
+/// rather than once per logged point since the start.
+pub const CHECKPOINT_EVERY: usize = 50;
 
 /// One match whose share changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +327,11 @@ pub struct Session {
     replan_unlogged: bool,
     /// After a warm re-plan: the duals of a cold solve, worked out when a report asks.
     duals_cache: std::sync::OnceLock<warm::Duals>,
+    /// Re-plans since the last [`Checkpoint`], and how many make one due (0: never).
+    replans_since_checkpoint: usize,
+    checkpoint_every: usize,
+    /// Re-plans this session has run (tests and benches).
+    replans_run: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -385,6 +418,9 @@ impl Session {
             warm_off: false,
             replan_unlogged: false,
             duals_cache: std::sync::OnceLock::new(),
+            replans_since_checkpoint: 0,
+            checkpoint_every: CHECKPOINT_EVERY,
+            replans_run: 0,
         };
         for r in &initial.resources {
             s.insert_resource(r.clone());

@@ -49,6 +49,8 @@ impl Session {
         p.dims = dims;
         p.stale = false;
         p.dispatched.clear();
+        self.replans_since_checkpoint += 1;
+        self.replans_run += 1;
         let n = if self.warm.is_some() && !whole_policy && self.warm_shape() {
             match self.warm_replan(&tn, &tr, &cleared) {
                 Ok(n) => n,

@@ -19,6 +19,7 @@ impl Session {
         let flushed = self.flush();
         if !log.is_empty() {
             log.push(Applied::Replanned);
+            log.extend(self.checkpoint_due());
         }
         outcome.changed = flushed.changed;
         outcome.replanned_needs = flushed.replanned_needs;
@@ -749,12 +750,12 @@ impl Session {
     /// [`Session::end_replay`].
     pub fn replay(&mut self, a: &Applied) -> Result<(), ReplayError> {
         self.open_conflicts.take();
+        if let Applied::Checkpoint { checkpoint } = a {
+            self.install(checkpoint);
+            return Ok(());
+        }
         if !self.is_warm() {
-            if matches!(a, Applied::Replanned) {
-                return Ok(());
-            }
-            let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
-            return self.replay_into(a, &mut tn, &mut tr);
+            return self.replay_state(a);
         }
         if matches!(a, Applied::Replanned) {
             self.flush();
@@ -791,6 +792,16 @@ impl Session {
         }
     }
 
+    /// Replay one logged event's change of the state, without re-planning (re-plan points
+    /// and checkpoints are skipped).
+    pub(super) fn replay_state(&mut self, a: &Applied) -> Result<(), ReplayError> {
+        if matches!(a, Applied::Replanned | Applied::Checkpoint { .. }) {
+            return Ok(());
+        }
+        let (mut tn, mut tr) = (BTreeSet::new(), BTreeSet::new());
+        self.replay_into(a, &mut tn, &mut tr)
+    }
+
     fn replay_into(
         &mut self,
         a: &Applied,
@@ -813,7 +824,7 @@ impl Session {
                 need: need.clone(),
                 resource: resource.clone(),
             },
-            Applied::Replanned => return Ok(()),
+            Applied::Replanned | Applied::Checkpoint { .. } => return Ok(()),
             Applied::Clock { at } => {
                 self.advance_clock(*at, tn, tr);
                 return Ok(());

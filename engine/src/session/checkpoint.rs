@@ -1,0 +1,104 @@
+//! Checkpoints of a session that keeps LP bases (`lp/start.rs`): its plan depends on where
+//! its re-plans fell, so a rebuild from the log re-plans at each logged point; a checkpoint
+//! in the log holds what the re-plans had made at one point, so a rebuild applies the events
+//! before the last checkpoint without re-planning, installs it, and re-plans only at the
+//! points after it.
+
+use super::{Applied, Checkpoint, ReplayError, Session};
+use crate::lp::LpStarts;
+
+impl Session {
+    /// Log a [`Checkpoint`] after every `every` re-plans (0: never); the default is
+    /// [`super::CHECKPOINT_EVERY`].
+    pub fn set_checkpoint_every(&mut self, every: usize) {
+        self.checkpoint_every = every;
+    }
+
+    /// Re-plans this session object has run (a rebuild counts its own).
+    pub fn replans_run(&self) -> usize {
+        self.replans_run
+    }
+
+    /// A checkpoint to log after the re-plan point just logged, when one is due: the session
+    /// keeps LP bases (and not the warm flow, whose re-plans are cheap to replay), nothing is
+    /// staged since that re-plan, and `checkpoint_every` re-plans ran since the last one.
+    pub fn checkpoint_due(&mut self) -> Option<Applied> {
+        let bases = self.lp_starts.as_ref()?;
+        if self.warm.is_some()
+            || self.pending.is_some()
+            || self.checkpoint_every == 0
+            || self.replans_since_checkpoint < self.checkpoint_every
+        {
+            return None;
+        }
+        let mut marginal: Vec<(String, f64)> =
+            self.marginal.iter().map(|(k, &v)| (k.clone(), v)).collect();
+        marginal.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut shadow: Vec<_> = self
+            .shadow
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        shadow.sort_by(|a, b| a.0.cmp(&b.0));
+        let checkpoint = Checkpoint {
+            plan: self
+                .plan
+                .iter()
+                .map(|((r, n), &share)| (r.clone(), n.clone(), share))
+                .collect(),
+            marginal,
+            shadow,
+            trouble: self.trouble.iter().map(|(k, &v)| (k.clone(), v)).collect(),
+            warm_off: self.warm_off,
+            bases: bases.snapshot(),
+        };
+        self.replans_since_checkpoint = 0;
+        Some(Applied::Checkpoint {
+            checkpoint: Box::new(checkpoint),
+        })
+    }
+
+    /// Take the re-plans' state from a checkpoint; the events' state is the caller's to have
+    /// replayed up to it.
+    pub(super) fn install(&mut self, c: &Checkpoint) {
+        self.plan = c
+            .plan
+            .iter()
+            .map(|(r, n, share)| ((r.clone(), n.clone()), *share))
+            .collect();
+        self.marginal = c.marginal.iter().cloned().collect();
+        self.shadow = c.shadow.iter().cloned().collect();
+        self.trouble = c.trouble.iter().cloned().collect();
+        self.warm = None;
+        self.warm_off = c.warm_off;
+        self.lp_starts = Some(LpStarts::restore(&c.bases));
+        self.pending = None;
+        self.replan_unlogged = false;
+        self.open_conflicts = std::sync::OnceLock::new();
+        self.duals_cache = std::sync::OnceLock::new();
+        self.replans_since_checkpoint = 0;
+    }
+
+    /// Rebuild from a whole log (`Session::replay` entry by entry, then
+    /// `Session::end_replay`), taking the last checkpoint's state instead of re-planning at
+    /// the points before it.
+    pub fn replay_log(&mut self, log: &[Applied]) -> Result<(), ReplayError> {
+        let last = log
+            .iter()
+            .rposition(|a| matches!(a, Applied::Checkpoint { .. }));
+        let rest = match last {
+            Some(at) => {
+                for a in &log[..at] {
+                    self.replay_state(a)?;
+                }
+                &log[at..]
+            }
+            None => log,
+        };
+        for a in rest {
+            self.replay(a)?;
+        }
+        self.end_replay();
+        Ok(())
+    }
+}
