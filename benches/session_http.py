@@ -2,7 +2,8 @@
 """Event-to-answer latency of a live session over HTTP (issue 18's measurement).
 
 usage: session_http.py BINARY [--needs N] [--teams M] [--events E] [--fairness none|maxmin]
-                       [--dims 1|2] [--seed S] [--warm] [--budget MS]
+                       [--dims 1|2] [--seed S] [--warm] [--budget MS] [--checkpoint-every K]
+                       [--reload]
 
 Starts `BINARY serve` on 127.0.0.1 (a free port, SQLite in a temporary folder), creates one
 session of N needs (default 1,500) and M teams (default 400) of ONE kind spread over a city,
@@ -14,8 +15,10 @@ same stream re-planned warm; without it, cold). `--budget MS` starts it with
 `--replan-budget-ms MS`: answers past the budget come with `replanning: true` and their
 changes on the stream, which this client does not read: it reads the plan instead, untimed,
 which waits for the re-plan, so every event meets an idle session (the count of such answers
-is printed). Stdlib only; the server is stopped at
-the end.
+is printed). `--checkpoint-every K` passes `--session-checkpoint-every K` to the server.
+`--reload` then kills the server (SIGKILL), starts it again on the same data and times the
+first read of the session, which rebuilds it from its log. Stdlib only; the server is
+stopped at the end.
 """
 import json
 import os
@@ -80,14 +83,22 @@ def main():
     data = tempfile.mkdtemp()
     warm = ["--warm-sessions"] if "--warm" in sys.argv else []
     budget = arg("--budget", None)
+    checkpoint = arg("--checkpoint-every", None)
     extra = warm + (["--replan-budget-ms", budget] if budget is not None else [])
-    server = subprocess.Popen([binary, "serve", "--addr", "127.0.0.1:0", "--data", data] + extra,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
+    extra += ["--session-checkpoint-every", checkpoint] if checkpoint is not None else []
+
+    def start():
+        server = subprocess.Popen([binary, "serve", "--addr", "127.0.0.1:0", "--data", data]
+                                  + extra, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True)
         # The first line is `{"listening": "127.0.0.1:PORT"}`; the log after it is drained so
         # that a full pipe never blocks the server.
         base = "http://" + json.loads(server.stdout.readline())["listening"]
         threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+        return server, base
+
+    server, base = start()
+    try:
         s = scenario(rng, needs, teams, dims, fairness)
         t = time.perf_counter()
         sid = post(base, "/v1/sessions", {"scenario": s})["id"]
@@ -156,6 +167,16 @@ def main():
         every.sort()
         print(f"| all | {len(every)} | {statistics.median(every):.1f} | "
               f"{every[min(len(every) - 1, round(0.99 * (len(every) - 1)))]:.1f} |")
+        if "--reload" in sys.argv:
+            server.kill()
+            server.wait(timeout=30)
+            size = sum(os.path.getsize(os.path.join(d, f))
+                       for d, _, fs in os.walk(data) for f in fs)
+            server, base = start()
+            t = time.perf_counter()
+            get(base, f"/v1/sessions/{sid}/state")
+            print(f"rebuilt from its log after kill -9 in {time.perf_counter() - t:.2f} s "
+                  f"(data folder {size / 1e6:.1f} MB)")
     finally:
         server.terminate()
         server.wait(timeout=30)

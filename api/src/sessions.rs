@@ -136,22 +136,31 @@ fn replay_log(
     };
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let mut session = Session::new_warm(&initial, limits.warm).map_err(|e| bad(e.to_string()))?;
-    session.set_checkpoint_every(limits.checkpoint_every);
     let mut last = 0;
     let mut entries: Vec<Applied> = Vec::new();
+    let mut event_ids: Vec<String> = Vec::new();
+    let mut checkpoint: Option<usize> = None;
     for (seq, applied, ids) in log.rows(id)? {
         let applied: Vec<Applied> =
             serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
-        entries.extend(applied);
+        for a in applied {
+            if matches!(a, Applied::Checkpoint { .. }) {
+                // Only the last checkpoint is installed: an earlier one is a re-plan point,
+                // which a rebuild before the last checkpoint skips (it holds one at a time).
+                if let Some(at) = checkpoint.replace(entries.len()) {
+                    entries[at] = Applied::Replanned;
+                }
+            }
+            entries.push(a);
+        }
         let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
-        session.remember_event_ids(ids.iter().map(String::as_str));
+        event_ids.extend(ids);
         last = seq;
     }
     // From the last checkpoint, if any: the re-plans before it are not run again.
-    session
-        .replay_log(&entries)
+    let mut session = Session::rebuilt(&initial, limits.warm, limits.checkpoint_every, &entries)
         .map_err(|e| bad(e.to_string()))?;
+    session.remember_event_ids(event_ids.iter().map(String::as_str));
     Ok((session, last))
 }
 

@@ -4,8 +4,9 @@
 //! before the last checkpoint without re-planning, installs it, and re-plans only at the
 //! points after it.
 
-use super::{Applied, Checkpoint, ReplayError, Session};
+use super::{Applied, Checkpoint, RebuildError, ReplayError, Session};
 use crate::lp::LpStarts;
+use crate::model::Scenario;
 
 impl Session {
     /// Log a [`Checkpoint`] after every `every` re-plans (0: never); the default is
@@ -77,6 +78,26 @@ impl Session {
         self.open_conflicts = std::sync::OnceLock::new();
         self.duals_cache = std::sync::OnceLock::new();
         self.replans_since_checkpoint = 0;
+    }
+
+    /// A session rebuilt from its initial scenario and whole log (a restart, an unload, a
+    /// fail-over), re-planning as [`Session::new_warm`] with `warm` would have: a warm one
+    /// at each logged point from its first plan, or from the last checkpoint when the log
+    /// holds one; a cold one once at the end. The first plan is solved only where a later
+    /// one depends on it (warm, no checkpoint).
+    pub fn rebuilt(
+        initial: &Scenario,
+        warm: bool,
+        checkpoint_every: usize,
+        log: &[Applied],
+    ) -> Result<Session, RebuildError> {
+        let mut s = Session::unplanned(initial, warm)?;
+        s.set_checkpoint_every(checkpoint_every);
+        if warm && !log.iter().any(|a| matches!(a, Applied::Checkpoint { .. })) {
+            s.replan_all();
+        }
+        s.replay_log(log)?;
+        Ok(s)
     }
 
     /// Rebuild from a whole log (`Session::replay` entry by entry, then

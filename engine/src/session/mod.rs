@@ -264,6 +264,15 @@ pub enum SessionError {
     ExplicitLinks,
 }
 
+/// Why a session cannot be rebuilt from its log ([`Session::rebuilt`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
 /// Why a logged event cannot be replayed: the log is not one this engine wrote for this
 /// session.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -386,6 +395,13 @@ impl Session {
     /// from-scratch solve but not always the same one: it depends on where the re-plans fell,
     /// which the log records (`Applied::Replanned`), so a replay rebuilds the same plan.
     pub fn new_warm(initial: &Scenario, warm: bool) -> Result<Session, SessionError> {
+        let mut s = Session::unplanned(initial, warm)?;
+        s.replan_all();
+        Ok(s)
+    }
+
+    /// [`Session::new_warm`] before its first plan.
+    fn unplanned(initial: &Scenario, warm: bool) -> Result<Session, SessionError> {
         if initial.links.is_some() {
             return Err(SessionError::ExplicitLinks);
         }
@@ -431,7 +447,6 @@ impl Session {
         for r in &initial.resources {
             s.relink_resource(&r.id);
         }
-        s.replan_all();
         Ok(s)
     }
 
