@@ -903,6 +903,37 @@ fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
     assert!(checkpoints >= 8, "{checkpoints} checkpoints logged");
 }
 
+/// A log with checkpoints rebuilt by a service that does not re-plan warm: a cold session,
+/// whose plan is the from-scratch one of its state, that logs no checkpoints.
+#[test]
+fn a_cold_rebuild_ignores_checkpoints() {
+    let dims: &[&str] = &["team_h"];
+    let mut rng = SplitMix64::new(6200);
+    let init = one_component(&mut rng, dims, 30, true);
+    let mut s = Session::new_warm(&init, true).unwrap();
+    s.set_checkpoint_every(2);
+    let (mut log, mut next) = (Vec::new(), 0);
+    for _ in 0..12 {
+        let mut batch = random_batch(&mut rng, &s, &mut next, dims);
+        one_kind(&mut batch);
+        apply_logged(&mut s, &batch, &mut log, 6200);
+    }
+    assert!(log.iter().any(|a| matches!(a, Applied::Checkpoint { .. })));
+    let mut r = Session::rebuilt(&init, false, 2, &log).unwrap();
+    assert!(!r.is_warm());
+    assert_same_plan(r.plan(), &scratch_plan(&r), "cold rebuild");
+    assert_eq!(s.dispatches(), r.dispatches());
+    let mut batch = random_batch(&mut rng, &r, &mut next, dims);
+    one_kind(&mut batch);
+    let mut more = Vec::new();
+    for _ in 0..4 {
+        apply_logged(&mut r, &batch, &mut more, 6200);
+        batch = random_batch(&mut rng, &r, &mut next, dims);
+        one_kind(&mut batch);
+    }
+    assert!(!more.iter().any(|a| matches!(a, Applied::Checkpoint { .. })));
+}
+
 /// A warm session whose need or resource ends a batch exactly as it began (a dispatch
 /// released in the same batch, a need or resource withdrawn and added back unchanged) keeps
 /// the plan entries the events removed on the way.

@@ -41,6 +41,18 @@ impl Session {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         shadow.sort_by(|a, b| a.0.cmp(&b.0));
+        let finite = self.plan.values().all(|v| v.is_finite())
+            && self.marginal.values().all(|v| v.is_finite())
+            && self
+                .shadow
+                .values()
+                .flat_map(|p| p.values())
+                .all(|v| v.is_finite());
+        if !finite {
+            // JSON has no NaN: such a checkpoint could not be read back. The next one is due
+            // at the next re-plan.
+            return None;
+        }
         let checkpoint = Checkpoint {
             plan: self
                 .plan
@@ -60,8 +72,12 @@ impl Session {
     }
 
     /// Take the re-plans' state from a checkpoint; the events' state is the caller's to have
-    /// replayed up to it.
+    /// replayed up to it. A session that keeps no LP bases (a log written warm, rebuilt by a
+    /// service that is not) re-plans as it does and ignores it.
     pub(super) fn install(&mut self, c: &Checkpoint) {
+        if self.lp_starts.is_none() {
+            return;
+        }
         self.plan = c
             .plan
             .iter()
@@ -93,7 +109,9 @@ impl Session {
     ) -> Result<Session, RebuildError> {
         let mut s = Session::unplanned(initial, warm)?;
         s.set_checkpoint_every(checkpoint_every);
-        if warm && !log.iter().any(|a| matches!(a, Applied::Checkpoint { .. })) {
+        let from_checkpoint =
+            s.lp_starts.is_some() && log.iter().any(|a| matches!(a, Applied::Checkpoint { .. }));
+        if warm && !from_checkpoint {
             s.replan_all();
         }
         s.replay_log(log)?;
@@ -104,9 +122,11 @@ impl Session {
     /// `Session::end_replay`), taking the last checkpoint's state instead of re-planning at
     /// the points before it.
     pub fn replay_log(&mut self, log: &[Applied]) -> Result<(), ReplayError> {
+        // Only a session that keeps LP bases takes a checkpoint (see `install`).
         let last = log
             .iter()
-            .rposition(|a| matches!(a, Applied::Checkpoint { .. }));
+            .rposition(|a| matches!(a, Applied::Checkpoint { .. }))
+            .filter(|_| self.lp_starts.is_some());
         let rest = match last {
             Some(at) => {
                 for a in &log[..at] {

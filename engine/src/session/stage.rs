@@ -751,8 +751,10 @@ impl Session {
     pub fn replay(&mut self, a: &Applied) -> Result<(), ReplayError> {
         self.open_conflicts.take();
         if let Applied::Checkpoint { checkpoint } = a {
-            self.install(checkpoint);
-            return Ok(());
+            if self.lp_starts.is_some() {
+                self.install(checkpoint);
+                return Ok(());
+            }
         }
         if !self.is_warm() {
             return self.replay_state(a);
