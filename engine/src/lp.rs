@@ -2682,6 +2682,15 @@ mod tests {
         assert_eq!(tried, Ok(Status::Infeasible));
     }
 
+    /// The answer with every stage built anew (no kept model, so no sifting or kept start).
+    /// The caller holds `FORCING`.
+    fn built_anew(s: &Scenario) -> crate::Report {
+        super::WARM.force(true);
+        let report = crate::solve_report(s);
+        super::WARM.force(false);
+        report
+    }
+
     /// A random LP of 2-5 resources and 3-12 needs in 2-3 communities, two dimensions.
     fn random_lp(seed: u64, policy: serde_json::Value) -> Scenario {
         let mut rng = crate::seeds::SplitMix64::new(seed);
@@ -2721,9 +2730,7 @@ mod tests {
         for seed in 0..240u64 {
             let s = random_lp(seed, policies[(seed % 3) as usize].clone());
             let warm = crate::solve_report(&s);
-            super::WARM.force(true);
-            let cold = crate::solve_report(&s);
-            super::WARM.force(false);
+            let cold = built_anew(&s);
             let (a, b) = (&warm.summary, &cold.summary);
             crate::switch::assert_same_value_and_cost(a, b, seed);
             let close = crate::switch::close;
@@ -2817,9 +2824,7 @@ mod tests {
                 let opts = crate::SolveOptions::default();
                 let kept = crate::Report::new(&crate::solve::solve_live(&s, &opts, Some(&starts)));
                 super::SIFT.force(false);
-                super::WARM.force(true);
-                let anew = crate::solve_report(&s);
-                super::WARM.force(false);
+                let anew = built_anew(&s);
                 let (a, b) = (&kept.summary, &anew.summary);
                 let at = seed * 10 + step;
                 crate::switch::assert_same_value_and_cost(a, b, at);
@@ -2861,9 +2866,7 @@ mod tests {
             super::SIFT.force(true);
             let sifted = crate::solve_report(&s);
             super::SIFT.force(false);
-            super::WARM.force(true);
-            let anew = crate::solve_report(&s);
-            super::WARM.force(false);
+            let anew = built_anew(&s);
             let (a, b) = (&sifted.summary, &anew.summary);
             crate::switch::assert_same_value_and_cost(a, b, seed);
             if seed % 4 == 2 {
@@ -2916,9 +2919,7 @@ mod tests {
             let over = crate::solve_report(&s);
             over_budget += super::OVER_BUDGET.runs() - before;
             super::OVER_BUDGET.force(false);
-            super::WARM.force(true);
-            let cold = crate::solve_report(&s);
-            super::WARM.force(false);
+            let cold = built_anew(&s);
             for other in [&over, &warm] {
                 let (a, b) = (&other.summary, &cold.summary);
                 crate::switch::assert_same_value_and_cost(a, b, seed);

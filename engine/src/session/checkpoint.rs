@@ -32,15 +32,6 @@ impl Session {
         {
             return None;
         }
-        let mut marginal: Vec<(String, f64)> =
-            self.marginal.iter().map(|(k, &v)| (k.clone(), v)).collect();
-        marginal.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut shadow: Vec<_> = self
-            .shadow
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        shadow.sort_by(|a, b| a.0.cmp(&b.0));
         let finite = self.plan.values().all(|v| v.is_finite())
             && self.marginal.values().all(|v| v.is_finite())
             && self
@@ -53,6 +44,15 @@ impl Session {
             // at the next re-plan.
             return None;
         }
+        let mut marginal: Vec<(String, f64)> =
+            self.marginal.iter().map(|(k, &v)| (k.clone(), v)).collect();
+        marginal.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut shadow: Vec<_> = self
+            .shadow
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        shadow.sort_by(|a, b| a.0.cmp(&b.0));
         let checkpoint = Checkpoint {
             plan: self
                 .plan
@@ -72,12 +72,9 @@ impl Session {
     }
 
     /// Take the re-plans' state from a checkpoint; the events' state is the caller's to have
-    /// replayed up to it. A session that keeps no LP bases (a log written warm, rebuilt by a
-    /// service that is not) re-plans as it does and ignores it.
+    /// replayed up to it. Only a session that keeps LP bases installs one (`replay`): one that
+    /// keeps none (a log written warm, rebuilt by a service that is not) re-plans as it does.
     pub(super) fn install(&mut self, c: &Checkpoint) {
-        if self.lp_starts.is_none() {
-            return;
-        }
         self.plan = c
             .plan
             .iter()
