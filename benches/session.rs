@@ -204,7 +204,7 @@ fn city() {
     let mut open: Vec<String> = (0..5000).map(|i| format!("n{i}")).collect();
     let mut next = 5000;
     let mut lat: [Vec<f64>; 5] = Default::default();
-    let mut work: [(usize, usize); 5] = Default::default();
+    let mut work: [(usize, usize, usize); 5] = Default::default();
     for step in 0..n_events {
         let k = step % 5;
         let ev = match k {
@@ -246,26 +246,30 @@ fn city() {
         if let Some(w) = s.warm_work() {
             work[k].0 += w.paths;
             work[k].1 += w.settled;
+            work[k].2 += w.scanned;
         }
     }
-    println!("| event | n | median (ms) | p99 (ms) | searches / event | settled / event |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| event | n | median (ms) | p99 (ms) | searches / event | settled / event | arcs read / event |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let mut all = Vec::new();
     for k in 0..5 {
         let n = lat[k].len().max(1) as f64;
         all.extend_from_slice(&lat[k]);
         println!(
-            "| {} | {} | {:.2} | {:.2} | {:.1} | {:.0} |",
+            "| {} | {} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} |",
             KIND[k],
             lat[k].len(),
             pct(&mut lat[k], 0.5),
             pct(&mut lat[k], 0.99),
             work[k].0 as f64 / n,
-            work[k].1 as f64 / n
+            work[k].1 as f64 / n,
+            work[k].2 as f64 / n
         );
     }
     println!(
-        "| all | {} | {:.2} | {:.2} | | |",
+        "| all | {} | {:.2} | {:.2} | | | |",
         all.len(),
         pct(&mut all, 0.5),
         pct(&mut all, 0.99)

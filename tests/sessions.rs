@@ -774,6 +774,18 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
                     batch = json!([{"type": "dispatch_released", "need": d.need,
                         "resource": d.resource}]);
                 }
+            } else if rng.chance(0.15) {
+                // The capacity alone, to nothing and back: the links go and come again,
+                // with needs added in between among them.
+                let rs = s.resources();
+                let empty = rs.iter().find(|r| r.capacity.get("team_h") == Some(&0.0));
+                let (r, cap) = match empty {
+                    Some(r) => (r, rng.int(2, 9)),
+                    None => (&rs[rng.int(0, rs.len() as u64 - 1) as usize], 0),
+                };
+                let mut r = serde_json::to_value(r).unwrap();
+                r["capacity"] = json!({"team_h": cap});
+                batch = json!([{"type": "resource_updated", "resource": r}]);
             }
             if !apply_logged(&mut s, &batch, &mut log, seed) {
                 continue;
@@ -932,6 +944,36 @@ fn a_cold_rebuild_ignores_checkpoints() {
         one_kind(&mut batch);
     }
     assert!(!more.iter().any(|a| matches!(a, Applied::Checkpoint { .. })));
+}
+
+/// A warm session's resource whose capacity goes to nothing loses its links, and gets them
+/// back (to the needs it had and to one added meanwhile) when the capacity returns: the warm
+/// model compares the links of a resource whose capacity alone changed only when the session
+/// worked them out anew.
+#[test]
+fn warm_sessions_relink_a_resource_whose_capacity_comes_back() {
+    let need = |id: &str| json!({"id": id, "kind": "water", "lat": 59.3, "lon": 18.0, "demand": {"team_h": 1}});
+    let van = |cap: u32| {
+        json!({"id": "van", "kind": "water", "lat": 59.31, "lon": 18.0,
+            "capacity": {"team_h": cap}})
+    };
+    let init = scenario_from_value(&json!({
+        "resources": [van(3)], "needs": [need("a"), need("b")],
+        "policy": {"max_distance_km": 20}}))
+    .unwrap();
+    let mut s = Session::new_warm(&init, true).unwrap();
+    let batches = [
+        json!([{"type": "resource_updated", "resource": van(0)}]),
+        json!([{"type": "need_added", "need": need("c")}]),
+        json!([{"type": "resource_updated", "resource": van(3)}]),
+    ];
+    for b in &batches {
+        s.apply(&parse_events(b).unwrap()).unwrap();
+        assert!(s.is_warm(), "{b}");
+        assert_optimal_plan(&s, &b.to_string());
+    }
+    let served: Vec<&str> = s.plan().keys().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(served, ["a", "b", "c"]);
 }
 
 /// A warm session whose need or resource ends a batch exactly as it began (a dispatch

@@ -27,33 +27,53 @@ impl Session {
         old
     }
 
-    /// Recompute a need's links (none when it is fully dispatched).
+    /// Recompute a need's links (none when it is fully dispatched). Only the links that
+    /// differ from what the need had are changed on the resources' side: a need updated
+    /// within the same reach keeps them all, and each change costs a lookup in a resource's
+    /// set of thousands.
     pub(super) fn relink_need(&mut self, id: &str) {
-        self.unlink_need(id);
-        let Some(&ni) = self.need_ix.get(id) else {
-            return;
+        let open = self.need_ix.get(id).copied().filter(|&ni| self.is_open(ni));
+        let linked: BTreeSet<String> = match open {
+            Some(ni) => {
+                let n = &self.needs[ni];
+                self.residual
+                    .iter()
+                    .enumerate()
+                    .filter(|(ri, r)| rule_link(*ri, r, ni, n, &self.policy).is_some())
+                    .map(|(_, r)| r.id.clone())
+                    .collect()
+            }
+            None => BTreeSet::new(),
         };
-        if !self.is_open(ni) {
-            return;
+        let old = self.adj_need.remove(id).unwrap_or_default();
+        for r in old.difference(&linked) {
+            if let Some(set) = self.adj_res.get_mut(r) {
+                set.remove(id);
+            }
         }
-        let n = &self.needs[ni];
-        let linked: BTreeSet<String> = self
-            .residual
-            .iter()
-            .enumerate()
-            .filter(|(ri, r)| rule_link(*ri, r, ni, n, &self.policy).is_some())
-            .map(|(_, r)| r.id.clone())
-            .collect();
-        for r in &linked {
-            self.adj_res
-                .entry(r.clone())
-                .or_default()
-                .insert(id.to_string());
+        for r in linked.difference(&old) {
+            match self.adj_res.get_mut(r) {
+                Some(set) => {
+                    set.insert(id.to_string());
+                }
+                None => {
+                    self.adj_res
+                        .insert(r.clone(), BTreeSet::from([id.to_string()]));
+                }
+            }
         }
-        self.adj_need.insert(id.to_string(), linked);
+        if open.is_some() {
+            self.adj_need.insert(id.to_string(), linked);
+        }
+    }
+
+    /// The resources a need is linked to now.
+    pub(super) fn need_links(&self, id: &str) -> BTreeSet<String> {
+        self.adj_need.get(id).cloned().unwrap_or_default()
     }
 
     pub(super) fn relink_resource(&mut self, id: &str) {
+        self.relinked.insert(id.to_string());
         self.unlink_resource(id);
         let Some(&ri) = self.res_ix.get(id) else {
             return;

@@ -19,6 +19,7 @@ impl Session {
     /// had before the first staged batch (the diff `flush` answers).
     pub(super) fn replan_touched(&mut self) {
         self.open_conflicts.take();
+        let relinked = std::mem::take(&mut self.relinked);
         let whole_policy = self.policy.couples_groups();
         let dims = self.dims.len();
         let Some(p) = self.pending.as_mut() else {
@@ -52,7 +53,7 @@ impl Session {
         self.replans_since_checkpoint += 1;
         self.replans_run += 1;
         let n = if self.warm.is_some() && !whole_policy && self.warm_shape() {
-            match self.warm_replan(&tn, &tr, &cleared) {
+            match self.warm_replan(&tn, &tr, &cleared, &relinked) {
                 Ok(n) => n,
                 // Refused (a value off the model's integers or headroom, an infeasible
                 // min_fill, ...): built anew from the whole state with fresh scales, or cold

@@ -427,7 +427,7 @@ impl Session {
                 let ni = self.need_ix[&n.id];
                 self.dims.extend(n.demand.keys().cloned());
                 self.needs[ni] = n.clone();
-                tr.extend(self.unlink_need(&n.id));
+                tr.extend(self.need_links(&n.id));
                 self.relink_need(&n.id);
                 tn.insert(n.id.clone());
                 Applied::NeedUpdated {
@@ -444,6 +444,7 @@ impl Session {
                 self.needs.swap_remove(ni);
                 self.open.swap_remove(ni);
                 self.need_ix.remove(id);
+                self.withdrawals += 1;
                 if let Some(moved) = self.needs.get(ni) {
                     self.need_ix.insert(moved.id.clone(), ni);
                     // Its component now lists it elsewhere: solve it again in the new order,
@@ -497,6 +498,7 @@ impl Session {
                 self.resources.swap_remove(ri);
                 self.residual.swap_remove(ri);
                 self.res_ix.remove(id);
+                self.withdrawals += 1;
                 if let Some(moved) = self.resources.get(ri) {
                     self.res_ix.insert(moved.id.clone(), ri);
                     tr.insert(moved.id.clone());
@@ -654,7 +656,7 @@ impl Session {
                 let ri = self.res_ix[resource];
                 let before = self.residual[ri].clone();
                 self.recompute_residual(ri);
-                tr.extend(self.unlink_need(need));
+                tr.extend(self.need_links(need));
                 self.relink_resource_after(ri, &before, tn);
                 self.relink_need(need);
                 tn.insert(need.clone());
@@ -683,7 +685,7 @@ impl Session {
         let ri = self.res_ix[&d.resource];
         let before = self.residual[ri].clone();
         self.recompute_residual(ri);
-        let old = self.unlink_need(&d.need);
+        let old = self.need_links(&d.need);
         self.plan_remove_need(&d.need, old.iter().chain([&d.resource]));
         tr.extend(old);
         self.relink_resource_after(ri, &before, tn);

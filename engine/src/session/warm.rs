@@ -32,7 +32,7 @@ use crate::solve::{solve_with, SolveOptions};
 use commonsnet_solvers::{
     lexicographic_weight, FlowProblem, IncrementalFlow, NetworkSimplex, Reoptimized, INFINITE,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The scale of priorities: open parts' priorities are multiples of 1e-6.
 const PRIORITY_SCALE: i64 = 1_000_000;
@@ -87,7 +87,7 @@ struct ResEntry {
     /// source -> resource.
     arc: usize,
     def: Resource,
-    /// (need slot, link arc).
+    /// (need slot, link arc), in no order: [`WarmFlow::link_at`] finds an arc's place.
     links: Vec<(u32, u32)>,
 }
 
@@ -105,6 +105,12 @@ pub(super) struct WarmFlow {
     res_ids: Vec<String>,
     /// Each arc's (resource slot, need slot) when it is a link.
     arc_link: Vec<Option<(u32, u32)>>,
+    /// Each link arc's place in its resource's `links`: a need closed or unlinked leaves a
+    /// resource of thousands of links in O(1) instead of a scan of them.
+    link_at: Vec<u32>,
+    /// The session's withdrawal count when the model last looked for what it holds that the
+    /// session no longer has.
+    withdrawals: u64,
     /// Links dropped since the last re-plan, whose plan entries go.
     dropped: Vec<(u32, u32)>,
     /// What the last re-optimisation did (searches, nodes settled): for benches.
@@ -247,10 +253,17 @@ impl Session {
             res_slot,
             resources,
             res_ids,
+            link_at: vec![0; arc_link.len()],
+            withdrawals: self.withdrawals,
             arc_link,
             dropped: Vec::new(),
             last: Reoptimized::default(),
         };
+        for e in warm.resources.iter().flatten() {
+            for (k, &(_, a)) in e.links.iter().enumerate() {
+                warm.link_at[a as usize] = k as u32;
+            }
+        }
         warm.flow.take_changed();
         // The whole plan is this optimum's.
         let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();
@@ -278,6 +291,7 @@ impl Session {
         tn: &BTreeSet<String>,
         tr: &BTreeSet<String>,
         cleared: &(BTreeSet<String>, BTreeSet<String>),
+        relinked: &HashSet<String>,
     ) -> Result<usize, WarmRefusal> {
         let mut warm = self.warm.take().ok_or(WarmRefusal::Shape)?;
         let mut resync: BTreeSet<u32> = BTreeSet::new();
@@ -285,23 +299,31 @@ impl Session {
         // whatever the model holds that the session no longer has goes too.
         // Sorted: the order of syncs can change which optimum the flow reaches, and a replay
         // of the log must reach the same one (hash order differs between processes).
-        let mut gone_res: Vec<String> = warm
-            .res_slot
-            .keys()
-            .filter(|r| !self.res_ix.contains_key(*r))
-            .cloned()
-            .collect();
-        let mut gone_needs: Vec<String> = warm
-            .need_slot
-            .keys()
-            .filter(|n| !self.need_ix.contains_key(*n))
-            .cloned()
-            .collect();
+        // Only a withdrawal takes an id out of the session: without one, nothing is gone and
+        // the scan of every id the model holds (a millisecond at 6,000) is skipped.
+        let scan = warm.withdrawals != self.withdrawals;
+        warm.withdrawals = self.withdrawals;
+        let (mut gone_res, mut gone_needs): (Vec<String>, Vec<String>) = if scan {
+            (
+                warm.res_slot
+                    .keys()
+                    .filter(|r| !self.res_ix.contains_key(*r))
+                    .cloned()
+                    .collect(),
+                warm.need_slot
+                    .keys()
+                    .filter(|n| !self.need_ix.contains_key(*n))
+                    .cloned()
+                    .collect(),
+            )
+        } else {
+            Default::default()
+        };
         gone_res.sort_unstable();
         gone_needs.sort_unstable();
         // Resources first: a need synced after them links to every resource it should.
         for r in tr.iter().chain(&gone_res) {
-            warm.sync_resource(self, r, &mut resync)?;
+            warm.sync_resource(self, r, relinked.contains(r), &mut resync)?;
         }
         for n in tn.iter().chain(&gone_needs) {
             warm.sync_need(self, n, &mut resync)?;
@@ -524,10 +546,13 @@ impl WarmFlow {
 
     /// Bring one resource's arcs up to date: its capacity and its links (added, dropped,
     /// re-costed). A resource that did not change is left as it is.
+    /// `relinked`: the session worked out the resource's links anew (`relink_resource`); else
+    /// they changed only through its needs' links, which their own syncs bring over.
     fn sync_resource(
         &mut self,
         s: &Session,
         id: &str,
+        relinked: bool,
         resync: &mut BTreeSet<u32>,
     ) -> Result<(), WarmRefusal> {
         let slot = self.res_slot.get(id).copied();
@@ -579,6 +604,11 @@ impl WarmFlow {
         self.flow
             .set_bounds(arc, 0, cap)
             .map_err(|_| WarmRefusal::Flow)?;
+        if !recost && !relinked {
+            // The capacity alone changed (a dispatch, a return): every link and its cost
+            // stand, and a comparison of thousands of them is skipped.
+            return Ok(());
+        }
         // Links: the needs the rules link now, each at its current cost.
         let want: BTreeSet<u32> = s
             .adj_res
@@ -620,8 +650,7 @@ impl WarmFlow {
                     let a = self.add_arc(node, need_node, 0, INFINITE, c, Some((slot, ns)))?;
                     let ne = self.needs[ns as usize].as_mut().expect("open slot");
                     ne.links.insert(k, (slot, a as u32));
-                    let re = self.resources[slot as usize].as_mut().expect("open slot");
-                    re.links.push((ns, a as u32));
+                    self.push_res_link(slot, ns, a);
                     // The plan entry of a new link is written after the re-optimisation.
                     resync.insert(ns);
                 }
@@ -723,8 +752,7 @@ impl WarmFlow {
                         .ok_or(WarmRefusal::Flow)?
                         .node;
                     let a = self.add_arc(rnode, node, 0, INFINITE, c, Some((rs, slot)))?;
-                    let re = self.resources[rs as usize].as_mut().expect("open slot");
-                    re.links.push((slot, a as u32));
+                    self.push_res_link(rs, slot, a);
                     a
                 }
             };
@@ -751,7 +779,30 @@ impl WarmFlow {
             .add_arc(from, to, lower, upper, cost)
             .map_err(|_| WarmRefusal::Flow)?;
         self.arc_link.push(link);
+        self.link_at.push(0);
         Ok(a)
+    }
+
+    /// Put link arc `a` (to need slot `ns`) in resource `rs`'s list.
+    fn push_res_link(&mut self, rs: u32, ns: u32, a: usize) {
+        if let Some(re) = self.resources[rs as usize].as_mut() {
+            self.link_at[a] = re.links.len() as u32;
+            re.links.push((ns, a as u32));
+        }
+    }
+
+    /// Take link arc `a` out of resource `rs`'s list (the last entry takes its place).
+    fn remove_res_link(&mut self, rs: u32, a: usize) {
+        let Some(re) = self.resources[rs as usize].as_mut() else {
+            return;
+        };
+        let k = self.link_at[a] as usize;
+        if re.links.get(k).is_some_and(|l| l.1 as usize == a) {
+            re.links.swap_remove(k);
+            if let Some(&(_, b)) = re.links.get(k) {
+                self.link_at[b as usize] = k as u32;
+            }
+        }
     }
 
     /// A link the rules no longer allow: bounded to 0, out of both lists.
@@ -761,11 +812,11 @@ impl WarmFlow {
             .map_err(|_| WarmRefusal::Flow)?;
         self.arc_link[a] = None;
         self.dropped.push((rs, ns));
-        if let Some(e) = self.resources[rs as usize].as_mut() {
-            e.links.retain(|l| l.0 != ns);
-        }
+        self.remove_res_link(rs, a);
         if let Some(e) = self.needs[ns as usize].as_mut() {
-            e.links.retain(|l| l.0 != rs);
+            if let Ok(k) = e.links.binary_search_by_key(&rs, |l| l.0) {
+                e.links.remove(k);
+            }
         }
         Ok(())
     }
@@ -784,7 +835,9 @@ impl WarmFlow {
             self.arc_link[a as usize] = None;
             self.dropped.push((slot, ns));
             if let Some(ne) = self.needs[ns as usize].as_mut() {
-                ne.links.retain(|l| l.0 != slot);
+                if let Ok(k) = ne.links.binary_search_by_key(&slot, |l| l.0) {
+                    ne.links.remove(k);
+                }
             }
         }
         self.res_slot.remove(&self.res_ids[slot as usize]);
@@ -805,9 +858,7 @@ impl WarmFlow {
                 .set_bounds(a as usize, 0, 0)
                 .map_err(|_| WarmRefusal::Flow)?;
             self.arc_link[a as usize] = None;
-            if let Some(re) = self.resources[rs as usize].as_mut() {
-                re.links.retain(|l| l.0 != slot);
-            }
+            self.remove_res_link(rs, a as usize);
             let key = (self.res_ids[rs as usize].clone(), id.clone());
             if s.plan.contains_key(&key) {
                 s.plan_set(key, None);
