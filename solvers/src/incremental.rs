@@ -772,7 +772,7 @@ impl IncrementalFlow {
             // 0), so its entry bounds a path by its key alone: every one below the best path
             // is scanned before the searches stop.
             let (ff, fb) = (fwd.nearest_far(), bwd.nearest_far());
-            let mut turn = fwd.work <= bwd.work;
+            let mut turn = fwd.settled.len() <= bwd.settled.len();
             // Once the node heaps have met, only far entries below the best path are taken.
             let mut far_only = false;
             if let Some((l, m)) = best {

@@ -341,9 +341,6 @@ pub struct Session {
     checkpoint_every: usize,
     /// Re-plans this session has run (tests and benches).
     replans_run: usize,
-    /// Needs and resources withdrawn so far: the warm model looks for what it holds that the
-    /// session no longer has only when this moved.
-    withdrawals: u64,
     /// Resources whose links were worked out anew since the last re-plan: the only ones
     /// whose links the warm model compares one by one when their capacity alone changed.
     relinked: HashSet<String>,
@@ -443,7 +440,6 @@ impl Session {
             replans_since_checkpoint: 0,
             checkpoint_every: CHECKPOINT_EVERY,
             replans_run: 0,
-            withdrawals: 0,
             relinked: HashSet::new(),
         };
         for r in &initial.resources {

@@ -444,7 +444,6 @@ impl Session {
                 self.needs.swap_remove(ni);
                 self.open.swap_remove(ni);
                 self.need_ix.remove(id);
-                self.withdrawals += 1;
                 if let Some(moved) = self.needs.get(ni) {
                     self.need_ix.insert(moved.id.clone(), ni);
                     // Its component now lists it elsewhere: solve it again in the new order,
@@ -498,7 +497,6 @@ impl Session {
                 self.resources.swap_remove(ri);
                 self.residual.swap_remove(ri);
                 self.res_ix.remove(id);
-                self.withdrawals += 1;
                 if let Some(moved) = self.resources.get(ri) {
                     self.res_ix.insert(moved.id.clone(), ri);
                     tr.insert(moved.id.clone());

@@ -108,9 +108,6 @@ pub(super) struct WarmFlow {
     /// Each link arc's place in its resource's `links`: a need closed or unlinked leaves a
     /// resource of thousands of links in O(1) instead of a scan of them.
     link_at: Vec<u32>,
-    /// The session's withdrawal count when the model last looked for what it holds that the
-    /// session no longer has.
-    withdrawals: u64,
     /// Links dropped since the last re-plan, whose plan entries go.
     dropped: Vec<(u32, u32)>,
     /// What the last re-optimisation did (searches, nodes settled): for benches.
@@ -254,7 +251,6 @@ impl Session {
             resources,
             res_ids,
             link_at: vec![0; arc_link.len()],
-            withdrawals: self.withdrawals,
             arc_link,
             dropped: Vec::new(),
             last: Reoptimized::default(),
@@ -296,29 +292,23 @@ impl Session {
         let mut warm = self.warm.take().ok_or(WarmRefusal::Shape)?;
         let mut resync: BTreeSet<u32> = BTreeSet::new();
         // A withdrawn need or resource is not among the touched ones (its neighbours are):
-        // whatever the model holds that the session no longer has goes too.
+        // whatever the model holds that the session no longer has goes too. Only a
+        // withdrawal takes an id out of the session, and it clears the id's plan entries, so
+        // the ids gone are among the cleared ones.
         // Sorted: the order of syncs can change which optimum the flow reaches, and a replay
         // of the log must reach the same one (hash order differs between processes).
-        // Only a withdrawal takes an id out of the session: without one, nothing is gone and
-        // the scan of every id the model holds (a millisecond at 6,000) is skipped.
-        let scan = warm.withdrawals != self.withdrawals;
-        warm.withdrawals = self.withdrawals;
-        let (mut gone_res, mut gone_needs): (Vec<String>, Vec<String>) = if scan {
-            (
-                warm.res_slot
-                    .keys()
-                    .filter(|r| !self.res_ix.contains_key(*r))
-                    .cloned()
-                    .collect(),
-                warm.need_slot
-                    .keys()
-                    .filter(|n| !self.need_ix.contains_key(*n))
-                    .cloned()
-                    .collect(),
-            )
-        } else {
-            Default::default()
-        };
+        let mut gone_res: Vec<String> = cleared
+            .1
+            .iter()
+            .filter(|r| warm.res_slot.contains_key(*r) && !self.res_ix.contains_key(*r))
+            .cloned()
+            .collect();
+        let mut gone_needs: Vec<String> = cleared
+            .0
+            .iter()
+            .filter(|n| warm.need_slot.contains_key(*n) && !self.need_ix.contains_key(*n))
+            .cloned()
+            .collect();
         gone_res.sort_unstable();
         gone_needs.sort_unstable();
         // Resources first: a need synced after them links to every resource it should.
