@@ -82,8 +82,8 @@ pub struct IncrementalFlow {
     /// The arcs out of (into) each node whose flow is above the lower bound: the only ones a
     /// search may push back along. Kept apart because an optimum has few of them and the
     /// dense networks of sessions have thousands of arcs at a node.
-    flowing_out: Vec<Vec<u32>>,
-    flowing_in: Vec<Vec<u32>>,
+    flowing_out: Vec<Vec<Adj>>,
+    flowing_in: Vec<Vec<Adj>>,
     /// Each arc's place in `flowing_out` and `flowing_in` (`NOT_FLOWING` when absent).
     flowing_at: Vec<(u32, u32)>,
     supply: Vec<i64>,
@@ -173,7 +173,7 @@ struct Search {
     /// bound on the length of a path through them.
     far: BinaryHeap<Reverse<(i128, u32)>>,
     settled: Vec<u32>,
-    /// Arcs scanned this search: the two searches take turns by it.
+    /// Arc entries read this search (reported in [`Reoptimized::scanned`]).
     work: usize,
     /// A full scan's open arcs, (reduced cost, position), to build an index from.
     scratch: Vec<(i128, u32)>,
@@ -235,12 +235,15 @@ const NO_PRED: u32 = u32::MAX;
 const NOT_FLOWING: u32 = u32::MAX;
 /// In [`Adj::other`]: the arc is uncapacitated (always open along it).
 const UNCAPACITATED: u32 = 1 << 31;
+/// In [`Adj::other`]: the arc is at its upper bound (closed along it).
+const CLOSED: u32 = 1 << 30;
 
 /// An arc as one of its ends sees it, laid out for the searches' scans, which read every
-/// arc at a settled node: the arc, the node at its other end (with [`UNCAPACITATED`], so
-/// that a scan reads no flow or bound for it) and its cost in two words (24 bytes, where an
-/// `i128` field would pad the entry to 32). Reading these in a row instead of the arc arrays
-/// at scattered arc ids took the searches' time from cache misses.
+/// arc at a settled node: the arc, the node at its other end (with [`UNCAPACITATED`] and
+/// [`CLOSED`], so that a scan reads no flow or bound) and its cost in two words (24 bytes,
+/// where an `i128` field would pad the entry to 32). Reading these in a row instead of the
+/// arc arrays at scattered arc ids took the searches' time from cache misses; the flowing
+/// lists hold the same entries for the same reason.
 #[derive(Debug, Clone, Copy)]
 struct Adj {
     arc: u32,
@@ -278,8 +281,19 @@ impl Adj {
         }
     }
 
+    fn set_closed(&mut self, closed: bool) {
+        self.other &= !CLOSED;
+        if closed {
+            self.other |= CLOSED;
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.other & CLOSED != 0
+    }
+
     fn node(&self) -> usize {
-        (self.other & !UNCAPACITATED) as usize
+        (self.other & !(UNCAPACITATED | CLOSED)) as usize
     }
 
     fn uncapacitated(&self) -> bool {
@@ -304,7 +318,7 @@ impl IncrementalFlow {
         if cost.len() != m || flow.len() != m || potential.len() != n || m >= FWD as usize {
             return Err(IncrementalError::Overflow);
         }
-        if n >= UNCAPACITATED as usize {
+        if n >= CLOSED as usize {
             return Err(IncrementalError::Overflow);
         }
         let mut out_arcs = vec![Vec::new(); n];
@@ -367,6 +381,7 @@ impl IncrementalFlow {
             return Err(IncrementalError::NotOptimal { arc });
         }
         for a in 0..m {
+            me.sync_closed(a);
             me.mark_flowing(a);
         }
         Ok(me)
@@ -418,7 +433,7 @@ impl IncrementalFlow {
             || to >= self.nodes()
             || from == to
             || a + 1 >= FWD as usize
-            || self.nodes() >= UNCAPACITATED as usize
+            || self.nodes() >= CLOSED as usize
         {
             return Err(IncrementalError::NodeOutOfRange { arc: a });
         }
@@ -446,6 +461,7 @@ impl IncrementalFlow {
         self.out_arcs[from].push(Adj::new(a, to, cost, upper));
         self.in_arcs[to].push(Adj::new(a, from, cost, upper));
         self.flowing_at.push((NOT_FLOWING, NOT_FLOWING));
+        self.sync_closed(a);
         self.mark_flowing(a);
         self.index_near(a);
         self.dirty.push(a as u32);
@@ -470,6 +486,7 @@ impl IncrementalFlow {
         let (o, i) = self.adj_at[arc];
         self.out_arcs[self.source[arc] as usize][o as usize].set_upper(upper);
         self.in_arcs[self.target[arc] as usize][i as usize].set_upper(upper);
+        self.sync_closed(arc);
         self.mark_flowing(arc);
         self.dirty.push(arc as u32);
         Ok(())
@@ -486,6 +503,11 @@ impl IncrementalFlow {
         let (o, i) = self.adj_at[arc];
         self.out_arcs[self.source[arc] as usize][o as usize].set_cost(cost);
         self.in_arcs[self.target[arc] as usize][i as usize].set_cost(cost);
+        let (fo, fi) = self.flowing_at[arc];
+        if fo != NOT_FLOWING {
+            self.flowing_out[self.source[arc] as usize][fo as usize].set_cost(cost);
+            self.flowing_in[self.target[arc] as usize][fi as usize].set_cost(cost);
+        }
         self.dirty.push(arc as u32);
         Ok(())
     }
@@ -571,9 +593,13 @@ impl IncrementalFlow {
         if f < self.flow[a] && !self.open(a) && f < self.upper[a] {
             self.index_near(a);
         }
+        let was_closed = !self.open(a);
         self.flow[a] = f;
         self.excess[self.source[a] as usize] -= d;
         self.excess[self.target[a] as usize] += d;
+        if was_closed == self.open(a) {
+            self.sync_closed(a);
+        }
         self.mark_flowing(a);
         if !self.is_changed[a] {
             self.is_changed[a] = true;
@@ -592,24 +618,41 @@ impl IncrementalFlow {
                 self.flowing_out[s].len() as u32,
                 self.flowing_in[t].len() as u32,
             );
-            self.flowing_out[s].push(a as u32);
-            self.flowing_in[t].push(a as u32);
+            let (c, up) = (self.cost[a], self.upper[a]);
+            self.flowing_out[s].push(Adj::new(a, t, c, up));
+            self.flowing_in[t].push(Adj::new(a, s, c, up));
         } else if !want && po != NOT_FLOWING {
             self.flowing_out[s].swap_remove(po as usize);
-            if let Some(&b) = self.flowing_out[s].get(po as usize) {
-                self.flowing_at[b as usize].0 = po;
+            if let Some(b) = self.flowing_out[s].get(po as usize) {
+                self.flowing_at[b.arc as usize].0 = po;
             }
             self.flowing_in[t].swap_remove(pi as usize);
-            if let Some(&b) = self.flowing_in[t].get(pi as usize) {
-                self.flowing_at[b as usize].1 = pi;
+            if let Some(b) = self.flowing_in[t].get(pi as usize) {
+                self.flowing_at[b.arc as usize].1 = pi;
             }
             self.flowing_at[a] = (NOT_FLOWING, NOT_FLOWING);
         }
     }
 
+    /// Mark arc `a` closed or open in both ends' arc lists, as its flow and bound now say.
+    fn sync_closed(&mut self, a: usize) {
+        let closed = !self.open(a);
+        let (o, i) = self.adj_at[a];
+        self.out_arcs[self.source[a] as usize][o as usize].set_closed(closed);
+        self.in_arcs[self.target[a] as usize][i as usize].set_closed(closed);
+    }
+
     /// Restore an optimal flow after the changes since the last call. On an error the state is
     /// no longer optimal and the caller solves cold.
     pub fn reoptimize(&mut self) -> Result<Reoptimized, IncrementalError> {
+        if self.rise.max(self.fall) > POTENTIAL_LIMIT {
+            // The clocks would saturate, and a saturated clock no longer bounds a move: every
+            // index is built anew from its next scan, and the clocks start again.
+            self.out_index.iter_mut().for_each(|x| x.valid = false);
+            self.in_index.iter_mut().for_each(|x| x.valid = false);
+            self.rise = 0;
+            self.fall = 0;
+        }
         self.price_fresh_nodes()?;
         self.settle_dirty_arcs()?;
         let mut stats = Reoptimized::default();
@@ -742,8 +785,8 @@ impl IncrementalFlow {
 
     /// One shortest path between an excess and a deficit, by a bidirectional Dijkstra:
     /// forward from every excess and backward (against the arcs) from every deficit, each
-    /// side given turns by the arcs it has scanned, until the nearest heap entries of the two
-    /// sides add up to the best path seen where they met. One end of a change often sits at
+    /// side given turns by the nodes it has settled, until the nearest heap entries of the two
+    /// sides add up to the best path seen where they met (and no far entry is below it). One end of a change often sits at
     /// a hub (the sink every need feeds, the source every resource draws from), and the ball
     /// of nodes nearer than the path's length covers most of a dense network; two balls of
     /// half the radius cover far fewer.
@@ -753,8 +796,8 @@ impl IncrementalFlow {
     /// `d_b(v) < b`, and `a` elsewhere (no node is both: `d_f + d_b >= L`). `h` is the
     /// combination of two capped distance functions that stays feasible (every residual
     /// reduced cost stays >= 0 after `pi += h - a`) and equals `d_f` along the path, whose
-    /// arcs become tight; only settled nodes move. Returns the meeting node and the nodes
-    /// settled.
+    /// arcs become tight; only settled nodes move. Returns the nodes settled and the arc
+    /// entries read.
     fn shortest_path(
         &mut self,
         sources: &[u32],
@@ -910,13 +953,13 @@ impl IncrementalFlow {
             )
         };
         // The reduced cost of an along arc, if it is open.
-        let (flow, upper, pi) = (&self.flow, &self.upper, &self.pi);
+        let pi = &self.pi;
         let backward = s.backward;
         let reduced = |e: &Adj| {
-            let (a, v) = (e.arc as usize, e.node());
-            if !e.uncapacitated() && flow[a] >= upper[a] {
+            if e.closed() {
                 return None;
             }
+            let v = e.node();
             // Forward the arc is u -> v, backward v -> u.
             Some(if backward {
                 e.cost() + pi[v] - pu
@@ -928,11 +971,15 @@ impl IncrementalFlow {
             s.stamp[u] = settled_mark;
             s.settled.push(u as u32);
             s.work += against.len() + 1;
-            for &a in against.iter() {
-                let a = a as usize;
-                let v = (self.source[a] ^ self.target[a]) as usize ^ u;
-                let rc = self.cost[a] + pi[self.source[a] as usize] - pi[self.target[a] as usize];
-                relax(s, best, v, d - rc, a as u32);
+            for e in against.iter() {
+                // Forward u is the arc's head (v -> u), backward its tail (u -> v).
+                let v = e.node();
+                let rc = if backward {
+                    e.cost() + pu - pi[v]
+                } else {
+                    e.cost() + pi[v] - pu
+                };
+                relax(s, best, v, d - rc, e.arc);
             }
             if index.valid {
                 s.work += index.near as usize + index.extra.len() + 1;

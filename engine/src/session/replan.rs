@@ -19,7 +19,6 @@ impl Session {
     /// had before the first staged batch (the diff `flush` answers).
     pub(super) fn replan_touched(&mut self) {
         self.open_conflicts.take();
-        let relinked = std::mem::take(&mut self.relinked);
         let whole_policy = self.policy.couples_groups();
         let dims = self.dims.len();
         let Some(p) = self.pending.as_mut() else {
@@ -50,6 +49,9 @@ impl Session {
         p.dims = dims;
         p.stale = false;
         p.dispatched.clear();
+        // Taken only by a re-plan that runs (and logs its point), so that a replay, which
+        // re-plans only at logged points, holds the same set at each.
+        let relinked = std::mem::take(&mut self.relinked);
         self.replans_since_checkpoint += 1;
         self.replans_run += 1;
         let n = if self.warm.is_some() && !whole_policy && self.warm_shape() {
@@ -109,6 +111,8 @@ impl Session {
     /// transportation session keeps the solve as its warm model (`warm.rs`).
     pub fn replan_all(&mut self) -> usize {
         self.open_conflicts.take();
+        // Everything is planned anew from the state: no resource's links are pending.
+        self.relinked.clear();
         self.warm = None;
         self.duals_cache = std::sync::OnceLock::new();
         if self.warm_on && !self.warm_off && self.warm_shape() {

@@ -787,6 +787,10 @@ impl WarmFlow {
             return;
         };
         let k = self.link_at[a] as usize;
+        debug_assert!(
+            re.links.get(k).is_some_and(|l| l.1 as usize == a),
+            "link_at of arc {a}"
+        );
         if re.links.get(k).is_some_and(|l| l.1 as usize == a) {
             re.links.swap_remove(k);
             if let Some(&(_, b)) = re.links.get(k) {
