@@ -1,5 +1,8 @@
 //! The session's link adjacency, kept per event: a need or resource is relinked by the policy's
-//! rules against the residual side.
+//! rules against the residual side. Kept by index (`adj_need[ni]` holds resource indices,
+//! `adj_res[ri]` need indices), not by id: a resource's set holds thousands, and a set of ids
+//! cost a string comparison per step and an allocation per entry. A withdrawal moves the last
+//! entity into the gap (`swap_remove`), and its neighbours' sets are renumbered with it.
 
 use super::{Session, EPS};
 use crate::graph::{links_alike_by_capacity, rule_link};
@@ -7,94 +10,124 @@ use crate::model::Resource;
 use std::collections::BTreeSet;
 
 impl Session {
-    pub(super) fn unlink_need(&mut self, id: &str) -> BTreeSet<String> {
-        let old = self.adj_need.remove(id).unwrap_or_default();
-        for r in &old {
-            if let Some(set) = self.adj_res.get_mut(r) {
-                set.remove(id);
-            }
+    /// Take need `ni` out of its resources' sets; returns the resources it was linked to.
+    pub(super) fn unlink_need(&mut self, ni: usize) -> BTreeSet<u32> {
+        let old = std::mem::take(&mut self.adj_need[ni]);
+        for &r in &old {
+            self.adj_res[r as usize].remove(&(ni as u32));
         }
         old
     }
 
-    pub(super) fn unlink_resource(&mut self, id: &str) -> BTreeSet<String> {
-        let old = self.adj_res.remove(id).unwrap_or_default();
-        for n in &old {
-            if let Some(set) = self.adj_need.get_mut(n) {
-                set.remove(id);
-            }
+    /// Take resource `ri` out of its needs' sets; returns the needs it was linked to.
+    pub(super) fn unlink_resource(&mut self, ri: usize) -> BTreeSet<u32> {
+        let old = std::mem::take(&mut self.adj_res[ri]);
+        for &n in &old {
+            self.adj_need[n as usize].remove(&(ri as u32));
         }
         old
     }
 
-    /// Recompute a need's links (none when it is fully dispatched). Only the links that
+    /// The ids of resources given by index.
+    pub(super) fn resource_ids<'a>(
+        &'a self,
+        set: &'a BTreeSet<u32>,
+    ) -> impl Iterator<Item = String> + 'a {
+        set.iter().map(|&r| self.resources[r as usize].id.clone())
+    }
+
+    /// The ids of needs given by index.
+    pub(super) fn need_ids<'a>(
+        &'a self,
+        set: &'a BTreeSet<u32>,
+    ) -> impl Iterator<Item = String> + 'a {
+        set.iter().map(|&n| self.needs[n as usize].id.clone())
+    }
+
+    /// Before `needs.swap_remove(ni)` of an unlinked need: the last need takes index `ni`, in
+    /// its resources' sets too.
+    pub(super) fn swap_remove_need_links(&mut self, ni: usize) {
+        debug_assert!(self.adj_need[ni].is_empty());
+        let last = self.adj_need.len() - 1;
+        if ni != last {
+            for &r in &self.adj_need[last] {
+                let set = &mut self.adj_res[r as usize];
+                set.remove(&(last as u32));
+                set.insert(ni as u32);
+            }
+        }
+        self.adj_need.swap_remove(ni);
+    }
+
+    /// Before `resources.swap_remove(ri)` of an unlinked resource: the last resource takes
+    /// index `ri`, in its needs' sets too.
+    pub(super) fn swap_remove_resource_links(&mut self, ri: usize) {
+        debug_assert!(self.adj_res[ri].is_empty());
+        let last = self.adj_res.len() - 1;
+        if ri != last {
+            for &n in &self.adj_res[last] {
+                let set = &mut self.adj_need[n as usize];
+                set.remove(&(last as u32));
+                set.insert(ri as u32);
+            }
+        }
+        self.adj_res.swap_remove(ri);
+    }
+
+    /// Recompute need `ni`'s links (none when it is fully dispatched). Only the links that
     /// differ from what the need had are changed on the resources' side: a need updated
-    /// within the same reach keeps them all, and each change costs a lookup in a resource's
-    /// set of thousands.
-    pub(super) fn relink_need(&mut self, id: &str) {
-        let open = self.need_ix.get(id).copied().filter(|&ni| self.is_open(ni));
-        let linked: BTreeSet<String> = match open {
-            Some(ni) => {
-                let n = &self.needs[ni];
-                self.residual
-                    .iter()
-                    .enumerate()
-                    .filter(|(ri, r)| rule_link(*ri, r, ni, n, &self.policy).is_some())
-                    .map(|(_, r)| r.id.clone())
-                    .collect()
-            }
-            None => BTreeSet::new(),
+    /// within the same reach keeps them all.
+    pub(super) fn relink_need(&mut self, ni: usize) {
+        let linked: BTreeSet<u32> = if self.is_open(ni) {
+            let n = &self.needs[ni];
+            self.residual
+                .iter()
+                .enumerate()
+                .filter(|(ri, r)| rule_link(*ri, r, ni, n, &self.policy).is_some())
+                .map(|(ri, _)| ri as u32)
+                .collect()
+        } else {
+            BTreeSet::new()
         };
-        let old = self.adj_need.remove(id).unwrap_or_default();
-        for r in old.difference(&linked) {
-            if let Some(set) = self.adj_res.get_mut(r) {
-                set.remove(id);
-            }
+        let old = std::mem::take(&mut self.adj_need[ni]);
+        for &r in old.difference(&linked) {
+            self.adj_res[r as usize].remove(&(ni as u32));
         }
-        for r in linked.difference(&old) {
-            match self.adj_res.get_mut(r) {
-                Some(set) => {
-                    set.insert(id.to_string());
-                }
-                None => {
-                    self.adj_res
-                        .insert(r.clone(), BTreeSet::from([id.to_string()]));
-                }
-            }
+        for &r in linked.difference(&old) {
+            self.adj_res[r as usize].insert(ni as u32);
         }
-        if open.is_some() {
-            self.adj_need.insert(id.to_string(), linked);
-        }
+        self.adj_need[ni] = linked;
     }
 
-    /// The resources a need is linked to now.
-    pub(super) fn need_links(&self, id: &str) -> BTreeSet<String> {
-        self.adj_need.get(id).cloned().unwrap_or_default()
+    /// The ids of the resources need `ni` is linked to now.
+    pub(super) fn need_link_ids(&self, ni: usize) -> Vec<String> {
+        self.resource_ids(&self.adj_need[ni]).collect()
     }
 
-    pub(super) fn relink_resource(&mut self, id: &str) {
-        self.relinked.insert(id.to_string());
-        self.unlink_resource(id);
-        let Some(&ri) = self.res_ix.get(id) else {
-            return;
-        };
+    pub(super) fn relink_resource(&mut self, ri: usize) {
+        self.relinked.insert(self.resources[ri].id.clone());
+        self.unlink_resource(ri);
         let r = &self.residual[ri];
-        let linked: BTreeSet<String> = self
+        let linked: BTreeSet<u32> = self
             .needs
             .iter()
             .enumerate()
             .filter(|(ni, n)| {
                 self.open[*ni] > EPS && rule_link(ri, r, *ni, n, &self.policy).is_some()
             })
-            .map(|(_, n)| n.id.clone())
+            .map(|(ni, _)| ni as u32)
             .collect();
-        for n in &linked {
-            self.adj_need
-                .entry(n.clone())
-                .or_default()
-                .insert(id.to_string());
+        for &n in &linked {
+            self.adj_need[n as usize].insert(ri as u32);
         }
-        self.adj_res.insert(id.to_string(), linked);
+        self.adj_res[ri] = linked;
+    }
+
+    /// Unlink resource `ri` and link it anew, adding the needs it was linked to to `tn`.
+    pub(super) fn relink_resource_touching(&mut self, ri: usize, tn: &mut BTreeSet<String>) {
+        let old = self.unlink_resource(ri);
+        tn.extend(self.need_ids(&old));
+        self.relink_resource(ri);
     }
 
     /// Relink resource `ri` after a dispatch, a return or a release changed its residual
@@ -111,8 +144,114 @@ impl Session {
         if !self.timed && links_alike_by_capacity(before, &self.residual[ri]) {
             return;
         }
-        let id = self.resources[ri].id.clone();
-        tn.extend(self.unlink_resource(&id));
-        self.relink_resource(&id);
+        self.relink_resource_touching(ri, tn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Session;
+    use crate::events::parse_events;
+    use crate::graph::rule_link;
+    use crate::input::scenario_from_value;
+    use crate::seeds::SplitMix64;
+    use serde_json::{json, Value};
+
+    fn place(rng: &mut SplitMix64) -> (f64, f64) {
+        (45.0 + rng.unit() * 0.2, 7.6 + rng.unit() * 0.2)
+    }
+
+    fn need(rng: &mut SplitMix64, id: &str) -> Value {
+        let (lat, lon) = place(rng);
+        let kind = ["a", "b"][rng.int(0, 1) as usize];
+        json!({"id": id, "community": "c", "kind": kind,
+            "lat": lat, "lon": lon, "demand": {"h": rng.int(1, 4)}, "priority": rng.int(1, 3)})
+    }
+
+    fn resource(rng: &mut SplitMix64, id: &str) -> Value {
+        let (lat, lon) = place(rng);
+        let kind = ["a", "b"][rng.int(0, 1) as usize];
+        json!({"id": id, "community": "c", "kind": kind,
+            "lat": lat, "lon": lon, "capacity": {"h": rng.int(0, 6)}})
+    }
+
+    /// The adjacency equals the link rules applied to every open need and resource pair.
+    fn assert_links_follow_the_rules(s: &Session) {
+        assert_eq!(s.adj_need.len(), s.needs.len());
+        assert_eq!(s.adj_res.len(), s.resources.len());
+        for (ni, n) in s.needs.iter().enumerate() {
+            for (ri, r) in s.residual.iter().enumerate() {
+                let want = s.is_open(ni) && rule_link(ri, r, ni, n, &s.policy).is_some();
+                assert_eq!(
+                    s.adj_need[ni].contains(&(ri as u32)),
+                    want,
+                    "{} {}",
+                    n.id,
+                    r.id
+                );
+                assert_eq!(
+                    s.adj_res[ri].contains(&(ni as u32)),
+                    want,
+                    "{} {}",
+                    r.id,
+                    n.id
+                );
+            }
+        }
+    }
+
+    /// Random streams of every event that changes links, withdrawals (which renumber the
+    /// last entity) included: after each, the index sets are the rules' links.
+    #[test]
+    fn links_by_index_follow_the_rules_through_withdrawals() {
+        for seed in 0..12 {
+            let mut rng = SplitMix64::new(seed);
+            let resources: Vec<Value> = (0..6)
+                .map(|i| resource(&mut rng, &format!("r{i}")))
+                .collect();
+            let needs: Vec<Value> = (0..10).map(|i| need(&mut rng, &format!("n{i}"))).collect();
+            let init = scenario_from_value(&json!({"resources": resources, "needs": needs,
+                "policy": {"max_distance_km": 9}}))
+            .expect("valid");
+            let mut s = Session::new(&init).expect("session");
+            assert_links_follow_the_rules(&s);
+            let (mut next_n, mut next_r) = (10, 6);
+            for _ in 0..40 {
+                let need_ids: Vec<String> = s.needs.iter().map(|n| n.id.clone()).collect();
+                let res_ids: Vec<String> = s.resources.iter().map(|r| r.id.clone()).collect();
+                let pick = |rng: &mut SplitMix64, ids: &[String]| {
+                    ids[rng.int(0, ids.len() as u64 - 1) as usize].clone()
+                };
+                let ev = match rng.int(0, 5) {
+                    0 => {
+                        next_n += 1;
+                        json!({"type": "need_added", "need": need(&mut rng, &format!("n{next_n}"))})
+                    }
+                    1 if !need_ids.is_empty() => {
+                        let id = pick(&mut rng, &need_ids);
+                        json!({"type": "need_updated", "need": need(&mut rng, &id)})
+                    }
+                    2 if need_ids.len() > 1 => {
+                        json!({"type": "need_withdrawn", "id": pick(&mut rng, &need_ids)})
+                    }
+                    3 => {
+                        next_r += 1;
+                        let r = resource(&mut rng, &format!("r{next_r}"));
+                        json!({"type": "resource_added", "resource": r})
+                    }
+                    4 if !res_ids.is_empty() => {
+                        let id = pick(&mut rng, &res_ids);
+                        json!({"type": "resource_updated", "resource": resource(&mut rng, &id)})
+                    }
+                    5 if res_ids.len() > 1 => {
+                        json!({"type": "resource_withdrawn", "id": pick(&mut rng, &res_ids)})
+                    }
+                    _ => continue,
+                };
+                let events = parse_events(&json!([ev])).expect("event");
+                s.apply(&events).expect("applied");
+                assert_links_follow_the_rules(&s);
+            }
+        }
     }
 }

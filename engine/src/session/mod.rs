@@ -303,8 +303,10 @@ pub struct Session {
     /// Every dimension the session has seen: kept in every residual scenario so that a
     /// component is solved the same way whatever else is open.
     dims: BTreeSet<String>,
-    adj_need: HashMap<String, BTreeSet<String>>,
-    adj_res: HashMap<String, BTreeSet<String>>,
+    /// By need index: the indices of the resources each need is linked to (`links.rs`).
+    adj_need: Vec<BTreeSet<u32>>,
+    /// By resource index: the indices of the needs each resource is linked to.
+    adj_res: Vec<BTreeSet<u32>>,
     /// (resource, need) -> share of the need's open part.
     plan: BTreeMap<(String, String), f64>,
     marginal: HashMap<String, f64>,
@@ -420,8 +422,8 @@ impl Session {
             dispatches: Vec::new(),
             seen: HashSet::new(),
             dims: BTreeSet::new(),
-            adj_need: HashMap::new(),
-            adj_res: HashMap::new(),
+            adj_need: Vec::new(),
+            adj_res: Vec::new(),
             plan: BTreeMap::new(),
             marginal: HashMap::new(),
             shadow: HashMap::new(),
@@ -448,8 +450,8 @@ impl Session {
         for n in &initial.needs {
             s.insert_need(n.clone());
         }
-        for r in &initial.resources {
-            s.relink_resource(&r.id);
+        for ri in 0..s.resources.len() {
+            s.relink_resource(ri);
         }
         Ok(s)
     }
@@ -503,6 +505,7 @@ impl Session {
         self.res_ix.insert(r.id.clone(), self.resources.len());
         self.residual.push(r.clone());
         self.resources.push(r);
+        self.adj_res.push(BTreeSet::new());
     }
 
     fn insert_need(&mut self, n: Need) {
@@ -510,6 +513,7 @@ impl Session {
         self.need_ix.insert(n.id.clone(), self.needs.len());
         self.open.push(1.0);
         self.needs.push(n);
+        self.adj_need.push(BTreeSet::new());
     }
 
     fn is_open(&self, ni: usize) -> bool {

@@ -5,13 +5,13 @@ use super::Session;
 use crate::model::{Resource, Scenario};
 use crate::results::Report;
 use crate::solve::{solve_live, SolveOptions, Status};
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Where a touched entity lives.
 #[derive(Clone, Copy)]
-enum Node<'a> {
-    Need(&'a str),
-    Res(&'a str),
+enum Node {
+    Need(usize),
+    Res(usize),
 }
 
 impl Session {
@@ -140,49 +140,50 @@ impl Session {
 
     /// Re-plan the components that contain a touched entity.
     pub(super) fn replan(&mut self, tn: &BTreeSet<String>, tr: &BTreeSet<String>) -> usize {
-        let mut seen_n: HashSet<&str> = HashSet::new();
-        let mut seen_r: HashSet<&str> = HashSet::new();
+        let mut seen_n = vec![false; self.needs.len()];
+        let mut seen_r = vec![false; self.resources.len()];
         let mut queue: VecDeque<Node> = VecDeque::new();
         for n in tn {
-            if self.need_ix.contains_key(n) && seen_n.insert(n) {
-                queue.push_back(Node::Need(n));
+            if let Some(&ni) = self.need_ix.get(n) {
+                if !std::mem::replace(&mut seen_n[ni], true) {
+                    queue.push_back(Node::Need(ni));
+                }
             }
         }
         for r in tr {
-            if self.res_ix.contains_key(r) && seen_r.insert(r) {
-                queue.push_back(Node::Res(r));
+            if let Some(&ri) = self.res_ix.get(r) {
+                if !std::mem::replace(&mut seen_r[ri], true) {
+                    queue.push_back(Node::Res(ri));
+                }
             }
         }
         while let Some(node) = queue.pop_front() {
             match node {
-                Node::Need(n) => {
-                    for r in self.adj_need.get(n).into_iter().flatten() {
-                        if seen_r.insert(r) {
-                            queue.push_back(Node::Res(r));
+                Node::Need(ni) => {
+                    for &r in &self.adj_need[ni] {
+                        if !std::mem::replace(&mut seen_r[r as usize], true) {
+                            queue.push_back(Node::Res(r as usize));
                         }
                     }
                 }
-                Node::Res(r) => {
-                    for n in self.adj_res.get(r).into_iter().flatten() {
-                        if seen_n.insert(n) {
-                            queue.push_back(Node::Need(n));
+                Node::Res(ri) => {
+                    for &n in &self.adj_res[ri] {
+                        if !std::mem::replace(&mut seen_n[n as usize], true) {
+                            queue.push_back(Node::Need(n as usize));
                         }
                     }
                 }
             }
         }
-        let mut needs: Vec<usize> = seen_n
-            .iter()
-            .map(|n| self.need_ix[*n])
-            .filter(|&i| self.is_open(i))
+        let needs: Vec<usize> = (0..seen_n.len())
+            .filter(|&i| seen_n[i] && self.is_open(i))
             .collect();
-        let mut res: Vec<usize> = seen_r.iter().map(|r| self.res_ix[*r]).collect();
-        needs.sort_unstable();
-        res.sort_unstable();
-        let (sn, sr): (HashSet<String>, HashSet<String>) = (
-            seen_n.iter().map(|s| s.to_string()).collect(),
-            seen_r.iter().map(|s| s.to_string()).collect(),
-        );
+        let res: Vec<usize> = (0..seen_r.len()).filter(|&i| seen_r[i]).collect();
+        let sn: Vec<String> = (0..seen_n.len())
+            .filter(|&i| seen_n[i])
+            .map(|i| self.needs[i].id.clone())
+            .collect();
+        let sr: Vec<String> = res.iter().map(|&i| self.resources[i].id.clone()).collect();
         // Every plan entry of a closure need has its resource in the closure too (a link that
         // disappears touches both ends), so removing by resource clears the closure.
         for r in &sr {

@@ -417,7 +417,7 @@ impl Session {
                     return Err(Refusal::NeedIdDispatched(n.id.clone()));
                 }
                 self.insert_need(n.clone());
-                self.relink_need(&n.id);
+                self.relink_need(self.needs.len() - 1);
                 tn.insert(n.id.clone());
                 Applied::NeedAdded {
                     need: entity_value(n),
@@ -427,18 +427,20 @@ impl Session {
                 let ni = self.need_ix[&n.id];
                 self.dims.extend(n.demand.keys().cloned());
                 self.needs[ni] = n.clone();
-                tr.extend(self.need_links(&n.id));
-                self.relink_need(&n.id);
+                tr.extend(self.need_link_ids(ni));
+                self.relink_need(ni);
                 tn.insert(n.id.clone());
                 Applied::NeedUpdated {
                     need: entity_value(n),
                 }
             }
             EventKind::NeedWithdrawn(id) => {
-                let old = self.unlink_need(id);
+                let ni = self.need_ix[id];
+                let old = self.unlink_need(ni);
+                let old: Vec<String> = self.resource_ids(&old).collect();
                 self.plan_remove_need(id, old.iter());
                 tr.extend(old);
-                let ni = self.need_ix[id];
+                self.swap_remove_need_links(ni);
                 // swap_remove: the residual scenario follows this order, in incremental and
                 // from-scratch solves alike, and a replay repeats it.
                 self.needs.swap_remove(ni);
@@ -457,7 +459,7 @@ impl Session {
             }
             EventKind::ResourceAdded(r) => {
                 self.insert_resource(r.clone());
-                self.relink_resource(&r.id);
+                self.relink_resource(self.resources.len() - 1);
                 tr.insert(r.id.clone());
                 Applied::ResourceAdded {
                     resource: entity_value(r),
@@ -475,8 +477,7 @@ impl Session {
                 if capacity_only {
                     self.relink_resource_after(ri, &before, tn);
                 } else {
-                    tn.extend(self.unlink_resource(&r.id));
-                    self.relink_resource(&r.id);
+                    self.relink_resource_touching(ri, tn);
                 }
                 tr.insert(r.id.clone());
                 Applied::ResourceUpdated {
@@ -492,8 +493,10 @@ impl Session {
                 {
                     return Err(Refusal::ActiveDispatches(id.clone()));
                 }
-                tn.extend(self.unlink_resource(id));
                 let ri = self.res_ix[id];
+                let old = self.unlink_resource(ri);
+                tn.extend(self.need_ids(&old));
+                self.swap_remove_resource_links(ri);
                 self.resources.swap_remove(ri);
                 self.residual.swap_remove(ri);
                 self.res_ix.remove(id);
@@ -520,11 +523,11 @@ impl Session {
                 // The plan only proposes what the rules and capacities allow; these checks
                 // make the invariant hold whatever produced the plan (an infeasible
                 // component's plan included).
-                if !self
-                    .adj_need
-                    .get(need)
-                    .is_some_and(|l| l.contains(resource))
-                {
+                let linked = match (self.need_ix.get(need), self.res_ix.get(resource)) {
+                    (Some(&ni), Some(&ri)) => self.adj_need[ni].contains(&(ri as u32)),
+                    _ => false,
+                };
+                if !linked {
                     return Err(Refusal::NotLinked {
                         need: need.clone(),
                         resource: resource.clone(),
@@ -654,9 +657,13 @@ impl Session {
                 let ri = self.res_ix[resource];
                 let before = self.residual[ri].clone();
                 self.recompute_residual(ri);
-                tr.extend(self.need_links(need));
+                if let Some(&ni) = self.need_ix.get(need) {
+                    tr.extend(self.need_link_ids(ni));
+                }
                 self.relink_resource_after(ri, &before, tn);
-                self.relink_need(need);
+                if let Some(&ni) = self.need_ix.get(need) {
+                    self.relink_need(ni);
+                }
                 tn.insert(need.clone());
                 tr.insert(resource.clone());
                 Applied::DispatchReleased {
@@ -683,11 +690,11 @@ impl Session {
         let ri = self.res_ix[&d.resource];
         let before = self.residual[ri].clone();
         self.recompute_residual(ri);
-        let old = self.need_links(&d.need);
+        let old = self.need_link_ids(ni);
         self.plan_remove_need(&d.need, old.iter().chain([&d.resource]));
         tr.extend(old);
         self.relink_resource_after(ri, &before, tn);
-        self.relink_need(&d.need);
+        self.relink_need(ni);
         tn.insert(d.need.clone());
         tr.insert(d.resource.clone());
     }

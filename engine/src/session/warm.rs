@@ -161,16 +161,12 @@ impl Session {
             .iter()
             .zip(&needs)
             .flat_map(|(&ni, n)| {
-                this.adj_need
-                    .get(&n.id)
-                    .into_iter()
-                    .flatten()
-                    .map(move |r| {
-                        let ri = this.res_ix[r];
-                        rule_link(ri, &this.residual[ri], ni, n, &this.policy)
-                            .map(|e| e.cost)
-                            .ok_or(WarmRefusal::Flow)
-                    })
+                this.adj_need[ni].iter().map(move |&r| {
+                    let ri = r as usize;
+                    rule_link(ri, &this.residual[ri], ni, n, &this.policy)
+                        .map(|e| e.cost)
+                        .ok_or(WarmRefusal::Flow)
+                })
             })
             .collect::<Result<_, _>>()?;
         let scales = self.scales(&dim, &needs, &edge_costs)?;
@@ -212,8 +208,8 @@ impl Session {
             cost.push(0);
             arc_link.push(None);
             let mut links = Vec::new();
-            for r in self.adj_need.get(&n.id).into_iter().flatten() {
-                let rs = res_slot[r];
+            // Slots are the resources' indices (`res_ids` above).
+            for &rs in &self.adj_need[ni] {
                 let edge = *edge_cost.next().ok_or(WarmRefusal::Flow)?;
                 let c = arc_cost(edge, n, demand, &scales)?;
                 let a = p.add_arc(2 + rs as usize, node, 0, INFINITE, 0);
@@ -600,23 +596,24 @@ impl WarmFlow {
             return Ok(());
         }
         // Links: the needs the rules link now, each at its current cost.
-        let want: BTreeSet<u32> = s
-            .adj_res
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| self.need_slot.get(n).copied())
+        // Each need the rules link now, by slot, with its index in the session.
+        let want: BTreeMap<u32, usize> = s.adj_res[ri]
+            .iter()
+            .filter_map(|&ni| {
+                let ni = ni as usize;
+                self.need_slot.get(&s.needs[ni].id).map(|&ns| (ns, ni))
+            })
             .collect();
         let have: Vec<(u32, u32)> = self.resources[slot as usize]
             .as_ref()
             .map(|e| e.links.clone())
             .unwrap_or_default();
         for &(ns, a) in &have {
-            if !want.contains(&ns) {
+            if !want.contains_key(&ns) {
                 self.drop_link(slot, ns, a as usize)?;
             }
         }
-        for &ns in &want {
+        for (&ns, &ni) in &want {
             let Some(ne) = self.needs[ns as usize].as_ref() else {
                 continue;
             };
@@ -624,9 +621,6 @@ impl WarmFlow {
             if found.is_ok() && !recost {
                 continue;
             }
-            let Some(&ni) = s.need_ix.get(&self.need_ids[ns as usize]) else {
-                continue;
-            };
             let n = s.residual_need(ni);
             let c = s.link_cost(ri, ni, &n, ne.demand, &self.scales)?;
             match found {
@@ -703,27 +697,25 @@ impl WarmFlow {
         self.flow
             .set_bounds(arc, lo, demand)
             .map_err(|_| WarmRefusal::Flow)?;
-        let want: BTreeSet<u32> = s
-            .adj_need
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| self.res_slot.get(r).copied())
+        // Each resource the rules link now, by slot, with its index in the session.
+        let want: BTreeMap<u32, usize> = s.adj_need[ni]
+            .iter()
+            .filter_map(|&ri| {
+                let ri = ri as usize;
+                self.res_slot.get(&s.resources[ri].id).map(|&rs| (rs, ri))
+            })
             .collect();
         let have = self.needs[slot as usize]
             .as_ref()
             .map(|e| e.links.clone())
             .unwrap_or_default();
         for &(rs, a) in &have {
-            if !want.contains(&rs) {
+            if !want.contains_key(&rs) {
                 self.drop_link(rs, slot, a as usize)?;
             }
         }
         let mut links = Vec::with_capacity(want.len());
-        for &rs in &want {
-            let Some(&ri) = s.res_ix.get(&self.res_ids[rs as usize]) else {
-                continue;
-            };
+        for (&rs, &ri) in &want {
             let c = s.link_cost(ri, ni, &n, demand, &self.scales)?;
             let existing = have
                 .binary_search_by_key(&rs, |l| l.0)
