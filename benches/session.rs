@@ -11,7 +11,8 @@
 //! 5,000 needs x 1,000 teams of one kind whose radius covers the city (5M links), a stream
 //! cycling need added, updated, withdrawn, dispatched and resource updated (SESSION_EVENTS,
 //! default 100), cold or with `SESSION_WARM=1` warm; it prints each kind's median and p99
-//! and, warm, the shortest-path searches and settled nodes per event.
+//! and, warm, the shortest-path searches, settled nodes and arcs read per event, then the
+//! eight slowest events with the same counts (whether the tail is the searches' work).
 
 use commonsnet_engine::batch::SplitMix64;
 use commonsnet_engine::session::{parse_events, Session};
@@ -205,6 +206,8 @@ fn city() {
     let mut next = 5000;
     let mut lat: [Vec<f64>; 5] = Default::default();
     let mut work: [(usize, usize, usize); 5] = Default::default();
+    // Every event: (ms, kind, searches, settled, arcs read), for the slowest ones' table.
+    let mut events_seen: Vec<(f64, usize, usize, usize, usize)> = Vec::new();
     for step in 0..n_events {
         let k = step % 5;
         let ev = match k {
@@ -222,8 +225,12 @@ fn city() {
                 json!({"type": "need_withdrawn", "id": open.swap_remove(i)})
             }
             3 => {
-                let live: Vec<&(String, String)> =
-                    s.plan().keys().filter(|(_, n)| open.contains(n)).collect();
+                let open_set: std::collections::HashSet<&String> = open.iter().collect();
+                let live: Vec<&(String, String)> = s
+                    .plan()
+                    .keys()
+                    .filter(|(_, n)| open_set.contains(n))
+                    .collect();
                 let (r, n) = live[rng.int(0, live.len() as u64 - 1) as usize].clone();
                 open.retain(|x| *x != n);
                 json!({"type": "dispatched", "need": n, "resource": r})
@@ -239,15 +246,16 @@ fn city() {
         let events = parse_events(&json!([ev])).expect("event");
         let t = Instant::now();
         let r = s.apply(&events);
-        lat[k].push(t.elapsed().as_secs_f64() * 1e3);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        lat[k].push(ms);
         if let Err(e) = r {
             panic!("step {step}: {}", e.refusal);
         }
-        if let Some(w) = s.warm_work() {
-            work[k].0 += w.paths;
-            work[k].1 += w.settled;
-            work[k].2 += w.scanned;
-        }
+        let w = s.warm_work().unwrap_or_default();
+        work[k].0 += w.paths;
+        work[k].1 += w.settled;
+        work[k].2 += w.scanned;
+        events_seen.push((ms, k, w.paths, w.settled, w.scanned));
     }
     println!(
         "| event | n | median (ms) | p99 (ms) | searches / event | settled / event | arcs read / event |"
@@ -274,4 +282,13 @@ fn city() {
         pct(&mut all, 0.5),
         pct(&mut all, 0.99)
     );
+    // The tail: whether the slowest events are the ones that searched most.
+    events_seen.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("\nslowest events: | ms | event | searches | settled | arcs read |");
+    for &(ms, k, paths, settled, scanned) in events_seen.iter().take(8) {
+        println!(
+            "| {ms:.2} | {} | {paths} | {settled} | {scanned} |",
+            KIND[k]
+        );
+    }
 }
