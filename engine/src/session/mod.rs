@@ -5,7 +5,7 @@
 //! dispatched match is a commitment that consumes its resource's capacity and serves its part of
 //! the need; later plans only see what is left (the *residual* scenario) and never move it.
 //!
-//! Re-planning is incremental: links are kept in adjacency maps updated per event, an event
+//! Re-planning is incremental: links are kept by index and updated per event (`links.rs`), an event
 //! marks the entities it touches, and only the connected components of the residual graph that
 //! contain a touched entity are solved again; the plan of every other component is kept. Since
 //! the engine solves components independently and deterministically (in input order), the plan
