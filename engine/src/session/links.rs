@@ -9,23 +9,49 @@ use crate::graph::{links_alike_by_capacity, rule_link};
 use crate::model::Resource;
 use std::collections::BTreeSet;
 
+/// Take entity `i` out of its neighbours' sets (`others`); returns its own set.
+fn unlink(own: &mut [BTreeSet<u32>], others: &mut [BTreeSet<u32>], i: usize) -> BTreeSet<u32> {
+    let old = std::mem::take(&mut own[i]);
+    for &j in &old {
+        others[j as usize].remove(&(i as u32));
+    }
+    old
+}
+
+/// `own.swap_remove(i)` of an unlinked entity, as its list's `swap_remove` moves the last one
+/// to `i`: the moved entity is renumbered in its neighbours' sets (`others`).
+fn swap_remove_renumbered(own: &mut Vec<BTreeSet<u32>>, others: &mut [BTreeSet<u32>], i: usize) {
+    debug_assert!(own[i].is_empty());
+    let last = own.len() - 1;
+    if i != last {
+        for &j in &own[last] {
+            let set = &mut others[j as usize];
+            set.remove(&(last as u32));
+            set.insert(i as u32);
+        }
+    }
+    own.swap_remove(i);
+}
+
 impl Session {
     /// Take need `ni` out of its resources' sets; returns the resources it was linked to.
     pub(super) fn unlink_need(&mut self, ni: usize) -> BTreeSet<u32> {
-        let old = std::mem::take(&mut self.adj_need[ni]);
-        for &r in &old {
-            self.adj_res[r as usize].remove(&(ni as u32));
-        }
-        old
+        unlink(&mut self.adj_need, &mut self.adj_res, ni)
     }
 
     /// Take resource `ri` out of its needs' sets; returns the needs it was linked to.
     pub(super) fn unlink_resource(&mut self, ri: usize) -> BTreeSet<u32> {
-        let old = std::mem::take(&mut self.adj_res[ri]);
-        for &n in &old {
-            self.adj_need[n as usize].remove(&(ri as u32));
-        }
-        old
+        unlink(&mut self.adj_res, &mut self.adj_need, ri)
+    }
+
+    /// Before `needs.swap_remove(ni)` of an unlinked need.
+    pub(super) fn swap_remove_need_links(&mut self, ni: usize) {
+        swap_remove_renumbered(&mut self.adj_need, &mut self.adj_res, ni);
+    }
+
+    /// Before `resources.swap_remove(ri)` of an unlinked resource.
+    pub(super) fn swap_remove_resource_links(&mut self, ri: usize) {
+        swap_remove_renumbered(&mut self.adj_res, &mut self.adj_need, ri);
     }
 
     /// The ids of resources given by index.
@@ -42,36 +68,6 @@ impl Session {
         set: &'a BTreeSet<u32>,
     ) -> impl Iterator<Item = String> + 'a {
         set.iter().map(|&n| self.needs[n as usize].id.clone())
-    }
-
-    /// Before `needs.swap_remove(ni)` of an unlinked need: the last need takes index `ni`, in
-    /// its resources' sets too.
-    pub(super) fn swap_remove_need_links(&mut self, ni: usize) {
-        debug_assert!(self.adj_need[ni].is_empty());
-        let last = self.adj_need.len() - 1;
-        if ni != last {
-            for &r in &self.adj_need[last] {
-                let set = &mut self.adj_res[r as usize];
-                set.remove(&(last as u32));
-                set.insert(ni as u32);
-            }
-        }
-        self.adj_need.swap_remove(ni);
-    }
-
-    /// Before `resources.swap_remove(ri)` of an unlinked resource: the last resource takes
-    /// index `ri`, in its needs' sets too.
-    pub(super) fn swap_remove_resource_links(&mut self, ri: usize) {
-        debug_assert!(self.adj_res[ri].is_empty());
-        let last = self.adj_res.len() - 1;
-        if ri != last {
-            for &n in &self.adj_res[last] {
-                let set = &mut self.adj_need[n as usize];
-                set.remove(&(last as u32));
-                set.insert(ri as u32);
-            }
-        }
-        self.adj_res.swap_remove(ri);
     }
 
     /// Recompute need `ni`'s links (none when it is fully dispatched). Only the links that
