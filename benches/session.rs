@@ -204,9 +204,7 @@ fn city() {
     );
     let mut open: Vec<String> = (0..5000).map(|i| format!("n{i}")).collect();
     let mut next = 5000;
-    let mut lat: [Vec<f64>; 5] = Default::default();
-    let mut work: [(usize, usize, usize); 5] = Default::default();
-    // Every event: (ms, kind, searches, settled, arcs read), for the slowest ones' table.
+    // Every event: (ms, kind, searches, settled, arcs read).
     let mut events_seen: Vec<(f64, usize, usize, usize, usize)> = Vec::new();
     for step in 0..n_events {
         let k = step % 5;
@@ -247,35 +245,34 @@ fn city() {
         let t = Instant::now();
         let r = s.apply(&events);
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        lat[k].push(ms);
         if let Err(e) = r {
             panic!("step {step}: {}", e.refusal);
         }
         let w = s.warm_work().unwrap_or_default();
-        work[k].0 += w.paths;
-        work[k].1 += w.settled;
-        work[k].2 += w.scanned;
         events_seen.push((ms, k, w.paths, w.settled, w.scanned));
     }
     println!(
         "| event | n | median (ms) | p99 (ms) | searches / event | settled / event | arcs read / event |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let mut all = Vec::new();
-    for k in 0..5 {
-        let n = lat[k].len().max(1) as f64;
-        all.extend_from_slice(&lat[k]);
+    for (k, kind) in KIND.iter().enumerate() {
+        let of_kind: Vec<_> = events_seen.iter().filter(|e| e.1 == k).collect();
+        let n = of_kind.len().max(1) as f64;
+        let mut lat: Vec<f64> = of_kind.iter().map(|e| e.0).collect();
+        let mean = |f: fn(&&(f64, usize, usize, usize, usize)) -> usize| {
+            of_kind.iter().map(f).sum::<usize>() as f64 / n
+        };
         println!(
-            "| {} | {} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} |",
-            KIND[k],
-            lat[k].len(),
-            pct(&mut lat[k], 0.5),
-            pct(&mut lat[k], 0.99),
-            work[k].0 as f64 / n,
-            work[k].1 as f64 / n,
-            work[k].2 as f64 / n
+            "| {kind} | {} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} |",
+            lat.len(),
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 0.99),
+            mean(|e| e.2),
+            mean(|e| e.3),
+            mean(|e| e.4)
         );
     }
+    let mut all: Vec<f64> = events_seen.iter().map(|e| e.0).collect();
     println!(
         "| all | {} | {:.2} | {:.2} | | | |",
         all.len(),

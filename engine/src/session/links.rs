@@ -100,9 +100,10 @@ impl Session {
         self.resource_ids(&self.adj_need[ni]).collect()
     }
 
-    pub(super) fn relink_resource(&mut self, ri: usize) {
+    /// Work resource `ri`'s links out anew; returns the needs it was linked to.
+    pub(super) fn relink_resource(&mut self, ri: usize) -> BTreeSet<u32> {
         self.relinked.insert(self.resources[ri].id.clone());
-        self.unlink_resource(ri);
+        let old = self.unlink_resource(ri);
         let r = &self.residual[ri];
         let linked: BTreeSet<u32> = self
             .needs
@@ -117,13 +118,13 @@ impl Session {
             self.adj_need[n as usize].insert(ri as u32);
         }
         self.adj_res[ri] = linked;
+        old
     }
 
-    /// Unlink resource `ri` and link it anew, adding the needs it was linked to to `tn`.
+    /// [`Session::relink_resource`], adding the needs it was linked to to `tn`.
     pub(super) fn relink_resource_touching(&mut self, ri: usize, tn: &mut BTreeSet<String>) {
-        let old = self.unlink_resource(ri);
+        let old = self.relink_resource(ri);
         tn.extend(self.need_ids(&old));
-        self.relink_resource(ri);
     }
 
     /// Relink resource `ri` after a dispatch, a return or a release changed its residual
@@ -217,9 +218,9 @@ mod tests {
             for _ in 0..60 {
                 let need_ids: Vec<String> = s.needs.iter().map(|n| n.id.clone()).collect();
                 let res_ids: Vec<String> = s.resources.iter().map(|r| r.id.clone()).collect();
-                let pick = |rng: &mut SplitMix64, ids: &[String]| {
-                    ids[rng.int(0, ids.len() as u64 - 1) as usize].clone()
-                };
+                fn pick<T: Clone>(rng: &mut SplitMix64, items: &[T]) -> T {
+                    items[rng.int(0, items.len() as u64 - 1) as usize].clone()
+                }
                 let planned: Vec<(String, String)> = s.plan().keys().cloned().collect();
                 let active: Vec<(String, String)> = s
                     .dispatches
@@ -252,15 +253,15 @@ mod tests {
                         json!({"type": "resource_withdrawn", "id": pick(&mut rng, &res_ids)})
                     }
                     6 if !planned.is_empty() => {
-                        let (r, n) = &planned[rng.int(0, planned.len() as u64 - 1) as usize];
+                        let (r, n) = pick(&mut rng, &planned);
                         json!({"type": "dispatched", "need": n, "resource": r})
                     }
                     7 if !active.is_empty() => {
-                        let (n, r) = &active[rng.int(0, active.len() as u64 - 1) as usize];
+                        let (n, r) = pick(&mut rng, &active);
                         json!({"type": "dispatch_released", "need": n, "resource": r})
                     }
                     8 if !active.is_empty() => {
-                        let (_, r) = &active[rng.int(0, active.len() as u64 - 1) as usize];
+                        let (_, r) = pick(&mut rng, &active);
                         json!({"type": "resource_returned", "id": r})
                     }
                     _ => continue,

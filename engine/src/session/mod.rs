@@ -451,7 +451,7 @@ impl Session {
             s.insert_need(n.clone());
         }
         for ri in 0..s.resources.len() {
-            s.relink_resource(ri);
+            let _ = s.relink_resource(ri);
         }
         Ok(s)
     }

@@ -459,7 +459,7 @@ impl Session {
             }
             EventKind::ResourceAdded(r) => {
                 self.insert_resource(r.clone());
-                self.relink_resource(self.resources.len() - 1);
+                let _ = self.relink_resource(self.resources.len() - 1);
                 tr.insert(r.id.clone());
                 Applied::ResourceAdded {
                     resource: entity_value(r),
@@ -648,20 +648,19 @@ impl Session {
                         resource: resource.clone(),
                     });
                 }
-                if let Some(&ni) = self.need_ix.get(need) {
+                let ni = self.need_ix.get(need).copied();
+                if let Some(ni) = ni {
                     self.open[ni] = (self.open[ni] + fraction).min(1.0);
                     if self.open[ni] > 1.0 - 1e-6 {
                         self.open[ni] = 1.0;
                     }
+                    tr.extend(self.need_link_ids(ni));
                 }
                 let ri = self.res_ix[resource];
                 let before = self.residual[ri].clone();
                 self.recompute_residual(ri);
-                if let Some(&ni) = self.need_ix.get(need) {
-                    tr.extend(self.need_link_ids(ni));
-                }
                 self.relink_resource_after(ri, &before, tn);
-                if let Some(&ni) = self.need_ix.get(need) {
+                if let Some(ni) = ni {
                     self.relink_need(ni);
                 }
                 tn.insert(need.clone());
