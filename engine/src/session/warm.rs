@@ -246,7 +246,12 @@ impl Session {
             res_slot,
             resources,
             res_ids,
-            link_at: vec![0; arc_link.len()],
+            // With a quarter's room to grow, as the flow's arc arrays have.
+            link_at: {
+                let mut at = vec![0; arc_link.len()];
+                at.reserve(arc_link.len() / 4);
+                at
+            },
             arc_link,
             dropped: Vec::new(),
             last: Reoptimized::default(),
