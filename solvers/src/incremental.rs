@@ -123,8 +123,9 @@ pub struct IncrementalFlow {
 /// and clock `clock`. Later, a far arc's reduced cost is at least `far`, plus what this
 /// node's potential has moved since (known exactly), minus what the other end's may have moved
 /// against it (at most the clock's progress). A search relaxes the near arcs when it settles the
-/// node and leaves the far ones behind a heap entry keyed by that bound, scanned in full (and the
-/// index rebuilt) only if the search gets that far. Arcs whose reduced cost may have fallen
+/// node and leaves the far ones behind a heap entry keyed by that bound, scanned in full only
+/// if the search gets that far; that scan takes the bound afresh and selects the near arcs
+/// again only where more than half of them are no longer below every far arc. Arcs whose reduced cost may have fallen
 /// otherwise (added, cost changed, reopened, or the other end's potential moved outside a
 /// search) are listed in `extra` while the index is valid.
 #[derive(Debug, Clone, Default)]
@@ -145,6 +146,15 @@ struct ScanIndex {
 const MAX_EXTRA: usize = 64;
 
 impl ScanIndex {
+    /// After a full scan: `far` the other arcs' lowest reduced cost, at potential `pi` of
+    /// this node and clock `clock`; no extra arcs (the scan read them).
+    fn stamp(&mut self, far: i128, pi: i128, clock: i128) {
+        self.far = far;
+        self.pi = pi;
+        self.clock = clock;
+        self.extra.clear();
+    }
+
     /// Relax the arc at position `at` one by one from now on (nothing when the index is not
     /// built, or the arc is near already).
     fn add(&mut self, at: u32) {
@@ -1034,11 +1044,43 @@ impl IncrementalFlow {
         s.work += along.len();
         let build = along.len() >= self.index_min_degree;
         s.scratch.clear();
-        for (at, e) in along.iter().enumerate() {
-            if let Some(rc) = reduced(e) {
-                relax(s, best, e.node(), d + rc, FWD | e.arc);
-                if build {
+        if far && index.valid {
+            // A far entry's scan. While most near arcs are still below every far arc, a new
+            // selection would keep most of them: the index takes the far arcs' lowest reduced
+            // cost and this node's potential, and stays. Pushing every arc and selecting again
+            // (most of a full scan's cost) is left for sides whose near arcs went stale.
+            let near = index.near as usize;
+            let mut far_min = i128::MAX;
+            for (at, e) in along.iter().enumerate() {
+                if let Some(rc) = reduced(e) {
+                    relax(s, best, e.node(), d + rc, FWD | e.arc);
+                    if at < near {
+                        s.scratch.push((rc, at as u32));
+                    } else {
+                        far_min = far_min.min(rc);
+                    }
+                }
+            }
+            let stale = s.scratch.iter().filter(|x| x.0 > far_min).count();
+            if 2 * stale <= near {
+                index.stamp(far_min, pu, if s.backward { self.fall } else { self.rise });
+                return;
+            }
+            // Otherwise a new selection, from every arc read again (all relaxed already).
+            s.work += along.len();
+            s.scratch.clear();
+            for (at, e) in along.iter().enumerate() {
+                if let Some(rc) = reduced(e) {
                     s.scratch.push((rc, at as u32));
+                }
+            }
+        } else {
+            for (at, e) in along.iter().enumerate() {
+                if let Some(rc) = reduced(e) {
+                    relax(s, best, e.node(), d + rc, FWD | e.arc);
+                    if build {
+                        s.scratch.push((rc, at as u32));
+                    }
                 }
             }
         }
@@ -1051,9 +1093,11 @@ impl IncrementalFlow {
                 s.scratch.truncate(keep);
             }
             index.near = s.scratch.len() as u32;
-            index.extra.clear();
-            index.pi = pu;
-            index.clock = if s.backward { self.fall } else { self.rise };
+            index.stamp(
+                index.far,
+                pu,
+                if s.backward { self.fall } else { self.rise },
+            );
             index.valid = true;
             self.move_to_front(u, s.backward, &mut s.scratch);
         }
