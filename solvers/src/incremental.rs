@@ -125,9 +125,9 @@ pub struct IncrementalFlow {
 /// against it (at most the clock's progress). A search relaxes the near arcs when it settles the
 /// node and leaves the far ones behind a heap entry keyed by that bound, scanned in full only
 /// if the search gets that far; that scan takes the bound afresh and selects the near arcs
-/// again only where more than half of them are no longer below every far arc. Arcs whose reduced cost may have fallen
-/// otherwise (added, cost changed, reopened, or the other end's potential moved outside a
-/// search) are listed in `extra` while the index is valid.
+/// again only where more than half of them are no longer below every far arc. Arcs whose
+/// reduced cost may have fallen otherwise (added, cost changed, reopened, or the other end's
+/// potential moved outside a search) are listed in `extra` while the index is valid.
 #[derive(Debug, Clone, Default)]
 struct ScanIndex {
     valid: bool,
