@@ -355,14 +355,21 @@ impl Session {
                 warm.write_plan(self, a as usize);
             }
         }
-        // A need whose open part changed has every share changed (shares are of that part).
+        // A need whose open part changed has every share changed (shares are of that part):
+        // its links that carry flow, and those whose flow changed. A link without flow before
+        // or after has no plan entry, and a need has thousands of them in a dense session.
+        let mut changed = changed;
+        changed.sort_unstable();
         for &ns in &resync {
             let arcs: Vec<u32> = warm.needs[ns as usize]
                 .as_ref()
                 .map(|e| e.links.iter().map(|&(_, a)| a).collect())
                 .unwrap_or_default();
             for a in arcs {
-                warm.write_plan(self, a as usize);
+                let a = a as usize;
+                if warm.flow.flow(a) > 0 || changed.binary_search(&a).is_ok() {
+                    warm.write_plan(self, a);
+                }
             }
         }
         self.warm_done();
