@@ -1044,6 +1044,9 @@ impl IncrementalFlow {
         s.work += along.len();
         let build = along.len() >= self.index_min_degree;
         s.scratch.clear();
+        let clock = if s.backward { self.fall } else { self.rise };
+        // Whether every arc is relaxed already (by a far entry's scan that selects again).
+        let mut relaxed = false;
         if far && index.valid {
             // A far entry's scan. While most near arcs are still below every far arc, a new
             // selection would keep most of them: the index takes the far arcs' lowest reduced
@@ -1063,41 +1066,34 @@ impl IncrementalFlow {
             }
             let stale = s.scratch.iter().filter(|x| x.0 > far_min).count();
             if 2 * stale <= near {
-                index.stamp(far_min, pu, if s.backward { self.fall } else { self.rise });
+                index.stamp(far_min, pu, clock);
                 return;
             }
-            // Otherwise a new selection, from every arc read again (all relaxed already).
+            // Otherwise a new selection, from every arc read again.
             s.work += along.len();
             s.scratch.clear();
-            for (at, e) in along.iter().enumerate() {
-                if let Some(rc) = reduced(e) {
-                    s.scratch.push((rc, at as u32));
-                }
-            }
-        } else {
-            for (at, e) in along.iter().enumerate() {
-                if let Some(rc) = reduced(e) {
+            relaxed = true;
+        }
+        for (at, e) in along.iter().enumerate() {
+            if let Some(rc) = reduced(e) {
+                if !relaxed {
                     relax(s, best, e.node(), d + rc, FWD | e.arc);
-                    if build {
-                        s.scratch.push((rc, at as u32));
-                    }
+                }
+                if build {
+                    s.scratch.push((rc, at as u32));
                 }
             }
         }
         if build {
             let keep = self.near_min.max(along.len() / 32);
-            index.far = i128::MAX;
+            let mut far_bound = i128::MAX;
             if s.scratch.len() > keep {
                 // The entry selected at `keep` is the lowest of the far ones.
-                index.far = s.scratch.select_nth_unstable_by_key(keep, |x| x.0).1 .0;
+                far_bound = s.scratch.select_nth_unstable_by_key(keep, |x| x.0).1 .0;
                 s.scratch.truncate(keep);
             }
             index.near = s.scratch.len() as u32;
-            index.stamp(
-                index.far,
-                pu,
-                if s.backward { self.fall } else { self.rise },
-            );
+            index.stamp(far_bound, pu, clock);
             index.valid = true;
             self.move_to_front(u, s.backward, &mut s.scratch);
         }

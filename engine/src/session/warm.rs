@@ -329,7 +329,9 @@ impl Session {
                 self.plan_set(key, None);
             }
         }
-        let changed = warm.flow.take_changed();
+        // Sorted, for the look-ups of the need resync below.
+        let mut changed = warm.flow.take_changed();
+        changed.sort_unstable();
         let mut revisited: BTreeSet<u32> = resync.clone();
         for &a in &changed {
             if let Some((_, ns)) = warm.arc_link[a] {
@@ -358,8 +360,6 @@ impl Session {
         // A need whose open part changed has every share changed (shares are of that part):
         // its links that carry flow, and those whose flow changed. A link without flow before
         // or after has no plan entry, and a need has thousands of them in a dense session.
-        let mut changed = changed;
-        changed.sort_unstable();
         for &ns in &resync {
             let arcs: Vec<u32> = warm.needs[ns as usize]
                 .as_ref()
