@@ -4,29 +4,30 @@
 //! cost a string comparison per step and an allocation per entry. A withdrawal moves the last
 //! entity into the gap (`swap_remove`), and its neighbours' sets are renumbered with it.
 
+use super::index_set::IndexSet;
 use super::{Session, EPS};
 use crate::graph::{links_alike_by_capacity, rule_link};
 use crate::model::Resource;
 use std::collections::BTreeSet;
 
 /// Take entity `i` out of its neighbours' sets (`others`); returns its own set.
-fn unlink(own: &mut [BTreeSet<u32>], others: &mut [BTreeSet<u32>], i: usize) -> BTreeSet<u32> {
+fn unlink(own: &mut [IndexSet], others: &mut [IndexSet], i: usize) -> IndexSet {
     let old = std::mem::take(&mut own[i]);
-    for &j in &old {
-        others[j as usize].remove(&(i as u32));
+    for j in &old {
+        others[j as usize].remove(i as u32);
     }
     old
 }
 
 /// `own.swap_remove(i)` of an unlinked entity, as its list's `swap_remove` moves the last one
 /// to `i`: the moved entity is renumbered in its neighbours' sets (`others`).
-fn swap_remove_renumbered(own: &mut Vec<BTreeSet<u32>>, others: &mut [BTreeSet<u32>], i: usize) {
+fn swap_remove_renumbered(own: &mut Vec<IndexSet>, others: &mut [IndexSet], i: usize) {
     debug_assert!(own[i].is_empty());
     let last = own.len() - 1;
     if i != last {
-        for &j in &own[last] {
+        for j in &own[last] {
             let set = &mut others[j as usize];
-            set.remove(&(last as u32));
+            set.remove(last as u32);
             set.insert(i as u32);
         }
     }
@@ -35,12 +36,12 @@ fn swap_remove_renumbered(own: &mut Vec<BTreeSet<u32>>, others: &mut [BTreeSet<u
 
 impl Session {
     /// Take need `ni` out of its resources' sets; returns the resources it was linked to.
-    pub(super) fn unlink_need(&mut self, ni: usize) -> BTreeSet<u32> {
+    pub(super) fn unlink_need(&mut self, ni: usize) -> IndexSet {
         unlink(&mut self.adj_need, &mut self.adj_res, ni)
     }
 
     /// Take resource `ri` out of its needs' sets; returns the needs it was linked to.
-    pub(super) fn unlink_resource(&mut self, ri: usize) -> BTreeSet<u32> {
+    pub(super) fn unlink_resource(&mut self, ri: usize) -> IndexSet {
         unlink(&mut self.adj_res, &mut self.adj_need, ri)
     }
 
@@ -57,24 +58,21 @@ impl Session {
     /// The ids of resources given by index.
     pub(super) fn resource_ids<'a>(
         &'a self,
-        set: &'a BTreeSet<u32>,
+        set: &'a IndexSet,
     ) -> impl Iterator<Item = String> + 'a {
-        set.iter().map(|&r| self.resources[r as usize].id.clone())
+        set.iter().map(|r| self.resources[r as usize].id.clone())
     }
 
     /// The ids of needs given by index.
-    pub(super) fn need_ids<'a>(
-        &'a self,
-        set: &'a BTreeSet<u32>,
-    ) -> impl Iterator<Item = String> + 'a {
-        set.iter().map(|&n| self.needs[n as usize].id.clone())
+    pub(super) fn need_ids<'a>(&'a self, set: &'a IndexSet) -> impl Iterator<Item = String> + 'a {
+        set.iter().map(|n| self.needs[n as usize].id.clone())
     }
 
     /// Recompute need `ni`'s links (none when it is fully dispatched). Only the links that
     /// differ from what the need had are changed on the resources' side: a need updated
     /// within the same reach keeps them all.
     pub(super) fn relink_need(&mut self, ni: usize) {
-        let linked: BTreeSet<u32> = if self.is_open(ni) {
+        let linked: IndexSet = if self.is_open(ni) {
             let n = &self.needs[ni];
             self.residual
                 .iter()
@@ -83,13 +81,13 @@ impl Session {
                 .map(|(ri, _)| ri as u32)
                 .collect()
         } else {
-            BTreeSet::new()
+            IndexSet::new()
         };
         let old = std::mem::take(&mut self.adj_need[ni]);
-        for &r in old.difference(&linked) {
-            self.adj_res[r as usize].remove(&(ni as u32));
+        for r in old.iter().filter(|&r| !linked.contains(r)) {
+            self.adj_res[r as usize].remove(ni as u32);
         }
-        for &r in linked.difference(&old) {
+        for r in linked.iter().filter(|&r| !old.contains(r)) {
             self.adj_res[r as usize].insert(ni as u32);
         }
         self.adj_need[ni] = linked;
@@ -101,11 +99,11 @@ impl Session {
     }
 
     /// Work resource `ri`'s links out anew; returns the needs it was linked to.
-    pub(super) fn relink_resource(&mut self, ri: usize) -> BTreeSet<u32> {
+    pub(super) fn relink_resource(&mut self, ri: usize) -> IndexSet {
         self.relinked.insert(self.resources[ri].id.clone());
         let old = self.unlink_resource(ri);
         let r = &self.residual[ri];
-        let linked: BTreeSet<u32> = self
+        let linked: IndexSet = self
             .needs
             .iter()
             .enumerate()
@@ -114,7 +112,7 @@ impl Session {
             })
             .map(|(ni, _)| ni as u32)
             .collect();
-        for &n in &linked {
+        for n in &linked {
             self.adj_need[n as usize].insert(ri as u32);
         }
         self.adj_res[ri] = linked;
@@ -180,19 +178,13 @@ mod tests {
             for (ri, r) in s.residual.iter().enumerate() {
                 let want = s.is_open(ni) && rule_link(ri, r, ni, n, &s.policy).is_some();
                 assert_eq!(
-                    s.adj_need[ni].contains(&(ri as u32)),
+                    s.adj_need[ni].contains(ri as u32),
                     want,
                     "{} {}",
                     n.id,
                     r.id
                 );
-                assert_eq!(
-                    s.adj_res[ri].contains(&(ni as u32)),
-                    want,
-                    "{} {}",
-                    r.id,
-                    n.id
-                );
+                assert_eq!(s.adj_res[ri].contains(ni as u32), want, "{} {}", r.id, n.id);
             }
         }
     }

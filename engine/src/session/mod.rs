@@ -19,6 +19,7 @@
 
 mod check;
 mod checkpoint;
+mod index_set;
 mod links;
 mod replan;
 mod report;
@@ -30,6 +31,7 @@ pub use crate::events::{parse_events, Event, EventKind};
 use crate::input::scenario_from_value;
 use crate::model::{Need, Policy, Quantities, Resource, Scenario};
 use crate::solve::Status;
+use index_set::IndexSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -304,9 +306,9 @@ pub struct Session {
     /// component is solved the same way whatever else is open.
     dims: BTreeSet<String>,
     /// By need index: the indices of the resources each need is linked to (`links.rs`).
-    adj_need: Vec<BTreeSet<u32>>,
+    adj_need: Vec<IndexSet>,
     /// By resource index: the indices of the needs each resource is linked to.
-    adj_res: Vec<BTreeSet<u32>>,
+    adj_res: Vec<IndexSet>,
     /// (resource, need) -> share of the need's open part.
     plan: BTreeMap<(String, String), f64>,
     marginal: HashMap<String, f64>,
@@ -505,7 +507,7 @@ impl Session {
         self.res_ix.insert(r.id.clone(), self.resources.len());
         self.residual.push(r.clone());
         self.resources.push(r);
-        self.adj_res.push(BTreeSet::new());
+        self.adj_res.push(IndexSet::new());
     }
 
     fn insert_need(&mut self, n: Need) {
@@ -513,7 +515,7 @@ impl Session {
         self.need_ix.insert(n.id.clone(), self.needs.len());
         self.open.push(1.0);
         self.needs.push(n);
-        self.adj_need.push(BTreeSet::new());
+        self.adj_need.push(IndexSet::new());
     }
 
     fn is_open(&self, ni: usize) -> bool {

@@ -160,14 +160,14 @@ impl Session {
         while let Some(node) = queue.pop_front() {
             match node {
                 Node::Need(ni) => {
-                    for &r in &self.adj_need[ni] {
+                    for r in &self.adj_need[ni] {
                         if !std::mem::replace(&mut seen_r[r as usize], true) {
                             queue.push_back(Node::Res(r as usize));
                         }
                     }
                 }
                 Node::Res(ri) => {
-                    for &n in &self.adj_res[ri] {
+                    for n in &self.adj_res[ri] {
                         if !std::mem::replace(&mut seen_n[n as usize], true) {
                             queue.push_back(Node::Need(n as usize));
                         }

@@ -524,7 +524,7 @@ impl Session {
                 // make the invariant hold whatever produced the plan (an infeasible
                 // component's plan included).
                 let linked = match (self.need_ix.get(need), self.res_ix.get(resource)) {
-                    (Some(&ni), Some(&ri)) => self.adj_need[ni].contains(&(ri as u32)),
+                    (Some(&ni), Some(&ri)) => self.adj_need[ni].contains(ri as u32),
                     _ => false,
                 };
                 if !linked {

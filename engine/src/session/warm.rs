@@ -161,7 +161,7 @@ impl Session {
             .iter()
             .zip(&needs)
             .flat_map(|(&ni, n)| {
-                this.adj_need[ni].iter().map(move |&r| {
+                this.adj_need[ni].iter().map(move |r| {
                     let ri = r as usize;
                     rule_link(ri, &this.residual[ri], ni, n, &this.policy)
                         .map(|e| e.cost)
@@ -209,7 +209,7 @@ impl Session {
             arc_link.push(None);
             let mut links = Vec::new();
             // Slots are the resources' indices (`res_ids` above).
-            for &rs in &self.adj_need[ni] {
+            for rs in &self.adj_need[ni] {
                 let edge = *edge_cost.next().ok_or(WarmRefusal::Flow)?;
                 let c = arc_cost(edge, n, demand, &scales)?;
                 let a = p.add_arc(2 + rs as usize, node, 0, INFINITE, 0);
@@ -611,7 +611,7 @@ impl WarmFlow {
         // Each need the rules link now, by slot, with its index in the session.
         let want: BTreeMap<u32, usize> = s.adj_res[ri]
             .iter()
-            .filter_map(|&ni| {
+            .filter_map(|ni| {
                 let ni = ni as usize;
                 self.need_slot.get(&s.needs[ni].id).map(|&ns| (ns, ni))
             })
@@ -712,7 +712,7 @@ impl WarmFlow {
         // Each resource the rules link now, by slot, with its index in the session.
         let want: BTreeMap<u32, usize> = s.adj_need[ni]
             .iter()
-            .filter_map(|&ri| {
+            .filter_map(|ri| {
                 let ri = ri as usize;
                 self.res_slot.get(&s.resources[ri].id).map(|&rs| (rs, ri))
             })
