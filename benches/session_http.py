@@ -3,7 +3,7 @@
 
 usage: session_http.py BINARY [--needs N] [--teams M] [--events E] [--fairness none|maxmin]
                        [--dims 1|2] [--seed S] [--warm] [--budget MS] [--checkpoint-every K]
-                       [--reload]
+                       [--reload] [--new-connections]
 
 Starts `BINARY serve` on 127.0.0.1 (a free port, SQLite in a temporary folder), creates one
 session of N needs (default 1,500) and M teams (default 400) of ONE kind spread over a city,
@@ -16,10 +16,13 @@ same stream re-planned warm; without it, cold). `--budget MS` starts it with
 changes on the stream, which this client does not read: it reads the plan instead, untimed,
 which waits for the re-plan, so every event meets an idle session (the count of such answers
 is printed). `--checkpoint-every K` passes `--session-checkpoint-every K` to the server.
+The events go over one kept-alive connection, as a console's `fetch` sends them;
+`--new-connections` opens a new one per event instead (as this script did before 2026-12-04).
 `--reload` then kills the server (SIGKILL), starts it again on the same data and times the
 first read of the session, which rebuilds it from its log. Stdlib only; the server is
 stopped at the end.
 """
+import http.client
 import json
 import os
 import random
@@ -41,6 +44,32 @@ def post(base, path, body):
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=600) as r:
         return json.loads(r.read())
+
+
+class Poster:
+    """POSTs JSON over one kept-alive connection (a new one per request when `fresh`)."""
+
+    def __init__(self, base, fresh):
+        self.host = base.removeprefix("http://")
+        self.fresh = fresh
+        self.conn = None
+
+    def post(self, path, body):
+        if self.conn is None or self.fresh:
+            if self.conn is not None:
+                self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, timeout=600)
+        self.conn.request("POST", path, body=json.dumps(body).encode(),
+                          headers={"Content-Type": "application/json"})
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"POST {path}: {r.status} {data[:200]!r}")
+        return json.loads(data)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
 
 
 def get(base, path):
@@ -109,6 +138,7 @@ def main():
                 get(base, f"/v1/sessions/{sid}/state")["plan"]["allocations"]}
         kinds = ["need_added", "need_updated", "need_withdrawn", "dispatched", "resource_updated"]
         times = {k: [] for k in kinds}
+        poster = Poster(base, "--new-connections" in sys.argv)
         live = [n["id"] for n in s["needs"]]
         next_id = needs
         replanning = 0
@@ -137,7 +167,7 @@ def main():
                 r["capacity"] = {d: rng.randint(4, 12) for d in dim_names}
                 ev = {"type": "resource_updated", "resource": r}
             t = time.perf_counter()
-            answer = post(base, f"/v1/sessions/{sid}/events", {"events": [ev]})
+            answer = poster.post(f"/v1/sessions/{sid}/events", {"events": [ev]})
             times[kind].append((time.perf_counter() - t) * 1000)
             if answer.get("replanning"):
                 replanning += 1
@@ -154,6 +184,7 @@ def main():
               f"fairness {fairness}, {'warm' if warm else 'cold'}"
               f"{f', budget {budget} ms' if budget is not None else ''}: created in {created:.2f} s; "
               f"{count} events one at a time"
+              f"{' (a new connection each)' if poster.fresh else ' (one kept-alive connection)'}"
               f"{f', {replanning} answered replanning' if budget is not None else ''}")
         print("| event | n | median (ms) | p99 (ms) |")
         print("|---|---|---|---|")
@@ -164,6 +195,7 @@ def main():
             if xs:
                 p99 = xs[min(len(xs) - 1, round(0.99 * (len(xs) - 1)))]
                 print(f"| {k} | {len(xs)} | {statistics.median(xs):.1f} | {p99:.1f} |")
+        poster.close()
         every.sort()
         print(f"| all | {len(every)} | {statistics.median(every):.1f} | "
               f"{every[min(len(every) - 1, round(0.99 * (len(every) - 1)))]:.1f} |")
