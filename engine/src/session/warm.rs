@@ -852,14 +852,19 @@ impl WarmFlow {
             .map_err(|_| WarmRefusal::Flow)?;
         let id = self.need_ids[slot as usize].clone();
         for (rs, a) in e.links {
+            // A plan entry is written for a link only when it carries flow (`write_plan`),
+            // so the links without flow need no look-up by ids.
+            let flowing = self.flow.flow(a as usize) > 0;
             self.flow
                 .set_bounds(a as usize, 0, 0)
                 .map_err(|_| WarmRefusal::Flow)?;
             self.arc_link[a as usize] = None;
             self.remove_res_link(rs, a as usize);
-            let key = (self.res_ids[rs as usize].clone(), id.clone());
-            if s.plan.contains_key(&key) {
-                s.plan_set(key, None);
+            if flowing {
+                let key = (self.res_ids[rs as usize].clone(), id.clone());
+                if s.plan.contains_key(&key) {
+                    s.plan_set(key, None);
+                }
             }
         }
         self.need_slot.remove(&id);
