@@ -2,7 +2,8 @@
 //! rules against the residual side. Kept by index (`adj_need[ni]` holds resource indices,
 //! `adj_res[ri]` need indices), not by id: a resource's set holds thousands, and a set of ids
 //! cost a string comparison per step and an allocation per entry. A withdrawal moves the last
-//! entity into the gap (`swap_remove`), and its neighbours' sets are renumbered with it.
+//! entity into the gap (`swap_remove`), and its neighbours' sets are renumbered with it. The
+//! sets are [`IndexSet`]s, bits where they are dense.
 
 use super::index_set::IndexSet;
 use super::{Session, EPS};
