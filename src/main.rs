@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use commands::{generate, instance, serve, simulate, solve, ArgError};
 use std::process::ExitCode;
 
+/// mimalloc keeps freed pages for reuse where glibc's malloc gives every block above its
+/// mmap threshold back to the kernel on free: a fair session's re-plan allocates and frees
+/// per-link arrays of megabytes at each LP stage, and the kernel zeroed each page again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "commonsnet",
