@@ -75,6 +75,14 @@ impl IndexSet {
             IndexSet::Bits { words, len } => {
                 let w = i as usize / 64;
                 if w >= words.len() {
+                    if (*len + 1) * 128 < (w + 1) * 64 {
+                        // So far past the bits that they would hold less than 1 in 128 of
+                        // their width: a sorted vector, with `i` last.
+                        let mut v: Vec<u32> = Iter::over(words).collect();
+                        v.push(i);
+                        *self = IndexSet::Sorted(v);
+                        return true;
+                    }
                     words.resize(w + 1, 0);
                 }
                 let bit = 1 << (i % 64);
@@ -102,6 +110,10 @@ impl IndexSet {
                     Some(w) if *w & bit != 0 => {
                         *w &= !bit;
                         *len -= 1;
+                        // The width follows the largest index left.
+                        while words.last() == Some(&0) {
+                            words.pop();
+                        }
                         true
                     }
                     _ => false,
@@ -118,11 +130,7 @@ impl IndexSet {
     pub(crate) fn iter(&self) -> Iter<'_> {
         match self {
             IndexSet::Sorted(v) => Iter::Sorted(v.iter()),
-            IndexSet::Bits { words, .. } => Iter::Bits {
-                words,
-                at: 0,
-                word: words.first().copied().unwrap_or(0),
-            },
+            IndexSet::Bits { words, .. } => Iter::over(words),
         }
     }
 
@@ -145,8 +153,8 @@ impl IndexSet {
     }
 
     /// Bits that fell below 1 in 128 of their width (or below `SMALL / 2` entries) go back to
-    /// a sorted vector; the gap to `densify`'s 1 in 32 keeps a set near the line from
-    /// switching at every event.
+    /// a sorted vector (an insert far past the bits checks the same on its own); the gap to
+    /// `densify`'s 1 in 32 keeps a set near the line from switching at every event.
     fn sparsify(&mut self) {
         if let IndexSet::Bits { words, len } = self {
             if *len < SMALL / 2 || *len * 128 < words.len() * 64 {
@@ -187,6 +195,16 @@ pub(crate) enum Iter<'a> {
     },
 }
 
+impl<'a> Iter<'a> {
+    fn over(words: &'a [u64]) -> Iter<'a> {
+        Iter::Bits {
+            words,
+            at: 0,
+            word: words.first().copied().unwrap_or(0),
+        }
+    }
+}
+
 impl Iterator for Iter<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
@@ -223,6 +241,18 @@ mod tests {
         // Far apart: stays sorted however many.
         let s: IndexSet = (0..100).map(|i| i * 1000).collect();
         assert!(matches!(s, IndexSet::Sorted(_)));
+        // Bits never grow wider than 128 times the entries: an index far past them turns
+        // the set into a vector, and removing the largest narrows the bits.
+        let mut s: IndexSet = (0..100).collect();
+        assert!(s.insert(1_000_000));
+        assert!(matches!(s, IndexSet::Sorted(_)));
+        let want: Vec<u32> = (0..100).chain([1_000_000]).collect();
+        assert_eq!(s.iter().collect::<Vec<_>>(), want);
+        let mut s: IndexSet = (0..1000).collect();
+        for i in (200..1000).rev() {
+            assert!(s.remove(i));
+        }
+        assert!(matches!(&s, IndexSet::Bits { words, .. } if words.len() == 4));
     }
 
     /// Random sequences of inserts and removals (seeded) give the answers and the ascending
