@@ -39,13 +39,6 @@ def arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
 
-def post(base, path, body):
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read())
-
-
 class Poster:
     """POSTs JSON over one kept-alive connection (a new one per request when `fresh`)."""
 
@@ -63,7 +56,7 @@ class Poster:
                           headers={"Content-Type": "application/json"})
         r = self.conn.getresponse()
         data = r.read()
-        if r.status != 200:
+        if not 200 <= r.status < 300:
             raise RuntimeError(f"POST {path}: {r.status} {data[:200]!r}")
         return json.loads(data)
 
@@ -129,8 +122,9 @@ def main():
     server, base = start()
     try:
         s = scenario(rng, needs, teams, dims, fairness)
+        poster = Poster(base, "--new-connections" in sys.argv)
         t = time.perf_counter()
-        sid = post(base, "/v1/sessions", {"scenario": s})["id"]
+        sid = poster.post("/v1/sessions", {"scenario": s})["id"]
         created = time.perf_counter() - t
         # The plan as the client sees it: read once, then kept from each answer's changed
         # matches (as a coordinator's console does), so no read sits between events.
@@ -138,7 +132,6 @@ def main():
                 get(base, f"/v1/sessions/{sid}/state")["plan"]["allocations"]}
         kinds = ["need_added", "need_updated", "need_withdrawn", "dispatched", "resource_updated"]
         times = {k: [] for k in kinds}
-        poster = Poster(base, "--new-connections" in sys.argv)
         live = [n["id"] for n in s["needs"]]
         next_id = needs
         replanning = 0

@@ -75,9 +75,9 @@ impl IndexSet {
             IndexSet::Bits { words, len } => {
                 let w = i as usize / 64;
                 if w >= words.len() {
-                    if (*len + 1) * 128 < (w + 1) * 64 {
-                        // So far past the bits that they would hold less than 1 in 128 of
-                        // their width: a sorted vector, with `i` last.
+                    if too_sparse(*len + 1, w + 1) {
+                        // So far past the bits that they would be too sparse: a sorted
+                        // vector, with `i` last.
                         let mut v: Vec<u32> = Iter::over(words).collect();
                         v.push(i);
                         *self = IndexSet::Sorted(v);
@@ -157,11 +157,17 @@ impl IndexSet {
     /// `densify`'s 1 in 32 keeps a set near the line from switching at every event.
     fn sparsify(&mut self) {
         if let IndexSet::Bits { words, len } = self {
-            if *len < SMALL / 2 || *len * 128 < words.len() * 64 {
+            if too_sparse(*len, words.len()) {
                 *self = IndexSet::Sorted(self.iter().collect());
             }
         }
     }
+}
+
+/// Bits of `len` entries over `words` words hold fewer than 1 in 128 of their width, or fewer
+/// than `SMALL / 2` entries: a sorted vector serves them better.
+fn too_sparse(len: usize, words: usize) -> bool {
+    len < SMALL / 2 || len * 128 < words * 64
 }
 
 impl FromIterator<u32> for IndexSet {
