@@ -2,15 +2,17 @@
 """Event-to-answer latency of a live session over HTTP (issue 18's measurement).
 
 usage: session_http.py BINARY [--needs N] [--teams M] [--events E] [--fairness none|maxmin]
-                       [--dims 1|2] [--seed S] [--warm] [--budget MS] [--checkpoint-every K]
-                       [--reload] [--new-connections]
+                       [--dims 1|2] [--communities C] [--seed S] [--warm] [--budget MS]
+                       [--checkpoint-every K] [--reload] [--new-connections]
 
 Starts `BINARY serve` on 127.0.0.1 (a free port, SQLite in a temporary folder), creates one
 session of N needs (default 1,500) and M teams (default 400) of ONE kind spread over a city,
 with a radius that covers it (every need may take every team: one component), then sends E
 events (default 100) one at a time, cycling need_added, need_updated, need_withdrawn,
 dispatched and resource_updated, and prints the median and p99 of each kind's round trip
-(request sent to answer read) in ms. `--warm` starts the server with `--warm-sessions` (the
+(request sent to answer read) in ms. Needs and teams are spread over C communities (default
+6, the groups of `fairness`); with `--communities 1` max-min adds nothing to the coverage
+objective and the session re-plans as a coverage one (`Policy::fairness_implied`). `--warm` starts the server with `--warm-sessions` (the
 same stream re-planned warm; without it, cold). `--budget MS` starts it with
 `--replan-budget-ms MS`: answers past the budget come with `replanning: true` and their
 changes on the stream, which this client does not read: it reads the plan instead, untimed,
@@ -70,7 +72,7 @@ def get(base, path):
         return json.loads(r.read())
 
 
-def scenario(rng, needs, teams, dims, fairness):
+def scenario(rng, needs, teams, dims, fairness, zones):
     def point():
         return round(45.07 + rng.gauss(0, 0.06), 5), round(7.68 + rng.gauss(0, 0.08), 5)
 
@@ -78,18 +80,18 @@ def scenario(rng, needs, teams, dims, fairness):
     resources = []
     for i in range(teams):
         lat, lon = point()
-        resources.append({"id": f"team{i}", "community": f"zone{i % 6}", "kind": "rescue", "lat": lat,
+        resources.append({"id": f"team{i}", "community": f"zone{i % zones}", "kind": "rescue", "lat": lat,
                           "lon": lon, "capacity": {d: rng.randint(4, 12) for d in dim_names}})
     policy = {"max_distance_km": 100, "speed_kmh": 40, "cost_per_km": 1.0}
     if fairness != "none":
         policy.update({"fairness": fairness, "cross_community": True})
-    return {"resources": resources, "needs": [need(rng, i, dim_names) for i in range(needs)],
+    return {"resources": resources, "needs": [need(rng, i, dim_names, zones) for i in range(needs)],
             "policy": policy}
 
 
-def need(rng, i, dim_names):
+def need(rng, i, dim_names, zones):
     lat, lon = round(45.07 + rng.gauss(0, 0.06), 5), round(7.68 + rng.gauss(0, 0.08), 5)
-    return {"id": f"inc{i}", "community": f"zone{rng.randrange(6)}", "kind": "rescue", "lat": lat,
+    return {"id": f"inc{i}", "community": f"zone{rng.randrange(zones)}", "kind": "rescue", "lat": lat,
             "lon": lon, "demand": {d: rng.randint(1, 6) for d in dim_names}, "priority": rng.randint(1, 5)}
 
 
@@ -100,6 +102,7 @@ def main():
     count = int(arg("--events", 100))
     fairness = arg("--fairness", "none")
     dims = int(arg("--dims", 1))
+    zones = int(arg("--communities", 6))
     rng = random.Random(int(arg("--seed", 1)))
     dim_names = ["team_h", "kits"][:dims]
     data = tempfile.mkdtemp()
@@ -121,7 +124,7 @@ def main():
 
     server, base = start()
     try:
-        s = scenario(rng, needs, teams, dims, fairness)
+        s = scenario(rng, needs, teams, dims, fairness, zones)
         poster = Poster(base, "--new-connections" in sys.argv)
         t = time.perf_counter()
         sid = poster.post("/v1/sessions", {"scenario": s})["id"]
@@ -138,12 +141,12 @@ def main():
         for e in range(count):
             kind = kinds[e % len(kinds)]
             if kind == "need_added":
-                n = need(rng, next_id, dim_names)
+                n = need(rng, next_id, dim_names, zones)
                 next_id += 1
                 live.append(n["id"])
                 ev = {"type": "need_added", "need": n}
             elif kind == "need_updated":
-                n = need(rng, 0, dim_names)
+                n = need(rng, 0, dim_names, zones)
                 n["id"] = live[rng.randrange(len(live))]
                 ev = {"type": "need_updated", "need": n}
             elif kind == "need_withdrawn":

@@ -6,6 +6,7 @@
 use crate::common::*;
 use crate::fairness::Naive;
 use commonsnet_engine::model::{Fairness, Objective, Scenario};
+use commonsnet_engine::solve::SolverUsed;
 use commonsnet_engine::{scenario_from_value, solve, Report, Status};
 use good_lp::{constraint, Expression};
 use std::collections::BTreeMap;
@@ -268,4 +269,71 @@ fn indivisible_needs_match_the_naive_mip() {
     for seed in 3000..3120 {
         check(seed, shape);
     }
+}
+
+/// Max-min over one group adds nothing to the coverage objective
+/// (`Policy::fairness_implied`): such scenarios are solved as coverage, components apart, on
+/// the network simplex, and still match the naive model's three stages (max `t`, then max `V`
+/// and min `C` under SPEC's holds), with a price of fairness of 0. With needs in two groups
+/// the rule binds and the scenario stays on HiGHS.
+#[test]
+fn max_min_over_one_group_is_solved_as_coverage_and_matches_the_naive_model() {
+    let shape = Shape {
+        resources: 6,
+        needs: 10,
+        explicit_links: false,
+        indivisible: false,
+        min_fill: true,
+        dims: 1,
+    };
+    let (mut on_flow, mut on_lp) = (0, 0);
+    for seed in 4000..4150 {
+        let mut rng = Rng::new(seed);
+        let policy = serde_json::json!({"fairness": "maxmin", "cross_community": true});
+        let mut value = random_scenario(&mut rng, shape, policy);
+        let one_group = rng.chance(0.7);
+        if one_group {
+            for n in value["needs"].as_array_mut().unwrap() {
+                n["community"] = serde_json::json!("north");
+            }
+        }
+        let s = scenario_from_value(&value).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let groups: std::collections::BTreeSet<&str> =
+            s.needs().iter().map(|n| n.community.as_str()).collect();
+        let report = Report::new(&solve(&s));
+        let sum = &report.summary;
+        let Some((v, c)) = naive_solve(&s) else {
+            assert_eq!(sum.status, Status::Infeasible, "seed {seed}\n{value}");
+            continue;
+        };
+        assert_eq!(sum.status, Status::Optimal, "seed {seed}\n{value}");
+        assert!(
+            close(sum.coverage_value, v, 1e-5),
+            "seed {seed}: V engine {} oracle {v}\n{value}",
+            sum.coverage_value
+        );
+        assert!(
+            close(sum.cost, c, 1e-4),
+            "seed {seed}: C engine {} oracle {c}\n{value}",
+            sum.cost
+        );
+        let flow = sum.solver.contains(SolverUsed::NetworkSimplex);
+        if groups.len() == 1 {
+            // The routes of the same scenario without the rule.
+            let mut plain = value.clone();
+            plain["policy"]["fairness"] = serde_json::json!("none");
+            let plain = scenario_from_value(&plain).unwrap();
+            let plain = Report::new(&solve(&plain)).summary.solver;
+            assert_eq!(sum.solver, plain, "seed {seed}");
+            assert_eq!(sum.price_of_fairness, Some(0.0), "seed {seed}");
+            on_flow += usize::from(flow);
+        } else {
+            assert!(!flow, "seed {seed}: {:?}", sum.solver);
+            on_lp += 1;
+        }
+    }
+    assert!(
+        on_flow > 60 && on_lp > 20,
+        "{on_flow} on the flow, {on_lp} on HiGHS"
+    );
 }

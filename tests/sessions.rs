@@ -683,6 +683,11 @@ fn one_component(
     needs: usize,
     fair: bool,
 ) -> commonsnet_engine::Scenario {
+    scenario_from_value(&one_component_value(rng, dims, needs, fair)).unwrap()
+}
+
+/// [`one_component`] as JSON.
+fn one_component_value(rng: &mut SplitMix64, dims: &[&str], needs: usize, fair: bool) -> Value {
     let mut init = initial(rng, dims, fair, true);
     init["policy"]["max_distance_km"] = json!(50);
     for i in 12..needs {
@@ -692,7 +697,7 @@ fn one_component(
             .push(need(rng, &format!("m{i}"), dims));
     }
     one_kind(&mut init);
-    scenario_from_value(&init).unwrap()
+    init
 }
 
 /// A warm session rebuilt from its initial scenario and log.
@@ -1113,4 +1118,98 @@ fn warm_replay_matches_after_an_empty_first_flush() {
     assert!(apply_logged(&mut s, &Value::Array(events), &mut log, 9361));
     assert!(s.is_warm());
     assert_same_plan(s.plan(), warm_replayed(&init, &log).plan(), "replay");
+}
+
+/// Every `community` in `v` set to `c`.
+fn one_community(v: &mut Value, c: &str) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "community" {
+                    *x = json!(c);
+                } else {
+                    one_community(x, c);
+                }
+            }
+        }
+        Value::Array(xs) => xs.iter_mut().for_each(|x| one_community(x, c)),
+        _ => {}
+    }
+}
+
+/// A max-min session whose open needs are all of one group re-plans on the warm flow, as a
+/// coverage session does (`Policy::fairness_implied`); a need of a second group puts it on
+/// the LP, whole, and the group's last need leaving puts it back on the flow. After every
+/// batch the plan has the value, cost and smallest group ratio of a from-scratch solve, and
+/// the replayed log rebuilds the very plan.
+#[test]
+fn max_min_over_one_group_re_plans_on_the_warm_flow_until_a_second_group_comes() {
+    let dims: &[&str] = &["team_h"];
+    let (mut on_flow, mut one_group, mut on_lp) = (0, 0, 0);
+    let mut back_on_flow = [false; 6];
+    for seed in 0..6u64 {
+        let mut rng = SplitMix64::new(7000 + seed);
+        let mut init = one_component_value(&mut rng, dims, 30, true);
+        one_community(&mut init, "c0");
+        let init = scenario_from_value(&init).unwrap();
+        let mut s = Session::new_warm(&init, true).unwrap();
+        let mut log: Vec<Applied> = Vec::new();
+        let mut next = 0;
+        for step in 0..30 {
+            // Steps 10 to 19 bring needs of a second group; step 20 withdraws them.
+            let mut batch = random_batch(&mut rng, &s, &mut next, dims);
+            one_kind(&mut batch);
+            one_community(&mut batch, "c0");
+            if (10..20).contains(&step) && step % 3 == 1 {
+                let mut n = need(&mut rng, &format!("other{step}"), dims);
+                one_kind(&mut n);
+                one_community(&mut n, "c1");
+                batch = json!([{"type": "need_added", "need": n}]);
+            } else if step == 20 {
+                let others: Vec<Value> = s
+                    .needs()
+                    .filter(|(n, open)| n.community == "c1" && *open > 0.0)
+                    .map(|(n, _)| json!({"type": "need_withdrawn", "id": n.id}))
+                    .collect();
+                batch = Value::Array(others);
+            }
+            if !apply_logged(&mut s, &batch, &mut log, seed) {
+                continue;
+            }
+            let ctx = format!("seed {seed} step {step} {batch}");
+            let groups: std::collections::BTreeSet<&str> = s
+                .needs()
+                .filter(|(_, open)| *open > 0.0)
+                .map(|(n, _)| n.community.as_str())
+                .collect();
+            // On the flow exactly while one group is open, unless the warm model refused
+            // the session's numbers (then it re-plans cold, as a coverage session would).
+            let flow = s.warm_work().is_some();
+            if groups.len() > 1 {
+                assert!(!flow, "{ctx}: groups {groups:?}");
+                on_lp += 1;
+            } else {
+                one_group += 1;
+                on_flow += usize::from(flow);
+                back_on_flow[seed as usize] |= step >= 20 && flow;
+            }
+            assert_optimal_plan(&s, &ctx);
+            let scratch = Report::new(&solve_with(
+                &s.residual_scenario(),
+                &SolveOptions::default(),
+            ));
+            let (a, b) = (
+                s.report().summary.min_group_ratio,
+                scratch.summary.min_group_ratio,
+            );
+            assert!((a - b).abs() <= 1e-6, "{ctx}: smallest ratio {a} vs {b}");
+        }
+        assert_replays(&init, &log, &s, seed);
+    }
+    let back = back_on_flow.iter().filter(|&&b| b).count();
+    assert!(
+        on_flow * 10 >= one_group * 8 && on_lp > 20 && back >= 4,
+        "{on_flow} of {one_group} one-group batches on the flow, {on_lp} on the LP, {back} \
+         sessions back on the flow"
+    );
 }

@@ -236,6 +236,35 @@ impl Policy {
         self.couples_groups() || self.objective == Objective::Deprivation
     }
 
+    /// The group whose coverage ratio a need counts in (`group_by`).
+    pub fn group_of<'a>(&self, n: &'a Need) -> &'a str {
+        match self.group_by {
+            GroupBy::Community => &n.community,
+            GroupBy::Kind => &n.kind,
+        }
+    }
+
+    /// Whether the fairness rule adds nothing to the objective over `needs`: max-min or
+    /// leximin under the coverage objective, every need in one group. With one group
+    /// `ratio_g = V / P`, so maximising `t` under `ratio_g >= t` maximises `V`, as the
+    /// coverage objective's first stage does; the exact lexicographic optimum (most value,
+    /// then cheapest) holds both of SPEC's holds (`ratio_g >= t* - 1e-7` and
+    /// `V >= V* - 1e-7 max(1, |V*|)`). The rule is then left out of the model: no group rows,
+    /// components solved apart, the transportation case on the network simplex, and the plan
+    /// is its own efficient plan (a price of fairness of 0).
+    pub fn fairness_implied<'a>(&self, mut needs: impl Iterator<Item = &'a Need>) -> bool {
+        if !matches!(self.fairness, Fairness::Maxmin | Fairness::Leximin)
+            || self.objective != Objective::Coverage
+        {
+            return false;
+        }
+        let Some(first) = needs.next() else {
+            return true;
+        };
+        let group = self.group_of(first);
+        needs.all(|n| self.group_of(n) == group)
+    }
+
     /// Spacing of candidate starts in hours.
     pub fn slot(&self) -> f64 {
         self.slot_h.unwrap_or(1.0)
@@ -373,6 +402,13 @@ impl Scenario {
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Whether group ratios enter this scenario's model, coupling its components: the
+    /// policy's fairness rule or fair objective ([`Policy::couples_groups`]), unless the rule
+    /// adds nothing over these needs ([`Policy::fairness_implied`]).
+    pub fn couples_groups(&self) -> bool {
+        self.policy.couples_groups() && !self.policy.fairness_implied(self.needs.iter())
     }
 
     /// The same scenario under another name (names carry no invariant).

@@ -85,6 +85,13 @@ impl SubModel<'_> {
         }
     }
 
+    /// Whether a fairness rule enters this part's model. Its groups are built only where the
+    /// rule couples the scenario's components (`solve_parts_of`): a max-min rule over a single
+    /// group adds nothing to the coverage objective (`Policy::fairness_implied`) and has none.
+    fn fairness_applies(&self) -> bool {
+        self.scenario.policy.fairness != Fairness::None && !self.groups.is_empty()
+    }
+
     /// SPEC's transportation case: one dimension, default uses, no fairness, no indivisible
     /// need, `solver: auto`, objective `coverage` or `cost`, and no time model (capacity over
     /// time is not a flow's node balance).
@@ -92,7 +99,7 @@ impl SubModel<'_> {
         let s = self.scenario;
         s.policy.solver == SolverChoice::Auto
             && self.net.time.is_none()
-            && s.policy.fairness == Fairness::None
+            && !self.fairness_applies()
             && matches!(s.policy.objective, Objective::Coverage | Objective::Cost)
             && self.net.num_dims() == 1
             && !self.net.has_use_override
@@ -109,7 +116,7 @@ impl SubModel<'_> {
         let net = self.net;
         let time = net.time.as_ref()?;
         let shape = s.policy.solver == SolverChoice::Auto
-            && s.policy.fairness == Fairness::None
+            && !self.fairness_applies()
             && matches!(s.policy.objective, Objective::Coverage | Objective::Cost)
             && net.num_dims() == 1
             && time.reusable[0]

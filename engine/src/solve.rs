@@ -2,7 +2,7 @@
 
 use crate::graph::{components, Component, Network};
 use crate::lp::LpStarts;
-use crate::model::{Fairness, GroupBy, Need, Objective, Policy, Scenario, SolverChoice};
+use crate::model::{Fairness, Need, Objective, Policy, Scenario, SolverChoice};
 use crate::submodel::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -337,7 +337,12 @@ fn solve_parts(
                     && live.is_none()
                     && !matches!(sol.status, Status::Infeasible | Status::Error) =>
             {
-                efficient_plan(s, &network, opts, start)
+                if s.policy.fairness_implied(s.needs.iter()) {
+                    // The plan was solved without the rule, as the efficient plan would be.
+                    (sol.status == Status::Optimal).then(|| Efficient::of(s, &network, &sol.x))
+                } else {
+                    efficient_plan(s, &network, opts, start)
+                }
             }
             _ => None,
         };
@@ -374,19 +379,26 @@ fn efficient_plan(
     if sol.status != Status::Optimal {
         return None;
     }
-    let mut y = vec![0.0; s.needs.len()];
-    for (e, edge) in net.edges.iter().enumerate() {
-        y[edge.need()] += sol.x[e];
+    Some(Efficient::of(s, net, &sol.x))
+}
+
+impl Efficient {
+    /// The value and coverage of the plan with shares `x` (by edge of `net`).
+    fn of(s: &Scenario, net: &Network, x: &[f64]) -> Efficient {
+        let mut y = vec![0.0; s.needs.len()];
+        for (e, edge) in net.edges.iter().enumerate() {
+            y[edge.need()] += x[e];
+        }
+        let coverage: Vec<f64> = y.into_iter().map(|y: f64| y.min(1.0)).collect();
+        let value = s
+            .needs
+            .iter()
+            .zip(&coverage)
+            .map(|(n, y)| n.priority * y)
+            .sum::<f64>()
+            + 0.0;
+        Efficient { value, coverage }
     }
-    let coverage: Vec<f64> = y.into_iter().map(|y: f64| y.min(1.0)).collect();
-    let value = s
-        .needs
-        .iter()
-        .zip(&coverage)
-        .map(|(n, y)| n.priority * y)
-        .sum::<f64>()
-        + 0.0;
-    Some(Efficient { value, coverage })
 }
 
 /// The pool a solve must build, if any (see [`SolveOptions::threads`]).
@@ -421,10 +433,7 @@ fn empty_solution(s: &Scenario, net: &Network, solver: Solvers) -> Solution {
 
 /// The group key of a need under the policy.
 pub fn group_key(s: &Scenario, n: &Need) -> String {
-    match s.policy.group_by {
-        GroupBy::Community => n.community.clone(),
-        GroupBy::Kind => n.kind.clone(),
-    }
+    s.policy.group_of(n).to_string()
 }
 
 /// Split the scenario into parts, solve each on its route (in parallel), merge the answers.
@@ -446,9 +455,8 @@ fn solve_parts_of(
     }
     // Group ratios sum over every component, so fairness couples them; the greedy baseline
     // ranks every need of the scenario at once. Either is one part.
-    let whole = s.policy.couples_groups()
-        || s.policy.solver == SolverChoice::Greedy
-        || !opts.split_components;
+    let coupled = s.couples_groups();
+    let whole = coupled || s.policy.solver == SolverChoice::Greedy || !opts.split_components;
     let parts: Vec<Component> = if whole {
         let mut all = Component {
             needs: (0..s.needs.len()).collect(),
@@ -457,7 +465,7 @@ fn solve_parts_of(
         };
         // Without fairness a need without links has nothing to decide (the merge reports a
         // positive min_fill of it); the greedy plan, as SPEC words it, checks every need.
-        if !s.policy.couples_groups() && s.policy.solver != SolverChoice::Greedy {
+        if !coupled && s.policy.solver != SolverChoice::Greedy {
             all.needs.retain(|&n| linked[n]);
         }
         vec![all]
@@ -465,7 +473,9 @@ fn solve_parts_of(
         components(s.resources.len(), s.needs.len(), &net.edges)
     };
     let solve_part = |c: &Component| {
-        let groups = if !s.policy.couples_groups() {
+        // Groups only where their ratios enter the model: `SubModel::route` and the LP
+        // stages read an empty list as no fairness rule.
+        let groups = if !coupled {
             Vec::new()
         } else {
             let mut by_name: BTreeMap<String, Group> = BTreeMap::new();

@@ -356,6 +356,10 @@ struct Pending {
     before: BTreeMap<(String, String), f64>,
     /// How many dimensions the session had at the last re-plan (a new one re-plans all).
     dims: usize,
+    /// Whether group ratios coupled the components at the last re-plan
+    /// (`Session::couples_groups`): a change either way re-plans all, since the parts not
+    /// touched were planned under the other model.
+    coupled: bool,
     /// Entities touched since the last re-plan.
     needs: BTreeSet<String>,
     resources: BTreeSet<String>,
@@ -456,6 +460,15 @@ impl Session {
             let _ = s.relink_resource(ri);
         }
         Ok(s)
+    }
+
+    /// Whether group ratios couple the session's components: as
+    /// [`Scenario::couples_groups`] of its residual scenario, whose needs are the open ones.
+    pub(super) fn couples_groups(&self) -> bool {
+        let open = (0..self.needs.len())
+            .filter(|&i| self.is_open(i))
+            .map(|i| &self.needs[i]);
+        self.policy.couples_groups() && !self.policy.fairness_implied(open)
     }
 
     /// The needs in the session now (withdrawn ones are gone), each with the part of it not

@@ -19,7 +19,7 @@ impl Session {
     /// had before the first staged batch (the diff `flush` answers).
     pub(super) fn replan_touched(&mut self) {
         self.open_conflicts.take();
-        let whole_policy = self.policy.couples_groups();
+        let whole_policy = self.couples_groups();
         let dims = self.dims.len();
         let Some(p) = self.pending.as_mut() else {
             return;
@@ -42,11 +42,13 @@ impl Session {
             && cleared.1.is_empty()
             && !p.stale
             && p.dims == dims
+            && p.coupled == whole_policy
         {
             return;
         }
-        let whole = p.dims != dims || whole_policy;
+        let whole = p.dims != dims || whole_policy || p.coupled != whole_policy;
         p.dims = dims;
+        p.coupled = whole_policy;
         p.stale = false;
         p.dispatched.clear();
         // Taken only by a re-plan that runs (and logs its point), so that a replay, which

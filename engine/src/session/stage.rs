@@ -82,6 +82,7 @@ impl Session {
         if self.pending.is_none() {
             self.pending = Some(Pending {
                 dims,
+                coupled: self.couples_groups(),
                 conflicts_before: self.timed.then(|| self.conflict_keys()),
                 ..Pending::default()
             });
@@ -342,6 +343,7 @@ impl Session {
         if what_if.pending.is_none() {
             what_if.pending = Some(Pending {
                 dims: what_if.dims.len(),
+                coupled: what_if.couples_groups(),
                 ..Pending::default()
             });
         }
@@ -772,6 +774,7 @@ impl Session {
         if self.pending.is_none() {
             self.pending = Some(Pending {
                 dims: self.dims.len(),
+                coupled: self.couples_groups(),
                 ..Pending::default()
             });
         }

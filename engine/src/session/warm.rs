@@ -25,7 +25,7 @@
 
 use super::Session;
 use crate::graph::rule_link;
-use crate::model::{Fairness, Need, Objective, Resource, SolverChoice};
+use crate::model::{Need, Objective, Resource, SolverChoice};
 use crate::results::Report;
 use crate::route::{decimal_scale, gcd, scaled, COST_ROUNDING, MAX_LCM};
 use crate::solve::{solve_with, SolveOptions};
@@ -135,12 +135,14 @@ impl Session {
     }
 
     /// Whether the policy and dimensions are SPEC's transportation case (the needs are
-    /// checked as they come: an indivisible one ends the warm path).
+    /// checked as they come: an indivisible one ends the warm path). A max-min rule over the
+    /// open needs' one group is (`Policy::fairness_implied`); a need of a second group ends
+    /// the warm model at the next re-plan, which re-plans the whole session on the LP.
     pub(super) fn warm_shape(&self) -> bool {
         let p = &self.policy;
         !self.timed
             && p.solver == SolverChoice::Auto
-            && p.fairness == Fairness::None
+            && !self.couples_groups()
             && matches!(p.objective, Objective::Coverage | Objective::Cost)
             && self.dims.len() == 1
     }
