@@ -131,6 +131,19 @@ fn assert_optimal_plan(s: &Session, ctx: &str) {
     );
 }
 
+/// The session's plan has the smallest group ratio of a from-scratch solve.
+fn assert_smallest_ratio(s: &Session, ctx: &str) {
+    let scratch = Report::new(&solve_with(
+        &s.residual_scenario(),
+        &SolveOptions::default(),
+    ));
+    let (a, b) = (
+        s.report().summary.min_group_ratio,
+        scratch.summary.min_group_ratio,
+    );
+    assert!((a - b).abs() <= 1e-6, "{ctx}: smallest ratio {a} vs {b}");
+}
+
 /// Two sessions in the same state hold plans of the same value and cost (the same plan when
 /// both re-plan cold).
 fn assert_same_optimum(a: &Session, b: &Session, ctx: &str) {
@@ -835,15 +848,7 @@ fn warm_lp_sessions_keep_the_optimum_and_replay_to_the_same_plan() {
             assert!(s.is_warm(), "{ctx}");
             assert_optimal_plan(&s, &ctx);
             if fair {
-                let scratch = Report::new(&solve_with(
-                    &s.residual_scenario(),
-                    &SolveOptions::default(),
-                ));
-                let (a, b) = (
-                    s.report().summary.min_group_ratio,
-                    scratch.summary.min_group_ratio,
-                );
-                assert!((a - b).abs() <= 1e-6, "{ctx}: smallest ratio {a} vs {b}");
+                assert_smallest_ratio(&s, &ctx);
             }
         }
         assert_replays(&init, &log, &s, seed);
@@ -1139,20 +1144,26 @@ fn one_community(v: &mut Value, c: &str) {
 
 /// A max-min session whose open needs are all of one group re-plans on the warm flow, as a
 /// coverage session does (`Policy::fairness_implied`); a need of a second group puts it on
-/// the LP, whole, and the group's last need leaving puts it back on the flow. After every
+/// the LP, whole, and the group's last need leaving puts it back on the flow. A leximin
+/// session, which keeps no LP bases and so replays cold, stays off the flow. After every
 /// batch the plan has the value, cost and smallest group ratio of a from-scratch solve, and
-/// the replayed log rebuilds the very plan.
+/// the replayed log, and a rebuild from its last checkpoint, give the very plan.
 #[test]
 fn max_min_over_one_group_re_plans_on_the_warm_flow_until_a_second_group_comes() {
     let dims: &[&str] = &["team_h"];
     let (mut on_flow, mut one_group, mut on_lp) = (0, 0, 0);
-    let mut back_on_flow = [false; 6];
-    for seed in 0..6u64 {
+    let (mut back_on_flow, mut checkpoints) = ([false; 8], 0);
+    for seed in 0..8u64 {
         let mut rng = SplitMix64::new(7000 + seed);
         let mut init = one_component_value(&mut rng, dims, 30, true);
         one_community(&mut init, "c0");
+        let leximin = seed % 4 == 3;
+        if leximin {
+            init["policy"]["fairness"] = json!("leximin");
+        }
         let init = scenario_from_value(&init).unwrap();
         let mut s = Session::new_warm(&init, true).unwrap();
+        s.set_checkpoint_every(4);
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
         for step in 0..30 {
@@ -1185,7 +1196,9 @@ fn max_min_over_one_group_re_plans_on_the_warm_flow_until_a_second_group_comes()
             // On the flow exactly while one group is open, unless the warm model refused
             // the session's numbers (then it re-plans cold, as a coverage session would).
             let flow = s.warm_work().is_some();
-            if groups.len() > 1 {
+            if leximin {
+                assert!(!flow, "{ctx}");
+            } else if groups.len() > 1 {
                 assert!(!flow, "{ctx}: groups {groups:?}");
                 on_lp += 1;
             } else {
@@ -1194,22 +1207,20 @@ fn max_min_over_one_group_re_plans_on_the_warm_flow_until_a_second_group_comes()
                 back_on_flow[seed as usize] |= step >= 20 && flow;
             }
             assert_optimal_plan(&s, &ctx);
-            let scratch = Report::new(&solve_with(
-                &s.residual_scenario(),
-                &SolveOptions::default(),
-            ));
-            let (a, b) = (
-                s.report().summary.min_group_ratio,
-                scratch.summary.min_group_ratio,
-            );
-            assert!((a - b).abs() <= 1e-6, "{ctx}: smallest ratio {a} vs {b}");
+            assert_smallest_ratio(&s, &ctx);
         }
         assert_replays(&init, &log, &s, seed);
+        let rebuilt = Session::rebuilt(&init, true, 4, &log).unwrap();
+        assert_same_plan(s.plan(), rebuilt.plan(), &format!("seed {seed} rebuilt"));
+        checkpoints += log
+            .iter()
+            .filter(|a| matches!(a, Applied::Checkpoint { .. }))
+            .count();
     }
     let back = back_on_flow.iter().filter(|&&b| b).count();
     assert!(
-        on_flow * 10 >= one_group * 8 && on_lp > 20 && back >= 4,
+        on_flow * 10 >= one_group * 8 && on_lp > 20 && back >= 4 && checkpoints > 0,
         "{on_flow} of {one_group} one-group batches on the flow, {on_lp} on the LP, {back} \
-         sessions back on the flow"
+         sessions back on the flow, {checkpoints} checkpoints"
     );
 }

@@ -244,25 +244,32 @@ impl Policy {
         }
     }
 
-    /// Whether the fairness rule adds nothing to the objective over `needs`: max-min or
-    /// leximin under the coverage objective, every need in one group. With one group
+    /// Whether the fairness rule adds nothing to the objective over `needs` (each with its
+    /// priority in the model: a session's open part scales it): max-min or leximin under the
+    /// coverage objective, every need in one group of total priority `P >= 1`. With one group
     /// `ratio_g = V / P`, so maximising `t` under `ratio_g >= t` maximises `V`, as the
-    /// coverage objective's first stage does; the exact lexicographic optimum (most value,
-    /// then cheapest) holds both of SPEC's holds (`ratio_g >= t* - 1e-7` and
-    /// `V >= V* - 1e-7 max(1, |V*|)`). The rule is then left out of the model: no group rows,
-    /// components solved apart, the transportation case on the network simplex, and the plan
-    /// is its own efficient plan (a price of fairness of 0).
-    pub fn fairness_implied<'a>(&self, mut needs: impl Iterator<Item = &'a Need>) -> bool {
+    /// coverage objective's first stage does; and since `V* <= P`, the coverage stage's hold
+    /// `V >= V* - 1e-7 max(1, |V*|)` keeps SPEC's `ratio_g >= t* - 1e-7` when `P >= 1` (the
+    /// exact flow route keeps `V = V*` itself). The rule is then left out of the model: no
+    /// group rows, components solved apart, the transportation case on the network simplex,
+    /// and an optimal plan is its own efficient plan (a price of fairness of 0).
+    pub fn fairness_implied<'a>(&self, mut needs: impl Iterator<Item = (&'a Need, f64)>) -> bool {
         if !matches!(self.fairness, Fairness::Maxmin | Fairness::Leximin)
             || self.objective != Objective::Coverage
         {
             return false;
         }
-        let Some(first) = needs.next() else {
+        let Some((first, mut total)) = needs.next() else {
             return true;
         };
         let group = self.group_of(first);
-        needs.all(|n| self.group_of(n) == group)
+        for (n, priority) in needs {
+            if self.group_of(n) != group {
+                return false;
+            }
+            total += priority;
+        }
+        total >= 1.0
     }
 
     /// Spacing of candidate starts in hours.
@@ -408,7 +415,8 @@ impl Scenario {
     /// policy's fairness rule or fair objective ([`Policy::couples_groups`]), unless the rule
     /// adds nothing over these needs ([`Policy::fairness_implied`]).
     pub fn couples_groups(&self) -> bool {
-        self.policy.couples_groups() && !self.policy.fairness_implied(self.needs.iter())
+        let needs = self.needs.iter().map(|n| (n, n.priority));
+        self.policy.couples_groups() && !self.policy.fairness_implied(needs)
     }
 
     /// The same scenario under another name (names carry no invariant).

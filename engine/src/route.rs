@@ -7,7 +7,8 @@
 //!   `coverage` or `cost`: interval scheduling, a min-cost flow along the timeline for the
 //!   network simplex (Arkin and Silverberg 1987; `timeline.rs`).
 //! - An indivisible need: the HiGHS MIP.
-//! - SPEC's transportation case (one dimension, default uses, no fairness, no indivisible
+//! - SPEC's transportation case (one dimension, default uses, no fairness rule that enters
+//!   the model (max-min over one group does not: `Policy::fairness_implied`), no indivisible
 //!   need, `solver: auto`, objective `coverage` or `cost`) whose data scale to exact integers:
 //!   the assignment solver when it is one-to-one and small enough for a dense matrix, else the
 //!   network simplex.

@@ -337,9 +337,11 @@ fn solve_parts(
                     && live.is_none()
                     && !matches!(sol.status, Status::Infeasible | Status::Error) =>
             {
-                if s.policy.fairness_implied(s.needs.iter()) {
-                    // The plan was solved without the rule, as the efficient plan would be.
-                    (sol.status == Status::Optimal).then(|| Efficient::of(s, &network, &sol.x))
+                if sol.status == Status::Optimal && !s.couples_groups() && s.policy.couples_groups()
+                {
+                    // Solved without the rule (`Policy::fairness_implied`) and proven optimal:
+                    // the plan is the efficient plan. A greedy or time-limited plan is not.
+                    Some(Efficient::of(s, &network, &sol.x))
                 } else {
                     efficient_plan(s, &network, opts, start)
                 }

@@ -10,7 +10,8 @@
 //! contain a touched entity are solved again; the plan of every other component is kept. Since
 //! the engine solves components independently and deterministically (in input order), the plan
 //! equals a from-scratch solve of the residual scenario (tested). Fairness couples components
-//! (group ratios sum over all of them), so with a fairness policy every re-plan is whole.
+//! (group ratios sum over all of them), so with a fairness policy every re-plan is whole,
+//! except while max-min adds nothing (the open needs in one group, `Policy::fairness_implied`).
 //! A session in the transportation case goes further (`warm.rs`): its whole residual scenario
 //! is one min-cost flow kept across events and re-optimised from the last optimum, so an
 //! event costs a few shortest-path searches rather than a solve of its component. A warm
@@ -379,6 +380,12 @@ struct Pending {
     cleared_resources: BTreeSet<String>,
 }
 
+/// An open part's quantity rounded to 1e-6: `3 * (1 - 1/3)` must be the integer 2 again, or
+/// the exact transportation path (which scales decimals exactly) would fall back to the LP.
+fn tidy(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
 /// Whether a warm session of this policy keeps its LP bases between re-plans: one whose
 /// stages run on the kept LP model (`LexModel`: the coverage or cost objective, no fairness
 /// or max-min, no deprivation cost), untimed and not the greedy baseline. Not leximin: its
@@ -467,7 +474,7 @@ impl Session {
     pub(super) fn couples_groups(&self) -> bool {
         let open = (0..self.needs.len())
             .filter(|&i| self.is_open(i))
-            .map(|i| &self.needs[i]);
+            .map(|i| (&self.needs[i], self.residual_priority(i)));
         self.policy.couples_groups() && !self.policy.fairness_implied(open)
     }
 
@@ -552,15 +559,22 @@ impl Session {
         if r >= 1.0 {
             return out;
         }
-        // Rounded to 1e-6: `3 * (1 - 1/3)` must be the integer 2 again, or the exact
-        // transportation path (which scales decimals exactly) would fall back to the LP.
-        let tidy = |x: f64| (x * 1e6).round() / 1e6;
         for q in out.demand.values_mut() {
             *q = tidy(*q * r);
         }
-        out.priority = tidy(out.priority * r);
+        out.priority = self.residual_priority(ni);
         out.min_fill = tidy(((n.min_fill - (1.0 - r)) / r).clamp(0.0, 1.0));
         out
+    }
+
+    /// The priority of need `ni`'s open part, as its residual need has it.
+    fn residual_priority(&self, ni: usize) -> f64 {
+        let (p, r) = (self.needs[ni].priority, self.open[ni]);
+        if r >= 1.0 {
+            p
+        } else {
+            tidy(p * r)
+        }
     }
 
     /// The start of a timed need's bookings (every dispatch of it starts then).

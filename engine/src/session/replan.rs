@@ -1,5 +1,6 @@
 //! Incremental re-planning: only the connected components of the residual graph that contain
-//! a touched entity are solved again (all of them under fairness, which couples components).
+//! a touched entity are solved again (all of them under fairness, which couples components;
+//! all of them too when the coupling starts or ends).
 
 use super::Session;
 use crate::model::{Resource, Scenario};
@@ -46,9 +47,17 @@ impl Session {
         {
             return;
         }
-        let whole = p.dims != dims || whole_policy || p.coupled != whole_policy;
+        let switched = p.coupled != whole_policy;
+        let whole = p.dims != dims || whole_policy || switched;
         p.dims = dims;
         p.coupled = whole_policy;
+        if switched {
+            // The kept bases are by stage, and the stages differ with the group rows and
+            // without (max-min, value, cost against value, cost): start afresh.
+            if let Some(starts) = self.lp_starts.as_mut() {
+                *starts = Default::default();
+            }
+        }
         p.stale = false;
         p.dispatched.clear();
         // Taken only by a re-plan that runs (and logs its point), so that a replay, which

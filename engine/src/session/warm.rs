@@ -3,7 +3,8 @@
 //! re-optimises from the last optimum, instead of solving the touched components again.
 //!
 //! It applies where a cold re-plan would take the exact transportation route for every
-//! component (SPEC's transportation case: one dimension, no fairness, no time model,
+//! component (SPEC's transportation case: one dimension, no fairness or max-min over one
+//! group, no time model,
 //! `solver: auto`, objective `coverage` or `cost`, no indivisible need) and the data scale to
 //! one set of exact integers for the whole session ([`Scales`]). The network is the cold
 //! route's (`transport.rs`): source -> resource (residual capacity), resource -> need (one arc
@@ -25,7 +26,7 @@
 
 use super::Session;
 use crate::graph::rule_link;
-use crate::model::{Need, Objective, Resource, SolverChoice};
+use crate::model::{Fairness, Need, Objective, Resource, SolverChoice};
 use crate::results::Report;
 use crate::route::{decimal_scale, gcd, scaled, COST_ROUNDING, MAX_LCM};
 use crate::solve::{solve_with, SolveOptions};
@@ -136,13 +137,18 @@ impl Session {
 
     /// Whether the policy and dimensions are SPEC's transportation case (the needs are
     /// checked as they come: an indivisible one ends the warm path). A max-min rule over the
-    /// open needs' one group is (`Policy::fairness_implied`); a need of a second group ends
-    /// the warm model at the next re-plan, which re-plans the whole session on the LP.
+    /// open needs' one group is (`Policy::fairness_implied`) in a session that keeps LP
+    /// bases: such a session replays every logged re-plan point whichever model it is on, so
+    /// its replay rebuilds the warm flow where the live one did; a need of a second group ends
+    /// the warm model at the next re-plan, which re-plans the whole session on the LP. A
+    /// leximin session keeps no bases (its replay re-plans once, at the end) and stays cold.
     pub(super) fn warm_shape(&self) -> bool {
         let p = &self.policy;
+        let fairness =
+            p.fairness == Fairness::None || (self.lp_starts.is_some() && !self.couples_groups());
         !self.timed
             && p.solver == SolverChoice::Auto
-            && !self.couples_groups()
+            && fairness
             && matches!(p.objective, Objective::Coverage | Objective::Cost)
             && self.dims.len() == 1
     }
