@@ -5,10 +5,10 @@
 //! It applies where a cold re-plan would take the exact transportation route for every
 //! component (SPEC's transportation case: one dimension, no fairness or max-min over one
 //! group, no time model, `solver: auto`, objective `coverage` or `cost`, no indivisible need)
-//! and the data scale to one set of exact integers for the whole session ([`Scales`]). The network is the cold
-//! route's (`transport.rs`): source -> resource (residual capacity), resource -> need (one arc
-//! per link), need -> sink (`min_fill * demand ..= demand`), sink -> source; the components
-//! of the session are simply disconnected parts of it. The lexicographic objective (most
+//! and the data scale to one set of exact integers for the whole session ([`Scales`]). The
+//! network is the cold route's (`transport.rs`): source -> resource (residual capacity),
+//! resource -> need (one arc per link), need -> sink (`min_fill * demand ..= demand`),
+//! sink -> source; the components of the session are simply disconnected parts of it. The lexicographic objective (most
 //! value, then cheapest) is one cost `M * value + money` with `M` sized for twice the nodes
 //! and four times the largest costs, so that later events rarely outgrow it.
 //!
