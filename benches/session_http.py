@@ -12,12 +12,12 @@ events (default 100) one at a time, cycling need_added, need_updated, need_withd
 dispatched and resource_updated, and prints the median and p99 of each kind's round trip
 (request sent to answer read) in ms. Needs and teams are spread over C communities (default
 6, the groups of `fairness`); with `--communities 1` max-min adds nothing to the coverage
-objective and the session re-plans as a coverage one (`Policy::fairness_implied`). `--warm` starts the server with `--warm-sessions` (the
-same stream re-planned warm; without it, cold). `--budget MS` starts it with
-`--replan-budget-ms MS`: answers past the budget come with `replanning: true` and their
-changes on the stream, which this client does not read: it reads the plan instead, untimed,
-which waits for the re-plan, so every event meets an idle session (the count of such answers
-is printed). `--checkpoint-every K` passes `--session-checkpoint-every K` to the server.
+objective and the session re-plans as a coverage one (`Policy::fairness_implied`). `--warm`
+starts the server with `--warm-sessions` (the same stream re-planned warm; without it, cold).
+`--budget MS` starts it with `--replan-budget-ms MS`: answers past the budget come with
+`replanning: true` and their changes on the stream, which this client does not read: it
+reads the plan instead, untimed, which waits for the re-plan, so every event meets an idle
+session (the count of such answers is printed). `--checkpoint-every K` passes `--session-checkpoint-every K` to the server.
 The events go over one kept-alive connection, as a console's `fetch` sends them;
 `--new-connections` opens a new one per event instead (as this script did before 2026-12-04).
 `--reload` then kills the server (SIGKILL), starts it again on the same data and times the

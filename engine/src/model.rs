@@ -415,8 +415,13 @@ impl Scenario {
     /// policy's fairness rule or fair objective ([`Policy::couples_groups`]), unless the rule
     /// adds nothing over these needs ([`Policy::fairness_implied`]).
     pub fn couples_groups(&self) -> bool {
+        self.policy.couples_groups() && !self.fairness_implied()
+    }
+
+    /// [`Policy::fairness_implied`] over this scenario's needs.
+    pub fn fairness_implied(&self) -> bool {
         let needs = self.needs.iter().map(|n| (n, n.priority));
-        self.policy.couples_groups() && !self.policy.fairness_implied(needs)
+        self.policy.fairness_implied(needs)
     }
 
     /// The same scenario under another name (names carry no invariant).

@@ -337,8 +337,7 @@ fn solve_parts(
                     && live.is_none()
                     && !matches!(sol.status, Status::Infeasible | Status::Error) =>
             {
-                if sol.status == Status::Optimal && !s.couples_groups() && s.policy.couples_groups()
-                {
+                if sol.status == Status::Optimal && s.fairness_implied() {
                     // Solved without the rule (`Policy::fairness_implied`) and proven optimal:
                     // the plan is the efficient plan. A greedy or time-limited plan is not.
                     Some(Efficient::of(s, &network, &sol.x))

@@ -65,7 +65,7 @@ impl Session {
         let relinked = std::mem::take(&mut self.relinked);
         self.replans_since_checkpoint += 1;
         self.replans_run += 1;
-        let n = if self.warm.is_some() && !whole_policy && self.warm_shape() {
+        let n = if self.warm.is_some() && !whole_policy && self.warm_shape(whole_policy) {
             match self.warm_replan(&tn, &tr, &cleared, &relinked) {
                 Ok(n) => n,
                 // Refused (a value off the model's integers or headroom, an infeasible
@@ -126,7 +126,7 @@ impl Session {
         self.relinked.clear();
         self.warm = None;
         self.duals_cache = std::sync::OnceLock::new();
-        if self.warm_on && !self.warm_off && self.warm_shape() {
+        if self.warm_on && !self.warm_off && self.warm_shape(self.couples_groups()) {
             match self.warm_build() {
                 Ok(n) => return n,
                 Err(_) => self.warm_off = true,

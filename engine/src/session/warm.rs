@@ -8,9 +8,10 @@
 //! and the data scale to one set of exact integers for the whole session ([`Scales`]). The
 //! network is the cold route's (`transport.rs`): source -> resource (residual capacity),
 //! resource -> need (one arc per link), need -> sink (`min_fill * demand ..= demand`),
-//! sink -> source; the components of the session are simply disconnected parts of it. The lexicographic objective (most
-//! value, then cheapest) is one cost `M * value + money` with `M` sized for twice the nodes
-//! and four times the largest costs, so that later events rarely outgrow it.
+//! sink -> source; the components of the session are simply disconnected parts of it. The
+//! lexicographic objective (most value, then cheapest) is one cost `M * value + money` with
+//! `M` sized for twice the nodes and four times the largest costs, so that later events
+//! rarely outgrow it.
 //!
 //! What the warm path does not keep, and why:
 //! - Duals (marginal values, shadow prices) are not maintained per event: a cold solve of the
@@ -141,10 +142,10 @@ impl Session {
     /// its replay rebuilds the warm flow where the live one did; a need of a second group ends
     /// the warm model at the next re-plan, which re-plans the whole session on the LP. A
     /// leximin session keeps no bases (its replay re-plans once, at the end) and stays cold.
-    pub(super) fn warm_shape(&self) -> bool {
+    /// `coupled`: [`Session::couples_groups`], which the caller has at hand.
+    pub(super) fn warm_shape(&self, coupled: bool) -> bool {
         let p = &self.policy;
-        let fairness =
-            p.fairness == Fairness::None || (self.lp_starts.is_some() && !self.couples_groups());
+        let fairness = p.fairness == Fairness::None || (self.lp_starts.is_some() && !coupled);
         !self.timed
             && p.solver == SolverChoice::Auto
             && fairness
