@@ -20,6 +20,10 @@ use start::{Slot, StageBasis, BASIC, LOWER, UPPER};
 
 /// HiGHS's `simplex_strategy` value for primal simplex.
 const SIMPLEX_PRIMAL: i32 = 4;
+/// HiGHS's `simplex_strategy` value for (serial) dual simplex.
+const SIMPLEX_DUAL: i32 = 1;
+/// Dual pivots a stage gets from a session's kept start before primal simplex takes over.
+const DUAL_FIRST_PIVOTS: i32 = 2_000;
 
 /// HiGHS's `presolve_rule_off` bit that turns probing off.
 const PROBING_OFF: i32 = 1 << 15;
@@ -54,6 +58,9 @@ const SIFT_WIDTH: usize = 6;
 const SIFT_MAX_ROUNDS: usize = 25;
 /// HiGHS's default dual feasibility tolerance, the test of an improving column.
 const SIFT_TOL: f64 = 1e-7;
+/// Held-out columns priced by one task of the pool: large enough that a task's overhead
+/// (microseconds) is lost in its work.
+const PRICE_CHUNK: usize = 1 << 15;
 
 /// Tests sift every kept model (one link per need to start with), and count the rounds that
 /// brought columns in.
@@ -339,12 +346,7 @@ impl SubModel<'_> {
         if !SIFT.forced() && (self.edges.len() < SIFT_MIN_COLUMNS || !wide) {
             return Vec::new();
         }
-        let cost: Vec<f64> = self.edges.iter().map(|&e| self.net.edges[e].cost).collect();
-        let local = self.local_needs();
-        let mut by_need = vec![Vec::new(); self.needs.len()];
-        for (j, &e) in self.edges.iter().enumerate() {
-            by_need[local[self.net.edges[e].need()]].push(j);
-        }
+        let cost = |j: usize| self.net.edges[self.edges[j]].cost;
         // Needs that reach hundreds of resources start with more of them: with 4 of 400 the
         // pricing rounds dominate, while parts a few dozen links wide solve fastest from 4
         // (benches/RESULTS.md, "Held-out columns out of the model").
@@ -355,14 +357,19 @@ impl SubModel<'_> {
                 .clamp(SIFT_LINKS, 2 * SIFT_LINKS)
         };
         let mut out = vec![true; self.edges.len()];
-        for js in &mut by_need {
+        // One need's (cost, column) at a time: the selection compares them many times.
+        let mut js: Vec<(f64, usize)> = Vec::new();
+        for of_need in self.edges_by_need() {
             // The `first` cheapest, ties to the lower column: a total order, so the set is
             // the same whichever way it is found, and selecting it is linear.
-            let order = |&a: &usize, &b: &usize| cost[a].total_cmp(&cost[b]).then(a.cmp(&b));
+            let order =
+                |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+            js.clear();
+            js.extend(of_need.iter().map(|&j| (cost(j), j)));
             if js.len() > first {
                 js.select_nth_unstable_by(first, order);
             }
-            js.iter().take(first).for_each(|&j| out[j] = false);
+            js.iter().take(first).for_each(|&(_, j)| out[j] = false);
         }
         if out.iter().any(|&o| o) {
             out
@@ -387,6 +394,24 @@ impl SubModel<'_> {
         if stage_outcome(lp.status, 1) == StageOutcome::Solved {
             self.record_duals(&lp, goal, result);
         }
+    }
+
+    /// The part's allocation columns by need (in the order of `self.needs`), each list in
+    /// column order. Worked out once per part (the sifting start and every stage built use
+    /// it: a pass over millions of links each time), each list allocated at its size.
+    fn edges_by_need(&self) -> &[Vec<usize>] {
+        self.by_need.get_or_init(|| {
+            let local = self.local_needs();
+            let mut count = vec![0usize; self.needs.len()];
+            for &e in self.edges {
+                count[local[self.net.edges[e].need()]] += 1;
+            }
+            let mut by_need: Vec<Vec<usize>> = count.into_iter().map(Vec::with_capacity).collect();
+            for (j, &e) in self.edges.iter().enumerate() {
+                by_need[local[self.net.edges[e].need()]].push(j);
+            }
+            by_need
+        })
     }
 
     /// Each scenario need's position in the part (`usize::MAX` outside it): a table, not a
@@ -484,10 +509,7 @@ impl SubModel<'_> {
         });
 
         // Need rows: min_fill <= y_n <= 1, in the order of `self.needs`.
-        let mut need_edges: Vec<Vec<usize>> = vec![Vec::new(); self.needs.len()];
-        for (j, &e) in self.edges.iter().enumerate() {
-            need_edges[local_need[net.edges[e].need()]].push(j);
-        }
+        let need_edges = self.edges_by_need();
         let elastic = goal == Goal::MinViolation;
         let mut slack_cols = Vec::new();
         let mut need_rows = Vec::new();
@@ -516,7 +538,7 @@ impl SubModel<'_> {
         // One start per need (SPEC's time model): a divisible need with several starts
         // chooses one by `z_s` binaries, `sum_s z_s <= 1` and `sum_{e at s} x_{e,s} <= z_s`.
         let choices =
-            crate::timed::start_choices(net, self.edges, &need_edges, |n| s.needs[n].indivisible);
+            crate::timed::start_choices(net, self.edges, need_edges, |n| s.needs[n].indivisible);
         // (column of z_s, the columns of its start)
         let mut start_cols: Vec<(usize, &[usize])> = Vec::new();
         for choice in &choices {
@@ -562,7 +584,7 @@ impl SubModel<'_> {
             !held.is_empty() && held.iter().all(|&d| cap[d] >= 2.0 * used[d])
         };
         if mip {
-            for edges_of_need in &need_edges {
+            for edges_of_need in need_edges {
                 let Some(&first) = edges_of_need.first() else {
                     continue;
                 };
@@ -611,102 +633,106 @@ impl SubModel<'_> {
         }
 
         // Capacity rows, skipping those that can never bind.
-        let mut res_edges: Vec<Vec<usize>> = vec![Vec::new(); s.resources.len()];
-        for (j, &e) in self.edges.iter().enumerate() {
-            res_edges[net.edges[e].resource()].push(j);
-        }
         let mut cap_rows = Vec::new();
         // (resource, dimension, maximal overlap, column of a stock `s_k`) of reusable
         // dimensions in stock form.
         let mut stock_cols: Vec<(usize, usize, usize, usize)> = Vec::new();
-        for &r in self.resources {
-            let js = &res_edges[r];
-            if js.is_empty() {
-                continue;
+        if net.time.is_none() {
+            row = self.untimed_capacity_rows(&mut pb, &mut xc, row, &mut cap_rows);
+        } else {
+            let mut res_edges: Vec<Vec<usize>> = vec![Vec::new(); s.resources.len()];
+            for (j, &e) in self.edges.iter().enumerate() {
+                res_edges[net.edges[e].resource()].push(j);
             }
-            for d in 0..nd {
-                let cap = net.cap(r)[d];
-                let using: Vec<usize> = js
-                    .iter()
-                    .copied()
-                    .filter(|&j| net.edge_use(self.edges[j])[d] > 0.0)
-                    .collect();
-                let total: f64 = using.iter().map(|&j| net.edge_use(self.edges[j])[d]).sum();
-                let time = net.time.as_ref().filter(|t| t.reusable[d]);
-                // A live session's confirmed bookings on a reusable dimension.
-                let held = time.map_or(&[][..], |t| t.held[r * nd + d].intervals());
-                let held_peak = crate::timed::peak_load(held);
-                if using.is_empty() || total + held_peak <= cap {
+            for &r in self.resources {
+                let js = &res_edges[r];
+                if js.is_empty() {
                     continue;
                 }
-                let Some(time) = time else {
-                    let entries = xc.entries(
-                        row,
-                        using.iter().map(|&j| (j, net.edge_use(self.edges[j])[d])),
-                    );
-                    pb.add_row(..=cap, entries);
-                    cap_rows.push((r, d, row));
-                    row += 1;
-                    continue;
-                };
-                // A reusable dimension: the sparser of two exact forms (ARCHITECTURE.md). Held
-                // intervals enter both as columns fixed at 1, numbered after the part's own
-                // (`first_held + h`), whose amounts move to the right-hand side.
-                let first_held = self.edges.len();
-                let occupation = |j: usize| match j.checked_sub(first_held) {
-                    Some(h) => (held[h].0, held[h].1),
-                    None => {
-                        let o = time.occupation[self.edges[j]];
-                        (o.start, o.end)
+                for d in 0..nd {
+                    let cap = net.cap(r)[d];
+                    let using: Vec<usize> = js
+                        .iter()
+                        .copied()
+                        .filter(|&j| net.edge_use(self.edges[j])[d] > 0.0)
+                        .collect();
+                    let total: f64 = using.iter().map(|&j| net.edge_use(self.edges[j])[d]).sum();
+                    let time = net.time.as_ref().filter(|t| t.reusable[d]);
+                    // A live session's confirmed bookings on a reusable dimension.
+                    let held = time.map_or(&[][..], |t| t.held[r * nd + d].intervals());
+                    let held_peak = crate::timed::peak_load(held);
+                    if using.is_empty() || total + held_peak <= cap {
+                        continue;
                     }
-                };
-                let amount = |j: usize| match j.checked_sub(first_held) {
-                    Some(h) => held[h].2,
-                    None => net.edge_use(self.edges[j])[d],
-                };
-                let mut occupying = using.clone();
-                occupying.extend(first_held..first_held + held.len());
-                match crate::timed::capacity_over_time(&occupying, occupation) {
-                    crate::timed::OverTime::Overlaps(sets) => {
-                        for set in sets {
-                            let (own, fixed): (Vec<usize>, Vec<usize>) =
-                                set.iter().partition(|&&j| j < first_held);
-                            let room = cap - fixed.iter().map(|&j| amount(j)).sum::<f64>();
-                            if own.iter().map(|&j| amount(j)).sum::<f64>() <= room {
-                                continue;
-                            }
-                            let entries = xc.entries(row, own.iter().map(|&j| (j, amount(j))));
-                            pb.add_row(..=room.max(0.0), entries);
-                            cap_rows.push((r, d, row));
-                            row += 1;
+                    let Some(time) = time else {
+                        let entries = xc.entries(
+                            row,
+                            using.iter().map(|&j| (j, net.edge_use(self.edges[j])[d])),
+                        );
+                        pb.add_row(..=cap, entries);
+                        cap_rows.push((r, d, row));
+                        row += 1;
+                        continue;
+                    };
+                    // A reusable dimension: the sparser of two exact forms (ARCHITECTURE.md). Held
+                    // intervals enter both as columns fixed at 1, numbered after the part's own
+                    // (`first_held + h`), whose amounts move to the right-hand side.
+                    let first_held = self.edges.len();
+                    let occupation = |j: usize| match j.checked_sub(first_held) {
+                        Some(h) => (held[h].0, held[h].1),
+                        None => {
+                            let o = time.occupation[self.edges[j]];
+                            (o.start, o.end)
                         }
-                    }
-                    crate::timed::OverTime::Stock(events) => {
-                        // `s_k = cap - load_k >= 0` on each elementary interval, written as
-                        // `s_k - s_{k-1} + (uses beginning at t_k) - (uses ending) = 0`.
-                        let mut previous = None;
-                        for (k, event) in events.iter().enumerate() {
-                            let stock = pb.add_column(0.0, 0.0..);
-                            stock_cols.push((r, d, event.overlap, next_col));
-                            next_col += 1;
-                            let mut entries = vec![(stock, 1.0)];
-                            entries.extend(previous.map(|p| (p, -1.0)));
-                            let mut rhs = if k == 0 { cap } else { 0.0 };
-                            for &j in &event.begin {
-                                match j < first_held {
-                                    true => xc.entry(row, j, amount(j), &mut entries),
-                                    false => rhs -= amount(j),
+                    };
+                    let amount = |j: usize| match j.checked_sub(first_held) {
+                        Some(h) => held[h].2,
+                        None => net.edge_use(self.edges[j])[d],
+                    };
+                    let mut occupying = using.clone();
+                    occupying.extend(first_held..first_held + held.len());
+                    match crate::timed::capacity_over_time(&occupying, occupation) {
+                        crate::timed::OverTime::Overlaps(sets) => {
+                            for set in sets {
+                                let (own, fixed): (Vec<usize>, Vec<usize>) =
+                                    set.iter().partition(|&&j| j < first_held);
+                                let room = cap - fixed.iter().map(|&j| amount(j)).sum::<f64>();
+                                if own.iter().map(|&j| amount(j)).sum::<f64>() <= room {
+                                    continue;
                                 }
+                                let entries = xc.entries(row, own.iter().map(|&j| (j, amount(j))));
+                                pb.add_row(..=room.max(0.0), entries);
+                                cap_rows.push((r, d, row));
+                                row += 1;
                             }
-                            for &j in &event.end {
-                                match j < first_held {
-                                    true => xc.entry(row, j, -amount(j), &mut entries),
-                                    false => rhs += amount(j),
+                        }
+                        crate::timed::OverTime::Stock(events) => {
+                            // `s_k = cap - load_k >= 0` on each elementary interval, written as
+                            // `s_k - s_{k-1} + (uses beginning at t_k) - (uses ending) = 0`.
+                            let mut previous = None;
+                            for (k, event) in events.iter().enumerate() {
+                                let stock = pb.add_column(0.0, 0.0..);
+                                stock_cols.push((r, d, event.overlap, next_col));
+                                next_col += 1;
+                                let mut entries = vec![(stock, 1.0)];
+                                entries.extend(previous.map(|p| (p, -1.0)));
+                                let mut rhs = if k == 0 { cap } else { 0.0 };
+                                for &j in &event.begin {
+                                    match j < first_held {
+                                        true => xc.entry(row, j, amount(j), &mut entries),
+                                        false => rhs -= amount(j),
+                                    }
                                 }
+                                for &j in &event.end {
+                                    match j < first_held {
+                                        true => xc.entry(row, j, -amount(j), &mut entries),
+                                        false => rhs += amount(j),
+                                    }
+                                }
+                                pb.add_row(rhs..=rhs, entries);
+                                row += 1;
+                                previous = Some(stock);
                             }
-                            pb.add_row(rhs..=rhs, entries);
-                            row += 1;
-                            previous = Some(stock);
                         }
                     }
                 }
@@ -724,14 +750,16 @@ impl SubModel<'_> {
         let mut group_cuts = vec![Vec::new(); self.groups.len()];
         let mut t_rows = vec![None; self.groups.len()];
         for (gi, g) in self.groups.iter().enumerate() {
-            let mut terms = Vec::new();
-            for &i in &g.needs {
-                let p = s.needs[self.needs[i]].priority / g.total_priority;
-                terms.extend(need_edges[i].iter().map(|&j| (j, p)));
-            }
+            // Walked twice rather than collected: a group of a sifted part has millions.
+            let terms = || {
+                g.needs.iter().flat_map(|&i| {
+                    let p = s.needs[self.needs[i]].priority / g.total_priority;
+                    need_edges[i].iter().map(move |&j| (j, p))
+                })
+            };
             // The group's row comes after its cuts, so its number is known only then; the
             // entries of columns left out are recorded when it is added.
-            let mut entries = xc.in_model(&terms);
+            let mut entries = xc.in_model(terms());
             // Proportional: `phi_g <= ln a + (ratio_g - a) / a` at each tangent point `a`.
             let tangents = holds
                 .tangents
@@ -783,7 +811,7 @@ impl SubModel<'_> {
                     t_rows[gi] = Some(row);
                 }
                 // Only the columns left out still have to be recorded against this row.
-                for &(j, p) in &terms {
+                for (j, p) in terms() {
                     if xc.cols[j].is_none() {
                         xc.aside.push(j, row, p);
                     }
@@ -872,6 +900,63 @@ impl SubModel<'_> {
             aside: xc.aside,
             mip,
         }
+    }
+
+    /// The capacity rows of a part without time, numbered from `row` in the order of
+    /// `self.resources` and then dimension, skipping those that can never bind: into `pb` (the
+    /// columns in the model) and `xc`'s aside (the others); returns the next row. The links
+    /// are read twice in column order, where a resource at a time reads them scattered over
+    /// the part's arrays (about 5x slower at 5,000,000 links; benches/RESULTS.md). Sums and
+    /// entries come in the order the resource-major loop of the timed case has them.
+    fn untimed_capacity_rows(
+        &self,
+        pb: &mut RowProblem,
+        xc: &mut XCols,
+        mut row: usize,
+        cap_rows: &mut Vec<(usize, usize, usize)>,
+    ) -> usize {
+        let net = self.net;
+        let nd = net.num_dims();
+        let slots = self.scenario.resources.len() * nd;
+        let (mut total, mut using) = (vec![0.0; slots], vec![false; slots]);
+        for &e in self.edges {
+            let r = net.edges[e].resource();
+            for (d, &u) in net.edge_use(e).iter().enumerate() {
+                if u > 0.0 {
+                    total[r * nd + d] += u;
+                    using[r * nd + d] = true;
+                }
+            }
+        }
+        let first = row;
+        let mut row_of = vec![usize::MAX; slots];
+        for &r in self.resources {
+            for d in 0..nd {
+                let k = r * nd + d;
+                if using[k] && total[k] > net.cap(r)[d] {
+                    row_of[k] = row;
+                    cap_rows.push((r, d, row));
+                    row += 1;
+                }
+            }
+        }
+        let mut entries: Vec<Vec<(highs::Col, f64)>> = vec![Vec::new(); row - first];
+        for (j, &e) in self.edges.iter().enumerate() {
+            let r = net.edges[e].resource();
+            for (d, &u) in net.edge_use(e).iter().enumerate() {
+                let at = row_of[r * nd + d];
+                if u > 0.0 && at != usize::MAX {
+                    xc.entry(at, j, u, &mut entries[at - first]);
+                }
+            }
+        }
+        for (&(r, d, _), entries) in cap_rows[cap_rows.len() - entries.len()..]
+            .iter()
+            .zip(entries)
+        {
+            pb.add_row(..=net.cap(r)[d], entries);
+        }
+        row
     }
 
     /// HiGHS's time limit, what is left before the deadline, with the model's clocks zeroed
@@ -989,6 +1074,9 @@ struct LexModel {
     /// model (`Layout::x_col` marks which) until a stage's duals price them in; 0 on a model
     /// not sifted.
     held_out: usize,
+    /// Whether the model was sifted when built (`held_out` may reach 0 later): its simplex
+    /// runs are primal but for a first dual solve from a kept start.
+    sifted: bool,
     /// The entries of each column left out ([`Built::aside`]), the value row's too once added.
     aside: Aside,
     need_of: Vec<usize>,
@@ -1017,6 +1105,10 @@ struct PartStart {
 /// Tests turn the kept models off, to check warm stages against models built anew, and
 /// count the stages solved warm.
 pub(crate) static WARM: crate::switch::Switch = crate::switch::Switch::new();
+
+/// Tests stop dual simplex from a kept start at once (primal simplex then solves the stage
+/// from that start), and count the stages where it stopped.
+pub(crate) static DUAL_STALL: crate::switch::Switch = crate::switch::Switch::new();
 
 /// Tests give a large model's warm simplex a budget of 0 (the interior point method then
 /// solves the stage), and count the stages whose simplex ran out of its budget.
@@ -1092,6 +1184,7 @@ impl LexModel {
             solves: 0,
             cold_secs: None,
             held_out,
+            sifted: held_out > 0,
             aside: built.aside,
             need_of: sub.edges.iter().map(|&e| sub.net.edges[e].need()).collect(),
             last_warm: false,
@@ -1245,28 +1338,43 @@ impl LexModel {
     /// sign: an improving column has `d_j > tol` in a maximisation, `d_j < -tol` in a
     /// minimisation. Each need's `SIFT_LINKS` most improving come in.
     fn priced_in(&self, solved: &highs::SolvedModel, sense: Sense, costs: &[f64]) -> Vec<usize> {
+        use rayon::prelude::*;
+        use std::sync::atomic::{AtomicBool, Ordering};
         let sol = solved.get_solution();
         let y = sol.dual_rows();
         let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
-        let mut by_need: std::collections::BTreeMap<usize, Vec<(f64, usize)>> = Default::default();
-        for j in self.left_out() {
-            let mut d = costs[j];
-            for (row, a) in self.aside.entries(j) {
-                let Some(&dual) = y.get(row) else {
-                    // No duals to price with: every held-out column comes in.
-                    return self.left_out().collect();
-                };
-                d -= a * dual;
-            }
-            let gain = sign * d;
-            if gain > SIFT_TOL {
-                by_need.entry(self.need_of[j]).or_default().push((gain, j));
-            }
+        // A pass over millions of held-out columns, each entry a read from another part of
+        // `aside`: split over the pool's threads. The set chosen is the same whatever the
+        // split: the candidates are ordered in full below.
+        let no_duals = AtomicBool::new(false);
+        // The fields read, not `self`, which holds the HiGHS instance (not `Sync`).
+        let (x_col, aside, need_of) = (&self.layout.x_col, &self.aside, &self.need_of);
+        let mut found: Vec<(usize, f64, usize)> = (0..self.layout.n_cols)
+            .into_par_iter()
+            .with_min_len(PRICE_CHUNK)
+            .filter(|&j| x_col[j] == NO_COL)
+            .filter_map(|j| {
+                let mut d = costs[j];
+                for (row, a) in aside.entries(j) {
+                    let Some(&dual) = y.get(row) else {
+                        no_duals.store(true, Ordering::Relaxed);
+                        return None;
+                    };
+                    d -= a * dual;
+                }
+                let gain = sign * d;
+                (gain > SIFT_TOL).then(|| (need_of[j], gain, j))
+            })
+            .collect();
+        if no_duals.into_inner() {
+            // No duals to price with: every held-out column comes in.
+            return self.left_out().collect();
         }
+        // By need, the most improving first (ties to the lower column).
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
         let mut wanted = Vec::new();
-        for list in by_need.values_mut() {
-            list.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            wanted.extend(list.iter().take(SIFT_LINKS).map(|&(_, j)| j));
+        for of_need in found.chunk_by(|a, b| a.0 == b.0) {
+            wanted.extend(of_need.iter().take(SIFT_LINKS).map(|c| c.2));
         }
         wanted.sort_unstable();
         wanted
@@ -1470,15 +1578,47 @@ impl LexModel {
             let warm = (kept && rounds == 0)
                 || (self.solves + rounds > 0 && (!large || budget.is_some() || few_in));
             let mut ipm = large && !warm;
+            // Under max-min, a start kept from the session's last re-plan is a vertex of
+            // another model (the event moved `t` and every group's floor): seldom primal
+            // feasible, mostly dual feasible, where dual simplex goes on from it in tens of
+            // pivots where primal takes hundreds. Without groups (two dimensions) dual gained
+            // nothing and lengthened the tail: primal stays (benches/RESULTS.md, "LP re-plans
+            // at 5,000 x 1,000 in six zones"). Within a re-plan, a sifting round or a later
+            // stage leaves the basis primal feasible, as `LexModel::new` says.
+            let dual_first = warm && self.sifted && kept && rounds == 0 && !sub.groups.is_empty();
             if warm {
                 model.set_option("solver", "simplex");
                 WARM.ran();
             } else if ipm {
                 model.set_option("solver", "ipm");
             }
+            if self.sifted {
+                // Set for every solve: a first dual solve's strategy and cap must not stay for
+                // the next (a later round, stage or interior point solve).
+                let (strategy, pivots) = match (dual_first, DUAL_STALL.forced()) {
+                    (true, true) => (SIMPLEX_DUAL, 0),
+                    (true, false) => (SIMPLEX_DUAL, DUAL_FIRST_PIVOTS),
+                    (false, _) => (SIMPLEX_PRIMAL, i32::MAX),
+                };
+                model.set_option("simplex_strategy", strategy);
+                model.set_option("simplex_iteration_limit", pivots);
+            }
             let mut started = Instant::now();
             let budget_bound = sub.set_time_limit(&mut model, budget);
             let mut solved = model.try_solve().ok()?;
+            if dual_first && solved.status() == HighsModelStatus::ReachedIterationLimit {
+                // Dual simplex stalled from the kept start (seen when an event updated a
+                // need): primal simplex starts again from the kept start (from where dual
+                // stopped it took longer still).
+                DUAL_STALL.ran();
+                let mut primal: highs::Model = solved.into();
+                self.set_start(sub, &mut primal);
+                primal.set_option("simplex_strategy", SIMPLEX_PRIMAL);
+                primal.set_option("simplex_iteration_limit", i32::MAX);
+                solved = primal.try_solve().ok()?;
+            }
+            // The only iteration limit set is the first dual solve's, handled above.
+            debug_assert_ne!(solved.status(), HighsModelStatus::ReachedIterationLimit);
             if budget_bound && solved.status() == HighsModelStatus::ReachedTimeLimit {
                 OVER_BUDGET.ran();
                 let mut cold: highs::Model = solved.into();
@@ -1704,10 +1844,10 @@ impl XCols {
     }
 
     /// The entries of the columns in the model, without recording the others.
-    fn in_model(&self, terms: &[(usize, f64)]) -> Vec<(highs::Col, f64)> {
+    fn in_model(&self, terms: impl IntoIterator<Item = (usize, f64)>) -> Vec<(highs::Col, f64)> {
         terms
-            .iter()
-            .filter_map(|&(j, a)| self.cols[j].map(|c| (c, a)))
+            .into_iter()
+            .filter_map(|(j, a)| self.cols[j].map(|c| (c, a)))
             .collect()
     }
 
@@ -1790,11 +1930,12 @@ impl Layout {
             .iter()
             .zip(sub.edges)
             .map(|(&c, &e)| {
-                let v = values
-                    .get(c as usize)
-                    .copied()
-                    .unwrap_or(0.0)
-                    .clamp(0.0, 1.0);
+                // A column left out of the model (most of a sifted one's) carries nothing:
+                // its need is not read.
+                let Some(&v) = values.get(c as usize) else {
+                    return 0.0;
+                };
+                let v = v.clamp(0.0, 1.0);
                 if s.needs[net.edges[e].need()].indivisible {
                     v.round()
                 } else if v < 1e-9 {
@@ -1819,7 +1960,10 @@ impl Layout {
         let local = sub.local_needs();
         let mut y = vec![0.0; sub.needs.len()];
         for (&xj, &e) in x.iter().zip(sub.edges) {
-            y[local[net.edges[e].need()]] += xj;
+            // Adding 0 leaves a sum that starts at +0 as it is.
+            if xj != 0.0 {
+                y[local[net.edges[e].need()]] += xj;
+            }
         }
         if y.iter().any(|&v| v > 1.0) {
             for (xj, &e) in x.iter_mut().zip(sub.edges) {
@@ -2256,13 +2400,15 @@ impl Stages<'_, '_> {
     }
 
     /// A stage whose plan is the answer so far (and whose duals are reported when it sets
-    /// the main objective of an LP).
+    /// the main objective of an LP). Its plan moves to `self.result.x`, where the caller
+    /// reads it: the stage comes back without it (a copy was 40 MB a stage at 5,000,000
+    /// links).
     fn main_stage(&mut self, goal: Goal, holds: &Holds, duals: bool) -> Result<Stage, Stopped> {
-        let st = self.stage(goal, holds)?;
+        let mut st = self.stage(goal, holds)?;
         if duals {
             self.record_duals(&st, goal, holds);
         }
-        self.result.x = st.x.clone();
+        self.result.x = std::mem::take(&mut st.x);
         Ok(st)
     }
 
@@ -2307,7 +2453,7 @@ impl Stages<'_, '_> {
                 // floor (0.011 of 11.8 for 3e-8 of V* on a session's re-plan). A MIP's V*
                 // is that of its rounded plan, which the next stage must be able to hold.
                 let v = if sub.is_mip() {
-                    sub.value_of(&st.x)
+                    sub.value_of(&self.result.x)
                 } else {
                     st.raw_value
                 };
@@ -2361,7 +2507,7 @@ impl Stages<'_, '_> {
             let st = self.main_stage(Goal::MaxMinRatio, holds, false)?;
             let t = st.t;
             let level = (t - LEX_TOL).max(0.0);
-            let ratios = self.sub.group_ratios(&st.x);
+            let ratios = self.sub.group_ratios(&self.result.x);
             let mut test = None;
             let at_level: Vec<usize> = (0..ratios.len())
                 .filter(|&g| holds.group_floor[g].is_none() && ratios[g] <= t + BLOCKED_TOL)
@@ -2794,6 +2940,7 @@ mod tests {
         ];
         let _alone = crate::switch::FORCING.lock();
         let before = super::KEPT.runs();
+        let stalled_before = super::DUAL_STALL.runs();
         let mut kept_statuses = 0;
         for seed in 0..100u64 {
             let mut rng = crate::seeds::SplitMix64::new(9000 + seed);
@@ -2821,8 +2968,12 @@ mod tests {
                 }
                 let s = scenario_from_value(&v).unwrap();
                 super::SIFT.force(true);
+                // A third of the seeds: dual simplex from each kept start stops at once and
+                // primal simplex solves the stage from the start.
+                super::DUAL_STALL.force(seed % 3 == 2);
                 let opts = crate::SolveOptions::default();
                 let kept = crate::Report::new(&crate::solve::solve_live(&s, &opts, Some(&starts)));
+                super::DUAL_STALL.force(false);
                 super::SIFT.force(false);
                 let anew = built_anew(&s);
                 let (a, b) = (&kept.summary, &anew.summary);
@@ -2837,7 +2988,9 @@ mod tests {
                 kept_statuses += starts.len();
             }
         }
-        // Stages did start from kept bases.
+        // Stages did start from kept bases, and primal simplex took over stalled ones.
+        let stalled = super::DUAL_STALL.runs() - stalled_before;
+        assert!(stalled > 100, "{stalled} stalled dual starts");
         let kept = super::KEPT.runs() - before;
         assert!(
             kept > 600 && kept_statuses > 0,

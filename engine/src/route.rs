@@ -277,6 +277,7 @@ mod tests {
                     groups: Vec::new(),
                     deadline: None,
                     lp_starts: None,
+                    by_need: Default::default(),
                 }
                 .route()
             })

@@ -503,6 +503,7 @@ fn solve_parts_of(
             groups,
             deadline,
             lp_starts,
+            by_need: Default::default(),
         }
         .solve()
     };

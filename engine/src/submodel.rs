@@ -40,6 +40,8 @@ pub struct SubModel<'a> {
     /// A live session's kept LP bases (`lp/start.rs`): the LP stages start from them and
     /// leave theirs for the next re-plan.
     pub(crate) lp_starts: Option<&'a crate::lp::LpStarts>,
+    /// The part's allocation columns by need, once worked out (`SubModel::edges_by_need`).
+    pub(crate) by_need: std::sync::OnceLock<Vec<Vec<usize>>>,
 }
 
 /// Which solver answered for a sub-model.
