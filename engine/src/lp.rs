@@ -1581,9 +1581,10 @@ impl LexModel {
             // Under max-min, a start kept from the session's last re-plan is a vertex of
             // another model (the event moved `t` and every group's floor): seldom primal
             // feasible, mostly dual feasible, where dual simplex goes on from it in tens of
-            // pivots where primal takes hundreds. Without groups (two dimensions) dual gained
-            // nothing and lengthened the tail: primal stays (benches/RESULTS.md, "LP re-plans
-            // at 5,000 x 1,000 in six zones"). Within a re-plan, a sifting round or a later
+            // pivots where primal takes hundreds. Without groups (two dimensions) dual first
+            // gained at most a fifth on the median and lengthened the tail: primal stays
+            // (benches/RESULTS.md, "LP re-plans at 5,000 x 1,000 in six zones" and "Two
+            // dimensions at 5,000 x 1,000"). Within a re-plan, a sifting round or a later
             // stage leaves the basis primal feasible, as `LexModel::new` says.
             let dual_first = warm && self.sifted && kept && rounds == 0 && !sub.groups.is_empty();
             if warm {
@@ -1960,7 +1961,8 @@ impl Layout {
         let local = sub.local_needs();
         let mut y = vec![0.0; sub.needs.len()];
         for (&xj, &e) in x.iter().zip(sub.edges) {
-            // Adding 0 leaves a sum that starts at +0 as it is.
+            // Zero columns (most of a sifted part's) skip the need look-up: adding 0 would
+            // leave a sum that starts at +0 as it is.
             if xj != 0.0 {
                 y[local[net.edges[e].need()]] += xj;
             }
