@@ -22,6 +22,26 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// in afresh and were zeroed by the kernel at every event.
 const PURGE_DELAY_MS: std::ffi::c_long = 5_000;
 
+/// Turns transparent huge pages off for this process unless `MIMALLOC_ALLOW_THP` is set
+/// (mimalloc's own switch, which then decides). mimalloc asks for huge pages on its arenas,
+/// and the kernel zeroes a whole 2 MiB page at its first touch: on the 2-core virtual
+/// machines we measure on that was up to 39% of a NETGEN-SR 2^14 run, and the solve times
+/// with huge pages spread over a factor of three (benches/RESULTS.md, "Huge pages off").
+/// Set before anything large is allocated: the flag also covers the arena mimalloc reserved
+/// at start-up, since the kernel reads it at each page fault.
+fn no_huge_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: `prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)` passes integers only, no pointer: it
+    // sets a flag of this process that the kernel reads when it maps a page. A kernel without
+    // the call answers -1 and changes nothing, which leaves huge pages as they were.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "commonsnet",
@@ -49,6 +69,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    no_huge_pages();
     // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; it takes no
     // pointer, and mimalloc documents options as settable at any time, before or after
     // allocations, from any thread.
@@ -90,5 +111,20 @@ mod tests {
         // SAFETY: `mi_option_get` reads an integer from mimalloc's option table; no pointer.
         let default = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         assert_eq!(default, 1000);
+    }
+
+    /// The kernel reports huge pages off for the process once `no_huge_pages` ran (unless
+    /// the environment asks mimalloc to decide).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn huge_pages_are_off() {
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            return;
+        }
+        super::no_huge_pages();
+        // SAFETY: `prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)` passes integers only and returns
+        // the process's flag.
+        let off = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        assert_eq!(off, 1);
     }
 }

@@ -1,16 +1,19 @@
 //! Criterion benches of the solvers alone, on seeded instances generated here (no files, no
 //! other crate): network simplex and cost scaling on a NETGEN-8-like network and on a
 //! transportation shape with hubs, network simplex on a dense transportation problem, and the
-//! assignment solver (dense LAPJV, the same instance as a flow, sparse and rectangular).
+//! assignment solver (dense LAPJV, the same instance as a flow, sparse and rectangular), and
+//! a re-solve after one small change three ways: network simplex cold, network simplex from
+//! the last basis, and `IncrementalFlow` from the last optimum.
 //!
 //! `cargo bench -p commonsnet-solvers` (a release build of this crate only, seconds). The
 //! published instance files and the peer comparison's generators are benched by the root
 //! `cargo bench --bench solvers`.
 
 use commonsnet_solvers::{
-    solve_assignment, AssignmentProblem, CostScaling, FlowProblem, NetworkSimplex,
+    solve_assignment, AssignmentProblem, CostScaling, FlowProblem, IncrementalFlow, NetworkSimplex,
+    WarmStart,
 };
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::time::Duration;
 
 /// SplitMix64, so the generated instances are the same on every run.
@@ -186,5 +189,169 @@ fn assignment(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, flow, assignment);
+/// One change of a session's component, applied to the network and to a kept
+/// `IncrementalFlow` alike.
+#[derive(Clone, Copy)]
+enum Change {
+    /// A new customer demanding 3 units with links from `links` random stations.
+    NeedAdded { links: usize },
+    /// Customer 0 demands one unit more.
+    NeedUpdated,
+    /// Station 0 holds two units less.
+    StationShrunk,
+}
+
+impl Change {
+    fn name(self) -> &'static str {
+        match self {
+            Change::NeedAdded { .. } => "need_added",
+            Change::NeedUpdated => "need_updated",
+            Change::StationShrunk => "station_shrunk",
+        }
+    }
+
+    /// The changed network (the spare going to the dummy node, the last one, shrinks or
+    /// grows to keep the supplies balanced) and the arcs added, as `(from, to, upper, cost)`.
+    fn apply(
+        self,
+        p: &FlowProblem,
+        stations: usize,
+        rng: &mut Rng,
+    ) -> (FlowProblem, Vec<(usize, usize, i64, i64)>) {
+        let mut q = p.clone();
+        let dummy = p.nodes - 1;
+        let mut added = Vec::new();
+        match self {
+            Change::NeedAdded { links } => {
+                // The new node takes the dummy's id; the dummy moves to the end.
+                q.nodes += 1;
+                q.supply.push(0);
+                let (need, new_dummy) = (dummy, dummy + 1);
+                q.supply[new_dummy] = q.supply[dummy] + 3;
+                q.supply[need] = -3;
+                for a in 0..q.arcs() {
+                    if q.target[a] == dummy {
+                        q.target[a] = new_dummy;
+                    }
+                }
+                for _ in 0..links {
+                    let j = rng.below(stations as u64) as usize;
+                    let arc = (j, need, 3, rng.range(1, 1000));
+                    q.add_arc(arc.0, arc.1, 0, arc.2, arc.3);
+                    added.push(arc);
+                }
+            }
+            Change::NeedUpdated => {
+                q.supply[stations] -= 1;
+                q.supply[dummy] += 1;
+                for a in 0..q.arcs() {
+                    if q.target[a] == stations {
+                        q.upper[a] += 1;
+                    }
+                }
+            }
+            Change::StationShrunk => {
+                q.supply[0] -= 2;
+                q.supply[dummy] += 2;
+            }
+        }
+        (q, added)
+    }
+}
+
+/// Re-solving a session's component after one change (issue 23, point 4): network simplex
+/// cold, network simplex from the last optimum's basis, and the `IncrementalFlow` the
+/// sessions keep. 400 stations each linked to 1,500 customers (600,000 arcs), the shape of
+/// issue 18's smaller session.
+fn resolve(c: &mut Criterion) {
+    let mut g = c.benchmark_group("resolve");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    let stations_n = 400;
+    let base = stations(stations_n, 1500, stations_n, 3);
+    let first = NetworkSimplex::solve(&base).unwrap();
+    let basis = first.basis.clone().unwrap();
+    let costs: Vec<i128> = base.cost.iter().map(|&c| c as i128).collect();
+    let kept =
+        IncrementalFlow::from_optimum(&base, costs, first.flow.clone(), first.potential.clone())
+            .unwrap();
+    for change in [
+        Change::NeedAdded { links: stations_n },
+        Change::NeedUpdated,
+        Change::StationShrunk,
+    ] {
+        let mut rng = Rng(5);
+        let (q, added) = change.apply(&base, stations_n, &mut rng);
+        // The dummy's arcs moved to its new id: the start's flow and basis are by arc id and
+        // node id, so the start is the same arrays with the dummy's node renamed.
+        let mut basis_q = basis.clone();
+        if let Change::NeedAdded { .. } = change {
+            let (old, new) = (base.nodes - 1, q.nodes - 1);
+            basis_q.parent.push(None);
+            basis_q.arc.push(None);
+            basis_q.up.push(false);
+            basis_q.parent.swap(old, new);
+            basis_q.arc.swap(old, new);
+            basis_q.up.swap(old, new);
+            for p in basis_q.parent.iter_mut().flatten() {
+                if *p == old {
+                    *p = new;
+                }
+            }
+        }
+        let start = WarmStart {
+            basis: &basis_q,
+            flow: &first.flow,
+        };
+        let cold = NetworkSimplex::solve(&q).unwrap();
+        let warm = NetworkSimplex::solve_from(&q, &start).unwrap();
+        assert_eq!(cold.cost, warm.cost);
+        g.bench_function(format!("{}/network_simplex_cold", change.name()), |b| {
+            b.iter(|| NetworkSimplex::solve(&q).unwrap().cost)
+        });
+        g.bench_function(format!("{}/network_simplex_warm", change.name()), |b| {
+            b.iter(|| NetworkSimplex::solve_from(&q, &start).unwrap().cost)
+        });
+        let need_arcs: Vec<usize> = (0..base.arcs())
+            .filter(|&a| base.target[a] == stations_n)
+            .collect();
+        let update = |f: &mut IncrementalFlow| {
+            let dummy = base.nodes - 1;
+            match change {
+                Change::NeedAdded { .. } => {
+                    let need = f.add_node();
+                    f.add_supply(need, -3);
+                    f.add_supply(dummy, 3);
+                    for &(from, _, upper, cost) in &added {
+                        f.add_arc(from, need, 0, upper, cost as i128).unwrap();
+                    }
+                }
+                Change::NeedUpdated => {
+                    f.add_supply(stations_n, -1);
+                    f.add_supply(dummy, 1);
+                    for &a in &need_arcs {
+                        let (lo, up) = f.bounds(a);
+                        f.set_bounds(a, lo, up + 1).unwrap();
+                    }
+                }
+                Change::StationShrunk => {
+                    f.add_supply(0, -2);
+                    f.add_supply(dummy, 2);
+                }
+            }
+            f.reoptimize().unwrap();
+            f.objective()
+        };
+        assert_eq!(update(&mut kept.clone()), cold.cost);
+        g.bench_function(format!("{}/incremental", change.name()), |b| {
+            b.iter_batched(
+                || kept.clone(),
+                |mut f| update(&mut f),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, flow, assignment, resolve);
 criterion_main!(benches);

@@ -29,7 +29,7 @@ pub use assignment::{
 };
 pub use cost_scaling::CostScaling;
 pub use incremental::{IncrementalError, IncrementalFlow, Reoptimized};
-pub use network_simplex::{lexicographic_weight, NetworkSimplex};
+pub use network_simplex::{lexicographic_weight, NetworkSimplex, WarmStart};
 pub use problem::{
     Basis, FlowError, FlowMethod, FlowProblem, FlowSolution, Infeasibility, InvalidNetwork,
     INFINITE,

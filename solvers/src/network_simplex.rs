@@ -56,6 +56,16 @@ const DIR_DOWN: i8 = -1;
 /// Our min-cost flow solver (see the module documentation).
 pub struct NetworkSimplex;
 
+/// Where [`NetworkSimplex::solve_from`] starts: the basis and flow of an earlier solve, by
+/// the node and arc ids of the network solved now. Nodes and arcs added since take ids after
+/// the earlier ones (new nodes hang from the root, new arcs start at their lower bound); an
+/// arc taken away is one bounded to `0..=0`. Costs, bounds and supplies may all have changed.
+#[derive(Debug, Clone, Copy)]
+pub struct WarmStart<'a> {
+    pub basis: &'a Basis,
+    pub flow: &'a [i64],
+}
+
 /// The solver state of one solve, with costs and potentials in `C`.
 struct Simplex<C> {
     /// Real arcs (self-loops excluded) are `0..search_num`; artificial ones follow.
@@ -99,10 +109,6 @@ impl IdVec {
         IdVec(vec![v as u32; n])
     }
 
-    fn with_capacity(n: usize) -> Self {
-        IdVec(Vec::with_capacity(n))
-    }
-
     #[inline(always)]
     fn get(&self, i: usize) -> usize {
         self.0[i] as usize
@@ -111,10 +117,6 @@ impl IdVec {
     #[inline(always)]
     fn set(&mut self, i: usize, v: usize) {
         self.0[i] = v as u32;
-    }
-
-    fn push(&mut self, v: usize) {
-        self.0.push(v as u32);
     }
 }
 
@@ -132,13 +134,28 @@ struct TreeNode {
 impl NetworkSimplex {
     /// Solve `p` to optimality.
     pub fn solve(p: &FlowProblem) -> Result<FlowSolution, FlowError> {
+        Self::solve_started(p, None)
+    }
+
+    /// Solve `p` to optimality starting from an earlier solve's basis and flow (`start`,
+    /// see [`WarmStart`]) instead of the artificial star: after a small change of the
+    /// network the pivots are those the change needs. Any start gives the optimum (a start
+    /// that no longer fits is repaired, not trusted); only the work depends on it.
+    pub fn solve_from(p: &FlowProblem, start: &WarmStart) -> Result<FlowSolution, FlowError> {
+        Self::solve_started(p, Some(start))
+    }
+
+    fn solve_started(
+        p: &FlowProblem,
+        start: Option<&WarmStart>,
+    ) -> Result<FlowSolution, FlowError> {
         check(p)?;
         let max_cost = p.cost.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0) as u128;
         if fits_i64(max_cost, p.nodes) {
-            Simplex::<i64>::run(p, p.cost.clone())
+            Simplex::<i64>::run(p, p.cost.clone(), start)
         } else {
             let c = p.cost.iter().map(|&c| c as i128).collect();
-            Simplex::<i128>::run(p, c)
+            Simplex::<i128>::run(p, c, start)
         }
     }
 
@@ -157,7 +174,7 @@ impl NetworkSimplex {
         if !fits {
             return Err(InvalidNetwork::CostsTooLarge.into());
         }
-        let mut sol = Simplex::<i128>::run(p, cost.to_vec())?;
+        let mut sol = Simplex::<i128>::run(p, cost.to_vec(), None)?;
         sol.cost = (0..p.arcs()).map(|a| sol.flow[a] as i128 * cost[a]).sum();
         Ok(sol)
     }
@@ -189,7 +206,7 @@ impl NetworkSimplex {
             .zip(secondary)
             .map(|(&a, &b)| m * a as i128 + b as i128)
             .collect();
-        let mut sol = Simplex::<i128>::run(p, c)?;
+        let mut sol = Simplex::<i128>::run(p, c, None)?;
         sol.cost = (0..p.arcs())
             .map(|a| sol.flow[a] as i128 * secondary[a] as i128)
             .sum();
@@ -240,6 +257,36 @@ fn mix_arcs(arcs: Vec<usize>, nodes: usize) -> Vec<usize> {
             next_start += 1;
             i = next_start;
         }
+    }
+    out
+}
+
+/// The nodes of the tree `parent` (each node's parent; `root`, one past the last node, for
+/// the root's children) in depth-first preorder from the root, the root left out: each
+/// subtree is a contiguous run, as the thread needs. Nodes whose parents form a cycle are
+/// not reached and are left out too.
+fn preorder(parent: &[usize], root: usize) -> Vec<usize> {
+    let n = parent.len();
+    let mut first = vec![0usize; n + 2];
+    for &p in parent {
+        first[p + 1] += 1;
+    }
+    for v in 0..=n {
+        first[v + 1] += first[v];
+    }
+    let mut fill = first.clone();
+    let mut child = vec![0usize; n];
+    for (u, &p) in parent.iter().enumerate() {
+        child[fill[p]] = u;
+        fill[p] += 1;
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut stack = vec![root];
+    while let Some(v) = stack.pop() {
+        if v != root {
+            out.push(v);
+        }
+        stack.extend(child[first[v]..first[v + 1]].iter().rev());
     }
     out
 }
@@ -295,7 +342,11 @@ impl<C: CostInt> Simplex<C> {
     /// Solve `p` with arc costs `costs` (indexed like `p`'s arcs).
     // Arc and node ids index several parallel arrays at once; index loops read best here.
     #[allow(clippy::needless_range_loop)]
-    fn run(p: &FlowProblem, costs: Vec<C>) -> Result<FlowSolution, FlowError> {
+    fn run(
+        p: &FlowProblem,
+        costs: Vec<C>,
+        start: Option<&WarmStart>,
+    ) -> Result<FlowSolution, FlowError> {
         let m = p.arcs();
         // Big-M of the artificial arcs: above any path cost (callers checked it fits `C`).
         let mut max_cost = C::default();
@@ -363,10 +414,10 @@ impl<C: CostInt> Simplex<C> {
         }
         let mut ns = Simplex::<C> {
             search_num: k,
-            source: IdVec::with_capacity(all),
-            target: IdVec::with_capacity(all),
-            cap: Vec::with_capacity(all),
-            cost: Vec::with_capacity(all),
+            source: IdVec::filled(0, all),
+            target: IdVec::filled(0, all),
+            cap: vec![0; all],
+            cost: vec![C::default(); all],
             flow: vec![0; all],
             state: vec![STATE_LOWER; all],
             tree: vec![
@@ -393,66 +444,35 @@ impl<C: CostInt> Simplex<C> {
             next_arc: 0,
             block: ((k as f64).sqrt().ceil() as usize).max(10),
         };
-        for &a in &real {
-            ns.source.push(p.source[a]);
-            ns.target.push(p.target[a]);
+        for (j, &a) in real.iter().enumerate() {
+            ns.source.set(j, p.source[a]);
+            ns.target.set(j, p.target[a]);
             let (lo, up) = (p.lower[a], p.upper[a]);
-            ns.cap.push(if up == INFINITE {
+            ns.cap[j] = if up == INFINITE {
                 INFINITE
             } else {
                 // up - lo fits unless lo is very negative; treat an overflow as unbounded.
                 up.checked_sub(lo).unwrap_or(INFINITE)
-            });
-            ns.cost.push(costs[a]);
+            };
+            ns.cost[j] = costs[a];
         }
-        // The root and its artificial arcs form the first basis.
-        let root = n;
-        ns.set_parent(root, NONE);
-        ns.set_pred(root, NONE);
-        ns.thread.set(root, 0);
-        ns.rev_thread.set(0, root);
-        ns.set_succ_num(root, n + 1);
-        ns.last_succ.set(root, n - 1);
-        ns.pi[root] = C::default();
-        for u in 0..n {
-            let e = k + u;
-            ns.set_parent(u, root);
-            ns.set_pred(u, e);
-            ns.thread.set(u, u + 1);
-            ns.rev_thread.set(u + 1, u);
-            ns.set_succ_num(u, 1);
-            ns.last_succ.set(u, u);
-            ns.state[e] = STATE_TREE;
-            ns.cap.push(INFINITE);
-            let s = supply[u] as i64;
-            if s >= 0 {
-                ns.set_pred_dir(u, DIR_UP);
-                ns.pi[u] = C::default();
-                ns.source.push(u);
-                ns.target.push(root);
-                ns.flow[e] = s;
-                ns.cost.push(C::default());
-            } else {
-                ns.set_pred_dir(u, DIR_DOWN);
-                ns.pi[u] = art;
-                ns.source.push(root);
-                ns.target.push(u);
-                ns.flow[e] = -s;
-                ns.cost.push(art);
-            }
+        let warm = start.and_then(|st| ns.warm_tree(p, &real, &supply, st));
+        if warm.is_none() {
+            ns.star_tree(&supply);
         }
-        ns.thread.set(n - 1, root);
-        ns.rev_thread.set(root, n - 1);
 
         let mut pivots = 0u64;
         // LEMON's heuristic start: before searching, enter each demand node's cheapest incoming
         // arc (when it improves). On transportation-shaped networks (many demand nodes, each
         // with a few candidate suppliers) this builds most of a good tree in one cheap pass.
-        for e in ns.initial_arcs(&supply) {
-            if ns.reduced_violation(e) < C::default() {
-                ns.in_arc = e;
-                pivots += 1;
-                ns.pivot()?;
+        // A warm start has its tree already.
+        if warm.is_none() {
+            for e in ns.initial_arcs(&supply) {
+                if ns.reduced_violation(e) < C::default() {
+                    ns.in_arc = e;
+                    pivots += 1;
+                    ns.pivot()?;
+                }
             }
         }
         while ns.find_entering_arc() {
@@ -471,6 +491,7 @@ impl<C: CostInt> Simplex<C> {
             flow_out[a] = f;
             cost += f as i128 * costs[a].into();
         }
+        let root = n;
         // The basis in thread order (parents before children), real arcs by original index.
         let mut basis = Basis {
             order: Vec::with_capacity(n),
@@ -498,6 +519,205 @@ impl<C: CostInt> Simplex<C> {
             basis: Some(basis),
             method: FlowMethod::NetworkSimplex,
         })
+    }
+
+    /// The cold start: the root and its artificial arcs form the first basis, each node's
+    /// arc carrying its supply (from the node when positive, to it otherwise).
+    // Node ids index the tree arrays and `supply` at once; an index loop reads best here.
+    #[allow(clippy::needless_range_loop)]
+    fn star_tree(&mut self, supply: &[i128]) {
+        let n = self.tree.len() - 1;
+        let (k, root, art) = (self.search_num, n, self.art);
+        self.set_parent(root, NONE);
+        self.set_pred(root, NONE);
+        self.thread.set(root, 0);
+        self.rev_thread.set(0, root);
+        self.set_succ_num(root, n + 1);
+        self.last_succ.set(root, n - 1);
+        self.pi[root] = C::default();
+        for u in 0..n {
+            let e = k + u;
+            self.set_parent(u, root);
+            self.set_pred(u, e);
+            self.thread.set(u, u + 1);
+            self.rev_thread.set(u + 1, u);
+            self.set_succ_num(u, 1);
+            self.last_succ.set(u, u);
+            let s = supply[u] as i64;
+            let dir = if s >= 0 { DIR_UP } else { DIR_DOWN };
+            self.set_pred_dir(u, dir);
+            self.push_artificial(u, dir, s.abs(), true);
+            self.pi[u] = if s >= 0 { C::default() } else { art };
+        }
+        self.thread.set(n - 1, root);
+        self.rev_thread.set(root, n - 1);
+    }
+
+    /// Set node `u`'s artificial arc: from `u` to the root at cost 0 (`DIR_UP`) or from
+    /// the root to `u` at the big-M, carrying `flow`, in the tree or at its lower bound.
+    fn push_artificial(&mut self, u: usize, dir: i8, flow: i64, in_tree: bool) {
+        let (e, root) = (self.search_num + u, self.tree.len() - 1);
+        self.cap[e] = INFINITE;
+        self.flow[e] = flow;
+        self.state[e] = if in_tree { STATE_TREE } else { STATE_LOWER };
+        let (from, to, cost) = if dir == DIR_UP {
+            (u, root, C::default())
+        } else {
+            (root, u, self.art)
+        };
+        self.source.set(e, from);
+        self.target.set(e, to);
+        self.cost[e] = cost;
+    }
+
+    /// The first basis from an earlier solve's ([`WarmStart`]): each node keeps its tree arc
+    /// where that arc still joins it to its parent and can carry what the node's subtree must
+    /// now send through it; every other node hangs from the root by its artificial arc,
+    /// carrying its subtree's imbalance. Arcs outside the tree sit at the bound the earlier
+    /// flow had them at. That is a primal feasible basis of this network, so the pivots that
+    /// follow are the usual ones. `None` (the caller starts cold) where an imbalance leaves
+    /// the range the cold start allows supplies.
+    fn warm_tree(
+        &mut self,
+        p: &FlowProblem,
+        real: &[usize],
+        supply: &[i128],
+        start: &WarmStart,
+    ) -> Option<()> {
+        let n = self.tree.len() - 1;
+        let (k, root) = (self.search_num, n);
+        let limit = (i64::MAX / 4) as i128;
+        let mut pos = vec![NONE; p.arcs()];
+        for (j, &a) in real.iter().enumerate() {
+            pos[a] = j;
+        }
+        // Each node's tree arc (its position among the real arcs) and direction, where the
+        // start's still joins the node to its parent.
+        let b = start.basis;
+        let mut parent = vec![root; n];
+        let mut pred = vec![NONE; n];
+        let mut up = vec![false; n];
+        for u in 0..n.min(b.parent.len()) {
+            let (Some(par), Some(Some(a))) = (b.parent[u], b.arc.get(u).copied()) else {
+                continue;
+            };
+            let goes_up = b.up.get(u).copied().unwrap_or(false);
+            let (s, t) = if goes_up { (u, par) } else { (par, u) };
+            let Some(&j) = pos.get(a).filter(|&&j| j != NONE) else {
+                continue;
+            };
+            if par < n && p.source[a] == s && p.target[a] == t {
+                (parent[u], pred[u], up[u]) = (par, j, goes_up);
+            }
+        }
+        let mut in_tree = vec![false; k];
+        for &j in pred.iter().filter(|&&j| j != NONE) {
+            in_tree[j] = true;
+        }
+        // The other arcs at the bound the earlier flow had them at; what they carry leaves
+        // `net` of their tail and enters their head's.
+        let mut net = supply.to_vec();
+        let mut at_upper = Vec::new();
+        for (j, &a) in real.iter().enumerate() {
+            let cap = self.cap[j];
+            if in_tree[j] || cap == INFINITE {
+                continue;
+            }
+            let before = start.flow.get(a).map(|&f| f as i128 - p.lower[a] as i128);
+            if before.is_some_and(|f| f >= cap as i128) {
+                at_upper.push(j);
+                net[p.source[a]] -= cap as i128;
+                net[p.target[a]] += cap as i128;
+            }
+        }
+        // Children before parents: a tree arc keeps its place where the subtree's imbalance
+        // fits its bounds; otherwise the arc leaves the tree (at its lower bound) and the
+        // subtree hangs from the root.
+        let mut order = preorder(&parent, root);
+        if order.len() < n {
+            // Parents in a cycle (a start of another network): those nodes hang from the root.
+            let mut reached = vec![false; n];
+            order.iter().for_each(|&u| reached[u] = true);
+            for u in (0..n).filter(|&u| !reached[u]) {
+                (parent[u], pred[u]) = (root, NONE);
+            }
+            order = preorder(&parent, root);
+        }
+        let mut sub = net;
+        let mut carried = vec![0i64; n];
+        for &u in order.iter().rev() {
+            let s = sub[u];
+            if pred[u] != NONE {
+                let f = if up[u] { s } else { -s };
+                let cap = self.cap[pred[u]];
+                let fits = cap == INFINITE || f <= cap as i128;
+                if f >= 0 && f <= limit && fits {
+                    carried[u] = f as i64;
+                    sub[parent[u]] += s;
+                    continue;
+                }
+                (parent[u], pred[u]) = (root, NONE);
+            }
+            if s.abs() > limit {
+                return None;
+            }
+        }
+        // The basis, now that it is decided.
+        for j in at_upper {
+            self.state[j] = STATE_UPPER;
+            self.flow[j] = self.cap[j];
+        }
+        let order = preorder(&parent, root);
+        self.set_parent(root, NONE);
+        self.set_pred(root, NONE);
+        for u in 0..n {
+            self.set_parent(u, parent[u]);
+            let hung = pred[u] == NONE;
+            let s = if hung { sub[u] } else { supply[u] };
+            let art_dir = if s >= 0 { DIR_UP } else { DIR_DOWN };
+            self.push_artificial(u, art_dir, if hung { s.abs() as i64 } else { 0 }, hung);
+            if hung {
+                self.set_pred(u, k + u);
+                self.set_pred_dir(u, art_dir);
+            } else {
+                let j = pred[u];
+                self.set_pred(u, j);
+                self.set_pred_dir(u, if up[u] { DIR_UP } else { DIR_DOWN });
+                self.state[j] = STATE_TREE;
+                self.flow[j] = carried[u];
+            }
+        }
+        // Thread (preorder, a cycle through the root), subtree sizes, last successors and
+        // potentials (every tree arc's reduced cost zero, the root's potential 0).
+        let mut prev = root;
+        for &u in &order {
+            self.thread.set(prev, u);
+            self.rev_thread.set(u, prev);
+            prev = u;
+        }
+        self.thread.set(prev, root);
+        self.rev_thread.set(root, prev);
+        for u in 0..=n {
+            self.set_succ_num(u, 1);
+            self.last_succ.set(u, u);
+        }
+        for &u in order.iter().rev() {
+            let par = self.parent(u);
+            self.set_succ_num(par, self.succ_num(par) + self.succ_num(u));
+            if self.last_succ.get(par) == par {
+                self.last_succ.set(par, self.last_succ.get(u));
+            }
+        }
+        self.pi[root] = C::default();
+        for &u in &order {
+            let (par, c) = (self.parent(u), self.cost[self.pred(u)]);
+            self.pi[u] = if self.pred_dir(u) == DIR_UP {
+                self.pi[par] - c
+            } else {
+                self.pi[par] + c
+            };
+        }
+        Some(())
     }
 
     /// One pivot on the entering arc `in_arc`.
@@ -910,6 +1130,28 @@ mod tests {
     }
 
     #[test]
+    fn preorder_keeps_subtrees_together_and_skips_cycles() {
+        // Root 5; 0 and 3 under the root, 1 and 2 under 0; 4 in a cycle with itself.
+        let order = preorder(&[5, 0, 0, 5, 4], 5);
+        assert_eq!(order, vec![0, 1, 2, 3]);
+    }
+
+    /// A start of the same network is optimal as it stands: no pivot.
+    #[test]
+    fn a_warm_start_from_the_optimum_takes_no_pivot() {
+        let p = transport();
+        let cold = NetworkSimplex::solve(&p).unwrap();
+        assert!(cold.pivots > 0);
+        let basis = cold.basis.as_ref().unwrap();
+        let start = WarmStart {
+            basis,
+            flow: &cold.flow,
+        };
+        let warm = NetworkSimplex::solve_from(&p, &start).unwrap();
+        assert_eq!((warm.cost, warm.pivots), (cold.cost, 0));
+    }
+
+    #[test]
     fn a_small_transportation_problem_by_hand() {
         let p = transport();
         let s = NetworkSimplex::solve(&p).unwrap();
@@ -1019,8 +1261,143 @@ mod tests {
         assert_eq!((s.flow.as_slice(), s.cost), (&[0, 1][..], 3));
     }
 
+    /// One change of a network for the warm-start tests, its numbers taken modulo the
+    /// network's size: `(kind, node or arc, another node, amount)`.
+    type Change = (u8, usize, usize, i64);
+
+    fn change() -> impl Strategy<Value = Change> {
+        (0u8..6, 0usize..64, 0usize..64, -4i64..=4)
+    }
+
+    /// Apply `c` to `p`: a supply moved between two nodes, an arc's cost or upper bound
+    /// changed, an arc taken away (bounded to 0), an arc added, or a node added with an arc
+    /// to it and a demand.
+    fn apply(p: &mut FlowProblem, (kind, x, y, d): Change) {
+        let (n, m) = (p.nodes, p.arcs());
+        match kind {
+            0 => {
+                p.supply[x % n] += d;
+                p.supply[y % n] -= d;
+            }
+            1 if m > 0 => p.cost[x % m] += d,
+            2 if m > 0 => {
+                let a = x % m;
+                if p.upper[a] != INFINITE {
+                    p.upper[a] = (p.upper[a] + d).max(p.lower[a]);
+                }
+            }
+            3 if m > 0 => {
+                let a = x % m;
+                (p.lower[a], p.upper[a]) = (0, 0);
+            }
+            4 => {
+                p.add_arc(x % n, y % n, 0, d.abs() + 1, d * 3);
+            }
+            5 => {
+                p.nodes += 1;
+                p.supply.push(-d.abs());
+                p.supply[x % n] += d.abs();
+                p.add_arc(y % n, n, 0, INFINITE, d + 2);
+            }
+            _ => {}
+        }
+    }
+
+    /// Solve `p` from `start` and check it against a cold solve: the same verdict, the same
+    /// optimum, potentials that certify it. Returns the warm solution.
+    fn warm_equals_cold(p: &FlowProblem, start: &FlowSolution) -> Option<FlowSolution> {
+        let basis = start.basis.as_ref().expect("a basis");
+        let warm = NetworkSimplex::solve_from(
+            p,
+            &WarmStart {
+                basis,
+                flow: &start.flow,
+            },
+        );
+        let cold = NetworkSimplex::solve(p);
+        match (&warm, &cold) {
+            (Ok(w), Ok(c)) => {
+                assert_eq!(w.cost, c.cost, "warm {} cold {}", w.cost, c.cost);
+                oracle::check_certificate(p, &p.cost, w);
+            }
+            (Err(FlowError::Infeasible(_)), Err(FlowError::Infeasible(_))) => {}
+            _ => assert_eq!(warm.clone().err(), cold.clone().err(), "{warm:?} {cold:?}"),
+        }
+        warm.ok()
+    }
+
+    /// Transportation-shaped networks of up to 12 suppliers and 30 customers with a few
+    /// candidate links each, enough supply for every demand.
+    fn larger_network() -> impl Strategy<Value = FlowProblem> {
+        (2usize..12, 2usize..30).prop_flat_map(|(s, t)| {
+            let links = prop::collection::vec((0..s, 0..t, 0i64..50, 1i64..6), t..4 * t);
+            let demand = prop::collection::vec(1i64..4, t);
+            (links, demand).prop_map(move |(links, demand)| {
+                let mut p = FlowProblem::new(s + t + 1);
+                let total: i64 = demand.iter().sum();
+                for (i, d) in demand.iter().enumerate() {
+                    p.supply[s + i] = -d;
+                }
+                for i in 0..s {
+                    p.supply[i] = total / s as i64;
+                }
+                // The rest, and whatever the links cannot carry, through a dear dummy node.
+                let dummy = s + t;
+                p.supply[dummy] = total - (total / s as i64) * s as i64;
+                for i in 0..s {
+                    p.add_arc(i, dummy, 0, INFINITE, 0);
+                }
+                for i in 0..t {
+                    p.add_arc(dummy, s + i, 0, INFINITE, 1000);
+                }
+                for (a, b, c, cap) in links {
+                    p.add_arc(a, s + b, 0, cap, c);
+                }
+                p
+            })
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// A warm start from the optimum of a network before a change gives the optimum
+        /// after it, whatever the change (or says infeasible or unbounded where a cold solve
+        /// does).
+        #[test]
+        fn warm_starts_reach_the_cold_optimum(
+            p in oracle::network(),
+            changes in prop::collection::vec(change(), 1..4),
+        ) {
+            let Ok(first) = NetworkSimplex::solve(&p) else {
+                return Ok(());
+            };
+            let mut q = p.clone();
+            for c in changes {
+                apply(&mut q, c);
+            }
+            warm_equals_cold(&q, &first);
+        }
+
+        /// Chains of warm starts on larger networks: each solve starts from the last one's
+        /// optimum, and every one equals a cold solve.
+        #[test]
+        fn chained_warm_starts_stay_optimal(
+            p in larger_network(),
+            batches in prop::collection::vec(prop::collection::vec(change(), 1..4), 1..6),
+        ) {
+            let mut last = NetworkSimplex::solve(&p).expect("the dummy node makes it feasible");
+            let mut q = p;
+            for batch in batches {
+                for c in batch {
+                    apply(&mut q, c);
+                }
+                match warm_equals_cold(&q, &last) {
+                    Some(s) => last = s,
+                    None => break,
+                }
+            }
+        }
 
         /// Against enumeration of every integer flow: the same verdict, the same optimum, and
         /// potentials that certify it; the basis's potentials zero every tree arc.
