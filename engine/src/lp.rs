@@ -1175,6 +1175,12 @@ impl LexModel {
             // first has to regain dual feasibility (benches/RESULTS.md, "Held-out columns out
             // of the model").
             model.set_option("simplex_strategy", SIMPLEX_PRIMAL);
+            // Without HiGHS's bound perturbation: it moves the bounds off the start's
+            // degenerate vertex, then spends pivots taking the moves back; from a start near
+            // the optimum (every solve here) that cleanup was half the work of a
+            // two-dimension re-plan (benches/RESULTS.md, "Primal simplex without bound
+            // perturbation").
+            model.set_option("primal_simplex_bound_perturbation_multiplier", 0.0);
         }
         Some(LexModel {
             model: Some(model),
