@@ -210,34 +210,27 @@ impl Change {
         }
     }
 
-    /// The changed network (the spare going to the dummy node, the last one, shrinks or
-    /// grows to keep the supplies balanced) and the arcs added, as `(from, to, upper, cost)`.
+    /// The changed network (the spare going to the dummy node shrinks or grows to keep the
+    /// supplies balanced; a new customer is the last node) and the arcs added, as
+    /// `(from, upper, cost)` into the new customer.
     fn apply(
         self,
         p: &FlowProblem,
         stations: usize,
         rng: &mut Rng,
-    ) -> (FlowProblem, Vec<(usize, usize, i64, i64)>) {
+    ) -> (FlowProblem, Vec<(usize, i64, i64)>) {
         let mut q = p.clone();
         let dummy = p.nodes - 1;
         let mut added = Vec::new();
         match self {
             Change::NeedAdded { links } => {
-                // The new node takes the dummy's id; the dummy moves to the end.
+                let need = q.nodes;
                 q.nodes += 1;
-                q.supply.push(0);
-                let (need, new_dummy) = (dummy, dummy + 1);
-                q.supply[new_dummy] = q.supply[dummy] + 3;
-                q.supply[need] = -3;
-                for a in 0..q.arcs() {
-                    if q.target[a] == dummy {
-                        q.target[a] = new_dummy;
-                    }
-                }
+                q.supply.push(-3);
+                q.supply[dummy] += 3;
                 for _ in 0..links {
-                    let j = rng.below(stations as u64) as usize;
-                    let arc = (j, need, 3, rng.range(1, 1000));
-                    q.add_arc(arc.0, arc.1, 0, arc.2, arc.3);
+                    let arc = (rng.below(stations as u64) as usize, 3, rng.range(1, 1000));
+                    q.add_arc(arc.0, need, 0, arc.1, arc.2);
                     added.push(arc);
                 }
             }
@@ -281,25 +274,9 @@ fn resolve(c: &mut Criterion) {
     ] {
         let mut rng = Rng(5);
         let (q, added) = change.apply(&base, stations_n, &mut rng);
-        // The dummy's arcs moved to its new id: the start's flow and basis are by arc id and
-        // node id, so the start is the same arrays with the dummy's node renamed.
-        let mut basis_q = basis.clone();
-        if let Change::NeedAdded { .. } = change {
-            let (old, new) = (base.nodes - 1, q.nodes - 1);
-            basis_q.parent.push(None);
-            basis_q.arc.push(None);
-            basis_q.up.push(false);
-            basis_q.parent.swap(old, new);
-            basis_q.arc.swap(old, new);
-            basis_q.up.swap(old, new);
-            for p in basis_q.parent.iter_mut().flatten() {
-                if *p == old {
-                    *p = new;
-                }
-            }
-        }
+        // Nodes and arcs added come after the earlier ones: the last optimum is the start.
         let start = WarmStart {
-            basis: &basis_q,
+            basis: &basis,
             flow: &first.flow,
         };
         let cold = NetworkSimplex::solve(&q).unwrap();
@@ -321,7 +298,7 @@ fn resolve(c: &mut Criterion) {
                     let need = f.add_node();
                     f.add_supply(need, -3);
                     f.add_supply(dummy, 3);
-                    for &(from, _, upper, cost) in &added {
+                    for &(from, upper, cost) in &added {
                         f.add_arc(from, need, 0, upper, cost as i128).unwrap();
                     }
                 }

@@ -456,17 +456,13 @@ impl<C: CostInt> Simplex<C> {
             };
             ns.cost[j] = costs[a];
         }
-        let warm = start.and_then(|st| ns.warm_tree(p, &real, &supply, st));
-        if warm.is_none() {
-            ns.star_tree(&supply);
-        }
-
         let mut pivots = 0u64;
-        // LEMON's heuristic start: before searching, enter each demand node's cheapest incoming
-        // arc (when it improves). On transportation-shaped networks (many demand nodes, each
-        // with a few candidate suppliers) this builds most of a good tree in one cheap pass.
-        // A warm start has its tree already.
-        if warm.is_none() {
+        if !start.is_some_and(|st| ns.warm_tree(p, &real, &supply, st)) {
+            ns.star_tree(&supply);
+            // LEMON's heuristic start: before searching, enter each demand node's cheapest
+            // incoming arc (when it improves). On transportation-shaped networks (many demand
+            // nodes, each with a few candidate suppliers) this builds most of a good tree in
+            // one cheap pass. A warm start has its tree already.
             for e in ns.initial_arcs(&supply) {
                 if ns.reduced_violation(e) < C::default() {
                     ns.in_arc = e;
@@ -546,7 +542,7 @@ impl<C: CostInt> Simplex<C> {
             let s = supply[u] as i64;
             let dir = if s >= 0 { DIR_UP } else { DIR_DOWN };
             self.set_pred_dir(u, dir);
-            self.push_artificial(u, dir, s.abs(), true);
+            self.set_artificial(u, dir, s.abs(), true);
             self.pi[u] = if s >= 0 { C::default() } else { art };
         }
         self.thread.set(n - 1, root);
@@ -555,7 +551,7 @@ impl<C: CostInt> Simplex<C> {
 
     /// Set node `u`'s artificial arc: from `u` to the root at cost 0 (`DIR_UP`) or from
     /// the root to `u` at the big-M, carrying `flow`, in the tree or at its lower bound.
-    fn push_artificial(&mut self, u: usize, dir: i8, flow: i64, in_tree: bool) {
+    fn set_artificial(&mut self, u: usize, dir: i8, flow: i64, in_tree: bool) {
         let (e, root) = (self.search_num + u, self.tree.len() - 1);
         self.cap[e] = INFINITE;
         self.flow[e] = flow;
@@ -575,15 +571,15 @@ impl<C: CostInt> Simplex<C> {
     /// now send through it; every other node hangs from the root by its artificial arc,
     /// carrying its subtree's imbalance. Arcs outside the tree sit at the bound the earlier
     /// flow had them at. That is a primal feasible basis of this network, so the pivots that
-    /// follow are the usual ones. `None` (the caller starts cold) where an imbalance leaves
-    /// the range the cold start allows supplies.
+    /// follow are the usual ones. False (nothing changed; the caller starts cold) where an
+    /// imbalance leaves the range the cold start allows supplies.
     fn warm_tree(
         &mut self,
         p: &FlowProblem,
         real: &[usize],
         supply: &[i128],
         start: &WarmStart,
-    ) -> Option<()> {
+    ) -> bool {
         let n = self.tree.len() - 1;
         let (k, root) = (self.search_num, n);
         let limit = (i64::MAX / 4) as i128;
@@ -659,7 +655,7 @@ impl<C: CostInt> Simplex<C> {
                 (parent[u], pred[u]) = (root, NONE);
             }
             if s.abs() > limit {
-                return None;
+                return false;
             }
         }
         // The basis, now that it is decided.
@@ -675,7 +671,7 @@ impl<C: CostInt> Simplex<C> {
             let hung = pred[u] == NONE;
             let s = if hung { sub[u] } else { supply[u] };
             let art_dir = if s >= 0 { DIR_UP } else { DIR_DOWN };
-            self.push_artificial(u, art_dir, if hung { s.abs() as i64 } else { 0 }, hung);
+            self.set_artificial(u, art_dir, if hung { s.abs() as i64 } else { 0 }, hung);
             if hung {
                 self.set_pred(u, k + u);
                 self.set_pred_dir(u, art_dir);
@@ -717,7 +713,7 @@ impl<C: CostInt> Simplex<C> {
                 self.pi[par] + c
             };
         }
-        Some(())
+        true
     }
 
     /// One pivot on the entering arc `in_arc`.
