@@ -726,3 +726,89 @@ fn one_return_ends_one_stay_and_booked_ids_are_not_reused() {
     assert_eq!(e.refusal, Refusal::NothingToReturn("hall".into()));
     assert_eq!(s.clock(), Some(30.0));
 }
+
+/// An event's need gets the window checks of the session's own policy, as a scenario's needs
+/// do: a window of 10^12 hourly starts (which the link rules would walk) or a duration too
+/// short to tell from its last start is refused, naming the field, and the session is
+/// unchanged; a batch that would take the time model past its size is refused whole.
+#[test]
+fn event_needs_get_the_time_checks_of_the_session_policy() {
+    let drill = |id: &str, deadline: f64, duration: f64| {
+        json!({"id": id, "kind": "drill", "demand": {"units": 1}, "earliest": 0,
+               "deadline": deadline, "duration_h": duration})
+    };
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "d1", "kind": "drill", "capacity": {"units": 1}}],
+        "needs": [drill("a", 10.0, 4.0)],
+        "policy": {"reusable": ["units"], "slot_h": 1}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let before = s.plan().clone();
+    let refused = |s: &mut Session, batch: Value| s.apply(&events(batch)).unwrap_err();
+
+    let e = refused(
+        &mut s,
+        json!([{"type": "need_added", "need": drill("b", 1e12, 1.0)}]),
+    );
+    assert_eq!(e.index, 0);
+    let Refusal::NeedWindow {
+        need,
+        field,
+        message,
+    } = &e.refusal
+    else {
+        panic!("{:?}", e.refusal)
+    };
+    assert_eq!((need.as_str(), field.as_str()), ("b", "deadline"));
+    assert!(message.contains("more than 1000 starts"), "{message}");
+    assert!(!s.has_need("b"));
+
+    // Fine at hour 0, a booking of no length at the last start (999): refused, as the
+    // scenario's validator refuses it.
+    let short = drill("b", 999.0, 1e-14);
+    let e = refused(
+        &mut s,
+        json!([{"type": "need_updated", "need": drill("a", 10.0, 4.0)},
+                                   {"type": "need_added", "need": short.clone()}]),
+    );
+    assert_eq!(e.index, 1);
+    assert!(
+        matches!(&e.refusal, Refusal::NeedWindow { field, .. } if field == "duration_h"),
+        "{:?}",
+        e.refusal
+    );
+    let invalid = scenario_from_value(&json!({
+        "resources": [{"id": "d1", "kind": "drill", "capacity": {"units": 1}}],
+        "needs": [short],
+        "policy": {"reusable": ["units"], "slot_h": 1}}))
+    .unwrap_err();
+    assert_eq!(invalid.issues[0].field.as_deref(), Some("duration_h"));
+    assert!(
+        invalid.issues[0].message.contains("at hour 999"),
+        "{}",
+        invalid.issues[0].message
+    );
+
+    // 20,000,000 (link, start) pairs at most: 1,000 starts x 2 resources x 10,001 needs
+    // passes that; each need alone is within its window.
+    let mut batch: Vec<Value> = vec![json!({"type": "resource_added", "resource":
+        {"id": "d2", "kind": "drill", "capacity": {"units": 1}}})];
+    batch.extend((0..10_001).map(|i| {
+        json!({"type": "need_added",
+        "need": drill(&format!("n{i}"), 999.0, 1.0)})
+    }));
+    let e = refused(&mut s, Value::Array(batch));
+    assert!(
+        matches!(&e.refusal, Refusal::TimedModelTooLarge(m) if m.contains("more than 20000000")),
+        "{:?}",
+        e.refusal
+    );
+    assert!(!s.has_need("n0"));
+    assert_eq!(s.plan(), &before);
+    // A window within bounds is taken.
+    s.apply(&events(
+        json!([{"type": "need_added", "need": drill("c", 20.0, 2.0)}]),
+    ))
+    .unwrap();
+    assert!(s.has_need("c"));
+}

@@ -307,8 +307,12 @@ impl Need {
 pub(crate) fn start_count(first: f64, last: f64, slot: f64) -> usize {
     let mut k = ((last - first) / slot).floor().max(0.0);
     // Guard the division's rounding: the count is that of the values the formula produces.
-    while k > 0.0 && first + k * slot > last {
-        k -= 1.0;
+    // The rounding is off by a step or two at most; above 2^53 a step of 1 changes nothing,
+    // so the loop is bounded (such counts are refused before any start is made).
+    for _ in 0..4 {
+        if k > 0.0 && first + k * slot > last {
+            k -= 1.0;
+        }
     }
     if first + (k + 1.0) * slot <= last {
         k += 1.0;
@@ -430,6 +434,18 @@ impl Scenario {
             name,
             ..self.clone()
         }
+    }
+
+    /// The scenario with its policy's time limit at most `cap_s` seconds (a server's limit on
+    /// every solve it runs for a client; `cap_s` finite and positive, or the policy's own
+    /// limit stays). A live session's re-plans take their options from the scenario alone.
+    pub fn with_time_limit_cap(&self, cap_s: f64) -> Scenario {
+        let mut out = self.clone();
+        if cap_s.is_finite() && cap_s > 0.0 {
+            let own = out.policy.time_limit_s.unwrap_or(f64::INFINITY);
+            out.policy.time_limit_s = Some(own.min(cap_s));
+        }
+        out
     }
 
     /// The scenario with one resource's capacity in `dim` set to `value`: the planner's what-if

@@ -14,6 +14,7 @@ mod arrow;
 pub use arrow::numeric_cell;
 mod json;
 mod validate;
+pub(crate) use validate::{need_window_issue, timed_columns, timed_size_issue};
 
 use crate::model::{Policy, Scenario};
 use arrow::rows_from_batches;

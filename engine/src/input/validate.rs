@@ -38,6 +38,86 @@ struct Row<'a> {
     obj: &'a Map<String, Value>,
 }
 
+/// One need's window under a timed policy (SPEC's time model): at most `policy.max_starts`
+/// candidate starts, and a duration that a use's end can be told from its start by at the
+/// last of them (at a later hour a float's step is larger: a duration too short there makes
+/// a booking of no length). `(field, message)` of the first problem; `None` without a
+/// reusable dimension or a duration. The scenario's validator and a live session's events
+/// both check needs with it.
+pub(crate) fn need_window_issue(n: &Need, policy: &Policy) -> Option<(&'static str, String)> {
+    if policy.reusable.is_empty() {
+        return None;
+    }
+    let d = n.duration_h?;
+    let (slot, bound) = (policy.slot(), policy.starts_bound());
+    let first = n.earliest.unwrap_or(0.0);
+    let mut last = first;
+    if let Some(deadline) = n.deadline {
+        // Compared before counting exactly: the quotient may be far beyond usize.
+        if (deadline - first) / slot >= bound as f64 {
+            return Some((
+                "deadline",
+                format!(
+                    "the window [{first}, {deadline}] holds more than {bound} starts at slot_h {slot} (policy.max_starts)"
+                ),
+            ));
+        }
+        last = first + (n.start_count(slot) - 1) as f64 * slot;
+    }
+    (last + d == last).then(|| {
+        (
+            "duration_h",
+            format!("{d} h is too short to tell from 0 at hour {last}"),
+        )
+    })
+}
+
+/// The time model's columns: each need's starts times its candidate resources (its explicit
+/// links, or the resources of its kind); 0 without a reusable dimension.
+pub(crate) fn timed_columns<'a>(
+    resources: impl IntoIterator<Item = &'a Resource>,
+    needs: &[&Need],
+    links: Option<&[Link]>,
+    policy: &Policy,
+) -> f64 {
+    if policy.reusable.is_empty() || !needs.iter().any(|n| n.duration_h.is_some()) {
+        return 0.0;
+    }
+    let mut candidates: HashMap<&str, f64> = HashMap::new();
+    match links {
+        Some(links) => links
+            .iter()
+            .for_each(|l| *candidates.entry(&l.need).or_default() += 1.0),
+        None => {
+            let mut of_kind: HashMap<&str, f64> = HashMap::new();
+            resources
+                .into_iter()
+                .for_each(|r| *of_kind.entry(&r.kind).or_default() += 1.0);
+            for n in needs {
+                candidates.insert(&n.id, of_kind.get(n.kind.as_str()).copied().unwrap_or(0.0));
+            }
+        }
+    }
+    let slot = policy.slot();
+    needs
+        .iter()
+        .map(|n| {
+            let starts = n.start_count(slot) as f64;
+            starts * candidates.get(n.id.as_str()).copied().unwrap_or(0.0)
+        })
+        .sum()
+}
+
+/// Why a time model of `columns` (link, start) pairs is refused: above
+/// [`MAX_TIMED_COLUMNS`]. The scenario's validator and a live session's events both use it.
+pub(crate) fn timed_size_issue(columns: f64) -> Option<String> {
+    (columns > MAX_TIMED_COLUMNS).then(|| {
+        format!(
+            "the time model could need {columns:.0} (link, start) pairs, more than {MAX_TIMED_COLUMNS:.0}: use a longer slot_h, shorter windows or fewer candidate resources"
+        )
+    })
+}
+
 impl Validator {
     pub(super) fn new(style: FieldStyle) -> Self {
         Validator {
@@ -680,36 +760,9 @@ impl Validator {
                 );
             }
         }
-        if policy.reusable.is_empty() {
-            return;
-        }
-        let (slot, bound) = (policy.slot(), policy.starts_bound());
         for (i, n) in needs.iter().enumerate() {
-            let first = n.earliest.unwrap_or(0.0);
-            if let Some(d) = n.duration_h.filter(|&d| first + d == first) {
-                self.push(
-                    "needs",
-                    Some(i),
-                    Some("duration_h".into()),
-                    format!("{d} h is too short to tell from 0 at hour {first}"),
-                );
-            }
-        }
-        for (i, n) in needs.iter().enumerate() {
-            let (Some(_), Some(deadline)) = (n.duration_h, n.deadline) else {
-                continue;
-            };
-            let first = n.earliest.unwrap_or(0.0);
-            // Compared before counting exactly: the quotient may be far beyond usize.
-            if (deadline - first) / slot >= bound as f64 {
-                self.push(
-                    "needs",
-                    Some(i),
-                    Some("deadline".into()),
-                    format!(
-                        "the window [{first}, {deadline}] holds more than {bound} starts at slot_h {slot} (policy.max_starts)"
-                    ),
-                );
+            if let Some((field, message)) = need_window_issue(n, policy) {
+                self.push("needs", Some(i), Some(field.into()), message);
             }
         }
     }
@@ -724,41 +777,10 @@ impl Validator {
         links: Option<&[Link]>,
         policy: &Policy,
     ) {
-        if policy.reusable.is_empty() || !needs.iter().any(|n| n.duration_h.is_some()) {
-            return;
-        }
-        let mut candidates: HashMap<&str, f64> = HashMap::new();
-        match links {
-            Some(links) => links
-                .iter()
-                .for_each(|l| *candidates.entry(&l.need).or_default() += 1.0),
-            None => {
-                let mut of_kind: HashMap<&str, f64> = HashMap::new();
-                resources
-                    .iter()
-                    .for_each(|r| *of_kind.entry(&r.kind).or_default() += 1.0);
-                for n in needs {
-                    candidates.insert(&n.id, of_kind.get(n.kind.as_str()).copied().unwrap_or(0.0));
-                }
-            }
-        }
-        let slot = policy.slot();
-        let columns: f64 = needs
-            .iter()
-            .map(|n| {
-                let starts = n.start_count(slot) as f64;
-                starts * candidates.get(n.id.as_str()).copied().unwrap_or(0.0)
-            })
-            .sum();
-        if columns > MAX_TIMED_COLUMNS {
-            self.push(
-                "policy",
-                None,
-                Some("slot_h".into()),
-                format!(
-                    "the time model could need {columns:.0} (link, start) pairs, more than {MAX_TIMED_COLUMNS:.0}: use a longer slot_h, shorter windows or fewer candidate resources"
-                ),
-            );
+        let needs: Vec<&Need> = needs.iter().collect();
+        let columns = timed_columns(resources, &needs, links, policy);
+        if let Some(message) = timed_size_issue(columns) {
+            self.push("policy", None, Some("slot_h".into()), message);
         }
     }
 

@@ -2,6 +2,8 @@
 //! overlays of the state, so the cost follows the batch, not the session's size.
 
 use super::{Event, EventError, EventKind, Refusal, Session};
+use crate::input::{need_window_issue, timed_columns, timed_size_issue};
+use crate::model::{Need, Resource};
 use std::collections::{HashMap, HashSet};
 
 /// An id set as the state has it, plus and minus what a batch adds and removes.
@@ -79,6 +81,18 @@ impl Session {
                     _ => clock = Some(at),
                 }
             }
+            if let EventKind::NeedAdded(n) | EventKind::NeedUpdated(n) = &e.kind {
+                // The window checks a scenario's validator makes (`Session::new` starts from
+                // a validated scenario; an event's need was checked alone, without the
+                // session's policy): a window of 10^12 starts would otherwise be walked.
+                if let Some((field, message)) = need_window_issue(n, &self.policy) {
+                    return err(Refusal::NeedWindow {
+                        need: n.id.clone(),
+                        field: field.into(),
+                        message,
+                    });
+                }
+            }
             match &e.kind {
                 EventKind::NeedAdded(n) => {
                     if !needs.insert(&n.id) {
@@ -151,6 +165,41 @@ impl Session {
                 }
             }
         }
+        if self.timed {
+            self.check_timed_size(events)
+                .map_err(|refusal| EventError {
+                    index: events.len().saturating_sub(1),
+                    refusal,
+                })?;
+        }
         Ok(())
+    }
+
+    /// The time model's size after the batch, as a scenario's validator bounds it: open needs
+    /// as the batch leaves them (added, updated, withdrawn) against the resources there are
+    /// and the batch adds (one withdrawn in the batch still counts: a bound, not a count).
+    fn check_timed_size(&self, events: &[Event]) -> Result<(), Refusal> {
+        let mut needs: HashMap<&str, &Need> = (0..self.needs.len())
+            .filter(|&i| self.is_open(i))
+            .map(|i| (self.needs[i].id.as_str(), &self.needs[i]))
+            .collect();
+        let mut added: Vec<&Resource> = Vec::new();
+        for e in events {
+            match &e.kind {
+                EventKind::NeedAdded(n) | EventKind::NeedUpdated(n) => {
+                    needs.insert(&n.id, n);
+                }
+                EventKind::NeedWithdrawn(id) => {
+                    needs.remove(id.as_str());
+                }
+                EventKind::ResourceAdded(r) => added.push(r),
+                _ => {}
+            }
+        }
+        // Each term is a whole number below 2^53: the sum is exact in any order.
+        let needs: Vec<&Need> = needs.into_values().collect();
+        let resources = self.resources.iter().chain(added);
+        let columns = timed_columns(resources, &needs, None, &self.policy);
+        timed_size_issue(columns).map_or(Ok(()), |m| Err(Refusal::TimedModelTooLarge(m)))
     }
 }

@@ -250,6 +250,17 @@ pub enum Refusal {
     NotProposed { need: String, resource: String },
     #[error("{resource:?} -> {need:?} is not allowed by the link rules")]
     NotLinked { need: String, resource: String },
+    /// A timed session's need whose window SPEC's time model refuses, as a scenario's
+    /// validator would (`field` is the need's field at fault).
+    #[error("need {need:?}: {field}: {message}")]
+    NeedWindow {
+        need: String,
+        field: String,
+        message: String,
+    },
+    /// A timed session whose time model would grow past the size a scenario may have.
+    #[error("{0}")]
+    TimedModelTooLarge(String),
     #[error("dispatching {resource:?} -> {need:?} takes {amount} {dimension} but {resource:?} has {left} left")]
     OverCapacity {
         need: String,

@@ -105,6 +105,9 @@ impl Session {
             }
         }
         let mut policy = self.policy.clone();
+        // Re-plans run on the shared pool (`solve_part`): a policy's `threads` would build a
+        // pool of that many threads for every re-plan.
+        policy.threads = None;
         if self.timed {
             policy.now_h = self.clock;
             policy.live_timed = true;
