@@ -9,8 +9,10 @@
 //! byte), every length past the end, unknown types and nesting deeper than Parquet uses.
 //! arrow-rs matches fields by id and reads the type it expects whatever the wire type says,
 //! so the walk follows the part of parquet.thrift it decodes (`Expect`): a known field of
-//! another wire type is refused (else the two would read different bytes), and a schema
-//! element's `num_children`, for which arrow-rs reserves slots, is bounded by the schema.
+//! another wire type is refused (else the two would read different bytes). The schema list is
+//! walked as the pre-order tree arrow-rs builds from it ([`SchemaTree`]): arrow-rs recurses
+//! once per level and reserves each group's `num_children` slots before reading them, so the
+//! tree's depth and every claimed child count are bounded before it sees them.
 //! Hand-written because it is a validator of one wire format, not a decoder: a Thrift library
 //! would allocate by the same claims.
 
@@ -53,7 +55,7 @@ pub fn check(file: &[u8]) -> Result<(), FooterError> {
     let mut walk = Walk {
         bytes: &file[n - 8 - len..n - 8],
         at: 0,
-        schema_len: None,
+        children: None,
     };
     walk.expect(FILE_META_DATA, 0)
 }
@@ -79,8 +81,73 @@ const UUID: u8 = 13;
 struct Walk<'a> {
     bytes: &'a [u8],
     at: usize,
-    /// Elements of the schema list, once read (a `num_children` is checked against it).
-    schema_len: Option<usize>,
+    /// The `num_children` of the schema element being walked (the last one given: arrow-rs
+    /// keeps the last of a repeated field).
+    children: Option<i64>,
+}
+
+/// The schema list as the tree arrow-rs builds from it: in pre-order, each group (an element
+/// with `num_children` > 0) followed by its children's subtrees. arrow-rs's conversion recurses
+/// once per level with no limit and reserves a group's `num_children` slots before it reads a
+/// child, so 100,000 nested one-child groups overflow its stack, and groups claiming n-1,
+/// n-2, ... children reserve quadratic memory. Here the depth is bounded, and every group's
+/// claim, together with the children its ancestors still await, must fit in the elements
+/// left after it: then every claim is met by real elements, and the tree ends exactly at the
+/// list's last element.
+struct SchemaTree {
+    /// Elements of the list not yet seen.
+    left: u64,
+    /// Children still awaited by each open group, outermost first.
+    open: Vec<u64>,
+    /// The sum of `open`.
+    awaited: u64,
+    /// The root has been seen.
+    started: bool,
+}
+
+impl SchemaTree {
+    fn new(len: usize) -> Self {
+        SchemaTree {
+            left: len as u64,
+            open: Vec::new(),
+            awaited: 0,
+            started: false,
+        }
+    }
+
+    /// The next element, with its `num_children` (none or 0: a leaf).
+    fn element(&mut self, children: Option<i64>) -> Result<(), &'static str> {
+        // `new` counted every element the list walk feeds here.
+        self.left -= 1;
+        if self.started {
+            let Some(top) = self.open.last_mut() else {
+                return Err("the schema's tree ends before its last element");
+            };
+            *top -= 1;
+            self.awaited -= 1;
+        }
+        self.started = true;
+        let claimed = match children {
+            None | Some(0) => 0,
+            Some(c) => match u64::try_from(c) {
+                Ok(c) if c <= self.left - self.awaited => c,
+                _ => return Err("a schema element claims more children than the schema has"),
+            },
+        };
+        if claimed > 0 {
+            if self.open.len() >= MAX_DEPTH {
+                return Err("the schema is nested too deeply");
+            }
+            self.open.push(claimed);
+            self.awaited += claimed;
+        }
+        while self.open.last() == Some(&0) {
+            self.open.pop();
+        }
+        // `awaited <= left` holds after every element, so at the last one (`left == 0`) no
+        // group awaits a child: the tree cannot end past the list.
+        Ok(())
+    }
 }
 
 /// What arrow-rs reads a value as: the part of parquet.thrift its footer decoder reads by
@@ -92,11 +159,11 @@ enum Expect {
     I32,
     I64,
     Binary,
-    /// `SchemaElement.num_children`: an i32 below the schema's length.
+    /// `SchemaElement.num_children`: checked by [`SchemaTree`] once its element is read.
     Children,
     Struct(&'static [(i64, Expect)]),
     List(&'static Expect),
-    /// `FileMetaData.schema`: a list whose length bounds every `num_children`.
+    /// `FileMetaData.schema`: a list of schema elements forming one tree ([`SchemaTree`]).
     Schema(&'static Expect),
 }
 
@@ -199,11 +266,8 @@ impl Walk<'_> {
             Expect::I16 | Expect::I32 | Expect::I64 => self.varint().map(|_| ()),
             Expect::Binary => self.value(BINARY, depth),
             Expect::Children => {
-                let children = zigzag(self.varint()?);
-                match self.schema_len {
-                    Some(n) if children >= 0 && (children as u64) < n as u64 => Ok(()),
-                    _ => self.fail("a schema element claims more children than the schema has"),
-                }
+                self.children = Some(zigzag(self.varint()?));
+                Ok(())
             }
             Expect::Struct(fields) => self.fields(depth, |w, id, ty| {
                 let Some(&(_, want)) = fields.iter().find(|f| f.0 == id) else {
@@ -222,11 +286,16 @@ impl Walk<'_> {
                 if !elem.on_wire(ty) {
                     return self.fail("a list holds another type than Parquet's");
                 }
-                if matches!(e, Expect::Schema(_)) {
-                    self.schema_len = Some(n);
-                }
+                let mut tree = matches!(e, Expect::Schema(_)).then(|| SchemaTree::new(n));
                 for _ in 0..n {
+                    self.children = None;
                     self.expect(*elem, depth + 1)?;
+                    if let Some(tree) = &mut tree {
+                        let children = self.children.take();
+                        if let Err(what) = tree.element(children) {
+                            return self.fail(what);
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -346,12 +415,131 @@ mod tests {
 
     #[test]
     fn a_well_formed_struct_passes() {
-        // field 1: i32 2; field 2: list of 2 schema elements {field 4: binary "ab"}; stop.
+        // field 1: i32 2; field 2: list of 2 schema elements, a root {field 4: binary "ab",
+        // field 5 (num_children): 1} and its leaf {field 4: "cd"}; stop.
         let footer = [
-            0x15, 0x04, 0x19, 0x2c, 0x48, 0x02, b'a', b'b', 0x00, 0x48, 0x02, b'c', b'd', 0x00,
-            0x00,
+            0x15, 0x04, 0x19, 0x2c, 0x48, 0x02, b'a', b'b', 0x15, 0x02, 0x00, 0x48, 0x02, b'c',
+            b'd', 0x00, 0x00,
         ];
         assert_eq!(check(&file(&footer)), Ok(()));
+    }
+
+    /// A footer whose only field is the schema: one element per entry, with that
+    /// `num_children` (field 5) or none.
+    fn schema_footer(children: &[Option<i64>]) -> Vec<u8> {
+        fn varint(out: &mut Vec<u8>, mut v: u64) {
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+        }
+        // Field 2, a list; its header: struct elements and the count.
+        let mut f = vec![0x29];
+        if children.len() < 15 {
+            f.push(((children.len() as u8) << 4) | STRUCT);
+        } else {
+            f.push(0xf0 | STRUCT);
+            varint(&mut f, children.len() as u64);
+        }
+        for c in children {
+            if let Some(c) = c {
+                f.push(0x50 | I32);
+                varint(&mut f, ((c << 1) ^ (c >> 63)) as u64);
+            }
+            f.push(0x00);
+        }
+        f.push(0x00);
+        f
+    }
+
+    fn refusal(children: &[Option<i64>]) -> &'static str {
+        match check(&file(&schema_footer(children))) {
+            Err(e) => e.what,
+            Ok(()) => panic!("accepted: {children:?}"),
+        }
+    }
+
+    #[test]
+    fn schema_trees_that_end_at_their_last_element_pass() {
+        let trees: [&[Option<i64>]; 5] = [
+            // An empty schema: a root alone.
+            &[None],
+            &[Some(0)],
+            // root(group(leaf, leaf), leaf), children counts of 0 on leaves as parquet-cpp
+            // writes them.
+            &[Some(2), Some(2), None, Some(0), None],
+            // root(leaf, group(group(leaf)), leaf)
+            &[Some(3), None, Some(1), Some(1), None, None],
+            // A chain of 64 one-child groups (the most allowed) ending in a leaf.
+            &[&[Some(1); MAX_DEPTH][..], &[None]].concat(),
+        ];
+        for t in trees {
+            assert_eq!(check(&file(&schema_footer(t))), Ok(()), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn a_schema_nested_deeper_than_the_limit_is_refused() {
+        // arrow-rs recurses once per level: 100,000 one-child groups would overflow its stack.
+        let mut chain = vec![Some(1); 100_000];
+        chain.push(None);
+        assert_eq!(refusal(&chain), "the schema is nested too deeply");
+        let just_over = [&[Some(1); MAX_DEPTH + 1][..], &[None]].concat();
+        assert_eq!(refusal(&just_over), "the schema is nested too deeply");
+    }
+
+    #[test]
+    fn children_claims_beyond_the_elements_left_are_refused() {
+        let more = "a schema element claims more children than the schema has";
+        // Each group claiming all the elements after it: arrow-rs would reserve n^2 / 2 slots.
+        let n = 20_000i64;
+        let greedy: Vec<_> = (0..n).map(|i| Some(n - 1 - i)).collect();
+        assert_eq!(refusal(&greedy), more);
+        // A root claiming 2 children with one element after it.
+        assert_eq!(refusal(&[Some(2), None]), more);
+        // Fits the elements after it, but not with the sibling its parent still awaits.
+        assert_eq!(refusal(&[Some(2), Some(2), None, None]), more);
+        // arrow-rs would reserve a negative count cast to usize.
+        assert_eq!(refusal(&[Some(-1), None]), more);
+        assert_eq!(refusal(&[Some(1 << 40), None]), more);
+    }
+
+    #[test]
+    fn a_schema_with_elements_after_its_tree_is_refused() {
+        let ends = "the schema's tree ends before its last element";
+        assert_eq!(refusal(&[None, None]), ends);
+        assert_eq!(refusal(&[Some(1), None, None]), ends);
+        assert_eq!(refusal(&[Some(1), Some(1), None, Some(1), None]), ends);
+    }
+
+    #[test]
+    fn a_nested_file_written_by_arrow_rs_passes() {
+        use arrow_array::builder::{Int32Builder, ListBuilder};
+        use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StructArray};
+        use arrow_schema::{DataType, Field};
+        use std::sync::Arc;
+        let mut list = ListBuilder::new(Int32Builder::new());
+        list.values().append_value(1);
+        list.append(true);
+        let inner = StructArray::from(vec![(
+            Arc::new(Field::new("x", DataType::Float64, true)),
+            Arc::new(Float64Array::from(vec![2.5])) as ArrayRef,
+        )]);
+        let outer = StructArray::from(vec![(
+            Arc::new(Field::new("inner", inner.data_type().clone(), true)),
+            Arc::new(inner) as ArrayRef,
+        )]);
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+            ("list", Arc::new(list.finish())),
+            ("outer", Arc::new(outer)),
+        ])
+        .unwrap();
+        let mut bytes = Vec::new();
+        crate::frames::write_parquet(&mut bytes, batch.schema(), std::slice::from_ref(&batch))
+            .unwrap();
+        assert_eq!(check(&bytes), Ok(()));
     }
 
     #[test]

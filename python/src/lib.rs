@@ -176,9 +176,9 @@ fn solve_tables<'py>(
     let needs = read_stream(needs)?;
     let links = links.map(read_stream).transpose()?;
     let policy: Option<Value> = policy
-        .map(serde_json::from_str)
+        .map(parse_policy)
         .transpose()
-        .map_err(|e| Failure::Argument(format!("policy is not JSON: {e}")).into_py(py))?;
+        .map_err(|f| f.into_py(py))?;
     let solved = guarded(py, || {
         let s = commonsnet_engine::scenario_from_batches(
             &resources,
@@ -191,6 +191,17 @@ fn solve_tables<'py>(
         solve_scenario(&s, explain, threads)
     })?;
     solved_to_py(py, solved)
+}
+
+/// The policy JSON of [`solve_tables`], parsed by the engine's strict parser: a key given twice
+/// (`{"objective": "cost", "objective": "coverage"}`) is refused as the policy's problem, named
+/// by its path (`policy.objective`), not settled by the last one.
+fn parse_policy(text: &str) -> Result<Value, Failure> {
+    use commonsnet_engine::input::{parse_json, JsonError};
+    parse_json(text.as_bytes()).map_err(|e| match e {
+        d @ JsonError::DuplicateKey(_) => Failure::Invalid(d.into_invalid_input("policy")),
+        JsonError::Syntax(e) => Failure::Argument(format!("policy is not JSON: {e}")),
+    })
 }
 
 fn generator(name: &str) -> Result<Generator, Failure> {
@@ -368,8 +379,11 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
     Ok(batch)
 }
 
+/// A simulate spec, parsed strictly: a repeated key (in the spec or its scenario) is refused
+/// with its path, e.g. `spec: duplicate key scenario.needs[0].id (line 1, column 40)`.
 fn parse_spec(spec: &str) -> Result<Value, Failure> {
-    serde_json::from_str(spec).map_err(|e| Failure::Argument(format!("spec: {e}")))
+    commonsnet_engine::input::parse_json(spec.as_bytes())
+        .map_err(|e| Failure::Argument(format!("spec: {e}")))
 }
 
 /// How many runs a simulate spec has (scenarios x policies x replicates).

@@ -44,12 +44,34 @@ pub(super) fn rows_from_batches(
 ) -> Vec<Value> {
     let mut rows = Vec::new();
     let mut reported_columns = HashSet::new();
+    let mut reported_duplicates = HashSet::new();
     for batch in batches {
         let base = rows.len();
         rows.extend((0..batch.num_rows()).map(|_| Value::Object(Map::new())));
         let schema = batch.schema();
+        // A name given twice would have the last column overwrite the first cell by cell, so
+        // neither is read: the table is refused naming the column.
+        let mut seen = HashSet::new();
+        let repeated: HashSet<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|n| !seen.insert(*n))
+            .collect();
         for (ci, field) in schema.fields().iter().enumerate() {
             let name = field.name().as_str();
+            if repeated.contains(name) {
+                if reported_duplicates.insert(name.to_string()) {
+                    issues.push(InputIssue {
+                        table: table.into(),
+                        row: None,
+                        field: Some(name.into()),
+                        message: "duplicate column: a column may appear only once in a table"
+                            .into(),
+                    });
+                }
+                continue;
+            }
             let Some(target) = column_target(table, name) else {
                 if reported_columns.insert(name.to_string()) {
                     issues.push(InputIssue {
@@ -297,4 +319,66 @@ fn list_value(values: &dyn Array, list_type: &DataType) -> Result<Option<Value>,
         }
     }
     Ok(Some(Value::Array(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::input::scenario_from_batches;
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    fn needs() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("id", Arc::new(StringArray::from(vec!["n1"])) as ArrayRef),
+            ("kind", Arc::new(StringArray::from(vec!["shelter"]))),
+            ("dem_beds", Arc::new(Int64Array::from(vec![2]))),
+        ])
+        .unwrap()
+    }
+
+    /// Resources `r1` (kind shelter) with a `cap_beds` column per value in `beds`.
+    fn resources(beds: &[i64]) -> RecordBatch {
+        let mut fields = vec![
+            Field::new("id", DataType::Utf8, true),
+            Field::new("kind", DataType::Utf8, true),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["r1"])),
+            Arc::new(StringArray::from(vec!["shelter"])),
+        ];
+        for b in beds {
+            fields.push(Field::new("cap_beds", DataType::Int64, true));
+            columns.push(Arc::new(Int64Array::from(vec![*b])));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    #[test]
+    fn a_column_given_twice_is_refused_naming_table_and_column() {
+        let one = scenario_from_batches(&[resources(&[40])], &[needs()], None, None, None)
+            .expect("one cap_beds column is valid");
+        assert_eq!(one.resources[0].capacity["beds"], 40.0);
+
+        let e = scenario_from_batches(&[resources(&[40, 0])], &[needs()], None, None, None)
+            .expect_err("two cap_beds columns");
+        assert_eq!(e.issues.len(), 1, "{:#?}", e.issues);
+        let i = &e.issues[0];
+        assert_eq!(
+            (i.table.as_str(), i.row, i.field.as_deref()),
+            ("resources", None, Some("cap_beds"))
+        );
+        assert!(i.message.contains("duplicate column"), "{i:?}");
+        assert!(e.to_string().contains("cap_beds"), "{e}");
+
+        // Said once for the table, however many batches repeat it.
+        let batches = [resources(&[40, 0]), resources(&[1, 2, 3])];
+        let e = scenario_from_batches(&batches, &[needs()], None, None, None).unwrap_err();
+        let on_beds = e
+            .issues
+            .iter()
+            .filter(|i| i.field.as_deref() == Some("cap_beds"))
+            .count();
+        assert_eq!(on_beds, 1, "{:#?}", e.issues);
+    }
 }
