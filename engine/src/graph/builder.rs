@@ -350,6 +350,33 @@ impl<'a> LinkBuilder<'a> {
         out
     }
 
+    /// How many links [`LinkBuilder::build`] makes, counted a need at a time into one buffer
+    /// per chunk (memory of one need's links, not the model's); the count stops after the
+    /// first wave of needs that takes it past `limit`.
+    pub fn count(&self, needs: &[Need], limit: usize) -> usize {
+        const CHUNK: usize = 256;
+        const WAVE: usize = 64 * CHUNK;
+        let mut total = 0;
+        for wave in needs.chunks(WAVE) {
+            total += wave
+                .par_chunks(CHUNK)
+                .map(|chunk| {
+                    let (mut key, mut buf, mut links) = (NeedKey::default(), Vec::new(), 0);
+                    for n in chunk {
+                        buf.clear();
+                        self.links_into(0, n, &mut key, &mut buf);
+                        links += buf.len();
+                    }
+                    links
+                })
+                .sum::<usize>();
+            if total > limit {
+                break;
+            }
+        }
+        total
+    }
+
     /// The definition itself, every pair compared: the reference for tests and benches.
     pub fn all_pairs(resources: &[Resource], needs: &[Need], policy: &Policy) -> Vec<Edge> {
         let mut out = Vec::new();

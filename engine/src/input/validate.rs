@@ -10,6 +10,10 @@ use std::collections::{BTreeSet, HashMap};
 /// more in the LP): about 1 GB.
 const MAX_TIMED_COLUMNS: f64 = 20_000_000.0;
 
+/// The most links the rules may build for one scenario (24 bytes each as edges, several
+/// times that in a solver's network): about 1.2 GB of edges.
+pub const MAX_LINKS: usize = 50_000_000;
+
 /// How field names are spelled in messages: JSON paths, or the columns of SPEC's table layout.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldStyle {
@@ -736,6 +740,9 @@ impl Validator {
             if self.issues.is_empty() {
                 self.time_size(&resources, &needs, links.as_deref(), &policy);
             }
+            if self.issues.is_empty() && links.is_none() {
+                self.link_count(&resources, &needs, &policy, MAX_LINKS);
+            }
         }
         let scenario = Scenario {
             name,
@@ -781,6 +788,34 @@ impl Validator {
         let columns = timed_columns(resources, &needs, links, policy);
         if let Some(message) = timed_size_issue(columns) {
             self.push("policy", None, Some("slot_h".into()), message);
+        }
+    }
+
+    /// The rule-built links are at most `cap` ([`MAX_LINKS`]): counted (a pass of the link
+    /// builder that keeps none) only when every need of a kind linking every resource of it
+    /// could exceed that, so a scenario of a few megabytes never asks for tens of gigabytes.
+    fn link_count(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy, cap: usize) {
+        let mut of_kind: HashMap<&str, (f64, f64)> = HashMap::new();
+        resources
+            .iter()
+            .for_each(|r| of_kind.entry(&r.kind).or_default().0 += 1.0);
+        needs
+            .iter()
+            .for_each(|n| of_kind.entry(&n.kind).or_default().1 += 1.0);
+        let bound: f64 = of_kind.values().map(|(r, n)| r * n).sum();
+        if bound <= cap as f64 {
+            return;
+        }
+        let links = crate::graph::LinkBuilder::new(resources, policy).count(needs, cap);
+        if links > cap {
+            self.push(
+                "policy",
+                None,
+                Some("max_distance_km".into()),
+                format!(
+                    "the link rules give more than {cap} links (at least {links}): use a smaller max_distance_km, explicit links or fewer needs per resource kind"
+                ),
+            );
         }
     }
 
@@ -920,4 +955,80 @@ fn deprivation_problem(points: &[(f64, f64)]) -> Option<(usize, String)> {
         slope = s;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::LinkBuilder;
+    use serde_json::json;
+
+    /// `resources` x `needs` of kind "van" spread over ~10 km, and as many of kind "boat" at
+    /// one spot, in two communities; a 3 km radius, no links across communities.
+    fn scenario(resources: usize, needs: usize) -> Scenario {
+        let spot = |i: usize, spread: bool| {
+            let f = if spread {
+                (i * 7919 % 1000) as f64 / 1000.0
+            } else {
+                0.0
+            };
+            (
+                59.3 + 0.09 * f,
+                18.0 + 0.17 * ((i * 104_729 % 1000) as f64 / 1000.0) * f,
+            )
+        };
+        let mut rs = Vec::new();
+        let mut ns = Vec::new();
+        for (kind, spread) in [("van", true), ("boat", false)] {
+            for i in 0..resources {
+                let (lat, lon) = spot(i, spread);
+                rs.push(
+                    json!({"id": format!("{kind}{i}"), "kind": kind, "lat": lat, "lon": lon,
+                    "community": format!("c{}", i % 2), "capacity": {"units": 1}}),
+                );
+            }
+            for i in 0..needs {
+                let (lat, lon) = spot(i + 500, spread);
+                ns.push(
+                    json!({"id": format!("n{kind}{i}"), "kind": kind, "lat": lat, "lon": lon,
+                    "community": format!("c{}", i % 3 % 2), "demand": {"units": 1}}),
+                );
+            }
+        }
+        crate::scenario_from_value(&json!({"resources": rs, "needs": ns,
+            "policy": {"max_distance_km": 3, "cross_community": false}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn links_are_counted_as_built_and_refused_past_the_cap() {
+        let s = scenario(40, 30);
+        let builder = LinkBuilder::new(&s.resources, &s.policy);
+        let built = builder.build(&s.needs).len();
+        // Boats share one spot: every same-community pair (2 x 20 x 15 = 600); vans fewer.
+        assert!(built > 600 && built < 1200, "{built}");
+        assert_eq!(builder.count(&s.needs, usize::MAX), built);
+        // A count past its limit stops, still above the limit.
+        assert!(builder.count(&s.needs, 10) > 10);
+
+        let checked = |cap: usize| {
+            let mut v = Validator::new(FieldStyle::Json);
+            v.link_count(&s.resources, &s.needs, &s.policy, cap);
+            v.issues
+        };
+        assert!(checked(built).is_empty());
+        let issues = checked(built - 1);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(
+            (issues[0].table.as_str(), issues[0].field.as_deref()),
+            ("policy", Some("max_distance_km"))
+        );
+        assert!(
+            issues[0]
+                .message
+                .contains(&format!("more than {} links (at least {built})", built - 1)),
+            "{}",
+            issues[0].message
+        );
+    }
 }
