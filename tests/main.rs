@@ -2,6 +2,7 @@
 
 mod common;
 
+mod api_robustness;
 mod arrow_input;
 mod bad_input;
 mod cli;

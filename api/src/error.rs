@@ -18,9 +18,10 @@ closed_set! {
         InvalidJson = "invalid_json",
         /// 400: the body could not be read.
         BadBody = "bad_body",
-        /// 400: the multipart form is malformed or has an unknown part.
+        /// 400: the multipart form is malformed, has an unknown part or a part given twice.
         BadMultipart = "bad_multipart",
-        /// 400: `Last-Event-ID` is not a sequence number.
+        /// 400: `Last-Event-ID` is not a sequence number, or is ahead of the session's last
+        /// change.
         BadLastEventId = "bad_last_event_id",
         /// 400: a query parameter is malformed or unknown.
         BadQuery = "bad_query",

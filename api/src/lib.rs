@@ -199,6 +199,8 @@ impl jobs::RunObserver for MetricsObserver {
 /// Start the service and run until SIGTERM or Ctrl-C. Prints one JSON line
 /// `{"listening": "ADDR"}` on stdout once the socket is bound (with port 0, the port chosen).
 pub async fn serve(mut config: Config) -> Result<(), ServeError> {
+    // Sessions re-plan under the server's limit on each solve, as `POST /v1/solve` and jobs.
+    config.sessions.time_limit_s = Some(config.time_limit_s);
     // Bound first: a replica advertises the address it got (port 0 picks one).
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -29,6 +29,7 @@ use commonsnet_engine::session::{
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +73,10 @@ pub struct SessionLimits {
     /// --session-checkpoint-every`; 0: never), so that a rebuild re-plans at most this many
     /// times.
     pub checkpoint_every: usize,
+    /// The server's limit on each solve, in seconds (`Config::time_limit_s`, which `serve`
+    /// sets here): a session re-plans under it, or under its policy's `time_limit_s` when
+    /// that is smaller, as `POST /v1/solve` does. None: the policy's own limit, if any.
+    pub time_limit_s: Option<f64>,
 }
 
 impl Default for SessionLimits {
@@ -82,7 +87,18 @@ impl Default for SessionLimits {
             warm: false,
             replan_budget: None,
             checkpoint_every: commonsnet_engine::session::CHECKPOINT_EVERY,
+            time_limit_s: None,
         }
+    }
+}
+
+/// The scenario a session plans with: the client's, its time limit capped by the server's.
+/// The log keeps the client's, so that a rebuild caps it again under the limit of the server
+/// that rebuilds it.
+fn planned_scenario<'a>(scenario: &'a Scenario, limits: &SessionLimits) -> Cow<'a, Scenario> {
+    match limits.time_limit_s {
+        Some(cap) => Cow::Owned(scenario.with_time_limit_cap(cap)),
+        None => Cow::Borrowed(scenario),
     }
 }
 
@@ -158,6 +174,7 @@ fn replay_log(
         last = seq;
     }
     // From the last checkpoint, if any: the re-plans before it are not run again.
+    let initial = planned_scenario(&initial, limits);
     let mut session = Session::rebuilt(&initial, limits.warm, limits.checkpoint_every, &entries)
         .map_err(|e| bad(e.to_string()))?;
     session.remember_event_ids(event_ids.iter().map(String::as_str));
@@ -476,7 +493,8 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        let mut session = Session::new_warm(scenario, self.inner.limits.warm)
+        let planned = planned_scenario(scenario, &self.inner.limits);
+        let mut session = Session::new_warm(&planned, self.inner.limits.warm)
             .map_err(|e| UserError::unprocessable(e.to_string()))?;
         session.set_checkpoint_every(self.inner.limits.checkpoint_every);
         let claimed = Instant::now();
@@ -1084,6 +1102,59 @@ mod tests {
         assert!(
             matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
+    }
+
+    /// A session plans under the server's time limit when its policy has none or a larger
+    /// one, after a rebuild from the log too; the log keeps the scenario as the client sent
+    /// it.
+    #[test]
+    fn sessions_plan_under_the_servers_time_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = SessionLimits {
+            idle: Duration::from_millis(200),
+            time_limit_s: Some(5.0),
+            ..SessionLimits::default()
+        };
+        let h = hub(dir.path(), limits);
+        let limit_of = |id: &str| {
+            read(
+                h.read(id, "t", |s| s.residual_scenario().policy().time_limit_s)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let (s, raw) = scenario();
+        h.create("none", "t", &s, &raw).unwrap();
+        let mut own = raw.clone();
+        own["policy"] = json!({"time_limit_s": 2});
+        let small = commonsnet_engine::scenario_from_value(&own).unwrap();
+        h.create("small", "t", &small, &own).unwrap();
+        own["policy"] = json!({"time_limit_s": 3600});
+        let large = commonsnet_engine::scenario_from_value(&own).unwrap();
+        h.create("large", "t", &large, &own).unwrap();
+        let expected = [("none", 5.0), ("small", 2.0), ("large", 5.0)];
+        for (id, limit) in expected {
+            assert_eq!(limit_of(id), Some(limit), "{id}");
+        }
+        let stored = h.log().session("none").unwrap().unwrap().1;
+        assert_eq!(serde_json::from_str::<Value>(&stored).unwrap(), raw);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while h.live_count() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "idle sessions not unloaded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for (id, limit) in expected {
+            assert_eq!(limit_of(id), Some(limit), "{id} rebuilt");
+        }
+        // Without a server limit, the policy's own.
+        let dir = tempfile::tempdir().unwrap();
+        let h = hub(dir.path(), SessionLimits::default());
+        h.create("free", "t", &s, &raw).unwrap();
+        let limit = h.read("free", "t", |s| s.residual_scenario().policy().time_limit_s);
+        assert_eq!(read(limit.unwrap()).unwrap(), None);
     }
 
     /// A re-plan that outlasts the budget (a max-min session re-solves its LP: far more than

@@ -86,7 +86,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .init();
     let mut config = commonsnet_api::Config::new(args.addr, args.data);
     config.tokens_file = args.tokens;
-    config.body_limit = args.body_limit_mib << 20;
+    config.body_limit = args.body_limit_mib.checked_mul(1 << 20).ok_or_else(|| {
+        anyhow!(
+            "--body-limit-mib {} is more bytes than this machine can address (at most {} MiB)",
+            args.body_limit_mib,
+            usize::MAX >> 20
+        )
+    })?;
     config.max_queued_jobs = args.max_queued_jobs;
     config.time_limit_s = args.time_limit;
     if let Some(t) = args.job_threads {
@@ -101,6 +107,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         warm: args.warm_sessions,
         replan_budget: args.replan_budget_ms.map(std::time::Duration::from_millis),
         checkpoint_every: args.session_checkpoint_every,
+        // `serve` caps the sessions' time limit by `config.time_limit_s`.
+        ..Default::default()
     };
     config.max_connections = args.max_connections.max(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));

@@ -6,7 +6,7 @@ use crate::AppState;
 use arrow_array::RecordBatch;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -116,7 +116,20 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
         }
         dup => UserError::invalid_input(&dup.into_invalid_input("body")),
     })?;
-    serde_json::from_value(value).map_err(|e| UserError::unprocessable(e.to_string()))
+    // Through `serde_path_to_error`, so that a value of the wrong type names where it is
+    // (`generator.count`), not only what was expected.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // The root's path is `.`: no field to name.
+        let field = (path != ".").then_some(path);
+        let message = match &field {
+            Some(f) => format!("{f}: {inner}"),
+            None => inner.clone(),
+        };
+        UserError::unprocessable(message).with_details(vec![serde_json::json!({
+            "table": "body", "row": null, "field": field, "message": inner})])
+    })
 }
 
 /// Refuse a body in an encoding we do not decode (415), instead of failing to parse it.
@@ -220,6 +233,48 @@ pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
     parse_json(&bytes)
 }
 
+/// Path parameters (`{id}`, `{need}`, `{name}`), as axum's `Path` takes them, refused in the
+/// API's error body. Our parameters are all text, so the one refusal is a parameter that is
+/// not UTF-8 once percent-decoded: it names no job, session, need or generator, so it is the
+/// 404 of an unknown one, naming the parameter (axum's own answer is a plain-text 400).
+pub(super) struct Params<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = UserError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(Params(t)),
+            Err(e) => {
+                let key = match &e {
+                    PathRejection::FailedToDeserializePathParams(f) => match f.kind() {
+                        ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let what = match key.as_deref() {
+                    Some("need") => "need",
+                    Some("name") => "generator",
+                    _ if parts.uri.path().starts_with("/v1/jobs/") => "job",
+                    _ => "session",
+                };
+                let why = key.map_or_else(|| e.body_text(), |k| format!("`{k}` is not UTF-8"));
+                Err(UserError::new(
+                    Code::NotFound,
+                    format!("{what} not found: {why}"),
+                ))
+            }
+        }
+    }
+}
+
 /// Job and session ids: UUID v4 (122 random bits, unguessable; ids are also tenant-checked)
 /// in the 32-hex-digit form the API has always used. v4 rather than v7: an id need not tell
 /// when it was made.
@@ -227,12 +282,19 @@ pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// A job id is 32 hex digits (ids made before UUIDs were 128 hashed bits in the same form).
-pub(super) fn check_id(id: &str) -> Result<(), UserError> {
-    if id.len() == 32 && uuid::Uuid::try_parse(id).is_ok() {
+/// Whether `id` is of the form [`new_id`] makes: 32 hex digits (job ids made before UUIDs were
+/// 128 hashed bits in the same form).
+pub(super) fn is_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A job or session id (`what`), checked before it goes near the store: anything else (a NUL,
+/// a 10 kB string, a byte PostgreSQL refuses) names no job or session, so it is a 404.
+pub(super) fn check_id(id: &str, what: &str) -> Result<(), UserError> {
+    if is_id(id) {
         Ok(())
     } else {
-        Err(UserError::not_found("job"))
+        Err(UserError::not_found(what))
     }
 }
 
@@ -245,17 +307,65 @@ mod tests {
         let (a, b) = (new_id(), new_id());
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
-        assert!(check_id(&a).is_ok());
+        assert!(check_id(&a, "job").is_ok());
         // Ids made before UUIDs (hashed bits, any version nibble) stay valid.
-        assert!(check_id("00000000000000000000000000000000").is_ok());
-        assert!(check_id("d41d8cd98f00b204e9800998ecf8427e").is_ok());
+        assert!(check_id("00000000000000000000000000000000", "job").is_ok());
+        assert!(check_id("d41d8cd98f00b204e9800998ecf8427e", "job").is_ok());
         for bad in [
             "",
             "xyz",
+            "\0",
             "d41d8cd9-8f00-b204-e980-0998ecf8427e",
             "d41d8cd98f00b204e9800998ecf8427g",
+            "d41d8cd98f00b204e9800998ecf8427\0",
         ] {
-            assert!(check_id(bad).is_err(), "{bad}");
+            assert!(check_id(bad, "job").is_err(), "{bad}");
         }
+        let e = check_id("\0", "session").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (Code::NotFound, "session not found")
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: usize,
+    }
+
+    /// A body of the wrong shape names the path of what is wrong, in the message and in a
+    /// detail of the `body` table.
+    #[test]
+    fn a_mistyped_body_field_is_named_by_its_path() {
+        let e = parse_json::<Outer>(br#"{"inner": {"count": "three"}}"#).unwrap_err();
+        assert_eq!(e.code, Code::InvalidInput);
+        assert_eq!(
+            e.message,
+            r#"inner.count: invalid type: string "three", expected usize"#
+        );
+        assert_eq!(
+            e.details,
+            vec![
+                serde_json::json!({"table": "body", "row": null, "field": "inner.count",
+                "message": r#"invalid type: string "three", expected usize"#})
+            ]
+        );
+        // A mistake of the root itself has no field to name.
+        let e = parse_json::<Outer>(b"3").unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid type: integer `3`, expected struct Outer"
+        );
+        assert_eq!(e.details[0]["field"], Value::Null);
+        assert_eq!(e.message, e.details[0]["message"]);
     }
 }

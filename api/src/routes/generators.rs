@@ -2,10 +2,11 @@
 //! console's planner can start from a seeded scenario without a file.
 
 use super::answers::*;
+use super::extract::Params;
 use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, InternalError, UserError};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use commonsnet_datasets::generate::{Clock, Generator};
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,7 @@ pub struct GeneratedScenario {
 pub(super) async fn generated_scenario(
     State(_st): St,
     _tenant: super::Tenant,
-    Path(name): Path<String>,
+    Params(name): Params<String>,
     query: Result<Query<GeneratorQuery>, QueryRejection>,
 ) -> Result<Json<GeneratedScenario>, ApiError> {
     let Query(q) = query.map_err(|e| {

@@ -8,7 +8,7 @@ use crate::jobs::JobRequest;
 use crate::store::{JobInfo, JobStatus};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -119,7 +119,7 @@ async fn submit_shared(
 }
 
 pub(super) async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiError> {
-    check_id(id)?;
+    check_id(id, "job")?;
     let store = st.store.clone();
     let (id, tenant) = (id.to_string(), tenant.to_string());
     blocking(move || store.job(&id, Some(&tenant)))
@@ -148,7 +148,7 @@ pub(super) async fn list_jobs(
 pub(super) async fn job_status(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Json<JobInfo>, ApiError> {
     Ok(Json(load_job(&st, &id, &tenant).await?))
 }
@@ -162,9 +162,9 @@ pub(super) async fn job_status(
 pub(super) async fn cancel_job(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Json<JobInfo>, ApiError> {
-    check_id(&id)?;
+    check_id(&id, "job")?;
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
     let status = blocking(move || store.cancel(&jid, &t)).await??;
@@ -193,7 +193,7 @@ pub(super) async fn cancel_job(
 pub(super) async fn job_result(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, true)?;

@@ -157,11 +157,30 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The session a request is about (`/v1/sessions/{id}` and below).
-fn session_of(path: &str) -> Option<&str> {
+/// The session a request is about (`/v1/sessions/{id}` and below), percent-decoded as the
+/// route's `{id}` is: only a well-formed id, so that nothing else goes to the store to be
+/// routed (the route answers 404 for it).
+fn session_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v1/sessions/")?;
-    let id = rest.split('/').next().unwrap_or("");
-    (!id.is_empty()).then_some(id)
+    let raw = rest.split('/').next().unwrap_or("").as_bytes();
+    let mut id = String::with_capacity(32);
+    let mut i = 0;
+    while i < raw.len() && id.len() <= 32 {
+        let b = if raw[i] == b'%' {
+            let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
+            i += 3;
+            u8::from_str_radix(hex, 16).ok()?
+        } else {
+            i += 1;
+            raw[i - 1]
+        };
+        // An id is ASCII hex digits: any other byte (a NUL, half a UTF-8 character) is no id.
+        if !b.is_ascii_hexdigit() {
+            return None;
+        }
+        id.push(b as char);
+    }
+    (i == raw.len() && extract::is_id(&id)).then_some(id)
 }
 
 /// Across replicas: a request about a session another replica owns is forwarded there (once:
@@ -174,7 +193,7 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
     if st.replicated.is_none() || req.headers().contains_key(crate::replicas::FORWARDED) {
         return next.run(req).await;
     }
-    let Some(id) = session_of(req.uri().path()).map(str::to_string) else {
+    let Some(id) = session_of(req.uri().path()) else {
         return next.run(req).await;
     };
     let (mut parts, body) = req.into_parts();
@@ -543,6 +562,37 @@ mod tests {
             if let Some(x) = s.get(key).filter(|x| x.is_object()) {
                 reachable(doc, x, seen, out);
             }
+        }
+    }
+
+    /// Only a well-formed session id is routed between replicas, decoded as the route's
+    /// `{id}` is; anything else is left to the route's 404.
+    #[test]
+    fn session_of_takes_only_well_formed_ids() {
+        let id = "0123456789abcdef0123456789ABCDEF";
+        for path in [
+            format!("/v1/sessions/{id}"),
+            format!("/v1/sessions/{id}/plan"),
+            format!("/v1/sessions/{id}/needs/n1/why"),
+            "/v1/sessions/%30123456789abcdef0123456789ABCDE%46/state".to_string(),
+        ] {
+            assert_eq!(session_of(&path).as_deref(), Some(id), "{path}");
+        }
+        for path in [
+            "/v1/sessions",
+            "/v1/sessions/",
+            "/v1/sessions/%00",
+            "/v1/sessions/%00/plan",
+            "/v1/sessions/0123/plan",
+            "/v1/sessions/0123456789abcdef0123456789abcdef0",
+            "/v1/sessions/0123456789abcdef0123456789abcde%",
+            "/v1/sessions/0123456789abcdef0123456789abcde%0",
+            "/v1/sessions/0123456789abcdef0123456789abcde%00",
+            "/v1/sessions/0123456789abcdef0123456789abcde%zz",
+            "/v1/sessions/0123456789abcdef0123456789abcde%C3%A9",
+            "/v1/jobs/0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(session_of(path), None, "{path}");
         }
     }
 

@@ -6,7 +6,7 @@ use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, UserError};
 use crate::AppState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -112,8 +112,9 @@ pub(super) async fn list_sessions(
 pub(super) async fn delete_session(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<StatusCode, ApiError> {
+    check_id(&id, "session")?;
     let hub = st.sessions.clone();
     blocking(move || hub.delete(&id, &tenant)).await??;
     Ok(StatusCode::NO_CONTENT)
@@ -133,9 +134,10 @@ pub(super) async fn delete_session(
 pub(super) async fn session_events(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
     req: Request,
 ) -> Result<Json<crate::sessions::ChangeSet>, ApiError> {
+    check_id(&id, "session")?;
     let body: EventsRequest = json_body(&st, req).await?;
     let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
         let details = issues
@@ -157,6 +159,7 @@ pub(super) async fn session_read<T: Send + 'static>(
     tenant: String,
     f: impl FnOnce(&commonsnet_engine::session::Session) -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    check_id(&id, "session")?;
     let hub = st.sessions.clone();
     let rx = blocking(move || hub.read(&id, &tenant, f)).await??;
     crate::sessions::answer(rx).await?
@@ -173,7 +176,7 @@ pub(super) async fn session_read<T: Send + 'static>(
 pub(super) async fn session_plan(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, false)?;
@@ -235,8 +238,9 @@ impl SessionState {
 pub(super) async fn session_state(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Json<SessionState>, ApiError> {
+    check_id(&id, "session")?;
     let hub = st.sessions.clone();
     let rx = blocking(move || hub.read_with_seq(&id, &tenant, SessionState::of)).await??;
     Ok(Json(crate::sessions::answer(rx).await??))
@@ -253,7 +257,7 @@ pub(super) async fn session_state(
 pub(super) async fn session_why(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path((id, need)): Path<(String, String)>,
+    Params((id, need)): Params<(String, String)>,
 ) -> Result<Json<commonsnet_engine::session::SessionWhy>, ApiError> {
     session_read(&st, id, tenant, move |s| s.why(&need))
         .await?

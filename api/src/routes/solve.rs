@@ -67,6 +67,8 @@ pub(super) async fn scenario_from_multipart(
     let mut policy: Option<Value> = None;
     let mut name: Option<String> = None;
     let mut explain = false;
+    // Parts seen, so that one given twice is refused rather than the last one kept.
+    let mut seen: Vec<String> = Vec::new();
     let bad = |m: String| UserError::new(Code::BadMultipart, m);
     while let Some(field) = form.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -79,6 +81,10 @@ pub(super) async fn scenario_from_multipart(
         }
     })? {
         let part = field.name().unwrap_or("").to_string();
+        if seen.contains(&part) {
+            return Err(bad(format!("part {part:?} given twice")));
+        }
+        seen.push(part.clone());
         // A table part is CSV when its file name or media type says so; Parquet and Arrow
         // IPC are told apart by their magic bytes.
         let csv = field

@@ -5,27 +5,32 @@ use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, UserError};
-use axum::extract::{Path, State};
+use crate::sessions::{PlanChange, SessionHub};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
 
 /// Server-Sent Events: every plan change, `id` = its sequence number. A client reconnecting
 /// with `Last-Event-ID` first receives the changes it missed (from the durable log). Streams
 /// end when the session is deleted or the server shuts down.
 #[utoipa::path(get, path = "/v1/sessions/{id}/stream", params(("id" = String, Path, description = "Session id")),
     responses((status = 200, description = "text/event-stream of plan changes", content_type = "text/event-stream"),
-        (status = 400, description = "Last-Event-ID is not a sequence number", body = ErrorBody),
+        (status = 400, description = "Last-Event-ID is not a sequence number, or is ahead of the session's last change", body = ErrorBody),
         Unauthorized,
         NoSuchSession,
         SessionsFull))]
 pub(super) async fn session_stream(
     State(st): St,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    check_id(&id, "session")?;
     let last: i64 = match headers.get("last-event-id") {
         None => -1,
         Some(v) => v
@@ -42,22 +47,34 @@ pub(super) async fn session_stream(
     };
     // Subscribe before reading the backlog, so nothing falls between the two.
     let hub = st.sessions.clone();
-    let (sid, t) = (id.clone(), tenant);
+    let (sid, t) = (id.clone(), tenant.clone());
     let rx = blocking(move || hub.subscribe(&sid, &t)).await??;
     let backlog = if last >= 0 {
+        // From `last` itself: the change numbered `last` shows that the session gave that id
+        // out (the stream skips it).
         let hub = st.sessions.clone();
         let sid = id.clone();
-        blocking(move || hub.log().changes_after(&sid, last)).await??
+        blocking(move || hub.log().changes_after(&sid, last - 1)).await??
     } else {
         Vec::new()
     };
-    struct StreamState {
-        backlog: std::collections::VecDeque<crate::sessions::PlanChange>,
-        rx: tokio::sync::broadcast::Receiver<crate::sessions::PlanChange>,
-        last: i64,
-        hub: Arc<crate::sessions::SessionHub>,
-        id: String,
-        shutdown: tokio::sync::watch::Receiver<bool>,
+    if last > 0 && backlog.is_empty() {
+        // An id the session never gave out (another session's, or one from the future): taken
+        // as is, the changes up to it would be skipped without a word.
+        let hub = st.sessions.clone();
+        let (sid, t) = (id.clone(), tenant);
+        let rx = blocking(move || hub.read_with_seq(&sid, &t, |_, seq| seq)).await??;
+        let current = crate::sessions::answer(rx).await??;
+        if last > current {
+            return Err(UserError::new(
+                Code::BadLastEventId,
+                format!(
+                    "Last-Event-ID {last} is ahead of the session's last change ({current}); \
+                     reconnect without it to follow the session from now"
+                ),
+            )
+            .into());
+        }
     }
     let state = StreamState {
         backlog: backlog.into(),
@@ -67,7 +84,37 @@ pub(super) async fn session_stream(
         id,
         shutdown: st.shutdown.clone(),
     };
-    let stream = futures_util::stream::unfold(state, |mut s| async move {
+    let events = plan_changes(state).map(|c| {
+        Ok::<_, std::convert::Infallible>(
+            Event::default()
+                .id(c.seq.to_string())
+                .event("plan")
+                .data(c.data),
+        )
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// What a stream holds between two of its changes.
+struct StreamState {
+    /// Changes to send before waiting on `rx` (the log's, then those received).
+    backlog: VecDeque<PlanChange>,
+    rx: broadcast::Receiver<PlanChange>,
+    /// The last sequence number sent (or the client's `Last-Event-ID`).
+    last: i64,
+    hub: Arc<SessionHub>,
+    id: String,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// The session's changes after `last`, in order, each once. Ends at shutdown, when the
+/// session's feed closes (it was deleted), or when the changes a slow client missed cannot be
+/// read from the log: the client then reconnects with `Last-Event-ID`, rather than go on past
+/// a gap it cannot see.
+fn plan_changes(state: StreamState) -> impl Stream<Item = PlanChange> {
+    futures_util::stream::unfold(state, |mut s| async move {
         loop {
             if *s.shutdown.borrow() {
                 return None;
@@ -77,11 +124,7 @@ pub(super) async fn session_stream(
                     continue;
                 }
                 s.last = c.seq;
-                let ev = Event::default()
-                    .id(c.seq.to_string())
-                    .event("plan")
-                    .data(c.data);
-                return Some((Ok::<_, std::convert::Infallible>(ev), s));
+                return Some((c, s));
             }
             let received = tokio::select! {
                 r = s.rx.recv() => r,
@@ -90,22 +133,108 @@ pub(super) async fn session_stream(
             };
             match received {
                 Ok(c) => s.backlog.push_back(c),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                Err(broadcast::error::RecvError::Lagged(_)) => {
                     // A slow client: catch up from the log.
                     let (hub, id, last) = (s.hub.clone(), s.id.clone(), s.last);
                     let missed =
                         tokio::task::spawn_blocking(move || hub.log().changes_after(&id, last))
-                            .await
-                            .ok()
-                            .and_then(|r| r.ok())
-                            .unwrap_or_default();
-                    s.backlog.extend(missed);
+                            .await;
+                    match missed {
+                        Ok(Ok(missed)) => s.backlog.extend(missed),
+                        Ok(Err(e)) => {
+                            tracing::warn!(session = %s.id, error = %e, "stream ended: cannot read the changes a slow client missed");
+                            return None;
+                        }
+                        Err(e) => {
+                            tracing::warn!(session = %s.id, error = %e, "stream ended: the catch-up read failed");
+                            return None;
+                        }
+                    }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::SessionLimits;
+    use crate::store::{LogEntry, LogRow, SessionListed, SessionLog, StoreError};
+
+    /// A log that answers `changes` to a catch-up read, or fails it when `None`.
+    struct CatchUp {
+        changes: Option<Vec<PlanChange>>,
+    }
+
+    impl SessionLog for CatchUp {
+        fn create(&self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        fn append(&self, _: &str, _: &LogEntry) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        fn changes_after(&self, _: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
+            match &self.changes {
+                Some(c) => Ok(c.iter().filter(|c| c.seq > seq).cloned().collect()),
+                None => Err(StoreError::Settings("the store is down".into())),
+            }
+        }
+        fn list(&self, _: &str, _: usize) -> Result<Vec<SessionListed>, StoreError> {
+            unreachable!()
+        }
+        fn session(&self, _: &str) -> Result<Option<(String, String)>, StoreError> {
+            unreachable!()
+        }
+        fn rows(&self, _: &str) -> Result<Vec<LogRow>, StoreError> {
+            unreachable!()
+        }
+        fn delete(&self, _: &str) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+    }
+
+    fn change(seq: i64) -> PlanChange {
+        PlanChange {
+            seq,
+            data: format!("{{\"seq\":{seq}}}"),
+        }
+    }
+
+    /// The sequence numbers a client that fell 3 changes behind a feed of 2 receives, with
+    /// the log answering `changes` (`None`: failing); at most 10, or until the stream ends.
+    async fn lagging_client(changes: Option<Vec<PlanChange>>) -> Vec<i64> {
+        let hub = Arc::new(SessionHub::new(
+            Arc::new(CatchUp { changes }),
+            SessionLimits::default(),
+        ));
+        let (tx, rx) = broadcast::channel(2);
+        for seq in 1..=5 {
+            tx.send(change(seq)).unwrap();
+        }
+        drop(tx);
+        let (_stop, shutdown) = watch::channel(false);
+        let state = StreamState {
+            backlog: VecDeque::new(),
+            rx,
+            last: 0,
+            hub,
+            id: "s".into(),
+            shutdown,
+        };
+        let stream = plan_changes(state).map(|c| c.seq).take(10).collect();
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream)
+            .await
+            .expect("the stream ends")
+    }
+
+    /// A slow client catches up from the log; when the log cannot be read the stream ends
+    /// (the client reconnects with `Last-Event-ID`) instead of skipping what it missed.
+    #[tokio::test]
+    async fn a_lagging_client_catches_up_from_the_log_or_the_stream_ends() {
+        let logged = (1..=5).map(change).collect();
+        assert_eq!(lagging_client(Some(logged)).await, [1, 2, 3, 4, 5]);
+        assert_eq!(lagging_client(None).await, Vec::<i64>::new());
+    }
 }

@@ -1,0 +1,320 @@
+//! The HTTP service's answers to odd requests: ids that are no ids, bodies of the wrong shape,
+//! parts given twice, a `Last-Event-ID` from the future, a body limit beyond the address
+//! space. Each is a 4xx naming what is wrong (or a refusal to start), never a 500 or a guess.
+
+use crate::common::pg::PgServer;
+use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
+use crate::common::session::{events, read_sse, stream_after, two_teams_session};
+use serde_json::json;
+use std::io::BufReader;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `(status, code, message)` of an error answer.
+fn error(r: &Resp) -> (u16, String, String) {
+    let v = r.json();
+    (
+        r.status,
+        v["error"]["code"].as_str().unwrap_or("").to_string(),
+        v["error"]["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// Every session route answers an id that is not 32 hex digits with 404 `session not found`
+/// before it goes near the store (a NUL was a 500 on PostgreSQL, which refuses it in text);
+/// a path parameter that is not UTF-8 is a 404 in the same JSON body, not axum's plain 400.
+fn odd_session_ids_are_not_found(s: &Server) {
+    let valid = two_teams_session(s, None);
+    let odd = [
+        "%00".to_string(),
+        format!("{}%00", &valid[..31]),
+        "0123".to_string(),
+        format!("{valid}0"),
+        "%C3%A9".to_string(),
+        "x".repeat(4000),
+    ];
+    for id in &odd {
+        let base = format!("/v1/sessions/{id}");
+        for (method, path, body) in [
+            ("GET", format!("{base}/plan"), None),
+            ("GET", format!("{base}/state"), None),
+            ("GET", format!("{base}/stream"), None),
+            ("GET", format!("{base}/needs/n1/why"), None),
+            ("POST", format!("{base}/events"), Some(br#"{"events": []}"#)),
+            ("DELETE", base.clone(), None),
+        ] {
+            let h = [("Content-Type", "application/json")];
+            let r = call(method, &s.url(&path), &h, body.map(|b| &b[..]));
+            assert_eq!(
+                error(&r),
+                (404, "not_found".into(), "session not found".into()),
+                "{method} {path:.80}"
+            );
+        }
+    }
+    // Jobs too.
+    let r = get(s, "/v1/jobs/%00", None);
+    assert_eq!(error(&r), (404, "not_found".into(), "job not found".into()));
+    // A parameter that is not UTF-8 once percent-decoded names nothing either, and says which.
+    for (method, path, message) in [
+        (
+            "GET",
+            "/v1/sessions/%FF/plan".to_string(),
+            "session not found: `id` is not UTF-8",
+        ),
+        (
+            "DELETE",
+            "/v1/sessions/%FF".into(),
+            "session not found: `id` is not UTF-8",
+        ),
+        (
+            "GET",
+            format!("/v1/sessions/{valid}/needs/%FF/why"),
+            "need not found: `need` is not UTF-8",
+        ),
+        (
+            "GET",
+            "/v1/jobs/%FF/result".into(),
+            "job not found: `id` is not UTF-8",
+        ),
+        (
+            "DELETE",
+            "/v1/jobs/%FF".into(),
+            "job not found: `id` is not UTF-8",
+        ),
+        (
+            "GET",
+            "/v1/generators/%FF".into(),
+            "generator not found: `name` is not UTF-8",
+        ),
+    ] {
+        let r = call(method, &s.url(&path), &[], None);
+        assert_eq!(
+            error(&r),
+            (404, "not_found".into(), message.into()),
+            "{method} {path}"
+        );
+    }
+    // The well-formed id still works.
+    assert_eq!(
+        get(s, &format!("/v1/sessions/{valid}/state"), None).status,
+        200
+    );
+}
+
+#[test]
+fn odd_session_ids_are_404_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    odd_session_ids_are_not_found(&Server::start(dir.path(), &[]));
+}
+
+#[test]
+fn odd_session_ids_are_404_on_postgres() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    odd_session_ids_are_not_found(&Server::start(dir.path(), &["--store", &url]));
+}
+
+/// A JSON body of the wrong shape is a 422 whose detail names the field's path.
+#[test]
+fn a_mistyped_body_field_is_named_by_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"generator": {"name": "urban", "count": "three"}}),
+        None,
+    );
+    let expected = r#"invalid type: string "three", expected usize"#;
+    assert_eq!(
+        error(&r),
+        (
+            422,
+            "invalid_input".into(),
+            format!("generator.count: {expected}")
+        )
+    );
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!([{"table": "body", "row": null, "field": "generator.count", "message": expected}])
+    );
+    let r = post_json(&s, "/v1/jobs", &json!({"replicates": -1}), None);
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    assert_eq!(r.json()["error"]["details"][0]["field"], "replicates");
+    // A session's body too.
+    let r = post_json(
+        &s,
+        "/v1/sessions",
+        &json!({"scenario": {}, "extra": 1}),
+        None,
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    let d = &r.json()["error"]["details"][0];
+    assert_eq!(d["table"], "body");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `extra`"),
+        "{d}"
+    );
+    // Nothing was accepted.
+    assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
+}
+
+/// A multipart part given twice is refused, not overwritten by the second.
+#[test]
+fn a_multipart_part_given_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let resources = b"id,kind,cap_beds\nr1,shelter,40\n";
+    let needs = b"id,kind,dem_beds\nn1,shelter,4\n";
+    let other = b"id,kind,dem_beds\nn2,shelter,400\n";
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", "text/csv", resources),
+            ("needs", "text/csv", needs),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    for (twice, parts) in [
+        (
+            "needs",
+            vec![
+                ("resources", "text/csv", &resources[..]),
+                ("needs", "text/csv", &needs[..]),
+                ("needs", "text/csv", &other[..]),
+            ],
+        ),
+        (
+            "policy",
+            vec![
+                ("policy", "application/json", &b"{}"[..]),
+                ("resources", "text/csv", &resources[..]),
+                ("needs", "text/csv", &needs[..]),
+                (
+                    "policy",
+                    "application/json",
+                    &br#"{"objective": "cost"}"#[..],
+                ),
+            ],
+        ),
+        (
+            "name",
+            vec![
+                ("name", "text/plain", &b"a"[..]),
+                ("name", "text/plain", &b"b"[..]),
+            ],
+        ),
+    ] {
+        let r = solve_multipart(&s, &parts);
+        assert_eq!(
+            error(&r),
+            (
+                400,
+                "bad_multipart".into(),
+                format!("part \"{twice}\" given twice")
+            )
+        );
+    }
+}
+
+/// A `Last-Event-ID` the session never gave out (ahead of its last change) is a 400; ids it
+/// gave out, and 0, resume the stream after them.
+#[test]
+fn a_last_event_id_ahead_of_the_session_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let id = two_teams_session(&s, None);
+    let stream = |last: &str| {
+        call(
+            "GET",
+            &s.url(&format!("/v1/sessions/{id}/stream")),
+            &[("Last-Event-ID", last)],
+            None,
+        )
+    };
+    let ahead = |last: i64, current: i64| {
+        (
+            400,
+            "bad_last_event_id".to_string(),
+            format!(
+                "Last-Event-ID {last} is ahead of the session's last change ({current}); \
+                 reconnect without it to follow the session from now"
+            ),
+        )
+    };
+    assert_eq!(error(&stream("1")), ahead(1, 0));
+    for (i, need) in ["a", "b"].iter().enumerate() {
+        let r = events(
+            &s,
+            &id,
+            json!([{"type": "need_added", "need": {"id": need, "kind": "medical",
+                "lat": 45.0, "lon": 7.0, "demand": {"team_h": 1}}}]),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["seq"], i + 1);
+    }
+    assert_eq!(error(&stream("3")), ahead(3, 2));
+    assert_eq!(error(&stream("9000000000")), ahead(9_000_000_000, 2));
+    for (last, first) in [("0", 1), ("1", 2)] {
+        let resp = stream_after(&s, &id, last);
+        assert_eq!(resp.status(), 200);
+        let got = read_sse(&mut BufReader::new(resp.into_reader()), 1);
+        assert_eq!(got[0].0, first, "after {last}");
+        assert_eq!(got[0].1["seq"], first);
+    }
+    // Caught up (2 of 2): the stream is open, waiting for the next change.
+    let resp = stream_after(&s, &id, "2");
+    assert_eq!(resp.status(), 200);
+    let r = events(&s, &id, json!([{"type": "need_withdrawn", "id": "a"}]));
+    assert_eq!(r.status, 200);
+    let got = read_sse(&mut BufReader::new(resp.into_reader()), 1);
+    assert_eq!(got[0].0, 3);
+}
+
+/// A `--body-limit-mib` whose bytes overflow is refused at start, not wrapped to a tiny limit.
+#[test]
+fn serve_refuses_a_body_limit_beyond_the_address_space() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2^44 MiB is 2^64 bytes: one more than a 64-bit usize holds (wrapped, 0).
+    let mib = (1u64 << 44).to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .args(["--body-limit-mib", &mib])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started with --body-limit-mib {mib}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: --body-limit-mib {mib} is more bytes than this machine can address (at most {} MiB)",
+            usize::MAX >> 20
+        )
+    );
+    // The largest that fits is taken.
+    let ok = (usize::MAX >> 20).to_string();
+    let mut s = Server::start(dir.path(), &["--body-limit-mib", &ok]);
+    assert!(s.alive());
+    assert_eq!(get(&s, "/healthz", None).json()["status"], "ok");
+}
