@@ -1003,6 +1003,18 @@ mod tests {
         SessionHub::new(Arc::new(log), limits)
     }
 
+    /// Wait (10 s at most) until the hub's idle sessions have been unloaded.
+    fn wait_unloaded(h: &SessionHub) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while h.live_count() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "idle sessions not unloaded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn scenario() -> (Scenario, Value) {
         let raw = json!({"resources": [{"id": "van", "kind": "water", "capacity": {"l": 10}}],
             "needs": [{"id": "a", "kind": "water", "demand": {"l": 4}}]});
@@ -1078,14 +1090,7 @@ mod tests {
         block(h.events("s1", "t", add("b")).unwrap())
             .unwrap()
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while h.live_count() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "idle sessions not unloaded"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_unloaded(&h);
         let needs = read(
             h.read("s1", "t", |s| s.residual_scenario().needs().len())
                 .unwrap(),
@@ -1138,14 +1143,7 @@ mod tests {
         }
         let stored = h.log().session("none").unwrap().unwrap().1;
         assert_eq!(serde_json::from_str::<Value>(&stored).unwrap(), raw);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while h.live_count() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "idle sessions not unloaded"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_unloaded(&h);
         for (id, limit) in expected {
             assert_eq!(limit_of(id), Some(limit), "{id} rebuilt");
         }
