@@ -14,6 +14,9 @@ const MAX_TIMED_COLUMNS: f64 = 20_000_000.0;
 /// times that in a solver's network): about 1.2 GB of edges.
 pub const MAX_LINKS: usize = 50_000_000;
 
+/// The most per-dimension entries of one array of the model (8 bytes each: 1.6 GB).
+pub const MAX_DIM_ENTRIES: usize = 200_000_000;
+
 /// How field names are spelled in messages: JSON paths, or the columns of SPEC's table layout.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldStyle {
@@ -740,8 +743,8 @@ impl Validator {
             if self.issues.is_empty() {
                 self.time_size(&resources, &needs, links.as_deref(), &policy);
             }
-            if self.issues.is_empty() && links.is_none() {
-                self.link_count(&resources, &needs, &policy, MAX_LINKS);
+            if self.issues.is_empty() {
+                self.model_size(&resources, &needs, links.as_deref(), &policy);
             }
         }
         let scenario = Scenario {
@@ -791,7 +794,58 @@ impl Validator {
         }
     }
 
-    /// The rule-built links are at most `cap` ([`MAX_LINKS`]): counted (a pass of the link
+    /// The model's arrays stay bounded: capacity, demand and each link's use are stored per
+    /// dimension (`Network`), so resources plus needs, and links, times the dimensions are
+    /// at most [`MAX_DIM_ENTRIES`]; rule-built links are at most [`MAX_LINKS`] besides.
+    fn model_size(
+        &mut self,
+        resources: &[Resource],
+        needs: &[Need],
+        links: Option<&[Link]>,
+        policy: &Policy,
+    ) {
+        let mut dims: BTreeSet<&str> = BTreeSet::new();
+        resources
+            .iter()
+            .for_each(|r| dims.extend(r.capacity.keys().map(String::as_str)));
+        needs
+            .iter()
+            .for_each(|n| dims.extend(n.demand.keys().map(String::as_str)));
+        links
+            .iter()
+            .flat_map(|l| l.iter())
+            .for_each(|l| dims.extend(l.use_.keys().map(String::as_str)));
+        let d = dims.len().max(1);
+        let rows = (resources.len() + needs.len()).saturating_mul(d);
+        if rows > MAX_DIM_ENTRIES {
+            self.push(
+                "needs",
+                None,
+                Some("demand".into()),
+                format!(
+                    "{d} dimensions over {} resources and needs make {rows} entries, more than {MAX_DIM_ENTRIES}: use fewer dimensions",
+                    resources.len() + needs.len()
+                ),
+            );
+            return;
+        }
+        let per_dims = MAX_DIM_ENTRIES / d;
+        match links {
+            Some(links) if links.len() > per_dims => self.push(
+                "links",
+                None,
+                None,
+                format!(
+                    "{} links in {d} dimensions make more than {MAX_DIM_ENTRIES} entries: use fewer links or dimensions",
+                    links.len()
+                ),
+            ),
+            Some(_) => {}
+            None => self.link_count(resources, needs, policy, MAX_LINKS.min(per_dims)),
+        }
+    }
+
+    /// The rule-built links are at most `cap` ([`MAX_LINKS`], or fewer with many dimensions): counted (a pass of the link
     /// builder that keeps none) only when every need of a kind linking every resource of it
     /// could exceed that, so a scenario of a few megabytes never asks for tens of gigabytes.
     fn link_count(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy, cap: usize) {
@@ -813,7 +867,7 @@ impl Validator {
                 None,
                 Some("max_distance_km".into()),
                 format!(
-                    "the link rules give more than {cap} links (at least {links}): use a smaller max_distance_km, explicit links or fewer needs per resource kind"
+                    "the link rules give more than {cap} links (at least {links}; fewer with more dimensions, {MAX_DIM_ENTRIES} link x dimension entries at most): use a smaller max_distance_km, explicit links, fewer needs per resource kind or fewer dimensions"
                 ),
             );
         }
@@ -1026,9 +1080,63 @@ mod tests {
         assert!(
             issues[0]
                 .message
-                .contains(&format!("more than {} links (at least {built})", built - 1)),
+                .contains(&format!("more than {} links (at least {built}", built - 1)),
             "{}",
             issues[0].message
         );
+    }
+
+    /// One resource with capacity in 20,000 dimensions and 20,000 needs each demanding one
+    /// of them: the demand array alone was 20,000 x 20,000 entries (3.2 GB), and each of the
+    /// 20,000 links as many again.
+    #[test]
+    fn per_dimension_arrays_are_bounded() {
+        let n = 20_000;
+        let capacity: serde_json::Map<String, serde_json::Value> =
+            (0..n).map(|d| (format!("d{d}"), json!(1))).collect();
+        let needs: Vec<serde_json::Value> = (0..n)
+            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {format!("d{i}"): 1}}))
+            .collect();
+        let e = crate::scenario_from_value(&json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": capacity}],
+            "needs": needs}))
+        .unwrap_err();
+        assert_eq!(e.issues.len(), 1, "{:?}", e.issues);
+        assert_eq!(
+            (e.issues[0].table.as_str(), e.issues[0].field.as_deref()),
+            ("needs", Some("demand"))
+        );
+        assert!(
+            e.issues[0]
+                .message
+                .contains("20000 dimensions over 20001 resources and needs make 400020000 entries"),
+            "{}",
+            e.issues[0].message
+        );
+        // Rows within the bound, links not: 100 resources with the 20,000 dimensions and 200
+        // needs of one of them link 20,000 times, above 200,000,000 / 20,000 = 10,000.
+        let s = scenario(1, 1);
+        let mut r = s.resources[0].clone();
+        r.capacity = (0..n).map(|d| (format!("d{d}"), 1.0)).collect();
+        let mut need = s.needs[0].clone();
+        (need.kind, need.lat, need.lon) = (r.kind.clone(), None, None);
+        need.demand = [("d0".to_string(), 1.0)].into_iter().collect();
+        (r.lat, r.lon) = (None, None);
+        r.community = need.community.clone();
+        let (rs, ns) = (vec![r; 100], vec![need; 200]);
+        let mut v = Validator::new(FieldStyle::Json);
+        v.model_size(&rs, &ns, None, &s.policy);
+        assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
+        assert!(
+            v.issues[0]
+                .message
+                .contains("more than 10000 links (at least 20000"),
+            "{}",
+            v.issues[0].message
+        );
+        // Within both bounds: no issue.
+        let mut v = Validator::new(FieldStyle::Json);
+        v.model_size(&s.resources, &s.needs, None, &s.policy);
+        assert!(v.issues.is_empty(), "{:?}", v.issues);
     }
 }
