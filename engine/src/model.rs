@@ -303,6 +303,25 @@ impl Need {
     }
 }
 
+/// Every dimension named by a capacity, a demand or a link's use, sorted.
+pub(crate) fn dimension_names<'a>(
+    resources: &'a [Resource],
+    needs: &'a [Need],
+    links: Option<&'a [Link]>,
+) -> BTreeSet<&'a str> {
+    let mut dims = BTreeSet::new();
+    for r in resources {
+        dims.extend(r.capacity.keys().map(String::as_str));
+    }
+    for n in needs {
+        dims.extend(n.demand.keys().map(String::as_str));
+    }
+    for l in links.into_iter().flatten() {
+        dims.extend(l.use_.keys().map(String::as_str));
+    }
+    dims
+}
+
 /// How many of `first + k slot` (k = 0, 1, ...) lie in `[first, last]` (at least one: `first`).
 pub(crate) fn start_count(first: f64, last: f64, slot: f64) -> usize {
     let mut k = ((last - first) / slot).floor().max(0.0);
@@ -520,17 +539,10 @@ impl Scenario {
 
     /// Every dimension named anywhere in the scenario, sorted.
     pub fn dimensions(&self) -> Vec<String> {
-        let mut dims = BTreeSet::new();
-        for r in &self.resources {
-            dims.extend(r.capacity.keys().cloned());
-        }
-        for n in &self.needs {
-            dims.extend(n.demand.keys().cloned());
-        }
-        for l in self.links.iter().flatten() {
-            dims.extend(l.use_.keys().cloned());
-        }
-        dims.into_iter().collect()
+        dimension_names(&self.resources, &self.needs, self.links.as_deref())
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     }
 
     /// SHA-256 of the canonical JSON form: equal scenarios read from JSON or from Arrow tables

@@ -162,25 +162,12 @@ impl utoipa::Modify for BearerAuth {
 /// routed (the route answers 404 for it).
 fn session_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v1/sessions/")?;
-    let raw = rest.split('/').next().unwrap_or("").as_bytes();
-    let mut id = String::with_capacity(32);
-    let mut i = 0;
-    while i < raw.len() && id.len() <= 32 {
-        let b = if raw[i] == b'%' {
-            let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
-            i += 3;
-            u8::from_str_radix(hex, 16).ok()?
-        } else {
-            i += 1;
-            raw[i - 1]
-        };
-        // An id is ASCII hex digits: any other byte (a NUL, half a UTF-8 character) is no id.
-        if !b.is_ascii_hexdigit() {
-            return None;
-        }
-        id.push(b as char);
-    }
-    (i == raw.len() && extract::is_id(&id)).then_some(id)
+    let raw = rest.split('/').next().unwrap_or("");
+    // The decoder axum's `Path` uses; a malformed escape stays as `%`, which is no id.
+    let id = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    extract::is_id(&id).then(|| id.into_owned())
 }
 
 /// Across replicas: a request about a session another replica owns is forwarded there (once:

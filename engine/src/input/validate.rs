@@ -804,18 +804,7 @@ impl Validator {
         links: Option<&[Link]>,
         policy: &Policy,
     ) {
-        let mut dims: BTreeSet<&str> = BTreeSet::new();
-        resources
-            .iter()
-            .for_each(|r| dims.extend(r.capacity.keys().map(String::as_str)));
-        needs
-            .iter()
-            .for_each(|n| dims.extend(n.demand.keys().map(String::as_str)));
-        links
-            .iter()
-            .flat_map(|l| l.iter())
-            .for_each(|l| dims.extend(l.use_.keys().map(String::as_str)));
-        let d = dims.len().max(1);
+        let d = dimension_names(resources, needs, links).len().max(1);
         let rows = (resources.len() + needs.len()).saturating_mul(d);
         if rows > MAX_DIM_ENTRIES {
             self.push(
@@ -845,9 +834,10 @@ impl Validator {
         }
     }
 
-    /// The rule-built links are at most `cap` ([`MAX_LINKS`], or fewer with many dimensions): counted (a pass of the link
-    /// builder that keeps none) only when every need of a kind linking every resource of it
-    /// could exceed that, so a scenario of a few megabytes never asks for tens of gigabytes.
+    /// The rule-built links are at most `cap` ([`MAX_LINKS`], or fewer with many dimensions):
+    /// counted (a pass of the link builder that keeps none) only when every need of a kind
+    /// linking every resource of it could exceed that, so a scenario of a few megabytes never
+    /// asks for tens of gigabytes.
     fn link_count(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy, cap: usize) {
         let mut of_kind: HashMap<&str, (f64, f64)> = HashMap::new();
         resources
