@@ -52,6 +52,9 @@ enum Msg {
         reply: Reply<ChangeSet>,
     },
     Read(ReadFn),
+    /// The session is being deleted: answer what came before, then acknowledge and stop.
+    /// Always the last message (the entry leaves the live set as it is sent).
+    Stop(oneshot::Sender<()>),
 }
 
 /// How many sessions may be in memory, and how long an unused one stays.
@@ -461,6 +464,7 @@ impl SessionHub {
             session,
             seq,
             reads: Vec::new(),
+            stopping: None,
         };
         std::thread::Builder::new()
             .name(format!(
@@ -649,8 +653,20 @@ impl SessionHub {
             Some((owner, _)) if owner == tenant => {}
             _ => return Err(UserError::not_found("session").into()),
         }
-        // Dropping the entry drops the mailbox's sender: the actor ends after what it holds.
-        self.inner.live().remove(id);
+        // The batches queued before the delete are answered and logged first, so nothing is
+        // appended after the log is removed (rows of no session, or a 503 on PostgreSQL).
+        // The live-set lock is not held while waiting: the actor may need it.
+        let (ack, acked) = oneshot::channel();
+        let stopping = self
+            .inner
+            .live()
+            .remove(id)
+            .is_some_and(|l| l.tx.send(Msg::Stop(ack)).is_ok());
+        if stopping {
+            // An error is an actor that ended without acknowledging (it failed): it appends
+            // nothing more either.
+            let _ = acked.blocking_recv();
+        }
         self.inner.log.delete(id)?;
         Ok(())
     }
@@ -802,6 +818,8 @@ struct Actor {
     /// The reads of the burst in hand: run after its re-plan, or answered 503 if it fails for
     /// want of the store.
     reads: Vec<ReadFn>,
+    /// The delete's acknowledgement, when the burst in hand ends with one.
+    stopping: Option<oneshot::Sender<()>>,
 }
 
 impl Actor {
@@ -840,8 +858,9 @@ impl Actor {
                 msgs.push(m);
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| self.burst(msgs)));
+            let stopping = self.stopping.take();
             let failure = match outcome {
-                Ok(Ok(())) => continue,
+                Ok(Ok(())) => None,
                 Ok(Err(e)) if e.is_unavailable() => {
                     // The store is out of reach or another replica took the session over:
                     // leave memory; the next request finds the session where it is served
@@ -859,13 +878,24 @@ impl Actor {
                             Msg::Events { reply, .. } => {
                                 let _ = reply.send(Err(store_away()));
                             }
+                            Msg::Stop(_) => {}
                         }
                     }
                     return;
                 }
-                Ok(Err(e)) => e.to_string(),
-                Err(panic) => panic_message(&*panic),
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(panic) => Some(panic_message(&*panic)),
             };
+            if let Some(ack) = stopping {
+                // Deleted: the batches before the delete are answered (or failed, and then
+                // not logged); nothing follows.
+                if let Some(failure) = failure {
+                    tracing::error!(session = %self.id, error = %failure, "session failed while being deleted");
+                }
+                let _ = ack.send(());
+                return;
+            }
+            let Some(failure) = failure else { continue };
             // Requests not answered yet got their reply dropped (a 500); rebuild from the
             // log, which holds exactly what was answered.
             tracing::error!(session = %self.id, error = %failure, "session failed; rebuilding it from its log");
@@ -904,6 +934,7 @@ impl Actor {
         for m in msgs {
             match m {
                 Msg::Read(f) => self.reads.push(f),
+                Msg::Stop(ack) => self.stopping = Some(ack),
                 Msg::Events {
                     events,
                     event_ids,
@@ -1106,6 +1137,61 @@ mod tests {
         assert!(h.log().rows("s1").unwrap().is_empty());
         assert!(
             matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
+        );
+    }
+
+    /// Batches queued before a delete are answered and logged before the log goes, so the
+    /// delete leaves no rows behind (they were appended after it, to no session).
+    #[test]
+    fn a_delete_waits_for_the_batches_queued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Arc::new(hub(dir.path(), SessionLimits::default()));
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        // A read that holds the actor until released, so that the batches below wait in
+        // its mailbox when the delete comes.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (entered, on_actor) = std::sync::mpsc::channel::<()>();
+        let hold = h
+            .read("s1", "t", move |_| {
+                entered.send(()).unwrap();
+                held.recv().unwrap();
+            })
+            .unwrap();
+        on_actor.recv().unwrap();
+        let queued: Vec<_> = ["b", "c", "d"]
+            .iter()
+            .map(|n| h.events("s1", "t", add(n)).unwrap())
+            .collect();
+        let deleting = {
+            let h = h.clone();
+            std::thread::spawn(move || h.delete("s1", "t"))
+        };
+        // The delete has taken the session out of the live set before the actor goes on.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while h.live_count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "delete never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        release.send(()).unwrap();
+        read(hold).unwrap();
+        let seqs: Vec<i64> = queued
+            .into_iter()
+            .map(|rx| block(rx).unwrap().unwrap().seq)
+            .collect();
+        assert_eq!(
+            seqs,
+            [1, 2, 3],
+            "the batches before the delete are answered"
+        );
+        deleting.join().unwrap().unwrap();
+        assert!(h.log().session("s1").unwrap().is_none());
+        assert!(
+            h.log().rows("s1").unwrap().is_empty(),
+            "no log rows outlive the delete"
+        );
+        assert!(
+            matches!(h.events("s1", "t", add("e")), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
     }
 

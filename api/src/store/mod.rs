@@ -98,6 +98,10 @@ pub enum StoreError {
     /// session over): nothing was written.
     #[error("{0}: this replica no longer holds its lease")]
     LeaseLost(String),
+    /// The session's row is gone (deleted) while something still wrote to its log: nothing
+    /// was written.
+    #[error("session {0} was deleted")]
+    SessionGone(String),
     /// A JSON column that does not read back (written by something else, or damaged).
     #[error("{what}: {source}")]
     Json {
@@ -111,7 +115,7 @@ impl StoreError {
     /// fault of the request or a bug.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Pool(_) | StoreError::LeaseLost(_) => true,
+            StoreError::Pool(_) | StoreError::LeaseLost(_) | StoreError::SessionGone(_) => true,
             StoreError::Postgres(e) => {
                 e.is_closed()
                     || e.code().is_some_and(is_connection_class)

@@ -410,11 +410,15 @@ impl SessionLog for SqliteSessions {
     }
 
     fn append(&self, session: &str, e: &LogEntry) -> Result<(), StoreError> {
-        self.conn().execute(
+        // Only while the session exists: a log row of no session would outlive every delete.
+        let n = self.conn().execute(
             "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
             params![session, e.seq, e.applied, e.event_ids, e.changes, now_ms()],
         )?;
+        if n == 0 {
+            return Err(StoreError::SessionGone(session.to_string()));
+        }
         Ok(())
     }
 
@@ -600,6 +604,34 @@ mod tests {
             Err(StoreError::Sqlite(
                 rusqlite::Error::FromSqlConversionFailure(..)
             ))
+        ));
+    }
+
+    /// A log row is written only while its session exists.
+    #[test]
+    fn the_log_of_a_deleted_session_takes_no_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteSessions::open(dir.path()).unwrap();
+        let entry = |seq| LogEntry {
+            seq,
+            applied: "[]".into(),
+            event_ids: "[]".into(),
+            changes: "{}".into(),
+        };
+        log.create("s1", "t", "{}").unwrap();
+        log.append("s1", &entry(1)).unwrap();
+        assert_eq!(log.rows("s1").unwrap().len(), 1);
+        assert!(log.delete("s1").unwrap());
+        let e = log.append("s1", &entry(2)).unwrap_err();
+        assert!(
+            matches!(e, StoreError::SessionGone(ref id) if id == "s1"),
+            "{e}"
+        );
+        assert!(e.is_unavailable());
+        assert!(log.rows("s1").unwrap().is_empty());
+        assert!(matches!(
+            log.append("never", &entry(1)),
+            Err(StoreError::SessionGone(_))
         ));
     }
 
