@@ -14,7 +14,9 @@ mod arrow;
 pub use arrow::numeric_cell;
 mod json;
 mod validate;
-pub(crate) use validate::{need_window_issue, timed_columns, timed_size_issue};
+pub(crate) use validate::{
+    need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES, MAX_LINKS,
+};
 
 use crate::model::{Policy, Scenario};
 use arrow::rows_from_batches;

@@ -1,10 +1,14 @@
 //! The all-or-nothing pre-check of a batch: id conflicts and dispatch targets simulated on
 //! overlays of the state, so the cost follows the batch, not the session's size.
 
+use super::index_set::IndexSet;
 use super::{Event, EventError, EventKind, Refusal, Session};
-use crate::input::{need_window_issue, timed_columns, timed_size_issue};
+use crate::graph::rule_link;
+use crate::input::{
+    need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES, MAX_LINKS,
+};
 use crate::model::{Need, Resource};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// An id set as the state has it, plus and minus what a batch adds and removes.
 struct Overlay<'a> {
@@ -165,12 +169,99 @@ impl Session {
                 }
             }
         }
-        if self.timed {
-            self.check_timed_size(events)
-                .map_err(|refusal| EventError {
-                    index: events.len().saturating_sub(1),
-                    refusal,
-                })?;
+        let sized = self.check_model_size(events).and_then(|()| {
+            if self.timed {
+                self.check_timed_size(events)
+            } else {
+                Ok(())
+            }
+        });
+        sized.map_err(|refusal| EventError {
+            index: events.len().saturating_sub(1),
+            refusal,
+        })
+    }
+
+    /// The model's size after the batch, as a scenario's validator bounds it (before any link
+    /// is made): resources plus needs, and links, times the dimensions at most
+    /// [`MAX_DIM_ENTRIES`], links at most [`MAX_LINKS`]. The links are the session's now plus
+    /// every added or updated need's and resource's links by the rules, counted only when
+    /// the counts of needs and resources could pass the bound; links the batch removes are
+    /// not subtracted (a bound, not a count).
+    fn check_model_size(&self, events: &[Event]) -> Result<(), Refusal> {
+        self.model_size_within(events, MAX_LINKS, MAX_DIM_ENTRIES)
+    }
+
+    /// [`Session::check_model_size`] under the bounds given (tests use small ones).
+    fn model_size_within(
+        &self,
+        events: &[Event],
+        max_links: usize,
+        max_entries: usize,
+    ) -> Result<(), Refusal> {
+        let mut dims: BTreeSet<&str> = self.dims.iter().map(String::as_str).collect();
+        let mut needs: Vec<&Need> = Vec::new();
+        let mut resources: Vec<&Resource> = Vec::new();
+        let mut rows = self.needs.len() + self.resources.len();
+        for e in events {
+            match &e.kind {
+                EventKind::NeedAdded(n) | EventKind::NeedUpdated(n) => {
+                    rows += usize::from(matches!(e.kind, EventKind::NeedAdded(_)));
+                    dims.extend(n.demand.keys().map(String::as_str));
+                    needs.push(n);
+                }
+                EventKind::ResourceAdded(r) | EventKind::ResourceUpdated(r) => {
+                    rows += usize::from(matches!(e.kind, EventKind::ResourceAdded(_)));
+                    dims.extend(r.capacity.keys().map(String::as_str));
+                    resources.push(r);
+                }
+                _ => {}
+            }
+        }
+        let d = dims.len().max(1);
+        let entries = rows.saturating_mul(d);
+        if entries > max_entries {
+            return Err(Refusal::ModelTooLarge(format!(
+                "{d} dimensions over {rows} resources and needs make {entries} entries, more than {max_entries}: use fewer dimensions"
+            )));
+        }
+        let cap = max_links.min(max_entries / d);
+        let now: usize = self.adj_res.iter().map(IndexSet::len).sum();
+        let all_resources = self.resources.len() + resources.len();
+        let all_needs = self.needs.len() + needs.len();
+        let bound = now
+            .saturating_add(needs.len().saturating_mul(all_resources))
+            .saturating_add(resources.len().saturating_mul(all_needs));
+        if bound <= cap {
+            return Ok(());
+        }
+        let policy = &self.policy;
+        let mut links = now;
+        for n in &needs {
+            let existing = self.residual.iter();
+            links += existing
+                .chain(resources.iter().copied())
+                .filter(|r| rule_link(0, r, 0, n, policy).is_some())
+                .count();
+            if links > cap {
+                break;
+            }
+        }
+        for r in &resources {
+            if links > cap {
+                break;
+            }
+            let open = (0..self.needs.len()).filter(|&i| self.is_open(i));
+            links += open
+                .map(|i| &self.needs[i])
+                .chain(needs.iter().copied())
+                .filter(|n| rule_link(0, r, 0, n, policy).is_some())
+                .count();
+        }
+        if links > cap {
+            return Err(Refusal::ModelTooLarge(format!(
+                "the batch could take the session past {cap} links (it has {now}; fewer with more dimensions, {max_entries} link x dimension entries at most): withdraw needs or resources first, or send fewer"
+            )));
         }
         Ok(())
     }
@@ -201,5 +292,184 @@ impl Session {
         let resources = self.resources.iter().chain(added);
         let columns = timed_columns(resources, &needs, None, &self.policy);
         timed_size_issue(columns).map_or(Ok(()), |m| Err(Refusal::TimedModelTooLarge(m)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Refusal, Session};
+    use crate::events::parse_events;
+    use crate::input::scenario_from_value;
+    use crate::seeds::SplitMix64;
+    use serde_json::{json, Value};
+
+    fn links(s: &Session) -> usize {
+        s.adj_res.iter().map(|set| set.len()).sum()
+    }
+
+    fn entries(s: &Session) -> usize {
+        (s.needs.len() + s.resources.len()) * s.dims.len().max(1)
+    }
+
+    fn too_large(r: Result<(), Refusal>, what: &str) -> bool {
+        matches!(r, Err(Refusal::ModelTooLarge(ref m)) if m.contains(what))
+    }
+
+    /// Three needs and two resources of one kind, no distance rule: six links. A batch adding
+    /// a need and a resource of that kind, and a resource of another, makes twelve; the bound
+    /// counts the new pair from both sides (13: 6, the new need's 3, the new resource's 4).
+    #[test]
+    fn a_batch_past_the_bounds_is_refused_before_it_is_applied() {
+        let init = scenario_from_value(&json!({
+            "resources": [{"id": "r0", "kind": "a", "capacity": {"h": 2}},
+                          {"id": "r1", "kind": "a", "capacity": {"h": 2}}],
+            "needs": [{"id": "n0", "kind": "a", "demand": {"h": 1}},
+                      {"id": "n1", "kind": "a", "demand": {"h": 1}},
+                      {"id": "n2", "kind": "a", "demand": {"h": 1}}]}))
+        .unwrap();
+        let s = Session::new(&init).unwrap();
+        assert_eq!(links(&s), 6);
+        let events = parse_events(&json!([
+            {"type": "need_added", "need": {"id": "n3", "kind": "a", "demand": {"h": 1}}},
+            {"type": "resource_added", "resource": {"id": "r2", "kind": "a", "capacity": {"h": 1}}},
+            {"type": "resource_added", "resource": {"id": "b0", "kind": "b", "capacity": {"h": 1}}}
+        ]))
+        .unwrap();
+        assert!(too_large(s.model_size_within(&events, 12, 1000), "links"));
+        assert!(s.model_size_within(&events, 13, 1000).is_ok());
+        assert!(
+            s.model_size_within(&events, 18, 1000).is_ok(),
+            "counts alone"
+        );
+        // 8 resources and needs in one dimension.
+        assert!(too_large(s.model_size_within(&events, 100, 7), "entries"));
+        assert!(too_large(s.model_size_within(&events, 100, 8), "links"));
+        // A second dimension doubles the entries and halves the links allowed.
+        let two = parse_events(&json!([{"type": "need_added",
+            "need": {"id": "n3", "kind": "b", "demand": {"h": 1, "kg": 1}}}]))
+        .unwrap();
+        assert!(too_large(s.model_size_within(&two, 100, 11), "entries"));
+        assert!(s.model_size_within(&two, 100, 12).is_ok());
+    }
+
+    /// Under the real bound: a need of 100,000 new dimensions sent to a session of 2,000
+    /// needs and resources would make 200,102,001 entries per array (1.6 GB of demand
+    /// alone); refused by `stage`, the session unchanged.
+    #[test]
+    fn a_need_of_many_dimensions_is_refused_by_stage() {
+        let needs: Vec<Value> = (0..1999)
+            .map(|i| json!({"id": format!("n{i}"), "kind": "a", "demand": {"h": 1}}))
+            .collect();
+        let init = scenario_from_value(&json!({"needs": needs,
+            "resources": [{"id": "r0", "kind": "a", "capacity": {"h": 5}}]}))
+        .unwrap();
+        let mut s = Session::new(&init).unwrap();
+        let demand: serde_json::Map<String, Value> =
+            (0..100_000).map(|i| (format!("d{i}"), json!(1))).collect();
+        let events = parse_events(&json!([{"type": "need_added",
+            "need": {"id": "wide", "kind": "a", "demand": demand}}]))
+        .unwrap();
+        let e = s.stage(&events).unwrap_err();
+        assert_eq!(e.index, 0);
+        assert!(
+            matches!(&e.refusal, Refusal::ModelTooLarge(m)
+                if m.contains("200102001 entries, more than 200000000")),
+            "{}",
+            e.refusal
+        );
+        assert_eq!((s.needs.len(), s.dims.len()), (1999, 1), "nothing applied");
+    }
+
+    fn place(rng: &mut SplitMix64) -> (f64, f64) {
+        (45.0 + rng.unit() * 0.2, 7.6 + rng.unit() * 0.2)
+    }
+
+    fn need(rng: &mut SplitMix64, id: &str) -> Value {
+        let (lat, lon) = place(rng);
+        let kind = ["a", "b"][rng.int(0, 1) as usize];
+        let dim = ["h", "kg"][usize::from(rng.int(0, 5) == 0)];
+        json!({"id": id, "kind": kind, "lat": lat, "lon": lon, "demand": {dim: rng.int(1, 4)}})
+    }
+
+    fn resource(rng: &mut SplitMix64, id: &str) -> Value {
+        let (lat, lon) = place(rng);
+        let kind = ["a", "b"][rng.int(0, 1) as usize];
+        json!({"id": id, "kind": kind, "lat": lat, "lon": lon, "capacity": {"h": rng.int(0, 6)}})
+    }
+
+    /// On random sessions and batches of every event that changes links: whenever the batch
+    /// leaves more links or entries than a bound allows, the check refuses it (the bound is
+    /// never below what applying the batch makes).
+    #[test]
+    fn the_bound_is_never_below_what_the_batch_makes() {
+        for seed in 0..10 {
+            let mut rng = SplitMix64::new(seed);
+            let resources: Vec<Value> = (0..6)
+                .map(|i| resource(&mut rng, &format!("r{i}")))
+                .collect();
+            let needs: Vec<Value> = (0..10).map(|i| need(&mut rng, &format!("n{i}"))).collect();
+            let init = scenario_from_value(&json!({"resources": resources, "needs": needs,
+                "policy": {"max_distance_km": 9}}))
+            .unwrap();
+            let mut s = Session::new(&init).unwrap();
+            let (mut next_n, mut next_r, mut checked) = (10, 6, 0);
+            for _ in 0..40 {
+                let need_ids: Vec<String> = s.needs.iter().map(|n| n.id.clone()).collect();
+                let res_ids: Vec<String> = s.resources.iter().map(|r| r.id.clone()).collect();
+                let batch: Vec<Value> = (0..rng.int(1, 4))
+                    .map(|_| match rng.int(0, 5) {
+                        0 => {
+                            next_n += 1;
+                            json!({"type": "need_added",
+                                "need": need(&mut rng, &format!("n{next_n}"))})
+                        }
+                        1 => {
+                            let id = &need_ids[rng.int(0, need_ids.len() as u64 - 1) as usize];
+                            json!({"type": "need_updated", "need": need(&mut rng, id)})
+                        }
+                        2 => {
+                            let id = &need_ids[rng.int(0, need_ids.len() as u64 - 1) as usize];
+                            json!({"type": "need_withdrawn", "id": id})
+                        }
+                        3 => {
+                            next_r += 1;
+                            json!({"type": "resource_added",
+                                "resource": resource(&mut rng, &format!("r{next_r}"))})
+                        }
+                        _ => {
+                            let id = &res_ids[rng.int(0, res_ids.len() as u64 - 1) as usize];
+                            json!({"type": "resource_updated", "resource": resource(&mut rng, id)})
+                        }
+                    })
+                    .collect();
+                let events = parse_events(&Value::Array(batch)).unwrap();
+                let before = s.clone();
+                if s.stage(&events).is_err() {
+                    continue;
+                }
+                let (l, e) = (links(&s), entries(&s));
+                assert!(before
+                    .model_size_within(&events, usize::MAX, usize::MAX)
+                    .is_ok());
+                if l > 0 {
+                    assert!(
+                        too_large(
+                            before.model_size_within(&events, l - 1, usize::MAX),
+                            "links"
+                        ),
+                        "seed {seed}: {l} links made, the bound let them pass"
+                    );
+                }
+                assert!(
+                    too_large(
+                        before.model_size_within(&events, usize::MAX, e - 1),
+                        "entries"
+                    ),
+                    "seed {seed}: {e} entries made, the bound let them pass"
+                );
+                checked += 1;
+            }
+            assert!(checked > 10, "seed {seed}: only {checked} batches accepted");
+        }
     }
 }

@@ -261,6 +261,10 @@ pub enum Refusal {
     /// A timed session whose time model would grow past the size a scenario may have.
     #[error("{0}")]
     TimedModelTooLarge(String),
+    /// A session whose links or per-dimension arrays would grow past the bounds a scenario
+    /// has (`MAX_LINKS`, `MAX_DIM_ENTRIES`).
+    #[error("{0}")]
+    ModelTooLarge(String),
     #[error("dispatching {resource:?} -> {need:?} takes {amount} {dimension} but {resource:?} has {left} left")]
     OverCapacity {
         need: String,
