@@ -297,6 +297,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_streams::{self, resource};
     use super::super::{Refusal, Session};
     use crate::events::parse_events;
     use crate::input::scenario_from_value;
@@ -380,21 +381,13 @@ mod tests {
         assert_eq!((s.needs.len(), s.dims.len()), (1999, 1), "nothing applied");
     }
 
-    fn place(rng: &mut SplitMix64) -> (f64, f64) {
-        (45.0 + rng.unit() * 0.2, 7.6 + rng.unit() * 0.2)
-    }
-
+    /// A need of the shared streams, in a second dimension one time in six.
     fn need(rng: &mut SplitMix64, id: &str) -> Value {
-        let (lat, lon) = place(rng);
-        let kind = ["a", "b"][rng.int(0, 1) as usize];
-        let dim = ["h", "kg"][usize::from(rng.int(0, 5) == 0)];
-        json!({"id": id, "kind": kind, "lat": lat, "lon": lon, "demand": {dim: rng.int(1, 4)}})
-    }
-
-    fn resource(rng: &mut SplitMix64, id: &str) -> Value {
-        let (lat, lon) = place(rng);
-        let kind = ["a", "b"][rng.int(0, 1) as usize];
-        json!({"id": id, "kind": kind, "lat": lat, "lon": lon, "capacity": {"h": rng.int(0, 6)}})
+        let mut n = test_streams::need(rng, id);
+        if rng.int(0, 5) == 0 {
+            n["demand"] = json!({"kg": rng.int(1, 4)});
+        }
+        n
     }
 
     /// On random sessions and batches of every event that changes links: whenever the batch

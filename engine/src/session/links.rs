@@ -146,30 +146,13 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_streams::{need, resource};
     use super::super::Session;
     use crate::events::parse_events;
     use crate::graph::rule_link;
     use crate::input::scenario_from_value;
     use crate::seeds::SplitMix64;
     use serde_json::{json, Value};
-
-    fn place(rng: &mut SplitMix64) -> (f64, f64) {
-        (45.0 + rng.unit() * 0.2, 7.6 + rng.unit() * 0.2)
-    }
-
-    fn need(rng: &mut SplitMix64, id: &str) -> Value {
-        let (lat, lon) = place(rng);
-        let kind = ["a", "b"][rng.int(0, 1) as usize];
-        json!({"id": id, "community": "c", "kind": kind,
-            "lat": lat, "lon": lon, "demand": {"h": rng.int(1, 4)}, "priority": rng.int(1, 3)})
-    }
-
-    fn resource(rng: &mut SplitMix64, id: &str) -> Value {
-        let (lat, lon) = place(rng);
-        let kind = ["a", "b"][rng.int(0, 1) as usize];
-        json!({"id": id, "community": "c", "kind": kind,
-            "lat": lat, "lon": lon, "capacity": {"h": rng.int(0, 6)}})
-    }
 
     /// The adjacency equals the link rules applied to every open need and resource pair.
     fn assert_links_follow_the_rules(s: &Session) {

@@ -26,6 +26,8 @@ mod replan;
 mod report;
 pub use report::SessionWhy;
 mod stage;
+#[cfg(test)]
+mod test_streams;
 mod warm;
 
 pub use crate::events::{parse_events, Event, EventKind};

@@ -1,0 +1,29 @@
+//! Random needs and resources for the session's unit tests: two kinds in a small area,
+//! one community.
+
+use crate::seeds::SplitMix64;
+use serde_json::{json, Value};
+
+fn place(rng: &mut SplitMix64) -> (f64, f64) {
+    (45.0 + rng.unit() * 0.2, 7.6 + rng.unit() * 0.2)
+}
+
+fn kind(rng: &mut SplitMix64) -> &'static str {
+    ["a", "b"][rng.int(0, 1) as usize]
+}
+
+/// A need of one to four hours.
+pub(super) fn need(rng: &mut SplitMix64, id: &str) -> Value {
+    let (lat, lon) = place(rng);
+    let kind = kind(rng);
+    json!({"id": id, "community": "c", "kind": kind,
+        "lat": lat, "lon": lon, "demand": {"h": rng.int(1, 4)}, "priority": rng.int(1, 3)})
+}
+
+/// A resource of up to six hours (none at times).
+pub(super) fn resource(rng: &mut SplitMix64, id: &str) -> Value {
+    let (lat, lon) = place(rng);
+    let kind = kind(rng);
+    json!({"id": id, "community": "c", "kind": kind,
+        "lat": lat, "lon": lon, "capacity": {"h": rng.int(0, 6)}})
+}
