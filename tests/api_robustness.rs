@@ -5,6 +5,7 @@
 use crate::common::pg::PgServer;
 use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
 use crate::common::session::{events, read_sse, stream_after, two_teams_session};
+use commonsnet_engine::Status;
 use serde_json::json;
 use std::io::BufReader;
 use std::process::{Command, Stdio};
@@ -317,4 +318,71 @@ fn serve_refuses_a_body_limit_beyond_the_address_space() {
     let mut s = Server::start(dir.path(), &["--body-limit-mib", &ok]);
     assert!(s.alive());
     assert_eq!(get(&s, "/healthz", None).json()["status"], "ok");
+}
+
+/// A job's policy is checked against the rows it runs on, as the scenario's own policy was:
+/// one that takes an inline scenario past the model's bounds is a 422 naming scenario,
+/// policy, row and field, and a generated scenario's runs under it are `error` rows saying
+/// so. (The generated case made the server allocate 1.1 GB of starts and abort; on restart
+/// the job resumed and aborted it again.)
+#[test]
+fn a_jobs_policy_is_held_to_the_bounds_of_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let scenario = json!({
+        "resources": [{"id": "r", "kind": "tool", "capacity": {"loans": 1}}],
+        "needs": [{"id": "n", "kind": "tool", "demand": {"loans": 1}, "duration_h": 1,
+                   "deadline": 10}],
+        "policy": {"reusable": ["loans"]}});
+    let fine_slots = json!({"objective": "coverage", "reusable": ["loans"], "slot_h": 0.001});
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"scenarios": [scenario], "policies": ["coverage", fine_slots]}),
+        None,
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    let details = r.json()["error"]["details"].clone();
+    assert_eq!(details.as_array().map(Vec::len), Some(1), "{details}");
+    let d = &details[0];
+    assert_eq!(
+        (&d["table"], &d["row"], &d["field"]),
+        (
+            &json!("scenarios[0] under policies[1].needs"),
+            &json!(0),
+            &json!("deadline")
+        ),
+        "{d}"
+    );
+    assert!(
+        d["message"].as_str().unwrap().contains("policy.max_starts"),
+        "{d}"
+    );
+    assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
+
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"generator": {"name": "urban", "scale": 1, "count": 1, "timed": true},
+                "policies": ["coverage", fine_slots]}),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    crate::http::wait_job(&s, &id, None, 120, crate::http::done);
+    let rows = crate::http::rows_of(&s, &id);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].status,
+        Status::Optimal,
+        "its own slots: {:?}",
+        rows[0]
+    );
+    assert_eq!(rows[1].status, Status::Error);
+    let e = rows[1].error.as_deref().unwrap_or_default();
+    assert!(
+        e.contains("deadline") && e.contains("policy.max_starts"),
+        "{e}"
+    );
+    assert_eq!(get(&s, "/healthz", None).status, 200, "the server is up");
 }

@@ -30,11 +30,11 @@ use crate::error::{Code, UserError};
 use crate::store::{JobStatus, JobStore, SqliteJobs, StoreError};
 use commonsnet_datasets::generate::{Clock, Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
-    named_policy, panic_message, rows_to_batch, run_each, Batch, BatchSettings, Perturbation,
-    PolicySpec, RunRow, ScenarioSource, SourceError,
+    named_policy, panic_message, rows_to_batch, run_each, Batch, BatchError, BatchSettings,
+    Perturbation, PolicySpec, RunRow, ScenarioSource, SourceError,
 };
 use commonsnet_engine::input::policy_from_value;
-use commonsnet_engine::{scenario_from_value, Policy, Scenario};
+use commonsnet_engine::{scenario_from_value, scenario_with_policy, InputIssue, Policy, Scenario};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -200,12 +200,39 @@ impl JobRequest {
                         "bytes of inline scenario JSON per job",
                     ));
                 }
+                let policies = self.policy_specs()?;
                 let mut details = Vec::new();
+                let mut push = |issues: Vec<InputIssue>, at: String| {
+                    for mut issue in issues {
+                        issue.table = format!("{at}.{}", issue.table);
+                        details.push(serde_json::to_value(issue).unwrap_or(Value::Null));
+                    }
+                };
                 for (i, v) in s.iter().enumerate() {
-                    if let Err(e) = scenario_from_value(v) {
-                        for mut issue in e.issues {
-                            issue.table = format!("scenarios[{i}].{}", issue.table);
-                            details.push(serde_json::to_value(issue).unwrap_or(Value::Null));
+                    let scenario = match scenario_from_value(v) {
+                        Ok(scenario) => scenario,
+                        Err(e) => {
+                            push(e.issues, format!("scenarios[{i}]"));
+                            continue;
+                        }
+                    };
+                    // Each policy is checked against the rows too (the scenario passed under
+                    // its own): a policy may allow more links or finer starts than they take.
+                    for (j, spec) in policies.iter().enumerate() {
+                        let fitted = spec
+                            .resolve(scenario.policy())
+                            .map_err(|e| match e {
+                                BatchError::InvalidPolicy(e) => e.issues,
+                                other => vec![InputIssue {
+                                    table: "policy".into(),
+                                    row: None,
+                                    field: None,
+                                    message: other.to_string(),
+                                }],
+                            })
+                            .and_then(|p| scenario_with_policy(&scenario, p).map_err(|e| e.issues));
+                        if let Err(issues) = fitted {
+                            push(issues, format!("scenarios[{i}] under policies[{j}]"));
                         }
                     }
                 }

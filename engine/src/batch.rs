@@ -301,7 +301,8 @@ impl PolicySpec {
         }
     }
 
-    fn resolve(&self, base: &Policy) -> Result<Policy, BatchError> {
+    /// The policy a run uses, given its scenario's own (`base`).
+    pub fn resolve(&self, base: &Policy) -> Result<Policy, BatchError> {
         match self {
             PolicySpec::Named(n) => named_policy(n, base),
             // A `Policy` built outside the engine is only plain data: it passes the same
@@ -429,8 +430,12 @@ pub struct Batch<S: ScenarioSource = Vec<(String, Scenario)>> {
 }
 
 impl<S: ScenarioSource> Batch<S> {
+    /// Scenarios x policies x replicates (`usize::MAX` past it: callers bound it).
     pub fn total(&self) -> usize {
-        self.scenarios.count() * self.policies.len() * self.replicates
+        self.scenarios
+            .count()
+            .saturating_mul(self.policies.len())
+            .saturating_mul(self.replicates)
     }
 
     /// Run `index` (the order of [`RunKey::from_index`]); a pure function of the batch and the
@@ -759,11 +764,13 @@ pub fn run_one(
     settings: &BatchSettings,
 ) -> RunRow {
     let mut row = RunRow::failed(run, scenario_label.to_string(), policy, replicate, seed);
-    let s = match policy.resolve(&scenario.policy) {
-        Ok(p) => Scenario {
-            policy: p,
-            ..scenario.clone()
-        },
+    // The scenario was validated under its own policy: the run's policy is checked against
+    // its rows again (a policy may allow more links, or finer starts, than the rows can take).
+    let fitted = policy.resolve(&scenario.policy).and_then(|p| {
+        crate::input::scenario_with_policy(scenario, p).map_err(BatchError::InvalidPolicy)
+    });
+    let s = match fitted {
+        Ok(s) => s,
         Err(e) => {
             row.error = Some(e.to_string());
             return row;
@@ -987,6 +994,46 @@ mod tests {
         let dup = col("duplication_avoided");
         assert_eq!(dup.as_primitive::<Int64Type>().value(1), -2);
         assert_eq!(rows_to_batch(&[]).unwrap().num_rows(), 0);
+    }
+
+    /// A run's policy is held to the rows as the scenario's own was: a `slot_h` that gives a
+    /// need's window more starts than `max_starts` is an error row naming the need's field
+    /// (the run allocated 1.1 GB of starts for a generated scenario before), and the same
+    /// rows under their own policy solve.
+    #[test]
+    fn a_runs_policy_is_checked_against_the_rows() {
+        let s = crate::scenario_from_value(&serde_json::json!({
+            "resources": [{"id": "r", "kind": "tool", "capacity": {"loans": 1}}],
+            "needs": [{"id": "n", "kind": "tool", "demand": {"loans": 1}, "duration_h": 1,
+                       "deadline": 10}],
+            "policy": {"reusable": ["loans"]}}))
+        .unwrap();
+        let fine = crate::input::policy_from_value(
+            &serde_json::json!({"reusable": ["loans"], "slot_h": 0.001}),
+        )
+        .unwrap();
+        let settings = BatchSettings::default();
+        let given = PolicySpec::Given {
+            label: "fine".into(),
+            policy: fine,
+        };
+        let row = run_one(0, &s, "s", &given, 0, 1, &settings);
+        assert_eq!(row.status, Status::Error);
+        let e = row.error.unwrap();
+        assert!(
+            e.contains("needs[0].deadline") && e.contains("policy.max_starts"),
+            "{e}"
+        );
+        let own = run_one(
+            0,
+            &s,
+            "s",
+            &PolicySpec::Named("own".into()),
+            0,
+            1,
+            &settings,
+        );
+        assert_eq!((own.status, own.error), (Status::Optimal, None));
     }
 
     #[test]

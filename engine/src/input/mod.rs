@@ -94,6 +94,17 @@ pub fn policy_from_value(value: &Value) -> Result<Policy, InvalidInput> {
     v.finish(policy)
 }
 
+/// A validated scenario under another validated policy (a batch's policies): the checks that
+/// depend on the policy run again (reusable dimensions, each need's window, the time model's
+/// and the links' sizes), so that no policy takes a scenario past the bounds its own policy
+/// was held to.
+pub fn scenario_with_policy(scenario: &Scenario, policy: Policy) -> Result<Scenario, InvalidInput> {
+    Validator::new(FieldStyle::Json).policy_fit(Scenario {
+        policy,
+        ..scenario.clone()
+    })
+}
+
 /// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
 /// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
 pub fn scenario_from_batches(

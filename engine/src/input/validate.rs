@@ -739,13 +739,6 @@ impl Validator {
         };
         if rows_ok {
             self.cross_checks(&resources, &needs, links.as_deref());
-            self.time_checks(&resources, &needs, &policy);
-            if self.issues.is_empty() {
-                self.time_size(&resources, &needs, links.as_deref(), &policy);
-            }
-            if self.issues.is_empty() {
-                self.model_size(&resources, &needs, links.as_deref(), &policy);
-            }
         }
         let scenario = Scenario {
             name,
@@ -754,7 +747,28 @@ impl Validator {
             links,
             policy,
         };
+        if rows_ok {
+            self.policy_checks(&scenario);
+        }
         self.finish(scenario)
+    }
+
+    /// [`Validator::policy_checks`] alone, for a scenario validated under another policy.
+    pub(super) fn policy_fit(mut self, scenario: Scenario) -> Result<Scenario, InvalidInput> {
+        self.policy_checks(&scenario);
+        self.finish(scenario)
+    }
+
+    /// The checks of the rows against the policy: reusable dimensions and windows, then the
+    /// time model's and the model's sizes (only when nothing else is wrong).
+    fn policy_checks(&mut self, s: &Scenario) {
+        self.time_checks(&s.resources, &s.needs, &s.policy);
+        if self.issues.is_empty() {
+            self.time_size(&s.resources, &s.needs, s.links.as_deref(), &s.policy);
+        }
+        if self.issues.is_empty() {
+            self.model_size(&s.resources, &s.needs, s.links.as_deref(), &s.policy);
+        }
     }
 
     /// SPEC's time model: every reusable dimension is some resource's, and no need's window
