@@ -37,12 +37,66 @@ fn column_target(table: &str, column: &str) -> Option<ColumnTarget> {
         .map(|f| ColumnTarget::Plain(f))
 }
 
+/// Text a table's cells may decode to, in bytes, where the layout lets a few bytes stand for
+/// much more (a dictionary value or a string view shared by many cells): 256 MiB, about
+/// fifty times what a 200,000-need table's text takes. A plain string column's text is its
+/// buffer, which the input's size bounds already.
+pub const MAX_SHARED_TEXT: usize = 256 << 20;
+
+/// The bytes of text column `column` decodes to beyond its buffers: the sum over non-null
+/// cells of a dictionary's value, or of a string view (lists of views count their items).
+/// `0` for every other layout.
+fn shared_text_bytes(column: &Column) -> usize {
+    use arrow_array::cast::AsArray;
+    fn text_len(values: &dyn Array, i: usize) -> usize {
+        match values.data_type() {
+            DataType::Utf8 => values.as_string::<i32>().value(i).len(),
+            DataType::LargeUtf8 => values.as_string::<i64>().value(i).len(),
+            DataType::Utf8View => values.as_string_view().value(i).len(),
+            _ => 0,
+        }
+    }
+    fn views(col: &dyn Array) -> usize {
+        (0..col.len())
+            .filter(|&i| !col.is_null(i))
+            .map(|i| text_len(col, i))
+            .fold(0, usize::saturating_add)
+    }
+    match column {
+        Column::Dictionary {
+            column,
+            keys,
+            values,
+        } => (0..column.len())
+            .filter(|&i| !column.is_null(i))
+            .filter_map(|i| keys.get(i).filter(|&&k| k < values.len()))
+            .map(|&k| text_len(*values, k))
+            .fold(0, usize::saturating_add),
+        Column::Plain(col) => match col.data_type() {
+            DataType::Utf8View => views(*col),
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
+                if f.data_type() == &DataType::Utf8View =>
+            {
+                // List offsets only grow: each item is one cell's, its text the view's.
+                let items = match col.data_type() {
+                    DataType::List(_) => col.as_list::<i32>().values(),
+                    DataType::LargeList(_) => col.as_list::<i64>().values(),
+                    _ => col.as_fixed_size_list().values(),
+                };
+                views(items.as_ref())
+            }
+            _ => 0,
+        },
+    }
+}
+
 pub(super) fn rows_from_batches(
     table: &'static str,
     batches: &[RecordBatch],
     issues: &mut Vec<InputIssue>,
 ) -> Vec<Value> {
     let mut rows = Vec::new();
+    let mut shared_text = 0usize;
     let mut reported_columns = HashSet::new();
     let mut reported_duplicates = HashSet::new();
     for batch in batches {
@@ -97,6 +151,22 @@ pub(super) fn rows_from_batches(
                     continue;
                 }
             };
+            // Bounded before a cell is decoded: 200,000 cells of one 200 KB dictionary value
+            // are 40 GB of text from a 4 MB file.
+            shared_text = shared_text.saturating_add(shared_text_bytes(&column));
+            if shared_text > MAX_SHARED_TEXT {
+                if reported_columns.insert(name.to_string()) {
+                    issues.push(InputIssue {
+                        table: table.into(),
+                        row: None,
+                        field: Some(name.into()),
+                        message: format!(
+                            "the table's dictionary and view cells decode to more than {MAX_SHARED_TEXT} bytes of text (at least {shared_text}): send shorter or plain strings"
+                        ),
+                    });
+                }
+                continue;
+            }
             for i in 0..batch.num_rows() {
                 let row = base + i;
                 let cell = match column.cell(i) {
@@ -352,6 +422,68 @@ mod tests {
             columns.push(Arc::new(Int64Array::from(vec![*b])));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    /// Resources `r0..` of one `kind` column and one bed each.
+    fn kinds(kind: ArrayRef) -> RecordBatch {
+        let n = kind.len();
+        RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("r{i}")),
+                )) as ArrayRef,
+            ),
+            ("kind", kind),
+            ("cap_beds", Arc::new(Int64Array::from(vec![1; n]))),
+        ])
+        .unwrap()
+    }
+
+    /// A dictionary value or a string view shared by every cell is bounded by the text it
+    /// decodes to, before any is decoded: 5,000 cells of one 64 KiB value are 320 MiB.
+    #[test]
+    fn shared_text_is_bounded_before_it_is_decoded() {
+        use arrow_array::builder::StringViewBuilder;
+        use arrow_array::{types::Int8Type, DictionaryArray, Int8Array};
+        let big = "x".repeat(64 << 10);
+        let dictionary = |keys: Vec<i8>, values: Vec<&str>| -> ArrayRef {
+            Arc::new(
+                DictionaryArray::<Int8Type>::try_new(
+                    Int8Array::from(keys),
+                    Arc::new(StringArray::from(values)),
+                )
+                .unwrap(),
+            )
+        };
+        let mut views = StringViewBuilder::new().with_deduplicate_strings();
+        (0..5000).for_each(|_| views.append_value(&big));
+        let shared: [ArrayRef; 2] = [
+            dictionary(vec![0; 5000], vec![&big]),
+            Arc::new(views.finish()),
+        ];
+        for kind in shared {
+            let e = scenario_from_batches(&[kinds(kind)], &[needs()], None, None, None)
+                .expect_err("320 MiB of text");
+            let i = e
+                .issues
+                .iter()
+                .find(|i| i.field.as_deref() == Some("kind"))
+                .expect("an issue on kind");
+            assert_eq!((i.table.as_str(), i.row), ("resources", None));
+            assert!(i.message.contains("more than 268435456 bytes"), "{i:?}");
+        }
+        // A dictionary of short values is read as its strings.
+        let s = scenario_from_batches(
+            &[kinds(dictionary(vec![0, 1, 0], vec!["shelter", "van"]))],
+            &[needs()],
+            None,
+            None,
+            None,
+        )
+        .expect("valid");
+        let kinds: Vec<&str> = s.resources().iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["shelter", "van", "shelter"]);
     }
 
     #[test]
