@@ -812,3 +812,46 @@ fn event_needs_get_the_time_checks_of_the_session_policy() {
     .unwrap();
     assert!(s.has_need("c"));
 }
+
+/// The size bounds are an admission rule of a batch as a whole: a batch that adds a need and
+/// withdraws another stays within them, though its first event alone would not. Replay takes
+/// the logged events one at a time and must not refuse it (the rebuild failed, and the
+/// session answered 500 after every restart).
+#[test]
+fn a_batch_admitted_whole_is_replayed_event_by_event() {
+    let beds: Vec<Value> = (0..101)
+        .map(|i| {
+            json!({"id": format!("bed{i}"), "kind": "bed", "community": "far",
+            "capacity": {"beds": 1}})
+        })
+        .collect();
+    // 100,000 starts x 101 beds: 10,100,000 (link, start) pairs; two such needs pass 20,000,000.
+    let stay = |id: &str| {
+        json!({"id": id, "kind": "bed", "community": "home", "demand": {"beds": 1},
+            "duration_h": 1, "earliest": 0, "deadline": 99_999})
+    };
+    let init = scenario_from_value(&json!({"resources": beds, "needs": [stay("a")],
+        "policy": {"reusable": ["beds"], "max_starts": 100_000, "cross_community": false}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let (_, log) = s
+        .apply(&events(json!([
+            {"type": "need_added", "need": stay("b")},
+            {"type": "need_withdrawn", "id": "a"}
+        ])))
+        .unwrap();
+    assert!(s.has_need("b") && !s.has_need("a"));
+    let r = Session::rebuilt(&init, false, 0, &log).expect("the log replays");
+    assert!(r.has_need("b") && !r.has_need("a"));
+    assert_eq!(r.plan(), s.plan());
+    // The batch's first event alone is refused live.
+    let e = Session::new(&init)
+        .unwrap()
+        .apply(&events(json!([{"type": "need_added", "need": stay("b")}])))
+        .unwrap_err();
+    assert!(
+        matches!(e.refusal, Refusal::TimedModelTooLarge(_)),
+        "{:?}",
+        e.refusal
+    );
+}

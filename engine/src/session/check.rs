@@ -52,8 +52,28 @@ impl<'a> Overlay<'a> {
 }
 
 impl Session {
-    /// Check a batch against the current state without changing it.
+    /// Check a batch against the current state without changing it: ids, targets and
+    /// windows ([`Session::check_consistent`]), then the model's sizes after the batch.
     pub(super) fn check<'a>(&'a self, events: &'a [Event]) -> Result<(), EventError> {
+        self.check_consistent(events)?;
+        let sized = self.check_model_size(events).and_then(|()| {
+            if self.timed {
+                self.check_timed_size(events)
+            } else {
+                Ok(())
+            }
+        });
+        sized.map_err(|refusal| EventError {
+            index: events.len().saturating_sub(1),
+            refusal,
+        })
+    }
+
+    /// The checks a logged event is held to again when the log is replayed: ids, dispatch
+    /// targets and windows, which hold or fail alike one event at a time. The size bounds are
+    /// an admission rule of the batch as a whole, not of each event: a batch admitted whole
+    /// (a need added, then another withdrawn) is not refused piecemeal on replay.
+    pub(super) fn check_consistent<'a>(&'a self, events: &'a [Event]) -> Result<(), EventError> {
         // Simulate id sets and dispatch targets through the batch, as overlays on the state
         // (the cost follows the batch, not the session's size).
         let mut needs = Overlay::new(&self.need_ix);
@@ -169,17 +189,7 @@ impl Session {
                 }
             }
         }
-        let sized = self.check_model_size(events).and_then(|()| {
-            if self.timed {
-                self.check_timed_size(events)
-            } else {
-                Ok(())
-            }
-        });
-        sized.map_err(|refusal| EventError {
-            index: events.len().saturating_sub(1),
-            refusal,
-        })
+        Ok(())
     }
 
     /// The model's size after the batch, as a scenario's validator bounds it (before any link

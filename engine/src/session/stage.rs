@@ -853,7 +853,7 @@ impl Session {
                 return Ok(());
             }
         };
-        self.check(&[Event {
+        self.check_consistent(&[Event {
             kind: kind.clone(),
             event_id: None,
             at: None,
