@@ -177,16 +177,34 @@ fn a_failing_run_is_recorded_not_fatal() {
 
 #[test]
 fn bad_simulate_arguments_exit_2_with_one_line() {
-    for args in [
-        vec!["--perturb", "demand=2"],
-        vec!["--perturb", "rain=0.1"],
-        vec!["--policies", "lucky"],
-        vec!["--generator", "/no/such/file.json"],
+    for (args, says) in [
+        (vec!["--perturb", "demand=2"], "demand"),
+        (vec!["--perturb", "rain=0.1"], "rain"),
+        (vec!["--policies", "lucky"], "lucky"),
+        (
+            vec!["--generator", "/no/such/file.json"],
+            "neither a generator",
+        ),
+        // Each run panicked on a negative limit, and NaN was no limit at all.
+        (vec!["--time-limit=-1"], "not a positive number of seconds"),
+        (
+            vec!["--time-limit", "NaN"],
+            "not a positive number of seconds",
+        ),
+        (vec!["--scenarios", "0"], "--scenarios"),
+        // The run count wrapped to 0 (an empty table), or asked for 175 TB of rows.
+        (vec!["--scenarios", "4000000000"], "more than 10000000 runs"),
+        (vec!["--out", "runs.txt"], "names no table format"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
-        cmd.args(["simulate", "--scenarios", "1", "--out"])
-            .arg(dir.path().join("x.parquet"));
+        cmd.current_dir(dir.path()).arg("simulate");
+        if !args.contains(&"--scenarios") {
+            cmd.args(["--scenarios", "1"]);
+        }
+        if !args.contains(&"--out") {
+            cmd.arg("--out").arg(dir.path().join("x.parquet"));
+        }
         if !args.contains(&"--generator") {
             cmd.args(["--generator", "rural"]);
         }
@@ -195,6 +213,8 @@ fn bad_simulate_arguments_exit_2_with_one_line() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!dir.path().join("runs.txt").exists());
     }
 }
 

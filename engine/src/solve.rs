@@ -449,7 +449,11 @@ fn solve_parts_of(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let deadline = limit.map(|t| start + Duration::from_secs_f64(t.min(1e9)));
+    // Total over every f64 (the edges refuse limits that are not positive): a negative one
+    // is no time at all, NaN none.
+    let deadline = limit
+        .and_then(|t| Duration::try_from_secs_f64(t.clamp(0.0, 1e9)).ok())
+        .map(|d| start + d);
     let mut linked = vec![false; s.needs.len()];
     for e in &net.edges {
         linked[e.need()] = true;

@@ -48,6 +48,14 @@ where
     s.parse().map_err(|e: T::Err| ArgError(e.to_string()))
 }
 
+/// A clap value parser for a time limit: a positive, finite number of seconds.
+pub fn seconds(s: &str) -> Result<f64, ArgError> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .ok_or_else(|| ArgError(format!("{s:?} is not a positive number of seconds")))
+}
+
 /// One line naming every problem of invalid input.
 pub fn describe(e: DatasetError) -> anyhow::Error {
     match e {

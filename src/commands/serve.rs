@@ -1,5 +1,6 @@
 //! `commonsnet serve`: the HTTP service (SPEC section 4) with its limits from the command line.
 
+use super::seconds;
 use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64)]
     max_queued_jobs: usize,
     /// Solver time limit (seconds) of a synchronous solve and of each job run.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
     time_limit: f64,
     /// Threads for batch jobs (default: all cores).
     #[arg(long)]
@@ -113,9 +114,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
     config.max_connections = args.max_connections.max(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));
     config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s.max(1));
-    if !(config.time_limit_s.is_finite() && config.time_limit_s > 0.0) {
-        return Err(anyhow!("--time-limit must be a positive number of seconds"));
-    }
     if let Some(url) = args.store {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(anyhow!(

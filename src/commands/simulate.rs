@@ -1,7 +1,7 @@
 //! `commonsnet simulate`: a batch of scenarios x policies x replicates on one pool, written as
 //! a run table and summarised per policy.
 
-use super::{describe, typed, ArgError};
+use super::{describe, seconds, typed, ArgError};
 use anyhow::{anyhow, Result};
 use commonsnet_datasets::generate::{self, Clock, Generator};
 use commonsnet_datasets::{frames, read_scenario, TableFormat};
@@ -14,13 +14,24 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Instant;
 
+/// Runs one call may make: each run's row is held until the table is written.
+const MAX_RUNS: usize = 10_000_000;
+
+fn scenario_count(s: &str) -> Result<usize, ArgError> {
+    s.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+        ArgError(format!(
+            "--scenarios must be a whole number of at least 1, not {s:?}"
+        ))
+    })
+}
+
 #[derive(clap::Args)]
 pub struct SimulateArgs {
     /// A generator (urban, rural, intentional, disaster) or a scenario file or directory.
     #[arg(long)]
     generator: ScenarioArg,
-    /// Generated scenarios (ignored for a file: it is one scenario).
-    #[arg(long, default_value_t = 10)]
+    /// Generated scenarios, at least 1 (ignored for a file: it is one scenario).
+    #[arg(long, default_value_t = 10, value_parser = scenario_count)]
     scenarios: usize,
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -50,7 +61,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Solver time limit of each run, seconds.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
     time_limit: f64,
     /// Explain every run's plan: columns `why_<reason>` count the needs not served in full by
     /// reason (null without it).
@@ -126,6 +137,13 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         perturbation.set(kind, value);
     }
     perturbation.validate()?;
+    // Known before hours of runs, not after.
+    let format = TableFormat::from_path(&args.out).ok_or_else(|| {
+        anyhow!(
+            "--out {}: the extension names no table format (.parquet, .arrow or .csv)",
+            args.out.display()
+        )
+    })?;
     let policies: Vec<PolicySpec> = args
         .policies
         .iter()
@@ -179,7 +197,16 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             explain: args.explain,
         },
     };
+    // Every run's row is held until the table is written.
     let total = batch.total();
+    if total > MAX_RUNS {
+        return Err(anyhow!(
+            "{} scenario(s) x {} policies x {} replicate(s) make more than {MAX_RUNS} runs in one call: split the batch (one call per --seed, say)",
+            batch.scenarios.count(),
+            batch.policies.len(),
+            batch.replicates
+        ));
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
@@ -221,7 +248,6 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let table = rows_to_batch(&rows)?;
-    let format = TableFormat::from_path(&args.out).unwrap_or(TableFormat::Parquet);
     commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == Status::Error).count();
     println!(
