@@ -11,6 +11,7 @@ The GIL is released while the engine works, so several Python threads can solve 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
@@ -42,6 +43,40 @@ TableName = Literal["allocations", "needs", "resources", "why"]
 
 # Runs held in memory per engine call; `simulate` calls in chunks of this many.
 _CHUNK = 100_000
+
+
+def _non_finite(value: Any, path: list[str | int]) -> tuple[list[str | int], float] | None:
+    """The path of the first float in ``value`` that JSON cannot carry (NaN, infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items: Any = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _non_finite(item, [*path, key])
+        if found is not None:
+            return found
+    return None
+
+
+def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -> str:
+    """A scenario dict (or its part at path ``at``) as JSON text; a NaN or infinity is refused
+    naming its table, row and field, as the engine names a bad cell (``json.dumps`` would write
+    ``NaN``, which is no JSON)."""
+    found = _non_finite(data, list(at or []))
+    if found is None:
+        return json.dumps(data)
+    path, x = found
+    table, row, rest = "scenario", None, path
+    if path and path[0] in ("resources", "needs", "links") and len(path) > 1 and isinstance(path[1], int):
+        table, row, rest = str(path[0]), path[1], path[2:]
+    elif path and path[0] == "policy":
+        table, rest = "policy", path[1:]
+    field = ".".join(str(p) for p in rest) or None
+    message = f"{x} is not a finite number"
+    where = f"{table}[{row}].{field}" if row is not None else f"{table}.{field}"
+    raise InvalidScenario(
+        f"invalid scenario: {where}: {message}",
+        [{"table": table, "row": row, "field": field, "message": message}],
+    )
 
 
 def _table(batch: pa.RecordBatch) -> pa.Table:
@@ -155,7 +190,7 @@ def solve(
             data = dict(scenario)
             if policy is not None:
                 data["policy"] = {**data.get("policy", {}), **policy}
-            text = json.dumps(data)
+            text = _scenario_json(data)
         return Result._of(_commonsnet.solve_json(text, explain, threads))
     if resources is None or needs is None:
         raise TypeError("give a scenario, or both resources and needs tables")
@@ -164,7 +199,7 @@ def solve(
             _arrow(resources, "resources"),
             _arrow(needs, "needs"),
             None if links is None else _arrow(links, "links"),
-            None if policy is None else json.dumps(dict(policy)),
+            None if policy is None else _scenario_json(dict(policy), at=["policy"]),
             name,
             explain,
             threads,
@@ -211,6 +246,11 @@ def _spec(
         spec["generator"] = generator
     else:
         spec["scenario"] = dict(scenario or {})
+        _scenario_json(spec["scenario"])
+    found = _non_finite(spec, [])
+    if found is not None:
+        path, x = found
+        raise InvalidArgument(f"{'.'.join(str(p) for p in path)}: {x} is not a finite number")
     return json.dumps(spec)
 
 

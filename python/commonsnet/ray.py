@@ -47,7 +47,8 @@ def sweep(
     """The run table of ``commonsnet.simulate`` with the same arguments, computed by Ray tasks
     of ``chunk`` runs each (default: about four tasks per CPU of the cluster, at most 10,000
     runs). Rows are in run order. A task whose worker dies is retried ``max_retries`` times;
-    a chunk that still fails is retried run by run, and a run that kills its worker every time
+    a chunk that still fails, or is lost in any other way Ray reports (out of memory, a node
+    or object lost), is retried run by run, and a run that kills its worker every time
     is a row with status ``error``. With ``out``, the table is also written there as Parquet."""
     import ray
 
@@ -69,7 +70,7 @@ def sweep(
     for (a, b), ref in zip(ranges, refs):
         try:
             parts.append(ray.get(ref))
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError, ray.exceptions.TaskCancelledError):
+        except ray.exceptions.RayError:
             parts.append(_run_by_run(task, spec, spec_ref, a, b))
     table = pa.concat_tables(parts) if parts else _commonsnet_empty(spec)
     if out is not None:
@@ -89,7 +90,7 @@ def _run_by_run(task: Any, spec: str, spec_ref: Any, start: int, end: int) -> pa
     for i, ref in zip(range(start, end), refs):
         try:
             rows.append(ray.get(ref))
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError, ray.exceptions.TaskCancelledError) as e:
+        except ray.exceptions.RayError as e:
             message = f"the run's worker failed every time: {type(e).__name__}"
             rows.append(pa.Table.from_batches([_commonsnet.simulate_error_rows(spec, i, i + 1, message)]))
     return pa.concat_tables(rows)

@@ -107,9 +107,22 @@ type Solved = (
     Option<RecordBatch>,
 );
 
+/// Threads a call may ask for: as many as a policy's `threads` may be (a pool of 20,000
+/// threads took minutes to start).
+const MAX_THREADS: usize = 1024;
+
+fn threads_arg(threads: Option<usize>) -> Result<Option<usize>, Failure> {
+    match threads {
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => Err(Failure::Argument(format!(
+            "threads must be a whole number in [1, {MAX_THREADS}], not {n}"
+        ))),
+        t => Ok(t),
+    }
+}
+
 fn solve_scenario(s: &Scenario, explain: bool, threads: Option<usize>) -> Result<Solved, Failure> {
     let opts = SolveOptions {
-        threads,
+        threads: threads_arg(threads)?,
         ..Default::default()
     };
     let outcome = commonsnet_engine::solve::try_solve_with(s, &opts).map_err(engine_err)?;
@@ -282,7 +295,14 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
                 .ok_or_else(|| arg(format!("{k} must be a number, not {v}"))),
         }
     };
-    let flag = |k: &str| obj.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let flag = |k: &str| -> Result<bool, Failure> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(false),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| arg(format!("{k} must be True or False, not {v}"))),
+        }
+    };
     let seed = uint("seed", 0)?;
     let scale = num("scale", 1.0)?;
     let count = usize::try_from(uint("scenarios", 10)?).unwrap_or(usize::MAX);
@@ -337,7 +357,7 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
                 scale,
                 count,
                 seed,
-                clock: if flag("timed") {
+                clock: if flag("timed")? {
                     Clock::Timed
                 } else {
                     Clock::Snapshot
@@ -365,6 +385,12 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
             policies.len()
         )));
     }
+    let time_limit_s = num("time_limit_s", 60.0)?;
+    if !(time_limit_s.is_finite() && time_limit_s > 0.0) {
+        return Err(arg(format!(
+            "time_limit_s must be a positive number of seconds, not {time_limit_s}"
+        )));
+    }
     let batch = Batch {
         scenarios,
         policies,
@@ -372,8 +398,8 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
         seed,
         settings: BatchSettings {
             perturbation,
-            time_limit_s: Some(num("time_limit_s", 60.0)?),
-            explain: flag("explain"),
+            time_limit_s: Some(time_limit_s),
+            explain: flag("explain")?,
         },
     };
     Ok(batch)
@@ -425,7 +451,7 @@ fn simulate_runs<'py>(
         let batch = batch_of(&parse_spec(spec)?)?;
         let (start, end) = run_range(batch.total(), start, end)?;
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.unwrap_or(0))
+            .num_threads(threads_arg(threads)?.unwrap_or(0))
             .build()
             .map_err(engine_err)?;
         let slots: Vec<Mutex<Option<RunRow>>> = (start..end).map(|_| Mutex::new(None)).collect();

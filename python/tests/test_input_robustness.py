@@ -49,3 +49,43 @@ def test_a_simulate_spec_key_given_twice_is_refused_naming_its_path() -> None:
     with pytest.raises(commonsnet.InvalidArgument, match=r"spec: duplicate key scenario\.name"):
         _commonsnet.simulate_total(spec)
     assert _commonsnet.simulate_total('{"generator": "urban", "scenarios": 2, "replicates": 1, "policies": ["greedy"]}') == 2
+
+
+FLOOD = {
+    "resources": [{"id": "r", "kind": "k", "capacity": {"u": 2.0}}],
+    "needs": [{"id": "n", "kind": "k", "demand": {"u": 1.0}}],
+}
+
+
+def test_a_non_finite_number_in_a_dict_is_refused_naming_row_and_field() -> None:
+    bad = {**FLOOD, "resources": [{"id": "r", "kind": "k", "capacity": {"u": float("nan")}}]}
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(bad)
+    assert e.value.details == [{"table": "resources", "row": 0, "field": "capacity.u", "message": "nan is not a finite number"}]
+    assert "resources[0].capacity.u" in str(e.value)
+    s = commonsnet.generate("urban", seed=1, scale=0.2)
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(resources=s.resources, needs=s.needs, policy={"cost_weight": float("inf")})
+    assert [(d["table"], d["row"], d["field"]) for d in e.value.details] == [("policy", None, "cost_weight")]
+    with pytest.raises(commonsnet.InvalidArgument, match=r"perturb\.demand: nan is not a finite number"):
+        commonsnet.simulate("urban", scenarios=1, perturb={"demand": float("nan")})
+    assert commonsnet.solve(FLOOD).status == "optimal"
+
+
+@pytest.mark.parametrize("threads", [0, 1025, 20_000])
+def test_threads_are_bounded_before_a_pool_is_built(threads: int) -> None:
+    with pytest.raises(ValueError, match="threads"):
+        commonsnet.solve(FLOOD, threads=threads)
+    with pytest.raises(ValueError, match="threads"):
+        commonsnet.simulate("urban", scenarios=1, scale=0.2, policies=["greedy"], threads=threads)
+
+
+def test_simulate_arguments_of_the_wrong_kind_are_refused() -> None:
+    for args, match in [
+        ({"time_limit_s": -1.0}, "time_limit_s must be a positive number of seconds"),
+        ({"time_limit_s": 0.0}, "time_limit_s must be a positive number of seconds"),
+        ({"explain": 1}, "explain must be True or False"),
+        ({"timed": "yes"}, "timed must be True or False"),
+    ]:
+        with pytest.raises(commonsnet.InvalidArgument, match=match):
+            commonsnet.simulate("urban", scenarios=1, scale=0.2, policies=["greedy"], **args)  # type: ignore[arg-type]

@@ -83,6 +83,27 @@ def test_a_ray_sweep_equals_simulate(local_ray: Any) -> None:
         assert without_timing(got).equals(want), chunk
 
 
+def test_a_ray_sweep_runs_a_chunk_lost_to_memory_run_by_run(local_ray: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk whose result Ray reports lost (out of memory here; a node or an object lost the
+    same) is run again run by run: no finished chunk is thrown away."""
+    from commonsnet.ray import sweep
+
+    want = without_timing(commonsnet.simulate("urban", **ARGS))
+    real_get = local_ray.get
+    calls = []
+
+    def get(ref: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(ref)
+        if len(calls) == 2:
+            raise local_ray.exceptions.OutOfMemoryError("the node ran out of memory")
+        return real_get(ref, *args, **kwargs)
+
+    monkeypatch.setattr(local_ray, "get", get)
+    got = sweep("urban", chunk=2, **ARGS)
+    assert len(calls) > 2
+    assert without_timing(got).equals(want)
+
+
 def test_a_ray_sweep_survives_a_killed_worker(local_ray: Any, tmp_path: Path) -> None:
     from commonsnet.ray import sweep
 
