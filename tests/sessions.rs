@@ -1224,3 +1224,42 @@ fn max_min_over_one_group_re_plans_on_the_warm_flow_until_a_second_group_comes()
          sessions back on the flow, {checkpoints} checkpoints"
     );
 }
+
+/// A need no resource can serve, with a positive min_fill, makes its own component
+/// infeasible, not the session: the other components keep their plans at creation, after an
+/// incremental re-plan and after a rebuild from the log alike. (A rebuild's whole re-plan
+/// wiped every plan, so a dispatch accepted live was refused after a restart.)
+#[test]
+fn an_infeasible_component_leaves_the_others_planned_on_every_path() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "r1", "kind": "water", "capacity": {"l": 10}}],
+        "needs": [{"id": "n1", "kind": "water", "demand": {"l": 4}},
+                  {"id": "n2", "kind": "food", "demand": {"l": 1}, "min_fill": 0.5}]}))
+    .unwrap();
+    let events = |v: Value| parse_events(&v).unwrap();
+    let want = BTreeMap::from([(("r1".to_string(), "n1".to_string()), 1.0)]);
+    for warm in [false, true] {
+        let mut s = Session::new_warm(&init, warm).unwrap();
+        assert_eq!(s.plan(), &want, "at creation (warm {warm})");
+        assert_eq!(
+            s.report().summary.status,
+            commonsnet_engine::Status::Infeasible
+        );
+        let (_, mut log) = s
+            .apply(&events(json!([{"type": "need_updated",
+                "need": {"id": "n1", "kind": "water", "demand": {"l": 5}}}])))
+            .unwrap();
+        assert_eq!(s.plan(), &want, "after a re-plan (warm {warm})");
+        let (_, more) = s
+            .apply(&events(
+                json!([{"type": "dispatched", "need": "n1", "resource": "r1"}]),
+            ))
+            .unwrap();
+        log.extend(more);
+        assert_eq!(s.dispatches().len(), 1);
+        let r = Session::rebuilt(&init, warm, 0, &log).expect("the log replays");
+        assert_eq!(r.plan(), s.plan(), "warm {warm}");
+        assert_eq!(r.dispatches(), s.dispatches());
+        assert_eq!(r.report().summary.status, s.report().summary.status);
+    }
+}

@@ -167,6 +167,9 @@ pub struct Solution {
     pub solve_ms: f64,
     /// Where the shadow prices and marginal values come from.
     pub duals: Duals,
+    /// The needs (by index) of the parts without an optimal plan, with the part's status: a
+    /// live session reports them in trouble, part by part.
+    pub troubled: Vec<(usize, Status)>,
 }
 
 /// Where a plan's duals come from (SPEC section 3, `summary.duals`).
@@ -312,15 +315,19 @@ fn solve_parts(
             // Identical unit items solved as one pool, answered per item (timed.rs).
             Some(pooled) => {
                 let pooled_net = Network::build(&pooled.scenario);
-                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start, None) {
+                let isolate = live.is_some();
+                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start, None, isolate) {
                     Ok(sol) => match pooled.unpool(&network, &pooled_net, sol) {
                         Some(sol) => Ok(sol),
-                        None => solve_parts_of(s, &network, opts, start, None),
+                        None => solve_parts_of(s, &network, opts, start, None, isolate),
                     },
                     Err(e) => Err(e),
                 }
             }
-            None => solve_parts_of(s, &network, opts, start, live.and_then(|l| l.starts)),
+            None => {
+                let starts = live.and_then(|l| l.starts);
+                solve_parts_of(s, &network, opts, start, starts, live.is_some())
+            }
         };
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let solution = match solution {
@@ -376,7 +383,7 @@ fn efficient_plan(
         },
         ..s.clone()
     };
-    let sol = solve_parts_of(&efficient, net, opts, start, None).ok()?;
+    let sol = solve_parts_of(&efficient, net, opts, start, None, false).ok()?;
     if sol.status != Status::Optimal {
         return None;
     }
@@ -429,6 +436,7 @@ fn empty_solution(s: &Scenario, net: &Network, solver: Solvers) -> Solution {
         components: 0,
         solve_ms: 0.0,
         duals: Duals::Lp,
+        troubled: Vec::new(),
     }
 }
 
@@ -444,6 +452,7 @@ fn solve_parts_of(
     opts: &SolveOptions,
     start: Instant,
     lp_starts: Option<&LpStarts>,
+    isolate: bool,
 ) -> Result<Solution, SolveError> {
     let limit = match (s.policy.time_limit_s, opts.time_limit_s) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -542,7 +551,7 @@ fn solve_parts_of(
     let unlinked: Vec<usize> = (0..s.needs.len())
         .filter(|&n| !linked[n] && s.needs[n].min_fill > 0.0)
         .collect();
-    merge_optimised(s, net, &parts, results, unlinked)
+    merge_optimised(s, net, &parts, results, unlinked, isolate)
 }
 
 /// The solvers that took part, in a fixed order.
@@ -621,6 +630,7 @@ fn merge_optimised(
     parts: &[Component],
     results: Vec<SubResult>,
     unlinked: Vec<usize>,
+    isolate: bool,
 ) -> Result<Solution, SolveError> {
     let nd = net.num_dims();
     let mut sol = empty_solution(s, net, solvers_used(&results));
@@ -652,6 +662,10 @@ fn merge_optimised(
         };
         return Err(SolveError::Solver(format!("{first}{more}")));
     }
+    sol.troubled = infeasible_needs
+        .iter()
+        .map(|&n| (n, Status::Infeasible))
+        .collect();
     for (c, r) in parts.iter().zip(results) {
         match r.status {
             SubStatus::Infeasible => {
@@ -661,9 +675,19 @@ fn merge_optimised(
                 if conflict.is_empty() {
                     conflict = r.conflict;
                 }
+                sol.troubled
+                    .extend(c.needs.iter().map(|&n| (n, Status::Infeasible)));
+                if isolate {
+                    // Its own plan is empty; the other parts keep theirs.
+                    continue;
+                }
             }
-            SubStatus::TimeLimit if sol.status != Status::Infeasible => {
-                sol.status = Status::TimeLimit;
+            SubStatus::TimeLimit => {
+                if sol.status != Status::Infeasible {
+                    sol.status = Status::TimeLimit;
+                }
+                sol.troubled
+                    .extend(c.needs.iter().map(|&n| (n, Status::TimeLimit)));
             }
             _ => {}
         }
@@ -712,11 +736,16 @@ fn merge_optimised(
             parts_msg.push("the hard constraints cannot all hold".into());
         }
         sol.status = Status::Infeasible;
-        sol.x.iter_mut().for_each(|v| *v = 0.0);
-        sol.shadow.iter_mut().for_each(|v| *v = 0.0);
-        sol.marginal.iter_mut().for_each(|v| *v = 0.0);
-        sol.gap = None;
-        sol.duals = Duals::None;
+        // A scenario's plan is all or nothing; a live session's parts stand on their own
+        // (`isolate`), so one need no resource can serve leaves the others' plans be, on
+        // every path: a re-plan of the components touched or of the whole session.
+        if !isolate {
+            sol.x.iter_mut().for_each(|v| *v = 0.0);
+            sol.shadow.iter_mut().for_each(|v| *v = 0.0);
+            sol.marginal.iter_mut().for_each(|v| *v = 0.0);
+            sol.gap = None;
+            sol.duals = Duals::None;
+        }
         sol.infeasibility = Some(Infeasibility {
             message: parts_msg.join("; "),
             needs: names,

@@ -245,9 +245,18 @@ impl Session {
         let (marginal, shadow) = report_duals(&report);
         self.marginal.extend(marginal);
         self.shadow.extend(shadow);
-        if report.summary.status != Status::Optimal {
-            for n in &sub.needs {
-                self.trouble.insert(n.id.clone(), report.summary.status);
+        // Part by part (the solve isolates a live session's parts): a need is in trouble when
+        // its own component has no optimal plan. A failed solve has no parts: all of it is.
+        let troubled = &solved.solution.troubled;
+        if report.summary.status == Status::Error || troubled.is_empty() {
+            if report.summary.status != Status::Optimal {
+                for n in &sub.needs {
+                    self.trouble.insert(n.id.clone(), report.summary.status);
+                }
+            }
+        } else {
+            for &(n, status) in troubled {
+                self.trouble.insert(sub.needs[n].id.clone(), status);
             }
         }
     }

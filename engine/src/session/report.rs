@@ -93,6 +93,7 @@ impl Session {
             } else {
                 crate::solve::Duals::Lp
             },
+            troubled: Vec::new(),
         };
         f(&Outcome {
             scenario: &s,
