@@ -157,7 +157,8 @@ fn replay_log(
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
     let mut last = 0;
     let mut entries: Vec<Applied> = Vec::new();
-    let mut event_ids: Vec<String> = Vec::new();
+    // Per logged batch: a session trims its remembered ids after each one.
+    let mut event_ids: Vec<Vec<String>> = Vec::new();
     let mut checkpoint: Option<usize> = None;
     for (seq, applied, ids) in log.rows(id)? {
         let applied: Vec<Applied> =
@@ -173,14 +174,16 @@ fn replay_log(
             entries.push(a);
         }
         let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
-        event_ids.extend(ids);
+        event_ids.push(ids);
         last = seq;
     }
     // From the last checkpoint, if any: the re-plans before it are not run again.
     let initial = planned_scenario(&initial, limits);
     let mut session = Session::rebuilt(&initial, limits.warm, limits.checkpoint_every, &entries)
         .map_err(|e| bad(e.to_string()))?;
-    session.remember_event_ids(event_ids.iter().map(String::as_str));
+    for ids in &event_ids {
+        session.remember_event_ids(ids.iter().map(String::as_str));
+    }
     Ok((session, last))
 }
 

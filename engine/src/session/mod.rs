@@ -20,10 +20,12 @@
 
 mod check;
 mod checkpoint;
+mod event_ids;
 mod index_set;
 mod links;
 mod replan;
 mod report;
+pub use event_ids::MAX_EVENT_IDS;
 pub use report::SessionWhy;
 mod stage;
 #[cfg(test)]
@@ -319,7 +321,8 @@ pub struct Session {
     /// Each resource with its capacity less its active dispatches.
     residual: Vec<Resource>,
     dispatches: Vec<Dispatch>,
-    seen: HashSet<String>,
+    /// Event ids applied, for idempotent retries (the newest `MAX_EVENT_IDS`).
+    seen: event_ids::EventIds,
     /// Every dimension the session has seen: kept in every residual scenario so that a
     /// component is solved the same way whatever else is open.
     dims: BTreeSet<String>,
@@ -450,7 +453,7 @@ impl Session {
             res_ix: HashMap::new(),
             residual: Vec::new(),
             dispatches: Vec::new(),
-            seen: HashSet::new(),
+            seen: event_ids::EventIds::default(),
             dims: BTreeSet::new(),
             adj_need: Vec::new(),
             adj_res: Vec::new(),

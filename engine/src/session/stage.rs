@@ -109,7 +109,7 @@ impl Session {
         };
         for (index, e) in events.iter().enumerate() {
             if let Some(id) = &e.event_id {
-                if !self.seen.insert(id.clone()) {
+                if !self.seen.insert(id) {
                     outcome.duplicates.push(id.clone());
                     continue;
                 }
@@ -143,7 +143,7 @@ impl Session {
                     p.needs.append(&mut tn);
                     p.resources.append(&mut tr);
                     if let Some(id) = &e.event_id {
-                        self.seen.remove(id);
+                        self.seen.forget_last(id);
                     }
                     // The re-plans it ran stay (in place), unlogged with it: the next
                     // accepted batch logs them first.
@@ -164,6 +164,8 @@ impl Session {
         let p = self.pending.as_mut().expect("staging has a pending set");
         p.needs.append(&mut tn);
         p.resources.append(&mut tr);
+        // After each accepted batch, as a replay does after each logged one.
+        self.seen.trim();
         Ok((outcome, applied))
     }
 
@@ -395,9 +397,14 @@ impl Session {
             .collect()
     }
 
-    /// Event ids applied so far are remembered by `apply`; a replayed log restores them.
+    /// Event ids applied so far are remembered by `apply`; a replayed log restores them, one
+    /// logged batch's ids per call, in log order (the newest [`MAX_EVENT_IDS`](super::MAX_EVENT_IDS) are kept, trimmed
+    /// after each batch as `apply` does).
     pub fn remember_event_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
-        self.seen.extend(ids.into_iter().map(str::to_string));
+        for id in ids {
+            self.seen.insert(id);
+        }
+        self.seen.trim();
     }
 
     pub(super) fn apply_one(
