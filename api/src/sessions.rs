@@ -1315,7 +1315,7 @@ mod tests {
                 );
             }
             if late {
-                let follow = h.log().changes_after("s", 1).unwrap();
+                let follow = h.log().changes_after("s", 1, 10).unwrap();
                 let body: Value = serde_json::from_str(&follow[0].data).unwrap();
                 assert_eq!(body["seq"], 2);
                 assert!(body["changed"]

@@ -51,13 +51,14 @@ pub(super) async fn session_stream(
     let rx = blocking(move || hub.subscribe(&sid, &t)).await??;
     let backlog = if last >= 0 {
         // From `last` itself: the change numbered `last` shows that the session gave that id
-        // out (the stream skips it).
+        // out (the stream skips it). One page; the stream reads the rest as it sends.
         let hub = st.sessions.clone();
         let sid = id.clone();
-        blocking(move || hub.log().changes_after(&sid, last - 1)).await??
+        blocking(move || hub.log().changes_after(&sid, last - 1, CATCH_UP_PAGE)).await??
     } else {
         Vec::new()
     };
+    let behind = backlog.len() == CATCH_UP_PAGE;
     if last > 0 && backlog.is_empty() {
         // An id the session never gave out (another session's, or one from the future): taken
         // as is, the changes up to it would be skipped without a word.
@@ -78,6 +79,7 @@ pub(super) async fn session_stream(
     }
     let state = StreamState {
         backlog: backlog.into(),
+        behind,
         rx,
         last,
         hub: st.sessions.clone(),
@@ -97,10 +99,17 @@ pub(super) async fn session_stream(
         .into_response())
 }
 
+/// Changes a stream reads from the log at a time while it catches up: a client that
+/// reconnects far behind costs one page of memory, not the session's whole log.
+const CATCH_UP_PAGE: usize = 256;
+
 /// What a stream holds between two of its changes.
 struct StreamState {
     /// Changes to send before waiting on `rx` (the log's, then those received).
     backlog: VecDeque<PlanChange>,
+    /// The log may hold changes after `last` that are not in `backlog`: read the next page
+    /// before waiting on `rx`.
+    behind: bool,
     rx: broadcast::Receiver<PlanChange>,
     /// The last sequence number sent (or the client's `Last-Event-ID`).
     last: i64,
@@ -126,6 +135,30 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = PlanChange> {
                 s.last = c.seq;
                 return Some((c, s));
             }
+            if s.behind {
+                // Catching up from the log, a page at a time (what `rx` holds meanwhile is
+                // skipped by sequence number if the log gave it already).
+                let (hub, id, last) = (s.hub.clone(), s.id.clone(), s.last);
+                let page = tokio::task::spawn_blocking(move || {
+                    hub.log().changes_after(&id, last, CATCH_UP_PAGE)
+                })
+                .await;
+                match page {
+                    Ok(Ok(page)) => {
+                        s.behind = page.len() == CATCH_UP_PAGE;
+                        s.backlog.extend(page);
+                        continue;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(session = %s.id, error = %e, "stream ended: cannot read the changes a client missed");
+                        return None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = %s.id, error = %e, "stream ended: the catch-up read failed");
+                        return None;
+                    }
+                }
+            }
             let received = tokio::select! {
                 r = s.rx.recv() => r,
                 // Shutdown (or the sender gone): end the stream so the connection can close.
@@ -133,24 +166,8 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = PlanChange> {
             };
             match received {
                 Ok(c) => s.backlog.push_back(c),
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // A slow client: catch up from the log.
-                    let (hub, id, last) = (s.hub.clone(), s.id.clone(), s.last);
-                    let missed =
-                        tokio::task::spawn_blocking(move || hub.log().changes_after(&id, last))
-                            .await;
-                    match missed {
-                        Ok(Ok(missed)) => s.backlog.extend(missed),
-                        Ok(Err(e)) => {
-                            tracing::warn!(session = %s.id, error = %e, "stream ended: cannot read the changes a slow client missed");
-                            return None;
-                        }
-                        Err(e) => {
-                            tracing::warn!(session = %s.id, error = %e, "stream ended: the catch-up read failed");
-                            return None;
-                        }
-                    }
-                }
+                // A slow client: catch up from the log.
+                Err(broadcast::error::RecvError::Lagged(_)) => s.behind = true,
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
@@ -166,6 +183,8 @@ mod tests {
     /// A log that answers `changes` to a catch-up read, or fails it when `None`.
     struct CatchUp {
         changes: Option<Vec<PlanChange>>,
+        /// The size of each page read.
+        reads: std::sync::Mutex<Vec<usize>>,
     }
 
     impl SessionLog for CatchUp {
@@ -175,9 +194,23 @@ mod tests {
         fn append(&self, _: &str, _: &LogEntry) -> Result<(), StoreError> {
             unreachable!()
         }
-        fn changes_after(&self, _: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
+        fn changes_after(
+            &self,
+            _: &str,
+            seq: i64,
+            limit: usize,
+        ) -> Result<Vec<PlanChange>, StoreError> {
             match &self.changes {
-                Some(c) => Ok(c.iter().filter(|c| c.seq > seq).cloned().collect()),
+                Some(c) => {
+                    let page: Vec<PlanChange> = c
+                        .iter()
+                        .filter(|c| c.seq > seq)
+                        .take(limit)
+                        .cloned()
+                        .collect();
+                    self.reads.lock().unwrap().push(page.len());
+                    Ok(page)
+                }
                 None => Err(StoreError::Settings("the store is down".into())),
             }
         }
@@ -205,10 +238,11 @@ mod tests {
     /// The sequence numbers a client that fell 3 changes behind a feed of 2 receives, with
     /// the log answering `changes` (`None`: failing); at most 10, or until the stream ends.
     async fn lagging_client(changes: Option<Vec<PlanChange>>) -> Vec<i64> {
-        let hub = Arc::new(SessionHub::new(
-            Arc::new(CatchUp { changes }),
-            SessionLimits::default(),
-        ));
+        let log = CatchUp {
+            changes,
+            reads: Default::default(),
+        };
+        let hub = Arc::new(SessionHub::new(Arc::new(log), SessionLimits::default()));
         let (tx, rx) = broadcast::channel(2);
         for seq in 1..=5 {
             tx.send(change(seq)).unwrap();
@@ -217,6 +251,7 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let state = StreamState {
             backlog: VecDeque::new(),
+            behind: false,
             rx,
             last: 0,
             hub,
@@ -236,5 +271,37 @@ mod tests {
         let logged = (1..=5).map(change).collect();
         assert_eq!(lagging_client(Some(logged)).await, [1, 2, 3, 4, 5]);
         assert_eq!(lagging_client(None).await, Vec::<i64>::new());
+    }
+
+    /// A client far behind (1,000 changes in the log, none on the feed) gets every change
+    /// once, in order, reading the log a page at a time.
+    #[tokio::test]
+    async fn a_client_far_behind_reads_the_log_a_page_at_a_time() {
+        let log = Arc::new(CatchUp {
+            changes: Some((1..=1000).map(change).collect()),
+            reads: Default::default(),
+        });
+        let hub = Arc::new(SessionHub::new(log.clone(), SessionLimits::default()));
+        let (tx, rx) = broadcast::channel(4);
+        let (_stop, shutdown) = watch::channel(false);
+        let state = StreamState {
+            backlog: VecDeque::new(),
+            behind: true,
+            rx,
+            last: 0,
+            hub,
+            id: "s".into(),
+            shutdown,
+        };
+        let stream = plan_changes(state)
+            .map(|c| c.seq)
+            .take(1000)
+            .collect::<Vec<_>>();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), stream)
+            .await
+            .expect("the stream catches up");
+        drop(tx);
+        assert_eq!(got, (1..=1000).collect::<Vec<i64>>());
+        assert_eq!(*log.reads.lock().unwrap(), [256, 256, 256, 232]);
     }
 }

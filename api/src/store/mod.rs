@@ -231,8 +231,14 @@ pub trait SessionLog: Send + Sync {
     fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError>;
     /// Append one accepted batch; durable when this returns.
     fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError>;
-    /// Plan changes after `seq`, for stream clients catching up.
-    fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError>;
+    /// Plan changes after `seq`, at most `limit` of them, in order: a page for a stream client
+    /// catching up.
+    fn changes_after(
+        &self,
+        session: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PlanChange>, StoreError>;
     /// A tenant's sessions, newest first, at most `limit`.
     fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError>;
     /// The tenant and initial scenario (JSON) of a stored session.

@@ -652,14 +652,20 @@ impl SessionLog for PgStore {
         })
     }
 
-    fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
+    fn changes_after(
+        &self,
+        session: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PlanChange>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.block(async {
             let client = self.pool.get().await?;
             let rows = client
                 .query(
                     "SELECT seq, changes FROM session_log WHERE session = $1 AND seq > $2
-                     ORDER BY seq",
-                    &[&session, &seq],
+                     ORDER BY seq LIMIT $3",
+                    &[&session, &seq, &limit],
                 )
                 .await?;
             Ok(rows

@@ -422,13 +422,20 @@ impl SessionLog for SqliteSessions {
         Ok(())
     }
 
-    fn changes_after(&self, session: &str, seq: i64) -> Result<Vec<PlanChange>, StoreError> {
+    fn changes_after(
+        &self,
+        session: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PlanChange>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let conn = self.conn();
         let mut st = conn.prepare(
-            "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2 ORDER BY seq",
+            "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3",
         )?;
         let v = st
-            .query_map(params![session, seq], |r| {
+            .query_map(params![session, seq, limit], |r| {
                 Ok(PlanChange {
                     seq: r.get(0)?,
                     data: r.get(1)?,

@@ -84,8 +84,10 @@ mod tests {
             let events: Vec<_> = ids
                 .iter()
                 .enumerate()
-                .map(|(j, id)| json!({"type": "need_added", "event_id": id,
-                    "need": {"id": format!("n{i}{j}"), "kind": "water", "demand": {"l": 1}}}))
+                .map(|(j, id)| {
+                    json!({"type": "need_added", "event_id": id,
+                    "need": {"id": format!("n{i}{j}"), "kind": "water", "demand": {"l": 1}}})
+                })
                 .collect();
             let (out, applied) = s.apply(&parse_events(&json!(events)).unwrap()).unwrap();
             // Trimmed after each batch: [a b] [a b c] [b c d] [c d e] [d e a].
