@@ -467,6 +467,7 @@ impl SessionHub {
             session,
             seq,
             reads: Vec::new(),
+            refusals: Vec::new(),
             stopping: None,
         };
         std::thread::Builder::new()
@@ -821,6 +822,10 @@ struct Actor {
     /// The reads of the burst in hand: run after its re-plan, or answered 503 if it fails for
     /// want of the store.
     reads: Vec<ReadFn>,
+    /// The refusals of the burst in hand, judged against the batches staged before them:
+    /// sent once those are logged, answered 503 if the store is out of reach, dropped (a
+    /// 500, worth a retry) if logging them failed otherwise.
+    refusals: Vec<(Reply<ChangeSet>, ApiError)>,
     /// The delete's acknowledgement, when the burst in hand ends with one.
     stopping: Option<oneshot::Sender<()>>,
 }
@@ -874,6 +879,9 @@ impl Actor {
                     for f in std::mem::take(&mut self.reads) {
                         f(Err(store_away()));
                     }
+                    for (reply, _) in std::mem::take(&mut self.refusals) {
+                        let _ = reply.send(Err(store_away()));
+                    }
                     // Unloaded: nothing more is sent to this mailbox.
                     while let Ok(m) = rx.try_recv() {
                         match m {
@@ -889,6 +897,12 @@ impl Actor {
                 Ok(Err(e)) => Some(e.to_string()),
                 Err(panic) => Some(panic_message(&*panic)),
             };
+            if failure.is_some() {
+                // What the burst held unanswered goes now, its reply dropped (a 500), rather
+                // than wait for the next burst: the state it was judged against is rebuilt.
+                self.reads.clear();
+                self.refusals.clear();
+            }
             if let Some(ack) = stopping {
                 // Deleted: the batches before the delete are answered (or failed, and then
                 // not logged); nothing follows.
@@ -933,6 +947,7 @@ impl Actor {
     fn burst(&mut self, msgs: Vec<Msg>) -> Result<(), InternalError> {
         // Reads run after the re-plan, so they always see a plan that is up to date.
         self.reads.clear();
+        self.refusals.clear();
         let mut staged: Vec<Staged> = Vec::new();
         for m in msgs {
             match m {
@@ -956,7 +971,7 @@ impl Actor {
                         )
                         .with_details(vec![json!({"table": format!("events[{}]", e.index),
                             "row": null, "field": null, "message": e.refusal.to_string()})]);
-                        let _ = reply.send(Err(err.into()));
+                        self.refusals.push((reply, err.into()));
                     }
                 },
             }
@@ -1018,6 +1033,9 @@ impl Actor {
                 b.replanned_needs = flushed.replanned_needs;
                 b.conflicts = flushed.conflicts.clone();
             })?;
+        }
+        for (reply, refusal) in std::mem::take(&mut self.refusals) {
+            let _ = reply.send(Err(refusal));
         }
         for f in std::mem::take(&mut self.reads) {
             f(Ok((&self.session, self.seq)));
@@ -1196,6 +1214,89 @@ mod tests {
         assert!(
             matches!(h.events("s1", "t", add("e")), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
+    }
+
+    /// A SQLite log whose next append fails (not for want of the store) when told to.
+    struct FailingLog {
+        inner: crate::store::SqliteSessions,
+        fail_next: std::sync::atomic::AtomicBool,
+    }
+
+    impl SessionLog for FailingLog {
+        fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
+            self.inner.create(id, tenant, scenario)
+        }
+        fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError> {
+            if self.fail_next.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::Settings("the disk is full".into()));
+            }
+            self.inner.append(session, entry)
+        }
+        fn changes_after(
+            &self,
+            session: &str,
+            seq: i64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::PlanChange>, StoreError> {
+            self.inner.changes_after(session, seq, limit)
+        }
+        fn list(
+            &self,
+            tenant: &str,
+            limit: usize,
+        ) -> Result<Vec<crate::store::SessionListed>, StoreError> {
+            self.inner.list(tenant, limit)
+        }
+        fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+            self.inner.session(id)
+        }
+        fn rows(&self, id: &str) -> Result<Vec<crate::store::LogRow>, StoreError> {
+            self.inner.rows(id)
+        }
+        fn delete(&self, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete(id)
+        }
+    }
+
+    /// A batch refused against a batch staged before it in the same burst is answered only
+    /// once that batch is logged: when its append fails, the refusal (which described a state
+    /// that was never kept) is not sent; both requests fail (500) and a retry is applied.
+    #[test]
+    fn a_refusal_waits_for_the_batch_it_was_judged_against() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(FailingLog {
+            inner: crate::store::SqliteSessions::open(dir.path()).unwrap(),
+            fail_next: false.into(),
+        });
+        let h = SessionHub::new(log.clone(), SessionLimits::default());
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (entered, on_actor) = std::sync::mpsc::channel::<()>();
+        let hold = h
+            .read("s1", "t", move |_| {
+                entered.send(()).unwrap();
+                held.recv().unwrap();
+            })
+            .unwrap();
+        on_actor.recv().unwrap();
+        // One burst: `x` added, then added again (refused: it exists, staged).
+        let first = h.events("s1", "t", add("x")).unwrap();
+        let again = h.events("s1", "t", add("x")).unwrap();
+        log.fail_next.store(true, Ordering::SeqCst);
+        release.send(()).unwrap();
+        read(hold).unwrap();
+        assert!(matches!(block(first), Err(ApiError::Internal(_))));
+        let again = block(again);
+        assert!(
+            matches!(again, Err(ApiError::Internal(_))),
+            "no refusal about a batch that was not kept: {again:?}"
+        );
+        // Rebuilt from the log, without `x`: the retry is applied.
+        let out = block(h.events("s1", "t", add("x")).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!((out.seq, out.applied), (1, 1));
     }
 
     /// A session plans under the server's time limit when its policy has none or a larger
