@@ -184,12 +184,14 @@ def solve(
             raise TypeError("give a scenario or tables, not both")
         if isinstance(scenario, str):
             text = scenario
-            if policy is not None:
-                raise TypeError("policy= goes with tables; put it in the scenario's JSON")
+            if policy is not None or name is not None:
+                raise TypeError("policy= and name= go with a dict or tables; put them in the scenario's JSON")
         else:
             data = dict(scenario)
             if policy is not None:
-                data["policy"] = {**data.get("policy", {}), **policy}
+                data["policy"] = {**(data.get("policy") or {}), **policy}
+            if name is not None:
+                data["name"] = name
             text = _scenario_json(data)
         return Result._of(_commonsnet.solve_json(text, explain, threads))
     if resources is None or needs is None:

@@ -89,3 +89,11 @@ def test_simulate_arguments_of_the_wrong_kind_are_refused() -> None:
     ]:
         with pytest.raises(commonsnet.InvalidArgument, match=match):
             commonsnet.simulate("urban", scenarios=1, scale=0.2, policies=["greedy"], **args)  # type: ignore[arg-type]
+
+
+def test_a_dicts_name_and_a_null_policy_are_taken_as_given() -> None:
+    assert commonsnet.solve(FLOOD, name="drill").summary["name"] == "drill"
+    got = commonsnet.solve({**FLOOD, "policy": None}, policy={"objective": "cost"})
+    assert got.status == "optimal"
+    with pytest.raises(TypeError, match="name="):
+        commonsnet.solve(json.dumps(FLOOD), name="drill")
