@@ -54,7 +54,7 @@ enum Msg {
     Read(ReadFn),
     /// The session is being deleted: answer what came before, then acknowledge and stop.
     /// Always the last message (the entry leaves the live set as it is sent).
-    Stop(oneshot::Sender<()>),
+    Stop(mpsc::Sender<()>),
 }
 
 /// How many sessions may be in memory, and how long an unused one stays.
@@ -196,6 +196,9 @@ struct HubInner {
     live: Mutex<HashMap<String, Live>>,
     /// Serialises loads, so two requests never rebuild the same session twice.
     loading: Mutex<()>,
+    /// Sessions being deleted: out of memory and not to be loaded again (404) while their
+    /// actors finish what was queued and their logs go. Changed under `loading`.
+    deleting: Mutex<std::collections::HashSet<String>>,
     generation: AtomicU64,
 }
 
@@ -220,6 +223,10 @@ impl HubInner {
         if let Err(e) = self.log.release(id) {
             tracing::warn!(session = %id, error = %e, "cannot release the session's lease");
         }
+    }
+
+    fn deleting(&self) -> MutexGuard<'_, std::collections::HashSet<String>> {
+        self.deleting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Take a session out of memory if it is still the actor of `generation`.
@@ -338,6 +345,7 @@ impl SessionHub {
                 limits,
                 live: Mutex::new(HashMap::new()),
                 loading: Mutex::new(()),
+                deleting: Mutex::default(),
                 generation: AtomicU64::new(0),
             }),
         }
@@ -534,6 +542,9 @@ impl SessionHub {
                 Err(not_found())
             };
         }
+        if self.inner.deleting().contains(id) {
+            return Err(not_found());
+        }
         let Some((owner, scenario)) = self.inner.log.session(id)? else {
             return Err(not_found());
         };
@@ -652,26 +663,34 @@ impl SessionHub {
 
     /// Delete a session: its actor stops, its streams end, its log is removed. Blocking.
     pub fn delete(&self, id: &str, tenant: &str) -> Result<(), ApiError> {
-        let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
-        match self.inner.log.session(id)? {
-            Some((owner, _)) if owner == tenant => {}
-            _ => return Err(UserError::not_found("session").into()),
-        }
-        // The batches queued before the delete are answered and logged first, so nothing is
-        // appended after the log is removed (rows of no session, or a 503 on PostgreSQL).
-        // The live-set lock is not held while waiting: the actor may need it.
-        let (ack, acked) = oneshot::channel();
-        let stopping = self
-            .inner
-            .live()
-            .remove(id)
-            .is_some_and(|l| l.tx.send(Msg::Stop(ack)).is_ok());
+        let (ack, acked) = mpsc::channel();
+        let stopping = {
+            let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
+            match self.inner.log.session(id)? {
+                Some((owner, _)) if owner == tenant => {}
+                _ => return Err(UserError::not_found("session").into()),
+            }
+            if !self.inner.deleting().insert(id.to_string()) {
+                return Err(UserError::not_found("session").into());
+            }
+            // The batches queued before the delete are answered and logged first, so nothing
+            // is appended after the log is removed (rows of no session, or a 503 on
+            // PostgreSQL): the actor's last message is `Stop`.
+            self.inner
+                .live()
+                .remove(id)
+                .is_some_and(|l| l.tx.send(Msg::Stop(ack)).is_ok())
+        };
+        // Waited for without the load lock (other sessions load meanwhile; this one answers
+        // 404), and for one re-plan at most: an actor that does not acknowledge by then has
+        // its later appends refused by the store (`StoreError::SessionGone`, a 503).
         if stopping {
-            // An error is an actor that ended without acknowledging (it failed): it appends
-            // nothing more either.
-            let _ = acked.blocking_recv();
+            let limit = self.inner.limits.time_limit_s.unwrap_or(60.0);
+            let _ = acked.recv_timeout(Duration::from_secs_f64(limit.clamp(1.0, 3600.0) * 2.0));
         }
-        self.inner.log.delete(id)?;
+        let removed = self.inner.log.delete(id);
+        self.inner.deleting().remove(id);
+        removed?;
         Ok(())
     }
 }
@@ -811,6 +830,13 @@ impl Answerer<'_> {
     }
 }
 
+/// Send the refusals held for the batches staged before them, once those are logged.
+fn send_refusals(refusals: &mut Vec<(Reply<ChangeSet>, ApiError)>) {
+    for (reply, refusal) in refusals.drain(..) {
+        let _ = reply.send(Err(refusal));
+    }
+}
+
 /// The thread that owns one session in memory.
 struct Actor {
     id: String,
@@ -827,7 +853,7 @@ struct Actor {
     /// 500, worth a retry) if logging them failed otherwise.
     refusals: Vec<(Reply<ChangeSet>, ApiError)>,
     /// The delete's acknowledgement, when the burst in hand ends with one.
-    stopping: Option<oneshot::Sender<()>>,
+    stopping: Option<mpsc::Sender<()>>,
 }
 
 impl Actor {
@@ -971,7 +997,12 @@ impl Actor {
                         )
                         .with_details(vec![json!({"table": format!("events[{}]", e.index),
                             "row": null, "field": null, "message": e.refusal.to_string()})]);
-                        self.refusals.push((reply, err.into()));
+                        if staged.iter().all(|b| b.applied.is_empty()) {
+                            // Judged against the logged state alone.
+                            let _ = reply.send(Err(err.into()));
+                        } else {
+                            self.refusals.push((reply, err.into()));
+                        }
                     }
                 },
             }
@@ -988,6 +1019,7 @@ impl Actor {
                 Some(budget) if changes && budget.is_zero() => {
                     // No wait at all: every batch is answered on acceptance.
                     self.seq = answerer.answer(self.seq, staged, None, |b| b.replanning = true)?;
+                    send_refusals(&mut self.refusals);
                     let flushed = self.session.flush();
                     self.seq = answerer.follow_up(self.seq, flushed, &mut self.session)?;
                     (Flushed::default(), Vec::new())
@@ -1020,6 +1052,7 @@ impl Actor {
                         Ok(Watched::Waiting(staged)) => (flushed, staged),
                         Ok(Watched::Answered(seq)) => {
                             self.seq = seq?;
+                            send_refusals(&mut self.refusals);
                             self.seq = answerer.follow_up(self.seq, flushed, &mut self.session)?;
                             (Flushed::default(), Vec::new())
                         }
@@ -1034,9 +1067,7 @@ impl Actor {
                 b.conflicts = flushed.conflicts.clone();
             })?;
         }
-        for (reply, refusal) in std::mem::take(&mut self.refusals) {
-            let _ = reply.send(Err(refusal));
-        }
+        send_refusals(&mut self.refusals);
         for f in std::mem::take(&mut self.reads) {
             f(Ok((&self.session, self.seq)));
         }
@@ -1194,6 +1225,16 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "delete never started");
             std::thread::sleep(Duration::from_millis(5));
         }
+        // While it waits, the session is not loaded again, and other sessions load.
+        assert!(
+            matches!(h.events("s1", "t", add("z")), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
+        );
+        h.log().create("s2", "t", &raw.to_string()).unwrap();
+        let needs = read(
+            h.read("s2", "t", |s| s.residual_scenario().needs().len())
+                .unwrap(),
+        );
+        assert_eq!(needs.unwrap(), 1, "s2 loaded while s1's delete waits");
         release.send(()).unwrap();
         read(hold).unwrap();
         let seqs: Vec<i64> = queued
