@@ -194,10 +194,11 @@ impl Session {
 
     /// The model's size after the batch, as a scenario's validator bounds it (before any link
     /// is made): resources plus needs, and links, times the dimensions at most
-    /// [`MAX_DIM_ENTRIES`], links at most [`MAX_LINKS`]. The links are the session's now plus
-    /// every added or updated need's and resource's links by the rules, counted only when
-    /// the counts of needs and resources could pass the bound; links the batch removes are
-    /// not subtracted (a bound, not a count).
+    /// [`MAX_DIM_ENTRIES`], links at most [`MAX_LINKS`]. The links are the session's now (less
+    /// those of the needs the batch updates) plus every added or updated need's and
+    /// resource's links by the rules, counted only when the counts of needs and resources
+    /// could pass the bound; other links the batch removes are not subtracted (a bound, not a
+    /// count). Retries (event ids already applied) are skipped, as applying skips them.
     fn check_model_size(&self, events: &[Event]) -> Result<(), Refusal> {
         self.model_size_within(events, MAX_LINKS, MAX_DIM_ENTRIES)
     }
@@ -213,10 +214,18 @@ impl Session {
         let mut needs: Vec<&Need> = Vec::new();
         let mut resources: Vec<&Resource> = Vec::new();
         let mut rows = self.needs.len() + self.resources.len();
+        let mut updated: HashSet<&str> = HashSet::new();
         for e in events {
+            if e.event_id.as_ref().is_some_and(|id| self.seen.contains(id)) {
+                continue; // a retry, skipped when the batch is applied
+            }
             match &e.kind {
                 EventKind::NeedAdded(n) | EventKind::NeedUpdated(n) => {
-                    rows += usize::from(matches!(e.kind, EventKind::NeedAdded(_)));
+                    if matches!(e.kind, EventKind::NeedAdded(_)) {
+                        rows += 1;
+                    } else {
+                        updated.insert(&n.id);
+                    }
                     dims.extend(n.demand.keys().map(String::as_str));
                     needs.push(n);
                 }
@@ -228,6 +237,9 @@ impl Session {
                 _ => {}
             }
         }
+        if needs.is_empty() && resources.is_empty() {
+            return Ok(()); // nothing that adds a row, a dimension or a link
+        }
         let d = dims.len().max(1);
         let entries = rows.saturating_mul(d);
         if entries > max_entries {
@@ -236,7 +248,14 @@ impl Session {
             )));
         }
         let cap = max_links.min(max_entries / d);
-        let now: usize = self.adj_res.iter().map(IndexSet::len).sum();
+        // An updated need's links are worked out anew: its present ones go (each link is one
+        // need's, so none is taken off twice).
+        let replaced: usize = updated
+            .iter()
+            .filter_map(|id| self.need_ix.get(*id))
+            .map(|&i| self.adj_need[i].len())
+            .sum();
+        let now: usize = self.adj_res.iter().map(IndexSet::len).sum::<usize>() - replaced;
         let all_resources = self.resources.len() + resources.len();
         let all_needs = self.needs.len() + needs.len();
         let bound = now
@@ -270,7 +289,7 @@ impl Session {
         }
         if links > cap {
             return Err(Refusal::ModelTooLarge(format!(
-                "the batch could take the session past {cap} links (it has {now}; fewer with more dimensions, {max_entries} link x dimension entries at most): withdraw needs or resources first, or send fewer"
+                "the batch could take the session past {cap} links (at least {links}; fewer with more dimensions, {max_entries} link x dimension entries at most): withdraw needs or resources first, or send fewer"
             )));
         }
         Ok(())
@@ -361,6 +380,20 @@ mod tests {
         .unwrap();
         assert!(too_large(s.model_size_within(&two, 100, 11), "entries"));
         assert!(s.model_size_within(&two, 100, 12).is_ok());
+        // An update's links replace its own: six links stay six.
+        let update = parse_events(&json!([{"type": "need_updated",
+            "need": {"id": "n0", "kind": "a", "demand": {"h": 2}}}]))
+        .unwrap();
+        assert!(s.model_size_within(&update, 6, 1000).is_ok());
+        assert!(too_large(s.model_size_within(&update, 5, 1000), "links"));
+        // A retry of an applied batch is skipped, as applying skips it.
+        let mut s = s;
+        let retry = parse_events(&json!([{"type": "need_added", "event_id": "e1",
+            "need": {"id": "n3", "kind": "a", "demand": {"h": 1}}}]))
+        .unwrap();
+        s.apply(&retry).unwrap();
+        assert_eq!(links(&s), 8);
+        assert!(s.model_size_within(&retry, 8, 1000).is_ok());
     }
 
     /// Under the real bound: a need of 100,000 new dimensions sent to a session of 2,000
@@ -415,7 +448,7 @@ mod tests {
                 "policy": {"max_distance_km": 9}}))
             .unwrap();
             let mut s = Session::new(&init).unwrap();
-            let (mut next_n, mut next_r, mut checked) = (10, 6, 0);
+            let (mut next_n, mut next_r, mut checked, mut grew) = (10, 6, 0, 0);
             for _ in 0..40 {
                 let need_ids: Vec<String> = s.needs.iter().map(|n| n.id.clone()).collect();
                 let res_ids: Vec<String> = s.resources.iter().map(|r| r.id.clone()).collect();
@@ -454,7 +487,9 @@ mod tests {
                 assert!(before
                     .model_size_within(&events, usize::MAX, usize::MAX)
                     .is_ok());
-                if l > 0 {
+                // A session is within the bounds before any batch (its scenario's, then each
+                // batch's): a batch that leaves more than a bound the session kept is refused.
+                if l > links(&before) {
                     assert!(
                         too_large(
                             before.model_size_within(&events, l - 1, usize::MAX),
@@ -462,17 +497,21 @@ mod tests {
                         ),
                         "seed {seed}: {l} links made, the bound let them pass"
                     );
+                    grew += 1;
                 }
-                assert!(
-                    too_large(
-                        before.model_size_within(&events, usize::MAX, e - 1),
-                        "entries"
-                    ),
-                    "seed {seed}: {e} entries made, the bound let them pass"
-                );
+                if e > entries(&before) {
+                    assert!(
+                        too_large(
+                            before.model_size_within(&events, usize::MAX, e - 1),
+                            "entries"
+                        ),
+                        "seed {seed}: {e} entries made, the bound let them pass"
+                    );
+                }
                 checked += 1;
             }
             assert!(checked > 10, "seed {seed}: only {checked} batches accepted");
+            assert!(grew > 3, "seed {seed}: only {grew} batches added links");
         }
     }
 }
