@@ -34,7 +34,7 @@ use commonsnet_engine::batch::{
     Perturbation, PolicySpec, RunRow, ScenarioSource, SourceError,
 };
 use commonsnet_engine::input::policy_from_value;
-use commonsnet_engine::{scenario_from_value, scenario_with_policy, InputIssue, Policy, Scenario};
+use commonsnet_engine::{scenario_from_value, InputIssue, Policy, Scenario};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -175,10 +175,21 @@ fn unit_scale() -> f64 {
     1.0
 }
 
+/// `issues` as error details, their table prefixed with `at` (`scenarios[2]`, say).
+fn push_issues(details: &mut Vec<Value>, issues: Vec<InputIssue>, at: &str) {
+    for mut issue in issues {
+        issue.table = format!("{at}.{}", issue.table);
+        details.push(serde_json::to_value(issue).unwrap_or(Value::Null));
+    }
+}
+
 impl JobRequest {
     /// Check everything a job needs before it is accepted; errors name the offending field.
     /// Generated scenarios are not built here (that is the job's work), only their parameters.
     pub fn validate(&self) -> Result<usize, UserError> {
+        // Inline scenarios as validated under their own policies, checked against the job's
+        // policies once the run count is known to be bounded.
+        let mut parsed: Vec<(usize, Scenario)> = Vec::new();
         let scenarios = match (&self.scenarios, &self.generator) {
             (Some(s), None) => {
                 if s.len() > MAX_INLINE_SCENARIOS {
@@ -200,40 +211,11 @@ impl JobRequest {
                         "bytes of inline scenario JSON per job",
                     ));
                 }
-                let policies = self.policy_specs()?;
                 let mut details = Vec::new();
-                let mut push = |issues: Vec<InputIssue>, at: String| {
-                    for mut issue in issues {
-                        issue.table = format!("{at}.{}", issue.table);
-                        details.push(serde_json::to_value(issue).unwrap_or(Value::Null));
-                    }
-                };
                 for (i, v) in s.iter().enumerate() {
-                    let scenario = match scenario_from_value(v) {
-                        Ok(scenario) => scenario,
-                        Err(e) => {
-                            push(e.issues, format!("scenarios[{i}]"));
-                            continue;
-                        }
-                    };
-                    // Each policy is checked against the rows too (the scenario passed under
-                    // its own): a policy may allow more links or finer starts than they take.
-                    for (j, spec) in policies.iter().enumerate() {
-                        let fitted = spec
-                            .resolve(scenario.policy())
-                            .map_err(|e| match e {
-                                BatchError::InvalidPolicy(e) => e.issues,
-                                other => vec![InputIssue {
-                                    table: "policy".into(),
-                                    row: None,
-                                    field: None,
-                                    message: other.to_string(),
-                                }],
-                            })
-                            .and_then(|p| scenario_with_policy(&scenario, p).map_err(|e| e.issues));
-                        if let Err(issues) = fitted {
-                            push(issues, format!("scenarios[{i}] under policies[{j}]"));
-                        }
+                    match scenario_from_value(v) {
+                        Ok(scenario) => parsed.push((i, scenario)),
+                        Err(e) => push_issues(&mut details, e.issues, &format!("scenarios[{i}]")),
                     }
                 }
                 if !details.is_empty() {
@@ -278,7 +260,8 @@ impl JobRequest {
         if scenarios == 0 {
             return Err(UserError::unprocessable("the job has no scenarios"));
         }
-        let policies = self.policy_specs()?.len();
+        let specs = self.policy_specs()?;
+        let policies = specs.len();
         if self.replicates == 0 {
             return Err(UserError::unprocessable("replicates: must be at least 1"));
         }
@@ -308,6 +291,40 @@ impl JobRequest {
                 t => Value::from(t),
             };
             return Err(too_large(field, MAX_RUNS, value, "runs per job"));
+        }
+        // Each policy against each inline scenario's rows (the scenario's own, and a policy
+        // given twice, once).
+        let mut details = Vec::new();
+        for (i, scenario) in &parsed {
+            for (j, spec) in specs.iter().enumerate() {
+                let own = matches!(spec, PolicySpec::Named(n) if n == "own");
+                if own || specs[..j].contains(spec) {
+                    continue;
+                }
+                if let Err(e) = spec.fit(scenario) {
+                    let issues = match e {
+                        BatchError::InvalidPolicy(e) => e.issues,
+                        other => vec![InputIssue {
+                            table: "policy".into(),
+                            row: None,
+                            field: None,
+                            message: other.to_string(),
+                        }],
+                    };
+                    push_issues(
+                        &mut details,
+                        issues,
+                        &format!("scenarios[{i}] under policies[{j}]"),
+                    );
+                }
+            }
+        }
+        if !details.is_empty() {
+            return Err(UserError::unprocessable(format!(
+                "{} problem(s) in the job's scenarios under its policies",
+                details.len()
+            ))
+            .with_details(details));
         }
         Ok(total)
     }

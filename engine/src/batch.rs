@@ -301,6 +301,14 @@ impl PolicySpec {
         }
     }
 
+    /// `scenario` under this spec's policy. Its rows were validated under its own policy, so
+    /// they are checked against the run's again (a policy may allow more links, or finer
+    /// starts, than they take): [`crate::scenario_with_policy`].
+    pub fn fit(&self, scenario: &Scenario) -> Result<Scenario, BatchError> {
+        let policy = self.resolve(&scenario.policy)?;
+        crate::input::scenario_with_policy(scenario, policy).map_err(BatchError::InvalidPolicy)
+    }
+
     /// The policy a run uses, given its scenario's own (`base`).
     pub fn resolve(&self, base: &Policy) -> Result<Policy, BatchError> {
         match self {
@@ -764,12 +772,7 @@ pub fn run_one(
     settings: &BatchSettings,
 ) -> RunRow {
     let mut row = RunRow::failed(run, scenario_label.to_string(), policy, replicate, seed);
-    // The scenario was validated under its own policy: the run's policy is checked against
-    // its rows again (a policy may allow more links, or finer starts, than the rows can take).
-    let fitted = policy.resolve(&scenario.policy).and_then(|p| {
-        crate::input::scenario_with_policy(scenario, p).map_err(BatchError::InvalidPolicy)
-    });
-    let s = match fitted {
+    let s = match policy.fit(scenario) {
         Ok(s) => s,
         Err(e) => {
             row.error = Some(e.to_string());

@@ -47,7 +47,13 @@ pub(super) async fn submit_job(
     req: Request,
 ) -> Result<Response, ApiError> {
     let request: JobRequest = json_body(&st, req).await?;
-    let total = request.validate()?;
+    // Off the runtime: inline scenarios are validated, under each policy too.
+    let (request, total) = blocking(move || {
+        let total = request.validate();
+        (request, total)
+    })
+    .await?;
+    let total = total?;
     if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(InternalError::ShuttingDown.into());
     }
