@@ -48,15 +48,21 @@ pub const MAX_SHARED_TEXT: usize = 256 << 20;
 /// `0` for every other layout.
 fn shared_text_bytes(column: &Column) -> usize {
     use arrow_array::cast::AsArray;
+    /// The text cell `i` decodes to: a string's bytes, a list's items' (a dictionary of
+    /// lists repeats the whole list per key).
     fn text_len(values: &dyn Array, i: usize) -> usize {
+        let items = |list: arrow_array::ArrayRef| cells_text(list.as_ref());
         match values.data_type() {
             DataType::Utf8 => values.as_string::<i32>().value(i).len(),
             DataType::LargeUtf8 => values.as_string::<i64>().value(i).len(),
             DataType::Utf8View => values.as_string_view().value(i).len(),
+            DataType::List(_) => items(values.as_list::<i32>().value(i)),
+            DataType::LargeList(_) => items(values.as_list::<i64>().value(i)),
+            DataType::FixedSizeList(_, _) => items(values.as_fixed_size_list().value(i)),
             _ => 0,
         }
     }
-    fn views(col: &dyn Array) -> usize {
+    fn cells_text(col: &dyn Array) -> usize {
         (0..col.len())
             .filter(|&i| !col.is_null(i))
             .map(|i| text_len(col, i))
@@ -73,7 +79,7 @@ fn shared_text_bytes(column: &Column) -> usize {
             .map(|&k| text_len(*values, k))
             .fold(0, usize::saturating_add),
         Column::Plain(col) => match col.data_type() {
-            DataType::Utf8View => views(*col),
+            DataType::Utf8View => cells_text(*col),
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
                 if f.data_type() == &DataType::Utf8View =>
             {
@@ -83,7 +89,7 @@ fn shared_text_bytes(column: &Column) -> usize {
                     DataType::LargeList(_) => col.as_list::<i64>().values(),
                     _ => col.as_fixed_size_list().values(),
                 };
-                views(items.as_ref())
+                cells_text(items.as_ref())
             }
             _ => 0,
         },
@@ -382,7 +388,8 @@ fn list_value(values: &dyn Array, list_type: &DataType) -> Result<Option<Value>,
     ) {
         return Err(unsupported(list_type));
     }
-    let mut out = Vec::with_capacity(values.len());
+    // A list of nulls has a length and no buffer: its length is not a size to allocate.
+    let mut out = Vec::with_capacity(values.len().min(1024));
     for j in 0..values.len() {
         if let Some(v) = cell_value(values, j)? {
             out.push(v);
@@ -458,9 +465,20 @@ mod tests {
         };
         let mut views = StringViewBuilder::new().with_deduplicate_strings();
         (0..5000).for_each(|_| views.append_value(&big));
-        let shared: [ArrayRef; 2] = [
+        // One list of 1,024 strings of 64 bytes under every key.
+        let mut lists =
+            arrow_array::builder::ListBuilder::new(arrow_array::builder::StringBuilder::new());
+        (0..1024).for_each(|_| lists.values().append_value(&big[..64]));
+        lists.append(true);
+        let list_dictionary = DictionaryArray::<Int8Type>::try_new(
+            Int8Array::from(vec![0; 5000]),
+            Arc::new(lists.finish()),
+        )
+        .unwrap();
+        let shared: [ArrayRef; 3] = [
             dictionary(vec![0; 5000], vec![&big]),
             Arc::new(views.finish()),
+            Arc::new(list_dictionary),
         ];
         for kind in shared {
             let e = scenario_from_batches(&[kinds(kind)], &[needs()], None, None, None)
