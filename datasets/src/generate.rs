@@ -47,13 +47,46 @@ impl Generator {
 
     /// [`Generator::generate`] with the time model when `clock` is [`Clock::Timed`]: the same
     /// entities, then the loans, stays, jobs and shifts of [`Gen::add_time`] drawn from their
-    /// own random stream, so a snapshot is the same with or without this option.
+    /// own random stream, so a snapshot is the same with or without this option. A timed
+    /// scenario's slot is as [`Generator::fit_slot`] leaves it.
     pub fn generate_with(
         self,
         scale: f64,
         seed: u64,
         clock: Clock,
     ) -> Result<Value, GenerateError> {
+        let mut value = self.generate_raw(scale, seed, clock)?;
+        self.fit_slot(&mut value, clock);
+        Ok(value)
+    }
+
+    /// A timed scenario whose time model would pass the engine's bound at its slot (its
+    /// (link, start) pairs grow with needs times resources, so past a scale of about 50) takes
+    /// the slot doubled until it fits, at most ten times: every scale in range makes a valid
+    /// scenario, and a scenario that fits keeps its slot. The last validation (`None` for a
+    /// snapshot, which is left as it is).
+    fn fit_slot(self, value: &mut Value, clock: Clock) -> Option<Result<Scenario, InvalidInput>> {
+        if clock != Clock::Timed {
+            return None;
+        }
+        let mut checked = scenario_from_value(value);
+        for _ in 0..10 {
+            let too_large = checked.as_ref().is_err_and(|e| {
+                e.issues
+                    .iter()
+                    .any(|i| i.table == "policy" && i.field.as_deref() == Some("slot_h"))
+            });
+            if !too_large {
+                break;
+            }
+            let slot = value["policy"]["slot_h"].as_f64().unwrap_or(1.0);
+            value["policy"]["slot_h"] = json!(slot * 2.0);
+            checked = scenario_from_value(value);
+        }
+        Some(checked)
+    }
+
+    fn generate_raw(self, scale: f64, seed: u64, clock: Clock) -> Result<Value, GenerateError> {
         check_scale(scale)?;
         let mut g = Gen {
             rng: SplitMix64::new(seed ^ 0xC0FF_EE00_D15A_57E5),
@@ -82,8 +115,12 @@ impl Generator {
 
     /// [`Generator::generate_with`], validated by the engine.
     pub fn scenario(self, scale: f64, seed: u64, clock: Clock) -> Result<Scenario, GenerateError> {
-        let value = self.generate_with(scale, seed, clock)?;
-        scenario_from_value(&value).map_err(|source| GenerateError::Invalid {
+        let mut value = self.generate_raw(scale, seed, clock)?;
+        let checked = match self.fit_slot(&mut value, clock) {
+            Some(checked) => checked,
+            None => scenario_from_value(&value),
+        };
+        checked.map_err(|source| GenerateError::Invalid {
             generator: self,
             source,
         })
@@ -845,6 +882,25 @@ mod tests {
             assert_eq!(a, generate(name, 1.0, 42).unwrap(), "{name}");
             assert_ne!(a, generate(name, 1.0, 43).unwrap(), "{name}");
         }
+    }
+
+    /// Every scale in range makes a valid timed scenario: at scale 100 urban's time model
+    /// passes the engine's bound at a one-day slot (66,736,596 pairs), so its slot doubles
+    /// until it fits; at scale 1 the slot stays a day.
+    #[test]
+    fn a_large_timed_scenario_takes_a_longer_slot() {
+        let slot = |scale: f64| {
+            let s = Generator::Urban
+                .scenario(scale, 1, Clock::Timed)
+                .expect("valid");
+            s.policy().slot_h.unwrap()
+        };
+        assert_eq!(slot(1.0), 24.0, "a day");
+        assert!(slot(100.0) >= 48.0, "{}", slot(100.0));
+        let value = Generator::Urban
+            .generate_with(100.0, 1, Clock::Timed)
+            .unwrap();
+        assert_eq!(value["policy"]["slot_h"].as_f64(), Some(slot(100.0)));
     }
 
     #[test]
