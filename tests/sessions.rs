@@ -1225,17 +1225,20 @@ fn max_min_over_one_group_re_plans_on_the_warm_flow_until_a_second_group_comes()
     );
 }
 
-/// A need no resource can serve, with a positive min_fill, makes its own component
-/// infeasible, not the session: the other components keep their plans at creation, after an
+/// A need no resource can serve, or serve enough, with a positive min_fill makes its own
+/// component infeasible, not the session: the other components keep their plans at creation, after an
 /// incremental re-plan and after a rebuild from the log alike. (A rebuild's whole re-plan
 /// wiped every plan, so a dispatch accepted live was refused after a restart.)
 #[test]
 fn an_infeasible_component_leaves_the_others_planned_on_every_path() {
     let init = scenario_from_value(&json!({
-        "resources": [{"id": "r1", "kind": "water", "capacity": {"l": 10}}],
+        "resources": [{"id": "r1", "kind": "water", "capacity": {"l": 10}},
+                      {"id": "r2", "kind": "tent", "capacity": {"l": 1}}],
         "needs": [{"id": "n1", "kind": "water", "demand": {"l": 4}},
-                  {"id": "n2", "kind": "food", "demand": {"l": 1}, "min_fill": 0.5}]}))
+                  {"id": "n2", "kind": "food", "demand": {"l": 1}, "min_fill": 0.5},
+                  {"id": "n3", "kind": "tent", "demand": {"l": 5}, "min_fill": 1}]}))
     .unwrap();
+    // n2 has no link; n3 is linked to r2, which cannot hold its min_fill.
     let events = |v: Value| parse_events(&v).unwrap();
     let want = BTreeMap::from([(("r1".to_string(), "n1".to_string()), 1.0)]);
     for warm in [false, true] {

@@ -30,7 +30,8 @@ pub struct EventsRequest {
     /// Events of SPEC section 4 (`need_added`, `need_updated`, `need_withdrawn`,
     /// `resource_added`, `resource_updated`, `resource_withdrawn`, `dispatched`,
     /// `resource_returned`), and `dispatch_released` (`need`, `resource`: undo a dispatch, as
-    /// for a booking in conflict), each with an optional `event_id` for idempotent retries and
+    /// for a booking in conflict), each with an optional `event_id` for idempotent retries (the
+    /// session remembers its newest 100,000) and
     /// an optional `at`: the session clock in hours, never decreasing. In a session with
     /// `policy.reusable`, no start is planned before the clock, a dispatch is a booking whose
     /// resource, start and share never move, and `resource_returned` records the return at the

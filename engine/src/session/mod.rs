@@ -9,7 +9,9 @@
 //! marks the entities it touches, and only the connected components of the residual graph that
 //! contain a touched entity are solved again; the plan of every other component is kept. Since
 //! the engine solves components independently and deterministically (in input order), the plan
-//! equals a from-scratch solve of the residual scenario (tested). Fairness couples components
+//! equals a from-scratch solve of the residual scenario (tested), with one difference: an
+//! infeasible component is planned empty on its own, where a scenario's solve has no plan at
+//! all (`Solution::troubled`). Fairness couples components
 //! (group ratios sum over all of them), so with a fairness policy every re-plan is whole,
 //! except while max-min adds nothing (the open needs in one group, `Policy::fairness_implied`).
 //! A session in the transportation case goes further (`warm.rs`): its whole residual scenario
