@@ -1098,6 +1098,27 @@ mod tests {
         }
     }
 
+    /// Hold session `id`'s actor in a read until `release` is sent (what is sent to the
+    /// session meanwhile waits in its mailbox); await `hold` for the read's end.
+    fn hold_actor(
+        h: &SessionHub,
+        id: &str,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        oneshot::Receiver<Result<(), ApiError>>,
+    ) {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (entered, on_actor) = std::sync::mpsc::channel::<()>();
+        let hold = h
+            .read(id, "t", move |_| {
+                entered.send(()).unwrap();
+                held.recv().unwrap();
+            })
+            .unwrap();
+        on_actor.recv().unwrap();
+        (release, hold)
+    }
+
     fn scenario() -> (Scenario, Value) {
         let raw = json!({"resources": [{"id": "van", "kind": "water", "capacity": {"l": 10}}],
             "needs": [{"id": "a", "kind": "water", "demand": {"l": 4}}]});
@@ -1200,17 +1221,8 @@ mod tests {
         let h = Arc::new(hub(dir.path(), SessionLimits::default()));
         let (s, raw) = scenario();
         h.create("s1", "t", &s, &raw).unwrap();
-        // A read that holds the actor until released, so that the batches below wait in
-        // its mailbox when the delete comes.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (entered, on_actor) = std::sync::mpsc::channel::<()>();
-        let hold = h
-            .read("s1", "t", move |_| {
-                entered.send(()).unwrap();
-                held.recv().unwrap();
-            })
-            .unwrap();
-        on_actor.recv().unwrap();
+        // The batches below wait in the actor's mailbox when the delete comes.
+        let (release, hold) = hold_actor(&h, "s1");
         let queued: Vec<_> = ["b", "c", "d"]
             .iter()
             .map(|n| h.events("s1", "t", add(n)).unwrap())
@@ -1312,15 +1324,7 @@ mod tests {
         let h = SessionHub::new(log.clone(), SessionLimits::default());
         let (s, raw) = scenario();
         h.create("s1", "t", &s, &raw).unwrap();
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (entered, on_actor) = std::sync::mpsc::channel::<()>();
-        let hold = h
-            .read("s1", "t", move |_| {
-                entered.send(()).unwrap();
-                held.recv().unwrap();
-            })
-            .unwrap();
-        on_actor.recv().unwrap();
+        let (release, hold) = hold_actor(&h, "s1");
         // One burst: `x` added, then added again (refused: it exists, staged).
         let first = h.events("s1", "t", add("x")).unwrap();
         let again = h.events("s1", "t", add("x")).unwrap();

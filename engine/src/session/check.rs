@@ -440,14 +440,7 @@ mod tests {
     fn the_bound_is_never_below_what_the_batch_makes() {
         for seed in 0..10 {
             let mut rng = SplitMix64::new(seed);
-            let resources: Vec<Value> = (0..6)
-                .map(|i| resource(&mut rng, &format!("r{i}")))
-                .collect();
-            let needs: Vec<Value> = (0..10).map(|i| need(&mut rng, &format!("n{i}"))).collect();
-            let init = scenario_from_value(&json!({"resources": resources, "needs": needs,
-                "policy": {"max_distance_km": 9}}))
-            .unwrap();
-            let mut s = Session::new(&init).unwrap();
+            let (_, mut s) = test_streams::session(&mut rng);
             let (mut next_n, mut next_r, mut checked, mut grew) = (10, 6, 0, 0);
             for _ in 0..40 {
                 let need_ids: Vec<String> = s.needs.iter().map(|n| n.id.clone()).collect();

@@ -146,11 +146,10 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_streams::{need, resource};
+    use super::super::test_streams::{self, need, resource};
     use super::super::Session;
     use crate::events::parse_events;
     use crate::graph::rule_link;
-    use crate::input::scenario_from_value;
     use crate::seeds::SplitMix64;
     use serde_json::{json, Value};
 
@@ -180,14 +179,7 @@ mod tests {
     fn links_by_index_follow_the_rules_through_withdrawals() {
         for seed in 0..12 {
             let mut rng = SplitMix64::new(seed);
-            let resources: Vec<Value> = (0..6)
-                .map(|i| resource(&mut rng, &format!("r{i}")))
-                .collect();
-            let needs: Vec<Value> = (0..10).map(|i| need(&mut rng, &format!("n{i}"))).collect();
-            let init = scenario_from_value(&json!({"resources": resources, "needs": needs,
-                "policy": {"max_distance_km": 9}}))
-            .expect("valid");
-            let mut s = Session::new(&init).expect("session");
+            let (_, mut s) = test_streams::session(&mut rng);
             assert_links_follow_the_rules(&s);
             let (mut next_n, mut next_r) = (10, 6);
             let mut accepted = 0;
