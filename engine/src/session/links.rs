@@ -151,7 +151,7 @@ mod tests {
     use crate::events::parse_events;
     use crate::graph::rule_link;
     use crate::seeds::SplitMix64;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     /// The adjacency equals the link rules applied to every open need and resource pair.
     fn assert_links_follow_the_rules(s: &Session) {
