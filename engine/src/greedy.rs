@@ -64,7 +64,11 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
                 })
                 .collect();
             let share = if indivisible {
-                let fits = uses.iter().zip(&room).all(|(&u, &c)| u <= c + 1e-9);
+                // Relative: an absolute 1e-9 let every use of 1e-9 or less fit forever.
+                let fits = uses
+                    .iter()
+                    .zip(&room)
+                    .all(|(&u, &c)| u <= c + 1e-9 * u.max(c));
                 if fits {
                     1.0
                 } else {

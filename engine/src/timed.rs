@@ -375,7 +375,8 @@ fn moves_to(
             others.unbook(old.start, old.end, a);
             let peak = others.peak(new.start, new.end);
             others.book(old.start, old.end, a);
-            if peak + a > net.cap(r)[d] + 1e-9 {
+            let cap = net.cap(r)[d];
+            if peak + a > cap + 1e-9 * cap.max(peak + a) {
                 return None;
             }
         }

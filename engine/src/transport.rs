@@ -182,13 +182,22 @@ impl SubModel<'_> {
             exact.priority,
         );
         let rows = self.needs.len() as i128;
+        // Checked: priorities and costs of 1e12 over thousands of rows pass i128.
         let m = if s.policy.objective == Objective::Coverage {
-            2 * rows * max_money + 1
+            rows.checked_mul(max_money)
+                .and_then(|x| x.checked_mul(2))
+                .and_then(|x| x.checked_add(1))
         } else {
-            0
+            Some(0)
         };
-        let fits = (m * max_value + max_money) * 2 * (rows + 2) <= (i64::MAX / 8) as i128;
-        (m, fits)
+        let longest = m
+            .and_then(|m| m.checked_mul(max_value))
+            .and_then(|x| x.checked_add(max_money))
+            .and_then(|x| x.checked_mul(2 * (rows + 2)));
+        match (m, longest) {
+            (Some(m), Some(longest)) if longest <= (i64::MAX / 8) as i128 => (m, true),
+            _ => (0, false),
+        }
     }
 
     /// Whether the assignment route's costs fit exact 64-bit integers.
