@@ -436,7 +436,19 @@ impl SubModel<'_> {
             return (built.layout.failed(HighsModelStatus::LoadError), None);
         };
         self.set_time_limit(&mut model, None);
-        let solved = match model.try_solve() {
+        let mut solved = model.try_solve();
+        if !matches!(&solved, Ok(m) if m.status() != HighsModelStatus::SolveError) {
+            // Numerical trouble: simplex on coefficients that span some fifteen orders of
+            // magnitude (a demand of 2.5e-6 beside one of 8e9, a cost of 1e12 beside 0) can end
+            // in HiGHS's SolveError. The same stage, built anew, by the interior point method
+            // (with crossover: a vertex, so duals stay basic) solves those.
+            if let Some(mut again) = self.build(goal, holds, keep, &[]).model {
+                again.set_option("solver", "ipm");
+                self.set_time_limit(&mut again, None);
+                solved = again.try_solve();
+            }
+        }
+        let solved = match solved {
             Ok(m) => m,
             Err(_) => return (built.layout.failed(HighsModelStatus::SolveError), None),
         };
