@@ -386,3 +386,22 @@ fn a_jobs_policy_is_held_to_the_bounds_of_the_rows() {
     );
     assert_eq!(get(&s, "/healthz", None).status, 200, "the server is up");
 }
+
+/// A method HTTP does not define is counted and logged as `OTHER`: the client's own string
+/// (of any length, 200 KB was taken) made one metrics series per request.
+#[test]
+fn an_unknown_method_is_one_metrics_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    for i in 0..3 {
+        let method = format!("BREW{i}{}", "X".repeat(1000));
+        let r = call(&method, &s.url("/healthz"), &[], None);
+        assert_eq!(r.status, 405);
+    }
+    let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
+    assert!(
+        !metrics.contains("BREW"),
+        "the client's method became a label"
+    );
+    assert!(metrics.contains(r#"method="OTHER""#), "{metrics}");
+}

@@ -141,5 +141,8 @@ fn wide_coefficient_ranges_still_get_a_plan() {
     // the value (the dear link's share is what goes).
     let best = 10.0 * 93.0 / 123456.789;
     let v = r.summary.coverage_value;
-    assert!(v <= best + 1e-12 && v >= best - 1e-7 - 1e-12, "{v} against {best}");
+    assert!(
+        v <= best + 1e-12 && v >= best - 1e-7 - 1e-12,
+        "{v} against {best}"
+    );
 }

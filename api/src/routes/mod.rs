@@ -242,7 +242,21 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
 /// Counts and times every request, and logs it.
 async fn track(State(st): St, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().clone();
+    // The methods HTTP defines keep their names; any other is `OTHER`, so a client cannot
+    // make a label (a metrics series, a log field) of its choosing, of any length.
+    use axum::http::Method;
+    let method = match *req.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::PATCH
+        | Method::HEAD
+        | Method::OPTIONS
+        | Method::TRACE
+        | Method::CONNECT => req.method().as_str().to_string(),
+        _ => "OTHER".to_string(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -251,7 +265,7 @@ async fn track(State(st): St, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let secs = start.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    st.metrics.request(method.as_str(), &route, status, secs);
+    st.metrics.request(&method, &route, status, secs);
     tracing::info!(%method, route, status, ms = secs * 1e3, "request");
     resp
 }
