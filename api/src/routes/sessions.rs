@@ -64,12 +64,16 @@ pub(super) async fn create_session(
     req: Request,
 ) -> Result<Response, ApiError> {
     let body: SessionRequest = json_body(&st, req).await?;
-    let scenario = scenario_from_value(&body.scenario).map_err(|e| UserError::invalid_input(&e))?;
     let id = new_id();
     let hub = st.sessions.clone();
     let (sid, raw) = (id.clone(), body.scenario);
-    let (needs, resources) = (scenario.needs().len(), scenario.resources().len());
-    blocking(move || hub.create(&sid, &tenant, &scenario, &raw)).await??;
+    // Validated off the async runtime, with the session's creation.
+    let (needs, resources) = blocking(move || {
+        let scenario = scenario_from_value(&raw).map_err(|e| UserError::invalid_input(&e))?;
+        hub.create(&sid, &tenant, &scenario, &raw)?;
+        Ok::<_, ApiError>((scenario.needs().len(), scenario.resources().len()))
+    })
+    .await??;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/sessions/{id}"))],

@@ -6,7 +6,6 @@ use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::schema;
-use arrow_array::RecordBatch;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -62,8 +61,10 @@ fn explain_flag(value: Option<Value>) -> Result<bool, UserError> {
 /// optional `explain` part (`true` or `false`). The scenario and the explain flag.
 pub(super) async fn scenario_from_multipart(
     mut form: Multipart,
-) -> Result<(Scenario, bool), UserError> {
-    let mut tables: [Option<Vec<RecordBatch>>; 3] = [None, None, None];
+) -> Result<(Scenario, bool), ApiError> {
+    // The parts as sent (bytes, and whether CSV): read into tables and validated off the
+    // async runtime once every part is in.
+    let mut tables: [Option<(axum::body::Bytes, bool)>; 3] = [None, None, None];
     let mut policy: Option<Value> = None;
     let mut name: Option<String> = None;
     let mut explain = false;
@@ -82,7 +83,7 @@ pub(super) async fn scenario_from_multipart(
     })? {
         let part = field.name().unwrap_or("").to_string();
         if seen.contains(&part) {
-            return Err(bad(format!("part {part:?} given twice")));
+            return Err(bad(format!("part {part:?} given twice")).into());
         }
         seen.push(part.clone());
         // A table part is CSV when its file name or media type says so; Parquet and Arrow
@@ -121,36 +122,47 @@ pub(super) async fn scenario_from_multipart(
             other => {
                 return Err(bad(format!(
                 "unknown part {other:?}: expected resources, needs, links, policy, name or explain"
-            )))
+            ))
+                .into())
             }
         };
-        let batches = commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
-            UserError::unprocessable(format!(
-                "part {part:?} is not a readable table (Arrow IPC, Parquet, or CSV with a .csv file name): {e}"
-            ))
-        })?;
-        tables[slot] = Some(batches);
+        tables[slot] = Some((data, csv));
     }
-    let [resources, needs, links] = tables;
-    let missing: Vec<&str> = [("resources", &resources), ("needs", &needs)]
+    let missing: Vec<&str> = ["resources", "needs"]
         .iter()
+        .zip(&tables)
         .filter(|(_, t)| t.is_none())
         .map(|(n, _)| *n)
         .collect();
     if !missing.is_empty() {
-        return Err(UserError::unprocessable(format!(
-            "missing part(s): {}",
-            missing.join(", ")
-        )));
+        return Err(
+            UserError::unprocessable(format!("missing part(s): {}", missing.join(", "))).into(),
+        );
     }
-    let scenario = scenario_from_batches(
-        resources.as_deref().unwrap_or_default(),
-        needs.as_deref().unwrap_or_default(),
-        links.as_deref(),
-        policy.as_ref(),
-        name.as_deref(),
-    )
-    .map_err(|e| UserError::invalid_input(&e))?;
+    let scenario = blocking(move || {
+        let mut read = Vec::with_capacity(3);
+        for (part, table) in ["resources", "needs", "links"].iter().zip(tables) {
+            read.push(match table {
+                Some((data, csv)) => Some(
+                    commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
+                        UserError::unprocessable(format!(
+                            "part {part:?} is not a readable table (Arrow IPC, Parquet, or CSV with a .csv file name): {e}"
+                        ))
+                    })?,
+                ),
+                None => None,
+            });
+        }
+        scenario_from_batches(
+            read[0].as_deref().unwrap_or_default(),
+            read[1].as_deref().unwrap_or_default(),
+            read[2].as_deref(),
+            policy.as_ref(),
+            name.as_deref(),
+        )
+        .map_err(|e| UserError::invalid_input(&e))
+    })
+    .await??;
     Ok((scenario, explain))
 }
 
@@ -181,10 +193,16 @@ pub(super) async fn solve(
     let (scenario, explain) = match ctype.as_str() {
         "application/json" | "" => {
             let bytes = read_body(&st, req).await?;
-            let mut value: Value = parse_json(&bytes)?;
-            let explain = explain_flag(value.as_object_mut().and_then(|m| m.remove("explain")))?;
-            let scenario = scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?;
-            (scenario, explain)
+            // Off the async runtime: validating a large scenario takes a while.
+            blocking(move || {
+                let mut value: Value = parse_json(&bytes)?;
+                let explain =
+                    explain_flag(value.as_object_mut().and_then(|m| m.remove("explain")))?;
+                let scenario =
+                    scenario_from_value(&value).map_err(|e| UserError::invalid_input(&e))?;
+                Ok::<_, UserError>((scenario, explain))
+            })
+            .await??
         }
         "multipart/form-data" => {
             check_encoding(req.headers())?;

@@ -137,7 +137,7 @@ pub fn scenario_from_batches(
         root.insert("policy".into(), p.clone());
     }
     let mut v = Validator::new(FieldStyle::Columns);
-    v.issues = issues;
+    v.take(issues);
     v.scenario(&Value::Object(root))
 }
 
