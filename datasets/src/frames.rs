@@ -115,6 +115,11 @@ const PARQUET_CELLS_SLACK: usize = 1 << 22;
 /// Rows per record batch when decoding Parquet.
 const PARQUET_BATCH_ROWS: usize = 64 * 1024;
 
+/// Bytes a Parquet file may decompress and decode to: its pages' declared uncompressed size,
+/// and then the record batches as they are read. A 714-byte file (one 4,000-character string
+/// under 262,144 dictionary keys, ZSTD) decoded to 2.3 GB.
+const PARQUET_DECODED_MAX: usize = 512 << 20;
+
 /// Parquet through arrow-rs's `parquet` crate, straight to record batches (it reports malformed
 /// pages as errors and sizes its page buffers by 32-bit header fields). Its footer is walked
 /// first ([`crate::parquet_footer`]: arrow-rs sizes lists by their claimed counts), and the row
@@ -126,6 +131,31 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
         .map_err(bad)?;
     let metadata = builder.metadata().clone();
+    let uncompressed = metadata
+        .row_groups()
+        .iter()
+        .flat_map(|g| g.columns())
+        .map(|c| usize::try_from(c.uncompressed_size().max(0)).unwrap_or(usize::MAX))
+        .fold(0usize, usize::saturating_add);
+    if uncompressed > PARQUET_DECODED_MAX {
+        return Err(TableError::Parquet(format!(
+            "the file's pages decompress to {uncompressed} bytes, more than {PARQUET_DECODED_MAX}"
+        )));
+    }
+    // A dictionary value is copied into every row that refers to it, so a batch decodes to at
+    // most its rows times the largest column chunk that has a dictionary (which holds it):
+    // batches are sized so that this stays within half the bound (at least 256 rows, so a
+    // dictionary value over 1 MB can pass it by one batch), and checked as they come. Chunks
+    // without a dictionary decode to their pages, bounded above.
+    let widest = metadata
+        .row_groups()
+        .iter()
+        .flat_map(|g| g.columns())
+        .filter(|c| c.dictionary_page_offset().is_some())
+        .map(|c| usize::try_from(c.uncompressed_size().max(0)).unwrap_or(usize::MAX))
+        .max()
+        .unwrap_or(0);
+    let batch_rows = (PARQUET_DECODED_MAX / 2 / widest.max(1)).clamp(256, PARQUET_BATCH_ROWS);
     let columns = builder.schema().fields().len();
     let rows = usize::try_from(metadata.file_metadata().num_rows().max(0)).unwrap_or(usize::MAX);
     // Row groups are what is decoded: their counts, not the footer's total, size the buffers.
@@ -146,12 +176,19 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
             bytes.len()
         )));
     }
-    builder
-        .with_batch_size(PARQUET_BATCH_ROWS)
-        .build()
-        .map_err(bad)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TableError::Parquet(e.to_string()))
+    let mut batches = Vec::new();
+    let mut decoded = 0usize;
+    for batch in builder.with_batch_size(batch_rows).build().map_err(bad)? {
+        let batch = batch.map_err(|e| TableError::Parquet(e.to_string()))?;
+        decoded = decoded.saturating_add(batch.get_array_memory_size());
+        if decoded > PARQUET_DECODED_MAX {
+            return Err(TableError::Parquet(format!(
+                "the file decodes to more than {PARQUET_DECODED_MAX} bytes"
+            )));
+        }
+        batches.push(batch);
+    }
+    Ok(batches)
 }
 
 /// Check and normalise the column types of a table by the names of SPEC section 3: numeric
@@ -1492,6 +1529,39 @@ mod tests {
         Int32Array, Int8Array, NullArray, StringArray, UInt16Array, UInt8Array,
     };
     use arrow_schema::{DataType as A, Field, Schema};
+
+    /// A Parquet file whose one dictionary value stands for every row is measured as its
+    /// batches decode, and refused past 512 MiB: 150,000 rows of one 4,000-character value
+    /// (600 MB decoded) from a file of a few kilobytes.
+    #[test]
+    fn a_parquet_dictionary_bomb_is_refused_as_it_decodes() {
+        use arrow_array::{types::Int32Type, DictionaryArray, Int32Array, StringArray};
+        let value = "x".repeat(4000);
+        let kind = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0; 150_000]),
+            std::sync::Arc::new(StringArray::from(vec![value.as_str()])),
+        )
+        .unwrap();
+        let batch =
+            RecordBatch::try_from_iter([("kind", std::sync::Arc::new(kind) as ArrayRef)]).unwrap();
+        // Without arrow-rs's schema in the footer (as other writers make it), the column
+        // reads back as plain strings, one copy of the value per row.
+        let mut file = Vec::new();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new_with_options(&mut file, batch.schema(), options)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        assert!(file.len() < 64 << 10, "{} bytes", file.len());
+        let e = read_table(&file, false).unwrap_err().to_string();
+        assert!(e.contains("decodes to more than 536870912 bytes"), "{e}");
+    }
 
     fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
         RecordBatch::try_from_iter_with_nullable(cols.into_iter().map(|(n, a)| (n, a, true)))
