@@ -48,6 +48,9 @@ pub struct Config {
     pub time_limit_s: f64,
     /// Synchronous solves running at once.
     pub solve_workers: usize,
+    /// Synchronous solves that may wait for a worker, each holding its scenario; beyond it
+    /// `POST /v1/solve` answers 429.
+    pub max_waiting_solves: usize,
     /// Threads of the job runner.
     pub job_threads: usize,
     /// Live sessions in memory and their idle time.
@@ -74,6 +77,7 @@ impl Config {
             max_queued_jobs: 64,
             time_limit_s: 60.0,
             solve_workers: cores,
+            max_waiting_solves: 64,
             job_threads: cores,
             sessions: sessions::SessionLimits::default(),
             max_connections: 1024,
@@ -179,6 +183,8 @@ pub struct AppState {
     pub tenants: Option<Tenants>,
     pub metrics: Arc<metrics::Metrics>,
     pub solve_slots: Arc<Semaphore>,
+    /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
+    pub solves_waiting: Arc<std::sync::atomic::AtomicUsize>,
     pub sessions: Arc<sessions::SessionHub>,
     /// Turns true when the server starts shutting down: long-lived responses (event
     /// streams) end on it.
@@ -307,6 +313,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
+        solves_waiting: Arc::default(),
         config: config.clone(),
         store,
         replicated,

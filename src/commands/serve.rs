@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Synchronous solves at once (default: all cores).
     #[arg(long)]
     solve_workers: Option<usize>,
+    /// Synchronous solves that may wait for a worker; beyond it POST /v1/solve answers 429.
+    #[arg(long, default_value_t = 64)]
+    max_waiting_solves: usize,
     /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
@@ -102,6 +105,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if let Some(w) = args.solve_workers {
         config.solve_workers = w;
     }
+    config.max_waiting_solves = args.max_waiting_solves;
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),

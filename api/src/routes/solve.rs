@@ -13,6 +13,8 @@ use axum::Json;
 use commonsnet_engine::{scenario_from_batches, scenario_from_value, Report, Scenario};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// `POST /v1/solve` JSON answer: the summary and the three result tables.
@@ -166,6 +168,27 @@ pub(super) async fn scenario_from_multipart(
     Ok((scenario, explain))
 }
 
+/// A solve counted among those waiting for a worker while it lives.
+struct WaitingSolve(Arc<AtomicUsize>);
+
+impl WaitingSolve {
+    /// Count one more waiting solve, unless `max` wait already.
+    fn join(waiting: &Arc<AtomicUsize>, max: usize) -> Option<WaitingSolve> {
+        waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WaitingSolve(waiting.clone()))
+    }
+}
+
+impl Drop for WaitingSolve {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Solve a scenario now. JSON body (SPEC section 3), or `multipart/form-data` with Arrow IPC
 /// parts `resources`, `needs`, optional `links`, and a `policy` JSON part. `"explain": true`
 /// (a top-level field of the JSON, or an `explain` part) adds the `why` rows. Answers the summary
@@ -182,6 +205,7 @@ pub(super) async fn scenario_from_multipart(
         Unauthorized,
         NotAcceptable,
         (status = 422, description = "Invalid scenario; details name table, row and field", body = ErrorBody),
+        (status = 429, description = "Too many solves waiting for a worker; see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn solve(
     State(st): St,
@@ -221,12 +245,34 @@ pub(super) async fn solve(
             .into())
         }
     };
-    let permit = st
-        .solve_slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| InternalError::ShuttingDown)?;
+    let permit = match st.solve_slots.clone().try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(tokio::sync::TryAcquireError::Closed) => return Err(InternalError::ShuttingDown.into()),
+        Err(tokio::sync::TryAcquireError::NoPermits) => {
+            // Waiting requests each hold their scenario: at most `max_waiting_solves` wait.
+            let waiting = WaitingSolve::join(&st.solves_waiting, st.config.max_waiting_solves)
+                .ok_or_else(|| {
+                    ApiError::from(
+                        UserError::new(
+                            Code::QueueFull,
+                            format!(
+                                "{} solves are waiting already; retry later",
+                                st.config.max_waiting_solves
+                            ),
+                        )
+                        .retry_after(1),
+                    )
+                })?;
+            let permit = st
+                .solve_slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| InternalError::ShuttingDown)?;
+            drop(waiting);
+            permit
+        }
+    };
     let opts = commonsnet_engine::SolveOptions {
         time_limit_s: Some(st.config.time_limit_s),
         ..Default::default()
@@ -271,5 +317,28 @@ pub(super) async fn solve(
             Ok(resp)
         }
         _ => Ok(Json(SolveResponse::new(&report)).into_response()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At most `max` solves wait; one that stops waiting makes room.
+    #[test]
+    fn waiting_solves_are_counted_and_bounded() {
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let a = WaitingSolve::join(&waiting, 2).expect("room");
+        let b = WaitingSolve::join(&waiting, 2).expect("room");
+        assert!(
+            WaitingSolve::join(&waiting, 2).is_none(),
+            "two wait already"
+        );
+        assert!(WaitingSolve::join(&waiting, 0).is_none());
+        drop(a);
+        assert_eq!(waiting.load(Ordering::SeqCst), 1);
+        let c = WaitingSolve::join(&waiting, 2).expect("room again");
+        drop((b, c));
+        assert_eq!(waiting.load(Ordering::SeqCst), 0);
     }
 }
