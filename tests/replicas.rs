@@ -424,3 +424,35 @@ fn a_run_claimed_too_often_is_an_error_row() {
         .iter()
         .all(|r| r.status != commonsnet_engine::Status::Error));
 }
+
+/// A delete is done only where the session is served: one that reaches a replica that does
+/// not serve it without being forwarded (a client set the forwarding header itself) is a 503,
+/// and the session goes on where it is served. (The other replica removed the log under the
+/// owner, whose appends then failed.)
+#[test]
+fn a_session_is_deleted_only_where_it_is_served() {
+    let Some(pg) = PgServer::start() else { return };
+    let url = pg.database();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = replica(dirs[0].path(), &url, "1");
+    let b = replica(dirs[1].path(), &url, "1");
+    let id = session_with_teams(&a);
+    let forged = [(commonsnet_api::replicas::FORWARDED, "1")];
+    let r = call(
+        "DELETE",
+        &b.url(&format!("/v1/sessions/{id}")),
+        &forged,
+        None,
+    );
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    let r = events(&a, &id, json!([incident("i0", 45.01, 2, 1)]));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["seq"], 1);
+    // Through the owner (or forwarded to it), the delete is done.
+    let r = call("DELETE", &b.url(&format!("/v1/sessions/{id}")), &[], None);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        get(&a, &format!("/v1/sessions/{id}/plan"), None).status,
+        404
+    );
+}

@@ -670,6 +670,12 @@ impl SessionHub {
                 Some((owner, _)) if owner == tenant => {}
                 _ => return Err(UserError::not_found("session").into()),
             }
+            // Only where the session is served (its lease taken if free): a replica that does
+            // not serve it would remove the log under the one that does (a request that came
+            // with the forwarding header set by its client, not by a replica).
+            if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
+                return Err(moved());
+            }
             if !self.inner.deleting().insert(id.to_string()) {
                 return Err(UserError::not_found("session").into());
             }
