@@ -58,8 +58,9 @@ pub(super) enum Wanted {
     Parquet,
 }
 
-/// Picks the first media type in `Accept` we can produce (q-values are not weighed: clients
-/// send one type). No header, `*/*` and `application/*` mean JSON.
+/// Picks the media type in `Accept` we can produce with the highest weight (`q`, 1 when not
+/// given; the first of equal weights; `q=0` means "not this"). No header, `*/*` and
+/// `application/*` mean JSON.
 pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted, UserError> {
     let Some(accept) = headers.get(header::ACCEPT) else {
         return Ok(Wanted::Json);
@@ -68,19 +69,30 @@ pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted,
     if accept.trim().is_empty() {
         return Ok(Wanted::Json);
     }
+    let mut best: Option<(f64, Wanted)> = None;
     for item in accept.split(',') {
-        let media = item
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "application/json" | "*/*" | "application/*" => return Ok(Wanted::Json),
-            ARROW_STREAM => return Ok(Wanted::Arrow),
-            PARQUET | "application/x-parquet" if parquet_ok => return Ok(Wanted::Parquet),
-            _ => {}
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .filter_map(|q| q.trim().parse::<f64>().ok())
+            .next_back()
+            .unwrap_or(1.0);
+        if !(q > 0.0) {
+            continue;
         }
+        let wanted = match media.as_str() {
+            "application/json" | "*/*" | "application/*" => Wanted::Json,
+            ARROW_STREAM => Wanted::Arrow,
+            PARQUET | "application/x-parquet" if parquet_ok => Wanted::Parquet,
+            _ => continue,
+        };
+        if best.as_ref().is_none_or(|(b, _)| q > *b) {
+            best = Some((q, wanted));
+        }
+    }
+    if let Some((_, wanted)) = best {
+        return Ok(wanted);
     }
     let mut offered = vec!["application/json", ARROW_STREAM];
     if parquet_ok {
@@ -301,6 +313,36 @@ pub(super) fn check_id(id: &str, what: &str) -> Result<(), UserError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The weights of `Accept` are honoured: `q=0` refuses a type, the heaviest one we can
+    /// produce wins, the first among equals.
+    #[test]
+    fn accept_weights_choose_the_answer() {
+        let pick = |accept: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, accept.parse().unwrap());
+            negotiate(&h, true).map_err(|e| e.code)
+        };
+        let arrow = ARROW_STREAM;
+        assert_eq!(
+            pick(&format!("{arrow};q=0, application/json")),
+            Ok(Wanted::Json)
+        );
+        assert_eq!(
+            pick(&format!("application/json;q=0.5, {arrow}")),
+            Ok(Wanted::Arrow)
+        );
+        assert_eq!(
+            pick(&format!("{arrow}, application/json")),
+            Ok(Wanted::Arrow)
+        );
+        assert_eq!(
+            pick(&format!("{PARQUET};q=0.9, {arrow};q=0.8")),
+            Ok(Wanted::Parquet)
+        );
+        assert_eq!(pick("text/html, */*;q=0.1"), Ok(Wanted::Json));
+        assert_eq!(pick(&format!("{arrow};q=0")), Err(Code::NotAcceptable));
+    }
 
     #[test]
     fn new_ids_pass_the_id_check_and_differ() {
