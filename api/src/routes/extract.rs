@@ -78,7 +78,7 @@ pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted,
             .filter_map(|q| q.trim().parse::<f64>().ok())
             .next_back()
             .unwrap_or(1.0);
-        if !(q > 0.0) {
+        if q.is_nan() || q <= 0.0 {
             continue;
         }
         let wanted = match media.as_str() {
