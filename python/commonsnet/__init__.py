@@ -79,6 +79,14 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
     )
 
 
+def _check_threads(threads: int | None) -> None:
+    """``threads`` as the engine takes it: a whole number in [1, 1024], or None (all cores)."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
+        raise InvalidArgument(f"threads must be a whole number in [1, 1024], not {threads!r}")
+
+
 def _table(batch: pa.RecordBatch) -> pa.Table:
     return pa.Table.from_batches([batch])
 
@@ -170,8 +178,7 @@ def solve(
 
     ``explain=True`` adds the ``why`` table. ``threads`` caps the engine's threads (default: all
     cores). Raises ``InvalidScenario`` (with ``details``) for input the engine rejects."""
-    if threads is not None and threads < 1:
-        raise ValueError("threads must be at least 1")
+    _check_threads(threads)
     if isinstance(scenario, Scenario):
         if resources is not None or needs is not None or links is not None:
             raise TypeError("give a scenario or tables, not both")
@@ -212,6 +219,8 @@ def solve(
 def generate(name: str, seed: int = 0, scale: float = 1.0, *, timed: bool = False) -> Scenario:
     """A pilot generator's scenario (``urban``, ``rural``, ``intentional``, ``disaster``) as
     tables, the same as ``commonsnet generate NAME --seed SEED --scale SCALE``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise InvalidArgument(f"seed must be a whole number in [0, 2^64), not {seed!r}")
     label, resources, needs, policy = _commonsnet.generate(name, seed, scale, timed)
     return Scenario(name=label, resources=_table(resources), needs=_table(needs), policy=json.loads(policy))
 
@@ -274,6 +283,7 @@ def simulate(
     """Scenarios x policies x replicates, one row per run: the same table as ``commonsnet
     simulate`` with the same arguments (only the measured ``solve_ms`` differs). Runs are seeded
     by their (scenario, replicate) index, so the table does not depend on ``threads``."""
+    _check_threads(threads)
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
     # No runs (no scenarios) is an empty table with the run table's columns, as the CLI writes.

@@ -97,3 +97,14 @@ def test_a_dicts_name_and_a_null_policy_are_taken_as_given() -> None:
     assert got.status == "optimal"
     with pytest.raises(TypeError, match="name="):
         commonsnet.solve(json.dumps(FLOOD), name="drill")
+
+
+def test_whole_number_arguments_out_of_range_are_invalid_arguments() -> None:
+    for bad in (-1, 2**70, True):
+        with pytest.raises(commonsnet.InvalidArgument, match="threads"):
+            commonsnet.solve(FLOOD, threads=bad)
+        with pytest.raises(commonsnet.InvalidArgument, match="threads"):
+            commonsnet.simulate("urban", scenarios=1, threads=bad)
+    for bad in (-1, 2**64, True):
+        with pytest.raises(commonsnet.InvalidArgument, match="seed"):
+            commonsnet.generate("urban", seed=bad)
