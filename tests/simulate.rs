@@ -177,6 +177,10 @@ fn a_failing_run_is_recorded_not_fatal() {
 
 #[test]
 fn bad_simulate_arguments_exit_2_with_one_line() {
+    const FLOOD: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/datasets/examples/flood-north.json"
+    );
     for (args, says) in [
         (vec!["--perturb", "demand=2"], "demand"),
         (vec!["--perturb", "rain=0.1"], "rain"),
@@ -195,6 +199,12 @@ fn bad_simulate_arguments_exit_2_with_one_line() {
         // The run count wrapped to 0 (an empty table), or asked for 175 TB of rows.
         (vec!["--scenarios", "4000000000"], "more than 10000000 runs"),
         (vec!["--out", "runs.txt"], "names no table format"),
+        // A file is one scenario: a scale or clock for it was ignored without a word.
+        (vec!["--generator", FLOOD, "--timed"], "apply to generators"),
+        (
+            vec!["--generator", FLOOD, "--scale", "2"],
+            "apply to generators",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));

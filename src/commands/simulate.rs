@@ -33,11 +33,13 @@ pub struct SimulateArgs {
     /// Generated scenarios, at least 1 (ignored for a file: it is one scenario).
     #[arg(long, default_value_t = 10, value_parser = scenario_count)]
     scenarios: usize,
-    #[arg(long, default_value_t = 1.0)]
-    scale: f64,
+    /// Scale of generated scenarios (default 1; a file has its own size).
+    #[arg(long)]
+    scale: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Generated scenarios with SPEC's time model (loans, stays, jobs, shifts).
+    /// Generated scenarios with SPEC's time model (loans, stays, jobs, shifts); a file has
+    /// its own policy.
     #[arg(long)]
     timed: bool,
     /// Comma-separated: greedy, coverage, cost, maxmin, leximin, proportional, own, min_share=S.
@@ -155,16 +157,16 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     // Generated scenarios are made by each run when it starts, not all up front.
     let scenarios: Box<dyn ScenarioSource> = match &args.generator {
         ScenarioArg::Generator(g) => {
-            if !(args.scale > 0.0 && args.scale <= generate::MAX_SCALE) {
+            let scale = args.scale.unwrap_or(1.0);
+            if !(scale > 0.0 && scale <= generate::MAX_SCALE) {
                 return Err(anyhow!(
-                    "--scale {} is not in (0, {}]",
-                    args.scale,
+                    "--scale {scale} is not in (0, {}]",
                     generate::MAX_SCALE
                 ));
             }
             Box::new(generate::Generated {
                 name: g.name().to_string(),
-                scale: args.scale,
+                scale,
                 count: args.scenarios,
                 seed: args.seed,
                 clock: if args.timed {
@@ -180,6 +182,13 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                     "--generator {:?} is neither a generator ({}) nor a file",
                     path.to_string_lossy(),
                     generate::GENERATORS.join(", ")
+                ));
+            }
+            // Said rather than ignored: a file is one scenario with its own size and policy.
+            if args.scale.is_some() || args.timed {
+                return Err(anyhow!(
+                    "--scale and --timed apply to generators; {:?} is a scenario of its own",
+                    path.to_string_lossy()
                 ));
             }
             let s = read_scenario(path, None).map_err(describe)?;
