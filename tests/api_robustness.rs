@@ -405,3 +405,34 @@ fn an_unknown_method_is_one_metrics_label() {
     );
     assert!(metrics.contains(r#"method="OTHER""#), "{metrics}");
 }
+
+/// A client that pipelines requests and never reads the answers holds its connection only for
+/// the write timeout: with one connection allowed, another client is served after it (it
+/// waited in the backlog for as long as the first kept its socket open).
+#[test]
+fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &["--max-connections", "1", "--write-timeout-s", "1"],
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut hog = std::net::TcpStream::connect(&addr).unwrap();
+    let request = format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    // Tens of megabytes of answers, far beyond what the sockets buffer; none is read.
+    for _ in 0..300 {
+        if hog.write_all(request.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let start = Instant::now();
+    let r = get(&s, "/healthz", None);
+    assert_eq!(r.status, 200);
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "served after {:?}",
+        start.elapsed()
+    );
+    drop(hog);
+}

@@ -61,6 +61,9 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Time to send a request's body.
     pub body_timeout: Duration,
+    /// Time an answer may wait for its client to read on: past it the connection is closed
+    /// (a client that sends requests and never reads the answers holds no slot for long).
+    pub write_timeout: Duration,
     /// PostgreSQL instead of the SQLite file under `data_dir` (jobs, runs and sessions shared
     /// by every replica on the same database).
     pub postgres: Option<PgSettings>,
@@ -83,6 +86,7 @@ impl Config {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             postgres: None,
         }
     }

@@ -2,8 +2,10 @@
 //! so a client that opens connections and sends nothing could starve the service; here hyper
 //! serves each HTTP/1.1 connection with a header-read timeout (hyper starts it whenever it
 //! waits for a request head, so it is also the idle timeout of a keep-alive connection), at
-//! most `max_connections` are open at once, and shutdown stops accepting, lets the requests in
-//! flight finish (event streams end on the shutdown signal) and gives up after a few seconds.
+//! most `max_connections` are open at once, a connection whose client stops reading its
+//! answers is closed after `write_timeout` ([`StallGuard`]), and shutdown stops accepting, lets
+//! the requests in flight finish (event streams end on the shutdown signal) and gives up after
+//! a few seconds.
 
 use crate::Config;
 use axum::Router;
@@ -11,8 +13,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -62,6 +68,7 @@ pub(crate) async fn run(
             () = &mut signal => break,
         };
         let _ = stream.set_nodelay(true);
+        let stream = StallGuard::new(stream, config.write_timeout);
         let conn =
             http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
@@ -78,5 +85,125 @@ pub(crate) async fn run(
         () = tokio::time::sleep(DRAIN) => {
             tracing::warn!("connections still open after {DRAIN:?}; closing them");
         }
+    }
+}
+
+/// A connection whose writes must make progress: a write that stays pending (the client does
+/// not read, its window is full) for `limit` fails with `TimedOut`, and hyper closes the
+/// connection. Reads are left alone (hyper times the request head itself).
+struct StallGuard<S> {
+    inner: S,
+    limit: Duration,
+    /// Started when a write first stays pending; cleared by any write that goes through.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        StallGuard {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// The outcome of a write poll, timed: pending for `limit` in a row is an error.
+    fn timed<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of its answer for the write timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.timed(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A writer whose reader stops reading fails after the limit; while the reader reads,
+    /// writes go on however long they take in all.
+    #[tokio::test]
+    async fn a_write_that_makes_no_progress_times_out() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let mut guarded = StallGuard::new(ours, Duration::from_millis(200));
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            // Reads 64 KiB slowly, then stops reading.
+            let mut got = 0;
+            while got < 64 << 10 {
+                got += theirs.read(&mut buf).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            theirs
+        });
+        let chunk = vec![7u8; 4096];
+        let mut sent = 0usize;
+        let err = loop {
+            match guarded.write_all(&chunk).await {
+                Ok(()) => sent += chunk.len(),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            sent >= 60 << 10,
+            "slow reading is progress: {sent} bytes went through"
+        );
+        drop(reader.await.unwrap());
     }
 }

@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's body.
     #[arg(long, default_value_t = 60)]
     body_timeout_s: u64,
+    /// Seconds an answer may wait for its client to read on before the connection closes.
+    #[arg(long, default_value_t = 30)]
+    write_timeout_s: u64,
     /// Where jobs, runs and sessions are kept: absent, the SQLite file under --data (one
     /// process); `postgres://USER@HOST:PORT/DB`, PostgreSQL shared by every replica started
     /// with the same URL.
@@ -118,6 +121,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     config.max_connections = args.max_connections.max(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));
     config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s.max(1));
+    config.write_timeout = std::time::Duration::from_secs(args.write_timeout_s.max(1));
     if let Some(url) = args.store {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(anyhow!(
