@@ -259,7 +259,8 @@ const ASN_MIN_CELLS: usize = 1 << 20;
 /// Parse a DIMACS assignment file: `n` lines name the left nodes, arcs go left -> right.
 pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
     let mut is_left: Vec<bool> = Vec::new();
-    let mut arcs: Vec<(usize, usize, i64)> = Vec::new();
+    // Each arc with its line, which a later error names.
+    let mut arcs: Vec<(usize, usize, i64, usize)> = Vec::new();
     let mut header_line = 0;
     scan(bytes, b"asn", |ev| {
         let mut d = match ev {
@@ -285,7 +286,7 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
         let s = node(d.next(), ln, d.nodes, "left node")?;
         let t = node(d.next(), ln, d.nodes, "right node")?;
         let c = int(d.next(), ln, "cost")?;
-        arcs.push((s, t, c));
+        arcs.push((s, t, c, ln));
         Ok(())
     })?;
     let n = is_left.len();
@@ -322,12 +323,15 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
         }
     }
     let mut p = AssignmentProblem::sparse(left, right);
-    for (s, t, c) in arcs {
+    for (s, t, c, line) in arcs {
         if !is_left[s] || is_left[t] {
-            return Err(ParseError::ArcSide {
-                from: s + 1,
-                to: t + 1,
-            });
+            return Err(ParseError::at(
+                line,
+                Problem::ArcSide {
+                    from: s + 1,
+                    to: t + 1,
+                },
+            ));
         }
         p.add(index[s], index[t], c);
     }
@@ -402,7 +406,7 @@ mod tests {
         let e = parse_asn(b"p asn 3 1\nn 1\na 2 3 3\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "an arc 2 -> 3 does not go from a left node to a right node"
+            "line 3: the arc 2 -> 3 does not go from a left node to a right node"
         );
         let p = parse_orlib_assign(b"2\n1 2\n3\n4\n").unwrap();
         assert_eq!((p.rows, p.cols, p.cost.clone()), (2, 2, vec![1, 2, 3, 4]));

@@ -6,9 +6,6 @@ pub enum ParseError {
     /// A problem on line `line` (1-based).
     #[error("line {line}: {problem}")]
     Line { line: usize, problem: Problem },
-    /// An assignment arc between two nodes of the same side (found after the whole file).
-    #[error("an arc {from} -> {to} does not go from a left node to a right node")]
-    ArcSide { from: usize, to: usize },
 }
 
 impl ParseError {
@@ -16,11 +13,10 @@ impl ParseError {
         ParseError::Line { line, problem }
     }
 
-    /// The line the error names, if any.
-    pub fn line(&self) -> Option<usize> {
+    /// The line the error names.
+    pub fn line(&self) -> usize {
         match self {
-            ParseError::Line { line, .. } => Some(*line),
-            ParseError::ArcSide { .. } => None,
+            ParseError::Line { line, .. } => *line,
         }
     }
 }
@@ -57,6 +53,10 @@ pub enum Problem {
     },
     #[error("a second problem line")]
     SecondProblemLine,
+    /// An assignment arc between two nodes of the same side (known once every `n` line is
+    /// read, so it is found after the whole file, and named by the arc's line).
+    #[error("the arc {from} -> {to} does not go from a left node to a right node")]
+    ArcSide { from: usize, to: usize },
     #[error("data line before the problem line")]
     DataBeforeProblemLine,
     #[error("unknown line type {0:?}")]
