@@ -187,9 +187,9 @@ impl JobRequest {
     /// Check everything a job needs before it is accepted; errors name the offending field.
     /// Generated scenarios are not built here (that is the job's work), only their parameters.
     pub fn validate(&self) -> Result<usize, UserError> {
-        // Inline scenarios as validated under their own policies, checked against the job's
-        // policies once the run count is known to be bounded.
-        let mut parsed: Vec<(usize, Scenario)> = Vec::new();
+        // Inline scenarios as validated under their own policies (all of them, or the job is
+        // refused here), checked against the job's policies once the run count is bounded.
+        let mut parsed: Vec<Scenario> = Vec::new();
         let scenarios = match (&self.scenarios, &self.generator) {
             (Some(s), None) => {
                 if s.len() > MAX_INLINE_SCENARIOS {
@@ -214,7 +214,7 @@ impl JobRequest {
                 let mut details = Vec::new();
                 for (i, v) in s.iter().enumerate() {
                     match scenario_from_value(v) {
-                        Ok(scenario) => parsed.push((i, scenario)),
+                        Ok(scenario) => parsed.push(scenario),
                         Err(e) => push_issues(&mut details, e.issues, &format!("scenarios[{i}]")),
                     }
                 }
@@ -295,7 +295,7 @@ impl JobRequest {
         // Each policy against each inline scenario's rows (the scenario's own, and a policy
         // given twice, once).
         let mut details = Vec::new();
-        for (i, scenario) in &parsed {
+        for (i, scenario) in parsed.iter().enumerate() {
             for (j, spec) in specs.iter().enumerate() {
                 let own = matches!(spec, PolicySpec::Named(n) if n == "own");
                 if own || specs[..j].contains(spec) {

@@ -115,15 +115,29 @@ impl Generator {
 
     /// [`Generator::generate_with`], validated by the engine.
     pub fn scenario(self, scale: f64, seed: u64, clock: Clock) -> Result<Scenario, GenerateError> {
+        self.generate_checked(scale, seed, clock).map(|(_, s)| s)
+    }
+
+    /// [`Generator::generate_with`] and its validation, both: a timed scenario's is the one
+    /// [`Generator::fit_slot`] made, not done again.
+    pub fn generate_checked(
+        self,
+        scale: f64,
+        seed: u64,
+        clock: Clock,
+    ) -> Result<(Value, Scenario), GenerateError> {
         let mut value = self.generate_raw(scale, seed, clock)?;
         let checked = match self.fit_slot(&mut value, clock) {
             Some(checked) => checked,
             None => scenario_from_value(&value),
         };
-        checked.map_err(|source| GenerateError::Invalid {
-            generator: self,
-            source,
-        })
+        match checked {
+            Ok(s) => Ok((value, s)),
+            Err(source) => Err(GenerateError::Invalid {
+                generator: self,
+                source,
+            }),
+        }
     }
 }
 

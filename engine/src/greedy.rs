@@ -64,12 +64,7 @@ pub fn greedy_shares(s: &Scenario, net: &Network) -> Vec<f64> {
                 })
                 .collect();
             let share = if indivisible {
-                // Relative: an absolute 1e-9 let every use of 1e-9 or less fit forever.
-                let fits = uses
-                    .iter()
-                    .zip(&room)
-                    .all(|(&u, &c)| u <= c + 1e-9 * u.max(c));
-                if fits {
+                if uses.iter().zip(&room).all(|(&u, &c)| fits(u, c)) {
                     1.0
                 } else {
                     continue;
@@ -134,4 +129,10 @@ impl SubModel<'_> {
         result.infeasible_needs = short;
         result
     }
+}
+
+/// Whether `amount` fits in `room`, within a rounding of 1e-9 relative: an absolute 1e-9 let
+/// every use of 1e-9 or less fit forever. The greedy baseline and the timed repair share it.
+pub(crate) fn fits(amount: f64, room: f64) -> bool {
+    amount <= room + 1e-9 * amount.max(room)
 }

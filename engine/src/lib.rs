@@ -29,7 +29,7 @@ pub use input::{
     scenario_from_batches, scenario_from_json_str, scenario_from_value, scenario_with_policy,
     InputIssue, InvalidInput,
 };
-pub use model::{Policy, Scenario};
+pub use model::{Policy, Scenario, MAX_THREADS};
 pub use results::{AllocationRow, NeedRow, Report, ResourceRow, ResultTables, Summary};
 pub use solve::{solve, solve_with, Outcome, SolveOptions, Status};
 

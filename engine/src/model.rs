@@ -6,6 +6,9 @@
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Threads a solve may be given (`policy.threads`, and the Python package's `threads`).
+pub const MAX_THREADS: usize = 1024;
+
 /// Per-dimension quantities (`capacity`, `demand`, `use`), ordered by dimension name so that
 /// every output and the input digest are deterministic.
 pub type Quantities = BTreeMap<String, f64>;
@@ -192,6 +195,7 @@ pub struct Policy {
     pub solver: SolverChoice,
     pub time_limit_s: Option<f64>,
     pub mip_gap: f64,
+    /// At most [`MAX_THREADS`].
     pub threads: Option<usize>,
     /// The deprivation cost of the unmet share (objective `deprivation` only).
     #[serde(skip_serializing_if = "Option::is_none")]

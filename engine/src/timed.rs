@@ -375,8 +375,7 @@ fn moves_to(
             others.unbook(old.start, old.end, a);
             let peak = others.peak(new.start, new.end);
             others.book(old.start, old.end, a);
-            let cap = net.cap(r)[d];
-            if peak + a > cap + 1e-9 * cap.max(peak + a) {
+            if !crate::greedy::fits(peak + a, net.cap(r)[d]) {
                 return None;
             }
         }

@@ -80,11 +80,13 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
 
 
 def _check_threads(threads: int | None) -> None:
-    """``threads`` as the engine takes it: a whole number in [1, 1024], or None (all cores)."""
+    """``threads`` as the engine takes it: a whole number in [1, MAX_THREADS], or None (all
+    cores)."""
     if threads is None:
         return
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
-        raise InvalidArgument(f"threads must be a whole number in [1, 1024], not {threads!r}")
+    top = _commonsnet.MAX_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= top:
+        raise InvalidArgument(f"threads must be a whole number in [1, {top}], not {threads!r}")
 
 
 def _table(batch: pa.RecordBatch) -> pa.Table:

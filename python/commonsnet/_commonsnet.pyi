@@ -5,6 +5,7 @@ from typing import Any
 import pyarrow as pa
 
 __version__: str
+MAX_THREADS: int
 
 _Solved = tuple[str, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch | None]
 

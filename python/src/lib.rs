@@ -20,7 +20,7 @@ use commonsnet_engine::batch::{
     ScenarioSource,
 };
 use commonsnet_engine::input::InvalidInput;
-use commonsnet_engine::{Report, Scenario, SolveOptions};
+use commonsnet_engine::{Report, Scenario, SolveOptions, MAX_THREADS};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use serde_json::Value;
@@ -106,10 +106,6 @@ type Solved = (
     RecordBatch,
     Option<RecordBatch>,
 );
-
-/// Threads a call may ask for: as many as a policy's `threads` may be (a pool of 20,000
-/// threads took minutes to start).
-const MAX_THREADS: usize = 1024;
 
 fn threads_arg(threads: Option<usize>) -> Result<Option<usize>, Failure> {
     match threads {
@@ -498,6 +494,9 @@ fn _panic_inside_the_engine(py: Python<'_>, message: &str) -> PyResult<()> {
 #[pymodule]
 fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", commonsnet_engine::VERSION)?;
+    // Threads a call may ask for, as many as a policy's `threads` may be (a pool of 20,000
+    // threads took minutes to start); `commonsnet` checks its arguments against it.
+    m.add("MAX_THREADS", MAX_THREADS)?;
     m.add_function(wrap_pyfunction!(solve_json, m)?)?;
     m.add_function(wrap_pyfunction!(solve_tables, m)?)?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;

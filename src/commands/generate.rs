@@ -2,7 +2,7 @@
 
 use super::{describe, typed, OutFormat};
 use anyhow::{Context, Result};
-use commonsnet_datasets::generate::{Clock, Generator};
+use commonsnet_datasets::generate::{Clock, GenerateError, Generator};
 use commonsnet_datasets::{write_scenario_tables, DatasetError};
 use std::path::PathBuf;
 
@@ -34,9 +34,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     } else {
         Clock::Snapshot
     };
-    let value = args.name.generate_with(args.scale, args.seed, clock)?;
-    let scenario = commonsnet_engine::scenario_from_value(&value)
-        .map_err(|e| describe(DatasetError::Invalid(e)))?;
+    let (value, scenario) = match args.name.generate_checked(args.scale, args.seed, clock) {
+        Err(GenerateError::Invalid { source, .. }) => {
+            return Err(describe(DatasetError::Invalid(source)))
+        }
+        other => other?,
+    };
     if args.out.extension().and_then(|e| e.to_str()) == Some("json") {
         let text = serde_json::to_string_pretty(&value)?;
         std::fs::write(&args.out, text + "\n")

@@ -602,11 +602,12 @@ impl Validator {
         if let Some(g) = self.checked(&r, "mip_gap", |x| (0.0..=1.0).contains(&x), "in [0, 1]") {
             p.mip_gap = g;
         }
+        let rule = format!("a whole number in [1, {MAX_THREADS}]");
         if let Some(t) = self.checked(
             &r,
             "threads",
-            |x| (1.0..=1024.0).contains(&x) && x.fract() == 0.0,
-            "a whole number in [1, 1024]",
+            |x| (1.0..=MAX_THREADS as f64).contains(&x) && x.fract() == 0.0,
+            &rule,
         ) {
             p.threads = Some(t as usize);
         }

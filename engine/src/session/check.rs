@@ -204,13 +204,19 @@ impl Session {
     }
 
     /// [`Session::check_model_size`] under the bounds given (tests use small ones).
-    fn model_size_within(
-        &self,
-        events: &[Event],
+    fn model_size_within<'a>(
+        &'a self,
+        events: &'a [Event],
         max_links: usize,
         max_entries: usize,
     ) -> Result<(), Refusal> {
-        let mut dims: BTreeSet<&str> = self.dims.iter().map(String::as_str).collect();
+        // Only the batch's dimensions the session has not seen: no copy of its own per batch.
+        let mut new_dims: BTreeSet<&str> = BTreeSet::new();
+        let mut note = |dim: &'a String| {
+            if !self.dims.contains(dim) {
+                new_dims.insert(dim.as_str());
+            }
+        };
         let mut needs: Vec<&Need> = Vec::new();
         let mut resources: Vec<&Resource> = Vec::new();
         let mut rows = self.needs.len() + self.resources.len();
@@ -226,12 +232,12 @@ impl Session {
                     } else {
                         updated.insert(&n.id);
                     }
-                    dims.extend(n.demand.keys().map(String::as_str));
+                    n.demand.keys().for_each(&mut note);
                     needs.push(n);
                 }
                 EventKind::ResourceAdded(r) | EventKind::ResourceUpdated(r) => {
                     rows += usize::from(matches!(e.kind, EventKind::ResourceAdded(_)));
-                    dims.extend(r.capacity.keys().map(String::as_str));
+                    r.capacity.keys().for_each(&mut note);
                     resources.push(r);
                 }
                 _ => {}
@@ -240,7 +246,7 @@ impl Session {
         if needs.is_empty() && resources.is_empty() {
             return Ok(()); // nothing that adds a row, a dimension or a link
         }
-        let d = dims.len().max(1);
+        let d = (self.dims.len() + new_dims.len()).max(1);
         let entries = rows.saturating_mul(d);
         if entries > max_entries {
             return Err(Refusal::ModelTooLarge(format!(
