@@ -104,6 +104,32 @@ async function fitsWidth(page, width) {
   assert.ok(w <= width, `page is ${w} px wide in a ${width} px viewport`);
 }
 
+/** The page as it stands at this step: every control labelled, no wider than the viewport
+ * where that is a phone's (375 px or less), and a full-page screenshot `<name>-<width>.png`. */
+async function checkPage(page, vp, name) {
+  await everyControlLabelled(page);
+  if (vp.width <= 375) await fitsWidth(page, vp.width);
+  await page.screenshot({ path: join(OUT, `${name}-${vp.width}.png`), fullPage: true });
+}
+
+/** Clicks the button named `name` and waits for the file it downloads; the file's path. */
+async function downloadFrom(page, name) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name }).click()]);
+  return dl.path();
+}
+
+/** Fills the fields of `scope` (a form, or the page) found by their labels, in the order
+ * given, and presses its button named `button`. */
+async function fillAndPress(scope, values, button) {
+  for (const [label, value] of Object.entries(values)) await scope.getByLabel(label).fill(value);
+  await scope.getByRole('button', { name: button }).click();
+}
+
+/** A Parquet file starts with the magic bytes `PAR1`. */
+function assertParquet(path) {
+  assert.equal(readFileSync(path).subarray(0, 4).toString(), 'PAR1');
+}
+
 const fmt = (lang, x, digits) =>
   new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', { maximumFractionDigits: digits }).format(x);
 const pct = (lang, x) =>
@@ -182,16 +208,12 @@ async function plannerFlow(browser, server, vp) {
   assert.equal(await page.getByTestId('why').locator('li').count(), api.why.length);
 
   // Downloads: the allocations as CSV have the API's rows.
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Allocations (CSV)' }).click()]);
-  const csv = readFileSync(await dl.path(), 'utf8').trim().split(/\r\n/);
+  const csv = readFileSync(await downloadFrom(page, 'Allocations (CSV)'), 'utf8').trim().split(/\r\n/);
   assert.equal(csv.length, api.allocations.length + 1);
   assert.ok(csv[0].startsWith('resource,need,share'));
-  const [pq] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Allocations (Parquet)' }).click()]);
-  assert.equal(readFileSync(await pq.path()).subarray(0, 4).toString(), 'PAR1');
+  assertParquet(await downloadFrom(page, 'Allocations (Parquet)'));
 
-  await everyControlLabelled(page);
-  if (vp.width <= 375) await fitsWidth(page, vp.width);
-  await page.screenshot({ path: join(OUT, `planner-${vp.width}.png`), fullPage: true });
+  await checkPage(page, vp, 'planner');
 
   // Swedish, chosen in the page.
   await page.getByLabel('Language').selectOption('sv');
@@ -290,10 +312,7 @@ async function coordinatorFlow(browser, server, vp) {
 
   // Add a need through the form: its proposed match appears.
   const form = page.getByTestId('add-need');
-  await form.getByLabel('Id').fill('n2');
-  await form.getByLabel('Amount').fill('200');
-  await form.getByLabel('Longitude').fill('18.065');
-  await form.getByRole('button', { name: 'Add' }).click();
+  await fillAndPress(form, { Id: 'n2', Amount: '200', Longitude: '18.065' }, 'Add');
   await page.locator('[data-match="truck->n2"]').waitFor();
 
   // Another client adds a need: the stream brings it without a reload.
@@ -309,8 +328,7 @@ async function coordinatorFlow(browser, server, vp) {
 
   // A conflict answered 409 is shown in words, and nothing changes.
   state.allowStatus.add(409);
-  await form.getByLabel('Id').fill('n2');
-  await form.getByRole('button', { name: 'Add' }).click();
+  await fillAndPress(form, { Id: 'n2' }, 'Add');
   await page.getByTestId('error').filter({ hasText: 'The server refused this change, nothing was applied' }).waitFor();
   state.allowStatus.delete(409);
 
@@ -344,9 +362,7 @@ async function coordinatorFlow(browser, server, vp) {
   await n5.getByRole('button', { name: 'Why?' }).click();
   await n5.getByTestId('why').filter({ hasText: 'no resource in reach' }).waitFor();
 
-  await everyControlLabelled(page);
-  if (vp.width <= 375) await fitsWidth(page, vp.width);
-  await page.screenshot({ path: join(OUT, `coordinator-${vp.width}.png`), fullPage: true });
+  await checkPage(page, vp, 'coordinator');
 
   // Withdraw n5; the truck comes back: its dispatch is no longer active.
   await n5.getByRole('button', { name: 'Withdraw' }).click();
@@ -441,9 +457,7 @@ async function coordinatorTimedFlow(browser, server, vp) {
   const held = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.equal(held.clock, 18);
   assert.deepEqual(held.conflicts.map((x) => [x.booking.need, x.booking.resource, x.proposal]), [['b', 'd1', [{ resource: 'd2', share: 1, start_h: 18 }]]]);
-  await everyControlLabelled(page);
-  if (vp.width <= 375) await fitsWidth(page, vp.width);
-  await page.screenshot({ path: join(OUT, `coordinator-conflict-${vp.width}.png`), fullPage: true });
+  await checkPage(page, vp, 'coordinator-conflict');
 
   // Release: the card goes, b is proposed on d2 from 18 (5 h), its booking on d1 is gone.
   sent = nextEvents(page, id);
@@ -476,10 +490,7 @@ async function researcherFlow(browser, server, vp) {
   const { page } = c;
   await page.goto(server.origin + '/#/researcher');
   const form = page.getByTestId('job-form');
-  await form.getByLabel('Scenarios').fill('2');
-  await form.getByLabel('Scale').fill('0.3');
-  await form.getByLabel('Replicates').fill('2');
-  await form.getByRole('button', { name: 'Submit job' }).click();
+  await fillAndPress(form, { Scenarios: '2', Scale: '0.3', Replicates: '2' }, 'Submit job');
   await page.getByTestId('progress').waitFor();
   await page.getByTestId('job').filter({ hasText: ': done' }).waitFor({ timeout: 120_000 });
   assert.equal(await page.getByTestId('progress').getAttribute('value'), '12');
@@ -493,17 +504,11 @@ async function researcherFlow(browser, server, vp) {
   const plotted = result.rows.filter((r) => typeof r.cost === 'number' && typeof r.coverage_ratio === 'number').length;
   assert.equal(await page.getByTestId('compare').locator('figure').first().locator('svg[role=img] .series').count(), plotted);
   await page.locator('[data-table=runs] .count').filter({ hasText: '12 of 12 rows' }).waitFor();
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Parquet' }).click()]);
-  assert.equal(readFileSync(await dl.path()).subarray(0, 4).toString(), 'PAR1');
-  await everyControlLabelled(page);
-  if (vp.width <= 375) await fitsWidth(page, vp.width);
-  await page.screenshot({ path: join(OUT, `researcher-${vp.width}.png`), fullPage: true });
+  assertParquet(await downloadFrom(page, 'Parquet'));
+  await checkPage(page, vp, 'researcher');
 
   // A long job, cancelled from the page: the server stops it.
-  await form.getByLabel('Scenarios').fill('40');
-  await form.getByLabel('Scale').fill('2');
-  await form.getByLabel('Replicates').fill('3');
-  await form.getByRole('button', { name: 'Submit job' }).click();
+  await fillAndPress(form, { Scenarios: '40', Scale: '2', Replicates: '3' }, 'Submit job');
   await page.getByRole('button', { name: 'Cancel job' }).click();
   await page.getByTestId('job').filter({ hasText: ': cancelled' }).waitFor();
   const latest = (await server.api('GET', '/v1/jobs')).find((j) => j.progress.total === 360);
@@ -574,8 +579,7 @@ async function tokenFlow(browser) {
     state.allowStatus.add(401);
     await page.goto(server.origin + '/#/coordinator');
     await page.getByText('This server asks for an access token').waitFor();
-    await page.getByLabel('Access token').fill(token);
-    await page.getByRole('button', { name: 'Use token' }).click();
+    await fillAndPress(page, { 'Access token': token }, 'Use token');
     await page.getByRole('button', { name: 'Start empty' }).click();
     await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
     state.allowStatus.delete(401);
