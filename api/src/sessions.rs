@@ -24,7 +24,8 @@ use crate::schema;
 use crate::store::{LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
-    Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, MatchChange, Session,
+    Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, LogReplay, MatchChange,
+    Session,
 };
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
@@ -143,11 +144,29 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
+/// Log rows a rebuild reads at a time: the log of a long session holds a checkpoint every few
+/// dozen re-plans (each up to a few MB at 5,000 needs x 1,000 teams), so it is read in pages
+/// of this many batches, never whole.
+const REPLAY_PAGE: usize = 32;
+
 fn replay_log(
     log: &dyn SessionLog,
     id: &str,
     scenario: &str,
     limits: &SessionLimits,
+) -> Result<(Session, i64), InternalError> {
+    replay_log_paged(log, id, scenario, limits, REPLAY_PAGE)
+}
+
+/// A rebuild in two passes over the log, `page` batches at a time: the first reads only the
+/// entries' types, to find the last checkpoint (the events before it are replayed without
+/// re-planning), the second replays the entries up to the last batch the first one saw.
+fn replay_log_paged(
+    log: &dyn SessionLog,
+    id: &str,
+    scenario: &str,
+    limits: &SessionLimits,
+    page: usize,
 ) -> Result<(Session, i64), InternalError> {
     let bad = |message: String| InternalError::SessionLog {
         session: id.to_string(),
@@ -155,36 +174,52 @@ fn replay_log(
     };
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let mut last = 0;
-    let mut entries: Vec<Applied> = Vec::new();
-    // Per logged batch: a session trims its remembered ids after each one.
-    let mut event_ids: Vec<Vec<String>> = Vec::new();
-    let mut checkpoint: Option<usize> = None;
-    for (seq, applied, ids) in log.rows(id)? {
-        let applied: Vec<Applied> =
-            serde_json::from_str(&applied).map_err(|e| bad(e.to_string()))?;
-        for a in applied {
-            if matches!(a, Applied::Checkpoint { .. }) {
-                // Only the last checkpoint is installed: an earlier one is a re-plan point,
-                // which a rebuild before the last checkpoint skips (it holds one at a time).
-                if let Some(at) = checkpoint.replace(entries.len()) {
-                    entries[at] = Applied::Replanned;
-                }
+    let (mut entries, mut last_checkpoint, mut last) = (0, None, 0);
+    loop {
+        let rows = log.rows_after(id, last, page)?;
+        for (seq, applied, _) in &rows {
+            let scan = LogReplay::scan(applied).map_err(|e| bad(format!("batch {seq}: {e}")))?;
+            if let Some(at) = scan.last_checkpoint {
+                last_checkpoint = Some(entries + at);
             }
-            entries.push(a);
+            entries += scan.entries;
+            last = *seq;
         }
-        let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| bad(e.to_string()))?;
-        event_ids.push(ids);
-        last = seq;
+        if rows.len() < page {
+            break;
+        }
     }
-    // From the last checkpoint, if any: the re-plans before it are not run again.
     let initial = planned_scenario(&initial, limits);
-    let mut session = Session::rebuilt(&initial, limits.warm, limits.checkpoint_every, &entries)
-        .map_err(|e| bad(e.to_string()))?;
-    for ids in &event_ids {
-        session.remember_event_ids(ids.iter().map(String::as_str));
+    let mut replay = LogReplay::new(
+        &initial,
+        limits.warm,
+        limits.checkpoint_every,
+        last_checkpoint,
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let mut read = 0;
+    while read < last {
+        let rows = log.rows_after(id, read, page)?;
+        if rows.is_empty() {
+            return Err(bad(format!(
+                "the log ended at batch {read} of {last} while it was read"
+            )));
+        }
+        for (seq, applied, ids) in rows.into_iter().take_while(|r| r.0 <= last) {
+            let applied: Vec<Applied> =
+                serde_json::from_str(&applied).map_err(|e| bad(format!("batch {seq}: {e}")))?;
+            for a in &applied {
+                replay
+                    .push(a)
+                    .map_err(|e| bad(format!("batch {seq}: {e}")))?;
+            }
+            let ids: Vec<String> =
+                serde_json::from_str(&ids).map_err(|e| bad(format!("batch {seq}: {e}")))?;
+            replay.remember_event_ids(ids.iter().map(String::as_str));
+            read = seq;
+        }
     }
-    Ok((session, last))
+    Ok((replay.finish(), last))
 }
 
 struct HubInner {
@@ -1149,6 +1184,65 @@ mod tests {
         .unwrap()
     }
 
+    /// A rebuild read in pages of any size (one batch, three, the whole log) holds the live
+    /// session's plan and duals: the checkpoints found by the first pass are installed by the
+    /// second, as a rebuild from the whole log in memory does.
+    #[test]
+    fn a_paged_rebuild_holds_the_live_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = SessionLimits {
+            warm: true,
+            checkpoint_every: 2,
+            ..SessionLimits::default()
+        };
+        let h = hub(dir.path(), limits);
+        // Two dimensions: the session re-plans by the LP from kept bases and logs checkpoints.
+        let raw = json!({"resources": [
+                {"id": "van", "kind": "water", "capacity": {"l": 10, "kg": 6}},
+                {"id": "cart", "kind": "water", "capacity": {"l": 4, "kg": 9}}],
+            "needs": [{"id": "a", "kind": "water", "demand": {"l": 4, "kg": 2}}]});
+        let s = commonsnet_engine::scenario_from_value(&raw).unwrap();
+        h.create("s", "t", &s, &raw).unwrap();
+        for i in 0..9 {
+            let events = parse_events(
+                &json!([{"type": "need_added", "need": {"id": format!("n{i}"),
+                "kind": "water", "priority": 1 + i % 3,
+                "demand": {"l": 1 + i % 4, "kg": 3 - i % 3}}}]),
+            )
+            .unwrap();
+            block(h.events("s", "t", events).unwrap()).unwrap().unwrap();
+        }
+        let live = read(
+            h.read("s", "t", |s| (s.plan().clone(), s.report().needs))
+                .unwrap(),
+        )
+        .unwrap();
+        let rows = h.log().rows_after("s", 0, usize::MAX).unwrap();
+        let log: Vec<Applied> = rows
+            .iter()
+            .flat_map(|(_, applied, _)| serde_json::from_str::<Vec<Applied>>(applied).unwrap())
+            .collect();
+        let checkpoints = log
+            .iter()
+            .filter(|a| matches!(a, Applied::Checkpoint { .. }))
+            .count();
+        assert!(checkpoints >= 2, "{checkpoints} checkpoints logged");
+        let whole = Session::rebuilt(&s, true, 2, &log).unwrap();
+        assert_eq!(whole.plan(), &live.0);
+        for page in [1, 3, usize::MAX] {
+            let (r, last) =
+                replay_log_paged(h.log(), "s", &raw.to_string(), &limits, page).unwrap();
+            assert_eq!(last, rows.last().unwrap().0, "page {page}");
+            assert_eq!(r.plan(), &live.0, "page {page}: plan");
+            assert_eq!(r.report().needs, live.1, "page {page}: duals");
+            assert_eq!(
+                r.replans_run(),
+                whole.replans_run(),
+                "page {page}: re-plans"
+            );
+        }
+    }
+
     /// A panic on the actor answers that request with a 500, and the session goes on from its
     /// log: what was answered before is kept, what the failed burst held is not.
     #[test]
@@ -1213,7 +1307,7 @@ mod tests {
         ));
         h.delete("s1", "t").unwrap();
         assert_eq!(h.live_count(), 0);
-        assert!(h.log().rows("s1").unwrap().is_empty());
+        assert!(h.log().rows_after("s1", 0, usize::MAX).unwrap().is_empty());
         assert!(
             matches!(h.read("s1", "t", |_| ()), Err(ApiError::User(ref u)) if u.status() == StatusCode::NOT_FOUND)
         );
@@ -1267,7 +1361,7 @@ mod tests {
         deleting.join().unwrap().unwrap();
         assert!(h.log().session("s1").unwrap().is_none());
         assert!(
-            h.log().rows("s1").unwrap().is_empty(),
+            h.log().rows_after("s1", 0, usize::MAX).unwrap().is_empty(),
             "no log rows outlive the delete"
         );
         assert!(
@@ -1309,8 +1403,13 @@ mod tests {
         fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
             self.inner.session(id)
         }
-        fn rows(&self, id: &str) -> Result<Vec<crate::store::LogRow>, StoreError> {
-            self.inner.rows(id)
+        fn rows_after(
+            &self,
+            id: &str,
+            seq: i64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::LogRow>, StoreError> {
+            self.inner.rows_after(id, seq, limit)
         }
         fn delete(&self, id: &str) -> Result<bool, StoreError> {
             self.inner.delete(id)
@@ -1449,7 +1548,7 @@ mod tests {
             )
             .unwrap();
             assert!(planned, "reads see the finished re-plan");
-            let rows = h.log().rows("s").unwrap();
+            let rows = h.log().rows_after("s", 0, usize::MAX).unwrap();
             assert_eq!(seq, if late { 2 } else { 1 });
             assert_eq!(rows.len() as i64, seq);
             if late {

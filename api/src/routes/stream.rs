@@ -220,7 +220,7 @@ mod tests {
         fn session(&self, _: &str) -> Result<Option<(String, String)>, StoreError> {
             unreachable!()
         }
-        fn rows(&self, _: &str) -> Result<Vec<LogRow>, StoreError> {
+        fn rows_after(&self, _: &str, _: i64, _: usize) -> Result<Vec<LogRow>, StoreError> {
             unreachable!()
         }
         fn delete(&self, _: &str) -> Result<bool, StoreError> {

@@ -243,8 +243,8 @@ pub trait SessionLog: Send + Sync {
     fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError>;
     /// The tenant and initial scenario (JSON) of a stored session.
     fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError>;
-    /// The log, in order.
-    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError>;
+    /// The log's rows after `seq`, at most `limit` of them, in order: a page for a rebuild.
+    fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError>;
     /// Remove a session and its log in one transaction; false if it did not exist.
     fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Who serves the session of `tenant`: take (or keep) its lease when it is free, expired

@@ -718,14 +718,15 @@ impl SessionLog for PgStore {
         })
     }
 
-    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
+    fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.block(async {
             let client = self.pool.get().await?;
             let rows = client
                 .query(
-                    "SELECT seq, applied, event_ids FROM session_log WHERE session = $1
-                     ORDER BY seq",
-                    &[&id],
+                    "SELECT seq, applied, event_ids FROM session_log
+                     WHERE session = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &[&id, &seq, &limit],
                 )
                 .await?;
             Ok(rows

@@ -482,13 +482,17 @@ impl SessionLog for SqliteSessions {
             .optional()?)
     }
 
-    fn rows(&self, id: &str) -> Result<Vec<LogRow>, StoreError> {
+    fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let conn = self.conn();
         let mut st = conn.prepare(
-            "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 ORDER BY seq",
+            "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3",
         )?;
         let v = st
-            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map(params![id, seq, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(v)
     }
@@ -627,7 +631,7 @@ mod tests {
         };
         log.create("s1", "t", "{}").unwrap();
         log.append("s1", &entry(1)).unwrap();
-        assert_eq!(log.rows("s1").unwrap().len(), 1);
+        assert_eq!(log.rows_after("s1", 0, usize::MAX).unwrap().len(), 1);
         assert!(log.delete("s1").unwrap());
         let e = log.append("s1", &entry(2)).unwrap_err();
         assert!(
@@ -635,7 +639,7 @@ mod tests {
             "{e}"
         );
         assert!(e.is_unavailable());
-        assert!(log.rows("s1").unwrap().is_empty());
+        assert!(log.rows_after("s1", 0, usize::MAX).unwrap().is_empty());
         assert!(matches!(
             log.append("never", &entry(1)),
             Err(StoreError::SessionGone(_))

@@ -97,46 +97,111 @@ impl Session {
     /// fail-over), re-planning as [`Session::new_warm`] with `warm` would have: a warm one
     /// at each logged point from its first plan, or from the last checkpoint when the log
     /// holds one; a cold one once at the end. The first plan is solved only where a later
-    /// one depends on it (warm, no checkpoint).
+    /// one depends on it (warm, no checkpoint). A log too large to hold goes through
+    /// [`LogReplay`] entry by entry.
     pub fn rebuilt(
         initial: &Scenario,
         warm: bool,
         checkpoint_every: usize,
         log: &[Applied],
     ) -> Result<Session, RebuildError> {
-        let mut s = Session::unplanned(initial, warm)?;
-        s.set_checkpoint_every(checkpoint_every);
-        let from_checkpoint =
-            s.lp_starts.is_some() && log.iter().any(|a| matches!(a, Applied::Checkpoint { .. }));
-        if warm && !from_checkpoint {
-            s.replan_all();
+        let last_checkpoint = log
+            .iter()
+            .rposition(|a| matches!(a, Applied::Checkpoint { .. }));
+        let mut replay = LogReplay::new(initial, warm, checkpoint_every, last_checkpoint)?;
+        for a in log {
+            replay.push(a)?;
         }
-        s.replay_log(log)?;
-        Ok(s)
+        Ok(replay.finish())
+    }
+}
+
+/// The `type` of a logged [`Applied::Checkpoint`] (serde's spelling of the variant;
+/// `tests::a_scan_finds_the_last_checkpoint` holds the two together).
+const CHECKPOINT_TYPE: &str = "checkpoint";
+
+/// One logged batch as [`LogReplay::scan`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchScan {
+    pub entries: usize,
+    pub last_checkpoint: Option<usize>,
+}
+
+/// A rebuild fed its log one entry at a time, so that a reader can page through a log larger
+/// than the session it rebuilds (a checkpoint is logged every few dozen re-plans, and only the
+/// last one is installed). The caller finds the index of the log's last checkpoint first (a
+/// pass over the entries' `type` alone), since the events before it are replayed without
+/// re-planning.
+pub struct LogReplay {
+    session: Session,
+    /// The entry whose checkpoint is installed: the log's last, when this session keeps LP
+    /// bases (only such a session takes one, see `Session::install`).
+    install_at: Option<usize>,
+    /// Index of the next entry pushed.
+    next: usize,
+}
+
+impl LogReplay {
+    /// Start from the initial scenario; `last_checkpoint` is the index, in the whole log, of
+    /// its last `Applied::Checkpoint` entry.
+    pub fn new(
+        initial: &Scenario,
+        warm: bool,
+        checkpoint_every: usize,
+        last_checkpoint: Option<usize>,
+    ) -> Result<LogReplay, RebuildError> {
+        let mut session = Session::unplanned(initial, warm)?;
+        session.set_checkpoint_every(checkpoint_every);
+        let install_at = last_checkpoint.filter(|_| session.lp_starts.is_some());
+        if warm && install_at.is_none() {
+            session.replan_all();
+        }
+        Ok(LogReplay {
+            session,
+            install_at,
+            next: 0,
+        })
     }
 
-    /// Rebuild from a whole log (`Session::replay` entry by entry, then
-    /// `Session::end_replay`), taking the last checkpoint's state instead of re-planning at
-    /// the points before it.
-    pub fn replay_log(&mut self, log: &[Applied]) -> Result<(), ReplayError> {
-        // Only a session that keeps LP bases takes a checkpoint (see `install`).
-        let last = log
-            .iter()
-            .rposition(|a| matches!(a, Applied::Checkpoint { .. }))
-            .filter(|_| self.lp_starts.is_some());
-        let rest = match last {
-            Some(at) => {
-                for a in &log[..at] {
-                    self.replay_state(a)?;
-                }
-                &log[at..]
-            }
-            None => log,
-        };
-        for a in rest {
-            self.replay(a)?;
+    /// Replay the log's next entry: before the installed checkpoint only its change of the
+    /// state, from it on as [`Session::replay`] (re-planning at the logged points). A
+    /// checkpoint that is not installed is skipped: the session that logged it did not apply
+    /// it either.
+    pub fn push(&mut self, a: &Applied) -> Result<(), ReplayError> {
+        let at = self.next;
+        self.next += 1;
+        match self.install_at {
+            Some(install) if at < install => self.session.replay_state(a),
+            Some(install) if at == install => self.session.replay(a),
+            _ if matches!(a, Applied::Checkpoint { .. }) => Ok(()),
+            _ => self.session.replay(a),
         }
-        self.end_replay();
-        Ok(())
+    }
+
+    /// What a first pass over the log needs of one logged batch (its `applied` JSON): how
+    /// many entries it holds and the index among them of its last checkpoint. Only each
+    /// entry's `type` is read, so a batch holding a checkpoint is not built in memory.
+    pub fn scan(applied: &str) -> Result<BatchScan, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct EntryType {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        let types: Vec<EntryType> = serde_json::from_str(applied)?;
+        Ok(BatchScan {
+            entries: types.len(),
+            last_checkpoint: types.iter().rposition(|t| t.kind == CHECKPOINT_TYPE),
+        })
+    }
+
+    /// Remember a logged batch's event ids, in log order (the window trims as it did live).
+    pub fn remember_event_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        self.session.remember_event_ids(ids);
+    }
+
+    /// The rebuilt session, re-planned as [`Session::end_replay`] does.
+    pub fn finish(mut self) -> Session {
+        self.session.end_replay();
+        self.session
     }
 }

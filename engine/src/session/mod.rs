@@ -22,6 +22,7 @@
 
 mod check;
 mod checkpoint;
+pub use checkpoint::{BatchScan, LogReplay};
 mod event_ids;
 mod index_set;
 mod links;
@@ -114,7 +115,7 @@ pub enum Applied {
     Replanned,
     /// What the re-plans made of a session that keeps LP bases, after the re-plan logged just
     /// before (`Session::checkpoint_due`): a rebuild installs the last one and re-plans only
-    /// at the points after it (`Session::replay_log`).
+    /// at the points after it (`LogReplay`).
     Checkpoint {
         checkpoint: Box<Checkpoint>,
     },
