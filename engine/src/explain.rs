@@ -2,12 +2,12 @@
 //! from a solved [`Outcome`] by [`explain`]. The CLI's `--explain`, `/v1/solve`'s `"explain":
 //! true` and a live session's `why` route all answer these rows.
 
-use crate::graph::{check_link, distance, Excluded};
+use crate::graph::{check_link, distance, excluded_by_time, Excluded};
 use crate::lp::LEX_TOL;
-use crate::model::Objective;
+use crate::model::{Objective, Scenario};
 use crate::solve::{group_key, ConflictKind, Outcome, SolverUsed, Solvers, Status};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Shares and capacities closer than this to their bound count as at the bound.
 const EPS: f64 = 1e-9;
@@ -200,6 +200,9 @@ struct Plan<'o, 'a> {
     /// Timed scenarios: the plan's bookings per `resource * D + dim` of each reusable
     /// dimension (what is left there depends on when).
     booked: Vec<crate::timed::Bookings>,
+    /// With listed links: the listed links without a usable start of every need left without
+    /// links, by need (one pass over the links, on the first row that asks).
+    listed_misses: std::cell::OnceCell<HashMap<usize, Vec<(usize, Excluded)>>>,
 }
 
 impl<'o, 'a> Plan<'o, 'a> {
@@ -240,7 +243,21 @@ impl<'o, 'a> Plan<'o, 'a> {
             edges_of_need,
             edges_of_resource,
             booked,
+            listed_misses: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The scenario's listed links to need `n` (left without links) that have no usable
+    /// start, with the numbers of the time rule.
+    fn listed_without_start(&self, n: usize) -> Vec<(usize, Excluded)> {
+        let misses = self.listed_misses.get_or_init(|| {
+            let unlinked: Vec<usize> = (0..self.edges_of_need.len())
+                .filter(|&m| self.edges_of_need[m].is_empty())
+                .collect();
+            let found = excluded_by_time(self.o.scenario, &unlinked);
+            unlinked.into_iter().zip(found).collect()
+        });
+        misses.get(&n).cloned().unwrap_or_default()
     }
 
     /// Whether dimension `d` is reusable in a timed scenario: what is left of it depends on
@@ -335,8 +352,19 @@ impl<'o, 'a> Plan<'o, 'a> {
             return why;
         }
         if self.edges_of_need[n].is_empty() && s.links.is_some() {
-            why.reason = Reason::NoCandidate;
-            why.explanation = "the scenario's links list none to this need".into();
+            // The time model drops a listed link without a usable start (rule 5 over time).
+            let mut missed = self.listed_without_start(n);
+            if missed.is_empty() {
+                why.reason = Reason::NoCandidate;
+                why.explanation = "the scenario's links list none to this need".into();
+            } else {
+                why.reason = Reason::Time;
+                why.explanation = "no start of its time window fits on the links the scenario \
+                                   lists to it (the windows that collide are listed)"
+                    .into();
+                nearest_first(s, n, &mut missed);
+                why.candidates = Some(self.candidates(n, missed));
+            }
             return why;
         }
         if self.edges_of_need[n].is_empty() {
@@ -401,11 +429,18 @@ impl<'o, 'a> Plan<'o, 'a> {
             .all(|&e| self.used_up_for(e, n))
         {
             why.reason = Reason::Capacity;
-            why.explanation = format!(
-                "every linked resource is used up by needs the plan values more (priority {} \
-                 here); one more unit of a resource adds its shadow price",
-                need.priority
-            );
+            // Only what the evidence shows: the other needs served may be worth less per
+            // unit (a plan weighs the whole network), and an indivisible need is kept out by
+            // what is left, not by what is used.
+            why.explanation = if need.indivisible {
+                "it is indivisible, and no linked resource has enough left to serve it in full \
+                 (what each has left and serves instead is listed)"
+                    .into()
+            } else {
+                "every linked resource is used up in a dimension this need uses (what each \
+                 serves instead is listed); one more unit of a resource adds its shadow price"
+                    .into()
+            };
         } else {
             why.reason = Reason::Objective;
             why.explanation = format!(
@@ -502,29 +537,25 @@ impl<'o, 'a> Plan<'o, 'a> {
     fn nearest_excluded(&self, n: usize) -> Vec<Candidate> {
         let s = self.o.scenario;
         let need = &s.needs[n];
-        let mut excluded: Vec<(f64, usize, Excluded)> = s
+        let mut excluded: Vec<(usize, Excluded)> = s
             .resources
             .iter()
             .enumerate()
-            .filter_map(|(ri, r)| {
-                let e = check_link(ri, r, n, need, &s.policy).err()?;
-                Some((distance(r, need).unwrap_or(f64::INFINITY), ri, e))
-            })
+            .filter_map(|(ri, r)| Some((ri, check_link(ri, r, n, need, &s.policy).err()?)))
             .collect();
-        // Resources excluded by the time rules alone come first: they are the near misses.
-        excluded.sort_by(|a, b| {
-            let other_rule = |x: &(f64, usize, Excluded)| !x.2.is_time_rule();
-            other_rule(a)
-                .cmp(&other_rule(b))
-                .then(a.0.total_cmp(&b.0))
-                .then(a.1.cmp(&b.1))
-        });
+        nearest_first(s, n, &mut excluded);
+        self.candidates(n, excluded)
+    }
+
+    /// The first [`NEAREST`] of `excluded` as the row lists them.
+    fn candidates(&self, n: usize, excluded: Vec<(usize, Excluded)>) -> Vec<Candidate> {
+        let s = self.o.scenario;
         excluded
             .into_iter()
             .take(NEAREST)
-            .map(|(d, ri, e)| Candidate {
+            .map(|(ri, e)| Candidate {
                 resource: s.resources[ri].id.clone(),
-                distance_km: d.is_finite().then_some(d),
+                distance_km: distance(&s.resources[ri], &s.needs[n]),
                 explanation: e.to_string(),
                 excluded_by: e,
             })
@@ -550,5 +581,156 @@ impl<'o, 'a> Plan<'o, 'a> {
                 ratio_without_fairness: without / total,
             })
             .collect()
+    }
+}
+
+/// Resources excluded for need `n` in the order a row lists them: those excluded by the time
+/// rules alone first (they are the near misses), then by distance where known (else last),
+/// then input order.
+fn nearest_first(s: &Scenario, n: usize, excluded: &mut [(usize, Excluded)]) {
+    let need = &s.needs[n];
+    let far = |ri: usize| distance(&s.resources[ri], need).unwrap_or(f64::INFINITY);
+    // Distances are not negative, so their bits order as they do.
+    excluded.sort_by_cached_key(|(ri, e)| (!e.is_time_rule(), far(*ri).to_bits(), *ri));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario_from_value;
+    use crate::solve::{solve, Conflict};
+    use serde_json::{json, Value};
+
+    fn why_and_conflict(v: Value) -> (Vec<Why>, Vec<Conflict>) {
+        let s = scenario_from_value(&v).unwrap();
+        let o = solve(&s);
+        let conflict = o
+            .solution
+            .infeasibility
+            .as_ref()
+            .map(|i| i.conflict.clone())
+            .unwrap_or_default();
+        (explain(&o), conflict)
+    }
+
+    fn member(kind: ConflictKind, id: &str, dim: Option<&str>) -> Conflict {
+        Conflict {
+            kind,
+            id: id.into(),
+            dim: dim.map(str::to_string),
+        }
+    }
+
+    /// A listed link on which no start of the need fits (ready at hour 3 + 5, the deadline
+    /// at hour 2) is what keeps the need out: `time` with the link's numbers, not "no link
+    /// listed"; and with a `min_fill` the conflict names the window too.
+    #[test]
+    fn a_listed_link_without_a_start_is_a_time_row_and_a_window() {
+        let scenario = |min_fill: f64| {
+            json!({"resources": [{"id": "r1", "kind": "k", "capacity": {"u": 5},
+                    "available_from": 3}],
+                "needs": [{"id": "n1", "kind": "k", "demand": {"u": 1}, "deadline": 2,
+                    "duration_h": 1, "min_fill": min_fill}],
+                "links": [{"resource": "r1", "need": "n1", "time": 5}],
+                "policy": {"reusable": ["u"]}})
+        };
+        let (why, conflict) = why_and_conflict(scenario(0.0));
+        assert!(conflict.is_empty());
+        assert_eq!(why.len(), 1);
+        assert_eq!(why[0].reason, Reason::Time, "{why:?}");
+        let c = why[0].candidates.as_ref().unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].resource, "r1");
+        assert!(
+            matches!(c[0].excluded_by, Excluded::Start { ready_h, .. } if ready_h == 8.0),
+            "{c:?}"
+        );
+        let (why, conflict) = why_and_conflict(scenario(1.0));
+        assert_eq!(why[0].reason, Reason::MinFill);
+        assert_eq!(
+            conflict,
+            vec![
+                member(ConflictKind::MinFill, "n1", None),
+                member(ConflictKind::Window, "n1", None)
+            ]
+        );
+    }
+
+    /// A need with no link at all (no resource of its kind) is still `no_candidate`, and its
+    /// conflict has no window.
+    #[test]
+    fn no_link_listed_is_no_candidate_without_a_window() {
+        let (why, conflict) = why_and_conflict(json!({
+            "resources": [{"id": "r1", "kind": "k", "capacity": {"u": 5}}],
+            "needs": [{"id": "n1", "kind": "k", "demand": {"u": 1}, "min_fill": 1},
+                {"id": "n2", "kind": "k", "demand": {"u": 1}}],
+            "links": [{"resource": "r1", "need": "n2"}]}));
+        assert_eq!(why[0].reason, Reason::MinFill);
+        assert_eq!(conflict, vec![member(ConflictKind::MinFill, "n1", None)]);
+        let (why, _) = why_and_conflict(json!({
+            "resources": [{"id": "r1", "kind": "k", "capacity": {"u": 5}}],
+            "needs": [{"id": "n1", "kind": "k", "demand": {"u": 1}},
+                {"id": "n2", "kind": "k", "demand": {"u": 1}}],
+            "links": [{"resource": "r1", "need": "n2"}]}));
+        assert_eq!(why.len(), 1);
+        assert_eq!(why[0].reason, Reason::NoCandidate);
+    }
+
+    /// Rule-built links: a resource back too late for the need's use (available until hour
+    /// 3, a 2-hour use from hour 1 and a 1-hour turnaround) puts the window in the conflict
+    /// of a `min_fill` need without links; and in an LP conflict beside a capacity when
+    /// another resource does link (too small for the `min_fill`).
+    #[test]
+    fn windows_that_keep_resources_out_are_conflict_members() {
+        let scenario = |small: bool| {
+            let mut res = vec![json!({"id": "late", "kind": "bed", "capacity": {"beds": 4},
+                "available_until": 3, "turnaround_h": 1})];
+            if small {
+                res.push(json!({"id": "small", "kind": "bed", "capacity": {"beds": 1}}));
+            }
+            json!({"resources": res,
+                "needs": [{"id": "a", "kind": "bed", "demand": {"beds": 2}, "earliest": 1,
+                    "deadline": 1, "duration_h": 2, "min_fill": 1}],
+                "policy": {"reusable": ["beds"]}})
+        };
+        let (_, conflict) = why_and_conflict(scenario(false));
+        assert_eq!(
+            conflict,
+            vec![
+                member(ConflictKind::MinFill, "a", None),
+                member(ConflictKind::Window, "a", None)
+            ]
+        );
+        let (_, conflict) = why_and_conflict(scenario(true));
+        assert_eq!(
+            conflict,
+            vec![
+                member(ConflictKind::MinFill, "a", None),
+                member(ConflictKind::Capacity, "small", Some("beds")),
+                member(ConflictKind::Window, "a", None)
+            ]
+        );
+    }
+
+    /// An indivisible need that no linked resource can take whole is `capacity` without the
+    /// claim that the others are worth more: here the need served instead has the lower
+    /// priority, and one resource is not used at all.
+    #[test]
+    fn an_indivisible_capacity_row_says_what_the_evidence_shows() {
+        let (why, _) = why_and_conflict(json!({
+            "resources": [{"id": "r1", "kind": "k", "capacity": {"u": 1}},
+                {"id": "r2", "kind": "k", "capacity": {"u": 1.5}}],
+            "needs": [{"id": "n1", "kind": "k", "demand": {"u": 2}, "indivisible": true},
+                {"id": "n2", "kind": "k", "demand": {"u": 1}, "indivisible": true,
+                    "priority": 0.5}]}));
+        assert_eq!(why.len(), 1);
+        assert_eq!(why[0].need, "n1");
+        assert_eq!(why[0].reason, Reason::Capacity);
+        assert!(
+            why[0].explanation.starts_with("it is indivisible")
+                && !why[0].explanation.contains("values more"),
+            "{}",
+            why[0].explanation
+        );
     }
 }

@@ -2213,7 +2213,8 @@ impl SubModel<'_> {
     }
 
     /// The conflict in SPEC terms: its `min_fill` needs and `min_share` groups, then the
-    /// capacities (resource, dimension) the links of their needs use.
+    /// capacities (resource, dimension) the links of their needs use, then the windows of
+    /// its needs that keep resources out.
     fn conflict_members(&self, needs: &[usize], groups: &[usize]) -> Vec<Conflict> {
         let (s, net) = (self.scenario, self.net);
         let mut out: Vec<Conflict> = needs
@@ -2249,6 +2250,7 @@ impl SubModel<'_> {
             id: s.resources[r].id.clone(),
             dim: Some(net.dims[d].clone()),
         }));
+        out.extend(crate::solve::window_members(s, needs));
         out
     }
 }

@@ -134,7 +134,7 @@ pub struct Infeasibility {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
     pub kind: ConflictKind,
-    /// The need (`min_fill`), group (`min_share`) or resource (`capacity`).
+    /// The need (`min_fill`, `window`), group (`min_share`) or resource (`capacity`).
     pub id: String,
     /// The capacity's dimension.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,6 +148,9 @@ pub enum ConflictKind {
     MinFill,
     MinShare,
     Capacity,
+    /// A need's time window (SPEC link rule 5, or no usable start over time) keeps out
+    /// resources that would otherwise serve it.
+    Window,
 }
 
 /// The solver's answer, indexed like the [`Network`].
@@ -622,6 +625,21 @@ fn merge_greedy(
     sol
 }
 
+/// The `window` members of a conflict whose `min_fill` needs are `needs`: those whose time
+/// window keeps out a resource that every other link rule lets through (or a listed link).
+pub(crate) fn window_members(s: &Scenario, needs: &[usize]) -> Vec<Conflict> {
+    needs
+        .iter()
+        .zip(crate::graph::excluded_by_time(s, needs))
+        .filter(|(_, kept_out)| !kept_out.is_empty())
+        .map(|(&n, _)| Conflict {
+            kind: ConflictKind::Window,
+            id: s.needs[n].id.clone(),
+            dim: None,
+        })
+        .collect()
+}
+
 /// The answer of the optimising routes: plans merged in input order, the worst status, and
 /// for an infeasible scenario no plan but the needs and groups at fault.
 fn merge_optimised(
@@ -639,16 +657,20 @@ fn merge_optimised(
     let mut any_infeasible = !unlinked.is_empty();
     let mut infeasible_needs: Vec<usize> = unlinked;
     let mut infeasible_groups: Vec<String> = Vec::new();
-    // A need without links and a positive min_fill is a conflict of one.
+    // A need without links and a positive min_fill is a conflict of one, with its window
+    // when that is what keeps resources out.
     let mut conflict: Vec<Conflict> = infeasible_needs
         .first()
-        .map(|&n| Conflict {
-            kind: ConflictKind::MinFill,
-            id: s.needs[n].id.clone(),
-            dim: None,
+        .map(|&n| {
+            let mut c = vec![Conflict {
+                kind: ConflictKind::MinFill,
+                id: s.needs[n].id.clone(),
+                dim: None,
+            }];
+            c.extend(window_members(s, &[n]));
+            c
         })
-        .into_iter()
-        .collect();
+        .unwrap_or_default();
     // A failed part leaves the whole scenario without an answer (its plan would be partial).
     let errors: Vec<String> = results
         .iter()

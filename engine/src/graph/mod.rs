@@ -19,4 +19,4 @@ pub use components::{components, Component};
 pub use geo::{distance, haversine_km, GeoPoint, EARTH_RADIUS_KM};
 pub use network::{Edge, Network, Occupation, TimeModel};
 pub(crate) use rules::links_alike_by_capacity;
-pub use rules::{check_link, rule_link, Excluded};
+pub use rules::{check_link, excluded_by_time, rule_link, Excluded};

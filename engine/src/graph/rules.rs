@@ -1,8 +1,9 @@
 //! SPEC section 2's link rules for one pair, and the exclusion reason a planner reads.
 
 use super::{distance, Edge};
-use crate::model::{Need, Policy, Resource};
+use crate::model::{Need, Policy, Resource, Scenario};
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// Why SPEC's link rules exclude a pair: the first rule (in SPEC order) that fails.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -150,9 +151,20 @@ pub fn check_link(
         policy,
         std::convert::identity,
     )?;
-    // A need with a duration under the time model: some start must be usable.
+    check_starts(r, n, edge.time(), policy)?;
+    Ok(edge)
+}
+
+/// Rule 5 over time, for a link from `r` to `n` taking `time` hours (built by the rules or
+/// listed): a need with a duration under the time model must have a usable start on it.
+pub(crate) fn check_starts(
+    r: &Resource,
+    n: &Need,
+    time: Option<f64>,
+    policy: &Policy,
+) -> Result<(), Excluded> {
     if let (false, Some(duration)) = (policy.reusable.is_empty(), n.duration_h) {
-        let ready = ready_at(r, edge.time(), policy);
+        let ready = ready_at(r, time, policy);
         if usable_starts(r, n, ready, policy.slot()).next().is_none() {
             let starts: Vec<f64> = n.starts(policy.slot()).collect();
             return Err(Excluded::Start {
@@ -165,7 +177,58 @@ pub fn check_link(
             });
         }
     }
-    Ok(edge)
+    Ok(())
+}
+
+/// For each of `needs` (positions), the resources that would serve it but for SPEC's rule 5,
+/// the time rule, each with the rule's numbers: of the scenario's listed links to the need,
+/// those without a usable start (the only listed links the time model drops); with links
+/// built by the rules, the resources that every other rule lets through. A `time`
+/// explanation lists them, and they put the need's `window` in an infeasibility's conflict.
+/// One pass over the listed links for all `needs`.
+pub fn excluded_by_time(s: &Scenario, needs: &[usize]) -> Vec<Vec<(usize, Excluded)>> {
+    let mut out = vec![Vec::new(); needs.len()];
+    match &s.links {
+        Some(links) => {
+            let slot: HashMap<&str, usize> = needs
+                .iter()
+                .enumerate()
+                .map(|(k, &n)| (s.needs[n].id.as_str(), k))
+                .collect();
+            let mut resource_of: Option<HashMap<&str, usize>> = None;
+            for l in links {
+                let Some(&k) = slot.get(l.need.as_str()) else {
+                    continue;
+                };
+                let rix = resource_of.get_or_insert_with(|| {
+                    s.resources
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| (r.id.as_str(), i))
+                        .collect()
+                });
+                let Some(&ri) = rix.get(l.resource.as_str()) else {
+                    continue;
+                };
+                let need = &s.needs[needs[k]];
+                if let Err(e) = check_starts(&s.resources[ri], need, l.time, &s.policy) {
+                    out[k].push((ri, e));
+                }
+            }
+        }
+        None => {
+            for (k, &n) in needs.iter().enumerate() {
+                for (ri, r) in s.resources.iter().enumerate() {
+                    if let Err(e) = check_link(ri, r, n, &s.needs[n], &s.policy) {
+                        if e.is_time_rule() {
+                            out[k].push((ri, e));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The first hour a link from `r` taking `time` hours can start a use: SPEC's
