@@ -589,11 +589,21 @@ impl SessionHub {
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
-        let claimed = Instant::now();
         if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
             return Err(moved());
         }
         let (session, seq) = rebuild(&*self.inner.log, id, &scenario, &self.inner.limits)?;
+        // A rebuild can outlast the lease (the heartbeat renews only sessions in memory), and
+        // a session started on an expired lease would fail every append until it is unloaded,
+        // then rebuild the same way again. So it is claimed again, and no other replica may
+        // have extended the log meanwhile.
+        let claimed = Instant::now();
+        if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
+            return Err(moved());
+        }
+        if !self.inner.log.rows_after(id, seq, 1)?.is_empty() {
+            return Err(moved());
+        }
         let mut live = self.inner.live();
         self.start(&mut live, id, tenant, session, seq, claimed)
     }
@@ -1414,6 +1424,98 @@ mod tests {
         fn delete(&self, id: &str) -> Result<bool, StoreError> {
             self.inner.delete(id)
         }
+    }
+
+    /// A SQLite log with leases, fenced as PostgreSQL's: an append fails when the last claim
+    /// is older than the lease. `slow` makes each read of the log from its start take longer
+    /// than the lease (a long replay).
+    struct LeasedLog {
+        inner: crate::store::SqliteSessions,
+        lease: Duration,
+        claimed: Mutex<Instant>,
+        slow: std::sync::atomic::AtomicBool,
+    }
+
+    impl SessionLog for LeasedLog {
+        fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
+            *self.claimed.lock().unwrap() = Instant::now();
+            self.inner.create(id, tenant, scenario)
+        }
+        fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError> {
+            if self.claimed.lock().unwrap().elapsed() > self.lease {
+                return Err(StoreError::LeaseLost(format!("session {session}")));
+            }
+            self.inner.append(session, entry)
+        }
+        fn changes_after(
+            &self,
+            session: &str,
+            seq: i64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::PlanChange>, StoreError> {
+            self.inner.changes_after(session, seq, limit)
+        }
+        fn list(
+            &self,
+            tenant: &str,
+            limit: usize,
+        ) -> Result<Vec<crate::store::SessionListed>, StoreError> {
+            self.inner.list(tenant, limit)
+        }
+        fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+            self.inner.session(id)
+        }
+        fn rows_after(
+            &self,
+            id: &str,
+            seq: i64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::LogRow>, StoreError> {
+            if seq == 0 && self.slow.load(Ordering::SeqCst) {
+                std::thread::sleep(self.lease);
+            }
+            self.inner.rows_after(id, seq, limit)
+        }
+        fn delete(&self, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete(id)
+        }
+        fn claim(&self, _id: &str, _tenant: &str) -> Result<Owner, StoreError> {
+            *self.claimed.lock().unwrap() = Instant::now();
+            Ok(Owner::Here)
+        }
+        fn lease(&self) -> Option<Duration> {
+            Some(self.lease)
+        }
+    }
+
+    /// A session whose rebuild outlasts its lease is claimed again before it serves: its
+    /// first batch is logged, where it failed on the lapsed lease (503) at every reload.
+    #[test]
+    fn a_rebuild_longer_than_the_lease_claims_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(LeasedLog {
+            inner: crate::store::SqliteSessions::open(dir.path()).unwrap(),
+            lease: Duration::from_millis(300),
+            claimed: Mutex::new(Instant::now()),
+            slow: false.into(),
+        });
+        let limits = SessionLimits {
+            idle: Duration::from_millis(200),
+            ..SessionLimits::default()
+        };
+        let h = SessionHub::new(log.clone(), limits);
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        let out = block(h.events("s1", "t", add("b")).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.seq, 1);
+        wait_unloaded(&h);
+        log.slow.store(true, Ordering::SeqCst);
+        let out = block(h.events("s1", "t", add("c")).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!((out.seq, out.applied), (2, 1));
     }
 
     /// A batch refused against a batch staged before it in the same burst is answered only
