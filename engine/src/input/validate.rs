@@ -123,6 +123,10 @@ pub(crate) fn timed_columns<'a>(
         .sum()
 }
 
+/// Text holding U+0000 is refused: no name means it, and PostgreSQL's JSON types and many
+/// readers of the result files (C strings, terminals) cannot take it.
+const NUL_TEXT: &str = "must not contain the character U+0000 (NUL)";
+
 /// Why a time model of `columns` (link, start) pairs is refused: above
 /// [`MAX_TIMED_COLUMNS`]. The scenario's validator and a live session's events both use it.
 pub(crate) fn timed_size_issue(columns: f64) -> Option<String> {
@@ -247,6 +251,10 @@ impl Validator {
                 self.issue(r, key, "must not be empty");
                 None
             }
+            Some(Value::String(s)) if s.contains('\0') => {
+                self.issue(r, key, NUL_TEXT);
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
                 self.issue(r, key, format!("expected a string, got {}", kind_of(v)));
@@ -324,6 +332,9 @@ impl Validator {
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     match item {
+                        Value::String(s) if s.contains('\0') => {
+                            self.issue(r, &format!("{key}[{i}]"), NUL_TEXT)
+                        }
                         Value::String(s) if !s.is_empty() => {
                             out.insert(s.clone());
                         }
@@ -353,6 +364,10 @@ impl Validator {
                     let field = self.qty_field(key, dim);
                     if dim.trim().is_empty() {
                         self.issue(r, &field, "dimension name must not be empty");
+                        continue;
+                    }
+                    if dim.contains('\0') {
+                        self.issue(r, &field, NUL_TEXT);
                         continue;
                     }
                     match v {
@@ -729,6 +744,10 @@ impl Validator {
         let root = root.obj;
         let name = match root.get("name") {
             None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.contains('\0') => {
+                self.push("scenario", None, Some("name".into()), NUL_TEXT.into());
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
                 self.push(
@@ -1093,6 +1112,34 @@ mod tests {
         crate::scenario_from_value(&json!({"resources": rs, "needs": ns,
             "policy": {"max_distance_km": 3, "cross_community": false}}))
         .unwrap()
+    }
+
+    /// Text holding U+0000 is refused where it stands (row and field), wherever a scenario
+    /// holds text: the name, ids, kinds, skill lists and dimension names.
+    #[test]
+    fn text_with_a_nul_is_refused_naming_its_field() {
+        let err = crate::scenario_from_value(&json!({"name": "x\0y",
+            "resources": [{"id": "r\0", "kind": "k", "skills": ["a\0"],
+                "capacity": {"u": 1, "v\0": 1}}],
+            "needs": [{"id": "n", "kind": "k\0", "demand": {"u": 1}}]}))
+        .unwrap_err();
+        let at: Vec<(&str, Option<usize>, Option<&str>)> = err
+            .issues
+            .iter()
+            .filter(|i| i.message == NUL_TEXT)
+            .map(|i| (i.table.as_str(), i.row, i.field.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            vec![
+                ("scenario", None, Some("name")),
+                ("resources", Some(0), Some("id")),
+                ("resources", Some(0), Some("capacity.v\u{0}")),
+                ("resources", Some(0), Some("skills[0]")),
+                ("needs", Some(0), Some("kind")),
+            ],
+            "{err}"
+        );
     }
 
     #[test]
