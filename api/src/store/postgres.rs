@@ -179,32 +179,50 @@ impl PgStore {
     pub fn claim_run(&self) -> Result<Option<ClaimedRun>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
-            let row = client
-                .query_opt(
-                    &format!(
-                        "UPDATE run_leases l SET replica = $1, lease_until = {DB_NOW} + $2,
-                             claims = l.claims + 1
-                         FROM (SELECT r.job, r.idx FROM run_leases r JOIN jobs j ON j.id = r.job
-                               WHERE j.status IN ($3, $4)
-                                 AND (r.replica IS NULL OR r.lease_until < {DB_NOW})
-                               ORDER BY j.created_ms, r.job, r.idx
-                               LIMIT 1 FOR UPDATE OF r SKIP LOCKED) c
-                         WHERE l.job = c.job AND l.idx = c.idx
-                         RETURNING l.job, l.idx, l.claims"
-                    ),
-                    &[
-                        &self.settings.replica,
-                        &self.lease_ms(),
-                        &JobStatus::Queued,
-                        &JobStatus::Running,
-                    ],
+            // Job by job, oldest first, each job's lowest free run through the `(job, idx)`
+            // key: one query over every pending run of every job sorted them all (1.2 s a
+            // claim at 20 jobs of 100,000 runs, run by every worker after every run).
+            let jobs = client
+                .query(
+                    "SELECT id FROM jobs WHERE status IN ($1, $2) ORDER BY created_ms, id",
+                    &[&JobStatus::Queued, &JobStatus::Running],
                 )
                 .await?;
-            Ok(row.map(|r| ClaimedRun {
-                job: r.get(0),
-                index: r.get::<_, i64>(1) as u64,
-                claims: r.get(2),
-            }))
+            for job in jobs {
+                let job: String = job.get(0);
+                let row = client
+                    .query_opt(
+                        &format!(
+                            "UPDATE run_leases l SET replica = $1, lease_until = {DB_NOW} + $2,
+                                 claims = l.claims + 1
+                             FROM (SELECT r.job, r.idx FROM run_leases r
+                                   WHERE r.job = $3
+                                     AND (r.replica IS NULL OR r.lease_until < {DB_NOW})
+                                     AND EXISTS (SELECT 1 FROM jobs j
+                                                 WHERE j.id = r.job AND j.status IN ($4, $5))
+                                   ORDER BY r.idx
+                                   LIMIT 1 FOR UPDATE OF r SKIP LOCKED) c
+                             WHERE l.job = c.job AND l.idx = c.idx
+                             RETURNING l.job, l.idx, l.claims"
+                        ),
+                        &[
+                            &self.settings.replica,
+                            &self.lease_ms(),
+                            &job,
+                            &JobStatus::Queued,
+                            &JobStatus::Running,
+                        ],
+                    )
+                    .await?;
+                if let Some(r) = row {
+                    return Ok(Some(ClaimedRun {
+                        job: r.get(0),
+                        index: r.get::<_, i64>(1) as u64,
+                        claims: r.get(2),
+                    }));
+                }
+            }
+            Ok(None)
         })
     }
 
