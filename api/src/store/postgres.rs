@@ -628,12 +628,15 @@ impl SessionLog for PgStore {
             let tx = client.transaction().await?;
             // The lease is checked and extended with its row locked until the commit: a
             // replica taking the session over waits for this batch and then sees the lease
-            // live, so it cannot replay the log without it.
+            // live, so it cannot replay the log without it. Only while the session exists: a
+            // lease claimed in a race with its delete is left over, and a log row of no
+            // session would outlive the delete.
             let held = tx
                 .execute(
                     &format!(
                         "UPDATE session_owners SET lease_until = {DB_NOW} + $3
-                         WHERE session = $1 AND replica = $2 AND lease_until >= {DB_NOW}"
+                         WHERE session = $1 AND replica = $2 AND lease_until >= {DB_NOW}
+                           AND EXISTS (SELECT 1 FROM sessions WHERE id = $1)"
                     ),
                     &[&session, &self.settings.replica, &self.lease_ms()],
                 )
@@ -758,9 +761,11 @@ impl SessionLog for PgStore {
         self.block(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
-            tx.execute("DELETE FROM session_log WHERE session = $1", &[&id])
-                .await?;
+            // The lease row first: an append holding it commits before this goes on, so the
+            // log's delete below sees its row; a later append finds no lease.
             tx.execute("DELETE FROM session_owners WHERE session = $1", &[&id])
+                .await?;
+            tx.execute("DELETE FROM session_log WHERE session = $1", &[&id])
                 .await?;
             let n = tx
                 .execute("DELETE FROM sessions WHERE id = $1", &[&id])
