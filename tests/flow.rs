@@ -541,9 +541,12 @@ fn dimacs_errors_name_the_line() {
 fn transport_scenario(seed: u64, decimals: bool) -> serde_json::Value {
     use crate::common::{random_scenario, Shape};
     let mut rng = Rng::new(seed);
-    let objective = ["coverage", "cost"][rng.below(2) as usize];
-    let policy = serde_json::json!({"objective": objective, "max_distance_km": rng.grid(5, 40),
+    let objective = ["coverage", "cost", "weighted"][rng.below(3) as usize];
+    let mut policy = serde_json::json!({"objective": objective, "max_distance_km": rng.grid(5, 40),
                                     "speed_kmh": 30, "cost_per_km": if decimals { 0.25 } else { 0.0 }});
+    if objective == "weighted" {
+        policy["cost_weight"] = serde_json::json!(rng.grid(1, 4) / 4.0);
+    }
     let shape = Shape {
         resources: 8,
         needs: 12,
@@ -593,12 +596,27 @@ fn transportation_scenarios_agree_between_the_flow_fast_path_and_the_lp() {
         // Under coverage the LP's cost stage may trade up to 1e-7 relative of V for cost (SPEC's
         // hold); the flow is exactly lexicographic. So C agrees to that slack times the
         // cost-per-value ratio there, and exactly under the cost objective.
+        let needs = v["needs"].as_array().unwrap().len() as f64;
+        if v["policy"]["objective"] == "weighted" {
+            // One objective, V - w C: plans may differ among its ties (a need whose link's
+            // weighted cost equals its priority), its value may not (distance-based costs are
+            // rounded to 1e-4 per full service on the fast path).
+            let w = v["policy"]["cost_weight"].as_f64().unwrap();
+            let (a, b) = (
+                auto.summary.coverage_value - w * auto.summary.cost,
+                lp.summary.coverage_value - w * lp.summary.cost,
+            );
+            assert!(
+                (a - b).abs() <= 1e-4 * w * needs + 1e-6 * (1.0 + a.abs().max(b.abs())),
+                "seed {seed}: V - wC flow {a} lp {b}\n{v}"
+            );
+            continue;
+        }
         let c_ok = if v["policy"]["objective"] == "coverage" {
             (auto.summary.cost - lp.summary.cost).abs() <= 1e-4 * (1.0 + auto.summary.cost.abs())
                 && auto.summary.cost >= lp.summary.cost - 1e-9
         } else {
             // Distance-based costs are rounded to 1e-4 per full service on the fast path.
-            let needs = v["needs"].as_array().unwrap().len() as f64;
             (auto.summary.cost - lp.summary.cost).abs()
                 <= 1e-4 * needs + 1e-6 * (1.0 + lp.summary.cost.abs())
         };

@@ -9,13 +9,16 @@
 //! - An indivisible need: the HiGHS MIP.
 //! - SPEC's transportation case (one dimension, default uses, no fairness rule that enters
 //!   the model (max-min over one group does not: `Policy::fairness_implied`), no indivisible
-//!   need, `solver: auto`, objective `coverage` or `cost`) whose data scale to exact integers:
-//!   the assignment solver when it is one-to-one and small enough for a dense matrix, else the
-//!   network simplex.
+//!   need, `solver: auto`, objective `coverage`, `cost` or `weighted`) whose data scale to
+//!   exact integers: the assignment solver when it is one-to-one and small enough for a dense
+//!   matrix (not `weighted`, whose one objective is not the assignment's lexicographic one),
+//!   else the network simplex. Costs that are not short decimals (those built from distances)
+//!   are rounded to 1e-4 of a cost unit there: under `weighted`, `w C - V` then moves by at
+//!   most `5e-5 w` per full service, and a link whose weighted cost is that close to its
+//!   need's priority may be taken or left either way.
 //! - A timed scenario (SPEC's allocation over time): the HiGHS LP, or the MIP when a need
 //!   chooses among starts.
-//! - Anything else: the HiGHS LP. `weighted` stays there because its real-valued weight does
-//!   not scale exactly.
+//! - Anything else: the HiGHS LP.
 
 use crate::model::{Fairness, Objective, SolverChoice};
 use crate::submodel::SubModel;
@@ -79,7 +82,10 @@ impl SubModel<'_> {
         let Some(exact) = self.exact() else {
             return Route::Lp;
         };
-        if self.is_one_to_one() && self.assignment_fits(&exact) {
+        // The assignment route weighs coverage over cost lexicographically; `weighted`'s one
+        // stage goes to the flow.
+        let lexicographic = self.scenario.policy.objective != Objective::Weighted;
+        if lexicographic && self.is_one_to_one() && self.assignment_fits(&exact) {
             Route::Assignment(exact)
         } else {
             Route::Flow(exact)
@@ -94,14 +100,17 @@ impl SubModel<'_> {
     }
 
     /// SPEC's transportation case: one dimension, default uses, no fairness, no indivisible
-    /// need, `solver: auto`, objective `coverage` or `cost`, and no time model (capacity over
-    /// time is not a flow's node balance).
+    /// need, `solver: auto`, objective `coverage`, `cost` or `weighted` (a flow's linear
+    /// costs), and no time model (capacity over time is not a flow's node balance).
     fn is_transportation(&self) -> bool {
         let s = self.scenario;
         s.policy.solver == SolverChoice::Auto
             && self.net.time.is_none()
             && !self.fairness_applies()
-            && matches!(s.policy.objective, Objective::Coverage | Objective::Cost)
+            && matches!(
+                s.policy.objective,
+                Objective::Coverage | Objective::Cost | Objective::Weighted
+            )
             && self.net.num_dims() == 1
             && !self.net.has_use_override
             && self.needs.iter().all(|&n| !s.needs[n].indivisible)
@@ -222,6 +231,15 @@ impl SubModel<'_> {
         let cost =
             decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
         let priority = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
+        if s.policy.objective == Objective::Weighted {
+            // One objective, `w C - V`: the weighted costs and the priorities on one scale
+            // (both powers of ten, so the larger holds both exactly).
+            let w = s.policy.cost_weight;
+            let weighted = decimal_scale(self.edges.iter().map(|&e| w * net.edges[e].cost))
+                .unwrap_or(COST_ROUNDING);
+            let both = weighted.max(priority);
+            return Some((both, both));
+        }
         Some((cost, priority))
     }
 }
@@ -334,9 +352,16 @@ mod tests {
         let mut greedy = one_pair(json!({"indivisible": true}), json!({"u": 1}));
         greedy["policy"] = json!({"solver": "greedy"});
         assert_eq!(routes(greedy), [Route::Greedy]);
+        // `weighted` is one stage of the flow (never the lexicographic assignment), its
+        // weighted costs and priorities on one scale (0.25 x 1.5 = 0.375: thousandths).
         let mut weighted = one_pair(json!({}), json!({"u": 1}));
-        weighted["policy"] = json!({"objective": "weighted"});
-        assert_eq!(routes(weighted), [Route::Lp]);
+        weighted["policy"] = json!({"objective": "weighted", "cost_weight": 0.25});
+        let one_scale = Exact {
+            cost: 1000,
+            priority: 1000,
+            ..exact
+        };
+        assert_eq!(routes(weighted), [Route::Flow(one_scale)]);
         let mut lp = one_pair(json!({}), json!({"u": 1}));
         lp["policy"] = json!({"solver": "lp"});
         assert_eq!(routes(lp), [Route::Lp]);

@@ -151,7 +151,7 @@ impl SubModel<'_> {
         let (stage_cost, stage_scale) =
             main_stage(objective, shape.exact, &value_cost, &money_cost);
         let capacity_per_flow = 1.0 / q as f64;
-        let pi = sol.basis.as_ref()?.potentials(stage_cost);
+        let pi = sol.basis.as_ref()?.potentials(&stage_cost);
         let reduced = |a: usize| (stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]]) as f64;
         // An interval's room is worth the reduced cost of its timeline arc at its lower bound
         // (one unit more room lowers that bound by one); each interval counts towards its

@@ -14,6 +14,7 @@ use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
 use commonsnet_solvers::{
     solve_assignment, AssignmentProblem, FlowProblem, FlowSolution, NetworkSimplex, INFINITE,
 };
+use std::borrow::Cow;
 
 impl SubModel<'_> {
     /// Solve through the network simplex; `None` when the flow is infeasible (a `min_fill`
@@ -31,6 +32,12 @@ impl SubModel<'_> {
         } = *exact;
         let qf = q as f64;
         let scaled = |x: f64| crate::route::scaled(x, q);
+        // Under `weighted` the money costs carry `cost_weight` (and share the value's scale,
+        // `route::value_scales`), so that their sum is the objective `w C - V`.
+        let weight = match objective {
+            Objective::Weighted => s.policy.cost_weight,
+            _ => 1.0,
+        };
         // Nodes: 0 source, 1 sink, resources, then needs.
         let nr = self.resources.len();
         let mut local_res = std::collections::HashMap::with_capacity(nr);
@@ -61,7 +68,7 @@ impl SubModel<'_> {
             // take the need's dual when the basis is degenerate.
             let a = p.add_arc(from, to, 0, INFINITE, 0);
             link_arcs.push(a);
-            let c = unit(n, edge.cost, kc)?;
+            let c = unit(n, weight * edge.cost, kc)?;
             let v = unit(n, s.needs[n].priority, kp)?;
             value_cost.push(-v);
             money_cost.push(c);
@@ -100,7 +107,7 @@ impl SubModel<'_> {
 
         // Duals of the stage that sets the main objective, from the final basis.
         let (stage_cost, stage_scale) = main_stage(objective, *exact, &value_cost, &money_cost);
-        let pi = sol.basis.as_ref()?.potentials(stage_cost);
+        let pi = sol.basis.as_ref()?.potentials(&stage_cost);
         let gain = |a: usize| -> f64 {
             if sol.flow[a] < p.upper[a] {
                 return 0.0;
@@ -130,7 +137,7 @@ impl SubModel<'_> {
 }
 
 /// The flow of a part's objective on its integers: most value, then cheapest, as one exact
-/// lexicographic flow for `coverage`; cheapest for `cost`. `None` when infeasible or beyond
+/// lexicographic flow for `coverage`; cheapest for `cost`; least `w C - V` for `weighted`. `None` when infeasible or beyond
 /// 64-bit integers.
 pub(crate) fn solve_objective(
     objective: Objective,
@@ -140,6 +147,10 @@ pub(crate) fn solve_objective(
 ) -> Option<FlowSolution> {
     match objective {
         Objective::Coverage => NetworkSimplex::solve_lexicographic(p, value_cost, money_cost),
+        Objective::Weighted => {
+            p.cost = weighted_costs(value_cost, money_cost)?;
+            NetworkSimplex::solve(p)
+        }
         _ => {
             p.cost = money_cost.to_vec();
             NetworkSimplex::solve(p)
@@ -149,17 +160,37 @@ pub(crate) fn solve_objective(
 }
 
 /// The arc costs of the stage that sets the main objective, whose potentials give the duals,
-/// and the scale that turns them into the objective's units.
+/// and the scale that turns them into the objective's units. `weighted`'s one stage is the sum
+/// of the two costs (its money costs carry the weight, on the value's scale).
 pub(crate) fn main_stage<'c>(
     objective: Objective,
     exact: Exact,
     value_cost: &'c [i64],
     money_cost: &'c [i64],
-) -> (&'c [i64], f64) {
+) -> (Cow<'c, [i64]>, f64) {
     match objective {
-        Objective::Coverage => (value_cost, exact.priority as f64 * exact.lcm as f64),
-        _ => (money_cost, exact.cost as f64 * exact.lcm as f64),
+        Objective::Coverage => (
+            Cow::Borrowed(value_cost),
+            exact.priority as f64 * exact.lcm as f64,
+        ),
+        Objective::Weighted => (
+            Cow::Owned(weighted_costs(value_cost, money_cost).unwrap_or_default()),
+            exact.priority as f64 * exact.lcm as f64,
+        ),
+        _ => (
+            Cow::Borrowed(money_cost),
+            exact.cost as f64 * exact.lcm as f64,
+        ),
     }
+}
+
+/// `w C - V` per arc; `None` beyond 64-bit integers.
+fn weighted_costs(value_cost: &[i64], money_cost: &[i64]) -> Option<Vec<i64>> {
+    value_cost
+        .iter()
+        .zip(money_cost)
+        .map(|(&v, &c)| v.checked_add(c))
+        .collect()
 }
 
 impl SubModel<'_> {

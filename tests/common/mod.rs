@@ -186,6 +186,7 @@ pub fn objective_gain(s: &commonsnet_engine::Scenario) -> Option<f64> {
     let r = commonsnet_engine::solve_report(s);
     (r.summary.status == commonsnet_engine::Status::Optimal).then(|| match s.policy().objective {
         Objective::Cost => -r.summary.cost,
+        Objective::Weighted => r.summary.coverage_value - s.policy().cost_weight * r.summary.cost,
         _ => r.summary.coverage_value,
     })
 }
