@@ -4,10 +4,19 @@
 //! `cargo bench --bench load` (bounded: LOAD_SECS, default 30; LOAD_CLIENTS, default 32).
 //! Prints throughput, latency percentiles, error count and the server's peak resident memory.
 
+// The tests' `commonsnet serve` process: on a free port, stopped on drop.
+#[allow(dead_code)]
+#[path = "../tests/common/server.rs"]
+mod server;
+
+#[path = "shared/flags.rs"]
+mod flags;
+
 use commonsnet_engine::batch::SplitMix64;
+use flags::env_or;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use server::Server;
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,28 +65,10 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("LOAD_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-    let clients: usize = std::env::var("LOAD_CLIENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32);
-    let data = tempfile::tempdir().expect("temp dir");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("listening line");
-    let v: Value = serde_json::from_str(&line).expect("listening JSON");
-    let url = format!("http://{}/v1/solve", v["listening"].as_str().unwrap());
+    let secs: u64 = env_or("LOAD_SECS", 30);
+    let clients: usize = env_or("LOAD_CLIENTS", 32);
+    let mut server = Server::in_temp_dir(&[]);
+    let url = server.url("/v1/solve");
     let bodies: Arc<Vec<String>> =
         Arc::new((0..16).map(|s| crisis(s, 1000, 300).to_string()).collect());
 
@@ -136,9 +127,8 @@ fn main() {
         errors += e;
     }
     let wall = start.elapsed().as_secs_f64();
-    let rss = peak_rss_kib(server.id());
-    let _ = server.kill();
-    let _ = server.wait();
+    let rss = peak_rss_kib(server.child.id());
+    server.kill();
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
     println!(

@@ -13,60 +13,36 @@
 //! owner. Prints, per setup: requests per second, p50/p99 latency of events and of job
 //! submissions, errors (anything but 200/202) and the jobs left unfinished at the end.
 
+// The tests' PostgreSQL server and `commonsnet serve` process (and `process.rs`, through which
+// `pg.rs` runs PostgreSQL's tools).
 #[allow(dead_code)]
 #[path = "../tests/common/pg.rs"]
 mod pg;
+#[allow(dead_code)]
+#[path = "../tests/common/process.rs"]
+mod process;
+#[allow(dead_code)]
+#[path = "../tests/common/server.rs"]
+mod server;
 
+#[path = "shared/flags.rs"]
+mod flags;
+
+use flags::env_or;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use server::Server;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Replica {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &std::path::Path, store: Option<&str>) -> Replica {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
-    cmd.args([
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--max-queued-jobs",
-        "100000",
-        "--data",
-    ])
-    .arg(data)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+/// A replica on the data folder `data`, on its SQLite file or on the PostgreSQL database
+/// `store`, with a job queue long enough that the load is never refused.
+fn start(data: &std::path::Path, store: Option<&str>) -> Server {
+    let mut args = vec!["--max-queued-jobs", "100000"];
     if let Some(url) = store {
-        cmd.args(["--store", url]);
+        args.extend(["--store", url]);
     }
-    let mut child = cmd.spawn().expect("start server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("listening line");
-    let v: Value = serde_json::from_str(&line).expect("listening JSON");
-    let base = format!("http://{}", v["listening"].as_str().unwrap());
-    Replica { child, base }
+    Server::start(data, &args)
 }
 
 fn scenario(client: usize) -> Value {
@@ -109,7 +85,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 }
 
 /// One run of the load on `replicas`; prints its line.
-fn load(label: &str, replicas: &[Replica], clients: usize, secs: u64) {
+fn load(label: &str, replicas: &[Server], clients: usize, secs: u64) {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(60))
         .max_idle_connections_per_host(clients)
@@ -241,7 +217,7 @@ fn main() {
     };
     let url = server.database();
     let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-    let replicas: Vec<Replica> = dirs.iter().map(|d| start(d.path(), Some(&url))).collect();
+    let replicas: Vec<Server> = dirs.iter().map(|d| start(d.path(), Some(&url))).collect();
     load(
         &format!("{n} replicas, PostgreSQL"),
         &replicas,

@@ -105,23 +105,20 @@ fn odd_session_ids_are_not_found(s: &Server) {
 
 #[test]
 fn odd_session_ids_are_404_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    odd_session_ids_are_not_found(&Server::start(dir.path(), &[]));
+    odd_session_ids_are_not_found(&Server::in_temp_dir(&[]));
 }
 
 #[test]
 fn odd_session_ids_are_404_on_postgres() {
     let Some(pg) = PgServer::start() else { return };
     let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    odd_session_ids_are_not_found(&Server::start(dir.path(), &["--store", &url]));
+    odd_session_ids_are_not_found(&Server::in_temp_dir(&["--store", &url]));
 }
 
 /// A JSON body of the wrong shape is a 422 whose detail names the field's path.
 #[test]
 fn a_mistyped_body_field_is_named_by_its_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let r = post_json(
         &s,
         "/v1/jobs",
@@ -168,8 +165,7 @@ fn a_mistyped_body_field_is_named_by_its_path() {
 /// A multipart part given twice is refused, not overwritten by the second.
 #[test]
 fn a_multipart_part_given_twice_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let resources = b"id,kind,cap_beds\nr1,shelter,40\n";
     let needs = b"id,kind,dem_beds\nn1,shelter,4\n";
     let other = b"id,kind,dem_beds\nn2,shelter,400\n";
@@ -227,8 +223,7 @@ fn a_multipart_part_given_twice_is_refused() {
 /// gave out, and 0, resume the stream after them.
 #[test]
 fn a_last_event_id_ahead_of_the_session_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let id = two_teams_session(&s, None);
     let stream = |last: &str| {
         call(
@@ -327,8 +322,7 @@ fn serve_refuses_a_body_limit_beyond_the_address_space() {
 /// the job resumed and aborted it again.)
 #[test]
 fn a_jobs_policy_is_held_to_the_bounds_of_the_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let scenario = json!({
         "resources": [{"id": "r", "kind": "tool", "capacity": {"loans": 1}}],
         "needs": [{"id": "n", "kind": "tool", "demand": {"loans": 1}, "duration_h": 1,
@@ -391,8 +385,7 @@ fn a_jobs_policy_is_held_to_the_bounds_of_the_rows() {
 /// (of any length, 200 KB was taken) made one metrics series per request.
 #[test]
 fn an_unknown_method_is_one_metrics_label() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     for i in 0..3 {
         let method = format!("BREW{i}{}", "X".repeat(1000));
         let r = call(&method, &s.url("/healthz"), &[], None);
@@ -412,11 +405,7 @@ fn an_unknown_method_is_one_metrics_label() {
 #[test]
 fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(
-        dir.path(),
-        &["--max-connections", "1", "--write-timeout-s", "1"],
-    );
+    let s = Server::in_temp_dir(&["--max-connections", "1", "--write-timeout-s", "1"]);
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut hog = std::net::TcpStream::connect(&addr).unwrap();
     let request = format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\n\r\n");

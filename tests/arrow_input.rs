@@ -1,14 +1,15 @@
 //! Arrow and Parquet input: the same scenario read from tables equals the JSON one, and bad
 //! tables are reported with table, row and column.
 
+use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
 use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use commonsnet_datasets::{read_scenario_dir, write_scenario_tables, TableFormat};
 use commonsnet_engine::tables::scenario_to_tables;
-use commonsnet_engine::{scenario_from_batches, scenario_from_json_str, solve_report};
+use commonsnet_engine::{scenario_from_batches, scenario_from_json_str, solve_report, Scenario};
 use std::path::Path;
 use std::sync::Arc;
 
-fn example() -> commonsnet_engine::Scenario {
+fn example() -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json");
     scenario_from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -29,29 +30,34 @@ fn tables_in_memory_give_the_same_scenario_and_digest() {
     assert_eq!(back.digest(), s.digest());
 }
 
+/// `s` written as a directory of tables in `format` at `dir`, and read back (named as `s`: a
+/// directory holds no name).
+fn through_table_dir(s: &Scenario, dir: &Path, format: TableFormat) -> Scenario {
+    let t = scenario_to_tables(s).unwrap();
+    write_scenario_tables(
+        dir,
+        &t.resources,
+        &t.needs,
+        t.links.as_ref(),
+        Some(&t.policy),
+        format,
+    )
+    .unwrap();
+    read_scenario_dir(dir)
+        .unwrap()
+        .with_name(s.name().map(String::from))
+}
+
 #[test]
 fn arrow_ipc_and_parquet_directories_round_trip_and_solve_alike() {
     let s = example();
-    let t = scenario_to_tables(&s).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let want = solve_report(&s);
     for (name, fmt) in [
         ("flood-north", TableFormat::ArrowIpc),
         ("flood-north-pq", TableFormat::Parquet),
     ] {
-        let dir = tmp.path().join(name);
-        write_scenario_tables(
-            &dir,
-            &t.resources,
-            &t.needs,
-            t.links.as_ref(),
-            Some(&t.policy),
-            fmt,
-        )
-        .unwrap();
-        let back = read_scenario_dir(&dir)
-            .unwrap()
-            .with_name(s.name().map(String::from));
+        let back = through_table_dir(&s, &tmp.path().join(name), fmt);
         assert_eq!(back, s);
         let got = solve_report(&back);
         assert_eq!(got.summary.coverage_value, want.summary.coverage_value);
@@ -105,29 +111,21 @@ fn bad_tables_name_table_row_and_column() {
                 && i.message.contains(msg)
         })
     };
-    assert!(
-        has("resources", Some(1), "cap_seats", "not a finite number"),
-        "{:#?}",
-        err.issues
-    );
-    assert!(
-        has("resources", Some(2), "cap_seats", "negative"),
-        "{:#?}",
-        err.issues
-    );
-    assert!(
-        has("resources", None, "colour", "unknown column"),
-        "{:#?}",
-        err.issues
-    );
+    for (table, row, field, msg) in [
+        ("resources", Some(1), "cap_seats", "not a finite number"),
+        ("resources", Some(2), "cap_seats", "negative"),
+        ("resources", None, "colour", "unknown column"),
+        ("needs", Some(1), "min_fill", "not a finite number"),
+    ] {
+        assert!(
+            has(table, row, field, msg),
+            "{table} {row:?} {field} ~ {msg:?}: {:#?}",
+            err.issues
+        );
+    }
     assert!(
         has("needs", Some(1), "dem_seats", "at least one dimension")
             || has("needs", Some(1), "demand", "missing"),
-        "{:#?}",
-        err.issues
-    );
-    assert!(
-        has("needs", Some(1), "min_fill", "not a finite number"),
         "{:#?}",
         err.issues
     );
@@ -163,7 +161,6 @@ fn unsupported_column_types_are_reported_once() {
 
 #[test]
 fn csv_parquet_arrow_round_trip_keeps_a_scenario_identical() {
-    use commonsnet_datasets::{read_scenario_dir, write_scenario_tables, TableFormat};
     for name in commonsnet_datasets::generate::GENERATORS {
         let original = commonsnet_datasets::generate::generate_scenario(name, 1.0, 8).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -176,20 +173,7 @@ fn csv_parquet_arrow_round_trip_keeps_a_scenario_identical() {
         .into_iter()
         .enumerate()
         {
-            let t = commonsnet_engine::tables::scenario_to_tables(&current).unwrap();
-            let sub = dir.path().join(format!("{name}-{i}"));
-            write_scenario_tables(
-                &sub,
-                &t.resources,
-                &t.needs,
-                t.links.as_ref(),
-                Some(&t.policy),
-                format,
-            )
-            .unwrap();
-            let back = read_scenario_dir(&sub)
-                .unwrap()
-                .with_name(current.name().map(String::from));
+            let back = through_table_dir(&current, &dir.path().join(format!("{name}-{i}")), format);
             assert_eq!(back, original, "{name} after {format:?}");
             current = back;
         }
@@ -400,21 +384,17 @@ fn the_cli_widens_narrow_arrow_columns_and_refuses_others_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     write_ipc(&dir.path().join("resources.arrow"), &resources, false);
     write_ipc(&dir.path().join("needs.arrow"), &needs, true);
-    let bin = || std::process::Command::new(env!("CARGO_BIN_EXE_commonsnet"));
-    let out = bin().arg("solve").arg(dir.path()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let solve = || {
+        let mut cmd = commonsnet();
+        cmd.arg("solve").arg(dir.path());
+        cmd
+    };
+    let out = output_ok("commonsnet solve", &mut solve());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "optimal", "{v}");
 
     write_ipc(&dir.path().join("resources.arrow"), &refused_table(), false);
-    let out = bin().arg("solve").arg(dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let (_, err) = refused_in_one_line(&mut solve());
     assert!(
         err.contains("resources.arrow") && err.contains("column cap_crew: unsupported type Date"),
         "{err}"
@@ -423,7 +403,7 @@ fn the_cli_widens_narrow_arrow_columns_and_refuses_others_in_one_line() {
 
     // Damaged bytes are an error too, not a crash.
     std::fs::write(dir.path().join("resources.arrow"), b"ARROW1\0\0garbage").unwrap();
-    let out = bin().arg("solve").arg(dir.path()).output().unwrap();
+    let out = solve().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("resources.arrow"), "{err}");
@@ -437,8 +417,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
     let ipc = |b: &RecordBatch, stream: bool| {
         commonsnet_datasets::frames::ipc_bytes(std::slice::from_ref(b), stream).unwrap()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let (resources, needs) = narrow_tables();
     let r = solve_multipart(
         &s,

@@ -1,13 +1,10 @@
 //! The `commonsnet` binary: output shape, exit codes, files written.
 
+use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
+use crate::common::temp_file;
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-}
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json")
@@ -74,18 +71,16 @@ fn out_writes_arrow_or_parquet_tables_and_the_summary() {
 
 #[test]
 fn invalid_input_exits_non_zero_with_one_line_on_stderr() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bad = tmp.path().join("bad.json");
-    std::fs::write(&bad, r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"x": -1}}], "needs": [], "oops": 1}"#).unwrap();
-    let out = bin().arg("solve").arg(&bad).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let (tmp, bad) = temp_file(
+        "bad.json",
+        r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"x": -1}}], "needs": [], "oops": 1}"#,
+    );
+    let (stdout, err) = refused_in_one_line(commonsnet().arg("solve").arg(&bad));
+    assert!(stdout.is_empty());
     assert!(err.contains("resources[0].capacity.x"), "{err}");
     assert!(err.contains("scenario.oops: unknown field"), "{err}");
 
-    let out = bin()
+    let out = commonsnet()
         .arg("solve")
         .arg(tmp.path().join("missing.json"))
         .output()
@@ -95,18 +90,13 @@ fn invalid_input_exits_non_zero_with_one_line_on_stderr() {
 
 #[test]
 fn infeasible_is_an_answer_with_exit_zero() {
-    let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("inf.json");
-    std::fs::write(
-        &f,
+    let (_tmp, f) = temp_file(
+        "inf.json",
         r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"x": 1}}],
         "needs": [{"id": "a", "kind": "k", "demand": {"x": 2}, "min_fill": 1},
                   {"id": "b", "kind": "other", "demand": {"x": 1}, "min_fill": 0.5}]}"#,
-    )
-    .unwrap();
-    let out = bin().arg("solve").arg(&f).output().unwrap();
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    );
+    let v: Value = serde_json::from_str(&solve_ok(&[&f])).unwrap();
     assert_eq!(v["status"], "infeasible");
     assert_eq!(v["objective"], Value::Null);
     let needs: Vec<&str> = v["infeasibility"]["needs"]
@@ -143,13 +133,12 @@ fn solve_ok(args: &[&dyn AsRef<OsStr>]) -> String {
 /// `commonsnet COMMAND ARGS`, which must succeed: its standard output.
 #[track_caller]
 fn run_ok(command: &str, args: &[&dyn AsRef<OsStr>]) -> String {
-    let out = bin()
-        .arg(command)
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let out = output_ok(
+        command,
+        commonsnet()
+            .arg(command)
+            .args(args.iter().map(|a| a.as_ref())),
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -204,10 +193,8 @@ fn benchmark_formats_print_status_objective_and_solve_ms() {
 
 #[test]
 fn a_malformed_benchmark_file_names_its_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("bad.min");
-    std::fs::write(&f, "p min 2 1\nn 1 3\na 1 2 0 x 1\n").unwrap();
-    let out = bin().arg("solve").arg(&f).output().unwrap();
+    let (_tmp, f) = temp_file("bad.min", "p min 2 1\nn 1 3\na 1 2 0 x 1\n");
+    let out = commonsnet().arg("solve").arg(&f).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("line 3"), "{err}");
@@ -217,8 +204,6 @@ fn a_malformed_benchmark_file_names_its_line() {
 /// `generate --timed` makes a scenario that solves with one.
 #[test]
 fn a_timed_plan_prints_each_resources_schedule() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("library.json");
     let scenario = serde_json::json!({
         "resources": [{"id": "drill", "kind": "tool", "capacity": {"units": 1}, "turnaround_h": 2}],
         "needs": [
@@ -229,7 +214,7 @@ fn a_timed_plan_prints_each_resources_schedule() {
         ],
         "policy": {"reusable": ["units"], "slot_h": 12}
     });
-    std::fs::write(&file, scenario.to_string()).unwrap();
+    let (tmp, file) = temp_file("library.json", scenario.to_string());
     let v = solve_line(&[&file, &"--plan"]);
     assert_eq!(v["status"], "optimal");
     // "now" holds the drill 0-24 (free at 26); "late" takes the first 12 h slot after, 36.

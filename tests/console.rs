@@ -17,8 +17,7 @@ fn example() -> Value {
 
 #[test]
 fn the_console_is_served_at_the_root_with_a_strict_policy() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let r = get(&s, "/", None);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
@@ -145,8 +144,7 @@ fn sessions_are_listed_per_tenant_with_their_state() {
 
 #[test]
 fn generators_answer_the_scenario_the_library_makes() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let r = get(&s, "/v1/generators/disaster?seed=7&scale=0.5", None);
     assert_eq!(r.status, 200);
     let want = commonsnet_datasets::generate::generate("disaster", 0.5, 7).unwrap();

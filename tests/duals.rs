@@ -71,14 +71,9 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
         let mut rng = Rng::new(seed + 123_000);
         let objective = if seed % 2 == 0 { "coverage" } else { "cost" };
         let policy = json!({"objective": objective, "max_distance_km": 30});
-        let shape = Shape {
-            resources: 4,
-            needs: 6,
-            explicit_links: seed % 3 == 0,
-            indivisible: false,
-            min_fill: seed % 2 == 1,
-            dims: 2,
-        };
+        let shape = Shape::new(4, 6, 2)
+            .with_links(seed % 3 == 0)
+            .with_min_fill(seed % 2 == 1);
         let v = random_scenario(&mut rng, shape, policy);
         let s = scenario_from_value(&v).unwrap();
         let base = solve_report(&s);
@@ -86,33 +81,8 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
             continue;
         }
         let g0 = objective_gain(&s).unwrap();
-        for (ri, row) in base.resources.iter().enumerate() {
-            for (d, dim) in base.dims.iter().enumerate() {
-                let cap = s.resources()[ri].capacity.get(dim).copied().unwrap_or(0.0);
-                if cap <= 0.0 {
-                    continue;
-                }
-                let price = row.shadow_price[d];
-                let delta = 1e-3;
-                let up = s.with_capacity(ri, dim, cap + delta).unwrap();
-                let right = (objective_gain(&up).unwrap() - g0) / delta;
-                assert!(
-                    price >= right - 1e-4,
-                    "seed {seed} {}.{dim}: price {price} < right derivative {right}",
-                    row.id
-                );
-                let down = s.with_capacity(ri, dim, cap - delta).unwrap();
-                if let Some(gd) = objective_gain(&down) {
-                    let left = (g0 - gd) / delta;
-                    assert!(
-                        price <= left + 1e-4,
-                        "seed {seed} {}.{dim}: price {price} > left derivative {left}",
-                        row.id
-                    );
-                }
-                checked += 1;
-            }
-        }
+        let label = format!("seed {seed}");
+        checked += assert_prices_between_derivatives(&s, &base, g0, 1e-3, 1e-4, &label).len();
     }
     assert!(checked > 50, "only {checked} prices checked");
 }
@@ -127,14 +97,7 @@ fn mip_prices_lie_between_the_derivatives_of_the_fixed_lp() {
     for seed in 0..80u64 {
         let mut rng = Rng::new(seed + 321_000);
         let policy = json!({"objective": "coverage"});
-        let shape = Shape {
-            resources: 4,
-            needs: 6,
-            explicit_links: true,
-            indivisible: true,
-            min_fill: false,
-            dims: 2,
-        };
+        let shape = Shape::new(4, 6, 2).with_links(true).with_indivisible(true);
         let v = random_scenario(&mut rng, shape, policy);
         let s = scenario_from_value(&v).unwrap();
         let mip = solve_report(&s);
@@ -168,34 +131,10 @@ fn mip_prices_lie_between_the_derivatives_of_the_fixed_lp() {
         let f = scenario_from_value(&fixed).unwrap();
         let g0 = objective_gain(&f).unwrap();
         assert!(close(g0, mip.summary.coverage_value, 1e-6), "seed {seed}");
-        for (ri, row) in mip.resources.iter().enumerate() {
-            for (d, dim) in mip.dims.iter().enumerate() {
-                let cap = f.resources()[ri].capacity.get(dim).copied().unwrap_or(0.0);
-                if cap <= 0.0 {
-                    continue;
-                }
-                let price = row.shadow_price[d];
-                positive += usize::from(price > 1e-6);
-                let delta = 1e-3;
-                let up = f.with_capacity(ri, dim, cap + delta).unwrap();
-                let right = (objective_gain(&up).unwrap() - g0) / delta;
-                assert!(
-                    price >= right - 1e-4,
-                    "seed {seed} {}.{dim}: {price} < {right}",
-                    row.id
-                );
-                let down = f.with_capacity(ri, dim, cap - delta).unwrap();
-                if let Some(gd) = objective_gain(&down) {
-                    let left = (g0 - gd) / delta;
-                    assert!(
-                        price <= left + 1e-4,
-                        "seed {seed} {}.{dim}: {price} > {left}",
-                        row.id
-                    );
-                }
-                checked += 1;
-            }
-        }
+        let label = format!("seed {seed}");
+        let prices = assert_prices_between_derivatives(&f, &mip, g0, 1e-3, 1e-4, &label);
+        checked += prices.len();
+        positive += prices.iter().filter(|&&price| price > 1e-6).count();
     }
     assert!(checked > 30, "only {checked} prices checked");
     // (Before fixed-MIP duals every MIP price was 0.)

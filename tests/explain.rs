@@ -2,6 +2,7 @@
 //! policies: one row per need not served in full, and each reason's evidence holds when
 //! checked against the scenario and the plan from the outside.
 
+use crate::common::process::{commonsnet, output_ok};
 use crate::common::*;
 use crate::oracle::naive_links;
 use commonsnet_engine::explain::{Reason, Why};
@@ -179,14 +180,9 @@ fn check_used_up(
 
 #[test]
 fn every_short_need_has_one_reason_and_its_evidence_holds() {
-    let shape = Shape {
-        resources: 5,
-        needs: 8,
-        explicit_links: false,
-        indivisible: true,
-        min_fill: true,
-        dims: 2,
-    };
+    let shape = Shape::new(5, 8, 2)
+        .with_indivisible(true)
+        .with_min_fill(true);
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for seed in 0..200 {
         for (k, v) in check(seed, shape) {
@@ -209,26 +205,26 @@ fn every_short_need_has_one_reason_and_its_evidence_holds() {
     }
 }
 
+/// A random scenario of `shape` under a random policy with fairness off (the JSON, and as
+/// read): its plans are not bound by a level that fairness sets.
+fn scenario_without_fairness(seed: u64, shape: Shape) -> (Value, Scenario) {
+    let mut rng = Rng::new(seed);
+    let mut p = random_policy(&mut rng);
+    p["fairness"] = json!("none");
+    let value = random_scenario(&mut rng, shape, p);
+    let s = scenario_from_value(&value).unwrap();
+    (value, s)
+}
+
 /// One more unit of a resource named for a `capacity` need never lowers the objective (it can
 /// only widen the feasible set). Without fairness: under maxmin, more capacity can raise the
 /// level every later stage must hold, and so raise the cost.
 #[test]
 fn more_capacity_at_a_named_resource_never_lowers_the_objective() {
-    let shape = Shape {
-        resources: 4,
-        needs: 6,
-        explicit_links: false,
-        indivisible: false,
-        min_fill: false,
-        dims: 1,
-    };
+    let shape = Shape::new(4, 6, 1);
     let mut checked = 0;
     for seed in 300..420 {
-        let mut rng = Rng::new(seed);
-        let mut p = random_policy(&mut rng);
-        p["fairness"] = json!("none");
-        let value = random_scenario(&mut rng, shape, p);
-        let s = scenario_from_value(&value).unwrap();
+        let (_, s) = scenario_without_fairness(seed, shape);
         let Some(before) = objective_gain(&s) else {
             continue;
         };
@@ -263,10 +259,8 @@ fn more_capacity_at_a_named_resource_never_lowers_the_objective() {
 /// The CLI prints the rows and writes the why table; the HTTP solve answers them.
 #[test]
 fn cli_prints_why_and_writes_the_why_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("s.json");
-    std::fs::write(
-        &f,
+    let (dir, f) = temp_file(
+        "s.json",
         json!({
             "resources": [{"id": "r", "kind": "bed", "capacity": {"beds": 1}}],
             "needs": [
@@ -275,22 +269,17 @@ fn cli_prints_why_and_writes_the_why_table() {
                 {"id": "c", "kind": "van", "demand": {"beds": 1}}]
         })
         .to_string(),
-    )
-    .unwrap();
+    );
     let out_dir = dir.path().join("out");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .arg("solve")
-        .arg(&f)
-        .arg("--explain")
-        .arg("--out")
-        .arg(&out_dir)
-        .args(["--out-format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        "commonsnet solve --explain",
+        commonsnet()
+            .arg("solve")
+            .arg(&f)
+            .arg("--explain")
+            .arg("--out")
+            .arg(&out_dir)
+            .args(["--out-format", "csv"]),
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let why = v["why"].as_array().unwrap();
@@ -352,21 +341,12 @@ fn a_window_that_ends_before_the_need_starts_is_time() {
 fn infeasible_scenarios_name_an_irreducible_conflict() {
     use crate::fairness::Naive;
     use commonsnet_engine::solve::ConflictKind;
-    let shape = Shape {
-        resources: 4,
-        needs: 7,
-        explicit_links: false,
-        indivisible: true,
-        min_fill: true,
-        dims: 2,
-    };
+    let shape = Shape::new(4, 7, 2)
+        .with_indivisible(true)
+        .with_min_fill(true);
     let mut checked = 0;
     for seed in 600..900 {
-        let mut rng = Rng::new(seed);
-        let mut p = random_policy(&mut rng);
-        p["fairness"] = json!("none");
-        let value = random_scenario(&mut rng, shape, p);
-        let s = scenario_from_value(&value).unwrap();
+        let (value, s) = scenario_without_fairness(seed, shape);
         let report = commonsnet_engine::solve_report(&s);
         if report.summary.status != Status::Infeasible {
             continue;

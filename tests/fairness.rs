@@ -329,14 +329,7 @@ fn scenario(seed: u64, shape: Shape, policy: Value) -> (Value, Scenario) {
     (value, s)
 }
 
-const SHAPE: Shape = Shape {
-    resources: 5,
-    needs: 8,
-    explicit_links: false,
-    indivisible: false,
-    min_fill: true,
-    dims: 2,
-};
+const SHAPE: Shape = Shape::new(5, 8, 2).with_min_fill(true);
 
 /// The engine's status agrees with the naive model's verdict (infeasible when it finds no
 /// plan, optimal otherwise); the naive answer.

@@ -547,14 +547,9 @@ fn transport_scenario(seed: u64, decimals: bool) -> serde_json::Value {
     if objective == "weighted" {
         policy["cost_weight"] = serde_json::json!(rng.grid(1, 4) / 4.0);
     }
-    let shape = Shape {
-        resources: 8,
-        needs: 12,
-        explicit_links: seed.is_multiple_of(3),
-        indivisible: false,
-        min_fill: true,
-        dims: 1,
-    };
+    let shape = Shape::new(8, 12, 1)
+        .with_links(seed.is_multiple_of(3))
+        .with_min_fill(true);
     let mut v = random_scenario(&mut rng, shape, policy);
     if let Some(links) = v["links"].as_array_mut() {
         for l in links {
@@ -639,8 +634,8 @@ fn transportation_scenarios_agree_between_the_flow_fast_path_and_the_lp() {
 
 #[test]
 fn flow_shadow_prices_lie_between_the_one_sided_derivatives() {
+    use crate::common::{assert_prices_between_derivatives, objective_gain};
     use commonsnet_engine::{scenario_from_value, solve_report, Status};
-    let gain = crate::common::objective_gain;
     let mut checked = 0;
     for seed in 0..80u64 {
         let s = scenario_from_value(&transport_scenario(seed + 20_000, false)).unwrap();
@@ -654,36 +649,11 @@ fn flow_shadow_prices_lie_between_the_one_sided_derivatives() {
             "{}",
             base.summary.solver
         );
-        let g0 = gain(&s).unwrap();
-        for (ri, row) in base.resources.iter().enumerate() {
-            let cap = s.resources()[ri]
-                .capacity
-                .get("beds")
-                .copied()
-                .unwrap_or(0.0);
-            if cap < 1.0 {
-                continue;
-            }
-            let price = row.shadow_price[0];
-            // A whole unit keeps the data integral, so the perturbed solves stay on the fast path.
-            let up = s.with_capacity(ri, "beds", cap + 1.0).unwrap();
-            let right = gain(&up).unwrap() - g0;
-            assert!(
-                price >= right - 1e-6,
-                "seed {seed} {}: price {price} < right {right}",
-                row.id
-            );
-            let down = s.with_capacity(ri, "beds", cap - 1.0).unwrap();
-            if let Some(gd) = gain(&down) {
-                let left = g0 - gd;
-                assert!(
-                    price <= left + 1e-6,
-                    "seed {seed} {}: price {price} > left {left}",
-                    row.id
-                );
-            }
-            checked += 1;
-        }
+        let g0 = objective_gain(&s).unwrap();
+        // Steps of a whole unit keep the data integral, so the perturbed solves stay on the
+        // fast path. (The scenarios have one dimension, beds.)
+        let label = format!("seed {seed}");
+        checked += assert_prices_between_derivatives(&s, &base, g0, 1.0, 1e-6, &label).len();
     }
     assert!(checked > 50, "{checked}");
 }
@@ -711,6 +681,7 @@ fn one_to_one_scenario(seed: u64) -> serde_json::Value {
 
 #[test]
 fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
+    use crate::common::{assert_prices_between_derivatives, objective_gain};
     use commonsnet_engine::model::Objective;
     use commonsnet_engine::{scenario_from_value, solve_report, Status};
     let mut routed = 0;
@@ -744,29 +715,11 @@ fn one_to_one_matching_goes_to_the_assignment_solver_and_agrees_with_the_lp() {
         );
         // Every allocation is whole: one team, one incident.
         assert!(auto.allocations.iter().all(|a| a.share == 1.0));
-        // Shadow prices lie between the one-sided derivatives of the main objective.
-        let gain = crate::common::objective_gain;
-        let g0 = gain(&s).unwrap();
-        for (ri, row) in auto.resources.iter().enumerate() {
-            let up = s.with_capacity(ri, "teams", 2.0).unwrap();
-            let right = gain(&up).unwrap() - g0;
-            let down = s.with_capacity(ri, "teams", 0.0).unwrap();
-            let price = row.shadow_price[0];
-            assert!(
-                price >= right - 1e-3,
-                "seed {seed} {}: price {price} < right {right}",
-                row.id
-            );
-            if let Some(gd) = gain(&down) {
-                assert!(
-                    price <= g0 - gd + 1e-3,
-                    "seed {seed} {}: price {price} > left {}",
-                    row.id,
-                    g0 - gd
-                );
-            }
-            prices += 1;
-        }
+        // Shadow prices lie between the one-sided derivatives of the main objective, by steps
+        // of the one team each resource has.
+        let g0 = objective_gain(&s).unwrap();
+        let label = format!("seed {seed}");
+        prices += assert_prices_between_derivatives(&s, &auto, g0, 1.0, 1e-3, &label).len();
     }
     assert!(
         routed > 100 && prices > 200,

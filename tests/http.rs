@@ -76,8 +76,7 @@ fn ipc_stream(batch: &arrow_array::RecordBatch) -> Vec<u8> {
 
 #[test]
 fn solve_json_in_json_and_arrow_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let scenario = commonsnet_engine::scenario_from_value(&example()).unwrap();
     let local = commonsnet_engine::solve_report(&scenario);
 
@@ -127,8 +126,7 @@ fn solve_json_in_json_and_arrow_out() {
 
 #[test]
 fn solve_arrow_multipart_in_equals_json_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let scenario = commonsnet_engine::scenario_from_value(&example()).unwrap();
     let t = commonsnet_engine::tables::scenario_to_tables(&scenario).unwrap();
     let (res, needs) = (ipc_stream(&t.resources), ipc_stream(&t.needs));
@@ -180,8 +178,7 @@ fn solve_arrow_multipart_in_equals_json_in() {
 
 #[test]
 fn job_from_submit_to_result_in_three_formats() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     // Timed scenarios (tool loans over four weeks): first-come-first-served against optimal.
     let job = json!({"generator": {"name": "urban", "count": 2, "timed": true},
         "policies": ["greedy", "coverage"],
@@ -248,6 +245,22 @@ pub(crate) fn long_job() -> Value {
         "replicates": 5, "seed": 11, "perturb": {"demand": 0.2, "failures": 0.05}})
 }
 
+/// Submit [`long_job`] to `s`, which must accept it; its id.
+pub(crate) fn submit_long_job(s: &Server) -> String {
+    let r = post_json(s, "/v1/jobs", &long_job(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+/// The rows (without timings) of [`long_job`] run start to end on a server of its own, on
+/// SQLite: what the same job must give after a kill, a restart or a spread over replicas.
+pub(crate) fn uninterrupted_long_job_rows() -> Vec<RunRow> {
+    let s = Server::in_temp_dir(&[]);
+    let id = submit_long_job(&s);
+    wait_job(&s, &id, None, 300, done);
+    without_timing(rows_of(&s, &id))
+}
+
 pub(crate) fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
     for r in &mut rows {
         r.solve_ms = None;
@@ -259,9 +272,7 @@ pub(crate) fn without_timing(mut rows: Vec<RunRow>) -> Vec<RunRow> {
 fn sigkill_mid_job_then_restart_completes_with_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), &["--job-threads", "1"]);
-    let r = post_json(&s, "/v1/jobs", &long_job(), None);
-    assert_eq!(r.status, 202);
-    let id = r.json()["id"].as_str().unwrap().to_string();
+    let id = submit_long_job(&s);
     let before = wait_job(&s, &id, None, 120, |v| {
         v["progress"]["done"].as_i64() >= Some(3)
     });
@@ -279,27 +290,15 @@ fn sigkill_mid_job_then_restart_completes_with_the_same_result() {
     let fin = wait_job(&s, &id, None, 300, done);
     assert_eq!(fin["attempts"], 2, "{fin}");
     let resumed = without_timing(rows_of(&s, &id));
-
-    let other = tempfile::tempdir().unwrap();
-    let s2 = Server::start(other.path(), &[]);
-    let id2 = post_json(&s2, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_job(&s2, &id2, None, 300, done);
-    let uninterrupted = without_timing(rows_of(&s2, &id2));
     assert_eq!(resumed.len(), 40);
-    assert_eq!(resumed, uninterrupted);
+    assert_eq!(resumed, uninterrupted_long_job_rows());
 }
 
 #[test]
 fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), &["--job-threads", "1"]);
-    let id = post_json(&s, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = submit_long_job(&s);
     wait_job(&s, &id, None, 60, |v| v["status"] == "running");
     let r = call("DELETE", &s.url(&format!("/v1/jobs/{id}")), &[], None);
     assert_eq!(r.status, 200);
@@ -313,10 +312,7 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     assert_eq!((r.status, r.code().as_str()), (409, "job_not_done"));
 
     // SIGTERM: the server stops cleanly, the running job stays resumable.
-    let id2 = post_json(&s, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id2 = submit_long_job(&s);
     wait_job(&s, &id2, None, 60, |v| {
         v["progress"]["done"].as_i64() >= Some(1)
     });
@@ -426,27 +422,20 @@ fn oversized(s: &Server, path: &str, len: usize) -> Resp {
 
 #[test]
 fn body_limit_and_full_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(
-        dir.path(),
-        &[
-            "--body-limit-mib",
-            "1",
-            "--max-queued-jobs",
-            "1",
-            "--job-threads",
-            "1",
-        ],
-    );
+    let s = Server::in_temp_dir(&[
+        "--body-limit-mib",
+        "1",
+        "--max-queued-jobs",
+        "1",
+        "--job-threads",
+        "1",
+    ]);
     for path in ["/v1/solve", "/v1/jobs"] {
         let r = oversized(&s, path, 2 << 20);
         assert_eq!((r.status, r.code().as_str()), (413, "body_too_large"));
     }
 
-    let first = post_json(&s, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = submit_long_job(&s);
     wait_job(&s, &first, None, 60, |v| v["status"] == "running");
     let second = post_json(&s, "/v1/jobs", &long_job(), None);
     assert_eq!(second.status, 202, "one job may wait");
@@ -473,8 +462,7 @@ fn body_limit_and_full_queue() {
 
 #[test]
 fn openapi_documents_every_route() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let doc = get(&s, "/openapi.json", None).json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let routes = [
@@ -538,8 +526,7 @@ type BadCase = (
 
 #[test]
 fn bad_requests_get_exact_statuses_and_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let ex = example();
     let mut bad_need = ex.clone();
     bad_need["needs"][1]["priority"] = json!(-2);
@@ -732,8 +719,7 @@ fn session_events_plan_why_and_replay_after_sigkill() {
 
 #[test]
 fn session_stream_resumes_with_last_event_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[]);
+    let s = Server::in_temp_dir(&[]);
     let id = session_with_teams(&s);
     for (i, lat) in [45.01, 45.02, 45.03].iter().enumerate() {
         assert_eq!(
@@ -1029,8 +1015,7 @@ fn a_replan_past_the_budget_answers_replanning_and_streams_the_plan() {
     let budgeted = plan_of(&s, &id);
     assert!(budgeted.1.as_f64().unwrap() > 0.0);
     // The same batches without a budget: the same plan, every answer with its changes.
-    let dir2 = tempfile::tempdir().unwrap();
-    let s2 = Server::start(dir2.path(), &[]);
+    let s2 = Server::in_temp_dir(&[]);
     let id2 = session_with_teams(&s2);
     for b in &batches {
         let body = events(&s2, &id2, b.clone()).json();

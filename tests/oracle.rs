@@ -222,14 +222,7 @@ fn check(seed: u64, shape: Shape) {
 
 #[test]
 fn rule_built_divisible_scenarios_match_the_naive_model() {
-    let shape = Shape {
-        resources: 6,
-        needs: 8,
-        explicit_links: false,
-        indivisible: false,
-        min_fill: true,
-        dims: 2,
-    };
+    let shape = Shape::new(6, 8, 2).with_min_fill(true);
     for seed in 0..150 {
         check(seed, shape);
     }
@@ -237,14 +230,7 @@ fn rule_built_divisible_scenarios_match_the_naive_model() {
 
 #[test]
 fn explicit_links_with_use_overrides_match_the_naive_model() {
-    let shape = Shape {
-        resources: 5,
-        needs: 7,
-        explicit_links: true,
-        indivisible: false,
-        min_fill: true,
-        dims: 2,
-    };
+    let shape = Shape::new(5, 7, 2).with_links(true).with_min_fill(true);
     for seed in 1000..1150 {
         check(seed, shape);
     }
@@ -252,21 +238,13 @@ fn explicit_links_with_use_overrides_match_the_naive_model() {
 
 #[test]
 fn indivisible_needs_match_the_naive_mip() {
-    let shape = Shape {
-        resources: 5,
-        needs: 8,
-        explicit_links: false,
-        indivisible: true,
-        min_fill: true,
-        dims: 3,
-    };
+    let shape = Shape::new(5, 8, 3)
+        .with_indivisible(true)
+        .with_min_fill(true);
     for seed in 2000..2120 {
         check(seed, shape);
     }
-    let shape = Shape {
-        explicit_links: true,
-        ..shape
-    };
+    let shape = shape.with_links(true);
     for seed in 3000..3120 {
         check(seed, shape);
     }
@@ -281,14 +259,7 @@ fn indivisible_needs_match_the_naive_mip() {
 /// groups the rule binds and the scenario stays on HiGHS.
 #[test]
 fn max_min_over_one_group_is_solved_as_coverage_and_matches_the_naive_model() {
-    let shape = Shape {
-        resources: 6,
-        needs: 10,
-        explicit_links: false,
-        indivisible: false,
-        min_fill: true,
-        dims: 1,
-    };
+    let shape = Shape::new(6, 10, 1).with_min_fill(true);
     let (mut on_flow, mut on_lp, mut greedy_short) = (0, 0, 0);
     for seed in 4000..4150 {
         let mut rng = Rng::new(seed);

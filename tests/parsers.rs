@@ -2,11 +2,12 @@
 //! refused naming the line (before anything is allocated for them), and JSON keys given twice
 //! are refused with their path wherever a scenario, a policy or events are read.
 
+use crate::common::process::{commonsnet, refused_in_one_line};
+use crate::common::temp_file;
 use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
 use commonsnet_datasets::orlib::parse_gap;
 use commonsnet_engine::input::{parse_json, JsonError};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Run `f` and check it answers quickly: a parser that sized a buffer by the header would
@@ -22,26 +23,33 @@ fn quick<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Check that `parse` refuses its input quickly (see [`quick`]) with an error that starts by
+/// naming `line`; the error.
+#[track_caller]
+fn refused_at_line<T, E: std::fmt::Display>(
+    line: usize,
+    parse: impl FnOnce() -> Result<T, E>,
+) -> String {
+    let Err(e) = quick(parse) else {
+        panic!("accepted; expected an error at line {line}");
+    };
+    let e = e.to_string();
+    assert!(e.starts_with(&format!("line {line}:")), "{e}");
+    e
+}
+
 #[test]
 fn dimacs_headers_that_claim_more_than_the_file_are_refused_naming_the_line() {
     // The report's file: 5 lines, a billion arcs declared.
     let text = b"c tiny\np min 4 1000000000\nn 1 1\nn 4 -1\na 1 4 0 1 1\n";
-    let e = quick(|| parse_min(text)).unwrap_err().to_string();
-    assert!(e.starts_with("line 2:"), "{e}");
+    let e = refused_at_line(2, || parse_min(text));
     assert!(e.contains("1000000000 arcs"), "{e}");
     // Many nodes, few bytes.
-    let e = quick(|| parse_min(b"p min 100000000 0\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 1:"), "{e}");
-    let e = quick(|| parse_asn(b"c x\nc y\np asn 4 900000000\nn 1\na 1 3 5\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 3:"), "{e}");
-    let e = quick(|| parse_asn(b"p asn 50000000 1\nn 1\na 1 2 5\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 1:"), "{e}");
+    refused_at_line(1, || parse_min(b"p min 100000000 0\n"));
+    refused_at_line(3, || {
+        parse_asn(b"c x\nc y\np asn 4 900000000\nn 1\na 1 3 5\n")
+    });
+    refused_at_line(1, || parse_asn(b"p asn 50000000 1\nn 1\na 1 2 5\n"));
 }
 
 #[test]
@@ -56,10 +64,7 @@ fn a_sparse_assignment_file_cannot_ask_for_a_huge_dense_matrix() {
     }
     text.push_str("a 1 1001 3\n");
     assert!(text.len() >= nodes, "the node count fits the file");
-    let e = quick(|| parse_asn(text.as_bytes()))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 1:"), "{e}");
+    let e = refused_at_line(1, || parse_asn(text.as_bytes()));
     assert!(e.contains("1000 left x 4000 right"), "{e}");
     // The real instances still read.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances");
@@ -72,39 +77,24 @@ fn a_sparse_assignment_file_cannot_ask_for_a_huge_dense_matrix() {
 #[test]
 fn orlib_headers_that_claim_more_than_the_file_are_refused_naming_the_line() {
     // The report's file: an assignment header of 100,000 (10^10 costs, 80 GB).
-    let e = quick(|| parse_orlib_assign(b"100000\n1 2 3\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 1:"), "{e}");
-    let e = quick(|| parse_orlib_assign(b"\n\n  3\n1 2 3\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 3:"), "{e}");
+    refused_at_line(1, || parse_orlib_assign(b"100000\n1 2 3\n"));
+    refused_at_line(3, || parse_orlib_assign(b"\n\n  3\n1 2 3\n"));
     assert!(parse_orlib_assign(b"2\n1 2\n3 4\n").is_ok());
     // GAP: one instance of 10,000 x 10,000 (10^8 pairs, 1.6 GB), and the multi-instance
     // layout whose second instance claims the same.
-    let e = quick(|| parse_gap(b"10000 10000\n1 2 3\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 1:"), "{e}");
-    let e = quick(|| parse_gap(b"2\n1 1\n5\n2\n9\n\n10000 10000\n1 2\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("line 7:"), "{e}");
+    refused_at_line(1, || parse_gap(b"10000 10000\n1 2 3\n"));
+    refused_at_line(7, || parse_gap(b"2\n1 1\n5\n2\n9\n\n10000 10000\n1 2\n"));
     let ok = parse_gap(b"2\n1 1\n5\n2\n9\n1 2\n1 2\n3 4\n5\n").unwrap();
     assert_eq!(ok.len(), 2);
 }
 
 #[test]
 fn duplicate_keys_in_scenario_files_are_refused_with_their_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("dup.json");
-    std::fs::write(
-        &f,
+    let (_dir, f) = temp_file(
+        "dup.json",
         r#"{"resources": [{"id": "r", "kind": "k", "capacity": {"u": 10, "u": 0}}],
             "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}"#,
-    )
-    .unwrap();
+    );
     // serde_json alone keeps the last value (what the engine used to solve with: capacity 0).
     let lax: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
     assert_eq!(lax["resources"][0]["capacity"]["u"], 0);
@@ -114,14 +104,7 @@ fn duplicate_keys_in_scenario_files_are_refused_with_their_path() {
     assert!(e.contains("resources[0].capacity.u: duplicate key"), "{e}");
 
     // The CLI says it on one line and exits 2.
-    let out = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .arg("solve")
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&f));
     assert!(err.contains("resources[0].capacity.u"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

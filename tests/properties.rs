@@ -196,14 +196,9 @@ fn link_building_over_several_waves_equals_all_pairs() {
 }
 
 fn lp_shape() -> Shape {
-    Shape {
-        resources: 8,
-        needs: 12,
-        explicit_links: false,
-        indivisible: true,
-        min_fill: true,
-        dims: 2,
-    }
+    Shape::new(8, 12, 2)
+        .with_indivisible(true)
+        .with_min_fill(true)
 }
 
 #[test]

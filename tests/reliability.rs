@@ -105,8 +105,7 @@ fn a_refused_batch_changes_nothing_even_after_sigkill() {
 /// Defect 6: SIGTERM with an event stream open ends the stream and the process promptly.
 #[test]
 fn sigterm_ends_open_streams_and_exits() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &[]);
+    let mut s = Server::in_temp_dir(&[]);
     let id = two_teams_session(&s, None);
     let agent = ureq::AgentBuilder::new()
         .timeout_read(Duration::from_secs(30))
@@ -141,8 +140,7 @@ fn sigterm_ends_open_streams_and_exits() {
 /// Defect 7 over HTTP: the cap answers 429 with the JSON error; DELETE removes a session.
 #[test]
 fn session_cap_and_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &["--max-sessions", "2"]);
+    let s = Server::in_temp_dir(&["--max-sessions", "2"]);
     let a = two_teams_session(&s, None);
     let _b = two_teams_session(&s, None);
     let r = post_json(
@@ -168,18 +166,14 @@ fn session_cap_and_delete() {
 /// timeouts (the body with a JSON 408), and the connection limit makes others wait, not fail.
 #[test]
 fn slow_clients_are_timed_out_and_do_not_starve_healthz() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(
-        dir.path(),
-        &[
-            "--header-timeout-s",
-            "1",
-            "--body-timeout-s",
-            "1",
-            "--max-connections",
-            "8",
-        ],
-    );
+    let s = Server::in_temp_dir(&[
+        "--header-timeout-s",
+        "1",
+        "--body-timeout-s",
+        "1",
+        "--max-connections",
+        "8",
+    ]);
     let addr = s.base.trim_start_matches("http://").to_string();
     // Twenty half-open connections: more than the limit, each sends part of a head.
     let idle: Vec<TcpStream> = (0..20)
@@ -311,8 +305,7 @@ fn small_contract_fixes() {
 /// ~2^61 bytes) is a 422 naming the part over HTTP, and the server keeps serving.
 #[test]
 fn a_parquet_part_claiming_exabytes_is_refused_and_the_server_lives() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(dir.path(), &[]);
+    let mut s = Server::in_temp_dir(&[]);
     let bad = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fuzz/regressions/parquet/polars-parquet-page-validity-huge-allocation.parquet"),

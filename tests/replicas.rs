@@ -5,19 +5,26 @@
 
 use crate::common::pg::PgServer;
 use crate::common::server::{call, get, post_json, Resp, Server};
+use crate::common::session::stream_after;
 use crate::http::{
-    done, events, incident, long_job, read_sse, rows_of, session_with_teams, wait_job,
-    without_timing,
+    done, events, incident, read_sse, rows_of, session_with_teams, submit_long_job,
+    uninterrupted_long_job_rows, wait_job, without_timing,
 };
 use serde_json::{json, Value};
 use std::io::BufReader;
 use std::time::{Duration, Instant};
 
-fn replica(dir: &std::path::Path, url: &str, threads: &str) -> Server {
-    Server::start(
-        dir,
-        &["--store", url, "--lease-s", "1", "--job-threads", threads],
-    )
+/// A PostgreSQL server of the test's own, a database on it (its URL), and `N` replicas on
+/// that database, each on a data folder of its own, with one job thread; `None` where
+/// PostgreSQL is missing and the tests that need it are skipped (`PgServer::start`). Bind them
+/// in this order: the replicas are then stopped before the database.
+fn replicas_on_postgres<const N: usize>() -> Option<(PgServer, String, [Server; N])> {
+    let pg = PgServer::start()?;
+    let url = pg.database();
+    let replicas = std::array::from_fn(|_| {
+        Server::in_temp_dir(&["--store", &url, "--lease-s", "1", "--job-threads", "1"])
+    });
+    Some((pg, url, replicas))
 }
 
 /// The replica's name in leases, from its `/healthz`.
@@ -48,16 +55,11 @@ fn until_served(secs: u64, f: impl Fn() -> Resp) -> Resp {
 
 #[test]
 fn a_job_spread_over_replicas_survives_a_sigkilled_replica() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let a = replica(dirs[0].path(), &url, "1");
-    let mut b = replica(dirs[1].path(), &url, "1");
-    let c = replica(dirs[2].path(), &url, "1");
+    let Some((pg, url, [a, mut b, c])) = replicas_on_postgres() else {
+        return;
+    };
     let b_name = name_of(&b);
-    let r = post_json(&a, "/v1/jobs", &long_job(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let id = r.json()["id"].as_str().unwrap().to_string();
+    let id = submit_long_job(&a);
     // Kill B while it holds a run's lease (mid-run), after some runs are stored.
     let end = Instant::now() + Duration::from_secs(120);
     let held = loop {
@@ -103,15 +105,8 @@ fn a_job_spread_over_replicas_survives_a_sigkilled_replica() {
     );
     let spread = without_timing(rows_of(&a, &id));
     // The same job on one process with SQLite.
-    let single_dir = tempfile::tempdir().unwrap();
-    let single = Server::start(single_dir.path(), &[]);
-    let id2 = post_json(&single, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_job(&single, &id2, None, 300, done);
     assert_eq!(spread.len(), 40);
-    assert_eq!(spread, without_timing(rows_of(&single, &id2)));
+    assert_eq!(spread, uninterrupted_long_job_rows());
     // Every format of the result answers from any replica (no result file on PostgreSQL).
     let parquet = call(
         "GET",
@@ -125,15 +120,10 @@ fn a_job_spread_over_replicas_survives_a_sigkilled_replica() {
 
 #[test]
 fn cancel_on_one_replica_stops_every_replica_within_a_run() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let a = replica(dirs[0].path(), &url, "1");
-    let b = replica(dirs[1].path(), &url, "1");
-    let id = post_json(&a, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let Some((pg, url, [a, b])) = replicas_on_postgres() else {
+        return;
+    };
+    let id = submit_long_job(&a);
     wait_job(&b, &id, None, 120, |v| {
         v["progress"]["done"].as_i64() >= Some(2)
     });
@@ -169,12 +159,9 @@ fn plan_of(s: &Server, id: &str) -> Value {
 
 #[test]
 fn a_session_fails_over_when_its_owner_is_sigkilled() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut a = replica(dirs[0].path(), &url, "1");
-    let b = replica(dirs[1].path(), &url, "1");
-    let c = replica(dirs[2].path(), &url, "1");
+    let Some((pg, url, [mut a, b, c])) = replicas_on_postgres() else {
+        return;
+    };
     // Created on A: A owns it. Events sent to B are forwarded to A.
     let id = session_with_teams(&a);
     let batches = [
@@ -196,15 +183,7 @@ fn a_session_fails_over_when_its_owner_is_sigkilled() {
     assert_eq!(format!("http://{owner}"), a.base, "A owns the session");
     assert_eq!(plan_of(&c, &id), plan_of(&a, &id), "C reads A's plan");
     // A stream opened on C (forwarded to A) sees the changes.
-    let agent = ureq::AgentBuilder::new()
-        .timeout_read(Duration::from_secs(20))
-        .build();
-    let resp = agent
-        .get(&c.url(&format!("/v1/sessions/{id}/stream")))
-        .set("Last-Event-ID", "2")
-        .call()
-        .unwrap();
-    let mut reader = BufReader::new(resp.into_reader());
+    let mut reader = BufReader::new(stream_after(&c, &id, "2").into_reader());
     assert_eq!(read_sse(&mut reader, 1)[0].0, 3);
 
     a.kill();
@@ -224,18 +203,12 @@ fn a_session_fails_over_when_its_owner_is_sigkilled() {
         call("GET", &c.url(&format!("/v1/sessions/{id}/plan")), &[], None)
     });
     assert_eq!(resp.status, 200);
-    let resp = agent
-        .get(&c.url(&format!("/v1/sessions/{id}/stream")))
-        .set("Last-Event-ID", "3")
-        .call()
-        .unwrap();
-    let mut reader = BufReader::new(resp.into_reader());
+    let mut reader = BufReader::new(stream_after(&c, &id, "3").into_reader());
     let resumed = read_sse(&mut reader, 2);
     assert_eq!(resumed.iter().map(|e| e.0).collect::<Vec<_>>(), vec![4, 5]);
 
     // The plan equals the same batches applied on one process with SQLite.
-    let single_dir = tempfile::tempdir().unwrap();
-    let single = Server::start(single_dir.path(), &[]);
+    let single = Server::in_temp_dir(&[]);
     let sid = session_with_teams(&single);
     for batch in &batches {
         assert_eq!(events(&single, &sid, batch.clone()).status, 200);
@@ -257,13 +230,9 @@ struct Accepted {
 
 #[test]
 fn a_database_restart_under_load_loses_no_accepted_job_or_event() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let replicas = [
-        replica(dirs[0].path(), &url, "1"),
-        replica(dirs[1].path(), &url, "1"),
-    ];
+    let Some((pg, _url, replicas)) = replicas_on_postgres::<2>() else {
+        return;
+    };
     let id = session_with_teams(&replicas[0]);
     let small_job = json!({"generator": {"name": "urban", "count": 1}, "policies": ["greedy"],
         "seed": 3});
@@ -351,10 +320,9 @@ fn a_database_restart_under_load_loses_no_accepted_job_or_event() {
 
 #[test]
 fn a_lost_session_lease_is_counted_and_the_session_leaves_memory() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    let a = replica(dir.path(), &url, "1");
+    let Some((pg, url, [a])) = replicas_on_postgres() else {
+        return;
+    };
     let id = session_with_teams(&a);
     let metrics = |s: &Server| String::from_utf8(get(s, "/metrics", None).body).unwrap();
     assert!(
@@ -393,14 +361,10 @@ fn a_lost_session_lease_is_counted_and_the_session_leaves_memory() {
 
 #[test]
 fn a_run_claimed_too_often_is_an_error_row() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    let a = replica(dir.path(), &url, "1");
-    let id = post_json(&a, "/v1/jobs", &long_job(), None).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let Some((pg, url, [a])) = replicas_on_postgres() else {
+        return;
+    };
+    let id = submit_long_job(&a);
     // As if three replicas had died running the last run (one worker takes runs in order,
     // so it reaches run 39 last).
     pg.sql(
@@ -431,11 +395,9 @@ fn a_run_claimed_too_often_is_an_error_row() {
 /// owner, whose appends then failed.)
 #[test]
 fn a_session_is_deleted_only_where_it_is_served() {
-    let Some(pg) = PgServer::start() else { return };
-    let url = pg.database();
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let a = replica(dirs[0].path(), &url, "1");
-    let b = replica(dirs[1].path(), &url, "1");
+    let Some((_pg, _url, [a, b])) = replicas_on_postgres() else {
+        return;
+    };
     let id = session_with_teams(&a);
     let forged = [(commonsnet_api::replicas::FORWARDED, "1")];
     let r = call(

@@ -3,8 +3,10 @@
 //! make retries idempotent.
 
 use commonsnet_engine::batch::SplitMix64;
-use commonsnet_engine::session::{parse_events, Applied, Event, Refusal, Session};
-use commonsnet_engine::{scenario_from_value, solve_with, Report, SolveOptions};
+use commonsnet_engine::session::{
+    parse_events, Applied, BatchScan, Event, LogReplay, Refusal, Session,
+};
+use commonsnet_engine::{scenario_from_value, solve_with, Report, Scenario, SolveOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -227,18 +229,33 @@ fn initial(rng: &mut SplitMix64, dims: &[&str], fairness: bool, cross: bool) -> 
     json!({"name": "s", "resources": res, "needs": needs, "policy": policy})
 }
 
+/// The dimensions of a random session: team hours, and fuel too when `with_fuel`.
+fn team_dims(with_fuel: bool) -> &'static [&'static str] {
+    if with_fuel {
+        &["team_h", "fuel"]
+    } else {
+        &["team_h"]
+    }
+}
+
+/// A session on a random [`initial`] scenario, and that scenario.
+fn random_session(
+    rng: &mut SplitMix64,
+    dims: &[&str],
+    fairness: bool,
+    cross: bool,
+) -> (Scenario, Session) {
+    let init = scenario_from_value(&initial(rng, dims, fairness, cross)).unwrap();
+    let s = Session::new(&init).unwrap();
+    (init, s)
+}
+
 #[test]
 fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
     for seed in 0..24u64 {
         let mut rng = SplitMix64::new(seed);
-        let dims: &[&str] = if seed % 3 == 0 {
-            &["team_h", "fuel"]
-        } else {
-            &["team_h"]
-        };
-        let init =
-            scenario_from_value(&initial(&mut rng, dims, seed % 8 == 5, seed % 2 == 0)).unwrap();
-        let mut s = Session::new(&init).unwrap();
+        let dims = team_dims(seed % 3 == 0);
+        let (init, mut s) = random_session(&mut rng, dims, seed % 8 == 5, seed % 2 == 0);
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
         let mut dispatched = 0;
@@ -496,14 +513,8 @@ fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
     let (mut accepted, mut refused, mut dispatches) = (0, 0, 0);
     for seed in 0..16u64 {
         let mut rng = SplitMix64::new(1000 + seed);
-        let dims: &[&str] = if seed % 4 == 0 {
-            &["team_h", "fuel"]
-        } else {
-            &["team_h"]
-        };
-        let init =
-            scenario_from_value(&initial(&mut rng, dims, seed % 5 == 3, seed % 2 == 0)).unwrap();
-        let mut s = Session::new(&init).unwrap();
+        let dims = team_dims(seed % 4 == 0);
+        let (init, mut s) = random_session(&mut rng, dims, seed % 5 == 3, seed % 2 == 0);
         let mut log: Vec<(Vec<Applied>, Vec<String>)> = Vec::new();
         let mut next = 0;
         for step in 0..25 {
@@ -699,6 +710,19 @@ fn one_component(
     scenario_from_value(&one_component_value(rng, dims, needs, fair)).unwrap()
 }
 
+/// A session that re-plans warm (`Session::new_warm`) on a random [`one_component`]
+/// scenario, and that scenario.
+fn warm_one_component(
+    rng: &mut SplitMix64,
+    dims: &[&str],
+    needs: usize,
+    fair: bool,
+) -> (commonsnet_engine::Scenario, Session) {
+    let init = one_component(rng, dims, needs, fair);
+    let s = Session::new_warm(&init, true).unwrap();
+    (init, s)
+}
+
 /// [`one_component`] as JSON.
 fn one_component_value(rng: &mut SplitMix64, dims: &[&str], needs: usize, fair: bool) -> Value {
     let mut init = initial(rng, dims, fair, true);
@@ -761,8 +785,7 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
     let (mut warm_batches, mut batches) = (0, 0);
     for seed in 0..10u64 {
         let mut rng = SplitMix64::new(1000 + seed);
-        let init = one_component(&mut rng, dims, 40, false);
-        let mut s = Session::new_warm(&init, true).unwrap();
+        let (init, mut s) = warm_one_component(&mut rng, dims, 40, false);
         assert!(
             s.is_warm(),
             "seed {seed}: a transportation session starts warm"
@@ -832,8 +855,7 @@ fn warm_lp_sessions_keep_the_optimum_and_replay_to_the_same_plan() {
     for seed in 0..12u64 {
         let (dims, fair) = cases[(seed % 2) as usize];
         let mut rng = SplitMix64::new(4000 + seed);
-        let init = one_component(&mut rng, dims, 40, fair);
-        let mut s = Session::new_warm(&init, true).unwrap();
+        let (init, mut s) = warm_one_component(&mut rng, dims, 40, fair);
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
         for step in 0..25 {
@@ -869,8 +891,7 @@ fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
     let mut checkpoints = 0;
     for seed in 0..4u64 {
         let mut rng = SplitMix64::new(6100 + seed);
-        let init = one_component(&mut rng, dims, 40, true);
-        let mut s = Session::new_warm(&init, true).unwrap();
+        let (init, mut s) = warm_one_component(&mut rng, dims, 40, true);
         s.set_checkpoint_every(4);
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
@@ -902,8 +923,20 @@ fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
             .iter()
             .filter(|a| matches!(a, Applied::Checkpoint { .. }))
             .count();
-        let stored: Vec<Applied> =
-            serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+        let text = serde_json::to_string(&log).unwrap();
+        // A first pass of a paged rebuild reads only the entries' types.
+        let last = log
+            .iter()
+            .rposition(|a| matches!(a, Applied::Checkpoint { .. }));
+        assert_eq!(
+            LogReplay::scan(&text).unwrap(),
+            BatchScan {
+                entries: log.len(),
+                last_checkpoint: last
+            },
+            "seed {seed}"
+        );
+        let stored: Vec<Applied> = serde_json::from_str(&text).unwrap();
         let mut r = Session::rebuilt(&init, true, 4, &stored).unwrap();
         assert_eq!(s.plan(), r.plan(), "seed {seed}");
         assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
@@ -931,8 +964,7 @@ fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
 fn a_cold_rebuild_ignores_checkpoints() {
     let dims: &[&str] = &["team_h"];
     let mut rng = SplitMix64::new(6200);
-    let init = one_component(&mut rng, dims, 30, true);
-    let mut s = Session::new_warm(&init, true).unwrap();
+    let (init, mut s) = warm_one_component(&mut rng, dims, 30, true);
     s.set_checkpoint_every(2);
     let (mut log, mut next) = (Vec::new(), 0);
     for _ in 0..12 {
@@ -1041,8 +1073,7 @@ fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
     for seed in 0..8u64 {
         let mut rng = SplitMix64::new(7000 + seed);
         // Odd seeds under max-min: the LP path with kept bases (`lp/start.rs`).
-        let init = one_component(&mut rng, dims, 30, seed % 2 == 1);
-        let mut s = Session::new_warm(&init, true).unwrap();
+        let (init, mut s) = warm_one_component(&mut rng, dims, 30, seed % 2 == 1);
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
         for step in 0..25 {

@@ -44,30 +44,32 @@ struct Col {
     end: f64,
 }
 
+/// The travel time of the explicit link from `resource` to `need`, as the input gives it: 0
+/// without one (the generator's rule-built links have no sites).
+fn link_time(s: &Scenario, resource: &str, need: &str) -> f64 {
+    s.links()
+        .and_then(|ls| ls.iter().find(|l| l.resource == resource && l.need == need))
+        .and_then(|l| l.time)
+        .unwrap_or(0.0)
+}
+
 fn columns(s: &Scenario) -> Vec<Col> {
     let p = s.policy();
     let slot = p.slot_h.unwrap_or(1.0);
     let mut out = Vec::new();
     for l in naive_links(s) {
         let (res, need) = (&s.resources()[l.r], &s.needs()[l.n]);
-        // Explicit links carry their time; the generator's rule-built ones have no sites.
-        let time = s
-            .links()
-            .and_then(|ls| {
-                ls.iter()
-                    .find(|x| x.resource == res.id && x.need == need.id)
-                    .and_then(|x| x.time)
-            })
-            .unwrap_or(0.0);
+        let time = link_time(s, &res.id, &need.id);
+        let col = |start: f64, end: f64| Col {
+            r: l.r,
+            n: l.n,
+            cost: l.cost,
+            uses: l.uses.clone(),
+            start,
+            end,
+        };
         let Some(duration) = need.duration_h else {
-            out.push(Col {
-                r: l.r,
-                n: l.n,
-                cost: l.cost,
-                uses: l.uses.clone(),
-                start: need.earliest.unwrap_or(0.0),
-                end: f64::INFINITY,
-            });
+            out.push(col(need.earliest.unwrap_or(0.0), f64::INFINITY));
             continue;
         };
         let busy = duration + res.turnaround_h.unwrap_or(0.0);
@@ -75,14 +77,7 @@ fn columns(s: &Scenario) -> Vec<Col> {
             let ready = start >= res.available_from.unwrap_or(0.0) + time;
             let back = res.available_until.is_none_or(|u| start + busy <= u);
             if ready && back {
-                out.push(Col {
-                    r: l.r,
-                    n: l.n,
-                    cost: l.cost,
-                    uses: l.uses.clone(),
-                    start,
-                    end: start + busy,
-                });
+                out.push(col(start, start + busy));
             }
         }
     }
@@ -249,19 +244,6 @@ fn stage(s: &Scenario, cols: &[Col], goal: Goal, held: &[(Goal, f64)]) -> Option
     Some((best, sol.eval(&value), sol.eval(&cost)))
 }
 
-/// With probability `p`, `row[key] = value(rng)`.
-fn sometimes(
-    rng: &mut Rng,
-    row: &mut Value,
-    p: f64,
-    key: &str,
-    value: impl FnOnce(&mut Rng) -> f64,
-) {
-    if rng.chance(p) {
-        row[key] = json!(value(rng));
-    }
-}
-
 /// A small timed scenario on an integer grid of hours: reusable `units`, consumable `meals`.
 fn timed_scenario(seed: u64) -> Value {
     let mut rng = Rng::new(seed);
@@ -349,14 +331,7 @@ fn check_answer(s: &Scenario, report: &Report, seed: u64) {
                     "seed {seed}: start {st}"
                 );
                 // Ready by the resource's start plus the link's travel time (the input's).
-                let travel = s
-                    .links()
-                    .and_then(|ls| {
-                        ls.iter()
-                            .find(|l| l.resource == res.id && l.need == need.id)
-                    })
-                    .and_then(|l| l.time)
-                    .unwrap_or(0.0);
+                let travel = link_time(s, &res.id, &need.id);
                 assert!(
                     st >= res.available_from.unwrap_or(0.0) + travel - 1e-9,
                     "seed {seed}: starts at {st}, before the link is ready"
@@ -634,14 +609,10 @@ fn same_plan(plain: &Report, variant: &Value, seed: u64) {
 fn untimed_scenarios_are_unchanged_by_the_time_fields() {
     for seed in 0..60u64 {
         let mut rng = Rng::new(seed);
-        let shape = Shape {
-            resources: 5,
-            needs: 8,
-            explicit_links: rng.chance(0.3),
-            indivisible: true,
-            min_fill: true,
-            dims: 2,
-        };
+        let shape = Shape::new(5, 8, 2)
+            .with_links(rng.chance(0.3))
+            .with_indivisible(true)
+            .with_min_fill(true);
         let policy = random_policy(&mut rng);
         let base = random_scenario(&mut rng, shape, policy);
         let plain = solve_report(&scenario_from_value(&base).unwrap());

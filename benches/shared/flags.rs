@@ -1,4 +1,8 @@
-//! What the hand-timed benches (`links`, `tables`) share: `--name value` flags and medians.
+//! What the hand-timed benches share: settings from `--name value` flags (`links`, `tables`)
+//! or from the environment (the service loads, `load` and `replicas`), and medians.
+
+// Each bench that includes this file uses some of it.
+#![allow(dead_code)]
 
 /// The value after `--name` on the command line, or `default`.
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -7,6 +11,14 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The value of the environment variable `name`, or `default` (also when it does not parse).
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
         .unwrap_or(default)
 }
 

@@ -3,11 +3,14 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod process;
 pub mod server;
 pub mod session;
 
 use commonsnet_engine::seeds::SplitMix64;
+use commonsnet_engine::{Report, Scenario};
 use serde_json::{json, Value};
+use std::path::PathBuf;
 
 /// The engine's seeded generator, with its own seed mixing, so the tests' streams stay theirs.
 pub struct Rng(SplitMix64);
@@ -50,6 +53,83 @@ pub struct Shape {
     pub dims: usize,
 }
 
+impl Shape {
+    /// At most `resources` resources and `needs` needs over `dims` dimensions: divisible needs
+    /// without `min_fill`, links built by the policy's rules; the `with_*` calls add the rest.
+    pub const fn new(resources: u64, needs: u64, dims: usize) -> Shape {
+        Shape {
+            resources,
+            needs,
+            explicit_links: false,
+            indivisible: false,
+            min_fill: false,
+            dims,
+        }
+    }
+    /// Explicit links (some with `use` overrides and travel times) where `on`.
+    pub const fn with_links(self, on: bool) -> Shape {
+        Shape {
+            explicit_links: on,
+            ..self
+        }
+    }
+    /// Some indivisible needs where `on`.
+    pub const fn with_indivisible(self, on: bool) -> Shape {
+        Shape {
+            indivisible: on,
+            ..self
+        }
+    }
+    /// Some needs with a `min_fill` where `on`.
+    pub const fn with_min_fill(self, on: bool) -> Shape {
+        Shape {
+            min_fill: on,
+            ..self
+        }
+    }
+}
+
+/// Random amounts of the first `shape_dims` of `dims`, each present with probability `p`, on
+/// the grid `lo..=hi`: a resource's capacity or a need's demand.
+fn random_amounts(
+    rng: &mut Rng,
+    dims: &[&str],
+    shape_dims: usize,
+    p: f64,
+    lo: u64,
+    hi: u64,
+) -> serde_json::Map<String, Value> {
+    let mut amounts = serde_json::Map::new();
+    for d in dims.iter().take(shape_dims) {
+        if rng.chance(p) {
+            amounts.insert((*d).into(), json!(rng.grid(lo, hi)));
+        }
+    }
+    amounts
+}
+
+/// A site near (59.3, 18.0) for four in five resources or needs; the others have none (their
+/// links have no distance).
+fn maybe_site(rng: &mut Rng, item: &mut Value) {
+    if rng.chance(0.8) {
+        item["lat"] = json!(59.3 + rng.range(-0.2, 0.2));
+        item["lon"] = json!(18.0 + rng.range(-0.3, 0.3));
+    }
+}
+
+/// With probability `p`, `row[key] = value(rng)`: an optional field, present in some rows.
+pub fn sometimes(
+    rng: &mut Rng,
+    row: &mut Value,
+    p: f64,
+    key: &str,
+    value: impl FnOnce(&mut Rng) -> f64,
+) {
+    if rng.chance(p) {
+        row[key] = json!(value(rng));
+    }
+}
+
 /// A small random scenario (JSON) with the given policy.
 pub fn random_scenario(rng: &mut Rng, shape: Shape, policy: Value) -> Value {
     let dims = ["beds", "meals", "hours"];
@@ -60,45 +140,25 @@ pub fn random_scenario(rng: &mut Rng, shape: Shape, policy: Value) -> Value {
     let nn = 1 + rng.below(shape.needs);
     let mut resources = Vec::new();
     for i in 0..nr {
-        let mut cap = serde_json::Map::new();
-        for d in dims.iter().take(shape.dims) {
-            if rng.chance(0.85) {
-                cap.insert((*d).into(), json!(rng.grid(0, 12)));
-            }
-        }
+        let cap = random_amounts(rng, &dims, shape.dims, 0.85, 0, 12);
         let mut r = json!({"id": format!("r{i}"), "community": comms[rng.below(3) as usize],
             "kind": kinds[rng.below(2) as usize], "capacity": cap, "cost": rng.grid(0, 5)});
-        if rng.chance(0.8) {
-            r["lat"] = json!(59.3 + rng.range(-0.2, 0.2));
-            r["lon"] = json!(18.0 + rng.range(-0.3, 0.3));
-        }
+        maybe_site(rng, &mut r);
         let sk: Vec<&str> = skills.iter().copied().filter(|_| rng.chance(0.5)).collect();
         r["skills"] = json!(sk);
-        if rng.chance(0.3) {
-            r["available_from"] = json!(rng.grid(0, 3));
-        }
-        if rng.chance(0.3) {
-            r["available_until"] = json!(rng.grid(3, 10));
-        }
+        sometimes(rng, &mut r, 0.3, "available_from", |rng| rng.grid(0, 3));
+        sometimes(rng, &mut r, 0.3, "available_until", |rng| rng.grid(3, 10));
         resources.push(r);
     }
     let mut needs = Vec::new();
     for i in 0..nn {
-        let mut dem = serde_json::Map::new();
-        for d in dims.iter().take(shape.dims) {
-            if rng.chance(0.7) {
-                dem.insert((*d).into(), json!(rng.grid(1, 8)));
-            }
-        }
+        let mut dem = random_amounts(rng, &dims, shape.dims, 0.7, 1, 8);
         if dem.is_empty() {
             dem.insert(dims[0].into(), json!(rng.grid(1, 8)));
         }
         let mut n = json!({"id": format!("n{i}"), "community": comms[rng.below(3) as usize],
             "kind": kinds[rng.below(2) as usize], "demand": dem, "priority": rng.grid(1, 5)});
-        if rng.chance(0.8) {
-            n["lat"] = json!(59.3 + rng.range(-0.2, 0.2));
-            n["lon"] = json!(18.0 + rng.range(-0.3, 0.3));
-        }
+        maybe_site(rng, &mut n);
         if rng.chance(0.25) {
             n["required_skills"] = json!([skills[rng.below(2) as usize]]);
         }
@@ -109,12 +169,8 @@ pub fn random_scenario(rng: &mut Rng, shape: Shape, policy: Value) -> Value {
             let fill = [0.25, 0.5, 1.0][rng.below(3) as usize];
             n["min_fill"] = json!(fill);
         }
-        if rng.chance(0.3) {
-            n["earliest"] = json!(rng.grid(0, 4));
-        }
-        if rng.chance(0.3) {
-            n["deadline"] = json!(rng.grid(4, 9));
-        }
+        sometimes(rng, &mut n, 0.3, "earliest", |rng| rng.grid(0, 4));
+        sometimes(rng, &mut n, 0.3, "deadline", |rng| rng.grid(4, 9));
         needs.push(n);
     }
     let mut s = json!({"name": "random", "resources": resources, "needs": needs, "policy": policy});
@@ -135,9 +191,7 @@ pub fn random_scenario(rng: &mut Rng, shape: Shape, policy: Value) -> Value {
                         let d = demanded[rng.below(demanded.len() as u64) as usize].clone();
                         l["use"] = json!({ d: rng.grid(0, 9) });
                     }
-                    if rng.chance(0.5) {
-                        l["time"] = json!(rng.grid(0, 3));
-                    }
+                    sometimes(rng, &mut l, 0.5, "time", |rng| rng.grid(0, 3));
                     links.push(l);
                 }
             }
@@ -167,21 +221,15 @@ pub fn random_policy(rng: &mut Rng) -> Value {
         let by = ["community", "kind"][rng.below(2) as usize];
         p["group_by"] = json!(by);
     }
-    if rng.chance(0.6) {
-        p["max_distance_km"] = json!(rng.grid(5, 40));
-    }
-    if rng.chance(0.6) {
-        p["speed_kmh"] = json!(rng.grid(10, 60));
-    }
-    if rng.chance(0.5) {
-        p["cost_weight"] = json!(rng.range(0.0, 1.0));
-    }
+    sometimes(rng, &mut p, 0.6, "max_distance_km", |rng| rng.grid(5, 40));
+    sometimes(rng, &mut p, 0.6, "speed_kmh", |rng| rng.grid(10, 60));
+    sometimes(rng, &mut p, 0.5, "cost_weight", |rng| rng.range(0.0, 1.0));
     p
 }
 
 /// The scenario's main objective as a gain (V, or -C under the cost objective), `None` when
 /// it has no optimal plan: what a shadow price predicts the change of.
-pub fn objective_gain(s: &commonsnet_engine::Scenario) -> Option<f64> {
+pub fn objective_gain(s: &Scenario) -> Option<f64> {
     use commonsnet_engine::model::Objective;
     let r = commonsnet_engine::solve_report(s);
     (r.summary.status == commonsnet_engine::Status::Optimal).then(|| match s.policy().objective {
@@ -193,4 +241,58 @@ pub fn objective_gain(s: &commonsnet_engine::Scenario) -> Option<f64> {
 
 pub fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+}
+
+/// Asserts that every shadow price of `report`, the plan of `s` (whose objective gain is
+/// `g0`), lies between the one-sided derivatives of the gain in its capacity, taken by
+/// finite differences of `step`, to `tol`: an LP optimum is concave in a capacity, so every
+/// optimal dual does (`left >= price >= right`). Capacities under one step are passed over
+/// (the step down would be negative), and so is the left side where the smaller capacity
+/// leaves no optimal plan. The prices checked.
+#[track_caller]
+pub fn assert_prices_between_derivatives(
+    s: &Scenario,
+    report: &Report,
+    g0: f64,
+    step: f64,
+    tol: f64,
+    label: &str,
+) -> Vec<f64> {
+    let mut checked = Vec::new();
+    for (ri, row) in report.resources.iter().enumerate() {
+        for (d, dim) in report.dims.iter().enumerate() {
+            let cap = s.resources()[ri].capacity.get(dim).copied().unwrap_or(0.0);
+            if cap < step {
+                continue;
+            }
+            let price = row.shadow_price[d];
+            let up = s.with_capacity(ri, dim, cap + step).unwrap();
+            let right = (objective_gain(&up).unwrap() - g0) / step;
+            assert!(
+                price >= right - tol,
+                "{label} {}.{dim}: price {price} < right derivative {right}",
+                row.id
+            );
+            let down = s.with_capacity(ri, dim, cap - step).unwrap();
+            if let Some(gd) = objective_gain(&down) {
+                let left = (g0 - gd) / step;
+                assert!(
+                    price <= left + tol,
+                    "{label} {}.{dim}: price {price} > left derivative {left}",
+                    row.id
+                );
+            }
+            checked.push(price);
+        }
+    }
+    checked
+}
+
+/// A fresh temporary folder with one file in it, `name`, of `contents`: the folder (removed
+/// when dropped, so keep it while the file is used) and the file's path.
+pub fn temp_file(name: &str, contents: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    (dir, path)
 }

@@ -5,6 +5,7 @@
 //! Without PostgreSQL installed the tests that need it fail, saying how to install it
 //! (`scripts/setup.sh --test` does), unless `COMMONSNET_SKIP_PG=1` says to skip them.
 
+use super::process::output_ok;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,26 +80,21 @@ impl PgServer {
             port: free_port(),
             as_postgres,
         };
-        let out = pg
-            .command("initdb")
-            .args([
-                "-A",
-                "trust",
-                "-U",
-                "commonsnet",
-                "-E",
-                "UTF8",
-                "--no-sync",
-                "-D",
-            ])
-            .arg(pg.data())
-            .stdout(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
+        output_ok(
+            "initdb",
+            pg.command("initdb")
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "commonsnet",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "-D",
+                ])
+                .arg(pg.data())
+                .stdout(Stdio::null()),
         );
         pg.up();
         Some(pg)
@@ -194,14 +190,17 @@ impl PgServer {
 
     /// Run SQL in a database (by URL); its output, unaligned.
     pub fn sql(&self, url: &str, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .args(["-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = output_ok(
+            "psql",
+            Command::new(self.bin.join("psql")).args([
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                url,
+                "-c",
+                sql,
+            ]),
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }

@@ -10,11 +10,23 @@ use std::time::Duration;
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// The data folder when the server has one of its own ([`Server::in_temp_dir`]): removed
+    /// after the server is stopped.
+    own_data: Option<tempfile::TempDir>,
 }
 
 impl Server {
     pub fn start(data: &Path, extra: &[&str]) -> Server {
         Server::start_with(data, extra, None)
+    }
+
+    /// A server on a fresh data folder of its own, for a test that does not restart it on the
+    /// same folder.
+    pub fn in_temp_dir(extra: &[&str]) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut s = Server::start(data.path(), extra);
+        s.own_data = Some(data);
+        s
     }
 
     /// With `COMMONSNET_FAULTS` set for the server (the job runner's fault injection).
@@ -38,7 +50,11 @@ impl Server {
         let v: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("listening line {line:?} is not JSON: {e}"));
         let base = format!("http://{}", v["listening"].as_str().unwrap());
-        Server { child, base }
+        Server {
+            child,
+            base,
+            own_data: None,
+        }
     }
 
     /// Still running (not exited, not aborted).

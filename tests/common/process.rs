@@ -1,0 +1,33 @@
+//! Commands the tests run to their end: the `commonsnet` binary, and PostgreSQL's tools for
+//! `pg.rs` (which the `replicas` bench includes too, with this file).
+
+use std::process::{Command, Output};
+
+/// The `commonsnet` binary built for these tests, with no arguments yet.
+pub fn commonsnet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+}
+
+/// Run `cmd` to its end; it must succeed (else the failure names `what` and shows its
+/// standard error). Its output.
+#[track_caller]
+pub fn output_ok(what: &str, cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Run `cmd`, a `commonsnet` command given input it must refuse: it exits with code 2 and
+/// says why in one line on standard error. Its standard output, and that standard error.
+#[track_caller]
+pub fn refused_in_one_line(cmd: &mut Command) -> (Vec<u8>, String) {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    (out.stdout, err)
+}
