@@ -314,7 +314,7 @@ fn solve_parts(
     let run = || {
         let start = Instant::now();
         let network = Network::build(s);
-        let solution = match crate::timed::Pooled::of(s) {
+        let solution = match crate::timed::Pooled::of(s, &network) {
             // Identical unit items solved as one pool, answered per item (timed.rs).
             Some(pooled) => {
                 let pooled_net = Network::build(&pooled.scenario);

@@ -212,25 +212,30 @@ pub(crate) struct Pooled {
 }
 
 impl Pooled {
-    pub fn of(s: &crate::Scenario) -> Option<Pooled> {
+    /// `net` is the scenario's network: an item's candidate needs are those it links to, so
+    /// that a part of a scenario (a session's re-plan of one component) pools as the whole
+    /// does (a need of the kind that links elsewhere only does not count), and capacities of
+    /// 0 (a dimension a session gives every part's first resource) are not part of an item.
+    pub fn of(s: &crate::Scenario, net: &Network) -> Option<Pooled> {
         use crate::model::SolverChoice;
         if !s.is_timed() || s.links.is_some() || s.policy.solver == SolverChoice::Greedy {
             return None;
         }
-        let unit_item = |r: &crate::model::Resource| {
+        let mut linked: Vec<Vec<usize>> = vec![Vec::new(); s.resources.len()];
+        for edge in &net.edges {
+            linked[edge.resource()].push(edge.need());
+        }
+        let unit_item = |ri: usize| {
+            let r = &s.resources[ri];
+            let mut held = r.capacity.iter().filter(|(_, &c)| c != 0.0).peekable();
             // A session's confirmed bookings name their item: never pooled away.
             r.holds.is_empty()
-                && !r.capacity.is_empty()
-                && r.capacity
-                    .iter()
-                    .all(|(d, &c)| c == 1.0 && s.policy.reusable.contains(d))
-                && s.needs.iter().filter(|n| n.kind == r.kind).all(|n| {
-                    // A need this item can serve (rule 3) takes one whole unit of it.
-                    let linkable = n
-                        .demand
-                        .iter()
-                        .all(|(d, &q)| q <= 0.0 || r.capacity.contains_key(d));
-                    !linkable || (n.indivisible && n.demand.values().all(|&q| q == 0.0 || q == 1.0))
+                && held.peek().is_some()
+                && held.all(|(d, &c)| c == 1.0 && s.policy.reusable.contains(d))
+                && linked[ri].iter().all(|&n| {
+                    // A need this item serves takes one whole unit of it.
+                    let n = &s.needs[n];
+                    n.indivisible && n.demand.values().all(|&q| q == 0.0 || q == 1.0)
                 })
         };
         // Resources equal but for their id share a key; whether they are unit items is asked
@@ -239,10 +244,11 @@ impl Pooled {
         let mut group_of: HashMap<String, usize> = HashMap::new();
         let mut unit: Vec<Option<bool>> = Vec::new();
         for (i, r) in s.resources.iter().enumerate() {
-            let without_id = crate::model::Resource {
+            let mut without_id = crate::model::Resource {
                 id: String::new(),
                 ..r.clone()
             };
+            without_id.capacity.retain(|_, c| *c != 0.0);
             // (Holds are not serialised: an item with holds gets a key of its own.)
             let key = if r.holds.is_empty() {
                 serde_json::to_string(&without_id).unwrap_or_default()
@@ -250,7 +256,7 @@ impl Pooled {
                 format!("held item {i}")
             };
             match group_of.get(&key) {
-                Some(&m) if *unit[m].get_or_insert_with(|| unit_item(r)) => members[m].push(i),
+                Some(&m) if *unit[m].get_or_insert_with(|| unit_item(i)) => members[m].push(i),
                 found => {
                     if found.is_none() {
                         group_of.insert(key, members.len());
@@ -268,8 +274,11 @@ impl Pooled {
             .map(|m| {
                 let mut r = s.resources[m[0]].clone();
                 if m.len() > 1 {
-                    // Unit items: one unit each, `k` together.
-                    r.capacity.values_mut().for_each(|c| *c = m.len() as f64);
+                    // Unit items: one unit each, `k` together (a dimension at 0 stays 0).
+                    r.capacity
+                        .values_mut()
+                        .filter(|c| **c != 0.0)
+                        .for_each(|c| *c = m.len() as f64);
                 }
                 r
             })
@@ -724,7 +733,8 @@ mod tests {
                 "policy": {"reusable": ["units"], "solver": solver}}))
             .unwrap()
         };
-        let pooled = super::Pooled::of(&scenario(false, "auto")).unwrap();
+        let of = |s: crate::Scenario| super::Pooled::of(&s, &crate::graph::Network::build(&s));
+        let pooled = of(scenario(false, "auto")).unwrap();
         assert_eq!(pooled.members, vec![vec![0, 1, 3], vec![2]]);
         let ids: Vec<&str> = pooled
             .scenario
@@ -734,7 +744,49 @@ mod tests {
             .collect();
         assert_eq!(ids, ["d1", "far"]);
         assert_eq!(pooled.scenario.resources()[0].capacity["units"], 3.0);
-        assert!(super::Pooled::of(&scenario(true, "auto")).is_none());
-        assert!(super::Pooled::of(&scenario(false, "greedy")).is_none());
+        assert!(of(scenario(true, "auto")).is_none());
+        assert!(of(scenario(false, "greedy")).is_none());
+    }
+
+    /// A part of a scenario pools as the whole does (a session re-plans one component, and
+    /// its rebuild solves the whole): a capacity of 0 that a session adds to a part's first
+    /// resource is not part of the item, and a divisible need of the kind that the items do
+    /// not link to (another component) does not keep them apart.
+    #[test]
+    fn items_pool_alike_in_a_part_and_in_the_whole() {
+        let scenario = |padded: bool, far_need: bool| {
+            let first = if padded {
+                serde_json::json!({"units": 1, "seats": 0})
+            } else {
+                serde_json::json!({"units": 1})
+            };
+            let site = |id: &str, lat: f64| {
+                serde_json::json!({"id": id, "kind": "drill",
+                "capacity": {"units": 1}, "lat": lat, "lon": 18.0})
+            };
+            let mut resources = vec![serde_json::json!({"id": "d1", "kind": "drill",
+                "capacity": first, "lat": 59.0, "lon": 18.0})];
+            resources.extend([site("d2", 59.0), site("d3", 59.0)]);
+            let mut needs = vec![serde_json::json!({"id": "n", "kind": "drill",
+                "demand": {"units": 1}, "indivisible": true, "duration_h": 2,
+                "lat": 59.0, "lon": 18.0})];
+            if far_need {
+                resources.push(site("big", 61.0));
+                resources[3]["capacity"] = serde_json::json!({"units": 2});
+                needs.push(serde_json::json!({"id": "far", "kind": "drill",
+                    "demand": {"units": 2}, "duration_h": 2, "lat": 61.0, "lon": 18.0}));
+            }
+            crate::scenario_from_value(&serde_json::json!({"resources": resources,
+                "needs": needs, "policy": {"reusable": ["units"], "max_distance_km": 10}}))
+            .unwrap()
+        };
+        for (padded, far_need) in [(false, false), (true, false), (false, true), (true, true)] {
+            let s = scenario(padded, far_need);
+            let pooled = super::Pooled::of(&s, &crate::graph::Network::build(&s)).unwrap();
+            assert_eq!(pooled.members[0], vec![0, 1, 2], "{padded} {far_need}");
+            let cap = &pooled.scenario.resources()[0].capacity;
+            assert_eq!(cap["units"], 3.0);
+            assert_eq!(cap.get("seats").copied().unwrap_or(0.0), 0.0);
+        }
     }
 }
