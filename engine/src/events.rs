@@ -21,7 +21,12 @@ pub enum EventKind {
         need: String,
         resource: String,
     },
-    ResourceReturned(String),
+    /// The resource (`id`) is back: in a timed session one loan, that of `need` when named
+    /// (else the earliest started one).
+    ResourceReturned {
+        id: String,
+        need: Option<String>,
+    },
     /// Undo a dispatch: the coordinator's answer to a booking in conflict (or a dispatch
     /// made in error). The need is open again and re-planned.
     DispatchReleased {
@@ -95,7 +100,14 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
     };
     let mut issues = Vec::new();
     for k in obj.keys() {
-        if k != "type" && k != "event_id" && k != "at" && !allowed.contains(&k.as_str()) {
+        // A return may name the need whose loan came back.
+        let optional = ty == "resource_returned" && k == "need";
+        if k != "type"
+            && k != "event_id"
+            && k != "at"
+            && !allowed.contains(&k.as_str())
+            && !optional
+        {
             issues.push(issue(i, Some(k), format!("unknown field for {ty}")));
         }
     }
@@ -167,7 +179,13 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
         }
         ("need_withdrawn", _) => EventKind::NeedWithdrawn(id_of("id")?),
         ("resource_withdrawn", _) => EventKind::ResourceWithdrawn(id_of("id")?),
-        ("resource_returned", _) => EventKind::ResourceReturned(id_of("id")?),
+        ("resource_returned", _) => EventKind::ResourceReturned {
+            id: id_of("id")?,
+            need: match obj.get("need") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(id_of("need")?),
+            },
+        },
         ("dispatch_released", _) => EventKind::DispatchReleased {
             need: id_of("need")?,
             resource: id_of("resource")?,

@@ -35,8 +35,8 @@ pub struct EventsRequest {
     /// an optional `at`: the session clock in hours, never decreasing. In a session with
     /// `policy.reusable`, no start is planned before the clock, a dispatch is a booking whose
     /// resource, start and share never move, and `resource_returned` records the return at the
-    /// clock; a return after the booking's end lists the bookings it leaves over capacity as
-    /// `conflicts`.
+    /// clock (one loan: that of its optional `need`, else the earliest started); a return
+    /// after the booking's end lists the bookings it leaves over capacity as `conflicts`.
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
 }

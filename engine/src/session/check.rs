@@ -174,12 +174,12 @@ impl Session {
                     // Whether there is a dispatch to release `stage` checks when it applies
                     // it (on a copy of the state).
                 }
-                EventKind::ResourceReturned(id) => {
+                EventKind::ResourceReturned { id, need } => {
                     if !res.contains(id.as_str()) {
                         return err(Refusal::NoResource(id.clone()));
                     }
-                    if self.timed {
-                        continue; // one loan at a time: `stage` checks it (see above)
+                    if self.timed || need.is_some() {
+                        continue; // one loan, or one need's: `stage` checks it (see above)
                     }
                     if !is_active(id, &active, &returned) {
                         return err(Refusal::NothingToReturn(id.clone()));

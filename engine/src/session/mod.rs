@@ -99,6 +99,9 @@ pub enum Applied {
     },
     ResourceReturned {
         id: String,
+        /// The need whose loan came back, when the event named it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need: Option<String>,
     },
     DispatchReleased {
         need: String,
@@ -249,6 +252,8 @@ pub enum Refusal {
     ActiveDispatches(String),
     #[error("resource {0:?} has nothing dispatched to return")]
     NothingToReturn(String),
+    #[error("{need:?} has no loan of {resource:?} out to return")]
+    NoLoan { need: String, resource: String },
     #[error("{resource:?} -> {need:?} has no dispatch to release")]
     NoDispatch { need: String, resource: String },
     #[error("at {at} is before the session clock {clock}: the clock never goes back")]

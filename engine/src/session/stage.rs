@@ -40,7 +40,9 @@ impl Session {
                 // Refused while the id's bookings are on record (`apply_one`).
                 EventKind::NeedAdded(n) => self.dispatches.iter().any(|d| d.need == n.id),
                 // A timed return ends one loan, so what is left out is known only then.
-                EventKind::ResourceReturned(_) | EventKind::ResourceWithdrawn(_) => self.timed,
+                // So does a return that names its need.
+                EventKind::ResourceReturned { need, .. } => self.timed || need.is_some(),
+                EventKind::ResourceWithdrawn(_) => self.timed,
                 _ => false,
             };
             bookings && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
@@ -608,25 +610,33 @@ impl Session {
                 self.commit(&dispatch, tn, tr);
                 Applied::Dispatched { dispatch }
             }
-            EventKind::ResourceReturned(id) => {
-                // In a timed session what comes back is one loan: the earliest booking not
-                // returned that has started by the clock (the first made among equals; a need
-                // split over several units of it returns together), recorded as back at the
-                // clock. Without time, everything out on the resource comes back.
+            EventKind::ResourceReturned { id, need } => {
+                // In a timed session what comes back is one loan: the named need's, else the
+                // earliest booking not returned that has started by the clock (the first made
+                // among equals; a need split over several units of it returns together),
+                // recorded as back at the clock. Without time, everything out on the
+                // resource comes back (for the named need only, when one is named).
                 let (timed, now) = (self.timed, self.clock.filter(|_| self.timed));
                 let first = |d: &Dispatch| d.start_h.unwrap_or(f64::NEG_INFINITY);
+                let named = |d: &Dispatch| need.as_ref().is_none_or(|n| d.need == *n);
                 let out = self
                     .dispatches
                     .iter()
-                    .filter(|d| d.active && d.resource == *id)
+                    .filter(|d| d.active && d.resource == *id && named(d))
                     .filter(|d| now.is_none_or(|t| first(d) <= t))
                     .min_by(|a, b| first(a).total_cmp(&first(b)))
                     .map(|d| (d.need.clone(), first(d)));
                 let Some(out) = out else {
-                    return Err(Refusal::NothingToReturn(id.clone()));
+                    return Err(match need {
+                        Some(n) => Refusal::NoLoan {
+                            need: n.clone(),
+                            resource: id.clone(),
+                        },
+                        None => Refusal::NothingToReturn(id.clone()),
+                    });
                 };
                 for d in self.dispatches.iter_mut() {
-                    let loan = (d.need == out.0 && first(d) == out.1) || !timed;
+                    let loan = (d.need == out.0 && first(d) == out.1) || (!timed && named(d));
                     if d.active && d.resource == *id && loan {
                         d.active = false;
                         if timed {
@@ -639,7 +649,10 @@ impl Session {
                 self.recompute_residual(ri);
                 self.relink_resource_after(ri, &before, tn);
                 tr.insert(id.clone());
-                Applied::ResourceReturned { id: id.clone() }
+                Applied::ResourceReturned {
+                    id: id.clone(),
+                    need: need.clone(),
+                }
             }
             EventKind::DispatchReleased { need, resource } => {
                 let before = self.dispatches.len();
@@ -837,7 +850,10 @@ impl Session {
                 EventKind::ResourceUpdated(one_resource(resource)?)
             }
             Applied::ResourceWithdrawn { id } => EventKind::ResourceWithdrawn(id.clone()),
-            Applied::ResourceReturned { id } => EventKind::ResourceReturned(id.clone()),
+            Applied::ResourceReturned { id, need } => EventKind::ResourceReturned {
+                id: id.clone(),
+                need: need.clone(),
+            },
             Applied::DispatchReleased { need, resource } => EventKind::DispatchReleased {
                 need: need.clone(),
                 resource: resource.clone(),
