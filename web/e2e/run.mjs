@@ -481,6 +481,15 @@ async function coordinatorTimedFlow(browser, server, vp) {
   await page.locator('[data-match$="->e"]').waitFor();
   assert.equal(await clock.inputValue(), '19');
   await page.screenshot({ path: join(OUT, `coordinator-released-${vp.width}.png`), fullPage: true });
+
+  // c's loan (20-24) comes back at 22, pressed on its booking: the return names c.
+  await clock.fill('22');
+  sent = nextEvents(page, id);
+  await page.locator('[data-dispatch="d1->c"]').getByRole('button', { name: 'd1 back from c' }).click();
+  assert.deepEqual((await sent).map((e) => [e.type, e.id, e.need, e.at]), [['resource_returned', 'd1', 'c', 22]]);
+  const loan = page.locator('[data-dispatch="d1->c"][data-active="false"]');
+  await loan.waitFor();
+  assert.equal(await loan.getAttribute('data-returned-h'), '22');
   await noProblems(c);
   await c.ctx.close();
 }

@@ -336,7 +336,9 @@ export interface Entity {
 export type SessionEvent =
   | { type: 'need_added' | 'need_updated'; need: Entity; event_id?: string; at?: number }
   | { type: 'resource_added' | 'resource_updated'; resource: Entity; event_id?: string; at?: number }
-  | { type: 'need_withdrawn' | 'resource_withdrawn' | 'resource_returned'; id: string; event_id?: string; at?: number }
+  | { type: 'need_withdrawn' | 'resource_withdrawn'; id: string; event_id?: string; at?: number }
+  // `need`: the loan that came back (else the resource's earliest started one).
+  | { type: 'resource_returned'; id: string; need?: string; event_id?: string; at?: number }
   | { type: 'dispatched' | 'dispatch_released'; need: string; resource: string; event_id?: string; at?: number };
 
 /** The multipart form of `POST /v1/solve` for table files: each file goes in the part its name
