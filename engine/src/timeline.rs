@@ -149,7 +149,7 @@ impl SubModel<'_> {
         // is `1 / quantity` of it). Where the LP's duals are not unique, the flow's basis may
         // put a price on the room where HiGHS's puts it on the needs: both are optimal duals.
         let (stage_cost, stage_scale) =
-            main_stage(objective, shape.exact, &value_cost, &money_cost);
+            main_stage(objective, shape.exact, &value_cost, &money_cost)?;
         let capacity_per_flow = 1.0 / q as f64;
         let pi = sol.basis.as_ref()?.potentials(&stage_cost);
         let reduced = |a: usize| (stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]]) as f64;

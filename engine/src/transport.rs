@@ -106,7 +106,7 @@ impl SubModel<'_> {
             .collect();
 
         // Duals of the stage that sets the main objective, from the final basis.
-        let (stage_cost, stage_scale) = main_stage(objective, *exact, &value_cost, &money_cost);
+        let (stage_cost, stage_scale) = main_stage(objective, *exact, &value_cost, &money_cost)?;
         let pi = sol.basis.as_ref()?.potentials(&stage_cost);
         let gain = |a: usize| -> f64 {
             if sol.flow[a] < p.upper[a] {
@@ -161,27 +161,26 @@ pub(crate) fn solve_objective(
 
 /// The arc costs of the stage that sets the main objective, whose potentials give the duals,
 /// and the scale that turns them into the objective's units. `weighted`'s one stage is the sum
-/// of the two costs (its money costs carry the weight, on the value's scale).
+/// of the two costs (its money costs carry the weight, on the value's scale); `None` beyond
+/// 64-bit integers (as [`solve_objective`] found before).
 pub(crate) fn main_stage<'c>(
     objective: Objective,
     exact: Exact,
     value_cost: &'c [i64],
     money_cost: &'c [i64],
-) -> (Cow<'c, [i64]>, f64) {
-    match objective {
-        Objective::Coverage => (
-            Cow::Borrowed(value_cost),
-            exact.priority as f64 * exact.lcm as f64,
-        ),
+) -> Option<(Cow<'c, [i64]>, f64)> {
+    let value_scale = exact.priority as f64 * exact.lcm as f64;
+    Some(match objective {
+        Objective::Coverage => (Cow::Borrowed(value_cost), value_scale),
         Objective::Weighted => (
-            Cow::Owned(weighted_costs(value_cost, money_cost).unwrap_or_default()),
-            exact.priority as f64 * exact.lcm as f64,
+            Cow::Owned(weighted_costs(value_cost, money_cost)?),
+            value_scale,
         ),
         _ => (
             Cow::Borrowed(money_cost),
             exact.cost as f64 * exact.lcm as f64,
         ),
-    }
+    })
 }
 
 /// `w C - V` per arc; `None` beyond 64-bit integers.
