@@ -1379,70 +1379,43 @@ mod tests {
         );
     }
 
-    /// A SQLite log whose next append fails (not for want of the store) when told to.
-    struct FailingLog {
+    /// A SQLite log with faults on demand: the next append fails (not for want of the store)
+    /// when `fail_next` is set; with a `lease`, appends are fenced as PostgreSQL's (one fails
+    /// when the last claim is older than the lease), and `slow` makes each read of the log
+    /// from its start take that long (a long replay).
+    struct TestLog {
         inner: crate::store::SqliteSessions,
         fail_next: std::sync::atomic::AtomicBool,
+        lease: Option<Duration>,
+        claimed: Mutex<Instant>,
+        slow: std::sync::atomic::AtomicBool,
     }
 
-    impl SessionLog for FailingLog {
+    impl TestLog {
+        fn new(dir: &std::path::Path, lease: Option<Duration>) -> TestLog {
+            TestLog {
+                inner: crate::store::SqliteSessions::open(dir).unwrap(),
+                fail_next: false.into(),
+                lease,
+                claimed: Mutex::new(Instant::now()),
+                slow: false.into(),
+            }
+        }
+    }
+
+    impl SessionLog for TestLog {
         fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
+            *self.claimed.lock().unwrap() = Instant::now();
             self.inner.create(id, tenant, scenario)
         }
         fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError> {
             if self.fail_next.swap(false, Ordering::SeqCst) {
                 return Err(StoreError::Settings("the disk is full".into()));
             }
-            self.inner.append(session, entry)
-        }
-        fn changes_after(
-            &self,
-            session: &str,
-            seq: i64,
-            limit: usize,
-        ) -> Result<Vec<crate::store::PlanChange>, StoreError> {
-            self.inner.changes_after(session, seq, limit)
-        }
-        fn list(
-            &self,
-            tenant: &str,
-            limit: usize,
-        ) -> Result<Vec<crate::store::SessionListed>, StoreError> {
-            self.inner.list(tenant, limit)
-        }
-        fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
-            self.inner.session(id)
-        }
-        fn rows_after(
-            &self,
-            id: &str,
-            seq: i64,
-            limit: usize,
-        ) -> Result<Vec<crate::store::LogRow>, StoreError> {
-            self.inner.rows_after(id, seq, limit)
-        }
-        fn delete(&self, id: &str) -> Result<bool, StoreError> {
-            self.inner.delete(id)
-        }
-    }
-
-    /// A SQLite log with leases, fenced as PostgreSQL's: an append fails when the last claim
-    /// is older than the lease. `slow` makes each read of the log from its start take longer
-    /// than the lease (a long replay).
-    struct LeasedLog {
-        inner: crate::store::SqliteSessions,
-        lease: Duration,
-        claimed: Mutex<Instant>,
-        slow: std::sync::atomic::AtomicBool,
-    }
-
-    impl SessionLog for LeasedLog {
-        fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
-            *self.claimed.lock().unwrap() = Instant::now();
-            self.inner.create(id, tenant, scenario)
-        }
-        fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError> {
-            if self.claimed.lock().unwrap().elapsed() > self.lease {
+            if self
+                .lease
+                .is_some_and(|l| self.claimed.lock().unwrap().elapsed() > l)
+            {
                 return Err(StoreError::LeaseLost(format!("session {session}")));
             }
             self.inner.append(session, entry)
@@ -1471,8 +1444,8 @@ mod tests {
             seq: i64,
             limit: usize,
         ) -> Result<Vec<crate::store::LogRow>, StoreError> {
-            if seq == 0 && self.slow.load(Ordering::SeqCst) {
-                std::thread::sleep(self.lease);
+            if let (0, Some(lease), true) = (seq, self.lease, self.slow.load(Ordering::SeqCst)) {
+                std::thread::sleep(lease);
             }
             self.inner.rows_after(id, seq, limit)
         }
@@ -1484,7 +1457,7 @@ mod tests {
             Ok(Owner::Here)
         }
         fn lease(&self) -> Option<Duration> {
-            Some(self.lease)
+            self.lease
         }
     }
 
@@ -1493,12 +1466,7 @@ mod tests {
     #[test]
     fn a_rebuild_longer_than_the_lease_claims_it_again() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(LeasedLog {
-            inner: crate::store::SqliteSessions::open(dir.path()).unwrap(),
-            lease: Duration::from_millis(300),
-            claimed: Mutex::new(Instant::now()),
-            slow: false.into(),
-        });
+        let log = Arc::new(TestLog::new(dir.path(), Some(Duration::from_millis(300))));
         let limits = SessionLimits {
             idle: Duration::from_millis(200),
             ..SessionLimits::default()
@@ -1524,10 +1492,7 @@ mod tests {
     #[test]
     fn a_refusal_waits_for_the_batch_it_was_judged_against() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(FailingLog {
-            inner: crate::store::SqliteSessions::open(dir.path()).unwrap(),
-            fail_next: false.into(),
-        });
+        let log = Arc::new(TestLog::new(dir.path(), None));
         let h = SessionHub::new(log.clone(), SessionLimits::default());
         let (s, raw) = scenario();
         h.create("s1", "t", &s, &raw).unwrap();
