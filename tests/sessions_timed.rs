@@ -62,7 +62,7 @@ fn kind_of(rng: &mut SplitMix64) -> &'static str {
 
 fn initial(rng: &mut SplitMix64, fairness: bool) -> Value {
     // Both kinds from the start: each reusable dimension must be some resource's.
-    let res: Vec<Value> = (0..5)
+    let mut res: Vec<Value> = (0..5)
         .map(|i| {
             let k = match i {
                 0 => "drill",
@@ -72,6 +72,17 @@ fn initial(rng: &mut SplitMix64, fairness: bool) -> Value {
             resource(rng, &format!("r{i}"), k)
         })
         .collect();
+    // Half the time a shelf of identical drills, which the solver pools (`timed::Pooled`),
+    // after a shelter: a re-plan of their component (whose first resource a session gives
+    // every dimension) must pool them as a solve of the whole does.
+    if rng.chance(0.5) {
+        for i in 5..5 + rng.int(1, 2) {
+            let mut copy = res[0].clone();
+            copy["id"] = json!(format!("r{i}"));
+            res.push(copy);
+        }
+        res.swap(0, 1);
+    }
     let needs: Vec<Value> = (0..10)
         .map(|i| {
             let k = kind_of(rng);
