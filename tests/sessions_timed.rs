@@ -964,10 +964,31 @@ fn a_return_naming_its_need_ends_that_loan() {
         {"type": "resource_returned", "id": "van", "need": "b"}
     ])))
     .unwrap();
-    let active: Vec<(&str, bool)> = s
-        .dispatches()
-        .iter()
-        .map(|d| (d.need.as_str(), d.active))
-        .collect();
-    assert_eq!(active, [("a", true), ("b", false)]);
+    let active = |s: &Session| -> Vec<(String, bool)> {
+        s.dispatches()
+            .iter()
+            .map(|d| (d.need.clone(), d.active))
+            .collect()
+    };
+    assert_eq!(active(&s), [("a".into(), true), ("b".into(), false)]);
+    // In one batch with a withdrawal of the resource: refused while another loan is out
+    // (nothing applied), accepted once the named return leaves none.
+    let mut both = Session::new(&untimed).unwrap();
+    both.apply(&events(json!([
+        {"type": "dispatched", "need": "a", "resource": "van"},
+        {"type": "dispatched", "need": "b", "resource": "van"}
+    ])))
+    .unwrap();
+    let back_and_gone = |need: &str| {
+        events(
+            json!([{"type": "resource_returned", "id": "van", "need": need},
+            {"type": "resource_withdrawn", "id": "van"}]),
+        )
+    };
+    let e = both.apply(&back_and_gone("a")).unwrap_err();
+    assert_eq!(e.refusal, Refusal::ActiveDispatches("van".into()));
+    assert_eq!(active(&both), [("a".into(), true), ("b".into(), true)]);
+    s.apply(&back_and_gone("a")).unwrap();
+    assert!(s.dispatches().iter().all(|d| !d.active));
+    assert!(s.residual_scenario().resources().is_empty());
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Dispatch, Row, SessionEvent } from './api';
 import { translate } from './i18n';
-import { clockToSend, hoursOf, hoursText, proposedFor, raiseClock, shownDispatches, stamp } from './session';
+import { clockToSend, hoursOf, hoursText, loanStarted, proposedFor, raiseClock, shownDispatches, stamp } from './session';
 
 describe('hours of a booking', () => {
   it('reads start and end from an allocation row, a dispatch or a proposal', () => {
@@ -44,6 +44,15 @@ describe('the clock the page sends', () => {
     expect(clockToSend(null)).toBeUndefined();
     expect(clockToSend(undefined)).toBeUndefined();
     expect(clockToSend(Number.NaN)).toBeUndefined();
+  });
+
+  it('offers a return only for a loan started by the hour the return would carry', () => {
+    expect(loanStarted(10, undefined, 1)).toBe(false);
+    expect(loanStarted(10, 12, 1)).toBe(true);
+    expect(loanStarted(10, 10, undefined)).toBe(true);
+    expect(loanStarted(10, undefined, undefined)).toBe(true);
+    expect(loanStarted(10, 5, 11)).toBe(true);
+    expect(loanStarted(undefined, 12, 12)).toBe(false);
   });
 
   it('is raised to the session clock after a read, never lowered', () => {

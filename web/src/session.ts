@@ -53,6 +53,14 @@ export function clockToSend(input: number | null | undefined): number | undefine
   return finite(input);
 }
 
+/** Whether a loan starting at `start` has started by the hour a return would carry (`sendAt`,
+ * else the session's `clock`): only such a loan can come back (the server refuses the rest).
+ * Without any clock every loan has. */
+export function loanStarted(start: number | undefined, sendAt: number | undefined, clock: number | undefined): boolean {
+  const now = sendAt === undefined ? clock : clock === undefined ? sendAt : Math.max(sendAt, clock);
+  return start !== undefined && (now === undefined || start <= now);
+}
+
 /** The clock input after a read of the session: the session's clock when the input is empty
  * or behind it, so the page never sends a time before the clock by accident (the server would
  * refuse the batch); a time ahead of the clock stays as typed. */

@@ -80,6 +80,9 @@ impl Session {
         let mut res = Overlay::new(&self.res_ix);
         let mut active: HashMap<&str, usize> = HashMap::new();
         let mut returned: HashSet<&str> = HashSet::new();
+        // Resources a return of one loan touched: whether loans are left out on them is known
+        // only when `stage` applies the batch (on a copy), so later checks of them wait.
+        let mut one_loan_back: HashSet<&str> = HashSet::new();
         let is_active = |r: &str, active: &HashMap<&str, usize>, returned: &HashSet<&str>| {
             active.get(r).copied().unwrap_or(0) > 0
                 || (!returned.contains(r)
@@ -149,7 +152,10 @@ impl Session {
                     }
                     // In a timed session a return ends one loan, not all: whether loans are
                     // left is known only when `stage` applies the batch (on a copy).
-                    if !self.timed && is_active(id, &active, &returned) {
+                    if !self.timed
+                        && !one_loan_back.contains(id.as_str())
+                        && is_active(id, &active, &returned)
+                    {
                         return err(Refusal::ActiveDispatches(id.clone()));
                     }
                     res.remove(id.as_str());
@@ -178,7 +184,8 @@ impl Session {
                     if !res.contains(id.as_str()) {
                         return err(Refusal::NoResource(id.clone()));
                     }
-                    if self.timed || need.is_some() {
+                    if self.returns_one_loan(need.as_deref()) {
+                        one_loan_back.insert(id.as_str());
                         continue; // one loan, or one need's: `stage` checks it (see above)
                     }
                     if !is_active(id, &active, &returned) {

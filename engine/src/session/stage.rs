@@ -34,6 +34,11 @@ impl Session {
     /// copy that replaces the state only when every event applied.
     pub fn stage(&mut self, events: &[Event]) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.check(events)?;
+        // After a return of one loan, a withdrawal is judged as it applies.
+        let one_loan_back = events.iter().any(|e| {
+            matches!(&e.kind, EventKind::ResourceReturned { need, .. }
+                if self.returns_one_loan(need.as_deref()))
+        });
         let may_refuse = |e: &Event| {
             let bookings = match &e.kind {
                 EventKind::Dispatched { .. } | EventKind::DispatchReleased { .. } => true,
@@ -41,8 +46,10 @@ impl Session {
                 EventKind::NeedAdded(n) => self.dispatches.iter().any(|d| d.need == n.id),
                 // A timed return ends one loan, so what is left out is known only then.
                 // So does a return that names its need.
-                EventKind::ResourceReturned { need, .. } => self.timed || need.is_some(),
-                EventKind::ResourceWithdrawn(_) => self.timed,
+                EventKind::ResourceReturned { need, .. } => self.returns_one_loan(need.as_deref()),
+                // Over time `check` leaves loans out to `stage`; so it does after a return of
+                // one loan in the batch.
+                EventKind::ResourceWithdrawn(_) => self.timed || one_loan_back,
                 _ => false,
             };
             bookings && !e.event_id.as_ref().is_some_and(|id| self.seen.contains(id))
@@ -769,6 +776,12 @@ impl Session {
         for k in keys {
             self.plan_set(k, None);
         }
+    }
+
+    /// Whether a `resource_returned` (naming `need` or not) ends one loan, whose effect is
+    /// known only as the batch is applied: always over time, and when it names its need.
+    pub(super) fn returns_one_loan(&self, need: Option<&str>) -> bool {
+        self.timed || need.is_some()
     }
 
     /// Replay one logged event (no checks, no re-plan: call [`Session::replan_all`] after).
