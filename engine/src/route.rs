@@ -12,10 +12,11 @@
 //!   need, `solver: auto`, objective `coverage`, `cost` or `weighted`) whose data scale to
 //!   exact integers: the assignment solver when it is one-to-one and small enough for a dense
 //!   matrix (not `weighted`, whose one objective is not the assignment's lexicographic one),
-//!   else the network simplex. Costs that are not short decimals (those built from distances)
-//!   are rounded to 1e-4 of a cost unit there: under `weighted`, `w C - V` then moves by at
-//!   most `5e-5 w` per full service, and a link whose weighted cost is that close to its
-//!   need's priority may be taken or left either way.
+//!   else the network simplex. Costs that are not short decimals (those built from distances;
+//!   under `weighted`, `w c` whenever it is not one) are rounded to 1e-4 of a cost unit there:
+//!   each full service's cost moves by at most 5e-5, so under `cost` or `weighted` the plan's
+//!   objective may fall short of the optimum by up to 1e-4 per full service, and a link whose
+//!   weighted cost is that close to its need's priority may be taken or left either way.
 //! - A timed scenario (SPEC's allocation over time): the HiGHS LP, or the MIP when a need
 //!   chooses among starts.
 //! - Anything else: the HiGHS LP.
@@ -228,16 +229,17 @@ impl SubModel<'_> {
         // Costs built from distances (`cost_per_km * km`) are not decimals: rounding them to
         // 1e-4 of a cost unit moves C by at most 1e-4 per full service routed and leaves V
         // exact. Costs given as decimals scale exactly.
-        let cost =
-            decimal_scale(self.edges.iter().map(|&e| net.edges[e].cost)).unwrap_or(COST_ROUNDING);
         let priority = decimal_scale(self.needs.iter().map(|&n| s.needs[n].priority))?;
+        // Under `weighted` the costs are `w c`: one objective, `w C - V`, with the priorities
+        // on one scale (both powers of ten, so the larger holds both exactly).
+        let w = match s.policy.objective {
+            Objective::Weighted => s.policy.cost_weight,
+            _ => 1.0,
+        };
+        let cost = decimal_scale(self.edges.iter().map(|&e| w * net.edges[e].cost))
+            .unwrap_or(COST_ROUNDING);
         if s.policy.objective == Objective::Weighted {
-            // One objective, `w C - V`: the weighted costs and the priorities on one scale
-            // (both powers of ten, so the larger holds both exactly).
-            let w = s.policy.cost_weight;
-            let weighted = decimal_scale(self.edges.iter().map(|&e| w * net.edges[e].cost))
-                .unwrap_or(COST_ROUNDING);
-            let both = weighted.max(priority);
+            let both = cost.max(priority);
             return Some((both, both));
         }
         Some((cost, priority))

@@ -14,7 +14,7 @@
 
 use crate::route::{scaled, Exact};
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
-use crate::transport::{main_stage, solve_objective};
+use crate::transport::{main_scale, solve_objective};
 use commonsnet_solvers::{FlowProblem, INFINITE};
 
 /// The integers of one interval-scheduling part.
@@ -122,7 +122,7 @@ impl SubModel<'_> {
         }
 
         let objective = s.policy.objective;
-        let sol = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
+        let (sol, stage_cost) = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
         let x: Vec<f64> = self
             .edges
             .iter()
@@ -148,8 +148,7 @@ impl SubModel<'_> {
         // Duals of the stage that sets the main objective, per unit of capacity (a flow unit
         // is `1 / quantity` of it). Where the LP's duals are not unique, the flow's basis may
         // put a price on the room where HiGHS's puts it on the needs: both are optimal duals.
-        let (stage_cost, stage_scale) =
-            main_stage(objective, shape.exact, &value_cost, &money_cost)?;
+        let stage_scale = main_scale(objective, shape.exact);
         let capacity_per_flow = 1.0 / q as f64;
         let pi = sol.basis.as_ref()?.potentials(&stage_cost);
         let reduced = |a: usize| (stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]]) as f64;

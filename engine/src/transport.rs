@@ -93,7 +93,7 @@ impl SubModel<'_> {
 
         // An infeasible flow (a min_fill that cannot hold) goes to the LP, whose elastic
         // diagnosis names the needs; so does anything too large for exact integers.
-        let sol = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
+        let (sol, stage_cost) = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
 
         let x: Vec<f64> = self
             .edges
@@ -106,7 +106,7 @@ impl SubModel<'_> {
             .collect();
 
         // Duals of the stage that sets the main objective, from the final basis.
-        let (stage_cost, stage_scale) = main_stage(objective, *exact, &value_cost, &money_cost)?;
+        let stage_scale = main_scale(objective, *exact);
         let pi = sol.basis.as_ref()?.potentials(&stage_cost);
         let gain = |a: usize| -> f64 {
             if sol.flow[a] < p.upper[a] {
@@ -137,50 +137,41 @@ impl SubModel<'_> {
 }
 
 /// The flow of a part's objective on its integers: most value, then cheapest, as one exact
-/// lexicographic flow for `coverage`; cheapest for `cost`; least `w C - V` for `weighted`. `None` when infeasible or beyond
-/// 64-bit integers.
-pub(crate) fn solve_objective(
+/// lexicographic flow for `coverage`; cheapest for `cost`; least `w C - V` for `weighted`
+/// (its money costs carry the weight, on the value's scale). With it, the arc costs of the
+/// stage that sets the main objective, whose potentials give the duals (in the units of
+/// [`main_scale`]). `None` when infeasible or beyond 64-bit integers.
+pub(crate) fn solve_objective<'c>(
     objective: Objective,
     p: &mut FlowProblem,
-    value_cost: &[i64],
-    money_cost: &[i64],
-) -> Option<FlowSolution> {
-    match objective {
-        Objective::Coverage => NetworkSimplex::solve_lexicographic(p, value_cost, money_cost),
+    value_cost: &'c [i64],
+    money_cost: &'c [i64],
+) -> Option<(FlowSolution, Cow<'c, [i64]>)> {
+    let (solved, stage) = match objective {
+        Objective::Coverage => (
+            NetworkSimplex::solve_lexicographic(p, value_cost, money_cost),
+            Cow::Borrowed(value_cost),
+        ),
         Objective::Weighted => {
             p.cost = weighted_costs(value_cost, money_cost)?;
-            NetworkSimplex::solve(p)
+            (NetworkSimplex::solve(p), Cow::Owned(p.cost.clone()))
         }
         _ => {
             p.cost = money_cost.to_vec();
-            NetworkSimplex::solve(p)
+            (NetworkSimplex::solve(p), Cow::Borrowed(money_cost))
         }
-    }
-    .ok()
+    };
+    Some((solved.ok()?, stage))
 }
 
-/// The arc costs of the stage that sets the main objective, whose potentials give the duals,
-/// and the scale that turns them into the objective's units. `weighted`'s one stage is the sum
-/// of the two costs (its money costs carry the weight, on the value's scale); `None` beyond
-/// 64-bit integers (as [`solve_objective`] found before).
-pub(crate) fn main_stage<'c>(
-    objective: Objective,
-    exact: Exact,
-    value_cost: &'c [i64],
-    money_cost: &'c [i64],
-) -> Option<(Cow<'c, [i64]>, f64)> {
-    let value_scale = exact.priority as f64 * exact.lcm as f64;
-    Some(match objective {
-        Objective::Coverage => (Cow::Borrowed(value_cost), value_scale),
-        Objective::Weighted => (
-            Cow::Owned(weighted_costs(value_cost, money_cost)?),
-            value_scale,
-        ),
-        _ => (
-            Cow::Borrowed(money_cost),
-            exact.cost as f64 * exact.lcm as f64,
-        ),
-    })
+/// The scale that turns the main stage's integer costs (and potentials) into the objective's
+/// units: the value's for `coverage` and `weighted`, the money's for `cost`.
+pub(crate) fn main_scale(objective: Objective, exact: Exact) -> f64 {
+    let scale = match objective {
+        Objective::Coverage | Objective::Weighted => exact.priority,
+        _ => exact.cost,
+    };
+    scale as f64 * exact.lcm as f64
 }
 
 /// `w C - V` per arc; `None` beyond 64-bit integers.
