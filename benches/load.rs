@@ -65,6 +65,9 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn main() {
+    // The tests' `Server` runs on PostgreSQL when this is set; the bench names its stores
+    // itself (a SQLite line must measure SQLite).
+    std::env::remove_var(server::TEST_PG);
     let secs: u64 = env_or("LOAD_SECS", 30);
     let clients: usize = env_or("LOAD_CLIENTS", 32);
     let mut server = Server::in_temp_dir(&[]);

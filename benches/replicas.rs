@@ -201,6 +201,9 @@ fn load(label: &str, replicas: &[Server], clients: usize, secs: u64) {
 }
 
 fn main() {
+    // The tests' `Server` runs on PostgreSQL when this is set; the bench names its stores
+    // itself (a SQLite line must measure SQLite).
+    std::env::remove_var(server::TEST_PG);
     let secs: u64 = env_or("LOAD_SECS", 30);
     let clients: usize = env_or("LOAD_CLIENTS", 32);
     let n: usize = env_or("REPLICAS", 3);

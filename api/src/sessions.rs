@@ -602,6 +602,10 @@ impl SessionHub {
             return Err(moved());
         }
         if !self.inner.log.rows_after(id, seq, 1)?.is_empty() {
+            // Not served here: the lease goes back, so the replica that wrote them goes on.
+            if let Err(e) = self.inner.log.release(id) {
+                tracing::warn!(session = %id, error = %e, "cannot release the session's lease");
+            }
             return Err(moved());
         }
         let mut live = self.inner.live();
