@@ -1257,18 +1257,23 @@ mod tests {
         }
     }
 
-    /// A panic on the actor answers that request with a 500, and the session goes on from its
-    /// log: what was answered before is kept, what the failed burst held is not.
-    #[test]
-    fn a_panic_answers_500_and_the_session_recovers_from_its_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let h = hub(dir.path(), SessionLimits::default());
+    /// Session `s1` of tenant `t` on [`scenario`], with one logged batch (need `b` added).
+    fn session_with_one_batch(h: &SessionHub) {
         let (s, raw) = scenario();
         h.create("s1", "t", &s, &raw).unwrap();
         let out = block(h.events("s1", "t", add("b")).unwrap())
             .unwrap()
             .unwrap();
         assert_eq!(out.seq, 1);
+    }
+
+    /// A panic on the actor answers that request with a 500, and the session goes on from its
+    /// log: what was answered before is kept, what the failed burst held is not.
+    #[test]
+    fn a_panic_answers_500_and_the_session_recovers_from_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = hub(dir.path(), SessionLimits::default());
+        session_with_one_batch(&h);
         let r = read(
             h.read("s1", "t", |_| -> usize { panic!("injected") })
                 .unwrap(),
@@ -1476,12 +1481,7 @@ mod tests {
             ..SessionLimits::default()
         };
         let h = SessionHub::new(log.clone(), limits);
-        let (s, raw) = scenario();
-        h.create("s1", "t", &s, &raw).unwrap();
-        let out = block(h.events("s1", "t", add("b")).unwrap())
-            .unwrap()
-            .unwrap();
-        assert_eq!(out.seq, 1);
+        session_with_one_batch(&h);
         wait_unloaded(&h);
         log.slow.store(true, Ordering::SeqCst);
         let out = block(h.events("s1", "t", add("c")).unwrap())
