@@ -172,23 +172,18 @@ fn replay_log_paged(
         session: id.to_string(),
         message,
     };
+    let at_batch = |seq: i64, e: &dyn std::fmt::Display| bad(format!("batch {seq}: {e}"));
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let (mut entries, mut last_checkpoint, mut last) = (0, None, 0);
-    loop {
-        let rows = log.rows_after(id, last, page)?;
-        for (seq, applied, _) in &rows {
-            let scan = LogReplay::scan(applied).map_err(|e| bad(format!("batch {seq}: {e}")))?;
-            if let Some(at) = scan.last_checkpoint {
-                last_checkpoint = Some(entries + at);
-            }
-            entries += scan.entries;
-            last = *seq;
+    let (mut entries, mut last_checkpoint) = (0, None);
+    let last = for_each_log_row(log, id, page, None, |(seq, applied, _)| {
+        let scan = LogReplay::scan(&applied).map_err(|e| at_batch(seq, &e))?;
+        if let Some(at) = scan.last_checkpoint {
+            last_checkpoint = Some(entries + at);
         }
-        if rows.len() < page {
-            break;
-        }
-    }
+        entries += scan.entries;
+        Ok(())
+    })?;
     let initial = planned_scenario(&initial, limits);
     let mut replay = LogReplay::new(
         &initial,
@@ -197,29 +192,48 @@ fn replay_log_paged(
         last_checkpoint,
     )
     .map_err(|e| bad(e.to_string()))?;
-    let mut read = 0;
-    while read < last {
-        let rows = log.rows_after(id, read, page)?;
-        if rows.is_empty() {
-            return Err(bad(format!(
-                "the log ended at batch {read} of {last} while it was read"
-            )));
+    let read = for_each_log_row(log, id, page, Some(last), |(seq, applied, ids)| {
+        let applied: Vec<Applied> =
+            serde_json::from_str(&applied).map_err(|e| at_batch(seq, &e))?;
+        for a in &applied {
+            replay.push(a).map_err(|e| at_batch(seq, &e))?;
         }
-        for (seq, applied, ids) in rows.into_iter().take_while(|r| r.0 <= last) {
-            let applied: Vec<Applied> =
-                serde_json::from_str(&applied).map_err(|e| bad(format!("batch {seq}: {e}")))?;
-            for a in &applied {
-                replay
-                    .push(a)
-                    .map_err(|e| bad(format!("batch {seq}: {e}")))?;
-            }
-            let ids: Vec<String> =
-                serde_json::from_str(&ids).map_err(|e| bad(format!("batch {seq}: {e}")))?;
-            replay.remember_event_ids(ids.iter().map(String::as_str));
-            read = seq;
-        }
+        let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| at_batch(seq, &e))?;
+        replay.remember_event_ids(ids.iter().map(String::as_str));
+        Ok(())
+    })?;
+    if read != last {
+        return Err(bad(format!(
+            "the log ended at batch {read} of {last} while it was read"
+        )));
     }
     Ok((replay.finish(), last))
+}
+
+/// Each row of session `id`'s log in order, up to batch `upto` (all when `None`), read `page`
+/// rows at a time so that the log is never held whole. Answers the last batch seen.
+fn for_each_log_row(
+    log: &dyn SessionLog,
+    id: &str,
+    page: usize,
+    upto: Option<i64>,
+    mut each: impl FnMut(crate::store::LogRow) -> Result<(), InternalError>,
+) -> Result<i64, InternalError> {
+    let mut last = 0;
+    loop {
+        let rows = log.rows_after(id, last, page)?;
+        let full = rows.len() == page;
+        for row in rows {
+            if upto.is_some_and(|u| row.0 > u) {
+                return Ok(last);
+            }
+            last = row.0;
+            each(row)?;
+        }
+        if !full || upto == Some(last) {
+            return Ok(last);
+        }
+    }
 }
 
 struct HubInner {

@@ -198,6 +198,11 @@ pub struct SessionListed {
     pub seq: i64,
 }
 
+/// A page size as SQL's `LIMIT` takes it (`usize::MAX`: every row).
+pub(crate) fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 /// One row of a session's log as a rebuild reads it: sequence number, the events as applied
 /// (JSON) and the batch's event ids (JSON).
 pub type LogRow = (i64, String, String);

@@ -679,7 +679,7 @@ impl SessionLog for PgStore {
         seq: i64,
         limit: usize,
     ) -> Result<Vec<PlanChange>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = super::sql_limit(limit);
         self.block(async {
             let client = self.pool.get().await?;
             let rows = client
@@ -700,7 +700,7 @@ impl SessionLog for PgStore {
     }
 
     fn list(&self, tenant: &str, limit: usize) -> Result<Vec<SessionListed>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = super::sql_limit(limit);
         self.block(async {
             let client = self.pool.get().await?;
             let rows = client
@@ -740,7 +740,7 @@ impl SessionLog for PgStore {
     }
 
     fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = super::sql_limit(limit);
         self.block(async {
             let client = self.pool.get().await?;
             let rows = client

@@ -428,7 +428,7 @@ impl SessionLog for SqliteSessions {
         seq: i64,
         limit: usize,
     ) -> Result<Vec<PlanChange>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = super::sql_limit(limit);
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT seq, changes FROM session_log WHERE session = ?1 AND seq > ?2
@@ -457,7 +457,7 @@ impl SessionLog for SqliteSessions {
                    ORDER BY created_ms DESC, id LIMIT ?2) newest ON newest.id = s.id
              ORDER BY s.created_ms DESC, s.id",
         )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = super::sql_limit(limit);
         let v = st
             .query_map(params![tenant, limit], |r| {
                 Ok(SessionListed {
@@ -483,7 +483,7 @@ impl SessionLog for SqliteSessions {
     }
 
     fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = super::sql_limit(limit);
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT seq, applied, event_ids FROM session_log WHERE session = ?1 AND seq > ?2
