@@ -27,6 +27,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio_postgres::NoTls;
 
+/// Every statement that locks several `run_leases` rows locks them in `(job, idx)` order
+/// (`ORDER BY ... FOR UPDATE` locks rows as the sort returns them): a heartbeat's renewal, a
+/// shutdown's release and a cancel's delete overlap on a job's leases, and two multi-row
+/// statements that took the same rows in their own scan orders could deadlock (PostgreSQL
+/// then aborts one: a failed cancel or a lost heartbeat).
+const DELETE_JOB_LEASES: &str = "DELETE FROM run_leases l
+     USING (SELECT r.job, r.idx FROM run_leases r WHERE r.job = $1
+            ORDER BY r.idx FOR UPDATE OF r) c
+     WHERE l.job = c.job AND l.idx = c.idx";
+
 /// How this replica takes part.
 #[derive(Debug, Clone)]
 pub struct PgSettings {
@@ -349,8 +359,7 @@ impl PgStore {
                 ],
             )
             .await?;
-            tx.execute("DELETE FROM run_leases WHERE job = $1", &[&id])
-                .await?;
+            tx.execute(DELETE_JOB_LEASES, &[&id]).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -370,9 +379,12 @@ impl PgStore {
             Ok(client
                 .execute(
                     &format!(
-                        "UPDATE run_leases SET lease_until = {DB_NOW} + $2
-                         WHERE replica = $1
-                           AND (job, idx) IN (SELECT * FROM unnest($3::text[], $4::bigint[]))"
+                        "UPDATE run_leases l SET lease_until = {DB_NOW} + $2
+                         FROM (SELECT r.job, r.idx FROM run_leases r
+                               WHERE r.replica = $1
+                                 AND (r.job, r.idx) IN (SELECT * FROM unnest($3::text[], $4::bigint[]))
+                               ORDER BY r.job, r.idx FOR UPDATE OF r) c
+                         WHERE l.job = c.job AND l.idx = c.idx AND l.replica = $1"
                     ),
                     &[&self.settings.replica, &self.lease_ms(), &jobs, &idxs],
                 )
@@ -386,9 +398,11 @@ impl PgStore {
             let client = self.pool.get().await?;
             Ok(client
                 .execute(
-                    "UPDATE run_leases SET replica = NULL, lease_until = NULL,
-                         claims = GREATEST(claims - 1, 0)
-                     WHERE replica = $1",
+                    "UPDATE run_leases l SET replica = NULL, lease_until = NULL,
+                         claims = GREATEST(l.claims - 1, 0)
+                     FROM (SELECT r.job, r.idx FROM run_leases r WHERE r.replica = $1
+                           ORDER BY r.job, r.idx FOR UPDATE OF r) c
+                     WHERE l.job = c.job AND l.idx = c.idx AND l.replica = $1",
                     &[&self.settings.replica],
                 )
                 .await?)
@@ -534,8 +548,7 @@ impl JobStore for PgStore {
                 .await?;
             if n == 1 {
                 // No replica claims its runs any more; runs in flight finish and are dropped.
-                tx.execute("DELETE FROM run_leases WHERE job = $1", &[&id])
-                    .await?;
+                tx.execute(DELETE_JOB_LEASES, &[&id]).await?;
             }
             let status = tx
                 .query_opt(
