@@ -235,3 +235,79 @@ fn a_timed_plan_prints_each_resources_schedule() {
     assert!(v["name"].as_str().unwrap().starts_with("urban-timed"));
     assert!(!v["schedule"].as_object().unwrap().is_empty());
 }
+
+/// A scenario directory written again in another format holds only the new tables (the old
+/// `.arrow` ones were read first and silently solved a stale scenario); a directory holding
+/// one table in two formats is refused, naming both files.
+#[test]
+fn a_scenario_directory_written_again_reads_as_the_new_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gen");
+    let json = tmp.path().join("seed2.json");
+    run_ok("generate", &[&"urban", &"--seed", &"1", &"--out", &dir]);
+    run_ok(
+        "generate",
+        &[&"urban", &"--seed", &"2", &"--out", &dir, &"--table-format", &"csv"],
+    );
+    run_ok("generate", &[&"urban", &"--seed", &"2", &"--out", &json]);
+    assert!(!dir.join("needs.arrow").exists() && dir.join("needs.csv").exists());
+    let from_dir = solve_line(&[&dir]);
+    let from_json = solve_line(&[&json]);
+    assert_eq!(from_dir["needs_served"], from_json["needs_served"]);
+    assert_eq!(from_dir["objective"], from_json["objective"]);
+    let n1 = tmp.path().join("n1");
+    run_ok("generate", &[&"urban", &"--seed", &"1", &"--out", &n1]);
+    std::fs::copy(n1.join("needs.arrow"), dir.join("needs.arrow")).unwrap();
+    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&dir));
+    assert!(
+        err.contains("needs.arrow and ") && err.contains("needs.csv are both the needs table"),
+        "{err}"
+    );
+}
+
+/// A missing file is named once: the error's text was printed again as its source.
+#[test]
+fn an_io_error_is_said_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, err) =
+        refused_in_one_line(commonsnet().arg("solve").arg(tmp.path().join("none.json")));
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+/// `instance allocation` bounds its sizes before building the scenario, and a distance that
+/// is not a positive number is refused (NaN dropped the rule and linked every pair).
+#[test]
+fn instance_allocation_bounds_its_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("alloc");
+    for args in [
+        ["--needs", "1000000000"],
+        ["--dims", "100000000"],
+        ["--max-distance-km", "NaN"],
+        ["--max-distance-km", "inf"],
+    ] {
+        let (_, err) = refused_in_one_line(
+            commonsnet()
+                .args(["instance", "allocation", "--resources", "3"])
+                .args(args)
+                .arg("--out")
+                .arg(&out),
+        );
+        assert!(err.contains(&args[0][2..]), "{args:?}: {err}");
+        assert!(!out.exists());
+    }
+}
+
+/// `--threads` is bounded as a policy's `threads` is (16,000 threads took minutes to start).
+#[test]
+fn thread_counts_past_the_engine_bound_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = commonsnet()
+        .args(["simulate", "--generator", "urban", "--threads", "4000", "--out"])
+        .arg(tmp.path().join("runs.parquet"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a thread count in 1..=1024"), "{err}");
+}

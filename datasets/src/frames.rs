@@ -108,9 +108,11 @@ fn contained<T>(
 
 /// Cells a Parquet file may expand to per byte of file (Parquet's run-length and dictionary
 /// encodings, then compression, make real tables far denser than this), plus a fixed allowance
-/// for small files. A file that claims more rows than this is refused before it is decoded.
+/// for small files (a quarter of a million cells: each row becomes a JSON object of several
+/// hundred bytes in the engine, so a larger allowance let a 15 KB file take 3.4 GB). A file
+/// that claims more rows than this is refused before it is decoded.
 const PARQUET_CELLS_PER_BYTE: usize = 64;
-const PARQUET_CELLS_SLACK: usize = 1 << 22;
+const PARQUET_CELLS_SLACK: usize = 1 << 18;
 
 /// Rows per record batch when decoding Parquet.
 const PARQUET_BATCH_ROWS: usize = 64 * 1024;
@@ -383,7 +385,9 @@ mod ipc {
     /// Bytes compressed buffers may declare in all (their uncompressed size), per byte of file,
     /// plus a fixed allowance for small files, and never more than `MAX_UNCOMPRESSED`.
     const UNCOMPRESSED_PER_BYTE: usize = 256;
-    const UNCOMPRESSED_SLACK: usize = 16 << 20;
+    /// (1 MiB: a quarter of a million rows for a small compressed file; 16 MiB let a 650-byte
+    /// file of one `Int8` column claim 4 million rows, 3.4 GB once the engine reads them.)
+    const UNCOMPRESSED_SLACK: usize = 1 << 20;
     const MAX_UNCOMPRESSED: usize = 256 << 20;
     /// Uncompressed bytes per row of a compressed table, at least, for the file-wide row bound
     /// (a scenario table has a string id column, offsets of 4 bytes a row; a table without
@@ -1970,6 +1974,33 @@ mod tests {
     /// is refused by the pre-check (arrow-rs would inflate it all). Every 8-byte little-endian
     /// value of a small plausible size in the file is lowered by one in turn; the declared
     /// sizes are among them.
+    /// A small compressed file of one `Int8` column cannot claim millions of rows: the
+    /// engine reads each row into a JSON object, and a 650-byte file of 4 million rows took
+    /// 3.4 GB there. Within the small files' allowance it is read.
+    #[test]
+    fn a_small_compressed_file_claiming_millions_of_rows_is_refused() {
+        use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+        let file = |rows: usize| {
+            let col: ArrayRef = Arc::new(arrow_array::Int8Array::from(vec![1i8; rows]));
+            let b = RecordBatch::try_from_iter([("cap_x", col)]).unwrap();
+            let options = IpcWriteOptions::default()
+                .try_with_compression(Some(arrow_ipc::CompressionType::ZSTD))
+                .unwrap();
+            let mut bytes = Vec::new();
+            let mut w =
+                StreamWriter::try_new_with_options(&mut bytes, &b.schema(), options).unwrap();
+            w.write(&b).unwrap();
+            w.finish().unwrap();
+            drop(w);
+            bytes
+        };
+        let bomb = file(4 << 20);
+        assert!(bomb.len() < 4096, "{} bytes", bomb.len());
+        assert!(read_table(&bomb, false).is_err());
+        let small = file(100_000);
+        assert_eq!(read_table(&small, false).unwrap()[0].num_rows(), 100_000);
+    }
+
     #[test]
     fn a_buffer_inflating_past_its_declared_size_is_refused() {
         use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};

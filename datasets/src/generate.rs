@@ -14,7 +14,8 @@ use std::borrow::Cow;
 /// The generators' names, as `commonsnet generate NAME` and job requests spell them.
 pub const GENERATORS: [&str; 4] = ["urban", "rural", "intentional", "disaster"];
 
-/// Largest accepted scale: scale 1 is a few hundred needs; 200 is ~20-60k needs.
+/// Largest accepted scale: scale 1 is a few hundred needs; 200 is ~20-60k needs. Two
+/// generators stop earlier ([`Generator::max_scale`]).
 pub const MAX_SCALE: f64 = 200.0;
 
 /// One of the four pilot generators.
@@ -86,8 +87,37 @@ impl Generator {
         Some(checked)
     }
 
+    /// The largest scale whose scenarios pass the engine's bounds: the disaster generator's
+    /// rule links grow with needs times resources (past 40,000,000 at a scale of about 124,
+    /// seed 0), and a timed scenario's (link, start) pairs do too, which no slot brings under
+    /// 20,000,000 once each need has one start (urban past about 104, disaster past 86). Each
+    /// limit keeps a margin below where seed 0 fails, and seeds 0-7 pass at it.
+    pub fn max_scale(self, clock: Clock) -> f64 {
+        match (self, clock) {
+            (Generator::Disaster, Clock::Snapshot) => 120.0,
+            (Generator::Disaster, Clock::Timed) => 80.0,
+            (Generator::Urban, Clock::Timed) => 100.0,
+            _ => MAX_SCALE,
+        }
+    }
+
+    /// Refuse a scale outside `(0, max_scale]`, naming this generator's bound.
+    pub fn check_scale(self, scale: f64, clock: Clock) -> Result<(), GenerateError> {
+        let max = self.max_scale(clock);
+        if scale > 0.0 && scale <= max {
+            Ok(())
+        } else {
+            Err(GenerateError::Scale {
+                scale,
+                max,
+                generator: self,
+                timed: clock == Clock::Timed,
+            })
+        }
+    }
+
     fn generate_raw(self, scale: f64, seed: u64, clock: Clock) -> Result<Value, GenerateError> {
-        check_scale(scale)?;
+        self.check_scale(scale, clock)?;
         let mut g = Gen {
             rng: SplitMix64::new(seed ^ 0xC0FF_EE00_D15A_57E5),
             scale,
@@ -141,14 +171,6 @@ impl Generator {
     }
 }
 
-fn check_scale(scale: f64) -> Result<(), GenerateError> {
-    if scale > 0.0 && scale <= MAX_SCALE {
-        Ok(())
-    } else {
-        Err(GenerateError::Scale(scale))
-    }
-}
-
 impl std::fmt::Display for Generator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -169,8 +191,13 @@ impl std::str::FromStr for Generator {
 /// Why a generator made no scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error("scale {0} is not in (0, {MAX_SCALE}]")]
-    Scale(f64),
+    #[error("scale {scale} is not in (0, {max}]{what}", what = scale_bound(*generator, *timed, *max))]
+    Scale {
+        scale: f64,
+        max: f64,
+        generator: Generator,
+        timed: bool,
+    },
     #[error("unknown generator {0:?}: expected one of {list}", list = GENERATORS.join(", "))]
     UnknownGenerator(String),
     /// A generator bug: its scenario does not pass the engine's validation.
@@ -191,9 +218,21 @@ pub enum Clock {
     Timed,
 }
 
+/// What a generator's own scale bound is, when it is below [`MAX_SCALE`].
+fn scale_bound(generator: Generator, timed: bool, max: f64) -> String {
+    if max < MAX_SCALE {
+        let clock = if timed { "timed " } else { "" };
+        format!(
+            " (the largest {clock}{generator} scenarios that fit the engine's bounds on links \
+             and time-model columns)"
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Generate scenario `name` at `scale` (counts of entities grow linearly with it) from `seed`.
 pub fn generate(name: &str, scale: f64, seed: u64) -> Result<Value, GenerateError> {
-    check_scale(scale)?;
     name.parse::<Generator>()?.generate(scale, seed)
 }
 
@@ -217,7 +256,6 @@ pub fn generate_scenario_with(
     seed: u64,
     clock: Clock,
 ) -> Result<Scenario, GenerateError> {
-    check_scale(scale)?;
     name.parse::<Generator>()?.scenario(scale, seed, clock)
 }
 
@@ -885,8 +923,37 @@ mod tests {
         );
         assert_eq!(
             generate("moon", 0.0, 1).unwrap_err().to_string(),
+            "unknown generator \"moon\": expected one of urban, rural, intentional, disaster"
+        );
+        assert_eq!(
+            generate("urban", 0.0, 1).unwrap_err().to_string(),
             "scale 0 is not in (0, 200]"
         );
+    }
+
+    /// Past a generator's own bound the scale is refused up front, naming the bound, where the
+    /// generator used to make a scenario the engine refused ("invalid input" at `disaster
+    /// --scale 150`); at the bound the scenario is valid.
+    #[test]
+    fn scales_past_a_generators_bound_are_refused_naming_it() {
+        let e = Generator::Disaster
+            .scenario(121.0, 0, Clock::Snapshot)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("scale 121 is not in (0, 120] (the largest disaster scenarios"),
+            "{e}"
+        );
+        let e = Generator::Urban
+            .scenario(150.0, 0, Clock::Timed)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("scale 150 is not in (0, 100] (the largest timed urban"), "{e}");
+        assert!(Generator::Urban.check_scale(150.0, Clock::Snapshot).is_ok());
+        let at_bound = Generator::Disaster.max_scale(Clock::Snapshot);
+        assert!(Generator::Disaster
+            .scenario(at_bound, 0, Clock::Snapshot)
+            .is_ok());
     }
 
     #[test]

@@ -24,34 +24,36 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{path}: {source}")]
+    // The error is in the message and not a `#[source]`: anyhow's `{:#}` at the CLI's edge
+    // would print it a second time.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
     /// A table file that cannot be read (or written), with where in it.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Table {
         path: PathBuf,
-        source: frames::TableError,
+        error: frames::TableError,
     },
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
-    move |source| DatasetError::Io {
+    move |error| DatasetError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
 fn table_err(path: &Path) -> impl FnOnce(frames::TableError) -> DatasetError + '_ {
-    move |source| DatasetError::Table {
+    move |error| DatasetError::Table {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -78,11 +80,43 @@ pub fn read_scenario_json(path: &Path) -> Result<Scenario, DatasetError> {
 /// Table extensions tried for each table of a scenario directory, in this order.
 const TABLE_EXTENSIONS: &[&str] = &["arrow", "arrows", "ipc", "feather", "parquet", "csv"];
 
-fn find_table(dir: &Path, name: &str) -> Option<PathBuf> {
-    TABLE_EXTENSIONS
+/// The file of table `name` in `dir`. Two files of one table (`needs.arrow` and `needs.csv`,
+/// left by a write in another format) are refused: reading one by the extensions' order would
+/// silently solve a stale table.
+fn find_table(dir: &Path, name: &str) -> Result<Option<PathBuf>, DatasetError> {
+    let mut found = TABLE_EXTENSIONS
         .iter()
         .map(|ext| dir.join(format!("{name}.{ext}")))
-        .find(|p| p.is_file())
+        .filter(|p| p.is_file());
+    let first = found.next();
+    if let (Some(a), Some(b)) = (&first, found.next()) {
+        return Err(DatasetError::Invalid(InvalidInput {
+            issues: vec![InputIssue {
+                table: name.into(),
+                row: None,
+                field: None,
+                message: format!(
+                    "{} and {} are both the {name} table: remove the one not meant",
+                    a.display(),
+                    b.display()
+                ),
+            }],
+        }));
+    }
+    Ok(first)
+}
+
+/// Remove the files of table `name` in `dir` in every format but `keep` (`None`: all of
+/// them), so that a directory written in one format is never read with an older table in
+/// another.
+fn remove_stale_tables(dir: &Path, name: &str, keep: Option<&str>) -> Result<(), DatasetError> {
+    for ext in TABLE_EXTENSIONS.iter().filter(|e| Some(**e) != keep) {
+        let p = dir.join(format!("{name}.{ext}"));
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(io_err(&p))?;
+        }
+    }
+    Ok(())
 }
 
 /// Read all record batches of a table file: Arrow IPC file or stream, Parquet, or CSV (by its
@@ -103,7 +137,7 @@ pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, frames:
 /// stream, or Parquet) and optional `policy.json`.
 pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
     let table = |name: &str, required: bool| -> Result<Option<Vec<RecordBatch>>, DatasetError> {
-        match find_table(dir, name) {
+        match find_table(dir, name)? {
             Some(p) => read_batches(&p).map(Some),
             None if required => Err(DatasetError::Invalid(InvalidInput {
                 issues: vec![InputIssue {
@@ -230,13 +264,20 @@ pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<
     ];
     for (name, batch) in named.into_iter().chain(why) {
         write_batch(&dir.join(format!("{name}.{ext}")), batch, format)?;
+        remove_stale_tables(dir, name, Some(ext))?;
+    }
+    if why.is_none() {
+        // A report without explanations: an earlier report's `why` would read as this one's.
+        remove_stale_tables(dir, "why", None)?;
     }
     let summary = serde_json::to_string_pretty(&report.summary_json()).unwrap_or_default();
     let path = dir.join("summary.json");
     std::fs::write(&path, summary + "\n").map_err(io_err(&path))
 }
 
-/// Write a scenario's tables (the SPEC section 3 layout) into `dir`, for tests and generators.
+/// Write a scenario's tables (the SPEC section 3 layout) into `dir`, for tests and generators:
+/// the directory then holds this scenario only (tables of it in other formats, and a links table
+/// or `policy.json` it does not have, are removed).
 pub fn write_scenario_tables(
     dir: &Path,
     resources: &RecordBatch,
@@ -247,14 +288,19 @@ pub fn write_scenario_tables(
 ) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let ext = format.extension();
-    write_batch(&dir.join(format!("resources.{ext}")), resources, format)?;
-    write_batch(&dir.join(format!("needs.{ext}")), needs, format)?;
-    if let Some(l) = links {
-        write_batch(&dir.join(format!("links.{ext}")), l, format)?;
+    let tables = [("resources", Some(resources)), ("needs", Some(needs)), ("links", links)];
+    for (name, batch) in tables {
+        if let Some(b) = batch {
+            write_batch(&dir.join(format!("{name}.{ext}")), b, format)?;
+        }
+        // What this write does not hold goes: the directory then reads as this scenario.
+        remove_stale_tables(dir, name, batch.map(|_| ext))?;
     }
-    if let Some(p) = policy {
-        let path = dir.join("policy.json");
-        std::fs::write(&path, p.to_string()).map_err(io_err(&path))?;
+    let path = dir.join("policy.json");
+    match policy {
+        Some(p) => std::fs::write(&path, p.to_string()).map_err(io_err(&path))?,
+        None if path.is_file() => std::fs::remove_file(&path).map_err(io_err(&path))?,
+        None => {}
     }
     Ok(())
 }

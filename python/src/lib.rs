@@ -14,7 +14,7 @@
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
-use commonsnet_datasets::generate::{Clock, Generated, Generator, MAX_SCALE};
+use commonsnet_datasets::generate::{Clock, Generated, Generator};
 use commonsnet_engine::batch::{
     rows_to_batch, run_each, Batch, BatchSettings, PerturbKind, Perturbation, PolicySpec, RunRow,
     ScenarioSource,
@@ -345,19 +345,18 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
     let scenarios: Box<dyn ScenarioSource> = match (obj.get("generator"), obj.get("scenario")) {
         (Some(Value::String(g)), None) => {
             let g = generator(g)?;
-            if !(scale > 0.0 && scale <= MAX_SCALE) {
-                return Err(arg(format!("scale {scale} is not in (0, {MAX_SCALE}]")));
-            }
+            let clock = if flag("timed")? {
+                Clock::Timed
+            } else {
+                Clock::Snapshot
+            };
+            g.check_scale(scale, clock).map_err(|e| arg(e.to_string()))?;
             Box::new(Generated {
                 name: g.name().to_string(),
                 scale,
                 count,
                 seed,
-                clock: if flag("timed")? {
-                    Clock::Timed
-                } else {
-                    Clock::Snapshot
-                },
+                clock,
             })
         }
         (None, Some(s)) => {

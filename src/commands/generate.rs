@@ -35,8 +35,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         Clock::Snapshot
     };
     let (value, scenario) = match args.name.generate_checked(args.scale, args.seed, clock) {
-        Err(GenerateError::Invalid { source, .. }) => {
-            return Err(describe(DatasetError::Invalid(source)))
+        // Scales past a generator's bound are refused before it runs; this is its bug.
+        Err(GenerateError::Invalid { source, generator }) => {
+            let why = describe(DatasetError::Invalid(source));
+            return Err(anyhow::anyhow!(
+                "generator {generator} made a scenario the engine refuses (a bug to report): {why}"
+            ));
         }
         other => other?,
     };

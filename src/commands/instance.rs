@@ -6,6 +6,12 @@ use anyhow::{anyhow, Context, Result};
 use commonsnet_datasets::{write_scenario_tables, DatasetError, TableFormat};
 use std::path::PathBuf;
 
+/// Bounds of `instance allocation`: entities of each side, dimensions, and entity x
+/// dimension values of the scenario built in memory (a few hundred bytes each).
+const MAX_ALLOCATION_ENTITIES: usize = 1_000_000;
+const MAX_ALLOCATION_DIMS: usize = 64;
+const MAX_ALLOCATION_ENTRIES: usize = 10_000_000;
+
 #[derive(clap::Args)]
 pub struct InstanceArgs {
     #[command(subcommand)]
@@ -92,6 +98,28 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
             dims,
             max_distance_km,
         } => {
+            // Bounded before the scenario's JSON is built (a value per entity and dimension).
+            if !(1..=MAX_ALLOCATION_ENTITIES).contains(needs)
+                || !(1..=MAX_ALLOCATION_ENTITIES).contains(resources)
+            {
+                return Err(anyhow!(
+                    "--needs and --resources must each be in 1..={MAX_ALLOCATION_ENTITIES}"
+                ));
+            }
+            if !(1..=MAX_ALLOCATION_DIMS).contains(dims)
+                || (needs + resources).saturating_mul(*dims) > MAX_ALLOCATION_ENTRIES
+            {
+                return Err(anyhow!(
+                    "--dims must be in 1..={MAX_ALLOCATION_DIMS}, with (needs + resources) x \
+                     dims at most {MAX_ALLOCATION_ENTRIES}"
+                ));
+            }
+            // A distance that is not a positive number would drop the rule and link every pair.
+            if !(max_distance_km.is_finite() && *max_distance_km > 0.0) {
+                return Err(anyhow!(
+                    "--max-distance-km must be a positive number of kilometres, not {max_distance_km}"
+                ));
+            }
             let value =
                 instances::allocation_value(*needs, *resources, *dims, *max_distance_km, seed);
             let s = commonsnet_engine::scenario_from_value(&value)

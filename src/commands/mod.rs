@@ -56,6 +56,16 @@ pub fn seconds(s: &str) -> Result<f64, ArgError> {
         .ok_or_else(|| ArgError(format!("{s:?} is not a positive number of seconds")))
 }
 
+/// A clap value parser for `--threads`: 1 to the engine's `MAX_THREADS` (a policy's
+/// `threads` has the same bound; 16,000 threads took minutes to start before any work).
+pub fn thread_count(s: &str) -> Result<usize, ArgError> {
+    let max = commonsnet_engine::model::MAX_THREADS;
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| ArgError(format!("{s:?} is not a thread count in 1..={max}")))
+}
+
 /// One line naming every problem of invalid input.
 pub fn describe(e: DatasetError) -> anyhow::Error {
     match e {

@@ -1,7 +1,7 @@
 //! `commonsnet simulate`: a batch of scenarios x policies x replicates on one pool, written as
 //! a run table and summarised per policy.
 
-use super::{describe, seconds, typed, ArgError};
+use super::{describe, seconds, thread_count, typed, ArgError};
 use anyhow::{anyhow, Result};
 use commonsnet_datasets::generate::{self, Clock, Generator};
 use commonsnet_datasets::{frames, read_scenario, TableFormat};
@@ -56,11 +56,12 @@ pub struct SimulateArgs {
     /// Comma-separated perturbations: demand=F,failures=F,travel_time=F (each in [0, 1]).
     #[arg(long, value_delimiter = ',', value_parser = typed::<PerturbArg>)]
     perturb: Vec<PerturbArg>,
-    /// Result table, one row per run: `.parquet` (default), `.arrow` or `.csv`.
+    /// Result table, one row per run, in the format its extension names: `.parquet`, `.arrow`
+    /// or `.csv`.
     #[arg(long)]
     out: PathBuf,
     /// Worker threads (default: all cores). The table does not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Solver time limit of each run, seconds.
     #[arg(long, default_value_t = 60.0, value_parser = seconds)]
@@ -158,22 +159,19 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let scenarios: Box<dyn ScenarioSource> = match &args.generator {
         ScenarioArg::Generator(g) => {
             let scale = args.scale.unwrap_or(1.0);
-            if !(scale > 0.0 && scale <= generate::MAX_SCALE) {
-                return Err(anyhow!(
-                    "--scale {scale} is not in (0, {}]",
-                    generate::MAX_SCALE
-                ));
-            }
+            let clock = if args.timed {
+                Clock::Timed
+            } else {
+                Clock::Snapshot
+            };
+            g.check_scale(scale, clock)
+                .map_err(|e| anyhow!("--scale: {e}"))?;
             Box::new(generate::Generated {
                 name: g.name().to_string(),
                 scale,
                 count: args.scenarios,
                 seed: args.seed,
-                clock: if args.timed {
-                    Clock::Timed
-                } else {
-                    Clock::Snapshot
-                },
+                clock,
             })
         }
         ScenarioArg::Path(path) => {
@@ -232,12 +230,13 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()?;
-    // One run at a time per thread of the pool; a run's solve uses the same pool.
-    let slots: Vec<std::sync::Mutex<Option<commonsnet_engine::batch::RunRow>>> =
-        (0..total).map(|_| std::sync::Mutex::new(None)).collect();
+    // One run at a time per thread of the pool; a run's solve uses the same pool. A slot is
+    // a pointer until its run is done: ten million unboxed rows took 5 GB before any ran.
+    type Slot = std::sync::Mutex<Option<Box<commonsnet_engine::batch::RunRow>>>;
+    let slots: Vec<Slot> = (0..total).map(|_| std::sync::Mutex::new(None)).collect();
     run_each(&pool, total, &|| false, &|i| {
         let row = batch.run(i);
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(row));
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         match &bar {
             Some(b) => b.inc(1),
@@ -249,7 +248,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     });
     let rows: Vec<_> = slots
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).map(|r| *r))
         .collect::<Option<_>>()
         .ok_or_else(|| anyhow!("a run did not finish"))?;
     if let Some(b) = bar {

@@ -105,6 +105,14 @@ pub fn scenario_with_policy(scenario: &Scenario, policy: Policy) -> Result<Scena
     })
 }
 
+/// Rows in all the tables of one scenario, at most. Each row is read into a JSON object for
+/// the validator (about 850 bytes for a one-column row, BTreeMap nodes included), and a
+/// compressed or bit-packed file holds many rows per byte: without a bound a 650-byte upload
+/// of one `Int8` column decoded to 4 million rows took 3.4 GB. Five million rows stay under
+/// ~4.5 GB and hold every published instance and generator scale; a larger scenario comes as
+/// JSON (text is at least a few bytes a row) or with rule-built links instead of a table.
+pub const MAX_TABLE_ROWS: usize = 5_000_000;
+
 /// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
 /// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
 pub fn scenario_from_batches(
@@ -114,6 +122,27 @@ pub fn scenario_from_batches(
     policy: Option<&Value>,
     name: Option<&str>,
 ) -> Result<Scenario, InvalidInput> {
+    let tables = [("resources", resources), ("needs", needs)]
+        .into_iter()
+        .chain(links.map(|l| ("links", l)));
+    let mut total = 0usize;
+    for (table, batches) in tables {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        total = total.saturating_add(rows);
+        if total > MAX_TABLE_ROWS {
+            return Err(InvalidInput {
+                issues: vec![InputIssue {
+                    table: table.into(),
+                    row: None,
+                    field: None,
+                    message: format!(
+                        "{rows} rows bring the scenario's tables to {total} rows, more than \
+                         {MAX_TABLE_ROWS}"
+                    ),
+                }],
+            });
+        }
+    }
     let mut issues = Vec::new();
     let mut root = Map::new();
     if let Some(name) = name {
@@ -143,6 +172,30 @@ pub fn scenario_from_batches(
 
 #[cfg(test)]
 mod tests {
+    /// Rows past `MAX_TABLE_ROWS` over the scenario's tables are refused naming the table that
+    /// passes it, before any row becomes JSON (a one-column row takes ~850 bytes there).
+    #[test]
+    fn tables_past_the_row_bound_are_refused_before_they_are_read() {
+        let ids = |n: usize| -> RecordBatch {
+            let col: ArrayRef = Arc::new(Int8Array::from(vec![1i8; n]));
+            batch(vec![("cap_x", col)])
+        };
+        let resources = [ids(MAX_TABLE_ROWS - 10)];
+        let needs = [ids(11)];
+        let e = scenario_from_batches(&resources, &needs, None, None, None).unwrap_err();
+        assert_eq!(e.issues.len(), 1);
+        assert_eq!(e.issues[0].table, "needs");
+        assert!(
+            e.issues[0].message.contains("more than 5000000"),
+            "{}",
+            e.issues[0].message
+        );
+        // Under the bound the tables are read (and validated: these rows have no ids).
+        let needs = [ids(10)];
+        let e = scenario_from_batches(&resources[..0], &needs, None, None, None).unwrap_err();
+        assert!(e.issues.iter().all(|i| !i.message.contains("rows bring")));
+    }
+
     use super::arrow::{cell_value, Column};
     use super::*;
     use arrow_array::builder::{FixedSizeListBuilder, StringBuilder};
