@@ -247,7 +247,15 @@ fn a_scenario_directory_written_again_reads_as_the_new_scenario() {
     run_ok("generate", &[&"urban", &"--seed", &"1", &"--out", &dir]);
     run_ok(
         "generate",
-        &[&"urban", &"--seed", &"2", &"--out", &dir, &"--table-format", &"csv"],
+        &[
+            &"urban",
+            &"--seed",
+            &"2",
+            &"--out",
+            &dir,
+            &"--table-format",
+            &"csv",
+        ],
     );
     run_ok("generate", &[&"urban", &"--seed", &"2", &"--out", &json]);
     assert!(!dir.join("needs.arrow").exists() && dir.join("needs.csv").exists());
@@ -269,8 +277,7 @@ fn a_scenario_directory_written_again_reads_as_the_new_scenario() {
 #[test]
 fn an_io_error_is_said_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, err) =
-        refused_in_one_line(commonsnet().arg("solve").arg(tmp.path().join("none.json")));
+    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(tmp.path().join("none.json")));
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
@@ -303,7 +310,14 @@ fn instance_allocation_bounds_its_arguments() {
 fn thread_counts_past_the_engine_bound_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let out = commonsnet()
-        .args(["simulate", "--generator", "urban", "--threads", "4000", "--out"])
+        .args([
+            "simulate",
+            "--generator",
+            "urban",
+            "--threads",
+            "4000",
+            "--out",
+        ])
         .arg(tmp.path().join("runs.parquet"))
         .output()
         .unwrap();

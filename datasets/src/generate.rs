@@ -948,7 +948,10 @@ mod tests {
             .scenario(150.0, 0, Clock::Timed)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("scale 150 is not in (0, 100] (the largest timed urban"), "{e}");
+        assert!(
+            e.starts_with("scale 150 is not in (0, 100] (the largest timed urban"),
+            "{e}"
+        );
         assert!(Generator::Urban.check_scale(150.0, Clock::Snapshot).is_ok());
         let at_bound = Generator::Disaster.max_scale(Clock::Snapshot);
         assert!(Generator::Disaster

@@ -288,7 +288,11 @@ pub fn write_scenario_tables(
 ) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let ext = format.extension();
-    let tables = [("resources", Some(resources)), ("needs", Some(needs)), ("links", links)];
+    let tables = [
+        ("resources", Some(resources)),
+        ("needs", Some(needs)),
+        ("links", links),
+    ];
     for (name, batch) in tables {
         if let Some(b) = batch {
             write_batch(&dir.join(format!("{name}.{ext}")), b, format)?;

@@ -350,7 +350,8 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
             } else {
                 Clock::Snapshot
             };
-            g.check_scale(scale, clock).map_err(|e| arg(e.to_string()))?;
+            g.check_scale(scale, clock)
+                .map_err(|e| arg(e.to_string()))?;
             Box::new(Generated {
                 name: g.name().to_string(),
                 scale,

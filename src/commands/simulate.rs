@@ -248,7 +248,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     });
     let rows: Vec<_> = slots
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).map(|r| *r))
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .map(|r| *r)
+        })
         .collect::<Option<_>>()
         .ok_or_else(|| anyhow!("a run did not finish"))?;
     if let Some(b) = bar {
