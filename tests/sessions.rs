@@ -932,7 +932,11 @@ fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
             LogReplay::scan(&text).unwrap(),
             BatchScan {
                 entries: log.len(),
-                last_checkpoint: last
+                last_checkpoint: last,
+                ends_replanned: log
+                    .iter()
+                    .rfind(|a| !matches!(a, Applied::Checkpoint { .. }))
+                    .is_some_and(|a| matches!(a, Applied::Replanned)),
             },
             "seed {seed}"
         );

@@ -119,6 +119,19 @@ struct Live {
     lease_until: Option<Instant>,
 }
 
+/// A session rebuilt from its log.
+struct Rebuilt {
+    session: Session,
+    /// The log's last sequence number.
+    seq: i64,
+    /// The log ends with a batch answered before its re-plan (`replanning: true`) whose
+    /// follow-up was never written (the process died between the two): the re-plan has run
+    /// here, and these are its changes, for the caller to log and stream as that follow-up
+    /// before it serves anything (else a client that follows the stream would never see
+    /// them, while the plan it reads holds them).
+    owed: Option<Flushed>,
+}
+
 /// Rebuild a session's state by replaying its log. A panic while replaying or re-planning
 /// (an engine bug) is this session's error, not its actor's end: the caller unloads it.
 fn rebuild(
@@ -126,7 +139,7 @@ fn rebuild(
     id: &str,
     scenario: &str,
     limits: &SessionLimits,
-) -> Result<(Session, i64), InternalError> {
+) -> Result<Rebuilt, InternalError> {
     catch_unwind(AssertUnwindSafe(|| replay_log(log, id, scenario, limits))).unwrap_or_else(|p| {
         Err(InternalError::SessionLog {
             session: id.to_string(),
@@ -154,7 +167,7 @@ fn replay_log(
     id: &str,
     scenario: &str,
     limits: &SessionLimits,
-) -> Result<(Session, i64), InternalError> {
+) -> Result<Rebuilt, InternalError> {
     replay_log_paged(log, id, scenario, limits, REPLAY_PAGE)
 }
 
@@ -167,7 +180,7 @@ fn replay_log_paged(
     scenario: &str,
     limits: &SessionLimits,
     page: usize,
-) -> Result<(Session, i64), InternalError> {
+) -> Result<Rebuilt, InternalError> {
     let bad = |message: String| InternalError::SessionLog {
         session: id.to_string(),
         message,
@@ -175,15 +188,18 @@ fn replay_log_paged(
     let at_batch = |seq: i64, e: &dyn std::fmt::Display| bad(format!("batch {seq}: {e}"));
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let (mut entries, mut last_checkpoint) = (0, None);
+    let (mut entries, mut last_checkpoint, mut ends_replanned) = (0, None, true);
     let last = for_each_log_row(log, id, page, None, |(seq, applied, _)| {
         let scan = LogReplay::scan(&applied).map_err(|e| at_batch(seq, &e))?;
         if let Some(at) = scan.last_checkpoint {
             last_checkpoint = Some(entries + at);
         }
         entries += scan.entries;
+        ends_replanned = scan.ends_replanned;
         Ok(())
     })?;
+    // The last batch's follow-up is owed (`Rebuilt::owed`).
+    let owed = (last > 0 && !ends_replanned).then_some(last);
     let initial = planned_scenario(&initial, limits);
     let mut replay = LogReplay::new(
         &initial,
@@ -195,8 +211,15 @@ fn replay_log_paged(
     let read = for_each_log_row(log, id, page, Some(last), |(seq, applied, ids)| {
         let applied: Vec<Applied> =
             serde_json::from_str(&applied).map_err(|e| at_batch(seq, &e))?;
-        for a in &applied {
-            replay.push(a).map_err(|e| at_batch(seq, &e))?;
+        if owed == Some(seq) {
+            replay.begin_owed();
+            for a in &applied {
+                replay.push_owed(a).map_err(|e| at_batch(seq, &e))?;
+            }
+        } else {
+            for a in &applied {
+                replay.push(a).map_err(|e| at_batch(seq, &e))?;
+            }
         }
         let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| at_batch(seq, &e))?;
         replay.remember_event_ids(ids.iter().map(String::as_str));
@@ -207,7 +230,21 @@ fn replay_log_paged(
             "the log ended at batch {read} of {last} while it was read"
         )));
     }
-    Ok((replay.finish(), last))
+    Ok(match owed {
+        Some(_) => {
+            let (session, flushed) = replay.finish_owed();
+            Rebuilt {
+                session,
+                seq: last,
+                owed: Some(flushed),
+            }
+        }
+        None => Rebuilt {
+            session: replay.finish(),
+            seq: last,
+            owed: None,
+        },
+    })
 }
 
 /// Each row of session `id`'s log in order, up to batch `upto` (all when `None`), read `page`
@@ -606,7 +643,11 @@ impl SessionHub {
         if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
             return Err(moved());
         }
-        let (session, seq) = rebuild(&*self.inner.log, id, &scenario, &self.inner.limits)?;
+        let Rebuilt {
+            mut session,
+            mut seq,
+            owed,
+        } = rebuild(&*self.inner.log, id, &scenario, &self.inner.limits)?;
         // A rebuild can outlast the lease (the heartbeat renews only sessions in memory), and
         // a session started on an expired lease would fail every append until it is unloaded,
         // then rebuild the same way again. So it is claimed again, and no other replica may
@@ -621,6 +662,13 @@ impl SessionHub {
                 tracing::warn!(session = %id, error = %e, "cannot release the session's lease");
             }
             return Err(moved());
+        }
+        if let Some(flushed) = owed {
+            // Under the lease just claimed, before anything is served: stream readers find
+            // it in the log.
+            let entry = follow_up_entry(seq, flushed, &mut session)?;
+            self.inner.log.append(id, &entry)?;
+            seq = entry.seq;
         }
         let mut live = self.inner.live();
         self.start(&mut live, id, tenant, session, seq, claimed)
@@ -868,35 +916,45 @@ impl Answerer<'_> {
         flushed: Flushed,
         session: &mut Session,
     ) -> Result<i64, InternalError> {
-        let body = ChangeSet {
-            seq: seq + 1,
-            changed: flushed.changed,
-            dispatched: Vec::new(),
-            applied: 0,
-            duplicates: Vec::new(),
-            replanned_needs: flushed.replanned_needs,
-            conflicts: flushed.conflicts,
-            replanning: false,
-        };
-        let json = |what| move |source| StoreError::Json { what, source };
-        let entry = LogEntry {
-            seq: seq + 1,
-            applied: serde_json::to_string(
-                &std::iter::once(Applied::Replanned)
-                    .chain(session.checkpoint_due())
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(json("session log row"))?,
-            event_ids: "[]".into(),
-            changes: serde_json::to_string(&body).map_err(json("plan change"))?,
-        };
+        let entry = follow_up_entry(seq, flushed, session)?;
         self.log.append(self.id, &entry)?;
         let _ = self.changes.send(PlanChange {
-            seq: seq + 1,
+            seq: entry.seq,
             data: entry.changes,
         });
         Ok(seq + 1)
     }
+}
+
+/// The log entry of a re-plan's follow-up after sequence number `seq` (`Answerer::follow_up`,
+/// and a rebuild that finds it owed).
+fn follow_up_entry(
+    seq: i64,
+    flushed: Flushed,
+    session: &mut Session,
+) -> Result<LogEntry, InternalError> {
+    let body = ChangeSet {
+        seq: seq + 1,
+        changed: flushed.changed,
+        dispatched: Vec::new(),
+        applied: 0,
+        duplicates: Vec::new(),
+        replanned_needs: flushed.replanned_needs,
+        conflicts: flushed.conflicts,
+        replanning: false,
+    };
+    let json = |what| move |source| StoreError::Json { what, source };
+    Ok(LogEntry {
+        seq: seq + 1,
+        applied: serde_json::to_string(
+            &std::iter::once(Applied::Replanned)
+                .chain(session.checkpoint_due())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(json("session log row"))?,
+        event_ids: "[]".into(),
+        changes: serde_json::to_string(&body).map_err(json("plan change"))?,
+    })
 }
 
 /// Send the refusals held for the batches staged before them, once those are logged.
@@ -1023,6 +1081,22 @@ impl Actor {
                     })?;
                     rebuild(&*self.hub.log, &self.id, &scenario, &self.hub.limits)
                 });
+            let rebuilt = rebuilt.and_then(|r| {
+                let Rebuilt {
+                    mut session,
+                    mut seq,
+                    owed,
+                } = r;
+                if let Some(flushed) = owed {
+                    let answerer = Answerer {
+                        log: &*self.hub.log,
+                        id: &self.id,
+                        changes: &self.changes,
+                    };
+                    seq = answerer.follow_up(seq, flushed, &mut session)?;
+                }
+                Ok((session, seq))
+            });
             match rebuilt {
                 Ok((session, seq)) => {
                     self.session = session;
@@ -1258,8 +1332,12 @@ mod tests {
         let whole = Session::rebuilt(&s, true, 2, &log).unwrap();
         assert_eq!(whole.plan(), &live.0);
         for page in [1, 3, usize::MAX] {
-            let (r, last) =
-                replay_log_paged(h.log(), "s", &raw.to_string(), &limits, page).unwrap();
+            let Rebuilt {
+                session: r,
+                seq: last,
+                owed,
+            } = replay_log_paged(h.log(), "s", &raw.to_string(), &limits, page).unwrap();
+            assert!(owed.is_none());
             assert_eq!(last, rows.last().unwrap().0, "page {page}");
             assert_eq!(r.plan(), &live.0, "page {page}: plan");
             assert_eq!(r.report().needs, live.1, "page {page}: duals");
@@ -1608,13 +1686,15 @@ mod tests {
             )
             .unwrap()
         };
-        for (budget, late) in [
-            (Duration::from_millis(1), true),
-            (Duration::from_secs(600), false),
+        for (budget, late, warm) in [
+            (Duration::from_millis(1), true, false),
+            (Duration::from_millis(1), true, true),
+            (Duration::from_secs(600), false, false),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let limits = SessionLimits {
                 replan_budget: Some(budget),
+                warm,
                 ..SessionLimits::default()
             };
             let h = hub(dir.path(), limits);
@@ -1632,7 +1712,8 @@ mod tests {
                 .unwrap(),
             )
             .unwrap();
-            assert!(planned, "reads see the finished re-plan");
+            // (A warm session's kept LP bases may leave x out at another optimum.)
+            assert!(planned || warm, "reads see the finished re-plan");
             let rows = h.log().rows_after("s", 0, usize::MAX).unwrap();
             assert_eq!(seq, if late { 2 } else { 1 });
             assert_eq!(rows.len() as i64, seq);
@@ -1654,12 +1735,58 @@ mod tests {
                 let follow = h.log().changes_after("s", 1, 10).unwrap();
                 let body: Value = serde_json::from_str(&follow[0].data).unwrap();
                 assert_eq!(body["seq"], 2);
-                assert!(body["changed"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|c| c["need"] == "x"));
+                assert!(
+                    warm || body["changed"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|c| c["need"] == "x")
+                );
+                owed_follow_up_is_logged_by_the_rebuild(h, dir.path(), limits, &follow[0].data);
             }
         }
+    }
+
+    /// A process that died between a batch answered `replanning` and its follow-up left a
+    /// log without the follow-up (here cut out of the store): the rebuild logs it again, the
+    /// same changes under the same number, before serving anything; a client that follows
+    /// the stream sees the need added planned (it never did: the batch said `changed: []`).
+    fn owed_follow_up_is_logged_by_the_rebuild(
+        h: SessionHub,
+        dir: &std::path::Path,
+        limits: SessionLimits,
+        follow_up: &str,
+    ) {
+        drop(h);
+        let db = crate::store::open_db(dir).unwrap();
+        let cut = db
+            .execute(
+                "DELETE FROM session_log WHERE session = 's' AND seq = 2",
+                [],
+            )
+            .unwrap();
+        assert_eq!(cut, 1);
+        drop(db);
+        let h = hub(dir, limits);
+        let (planned, seq) = read(
+            h.read_with_seq("s", "t", |s, seq| {
+                (s.plan().keys().any(|k| k.1 == "x"), seq)
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(planned || limits.warm);
+        assert_eq!(seq, 2, "the follow-up is logged again");
+        let rows = h.log().rows_after("s", 0, usize::MAX).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].1, r#"[{"type":"replanned"}]"#);
+        let again = h.log().changes_after("s", 1, 10).unwrap();
+        assert_eq!(again[0].data, follow_up, "the same changes as live");
+        // A later rebuild owes nothing: the log ends with the follow-up.
+        drop(h);
+        let h = hub(dir, limits);
+        let seq = read(h.read_with_seq("s", "t", |_, seq| seq).unwrap()).unwrap();
+        assert_eq!(seq, 2);
+        assert_eq!(h.log().rows_after("s", 0, usize::MAX).unwrap().len(), 2);
     }
 }

@@ -120,11 +120,19 @@ impl Session {
 /// `tests::a_scan_finds_the_last_checkpoint` holds the two together).
 const CHECKPOINT_TYPE: &str = "checkpoint";
 
+/// The `type` of a logged [`Applied::Replanned`].
+const REPLANNED_TYPE: &str = "replanned";
+
 /// One logged batch as [`LogReplay::scan`] reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchScan {
     pub entries: usize,
     pub last_checkpoint: Option<usize>,
+    /// Its last entry but checkpoints is a re-plan point. A batch answered before its
+    /// re-plan (`replanning: true`, past a re-plan budget) is not: the re-plan's changes
+    /// follow in an entry of their own. When a log ends with such a batch, that entry was
+    /// never written (the process died between the two) and is owed ([`LogReplay::begin_owed`]).
+    pub ends_replanned: bool,
 }
 
 /// A rebuild fed its log one entry at a time, so that a reader can page through a log larger
@@ -191,6 +199,10 @@ impl LogReplay {
         Ok(BatchScan {
             entries: types.len(),
             last_checkpoint: types.iter().rposition(|t| t.kind == CHECKPOINT_TYPE),
+            ends_replanned: types
+                .iter()
+                .rfind(|t| t.kind != CHECKPOINT_TYPE)
+                .is_some_and(|t| t.kind == REPLANNED_TYPE),
         })
     }
 
@@ -203,5 +215,29 @@ impl LogReplay {
     pub fn finish(mut self) -> Session {
         self.session.end_replay();
         self.session
+    }
+
+    /// Before the log's last batch, when its re-plan's follow-up is owed
+    /// ([`BatchScan::ends_replanned`]): the plan as it stood before that batch (a cold session
+    /// re-plans its state, a warm one what is left since its last re-plan point).
+    pub fn begin_owed(&mut self) {
+        self.session.end_replay();
+    }
+
+    /// One entry of the batch whose follow-up is owed, staged as it was live (the plan's
+    /// changes remembered), so that [`LogReplay::finish_owed`] answers them.
+    pub fn push_owed(&mut self, a: &Applied) -> Result<(), ReplayError> {
+        self.next += 1;
+        match a {
+            Applied::Replanned | Applied::Checkpoint { .. } => self.session.replay(a),
+            _ => self.session.replay_staged(a),
+        }
+    }
+
+    /// The rebuilt session after the owed re-plan, and that re-plan's changes: what the
+    /// follow-up entry holds, for the caller to log and stream.
+    pub fn finish_owed(mut self) -> (Session, super::Flushed) {
+        let flushed = self.session.flush();
+        (self.session, flushed)
     }
 }

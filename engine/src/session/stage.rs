@@ -804,6 +804,13 @@ impl Session {
             self.flush();
             return Ok(());
         }
+        self.replay_staged(a)
+    }
+
+    /// Replay one logged event as a live batch stages it: its touched entities and the plan
+    /// values it changes are remembered for the next [`Session::flush`] (a warm replay's
+    /// re-plan points, and a follow-up owed after a crash, `LogReplay::begin_owed`).
+    pub(super) fn replay_staged(&mut self, a: &Applied) -> Result<(), ReplayError> {
         if self.pending.is_none() {
             self.pending = Some(Pending {
                 dims: self.dims.len(),
