@@ -711,6 +711,26 @@ fn session_events_plan_why_and_replay_after_sigkill() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["applied"], 0);
     assert_eq!(r.json()["duplicates"], json!(["d1"]));
+    // A retry with its keys in another order is the same event.
+    let r = events(
+        &s,
+        &id,
+        json!([{"event_id": "d1", "resource": team, "need": "i1", "type": "dispatched"}]),
+    );
+    assert_eq!(r.json()["duplicates"], json!(["d1"]));
+    // Another event under the used id is refused (it was dropped as a retry, answered 200),
+    // after the restart too: the log keeps each id's event digest.
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "need_withdrawn", "id": "i1", "event_id": "d1"}]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (409, "event_rejected"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("event_id \"d1\" was used for another event"),
+        "{message}"
+    );
     let again = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
     assert_eq!(again["dispatched"].as_array().unwrap().len(), 1);
     // Other tenants (none here) and unknown ids: 404.

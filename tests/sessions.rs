@@ -4,7 +4,7 @@
 
 use commonsnet_engine::batch::SplitMix64;
 use commonsnet_engine::session::{
-    parse_events, Applied, BatchScan, Event, LogReplay, Refusal, Session,
+    parse_events, Applied, BatchScan, Event, LogReplay, LoggedEventId, Refusal, Session,
 };
 use commonsnet_engine::{scenario_from_value, solve_with, Report, Scenario, SolveOptions};
 use serde_json::{json, Value};
@@ -492,13 +492,16 @@ fn hostile_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize, dims: &[&s
 }
 
 /// Rebuild a session from its initial scenario and log, as the service does after a restart.
-fn replayed(init: &commonsnet_engine::Scenario, log: &[(Vec<Applied>, Vec<String>)]) -> Session {
+fn replayed(
+    init: &commonsnet_engine::Scenario,
+    log: &[(Vec<Applied>, Vec<LoggedEventId>)],
+) -> Session {
     let mut r = Session::new(init).unwrap();
     for (applied, ids) in log {
         for a in applied {
             r.replay(a).unwrap();
         }
-        r.remember_event_ids(ids.iter().map(String::as_str));
+        r.remember_event_ids(ids);
     }
     r.end_replay();
     r
@@ -515,7 +518,7 @@ fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
         let mut rng = SplitMix64::new(1000 + seed);
         let dims = team_dims(seed % 4 == 0);
         let (init, mut s) = random_session(&mut rng, dims, seed % 5 == 3, seed % 2 == 0);
-        let mut log: Vec<(Vec<Applied>, Vec<String>)> = Vec::new();
+        let mut log: Vec<(Vec<Applied>, Vec<LoggedEventId>)> = Vec::new();
         let mut next = 0;
         for step in 0..25 {
             let ctx = format!("seed {seed} step {step}");
@@ -547,7 +550,10 @@ fn hostile_batches_are_all_or_nothing_and_keep_the_invariants() {
                 Ok((out, applied)) => {
                     accepted += 1;
                     dispatches += out.dispatched.len();
-                    log.push((applied, ids.clone()));
+                    log.push((
+                        applied,
+                        events.iter().filter_map(Event::logged_id).collect(),
+                    ));
                     // Capacity: active dispatches never exceed what the resource has.
                     for r in s.residual_scenario().resources() {
                         let full = s.resource(&r.id).unwrap();

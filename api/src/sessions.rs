@@ -24,8 +24,8 @@ use crate::schema;
 use crate::store::{LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
-    Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, LogReplay, MatchChange,
-    Session,
+    Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, LogReplay, LoggedEventId,
+    MatchChange, Session,
 };
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
@@ -48,8 +48,9 @@ type ReadFn = Box<dyn FnOnce(Result<(&Session, i64), ApiError>) + Send>;
 enum Msg {
     Events {
         events: Vec<Event>,
-        /// The batch's event ids, logged so that a rebuild remembers them.
-        event_ids: Vec<String>,
+        /// The batch's event ids with their events' digests, logged so that a rebuild
+        /// remembers them.
+        event_ids: Vec<LoggedEventId>,
         reply: Reply<ChangeSet>,
     },
     Read(ReadFn),
@@ -221,8 +222,8 @@ fn replay_log_paged(
                 replay.push(a).map_err(|e| at_batch(seq, &e))?;
             }
         }
-        let ids: Vec<String> = serde_json::from_str(&ids).map_err(|e| at_batch(seq, &e))?;
-        replay.remember_event_ids(ids.iter().map(String::as_str));
+        let ids: Vec<LoggedEventId> = serde_json::from_str(&ids).map_err(|e| at_batch(seq, &e))?;
+        replay.remember_event_ids(&ids);
         Ok(())
     })?;
     if read != last {
@@ -724,7 +725,7 @@ impl SessionHub {
         events: Vec<Event>,
     ) -> Result<oneshot::Receiver<Result<ChangeSet, ApiError>>, ApiError> {
         let (reply, rx) = oneshot::channel();
-        let event_ids = events.iter().filter_map(|e| e.event_id.clone()).collect();
+        let event_ids = events.iter().filter_map(Event::logged_id).collect();
         self.send(
             id,
             tenant,
@@ -821,7 +822,7 @@ pub async fn answer<T>(rx: oneshot::Receiver<T>) -> Result<T, ApiError> {
 struct Staged {
     out: BatchOutcome,
     applied: Vec<Applied>,
-    ids: Vec<String>,
+    ids: Vec<LoggedEventId>,
     reply: Reply<ChangeSet>,
 }
 

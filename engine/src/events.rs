@@ -43,6 +43,111 @@ pub struct Event {
     /// The session clock when the event happened, in hours (non-decreasing): the plan never
     /// schedules a start before it, and a return is recorded at it.
     pub at: Option<f64>,
+    /// [`content_digest`] of the event as sent (all but its `event_id`): a retry carries the
+    /// same, another event sent under a used id does not, and is refused.
+    pub digest: u64,
+}
+
+impl Event {
+    /// The event's id with its digest, as the session log records it.
+    pub fn logged_id(&self) -> Option<LoggedEventId> {
+        self.event_id.as_ref().map(|id| LoggedEventId {
+            id: id.clone(),
+            digest: Some(self.digest),
+        })
+    }
+}
+
+/// An event id as a session's log records it: with the digest of its event, or (logs written
+/// before digests were kept) the id alone, whose reuse for another event is then not seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "LoggedForm", into = "LoggedForm")]
+pub struct LoggedEventId {
+    pub id: String,
+    pub digest: Option<u64>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum LoggedForm {
+    Plain(String),
+    /// `[id, digest]`, the digest in 16 hexadecimal digits (JSON numbers past 2^53 are not
+    /// exact in every reader).
+    Digested(String, String),
+}
+
+impl From<LoggedForm> for LoggedEventId {
+    fn from(f: LoggedForm) -> Self {
+        match f {
+            LoggedForm::Plain(id) => LoggedEventId { id, digest: None },
+            LoggedForm::Digested(id, hex) => LoggedEventId {
+                digest: u64::from_str_radix(&hex, 16).ok(),
+                id,
+            },
+        }
+    }
+}
+
+impl From<LoggedEventId> for LoggedForm {
+    fn from(l: LoggedEventId) -> Self {
+        match l.digest {
+            Some(d) => LoggedForm::Digested(l.id, format!("{d:016x}")),
+            None => LoggedForm::Plain(l.id),
+        }
+    }
+}
+
+/// A digest of an event's JSON that does not depend on its key order or on how a number is
+/// spelled (`1` and `1.0`), its `event_id` left out: FNV-1a over a canonical walk, the same
+/// in every process and version (a session's log keeps it across restarts).
+pub fn content_digest(event: &serde_json::Map<String, Value>) -> u64 {
+    struct Fnv(u64);
+    impl Fnv {
+        fn bytes(&mut self, b: &[u8]) {
+            for &x in b {
+                self.0 ^= u64::from(x);
+                self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        fn value(&mut self, v: &Value) {
+            match v {
+                Value::Null => self.bytes(b"n"),
+                Value::Bool(b) => self.bytes(if *b { b"t" } else { b"f" }),
+                Value::Number(n) => {
+                    self.bytes(b"#");
+                    match n.as_f64() {
+                        Some(x) => self.bytes(&x.to_bits().to_le_bytes()),
+                        None => self.bytes(n.to_string().as_bytes()),
+                    }
+                }
+                Value::String(s) => self.string(s),
+                Value::Array(a) => {
+                    self.bytes(b"[");
+                    self.bytes(&(a.len() as u64).to_le_bytes());
+                    a.iter().for_each(|x| self.value(x));
+                }
+                Value::Object(o) => self.object(o, None),
+            }
+        }
+        fn string(&mut self, s: &str) {
+            self.bytes(b"\"");
+            self.bytes(&(s.len() as u64).to_le_bytes());
+            self.bytes(s.as_bytes());
+        }
+        fn object(&mut self, o: &serde_json::Map<String, Value>, skip: Option<&str>) {
+            let mut keys: Vec<&String> = o.keys().filter(|k| Some(k.as_str()) != skip).collect();
+            keys.sort();
+            self.bytes(b"{");
+            self.bytes(&(keys.len() as u64).to_le_bytes());
+            for k in keys {
+                self.string(k);
+                self.value(&o[k]);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.object(event, Some("event_id"));
+    h.0
 }
 
 fn issue(i: usize, field: Option<&str>, message: impl Into<String>) -> InputIssue {
@@ -195,5 +300,49 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
             resource: id_of("resource")?,
         },
     };
-    Ok(Event { kind, event_id, at })
+    Ok(Event {
+        kind,
+        event_id,
+        at,
+        digest: content_digest(obj),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(v: Value) -> Event {
+        parse_events(&json!([v])).unwrap().remove(0)
+    }
+
+    /// A retry is the same event whatever its key order, number spelling or id; any other
+    /// field changes the digest. Logged ids read back in both forms.
+    #[test]
+    fn digests_see_the_event_not_its_spelling() {
+        let a = one(json!({"type": "need_added", "event_id": "x", "at": 2,
+            "need": {"id": "n", "kind": "water", "demand": {"l": 1, "k": 2.5}}}));
+        let b = one(
+            json!({"need": {"demand": {"k": 2.5, "l": 1.0}, "kind": "water", "id": "n"},
+            "at": 2.0, "type": "need_added", "event_id": "y"}),
+        );
+        assert_eq!(a.digest, b.digest);
+        for other in [
+            json!({"type": "need_added", "at": 3,
+                "need": {"id": "n", "kind": "water", "demand": {"l": 1, "k": 2.5}}}),
+            json!({"type": "need_added", "at": 2,
+                "need": {"id": "n", "kind": "water", "demand": {"l": 1, "k": 2.6}}}),
+            json!({"type": "need_updated", "at": 2,
+                "need": {"id": "n", "kind": "water", "demand": {"l": 1, "k": 2.5}}}),
+        ] {
+            assert_ne!(one(other).digest, a.digest);
+        }
+        let logged = a.logged_id().unwrap();
+        let text = serde_json::to_string(&[&logged]).unwrap();
+        assert_eq!(text, format!("[[\"x\",\"{:016x}\"]]", a.digest));
+        let back: Vec<LoggedEventId> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, [logged]);
+        let old: Vec<LoggedEventId> = serde_json::from_str(r#"["x"]"#).unwrap();
+        assert_eq!(old[0].digest, None);
+    }
 }

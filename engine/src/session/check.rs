@@ -93,6 +93,11 @@ impl Session {
         for (index, e) in events.iter().enumerate() {
             let err = |refusal: Refusal| Err(EventError { index, refusal });
             if let Some(id) = &e.event_id {
+                // A retry is skipped; another event under a used id is refused, not dropped
+                // as a retry would be (its sender would take it for applied).
+                if self.seen.reused(id, e.digest) {
+                    return err(Refusal::EventIdReused(id.clone()));
+                }
                 if self.seen.contains(id) {
                     continue;
                 }

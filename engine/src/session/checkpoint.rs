@@ -207,7 +207,10 @@ impl LogReplay {
     }
 
     /// Remember a logged batch's event ids, in log order (the window trims as it did live).
-    pub fn remember_event_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+    pub fn remember_event_ids<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a crate::events::LoggedEventId>,
+    ) {
         self.session.remember_event_ids(ids);
     }
 

@@ -3,14 +3,16 @@
 //! A live session trims after each accepted batch and a replay after each logged batch, so
 //! both remember the same ids.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// Event ids remembered: a retry sent after this many newer ids is applied again.
 pub const MAX_EVENT_IDS: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub(super) struct EventIds {
-    set: HashSet<String>,
+    /// Each id with the digest of its event (`None`: remembered from a log written before
+    /// digests were kept).
+    set: HashMap<String, Option<u64>>,
     /// Oldest first.
     order: VecDeque<String>,
     /// [`MAX_EVENT_IDS`]; smaller in tests.
@@ -20,7 +22,7 @@ pub(super) struct EventIds {
 impl Default for EventIds {
     fn default() -> Self {
         EventIds {
-            set: HashSet::new(),
+            set: HashMap::new(),
             order: VecDeque::new(),
             cap: MAX_EVENT_IDS,
         }
@@ -29,14 +31,22 @@ impl Default for EventIds {
 
 impl EventIds {
     pub fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
+        self.set.contains_key(id)
     }
 
-    /// Remember `id`; `false` when it is remembered already.
-    pub fn insert(&mut self, id: &str) -> bool {
-        if !self.set.insert(id.to_string()) {
+    /// `id` is remembered with another event's digest than `digest` (both known).
+    pub fn reused(&self, id: &str, digest: u64) -> bool {
+        self.set
+            .get(id)
+            .is_some_and(|d| d.is_some_and(|d| d != digest))
+    }
+
+    /// Remember `id` with its event's digest; `false` when it is remembered already.
+    pub fn insert(&mut self, id: &str, digest: Option<u64>) -> bool {
+        if self.set.contains_key(id) {
             return false;
         }
+        self.set.insert(id.to_string(), digest);
         self.order.push_back(id.to_string());
         true
     }
@@ -63,7 +73,7 @@ impl EventIds {
 mod tests {
     use super::super::Session;
     use super::*;
-    use crate::events::parse_events;
+    use crate::events::{parse_events, LoggedEventId};
     use crate::input::scenario_from_value;
     use serde_json::json;
 
@@ -78,18 +88,19 @@ mod tests {
         let mut s = Session::new(&init).unwrap();
         s.seen.cap = 3;
         let mut log = Vec::new();
-        let mut logged_ids: Vec<Vec<String>> = Vec::new();
+        let mut logged_ids: Vec<Vec<LoggedEventId>> = Vec::new();
         let batches: [&[&str]; 5] = [&["a", "b"], &["c"], &["d", "a"], &["b", "e"], &["a"]];
         for (i, ids) in batches.iter().enumerate() {
+            // An id's event is the same each time it is sent (a retry).
             let events: Vec<_> = ids
                 .iter()
-                .enumerate()
-                .map(|(j, id)| {
-                    json!({"type": "need_added", "event_id": id,
-                    "need": {"id": format!("n{i}{j}"), "kind": "water", "demand": {"l": 1}}})
+                .map(|id| {
+                    json!({"type": "resource_updated", "event_id": id, "resource": {"id": "van",
+                    "kind": "water", "capacity": {"l": 10 + (id.as_bytes()[0] - b'a') as i64}}})
                 })
                 .collect();
-            let (out, applied) = s.apply(&parse_events(&json!(events)).unwrap()).unwrap();
+            let events = parse_events(&json!(events)).unwrap();
+            let (out, applied) = s.apply(&events).unwrap();
             // Trimmed after each batch: [a b] [a b c] [b c d] [c d e] [d e a].
             let want: &[&str] = match i {
                 2 => &["a"],
@@ -99,33 +110,71 @@ mod tests {
             assert_eq!(out.duplicates, want, "batch {i}");
             if !applied.is_empty() {
                 log.extend(applied);
-                logged_ids.push(ids.iter().map(|s| s.to_string()).collect());
+                logged_ids.push(events.iter().filter_map(|e| e.logged_id()).collect());
             }
         }
         let mut r = Session::rebuilt(&init, false, 0, &log).unwrap();
         r.seen.cap = 3;
         for ids in &logged_ids {
-            r.remember_event_ids(ids.iter().map(String::as_str));
+            r.remember_event_ids(ids);
         }
         assert_eq!(r.seen.order, s.seen.order);
         assert_eq!(r.seen.set, s.seen.set);
         assert_eq!(r.plan(), s.plan());
     }
 
+    /// Another event under a used id is refused whole and changes nothing, live and after a
+    /// replay of the log; a retry of the same event is a duplicate. An id remembered from a
+    /// log without digests cannot tell the two apart, and is taken for a retry.
+    #[test]
+    fn a_used_id_is_refused_for_another_event() {
+        use super::super::Refusal;
+        let init = scenario_from_value(&json!({
+            "resources": [{"id": "van", "kind": "water", "capacity": {"l": 10}}],
+            "needs": []}))
+        .unwrap();
+        let need = |id: &str, l: i64| {
+            parse_events(&json!([{"type": "need_added", "event_id": "e1",
+                "need": {"id": id, "kind": "water", "demand": {"l": l}}}]))
+            .unwrap()
+        };
+        let mut s = Session::new(&init).unwrap();
+        let first = need("a", 1);
+        let (_, applied) = s.apply(&first).unwrap();
+        let e = s.apply(&need("b", 1)).unwrap_err();
+        assert_eq!(e.refusal, Refusal::EventIdReused("e1".into()));
+        assert!(s.need("b").is_none());
+        let (out, _) = s.apply(&need("a", 1)).unwrap();
+        assert_eq!(out.duplicates, ["e1"]);
+        let logged: Vec<LoggedEventId> = first.iter().filter_map(|e| e.logged_id()).collect();
+        let mut r = Session::rebuilt(&init, false, 0, &applied).unwrap();
+        r.remember_event_ids(&logged);
+        assert_eq!(
+            r.apply(&need("b", 1)).unwrap_err().refusal,
+            Refusal::EventIdReused("e1".into())
+        );
+        let mut old = Session::rebuilt(&init, false, 0, &applied).unwrap();
+        old.remember_event_ids(&[LoggedEventId {
+            id: "e1".into(),
+            digest: None,
+        }]);
+        assert_eq!(old.apply(&need("b", 1)).unwrap().0.duplicates, ["e1"]);
+    }
+
     #[test]
     fn the_newest_ids_are_kept_and_a_refused_one_is_forgotten() {
         let mut ids = EventIds::default();
         for i in 0..MAX_EVENT_IDS + 5 {
-            assert!(ids.insert(&format!("e{i}")));
+            assert!(ids.insert(&format!("e{i}"), Some(i as u64)));
         }
-        assert!(!ids.insert("e3"), "remembered until trimmed");
+        assert!(!ids.insert("e3", None), "remembered until trimmed");
         ids.trim();
         assert_eq!(
             (ids.set.len(), ids.order.len()),
             (MAX_EVENT_IDS, MAX_EVENT_IDS)
         );
         assert!(!ids.contains("e4") && ids.contains("e5"));
-        assert!(ids.insert("e0"), "forgotten: applied again");
+        assert!(ids.insert("e0", None), "forgotten: applied again");
         ids.forget_last("e0");
         assert!(!ids.contains("e0"));
         ids.forget_last("e7");

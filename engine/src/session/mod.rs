@@ -35,7 +35,7 @@ mod stage;
 mod test_streams;
 mod warm;
 
-pub use crate::events::{parse_events, Event, EventKind};
+pub use crate::events::{parse_events, Event, EventKind, LoggedEventId};
 use crate::input::scenario_from_value;
 use crate::model::{Need, Policy, Quantities, Resource, Scenario};
 use crate::solve::Status;
@@ -238,6 +238,8 @@ pub struct EventError {
 pub enum Refusal {
     #[error("event_id {0:?} appears twice in the batch")]
     RepeatedEventId(String),
+    #[error("event_id {0:?} was used for another event: a retry must repeat its event as sent")]
+    EventIdReused(String),
     #[error("need {0:?} exists already")]
     NeedExists(String),
     #[error("need {0:?} was withdrawn with its dispatches still on record: add it under a new id")]

@@ -3,8 +3,8 @@
 
 use super::{
     entity_value, one_need, one_resource, Applied, BatchOutcome, BookingConflict, Dispatch, Event,
-    EventError, EventKind, Flushed, MatchChange, Pending, Proposal, Refusal, ReplayError, Session,
-    EPS,
+    EventError, EventKind, Flushed, LoggedEventId, MatchChange, Pending, Proposal, Refusal,
+    ReplayError, Session, EPS,
 };
 use crate::model::Quantities;
 use crate::timed::Bookings;
@@ -118,7 +118,8 @@ impl Session {
         };
         for (index, e) in events.iter().enumerate() {
             if let Some(id) = &e.event_id {
-                if !self.seen.insert(id) {
+                // A used id with another event was refused by `check`.
+                if !self.seen.insert(id, Some(e.digest)) {
                     outcome.duplicates.push(id.clone());
                     continue;
                 }
@@ -409,9 +410,9 @@ impl Session {
     /// Event ids applied so far are remembered by `apply`; a replayed log restores them, one
     /// logged batch's ids per call, in log order (the newest [`MAX_EVENT_IDS`](super::MAX_EVENT_IDS) are kept, trimmed
     /// after each batch as `apply` does).
-    pub fn remember_event_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
-        for id in ids {
-            self.seen.insert(id);
+    pub fn remember_event_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a LoggedEventId>) {
+        for l in ids {
+            self.seen.insert(&l.id, l.digest);
         }
         self.seen.trim();
     }
@@ -900,6 +901,7 @@ impl Session {
             kind: kind.clone(),
             event_id: None,
             at: None,
+            digest: 0,
         }])
         .map_err(|e| e.refusal)?;
         self.apply_one(&kind, tn, tr)?;
