@@ -781,6 +781,35 @@ fn assert_replays(init: &commonsnet_engine::Scenario, log: &[Applied], s: &Sessi
     assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
 }
 
+/// A `cost` session re-plans cold, with or without warm sessions: the flow kept flow on free
+/// links that a cold solve drops once a `min_fill` that forced it is met (V 0.5 against 0
+/// after the dispatch below, C 0 in both), so V hung on where the re-plans fell.
+#[test]
+fn cost_sessions_plan_as_a_solve_from_scratch_whether_warm_or_not() {
+    let init = scenario_from_value(&json!({"name": "s",
+        "resources": [{"id": "r0", "kind": "water", "capacity": {"team_h": 5}}],
+        "needs": [{"id": "n0", "kind": "water", "demand": {"team_h": 2}, "min_fill": 0.5}],
+        "policy": {"objective": "cost"}}))
+    .unwrap();
+    for warm in [false, true] {
+        let mut s = Session::new_warm(&init, warm).unwrap();
+        assert!(s.warm_work().is_none(), "warm {warm}: on the flow");
+        let dispatch = json!([{"type": "dispatched", "need": "n0", "resource": "r0"}]);
+        s.apply(&parse_events(&dispatch).unwrap()).unwrap();
+        let scratch = Report::new(&solve_with(
+            &s.residual_scenario(),
+            &SolveOptions::default(),
+        ))
+        .summary;
+        let live = s.report().summary;
+        assert_eq!(
+            (live.coverage_value, live.cost),
+            (scratch.coverage_value, scratch.cost),
+            "warm {warm}"
+        );
+    }
+}
+
 /// Issue 18's property on the warm path: random event streams (every event kind) on ONE large
 /// component keep, after every batch, a feasible plan of the value and cost of a from-scratch
 /// solve, the replayed log gives the same plan and the same dispatches, and the session
@@ -793,8 +822,8 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
         let mut rng = SplitMix64::new(1000 + seed);
         let (init, mut s) = warm_one_component(&mut rng, dims, 40, false);
         assert!(
-            s.is_warm(),
-            "seed {seed}: a transportation session starts warm"
+            s.warm_work().is_some(),
+            "seed {seed}: a transportation session starts on the warm flow"
         );
         let mut log: Vec<Applied> = Vec::new();
         let mut next = 0;
@@ -838,7 +867,8 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
                 continue;
             }
             batches += 1;
-            warm_batches += usize::from(s.is_warm());
+            // On the flow itself (`is_warm` holds for kept LP bases too).
+            warm_batches += usize::from(s.warm_work().is_some());
             assert_optimal_plan(&s, &format!("seed {seed} step {step} {batch}"));
         }
         assert_replays(&init, &log, &s, seed);
@@ -1021,7 +1051,7 @@ fn warm_sessions_relink_a_resource_whose_capacity_comes_back() {
     ];
     for b in &batches {
         s.apply(&parse_events(b).unwrap()).unwrap();
-        assert!(s.is_warm(), "{b}");
+        assert!(s.warm_work().is_some(), "{b}");
         assert_optimal_plan(&s, &b.to_string());
     }
     let served: Vec<&str> = s.plan().keys().map(|(_, n)| n.as_str()).collect();
@@ -1046,7 +1076,7 @@ fn warm_sessions_write_back_what_a_batch_removed_and_restored() {
         "policy": {"max_distance_km": 20}}))
     .unwrap();
     let mut s = Session::new_warm(&init, true).unwrap();
-    assert!(s.is_warm());
+    assert!(s.warm_work().is_some());
     let before = s.plan().clone();
     let (r, n) = before.keys().next().unwrap().clone();
     let batches = [
@@ -1058,7 +1088,7 @@ fn warm_sessions_write_back_what_a_batch_removed_and_restored() {
     ];
     for b in &batches {
         s.apply(&parse_events(b).unwrap()).unwrap();
-        assert!(s.is_warm(), "{b}");
+        assert!(s.warm_work().is_some(), "{b}");
         assert_optimal_plan(&s, &b.to_string());
         // Every need served before is served again (the state is as it was).
         for (_, need) in before.keys() {
@@ -1080,6 +1110,7 @@ fn warm_sessions_write_back_what_a_batch_removed_and_restored() {
 fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
     let dims: &[&str] = &["team_h"];
     let (mut carried, mut refused_after_replan) = (0, 0);
+    let (mut flow_bursts, mut even_bursts) = (0, 0);
     for seed in 0..8u64 {
         let mut rng = SplitMix64::new(7000 + seed);
         // Odd seeds under max-min: the LP path with kept bases (`lp/start.rs`).
@@ -1114,6 +1145,10 @@ fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
                 last.push(Applied::Replanned);
             }
             log.extend(burst.into_iter().flatten());
+            if seed % 2 == 0 {
+                even_bursts += 1;
+                flow_bursts += usize::from(s.warm_work().is_some());
+            }
             let ctx = format!("seed {seed} step {step}");
             assert_optimal_plan(&s, &ctx);
             let r = warm_replayed(&init, &log);
@@ -1124,6 +1159,11 @@ fn warm_replay_rebuilds_the_plan_of_bursts_with_refused_dispatches() {
     assert!(
         carried > 0 && refused_after_replan > 0,
         "carried {carried}, refused after a re-plan {refused_after_replan}"
+    );
+    // The even seeds' bursts ran on the flow itself.
+    assert!(
+        flow_bursts * 10 >= even_bursts * 9,
+        "{flow_bursts} of {even_bursts} bursts on the flow"
     );
 }
 
@@ -1144,7 +1184,7 @@ fn warm_replay_matches_after_an_empty_first_flush() {
     one_kind(&mut init);
     let init = scenario_from_value(&init).unwrap();
     let mut s = Session::new_warm(&init, true).unwrap();
-    assert!(s.is_warm());
+    assert!(s.warm_work().is_some());
     let (_, applied) = s.apply(&[]).unwrap();
     assert!(applied.is_empty());
     let plan: Vec<(String, String)> = s.plan().keys().cloned().collect();
@@ -1162,7 +1202,7 @@ fn warm_replay_matches_after_an_empty_first_flush() {
     }
     let mut log: Vec<Applied> = Vec::new();
     assert!(apply_logged(&mut s, &Value::Array(events), &mut log, 9361));
-    assert!(s.is_warm());
+    assert!(s.warm_work().is_some());
     assert_same_plan(s.plan(), warm_replayed(&init, &log).plan(), "replay");
 }
 

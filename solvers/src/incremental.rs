@@ -710,12 +710,14 @@ impl IncrementalFlow {
     fn price_fresh_nodes(&mut self) -> Result<(), IncrementalError> {
         let fresh = std::mem::take(&mut self.fresh_nodes);
         let mut priced = vec![false; fresh.len()];
-        let is_fresh = |v: usize, priced: &[bool]| {
-            fresh
-                .iter()
-                .position(|&f| f as usize == v)
-                .is_some_and(|i| !priced[i])
-        };
+        // Each fresh node's first place in `fresh`: looked up once per arc (a scan of the
+        // list there made a batch of k new needs of d links cost k^2 d).
+        let mut place: std::collections::HashMap<usize, usize> =
+            std::collections::HashMap::with_capacity(fresh.len());
+        for (i, &f) in fresh.iter().enumerate() {
+            place.entry(f as usize).or_insert(i);
+        }
+        let is_fresh = |v: usize, priced: &[bool]| place.get(&v).is_some_and(|&i| !priced[i]);
         for (i, &v) in fresh.iter().enumerate() {
             let v = v as usize;
             // pi[v] <= cost + pi[from] over uncapacitated arcs in; >= pi[to] - cost out.

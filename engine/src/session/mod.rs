@@ -426,7 +426,9 @@ fn keeps_lp_bases(policy: &Policy) -> bool {
     use crate::model::{Fairness, Objective, SolverChoice};
     policy.reusable.is_empty()
         && matches!(policy.fairness, Fairness::None | Fairness::Maxmin)
-        && matches!(policy.objective, Objective::Coverage | Objective::Cost)
+        // Not `cost`: it leaves V free, and a stage started from kept bases may end at
+        // another vertex of the same C than a solve from scratch (warm.rs's `warm_shape`).
+        && policy.objective == Objective::Coverage
         && policy.deprivation.is_none()
         && policy.solver != SolverChoice::Greedy
 }

@@ -149,7 +149,10 @@ impl Session {
         !self.timed
             && p.solver == SolverChoice::Auto
             && fairness
-            && matches!(p.objective, Objective::Coverage | Objective::Cost)
+            // Not `cost`: it leaves V free, and the flow's free arcs kept flow a cold solve
+            // drops (a `min_fill` once met), so the plan's V would hang on where re-plans
+            // fell and differ from a from-scratch solve's.
+            && p.objective == Objective::Coverage
             && self.dims.len() == 1
     }
 
