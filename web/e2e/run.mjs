@@ -205,13 +205,65 @@ async function plannerFlow(browser, server, vp) {
     const first = await page.getByTestId('shadow').locator('li').first().innerText();
     assert.ok(first.includes(`One more ${prices[0].d} at ${prices[0].r}`), first);
   }
-  assert.equal(await page.getByTestId('why').locator('li').count(), api.why.length);
+  assert.equal(await page.getByTestId('why').locator(':scope > li').count(), api.why.length);
+  // Each explanation shows the lists its words promise: the linked resources and what each
+  // serves instead, and under fairness every group's ratio.
+  assert.ok(api.why.some((w) => w.groups?.length) && api.why.some((w) => w.linked_resources?.length));
+  for (const w of api.why) {
+    const item = page.getByTestId('why').locator(`:scope > li[data-need="${w.need}"]`);
+    for (const l of w.linked_resources ?? []) {
+      const text = await item.locator(`[data-list=linked] li[data-resource="${l.resource}"]`).innerText();
+      for (const x of l.serves_instead) assert.ok(text.includes(`${x.need} (${pct('en', x.share)})`), text);
+    }
+    for (const g of w.groups ?? []) {
+      const text = await item.locator(`[data-list=groups] li[data-group="${g.group}"]`).innerText();
+      assert.ok(text.includes(pct('en', g.ratio)) && text.includes(pct('en', g.ratio_without_fairness)), text);
+    }
+  }
+  // The flood scenario's policy gives no deprivation breakpoints: that objective is not offered.
+  assert.ok(!(await page.getByLabel(/^Objective/).locator('option').allTextContents()).includes('Least deprivation'));
+
+  // The map fills its card, and its scale bar is readable (>= 11 px on screen) at any width.
+  const map = await page.evaluate(() => {
+    const svg = document.querySelector('.map svg.canvas');
+    const card = svg.closest('.card');
+    const cs = getComputedStyle(card);
+    const text = svg.querySelector('text.scalebar');
+    return {
+      width: svg.getBoundingClientRect().width,
+      inner: card.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+      scalePx: parseFloat(text.getAttribute('font-size')) * svg.getScreenCTM().a,
+    };
+  });
+  assert.ok(map.width >= map.inner - 1, `map ${map.width} px wide in a card ${map.inner} px wide`);
+  assert.ok(map.scalePx >= 11, `scale bar text ${map.scalePx} px`);
 
   // Downloads: the allocations as CSV have the API's rows.
   const csv = readFileSync(await downloadFrom(page, 'Allocations (CSV)'), 'utf8').trim().split(/\r\n/);
   assert.equal(csv.length, api.allocations.length + 1);
   assert.ok(csv[0].startsWith('resource,need,share'));
-  assertParquet(await downloadFrom(page, 'Allocations (Parquet)'));
+  // The Parquet file is of the plan on screen: with the policy edited and not solved again,
+  // it is still asked for with the policy the plan was solved with.
+  await page.getByLabel('Radius (km)').fill('0.5');
+  await page.getByLabel(/^Fairness/).selectOption('none');
+  const parquetPolicy = async () => {
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/solve') && (r.headers().accept ?? '').includes('parquet'));
+    assertParquet(await downloadFrom(page, 'Allocations (Parquet)'));
+    return (await sent).postDataJSON().policy;
+  };
+  assert.deepEqual(await parquetPolicy(), scenario.policy);
+
+  // Another view and back: the planner keeps its scenario, its edited form and its result.
+  await page.getByRole('link', { name: 'Coordinator' }).click();
+  await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+  await page.getByRole('link', { name: 'Planner' }).click();
+  await page.getByTestId('summary').waitFor();
+  await page.getByTestId('loaded').filter({ hasText: 'flood-north (12 needs, 8 resources)' }).waitFor();
+  assert.equal(await field('objective'), fmt('en', api.summary.objective, 3));
+  assert.equal(await page.getByLabel('Radius (km)').inputValue(), '0.5');
+  assert.equal(await page.getByLabel(/^Fairness/).inputValue(), 'none');
+  assert.equal(await page.locator('[data-table=allocations] tbody tr').count(), api.allocations.length);
+  assert.deepEqual(await parquetPolicy(), scenario.policy);
 
   await checkPage(page, vp, 'planner');
 
@@ -276,6 +328,82 @@ async function plannerInputs(browser, server) {
     assert.ok(bars >= 4, `${bars} loans booked`);
     assert.equal(await page.getByTestId('timeline').locator('rect.booking').count(), bars);
     await page.getByTestId('timeline').screenshot({ path: join(OUT, 'planner-timeline-1280.png') });
+    // On a phone the timeline keeps its text readable and scrolls sideways instead.
+    await page.setViewportSize({ width: 375, height: 740 });
+    const timeline = async () =>
+      page.evaluate(() => {
+        const svg = document.querySelector('[data-testid=timeline]');
+        const box = svg.parentElement;
+        const sizes = [...svg.querySelectorAll('text')].map((x) => parseFloat(getComputedStyle(x).fontSize) * svg.getScreenCTM().a);
+        return { smallest: Math.min(...sizes), scrolls: box.scrollWidth > box.clientWidth, texts: sizes.length };
+      });
+    await page.waitForFunction(() => document.documentElement.scrollWidth <= 375);
+    const narrow = await timeline();
+    assert.ok(narrow.texts > 0 && narrow.smallest >= 10.5, `timeline text ${narrow.smallest} px at 375 px`);
+    assert.ok(narrow.scrolls, 'the timeline scrolls sideways at 375 px');
+    await fitsWidth(page, 375);
+    await page.getByTestId('timeline').screenshot({ path: join(OUT, 'planner-timeline-375.png') });
+    await checkPage(page, VIEWPORTS[1], 'planner-timed');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Least deprivation is offered for a scenario whose policy gives its breakpoints, and
+    // solves as the API does.
+    const deprived = {
+      name: 'deprivation',
+      resources: [{ id: 'r1', kind: 'water', capacity: { l: 2 }, lat: 59.33, lon: 18.06 }],
+      needs: [1, 2, 3].map((i) => ({ id: `n${i}`, kind: 'water', demand: { l: 1 }, priority: i, lat: 59.331, lon: 18.06 + i / 1000 })),
+      policy: { deprivation: [[0, 0], [0.5, 1], [1, 4]] },
+    };
+    const dfile = join(tmp, 'deprivation.json');
+    writeFileSync(dfile, JSON.stringify(deprived));
+    await page.getByTestId('scenario-files').setInputFiles(dfile);
+    await page.getByTestId('loaded').filter({ hasText: 'deprivation (3 needs, 1 resources)' }).waitFor();
+    await page.getByLabel(/^Objective/).selectOption('deprivation');
+    await page.getByRole('button', { name: 'Solve' }).click();
+    await page.locator('[data-testid=summary] [data-field=objective]').waitFor();
+    const dApi = await server.api('POST', '/v1/solve', { ...deprived, policy: { ...deprived.policy, objective: 'deprivation' } });
+    assert.equal(await field('objective'), fmt('en', dApi.summary.objective, 3));
+    await noProblems(c);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await c.ctx.close();
+  }
+}
+
+/** A plan with hundreds of needs not served in full: the page draws the first 300
+ * explanations, counts the rest, and finds any by the filter. */
+async function plannerManyExplanations(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-why-'));
+  try {
+    const many = {
+      name: 'one-tank',
+      resources: [{ id: 'tank', kind: 'water', capacity: { l: 1 }, lat: 59.33, lon: 18.06 }],
+      needs: Array.from({ length: 420 }, (_, i) => ({ id: `n${i}`, kind: 'water', demand: { l: 1 }, lat: 59.33 + i / 10000, lon: 18.061 })),
+    };
+    const file = join(tmp, 'one-tank.json');
+    writeFileSync(file, JSON.stringify(many));
+    await page.goto(server.origin + '/');
+    await page.getByTestId('scenario-files').setInputFiles(file);
+    await page.getByRole('button', { name: 'Solve' }).click();
+    await page.getByTestId('summary').waitFor();
+    const api = await server.api('POST', '/v1/solve', { ...many, policy: { objective: 'coverage', fairness: 'none', cross_community: true }, explain: true });
+    assert.ok(api.why.length > 300, `${api.why.length} explanations`);
+    const why = page.getByTestId('why');
+    assert.equal(await why.locator(':scope > li').count(), 300);
+    assert.equal(await page.getByTestId('why-count').innerText(), `300 of ${api.why.length} explanations`);
+    assert.ok((await page.getByTestId('why-more').innerText()).startsWith(`${api.why.length - 300} more not shown`));
+    const last = api.why[api.why.length - 1].need;
+    await page.getByLabel('Filter explanations').fill(last);
+    await why.locator(`:scope > li[data-need="${last}"]`).waitFor();
+    assert.equal(await why.locator(':scope > li').count(), 1);
+    await page.getByTestId('why-more').waitFor({ state: 'detached' });
+    await page.getByLabel('Filter explanations').fill('');
+    await page.getByTestId('why-more').waitFor();
+    await checkPage(page, VIEWPORTS[1], 'planner-many-why');
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    assert.ok(height < 120_000, `page ${height} px tall`);
     await noProblems(c);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -305,6 +433,16 @@ async function coordinatorFlow(browser, server, vp) {
   const { page, state } = c;
   await page.goto(server.origin + '/#/coordinator');
   const row = page.getByTestId('sessions').locator('li', { hasText: `e2e-${vp.name}` });
+  await row.waitFor();
+  // Sessions made and deleted in other tabs show when this page is focused again (at once, not
+  // at the next 15 s read of the list).
+  const other = await server.api('POST', '/v1/sessions', { scenario: { name: `other-${vp.name}`, resources: [], needs: [] } });
+  const otherRow = page.getByTestId('sessions').locator('li', { hasText: `other-${vp.name}` });
+  await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await otherRow.waitFor({ timeout: 5_000 });
+  await server.api('DELETE', `/v1/sessions/${other.id}`);
+  await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await otherRow.waitFor({ state: 'detached', timeout: 5_000 });
   await row.getByRole('button', { name: 'Open' }).click();
   const streamState = page.getByTestId('stream-state');
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
@@ -318,6 +456,10 @@ async function coordinatorFlow(browser, server, vp) {
   // Another client adds a need: the stream brings it without a reload.
   await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n3', 50, 18.07) }] });
   await page.locator('[data-match="truck->n3"]').waitFor();
+  // The list shows the open session's live change number, not the one it was read with.
+  const liveSeq = (await server.api('GET', `/v1/sessions/${id}/state`)).seq;
+  await streamState.filter({ hasText: `change ${liveSeq}` }).waitFor();
+  await row.getByTestId('session-seq').filter({ hasText: `change ${liveSeq}` }).waitFor({ timeout: 5_000 });
 
   // Dispatch n2: it is fixed in the server's plan and marked so on screen.
   await page.locator('[data-match="truck->n2"]').getByRole('button', { name: 'Dispatch' }).click();
@@ -341,11 +483,18 @@ async function coordinatorFlow(browser, server, vp) {
   await page.route('**/stream', (r) => r.abort('connectionrefused'));
   await server.restart();
   await page.locator('[data-testid=stream-state][data-state=reconnecting]').waitFor();
+  // A change sent while the server is out of reach fails in words, which go once the stream
+  // is back.
+  await page.route('**/events', (r) => r.abort('connectionrefused'));
+  await fillAndPress(form, { Id: 'n-offline' }, 'Add');
+  await page.getByTestId('error').filter({ hasText: 'The server could not be reached' }).waitFor();
+  await page.unroute('**/events');
   await page.screenshot({ path: join(OUT, `coordinator-reconnecting-${vp.width}.png`) });
   await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n4', 60, 18.075) }] });
   await page.unroute('**/stream');
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 15_000 });
   await page.locator('[data-match="truck->n4"]').waitFor();
+  await page.getByTestId('error').waitFor({ state: 'detached', timeout: 5_000 });
   state.allowDrops = false;
   const resumed = state.requests.filter((r) => r.url.endsWith('/stream') && r.headers['last-event-id'] !== undefined);
   assert.ok(resumed.length > 0, 'a stream request carried Last-Event-ID');
@@ -374,6 +523,32 @@ async function coordinatorFlow(browser, server, vp) {
   const held = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.ok(!held.needs.some((n) => n.id === 'n5'));
   assert.deepEqual(held.plan, after);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+/** The session's coverage on screen is of the whole session: a need dispatched in full counts
+ * as served (the plan's own summary, of the open parts only, leaves it out). */
+async function coordinatorCoverage(browser, server) {
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: {
+      name: 'coverage',
+      resources: [truck],
+      needs: [needAt('near', 100, 18.06), { ...needAt('far', 100, 18.06), lat: 61.0 }],
+      policy: { max_distance_km: 30 },
+    },
+  });
+  await server.api('POST', `/v1/sessions/${created.id}/events`, { events: [{ type: 'dispatched', need: 'near', resource: 'truck' }] });
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
+  const summary = page.locator('[data-testid=session-summary][data-served="1"]');
+  await summary.waitFor();
+  const held = await server.api('GET', `/v1/sessions/${created.id}/state`);
+  assert.equal(held.plan.summary.coverage_ratio, 0, 'the plan of the open parts serves none of them');
+  assert.equal(await summary.getAttribute('data-ratio'), '0.5');
+  assert.ok((await summary.innerText()).startsWith('Priority served (dispatched and planned): 50%'), await summary.innerText());
+  assert.ok((await page.getByTestId('open-plan').innerText()).endsWith(': 0%'));
   await noProblems(c);
   await c.ctx.close();
 }
@@ -423,6 +598,8 @@ async function coordinatorTimedFlow(browser, server, vp) {
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
   // The session clock, and the clock input prefilled with it.
   await page.locator('[data-testid=clock][data-clock="0"]').waitFor();
+  // Every need booked: all three served.
+  await page.locator('[data-testid=session-summary][data-served="3"]').waitFor();
   const clock = page.getByLabel('Clock (h)');
   assert.equal(await clock.inputValue(), '0');
   for (const [need, start, end] of hours) {
@@ -457,6 +634,8 @@ async function coordinatorTimedFlow(browser, server, vp) {
   const held = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.equal(held.clock, 18);
   assert.deepEqual(held.conflicts.map((x) => [x.booking.need, x.booking.resource, x.proposal]), [['b', 'd1', [{ resource: 'd2', share: 1, start_h: 18 }]]]);
+  // b's booking is in conflict: b is not served until it is released and planned again.
+  await page.locator('[data-testid=session-summary][data-served="2"]').waitFor();
   await checkPage(page, vp, 'coordinator-conflict');
 
   // Release: the card goes, b is proposed on d2 from 18 (5 h), its booking on d1 is gone.
@@ -469,6 +648,7 @@ async function coordinatorTimedFlow(browser, server, vp) {
   assert.deepEqual([await match.getAttribute('data-start-h'), await match.getAttribute('data-end-h')], ['18', '23']);
   assert.ok((await match.innerText()).includes('18–23 h'));
   await page.locator('[data-dispatch="d1->b"]').waitFor({ state: 'detached' });
+  await page.locator('[data-testid=session-summary][data-served="3"]').waitFor();
   const after = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.equal(after.conflicts, undefined);
   assert.deepEqual(after.plan.allocations.filter((r) => r.need === 'b').map((r) => [r.resource, r.start_h]), [['d2', 18]]);
@@ -494,12 +674,38 @@ async function coordinatorTimedFlow(browser, server, vp) {
   await c.ctx.close();
 }
 
+/** RFC 4180 CSV text into rows of cells (as src/tables.ts reads it). */
+function csvRows(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') row.push(cell), (cell = '');
+    else if (ch === '\r' && text[i + 1] === '\n') {
+      row.push(cell), rows.push(row), (row = []), (cell = ''), i++;
+    } else cell += ch;
+  }
+  if (cell !== '' || row.length > 0) row.push(cell), rows.push(row);
+  return rows;
+}
+
 async function researcherFlow(browser, server, vp) {
   const c = await context(browser, server, vp);
   const { page } = c;
   await page.goto(server.origin + '/#/researcher');
   const form = page.getByTestId('job-form');
   await fillAndPress(form, { Scenarios: '2', Scale: '0.3', Replicates: '2' }, 'Submit job');
+  // The job is in the address, and in the recent jobs at once.
+  await page.waitForURL(/#\/researcher\/[\w-]+$/);
+  const id = new URL(page.url()).hash.split('/')[2];
+  await page.locator(`[data-testid=recent] li[data-job="${id}"]`).waitFor();
   await page.getByTestId('progress').waitFor();
   await page.getByTestId('job').filter({ hasText: ': done' }).waitFor({ timeout: 120_000 });
   assert.equal(await page.getByTestId('progress').getAttribute('value'), '12');
@@ -507,20 +713,36 @@ async function researcherFlow(browser, server, vp) {
   await page.getByTestId('compare').waitFor();
   assert.equal(await page.getByTestId('compare').locator('figure').count(), 3);
   // Points plotted = runs with a coverage ratio and a cost, as the API's result has them.
-  const jobs = await server.api('GET', '/v1/jobs');
-  const result = await server.api('GET', `/v1/jobs/${jobs[0].id}/result`);
+  const result = await server.api('GET', `/v1/jobs/${id}/result`);
   assert.equal(result.rows.length, 12);
   const plotted = result.rows.filter((r) => typeof r.cost === 'number' && typeof r.coverage_ratio === 'number').length;
   assert.equal(await page.getByTestId('compare').locator('figure').first().locator('svg[role=img] .series').count(), plotted);
   await page.locator('[data-table=runs] .count').filter({ hasText: '12 of 12 rows' }).waitFor();
   assertParquet(await downloadFrom(page, 'Parquet'));
+  // The run table's seeds are u64s: the JSON file is the server's bytes, and the CSV's seed
+  // column has the same digits (a JS number would round those above 2^53).
+  const raw = await (await fetch(`${server.origin}/v1/jobs/${id}/result`)).text();
+  const seeds = [...raw.matchAll(/"seed":(\d+)/g)].map((m) => m[1]);
+  assert.equal(seeds.length, 12);
+  assert.ok(seeds.some((x) => BigInt(x) > 2n ** 53n), `a seed above 2^53: ${seeds}`);
+  assert.equal(readFileSync(await downloadFrom(page, 'JSON'), 'utf8'), raw);
+  const [header, ...lines] = csvRows(readFileSync(await downloadFrom(page, 'CSV'), 'utf8'));
+  assert.deepEqual(lines.map((l) => l[header.indexOf('seed')]), seeds);
   await checkPage(page, vp, 'researcher');
+  // A reload opens the job again.
+  await page.reload();
+  await page.getByTestId('job').filter({ hasText: `Job ${id.slice(0, 8)}: done` }).waitFor();
+  await page.locator('[data-table=runs] .count').filter({ hasText: '12 of 12 rows' }).waitFor();
 
-  // A long job, cancelled from the page: the server stops it.
+  // A long job, cancelled from the page: the server stops it, and the recent jobs say so.
   await fillAndPress(form, { Scenarios: '40', Scale: '2', Replicates: '3' }, 'Submit job');
+  await page.waitForFunction((old) => /^#\/researcher\/[\w-]+$/.test(location.hash) && !location.hash.endsWith(old), id);
+  const long = new URL(page.url()).hash.split('/')[2];
   await page.getByRole('button', { name: 'Cancel job' }).click();
   await page.getByTestId('job').filter({ hasText: ': cancelled' }).waitFor();
-  const latest = (await server.api('GET', '/v1/jobs')).find((j) => j.progress.total === 360);
+  await page.locator(`[data-testid=recent] li[data-job="${long}"]`).filter({ hasText: 'cancelled' }).waitFor();
+  const latest = (await server.api('GET', '/v1/jobs')).find((j) => j.id === long);
+  assert.equal(latest.progress.total, 360);
   assert.equal(latest.status, 'cancelled');
   assert.ok(latest.progress.done < 360);
   await noProblems(c);
@@ -588,7 +810,12 @@ async function tokenFlow(browser) {
     state.allowStatus.add(401);
     await page.goto(server.origin + '/#/coordinator');
     await page.getByText('This server asks for an access token').waitFor();
+    // A wrong token is refused in words; the right one clears them.
+    await fillAndPress(page, { 'Access token': 'not-the-token-0123456789' }, 'Use token');
+    await page.getByTestId('error').filter({ hasText: '401' }).waitFor();
     await fillAndPress(page, { 'Access token': token }, 'Use token');
+    await page.getByTestId('sessions').or(page.getByText('Nothing yet.')).first().waitFor();
+    await page.getByTestId('error').waitFor({ state: 'detached', timeout: 5_000 });
     await page.getByRole('button', { name: 'Start empty' }).click();
     await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
     state.allowStatus.delete(401);
@@ -630,6 +857,8 @@ try {
     await check(`researcher flow at ${vp.width} px`, () => researcherFlow(browser, server, vp));
   }
   await check('planner: CSV tables, a generator and seed, and a timed scenario on the timeline', () => plannerInputs(browser, server));
+  await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
+  await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));
   await check('bearer token: asked for on 401, sent in a header only, kept for the tab', () => tokenFlow(browser));

@@ -46,6 +46,32 @@ export interface Why {
   reason: Reason;
   explanation: string;
   marginal_value: number;
+  /** `no_candidate` and `time`: the nearest excluded resources and the rule excluding each. */
+  candidates?: WhyCandidate[];
+  /** `capacity`, `fairness`, `objective`: the linked resources and what they serve instead. */
+  linked_resources?: LinkedResource[];
+  /** `fairness`: every group's ratio in this plan and in the plan without fairness. */
+  groups?: GroupRatio[];
+}
+
+export interface WhyCandidate {
+  resource: string;
+  distance_km: number | null;
+  excluded_by: string;
+  explanation: string;
+}
+
+export interface LinkedResource {
+  resource: string;
+  capacity_left: Record<string, number>;
+  shadow_price: Record<string, number>;
+  serves_instead: { need: string; share: number; priority: number }[];
+}
+
+export interface GroupRatio {
+  group: string;
+  ratio: number;
+  ratio_without_fairness: number;
 }
 
 export interface SolveResponse {
@@ -296,8 +322,13 @@ export class Api {
     return this.json('DELETE', `/v1/jobs/${encodeURIComponent(id)}`);
   }
 
-  jobResult(id: string): Promise<{ id: string; rows: RunRow[] }> {
-    return this.json('GET', `/v1/jobs/${encodeURIComponent(id)}/result`);
+  /** A job's run table as the server wrote it (its JSON text, byte for byte): a run's `seed`
+   * is a u64, which a JS number would round. */
+  async jobResultText(id: string): Promise<string> {
+    const resp = await this.raw('GET', `/v1/jobs/${encodeURIComponent(id)}/result`, {
+      headers: { Accept: 'application/json' },
+    });
+    return resp.text();
   }
 
   async jobParquet(id: string): Promise<Blob> {

@@ -35,3 +35,86 @@ export function shadowSentenceKey(objective: string): Key {
       return 'planner.shadowObjective';
   }
 }
+
+/** What a why row lists beside its words (SPEC section 2, "Explanations"), read defensively (a
+ * session's `why` answer is untyped here), each list cut to a screenful with the count left. */
+export interface Evidence {
+  /** `no_candidate`, `time`: the nearest resources excluded, and the rule's words for each. */
+  candidates: { resource: string; distanceKm: number | null; explanation: string }[];
+  candidatesLeft: number;
+  /** `capacity`, `fairness`, `objective`: each linked resource, what it has left, what one more
+   * unit adds (shadow price), and what it serves instead. */
+  linked: {
+    resource: string;
+    left: [string, number][];
+    shadow: [string, number][];
+    servesInstead: { need: string; share: number }[];
+    servesLeft: number;
+  }[];
+  linkedLeft: number;
+  /** `fairness`: each group's ratio, and its ratio in the plan without fairness. */
+  groups: { group: string; ratio: number; without: number }[];
+  groupsLeft: number;
+}
+
+const list = (x: unknown): Record<string, unknown>[] =>
+  Array.isArray(x) ? x.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null) : [];
+const finiteOr = (x: unknown, or: number): number => (typeof x === 'number' && Number.isFinite(x) ? x : or);
+const amounts = (x: unknown): [string, number][] =>
+  typeof x === 'object' && x !== null
+    ? Object.entries(x as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]))
+    : [];
+
+/** The lists of a why row; at most `limit` of each (and of what each resource serves instead). */
+export function evidenceOf(why: object, limit = 8): Evidence {
+  const w = why as Record<string, unknown>;
+  const candidates = list(w.candidates);
+  const linked = list(w.linked_resources);
+  const groups = list(w.groups);
+  return {
+    candidates: candidates.slice(0, limit).map((c) => ({
+      resource: String(c.resource ?? ''),
+      distanceKm: typeof c.distance_km === 'number' && Number.isFinite(c.distance_km) ? c.distance_km : null,
+      explanation: typeof c.explanation === 'string' ? c.explanation : String(c.excluded_by ?? ''),
+    })),
+    candidatesLeft: Math.max(0, candidates.length - limit),
+    linked: linked.slice(0, limit).map((l) => {
+      const serves = list(l.serves_instead);
+      return {
+        resource: String(l.resource ?? ''),
+        left: amounts(l.capacity_left),
+        shadow: amounts(l.shadow_price).filter(([, v]) => Math.abs(v) > 1e-9),
+        servesInstead: serves.slice(0, limit).map((s) => ({ need: String(s.need ?? ''), share: finiteOr(s.share, 0) })),
+        servesLeft: Math.max(0, serves.length - limit),
+      };
+    }),
+    linkedLeft: Math.max(0, linked.length - limit),
+    groups: groups.slice(0, limit).map((g) => ({
+      group: String(g.group ?? ''),
+      ratio: finiteOr(g.ratio, 0),
+      without: finiteOr(g.ratio_without_fairness, 0),
+    })),
+    groupsLeft: Math.max(0, groups.length - limit),
+  };
+}
+
+/** Whether a why row lists anything beside its words. */
+export function hasEvidence(e: Evidence): boolean {
+  return e.candidates.length + e.linked.length + e.groups.length > 0;
+}
+
+/** At most `limit` items of `items` whose text has every word of `query` (case-insensitive),
+ * and how many more match: a long list (thousands of explanations) stays a page long. */
+export function firstMatching<T>(
+  items: readonly T[],
+  query: string,
+  text: (item: T) => string,
+  limit: number,
+): { shown: T[]; matching: number } {
+  const words = query.toLowerCase().split(/\s+/).filter((w) => w.length > 0);
+  const hits = words.length === 0 ? items : items.filter((x) => {
+    const s = text(x).toLowerCase();
+    return words.every((w) => s.includes(w));
+  });
+  return { shown: hits.slice(0, limit), matching: hits.length };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyForm, formOf } from './policy';
+import { applyForm, formOf, objectivesFor, OBJECTIVES } from './policy';
 import { rankShadowPrices, shadowSentenceKey } from './explain';
 import { describeDetail, errorFromBody, tableOfFile, type Row } from './api';
 import { coordinate, coverage, eventId, orderNeeds, proposedFor, withoutLinks } from './session';
@@ -120,5 +120,25 @@ describe('session state', () => {
     const ids = new Set(Array.from({ length: 500 }, eventId));
     expect(ids.size).toBe(500);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('the deprivation objective', () => {
+  const breakpoints = [[0, 0], [0.5, 1], [1, 4]];
+
+  it('is offered only when the policy gives its breakpoints (or already asks for it)', () => {
+    expect(objectivesFor(undefined)).not.toContain('deprivation');
+    expect(objectivesFor({ objective: 'coverage' })).not.toContain('deprivation');
+    expect(objectivesFor({ deprivation: [] })).not.toContain('deprivation');
+    expect(objectivesFor({ deprivation: [[0, 0], [1, 'x']] })).not.toContain('deprivation');
+    expect(objectivesFor({ deprivation: breakpoints })).toEqual(OBJECTIVES);
+    expect(objectivesFor({ objective: 'deprivation' })).toContain('deprivation');
+    expect(objectivesFor({ deprivation: breakpoints })).toContain('coverage');
+  });
+
+  it('keeps the policy’s breakpoints when the form picks it', () => {
+    const policy = { objective: 'coverage', deprivation: breakpoints };
+    const f = { ...formOf(policy), objective: 'deprivation' as const };
+    expect(applyForm(policy, f)).toMatchObject({ objective: 'deprivation', deprivation: breakpoints });
   });
 });

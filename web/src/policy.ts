@@ -55,6 +55,25 @@ export function formOf(policy: Record<string, unknown> | undefined): PolicyForm 
   };
 }
 
+/** Whether `policy` gives the deprivation cost's breakpoints (`deprivation: [[u, c], ...]`,
+ * SPEC section 2), without which the `deprivation` objective is refused. */
+export function hasDeprivationCost(policy: Record<string, unknown> | undefined): boolean {
+  const d = policy?.deprivation;
+  return (
+    Array.isArray(d) &&
+    d.length >= 2 &&
+    d.every((b) => Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && Number.isFinite(x)))
+  );
+}
+
+/** The objectives the form offers for a scenario's policy: `deprivation` only when the policy
+ * gives its breakpoints (the form has no field for them and keeps the policy's), or already
+ * asks for it (so the server's answer says what is missing). */
+export function objectivesFor(policy: Record<string, unknown> | undefined): readonly Objective[] {
+  if (hasDeprivationCost(policy) || policy?.objective === 'deprivation') return OBJECTIVES;
+  return OBJECTIVES.filter((o) => o !== 'deprivation');
+}
+
 /** `policy` with the form's values written over it. */
 export function applyForm(policy: Record<string, unknown> | undefined, f: PolicyForm): Record<string, unknown> {
   const p: Record<string, unknown> = { ...(policy ?? {}) };

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { Dispatch, Row, SessionEvent } from './api';
 import { translate } from './i18n';
-import { clockToSend, hoursOf, hoursText, loanStarted, proposedFor, raiseClock, shownDispatches, stamp } from './session';
+import {
+  clockToSend,
+  coverage,
+  hoursOf,
+  hoursText,
+  loanStarted,
+  overallCoverage,
+  proposedFor,
+  raiseClock,
+  shownDispatches,
+  stamp,
+  type SessionState,
+} from './session';
 
 describe('hours of a booking', () => {
   it('reads start and end from an allocation row, a dispatch or a proposal', () => {
@@ -97,5 +109,63 @@ describe('dispatches shown', () => {
       d('c', true),
     ];
     expect(shownDispatches(list).map((x) => x.need)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('coverage of a session', () => {
+  const dispatch = (need: string, resource: string, fraction: number): Dispatch => ({
+    need, resource, fraction, amounts: {}, active: true,
+  });
+  // a: dispatched in full; b: dispatched in full but its booking is in conflict; c: half
+  // dispatched, the other half planned; d: open and planned at 0.
+  const state = (withConflict: boolean): SessionState => ({
+    seq: 7,
+    plan: {
+      summary: { coverage_ratio: 0 } as never,
+      allocations: [{ need: 'c', resource: 'r2', share: 1 }],
+      dispatched: [dispatch('a', 'r1', 1), dispatch('b', 'r1', 1), dispatch('c', 'r2', 0.5)],
+    },
+    needs: [{ id: 'a', priority: 1 }, { id: 'b', priority: 2 }, { id: 'c', priority: 1 }, { id: 'd' }],
+    open: { a: 0, b: 0, c: 0.5, d: 1 },
+    resources: [],
+    ...(withConflict ? { conflicts: [{ booking: { ...dispatch('b', 'r1', 1), start_h: 12, end_h: 17 }, proposal: [] }] } : {}),
+  });
+
+  it('counts a booking in conflict as not covered', () => {
+    const c = coverage(state(true));
+    expect(c.get('a')).toBe(1);
+    expect(c.get('b')).toBe(0);
+    expect(c.get('c')).toBeCloseTo(1, 12);
+    expect(c.get('d')).toBe(0);
+    expect(coverage(state(false)).get('b')).toBe(1);
+  });
+
+  it('counts only the conflicting part of a need booked in parts', () => {
+    const s = state(true);
+    s.plan.dispatched = [dispatch('b', 'r1', 0.6), dispatch('b', 'r3', 0.4)];
+    s.conflicts = [{ booking: dispatch('b', 'r1', 0.6), proposal: [] }];
+    expect(coverage(s).get('b')).toBeCloseTo(0.4, 12);
+  });
+
+  it('is whole over dispatched and planned parts, not the open parts the plan summary covers', () => {
+    // Everything dispatched: the plan (of the open parts) covers nothing, the session all.
+    const done: SessionState = {
+      seq: 2,
+      plan: { summary: { coverage_ratio: 0, needs_served: 0 } as never, allocations: [], dispatched: [dispatch('a', 'r1', 1)] },
+      needs: [{ id: 'a' }],
+      open: { a: 0 },
+      resources: [],
+    };
+    expect(overallCoverage(done.needs, coverage(done))).toEqual({ ratio: 1, served: 1, partly: 0 });
+    // Priority-weighted: a 1 of 1, b 0 of 2 (conflict), c 1 of 1, d 0 of 1 -> 2 / 5.
+    const s = state(true);
+    expect(overallCoverage(s.needs, coverage(s))).toEqual({ ratio: 2 / 5, served: 2, partly: 0 });
+    const half = state(false);
+    half.plan.allocations = [{ need: 'd', resource: 'r2', share: 0.5 }];
+    const o = overallCoverage(half.needs, coverage(half));
+    expect(o.served).toBe(2);
+    expect(o.partly).toBe(2);
+    expect(o.ratio).toBeCloseTo((1 + 2 + 0.5 + 0.5) / 5, 12);
+    expect(overallCoverage([], new Map())).toEqual({ ratio: 0, served: 0, partly: 0 });
   });
 });

@@ -113,19 +113,52 @@ export function proposedFor(
 }
 
 /** How much of each need is covered: its dispatched part plus the proposed shares of its open
- * part. */
+ * part. A booking in conflict (its resource came back late, so it cannot hold as booked) covers
+ * nothing until it is released and the need planned again. */
 export function coverage(state: SessionState): Map<string, number> {
   const planned = new Map<string, number>();
   for (const a of state.plan.allocations) {
     const need = String(a.need);
     planned.set(need, (planned.get(need) ?? 0) + Number(a.share));
   }
+  const conflicted = new Map<string, number>();
+  for (const c of state.conflicts ?? []) {
+    const b = c.booking;
+    const f = Number(b.fraction);
+    if (Number.isFinite(f)) conflicted.set(b.need, (conflicted.get(b.need) ?? 0) + f);
+  }
   const out = new Map<string, number>();
   for (const n of state.needs) {
     const open = state.open[n.id] ?? 1;
-    out.set(n.id, 1 - open + open * (planned.get(n.id) ?? 0));
+    const held = Math.max(0, 1 - open - (conflicted.get(n.id) ?? 0));
+    out.set(n.id, Math.min(1, held + open * (planned.get(n.id) ?? 0)));
   }
   return out;
+}
+
+/** A need counts as served in full from this coverage on (as the map fills its circle). */
+export const SERVED = 1 - 1e-6;
+
+/** The whole session's coverage, dispatched and planned parts together (the plan's own summary
+ * covers only the open parts): the priority served over the total priority, and how many needs
+ * are served in full and in part. */
+export function overallCoverage(
+  needs: readonly Entity[],
+  covered: ReadonlyMap<string, number>,
+): { ratio: number; served: number; partly: number } {
+  let total = 0;
+  let value = 0;
+  let served = 0;
+  let partly = 0;
+  for (const n of needs) {
+    const p = typeof n.priority === 'number' && Number.isFinite(n.priority) ? n.priority : 1;
+    const c = Math.min(1, Math.max(0, covered.get(n.id) ?? 0));
+    total += p;
+    value += p * c;
+    if (c >= SERVED) served += 1;
+    else if (c > 1e-9) partly += 1;
+  }
+  return { ratio: total > 0 ? value / total : 0, served, partly };
 }
 
 /** A coordinate for the map: `null` (no position) is not a place, so it is NaN, never 0. */

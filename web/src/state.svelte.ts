@@ -1,8 +1,11 @@
 // The console's shared state: language, token, the API client, the scenario the planner loaded
-// (the coordinator can start a session from it).
+// (the coordinator can start a session from it), and the rest of the planner's work (its form,
+// tables and result), which outlives the planner's component when another view is shown.
 
-import { Api, ApiError, describeDetail, type Scenario } from './api';
+import { Api, ApiError, describeDetail, type Entity, type Scenario, type SolveResponse } from './api';
 import { formatNumber, formatPercent, pickLanguage, translate, type Key, type Lang } from './i18n';
+import type { SolveRequest } from './planner';
+import { formOf, type GeneratorName, type PolicyForm } from './policy';
 
 const TOKEN_KEY = 'commonsnet.token';
 const LANG_KEY = 'commonsnet.lang';
@@ -25,6 +28,49 @@ export const ui = $state({
 });
 
 export const shared = $state<{ scenario: Scenario | null }>({ scenario: null });
+
+export interface PlannerState {
+  /** Table files solved by the server as they are (else `shared.scenario` is the scenario). */
+  tables: Map<string, File> | null;
+  /** The `policy.json` that came with the tables: the form writes over it, never drops it. */
+  tablePolicy: Record<string, unknown> | undefined;
+  /** Positions read from CSV tables (Parquet and Arrow are read by the server only). */
+  tablePositions: { resources: Entity[]; needs: Entity[] };
+  form: PolicyForm;
+  result: SolveResponse | null;
+  /** The request `result` was solved with (its downloads use it, not the form since). */
+  solved: SolveRequest | null;
+  busy: boolean;
+  /** Bumped at every load: a solve answered for an earlier scenario is dropped. */
+  loads: number;
+  error: string;
+  generator: GeneratorName;
+  seed: number;
+  scale: number;
+  timed: boolean;
+  tab: 'allocations' | 'needs' | 'resources';
+  whyQuery: string;
+}
+
+/** The planner's work, kept here so that a view switch (which unmounts the planner) loses none
+ * of it. */
+export const planner = $state<PlannerState>({
+  tables: null,
+  tablePolicy: undefined,
+  tablePositions: { resources: [], needs: [] },
+  form: formOf(undefined),
+  result: null,
+  solved: null,
+  busy: false,
+  loads: 0,
+  error: '',
+  generator: 'disaster',
+  seed: 1,
+  scale: 1,
+  timed: false,
+  tab: 'allocations',
+  whyQuery: '',
+});
 
 export function setLang(lang: Lang): void {
   ui.lang = lang;

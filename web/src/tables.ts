@@ -51,12 +51,13 @@ export function filterRows<T extends Record<string, unknown>>(rows: readonly T[]
 
 /** RFC 4180 CSV with a header row; cells with a comma, quote or line break are quoted. A text
  * cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a `'`
- * first (OWASP's advice on CSV injection); numbers are written as they are. */
+ * first (OWASP's advice on CSV injection); numbers are written as they are, and so are the
+ * digits of an integer too large for a JS number (kept as text when read, see `json.ts`). */
 export function toCsv(rows: readonly Record<string, unknown>[], columns: readonly string[] = columnsOf(rows)): string {
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
     let s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s) && !/^-?\d+$/.test(s)) s = `'${s}`;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const lines = [columns.map(cell).join(',')];

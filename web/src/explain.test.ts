@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { evidenceOf, firstMatching, hasEvidence } from './explain';
+
+// A `fairness` row of the flood scenario, as `POST /v1/solve` with `"explain": true` answers it.
+const fairness = {
+  need: 'wound-checks',
+  coverage: 0.75,
+  reason: 'fairness',
+  explanation: 'the plan without fairness serves it 1.000 instead of 0.750: fairness gave that capacity to other groups (their ratios are listed)',
+  marginal_value: 0,
+  linked_resources: [
+    {
+      resource: 'medic-team-a',
+      capacity_left: { volunteer_h: 0 },
+      shadow_price: { volunteer_h: 0.25 },
+      serves_instead: [
+        { need: 'insulin-round', share: 1, priority: 4 },
+        { need: 'first-aid-post', share: 1 / 3, priority: 2 },
+      ],
+    },
+    { resource: 'medic-team-b', capacity_left: { volunteer_h: 2 }, shadow_price: { volunteer_h: 0 }, serves_instead: [] },
+  ],
+  groups: [
+    { group: 'north', ratio: 0.97, ratio_without_fairness: 0.94 },
+    { group: 'south', ratio: 0.97, ratio_without_fairness: 1 },
+  ],
+};
+
+describe('the evidence of a why row', () => {
+  it('lists the linked resources, what each serves instead, and the group ratios', () => {
+    const e = evidenceOf(fairness);
+    expect(hasEvidence(e)).toBe(true);
+    expect(e.linked).toEqual([
+      {
+        resource: 'medic-team-a',
+        left: [['volunteer_h', 0]],
+        shadow: [['volunteer_h', 0.25]],
+        servesInstead: [{ need: 'insulin-round', share: 1 }, { need: 'first-aid-post', share: 1 / 3 }],
+        servesLeft: 0,
+      },
+      { resource: 'medic-team-b', left: [['volunteer_h', 2]], shadow: [], servesInstead: [], servesLeft: 0 },
+    ]);
+    expect(e.groups).toEqual([
+      { group: 'north', ratio: 0.97, without: 0.94 },
+      { group: 'south', ratio: 0.97, without: 1 },
+    ]);
+    expect(e.candidates).toEqual([]);
+  });
+
+  it('lists the excluded candidates of a no_candidate row', () => {
+    const e = evidenceOf({
+      reason: 'no_candidate',
+      candidates: [
+        { resource: 'truck', distance_km: 186.2, excluded_by: 'max_distance_km', explanation: '186.2 km is beyond 30 km' },
+        { resource: 'boat', distance_km: null, excluded_by: 'kind', explanation: 'kind boat does not serve water' },
+      ],
+    });
+    expect(e.candidates).toEqual([
+      { resource: 'truck', distanceKm: 186.2, explanation: '186.2 km is beyond 30 km' },
+      { resource: 'boat', distanceKm: null, explanation: 'kind boat does not serve water' },
+    ]);
+  });
+
+  it('cuts long lists and counts the rest; has nothing for a row without lists', () => {
+    const many = {
+      linked_resources: Array.from({ length: 12 }, (_, i) => ({
+        resource: `r${i}`,
+        capacity_left: {},
+        shadow_price: {},
+        serves_instead: Array.from({ length: 11 }, (_, j) => ({ need: `n${j}`, share: 1, priority: 1 })),
+      })),
+    };
+    const e = evidenceOf(many, 8);
+    expect(e.linked).toHaveLength(8);
+    expect(e.linkedLeft).toBe(4);
+    expect(e.linked[0]?.servesInstead).toHaveLength(8);
+    expect(e.linked[0]?.servesLeft).toBe(3);
+    expect(hasEvidence(evidenceOf({ reason: 'time_limit', explanation: 'x' }))).toBe(false);
+    expect(hasEvidence(evidenceOf({ linked_resources: 'garbage', groups: [null, 3] }))).toBe(false);
+  });
+});
+
+describe('a long list of explanations', () => {
+  const rows = Array.from({ length: 4146 }, (_, i) => ({ need: `n${i}`, reason: i % 2 ? 'capacity' : 'no_candidate' }));
+  const text = (r: { need: string; reason: string }) => `${r.need} ${r.reason}`;
+
+  it('shows the first 300 and counts them all', () => {
+    const { shown, matching } = firstMatching(rows, '', text, 300);
+    expect(shown).toHaveLength(300);
+    expect(shown[0]?.need).toBe('n0');
+    expect(matching).toBe(4146);
+  });
+
+  it('filters by every word, case-insensitively', () => {
+    expect(firstMatching(rows, 'N4145', text, 300)).toEqual({ shown: [rows[4145]], matching: 1 });
+    const cap = firstMatching(rows, 'capacity n41', text, 300);
+    expect(cap.matching).toBe(rows.filter((r) => r.reason === 'capacity' && r.need.includes('n41')).length);
+    expect(cap.shown.every((r) => r.reason === 'capacity')).toBe(true);
+  });
+});

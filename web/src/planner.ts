@@ -1,0 +1,36 @@
+// What the planner solved: the request (scenario or tables, and the policy) the result on screen
+// came from, so its downloads are of that plan, whatever the form says since.
+
+import { tablesForm, type Scenario } from './api';
+import { applyForm, type PolicyForm } from './policy';
+
+export type SolveRequest =
+  | { kind: 'scenario'; scenario: Scenario }
+  | { kind: 'tables'; tables: Map<string, File>; policy: Record<string, unknown> };
+
+/** The request for the loaded scenario (or tables) under the form's policy, copied: later
+ * edits of the form do not reach it. Null when nothing is loaded. */
+export function solveRequest(
+  scenario: Scenario | null,
+  tables: Map<string, File> | null,
+  tablePolicy: Record<string, unknown> | undefined,
+  form: PolicyForm,
+): SolveRequest | null {
+  if (scenario) return { kind: 'scenario', scenario: { ...scenario, policy: applyForm(scenario.policy, { ...form }) } };
+  if (tables) return { kind: 'tables', tables: new Map(tables), policy: applyForm(tablePolicy, { ...form }) };
+  return null;
+}
+
+/** The body of the `POST /v1/solve` that answers `req`'s allocations as Parquet, and whether
+ * it is JSON (else a multipart form of the tables). */
+export function parquetRequest(req: SolveRequest): { body: BodyInit; json: boolean } {
+  return req.kind === 'scenario'
+    ? { body: JSON.stringify(req.scenario), json: true }
+    : { body: tablesForm(req.tables, req.policy, false), json: false };
+}
+
+/** The downloads' file name stem: the solved scenario's name, made safe for a file. */
+export function fileStem(req: SolveRequest | null): string {
+  const name = req?.kind === 'scenario' ? req.scenario.name : undefined;
+  return (name ?? 'scenario').replace(/[^\w.-]+/g, '_');
+}
