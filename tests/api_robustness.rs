@@ -219,6 +219,40 @@ fn a_multipart_part_given_twice_is_refused() {
     }
 }
 
+/// A multipart `explain` part that is not `true` or `false` is refused quoting its text (it
+/// was reported as null).
+#[test]
+fn a_multipart_explain_part_is_quoted_when_refused() {
+    let s = Server::in_temp_dir(&[]);
+    let parts = |explain: &'static [u8]| {
+        vec![
+            (
+                "resources",
+                "text/csv",
+                &b"id,kind,cap_beds\nr1,shelter,40\n"[..],
+            ),
+            (
+                "needs",
+                "text/csv",
+                &b"id,kind,dem_beds\nn1,shelter,4\n"[..],
+            ),
+            ("explain", "text/plain", explain),
+        ]
+    };
+    let r = solve_multipart(&s, &parts(b"yes"));
+    assert_eq!(
+        error(&r),
+        (
+            422,
+            "invalid_input".into(),
+            "part \"explain\" must be true or false, not \"yes\"".into()
+        )
+    );
+    let r = solve_multipart(&s, &parts(b" true\n"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["why"].is_array(), "{}", r.json());
+}
+
 /// A `Last-Event-ID` the session never gave out (ahead of its last change) is a 400; ids it
 /// gave out, and 0, resume the stream after them.
 #[test]

@@ -116,9 +116,19 @@ pub(super) async fn scenario_from_multipart(
                 continue;
             }
             "explain" => {
+                // The part's text is what a refusal quotes (a word that is not JSON, `yes`,
+                // was reported as null).
                 let text = String::from_utf8_lossy(&data);
-                explain =
-                    explain_flag(serde_json::from_str(text.trim()).ok().or(Some(Value::Null)))?;
+                explain = match text.trim() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(UserError::unprocessable(format!(
+                            "part \"explain\" must be true or false, not {other:?}"
+                        ))
+                        .into())
+                    }
+                };
                 continue;
             }
             other => {
