@@ -879,6 +879,33 @@ fn warm_sessions_keep_the_optimum_of_one_large_component() {
     );
 }
 
+/// The warm flow's scan indexes (a side of 128 arcs or more keeps its few nearest arcs in
+/// front and a bound on the rest) are built only by sessions this large: 300 needs on 5
+/// resources, every resource's side of 300 arcs. Random batches keep the plan at a
+/// from-scratch optimum on the flow itself, and the replay rebuilds it (the smaller
+/// sessions above never build an index).
+#[test]
+fn warm_sessions_with_indexed_sides_keep_the_optimum() {
+    let dims: &[&str] = &["team_h"];
+    for seed in 0..3u64 {
+        let mut rng = SplitMix64::new(4400 + seed);
+        let (init, mut s) = warm_one_component(&mut rng, dims, 300, false);
+        assert!(s.warm_work().is_some(), "seed {seed}");
+        let mut log: Vec<Applied> = Vec::new();
+        let mut next = 0;
+        for step in 0..15 {
+            let mut batch = random_batch(&mut rng, &s, &mut next, dims);
+            one_kind(&mut batch);
+            if !apply_logged(&mut s, &batch, &mut log, seed) {
+                continue;
+            }
+            assert!(s.warm_work().is_some(), "seed {seed} step {step}");
+            assert_optimal_plan(&s, &format!("seed {seed} step {step} {batch}"));
+        }
+        assert_replays(&init, &log, &s, seed);
+    }
+}
+
 /// Issue 18's property on the LP path of warm sessions: max-min sessions and two-dimension
 /// sessions of ONE large component, whose LP stages start from the bases the last re-plan
 /// kept (`lp/start.rs`), keep after every batch (every event kind `random_batch` makes) a
