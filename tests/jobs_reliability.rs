@@ -149,6 +149,56 @@ fn oversized_jobs_are_refused_up_front_naming_the_field_and_the_limit() {
     assert_eq!(s.rows(&id)[0].status, Status::Feasible);
 }
 
+/// A job request with an invalid field names it in the message and in the one detail, as a
+/// scenario's issues do (the details were empty).
+#[test]
+fn invalid_job_fields_are_named_in_the_details() {
+    let s = Server::in_temp_dir(&[]);
+    let urban = |extra: Value| {
+        let mut job = json!({"generator": {"name": "urban", "count": 1}});
+        job.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        job
+    };
+    for (job, field, message) in [
+        (
+            json!({"generator": {"name": "moon", "count": 1}}),
+            "generator.name",
+            "unknown generator \"moon\", expected one of urban, rural, intentional, disaster",
+        ),
+        (
+            urban(json!({"replicates": 0})),
+            "replicates",
+            "must be at least 1",
+        ),
+        (
+            urban(json!({"time_limit_s": -5})),
+            "time_limit_s",
+            "-5 is not a positive number of seconds",
+        ),
+        (
+            urban(json!({"policies": []})),
+            "policies",
+            "the list is empty",
+        ),
+        (
+            urban(json!({"policies": ["greedy", 3]})),
+            "policies[1]",
+            "expected a policy name or a policy object",
+        ),
+    ] {
+        let (status, v) = s.post("/v1/jobs", &job);
+        assert_eq!(status, 422, "{v}");
+        assert_eq!(
+            v["error"],
+            json!({"code": "invalid_input", "message": format!("{field}: {message}"),
+                "details": [{"table": "job", "row": null, "field": field, "message": message}]}),
+        );
+    }
+    assert_eq!(s.get("/v1/jobs").1, json!([]));
+}
+
 #[test]
 fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();

@@ -194,6 +194,18 @@ impl UserError {
         self
     }
 
+    /// One field of a request body (`table`: the body's kind, `job`; `field`: its path, as
+    /// `generator.scale`) is invalid: the message names it, and so does the one detail, as
+    /// a scenario's issues do.
+    pub fn invalid_field(table: &str, field: &str, message: impl std::fmt::Display) -> Self {
+        Self::unprocessable(format!("{field}: {message}")).with_details(vec![serde_json::json!({
+            "table": table,
+            "row": null,
+            "field": field,
+            "message": message.to_string(),
+        })])
+    }
+
     /// A scenario that failed validation; every issue names its table, row and field.
     pub fn invalid_input(e: &InvalidInput) -> Self {
         let details = e

@@ -229,17 +229,22 @@ impl JobRequest {
             }
             (None, Some(g)) => {
                 if !GENERATORS.contains(&g.name.as_str()) {
-                    return Err(UserError::unprocessable(format!(
-                        "generator.name: unknown generator {:?}, expected one of {}",
-                        g.name,
-                        GENERATORS.join(", ")
-                    )));
+                    return Err(UserError::invalid_field(
+                        "job",
+                        "generator.name",
+                        format!(
+                            "unknown generator {:?}, expected one of {}",
+                            g.name,
+                            GENERATORS.join(", ")
+                        ),
+                    ));
                 }
                 if !(g.scale > 0.0 && g.scale <= MAX_SCALE) {
-                    return Err(UserError::unprocessable(format!(
-                        "generator.scale: {} is not in (0, {MAX_SCALE}]",
-                        g.scale
-                    )));
+                    return Err(UserError::invalid_field(
+                        "job",
+                        "generator.scale",
+                        format!("{} is not in (0, {MAX_SCALE}]", g.scale),
+                    ));
                 }
                 if g.scale > MAX_JOB_SCALE {
                     return Err(too_large(
@@ -263,16 +268,22 @@ impl JobRequest {
         let specs = self.policy_specs()?;
         let policies = specs.len();
         if self.replicates == 0 {
-            return Err(UserError::unprocessable("replicates: must be at least 1"));
+            return Err(UserError::invalid_field(
+                "job",
+                "replicates",
+                "must be at least 1",
+            ));
         }
         self.perturb
             .validate()
-            .map_err(|e| UserError::unprocessable(e.to_string()))?;
+            .map_err(|e| UserError::invalid_field("job", "perturb", e))?;
         if let Some(t) = self.time_limit_s {
             if !(t.is_finite() && t > 0.0) {
-                return Err(UserError::unprocessable(format!(
-                    "time_limit_s: {t} is not a positive number of seconds"
-                )));
+                return Err(UserError::invalid_field(
+                    "job",
+                    "time_limit_s",
+                    format!("{t} is not a positive number of seconds"),
+                ));
             }
         }
         let total = scenarios
@@ -334,28 +345,36 @@ impl JobRequest {
             return Ok(vec![PolicySpec::Named("own".into())]);
         };
         if list.is_empty() {
-            return Err(UserError::unprocessable("policies: the list is empty"));
+            return Err(UserError::invalid_field(
+                "job",
+                "policies",
+                "the list is empty",
+            ));
         }
         let mut specs = Vec::with_capacity(list.len());
         for (i, v) in list.iter().enumerate() {
             match v {
                 Value::String(name) => {
-                    named_policy(name, &Policy::default())
-                        .map_err(|e| UserError::unprocessable(format!("policies[{i}]: {e}")))?;
+                    named_policy(name, &Policy::default()).map_err(|e| {
+                        UserError::invalid_field("job", &format!("policies[{i}]"), e)
+                    })?;
                     specs.push(PolicySpec::Named(name.clone()));
                 }
                 Value::Object(_) => {
-                    let policy = policy_from_value(v)
-                        .map_err(|e| UserError::unprocessable(format!("policies[{i}]: {e}")))?;
+                    let policy = policy_from_value(v).map_err(|e| {
+                        UserError::invalid_field("job", &format!("policies[{i}]"), e)
+                    })?;
                     specs.push(PolicySpec::Given {
                         label: format!("policy-{}", i + 1),
                         policy,
                     });
                 }
                 _ => {
-                    return Err(UserError::unprocessable(format!(
-                        "policies[{i}]: expected a policy name or a policy object"
-                    )))
+                    return Err(UserError::invalid_field(
+                        "job",
+                        &format!("policies[{i}]"),
+                        "expected a policy name or a policy object",
+                    ))
                 }
             }
         }
