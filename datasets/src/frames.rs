@@ -1970,29 +1970,29 @@ mod tests {
         }
     }
 
-    /// End to end: a compressed buffer whose data inflates past the size its prefix declares
-    /// is refused by the pre-check (arrow-rs would inflate it all). Every 8-byte little-endian
-    /// value of a small plausible size in the file is lowered by one in turn; the declared
-    /// sizes are among them.
+    /// `b` as an Arrow IPC stream with compressed buffers.
+    fn compressed_stream(b: &RecordBatch, codec: arrow_ipc::CompressionType) -> Vec<u8> {
+        use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+        let options = IpcWriteOptions::default()
+            .try_with_compression(Some(codec))
+            .unwrap();
+        let mut bytes = Vec::new();
+        let mut w = StreamWriter::try_new_with_options(&mut bytes, &b.schema(), options).unwrap();
+        w.write(b).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        bytes
+    }
+
     /// A small compressed file of one `Int8` column cannot claim millions of rows: the
     /// engine reads each row into a JSON object, and a 650-byte file of 4 million rows took
     /// 3.4 GB there. Within the small files' allowance it is read.
     #[test]
     fn a_small_compressed_file_claiming_millions_of_rows_is_refused() {
-        use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
         let file = |rows: usize| {
             let col: ArrayRef = Arc::new(arrow_array::Int8Array::from(vec![1i8; rows]));
             let b = RecordBatch::try_from_iter([("cap_x", col)]).unwrap();
-            let options = IpcWriteOptions::default()
-                .try_with_compression(Some(arrow_ipc::CompressionType::ZSTD))
-                .unwrap();
-            let mut bytes = Vec::new();
-            let mut w =
-                StreamWriter::try_new_with_options(&mut bytes, &b.schema(), options).unwrap();
-            w.write(&b).unwrap();
-            w.finish().unwrap();
-            drop(w);
-            bytes
+            compressed_stream(&b, arrow_ipc::CompressionType::ZSTD)
         };
         let bomb = file(4 << 20);
         assert!(bomb.len() < 4096, "{} bytes", bomb.len());
@@ -2001,23 +2001,18 @@ mod tests {
         assert_eq!(read_table(&small, false).unwrap()[0].num_rows(), 100_000);
     }
 
+    /// End to end: a compressed buffer whose data inflates past the size its prefix declares
+    /// is refused by the pre-check (arrow-rs would inflate it all). Every 8-byte little-endian
+    /// value of a small plausible size in the file is lowered by one in turn; the declared
+    /// sizes are among them.
     #[test]
     fn a_buffer_inflating_past_its_declared_size_is_refused() {
-        use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
         let b = varied();
         for codec in [
             arrow_ipc::CompressionType::LZ4_FRAME,
             arrow_ipc::CompressionType::ZSTD,
         ] {
-            let options = IpcWriteOptions::default()
-                .try_with_compression(Some(codec))
-                .unwrap();
-            let mut bytes = Vec::new();
-            let mut w =
-                StreamWriter::try_new_with_options(&mut bytes, &b.schema(), options).unwrap();
-            w.write(&b).unwrap();
-            w.finish().unwrap();
-            drop(w);
+            let bytes = compressed_stream(&b, codec);
             let mut refused = 0;
             for i in 0..bytes.len().saturating_sub(8) {
                 let v = i64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
