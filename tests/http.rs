@@ -511,6 +511,23 @@ fn openapi_documents_every_route() {
         assert!(doc["paths"][p][m].is_object(), "{m} {p} is not documented");
     }
     assert_eq!(documented, routes.len());
+    // Seeds are u64: documented as such, not as int64, whose range stops at 2^63.
+    let schemas = &doc["components"]["schemas"];
+    let run_row = schemas["RunRow"]["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["properties"]["seed"].is_object())
+        .unwrap();
+    for seed in [
+        &schemas["JobRequest"]["properties"]["seed"],
+        &run_row["properties"]["seed"],
+    ] {
+        assert_eq!(
+            (&seed["format"], &seed["minimum"]),
+            (&json!("uint64"), &json!(0))
+        );
+    }
 }
 
 /// (method, path, content type, body, accept, expected status, expected code)

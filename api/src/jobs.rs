@@ -136,7 +136,9 @@ pub struct JobRequest {
     /// 100,000 runs (`job_too_large` beyond).
     #[serde(default = "one")]
     pub replicates: usize,
+    /// Any integer from 0 to 2^64 - 1 (JSON numbers past 2^53 lose digits in JavaScript).
     #[serde(default)]
+    #[schema(format = "uint64")]
     pub seed: u64,
     #[serde(default)]
     #[schema(value_type = Object)]

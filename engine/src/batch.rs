@@ -540,7 +540,9 @@ pub struct RunRow {
     pub policy: String,
     pub replicate: u64,
     /// The seed of this replicate's perturbations (shared by all policies, so that they are
-    /// compared on the same perturbed scenario).
+    /// compared on the same perturbed scenario): 0 to 2^64 - 1, exact in the Arrow and
+    /// Parquet results (JSON numbers past 2^53 lose digits in JavaScript).
+    #[cfg_attr(feature = "openapi", schema(format = "uint64"))]
     pub seed: u64,
     /// `optimal`, `feasible` (greedy), `infeasible`, `time_limit`, or `error`.
     pub status: Status,
