@@ -325,3 +325,28 @@ fn thread_counts_past_the_engine_bound_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a thread count in 1..=1024"), "{err}");
 }
+
+/// A report written again into its directory leaves no table of the earlier one: neither
+/// its `why` (a run without `--explain` after one with it) nor its tables in another format.
+#[test]
+fn a_report_written_again_leaves_no_stale_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    solve_ok(&[&example(), &"--explain", &"--out", &out]);
+    assert!(out.join("why.arrow").is_file());
+    solve_ok(&[&example(), &"--out", &out, &"--out-format", &"csv"]);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "allocations.csv",
+            "needs.csv",
+            "resources.csv",
+            "summary.json"
+        ]
+    );
+}
