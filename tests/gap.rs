@@ -1,8 +1,11 @@
 //! OR-Library GAP instances (cattrysse1994, tier A) solved as JSON scenarios reproduce their
-//! published optima in both senses. SPEC section 3 says how GAP maps onto the model.
+//! published optima in both senses. SPEC section 3 says how GAP maps onto the model. Also GAP
+//! files through `commonsnet solve`: the layouts told apart, `--out` per instance.
 
+use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
 use commonsnet_datasets::orlib::{parse_gap, Sense};
 use commonsnet_engine::{scenario_from_json_str, solve_report, Status};
+use serde_json::Value;
 use std::path::Path;
 
 fn expected(family: &str) -> Vec<(String, Sense, f64)> {
@@ -100,4 +103,122 @@ fn chu1997_types_a_b_c_reach_published_optima() {
             "{file}: got {got}, published {want}"
         );
     }
+}
+
+/// The reviewer's `gmulti.gap`: two instances (4 x 1 and 1 x 1, optima 5 and 3) whose numbers
+/// also read as one 2 x 4 instance. The CLI solved the 2 x 4 one ("infeasible", exit 0); the
+/// file is refused now, and each instance solves in a file that starts with its count.
+#[test]
+fn a_gap_file_that_reads_both_ways_is_refused_by_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = dir.path().join("gmulti.gap");
+    std::fs::write(&both, "2\n4 1\n5 6 7 8\n1 1 1 1\n1 1 1 1\n1 1\n3\n1\n1\n").unwrap();
+    let (stdout, err) = refused_in_one_line(
+        commonsnet()
+            .arg("solve")
+            .arg(&both)
+            .args(["--format", "orlib-gap"]),
+    );
+    assert!(stdout.is_empty());
+    assert!(
+        err.contains("line 1: the numbers read both as one 2 x 4 instance and as 2 instances"),
+        "{err}"
+    );
+    for (text, optimum) in [
+        ("1\n4 1\n5 6 7 8\n1 1 1 1\n1 1 1 1\n", 5.0),
+        ("1\n1 1\n3\n1\n1\n", 3.0),
+    ] {
+        let one = dir.path().join("one.gap");
+        std::fs::write(&one, text).unwrap();
+        let out = output_ok(
+            "commonsnet solve",
+            commonsnet()
+                .arg("solve")
+                .arg(&one)
+                .args(["--format", "orlib-gap"]),
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["objective"].as_f64(), Some(optimum), "{text}");
+    }
+}
+
+/// `--out` with a multi-instance file: every instance wrote into the same directory (the last
+/// one won), and under `--sense max` its summary.json said -12 where the printed line said 12.
+/// Each instance has a numbered subdirectory now, whose summary is the printed one.
+#[test]
+fn multi_instance_out_writes_one_directory_per_instance_in_the_instance_sense() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g2.gap");
+    std::fs::write(
+        &file,
+        "2\n2 3\n1 2 3\n4 5 6\n1 1 1\n2 2 2\n3 4\n1 1\n5\n2\n9\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = output_ok(
+        "commonsnet solve",
+        commonsnet()
+            .arg("solve")
+            .arg(&file)
+            .args([
+                "--format",
+                "orlib-gap",
+                "--sense",
+                "max",
+                "--out-format",
+                "csv",
+            ])
+            .arg("--out")
+            .arg(&out_dir),
+    );
+    let printed: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let objectives: Vec<f64> = printed
+        .iter()
+        .map(|v| v["objective"].as_f64().unwrap())
+        .collect();
+    // Instance 1: agent 2 (capacity 4, consumption 2 a job) takes jobs 2 and 3 (5 + 6), agent
+    // 1 job 1 (1); instance 2: 5.
+    assert_eq!(objectives, [12.0, 5.0]);
+    for (k, line) in printed.iter().enumerate() {
+        let sub = out_dir.join((k + 1).to_string());
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(sub.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(&summary, line, "instance {}", k + 1);
+        assert_eq!(summary["sense"], "max");
+        let allocations = std::fs::read_to_string(sub.join("allocations.csv")).unwrap();
+        assert_eq!(
+            allocations.lines().count() - 1,
+            [3, 1][k],
+            "instance {}: {allocations}",
+            k + 1
+        );
+    }
+    assert!(!out_dir.join("summary.json").exists());
+}
+
+/// Every bundled GAP file reads in the layout it is in: OR-Library's multi-instance files and
+/// the one-instance files alike, none refused as reading both ways.
+#[test]
+fn every_bundled_gap_file_reads_in_its_layout() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances/gap");
+    let mut files = 0;
+    for (family, many) in [
+        ("cattrysse1994", false),
+        ("chu1997", false),
+        ("orlib_multi", true),
+    ] {
+        for entry in std::fs::read_dir(root.join(family)).unwrap() {
+            let path = entry.unwrap().path();
+            let instances = parse_gap(&std::fs::read(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(instances.len() > 1, many, "{}", path.display());
+            files += 1;
+        }
+    }
+    assert!(files > 80, "{files}");
 }

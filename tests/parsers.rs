@@ -1,8 +1,10 @@
 //! Parsers against hostile input: benchmark headers that claim more than their file holds are
 //! refused naming the line (before anything is allocated for them), and JSON keys given twice
-//! are refused with their path wherever a scenario, a policy or events are read.
+//! are refused with their path wherever a scenario, a policy or events are read. Also what
+//! `commonsnet solve` does with benchmark files: exact objectives, options that do not apply
+//! refused, a reader that goes away.
 
-use crate::common::process::{commonsnet, refused_in_one_line};
+use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
 use crate::common::temp_file;
 use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
 use commonsnet_datasets::orlib::parse_gap;
@@ -86,6 +88,42 @@ fn orlib_headers_that_claim_more_than_the_file_are_refused_naming_the_line() {
     refused_at_line(7, || parse_gap(b"2\n1 1\n5\n2\n9\n\n10000 10000\n1 2\n"));
     let ok = parse_gap(b"2\n1 1\n5\n2\n9\n1 2\n1 2\n3 4\n5\n").unwrap();
     assert_eq!(ok.len(), 2);
+}
+
+/// The reviewer's `gbig3.gap`: 1,000 x 1,000 (4 MB) whose last capacity is -1. The engine
+/// refused it, but only after building a scenario of a million links (2.28 GB); the reader
+/// now refuses the number itself, naming its line, before any scenario is made.
+#[test]
+fn a_gap_number_the_engine_would_refuse_is_refused_by_the_reader() {
+    let n = 1000;
+    let row = vec!["1"; n].join(" ");
+    let mut text = format!("{n} {n}\n");
+    for _ in 0..2 * n {
+        text.push_str(&row);
+        text.push('\n');
+    }
+    text.push_str(&vec!["1"; n - 1].join(" "));
+    text.push_str(" -1\n");
+    let e = refused_at_line(2 * n + 2, || parse_gap(text.as_bytes()));
+    assert!(
+        e.ends_with("a capacity must be in [0, 1000000000000], found -1"),
+        "{e}"
+    );
+}
+
+/// The reviewer's `sparse.asn`: comment lines bought matrix cells (945 kB of comments asked
+/// for 963 MB). The matrix is paid for by arc lines only.
+#[test]
+fn comment_lines_do_not_pay_for_an_assignment_matrix() {
+    let mut text = "c ".repeat(200_000) + "\n";
+    text.push_str("p asn 4000 1\n");
+    for i in 1..=2000 {
+        text.push_str(&format!("n {i}\n"));
+    }
+    text.push_str("a 1 2001 3\n");
+    // 2,000 x 2,000 cells: 400 kB of comments bought 51M before, one arc line buys none now.
+    let e = refused_at_line(2, || parse_asn(text.as_bytes()));
+    assert!(e.contains("2000 left x 2000 right"), "{e}");
 }
 
 #[test]
@@ -276,4 +314,221 @@ fn a_parquet_page_claiming_exabytes_is_an_error() {
         err.to_string().starts_with("not a readable Parquet file"),
         "{err}"
     );
+}
+
+/// A benchmark file in the temporary directory `dir`, named `name`.
+fn bench_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `commonsnet solve ARGS`, which must succeed: its standard output.
+#[track_caller]
+fn solve_stdout(args: &[&std::ffi::OsStr]) -> String {
+    let out = output_ok("commonsnet solve", commonsnet().arg("solve").args(args));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The reviewer's `big.min` (5 units on an arc of cost 2^63 - 1) and `negcyc2.min` (a negative
+/// cycle of two arcs of capacity 2^63 - 2): objectives beyond 64 bits were printed through an
+/// `f64` (4.611686018427388e19). Every digit is printed now, in either sense.
+#[test]
+fn objectives_beyond_64_bits_are_printed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = bench_file(
+        &dir,
+        "big.min",
+        "p min 2 1\nn 1 5\nn 2 -5\na 1 2 0 9223372036854775807 9223372036854775807\n",
+    );
+    let out = solve_stdout(&[big.as_os_str()]);
+    assert!(
+        out.starts_with(r#"{"status":"optimal","objective":46116860184273879035,"#),
+        "{out}"
+    );
+    let neg = bench_file(
+        &dir,
+        "negcyc2.min",
+        "p min 2 2\na 1 2 0 9223372036854775806 -1\na 2 1 0 9223372036854775806 -1\n",
+    );
+    let out = solve_stdout(&[neg.as_os_str()]);
+    assert!(
+        out.contains(r#""objective":-18446744073709551612,"#),
+        "{out}"
+    );
+    let out = solve_stdout(&[neg.as_os_str(), "--sense".as_ref(), "max".as_ref()]);
+    // Maximising -1 per unit: nothing flows.
+    assert!(out.contains(r#""objective":0,"#), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["status"], "optimal");
+}
+
+/// The reviewer's `par.asn`: arcs 1 -> 2 of costs 3 and 8. `--sense max` answered 3 (the
+/// reader kept the cheaper arc, then the costs were negated); the best arc in the instance's
+/// sense counts.
+#[test]
+fn parallel_assignment_arcs_count_in_the_instance_sense() {
+    let dir = tempfile::tempdir().unwrap();
+    let par = bench_file(&dir, "par.asn", "p asn 2 2\nn 1\na 1 2 3\na 1 2 8\n");
+    let objective = |sense: &str| {
+        let out = solve_stdout(&[par.as_os_str(), "--sense".as_ref(), sense.as_ref()]);
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["objective"].clone()
+    };
+    assert_eq!(objective("min"), 3);
+    assert_eq!(objective("max"), 8);
+}
+
+/// Options that do not apply to the input's format were dropped without a word (`--out` that
+/// wrote nothing, `--sense max` on a scenario solved as its policy says): they are refused,
+/// on one line with exit code 2, before anything is read or written.
+#[test]
+fn options_that_do_not_apply_to_the_format_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let min = bench_file(
+        &dir,
+        "ok.min",
+        "p min 3 2\nn 1 4\nn 3 -4\na 1 2 0 5 3\na 2 3 0 5 2\n",
+    );
+    let asn = bench_file(
+        &dir,
+        "a.asn",
+        "p asn 4 4\nn 1\nn 2\na 1 3 1\na 1 4 5\na 2 3 2\na 2 4 9\n",
+    );
+    let assign = bench_file(&dir, "a.txt", "2\n1 2\n3 4\n");
+    let gap = bench_file(&dir, "g.gap", "1 2\n3 4\n1 1\n2\n");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json");
+    let out_dir = dir.path().join("out");
+    let out = out_dir.as_os_str();
+    let refused = |args: &[&std::ffi::OsStr], want: &[&str]| {
+        let (stdout, err) = refused_in_one_line(commonsnet().arg("solve").args(args));
+        assert!(stdout.is_empty());
+        for w in want {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+        assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
+    };
+    let o = |s: &'static str| std::ffi::OsStr::new(s);
+    refused(
+        &[
+            min.as_os_str(),
+            o("--out"),
+            out,
+            o("--plan"),
+            o("--explain"),
+        ],
+        &[
+            "is read as dimacs-min",
+            "--out, --plan, --explain",
+            "min-cost flow solver",
+        ],
+    );
+    refused(
+        &[asn.as_os_str(), o("--threads"), o("2")],
+        &["dimacs-asn", "--threads"],
+    );
+    refused(
+        &[
+            assign.as_os_str(),
+            o("--format"),
+            o("orlib-assign"),
+            o("--plan"),
+        ],
+        &["orlib-assign", "--plan", "assignment solver"],
+    );
+    refused(
+        &[asn.as_os_str(), o("--flow-method"), o("cost-scaling")],
+        &["--flow-method (for DIMACS .min files)"],
+    );
+    refused(
+        &[
+            gap.as_os_str(),
+            o("--format"),
+            o("orlib-gap"),
+            o("--flow-method"),
+            o("network-simplex"),
+        ],
+        &["orlib-gap", "--flow-method"],
+    );
+    refused(
+        &[scenario.as_os_str(), o("--sense"), o("max")],
+        &["scenario-json", "--sense (for benchmark instances"],
+    );
+    refused(
+        &[scenario.as_os_str(), o("--out-format"), o("csv")],
+        &["--out-format (it is the format of --out's tables)"],
+    );
+    // What applies still runs.
+    solve_stdout(&[
+        min.as_os_str(),
+        o("--sense"),
+        o("max"),
+        o("--flow-method"),
+        o("cost-scaling"),
+    ]);
+    solve_stdout(&[
+        gap.as_os_str(),
+        o("--format"),
+        o("orlib-gap"),
+        o("--sense"),
+        o("max"),
+        o("--plan"),
+        o("--threads"),
+        o("1"),
+    ]);
+}
+
+/// `--threads` is bounded as a policy's `threads` is (4,000 threads took 50 s to start).
+#[test]
+fn a_thread_count_beyond_the_engine_bound_is_refused() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json");
+    for n in ["4000", "0"] {
+        let (_, err) = refused_in_one_line(
+            commonsnet()
+                .arg("solve")
+                .arg(&scenario)
+                .args(["--threads", n]),
+        );
+        assert!(err.contains("is not a thread count in 1..=1024"), "{err}");
+    }
+}
+
+/// A reader that closes the pipe (`commonsnet solve FILE --plan | head -c 10`) made the
+/// `println!` panic (exit 101). The command now stops quietly with status 0. The pipe's read
+/// end is closed before the command starts, so every write meets a gone reader.
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let min = bench_file(
+        &dir,
+        "ok.min",
+        "p min 3 2\nn 1 4\nn 3 -4\na 1 2 0 5 3\na 2 3 0 5 2\n",
+    );
+    let gap = bench_file(&dir, "g.gap", "2\n1 1\n5\n2\n9\n1 2\n1 2\n3 4\n5\n");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/flood-north.json");
+    let cases: [Vec<&std::ffi::OsStr>; 3] = [
+        vec![scenario.as_os_str(), "--plan".as_ref()],
+        vec![min.as_os_str()],
+        vec![
+            gap.as_os_str(),
+            "--format".as_ref(),
+            "orlib-gap".as_ref(),
+            "--plan".as_ref(),
+        ],
+    ];
+    for args in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = commonsnet()
+            .arg("solve")
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
 }

@@ -1,10 +1,108 @@
 //! DIMACS min-cost flow (`.min`) and assignment (`.asn`) files, and OR-Library `assignp`
 //! matrices. Read as bytes: lines and tokens are slices of the input, nothing is allocated per
-//! line, and every error names its line.
+//! line, and every error names its line. A line holds exactly the fields its type has: a token
+//! past them is refused rather than dropped (it is most often a field too many, typed where
+//! another was meant).
 
+use crate::orlib::{parse_int, BadInt, Sense, Tokens};
 use crate::parse_error::{ParseError, Problem};
-use commonsnet_solvers::AssignmentProblem;
-use commonsnet_solvers::{FlowProblem, INFINITE};
+use commonsnet_solvers::{AssignmentProblem, FlowProblem, FORBIDDEN, INFINITE};
+
+/// A benchmark file (DIMACS, OR-Library) that does not read: what is wrong and on which line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// A problem of a token or a count, as the token readers find it.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A problem of the file's content: fields too many, lines that contradict each other,
+    /// sizes beyond what is solved.
+    #[error("line {line}: {problem}")]
+    Line { line: usize, problem: LineProblem },
+}
+
+impl ReadError {
+    pub fn at(line: usize, problem: LineProblem) -> Self {
+        ReadError::Line { line, problem }
+    }
+
+    /// The line the error names.
+    pub fn line(&self) -> usize {
+        match self {
+            ReadError::Parse(e) => e.line(),
+            ReadError::Line { line, .. } => *line,
+        }
+    }
+}
+
+/// What is wrong on a line, beyond a token that does not read ([`Problem`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    /// A token past the last field of a line (or past the last number of a file).
+    #[error("unexpected {found:?} after {after}")]
+    ExtraData { found: String, after: String },
+    /// Two `n` lines for one node: the second would silently replace the first.
+    #[error("node {node} has a second 'n' line (the first is line {first})")]
+    SecondNodeLine { node: usize, first: usize },
+    /// A cost that the assignment solver would read as a forbidden pair.
+    #[error(
+        "cost {cost} is out of range{}: {FORBIDDEN} marks a forbidden pair for the assignment \
+         solver",
+        if *.negated { " once negated for maximisation" } else { "" }
+    )]
+    ForbiddenCost { cost: i64, negated: bool },
+    /// A sparse assignment file whose dense matrix is far larger than its arcs.
+    #[error(
+        "{left} left x {right} right nodes make an assignment matrix of more than {limit} \
+         cells, the most {arc_bytes} bytes of arc lines may ask for ({ASN_CELLS_PER_BYTE} cells \
+         a byte, {ASN_MIN_CELLS} for any file, {MAX_ASSIGNMENT_CELLS} for all)"
+    )]
+    MatrixTooLarge {
+        left: usize,
+        right: usize,
+        arc_bytes: usize,
+        limit: usize,
+    },
+    /// A GAP instance with more pairs (links of its scenario) than the engine takes.
+    #[error(
+        "{agents} agents x {jobs} jobs make more than {limit} pairs, the most links a scenario \
+         may have"
+    )]
+    GapTooLarge {
+        agents: usize,
+        jobs: usize,
+        limit: usize,
+    },
+    #[error("{what} must be in [{low}, {high}], found {value}")]
+    OutOfRange {
+        what: &'static str,
+        value: i64,
+        low: i64,
+        high: i64,
+    },
+    /// A GAP file whose numbers read validly both as one instance and as several.
+    #[error(
+        "the numbers read both as one {agents} x {jobs} instance and as {instances} instances \
+         (the multi-instance layout), and nothing tells which is meant: for one instance, write \
+         1 (a count of instances) before it; for several, give each a file of its own that \
+         starts with 1"
+    )]
+    AmbiguousGap {
+        agents: usize,
+        jobs: usize,
+        instances: usize,
+    },
+}
+
+/// A token as an error shows it: at most 40 characters (a token can be a whole file).
+fn shown(tok: &[u8]) -> String {
+    const MAX: usize = 40;
+    let text = String::from_utf8_lossy(&tok[..tok.len().min(MAX)]).into_owned();
+    if tok.len() > MAX {
+        text + "..."
+    } else {
+        text
+    }
+}
 
 /// Lines of a byte buffer with their 1-based numbers.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
@@ -16,28 +114,16 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 
 fn int(tok: Option<&[u8]>, line: usize, what: &'static str) -> Result<i64, ParseError> {
     let tok = tok.ok_or_else(|| ParseError::at(line, Problem::Missing(what)))?;
-    let (neg, digits) = match tok.first() {
-        Some(b'-') => (true, &tok[1..]),
-        Some(b'+') => (false, &tok[1..]),
-        _ => (false, tok),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(ParseError::at(
-            line,
-            Problem::NotAnInteger {
+    parse_int(tok).map_err(|e| {
+        let problem = match e {
+            BadInt::NotAnInteger => Problem::NotAnInteger {
                 what,
                 found: String::from_utf8_lossy(tok).into_owned(),
             },
-        ));
-    }
-    let mut v: i64 = 0;
-    for d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((d - b'0') as i64))
-            .ok_or_else(|| ParseError::at(line, Problem::Overflow(what)))?;
-    }
-    Ok(if neg { -v } else { v })
+            BadInt::Overflow => Problem::Overflow(what),
+        };
+        ParseError::at(line, problem)
+    })
 }
 
 fn node(
@@ -69,7 +155,7 @@ fn problem_line(
     line: usize,
     kind: &[u8],
     file_len: usize,
-) -> Result<(usize, usize), ParseError> {
+) -> Result<(usize, usize), ReadError> {
     let k = toks.next().unwrap_or_default();
     if k != kind {
         return Err(ParseError::at(
@@ -78,15 +164,14 @@ fn problem_line(
                 expected: String::from_utf8_lossy(kind).into_owned(),
                 found: String::from_utf8_lossy(k).into_owned(),
             },
-        ));
+        )
+        .into());
     }
     let n = int(toks.next(), line, "the node count")?;
     let m = int(toks.next(), line, "the arc count")?;
+    toks.end("the arc count (a problem line is 'p KIND NODES ARCS')")?;
     if !(0..=100_000_000).contains(&n) || !(0..=1_000_000_000).contains(&m) {
-        return Err(ParseError::at(
-            line,
-            Problem::SizeOutOfRange { nodes: n, arcs: m },
-        ));
+        return Err(ParseError::at(line, Problem::SizeOutOfRange { nodes: n, arcs: m }).into());
     }
     let (n, m) = (n as usize, m as usize);
     if m > file_len / 4 || n > file_len {
@@ -97,7 +182,8 @@ fn problem_line(
                 arcs: m,
                 file_len,
             },
-        ));
+        )
+        .into());
     }
     Ok((n, m))
 }
@@ -112,12 +198,15 @@ enum Event<'a> {
     Data(DataLine<'a>),
 }
 
-/// One line being read: its tag, its remaining tokens, its number, the declared node count.
+/// One line being read: its tag, its remaining tokens, its number, its length, the declared
+/// node count.
 struct DataLine<'a> {
     tag: &'a [u8],
     /// The rest of the line after the tag.
     rest: &'a [u8],
     line: usize,
+    /// Bytes of the line, its newline included.
+    len: usize,
     nodes: usize,
 }
 
@@ -133,6 +222,20 @@ impl<'a> DataLine<'a> {
         self.rest = &rest[end..];
         Some(&rest[..end])
     }
+
+    /// The line must end here, after its last field (`after` names it and the line's form).
+    fn end(&mut self, after: &str) -> Result<(), ReadError> {
+        match self.next() {
+            None => Ok(()),
+            Some(tok) => Err(ReadError::at(
+                self.line,
+                LineProblem::ExtraData {
+                    found: shown(tok),
+                    after: after.to_string(),
+                },
+            )),
+        }
+    }
 }
 
 /// Walk a DIMACS file of problem type `kind`: comments skipped, exactly one problem line
@@ -140,8 +243,8 @@ impl<'a> DataLine<'a> {
 fn scan<'a>(
     bytes: &'a [u8],
     kind: &[u8],
-    mut on: impl FnMut(Event<'a>) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
+    mut on: impl FnMut(Event<'a>) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let mut declared: Option<(usize, usize)> = None;
     let mut arcs = 0usize;
     let mut last_line = 0;
@@ -151,6 +254,7 @@ fn scan<'a>(
             tag: b"",
             rest: line,
             line: ln,
+            len: line.len() + 1,
             nodes: 0,
         };
         let Some(tag) = first.next() else { continue };
@@ -158,7 +262,7 @@ fn scan<'a>(
             b"c" => {}
             b"p" => {
                 if declared.is_some() {
-                    return Err(ParseError::at(ln, Problem::SecondProblemLine));
+                    return Err(ParseError::at(ln, Problem::SecondProblemLine).into());
                 }
                 let (n, m) = problem_line(&mut first, ln, kind, bytes.len())?;
                 on(Event::Header {
@@ -176,16 +280,16 @@ fn scan<'a>(
                 }
                 on(Event::Data(DataLine {
                     tag,
-                    rest: first.rest,
-                    line: ln,
                     nodes: n,
+                    ..first
                 }))?;
             }
             other => {
                 return Err(ParseError::at(
                     ln,
                     Problem::UnknownLineType(String::from_utf8_lossy(other).into_owned()),
-                ))
+                )
+                .into())
             }
         }
     }
@@ -202,19 +306,24 @@ fn scan<'a>(
                 declared: m,
                 found: arcs,
             },
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
-/// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound".
-pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
+/// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound". Parallel
+/// arcs are distinct arcs, as in the format; a node's supply is given once.
+pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ReadError> {
     let mut fp = FlowProblem::new(0);
+    // The line of each node's `n` line (0: none yet), to refuse a second one naming both.
+    let mut n_line: Vec<usize> = Vec::new();
     scan(bytes, b"min", |ev| {
         let mut d = match ev {
             // Both counts are bounded by the file's size (see `problem_line`).
             Event::Header { nodes, arcs, .. } => {
                 fp = FlowProblem::new(nodes);
+                n_line = vec![0; nodes];
                 fp.source.reserve(arcs);
                 fp.target.reserve(arcs);
                 fp.lower.reserve(arcs);
@@ -227,7 +336,19 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
         let ln = d.line;
         if d.tag == b"n" {
             let v = node(d.next(), ln, d.nodes, "node id")?;
-            fp.supply[v] = int(d.next(), ln, "supply")?;
+            let supply = int(d.next(), ln, "supply")?;
+            d.end("the supply (an 'n' line is 'n NODE SUPPLY')")?;
+            if n_line[v] != 0 {
+                return Err(ReadError::at(
+                    ln,
+                    LineProblem::SecondNodeLine {
+                        node: v + 1,
+                        first: n_line[v],
+                    },
+                ));
+            }
+            n_line[v] = ln;
+            fp.supply[v] = supply;
             return Ok(());
         }
         let s = node(d.next(), ln, d.nodes, "tail")?;
@@ -235,6 +356,7 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
         let lo = int(d.next(), ln, "lower bound")?;
         let up = int(d.next(), ln, "capacity")?;
         let c = int(d.next(), ln, "cost")?;
+        d.end("the cost (an 'a' line is 'a TAIL HEAD LOWER CAPACITY COST')")?;
         if up < lo {
             return Err(ParseError::at(
                 ln,
@@ -242,7 +364,8 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
                     lower: lo,
                     upper: up,
                 },
-            ));
+            )
+            .into());
         }
         let up = if up == i64::MAX { INFINITE } else { up };
         fp.add_arc(s, t, lo, up, c);
@@ -251,16 +374,53 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
     Ok(fp)
 }
 
-/// Cells of the dense assignment matrix a DIMACS `.asn` file may ask for per byte of file
-/// (a sparse file lists only its arcs), and the allowance of any file.
+/// Cells of the dense assignment matrix a DIMACS `.asn` file may ask for per byte of its arc
+/// lines (a sparse file lists only its arcs; comments and `n` lines, which cost the solver
+/// nothing, buy no cells), the allowance of any file, and the most of all.
 const ASN_CELLS_PER_BYTE: usize = 128;
 const ASN_MIN_CELLS: usize = 1 << 20;
+/// The engine's largest dense assignment matrix: 200 MB of costs, before the solver's own
+/// arrays.
+pub use commonsnet_engine::MAX_ASSIGNMENT_CELLS;
 
-/// Parse a DIMACS assignment file: `n` lines name the left nodes, arcs go left -> right.
-pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
-    let mut is_left: Vec<bool> = Vec::new();
+/// `cost` of a pair in the minimisation sense, as the assignment solver takes it: negated for
+/// maximisation (the readers never give `i64::MIN`, so this cannot overflow). A cost that would
+/// be [`FORBIDDEN`] is refused: the solver would read it as no pair at all.
+fn assignment_cost(cost: i64, sense: Sense, line: usize) -> Result<i64, ReadError> {
+    let c = match sense {
+        Sense::Min => cost,
+        Sense::Max => -cost,
+    };
+    if c == FORBIDDEN {
+        return Err(ReadError::at(
+            line,
+            LineProblem::ForbiddenCost {
+                cost,
+                negated: sense == Sense::Max,
+            },
+        ));
+    }
+    Ok(c)
+}
+
+/// Parse a DIMACS assignment file (minimisation): `n` lines name the left nodes, arcs go left
+/// -> right.
+pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ReadError> {
+    parse_asn_with_sense(bytes, Sense::Min)
+}
+
+/// [`parse_asn`] for an instance of either sense, as a minimisation problem (costs negated for
+/// `Sense::Max`). Of parallel arcs (the same pair twice) the best in the instance's sense
+/// counts: an assignment file is a flow network with unit capacities, where parallel arcs are
+/// distinct arcs and an optimum takes the best of them. That is why the sense is known while
+/// the file is read: negated afterwards, the cheapest arc kept for minimisation would be the
+/// worst one for maximisation.
+pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProblem, ReadError> {
+    // The line of each left node's `n` line (0: a right node).
+    let mut left_line: Vec<usize> = Vec::new();
     // Each arc with its line, which a later error names.
     let mut arcs: Vec<(usize, usize, i64, usize)> = Vec::new();
+    let mut arc_bytes = 0usize;
     let mut header_line = 0;
     scan(bytes, b"asn", |ev| {
         let mut d = match ev {
@@ -270,7 +430,7 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
                 arcs: m,
                 line,
             } => {
-                is_left = vec![false; nodes];
+                left_line = vec![0; nodes];
                 arcs.reserve(m);
                 header_line = line;
                 return Ok(());
@@ -280,71 +440,102 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
         let ln = d.line;
         if d.tag == b"n" {
             let v = node(d.next(), ln, d.nodes, "node id")?;
-            is_left[v] = true;
+            d.end("the node id (an 'n' line of an assignment file is 'n NODE')")?;
+            if left_line[v] != 0 {
+                return Err(ReadError::at(
+                    ln,
+                    LineProblem::SecondNodeLine {
+                        node: v + 1,
+                        first: left_line[v],
+                    },
+                ));
+            }
+            left_line[v] = ln;
             return Ok(());
         }
         let s = node(d.next(), ln, d.nodes, "left node")?;
         let t = node(d.next(), ln, d.nodes, "right node")?;
         let c = int(d.next(), ln, "cost")?;
-        arcs.push((s, t, c, ln));
+        d.end("the cost (an 'a' line of an assignment file is 'a LEFT RIGHT COST')")?;
+        arcs.push((s, t, assignment_cost(c, sense, ln)?, ln));
+        arc_bytes += d.len;
         Ok(())
     })?;
-    let n = is_left.len();
+    let is_left = |v: usize| left_line[v] != 0;
+    let n = left_line.len();
     // Number the two sides in node order.
     let mut index = vec![0usize; n];
     let (mut left, mut right) = (0usize, 0usize);
-    for v in 0..n {
-        if is_left[v] {
-            index[v] = left;
-            left += 1;
-        } else {
-            index[v] = right;
-            right += 1;
-        }
+    for (v, slot) in index.iter_mut().enumerate() {
+        let side = if is_left(v) { &mut left } else { &mut right };
+        *slot = *side;
+        *side += 1;
     }
     // The solver keeps a dense `left x right` matrix; a sparse file may ask for far more cells
-    // than it has bytes, but not without bound.
-    let limit = bytes
-        .len()
+    // than it has arcs, but not without bound.
+    let limit = arc_bytes
         .saturating_mul(ASN_CELLS_PER_BYTE)
-        .max(ASN_MIN_CELLS);
-    match left.checked_mul(right) {
-        Some(cells) if cells <= limit => {}
-        _ => {
-            return Err(ParseError::at(
-                header_line,
-                Problem::MatrixTooLarge {
-                    left,
-                    right,
-                    file_len: bytes.len(),
-                    limit,
-                },
-            ))
-        }
+        .clamp(ASN_MIN_CELLS, MAX_ASSIGNMENT_CELLS);
+    if left.checked_mul(right).is_none_or(|cells| cells > limit) {
+        return Err(ReadError::at(
+            header_line,
+            LineProblem::MatrixTooLarge {
+                left,
+                right,
+                arc_bytes,
+                limit,
+            },
+        ));
     }
     let mut p = AssignmentProblem::sparse(left, right);
     for (s, t, c, line) in arcs {
-        if !is_left[s] || is_left[t] {
+        if !is_left(s) || is_left(t) {
             return Err(ParseError::at(
                 line,
                 Problem::ArcSide {
                     from: s + 1,
                     to: t + 1,
                 },
-            ));
+            )
+            .into());
         }
         p.add(index[s], index[t], c);
     }
     Ok(p)
 }
 
-/// Parse an OR-Library `assignp` file: `n`, then `n * n` costs, row-major, lines wrapped anywhere.
-pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
-    let mut t = crate::orlib::Tokens::new(bytes);
+/// Parse an OR-Library `assignp` file (minimisation): `n`, then `n * n` costs, row-major, lines
+/// wrapped anywhere, and nothing after them.
+pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, ReadError> {
+    parse_orlib_assign_with_sense(bytes, Sense::Min)
+}
+
+/// [`parse_orlib_assign`] for an instance of either sense, as a minimisation problem (costs
+/// negated for `Sense::Max`), so that both assignment readers hand the solver the same form.
+pub fn parse_orlib_assign_with_sense(
+    bytes: &[u8],
+    sense: Sense,
+) -> Result<AssignmentProblem, ReadError> {
+    let mut t = Tokens::new(bytes);
     let line = t.line();
     let n = t.count("the matrix size", 100_000)?;
     // The costs grow with what is read: a size the file cannot back allocates nothing.
-    let costs = t.ints(n * n, "a cost", line, &format!("a {n} x {n} matrix"))?;
+    let costs = t.ints_checked(
+        n * n,
+        "a cost",
+        line,
+        &format!("a {n} x {n} matrix"),
+        |c, line| assignment_cost(c, sense, line),
+    )?;
+    if let Some((tok, extra_line)) = t.raw() {
+        return Err(ReadError::at(
+            extra_line,
+            LineProblem::ExtraData {
+                found: shown(tok),
+                after: format!("the {} costs of the {n} x {n} matrix", n * n),
+            },
+        ));
+    }
     Ok(AssignmentProblem::dense(n, n, costs))
 }
 
@@ -399,6 +590,61 @@ mod tests {
         }
     }
 
+    /// The reviewer's `dupn.min` and `extra.min`: a second `n` line for a node replaced the
+    /// first supply, and tokens past a line's last field were dropped.
+    #[test]
+    fn second_node_lines_and_extra_fields_are_refused_naming_the_line() {
+        for (text, want) in [
+            (
+                &b"p min 3 2\nn 1 4\nn 1 9\nn 3 -4\na 1 2 0 5 3\na 2 3 0 5 2\n"[..],
+                "line 3: node 1 has a second 'n' line (the first is line 2)",
+            ),
+            (
+                b"p min 3 2 junk\n",
+                "line 1: unexpected \"junk\" after the arc count (a problem line is 'p KIND \
+                 NODES ARCS')",
+            ),
+            (
+                b"p min 3 0\nn 1 4 junk\n",
+                "line 2: unexpected \"junk\" after the supply (an 'n' line is 'n NODE SUPPLY')",
+            ),
+            (
+                b"p min 3 1\nn 1 4\nn 3 -4\na 1 2 0 5 3 99\n",
+                "line 4: unexpected \"99\" after the cost (an 'a' line is 'a TAIL HEAD LOWER \
+                 CAPACITY COST')",
+            ),
+        ] {
+            let e = parse_min(text).unwrap_err().to_string();
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(text));
+        }
+        for (text, want) in [
+            (
+                &b"p asn 4 1\nn 1\nn 1\na 1 3 1\n"[..],
+                "line 3: node 1 has a second 'n' line (the first is line 2)",
+            ),
+            (
+                b"p asn 4 1\nn 1 2\na 1 3 1\n",
+                "line 2: unexpected \"2\" after the node id (an 'n' line of an assignment file \
+                 is 'n NODE')",
+            ),
+            (
+                b"p asn 4 1 7\nn 1\na 1 3 1\n",
+                "line 1: unexpected \"7\" after the arc count (a problem line is 'p KIND NODES \
+                 ARCS')",
+            ),
+            (
+                b"p asn 2 1\nn 1\na 1 2 1 1\n",
+                "line 3: unexpected \"1\" after the cost (an 'a' line of an assignment file is \
+                 'a LEFT RIGHT COST')",
+            ),
+        ] {
+            let e = parse_asn(text).unwrap_err().to_string();
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(text));
+        }
+        // Trailing blanks and comment lines stay fine.
+        assert!(parse_min(b"p min 2 1 \nc n 1 5 x\nn 1 0\t\na 1 2 0 1 1  \r\n").is_ok());
+    }
+
     #[test]
     fn small_assignment_files_read() {
         let p = parse_asn(b"p asn 4 3\nn 1\nn 2\na 1 3 7\na 1 4 2\na 2 3 5\n").unwrap();
@@ -410,5 +656,93 @@ mod tests {
         );
         let p = parse_orlib_assign(b"2\n1 2\n3\n4\n").unwrap();
         assert_eq!((p.rows, p.cols, p.cost.clone()), (2, 2, vec![1, 2, 3, 4]));
+    }
+
+    /// The reviewer's `par.asn`: two arcs 1 -> 2 of costs 3 and 8. Minimising keeps 3;
+    /// maximising must keep 8 (negated: -8), where negating after the read kept -3.
+    #[test]
+    fn parallel_arcs_keep_the_best_in_the_instance_sense() {
+        let text = b"p asn 2 2\nn 1\na 1 2 3\na 1 2 8\n";
+        assert_eq!(parse_asn(text).unwrap().cost, [3]);
+        assert_eq!(parse_asn_with_sense(text, Sense::Max).unwrap().cost, [-8]);
+        let p = parse_orlib_assign_with_sense(b"2\n1 2 3 4\n", Sense::Max).unwrap();
+        assert_eq!(p.cost, [-1, -2, -3, -4]);
+    }
+
+    /// `forb.asn` and `negbig.asn --sense max`: a cost that is the solver's forbidden mark
+    /// would silently remove its arc.
+    #[test]
+    fn a_cost_the_solver_reads_as_forbidden_is_refused() {
+        let e = parse_asn(b"p asn 2 1\nn 1\na 1 2 9223372036854775807\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 3: cost 9223372036854775807 is out of range: 9223372036854775807 marks a \
+             forbidden pair for the assignment solver"
+        );
+        let text = b"p asn 2 1\nn 1\na 1 2 -9223372036854775807\n";
+        assert!(parse_asn(text).is_ok());
+        let e = parse_asn_with_sense(text, Sense::Max).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("line 3: cost -9223372036854775807 is out of range once negated"),
+            "{e}"
+        );
+        let e = parse_orlib_assign(b"1\n\n9223372036854775807\n").unwrap_err();
+        assert!(e.to_string().starts_with("line 3: cost"), "{e}");
+    }
+
+    /// The reviewer's `sparse.asn`: a megabyte of comments bought 128 cells a byte (a 963 MB
+    /// matrix for one arc). Only arc lines count now, and no file asks for more than
+    /// `MAX_ASSIGNMENT_CELLS`.
+    #[test]
+    fn comments_buy_no_assignment_matrix() {
+        let left = 1500;
+        let mut text = String::new();
+        for _ in 0..10_000 {
+            text.push_str("c padding padding padding padding padding padding padding padding\n");
+        }
+        text.push_str(&format!("p asn {} 1\n", left + 1000));
+        for i in 1..=left {
+            text.push_str(&format!("n {i}\n"));
+        }
+        text.push_str(&format!("a 1 {} 3\n", left + 1));
+        // 1,500 x 1,000 = 1.5M cells: within 128 cells a byte of the file (660 kB), beyond the
+        // 1M any file may have, and far beyond what one arc line buys.
+        let e = parse_asn(text.as_bytes()).unwrap_err();
+        assert_eq!(e.line(), 10_001);
+        assert!(e.to_string().contains("1500 left x 1000 right"), "{e}");
+        assert!(e.to_string().contains("more than 1048576 cells"), "{e}");
+        // The absolute bound, whatever the arcs buy: 5,001 x 5,001 cells (just over
+        // `MAX_ASSIGNMENT_CELLS`) from an arc line of 200 kB (a cost written with leading
+        // zeros), which buys 25.6M cells.
+        let side = 5_001;
+        let mut text = format!("p asn {} 1\n", 2 * side);
+        for i in 1..=side {
+            text.push_str(&format!("n {i}\n"));
+        }
+        text.push_str(&format!("a 1 {} {}3\n", side + 1, "0".repeat(200_000)));
+        let e = parse_asn(text.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("more than 25000000 cells"), "{e}");
+    }
+
+    /// `oa2.txt`: five costs for a 2 x 2 matrix were read as the matrix and the fifth dropped;
+    /// `oa11.txt`: a bad last cost was reported as the end of the file on the header's line.
+    #[test]
+    fn orlib_assign_names_bad_and_extra_numbers() {
+        let e = parse_orlib_assign(b"2\n1 2 3 4 5\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2: unexpected \"5\" after the 4 costs of the 2 x 2 matrix"
+        );
+        let e = parse_orlib_assign(b"2\n1 2 3 4.0\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2: expected a cost (an integer), found \"4.0\""
+        );
+        // 19 digits fit in 64 bits; 20 do not, and say so.
+        let p = parse_orlib_assign(b"1\n1000000000000000000\n").unwrap();
+        assert_eq!(p.cost, [1_000_000_000_000_000_000]);
+        let e = parse_orlib_assign(b"1\n10000000000000000000\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 2: a cost does not fit in 64 bits");
     }
 }

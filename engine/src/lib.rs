@@ -31,6 +31,7 @@ pub use input::{
 };
 pub use model::{Policy, Scenario, MAX_THREADS};
 pub use results::{AllocationRow, NeedRow, Report, ResourceRow, ResultTables, Summary};
+pub use route::MAX_ASSIGNMENT_CELLS;
 pub use solve::{solve, solve_with, Outcome, SolveOptions, Status};
 
 /// The engine's version, recorded in every summary.

@@ -62,7 +62,7 @@ pub(crate) const COST_ROUNDING: i64 = 10_000;
 pub(crate) const MAX_LCM: i64 = 1_000_000;
 /// Largest dense matrix (rows x columns) the assignment route builds; larger one-to-one parts
 /// go to the flow solver, whose memory grows with the links instead.
-pub(crate) const MAX_ASSIGNMENT_CELLS: usize = 25_000_000;
+pub const MAX_ASSIGNMENT_CELLS: usize = 25_000_000;
 
 impl SubModel<'_> {
     /// The solver for this part (see the module documentation).

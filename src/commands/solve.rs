@@ -1,22 +1,22 @@
 //! `commonsnet solve`: a scenario (JSON file or table directory) or a benchmark instance
 //! (DIMACS `.min`/`.asn`, OR-Library GAP or assignment), one JSON line per instance.
 
-use super::{describe, OutFormat};
-use anyhow::{anyhow, Context, Result};
+use super::{describe, thread_count, OutFormat};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::dimacs;
 use commonsnet_datasets::orlib::{parse_gap, Sense};
 use commonsnet_datasets::{read_scenario, write_report, DatasetError, ScenarioFormat};
 use commonsnet_engine::solve::try_solve_with;
 use commonsnet_engine::{Report, SolveOptions};
-use commonsnet_solvers::{
-    solve_assignment, AssignmentError, FlowError, FlowMethod, MinCostFlow, FORBIDDEN,
-};
+use commonsnet_solvers::{solve_assignment, AssignmentError, FlowError, FlowMethod, MinCostFlow};
 use serde_json::Value;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
     ScenarioJson,
     ScenarioDir,
@@ -32,6 +32,15 @@ pub enum SenseArg {
     Max,
 }
 
+impl From<SenseArg> for Sense {
+    fn from(s: SenseArg) -> Sense {
+        match s {
+            SenseArg::Min => Sense::Min,
+            SenseArg::Max => Sense::Max,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct SolveArgs {
     /// Scenario JSON file, scenario directory, or benchmark instance file.
@@ -39,25 +48,29 @@ pub struct SolveArgs {
     /// Input format (inferred: a directory is scenario-dir, `.json` is scenario-json).
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
-    /// Optimisation sense of a benchmark instance.
-    #[arg(long, value_enum, default_value = "min")]
-    sense: SenseArg,
-    /// Write the result tables and summary.json into this directory.
+    /// Optimisation sense of a benchmark instance (default: min). Not for scenarios: their
+    /// policy says what is optimised.
+    #[arg(long, value_enum)]
+    sense: Option<SenseArg>,
+    /// Write the result tables and summary.json into this directory (scenarios and GAP
+    /// instances). A multi-instance GAP file writes each instance into a numbered
+    /// subdirectory: DIR/1, DIR/2, ...
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Table format for --out.
-    #[arg(long, value_enum, default_value = "arrow")]
-    out_format: OutFormat,
+    /// Table format for --out (default: arrow).
+    #[arg(long, value_enum)]
+    out_format: Option<OutFormat>,
     /// Include the allocations in the printed JSON, and for a timed scenario each resource's
-    /// schedule (which need holds it when).
+    /// schedule (which need holds it when). Scenarios and GAP instances.
     #[arg(long)]
     plan: bool,
     /// Say why each need not served in full is served as it is: a `why` list in the printed
-    /// JSON, and a `why` table with --out.
+    /// JSON, and a `why` table with --out. Scenarios and GAP instances.
     #[arg(long)]
     explain: bool,
-    /// Threads for this solve (default: all cores, or the policy's `threads`).
-    #[arg(long)]
+    /// Threads for this solve, 1 to 1024 (default: all cores, or the policy's `threads`).
+    /// Scenarios and GAP instances.
+    #[arg(long, value_parser = thread_count)]
     threads: Option<usize>,
     /// Min-cost flow method for a DIMACS `.min` file (default: chosen by network size).
     #[arg(long, value_enum)]
@@ -81,52 +94,124 @@ fn infer_format(path: &Path) -> InputFormat {
     }
 }
 
-/// Print one benchmark result line: status, objective (in the instance's sense), solve time.
-fn print_instance(
+/// Refuse the options that `format` would not use: an option dropped without a word reads as
+/// applied (`--out` that writes nothing, `--sense max` on a scenario solved as its policy says).
+fn check_options(args: &SolveArgs, format: InputFormat) -> Result<()> {
+    use InputFormat::*;
+    let scenario = matches!(format, ScenarioJson | ScenarioDir);
+    // Scenarios and GAP instances are solved by the engine, which writes tables, plans,
+    // explanations and runs on threads; the flow and assignment solvers print a status and an
+    // objective.
+    let engine = scenario || format == OrlibGap;
+    let mut refused = Vec::new();
+    if !engine {
+        let flags = [
+            (args.out.is_some(), "--out"),
+            (args.out_format.is_some(), "--out-format"),
+            (args.plan, "--plan"),
+            (args.explain, "--explain"),
+            (args.threads.is_some(), "--threads"),
+        ];
+        let given: Vec<&str> = flags.iter().filter(|f| f.0).map(|f| f.1).collect();
+        if !given.is_empty() {
+            let solver = match format {
+                DimacsMin => "the min-cost flow solver",
+                _ => "the assignment solver",
+            };
+            refused.push(format!(
+                "{} (they are for scenarios and GAP instances, which the engine solves: {solver} \
+                 prints a status and an objective, on one thread)",
+                given.join(", ")
+            ));
+        }
+    } else if args.out_format.is_some() && args.out.is_none() {
+        refused.push("--out-format (it is the format of --out's tables)".to_string());
+    }
+    if scenario && args.sense.is_some() {
+        refused.push(
+            "--sense (for benchmark instances: a scenario's policy says what is optimised)".into(),
+        );
+    }
+    if format != DimacsMin && args.flow_method.is_some() {
+        refused.push("--flow-method (for DIMACS .min files)".into());
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let name = format
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string());
+    bail!(
+        "{} is read as {name}, which does not take {}",
+        args.file.display(),
+        refused.join("; ")
+    )
+}
+
+/// What became of a line written to standard output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Printed {
+    Yes,
+    /// The reader closed the pipe (`commonsnet solve ... | head -c 10`).
+    ReaderGone,
+}
+
+/// Write one line to standard output through its lock. A reader that has gone is not a
+/// failure: the lines were for it alone, so the command stops quietly with status 0, as the
+/// SIGPIPE that kills a C program there would have stopped it (Rust ignores SIGPIPE: the
+/// write fails with `BrokenPipe`, on which `println!` panicked with status 101). Callers stop
+/// at `ReaderGone`: once nobody reads the answers, no further instance is solved, nor its
+/// `--out` written.
+fn print_line(line: &str) -> Result<Printed> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(Printed::Yes),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Printed::ReaderGone),
+        Err(e) => Err(anyhow!("writing to standard output: {e}")),
+    }
+}
+
+/// A benchmark result line: status, objective (in the instance's sense), solver, solve time.
+/// Written by hand: the objective is an `i128` printed with all its digits, where a
+/// `serde_json` value would hold anything beyond 64 bits as an `f64` (4.611686018427388e19
+/// for 46116860184273879035).
+fn instance_line(
     result: Result<i128, String>,
     sense: SenseArg,
     solver: &str,
     solve_ms: f64,
     pivots: Option<u64>,
-) {
-    let mut out = serde_json::Map::new();
+) -> String {
+    let mut out = String::from("{");
     match result {
         Ok(cost) => {
-            let obj = match sense {
-                SenseArg::Min => cost,
-                SenseArg::Max => -cost,
+            // `-cost` without overflow, `i128::MIN` included.
+            let objective = match sense {
+                SenseArg::Min => cost.to_string(),
+                SenseArg::Max if cost <= 0 => cost.unsigned_abs().to_string(),
+                SenseArg::Max => format!("-{cost}"),
             };
-            out.insert("status".into(), "optimal".into());
-            // Exact integers; JSON numbers beyond 2^53 stay exact as integers here.
-            let v: Value = serde_json::from_str(&obj.to_string()).unwrap_or(Value::Null);
-            out.insert("objective".into(), v);
+            let _ = write!(out, r#""status":"optimal","objective":{objective}"#);
         }
         Err(reason) => {
-            out.insert("status".into(), "infeasible".into());
-            out.insert("objective".into(), Value::Null);
-            out.insert("reason".into(), reason.into());
+            let _ = write!(
+                out,
+                r#""status":"infeasible","objective":null,"reason":{}"#,
+                Value::from(reason)
+            );
         }
     }
-    out.insert("solver".into(), solver.into());
-    out.insert("solve_ms".into(), solve_ms.into());
+    let _ = write!(
+        out,
+        r#","solver":{},"solve_ms":{}"#,
+        Value::from(solver),
+        Value::from(solve_ms)
+    );
     if let Some(p) = pivots {
-        out.insert("pivots".into(), p.into());
+        let _ = write!(out, r#","pivots":{p}"#);
     }
-    println!("{}", Value::Object(out));
-}
-
-fn negate_for_max<T: Copy + std::ops::Neg<Output = T>>(
-    v: &mut [T],
-    sense: SenseArg,
-    skip: impl Fn(T) -> bool,
-) {
-    if let SenseArg::Max = sense {
-        for x in v.iter_mut() {
-            if !skip(*x) {
-                *x = -*x;
-            }
-        }
-    }
+    out.push('}');
+    out
 }
 
 pub fn run(args: &SolveArgs) -> Result<()> {
@@ -135,6 +220,9 @@ pub fn run(args: &SolveArgs) -> Result<()> {
         ..SolveOptions::default()
     };
     let format = args.format.unwrap_or_else(|| infer_format(&args.file));
+    check_options(args, format)?;
+    let sense = args.sense.unwrap_or(SenseArg::Min);
+    let file = args.file.display();
     match format {
         InputFormat::ScenarioJson | InputFormat::ScenarioDir => {
             let f = match format {
@@ -142,20 +230,24 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 _ => ScenarioFormat::Json,
             };
             let scenario = read_scenario(&args.file, Some(f)).map_err(describe)?;
-            let outcome = try_solve_with(&scenario, &opts)
-                .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+            let outcome = try_solve_with(&scenario, &opts).map_err(|e| anyhow!("{file}: {e}"))?;
             let report = if args.explain {
                 Report::explained(&outcome)
             } else {
                 Report::new(&outcome)
             };
-            emit(&report, args, None)
+            emit(&report, args, None, args.out.as_deref())?;
+            Ok(())
         }
         InputFormat::DimacsMin => {
             let bytes = read(&args.file)?;
-            let mut p =
-                dimacs::parse_min(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-            negate_for_max(&mut p.cost, args.sense, |_| false);
+            let mut p = dimacs::parse_min(&bytes).map_err(|e| anyhow!("{file}: {e}"))?;
+            drop(bytes);
+            if let SenseArg::Max = sense {
+                // Parallel arcs are distinct arcs of a flow network: negating every cost after
+                // the read keeps them all. The reader never gives `i64::MIN`, so no overflow.
+                p.cost.iter_mut().for_each(|c| *c = -*c);
+            }
             // The choice is timed with the solve: it is part of what `auto` costs.
             let start = Instant::now();
             let method = match args.flow_method {
@@ -174,19 +266,21 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let result = match result {
                 Ok(s) => Ok(s.cost),
                 Err(FlowError::Infeasible(r)) => Err(r.to_string()),
-                Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
+                Err(e) => return Err(anyhow!("{file}: {e}")),
             };
-            print_instance(result, args.sense, solver, ms, pivots);
+            print_line(&instance_line(result, sense, solver, ms, pivots))?;
             Ok(())
         }
         InputFormat::DimacsAsn | InputFormat::OrlibAssign => {
             let bytes = read(&args.file)?;
+            // Read in the instance's sense: of parallel `.asn` arcs the best in that sense
+            // counts, which negating the costs after the read would not keep.
             let parsed = match format {
-                InputFormat::DimacsAsn => dimacs::parse_asn(&bytes),
-                _ => dimacs::parse_orlib_assign(&bytes),
+                InputFormat::DimacsAsn => dimacs::parse_asn_with_sense(&bytes, sense.into()),
+                _ => dimacs::parse_orlib_assign_with_sense(&bytes, sense.into()),
             };
-            let mut p = parsed.map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-            negate_for_max(&mut p.cost, args.sense, |c| c == FORBIDDEN);
+            let p = parsed.map_err(|e| anyhow!("{file}: {e}"))?;
+            drop(bytes);
             let method = commonsnet_solvers::assignment::method(&p);
             let start = Instant::now();
             let result = solve_assignment(&p);
@@ -194,42 +288,55 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let result = match result {
                 Ok(a) => Ok(a.cost),
                 Err(AssignmentError::Infeasible(r)) => Err(format!("row {r} cannot be assigned")),
-                Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
+                Err(e) => return Err(anyhow!("{file}: {e}")),
             };
-            print_instance(result, args.sense, method.as_str(), ms, None);
+            print_line(&instance_line(result, sense, method.as_str(), ms, None))?;
             Ok(())
         }
         InputFormat::OrlibGap => {
             let bytes = read(&args.file)?;
-            let instances =
-                parse_gap(&bytes).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-            let sense = match args.sense {
-                SenseArg::Min => Sense::Min,
-                SenseArg::Max => Sense::Max,
-            };
+            let instances = parse_gap(&bytes).map_err(|e| anyhow!("{file}: {e}"))?;
+            drop(bytes);
             let stem = args
                 .file
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("gap")
                 .to_string();
-            for (k, inst) in instances.iter().enumerate() {
-                let name = if instances.len() > 1 {
+            let many = instances.len() > 1;
+            for (k, inst) in instances.into_iter().enumerate() {
+                let name = if many {
                     format!("{stem}#{}", k + 1)
                 } else {
                     stem.clone()
                 };
-                let value = inst.to_scenario(sense, &name);
-                let scenario = commonsnet_engine::scenario_from_value(&value)
-                    .map_err(|e| describe(DatasetError::Invalid(e)))?;
-                let outcome = try_solve_with(&scenario, &opts)
-                    .map_err(|e| anyhow!("{}: {name}: {e}", args.file.display()))?;
+                // The JSON value is the largest thing a GAP instance makes (~0.9 KB a pair):
+                // it and the parsed numbers go before the solve.
+                let scenario = {
+                    let value = inst.to_scenario(sense.into(), &name);
+                    drop(inst);
+                    commonsnet_engine::scenario_from_value(&value)
+                        .map_err(|e| describe(DatasetError::Invalid(e)))?
+                };
+                let outcome =
+                    try_solve_with(&scenario, &opts).map_err(|e| anyhow!("{file}: {name}: {e}"))?;
                 let report = if args.explain {
                     Report::explained(&outcome)
                 } else {
                     Report::new(&outcome)
                 };
-                emit(&report, args, Some(sense))?;
+                // Each instance of a multi-instance file in a directory of its own: written
+                // into one, each would replace the one before.
+                let out = args.out.as_ref().map(|d| {
+                    if many {
+                        d.join((k + 1).to_string())
+                    } else {
+                        d.clone()
+                    }
+                });
+                if emit(&report, args, Some(sense), out.as_deref())? == Printed::ReaderGone {
+                    break;
+                }
             }
             Ok(())
         }
@@ -240,16 +347,37 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn emit(report: &Report, args: &SolveArgs, sense: Option<Sense>) -> Result<()> {
-    let mut out = report.summary_json();
-    if let (Some(Sense::Max), Value::Object(m)) = (sense, &mut out) {
+/// Print the report's summary (with the plan and explanations asked for) and write `--out`'s
+/// tables into `out`. A benchmark instance's `sense` puts its objective back in that sense,
+/// in the printed line and in `summary.json` alike.
+fn emit(
+    report: &Report,
+    args: &SolveArgs,
+    sense: Option<SenseArg>,
+    out: Option<&Path>,
+) -> Result<Printed> {
+    let mut summary = report.summary_json();
+    let mut restated = false;
+    if let (Some(SenseArg::Max), Value::Object(m)) = (sense, &mut summary) {
         // Benchmark maximisation instances were solved with negated costs: report their sense.
         if let Some(obj) = m.get("objective").and_then(Value::as_f64) {
-            m.insert("objective".into(), (-obj).into());
+            // `0.0 - obj`, not `-obj`: an objective of 0 stays 0, not -0.
+            m.insert("objective".into(), (0.0 - obj).into());
         }
         m.insert("sense".into(), "max".into());
+        restated = true;
     }
-    if let Value::Object(m) = &mut out {
+    if let Some(dir) = out {
+        let format = args.out_format.unwrap_or(OutFormat::Arrow).into();
+        write_report(dir, report, format).map_err(describe)?;
+        if restated {
+            // `write_report` wrote the engine's summary; the instance's is the one printed.
+            let path = dir.join("summary.json");
+            let text = serde_json::to_string_pretty(&summary)? + "\n";
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    if let Value::Object(m) = &mut summary {
         if args.plan {
             m.insert(
                 "allocations".into(),
@@ -263,10 +391,5 @@ fn emit(report: &Report, args: &SolveArgs, sense: Option<Sense>) -> Result<()> {
             m.insert("why".into(), serde_json::to_value(why)?);
         }
     }
-    if let Some(dir) = &args.out {
-        let format = args.out_format.into();
-        write_report(dir, report, format).map_err(describe)?;
-    }
-    println!("{out}");
-    Ok(())
+    print_line(&summary.to_string())
 }

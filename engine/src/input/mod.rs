@@ -14,9 +14,9 @@ mod arrow;
 pub use arrow::numeric_cell;
 mod json;
 mod validate;
-pub(crate) use validate::{
-    need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES, MAX_LINKS,
-};
+/// The most links a scenario may have (explicit or rule-built).
+pub use validate::MAX_LINKS;
+pub(crate) use validate::{need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES};
 
 use crate::model::{Policy, Scenario};
 use arrow::rows_from_batches;
