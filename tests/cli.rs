@@ -350,3 +350,19 @@ fn a_report_written_again_leaves_no_stale_tables() {
         ]
     );
 }
+
+/// `--out` naming the scenario's own directory deletes none of the scenario's tables: only an
+/// earlier report's (a `summary.json` there) are replaced. The directory then holds the needs
+/// in two formats, which a later solve refuses rather than guesses.
+#[test]
+fn a_report_into_the_scenario_directory_keeps_the_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("city");
+    run_ok("generate", &[&"urban", &"--seed", &"3", &"--out", &dir]);
+    solve_ok(&[&dir, &"--out", &dir, &"--out-format", &"csv"]);
+    for t in ["needs.arrow", "resources.arrow", "policy.json", "needs.csv"] {
+        assert!(dir.join(t).is_file(), "{t}");
+    }
+    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&dir));
+    assert!(err.contains("are both the resources table"), "{err}");
+}

@@ -189,18 +189,35 @@ fn replay_log_paged(
     let at_batch = |seq: i64, e: &dyn std::fmt::Display| bad(format!("batch {seq}: {e}"));
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
     let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
-    let (mut entries, mut last_checkpoint, mut ends_replanned) = (0, None, true);
+    // The first row of the log's trailing rows that end with no re-plan point: a burst
+    // answered before its re-plan, when its follow-up was never logged (`Rebuilt::owed`).
+    let (mut entries, mut last_checkpoint, mut unplanned_from) = (0, None, None);
     let last = for_each_log_row(log, id, page, None, |(seq, applied, _)| {
         let scan = LogReplay::scan(&applied).map_err(|e| at_batch(seq, &e))?;
         if let Some(at) = scan.last_checkpoint {
             last_checkpoint = Some(entries + at);
         }
         entries += scan.entries;
-        ends_replanned = scan.ends_replanned;
+        unplanned_from = match (scan.ends_replanned, unplanned_from) {
+            (true, _) => None,
+            (false, None) => Some(seq),
+            (false, from) => from,
+        };
         Ok(())
     })?;
-    // The last batch's follow-up is owed (`Rebuilt::owed`).
-    let owed = (last > 0 && !ends_replanned).then_some(last);
+    // Owed only when the last batch was answered `replanning: true`: a log written before
+    // re-plan points were logged has none anywhere, and owes nothing.
+    let owed = match unplanned_from {
+        Some(from) => {
+            let body = log.changes_after(id, last - 1, 1)?;
+            let answered_early = body.first().is_some_and(|c| {
+                serde_json::from_str::<Value>(&c.data)
+                    .is_ok_and(|v| v["replanning"] == Value::Bool(true))
+            });
+            answered_early.then_some(from)
+        }
+        None => None,
+    };
     let initial = planned_scenario(&initial, limits);
     let mut replay = LogReplay::new(
         &initial,
@@ -212,8 +229,10 @@ fn replay_log_paged(
     let read = for_each_log_row(log, id, page, Some(last), |(seq, applied, ids)| {
         let applied: Vec<Applied> =
             serde_json::from_str(&applied).map_err(|e| at_batch(seq, &e))?;
-        if owed == Some(seq) {
-            replay.begin_owed();
+        if owed.is_some_and(|from| seq >= from) {
+            if owed == Some(seq) {
+                replay.begin_owed();
+            }
             for a in &applied {
                 replay.push_owed(a).map_err(|e| at_batch(seq, &e))?;
             }
@@ -1659,12 +1678,8 @@ mod tests {
         assert_eq!(read(limit.unwrap()).unwrap(), None);
     }
 
-    /// A re-plan that outlasts the budget (a max-min session re-solves its LP: far more than
-    /// a millisecond) is answered with `replanning: true` and no changes, then logged again
-    /// as a change of no events carrying the finished plan's changes; reads wait for it. A
-    /// budget the re-plan keeps within answers as without one.
-    #[test]
-    fn a_budget_answers_before_a_slow_replan_and_waits_for_a_quick_one() {
+    /// A max-min session whose re-plan (an LP) outlasts a budget of a millisecond.
+    fn slow_replan_scenario() -> (Scenario, Value) {
         let teams: Vec<Value> = (0..20)
             .map(|i| {
                 json!({"id": format!("t{i}"), "kind": "water", "community": format!("c{}", i % 3),
@@ -1679,14 +1694,26 @@ mod tests {
             .collect();
         let raw = json!({"resources": teams, "needs": needs,
             "policy": {"fairness": "maxmin", "cross_community": true, "max_distance_km": 50}});
-        let s = commonsnet_engine::scenario_from_value(&raw).unwrap();
-        let event = || {
-            parse_events(
-                &json!([{"type": "need_added", "need": {"id": "x", "kind": "water",
-                "community": "c0", "lat": 45.03, "lon": 7.01, "demand": {"l": 3}}}]),
-            )
-            .unwrap()
-        };
+        (commonsnet_engine::scenario_from_value(&raw).unwrap(), raw)
+    }
+
+    /// A need added to [`slow_replan_scenario`].
+    fn slow_need(id: &str) -> Vec<Event> {
+        parse_events(
+            &json!([{"type": "need_added", "need": {"id": id, "kind": "water",
+            "community": "c0", "lat": 45.03, "lon": 7.01, "demand": {"l": 3}}}]),
+        )
+        .unwrap()
+    }
+
+    /// A re-plan that outlasts the budget (a max-min session re-solves its LP: far more than
+    /// a millisecond) is answered with `replanning: true` and no changes, then logged again
+    /// as a change of no events carrying the finished plan's changes; reads wait for it. A
+    /// budget the re-plan keeps within answers as without one.
+    #[test]
+    fn a_budget_answers_before_a_slow_replan_and_waits_for_a_quick_one() {
+        let (s, raw) = slow_replan_scenario();
+        let event = || slow_need("x");
         for (budget, late, warm) in [
             (Duration::from_millis(1), true, false),
             (Duration::from_millis(1), true, true),
@@ -1745,6 +1772,51 @@ mod tests {
                 );
                 owed_follow_up_is_logged_by_the_rebuild(h, dir.path(), limits, &follow[0].data);
             }
+        }
+    }
+
+    /// A burst of two batches answered `replanning` (both held in the mailbox, then staged
+    /// together), its follow-up cut out of the log as a crash would leave it: the rebuild's
+    /// follow-up holds the changes of both batches, the same as the live one.
+    #[test]
+    fn an_owed_follow_up_covers_every_batch_of_its_burst() {
+        let (s, raw) = slow_replan_scenario();
+        for warm in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let limits = SessionLimits {
+                replan_budget: Some(Duration::from_millis(1)),
+                warm,
+                ..SessionLimits::default()
+            };
+            let h = hub(dir.path(), limits);
+            h.create("s", "t", &s, &raw).unwrap();
+            let (release, hold) = hold_actor(&h, "s");
+            let first = h.events("s", "t", slow_need("x")).unwrap();
+            let second = h.events("s", "t", slow_need("y")).unwrap();
+            release.send(()).unwrap();
+            read(hold).unwrap();
+            for (rx, seq) in [(first, 1), (second, 2)] {
+                let out = block(rx).unwrap().unwrap();
+                assert_eq!((out.seq, out.replanning), (seq, true), "warm {warm}");
+            }
+            let seq = read(h.read_with_seq("s", "t", |_, seq| seq).unwrap()).unwrap();
+            assert_eq!(seq, 3, "warm {warm}: the follow-up");
+            let follow = h.log().changes_after("s", 2, 10).unwrap();
+            let rows = h.log().rows_after("s", 0, 10).unwrap();
+            assert!(!rows[0].1.contains("replanned") && !rows[1].1.contains("replanned"));
+            drop(h);
+            let db = crate::store::open_db(dir.path()).unwrap();
+            db.execute(
+                "DELETE FROM session_log WHERE session = 's' AND seq = 3",
+                [],
+            )
+            .unwrap();
+            drop(db);
+            let h = hub(dir.path(), limits);
+            let seq = read(h.read_with_seq("s", "t", |_, seq| seq).unwrap()).unwrap();
+            assert_eq!(seq, 3, "warm {warm}: logged again");
+            let again = h.log().changes_after("s", 2, 10).unwrap();
+            assert_eq!(again[0].data, follow[0].data, "warm {warm}");
         }
     }
 

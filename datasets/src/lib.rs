@@ -251,7 +251,9 @@ fn write_atomically(
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-/// Write `allocations`, `needs`, `resources` and `summary.json` into `dir`.
+/// Write `allocations`, `needs`, `resources` and `summary.json` into `dir` (and `why` when
+/// explained). Over an earlier report (a `summary.json` there), that report's tables in other
+/// formats and its `why` go, so the directory reads as this report alone.
 pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tables = report.tables().map_err(|e| format_err(dir, e))?;
@@ -262,11 +264,16 @@ pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<
         ("needs", &tables.needs),
         ("resources", &tables.resources),
     ];
+    // Only an earlier report's tables go (it wrote a `summary.json`): `--out` may name a
+    // directory that holds other files, a scenario's `needs.arrow` among them.
+    let earlier_report = dir.join("summary.json").is_file();
     for (name, batch) in named.into_iter().chain(why) {
         write_batch(&dir.join(format!("{name}.{ext}")), batch, format)?;
-        remove_stale_tables(dir, name, Some(ext))?;
+        if earlier_report {
+            remove_stale_tables(dir, name, Some(ext))?;
+        }
     }
-    if why.is_none() {
+    if why.is_none() && earlier_report {
         // A report without explanations: an earlier report's `why` would read as this one's.
         remove_stale_tables(dir, "why", None)?;
     }

@@ -138,8 +138,10 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
             return Ok(());
         }
         InstanceKind::DenseAssign { n } => {
-            if *n == 0 || *n > 20_000 {
-                return Err(anyhow!("--n must be in 1..=20000"));
+            // The `.asn` reader takes at most the engine's dense assignment matrix.
+            let max = (commonsnet_engine::MAX_ASSIGNMENT_CELLS as f64).sqrt() as usize;
+            if *n == 0 || *n > max {
+                return Err(anyhow!("--n must be in 1..={max}"));
             }
             let cost = instances::dense_assignment(*n, seed);
             instances::write_asn(

@@ -105,13 +105,24 @@ pub fn scenario_with_policy(scenario: &Scenario, policy: Policy) -> Result<Scena
     })
 }
 
-/// Rows in all the tables of one scenario, at most. Each row is read into a JSON object for
-/// the validator (about 850 bytes for a one-column row, BTreeMap nodes included), and a
-/// compressed or bit-packed file holds many rows per byte: without a bound a 650-byte upload
-/// of one `Int8` column decoded to 4 million rows took 3.4 GB. Five million rows stay under
-/// ~4.5 GB and hold every published instance and generator scale; a larger scenario comes as
-/// JSON (text is at least a few bytes a row) or with rule-built links instead of a table.
+/// Rows of a scenario's resources and needs tables together, at most (a links table has
+/// `MAX_LINKS`). Each row is read into a JSON object for the validator (about 850 bytes for a
+/// one-column row, BTreeMap nodes included), and a compressed or bit-packed file holds many
+/// rows per byte: without a bound a 650-byte upload of one `Int8` column decoded to 4 million
+/// rows took 3.4 GB. Five million entities stay under ~4.5 GB and hold every published
+/// instance and generator scale.
 pub const MAX_TABLE_ROWS: usize = 5_000_000;
+
+fn rows_refused(table: &str, message: String) -> InvalidInput {
+    InvalidInput {
+        issues: vec![InputIssue {
+            table: table.into(),
+            row: None,
+            field: None,
+            message,
+        }],
+    }
+}
 
 /// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
 /// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
@@ -122,25 +133,28 @@ pub fn scenario_from_batches(
     policy: Option<&Value>,
     name: Option<&str>,
 ) -> Result<Scenario, InvalidInput> {
-    let tables = [("resources", resources), ("needs", needs)]
-        .into_iter()
-        .chain(links.map(|l| ("links", l)));
+    // Resources and needs together, then links on their own against the links' bound.
     let mut total = 0usize;
-    for (table, batches) in tables {
+    for (table, batches) in [("resources", resources), ("needs", needs)] {
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         total = total.saturating_add(rows);
         if total > MAX_TABLE_ROWS {
-            return Err(InvalidInput {
-                issues: vec![InputIssue {
-                    table: table.into(),
-                    row: None,
-                    field: None,
-                    message: format!(
-                        "{rows} rows bring the scenario's tables to {total} rows, more than \
-                         {MAX_TABLE_ROWS}"
-                    ),
-                }],
-            });
+            return Err(rows_refused(
+                table,
+                format!(
+                    "{rows} rows bring the resources and needs to {total} rows, more than \
+                     {MAX_TABLE_ROWS}"
+                ),
+            ));
+        }
+    }
+    if let Some(links) = links {
+        let rows: usize = links.iter().map(RecordBatch::num_rows).sum();
+        if rows > MAX_LINKS {
+            return Err(rows_refused(
+                "links",
+                format!("{rows} rows, more than {MAX_LINKS} links"),
+            ));
         }
     }
     let mut issues = Vec::new();

@@ -225,14 +225,21 @@ impl LogReplay {
     /// re-plans its state, a warm one what is left since its last re-plan point).
     pub fn begin_owed(&mut self) {
         self.session.end_replay();
+        self.session.begin_staging();
     }
 
-    /// One entry of the batch whose follow-up is owed, staged as it was live (the plan's
-    /// changes remembered), so that [`LogReplay::finish_owed`] answers them.
+    /// One entry of the batches whose follow-up is owed, staged as it was live (the plan's
+    /// changes remembered, a re-plan point inside them re-planning what was touched without
+    /// ending the staging, as a dispatch's re-plan did), so that
+    /// [`LogReplay::finish_owed`] answers all their changes.
     pub fn push_owed(&mut self, a: &Applied) -> Result<(), ReplayError> {
         self.next += 1;
         match a {
-            Applied::Replanned | Applied::Checkpoint { .. } => self.session.replay(a),
+            Applied::Replanned => {
+                self.session.replan_touched();
+                Ok(())
+            }
+            Applied::Checkpoint { .. } => Ok(()),
             _ => self.session.replay_staged(a),
         }
     }

@@ -81,21 +81,26 @@ impl Session {
         }
     }
 
+    /// Start staging batches unless already staging: what the next flush answers is
+    /// measured from here (the plan's values and, over time, the bookings in conflict).
+    pub(super) fn begin_staging(&mut self) {
+        if self.pending.is_none() {
+            self.pending = Some(Pending {
+                dims: self.dims.len(),
+                coupled: self.couples_groups(),
+                conflicts_before: self.timed.then(|| self.conflict_keys()),
+                ..Pending::default()
+            });
+        }
+    }
+
     /// `stage` after `check`: only a dispatch can still fail here.
     pub(super) fn stage_checked(
         &mut self,
         events: &[Event],
     ) -> Result<(BatchOutcome, Vec<Applied>), EventError> {
         self.open_conflicts.take();
-        let dims = self.dims.len();
-        if self.pending.is_none() {
-            self.pending = Some(Pending {
-                dims,
-                coupled: self.couples_groups(),
-                conflicts_before: self.timed.then(|| self.conflict_keys()),
-                ..Pending::default()
-            });
-        }
+        self.begin_staging();
         let pending = self.pending.as_mut().expect("set above");
         let (mut tn, mut tr) = (
             std::mem::take(&mut pending.needs),
