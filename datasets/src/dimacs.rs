@@ -8,91 +8,6 @@ use crate::orlib::{parse_int, BadInt, Sense, Tokens};
 use crate::parse_error::{ParseError, Problem};
 use commonsnet_solvers::{AssignmentProblem, FlowProblem, FORBIDDEN, INFINITE};
 
-/// A benchmark file (DIMACS, OR-Library) that does not read: what is wrong and on which line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReadError {
-    /// A problem of a token or a count, as the token readers find it.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-    /// A problem of the file's content: fields too many, lines that contradict each other,
-    /// sizes beyond what is solved.
-    #[error("line {line}: {problem}")]
-    Line { line: usize, problem: LineProblem },
-}
-
-impl ReadError {
-    pub fn at(line: usize, problem: LineProblem) -> Self {
-        ReadError::Line { line, problem }
-    }
-
-    /// The line the error names.
-    pub fn line(&self) -> usize {
-        match self {
-            ReadError::Parse(e) => e.line(),
-            ReadError::Line { line, .. } => *line,
-        }
-    }
-}
-
-/// What is wrong on a line, beyond a token that does not read ([`Problem`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LineProblem {
-    /// A token past the last field of a line (or past the last number of a file).
-    #[error("unexpected {found:?} after {after}")]
-    ExtraData { found: String, after: String },
-    /// Two `n` lines for one node: the second would silently replace the first.
-    #[error("node {node} has a second 'n' line (the first is line {first})")]
-    SecondNodeLine { node: usize, first: usize },
-    /// A cost that the assignment solver would read as a forbidden pair.
-    #[error(
-        "cost {cost} is out of range{}: {FORBIDDEN} marks a forbidden pair for the assignment \
-         solver",
-        if *.negated { " once negated for maximisation" } else { "" }
-    )]
-    ForbiddenCost { cost: i64, negated: bool },
-    /// A sparse assignment file whose dense matrix is far larger than its arcs.
-    #[error(
-        "{left} left x {right} right nodes make an assignment matrix of more than {limit} \
-         cells, the most {arc_bytes} bytes of arc lines may ask for ({ASN_CELLS_PER_BYTE} cells \
-         a byte, {ASN_MIN_CELLS} for any file, {MAX_ASSIGNMENT_CELLS} for all)"
-    )]
-    MatrixTooLarge {
-        left: usize,
-        right: usize,
-        arc_bytes: usize,
-        limit: usize,
-    },
-    /// A GAP instance with more pairs (links of its scenario) than the engine takes.
-    #[error(
-        "{agents} agents x {jobs} jobs make more than {limit} pairs, the most links a scenario \
-         may have"
-    )]
-    GapTooLarge {
-        agents: usize,
-        jobs: usize,
-        limit: usize,
-    },
-    #[error("{what} must be in [{low}, {high}], found {value}")]
-    OutOfRange {
-        what: &'static str,
-        value: i64,
-        low: i64,
-        high: i64,
-    },
-    /// A GAP file whose numbers read validly both as one instance and as several.
-    #[error(
-        "the numbers read both as one {agents} x {jobs} instance and as {instances} instances \
-         (the multi-instance layout), and nothing tells which is meant: for one instance, write \
-         1 (a count of instances) before it; for several, give each a file of its own that \
-         starts with 1"
-    )]
-    AmbiguousGap {
-        agents: usize,
-        jobs: usize,
-        instances: usize,
-    },
-}
-
 /// A token as an error shows it: at most 40 characters (a token can be a whole file).
 fn shown(tok: &[u8]) -> String {
     const MAX: usize = 40;
@@ -155,7 +70,7 @@ fn problem_line(
     line: usize,
     kind: &[u8],
     file_len: usize,
-) -> Result<(usize, usize), ReadError> {
+) -> Result<(usize, usize), ParseError> {
     let k = toks.next().unwrap_or_default();
     if k != kind {
         return Err(ParseError::at(
@@ -164,14 +79,16 @@ fn problem_line(
                 expected: String::from_utf8_lossy(kind).into_owned(),
                 found: String::from_utf8_lossy(k).into_owned(),
             },
-        )
-        .into());
+        ));
     }
     let n = int(toks.next(), line, "the node count")?;
     let m = int(toks.next(), line, "the arc count")?;
     toks.end("the arc count (a problem line is 'p KIND NODES ARCS')")?;
     if !(0..=100_000_000).contains(&n) || !(0..=1_000_000_000).contains(&m) {
-        return Err(ParseError::at(line, Problem::SizeOutOfRange { nodes: n, arcs: m }).into());
+        return Err(ParseError::at(
+            line,
+            Problem::SizeOutOfRange { nodes: n, arcs: m },
+        ));
     }
     let (n, m) = (n as usize, m as usize);
     if m > file_len / 4 || n > file_len {
@@ -182,8 +99,7 @@ fn problem_line(
                 arcs: m,
                 file_len,
             },
-        )
-        .into());
+        ));
     }
     Ok((n, m))
 }
@@ -224,12 +140,12 @@ impl<'a> DataLine<'a> {
     }
 
     /// The line must end here, after its last field (`after` names it and the line's form).
-    fn end(&mut self, after: &str) -> Result<(), ReadError> {
+    fn end(&mut self, after: &str) -> Result<(), ParseError> {
         match self.next() {
             None => Ok(()),
-            Some(tok) => Err(ReadError::at(
+            Some(tok) => Err(ParseError::at(
                 self.line,
-                LineProblem::ExtraData {
+                Problem::ExtraData {
                     found: shown(tok),
                     after: after.to_string(),
                 },
@@ -243,8 +159,8 @@ impl<'a> DataLine<'a> {
 fn scan<'a>(
     bytes: &'a [u8],
     kind: &[u8],
-    mut on: impl FnMut(Event<'a>) -> Result<(), ReadError>,
-) -> Result<(), ReadError> {
+    mut on: impl FnMut(Event<'a>) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
     let mut declared: Option<(usize, usize)> = None;
     let mut arcs = 0usize;
     let mut last_line = 0;
@@ -262,7 +178,7 @@ fn scan<'a>(
             b"c" => {}
             b"p" => {
                 if declared.is_some() {
-                    return Err(ParseError::at(ln, Problem::SecondProblemLine).into());
+                    return Err(ParseError::at(ln, Problem::SecondProblemLine));
                 }
                 let (n, m) = problem_line(&mut first, ln, kind, bytes.len())?;
                 on(Event::Header {
@@ -288,8 +204,7 @@ fn scan<'a>(
                 return Err(ParseError::at(
                     ln,
                     Problem::UnknownLineType(String::from_utf8_lossy(other).into_owned()),
-                )
-                .into())
+                ))
             }
         }
     }
@@ -306,15 +221,14 @@ fn scan<'a>(
                 declared: m,
                 found: arcs,
             },
-        )
-        .into());
+        ));
     }
     Ok(())
 }
 
 /// Parse a DIMACS min-cost flow file. A capacity of `i64::MAX` stays "no upper bound". Parallel
 /// arcs are distinct arcs, as in the format; a node's supply is given once.
-pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ReadError> {
+pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
     let mut fp = FlowProblem::new(0);
     // The line of each node's `n` line (0: none yet), to refuse a second one naming both.
     let mut n_line: Vec<usize> = Vec::new();
@@ -339,9 +253,9 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ReadError> {
             let supply = int(d.next(), ln, "supply")?;
             d.end("the supply (an 'n' line is 'n NODE SUPPLY')")?;
             if n_line[v] != 0 {
-                return Err(ReadError::at(
+                return Err(ParseError::at(
                     ln,
-                    LineProblem::SecondNodeLine {
+                    Problem::SecondNodeLine {
                         node: v + 1,
                         first: n_line[v],
                     },
@@ -364,8 +278,7 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ReadError> {
                     lower: lo,
                     upper: up,
                 },
-            )
-            .into());
+            ));
         }
         let up = if up == i64::MAX { INFINITE } else { up };
         fp.add_arc(s, t, lo, up, c);
@@ -377,8 +290,8 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ReadError> {
 /// Cells of the dense assignment matrix a DIMACS `.asn` file may ask for per byte of its arc
 /// lines (a sparse file lists only its arcs; comments and `n` lines, which cost the solver
 /// nothing, buy no cells), the allowance of any file, and the most of all.
-const ASN_CELLS_PER_BYTE: usize = 128;
-const ASN_MIN_CELLS: usize = 1 << 20;
+pub(crate) const ASN_CELLS_PER_BYTE: usize = 128;
+pub(crate) const ASN_MIN_CELLS: usize = 1 << 20;
 /// The engine's largest dense assignment matrix: 200 MB of costs, before the solver's own
 /// arrays.
 pub use commonsnet_engine::MAX_ASSIGNMENT_CELLS;
@@ -386,15 +299,15 @@ pub use commonsnet_engine::MAX_ASSIGNMENT_CELLS;
 /// `cost` of a pair in the minimisation sense, as the assignment solver takes it: negated for
 /// maximisation (the readers never give `i64::MIN`, so this cannot overflow). A cost that would
 /// be [`FORBIDDEN`] is refused: the solver would read it as no pair at all.
-fn assignment_cost(cost: i64, sense: Sense, line: usize) -> Result<i64, ReadError> {
+fn assignment_cost(cost: i64, sense: Sense, line: usize) -> Result<i64, ParseError> {
     let c = match sense {
         Sense::Min => cost,
         Sense::Max => -cost,
     };
     if c == FORBIDDEN {
-        return Err(ReadError::at(
+        return Err(ParseError::at(
             line,
-            LineProblem::ForbiddenCost {
+            Problem::ForbiddenCost {
                 cost,
                 negated: sense == Sense::Max,
             },
@@ -405,7 +318,7 @@ fn assignment_cost(cost: i64, sense: Sense, line: usize) -> Result<i64, ReadErro
 
 /// Parse a DIMACS assignment file (minimisation): `n` lines name the left nodes, arcs go left
 /// -> right.
-pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ReadError> {
+pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
     parse_asn_with_sense(bytes, Sense::Min)
 }
 
@@ -415,7 +328,7 @@ pub fn parse_asn(bytes: &[u8]) -> Result<AssignmentProblem, ReadError> {
 /// distinct arcs and an optimum takes the best of them. That is why the sense is known while
 /// the file is read: negated afterwards, the cheapest arc kept for minimisation would be the
 /// worst one for maximisation.
-pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProblem, ReadError> {
+pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProblem, ParseError> {
     // The line of each left node's `n` line (0: a right node).
     let mut left_line: Vec<usize> = Vec::new();
     // Each arc with its line, which a later error names.
@@ -442,9 +355,9 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
             let v = node(d.next(), ln, d.nodes, "node id")?;
             d.end("the node id (an 'n' line of an assignment file is 'n NODE')")?;
             if left_line[v] != 0 {
-                return Err(ReadError::at(
+                return Err(ParseError::at(
                     ln,
-                    LineProblem::SecondNodeLine {
+                    Problem::SecondNodeLine {
                         node: v + 1,
                         first: left_line[v],
                     },
@@ -477,9 +390,9 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
         .saturating_mul(ASN_CELLS_PER_BYTE)
         .clamp(ASN_MIN_CELLS, MAX_ASSIGNMENT_CELLS);
     if left.checked_mul(right).is_none_or(|cells| cells > limit) {
-        return Err(ReadError::at(
+        return Err(ParseError::at(
             header_line,
-            LineProblem::MatrixTooLarge {
+            Problem::MatrixTooLarge {
                 left,
                 right,
                 arc_bytes,
@@ -496,8 +409,7 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
                     from: s + 1,
                     to: t + 1,
                 },
-            )
-            .into());
+            ));
         }
         p.add(index[s], index[t], c);
     }
@@ -506,7 +418,7 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
 
 /// Parse an OR-Library `assignp` file (minimisation): `n`, then `n * n` costs, row-major, lines
 /// wrapped anywhere, and nothing after them.
-pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, ReadError> {
+pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, ParseError> {
     parse_orlib_assign_with_sense(bytes, Sense::Min)
 }
 
@@ -515,7 +427,7 @@ pub fn parse_orlib_assign(bytes: &[u8]) -> Result<AssignmentProblem, ReadError> 
 pub fn parse_orlib_assign_with_sense(
     bytes: &[u8],
     sense: Sense,
-) -> Result<AssignmentProblem, ReadError> {
+) -> Result<AssignmentProblem, ParseError> {
     let mut t = Tokens::new(bytes);
     let line = t.line();
     let n = t.count("the matrix size", 100_000)?;
@@ -528,9 +440,9 @@ pub fn parse_orlib_assign_with_sense(
         |c, line| assignment_cost(c, sense, line),
     )?;
     if let Some((tok, extra_line)) = t.raw() {
-        return Err(ReadError::at(
+        return Err(ParseError::at(
             extra_line,
-            LineProblem::ExtraData {
+            Problem::ExtraData {
                 found: shown(tok),
                 after: format!("the {} costs of the {n} x {n} matrix", n * n),
             },

@@ -6,9 +6,8 @@
 //! as one instance and also as several is refused, since its numbers alone cannot say which
 //! was meant (`2  4 1 ...` is one 2 x 4 instance or two instances, 4 x 1 and then another).
 //! Writing the count first settles it: the multi-instance layout with a count of 1 never reads
-//! as one instance too (see [`LineProblem::AmbiguousGap`]).
+//! as one instance too (see [`Problem::AmbiguousGap`]).
 
-use crate::dimacs::{LineProblem, ReadError};
 use crate::parse_error::{ParseError, Problem};
 use commonsnet_engine::input::MAX_MAGNITUDE;
 use serde_json::{json, Map, Value};
@@ -216,14 +215,14 @@ enum Layout {
 
 /// An instance's header `m n`, checked: both counts in range, and their pairs at most
 /// [`GAP_MAX_PAIRS`] before anything is allocated for them. Also the header's line.
-fn header(t: &mut Tokens) -> Result<(usize, usize, usize), ReadError> {
+fn header(t: &mut Tokens) -> Result<(usize, usize, usize), ParseError> {
     let line = t.line();
     let agents = t.count("the number of agents", MAX_AGENTS)?;
     let jobs = t.count("the number of jobs", MAX_JOBS)?;
     if agents.saturating_mul(jobs) > GAP_MAX_PAIRS {
-        return Err(ReadError::at(
+        return Err(ParseError::at(
             line,
-            LineProblem::GapTooLarge {
+            Problem::GapTooLarge {
                 agents,
                 jobs,
                 limit: GAP_MAX_PAIRS,
@@ -234,14 +233,14 @@ fn header(t: &mut Tokens) -> Result<(usize, usize, usize), ReadError> {
 }
 
 /// A check of GAP numbers as they are read: `what` in `[low, MAX_VALUE]`.
-fn within(low: i64, what: &'static str) -> impl Fn(i64, usize) -> Result<i64, ReadError> {
+fn within(low: i64, what: &'static str) -> impl Fn(i64, usize) -> Result<i64, ParseError> {
     move |v, line| {
         if (low..=MAX_VALUE).contains(&v) {
             Ok(v)
         } else {
-            Err(ReadError::at(
+            Err(ParseError::at(
                 line,
-                LineProblem::OutOfRange {
+                Problem::OutOfRange {
                     what,
                     value: v,
                     low,
@@ -255,16 +254,17 @@ fn within(low: i64, what: &'static str) -> impl Fn(i64, usize) -> Result<i64, Re
 /// One instance. With `values` false only its header is read and its numbers are skipped
 /// (counted, not read): the instance comes back with empty vectors, its shape alone telling
 /// whether a layout fits the file.
-fn read_instance(t: &mut Tokens, values: bool) -> Result<GapInstance, ReadError> {
+fn read_instance(t: &mut Tokens, values: bool) -> Result<GapInstance, ParseError> {
     let (agents, jobs, line) = header(t)?;
     let pairs = agents * jobs;
     if !values {
         if !t.skip(2 * pairs + agents) {
             // Which number is missing is said by reading the values; here the shape does not
             // fit, and only that is asked.
-            return Err(
-                ParseError::at(line, Problem::UnexpectedEnd("the instance's numbers")).into(),
-            );
+            return Err(ParseError::at(
+                line,
+                Problem::UnexpectedEnd("the instance's numbers"),
+            ));
         }
         return Ok(GapInstance {
             agents,
@@ -297,7 +297,7 @@ fn read_instance(t: &mut Tokens, values: bool) -> Result<GapInstance, ReadError>
 }
 
 /// The file read in `layout`, to its end.
-fn read_layout(bytes: &[u8], layout: Layout, values: bool) -> Result<Vec<GapInstance>, ReadError> {
+fn read_layout(bytes: &[u8], layout: Layout, values: bool) -> Result<Vec<GapInstance>, ParseError> {
     let mut t = Tokens::new(bytes);
     let mut out = Vec::new();
     match layout {
@@ -311,14 +311,14 @@ fn read_layout(bytes: &[u8], layout: Layout, values: bool) -> Result<Vec<GapInst
     }
     let line = t.line();
     if !t.at_end() {
-        return Err(ParseError::at(line, Problem::TrailingData).into());
+        return Err(ParseError::at(line, Problem::TrailingData));
     }
     Ok(out)
 }
 
 /// Parse a GAP file: one instance, or the multi-instance layout (see the module's
 /// documentation for how they are told apart).
-pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, ReadError> {
+pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, ParseError> {
     let mut probe = Tokens::new(bytes);
     let first_line = probe.line();
     probe.int("the first count")?;
@@ -338,9 +338,9 @@ pub fn parse_gap(bytes: &[u8]) -> Result<Vec<GapInstance>, ReadError> {
         (false, true) => read(Layout::Many),
         (false, false) => read(looks),
         (true, true) => match (read(Layout::One), read(Layout::Many)) {
-            (Ok(one), Ok(many)) => Err(ReadError::at(
+            (Ok(one), Ok(many)) => Err(ParseError::at(
                 first_line,
-                LineProblem::AmbiguousGap {
+                Problem::AmbiguousGap {
                     agents: one[0].agents,
                     jobs: one[0].jobs,
                     instances: many.len(),

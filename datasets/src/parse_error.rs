@@ -1,5 +1,8 @@
 //! Errors of the benchmark file readers (DIMACS, OR-Library): what is wrong and on which line.
 
+use crate::dimacs::{ASN_CELLS_PER_BYTE, ASN_MIN_CELLS, MAX_ASSIGNMENT_CELLS};
+use commonsnet_solvers::FORBIDDEN;
+
 /// A benchmark file that does not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -67,16 +70,6 @@ pub enum Problem {
     ArcCount { declared: usize, found: usize },
     #[error("capacity {upper} is below the lower bound {lower}")]
     CapacityBelowLower { lower: i64, upper: i64 },
-    #[error(
-        "{left} left x {right} right nodes make an assignment matrix larger than a file of \
-         {file_len} bytes can justify (at most {limit} cells)"
-    )]
-    MatrixTooLarge {
-        left: usize,
-        right: usize,
-        file_len: usize,
-        limit: usize,
-    },
     #[error("unexpected end of file, expected {0}")]
     UnexpectedEnd(&'static str),
     #[error("{what} must be in [1, {max}], found {value}")]
@@ -97,8 +90,61 @@ pub enum Problem {
         count: usize,
         what: &'static str,
     },
-    #[error("{agents} x {jobs} is too large")]
-    GapTooLarge { agents: usize, jobs: usize },
     #[error("unexpected data after the last instance")]
     TrailingData,
+
+    /// A token past the last field of a line (or past the last number of a file).
+    #[error("unexpected {found:?} after {after}")]
+    ExtraData { found: String, after: String },
+    /// Two `n` lines for one node: the second would silently replace the first.
+    #[error("node {node} has a second 'n' line (the first is line {first})")]
+    SecondNodeLine { node: usize, first: usize },
+    /// A cost that the assignment solver would read as a forbidden pair.
+    #[error(
+        "cost {cost} is out of range{}: {FORBIDDEN} marks a forbidden pair for the assignment \
+         solver",
+        if *.negated { " once negated for maximisation" } else { "" }
+    )]
+    ForbiddenCost { cost: i64, negated: bool },
+    /// A sparse assignment file whose dense matrix is far larger than its arcs.
+    #[error(
+        "{left} left x {right} right nodes make an assignment matrix of more than {limit} \
+         cells, the most {arc_bytes} bytes of arc lines may ask for ({ASN_CELLS_PER_BYTE} cells \
+         a byte, {ASN_MIN_CELLS} for any file, {MAX_ASSIGNMENT_CELLS} for all)"
+    )]
+    MatrixTooLarge {
+        left: usize,
+        right: usize,
+        arc_bytes: usize,
+        limit: usize,
+    },
+    /// A GAP instance with more pairs (links of its scenario) than the engine takes.
+    #[error(
+        "{agents} agents x {jobs} jobs make more than {limit} pairs, the most links a scenario \
+         may have"
+    )]
+    GapTooLarge {
+        agents: usize,
+        jobs: usize,
+        limit: usize,
+    },
+    #[error("{what} must be in [{low}, {high}], found {value}")]
+    OutOfRange {
+        what: &'static str,
+        value: i64,
+        low: i64,
+        high: i64,
+    },
+    /// A GAP file whose numbers read validly both as one instance and as several.
+    #[error(
+        "the numbers read both as one {agents} x {jobs} instance and as {instances} instances \
+         (the multi-instance layout), and nothing tells which is meant: for one instance, write \
+         1 (a count of instances) before it; for several, give each a file of its own that \
+         starts with 1"
+    )]
+    AmbiguousGap {
+        agents: usize,
+        jobs: usize,
+        instances: usize,
+    },
 }
