@@ -1804,20 +1804,33 @@ mod tests {
             let follow = h.log().changes_after("s", 2, 10).unwrap();
             let rows = h.log().rows_after("s", 0, 10).unwrap();
             assert!(!rows[0].1.contains("replanned") && !rows[1].1.contains("replanned"));
-            drop(h);
-            let db = crate::store::open_db(dir.path()).unwrap();
-            db.execute(
-                "DELETE FROM session_log WHERE session = 's' AND seq = 3",
-                [],
-            )
-            .unwrap();
-            drop(db);
-            let h = hub(dir.path(), limits);
+            let h = cut_log_row_and_reload(h, dir.path(), limits, 3);
             let seq = read(h.read_with_seq("s", "t", |_, seq| seq).unwrap()).unwrap();
             assert_eq!(seq, 3, "warm {warm}: logged again");
             let again = h.log().changes_after("s", 2, 10).unwrap();
             assert_eq!(again[0].data, follow[0].data, "warm {warm}");
         }
+    }
+
+    /// Session `s`'s log row `seq` cut out of the SQLite store behind the hub's back, as a
+    /// process that died before writing it leaves the log; then a new hub over the store.
+    fn cut_log_row_and_reload(
+        h: SessionHub,
+        dir: &std::path::Path,
+        limits: SessionLimits,
+        seq: i64,
+    ) -> SessionHub {
+        drop(h);
+        let db = crate::store::open_db(dir).unwrap();
+        let cut = db
+            .execute(
+                "DELETE FROM session_log WHERE session = 's' AND seq = ?1",
+                [seq],
+            )
+            .unwrap();
+        assert_eq!(cut, 1);
+        drop(db);
+        hub(dir, limits)
     }
 
     /// A process that died between a batch answered `replanning` and its follow-up left a
@@ -1830,17 +1843,7 @@ mod tests {
         limits: SessionLimits,
         follow_up: &str,
     ) {
-        drop(h);
-        let db = crate::store::open_db(dir).unwrap();
-        let cut = db
-            .execute(
-                "DELETE FROM session_log WHERE session = 's' AND seq = 2",
-                [],
-            )
-            .unwrap();
-        assert_eq!(cut, 1);
-        drop(db);
-        let h = hub(dir, limits);
+        let h = cut_log_row_and_reload(h, dir, limits, 2);
         let (planned, seq) = read(
             h.read_with_seq("s", "t", |s, seq| {
                 (s.plan().keys().any(|k| k.1 == "x"), seq)

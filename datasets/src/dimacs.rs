@@ -8,6 +8,22 @@ use crate::orlib::{parse_int, BadInt, Sense, Tokens};
 use crate::parse_error::{ParseError, Problem};
 use commonsnet_solvers::{AssignmentProblem, FlowProblem, FORBIDDEN, INFINITE};
 
+/// Record line `ln` as node `v`'s `n` line (`lines[v]`, 0 for none yet): a second one would
+/// silently replace the first, so it is refused naming both lines.
+fn first_n_line(lines: &mut [usize], v: usize, ln: usize) -> Result<(), ParseError> {
+    if lines[v] != 0 {
+        return Err(ParseError::at(
+            ln,
+            Problem::SecondNodeLine {
+                node: v + 1,
+                first: lines[v],
+            },
+        ));
+    }
+    lines[v] = ln;
+    Ok(())
+}
+
 /// A token as an error shows it: at most 40 characters (a token can be a whole file).
 fn shown(tok: &[u8]) -> String {
     const MAX: usize = 40;
@@ -252,16 +268,7 @@ pub fn parse_min(bytes: &[u8]) -> Result<FlowProblem, ParseError> {
             let v = node(d.next(), ln, d.nodes, "node id")?;
             let supply = int(d.next(), ln, "supply")?;
             d.end("the supply (an 'n' line is 'n NODE SUPPLY')")?;
-            if n_line[v] != 0 {
-                return Err(ParseError::at(
-                    ln,
-                    Problem::SecondNodeLine {
-                        node: v + 1,
-                        first: n_line[v],
-                    },
-                ));
-            }
-            n_line[v] = ln;
+            first_n_line(&mut n_line, v, ln)?;
             fp.supply[v] = supply;
             return Ok(());
         }
@@ -294,7 +301,7 @@ pub(crate) const ASN_CELLS_PER_BYTE: usize = 128;
 pub(crate) const ASN_MIN_CELLS: usize = 1 << 20;
 /// The engine's largest dense assignment matrix: 200 MB of costs, before the solver's own
 /// arrays.
-pub use commonsnet_engine::MAX_ASSIGNMENT_CELLS;
+pub(crate) use commonsnet_engine::MAX_ASSIGNMENT_CELLS;
 
 /// `cost` of a pair in the minimisation sense, as the assignment solver takes it: negated for
 /// maximisation (the readers never give `i64::MIN`, so this cannot overflow). A cost that would
@@ -354,16 +361,7 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
         if d.tag == b"n" {
             let v = node(d.next(), ln, d.nodes, "node id")?;
             d.end("the node id (an 'n' line of an assignment file is 'n NODE')")?;
-            if left_line[v] != 0 {
-                return Err(ParseError::at(
-                    ln,
-                    Problem::SecondNodeLine {
-                        node: v + 1,
-                        first: left_line[v],
-                    },
-                ));
-            }
-            left_line[v] = ln;
+            first_n_line(&mut left_line, v, ln)?;
             return Ok(());
         }
         let s = node(d.next(), ln, d.nodes, "left node")?;
@@ -432,7 +430,7 @@ pub fn parse_orlib_assign_with_sense(
     let line = t.line();
     let n = t.count("the matrix size", 100_000)?;
     // The costs grow with what is read: a size the file cannot back allocates nothing.
-    let costs = t.ints_checked(
+    let costs = t.ints(
         n * n,
         "a cost",
         line,

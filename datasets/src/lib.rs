@@ -17,7 +17,7 @@ pub use parse_error::{ParseError, Problem};
 
 use arrow_array::RecordBatch;
 use commonsnet_engine::input::JsonError;
-use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
+use commonsnet_engine::{InvalidInput, Report, Scenario};
 use std::fs::File;
 
 use std::path::{Path, PathBuf};
@@ -90,18 +90,14 @@ fn find_table(dir: &Path, name: &str) -> Result<Option<PathBuf>, DatasetError> {
         .filter(|p| p.is_file());
     let first = found.next();
     if let (Some(a), Some(b)) = (&first, found.next()) {
-        return Err(DatasetError::Invalid(InvalidInput {
-            issues: vec![InputIssue {
-                table: name.into(),
-                row: None,
-                field: None,
-                message: format!(
-                    "{} and {} are both the {name} table: remove the one not meant",
-                    a.display(),
-                    b.display()
-                ),
-            }],
-        }));
+        return Err(DatasetError::Invalid(InvalidInput::of_table(
+            name,
+            format!(
+                "{} and {} are both the {name} table: remove the one not meant",
+                a.display(),
+                b.display()
+            ),
+        )));
     }
     Ok(first)
 }
@@ -139,18 +135,14 @@ pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
     let table = |name: &str, required: bool| -> Result<Option<Vec<RecordBatch>>, DatasetError> {
         match find_table(dir, name)? {
             Some(p) => read_batches(&p).map(Some),
-            None if required => Err(DatasetError::Invalid(InvalidInput {
-                issues: vec![InputIssue {
-                    table: name.into(),
-                    row: None,
-                    field: None,
-                    message: format!(
-                        "no {name} table in {} (looked for {name}.{{{}}})",
-                        dir.display(),
-                        TABLE_EXTENSIONS.join(",")
-                    ),
-                }],
-            })),
+            None if required => Err(DatasetError::Invalid(InvalidInput::of_table(
+                name,
+                format!(
+                    "no {name} table in {} (looked for {name}.{{{}}})",
+                    dir.display(),
+                    TABLE_EXTENSIONS.join(",")
+                ),
+            ))),
             None => Ok(None),
         }
     };

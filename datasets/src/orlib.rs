@@ -144,30 +144,20 @@ impl<'a> Tokens<'a> {
         }
     }
 
-    /// Read `count` integers (each `what`). The vector grows with what is read, its capacity
-    /// never above what the bytes left can hold (a token and a separator each), so a header
-    /// that claims more than the file holds allocates nothing for it; when the file ends first,
-    /// the error names the header's line and what it claimed (`claim`).
+    /// Read `count` integers (each `what`), each passed through `check` with its line (which
+    /// may refuse it or change it) as it is read, so that a refusal names the value's own line.
+    /// The vector grows with what is read, its capacity never above what the bytes left can
+    /// hold (a token and a separator each), so a header that claims more than the file holds
+    /// allocates nothing for it; when the file ends first, the error names the header's line
+    /// and what it claimed (`claim`).
     pub fn ints(
         &mut self,
         count: usize,
         what: &'static str,
         header_line: usize,
         claim: &str,
+        mut check: impl FnMut(i64, usize) -> Result<i64, ParseError>,
     ) -> Result<Vec<i64>, ParseError> {
-        self.ints_checked(count, what, header_line, claim, |v, _| Ok(v))
-    }
-
-    /// [`Tokens::ints`], each value passed through `check` with its line (which may refuse it
-    /// or change it) as it is read, so that a refusal names the value's own line.
-    pub fn ints_checked<E: From<ParseError>>(
-        &mut self,
-        count: usize,
-        what: &'static str,
-        header_line: usize,
-        claim: &str,
-        mut check: impl FnMut(i64, usize) -> Result<i64, E>,
-    ) -> Result<Vec<i64>, E> {
         let room = (self.bytes.len() - self.pos).div_ceil(2);
         let mut out = Vec::with_capacity(count.min(room));
         for _ in 0..count {
@@ -183,8 +173,7 @@ impl<'a> Tokens<'a> {
                         count,
                         what,
                     },
-                )
-                .into());
+                ));
             }
             let line = self.line;
             let v = self.int(what)?;
@@ -278,15 +267,15 @@ fn read_instance(t: &mut Tokens, values: bool) -> Result<GapInstance, ParseError
     // allocates nothing for it, and its error names the header's line. GAP's consumptions and
     // capacities are amounts (>= 0); costs may be negative (negated profits).
     let claim = format!("{agents} agents x {jobs} jobs");
-    let cost = t.ints_checked(pairs, "a cost", line, &claim, within(-MAX_VALUE, "a cost"))?;
-    let weight = t.ints_checked(
+    let cost = t.ints(pairs, "a cost", line, &claim, within(-MAX_VALUE, "a cost"))?;
+    let weight = t.ints(
         pairs,
         "a resource consumption",
         line,
         &claim,
         within(0, "a resource consumption"),
     )?;
-    let capacity = t.ints_checked(agents, "a capacity", line, &claim, within(0, "a capacity"))?;
+    let capacity = t.ints(agents, "a capacity", line, &claim, within(0, "a capacity"))?;
     Ok(GapInstance {
         agents,
         jobs,

@@ -59,6 +59,20 @@ pub struct InvalidInput {
     pub issues: Vec<InputIssue>,
 }
 
+impl InvalidInput {
+    /// One problem of a whole table (no row or field to name).
+    pub fn of_table(table: &str, message: String) -> InvalidInput {
+        InvalidInput {
+            issues: vec![InputIssue {
+                table: table.into(),
+                row: None,
+                field: None,
+                message,
+            }],
+        }
+    }
+}
+
 /// Largest magnitude accepted for any number: beyond it solvers treat values as infinite and
 /// sums lose every digit that matters, so such input is refused rather than silently garbled.
 pub const MAX_MAGNITUDE: f64 = 1e12;
@@ -113,17 +127,6 @@ pub fn scenario_with_policy(scenario: &Scenario, policy: Policy) -> Result<Scena
 /// instance and generator scale.
 pub const MAX_TABLE_ROWS: usize = 5_000_000;
 
-fn rows_refused(table: &str, message: String) -> InvalidInput {
-    InvalidInput {
-        issues: vec![InputIssue {
-            table: table.into(),
-            row: None,
-            field: None,
-            message,
-        }],
-    }
-}
-
 /// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
 /// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
 pub fn scenario_from_batches(
@@ -139,7 +142,7 @@ pub fn scenario_from_batches(
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         total = total.saturating_add(rows);
         if total > MAX_TABLE_ROWS {
-            return Err(rows_refused(
+            return Err(InvalidInput::of_table(
                 table,
                 format!(
                     "{rows} rows bring the resources and needs to {total} rows, more than \
@@ -151,7 +154,7 @@ pub fn scenario_from_batches(
     if let Some(links) = links {
         let rows: usize = links.iter().map(RecordBatch::num_rows).sum();
         if rows > MAX_LINKS {
-            return Err(rows_refused(
+            return Err(InvalidInput::of_table(
                 "links",
                 format!("{rows} rows, more than {MAX_LINKS} links"),
             ));
