@@ -567,3 +567,26 @@ fn leximin_evens_out_what_maxmin_leaves_to_coverage() {
     assert!((got - want).abs() < 1e-4 * want.abs(), "{got} vs {want}");
     assert_eq!(r.summary.groups_left_out, Some(vec!["d".to_string()]));
 }
+
+/// Two indivisible needs in two communities and one unit between them: each group can be
+/// served alone, not both at once, so SPEC's `sum_g w_g ln(ratio_g)` is -inf for every plan.
+/// The steeper tangents used to be added until the round cap, and the answer was
+/// `time_limit` with no time limit set (after ~3 s); the group the steepest tangent leaves
+/// unserved is left out and named, and the plan serves the heavier one: an optimum.
+#[test]
+fn proportional_leaves_out_a_group_indivisible_needs_keep_from_the_others() {
+    let v = json!({
+        "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
+        "needs": [
+            {"id": "a", "kind": "k", "community": "A", "demand": {"u": 1},
+             "indivisible": true, "priority": 2},
+            {"id": "b", "kind": "k", "community": "B", "demand": {"u": 1},
+             "indivisible": true, "priority": 1}],
+        "policy": {"objective": "proportional"}
+    });
+    let r = solve_report(&scenario_from_value(&v).unwrap());
+    assert_eq!(r.summary.status, Status::Optimal);
+    assert_eq!(r.summary.groups_left_out, Some(vec!["B".to_string()]));
+    assert_eq!(r.summary.groups["A"], 1.0);
+    assert_eq!(r.summary.objective, Some(0.0));
+}

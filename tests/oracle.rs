@@ -337,3 +337,102 @@ fn max_min_over_one_group_is_solved_as_coverage_and_matches_the_naive_model() {
         "{on_flow} on the flow, {on_lp} on HiGHS, {greedy_short} greedy plans short of V*"
     );
 }
+
+/// Scenarios whose capacities, demands, priorities and link costs each span `orders` orders
+/// of magnitude (`10^u`, `u` uniform in `[-orders/2, orders/2]`), two dimensions, needs in
+/// three communities, explicit links.
+fn wide_scenario(seed: u64, orders: f64, fairness: &str) -> Value {
+    let mut rng = Rng::new(seed);
+    let mag = move |rng: &mut Rng| 10f64.powf(rng.range(-orders / 2.0, orders / 2.0));
+    let communities = ["a", "b", "c"];
+    let resources: Vec<Value> = (0..4)
+        .map(|i| {
+            let community = communities[rng.below(3) as usize];
+            json!({"id": format!("r{i}"), "community": community, "kind": "k",
+                   "capacity": {"u": mag(&mut rng), "v": mag(&mut rng)}})
+        })
+        .collect();
+    let needs: Vec<Value> = (0..6)
+        .map(|j| {
+            let community = communities[rng.below(3) as usize];
+            json!({"id": format!("n{j}"), "community": community, "kind": "k",
+                   "priority": mag(&mut rng), "demand": {"u": mag(&mut rng), "v": mag(&mut rng)}})
+        })
+        .collect();
+    let mut links = Vec::new();
+    for j in 0..6 {
+        for i in 0..4 {
+            if rng.chance(0.7) {
+                links.push(json!({"need": format!("n{j}"), "resource": format!("r{i}"),
+                                  "cost": mag(&mut rng)}));
+            }
+        }
+    }
+    json!({"resources": resources, "needs": needs, "links": links,
+           "policy": {"fairness": fairness}})
+}
+
+/// Values spanning four to nine orders of magnitude (a demand of 1e-3 beside one of 1e3,
+/// priorities alike) left HiGHS's dual simplex at `Unknown`, or calling a later stage
+/// infeasible that the previous plan satisfies, and the solve failed (a 500 over HTTP).
+/// The rescues (`lp::SubModel::rescue`, `Stages::run_stage`) solve them: an optimum whose
+/// V and smallest group ratio are the naive model's (V to 1e-4, 1e-3 under max-min at nine
+/// orders; the ratio to 2e-6). At these spans the later stages hang on the holds' last
+/// digits, so V is compared more loosely than in `check` (seed 74: the smallest ratio
+/// 6.5e-8 under `t* - 1e-7`, within HiGHS's tolerance, gave V 2.3e-5 higher; seed 238: the
+/// naive model's own V moves by 3e-4 between feasibility tolerances 1e-7 and 1e-9) and C
+/// not at all (seed 84: 15.8 against 13.9 for plans whose V
+/// agree to 1e-9; a looser hold even gave the naive model a dearer plan, through a higher V*).
+#[test]
+fn values_spanning_many_orders_solve_as_the_naive_model_does() {
+    let (mut checked, mut unchecked) = (0, 0);
+    for (orders, fairness, seeds, v_tol) in [
+        (6.0, "maxmin", 0..120u64, 1e-4),
+        (9.0, "maxmin", 200..260, 1e-3),
+        (9.0, "none", 300..360, 1e-4),
+    ] {
+        for seed in seeds {
+            let value = wide_scenario(seed, orders, fairness);
+            let s = scenario_from_value(&value).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let report = Report::new(&solve(&s));
+            let sum = &report.summary;
+            // Nothing here is a hard floor (no `min_fill`, no `min_share`): the empty plan
+            // is feasible, so the answer is an optimum.
+            assert_eq!(
+                sum.status,
+                Status::Optimal,
+                "seed {seed} ({orders} orders, {fairness}): {:?}\n{value}",
+                report.summary.infeasibility
+            );
+            // The naive model runs on HiGHS too, as it comes, and meets the same trouble on
+            // a few of these (`Unknown`, or "infeasible"): those seeds are not compared.
+            let naive = std::panic::catch_unwind(|| {
+                let t = (fairness == "maxmin")
+                    .then(|| naive_stage(&s, Goal::MaxT, None, None).map(|(_, _, t)| t));
+                (naive_solve(&s), t.flatten())
+            });
+            let Ok((Some((v, _)), t)) = naive else {
+                unchecked += 1;
+                continue;
+            };
+            assert!(
+                close(sum.coverage_value, v, v_tol),
+                "seed {seed}: V engine {} oracle {v}\n{value}",
+                sum.coverage_value
+            );
+            if let Some(t) = t {
+                assert!(
+                    sum.min_group_ratio >= t - 2e-6,
+                    "seed {seed}: smallest ratio {} below the naive t {t}\n{value}",
+                    sum.min_group_ratio
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        unchecked <= 10,
+        "the naive model failed on {unchecked} seeds"
+    );
+    assert!(checked >= 220, "only {checked} seeds compared");
+}

@@ -241,6 +241,22 @@ impl Holds {
             .is_none_or(|(_, groups)| groups.contains(&g))
     }
 
+    /// These holds, each given ten times SPEC's `1e-7` of room: the value hold
+    /// `V >= V* - 1e-6 max(1, |V*|)`, group floors `1e-6` lower and ceilings `1e-6` higher
+    /// (the rescue of a later stage in numerical trouble, [`Stages::run_stage`]).
+    fn loosened(&self) -> Holds {
+        let more = 9.0 * LEX_TOL;
+        let mut h = self.clone();
+        h.value_at_least = h.value_at_least.map(|v| v - more * v.abs().max(1.0));
+        for f in h.group_floor.iter_mut().flatten() {
+            *f = (*f - more).max(0.0);
+        }
+        for c in h.group_ceiling.iter_mut().flatten() {
+            *c += more;
+        }
+        h
+    }
+
     /// These holds with every group not fixed yet held at `level` too.
     fn with_open_groups_at(&self, level: f64) -> Holds {
         let mut h = self.clone();
@@ -429,26 +445,62 @@ impl SubModel<'_> {
     }
 
     /// One stage, built from scratch. With `keep`, also the solved model and what it takes to
-    /// add cutting planes to it ([`Warm`]; LPs of the proportional objective only).
+    /// add cutting planes to it ([`Warm`]; LPs of the proportional objective only). An LP
+    /// that HiGHS leaves in numerical trouble ([`in_trouble`]) is rescued ([`Self::rescue`]).
     fn run_kept(&self, goal: Goal, holds: &Holds, keep: bool) -> (Stage, Option<Warm>) {
+        let first = self.solve_built(goal, holds, keep, Method::Choice);
+        if first.0.fault || !in_trouble(first.0.status) {
+            return first;
+        }
+        self.rescue(goal, holds, keep, in_trouble).unwrap_or(first)
+    }
+
+    /// The stage built anew and solved by each of [`RESCUES`] in turn until one answers
+    /// other than `trouble` says (the last one's answer when none does; `None` for a MIP,
+    /// whose branch and bound has no such choice). Coefficients that span several orders
+    /// of magnitude (a demand of 2.5e-6 beside one of 8e9, priorities from 1e-3 to 1e3) can
+    /// leave one simplex variant at `Unknown`, or calling a feasible LP infeasible, where
+    /// another finds the optimum (measured on random scenarios whose values span 4 to 21
+    /// orders: benches/RESULTS.md, "Numerical trouble"). HiGHS answers `Optimal` only when
+    /// the unscaled solution meets its tolerances, so a rescue's optimum is as good as any.
+    fn rescue(
+        &self,
+        goal: Goal,
+        holds: &Holds,
+        keep: bool,
+        trouble: impl Fn(HighsModelStatus) -> bool,
+    ) -> Option<(Stage, Option<Warm>)> {
+        if self.is_mip() && holds.fixed.is_none() {
+            return None;
+        }
+        let mut last = None;
+        for method in RESCUES {
+            let got = self.solve_built(goal, holds, keep, method);
+            let done = got.0.fault || !trouble(got.0.status);
+            last = Some(got);
+            if done {
+                break;
+            }
+        }
+        last
+    }
+
+    fn solve_built(
+        &self,
+        goal: Goal,
+        holds: &Holds,
+        keep: bool,
+        method: Method,
+    ) -> (Stage, Option<Warm>) {
         let built = self.build(goal, holds, keep, &[]);
         let Some(mut model) = built.model else {
             return (built.layout.failed(HighsModelStatus::LoadError), None);
         };
-        self.set_time_limit(&mut model, None);
-        let mut solved = model.try_solve();
-        if !matches!(&solved, Ok(m) if m.status() != HighsModelStatus::SolveError) {
-            // Numerical trouble: simplex on coefficients that span some fifteen orders of
-            // magnitude (a demand of 2.5e-6 beside one of 8e9, a cost of 1e12 beside 0) can end
-            // in HiGHS's SolveError. The same stage, built anew, by the interior point method
-            // (with crossover: a vertex, so duals stay basic) solves those.
-            if let Some(mut again) = self.build(goal, holds, keep, &[]).model {
-                again.set_option("solver", "ipm");
-                self.set_time_limit(&mut again, None);
-                solved = again.try_solve();
-            }
+        if !built.mip {
+            method.apply(&mut model);
         }
-        let solved = match solved {
+        self.set_time_limit(&mut model, None);
+        let solved = match model.try_solve() {
             Ok(m) => m,
             Err(_) => return (built.layout.failed(HighsModelStatus::SolveError), None),
         };
@@ -1133,6 +1185,61 @@ pub(crate) static LARGE_WARM: crate::switch::Switch = crate::switch::Switch::new
 /// within HiGHS's tolerances (1e-7, the size of SPEC's holds), so such an answer is numerical;
 /// measured once: a `MinCost` stage whose holds sat at the tolerance, infeasible from the kept
 /// basis and optimal when built anew.
+/// How a stage's model is solved: as [`SubModel::build`] set it up (HiGHS's choice, or the
+/// interior point method for large LPs), or one of the rescues from numerical trouble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Choice,
+    /// The interior point method with crossover (a vertex, so duals stay basic).
+    InteriorPoint,
+    /// Primal simplex (HiGHS's choice for these LPs is dual simplex).
+    Primal,
+    /// Dual simplex without HiGHS's scaling of rows and columns.
+    UnscaledDual,
+    UnscaledPrimal,
+}
+
+/// The rescues, in the order tried: on random scenarios whose values span 4 to 21 orders of
+/// magnitude each of them was the first to answer on some stage that the others left.
+const RESCUES: [Method; 4] = [
+    Method::InteriorPoint,
+    Method::Primal,
+    Method::UnscaledDual,
+    Method::UnscaledPrimal,
+];
+
+impl Method {
+    fn apply(self, model: &mut highs::Model) {
+        let (solver, strategy, scale) = match self {
+            Method::Choice => return,
+            Method::InteriorPoint => ("ipm", None, None),
+            Method::Primal => ("simplex", Some(4), None),
+            Method::UnscaledDual => ("simplex", Some(1), Some(0)),
+            Method::UnscaledPrimal => ("simplex", Some(4), Some(0)),
+        };
+        model.set_option("solver", solver);
+        if let Some(strategy) = strategy {
+            model.set_option("simplex_strategy", strategy);
+        }
+        if let Some(scale) = scale {
+            model.set_option("simplex_scale_strategy", scale);
+        }
+    }
+}
+
+/// A status that is no answer and no proof of infeasibility: HiGHS gave up (`Unknown`,
+/// `SolveError`, an iteration limit...), which on a well-posed LP means numerical trouble.
+fn in_trouble(status: HighsModelStatus) -> bool {
+    !matches!(
+        status,
+        HighsModelStatus::Optimal
+            | HighsModelStatus::ModelEmpty
+            | HighsModelStatus::ReachedTimeLimit
+            | HighsModelStatus::Infeasible
+            | HighsModelStatus::UnboundedOrInfeasible
+    )
+}
+
 fn needs_retry(st: &Stage) -> bool {
     !st.fault
         && !matches!(
@@ -2324,23 +2431,35 @@ impl Stages<'_, '_> {
         self.run_stage(goal, holds, false)
     }
 
+    /// A later stage that HiGHS calls infeasible, or leaves in numerical trouble, is solved
+    /// again by the rescues ([`SubModel::rescue`]): the previous stage's plan satisfies its
+    /// holds, so "infeasible" there is HiGHS's simplex variant, not the LP. When none
+    /// answers, once more with every hold loosened from SPEC's 1e-7 to 1e-6
+    /// ([`Holds::loosened`]), first as built and then by the rescues: each hold sits at
+    /// HiGHS's own tolerance above what the previous plan reaches only within that
+    /// tolerance (seen where leximin's ceilings bind: exactly feasible, "infeasible" to
+    /// HiGHS from either basis). That plan may give up that much more (value, or a group's
+    /// ratio) where the alternative is no plan. A status a test forced ([`fault`]) is
+    /// final. Test: `oracle::values_spanning_many_orders_solve_as_the_naive_model_does`.
     fn run_stage(&mut self, goal: Goal, holds: &Holds, answer: bool) -> Result<Stage, Stopped> {
+        let k = self.done;
+        let failed =
+            |s: HighsModelStatus| k > 0 && matches!(stage_outcome(s, k), StageOutcome::Failed(_));
+        let troubled = |st: &Stage| !st.fault && failed(st.status);
         let mut st = self.run_warm(goal, holds);
-        let infeasible = matches!(
-            st.status,
-            HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible
-        );
-        if let (Some(v), true) = (holds.value_at_least, infeasible && !st.fault) {
-            // The value hold sits at HiGHS's own tolerance (1e-7) above what the value
-            // stage's plan reaches only within that tolerance (seen where leximin's ceilings
-            // bind: exactly feasible, "infeasible" to HiGHS from either basis). The stage is
-            // solved once more holding V >= V* - 1e-6 max(1, |V*|): this plan may then give up
-            // that much value (SPEC's hold is 1e-7), where the alternative is no plan.
-            let looser = Holds {
-                value_at_least: Some(v - 9.0 * LEX_TOL * v.abs().max(1.0)),
-                ..holds.clone()
-            };
-            st = self.sub.run(goal, &looser);
+        if troubled(&st) {
+            if let Some((again, _)) = self.sub.rescue(goal, holds, false, failed) {
+                st = again;
+            }
+        }
+        if troubled(&st) {
+            let looser = holds.loosened();
+            st = self.sub.solve_built(goal, &looser, false, Method::Choice).0;
+            if troubled(&st) {
+                if let Some((again, _)) = self.sub.rescue(goal, &looser, false, failed) {
+                    st = again;
+                }
+            }
         }
         self.settle(st, goal, answer)
     }
@@ -2355,6 +2474,19 @@ impl Stages<'_, '_> {
             }
             if let Some(lex) = self.lex.as_mut() {
                 match lex.solve(sub, goal, holds) {
+                    // A model built for this stage that simplex leaves in numerical trouble:
+                    // the interior point method, as for a stage built anew.
+                    Some(st)
+                        if lex.solves == 1
+                            && !lex.last_warm
+                            && !st.fault
+                            && in_trouble(st.status) =>
+                    {
+                        self.lex = None;
+                        return sub
+                            .rescue(goal, holds, false, in_trouble)
+                            .map_or(st, |(st, _)| st);
+                    }
                     Some(st) if (lex.solves == 1 && !lex.last_warm) || !needs_retry(&st) => {
                         return st
                     }
@@ -2601,7 +2733,9 @@ impl Stages<'_, '_> {
     /// group's new ratio, until the bound is within [`PROPORTIONAL_GAP`] of the plan's true
     /// objective. A group at ratio 0 is checked once with its own largest ratio: if no plan
     /// can serve it, it is left out of the sum; if some plan can, a steeper tangent (at a
-    /// tenth of the smallest so far) is added each round until the group is served. Every
+    /// tenth of the smallest so far) is added each round until the group is served, or left
+    /// out once the tangent at [`MIN_TANGENT`] has not served it (indivisible needs that
+    /// keep groups from being served together). Every
     /// round's plan is feasible and is kept as the answer so far (a time limit keeps it).
     fn proportional(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
         let sub = self.sub;
@@ -2622,10 +2756,15 @@ impl Stages<'_, '_> {
                     let best = self.check_stage(Goal::MaxGroupRatio(g), holds)?;
                     servable[g] = Some(sub.group_ratios(&best.x)[g] > MIN_TANGENT);
                 }
-                if servable[g] == Some(false) {
+                let smallest = holds.tangents[g].iter().copied().fold(1.0, f64::min);
+                // Served by some plan alone, yet not in this one under the steepest tangent:
+                // indivisible needs keep it from being served together with the groups that
+                // are (each group of two can be served, not both at once), and every plan's
+                // sum is -inf. It is left out too, and named, rather than cut for ever (the
+                // rounds used to run out and answer `time_limit` with no time limit set).
+                if servable[g] == Some(false) || smallest <= MIN_TANGENT {
                     holds.tangents[g].clear();
                 } else {
-                    let smallest = holds.tangents[g].iter().copied().fold(1.0, f64::min);
                     holds.tangents[g].push((smallest / 10.0).max(MIN_TANGENT));
                 }
                 cut = true;

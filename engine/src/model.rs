@@ -289,11 +289,11 @@ impl Policy {
 impl Need {
     /// SPEC's candidate starts `S_n = {earliest + k slot_h} ∩ [earliest, deadline]` of a need
     /// with `duration_h` (only `earliest` without a deadline); `[earliest]` (absent = 0) for a
-    /// need without one. Each start is computed from `k`, never accumulated, so that every
-    /// reader of the model gets the same numbers.
+    /// need without one. Each start is computed from `k`, never accumulated, and kept to
+    /// 1e-9 h ([`snap_time`]), so that every reader of the model gets the same numbers.
     pub fn starts(&self, slot_h: f64) -> impl Iterator<Item = f64> + '_ {
         let first = self.earliest.unwrap_or(0.0);
-        (0..self.start_count(slot_h)).map(move |k| first + k as f64 * slot_h)
+        (0..self.start_count(slot_h)).map(move |k| snap_time(first + k as f64 * slot_h))
     }
 
     /// How many candidate starts [`Need::starts`] gives.
@@ -326,18 +326,35 @@ pub(crate) fn dimension_names<'a>(
     dims
 }
 
-/// How many of `first + k slot` (k = 0, 1, ...) lie in `[first, last]` (at least one: `first`).
+/// A time (hours) to the nearest 1e-9 h (3.6 µs), where the time model compares times it
+/// computed: starts `first + k slot` and ends `start + duration_h + turnaround_h`. Decimal
+/// inputs then meet as they are written: 3 x 0.1 is 0.30000000000000004 in binary, past a
+/// deadline of 0.3 that SPEC's `[earliest, deadline]` includes, and 0.1 + 0.2 would end a
+/// loan after a start at 0.3. Times past 2^53 ns (~9e6 h) are kept as they are: there a
+/// nanosecond is below a double's resolution.
+pub(crate) fn snap_time(h: f64) -> f64 {
+    const PER_HOUR: f64 = 1e9;
+    if h.abs() * PER_HOUR >= 9.0e15 {
+        return h;
+    }
+    (h * PER_HOUR).round() / PER_HOUR
+}
+
+/// How many of `first + k slot` (k = 0, 1, ...), each to [`snap_time`], lie in
+/// `[first, last]` (at least one: `first`).
 pub(crate) fn start_count(first: f64, last: f64, slot: f64) -> usize {
+    let last = snap_time(last);
+    let past = |k: f64| snap_time(first + k * slot) > last;
     let mut k = ((last - first) / slot).floor().max(0.0);
     // Guard the division's rounding: the count is that of the values the formula produces.
     // The rounding is off by a step or two at most; above 2^53 a step of 1 changes nothing,
     // so the loop is bounded (such counts are refused before any start is made).
     for _ in 0..4 {
-        if k > 0.0 && first + k * slot > last {
+        if k > 0.0 && past(k) {
             k -= 1.0;
         }
     }
-    if first + (k + 1.0) * slot <= last {
+    if !past(k + 1.0) {
         k += 1.0;
     }
     k.min(usize::MAX as f64 / 2.0) as usize + 1

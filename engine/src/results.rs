@@ -2,7 +2,7 @@
 
 use crate::explain::Why;
 use crate::graph::distance;
-use crate::model::Objective;
+use crate::model::{snap_time, Objective};
 use crate::solve::{group_key, Infeasibility, Outcome, SolverUsed, Solvers, Status};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field, Schema};
@@ -30,7 +30,8 @@ pub struct Summary {
     pub coverage_ratio: f64,
     /// Share of priority served, per group.
     pub groups: BTreeMap<String, f64>,
-    /// Objective proportional: the groups that no plan can serve, left out of its sum.
+    /// Objective proportional: the groups that no plan can serve, left out of its sum; with
+    /// indivisible needs also those that no plan serves together with the groups served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups_left_out: Option<Vec<String>>,
     pub min_group_ratio: f64,
@@ -236,7 +237,7 @@ impl Report {
                 distance_km: distance(&s.resources[edge.resource()], need),
                 amounts,
                 start_h: start_h.filter(|_| need.duration_h.is_some()),
-                end_h: start_h.zip(need.duration_h).map(|(a, d)| a + d),
+                end_h: start_h.zip(need.duration_h).map(|(a, d)| snap_time(a + d)),
             });
         }
         if let Some(t) = &net.time {

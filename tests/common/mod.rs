@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod alloc;
 pub mod pg;
 pub mod process;
 pub mod server;

@@ -1,7 +1,7 @@
 //! SPEC section 2's link rules for one pair, and the exclusion reason a planner reads.
 
 use super::{distance, Edge};
-use crate::model::{Need, Policy, Resource, Scenario};
+use crate::model::{snap_time, Need, Policy, Resource, Scenario};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -248,9 +248,11 @@ pub fn usable_starts<'a>(
     slot: f64,
 ) -> impl Iterator<Item = (f64, f64)> + 'a {
     let busy = n.duration_h.unwrap_or(0.0) + r.turnaround_h.unwrap_or(0.0);
+    let ready = snap_time(ready);
+    let until = r.available_until.map(snap_time);
     n.starts(slot)
-        .filter(move |&s| s >= ready && r.available_until.is_none_or(|u| s + busy <= u))
-        .map(move |s| (s, s + busy))
+        .map(move |s| (s, snap_time(s + busy)))
+        .filter(move |&(s, end)| s >= ready && until.is_none_or(|u| end <= u))
 }
 
 /// Whether `a` and `b`, the same resource before and after a change of its capacities

@@ -6,7 +6,7 @@ use super::{
     EventError, EventKind, Flushed, LoggedEventId, MatchChange, Pending, Proposal, Refusal,
     ReplayError, Session, EPS,
 };
-use crate::model::Quantities;
+use crate::model::{snap_time, Quantities};
 use crate::timed::Bookings;
 use std::collections::BTreeSet;
 
@@ -590,7 +590,9 @@ impl Session {
                     amounts,
                     active: true,
                     start_h,
-                    end_h: start_h.zip(residual.duration_h).map(|(s, d)| s + d),
+                    end_h: start_h
+                        .zip(residual.duration_h)
+                        .map(|(s, d)| snap_time(s + d)),
                     returned_h: None,
                 };
                 let ri = self.res_ix[resource];
