@@ -1067,3 +1067,35 @@ fn a_replan_past_the_budget_answers_replanning_and_streams_the_plan() {
     let r = events(&s, &id, json!([incident("i2", 45.03, 1, 1)])).json();
     assert_eq!(r["seq"], 7);
 }
+
+/// A scenario the solver fails on because its values span 21 orders of magnitude is the
+/// input's to mend: 422 `values_too_wide`, the message and details naming the smallest and
+/// the largest value (it was a 500 "internal error"). The first such scenario among random
+/// ones (`oracle::wide_scenario`) is found by solving them in process.
+#[test]
+fn values_too_wide_for_the_solver_are_a_422_naming_them() {
+    use commonsnet_engine::solve::{try_solve_with, SolveError, SolveOptions};
+    let (value, span) = (0..400)
+        .find_map(|seed| {
+            let value = crate::oracle::wide_scenario(seed, 21.0, "none");
+            let s = commonsnet_engine::scenario_from_value(&value).unwrap();
+            match try_solve_with(&s, &SolveOptions::default()) {
+                Err(SolveError::WideValues { span, .. }) => Some((value, span)),
+                _ => None,
+            }
+        })
+        .expect("some scenario spanning 21 orders fails");
+    let s = Server::in_temp_dir(&[]);
+    let r = post_json(&s, "/v1/solve", &value, None);
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    assert_eq!(body["error"]["code"], "values_too_wide");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("orders of magnitude"), "{message}");
+    let place = |at: &commonsnet_engine::solve::ValueAt| json!({"table": at.table, "row": at.row, "field": at.field, "value": at.value});
+    assert_eq!(
+        body["error"]["details"],
+        json!([place(&span.smallest), place(&span.largest)])
+    );
+    assert!(span.orders() > commonsnet_engine::solve::RELIABLE_ORDERS);
+}

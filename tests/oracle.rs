@@ -341,7 +341,7 @@ fn max_min_over_one_group_is_solved_as_coverage_and_matches_the_naive_model() {
 /// Scenarios whose capacities, demands, priorities and link costs each span `orders` orders
 /// of magnitude (`10^u`, `u` uniform in `[-orders/2, orders/2]`), two dimensions, needs in
 /// three communities, explicit links.
-fn wide_scenario(seed: u64, orders: f64, fairness: &str) -> Value {
+pub(crate) fn wide_scenario(seed: u64, orders: f64, fairness: &str) -> Value {
     let mut rng = Rng::new(seed);
     let mag = move |rng: &mut Rng| 10f64.powf(rng.range(-orders / 2.0, orders / 2.0));
     let communities = ["a", "b", "c"];

@@ -6,6 +6,7 @@
 use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use commonsnet_engine::solve::SolveError;
 use commonsnet_engine::InvalidInput;
 use serde::Serialize;
 use serde_json::Value;
@@ -44,6 +45,9 @@ closed_set! {
         InvalidInput = "invalid_input",
         /// 422: the job asks for more than the server's limits.
         JobTooLarge = "job_too_large",
+        /// 422: the solver failed on a scenario whose values of one kind span more orders of
+        /// magnitude than it solves reliably; details name the smallest and the largest.
+        ValuesTooWide = "values_too_wide",
         QueueFull = "queue_full",
         TooManySessions = "too_many_sessions",
         HeadersTooLarge = "headers_too_large",
@@ -75,7 +79,9 @@ impl Code {
             Code::UnsupportedMediaType | Code::UnsupportedEncoding => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Code::InvalidInput | Code::JobTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidInput | Code::JobTooLarge | Code::ValuesTooWide => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Code::QueueFull | Code::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -241,7 +247,7 @@ pub enum InternalError {
     Join(#[from] tokio::task::JoinError),
     /// The solver failed on a valid scenario (not the client's fault).
     #[error("solve: {0}")]
-    Solve(#[from] commonsnet_engine::solve::SolveError),
+    Solve(#[from] SolveError),
     /// A session's actor failed on the request (it was restored from its log).
     #[error("the session failed while handling this request; it was restored from its log and the request was not applied")]
     SessionFailed,
@@ -301,6 +307,31 @@ internal_sources!(
     tokio::task::JoinError,
     arrow_schema::ArrowError,
 );
+
+/// A solve that failed: a 422 when the input's values span more orders of magnitude than
+/// the solver takes reliably (the input can mend it: details name the two values),
+/// otherwise ours, a 500 logged with what failed.
+impl From<SolveError> for ApiError {
+    fn from(e: SolveError) -> Self {
+        match &e {
+            SolveError::WideValues { span, .. } => {
+                let place = |at: &commonsnet_engine::solve::ValueAt| {
+                    serde_json::json!({
+                        "table": at.table,
+                        "row": at.row,
+                        "field": at.field,
+                        "value": at.value,
+                    })
+                };
+                let details = vec![place(&span.smallest), place(&span.largest)];
+                UserError::new(Code::ValuesTooWide, e.to_string())
+                    .with_details(details)
+                    .into()
+            }
+            SolveError::Solver(_) => ApiError::Internal(e.into()),
+        }
+    }
+}
 
 /// The error body for rejected scenario input (also used by the CLI's tests).
 pub fn invalid_input_body(e: &InvalidInput) -> Value {
@@ -372,6 +403,7 @@ mod tests {
             ("unsupported_encoding", 415),
             ("invalid_input", 422),
             ("job_too_large", 422),
+            ("values_too_wide", 422),
             ("queue_full", 429),
             ("too_many_sessions", 429),
             ("headers_too_large", 431),

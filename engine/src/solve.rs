@@ -106,13 +106,163 @@ impl Serialize for Solvers {
     }
 }
 
-/// A solve that produced no answer: the solver failed (not the input: invalid input is
-/// refused before solving, and infeasibility or a time limit are answers).
+/// A solve that produced no answer: the solver failed (invalid input is refused before
+/// solving, and infeasibility or a time limit are answers).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SolveError {
     /// HiGHS returned an error, or a status that is not an answer, in some stage.
     #[error("the LP/MIP solver failed: {0}")]
     Solver(String),
+    /// The solver failed on a scenario whose values of one kind span more than
+    /// [`RELIABLE_ORDERS`] orders of magnitude: an LP in double precision is not solved
+    /// reliably there, so the input can mend it (rescaled units) where the service cannot.
+    #[error(
+        "the LP/MIP solver failed: {message}. The scenario's {kind} span {orders:.0} orders of \
+         magnitude, from {} to {}; up to {RELIABLE_ORDERS} solve reliably: express them in \
+         other units, or drop the values too small to matter",
+        .span.smallest, .span.largest,
+        kind = .span.kind.as_str(), orders = .span.orders()
+    )]
+    WideValues {
+        message: String,
+        span: Box<ValueSpan>,
+    },
+}
+
+/// How many orders of magnitude one kind of value may span before a solver failure is put
+/// down to it: random scenarios spanning up to 9 all solve (benches/RESULTS.md, "Numerical
+/// trouble"); at 12 and more some fail whatever HiGHS is asked.
+pub const RELIABLE_ORDERS: f64 = 9.0;
+
+/// The kinds of value an LP holds side by side: quantities are its matrix and bounds,
+/// priorities and costs its objectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Quantities,
+    Priorities,
+    Costs,
+}
+
+impl ValueKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueKind::Quantities => "capacities, demands and uses",
+            ValueKind::Priorities => "priorities",
+            ValueKind::Costs => "costs",
+        }
+    }
+}
+
+/// The smallest and the largest non-zero magnitude of one kind of value, and where each is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueSpan {
+    pub kind: ValueKind,
+    pub smallest: ValueAt,
+    pub largest: ValueAt,
+}
+
+impl ValueSpan {
+    pub fn orders(&self) -> f64 {
+        (self.largest.value.abs() / self.smallest.value.abs()).log10()
+    }
+
+    /// The widest span of the scenario's input values, by kind (zeros left out: they are
+    /// no coefficient); `None` with fewer than two non-zero values of every kind.
+    pub fn widest(s: &Scenario) -> Option<ValueSpan> {
+        let mut spans: Vec<ValueSpan> = Vec::new();
+        let mut note = |kind: ValueKind, at: ValueAt| {
+            if at.value == 0.0 || !at.value.is_finite() {
+                return;
+            }
+            let m = at.value.abs();
+            match spans.iter_mut().find(|x| x.kind == kind) {
+                None => spans.push(ValueSpan {
+                    kind,
+                    smallest: at.clone(),
+                    largest: at,
+                }),
+                Some(x) if m < x.smallest.value.abs() => x.smallest = at,
+                Some(x) if m > x.largest.value.abs() => x.largest = at,
+                Some(_) => {}
+            }
+        };
+        let at = |table: &'static str, row: usize, field: String, value: f64| ValueAt {
+            table,
+            row,
+            field,
+            value,
+        };
+        for (row, r) in s.resources.iter().enumerate() {
+            for (d, &v) in &r.capacity {
+                note(
+                    ValueKind::Quantities,
+                    at("resources", row, format!("capacity.{d}"), v),
+                );
+            }
+            note(
+                ValueKind::Costs,
+                at("resources", row, "cost".into(), r.cost),
+            );
+        }
+        for (row, n) in s.needs.iter().enumerate() {
+            for (d, &v) in &n.demand {
+                note(
+                    ValueKind::Quantities,
+                    at("needs", row, format!("demand.{d}"), v),
+                );
+            }
+            note(
+                ValueKind::Priorities,
+                at("needs", row, "priority".into(), n.priority),
+            );
+        }
+        for (row, l) in s.links.iter().flatten().enumerate() {
+            for (d, &v) in &l.use_ {
+                note(
+                    ValueKind::Quantities,
+                    at("links", row, format!("use.{d}"), v),
+                );
+            }
+            note(ValueKind::Costs, at("links", row, "cost".into(), l.cost));
+        }
+        spans
+            .into_iter()
+            .max_by(|a, b| a.orders().total_cmp(&b.orders()))
+    }
+}
+
+/// One input value: its table, row (0-based) and field (its JSON name), shown as the
+/// validator shows a problem's place: `needs[3].demand.u`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueAt {
+    pub table: &'static str,
+    pub row: usize,
+    pub field: String,
+    pub value: f64,
+}
+
+impl std::fmt::Display for ValueAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.3e} at {}[{}].{}",
+            self.value, self.table, self.row, self.field
+        )
+    }
+}
+
+impl SolveError {
+    /// The failure of a solve of `s`: [`SolveError::WideValues`] when some kind of value
+    /// spans more than [`RELIABLE_ORDERS`].
+    fn of_failure(s: &Scenario, message: String) -> SolveError {
+        match ValueSpan::widest(s) {
+            Some(span) if span.orders() > RELIABLE_ORDERS => SolveError::WideValues {
+                message,
+                span: Box::new(span),
+            },
+            _ => SolveError::Solver(message),
+        }
+    }
 }
 
 /// Why a scenario has no plan: the needs and groups whose hard constraints cannot hold.
@@ -682,7 +832,7 @@ fn merge_optimised(
             1 => String::new(),
             n => format!(" (and {} more part(s) failed)", n - 1),
         };
-        return Err(SolveError::Solver(format!("{first}{more}")));
+        return Err(SolveError::of_failure(s, format!("{first}{more}")));
     }
     sol.troubled = infeasible_needs
         .iter()

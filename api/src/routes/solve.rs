@@ -214,7 +214,7 @@ impl Drop for WaitingSolve {
         BodyRejected,
         Unauthorized,
         NotAcceptable,
-        (status = 422, description = "Invalid scenario; details name table, row and field", body = ErrorBody),
+        (status = 422, description = "Invalid scenario (details name table, row and field), or values that span more orders of magnitude than the solver takes reliably (`values_too_wide`: details name the smallest and the largest)", body = ErrorBody),
         (status = 429, description = "Too many solves waiting for a worker; see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn solve(
@@ -287,7 +287,8 @@ pub(super) async fn solve(
         time_limit_s: Some(st.config.time_limit_s),
         ..Default::default()
     };
-    // A solver failure is ours, not the client's: a 500, logged with what failed.
+    // A solver failure is ours (a 500, logged with what failed), unless the scenario's
+    // values span too many orders of magnitude (a 422 naming them): `From<SolveError>`.
     let report = blocking(move || {
         let _permit = permit;
         commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| {
@@ -299,7 +300,7 @@ pub(super) async fn solve(
         })
     })
     .await?
-    .map_err(InternalError::from)?;
+    .map_err(ApiError::from)?;
     st.metrics
         .solve(&report.summary.solver.to_string(), report.summary.solve_ms);
     match wanted {
