@@ -186,44 +186,34 @@ impl ValueSpan {
                 Some(_) => {}
             }
         };
-        let at = |table: &'static str, row: usize, field: String, value: f64| ValueAt {
-            table,
-            row,
-            field,
-            value,
-        };
+        // A row's quantities (`capacity.u`, ...) and its one other value (a cost, a priority).
+        let mut row_values =
+            |table: &'static str,
+             row: usize,
+             (prefix, quantities): (&str, &crate::model::Quantities),
+             (kind, field, value): (ValueKind, &str, f64)| {
+                let at = |field: String, value: f64| ValueAt {
+                    table,
+                    row,
+                    field,
+                    value,
+                };
+                for (d, &v) in quantities {
+                    note(ValueKind::Quantities, at(format!("{prefix}.{d}"), v));
+                }
+                note(kind, at(field.into(), value));
+            };
         for (row, r) in s.resources.iter().enumerate() {
-            for (d, &v) in &r.capacity {
-                note(
-                    ValueKind::Quantities,
-                    at("resources", row, format!("capacity.{d}"), v),
-                );
-            }
-            note(
-                ValueKind::Costs,
-                at("resources", row, "cost".into(), r.cost),
-            );
+            let cost = (ValueKind::Costs, "cost", r.cost);
+            row_values("resources", row, ("capacity", &r.capacity), cost);
         }
         for (row, n) in s.needs.iter().enumerate() {
-            for (d, &v) in &n.demand {
-                note(
-                    ValueKind::Quantities,
-                    at("needs", row, format!("demand.{d}"), v),
-                );
-            }
-            note(
-                ValueKind::Priorities,
-                at("needs", row, "priority".into(), n.priority),
-            );
+            let priority = (ValueKind::Priorities, "priority", n.priority);
+            row_values("needs", row, ("demand", &n.demand), priority);
         }
         for (row, l) in s.links.iter().flatten().enumerate() {
-            for (d, &v) in &l.use_ {
-                note(
-                    ValueKind::Quantities,
-                    at("links", row, format!("use.{d}"), v),
-                );
-            }
-            note(ValueKind::Costs, at("links", row, "cost".into(), l.cost));
+            let cost = (ValueKind::Costs, "cost", l.cost);
+            row_values("links", row, ("use", &l.use_), cost);
         }
         spans
             .into_iter()
