@@ -366,3 +366,64 @@ fn a_report_into_the_scenario_directory_keeps_the_scenario() {
     let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&dir));
     assert!(err.contains("are both the resources table"), "{err}");
 }
+
+/// `commonsnet simulate ... | head -1` and `commonsnet generate ... | head -c 0` made
+/// `println!` panic ("failed printing to stdout: Broken pipe", exit 101) once the reader had
+/// gone. Both now print through the helper `solve` uses and end quietly with status 0, their
+/// tables written all the same. The pipe's read end is closed before the command starts, so
+/// every write meets a gone reader.
+#[test]
+fn simulate_and_generate_end_quietly_on_a_closed_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs.parquet");
+    let scenario = dir.path().join("urban.json");
+    let cases: [(Vec<&OsStr>, &Path); 2] = [
+        (
+            vec![
+                "simulate".as_ref(),
+                "--generator".as_ref(),
+                "urban".as_ref(),
+                "--scenarios".as_ref(),
+                "1".as_ref(),
+                "--scale".as_ref(),
+                "0.2".as_ref(),
+                "--policies".as_ref(),
+                "greedy".as_ref(),
+                "--out".as_ref(),
+                runs.as_os_str(),
+            ],
+            &runs,
+        ),
+        (
+            vec![
+                "generate".as_ref(),
+                "urban".as_ref(),
+                "--scale".as_ref(),
+                "0.2".as_ref(),
+                "--out".as_ref(),
+                scenario.as_os_str(),
+            ],
+            &scenario,
+        ),
+    ];
+    for (args, written) in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = commonsnet()
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            written.exists(),
+            "{args:?}: {} not written",
+            written.display()
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! `commonsnet generate`: one scenario from a pilot generator, as JSON or a table directory.
 
-use super::{describe, typed, OutFormat};
+use super::{describe, print_line, typed, OutFormat};
 use anyhow::{Context, Result};
 use commonsnet_datasets::generate::{Clock, GenerateError, Generator};
 use commonsnet_datasets::{write_scenario_tables, DatasetError};
@@ -61,10 +61,11 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         )
         .map_err(describe)?;
     }
-    println!(
-        "{}",
-        serde_json::json!({"name": scenario.name(), "needs": scenario.needs().len(),
+    // Written already: a reader gone before this line is no failure.
+    print_line(
+        &serde_json::json!({"name": scenario.name(), "needs": scenario.needs().len(),
             "resources": scenario.resources().len(), "out": args.out.display().to_string()})
-    );
+        .to_string(),
+    )?;
     Ok(())
 }

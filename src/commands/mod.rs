@@ -6,9 +6,10 @@ pub mod serve;
 pub mod simulate;
 pub mod solve;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::{DatasetError, TableFormat};
+use std::io::Write as _;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum OutFormat {
@@ -78,5 +79,29 @@ pub fn describe(e: DatasetError) -> anyhow::Error {
             )
         }
         other => anyhow!(other),
+    }
+}
+
+/// What became of a line written to standard output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    Yes,
+    /// The reader closed the pipe (`commonsnet solve ... | head -c 10`,
+    /// `commonsnet simulate ... | head -1`).
+    ReaderGone,
+}
+
+/// Write one line to standard output through its lock. A reader that has gone is not a
+/// failure: the lines were for it alone, so the command stops quietly with status 0, as the
+/// SIGPIPE that kills a C program there would have stopped it (Rust ignores SIGPIPE: the
+/// write fails with `BrokenPipe`, on which `println!` panicked with status 101). Every command
+/// prints through it. Callers stop at `ReaderGone`: once nobody reads the answers, no further
+/// line is printed, nor instance solved, nor its `--out` written.
+pub fn print_line(line: &str) -> Result<Printed> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(Printed::Yes),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Printed::ReaderGone),
+        Err(e) => Err(anyhow!("writing to standard output: {e}")),
     }
 }

@@ -1,7 +1,7 @@
 //! `commonsnet simulate`: a batch of scenarios x policies x replicates on one pool, written as
 //! a run table and summarised per policy.
 
-use super::{describe, seconds, thread_count, typed, ArgError};
+use super::{describe, print_line, seconds, thread_count, typed, ArgError, Printed};
 use anyhow::{anyhow, Result};
 use commonsnet_datasets::generate::{self, Clock, Generator};
 use commonsnet_datasets::{frames, read_scenario, TableFormat};
@@ -262,21 +262,29 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let table = rows_to_batch(&rows)?;
     commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == Status::Error).count();
-    println!(
-        "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
-        total as f64 / secs,
-        pool.current_num_threads(),
-        args.out.display()
-    );
-    println!(
-        "{:<14} {:<20} {:>5} {:>12} {:>12} {:>12} {:>12}",
-        "policy", "metric", "runs", "mean", "p10", "p50", "p90"
-    );
+    let mut lines = vec![
+        format!(
+            "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
+            total as f64 / secs,
+            pool.current_num_threads(),
+            args.out.display()
+        ),
+        format!(
+            "{:<14} {:<20} {:>5} {:>12} {:>12} {:>12} {:>12}",
+            "policy", "metric", "runs", "mean", "p10", "p50", "p90"
+        ),
+    ];
     for m in frames::summarise_runs(&table)? {
-        println!(
+        lines.push(format!(
             "{:<14} {:<20} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
             m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
-        );
+        ));
+    }
+    // The table is written: a reader that stops reading the summary stops only the summary.
+    for line in &lines {
+        if print_line(line)? == Printed::ReaderGone {
+            break;
+        }
     }
     Ok(())
 }

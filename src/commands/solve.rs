@@ -1,7 +1,7 @@
 //! `commonsnet solve`: a scenario (JSON file or table directory) or a benchmark instance
 //! (DIMACS `.min`/`.asn`, OR-Library GAP or assignment), one JSON line per instance.
 
-use super::{describe, thread_count, OutFormat};
+use super::{describe, print_line, thread_count, OutFormat, Printed};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::dimacs;
@@ -12,7 +12,6 @@ use commonsnet_engine::{Report, SolveOptions};
 use commonsnet_solvers::{solve_assignment, AssignmentError, FlowError, FlowMethod, MinCostFlow};
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -146,29 +145,6 @@ fn check_options(args: &SolveArgs, format: InputFormat) -> Result<()> {
         args.file.display(),
         refused.join("; ")
     )
-}
-
-/// What became of a line written to standard output.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Printed {
-    Yes,
-    /// The reader closed the pipe (`commonsnet solve ... | head -c 10`).
-    ReaderGone,
-}
-
-/// Write one line to standard output through its lock. A reader that has gone is not a
-/// failure: the lines were for it alone, so the command stops quietly with status 0, as the
-/// SIGPIPE that kills a C program there would have stopped it (Rust ignores SIGPIPE: the
-/// write fails with `BrokenPipe`, on which `println!` panicked with status 101). Callers stop
-/// at `ReaderGone`: once nobody reads the answers, no further instance is solved, nor its
-/// `--out` written.
-fn print_line(line: &str) -> Result<Printed> {
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Ok(()) => Ok(Printed::Yes),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Printed::ReaderGone),
-        Err(e) => Err(anyhow!("writing to standard output: {e}")),
-    }
 }
 
 /// A benchmark result line: status, objective (in the instance's sense), solver, solve time.
