@@ -183,3 +183,24 @@ def test_a_panic_in_the_engine_is_an_exception_and_python_goes_on(flood: dict[st
     with pytest.raises(commonsnet.EngineError, match="boom"):
         _commonsnet._panic_inside_the_engine("boom")
     assert commonsnet.solve(flood).status == "optimal"
+
+
+def test_polars_sets_of_categoricals_are_read_as_sets() -> None:
+    """A polars set column of categoricals (`List(Categorical)`: Arrow lists of dictionary
+    encoded strings) is read as its strings, as `List(String)` is."""
+    s = commonsnet.generate("urban", seed=3, scale=0.3)
+    want = commonsnet.solve(s)
+
+    def categorical(t: pa.Table) -> pl.DataFrame:
+        df = pl.from_arrow(t)
+        assert isinstance(df, pl.DataFrame)
+        lists = [c for c, d in df.schema.items() if d == pl.List(pl.String)]
+        assert lists, df.schema
+        return df.with_columns([pl.col(c).cast(pl.List(pl.Categorical)) for c in lists])
+
+    needs, resources = categorical(s.needs), categorical(s.resources)
+    assert any(isinstance(d, pl.List) and d.inner == pl.Categorical for d in needs.schema.values())
+    got = commonsnet.solve(resources=resources, needs=needs, policy=s.policy, name=s.name)
+    for k in SUMMARY_KEYS:
+        assert got.summary[k] == want.summary[k], k
+    assert got.allocations.equals(want.allocations)

@@ -59,6 +59,11 @@ fn shared_text_bytes(column: &Column) -> usize {
             DataType::List(_) => items(values.as_list::<i32>().value(i)),
             DataType::LargeList(_) => items(values.as_list::<i64>().value(i)),
             DataType::FixedSizeList(_, _) => items(values.as_fixed_size_list().value(i)),
+            // A list's dictionary-encoded item (polars' `List(Categorical)`): its value.
+            DataType::Dictionary(..) => {
+                let item = values.slice(i, 1);
+                Column::new(item.as_ref()).map_or(0, |c| shared_text_bytes(&c))
+            }
             _ => 0,
         }
     }
@@ -81,7 +86,7 @@ fn shared_text_bytes(column: &Column) -> usize {
         Column::Plain(col) => match col.data_type() {
             DataType::Utf8View => cells_text(*col),
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
-                if f.data_type() == &DataType::Utf8View =>
+                if matches!(f.data_type(), DataType::Utf8View | DataType::Dictionary(..)) =>
             {
                 // List offsets only grow: each item is one cell's, its text the view's.
                 let items = match col.data_type() {
@@ -380,18 +385,27 @@ pub(super) fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, Cel
     }
 }
 
-/// The items of one list cell: strings only (sets are `list<utf8>`); null items are skipped.
+/// The items of one list cell: strings only (sets are `list<utf8>`), plain or
+/// dictionary-encoded (polars' `List(Categorical)`); null items are skipped.
 fn list_value(values: &dyn Array, list_type: &DataType) -> Result<Option<Value>, CellError> {
-    if !matches!(
-        values.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    ) {
+    let text = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+        )
+    };
+    let readable = match values.data_type() {
+        DataType::Dictionary(_, v) => text(v),
+        t => text(t),
+    };
+    if !readable {
         return Err(unsupported(list_type));
     }
+    let items = Column::new(values).map_err(|_| unsupported(list_type))?;
     // A list of nulls has a length and no buffer: its length is not a size to allocate.
     let mut out = Vec::with_capacity(values.len().min(1024));
     for j in 0..values.len() {
-        if let Some(v) = cell_value(values, j)? {
+        if let Some(v) = items.cell(j)? {
             out.push(v);
         }
     }
@@ -475,10 +489,19 @@ mod tests {
             Arc::new(lists.finish()),
         )
         .unwrap();
-        let shared: [ArrayRef; 3] = [
+        // A list of one dictionary-encoded item per cell (polars' `List(Categorical)`).
+        let mut categorical = arrow_array::builder::ListBuilder::new(
+            arrow_array::builder::StringDictionaryBuilder::<Int8Type>::new(),
+        );
+        for _ in 0..5000 {
+            categorical.values().append_value(&big);
+            categorical.append(true);
+        }
+        let shared: [ArrayRef; 4] = [
             dictionary(vec![0; 5000], vec![&big]),
             Arc::new(views.finish()),
             Arc::new(list_dictionary),
+            Arc::new(categorical.finish()),
         ];
         for kind in shared {
             let e = scenario_from_batches(&[kinds(kind)], &[needs()], None, None, None)
@@ -502,6 +525,42 @@ mod tests {
         .expect("valid");
         let kinds: Vec<&str> = s.resources().iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["shelter", "van", "shelter"]);
+    }
+
+    /// polars' `List(Categorical)`: a set column whose items are dictionary-encoded strings,
+    /// read as its strings (it was refused as an unsupported column type).
+    #[test]
+    fn a_set_of_dictionary_encoded_strings_is_read_as_its_strings() {
+        use arrow_array::builder::{ListBuilder, StringDictionaryBuilder};
+        use arrow_array::types::Int8Type;
+        let mut skills = ListBuilder::new(StringDictionaryBuilder::<Int8Type>::new());
+        skills.values().append_value("first_aid");
+        skills.values().append_value("driving");
+        skills.append(true);
+        skills.values().append_null();
+        skills.values().append_value("driving");
+        skills.append(true);
+        skills.append(false);
+        let batch = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(StringArray::from(vec!["r0", "r1", "r2"])) as ArrayRef,
+            ),
+            ("kind", Arc::new(StringArray::from(vec!["shelter"; 3]))),
+            ("cap_beds", Arc::new(Int64Array::from(vec![1; 3]))),
+            ("skills", Arc::new(skills.finish())),
+        ])
+        .unwrap();
+        let s = scenario_from_batches(&[batch], &[needs()], None, None, None).expect("valid");
+        let skills: Vec<Vec<&str>> = s
+            .resources()
+            .iter()
+            .map(|r| r.skills.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            skills,
+            [vec!["driving", "first_aid"], vec!["driving"], vec![]]
+        );
     }
 
     #[test]
