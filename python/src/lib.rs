@@ -116,9 +116,21 @@ fn threads_arg(threads: Option<usize>) -> Result<Option<usize>, Failure> {
     }
 }
 
+/// The threads of a solve: the caller's, else the policy's, else one per core, so that the
+/// engine always builds a pool for the call. `None` would run it on rayon's global pool,
+/// whose threads a child forked after the parent solved (`multiprocessing` on Linux) does not
+/// have: its solve waited for them forever.
+fn solve_threads(s: &Scenario, threads: Option<usize>) -> Result<usize, Failure> {
+    Ok(threads_arg(threads)?
+        .or(s.policy().threads)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        }))
+}
+
 fn solve_scenario(s: &Scenario, explain: bool, threads: Option<usize>) -> Result<Solved, Failure> {
     let opts = SolveOptions {
-        threads: threads_arg(threads)?,
+        threads: Some(solve_threads(s, threads)?),
         ..Default::default()
     };
     let outcome = commonsnet_engine::solve::try_solve_with(s, &opts).map_err(engine_err)?;

@@ -185,6 +185,39 @@ def test_a_panic_in_the_engine_is_an_exception_and_python_goes_on(flood: dict[st
     assert commonsnet.solve(flood).status == "optimal"
 
 
+def _solve_in_child(scenario: dict[str, Any], out: Any) -> None:
+    r = commonsnet.solve(scenario)
+    out.put((r.summary, r.allocations.to_pylist()))
+
+
+def test_a_forked_child_solves_after_the_parent_did(flood: dict[str, Any]) -> None:
+    """A child forked after the parent solved with the default threads (multiprocessing,
+    ProcessPoolExecutor on Linux) solves too: its solve waited forever for the threads of
+    rayon's global pool, which a forked child does not have."""
+    import multiprocessing
+    import queue
+
+    # Components solved in parallel: the pool's threads are started in the parent.
+    scenario = {**flood, "policy": {**flood.get("policy", {})}}
+    parent = commonsnet.solve(scenario)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_solve_in_child, args=(scenario, out))
+    child.start()
+    try:
+        summary, allocations = out.get(timeout=120)
+    except queue.Empty:
+        pytest.fail("the forked child's solve did not end in 120 s")
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+    for k in SUMMARY_KEYS:
+        assert summary[k] == parent.summary[k], k
+    assert allocations == parent.allocations.to_pylist()
+
+
 def test_polars_sets_of_categoricals_are_read_as_sets() -> None:
     """A polars set column of categoricals (`List(Categorical)`: Arrow lists of dictionary
     encoded strings) is read as its strings, as `List(String)` is."""
