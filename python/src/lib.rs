@@ -25,7 +25,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Why a call failed, before it becomes a Python exception (with the GIL held).
 enum Failure {
@@ -33,6 +36,9 @@ enum Failure {
     /// Bad arguments that are not a scenario's (an unknown generator, a scale out of range).
     Argument(String),
     Engine(String),
+    /// An exception Python raised while the engine worked (a signal handler's
+    /// `KeyboardInterrupt`), raised as it is.
+    Python(PyErr),
 }
 
 impl Failure {
@@ -69,6 +75,7 @@ impl Failure {
                 "EngineError",
                 vec![PyString::new(py, &m).into_any().unbind()],
             ),
+            Failure::Python(e) => e,
         }
     }
 }
@@ -463,10 +470,16 @@ fn simulate_runs<'py>(
             .build()
             .map_err(engine_err)?;
         let slots: Vec<Mutex<Option<RunRow>>> = (start..end).map(|_| Mutex::new(None)).collect();
-        run_each(&pool, end - start, &|| false, &|i| {
-            let row = batch.run(start + i);
-            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
+        let stop = AtomicBool::new(false);
+        let interrupted = watch_signals(&stop, || {
+            run_each(&pool, end - start, &|| stop.load(Ordering::Relaxed), &|i| {
+                let row = batch.run(start + i);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
+            })
         });
+        if let Some(e) = interrupted {
+            return Err(Failure::Python(e));
+        }
         let rows: Vec<RunRow> = slots
             .into_iter()
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
@@ -475,6 +488,38 @@ fn simulate_runs<'py>(
         rows_to_batch(&rows).map_err(engine_err)
     })?;
     table.to_pyarrow(py)
+}
+
+/// How often a long call looks for Python's signals (Ctrl-C).
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
+/// Run `work` (without the GIL) on another thread while this one looks for Python's signals
+/// every [`SIGNAL_CHECK`]: a handler that raises (`KeyboardInterrupt` for Ctrl-C) sets `stop`,
+/// which `work` must heed, and its exception is returned once `work` has ended. Python runs
+/// signal handlers on its main thread only, so the look is taken here, on the caller's thread,
+/// not by the pool's workers; a panic in `work` goes on here.
+fn watch_signals(stop: &AtomicBool, work: impl FnOnce() + Send) -> Option<PyErr> {
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            work();
+            let _ = done_tx.send(());
+        });
+        let mut raised = None;
+        // A panic drops the sender: `Disconnected` ends the wait too.
+        while let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_CHECK) {
+            if raised.is_none() {
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    raised = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        if let Err(p) = worker.join() {
+            std::panic::resume_unwind(p);
+        }
+        raised
+    })
 }
 
 /// Rows with status `error` for runs `start..end` that could not run (their worker died every

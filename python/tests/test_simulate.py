@@ -65,6 +65,26 @@ def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -
         commonsnet.simulate()
 
 
+def test_ctrl_c_stops_a_long_simulate(flood: dict[str, Any]) -> None:
+    """SIGINT during one engine call (one chunk of up to 100,000 runs) raises KeyboardInterrupt
+    within about a tenth of a second, not once every run of the chunk is done."""
+    args: dict[str, Any] = dict(scenario=flood, policies=["greedy"], threads=1)
+    start = time.perf_counter()
+    commonsnet.simulate(replicates=20, **args)
+    per_run = (time.perf_counter() - start) / 20
+    # A run count the whole call would take about 30 s with (within one chunk).
+    runs = max(20, min(100_000, int(30 / per_run)))
+    full = runs * per_run
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        timer.start()
+        commonsnet.simulate(replicates=runs, **args)
+    took = time.perf_counter() - start
+    timer.join()
+    assert took < min(full / 4, 0.5 + 5), (took, full)
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Any:
     import ray
