@@ -149,11 +149,22 @@ class Scenario:
 
 
 def _arrow(obj: Any, what: str) -> Any:
-    """An object the engine can read through the Arrow C stream interface."""
+    """An object the engine can read through the Arrow C stream interface: a table. One column
+    (a pandas or polars Series, a pyarrow Array or ChunkedArray) is no table, and a frame Arrow
+    cannot convert is refused here, each as an ``InvalidArgument`` naming the table."""
     # pandas first: its own `__arrow_c_stream__` keeps a filtered or indexed frame's index as a
     # column, which the engine would refuse as unknown.
     if type(obj).__module__.split(".")[0] == "pandas":
-        return pa.Table.from_pandas(obj, preserve_index=False)
+        if not hasattr(obj, "columns"):
+            raise InvalidArgument(f"{what}: expected a table (a DataFrame), got a pandas {type(obj).__name__}")
+        try:
+            return pa.Table.from_pandas(obj, preserve_index=False)
+        except (pa.ArrowException, ValueError, TypeError) as e:
+            raise InvalidArgument(f"{what}: the pandas DataFrame cannot be read as Arrow: {e}") from e
+    if isinstance(obj, (pa.Array, pa.ChunkedArray)):
+        raise InvalidArgument(f"{what}: expected a table, got one column (a pyarrow {type(obj).__name__})")
+    if type(obj).__module__.split(".")[0] == "polars" and type(obj).__name__ == "Series":
+        raise InvalidArgument(f"{what}: expected a table (a DataFrame), got a polars Series")
     if hasattr(obj, "__arrow_c_stream__"):
         return obj
     if isinstance(obj, pa.RecordBatch):
@@ -161,6 +172,15 @@ def _arrow(obj: Any, what: str) -> Any:
     raise TypeError(
         f"{what}: expected a pyarrow Table or RecordBatch, a polars or pandas DataFrame, "
         f"or any object with __arrow_c_stream__; got {type(obj).__name__}"
+    )
+
+
+def _policy(policy: Any) -> Mapping[str, Any] | None:
+    """``policy=`` as a dict (or None): a policy name or other value is refused, naming it."""
+    if policy is None or isinstance(policy, Mapping):
+        return policy
+    raise InvalidArgument(
+        f"policy must be a dict of SPEC's policy fields, e.g. {{'objective': 'coverage'}}, not {policy!r}"
     )
 
 
@@ -181,6 +201,7 @@ def solve(
     ``explain=True`` adds the ``why`` table. ``threads`` caps the engine's threads (default: all
     cores). Raises ``InvalidScenario`` (with ``details``) for input the engine rejects."""
     _check_threads(threads)
+    policy = _policy(policy)
     if isinstance(scenario, Scenario):
         if resources is not None or needs is not None or links is not None:
             raise TypeError("give a scenario or tables, not both")

@@ -97,12 +97,24 @@ fn engine_err(e: impl std::fmt::Display) -> Failure {
     Failure::Engine(e.to_string())
 }
 
-/// All record batches of an Arrow stream (any `__arrow_c_stream__` object).
-fn read_stream(obj: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
-    let reader = arrow_array::ffi_stream::ArrowArrayStreamReader::from_pyarrow_bound(obj)?;
-    reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::Argument(format!("reading an Arrow stream: {e}")).into_py(obj.py()))
+/// All record batches of an Arrow stream (any `__arrow_c_stream__` object) given as the table
+/// `what`. A stream that is not one of record batches (a pyarrow ChunkedArray, a polars
+/// Series: one column without its name) or that fails while read is an `InvalidArgument`
+/// naming the table.
+fn read_stream(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<RecordBatch>> {
+    let py = obj.py();
+    let not_a_table = |e: &dyn std::fmt::Display| {
+        Failure::Argument(format!(
+            "{what}: not a table (a stream of record batches with named columns: a pyarrow \
+             Table, a polars or pandas DataFrame): {e}"
+        ))
+        .into_py(py)
+    };
+    let reader = arrow_array::ffi_stream::ArrowArrayStreamReader::from_pyarrow_bound(obj)
+        .map_err(|e| not_a_table(&e))?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| {
+        Failure::Argument(format!("{what}: reading its Arrow stream: {e}")).into_py(py)
+    })
 }
 
 /// What `solve` hands back to Python: the summary as JSON text, and the result tables.
@@ -200,9 +212,9 @@ fn solve_tables<'py>(
     explain: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let resources = read_stream(resources)?;
-    let needs = read_stream(needs)?;
-    let links = links.map(read_stream).transpose()?;
+    let resources = read_stream(resources, "resources")?;
+    let needs = read_stream(needs, "needs")?;
+    let links = links.map(|l| read_stream(l, "links")).transpose()?;
     let policy: Option<Value> = policy
         .map(parse_policy)
         .transpose()

@@ -108,3 +108,47 @@ def test_whole_number_arguments_out_of_range_are_invalid_arguments() -> None:
     for bad in (-1, 2**64, True):
         with pytest.raises(commonsnet.InvalidArgument, match="seed"):
             commonsnet.generate("urban", seed=bad)
+
+
+def test_a_table_that_is_no_table_is_an_invalid_argument_naming_it() -> None:
+    """One column (a pyarrow ChunkedArray or Array, a polars or pandas Series) given as a table
+    is an InvalidArgument naming the table, not a bare ValueError or AttributeError."""
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    s = commonsnet.generate("urban", seed=1, scale=0.2)
+    column = s.needs.column("id")
+    for bad in (column, column.combine_chunks(), pl.from_arrow(s.needs)["id"], s.needs.to_pandas()["id"]):
+        with pytest.raises(commonsnet.InvalidArgument, match="^needs: ") as e:
+            commonsnet.solve(resources=s.resources, needs=bad, policy=s.policy)
+        assert "table" in str(e.value)
+        with pytest.raises(commonsnet.InvalidArgument, match="^resources: "):
+            commonsnet.solve(resources=bad, needs=s.needs, policy=s.policy)
+    # Past the package's own checks, the engine says the same of a stream of no record batches.
+    with pytest.raises(commonsnet.InvalidArgument, match="^links: "):
+        _commonsnet.solve_tables(s.resources, s.needs, column)
+    assert isinstance(pa.chunked_array([[1]]), pa.ChunkedArray)
+    assert isinstance(pd.Series([1]), pd.Series)
+
+
+def test_a_pandas_frame_arrow_cannot_convert_is_an_invalid_argument() -> None:
+    """A pandas object column holding text where numbers go ('high' as a priority) is refused
+    naming the table and the column, not with pyarrow's ArrowInvalid."""
+    s = commonsnet.generate("urban", seed=1, scale=0.2)
+    needs = s.needs.to_pandas()
+    needs["priority"] = needs["priority"].astype(object)
+    needs.loc[0, "priority"] = "high"
+    with pytest.raises(commonsnet.InvalidArgument, match="^needs: .*priority"):
+        commonsnet.solve(resources=s.resources, needs=needs, policy=s.policy)
+
+
+@pytest.mark.parametrize("policy", ["coverage", ["objective"], 3])
+def test_a_policy_that_is_no_dict_is_an_invalid_argument(policy: object) -> None:
+    s = commonsnet.generate("urban", seed=1, scale=0.2)
+    with pytest.raises(commonsnet.InvalidArgument, match="^policy must be a dict"):
+        commonsnet.solve(resources=s.resources, needs=s.needs, policy=policy)  # type: ignore[arg-type]
+    with pytest.raises(commonsnet.InvalidArgument, match="^policy must be a dict"):
+        commonsnet.solve(s, policy=policy)  # type: ignore[arg-type]
+    with pytest.raises(commonsnet.InvalidArgument, match="^policy must be a dict"):
+        commonsnet.solve(FLOOD, policy=policy)  # type: ignore[arg-type]
