@@ -252,9 +252,9 @@ def _spec(
     generator: str | None,
     scenario: Mapping[str, Any] | None,
     scenarios: int,
-    scale: float,
+    scale: float | None,
     seed: int,
-    timed: bool,
+    timed: bool | None,
     policies: Sequence[str],
     replicates: int,
     perturb: Mapping[str, float] | None,
@@ -293,9 +293,9 @@ def simulate(
     *,
     scenario: Mapping[str, Any] | None = None,
     scenarios: int = 10,
-    scale: float = 1.0,
+    scale: float | None = None,
     seed: int = 0,
-    timed: bool = False,
+    timed: bool | None = None,
     policies: Sequence[str] = ("greedy", "coverage", "maxmin"),
     replicates: int = 1,
     perturb: Mapping[str, float] | None = None,
@@ -305,13 +305,17 @@ def simulate(
 ) -> pa.Table:
     """Scenarios x policies x replicates, one row per run: the same table as ``commonsnet
     simulate`` with the same arguments (only the measured ``solve_ms`` differs). Runs are seeded
-    by their (scenario, replicate) index, so the table does not depend on ``threads``."""
+    by their (scenario, replicate) index, so the table does not depend on ``threads``.
+
+    ``scenarios`` (at least 1), ``scale`` (default 1) and ``timed`` (default False) are the
+    generator's; ``scale`` and ``timed`` are refused with a ``scenario`` of its own, as the CLI
+    refuses them with a file. At most 10,000,000 runs in all. Ctrl-C stops the runs and raises
+    ``KeyboardInterrupt``."""
     _check_threads(threads)
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
-    # No runs (no scenarios) is an empty table with the run table's columns, as the CLI writes.
     parts = [
         _commonsnet.simulate_runs(spec, start, min(start + _CHUNK, total), threads)
-        for start in range(0, max(total, 1), _CHUNK)
+        for start in range(0, total, _CHUNK)
     ]
     return pa.Table.from_batches(parts)

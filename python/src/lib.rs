@@ -333,6 +333,13 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
     let seed = uint("seed", 0)?;
     let scale = num("scale", 1.0)?;
     let count = usize::try_from(uint("scenarios", 10)?).unwrap_or(usize::MAX);
+    // As `commonsnet simulate --scenarios` (given with a scenario too: a file is refused there
+    // before it is read).
+    if count == 0 {
+        return Err(arg(
+            "scenarios must be a whole number of at least 1, not 0".into()
+        ));
+    }
     let replicates = usize::try_from(uint("replicates", 1)?).unwrap_or(usize::MAX);
     let mut perturbation = Perturbation::default();
     if let Some(p) = obj.get("perturb").filter(|p| !p.is_null()) {
@@ -392,6 +399,15 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
             })
         }
         (None, Some(s)) => {
+            // Said rather than ignored, as the CLI says it for a file: a given scenario has
+            // its own size and policy.
+            let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
+            if given("scale") || given("timed") {
+                return Err(arg(
+                    "scale and timed apply to generators; a given scenario has its own size and policy"
+                        .into(),
+                ));
+            }
             let s = commonsnet_engine::scenario_from_value(s).map_err(Failure::Invalid)?;
             Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
         }
@@ -403,14 +419,20 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
     } else {
         1
     };
-    if runs_per_scenario
-        .and_then(|r| r.checked_mul(scenario_count))
-        .is_none()
-    {
-        return Err(arg(format!(
-            "{scenario_count} scenarios x {} policies x {replicates} replicates is too many runs to count",
-            policies.len()
-        )));
+    match runs_per_scenario.and_then(|r| r.checked_mul(scenario_count)) {
+        None => {
+            return Err(arg(format!(
+                "{scenario_count} scenarios x {} policies x {replicates} replicates is too many runs to count",
+                policies.len()
+            )))
+        }
+        Some(total) if total > MAX_RUNS => {
+            return Err(arg(format!(
+                "{scenario_count} scenario(s) x {} policies x {replicates} replicate(s) make more than {MAX_RUNS} runs in one call: split the batch (one call per seed, say)",
+                policies.len()
+            )))
+        }
+        Some(_) => {}
     }
     let time_limit_s = num("time_limit_s", 60.0)?;
     if !(time_limit_s.is_finite() && time_limit_s > 0.0) {
@@ -444,6 +466,12 @@ fn parse_spec(spec: &str) -> Result<Value, Failure> {
 fn simulate_total(py: Python<'_>, spec: &str) -> PyResult<usize> {
     guarded(py, || Ok(batch_of(&parse_spec(spec)?)?.total()))
 }
+
+/// Most runs a simulate call or sweep makes, as `commonsnet simulate` (src/commands/simulate.rs,
+/// `MAX_RUNS`): every run's row is held until the table is made. The two are one bound and
+/// `test_the_run_bound_is_the_clis` checks that they agree (the binding cannot use the CLI's
+/// constant: it does not depend on the binary).
+const MAX_RUNS: usize = 10_000_000;
 
 /// Most runs one call holds in memory at once; `commonsnet.simulate` and the Ray sweep call in
 /// chunks below it.

@@ -3,8 +3,10 @@ cluster of 2 workers against `simulate`, also with a worker killed mid-sweep."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import commonsnet
+from commonsnet import _commonsnet
 
 # Everything but the measured time of each run.
 MEASURED = ["solve_ms"]
@@ -53,16 +56,49 @@ def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -
         commonsnet.simulate("volcano")
     with pytest.raises(commonsnet.InvalidArgument, match="too many runs"):
         commonsnet.simulate("urban", scenarios=2**63, replicates=2)
-    # No scenarios: an empty table with the run table's columns.
-    empty = commonsnet.simulate("urban", scenarios=0)
-    assert empty.num_rows == 0
-    assert empty.schema == t.schema
+    # No scenarios is refused, as `commonsnet simulate --scenarios 0` refuses it.
+    with pytest.raises(commonsnet.InvalidArgument, match="scenarios must be a whole number of at least 1"):
+        commonsnet.simulate("urban", scenarios=0)
+    with pytest.raises(commonsnet.InvalidArgument, match="scenarios must be a whole number of at least 1"):
+        commonsnet.simulate(scenario=flood, scenarios=0)
     with pytest.raises(ValueError, match="perturb"):
         commonsnet.simulate("urban", perturb={"hail": 0.1})
     with pytest.raises(ValueError):
         commonsnet.simulate("urban", policies=["fastest"])
     with pytest.raises(TypeError):
         commonsnet.simulate()
+
+
+def test_scale_and_timed_are_refused_with_a_given_scenario(cli: Any, flood: dict[str, Any], tmp_path: Path) -> None:
+    """A given scenario has its own size and policy: an explicit scale or timed is said to be
+    wrong, as the CLI says it for a file, not silently ignored."""
+    path = tmp_path / "flood.json"
+    path.write_text(json.dumps(flood))
+    with pytest.raises(subprocess.CalledProcessError) as e:
+        cli("simulate", "--generator", str(path), "--scale", "5", "--out", str(tmp_path / "r.parquet"))
+    assert "--scale and --timed apply to generators" in e.value.stderr
+    for bad in (dict(scale=5.0), dict(scale=1.0), dict(timed=True), dict(timed=False)):
+        with pytest.raises(commonsnet.InvalidArgument, match="scale and timed apply to generators"):
+            commonsnet.simulate(scenario=flood, policies=["greedy"], **bad)
+    # Not given, they are the generator's defaults.
+    assert commonsnet.simulate(scenario=flood, policies=["greedy"]).num_rows == 1
+    assert without_timing(commonsnet.simulate("urban", scenarios=1, scale=1.0, timed=False, policies=["greedy"])).equals(
+        without_timing(commonsnet.simulate("urban", scenarios=1, policies=["greedy"]))
+    )
+
+
+def test_the_run_bound_is_the_clis(cli: Any, tmp_path: Path) -> None:
+    """At most 10,000,000 runs a call, as `commonsnet simulate`: counted before any run."""
+    out = str(tmp_path / "r.parquet")
+    with pytest.raises(subprocess.CalledProcessError) as e:
+        cli("simulate", "--generator", "urban", "--scenarios", "10000001", "--policies", "greedy", "--out", out)
+    assert "more than 10000000 runs in one call" in e.value.stderr
+    assert _commonsnet.simulate_total(json.dumps({"generator": "urban", "scenarios": 10_000_000, "policies": ["greedy"]})) == 10_000_000
+    for scenarios, policies in ((10_000_001, ["greedy"]), (5_000_001, ["greedy", "maxmin"]), (10**13, ["greedy"])):
+        with pytest.raises(commonsnet.InvalidArgument, match="more than 10000000 runs in one call"):
+            commonsnet.simulate("urban", scenarios=scenarios, policies=policies)
+        with pytest.raises(commonsnet.InvalidArgument, match="more than 10000000 runs in one call"):
+            _commonsnet.simulate_total(json.dumps({"generator": "urban", "scenarios": scenarios, "policies": policies}))
 
 
 def test_ctrl_c_stops_a_long_simulate(flood: dict[str, Any]) -> None:
@@ -168,3 +204,4 @@ def test_a_ray_sweep_survives_a_killed_worker(local_ray: Any, tmp_path: Path) ->
     assert killed, "no worker was running a task to kill"
     assert without_timing(got).equals(want)
     assert without_timing(pq.read_table(out)).equals(want)
+
