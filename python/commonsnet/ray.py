@@ -4,13 +4,14 @@ tasks, on whatever cluster ``ray.init()`` connected to.
 Each task runs a contiguous chunk of run indices with one engine thread; a run is made from its
 index alone (scenario, policy and replicate, with the seeds the CLI derives), so any split of
 the indices, any order of the tasks and any retry give the same rows. A run that fails is a row
-with status ``error``; a task whose worker dies is retried by Ray (``max_retries``).
+with status ``error``; a task whose worker dies is retried by Ray (``max_retries``). An exception
+raised by the task's own code (an ImportError on a worker, say) is no loss: it is raised here.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -26,15 +27,37 @@ def _run_chunk(spec: str, start: int, end: int) -> pa.Table:
 # Runs per task at most: a retried task repeats at most this many runs.
 MAX_CHUNK = 10_000
 
+# Tasks in flight per CPU of the cluster: enough to keep every CPU busy, few enough that a
+# sweep of millions of runs does not hold millions of task specs and results at once.
+TASKS_PER_CPU = 2
+
+
+def _losses() -> tuple[type[BaseException], ...]:
+    """Ray's errors for a task lost with its worker, node, memory or result, as opposed to an
+    exception of the task's own (``RayTaskError``) or of the caller (cancelled, timed out):
+    only these become runs run again one by one and, failing still, error rows."""
+    import ray.exceptions as x
+
+    names = (
+        "WorkerCrashedError",
+        "OutOfMemoryError",
+        "ObjectLostError",  # and its kinds: owner died, reconstruction failed, fetch timed out
+        "NodeDiedError",
+        "LocalRayletDiedError",
+        "ObjectStoreFullError",
+        "OutOfDiskError",
+    )
+    return tuple(getattr(x, n) for n in names if hasattr(x, n))
+
 
 def sweep(
     generator: str | None = None,
     *,
     scenario: Mapping[str, Any] | None = None,
     scenarios: int = 10,
-    scale: float = 1.0,
+    scale: float | None = None,
     seed: int = 0,
-    timed: bool = False,
+    timed: bool | None = None,
     policies: Sequence[str] = ("greedy", "coverage", "maxmin"),
     replicates: int = 1,
     perturb: Mapping[str, float] | None = None,
@@ -46,33 +69,40 @@ def sweep(
 ) -> pa.Table:
     """The run table of ``commonsnet.simulate`` with the same arguments, computed by Ray tasks
     of ``chunk`` runs each (default: about four tasks per CPU of the cluster, at most 10,000
-    runs). Rows are in run order. A task whose worker dies is retried ``max_retries`` times;
-    a chunk that still fails, or is lost in any other way Ray reports (out of memory, a node
-    or object lost), is retried run by run, and a run that kills its worker every time
-    is a row with status ``error``. With ``out``, the table is also written there as Parquet."""
+    runs), at most ``TASKS_PER_CPU`` per CPU in flight at once. Rows are in run order. A task
+    whose worker dies is retried ``max_retries`` times; a chunk that still fails, or is lost in
+    any other way Ray reports (out of memory, a node or object lost), is retried run by run,
+    and a run lost every time is a row with status ``error`` carrying Ray's message. An
+    exception of the task's own code is raised here (its cause, not Ray's wrapper), and on any
+    exception or Ctrl-C the tasks still in flight are cancelled. With ``out``, the table is
+    also written there as Parquet."""
     import ray
 
     if not ray.is_initialized():
         ray.init()
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if chunk is None:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         chunk = math.ceil(total / (4 * cpus))
     if not 1 <= chunk <= MAX_CHUNK:
         chunk = max(1, min(chunk, MAX_CHUNK))
     task = ray.remote(num_cpus=1, max_retries=max_retries)(_run_chunk)
     # One copy of the spec in the object store, not one per task.
     spec_ref = ray.put(spec)
+    window = TASKS_PER_CPU * cpus
     ranges = [(start, min(start + chunk, total)) for start in range(0, total, chunk)]
-    refs = [task.remote(spec_ref, a, b) for a, b in ranges]
-    parts: list[pa.Table] = []
-    for (a, b), ref in zip(ranges, refs):
-        try:
-            parts.append(ray.get(ref))
-        except ray.exceptions.RayError:
-            parts.append(_run_by_run(task, spec, spec_ref, a, b))
-    table = pa.concat_tables(parts) if parts else _commonsnet_empty(spec)
+
+    def run_by_run(a: int, b: int, lost: BaseException) -> pa.Table:
+        # A chunk lost every time, one run per task; a run lost still is an error row.
+        def error_row(i: int, _: int, e: BaseException) -> pa.Table:
+            message = f"the run's worker failed every time: {type(e).__name__}: {e}"
+            return pa.Table.from_batches([_commonsnet.simulate_error_rows(spec, i, i + 1, message)])
+
+        return pa.concat_tables(_gather(task, spec_ref, [(i, i + 1) for i in range(a, b)], window, error_row))
+
+    parts = _gather(task, spec_ref, ranges, window, run_by_run)
+    table = pa.concat_tables(parts)
     if out is not None:
         import pyarrow.parquet as pq
 
@@ -80,21 +110,48 @@ def sweep(
     return table
 
 
-def _run_by_run(task: Any, spec: str, spec_ref: Any, start: int, end: int) -> pa.Table:
-    """A chunk whose task failed every time, run one run per task; a run that still fails is an
-    error row."""
+def _gather(
+    task: Any,
+    spec_ref: Any,
+    ranges: list[tuple[int, int]],
+    window: int,
+    on_loss: Callable[[int, int, BaseException], pa.Table],
+) -> list[pa.Table]:
+    """The tables of ``task`` over ``ranges``, in their order, with at most ``window`` tasks in
+    flight (submitted as earlier ones finish, ``ray.wait``). A task lost (``_losses``) is
+    ``on_loss(start, end, error)``; an exception of the task's own code is raised as its cause;
+    on any exception, Ctrl-C included, the tasks in flight are cancelled."""
     import ray
 
-    refs = [task.remote(spec_ref, i, i + 1) for i in range(start, end)]
-    rows = []
-    for i, ref in zip(range(start, end), refs):
-        try:
-            rows.append(ray.get(ref))
-        except ray.exceptions.RayError as e:
-            message = f"the run's worker failed every time: {type(e).__name__}"
-            rows.append(pa.Table.from_batches([_commonsnet.simulate_error_rows(spec, i, i + 1, message)]))
-    return pa.concat_tables(rows)
-
-
-def _commonsnet_empty(spec: str) -> pa.Table:
-    return pa.Table.from_batches([_commonsnet.simulate_runs(spec, 0, 0, 1)])
+    losses = _losses()
+    results: list[pa.Table | None] = [None] * len(ranges)
+    pending: dict[Any, int] = {}
+    todo = iter(enumerate(ranges))
+    try:
+        while True:
+            for i, (a, b) in todo:
+                pending[task.remote(spec_ref, a, b)] = i
+                if len(pending) >= window:
+                    break
+            if not pending:
+                break
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                i = pending.pop(ref)
+                try:
+                    results[i] = ray.get(ref)
+                except losses as e:
+                    results[i] = on_loss(*ranges[i], e)
+                except ray.exceptions.RayTaskError as e:
+                    cause = getattr(e, "cause", None)
+                    if isinstance(cause, BaseException):
+                        raise cause from e
+                    raise
+    except BaseException:
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # a task that ended meanwhile
+                pass
+        raise
+    return [r for r in results if r is not None]

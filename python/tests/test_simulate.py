@@ -205,3 +205,66 @@ def test_a_ray_sweep_survives_a_killed_worker(local_ray: Any, tmp_path: Path) ->
     assert without_timing(got).equals(want)
     assert without_timing(pq.read_table(out)).equals(want)
 
+
+def test_a_ray_sweep_raises_an_error_of_the_task_itself(local_ray: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception of the task's own code (an ImportError on a worker) is no lost run: it is
+    raised as it is, not turned into error rows nor run again run by run."""
+    import commonsnet.ray as cray
+
+    def failing(spec: str, start: int, end: int) -> pa.Table:
+        raise ImportError("no module named commonsnet on this worker")
+
+    monkeypatch.setattr(cray, "_run_chunk", failing)
+    with pytest.raises(ImportError, match="no module named commonsnet"):
+        cray.sweep("urban", chunk=2, **ARGS)
+
+
+def test_a_ray_sweep_keeps_a_bounded_window_and_cancels_on_ctrl_c(local_ray: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks go to Ray a window at a time (TASKS_PER_CPU per CPU), not all at once; Ctrl-C
+    cancels those in flight."""
+    from commonsnet.ray import TASKS_PER_CPU, sweep
+
+    window = TASKS_PER_CPU * 2
+    in_flight: list[int] = []
+    real_wait = local_ray.wait
+
+    def wait(refs: list[Any], *args: Any, **kwargs: Any) -> Any:
+        in_flight.append(len(refs))
+        return real_wait(refs, *args, **kwargs)
+
+    monkeypatch.setattr(local_ray, "wait", wait)
+    want = without_timing(commonsnet.simulate("urban", **ARGS))
+    got = sweep("urban", chunk=1, **ARGS)  # 18 tasks
+    assert without_timing(got).equals(want)
+    assert max(in_flight) == window, in_flight
+    assert len(in_flight) >= 18 - window
+
+    cancelled: list[Any] = []
+    real_cancel = local_ray.cancel
+
+    def interrupted(refs: list[Any], *args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    def cancel(ref: Any, *args: Any, **kwargs: Any) -> Any:
+        cancelled.append(ref)
+        return real_cancel(ref, *args, **kwargs)
+
+    monkeypatch.setattr(local_ray, "wait", interrupted)
+    monkeypatch.setattr(local_ray, "cancel", cancel)
+    with pytest.raises(KeyboardInterrupt):
+        sweep("urban", chunk=1, **ARGS)
+    assert len(cancelled) == window
+
+
+def test_a_lost_run_row_carries_rays_message(local_ray: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run lost every time is an error row whose message is Ray's, not only its class name."""
+    from commonsnet.ray import sweep
+
+    def get(ref: Any, *args: Any, **kwargs: Any) -> Any:
+        raise local_ray.exceptions.OutOfMemoryError("the node ran out of memory")
+
+    monkeypatch.setattr(local_ray, "get", get)
+    got = sweep("urban", chunk=3, **dict(ARGS, scenarios=1, replicates=1))
+    assert got.column("status").to_pylist() == ["error"] * 3
+    for m in got.column("error").to_pylist():
+        assert "OutOfMemoryError: the node ran out of memory" in m, m
