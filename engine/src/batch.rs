@@ -428,6 +428,10 @@ impl ScenarioSource for Vec<(String, Scenario)> {
     }
 }
 
+/// Most runs one `commonsnet simulate` call or Python `simulate`/`sweep` makes: each run's
+/// row is held until the table is written.
+pub const MAX_RUNS: usize = 10_000_000;
+
 /// A batch, ready to run: scenarios (with their labels) x policies x replicates.
 pub struct Batch<S: ScenarioSource = Vec<(String, Scenario)>> {
     pub scenarios: S,

@@ -467,11 +467,7 @@ fn simulate_total(py: Python<'_>, spec: &str) -> PyResult<usize> {
     guarded(py, || Ok(batch_of(&parse_spec(spec)?)?.total()))
 }
 
-/// Most runs a simulate call or sweep makes, as `commonsnet simulate` (src/commands/simulate.rs,
-/// `MAX_RUNS`): every run's row is held until the table is made. The two are one bound and
-/// `test_the_run_bound_is_the_clis` checks that they agree (the binding cannot use the CLI's
-/// constant: it does not depend on the binary).
-const MAX_RUNS: usize = 10_000_000;
+use commonsnet_engine::batch::MAX_RUNS;
 
 /// Most runs one call holds in memory at once; `commonsnet.simulate` and the Ray sweep call in
 /// chunks below it.

@@ -14,8 +14,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Instant;
 
-/// Runs one call may make: each run's row is held until the table is written.
-const MAX_RUNS: usize = 10_000_000;
+use commonsnet_engine::batch::MAX_RUNS;
 
 fn scenario_count(s: &str) -> Result<usize, ArgError> {
     s.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
