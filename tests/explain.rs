@@ -61,6 +61,14 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
         .collect();
     let named: Vec<&str> = rows.iter().map(|w| w.need.as_str()).collect();
     assert_eq!(named, short, "{label}");
+    // The summary counts by the same threshold.
+    let partly = rows.iter().filter(|w| w.coverage > 1e-9).count();
+    assert_eq!(report.summary.needs_partly_served, partly, "{label}");
+    assert_eq!(
+        report.summary.needs_served,
+        s.needs().len() - rows.len(),
+        "{label}"
+    );
     let links = naive_links(&s);
     let mut seen = BTreeMap::new();
     for w in &rows {
@@ -91,7 +99,6 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
                 assert!(s.policy().is_fair(), "{label}");
                 let without = outcome.efficient.as_ref().unwrap().coverage[n];
                 assert!(without > coverage + 1e-6, "{label}");
-                assert!(w.groups.as_ref().is_some_and(|g| !g.is_empty()), "{label}");
             }
             Reason::Objective => {
                 // Capacity is left on some link: the reason is not capacity.
@@ -416,4 +423,25 @@ fn a_min_share_conflict_names_the_groups_and_the_capacity() {
             {"kind": "capacity", "id": "hall", "dim": "beds"}
         ])
     );
+}
+
+/// One served-in-full threshold for the summary and the rows: under coverage the cost stage
+/// may take up to the hold's band from `small` (priority 1 beside 10,000: 1e-3 of it) to
+/// save its resource's cost, and then both count it served: no row, no partly served need.
+#[test]
+fn the_summary_and_the_rows_agree_on_served_in_full() {
+    let s = scenario_from_value(&json!({
+        "resources": [{"id": "free", "kind": "k", "capacity": {"u": 1}},
+            {"id": "dear", "kind": "j", "capacity": {"u": 1}, "cost": 100}],
+        "needs": [{"id": "big", "kind": "k", "demand": {"u": 1}, "priority": 10000},
+            {"id": "small", "kind": "j", "demand": {"u": 1}, "priority": 1}],
+        "policy": {"solver": "lp"}
+    }))
+    .unwrap();
+    let report = Report::explained(&solve(&s));
+    let small = report.needs[1].coverage;
+    assert!(small < 1.0 - 1e-9 && small > 1.0 - 1e-3, "{small}");
+    assert_eq!(report.why.as_deref(), Some(&[][..]));
+    assert_eq!(report.summary.needs_served, 2);
+    assert_eq!(report.summary.needs_partly_served, 0);
 }

@@ -5,6 +5,7 @@
 use crate::graph::{check_link, distance, excluded_by_time, Excluded};
 use crate::lp::LEX_TOL;
 use crate::model::{Objective, Scenario};
+use crate::results::SHARE_EPS;
 use crate::solve::{group_key, ConflictKind, Outcome, SolverUsed, Solvers, Status};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -184,6 +185,25 @@ pub fn explain_need(o: &Outcome, n: usize) -> Option<Why> {
     (planned && n < o.scenario.needs.len()).then(|| Plan::of(o).why(n))
 }
 
+/// How much of need `n`'s coverage SPEC's hold `V >= V* - 1e-7 max(1, V*)` lets the cost stage
+/// take under the coverage objective (`1e-7 max(1, V) / priority`; 0 under other objectives),
+/// given the plan's value `V`.
+fn hold_band(s: &Scenario, value: f64, n: usize) -> f64 {
+    // (`V` is the plan's, a hair below `V*`: the factor covers the difference.)
+    if s.policy.objective == Objective::Coverage {
+        1.001 * LEX_TOL * value.max(1.0) / s.needs[n].priority
+    } else {
+        0.0
+    }
+}
+
+/// Whether need `n`, at coverage `y` in a plan of value `V = value`, counts as served in full:
+/// the one threshold of the summary's `needs_served`/`needs_partly_served` and of the rows.
+// The hold's band, not a bare 1e-9: a shortfall the hold lets the cost stage take is no defect.
+pub(crate) fn served_in_full(s: &Scenario, value: f64, n: usize, y: f64) -> bool {
+    y >= 1.0 - EPS.max(hold_band(s, value, n))
+}
+
 /// What the rows read of a solved outcome, computed once.
 struct Plan<'o, 'a> {
     o: &'o Outcome<'a>,
@@ -222,7 +242,10 @@ impl<'o, 'a> Plan<'o, 'a> {
             .map(|t| t.held.clone())
             .unwrap_or_default();
         for (e, edge) in net.edges.iter().enumerate() {
-            y[edge.need()] += x[e];
+            // As the needs table counts it: a share at or below SHARE_EPS is no allocation.
+            if x[e] > SHARE_EPS {
+                y[edge.need()] += x[e];
+            }
             for (d, u) in net.edge_use(e).iter().enumerate() {
                 left[edge.resource() * nd + d] -= u * x[e];
                 if let (Some(t), true) = (&net.time, x[e] > 0.0) {
@@ -282,18 +305,8 @@ impl<'o, 'a> Plan<'o, 'a> {
         }
     }
 
-    /// Whether need `n` counts as served in full: coverage within 1e-9 of 1, or, under the
-    /// coverage objective, within the share of SPEC's hold `V >= V* - 1e-7 max(1, V*)` that
-    /// the cost stage may take from this need (`1e-7 max(1, V) / priority`).
     fn served_in_full(&self, n: usize) -> bool {
-        let s = self.o.scenario;
-        // (`V` is the plan's, a hair below `V*`: the factor covers the difference.)
-        let band = if s.policy.objective == Objective::Coverage {
-            1.001 * LEX_TOL * self.value.max(1.0) / s.needs[n].priority
-        } else {
-            0.0
-        };
-        self.y[n] >= 1.0 - EPS.max(band)
+        served_in_full(self.o.scenario, self.value, n, self.y[n])
     }
 
     fn why(&self, n: usize) -> Why {

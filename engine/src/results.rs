@@ -318,6 +318,8 @@ impl Report {
             unmet + s.policy.cost_weight * cost + 0.0
         };
         let ratios: Vec<f64> = groups.values().copied().collect();
+        // Served in full as the explanations count it (one threshold: `why` lists the rest).
+        let in_full = |n: usize| crate::explain::served_in_full(s, value, n, y[n]);
         let objective = match sol.status {
             Status::Infeasible if sol.solver != Solvers::one(SolverUsed::Greedy) => None,
             Status::TimeLimit if allocations.is_empty() && sol.gap.is_none() => None,
@@ -366,10 +368,9 @@ impl Report {
                 }),
             groups,
             groups_left_out,
-            needs_served: y.iter().filter(|&&v| v >= 1.0 - 1e-9).count(),
-            needs_partly_served: y
-                .iter()
-                .filter(|&&v| v > SHARE_EPS && v < 1.0 - 1e-9)
+            needs_served: (0..y.len()).filter(|&n| in_full(n)).count(),
+            needs_partly_served: (0..y.len())
+                .filter(|&n| y[n] > SHARE_EPS && !in_full(n))
                 .count(),
             mean_access_time_h: (time_weight > 0.0).then(|| time_sum / time_weight),
             solver: sol.solver.clone(),
