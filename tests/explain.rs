@@ -99,6 +99,23 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
                 assert!(s.policy().is_fair(), "{label}");
                 let without = outcome.efficient.as_ref().unwrap().coverage[n];
                 assert!(without > coverage + 1e-6, "{label}");
+                // Fairness lowered the need's own group, and raised another.
+                let groups = w.groups.as_ref().unwrap();
+                let own = s.policy().group_of(&s.needs()[n]).to_string();
+                let lower = |g: &&commonsnet_engine::explain::GroupRatio| {
+                    g.ratio < g.ratio_without_fairness - 1e-6
+                };
+                let higher = |g: &&commonsnet_engine::explain::GroupRatio| {
+                    g.ratio > g.ratio_without_fairness + 1e-6
+                };
+                assert!(
+                    groups.iter().any(|g| g.group == own && lower(&g)),
+                    "{label}"
+                );
+                assert!(
+                    groups.iter().any(|g| g.group != own && higher(&g)),
+                    "{label}"
+                );
             }
             Reason::Objective => {
                 // Capacity is left on some link: the reason is not capacity.

@@ -426,15 +426,23 @@ impl<'o, 'a> Plan<'o, 'a> {
             && values_coverage
             && priced
             && without.is_some_and(|w| w > self.y[n] + FAIRNESS_EPS)
+            && self.fairness_lowered_group_of(n)
         {
             why.reason = Reason::Fairness;
+            let groups = self.group_ratios();
+            let own = group_key(s, need);
+            let group = groups.iter().find(|g| g.group == own);
             why.explanation = format!(
-                "the plan without fairness serves it {:.3} instead of {:.3}: fairness gave that \
-                 capacity to other groups (their ratios are listed)",
+                "the plan without fairness serves it {:.3} instead of {:.3}, and its group {} \
+                 {:.3} instead of {:.3}: fairness gave that capacity to other groups (their \
+                 ratios are listed)",
                 without.unwrap_or(0.0),
-                self.y[n]
+                self.y[n],
+                own,
+                group.map_or(0.0, |g| g.ratio_without_fairness),
+                group.map_or(0.0, |g| g.ratio),
             );
-            why.groups = Some(self.group_ratios());
+            why.groups = Some(groups);
             return why;
         }
         if self.edges_of_need[n]
@@ -573,6 +581,20 @@ impl<'o, 'a> Plan<'o, 'a> {
                 excluded_by: e,
             })
             .collect()
+    }
+
+    /// Whether fairness took from need `n`'s group for others: its group's ratio is below its
+    /// ratio without fairness and some other group's is above. (The need itself served less
+    /// than in the one plan without fairness proves nothing: that capacity may have gone to its
+    /// own group.)
+    fn fairness_lowered_group_of(&self, n: usize) -> bool {
+        let s = self.o.scenario;
+        let own = group_key(s, &s.needs[n]);
+        let ratios = self.group_ratios();
+        let lower = |g: &GroupRatio| g.ratio < g.ratio_without_fairness - FAIRNESS_EPS;
+        let higher = |g: &GroupRatio| g.ratio > g.ratio_without_fairness + FAIRNESS_EPS;
+        ratios.iter().any(|g| g.group == own && lower(g))
+            && ratios.iter().any(|g| g.group != own && higher(g))
     }
 
     /// Each group's ratio in this plan and in the plan without fairness.
@@ -723,6 +745,81 @@ mod tests {
                 member(ConflictKind::Window, "a", None)
             ]
         );
+    }
+
+    fn row<'w>(why: &'w [Why], need: &str) -> &'w Why {
+        why.iter().find(|w| w.need == need).unwrap()
+    }
+
+    /// `fairness` only when fairness lowered the need's own group: n2's group `a` goes up
+    /// under maxmin (0.75 to 0.80) and r1 went to n0 of the same group, so n2 is `capacity`
+    /// (r1 used up, serving n0), though the plan without fairness served n2 in full; n1's
+    /// group `b` goes down (1 to 0.8): `fairness`.
+    #[test]
+    fn fairness_only_when_the_needs_group_lost_to_other_groups() {
+        let (why, _) = why_and_conflict(json!({
+            "resources": [{"id": "r0", "kind": "k", "capacity": {"u": 2}},
+                {"id": "r1", "kind": "k", "capacity": {"u": 2}}],
+            "needs": [
+                {"id": "n0", "kind": "k", "community": "a", "demand": {"u": 2}, "priority": 3},
+                {"id": "n1", "kind": "k", "community": "b", "demand": {"u": 1}, "priority": 3},
+                {"id": "n2", "kind": "k", "community": "a", "demand": {"u": 2}, "priority": 3}],
+            "links": [{"resource": "r0", "need": "n0"}, {"resource": "r0", "need": "n1"},
+                {"resource": "r1", "need": "n0"}, {"resource": "r1", "need": "n2"}],
+            "policy": {"fairness": "maxmin"}}));
+        let n1 = row(&why, "n1");
+        assert_eq!(n1.reason, Reason::Fairness, "{n1:?}");
+        let b = &n1.groups.as_ref().unwrap()[1];
+        assert_eq!(b.group, "b");
+        assert!(b.ratio < b.ratio_without_fairness - 0.1, "{b:?}");
+        let n2 = row(&why, "n2");
+        assert_eq!(n2.reason, Reason::Capacity, "{n2:?}");
+        assert_eq!(n2.groups, None);
+        let linked = n2.linked_resources.as_ref().unwrap();
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0].resource, "r1");
+        assert!(linked[0].capacity_left["u"] < 1e-6, "{linked:?}");
+        let instead: Vec<&str> = linked[0]
+            .serves_instead
+            .iter()
+            .map(|x| x.need.as_str())
+            .collect();
+        assert_eq!(instead, ["n0"]);
+    }
+
+    /// The same over time with `min_share`: n2's group `b` rises (0.29 to 0.57), so n2, kept
+    /// off r1 by n0's units from hour 6 on, is `capacity`; n3's group `c` falls (1 to 0.4):
+    /// `fairness`.
+    #[test]
+    fn timed_fairness_only_when_the_needs_group_lost() {
+        let (why, _) = why_and_conflict(json!({
+            "resources": [{"id": "r0", "kind": "k", "community": "b",
+                    "capacity": {"units": 1, "meals": 4}, "cost": 3, "turnaround_h": 2,
+                    "available_from": 1},
+                {"id": "r1", "kind": "k", "community": "a", "capacity": {"units": 2}, "cost": 1,
+                    "turnaround_h": 0.5}],
+            "needs": [{"id": "n0", "kind": "k", "community": "b", "demand": {"units": 2},
+                    "priority": 4, "earliest": 6, "deadline": 11, "indivisible": true},
+                {"id": "n1", "kind": "k", "community": "c", "demand": {"units": 2}, "priority": 2,
+                    "duration_h": 2.5, "earliest": 1, "min_fill": 0.3},
+                {"id": "n2", "kind": "k", "community": "b", "demand": {"units": 2}, "priority": 3,
+                    "duration_h": 1, "earliest": 6, "deadline": 7},
+                {"id": "n3", "kind": "k", "community": "c", "demand": {"units": 2}, "priority": 3,
+                    "duration_h": 2, "earliest": 3, "deadline": 8, "indivisible": true}],
+            "policy": {"reusable": ["units"], "fairness": {"min_share": 0.4}},
+            "links": [{"resource": "r0", "need": "n0", "cost": 1},
+                {"resource": "r0", "need": "n1", "cost": 4, "time": 2},
+                {"resource": "r0", "need": "n3", "cost": 1},
+                {"resource": "r1", "need": "n0", "cost": 0, "time": 1},
+                {"resource": "r1", "need": "n1", "cost": 4},
+                {"resource": "r1", "need": "n2", "cost": 4, "use": {"units": 3}},
+                {"resource": "r1", "need": "n3", "cost": 0, "time": 2}]}));
+        assert_eq!(row(&why, "n3").reason, Reason::Fairness, "{why:?}");
+        let n2 = row(&why, "n2");
+        assert_eq!(n2.reason, Reason::Capacity, "{n2:?}");
+        let linked = n2.linked_resources.as_ref().unwrap();
+        assert_eq!(linked[0].resource, "r1");
+        assert_eq!(linked[0].capacity_left["units"], 0.0);
     }
 
     /// An indivisible need that no linked resource can take whole is `capacity` without the
