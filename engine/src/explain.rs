@@ -445,10 +445,7 @@ impl<'o, 'a> Plan<'o, 'a> {
             why.groups = Some(groups);
             return why;
         }
-        if self.edges_of_need[n]
-            .iter()
-            .all(|&e| self.used_up_for(e, n))
-        {
+        if self.no_room_for(n) {
             why.reason = Reason::Capacity;
             // Only what the evidence shows: the other needs served may be worth less per
             // unit (a plan weighs the whole network), and an indivisible need is kept out by
@@ -472,14 +469,98 @@ impl<'o, 'a> Plan<'o, 'a> {
         why
     }
 
+    /// The start a timed, divisible need `n` is served at (SPEC: one start per need), if it
+    /// is served at all.
+    fn booked_start(&self, n: usize) -> Option<f64> {
+        if self.o.scenario.needs[n].indivisible {
+            return None;
+        }
+        let (net, x) = (&self.o.network, &self.o.solution.x);
+        self.edges_of_need[n]
+            .iter()
+            .find(|&&e| x[e] > SHARE_EPS)
+            .and_then(|&e| net.start(e))
+    }
+
+    /// Whether no linked resource can give need `n` more. One start per need: a need served
+    /// at a start grows only there, or by moving all of it to another start, so another start
+    /// is room only if the need's links there could serve more than it has now.
+    fn no_room_for(&self, n: usize) -> bool {
+        let net = &self.o.network;
+        let Some(at) = self.booked_start(n) else {
+            return self.edges_of_need[n]
+                .iter()
+                .all(|&e| self.used_up_for(e, n));
+        };
+        let mut elsewhere: Vec<f64> = Vec::new();
+        for &e in &self.edges_of_need[n] {
+            match net.start(e) {
+                Some(s) if s != at => {
+                    if !elsewhere.contains(&s) {
+                        elsewhere.push(s);
+                    }
+                }
+                _ => {
+                    if !self.used_up_for(e, n) {
+                        return false;
+                    }
+                }
+            }
+        }
+        let band = hold_band(self.o.scenario, self.value, n);
+        elsewhere
+            .into_iter()
+            .all(|s| self.servable_at(n, s) <= self.y[n] + band.max(USED_UP_TOL))
+    }
+
+    /// How much of need `n` its links could serve at start `s`, were the need moved there
+    /// whole (its own bookings taken out first).
+    fn servable_at(&self, n: usize, s: f64) -> f64 {
+        let (net, x) = (&self.o.network, &self.o.solution.x);
+        let nd = net.num_dims();
+        let own = &self.edges_of_need[n];
+        let served: f64 = own
+            .iter()
+            .filter(|&&e| net.start(e) == Some(s))
+            .map(|&e| {
+                let r = net.edges[e].resource();
+                let on_r = || own.iter().filter(move |&&g| net.edges[g].resource() == r);
+                let share = net.edge_use(e).iter().enumerate().filter(|(_, &u)| u > 0.0);
+                share
+                    .map(|(d, &u)| {
+                        let left = match &net.time {
+                            Some(t) if t.reusable[d] => {
+                                let mut b = self.booked[r * nd + d].clone();
+                                for &g in on_r().filter(|&&g| x[g] > 0.0) {
+                                    let o = t.occupation[g];
+                                    b.unbook(o.start, o.end, net.edge_use(g)[d] * x[g]);
+                                }
+                                let o = t.occupation[e];
+                                net.cap(r)[d] - b.peak(o.start, o.end)
+                            }
+                            _ => {
+                                let mine: f64 = on_r().map(|&g| net.edge_use(g)[d] * x[g]).sum();
+                                self.left[r * nd + d] + mine
+                            }
+                        };
+                        (left / u).clamp(0.0, 1.0)
+                    })
+                    .fold(1.0, f64::min)
+            })
+            .sum();
+        served.min(1.0)
+    }
+
     /// Whether edge `e`'s resource cannot give need `n` more: less left than the edge uses
-    /// for the rest of the need (all of it, for an indivisible need) in some dimension.
+    /// for the rest of the need (all of it, for an indivisible need) in some dimension. Under
+    /// coverage, room for no more than the hold's band is none (the cost stage may leave it).
     fn used_up_for(&self, e: usize, n: usize) -> bool {
         let net = &self.o.network;
         let nd = net.num_dims();
         let r = net.edges[e].resource();
         let indivisible = self.o.scenario.needs[n].indivisible;
         let price = &self.o.solution.shadow;
+        let band = hold_band(self.o.scenario, self.value, n);
         net.edge_use(e).iter().enumerate().any(|(d, &u)| {
             let left = self.left_for(e, d);
             let tol = USED_UP_TOL * net.cap(r)[d].max(1.0);
@@ -491,7 +572,7 @@ impl<'o, 'a> Plan<'o, 'a> {
                 && if indivisible {
                     left < u - tol
                 } else {
-                    left <= tol || binds
+                    left <= tol.max(u * band) || binds
                 }
         })
     }
@@ -501,7 +582,9 @@ impl<'o, 'a> Plan<'o, 'a> {
         let (s, net, sol) = (self.o.scenario, &self.o.network, &self.o.solution);
         let nd = net.num_dims();
         // One entry per resource: a timed link is several edges (its starts), and what is left
-        // for the need is the most left at any of them.
+        // for the need is what is left at the start it is served at, else the most left at any
+        // of them.
+        let booked = self.booked_start(n);
         let mut seen = std::collections::HashSet::new();
         let links: Vec<usize> = self.edges_of_need[n]
             .iter()
@@ -517,10 +600,20 @@ impl<'o, 'a> Plan<'o, 'a> {
                     .copied()
                     .filter(|&f| net.edges[f].resource() == r)
                     .collect();
+                let at_booked: Vec<usize> = starts
+                    .iter()
+                    .copied()
+                    .filter(|&f| booked.is_some() && net.start(f) == booked)
+                    .collect();
+                let judged = if at_booked.is_empty() {
+                    &starts
+                } else {
+                    &at_booked
+                };
                 let used_dims = (0..nd).filter(|&d| net.edge_use(e)[d] > 0.0);
                 let capacity_left = used_dims
                     .map(|d| {
-                        let most = starts
+                        let most = judged
                             .iter()
                             .map(|&f| self.left_for(f, d))
                             .fold(f64::NEG_INFINITY, f64::max);
@@ -820,6 +913,36 @@ mod tests {
         let linked = n2.linked_resources.as_ref().unwrap();
         assert_eq!(linked[0].resource, "r1");
         assert_eq!(linked[0].capacity_left["units"], 0.0);
+    }
+
+    /// One start per need: n is served half at hour 0 (m1 holds the other unit); at hour 3,
+    /// its other start, m2 holds one unit too, so moving there serves no more. The free unit
+    /// at hour 3 is no room: `capacity`, with what is left at its start (nothing).
+    #[test]
+    fn a_free_unit_at_another_start_is_room_only_if_the_whole_need_grows_there() {
+        let scenario = |m2_units: f64| {
+            json!({"resources": [{"id": "r", "kind": "k", "capacity": {"units": 2}}],
+                "needs": [{"id": "m1", "kind": "k", "demand": {"units": 1}, "earliest": 0,
+                        "duration_h": 1, "priority": 5},
+                    {"id": "m2", "kind": "k", "demand": {"units": m2_units}, "earliest": 3,
+                        "duration_h": 1, "priority": 5},
+                    {"id": "n", "kind": "k", "demand": {"units": 2}, "earliest": 0,
+                        "deadline": 3, "duration_h": 1}],
+                "policy": {"reusable": ["units"], "slot_h": 3}})
+        };
+        let (why, _) = why_and_conflict(scenario(1.0));
+        assert_eq!(why.len(), 1, "{why:?}");
+        let n = row(&why, "n");
+        assert!((n.coverage - 0.5).abs() < 1e-5, "{n:?}");
+        assert_eq!(n.reason, Reason::Capacity, "{n:?}");
+        let linked = n.linked_resources.as_ref().unwrap();
+        assert!(linked[0].capacity_left["units"] < 1e-5, "{linked:?}");
+        let instead: Vec<&str> = linked[0]
+            .serves_instead
+            .iter()
+            .map(|x| x.need.as_str())
+            .collect();
+        assert_eq!(instead, ["m1", "m2"]);
     }
 
     /// An indivisible need that no linked resource can take whole is `capacity` without the
