@@ -627,6 +627,7 @@ impl<'o, 'a> Plan<'o, 'a> {
                 let serves_instead = self.edges_of_resource[r]
                     .iter()
                     .filter(|&&f| net.edges[f].need() != n && sol.x[f] > EPS)
+                    .filter(|&&f| self.competes(e, &starts, f))
                     .map(|&f| {
                         let other = &s.needs[net.edges[f].need()];
                         ServedNeed {
@@ -644,6 +645,25 @@ impl<'o, 'a> Plan<'o, 'a> {
                 }
             })
             .collect()
+    }
+
+    /// Whether edge `f` of a resource takes what need edge `e` (one of its starts `starts` on
+    /// that resource) uses: always in a consumable dimension; in a reusable one only when
+    /// `f`'s occupation overlaps one of the need's candidate occupations.
+    fn competes(&self, e: usize, starts: &[usize], f: usize) -> bool {
+        let net = &self.o.network;
+        let Some(t) = &net.time else {
+            return true;
+        };
+        let overlaps = || {
+            let b = t.occupation[f];
+            starts.iter().any(|&g| {
+                let a = t.occupation[g];
+                a.start < b.end && b.start < a.end
+            })
+        };
+        let mut used = net.edge_use(e).iter().enumerate().filter(|(_, &u)| u > 0.0);
+        used.any(|(d, _)| !t.reusable[d] || (net.edge_use(f)[d] > 0.0 && overlaps()))
     }
 
     /// Every resource, nearest first (by distance where known, else input order), with the
@@ -943,6 +963,31 @@ mod tests {
             .map(|x| x.need.as_str())
             .collect();
         assert_eq!(instead, ["m1", "m2"]);
+    }
+
+    /// What a resource serves instead is what overlaps the need's time: a loan at hour 100
+    /// takes nothing from a need at hours 0 to 2.
+    #[test]
+    fn serves_instead_lists_only_loans_that_overlap_the_need() {
+        let (why, _) = why_and_conflict(json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": {"units": 1}}],
+            "needs": [{"id": "m", "kind": "k", "demand": {"units": 1}, "duration_h": 2,
+                    "priority": 5},
+                {"id": "n", "kind": "k", "demand": {"units": 1}, "duration_h": 2},
+                {"id": "far", "kind": "k", "demand": {"units": 1}, "earliest": 100,
+                    "duration_h": 1}],
+            "policy": {"reusable": ["units"]}}));
+        assert_eq!(why.len(), 1, "{why:?}");
+        let n = row(&why, "n");
+        assert_eq!(n.reason, Reason::Capacity, "{n:?}");
+        let linked = n.linked_resources.as_ref().unwrap();
+        assert_eq!(linked[0].resource, "r");
+        let instead: Vec<&str> = linked[0]
+            .serves_instead
+            .iter()
+            .map(|x| x.need.as_str())
+            .collect();
+        assert_eq!(instead, ["m"]);
     }
 
     /// An indivisible need that no linked resource can take whole is `capacity` without the
