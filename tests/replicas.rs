@@ -418,3 +418,101 @@ fn a_session_is_deleted_only_where_it_is_served() {
         404
     );
 }
+
+/// Two replicas of the service in this process, as their session hubs over PostgreSQL stores
+/// of their own names and addresses (nothing listens at those: no request is forwarded here),
+/// with no heartbeat: a lease lapses exactly when the test lets it. The runtime drives the
+/// stores' queries; keep it alive while the hubs are used.
+struct InProcess {
+    _pg: PgServer,
+    runtime: tokio::runtime::Runtime,
+    a: commonsnet_api::sessions::SessionHub,
+    b: commonsnet_api::sessions::SessionHub,
+}
+
+const IN_PROCESS_LEASE: Duration = Duration::from_millis(1000);
+
+fn in_process_replicas() -> Option<InProcess> {
+    use commonsnet_api::sessions::{SessionHub, SessionLimits};
+    use commonsnet_api::store::{PgSettings, PgStore};
+    use std::sync::Arc;
+    let pg = PgServer::start()?;
+    let url = pg.database();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = |name: &str, port: u16| {
+        let store = runtime
+            .block_on(PgStore::open(PgSettings {
+                url: url.clone(),
+                replica: name.into(),
+                advertise: format!("127.0.0.1:{port}"),
+                lease: IN_PROCESS_LEASE,
+            }))
+            .unwrap();
+        SessionHub::new(Arc::new(store), SessionLimits::default())
+    };
+    let (a, b) = (hub("a", 1), hub("b", 2));
+    Some(InProcess {
+        _pg: pg,
+        runtime,
+        a,
+        b,
+    })
+}
+
+fn water_need(id: &str) -> Vec<commonsnet_engine::session::Event> {
+    commonsnet_engine::session::parse_events(&json!([{"type": "need_added", "event_id": id,
+        "need": {"id": id, "kind": "water", "demand": {"l": 1}}}]))
+    .unwrap()
+}
+
+/// Replica A's lease on a session lapses (its heartbeat stalled); replica B takes the session,
+/// appends a batch and gives the lease back; A's next request takes the free lease again. A
+/// must rebuild the session from the log rather than answer from its memory, which lacks B's
+/// batch: it answered a stale plan, and its next batch failed (503) on the taken number.
+#[test]
+fn a_lease_taken_again_after_a_lapse_rebuilds_the_session_from_the_log() {
+    use commonsnet_api::sessions::answer;
+    use commonsnet_api::store::Owner;
+    let Some(r) = in_process_replicas() else {
+        return;
+    };
+    let raw = json!({"resources": [{"id": "van", "kind": "water", "capacity": {"l": 10}}],
+        "needs": [{"id": "a0", "kind": "water", "demand": {"l": 4}}]});
+    let scenario = commonsnet_engine::scenario_from_value(&raw).unwrap();
+    r.a.create("s1", "t", &scenario, &raw).unwrap();
+    let on_a = |evs| {
+        let rx = r.a.events("s1", "t", evs).unwrap();
+        r.runtime.block_on(answer(rx)).unwrap()
+    };
+    assert_eq!(on_a(water_need("a1")).unwrap().seq, 1);
+    // A's lease lapses: no heartbeat renews it.
+    std::thread::sleep(IN_PROCESS_LEASE + Duration::from_millis(300));
+    assert_eq!(r.b.route("s1", "t").unwrap(), Owner::Here, "B takes it");
+    let rx = r.b.events("s1", "t", water_need("b1")).unwrap();
+    let on_b = r.runtime.block_on(answer(rx)).unwrap().unwrap();
+    assert_eq!(on_b.seq, 2);
+    // B goes idle and lets the session go: the lease is free.
+    r.b.release_all();
+    assert_eq!(
+        r.a.route("s1", "t").unwrap(),
+        Owner::Here,
+        "A takes it again"
+    );
+    let rx =
+        r.a.read_with_seq("s1", "t", |s, seq| {
+            (
+                seq,
+                s.has_need("b1"),
+                s.plan().keys().any(|(_, n)| n == "b1"),
+            )
+        })
+        .unwrap();
+    let (seq, has_b1, planned_b1) = r.runtime.block_on(answer(rx)).unwrap().unwrap();
+    assert_eq!(seq, 2, "A reads the log's state, B's batch included");
+    assert!(has_b1 && planned_b1, "B's need is in A's plan");
+    assert_eq!(on_a(water_need("a2")).unwrap().seq, 3);
+}

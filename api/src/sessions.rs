@@ -348,6 +348,17 @@ pub struct SessionHub {
     inner: Arc<HubInner>,
 }
 
+/// What [`SessionHub::check_lease`] found of a session in memory.
+enum Lease {
+    /// In memory under a lease held all along: served from memory.
+    Held,
+    /// Not in memory (or another tenant's, or taken out of memory because its lease had
+    /// lapsed): loaded from the log where it is served.
+    Absent,
+    /// Another replica holds the lease: out of memory here.
+    Moved,
+}
+
 /// A plan change: the answer to a batch of events, and what the stream carries.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeSet {
@@ -465,41 +476,73 @@ impl SessionHub {
     /// lease not yet due for renewal, or this process took the lease), or on the replica that
     /// holds the lease. Blocking.
     pub fn route(&self, id: &str, tenant: &str) -> Result<Owner, ApiError> {
-        if self.check_lease(id, tenant).is_ok() {
+        if let Lease::Held = self.check_lease(id, tenant)? {
             return Ok(Owner::Here);
         }
-        Ok(self.inner.log.claim(id, tenant)?)
+        match self.inner.log.claim(id, tenant)? {
+            Owner::Taken => {
+                // The lease lapsed since this process last held it: a session in memory now
+                // (loaded by a request that raced this one) may be behind the log.
+                self.forget_stale(id);
+                Ok(Owner::Here)
+            }
+            owner => Ok(owner),
+        }
     }
 
-    /// A session in memory whose lease is due is claimed again before it answers: kept (its
-    /// deadline moves on), or lost (it leaves memory: 503, the next request goes where it is
-    /// served). Answers `Err` also when the session is not in memory (nothing to check).
-    fn check_lease(&self, id: &str, tenant: &str) -> Result<(), ApiError> {
-        let (generation, due) = match self.inner.live().get(id) {
-            Some(l) if l.tenant == tenant => (
-                l.generation,
-                l.lease_until.is_some_and(|t| t <= Instant::now()),
-            ),
-            _ => return Err(UserError::not_found("session").into()),
-        };
-        if !due {
-            return Ok(());
+    /// Take session `id` out of memory, whatever its generation, once no load is under way:
+    /// its lease was just taken anew, so another replica may have extended its log. The next
+    /// request rebuilds it from the log.
+    fn forget_stale(&self, id: &str) {
+        let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if self.inner.live().remove(id).is_some() {
+            tracing::info!(session = %id, "session lease taken anew; rebuilding from the log");
         }
+    }
+
+    /// A session in memory whose lease is due is claimed again before it answers: kept all
+    /// along (its deadline moves on), taken anew after a lapse (it leaves memory, since another
+    /// replica may have extended the log meanwhile; the request rebuilds it from the log), or
+    /// lost (it leaves memory: 503, the next request goes where it is served).
+    fn check_lease(&self, id: &str, tenant: &str) -> Result<Lease, StoreError> {
+        let due = |l: &Live| l.lease_until.is_some_and(|t| t <= Instant::now());
+        match self.inner.live().get(id) {
+            Some(l) if l.tenant == tenant && !due(l) => return Ok(Lease::Held),
+            Some(l) if l.tenant == tenant => {}
+            _ => return Ok(Lease::Absent),
+        }
+        // Claimed under the load lock: no load of this session, and no other claim of it that
+        // found the lease due, comes between this claim and what it decides of the memory (a
+        // claim after this one finds the lease held all along, whatever this one found).
+        let _loading = self.inner.loading.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = match self.inner.live().get(id) {
+            Some(l) if l.tenant == tenant && !due(l) => return Ok(Lease::Held),
+            Some(l) if l.tenant == tenant => l.generation,
+            _ => return Ok(Lease::Absent),
+        };
         let claimed = Instant::now();
         let owner = self.inner.log.claim(id, tenant)?;
         let mut live = self.inner.live();
+        let ours = live.get(id).is_some_and(|l| l.generation == generation);
         match owner {
             Owner::Here => {
-                if let Some(l) = live.get_mut(id).filter(|l| l.generation == generation) {
+                if let Some(l) = live.get_mut(id).filter(|_| ours) {
                     l.lease_until = self.inner.lease_from(claimed);
                 }
-                Ok(())
+                Ok(Lease::Held)
             }
-            Owner::Replica(_) => {
-                if live.get(id).is_some_and(|l| l.generation == generation) {
+            Owner::Taken => {
+                if ours {
+                    tracing::info!(session = %id, "session lease lapsed and taken anew; rebuilding from the log");
                     live.remove(id);
                 }
-                Err(moved())
+                Ok(Lease::Absent)
+            }
+            Owner::Replica(_) => {
+                if ours {
+                    live.remove(id);
+                }
+                Ok(Lease::Moved)
             }
         }
     }
@@ -706,9 +749,11 @@ impl SessionHub {
     ) -> Result<T, ApiError> {
         let not_found = || ApiError::from(UserError::not_found("session"));
         if self.inner.live().contains_key(id) {
-            // In memory: answer from it only while its lease holds (a 404 here is another
-            // tenant's session, as below).
-            self.check_lease(id, tenant)?;
+            // In memory: answer from it only while its lease holds (another tenant's session
+            // is a 404, below).
+            if let Lease::Moved = self.check_lease(id, tenant)? {
+                return Err(moved());
+            }
         }
         for _ in 0..2 {
             {

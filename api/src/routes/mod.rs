@@ -191,7 +191,9 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
     let hub = st.sessions.clone();
     let sid = id.clone();
     let addr = match blocking(move || hub.route(&sid, &tenant)).await {
-        Ok(Ok(Owner::Here)) => return next.run(Request::from_parts(parts, body)).await,
+        Ok(Ok(Owner::Here | Owner::Taken)) => {
+            return next.run(Request::from_parts(parts, body)).await
+        }
         Ok(Ok(Owner::Replica(addr))) => addr,
         Ok(Err(e)) => return e.into_response(),
         Err(e) => return e.into_response(),

@@ -221,8 +221,16 @@ pub struct LogEntry {
 /// Who serves a session now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    /// This process (always, on SQLite); on PostgreSQL, this replica holds the lease.
+    /// This process (always, on SQLite); on PostgreSQL, this replica holds the lease and held
+    /// it already: no other replica held it since this replica last claimed or renewed it, so
+    /// the log is as this replica left it.
     Here,
+    /// This replica has just taken the lease, which was not its own: free (released, or never
+    /// taken), expired and held by another replica, or held at this replica's address by its
+    /// previous life. Another replica may have extended the log meanwhile, so whatever this
+    /// process holds of the session in memory may be behind it: rebuild from the log before
+    /// serving.
+    Taken,
     /// Another live replica holds the lease: requests go to it at this address.
     Replica(String),
 }
@@ -253,7 +261,8 @@ pub trait SessionLog: Send + Sync {
     /// Remove a session and its log in one transaction; false if it did not exist.
     fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Who serves the session of `tenant`: take (or keep) its lease when it is free, expired
-    /// or ours. `Here` also for a session this tenant does not have (the route answers 404).
+    /// or ours (`Taken` when it was not ours, `Here` when it was). `Here` also for a session
+    /// this tenant does not have (the route answers 404).
     fn claim(&self, _id: &str, _tenant: &str) -> Result<Owner, StoreError> {
         Ok(Owner::Here)
     }

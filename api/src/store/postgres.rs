@@ -790,11 +790,23 @@ impl SessionLog for PgStore {
 
     fn claim(&self, id: &str, tenant: &str) -> Result<Owner, StoreError> {
         self.block(async {
-            let client = self.pool.get().await?;
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            // Who held the lease, its row locked until the commit. Ours (even expired: no
+            // other replica took it since, so none wrote to the log) means the lease was held
+            // all along; anything else, a row of another replica or none at all (released,
+            // after another replica may have taken it and written), means it lapsed.
+            let held = tx
+                .query_opt(
+                    "SELECT replica FROM session_owners WHERE session = $1 FOR UPDATE",
+                    &[&id],
+                )
+                .await?
+                .is_some_and(|r| r.get::<_, String>(0) == self.settings.replica);
             // Take the lease when it is free, expired, ours, or held at our own address (by
             // this replica's previous life: no two processes listen on one address); else
             // answer its holder. Only for the session's own tenant.
-            let taken = client
+            let taken = tx
                 .query_opt(
                     &format!(
                         "INSERT INTO session_owners (session, replica, addr, lease_until)
@@ -818,15 +830,17 @@ impl SessionLog for PgStore {
                 )
                 .await?;
             if taken.is_some() {
-                return Ok(Owner::Here);
+                tx.commit().await?;
+                return Ok(if held { Owner::Here } else { Owner::Taken });
             }
-            let holder = client
+            let holder = tx
                 .query_opt(
                     "SELECT o.addr FROM session_owners o JOIN sessions s ON s.id = o.session
                      WHERE o.session = $1 AND s.tenant = $2",
                     &[&id, &tenant],
                 )
                 .await?;
+            tx.commit().await?;
             // No holder: no such session of this tenant (the route answers 404 here).
             Ok(holder.map_or(Owner::Here, |r| Owner::Replica(r.get(0))))
         })
