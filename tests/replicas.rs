@@ -432,34 +432,54 @@ struct InProcess {
 
 const IN_PROCESS_LEASE: Duration = Duration::from_millis(1000);
 
-fn in_process_replicas() -> Option<InProcess> {
-    use commonsnet_api::sessions::{SessionHub, SessionLimits};
+/// Stores of replicas named `a`, `b`, ... (advertised at 127.0.0.1:1, :2, ...: nothing listens
+/// there) on a new database of `pg`, leases of [`IN_PROCESS_LEASE`], and the runtime that
+/// drives their queries.
+fn stores_on<const N: usize>(
+    pg: &PgServer,
+) -> (
+    tokio::runtime::Runtime,
+    [std::sync::Arc<commonsnet_api::store::PgStore>; N],
+) {
+    stores_at(&pg.database())
+}
+
+fn stores_at<const N: usize>(
+    url: &str,
+) -> (
+    tokio::runtime::Runtime,
+    [std::sync::Arc<commonsnet_api::store::PgStore>; N],
+) {
     use commonsnet_api::store::{PgSettings, PgStore};
-    use std::sync::Arc;
-    let pg = PgServer::start()?;
-    let url = pg.database();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let hub = |name: &str, port: u16| {
+    let stores = std::array::from_fn(|k| {
         let store = runtime
             .block_on(PgStore::open(PgSettings {
-                url: url.clone(),
-                replica: name.into(),
-                advertise: format!("127.0.0.1:{port}"),
+                url: url.to_string(),
+                replica: ((b'a' + k as u8) as char).to_string(),
+                advertise: format!("127.0.0.1:{}", k + 1),
                 lease: IN_PROCESS_LEASE,
             }))
             .unwrap();
-        SessionHub::new(Arc::new(store), SessionLimits::default())
-    };
-    let (a, b) = (hub("a", 1), hub("b", 2));
+        std::sync::Arc::new(store)
+    });
+    (runtime, stores)
+}
+
+fn in_process_replicas() -> Option<InProcess> {
+    use commonsnet_api::sessions::{SessionHub, SessionLimits};
+    let pg = PgServer::start()?;
+    let (runtime, [a, b]) = stores_on(&pg);
+    let hub = |s| SessionHub::new(s, SessionLimits::default());
     Some(InProcess {
         _pg: pg,
         runtime,
-        a,
-        b,
+        a: hub(a),
+        b: hub(b),
     })
 }
 
@@ -515,4 +535,92 @@ fn a_lease_taken_again_after_a_lapse_rebuilds_the_session_from_the_log() {
     assert_eq!(seq, 2, "A reads the log's state, B's batch included");
     assert!(has_b1 && planned_b1, "B's need is in A's plan");
     assert_eq!(on_a(water_need("a2")).unwrap().seq, 3);
+}
+
+/// What counts towards `MAX_CLAIMS`: a replica never claims a run one of its own workers is
+/// running (its lease lapsed while the heartbeat was late: another worker here took it, and
+/// counted a claim); a lease taken from a holder that still beats is not counted; one taken
+/// from a holder that stopped beating, or given back after a failure, is. (Every replica
+/// alive, late renewals made runs `abandoned` error rows.)
+#[test]
+fn run_claims_count_failures_not_late_renewals() {
+    use commonsnet_api::JobStore;
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let (_runtime, [a, b]) = stores_on(&pg);
+    a.insert_job("j1", "t", "{}", 3).unwrap();
+    let claim = |s: &commonsnet_api::store::PgStore, running: &[(String, i64)]| {
+        let c = s.claim_run(running).unwrap().unwrap();
+        assert_eq!(c.job, "j1");
+        (c.index, c.claims)
+    };
+    let lapse = || std::thread::sleep(IN_PROCESS_LEASE + Duration::from_millis(300));
+    assert_eq!(claim(&a, &[]), (0, 1));
+    // A's lease on run 0 lapses (no renewal) while A still beats and runs it.
+    lapse();
+    a.beat().unwrap();
+    assert_eq!(
+        claim(&a, &[("j1".into(), 0)]),
+        (1, 1),
+        "another worker of A takes the next run, not the one A runs"
+    );
+    assert_eq!(
+        claim(&b, &[]),
+        (0, 1),
+        "taken from A, which beats: not counted"
+    );
+    // B stops beating (it died): its lease on run 0 lapses, and A's on run 1.
+    lapse();
+    a.beat().unwrap();
+    assert_eq!(
+        claim(&a, &[("j1".into(), 1)]),
+        (0, 2),
+        "taken from B, which stopped beating: counted"
+    );
+    // Run 0 fails on A: its lease is given back, and the next claim counts.
+    a.release_run("j1", 0).unwrap();
+    assert_eq!(claim(&b, &[]), (0, 3));
+}
+
+/// The heartbeat's renewal is bounded: a run lease row locked by a slow transaction is
+/// skipped, and the other leases are renewed at once (the renewal waited for the lock, and
+/// every lease of the replica could lapse behind one row).
+#[test]
+fn one_locked_lease_does_not_hold_up_the_renewal_of_the_others() {
+    use commonsnet_api::JobStore;
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.database();
+    let (_runtime, [a]) = stores_at(&url);
+    a.insert_job("j1", "t", "{}", 2).unwrap();
+    let runs: Vec<(String, i64)> = (0..2)
+        .map(|_| {
+            let c = a.claim_run(&[]).unwrap().unwrap();
+            (c.job, c.index as i64)
+        })
+        .collect();
+    let mut locker = pg.sql_in_background(
+        &url,
+        "BEGIN; SELECT 1 FROM run_leases WHERE idx = 0 FOR UPDATE; SELECT pg_sleep(4); COMMIT;",
+    );
+    // Until the row is locked.
+    let end = Instant::now() + Duration::from_secs(10);
+    while pg.sql(
+        &url,
+        "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+         WHERE s.query LIKE '%pg_sleep(4)%' AND l.locktype = 'transactionid'",
+    ) == "0"
+    {
+        assert!(Instant::now() < end, "the row was never locked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let renewed = a.renew_run_leases(&runs).unwrap();
+    let took = started.elapsed();
+    assert_eq!(renewed, 1, "the lease not locked is renewed");
+    assert!(took < IN_PROCESS_LEASE / 3, "the renewal took {took:?}");
+    assert!(a.beat().is_ok());
+    locker.wait().unwrap();
 }

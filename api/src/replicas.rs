@@ -41,7 +41,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Claims of one run after which it is recorded as an `error` row instead of run again.
+/// Claims of one run after which it is recorded as an `error` row instead of run again. Only
+/// claims after a failure count (`PgStore::claim_run` says which): the run's holder died or
+/// hung (it stopped beating), or the run failed on this replica; a lease taken from a holder
+/// still beating, or given back at a shutdown, does not count.
 pub const MAX_CLAIMS: i32 = 3;
 
 /// A replica's name in leases: its host name and a random suffix, unique per start (a
@@ -113,7 +116,9 @@ impl LeasedRunner {
 
     fn worker(&self, batches: &Mutex<HashMap<String, Option<JobBatch>>>, faults: &Faults) {
         while !self.shutdown.load(Ordering::SeqCst) {
-            match self.store.claim_run() {
+            // Not the runs this replica runs now: its lease on one may have lapsed (the
+            // heartbeat late), but a second worker here would run it twice and count a claim.
+            match self.store.claim_run(&self.in_flight.runs()) {
                 Ok(Some(claim)) => {
                     let key = (claim.job.clone(), claim.index as i64);
                     self.in_flight.lock().insert(key.clone());
@@ -127,7 +132,10 @@ impl LeasedRunner {
                     match outcome {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => {
-                            tracing::error!(job = %claim.job, run = claim.index, error = %e, "run not stored; its lease expires and it is claimed again");
+                            tracing::error!(job = %claim.job, run = claim.index, error = %e, "run not stored; its lease is given back and it is claimed again");
+                            if let Err(e) = self.store.release_run(&claim.job, claim.index) {
+                                tracing::warn!(job = %claim.job, run = claim.index, error = %e, "cannot give the run's lease back; it expires");
+                            }
                         }
                         Err(panic) => {
                             let message = format!("the job panicked: {}", panic_message(&*panic));
@@ -281,6 +289,11 @@ pub fn heartbeat(
             continue;
         }
         next += every;
+        // Each statement is bounded well within the period (`PgStore::heartbeat_tx`), so one
+        // that is stuck delays the others by a fraction of a lease, not past it.
+        if let Err(e) = store.beat() {
+            tracing::warn!(error = %e, "cannot record this replica's heartbeat");
+        }
         if let Err(e) = store.renew_run_leases(&in_flight.runs()) {
             tracing::warn!(error = %e, "cannot renew run leases");
         }

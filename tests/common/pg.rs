@@ -205,6 +205,16 @@ impl PgServer {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Start running SQL in a database (by URL) in the background, as one transaction (a
+    /// lock it takes is held until it ends); wait on the child for its end.
+    pub fn sql_in_background(&self, url: &str, sql: &str) -> std::process::Child {
+        Command::new(self.bin.join("psql"))
+            .args(["-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

@@ -52,7 +52,8 @@ pub struct PgSettings {
 
 /// The schema, one migration per change, applied at start-up under an advisory lock so that
 /// replicas starting together apply each once.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE jobs (
         id TEXT PRIMARY KEY, tenant TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL,
         total BIGINT NOT NULL, error TEXT, created_ms BIGINT NOT NULL, started_ms BIGINT,
@@ -78,7 +79,20 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (session, seq));
     CREATE TABLE session_owners (
         session TEXT PRIMARY KEY, replica TEXT NOT NULL, addr TEXT NOT NULL,
-        lease_until BIGINT NOT NULL);"];
+        lease_until BIGINT NOT NULL);",
+    "
+    CREATE TABLE replica_beats (replica TEXT PRIMARY KEY, beat_until BIGINT NOT NULL);",
+];
+
+/// The bounds on each of the heartbeat's statements for a lease: (statement and connection
+/// wait, lock wait). A heartbeat comes every third of the lease and makes three statements
+/// (the beat, the runs' leases, the sessions' leases), so each is bounded by a sixth: one row
+/// locked by a slow transaction, or a pool held by busy requests, cannot hold the renewal of
+/// the other leases until they expire.
+fn heartbeat_timeouts(lease: Duration) -> (Duration, Duration) {
+    let statement = (lease / 6).max(Duration::from_millis(50));
+    (statement, (statement / 2).max(Duration::from_millis(20)))
+}
 
 /// The database's clock in milliseconds since the Unix epoch.
 const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -105,6 +119,9 @@ pub struct RunStored {
 
 pub struct PgStore {
     pool: Pool,
+    /// The heartbeat's own connections, so that requests and runs holding every connection
+    /// of `pool` cannot delay the renewal of the leases past their expiry.
+    beat_pool: Pool,
     runtime: tokio::runtime::Handle,
     settings: PgSettings,
 }
@@ -116,30 +133,33 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(3));
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // A connection is checked before reuse, so connections broken by a database
-                // restart are dropped instead of failing the next request.
-                recycling_method: RecyclingMethod::Verified,
-            },
-        );
-        let timeout = Some(Duration::from_secs(5));
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .wait_timeout(timeout)
-            .create_timeout(timeout)
-            .recycle_timeout(timeout)
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Settings(e.to_string()))?;
+        let pool = |size, timeout| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    // A connection is checked before reuse, so connections broken by a
+                    // database restart are dropped instead of failing the next request.
+                    recycling_method: RecyclingMethod::Verified,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .wait_timeout(Some(timeout))
+                .create_timeout(Some(timeout))
+                .recycle_timeout(Some(timeout))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|e| StoreError::Settings(e.to_string()))
+        };
         let store = PgStore {
-            pool,
+            pool: pool(16, Duration::from_secs(5))?,
+            beat_pool: pool(2, heartbeat_timeouts(settings.lease).0)?,
             runtime: tokio::runtime::Handle::current(),
             settings,
         };
         store.migrate().await?;
+        store.beat_async().await?;
         Ok(store)
     }
 
@@ -184,9 +204,63 @@ impl PgStore {
         self.settings.lease.as_millis() as i64
     }
 
+    /// A transaction of the heartbeat, on its own connections, its statements and lock waits
+    /// bounded (`heartbeat_timeouts`).
+    async fn heartbeat_tx(
+        client: &mut deadpool_postgres::Client,
+        lease: Duration,
+    ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+        let (statement, lock) = heartbeat_timeouts(lease);
+        let tx = client.transaction().await?;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}",
+            statement.as_millis(),
+            lock.as_millis()
+        ))
+        .await?;
+        Ok(tx)
+    }
+
+    /// Say this replica is alive until a lease from now (the heartbeat's first statement): a
+    /// run whose lease lapsed while its holder still beats was not abandoned by a dead
+    /// replica, and its claim does not count towards `MAX_CLAIMS`. Beats of replicas gone
+    /// for a day are cleared on the way.
+    pub fn beat(&self) -> Result<(), StoreError> {
+        self.block(self.beat_async())
+    }
+
+    async fn beat_async(&self) -> Result<(), StoreError> {
+        let mut client = self.beat_pool.get().await?;
+        let tx = Self::heartbeat_tx(&mut client, self.settings.lease).await?;
+        tx.execute(
+            &format!(
+                "INSERT INTO replica_beats (replica, beat_until) VALUES ($1, {DB_NOW} + $2)
+                 ON CONFLICT (replica) DO UPDATE SET beat_until = EXCLUDED.beat_until"
+            ),
+            &[&self.settings.replica, &self.lease_ms()],
+        )
+        .await?;
+        tx.execute(
+            &format!("DELETE FROM replica_beats WHERE beat_until < {DB_NOW} - 86400000"),
+            &[],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Claim the next run to do: the oldest unfinished job's first run that nobody holds or
-    /// whose lease expired. `None` when there is nothing to claim now.
-    pub fn claim_run(&self) -> Result<Option<ClaimedRun>, StoreError> {
+    /// whose lease expired, other than the runs this replica is running (`in_flight`, as
+    /// `(job, index)`: its lease on one of them may have lapsed, but the run goes on here).
+    /// `None` when there is nothing to claim now.
+    ///
+    /// What counts towards `MAX_CLAIMS` (the run's `claims`): a claim of a run nobody held
+    /// (its first, or one given back at a shutdown, which took its count back), of a run
+    /// whose lease this replica let lapse (it failed here), and of a lease that expired while
+    /// its holder had stopped beating (`replica_beats`: it died or hung). A lease that
+    /// expired while its holder still beats (its renewal was late; the run goes on there) is
+    /// taken without counting, so replicas that are all alive never make a run `abandoned`.
+    pub fn claim_run(&self, in_flight: &[(String, i64)]) -> Result<Option<ClaimedRun>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
             // Job by job, oldest first, each job's lowest free run through the `(job, idx)`
@@ -200,14 +274,26 @@ impl PgStore {
                 .await?;
             for job in jobs {
                 let job: String = job.get(0);
+                let running: Vec<i64> = in_flight
+                    .iter()
+                    .filter(|(j, _)| *j == job)
+                    .map(|(_, i)| *i)
+                    .collect();
+                // `l.replica` on the right of SET is the holder before this claim.
                 let row = client
                     .query_opt(
                         &format!(
                             "UPDATE run_leases l SET replica = $1, lease_until = {DB_NOW} + $2,
-                                 claims = l.claims + 1
+                                 claims = l.claims + CASE
+                                     WHEN l.replica IS NOT NULL AND l.replica <> $1
+                                          AND EXISTS (SELECT 1 FROM replica_beats b
+                                                      WHERE b.replica = l.replica
+                                                        AND b.beat_until >= {DB_NOW})
+                                     THEN 0 ELSE 1 END
                              FROM (SELECT r.job, r.idx FROM run_leases r
                                    WHERE r.job = $3
                                      AND (r.replica IS NULL OR r.lease_until < {DB_NOW})
+                                     AND r.idx <> ALL($6::bigint[])
                                      AND EXISTS (SELECT 1 FROM jobs j
                                                  WHERE j.id = r.job AND j.status IN ($4, $5))
                                    ORDER BY r.idx
@@ -221,6 +307,7 @@ impl PgStore {
                             &job,
                             &JobStatus::Queued,
                             &JobStatus::Running,
+                            &running,
                         ],
                     )
                     .await?;
@@ -366,8 +453,10 @@ impl PgStore {
     }
 
     /// Extend the leases of the runs this replica is running (`(job, index)`); answers how
-    /// many it still holds. A lease whose run failed here is not renewed: it expires and the
-    /// run is claimed again.
+    /// many it renewed. A lease whose run failed here is not renewed: it is given back
+    /// (`release_run`) or expires, and the run is claimed again. A row locked by another
+    /// transaction (the run being stored, its job cancelled) is skipped this time rather
+    /// than waited for, so it cannot hold up the others.
     pub fn renew_run_leases(&self, runs: &[(String, i64)]) -> Result<u64, StoreError> {
         if runs.is_empty() {
             return Ok(0);
@@ -375,20 +464,39 @@ impl PgStore {
         let (jobs, idxs): (Vec<&str>, Vec<i64>) =
             runs.iter().map(|(j, i)| (j.as_str(), *i)).unzip();
         self.block(async {
-            let client = self.pool.get().await?;
-            Ok(client
+            let mut client = self.beat_pool.get().await?;
+            let tx = Self::heartbeat_tx(&mut client, self.settings.lease).await?;
+            let n = tx
                 .execute(
                     &format!(
                         "UPDATE run_leases l SET lease_until = {DB_NOW} + $2
                          FROM (SELECT r.job, r.idx FROM run_leases r
                                WHERE r.replica = $1
                                  AND (r.job, r.idx) IN (SELECT * FROM unnest($3::text[], $4::bigint[]))
-                               ORDER BY r.job, r.idx FOR UPDATE OF r) c
+                               ORDER BY r.job, r.idx FOR UPDATE OF r SKIP LOCKED) c
                          WHERE l.job = c.job AND l.idx = c.idx AND l.replica = $1"
                     ),
                     &[&self.settings.replica, &self.lease_ms(), &jobs, &idxs],
                 )
-                .await?)
+                .await?;
+            tx.commit().await?;
+            Ok(n)
+        })
+    }
+
+    /// Give back the lease of a run that failed here (its row could not be stored): any
+    /// replica claims it again at once, and that claim counts towards `MAX_CLAIMS`.
+    pub fn release_run(&self, job: &str, index: u64) -> Result<(), StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "UPDATE run_leases SET replica = NULL, lease_until = NULL
+                     WHERE job = $1 AND idx = $2 AND replica = $3",
+                    &[&job, &(index as i64), &self.settings.replica],
+                )
+                .await?;
+            Ok(())
         })
     }
 
@@ -875,8 +983,12 @@ impl SessionLog for PgStore {
 
     fn renew(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
         self.block(async {
-            let client = self.pool.get().await?;
-            let kept = client
+            // On the heartbeat's connections, bounded: a row locked past the bound fails the
+            // renewal (the sessions stay in memory until their local deadlines), rather than
+            // hold it up.
+            let mut client = self.beat_pool.get().await?;
+            let tx = Self::heartbeat_tx(&mut client, self.settings.lease).await?;
+            let kept = tx
                 .query(
                     &format!(
                         "UPDATE session_owners SET lease_until = {DB_NOW} + $3
@@ -885,6 +997,7 @@ impl SessionLog for PgStore {
                     &[&self.settings.replica, &ids, &self.lease_ms()],
                 )
                 .await?;
+            tx.commit().await?;
             let kept: std::collections::HashSet<String> = kept.iter().map(|r| r.get(0)).collect();
             Ok(ids
                 .iter()
