@@ -239,6 +239,46 @@ fn job_from_submit_to_result_in_three_formats() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
+/// `GET /v1/jobs` reads each job's counters from its row (one query for the list, where it
+/// ran an aggregate over each listed job's runs): they are the runs stored, as the job's own
+/// status and its result say.
+#[test]
+fn the_job_list_counts_what_each_job_status_counts() {
+    let s = Server::in_temp_dir(&[]);
+    let ids: Vec<String> = [(2, 7), (1, 8)]
+        .iter()
+        .map(|(count, seed)| {
+            let job = json!({"generator": {"name": "urban", "count": count},
+                "policies": ["greedy", "coverage"], "replicates": 2, "seed": seed});
+            let r = post_json(&s, "/v1/jobs", &job, None);
+            assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for id in &ids {
+        wait_job(&s, id, None, 120, done);
+    }
+    let list = get(&s, "/v1/jobs", None).json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    for listed in list {
+        let id = listed["id"].as_str().unwrap();
+        let status = get(&s, &format!("/v1/jobs/{id}"), None).json();
+        assert_eq!(listed["progress"], status["progress"], "{listed} {status}");
+        assert_eq!(listed["solve_ms_total"], status["solve_ms_total"]);
+        let rows = rows_of(&s, id);
+        assert_eq!(listed["progress"]["done"], rows.len() as i64);
+        assert_eq!(listed["progress"]["done"], listed["progress"]["total"]);
+        let solve: f64 = rows.iter().map(|r| r.solve_ms.unwrap_or(0.0)).sum();
+        let listed_solve = listed["solve_ms_total"].as_f64().unwrap();
+        assert!(
+            (listed_solve - solve).abs() <= 1e-6 * solve.max(1.0),
+            "{listed_solve} {solve}"
+        );
+    }
+    assert_eq!(list[0]["id"], ids[1].as_str(), "newest first");
+}
+
 /// A job long enough to be interrupted: 4 disaster scenarios x 2 policies x 5 replicates.
 pub(crate) fn long_job() -> Value {
     json!({"generator": {"name": "disaster", "count": 4}, "policies": ["greedy", "coverage"],

@@ -82,6 +82,14 @@ const MIGRATIONS: &[&str] = &[
         lease_until BIGINT NOT NULL);",
     "
     CREATE TABLE replica_beats (replica TEXT PRIMARY KEY, beat_until BIGINT NOT NULL);",
+    // 3: each job's runs done and solver time, kept on its row by the transaction that
+    // stores a run, so `GET /v1/jobs` reads the jobs alone.
+    "
+    ALTER TABLE jobs ADD COLUMN done BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN solve_ms_total DOUBLE PRECISION NOT NULL DEFAULT 0;
+    UPDATE jobs SET done = r.n, solve_ms_total = r.solve
+        FROM (SELECT job, COUNT(*) AS n, SUM(solve_ms) AS solve FROM runs GROUP BY job) r
+        WHERE jobs.id = r.job;",
 ];
 
 /// The bounds on each of the heartbeat's statements for a lease: (statement and connection
@@ -371,20 +379,32 @@ impl PgStore {
                 });
             }
             let idx = row.run as i64;
-            tx.execute(
-                "INSERT INTO runs (job, idx, row, solve_ms, started_us, finished_us, replica)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job, idx) DO NOTHING",
-                &[
-                    &id,
-                    &idx,
-                    &text,
-                    &row.solve_ms.unwrap_or(0.0),
-                    &started_us,
-                    &finished_us,
-                    &self.settings.replica,
-                ],
-            )
-            .await?;
+            let solve_ms = row.solve_ms.unwrap_or(0.0);
+            let inserted = tx
+                .execute(
+                    "INSERT INTO runs (job, idx, row, solve_ms, started_us, finished_us, replica)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job, idx) DO NOTHING",
+                    &[
+                        &id,
+                        &idx,
+                        &text,
+                        &solve_ms,
+                        &started_us,
+                        &finished_us,
+                        &self.settings.replica,
+                    ],
+                )
+                .await?;
+            if inserted == 1 {
+                // The job's counters (its progress and solver time, as listed), kept with
+                // its runs in this transaction.
+                tx.execute(
+                    "UPDATE jobs SET done = done + 1, solve_ms_total = solve_ms_total + $2
+                     WHERE id = $1",
+                    &[&id, &solve_ms],
+                )
+                .await?;
+            }
             let held = tx
                 .execute(
                     "DELETE FROM run_leases WHERE job = $1 AND idx = $2 AND replica = $3",
@@ -535,42 +555,45 @@ impl PgStore {
         })
     }
 
+    /// A job's row as `JobInfo` reads it (`job_row`): its counters are kept on it, so a list
+    /// of jobs is one query on `jobs`, not an aggregate over each job's runs.
+    const JOB_COLUMNS: &'static str = "id, tenant, status, total, error, created_ms, started_ms,
+        finished_ms, attempts, done, solve_ms_total, max_parallel_runs";
+
     async fn job_info(
         client: &deadpool_postgres::Client,
         id: &str,
     ) -> Result<Option<(String, JobInfo)>, StoreError> {
         let row = client
             .query_opt(
-                "SELECT id, tenant, status, total, error, created_ms, started_ms, finished_ms,
-                        attempts,
-                        (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
-                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id),
-                        max_parallel_runs
-                 FROM jobs WHERE id = $1",
+                &format!("SELECT {} FROM jobs WHERE id = $1", Self::JOB_COLUMNS),
                 &[&id],
             )
             .await?;
-        Ok(row.map(|r| {
-            (
-                r.get(1),
-                JobInfo {
-                    id: r.get(0),
-                    status: r.get(2),
-                    progress: Progress {
-                        done: r.get(9),
-                        total: r.get(3),
-                    },
-                    error: r.get(4),
-                    created_ms: r.get(5),
-                    started_ms: r.get(6),
-                    finished_ms: r.get(7),
-                    attempts: r.get(8),
-                    elapsed_ms: None,
-                    solve_ms_total: r.get(10),
-                    max_parallel_runs: r.get(11),
+        Ok(row.map(|r| Self::job_row(&r)))
+    }
+
+    /// The owner and `JobInfo` of a row of `JOB_COLUMNS`.
+    fn job_row(r: &tokio_postgres::Row) -> (String, JobInfo) {
+        (
+            r.get(1),
+            JobInfo {
+                id: r.get(0),
+                status: r.get(2),
+                progress: Progress {
+                    done: r.get(9),
+                    total: r.get(3),
                 },
-            )
-        }))
+                error: r.get(4),
+                created_ms: r.get(5),
+                started_ms: r.get(6),
+                finished_ms: r.get(7),
+                attempts: r.get(8),
+                elapsed_ms: None,
+                solve_ms_total: r.get(10),
+                max_parallel_runs: r.get(11),
+            },
+        )
     }
 }
 
@@ -619,20 +642,20 @@ impl JobStore for PgStore {
     fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
-            let ids = client
+            let rows = client
                 .query(
-                    "SELECT id FROM jobs WHERE tenant = $1 ORDER BY created_ms DESC, id LIMIT $2",
+                    &format!(
+                        "SELECT {} FROM jobs WHERE tenant = $1
+                         ORDER BY created_ms DESC, id LIMIT $2",
+                        Self::JOB_COLUMNS
+                    ),
                     &[&tenant, &limit],
                 )
                 .await?;
-            let mut out = Vec::with_capacity(ids.len());
-            for r in ids {
-                let id: String = r.get(0);
-                if let Some((_, info)) = Self::job_info(&client, &id).await? {
-                    out.push(with_elapsed(info));
-                }
-            }
-            Ok(out)
+            Ok(rows
+                .iter()
+                .map(|r| with_elapsed(Self::job_row(r).1))
+                .collect())
         })
     }
 

@@ -59,6 +59,15 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         ),
         // 2: a tenant's sessions, newest first (`GET /v1/sessions`).
         M::up("CREATE INDEX IF NOT EXISTS sessions_by_tenant ON sessions(tenant, created_ms);"),
+        // 3: each job's runs done and solver time, kept on its row with its runs (`insert_run`),
+        // so `GET /v1/jobs` reads the jobs alone; a tenant's jobs, newest first.
+        M::up(
+            "ALTER TABLE jobs ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE jobs ADD COLUMN solve_ms_total REAL NOT NULL DEFAULT 0;
+             UPDATE jobs SET done = (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
+                 solve_ms_total = (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id);
+             CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs(tenant, created_ms);",
+        ),
     ])
 });
 
@@ -93,6 +102,33 @@ pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     MIGRATIONS.to_latest(&mut conn)?;
     Ok(conn)
+}
+
+/// A job's row as `JobInfo` reads it (`job_row`), its counters included.
+const JOB_COLUMNS: &str = "id, tenant, status, total, error, created_ms, started_ms, finished_ms,
+    attempts, done, solve_ms_total, max_parallel_runs";
+
+/// The owner and `JobInfo` of a row of `JOB_COLUMNS`.
+fn job_row(r: &rusqlite::Row) -> rusqlite::Result<(String, JobInfo)> {
+    Ok((
+        r.get(1)?,
+        JobInfo {
+            id: r.get(0)?,
+            status: r.get(2)?,
+            progress: Progress {
+                done: r.get(9)?,
+                total: r.get(3)?,
+            },
+            error: r.get(4)?,
+            created_ms: r.get(5)?,
+            started_ms: r.get(6)?,
+            finished_ms: r.get(7)?,
+            attempts: r.get(8)?,
+            elapsed_ms: None,
+            solve_ms_total: r.get(10)?,
+            max_parallel_runs: r.get(11)?,
+        },
+    ))
 }
 
 pub struct SqliteJobs {
@@ -216,18 +252,23 @@ impl SqliteJobs {
         finished_us: i64,
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(row).map_err(json_error("run row"))?;
-        self.conn().execute(
+        let solve_ms = row.solve_ms.unwrap_or(0.0);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let inserted = tx.execute(
             "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms, started_us, finished_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                id,
-                row.run as i64,
-                text,
-                row.solve_ms.unwrap_or(0.0),
-                started_us,
-                finished_us
-            ],
+            params![id, row.run as i64, text, solve_ms, started_us, finished_us],
         )?;
+        if inserted == 1 {
+            // The job's counters, kept with its runs (`GET /v1/jobs` reads them alone).
+            tx.execute(
+                "UPDATE jobs SET done = done + 1, solve_ms_total = solve_ms_total + ?2
+                 WHERE id = ?1",
+                params![id, solve_ms],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -252,33 +293,9 @@ impl JobStore for SqliteJobs {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT id, tenant, status, total, error, created_ms, started_ms, finished_ms, attempts,
-                        (SELECT COUNT(*) FROM runs WHERE job = jobs.id),
-                        (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id),
-                        max_parallel_runs
-                 FROM jobs WHERE id = ?1",
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
                 params![id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(1)?,
-                        JobInfo {
-                            id: r.get(0)?,
-                            status: r.get(2)?,
-                            progress: Progress {
-                                done: r.get(9)?,
-                                total: r.get(3)?,
-                            },
-                            error: r.get(4)?,
-                            created_ms: r.get(5)?,
-                            started_ms: r.get(6)?,
-                            finished_ms: r.get(7)?,
-                            attempts: r.get(8)?,
-                            elapsed_ms: None,
-                            solve_ms_total: r.get(10)?,
-                            max_parallel_runs: r.get(11)?,
-                        },
-                    ))
-                },
+                job_row,
             )
             .optional()?;
         Ok(row.and_then(|(owner, info)| {
@@ -289,25 +306,18 @@ impl JobStore for SqliteJobs {
         }))
     }
 
-    /// The tenant's jobs, newest first.
+    /// The tenant's jobs, newest first: one query on `jobs` (their counters are on their
+    /// rows).
     fn list(&self, tenant: &str, limit: i64) -> Result<Vec<JobInfo>, StoreError> {
-        let ids: Vec<String> = {
-            let conn = self.conn();
-            let mut st = conn.prepare(
-                "SELECT id FROM jobs WHERE tenant = ?1 ORDER BY created_ms DESC, id LIMIT ?2",
-            )?;
-            let ids = st
-                .query_map(params![tenant, limit], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            ids
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(j) = self.job(&id, Some(tenant))? {
-                out.push(j);
-            }
-        }
-        Ok(out)
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 ORDER BY created_ms DESC, id LIMIT ?2"
+        ))?;
+        let jobs = st
+            .query_map(params![tenant, limit], job_row)?
+            .map(|r| r.map(|(_, info)| with_elapsed(info)))
+            .collect::<Result<_, _>>()?;
+        Ok(jobs)
     }
 
     /// Cancel a queued or running job of this tenant. Returns the status after the call, or
