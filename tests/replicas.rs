@@ -19,10 +19,19 @@ use std::time::{Duration, Instant};
 /// PostgreSQL is missing and the tests that need it are skipped (`PgServer::start`). Bind them
 /// in this order: the replicas are then stopped before the database.
 fn replicas_on_postgres<const N: usize>() -> Option<(PgServer, String, [Server; N])> {
+    replicas_on_postgres_with(&[])
+}
+
+/// [`replicas_on_postgres`] with more arguments to `serve`.
+fn replicas_on_postgres_with<const N: usize>(
+    extra: &[&str],
+) -> Option<(PgServer, String, [Server; N])> {
     let pg = PgServer::start()?;
     let url = pg.database();
     let replicas = std::array::from_fn(|_| {
-        Server::in_temp_dir(&["--store", &url, "--lease-s", "1", "--job-threads", "1"])
+        let mut args = vec!["--store", &url, "--lease-s", "1", "--job-threads", "1"];
+        args.extend_from_slice(extra);
+        Server::in_temp_dir(&args)
     });
     Some((pg, url, replicas))
 }
@@ -623,4 +632,59 @@ fn one_locked_lease_does_not_hold_up_the_renewal_of_the_others() {
     assert!(took < IN_PROCESS_LEASE / 3, "the renewal took {took:?}");
     assert!(a.beat().is_ok());
     locker.wait().unwrap();
+}
+
+/// The queue's bound holds across replicas: concurrent submits on two replicas accept no more
+/// than `--max-queued-jobs` waiting jobs (each replica counted, then inserted, in separate
+/// transactions, so several saw room for the last slot).
+#[test]
+fn concurrent_submits_on_replicas_keep_the_queue_bound() {
+    let Some((pg, url, replicas)) = replicas_on_postgres_with::<2>(&["--max-queued-jobs", "3"])
+    else {
+        return;
+    };
+    // Both replicas' only workers busy on a long job's runs (the oldest job first): what is
+    // submitted next stays queued.
+    let long = submit_long_job(&replicas[0]);
+    let end = Instant::now() + Duration::from_secs(60);
+    while pg.sql(
+        &url,
+        &format!("SELECT COUNT(DISTINCT replica) FROM run_leases WHERE job = '{long}' AND replica IS NOT NULL"),
+    ) != "2"
+    {
+        assert!(Instant::now() < end, "the replicas never both ran the long job");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let small = json!({"generator": {"name": "urban", "count": 1}, "policies": ["greedy"],
+        "seed": 3});
+    let barrier = std::sync::Barrier::new(16);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|k| {
+                let (replicas, small, barrier) = (&replicas, &small, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    post_json(&replicas[k % 2], "/v1/jobs", small, None).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
+    assert!(
+        statuses.iter().all(|s| matches!(s, 202 | 429)),
+        "{statuses:?}"
+    );
+    assert_eq!(accepted, 3, "{statuses:?}");
+    assert_eq!(
+        pg.sql(&url, "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"),
+        "3"
+    );
+    let r = call(
+        "DELETE",
+        &replicas[1].url(&format!("/v1/jobs/{long}")),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
 }

@@ -5,7 +5,7 @@ use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::jobs::JobRequest;
-use crate::store::{JobInfo, JobStatus};
+use crate::store::{JobInfo, JobStatus, PgStore};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// `202` answer of `POST /v1/jobs`.
@@ -57,8 +58,8 @@ pub(super) async fn submit_job(
     if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(InternalError::ShuttingDown.into());
     }
-    if st.replicated.is_some() {
-        return submit_shared(&st, request, tenant, total).await;
+    if let Some(store) = st.replicated.clone() {
+        return submit_shared(&st, store, request, tenant, total).await;
     }
     if !st.queue.try_reserve() {
         return Err(queue_full(st.queue.capacity));
@@ -103,23 +104,26 @@ fn accepted(id: String, total: usize) -> Response {
 }
 
 /// A job on the store replicas share: stored (durably, with one lease row per run) and left
-/// for the replicas' runners to claim; the bound is on the jobs queued in the store.
+/// for the replicas' runners to claim; the bound is on the jobs queued in the store, counted
+/// in the transaction that stores the job (one step across replicas).
 async fn submit_shared(
     st: &AppState,
+    store: Arc<PgStore>,
     request: JobRequest,
     tenant: String,
     total: usize,
 ) -> Result<Response, ApiError> {
-    let store = st.store.clone();
-    let waiting = blocking(move || store.queued_count()).await??;
-    if waiting >= st.queue.capacity as i64 {
-        return Err(queue_full(st.queue.capacity));
-    }
     let id = new_id();
     let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
-    let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
-    blocking(move || store.insert_job(&jid, &t, &spec, total as i64)).await??;
+    let capacity = st.queue.capacity;
+    let stored = blocking(move || {
+        store.insert_job_within(&jid, &t, &spec, total as i64, Some(capacity as i64))
+    })
+    .await??;
+    if !stored {
+        return Err(queue_full(capacity));
+    }
     tracing::info!(job = %id, tenant, total, "job accepted");
     Ok(accepted(id, total))
 }

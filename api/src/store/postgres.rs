@@ -448,6 +448,51 @@ impl PgStore {
         })
     }
 
+    /// Store a new job, durably, as `queued`, with one lease row per run, unless `max_queued`
+    /// jobs are queued already (false: nothing stored). The count and the insert are one step
+    /// across replicas: the transaction takes an advisory lock first, held to its commit, so
+    /// concurrent submits on several replicas cannot all see room for one more.
+    pub fn insert_job_within(
+        &self,
+        id: &str,
+        tenant: &str,
+        spec: &str,
+        total: i64,
+        max_queued: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            if let Some(max) = max_queued {
+                tx.execute("SELECT pg_advisory_xact_lock(7411000002)", &[])
+                    .await?;
+                let queued: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM jobs WHERE status = $1",
+                        &[&JobStatus::Queued],
+                    )
+                    .await?
+                    .get(0);
+                if queued >= max {
+                    return Ok(false);
+                }
+            }
+            tx.execute(
+                "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &tenant, &spec, &JobStatus::Queued, &total, &now_ms()],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO run_leases (job, idx) SELECT $1, g FROM generate_series(0::bigint, $2::bigint - 1) g",
+                &[&id, &total],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
     /// A job that cannot run (its request no longer makes a batch): failed, its leases gone.
     pub fn fail_job(&self, id: &str, error: &str) -> Result<(), StoreError> {
         self.block(async {
@@ -610,23 +655,8 @@ impl JobStore for PgStore {
     }
 
     fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError> {
-        self.block(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            tx.execute(
-                "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&id, &tenant, &spec, &JobStatus::Queued, &total, &now_ms()],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO run_leases (job, idx) SELECT $1, g FROM generate_series(0::bigint, $2::bigint - 1) g",
-                &[&id, &total],
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        self.insert_job_within(id, tenant, spec, total, None)
+            .map(|_| ())
     }
 
     fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
