@@ -688,3 +688,42 @@ fn concurrent_submits_on_replicas_keep_the_queue_bound() {
     );
     assert_eq!(r.status, 200);
 }
+
+/// Job and run times are written on the database's clock (as leases are), so the times of
+/// replicas with skewed clocks line up: a job's creation, start and end, and each run's start
+/// and finish within them. (Written from each replica's clock before; on one machine the
+/// clocks agree, so this checks the order and units the database's clock gives.)
+#[test]
+fn job_and_run_times_are_on_the_database_clock() {
+    let Some((pg, url, [a])) = replicas_on_postgres() else {
+        return;
+    };
+    let job = json!({"generator": {"name": "urban", "count": 1}, "policies": ["greedy", "coverage"],
+        "replicates": 2, "seed": 3});
+    let r = post_json(&a, "/v1/jobs", &job, None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let fin = wait_job(&a, &id, None, 120, done);
+    let ms = |k: &str| fin[k].as_i64().unwrap();
+    let db_now: i64 = pg
+        .sql(
+            &url,
+            "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
+        )
+        .parse()
+        .unwrap();
+    assert!(ms("created_ms") <= ms("started_ms"), "{fin}");
+    assert!(ms("started_ms") <= ms("finished_ms"), "{fin}");
+    assert!(ms("finished_ms") <= db_now, "{fin}");
+    assert_eq!(ms("elapsed_ms"), ms("finished_ms") - ms("started_ms"));
+    let outside = pg.sql(
+        &url,
+        &format!(
+            "SELECT COUNT(*) FROM runs r JOIN jobs j ON j.id = r.job WHERE r.job = '{id}'
+               AND NOT (r.started_us <= r.finished_us
+                        AND r.started_us >= j.started_ms * 1000 - 1000
+                        AND r.finished_us <= j.finished_ms * 1000 + 1000)"
+        ),
+    );
+    assert_eq!(outside, "0", "runs outside their job's times");
+}

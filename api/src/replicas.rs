@@ -25,7 +25,7 @@
 //!   whose lease it finds lost leaves its memory (counted in `lease_losses_total`).
 
 use crate::error::{ApiError, InternalError};
-use crate::jobs::{now_us, Faults, JobRequest, JobScenarios, RunObserver};
+use crate::jobs::{Faults, JobRequest, JobScenarios, RunObserver};
 use crate::metrics::{LeaseKind, Metrics};
 use crate::sessions::SessionHub;
 use crate::store::{ClaimedRun, PgStore, StoreError};
@@ -231,7 +231,7 @@ impl LeasedRunner {
             return Ok(());
         };
         let i = claim.index as usize;
-        let started = now_us();
+        let started = std::time::Instant::now();
         let row = if claim.claims > MAX_CLAIMS {
             batch.error_row(
                 i,
@@ -249,7 +249,7 @@ impl LeasedRunner {
             }))
             .unwrap_or_else(|panic| batch.error_row(i, &panic_message(&*panic)))
         };
-        let finished = now_us();
+        let finished = std::time::Instant::now();
         // The row is made: keep trying to store it while the store is out of reach (a
         // database restart), rather than run it again later.
         let stored = self.while_store_away("store the run", || {

@@ -44,7 +44,8 @@ pub struct JobInfo {
     pub id: String,
     pub status: JobStatus,
     pub progress: Progress,
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch (across replicas, on the database's clock, as are
+    /// the start and the end).
     pub created_ms: i64,
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
@@ -52,7 +53,9 @@ pub struct JobInfo {
     pub elapsed_ms: Option<i64>,
     /// Sum of the solver times of the runs done so far.
     pub solve_ms_total: f64,
-    /// How many times the job was (re)started: above 1 after a restart of the server.
+    /// How many times a process took the job up: above 1 after a restart of the server and,
+    /// across replicas (`serve --store postgres://...`), when several replicas ran its runs
+    /// (each replica that ran one counts once per start).
     pub attempts: i64,
     /// The most runs that were executing at one moment, from the runs' stored start and
     /// finish times (at most the server's `--job-threads`); set when the job ends.

@@ -17,8 +17,8 @@
 //!   the session actors, like SQLite's); each drives its query on the service's runtime.
 
 use super::{
-    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogEntry, LogRow, Owner,
-    PlanChange, Progress, SessionListed, SessionLog, StoreError, StoreKind,
+    json_error, now_ms, JobInfo, JobStatus, JobStore, LogEntry, LogRow, Owner, PlanChange,
+    Progress, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -102,8 +102,12 @@ fn heartbeat_timeouts(lease: Duration) -> (Duration, Duration) {
     (statement, (statement / 2).max(Duration::from_millis(20)))
 }
 
-/// The database's clock in milliseconds since the Unix epoch.
+/// The database's clock in milliseconds since the Unix epoch. Every time a replica writes
+/// (leases, jobs' and sessions' times) is on it, so replicas with skewed clocks agree.
 const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// The database's clock in microseconds since the Unix epoch (runs' start and finish).
+const DB_NOW_US: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
 
 /// A run claimed by this replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,10 +343,12 @@ impl PgStore {
             let client = self.pool.get().await?;
             client
                 .execute(
-                    "UPDATE jobs SET status = $2, started_ms = COALESCE(started_ms, $3),
-                         attempts = attempts + 1
-                     WHERE id = $1 AND status IN ($4, $2)",
-                    &[&id, &JobStatus::Running, &now_ms(), &JobStatus::Queued],
+                    &format!(
+                        "UPDATE jobs SET status = $2, started_ms = COALESCE(started_ms, {DB_NOW}),
+                             attempts = attempts + 1
+                         WHERE id = $1 AND status IN ($3, $2)"
+                    ),
+                    &[&id, &JobStatus::Running, &JobStatus::Queued],
                 )
                 .await?;
             let row = client
@@ -355,12 +361,16 @@ impl PgStore {
     /// Store a finished run (once: a run stored already by a replica that had taken the lease
     /// over stays as it was), release its lease, and mark the job done when this was its last
     /// run. Nothing is stored for a job that is no longer running (cancelled, failed).
+    ///
+    /// The run's start and finish (`Instant`s on this replica) are stored on the database's
+    /// clock: each is the database's now less the time since then, measured as the row is
+    /// sent, so the runs of replicas with skewed clocks line up (`max_parallel_runs`).
     pub fn store_run(
         &self,
         id: &str,
         row: &RunRow,
-        started_us: i64,
-        finished_us: i64,
+        started: std::time::Instant,
+        finished: std::time::Instant,
     ) -> Result<RunStored, StoreError> {
         let text = serde_json::to_string(row).map_err(json_error("run row"))?;
         self.block(async {
@@ -380,17 +390,21 @@ impl PgStore {
             }
             let idx = row.run as i64;
             let solve_ms = row.solve_ms.unwrap_or(0.0);
+            let since = |t: std::time::Instant| t.elapsed().as_micros() as i64;
             let inserted = tx
                 .execute(
-                    "INSERT INTO runs (job, idx, row, solve_ms, started_us, finished_us, replica)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job, idx) DO NOTHING",
+                    &format!(
+                        "INSERT INTO runs (job, idx, row, solve_ms, started_us, finished_us, replica)
+                         VALUES ($1, $2, $3, $4, {DB_NOW_US} - $5, {DB_NOW_US} - $6, $7)
+                         ON CONFLICT (job, idx) DO NOTHING"
+                    ),
                     &[
                         &id,
                         &idx,
                         &text,
                         &solve_ms,
-                        &started_us,
-                        &finished_us,
+                        &since(started),
+                        &since(finished),
                         &self.settings.replica,
                     ],
                 )
@@ -423,7 +437,7 @@ impl PgStore {
             }
             let done = tx
                 .execute(
-                    "UPDATE jobs SET status = $2, finished_ms = $3,
+                    &format!("UPDATE jobs SET status = $2, finished_ms = {DB_NOW},
                          max_parallel_runs = (
                              SELECT MAX(open) FROM (
                                  SELECT SUM(step) OVER (ORDER BY at, step ROWS UNBOUNDED PRECEDING) AS open
@@ -435,8 +449,8 @@ impl PgStore {
                                          WHERE job = $1 AND started_us IS NOT NULL AND finished_us IS NOT NULL
                                  ) steps
                              ) sweep)
-                     WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM run_leases WHERE job = $1)",
-                    &[&id, &JobStatus::Done, &now_ms()],
+                     WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM run_leases WHERE job = $1)"),
+                    &[&id, &JobStatus::Done],
                 )
                 .await?
                 == 1;
@@ -478,9 +492,11 @@ impl PgStore {
                 }
             }
             tx.execute(
-                "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&id, &tenant, &spec, &JobStatus::Queued, &total, &now_ms()],
+                &format!(
+                    "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
+                     VALUES ($1, $2, $3, $4, $5, {DB_NOW})"
+                ),
+                &[&id, &tenant, &spec, &JobStatus::Queued, &total],
             )
             .await?;
             tx.execute(
@@ -499,13 +515,14 @@ impl PgStore {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
             tx.execute(
-                "UPDATE jobs SET status = $2, error = $3, finished_ms = $4
-                 WHERE id = $1 AND status IN ($5, $6)",
+                &format!(
+                    "UPDATE jobs SET status = $2, error = $3, finished_ms = {DB_NOW}
+                     WHERE id = $1 AND status IN ($4, $5)"
+                ),
                 &[
                     &id,
                     &JobStatus::Failed,
                     &error,
-                    &now_ms(),
                     &JobStatus::Queued,
                     &JobStatus::Running,
                 ],
@@ -602,8 +619,11 @@ impl PgStore {
 
     /// A job's row as `JobInfo` reads it (`job_row`): its counters are kept on it, so a list
     /// of jobs is one query on `jobs`, not an aggregate over each job's runs.
+    /// The last column is the database's clock (`DB_NOW`), which a running job's elapsed
+    /// time is measured to: its start is on that clock too.
     const JOB_COLUMNS: &'static str = "id, tenant, status, total, error, created_ms, started_ms,
-        finished_ms, attempts, done, solve_ms_total, max_parallel_runs";
+        finished_ms, attempts, done, solve_ms_total, max_parallel_runs,
+        (extract(epoch from clock_timestamp()) * 1000)::bigint";
 
     async fn job_info(
         client: &deadpool_postgres::Client,
@@ -620,6 +640,9 @@ impl PgStore {
 
     /// The owner and `JobInfo` of a row of `JOB_COLUMNS`.
     fn job_row(r: &tokio_postgres::Row) -> (String, JobInfo) {
+        let started_ms: Option<i64> = r.get(6);
+        let finished_ms: Option<i64> = r.get(7);
+        let db_now: i64 = r.get(12);
         (
             r.get(1),
             JobInfo {
@@ -631,10 +654,12 @@ impl PgStore {
                 },
                 error: r.get(4),
                 created_ms: r.get(5),
-                started_ms: r.get(6),
-                finished_ms: r.get(7),
+                started_ms,
+                finished_ms,
                 attempts: r.get(8),
-                elapsed_ms: None,
+                // From the first start to the end, or to now while running: both on the
+                // database's clock.
+                elapsed_ms: started_ms.map(|s| finished_ms.unwrap_or(db_now) - s),
                 solve_ms_total: r.get(10),
                 max_parallel_runs: r.get(11),
             },
@@ -663,9 +688,7 @@ impl JobStore for PgStore {
         self.block(async {
             let client = self.pool.get().await?;
             let found = Self::job_info(&client, id).await?;
-            Ok(found.and_then(|(owner, info)| {
-                (tenant.is_none_or(|t| t == owner)).then(|| with_elapsed(info))
-            }))
+            Ok(found.and_then(|(owner, info)| (tenant.is_none_or(|t| t == owner)).then_some(info)))
         })
     }
 
@@ -682,10 +705,7 @@ impl JobStore for PgStore {
                     &[&tenant, &limit],
                 )
                 .await?;
-            Ok(rows
-                .iter()
-                .map(|r| with_elapsed(Self::job_row(r).1))
-                .collect())
+            Ok(rows.iter().map(|r| Self::job_row(r).1).collect())
         })
     }
 
@@ -695,13 +715,14 @@ impl JobStore for PgStore {
             let tx = client.transaction().await?;
             let n = tx
                 .execute(
-                    "UPDATE jobs SET status = $3, finished_ms = $4
-                     WHERE id = $1 AND tenant = $2 AND status IN ($5, $6)",
+                    &format!(
+                        "UPDATE jobs SET status = $3, finished_ms = {DB_NOW}
+                         WHERE id = $1 AND tenant = $2 AND status IN ($4, $5)"
+                    ),
                     &[
                         &id,
                         &tenant,
                         &JobStatus::Cancelled,
-                        &now_ms(),
                         &JobStatus::Queued,
                         &JobStatus::Running,
                     ],
@@ -774,8 +795,11 @@ impl SessionLog for PgStore {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
             tx.execute(
-                "INSERT INTO sessions (id, tenant, scenario, created_ms) VALUES ($1, $2, $3, $4)",
-                &[&id, &tenant, &scenario, &now_ms()],
+                &format!(
+                    "INSERT INTO sessions (id, tenant, scenario, created_ms)
+                     VALUES ($1, $2, $3, {DB_NOW})"
+                ),
+                &[&id, &tenant, &scenario],
             )
             .await?;
             tx.execute(
@@ -820,16 +844,11 @@ impl SessionLog for PgStore {
             }
             let inserted = tx
                 .execute(
-                    "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &session,
-                        &e.seq,
-                        &e.applied,
-                        &e.event_ids,
-                        &e.changes,
-                        &now_ms(),
-                    ],
+                    &format!(
+                        "INSERT INTO session_log (session, seq, applied, event_ids, changes, created_ms)
+                         VALUES ($1, $2, $3, $4, $5, {DB_NOW})"
+                    ),
+                    &[&session, &e.seq, &e.applied, &e.event_ids, &e.changes],
                 )
                 .await;
             match inserted {
