@@ -576,9 +576,18 @@ mod tests {
     #[test]
     fn a_store_written_before_migrations_opens_with_its_jobs() {
         let dir = old_store(UNVERSIONED_SCHEMA);
+        Connection::open(dir.path().join("commonsnet.sqlite"))
+            .unwrap()
+            .execute(
+                "INSERT INTO runs (job, idx, row, solve_ms) VALUES ('j1', 0, '{}', 2.5)",
+                [],
+            )
+            .unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        // Migrated to the latest schema: 2, the index of sessions by tenant.
-        assert_eq!(user_version(dir.path()), 2);
+        // Migrated to the latest schema: 3, the jobs' counters (filled from their runs).
+        assert_eq!(user_version(dir.path()), 3);
+        let job = store.job("j1", Some("t")).unwrap().unwrap();
+        assert_eq!((job.progress.done, job.solve_ms_total), (1, 2.5));
         assert_eq!(store.unfinished().unwrap(), ["j1"]);
         assert_eq!(
             store.mark_running("j1").unwrap(),
@@ -590,7 +599,7 @@ mod tests {
         // Opening again (a restart) is a no-op.
         drop(store);
         SqliteJobs::open(dir.path()).unwrap();
-        assert_eq!(user_version(dir.path()), 2);
+        assert_eq!(user_version(dir.path()), 3);
     }
 
     #[test]
