@@ -171,7 +171,10 @@ impl PgStore {
             settings,
         };
         store.migrate().await?;
-        store.beat_async().await?;
+        // The heartbeat beats again within a third of the lease.
+        if let Err(e) = store.beat_async().await {
+            tracing::warn!(error = %e, "cannot record this replica's first beat");
+        }
         Ok(store)
     }
 
