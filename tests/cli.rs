@@ -1,6 +1,6 @@
 //! The `commonsnet` binary: output shape, exit codes, files written.
 
-use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
+use crate::common::process::{commonsnet, output_into_closed_pipe, output_ok, refused_in_one_line};
 use crate::common::temp_file;
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -407,16 +407,7 @@ fn simulate_and_generate_end_quietly_on_a_closed_standard_output() {
         ),
     ];
     for (args, written) in cases {
-        let (reader, writer) = std::io::pipe().unwrap();
-        drop(reader);
-        let out = commonsnet()
-            .args(&args)
-            .stdout(writer)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-            .wait_with_output()
-            .unwrap();
+        let out = output_into_closed_pipe(commonsnet().args(&args));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");

@@ -5,7 +5,7 @@
 //! refused, a reader that goes away.
 
 use crate::common::alloc::largest_allocation;
-use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
+use crate::common::process::{commonsnet, output_into_closed_pipe, output_ok, refused_in_one_line};
 use crate::common::temp_file;
 use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
 use commonsnet_datasets::orlib::parse_gap;
@@ -523,17 +523,7 @@ fn a_closed_standard_output_ends_the_command_quietly() {
         ],
     ];
     for args in cases {
-        let (reader, writer) = std::io::pipe().unwrap();
-        drop(reader);
-        let out = commonsnet()
-            .arg("solve")
-            .args(&args)
-            .stdout(writer)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-            .wait_with_output()
-            .unwrap();
+        let out = output_into_closed_pipe(commonsnet().arg("solve").args(&args));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert!(err.is_empty(), "{args:?}: {err}");

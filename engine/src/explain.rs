@@ -866,6 +866,15 @@ mod tests {
         );
     }
 
+    /// The needs a linked resource serves instead, in its order.
+    fn served_instead(linked: &LinkedResource) -> Vec<&str> {
+        linked
+            .serves_instead
+            .iter()
+            .map(|x| x.need.as_str())
+            .collect()
+    }
+
     fn row<'w>(why: &'w [Why], need: &str) -> &'w Why {
         why.iter().find(|w| w.need == need).unwrap()
     }
@@ -898,12 +907,7 @@ mod tests {
         assert_eq!(linked.len(), 1);
         assert_eq!(linked[0].resource, "r1");
         assert!(linked[0].capacity_left["u"] < 1e-6, "{linked:?}");
-        let instead: Vec<&str> = linked[0]
-            .serves_instead
-            .iter()
-            .map(|x| x.need.as_str())
-            .collect();
-        assert_eq!(instead, ["n0"]);
+        assert_eq!(served_instead(&linked[0]), ["n0"]);
     }
 
     /// The same over time with `min_share`: n2's group `b` rises (0.29 to 0.57), so n2, kept
@@ -963,12 +967,7 @@ mod tests {
         assert_eq!(n.reason, Reason::Capacity, "{n:?}");
         let linked = n.linked_resources.as_ref().unwrap();
         assert!(linked[0].capacity_left["units"] < 1e-5, "{linked:?}");
-        let instead: Vec<&str> = linked[0]
-            .serves_instead
-            .iter()
-            .map(|x| x.need.as_str())
-            .collect();
-        assert_eq!(instead, ["m1", "m2"]);
+        assert_eq!(served_instead(&linked[0]), ["m1", "m2"]);
     }
 
     /// What a resource serves instead is what overlaps the need's time: a loan at hour 100
@@ -988,12 +987,7 @@ mod tests {
         assert_eq!(n.reason, Reason::Capacity, "{n:?}");
         let linked = n.linked_resources.as_ref().unwrap();
         assert_eq!(linked[0].resource, "r");
-        let instead: Vec<&str> = linked[0]
-            .serves_instead
-            .iter()
-            .map(|x| x.need.as_str())
-            .collect();
-        assert_eq!(instead, ["m"]);
+        assert_eq!(served_instead(&linked[0]), ["m"]);
     }
 
     /// An indivisible need that no linked resource can take whole is `capacity` without the

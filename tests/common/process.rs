@@ -8,6 +8,19 @@ pub fn commonsnet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_commonsnet"))
 }
 
+/// Run `cmd` to its end with its standard output a pipe whose reader is gone (`| head`
+/// that has left); its output (standard error captured).
+pub fn output_into_closed_pipe(cmd: &mut Command) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    cmd.stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap()
+}
+
 /// Run `cmd` to its end; it must succeed (else the failure names `what` and shows its
 /// standard error). Its output.
 #[track_caller]
