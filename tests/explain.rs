@@ -462,3 +462,29 @@ fn the_summary_and_the_rows_agree_on_served_in_full() {
     assert_eq!(report.summary.needs_served, 2);
     assert_eq!(report.summary.needs_partly_served, 0);
 }
+
+/// The hold's band is capped for the "used up" test too: beside V = 1e6 a need of priority
+/// 0.05 had a band above 1, so a resource with 1.5 units left (of the 1 the need asks) was
+/// "used up" and the row said `capacity`, with nothing served instead. Serving it would
+/// cost 1,000 and add 0.05 of value the hold does not ask for: `objective`.
+#[test]
+fn capacity_left_is_not_used_up_beside_a_large_value() {
+    let s = scenario_from_value(&json!({
+        "resources": [
+            {"id": "rbig", "kind": "k", "capacity": {"u": 1000000, "w": 10}},
+            {"id": "rsmall", "kind": "k", "capacity": {"u": 1.5, "w": 1.5}}],
+        "needs": [
+            {"id": "nbig", "kind": "k", "demand": {"u": 1000000}, "priority": 1000000},
+            {"id": "nsmall", "kind": "k", "demand": {"u": 1, "w": 1}, "priority": 0.05}],
+        "links": [
+            {"resource": "rbig", "need": "nbig", "cost": 0},
+            {"resource": "rsmall", "need": "nbig", "cost": 1000},
+            {"resource": "rsmall", "need": "nsmall", "cost": 1000}]}))
+    .unwrap();
+    let why = Report::explained(&solve(&s)).why.unwrap();
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert_eq!(
+        (why[0].need.as_str(), why[0].reason),
+        ("nsmall", Reason::Objective)
+    );
+}

@@ -992,3 +992,34 @@ fn a_return_naming_its_need_ends_that_loan() {
     assert!(s.dispatches().iter().all(|d| !d.active));
     assert!(s.residual_scenario().resources().is_empty());
 }
+
+/// A dispatched loan's end plus the turnaround is kept to 1e-9 h as the solve keeps it
+/// (`model::snap_time`): 0.1 + 0.2 was 0.30000000000000004 in the session's occupation, so
+/// after `a` was dispatched the re-plan dropped `b` at 0.3, which a fresh solve and the first
+/// plan both serve, and dispatching `b` was refused.
+#[test]
+fn a_dispatch_keeps_decimal_times_as_the_solve_does() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "d1", "kind": "drill", "capacity": {"units": 1},
+                       "turnaround_h": 0.2}],
+        "needs": [
+            {"id": "a", "kind": "drill", "demand": {"units": 1}, "earliest": 0,
+             "duration_h": 0.1},
+            {"id": "b", "kind": "drill", "demand": {"units": 1}, "earliest": 0.3,
+             "duration_h": 1}],
+        "policy": {"reusable": ["units"], "slot_h": 0.1}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let key = |n: &str| ("d1".to_string(), n.to_string());
+    assert_eq!(s.plan().get(&key("a")), Some(&1.0));
+    assert_eq!(s.plan().get(&key("b")), Some(&1.0));
+    s.apply(&events(json!([
+        {"type": "dispatched", "need": "a", "resource": "d1", "at": 0}])))
+        .unwrap();
+    assert_eq!(s.plan().get(&key("b")), Some(&1.0), "{:?}", s.plan());
+    let (out, _) = s
+        .apply(&events(json!([
+            {"type": "dispatched", "need": "b", "resource": "d1"}])))
+        .unwrap();
+    assert_eq!(out.dispatched[0].start_h, Some(0.3));
+}

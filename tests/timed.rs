@@ -1030,3 +1030,22 @@ fn decimal_slots_keep_the_starts_spec_lists() {
     assert_eq!(starts["a"], (Some(0.1), Some(0.3)));
     assert_eq!(starts["b"], (Some(0.3), Some(1.3)));
 }
+
+/// `policy.max_starts` counts the starts as the model makes them: the window [0, 0.3] at
+/// slot 0.1 holds four (0.3 among them, within 1e-9 h), which a bound of 3 refuses; the
+/// quotient alone (2.9999999999999996) let it through and the need was served at a fourth.
+#[test]
+fn max_starts_counts_the_last_start_the_model_makes() {
+    let e = scenario_from_value(&json!({
+        "resources": [{"id": "d1", "kind": "drill", "capacity": {"units": 1}}],
+        "needs": [{"id": "a", "kind": "drill", "demand": {"units": 1}, "earliest": 0,
+                   "deadline": 0.3, "duration_h": 1}],
+        "policy": {"reusable": ["units"], "slot_h": 0.1, "max_starts": 3}}))
+    .unwrap_err();
+    let issue = &e.issues[0];
+    assert_eq!(
+        (issue.table.as_str(), issue.row, issue.field.as_deref()),
+        ("needs", Some(0), Some("deadline")),
+        "{e}"
+    );
+}

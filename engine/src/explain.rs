@@ -188,10 +188,13 @@ pub fn explain_need(o: &Outcome, n: usize) -> Option<Why> {
 /// How much of need `n`'s coverage SPEC's hold `V >= V* - 1e-7 max(1, V*)` lets the cost stage
 /// take under the coverage objective (`1e-7 max(1, V) / priority`; 0 under other objectives),
 /// given the plan's value `V`.
+/// Never past `SERVED_BAND`: the band of a need whose priority is tiny beside V reaches whole
+/// percents (above 1 at V = 1e6 and priority 0.05), and a need at 0.99, or a resource with
+/// half its capacity left, is not served in full or used up.
 fn hold_band(s: &Scenario, value: f64, n: usize) -> f64 {
     // (`V` is the plan's, a hair below `V*`: the factor covers the difference.)
     if s.policy.objective == Objective::Coverage {
-        1.001 * LEX_TOL * value.max(1.0) / s.needs[n].priority
+        (1.001 * LEX_TOL * value.max(1.0) / s.needs[n].priority).min(SERVED_BAND)
     } else {
         0.0
     }
@@ -199,15 +202,14 @@ fn hold_band(s: &Scenario, value: f64, n: usize) -> f64 {
 
 /// Whether need `n`, at coverage `y` in a plan of value `V = value`, counts as served in full:
 /// the one threshold of the summary's `needs_served`/`needs_partly_served` and of the rows.
-// The hold's band, not a bare 1e-9 (a shortfall the hold lets the cost stage take is no
-// defect; 1.5e-6 in the flood example), but never past `SERVED_BAND`: the band of a need
-// whose priority is tiny beside V reaches whole percents, and a need at 0.99 is not served
-// in full.
+// The hold's band, not a bare 1e-9: a shortfall the hold lets the cost stage take is no
+// defect (1.5e-6 in the flood example).
 pub(crate) fn served_in_full(s: &Scenario, value: f64, n: usize, y: f64) -> bool {
-    y >= 1.0 - hold_band(s, value, n).clamp(EPS, SERVED_BAND)
+    y >= 1.0 - hold_band(s, value, n).max(EPS)
 }
 
-/// The largest shortfall that still counts as served in full ([`served_in_full`]).
+/// The largest shortfall that still counts as served in full ([`served_in_full`]), and the
+/// most of a resource's capacity that counts as used up ([`hold_band`]).
 const SERVED_BAND: f64 = 1e-4;
 
 /// What the rows read of a solved outcome, computed once.

@@ -241,13 +241,17 @@ impl Holds {
             .is_none_or(|(_, groups)| groups.contains(&g))
     }
 
-    /// These holds, each given ten times SPEC's `1e-7` of room: the value hold
-    /// `V >= V* - 1e-6 max(1, |V*|)`, group floors `1e-6` lower and ceilings `1e-6` higher
-    /// (the rescue of a later stage in numerical trouble, [`Stages::run_stage`]).
-    fn loosened(&self) -> Holds {
+    /// These holds given ten times SPEC's `1e-7` of room: the value hold
+    /// `V >= V* - 1e-6 max(1, |V*|)`, and with `groups_too` group floors `1e-6` lower and
+    /// ceilings `1e-6` higher (the rescue of a later stage in numerical trouble,
+    /// [`Stages::run_stage`]).
+    fn loosened(&self, groups_too: bool) -> Holds {
         let more = 9.0 * LEX_TOL;
         let mut h = self.clone();
         h.value_at_least = h.value_at_least.map(|v| v - more * v.abs().max(1.0));
+        if !groups_too {
+            return h;
+        }
         for f in h.group_floor.iter_mut().flatten() {
             *f = (*f - more).max(0.0);
         }
@@ -452,7 +456,9 @@ impl SubModel<'_> {
         if first.0.fault || !in_trouble(first.0.status) {
             return first;
         }
-        self.rescue(goal, holds, keep, in_trouble).unwrap_or(first)
+        // No model is kept from a rescue: it carries the rescue's options (a later round
+        // built on it would run primal or unscaled), so the next round is built anew.
+        self.rescue(goal, holds, false, in_trouble).unwrap_or(first)
     }
 
     /// The stage built anew and solved by each of [`RESCUES`] in turn until one answers
@@ -2434,8 +2440,9 @@ impl Stages<'_, '_> {
     /// A later stage that HiGHS calls infeasible, or leaves in numerical trouble, is solved
     /// again by the rescues ([`SubModel::rescue`]): the previous stage's plan satisfies its
     /// holds, so "infeasible" there is HiGHS's simplex variant, not the LP. When none
-    /// answers, once more with every hold loosened from SPEC's 1e-7 to 1e-6
-    /// ([`Holds::loosened`]), first as built and then by the rescues: each hold sits at
+    /// answers, once more with every hold loosened from SPEC's 1e-7 to 1e-6 (a check stage's
+    /// value hold alone; [`Holds::loosened`]), first as built and then by the rescues: each
+    /// hold sits at
     /// HiGHS's own tolerance above what the previous plan reaches only within that
     /// tolerance (seen where leximin's ceilings bind: exactly feasible, "infeasible" to
     /// HiGHS from either basis). That plan may give up that much more (value, or a group's
@@ -2447,13 +2454,18 @@ impl Stages<'_, '_> {
             |s: HighsModelStatus| k > 0 && matches!(stage_outcome(s, k), StageOutcome::Failed(_));
         let troubled = |st: &Stage| !st.fault && failed(st.status);
         let mut st = self.run_warm(goal, holds);
-        if troubled(&st) {
+        // A status in trouble has had the rescues already (`run_kept`, or the kept model's
+        // first solve in `run_warm`); "infeasible" has not.
+        if troubled(&st) && !in_trouble(st.status) {
             if let Some((again, _)) = self.sub.rescue(goal, holds, false, failed) {
                 st = again;
             }
         }
         if troubled(&st) {
-            let looser = holds.loosened();
+            // A check (leximin's test of one group, proportional's of one group) loosens the
+            // value hold alone: with the groups' floors and ceilings loosened too, a group
+            // could rise by their room times a ratio of priorities and pass for free.
+            let looser = holds.loosened(answer);
             st = self.sub.solve_built(goal, &looser, false, Method::Choice).0;
             if troubled(&st) {
                 if let Some((again, _)) = self.sub.rescue(goal, &looser, false, failed) {

@@ -117,7 +117,7 @@ pub enum SolveError {
     /// [`RELIABLE_ORDERS`] orders of magnitude: an LP in double precision is not solved
     /// reliably there, so the input can mend it (rescaled units) where the service cannot.
     #[error(
-        "the LP/MIP solver failed: {message}. The scenario's {kind} span {orders:.0} orders of \
+        "the LP/MIP solver failed: {message}. The scenario's {kind} span {orders:.1} orders of \
          magnitude, from {} to {}; up to {RELIABLE_ORDERS} solve reliably: express them in \
          other units, or drop the values too small to matter",
         .span.smallest, .span.largest,
@@ -169,6 +169,16 @@ impl ValueSpan {
     /// The widest span of the scenario's input values, by kind (zeros left out: they are
     /// no coefficient); `None` with fewer than two non-zero values of every kind.
     pub fn widest(s: &Scenario) -> Option<ValueSpan> {
+        Self::widest_in(
+            s,
+            &vec![true; s.needs.len()],
+            &vec![true; s.resources.len()],
+        )
+    }
+
+    /// [`ValueSpan::widest`] over the needs and resources `need_in` and `resource_in` mark,
+    /// and the links between them: the values one failed part's model holds.
+    fn widest_in(s: &Scenario, need_in: &[bool], resource_in: &[bool]) -> Option<ValueSpan> {
         let mut spans: Vec<ValueSpan> = Vec::new();
         let mut note = |kind: ValueKind, at: ValueAt| {
             if at.value == 0.0 || !at.value.is_finite() {
@@ -203,15 +213,35 @@ impl ValueSpan {
                 }
                 note(kind, at(field.into(), value));
             };
-        for (row, r) in s.resources.iter().enumerate() {
+        for (row, r) in s
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| resource_in[i])
+        {
             let cost = (ValueKind::Costs, "cost", r.cost);
             row_values("resources", row, ("capacity", &r.capacity), cost);
         }
-        for (row, n) in s.needs.iter().enumerate() {
+        for (row, n) in s.needs.iter().enumerate().filter(|&(i, _)| need_in[i]) {
             let priority = (ValueKind::Priorities, "priority", n.priority);
             row_values("needs", row, ("demand", &n.demand), priority);
         }
-        for (row, l) in s.links.iter().flatten().enumerate() {
+        let need_ids: std::collections::HashSet<&str> = (s.needs.iter().zip(need_in))
+            .filter_map(|(n, &m)| m.then_some(n.id.as_str()))
+            .collect();
+        let resource_ids: std::collections::HashSet<&str> = (s.resources.iter().zip(resource_in))
+            .filter_map(|(r, &m)| m.then_some(r.id.as_str()))
+            .collect();
+        let in_part = |l: &crate::model::Link| {
+            need_ids.contains(l.need.as_str()) && resource_ids.contains(l.resource.as_str())
+        };
+        for (row, l) in s
+            .links
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, l)| in_part(l))
+        {
             let cost = (ValueKind::Costs, "cost", l.cost);
             row_values("links", row, ("use", &l.use_), cost);
         }
@@ -242,10 +272,17 @@ impl std::fmt::Display for ValueAt {
 }
 
 impl SolveError {
-    /// The failure of a solve of `s`: [`SolveError::WideValues`] when some kind of value
-    /// spans more than [`RELIABLE_ORDERS`].
-    fn of_failure(s: &Scenario, message: String) -> SolveError {
-        match ValueSpan::widest(s) {
+    /// The failure of a solve of `s` whose parts `failed` failed: [`SolveError::WideValues`]
+    /// when some kind of value in those parts spans more than [`RELIABLE_ORDERS`] (a part
+    /// that failed beside another whose values span widely is not put down to them).
+    fn of_failure(s: &Scenario, failed: &[&Component], message: String) -> SolveError {
+        let mut need_in = vec![false; s.needs.len()];
+        let mut resource_in = vec![false; s.resources.len()];
+        for c in failed {
+            c.needs.iter().for_each(|&n| need_in[n] = true);
+            c.resources.iter().for_each(|&r| resource_in[r] = true);
+        }
+        match ValueSpan::widest_in(s, &need_in, &resource_in) {
             Some(span) if span.orders() > RELIABLE_ORDERS => SolveError::WideValues {
                 message,
                 span: Box::new(span),
@@ -822,7 +859,13 @@ fn merge_optimised(
             1 => String::new(),
             n => format!(" (and {} more part(s) failed)", n - 1),
         };
-        return Err(SolveError::of_failure(s, format!("{first}{more}")));
+        let failed: Vec<&Component> = parts
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.status == SubStatus::Error)
+            .map(|(c, _)| c)
+            .collect();
+        return Err(SolveError::of_failure(s, &failed, format!("{first}{more}")));
     }
     sol.troubled = infeasible_needs
         .iter()

@@ -68,8 +68,9 @@ pub(crate) fn need_window_issue(n: &Need, policy: &Policy) -> Option<(&'static s
     let first = n.earliest.unwrap_or(0.0);
     let mut last = first;
     if let Some(deadline) = n.deadline {
-        // Compared before counting exactly: the quotient may be far beyond usize.
-        if (deadline - first) / slot >= bound as f64 {
+        // The quotient first, before counting exactly: it may be far beyond usize. Then the
+        // count, which takes a last start within 1e-9 h of the deadline (`snap_time`).
+        if (deadline - first) / slot >= bound as f64 || n.start_count(slot) > bound {
             return Some((
                 "deadline",
                 format!(

@@ -650,8 +650,10 @@ impl Session {
         let turnaround = r.turnaround_h.unwrap_or(0.0);
         let end = match (d.active, d.returned_h, d.end_h) {
             (false, None, _) => return None,
-            (_, Some(back), _) => back + turnaround,
-            (true, None, Some(end)) => end + turnaround,
+            // Kept to 1e-9 h as the solve keeps its ends (`usable_starts`), so that the
+            // re-plan and a fresh solve see the same free time.
+            (_, Some(back), _) => crate::model::snap_time(back + turnaround),
+            (true, None, Some(end)) => crate::model::snap_time(end + turnaround),
             (true, None, None) => f64::INFINITY,
         };
         // Every dispatch of a timed session records when its occupation began.
