@@ -2184,6 +2184,7 @@ impl SubModel<'_> {
             infeasible_groups: Vec::new(),
             conflict: Vec::new(),
             error: None,
+            numerical: false,
         };
 
         if self.edges.is_empty() {
@@ -2216,7 +2217,7 @@ impl SubModel<'_> {
     }
 
     /// The answer of a sub-model whose stage `goal` failed: no plan, and what failed.
-    fn failed(&self, goal: Goal, why: String) -> SubResult {
+    fn failed(&self, goal: Goal, why: String, numerical: bool) -> SubResult {
         SubResult {
             status: SubStatus::Error,
             x: vec![0.0; self.edges.len()],
@@ -2234,6 +2235,7 @@ impl SubModel<'_> {
                 self.needs.len(),
                 self.edges.len()
             )),
+            numerical,
         }
     }
 
@@ -2559,7 +2561,13 @@ impl Stages<'_, '_> {
             StageOutcome::Failed(why) => {
                 // No plan: a stage that failed proves nothing, and an earlier stage's plan is
                 // not the policy's answer (its later stages were not applied).
-                self.result = self.sub.failed(goal, why);
+                let loaded = !matches!(
+                    st.status,
+                    HighsModelStatus::NotSet
+                        | HighsModelStatus::LoadError
+                        | HighsModelStatus::ModelError
+                );
+                self.result = self.sub.failed(goal, why, loaded);
                 Err(Stopped)
             }
         }
@@ -2965,6 +2973,39 @@ mod tests {
             let b = crate::explain::explain_need(&o, 1).unwrap();
             assert_eq!(b.reason, crate::explain::Reason::Served);
         });
+    }
+
+    /// A failure is put down to the values (`WideValues`) only where HiGHS gave up on a model
+    /// it had taken and the failed part's values span more than 9 orders; a model it refused
+    /// to load is ours whatever the values, and so is a failure where they span less.
+    #[test]
+    fn only_numerical_trouble_on_wide_values_is_the_inputs() {
+        let wide = scenario_from_value(&serde_json::json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1e12}},
+                          {"id": "q", "kind": "k", "capacity": {"u": 1}}],
+            "needs": [{"id": "a", "kind": "k", "demand": {"u": 1e-3}, "priority": 2},
+                      {"id": "b", "kind": "k", "demand": {"u": 5}, "priority": 1}],
+            "policy": {"solver": "lp"}}))
+        .unwrap();
+        for (s, status, blamed) in [
+            (&wide, H::Unknown, true),
+            (&wide, H::SolveError, true),
+            (&wide, H::LoadError, false),
+            (&wide, H::ModelError, false),
+            (&scenario(), H::Unknown, false),
+        ] {
+            // Every run of the stage forced, the rescues' too.
+            let (tried, _) = forced(s, &[Some(status); 12]);
+            match tried {
+                Err(SolveError::WideValues { span, .. }) if blamed => {
+                    assert_eq!(span.smallest.field, "demand.u");
+                    assert_eq!(span.largest.field, "capacity.u");
+                    assert!((span.orders() - 15.0).abs() < 1e-9);
+                }
+                Err(SolveError::Solver(_)) if !blamed => {}
+                other => panic!("{status:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -272,10 +272,14 @@ impl std::fmt::Display for ValueAt {
 }
 
 impl SolveError {
-    /// The failure of a solve of `s` whose parts `failed` failed: [`SolveError::WideValues`]
-    /// when some kind of value in those parts spans more than [`RELIABLE_ORDERS`] (a part
-    /// that failed beside another whose values span widely is not put down to them).
+    /// The failure of a solve of `s` whose parts `failed` failed in numerical trouble:
+    /// [`SolveError::WideValues`] when some kind of value in those parts spans more than
+    /// [`RELIABLE_ORDERS`] (a part that failed beside another whose values span widely is not
+    /// put down to them, nor a model HiGHS refused to load).
     fn of_failure(s: &Scenario, failed: &[&Component], message: String) -> SolveError {
+        if failed.is_empty() {
+            return SolveError::Solver(message);
+        }
         let mut need_in = vec![false; s.needs.len()];
         let mut resource_in = vec![false; s.resources.len()];
         for c in failed {
@@ -859,10 +863,11 @@ fn merge_optimised(
             1 => String::new(),
             n => format!(" (and {} more part(s) failed)", n - 1),
         };
+        // Put down to the values only where HiGHS gave up on a model it had taken.
         let failed: Vec<&Component> = parts
             .iter()
             .zip(&results)
-            .filter(|(_, r)| r.status == SubStatus::Error)
+            .filter(|(_, r)| r.status == SubStatus::Error && r.numerical)
             .map(|(c, _)| c)
             .collect();
         return Err(SolveError::of_failure(s, &failed, format!("{first}{more}")));

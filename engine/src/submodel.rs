@@ -85,6 +85,10 @@ pub struct SubResult {
     pub conflict: Vec<crate::solve::Conflict>,
     /// What failed, when `status` is `Error`.
     pub error: Option<String>,
+    /// When `status` is `Error`: HiGHS gave up on a model it had taken (numerical trouble:
+    /// `Unknown`, a solve error, a later stage called infeasible...), not one it refused to
+    /// load, which is a fault of the model's builder.
+    pub numerical: bool,
 }
 
 impl SubResult {
@@ -107,6 +111,7 @@ impl SubResult {
             infeasible_groups: Vec::new(),
             conflict: Vec::new(),
             error: None,
+            numerical: false,
         }
     }
 }
