@@ -432,6 +432,21 @@ impl ScenarioSource for Vec<(String, Scenario)> {
 /// row is held until the table is written.
 pub const MAX_RUNS: usize = 10_000_000;
 
+/// The refusal of a call of `scenarios x policies x replicates` runs past [`MAX_RUNS`]
+/// (`None` within it); `seed` names the argument that splits a batch (`--seed`, `seed`).
+pub fn too_many_runs(
+    (scenarios, policies, replicates): (usize, usize, usize),
+    total: usize,
+    seed: &str,
+) -> Option<String> {
+    (total > MAX_RUNS).then(|| {
+        format!(
+            "{scenarios} scenario(s) x {policies} policies x {replicates} replicate(s) make more \
+             than {MAX_RUNS} runs in one call: split the batch (one call per {seed}, say)"
+        )
+    })
+}
+
 /// A batch, ready to run: scenarios (with their labels) x policies x replicates.
 pub struct Batch<S: ScenarioSource = Vec<(String, Scenario)>> {
     pub scenarios: S,

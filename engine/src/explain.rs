@@ -231,6 +231,9 @@ struct Plan<'o, 'a> {
     /// With listed links: the listed links without a usable start of every need left without
     /// links, by need (one pass over the links, on the first row that asks).
     listed_misses: std::cell::OnceCell<HashMap<usize, Vec<(usize, Excluded)>>>,
+    /// Each group's ratio with and without fairness (the same for every row: worked out on
+    /// the first row that asks).
+    group_ratios: std::cell::OnceCell<Vec<GroupRatio>>,
 }
 
 impl<'o, 'a> Plan<'o, 'a> {
@@ -275,6 +278,7 @@ impl<'o, 'a> Plan<'o, 'a> {
             edges_of_resource,
             booked,
             listed_misses: std::cell::OnceCell::new(),
+            group_ratios: std::cell::OnceCell::new(),
         }
     }
 
@@ -437,7 +441,7 @@ impl<'o, 'a> Plan<'o, 'a> {
             && self.fairness_lowered_group_of(n)
         {
             why.reason = Reason::Fairness;
-            let groups = self.group_ratios();
+            let groups = self.group_ratios().to_vec();
             let own = group_key(s, need);
             let group = groups.iter().find(|g| g.group == own);
             why.explanation = format!(
@@ -719,7 +723,11 @@ impl<'o, 'a> Plan<'o, 'a> {
     }
 
     /// Each group's ratio in this plan and in the plan without fairness.
-    fn group_ratios(&self) -> Vec<GroupRatio> {
+    fn group_ratios(&self) -> &[GroupRatio] {
+        self.group_ratios.get_or_init(|| self.group_ratios_anew())
+    }
+
+    fn group_ratios_anew(&self) -> Vec<GroupRatio> {
         let s = self.o.scenario;
         let without = self.o.efficient.as_ref().map(|e| &e.coverage);
         let mut totals: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();

@@ -458,7 +458,8 @@ impl SubModel<'_> {
         }
         // No model is kept from a rescue: it carries the rescue's options (a later round
         // built on it would run primal or unscaled), so the next round is built anew.
-        self.rescue(goal, holds, false, in_trouble).unwrap_or(first)
+        self.rescue(goal, holds, in_trouble)
+            .map_or(first, |st| (st, None))
     }
 
     /// The stage built anew and solved by each of [`RESCUES`] in turn until one answers
@@ -473,16 +474,15 @@ impl SubModel<'_> {
         &self,
         goal: Goal,
         holds: &Holds,
-        keep: bool,
         trouble: impl Fn(HighsModelStatus) -> bool,
-    ) -> Option<(Stage, Option<Warm>)> {
+    ) -> Option<Stage> {
         if self.is_mip() && holds.fixed.is_none() {
             return None;
         }
         let mut last = None;
         for method in RESCUES {
-            let got = self.solve_built(goal, holds, keep, method);
-            let done = got.0.fault || !trouble(got.0.status);
+            let got = self.solve_built(goal, holds, false, method).0;
+            let done = got.fault || !trouble(got.status);
             last = Some(got);
             if done {
                 break;
@@ -1186,11 +1186,6 @@ pub(crate) static OVER_BUDGET: crate::switch::Switch = crate::switch::Switch::ne
 /// Counts (never forced) a large model's stages that simplex solved within their budget.
 pub(crate) static LARGE_WARM: crate::switch::Switch = crate::switch::Switch::new();
 
-/// Whether a stage solved warm is built anew and solved again: HiGHS answered neither an
-/// optimum nor a time limit. A later stage only adds holds that the previous plan satisfies,
-/// within HiGHS's tolerances (1e-7, the size of SPEC's holds), so such an answer is numerical;
-/// measured once: a `MinCost` stage whose holds sat at the tolerance, infeasible from the kept
-/// basis and optimal when built anew.
 /// How a stage's model is solved: as [`SubModel::build`] set it up (HiGHS's choice, or the
 /// interior point method for large LPs), or one of the rescues from numerical trouble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1246,6 +1241,11 @@ fn in_trouble(status: HighsModelStatus) -> bool {
     )
 }
 
+/// Whether a stage solved warm is built anew and solved again: HiGHS answered neither an
+/// optimum nor a time limit. A later stage only adds holds that the previous plan satisfies,
+/// within HiGHS's tolerances (1e-7, the size of SPEC's holds), so such an answer is numerical;
+/// measured once: a `MinCost` stage whose holds sat at the tolerance, infeasible from the kept
+/// basis and optimal when built anew.
 fn needs_retry(st: &Stage) -> bool {
     !st.fault
         && !matches!(
@@ -2444,9 +2444,8 @@ impl Stages<'_, '_> {
     /// holds, so "infeasible" there is HiGHS's simplex variant, not the LP. When none
     /// answers, once more with every hold loosened from SPEC's 1e-7 to 1e-6 (a check stage's
     /// value hold alone; [`Holds::loosened`]), first as built and then by the rescues: each
-    /// hold sits at
-    /// HiGHS's own tolerance above what the previous plan reaches only within that
-    /// tolerance (seen where leximin's ceilings bind: exactly feasible, "infeasible" to
+    /// hold sits at HiGHS's own tolerance above what the previous plan reaches only within
+    /// that tolerance (seen where leximin's ceilings bind: exactly feasible, "infeasible" to
     /// HiGHS from either basis). That plan may give up that much more (value, or a group's
     /// ratio) where the alternative is no plan. A status a test forced ([`fault`]) is
     /// final. Test: `oracle::values_spanning_many_orders_solve_as_the_naive_model_does`.
@@ -2459,7 +2458,7 @@ impl Stages<'_, '_> {
         // A status in trouble has had the rescues already (`run_kept`, or the kept model's
         // first solve in `run_warm`); "infeasible" has not.
         if troubled(&st) && !in_trouble(st.status) {
-            if let Some((again, _)) = self.sub.rescue(goal, holds, false, failed) {
+            if let Some(again) = self.sub.rescue(goal, holds, failed) {
                 st = again;
             }
         }
@@ -2470,7 +2469,7 @@ impl Stages<'_, '_> {
             let looser = holds.loosened(answer);
             st = self.sub.solve_built(goal, &looser, false, Method::Choice).0;
             if troubled(&st) {
-                if let Some((again, _)) = self.sub.rescue(goal, &looser, false, failed) {
+                if let Some(again) = self.sub.rescue(goal, &looser, failed) {
                     st = again;
                 }
             }
@@ -2488,8 +2487,8 @@ impl Stages<'_, '_> {
             }
             if let Some(lex) = self.lex.as_mut() {
                 match lex.solve(sub, goal, holds) {
-                    // A model built for this stage that simplex leaves in numerical trouble:
-                    // the interior point method, as for a stage built anew.
+                    // A model built for this stage that HiGHS leaves in numerical trouble:
+                    // the rescues, as for a stage built anew (`run_kept`).
                     Some(st)
                         if lex.solves == 1
                             && !lex.last_warm
@@ -2497,9 +2496,7 @@ impl Stages<'_, '_> {
                             && in_trouble(st.status) =>
                     {
                         self.lex = None;
-                        return sub
-                            .rescue(goal, holds, false, in_trouble)
-                            .map_or(st, |(st, _)| st);
+                        return sub.rescue(goal, holds, in_trouble).unwrap_or(st);
                     }
                     Some(st) if (lex.solves == 1 && !lex.last_warm) || !needs_retry(&st) => {
                         return st

@@ -166,19 +166,10 @@ impl ValueSpan {
         (self.largest.value.abs() / self.smallest.value.abs()).log10()
     }
 
-    /// The widest span of the scenario's input values, by kind (zeros left out: they are
-    /// no coefficient); `None` with fewer than two non-zero values of every kind.
-    pub fn widest(s: &Scenario) -> Option<ValueSpan> {
-        Self::widest_in(
-            s,
-            &vec![true; s.needs.len()],
-            &vec![true; s.resources.len()],
-        )
-    }
-
-    /// [`ValueSpan::widest`] over the needs and resources `need_in` and `resource_in` mark,
-    /// and the links between them: the values one failed part's model holds.
-    fn widest_in(s: &Scenario, need_in: &[bool], resource_in: &[bool]) -> Option<ValueSpan> {
+    /// The widest span, by kind, of the input values of the needs and resources `need_in`
+    /// and `resource_in` mark and of the links between them (the values one failed part's
+    /// model holds; zeros left out: they are no coefficient); `None` without a non-zero one.
+    fn widest(s: &Scenario, need_in: &[bool], resource_in: &[bool]) -> Option<ValueSpan> {
         let mut spans: Vec<ValueSpan> = Vec::new();
         let mut note = |kind: ValueKind, at: ValueAt| {
             if at.value == 0.0 || !at.value.is_finite() {
@@ -286,7 +277,7 @@ impl SolveError {
             c.needs.iter().for_each(|&n| need_in[n] = true);
             c.resources.iter().for_each(|&r| resource_in[r] = true);
         }
-        match ValueSpan::widest_in(s, &need_in, &resource_in) {
+        match ValueSpan::widest(s, &need_in, &resource_in) {
             Some(span) if span.orders() > RELIABLE_ORDERS => SolveError::WideValues {
                 message,
                 span: Box::new(span),

@@ -426,13 +426,12 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
                 policies.len()
             )))
         }
-        Some(total) if total > MAX_RUNS => {
-            return Err(arg(format!(
-                "{scenario_count} scenario(s) x {} policies x {replicates} replicate(s) make more than {MAX_RUNS} runs in one call: split the batch (one call per seed, say)",
-                policies.len()
-            )))
+        Some(total) => {
+            let counts = (scenario_count, policies.len(), replicates);
+            if let Some(refusal) = too_many_runs(counts, total, "seed") {
+                return Err(arg(refusal));
+            }
         }
-        Some(_) => {}
     }
     let time_limit_s = num("time_limit_s", 60.0)?;
     if !(time_limit_s.is_finite() && time_limit_s > 0.0) {
@@ -467,7 +466,7 @@ fn simulate_total(py: Python<'_>, spec: &str) -> PyResult<usize> {
     guarded(py, || Ok(batch_of(&parse_spec(spec)?)?.total()))
 }
 
-use commonsnet_engine::batch::MAX_RUNS;
+use commonsnet_engine::batch::too_many_runs;
 
 /// Most runs one call holds in memory at once; `commonsnet.simulate` and the Ray sweep call in
 /// chunks below it.

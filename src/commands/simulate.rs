@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Instant;
 
-use commonsnet_engine::batch::MAX_RUNS;
+use commonsnet_engine::batch::too_many_runs;
 
 fn scenario_count(s: &str) -> Result<usize, ArgError> {
     s.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
@@ -205,13 +205,13 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     };
     // Every run's row is held until the table is written.
     let total = batch.total();
-    if total > MAX_RUNS {
-        return Err(anyhow!(
-            "{} scenario(s) x {} policies x {} replicate(s) make more than {MAX_RUNS} runs in one call: split the batch (one call per --seed, say)",
-            batch.scenarios.count(),
-            batch.policies.len(),
-            batch.replicates
-        ));
+    let counts = (
+        batch.scenarios.count(),
+        batch.policies.len(),
+        batch.replicates,
+    );
+    if let Some(refusal) = too_many_runs(counts, total, "--seed") {
+        return Err(anyhow!(refusal));
     }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(total as u64);

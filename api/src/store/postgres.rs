@@ -622,11 +622,10 @@ impl PgStore {
 
     /// A job's row as `JobInfo` reads it (`job_row`): its counters are kept on it, so a list
     /// of jobs is one query on `jobs`, not an aggregate over each job's runs.
-    /// The last column is the database's clock (`DB_NOW`), which a running job's elapsed
-    /// time is measured to: its start is on that clock too.
+    /// Selected with the database's clock (`DB_NOW`) after them, which a running job's
+    /// elapsed time is measured to: its start is on that clock too.
     const JOB_COLUMNS: &'static str = "id, tenant, status, total, error, created_ms, started_ms,
-        finished_ms, attempts, done, solve_ms_total, max_parallel_runs,
-        (extract(epoch from clock_timestamp()) * 1000)::bigint";
+        finished_ms, attempts, done, solve_ms_total, max_parallel_runs";
 
     async fn job_info(
         client: &deadpool_postgres::Client,
@@ -634,14 +633,17 @@ impl PgStore {
     ) -> Result<Option<(String, JobInfo)>, StoreError> {
         let row = client
             .query_opt(
-                &format!("SELECT {} FROM jobs WHERE id = $1", Self::JOB_COLUMNS),
+                &format!(
+                    "SELECT {}, {DB_NOW} FROM jobs WHERE id = $1",
+                    Self::JOB_COLUMNS
+                ),
                 &[&id],
             )
             .await?;
         Ok(row.map(|r| Self::job_row(&r)))
     }
 
-    /// The owner and `JobInfo` of a row of `JOB_COLUMNS`.
+    /// The owner and `JobInfo` of a row of `JOB_COLUMNS` and `DB_NOW`.
     fn job_row(r: &tokio_postgres::Row) -> (String, JobInfo) {
         let started_ms: Option<i64> = r.get(6);
         let finished_ms: Option<i64> = r.get(7);
@@ -701,7 +703,7 @@ impl JobStore for PgStore {
             let rows = client
                 .query(
                     &format!(
-                        "SELECT {} FROM jobs WHERE tenant = $1
+                        "SELECT {}, {DB_NOW} FROM jobs WHERE tenant = $1
                          ORDER BY created_ms DESC, id LIMIT $2",
                         Self::JOB_COLUMNS
                     ),
