@@ -757,7 +757,7 @@ fn timed_scenarios_and_results_go_through_every_table_format() {
         let back = read_scenario_dir(&dir).unwrap().with_name(None);
         assert_eq!(back, s.with_name(None), "{fmt:?}");
         let out = tmp.path().join(format!("out-{fmt:?}"));
-        write_report(&out, &want, fmt).unwrap();
+        write_report(&out, &want, &want.summary_json(), fmt).unwrap();
         let tables = want.tables().unwrap();
         let names = |b: &arrow_array::RecordBatch| -> Vec<String> {
             b.schema()

@@ -245,8 +245,15 @@ fn write_atomically(
 
 /// Write `allocations`, `needs`, `resources` and `summary.json` into `dir` (and `why` when
 /// explained). Over an earlier report (a `summary.json` there), that report's tables in other
-/// formats and its `why` go, so the directory reads as this report alone.
-pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<(), DatasetError> {
+/// formats and its `why` go, so the directory reads as this report alone. `summary` is what
+/// `summary.json` holds: the report's own (`Report::summary_json`), or the CLI's restatement
+/// of it in a benchmark instance's sense. Every file is written atomically and once.
+pub fn write_report(
+    dir: &Path,
+    report: &Report,
+    summary: &serde_json::Value,
+    format: TableFormat,
+) -> Result<(), DatasetError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tables = report.tables().map_err(|e| format_err(dir, e))?;
     let ext = format.extension();
@@ -269,9 +276,11 @@ pub fn write_report(dir: &Path, report: &Report, format: TableFormat) -> Result<
         // A report without explanations: an earlier report's `why` would read as this one's.
         remove_stale_tables(dir, "why", None)?;
     }
-    let summary = serde_json::to_string_pretty(&report.summary_json()).unwrap_or_default();
-    let path = dir.join("summary.json");
-    std::fs::write(&path, summary + "\n").map_err(io_err(&path))
+    write_atomically(&dir.join("summary.json"), |out| {
+        serde_json::to_writer_pretty(&mut *out, summary)
+            .map_err(|e| frames::TableError::Write(e.to_string()))?;
+        Ok(std::io::Write::write_all(out, b"\n")?)
+    })
 }
 
 /// Write a scenario's tables (the SPEC section 3 layout) into `dir`, for tests and generators:

@@ -48,7 +48,9 @@ pub struct SolveArgs {
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
     /// Optimisation sense of a benchmark instance (default: min). Not for scenarios: their
-    /// policy says what is optimised.
+    /// policy says what is optimised. Under `max` the instance is solved with its profits as
+    /// negated costs: `objective` is the profit (with `"sense": "max"`), while `cost` and the
+    /// allocations' `cost` column are the negated profits the engine minimised.
     #[arg(long, value_enum)]
     sense: Option<SenseArg>,
     /// Write the result tables and summary.json into this directory (scenarios and GAP
@@ -333,7 +335,6 @@ fn emit(
     out: Option<&Path>,
 ) -> Result<Printed> {
     let mut summary = report.summary_json();
-    let mut restated = false;
     if let (Some(SenseArg::Max), Value::Object(m)) = (sense, &mut summary) {
         // Benchmark maximisation instances were solved with negated costs: report their sense.
         if let Some(obj) = m.get("objective").and_then(Value::as_f64) {
@@ -341,17 +342,10 @@ fn emit(
             m.insert("objective".into(), (0.0 - obj).into());
         }
         m.insert("sense".into(), "max".into());
-        restated = true;
     }
     if let Some(dir) = out {
         let format = args.out_format.unwrap_or(OutFormat::Arrow).into();
-        write_report(dir, report, format).map_err(describe)?;
-        if restated {
-            // `write_report` wrote the engine's summary; the instance's is the one printed.
-            let path = dir.join("summary.json");
-            let text = serde_json::to_string_pretty(&summary)? + "\n";
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        }
+        write_report(dir, report, &summary, format).map_err(describe)?;
     }
     if let Value::Object(m) = &mut summary {
         if args.plan {
