@@ -135,7 +135,7 @@ pub struct Checkpoint {
     marginal: Vec<(String, f64)>,
     shadow: Vec<(String, BTreeMap<String, f64>)>,
     trouble: Vec<(String, Status)>,
-    /// The warm flow refused the session once (it re-plans by the LP from then on).
+    /// The warm flow refused the session's values once (it re-plans cold from then on).
     warm_off: bool,
     bases: crate::lp::KeptBases,
 }
@@ -364,7 +364,9 @@ pub struct Session {
     lp_starts: Option<crate::lp::LpStarts>,
     /// Re-plan warm where the session allows it (`Session::new_warm`); off by default.
     warm_on: bool,
-    /// The warm model refused the session once: it re-plans cold from then on.
+    /// The warm model refused the session's values once (its scales, or no feasible flow):
+    /// it re-plans cold from then on. An indivisible need does not set it: the session goes
+    /// back to the warm model at the first re-plan with none open (`Session::warm_due`).
     warm_off: bool,
     /// A batch refused in place after a re-plan it ran (before its dispatch): the next
     /// accepted batch's log starts with that re-plan's `Applied::Replanned`.

@@ -2,6 +2,7 @@
 //! a touched entity are solved again (all of them under fairness, which couples components;
 //! all of them too when the coupling starts or ends).
 
+use super::warm::WarmRefusal;
 use super::Session;
 use crate::model::{Resource, Scenario};
 use crate::results::Report;
@@ -22,6 +23,11 @@ impl Session {
         self.open_conflicts.take();
         let whole_policy = self.couples_groups();
         let dims = self.dims.len();
+        // A session that left the warm model for what an open need held (an indivisible one,
+        // a quantity off the scales) goes back to it at the first re-plan point where none
+        // holds it, whatever the point touched (a dispatch may touch nothing), as its replay
+        // does at the same logged point.
+        let back_to_warm = self.warm_due(whole_policy);
         let Some(p) = self.pending.as_mut() else {
             return;
         };
@@ -37,7 +43,8 @@ impl Session {
         // batch of retries): the plan stands. A whole re-plan here would not be a no-op for a
         // session that keeps LP bases: it would start from the bases the last one left, which
         // a replay of the log (one re-plan per logged point) would not do.
-        if tn.is_empty()
+        if !back_to_warm
+            && tn.is_empty()
             && tr.is_empty()
             && cleared.0.is_empty()
             && cleared.1.is_empty()
@@ -48,7 +55,7 @@ impl Session {
             return;
         }
         let switched = p.coupled != whole_policy;
-        let whole = p.dims != dims || whole_policy || switched;
+        let whole = p.dims != dims || whole_policy || switched || back_to_warm;
         p.dims = dims;
         p.coupled = whole_policy;
         if switched {
@@ -132,7 +139,9 @@ impl Session {
         if self.warm_on && !self.warm_off && self.warm_shape(self.couples_groups()) {
             match self.warm_build() {
                 Ok(n) => return n,
-                Err(_) => self.warm_off = true,
+                // What open needs hold: cold until none does (`warm_due`).
+                Err(WarmRefusal::Shape | WarmRefusal::Quantities) => {}
+                Err(WarmRefusal::Scale | WarmRefusal::Flow) => self.warm_off = true,
             }
         }
         let keys: Vec<(String, String)> = self.plan.keys().cloned().collect();

@@ -806,6 +806,13 @@ impl Session {
             }
         }
         if !self.is_warm() {
+            if matches!(a, Applied::Replanned) && self.warm_due(self.couples_groups()) {
+                // Live, this point built the warm model again (`replan_touched`): a re-plan
+                // of the whole state, which owes nothing to what was staged before it.
+                self.pending = None;
+                self.replan_all();
+                return Ok(());
+            }
             return self.replay_state(a);
         }
         if matches!(a, Applied::Replanned) {

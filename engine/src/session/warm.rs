@@ -21,8 +21,10 @@
 //!   value and cost are the same (tested).
 //! - What it cannot take exactly (a value that leaves the scales, `M` or the node budget, an
 //!   indivisible need, a `min_fill` that cannot hold) makes it build itself anew from the
-//!   whole state, with fresh scales (one cold solve); when that refuses too, the session
-//!   re-plans cold from then on (`Session::warm_off`), as before this path existed.
+//!   whole state, with fresh scales (one cold solve). When that refuses too, the session
+//!   re-plans cold: for an open indivisible need until none is open (`Session::warm_due`:
+//!   the first re-plan point after that builds the warm model again), for values from then
+//!   on (`Session::warm_off`), as before this path existed.
 
 use super::Session;
 use crate::graph::rule_link;
@@ -41,9 +43,13 @@ const PRIORITY_SCALE: i64 = 1_000_000;
 /// Why the warm model cannot take the session as it is now; the session goes cold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum WarmRefusal {
-    /// Not SPEC's transportation case (dimensions, fairness, time, solver, objective).
+    /// Not SPEC's transportation case (dimensions, fairness, time, solver, objective, an
+    /// open indivisible need).
     Shape,
-    /// A value that does not scale to the session's exact integers.
+    /// An open need's or a resource's quantity or priority that does not scale to one set
+    /// of exact integers: it leaves with the need that holds it (`Session::warm_due`).
+    Quantities,
+    /// A link cost, or the lexicographic weight, that does not scale.
     Scale,
     /// The flow solver refused or found no feasible flow.
     Flow,
@@ -154,6 +160,24 @@ impl Session {
             // fell and differ from a from-scratch solve's.
             && p.objective == Objective::Coverage
             && self.dims.len() == 1
+    }
+
+    /// A warm session off the warm model only for what its open needs held (an indivisible
+    /// need, a quantity or priority off the scales: `WarmRefusal::Shape` and `Quantities`),
+    /// now that no open need holds it: its next re-plan point builds the model again
+    /// (`replan_touched`, and `replay` at the same logged point: the state alone decides it).
+    pub(super) fn warm_due(&self, coupled: bool) -> bool {
+        if !self.warm_on || self.warm_off || self.warm.is_some() || !self.warm_shape(coupled) {
+            return false;
+        }
+        let Some(dim) = self.dims.iter().next() else {
+            return false;
+        };
+        let open: Vec<Need> = (0..self.needs.len())
+            .filter(|&i| self.is_open(i))
+            .map(|i| self.residual_need(i))
+            .collect();
+        !open.iter().any(|n| n.indivisible) && self.quantity_scales(dim, &open).is_ok()
     }
 
     /// Build the warm model from the whole residual state and solve it cold; the plan is
@@ -397,46 +421,15 @@ impl Session {
         self.duals_cache = std::sync::OnceLock::new();
     }
 
-    /// The session-wide exact scales, or `Scale` where a value does not scale.
-    /// `link_costs`: the edge cost of every link of the open `needs`.
+    /// The session-wide exact scales, or where a value does not scale, `Quantities` (of
+    /// needs and resources, [`Session::quantity_scales`]) or `Scale` (link costs, the
+    /// lexicographic weight). `link_costs`: the edge cost of every link of the open `needs`.
     fn scales(&self, dim: &str, needs: &[Need], link_costs: &[f64]) -> Result<Scales, WarmRefusal> {
-        let caps = self
-            .residual
-            .iter()
-            .map(|r| r.capacity.get(dim).copied().unwrap_or(0.0));
-        let dems = needs
-            .iter()
-            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0));
-        let fills = needs
-            .iter()
-            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0) * n.min_fill);
-        let quantity =
-            decimal_scale(caps.chain(dems.clone()).chain(fills)).ok_or(WarmRefusal::Scale)?;
-        let mut lcm: i64 = 1;
-        for d in dems {
-            let d = scaled(d, quantity);
-            if d <= 0 {
-                return Err(WarmRefusal::Scale);
-            }
-            lcm = lcm.checked_mul(d / gcd(lcm, d)).ok_or(WarmRefusal::Scale)?;
-            if lcm > MAX_LCM {
-                return Err(WarmRefusal::Scale);
-            }
-        }
-        // Room for the demands events bring: every scaled demand up to 12 divides the
-        // multiple too, where that keeps it within bounds (a common factor leaves the
-        // optimum as it is).
-        let padded = (1..=12).try_fold(lcm, |l: i64, d: i64| {
-            l.checked_mul(d / gcd(l, d)).filter(|&x| x <= MAX_LCM)
-        });
-        let lcm = padded.unwrap_or(lcm);
+        let (quantity, lcm) = self.quantity_scales(dim, needs)?;
         let exact_cost = decimal_scale(link_costs.iter().copied());
         // Priorities of open parts are rounded to 1e-6 (`Session::residual_need`): the finest
         // scale takes every one of them, now and after later dispatches.
         let priority = PRIORITY_SCALE;
-        if decimal_scale(needs.iter().map(|n| n.priority)).is_none() {
-            return Err(WarmRefusal::Scale);
-        }
         let max_of = |xs: &mut dyn Iterator<Item = f64>, k: i64| {
             xs.map(|x| (x * k as f64).round().abs() as i128)
                 .max()
@@ -472,6 +465,47 @@ impl Session {
             max_money,
             coverage,
         })
+    }
+
+    /// What of [`Session::scales`] the open needs (`needs`, their open parts) and the
+    /// resources decide: the quantity scale and the scaled demands' common multiple, or
+    /// `Quantities` where one of theirs (a priority too) does not scale.
+    fn quantity_scales(&self, dim: &str, needs: &[Need]) -> Result<(i64, i64), WarmRefusal> {
+        let caps = self
+            .residual
+            .iter()
+            .map(|r| r.capacity.get(dim).copied().unwrap_or(0.0));
+        let dems = needs
+            .iter()
+            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0));
+        let fills = needs
+            .iter()
+            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0) * n.min_fill);
+        let quantity =
+            decimal_scale(caps.chain(dems.clone()).chain(fills)).ok_or(WarmRefusal::Quantities)?;
+        let mut lcm: i64 = 1;
+        for d in dems {
+            let d = scaled(d, quantity);
+            if d <= 0 {
+                return Err(WarmRefusal::Quantities);
+            }
+            lcm = lcm
+                .checked_mul(d / gcd(lcm, d))
+                .ok_or(WarmRefusal::Quantities)?;
+            if lcm > MAX_LCM {
+                return Err(WarmRefusal::Quantities);
+            }
+        }
+        // Room for the demands events bring: every scaled demand up to 12 divides the
+        // multiple too, where that keeps it within bounds (a common factor leaves the
+        // optimum as it is).
+        let padded = (1..=12).try_fold(lcm, |l: i64, d: i64| {
+            l.checked_mul(d / gcd(l, d)).filter(|&x| x <= MAX_LCM)
+        });
+        if decimal_scale(needs.iter().map(|n| n.priority)).is_none() {
+            return Err(WarmRefusal::Quantities);
+        }
+        Ok((quantity, padded.unwrap_or(lcm)))
     }
 
     /// The arc cost of the link from resource slot `rs` to need `n` (session index `ni`, its
