@@ -351,20 +351,87 @@ fn a_report_written_again_leaves_no_stale_tables() {
     );
 }
 
-/// `--out` naming the scenario's own directory deletes none of the scenario's tables: only an
-/// earlier report's (a `summary.json` there) are replaced. The directory then holds the needs
-/// in two formats, which a later solve refuses rather than guesses.
+/// `--out` naming the scenario's own directory is refused, in any format, before anything is
+/// written: in the scenario's format the report's `needs.arrow` and `resources.arrow` replaced
+/// the scenario's (its next solve failed with 91 problems), in another one the directory held
+/// the needs twice, which a later solve refuses. The scenario still solves as before.
 #[test]
-fn a_report_into_the_scenario_directory_keeps_the_scenario() {
+fn a_report_into_the_scenario_directory_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("city");
     run_ok("generate", &[&"urban", &"--seed", &"3", &"--out", &dir]);
-    solve_ok(&[&dir, &"--out", &dir, &"--out-format", &"csv"]);
-    for t in ["needs.arrow", "resources.arrow", "policy.json", "needs.csv"] {
-        assert!(dir.join(t).is_file(), "{t}");
+    let before = solve_ok(&[&dir]);
+    let names = |d: &Path| {
+        let mut n: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let files = names(&dir);
+    for format in ["arrow", "csv"] {
+        let (out, err) = refused_in_one_line(
+            commonsnet()
+                .arg("solve")
+                .arg(&dir)
+                .arg("--out")
+                .arg(&dir)
+                .args(["--out-format", format]),
+        );
+        assert!(out.is_empty(), "{format}");
+        assert!(
+            err.contains("holds scenario tables") && err.contains("no summary.json"),
+            "{format}: {err}"
+        );
+        assert_eq!(names(&dir), files, "{format}");
     }
-    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&dir));
-    assert!(err.contains("are both the resources table"), "{err}");
+    let summary = |line: &str| {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        v.as_object_mut().unwrap().remove("solve_ms");
+        v
+    };
+    assert_eq!(summary(&solve_ok(&[&dir])), summary(&before));
+}
+
+/// `simulate` checks `--out` before any run: a missing folder, a folder, or a repeated
+/// `--perturb` or `--policies` item. Before, a missing folder lost every run after the last
+/// one and named `r.tmp`, a file the user never named; `demand=0.2,demand=0.9` kept 0.9
+/// silently; `greedy,greedy` ran each scenario twice and summed the two as one policy.
+#[test]
+fn simulate_refuses_what_it_cannot_write_or_would_read_twice_before_any_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-folder").join("r.parquet");
+    let folder = tmp.path().join("runs.parquet");
+    std::fs::create_dir(&folder).unwrap();
+    let cases: [(&[&str], &Path, &str); 4] = [
+        (&[], &missing, "no-such-folder does not exist"),
+        (&[], &folder, "is a folder"),
+        (
+            &["--perturb", "demand=0.2,demand=0.9"],
+            &tmp.path().join("a.parquet"),
+            "demand given twice",
+        ),
+        (
+            &["--policies", "greedy,coverage,greedy"],
+            &tmp.path().join("b.parquet"),
+            "greedy given twice",
+        ),
+    ];
+    for (extra, out, says) in cases {
+        let (stdout, err) = refused_in_one_line(
+            commonsnet()
+                .args(["simulate", "--generator", "urban", "--scenarios", "2"])
+                .args(extra)
+                .arg("--out")
+                .arg(out),
+        );
+        assert!(stdout.is_empty(), "{extra:?}: no run was made");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    // Nothing written, no probe left: the folder made above is all there is.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
 }
 
 /// `commonsnet simulate ... | head -1` and `commonsnet generate ... | head -c 0` made

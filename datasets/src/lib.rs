@@ -233,14 +233,55 @@ fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), frames::TableError>,
 ) -> Result<(), DatasetError> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(&tmp))?);
-    write(&mut file).map_err(table_err(path))?;
-    file.into_inner()
-        .map_err(|e| io_err(&tmp)(e.into_error()))?
-        .sync_all()
-        .map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    // A name of this process and call alone: `--out run.parquet` and `--out run.csv` written
+    // at once shared `run.tmp` and spoiled each other.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    // Errors name `path`, the file asked for (the temporary one is ours), and leave no
+    // temporary file behind.
+    let written = (|| {
+        let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(path))?);
+        write(&mut file).map_err(table_err(path))?;
+        file.into_inner()
+            .map_err(|e| io_err(path)(e.into_error()))?
+            .sync_all()
+            .map_err(io_err(path))?;
+        std::fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Refuse `dir` as a report's directory when it holds scenario tables (`needs.*`,
+/// `resources.*`, `links.*`) and no `summary.json`: the report's `needs` and `resources`
+/// would replace the scenario's own (`solve DIR --out DIR`), or sit beside them in another
+/// format. Only an earlier report's tables are ever replaced. [`write_report`] checks it; a
+/// caller checks it before a long solve too.
+pub fn check_report_dir(dir: &Path) -> Result<(), DatasetError> {
+    if dir.join("summary.json").is_file() {
+        return Ok(());
+    }
+    let scenario_table = ["needs", "resources", "links"].iter().find_map(|name| {
+        TABLE_EXTENSIONS
+            .iter()
+            .map(|ext| dir.join(format!("{name}.{ext}")))
+            .find(|p| p.is_file())
+    });
+    match scenario_table {
+        Some(p) => Err(format_err(
+            dir,
+            format!(
+                "holds scenario tables ({}) and no summary.json: a report is not written over \
+                 them; choose another directory",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Write `allocations`, `needs`, `resources` and `summary.json` into `dir` (and `why` when
@@ -254,6 +295,8 @@ pub fn write_report(
     summary: &serde_json::Value,
     format: TableFormat,
 ) -> Result<(), DatasetError> {
+    check_report_dir(dir)?;
+    let earlier_report = dir.join("summary.json").is_file();
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tables = report.tables().map_err(|e| format_err(dir, e))?;
     let ext = format.extension();
@@ -263,9 +306,7 @@ pub fn write_report(
         ("needs", &tables.needs),
         ("resources", &tables.resources),
     ];
-    // Only an earlier report's tables go (it wrote a `summary.json`): `--out` may name a
-    // directory that holds other files, a scenario's `needs.arrow` among them.
-    let earlier_report = dir.join("summary.json").is_file();
+    // Over an earlier report (it wrote a `summary.json`), its tables in other formats go.
     for (name, batch) in named.into_iter().chain(why) {
         write_batch(&dir.join(format!("{name}.{ext}")), batch, format)?;
         if earlier_report {
@@ -315,4 +356,54 @@ pub fn write_scenario_tables(
         None => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, Int64Array};
+    use arrow_schema::DataType;
+    use std::sync::Arc;
+
+    /// Two tables whose names differ only in their extension, written at once, each arrive
+    /// whole: both were written through `run.tmp`, and one's rename could carry the other's
+    /// bytes.
+    #[test]
+    fn tables_written_at_once_beside_each_other_arrive_whole() {
+        let dir = std::env::temp_dir().join(format!("commonsnet-beside-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::thread::scope(|s| {
+            for (ext, format, k) in [
+                ("parquet", TableFormat::Parquet, 1i64),
+                ("csv", TableFormat::Csv, 2),
+            ] {
+                let path = dir.join(format!("run.{ext}"));
+                let column: Arc<dyn Array> = Arc::new(Int64Array::from(vec![k; 2000]));
+                let batch = RecordBatch::try_from_iter([("x", column)]).unwrap();
+                s.spawn(move || {
+                    for _ in 0..40 {
+                        write_batch(&path, &batch, format).unwrap();
+                        let back = read_batches(&path).unwrap();
+                        let values: Vec<i64> = back
+                            .iter()
+                            .flat_map(|b| {
+                                // CSV reads an unknown column by its text.
+                                let x = arrow_cast::cast(b.column(0), &DataType::Int64).unwrap();
+                                let x = x.as_any().downcast_ref::<Int64Array>().unwrap();
+                                x.values().to_vec()
+                            })
+                            .collect();
+                        assert_eq!(values, vec![k; 2000], "{ext}");
+                    }
+                });
+            }
+        });
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(left, ["run.csv", "run.parquet"]);
+    }
 }

@@ -7,7 +7,7 @@
 
 use crate::explain::Reason;
 use crate::graph::LinkBuilder;
-use crate::model::{Fairness, Link, Objective, Policy, Scenario, SolverChoice};
+use crate::model::{Fairness, Link, Need, Objective, Policy, Scenario, SolverChoice};
 use crate::results::Report;
 use crate::seeds::{perturb_seed, run_seed, PerturbStream};
 use crate::solve::{try_solve_with, SolveOptions, Status};
@@ -184,15 +184,25 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
                 }
             }
             None => {
-                // Rule-built links become explicit, each with its own noisy time, and the time
-                // window rule of SPEC section 2 is applied again with that time.
-                let edges = LinkBuilder::new(&out.resources, &out.policy).build(&out.needs);
+                // Rule-built links become explicit, each with its own noisy time, and the
+                // deadline rule of SPEC section 2 is applied with that time. The candidates
+                // are built without deadlines: a link the nominal time misses may make it
+                // with a faster draw (built with them, the noise only ever removed links).
+                let open: Vec<Need> = out
+                    .needs
+                    .iter()
+                    .map(|n| Need {
+                        deadline: None,
+                        ..n.clone()
+                    })
+                    .collect();
+                let edges = LinkBuilder::new(&out.resources, &out.policy).build(&open);
                 let mut links = Vec::with_capacity(edges.len());
                 for e in edges {
                     let (r, n) = (&out.resources[e.resource()], &out.needs[e.need()]);
                     let time = e.time().map(|t| t * noise(&r.id, &n.id));
-                    if let (Some(t), Some(deadline)) = (time, n.deadline) {
-                        if r.available_from.unwrap_or(0.0) + t > deadline {
+                    if let Some(deadline) = n.deadline {
+                        if r.available_from.unwrap_or(0.0) + time.unwrap_or(0.0) > deadline {
                             continue;
                         }
                     }
@@ -678,7 +688,8 @@ pub struct RunMetrics {
     /// 90th percentile of the needs' access time (share-weighted mean of their matches' known
     /// times), over needs with some service and a known time.
     pub access_time_p90_h: Option<f64>,
-    /// Share of all needs served in full with every match's time known and <= 1 hour.
+    /// Share of all needs served in full with every match's time known and <= 1 hour; null
+    /// when the scenario knows no travel time (no link time, or no speed and coordinates).
     pub served_within_1h: Option<f64>,
     /// Mean of `used / capacity` over resources and dimensions with capacity.
     pub utilisation: Option<f64>,
@@ -694,8 +705,24 @@ pub struct RunMetrics {
     pub duplication_avoided: Option<i64>,
 }
 
-/// The metrics of one solved scenario.
-pub fn run_metrics(s: &Scenario, r: &Report) -> RunMetrics {
+/// Whether the scenario knows travel times (a link's time, or a speed and coordinates): where
+/// it does, `served_within_1h` is a share of all needs, 0 when nothing is served. Asked of the
+/// scenario before its perturbation, where failed resources have taken their links along.
+pub fn times_known(s: &Scenario) -> bool {
+    match &s.links {
+        Some(links) => links.iter().any(|l| l.time.is_some()),
+        None => {
+            s.policy.speed_kmh.is_some()
+                && s.needs.iter().any(|n| n.lat.is_some())
+                && s.resources.iter().any(|x| x.lat.is_some())
+        }
+    }
+}
+
+/// The metrics of one solved scenario; `times_known` is [`times_known`] of the scenario as
+/// given (with nothing served, every resource failed, the share is 0, not missing, or a
+/// policy's mean would leave such runs out).
+pub fn run_metrics(s: &Scenario, r: &Report, times_known: bool) -> RunMetrics {
     use std::collections::{BTreeMap, HashMap};
     let need_ix: HashMap<&str, usize> = s
         .needs
@@ -731,8 +758,7 @@ pub fn run_metrics(s: &Scenario, r: &Report) -> RunMetrics {
     per_need.sort_by(f64::total_cmp);
     let access_time_p90_h = (!per_need.is_empty())
         .then(|| per_need[((per_need.len() - 1) as f64 * 0.9).round() as usize]);
-    let any_time = r.allocations.iter().any(|a| a.time.is_some());
-    let served_within_1h = (any_time && !s.needs.is_empty()).then(|| {
+    let served_within_1h = (times_known && !s.needs.is_empty()).then(|| {
         let ok = r
             .needs
             .iter()
@@ -801,6 +827,7 @@ pub fn run_one(
         }
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
+        let known = times_known(&s);
         let s = perturb(&s, &settings.perturbation, seed);
         // The caller's pool: a batch runner sizes one pool for all its runs (see `run_each`).
         let opts = SolveOptions {
@@ -815,7 +842,7 @@ pub fn run_one(
             Report::new(&outcome)
         };
         let metrics = if report.summary.objective.is_some() {
-            run_metrics(&s, &report)
+            run_metrics(&s, &report, known)
         } else {
             RunMetrics::default()
         };

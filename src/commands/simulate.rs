@@ -10,7 +10,7 @@ use commonsnet_engine::batch::{
     Perturbation, PolicySpec, ScenarioSource,
 };
 use commonsnet_engine::Status;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
@@ -132,24 +132,62 @@ impl FromStr for PerturbArg {
     }
 }
 
+/// Refuse `--out` whose folder is missing or not writable (a file is made there and removed).
+fn writable_folder_of(out: &Path) -> Result<()> {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(anyhow!(
+            "--out {}: the folder {} does not exist",
+            out.display(),
+            folder.display()
+        ));
+    }
+    if out.is_dir() {
+        return Err(anyhow!("--out {}: is a folder, not a file", out.display()));
+    }
+    // A name of our own: a file of the user's is never touched.
+    let probe = folder.join(format!(".commonsnet-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| anyhow!("--out {}: cannot write there: {e}", out.display()))
+}
+
 pub fn run(args: &SimulateArgs) -> Result<()> {
     use std::io::IsTerminal;
     let mut perturbation = Perturbation::default();
+    let mut perturbed = Vec::new();
     for &(kind, value) in args.perturb.iter().filter_map(|p| p.0.as_ref()) {
+        // The last of two values would win without a word.
+        if perturbed.contains(&kind) {
+            return Err(anyhow!("--perturb: {kind} given twice"));
+        }
+        perturbed.push(kind);
         perturbation.set(kind, value);
     }
     perturbation.validate()?;
-    // Known before hours of runs, not after.
+    // Known before hours of runs, not after: the format, and a folder the table can be
+    // written into.
     let format = TableFormat::from_path(&args.out).ok_or_else(|| {
         anyhow!(
             "--out {}: the extension names no table format (.parquet, .arrow or .csv)",
             args.out.display()
         )
     })?;
-    let policies: Vec<PolicySpec> = args
-        .policies
+    writable_folder_of(&args.out)?;
+    let mut labels: Vec<&str> = Vec::new();
+    for label in args.policies.iter().filter_map(|p| p.0.as_deref()) {
+        // Runs of one label twice over would be summed as one policy's.
+        if labels.contains(&label) {
+            return Err(anyhow!("--policies: {label} given twice"));
+        }
+        labels.push(label);
+    }
+    let policies: Vec<PolicySpec> = labels
         .iter()
-        .filter_map(|p| p.0.clone().map(PolicySpec::Named))
+        .map(|l| PolicySpec::Named(l.to_string()))
         .collect();
     if policies.is_empty() || args.replicates == 0 {
         return Err(anyhow!("need at least one policy and one replicate"));

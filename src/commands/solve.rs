@@ -6,7 +6,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::dimacs;
 use commonsnet_datasets::orlib::{parse_gap, Sense};
-use commonsnet_datasets::{read_scenario, write_report, DatasetError, ScenarioFormat};
+use commonsnet_datasets::{
+    check_report_dir, read_scenario, write_report, DatasetError, ScenarioFormat,
+};
 use commonsnet_engine::solve::try_solve_with;
 use commonsnet_engine::{Report, SolveOptions};
 use commonsnet_solvers::{solve_assignment, AssignmentError, FlowError, FlowMethod, MinCostFlow};
@@ -55,7 +57,8 @@ pub struct SolveArgs {
     sense: Option<SenseArg>,
     /// Write the result tables and summary.json into this directory (scenarios and GAP
     /// instances). A multi-instance GAP file writes each instance into a numbered
-    /// subdirectory: DIR/1, DIR/2, ...
+    /// subdirectory: DIR/1, DIR/2, ... A directory that holds scenario tables and no
+    /// summary.json (the scenario's own) is refused before the solve.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Table format for --out (default: arrow).
@@ -199,6 +202,10 @@ pub fn run(args: &SolveArgs) -> Result<()> {
     };
     let format = args.format.unwrap_or_else(|| infer_format(&args.file));
     check_options(args, format)?;
+    if let Some(out) = &args.out {
+        // Before the solve, which may be long: `write_report` checks it again.
+        check_report_dir(out).map_err(describe)?;
+    }
     let sense = args.sense.unwrap_or(SenseArg::Min);
     let file = args.file.display();
     match format {
