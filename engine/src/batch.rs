@@ -31,8 +31,10 @@ pub struct Perturbation {
     pub demand: f64,
     /// Each resource fails (is removed) with this probability.
     pub failures: f64,
-    /// Each link's travel time is scaled by a factor uniform in `[1 - t, 1 + t]`; links whose
-    /// new time misses the need's deadline disappear.
+    /// Each link's travel time is scaled by a factor uniform in `[1 - t, 1 + t]`. Rule-built
+    /// links are then kept or made by the deadline rule with their new time (a slower draw
+    /// loses a link, a faster one may bring one in); given links keep their pairs and take
+    /// the new times.
     pub travel_time: f64,
 }
 
