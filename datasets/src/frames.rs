@@ -180,8 +180,23 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     }
     let mut batches = Vec::new();
     let mut decoded = 0usize;
+    // The reader's batches carry the columns only: the table's metadata (a run table's
+    // provenance) is the file's.
+    let table_metadata = builder.schema().metadata().clone();
     for batch in builder.with_batch_size(batch_rows).build().map_err(bad)? {
         let batch = batch.map_err(|e| TableError::Parquet(e.to_string()))?;
+        let batch = if table_metadata.is_empty() {
+            batch
+        } else {
+            let schema = batch
+                .schema()
+                .as_ref()
+                .clone()
+                .with_metadata(table_metadata.clone());
+            batch
+                .with_schema(Arc::new(schema))
+                .map_err(|e| TableError::Inconsistent(e.to_string()))?
+        };
         decoded = decoded.saturating_add(batch.get_array_memory_size());
         if decoded > PARQUET_DECODED_MAX {
             return Err(TableError::Parquet(format!(
@@ -247,7 +262,9 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
         columns.push(converted);
     }
     let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
+    // The table's own metadata stays (a run table's provenance, `Batch::provenance`).
+    let schema = Schema::new(fields).with_metadata(schema.metadata().clone());
+    RecordBatch::try_new_with_options(Arc::new(schema), columns, &options)
         .map_err(|e| TableError::Inconsistent(e.to_string()))
 }
 

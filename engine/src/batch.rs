@@ -469,6 +469,56 @@ pub struct Batch<S: ScenarioSource = Vec<(String, Scenario)>> {
 }
 
 impl<S: ScenarioSource> Batch<S> {
+    /// What a run table holds beside its rows so that it can be made again, as its schema's
+    /// metadata (Arrow IPC and Parquet keep it; CSV has no place for it): the engine version,
+    /// the batch seed a row's `seed` was derived from, the replicates, the policies in order
+    /// (`{"label"}`, a given one with its `policy` whole), the perturbation, the time limit and `explain`. The scenarios
+    /// are the rows' labels (a generator's name, scale and scenario seed).
+    pub fn provenance(&self) -> std::collections::HashMap<String, String> {
+        // In the batch's order, which the run index follows.
+        let policies: Vec<serde_json::Value> = self
+            .policies
+            .iter()
+            .map(|p| match p {
+                PolicySpec::Named(label) => serde_json::json!({ "label": label }),
+                PolicySpec::Given { label, policy } => {
+                    serde_json::json!({ "label": label, "policy": policy })
+                }
+            })
+            .collect();
+        let s = &self.settings;
+        [
+            ("engine_version", crate::VERSION.to_string()),
+            ("seed", self.seed.to_string()),
+            ("replicates", self.replicates.to_string()),
+            ("policies", serde_json::Value::Array(policies).to_string()),
+            (
+                "perturb",
+                serde_json::to_string(&s.perturbation).unwrap_or_default(),
+            ),
+            (
+                "time_limit_s",
+                s.time_limit_s
+                    .map_or_else(|| "null".into(), |t| t.to_string()),
+            ),
+            ("explain", s.explain.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("commonsnet.{k}"), v))
+        .collect()
+    }
+
+    /// The run table of `rows`, with [`Batch::provenance`] as its schema's metadata.
+    pub fn table(&self, rows: &[RunRow]) -> Result<RecordBatch, ArrowError> {
+        let batch = rows_to_batch(rows)?;
+        let schema = batch
+            .schema()
+            .as_ref()
+            .clone()
+            .with_metadata(self.provenance());
+        batch.with_schema(Arc::new(schema))
+    }
+
     /// Scenarios x policies x replicates (`usize::MAX` past it: callers bound it).
     pub fn total(&self) -> usize {
         self.scenarios

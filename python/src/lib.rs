@@ -16,8 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
 use commonsnet_datasets::generate::{Clock, Generated, Generator};
 use commonsnet_engine::batch::{
-    rows_to_batch, run_each, Batch, BatchSettings, PerturbKind, Perturbation, PolicySpec, RunRow,
-    ScenarioSource,
+    run_each, Batch, BatchSettings, PerturbKind, Perturbation, PolicySpec, RunRow, ScenarioSource,
 };
 use commonsnet_engine::input::InvalidInput;
 use commonsnet_engine::{Report, Scenario, SolveOptions, MAX_THREADS};
@@ -520,7 +519,7 @@ fn simulate_runs<'py>(
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
             .collect::<Option<_>>()
             .ok_or_else(|| Failure::Engine("a run did not finish".into()))?;
-        rows_to_batch(&rows).map_err(engine_err)
+        batch.table(&rows).map_err(engine_err)
     })?;
     table.to_pyarrow(py)
 }
@@ -571,7 +570,7 @@ fn simulate_error_rows<'py>(
         let batch = batch_of(&parse_spec(spec)?)?;
         let (start, end) = run_range(batch.total(), start, end)?;
         let rows: Vec<RunRow> = (start..end).map(|i| batch.error_row(i, message)).collect();
-        rows_to_batch(&rows).map_err(engine_err)
+        batch.table(&rows).map_err(engine_err)
     })?;
     table.to_pyarrow(py)
 }

@@ -6,8 +6,8 @@ use anyhow::{anyhow, Result};
 use commonsnet_datasets::generate::{self, Clock, Generator};
 use commonsnet_datasets::{frames, read_scenario, TableFormat};
 use commonsnet_engine::batch::{
-    rows_to_batch, run_each, Batch, BatchError, BatchSettings, NamedPolicy, PerturbKind,
-    Perturbation, PolicySpec, ScenarioSource,
+    run_each, Batch, BatchError, BatchSettings, NamedPolicy, PerturbKind, Perturbation, PolicySpec,
+    ScenarioSource,
 };
 use commonsnet_engine::Status;
 use std::path::{Path, PathBuf};
@@ -296,7 +296,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         b.finish_and_clear();
     }
     let secs = start.elapsed().as_secs_f64();
-    let table = rows_to_batch(&rows)?;
+    let table = batch.table(&rows)?;
     commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
     let failed = rows.iter().filter(|r| r.status == Status::Error).count();
     let mut lines = vec![
