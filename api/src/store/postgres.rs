@@ -18,7 +18,7 @@
 
 use super::{
     json_error, now_ms, JobInfo, JobStatus, JobStore, LogEntry, LogRow, Owner, PlanChange,
-    Progress, SessionListed, SessionLog, StoreError, StoreKind,
+    Progress, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -749,18 +749,18 @@ impl JobStore for PgStore {
         })
     }
 
-    fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
-        let texts: Vec<String> = self.block(async {
+    fn runs_from(&self, id: &str, from: u64, limit: usize) -> Result<RunPage, StoreError> {
+        let stored = self.block(async {
             let client = self.pool.get().await?;
             let rows = client
-                .query("SELECT row FROM runs WHERE job = $1 ORDER BY idx", &[&id])
+                .query(
+                    "SELECT idx, row FROM runs WHERE job = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+                    &[&id, &(from as i64), &super::sql_limit(limit)],
+                )
                 .await?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })?;
-        texts
-            .iter()
-            .map(|t| serde_json::from_str(t).map_err(json_error("stored run row")))
-            .collect()
+        RunPage::parse(stored, limit)
     }
 
     fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {

@@ -10,7 +10,7 @@
 
 use super::{
     json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogEntry, LogRow, PlanChange,
-    Progress, SessionListed, SessionLog, StoreError, StoreKind,
+    Progress, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -345,20 +345,20 @@ impl JobStore for SqliteJobs {
             .optional()?)
     }
 
-    /// Every finished run of a job, in run order.
-    fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
-        let texts: Vec<String> = {
+    fn runs_from(&self, id: &str, from: u64, limit: usize) -> Result<RunPage, StoreError> {
+        let stored = {
             let conn = self.conn();
-            let mut st = conn.prepare("SELECT row FROM runs WHERE job = ?1 ORDER BY idx")?;
-            let texts = st
-                .query_map(params![id], |r| r.get(0))?
+            let mut st = conn.prepare(
+                "SELECT idx, row FROM runs WHERE job = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+            )?;
+            let stored = st
+                .query_map(params![id, from as i64, super::sql_limit(limit)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
                 .collect::<Result<_, _>>()?;
-            texts
+            stored
         };
-        texts
-            .iter()
-            .map(|t| serde_json::from_str(t).map_err(json_error("stored run row")))
-            .collect()
+        RunPage::parse(stored, limit)
     }
 
     /// Number of jobs in each status (for `/metrics`).
@@ -663,6 +663,37 @@ mod tests {
             log.append("never", &entry(1)),
             Err(StoreError::SessionGone(_))
         ));
+    }
+
+    /// A job's runs read by key, a page at a time: its runs in order (stored in any order,
+    /// beside another job's), and a page that fills its limit is followed by another (empty
+    /// when the runs fill whole pages).
+    #[test]
+    fn runs_are_read_a_page_at_a_time_in_run_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteJobs::open(dir.path()).unwrap();
+        let row = |run: u64| -> RunRow {
+            serde_json::from_value(serde_json::json!({"run": run, "scenario": "s",
+                "policy": "greedy", "replicate": run, "seed": 1, "status": "feasible"}))
+            .unwrap()
+        };
+        for (job, runs) in [("j", &[3, 0, 4, 1, 2][..]), ("k", &[0, 1, 2, 3, 4, 5])] {
+            store.insert_job(job, "t", "{}", runs.len() as i64).unwrap();
+            for &run in runs {
+                store.insert_run(job, &row(run), 0, 1).unwrap();
+            }
+        }
+        let page = |from, limit| {
+            let p = store.runs_from("j", from, limit).unwrap();
+            (p.rows.iter().map(|r| r.run).collect::<Vec<_>>(), p.next)
+        };
+        assert_eq!(page(0, 2), (vec![0, 1], Some(2)));
+        assert_eq!(page(2, 2), (vec![2, 3], Some(4)));
+        assert_eq!(page(4, 2), (vec![4], None));
+        assert_eq!(page(0, 5), (vec![0, 1, 2, 3, 4], Some(5)));
+        assert_eq!(page(5, 5), (vec![], None));
+        let rows = store.rows("j").unwrap();
+        assert_eq!(rows, (0..5).map(row).collect::<Vec<_>>());
     }
 
     #[test]
