@@ -1359,17 +1359,46 @@ pub fn write_parquet(
     schema: arrow_schema::SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<(), TableError> {
-    use parquet::arrow::ArrowWriter;
+    let mut writer = parquet_writer(out, schema)?;
+    for b in batches {
+        writer.write(b).map_err(write_err)?;
+    }
+    writer.close().map(|_| ()).map_err(write_err)
+}
+
+/// The writer of every Parquet file we write: zstd-compressed pages.
+fn parquet_writer<W: std::io::Write + Send>(
+    out: W,
+    schema: arrow_schema::SchemaRef,
+) -> Result<parquet::arrow::ArrowWriter<W>, TableError> {
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(write_err)?;
-    for b in batches {
-        writer.write(b).map_err(write_err)?;
+    parquet::arrow::ArrowWriter::try_new(out, schema, Some(props)).map_err(write_err)
+}
+
+/// One Parquet file written as its batches come, each batch a row group of its own that goes
+/// to `out` before the next is taken: a file of many batches is never whole in memory (only
+/// its footer's row group list is kept to the end).
+pub struct ParquetStream<W: std::io::Write + Send>(parquet::arrow::ArrowWriter<W>);
+
+impl<W: std::io::Write + Send> ParquetStream<W> {
+    pub fn new(out: W, schema: arrow_schema::SchemaRef) -> Result<Self, TableError> {
+        parquet_writer(out, schema).map(ParquetStream)
     }
-    writer.close().map(|_| ()).map_err(write_err)
+
+    /// Write `batch` as the next row group.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
+        self.0.write(batch).map_err(write_err)?;
+        self.0.flush().map_err(write_err)
+    }
+
+    /// Write the footer: the file is complete.
+    pub fn finish(self) -> Result<(), TableError> {
+        self.0.close().map(|_| ()).map_err(write_err)
+    }
 }
 
 /// CSV: one header row, then a row per record; nulls are empty cells, lists of strings are
