@@ -16,6 +16,7 @@ mod generators;
 mod http;
 mod inequality;
 mod jobs_reliability;
+mod jobs_result;
 mod oracle;
 mod parsers;
 mod properties;

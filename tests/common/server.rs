@@ -3,13 +3,15 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Its data folder.
+    pub data: PathBuf,
     /// The data folder when the server has one of its own ([`Server::in_temp_dir`]): removed
     /// after the server is stopped.
     own_data: Option<tempfile::TempDir>,
@@ -53,6 +55,7 @@ impl Server {
         Server {
             child,
             base,
+            data: data.to_path_buf(),
             own_data: None,
         }
     }
@@ -95,10 +98,7 @@ fn store_args(data: &Path, extra: &[&str]) -> Vec<String> {
     if extra.contains(&"--store") {
         return Vec::new();
     }
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    data.hash(&mut h);
-    let db = format!("d{:016x}", h.finish());
+    let db = pg_database_name(data);
     // Made on first use; "already exists" on a restart.
     let _ = Command::new("psql")
         .args(["-d", &format!("{base}/postgres"), "-q", "-c"])
@@ -111,6 +111,78 @@ fn store_args(data: &Path, extra: &[&str]) -> Vec<String> {
         "--lease-s".into(),
         "3".into(),
     ]
+}
+
+/// The database of the servers on `data` under [`TEST_PG`].
+fn pg_database_name(data: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    format!("d{:016x}", h.finish())
+}
+
+impl Server {
+    /// The first column (as text) of each row `sql` selects from the server's store: its
+    /// SQLite file, or its PostgreSQL database under [`TEST_PG`]. For tests that look at what
+    /// the server stored behind its back.
+    pub fn store_query(&self, sql: &str) -> Vec<String> {
+        match self.pg_url() {
+            Some(url) => {
+                let out = Command::new("psql")
+                    .args([
+                        "-d",
+                        &url,
+                        "-X",
+                        "-q",
+                        "-A",
+                        "-t",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-c",
+                    ])
+                    .arg(sql)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{sql}: {out:?}");
+                String::from_utf8(out.stdout)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            }
+            None => {
+                let conn = commonsnet_api::store::open_db(&self.data).unwrap();
+                let mut st = conn.prepare(sql).unwrap();
+                let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+                rows.map(Result::unwrap).collect()
+            }
+        }
+    }
+
+    /// Run `sql` (a change) on the server's store, as [`Server::store_query`] reads it: for
+    /// tests that damage what the server stored.
+    pub fn store_execute(&self, sql: &str) {
+        match self.pg_url() {
+            Some(url) => {
+                let out = Command::new("psql")
+                    .args(["-d", &url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+                    .arg(sql)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{sql}: {out:?}");
+            }
+            None => {
+                let conn = commonsnet_api::store::open_db(&self.data).unwrap();
+                conn.execute(sql, []).unwrap();
+            }
+        }
+    }
+
+    /// The server's PostgreSQL database under [`TEST_PG`]; `None` on SQLite.
+    fn pg_url(&self) -> Option<String> {
+        let base = std::env::var(TEST_PG).ok()?;
+        Some(format!("{base}/{}", pg_database_name(&self.data)))
+    }
 }
 
 impl Drop for Server {

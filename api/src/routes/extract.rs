@@ -52,7 +52,7 @@ impl FromRequestParts<Arc<AppState>> for Tenant {
 
 /// What a client asked for in `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Wanted {
+pub enum Wanted {
     Json,
     Arrow,
     Parquet,

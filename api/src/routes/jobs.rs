@@ -5,14 +5,18 @@ use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::jobs::JobRequest;
-use crate::store::{JobInfo, JobStatus, PgStore};
+use crate::store::{run_pages, JobInfo, JobStatus, PgStore, StoreError, PAGE_ROWS};
 use crate::AppState;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use commonsnet_datasets::frames::ParquetStream;
+use commonsnet_engine::batch::{rows_to_batch, RunRow};
 use serde::Serialize;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -29,7 +33,7 @@ pub struct Accepted {
 pub struct JobResult {
     pub id: String,
     /// One row per run, in run order.
-    pub rows: Vec<commonsnet_engine::batch::RunRow>,
+    pub rows: Vec<RunRow>,
 }
 
 /// Submit a batch job: scenarios (inline or from a generator) x policies x replicates with
@@ -221,24 +225,161 @@ pub(super) async fn job_result(
     }
     if wanted == Wanted::Parquet {
         if let Some(path) = st.store.result_file(&id) {
-            let bytes = tokio::fs::read(path).await?;
-            return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+            // Opened before the answer starts: a missing file is an error answer, as before.
+            let mut file = tokio::fs::File::open(path).await?.into_std().await;
+            let body = streamed_body(id, move |out| Ok(std::io::copy(&mut file, out).map(drop)?));
+            return Ok(([(header::CONTENT_TYPE, PARQUET)], body).into_response());
         }
     }
+    // The first page is read before the answer starts too, so that a store out of reach is
+    // still a 503 to retry rather than a transfer that fails.
     let store = st.store.clone();
-    let rows = blocking(move || store.rows(&id)).await??;
-    match wanted {
-        Wanted::Arrow | Wanted::Parquet => {
-            let batch =
-                commonsnet_engine::batch::rows_to_batch(&rows).map_err(InternalError::from)?;
-            if wanted == Wanted::Parquet {
-                // A store without result files (PostgreSQL): the same table, written now.
-                let bytes = parquet_bytes(&batch)?;
-                return Ok(([(header::CONTENT_TYPE, PARQUET)], Body::from(bytes)).into_response());
+    let (s, jid) = (store.clone(), id.clone());
+    let first = blocking(move || s.runs_from(&jid, 0, PAGE_ROWS)).await??;
+    let content_type = match wanted {
+        Wanted::Json => "application/json",
+        Wanted::Arrow => ARROW_STREAM,
+        Wanted::Parquet => PARQUET,
+    };
+    let body = streamed_body(id.clone(), move |out| {
+        // A done job's rows are final, so pages read in separate statements make the table
+        // one read would: a job is marked done once its last run is stored (after it on
+        // SQLite's one runner, in the same transaction on PostgreSQL), a run is stored once
+        // (its key is the job and run index), and a replica stores no run of a job that is
+        // no longer queued or running.
+        let pages = std::iter::once(Ok(first.rows)).chain(run_pages(&*store, &id, first.next));
+        write_result(&id, pages, wanted, out)
+    });
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// A finished job's result from its rows, a page at a time in run order, as `wanted`: the
+/// JSON document of [`JobResult`] (written row by row, byte for byte what serde writes for the
+/// whole), an Arrow IPC stream of a record batch per page, or a Parquet file of a row group per
+/// page. Only one page is in memory at a time, whatever the job's size.
+pub fn write_result(
+    id: &str,
+    pages: impl Iterator<Item = Result<Vec<RunRow>, StoreError>>,
+    wanted: Wanted,
+    mut out: impl Write + Send,
+) -> Result<(), InternalError> {
+    if wanted == Wanted::Json {
+        out.write_all(b"{\"id\":")?;
+        serde_json::to_writer(&mut out, id)?;
+        out.write_all(b",\"rows\":[")?;
+        let mut first = true;
+        for page in pages {
+            for row in page? {
+                if !std::mem::take(&mut first) {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut out, &row)?;
             }
-            let bytes = arrow_stream_bytes(&batch)?;
-            Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response())
         }
-        _ => Ok(Json(JobResult { id: job.id, rows }).into_response()),
+        out.write_all(b"]}")?;
+        return Ok(());
+    }
+    // `rows_to_batch` has the same columns whatever the rows: every page fits this schema.
+    let schema = rows_to_batch(&[])?.schema();
+    // Tables: the first page even if it is empty (a job of no runs is one empty batch, as
+    // before), no empty page after it (the last one, when the runs fill whole pages).
+    let batches = pages
+        .enumerate()
+        .filter(|(k, page)| *k == 0 || page.as_ref().map_or(true, |rows| !rows.is_empty()))
+        .map(|(_, page)| Ok::<_, InternalError>(rows_to_batch(&page?)?));
+    if wanted == Wanted::Arrow {
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(out, &schema)?;
+        for batch in batches {
+            w.write(&batch?)?;
+        }
+        w.finish()?;
+    } else {
+        let mut w = ParquetStream::new(out, schema)?;
+        for batch in batches {
+            w.write(&batch?)?;
+        }
+        w.finish()?;
+    }
+    Ok(())
+}
+
+/// Chunks of a streamed answer that may wait for its client, [`CHUNK_BYTES`] each: what a slow
+/// client makes the server hold beyond the page being written.
+const CHUNKS_AHEAD: usize = 4;
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// An answer's body written by `write` on a blocking thread and sent in chunks through a
+/// bounded channel: a client that reads slowly holds the writer back (at most
+/// [`CHUNKS_AHEAD`] chunks wait), and one that goes away stops it. When `write` fails mid-way
+/// (the store, say) or panics, that is logged and the body ends with an error: hyper closes
+/// the connection before the last chunk, so the client sees a failed transfer, never a
+/// well-formed document with rows missing.
+fn streamed_body(
+    job: String,
+    write: impl FnOnce(&mut ChunkWriter) -> Result<(), InternalError> + Send + 'static,
+) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter {
+            chunk: Vec::with_capacity(CHUNK_BYTES),
+            tx,
+        };
+        let written = catch_unwind(AssertUnwindSafe(|| {
+            write(&mut out)?;
+            Ok::<_, InternalError>(out.send()?)
+        }));
+        let error = match written {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the writer panicked".to_string(),
+        };
+        if out.tx.is_closed() {
+            tracing::debug!(job, error, "the client left before the end of the answer");
+            return;
+        }
+        tracing::error!(
+            job,
+            error,
+            "job result failed mid-way; its transfer is aborted"
+        );
+        let _ = out.tx.blocking_send(Err(std::io::Error::other(error)));
+    });
+    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }))
+}
+
+/// The writing end of [`streamed_body`]: bytes gathered into chunks of [`CHUNK_BYTES`], each
+/// sent once full (waiting while [`CHUNKS_AHEAD`] are unread), the last by `send`. `flush`
+/// sends nothing: the answer is only whole at its end, and a chunk per flush of an encoder
+/// would be a small chunk.
+struct ChunkWriter {
+    chunk: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_BYTES));
+        self.tx.blocking_send(Ok(chunk.into())).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.chunk.extend_from_slice(buf);
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -18,7 +18,8 @@ mod sessions;
 mod solve;
 mod stream;
 
-pub use extract::{Tenant, ARROW_STREAM, PARQUET};
+pub use extract::{Tenant, Wanted, ARROW_STREAM, PARQUET};
+pub use jobs::write_result;
 
 use crate::error::{ApiError, Code, ErrorBody, ErrorDetail, InternalError, Problem, UserError};
 use crate::store::{JobInfo, JobStatus, Owner, Progress, StoreKind};

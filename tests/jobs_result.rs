@@ -1,0 +1,219 @@
+//! `GET /v1/jobs/{id}/result` read from the store a page at a time and streamed: every format
+//! is the table the whole-table answer was (over real HTTP, on SQLite and, through
+//! tests/on-postgres.txt, on PostgreSQL), a store failure mid-way fails the transfer, and the
+//! writer holds a page, not the result.
+
+use crate::common::alloc::largest_allocation;
+use crate::common::server::{call, post_json, Server};
+use crate::http::{done, wait_job};
+use arrow_array::RecordBatch;
+use commonsnet_api::routes::{write_result, Wanted, ARROW_STREAM, PARQUET};
+use commonsnet_api::store::PAGE_ROWS;
+use commonsnet_engine::batch::{rows_to_batch, RunRow};
+use serde_json::json;
+use std::io::Read;
+
+/// Runs of [`several_pages_job`]: more than one page, the last one partly filled.
+const RUNS: usize = PAGE_ROWS + 152;
+
+/// Two small communities, two policies, perturbed and explained: rows that differ in every
+/// column kind (text, floats, counts, nulls).
+fn several_pages_job() -> serde_json::Value {
+    let place = |id: &str, community: &str, lat: f64| json!({"id": id, "community": community, "kind": "water", "lat": lat, "lon": 18.0});
+    let mut r1 = place("r1", "north", 59.30);
+    r1["capacity"] = json!({"l": 10});
+    let mut r2 = place("r2", "south", 59.31);
+    r2["capacity"] = json!({"l": 4});
+    let mut n1 = place("n1", "north", 59.30);
+    n1["demand"] = json!({"l": 6});
+    let mut n2 = place("n2", "south", 59.31);
+    n2["demand"] = json!({"l": 7});
+    let scenario = json!({"name": "two-wells", "resources": [r1, r2], "needs": [n1, n2],
+        "policy": {"objective": "coverage"}});
+    json!({"scenarios": [scenario], "policies": ["greedy", "coverage"],
+        "replicates": RUNS / 2, "seed": 5, "perturb": {"demand": 0.3, "failures": 0.2},
+        "explain": true})
+}
+
+/// A server and the id of [`several_pages_job`], done on it.
+fn server_with_job() -> (Server, String) {
+    let s = Server::in_temp_dir(&[]);
+    let r = post_json(&s, "/v1/jobs", &several_pages_job(), None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&s, &id, None, 300, done);
+    (s, id)
+}
+
+/// The job's rows as the whole-table answer read them: every stored row, in run order.
+fn stored_rows(s: &Server, id: &str) -> Vec<RunRow> {
+    s.store_query(&format!(
+        "SELECT row FROM runs WHERE job = '{id}' ORDER BY idx"
+    ))
+    .iter()
+    .map(|t| serde_json::from_str(t).unwrap())
+    .collect()
+}
+
+/// The record batches of an Arrow IPC stream, as written (the datasets reader makes every
+/// column nullable).
+fn arrow_batches(body: &[u8]) -> Vec<RecordBatch> {
+    arrow_ipc::reader::StreamReader::try_new(body, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The record batches of a Parquet file, as written.
+fn parquet_batches(body: &[u8]) -> Vec<RecordBatch> {
+    let mut file = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut file, body).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `batches` are `whole`, row for row, in order (whatever their lengths).
+fn assert_same_table(batches: &[RecordBatch], whole: &RecordBatch, what: &str) {
+    let mut at = 0;
+    for b in batches {
+        assert_eq!(*b, whole.slice(at, b.num_rows()), "{what}: rows from {at}");
+        at += b.num_rows();
+    }
+    assert_eq!(at, whole.num_rows(), "{what}: rows");
+}
+
+#[test]
+fn a_result_of_several_pages_is_the_whole_table_in_every_format() {
+    let (s, id) = server_with_job();
+    let rows = stored_rows(&s, &id);
+    assert_eq!(rows.len(), RUNS);
+    assert!(rows.iter().enumerate().all(|(i, r)| r.run == i as u64));
+    let path = format!("/v1/jobs/{id}/result");
+
+    let r = call("GET", &s.url(&path), &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    // Byte for byte what serde wrote for the whole table: field order, number spelling.
+    let whole = serde_json::to_vec(&json!({"id": id, "rows": rows})).unwrap();
+    assert!(
+        r.body == whole,
+        "the JSON answer differs from the whole-table one"
+    );
+
+    let table = rows_to_batch(&rows).unwrap();
+    let r = call("GET", &s.url(&path), &[("Accept", ARROW_STREAM)], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(ARROW_STREAM));
+    let batches = arrow_batches(&r.body);
+    assert_eq!(batches.len(), 2, "a record batch per page");
+    assert_same_table(&batches, &table, "Arrow");
+
+    // On SQLite the file the job wrote at its end, streamed; on PostgreSQL written now, a row
+    // group per page.
+    let r = call("GET", &s.url(&path), &[("Accept", PARQUET)], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(PARQUET));
+    assert_same_table(&parquet_batches(&r.body), &table, "Parquet");
+}
+
+/// A row that does not read back: in the first page the answer is an error; past it the
+/// transfer fails (the body is cut short), so no client takes a partial table for the whole.
+#[test]
+fn a_store_failure_fails_the_answer_or_its_transfer() {
+    let (s, id) = server_with_job();
+    let path = format!("/v1/jobs/{id}/result");
+    let damage = |idx: usize| {
+        s.store_execute(&format!(
+            "UPDATE runs SET row = 'damaged' WHERE job = '{id}' AND idx = {idx}"
+        ));
+    };
+
+    damage(PAGE_ROWS + 100);
+    for accept in ["application/json", ARROW_STREAM] {
+        let resp = ureq::get(&s.url(&path))
+            .set("Accept", accept)
+            .call()
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{accept}: the first page reads");
+        let mut body = Vec::new();
+        let read = resp.into_reader().read_to_end(&mut body);
+        assert!(
+            read.is_err(),
+            "{accept}: a transfer cut short must fail, not end ({} bytes read)",
+            body.len()
+        );
+    }
+    // The server goes on serving.
+    assert_eq!(call("GET", &s.url("/healthz"), &[], None).status, 200);
+
+    damage(100);
+    let r = call("GET", &s.url(&path), &[], None);
+    assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.code(), "internal");
+}
+
+/// A result of 20,000 runs written as the route writes it: the largest allocation is a page's
+/// (its rows, their batch), far below the whole answer, which the whole-table code held (and
+/// the rows, and the batch) in one piece.
+#[test]
+fn a_result_is_written_holding_a_page_not_the_whole() {
+    const RUNS: u64 = 20_000;
+    let template: RunRow = serde_json::from_value(json!({
+        "run": 0, "scenario": "urban-x1-s1234567890", "policy": "coverage", "replicate": 0,
+        "seed": 9_515_697_483_416_319_527_u64, "status": "optimal", "error": null,
+        "objective": 28.730292238070728, "coverage_value": 28.730292238070728,
+        "cost": 27.663739187783637, "coverage_ratio": 0.957676407935691,
+        "min_group_ratio": 0.9572537264904014, "jain_index": 0.9999996378851067,
+        "gini": 0.0003008799696550759, "atkinson_0_5": 0.0000001810574, "needs_served": 12,
+        "needs_partly_served": 1, "mean_access_time_h": 0.41234567, "solver": "highs-lp",
+        "solve_ms": 3.217, "access_time_p90_h": 0.8123, "served_within_1h": 0.75,
+        "utilisation": 0.66, "value_per_capacity": 0.1234, "resources_used": 5,
+        "resources_unshared": 9, "duplication_avoided": 4, "why_capacity": 1, "why_objective": 0
+    }))
+    .unwrap();
+    let template = &template;
+    let pages = || {
+        (0..RUNS).step_by(PAGE_ROWS).map(move |from| {
+            let rows = (from..(from + PAGE_ROWS as u64).min(RUNS)).map(|run| RunRow {
+                run,
+                replicate: run / 2,
+                ..template.clone()
+            });
+            Ok(rows.collect())
+        })
+    };
+    let json_bytes = serde_json::to_vec(template).unwrap().len() as u64 * RUNS;
+    for wanted in [Wanted::Json, Wanted::Arrow, Wanted::Parquet] {
+        let mut out = ByteCount(0);
+        let (written, largest) =
+            largest_allocation(|| write_result("j", pages(), wanted, &mut out));
+        written.unwrap();
+        eprintln!(
+            "{wanted:?}: {} bytes written, largest allocation {largest} bytes",
+            out.0
+        );
+        assert!(out.0 > 0);
+        // A page's rows are ~1.2 MB; the JSON document is ~18 MB.
+        assert!(
+            largest * 8 < json_bytes as usize,
+            "{wanted:?}: an allocation of {largest} bytes for a result of {json_bytes} bytes"
+        );
+    }
+}
+
+/// Counts what is written, keeping none of it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
