@@ -217,3 +217,29 @@ impl std::io::Write for ByteCount {
         Ok(())
     }
 }
+
+/// Downloads at once are bounded (`serve --max-result-streams`, each holds a blocking thread
+/// the store's calls share): past the bound the answer is 429 with `Retry-After`, and 0 turns
+/// downloads off for a replica that only runs jobs. The job itself is untouched.
+#[test]
+fn result_downloads_past_the_bound_are_told_to_retry() {
+    let s = Server::in_temp_dir(&["--max-result-streams", "0"]);
+    let job = json!({"scenarios": [{"name": "one",
+        "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}], "policies": ["greedy"]});
+    let r = post_json(&s, "/v1/jobs", &job, None);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&s, &id, None, 60, done);
+    let r = call("GET", &s.url(&format!("/v1/jobs/{id}/result")), &[], None);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(
+        r.json(),
+        json!({"error": {"code": "queue_full",
+            "message": "0 job results are being downloaded already; retry later",
+            "details": []}})
+    );
+    let r = call("GET", &s.url(&format!("/v1/jobs/{id}")), &[], None);
+    assert_eq!(r.json()["status"], "done");
+}

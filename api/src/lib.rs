@@ -51,6 +51,11 @@ pub struct Config {
     /// Synchronous solves that may wait for a worker, each holding its scenario; beyond it
     /// `POST /v1/solve` answers 429.
     pub max_waiting_solves: usize,
+    /// Job results streamed at once; beyond it `GET /v1/jobs/{id}/result` answers 429 (0:
+    /// none, a replica that only runs jobs). Each holds one of tokio's blocking threads (512)
+    /// until its client has read it, and the store's calls run on the same threads: slow
+    /// readers past the bound wait their turn rather than starve the store.
+    pub max_result_streams: usize,
     /// Threads of the job runner.
     pub job_threads: usize,
     /// Live sessions in memory and their idle time.
@@ -81,6 +86,7 @@ impl Config {
             time_limit_s: 60.0,
             solve_workers: cores,
             max_waiting_solves: 64,
+            max_result_streams: 64,
             job_threads: cores,
             sessions: sessions::SessionLimits::default(),
             max_connections: 1024,
@@ -187,6 +193,8 @@ pub struct AppState {
     pub tenants: Option<Tenants>,
     pub metrics: Arc<metrics::Metrics>,
     pub solve_slots: Arc<Semaphore>,
+    /// Job results being streamed (`Config::max_result_streams`).
+    pub result_streams: Arc<Semaphore>,
     /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
     pub solves_waiting: Arc<std::sync::atomic::AtomicUsize>,
     pub sessions: Arc<sessions::SessionHub>,
@@ -317,6 +325,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
+        result_streams: Arc::new(Semaphore::new(config.max_result_streams)),
         solves_waiting: Arc::default(),
         config: config.clone(),
         store,

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Synchronous solves that may wait for a worker; beyond it POST /v1/solve answers 429.
     #[arg(long, default_value_t = 64)]
     max_waiting_solves: usize,
+    /// Job results downloaded at once; beyond it GET /v1/jobs/{id}/result answers 429 (0: none,
+    /// for a replica that only runs jobs).
+    #[arg(long, default_value_t = 64)]
+    max_result_streams: u16,
     /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
@@ -109,6 +113,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         config.solve_workers = w;
     }
     config.max_waiting_solves = args.max_waiting_solves;
+    config.max_result_streams = usize::from(args.max_result_streams);
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),

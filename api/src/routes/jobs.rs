@@ -203,7 +203,8 @@ pub(super) async fn cancel_job(
         Unauthorized,
         NoSuchJob,
         NotAcceptable,
-        (status = 409, description = "The job is not done", body = ErrorBody)))]
+        (status = 409, description = "The job is not done", body = ErrorBody),
+        (status = 429, description = "Too many results being downloaded; see Retry-After", body = ErrorBody)))]
 pub(super) async fn job_result(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -223,11 +224,23 @@ pub(super) async fn job_result(
         )
         .into());
     }
+    let permit = st.result_streams.clone().try_acquire_owned().map_err(|_| {
+        UserError::new(
+            Code::QueueFull,
+            format!(
+                "{} job results are being downloaded already; retry later",
+                st.config.max_result_streams
+            ),
+        )
+        .retry_after(1)
+    })?;
     if wanted == Wanted::Parquet {
         if let Some(path) = st.store.result_file(&id) {
             // Opened before the answer starts: a missing file is an error answer, as before.
             let mut file = tokio::fs::File::open(path).await?.into_std().await;
-            let body = streamed_body(id, move |out| Ok(std::io::copy(&mut file, out).map(drop)?));
+            let body = streamed_body(id, permit, move |out| {
+                Ok(std::io::copy(&mut file, out).map(drop)?)
+            });
             return Ok(([(header::CONTENT_TYPE, PARQUET)], body).into_response());
         }
     }
@@ -241,7 +254,7 @@ pub(super) async fn job_result(
         Wanted::Arrow => ARROW_STREAM,
         Wanted::Parquet => PARQUET,
     };
-    let body = streamed_body(id.clone(), move |out| {
+    let body = streamed_body(id.clone(), permit, move |out| {
         // A done job's rows are final, so pages read in separate statements make the table
         // one read would: a job is marked done once its last run is stored (after it on
         // SQLite's one runner, in the same transaction on PostgreSQL), a run is stored once
@@ -308,7 +321,8 @@ pub fn write_result(
 const CHUNKS_AHEAD: usize = 4;
 const CHUNK_BYTES: usize = 64 << 10;
 
-/// An answer's body written by `write` on a blocking thread and sent in chunks through a
+/// An answer's body written by `write` on a blocking thread (holding `permit`, one of
+/// `AppState::result_streams`) and sent in chunks through a
 /// bounded channel: a client that reads slowly holds the writer back (at most
 /// [`CHUNKS_AHEAD`] chunks wait), and one that goes away stops it. When `write` fails mid-way
 /// (the store, say) or panics, that is logged and the body ends with an error: hyper closes
@@ -316,10 +330,13 @@ const CHUNK_BYTES: usize = 64 << 10;
 /// well-formed document with rows missing.
 fn streamed_body(
     job: String,
+    permit: tokio::sync::OwnedSemaphorePermit,
     write: impl FnOnce(&mut ChunkWriter) -> Result<(), InternalError> + Send + 'static,
 ) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
     tokio::task::spawn_blocking(move || {
+        // Held while this thread writes: `AppState::result_streams`.
+        let _permit = permit;
         let mut out = ChunkWriter {
             chunk: Vec::with_capacity(CHUNK_BYTES),
             tx,
