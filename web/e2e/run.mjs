@@ -411,6 +411,40 @@ async function plannerManyExplanations(browser, server) {
   }
 }
 
+/** What the planner refuses at load, as the CLI and the API do: a scenario file with a key
+ * given twice (JSON.parse would keep the last value and solve another scenario), named by its
+ * path; nothing is solved, not even the scenario loaded before it. */
+async function plannerRefusedFiles(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[0]);
+  const { page, state } = c;
+  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-refused-'));
+  try {
+    await page.goto(server.origin + '/');
+    await page.getByTestId('scenario-files').setInputFiles(FLOOD);
+    await page.getByTestId('loaded').filter({ hasText: 'flood-north' }).waitFor();
+    const dup = `{"name":"dup","resources":[{"id":"r1","community":"a","kind":"water","capacity":{"water_l":10}}],
+ "needs":[{"id":"n1","community":"a","kind":"water","demand":{"water_l":5},"priority":1,"priority":100}]}`;
+    const refused = await fetch(`${server.origin}/v1/solve`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: dup });
+    assert.equal(refused.status, 422);
+    const file = join(tmp, 'dup.json');
+    writeFileSync(file, dup);
+    await page.getByTestId('scenario-files').setInputFiles(file);
+    await page.getByTestId('error').filter({ hasText: 'dup.json: duplicate key needs[0].priority (line 2, column 98)' }).waitFor();
+    await page.getByTestId('loaded').waitFor({ state: 'detached' });
+    assert.ok(await page.getByRole('button', { name: 'Solve' }).isDisabled());
+    // A policy that is not an object is refused too.
+    const wrong = join(tmp, 'wrong-policy.json');
+    writeFileSync(wrong, JSON.stringify({ name: 'wrong', resources: [], needs: [], policy: 'maxmin' }));
+    await page.getByTestId('scenario-files').setInputFiles(wrong);
+    await page.getByTestId('error').filter({ hasText: 'wrong-policy.json: policy must be an object' }).waitFor();
+    assert.ok(!state.requests.some((r) => r.url.endsWith('/v1/solve')), 'nothing was solved');
+    await noProblems(c);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await c.ctx.close();
+  }
+}
+
 async function swedishBrowser(browser, server) {
   const c = await context(browser, server, VIEWPORTS[1], { locale: 'sv-SE' });
   await c.page.goto(server.origin + '/#/researcher');
@@ -857,6 +891,7 @@ try {
     await check(`researcher flow at ${vp.width} px`, () => researcherFlow(browser, server, vp));
   }
   await check('planner: CSV tables, a generator and seed, and a timed scenario on the timeline', () => plannerInputs(browser, server));
+  await check('planner: a file with a key given twice is refused at load, naming its path', () => plannerRefusedFiles(browser, server));
   await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));

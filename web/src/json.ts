@@ -70,3 +70,101 @@ export function parseJsonExact<T = unknown>(text: string): T {
   if (hasSourceAccess()) return JSON.parse(text, keepBigIntegers as (k: string, v: unknown) => unknown) as T;
   return JSON.parse(quoteBigIntegers(text)) as T;
 }
+
+/** A step of a path into a JSON document: an object key or a list index. */
+export type PathStep = string | number;
+
+/** `needs[3].priority` (as the engine writes a JSON path): keys joined by dots, indices in
+ * brackets, a key that is not a plain name (letters, digits, `_`, `-`) as `["..."]`. */
+export function jsonPath(steps: readonly PathStep[]): string {
+  let out = '';
+  for (const s of steps) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (/^[\p{L}\p{N}_-]+$/u.test(s)) out += out === '' ? s : `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}
+
+/** A key given twice in one object: its path from the document's root (the repeated key
+ * last), and where in the text it is given the second time (1-based line, and the column of
+ * the key's closing quote, as the CLI and the API say it). */
+export interface RepeatedKey {
+  path: PathStep[];
+  line: number;
+  column: number;
+}
+
+type Frame = { kind: 'object'; keys: Set<string>; key: string | null; wantKey: boolean } | { kind: 'array'; index: number };
+
+/** The first key repeated inside one object of the JSON text `text` (at any depth), or null.
+ * `text` must be valid JSON (parse it first): `JSON.parse` keeps the last value of a repeated
+ * key without a word, where the CLI and the API refuse the document. Keys are compared as
+ * the strings they denote (`"a"` and `"\u0061"` are one key). */
+export function findRepeatedKey(text: string): RepeatedKey | null {
+  const stack: Frame[] = [];
+  let line = 1;
+  let lineStart = 0;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: to its closing quote, past escapes (a JSON string holds no raw line break).
+      const start = i;
+      let escaped = false;
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) {
+          escaped = true;
+          i += 2;
+        } else if (d === 0x22) break;
+        else i++;
+      }
+      i++;
+      const top = stack[stack.length - 1];
+      if (top?.kind === 'object' && top.wantKey) {
+        const raw = text.slice(start, i);
+        const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        if (top.keys.has(key)) {
+          const path: PathStep[] = [];
+          for (const f of stack.slice(0, -1)) path.push(f.kind === 'object' ? (f.key ?? '') : f.index);
+          path.push(key);
+          return { path, line, column: i - lineStart };
+        }
+        top.keys.add(key);
+        top.key = key;
+        top.wantKey = false;
+      }
+      continue;
+    }
+    if (c === 0x7b) stack.push({ kind: 'object', keys: new Set(), key: null, wantKey: true });
+    else if (c === 0x5b) stack.push({ kind: 'array', index: 0 });
+    else if (c === 0x7d || c === 0x5d) stack.pop();
+    else if (c === 0x2c) {
+      const top = stack[stack.length - 1];
+      if (top?.kind === 'object') top.wantKey = true;
+      else if (top?.kind === 'array') top.index += 1;
+    } else if (c === 0x0a) {
+      line += 1;
+      lineStart = i + 1;
+    }
+    i++;
+  }
+  return null;
+}
+
+/** `JSON.parse`, refusing (as the CLI and the API do) a document that repeats a key inside an
+ * object: the error names the key's path, e.g. `duplicate key needs[3].priority (line 5,
+ * column 40)`. */
+export function parseJsonStrict<T = unknown>(text: string): T {
+  const value = JSON.parse(text) as T;
+  const repeated = findRepeatedKey(text);
+  if (repeated) {
+    throw new Error(
+      `duplicate key ${jsonPath(repeated.path)} (line ${repeated.line}, column ${repeated.column}): a key may appear only once in an object`,
+    );
+  }
+  return value;
+}

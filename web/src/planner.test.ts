@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fileStem, parquetRequest, solveRequest } from './planner';
+import { fileStem, parquetRequest, policyOfText, scenarioOfText, solveRequest } from './planner';
 import { formOf } from './policy';
 import type { Scenario } from './api';
 
@@ -44,5 +44,39 @@ describe('the request a plan was solved with', () => {
     expect(solveRequest(null, null, undefined, formOf(undefined))).toBeNull();
     expect(fileStem(solveRequest(scenario, null, undefined, formOf(undefined)))).toBe('flood_north');
     expect(fileStem(null)).toBe('scenario');
+  });
+});
+
+describe('a scenario or policy file as the planner loads it', () => {
+  const needs = (extra: string) =>
+    `[{"id":"n0"},{"id":"n1"},{"id":"n2"},{"id":"n3","kind":"water",\n "priority":1,${extra}"demand":{"l":1}}]`;
+
+  it('refuses a key given twice, naming its path, as the CLI and the API do', () => {
+    const text = `{"name":"dup","resources":[{"id":"r1"}],"needs":${needs('"priority":100,')}}`;
+    expect(() => scenarioOfText(text, 'dup.json')).toThrow(
+      'dup.json: duplicate key needs[3].priority (line 2, column 24): a key may appear only once in an object',
+    );
+    expect(() => policyOfText('{"objective":"coverage","fairness":"none","objective":"cost"}', 'policy.json')).toThrow(
+      'policy.json: duplicate key objective (line 1, column 53)',
+    );
+    const ok = scenarioOfText(`{"name":"ok","resources":[{"id":"r1"}],"needs":${needs('')}}`, 'ok.json');
+    expect(ok.needs[3]?.priority).toBe(1);
+  });
+
+  it('refuses a policy that is not an object, and takes a null one as none', () => {
+    for (const policy of ['"coverage"', '["coverage"]', '3', 'true']) {
+      expect(() => scenarioOfText(`{"resources":[],"needs":[],"policy":${policy}}`, 's.json')).toThrow('s.json: policy must be an object');
+      expect(() => policyOfText(policy, 'policy.json')).toThrow('policy.json: policy must be an object');
+    }
+    expect(scenarioOfText('{"resources":[],"needs":[],"policy":null}', 's.json').policy).toBeNull();
+    expect(policyOfText('null', 'policy.json')).toBeUndefined();
+    expect(policyOfText('{"objective":"cost"}', 'policy.json')).toEqual({ objective: 'cost' });
+  });
+
+  it('refuses what is not a scenario', () => {
+    for (const text of ['[]', '{"needs":[]}', '"x"', 'null']) {
+      expect(() => scenarioOfText(text, 'x.json')).toThrow('x.json: not a scenario');
+    }
+    expect(() => scenarioOfText('{"needs":', 'x.json')).toThrow(/^x\.json: /);
   });
 });

@@ -2,7 +2,8 @@
 // came from, so its downloads are of that plan, whatever the form says since.
 
 import { tablesForm, type Scenario } from './api';
-import { applyForm, type PolicyForm } from './policy';
+import { parseJsonStrict } from './json';
+import { applyForm, policyObject, type PolicyForm } from './policy';
 
 export type SolveRequest =
   | { kind: 'scenario'; scenario: Scenario }
@@ -33,4 +34,31 @@ export function parquetRequest(req: SolveRequest): { body: BodyInit; json: boole
 export function fileStem(req: SolveRequest | null): string {
   const name = req?.kind === 'scenario' ? req.scenario.name : undefined;
   return (name ?? 'scenario').replace(/[^\w.-]+/g, '_');
+}
+
+/** `f()`, its error (if any) prefixed with the file's name. */
+function inFile<T>(name: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A scenario JSON file's text (`name` is the file's) read as the CLI and the API read it: a
+ * repeated key (at any depth) is refused, naming its path, and so is a document without
+ * `needs` and `resources` lists or with a `policy` that is not an object. */
+export function scenarioOfText(text: string, name: string): Scenario {
+  return inFile(name, () => {
+    const s = parseJsonStrict(text);
+    const o = typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Record<string, unknown>) : {};
+    if (!Array.isArray(o.needs) || !Array.isArray(o.resources)) throw new Error('not a scenario (no "needs" and "resources" lists)');
+    policyObject(o.policy);
+    return o as Scenario;
+  });
+}
+
+/** A `policy.json` file's text, read as `scenarioOfText` reads a scenario's policy. */
+export function policyOfText(text: string, name: string): Record<string, unknown> | undefined {
+  return inFile(name, () => policyObject(parseJsonStrict(text)));
 }

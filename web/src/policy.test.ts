@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyForm, formOf, objectivesFor, OBJECTIVES } from './policy';
+import { applyForm, formOf, objectivesFor, OBJECTIVES, policyObject } from './policy';
 import { rankShadowPrices, shadowSentenceKey } from './explain';
 import { describeDetail, errorFromBody, tableOfFile, type Row } from './api';
 import { coordinate, coverage, eventId, orderNeeds, proposedFor, withoutLinks } from './session';
@@ -21,6 +21,18 @@ describe('policy form', () => {
     expect(applyForm({ max_distance_km: 9 }, { ...f, fairness: 'leximin', solver: 'greedy' })).toEqual({
       objective: 'coverage', fairness: 'leximin', solver: 'greedy', cross_community: true,
     });
+  });
+});
+
+describe('a policy that is not an object', () => {
+  it('is refused, not spread into {"0": ...} and solved under another policy', () => {
+    const f = formOf(undefined);
+    for (const bad of ['maxmin', ['maxmin'], 3, true]) {
+      expect(() => policyObject(bad)).toThrow('policy must be an object');
+      expect(() => applyForm(bad as unknown as Record<string, unknown>, f)).toThrow('policy must be an object');
+    }
+    expect(policyObject(null)).toBeUndefined();
+    expect(applyForm(null as unknown as undefined, f)).toEqual(applyForm(undefined, f));
   });
 });
 

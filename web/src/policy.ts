@@ -74,9 +74,18 @@ export function objectivesFor(policy: Record<string, unknown> | undefined): read
   return OBJECTIVES.filter((o) => o !== 'deprivation');
 }
 
+/** A scenario's `policy` (or a `policy.json`) as the form reads it: an object, or undefined
+ * when there is none (absent or null: the defaults). A string, a number or a list is refused
+ * (spread into an object it would become `{"0": ...}` and solve under another policy). */
+export function policyObject(policy: unknown): Record<string, unknown> | undefined {
+  if (policy === undefined || policy === null) return undefined;
+  if (typeof policy !== 'object' || Array.isArray(policy)) throw new Error('policy must be an object');
+  return policy as Record<string, unknown>;
+}
+
 /** `policy` with the form's values written over it. */
 export function applyForm(policy: Record<string, unknown> | undefined, f: PolicyForm): Record<string, unknown> {
-  const p: Record<string, unknown> = { ...(policy ?? {}) };
+  const p: Record<string, unknown> = { ...(policyObject(policy) ?? {}) };
   p.objective = f.objective;
   p.fairness = f.fairness === 'min_share' ? { min_share: f.minShare } : f.fairness;
   if (f.solver === 'auto') delete p.solver;
