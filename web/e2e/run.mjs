@@ -445,6 +445,51 @@ async function plannerRefusedFiles(browser, server) {
   }
 }
 
+/** An infeasible scenario: the summary says why (the engine's message and the conflict set in
+ * words), which every explanation row points to, and the shadow-price card does not claim
+ * that no extra capacity would serve more. */
+async function plannerInfeasible(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-infeasible-'));
+  try {
+    const scenario = {
+      name: 'two-for-one',
+      resources: [{ id: 'r1', community: 'a', kind: 'water', capacity: { water_l: 10 } }],
+      needs: ['n1', 'n2'].map((id) => ({ id, community: 'a', kind: 'water', demand: { water_l: 8 }, min_fill: 1 })),
+    };
+    const file = join(tmp, 'two-for-one.json');
+    writeFileSync(file, JSON.stringify(scenario));
+    await page.goto(server.origin + '/');
+    await page.getByTestId('scenario-files').setInputFiles(file);
+    await page.getByRole('button', { name: 'Solve' }).click();
+    const box = page.getByTestId('infeasibility');
+    await box.waitFor();
+    const api = await server.api('POST', '/v1/solve', { ...scenario, policy: { objective: 'coverage', fairness: 'none', cross_community: true }, explain: true });
+    assert.equal(api.summary.status, 'infeasible');
+    assert.equal(await page.locator('[data-testid=summary] [data-field=status]').innerText(), 'infeasible');
+    assert.equal(await box.locator('[data-field=message]').innerText(), api.summary.infeasibility.message);
+    const conflict = api.summary.infeasibility.conflict;
+    assert.ok(conflict.some((x) => x.kind === 'capacity') && conflict.some((x) => x.kind === 'min_fill'), JSON.stringify(conflict));
+    const items = await box.locator('li').evaluateAll((ls) => ls.map((l) => [l.dataset.kind, l.dataset.id, l.textContent]));
+    assert.deepEqual(items.map(([k, id]) => [k, id]), conflict.map((x) => [x.kind, x.id]));
+    for (const [kind, id, text] of items) {
+      const x = conflict.find((y) => y.kind === kind && y.id === id);
+      const words = { min_fill: `need ${id}: its min_fill`, capacity: `resource ${id}: its capacity of ${x.dim}` }[kind];
+      if (words) assert.ok(text.startsWith(words), text);
+    }
+    // Every explanation row points at summary.infeasibility; the shadow prices have none.
+    assert.ok(api.why.every((w) => w.explanation.includes('summary.infeasibility')));
+    const none = await page.getByTestId('shadow-none').innerText();
+    assert.ok(none.startsWith('No shadow prices: no plan holds every hard constraint'), none);
+    await checkPage(page, VIEWPORTS[1], 'planner-infeasible');
+    await noProblems(c);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await c.ctx.close();
+  }
+}
+
 async function swedishBrowser(browser, server) {
   const c = await context(browser, server, VIEWPORTS[1], { locale: 'sv-SE' });
   await c.page.goto(server.origin + '/#/researcher');
@@ -788,7 +833,9 @@ async function researcherFlow(browser, server, vp) {
 const READ_FIELDS = {
   Summary: ['name', 'status', 'objective', 'objective_kind', 'coverage_value', 'cost', 'coverage_ratio', 'groups',
     'min_group_ratio', 'gini', 'atkinson_0_5', 'price_of_fairness', 'needs_served', 'needs_partly_served',
-    'mean_access_time_h', 'solver', 'solve_ms', 'duals'],
+    'mean_access_time_h', 'solver', 'solve_ms', 'duals', 'infeasibility'],
+  Infeasibility: ['message', 'needs', 'groups', 'conflict'],
+  Conflict: ['kind', 'id', 'dim'],
   SolveResponse: ['summary', 'allocations', 'needs', 'resources', 'why'],
   Why: ['need', 'coverage', 'reason', 'explanation', 'marginal_value'],
   Plan: ['summary', 'allocations', 'dispatched'],
@@ -892,6 +939,7 @@ try {
   }
   await check('planner: CSV tables, a generator and seed, and a timed scenario on the timeline', () => plannerInputs(browser, server));
   await check('planner: a file with a key given twice is refused at load, naming its path', () => plannerRefusedFiles(browser, server));
+  await check('planner: an infeasible plan shows its conflict set, and no "none" for shadow prices', () => plannerInfeasible(browser, server));
   await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));

@@ -35,6 +35,27 @@ export interface Summary {
   solver: string;
   solve_ms: number;
   duals: string;
+  /** Why there is no plan (status `infeasible`): absent or null otherwise. */
+  infeasibility?: Infeasibility | null;
+}
+
+/** An infeasible scenario's diagnosis (SPEC section 2, "Explanations"). */
+export interface Infeasibility {
+  message: string;
+  /** The needs whose `min_fill` cannot all hold, and the groups whose `min_share`. */
+  needs: string[];
+  groups: string[];
+  /** An irreducible set of conflicting constraints; empty when it was not worked out (a
+   * greedy plan, the time limit, too many candidates). */
+  conflict: Conflict[];
+}
+
+/** One member of an infeasibility's conflict: a need's `min_fill` or time `window`, a
+ * group's `min_share`, or a resource's capacity in dimension `dim`. */
+export interface Conflict {
+  kind: 'min_fill' | 'min_share' | 'capacity' | 'window';
+  id: string;
+  dim?: string;
 }
 
 /** A row of a result table: the fixed columns and the per-dimension ones (`amt_beds`, ...). */

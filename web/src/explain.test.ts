@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { evidenceOf, firstMatching, hasEvidence } from './explain';
+import { evidenceOf, firstMatching, hasEvidence, infeasibilityLines, shadowNoneKey } from './explain';
+import { translate } from './i18n';
+import type { Infeasibility } from './api';
 
 // A `fairness` row of the flood scenario, as `POST /v1/solve` with `"explain": true` answers it.
 const fairness = {
@@ -96,5 +98,55 @@ describe('a long list of explanations', () => {
     const cap = firstMatching(rows, 'capacity n41', text, 300);
     expect(cap.matching).toBe(rows.filter((r) => r.reason === 'capacity' && r.need.includes('n41')).length);
     expect(cap.shown.every((r) => r.reason === 'capacity')).toBe(true);
+  });
+});
+
+describe('an infeasible plan in words', () => {
+  // What `POST /v1/solve` answers for two needs of 8 l, each with min_fill 1, and one tank of
+  // 10 l (the reviewer's infeasible.json).
+  const infeasibility: Infeasibility = {
+    message: 'min_fill cannot be met for need(s) n2',
+    needs: ['n2'],
+    groups: [],
+    conflict: [
+      { kind: 'min_fill', id: 'n1' },
+      { kind: 'min_fill', id: 'n2' },
+      { kind: 'capacity', id: 'r1', dim: 'water_l' },
+    ],
+  };
+  const words = (inf: Infeasibility) => {
+    const { intro, lines } = infeasibilityLines(inf);
+    return [translate('en', intro), ...lines.map((l) => translate('en', l.key, l.params))];
+  };
+
+  it('names every member of the conflict set: needs\' min_fill, groups\' min_share, capacities, windows', () => {
+    expect(words(infeasibility)).toEqual([
+      'These constraints cannot all hold; relaxing any one of the min_fill or min_share among them lets the rest hold:',
+      'need n1: its min_fill (the part of it that must be served)',
+      'need n2: its min_fill (the part of it that must be served)',
+      'resource r1: its capacity of water_l',
+    ]);
+    const more: Infeasibility = { ...infeasibility, conflict: [{ kind: 'min_share' as const, id: 'north' }, { kind: 'window' as const, id: 'n3' }] };
+    expect(words(more).slice(1)).toEqual([
+      'group north: its min_share (the part of its priority that must be served)',
+      'need n3: its time window (the starts it can take)',
+    ]);
+    expect(infeasibilityLines(more).lines.map((l) => [l.kind, l.id])).toEqual([['min_share', 'north'], ['window', 'n3']]);
+  });
+
+  it('lists the needs and groups named when no conflict set was worked out (a greedy plan)', () => {
+    const greedy: Infeasibility = { message: 'the greedy plan leaves 1 need(s) below their min_fill', needs: ['n2'], groups: ['west'], conflict: [] };
+    expect(words(greedy)).toEqual([
+      'The needs and groups whose hard constraints cannot all hold:',
+      'need n2: its min_fill (the part of it that must be served)',
+      'group west: its min_share (the part of its priority that must be served)',
+    ]);
+  });
+
+  it('does not say "no extra capacity would serve more" of a plan without shadow prices', () => {
+    expect(shadowNoneKey({ status: 'infeasible', duals: 'lp' })).toBe('planner.shadowInfeasible');
+    expect(shadowNoneKey({ status: 'infeasible', duals: 'none' })).toBe('planner.shadowInfeasible');
+    expect(shadowNoneKey({ status: 'feasible', duals: 'none' })).toBe('planner.shadowNoDuals');
+    expect(shadowNoneKey({ status: 'optimal', duals: 'lp' })).toBe('planner.shadowNone');
   });
 });

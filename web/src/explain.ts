@@ -1,6 +1,6 @@
 // What a plan tells a planner beyond its tables: the shadow prices ranked, as sentences.
 
-import type { Row } from './api';
+import type { Conflict, Infeasibility, Row, Summary } from './api';
 import type { Key } from './i18n';
 
 export interface ShadowPrice {
@@ -34,6 +34,61 @@ export function shadowSentenceKey(objective: string): Key {
     default:
       return 'planner.shadowObjective';
   }
+}
+
+/** The words for an empty list of shadow prices: an infeasible plan and a plan without duals
+ * (greedy) have none to give, which is not "no extra capacity would serve more". */
+export function shadowNoneKey(summary: Pick<Summary, 'status' | 'duals'>): Key {
+  if (summary.status === 'infeasible') return 'planner.shadowInfeasible';
+  if (summary.duals === 'none') return 'planner.shadowNoDuals';
+  return 'planner.shadowNone';
+}
+
+/** One line of an infeasibility in words: the catalogue key and its parameters. */
+export interface ConflictLine {
+  key: Key;
+  params: Record<string, string>;
+  kind: string;
+  id: string;
+}
+
+const CONFLICT_KEYS: Record<Conflict['kind'], Key> = {
+  min_fill: 'infeasible.minFill',
+  min_share: 'infeasible.minShare',
+  capacity: 'infeasible.capacity',
+  window: 'infeasible.window',
+};
+
+/** An infeasibility's constraints as lines: its conflict set (which needs' `min_fill`, which
+ * groups' `min_share`, which resources' capacity in which dimension, which needs' windows),
+ * or, when the set was not worked out, the needs and groups it names; and the catalogue key
+ * of the sentence that introduces them. */
+export function infeasibilityLines(inf: Infeasibility): { intro: Key; lines: ConflictLine[] } {
+  const conflict = Array.isArray(inf.conflict) ? inf.conflict : [];
+  if (conflict.length > 0) {
+    return {
+      intro: 'infeasible.conflict',
+      lines: conflict.map((c) => ({
+        key: CONFLICT_KEYS[c.kind] ?? 'infeasible.other',
+        params: { id: String(c.id), dim: String(c.dim ?? '–'), kind: String(c.kind) },
+        kind: String(c.kind),
+        id: String(c.id),
+      })),
+    };
+  }
+  const line = (kind: 'min_fill' | 'min_share', id: string): ConflictLine => ({
+    key: CONFLICT_KEYS[kind],
+    params: { id, dim: '–', kind },
+    kind,
+    id,
+  });
+  return {
+    intro: 'infeasible.members',
+    lines: [
+      ...(Array.isArray(inf.needs) ? inf.needs : []).map((id) => line('min_fill', String(id))),
+      ...(Array.isArray(inf.groups) ? inf.groups : []).map((id) => line('min_share', String(id))),
+    ],
+  };
 }
 
 /** What a why row lists beside its words (SPEC section 2, "Explanations"), read defensively (a
