@@ -306,10 +306,12 @@ async function plannerInputs(browser, server) {
 
     // A generator and a seed.
     await page.getByLabel('Generator').selectOption('intentional');
-    await page.getByLabel('Seed').fill('5');
+    // The seed is a u64: 2^64 - 1 goes out as typed (a JS number would round it past 2^53).
+    await page.getByLabel('Seed').fill('18446744073709551615');
     await page.getByRole('button', { name: 'Generate' }).click();
-    const generated = await server.api('GET', '/v1/generators/intentional?seed=5&scale=1');
-    await page.getByTestId('loaded').filter({ hasText: `${generated.needs.length} needs, ${generated.resources.length} resources` }).waitFor();
+    const generated = await server.api('GET', '/v1/generators/intentional?seed=18446744073709551615&scale=1');
+    assert.ok(generated.name.endsWith('-s18446744073709551615'), generated.name);
+    await page.getByTestId('loaded').filter({ hasText: `${generated.name} (${generated.needs.length} needs, ${generated.resources.length} resources)` }).waitFor();
 
     // Loans over time: the bookings timeline has one bar per timed allocation.
     const loans = {
@@ -780,7 +782,11 @@ async function researcherFlow(browser, server, vp) {
   const { page } = c;
   await page.goto(server.origin + '/#/researcher');
   const form = page.getByTestId('job-form');
-  await fillAndPress(form, { Scenarios: '2', Scale: '0.3', Replicates: '2' }, 'Submit job');
+  // A u64 seed past 2^53 goes into the job's body digit for digit (as a JS number it was
+  // 9007199254740992: another job, not reproducible).
+  const submitted = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/jobs'));
+  await fillAndPress(form, { Scenarios: '2', Scale: '0.3', Replicates: '2', Seed: '9007199254740993' }, 'Submit job');
+  assert.match((await submitted).postData(), /"seed":9007199254740993[,}]/);
   // The job is in the address, and in the recent jobs at once.
   await page.waitForURL(/#\/researcher\/[\w-]+$/);
   const id = new URL(page.url()).hash.split('/')[2];

@@ -1,3 +1,4 @@
+import { stringifyExact } from './json';
 import type { SessionState } from './session';
 
 // The service's HTTP API as the console uses it: typed answers, typed errors. The bearer token
@@ -262,11 +263,12 @@ export class Api {
     return resp;
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A JSON request; `text` writes the body (`stringifyExact` for one with u64 BigInts). */
+  async json<T>(method: string, path: string, body?: unknown, text: (v: unknown) => string = JSON.stringify): Promise<T> {
     const init: RequestInit =
       body === undefined
         ? {}
-        : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } };
+        : { body: text(body), headers: { 'Content-Type': 'application/json' } };
     const resp = await this.raw(method, path, init);
     if (resp.status === 204) return undefined as T;
     return (await resp.json()) as T;
@@ -290,7 +292,8 @@ export class Api {
     return resp.blob();
   }
 
-  generate(name: string, seed: number, scale: number, timed: boolean): Promise<Scenario> {
+  /** A pilot generator's scenario; `seed` is a u64, sent as its exact digits. */
+  generate(name: string, seed: bigint, scale: number, timed: boolean): Promise<Scenario> {
     const q = new URLSearchParams({ seed: String(seed), scale: String(scale), timed: String(timed) });
     return this.json('GET', `/v1/generators/${encodeURIComponent(name)}?${q.toString()}`);
   }
@@ -327,8 +330,9 @@ export class Api {
     );
   }
 
+  /** A job; its `seed` may be a BigInt (a u64 past 2^53), written into the body exactly. */
   submitJob(request: unknown): Promise<{ id: string }> {
-    return this.json('POST', '/v1/jobs', request);
+    return this.json('POST', '/v1/jobs', request, stringifyExact);
   }
 
   job(id: string): Promise<JobInfo> {

@@ -168,3 +168,23 @@ export function parseJsonStrict<T = unknown>(text: string): T {
   }
   return value;
 }
+
+/** `JSON.stringify` of plain data, with each BigInt written as its digits, a JSON number (a
+ * u64 seed past 2^53 goes out exactly; `JSON.stringify` throws on a BigInt). */
+export function stringifyExact(value: unknown): string {
+  return write(value) ?? 'null';
+}
+
+function write(v: unknown): string | undefined {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return `[${v.map((x) => write(x) ?? 'null').join(',')}]`;
+  if (typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+    const parts: string[] = [];
+    for (const [k, x] of Object.entries(v)) {
+      const s = write(x);
+      if (s !== undefined) parts.push(`${JSON.stringify(k)}:${s}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(v) as string | undefined;
+}

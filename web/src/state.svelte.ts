@@ -45,7 +45,8 @@ export interface PlannerState {
   loads: number;
   error: string;
   generator: GeneratorName;
-  seed: number;
+  /** The generator's seed as typed: a u64, kept as its digits. */
+  seed: string;
   scale: number;
   timed: boolean;
   tab: 'allocations' | 'needs' | 'resources';
@@ -65,7 +66,7 @@ export const planner = $state<PlannerState>({
   loads: 0,
   error: '',
   generator: 'disaster',
-  seed: 1,
+  seed: '1',
   scale: 1,
   timed: false,
   tab: 'allocations',
