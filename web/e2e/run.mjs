@@ -64,7 +64,7 @@ async function context(browser, server, vp, { locale = 'en-GB' } = {}) {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('request', (r) => {
-    state.requests.push({ url: r.url(), headers: r.headers() });
+    state.requests.push({ url: r.url(), headers: r.headers(), postData: r.postData() });
     const u = r.url();
     if (!u.startsWith(server.origin) && !u.startsWith('blob:') && !u.startsWith('data:')) {
       problems.push(`third-party request: ${u}`);
@@ -564,17 +564,24 @@ async function coordinatorFlow(browser, server, vp) {
   await page.route('**/stream', (r) => r.abort('connectionrefused'));
   await server.restart();
   await page.locator('[data-testid=stream-state][data-state=reconnecting]').waitFor();
-  // A change sent while the server is out of reach fails in words, which go once the stream
-  // is back.
+  // A change sent while the server is out of reach is resent as it is (same event ids) a few
+  // times, then shown as of unknown outcome (it may have been applied before the answer was
+  // lost), with a Retry once the server is back.
   await page.route('**/events', (r) => r.abort('connectionrefused'));
   await fillAndPress(form, { Id: 'n-offline' }, 'Add');
-  await page.getByTestId('error').filter({ hasText: 'The server could not be reached' }).waitFor();
+  const unknown = page.getByTestId('outcome-unknown');
+  await unknown.filter({ hasText: 'Outcome unknown: no answer came for this change (need_added n-offline)' }).waitFor({ timeout: 10_000 });
+  const tries = state.requests.filter((r) => r.url.endsWith(`/v1/sessions/${id}/events`)).slice(-4);
+  assert.equal(new Set(tries.map((r) => r.postData)).size, 1, 'every resend is the same batch');
   await page.unroute('**/events');
   await page.screenshot({ path: join(OUT, `coordinator-reconnecting-${vp.width}.png`) });
   await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n4', 60, 18.075) }] });
   await page.unroute('**/stream');
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 15_000 });
   await page.locator('[data-match="truck->n4"]').waitFor();
+  await unknown.getByRole('button', { name: 'Retry' }).click();
+  await unknown.waitFor({ state: 'detached' });
+  await page.locator('[data-match="truck->n-offline"]').waitFor();
   await page.getByTestId('error').waitFor({ state: 'detached', timeout: 5_000 });
   state.allowDrops = false;
   const resumed = state.requests.filter((r) => r.url.endsWith('/stream') && r.headers['last-event-id'] !== undefined);
@@ -604,6 +611,48 @@ async function coordinatorFlow(browser, server, vp) {
   const held = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.ok(!held.needs.some((n) => n.id === 'n5'));
   assert.deepEqual(held.plan, after);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+/** A change whose answer is lost after the server applied it (the connection reset on the
+ * way back) is resent with the same event ids: the server skips it, the page shows the need
+ * once and no error (a fresh id was refused 409 "exists already", and the page said nothing
+ * had been applied). */
+async function coordinatorLostAnswer(browser, server) {
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: { name: 'lost-answer', resources: [truck], needs: [], policy: { max_distance_km: 30 } },
+  });
+  const id = created.id;
+  const c = await context(browser, server, VIEWPORTS[0]);
+  const { page, state } = c;
+  await page.goto(`${server.origin}/#/coordinator/${id}`);
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  const bodies = [];
+  let lose = true;
+  state.allowDrops = true;
+  await page.route('**/v1/sessions/*/events', async (route) => {
+    bodies.push(route.request().postData());
+    if (lose) {
+      lose = false;
+      assert.equal((await route.fetch()).status(), 200);
+      await route.abort('connectionreset');
+    } else await route.continue();
+  });
+  // The resend's answer (the first try's was lost: the stream may show the need before it).
+  const answered = page.waitForResponse((r) => r.url().endsWith(`/v1/sessions/${id}/events`) && r.status() === 200);
+  await fillAndPress(page.getByTestId('add-need'), { Id: 'n-flood-1' }, 'Add');
+  await answered;
+  await page.locator('[data-match="truck->n-flood-1"]').waitFor();
+  await page.unroute('**/v1/sessions/*/events');
+  state.allowDrops = false;
+  assert.equal(bodies.length, 2);
+  assert.equal(bodies[1], bodies[0], 'the resend carries the same event ids');
+  assert.equal(await page.getByTestId('error').count(), 0);
+  assert.equal(await page.getByTestId('outcome-unknown').count(), 0);
+  const held = await server.api('GET', `/v1/sessions/${id}/state`);
+  assert.deepEqual(held.needs.map((n) => n.id), ['n-flood-1']);
+  assert.deepEqual(await page.locator('[data-testid=needs] > li').evaluateAll((l) => l.map((x) => x.dataset.need)), ['n-flood-1']);
   await noProblems(c);
   await c.ctx.close();
 }
@@ -694,7 +743,8 @@ async function coordinatorTimedFlow(browser, server, vp) {
   let sent = nextEvents(page, id);
   await page.locator('[data-team=d1]').getByRole('button', { name: 'd1 is back' }).click();
   const back = await sent;
-  assert.deepEqual(back.map((e) => [e.type, e.id, e.at]), [['resource_returned', 'd1', 18]]);
+  // The loan that comes back is named (a's, the earliest started), so a resend ends that one.
+  assert.deepEqual(back.map((e) => [e.type, e.id, e.need, e.at]), [['resource_returned', 'd1', 'a', 18]]);
   assert.equal(typeof back[0].event_id, 'string');
   // b's booking (12-17) cannot hold: the conflict, with the re-plan's proposal d2 from 18.
   const conflict = page.locator('[data-testid=conflicts] [data-conflict="d1->b"]');
@@ -947,6 +997,7 @@ try {
   await check('planner: a file with a key given twice is refused at load, naming its path', () => plannerRefusedFiles(browser, server));
   await check('planner: an infeasible plan shows its conflict set, and no "none" for shadow prices', () => plannerInfeasible(browser, server));
   await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
+  await check('coordinator: a change whose answer was lost is resent with the same event ids', () => coordinatorLostAnswer(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));

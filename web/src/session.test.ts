@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { Dispatch, Row, SessionEvent } from './api';
+import { ApiError, type Dispatch, type Row, type SessionEvent } from './api';
 import { translate } from './i18n';
 import {
   clockToSend,
   coverage,
+  eventWords,
+  loanToReturn,
+  outcomeUnknown,
+  postIdempotent,
   hoursOf,
   hoursText,
   loanStarted,
@@ -167,5 +171,85 @@ describe('coverage of a session', () => {
     expect(o.partly).toBe(2);
     expect(o.ratio).toBeCloseTo((1 + 2 + 0.5 + 0.5) / 5, 12);
     expect(overallCoverage([], new Map())).toEqual({ ratio: 0, served: 0, partly: 0 });
+  });
+});
+
+describe('a change whose answer is lost', () => {
+  const lost = () => new ApiError(0, 'network', 'Failed to fetch');
+  const noSleep = async () => {};
+
+  it('is resent with the same event ids until an answer comes', async () => {
+    let n = 0;
+    const batch = stamp([{ type: 'need_added', need: { id: 'n-flood-1' } }], undefined, () => `id-${++n}`);
+    const sent: string[] = [];
+    let tries = 0;
+    const resends: number[] = [];
+    const out = await postIdempotent(
+      async () => {
+        sent.push(JSON.stringify(batch));
+        tries += 1;
+        if (tries < 3) throw tries === 1 ? lost() : new ApiError(502, 'unknown', 'HTTP 502');
+        return { seq: 4 };
+      },
+      [300, 1000, 2500],
+      (r) => resends.push(r),
+      noSleep,
+    );
+    expect(out).toEqual({ seq: 4 });
+    expect(resends).toEqual([1, 2]);
+    expect(sent).toEqual(Array(3).fill('[{"type":"need_added","need":{"id":"n-flood-1"},"event_id":"id-1"}]'));
+  });
+
+  it('is given up after the last wait (outcome unknown), and a refusal is not resent', async () => {
+    const waited: number[] = [];
+    let tries = 0;
+    const failing = postIdempotent(
+      async () => {
+        tries += 1;
+        throw lost();
+      },
+      [300, 1000, 2500],
+      undefined,
+      async (ms) => {
+        waited.push(ms);
+      },
+    );
+    await expect(failing).rejects.toSatisfy(outcomeUnknown);
+    expect([tries, waited]).toEqual([4, [300, 1000, 2500]]);
+    tries = 0;
+    const refused = postIdempotent(async () => {
+      tries += 1;
+      throw new ApiError(409, 'conflict', 'need n1 exists already');
+    }, undefined, undefined, noSleep);
+    await expect(refused).rejects.toMatchObject({ status: 409 });
+    expect(tries).toBe(1);
+    expect([outcomeUnknown(new ApiError(503, 'unavailable', 'retry')), outcomeUnknown(new ApiError(404, 'not_found', 'session not found')), outcomeUnknown(new Error('x'))]).toEqual([true, false, false]);
+  });
+
+  it('is named in a few words', () => {
+    const events: SessionEvent[] = [
+      { type: 'need_added', need: { id: 'n1' } },
+      { type: 'dispatched', need: 'n2', resource: 'truck' },
+      { type: 'resource_returned', id: 'd1', need: 'a' },
+      { type: 'resource_withdrawn', id: 'van' },
+    ];
+    expect(events.map(eventWords)).toEqual(['need_added n1', 'dispatched truck → n2', 'resource_returned d1 (a)', 'resource_withdrawn van']);
+  });
+});
+
+describe('the loan a team-level return ends', () => {
+  const loan = (need: string, start_h: number | undefined, active = true): Dispatch => ({
+    need, resource: 'd1', fraction: 1, amounts: { units: 1 }, active, ...(start_h === undefined ? {} : { start_h, end_h: start_h + 4 }),
+  });
+
+  it('is the earliest started active loan, the first made among equal starts, as the server picks', () => {
+    const dispatched = [loan('a', 0, false), loan('c', 20), loan('b', 12), loan('e', 12), { ...loan('x', 1), resource: 'd2' }];
+    expect(loanToReturn(dispatched, 'd1', 18, 18)).toBe('b');
+    expect(loanToReturn(dispatched, 'd1', undefined, 13)).toBe('b');
+    expect(loanToReturn(dispatched.filter((d) => d.need !== 'b'), 'd1', 18, 0)).toBe('e');
+    // Nothing started by the hour the return carries: none named (the server says so).
+    expect(loanToReturn(dispatched, 'd1', 10, 10)).toBeUndefined();
+    expect(loanToReturn([loan('s', undefined)], 'd1', 5, 5)).toBeUndefined();
+    expect(loanToReturn(dispatched, 'd3', 30, 30)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 // The coordinator's view of a live session: what `GET /v1/sessions/{id}/state` answers, put in
 // the order a coordinator works in.
 
-import type { BookingConflict, Dispatch, Entity, Plan, Row, Scenario, SessionEvent } from './api';
+import { ApiError, type BookingConflict, type Dispatch, type Entity, type Plan, type Row, type Scenario, type SessionEvent } from './api';
 
 /** `GET /v1/sessions/{id}/state`: the plan and the entities of one read of the session. */
 export interface SessionState {
@@ -71,8 +71,83 @@ export function raiseClock(input: number | null | undefined, clock: number | und
   return typed === undefined || typed < now ? now : typed;
 }
 
+/** The loan a return of `resource` ends, as the server picks it (SPEC: in a timed session a
+ * return ends one loan): its active booking with the earliest start that has started by the
+ * hour the return carries (`sendAt`, else the session's `clock`), the first made among equal
+ * starts. The page names it in the event, so the return (and a resend of it) ends that loan
+ * and no other. Undefined when no timed loan of it has started (the server then says so). */
+export function loanToReturn(
+  dispatched: readonly Dispatch[],
+  resource: string,
+  sendAt: number | undefined,
+  clock: number | undefined,
+): string | undefined {
+  let best: Dispatch | undefined;
+  for (const d of dispatched) {
+    if (!d.active || d.resource !== resource || d.start_h === undefined) continue;
+    if (!loanStarted(d.start_h, sendAt, clock)) continue;
+    if (best === undefined || d.start_h < (best.start_h ?? Infinity)) best = d;
+  }
+  return best?.need;
+}
+
+/** Whether the outcome of a request that failed this way is unknown: no answer came (the
+ * connection failed, perhaps after the server applied it) or a server-side failure (5xx,
+ * e.g. a proxy's 502 after the server applied it). A 4xx is a refusal: nothing was applied. */
+export function outcomeUnknown(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 0 || e.status >= 500);
+}
+
+/** Waits before each automatic resend of a batch whose outcome is unknown (ms): three
+ * resends within about four seconds. */
+export const RESEND_WAITS: readonly number[] = [300, 1000, 2500];
+
+/** `post()` (one POST of a batch already stamped with its event ids), posted again while its
+ * outcome is unknown, after each of `waits`: the server applies an event id at most once, so a
+ * resend of a batch that was applied changes nothing. `onResend(n)` is told before the n-th
+ * resend. Throws the last error: a refusal at once, an unknown outcome after the last resend. */
+export async function postIdempotent<T>(
+  post: () => Promise<T>,
+  waits: readonly number[] = RESEND_WAITS,
+  onResend: (n: number) => void = () => {},
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await post();
+    } catch (e) {
+      const wait = waits[n];
+      if (!outcomeUnknown(e) || wait === undefined) throw e;
+      await sleep(wait);
+      onResend(n + 1);
+    }
+  }
+}
+
+/** An event in a few words for the screen: its type and what it names
+ * (`need_added n1`, `dispatched truck → n2`). */
+export function eventWords(ev: SessionEvent): string {
+  switch (ev.type) {
+    case 'need_added':
+    case 'need_updated':
+      return `${ev.type} ${ev.need.id}`;
+    case 'resource_added':
+    case 'resource_updated':
+      return `${ev.type} ${ev.resource.id}`;
+    case 'need_withdrawn':
+    case 'resource_withdrawn':
+      return `${ev.type} ${ev.id}`;
+    case 'resource_returned':
+      return ev.need === undefined ? `${ev.type} ${ev.id}` : `${ev.type} ${ev.id} (${ev.need})`;
+    case 'dispatched':
+    case 'dispatch_released':
+      return `${ev.type} ${ev.resource} → ${ev.need}`;
+  }
+}
+
 /** The page's events as sent: each with a fresh event id, and at the clock input's hour when
- * it has one. */
+ * it has one. A batch is stamped once: every resend of it carries the same ids (and `at`), so
+ * the server applies it at most once. */
 export function stamp(events: readonly SessionEvent[], at: number | undefined, id: () => string = eventId): SessionEvent[] {
   return events.map((ev) => (at === undefined ? { ...ev, event_id: id() } : { ...ev, event_id: id(), at }));
 }
