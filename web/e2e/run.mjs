@@ -657,6 +657,46 @@ async function coordinatorLostAnswer(browser, server) {
   await c.ctx.close();
 }
 
+/** A stream refused once (403) stops; Open on the same session starts it again, without a
+ * reload. A session deleted elsewhere (another tab, curl) is closed on the stream's 404 and
+ * said to be deleted, not left on screen as live with its Dispatch buttons. */
+async function coordinatorDeletedElsewhere(browser, server) {
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: { name: 'deleted-elsewhere', resources: [truck], needs: [needAt('n1', 100, 18.06)], policy: { max_distance_km: 30 } },
+  });
+  const c = await context(browser, server, VIEWPORTS[0]);
+  const { page, state } = c;
+  state.allowStatus.add(403);
+  let refuse = true;
+  await page.route('**/stream', (r) => {
+    if (!refuse) return r.continue();
+    refuse = false;
+    return r.fulfill({ status: 403, contentType: 'application/json', body: '{"error":{"code":"forbidden","message":"refused"}}' });
+  });
+  await page.goto(`${server.origin}/#/coordinator`);
+  const row = page.getByTestId('sessions').locator('li', { hasText: 'deleted-elsewhere' });
+  await row.getByRole('button', { name: 'Open' }).click();
+  await page.getByTestId('error').filter({ hasText: 'the live stream was refused (HTTP 403)' }).waitFor();
+  await page.locator('[data-testid=stream-state][data-state=closed]').waitFor();
+  await row.getByRole('button', { name: 'Open' }).click();
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 5_000 });
+  await page.locator('[data-match="truck->n1"]').waitFor();
+  await page.getByTestId('error').waitFor({ state: 'detached' });
+  await page.unroute('**/stream');
+  state.allowStatus.delete(403);
+
+  state.allowStatus.add(404);
+  await server.api('DELETE', `/v1/sessions/${created.id}`);
+  await page.getByTestId('error').filter({ hasText: 'This session was deleted' }).waitFor({ timeout: 10_000 });
+  await page.getByTestId('session').waitFor({ state: 'detached' });
+  assert.equal(await page.locator('[data-match]').count(), 0);
+  assert.equal(await page.getByRole('button', { name: /^Dispatch/ }).count(), 0);
+  assert.equal(new URL(page.url()).hash, '#/coordinator');
+  await row.waitFor({ state: 'detached' });
+  await noProblems(c);
+  await c.ctx.close();
+}
+
 /** The session's coverage on screen is of the whole session: a need dispatched in full counts
  * as served (the plan's own summary, of the open parts only, leaves it out). */
 async function coordinatorCoverage(browser, server) {
@@ -998,6 +1038,7 @@ try {
   await check('planner: an infeasible plan shows its conflict set, and no "none" for shadow prices', () => plannerInfeasible(browser, server));
   await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
   await check('coordinator: a change whose answer was lost is resent with the same event ids', () => coordinatorLostAnswer(browser, server));
+  await check('coordinator: a refused stream is reopened, a session deleted elsewhere is closed', () => coordinatorDeletedElsewhere(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));

@@ -8,6 +8,7 @@ import {
   loanToReturn,
   outcomeUnknown,
   postIdempotent,
+  sessionGone,
   hoursOf,
   hoursText,
   loanStarted,
@@ -251,5 +252,15 @@ describe('the loan a team-level return ends', () => {
     expect(loanToReturn(dispatched, 'd1', 10, 10)).toBeUndefined();
     expect(loanToReturn([loan('s', undefined)], 'd1', 5, 5)).toBeUndefined();
     expect(loanToReturn(dispatched, 'd3', 30, 30)).toBeUndefined();
+  });
+});
+
+describe('a session deleted elsewhere', () => {
+  it('is told by a 404 of its stream, reads and changes, not by a why route\'s unknown need', () => {
+    expect(sessionGone(new ApiError(404, 'not_found', 'session not found'))).toBe(true);
+    expect(sessionGone(new ApiError(404, 'unknown', 'HTTP 404'))).toBe(true);
+    expect(sessionGone(new ApiError(404, 'not_found', 'need not found'))).toBe(false);
+    expect(sessionGone(new ApiError(409, 'conflict', 'session not found'))).toBe(false);
+    expect(sessionGone(new ApiError(0, 'network', 'Failed to fetch'))).toBe(false);
   });
 });

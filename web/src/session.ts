@@ -98,6 +98,12 @@ export function outcomeUnknown(e: unknown): boolean {
   return e instanceof ApiError && (e.status === 0 || e.status >= 500);
 }
 
+/** Whether a session request failed because the session is not on the server (deleted in
+ * another tab or by another client): a 404, other than a `why` route's "need not found". */
+export function sessionGone(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 404 && !/^need\b/.test(e.message);
+}
+
 /** Waits before each automatic resend of a batch whose outcome is unknown (ms): three
  * resends within about four seconds. */
 export const RESEND_WAITS: readonly number[] = [300, 1000, 2500];
