@@ -54,3 +54,24 @@ describe('niceLength', () => {
     }
   });
 });
+
+describe('fit over many points', () => {
+  it('fits 300,000 points (Math.min(...xs) throws a RangeError past about 100,000)', () => {
+    const pts: Point[] = Array.from({ length: 300_000 }, (_, i) => ({ lat: 59 + (i % 1000) / 10_000, lon: 18 + Math.floor(i / 1000) / 10_000 }));
+    pts.push({ lat: NaN, lon: 18.5 });
+    const proj = fit(pts, 800, 600);
+    if (!proj) throw new Error('no projection');
+    // The corners of the extent land inside the padded box, its centre in the middle.
+    for (const corner of [{ lat: 59, lon: 18 }, { lat: 59.0999, lon: 18.0299 }]) {
+      const [x, y] = proj.project(corner);
+      expect(x).toBeGreaterThanOrEqual(24 - 1e-9);
+      expect(x).toBeLessThanOrEqual(776 + 1e-9);
+      expect(y).toBeGreaterThanOrEqual(24 - 1e-9);
+      expect(y).toBeLessThanOrEqual(576 + 1e-9);
+    }
+    const [cx, cy] = proj.project({ lat: 59.04995, lon: 18.01495 });
+    expect(cx).toBeCloseTo(400, 6);
+    expect(cy).toBeCloseTo(300, 6);
+    expect(fit([{ lat: NaN, lon: 1 }], 800, 600)).toBeNull();
+  });
+});

@@ -20,12 +20,17 @@ const KM_PER_DEG_LAT = 111.195;
 
 /** A projection fitting `points` into `width` x `height` with `pad` units of margin. */
 export function fit(points: readonly Point[], width: number, height: number, pad = 24): Projection | null {
-  const ok = points.filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lon));
-  if (ok.length === 0) return null;
-  const lats = ok.map((p) => p.lat);
-  const lons = ok.map((p) => p.lon);
-  const [lat0, lat1] = [Math.min(...lats), Math.max(...lats)];
-  const [lon0, lon1] = [Math.min(...lons), Math.max(...lons)];
+  // Loops, not Math.min(...xs): V8 throws past about 100,000 arguments, and the map draws
+  // every entity.
+  let [lat0, lat1, lon0, lon1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const p of points) {
+    if (!Number.isFinite(p.lat) || !Number.isFinite(p.lon)) continue;
+    if (p.lat < lat0) lat0 = p.lat;
+    if (p.lat > lat1) lat1 = p.lat;
+    if (p.lon < lon0) lon0 = p.lon;
+    if (p.lon > lon1) lon1 = p.lon;
+  }
+  if (!(lat0 <= lat1)) return null;
   const k = Math.cos((((lat0 + lat1) / 2) * Math.PI) / 180);
   // Extent in km, at least 1 km so that one point or a line of points still has a scale.
   const wKm = Math.max((lon1 - lon0) * KM_PER_DEG_LAT * k, 1);

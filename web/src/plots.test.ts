@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRow } from './api';
-import { byPolicy, fiveNumbers, linear, ticks } from './plots';
+import { byPolicy, extent, fiveNumbers, linear, ticks, timelineSpan } from './plots';
 
 describe('ticks', () => {
   it('are round, evenly spaced and cover the range', () => {
@@ -42,5 +42,27 @@ describe('byPolicy and fiveNumbers', () => {
     expect(fiveNumbers([4, 1, 3, 2, 5])).toEqual([1, 2, 3, 4, 5]);
     expect(fiveNumbers([1, 2])).toEqual([1, 1.25, 1.5, 1.75, 2]);
     expect(fiveNumbers([])).toBeNull();
+  });
+});
+
+describe('over 300,000 values', () => {
+  // Math.min(...xs) throws a RangeError past about 100,000 arguments in V8.
+  const xs = Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 300_000);
+
+  it('finds the extent with a loop, skipping what is not finite', () => {
+    expect(() => Math.min(...xs)).toThrow(RangeError);
+    expect(extent([...xs, NaN, Infinity, -Infinity])).toEqual([0, 299_999]);
+    expect(extent([])).toBeNull();
+    expect(extent([NaN])).toBeNull();
+  });
+
+  it('scales and draws a timeline of that many', () => {
+    const f = linear(xs, 0, 100);
+    expect(f(0)).toBeCloseTo(0);
+    expect(f(300_000)).toBeCloseTo(100);
+    const bars = xs.map((x) => ({ start: x + 5, end: x + 9 }));
+    expect(timelineSpan(bars)).toEqual([5, 300_008]);
+    expect(timelineSpan([])).toEqual([1, 1]);
+    expect(timelineSpan([{ start: 0.2, end: 0.5 }])).toEqual([0.2, 1]);
   });
 });

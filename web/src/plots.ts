@@ -23,11 +23,31 @@ export function ticks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
+/** The smallest and largest finite number of `values`, or null when there is none. A loop:
+ * `Math.min(...xs)` passes every value as an argument, and V8 throws a RangeError past about
+ * 100,000 of them (a plan or a map of that many entities). */
+export function extent(values: Iterable<number>): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** The hours a timeline of `bars` draws: [earliest start, latest end], the end at least 1 and
+ * the start at most the end (as before: `max(1, ends)`, `min(hi, starts)`). */
+export function timelineSpan(bars: readonly { start: number; end: number }[]): [number, number] {
+  const hi = Math.max(1, extent(bars.map((b) => b.end))?.[1] ?? 1);
+  const lo = Math.min(hi, extent(bars.map((b) => b.start))?.[0] ?? hi);
+  return [lo, hi];
+}
+
 /** A linear map of [lo, hi] (widened to round ticks) onto [r0, r1]. */
 export function linear(values: readonly number[], r0: number, r1: number): Scale {
-  const finite = values.filter(Number.isFinite);
-  let lo = finite.length ? Math.min(...finite) : 0;
-  let hi = finite.length ? Math.max(...finite) : 1;
+  let [lo, hi] = extent(values) ?? [0, 1];
   if (hi === lo) {
     lo -= 0.5;
     hi += 0.5;
