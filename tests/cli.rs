@@ -485,3 +485,26 @@ fn simulate_and_generate_end_quietly_on_a_closed_standard_output() {
         );
     }
 }
+
+/// A first report that fails half-way (here `summary.json`, the last file written, cannot be
+/// made) leaves none of its tables behind: without a `summary.json` they would read as a
+/// scenario's, and every later `--out` into the directory would be refused.
+#[test]
+fn a_first_report_that_fails_half_way_leaves_no_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    std::fs::create_dir_all(out.join("summary.json")).unwrap();
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .arg("solve")
+            .arg(example())
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(err.contains("summary.json"), "{err}");
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["summary.json"]);
+}

@@ -219,27 +219,75 @@ impl std::io::Write for ByteCount {
 }
 
 /// Downloads at once are bounded (`serve --max-result-streams`, each holds a blocking thread
-/// the store's calls share): past the bound the answer is 429 with `Retry-After`, and 0 turns
-/// downloads off for a replica that only runs jobs. The job itself is untouched.
+/// the store's calls share): while one client holds the only stream (it reads a little and
+/// waits), another is answered 429 with `Retry-After`; once the first has read its answer to
+/// the end the stream is free again. `--max-result-streams 0` turns downloads off: 503, no
+/// `Retry-After` (nothing to wait for).
 #[test]
 fn result_downloads_past_the_bound_are_told_to_retry() {
-    let s = Server::in_temp_dir(&["--max-result-streams", "0"]);
+    use std::io::Write;
     let job = json!({"scenarios": [{"name": "one",
         "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
-        "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}], "policies": ["greedy"]});
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}],
+        "policies": ["greedy"], "replicates": 20_000});
+    let s = Server::in_temp_dir(&["--max-result-streams", "1"]);
     let r = post_json(&s, "/v1/jobs", &job, None);
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["id"].as_str().unwrap().to_string();
-    wait_job(&s, &id, None, 60, done);
-    let r = call("GET", &s.url(&format!("/v1/jobs/{id}/result")), &[], None);
+    wait_job(&s, &id, None, 300, done);
+    let path = format!("/v1/jobs/{id}/result");
+
+    // The first client: its request sent, a few bytes of the answer read, then it waits. Its
+    // answer (~15 MB of JSON) is far more than the socket buffers and the server's four
+    // chunks hold, so the server's writer waits on it, holding the stream.
+    let addr = s
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut first = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        first,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 4096];
+    let n = first.read(&mut head).unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+
+    let r = call("GET", &s.url(&path), &[], None);
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(
         r.json(),
         json!({"error": {"code": "queue_full",
-            "message": "0 job results are being downloaded already; retry later",
+            "message": "1 job results are being downloaded already; retry later",
             "details": []}})
     );
-    let r = call("GET", &s.url(&format!("/v1/jobs/{id}")), &[], None);
-    assert_eq!(r.json()["status"], "done");
+
+    let mut rest = Vec::new();
+    first.read_to_end(&mut rest).unwrap();
+    assert!(
+        n + rest.len() > 10 << 20,
+        "the whole answer: {} bytes",
+        n + rest.len()
+    );
+    let r = call("GET", &s.url(&path), &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["rows"].as_array().unwrap().len(), 20_000);
+
+    let off = Server::in_temp_dir(&["--max-result-streams", "0"]);
+    let mut small = job.clone();
+    small["replicates"] = json!(1);
+    let r = post_json(&off, "/v1/jobs", &small, None);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&off, &id, None, 300, done);
+    let r = call("GET", &off.url(&format!("/v1/jobs/{id}/result")), &[], None);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), None);
+    assert_eq!(r.json()["error"]["code"], "unavailable");
 }

@@ -146,7 +146,7 @@ impl ErrorBody {
     }
 
     /// The body as a response with its code's status.
-    fn into_response_with(self, retry_after: Option<u64>) -> Response {
+    pub(crate) fn into_response_with(self, retry_after: Option<u64>) -> Response {
         let mut resp = (self.error.code.status(), axum::Json(self)).into_response();
         if let Some(s) = retry_after {
             resp.headers_mut()

@@ -306,22 +306,35 @@ pub fn write_report(
         ("needs", &tables.needs),
         ("resources", &tables.resources),
     ];
-    // Over an earlier report (it wrote a `summary.json`), its tables in other formats go.
-    for (name, batch) in named.into_iter().chain(why) {
-        write_batch(&dir.join(format!("{name}.{ext}")), batch, format)?;
-        if earlier_report {
-            remove_stale_tables(dir, name, Some(ext))?;
+    let mut written = Vec::new();
+    let result = (|| {
+        // Over an earlier report (it wrote a `summary.json`), its tables in other formats go.
+        for (name, batch) in named.into_iter().chain(why) {
+            let path = dir.join(format!("{name}.{ext}"));
+            write_batch(&path, batch, format)?;
+            written.push(path);
+            if earlier_report {
+                remove_stale_tables(dir, name, Some(ext))?;
+            }
+        }
+        if why.is_none() && earlier_report {
+            // A report without explanations: an earlier report's `why` would read as this one's.
+            remove_stale_tables(dir, "why", None)?;
+        }
+        write_atomically(&dir.join("summary.json"), |out| {
+            serde_json::to_writer_pretty(&mut *out, summary)
+                .map_err(|e| frames::TableError::Write(e.to_string()))?;
+            Ok(std::io::Write::write_all(out, b"\n")?)
+        })
+    })();
+    if result.is_err() && !earlier_report {
+        // A first report that failed half-way leaves no tables without a `summary.json`:
+        // they would read as a scenario's, and `check_report_dir` refuse the directory.
+        for path in &written {
+            let _ = std::fs::remove_file(path);
         }
     }
-    if why.is_none() && earlier_report {
-        // A report without explanations: an earlier report's `why` would read as this one's.
-        remove_stale_tables(dir, "why", None)?;
-    }
-    write_atomically(&dir.join("summary.json"), |out| {
-        serde_json::to_writer_pretty(&mut *out, summary)
-            .map_err(|e| frames::TableError::Write(e.to_string()))?;
-        Ok(std::io::Write::write_all(out, b"\n")?)
-    })
+    result
 }
 
 /// Write a scenario's tables (the SPEC section 3 layout) into `dir`, for tests and generators:

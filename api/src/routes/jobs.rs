@@ -204,7 +204,8 @@ pub(super) async fn cancel_job(
         NoSuchJob,
         NotAcceptable,
         (status = 409, description = "The job is not done", body = ErrorBody),
-        (status = 429, description = "Too many results being downloaded; see Retry-After", body = ErrorBody)))]
+        (status = 429, description = "Too many results being downloaded; see Retry-After", body = ErrorBody),
+        (status = 503, description = "This server does not serve job results", body = ErrorBody)))]
 pub(super) async fn job_result(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -223,6 +224,15 @@ pub(super) async fn job_result(
             ),
         )
         .into());
+    }
+    if st.config.max_result_streams == 0 {
+        // Off on this server (`--max-result-streams 0`): not a wait, so no Retry-After.
+        return Ok(ErrorBody::new(
+            Code::Unavailable,
+            "this server does not serve job results (--max-result-streams 0); ask another replica",
+            vec![],
+        )
+        .into_response_with(None));
     }
     let permit = st.result_streams.clone().try_acquire_owned().map_err(|_| {
         UserError::new(
@@ -335,12 +345,14 @@ fn streamed_body(
 ) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
     tokio::task::spawn_blocking(move || {
-        // Held while this thread writes: `AppState::result_streams`.
-        let _permit = permit;
         let mut out = ChunkWriter {
             chunk: Vec::with_capacity(CHUNK_BYTES),
             tx,
         };
+        // Held while this thread writes (`AppState::result_streams`), and declared after
+        // `out` so that it is given back before `out`'s sender closes the body: a client
+        // that has read the whole answer finds the permit free.
+        let _permit = permit;
         let written = catch_unwind(AssertUnwindSafe(|| {
             write(&mut out)?;
             Ok::<_, InternalError>(out.send()?)

@@ -597,8 +597,31 @@ impl Session {
             *q = tidy(*q * r);
         }
         out.priority = self.residual_priority(ni);
-        out.min_fill = tidy(((n.min_fill - (1.0 - r)) / r).clamp(0.0, 1.0));
+        out.min_fill = self.residual_min_fill(ni);
         out
+    }
+
+    /// Need `ni`'s open part's demand of `dim` and its `min_fill`, as its residual need has
+    /// them (without building it).
+    pub(super) fn residual_demand(&self, ni: usize, dim: &str) -> f64 {
+        let (q, r) = (
+            self.needs[ni].demand.get(dim).copied().unwrap_or(0.0),
+            self.open[ni],
+        );
+        if r >= 1.0 {
+            q
+        } else {
+            tidy(q * r)
+        }
+    }
+
+    pub(super) fn residual_min_fill(&self, ni: usize) -> f64 {
+        let (m, r) = (self.needs[ni].min_fill, self.open[ni]);
+        if r >= 1.0 {
+            m
+        } else {
+            tidy(((m - (1.0 - r)) / r).clamp(0.0, 1.0))
+        }
     }
 
     /// The priority of need `ni`'s open part, as its residual need has it.

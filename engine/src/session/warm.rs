@@ -55,6 +55,14 @@ pub(super) enum WarmRefusal {
     Flow,
 }
 
+/// The numbers of an open need's open part that the session's scales take (of the warm
+/// model's one dimension).
+struct NeedTerms {
+    demand: f64,
+    min_fill: f64,
+    priority: f64,
+}
+
 /// The integers of the whole session: quantities times `quantity`; per-unit values and
 /// costs times `lcm` (of the scaled demands) and `priority` or `cost`; `m` the lexicographic
 /// weight, valid up to `max_nodes` nodes and costs up to `max_value` / `max_money`.
@@ -173,11 +181,20 @@ impl Session {
         let Some(dim) = self.dims.iter().next() else {
             return false;
         };
-        let open: Vec<Need> = (0..self.needs.len())
-            .filter(|&i| self.is_open(i))
-            .map(|i| self.residual_need(i))
+        // At every re-plan point of such a session, live and in a replay: the open parts'
+        // numbers only, no residual need built.
+        let open = (0..self.needs.len()).filter(|&i| self.is_open(i));
+        if open.clone().any(|i| self.needs[i].indivisible) {
+            return false;
+        }
+        let terms: Vec<NeedTerms> = open
+            .map(|i| NeedTerms {
+                demand: self.residual_demand(i, dim),
+                min_fill: self.residual_min_fill(i),
+                priority: self.residual_priority(i),
+            })
             .collect();
-        !open.iter().any(|n| n.indivisible) && self.quantity_scales(dim, &open).is_ok()
+        self.quantity_scales(dim, &terms).is_ok()
     }
 
     /// Build the warm model from the whole residual state and solve it cold; the plan is
@@ -425,7 +442,15 @@ impl Session {
     /// needs and resources, [`Session::quantity_scales`]) or `Scale` (link costs, the
     /// lexicographic weight). `link_costs`: the edge cost of every link of the open `needs`.
     fn scales(&self, dim: &str, needs: &[Need], link_costs: &[f64]) -> Result<Scales, WarmRefusal> {
-        let (quantity, lcm) = self.quantity_scales(dim, needs)?;
+        let terms: Vec<NeedTerms> = needs
+            .iter()
+            .map(|n| NeedTerms {
+                demand: n.demand.get(dim).copied().unwrap_or(0.0),
+                min_fill: n.min_fill,
+                priority: n.priority,
+            })
+            .collect();
+        let (quantity, lcm) = self.quantity_scales(dim, &terms)?;
         let exact_cost = decimal_scale(link_costs.iter().copied());
         // Priorities of open parts are rounded to 1e-6 (`Session::residual_need`): the finest
         // scale takes every one of them, now and after later dispatches.
@@ -467,20 +492,16 @@ impl Session {
         })
     }
 
-    /// What of [`Session::scales`] the open needs (`needs`, their open parts) and the
-    /// resources decide: the quantity scale and the scaled demands' common multiple, or
+    /// What of [`Session::scales`] the open needs (`needs`, their open parts' numbers of
+    /// `dim`) and the resources decide: the quantity scale and the scaled demands' common multiple, or
     /// `Quantities` where one of theirs (a priority too) does not scale.
-    fn quantity_scales(&self, dim: &str, needs: &[Need]) -> Result<(i64, i64), WarmRefusal> {
+    fn quantity_scales(&self, dim: &str, needs: &[NeedTerms]) -> Result<(i64, i64), WarmRefusal> {
         let caps = self
             .residual
             .iter()
             .map(|r| r.capacity.get(dim).copied().unwrap_or(0.0));
-        let dems = needs
-            .iter()
-            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0));
-        let fills = needs
-            .iter()
-            .map(|n| n.demand.get(dim).copied().unwrap_or(0.0) * n.min_fill);
+        let dems = needs.iter().map(|n| n.demand);
+        let fills = needs.iter().map(|n| n.demand * n.min_fill);
         let quantity =
             decimal_scale(caps.chain(dems.clone()).chain(fills)).ok_or(WarmRefusal::Quantities)?;
         let mut lcm: i64 = 1;
