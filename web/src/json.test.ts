@@ -58,6 +58,12 @@ describe('JSON with a key given twice', () => {
     expect(jsonPath(findRepeatedKey('[[0],{"p":{"q r":1,"q r":2}}]')?.path ?? [])).toBe('[1].p["q r"]');
   });
 
+  it('counts its column in bytes, as the CLI does', () => {
+    // `commonsnet solve` on this text: "scenario.name: duplicate key (line 1, column 23)".
+    const text = '{"name":"åäö","name":"x","resources":[],"needs":[]}';
+    expect(findRepeatedKey(text)).toEqual({ path: ['name'], line: 1, column: 23 });
+  });
+
   it('compares keys as the strings they denote, and reads keys in strings and lists rightly', () => {
     expect(jsonPath(findRepeatedKey(String.raw`{"policy":{"a":1,"\u0061":2}}`)?.path ?? [])).toBe('policy.a');
     // The same key in two objects, a key-like string as a value, escaped quotes in keys.

@@ -131,7 +131,8 @@ export function findRepeatedKey(text: string): RepeatedKey | null {
           const path: PathStep[] = [];
           for (const f of stack.slice(0, -1)) path.push(f.kind === 'object' ? (f.key ?? '') : f.index);
           path.push(key);
-          return { path, line, column: i - lineStart };
+          // In bytes of UTF-8, as serde_json counts its columns (the CLI's and the API's).
+          return { path, line, column: new TextEncoder().encode(text.slice(lineStart, i)).length };
         }
         top.keys.add(key);
         top.key = key;
@@ -177,7 +178,8 @@ export function stringifyExact(value: unknown): string {
 
 function write(v: unknown): string | undefined {
   if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return `[${v.map((x) => write(x) ?? 'null').join(',')}]`;
+  // `Array.from`, not `map`: a hole in a sparse array is `null`, as `JSON.stringify` has it.
+  if (Array.isArray(v)) return `[${Array.from(v, (x) => write(x) ?? 'null').join(',')}]`;
   if (typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
     const parts: string[] = [];
     for (const [k, x] of Object.entries(v)) {

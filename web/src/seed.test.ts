@@ -25,6 +25,8 @@ describe('a u64 seed from a form to a request', () => {
     expect(body).toBe('{"generator":{"name":"urban","count":2,"scale":0.5},"policies":["greedy"],"replicates":1,"seed":9007199254740993}');
     expect(parseJsonExact<{ seed: unknown }>(body).seed).toBe('9007199254740993');
     expect(stringifyExact({ seed: MAX_SEED })).toBe('{"seed":18446744073709551615}');
+    // A hole in a sparse array is null, as JSON.stringify writes it ('[1,,3]' is no JSON).
+    expect(stringifyExact([1, , 3])).toBe(JSON.stringify([1, , 3]));
   });
 
   it('writes everything else as JSON.stringify does', () => {
