@@ -202,6 +202,66 @@ fn a_malformed_benchmark_file_names_its_line() {
 
 /// `solve --plan` on a timed scenario prints each resource's schedule in start order, and
 /// `generate --timed` makes a scenario that solves with one.
+/// The review's `overflow.min`: five sources of `i64::MAX / 4` each (within the solvers'
+/// per-node bound) whose flow all crosses one uncapacitated arc of cost 1, to five sinks.
+fn funnel_min(supply: i64) -> String {
+    let max = i64::MAX;
+    let mut text = String::from("p min 12 11\n");
+    for i in 1..=5 {
+        text += &format!("n {i} {supply}\nn {} -{supply}\n", i + 5);
+    }
+    for i in 1..=5 {
+        text += &format!("a {i} 11 0 {max} 0\na 12 {} 0 {max} 0\n", i + 5);
+    }
+    text + &format!("a 11 12 0 {max} 1\n")
+}
+
+/// A min-cost flow beyond what the solvers compute exactly is refused in one line that names
+/// the problem, with exit code 2, whatever the method (before: `"status":"optimal"` with a
+/// negative objective in release, a panic in debug). So is an objective beyond i128. Just
+/// within the limit, the same network is solved exactly.
+#[test]
+fn a_flow_beyond_the_solvers_limit_is_refused_not_reported_optimal() {
+    let (_tmp, f) = temp_file("overflow.min", funnel_min(i64::MAX / 4));
+    for method in [None, Some("network-simplex"), Some("cost-scaling")] {
+        let mut cmd = commonsnet();
+        cmd.arg("solve").arg(&f);
+        if let Some(m) = method {
+            cmd.args(["--flow-method", m]);
+        }
+        let (stdout, err) = refused_in_one_line(&mut cmd);
+        assert!(stdout.is_empty(), "{}", String::from_utf8_lossy(&stdout));
+        assert!(
+            err.contains("overflow.min: invalid network: flow too large")
+                && err.contains("up to 11529215046068469755 units on one arc")
+                && err.contains("more than the 9223372036854775806 (i64::MAX - 1)"),
+            "{err}"
+        );
+    }
+    // Four pairs of opposite arcs forced to 2^62 units at cost i64::MAX: about 2^128.
+    let mut text = String::from("p min 2 8\n");
+    for _ in 0..4 {
+        text += &format!(
+            "a 1 2 {0} {0} {1}\na 2 1 {0} {0} {1}\n",
+            1i64 << 62,
+            i64::MAX
+        );
+    }
+    let (_tmp2, g) = temp_file("forced.min", text);
+    let (stdout, err) = refused_in_one_line(commonsnet().arg("solve").arg(&g));
+    assert!(stdout.is_empty());
+    assert!(
+        err.contains("forced.min: invalid network: objective too large"),
+        "{err}"
+    );
+    // Five sources of a fifth of the limit: solved, the objective exact.
+    let s = (i64::MAX - 1) / 5;
+    let (_tmp3, h) = temp_file("within.min", funnel_min(s));
+    let v = solve_line(&[&h]);
+    assert_eq!(v["status"], "optimal");
+    assert_eq!(v["objective"].as_i64(), Some(5 * s));
+}
+
 #[test]
 fn a_timed_plan_prints_each_resources_schedule() {
     let scenario = serde_json::json!({

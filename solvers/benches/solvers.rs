@@ -296,27 +296,27 @@ fn resolve(c: &mut Criterion) {
             match change {
                 Change::NeedAdded { .. } => {
                     let need = f.add_node();
-                    f.add_supply(need, -3);
-                    f.add_supply(dummy, 3);
+                    f.add_supply(need, -3).unwrap();
+                    f.add_supply(dummy, 3).unwrap();
                     for &(from, upper, cost) in &added {
                         f.add_arc(from, need, 0, upper, cost as i128).unwrap();
                     }
                 }
                 Change::NeedUpdated => {
-                    f.add_supply(stations_n, -1);
-                    f.add_supply(dummy, 1);
+                    f.add_supply(stations_n, -1).unwrap();
+                    f.add_supply(dummy, 1).unwrap();
                     for &a in &need_arcs {
                         let (lo, up) = f.bounds(a);
                         f.set_bounds(a, lo, up + 1).unwrap();
                     }
                 }
                 Change::StationShrunk => {
-                    f.add_supply(0, -2);
-                    f.add_supply(dummy, 2);
+                    f.add_supply(0, -2).unwrap();
+                    f.add_supply(dummy, 2).unwrap();
                 }
             }
             f.reoptimize().unwrap();
-            f.objective()
+            f.objective().unwrap()
         };
         assert_eq!(update(&mut kept.clone()), cold.cost);
         g.bench_function(format!("{}/incremental", change.name()), |b| {

@@ -85,7 +85,8 @@ impl AssignmentProblem {
 
 /// Solve to optimality (minimum total cost).
 pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
-    if p.cost.len() != p.rows * p.cols {
+    // Checked: dimensions whose product leaves usize are refused, not wrapped.
+    if p.rows.checked_mul(p.cols) != Some(p.cost.len()) {
         return Err(AssignmentError::Invalid(InvalidAssignment::MatrixSize {
             rows: p.rows,
             cols: p.cols,
@@ -520,6 +521,16 @@ mod tests {
         assert_eq!(
             solve_assignment(&p),
             Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge))
+        );
+        // Dimensions whose product leaves usize: refused (this was an overflow panic in debug).
+        let p = AssignmentProblem::dense(usize::MAX / 2, 3, vec![1]);
+        assert_eq!(
+            solve_assignment(&p),
+            Err(AssignmentError::Invalid(InvalidAssignment::MatrixSize {
+                rows: usize::MAX / 2,
+                cols: 3,
+                len: 1
+            }))
         );
     }
 

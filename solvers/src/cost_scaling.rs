@@ -33,14 +33,18 @@
 //!
 //! Where cost scaling cannot answer exactly [`CostScaling::solve`] returns `None` and the
 //! caller uses network simplex, which decides those cases: an uncapacitated arc of negative
-//! cost (possibly unbounded), data whose scaled prices could leave `i64`, and infeasibility,
-//! recognised in the first phase (the end of any phase proves a feasible flow) when a node with
-//! excess is relabelled further below its price at the start of the phase than Goldberg and
-//! Tarjan's bound allows on a feasible problem.
+//! cost (possibly unbounded), data whose scaled prices could leave `i64`, supplies and
+//! capacities beyond a quarter of [`FLOW_LIMIT`] (network simplex takes up to the limit, and
+//! refuses beyond it with a typed error, as it refuses an objective beyond `i128`), and
+//! infeasibility, recognised in the first phase (the end of any phase proves a feasible flow)
+//! when a node with excess is relabelled further below its price at the start of the phase
+//! than Goldberg and Tarjan's bound allows on a feasible problem.
 
 use std::collections::VecDeque;
 
-use crate::problem::{self_loop_flow, FlowMethod, FlowProblem, FlowSolution, INFINITE};
+use crate::problem::{
+    objective, self_loop_flow, FlowMethod, FlowProblem, FlowSolution, FLOW_LIMIT, INFINITE,
+};
 
 /// The cost-scaling solver (see the module documentation).
 pub struct CostScaling;
@@ -99,7 +103,6 @@ impl CostScaling {
         // their cost), exactly as network simplex does.
         let mut supply: Vec<i128> = p.supply.iter().map(|&s| s as i128).collect();
         let mut flow = vec![0i64; m];
-        let mut cost: i128 = 0;
         let mut cap = vec![0i64; m];
         let mut negative_caps: i128 = 0;
         let mut max_cost: i128 = 0;
@@ -110,7 +113,6 @@ impl CostScaling {
             }
             if s == t {
                 flow[a] = self_loop_flow(c.cmp(&0), lo, up)?;
-                cost += flow[a] as i128 * c as i128;
                 continue;
             }
             supply[s] -= lo as i128;
@@ -149,7 +151,9 @@ impl CostScaling {
                     }
                 })
                 .sum::<i128>();
-        if total > (i64::MAX / 4) as i128 {
+        // Bounds every excess and residual capacity the phases compute, so that their pushes
+        // (an excess plus at most `total`) stay inside i64 without a check.
+        if total > (FLOW_LIMIT / 4) as i128 {
             return None;
         }
         // Prices fall by at most (alpha + 1)(n + 1) eps per phase on a feasible problem, so in
@@ -240,9 +244,10 @@ impl CostScaling {
             if f != u32::MAX {
                 let x = r.arcs[f as usize].rev_cap;
                 flow[a] = x.checked_add(p.lower[a])?;
-                cost += flow[a] as i128 * p.cost[a] as i128;
             }
         }
+        // An objective beyond i128 is declined too: network simplex refuses it with its error.
+        let cost = objective(&flow, &p.cost).ok()?;
         Some(FlowSolution {
             cost,
             flow,

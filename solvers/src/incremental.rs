@@ -21,11 +21,14 @@
 //!
 //! The result is an optimal flow of the changed network (checked against cold solves in the
 //! tests); among several optima it may be another than a cold solve's. Everything is integer
-//! (`i64` flows, `i128` costs and potentials), so optimality is exact. Where step 1 cannot keep
-//! an uncapacitated arc's reduced cost non-negative, or the network turns infeasible, it says so
-//! and the caller solves cold.
+//! (`i64` flows, `i128` excesses, costs and potentials), so optimality is exact. Where step 1
+//! cannot keep an uncapacitated arc's reduced cost non-negative, or the network turns
+//! infeasible, it says so and the caller solves cold; so it does where a number would leave its
+//! range ([`IncrementalError::Overflow`]): a cost beyond `POTENTIAL_LIMIT` over the nodes
+//! (checked before the searches, so that no path length leaves `i128`), a potential beyond it,
+//! or a push that would take an uncapacitated arc's flow to `i64::MAX`.
 
-use crate::problem::{FlowProblem, INFINITE};
+use crate::problem::{objective, FlowProblem, INFINITE};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -46,7 +49,7 @@ pub enum IncrementalError {
     NeedsCold,
     #[error("the changed network has no feasible flow")]
     Infeasible,
-    #[error("costs or potentials beyond the exact range")]
+    #[error("costs, potentials or flows beyond the exact range")]
     Overflow,
 }
 
@@ -61,8 +64,10 @@ pub struct Reoptimized {
     pub scanned: usize,
 }
 
-/// Potentials stay within this bound, so that a reduced cost (a cost plus two potentials)
-/// and a path length never overflow `i128`.
+/// Potentials stay within this bound, and so does the largest cost times the nodes plus one,
+/// so that a reduced cost (a cost plus two potentials, at most 3 limits) and a path length (a
+/// path's cost plus two potentials, at most 3 limits; with one more arc and the other side's
+/// distance, 12) never overflow `i128`.
 const POTENTIAL_LIMIT: i128 = i128::MAX / 16;
 
 /// A min-cost flow kept optimal across changes (see the module documentation).
@@ -87,8 +92,12 @@ pub struct IncrementalFlow {
     /// Each arc's place in `flowing_out` and `flowing_in` (`NOT_FLOWING` when absent).
     flowing_at: Vec<(u32, u32)>,
     supply: Vec<i64>,
-    /// Supply minus (outflow - inflow): zero everywhere at an optimum.
-    excess: Vec<i64>,
+    /// Supply minus (outflow - inflow): zero everywhere at an optimum. In `i128`: setting many
+    /// arcs at a node to their bounds may take it beyond `i64` on the way.
+    excess: Vec<i128>,
+    /// The largest `|cost|` the network has had (it only grows): with the nodes, it bounds
+    /// every path length the searches compute (see [`POTENTIAL_LIMIT`]).
+    max_cost: u128,
     pi: Vec<i128>,
     /// Nodes added since the last re-optimisation (no potential yet).
     fresh_nodes: Vec<u32>,
@@ -334,7 +343,7 @@ impl IncrementalFlow {
         let mut out_arcs = vec![Vec::new(); n];
         let mut in_arcs = vec![Vec::new(); n];
         let mut adj_at = Vec::with_capacity(m);
-        let mut excess: Vec<i64> = p.supply.clone();
+        let mut excess: Vec<i128> = p.supply.iter().map(|&x| x as i128).collect();
         for a in 0..m {
             let (s, t) = (p.source[a], p.target[a]);
             if s >= n || t >= n || s == t {
@@ -347,14 +356,17 @@ impl IncrementalFlow {
             if f < p.lower[a] || f > p.upper[a] {
                 return Err(IncrementalError::NotOptimal { arc: a });
             }
-            excess[s] -= f;
-            excess[t] += f;
+            excess[s] -= f as i128;
+            excess[t] += f as i128;
         }
         if let Some(node) = excess.iter().position(|&e| e != 0) {
             return Err(IncrementalError::NotBalanced { node });
         }
-        if potential.iter().any(|x| x.abs() > POTENTIAL_LIMIT)
-            || cost.iter().any(|x| x.abs() > POTENTIAL_LIMIT)
+        let max_cost = cost.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
+        if potential
+            .iter()
+            .any(|x| x.unsigned_abs() > POTENTIAL_LIMIT as u128)
+            || max_cost > POTENTIAL_LIMIT as u128
         {
             return Err(IncrementalError::Overflow);
         }
@@ -372,6 +384,7 @@ impl IncrementalFlow {
             in_arcs,
             adj_at,
             excess,
+            max_cost,
             supply: p.supply.clone(),
             pi: potential,
             fresh_nodes: Vec::new(),
@@ -470,9 +483,10 @@ impl IncrementalFlow {
                 upper,
             });
         }
-        if cost.abs() > POTENTIAL_LIMIT {
+        if cost.unsigned_abs() > POTENTIAL_LIMIT as u128 {
             return Err(IncrementalError::Overflow);
         }
+        self.max_cost = self.max_cost.max(cost.unsigned_abs());
         self.source.push(from as u32);
         self.target.push(to as u32);
         self.lower.push(lower);
@@ -519,9 +533,10 @@ impl IncrementalFlow {
     }
 
     pub fn set_cost(&mut self, arc: usize, cost: i128) -> Result<(), IncrementalError> {
-        if cost.abs() > POTENTIAL_LIMIT {
+        if cost.unsigned_abs() > POTENTIAL_LIMIT as u128 {
             return Err(IncrementalError::Overflow);
         }
+        self.max_cost = self.max_cost.max(cost.unsigned_abs());
         if cost < self.cost[arc] {
             self.index_near(arc);
         }
@@ -539,10 +554,14 @@ impl IncrementalFlow {
     }
 
     /// Change a node's supply by `delta` (> 0 sends more); supplies must balance again by the
-    /// next re-optimisation.
-    pub fn add_supply(&mut self, node: usize, delta: i64) {
-        self.excess[node] += delta;
-        self.supply[node] += delta;
+    /// next re-optimisation. `Overflow` (and nothing changed) where the supply would leave
+    /// `i64`.
+    pub fn add_supply(&mut self, node: usize, delta: i64) -> Result<(), IncrementalError> {
+        self.supply[node] = self.supply[node]
+            .checked_add(delta)
+            .ok_or(IncrementalError::Overflow)?;
+        self.excess[node] += delta as i128;
+        Ok(())
     }
 
     pub fn flow(&self, arc: usize) -> i64 {
@@ -565,13 +584,9 @@ impl IncrementalFlow {
         &self.pi
     }
 
-    /// Total cost `sum cost * flow`.
-    pub fn objective(&self) -> i128 {
-        self.cost
-            .iter()
-            .zip(&self.flow)
-            .map(|(&c, &f)| c * f as i128)
-            .sum()
+    /// Total cost `sum cost * flow`, exact; `Overflow` where it leaves `i128`.
+    pub fn objective(&self) -> Result<i128, IncrementalError> {
+        objective(&self.flow, &self.cost).map_err(|_| IncrementalError::Overflow)
     }
 
     /// The arcs whose flow changed since the last call, each once.
@@ -612,7 +627,8 @@ impl IncrementalFlow {
     }
 
     fn set_flow(&mut self, a: usize, f: i64) {
-        let d = f - self.flow[a];
+        // In i128: f and the flow lie within the arc's bounds, which may be 2^64 apart.
+        let d = f as i128 - self.flow[a] as i128;
         if d == 0 {
             return;
         }
@@ -671,6 +687,13 @@ impl IncrementalFlow {
     /// Restore an optimal flow after the changes since the last call. On an error the state is
     /// no longer optimal and the caller solves cold.
     pub fn reoptimize(&mut self) -> Result<Reoptimized, IncrementalError> {
+        // The bound that keeps the searches' path lengths (`step`'s `d + rc`) inside i128
+        // without a check: a simple path costs at most `nodes * max_cost` (see
+        // POTENTIAL_LIMIT).
+        let paths = self.max_cost.checked_mul(self.nodes() as u128 + 1);
+        if paths.is_none_or(|x| x > POTENTIAL_LIMIT as u128) {
+            return Err(IncrementalError::Overflow);
+        }
         if self.rise.max(self.fall) > POTENTIAL_LIMIT {
             // The clocks would saturate, and a saturated clock no longer bounds a move: every
             // index is built anew from its next scan, and the clocks start again.
@@ -743,6 +766,11 @@ impl IncrementalFlow {
                 (Some(l), None) => l,
                 (None, None) => 0,
             };
+            // A cost and a potential apart from the one it is priced from: a chain of new
+            // nodes would take it further.
+            if self.pi[v].unsigned_abs() > POTENTIAL_LIMIT as u128 {
+                return Err(IncrementalError::Overflow);
+            }
             priced[i] = true;
             let arcs = self.in_arcs[v].iter().chain(&self.out_arcs[v]);
             self.dirty.extend(arcs.map(|e| e.arc));
@@ -785,7 +813,7 @@ impl IncrementalFlow {
                 } else {
                     return Err(IncrementalError::NeedsCold);
                 };
-                if self.pi[node].abs() > POTENTIAL_LIMIT {
+                if self.pi[node].unsigned_abs() > POTENTIAL_LIMIT as u128 {
                     return Err(IncrementalError::Overflow);
                 }
                 moved[node] = true;
@@ -892,12 +920,11 @@ impl IncrementalFlow {
                     .settled
                     .iter()
                     .chain(&bwd.settled)
-                    .any(|&v| self.pi[v as usize].abs() > POTENTIAL_LIMIT)
+                    .any(|&v| self.pi[v as usize].unsigned_abs() > POTENTIAL_LIMIT as u128)
                 {
                     Err(IncrementalError::Overflow)
                 } else {
-                    self.augment(&fwd, &bwd, m);
-                    Ok((settled, scanned))
+                    self.augment(&fwd, &bwd, m).map(|()| (settled, scanned))
                 }
             }
             Err(e) => Err(e),
@@ -1133,38 +1160,51 @@ impl IncrementalFlow {
 
     /// Push along the path through `m` (the forward search's path from an excess to `m`,
     /// then the backward search's from `m` to a deficit) as much as its residual capacities,
-    /// the excess at its start and the deficit at its end allow.
-    fn augment(&mut self, fwd: &Search, bwd: &Search, m: usize) {
-        let mut amount = i64::MAX;
+    /// the excess at its start and the deficit at its end allow. `Overflow` (nothing pushed)
+    /// where that would take an uncapacitated arc's flow to `INFINITE` or beyond.
+    fn augment(&mut self, fwd: &Search, bwd: &Search, m: usize) -> Result<(), IncrementalError> {
+        // In i128: a residual capacity spans up to 2^64, an excess more.
+        let mut amount = i128::MAX;
+        // The largest flow of an uncapacitated arc the push goes along: nothing else bounds it.
+        let mut free: Option<i64> = None;
         let mut ends = [m, m];
         for (k, s) in [fwd, bwd].into_iter().enumerate() {
             let mut v = m;
             while s.pred[v] != NO_PRED {
                 let via = s.pred[v];
                 let a = (via & !FWD) as usize;
-                amount = amount.min(if via & FWD != 0 {
-                    self.upper[a].saturating_sub(self.flow[a])
+                if via & FWD == 0 {
+                    amount = amount.min(self.flow[a] as i128 - self.lower[a] as i128);
+                } else if self.upper[a] == INFINITE {
+                    free = free.max(Some(self.flow[a]));
                 } else {
-                    self.flow[a] - self.lower[a]
-                });
+                    amount = amount.min(self.upper[a] as i128 - self.flow[a] as i128);
+                }
                 v = self.other_end(a, v);
             }
             ends[k] = v;
         }
         amount = amount.min(self.excess[ends[0]]).min(-self.excess[ends[1]]);
+        if free.is_some_and(|f| f as i128 + amount >= INFINITE as i128) {
+            return Err(IncrementalError::Overflow);
+        }
+        // Every new flow lies within its arc's bounds (below INFINITE where there is none),
+        // so it fits i64.
         for s in [fwd, bwd] {
             let mut v = m;
             while s.pred[v] != NO_PRED {
                 let via = s.pred[v];
                 let a = (via & !FWD) as usize;
+                let f = self.flow[a] as i128;
                 if via & FWD != 0 {
-                    self.set_flow(a, self.flow[a] + amount);
+                    self.set_flow(a, (f + amount) as i64);
                 } else {
-                    self.set_flow(a, self.flow[a] - amount);
+                    self.set_flow(a, (f - amount) as i64);
                 }
                 v = self.other_end(a, v);
             }
         }
+        Ok(())
     }
 
     /// The current network as a [`FlowProblem`] (its costs truncated to `i64`: for tests that
@@ -1265,12 +1305,13 @@ mod tests {
     /// Feasible, conserving and complementary-slack: an optimum, whatever the solver.
     fn assert_optimal(f: &IncrementalFlow) {
         let p = f.to_problem();
-        let mut net = p.supply.clone();
+        // In i128: flows near the limits add up beyond i64 at a node.
+        let mut net: Vec<i128> = p.supply.iter().map(|&x| x as i128).collect();
         for a in 0..f.arcs() {
             let (lo, up) = f.bounds(a);
             assert!(lo <= f.flow(a) && f.flow(a) <= up, "arc {a} out of bounds");
-            net[p.source[a]] -= f.flow(a);
-            net[p.target[a]] += f.flow(a);
+            net[p.source[a]] -= f.flow(a) as i128;
+            net[p.target[a]] += f.flow(a) as i128;
             assert!(f.slack_holds(a), "arc {a} breaks slackness");
         }
         assert!(net.iter().all(|&x| x == 0), "flow not conserved");
@@ -1372,7 +1413,7 @@ mod tests {
             match f.reoptimize() {
                 Ok(_) => {
                     assert_optimal(&f);
-                    prop_assert_eq!(Ok(f.objective()), truth);
+                    prop_assert_eq!(Ok(f.objective().unwrap()), truth);
                 }
                 Err(IncrementalError::Infeasible) => {
                     prop_assert!(
@@ -1462,13 +1503,13 @@ mod tests {
                 f.set_cost(a, c as i128).unwrap();
                 // A supply moved from node v to the last node keeps the total balanced.
                 let (v, last) = (v % f.nodes(), f.nodes() - 1);
-                f.add_supply(v, s);
-                f.add_supply(last, -s);
+                f.add_supply(v, s).unwrap();
+                f.add_supply(last, -s).unwrap();
                 let truth = cold(&f.to_problem());
                 match f.reoptimize() {
                     Ok(_) => {
                         assert_optimal(&f);
-                        prop_assert_eq!(Ok(f.objective()), truth);
+                        prop_assert_eq!(Ok(f.objective().unwrap()), truth);
                     }
                     Err(IncrementalError::Infeasible) => {
                         prop_assert!(truth.is_err(), "{:?}", truth);
@@ -1479,6 +1520,168 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        // Cheap cases; most end early (a start infeasible, or a change making it so).
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// `general_networks_reoptimise_to_cold_cost` with every quantity (supplies, bounds,
+        /// and the changes' too) times a scale that puts the start's flow bound near
+        /// `i64::MAX / 4` (flows near 2^61, excesses on the way beyond): where the cold solve
+        /// answers, the same cost; where it refuses (the changes took the network beyond the
+        /// limit), an optimal flow or `Overflow`; in debug builds any overflow on the way
+        /// panics.
+        #[test]
+        fn general_networks_near_the_flow_limit_reoptimise_to_cold_cost(
+            p in crate::oracle::network(),
+            changes in prop::collection::vec(
+                (0usize..6, -1i64..=1, 0i64..=3, -4i64..=5, 0usize..4, -2i64..=2), 1..=6),
+        ) {
+            // Without its self-loops (the incremental flow takes none).
+            let mut no_loops = FlowProblem::new(p.nodes);
+            no_loops.supply = p.supply.clone();
+            for a in (0..p.arcs()).filter(|&a| p.source[a] != p.target[a]) {
+                no_loops.add_arc(p.source[a], p.target[a], p.lower[a], p.upper[a], p.cost[a]);
+            }
+            let p = no_loops;
+            if p.arcs() == 0 {
+                return Ok(());
+            }
+            // Supplies, lower bounds and widths bound what any arc carries.
+            let widths = (0..p.arcs())
+                .filter(|&a| p.upper[a] != INFINITE)
+                .map(|a| p.upper[a] - p.lower[a]);
+            let spread: i64 = p.supply.iter().chain(&p.lower).map(|x| x.abs()).sum::<i64>()
+                + widths.sum::<i64>();
+            // At most a quarter of a quarter of i64 per unit: six supply moves of 2 units
+            // stay in i64.
+            let k = (i64::MAX / 4) / spread.max(4);
+            let mut q = p.clone();
+            for x in q.supply.iter_mut().chain(&mut q.lower) {
+                *x *= k;
+            }
+            q.upper.iter_mut().filter(|u| **u != INFINITE).for_each(|u| *u *= k);
+            let Ok(sol) = NetworkSimplex::solve(&q) else {
+                return Ok(());
+            };
+            let cost = q.cost.iter().map(|&c| c as i128).collect();
+            let mut f = IncrementalFlow::from_optimum(&q, cost, sol.flow, sol.potential).unwrap();
+            for (a, lo, w, c, v, s) in changes {
+                let a = a % f.arcs();
+                let up = if f.bounds(a).1 == INFINITE { INFINITE } else { (lo + w) * k };
+                f.set_bounds(a, lo * k, up).unwrap();
+                f.set_cost(a, c as i128).unwrap();
+                let (v, last) = (v % f.nodes(), f.nodes() - 1);
+                f.add_supply(v, s * k).unwrap();
+                f.add_supply(last, -s * k).unwrap();
+                let truth = cold(&f.to_problem());
+                match (f.reoptimize(), &truth) {
+                    (Ok(_), Ok(c)) => {
+                        assert_optimal(&f);
+                        prop_assert_eq!(f.objective(), Ok(*c));
+                    }
+                    (Ok(_), Err(FlowError::Invalid(_))) => assert_optimal(&f),
+                    (Err(IncrementalError::Overflow), Err(FlowError::Invalid(_))) => return Ok(()),
+                    (Err(IncrementalError::Infeasible), _) => {
+                        prop_assert!(truth.is_err(), "{:?}", truth);
+                        return Ok(());
+                    }
+                    (Err(IncrementalError::NeedsCold), _) => return Ok(()),
+                    (got, _) => panic!("{got:?} where cold says {truth:?}"),
+                }
+            }
+        }
+    }
+
+    /// Two nodes, one arc 0 -> 1 of cost 1 and no upper bound carrying `s` (its optimum, with
+    /// potentials [0, 1]); then node 2 added with an arc 2 -> 0 to bring `extra` more, and
+    /// node 3 with an arc 1 -> 3 to take it.
+    fn one_arc_carrying(s: i64, extra: i64) -> IncrementalFlow {
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![s, -s];
+        p.add_arc(0, 1, 0, INFINITE, 1);
+        let mut f = IncrementalFlow::from_optimum(&p, vec![1], vec![s], vec![0, 1]).unwrap();
+        let (v, w) = (f.add_node(), f.add_node());
+        f.add_arc(v, 0, 0, INFINITE, 0).unwrap();
+        f.add_arc(1, w, 0, INFINITE, 0).unwrap();
+        f.add_supply(v, extra).unwrap();
+        f.add_supply(w, -extra).unwrap();
+        f
+    }
+
+    /// A push that would take an uncapacitated arc's flow to i64::MAX (its "no upper bound")
+    /// or beyond is refused, in debug and release alike; short of it, made.
+    #[test]
+    fn a_push_beyond_i64_is_refused() {
+        let mut f = one_arc_carrying(i64::MAX - 5, 10);
+        assert_eq!(f.reoptimize(), Err(IncrementalError::Overflow));
+        let mut f = one_arc_carrying(i64::MAX - 5, 4);
+        f.reoptimize().unwrap();
+        assert_eq!(f.flows(), &[i64::MAX - 1, 4, 4][..]);
+        assert_eq!(f.objective(), Ok((i64::MAX - 1) as i128));
+        assert_optimal(&f);
+        // A supply beyond i64 is refused where it is given, and leaves the supply as it was.
+        assert_eq!(f.add_supply(0, i64::MAX), Err(IncrementalError::Overflow));
+        assert_eq!(
+            f.to_problem().supply,
+            vec![i64::MAX - 5, -(i64::MAX - 5), 4, -4]
+        );
+    }
+
+    /// Two arcs 0 -> 1 of `i64::MAX - 1` each turned negative: settling both at their upper
+    /// bounds leaves node 0 an excess of about -2^64 on the way (beyond i64), which the paths
+    /// then take back to a flow of 0.
+    #[test]
+    fn excesses_beyond_i64_on_the_way_are_exact() {
+        let mut p = FlowProblem::new(2);
+        p.add_arc(0, 1, 0, i64::MAX - 1, 0);
+        p.add_arc(0, 1, 0, i64::MAX - 1, 0);
+        let mut f = IncrementalFlow::from_optimum(&p, vec![0, 0], vec![0, 0], vec![0, 0]).unwrap();
+        f.set_cost(0, -1).unwrap();
+        f.set_cost(1, -1).unwrap();
+        f.reoptimize().unwrap();
+        assert_eq!((f.flows(), f.objective()), (&[0, 0][..], Ok(0)));
+        assert_optimal(&f);
+    }
+
+    /// Costs whose paths could leave i128 are refused before any search: a chain of 33 arcs
+    /// of cost `POTENTIAL_LIMIT` is a path of length 2^128. An objective beyond i128 is
+    /// refused too.
+    #[test]
+    fn costs_and_objectives_beyond_i128_are_refused() {
+        let n = 34;
+        let mut p = FlowProblem::new(n);
+        for v in 0..n - 1 {
+            p.add_arc(v, v + 1, 0, INFINITE, 0);
+        }
+        let cost = vec![POTENTIAL_LIMIT; n - 1];
+        let mut f = IncrementalFlow::from_optimum(&p, cost, vec![0; n - 1], vec![0; n]).unwrap();
+        f.add_supply(0, 1).unwrap();
+        f.add_supply(n - 1, -1).unwrap();
+        assert_eq!(f.reoptimize(), Err(IncrementalError::Overflow));
+        // Within the bound: solved, the path's cost exact.
+        let c = POTENTIAL_LIMIT / (n as i128 + 1);
+        let mut f =
+            IncrementalFlow::from_optimum(&p, vec![c; n - 1], vec![0; n - 1], vec![0; n]).unwrap();
+        f.add_supply(0, 1).unwrap();
+        f.add_supply(n - 1, -1).unwrap();
+        f.reoptimize().unwrap();
+        assert_eq!(f.objective(), Ok(c * (n as i128 - 1)));
+        assert_optimal(&f);
+        // 2^62 units forced over an arc of cost POTENTIAL_LIMIT: about 2^185.
+        let mut p = FlowProblem::new(2);
+        p.supply = vec![1 << 62, -(1 << 62)];
+        p.add_arc(0, 1, 1 << 62, 1 << 62, 0);
+        let f = IncrementalFlow::from_optimum(&p, vec![POTENTIAL_LIMIT], vec![1 << 62], vec![0, 0])
+            .unwrap();
+        assert_eq!(f.objective(), Err(IncrementalError::Overflow));
+        // Costs and potentials at i128::MIN are refused, not negated.
+        let p = FlowProblem::new(1);
+        assert_eq!(
+            IncrementalFlow::from_optimum(&p, vec![], vec![], vec![i128::MIN]).err(),
+            Some(IncrementalError::Overflow)
+        );
     }
 
     /// A start leaves room for a quarter more arcs, so the first arcs a session adds do not
@@ -1516,7 +1719,7 @@ mod tests {
         assert_eq!(places(&f), before);
         f.reoptimize().unwrap();
         assert_optimal(&f);
-        assert_eq!(Ok(f.objective()), cold(&f.to_problem()));
+        assert_eq!(Ok(f.objective().unwrap()), cold(&f.to_problem()));
     }
 
     #[test]
@@ -1526,7 +1729,7 @@ mod tests {
         let sol = NetworkSimplex::solve(&net.p).unwrap();
         let cost = net.p.cost.iter().map(|&c| c as i128).collect();
         let mut f = IncrementalFlow::from_optimum(&net.p, cost, sol.flow, sol.potential).unwrap();
-        assert_eq!(f.objective(), -20);
+        assert_eq!(f.objective(), Ok(-20));
         // A second need of 2 that values resource 0 more: it takes resource 0 and the first
         // need moves one unit to resource 1.
         let v = f.add_node();
@@ -1534,7 +1737,7 @@ mod tests {
         let a = f.add_arc(net.res_nodes[0], v, 0, INFINITE, -15).unwrap();
         f.take_changed();
         let stats = f.reoptimize().unwrap();
-        assert_eq!(f.objective(), -34);
+        assert_eq!(f.objective(), Ok(-34));
         assert_eq!(f.flow(a), 2);
         assert!(stats.paths >= 1);
         let changed = f.take_changed();
@@ -1564,7 +1767,7 @@ mod tests {
         }
         let stats = f.reoptimize().unwrap();
         assert_optimal(&f);
-        assert_eq!(cold(&f.to_problem()).unwrap(), f.objective());
+        assert_eq!(cold(&f.to_problem()), Ok(f.objective().unwrap()));
         assert_eq!(stats.paths, 1);
         assert!(stats.settled <= 40, "{stats:?}");
     }

@@ -32,7 +32,7 @@ pub use incremental::{IncrementalError, IncrementalFlow, Reoptimized};
 pub use network_simplex::{lexicographic_weight, NetworkSimplex, WarmStart};
 pub use problem::{
     Basis, FlowError, FlowMethod, FlowProblem, FlowSolution, Infeasibility, InvalidNetwork,
-    INFINITE,
+    FLOW_LIMIT, INFINITE,
 };
 
 /// Min-cost flow with the method suited to the network: cost scaling on large sparse

@@ -162,14 +162,15 @@ pub(crate) fn brute_force_lexicographic(
 /// optimal for `cost`: an arc of positive reduced cost is at its lower bound, one of negative
 /// reduced cost at its upper bound (self-loops: the reduced cost is the cost).
 pub(crate) fn check_certificate(p: &FlowProblem, cost: &[i64], s: &FlowSolution) {
-    let mut balance = vec![0i64; p.nodes];
+    // In i128: flows near the solvers' limit add up beyond i64 at a node.
+    let mut balance = vec![0i128; p.nodes];
     for a in 0..p.arcs() {
         assert!(
             p.lower[a] <= s.flow[a] && s.flow[a] <= p.upper[a],
             "arc {a} out of bounds"
         );
-        balance[p.source[a]] += s.flow[a];
-        balance[p.target[a]] -= s.flow[a];
+        balance[p.source[a]] += s.flow[a] as i128;
+        balance[p.target[a]] -= s.flow[a] as i128;
         let rc = cost[a] as i128 + s.potential[p.source[a]] - s.potential[p.target[a]];
         if rc > 0 {
             assert_eq!(
@@ -184,7 +185,8 @@ pub(crate) fn check_certificate(p: &FlowProblem, cost: &[i64], s: &FlowSolution)
             );
         }
     }
-    assert_eq!(balance, p.supply, "flow not conserved");
+    let supply: Vec<i128> = p.supply.iter().map(|&x| x as i128).collect();
+    assert_eq!(balance, supply, "flow not conserved");
 }
 
 /// Assignment instances of up to 4 x 5 or 5 x 4 cells, costs in [-5, 20], some forbidden;

@@ -7,6 +7,13 @@ use std::cmp::Ordering;
 /// "No upper bound".
 pub const INFINITE: i64 = i64::MAX;
 
+/// The most flow one arc may carry: one less than [`INFINITE`], which reads as no bound.
+/// Network simplex refuses, before its first pivot, a network where some basis could put more
+/// on an arc ([`InvalidNetwork::FlowTooLarge`]), which keeps its pivots free of overflow
+/// checks; cost scaling, whose pushes add an excess to a residual capacity, declines beyond a
+/// quarter of it (and network simplex answers).
+pub const FLOW_LIMIT: i64 = INFINITE - 1;
+
 /// A min-cost flow instance. Node ids are `0..nodes`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlowProblem {
@@ -79,12 +86,24 @@ pub enum InvalidNetwork {
     CostVectorLength,
     #[error("costs too large for exact potentials")]
     CostsTooLarge,
+    /// A node's supply (lower bounds shifted in) beyond [`FLOW_LIMIT`].
     #[error("supplies too large")]
     SuppliesTooLarge,
     #[error("{nodes} nodes and {arcs} arcs: more than the 2^32 - 2 ids the solver stores")]
     TooManyIds { nodes: usize, arcs: usize },
     #[error("flow overflows i64")]
     FlowOverflow,
+    /// The flow one arc may have to carry is beyond [`FLOW_LIMIT`]: `total` is the positive
+    /// supplies (lower bounds shifted in) plus what arcs at their upper bounds can bring
+    /// across a cut, a bound on what a basis of the network can put on one arc.
+    #[error(
+        "flow too large: supplies and capacities allow up to {total} units on one arc, more \
+         than the 9223372036854775806 (i64::MAX - 1) one arc can carry"
+    )]
+    FlowTooLarge { total: i128 },
+    /// The optimal cost `sum flow * cost` does not fit `i128`.
+    #[error("objective too large: the optimal cost leaves the 128-bit range")]
+    ObjectiveTooLarge,
 }
 
 impl From<Infeasibility> for FlowError {
@@ -174,6 +193,74 @@ pub(crate) fn self_loop_flow(sign: Ordering, lo: i64, up: i64) -> Option<i64> {
     }
 }
 
+/// A cost type the objective is summed in.
+pub(crate) trait ObjectiveCost: Copy + Into<i128> {
+    /// Whether `flow * self` may leave `i128` for some `i64` flow (never for `i64` costs:
+    /// |flow * cost| <= 2^126; for `i128` costs of 2^64 and more).
+    fn wide(self) -> bool;
+}
+
+impl ObjectiveCost for i64 {
+    #[inline(always)]
+    fn wide(self) -> bool {
+        false
+    }
+}
+
+impl ObjectiveCost for i128 {
+    #[inline(always)]
+    fn wide(self) -> bool {
+        self.unsigned_abs() >= 1 << 64
+    }
+}
+
+/// The objective `sum flow[a] * cost[a]`, exact, or [`InvalidNetwork::ObjectiveTooLarge`]
+/// where it leaves `i128` (or, with `i128` costs, where one term does). Partial sums may
+/// leave `i128` where the total does not: the sum is kept in 192 bits (the low 128, and the
+/// carries out of them less the terms' sign extensions), and fits when the high part is the
+/// low part's sign. No branch per arc (it runs over every arc of a large network): a cost
+/// whose products may leave `i128` sends the sum to a checked pass.
+pub(crate) fn objective<C: ObjectiveCost>(
+    flow: &[i64],
+    cost: &[C],
+) -> Result<i128, InvalidNetwork> {
+    let (mut low, mut high, mut wide) = (0u128, 0i64, false);
+    for (&f, &c) in flow.iter().zip(cost) {
+        wide |= c.wide();
+        let term = (f as i128).wrapping_mul(c.into());
+        let (sum, carry) = low.overflowing_add(term as u128);
+        low = sum;
+        high += carry as i64 - (term < 0) as i64;
+    }
+    if wide {
+        return checked_objective(flow, cost);
+    }
+    let value = low as i128;
+    match (high, value < 0) {
+        (0, false) | (-1, true) => Ok(value),
+        _ => Err(InvalidNetwork::ObjectiveTooLarge),
+    }
+}
+
+/// [`objective`] with every term checked.
+#[cold]
+fn checked_objective<C: ObjectiveCost>(flow: &[i64], cost: &[C]) -> Result<i128, InvalidNetwork> {
+    let (mut low, mut high) = (0u128, 0i64);
+    for (&f, &c) in flow.iter().zip(cost) {
+        let term = (f as i128)
+            .checked_mul(c.into())
+            .ok_or(InvalidNetwork::ObjectiveTooLarge)?;
+        let (sum, carry) = low.overflowing_add(term as u128);
+        low = sum;
+        high += carry as i64 - (term < 0) as i64;
+    }
+    let value = low as i128;
+    match (high, value < 0) {
+        (0, false) | (-1, true) => Ok(value),
+        _ => Err(InvalidNetwork::ObjectiveTooLarge),
+    }
+}
+
 /// Shape checks shared by every entry point: consistent arrays, nodes in range, bounds ordered.
 pub(crate) fn check(p: &FlowProblem) -> Result<(), FlowError> {
     let m = p.arcs();
@@ -222,6 +309,14 @@ mod tests {
             Infeasibility::Unbalanced { sum: -4 }.to_string(),
             "supplies sum to -4, not 0"
         );
+        // The CLI's one line for a network beyond the limit.
+        let total = 5 * (i64::MAX / 4) as i128;
+        assert_eq!(
+            FlowError::from(InvalidNetwork::FlowTooLarge { total }).to_string(),
+            "invalid network: flow too large: supplies and capacities allow up to \
+             11529215046068469755 units on one arc, more than the 9223372036854775806 \
+             (i64::MAX - 1) one arc can carry"
+        );
     }
 
     #[test]
@@ -248,6 +343,29 @@ mod tests {
         );
         p.cost.pop();
         assert_eq!(check(&p), Err(FlowError::Invalid(InvalidNetwork::Lengths)));
+    }
+
+    #[test]
+    fn the_objective_is_exact_or_refused() {
+        let big = (i64::MAX - 1, i64::MIN);
+        // Two terms of about -2^126 reach -2^127 + 2^65: inside.
+        let two = objective(&[big.0, big.0], &[big.1, big.1]);
+        assert_eq!(two, Ok(2 * (big.0 as i128 * big.1 as i128)));
+        // Three leave i128 (about -1.5 * 2^127), in any order.
+        let refused = Err(InvalidNetwork::ObjectiveTooLarge);
+        assert_eq!(objective(&[big.0; 3], &[big.1; 3]), refused);
+        // Partial sums beyond i128 whose total is back inside: exact.
+        let flow = [big.0, big.0, big.0, big.0, big.0];
+        let cost = [i64::MIN, i64::MIN, i64::MIN, i64::MAX, i64::MAX];
+        let (down, up) = (
+            big.0 as i128 * i64::MIN as i128,
+            big.0 as i128 * i64::MAX as i128,
+        );
+        assert_eq!(objective(&flow, &cost), Ok(up + up + down + down + down));
+        // i128 costs: a term beyond i128 is refused.
+        assert_eq!(objective(&[2], &[i128::MAX / 2 + 1]), refused);
+        assert_eq!(objective(&[2], &[i128::MAX / 2]), Ok(i128::MAX - 1));
+        assert_eq!(objective::<i64>(&[], &[]), Ok(0));
     }
 
     #[test]
