@@ -2,13 +2,15 @@
 //! from-scratch solve of the same state; replaying the log rebuilds the same plan; event ids
 //! make retries idempotent.
 
+use crate::sessions_timed::naive_consumable_conflicts;
 use commonsnet_engine::batch::SplitMix64;
 use commonsnet_engine::session::{
-    parse_events, Applied, BatchScan, Event, LogReplay, LoggedEventId, Refusal, Session,
+    parse_events, Applied, BatchOutcome, BatchScan, BookingConflict, Event, LogReplay,
+    LoggedEventId, Refusal, Session,
 };
 use commonsnet_engine::{scenario_from_value, solve_with, Report, Scenario, SolveOptions};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn point(rng: &mut SplitMix64) -> (f64, f64) {
     (59.3 + rng.range(-0.05, 0.05), 18.0 + rng.range(-0.1, 0.1))
@@ -252,6 +254,7 @@ fn random_session(
 
 #[test]
 fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
+    let mut conflicts_seen = 0;
     for seed in 0..24u64 {
         let mut rng = SplitMix64::new(seed);
         let dims = team_dims(seed % 3 == 0);
@@ -262,10 +265,26 @@ fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
         for step in 0..30 {
             let batch = random_batch(&mut rng, &s, &mut next, dims);
             let events: Vec<Event> = parse_events(&batch).unwrap();
+            let conflicts_before = naive_consumable_conflicts(&s, |_| false);
             match s.apply(&events) {
                 Ok((out, applied)) => {
                     dispatched += out.dispatched.len();
                     log.extend(applied);
+                    // A capacity lowered below what is dispatched puts the bookings out
+                    // there in conflict: the batch lists the new ones, the session all.
+                    let now = naive_consumable_conflicts(&s, |_| false);
+                    let fresh: BTreeSet<_> = now.difference(&conflicts_before).cloned().collect();
+                    assert_eq!(
+                        conflict_keys(&out.conflicts),
+                        fresh,
+                        "seed {seed} step {step}"
+                    );
+                    assert_eq!(
+                        conflict_keys(&s.conflicts()),
+                        now,
+                        "seed {seed} step {step}"
+                    );
+                    conflicts_seen += fresh.len();
                 }
                 Err(e) => {
                     assert!(
@@ -291,6 +310,100 @@ fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
         assert_same_optimum(&s, &r, &format!("seed {seed} replay"));
         assert_eq!(s.dispatches(), r.dispatches(), "seed {seed}");
     }
+    assert!(conflicts_seen > 0, "no capacity lowered below a dispatch");
+}
+
+/// The keys (need, resource, start as bits) of a list of bookings in conflict.
+fn conflict_keys(conflicts: &[BookingConflict]) -> BTreeSet<(String, String, u64)> {
+    conflicts
+        .iter()
+        .map(|c| {
+            let b = &c.booking;
+            let start = b.start_h.map_or(0, f64::to_bits);
+            (b.need.clone(), b.resource.clone(), start)
+        })
+        .collect()
+}
+
+/// A van's capacity lowered below what is dispatched on it (a tank found half empty): the
+/// dispatch is not moved or dropped, it is listed as a conflict with what the re-plan would
+/// do once released, and the van gets nothing more. Releasing it lets the re-plan take the
+/// need; a log replay finds the same conflict.
+#[test]
+fn a_capacity_lowered_below_what_is_dispatched_lists_the_booking_and_moves_none() {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "van", "kind": "water", "capacity": {"water_l": 100}, "cost": 0},
+            {"id": "truck", "kind": "water", "capacity": {"water_l": 50}, "cost": 3}],
+        "needs": [
+            {"id": "a", "kind": "water", "demand": {"water_l": 60}, "priority": 2},
+            {"id": "b", "kind": "water", "demand": {"water_l": 30}}]}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let mut log = Vec::new();
+    fn step(s: &mut Session, log: &mut Vec<Applied>, v: Value) -> BatchOutcome {
+        let (out, applied) = s.apply(&parse_events(&v).unwrap()).unwrap();
+        log.extend(applied);
+        out
+    }
+    let out = step(
+        &mut s,
+        &mut log,
+        json!([{"type": "dispatched", "need": "a", "resource": "van"}]),
+    );
+    assert!(out.conflicts.is_empty());
+    let out = step(
+        &mut s,
+        &mut log,
+        json!([{"type": "resource_updated", "resource":
+            {"id": "van", "kind": "water", "capacity": {"water_l": 40}, "cost": 0}}]),
+    );
+    assert_eq!(conflict_keys(&out.conflicts), conflict_keys(&s.conflicts()));
+    let [c] = &out.conflicts[..] else {
+        panic!("one conflict: {:?}", out.conflicts)
+    };
+    assert_eq!(
+        (c.booking.need.as_str(), c.booking.resource.as_str()),
+        ("a", "van")
+    );
+    // Released, a would be served whole: the truck's 50 litres and 10 of the van's 40 (b
+    // takes the van's other 30).
+    let shares: BTreeMap<&str, f64> = c
+        .proposal
+        .iter()
+        .map(|p| (p.resource.as_str(), p.share))
+        .collect();
+    assert_eq!(shares.len(), 2, "{:?}", c.proposal);
+    assert!((shares["truck"] - 50.0 / 60.0).abs() < 1e-9, "{shares:?}");
+    assert!((shares["van"] - 10.0 / 60.0).abs() < 1e-9, "{shares:?}");
+    // Nothing moved: the dispatch stands, and the van has nothing left to plan.
+    assert_eq!(s.dispatches().len(), 1);
+    assert!(s.dispatches()[0].active);
+    assert!(s.plan().keys().all(|(r, _)| r != "van"), "{:?}", s.plan());
+    // A later batch does not list it again; the session still does.
+    let out = step(
+        &mut s,
+        &mut log,
+        json!([{"type": "need_added", "need":
+            {"id": "c", "kind": "water", "demand": {"water_l": 5}}}]),
+    );
+    assert!(out.conflicts.is_empty());
+    assert_eq!(s.conflicts().len(), 1);
+    // The log replays to the same conflict.
+    let mut r = Session::new(&init).unwrap();
+    for a in &log {
+        r.replay(a).unwrap();
+    }
+    r.replan_all();
+    assert_eq!(conflict_keys(&r.conflicts()), conflict_keys(&s.conflicts()));
+    // Released: the re-plan takes a, and the conflict is gone.
+    let out = step(
+        &mut s,
+        &mut log,
+        json!([{"type": "dispatch_released", "need": "a", "resource": "van"}]),
+    );
+    assert!(out.conflicts.is_empty() && s.conflicts().is_empty());
+    assert!(s.plan().keys().any(|(_, n)| n == "a"), "{:?}", s.plan());
 }
 
 #[test]

@@ -203,6 +203,43 @@ fn naive_conflicts(s: &Session) -> BTreeSet<(String, String, u64)> {
             }
         }
     }
+    out.extend(naive_consumable_conflicts(s, |d| REUSABLE.contains(&d)));
+    out
+}
+
+/// The bookings still out (active, not returned) that use a consumable dimension of which
+/// the session's dispatches use more than the resource's capacity as it stands now: what a
+/// timed session has dispatched is used up, returned or not; a snapshot session's returned
+/// dispatches give their amounts back. `reusable` says which dimensions are held over time
+/// instead (none for a snapshot session).
+pub(crate) fn naive_consumable_conflicts(
+    s: &Session,
+    reusable: impl Fn(&str) -> bool,
+) -> BTreeSet<(String, String, u64)> {
+    let timed = s.dispatches().iter().any(|d| d.start_h.is_some());
+    let mut out = BTreeSet::new();
+    for b in s.dispatches() {
+        if !b.active || b.returned_h.is_some() {
+            continue;
+        }
+        let r = s.resource(&b.resource).unwrap();
+        for (dim, &a) in &b.amounts {
+            if reusable(dim) || a <= 0.0 {
+                continue;
+            }
+            let cap = r.capacity.get(dim).copied().unwrap_or(0.0);
+            let used: f64 = s
+                .dispatches()
+                .iter()
+                .filter(|d| d.resource == b.resource && (timed || d.active))
+                .map(|d| d.amounts.get(dim).copied().unwrap_or(0.0))
+                .sum();
+            if used > cap + 1e-6 * cap.max(1.0) {
+                let start = b.start_h.map_or(0, f64::to_bits);
+                out.insert((b.need.clone(), b.resource.clone(), start));
+            }
+        }
+    }
     out
 }
 

@@ -36,7 +36,8 @@ pub struct EventsRequest {
     /// `policy.reusable`, no start is planned before the clock, a dispatch is a booking whose
     /// resource, start and share never move, and `resource_returned` records the return at the
     /// clock (one loan: that of its optional `need`, else the earliest started); a return
-    /// after the booking's end lists the bookings it leaves over capacity as `conflicts`.
+    /// after the booking's end lists the bookings it leaves over capacity as `conflicts`, as
+    /// does a `resource_updated` that lowers a capacity below what is dispatched on it.
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
 }
@@ -213,7 +214,8 @@ pub struct SessionState {
     /// The session clock (hours): the latest `at` of its events; absent before the first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock: Option<f64>,
-    /// The confirmed bookings in conflict now (a resource came back late), each with what the
+    /// The confirmed bookings in conflict now (a resource came back late, or its capacity
+    /// was lowered below what is dispatched on it), each with what the
     /// re-plan proposes once they are all released; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<commonsnet_engine::session::BookingConflict>,

@@ -208,8 +208,8 @@ pub struct BatchOutcome {
     pub dispatched: Vec<Dispatch>,
     /// Needs and resources re-planned (the touched components).
     pub replanned_needs: usize,
-    /// Confirmed bookings that the batch left over capacity (a late return), each with what
-    /// the re-plan proposes instead.
+    /// Confirmed bookings that the batch left over capacity (a late return, a capacity
+    /// lowered below what is dispatched), each with what the re-plan proposes instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<BookingConflict>,
 }
@@ -405,7 +405,7 @@ struct Pending {
     /// The planned start of every need whose start changed since the last flush, before.
     start_before: BTreeMap<String, Option<f64>>,
     /// The bookings in conflict before the first staged batch (need, resource, start).
-    conflicts_before: Option<BTreeSet<(String, String, u64)>>,
+    conflicts_before: BTreeSet<(String, String, u64)>,
     /// Needs and resources whose plan entries an event removed since the last re-plan: the
     /// warm model writes them again even when the entity ends as it was (`warm.rs`).
     cleared_needs: BTreeSet<String>,
@@ -711,13 +711,11 @@ impl Session {
     }
 
     /// Every confirmed booking in conflict now (its resource over capacity at some instant
-    /// of its occupation, after a late return), with what the re-plan would propose once
-    /// they are all released; they stay listed until `dispatch_released` or a return ends
-    /// them. Empty in a session without time.
+    /// of its occupation after a late return, or its capacity lowered below what the
+    /// dispatches use), with what the re-plan would propose once they are all released;
+    /// they stay listed until `dispatch_released`, a return or a capacity raised again ends
+    /// them.
     pub fn conflicts(&self) -> Vec<BookingConflict> {
-        if !self.timed {
-            return Vec::new();
-        }
         self.open_conflicts
             .get_or_init(|| self.compute_conflicts())
             .clone()

@@ -88,7 +88,7 @@ impl Session {
             self.pending = Some(Pending {
                 dims: self.dims.len(),
                 coupled: self.couples_groups(),
-                conflicts_before: self.timed.then(|| self.conflict_keys()),
+                conflicts_before: self.conflict_keys(),
                 ..Pending::default()
             });
         }
@@ -218,13 +218,14 @@ impl Session {
         }
         // The batch answers the bookings it put in conflict; working them out prepares the
         // list of all of them that `conflicts` answers until the next change.
-        let conflicts = match &p.conflicts_before {
-            Some(before) if !self.conflict_keys().is_subset(before) => self
-                .conflicts()
+        let before = &p.conflicts_before;
+        let conflicts = if self.conflict_keys().is_subset(before) {
+            Vec::new()
+        } else {
+            self.conflicts()
                 .into_iter()
                 .filter(|c| !before.contains(&c.key()))
-                .collect(),
-            _ => Vec::new(),
+                .collect()
         };
         Flushed {
             changed,
@@ -309,6 +310,47 @@ impl Session {
                 continue;
             };
             let r = &self.resources[ri];
+            // Consumable capacity (every dimension of a snapshot session): what the
+            // dispatches use, counted as `recompute_residual` counts it, against the
+            // capacity as it stands now (a `resource_updated` may have lowered it). Every
+            // booking still out that uses such a dimension is in conflict: which one gives
+            // way is the coordinator's choice.
+            let counted = |d: &Dispatch| self.timed || d.active;
+            let mut dims: Vec<&String> = ks
+                .iter()
+                .flat_map(|&k| self.dispatches[k].amounts.keys())
+                .filter(|dim| !(self.timed && self.policy.reusable.contains(*dim)))
+                .collect();
+            dims.sort();
+            dims.dedup();
+            for dim in dims {
+                let cap = r.capacity.get(dim).copied().unwrap_or(0.0);
+                let amount = |k: usize| self.dispatches[k].amounts.get(dim).copied().unwrap_or(0.0);
+                let used: f64 = ks
+                    .iter()
+                    .filter(|&&k| counted(&self.dispatches[k]))
+                    .map(|&k| amount(k))
+                    .sum();
+                if used <= cap + 1e-6 * cap.max(1.0) {
+                    continue;
+                }
+                for &k in &ks {
+                    let d = &self.dispatches[k];
+                    if d.active && d.returned_h.is_none() && amount(k) > 0.0 {
+                        let key = (
+                            d.need.clone(),
+                            d.resource.clone(),
+                            d.start_h.map_or(0, f64::to_bits),
+                        );
+                        if !out.iter().any(|(x, _)| *x == key) {
+                            out.push((key, k));
+                        }
+                    }
+                }
+            }
+            if !self.timed {
+                continue;
+            }
             let spans: Vec<(usize, f64, f64)> = ks
                 .iter()
                 .filter_map(|&k| {
