@@ -11,6 +11,7 @@ use commonsnet_api::routes::{write_result, Wanted, ARROW_STREAM, PARQUET};
 use commonsnet_api::store::PAGE_ROWS;
 use commonsnet_engine::batch::{rows_to_batch, RunRow};
 use serde_json::json;
+use std::collections::HashMap;
 use std::io::Read;
 
 /// Runs of [`several_pages_job`]: more than one page, the last one partly filled.
@@ -64,15 +65,18 @@ fn arrow_batches(body: &[u8]) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// The record batches of a Parquet file, as written.
+/// The record batches of a Parquet file, as written: with the file's schema, metadata
+/// included (the reader's batches carry the columns alone).
 fn parquet_batches(body: &[u8]) -> Vec<RecordBatch> {
     let mut file = tempfile::tempfile().unwrap();
     std::io::Write::write_all(&mut file, body).unwrap();
-    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let schema = builder.schema().clone();
+    builder
         .build()
         .unwrap()
-        .map(Result::unwrap)
+        .map(|b| b.unwrap().with_schema(schema.clone()).unwrap())
         .collect()
 }
 
@@ -104,7 +108,30 @@ fn a_result_of_several_pages_is_the_whole_table_in_every_format() {
         "the JSON answer differs from the whole-table one"
     );
 
+    // The tables say how the runs were made, as `commonsnet simulate`'s do: the request's
+    // seed, replicates, policies in order, perturbation and explain, the time limit as the
+    // server capped it (`serve --time-limit`, 60 s by default) and the engine's version.
+    let provenance: HashMap<String, String> = [
+        ("engine_version", commonsnet_engine::VERSION.to_string()),
+        ("seed", "5".into()),
+        ("replicates", (RUNS / 2).to_string()),
+        (
+            "policies",
+            r#"[{"label":"greedy"},{"label":"coverage"}]"#.into(),
+        ),
+        (
+            "perturb",
+            r#"{"demand":0.3,"failures":0.2,"travel_time":0.0}"#.into(),
+        ),
+        ("time_limit_s", "60".into()),
+        ("explain", "true".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("commonsnet.{k}"), v))
+    .collect();
     let table = rows_to_batch(&rows).unwrap();
+    let schema = table.schema().as_ref().clone().with_metadata(provenance);
+    let table = table.with_schema(std::sync::Arc::new(schema)).unwrap();
     let r = call("GET", &s.url(&path), &[("Accept", ARROW_STREAM)], None);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some(ARROW_STREAM));
@@ -190,7 +217,7 @@ fn a_result_is_written_holding_a_page_not_the_whole() {
     for wanted in [Wanted::Json, Wanted::Arrow, Wanted::Parquet] {
         let mut out = ByteCount(0);
         let (written, largest) =
-            largest_allocation(|| write_result("j", pages(), wanted, &mut out));
+            largest_allocation(|| write_result("j", pages(), wanted, HashMap::new(), &mut out));
         written.unwrap();
         eprintln!(
             "{wanted:?}: {} bytes written, largest allocation {largest} bytes",

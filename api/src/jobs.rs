@@ -30,8 +30,8 @@ use crate::error::{Code, UserError};
 use crate::store::{JobStatus, JobStore, SqliteJobs, StoreError};
 use commonsnet_datasets::generate::{Clock, Generated, GENERATORS, MAX_SCALE};
 use commonsnet_engine::batch::{
-    named_policy, panic_message, rows_to_batch, run_each, Batch, BatchError, BatchSettings,
-    Perturbation, PolicySpec, RunRow, ScenarioSource, SourceError,
+    named_policy, panic_message, run_each, Batch, BatchError, BatchSettings, Perturbation,
+    PolicySpec, RunRow, ScenarioSource, SourceError,
 };
 use commonsnet_engine::input::policy_from_value;
 use commonsnet_engine::{scenario_from_value, InputIssue, Policy, Scenario};
@@ -748,7 +748,7 @@ impl JobRunner {
                 total: batch.total(),
             });
         }
-        let table = rows_to_batch(&rows).map_err(JobError::ResultTable)?;
+        let table = batch.table(&rows).map_err(JobError::ResultTable)?;
         commonsnet_datasets::write_batch(
             &self.store.result_path(id),
             &table,

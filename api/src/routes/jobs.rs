@@ -4,8 +4,8 @@ use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
-use crate::jobs::JobRequest;
-use crate::store::{run_pages, JobInfo, JobStatus, PgStore, StoreError, PAGE_ROWS};
+use crate::jobs::{JobError, JobRequest};
+use crate::store::{run_pages, JobInfo, JobStatus, JobStore, PgStore, StoreError, PAGE_ROWS};
 use crate::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -15,6 +15,7 @@ use axum::Json;
 use commonsnet_datasets::frames::ParquetStream;
 use commonsnet_engine::batch::{rows_to_batch, RunRow};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -257,8 +258,16 @@ pub(super) async fn job_result(
     // The first page is read before the answer starts too, so that a store out of reach is
     // still a 503 to retry rather than a transfer that fails.
     let store = st.store.clone();
-    let (s, jid) = (store.clone(), id.clone());
-    let first = blocking(move || s.runs_from(&jid, 0, PAGE_ROWS)).await??;
+    let (s, jid, limit) = (store.clone(), id.clone(), st.config.time_limit_s);
+    let (first, provenance) = blocking(move || {
+        let first = s.runs_from(&jid, 0, PAGE_ROWS)?;
+        let provenance = match wanted {
+            Wanted::Json => HashMap::new(),
+            Wanted::Arrow | Wanted::Parquet => provenance(&*s, &jid, limit)?,
+        };
+        Ok::<_, StoreError>((first, provenance))
+    })
+    .await??;
     let content_type = match wanted {
         Wanted::Json => "application/json",
         Wanted::Arrow => ARROW_STREAM,
@@ -271,19 +280,45 @@ pub(super) async fn job_result(
         // (its key is the job and run index), and a replica stores no run of a job that is
         // no longer queued or running.
         let pages = std::iter::once(Ok(first.rows)).chain(run_pages(&*store, &id, first.next));
-        write_result(&id, pages, wanted, out)
+        write_result(&id, pages, wanted, provenance, out)
     });
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// How a job's runs were made, as its result tables' schema metadata ([`Batch::provenance`],
+/// what `commonsnet simulate` writes): from the request stored with the job, its time limit
+/// capped by this server's `--time-limit` as the runner caps it. Empty, with a warning, for a
+/// request this binary no longer reads (a job stored by an older one): the rows still come.
+fn provenance(
+    store: &dyn JobStore,
+    id: &str,
+    server_time_limit_s: f64,
+) -> Result<HashMap<String, String>, StoreError> {
+    let Some(spec) = store.request(id)? else {
+        return Ok(HashMap::new());
+    };
+    let batch = serde_json::from_str::<JobRequest>(&spec)
+        .map_err(JobError::Spec)
+        .and_then(|r| r.into_batch(server_time_limit_s));
+    Ok(match batch {
+        Ok(batch) => batch.provenance(),
+        Err(error) => {
+            tracing::warn!(job = id, %error, "the job's request no longer reads: its result has no provenance");
+            HashMap::new()
+        }
+    })
 }
 
 /// A finished job's result from its rows, a page at a time in run order, as `wanted`: the
 /// JSON document of [`JobResult`] (written row by row, byte for byte what serde writes for the
 /// whole), an Arrow IPC stream of a record batch per page, or a Parquet file of a row group per
-/// page. Only one page is in memory at a time, whatever the job's size.
+/// page, with `provenance` as the table's schema metadata. Only one page is in memory at a
+/// time, whatever the job's size.
 pub fn write_result(
     id: &str,
     pages: impl Iterator<Item = Result<Vec<RunRow>, StoreError>>,
     wanted: Wanted,
+    provenance: HashMap<String, String>,
     mut out: impl Write + Send,
 ) -> Result<(), InternalError> {
     if wanted == Wanted::Json {
@@ -303,13 +338,21 @@ pub fn write_result(
         return Ok(());
     }
     // `rows_to_batch` has the same columns whatever the rows: every page fits this schema.
-    let schema = rows_to_batch(&[])?.schema();
+    let schema = Arc::new(
+        rows_to_batch(&[])?
+            .schema()
+            .as_ref()
+            .clone()
+            .with_metadata(provenance),
+    );
     // Tables: the first page even if it is empty (a job of no runs is one empty batch, as
     // before), no empty page after it (the last one, when the runs fill whole pages).
     let batches = pages
         .enumerate()
         .filter(|(k, page)| *k == 0 || page.as_ref().map_or(true, |rows| !rows.is_empty()))
-        .map(|(_, page)| Ok::<_, InternalError>(rows_to_batch(&page?)?));
+        .map(|(_, page)| {
+            Ok::<_, InternalError>(rows_to_batch(&page?)?.with_schema(schema.clone())?)
+        });
     if wanted == Wanted::Arrow {
         let mut w = arrow_ipc::writer::StreamWriter::try_new(out, &schema)?;
         for batch in batches {
@@ -317,7 +360,7 @@ pub fn write_result(
         }
         w.finish()?;
     } else {
-        let mut w = ParquetStream::new(out, schema)?;
+        let mut w = ParquetStream::new(out, schema.clone())?;
         for batch in batches {
             w.write(&batch?)?;
         }

@@ -152,6 +152,8 @@ pub trait JobStore: Send + Sync {
     fn check(&self) -> Result<(), StoreError>;
     /// Store a new job, durably, as `queued`.
     fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError>;
+    /// The request a job was submitted with (its JSON as stored); `None` for an unknown id.
+    fn request(&self, id: &str) -> Result<Option<String>, StoreError>;
     /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
     fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError>;
     /// The tenant's jobs, newest first.

@@ -689,6 +689,16 @@ impl JobStore for PgStore {
             .map(|_| ())
     }
 
+    fn request(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt("SELECT spec FROM jobs WHERE id = $1", &[&id])
+                .await?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
     fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;

@@ -289,6 +289,10 @@ impl JobStore for SqliteJobs {
     }
 
     /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
+    fn request(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.spec(id)?.map(|(spec, _)| spec))
+    }
+
     fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
         let conn = self.conn();
         let row = conn
