@@ -387,8 +387,8 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
     let limit = arc_bytes
         .saturating_mul(ASN_CELLS_PER_BYTE)
         .clamp(ASN_MIN_CELLS, MAX_ASSIGNMENT_CELLS);
-    if left.checked_mul(right).is_none_or(|cells| cells > limit) {
-        return Err(ParseError::at(
+    let too_large = || {
+        ParseError::at(
             header_line,
             Problem::MatrixTooLarge {
                 left,
@@ -396,9 +396,12 @@ pub fn parse_asn_with_sense(bytes: &[u8], sense: Sense) -> Result<AssignmentProb
                 arc_bytes,
                 limit,
             },
-        ));
+        )
+    };
+    if left.checked_mul(right).is_none_or(|cells| cells > limit) {
+        return Err(too_large());
     }
-    let mut p = AssignmentProblem::sparse(left, right);
+    let mut p = AssignmentProblem::sparse(left, right).map_err(|_| too_large())?;
     for (s, t, c, line) in arcs {
         if !is_left(s) || is_left(t) {
             return Err(ParseError::at(

@@ -267,7 +267,7 @@ impl SubModel<'_> {
             .map(|&n| (s.needs[n].priority * kp as f64).round() as i64)
             .collect();
         let build = |w: &dyn Fn(usize) -> i64| {
-            let mut p = AssignmentProblem::sparse(rows, cols);
+            let mut p = AssignmentProblem::sparse(rows, cols).ok()?;
             for (j, &e) in self.edges.iter().enumerate() {
                 let edge = &net.edges[e];
                 p.add(row_of[&edge.need()], col_of[&edge.resource()], w(j));
@@ -279,7 +279,7 @@ impl SubModel<'_> {
                     }
                 }
             }
-            p
+            Some(p)
         };
         let edge_row = |j: usize| row_of[&net.edges[self.edges[j]].need()];
         let plan = build(&|j| {
@@ -289,7 +289,7 @@ impl SubModel<'_> {
                 0
             };
             money[j] - v
-        });
+        })?;
         let a = solve_assignment(&plan).ok()?;
         let x: Vec<f64> = self
             .edges
@@ -306,7 +306,7 @@ impl SubModel<'_> {
             .collect();
         // Duals of the stage that sets the main objective.
         let (duals, scale) = if coverage {
-            let v_only = build(&|j| -value[edge_row(j)]);
+            let v_only = build(&|j| -value[edge_row(j)])?;
             (solve_assignment(&v_only).ok()?, kp as f64)
         } else {
             (a, kc as f64)

@@ -175,7 +175,7 @@ fn assignment(c: &mut Criterion) {
     // Sparse and rectangular (shortest augmenting paths): 2,000 rows of 20 allowed columns
     // out of 4,000, the engine's one-to-one shape with an "unserved" column per row.
     let (rows, cols) = (2000, 4000);
-    let mut sparse = AssignmentProblem::sparse(rows, cols);
+    let mut sparse = AssignmentProblem::sparse(rows, cols).unwrap();
     for r in 0..rows {
         for _ in 0..20 {
             let c = rng.below(rows as u64) as usize;

@@ -57,13 +57,18 @@ impl AssignmentProblem {
         AssignmentProblem { rows, cols, cost }
     }
 
-    /// Every pair forbidden until [`AssignmentProblem::add`] allows it.
-    pub fn sparse(rows: usize, cols: usize) -> Self {
-        AssignmentProblem {
+    /// Every pair forbidden until [`AssignmentProblem::add`] allows it. The matrix is dense
+    /// (`rows x cols` cells), so dimensions whose product leaves `usize` are refused here,
+    /// before anything is allocated; the caller bounds the cells it is willing to hold.
+    pub fn sparse(rows: usize, cols: usize) -> Result<Self, InvalidAssignment> {
+        let cells = rows
+            .checked_mul(cols)
+            .ok_or(InvalidAssignment::MatrixSize { rows, cols, len: 0 })?;
+        Ok(AssignmentProblem {
             rows,
             cols,
-            cost: vec![FORBIDDEN; rows * cols],
-        }
+            cost: vec![FORBIDDEN; cells],
+        })
     }
 
     /// Allow pair `(r, c)` at cost `w`; of parallel pairs the cheapest counts.
@@ -488,8 +493,17 @@ mod tests {
     }
 
     #[test]
+    fn a_matrix_beyond_usize_is_refused_before_it_is_allocated() {
+        assert!(matches!(
+            AssignmentProblem::sparse(usize::MAX / 2, 3),
+            Err(InvalidAssignment::MatrixSize { .. })
+        ));
+        assert_eq!(AssignmentProblem::sparse(0, 5).unwrap().cost.len(), 0);
+    }
+
+    #[test]
     fn sparse_problems_keep_the_cheapest_parallel_pair() {
-        let mut p = AssignmentProblem::sparse(2, 2);
+        let mut p = AssignmentProblem::sparse(2, 2).unwrap();
         p.add(0, 0, 7);
         p.add(0, 0, 4);
         p.add(1, 1, 1);
@@ -504,7 +518,7 @@ mod tests {
     #[test]
     fn errors_name_the_fault() {
         // Both rows can only use column 0: the second cannot be assigned.
-        let mut p = AssignmentProblem::sparse(2, 2);
+        let mut p = AssignmentProblem::sparse(2, 2).unwrap();
         p.add(0, 0, 1);
         p.add(1, 0, 1);
         assert_eq!(solve_assignment(&p), Err(AssignmentError::Infeasible(1)));
