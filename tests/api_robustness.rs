@@ -306,6 +306,84 @@ fn a_last_event_id_ahead_of_the_session_is_refused() {
     assert_eq!(got[0].0, 3);
 }
 
+/// A batch of many bad events is answered with the first problems listed and the rest
+/// counted, not one detail each (a body of a million `0`s made an 82 MB answer and a
+/// gigabyte of server memory); a batch past the events bound is refused whole; a long id and
+/// a key given twice are named as what they are.
+#[test]
+fn a_batch_of_bad_events_gets_a_bounded_answer() {
+    let s = Server::in_temp_dir(&[]);
+    let id = two_teams_session(&s, None);
+    let post = |body: String| {
+        call(
+            "POST",
+            &s.url(&format!("/v1/sessions/{id}/events")),
+            &[("Content-Type", "application/json")],
+            Some(body.as_bytes()),
+        )
+    };
+    let zeros = |n: usize| format!("{{\"events\": [{}]}}", vec!["0"; n].join(","));
+    let r = post(zeros(30_000));
+    assert_eq!(r.status, 422);
+    let details = r.json()["error"]["details"].as_array().unwrap().clone();
+    assert_eq!(
+        details.len(),
+        10_001,
+        "the first 10,000 problems and a count"
+    );
+    assert_eq!(details[0]["table"], "events[0]");
+    assert_eq!(details[0]["message"], "expected an object");
+    assert_eq!(
+        details[10_000]["message"],
+        "20000 more problem(s) not listed (the first 10000 are)"
+    );
+    assert_eq!(
+        error(&r).2,
+        "malformed events; first: events[0]: expected an object"
+    );
+    assert!(r.body.len() < 2_000_000, "{} bytes", r.body.len());
+
+    let r = post(zeros(100_001));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!([{"table": "events", "row": null, "field": null,
+            "message": "100001 events in one batch: at most 100000; split the batch"}])
+    );
+
+    let long = "n".repeat(1025);
+    let r = events(&s, &id, json!([{"type": "need_withdrawn", "id": long}]));
+    assert_eq!(
+        error(&r),
+        (
+            422,
+            "invalid_input".to_string(),
+            "malformed events; first: events[0].id: 1025 bytes long: ids and names are at most \
+             1024 bytes"
+                .to_string()
+        )
+    );
+    let r = events(&s, &id, json!([{"type": 5}]));
+    assert_eq!(
+        error(&r).2,
+        "malformed events; first: events[0].type: expected a string, got a number"
+    );
+    let r = post(r#"{"events": [{"type": "need_withdrawn", "id": "a", "id": "b"}]}"#.into());
+    assert_eq!(
+        error(&r),
+        (
+            422,
+            "invalid_input".to_string(),
+            "a key given twice: body.events[0].id: duplicate key (line 1, column 54): a key may \
+             appear only once in an object"
+                .to_string()
+        )
+    );
+    // Nothing was applied by any of them.
+    let state = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
+    assert_eq!(state["seq"], 0);
+}
+
 /// A `--body-limit-mib` whose bytes overflow is refused at start, not wrapped to a tiny limit.
 #[test]
 fn serve_refuses_a_body_limit_beyond_the_address_space() {
@@ -458,4 +536,55 @@ fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
         start.elapsed()
     );
     drop(hog);
+}
+
+/// Large bodies are decoded within a budget (`serve --decode-budget-mib`): with 1 MiB, a
+/// scenario of 1.5 MB waits, unread, while another large upload holds the budget, and is
+/// solved once that one goes away; a small body (a session's events, a small solve) is served
+/// meanwhile.
+#[test]
+fn large_bodies_wait_for_the_decode_budget_and_small_ones_do_not() {
+    use std::io::Write;
+    let s = Server::in_temp_dir(&["--decode-budget-mib", "1"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // The first large upload: its headers and a first kilobyte, then nothing.
+    let mut hog = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        hog,
+        "POST /v1/solve HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2000000\r\n\r\n{}",
+        " ".repeat(1024)
+    )
+    .unwrap();
+    hog.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let scenario = json!({"resources": [{"id": "r", "kind": "water", "capacity": {"l": 5}}],
+        "needs": [{"id": "n", "kind": "water", "demand": {"l": 3}}]});
+    // JSON allows the blanks: 1.5 MB that decode to a two-row scenario.
+    let large = format!("{}{}", " ".repeat(1_500_000), scenario);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = s.url("/v1/solve");
+    let waiting = std::thread::spawn(move || {
+        let r = call(
+            "POST",
+            &url,
+            &[("Content-Type", "application/json")],
+            Some(large.as_bytes()),
+        );
+        tx.send(r.status).unwrap();
+    });
+    // Small bodies are not held up.
+    let r = post_json(&s, "/v1/solve", &scenario, None);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let id = two_teams_session(&s, None);
+    let r = events(&s, &id, json!([{"type": "need_withdrawn", "id": "x"}]));
+    assert_eq!(r.status, 409, "answered, not held up");
+    assert!(
+        rx.recv_timeout(Duration::from_secs(1)).is_err(),
+        "the large body was decoded while the budget was held"
+    );
+    // The first upload goes away: its share of the budget comes back.
+    drop(hog);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(60)), Ok(200));
+    waiting.join().unwrap();
 }

@@ -66,6 +66,9 @@ fn rejects(edit: impl Fn(&mut Value), at: &str, msg: &str) {
 fn every_bad_input_is_reported_with_table_row_and_field() {
     rejects(|v| v["resources"][1]["id"] = json!("r1"), "resources[1].id", "duplicate id");
     rejects(|v| v["needs"][1]["id"] = json!("n1"), "needs[1].id", "duplicate id");
+    rejects(|v| v["needs"][0]["id"] = json!("n".repeat(1025)), "needs[0].id", "1025 bytes long: ids and names are at most 1024 bytes");
+    rejects(|v| v["resources"][0]["kind"] = json!("é".repeat(513)), "resources[0].kind", "1026 bytes long");
+    rejects(|v| v["needs"][0]["demand"] = json!({"x".repeat(2000): 1}), "needs[0].demand", "a dimension name 2000 bytes long");
     rejects(|v| v["links"][1]["resource"] = json!("ghost"), "links[1].resource", "unknown resource id");
     rejects(|v| v["links"][0]["need"] = json!("ghost"), "links[0].need", "unknown need id");
     rejects(|v| v["resources"][0]["capacity"]["beds"] = json!(-1), "resources[0].capacity.beds", "negative");
@@ -150,4 +153,31 @@ fn an_empty_scenario_is_valid_and_reports_zeros() {
     assert_eq!(v["objective"].to_string(), "0.0");
     assert_eq!(v["coverage_value"].to_string(), "0.0");
     assert_eq!(v["cost"].to_string(), "0.0");
+}
+
+/// The link builder keeps a bit set of skills per resource: 60,000 distinct skills over 30,000
+/// resources (28 million words) are refused naming the field, before any is made (a million
+/// over 200,000 resources asked for 25 GB and aborted the process).
+#[test]
+fn too_many_distinct_skills_are_refused_before_the_link_builder_holds_them() {
+    let words = 30_000 * 60_000_usize.div_ceil(64);
+    rejects(
+        |v| {
+            let r = v["resources"][1].clone();
+            let resources = v["resources"].as_array_mut().unwrap();
+            for i in 0..30_000 {
+                let mut more = r.clone();
+                more["id"] = json!(format!("extra{i}"));
+                resources.push(more);
+            }
+            let skills: Vec<String> = (0..60_000).map(|i| format!("s{i}")).collect();
+            resources[0]["skills"] = json!(skills);
+        },
+        "resources.skills",
+        &format!(
+            "60000 distinct skills over 30002 resources make {} words of skill sets, more than 25000000",
+            30_002 * 60_000_usize.div_ceil(64)
+        ),
+    );
+    assert!(words > 25_000_000);
 }

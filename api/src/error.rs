@@ -190,6 +190,11 @@ impl UserError {
         Self::new(Code::NotFound, format!("{what} not found"))
     }
 
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     pub fn with_details(mut self, details: Vec<Value>) -> Self {
         self.details = details;
         self

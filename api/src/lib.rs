@@ -51,6 +51,11 @@ pub struct Config {
     /// Synchronous solves that may wait for a worker, each holding its scenario; beyond it
     /// `POST /v1/solve` answers 429.
     pub max_waiting_solves: usize,
+    /// MiB of large request bodies (1 MiB and above) being decoded at once: a body's JSON or
+    /// table becomes tens of times its size in memory while it is read into a scenario (a
+    /// 62 MB body of numbers peaked at 6.6 GB), so more wait for their turn, unread, instead
+    /// of a handful of them filling the machine. A body above the budget takes all of it.
+    pub decode_budget_mib: usize,
     /// Job results streamed at once; beyond it `GET /v1/jobs/{id}/result` answers 429 (0:
     /// none, a replica that only runs jobs). Each holds one of tokio's blocking threads (512)
     /// until its client has read it, and the store's calls run on the same threads: slow
@@ -86,6 +91,7 @@ impl Config {
             time_limit_s: 60.0,
             solve_workers: cores,
             max_waiting_solves: 64,
+            decode_budget_mib: 64,
             max_result_streams: 64,
             job_threads: cores,
             sessions: sessions::SessionLimits::default(),
@@ -193,6 +199,8 @@ pub struct AppState {
     pub tenants: Option<Tenants>,
     pub metrics: Arc<metrics::Metrics>,
     pub solve_slots: Arc<Semaphore>,
+    /// MiB of large bodies being decoded (`Config::decode_budget_mib`).
+    pub decode_budget: Arc<Semaphore>,
     /// Job results being streamed (`Config::max_result_streams`).
     pub result_streams: Arc<Semaphore>,
     /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
@@ -325,6 +333,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
+        decode_budget: Arc::new(Semaphore::new(config.decode_budget_mib.max(1))),
         result_streams: Arc::new(Semaphore::new(config.max_result_streams)),
         solves_waiting: Arc::default(),
         config: config.clone(),

@@ -1064,6 +1064,9 @@ impl Actor {
                     let mut live = self.hub.live();
                     match rx.try_recv() {
                         Ok(m) => m,
+                        // A stream subscribed since the check above (`subscribe` holds the
+                        // same lock): it would get a closed stream at once.
+                        Err(_) if self.changes.receiver_count() > 0 => continue,
                         Err(_) => {
                             if live
                                 .get(&self.id)

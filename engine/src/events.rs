@@ -1,7 +1,9 @@
 //! Session events as SPEC section 4 spells them in JSON, and their parsing: every problem is
 //! reported with the event's index and field. The session state machine takes parsed events.
 
-use crate::input::{scenario_from_value, InputIssue};
+use crate::input::{
+    kind_of, name_too_long, scenario_from_value, InputIssue, MAX_ISSUES, MAX_NAME_BYTES,
+};
 use crate::model::{Need, Resource};
 use serde_json::{json, Value};
 
@@ -159,23 +161,45 @@ fn issue(i: usize, field: Option<&str>, message: impl Into<String>) -> InputIssu
     }
 }
 
-/// Parse the `events` list of a request: every problem is reported with the event's index.
+/// Most events in one batch: a coordinator's batch is a few, a bulk load some thousands.
+pub const MAX_EVENTS: usize = 100_000;
+
+/// Parse the `events` list of a request: every problem is reported with the event's index,
+/// the first [`MAX_ISSUES`] of them listed and the rest counted (a body of a million bad
+/// events had a million problems: a response 40 times the body, and a gigabyte of memory).
 pub fn parse_events(list: &Value) -> Result<Vec<Event>, Vec<InputIssue>> {
-    let Some(items) = list.as_array() else {
-        return Err(vec![InputIssue {
-            table: "events".into(),
-            row: None,
-            field: None,
-            message: "expected a list of events".into(),
-        }]);
+    let whole = |message: String| InputIssue {
+        table: "events".into(),
+        row: None,
+        field: None,
+        message,
     };
+    let Some(items) = list.as_array() else {
+        return Err(vec![whole("expected a list of events".into())]);
+    };
+    if items.len() > MAX_EVENTS {
+        return Err(vec![whole(format!(
+            "{} events in one batch: at most {MAX_EVENTS}; split the batch",
+            items.len()
+        ))]);
+    }
     let mut issues = Vec::new();
+    let mut unlisted = 0;
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match parse_event(i, item) {
             Ok(e) => events.push(e),
-            Err(mut e) => issues.append(&mut e),
+            Err(e) => {
+                let room = MAX_ISSUES.saturating_sub(issues.len());
+                unlisted += e.len().saturating_sub(room);
+                issues.extend(e.into_iter().take(room));
+            }
         }
+    }
+    if unlisted > 0 {
+        issues.push(whole(format!(
+            "{unlisted} more problem(s) not listed (the first {MAX_ISSUES} are)"
+        )));
     }
     if issues.is_empty() {
         Ok(events)
@@ -188,7 +212,17 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
     let Some(obj) = v.as_object() else {
         return Err(vec![issue(i, None, "expected an object")]);
     };
-    let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+    let ty = match obj.get("type") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(t)) => t.as_str(),
+        Some(other) => {
+            return Err(vec![issue(
+                i,
+                Some("type"),
+                format!("expected a string, got {}", kind_of(other)),
+            )])
+        }
+    };
     let (allowed, entity): (&[&str], Option<&str>) = match ty {
         "need_added" | "need_updated" => (&["need"], Some("need")),
         "resource_added" | "resource_updated" => (&["resource"], Some("resource")),
@@ -228,7 +262,7 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
             issues.push(issue(
                 i,
                 Some("event_id"),
-                "expected a string of 1-200 characters",
+                "expected a string of 1-200 bytes (UTF-8)",
             ));
             None
         }
@@ -252,6 +286,9 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
     }
     let id_of = |k: &str| -> Result<String, Vec<InputIssue>> {
         match obj.get(k) {
+            Some(Value::String(s)) if s.len() > MAX_NAME_BYTES => {
+                Err(vec![issue(i, Some(k), name_too_long(s.len()))])
+            }
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
             _ => Err(vec![issue(i, Some(k), "expected a non-empty string id")]),
         }

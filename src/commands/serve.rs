@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Synchronous solves that may wait for a worker; beyond it POST /v1/solve answers 429.
     #[arg(long, default_value_t = 64)]
     max_waiting_solves: usize,
+    /// MiB of large request bodies (1 MiB and above) decoded at once; more wait, unread. A
+    /// body becomes tens of times its size in memory while it is decoded.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    decode_budget_mib: u32,
     /// Job results downloaded at once; beyond it GET /v1/jobs/{id}/result answers 429 (0: none,
     /// for a replica that only runs jobs).
     #[arg(long, default_value_t = 64)]
@@ -114,6 +118,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     }
     config.max_waiting_solves = args.max_waiting_solves;
     config.max_result_streams = usize::from(args.max_result_streams);
+    config.decode_budget_mib = args.decode_budget_mib as usize;
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),

@@ -126,7 +126,16 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
         JsonError::Syntax(e) => {
             UserError::new(Code::InvalidJson, format!("body is not valid JSON: {e}"))
         }
-        dup => UserError::invalid_input(&dup.into_invalid_input("body")),
+        // Named as what it is on every route (not "invalid scenario" on the events route).
+        dup => {
+            let e = dup.into_invalid_input("body");
+            let first = e
+                .issues
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            UserError::invalid_input(&e).with_message(format!("a key given twice: {first}"))
+        }
     })?;
     // Through `serde_path_to_error`, so that a value of the wrong type names where it is
     // (`generator.count`), not only what was expected.
@@ -165,6 +174,41 @@ pub(super) fn check_encoding(headers: &HeaderMap) -> Result<(), UserError> {
 }
 
 /// Read a request body within the server's body timeout (408 when the client is too slow).
+/// Bodies below this are decoded without waiting for the decode budget: a coordinator's
+/// batch of events is never held up behind a large scenario.
+const SMALL_BODY: usize = 1 << 20;
+
+/// A share of `AppState::decode_budget` for decoding a body of `bytes` (one unit a MiB, at
+/// most the whole budget), held while the body becomes a scenario or a request; `None` for a
+/// small body. Waits while larger bodies are being decoded: the body waits unread.
+pub(super) async fn decode_share(
+    st: &AppState,
+    bytes: usize,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+    if bytes < SMALL_BODY {
+        return Ok(None);
+    }
+    let units = bytes
+        .div_ceil(SMALL_BODY)
+        .min(st.config.decode_budget_mib.max(1));
+    let units = u32::try_from(units).unwrap_or(u32::MAX);
+    st.decode_budget
+        .clone()
+        .acquire_many_owned(units)
+        .await
+        .map(Some)
+        .map_err(|_| InternalError::ShuttingDown.into())
+}
+
+/// The size a request says its body has (`Content-Length`), or the body limit when it does
+/// not say (a chunked upload).
+pub(super) fn declared_length(st: &AppState, headers: &HeaderMap) -> usize {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .map_or(st.config.body_limit, |n| n.min(st.config.body_limit))
+}
+
 pub(super) async fn read_body(st: &Arc<AppState>, req: Request) -> Result<Bytes, UserError> {
     check_encoding(req.headers())?;
     match tokio::time::timeout(st.config.body_timeout, Bytes::from_request(req, st)).await {
@@ -233,16 +277,18 @@ pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, Interna
 pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
     req: Request,
-) -> Result<T, UserError> {
+) -> Result<T, ApiError> {
     let ctype = content_type(req.headers());
     if !matches!(ctype.as_str(), "application/json" | "") {
         return Err(UserError::new(
             Code::UnsupportedMediaType,
             format!("Content-Type {ctype:?}: send application/json"),
-        ));
+        )
+        .into());
     }
+    let _share = decode_share(st, declared_length(st, req.headers())).await?;
     let bytes = read_body(st, req).await?;
-    parse_json(&bytes)
+    Ok(parse_json(&bytes)?)
 }
 
 /// Path parameters (`{id}`, `{need}`, `{name}`), as axum's `Path` takes them, refused in the

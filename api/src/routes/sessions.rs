@@ -150,8 +150,8 @@ pub(super) async fn session_events(
             .iter()
             .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
             .collect();
-        UserError::unprocessable(format!("{} problem(s) in the events", issues.len()))
-            .with_details(details)
+        let first = issues.first().map(ToString::to_string).unwrap_or_default();
+        UserError::unprocessable(format!("malformed events; first: {first}")).with_details(details)
     })?;
     let hub = st.sessions.clone();
     let rx = blocking(move || hub.events(&id, &tenant, events)).await??;

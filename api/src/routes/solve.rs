@@ -226,9 +226,11 @@ pub(super) async fn solve(
     let ctype = content_type(req.headers());
     let (scenario, explain) = match ctype.as_str() {
         "application/json" | "" => {
+            let share = decode_share(&st, declared_length(&st, req.headers())).await?;
             let bytes = read_body(&st, req).await?;
             // Off the async runtime: validating a large scenario takes a while.
             blocking(move || {
+                let _share = share;
                 let mut value: Value = parse_json(&bytes)?;
                 let explain =
                     explain_flag(value.as_object_mut().and_then(|m| m.remove("explain")))?;
@@ -240,6 +242,7 @@ pub(super) async fn solve(
         }
         "multipart/form-data" => {
             check_encoding(req.headers())?;
+            let _share = decode_share(&st, declared_length(&st, req.headers())).await?;
             let form = Multipart::from_request(req, &st)
                 .await
                 .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;

@@ -15,8 +15,9 @@ pub use arrow::numeric_cell;
 mod json;
 mod validate;
 /// The most links a scenario may have (explicit or rule-built).
-pub use validate::MAX_LINKS;
+pub(crate) use validate::{kind_of, name_too_long};
 pub(crate) use validate::{need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES};
+pub use validate::{MAX_ISSUES, MAX_LINKS, MAX_NAME_BYTES};
 
 use crate::model::{Policy, Scenario};
 use arrow::rows_from_batches;

@@ -17,6 +17,10 @@ pub const MAX_LINKS: usize = 50_000_000;
 /// The most per-dimension entries of one array of the model (8 bytes each: 1.6 GB).
 pub const MAX_DIM_ENTRIES: usize = 200_000_000;
 
+/// Most 64-bit words of the link builder's skill sets (one set per resource, a bit per
+/// distinct skill): 200 MB. A million skills on 200,000 resources asked for 25 GB.
+pub const MAX_SKILL_WORDS: usize = 25_000_000;
+
 /// How field names are spelled in messages: JSON paths, or the columns of SPEC's table layout.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldStyle {
@@ -127,6 +131,16 @@ pub(crate) fn timed_columns<'a>(
 /// Text holding U+0000 is refused: no name means it, and PostgreSQL's JSON types and many
 /// readers of the result files (C strings, terminals) cannot take it.
 const NUL_TEXT: &str = "must not contain the character U+0000 (NUL)";
+
+/// The longest id or name (an entity's id, kind, community, a skill, a dimension), in bytes:
+/// each is repeated in every plan row, change, log entry and answer that names it, so one of
+/// a megabyte made every one of them a megabyte.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// The refusal of a name longer than [`MAX_NAME_BYTES`].
+pub(crate) fn name_too_long(len: usize) -> String {
+    format!("{len} bytes long: ids and names are at most {MAX_NAME_BYTES} bytes")
+}
 
 /// Why a time model of `columns` (link, start) pairs is refused: above
 /// [`MAX_TIMED_COLUMNS`]. The scenario's validator and a live session's events both use it.
@@ -256,6 +270,10 @@ impl Validator {
                 self.issue(r, key, NUL_TEXT);
                 None
             }
+            Some(Value::String(s)) if s.len() > MAX_NAME_BYTES => {
+                self.issue(r, key, name_too_long(s.len()));
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
                 self.issue(r, key, format!("expected a string, got {}", kind_of(v)));
@@ -336,6 +354,9 @@ impl Validator {
                         Value::String(s) if s.contains('\0') => {
                             self.issue(r, &format!("{key}[{i}]"), NUL_TEXT)
                         }
+                        Value::String(s) if s.len() > MAX_NAME_BYTES => {
+                            self.issue(r, &format!("{key}[{i}]"), name_too_long(s.len()))
+                        }
                         Value::String(s) if !s.is_empty() => {
                             out.insert(s.clone());
                         }
@@ -369,6 +390,15 @@ impl Validator {
                     }
                     if dim.contains('\0') {
                         self.issue(r, &field, NUL_TEXT);
+                        continue;
+                    }
+                    if dim.len() > MAX_NAME_BYTES {
+                        // Not the field's path: it holds the name.
+                        self.issue(
+                            r,
+                            key,
+                            format!("a dimension name {}", name_too_long(dim.len())),
+                        );
                         continue;
                     }
                     match v {
@@ -831,8 +861,14 @@ impl Validator {
     /// SPEC's time model: every reusable dimension is some resource's, and no need's window
     /// holds more candidate starts than `policy.max_starts` (the model's size stays bounded).
     fn time_checks(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy) {
+        // One pass over the resources, not one per reusable name (a million names over
+        // 100,000 resources took minutes).
+        let held: std::collections::HashSet<&str> = resources
+            .iter()
+            .flat_map(|r| r.capacity.keys().map(String::as_str))
+            .collect();
         for dim in &policy.reusable {
-            if !resources.iter().any(|r| r.capacity.contains_key(dim)) {
+            if !held.contains(dim.as_str()) {
                 self.push(
                     "policy",
                     None,
@@ -885,6 +921,25 @@ impl Validator {
                 format!(
                     "{d} dimensions over {} resources and needs make {rows} entries, more than {MAX_DIM_ENTRIES}: use fewer dimensions",
                     resources.len() + needs.len()
+                ),
+            );
+            return;
+        }
+        // The link builder keeps a bit set of skills per resource.
+        let skills: std::collections::HashSet<&str> = resources
+            .iter()
+            .flat_map(|r| r.skills.iter().map(String::as_str))
+            .collect();
+        let words = resources.len().saturating_mul(skills.len().div_ceil(64));
+        if words > MAX_SKILL_WORDS {
+            self.push(
+                "resources",
+                None,
+                Some("skills".into()),
+                format!(
+                    "{} distinct skills over {} resources make {words} words of skill sets, more than {MAX_SKILL_WORDS}: use fewer distinct skills",
+                    skills.len(),
+                    resources.len()
                 ),
             );
             return;
@@ -1013,7 +1068,7 @@ impl Validator {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
