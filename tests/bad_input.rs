@@ -66,6 +66,7 @@ fn rejects(edit: impl Fn(&mut Value), at: &str, msg: &str) {
 fn every_bad_input_is_reported_with_table_row_and_field() {
     rejects(|v| v["resources"][1]["id"] = json!("r1"), "resources[1].id", "duplicate id");
     rejects(|v| v["needs"][1]["id"] = json!("n1"), "needs[1].id", "duplicate id");
+    rejects(|v| v["resources"][0]["capacity"]["beds"] = json!(1e300), "resources[0].capacity.beds", "1e300 is too large: magnitudes above");
     rejects(|v| v["needs"][0]["id"] = json!("n".repeat(1025)), "needs[0].id", "1025 bytes long: ids and names are at most 1024 bytes");
     rejects(|v| v["resources"][0]["kind"] = json!("é".repeat(513)), "resources[0].kind", "1026 bytes long");
     rejects(|v| v["needs"][0]["demand"] = json!({"x".repeat(2000): 1}), "needs[0].demand", "a dimension name 2000 bytes long");

@@ -474,6 +474,15 @@ fn body_limit_and_full_queue() {
         let r = oversized(&s, path, 2 << 20);
         assert_eq!((r.status, r.code().as_str()), (413, "body_too_large"));
     }
+    // A multipart part past the limit is the same 413 (it was a 400 bad_multipart).
+    let big = vec![b'x'; 2 << 20];
+    let r = solve_multipart(&s, &[("resources", "text/csv", &big)]);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (413, "body_too_large"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 
     let first = submit_long_job(&s);
     wait_job(&s, &first, None, 60, |v| v["status"] == "running");

@@ -263,9 +263,11 @@ fn small_contract_fixes() {
         "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}"#;
     let r = call("POST", &s.url("/v1/solve"), &with(&[]), Some(dup));
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    // Named as the CLI names it: table, row and field.
+    let d = &r.json()["error"]["details"][0];
     assert_eq!(
-        r.json()["error"]["details"][0]["field"],
-        "resources[0].capacity.u"
+        (&d["table"], &d["row"], &d["field"]),
+        (&json!("resources"), &json!(0), &json!("capacity.u"))
     );
     let job = br#"{"scenarios": [{"resources": [], "needs": [], "policy": {"objective": "cost",
         "objective": "coverage"}}]}"#;

@@ -207,11 +207,11 @@ fn naive_conflicts(s: &Session) -> BTreeSet<(String, String, u64)> {
     out
 }
 
-/// The bookings still out (active, not returned) that use a consumable dimension of which
-/// the session's dispatches use more than the resource's capacity as it stands now: what a
-/// timed session has dispatched is used up, returned or not; a snapshot session's returned
-/// dispatches give their amounts back. `reusable` says which dimensions are held over time
-/// instead (none for a snapshot session).
+/// The bookings still out (active, not returned; over time, not started by the clock) that
+/// use a consumable dimension of which the session's dispatches use more than the resource's
+/// capacity as it stands now: what a timed session has dispatched is used up, returned or
+/// not; a snapshot session's returned dispatches give their amounts back. `reusable` says
+/// which dimensions are held over time instead (none for a snapshot session).
 pub(crate) fn naive_consumable_conflicts(
     s: &Session,
     reusable: impl Fn(&str) -> bool,
@@ -219,7 +219,8 @@ pub(crate) fn naive_consumable_conflicts(
     let timed = s.dispatches().iter().any(|d| d.start_h.is_some());
     let mut out = BTreeSet::new();
     for b in s.dispatches() {
-        if !b.active || b.returned_h.is_some() {
+        let started = s.clock().zip(b.start_h).is_some_and(|(now, t)| t < now);
+        if !b.active || b.returned_h.is_some() || (timed && started) {
             continue;
         }
         let r = s.resource(&b.resource).unwrap();

@@ -188,6 +188,42 @@ impl Tenants {
 }
 
 /// State shared by every handler.
+/// The memory large request bodies may take while they are decoded, in MiB
+/// (`Config::decode_budget_mib`): a body of 1 MiB or more, once read, takes a unit a MiB (the
+/// whole budget at most) until its scenario or request is built, and waits while the budget
+/// is taken. Smaller bodies take none: a coordinator's events never wait behind a scenario.
+pub struct DecodeBudget {
+    units: Arc<Semaphore>,
+    mib: usize,
+}
+
+/// A body's share of the [`DecodeBudget`] (`None` for a small body); given back when dropped.
+pub type Share = Option<tokio::sync::OwnedSemaphorePermit>;
+
+impl DecodeBudget {
+    /// Bodies below this take no share.
+    pub const SMALL_BODY: usize = 1 << 20;
+
+    pub fn new(mib: usize) -> DecodeBudget {
+        let mib = mib.clamp(1, Semaphore::MAX_PERMITS);
+        DecodeBudget {
+            units: Arc::new(Semaphore::new(mib)),
+            mib,
+        }
+    }
+
+    /// The share of a body of `bytes`, once the budget has room for it. An error only when
+    /// the budget is closed.
+    pub async fn share(&self, bytes: usize) -> Result<Share, tokio::sync::AcquireError> {
+        if bytes < Self::SMALL_BODY {
+            return Ok(None);
+        }
+        let units = bytes.div_ceil(Self::SMALL_BODY).min(self.mib);
+        let units = u32::try_from(units).unwrap_or(u32::MAX);
+        self.units.clone().acquire_many_owned(units).await.map(Some)
+    }
+}
+
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn JobStore>,
@@ -200,7 +236,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub solve_slots: Arc<Semaphore>,
     /// MiB of large bodies being decoded (`Config::decode_budget_mib`).
-    pub decode_budget: Arc<Semaphore>,
+    pub decode_budget: DecodeBudget,
     /// Job results being streamed (`Config::max_result_streams`).
     pub result_streams: Arc<Semaphore>,
     /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
@@ -333,7 +369,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
-        decode_budget: Arc::new(Semaphore::new(config.decode_budget_mib.max(1))),
+        decode_budget: DecodeBudget::new(config.decode_budget_mib),
         result_streams: Arc::new(Semaphore::new(config.max_result_streams)),
         solves_waiting: Arc::default(),
         config: config.clone(),
@@ -393,4 +429,36 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod decode_budget_tests {
+    use super::DecodeBudget;
+    use futures_util::FutureExt;
+
+    /// A large body takes a unit a MiB (at most the whole budget); another waits until the
+    /// budget has room, and a small body never waits.
+    #[test]
+    fn large_bodies_wait_for_room_and_small_ones_do_not() {
+        let mib = DecodeBudget::SMALL_BODY;
+        let budget = DecodeBudget::new(4);
+        let first = budget.share(3 * mib).now_or_never().unwrap().unwrap();
+        assert!(first.as_ref().is_some_and(|p| p.num_permits() == 3));
+        // Two more MiB do not fit beside the first's three.
+        assert!(budget.share(2 * mib).now_or_never().is_none());
+        // One does; a small body takes nothing.
+        let one = budget.share(mib).now_or_never().unwrap().unwrap();
+        assert!(budget
+            .share(mib - 1)
+            .now_or_never()
+            .unwrap()
+            .unwrap()
+            .is_none());
+        // A body above the whole budget takes all of it, once all of it is free.
+        let mut all = Box::pin(budget.share(100 * mib));
+        assert!((&mut all).now_or_never().is_none());
+        drop((first, one));
+        let all = all.now_or_never().unwrap().unwrap();
+        assert_eq!(all.as_ref().map(|p| p.num_permits()), Some(4));
+    }
 }

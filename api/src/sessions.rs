@@ -188,7 +188,8 @@ fn replay_log_paged(
     };
     let at_batch = |seq: i64, e: &dyn std::fmt::Display| bad(format!("batch {seq}: {e}"));
     let value: Value = serde_json::from_str(scenario).map_err(|e| bad(e.to_string()))?;
-    let initial = commonsnet_engine::scenario_from_value(&value).map_err(|e| bad(e.to_string()))?;
+    let initial = commonsnet_engine::input::scenario_from_logged_value(&value)
+        .map_err(|e| bad(e.to_string()))?;
     // The first row of the log's trailing rows that end with no re-plan point: a burst
     // answered before its re-plan, when its follow-up was never logged (`Rebuilt::owed`).
     let (mut entries, mut last_checkpoint, mut unplanned_from) = (0, None, None);

@@ -170,6 +170,20 @@ impl<'a> DataLine<'a> {
     }
 }
 
+/// The bytes of a file's lines that are not comments: what the problem line's counts are
+/// checked against (20 MB of comments bought 20 million nodes, 2.8 GB, before).
+fn data_bytes(bytes: &[u8]) -> usize {
+    lines(bytes)
+        .filter(|(_, l)| {
+            // Blank lines and comments (`c`, alone or before a blank) back nothing.
+            let t = l.trim_ascii_start();
+            let comment = t.first() == Some(&b'c') && t.get(1).is_none_or(u8::is_ascii_whitespace);
+            !t.is_empty() && !comment
+        })
+        .map(|(_, l)| l.len() + 1)
+        .sum()
+}
+
 /// Walk a DIMACS file of problem type `kind`: comments skipped, exactly one problem line
 /// first, `n` and `a` lines handed on, and the declared arc count checked.
 fn scan<'a>(
@@ -196,7 +210,10 @@ fn scan<'a>(
                 if declared.is_some() {
                     return Err(ParseError::at(ln, Problem::SecondProblemLine));
                 }
-                let (n, m) = problem_line(&mut first, ln, kind, bytes.len())?;
+                // A floor for small hand-made files of mostly isolated nodes (65,536 nodes
+                // are a few megabytes).
+                let backed = data_bytes(bytes).max(1 << 16);
+                let (n, m) = problem_line(&mut first, ln, kind, backed)?;
                 on(Event::Header {
                     nodes: n,
                     arcs: m,
@@ -602,6 +619,25 @@ mod tests {
         );
         let e = parse_orlib_assign(b"1\n\n9223372036854775807\n").unwrap_err();
         assert!(e.to_string().starts_with("line 3: cost"), "{e}");
+    }
+
+    /// A megabyte of comments bought a node a byte (20 MB of them, 20 million nodes and
+    /// 2.8 GB); only data lines count now.
+    #[test]
+    fn comments_buy_no_nodes() {
+        let padding = "c padding padding padding padding padding padding padding padding\n";
+        // 660 kB of comments and a problem line of 100,000 isolated nodes: more than the
+        // file's 15 data bytes back, or the floor of 65,536 nodes any file may have.
+        let text = format!("{}p min 100000 0\n", padding.repeat(10_000));
+        let e = parse_min(text.as_bytes()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("more than a file of 65536 bytes (comments aside) can hold"),
+            "{e}"
+        );
+        // Within the floor, isolated nodes are read.
+        let text = format!("{}p min 65536 0\n", padding.repeat(10_000));
+        assert_eq!(parse_min(text.as_bytes()).unwrap().nodes, 65_536);
     }
 
     /// The reviewer's `sparse.asn`: a megabyte of comments bought 128 cells a byte (a 963 MB

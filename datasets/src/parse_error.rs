@@ -47,7 +47,7 @@ pub enum Problem {
     SizeOutOfRange { nodes: i64, arcs: i64 },
     #[error(
         "the problem line declares {nodes} nodes and {arcs} arcs, more than a file of \
-         {file_len} bytes can hold"
+         {file_len} bytes (comments aside) can hold"
     )]
     SizeBeyondFile {
         nodes: usize,

@@ -34,6 +34,9 @@ pub enum InvalidAssignment {
         cols: usize,
         len: usize,
     },
+    /// A matrix of `rows x cols` cells that no allocation can hold.
+    #[error("{rows} x {cols} cells are more than memory can address")]
+    TooManyCells { rows: usize, cols: usize },
     /// Path lengths could leave the range kept free of overflow.
     #[error("costs too large")]
     CostsTooLarge,
@@ -58,12 +61,14 @@ impl AssignmentProblem {
     }
 
     /// Every pair forbidden until [`AssignmentProblem::add`] allows it. The matrix is dense
-    /// (`rows x cols` cells), so dimensions whose product leaves `usize` are refused here,
-    /// before anything is allocated; the caller bounds the cells it is willing to hold.
+    /// (`rows x cols` cells), so dimensions no allocation can hold are refused here, before
+    /// anything is allocated; the caller bounds the cells it is willing to hold.
     pub fn sparse(rows: usize, cols: usize) -> Result<Self, InvalidAssignment> {
+        // Past `isize::MAX` bytes the allocation itself would panic ("capacity overflow").
         let cells = rows
             .checked_mul(cols)
-            .ok_or(InvalidAssignment::MatrixSize { rows, cols, len: 0 })?;
+            .filter(|&c| c <= isize::MAX as usize / std::mem::size_of::<i64>())
+            .ok_or(InvalidAssignment::TooManyCells { rows, cols })?;
         Ok(AssignmentProblem {
             rows,
             cols,
@@ -496,7 +501,12 @@ mod tests {
     fn a_matrix_beyond_usize_is_refused_before_it_is_allocated() {
         assert!(matches!(
             AssignmentProblem::sparse(usize::MAX / 2, 3),
-            Err(InvalidAssignment::MatrixSize { .. })
+            Err(InvalidAssignment::TooManyCells { .. })
+        ));
+        // A product within usize, but more bytes than an allocation may have.
+        assert!(matches!(
+            AssignmentProblem::sparse(1 << 31, 1 << 31),
+            Err(InvalidAssignment::TooManyCells { .. })
         ));
         assert_eq!(AssignmentProblem::sparse(0, 5).unwrap().cost.len(), 0);
     }

@@ -2,7 +2,7 @@
 //! the limits (size, time, encoding, content type), ids; and the Arrow stream answers.
 
 use crate::error::{ApiError, Code, InternalError, UserError};
-use crate::AppState;
+use crate::{AppState, Share};
 use arrow_array::RecordBatch;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
@@ -118,6 +118,15 @@ pub(super) fn body_rejection(e: BytesRejection) -> UserError {
 /// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
 /// (unknown fields included) is 422.
 pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserError> {
+    parse_json_as(bytes, "body")
+}
+
+/// [`parse_json`] of a document that is table `root` (`"scenario"`: a key given twice in
+/// `resources[0]` is named as row 0 of `resources`, as the CLI names it; `"policy"`).
+pub(super) fn parse_json_as<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    root: &str,
+) -> Result<T, UserError> {
     use commonsnet_engine::input::{parse_json as strict, JsonError};
     // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route; a key
     // repeated in any object of the body (serde would keep the last silently) is a 422 that
@@ -128,13 +137,13 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
         }
         // Named as what it is on every route (not "invalid scenario" on the events route).
         dup => {
-            let e = dup.into_invalid_input("body");
+            let e = dup.into_invalid_input(root);
             let first = e
                 .issues
                 .first()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            UserError::invalid_input(&e).with_message(format!("a key given twice: {first}"))
+            UserError::invalid_input(&e).with_message(first)
         }
     })?;
     // Through `serde_path_to_error`, so that a value of the wrong type names where it is
@@ -174,41 +183,16 @@ pub(super) fn check_encoding(headers: &HeaderMap) -> Result<(), UserError> {
 }
 
 /// Read a request body within the server's body timeout (408 when the client is too slow).
-/// Bodies below this are decoded without waiting for the decode budget: a coordinator's
-/// batch of events is never held up behind a large scenario.
-const SMALL_BODY: usize = 1 << 20;
-
-/// A share of `AppState::decode_budget` for decoding a body of `bytes` (one unit a MiB, at
-/// most the whole budget), held while the body becomes a scenario or a request; `None` for a
-/// small body. Waits while larger bodies are being decoded: the body waits unread.
-pub(super) async fn decode_share(
-    st: &AppState,
-    bytes: usize,
-) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
-    if bytes < SMALL_BODY {
-        return Ok(None);
-    }
-    let units = bytes
-        .div_ceil(SMALL_BODY)
-        .min(st.config.decode_budget_mib.max(1));
-    let units = u32::try_from(units).unwrap_or(u32::MAX);
+/// A share of the decode budget (`AppState::decode_budget`) for a body of `bytes` already
+/// read, held while it becomes a scenario or a request.
+pub(super) async fn decode_share(st: &AppState, bytes: usize) -> Result<Share, ApiError> {
     st.decode_budget
-        .clone()
-        .acquire_many_owned(units)
+        .share(bytes)
         .await
-        .map(Some)
         .map_err(|_| InternalError::ShuttingDown.into())
 }
 
-/// The size a request says its body has (`Content-Length`), or the body limit when it does
-/// not say (a chunked upload).
-pub(super) fn declared_length(st: &AppState, headers: &HeaderMap) -> usize {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .map_or(st.config.body_limit, |n| n.min(st.config.body_limit))
-}
-
+/// Read a request body whole, within the body limit and `--body-timeout-s`.
 pub(super) async fn read_body(st: &Arc<AppState>, req: Request) -> Result<Bytes, UserError> {
     check_encoding(req.headers())?;
     match tokio::time::timeout(st.config.body_timeout, Bytes::from_request(req, st)).await {
@@ -278,6 +262,15 @@ pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
     req: Request,
 ) -> Result<T, ApiError> {
+    Ok(json_body_held(st, req).await?.0)
+}
+
+/// [`json_body`] with its share of the decode budget, for a handler that goes on decoding
+/// the value (a scenario validated, a job's scenarios) and keeps the share until it is done.
+pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
+    st: &Arc<AppState>,
+    req: Request,
+) -> Result<(T, Share), ApiError> {
     let ctype = content_type(req.headers());
     if !matches!(ctype.as_str(), "application/json" | "") {
         return Err(UserError::new(
@@ -286,9 +279,9 @@ pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
         )
         .into());
     }
-    let _share = decode_share(st, declared_length(st, req.headers())).await?;
     let bytes = read_body(st, req).await?;
-    Ok(parse_json(&bytes)?)
+    let share = decode_share(st, bytes.len()).await?;
+    Ok((parse_json(&bytes)?, share))
 }
 
 /// Path parameters (`{id}`, `{need}`, `{name}`), as axum's `Path` takes them, refused in the

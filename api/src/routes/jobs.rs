@@ -52,9 +52,11 @@ pub(super) async fn submit_job(
     Tenant(tenant): Tenant,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let request: JobRequest = json_body(&st, req).await?;
-    // Off the runtime: inline scenarios are validated, under each policy too.
+    let (request, share): (JobRequest, _) = json_body_held(&st, req).await?;
+    // Off the runtime: inline scenarios are validated, under each policy too, within the
+    // body's share of the decode budget.
     let (request, total) = blocking(move || {
+        let _share = share;
         let total = request.validate();
         (request, total)
     })

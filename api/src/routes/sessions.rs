@@ -64,12 +64,14 @@ pub(super) async fn create_session(
     Tenant(tenant): Tenant,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let body: SessionRequest = json_body(&st, req).await?;
+    let (body, share): (SessionRequest, _) = json_body_held(&st, req).await?;
     let id = new_id();
     let hub = st.sessions.clone();
     let (sid, raw) = (id.clone(), body.scenario);
-    // Validated off the async runtime, with the session's creation.
+    // Validated off the async runtime, with the session's creation, within the body's share
+    // of the decode budget.
     let (needs, resources) = blocking(move || {
+        let _share = share;
         let scenario = scenario_from_value(&raw).map_err(|e| UserError::invalid_input(&e))?;
         hub.create(&sid, &tenant, &scenario, &raw)?;
         Ok::<_, ApiError>((scenario.needs().len(), scenario.resources().len()))

@@ -57,13 +57,38 @@ fn explain_flag(value: Option<Value>) -> Result<bool, UserError> {
     }
 }
 
+/// The parts of a solve's multipart form as they arrived, before any is decoded.
+pub(super) struct FormParts {
+    /// `resources`, `needs`, `links`: the bytes, and whether CSV.
+    tables: [Option<(axum::body::Bytes, bool)>; 3],
+    policy: Option<Value>,
+    name: Option<String>,
+    explain: bool,
+}
+
+impl FormParts {
+    /// The bytes of its parts, as sent.
+    fn bytes(&self) -> usize {
+        let tables: usize = self.tables.iter().flatten().map(|(b, _)| b.len()).sum();
+        tables + self.name.as_ref().map_or(0, String::len)
+    }
+}
+
+/// A request body past the server's limit, as every route answers it (413).
+fn too_large() -> UserError {
+    UserError::new(
+        Code::BodyTooLarge,
+        "request body exceeds the server's limit",
+    )
+}
+
 /// Read the multipart form of `POST /v1/solve`: table parts (Arrow IPC stream or file, Parquet,
 /// or CSV when the part's file name ends in `.csv` or its type is `text/csv`) `resources`,
 /// `needs`, optional `links`, a `policy` JSON part, an optional `name` text part and an
-/// optional `explain` part (`true` or `false`). The scenario and the explain flag.
-pub(super) async fn scenario_from_multipart(
-    mut form: Multipart,
-) -> Result<(Scenario, bool), ApiError> {
+/// optional `explain` part (`true` or `false`). Only the reading: the caller's body timeout
+/// covers this, not the decoding ([`scenario_from_parts`]), so a body that arrived in time is
+/// never answered 408 because its tables take long to read.
+pub(super) async fn read_form(mut form: Multipart) -> Result<FormParts, ApiError> {
     // The parts as sent (bytes, and whether CSV): read into tables and validated off the
     // async runtime once every part is in.
     let mut tables: [Option<(axum::body::Bytes, bool)>; 3] = [None, None, None];
@@ -75,10 +100,7 @@ pub(super) async fn scenario_from_multipart(
     let bad = |m: String| UserError::new(Code::BadMultipart, m);
     while let Some(field) = form.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            UserError::new(
-                Code::BodyTooLarge,
-                "request body exceeds the server's limit",
-            )
+            too_large()
         } else {
             bad(format!("malformed multipart body: {}", e.body_text()))
         }
@@ -96,19 +118,24 @@ pub(super) async fn scenario_from_multipart(
             || field
                 .content_type()
                 .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/csv"));
-        let data = field
-            .bytes()
-            .await
-            .map_err(|e| bad(format!("part {part:?}: {}", e.body_text())))?;
+        let data = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                bad(format!("part {part:?}: {}", e.body_text()))
+            }
+        })?;
         let slot = match part.as_str() {
             "resources" => 0,
             "needs" => 1,
             "links" => 2,
             "policy" => {
-                policy = Some(parse_json::<Value>(&data).map_err(|e| UserError {
-                    message: format!("part \"policy\": {}", e.message),
-                    ..e
-                })?);
+                policy = Some(
+                    parse_json_as::<Value>(&data, "policy").map_err(|e| UserError {
+                        message: format!("part \"policy\": {}", e.message),
+                        ..e
+                    })?,
+                );
                 continue;
             }
             "name" => {
@@ -140,6 +167,23 @@ pub(super) async fn scenario_from_multipart(
         };
         tables[slot] = Some((data, csv));
     }
+    Ok(FormParts {
+        tables,
+        policy,
+        name,
+        explain,
+    })
+}
+
+/// The scenario and the explain flag of a solve's form ([`read_form`]), decoded off the
+/// async runtime.
+pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, bool), ApiError> {
+    let FormParts {
+        tables,
+        policy,
+        name,
+        explain,
+    } = parts;
     let missing: Vec<&str> = ["resources", "needs"]
         .iter()
         .zip(&tables)
@@ -226,12 +270,12 @@ pub(super) async fn solve(
     let ctype = content_type(req.headers());
     let (scenario, explain) = match ctype.as_str() {
         "application/json" | "" => {
-            let share = decode_share(&st, declared_length(&st, req.headers())).await?;
             let bytes = read_body(&st, req).await?;
+            let share = decode_share(&st, bytes.len()).await?;
             // Off the async runtime: validating a large scenario takes a while.
             blocking(move || {
                 let _share = share;
-                let mut value: Value = parse_json(&bytes)?;
+                let mut value: Value = parse_json_as(&bytes, "scenario")?;
                 let explain =
                     explain_flag(value.as_object_mut().and_then(|m| m.remove("explain")))?;
                 let scenario =
@@ -242,13 +286,14 @@ pub(super) async fn solve(
         }
         "multipart/form-data" => {
             check_encoding(req.headers())?;
-            let _share = decode_share(&st, declared_length(&st, req.headers())).await?;
             let form = Multipart::from_request(req, &st)
                 .await
                 .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;
-            tokio::time::timeout(st.config.body_timeout, scenario_from_multipart(form))
+            let parts = tokio::time::timeout(st.config.body_timeout, read_form(form))
                 .await
-                .map_err(|_| body_timeout(&st))??
+                .map_err(|_| body_timeout(&st))??;
+            let _share = decode_share(&st, parts.bytes()).await?;
+            scenario_from_parts(parts).await?
         }
         other => {
             return Err(UserError::new(

@@ -288,11 +288,11 @@ impl JobStore for SqliteJobs {
         Ok(())
     }
 
-    /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
     fn request(&self, id: &str) -> Result<Option<String>, StoreError> {
         Ok(self.spec(id)?.map(|(spec, _)| spec))
     }
 
+    /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
     fn job(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobInfo>, StoreError> {
         let conn = self.conn();
         let row = conn

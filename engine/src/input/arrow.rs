@@ -164,8 +164,11 @@ pub(super) fn rows_from_batches(
             };
             // Bounded before a cell is decoded: 200,000 cells of one 200 KB dictionary value
             // are 40 GB of text from a 4 MB file.
-            shared_text = shared_text.saturating_add(shared_text_bytes(&column));
-            if shared_text > MAX_SHARED_TEXT {
+            // Only a column that holds such cells is blamed: a plain column after the bound
+            // was passed is read as usual.
+            let own = shared_text_bytes(&column);
+            shared_text = shared_text.saturating_add(own);
+            if own > 0 && shared_text > MAX_SHARED_TEXT {
                 if reported_columns.insert(name.to_string()) {
                     issues.push(InputIssue {
                         table: table.into(),
@@ -513,6 +516,14 @@ mod tests {
                 .expect("an issue on kind");
             assert_eq!((i.table.as_str(), i.row), ("resources", None));
             assert!(i.message.contains("more than 268435456 bytes"), "{i:?}");
+            // The plain column after it is not blamed (`cap_beds` was).
+            let blamed: Vec<_> = e
+                .issues
+                .iter()
+                .filter(|i| i.message.contains("more than 268435456 bytes"))
+                .map(|i| i.field.as_deref())
+                .collect();
+            assert_eq!(blamed, [Some("kind")]);
         }
         // A dictionary of short values is read as its strings.
         let s = scenario_from_batches(

@@ -79,7 +79,8 @@ impl InvalidInput {
 pub const MAX_MAGNITUDE: f64 = 1e12;
 
 pub(crate) fn too_large(x: f64) -> String {
-    format!("{x} is too large: magnitudes above {MAX_MAGNITUDE:e} are not supported")
+    // In exponent form: `{x}` spelt 1e300 as 301 digits.
+    format!("{x:e} is too large: magnitudes above {MAX_MAGNITUDE:e} are not supported")
 }
 
 /// The community given to rows that name none.
@@ -100,6 +101,14 @@ pub fn scenario_from_json_slice(bytes: &[u8]) -> Result<Scenario, InvalidInput> 
 /// Validate a scenario given as a JSON value (SPEC section 3).
 pub fn scenario_from_value(value: &Value) -> Result<Scenario, InvalidInput> {
     Validator::new(FieldStyle::Json).scenario(value)
+}
+
+/// [`scenario_from_value`] of a scenario read back from a durable log or store (a session's
+/// initial scenario, a logged entity): held to every rule but the bounds added since it was
+/// first accepted (the length of ids and names), so that what an older binary accepted still
+/// replays.
+pub fn scenario_from_logged_value(value: &Value) -> Result<Scenario, InvalidInput> {
+    Validator::for_logged(FieldStyle::Json).scenario(value)
 }
 
 /// Validate a policy on its own (the batch runner combines scenarios with policies).

@@ -42,6 +42,9 @@ pub(super) struct Validator {
     issues: Vec<InputIssue>,
     /// Problems found past [`MAX_ISSUES`]: counted, not listed.
     unlisted: usize,
+    /// Whether ids and names are held to [`MAX_NAME_BYTES`]: not for what a log or store
+    /// gives back, which an older binary may have accepted without the bound.
+    bound_names: bool,
 }
 
 /// Problems a rejection lists: a table of 131,072 empty rows had 393,216 (a 37 MB answer).
@@ -158,7 +161,21 @@ impl Validator {
             style,
             issues: Vec::new(),
             unlisted: 0,
+            bound_names: true,
         }
+    }
+
+    /// The validator of what was accepted once and is read back (see `bound_names`).
+    pub(super) fn for_logged(style: FieldStyle) -> Self {
+        Validator {
+            bound_names: false,
+            ..Validator::new(style)
+        }
+    }
+
+    /// Whether `s` is a name too long to accept now.
+    fn too_long(&self, s: &str) -> bool {
+        self.bound_names && s.len() > MAX_NAME_BYTES
     }
 
     pub(super) fn finish<T>(mut self, value: T) -> Result<T, InvalidInput> {
@@ -270,7 +287,7 @@ impl Validator {
                 self.issue(r, key, NUL_TEXT);
                 None
             }
-            Some(Value::String(s)) if s.len() > MAX_NAME_BYTES => {
+            Some(Value::String(s)) if self.too_long(s) => {
                 self.issue(r, key, name_too_long(s.len()));
                 None
             }
@@ -354,7 +371,7 @@ impl Validator {
                         Value::String(s) if s.contains('\0') => {
                             self.issue(r, &format!("{key}[{i}]"), NUL_TEXT)
                         }
-                        Value::String(s) if s.len() > MAX_NAME_BYTES => {
+                        Value::String(s) if self.too_long(s) => {
                             self.issue(r, &format!("{key}[{i}]"), name_too_long(s.len()))
                         }
                         Value::String(s) if !s.is_empty() => {
@@ -392,7 +409,7 @@ impl Validator {
                         self.issue(r, &field, NUL_TEXT);
                         continue;
                     }
-                    if dim.len() > MAX_NAME_BYTES {
+                    if self.too_long(dim) {
                         // Not the field's path: it holds the name.
                         self.issue(
                             r,

@@ -36,7 +36,7 @@ mod test_streams;
 mod warm;
 
 pub use crate::events::{parse_events, Event, EventKind, LoggedEventId};
-use crate::input::scenario_from_value;
+use crate::input::scenario_from_logged_value;
 use crate::model::{Need, Policy, Quantities, Resource, Scenario};
 use crate::solve::Status;
 use index_set::IndexSet;
@@ -405,7 +405,8 @@ struct Pending {
     /// The planned start of every need whose start changed since the last flush, before.
     start_before: BTreeMap<String, Option<f64>>,
     /// The bookings in conflict before the first staged batch (need, resource, start).
-    conflicts_before: BTreeSet<(String, String, u64)>,
+    /// `None` in a replay's re-plans (`Pending::default`), which answer no one.
+    conflicts_before: Option<BTreeSet<(String, String, u64)>>,
     /// Needs and resources whose plan entries an event removed since the last re-plan: the
     /// warm model writes them again even when the entity ends as it was (`warm.rs`).
     cleared_needs: BTreeSet<String>,
@@ -732,9 +733,9 @@ fn entity_value<T: Serialize>(x: &T) -> Value {
 }
 
 fn one_need(v: &Value) -> Result<Need, ReplayError> {
-    Ok(scenario_from_value(&json!({"resources": [], "needs": [v]}))?.needs[0].clone())
+    Ok(scenario_from_logged_value(&json!({"resources": [], "needs": [v]}))?.needs[0].clone())
 }
 
 fn one_resource(v: &Value) -> Result<Resource, ReplayError> {
-    Ok(scenario_from_value(&json!({"resources": [v], "needs": []}))?.resources[0].clone())
+    Ok(scenario_from_logged_value(&json!({"resources": [v], "needs": []}))?.resources[0].clone())
 }

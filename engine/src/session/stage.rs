@@ -88,7 +88,7 @@ impl Session {
             self.pending = Some(Pending {
                 dims: self.dims.len(),
                 coupled: self.couples_groups(),
-                conflicts_before: self.conflict_keys(),
+                conflicts_before: Some(self.conflict_keys()),
                 ..Pending::default()
             });
         }
@@ -218,14 +218,13 @@ impl Session {
         }
         // The batch answers the bookings it put in conflict; working them out prepares the
         // list of all of them that `conflicts` answers until the next change.
-        let before = &p.conflicts_before;
-        let conflicts = if self.conflict_keys().is_subset(before) {
-            Vec::new()
-        } else {
-            self.conflicts()
+        let conflicts = match &p.conflicts_before {
+            Some(before) if !self.conflict_keys().is_subset(before) => self
+                .conflicts()
                 .into_iter()
                 .filter(|c| !before.contains(&c.key()))
-                .collect()
+                .collect(),
+            _ => Vec::new(),
         };
         Flushed {
             changed,
@@ -305,6 +304,7 @@ impl Session {
             by_resource.entry(d.resource.as_str()).or_default().push(k);
         }
         let mut out = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for (rid, ks) in by_resource {
             let Some(&ri) = self.res_ix.get(rid) else {
                 continue;
@@ -313,9 +313,19 @@ impl Session {
             // Consumable capacity (every dimension of a snapshot session): what the
             // dispatches use, counted as `recompute_residual` counts it, against the
             // capacity as it stands now (a `resource_updated` may have lowered it). Every
-            // booking still out that uses such a dimension is in conflict: which one gives
-            // way is the coordinator's choice.
+            // booking still out that uses such a dimension is in conflict, which one gives
+            // way being the coordinator's choice; over time, only those not started by the
+            // clock (what has been handed out is used up, and cannot be released).
             let counted = |d: &Dispatch| self.timed || d.active;
+            let open = |d: &Dispatch| {
+                d.active
+                    && d.returned_h.is_none()
+                    && !(self.timed
+                        && self
+                            .clock
+                            .zip(d.start_h)
+                            .is_some_and(|(now, start)| start < now))
+            };
             let mut dims: Vec<&String> = ks
                 .iter()
                 .flat_map(|&k| self.dispatches[k].amounts.keys())
@@ -336,13 +346,13 @@ impl Session {
                 }
                 for &k in &ks {
                     let d = &self.dispatches[k];
-                    if d.active && d.returned_h.is_none() && amount(k) > 0.0 {
+                    if open(d) && amount(k) > 0.0 {
                         let key = (
                             d.need.clone(),
                             d.resource.clone(),
                             d.start_h.map_or(0, f64::to_bits),
                         );
-                        if !out.iter().any(|(x, _)| *x == key) {
+                        if listed.insert(key.clone()) {
                             out.push((key, k));
                         }
                     }
@@ -375,7 +385,7 @@ impl Session {
                     let booked = d.active && d.returned_h.is_none() && amount(k) > 0.0;
                     if booked && over.iter().any(|&(a, b)| a < e && b > s) {
                         let key = (d.need.clone(), d.resource.clone(), s.to_bits());
-                        if !out.iter().any(|(x, _)| *x == key) {
+                        if listed.insert(key.clone()) {
                             out.push((key, k));
                         }
                     }
