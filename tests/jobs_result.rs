@@ -7,6 +7,7 @@ use crate::common::alloc::largest_allocation;
 use crate::common::server::{call, post_json, Server};
 use crate::http::{done, wait_job};
 use arrow_array::RecordBatch;
+use commonsnet_api::jobs::ByteCount;
 use commonsnet_api::routes::{write_result, Wanted, ARROW_STREAM, PARQUET};
 use commonsnet_api::store::PAGE_ROWS;
 use commonsnet_engine::batch::{rows_to_batch, RunRow};
@@ -229,19 +230,6 @@ fn a_result_is_written_holding_a_page_not_the_whole() {
             largest * 8 < json_bytes as usize,
             "{wanted:?}: an allocation of {largest} bytes for a result of {json_bytes} bytes"
         );
-    }
-}
-
-/// Counts what is written, keeping none of it.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

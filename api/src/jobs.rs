@@ -101,9 +101,9 @@ fn too_large(
     })])
 }
 
-/// Counts the bytes of a value's JSON text without keeping it.
+/// Counts the bytes written to it without keeping them (a value's JSON text, an answer).
 #[derive(Default)]
-struct ByteCount(usize);
+pub struct ByteCount(pub usize);
 
 impl std::io::Write for ByteCount {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -1,7 +1,8 @@
 // End-to-end tests of the web console in headless Chromium (Debian's /usr/bin/chromium, driven
 // by playwright-core) against a real `commonsnet serve` on 127.0.0.1: the planner, coordinator
 // and researcher flows at 1280 px and at 375 px (the coordinator's also over time: the
-// clock, a late return's conflict and its release), Swedish and English, the bearer token, the
+// clock, a late return's conflict and its release; without time, a capacity lowered below a
+// dispatch), Swedish and English, the bearer token, the
 // security headers. Every page must finish without console errors, failed requests or requests
 // to any other host. Screenshots go to e2e/out/ (or $E2E_OUT).
 //
@@ -723,6 +724,48 @@ async function coordinatorCoverage(browser, server) {
   await c.ctx.close();
 }
 
+/** A session without time: another client lowers a van's capacity below what is dispatched on
+ * it. The page lists the booking as a conflict with the re-plan's proposal, and its release
+ * lets the re-plan take the need. */
+async function coordinatorLoweredCapacity(browser, server) {
+  const water = (id, l, cost) => ({ id, kind: 'water', capacity: { l }, cost });
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: {
+      name: 'lowered',
+      resources: [water('van', 100, 0), water('truck', 50, 3)],
+      needs: [
+        { id: 'a', kind: 'water', demand: { l: 60 }, priority: 2 },
+        { id: 'b', kind: 'water', demand: { l: 30 } },
+      ],
+    },
+  });
+  const id = created.id;
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'dispatched', need: 'a', resource: 'van' }] });
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  await page.goto(`${server.origin}/#/coordinator/${id}`);
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  assert.equal(await page.getByTestId('conflicts').count(), 0);
+  // The van's tank is found with 40 litres: a's 60 no longer fit.
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'resource_updated', resource: water('van', 40, 0) }] });
+  const conflict = page.locator('[data-testid=conflicts] [data-conflict="van->a"]');
+  await conflict.waitFor();
+  assert.ok((await page.getByTestId('conflicts').innerText()).includes('its capacity was lowered'));
+  const proposed = await conflict.locator('[data-proposal]').evaluateAll((els) => els.map((e) => e.getAttribute('data-proposal')).sort());
+  assert.deepEqual(proposed, ['truck->a', 'van->a']);
+  // The dispatch stands until the coordinator releases it.
+  assert.equal(await page.locator('[data-dispatch="van->a"]').getAttribute('data-active'), 'true');
+  const sent = nextEvents(page, id);
+  await conflict.getByRole('button', { name: 'Release van from a' }).click();
+  assert.deepEqual((await sent).map((e) => [e.type, e.need, e.resource]), [['dispatch_released', 'a', 'van']]);
+  await page.getByTestId('conflicts').waitFor({ state: 'detached' });
+  await page.locator('[data-match="truck->a"]').waitFor();
+  const after = await server.api('GET', `/v1/sessions/${id}/state`);
+  assert.equal(after.conflicts, undefined);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
 const drill = (id, earliest, deadline, hours) => ({
   id, kind: 'drill', demand: { units: 1 }, indivisible: true, earliest, duration_h: hours, ...(deadline === null ? {} : { deadline }),
 });
@@ -1040,6 +1083,7 @@ try {
   await check('coordinator: a change whose answer was lost is resent with the same event ids', () => coordinatorLostAnswer(browser, server));
   await check('coordinator: a refused stream is reopened, a session deleted elsewhere is closed', () => coordinatorDeletedElsewhere(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
+  await check('coordinator: a capacity lowered below a dispatch is a conflict, released from the page', () => coordinatorLoweredCapacity(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));
   await check('bearer token: asked for on 401, sent in a header only, kept for the tab', () => tokenFlow(browser));

@@ -127,7 +127,8 @@ export interface Proposal {
   start_h?: number;
 }
 
-/** A confirmed booking over its resource's capacity (the resource came back late), with what
+/** A confirmed booking over its resource's capacity (the resource came back late, or its
+ * capacity was lowered below what is booked), with what
  * the re-plan proposes once it is released. */
 export interface BookingConflict {
   booking: Dispatch;

@@ -13,7 +13,8 @@ export interface SessionState {
   resources: Entity[];
   /** The session clock (hours): the latest `at` of its events; absent before the first. */
   clock?: number;
-  /** The confirmed bookings in conflict now (a resource came back late), each with what the
+  /** The confirmed bookings in conflict now (a resource came back late, or its capacity was
+   * lowered below what is booked), each with what the
    * re-plan proposes once they are released; absent when there are none. */
   conflicts?: BookingConflict[];
 }
