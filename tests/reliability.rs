@@ -324,6 +324,19 @@ fn a_parquet_part_claiming_exabytes_is_refused_and_the_server_lives() {
         msg.contains("\"resources\"") && msg.contains("not a readable Parquet file"),
         "{msg}"
     );
+    // The details name the table, as every other refusal does (they were empty).
+    let d = &r.json()["error"]["details"];
+    assert_eq!(d.as_array().map(Vec::len), Some(1), "{d}");
+    assert_eq!(
+        (&d[0]["table"], &d[0]["row"]),
+        (&json!("resources"), &Value::Null)
+    );
+    assert!(
+        d[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("not a readable Parquet file")),
+        "{d}"
+    );
     assert!(s.alive());
     assert_eq!(get(&s, "/healthz", None).status, 200);
 }

@@ -201,9 +201,12 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
             read.push(match table {
                 Some((data, csv)) => Some(
                     commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
+                        // The details name the table as every other refusal does.
                         UserError::unprocessable(format!(
                             "part {part:?} is not a readable table (Arrow IPC, Parquet, or CSV with a .csv file name): {e}"
                         ))
+                        .with_details(vec![serde_json::json!({
+                            "table": part, "row": null, "field": null, "message": e.to_string()})])
                     })?,
                 ),
                 None => None,
