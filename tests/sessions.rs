@@ -315,14 +315,7 @@ fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
 
 /// The keys (need, resource, start as bits) of a list of bookings in conflict.
 fn conflict_keys(conflicts: &[BookingConflict]) -> BTreeSet<(String, String, u64)> {
-    conflicts
-        .iter()
-        .map(|c| {
-            let b = &c.booking;
-            let start = b.start_h.map_or(0, f64::to_bits);
-            (b.need.clone(), b.resource.clone(), start)
-        })
-        .collect()
+    conflicts.iter().map(BookingConflict::key).collect()
 }
 
 /// A van's capacity lowered below what is dispatched on it (a tank found half empty): the

@@ -178,12 +178,25 @@ pub struct BookingConflict {
     pub unserved_why: Option<String>,
 }
 
+impl Dispatch {
+    /// The booking's key among conflicts: need, resource and start (as bits; 0 without time).
+    pub fn key(&self) -> (String, String, u64) {
+        let start = self.start_h.map_or(0, f64::to_bits);
+        (self.need.clone(), self.resource.clone(), start)
+    }
+
+    /// Whether it uses up its resource's consumable capacity: every dispatch over time
+    /// (returned or not), only an active one without time. `recompute_residual` and the
+    /// conflicts count the same way.
+    pub(super) fn consumes(&self, timed: bool) -> bool {
+        timed || self.active
+    }
+}
+
 impl BookingConflict {
-    /// The booking's key: need, resource and start (as bits).
-    pub(super) fn key(&self) -> (String, String, u64) {
-        let b = &self.booking;
-        let start = b.start_h.map_or(0, f64::to_bits);
-        (b.need.clone(), b.resource.clone(), start)
+    /// The booking's key ([`Dispatch::key`]).
+    pub fn key(&self) -> (String, String, u64) {
+        self.booking.key()
     }
 }
 

@@ -316,7 +316,6 @@ impl Session {
             // booking still out that uses such a dimension is in conflict, which one gives
             // way being the coordinator's choice; over time, only those not started by the
             // clock (what has been handed out is used up, and cannot be released).
-            let counted = |d: &Dispatch| self.timed || d.active;
             let open = |d: &Dispatch| {
                 d.active
                     && d.returned_h.is_none()
@@ -338,7 +337,7 @@ impl Session {
                 let amount = |k: usize| self.dispatches[k].amounts.get(dim).copied().unwrap_or(0.0);
                 let used: f64 = ks
                     .iter()
-                    .filter(|&&k| counted(&self.dispatches[k]))
+                    .filter(|&&k| self.dispatches[k].consumes(self.timed))
                     .map(|&k| amount(k))
                     .sum();
                 if used <= cap + 1e-6 * cap.max(1.0) {
@@ -347,11 +346,7 @@ impl Session {
                 for &k in &ks {
                     let d = &self.dispatches[k];
                     if open(d) && amount(k) > 0.0 {
-                        let key = (
-                            d.need.clone(),
-                            d.resource.clone(),
-                            d.start_h.map_or(0, f64::to_bits),
-                        );
+                        let key = d.key();
                         if listed.insert(key.clone()) {
                             out.push((key, k));
                         }
@@ -384,7 +379,8 @@ impl Session {
                     let d = &self.dispatches[k];
                     let booked = d.active && d.returned_h.is_none() && amount(k) > 0.0;
                     if booked && over.iter().any(|&(a, b)| a < e && b > s) {
-                        let key = (d.need.clone(), d.resource.clone(), s.to_bits());
+                        // `s` is the booking's start (`occupied`), so this is its key.
+                        let key = d.key();
                         if listed.insert(key.clone()) {
                             out.push((key, k));
                         }
