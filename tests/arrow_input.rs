@@ -442,6 +442,31 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
         msg.contains("\"resources\"") && msg.contains("column cap_crew: unsupported type Date"),
         "{msg}"
     );
+    // Every refused column of a part is named, each as a detail's field: one round of fixes
+    // mends them all (the first one alone was named).
+    let two_bad = batch(vec![
+        ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+        ("kind", Arc::new(StringArray::from(vec!["rescue"]))),
+        ("cap_crew", Arc::new(StringArray::from(vec!["3"]))),
+        ("skills", Arc::new(Int32Array::from(vec![1]))),
+    ]);
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", ARROW_FILE, &ipc(&two_bad, false)),
+            ("needs", ARROW_FILE, &ipc(&needs, false)),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.json()["error"]["details"],
+        serde_json::json!([
+            {"table": "resources", "row": null, "field": "cap_crew",
+             "message": "expected numbers, found Utf8"},
+            {"table": "resources", "row": null, "field": "skills",
+             "message": "expected lists of strings, found Int32"},
+        ])
+    );
     // The server is still up.
     assert_eq!(call("GET", &s.url("/healthz"), &[], None).status, 200);
 }

@@ -30,9 +30,10 @@ pub enum TableError {
     /// CSV text that is not a table: ragged rows, bad UTF-8, an empty or repeated column name.
     #[error("CSV line {line}: {message}")]
     Csv { line: u64, message: String },
-    /// A column whose type or name tables do not allow.
-    #[error("column {column}: {message}")]
-    Column { column: String, message: String },
+    /// Columns whose types or names tables do not allow: every one a table has, in its
+    /// order, so one round of fixes mends them all.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Columns(Vec<ColumnProblem>),
     /// Arrow IPC bytes whose framing is damaged, hostile or not Arrow at all.
     #[error("{}: {message}", if *.file { "not a readable Arrow IPC file" } else { "not Arrow IPC or Parquet" })]
     Arrow { file: bool, message: String },
@@ -51,6 +52,24 @@ pub enum TableError {
     /// Encoding a table failed (an Arrow type a format cannot hold, or the sink's I/O).
     #[error("cannot write the table: {0}")]
     Write(String),
+}
+
+impl TableError {
+    /// One column's problem.
+    pub fn column(column: impl Into<String>, message: impl Into<String>) -> Self {
+        TableError::Columns(vec![ColumnProblem {
+            column: column.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+/// A column a table may not hold as it is: its name and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("column {column}: {message}")]
+pub struct ColumnProblem {
+    pub column: String,
+    pub message: String,
 }
 
 impl From<std::io::Error> for TableError {
@@ -223,13 +242,15 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     let mut seen = std::collections::HashSet::new();
+    let mut problems = Vec::new();
     for (field, col) in schema.fields().iter().zip(batch.columns()) {
         let name = field.name();
         if !seen.insert(name.as_str()) {
-            return Err(TableError::Column {
+            problems.push(ColumnProblem {
                 column: name.clone(),
                 message: "the table has two columns of this name".into(),
             });
+            continue;
         }
         let kind = column_kind(name);
         let converted = match kind {
@@ -249,10 +270,11 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
                 ColumnKind::Flag => "booleans",
                 _ => "lists of strings",
             };
-            return Err(TableError::Column {
+            problems.push(ColumnProblem {
                 column: name.clone(),
                 message: format!("expected {wanted}, found {}", col.data_type()),
             });
+            continue;
         };
         fields.push(Field::new(
             name.as_str(),
@@ -260,6 +282,9 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
             true,
         ));
         columns.push(converted);
+    }
+    if !problems.is_empty() {
+        return Err(TableError::Columns(problems));
     }
     let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     // The table's own metadata stays (a run table's provenance, `Batch::provenance`).
@@ -1495,17 +1520,9 @@ fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
 pub fn summarise_runs(runs: &RecordBatch) -> Result<Vec<MetricStats>, TableError> {
     let policy_column = runs
         .column_by_name("policy")
-        .ok_or_else(|| TableError::Column {
-            column: "policy".into(),
-            message: "the run table has no such column".into(),
-        })?;
-    let policy_text =
-        arrow_cast::cast(policy_column, &arrow_schema::DataType::Utf8).map_err(|e| {
-            TableError::Column {
-                column: "policy".into(),
-                message: e.to_string(),
-            }
-        })?;
+        .ok_or_else(|| TableError::column("policy", "the run table has no such column"))?;
+    let policy_text = arrow_cast::cast(policy_column, &arrow_schema::DataType::Utf8)
+        .map_err(|e| TableError::column("policy", e.to_string()))?;
     let policy_text = arrow_array::cast::AsArray::as_string::<i32>(policy_text.as_ref());
     let mut order: Vec<&str> = Vec::new();
     let mut rows_of: std::collections::HashMap<&str, Vec<usize>> = Default::default();
@@ -1528,9 +1545,8 @@ pub fn summarise_runs(runs: &RecordBatch) -> Result<Vec<MetricStats>, TableError
         let Some(c) = runs.column_by_name(m) else {
             continue;
         };
-        let values = widen::to_f64(c.as_ref()).ok_or_else(|| TableError::Column {
-            column: m.into(),
-            message: format!("expected numbers, found {}", c.data_type()),
+        let values = widen::to_f64(c.as_ref()).ok_or_else(|| {
+            TableError::column(m, format!("expected numbers, found {}", c.data_type()))
         })?;
         if values.data_type() != &arrow_schema::DataType::Null {
             metrics.push((m, values));
@@ -1755,6 +1771,34 @@ mod tests {
                 assert!(e.to_string().contains(want), "{e} (wanted {want})");
             }
         }
+    }
+
+    /// A table with several refused columns names every one, in its order, the name given
+    /// twice among them.
+    #[test]
+    fn every_refused_column_is_named() {
+        let b = batch(vec![
+            (
+                "cap_x",
+                Arc::new(BooleanArray::from(vec![true])) as ArrayRef,
+            ),
+            ("id", Arc::new(StringArray::from(vec!["r1"]))),
+            ("indivisible", Arc::new(Int32Array::from(vec![1]))),
+            ("id", Arc::new(StringArray::from(vec!["r2"]))),
+        ]);
+        let bytes = ipc_bytes(std::slice::from_ref(&b), false).unwrap();
+        let TableError::Columns(problems) = read_table(&bytes, false).unwrap_err() else {
+            panic!("not a column error");
+        };
+        let named: Vec<_> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            named,
+            [
+                "column cap_x: expected numbers, found Boolean",
+                "column indivisible: expected booleans, found Int32",
+                "column id: the table has two columns of this name",
+            ]
+        );
     }
 
     #[test]

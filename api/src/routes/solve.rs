@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use commonsnet_datasets::frames::TableError;
 use commonsnet_engine::{scenario_from_batches, scenario_from_value, Report, Scenario};
 use serde::Serialize;
 use serde_json::Value;
@@ -201,12 +202,21 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
             read.push(match table {
                 Some((data, csv)) => Some(
                     commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
-                        // The details name the table as every other refusal does.
+                        // The details name the table as every other refusal does, and each
+                        // refused column as its field.
+                        let details = match &e {
+                            TableError::Columns(columns) => columns
+                                .iter()
+                                .map(|c| serde_json::json!({"table": part, "row": null,
+                                    "field": c.column, "message": c.message}))
+                                .collect(),
+                            _ => vec![serde_json::json!({"table": part, "row": null,
+                                "field": null, "message": e.to_string()})],
+                        };
                         UserError::unprocessable(format!(
                             "part {part:?} is not a readable table (Arrow IPC, Parquet, or CSV with a .csv file name): {e}"
                         ))
-                        .with_details(vec![serde_json::json!({
-                            "table": part, "row": null, "field": null, "message": e.to_string()})])
+                        .with_details(details)
                     })?,
                 ),
                 None => None,

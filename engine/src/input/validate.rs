@@ -4,7 +4,7 @@ use super::{too_large, InputIssue, InvalidInput, DEFAULT_COMMUNITY, MAX_MAGNITUD
 use crate::model::*;
 use crate::schema::{LINK_FIELDS, NEED_FIELDS, POLICY_FIELDS, RESOURCE_FIELDS, SCENARIO_FIELDS};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The most (link, start) pairs a timed scenario may make (~56 bytes each in the network,
 /// more in the LP): about 1 GB.
@@ -45,6 +45,10 @@ pub(super) struct Validator {
     /// Whether ids and names are held to [`MAX_NAME_BYTES`]: not for what a log or store
     /// gives back, which an older binary may have accepted without the bound.
     bound_names: bool,
+    /// Columns (table, name) refused as a whole before their cells were read: a row's
+    /// issue on such a field ("missing required field") follows from the refusal and would
+    /// bury it under one line per row, so it is not listed.
+    refused_columns: HashSet<(String, String)>,
 }
 
 /// Problems a rejection lists: a table of 131,072 empty rows had 393,216 (a 37 MB answer).
@@ -162,6 +166,7 @@ impl Validator {
             issues: Vec::new(),
             unlisted: 0,
             bound_names: true,
+            refused_columns: HashSet::new(),
         }
     }
 
@@ -201,11 +206,23 @@ impl Validator {
     /// Problems found before the validator ran (reading Arrow cells).
     pub(super) fn take(&mut self, issues: Vec<InputIssue>) {
         for i in issues {
+            if let (None, Some(field)) = (i.row, &i.field) {
+                self.refused_columns
+                    .insert((i.table.clone(), field.clone()));
+            }
             self.push(&i.table, i.row, i.field, i.message);
         }
     }
 
     fn push(&mut self, table: &str, row: Option<usize>, field: Option<String>, message: String) {
+        if let (Some(_), Some(f), false) = (row, &field, self.refused_columns.is_empty()) {
+            if self
+                .refused_columns
+                .contains(&(table.to_string(), f.clone()))
+            {
+                return;
+            }
+        }
         if self.issues.len() >= MAX_ISSUES {
             self.unlisted += 1;
             return;
