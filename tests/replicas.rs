@@ -634,6 +634,65 @@ fn one_locked_lease_does_not_hold_up_the_renewal_of_the_others() {
     locker.wait().unwrap();
 }
 
+/// Session leases as run leases: a session row locked by a slow transaction is skipped by
+/// the renewal, which renews the others at once and reports the locked one as busy, not lost
+/// (the renewal waited for the lock and failed at its bound, so every session of the replica
+/// lapsed together). A request that must claim the locked session gives up after the lock
+/// wait, as unavailable (503), where it held a pooled connection for as long as the lock
+/// lasted (16 such requests failed all of a replica's traffic).
+#[test]
+fn one_locked_session_lease_does_not_hold_up_the_others() {
+    use commonsnet_api::sessions::{SessionHub, SessionLimits};
+    use commonsnet_api::store::{Renewal, SessionLog};
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.database();
+    let (_runtime, [a]) = stores_at(&url);
+    let hub = SessionHub::new(a.clone(), SessionLimits::default());
+    let raw = json!({"resources": [{"id": "van", "kind": "water", "capacity": {"l": 10}}],
+        "needs": [{"id": "a0", "kind": "water", "demand": {"l": 4}}]});
+    let scenario = commonsnet_engine::scenario_from_value(&raw).unwrap();
+    let ids: Vec<String> = ["s1", "s2", "s3"].map(String::from).to_vec();
+    for id in &ids {
+        hub.create(id, "t", &scenario, &raw).unwrap();
+    }
+    let mut locker = pg.sql_in_background(
+        &url,
+        "BEGIN; SELECT 1 FROM session_owners WHERE session = 's2' FOR UPDATE; SELECT pg_sleep(6); COMMIT;",
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while pg.sql(
+        &url,
+        "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+         WHERE s.query LIKE '%pg_sleep(6)%' AND l.locktype = 'transactionid'",
+    ) == "0"
+    {
+        assert!(Instant::now() < end, "the row was never locked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let renewal = a.renew(&ids).unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        renewal,
+        Renewal {
+            lost: vec![],
+            busy: vec!["s2".into()]
+        }
+    );
+    assert!(took < IN_PROCESS_LEASE / 3, "the renewal took {took:?}");
+    let started = Instant::now();
+    let e = a.claim("s2", "t").unwrap_err();
+    let took = started.elapsed();
+    assert!(e.is_unavailable(), "{e}");
+    assert!(e.to_string().contains("lock timeout (55P03)"), "{e}");
+    assert!(took < Duration::from_secs(5), "the claim took {took:?}");
+    // The other sessions are claimed as usual meanwhile.
+    assert!(a.claim("s1", "t").is_ok());
+    locker.wait().unwrap();
+}
+
 /// The queue's bound holds across replicas: concurrent submits on two replicas accept no more
 /// than `--max-queued-jobs` waiting jobs (each replica counted, then inserted, in separate
 /// transactions, so several saw room for the last slot).

@@ -566,8 +566,8 @@ impl SessionHub {
         let started = Instant::now();
         let renewed = self.inner.log.renew(&ids);
         let mut live = self.inner.live();
-        let lost = match renewed {
-            Ok(lost) => lost,
+        let renewal = match renewed {
+            Ok(r) => r,
             Err(e) => {
                 let now = Instant::now();
                 live.retain(|_, l| l.lease_until.is_none_or(|t| t > now));
@@ -578,14 +578,14 @@ impl SessionHub {
             let Some(l) = live.get_mut(id).filter(|l| l.generation == *generation) else {
                 continue;
             };
-            if lost.contains(id) {
+            if renewal.lost.contains(id) {
                 tracing::warn!(session = %id, "session lease lost; unloading it");
                 live.remove(id);
-            } else {
+            } else if !renewal.busy.contains(id) {
                 l.lease_until = self.inner.lease_from(started);
             }
         }
-        Ok(lost.len())
+        Ok(renewal.lost.len())
     }
 
     /// Give up every lease at shutdown: the sessions move to other replicas at once.

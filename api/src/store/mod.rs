@@ -76,6 +76,16 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// What a renewal of session leases found besides the leases it extended.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    /// Held by another replica now, or released: the session must leave memory.
+    pub lost: Vec<String>,
+    /// Still this replica's, but its row was locked by another transaction, so the lease
+    /// was not extended this time; it runs to its deadline unless a later beat renews it.
+    pub busy: Vec<String>,
+}
+
 /// Why the store failed. An I/O error stays an I/O error: it is not passed off as SQLite's.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -88,8 +98,12 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("schema migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
+    /// The database did not answer within the bound of a conversation that has one (the
+    /// heartbeat's): worth a retry (503).
+    #[error("postgres: no answer within {0:?}")]
+    NoAnswer(std::time::Duration),
     /// The store's settings cannot make a connection pool.
     #[error("postgres settings: {0}")]
     Settings(String),
@@ -118,15 +132,34 @@ impl StoreError {
     /// fault of the request or a bug.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Pool(_) | StoreError::LeaseLost(_) | StoreError::SessionGone(_) => true,
+            StoreError::Pool(_)
+            | StoreError::LeaseLost(_)
+            | StoreError::SessionGone(_)
+            | StoreError::NoAnswer(_) => true,
             StoreError::Postgres(e) => {
                 e.is_closed()
-                    || e.code().is_some_and(is_connection_class)
+                    || e.code()
+                        .is_some_and(|c| is_connection_class(c) || is_contention(c))
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
             _ => false,
         }
     }
+}
+
+/// tokio-postgres says only "db error" for an error the server reported: its message and
+/// code are what a log needs.
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// SQLSTATE 55P03 (a lock not obtained within `lock_timeout`) and 40P01 (a deadlock broken
+/// by the server): contention that a retry may not meet.
+fn is_contention(code: &tokio_postgres::error::SqlState) -> bool {
+    matches!(code.code(), "55P03" | "40P01")
 }
 
 /// SQLSTATE classes 08 (connection exception) and 57 (operator intervention: the server is
@@ -332,9 +365,10 @@ pub trait SessionLog: Send + Sync {
     fn take_over(&self, _id: &str, _dead: &str) -> Result<bool, StoreError> {
         Ok(false)
     }
-    /// Extend the leases of the sessions this process serves; answers the ones it lost.
-    fn renew(&self, _ids: &[String]) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
+    /// Extend the leases of the sessions this process serves; answers the ones it lost and
+    /// the ones it could not renew this time.
+    fn renew(&self, _ids: &[String]) -> Result<Renewal, StoreError> {
+        Ok(Renewal::default())
     }
     /// How long a lease lasts without renewal; `None`: no leases (one process).
     fn lease(&self) -> Option<std::time::Duration> {

@@ -18,7 +18,7 @@
 
 use super::{
     json_error, now_ms, JobInfo, JobStatus, JobStore, LogEntry, LogRow, Owner, PlanChange,
-    Progress, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
+    Progress, Renewal, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -97,6 +97,10 @@ const MIGRATIONS: &[&str] = &[
 /// (the beat, the runs' leases, the sessions' leases), so each is bounded by a sixth: one row
 /// locked by a slow transaction, or a pool held by busy requests, cannot hold the renewal of
 /// the other leases until they expire.
+/// How long a request waits for a row another transaction holds before it is answered 503
+/// (`lock_timeout` on every pooled connection but the heartbeat's, which bounds its own).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
 fn heartbeat_timeouts(lease: Duration) -> (Duration, Duration) {
     let statement = (lease / 6).max(Duration::from_millis(50));
     (statement, (statement / 2).max(Duration::from_millis(20)))
@@ -145,6 +149,16 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(3));
         }
+        // A request that meets a row locked by another transaction (a replica frozen in the
+        // middle of an append, a session being deleted) gives up after `LOCK_WAIT` and is
+        // answered 503, instead of holding a pooled connection for as long as the lock
+        // lasts: 16 such requests took every connection and failed the whole replica's
+        // traffic, other sessions' events and `/healthz` included.
+        let options = config.get_options().unwrap_or_default().to_string();
+        config.options(format!(
+            "{options} -c lock_timeout={}",
+            LOCK_WAIT.as_millis()
+        ));
         let pool = |size, timeout| {
             let manager = Manager::from_config(
                 config.clone(),
@@ -185,8 +199,11 @@ impl PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // Replicas started together wait for the first one's migration, however long it
+        // takes (no `LOCK_WAIT` here).
         tx.batch_execute(
-            "SELECT pg_advisory_xact_lock(7411000001);
+            "SET LOCAL lock_timeout = 0;
+             SELECT pg_advisory_xact_lock(7411000001);
              CREATE TABLE IF NOT EXISTS commonsnet_migrations (
                  version INT PRIMARY KEY, applied_ms BIGINT NOT NULL);",
         )
@@ -215,6 +232,20 @@ impl PgStore {
         self.runtime.block_on(f)
     }
 
+    /// A heartbeat's conversation, bounded on this side too: its statement bounds are the
+    /// server's to enforce, and a server that stopped answering (a frozen backend, a
+    /// connection lost without a reset) would hold the heartbeat, and with it every lease
+    /// deadline of this replica, for as long as TCP takes to notice (minutes).
+    fn block_beat<T>(
+        &self,
+        f: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let bound = heartbeat_timeouts(self.settings.lease).0 * 2;
+        self.runtime
+            .block_on(async { tokio::time::timeout(bound, f).await })
+            .unwrap_or(Err(StoreError::NoAnswer(bound)))
+    }
+
     fn lease_ms(&self) -> i64 {
         self.settings.lease.as_millis() as i64
     }
@@ -241,7 +272,7 @@ impl PgStore {
     /// replica, and its claim does not count towards `MAX_CLAIMS`. Beats of replicas gone
     /// for a day are cleared on the way.
     pub fn beat(&self) -> Result<(), StoreError> {
-        self.block(self.beat_async())
+        self.block_beat(self.beat_async())
     }
 
     async fn beat_async(&self) -> Result<(), StoreError> {
@@ -548,7 +579,7 @@ impl PgStore {
         }
         let (jobs, idxs): (Vec<&str>, Vec<i64>) =
             runs.iter().map(|(j, i)| (j.as_str(), *i)).unzip();
-        self.block(async {
+        self.block_beat(async {
             let mut client = self.beat_pool.get().await?;
             let tx = Self::heartbeat_tx(&mut client, self.settings.lease).await?;
             let n = tx
@@ -1068,29 +1099,48 @@ impl SessionLog for PgStore {
         })
     }
 
-    fn renew(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
-        self.block(async {
-            // On the heartbeat's connections, bounded: a row locked past the bound fails the
-            // renewal (the sessions stay in memory until their local deadlines), rather than
-            // hold it up.
+    fn renew(&self, ids: &[String]) -> Result<Renewal, StoreError> {
+        self.block_beat(async {
+            // On the heartbeat's connections, bounded. A row locked by another transaction
+            // (an append or a claim of the session) is skipped this time rather than waited
+            // for: waiting failed the whole statement, and so every other session's renewal.
             let mut client = self.beat_pool.get().await?;
             let tx = Self::heartbeat_tx(&mut client, self.settings.lease).await?;
-            let kept = tx
+            let renewed = tx
                 .query(
                     &format!(
-                        "UPDATE session_owners SET lease_until = {DB_NOW} + $3
-                         WHERE replica = $1 AND session = ANY($2) RETURNING session"
+                        "UPDATE session_owners o SET lease_until = {DB_NOW} + $3
+                         FROM (SELECT session FROM session_owners
+                               WHERE replica = $1 AND session = ANY($2)
+                               ORDER BY session FOR UPDATE SKIP LOCKED) c
+                         WHERE o.session = c.session AND o.replica = $1
+                         RETURNING o.session"
                     ),
                     &[&self.settings.replica, &ids, &self.lease_ms()],
                 )
                 .await?;
+            // A skipped row is still this replica's if it names it (read without a lock):
+            // only a row that names another replica, or none, is a lease lost.
+            let ours = tx
+                .query(
+                    "SELECT session FROM session_owners WHERE replica = $1 AND session = ANY($2)",
+                    &[&self.settings.replica, &ids],
+                )
+                .await?;
             tx.commit().await?;
-            let kept: std::collections::HashSet<String> = kept.iter().map(|r| r.get(0)).collect();
-            Ok(ids
-                .iter()
-                .filter(|id| !kept.contains(*id))
-                .cloned()
-                .collect())
+            let set = |rows: Vec<tokio_postgres::Row>| -> std::collections::HashSet<String> {
+                rows.iter().map(|r| r.get(0)).collect()
+            };
+            let (renewed, ours) = (set(renewed), set(ours));
+            let mut out = Renewal::default();
+            for id in ids {
+                if !ours.contains(id) {
+                    out.lost.push(id.clone());
+                } else if !renewed.contains(id) {
+                    out.busy.push(id.clone());
+                }
+            }
+            Ok(out)
         })
     }
 
