@@ -336,6 +336,13 @@ impl HubInner {
         self.deleting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the actor of `generation` still serves session `id` (it is in the live set).
+    fn is_live(&self, id: &str, generation: u64) -> bool {
+        self.live()
+            .get(id)
+            .is_some_and(|l| l.generation == generation)
+    }
+
     /// Take a session out of memory if it is still the actor of `generation`.
     fn unload(&self, id: &str, generation: u64) {
         let mut live = self.live();
@@ -1280,6 +1287,12 @@ impl Actor {
             })?;
         }
         send_refusals(&mut self.refusals);
+        // A session unloaded while these reads waited (its lease lost to another replica,
+        // or due while the store was out of reach) is no longer served here: they are
+        // answered 503, not from a state another replica may have moved on from.
+        if !self.reads.is_empty() && !self.hub.is_live(&self.id, self.generation) {
+            return Err(StoreError::LeaseLost(self.id.clone()).into());
+        }
         for f in std::mem::take(&mut self.reads) {
             f(Ok((&self.session, self.seq)));
         }
@@ -1329,6 +1342,30 @@ mod tests {
             .unwrap();
         on_actor.recv().unwrap();
         (release, hold)
+    }
+
+    /// Reads queued while the session left memory (as the heartbeat unloads a session whose
+    /// lease was lost) are answered 503, not from the state in memory, which another replica
+    /// may have moved on from (they were answered from it).
+    #[test]
+    fn reads_queued_before_an_unload_are_answered_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = hub(dir.path(), SessionLimits::default());
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        let (release, hold) = hold_actor(&h, "s1");
+        let queued = h.read("s1", "t", |s| s.has_need("a")).unwrap();
+        let generation = h.inner.live().get("s1").unwrap().generation;
+        h.inner.unload("s1", generation);
+        release.send(()).unwrap();
+        read(hold).unwrap();
+        let e = read(queued).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::Internal(i) if i.is_unavailable()),
+            "{e}"
+        );
+        // The next request rebuilds the session from its log and is served.
+        assert!(read(h.read("s1", "t", |s| s.has_need("a")).unwrap()).unwrap());
     }
 
     fn scenario() -> (Scenario, Value) {

@@ -678,6 +678,9 @@ mod ipc {
             columns: Vec::with_capacity(fields.len()),
             dictionaries: HashMap::new(),
         };
+        // Columns of types tables never hold are all named, as the type check after decoding
+        // names its columns: one round of fixes mends them all.
+        let mut unsupported = Vec::new();
         for field in fields.iter() {
             let name = field.name().unwrap_or_default().to_string();
             let shape = match field.dictionary() {
@@ -710,9 +713,18 @@ mod ipc {
                     out.dictionaries.insert(id, values);
                     Shape::Dictionary(index.bitWidth() as usize / 8)
                 }
-                None => shape_of(field, &name)?,
+                None => match shape_of(field, &name) {
+                    Ok(shape) => shape,
+                    Err(Damage(message)) => {
+                        unsupported.push(message);
+                        continue;
+                    }
+                },
             };
             out.columns.push((name, shape));
+        }
+        if !unsupported.is_empty() {
+            return Err(Damage(unsupported.join("; ")));
         }
         Ok(out)
     }
@@ -1798,6 +1810,18 @@ mod tests {
                 "column indivisible: expected booleans, found Int32",
                 "column id: the table has two columns of this name",
             ]
+        );
+        // Types no table holds are refused before decoding, every one named too.
+        let b = batch(vec![
+            ("cap_x", Arc::new(Date32Array::from(vec![1])) as ArrayRef),
+            ("id", Arc::new(StringArray::from(vec!["r1"]))),
+            ("cap_y", Arc::new(Date32Array::from(vec![2]))),
+        ]);
+        let bytes = ipc_bytes(std::slice::from_ref(&b), false).unwrap();
+        let e = read_table(&bytes, false).unwrap_err().to_string();
+        assert!(
+            e.contains("column cap_x: unsupported type Date") && e.contains("column cap_y"),
+            "{e}"
         );
     }
 

@@ -4,9 +4,9 @@
 
 use crate::graph::{check_link, distance, excluded_by_time, Excluded};
 use crate::lp::LEX_TOL;
-use crate::model::{Objective, Scenario};
+use crate::model::{Fairness, Objective, Scenario};
 use crate::results::SHARE_EPS;
-use crate::solve::{group_key, ConflictKind, Outcome, SolverUsed, Solvers, Status};
+use crate::solve::{group_key, ConflictKind, Duals, Outcome, SolverUsed, Solvers, Status};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -185,27 +185,56 @@ pub fn explain_need(o: &Outcome, n: usize) -> Option<Why> {
     (planned && n < o.scenario.needs.len()).then(|| Plan::of(o).why(n))
 }
 
-/// How much of need `n`'s coverage SPEC's hold `V >= V* - 1e-7 max(1, V*)` lets the cost stage
-/// take under the coverage objective (`1e-7 max(1, V) / priority`; 0 under other objectives),
-/// given the plan's value `V`.
+/// Per need, how much of its coverage the stages' holds let a later stage take, given the
+/// plan's value `V = value`:
+/// - under the coverage objective, SPEC's hold `V >= V* - 1e-7 max(1, V*)`: `1e-7 max(1, V)
+///   / priority`;
+/// - under max-min and leximin, the group floors held `1e-7` below the level (and leximin's
+///   ceilings `1e-7` above it): `1e-7 P_g / priority` for the need's group of total priority
+///   `P_g` (a need 4.7e-7 short under leximin was told serving more would not improve the
+///   objective).
+///
 /// Never past `SERVED_BAND`: the band of a need whose priority is tiny beside V reaches whole
 /// percents (above 1 at V = 1e6 and priority 0.05), and a need at 0.99, or a resource with
 /// half its capacity left, is not served in full or used up.
-fn hold_band(s: &Scenario, value: f64, n: usize) -> f64 {
+pub(crate) fn hold_bands(s: &Scenario, value: f64) -> Vec<f64> {
+    let value_hold = value_hold(s, value);
+    let group_holds =
+        s.couples_groups() && matches!(s.policy.fairness, Fairness::Maxmin | Fairness::Leximin);
+    let mut group_priority: HashMap<&str, f64> = HashMap::new();
+    if group_holds {
+        for need in &s.needs {
+            *group_priority.entry(s.policy.group_of(need)).or_default() += need.priority;
+        }
+    }
+    s.needs
+        .iter()
+        .map(|need| {
+            let group = group_priority.get(s.policy.group_of(need)).copied();
+            let held = value_hold + group.map_or(0.0, |p| 1.001 * LEX_TOL * p);
+            (held / need.priority).min(SERVED_BAND)
+        })
+        .collect()
+}
+
+/// The value `V * priority` a need's coverage may fall short by under SPEC's hold `V >= V* -
+/// 1e-7 max(1, V*)` of the coverage objective (0 under other objectives).
+fn value_hold(s: &Scenario, value: f64) -> f64 {
     // (`V` is the plan's, a hair below `V*`: the factor covers the difference.)
     if s.policy.objective == Objective::Coverage {
-        (1.001 * LEX_TOL * value.max(1.0) / s.needs[n].priority).min(SERVED_BAND)
+        1.001 * LEX_TOL * value.max(1.0)
     } else {
         0.0
     }
 }
 
-/// Whether need `n`, at coverage `y` in a plan of value `V = value`, counts as served in full:
-/// the one threshold of the summary's `needs_served`/`needs_partly_served` and of the rows.
-// The hold's band, not a bare 1e-9: a shortfall the hold lets the cost stage take is no
+/// Whether a need at coverage `y` counts as served in full, given its band of
+/// [`hold_bands`]: the one threshold of the summary's `needs_served`/`needs_partly_served`
+/// and of the rows.
+// The holds' band, not a bare 1e-9: a shortfall the holds let a later stage take is no
 // defect (1.5e-6 in the flood example).
-pub(crate) fn served_in_full(s: &Scenario, value: f64, n: usize, y: f64) -> bool {
-    y >= 1.0 - hold_band(s, value, n).max(EPS)
+pub(crate) fn served_in_full(band: f64, y: f64) -> bool {
+    y >= 1.0 - band.max(EPS)
 }
 
 /// The largest shortfall that still counts as served in full ([`served_in_full`]), and the
@@ -219,6 +248,12 @@ struct Plan<'o, 'a> {
     y: Vec<f64>,
     /// `V = sum_n p_n y_n`.
     value: f64,
+    /// Per need, the shortfall the stages' holds allow ([`hold_bands`]).
+    bands: Vec<f64>,
+    /// `V * priority` of the value hold alone ([`value_hold`]): room for no more than this
+    /// is none (the cost stage may leave it). The group floors' band is not room: a stage
+    /// after max-min that left capacity unused did so for its own objective.
+    value_band: f64,
     /// Capacity left per `resource * D + dim`.
     left: Vec<f64>,
     /// Edges into each need.
@@ -273,6 +308,8 @@ impl<'o, 'a> Plan<'o, 'a> {
             o,
             y,
             value,
+            bands: hold_bands(s, value),
+            value_band: value_hold(s, value),
             left,
             edges_of_need,
             edges_of_resource,
@@ -317,8 +354,13 @@ impl<'o, 'a> Plan<'o, 'a> {
         }
     }
 
+    /// How much of need `n`'s coverage left room counts as none ([`Plan::value_band`]).
+    fn room_band(&self, n: usize) -> f64 {
+        (self.value_band / self.o.scenario.needs[n].priority).min(SERVED_BAND)
+    }
+
     fn served_in_full(&self, n: usize) -> bool {
-        served_in_full(self.o.scenario, self.value, n, self.y[n])
+        served_in_full(self.bands[n], self.y[n])
     }
 
     fn why(&self, n: usize) -> Why {
@@ -332,18 +374,19 @@ impl<'o, 'a> Plan<'o, 'a> {
         let greedy = sol.solver == Solvers::one(SolverUsed::Greedy);
         if sol.status == Status::Infeasible {
             let inf = sol.infeasibility.as_ref();
-            let in_conflict = inf.is_some_and(|i| {
-                let conflict = i
-                    .conflict
-                    .iter()
-                    .filter(|c| c.kind == ConflictKind::MinFill);
-                let mut ids = conflict.map(|c| &c.id).peekable();
-                if ids.peek().is_some() {
-                    ids.any(|id| *id == need.id)
-                } else {
-                    i.needs.contains(&need.id)
-                }
-            });
+            // Rows follow the conflict, the proof, where it was computed: a need is told of
+            // its min_fill only when that is a member (it was told so, pointing at a conflict
+            // of groups' min_share alone, because the least relaxation fell on it).
+            let member = |kind: ConflictKind, id: &str| {
+                inf.is_some_and(|i| i.conflict.iter().any(|c| c.kind == kind && c.id == id))
+            };
+            let proven = inf.is_some_and(|i| !i.conflict.is_empty());
+            let in_conflict = if proven {
+                member(ConflictKind::MinFill, &need.id)
+            } else {
+                inf.is_some_and(|i| i.needs.contains(&need.id))
+            };
+            let group = s.policy.group_of(need);
             if in_conflict {
                 why.reason = Reason::MinFill;
                 why.explanation = if greedy {
@@ -362,9 +405,16 @@ impl<'o, 'a> Plan<'o, 'a> {
             }
             if !greedy {
                 why.reason = Reason::Infeasible;
-                why.explanation = "the scenario has no plan: other needs' min_fill or groups' \
-                                   min_share cannot all hold (see summary.infeasibility)"
-                    .into();
+                why.explanation = if member(ConflictKind::MinShare, group) {
+                    format!(
+                        "the scenario has no plan: the min_share of its group {group} cannot \
+                         hold together with the other members of summary.infeasibility.conflict"
+                    )
+                } else {
+                    "the scenario has no plan: other needs' min_fill or groups' min_share \
+                     cannot all hold (see summary.infeasibility)"
+                        .into()
+                };
                 return why;
             }
             // A greedy plan exists: explain it like any other.
@@ -424,36 +474,67 @@ impl<'o, 'a> Plan<'o, 'a> {
             return why;
         }
         why.linked_resources = Some(self.linked(n));
-        // Fairness held it back when the plan that prices fairness (best coverage, no fairness)
-        // serves it more and is worth more: only for objectives that value coverage.
+        // Fairness held it back when fairness cost value (the plan that prices it, best
+        // coverage without fairness, is worth more) and capacity this need could use went to
+        // needs of other groups worth no more per unit of it: only for objectives that value
+        // coverage. Read off this plan alone, not off which of several plans without fairness
+        // the solver found (that choice follows the input's row order, and so did the reason).
         let efficient = self.o.efficient.as_ref();
         let priced =
             efficient.is_some_and(|e| e.value > self.value + FAIRNESS_EPS * e.value.max(1.0));
-        let without = efficient.map(|e| e.coverage[n]);
         let values_coverage = matches!(
             s.policy.objective,
             Objective::Coverage | Objective::Proportional
         );
-        if s.policy.couples_groups()
-            && values_coverage
-            && priced
+        let fair_rule = s.policy.couples_groups() && values_coverage && priced;
+        let given = if fair_rule {
+            self.given_to_other_groups(n, true)
+        } else {
+            Vec::new()
+        };
+        // Capacity can also reach other groups the long way round (over time, through
+        // indivisible needs, through a chain of resources), where no one swap shows it: then
+        // the plan without fairness must serve the need more, with its group's ratio lower
+        // and another's higher here, and a linked resource must serve another group.
+        let without = efficient.map(|e| e.coverage[n]);
+        let around = if fair_rule
+            && given.is_empty()
             && without.is_some_and(|w| w > self.y[n] + FAIRNESS_EPS)
             && self.fairness_lowered_group_of(n)
         {
+            self.given_to_other_groups(n, false)
+        } else {
+            Vec::new()
+        };
+        if !given.is_empty() || !around.is_empty() {
             why.reason = Reason::Fairness;
             let groups = self.group_ratios().to_vec();
             let own = group_key(s, need);
             let group = groups.iter().find(|g| g.group == own);
-            why.explanation = format!(
-                "the plan without fairness serves it {:.3} instead of {:.3}, and its group {} \
-                 {:.3} instead of {:.3}: fairness gave that capacity to other groups (their \
-                 ratios are listed)",
-                without.unwrap_or(0.0),
-                self.y[n],
-                own,
-                group.map_or(0.0, |g| g.ratio_without_fairness),
-                group.map_or(0.0, |g| g.ratio),
-            );
+            let ratio = group.map_or(0.0, |g| g.ratio);
+            why.explanation = if !given.is_empty() {
+                format!(
+                    "capacity it could use serves needs of other groups ({}) worth no more per \
+                     unit than it, and the plan without fairness is worth {:.3} instead of \
+                     {:.3}: fairness gave that capacity to other groups; its group {own} has \
+                     ratio {ratio:.3} (every group's ratio is listed, with one plan without \
+                     fairness)",
+                    given.join(", "),
+                    efficient.map_or(0.0, |e| e.value),
+                    self.value,
+                )
+            } else {
+                format!(
+                    "a plan without fairness serves it {:.3} instead of {:.3}, and its group \
+                     {own} {:.3} instead of {ratio:.3}, while capacity it could use serves \
+                     other groups ({}): fairness gave that capacity to other groups (their \
+                     ratios are listed)",
+                    without.unwrap_or(0.0),
+                    self.y[n],
+                    group.map_or(0.0, |g| g.ratio_without_fairness),
+                    around.join(", "),
+                )
+            };
             why.groups = Some(groups);
             return why;
         }
@@ -467,9 +548,27 @@ impl<'o, 'a> Plan<'o, 'a> {
                  (what each has left and serves instead is listed)"
                     .into()
             } else {
-                "every linked resource is used up in a dimension this need uses (what each \
-                 serves instead is listed); one more unit of a resource adds its shadow price"
-                    .into()
+                let used_up = "every linked resource is used up in a dimension this need uses \
+                               (what each serves instead is listed)";
+                if sol.duals == Duals::FixedMip {
+                    // The LP's with the integer choices fixed: a unit more may let an
+                    // indivisible need in, which no such price sees.
+                    format!(
+                        "{used_up}; the shadow prices are those of the plan's LP with its \
+                         integer choices fixed, which do not bound what a unit more gains"
+                    )
+                } else if sol.duals == Duals::None {
+                    // A plan without duals (greedy) has no shadow prices to cite.
+                    used_up.into()
+                } else {
+                    // A dual bounds the gain of one more unit from above: when another limit
+                    // binds at the same point (a degenerate plan), adding to this one alone
+                    // gains less (SPEC's finite-difference check is two-sided for that).
+                    format!(
+                        "{used_up}; one more unit of a resource adds up to its shadow price \
+                         (less when another limit binds with it)"
+                    )
+                }
             };
         } else {
             why.reason = Reason::Objective;
@@ -519,7 +618,7 @@ impl<'o, 'a> Plan<'o, 'a> {
                 }
             }
         }
-        let band = hold_band(self.o.scenario, self.value, n);
+        let band = self.room_band(n);
         elsewhere
             .into_iter()
             .all(|s| self.servable_at(n, s) <= self.y[n] + band.max(USED_UP_TOL))
@@ -567,26 +666,28 @@ impl<'o, 'a> Plan<'o, 'a> {
     /// for the rest of the need (all of it, for an indivisible need) in some dimension. Under
     /// coverage, room for no more than the hold's band is none (the cost stage may leave it).
     fn used_up_for(&self, e: usize, n: usize) -> bool {
+        (0..self.o.network.num_dims()).any(|d| self.used_up_in(e, n, d))
+    }
+
+    /// [`Plan::used_up_for`] in dimension `d` alone.
+    fn used_up_in(&self, e: usize, n: usize, d: usize) -> bool {
         let net = &self.o.network;
         let nd = net.num_dims();
         let r = net.edges[e].resource();
-        let indivisible = self.o.scenario.needs[n].indivisible;
-        let price = &self.o.solution.shadow;
-        let band = hold_band(self.o.scenario, self.value, n);
-        net.edge_use(e).iter().enumerate().any(|(d, &u)| {
-            let left = self.left_for(e, d);
-            let tol = USED_UP_TOL * net.cap(r)[d].max(1.0);
-            // A positive shadow price says the capacity binds (complementary slackness) even
-            // where a MIP's tolerances leave a sliver of it unused; over time the price is
-            // the largest instant's, which may not be this edge's interval.
-            let binds = price[r * nd + d] > 0.0 && !self.over_time(d);
-            u > 0.0
-                && if indivisible {
-                    left < u - tol
-                } else {
-                    left <= tol.max(u * band) || binds
-                }
-        })
+        let u = net.edge_use(e)[d];
+        if u <= 0.0 {
+            return false;
+        }
+        let left = self.left_for(e, d);
+        let tol = USED_UP_TOL * net.cap(r)[d].max(1.0);
+        if self.o.scenario.needs[n].indivisible {
+            return left < u - tol;
+        }
+        // A positive shadow price says the capacity binds (complementary slackness) even
+        // where a MIP's tolerances leave a sliver of it unused; over time the price is the
+        // largest instant's, which may not be this edge's interval.
+        let binds = self.o.solution.shadow[r * nd + d] > 0.0 && !self.over_time(d);
+        left <= tol.max(u * self.room_band(n)) || binds
     }
 
     /// The resources linked to need `n`, what is left of them and what they serve instead.
@@ -720,6 +821,70 @@ impl<'o, 'a> Plan<'o, 'a> {
         let higher = |g: &GroupRatio| g.ratio > g.ratio_without_fairness + FAIRNESS_EPS;
         ratios.iter().any(|g| g.group == own && lower(g))
             && ratios.iter().any(|g| g.group != own && higher(g))
+    }
+
+    /// The other groups (sorted) whose needs hold capacity need `n` could use: a linked
+    /// resource used up for `n` in some dimension serves such a need `m` (above its
+    /// `min_fill`) on an edge that uses every dimension used up for `n`, over time holding
+    /// a reusable one through all of `n`'s occupation. With `worth`, only needs worth no more per unit than `n`: `p_n /
+    /// u_n[d] >= p_m / u_m[d]` in each such dimension (on a tie, at no more cost per share):
+    /// moving capacity from `m` to `n` would then lose no value, so what keeps it with `m`
+    /// is the fairness rule. Empty when no such need is found.
+    fn given_to_other_groups(&self, n: usize, worth: bool) -> Vec<String> {
+        let (s, net, x) = (self.o.scenario, &self.o.network, &self.o.solution.x);
+        let own = s.policy.group_of(&s.needs[n]);
+        let p_n = s.needs[n].priority;
+        let mut groups = std::collections::BTreeSet::new();
+        for &e in &self.edges_of_need[n] {
+            let r = net.edges[e].resource();
+            let u_n = net.edge_use(e);
+            let tight: Vec<usize> = (0..u_n.len())
+                .filter(|&d| self.used_up_in(e, n, d))
+                .collect();
+            if tight.is_empty() {
+                continue;
+            }
+            for &g in &self.edges_of_resource[r] {
+                let m = net.edges[g].need();
+                let other = &s.needs[m];
+                if m == n || x[g] <= SHARE_EPS || s.policy.group_of(other) == own {
+                    continue;
+                }
+                if self.y[m] <= other.min_fill + EPS {
+                    continue;
+                }
+                let u_m = net.edge_use(g);
+                // Freeing `m` frees room for `n` in every tight dimension: it uses each, and
+                // in a reusable one over time it holds the resource over all of `n`'s
+                // occupation (where the peak that makes it tight lies). A consumable total
+                // is shared whenever the two are served.
+                let frees = tight.iter().all(|&d| {
+                    let whole_time = match &net.time {
+                        Some(t) if t.reusable[d] => {
+                            let (a, b) = (t.occupation[e], t.occupation[g]);
+                            b.start <= a.start && a.end <= b.end
+                        }
+                        _ => true,
+                    };
+                    u_m[d] > 0.0 && whole_time
+                });
+                if !frees {
+                    continue;
+                }
+                let mut tie = false;
+                let worth_no_more = tight.iter().all(|&d| {
+                    // p_n / u_n >= p_m / u_m, multiplied out.
+                    let (mine, theirs) = (p_n * u_m[d], other.priority * u_n[d]);
+                    tie |= (mine - theirs).abs() <= 1e-9 * mine.abs().max(theirs.abs());
+                    mine >= theirs * (1.0 - 1e-9)
+                });
+                let cheaper = !tie || net.edges[e].cost <= net.edges[g].cost;
+                if !worth || (worth_no_more && cheaper) {
+                    groups.insert(s.policy.group_of(other).to_string());
+                }
+            }
+        }
+        groups.into_iter().collect()
     }
 
     /// Each group's ratio in this plan and in the plan without fairness.

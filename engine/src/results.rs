@@ -2,7 +2,7 @@
 
 use crate::explain::Why;
 use crate::graph::distance;
-use crate::model::{snap_time, Objective};
+use crate::model::{snap_time, Fairness, Objective};
 use crate::solve::{group_key, Infeasibility, Outcome, SolverUsed, Solvers, Status};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field, Schema};
@@ -45,8 +45,10 @@ pub struct Summary {
     pub atkinson_0_5: f64,
     /// When fairness is in force: `(V_eff - V) / V_eff`, the share of coverage value given up
     /// for fairness, `V_eff` being the best coverage value under the same hard constraints
-    /// without it (one extra solve within the plan's time limit; 0 when `V_eff` is 0, and small
-    /// negative values from solver tolerances are reported as 0). Null without fairness,
+    /// without it (one extra solve within the plan's time limit; 0 when `V_eff` is 0, and when
+    /// `V` is within the solver's holds of `V_eff`, `1e-7 (max(1, V_eff) + P)` under max-min
+    /// and leximin, `1e-7 max(1, V_eff)` otherwise, `P` the total priority, and within
+    /// `1e-6 V_eff`). Null without fairness,
     /// without a plan, when the extra solve did not prove its optimum in time, and for live
     /// session plans.
     pub price_of_fairness: Option<f64>,
@@ -319,7 +321,8 @@ impl Report {
         };
         let ratios: Vec<f64> = groups.values().copied().collect();
         // Served in full as the explanations count it (one threshold: `why` lists the rest).
-        let in_full = |n: usize| crate::explain::served_in_full(s, value, n, y[n]);
+        let bands = crate::explain::hold_bands(s, value);
+        let in_full = |n: usize| crate::explain::served_in_full(bands[n], y[n]);
         let objective = match sol.status {
             Status::Infeasible if sol.solver != Solvers::one(SolverUsed::Greedy) => None,
             Status::TimeLimit if allocations.is_empty() && sol.gap.is_none() => None,
@@ -360,8 +363,20 @@ impl Report {
                 .map(|e| e.value)
                 .filter(|_| objective.is_some())
                 .map(|v_eff| {
-                    if v_eff > 0.0 {
-                        ((v_eff - value) / v_eff).max(0.0)
+                    // A plan within the stages' holds of `V_eff` gave nothing up: the cost stage
+                    // may spend SPEC's hold `1e-7 max(1, V*)` and the group bounds of max-min
+                    // and leximin 1e-7 of each group's ratio, and a price of 1e-7 where the
+                    // true one is 0 would be read as a cost of fairness.
+                    let total: f64 = s.needs.iter().map(|n| n.priority).sum();
+                    let group_bounds = s.couples_groups()
+                        && matches!(s.policy.fairness, Fairness::Maxmin | Fairness::Leximin);
+                    let held = 1.001
+                        * crate::lp::LEX_TOL
+                        * (v_eff.max(1.0) + if group_bounds { total } else { 0.0 });
+                    // (Never past a millionth of `V_eff`: a total priority far above it must
+                    // not hide a real price.)
+                    if v_eff > 0.0 && v_eff - value > held.min(1e-6 * v_eff) {
+                        (v_eff - value) / v_eff
                     } else {
                         0.0
                     }

@@ -313,6 +313,21 @@ pub struct Conflict {
     pub dim: Option<String>,
 }
 
+impl Conflict {
+    /// The member in words, for the infeasibility message.
+    fn describe(&self) -> String {
+        match self.kind {
+            ConflictKind::MinFill => format!("min_fill of need {}", self.id),
+            ConflictKind::MinShare => format!("min_share of group {}", self.id),
+            ConflictKind::Capacity => match &self.dim {
+                Some(d) => format!("capacity {d} of resource {}", self.id),
+                None => format!("capacity of resource {}", self.id),
+            },
+            ConflictKind::Window => format!("time window of need {}", self.id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -935,6 +950,34 @@ fn merge_optimised(
         }
         if parts_msg.is_empty() {
             parts_msg.push("the hard constraints cannot all hold".into());
+        }
+        // The conflict is the proof, so the message leads with it; the needs and groups
+        // named above are where the least total relaxation falls, one way out of several
+        // (a conflict of two groups' min_share had the message name only one of them).
+        if !conflict.is_empty() {
+            let members: Vec<String> = conflict.iter().map(Conflict::describe).collect();
+            let mut relaxed = Vec::new();
+            if !names.is_empty() {
+                relaxed.push(format!("min_fill of need(s) {}", names.join(", ")));
+            }
+            if !infeasible_groups.is_empty() {
+                relaxed.push(format!(
+                    "min_share of group(s) {}",
+                    infeasible_groups.join(", ")
+                ));
+            }
+            let mut message = format!(
+                "these cannot all hold: {} (relaxing any min_fill or min_share among them makes \
+                 the rest of them feasible)",
+                members.join(", ")
+            );
+            if !relaxed.is_empty() {
+                message += &format!(
+                    "; the least total violation falls on {}",
+                    relaxed.join("; ")
+                );
+            }
+            parts_msg = vec![message];
         }
         sol.status = Status::Infeasible;
         // A scenario's plan is all or nothing; a live session's parts stand on their own

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
@@ -46,10 +48,18 @@ _CHUNK = 100_000
 
 
 def _non_finite(value: Any, path: list[str | int]) -> tuple[list[str | int], float] | None:
-    """The path of the first float in ``value`` that JSON cannot carry (NaN, infinity)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return path, value
-    items: Any = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    """The path of the first float in ``value`` that JSON cannot carry (NaN, infinity); numpy
+    floats included."""
+    if isinstance(value, numbers.Real) and not isinstance(value, int) and not math.isfinite(float(value)):
+        return path, float(value)
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    elif isinstance(value, (set, frozenset)) or type(value).__module__ == "numpy":
+        items = enumerate(_json_value(value)) if _is_sequence_like(value) else ()
+    else:
+        items = ()
     for key, item in items:
         found = _non_finite(item, [*path, key])
         if found is not None:
@@ -63,7 +73,7 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
     ``NaN``, which is no JSON)."""
     found = _non_finite(data, list(at or []))
     if found is None:
-        return json.dumps(data)
+        return _dumps(data)
     path, x = found
     table, row, rest = "scenario", None, path
     if path and path[0] in ("resources", "needs", "links") and len(path) > 1 and isinstance(path[1], int):
@@ -79,14 +89,58 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
     )
 
 
-def _check_threads(threads: int | None) -> None:
-    """``threads`` as the engine takes it: a whole number in [1, MAX_THREADS], or None (all
-    cores)."""
+def _is_sequence_like(value: Any) -> bool:
+    """A set, or a numpy array: what ``_json_value`` writes as a list."""
+    return isinstance(value, (set, frozenset)) or (type(value).__module__ == "numpy" and getattr(value, "ndim", 0) > 0)
+
+
+def _json_value(value: Any) -> Any:
+    """What ``json.dumps`` cannot write by itself, as JSON: a numpy scalar as its Python value
+    (``np.int64(3)`` from a DataFrame), a numpy array as a list, a set (SPEC's skills are sets)
+    as a sorted list."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if type(value).__module__ == "numpy":
+        if getattr(value, "ndim", 0) > 0:
+            return value.tolist()
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            # (`item()` of a long double is a long double again.)
+            return float(value)
+        item = getattr(value, "item", None)
+        if callable(item):
+            out = item()
+            if type(out).__module__ != "numpy":
+                return out
+    raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_value, allow_nan=False)
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as a Python int if it is a whole number (a numpy integer included, not a bool);
+    else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _check_threads(threads: int | None) -> int | None:
+    """``threads`` as the engine takes it: a whole number in [1, MAX_THREADS] (a numpy integer
+    becomes a Python int), or None (all cores)."""
     if threads is None:
-        return
+        return None
     top = _commonsnet.MAX_THREADS
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= top:
+    whole = _whole(threads)
+    if whole is None or not 1 <= whole <= top:
         raise InvalidArgument(f"threads must be a whole number in [1, {top}], not {threads!r}")
+    return whole
 
 
 def _table(batch: pa.RecordBatch) -> pa.Table:
@@ -166,6 +220,13 @@ def _arrow(obj: Any, what: str) -> Any:
     if type(obj).__module__.split(".")[0] == "polars" and type(obj).__name__ == "Series":
         raise InvalidArgument(f"{what}: expected a table (a DataFrame), got a polars Series")
     if hasattr(obj, "__arrow_c_stream__"):
+        # Through pyarrow, which imports what any producer exports (still without copying the
+        # buffers): polars exports an all-null column with a buffer arrow-rs refuses.
+        if not isinstance(obj, (pa.Table, pa.RecordBatchReader)):
+            try:
+                return pa.RecordBatchReader.from_stream(obj)
+            except (pa.ArrowException, ValueError, TypeError) as e:
+                raise InvalidArgument(f"{what}: cannot read its Arrow stream: {e}") from e
         return obj
     if isinstance(obj, pa.RecordBatch):
         return pa.Table.from_batches([obj])
@@ -199,8 +260,10 @@ def solve(
     ``resources`` and ``needs`` (and optional ``links``) tables with a ``policy`` dict.
 
     ``explain=True`` adds the ``why`` table. ``threads`` caps the engine's threads (default: all
-    cores). Raises ``InvalidScenario`` (with ``details``) for input the engine rejects."""
-    _check_threads(threads)
+    cores). Raises ``InvalidScenario`` (with ``details``) for input the engine rejects. The
+    GIL is released while it runs, but Ctrl-C is seen only once it returns: the policy's
+    ``time_limit_s`` bounds a long solve."""
+    threads = _check_threads(threads)
     policy = _policy(policy)
     if isinstance(scenario, Scenario):
         if resources is not None or needs is not None or links is not None:
@@ -242,9 +305,10 @@ def solve(
 def generate(name: str, seed: int = 0, scale: float = 1.0, *, timed: bool = False) -> Scenario:
     """A pilot generator's scenario (``urban``, ``rural``, ``intentional``, ``disaster``) as
     tables, the same as ``commonsnet generate NAME --seed SEED --scale SCALE``."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+    whole = _whole(seed)
+    if whole is None or not 0 <= whole < 2**64:
         raise InvalidArgument(f"seed must be a whole number in [0, 2^64), not {seed!r}")
-    label, resources, needs, policy = _commonsnet.generate(name, seed, scale, timed)
+    label, resources, needs, policy = _commonsnet.generate(name, whole, scale, timed)
     return Scenario(name=label, resources=_table(resources), needs=_table(needs), policy=json.loads(policy))
 
 
@@ -285,7 +349,7 @@ def _spec(
     if found is not None:
         path, x = found
         raise InvalidArgument(f"{'.'.join(str(p) for p in path)}: {x} is not a finite number")
-    return json.dumps(spec)
+    return _dumps(spec)
 
 
 def simulate(
@@ -310,8 +374,8 @@ def simulate(
     ``scenarios`` (at least 1), ``scale`` (default 1) and ``timed`` (default False) are the
     generator's; ``scale`` and ``timed`` are refused with a ``scenario`` of its own, as the CLI
     refuses them with a file. At most 10,000,000 runs in all. Ctrl-C stops the runs and raises
-    ``KeyboardInterrupt``."""
-    _check_threads(threads)
+    ``KeyboardInterrupt`` once the runs under way have finished (``time_limit_s`` bounds each)."""
+    threads = _check_threads(threads)
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
     parts = [

@@ -376,6 +376,12 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
             .collect::<Result<_, Failure>>()?,
         Some(v) => return Err(arg(format!("policies must be a list of names, not {v}"))),
     };
+    // As the CLI refuses it: runs of one policy twice over would be summed as one policy's.
+    for (i, p) in policies.iter().enumerate() {
+        if let (PolicySpec::Named(name), true) = (p, policies[..i].contains(p)) {
+            return Err(arg(format!("policies: {name} given twice")));
+        }
+    }
     if policies.is_empty() || replicates == 0 {
         return Err(arg("need at least one policy and one replicate".into()));
     }

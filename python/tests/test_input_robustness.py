@@ -152,3 +152,59 @@ def test_a_policy_that_is_no_dict_is_an_invalid_argument(policy: object) -> None
         commonsnet.solve(s, policy=policy)  # type: ignore[arg-type]
     with pytest.raises(commonsnet.InvalidArgument, match="^policy must be a dict"):
         commonsnet.solve(FLOOD, policy=policy)  # type: ignore[arg-type]
+
+
+def test_a_polars_frame_with_an_all_null_column_is_read() -> None:
+    """polars exports a column of nulls only (an optional column left unset) with a buffer the
+    engine's Arrow import refused, naming no column; read through pyarrow it solves."""
+    import polars as pl
+
+    resources = pl.DataFrame({"id": ["r"], "kind": ["k"], "cap_u": [2.0], "lat": [None]})
+    needs = pl.DataFrame({"id": ["n1", "n2"], "kind": ["k", "k"], "dem_u": [1.0, 1.0], "lat": [None, None]})
+    assert resources.schema["lat"] == pl.Null
+    r = commonsnet.solve(resources=resources, needs=needs)
+    assert r.status == "optimal"
+    assert r.summary["needs_served"] == 2
+
+
+def test_numpy_scalars_and_sets_are_taken_as_their_values() -> None:
+    """Values taken from a DataFrame are numpy scalars, and SPEC's skills are sets: both were
+    refused with a bare TypeError (or, for a seed, as 'not a whole number')."""
+    import numpy as np
+
+    scenario = {
+        "resources": [{"id": "r", "kind": "k", "capacity": {"u": np.float64(2.0)}, "skills": {"boat"}}],
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": np.int64(1)}, "required_skills": frozenset({"boat"})}],
+    }
+    r = commonsnet.solve(scenario, threads=np.int64(1))
+    assert r.status == "optimal"
+    assert r.summary["needs_served"] == 1
+    a = commonsnet.generate("urban", np.int64(3), scale=0.2)
+    b = commonsnet.generate("urban", 3, scale=0.2)
+    assert a.needs.equals(b.needs)
+    runs = commonsnet.simulate("urban", scenarios=np.int64(1), scale=0.2, seed=np.uint32(3), policies=["greedy"])
+    assert runs.num_rows == 1
+    # A numpy NaN is named as a float NaN is.
+    bad = {**FLOOD, "resources": [{"id": "r", "kind": "k", "capacity": {"u": np.float32("nan")}}]}
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(bad)
+    assert [(d["table"], d["row"], d["field"]) for d in e.value.details] == [("resources", 0, "capacity.u")]
+    with pytest.raises(commonsnet.InvalidArgument):
+        commonsnet.generate("urban", np.bool_(True))
+    # A long double, an array of skills, and a NaN inside a set or an array.
+    odd = {
+        "resources": [{"id": "r", "kind": "k", "capacity": {"u": np.longdouble(2)}, "skills": np.array(["boat"])}],
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": 1.0}, "required_skills": ["boat"]}],
+    }
+    assert commonsnet.solve(odd).summary["needs_served"] == 1
+    for holder in ({float("nan")}, np.array([1.0, np.nan])):
+        bad = {**FLOOD, "resources": [{"id": "r", "kind": "k", "capacity": {"u": 2.0}, "skills": holder}]}
+        with pytest.raises(commonsnet.InvalidScenario) as e:
+            commonsnet.solve(bad)
+        assert [(d["table"], d["row"]) for d in e.value.details] == [("resources", 0)]
+
+
+def test_a_policy_given_twice_is_refused_as_the_cli_refuses_it() -> None:
+    """Two runs of one policy per scenario would be summed as that policy's by any group-by."""
+    with pytest.raises(commonsnet.InvalidArgument, match="policies: greedy given twice"):
+        commonsnet.simulate("urban", scenarios=1, scale=0.2, policies=["greedy", "coverage", "greedy"])

@@ -8,7 +8,7 @@ const fairness = {
   need: 'wound-checks',
   coverage: 0.75,
   reason: 'fairness',
-  explanation: 'the plan without fairness serves it 1.000 instead of 0.750: fairness gave that capacity to other groups (their ratios are listed)',
+  explanation: 'capacity it could use serves needs of other groups (B) worth no more per unit than it, and the plan without fairness is worth 3.000 instead of 2.500: fairness gave that capacity to other groups; its group A has ratio 0.750 (every group\'s ratio is listed, with one plan without fairness)',
   marginal_value: 0,
   linked_resources: [
     {

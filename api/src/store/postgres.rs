@@ -21,7 +21,7 @@ use super::{
     Progress, Renewal, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,15 +92,15 @@ const MIGRATIONS: &[&str] = &[
         WHERE jobs.id = r.job;",
 ];
 
+/// How long a request waits for a row another transaction holds before it is answered 503
+/// (`lock_timeout` on every pooled connection but the heartbeat's, which bounds its own).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// The bounds on each of the heartbeat's statements for a lease: (statement and connection
 /// wait, lock wait). A heartbeat comes every third of the lease and makes three statements
 /// (the beat, the runs' leases, the sessions' leases), so each is bounded by a sixth: one row
 /// locked by a slow transaction, or a pool held by busy requests, cannot hold the renewal of
 /// the other leases until they expire.
-/// How long a request waits for a row another transaction holds before it is answered 503
-/// (`lock_timeout` on every pooled connection but the heartbeat's, which bounds its own).
-const LOCK_WAIT: Duration = Duration::from_secs(3);
-
 fn heartbeat_timeouts(lease: Duration) -> (Duration, Duration) {
     let statement = (lease / 6).max(Duration::from_millis(50));
     (statement, (statement / 2).max(Duration::from_millis(20)))
@@ -153,12 +153,12 @@ impl PgStore {
         // middle of an append, a session being deleted) gives up after `LOCK_WAIT` and is
         // answered 503, instead of holding a pooled connection for as long as the lock
         // lasts: 16 such requests took every connection and failed the whole replica's
-        // traffic, other sessions' events and `/healthz` included.
-        let options = config.get_options().unwrap_or_default().to_string();
-        config.options(format!(
-            "{options} -c lock_timeout={}",
-            LOCK_WAIT.as_millis()
-        ));
+        // traffic, other sessions' events and `/healthz` included. Set on each new
+        // connection (a connection pooler may refuse startup options), unless the URL's
+        // options set it already (the operator's choice stands).
+        let lock_wait = !config
+            .get_options()
+            .is_some_and(|o| o.contains("lock_timeout"));
         let pool = |size, timeout| {
             let manager = Manager::from_config(
                 config.clone(),
@@ -169,12 +169,21 @@ impl PgStore {
                     recycling_method: RecyclingMethod::Verified,
                 },
             );
-            Pool::builder(manager)
+            let mut builder = Pool::builder(manager)
                 .max_size(size)
                 .wait_timeout(Some(timeout))
                 .create_timeout(Some(timeout))
                 .recycle_timeout(Some(timeout))
-                .runtime(Runtime::Tokio1)
+                .runtime(Runtime::Tokio1);
+            if lock_wait {
+                builder = builder.post_create(Hook::async_fn(|client, _| {
+                    Box::pin(async move {
+                        let set = format!("SET lock_timeout = {}", LOCK_WAIT.as_millis());
+                        client.batch_execute(&set).await.map_err(HookError::Backend)
+                    })
+                }));
+            }
+            builder
                 .build()
                 .map_err(|e| StoreError::Settings(e.to_string()))
         };
@@ -235,12 +244,15 @@ impl PgStore {
     /// A heartbeat's conversation, bounded on this side too: its statement bounds are the
     /// server's to enforce, and a server that stopped answering (a frozen backend, a
     /// connection lost without a reset) would hold the heartbeat, and with it every lease
-    /// deadline of this replica, for as long as TCP takes to notice (minutes).
+    /// deadline of this replica, for as long as TCP takes to notice (minutes). A fifth of
+    /// the lease each (the server's sixth fires first): the two before the sessions'
+    /// renewal delay it by at most 0.4 of a lease, so it still starts, a third of a lease
+    /// after the last, before their local deadlines (0.8 of a lease) pass.
     fn block_beat<T>(
         &self,
         f: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let bound = heartbeat_timeouts(self.settings.lease).0 * 2;
+        let bound = (self.settings.lease / 5).max(Duration::from_millis(60));
         self.runtime
             .block_on(async { tokio::time::timeout(bound, f).await })
             .unwrap_or(Err(StoreError::NoAnswer(bound)))
