@@ -67,26 +67,75 @@ def _non_finite(value: Any, path: list[str | int]) -> tuple[list[str | int], flo
     return None
 
 
+def _all_non_finite(value: Any, path: list[str | int], out: list[tuple[list[str | int], float]]) -> None:
+    """Every float in ``value`` that JSON cannot carry, with its path, into ``out``."""
+    found = _non_finite(value, path)
+    if found is None:
+        return
+    if found[0] == path:
+        out.append(found)
+        return
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        items = enumerate(_json_value(value))
+    for key, item in items:
+        _all_non_finite(item, [*path, key], out)
+
+
+def _finite_copy(value: Any) -> Any:
+    """``value`` with every float JSON cannot carry as None (sets and arrays as lists)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, int) and not math.isfinite(float(value)):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_copy(v) for v in value]
+    if _is_sequence_like(value):
+        return [_finite_copy(v) for v in _json_value(value)]
+    return value
+
+
 def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -> str:
     """A scenario dict (or its part at path ``at``) as JSON text; a NaN or infinity is refused
     naming its table, row and field, as the engine names a bad cell (``json.dumps`` would write
-    ``NaN``, which is no JSON)."""
-    found = _non_finite(data, list(at or []))
-    if found is None:
+    ``NaN``, which is no JSON). Every such value is named, and so is every other problem the
+    engine finds in a whole scenario (the values left out), as one refusal lists them all."""
+    found: list[tuple[list[str | int], float]] = []
+    _all_non_finite(data, list(at or []), found)
+    if not found:
         return _dumps(data)
-    path, x = found
-    table, row, rest = "scenario", None, path
-    if path and path[0] in ("resources", "needs", "links") and len(path) > 1 and isinstance(path[1], int):
-        table, row, rest = str(path[0]), path[1], path[2:]
-    elif path and path[0] == "policy":
-        table, rest = "policy", path[1:]
-    field = ".".join(str(p) for p in rest) or None
-    message = f"{x} is not a finite number"
-    where = f"{table}[{row}].{field}" if row is not None else f"{table}.{field}"
-    raise InvalidScenario(
-        f"invalid scenario: {where}: {message}",
-        [{"table": table, "row": row, "field": field, "message": message}],
-    )
+    issues: list[dict[str, Any]] = []
+    for path, x in found:
+        table, row, rest = "scenario", None, path
+        if path and path[0] in ("resources", "needs", "links") and len(path) > 1 and isinstance(path[1], int):
+            table, row, rest = str(path[0]), path[1], path[2:]
+        elif path and path[0] == "policy":
+            table, rest = "policy", path[1:]
+        # As the engine spells a field: `capacity.u`, `skills[0]`.
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".") or None
+        issues.append({"table": table, "row": row, "field": field, "message": f"{x} is not a finite number"})
+    if at is None:
+        # The engine's own issues, with those values left out; its issue on a field whose
+        # value was left out is the one above.
+        try:
+            _commonsnet.validate_json(_dumps(_finite_copy(data)))
+        except InvalidScenario as e:
+            def ours(d: dict[str, Any]) -> bool:
+                for i in issues:
+                    if (d.get("table"), d.get("row")) != (i["table"], i["row"]):
+                        continue
+                    mine, theirs = str(i["field"] or ""), str(d.get("field") or "")
+                    if theirs and (mine == theirs or mine.startswith((theirs + ".", theirs + "["))):
+                        return True
+                return False
+
+            issues += [d for d in e.details if not ours(d)]
+    first = issues[0]
+    where = f"{first['table']}[{first['row']}].{first['field']}" if first["row"] is not None else f"{first['table']}.{first['field']}"
+    raise InvalidScenario(f"invalid scenario: {len(issues)} problem(s); first: {where}: {first['message']}", issues)
 
 
 def _is_sequence_like(value: Any) -> bool:

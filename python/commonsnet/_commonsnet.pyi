@@ -10,6 +10,7 @@ MAX_THREADS: int
 _Solved = tuple[str, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch | None]
 
 def solve_json(text: str, explain: bool = False, threads: int | None = None) -> _Solved: ...
+def validate_json(text: str) -> None: ...
 def solve_tables(
     resources: Any,
     needs: Any,

@@ -196,6 +196,17 @@ fn solve_json<'py>(
     solved_to_py(py, solved)
 }
 
+/// Validate a scenario given as JSON text without solving it: raises what [`solve_json`]
+/// raises for input it refuses (every problem named), else nothing.
+#[pyfunction]
+fn validate_json(py: Python<'_>, text: &str) -> PyResult<()> {
+    guarded(py, || {
+        commonsnet_engine::input::scenario_from_json_str(text)
+            .map(|_| ())
+            .map_err(Failure::Invalid)
+    })
+}
+
 /// Solve a scenario given as tables (any objects with `__arrow_c_stream__`) and a policy as
 /// JSON text. Returns what [`solve_json`] returns.
 #[pyfunction]
@@ -596,6 +607,7 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_THREADS", MAX_THREADS)?;
     m.add_function(wrap_pyfunction!(solve_json, m)?)?;
     m.add_function(wrap_pyfunction!(solve_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_json, m)?)?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_total, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_runs, m)?)?;

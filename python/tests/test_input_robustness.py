@@ -72,6 +72,26 @@ def test_a_non_finite_number_in_a_dict_is_refused_naming_row_and_field() -> None
     assert commonsnet.solve(FLOOD).status == "optimal"
 
 
+def test_a_non_finite_number_does_not_hide_the_other_problems() -> None:
+    """A refusal lists every problem: the NaN and the infinity, and what the engine finds
+    besides (a negative capacity, an id given twice). It listed the NaN alone."""
+    bad = {
+        "resources": [
+            {"id": "r", "kind": "k", "capacity": {"u": float("nan")}},
+            {"id": "r", "kind": "k", "capacity": {"u": -1.0}},
+        ],
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": float("inf")}}],
+    }
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(bad)
+    found = [(d["table"], d["row"], d["field"]) for d in e.value.details]
+    assert found[:2] == [("resources", 0, "capacity.u"), ("needs", 0, "demand.u")], found
+    assert ("resources", 1, "capacity.u") in found, found
+    assert any(d["row"] == 1 and "id" in str(d["field"]) for d in e.value.details), e.value.details
+    assert len(found) == len(set(found)), found
+    assert str(e.value).startswith(f"invalid scenario: {len(found)} problem(s); first: resources[0].capacity.u: nan")
+
+
 @pytest.mark.parametrize("threads", [0, 1025, 20_000])
 def test_threads_are_bounded_before_a_pool_is_built(threads: int) -> None:
     with pytest.raises(ValueError, match="threads"):
@@ -197,11 +217,13 @@ def test_numpy_scalars_and_sets_are_taken_as_their_values() -> None:
         "needs": [{"id": "n", "kind": "k", "demand": {"u": 1.0}, "required_skills": ["boat"]}],
     }
     assert commonsnet.solve(odd).summary["needs_served"] == 1
-    for holder in ({float("nan")}, np.array([1.0, np.nan])):
+    for holder, at in (({float("nan")}, "skills[0]"), (np.array([1.0, np.nan]), "skills[1]")):
         bad = {**FLOOD, "resources": [{"id": "r", "kind": "k", "capacity": {"u": 2.0}, "skills": holder}]}
         with pytest.raises(commonsnet.InvalidScenario) as e:
             commonsnet.solve(bad)
-        assert [(d["table"], d["row"]) for d in e.value.details] == [("resources", 0)]
+        first = e.value.details[0]
+        assert (first["table"], first["row"], first["field"]) == ("resources", 0, at), e.value.details
+        assert first["message"] == "nan is not a finite number"
 
 
 def test_a_policy_given_twice_is_refused_as_the_cli_refuses_it() -> None:

@@ -543,17 +543,30 @@ async function coordinatorFlow(browser, server, vp) {
   await streamState.filter({ hasText: `change ${liveSeq}` }).waitFor();
   await row.getByTestId('session-seq').filter({ hasText: `change ${liveSeq}` }).waitFor({ timeout: 5_000 });
 
-  // Dispatch n2: it is fixed in the server's plan and marked so on screen.
-  await page.locator('[data-match="truck->n2"]').getByRole('button', { name: 'Dispatch' }).click();
+  // Dispatch n2 with a double tap: it is sent once (the second tap, while the first is on its
+  // way, is the same change), fixed in the server's plan and marked so on screen, and no
+  // refusal is shown (the second dispatch was sent, refused, and the page said nothing had
+  // been applied).
+  const dispatchPosts = () =>
+    state.requests.filter((r) => r.url.endsWith(`/v1/sessions/${id}/events`) && (r.postData ?? '').includes('"dispatched"')).length;
+  await page.locator('[data-match="truck->n2"]').getByRole('button', { name: 'Dispatch' }).dblclick();
   await page.locator('[data-dispatch="truck->n2"]').waitFor();
+  assert.equal(dispatchPosts(), 1, 'one dispatch sent for a double tap');
+  assert.equal(await page.getByTestId('error').count(), 0, 'no refusal shown');
   const plan = await server.api('GET', `/v1/sessions/${id}/plan`);
-  assert.ok(plan.dispatched.some((d) => d.need === 'n2' && d.resource === 'truck' && d.active));
+  assert.equal(plan.dispatched.filter((d) => d.need === 'n2' && d.resource === 'truck' && d.active).length, 1);
   assert.equal(await page.locator('[data-dispatch="truck->n2"] .fixed').innerText(), 'FIXED');
 
   // A conflict answered 409 is shown in words, and nothing changes.
   state.allowStatus.add(409);
   await fillAndPress(form, { Id: 'n2' }, 'Add');
   await page.getByTestId('error').filter({ hasText: 'The server refused this change, nothing was applied' }).waitFor();
+  // In sight where the form that was pressed is (at the bottom of a phone's long page).
+  const inSight = await page.getByTestId('error').evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight;
+  });
+  assert.ok(inSight, 'the refusal is in sight');
   state.allowStatus.delete(409);
 
   // Drop the stream: the server restarts while new stream connections are refused; an event
