@@ -568,3 +568,59 @@ fn a_first_report_that_fails_half_way_leaves_no_tables() {
         .collect();
     assert_eq!(names, ["summary.json"]);
 }
+
+/// Infeasibility reasons of benchmark instances name the file's own numbers: DIMACS nodes and
+/// OR-Library rows count from 1 (the first node was called node 0).
+#[test]
+fn instance_infeasibility_names_the_files_numbers() {
+    // No arcs: node 1 cannot send its supply (the solver's node 0, which DIMACS has not).
+    let (_tmp, f) = temp_file("stranded.min", "p min 2 0\nn 1 1\nn 2 -1\n");
+    let v = solve_line(&[&f]);
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(v["reason"], "node 1 cannot send or receive its supply");
+    // Left nodes 1 and 3 (2 and 4 on the right): 3 has no arc, the second left node.
+    let (_tmp2, f) = temp_file("inf.asn", "p asn 4 1\nn 1\nn 3\na 1 2 5\n");
+    let v = solve_line(&[&f]);
+    assert_eq!(v["status"], "infeasible");
+    assert_eq!(
+        v["reason"],
+        "left node number 2 (in node order) cannot be assigned"
+    );
+}
+
+/// An error line lists the first 20 problems and counts the rest (5,000 rows without a kind
+/// made one line of 228,928 bytes).
+#[test]
+fn an_error_line_lists_twenty_problems_and_counts_the_rest() {
+    let needs: Vec<Value> = (0..50)
+        .map(|i| serde_json::json!({"id": format!("n{i}"), "demand": {"x": 1}}))
+        .collect();
+    let text = serde_json::json!({"resources": [], "needs": needs}).to_string();
+    let (_tmp, f) = temp_file("many.json", &text);
+    let out = commonsnet().arg("solve").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("invalid input: 50 problem(s): needs[0].kind"),
+        "{err}"
+    );
+    assert!(
+        err.contains("needs[19].kind") && !err.contains("needs[20].kind"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("; and 30 more"), "{err}");
+}
+
+/// A file read as a JSON scenario that is not JSON is named, with the --format it may need
+/// (an OR-Library file with a .txt extension said only "scenario: not valid JSON").
+#[test]
+fn a_file_that_is_no_json_is_named_with_a_format_hint() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances/assign/assign100.txt");
+    let (_, err) = crate::common::process::refused_in_one_line(commonsnet().arg("solve").arg(&f));
+    assert!(err.contains("assign100.txt: invalid input"), "{err}");
+    assert!(
+        err.contains("not valid JSON") && err.contains("give --format"),
+        "{err}"
+    );
+}

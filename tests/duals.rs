@@ -140,3 +140,21 @@ fn mip_prices_lie_between_the_derivatives_of_the_fixed_lp() {
     // (Before fixed-MIP duals every MIP price was 0.)
     assert!(positive > 5, "only {positive} positive prices");
 }
+
+/// Gains are never negative, not even -0 (the needs table of a disaster scenario printed
+/// `marginal_value` -0.0).
+#[test]
+fn gains_are_never_negative_zero() {
+    for seed in 0..=1 {
+        let v = commonsnet_datasets::generate::generate("disaster", 1.0, seed).unwrap();
+        let r = solve_report(&scenario_from_value(&v).unwrap());
+        assert!(
+            r.needs.iter().all(|n| !n.marginal_value.is_sign_negative()),
+            "seed {seed}"
+        );
+        assert!(r
+            .resources
+            .iter()
+            .all(|x| x.shadow_price.iter().all(|p| !p.is_sign_negative())));
+    }
+}

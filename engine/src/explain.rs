@@ -366,7 +366,7 @@ impl<'o, 'a> Plan<'o, 'a> {
     fn why(&self, n: usize) -> Why {
         let (s, sol) = (self.o.scenario, &self.o.solution);
         let need = &s.needs[n];
-        let mut why = Why::served(&need.id, sol.marginal[n]);
+        let mut why = Why::served(&need.id, sol.marginal[n] + 0.0);
         why.coverage = self.y[n];
         if self.served_in_full(n) {
             return why;

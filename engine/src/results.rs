@@ -258,7 +258,8 @@ impl Report {
                 id: need.id.clone(),
                 coverage: y[n],
                 value: need.priority * y[n],
-                marginal_value: sol.marginal[n],
+                // (`+ 0.0`: a dual of -0 from a solver is written 0, a gain never negative.)
+                marginal_value: sol.marginal[n] + 0.0,
                 unmet: net.dem(n).iter().map(|d| d * (1.0 - y[n])).collect(),
                 start_h: start[n].filter(|_| need.duration_h.is_some()),
             })

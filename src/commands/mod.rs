@@ -67,15 +67,31 @@ pub fn thread_count(s: &str) -> Result<usize, ArgError> {
         .ok_or_else(|| ArgError(format!("{s:?} is not a thread count in 1..={max}")))
 }
 
-/// One line naming every problem of invalid input.
+/// Problems an error line lists; the rest are counted (5,000 rows without a kind made one
+/// line of 228,928 bytes).
+const LISTED_PROBLEMS: usize = 20;
+
+/// One line naming the problems of invalid input: the first [`LISTED_PROBLEMS`], and how
+/// many more there are.
 pub fn describe(e: DatasetError) -> anyhow::Error {
     match e {
         DatasetError::Invalid(inv) => {
-            let all: Vec<String> = inv.issues.iter().map(|i| i.to_string()).collect();
+            let total = inv.issues.len();
+            let listed: Vec<String> = inv
+                .issues
+                .iter()
+                .take(LISTED_PROBLEMS)
+                .map(|i| i.to_string())
+                .collect();
+            let more = total - listed.len();
+            let tail = if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            };
             anyhow!(
-                "invalid input: {} problem(s): {}",
-                all.len(),
-                all.join("; ")
+                "invalid input: {total} problem(s): {}{tail}",
+                listed.join("; ")
             )
         }
         other => anyhow!(other),

@@ -46,7 +46,8 @@ impl From<SenseArg> for Sense {
 pub struct SolveArgs {
     /// Scenario JSON file, scenario directory, or benchmark instance file.
     file: PathBuf,
-    /// Input format (inferred: a directory is scenario-dir, `.json` is scenario-json).
+    /// Input format (inferred: a directory is scenario-dir, `.min` dimacs-min, `.asn`
+    /// dimacs-asn, any other file scenario-json; OR-Library files need theirs).
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
     /// Optimisation sense of a benchmark instance (default: min). Not for scenarios: their
@@ -85,6 +86,20 @@ pub struct SolveArgs {
 pub enum FlowMethodArg {
     NetworkSimplex,
     CostScaling,
+}
+
+/// Why a DIMACS min-cost flow has no feasible flow, in the file's terms: its nodes are
+/// numbered from 1, and its arcs by their `a` lines from 1 (the solver counts both from 0).
+fn in_file_terms(r: &commonsnet_solvers::problem::Infeasibility) -> String {
+    use commonsnet_solvers::problem::Infeasibility as I;
+    match *r {
+        I::Stranded { node } => format!("node {} cannot send or receive its supply", node + 1),
+        I::Bounds { arc, lower, upper } => format!(
+            "arc {} (of the file's 'a' lines) has lower bound {lower} above its capacity {upper}",
+            arc + 1
+        ),
+        I::Unbalanced { .. } => r.to_string(),
+    }
 }
 
 fn infer_format(path: &Path) -> InputFormat {
@@ -214,7 +229,21 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 InputFormat::ScenarioDir => ScenarioFormat::Dir,
                 _ => ScenarioFormat::Json,
             };
-            let scenario = read_scenario(&args.file, Some(f)).map_err(describe)?;
+            let scenario = read_scenario(&args.file, Some(f)).map_err(|e| {
+                let e = describe(e);
+                // Any extension but .min and .asn is read as a JSON scenario: an OR-Library
+                // file needs its --format, which the error says.
+                let hint = if args.format.is_none()
+                    && matches!(f, ScenarioFormat::Json)
+                    && e.to_string().contains("not valid JSON")
+                {
+                    " (read as a JSON scenario, by its extension: give --format for a benchmark \
+                     instance, as orlib-gap or orlib-assign)"
+                } else {
+                    ""
+                };
+                anyhow!("{file}: {e}{hint}")
+            })?;
             let outcome = try_solve_with(&scenario, &opts).map_err(|e| anyhow!("{file}: {e}"))?;
             let report = if args.explain {
                 Report::explained(&outcome)
@@ -250,7 +279,7 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 .map(|s| s.pivots);
             let result = match result {
                 Ok(s) => Ok(s.cost),
-                Err(FlowError::Infeasible(r)) => Err(r.to_string()),
+                Err(FlowError::Infeasible(r)) => Err(in_file_terms(&r)),
                 Err(e) => return Err(anyhow!("{file}: {e}")),
             };
             print_line(&instance_line(result, sense, solver, ms, pivots))?;
@@ -272,7 +301,17 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let ms = start.elapsed().as_secs_f64() * 1e3;
             let result = match result {
                 Ok(a) => Ok(a.cost),
-                Err(AssignmentError::Infeasible(r)) => Err(format!("row {r} cannot be assigned")),
+                // The solver counts from 0; the file's rows (OR-Library) and left nodes in node
+                // order (DIMACS) from 1.
+                Err(AssignmentError::Infeasible(r)) => Err(match format {
+                    InputFormat::DimacsAsn => {
+                        format!(
+                            "left node number {} (in node order) cannot be assigned",
+                            r + 1
+                        )
+                    }
+                    _ => format!("row {} cannot be assigned", r + 1),
+                }),
                 Err(e) => return Err(anyhow!("{file}: {e}")),
             };
             print_line(&instance_line(result, sense, method.as_str(), ms, None))?;
