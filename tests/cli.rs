@@ -363,6 +363,23 @@ fn instance_allocation_bounds_its_arguments() {
         assert!(err.contains(&args[0][2..]), "{args:?}: {err}");
         assert!(!out.exists());
     }
+    // Within each bound but past the memory budget (2,000,000 entities took 4.9 GB, and with
+    // five dimensions aborted on an allocation): refused at once.
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .args([
+                "instance",
+                "allocation",
+                "--needs",
+                "1000000",
+                "--resources",
+                "1000000",
+            ])
+            .args(["--dims", "5", "--out"])
+            .arg(&out),
+    );
+    assert!(err.contains("2000000 entities of 5 dimension(s)"), "{err}");
+    assert!(!out.exists());
 }
 
 /// `--threads` is bounded as a policy's `threads` is (16,000 threads took minutes to start).

@@ -7,10 +7,17 @@ use commonsnet_datasets::{write_scenario_tables, DatasetError, TableFormat};
 use std::path::PathBuf;
 
 /// Bounds of `instance allocation`: entities of each side, dimensions, and entity x
-/// dimension values of the scenario built in memory (a few hundred bytes each).
+/// dimension values of the scenario built in memory.
 const MAX_ALLOCATION_ENTITIES: usize = 1_000_000;
 const MAX_ALLOCATION_DIMS: usize = 64;
 const MAX_ALLOCATION_ENTRIES: usize = 10_000_000;
+/// The scenario is built as JSON, then as the model, then as tables: about 2.4 KB an entity
+/// with one dimension (measured: 2,000,000 entities peaked at 4.9 GB, and with five
+/// dimensions the process aborted on an allocation under a 4 GB limit), so a budget of
+/// memory bounds their number with the dimensions.
+const ALLOCATION_BYTES_PER_ENTITY: usize = 2_500;
+const ALLOCATION_BYTES_PER_ENTRY: usize = 500;
+const MAX_ALLOCATION_BYTES: usize = 3 << 30;
 
 #[derive(clap::Args)]
 pub struct InstanceArgs {
@@ -112,6 +119,22 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
                 return Err(anyhow!(
                     "--dims must be in 1..={MAX_ALLOCATION_DIMS}, with (needs + resources) x \
                      dims at most {MAX_ALLOCATION_ENTRIES}"
+                ));
+            }
+            let entities = needs + resources;
+            let bytes = entities
+                .saturating_mul(ALLOCATION_BYTES_PER_ENTITY)
+                .saturating_add(
+                    entities
+                        .saturating_mul(*dims)
+                        .saturating_mul(ALLOCATION_BYTES_PER_ENTRY),
+                );
+            if bytes > MAX_ALLOCATION_BYTES {
+                return Err(anyhow!(
+                    "{entities} entities of {dims} dimension(s) would take about {} MB to build \
+                     (at most {} MB): ask for fewer needs, resources or dimensions",
+                    bytes >> 20,
+                    MAX_ALLOCATION_BYTES >> 20
                 ));
             }
             // A distance that is not a positive number would drop the rule and link every pair.

@@ -615,6 +615,17 @@ async function coordinatorFlow(browser, server, vp) {
 
   await checkPage(page, vp, 'coordinator');
 
+  // Withdrawing a need a team is out on asks first (it was one tap, without undo); dismissed,
+  // nothing is sent.
+  let asked = '';
+  page.once('dialog', (d) => {
+    asked = d.message();
+    void d.dismiss();
+  });
+  await page.locator('[data-need=n2]').getByRole('button', { name: 'Withdraw' }).click();
+  assert.match(asked, /^Withdraw need n2\? truck is out on it/);
+  assert.ok((await server.api('GET', `/v1/sessions/${id}/state`)).needs.some((n) => n.id === 'n2'));
+
   // Withdraw n5; the truck comes back: its dispatch is no longer active.
   await n5.getByRole('button', { name: 'Withdraw' }).click();
   await n5.waitFor({ state: 'detached' });
@@ -966,8 +977,13 @@ async function researcherFlow(browser, server, vp) {
   await page.locator('[data-table=runs] .count').filter({ hasText: '12 of 12 rows' }).waitFor();
 
   // A long job, cancelled from the page: the server stops it, and the recent jobs say so.
-  await fillAndPress(form, { Scenarios: '40', Scale: '2', Replicates: '3' }, 'Submit job');
+  // Submitted by a double click: one job (two identical ones were made).
+  const jobPosts = () => c.state.requests.filter((r) => r.url.endsWith('/v1/jobs') && r.postData).length;
+  const postsBefore = jobPosts();
+  for (const [label, value] of Object.entries({ Scenarios: '40', Scale: '2', Replicates: '3' })) await form.getByLabel(label).fill(value);
+  await form.getByRole('button', { name: 'Submit job' }).dblclick();
   await page.waitForFunction((old) => /^#\/researcher\/[\w-]+$/.test(location.hash) && !location.hash.endsWith(old), id);
+  assert.equal(jobPosts(), postsBefore + 1, 'one job for a double click');
   const long = new URL(page.url()).hash.split('/')[2];
   await page.getByRole('button', { name: 'Cancel job' }).click();
   await page.getByTestId('job').filter({ hasText: ': cancelled' }).waitFor();

@@ -4,6 +4,7 @@ import { translate } from './i18n';
 import {
   clockToSend,
   coverage,
+  entryDefaults,
   eventWords,
   loanToReturn,
   outcomeUnknown,
@@ -262,5 +263,23 @@ describe('a session deleted elsewhere', () => {
     expect(sessionGone(new ApiError(404, 'not_found', 'need not found'))).toBe(false);
     expect(sessionGone(new ApiError(409, 'conflict', 'session not found'))).toBe(false);
     expect(sessionGone(new ApiError(0, 'network', 'Failed to fetch'))).toBe(false);
+  });
+});
+
+describe('entryDefaults', () => {
+  it('takes the most common kind, a dimension of it and the middle of the places', () => {
+    const d = entryDefaults({
+      resources: [
+        { id: 'a', kind: 'boat', lat: 45, lon: 10, capacity: { seats: 4 } },
+        { id: 'b', kind: 'van', lat: 47, lon: 12, capacity: { seats: 8, fuel_l: 60 } },
+        { id: 'c', kind: 'van', lat: 46, lon: 11, capacity: { fuel_l: 60 } },
+      ],
+      needs: [{ id: 'n', kind: 'van', lat: 46, lon: 11, demand: { seats: 2 } }],
+    });
+    expect(d).toEqual({ kind: 'van', dim: 'seats', lat: 46, lon: 11 });
+  });
+  it('is null for a session without places or kinds', () => {
+    expect(entryDefaults({ resources: [], needs: [] })).toBeNull();
+    expect(entryDefaults({ resources: [{ id: 'a', kind: 'k', capacity: { u: 1 } }], needs: [] })).toBeNull();
   });
 });

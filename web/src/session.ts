@@ -266,3 +266,27 @@ export function eventId(): string {
   const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+/** What a new need or team of a session is most likely to be: the kind most of its resources
+ * (else needs) have, a dimension of that kind, and the middle of the entities with a place.
+ * The add forms start from these (they started in Stockholm, with kind `water`: a need added
+ * with just an id to a session elsewhere landed out of every team's reach). `null` for an
+ * empty session. */
+export function entryDefaults(
+  state: Pick<SessionState, 'needs' | 'resources'>,
+): { kind: string; dim: string; lat: number; lon: number } | null {
+  const all = [...state.resources, ...state.needs];
+  const kinded = state.resources.some((r) => r.kind) ? state.resources : state.needs;
+  const counts = new Map<string, number>();
+  for (const e of kinded) if (e.kind) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+  // The most common kind; of equals, the first met.
+  let kind: string | undefined;
+  for (const [k, c] of counts) if (kind === undefined || c > (counts.get(kind) ?? 0)) kind = k;
+  const placed = all.filter((e) => typeof e.lat === 'number' && typeof e.lon === 'number');
+  if (kind === undefined || placed.length === 0) return null;
+  const ofKind = all.filter((e) => e.kind === kind);
+  const dim = ofKind.map((e) => Object.keys(e.capacity ?? e.demand ?? {})[0]).find((d) => d !== undefined);
+  if (dim === undefined) return null;
+  const mean = (f: (e: Entity) => number) => placed.reduce((s, e) => s + f(e), 0) / placed.length;
+  return { kind, dim, lat: mean((e) => e.lat as number), lon: mean((e) => e.lon as number) };
+}
