@@ -592,6 +592,29 @@ fn run_claims_count_failures_not_late_renewals() {
     assert_eq!(claim(&b, &[]), (0, 3));
 }
 
+/// Lock the rows of `rows` (`TABLE WHERE ...`) from another connection for `secs` seconds,
+/// in the background; returns once they are locked, with the process holding them.
+fn hold_lock(pg: &PgServer, url: &str, rows: &str, secs: u32) -> std::process::Child {
+    let sleep = format!("pg_sleep({secs})");
+    let locker = pg.sql_in_background(
+        url,
+        &format!("BEGIN; SELECT 1 FROM {rows} FOR UPDATE; SELECT {sleep}; COMMIT;"),
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while pg.sql(
+        url,
+        &format!(
+            "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+             WHERE s.query LIKE '%{sleep}%' AND l.locktype = 'transactionid'"
+        ),
+    ) == "0"
+    {
+        assert!(Instant::now() < end, "the rows were never locked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    locker
+}
+
 /// The heartbeat's renewal is bounded: a run lease row locked by a slow transaction is
 /// skipped, and the other leases are renewed at once (the renewal waited for the lock, and
 /// every lease of the replica could lapse behind one row).
@@ -610,21 +633,7 @@ fn one_locked_lease_does_not_hold_up_the_renewal_of_the_others() {
             (c.job, c.index as i64)
         })
         .collect();
-    let mut locker = pg.sql_in_background(
-        &url,
-        "BEGIN; SELECT 1 FROM run_leases WHERE idx = 0 FOR UPDATE; SELECT pg_sleep(4); COMMIT;",
-    );
-    // Until the row is locked.
-    let end = Instant::now() + Duration::from_secs(10);
-    while pg.sql(
-        &url,
-        "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
-         WHERE s.query LIKE '%pg_sleep(4)%' AND l.locktype = 'transactionid'",
-    ) == "0"
-    {
-        assert!(Instant::now() < end, "the row was never locked");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut locker = hold_lock(&pg, &url, "run_leases WHERE idx = 0", 4);
     let started = Instant::now();
     let renewed = a.renew_run_leases(&runs).unwrap();
     let took = started.elapsed();
@@ -657,20 +666,7 @@ fn one_locked_session_lease_does_not_hold_up_the_others() {
     for id in &ids {
         hub.create(id, "t", &scenario, &raw).unwrap();
     }
-    let mut locker = pg.sql_in_background(
-        &url,
-        "BEGIN; SELECT 1 FROM session_owners WHERE session = 's2' FOR UPDATE; SELECT pg_sleep(6); COMMIT;",
-    );
-    let end = Instant::now() + Duration::from_secs(10);
-    while pg.sql(
-        &url,
-        "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
-         WHERE s.query LIKE '%pg_sleep(6)%' AND l.locktype = 'transactionid'",
-    ) == "0"
-    {
-        assert!(Instant::now() < end, "the row was never locked");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut locker = hold_lock(&pg, &url, "session_owners WHERE session = 's2'", 6);
     let started = Instant::now();
     let renewal = a.renew(&ids).unwrap();
     let took = started.elapsed();

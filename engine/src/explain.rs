@@ -477,8 +477,8 @@ impl<'o, 'a> Plan<'o, 'a> {
         // Fairness held it back when fairness cost value (the plan that prices it, best
         // coverage without fairness, is worth more) and capacity this need could use went to
         // needs of other groups worth no more per unit of it: only for objectives that value
-        // coverage. Read off this plan alone, not off which of several plans without fairness
-        // the solver found (that choice follows the input's row order, and so did the reason).
+        // coverage. Tried first, as it reads this plan alone, not which of several plans
+        // without fairness the solver found (that choice follows the input's row order).
         let efficient = self.o.efficient.as_ref();
         let priced =
             efficient.is_some_and(|e| e.value > self.value + FAIRNESS_EPS * e.value.max(1.0));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fileStem, parquetRequest, policyOfText, scenarioOfText, solveRequest } from './planner';
+import { fileStem, parquetRequest, policyOfText, scenarioOfText, sessionFromPlanner, solveRequest } from './planner';
 import { formOf } from './policy';
 import type { Scenario } from './api';
 
@@ -78,5 +78,25 @@ describe('a scenario or policy file as the planner loads it', () => {
       expect(() => scenarioOfText(text, 'x.json')).toThrow('x.json: not a scenario');
     }
     expect(() => scenarioOfText('{"needs":', 'x.json')).toThrow(/^x\.json: /);
+  });
+});
+
+describe('a session started from the planner', () => {
+  it('takes the policy of the planner\'s form, not the file\'s, and no listed links', () => {
+    const file: Scenario = {
+      name: 'f',
+      resources: [],
+      needs: [],
+      links: [{ resource: 'r', need: 'n' }],
+      policy: { max_distance_km: 15, fairness: 'maxmin', threads: 2 },
+    };
+    const form = { ...formOf(file.policy), radiusKm: 0.5, fairness: 'none' as const };
+    const s = sessionFromPlanner(file, form);
+    expect(s.links).toBeUndefined();
+    expect(s.policy?.max_distance_km).toBe(0.5);
+    expect(s.policy?.fairness).toBe('none');
+    // What the form does not show stays as the file has it.
+    expect(s.policy?.threads).toBe(2);
+    expect(file.links).toHaveLength(1);
   });
 });

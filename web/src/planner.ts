@@ -4,6 +4,7 @@
 import { tablesForm, type Scenario } from './api';
 import { parseJsonStrict } from './json';
 import { applyForm, policyObject, type PolicyForm } from './policy';
+import { withoutLinks } from './session';
 
 export type SolveRequest =
   | { kind: 'scenario'; scenario: Scenario }
@@ -20,6 +21,13 @@ export function solveRequest(
   if (scenario) return { kind: 'scenario', scenario: { ...scenario, policy: applyForm(scenario.policy, { ...form }) } };
   if (tables) return { kind: 'tables', tables: new Map(tables), policy: applyForm(tablePolicy, { ...form }) };
   return null;
+}
+
+/** The scenario a live session starts from when the coordinator starts from the planner's:
+ * the policy as the planner's form has it (it was the file's, whatever the planner had
+ * changed), and no listed links (a session links by the rules as its needs come and go). */
+export function sessionFromPlanner(scenario: Scenario, form: PolicyForm): Scenario {
+  return withoutLinks({ ...scenario, policy: applyForm(scenario.policy, { ...form }) });
 }
 
 /** The body of the `POST /v1/solve` that answers `req`'s allocations as Parquet, and whether
