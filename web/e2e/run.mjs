@@ -245,8 +245,11 @@ async function plannerFlow(browser, server, vp) {
   assert.ok(csv[0].startsWith('resource,need,share'));
   // The Parquet file is of the plan on screen: with the policy edited and not solved again,
   // it is still asked for with the policy the plan was solved with.
+  assert.equal(await page.getByTestId('stale').count(), 0, 'not stale as solved');
   await page.getByLabel('Radius (km)').fill('0.5');
   await page.getByLabel(/^Fairness/).selectOption('none');
+  // The result says it was solved with another policy than the form has now.
+  await page.getByTestId('stale').filter({ hasText: 'The policy has changed since this plan was solved' }).waitFor();
   const parquetPolicy = async () => {
     const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/solve') && (r.headers().accept ?? '').includes('parquet'));
     assertParquet(await downloadFrom(page, 'Allocations (Parquet)'));
