@@ -278,6 +278,18 @@ describe('entryDefaults', () => {
     });
     expect(d).toEqual({ kind: 'van', dim: 'seats', lat: 46, lon: 11 });
   });
+  it('rounds the middle to 6 decimals, as a coordinate is typed', () => {
+    const d = entryDefaults({
+      resources: [
+        { id: 'a', kind: 'van', lat: 59.33, lon: 18.06, capacity: { seats: 4 } },
+        { id: 'b', kind: 'van', lat: 59.34, lon: 18.07, capacity: { seats: 4 } },
+      ],
+      needs: [],
+    });
+    // The plain mean of the longitudes is 18.064999999999998.
+    expect((18.06 + 18.07) / 2).not.toBe(18.065);
+    expect(d).toEqual({ kind: 'van', dim: 'seats', lat: 59.335, lon: 18.065 });
+  });
   it('is null for a session without places or kinds', () => {
     expect(entryDefaults({ resources: [], needs: [] })).toBeNull();
     expect(entryDefaults({ resources: [{ id: 'a', kind: 'k', capacity: { u: 1 } }], needs: [] })).toBeNull();

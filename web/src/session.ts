@@ -287,6 +287,8 @@ export function entryDefaults(
   const ofKind = all.filter((e) => e.kind === kind);
   const dim = ofKind.map((e) => Object.keys(e.capacity ?? e.demand ?? {})[0]).find((d) => d !== undefined);
   if (dim === undefined) return null;
-  const mean = (f: (e: Entity) => number) => placed.reduce((s, e) => s + f(e), 0) / placed.length;
+  // Rounded to 6 decimals (about 0.1 m): a sum of floats reads 18.064999999999998 in the form.
+  const mean = (f: (e: Entity) => number) =>
+    Math.round((placed.reduce((s, e) => s + f(e), 0) / placed.length) * 1e6) / 1e6;
   return { kind, dim, lat: mean((e) => e.lat as number), lon: mean((e) => e.lon as number) };
 }
