@@ -605,6 +605,27 @@ fn instance_infeasibility_names_the_files_numbers() {
     );
 }
 
+/// A negative cycle through arcs without an upper bound (`i64::MAX`, as DIMACS files write it)
+/// is a result line like an infeasible instance's, in both senses (it was an error, exit 2,
+/// with no line).
+#[test]
+fn an_unbounded_instance_prints_its_status() {
+    let text = "p min 2 2\na 1 2 0 9223372036854775807 -1\na 2 1 0 9223372036854775807 -1\n";
+    let (_tmp, f) = temp_file("unbounded.min", text);
+    let v = solve_line(&[&f]);
+    assert_eq!(v["status"], "unbounded");
+    assert_eq!(v["objective"], Value::Null);
+    assert_eq!(
+        v["reason"],
+        "unbounded: a negative-cost cycle has no capacity limit"
+    );
+    // Positive costs: bounded as a minimum, unbounded as a maximum.
+    let text = "p min 2 2\na 1 2 0 9223372036854775807 1\na 2 1 0 9223372036854775807 1\n";
+    let (_tmp2, f) = temp_file("profit.min", text);
+    assert_eq!(solve_line(&[&f])["objective"], 0);
+    assert_eq!(solve_line(&[&f, &"--sense", &"max"])["status"], "unbounded");
+}
+
 /// An error line lists the first 20 problems and counts the rest (5,000 rows without a kind
 /// made one line of 228,928 bytes).
 #[test]

@@ -171,8 +171,16 @@ fn check_options(args: &SolveArgs, format: InputFormat) -> Result<()> {
 /// Written by hand: the objective is an `i128` printed with all its digits, where a
 /// `serde_json` value would hold anything beyond 64 bits as an `f64` (4.611686018427388e19
 /// for 46116860184273879035).
+/// How a benchmark instance came out: its optimum, or why it has none.
+enum InstanceOutcome {
+    Optimal(i128),
+    Infeasible(String),
+    /// A negative cycle without a capacity limit (an arc at `i64::MAX`, the solvers' infinity).
+    Unbounded,
+}
+
 fn instance_line(
-    result: Result<i128, String>,
+    result: InstanceOutcome,
     sense: SenseArg,
     solver: &str,
     solve_ms: f64,
@@ -180,7 +188,7 @@ fn instance_line(
 ) -> String {
     let mut out = String::from("{");
     match result {
-        Ok(cost) => {
+        InstanceOutcome::Optimal(cost) => {
             // `-cost` without overflow, `i128::MIN` included.
             let objective = match sense {
                 SenseArg::Min => cost.to_string(),
@@ -189,11 +197,20 @@ fn instance_line(
             };
             let _ = write!(out, r#""status":"optimal","objective":{objective}"#);
         }
-        Err(reason) => {
+        InstanceOutcome::Infeasible(reason) => {
             let _ = write!(
                 out,
                 r#""status":"infeasible","objective":null,"reason":{}"#,
                 Value::from(reason)
+            );
+        }
+        InstanceOutcome::Unbounded => {
+            // The objective has no bound in the instance's sense: `--sense max` negates the
+            // costs, so an unbounded minimum is an unbounded profit.
+            let _ = write!(
+                out,
+                r#""status":"unbounded","objective":null,"reason":{}"#,
+                Value::from(FlowError::Unbounded.to_string())
             );
         }
     }
@@ -278,8 +295,9 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 .filter(|s| s.method == FlowMethod::NetworkSimplex)
                 .map(|s| s.pivots);
             let result = match result {
-                Ok(s) => Ok(s.cost),
-                Err(FlowError::Infeasible(r)) => Err(in_file_terms(&r)),
+                Ok(s) => InstanceOutcome::Optimal(s.cost),
+                Err(FlowError::Infeasible(r)) => InstanceOutcome::Infeasible(in_file_terms(&r)),
+                Err(FlowError::Unbounded) => InstanceOutcome::Unbounded,
                 Err(e) => return Err(anyhow!("{file}: {e}")),
             };
             print_line(&instance_line(result, sense, solver, ms, pivots))?;
@@ -300,10 +318,10 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let result = solve_assignment(&p);
             let ms = start.elapsed().as_secs_f64() * 1e3;
             let result = match result {
-                Ok(a) => Ok(a.cost),
+                Ok(a) => InstanceOutcome::Optimal(a.cost),
                 // The solver counts from 0; the file's rows (OR-Library) and left nodes in node
                 // order (DIMACS) from 1.
-                Err(AssignmentError::Infeasible(r)) => Err(match format {
+                Err(AssignmentError::Infeasible(r)) => InstanceOutcome::Infeasible(match format {
                     InputFormat::DimacsAsn => {
                         format!(
                             "left node number {} (in node order) cannot be assigned",
