@@ -103,8 +103,8 @@ fn check(seed: u64, shape: Shape) -> BTreeMap<&'static str, usize> {
                 // In the conflict (or, without one, among the needs the diagnosis names).
                 let inf = report.summary.infeasibility.as_ref().unwrap();
                 let conflict: Vec<&str> = inf
-                    .conflict
-                    .iter()
+                    .conflicts()
+                    .flatten()
                     .filter(|c| c.kind == commonsnet_engine::solve::ConflictKind::MinFill)
                     .map(|c| c.id.as_str())
                     .collect();
@@ -419,7 +419,7 @@ fn infeasible_scenarios_name_an_irreducible_conflict() {
     let shape = Shape::new(4, 7, 2)
         .with_indivisible(true)
         .with_min_fill(true);
-    let mut checked = 0;
+    let (mut checked, mut more) = (0, 0);
     for seed in 600..900 {
         let (value, s) = scenario_without_fairness(seed, shape);
         let report = commonsnet_engine::solve_report(&s);
@@ -427,13 +427,10 @@ fn infeasible_scenarios_name_an_irreducible_conflict() {
             continue;
         }
         let inf = report.summary.infeasibility.unwrap();
-        let members: Vec<&str> = inf
-            .conflict
-            .iter()
-            .filter(|c| c.kind == ConflictKind::MinFill)
-            .map(|c| c.id.as_str())
-            .collect();
-        assert!(!members.is_empty(), "seed {seed}: no conflict\n{value}");
+        assert!(
+            !inf.conflict.is_empty(),
+            "seed {seed}: no conflict\n{value}"
+        );
         let only = |kept: &[&str]| {
             let mut v = value.clone();
             for n in v["needs"].as_array_mut().unwrap() {
@@ -449,21 +446,80 @@ fn infeasible_scenarios_name_an_irreducible_conflict() {
                 .maximise(0, |_, _| (0.0.into(), Vec::new()))
                 .is_some()
         };
-        assert!(
-            !feasible(&members),
-            "seed {seed}: {members:?} is feasible\n{value}"
-        );
-        for k in 0..members.len() {
-            let mut rest = members.clone();
-            rest.remove(k);
+        // Each conflict on its own, the further ones of other parts included.
+        for conflict in inf.conflicts() {
+            let members: Vec<&str> = conflict
+                .iter()
+                .filter(|c| c.kind == ConflictKind::MinFill)
+                .map(|c| c.id.as_str())
+                .collect();
+            assert!(!members.is_empty(), "seed {seed}: {conflict:?}\n{value}");
             assert!(
-                feasible(&rest),
-                "seed {seed}: {rest:?} is still infeasible\n{value}"
+                !feasible(&members),
+                "seed {seed}: {members:?} is feasible\n{value}"
             );
+            for k in 0..members.len() {
+                let mut rest = members.clone();
+                rest.remove(k);
+                assert!(
+                    feasible(&rest),
+                    "seed {seed}: {rest:?} is still infeasible\n{value}"
+                );
+            }
+            more += usize::from(conflict.as_ptr() != inf.conflict.as_ptr());
         }
         checked += 1;
     }
     assert!(checked >= 30, "{checked}");
+    eprintln!("{checked} infeasible scenarios, {more} further conflicts");
+}
+
+/// Two regions, each with a need whose min_fill its own resources cannot meet: both conflicts
+/// are named at once, and each need is told of its own min_fill (only the first part's conflict
+/// was kept, so the second region's need was told another need's min_fill was the trouble).
+#[test]
+fn every_parts_conflict_is_named() {
+    let s = scenario_from_value(&json!({
+        "resources": [
+            {"id": "north_van", "kind": "van", "lat": 59.9, "lon": 10.7, "capacity": {"seats": 2}},
+            {"id": "south_van", "kind": "van", "lat": 55.6, "lon": 13.0, "capacity": {"seats": 2}}],
+        "needs": [
+            {"id": "north", "kind": "van", "lat": 59.9, "lon": 10.7, "demand": {"seats": 3}, "min_fill": 1},
+            {"id": "south", "kind": "van", "lat": 55.6, "lon": 13.0, "demand": {"seats": 3}, "min_fill": 1},
+            {"id": "alone", "kind": "boat", "lat": 55.6, "lon": 13.0, "demand": {"seats": 1}, "min_fill": 0.5}],
+        "policy": {"max_distance_km": 50}
+    }))
+    .unwrap();
+    let r = Report::explained(&solve(&s));
+    assert_eq!(r.summary.status, Status::Infeasible);
+    let inf = r.summary.infeasibility.as_ref().unwrap();
+    let all: Vec<Vec<String>> = inf
+        .conflicts()
+        .map(|c| c.iter().map(|m| format!("{:?} {}", m.kind, m.id)).collect())
+        .collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    for id in ["north", "south", "alone"] {
+        let c = all
+            .iter()
+            .filter(|c| c.contains(&format!("MinFill {id}")))
+            .count();
+        assert_eq!(c, 1, "{id}: {all:?}");
+    }
+    for w in r.why.as_ref().unwrap() {
+        assert_eq!(w.reason, Reason::MinFill, "{w:?}");
+    }
+    for id in ["north", "south", "alone"] {
+        assert!(
+            inf.message.contains(&format!("min_fill of need {id}")),
+            "{}",
+            inf.message
+        );
+    }
+    assert!(
+        inf.message.contains("independently, nor these"),
+        "{}",
+        inf.message
+    );
 }
 
 /// Two groups that cannot both get half of one bed: both min_shares and the bed conflict.

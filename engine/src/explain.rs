@@ -378,9 +378,13 @@ impl<'o, 'a> Plan<'o, 'a> {
             // its min_fill only when that is a member (it was told so, pointing at a conflict
             // of groups' min_share alone, because the least relaxation fell on it).
             let member = |kind: ConflictKind, id: &str| {
-                inf.is_some_and(|i| i.conflict.iter().any(|c| c.kind == kind && c.id == id))
+                inf.is_some_and(|i| {
+                    i.conflicts()
+                        .flatten()
+                        .any(|c| c.kind == kind && c.id == id)
+                })
             };
-            let proven = inf.is_some_and(|i| !i.conflict.is_empty());
+            let proven = inf.is_some_and(|i| i.conflicts().next().is_some());
             let in_conflict = if proven {
                 member(ConflictKind::MinFill, &need.id)
             } else {
@@ -397,7 +401,7 @@ impl<'o, 'a> Plan<'o, 'a> {
                 } else {
                     format!(
                         "no plan serves its min_fill {} together with the other hard constraints \
-                         (see summary.infeasibility.conflict)",
+                         (see summary.infeasibility's conflicts)",
                         need.min_fill
                     )
                 };
@@ -408,7 +412,8 @@ impl<'o, 'a> Plan<'o, 'a> {
                 why.explanation = if member(ConflictKind::MinShare, group) {
                     format!(
                         "the scenario has no plan: the min_share of its group {group} cannot \
-                         hold together with the other members of summary.infeasibility.conflict"
+                         hold together with the other members of its conflict in \
+                         summary.infeasibility"
                     )
                 } else {
                     "the scenario has no plan: other needs' min_fill or groups' min_share \

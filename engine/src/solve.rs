@@ -299,6 +299,20 @@ pub struct Infeasibility {
     /// members are the capacities they compete for. Empty when it was not computed (a greedy
     /// plan, the time limit, or more than `MAX_CONFLICT_CANDIDATES` candidates).
     pub conflict: Vec<Conflict>,
+    /// The irreducible sets of the scenario's other parts that have no plan, one per part
+    /// (parts share no resource, need or group, so each is a conflict of its own): a planner
+    /// sees every conflict at once, not one per re-solve. Left out when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_conflicts: Vec<Vec<Conflict>>,
+}
+
+impl Infeasibility {
+    /// Every computed conflict: `conflict`, then `more_conflicts`.
+    pub fn conflicts(&self) -> impl Iterator<Item = &[Conflict]> {
+        std::iter::once(self.conflict.as_slice())
+            .chain(self.more_conflicts.iter().map(Vec::as_slice))
+            .filter(|c| !c.is_empty())
+    }
 }
 
 /// One member of an infeasible scenario's conflict.
@@ -807,6 +821,7 @@ fn merge_greedy(
             groups: Vec::new(),
             // A greedy plan proves nothing about what other plans could do.
             conflict: Vec::new(),
+            more_conflicts: Vec::new(),
         });
     }
     sol
@@ -846,8 +861,8 @@ fn merge_optimised(
     let mut infeasible_groups: Vec<String> = Vec::new();
     // A need without links and a positive min_fill is a conflict of one, with its window
     // when that is what keeps resources out.
-    let mut conflict: Vec<Conflict> = infeasible_needs
-        .first()
+    let mut conflicts: Vec<Vec<Conflict>> = infeasible_needs
+        .iter()
         .map(|&n| {
             let mut c = vec![Conflict {
                 kind: ConflictKind::MinFill,
@@ -857,7 +872,7 @@ fn merge_optimised(
             c.extend(window_members(s, &[n]));
             c
         })
-        .unwrap_or_default();
+        .collect();
     // A failed part leaves the whole scenario without an answer (its plan would be partial).
     let errors: Vec<String> = results
         .iter()
@@ -888,8 +903,8 @@ fn merge_optimised(
                 any_infeasible = true;
                 infeasible_needs.extend(r.infeasible_needs);
                 infeasible_groups.extend(r.infeasible_groups);
-                if conflict.is_empty() {
-                    conflict = r.conflict;
+                if !r.conflict.is_empty() {
+                    conflicts.push(r.conflict);
                 }
                 sol.troubled
                     .extend(c.needs.iter().map(|&n| (n, Status::Infeasible)));
@@ -954,8 +969,8 @@ fn merge_optimised(
         // The conflict is the proof, so the message leads with it; the needs and groups
         // named above are where the least total relaxation falls, one way out of several
         // (a conflict of two groups' min_share had the message name only one of them).
-        if !conflict.is_empty() {
-            let members: Vec<String> = conflict.iter().map(Conflict::describe).collect();
+        if let Some(first) = conflicts.first() {
+            let members: Vec<String> = first.iter().map(Conflict::describe).collect();
             let mut relaxed = Vec::new();
             if !names.is_empty() {
                 relaxed.push(format!("min_fill of need(s) {}", names.join(", ")));
@@ -971,6 +986,18 @@ fn merge_optimised(
                  the rest of them feasible)",
                 members.join(", ")
             );
+            // Parts share nothing, so each further conflict holds whatever the first does.
+            const LISTED_CONFLICTS: usize = 5;
+            for more in conflicts.iter().skip(1).take(LISTED_CONFLICTS - 1) {
+                let members: Vec<String> = more.iter().map(Conflict::describe).collect();
+                message += &format!("; independently, nor these: {}", members.join(", "));
+            }
+            if conflicts.len() > LISTED_CONFLICTS {
+                message += &format!(
+                    "; and {} more independent conflict(s) in summary.infeasibility.more_conflicts",
+                    conflicts.len() - LISTED_CONFLICTS
+                );
+            }
             if !relaxed.is_empty() {
                 message += &format!(
                     "; the least total violation falls on {}",
@@ -994,7 +1021,12 @@ fn merge_optimised(
             message: parts_msg.join("; "),
             needs: names,
             groups: infeasible_groups,
-            conflict,
+            conflict: if conflicts.is_empty() {
+                Vec::new()
+            } else {
+                conflicts.remove(0)
+            },
+            more_conflicts: conflicts,
         });
     }
     Ok(sol)

@@ -49,6 +49,9 @@ export interface Infeasibility {
   /** An irreducible set of conflicting constraints; empty when it was not worked out (a
    * greedy plan, the time limit, too many candidates). */
   conflict: Conflict[];
+  /** The irreducible sets of the scenario's other parts without a plan, one per part;
+   * absent when there is none. */
+  more_conflicts?: Conflict[][];
 }
 
 /** One member of an infeasibility's conflict: a need's `min_fill` or time `window`, a

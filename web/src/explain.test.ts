@@ -134,6 +134,16 @@ describe('an infeasible plan in words', () => {
     expect(infeasibilityLines(more).lines.map((l) => [l.kind, l.id])).toEqual([['min_share', 'north'], ['window', 'n3']]);
   });
 
+  it('lists each further part\'s conflict on its own', () => {
+    const two: Infeasibility = { ...infeasibility, more_conflicts: [[{ kind: 'min_fill', id: 'n9' }, { kind: 'capacity', id: 'r9', dim: 'seats' }], []] };
+    const { lines, more } = infeasibilityLines(two);
+    expect(lines.map((l) => l.id)).toEqual(['n1', 'n2', 'r1']);
+    expect(more.map((c) => c.map((l) => translate('en', l.key, l.params)))).toEqual([
+      ['need n9: its min_fill (the part of it that must be served)', 'resource r9: its capacity of seats'],
+    ]);
+    expect(infeasibilityLines(infeasibility).more).toEqual([]);
+  });
+
   it('lists the needs and groups named when no conflict set was worked out (a greedy plan)', () => {
     const greedy: Infeasibility = { message: 'the greedy plan leaves 1 need(s) below their min_fill', needs: ['n2'], groups: ['west'], conflict: [] };
     expect(words(greedy)).toEqual([

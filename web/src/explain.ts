@@ -63,17 +63,26 @@ const CONFLICT_KEYS: Record<Conflict['kind'], Key> = {
  * groups' `min_share`, which resources' capacity in which dimension, which needs' windows),
  * or, when the set was not worked out, the needs and groups it names; and the catalogue key
  * of the sentence that introduces them. */
-export function infeasibilityLines(inf: Infeasibility): { intro: Key; lines: ConflictLine[] } {
+export function infeasibilityLines(inf: Infeasibility): {
+  intro: Key;
+  lines: ConflictLine[];
+  /** The conflicts of the scenario's other parts without a plan, each on its own. */
+  more: ConflictLine[][];
+} {
   const conflict = Array.isArray(inf.conflict) ? inf.conflict : [];
+  const members = (c: Conflict[]): ConflictLine[] =>
+    c.map((m) => ({
+      key: CONFLICT_KEYS[m.kind] ?? 'infeasible.other',
+      params: { id: String(m.id), dim: String(m.dim ?? '–'), kind: String(m.kind) },
+      kind: String(m.kind),
+      id: String(m.id),
+    }));
   if (conflict.length > 0) {
+    const more = Array.isArray(inf.more_conflicts) ? inf.more_conflicts : [];
     return {
       intro: 'infeasible.conflict',
-      lines: conflict.map((c) => ({
-        key: CONFLICT_KEYS[c.kind] ?? 'infeasible.other',
-        params: { id: String(c.id), dim: String(c.dim ?? '–'), kind: String(c.kind) },
-        kind: String(c.kind),
-        id: String(c.id),
-      })),
+      lines: members(conflict),
+      more: more.filter((c) => Array.isArray(c) && c.length > 0).map(members),
     };
   }
   const line = (kind: 'min_fill' | 'min_share', id: string): ConflictLine => ({
@@ -88,6 +97,7 @@ export function infeasibilityLines(inf: Infeasibility): { intro: Key; lines: Con
       ...(Array.isArray(inf.needs) ? inf.needs : []).map((id) => line('min_fill', String(id))),
       ...(Array.isArray(inf.groups) ? inf.groups : []).map((id) => line('min_share', String(id))),
     ],
+    more: [],
   };
 }
 
