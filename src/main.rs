@@ -77,8 +77,18 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => match std::error::Error::source(&e).and_then(|s| s.downcast_ref::<ArgError>()) {
-            // Our typed arguments' refusals read like every other error of ours.
-            Some(why) => return fail(why),
+            // Our typed arguments' refusals read like every other error of ours, after the
+            // argument's name (`--threads 0` said only `"0" is not a thread count`).
+            Some(why) => {
+                let arg = e.get(clap::error::ContextKind::InvalidArg);
+                let flag = arg
+                    .map(|a| a.to_string())
+                    .and_then(|a| a.split_whitespace().next().map(str::to_string));
+                return match flag {
+                    Some(f) if !why.0.starts_with(&f) => fail(format!("{f}: {why}")),
+                    _ => fail(why),
+                };
+            }
             None => e.exit(),
         },
     };
@@ -97,8 +107,10 @@ fn main() -> ExitCode {
 
 /// Every failure: one line on stderr, exit code 2.
 fn fail(e: impl std::fmt::Display) -> ExitCode {
+    use std::io::Write;
     let msg = format!("{e:#}").replace('\n', " ");
-    eprintln!("error: {msg}");
+    // Not `eprintln!`: it panics (exit 101) when stderr is a closed pipe.
+    let _ = writeln!(std::io::stderr(), "error: {msg}");
     ExitCode::from(2)
 }
 

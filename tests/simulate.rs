@@ -190,10 +190,18 @@ fn bad_simulate_arguments_exit_2_with_one_line() {
             "neither a generator",
         ),
         // Each run panicked on a negative limit, and NaN was no limit at all.
-        (vec!["--time-limit=-1"], "not a positive number of seconds"),
+        (
+            vec!["--time-limit=-1"],
+            "--time-limit: \"-1\" is not a positive number of seconds",
+        ),
         (
             vec!["--time-limit", "NaN"],
-            "not a positive number of seconds",
+            "--time-limit: \"NaN\" is not a positive number of seconds",
+        ),
+        // Named: it said only `"0" is not a thread count in 1..=1024`.
+        (
+            vec!["--threads", "0"],
+            "--threads: \"0\" is not a thread count",
         ),
         (vec!["--scenarios", "0"], "--scenarios"),
         // The run count wrapped to 0 (an empty table), or asked for 175 TB of rows.
@@ -226,6 +234,84 @@ fn bad_simulate_arguments_exit_2_with_one_line() {
         assert!(err.contains(says), "{args:?}: {err}");
         assert!(!dir.path().join("runs.txt").exists());
     }
+}
+
+/// `--out` over the scenario read is refused before any run: a run table written as the
+/// scenario folder's `needs.parquet` had replaced its needs (the scenario no longer read).
+#[test]
+fn simulate_never_writes_over_its_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("scenario");
+    let o = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["generate", "urban", "--table-format", "parquet", "--out"])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let needs = scenario.join("needs.parquet");
+    let before = std::fs::read(&needs).unwrap();
+    for (input, out) in [
+        (&scenario, needs.clone()),
+        (&scenario, scenario.join("links.csv")),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+            .current_dir(dir.path())
+            .args(["simulate", "--policies", "greedy", "--generator"])
+            .arg(input)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{out:?}: {err}");
+        assert!(err.contains("is the scenario read"), "{err}");
+    }
+    assert_eq!(std::fs::read(&needs).unwrap(), before);
+    // Beside the scenario, or under another name in its folder: written.
+    let o = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["simulate", "--policies", "greedy", "--generator"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(scenario.join("runs.parquet"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Progress and errors on a closed stderr: the table is still written (the progress line
+/// panicked, exit 101, and every run was lost).
+#[test]
+fn a_closed_stderr_loses_no_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.parquet");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args([
+            "simulate",
+            "--generator",
+            "urban",
+            "--scenarios",
+            "1",
+            "--policies",
+            "greedy",
+            "--replicates",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", o.status);
+    assert_eq!(
+        read_batches(&out)
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        3
+    );
 }
 
 /// A generator source that counts the scenarios it makes, fails on scenario 1 and panics on

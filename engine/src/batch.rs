@@ -27,7 +27,8 @@ pub use crate::seeds::{derive_seed, SplitMix64};
 #[serde(deny_unknown_fields, default)]
 pub struct Perturbation {
     /// Each divisible need's demand is scaled by a factor uniform in `[1 - demand, 1 + demand]`
-    /// (an indivisible need is one item, a drill or a bed for a family: it keeps its size).
+    /// (an indivisible need is one item, a drill or a bed for a family: it keeps its size),
+    /// and the `use` of its given links with it.
     pub demand: f64,
     /// Each resource fails (is removed) with this probability.
     pub failures: f64,
@@ -136,6 +137,10 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
     }
     let mut out = s.clone();
     if p.demand > 0.0 {
+        // The factor each need's demand was scaled by: its links' `use` scale with it (a
+        // link's `use` is what serving the need takes through it; left as it was, the
+        // perturbation did nothing to a scenario whose links carry `use`).
+        let mut scaled: std::collections::HashMap<&str, f64> = Default::default();
         for (i, n) in out.needs.iter_mut().enumerate() {
             let mut rng = SplitMix64::new(perturb_seed(seed, PerturbStream::Demand, i as u64));
             let f = rng.range(1.0 - p.demand, 1.0 + p.demand);
@@ -148,6 +153,15 @@ pub fn perturb(s: &Scenario, p: &Perturbation, seed: u64) -> Scenario {
             // A need must keep some demand: a factor of exactly 0 keeps the original.
             if n.demand.values().all(|&q| q <= 0.0) {
                 n.demand = s.needs[i].demand.clone();
+            } else {
+                scaled.insert(s.needs[i].id.as_str(), f);
+            }
+        }
+        if let Some(links) = &mut out.links {
+            for l in links.iter_mut() {
+                if let Some(&f) = scaled.get(l.need.as_str()) {
+                    l.use_.values_mut().for_each(|q| *q *= f);
+                }
             }
         }
     }
@@ -1137,6 +1151,40 @@ mod tests {
             &settings,
         );
         assert_eq!((own.status, own.error), (Status::Optimal, None));
+    }
+
+    /// A need's demand and its links' `use` scale together (the use was left as it was, so
+    /// a scenario whose links carry `use` saw no demand perturbation at all).
+    #[test]
+    fn demand_perturbation_scales_link_use() {
+        let s = crate::scenario_from_value(&serde_json::json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
+            "needs": [
+                {"id": "a", "kind": "k", "demand": {"u": 2}},
+                {"id": "b", "kind": "k", "demand": {"u": 2}, "indivisible": true}],
+            "links": [
+                {"resource": "r", "need": "a", "use": {"u": 2}},
+                {"resource": "r", "need": "b", "use": {"u": 3}}]}))
+        .unwrap();
+        let mut p = Perturbation::default();
+        p.set(PerturbKind::Demand, 0.5);
+        let mut values = Vec::new();
+        for seed in 0..20 {
+            let out = perturb(&s, &p, seed);
+            let links = out.links.as_ref().unwrap();
+            let f = out.needs[0].demand["u"] / 2.0;
+            assert!((0.5..=1.5).contains(&f), "{f}");
+            assert_eq!(links[0].use_["u"], 2.0 * f);
+            // An indivisible need keeps its size, and its link its use.
+            assert_eq!(out.needs[1].demand["u"], 2.0);
+            assert_eq!(links[1].use_["u"], 3.0);
+            let run = crate::solve::solve(&out);
+            values.push(crate::Report::new(&run).summary.coverage_value);
+        }
+        // The served value follows the draws (it was 0.5 in every replicate).
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        assert!(values.len() > 10, "{values:?}");
     }
 
     #[test]

@@ -491,7 +491,9 @@ impl<'o, 'a> Plan<'o, 'a> {
             s.policy.objective,
             Objective::Coverage | Objective::Proportional
         );
-        let fair_rule = s.policy.couples_groups() && values_coverage && priced;
+        // A greedy plan leaves fairness aside: its shortfall is first-come-first-served, even
+        // where its price of fairness (SPEC: against `V_eff`) is positive.
+        let fair_rule = s.policy.couples_groups() && values_coverage && priced && !greedy;
         let given = if fair_rule {
             self.given_to_other_groups(n, true)
         } else {
@@ -1088,6 +1090,32 @@ mod tests {
         assert_eq!(linked[0].resource, "r1");
         assert!(linked[0].capacity_left["u"] < 1e-6, "{linked:?}");
         assert_eq!(served_instead(&linked[0]), ["n0"]);
+    }
+
+    /// A greedy plan under a fair policy: `b` is short because `a` came first to r1, not
+    /// by fairness, though the plan's price of fairness is positive (`V_eff` serves both)
+    /// and r1 serves another group's need worth no more (it was told `fairness`).
+    #[test]
+    fn a_greedy_plan_is_never_short_by_fairness() {
+        let scenario = |solver: &str| {
+            json!({
+                "resources": [
+                    {"id": "r1", "kind": "k", "community": "x", "capacity": {"u": 1}},
+                    {"id": "r2", "kind": "k", "community": "x", "capacity": {"u": 1}, "cost": 1}],
+                "needs": [
+                    {"id": "a", "kind": "k", "community": "x", "demand": {"u": 1}},
+                    {"id": "b", "kind": "k", "community": "y", "demand": {"u": 1}}],
+                "links": [{"resource": "r1", "need": "a"}, {"resource": "r2", "need": "a"},
+                    {"resource": "r1", "need": "b"}],
+                "policy": {"fairness": "maxmin", "solver": solver}})
+        };
+        let (why, _) = why_and_conflict(scenario("greedy"));
+        let b = row(&why, "b");
+        assert_eq!(b.coverage, 0.0);
+        assert_eq!(b.reason, Reason::Capacity, "{b:?}");
+        // The exact plan serves both: no row.
+        let (why, _) = why_and_conflict(scenario("auto"));
+        assert!(why.is_empty(), "{why:?}");
     }
 
     /// The same over time with `min_share`: n2's group `b` rises (0.29 to 0.57), so n2, kept

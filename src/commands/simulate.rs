@@ -155,6 +155,32 @@ fn writable_folder_of(out: &Path) -> Result<()> {
         .map_err(|e| anyhow!("--out {}: cannot write there: {e}", out.display()))
 }
 
+/// Refuse `--out` that is the scenario read, or one of its tables (a run table written as
+/// `DIR/needs.parquet` replaced the scenario's needs).
+fn refuse_out_over_input(out: &Path, input: &Path) -> Result<()> {
+    let (Ok(input), Some(name)) = (input.canonicalize(), out.file_name()) else {
+        return Ok(());
+    };
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(folder) = folder.canonicalize() else {
+        return Ok(());
+    };
+    let out_path = folder.join(name);
+    let stem = Path::new(name).file_stem().and_then(|s| s.to_str());
+    let table = matches!(stem, Some("needs" | "resources" | "links" | "policy"));
+    if out_path == input || (input.is_dir() && folder == input && table) {
+        return Err(anyhow!(
+            "--out {}: is the scenario read ({}); choose another file",
+            out.display(),
+            input.display()
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(args: &SimulateArgs) -> Result<()> {
     use std::io::IsTerminal;
     let mut perturbation = Perturbation::default();
@@ -226,6 +252,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                     path.to_string_lossy()
                 ));
             }
+            refuse_out_over_input(&args.out, path)?;
             let s = read_scenario(path, None).map_err(describe)?;
             Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
         }
@@ -278,7 +305,10 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         match &bar {
             Some(b) => b.inc(1),
             None if n.is_multiple_of(step) || n == total => {
-                eprintln!("progress: {n}/{total} runs")
+                // Not `eprintln!`: a closed stderr (`2>&1 | head -1`) panicked it and lost
+                // every run; progress is a courtesy, the table is the result.
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "progress: {n}/{total} runs");
             }
             None => {}
         }
@@ -298,10 +328,24 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let table = batch.table(&rows)?;
     commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
-    let failed = rows.iter().filter(|r| r.status == Status::Error).count();
+    let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
+    let failed = count(Status::Error);
+    // Said, not hidden in the table: a time-limited run's numbers depend on the machine
+    // (and it drops out of the price of fairness), an infeasible one has no plan.
+    let mut others = String::new();
+    for (status, words) in [
+        (Status::TimeLimit, "stopped at the time limit"),
+        (Status::Infeasible, "infeasible"),
+    ] {
+        let n = count(status);
+        if n > 0 {
+            others += &format!(", {n} {words}");
+        }
+    }
     let mut lines = vec![
         format!(
-            "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed; table: {}",
+            "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed{others}; \
+             table: {}",
             total as f64 / secs,
             pool.current_num_threads(),
             args.out.display()
