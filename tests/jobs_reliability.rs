@@ -318,3 +318,32 @@ fn job_threads_bound_the_runs_executing_at_once() {
         "the table depends on the thread count"
     );
 }
+
+/// One server per SQLite data folder: a second one on the same folder is refused at start
+/// (it resumed the first's running jobs and ran them twice, counting a crash of each), and a
+/// server started after the first has stopped runs as before.
+#[test]
+fn a_second_server_on_one_data_folder_is_refused() {
+    if std::env::var(crate::common::server::TEST_PG).is_ok() {
+        // On PostgreSQL replicas share the store by design.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Server::start(dir.path(), &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is in use by another commonsnet server"),
+        "{err}"
+    );
+    assert!(first.alive());
+    first.kill();
+    let mut again = Server::start(dir.path(), &[]);
+    assert!(again.healthy());
+    again.kill();
+}

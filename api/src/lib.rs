@@ -118,6 +118,11 @@ pub enum ServeError {
     },
     #[error("data directory {path}: {source}")]
     Data { path: PathBuf, source: StoreError },
+    #[error(
+        "data directory {0} is in use by another commonsnet server (it holds \
+         commonsnet.lock): give each server its own --data, or share one --store postgres://"
+    )]
+    DataInUse(PathBuf),
     #[error("listening on {0}, which other replicas cannot reach: give --advertise HOST:PORT")]
     Advertise(SocketAddr),
     #[error("store {url}: {source}")]
@@ -292,6 +297,8 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         path: config.data_dir.clone(),
         source,
     })?;
+    // Held until the server has stopped (SQLite only; see below).
+    let mut data_lock: Option<std::fs::File> = None;
     let metrics = Arc::new(metrics::Metrics::default());
     let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
     let observer = Arc::new(MetricsObserver(metrics.clone()));
@@ -302,6 +309,32 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         .postgres
     {
         None => {
+            // One server per SQLite data directory: a second one resumed the first's running
+            // jobs and ran them twice (and counted it as a crash of each). The lock is the
+            // kernel's, so it goes with the process, however that ends.
+            let lock_path = config.data_dir.join("commonsnet.lock");
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|source| ServeError::DataDir {
+                    path: lock_path.clone(),
+                    source,
+                })?;
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(ServeError::DataInUse(config.data_dir.clone()))
+                }
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(ServeError::DataDir {
+                        path: lock_path,
+                        source,
+                    })
+                }
+            }
+            data_lock = Some(lock);
             let store = Arc::new(store::SqliteJobs::open(&config.data_dir).map_err(data_err)?);
             let resumed = store.unfinished().map_err(data_err)?;
             for id in &resumed {
@@ -406,6 +439,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     })
     .await;
     tracing::info!("stopped");
+    drop(data_lock);
     Ok(())
 }
 
