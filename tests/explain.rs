@@ -522,6 +522,58 @@ fn every_parts_conflict_is_named() {
     );
 }
 
+/// A greedy plan that leaves a group below a hard min_share is infeasible, naming the group
+/// (it was `feasible`, group b at ratio 0 under min_share 0.5).
+#[test]
+fn a_greedy_plan_below_a_min_share_is_infeasible() {
+    let scenario = |share: f64| {
+        scenario_from_value(&json!({
+            "resources": [{"id": "r1", "community": "a", "kind": "k", "capacity": {"u": 2}}],
+            "needs": [
+                {"id": "n1", "community": "a", "kind": "k", "demand": {"u": 2}, "priority": 2},
+                {"id": "n2", "community": "b", "kind": "k", "demand": {"u": 2}}],
+            "policy": {"solver": "greedy", "fairness": {"min_share": share}}
+        }))
+        .unwrap()
+    };
+    let r = commonsnet_engine::solve_report(&scenario(0.5));
+    assert_eq!(r.summary.status, Status::Infeasible);
+    let inf = r.summary.infeasibility.unwrap();
+    assert_eq!(inf.groups, ["b"]);
+    assert!(inf.needs.is_empty());
+    assert_eq!(
+        inf.message,
+        "the greedy plan leaves group(s) b below the min_share"
+    );
+    // The plan is kept for comparison: n1 served in full.
+    assert_eq!(r.allocations.len(), 1);
+    // No share asked: feasible.
+    let r = commonsnet_engine::solve_report(&scenario(0.0));
+    assert_eq!(r.summary.status, Status::Feasible);
+}
+
+/// No link anywhere and a positive min_share: one group's min_share is a conflict of one (the
+/// conflict was empty).
+#[test]
+fn a_min_share_without_any_link_is_a_conflict_of_one() {
+    let s = scenario_from_value(&json!({
+        "resources": [{"id": "r", "kind": "k", "capacity": {"u": 0}}],
+        "needs": [
+            {"id": "a", "community": "x", "kind": "k", "demand": {"u": 1}},
+            {"id": "b", "community": "y", "kind": "k", "demand": {"u": 1}}],
+        "policy": {"fairness": {"min_share": 0.5}}
+    }))
+    .unwrap();
+    let r = commonsnet_engine::solve_report(&s);
+    assert_eq!(r.summary.status, Status::Infeasible);
+    let inf = r.summary.infeasibility.unwrap();
+    assert_eq!(inf.groups, ["x", "y"]);
+    assert_eq!(
+        serde_json::to_value(&inf.conflict).unwrap(),
+        json!([{"kind": "min_share", "id": "x"}])
+    );
+}
+
 /// Two groups that cannot both get half of one bed: both min_shares and the bed conflict.
 #[test]
 fn a_min_share_conflict_names_the_groups_and_the_capacity() {

@@ -584,12 +584,14 @@ pub trait RunObserver: Send + Sync {
 
 /// Fault injection for the tests of the runner's resilience, read from the environment
 /// variable `COMMONSNET_FAULTS` (comma-separated): `run_panic=I` makes run `I` of every job
-/// panic as it starts, `job_panic` makes every job panic after it is marked
+/// panic as it starts, `run_abort=I` makes it abort the process (a server that dies under a
+/// job, at the same place on every start), `job_panic` makes every job panic after it is marked
 /// running (as a resumed job would). Unset in normal operation; the runner logs a warning when
 /// it is set.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     pub(crate) run_panic: Option<usize>,
+    pub(crate) run_abort: Option<usize>,
     pub(crate) job_panic: bool,
 }
 
@@ -604,6 +606,7 @@ impl Faults {
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match item.split_once('=') {
                 Some(("run_panic", i)) => f.run_panic = i.trim().parse().ok(),
+                Some(("run_abort", i)) => f.run_abort = i.trim().parse().ok(),
                 None if item == "job_panic" => f.job_panic = true,
                 _ => tracing::warn!(item, "{}: unknown fault ignored", Self::VAR),
             }
@@ -708,6 +711,10 @@ impl JobRunner {
             let row = catch_unwind(AssertUnwindSafe(|| {
                 if faults.run_panic == Some(i) {
                     panic!("injected fault: run {i} panics");
+                }
+                if faults.run_abort == Some(i) {
+                    tracing::error!("injected fault: run {i} aborts the server");
+                    std::process::abort();
                 }
                 batch.run(i)
             }))

@@ -2193,6 +2193,18 @@ impl SubModel<'_> {
                 if v > 0.0 {
                     result.status = SubStatus::Infeasible;
                     result.infeasible_groups = self.groups.iter().map(|g| g.name.clone()).collect();
+                    // Any one group's min_share fails alone (its ratio is 0): an irreducible
+                    // conflict of one (it was left empty).
+                    result.conflict = self
+                        .groups
+                        .first()
+                        .map(|g| Conflict {
+                            kind: ConflictKind::MinShare,
+                            id: g.name.clone(),
+                            dim: None,
+                        })
+                        .into_iter()
+                        .collect();
                 }
             }
             return result;

@@ -791,7 +791,8 @@ fn solvers_used(results: &[SubResult]) -> Solvers {
 }
 
 /// The greedy baseline's answer: `feasible` (a plan, not an optimum), or `infeasible` naming
-/// the needs its plan leaves below their `min_fill`, with the plan kept for comparison.
+/// the needs its plan leaves below their `min_fill` and the groups below a `min_share`, with
+/// the plan kept for comparison.
 fn merge_greedy(
     s: &Scenario,
     net: &Network,
@@ -810,15 +811,45 @@ fn merge_greedy(
     }
     short.sort_unstable();
     short.dedup();
-    if !short.is_empty() {
+    // A hard min_share holds for greedy plans too (SPEC): first-come-first-served may leave a
+    // group below it (it was `feasible`).
+    let mut low_groups = Vec::new();
+    if let Fairness::MinShare(share) = s.policy.fairness {
+        let mut y = vec![0.0; s.needs.len()];
+        for (e, &x) in sol.x.iter().enumerate() {
+            y[net.edges[e].need()] += x;
+        }
+        let mut groups: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+        for (n, need) in s.needs.iter().enumerate() {
+            let g = groups.entry(s.policy.group_of(need)).or_default();
+            g.0 += need.priority * y[n].min(1.0);
+            g.1 += need.priority;
+        }
+        low_groups = groups
+            .into_iter()
+            .filter(|(_, (served, total))| *total > 0.0 && *served < (share - 1e-9) * total)
+            .map(|(g, _)| g.to_string())
+            .collect();
+    }
+    if !short.is_empty() || !low_groups.is_empty() {
         sol.status = Status::Infeasible;
-        sol.infeasibility = Some(Infeasibility {
-            message: format!(
+        let mut message = Vec::new();
+        if !short.is_empty() {
+            message.push(format!(
                 "the greedy plan leaves {} need(s) below their min_fill",
                 short.len()
-            ),
+            ));
+        }
+        if !low_groups.is_empty() {
+            message.push(format!(
+                "the greedy plan leaves group(s) {} below the min_share",
+                low_groups.join(", ")
+            ));
+        }
+        sol.infeasibility = Some(Infeasibility {
+            message: message.join("; "),
             needs: short.iter().map(|&n| s.needs[n].id.clone()).collect(),
-            groups: Vec::new(),
+            groups: low_groups,
             // A greedy plan proves nothing about what other plans could do.
             conflict: Vec::new(),
             more_conflicts: Vec::new(),

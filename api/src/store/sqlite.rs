@@ -68,6 +68,13 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
                  solve_ms_total = (SELECT COALESCE(SUM(solve_ms), 0) FROM runs WHERE job = jobs.id);
              CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs(tenant, created_ms);",
         ),
+        // 4: the runs done when the job last started, so a start after a server died counts
+        // as a crash only when no run finished since (`mark_running`). A stored job is taken
+        // to have made none since (its death counts, as before).
+        M::up(
+            "ALTER TABLE jobs ADD COLUMN done_at_start INTEGER NOT NULL DEFAULT 0;
+             UPDATE jobs SET done_at_start = done;",
+        ),
     ])
 });
 
@@ -181,14 +188,21 @@ impl SqliteJobs {
     }
 
     /// queued -> running (or running again after a restart). `None` if the job is no longer
-    /// runnable (cancelled meanwhile); else how many times the server died while running it
-    /// (a job still `running` at this point was left so by a server that did not stop cleanly).
+    /// runnable (cancelled meanwhile); else how many times in a row the server died while
+    /// running it without finishing a run (a job still `running` at this point was left so by
+    /// a server that did not stop cleanly). A death after progress starts the count again:
+    /// a long job outlasts restarts that kill it mid-run (a container's 10 s stop), and a job
+    /// that kills the server on every start still fails, as its runs run out.
     pub fn mark_running(&self, id: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn()
             .query_row(
                 "UPDATE jobs SET status = ?4, started_ms = COALESCE(started_ms, ?2),
-                     attempts = attempts + 1, crashes = crashes + (status = ?4)
+                     attempts = attempts + 1,
+                     crashes = CASE WHEN status <> ?4 THEN crashes
+                                    WHEN done > done_at_start THEN 0
+                                    ELSE crashes + 1 END,
+                     done_at_start = done
                  WHERE id = ?1 AND status IN (?3, ?4)
                  RETURNING crashes",
                 params![id, now_ms(), JobStatus::Queued, JobStatus::Running],
@@ -588,8 +602,8 @@ mod tests {
             )
             .unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        // Migrated to the latest schema: 3, the jobs' counters (filled from their runs).
-        assert_eq!(user_version(dir.path()), 3);
+        // Migrated to the latest schema: 4 (3: the jobs' counters, filled from their runs).
+        assert_eq!(user_version(dir.path()), 4);
         let job = store.job("j1", Some("t")).unwrap().unwrap();
         assert_eq!((job.progress.done, job.solve_ms_total), (1, 2.5));
         assert_eq!(store.unfinished().unwrap(), ["j1"]);
@@ -603,7 +617,7 @@ mod tests {
         // Opening again (a restart) is a no-op.
         drop(store);
         SqliteJobs::open(dir.path()).unwrap();
-        assert_eq!(user_version(dir.path()), 3);
+        assert_eq!(user_version(dir.path()), 4);
     }
 
     #[test]
