@@ -762,9 +762,16 @@ fn session_events_plan_why_and_replay_after_sigkill() {
     let r = events(
         &s,
         &id,
-        json!([{"type": "dispatched", "need": "i2", "resource": "nobody"}]),
+        json!([{"type": "need_added", "need": {"id": "i9", "kind": "medical", "demand": {"team_h": 1}}},
+            {"type": "dispatched", "need": "i2", "resource": "nobody"}]),
     );
     assert_eq!((r.status, r.code().as_str()), (409, "event_rejected"));
+    // The refusal names the event and its field (the field was null in every refusal).
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!([{"table": "events[1]", "row": null, "field": "resource",
+            "message": "no resource \"nobody\""}])
+    );
     // A malformed event: 422 naming the event and field.
     let r = events(
         &s,
@@ -820,6 +827,7 @@ fn session_events_plan_why_and_replay_after_sigkill() {
         json!([{"type": "need_withdrawn", "id": "i1", "event_id": "d1"}]),
     );
     assert_eq!((r.status, r.code().as_str()), (409, "event_rejected"));
+    assert_eq!(r.json()["error"]["details"][0]["field"], "event_id");
     let message = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
         message.contains("event_id \"d1\" was used for another event"),

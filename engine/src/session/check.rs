@@ -363,6 +363,58 @@ mod tests {
         matches!(r, Err(Refusal::ModelTooLarge(ref m)) if m.contains(what))
     }
 
+    /// Each refusal names the field of the event as sent (every refusal's field was null).
+    #[test]
+    fn a_refusal_names_the_events_field() {
+        let init = scenario_from_value(&json!({
+            "resources": [{"id": "r0", "kind": "a", "capacity": {"h": 2}}],
+            "needs": [{"id": "n0", "kind": "a", "demand": {"h": 1}}]}))
+        .unwrap();
+        let mut s = Session::new(&init).unwrap();
+        let field = |s: &mut Session, event: Value| {
+            let events = parse_events(&json!([event])).unwrap();
+            let e = s.stage(&events).unwrap_err();
+            e.refusal.field(&events[e.index])
+        };
+        for (event, want) in [
+            (
+                json!({"type": "need_added", "need": {"id": "n0", "kind": "a", "demand": {"h": 1}}}),
+                Some("need.id"),
+            ),
+            (
+                json!({"type": "resource_updated", "resource": {"id": "zz", "kind": "a", "capacity": {"h": 1}}}),
+                Some("resource.id"),
+            ),
+            (json!({"type": "need_withdrawn", "id": "zz"}), Some("id")),
+            (
+                json!({"type": "dispatched", "need": "zz", "resource": "r0"}),
+                Some("need"),
+            ),
+            (
+                json!({"type": "dispatched", "need": "n0", "resource": "zz"}),
+                Some("resource"),
+            ),
+            (json!({"type": "resource_returned", "id": "r0"}), Some("id")),
+            (
+                json!({"type": "dispatch_released", "need": "n0", "resource": "r0"}),
+                Some("resource"),
+            ),
+        ] {
+            assert_eq!(field(&mut s, event.clone()).as_deref(), want, "{event}");
+        }
+        let events =
+            parse_events(&json!([{"type": "need_withdrawn", "id": "n0", "at": 5}])).unwrap();
+        s.stage(&events).unwrap();
+        assert_eq!(
+            field(
+                &mut s,
+                json!({"type": "need_withdrawn", "id": "n0", "at": 1})
+            )
+            .as_deref(),
+            Some("at")
+        );
+    }
+
     /// Three needs and two resources of one kind, no distance rule: six links. A batch adding
     /// a need and a resource of that kind, and a resource of another, makes twelve; the bound
     /// counts the new pair from both sides (13: 6, the new need's 3, the new resource's 4).

@@ -263,11 +263,20 @@ pub enum Refusal {
     ResourceExists(String),
     #[error("no resource {0:?}")]
     NoResource(String),
-    #[error("resource {0:?} has active dispatches: return it before withdrawing it")]
+    #[error(
+        "resource {0:?} has active dispatches: return it (resource_returned) or release a \
+         booking not started yet (dispatch_released) before withdrawing it"
+    )]
     ActiveDispatches(String),
-    #[error("resource {0:?} has nothing dispatched to return")]
+    #[error(
+        "resource {0:?} has nothing out to return (a booking not started yet is released with \
+         dispatch_released)"
+    )]
     NothingToReturn(String),
-    #[error("{need:?} has no loan of {resource:?} out to return")]
+    #[error(
+        "{need:?} has no loan of {resource:?} out to return (a booking not started yet is \
+         released with dispatch_released)"
+    )]
     NoLoan { need: String, resource: String },
     #[error("{resource:?} -> {need:?} has no dispatch to release")]
     NoDispatch { need: String, resource: String },
@@ -300,6 +309,46 @@ pub enum Refusal {
         amount: f64,
         left: f64,
     },
+}
+
+impl Refusal {
+    /// The field of `event` (as sent: `need.id`, `resource`, `at`...) the refusal is about,
+    /// for the error's detail; `None` when it is about the event as a whole (a model grown
+    /// too large).
+    pub fn field(&self, event: &crate::events::Event) -> Option<String> {
+        use crate::events::EventKind as K;
+        let entity = match &event.kind {
+            K::NeedAdded(_) | K::NeedUpdated(_) => "need.id",
+            K::ResourceAdded(_) | K::ResourceUpdated(_) => "resource.id",
+            _ => "id",
+        };
+        let field = match self {
+            Refusal::RepeatedEventId(_) | Refusal::EventIdReused(_) => "event_id",
+            Refusal::ClockBackwards { .. } => "at",
+            Refusal::NeedExists(_) | Refusal::NeedIdDispatched(_) | Refusal::ResourceExists(_) => {
+                entity
+            }
+            Refusal::NoNeed(_) => match &event.kind {
+                K::Dispatched { .. } | K::DispatchReleased { .. } | K::ResourceReturned { .. } => {
+                    "need"
+                }
+                _ => entity,
+            },
+            Refusal::NoResource(_) => match &event.kind {
+                K::Dispatched { .. } | K::DispatchReleased { .. } => "resource",
+                _ => entity,
+            },
+            Refusal::ActiveDispatches(_) | Refusal::NothingToReturn(_) => "id",
+            Refusal::NoLoan { .. } => "need",
+            Refusal::NoDispatch { .. }
+            | Refusal::NotProposed { .. }
+            | Refusal::NotLinked { .. } => "resource",
+            Refusal::NeedWindow { field, .. } => return Some(format!("need.{field}")),
+            Refusal::OverCapacity { .. } => "resource",
+            Refusal::TimedModelTooLarge(_) | Refusal::ModelTooLarge(_) => return None,
+        };
+        Some(field.to_string())
+    }
 }
 
 /// Why a session cannot start.
