@@ -453,6 +453,55 @@ fn dispatches_are_kept_and_retries_are_idempotent() {
     assert_eq!(s.plan(), &before);
 }
 
+/// A need updated after a dispatch: what was dispatched counts in litres, not as a fraction
+/// of the old demand (raised from 4 to 10 litres after 2 were dispatched, the plan added 5
+/// more; after 4, it added none, 'served in full'; lowered to the 2 dispatched, it planned one
+/// more). The log replays to the same state.
+#[test]
+fn a_need_updated_after_a_dispatch_is_planned_what_is_left_of_it() {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "r1", "kind": "water", "capacity": {"l": 2}},
+            {"id": "r2", "kind": "water", "capacity": {"l": 2}},
+            {"id": "r3", "kind": "water", "capacity": {"l": 20}, "cost": 5}],
+        "needs": [{"id": "n", "kind": "water", "demand": {"l": 4}}]}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let mut log = Vec::new();
+    let mut apply = |s: &mut Session, v: Value| {
+        let (_, applied) = s.apply(&parse_events(&v).unwrap()).unwrap();
+        log.push((applied, Vec::new()));
+    };
+    let planned_l = |s: &Session| -> f64 {
+        let open = 1.0 - s.why("n").unwrap().dispatched_fraction;
+        s.plan().values().sum::<f64>() * open * s.need("n").unwrap().demand["l"]
+    };
+    let demand = |l: f64| json!([{"type": "need_updated", "need": {"id": "n", "kind": "water", "demand": {"l": l}}}]);
+    apply(
+        &mut s,
+        json!([{"type": "dispatched", "need": "n", "resource": "r1"}]),
+    );
+    apply(&mut s, demand(10.0));
+    // 2 of 10 litres out: 8 planned (r2's 2 and 6 of r3's).
+    assert!((s.why("n").unwrap().dispatched_fraction - 0.2).abs() < 1e-9);
+    assert!((planned_l(&s) - 8.0).abs() < 1e-6, "{:?}", s.plan());
+    apply(
+        &mut s,
+        json!([{"type": "dispatched", "need": "n", "resource": "r2"}]),
+    );
+    assert!((planned_l(&s) - 6.0).abs() < 1e-6, "{:?}", s.plan());
+    // Lowered to the 4 dispatched: nothing more.
+    apply(&mut s, demand(4.0));
+    assert!(s.plan().is_empty(), "{:?}", s.plan());
+    assert!((s.why("n").unwrap().dispatched_fraction - 1.0).abs() < 1e-9);
+    // Raised to 10 again: 6 more, from r3.
+    apply(&mut s, demand(10.0));
+    assert!((planned_l(&s) - 6.0).abs() < 1e-6, "{:?}", s.plan());
+    let r = replayed(&init, &log);
+    assert_eq!(r.plan(), s.plan());
+    assert_eq!(r.dispatches(), s.dispatches());
+}
+
 #[test]
 fn why_names_the_rule_or_the_competition() {
     let init = scenario_from_value(&json!({

@@ -499,6 +499,7 @@ impl Session {
                 let ni = self.need_ix[&n.id];
                 self.dims.extend(n.demand.keys().cloned());
                 self.needs[ni] = n.clone();
+                self.rescale_dispatched(ni);
                 tr.extend(self.need_link_ids(ni));
                 self.relink_need(ni);
                 tn.insert(n.id.clone());
@@ -759,6 +760,44 @@ impl Session {
     }
 
     /// Record a dispatch: the need's open part shrinks, the resource's capacity is consumed.
+    /// After need `ni`'s demand changed: each of its dispatches serves the part of the new
+    /// demand its amounts cover (the least over the demand's dimensions), and the open part
+    /// is what they leave. The parts were kept as fractions of the old demand, so a need
+    /// raised from 4 to 10 litres after 4 were dispatched was planned nothing more ("served
+    /// in full"), and one lowered to what was dispatched was planned more.
+    fn rescale_dispatched(&mut self, ni: usize) {
+        let need = &self.needs[ni];
+        if !self.dispatches.iter().any(|d| d.need == need.id) {
+            return;
+        }
+        let dims: Vec<(&String, f64)> = need
+            .demand
+            .iter()
+            .filter(|(_, &q)| q > 0.0)
+            .map(|(d, &q)| (d, q))
+            .collect();
+        if dims.is_empty() {
+            return;
+        }
+        let mut served = 0.0;
+        for d in self.dispatches.iter_mut().filter(|d| d.need == need.id) {
+            let part = dims
+                .iter()
+                .map(|(dim, q)| d.amounts.get(*dim).copied().unwrap_or(0.0) / q)
+                .fold(f64::INFINITY, f64::min);
+            d.fraction = part.clamp(0.0, 1.0);
+            served += d.fraction;
+        }
+        let open = 1.0 - served;
+        self.open[ni] = if open < 1e-6 {
+            0.0
+        } else if open > 1.0 - 1e-6 {
+            1.0
+        } else {
+            open
+        };
+    }
+
     pub(super) fn commit(
         &mut self,
         d: &Dispatch,
