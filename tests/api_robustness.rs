@@ -6,7 +6,7 @@ use crate::common::pg::PgServer;
 use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
 use crate::common::session::{events, read_sse, stream_after, two_teams_session};
 use commonsnet_engine::Status;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::io::BufReader;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -597,4 +597,84 @@ fn a_key_given_twice_in_a_scenario_is_named_by_table_row_and_field() {
         (&d["table"], &d["field"]),
         (&json!("policy"), &json!("objective"))
     );
+}
+
+/// A job's policy object names every problem in it, each by its field (one detail said "3
+/// problem(s); first: ..."); more than 1,000 policies are refused up front (validation was
+/// quadratic in them); the job listing takes `limit` and refuses other query parameters
+/// (`?status=done` was ignored, answering every job).
+#[test]
+fn job_policies_and_listings_are_checked_field_by_field() {
+    let s = Server::in_temp_dir(&[]);
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"generator": {"name": "urban"},
+                "policies": ["greedy", {"fairnes": "maxmin", "objectve": "cost", "max_distance_km": -3}]}),
+        None,
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    let details = r.json()["error"]["details"].clone();
+    let fields: Vec<(&str, &str)> = details
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["table"].as_str().unwrap(), d["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("policies[1]", "fairnes"),
+            ("policies[1]", "objectve"),
+            ("policies[1]", "max_distance_km")
+        ],
+        "{details}"
+    );
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("policies[1]: 3 problem(s); first: "),
+        "{message}"
+    );
+
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!(format!("min_share={}", i as f64 / 2000.0)))
+        .collect();
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"generator": {"name": "urban"}, "policies": many}),
+        None,
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "job_too_large"));
+    assert_eq!(r.json()["error"]["details"][0]["field"], "policies");
+
+    for id in 0..2 {
+        let r = post_json(
+            &s,
+            "/v1/jobs",
+            &json!({"generator": {"name": "urban", "count": 1}, "policies": ["greedy"], "seed": id}),
+            None,
+        );
+        assert_eq!(r.status, 202);
+    }
+    assert_eq!(
+        get(&s, "/v1/jobs?limit=1", None)
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get(&s, "/v1/jobs", None).json().as_array().unwrap().len(),
+        2
+    );
+    for bad in [
+        "/v1/jobs?status=done",
+        "/v1/jobs?limit=0",
+        "/v1/jobs?limit=x",
+    ] {
+        let r = get(&s, bad, None);
+        assert_eq!((r.status, r.code().as_str()), (400, "bad_query"), "{bad}");
+    }
 }

@@ -55,6 +55,8 @@ pub const MAX_RUNS: usize = 100_000;
 pub const MAX_INLINE_SCENARIOS: usize = 1_000;
 /// Largest JSON text of a job's inline scenarios, in bytes (the body limit applies too).
 pub const MAX_INLINE_BYTES: usize = 16 << 20;
+/// Most policies a job compares (a sweep over more is a sequence of jobs).
+pub const MAX_POLICIES: usize = 1_000;
 /// Starts of a job that ended with the server dying under it, after which it is failed.
 pub const MAX_CRASHES: i64 = 3;
 
@@ -353,6 +355,16 @@ impl JobRequest {
                 "the list is empty",
             ));
         }
+        if list.len() > MAX_POLICIES {
+            // Each is checked against every inline scenario and the others (100,000 names
+            // held a blocking thread for 108 s in a debug build).
+            return Err(too_large(
+                "policies",
+                MAX_POLICIES,
+                Value::from(list.len()),
+                "policies per job",
+            ));
+        }
         let mut specs = Vec::with_capacity(list.len());
         for (i, v) in list.iter().enumerate() {
             match v {
@@ -363,8 +375,18 @@ impl JobRequest {
                     specs.push(PolicySpec::Named(name.clone()));
                 }
                 Value::Object(_) => {
-                    let policy = policy_from_value(v).map_err(|e| {
-                        UserError::invalid_field("job", &format!("policies[{i}]"), e)
+                    // Every problem of the policy, each naming its field, as a solve's policy
+                    // has them (it was one detail: "3 problem(s); first: ...").
+                    let policy = policy_from_value(v).map_err(|mut e| {
+                        let at = format!("policies[{i}]");
+                        for issue in &mut e.issues {
+                            issue.table = at.clone();
+                        }
+                        let first = e.issues.first().map(|i| i.to_string()).unwrap_or_default();
+                        UserError::invalid_input(&e).with_message(format!(
+                            "{at}: {} problem(s); first: {first}",
+                            e.issues.len()
+                        ))
                     })?;
                     specs.push(PolicySpec::Given {
                         label: format!("policy-{}", i + 1),

@@ -144,16 +144,44 @@ pub(super) async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<Jo
         .ok_or_else(|| UserError::not_found("job").into())
 }
 
-/// The tenant's jobs, newest first (at most 1000).
-#[utoipa::path(get, path = "/v1/jobs",
+/// Most jobs one listing answers.
+const MAX_LISTED_JOBS: u32 = 1000;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct JobsQuery {
+    /// How many of the newest jobs, 1 to 1000 (default 1000).
+    #[serde(default = "max_listed")]
+    limit: u32,
+}
+
+fn max_listed() -> u32 {
+    MAX_LISTED_JOBS
+}
+
+/// The tenant's jobs, newest first (at most `limit`, 1000). Any other query parameter is
+/// refused: `?status=done` was ignored without a word, answering every status.
+#[utoipa::path(get, path = "/v1/jobs", params(JobsQuery),
     responses((status = 200, description = "Jobs", body = Vec<JobInfo>),
+        (status = 400, description = "A malformed or unknown query parameter", body = ErrorBody),
         Unauthorized))]
 pub(super) async fn list_jobs(
     State(st): St,
     Tenant(tenant): Tenant,
+    query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<JobInfo>>, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| UserError::new(Code::BadQuery, format!("query: {}", e.body_text())))?;
+    if !(1..=MAX_LISTED_JOBS).contains(&q.limit) {
+        return Err(UserError::new(
+            Code::BadQuery,
+            format!("query: limit {} is not in 1..={MAX_LISTED_JOBS}", q.limit),
+        )
+        .into());
+    }
     let store = st.store.clone();
-    let jobs = blocking(move || store.list(&tenant, 1000)).await??;
+    let jobs = blocking(move || store.list(&tenant, i64::from(q.limit))).await??;
     Ok(Json(jobs))
 }
 
