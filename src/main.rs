@@ -84,8 +84,12 @@ fn main() -> ExitCode {
                 let flag = arg
                     .map(|a| a.to_string())
                     .and_then(|a| a.split_whitespace().next().map(str::to_string));
+                // A positional argument's name is its placeholder (`<NAME>`): the value is
+                // named in the message already.
                 return match flag {
-                    Some(f) if !why.0.starts_with(&f) => fail(format!("{f}: {why}")),
+                    Some(f) if f.starts_with('-') && !why.0.starts_with(&f) => {
+                        fail(format!("{f}: {why}"))
+                    }
                     _ => fail(why),
                 };
             }

@@ -197,7 +197,7 @@ fn csv_cells_that_do_not_parse_name_line_and_column() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("needs.csv") && e.contains("line 3, column dem_beds"),
+        e.contains("needs[1].dem_beds: \"four\" is not a number (line 3) in needs.csv"),
         "{e}"
     );
     std::fs::write(
@@ -255,8 +255,9 @@ fn table_files_with_wrong_column_types_name_the_file_and_column() {
         let e = read_scenario_dir(dir.path()).unwrap_err().to_string();
         // The type is named as Arrow names it.
         assert!(
-            e.contains(&format!("needs.{ext}"))
-                && e.contains("column dem_beds: expected numbers, found Utf8"),
+            e.contains(&format!(
+                "needs.dem_beds: expected numbers, found Utf8 (the column of needs.{ext})"
+            )),
             "{e}"
         );
         write_batch(&path, &needs(Arc::new(Int32Array::from(vec![4]))), format).unwrap();
@@ -469,4 +470,42 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
     );
     // The server is still up.
     assert_eq!(call("GET", &s.url("/healthz"), &[], None).status, 200);
+}
+
+/// A scenario folder's bad cells and columns are listed with every other problem of its
+/// tables, each by table, row and field (the first bad CSV cell, or a Parquet column of the
+/// wrong type, hid all the others).
+#[test]
+fn a_tables_bad_cells_do_not_hide_its_other_problems() {
+    use commonsnet_datasets::read_scenario_dir;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("resources.csv"),
+        "id,kind,cap_beds\nr1,shelter,4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("needs.csv"),
+        "id,kind,dem_beds,indivisible,priority,min_fill\n\
+         n1,shelter,1,maybe,1,0\n\
+         n2,shelter,1,false,0,0\n\
+         n3,shelter,x,false,1,1.5\n",
+    )
+    .unwrap();
+    let e = read_scenario_dir(dir.path()).unwrap_err();
+    let commonsnet_datasets::DatasetError::Invalid(e) = e else {
+        panic!("{e}");
+    };
+    let said: Vec<String> = e.issues.iter().map(ToString::to_string).collect();
+    for want in [
+        "needs[0].indivisible: \"maybe\" is not true or false (line 2) in needs.csv",
+        "needs[2].dem_beds: \"x\" is not a number (line 4) in needs.csv",
+        "needs[1].priority",
+        "needs[2].min_fill",
+    ] {
+        assert!(said.iter().any(|s| s.starts_with(want)), "{want}: {said:?}");
+    }
+    // Strict readers of one table still stop at the cell.
+    let e = commonsnet_datasets::read_batches(&dir.path().join("needs.csv")).unwrap_err();
+    assert!(e.to_string().contains("line 2, column indivisible"), "{e}");
 }

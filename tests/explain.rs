@@ -574,6 +574,30 @@ fn a_min_share_without_any_link_is_a_conflict_of_one() {
     );
 }
 
+/// Under max-min fairness the scenario is one part: a need without links is a conflict of
+/// one, and the part's conflict does not repeat it (it was listed again as a further part's).
+#[test]
+fn a_coupled_scenario_never_lists_a_conflict_twice() {
+    let s = scenario_from_value(&json!({
+        "resources": [{"id": "r", "kind": "k", "community": "x", "capacity": {"u": 1}}],
+        "needs": [
+            {"id": "u", "kind": "boat", "community": "x", "demand": {"u": 1}, "min_fill": 1},
+            {"id": "a", "kind": "k", "community": "x", "demand": {"u": 1}, "min_fill": 1},
+            {"id": "b", "kind": "k", "community": "y", "demand": {"u": 1}, "min_fill": 1}],
+        "policy": {"fairness": "maxmin"}
+    }))
+    .unwrap();
+    let r = commonsnet_engine::solve_report(&s);
+    assert_eq!(r.summary.status, Status::Infeasible);
+    let inf = r.summary.infeasibility.unwrap();
+    let all: Vec<String> = inf.conflicts().map(|c| format!("{c:?}")).collect();
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "{all:?}");
+    assert!(all[0].contains("\"u\""), "{all:?}");
+}
+
 /// Two groups that cannot both get half of one bed: both min_shares and the bed conflict.
 #[test]
 fn a_min_share_conflict_names_the_groups_and_the_capacity() {

@@ -348,8 +348,21 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     assert_eq!(v["status"], "cancelled");
     let done_at_cancel = v["progress"]["done"].as_i64().unwrap();
     assert!(done_at_cancel < 40);
+    // Its finished runs are served, said cancelled (they were out of reach: 409).
     let r = get(&s, &format!("/v1/jobs/{id}/result"), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("commonsnet-job-status"), Some("cancelled"));
+    let rows = r.json()["rows"].as_array().unwrap().len() as i64;
+    assert_eq!(
+        rows,
+        get(&s, &format!("/v1/jobs/{id}"), None).json()["progress"]["done"]
+    );
+    // A job still running is not served.
+    let running = submit_long_job(&s);
+    wait_job(&s, &running, None, 60, |v| v["status"] == "running");
+    let r = get(&s, &format!("/v1/jobs/{running}/result"), None);
     assert_eq!((r.status, r.code().as_str()), (409, "job_not_done"));
+    call("DELETE", &s.url(&format!("/v1/jobs/{running}")), &[], None);
 
     // SIGTERM: the server stops cleanly, the running job stays resumable.
     let id2 = submit_long_job(&s);

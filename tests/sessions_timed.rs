@@ -545,6 +545,46 @@ fn events(v: Value) -> Vec<Event> {
     parse_events(&v).unwrap()
 }
 
+/// A need without a duration keeps link rule 5 at the clock: once the clock passes its
+/// deadline no resource arrives in time, so it is not planned, and a dispatch of it is
+/// refused (it was planned, and dispatched with start 10, after its deadline 5).
+#[test]
+fn a_need_past_its_deadline_is_not_planned() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "van", "kind": "van", "capacity": {"seats": 4}}],
+        "needs": [
+            {"id": "w", "kind": "van", "demand": {"seats": 1}, "deadline": 5},
+            {"id": "t", "kind": "van", "demand": {"seats": 1}, "duration_h": 2,
+             "earliest": 0, "deadline": 5}],
+        "policy": {"reusable": ["seats"]}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let key = |n: &str| ("van".to_string(), n.to_string());
+    assert!(s.plan().contains_key(&key("w")));
+    // At the deadline it still arrives in time.
+    s.apply(&events(json!([{"type": "resource_updated", "at": 5,
+        "resource": {"id": "van", "kind": "van", "capacity": {"seats": 4}}}])))
+        .unwrap();
+    assert!(s.plan().contains_key(&key("w")), "{:?}", s.plan());
+    // Past it: neither need is planned, and w cannot be dispatched.
+    s.apply(&events(json!([{"type": "resource_updated", "at": 10,
+        "resource": {"id": "van", "kind": "van", "capacity": {"seats": 4}}}])))
+        .unwrap();
+    assert!(s.plan().is_empty(), "{:?}", s.plan());
+    let e = s
+        .apply(&events(
+            json!([{"type": "dispatched", "need": "w", "resource": "van"}]),
+        ))
+        .unwrap_err();
+    assert!(
+        e.refusal.to_string().contains("not a proposed match"),
+        "{}",
+        e.refusal
+    );
+    // The same as a solve of the residual scenario from scratch.
+    assert_same(&s, "past the deadline");
+}
+
 /// One drill lent three times; it comes back late from the first loan, so the second (which
 /// it overlaps) is in conflict and the third (which it does not) is not. The conflict names
 /// what the re-plan would do instead; the booking stays until the coordinator releases it.

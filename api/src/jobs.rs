@@ -5,7 +5,8 @@
 //! **Limits.** A job is refused up front (`422`, error code `job_too_large`, one detail
 //! `{field, limit, value, message}`) when it asks for more than the server will hold:
 //! a generator `scale` above [`MAX_JOB_SCALE`], more than [`MAX_RUNS`] runs (scenarios x
-//! policies x replicates), more than [`MAX_INLINE_SCENARIOS`] inline scenarios, or inline
+//! policies x replicates), more than [`MAX_POLICIES`] policies, more than
+//! [`MAX_INLINE_SCENARIOS`] inline scenarios, or inline
 //! scenarios of more than [`MAX_INLINE_BYTES`] bytes of JSON. Within the limits memory does not
 //! grow with the job: a run makes its scenario (generated, or parsed from the stored spec) when
 //! it starts and drops it when it ends, so at most `--job-threads` scenarios exist at once.
@@ -13,8 +14,8 @@
 //! **Failures.** A run that fails or panics is a row with status `error` (its message says
 //! why); a job that fails or panics outside its runs is marked `failed` with the message. The
 //! runner thread itself never dies with a job. A job the server died under (it was `running`
-//! at start-up) [`MAX_CRASHES`] times is marked `failed` rather than resumed again, so no job
-//! can keep the server in a crash loop.
+//! at start-up) [`MAX_CRASHES`] times in a row without finishing a run in between is marked
+//! `failed` rather than resumed again, so no job can keep the server in a crash loop.
 //!
 //! **Concurrency.** The runner builds one rayon pool of `--job-threads` threads, once; each
 //! thread takes one run at a time ([`run_each`]), and the run's solve uses that pool (it builds
@@ -70,7 +71,10 @@ pub enum JobError {
     NoScenarioSource,
     #[error("stored job spec unreadable: {0}")]
     Spec(serde_json::Error),
-    #[error("not resumed: the server stopped abnormally {0} times while running this job")]
+    #[error(
+        "not resumed: the server stopped abnormally {0} times in a row while running this job, \
+         finishing no run in between"
+    )]
     CrashLoop(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -156,6 +160,52 @@ pub struct JobRequest {
 
 fn one() -> usize {
     1
+}
+
+/// A stored [`JobRequest`] read for what its result's provenance says: its inline scenarios
+/// are skipped, not parsed (an 11 MB request made every Arrow download of its result parse
+/// them, 1.5 s and about 170 MB each, past the decode budget).
+#[derive(Deserialize)]
+struct RequestHead {
+    #[serde(default)]
+    scenarios: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    generator: Option<GeneratorSpec>,
+    #[serde(default)]
+    policies: Option<Vec<Value>>,
+    #[serde(default = "one")]
+    replicates: usize,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    perturb: Perturbation,
+    #[serde(default)]
+    time_limit_s: Option<f64>,
+    #[serde(default)]
+    explain: bool,
+}
+
+impl JobRequest {
+    /// [`Batch::provenance`] of the job stored as `spec`, its time limit capped as the
+    /// runner caps it, without reading its scenarios.
+    pub fn provenance_of(
+        spec: &str,
+        server_time_limit_s: f64,
+    ) -> Result<std::collections::HashMap<String, String>, JobError> {
+        let head: RequestHead = serde_json::from_str(spec).map_err(JobError::Spec)?;
+        let request = JobRequest {
+            // The scenarios are no part of the provenance: only which source there is.
+            scenarios: head.scenarios.map(|_| Vec::new()),
+            generator: head.generator,
+            policies: head.policies,
+            replicates: head.replicates,
+            seed: head.seed,
+            perturb: head.perturb,
+            time_limit_s: head.time_limit_s,
+            explain: head.explain,
+        };
+        Ok(request.into_batch(server_time_limit_s)?.provenance())
+    }
 }
 
 /// Scenarios made by a named generator: scenario `i` uses seed `seeds::scenario_seed(seed, i)`.
@@ -735,6 +785,10 @@ impl JobRunner {
                     panic!("injected fault: run {i} panics");
                 }
                 if faults.run_abort == Some(i) {
+                    // Once the server has said where it listens: a test reads that line first.
+                    while !crate::LISTENING.load(Ordering::SeqCst) {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
                     tracing::error!("injected fault: run {i} aborts the server");
                     std::process::abort();
                 }
@@ -787,5 +841,30 @@ impl JobRunner {
         self.store.finish(id, JobStatus::Done, None)?;
         tracing::info!(job = %id, ms = started.elapsed().as_millis() as u64, "job done");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored request's provenance without its scenarios is that of the whole request.
+    #[test]
+    fn provenance_of_a_stored_request_skips_nothing_it_says() {
+        for spec in [
+            json!({"scenarios": [{"resources": [], "needs": []}], "policies": ["greedy",
+                {"objective": "cost"}], "replicates": 3, "seed": 7,
+                "perturb": {"demand": 0.2}, "time_limit_s": 5, "explain": true}),
+            json!({"generator": {"name": "urban", "count": 2, "timed": true}, "seed": 1}),
+        ] {
+            let text = spec.to_string();
+            let whole = serde_json::from_str::<JobRequest>(&text)
+                .unwrap()
+                .into_batch(3.0)
+                .unwrap()
+                .provenance();
+            assert_eq!(JobRequest::provenance_of(&text, 3.0).unwrap(), whole);
+            assert!(whole["commonsnet.time_limit_s"] == "3", "{whole:?}");
+        }
     }
 }

@@ -90,6 +90,36 @@ fn write_err(e: impl std::fmt::Display) -> TableError {
 /// wrong (for a column: its name and type), never a panic, and no allocation is sized by a count
 /// the bytes claim but cannot back.
 pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, TableError> {
+    read_table_with(bytes, csv, None)
+}
+
+/// A cell or a column a table read could not type: the cell is read as empty, the column
+/// left out, and the read goes on, so that a scenario's other problems are found with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadProblem {
+    /// The data row (0-based, the header not counted), or `None` for a whole column.
+    pub row: Option<usize>,
+    pub column: String,
+    pub message: String,
+}
+
+/// [`read_table`], but a CSV cell that is not of its column's type, or a column of a type
+/// tables do not allow, is a [`ReadProblem`] beside the batches rather than the end of the
+/// read (a bad `indivisible` cell hid the seven other problems of its file).
+pub fn read_table_collecting(
+    bytes: &[u8],
+    csv: bool,
+) -> Result<(Vec<RecordBatch>, Vec<ReadProblem>), TableError> {
+    let mut problems = Vec::new();
+    let batches = read_table_with(bytes, csv, Some(&mut problems))?;
+    Ok((batches, problems))
+}
+
+fn read_table_with(
+    bytes: &[u8],
+    csv: bool,
+    mut problems: Option<&mut Vec<ReadProblem>>,
+) -> Result<Vec<RecordBatch>, TableError> {
     let batches = if bytes.starts_with(b"PAR1") {
         contained("Parquet", || read_parquet(bytes))?
     } else if bytes.starts_with(b"ARROW1") {
@@ -98,13 +128,15 @@ pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, TableErro
         })?
     } else if csv {
         // A text column past 2 GiB overflows arrow's 32-bit offsets, which panics.
-        vec![contained("CSV", || read_csv(bytes))?]
+        vec![contained("CSV", || {
+            read_csv(bytes, problems.as_deref_mut())
+        })?]
     } else {
         contained("Arrow IPC", || {
             ipc::read(bytes, ipc::Layout::Stream).map_err(|d| d.into_error(false))
         })?
     };
-    conform(batches)
+    conform(batches, problems)
 }
 
 /// Run one of arrow-rs's decoders, containing a panic. The checks before each decoder are
@@ -232,11 +264,25 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
 /// list layout (fixed-size included) of strings become `list<utf8>`; a column of another type is
 /// an error naming the column and the type found, and so is a name given twice. Other columns
 /// are left to the validator.
-fn conform(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, TableError> {
-    batches.into_iter().map(|b| conform_batch(&b)).collect()
+fn conform(
+    batches: Vec<RecordBatch>,
+    mut collect: Option<&mut Vec<ReadProblem>>,
+) -> Result<Vec<RecordBatch>, TableError> {
+    batches
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| conform_batch(&b, collect.as_deref_mut().filter(|_| i == 0), i > 0))
+        .collect()
 }
 
-fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
+/// `collect`: the column problems go there and the columns are left out (of the first
+/// batch; the later ones have the same schema, so their problems are the same).
+/// `quiet`: drop the bad columns without a word (a later batch, when collecting).
+fn conform_batch(
+    batch: &RecordBatch,
+    collect: Option<&mut Vec<ReadProblem>>,
+    quiet: bool,
+) -> Result<RecordBatch, TableError> {
     use arrow_schema::{DataType as A, Field, Schema};
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(schema.fields().len());
@@ -284,7 +330,15 @@ fn conform_batch(batch: &RecordBatch) -> Result<RecordBatch, TableError> {
         columns.push(converted);
     }
     if !problems.is_empty() {
-        return Err(TableError::Columns(problems));
+        match collect {
+            Some(out) => out.extend(problems.into_iter().map(|p| ReadProblem {
+                row: None,
+                column: p.column,
+                message: p.message,
+            })),
+            None if quiet => {}
+            None => return Err(TableError::Columns(problems)),
+        }
     }
     let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     // The table's own metadata stays (a run table's provenance, `Batch::provenance`).
@@ -1278,7 +1332,10 @@ impl CsvColumn {
 /// skipped) and typed cell by cell by its column's name, so a bad cell is reported with its
 /// line (the header is line 1) instead of turning a whole column into strings. Every row must
 /// have as many cells as the header.
-fn read_csv(bytes: &[u8]) -> Result<RecordBatch, TableError> {
+fn read_csv(
+    bytes: &[u8],
+    mut collect: Option<&mut Vec<ReadProblem>>,
+) -> Result<RecordBatch, TableError> {
     use arrow_schema::{Field, Schema};
     let csv_err = |e: csv::Error| TableError::Csv {
         line: e.position().map_or(1, |p| p.line()),
@@ -1318,12 +1375,24 @@ fn read_csv(bytes: &[u8]) -> Result<RecordBatch, TableError> {
     while reader.read_record(&mut record).map_err(csv_err)? {
         let line = record.position().map_or(0, |p| p.line());
         for ((column, raw), name) in columns.iter_mut().zip(record.iter()).zip(header.iter()) {
-            column.push(raw).map_err(|expected| TableError::Cell {
-                line,
-                column: name.to_string(),
-                value: raw.to_string(),
-                expected,
-            })?;
+            if let Err(expected) = column.push(raw) {
+                let error = TableError::Cell {
+                    line,
+                    column: name.to_string(),
+                    value: raw.to_string(),
+                    expected,
+                };
+                let Some(out) = collect.as_deref_mut() else {
+                    return Err(error);
+                };
+                // Read as empty, and said with its line (a quoted cell may span lines).
+                column.push("").map_err(|_| error.clone())?;
+                out.push(ReadProblem {
+                    row: Some(rows),
+                    column: name.to_string(),
+                    message: format!("{raw:?} is not {expected} (line {line})"),
+                });
+            }
         }
         rows += 1;
     }

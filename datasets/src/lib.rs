@@ -17,7 +17,7 @@ pub use parse_error::{ParseError, Problem};
 
 use arrow_array::RecordBatch;
 use commonsnet_engine::input::JsonError;
-use commonsnet_engine::{InvalidInput, Report, Scenario};
+use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
 use std::fs::File;
 
 use std::path::{Path, PathBuf};
@@ -132,9 +132,30 @@ pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, frames:
 /// Read a scenario directory: `resources.*`, `needs.*`, optional `links.*` (Arrow IPC file or
 /// stream, or Parquet) and optional `policy.json`.
 pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
+    // Cells and columns the reader could not type are listed with the validator's problems
+    // (the first bad cell hid every other problem of the scenario).
+    let found = std::cell::RefCell::new(Vec::new());
     let table = |name: &str, required: bool| -> Result<Option<Vec<RecordBatch>>, DatasetError> {
         match find_table(dir, name)? {
-            Some(p) => read_batches(&p).map(Some),
+            Some(p) => {
+                let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+                let csv = TableFormat::from_path(&p) == Some(TableFormat::Csv);
+                let (batches, problems) =
+                    frames::read_table_collecting(&bytes, csv).map_err(table_err(&p))?;
+                let file = p.file_name().unwrap_or_default().to_string_lossy();
+                found
+                    .borrow_mut()
+                    .extend(problems.into_iter().map(|problem| InputIssue {
+                        table: name.to_string(),
+                        row: problem.row,
+                        field: Some(problem.column),
+                        message: match problem.row {
+                            None => format!("{} (the column of {file})", problem.message),
+                            Some(_) => format!("{} in {file}", problem.message),
+                        },
+                    }));
+                Ok(Some(batches))
+            }
             None if required => Err(DatasetError::Invalid(InvalidInput::of_table(
                 name,
                 format!(
@@ -165,12 +186,13 @@ pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
         None
     };
     let name = dir.file_name().and_then(|n| n.to_str());
-    Ok(commonsnet_engine::scenario_from_batches(
+    Ok(commonsnet_engine::scenario_from_batches_with(
         &resources,
         &needs,
         links.as_deref(),
         policy.as_ref(),
         name,
+        found.into_inner(),
     )?)
 }
 

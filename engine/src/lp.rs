@@ -2043,7 +2043,13 @@ impl Layout {
         (status, fault): (HighsModelStatus, bool),
     ) -> Stage {
         let (s, net) = (sub.scenario, sub.net);
-        let gap = if mip { Some(solved.mip_gap()) } else { None };
+        // HiGHS calls a MIP optimal within `mip_rel_gap` or within its absolute gap (1e-6):
+        // near an objective of 0 (a cost stage that costs nothing) the relative gap of such a
+        // plan read 0.5. An optimal plan's gap is at most the one asked for.
+        let gap = mip.then(|| match status {
+            HighsModelStatus::Optimal => solved.mip_gap().min(s.policy.mip_gap),
+            _ => solved.mip_gap(),
+        });
         let sol = solved.get_solution();
         let values = sol.columns();
         if values.len() < self.next_col {

@@ -6,7 +6,7 @@ use crate::model::{Fairness, Need, Objective, Policy, Scenario, SolverChoice};
 use crate::submodel::{Group, SolvedBy, SubModel, SubResult, SubStatus};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// SPEC's statuses, plus `feasible` for the greedy baseline (a plan, not a proven optimum)
@@ -342,7 +342,7 @@ impl Conflict {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
@@ -934,7 +934,18 @@ fn merge_optimised(
                 any_infeasible = true;
                 infeasible_needs.extend(r.infeasible_needs);
                 infeasible_groups.extend(r.infeasible_groups);
-                if !r.conflict.is_empty() {
+                // A part solved whole (fairness couples the groups) holds the needs without
+                // links too, and may find one of their conflicts of one again.
+                let relaxable = |c: &[Conflict]| -> BTreeSet<(ConflictKind, String)> {
+                    c.iter()
+                        .filter(|m| {
+                            matches!(m.kind, ConflictKind::MinFill | ConflictKind::MinShare)
+                        })
+                        .map(|m| (m.kind, m.id.clone()))
+                        .collect()
+                };
+                let found = relaxable(&r.conflict);
+                if !r.conflict.is_empty() && conflicts.iter().all(|c| relaxable(c) != found) {
                     conflicts.push(r.conflict);
                 }
                 sol.troubled

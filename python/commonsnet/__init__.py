@@ -376,6 +376,18 @@ def _spec(
 ) -> str:
     if (generator is None) == (scenario is None):
         raise TypeError("give one of generator (a name) and scenario (a dict)")
+    if scenario is not None and not isinstance(scenario, Mapping):
+        # A Scenario of tables, JSON text or a path raised a bare TypeError or ValueError from
+        # dict() ("'Scenario' object is not iterable").
+        hint = (
+            "for a generated scenario give generator=NAME (with seed and scale); "
+            if isinstance(scenario, Scenario)
+            else "read a JSON file with json.load first; "
+        )
+        raise InvalidArgument(
+            f"scenario must be a dict in SPEC's JSON form, not {type(scenario).__name__}: {hint}"
+            "the CLI's `commonsnet simulate --generator DIR` reads a table folder"
+        )
     if isinstance(policies, str):
         policies = [policies]
     spec: dict[str, Any] = {

@@ -111,6 +111,17 @@ def test_simulate_arguments_of_the_wrong_kind_are_refused() -> None:
             commonsnet.simulate("urban", scenarios=1, scale=0.2, policies=["greedy"], **args)  # type: ignore[arg-type]
 
 
+def test_simulate_names_what_a_scenario_must_be() -> None:
+    # A Scenario of tables, JSON text: a bare TypeError or ValueError from dict() before.
+    for given, hint in [
+        (commonsnet.generate("urban", scale=0.2), "generator=NAME"),
+        (json.dumps(FLOOD), "json.load"),
+    ]:
+        with pytest.raises(commonsnet.InvalidArgument, match="scenario must be a dict") as e:
+            commonsnet.simulate(scenario=given, policies=["greedy"])  # type: ignore[arg-type]
+        assert hint in str(e.value)
+
+
 def test_a_dicts_name_and_a_null_policy_are_taken_as_given() -> None:
     assert commonsnet.solve(FLOOD, name="drill").summary["name"] == "drill"
     got = commonsnet.solve({**FLOOD, "policy": None}, policy={"objective": "cost"})

@@ -167,10 +167,6 @@ fn check_options(args: &SolveArgs, format: InputFormat) -> Result<()> {
     )
 }
 
-/// A benchmark result line: status, objective (in the instance's sense), solver, solve time.
-/// Written by hand: the objective is an `i128` printed with all its digits, where a
-/// `serde_json` value would hold anything beyond 64 bits as an `f64` (4.611686018427388e19
-/// for 46116860184273879035).
 /// How a benchmark instance came out: its optimum, or why it has none.
 enum InstanceOutcome {
     Optimal(i128),
@@ -179,6 +175,10 @@ enum InstanceOutcome {
     Unbounded,
 }
 
+/// A benchmark result line: status, objective (in the instance's sense), solver, solve time.
+/// Written by hand: the objective is an `i128` printed with all its digits, where a
+/// `serde_json` value would hold anything beyond 64 bits as an `f64` (4.611686018427388e19
+/// for 46116860184273879035).
 fn instance_line(
     result: InstanceOutcome,
     sense: SenseArg,

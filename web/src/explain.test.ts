@@ -142,6 +142,10 @@ describe('an infeasible plan in words', () => {
       ['need n9: its min_fill (the part of it that must be served)', 'resource r9: its capacity of seats'],
     ]);
     expect(infeasibilityLines(infeasibility).more).toEqual([]);
+    const many: Infeasibility = { ...infeasibility, more_conflicts: Array.from({ length: 8 }, (_, i) => [{ kind: 'min_fill' as const, id: `u${i}` }]) };
+    const shown = infeasibilityLines(many);
+    expect(shown.more.map((c) => c[0]?.id)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
+    expect(shown.moreLeft).toBe(3);
   });
 
   it('lists the needs and groups named when no conflict set was worked out (a greedy plan)', () => {

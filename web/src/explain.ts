@@ -59,6 +59,9 @@ const CONFLICT_KEYS: Record<Conflict['kind'], Key> = {
   window: 'infeasible.window',
 };
 
+/** Further conflicts listed one by one (a scenario of many needs without links has as many). */
+export const MORE_CONFLICTS_SHOWN = 5;
+
 /** An infeasibility's constraints as lines: its conflict set (which needs' `min_fill`, which
  * groups' `min_share`, which resources' capacity in which dimension, which needs' windows),
  * or, when the set was not worked out, the needs and groups it names; and the catalogue key
@@ -66,8 +69,10 @@ const CONFLICT_KEYS: Record<Conflict['kind'], Key> = {
 export function infeasibilityLines(inf: Infeasibility): {
   intro: Key;
   lines: ConflictLine[];
-  /** The conflicts of the scenario's other parts without a plan, each on its own. */
+  /** The conflicts of the scenario's other parts without a plan, each on its own: the
+   * first `MORE_CONFLICTS_SHOWN`, and how many are left. */
   more: ConflictLine[][];
+  moreLeft: number;
 } {
   const conflict = Array.isArray(inf.conflict) ? inf.conflict : [];
   const members = (c: Conflict[]): ConflictLine[] =>
@@ -78,11 +83,14 @@ export function infeasibilityLines(inf: Infeasibility): {
       id: String(m.id),
     }));
   if (conflict.length > 0) {
-    const more = Array.isArray(inf.more_conflicts) ? inf.more_conflicts : [];
+    const more = (Array.isArray(inf.more_conflicts) ? inf.more_conflicts : []).filter(
+      (c) => Array.isArray(c) && c.length > 0,
+    );
     return {
       intro: 'infeasible.conflict',
       lines: members(conflict),
-      more: more.filter((c) => Array.isArray(c) && c.length > 0).map(members),
+      more: more.slice(0, MORE_CONFLICTS_SHOWN).map(members),
+      moreLeft: Math.max(0, more.length - MORE_CONFLICTS_SHOWN),
     };
   }
   const line = (kind: 'min_fill' | 'min_share', id: string): ConflictLine => ({
@@ -98,6 +106,7 @@ export function infeasibilityLines(inf: Infeasibility): {
       ...(Array.isArray(inf.groups) ? inf.groups : []).map((id) => line('min_share', String(id))),
     ],
     more: [],
+    moreLeft: 0,
   };
 }
 

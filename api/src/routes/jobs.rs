@@ -4,7 +4,7 @@ use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
-use crate::jobs::{JobError, JobRequest};
+use crate::jobs::JobRequest;
 use crate::store::{run_pages, JobInfo, JobStatus, JobStore, PgStore, StoreError, PAGE_ROWS};
 use crate::AppState;
 use axum::body::{Body, Bytes};
@@ -228,13 +228,14 @@ pub(super) async fn cancel_job(
 }
 
 /// The result of a finished job, one row per run: Parquet (`Accept:
-/// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default).
+/// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default). A cancelled or
+/// failed job answers the runs it finished; the `commonsnet-job-status` header says which.
 #[utoipa::path(get, path = "/v1/jobs/{id}/result", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "One row per run", body = JobResult),
         Unauthorized,
         NoSuchJob,
         NotAcceptable,
-        (status = 409, description = "The job is not done", body = ErrorBody),
+        (status = 409, description = "The job is queued or running", body = ErrorBody),
         (status = 429, description = "Too many results being downloaded; see Retry-After", body = ErrorBody),
         (status = 503, description = "This server does not serve job results", body = ErrorBody)))]
 pub(super) async fn job_result(
@@ -245,7 +246,9 @@ pub(super) async fn job_result(
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, true)?;
     let job = load_job(&st, &id, &tenant).await?;
-    if job.status != JobStatus::Done {
+    // A cancelled or failed job's runs are final too: its finished runs are served (they were
+    // out of reach, 6,762 runs of a cancelled job among them), the status said in a header.
+    if job.status.is_unfinished() {
         return Err(UserError::new(
             Code::JobNotDone,
             format!(
@@ -303,6 +306,7 @@ pub(super) async fn job_result(
         Wanted::Arrow => ARROW_STREAM,
         Wanted::Parquet => PARQUET,
     };
+    let status = job.status.to_string();
     let body = streamed_body(id.clone(), permit, move |out| {
         // A done job's rows are final, so pages read in separate statements make the table
         // one read would: a job is marked done once its last run is stored (after it on
@@ -312,8 +316,19 @@ pub(super) async fn job_result(
         let pages = std::iter::once(Ok(first.rows)).chain(run_pages(&*store, &id, first.next));
         write_result(&id, pages, wanted, provenance, out)
     });
-    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::HeaderName::from_static(JOB_STATUS_HEADER), status),
+        ],
+        body,
+    )
+        .into_response())
 }
+
+/// The job's status beside its result: `done`, or `cancelled` and `failed` for the runs they
+/// finished (the rows then hold fewer runs than the job's total).
+pub const JOB_STATUS_HEADER: &str = "commonsnet-job-status";
 
 /// How a job's runs were made, as its result tables' schema metadata ([`Batch::provenance`],
 /// what `commonsnet simulate` writes): from the request stored with the job, its time limit
@@ -327,16 +342,15 @@ fn provenance(
     let Some(spec) = store.request(id)? else {
         return Ok(HashMap::new());
     };
-    let batch = serde_json::from_str::<JobRequest>(&spec)
-        .map_err(JobError::Spec)
-        .and_then(|r| r.into_batch(server_time_limit_s));
-    Ok(match batch {
-        Ok(batch) => batch.provenance(),
-        Err(error) => {
-            tracing::warn!(job = id, %error, "the job's request no longer reads: its result has no provenance");
-            HashMap::new()
-        }
-    })
+    Ok(
+        match JobRequest::provenance_of(&spec, server_time_limit_s) {
+            Ok(provenance) => provenance,
+            Err(error) => {
+                tracing::warn!(job = id, %error, "the job's request no longer reads: its result has no provenance");
+                HashMap::new()
+            }
+        },
+    )
 }
 
 /// A finished job's result from its rows, a page at a time in run order, as `wanted`: the

@@ -199,8 +199,8 @@ impl SqliteJobs {
             .query_row(
                 "UPDATE jobs SET status = ?4, started_ms = COALESCE(started_ms, ?2),
                      attempts = attempts + 1,
-                     crashes = CASE WHEN status <> ?4 THEN crashes
-                                    WHEN done > done_at_start THEN 0
+                     crashes = CASE WHEN done > done_at_start THEN 0
+                                    WHEN status <> ?4 THEN crashes
                                     ELSE crashes + 1 END,
                      done_at_start = done
                  WHERE id = ?1 AND status IN (?3, ?4)

@@ -322,7 +322,14 @@ pub(super) fn finish_link<E>(
     };
     let t = time.unwrap_or(0.0);
     if let Some(deadline) = n.deadline {
-        let arrival = r.available_from.unwrap_or(0.0) + t;
+        // In a live session nothing arrives before the clock: a need without a duration
+        // whose deadline has passed is out of reach (it was still planned and dispatched
+        // after it). A need with one has its rule 5 in its starts, which the clock bounds.
+        let base = r.available_from.unwrap_or(0.0) + t;
+        let arrival = match (policy.now_h, n.duration_h) {
+            (Some(now), None) => base.max(now),
+            _ => base,
+        };
         if arrival > deadline {
             return Err(excluded(Excluded::Deadline {
                 arrival_h: arrival,

@@ -146,6 +146,20 @@ pub fn scenario_from_batches(
     policy: Option<&Value>,
     name: Option<&str>,
 ) -> Result<Scenario, InvalidInput> {
+    scenario_from_batches_with(resources, needs, links, policy, name, Vec::new())
+}
+
+/// [`scenario_from_batches`] with the problems a reader found before (cells it could not
+/// type, read as empty; columns it left out), listed with every other problem of the tables:
+/// a column refused whole adds no "missing" line per row.
+pub fn scenario_from_batches_with(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+    policy: Option<&Value>,
+    name: Option<&str>,
+    found: Vec<InputIssue>,
+) -> Result<Scenario, InvalidInput> {
     // Resources and needs together, then links on their own against the links' bound.
     let mut total = 0usize;
     for (table, batches) in [("resources", resources), ("needs", needs)] {
@@ -170,7 +184,7 @@ pub fn scenario_from_batches(
             ));
         }
     }
-    let mut issues = Vec::new();
+    let mut issues = found;
     let mut root = Map::new();
     if let Some(name) = name {
         root.insert("name".into(), Value::String(name.into()));

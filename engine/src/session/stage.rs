@@ -264,7 +264,14 @@ impl Session {
         }
         for ni in 0..self.needs.len() {
             let n = &self.needs[ni];
-            if !self.is_open(ni) || n.duration_h.is_none() {
+            if !self.is_open(ni) {
+                continue;
+            }
+            if n.duration_h.is_none() {
+                // Link rule 5 holds at the clock: a deadline the clock passed ends the links.
+                if n.deadline.is_some_and(|d| d >= before && d < at) {
+                    tn.insert(n.id.clone());
+                }
                 continue;
             }
             let (first, last) = match self.booked_start(&n.id) {
@@ -488,6 +495,10 @@ impl Session {
                 {
                     return Err(Refusal::NeedIdDispatched(n.id.clone()));
                 }
+                // What is left under the id is an earlier need's returned dispatches (a
+                // session without time): the new need starts with none of them (its open
+                // part is read from the dispatches under its id).
+                self.dispatches.retain(|d| d.need != n.id);
                 self.insert_need(n.clone());
                 self.relink_need(self.needs.len() - 1);
                 tn.insert(n.id.clone());
@@ -498,8 +509,11 @@ impl Session {
             EventKind::NeedUpdated(n) => {
                 let ni = self.need_ix[&n.id];
                 self.dims.extend(n.demand.keys().cloned());
+                let demand_changed = self.needs[ni].demand != n.demand;
                 self.needs[ni] = n.clone();
-                self.rescale_dispatched(ni);
+                if demand_changed {
+                    self.rescale_dispatched(ni);
+                }
                 tr.extend(self.need_link_ids(ni));
                 self.relink_need(ni);
                 tn.insert(n.id.clone());
@@ -720,14 +734,8 @@ impl Session {
             }
             EventKind::DispatchReleased { need, resource } => {
                 let before = self.dispatches.len();
-                let mut fraction = 0.0;
-                self.dispatches.retain(|d| {
-                    let release = d.need == *need && d.resource == *resource && d.active;
-                    if release {
-                        fraction += d.fraction;
-                    }
-                    !release
-                });
+                self.dispatches
+                    .retain(|d| !(d.need == *need && d.resource == *resource && d.active));
                 if self.dispatches.len() == before {
                     return Err(Refusal::NoDispatch {
                         need: need.clone(),
@@ -736,10 +744,7 @@ impl Session {
                 }
                 let ni = self.need_ix.get(need).copied();
                 if let Some(ni) = ni {
-                    self.open[ni] = (self.open[ni] + fraction).min(1.0);
-                    if self.open[ni] > 1.0 - 1e-6 {
-                        self.open[ni] = 1.0;
-                    }
+                    self.reopen(ni);
                     tr.extend(self.need_link_ids(ni));
                 }
                 let ri = self.res_ix[resource];
@@ -759,12 +764,13 @@ impl Session {
         })
     }
 
-    /// Record a dispatch: the need's open part shrinks, the resource's capacity is consumed.
     /// After need `ni`'s demand changed: each of its dispatches serves the part of the new
     /// demand its amounts cover (the least over the demand's dimensions), and the open part
     /// is what they leave. The parts were kept as fractions of the old demand, so a need
     /// raised from 4 to 10 litres after 4 were dispatched was planned nothing more ("served
-    /// in full"), and one lowered to what was dispatched was planned more.
+    /// in full"), and one lowered to what was dispatched was planned more. A dimension the
+    /// dispatches did not serve reopens the need whole: the open part is one share of every
+    /// dimension.
     fn rescale_dispatched(&mut self, ni: usize) {
         let need = &self.needs[ni];
         if !self.dispatches.iter().any(|d| d.need == need.id) {
@@ -779,15 +785,28 @@ impl Session {
         if dims.is_empty() {
             return;
         }
-        let mut served = 0.0;
         for d in self.dispatches.iter_mut().filter(|d| d.need == need.id) {
             let part = dims
                 .iter()
                 .map(|(dim, q)| d.amounts.get(*dim).copied().unwrap_or(0.0) / q)
                 .fold(f64::INFINITY, f64::min);
             d.fraction = part.clamp(0.0, 1.0);
-            served += d.fraction;
         }
+        self.reopen(ni);
+    }
+
+    /// Need `ni`'s open part from its dispatches: what their parts leave of it, snapped to
+    /// 0 and 1 within 1e-6. After a need was lowered below what is out, the parts add up to
+    /// more than 1; a release then reopens only what is missing (adding the released part
+    /// back reopened 0.75 of a need lowered to 4 litres with two 3-litre dispatches out).
+    fn reopen(&mut self, ni: usize) {
+        let id = &self.needs[ni].id;
+        let served: f64 = self
+            .dispatches
+            .iter()
+            .filter(|d| d.need == *id)
+            .map(|d| d.fraction)
+            .sum();
         let open = 1.0 - served;
         self.open[ni] = if open < 1e-6 {
             0.0
@@ -798,6 +817,7 @@ impl Session {
         };
     }
 
+    /// Record a dispatch: the need's open part shrinks, the resource's capacity is consumed.
     pub(super) fn commit(
         &mut self,
         d: &Dispatch,
