@@ -453,53 +453,71 @@ fn dispatches_are_kept_and_retries_are_idempotent() {
     assert_eq!(s.plan(), &before);
 }
 
+/// Two small water tanks of `small` litres, a large dear one, and need `n` of `demand`
+/// litres; the session and the scenario it started from.
+fn water_session(small: f64, demand: f64) -> (commonsnet_engine::Scenario, Session) {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "r1", "kind": "water", "capacity": {"l": small}},
+            {"id": "r2", "kind": "water", "capacity": {"l": small}},
+            {"id": "r3", "kind": "water", "capacity": {"l": 20}, "cost": 5}],
+        "needs": [{"id": "n", "kind": "water", "demand": {"l": demand}}]}))
+    .unwrap();
+    let s = Session::new(&init).unwrap();
+    (init, s)
+}
+
+type Log = Vec<(Vec<Applied>, Vec<LoggedEventId>)>;
+
+/// Apply `v` (accepted) and keep what the log records of it.
+fn apply_kept(s: &mut Session, log: &mut Log, v: Value) {
+    let (_, applied) = s.apply(&parse_events(&v).unwrap()).unwrap();
+    log.push((applied, Vec::new()));
+}
+
+/// Litres the plan gives need `n` (dimension `l`): its shares of the open part.
+fn planned_litres(s: &Session) -> f64 {
+    let open = 1.0 - s.why("n").unwrap().dispatched_fraction;
+    s.plan().values().sum::<f64>() * open * s.need("n").unwrap().demand["l"]
+}
+
+fn water_need(l: f64) -> Value {
+    json!({"id": "n", "kind": "water", "demand": {"l": l}})
+}
+
 /// A need updated after a dispatch: what was dispatched counts in litres, not as a fraction
 /// of the old demand (raised from 4 to 10 litres after 2 were dispatched, the plan added 5
 /// more; after 4, it added none, 'served in full'; lowered to the 2 dispatched, it planned one
 /// more). The log replays to the same state.
 #[test]
 fn a_need_updated_after_a_dispatch_is_planned_what_is_left_of_it() {
-    let init = scenario_from_value(&json!({
-        "resources": [
-            {"id": "r1", "kind": "water", "capacity": {"l": 2}},
-            {"id": "r2", "kind": "water", "capacity": {"l": 2}},
-            {"id": "r3", "kind": "water", "capacity": {"l": 20}, "cost": 5}],
-        "needs": [{"id": "n", "kind": "water", "demand": {"l": 4}}]}))
-    .unwrap();
-    let mut s = Session::new(&init).unwrap();
-    let mut log = Vec::new();
-    let mut apply = |s: &mut Session, v: Value| {
-        let (_, applied) = s.apply(&parse_events(&v).unwrap()).unwrap();
-        log.push((applied, Vec::new()));
-    };
-    let planned_l = |s: &Session| -> f64 {
-        let open = 1.0 - s.why("n").unwrap().dispatched_fraction;
-        s.plan().values().sum::<f64>() * open * s.need("n").unwrap().demand["l"]
-    };
-    let demand = |l: f64| json!([{"type": "need_updated", "need": {"id": "n", "kind": "water", "demand": {"l": l}}}]);
-    apply(
+    let (init, mut s) = water_session(2.0, 4.0);
+    let mut log = Log::new();
+    let demand = |l: f64| json!([{"type": "need_updated", "need": water_need(l)}]);
+    apply_kept(
         &mut s,
+        &mut log,
         json!([{"type": "dispatched", "need": "n", "resource": "r1"}]),
     );
-    apply(&mut s, demand(10.0));
+    apply_kept(&mut s, &mut log, demand(10.0));
     // 2 of 10 litres out: 8 planned (r2's 2 and 6 of r3's).
     assert!((s.why("n").unwrap().dispatched_fraction - 0.2).abs() < 1e-9);
-    assert!((planned_l(&s) - 8.0).abs() < 1e-6, "{:?}", s.plan());
-    apply(
+    assert!((planned_litres(&s) - 8.0).abs() < 1e-6, "{:?}", s.plan());
+    apply_kept(
         &mut s,
+        &mut log,
         json!([{"type": "dispatched", "need": "n", "resource": "r2"}]),
     );
-    assert!((planned_l(&s) - 6.0).abs() < 1e-6, "{:?}", s.plan());
+    assert!((planned_litres(&s) - 6.0).abs() < 1e-6, "{:?}", s.plan());
     // Lowered to the 4 dispatched: nothing more.
-    apply(&mut s, demand(4.0));
+    apply_kept(&mut s, &mut log, demand(4.0));
     assert!(s.plan().is_empty(), "{:?}", s.plan());
     assert!((s.why("n").unwrap().dispatched_fraction - 1.0).abs() < 1e-9);
     // Raised to 10 again: 6 more, from r3.
-    apply(&mut s, demand(10.0));
-    assert!((planned_l(&s) - 6.0).abs() < 1e-6, "{:?}", s.plan());
+    apply_kept(&mut s, &mut log, demand(10.0));
+    assert!((planned_litres(&s) - 6.0).abs() < 1e-6, "{:?}", s.plan());
     let r = replayed(&init, &log);
-    assert_eq!(r.plan(), s.plan());
-    assert_eq!(r.dispatches(), s.dispatches());
+    assert_eq!((r.plan(), r.dispatches()), (s.plan(), s.dispatches()));
 }
 
 /// After a need is lowered below what is out, releasing one dispatch reopens only what is
@@ -508,64 +526,48 @@ fn a_need_updated_after_a_dispatch_is_planned_what_is_left_of_it() {
 /// came back does not count them (an update then planned it 4 litres short).
 #[test]
 fn releases_and_reused_ids_reopen_what_is_missing() {
-    let init = scenario_from_value(&json!({
-        "resources": [
-            {"id": "r1", "kind": "water", "capacity": {"l": 3}},
-            {"id": "r2", "kind": "water", "capacity": {"l": 3}},
-            {"id": "r3", "kind": "water", "capacity": {"l": 20}, "cost": 5}],
-        "needs": [{"id": "n", "kind": "water", "demand": {"l": 6}}]}))
-    .unwrap();
-    let mut s = Session::new(&init).unwrap();
-    let mut log = Vec::new();
-    let apply = |s: &mut Session, log: &mut Vec<_>, v: Value| {
-        let (_, applied) = s.apply(&parse_events(&v).unwrap()).unwrap();
-        log.push((applied, Vec::new()));
-    };
-    let planned_l = |s: &Session| -> f64 {
-        let open = 1.0 - s.why("n").unwrap().dispatched_fraction;
-        s.plan().values().sum::<f64>() * open * s.need("n").unwrap().demand["l"]
-    };
-    let need = |l: f64| json!({"id": "n", "kind": "water", "demand": {"l": l}});
-    apply(
+    let (init, mut s) = water_session(3.0, 6.0);
+    let mut log = Log::new();
+    apply_kept(
         &mut s,
         &mut log,
         json!([{"type": "dispatched", "need": "n", "resource": "r1"},
         {"type": "dispatched", "need": "n", "resource": "r2"}]),
     );
-    apply(
+    apply_kept(
         &mut s,
         &mut log,
-        json!([{"type": "need_updated", "need": need(4.0)}]),
+        json!([{"type": "need_updated", "need": water_need(4.0)}]),
     );
     assert!(s.plan().is_empty(), "{:?}", s.plan());
     // r2's 3 litres released: 3 of 4 are still out, 1 is missing.
-    apply(
+    apply_kept(
         &mut s,
         &mut log,
         json!([{"type": "dispatch_released", "need": "n", "resource": "r2"}]),
     );
     assert!((s.why("n").unwrap().dispatched_fraction - 0.75).abs() < 1e-9);
-    assert!((planned_l(&s) - 1.0).abs() < 1e-6, "{:?}", s.plan());
+    assert!((planned_litres(&s) - 1.0).abs() < 1e-6, "{:?}", s.plan());
     let r = replayed(&init, &log);
     assert_eq!((r.plan(), r.dispatches()), (s.plan(), s.dispatches()));
 
     // r1 back, the need withdrawn, and a new need under its id: none of the old one's
     // dispatches count for it, before or after an update of its demand.
-    apply(
+    apply_kept(
         &mut s,
         &mut log,
         json!([{"type": "resource_returned", "id": "r1"},
         {"type": "need_withdrawn", "id": "n"},
-        {"type": "need_added", "need": need(10.0)}]),
+        {"type": "need_added", "need": water_need(10.0)}]),
     );
     assert_eq!(s.why("n").unwrap().dispatched_fraction, 0.0);
-    apply(
+    apply_kept(
         &mut s,
         &mut log,
-        json!([{"type": "need_updated", "need": need(8.0)}]),
+        json!([{"type": "need_updated", "need": water_need(8.0)}]),
     );
     assert_eq!(s.why("n").unwrap().dispatched_fraction, 0.0);
-    assert!((planned_l(&s) - 8.0).abs() < 1e-6, "{:?}", s.plan());
+    assert!((planned_litres(&s) - 8.0).abs() < 1e-6, "{:?}", s.plan());
     let r = replayed(&init, &log);
     assert_eq!((r.plan(), r.dispatches()), (s.plan(), s.dispatches()));
 }

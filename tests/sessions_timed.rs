@@ -39,8 +39,12 @@ fn need(rng: &mut SplitMix64, id: &str, kind: &str, clock: f64) -> Value {
     let mut n = json!({"id": id, "community": format!("c{}", rng.int(0, 1)), "kind": kind,
         "lat": lat, "lon": lon, "priority": rng.int(1, 5), "earliest": earliest});
     if kind == "shelter" && rng.chance(0.2) {
-        // A need without a duration: it occupies its beds for good from its earliest hour.
+        // A need without a duration: it occupies its beds for good from its earliest hour,
+        // and is out of reach once the clock passes its deadline (link rule 5).
         n["demand"] = json!({"beds": 1, "meals": rng.int(1, 4)});
+        if rng.chance(0.5) {
+            n["deadline"] = json!(earliest + rng.int(0, 8) as f64);
+        }
         return n;
     }
     n["duration_h"] = json!(2 * rng.int(1, 4));
@@ -175,6 +179,14 @@ fn naive_conflicts(s: &Session) -> BTreeSet<(String, String, u64)> {
             continue;
         };
         let r = s.resource(&b.resource).unwrap();
+        // Outside the resource's window as it stands, from the clock on.
+        let now = s.clock().unwrap_or(f64::NEG_INFINITY);
+        let past_end = be.is_finite() && r.available_until.is_some_and(|u| be > u.max(now) + 1e-9);
+        let before_start = r.available_from.is_some_and(|f| bs < f - 1e-9 && f > now);
+        if past_end || before_start {
+            out.insert((b.need.clone(), b.resource.clone(), bs.to_bits()));
+            continue;
+        }
         let others: Vec<(&Dispatch, f64, f64)> = s
             .dispatches()
             .iter()
@@ -545,6 +557,88 @@ fn events(v: Value) -> Vec<Event> {
     parse_events(&v).unwrap()
 }
 
+/// A stay the resource's window no longer holds is a conflict (a hall's availability ended
+/// at 20 under a stay of 10-34, and nothing was said); one over by the clock is not.
+#[test]
+fn a_window_shrunk_under_a_booking_lists_it() {
+    let hall = |until: f64| {
+        json!({"id": "hall", "kind": "bed", "capacity": {"beds": 2},
+        "available_until": until})
+    };
+    let init = scenario_from_value(&json!({
+        "resources": [hall(100.0)],
+        "needs": [
+            {"id": "a", "kind": "bed", "demand": {"beds": 1}, "earliest": 0, "duration_h": 4},
+            {"id": "g", "kind": "bed", "demand": {"beds": 1}, "earliest": 10, "duration_h": 24}],
+        "policy": {"reusable": ["beds"]}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    s.apply(&events(json!([
+        {"type": "dispatched", "need": "a", "resource": "hall", "at": 0},
+        {"type": "dispatched", "need": "g", "resource": "hall"}])))
+        .unwrap();
+    let (out, _) = s
+        .apply(&events(
+            json!([{"type": "resource_updated", "at": 5, "resource": hall(20.0)}]),
+        ))
+        .unwrap();
+    let listed: Vec<&str> = out
+        .conflicts
+        .iter()
+        .map(|c| c.booking.need.as_str())
+        .collect();
+    assert_eq!(listed, ["g"]);
+    assert_eq!(naive_conflicts(&s).len(), 1);
+    // Back to 40: g's stay fits again.
+    s.apply(&events(
+        json!([{"type": "resource_updated", "at": 6, "resource": hall(40.0)}]),
+    ))
+    .unwrap();
+    assert!(s.conflicts().is_empty(), "{:?}", s.conflicts());
+}
+
+/// A loan planned for hour 5 and handed over at 5.5 is booked from 5.5, on the item the
+/// plan showed (it was booked at the next grid start, 9, with the drill recorded free from
+/// 5.5 to 9, and proposed to another need at 6 while it was out).
+#[test]
+fn a_late_hand_over_books_from_the_clock() {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "drill", "kind": "drill", "capacity": {"units": 1}},
+            {"id": "drill2", "kind": "drill", "capacity": {"units": 1}, "cost": 2}],
+        "needs": [{"id": "a", "kind": "drill", "demand": {"units": 1}, "duration_h": 4,
+                   "earliest": 5, "deadline": 20}],
+        "policy": {"reusable": ["units"], "slot_h": 4}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    assert_eq!(s.planned_starts()["a"], 5.0);
+    let (out, _) = s
+        .apply(&events(json!([
+            {"type": "dispatched", "need": "a", "resource": "drill", "at": 5.5}])))
+        .unwrap();
+    let d = &out.dispatched[0];
+    assert_eq!(
+        (d.resource.as_str(), d.start_h, d.end_h),
+        ("drill", Some(5.5), Some(9.5))
+    );
+    // A need for 6 to 8 gets the other drill: the first is out.
+    s.apply(&events(json!([{"type": "need_added", "at": 5.6, "need":
+        {"id": "b", "kind": "drill", "demand": {"units": 1}, "duration_h": 2,
+         "earliest": 6, "deadline": 7}}])))
+        .unwrap();
+    let key = |r: &str| (r.to_string(), "b".to_string());
+    assert_eq!(s.plan().get(&key("drill")), None, "{:?}", s.plan());
+    // In full (within the cost stage's hold on the value).
+    assert!(
+        s.plan()
+            .get(&key("drill2"))
+            .is_some_and(|&x| x > 1.0 - 1e-6),
+        "{:?}",
+        s.plan()
+    );
+    assert_same(&s, "after a late hand-over");
+}
+
 /// A need without a duration keeps link rule 5 at the clock: once the clock passes its
 /// deadline no resource arrives in time, so it is not planned, and a dispatch of it is
 /// refused (it was planned, and dispatched with start 10, after its deadline 5).
@@ -552,24 +646,22 @@ fn events(v: Value) -> Vec<Event> {
 fn a_need_past_its_deadline_is_not_planned() {
     let init = scenario_from_value(&json!({
         "resources": [{"id": "van", "kind": "van", "capacity": {"seats": 4}}],
-        "needs": [
-            {"id": "w", "kind": "van", "demand": {"seats": 1}, "deadline": 5},
-            {"id": "t", "kind": "van", "demand": {"seats": 1}, "duration_h": 2,
-             "earliest": 0, "deadline": 5}],
+        "needs": [{"id": "w", "kind": "van", "demand": {"seats": 1}, "deadline": 5}],
         "policy": {"reusable": ["seats"]}}))
     .unwrap();
     let mut s = Session::new(&init).unwrap();
     let key = |n: &str| ("van".to_string(), n.to_string());
     assert!(s.plan().contains_key(&key("w")));
-    // At the deadline it still arrives in time.
-    s.apply(&events(json!([{"type": "resource_updated", "at": 5,
-        "resource": {"id": "van", "kind": "van", "capacity": {"seats": 4}}}])))
-        .unwrap();
+    // The clock moved by events elsewhere (an update of the van would touch w anyway): at
+    // the deadline it still arrives in time.
+    let elsewhere = |id: &str, at: f64| {
+        json!([{"type": "resource_added", "at": at,
+        "resource": {"id": id, "kind": "boat", "capacity": {"seats": 1}}}])
+    };
+    s.apply(&events(elsewhere("b1", 5.0))).unwrap();
     assert!(s.plan().contains_key(&key("w")), "{:?}", s.plan());
-    // Past it: neither need is planned, and w cannot be dispatched.
-    s.apply(&events(json!([{"type": "resource_updated", "at": 10,
-        "resource": {"id": "van", "kind": "van", "capacity": {"seats": 4}}}])))
-        .unwrap();
+    // Past it: w is not planned, and cannot be dispatched.
+    s.apply(&events(elsewhere("b2", 10.0))).unwrap();
     assert!(s.plan().is_empty(), "{:?}", s.plan());
     let e = s
         .apply(&events(
@@ -703,8 +795,8 @@ fn the_clock_never_goes_back_and_bad_times_name_their_field() {
     s.apply(&events(json!([{"type": "resource_updated", "resource":
         {"id": "d1", "kind": "drill", "capacity": {"units": 1}}, "at": 5.5}])))
         .unwrap();
-    // No start before the clock: the first candidate start from 5.5 on is 6.
-    assert_eq!(s.planned_starts()["a"], 6.0);
+    // No start before the clock: its window open, the need can start at the clock itself.
+    assert_eq!(s.planned_starts()["a"], 5.5);
     let e = s
         .apply(&events(
             json!([{"type": "need_withdrawn", "id": "a", "at": 5}]),

@@ -263,13 +263,13 @@ impl jobs::RunObserver for MetricsObserver {
     }
 }
 
-/// Start the service and run until SIGTERM or Ctrl-C. Prints one JSON line
-/// `{"listening": "ADDR"}` on stdout once the socket is bound (with port 0, the port chosen).
 /// Set once the server has printed where it listens (the job runner's injected aborts wait
 /// for it, so a test reads the line before the process dies).
 pub(crate) static LISTENING: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
+/// Start the service and run until SIGTERM or Ctrl-C. Prints one JSON line
+/// `{"listening": "ADDR"}` on stdout once the socket is bound (with port 0, the port chosen).
 pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     // Sessions re-plan under the server's limit on each solve, as `POST /v1/solve` and jobs.
     config.sessions.time_limit_s = Some(config.time_limit_s);

@@ -148,11 +148,12 @@ pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
                     .extend(problems.into_iter().map(|problem| InputIssue {
                         table: name.to_string(),
                         row: problem.row,
-                        field: Some(problem.column),
-                        message: match problem.row {
-                            None => format!("{} (the column of {file})", problem.message),
-                            Some(_) => format!("{} in {file}", problem.message),
+                        message: match (problem.row, problem.column.is_empty()) {
+                            (None, false) => format!("{} (the column of {file})", problem.message),
+                            _ => format!("{} in {file}", problem.message),
                         },
+                        // Empty for the count of cells past the bound: no field of its own.
+                        field: Some(problem.column).filter(|c| !c.is_empty()),
                     }));
                 Ok(Some(batches))
             }

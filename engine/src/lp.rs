@@ -106,6 +106,21 @@ pub(crate) enum StageOutcome {
     Failed(String),
 }
 
+/// HiGHS's default absolute MIP gap (`mip_abs_gap`), which this model leaves as it is.
+const MIP_ABS_GAP: f64 = 1e-6;
+
+/// The best bound HiGHS proved for the MIP just solved (`mip_dual_bound`), when it reports one.
+fn mip_dual_bound(solved: &highs::SolvedModel) -> Option<f64> {
+    let mut bound = f64::NAN;
+    // SAFETY: the pointer is the live HiGHS instance `solved` owns, used by nothing else
+    // during the call; the name is a NUL-terminated C string; the call writes one f64 into
+    // `bound`, a valid place for it, or nothing when it fails (its status says so).
+    let status = unsafe {
+        highs_sys::Highs_getDoubleInfoValue(solved.as_ptr(), c"mip_dual_bound".as_ptr(), &mut bound)
+    };
+    (status == highs_sys::STATUS_OK && bound.is_finite()).then_some(bound)
+}
+
 /// The meaning of HiGHS's `status` for stage `stage` (0-based) of a sub-model.
 ///
 /// Only the first stage can prove infeasibility: a later stage adds a hold that the previous
@@ -2045,10 +2060,18 @@ impl Layout {
         let (s, net) = (sub.scenario, sub.net);
         // HiGHS calls a MIP optimal within `mip_rel_gap` or within its absolute gap (1e-6):
         // near an objective of 0 (a cost stage that costs nothing) the relative gap of such a
-        // plan read 0.5. An optimal plan's gap is at most the one asked for.
-        let gap = mip.then(|| match status {
-            HighsModelStatus::Optimal => solved.mip_gap().min(s.policy.mip_gap),
-            _ => solved.mip_gap(),
+        // plan read 0.5. A plan optimal by the absolute gap has at most the relative gap asked
+        // for; any other keeps HiGHS's relative gap.
+        let gap = mip.then(|| {
+            let relative = solved.mip_gap();
+            let by_absolute = status == HighsModelStatus::Optimal
+                && mip_dual_bound(solved)
+                    .is_some_and(|bound| (solved.objective_value() - bound).abs() <= MIP_ABS_GAP);
+            if by_absolute {
+                relative.min(s.policy.mip_gap)
+            } else {
+                relative
+            }
         });
         let sol = solved.get_solution();
         let values = sol.columns();

@@ -278,14 +278,23 @@ pub(super) async fn job_result(
         )
         .retry_after(1)
     })?;
-    if wanted == Wanted::Parquet {
+    let status = job.status.to_string();
+    // A done job's Parquet file; a cancelled or failed one has none (its rows are paged).
+    if wanted == Wanted::Parquet && job.status == JobStatus::Done {
         if let Some(path) = st.store.result_file(&id) {
             // Opened before the answer starts: a missing file is an error answer, as before.
             let mut file = tokio::fs::File::open(path).await?.into_std().await;
             let body = streamed_body(id, permit, move |out| {
                 Ok(std::io::copy(&mut file, out).map(drop)?)
             });
-            return Ok(([(header::CONTENT_TYPE, PARQUET)], body).into_response());
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, PARQUET.to_string()),
+                    (header::HeaderName::from_static(JOB_STATUS_HEADER), status),
+                ],
+                body,
+            )
+                .into_response());
         }
     }
     // The first page is read before the answer starts too, so that a store out of reach is
@@ -306,7 +315,6 @@ pub(super) async fn job_result(
         Wanted::Arrow => ARROW_STREAM,
         Wanted::Parquet => PARQUET,
     };
-    let status = job.status.to_string();
     let body = streamed_body(id.clone(), permit, move |out| {
         // A done job's rows are final, so pages read in separate statements make the table
         // one read would: a job is marked done once its last run is stored (after it on

@@ -269,10 +269,23 @@ impl SqliteJobs {
         let solve_ms = row.solve_ms.unwrap_or(0.0);
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        // Only while the job runs, in the same transaction (as on PostgreSQL): a run that
+        // ends after a cancel is not stored, so a cancelled job's rows never change after
+        // it shows as cancelled (its result is served).
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO runs (job, idx, row, solve_ms, started_us, finished_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, row.run as i64, text, solve_ms, started_us, finished_us],
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6
+             WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND status IN (?7, ?8))",
+            params![
+                id,
+                row.run as i64,
+                text,
+                solve_ms,
+                started_us,
+                finished_us,
+                JobStatus::Queued,
+                JobStatus::Running
+            ],
         )?;
         if inserted == 1 {
             // The job's counters, kept with its runs (`GET /v1/jobs` reads them alone).
@@ -681,6 +694,25 @@ mod tests {
             log.append("never", &entry(1)),
             Err(StoreError::SessionGone(_))
         ));
+    }
+
+    /// A run that ends after its job was cancelled is not stored: a cancelled job's rows
+    /// (which its result serves) do not change after it shows as cancelled.
+    #[test]
+    fn no_run_is_stored_after_a_cancel() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteJobs::open(dir.path()).unwrap();
+        let row = |run: u64| -> RunRow {
+            serde_json::from_value(serde_json::json!({"run": run, "scenario": "s",
+                "policy": "greedy", "replicate": run, "seed": 1, "status": "feasible"}))
+            .unwrap()
+        };
+        store.insert_job("j", "t", "{}", 3).unwrap();
+        store.insert_run("j", &row(0), 0, 1).unwrap();
+        assert_eq!(store.cancel("j", "t").unwrap(), Some(JobStatus::Cancelled));
+        store.insert_run("j", &row(1), 0, 1).unwrap();
+        assert_eq!(store.rows("j").unwrap(), vec![row(0)]);
+        assert_eq!(store.job("j", Some("t")).unwrap().unwrap().progress.done, 1);
     }
 
     /// A job's runs read by key, a page at a time: its runs in order (stored in any order,

@@ -229,7 +229,7 @@ impl Network {
                 continue;
             }
             let ready = super::rules::ready_at(r, edge.time(), &s.policy);
-            for (start, end) in super::rules::usable_starts(r, n, ready, slot) {
+            for (start, end) in super::rules::usable_starts(r, n, ready, slot, s.policy.now_h) {
                 edges.push(*edge);
                 uses.extend_from_slice(&self.uses[e * nd..(e + 1) * nd]);
                 occupation.push(Occupation { start, end });

@@ -165,7 +165,10 @@ pub(crate) fn check_starts(
 ) -> Result<(), Excluded> {
     if let (false, Some(duration)) = (policy.reusable.is_empty(), n.duration_h) {
         let ready = ready_at(r, time, policy);
-        if usable_starts(r, n, ready, policy.slot()).next().is_none() {
+        if usable_starts(r, n, ready, policy.slot(), policy.now_h)
+            .next()
+            .is_none()
+        {
             let starts: Vec<f64> = n.starts(policy.slot()).collect();
             return Err(Excluded::Start {
                 first_start_h: starts[0],
@@ -239,18 +242,35 @@ pub(crate) fn ready_at(r: &Resource, time: Option<f64>, policy: &Policy) -> f64 
 }
 
 /// The starts of need `n` (with a duration) usable on a link from `r` that is ready at hour
-/// `ready` (`available_from + time`): SPEC's `s >= ready` and, when the resource has an end,
-/// `s + duration_h + turnaround_h <= available_until`. Each with the end of its occupation.
+/// `ready` (`available_from + time`, never before a live session's clock): SPEC's
+/// `s >= ready` and, when the resource has an end, `s + duration_h + turnaround_h <=
+/// available_until`. Each with the end of its occupation.
+///
+/// In a live session (`now`, the clock) a need whose window is open can also start at the
+/// clock itself, between two grid starts, on a link ready then: a loan planned for hour 5 and
+/// handed over at 5.5 is booked from 5.5 (the next grid start, 9, was booked instead, with
+/// the item recorded free while it was out, and lent again).
 pub fn usable_starts<'a>(
     r: &'a Resource,
     n: &'a Need,
     ready: f64,
     slot: f64,
+    now: Option<f64>,
 ) -> impl Iterator<Item = (f64, f64)> + 'a {
     let busy = n.duration_h.unwrap_or(0.0) + r.turnaround_h.unwrap_or(0.0);
     let ready = snap_time(ready);
     let until = r.available_until.map(snap_time);
-    n.starts(slot)
+    let on_grid = |t: f64| n.starts(slot).any(|s| s == t);
+    let now_start = now.map(snap_time).filter(|&t| {
+        t == ready
+            && n.earliest.unwrap_or(0.0) < t
+            && n.deadline.is_some_and(|d| t <= d)
+            && n.duration_h.is_some()
+            && !on_grid(t)
+    });
+    now_start
+        .into_iter()
+        .chain(n.starts(slot))
         .map(move |s| (s, snap_time(s + busy)))
         .filter(move |&(s, end)| s >= ready && until.is_none_or(|u| end <= u))
 }

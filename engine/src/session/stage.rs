@@ -370,6 +370,26 @@ impl Session {
                     Some((k, s, e))
                 })
                 .collect();
+            // A booking the resource's window no longer holds, from the clock on (a
+            // `resource_updated` that ended the hall's availability at 20 left a stay of
+            // 10-34 booked without a word): SPEC's `s + duration + turnaround <=
+            // available_until` and `s >= available_from`.
+            let now = self.clock.unwrap_or(f64::NEG_INFINITY);
+            for &(k, s, e) in &spans {
+                let d = &self.dispatches[k];
+                let booked = d.active && d.returned_h.is_none();
+                // A booking without an end (a need without a duration) holds its resource
+                // for good by SPEC: no window can hold it, none is asked to.
+                let past_end =
+                    e.is_finite() && r.available_until.is_some_and(|u| e > u.max(now) + 1e-9);
+                let before_start = r.available_from.is_some_and(|f| s < f - 1e-9 && f > now);
+                if booked && (past_end || before_start) {
+                    let key = d.key();
+                    if listed.insert(key.clone()) {
+                        out.push((key, k));
+                    }
+                }
+            }
             for dim in &self.policy.reusable {
                 let cap = r.capacity.get(dim).copied().unwrap_or(0.0);
                 let amount = |k: usize| self.dispatches[k].amounts.get(dim).copied().unwrap_or(0.0);
