@@ -357,6 +357,12 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
         rows,
         get(&s, &format!("/v1/jobs/{id}"), None).json()["progress"]["done"]
     );
+    // As Arrow and Parquet too (Parquet answered 500: only a done job has its file).
+    for accept in [ARROW, "application/vnd.apache.parquet"] {
+        let r = get_as(&s, &format!("/v1/jobs/{id}/result"), accept);
+        assert_eq!(r.header("commonsnet-job-status"), Some("cancelled"));
+        assert_eq!(table_rows(&r) as i64, rows, "{accept}");
+    }
     // A job still running is not served.
     let running = submit_long_job(&s);
     wait_job(&s, &running, None, 60, |v| v["status"] == "running");
@@ -603,6 +609,29 @@ fn openapi_documents_every_route() {
     assert_eq!(documented, routes.len());
     // Seeds are u64: documented as such, not as int64, whose range stops at 2^63.
     let schemas = &doc["components"]["schemas"];
+    // A job's policies are names or objects, its perturbations have their fields, its
+    // replicates start at 1, and the 202 says where the job is (jobs review: policies were
+    // objects only, perturb a bare object, replicates from 0, Location undocumented).
+    let job = &schemas["JobRequest"]["properties"];
+    let policy = job["policies"]["items"].to_string();
+    assert!(policy.contains("PolicyItem"), "{policy}");
+    let item = schemas["PolicyItem"].to_string();
+    assert!(
+        item.contains("\"string\"") && item.contains("\"object\""),
+        "{item}"
+    );
+    assert!(
+        job["perturb"].to_string().contains("Perturbation"),
+        "{}",
+        job["perturb"]
+    );
+    let perturb = schemas["Perturbation"]["properties"].as_object().unwrap();
+    let fields: Vec<&str> = perturb.keys().map(String::as_str).collect();
+    assert_eq!(fields, ["demand", "failures", "travel_time"]);
+    assert_eq!(job["replicates"]["minimum"], 1);
+    assert!(
+        doc["paths"]["/v1/jobs"]["post"]["responses"]["202"]["headers"]["Location"].is_object()
+    );
     let run_row = schemas["RunRow"]["allOf"]
         .as_array()
         .unwrap()

@@ -136,18 +136,18 @@ pub struct JobRequest {
     /// `min_share=S`) applied over
     /// each scenario's own policy, or full policy objects. Default: each scenario's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<PolicyItem>>, max_items = 1000)]
     pub policies: Option<Vec<Value>>,
     /// Replicates of each (scenario, policy). Scenarios x policies x replicates is at most
     /// 100,000 runs (`job_too_large` beyond).
     #[serde(default = "one")]
+    #[schema(minimum = 1)]
     pub replicates: usize,
     /// Any integer from 0 to 2^64 - 1 (JSON numbers past 2^53 lose digits in JavaScript).
     #[serde(default)]
     #[schema(format = "uint64")]
     pub seed: u64,
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub perturb: Perturbation,
     /// Upper bound on each run's solver time in seconds (the server's limit applies when smaller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,6 +160,19 @@ pub struct JobRequest {
 
 fn one() -> usize {
     1
+}
+
+/// One of a job's policies, as OpenAPI describes it (the request keeps it as JSON and reads it
+/// with the engine's validator): a name, or a full policy object (SPEC section 2 fields).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum PolicyItem {
+    /// `greedy`, `coverage`, `cost`, `maxmin`, `leximin`, `proportional`, `own` or
+    /// `min_share=S`, applied over each scenario's own policy.
+    Name(String),
+    /// A policy replacing the scenario's own.
+    Policy(std::collections::BTreeMap<String, Value>),
 }
 
 /// A stored [`JobRequest`] read for what its result's provenance says: its inline scenarios
@@ -218,6 +231,7 @@ pub struct GeneratorSpec {
     #[serde(default = "unit_scale")]
     pub scale: f64,
     #[serde(default = "one")]
+    #[schema(minimum = 1)]
     pub count: usize,
     /// With SPEC's time model (loans, stays, jobs and shifts with durations): see
     /// `datasets/README.md`. Default false: snapshots, as before the time model.
@@ -239,7 +253,8 @@ fn push_issues(details: &mut Vec<Value>, issues: Vec<InputIssue>, at: &str) {
 
 impl JobRequest {
     /// Check everything a job needs before it is accepted; errors name the offending field.
-    /// Generated scenarios are not built here (that is the job's work), only their parameters.
+    /// Generated scenarios are not built here (that is the job's work), only their parameters,
+    /// and the first of them when the job gives a policy object to check against it.
     pub fn validate(&self) -> Result<usize, UserError> {
         // Inline scenarios as validated under their own policies (all of them, or the job is
         // refused here), checked against the job's policies once the run count is bounded.
@@ -357,13 +372,41 @@ impl JobRequest {
             };
             return Err(too_large(field, MAX_RUNS, value, "runs per job"));
         }
+        // A generator's scenarios share their shape (dimensions, kinds, times): a policy
+        // object is checked against the first, so one that fails every run is refused here
+        // (a policy naming a reusable dimension the generator has not was accepted, and every
+        // run of it was an error row in a job marked done).
+        let label = match &self.generator {
+            Some(g) if specs.iter().any(|s| matches!(s, PolicySpec::Given { .. })) => {
+                let source = Generated {
+                    name: g.name.clone(),
+                    scale: g.scale,
+                    count: g.count,
+                    seed: self.seed,
+                    clock: if g.timed {
+                        Clock::Timed
+                    } else {
+                        Clock::Snapshot
+                    },
+                };
+                let first = source
+                    .scenario(0)
+                    .map_err(|e| UserError::invalid_field("job", "generator", e))?;
+                parsed.push(first.into_owned());
+                "generator scenario"
+            }
+            _ => "scenarios",
+        };
         // Each policy against each inline scenario's rows (the scenario's own, and a policy
         // given twice, once).
+        let repeated: Vec<bool> = (0..specs.len())
+            .map(|j| specs[..j].contains(&specs[j]))
+            .collect();
         let mut details = Vec::new();
         for (i, scenario) in parsed.iter().enumerate() {
             for (j, spec) in specs.iter().enumerate() {
                 let own = matches!(spec, PolicySpec::Named(n) if n == "own");
-                if own || specs[..j].contains(spec) {
+                if own || repeated[j] {
                     continue;
                 }
                 if let Err(e) = spec.fit(scenario) {
@@ -379,7 +422,7 @@ impl JobRequest {
                     push_issues(
                         &mut details,
                         issues,
-                        &format!("scenarios[{i}] under policies[{j}]"),
+                        &format!("{label}[{i}] under policies[{j}]"),
                     );
                 }
             }

@@ -24,6 +24,7 @@ pub use crate::seeds::{derive_seed, SplitMix64};
 
 /// Monte Carlo perturbations of a scenario (SPEC section 5), all relative and in [0, 1].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Perturbation {
     /// Each divisible need's demand is scaled by a factor uniform in `[1 - demand, 1 + demand]`

@@ -11,11 +11,14 @@ raised by the task's own code (an ImportError on a worker, say) is no loss: it i
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
 from . import _commonsnet, _spec
+from .errors import InvalidArgument
 
 
 def _run_chunk(spec: str, start: int, end: int) -> pa.Table:
@@ -78,6 +81,8 @@ def sweep(
     also written there as Parquet."""
     import ray
 
+    if out is not None:
+        _check_out(out)
     if not ray.is_initialized():
         ray.init()
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
@@ -106,8 +111,31 @@ def sweep(
     if out is not None:
         import pyarrow.parquet as pq
 
-        pq.write_table(table, out)
+        # Whole or not at all: a file of the same name is replaced only once this one is
+        # written (it was written in place, so an interrupted write left half a file).
+        folder = os.path.dirname(os.path.abspath(out))
+        fd, tmp = tempfile.mkstemp(prefix=".sweep-", suffix=".parquet", dir=folder)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, out)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
     return table
+
+
+def _check_out(out: str) -> None:
+    """Refuse an ``out`` the table cannot be written to before any run (a missing folder
+    was found only after the whole sweep had run, and a ``.csv`` name got Parquet bytes)."""
+    if not str(out).endswith(".parquet"):
+        raise InvalidArgument(f"out {out!r}: the sweep writes Parquet; name the file .parquet")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise InvalidArgument(f"out {out!r}: the folder {folder} does not exist")
+    if os.path.isdir(out):
+        raise InvalidArgument(f"out {out!r}: is a folder, not a file")
 
 
 def _gather(

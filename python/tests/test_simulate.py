@@ -139,6 +139,22 @@ def test_a_ray_sweep_equals_simulate(local_ray: Any) -> None:
         assert without_timing(got).equals(want), chunk
 
 
+def test_a_ray_sweep_checks_out_before_it_runs_and_writes_it_whole(local_ray: Any, tmp_path: Path) -> None:
+    # Refused before any run (a missing folder was found after the whole sweep; a .csv name
+    # got Parquet bytes).
+    from commonsnet.ray import sweep
+    import pyarrow.parquet as pq
+
+    for out, says in [(tmp_path / "no" / "x.parquet", "does not exist"), (tmp_path / "x.csv", ".parquet")]:
+        with pytest.raises(commonsnet.InvalidArgument, match=says):
+            sweep("urban", out=str(out), **ARGS)
+    out = tmp_path / "runs.parquet"
+    out.write_bytes(b"an older table")
+    got = sweep("urban", out=str(out), **ARGS)
+    assert without_timing(pq.read_table(out)).equals(without_timing(got))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.parquet"]
+
+
 def test_a_ray_sweep_runs_a_chunk_lost_to_memory_run_by_run(local_ray: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A chunk whose result Ray reports lost (out of memory here; a node or an object lost the
     same) is run again run by run: no finished chunk is thrown away."""

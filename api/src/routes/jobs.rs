@@ -41,7 +41,8 @@ pub struct JobResult {
 /// perturbations. Answers `202` once the job is durably stored.
 #[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest,
     responses(
-        (status = 202, description = "Stored and queued", body = Accepted),
+        (status = 202, description = "Stored and queued", body = Accepted,
+            headers(("Location" = String, description = "The job's status URL, /v1/jobs/{id}"))),
         BodyRejected,
         Unauthorized,
         (status = 422, description = "Invalid job", body = ErrorBody),
