@@ -243,6 +243,23 @@ fn unit_scale() -> f64 {
     1.0
 }
 
+impl GeneratorSpec {
+    /// The scenarios it makes under the job's `seed`, one per run as it starts.
+    fn source(&self, seed: u64) -> Generated {
+        Generated {
+            name: self.name.clone(),
+            scale: self.scale,
+            count: self.count,
+            seed,
+            clock: if self.timed {
+                Clock::Timed
+            } else {
+                Clock::Snapshot
+            },
+        }
+    }
+}
+
 /// `issues` as error details, their table prefixed with `at` (`scenarios[2]`, say).
 fn push_issues(details: &mut Vec<Value>, issues: Vec<InputIssue>, at: &str) {
     for mut issue in issues {
@@ -378,17 +395,7 @@ impl JobRequest {
         // run of it was an error row in a job marked done).
         let label = match &self.generator {
             Some(g) if specs.iter().any(|s| matches!(s, PolicySpec::Given { .. })) => {
-                let source = Generated {
-                    name: g.name.clone(),
-                    scale: g.scale,
-                    count: g.count,
-                    seed: self.seed,
-                    clock: if g.timed {
-                        Clock::Timed
-                    } else {
-                        Clock::Snapshot
-                    },
-                };
+                let source = g.source(self.seed);
                 let first = source
                     .scenario(0)
                     .map_err(|e| UserError::invalid_field("job", "generator", e))?;
@@ -504,17 +511,7 @@ impl JobRequest {
         let policies = self.policy_specs().map_err(JobError::Invalid)?;
         let scenarios = match (self.scenarios, self.generator) {
             (Some(list), None) => JobScenarios::Inline(list),
-            (None, Some(g)) => JobScenarios::Generated(Generated {
-                name: g.name,
-                scale: g.scale,
-                count: g.count,
-                seed: self.seed,
-                clock: if g.timed {
-                    Clock::Timed
-                } else {
-                    Clock::Snapshot
-                },
-            }),
+            (None, Some(g)) => JobScenarios::Generated(g.source(self.seed)),
             _ => return Err(JobError::NoScenarioSource),
         };
         Ok(Batch {

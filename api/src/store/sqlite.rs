@@ -696,17 +696,20 @@ mod tests {
         ));
     }
 
+    /// A feasible greedy run `run` of scenario `s`.
+    fn run_row(run: u64) -> RunRow {
+        serde_json::from_value(serde_json::json!({"run": run, "scenario": "s",
+            "policy": "greedy", "replicate": run, "seed": 1, "status": "feasible"}))
+        .unwrap()
+    }
+
     /// A run that ends after its job was cancelled is not stored: a cancelled job's rows
     /// (which its result serves) do not change after it shows as cancelled.
     #[test]
     fn no_run_is_stored_after_a_cancel() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        let row = |run: u64| -> RunRow {
-            serde_json::from_value(serde_json::json!({"run": run, "scenario": "s",
-                "policy": "greedy", "replicate": run, "seed": 1, "status": "feasible"}))
-            .unwrap()
-        };
+        let row = run_row;
         store.insert_job("j", "t", "{}", 3).unwrap();
         store.insert_run("j", &row(0), 0, 1).unwrap();
         assert_eq!(store.cancel("j", "t").unwrap(), Some(JobStatus::Cancelled));
@@ -722,11 +725,7 @@ mod tests {
     fn runs_are_read_a_page_at_a_time_in_run_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        let row = |run: u64| -> RunRow {
-            serde_json::from_value(serde_json::json!({"run": run, "scenario": "s",
-                "policy": "greedy", "replicate": run, "seed": 1, "status": "feasible"}))
-            .unwrap()
-        };
+        let row = run_row;
         for (job, runs) in [("j", &[3, 0, 4, 1, 2][..]), ("k", &[0, 1, 2, 3, 4, 5])] {
             store.insert_job(job, "t", "{}", runs.len() as i64).unwrap();
             for &run in runs {
