@@ -193,7 +193,10 @@ fn job_from_submit_to_result_in_three_formats() {
     );
     assert_eq!(r.json()["total"], 8);
     let status = wait_job(&s, &id, None, 120, done);
-    assert_eq!(status["progress"], json!({"done": 8, "total": 8}));
+    assert_eq!(
+        status["progress"],
+        json!({"done": 8, "total": 8, "errors": 0})
+    );
     assert!(status["elapsed_ms"].as_i64().unwrap() >= 0);
 
     let rows = rows_of(&s, &id);
@@ -424,6 +427,163 @@ fn tenants_see_only_their_own_jobs() {
     assert_eq!(get(&s, "/metrics", None).status, 200);
 }
 
+/// A submission with an `Idempotency-Key` stores one job however often it is retried (also
+/// after a restart); the key with another body is refused, another tenant's key is its own;
+/// `DELETE ?purge=true` deletes a finished job, its runs and its result file and frees its
+/// key, and refuses an unfinished one; a plain `DELETE` never deletes.
+#[test]
+fn jobs_are_stored_once_per_idempotency_key_and_purged_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::with_tenants(dir.path());
+    let small = json!({"scenarios": [example()], "policies": ["greedy"]});
+    let other = json!({"scenarios": [example()], "policies": ["coverage"]});
+    let submit = |s: &Server, body: &Value, token: &str, key: &str| {
+        let auth = format!("Bearer {token}");
+        let h = [
+            ("Content-Type", "application/json"),
+            ("Authorization", auth.as_str()),
+            ("Idempotency-Key", key),
+        ];
+        call(
+            "POST",
+            &s.url("/v1/jobs"),
+            &h,
+            Some(body.to_string().as_bytes()),
+        )
+    };
+    let first = submit(&s, &small, ALICE, "sweep 2026-12-06 #1");
+    assert_eq!(
+        first.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let id = first.json()["id"].as_str().unwrap().to_string();
+    wait_job(&s, &id, Some(ALICE), 120, done);
+    // The retry: the same job, in its status now, nothing stored.
+    let retry = submit(&s, &small, ALICE, "\"sweep 2026-12-06 #1\"");
+    assert_eq!(
+        retry.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&retry.body)
+    );
+    assert_eq!(
+        retry.json(),
+        json!({"id": id, "status": "done", "total": 1})
+    );
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        retry.header("location"),
+        Some(format!("/v1/jobs/{id}").as_str())
+    );
+    assert_eq!(
+        get(&s, "/v1/jobs", Some(ALICE))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The key with another request is refused, naming the job and the header.
+    let reused = submit(&s, &other, ALICE, "sweep 2026-12-06 #1");
+    assert_eq!(
+        (reused.status, reused.code().as_str()),
+        (422, "idempotency_key_reused")
+    );
+    assert!(reused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&id));
+    assert_eq!(
+        reused.json()["error"]["details"][0]["field"],
+        "Idempotency-Key"
+    );
+    // Keys are per tenant.
+    let bobs = submit(&s, &other, BOB, "sweep 2026-12-06 #1");
+    assert_eq!(bobs.status, 202);
+    assert_ne!(bobs.json()["id"], json!(id));
+    // Malformed keys are refused, not taken for none.
+    let long = "k".repeat(256);
+    for key in ["\"\"", long.as_str(), "a\tb", "a\"b"] {
+        let auth = format!("Bearer {ALICE}");
+        let h = [
+            ("Content-Type", "application/json"),
+            ("Authorization", auth.as_str()),
+        ];
+        let mut req = ureq::post(&s.url("/v1/jobs"));
+        for (k, v) in h {
+            req = req.set(k, v);
+        }
+        let r = match req
+            .set("Idempotency-Key", key)
+            .send_string(&small.to_string())
+        {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(r.status(), 400, "{key:?}");
+        let v: Value = r.into_json().unwrap();
+        assert_eq!(v["error"]["code"], "bad_header", "{key:?}");
+    }
+    // The key is durable.
+    s.kill();
+    let mut s = Server::start(
+        &dir.path().join("data"),
+        &["--tokens", dir.path().join("tokens.txt").to_str().unwrap()],
+    );
+    let retry = submit(&s, &small, ALICE, "sweep 2026-12-06 #1");
+    assert_eq!((retry.status, retry.json()["id"].clone()), (200, json!(id)));
+
+    // Purge: a plain DELETE of a finished job deletes nothing; ?purge=true does.
+    let auth = format!("Bearer {ALICE}");
+    let h = [("Authorization", auth.as_str())];
+    let delete = |s: &Server, path: &str| call("DELETE", &s.url(path), &h, None);
+    let r = delete(&s, &format!("/v1/jobs/{id}"));
+    assert_eq!((r.status, r.code().as_str()), (409, "job_finished"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("?purge=true"));
+    for q in ["purge=maybe", "purge=true&all=1"] {
+        let r = delete(&s, &format!("/v1/jobs/{id}?{q}"));
+        assert_eq!((r.status, r.code().as_str()), (400, "bad_query"), "{q}");
+    }
+    let file = dir.path().join(format!("data/results/{id}.parquet"));
+    let r = delete(&s, &format!("/v1/jobs/{id}?purge=true"));
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.body.is_empty());
+    assert!(!file.exists(), "the result file is removed with the job");
+    for path in [format!("/v1/jobs/{id}"), format!("/v1/jobs/{id}/result")] {
+        let r = get(&s, &path, Some(ALICE));
+        assert_eq!((r.status, r.code().as_str()), (404, "not_found"), "{path}");
+    }
+    let r = delete(&s, &format!("/v1/jobs/{id}?purge=true"));
+    assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
+    assert_eq!(get(&s, "/v1/jobs", Some(ALICE)).json(), json!([]));
+    for table in ["runs WHERE job", "jobs WHERE id"] {
+        let left = s.store_query(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM {table} = '{id}'"
+        ));
+        assert_eq!(left, ["0"], "{table}");
+    }
+    // Its key is free again: the other request is a new job.
+    let again = submit(&s, &other, ALICE, "sweep 2026-12-06 #1");
+    assert_eq!(again.status, 202);
+    assert_ne!(again.json()["id"], json!(id));
+    // An unfinished job is not purged.
+    let long_one = submit(&s, &long_job(), ALICE, "a long one");
+    let long_id = long_one.json()["id"].as_str().unwrap().to_string();
+    let r = delete(&s, &format!("/v1/jobs/{long_id}?purge=true"));
+    assert_eq!((r.status, r.code().as_str()), (409, "job_unfinished"));
+    assert_eq!(delete(&s, &format!("/v1/jobs/{long_id}")).status, 200);
+    assert_eq!(
+        delete(&s, &format!("/v1/jobs/{long_id}?purge=true")).status,
+        204
+    );
+    s.kill();
+}
+
 #[test]
 fn refuses_a_public_address_without_tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -533,11 +693,29 @@ fn body_limit_and_full_queue() {
 
     let first = submit_long_job(&s);
     wait_job(&s, &first, None, 60, |v| v["status"] == "running");
-    let second = post_json(&s, "/v1/jobs", &long_job(), None);
+    let keyed = |key: &str| {
+        let body = long_job().to_string();
+        let h = [
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", key),
+        ];
+        call("POST", &s.url("/v1/jobs"), &h, Some(body.as_bytes()))
+    };
+    let second = keyed("the-second-job");
     assert_eq!(second.status, 202, "one job may wait");
     let third = post_json(&s, "/v1/jobs", &long_job(), None);
     assert_eq!((third.status, third.code().as_str()), (429, "queue_full"));
     assert_eq!(third.header("retry-after"), Some("5"));
+    // A retry of the waiting job is answered as one, the queue full or not.
+    let retry = keyed("the-second-job");
+    assert_eq!(
+        retry.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&retry.body)
+    );
+    assert_eq!(retry.json()["id"], second.json()["id"]);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
     assert!(
         metrics.contains("commonsnet_job_queue_depth 1"),

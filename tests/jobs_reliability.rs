@@ -207,6 +207,13 @@ fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
         "policies": ["greedy", "coverage"]}));
     let v = s.wait_job(&id, 120, ended);
     assert_eq!(v["status"], "done", "{v}");
+    // The job's status counts its error rows (a job `done` with every run an error said
+    // nothing of it without a download).
+    assert_eq!(
+        v["progress"],
+        json!({"done": 4, "total": 4, "errors": 1}),
+        "{v}"
+    );
     let rows = s.rows(&id);
     assert_eq!(rows.len(), 4);
     for r in &rows {

@@ -553,12 +553,13 @@ fn a_lease_taken_again_after_a_lapse_rebuilds_the_session_from_the_log() {
 /// alive, late renewals made runs `abandoned` error rows.)
 #[test]
 fn run_claims_count_failures_not_late_renewals() {
+    use commonsnet_api::store::NewJob;
     use commonsnet_api::JobStore;
     let Some(pg) = PgServer::start() else {
         return;
     };
     let (_runtime, [a, b]) = stores_on(&pg);
-    a.insert_job("j1", "t", "{}", 3).unwrap();
+    a.insert_job(&NewJob::new("j1", "t", "{}", 3)).unwrap();
     let claim = |s: &commonsnet_api::store::PgStore, running: &[(String, i64)]| {
         let c = s.claim_run(running).unwrap().unwrap();
         assert_eq!(c.job, "j1");
@@ -620,13 +621,14 @@ fn hold_lock(pg: &PgServer, url: &str, rows: &str, secs: u32) -> std::process::C
 /// every lease of the replica could lapse behind one row).
 #[test]
 fn one_locked_lease_does_not_hold_up_the_renewal_of_the_others() {
+    use commonsnet_api::store::NewJob;
     use commonsnet_api::JobStore;
     let Some(pg) = PgServer::start() else {
         return;
     };
     let url = pg.database();
     let (_runtime, [a]) = stores_at(&url);
-    a.insert_job("j1", "t", "{}", 2).unwrap();
+    a.insert_job(&NewJob::new("j1", "t", "{}", 2)).unwrap();
     let runs: Vec<(String, i64)> = (0..2)
         .map(|_| {
             let c = a.claim_run(&[]).unwrap().unwrap();

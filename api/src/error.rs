@@ -26,6 +26,8 @@ closed_set! {
         BadLastEventId = "bad_last_event_id",
         /// 400: a query parameter is malformed or unknown.
         BadQuery = "bad_query",
+        /// 400: a request header is malformed (`Idempotency-Key`).
+        BadHeader = "bad_header",
         Unauthorized = "unauthorized",
         NotFound = "not_found",
         MethodNotAllowed = "method_not_allowed",
@@ -35,6 +37,8 @@ closed_set! {
         JobFinished = "job_finished",
         /// 409: the result of a job that is not done.
         JobNotDone = "job_not_done",
+        /// 409: a purge of a job that is queued or running (cancel it first).
+        JobUnfinished = "job_unfinished",
         /// 409: an event conflicts with the session's state; the batch was not applied.
         EventRejected = "event_rejected",
         BodyTooLarge = "body_too_large",
@@ -48,6 +52,8 @@ closed_set! {
         /// 422: the solver failed on a scenario whose values of one kind span more orders of
         /// magnitude than it solves reliably; details name the smallest and the largest.
         ValuesTooWide = "values_too_wide",
+        /// 422: an `Idempotency-Key` used before by this tenant for another request.
+        IdempotencyKeyReused = "idempotency_key_reused",
         QueueFull = "queue_full",
         TooManySessions = "too_many_sessions",
         HeadersTooLarge = "headers_too_large",
@@ -67,21 +73,25 @@ impl Code {
             | Code::BadBody
             | Code::BadMultipart
             | Code::BadLastEventId
-            | Code::BadQuery => StatusCode::BAD_REQUEST,
+            | Code::BadQuery
+            | Code::BadHeader => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Code::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Code::JobFinished | Code::JobNotDone | Code::EventRejected => StatusCode::CONFLICT,
+            Code::JobFinished | Code::JobNotDone | Code::JobUnfinished | Code::EventRejected => {
+                StatusCode::CONFLICT
+            }
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UriTooLong => StatusCode::URI_TOO_LONG,
             Code::UnsupportedMediaType | Code::UnsupportedEncoding => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Code::InvalidInput | Code::JobTooLarge | Code::ValuesTooWide => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Code::InvalidInput
+            | Code::JobTooLarge
+            | Code::ValuesTooWide
+            | Code::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Code::QueueFull | Code::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -394,6 +404,7 @@ mod tests {
             ("bad_multipart", 400),
             ("bad_last_event_id", 400),
             ("bad_query", 400),
+            ("bad_header", 400),
             ("unauthorized", 401),
             ("not_found", 404),
             ("method_not_allowed", 405),
@@ -401,6 +412,7 @@ mod tests {
             ("body_timeout", 408),
             ("job_finished", 409),
             ("job_not_done", 409),
+            ("job_unfinished", 409),
             ("event_rejected", 409),
             ("body_too_large", 413),
             ("uri_too_long", 414),
@@ -409,6 +421,7 @@ mod tests {
             ("invalid_input", 422),
             ("job_too_large", 422),
             ("values_too_wide", 422),
+            ("idempotency_key_reused", 422),
             ("queue_full", 429),
             ("too_many_sessions", 429),
             ("headers_too_large", 431),

@@ -230,6 +230,12 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
             bytes.len()
         )));
     }
+    let expansion = dictionary_expansion(bytes)?;
+    if expansion > PARQUET_DECODED_MAX {
+        return Err(TableError::Parquet(format!(
+            "the file's dictionary-encoded columns decode to up to {expansion} bytes, more than {PARQUET_DECODED_MAX}"
+        )));
+    }
     let mut batches = Vec::new();
     let mut decoded = 0usize;
     // The reader's batches carry the columns only: the table's metadata (a run table's
@@ -260,6 +266,64 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     Ok(batches)
 }
 
+/// An upper bound on the bytes the file's dictionary-encoded column chunks decode to: every
+/// value a chunk holds (its `num_values`: every item of its list cells too) as long as the
+/// longest value of its dictionary, plus an offset or a view. A dictionary value is copied
+/// into every value that refers to it, and one list cell may hold millions of them, which no
+/// bound on rows sees: 20,000,000 copies of one 100-byte string in one row of a 1,305-byte
+/// file asked for 3.3 GB at once and aborted the process (a failed allocation is not a panic).
+fn dictionary_expansion(bytes: &[u8]) -> Result<usize, TableError> {
+    use parquet::basic::Type as Physical;
+    use parquet::column::page::Page;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bad = |e: parquet::errors::ParquetError| TableError::Parquet(e.to_string());
+    let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes)).map_err(bad)?;
+    let mut total = 0usize;
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(bad)?;
+        for c in 0..group.num_columns() {
+            let chunk = group.metadata().column(c);
+            if chunk.dictionary_page_offset().is_none() {
+                continue;
+            }
+            let longest = match chunk.column_type() {
+                Physical::BYTE_ARRAY => match group
+                    .get_column_page_reader(c)
+                    .map_err(bad)?
+                    .get_next_page()
+                    .map_err(bad)?
+                {
+                    Some(Page::DictionaryPage { buf, .. }) => longest_plain_value(&buf),
+                    // No dictionary page after all: the data pages hold their values, and
+                    // their size is bounded with the file's.
+                    _ => 0,
+                },
+                Physical::FIXED_LEN_BYTE_ARRAY => {
+                    usize::try_from(chunk.column_descr().type_length().max(0)).unwrap_or(0)
+                }
+                _ => 12,
+            };
+            let values = usize::try_from(chunk.num_values().max(0)).unwrap_or(usize::MAX);
+            total = total.saturating_add(values.saturating_mul(longest.saturating_add(16)));
+        }
+    }
+    Ok(total)
+}
+
+/// The longest value of a PLAIN-encoded byte-array dictionary page (each value its length as
+/// 4 little-endian bytes, then its bytes); a length past the page's end counts as the rest of
+/// it (the decoder refuses such a page anyway).
+fn longest_plain_value(page: &[u8]) -> usize {
+    let (mut at, mut longest) = (0usize, 0usize);
+    while let Some(head) = at.checked_add(4).and_then(|end| page.get(at..end)) {
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let rest = page.len() - at - 4;
+        longest = longest.max(len.min(rest));
+        at = at.saturating_add(4).saturating_add(len);
+    }
+    longest
+}
+
 /// Check and normalise the column types of a table by the names of SPEC section 3: numeric
 /// columns of any integer, float or decimal type become Float64, flags stay Boolean, sets of any
 /// list layout (fixed-size included) of strings become `list<utf8>`; a column of another type is
@@ -269,10 +333,20 @@ fn conform(
     batches: Vec<RecordBatch>,
     mut collect: Option<&mut Vec<ReadProblem>>,
 ) -> Result<Vec<RecordBatch>, TableError> {
+    let collecting = collect.is_some();
+    let mut viewed = 0;
     batches
         .into_iter()
         .enumerate()
-        .map(|(i, b)| conform_batch(&b, collect.as_deref_mut().filter(|_| i == 0), i > 0))
+        .map(|(i, b)| {
+            let first = i == 0;
+            conform_batch(
+                &b,
+                collect.as_deref_mut().filter(|_| first),
+                collecting && !first,
+                &mut viewed,
+            )
+        })
         .collect()
 }
 
@@ -283,6 +357,7 @@ fn conform_batch(
     batch: &RecordBatch,
     collect: Option<&mut Vec<ReadProblem>>,
     quiet: bool,
+    viewed: &mut usize,
 ) -> Result<RecordBatch, TableError> {
     use arrow_schema::{DataType as A, Field, Schema};
     let schema = batch.schema();
@@ -308,7 +383,17 @@ fn conform_batch(
                 A::Null => Some(col.clone()),
                 _ => None,
             },
-            ColumnKind::Set => widen::to_string_list(col.as_ref()),
+            ColumnKind::Set => match widen::to_string_list(col.as_ref(), viewed) {
+                Ok(converted) => converted,
+                // Not a problem to collect and read on past: the bound is on the whole
+                // table, so a later batch can pass it where the first did not.
+                Err(message) => {
+                    return Err(TableError::Columns(vec![ColumnProblem {
+                        column: name.clone(),
+                        message,
+                    }]));
+                }
+            },
             ColumnKind::Text => Some(col.clone()),
         };
         let Some(converted) = converted else {
@@ -355,6 +440,7 @@ mod widen {
     use arrow_array::types::*;
     use arrow_array::{Array, ArrayRef, Float64Array};
     use arrow_schema::DataType as A;
+    use commonsnet_engine::input::MAX_SHARED_TEXT;
     use std::sync::Arc;
 
     /// Any integer, float or decimal column as Float64 (nulls kept), read through the engine's
@@ -384,17 +470,30 @@ mod widen {
     }
 
     /// A column of lists of strings, in any list layout (fixed-size included), as `list<utf8>`;
-    /// a null column as nulls. `None` for other types.
-    pub(super) fn to_string_list(col: &dyn Array) -> Option<ArrayRef> {
+    /// a null column as nulls. `Ok(None)` for other types; an error when its items are views
+    /// that would copy out to more than [`MAX_SHARED_TEXT`] bytes of text, with those of the
+    /// table's earlier columns and batches (`viewed`).
+    pub(super) fn to_string_list(
+        col: &dyn Array,
+        viewed: &mut usize,
+    ) -> Result<Option<ArrayRef>, String> {
         let item_ok = |t: &A| matches!(t, A::Utf8 | A::LargeUtf8 | A::Utf8View | A::Null);
         let ok = match col.data_type() {
             // Kept as nulls of no type: no allocation per row (the engine reads them).
-            A::Null => return Some(Arc::new(arrow_array::NullArray::new(col.len()))),
+            A::Null => return Ok(Some(Arc::new(arrow_array::NullArray::new(col.len())))),
             A::List(f) | A::LargeList(f) | A::FixedSizeList(f, _) => item_ok(f.data_type()),
             _ => false,
         };
         if !ok {
-            return None;
+            return Ok(None);
+        }
+        // Counted over the table's batches: they are all held at once.
+        *viewed = viewed.saturating_add(viewed_text(col));
+        let text = *viewed;
+        if text > MAX_SHARED_TEXT {
+            return Err(format!(
+                "its string views refer to {text} bytes of text, more than {MAX_SHARED_TEXT}: send shorter or plain strings"
+            ));
         }
         let mut b = ListBuilder::new(StringBuilder::new());
         for i in 0..col.len() {
@@ -424,7 +523,30 @@ mod widen {
             }
             b.append(true);
         }
-        Some(Arc::new(b.finish()))
+        Ok(Some(Arc::new(b.finish())))
+    }
+
+    /// The bytes of text the string-view items of a list column refer to, each view counted
+    /// as often as it stands: views may all point at one stored string, so a 1 KB stream
+    /// could copy out to gigabytes (60,000 views of one 64 KiB string overflowed a string
+    /// builder's offsets: a panic). Plain string items are stored once each: 0 for them.
+    fn viewed_text(col: &dyn Array) -> usize {
+        let items = match col.data_type() {
+            A::List(_) => col.as_list::<i32>().values(),
+            A::LargeList(_) => col.as_list::<i64>().values(),
+            A::FixedSizeList(_, _) => col.as_fixed_size_list().values(),
+            _ => return 0,
+        };
+        if !matches!(items.data_type(), A::Utf8View) {
+            return 0;
+        }
+        // A view's low 32 bits are its string's length (the Arrow columnar format).
+        items
+            .as_string_view()
+            .views()
+            .iter()
+            .map(|&v| v as u32 as usize)
+            .fold(0, usize::saturating_add)
     }
 }
 
@@ -1692,11 +1814,11 @@ mod tests {
     };
     use arrow_schema::{DataType as A, Field, Schema};
 
-    /// A Parquet file whose one dictionary value stands for every row is measured as its
-    /// batches decode, and refused past 512 MiB: 150,000 rows of one 4,000-character value
-    /// (600 MB decoded) from a file of a few kilobytes.
+    /// A Parquet file whose one dictionary value stands for every row is refused before it
+    /// is decoded, past 512 MiB: 150,000 rows of one 4,000-character value (600 MB decoded)
+    /// from a file of a few kilobytes.
     #[test]
-    fn a_parquet_dictionary_bomb_is_refused_as_it_decodes() {
+    fn a_parquet_dictionary_bomb_is_refused_before_it_decodes() {
         use arrow_array::{types::Int32Type, DictionaryArray, Int32Array, StringArray};
         let value = "x".repeat(4000);
         let kind = DictionaryArray::<Int32Type>::try_new(
@@ -1722,7 +1844,124 @@ mod tests {
         w.close().unwrap();
         assert!(file.len() < 64 << 10, "{} bytes", file.len());
         let e = read_table(&file, false).unwrap_err().to_string();
-        assert!(e.contains("decodes to more than 536870912 bytes"), "{e}");
+        assert!(
+            e.contains("dictionary-encoded columns decode to up to"),
+            "{e}"
+        );
+        assert!(e.contains("more than 536870912"), "{e}");
+    }
+
+    /// The same bomb inside one row's list of skills: 200,000 items of one 3,000-byte value
+    /// (600 MB) in one cell, which no bound on rows sees. Such a file (1,305 bytes, 2 GB of
+    /// items) aborted the process on a failed allocation, which no panic guard catches.
+    #[test]
+    fn a_parquet_dictionary_bomb_in_one_list_cell_is_refused_before_it_decodes() {
+        use arrow_array::{types::Int32Type, DictionaryArray, Int32Array, ListArray};
+        let value = "s".repeat(3000);
+        let items = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0; 200_000]),
+            Arc::new(StringArray::from(vec![value.as_str()])),
+        )
+        .unwrap();
+        let item = Arc::new(Field::new("item", items.data_type().clone(), true));
+        let offsets = arrow_buffer::OffsetBuffer::from_lengths([200_000]);
+        let skills = ListArray::new(item, offsets, Arc::new(items), None);
+        let batch = batch(vec![
+            ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+            ("skills", Arc::new(skills)),
+        ]);
+        let mut file = Vec::new();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new_with_options(&mut file, batch.schema(), options)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        assert!(file.len() < 64 << 10, "{} bytes", file.len());
+        let e = read_table(&file, false).unwrap_err().to_string();
+        assert!(
+            e.contains("dictionary-encoded columns decode to up to"),
+            "{e}"
+        );
+        // The same cell at a tenth of the size reads, every item there.
+        let small = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0; 20_000]),
+            Arc::new(StringArray::from(vec![value.as_str()])),
+        )
+        .unwrap();
+        let item = Arc::new(Field::new("item", small.data_type().clone(), true));
+        let offsets = arrow_buffer::OffsetBuffer::from_lengths([20_000]);
+        let skills = ListArray::new(item, offsets, Arc::new(small), None);
+        let batch = batch_of_skills(skills);
+        let file = parquet_bytes(&batch);
+        let read = read_table(&file, false).unwrap();
+        let list = read[0]
+            .column_by_name("skills")
+            .unwrap()
+            .as_list::<i32>()
+            .value(0);
+        assert_eq!(list.len(), 20_000);
+    }
+
+    fn batch_of_skills(skills: arrow_array::ListArray) -> RecordBatch {
+        batch(vec![
+            ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+            ("skills", Arc::new(skills)),
+        ])
+    }
+
+    fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
+        let mut file = Vec::new();
+        let options =
+            parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_skip_arrow_metadata(true);
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new_with_options(&mut file, batch.schema(), options)
+                .unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+        file
+    }
+
+    /// An Arrow stream of a list of string views that all point at one stored 64 KiB string
+    /// (8,192 of them: 512 MiB of text from ~200 KB) is refused naming the column, before the
+    /// views are copied out (60,000 of them overflowed a string builder: a panic, a 500).
+    #[test]
+    fn list_items_viewing_one_string_many_times_are_refused() {
+        use arrow_array::{ListArray, StringViewArray};
+        let text = arrow_buffer::Buffer::from_vec(vec![b'v'; 64 << 10]);
+        // A long string's view (the Arrow columnar format): its length, its first four
+        // bytes, then the index of its buffer (0) and its offset there (0).
+        let view = (64u128 << 10) | (u128::from(u32::from_le_bytes(*b"vvvv")) << 32);
+        let views = StringViewArray::try_new(vec![view; 8192].into(), vec![text], None).unwrap();
+        let item = Arc::new(Field::new("item", A::Utf8View, true));
+        let offsets = arrow_buffer::OffsetBuffer::from_lengths([8192]);
+        let skills = ListArray::new(item, offsets, Arc::new(views), None);
+        let batch = batch_of_skills(skills);
+        let mut stream = Vec::new();
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        assert!(stream.len() < 1 << 20, "{} bytes", stream.len());
+        let e = read_table(&stream, false).unwrap_err();
+        match &e {
+            TableError::Columns(problems) => {
+                assert_eq!(problems.len(), 1, "{e}");
+                assert_eq!(problems[0].column, "skills");
+                assert!(
+                    problems[0]
+                        .message
+                        .contains("refer to 536870912 bytes of text"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other}"),
+        }
     }
 
     fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {

@@ -296,6 +296,14 @@ impl Need {
         (0..self.start_count(slot_h)).map(move |k| snap_time(first + k as f64 * slot_h))
     }
 
+    /// Whether `t` is one of [`Need::starts`]: the nearest `k` computed, not the starts walked
+    /// (a live session asks this per link and event; a need may have thousands of starts).
+    pub fn is_start(&self, slot_h: f64, t: f64) -> bool {
+        let first = self.earliest.unwrap_or(0.0);
+        let k = ((t - first) / slot_h).round();
+        k >= 0.0 && k < self.start_count(slot_h) as f64 && snap_time(first + k * slot_h) == t
+    }
+
     /// How many candidate starts [`Need::starts`] gives.
     pub fn start_count(&self, slot_h: f64) -> usize {
         match (self.duration_h, self.deadline) {
@@ -573,5 +581,64 @@ impl Scenario {
         let canonical = serde_json::to_vec(self).unwrap_or_default();
         let hash = Sha256::digest(&canonical);
         hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn need(earliest: f64, deadline: f64) -> Need {
+        Need {
+            id: "n".into(),
+            community: "c".into(),
+            kind: "k".into(),
+            lat: None,
+            lon: None,
+            demand: Quantities::new(),
+            priority: 1.0,
+            required_skills: BTreeSet::new(),
+            min_fill: 0.0,
+            indivisible: false,
+            earliest: Some(earliest),
+            deadline: Some(deadline),
+            duration_h: Some(1.0),
+        }
+    }
+
+    /// `is_start` answers as a walk over `starts` does, on grids of decimal steps (whose
+    /// multiples are not exact in binary), for the starts, the points between them and the
+    /// points past both ends.
+    #[test]
+    fn is_start_agrees_with_the_walk_over_starts() {
+        for (earliest, deadline, slot) in [
+            (0.0, 10.0, 1.0),
+            (0.0, 0.3, 0.1),
+            (0.1, 2.2, 0.1),
+            (5.5, 40.0, 0.25),
+            (3.0, 3.0, 2.0),
+            (1.0, 100.0, 7.3),
+        ] {
+            let n = need(earliest, deadline);
+            let starts: Vec<f64> = n.starts(slot).collect();
+            assert!(!starts.is_empty());
+            for &s in &starts {
+                assert!(
+                    n.is_start(slot, s),
+                    "{s} on {earliest}..{deadline} step {slot}"
+                );
+            }
+            let last = *starts.last().unwrap();
+            let mut probes = vec![earliest - slot, last + slot, earliest - 1e-7, last + 1e-7];
+            probes.extend(starts.iter().map(|s| snap_time(s + slot / 2.0)));
+            probes.extend(starts.iter().map(|s| s + 1e-6));
+            for t in probes {
+                assert_eq!(
+                    n.is_start(slot, t),
+                    starts.contains(&t),
+                    "{t} on {earliest}..{deadline} step {slot}"
+                );
+            }
+        }
     }
 }

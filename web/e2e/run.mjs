@@ -172,7 +172,13 @@ async function plannerFlow(browser, server, vp) {
   assert.equal(await field('objective'), fmt('en', api.summary.objective, 3));
   assert.equal(await field('needs_served'), String(api.summary.needs_served));
   assert.equal(await field('coverage_ratio'), pct('en', api.summary.coverage_ratio));
-  assert.equal(await field('min_group_ratio'), pct('en', api.summary.min_group_ratio));
+  // The worst-served group is named, and every group's share is listed, worst first.
+  const groups = Object.entries(api.summary.groups).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  assert.ok(groups.length > 1, 'the flood has several groups');
+  assert.equal(await field('min_group_ratio'), `${pct('en', api.summary.min_group_ratio)} (${groups[0][0]})`);
+  assert.equal(await field('jain_index'), fmt('en', api.summary.jain_index, 3));
+  const listed = await page.locator('[data-testid=groups] tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.group));
+  assert.deepEqual(listed, groups.map(([g]) => g));
 
   // The allocations table: one row per allocation, the same (resource, need) pairs.
   const table = page.locator('[data-table=allocations]');
@@ -474,6 +480,10 @@ async function plannerInfeasible(browser, server) {
     const api = await server.api('POST', '/v1/solve', { ...scenario, policy: { objective: 'coverage', fairness: 'none', cross_community: true }, explain: true });
     assert.equal(api.summary.status, 'infeasible');
     assert.equal(await page.locator('[data-testid=summary] [data-field=status]').innerText(), 'infeasible');
+    // No plan: its measures are not shown as zeros (a Gini of 0 read as "perfectly fair").
+    for (const f of ['coverage_ratio', 'cost', 'gini', 'min_group_ratio']) {
+      assert.equal(await page.locator(`[data-testid=summary] [data-field=${f}]`).innerText(), '–', f);
+    }
     assert.equal(await box.locator('[data-field=message]').innerText(), api.summary.infeasibility.message);
     const conflict = api.summary.infeasibility.conflict;
     assert.ok(conflict.some((x) => x.kind === 'capacity') && conflict.some((x) => x.kind === 'min_fill'), JSON.stringify(conflict));
@@ -946,7 +956,10 @@ async function researcherFlow(browser, server, vp) {
   // 9007199254740992: another job, not reproducible).
   const submitted = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/jobs'));
   await fillAndPress(form, { Scenarios: '2', Scale: '0.3', Replicates: '2', Seed: '9007199254740993' }, 'Submit job');
-  assert.match((await submitted).postData(), /"seed":9007199254740993[,}]/);
+  const post = await submitted;
+  assert.match(post.postData(), /"seed":9007199254740993[,}]/);
+  // Sent with an Idempotency-Key: a retry after a lost answer is the same job.
+  assert.match((await post.allHeaders())['idempotency-key'] ?? '', /^[0-9a-f]{32}$/);
   // The job is in the address, and in the recent jobs at once.
   await page.waitForURL(/#\/researcher\/[\w-]+$/);
   const id = new URL(page.url()).hash.split('/')[2];
@@ -973,6 +986,9 @@ async function researcherFlow(browser, server, vp) {
   assert.equal(readFileSync(await downloadFrom(page, 'JSON'), 'utf8'), raw);
   const [header, ...lines] = csvRows(readFileSync(await downloadFrom(page, 'CSV'), 'utf8'));
   assert.deepEqual(lines.map((l) => l[header.indexOf('seed')]), seeds);
+  // The table on screen shows them too, digit for digit.
+  const shown = await page.locator('[data-table=runs] tbody [data-col=seed]').allInnerTexts();
+  assert.deepEqual(shown, seeds);
   await checkPage(page, vp, 'researcher');
   // A reload opens the job again.
   await page.reload();
@@ -995,6 +1011,18 @@ async function researcherFlow(browser, server, vp) {
   assert.equal(latest.progress.total, 360);
   assert.equal(latest.status, 'cancelled');
   assert.ok(latest.progress.done < 360);
+  // Its finished runs are shown and can be downloaded, as a done job's are.
+  if (latest.progress.done > 0) {
+    await page.locator('[data-table=runs] .count').filter({ hasText: `${latest.progress.done} of ${latest.progress.done} rows` }).waitFor();
+  }
+  // The cancelled job is deleted from the page, after a confirmation: gone from the list and
+  // from the server; the job open on the page goes with it.
+  page.once('dialog', (d) => void d.accept());
+  await page.getByRole('button', { name: `Delete job ${long.slice(0, 8)}` }).click();
+  await page.locator(`[data-testid=recent] li[data-job="${long}"]`).waitFor({ state: 'detached' });
+  await page.getByTestId('job').waitFor({ state: 'detached' });
+  assert.equal((await fetch(`${server.origin}/v1/jobs/${long}`)).status, 404);
+  assert.ok(!(await server.api('GET', '/v1/jobs')).some((j) => j.id === long));
   await noProblems(c);
   await c.ctx.close();
 }
@@ -1003,7 +1031,7 @@ async function researcherFlow(browser, server, vp) {
  * documented, so a renamed field fails here rather than showing a blank on screen. */
 const READ_FIELDS = {
   Summary: ['name', 'status', 'objective', 'objective_kind', 'coverage_value', 'cost', 'coverage_ratio', 'groups',
-    'min_group_ratio', 'gini', 'atkinson_0_5', 'price_of_fairness', 'needs_served', 'needs_partly_served',
+    'min_group_ratio', 'gini', 'jain_index', 'atkinson_0_5', 'price_of_fairness', 'needs_served', 'needs_partly_served',
     'mean_access_time_h', 'solver', 'solve_ms', 'duals', 'infeasibility'],
   Infeasibility: ['message', 'needs', 'groups', 'conflict'],
   Conflict: ['kind', 'id', 'dim'],
@@ -1019,7 +1047,7 @@ const READ_FIELDS = {
   SessionState: ['seq', 'plan', 'needs', 'open', 'resources', 'clock', 'conflicts'],
   SessionCreated: ['id', 'needs', 'resources'],
   JobInfo: ['id', 'status', 'progress', 'created_ms', 'elapsed_ms', 'error'],
-  Progress: ['done', 'total'],
+  Progress: ['done', 'total', 'errors'],
   RunRow: ['run', 'scenario', 'policy', 'replicate', 'status', 'coverage_ratio', 'cost', 'min_group_ratio', 'gini',
     'mean_access_time_h', 'solve_ms'],
   AllocationRow: ['resource', 'need', 'share', 'start_h', 'end_h'],

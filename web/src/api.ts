@@ -28,6 +28,7 @@ export interface Summary {
   groups: Record<string, number>;
   min_group_ratio: number;
   gini: number;
+  jain_index: number;
   atkinson_0_5: number;
   price_of_fairness: number | null;
   needs_served: number;
@@ -169,7 +170,8 @@ export interface SessionListed {
 export interface JobInfo {
   id: string;
   status: JobStatus;
-  progress: { done: number; total: number };
+  /** `errors`: runs done whose row is an error. */
+  progress: { done: number; total: number; errors: number };
   created_ms: number;
   elapsed_ms: number | null;
   error: string | null;
@@ -334,9 +336,19 @@ export class Api {
     );
   }
 
-  /** A job; its `seed` may be a BigInt (a u64 past 2^53), written into the body exactly. */
-  submitJob(request: unknown): Promise<{ id: string }> {
-    return this.json('POST', '/v1/jobs', request, stringifyExact);
+  /** A job; its `seed` may be a BigInt (a u64 past 2^53), written into the body exactly. With
+   * `key` (its `Idempotency-Key`), a retry of the same request is answered with the job the
+   * first one stored instead of a second job. */
+  async submitJob(request: unknown, key?: string): Promise<{ id: string }> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (key) headers['Idempotency-Key'] = key;
+    const resp = await this.raw('POST', '/v1/jobs', { body: stringifyExact(request), headers });
+    return (await resp.json()) as { id: string };
+  }
+
+  /** Delete a finished job with its runs and result (`?purge=true`). */
+  purgeJob(id: string): Promise<void> {
+    return this.json('DELETE', `/v1/jobs/${encodeURIComponent(id)}?purge=true`);
   }
 
   job(id: string): Promise<JobInfo> {

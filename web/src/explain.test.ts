@@ -162,5 +162,7 @@ describe('an infeasible plan in words', () => {
     expect(shadowNoneKey({ status: 'infeasible', duals: 'none' })).toBe('planner.shadowInfeasible');
     expect(shadowNoneKey({ status: 'feasible', duals: 'none' })).toBe('planner.shadowNoDuals');
     expect(shadowNoneKey({ status: 'optimal', duals: 'lp' })).toBe('planner.shadowNone');
+    // Indivisible choices held fixed: a zero price does not say more capacity is useless.
+    expect(shadowNoneKey({ status: 'optimal', duals: 'fixed_mip' })).toBe('planner.shadowNoneFixedMip');
   });
 });

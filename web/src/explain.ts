@@ -37,10 +37,13 @@ export function shadowSentenceKey(objective: string): Key {
 }
 
 /** The words for an empty list of shadow prices: an infeasible plan and a plan without duals
- * (greedy) have none to give, which is not "no extra capacity would serve more". */
+ * (greedy) have none to give, which is not "no extra capacity would serve more"; nor is a
+ * plan with indivisible choices (`fixed_mip`: prices of the LP with those choices held), where
+ * one more unit may let another indivisible need in. */
 export function shadowNoneKey(summary: Pick<Summary, 'status' | 'duals'>): Key {
   if (summary.status === 'infeasible') return 'planner.shadowInfeasible';
   if (summary.duals === 'none') return 'planner.shadowNoDuals';
+  if (summary.duals === 'fixed_mip') return 'planner.shadowNoneFixedMip';
   return 'planner.shadowNone';
 }
 

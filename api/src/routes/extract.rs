@@ -333,6 +333,48 @@ pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Longest `Idempotency-Key` taken.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The request's `Idempotency-Key`: 1 to 255 visible ASCII characters, spaces inside
+/// allowed, bare or as a quoted string (the IETF draft's form, the quotes not part of the
+/// key). Given twice, empty or otherwise it is refused: a key the client cannot have meant
+/// must not pass for no key.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, UserError> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        UserError::new(Code::BadHeader, format!("Idempotency-Key: {why}")).with_details(vec![
+            serde_json::json!({"table": "headers", "row": null, "field": "Idempotency-Key", "message": why}),
+        ])
+    };
+    if values.next().is_some() {
+        return Err(bad("given more than once"));
+    }
+    let text = value.to_str().map_err(|_| bad("not visible ASCII"))?;
+    let key = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(bad(&format!(
+            "{} characters, where 1 to {MAX_IDEMPOTENCY_KEY} are taken",
+            key.len()
+        )));
+    }
+    if !key.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) || key.contains('"') {
+        return Err(bad(
+            "not visible ASCII (tabs and quotes inside are not taken)",
+        ));
+    }
+    if key.starts_with(' ') || key.ends_with(' ') {
+        return Err(bad("begins or ends with a space"));
+    }
+    Ok(Some(key.to_string()))
+}
+
 /// Whether `id` is of the form [`new_id`] makes: 32 hex digits (job ids made before UUIDs were
 /// 128 hashed bits in the same form).
 pub(super) fn is_id(id: &str) -> bool {

@@ -5,7 +5,10 @@ use super::extract::*;
 use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::jobs::JobRequest;
-use crate::store::{run_pages, JobInfo, JobStatus, JobStore, PgStore, StoreError, PAGE_ROWS};
+use crate::store::{
+    run_pages, Inserted, JobInfo, JobStatus, JobStore, KeyedJob, NewJob, PgStore, Purged,
+    StoreError, PAGE_ROWS,
+};
 use crate::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -38,14 +41,23 @@ pub struct JobResult {
 }
 
 /// Submit a batch job: scenarios (inline or from a generator) x policies x replicates with
-/// perturbations. Answers `202` once the job is durably stored.
+/// perturbations. Answers `202` once the job is durably stored. With an `Idempotency-Key`
+/// header, a retry of the same request (same tenant, same key, same body) stores nothing and
+/// answers `200` with the job the key names and `Idempotent-Replayed: true`; the key with
+/// another body is a `422`. A key is kept as long as its job (a purge frees it).
 #[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters (spaces inside allowed), unique per tenant: a retried submission stores one job")),
     responses(
         (status = 202, description = "Stored and queued", body = Accepted,
             headers(("Location" = String, description = "The job's status URL, /v1/jobs/{id}"))),
+        (status = 200, description = "A retry: the job stored before under this Idempotency-Key, in its status now", body = Accepted,
+            headers(("Location" = String, description = "The job's status URL, /v1/jobs/{id}"),
+                ("Idempotent-Replayed" = String, description = "true"))),
+        (status = 400, description = "A malformed Idempotency-Key", body = ErrorBody),
         BodyRejected,
         Unauthorized,
-        (status = 422, description = "Invalid job", body = ErrorBody),
+        (status = 422, description = "Invalid job, or an Idempotency-Key used for another request", body = ErrorBody),
         (status = 429, description = "Queue full; see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn submit_job(
@@ -53,6 +65,7 @@ pub(super) async fn submit_job(
     Tenant(tenant): Tenant,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let key = idempotency_key(req.headers())?;
     let (request, share): (JobRequest, _) = json_body_held(&st, req).await?;
     // Off the runtime: inline scenarios are validated, under each policy too, within the
     // body's share of the decode budget.
@@ -66,27 +79,120 @@ pub(super) async fn submit_job(
     if st.queue.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(InternalError::ShuttingDown.into());
     }
+    let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
+    let id = new_id();
+    let job = Submitted {
+        id,
+        tenant,
+        spec,
+        total: total as i64,
+        key,
+    };
     if let Some(store) = st.replicated.clone() {
-        return submit_shared(&st, store, request, tenant, total).await;
+        return submit_shared(&st, store, job).await;
     }
     if !st.queue.try_reserve() {
+        // A retry of a stored job is answered as one, full queue or not.
+        if let Some(key) = job.key.clone() {
+            let (store, t, spec) = (st.store.clone(), job.tenant.clone(), job.spec.clone());
+            if let Some(held) = blocking(move || store.keyed_job(&t, &key, &spec)).await?? {
+                return keyed_answer(&st, &job, held).await;
+            }
+        }
         return Err(queue_full(st.queue.capacity));
     }
-    let id = new_id();
-    let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
     let store = st.store.clone();
-    let (jid, t) = (id.clone(), tenant.clone());
-    let stored = blocking(move || store.insert_job(&jid, &t, &spec, total as i64))
+    let submitted = job.clone();
+    let stored = blocking(move || store.insert_job(&submitted.as_new()))
         .await
         .and_then(|r| r.map_err(ApiError::from));
-    if let Err(e) = stored {
-        st.queue.release();
-        return Err(e);
+    match stored {
+        Ok(Inserted::Stored) => {
+            st.queue.push_reserved(job.id.clone());
+            tracing::info!(job = %job.id, tenant = job.tenant, total, "job accepted");
+            Ok(accepted(job.id, total))
+        }
+        Ok(Inserted::Keyed(held)) => {
+            st.queue.release();
+            keyed_answer(&st, &job, held).await
+        }
+        Ok(Inserted::QueueFull) => {
+            st.queue.release();
+            Err(queue_full(st.queue.capacity))
+        }
+        Err(e) => {
+            st.queue.release();
+            Err(e)
+        }
     }
-    st.queue.push_reserved(id.clone());
-    tracing::info!(job = %id, tenant, total, "job accepted");
-    Ok(accepted(id, total))
 }
+
+/// A submission on its way to the store.
+#[derive(Clone)]
+struct Submitted {
+    id: String,
+    tenant: String,
+    spec: String,
+    total: i64,
+    key: Option<String>,
+}
+
+impl Submitted {
+    fn as_new(&self) -> NewJob<'_> {
+        NewJob {
+            id: &self.id,
+            tenant: &self.tenant,
+            spec: &self.spec,
+            total: self.total,
+            key: self.key.as_deref(),
+        }
+    }
+}
+
+/// The answer to a submission whose idempotency key names a stored job: that job, as it is
+/// now, when the request is the same (a retry); a `422` when it is another request.
+async fn keyed_answer(
+    st: &AppState,
+    job: &Submitted,
+    held: KeyedJob,
+) -> Result<Response, ApiError> {
+    let key = job.key.as_deref().unwrap_or_default();
+    if !held.same_request {
+        return Err(UserError::new(
+            Code::IdempotencyKeyReused,
+            format!(
+                "Idempotency-Key {key:?} was used for job {} with another request; use a new key for a new job",
+                held.id
+            ),
+        )
+        .with_details(vec![serde_json::json!({
+            "table": "headers", "row": null, "field": "Idempotency-Key",
+            "message": format!("used for job {} with another request", held.id),
+        })])
+        .into());
+    }
+    let info = load_job(st, &held.id, &job.tenant).await?;
+    tracing::info!(job = %info.id, tenant = job.tenant, "job submission replayed (Idempotency-Key)");
+    Ok((
+        StatusCode::OK,
+        [
+            (header::LOCATION, format!("/v1/jobs/{}", info.id)),
+            (
+                header::HeaderName::from_static(REPLAYED_HEADER),
+                "true".to_string(),
+            ),
+        ],
+        Json(Accepted {
+            id: info.id,
+            status: info.status,
+            total: info.progress.total as usize,
+        }),
+    )
+        .into_response())
+}
+
+/// Set on the `200` answer to a retried submission (the IETF draft's name).
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 fn queue_full(capacity: usize) -> ApiError {
     UserError::new(
@@ -113,27 +219,26 @@ fn accepted(id: String, total: usize) -> Response {
 
 /// A job on the store replicas share: stored (durably, with one lease row per run) and left
 /// for the replicas' runners to claim; the bound is on the jobs queued in the store, counted
-/// in the transaction that stores the job (one step across replicas).
+/// in the transaction that stores the job (one step across replicas), after the look-up of its
+/// idempotency key (a retry is answered whatever the queue holds).
 async fn submit_shared(
     st: &AppState,
     store: Arc<PgStore>,
-    request: JobRequest,
-    tenant: String,
-    total: usize,
+    job: Submitted,
 ) -> Result<Response, ApiError> {
-    let id = new_id();
-    let spec = serde_json::to_string(&request).map_err(InternalError::from)?;
-    let (jid, t) = (id.clone(), tenant.clone());
     let capacity = st.queue.capacity;
-    let stored = blocking(move || {
-        store.insert_job_within(&jid, &t, &spec, total as i64, Some(capacity as i64))
-    })
-    .await??;
-    if !stored {
-        return Err(queue_full(capacity));
+    let submitted = job.clone();
+    let stored =
+        blocking(move || store.insert_job_within(&submitted.as_new(), Some(capacity as i64)))
+            .await??;
+    match stored {
+        Inserted::Stored => {
+            tracing::info!(job = %job.id, tenant = job.tenant, total = job.total, "job accepted");
+            Ok(accepted(job.id, job.total as usize))
+        }
+        Inserted::Keyed(held) => keyed_answer(st, &job, held).await,
+        Inserted::QueueFull => Err(queue_full(capacity)),
     }
-    tracing::info!(job = %id, tenant, total, "job accepted");
-    Ok(accepted(id, total))
 }
 
 pub(super) async fn load_job(st: &AppState, id: &str, tenant: &str) -> Result<JobInfo, ApiError> {
@@ -199,30 +304,64 @@ pub(super) async fn job_status(
     Ok(Json(load_job(&st, &id, &tenant).await?))
 }
 
-/// Cancel a queued or running job (cooperatively: runs in flight finish first).
-#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")),
+/// `DELETE /v1/jobs/{id}`'s query.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct DeleteQuery {
+    /// `true`: delete a finished job (done, failed or cancelled) with its runs and result, and
+    /// free its idempotency key. Without it the call is a cancel, so a retried cancel never
+    /// deletes anything.
+    #[serde(default)]
+    purge: bool,
+}
+
+/// Cancel a queued or running job (cooperatively: runs in flight finish first), or with
+/// `?purge=true` delete a finished one.
+#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path, description = "Job id"), DeleteQuery),
     responses((status = 200, description = "Cancelled", body = JobInfo),
+        (status = 204, description = "Purged: the job, its runs and its result are deleted"),
+        (status = 400, description = "A malformed or unknown query parameter", body = ErrorBody),
         Unauthorized,
         NoSuchJob,
-        (status = 409, description = "The job had already finished", body = ErrorBody)))]
+        (status = 409, description = "A cancel of a job that had already finished (job_finished), or a purge of one still queued or running (job_unfinished)", body = ErrorBody)))]
 pub(super) async fn cancel_job(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
-) -> Result<Json<JobInfo>, ApiError> {
+    query: Result<axum::extract::Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| UserError::new(Code::BadQuery, format!("query: {}", e.body_text())))?;
     check_id(&id, "job")?;
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());
+    if q.purge {
+        return match blocking(move || store.purge(&jid, &t)).await?? {
+            Purged::Deleted => {
+                tracing::info!(job = %id, tenant, "job purged");
+                Ok(StatusCode::NO_CONTENT.into_response())
+            }
+            Purged::NotFound => Err(UserError::not_found("job").into()),
+            Purged::Unfinished(status) => Err(UserError::new(
+                Code::JobUnfinished,
+                format!("the job is {status}: cancel it (DELETE without ?purge) before purging it"),
+            )
+            .into()),
+        };
+    }
     let status = blocking(move || store.cancel(&jid, &t)).await??;
     match status {
         None => Err(UserError::not_found("job").into()),
         Some(JobStatus::Cancelled) => {
             st.queue.cancel(&id);
-            Ok(Json(load_job(&st, &id, &tenant).await?))
+            Ok(Json(load_job(&st, &id, &tenant).await?).into_response())
         }
         Some(other) => Err(UserError::new(
             Code::JobFinished,
-            format!("the job is {other} and can no longer be cancelled"),
+            format!(
+                "the job is {other} and can no longer be cancelled (DELETE ?purge=true deletes it)"
+            ),
         )
         .into()),
     }
@@ -311,6 +450,7 @@ pub(super) async fn job_result(
         Ok::<_, StoreError>((first, provenance))
     })
     .await??;
+    let expected = usize::try_from(job.progress.done).unwrap_or(0);
     let content_type = match wanted {
         Wanted::Json => "application/json",
         Wanted::Arrow => ARROW_STREAM,
@@ -323,6 +463,7 @@ pub(super) async fn job_result(
         // (its key is the job and run index), and a replica stores no run of a job that is
         // no longer queued or running.
         let pages = std::iter::once(Ok(first.rows)).chain(run_pages(&*store, &id, first.next));
+        let pages = WholePages::new(pages, expected, &id);
         write_result(&id, pages, wanted, provenance, out)
     });
     Ok((
@@ -333,6 +474,52 @@ pub(super) async fn job_result(
         body,
     )
         .into_response())
+}
+
+/// A finished job's pages of runs, ending in an error when they hold fewer rows than
+/// `expected` (the runs the job had when its download began: a finished job's runs do not
+/// change, unless it is purged while read). A shorter table must not pass for the whole one:
+/// the error aborts the transfer.
+struct WholePages<I> {
+    pages: I,
+    seen: usize,
+    expected: usize,
+    job: String,
+    ended: bool,
+}
+
+impl<I> WholePages<I> {
+    fn new(pages: I, expected: usize, job: &str) -> Self {
+        WholePages {
+            pages,
+            seen: 0,
+            expected,
+            job: job.to_string(),
+            ended: false,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<Vec<RunRow>, StoreError>>> Iterator for WholePages<I> {
+    type Item = Result<Vec<RunRow>, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let page = self.pages.next();
+        match &page {
+            Some(Ok(rows)) => self.seen += rows.len(),
+            Some(Err(_)) => self.ended = true,
+            None => {
+                self.ended = true;
+                if self.seen < self.expected {
+                    return Some(Err(StoreError::JobGone(self.job.clone())));
+                }
+            }
+        }
+        page
+    }
 }
 
 /// The job's status beside its result: `done`, or `cancelled` and `failed` for the runs they

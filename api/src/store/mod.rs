@@ -67,6 +67,9 @@ pub struct JobInfo {
 pub struct Progress {
     pub done: i64,
     pub total: i64,
+    /// Runs done whose row is an `error` (the run failed; the job goes on): a job `done` with
+    /// errors says so here without a download of its table.
+    pub errors: i64,
 }
 
 pub fn now_ms() -> i64 {
@@ -119,6 +122,9 @@ pub enum StoreError {
     /// was written.
     #[error("session {0} was deleted")]
     SessionGone(String),
+    /// The job's rows went (it was purged) while its result was read.
+    #[error("job {0} was purged while its result was read")]
+    JobGone(String),
     /// A JSON column that does not read back (written by something else, or damaged).
     #[error("{what}: {source}")]
     Json {
@@ -183,8 +189,18 @@ pub trait JobStore: Send + Sync {
     fn kind(&self) -> StoreKind;
     /// Can the store be reached now (`/healthz`)?
     fn check(&self) -> Result<(), StoreError>;
-    /// Store a new job, durably, as `queued`.
-    fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError>;
+    /// Store a new job, durably, as `queued`, unless its tenant holds its idempotency key
+    /// already (then nothing is stored and the job holding the key is answered).
+    fn insert_job(&self, job: &NewJob) -> Result<Inserted, StoreError>;
+    /// The tenant's job submitted with idempotency key `key`, compared with `spec`.
+    fn keyed_job(
+        &self,
+        tenant: &str,
+        key: &str,
+        spec: &str,
+    ) -> Result<Option<KeyedJob>, StoreError>;
+    /// Delete a finished job of this tenant with its runs (and its result file).
+    fn purge(&self, id: &str, tenant: &str) -> Result<Purged, StoreError>;
     /// The request a job was submitted with (its JSON as stored); `None` for an unknown id.
     fn request(&self, id: &str) -> Result<Option<String>, StoreError>;
     /// The job as its tenant sees it; `None` for an unknown id or another tenant's job.
@@ -213,6 +229,61 @@ pub trait JobStore: Send + Sync {
     /// Where a finished job's Parquet result was written, when the store keeps files (the
     /// SQLite store); `None`: the result is built from the rows on request.
     fn result_file(&self, id: &str) -> Option<PathBuf>;
+}
+
+/// A job as [`JobStore::insert_job`] stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewJob<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    /// The request, as JSON written by `serde_json` from the parsed request: the same
+    /// request gives the same text, which is how a retry is told from a reuse of its key.
+    pub spec: &'a str,
+    pub total: i64,
+    /// The `Idempotency-Key` it was submitted with: unique per tenant.
+    pub key: Option<&'a str>,
+}
+
+impl<'a> NewJob<'a> {
+    /// A job without an idempotency key.
+    pub fn new(id: &'a str, tenant: &'a str, spec: &'a str, total: i64) -> NewJob<'a> {
+        NewJob {
+            id,
+            tenant,
+            spec,
+            total,
+            key: None,
+        }
+    }
+}
+
+/// What [`JobStore::insert_job`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Stored,
+    /// The tenant's job holding the key; nothing was stored.
+    Keyed(KeyedJob),
+    /// The store's bound on queued jobs was reached (the bound is kept by the store only
+    /// across replicas); nothing was stored.
+    QueueFull,
+}
+
+/// The job an idempotency key was used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedJob {
+    pub id: String,
+    /// Submitted with the very request given now (a retry), not another one.
+    pub same_request: bool,
+}
+
+/// What [`JobStore::purge`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purged {
+    Deleted,
+    /// No such job for this tenant.
+    NotFound,
+    /// The job is queued or running: cancel it first.
+    Unfinished(JobStatus),
 }
 
 /// Runs per page of a job's result (`GET /v1/jobs/{id}/result` reads and sends one page at a

@@ -17,10 +17,12 @@
 //!   the session actors, like SQLite's); each drives its query on the service's runtime.
 
 use super::{
-    json_error, now_ms, JobInfo, JobStatus, JobStore, LogEntry, LogRow, Owner, PlanChange,
-    Progress, Renewal, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
+    json_error, now_ms, Inserted, JobInfo, JobStatus, JobStore, KeyedJob, LogEntry, LogRow, NewJob,
+    Owner, PlanChange, Progress, Purged, Renewal, RunPage, SessionListed, SessionLog, StoreError,
+    StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
+use commonsnet_engine::Status;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::future::Future;
 use std::path::PathBuf;
@@ -89,6 +91,16 @@ const MIGRATIONS: &[&str] = &[
         ADD COLUMN solve_ms_total DOUBLE PRECISION NOT NULL DEFAULT 0;
     UPDATE jobs SET done = r.n, solve_ms_total = r.solve
         FROM (SELECT job, COUNT(*) AS n, SUM(solve_ms) AS solve FROM runs GROUP BY job) r
+        WHERE jobs.id = r.job;",
+    // 4: the `Idempotency-Key` a job was submitted with, unique per tenant; the count of its
+    // runs whose row is an error, kept with its runs as `done` is.
+    "
+    ALTER TABLE jobs ADD COLUMN idem_key TEXT;
+    CREATE UNIQUE INDEX jobs_by_key ON jobs (tenant, idem_key) WHERE idem_key IS NOT NULL;
+    ALTER TABLE jobs ADD COLUMN errors BIGINT NOT NULL DEFAULT 0;
+    UPDATE jobs SET errors = r.n
+        FROM (SELECT job, COUNT(*) AS n FROM runs WHERE row::jsonb->>'status' = 'error'
+              GROUP BY job) r
         WHERE jobs.id = r.job;",
 ];
 
@@ -458,10 +470,12 @@ impl PgStore {
             if inserted == 1 {
                 // The job's counters (its progress and solver time, as listed), kept with
                 // its runs in this transaction.
+                let error = i64::from(row.status == Status::Error);
                 tx.execute(
-                    "UPDATE jobs SET done = done + 1, solve_ms_total = solve_ms_total + $2
+                    "UPDATE jobs SET done = done + 1, solve_ms_total = solve_ms_total + $2,
+                         errors = errors + $3
                      WHERE id = $1",
-                    &[&id, &solve_ms],
+                    &[&id, &solve_ms, &error],
                 )
                 .await?;
             }
@@ -514,15 +528,17 @@ impl PgStore {
     /// concurrent submits on several replicas cannot all see room for one more.
     pub fn insert_job_within(
         &self,
-        id: &str,
-        tenant: &str,
-        spec: &str,
-        total: i64,
+        job: &NewJob,
         max_queued: Option<i64>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Inserted, StoreError> {
         self.block(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
+            if let Some(key) = job.key {
+                if let Some(held) = Self::keyed(&*tx, job.tenant, key, job.spec).await? {
+                    return Ok(Inserted::Keyed(held));
+                }
+            }
             if let Some(max) = max_queued {
                 tx.execute("SELECT pg_advisory_xact_lock(7411000002)", &[])
                     .await?;
@@ -534,25 +550,62 @@ impl PgStore {
                     .await?
                     .get(0);
                 if queued >= max {
-                    return Ok(false);
+                    return Ok(Inserted::QueueFull);
+                }
+            }
+            // A submission with the same key committed since the look-up above: it waits for
+            // that transaction and stores nothing; the key's job is answered instead.
+            let stored = tx
+                .execute(
+                    &format!(
+                        "INSERT INTO jobs (id, tenant, spec, status, total, created_ms, idem_key)
+                         VALUES ($1, $2, $3, $4, $5, {DB_NOW}, $6)
+                         ON CONFLICT (tenant, idem_key) WHERE idem_key IS NOT NULL DO NOTHING"
+                    ),
+                    &[
+                        &job.id,
+                        &job.tenant,
+                        &job.spec,
+                        &JobStatus::Queued,
+                        &job.total,
+                        &job.key,
+                    ],
+                )
+                .await?;
+            if stored == 0 {
+                if let Some(key) = job.key {
+                    if let Some(held) = Self::keyed(&*tx, job.tenant, key, job.spec).await? {
+                        return Ok(Inserted::Keyed(held));
+                    }
                 }
             }
             tx.execute(
-                &format!(
-                    "INSERT INTO jobs (id, tenant, spec, status, total, created_ms)
-                     VALUES ($1, $2, $3, $4, $5, {DB_NOW})"
-                ),
-                &[&id, &tenant, &spec, &JobStatus::Queued, &total],
-            )
-            .await?;
-            tx.execute(
                 "INSERT INTO run_leases (job, idx) SELECT $1, g FROM generate_series(0::bigint, $2::bigint - 1) g",
-                &[&id, &total],
+                &[&job.id, &job.total],
             )
             .await?;
             tx.commit().await?;
-            Ok(true)
+            Ok(Inserted::Stored)
         })
+    }
+
+    /// The tenant's job holding idempotency key `key`, compared with the request `spec`.
+    async fn keyed(
+        client: &impl tokio_postgres::GenericClient,
+        tenant: &str,
+        key: &str,
+        spec: &str,
+    ) -> Result<Option<KeyedJob>, StoreError> {
+        let row = client
+            .query_opt(
+                "SELECT id, spec FROM jobs WHERE tenant = $1 AND idem_key = $2",
+                &[&tenant, &key],
+            )
+            .await?;
+        Ok(row.map(|r| KeyedJob {
+            id: r.get(0),
+            same_request: r.get::<_, &str>(1) == spec,
+        }))
     }
 
     /// A job that cannot run (its request no longer makes a batch): failed, its leases gone.
@@ -668,7 +721,7 @@ impl PgStore {
     /// Selected with the database's clock (`DB_NOW`) after them, which a running job's
     /// elapsed time is measured to: its start is on that clock too.
     const JOB_COLUMNS: &'static str = "id, tenant, status, total, error, created_ms, started_ms,
-        finished_ms, attempts, done, solve_ms_total, max_parallel_runs";
+        finished_ms, attempts, done, solve_ms_total, max_parallel_runs, errors";
 
     async fn job_info(
         client: &deadpool_postgres::Client,
@@ -690,7 +743,7 @@ impl PgStore {
     fn job_row(r: &tokio_postgres::Row) -> (String, JobInfo) {
         let started_ms: Option<i64> = r.get(6);
         let finished_ms: Option<i64> = r.get(7);
-        let db_now: i64 = r.get(12);
+        let db_now: i64 = r.get(13);
         (
             r.get(1),
             JobInfo {
@@ -699,6 +752,7 @@ impl PgStore {
                 progress: Progress {
                     done: r.get(9),
                     total: r.get(3),
+                    errors: r.get(12),
                 },
                 error: r.get(4),
                 created_ms: r.get(5),
@@ -727,9 +781,47 @@ impl JobStore for PgStore {
         })
     }
 
-    fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError> {
-        self.insert_job_within(id, tenant, spec, total, None)
-            .map(|_| ())
+    fn insert_job(&self, job: &NewJob) -> Result<Inserted, StoreError> {
+        self.insert_job_within(job, None)
+    }
+
+    fn keyed_job(
+        &self,
+        tenant: &str,
+        key: &str,
+        spec: &str,
+    ) -> Result<Option<KeyedJob>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            Self::keyed(&**client, tenant, key, spec).await
+        })
+    }
+
+    /// Delete a finished job with its runs (and any lease row left) in one transaction; the
+    /// job's row is locked first, as a run's completion locks it.
+    fn purge(&self, id: &str, tenant: &str) -> Result<Purged, StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let status: Option<JobStatus> = tx
+                .query_opt(
+                    "SELECT status FROM jobs WHERE id = $1 AND tenant = $2 FOR UPDATE",
+                    &[&id, &tenant],
+                )
+                .await?
+                .map(|r| r.get(0));
+            match status {
+                None => return Ok(Purged::NotFound),
+                Some(s) if s.is_unfinished() => return Ok(Purged::Unfinished(s)),
+                Some(_) => {}
+            }
+            tx.execute(DELETE_JOB_LEASES, &[&id]).await?;
+            tx.execute("DELETE FROM runs WHERE job = $1", &[&id])
+                .await?;
+            tx.execute("DELETE FROM jobs WHERE id = $1", &[&id]).await?;
+            tx.commit().await?;
+            Ok(Purged::Deleted)
+        })
     }
 
     fn request(&self, id: &str) -> Result<Option<String>, StoreError> {

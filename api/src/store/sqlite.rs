@@ -9,10 +9,12 @@
 //! (counted in `crashes`).
 
 use super::{
-    json_error, now_ms, with_elapsed, JobInfo, JobStatus, JobStore, LogEntry, LogRow, PlanChange,
-    Progress, RunPage, SessionListed, SessionLog, StoreError, StoreKind,
+    json_error, now_ms, with_elapsed, Inserted, JobInfo, JobStatus, JobStore, KeyedJob, LogEntry,
+    LogRow, NewJob, PlanChange, Progress, Purged, RunPage, SessionListed, SessionLog, StoreError,
+    StoreKind,
 };
 use commonsnet_engine::batch::RunRow;
+use commonsnet_engine::Status;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{HookResult, Migrations, M};
 use std::path::{Path, PathBuf};
@@ -75,6 +77,15 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             "ALTER TABLE jobs ADD COLUMN done_at_start INTEGER NOT NULL DEFAULT 0;
              UPDATE jobs SET done_at_start = done;",
         ),
+        // 5: the `Idempotency-Key` a job was submitted with, unique per tenant; the count of
+        // its runs whose row is an error, kept with its runs as `done` is.
+        M::up(
+            "ALTER TABLE jobs ADD COLUMN idem_key TEXT;
+             CREATE UNIQUE INDEX jobs_by_key ON jobs(tenant, idem_key) WHERE idem_key IS NOT NULL;
+             ALTER TABLE jobs ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
+             UPDATE jobs SET errors = (SELECT COUNT(*) FROM runs
+                 WHERE job = jobs.id AND json_extract(row, '$.status') = 'error');",
+        ),
     ])
 });
 
@@ -113,7 +124,7 @@ pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
 
 /// A job's row as `JobInfo` reads it (`job_row`), its counters included.
 const JOB_COLUMNS: &str = "id, tenant, status, total, error, created_ms, started_ms, finished_ms,
-    attempts, done, solve_ms_total, max_parallel_runs";
+    attempts, done, solve_ms_total, max_parallel_runs, errors";
 
 /// The owner and `JobInfo` of a row of `JOB_COLUMNS`.
 fn job_row(r: &rusqlite::Row) -> rusqlite::Result<(String, JobInfo)> {
@@ -125,6 +136,7 @@ fn job_row(r: &rusqlite::Row) -> rusqlite::Result<(String, JobInfo)> {
             progress: Progress {
                 done: r.get(9)?,
                 total: r.get(3)?,
+                errors: r.get(12)?,
             },
             error: r.get(4)?,
             created_ms: r.get(5)?,
@@ -290,9 +302,10 @@ impl SqliteJobs {
         if inserted == 1 {
             // The job's counters, kept with its runs (`GET /v1/jobs` reads them alone).
             tx.execute(
-                "UPDATE jobs SET done = done + 1, solve_ms_total = solve_ms_total + ?2
+                "UPDATE jobs SET done = done + 1, solve_ms_total = solve_ms_total + ?2,
+                     errors = errors + ?3
                  WHERE id = ?1",
-                params![id, solve_ms],
+                params![id, solve_ms, row.status == Status::Error],
             )?;
         }
         tx.commit()?;
@@ -305,14 +318,94 @@ impl SqliteJobs {
     }
 }
 
+/// The tenant's job holding idempotency key `key`, compared with the request `spec`.
+fn keyed(
+    conn: &Connection,
+    tenant: &str,
+    key: &str,
+    spec: &str,
+) -> Result<Option<KeyedJob>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, spec FROM jobs WHERE tenant = ?1 AND idem_key = ?2",
+            params![tenant, key],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?
+        .map(|(id, stored)| KeyedJob {
+            id,
+            same_request: stored == spec,
+        }))
+}
+
 impl JobStore for SqliteJobs {
-    /// Store a new job, durably, as `queued`.
-    fn insert_job(&self, id: &str, tenant: &str, spec: &str, total: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, tenant, spec, JobStatus::Queued, total, now_ms()],
+    /// Store a new job, durably, as `queued`: the key's look-up and the insert in one
+    /// transaction under the connection's lock, so two submissions with one key store one job.
+    fn insert_job(&self, job: &NewJob) -> Result<Inserted, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(key) = job.key {
+            if let Some(held) = keyed(&tx, job.tenant, key, job.spec)? {
+                return Ok(Inserted::Keyed(held));
+            }
+        }
+        tx.execute(
+            "INSERT INTO jobs (id, tenant, spec, status, total, created_ms, idem_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                job.id,
+                job.tenant,
+                job.spec,
+                JobStatus::Queued,
+                job.total,
+                now_ms(),
+                job.key
+            ],
         )?;
-        Ok(())
+        tx.commit()?;
+        Ok(Inserted::Stored)
+    }
+
+    fn keyed_job(
+        &self,
+        tenant: &str,
+        key: &str,
+        spec: &str,
+    ) -> Result<Option<KeyedJob>, StoreError> {
+        keyed(&self.conn(), tenant, key, spec)
+    }
+
+    /// Delete a finished job, its runs and its result file. The rows go in one transaction;
+    /// the file after it (a file left by a failed removal is logged: no row points to it).
+    fn purge(&self, id: &str, tenant: &str) -> Result<Purged, StoreError> {
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            let status: Option<JobStatus> = tx
+                .query_row(
+                    "SELECT status FROM jobs WHERE id = ?1 AND tenant = ?2",
+                    params![id, tenant],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match status {
+                None => return Ok(Purged::NotFound),
+                Some(s) if s.is_unfinished() => return Ok(Purged::Unfinished(s)),
+                Some(_) => {}
+            }
+            tx.execute("DELETE FROM runs WHERE job = ?1", params![id])?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![id])?;
+            tx.commit()?;
+        }
+        let file = self.result_path(id);
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(job = id, file = %file.display(), error = %e,
+                    "a purged job's result file was not removed");
+            }
+            _ => {}
+        }
+        Ok(Purged::Deleted)
     }
 
     fn request(&self, id: &str) -> Result<Option<String>, StoreError> {
@@ -551,7 +644,7 @@ impl SessionLog for SqliteSessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::JobStore;
+    use crate::store::{JobStore, NewJob};
 
     /// The tables as the service wrote them before migrations were kept (its own
     /// `CREATE TABLE IF NOT EXISTS` at every start, `user_version` 0).
@@ -610,15 +703,20 @@ mod tests {
         Connection::open(dir.path().join("commonsnet.sqlite"))
             .unwrap()
             .execute(
-                "INSERT INTO runs (job, idx, row, solve_ms) VALUES ('j1', 0, '{}', 2.5)",
+                "INSERT INTO runs (job, idx, row, solve_ms) VALUES ('j1', 0, '{}', 2.5),
+                     ('j1', 1, '{\"status\": \"error\"}', 0.5)",
                 [],
             )
             .unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        // Migrated to the latest schema: 4 (3: the jobs' counters, filled from their runs).
-        assert_eq!(user_version(dir.path()), 4);
+        // Migrated to the latest schema: 5 (3: the jobs' counters, filled from their runs;
+        // 5: their error runs too).
+        assert_eq!(user_version(dir.path()), 5);
         let job = store.job("j1", Some("t")).unwrap().unwrap();
-        assert_eq!((job.progress.done, job.solve_ms_total), (1, 2.5));
+        assert_eq!(
+            (job.progress.done, job.progress.errors, job.solve_ms_total),
+            (2, 1, 3.0)
+        );
         assert_eq!(store.unfinished().unwrap(), ["j1"]);
         assert_eq!(
             store.mark_running("j1").unwrap(),
@@ -630,7 +728,7 @@ mod tests {
         // Opening again (a restart) is a no-op.
         drop(store);
         SqliteJobs::open(dir.path()).unwrap();
-        assert_eq!(user_version(dir.path()), 4);
+        assert_eq!(user_version(dir.path()), 5);
     }
 
     #[test]
@@ -649,7 +747,7 @@ mod tests {
     fn job_status_round_trips_through_sqlite_and_json() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        store.insert_job("j", "t", "{}", 1).unwrap();
+        store.insert_job(&NewJob::new("j", "t", "{}", 1)).unwrap();
         assert_eq!(store.spec("j").unwrap().unwrap().1, JobStatus::Queued);
         assert_eq!(store.cancel("j", "t").unwrap(), Some(JobStatus::Cancelled));
         assert_eq!(store.counts().unwrap(), [(JobStatus::Cancelled, 1)]);
@@ -710,7 +808,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
         let row = run_row;
-        store.insert_job("j", "t", "{}", 3).unwrap();
+        store.insert_job(&NewJob::new("j", "t", "{}", 3)).unwrap();
         store.insert_run("j", &row(0), 0, 1).unwrap();
         assert_eq!(store.cancel("j", "t").unwrap(), Some(JobStatus::Cancelled));
         store.insert_run("j", &row(1), 0, 1).unwrap();
@@ -727,7 +825,9 @@ mod tests {
         let store = SqliteJobs::open(dir.path()).unwrap();
         let row = run_row;
         for (job, runs) in [("j", &[3, 0, 4, 1, 2][..]), ("k", &[0, 1, 2, 3, 4, 5])] {
-            store.insert_job(job, "t", "{}", runs.len() as i64).unwrap();
+            store
+                .insert_job(&NewJob::new(job, "t", "{}", runs.len() as i64))
+                .unwrap();
             for &run in runs {
                 store.insert_run(job, &row(run), 0, 1).unwrap();
             }

@@ -260,13 +260,12 @@ pub fn usable_starts<'a>(
     let busy = n.duration_h.unwrap_or(0.0) + r.turnaround_h.unwrap_or(0.0);
     let ready = snap_time(ready);
     let until = r.available_until.map(snap_time);
-    let on_grid = |t: f64| n.starts(slot).any(|s| s == t);
     let now_start = now.map(snap_time).filter(|&t| {
         t == ready
             && n.earliest.unwrap_or(0.0) < t
             && n.deadline.is_some_and(|d| t <= d)
             && n.duration_h.is_some()
-            && !on_grid(t)
+            && !n.is_start(slot, t)
     });
     now_start
         .into_iter()

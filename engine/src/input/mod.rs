@@ -11,7 +11,7 @@
 //! issue per column naming the type.
 
 mod arrow;
-pub use arrow::numeric_cell;
+pub use arrow::{numeric_cell, MAX_SHARED_TEXT};
 mod json;
 mod validate;
 /// The most links a scenario may have (explicit or rule-built).

@@ -813,6 +813,16 @@ impl Validator {
                 self.push("scenario", None, Some("name".into()), NUL_TEXT.into());
                 None
             }
+            // Held as ids are: a 5 MB name was taken, and echoed in every answer's summary.
+            Some(Value::String(s)) if self.too_long(s) => {
+                self.push(
+                    "scenario",
+                    None,
+                    Some("name".into()),
+                    name_too_long(s.len()),
+                );
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
                 self.push(
@@ -1202,6 +1212,24 @@ mod tests {
         crate::scenario_from_value(&json!({"resources": rs, "needs": ns,
             "policy": {"max_distance_km": 3, "cross_community": false}}))
         .unwrap()
+    }
+
+    /// A scenario's name is held to the bound of ids (a 5 MB name was taken and echoed back
+    /// in the summary of every answer).
+    #[test]
+    fn a_scenario_name_is_held_to_the_bound_of_ids() {
+        let with_name = |name: String| {
+            crate::scenario_from_value(&json!({"name": name,
+                "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
+                "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}))
+        };
+        let err = with_name("n".repeat(MAX_NAME_BYTES + 1)).unwrap_err();
+        assert_eq!(err.issues.len(), 1, "{err}");
+        assert_eq!(err.issues[0].table, "scenario");
+        assert_eq!(err.issues[0].field.as_deref(), Some("name"));
+        assert_eq!(err.issues[0].message, name_too_long(MAX_NAME_BYTES + 1));
+        let ok = with_name("n".repeat(MAX_NAME_BYTES)).unwrap();
+        assert_eq!(ok.name.map(|n| n.len()), Some(MAX_NAME_BYTES));
     }
 
     /// Text holding U+0000 is refused where it stands (row and field), wherever a scenario

@@ -845,11 +845,8 @@ impl Session {
         tr: &mut BTreeSet<String>,
     ) {
         let ni = self.need_ix[&d.need];
-        self.open[ni] = (self.open[ni] - d.fraction).max(0.0);
-        if self.open[ni] < 1e-6 {
-            self.open[ni] = 0.0;
-        }
         self.dispatches.push(d.clone());
+        self.reopen(ni);
         let ri = self.res_ix[&d.resource];
         let before = self.residual[ri].clone();
         self.recompute_residual(ri);
