@@ -197,7 +197,7 @@ fn csv_cells_that_do_not_parse_name_line_and_column() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("needs[1].dem_beds: \"four\" is not a number (line 3) in needs.csv"),
+        e.contains("needs[1].dem_beds: \"four\" is not a finite number (line 3) in needs.csv"),
         "{e}"
     );
     std::fs::write(
@@ -499,7 +499,7 @@ fn a_tables_bad_cells_do_not_hide_its_other_problems() {
     let said: Vec<String> = e.issues.iter().map(ToString::to_string).collect();
     for want in [
         "needs[0].indivisible: \"maybe\" is not true or false (line 2) in needs.csv",
-        "needs[2].dem_beds: \"x\" is not a number (line 4) in needs.csv",
+        "needs[2].dem_beds: \"x\" is not a finite number (line 4) in needs.csv",
         "needs[1].priority",
         "needs[2].min_fill",
     ] {

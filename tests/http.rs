@@ -1202,6 +1202,27 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         json!([{"type": "need_withdrawn", "id": "c", "at": 17}]),
     );
     assert_eq!(r.status, 409, "the clock (18) survived the restart");
+    let overdue =
+        |s: &Server| get(s, &format!("/v1/sessions/{id}/plan"), None).json()["overdue"].clone();
+    assert_eq!(overdue(&s), json!([]));
+    // At 30, c's loan (20-24) is not back: listed overdue until its return is recorded.
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "need_withdrawn", "id": "b", "at": 30}]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        overdue(&s),
+        json!([{"need": "c", "resource": "d1", "end_h": 24.0, "late_h": 6.0}])
+    );
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "resource_returned", "id": "d1", "need": "c", "at": 31}]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(overdue(&s), json!([]));
 }
 
 /// `serve --warm-sessions`: a transportation session re-planned warm answers the same events

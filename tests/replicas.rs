@@ -226,6 +226,41 @@ fn a_session_fails_over_when_its_owner_is_sigkilled() {
     assert_eq!(plan_of(&c, &id), plan_of(&single, &sid));
 }
 
+/// A frozen owner (SIGSTOP: a stuck process, a paused VM) accepts the forwarded request and
+/// never answers; once its lease runs out the replica holding the request takes the session
+/// over and applies it (it waited the 120 s forward timeout and answered 503). The owner,
+/// woken, no longer holds the session: its answers are the new owner's.
+#[test]
+fn a_frozen_owner_is_taken_over_once_its_lease_runs_out() {
+    let Some((_pg, _url, [a, b])) = replicas_on_postgres() else {
+        return;
+    };
+    let id = session_with_teams(&a);
+    let r = events(&b, &id, json!([incident("i0", 45.01, 2, 1)]));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let signal = |sig: &str| {
+        let pid = a.child.id().to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("-STOP");
+    let batch = json!([incident("i1", 45.02, 3, 2)]);
+    let r = events(&b, &id, batch.clone());
+    signal("-CONT");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["seq"], 2);
+    // Woken, A forwards to B (503 while it finds out it lost the session): one plan, and
+    // the batch retried on A is not applied again.
+    let r = until_served(30, || events(&a, &id, batch.clone()));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["duplicates"], json!(["add-i1"]));
+    assert_eq!(r.json()["seq"], 2);
+    assert_eq!(plan_of(&a, &id), plan_of(&b, &id));
+}
+
 /// What one client of the restart test got accepted, and how often it was told to retry.
 #[derive(Default)]
 struct Accepted {
@@ -286,6 +321,7 @@ fn a_database_restart_under_load_loses_no_accepted_job_or_event() {
         let h = get(&replicas[0], "/healthz", None);
         assert_eq!(h.status, 503);
         assert_eq!(h.json()["store_ok"], false);
+        assert_eq!(h.header("retry-after"), Some("5"));
         std::thread::sleep(Duration::from_secs(2));
         pg.up();
         let end = Instant::now() + Duration::from_secs(30);
@@ -783,4 +819,84 @@ fn job_and_run_times_are_on_the_database_clock() {
         ),
     );
     assert_eq!(outside, "0", "runs outside their job's times");
+}
+
+/// `serve` with `args` (on a data folder of its own) that must refuse to start: its exit
+/// code 2 within 30 s, and its stderr.
+fn refused_start(args: &[&str]) -> String {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("serve {args:?} started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+    err
+}
+
+/// An `--advertise` other replicas could not connect to is refused at start (each was taken
+/// as given, and every request forwarded to that replica's sessions was a 503 "retry"): no
+/// database is reached for these.
+#[test]
+fn an_advertised_address_other_replicas_cannot_reach_is_refused() {
+    let store = "postgres://nobody@127.0.0.1:1/none";
+    for addr in [
+        "bad addr:1",
+        "127.0.0.1:8084/x",
+        "0.0.0.0:8084",
+        "127.0.0.1:0",
+        "127.0.0.1",
+    ] {
+        let err = refused_start(&["--store", store, "--advertise", addr]);
+        assert!(
+            err.contains(&format!("--advertise {addr}:")),
+            "{addr}: {err}"
+        );
+    }
+}
+
+/// One live replica per advertised address: a second one at the address of a replica that
+/// beats is refused (two took each other's sessions, and a withdrawn need was proposed
+/// again); a replica restarted at its killed predecessor's address starts once the dead one's
+/// beat runs out. A database whose schema is newer than the binary is refused too.
+#[test]
+fn one_live_replica_per_advertised_address_and_no_binary_older_than_the_schema() {
+    let Some((pg, url, [mut a])) = replicas_on_postgres() else {
+        return;
+    };
+    let addr = a.base.trim_start_matches("http://").to_string();
+    let lease = ["--store", url.as_str(), "--lease-s", "1"];
+    let mut args = lease.to_vec();
+    args.extend(["--advertise", addr.as_str()]);
+    let err = refused_start(&args);
+    assert!(err.contains("is alive at this address"), "{err}");
+    assert!(a.alive());
+    // Killed, then restarted at once on the same address: it starts.
+    a.kill();
+    let mut extra = vec!["--job-threads", "1"];
+    extra.extend(args.iter().copied());
+    let b = Server::in_temp_dir(&extra);
+    assert_eq!(get(&b, "/healthz", None).status, 200);
+    drop(b);
+    // A schema from a newer binary.
+    pg.sql(&url, "INSERT INTO commonsnet_migrations VALUES (99, 0)");
+    let err = refused_start(&lease);
+    assert!(err.contains("newer than this binary"), "{err}");
 }

@@ -408,6 +408,7 @@ fn random_batch(rng: &mut SplitMix64, s: &Session, next: &mut usize) -> Value {
 #[test]
 fn timed_session_plan_equals_from_scratch_at_the_clock() {
     let mut conflicts_seen = 0;
+    let mut overdue_seen = 0;
     let mut late_returns = 0;
     for seed in 0..40u64 {
         let mut rng = SplitMix64::new(seed);
@@ -537,6 +538,7 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
             }
             assert_same(&s, &ctx);
             assert_within_capacity(&s, &ctx);
+            overdue_seen += assert_overdue(&s, &ctx);
         }
         // Replaying the log (clock moves included) rebuilds the same state and plan.
         let mut r = Session::new(&init).unwrap();
@@ -551,6 +553,27 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
     }
     assert!(late_returns > 0, "no late return exercised");
     assert!(conflicts_seen > 0, "no conflict exercised");
+    assert!(overdue_seen > 0, "no overdue booking exercised");
+}
+
+/// The bookings the session lists as overdue are, by the naive reading: the active ones whose
+/// end is before the clock, less those in conflict (listed there instead). How many it lists.
+fn assert_overdue(s: &Session, ctx: &str) -> usize {
+    let conflicts = naive_conflicts(s);
+    let naive: Vec<&Dispatch> = match s.clock() {
+        None => Vec::new(),
+        Some(now) => s
+            .dispatches()
+            .iter()
+            .filter(|d| d.active && d.end_h.is_some_and(|end| end < now))
+            .filter(|d| {
+                let key = |bs: f64| (d.need.clone(), d.resource.clone(), bs.to_bits());
+                !d.start_h.is_some_and(|bs| conflicts.contains(&key(bs)))
+            })
+            .collect(),
+    };
+    assert_eq!(s.overdue(), naive, "{ctx}: overdue bookings");
+    naive.len()
 }
 
 fn events(v: Value) -> Vec<Event> {

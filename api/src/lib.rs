@@ -125,6 +125,10 @@ pub enum ServeError {
     DataInUse(PathBuf),
     #[error("listening on {0}, which other replicas cannot reach: give --advertise HOST:PORT")]
     Advertise(SocketAddr),
+    #[error("--advertise {addr}: {message}")]
+    AdvertiseInvalid { addr: String, message: String },
+    #[error("--advertise {addr}: replica {replica} is alive at this address; give each replica its own --advertise (two at one address take each other's sessions)")]
+    AdvertiseTaken { addr: String, replica: String },
     #[error("store {url}: {source}")]
     Postgres { url: String, source: StoreError },
     #[error("cannot listen on {addr}: {source}")]
@@ -263,6 +267,77 @@ impl jobs::RunObserver for MetricsObserver {
     }
 }
 
+/// An `--advertise` other replicas can connect to: `HOST:PORT` that resolves (within 5 s),
+/// to no unspecified address and no port 0. A bad one was taken as given, and every request
+/// other replicas forwarded to this one's sessions was a 503 "retry" for as long as it lived.
+async fn check_advertise(addr: &str) -> Result<(), ServeError> {
+    let invalid = |message: String| ServeError::AdvertiseInvalid {
+        addr: addr.to_string(),
+        message,
+    };
+    let found = tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host(addr))
+        .await
+        .map_err(|_| invalid("did not resolve within 5 s".into()))?
+        .map_err(|e| invalid(format!("not a HOST:PORT that resolves ({e})")))?
+        .collect::<Vec<_>>();
+    if found.is_empty() {
+        return Err(invalid("resolves to no address".into()));
+    }
+    if let Some(bad) = found
+        .iter()
+        .find(|a| a.ip().is_unspecified() || a.port() == 0)
+    {
+        return Err(invalid(format!(
+            "resolves to {bad}, which other replicas cannot connect to"
+        )));
+    }
+    Ok(())
+}
+
+/// Start only where no other live replica advertises this replica's address. One that is
+/// found may be this replica's previous life (killed, restarted at once): its heartbeat then
+/// runs out within the lease, so the start waits for it, and refuses once that replica beats
+/// again (it is alive).
+async fn one_replica_at(
+    store: &Arc<store::PgStore>,
+    pg: &store::PgSettings,
+) -> Result<(), ServeError> {
+    let pg_err = |source| ServeError::Postgres {
+        url: pg.url.clone(),
+        source,
+    };
+    let mut first: Option<(String, std::time::Instant)> = None;
+    loop {
+        let (s, addr) = (store.clone(), pg.advertise.clone());
+        let live = tokio::task::spawn_blocking(move || s.live_replica_at(&addr))
+            .await
+            .map_err(|e| ServeError::Server(std::io::Error::other(e)))?
+            .map_err(pg_err)?;
+        let Some((replica, left_ms)) = live else {
+            return Ok(());
+        };
+        let until =
+            std::time::Instant::now() + Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+        match &first {
+            // Renewed since it was first seen: alive.
+            Some((seen, deadline)) if *seen == replica => {
+                if until > *deadline + Duration::from_millis(50) {
+                    return Err(ServeError::AdvertiseTaken {
+                        addr: pg.advertise.clone(),
+                        replica,
+                    });
+                }
+            }
+            _ => {
+                tracing::info!(replica, addr = %pg.advertise,
+                    "another replica beat at this address: waiting for its lease to run out");
+                first = Some((replica, until));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Set once the server has printed where it listens (the job runner's injected aborts wait
 /// for it, so a test reads the line before the process dies).
 pub(crate) static LISTENING: std::sync::atomic::AtomicBool =
@@ -287,6 +362,8 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
                 return Err(ServeError::Advertise(local));
             }
             pg.advertise = local.to_string();
+        } else {
+            check_advertise(&pg.advertise).await?;
         }
     }
     let tenants = match &config.tokens_file {
@@ -369,6 +446,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
                 source,
             };
             let store = Arc::new(store::PgStore::open(pg.clone()).await.map_err(pg_err)?);
+            one_replica_at(&store, pg).await?;
             let sessions = Arc::new(sessions::SessionHub::new(store.clone(), config.sessions));
             let runner = replicas::LeasedRunner {
                 store: store.clone(),

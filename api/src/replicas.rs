@@ -350,6 +350,25 @@ pub enum Unreachable {
     Failed(Response),
 }
 
+/// Resolves once the lease of session `id` held at `addr` has run out, while a request
+/// forwarded there waits for its answer: first after one lease, then every third of one.
+/// A replica frozen mid-request (stopped, a paused VM) accepts connections and never answers,
+/// so a coordinator's dispatch waited the whole forward timeout (120 s) although another
+/// replica could serve it once the lease ran out (10 s). Taking over then is safe: a log row
+/// is written only under a live lease, so the frozen replica, if it wakes, writes nothing.
+pub async fn lease_lapses(store: Arc<PgStore>, id: String, addr: String) {
+    use crate::store::SessionLog;
+    let lease = store.lease().unwrap_or(Duration::from_secs(10));
+    tokio::time::sleep(lease).await;
+    loop {
+        let (s, i, a) = (store.clone(), id.clone(), addr.clone());
+        if let Ok(Ok(true)) = tokio::task::spawn_blocking(move || s.lease_lapsed(&i, &a)).await {
+            return;
+        }
+        tokio::time::sleep((lease / 3).max(Duration::from_millis(100))).await;
+    }
+}
+
 impl Forwarder {
     /// Send `req` to the replica at `addr` and stream its answer back.
     pub async fn forward(&self, addr: &str, mut req: Request) -> Result<Response, Unreachable> {

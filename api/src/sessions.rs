@@ -419,14 +419,41 @@ pub struct Plan {
     pub allocations: Vec<Value>,
     /// Every dispatch made, returned ones included (`active` false).
     pub dispatched: Vec<Dispatch>,
+    /// Sessions with a clock: the active bookings whose end is before it (not returned yet).
+    pub overdue: Vec<Overdue>,
+}
+
+/// A booking past its end and not returned.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Overdue {
+    pub need: String,
+    pub resource: String,
+    /// When it was to be back.
+    pub end_h: f64,
+    /// How long past its end it is, at the session's clock.
+    pub late_h: f64,
 }
 
 /// The session's plan.
 pub fn plan(report: &Report, session: &Session) -> Plan {
+    let now = session.clock().unwrap_or(0.0);
     Plan {
         summary: report.summary_json(),
         allocations: report.allocations_json(),
         dispatched: session.dispatches().to_vec(),
+        overdue: session
+            .overdue()
+            .into_iter()
+            .map(|d| {
+                let end_h = d.end_h.unwrap_or(now);
+                Overdue {
+                    need: d.need.clone(),
+                    resource: d.resource.clone(),
+                    end_h,
+                    late_h: now - end_h,
+                }
+            })
+            .collect(),
     }
 }
 

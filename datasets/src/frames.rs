@@ -1420,7 +1420,13 @@ impl CsvColumn {
         match self {
             CsvColumn::Number(b) => match v {
                 None => b.append_null(),
-                Some(s) => b.append_value(s.parse::<f64>().map_err(|_| "a number")?),
+                // `1e400` parses as infinity: refused here, as written, not later as `inf`.
+                Some(s) => b.append_value(
+                    s.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or("a finite number")?,
+                ),
             },
             CsvColumn::Flag(b) => match v.map(str::to_ascii_lowercase).as_deref() {
                 None => b.append_null(),
@@ -1429,6 +1435,11 @@ impl CsvColumn {
                 Some(_) => return Err("true or false"),
             },
             CsvColumn::Set(b) => {
+                // `[a, b]` (a list as Python or JSON writes it) would be the two skills `[a`
+                // and `b]`, matching nothing, without a word.
+                if v.is_some_and(|s| s.starts_with('[') && s.ends_with(']')) {
+                    return Err("a set written as a;b (without brackets)");
+                }
                 for item in v.unwrap_or_default().split(';').map(str::trim) {
                     if !item.is_empty() {
                         b.values().append_value(item);
@@ -2253,12 +2264,29 @@ mod tests {
                 line: 3,
                 column: "cap_beds".into(),
                 value: "x".into(),
-                expected: "a number"
+                expected: "a finite number"
             }
         );
         assert_eq!(
             e.to_string(),
-            "line 3, column cap_beds: \"x\" is not a number"
+            "line 3, column cap_beds: \"x\" is not a finite number"
+        );
+        // A number past a double's range is named as written (it was "inf" later).
+        let e = csv_table(
+            "id,cost
+n1,1e400
+",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2, column cost: \"1e400\" is not a finite number"
+        );
+        // A set written as a bracketed list is refused (it was the skills `[a` and `b]`).
+        let e = csv_table("id,skills\nr1,\"[a, b]\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2, column skills: \"[a, b]\" is not a set written as a;b (without brackets)"
         );
         let e = csv_table("id,cap_beds\nn1,1\nn2\n").unwrap_err();
         assert_eq!(e.to_string(), "CSV line 3: 1 cells where the header has 2");

@@ -18,7 +18,8 @@ const FAIRNESS_EPS: f64 = 1e-6;
 /// Capacity left below this (relative to `max(1, capacity)`) is used up: HiGHS's primal
 /// feasibility tolerance. (A positive shadow price also says it binds.)
 pub const USED_UP_TOL: f64 = 1e-7;
-/// How many of the nearest excluded resources a `no_candidate` or `time` row lists.
+/// How many of the nearest excluded resources a `no_candidate` or `time` row lists (and
+/// one more: the nearest miss, when none of them is one).
 const NEAREST: usize = 5;
 
 /// Why a need is not served in full. One reason per need, the first that holds in this order.
@@ -463,8 +464,9 @@ impl<'o, 'a> Plan<'o, 'a> {
                     .into()
             } else {
                 format!(
-                    "no resource passes the link rules for this {} need; the nearest and the \
-                     rule excluding each are listed",
+                    "no resource passes the link rules for this {} need; the nearest, the \
+                     nearest miss when none of them is one, and the rule excluding each are \
+                     listed",
                     need.kind
                 )
             };
@@ -801,12 +803,32 @@ impl<'o, 'a> Plan<'o, 'a> {
         self.candidates(n, excluded)
     }
 
-    /// The first [`NEAREST`] of `excluded` as the row lists them.
-    fn candidates(&self, n: usize, excluded: Vec<(usize, Excluded)>) -> Vec<Candidate> {
+    /// The first [`NEAREST`] of `excluded` as the row lists them, and after them the nearest
+    /// miss when none of them is one: the first resource that passed more link rules than any
+    /// listed (one beyond the radius with the kind and skills asked for). A drill 0.33 km away
+    /// beyond a 0.2 km radius was left out for five nearer resources without the skill, and
+    /// the planner never read that the radius was the cause.
+    fn candidates(&self, n: usize, mut excluded: Vec<(usize, Excluded)>) -> Vec<Candidate> {
         let s = self.o.scenario;
+        let listed = excluded.len().min(NEAREST);
+        let best_listed = excluded[..listed]
+            .iter()
+            .map(|(_, e)| e.rules_passed())
+            .max()
+            .unwrap_or(0);
+        let miss = excluded[listed..]
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, e))| e.rules_passed() > best_listed)
+            .max_by_key(|(k, (_, e))| (e.rules_passed(), std::cmp::Reverse(*k)))
+            .map(|(k, _)| listed + k);
+        if let Some(k) = miss {
+            excluded.swap(listed, k);
+        }
+        let shown = listed + usize::from(miss.is_some());
         excluded
             .into_iter()
-            .take(NEAREST)
+            .take(shown)
             .map(|(ri, e)| Candidate {
                 resource: s.resources[ri].id.clone(),
                 distance_km: distance(&s.resources[ri], &s.needs[n]),
@@ -955,6 +977,45 @@ mod tests {
             id: id.into(),
             dim: dim.map(str::to_string),
         }
+    }
+
+    /// The nearest resources are listed, and after them the nearest miss when none of them
+    /// is one: five tools without the drill 0.1 to 0.5 km away, the drill 0.6 km away beyond
+    /// the 0.2 km radius (it was not listed: the radius, the one thing to change, went
+    /// unsaid). With the drill among the five nearest, those five are listed as before.
+    #[test]
+    fn no_candidate_rows_list_the_nearest_miss_after_the_nearest() {
+        let scenario = |drill_lat: f64| {
+            let mut rs: Vec<Value> = (1..=5)
+                .map(|i| {
+                    json!({"id": format!("t{i}"), "kind": "tool", "capacity": {"u": 1},
+                    "lat": 59.0 + 0.0009 * f64::from(i), "lon": 18.0})
+                })
+                .collect();
+            rs.push(json!({"id": "drill", "kind": "tool", "skills": ["drill"],
+                "capacity": {"u": 1}, "lat": drill_lat, "lon": 18.0}));
+            json!({"resources": rs,
+                "needs": [{"id": "n1", "kind": "tool", "required_skills": ["drill"],
+                    "demand": {"u": 1}, "lat": 59.0, "lon": 18.0}],
+                "policy": {"max_distance_km": 0.2}})
+        };
+        let (why, _) = why_and_conflict(scenario(59.0054));
+        assert_eq!(why[0].reason, Reason::NoCandidate, "{why:?}");
+        let c = why[0].candidates.as_ref().unwrap();
+        let listed: Vec<&str> = c.iter().map(|c| c.resource.as_str()).collect();
+        assert_eq!(listed, ["t1", "t2", "t3", "t4", "t5", "drill"]);
+        assert!(
+            matches!(c[5].excluded_by, Excluded::Distance { .. }),
+            "{c:?}"
+        );
+        assert!(c[..5]
+            .iter()
+            .all(|c| matches!(c.excluded_by, Excluded::Skills { .. })));
+        // Nearer than t4: among the five nearest, nothing added.
+        let (why, _) = why_and_conflict(scenario(59.00315));
+        let c = why[0].candidates.as_ref().unwrap();
+        let listed: Vec<&str> = c.iter().map(|c| c.resource.as_str()).collect();
+        assert_eq!(listed, ["t1", "t2", "t3", "drill", "t4"]);
     }
 
     /// A listed link on which no start of the need fits (ready at hour 3 + 5, the deadline

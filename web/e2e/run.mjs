@@ -210,7 +210,7 @@ async function plannerFlow(browser, server, vp) {
   ).sort((a, b) => b.v - a.v);
   if (prices.length > 0) {
     const first = await page.getByTestId('shadow').locator('li').first().innerText();
-    assert.ok(first.includes(`One more ${prices[0].d} at ${prices[0].r}`), first);
+    assert.ok(first.includes(`One more unit of ${prices[0].d} at ${prices[0].r}`), first);
   }
   assert.equal(await page.getByTestId('why').locator(':scope > li').count(), api.why.length);
   // Each explanation shows the lists its words promise: the linked resources and what each
@@ -913,14 +913,23 @@ async function coordinatorTimedFlow(browser, server, vp) {
   assert.equal(await clock.inputValue(), '19');
   await page.screenshot({ path: join(OUT, `coordinator-released-${vp.width}.png`), fullPage: true });
 
-  // c's loan (20-24) comes back at 22, pressed on its booking: the return names c.
-  await clock.fill('22');
+  // At 26 (another client's event), c's loan (20-24) is not back: the page says it is
+  // overdue, by how long.
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: drill('f', 40, null, 2), at: 26 }] });
+  await page.locator('[data-testid=clock][data-clock="26"]').waitFor();
+  const late = page.locator('[data-dispatch="d1->c"] [data-testid=overdue]');
+  await late.waitFor();
+  assert.ok((await late.innerText()).includes('overdue: 2 h past its end'), await late.innerText());
+  assert.equal(await page.getByTestId('overdue').count(), 1);
+  // It comes back at 27, pressed on its booking: the return names c, and it is overdue no more.
+  await clock.fill('27');
   sent = nextEvents(page, id);
   await page.locator('[data-dispatch="d1->c"]').getByRole('button', { name: 'd1 back from c' }).click();
-  assert.deepEqual((await sent).map((e) => [e.type, e.id, e.need, e.at]), [['resource_returned', 'd1', 'c', 22]]);
+  assert.deepEqual((await sent).map((e) => [e.type, e.id, e.need, e.at]), [['resource_returned', 'd1', 'c', 27]]);
   const loan = page.locator('[data-dispatch="d1->c"][data-active="false"]');
   await loan.waitFor();
-  assert.equal(await loan.getAttribute('data-returned-h'), '22');
+  assert.equal(await loan.getAttribute('data-returned-h'), '27');
+  assert.equal(await page.getByTestId('overdue').count(), 0);
   await noProblems(c);
   await c.ctx.close();
 }
@@ -976,6 +985,12 @@ async function researcherFlow(browser, server, vp) {
   const plotted = result.rows.filter((r) => typeof r.cost === 'number' && typeof r.coverage_ratio === 'number').length;
   assert.equal(await page.getByTestId('compare').locator('figure').first().locator('svg[role=img] .series').count(), plotted);
   await page.locator('[data-table=runs] .count').filter({ hasText: '12 of 12 rows' }).waitFor();
+  // The means per policy, each with its run count, as the run table has them.
+  const means = await page.getByTestId('policy-means').locator('tbody tr').evaluateAll((rs) =>
+    rs.map((r) => [r.dataset.policy, r.querySelector('td').textContent]),
+  );
+  const policies = [...new Set(result.rows.map((r) => r.policy))];
+  assert.deepEqual(means, policies.map((p) => [p, String(result.rows.filter((r) => r.policy === p).length)]));
   assertParquet(await downloadFrom(page, 'Parquet'));
   // The run table's seeds are u64s: the JSON file is the server's bytes, and the CSV's seed
   // column has the same digits (a JS number would round those above 2^53).
@@ -1037,7 +1052,8 @@ const READ_FIELDS = {
   Conflict: ['kind', 'id', 'dim'],
   SolveResponse: ['summary', 'allocations', 'needs', 'resources', 'why'],
   Why: ['need', 'coverage', 'reason', 'explanation', 'marginal_value'],
-  Plan: ['summary', 'allocations', 'dispatched'],
+  Plan: ['summary', 'allocations', 'dispatched', 'overdue'],
+  Overdue: ['need', 'resource', 'end_h', 'late_h'],
   Dispatch: ['need', 'resource', 'fraction', 'amounts', 'active', 'start_h', 'end_h', 'returned_h'],
   ChangeSet: ['seq', 'changed', 'dispatched', 'applied', 'duplicates', 'replanned_needs', 'conflicts'],
   BookingConflict: ['booking', 'proposal', 'unserved_why'],

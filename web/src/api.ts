@@ -141,10 +141,20 @@ export interface BookingConflict {
   unserved_why?: string;
 }
 
+/** A booking past its end and not returned (sessions with a clock). */
+export interface Overdue {
+  need: string;
+  resource: string;
+  end_h: number;
+  late_h: number;
+}
+
 export interface Plan {
   summary: Summary;
   allocations: Row[];
   dispatched: Dispatch[];
+  /** Absent from servers older than the field. */
+  overdue?: Overdue[];
 }
 
 export interface ChangeSet {

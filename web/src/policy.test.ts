@@ -81,6 +81,8 @@ describe('session lists', () => {
       { id: 'early', priority: 3, earliest: 1 },
     ];
     expect(orderNeeds(needs).map((n) => n.id)).toEqual(['early', 'late', 'n2', 'n10']);
+    // A need dispatched in full (nothing open) goes after those still open.
+    expect(orderNeeds(needs, { early: 0, n2: 0.5 }).map((n) => n.id)).toEqual(['late', 'n2', 'n10', 'early']);
   });
 
   it('lists a need’s proposed matches, largest share first', () => {

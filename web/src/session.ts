@@ -166,12 +166,15 @@ export function shownDispatches(dispatched: readonly Dispatch[]): Dispatch[] {
   return dispatched.filter((d) => d.active || d.returned_h !== undefined);
 }
 
-/** Needs by priority (highest first), then the earliest start they can take (oldest first),
- * then id. */
-export function orderNeeds(needs: readonly Entity[]): Entity[] {
+/** Needs still open first (`open`: each need's open part; a need dispatched in full needs no
+ * action and went on heading the list), then by priority (highest first), then the earliest
+ * start they can take (oldest first), then id. */
+export function orderNeeds(needs: readonly Entity[], open: Readonly<Record<string, number>> = {}): Entity[] {
   const earliest = (n: Entity) => (typeof n.earliest === 'number' ? n.earliest : 0);
+  const done = (n: Entity) => ((open[n.id] ?? 1) > 0 ? 0 : 1);
   return [...needs].sort(
     (a, b) =>
+      done(a) - done(b) ||
       (b.priority ?? 1) - (a.priority ?? 1) ||
       earliest(a) - earliest(b) ||
       a.id.localeCompare(b.id, undefined, { numeric: true }),

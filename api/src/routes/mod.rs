@@ -128,7 +128,7 @@ Code::HeadersTooLarge,
         sessions::SessionRequest, sessions::EventsRequest, sessions::SessionCreated,
         crate::sessions::SessionListed, sessions::SessionList, sessions::SessionState, generators::GeneratedScenario,
         commonsnet_engine::model::Need, commonsnet_engine::model::Resource, Health,
-        jobs::JobResult, crate::sessions::ChangeSet, crate::sessions::Plan,
+        jobs::JobResult, crate::sessions::ChangeSet, crate::sessions::Plan, crate::sessions::Overdue,
         commonsnet_engine::Status, commonsnet_engine::model::Objective,
         commonsnet_engine::Summary, commonsnet_engine::solve::Infeasibility,
         commonsnet_engine::session::Dispatch, commonsnet_engine::session::MatchChange,
@@ -219,7 +219,19 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         }
     };
     let forwarded = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
-    match st.forwarder.forward(&addr, forwarded).await {
+    let forward = st.forwarder.forward(&addr, forwarded);
+    let answer = match st.replicated.clone() {
+        Some(store) => tokio::select! {
+            answer = forward => answer,
+            () = crate::replicas::lease_lapses(store, id.clone(), addr.clone()) => {
+                tracing::warn!(session = %id, addr = %addr,
+                    "the session's replica let its lease run out while a forwarded request waited");
+                Err(crate::replicas::Unreachable::Dead)
+            }
+        },
+        None => forward.await,
+    };
+    match answer {
         Ok(resp) => resp,
         Err(crate::replicas::Unreachable::Dead) => {
             let hub = st.sessions.clone();
@@ -323,7 +335,13 @@ async fn healthz(State(st): St) -> Response {
     if store_ok {
         body.into_response()
     } else {
-        (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+        // As every other 503 of the store: when to look again.
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            body,
+        )
+            .into_response()
     }
 }
 

@@ -122,6 +122,9 @@ pub enum StoreError {
     /// was written.
     #[error("session {0} was deleted")]
     SessionGone(String),
+    /// The database's schema is newer than this binary's migrations.
+    #[error("the database's schema is at version {found}, newer than this binary's {known}: run the newer commonsnet (an older one would not keep what newer replicas write)")]
+    SchemaAhead { found: i64, known: usize },
     /// The job's rows went (it was purged) while its result was read.
     #[error("job {0} was purged while its result was read")]
     JobGone(String),

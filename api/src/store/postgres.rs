@@ -102,6 +102,10 @@ const MIGRATIONS: &[&str] = &[
         FROM (SELECT job, COUNT(*) AS n FROM runs WHERE row::jsonb->>'status' = 'error'
               GROUP BY job) r
         WHERE jobs.id = r.job;",
+    // 5: the address each replica advertises, beside its heartbeat: one live replica per
+    // address (`live_replica_at`).
+    "
+    ALTER TABLE replica_beats ADD COLUMN addr TEXT;",
 ];
 
 /// How long a request waits for a row another transaction holds before it is answered 503
@@ -236,6 +240,14 @@ impl PgStore {
             )
             .await?
             .get(0);
+        // A binary older than the schema would not keep what newer ones write (the job
+        // counters of migration 3 were left stale by a replica older than them).
+        if done as usize > MIGRATIONS.len() {
+            return Err(StoreError::SchemaAhead {
+                found: i64::from(done),
+                known: MIGRATIONS.len(),
+            });
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
             tx.batch_execute(sql).await?;
             tx.execute(
@@ -304,10 +316,11 @@ impl PgStore {
         let tx = Self::heartbeat_tx(&mut client, self.settings.lease).await?;
         tx.execute(
             &format!(
-                "INSERT INTO replica_beats (replica, beat_until) VALUES ($1, {DB_NOW} + $2)
-                 ON CONFLICT (replica) DO UPDATE SET beat_until = EXCLUDED.beat_until"
+                "INSERT INTO replica_beats (replica, beat_until, addr) VALUES ($1, {DB_NOW} + $2, $3)
+                 ON CONFLICT (replica) DO UPDATE SET beat_until = EXCLUDED.beat_until,
+                     addr = EXCLUDED.addr"
             ),
-            &[&self.settings.replica, &self.lease_ms()],
+            &[&self.settings.replica, &self.lease_ms(), &self.settings.advertise],
         )
         .await?;
         tx.execute(
@@ -317,6 +330,45 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Another replica whose heartbeat is live and that advertises `addr`: its name and how
+    /// long its beat still lasts (ms). Two live replicas at one address would each take the
+    /// other's sessions for their own previous life's (`claim`).
+    pub fn live_replica_at(&self, addr: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT replica, beat_until - {DB_NOW} FROM replica_beats
+                         WHERE addr = $1 AND replica <> $2 AND beat_until > {DB_NOW}
+                         ORDER BY beat_until DESC LIMIT 1"
+                    ),
+                    &[&addr, &self.settings.replica],
+                )
+                .await?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    /// Whether the lease of session `id`, held at `addr`, has run out: its holder stopped
+    /// renewing (frozen, stopped, or cut off from the database). False when it is held
+    /// elsewhere now, or gone.
+    pub fn lease_lapsed(&self, id: &str, addr: &str) -> Result<bool, StoreError> {
+        self.block(async {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT lease_until < {DB_NOW} FROM session_owners
+                         WHERE session = $1 AND addr = $2"
+                    ),
+                    &[&id, &addr],
+                )
+                .await?;
+            Ok(row.is_some_and(|r| r.get(0)))
+        })
     }
 
     /// Claim the next run to do: the oldest unfinished job's first run that nobody holds or

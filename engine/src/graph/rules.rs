@@ -49,6 +49,21 @@ pub enum Excluded {
 }
 
 impl Excluded {
+    /// How many of the link rules the resource passed before this one excluded it, in the
+    /// order `check_link` tests them (kind, community, skills, capacity, distance, time): a
+    /// resource excluded by distance has the kind, community, skills and capacity the need
+    /// asks for, so it is a nearer miss than one next door of another kind.
+    pub fn rules_passed(&self) -> u8 {
+        match self {
+            Excluded::Kind { .. } => 0,
+            Excluded::Community { .. } => 1,
+            Excluded::Skills { .. } => 2,
+            Excluded::Capacity { .. } => 3,
+            Excluded::Distance { .. } => 4,
+            Excluded::Deadline { .. } | Excluded::Window { .. } | Excluded::Start { .. } => 5,
+        }
+    }
+
     /// Whether the rule is SPEC's rule 5, the time rule (the need's deadline, the resource's
     /// window).
     pub fn is_time_rule(&self) -> bool {

@@ -135,6 +135,9 @@ pub fn check_unique_keys(bytes: &[u8]) -> Result<(), JsonError> {
 
 fn strict_parse(bytes: &[u8], build: bool) -> Result<Value, JsonError> {
     use serde::de::DeserializeSeed;
+    // A UTF-8 byte order mark is passed over, as RFC 8259 lets a parser do (editors on
+    // Windows write one; a CSV with one was read while such JSON was a syntax error).
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut state = StrictState {
         path: Vec::new(),
         duplicate: None,
@@ -280,5 +283,23 @@ impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
         } else {
             Value::Null
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A UTF-8 byte order mark before the document is passed over; anywhere else it is text
+    /// JSON does not allow.
+    #[test]
+    fn a_leading_byte_order_mark_is_passed_over() {
+        let v = parse_json(b"\xEF\xBB\xBF{\"a\": 1}").unwrap();
+        assert_eq!(v, serde_json::json!({"a": 1}));
+        check_unique_keys(b"\xEF\xBB\xBF{\"a\": 1}").unwrap();
+        assert!(matches!(
+            parse_json(b"{\"a\": 1}\xEF\xBB\xBF"),
+            Err(JsonError::Syntax(_))
+        ));
     }
 }

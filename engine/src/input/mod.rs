@@ -442,7 +442,8 @@ mod tests {
             assert_eq!(got.to_string(), want.to_string(), "key order kept: {d}");
             check_unique_keys(d.as_bytes()).unwrap();
         }
-        for bad in ["", "{", "{\"a\": 1} x", "[1,]", "{\"a\" 1}", "\u{feff}{}"] {
+        // (A leading byte order mark is passed over: `json::tests`.)
+        for bad in ["", "{", "{\"a\": 1} x", "[1,]", "{\"a\" 1}", "{}\u{feff}"] {
             assert!(
                 matches!(parse_json(bad.as_bytes()), Err(JsonError::Syntax(_))),
                 "{bad:?}"

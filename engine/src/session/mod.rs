@@ -773,6 +773,29 @@ impl Session {
         self.clock
     }
 
+    /// The active bookings whose end is before the clock: the item should be back and no
+    /// `resource_returned` says it is. The plan still counts on it from its end (a stay that
+    /// nobody closes is over; a tool not brought back is not), so it is listed for the
+    /// coordinator to chase, or to record the return when it comes. A booking in conflict
+    /// (its item was not there to hand over: [`Session::conflicts`]) is listed there instead.
+    pub fn overdue(&self) -> Vec<&Dispatch> {
+        let Some(now) = self.clock else {
+            return Vec::new();
+        };
+        let past: Vec<&Dispatch> = self
+            .dispatches
+            .iter()
+            .filter(|d| d.active && d.end_h.is_some_and(|end| end < now))
+            .collect();
+        if past.is_empty() {
+            return past;
+        }
+        let conflicts = self.conflicts();
+        past.into_iter()
+            .filter(|d| !conflicts.iter().any(|c| c.booking == **d))
+            .collect()
+    }
+
     /// Every confirmed booking in conflict now (its resource over capacity at some instant
     /// of its occupation after a late return, or its capacity lowered below what the
     /// dispatches use), with what the re-plan would propose once they are all released;
