@@ -584,6 +584,77 @@ fn jobs_are_stored_once_per_idempotency_key_and_purged_on_request() {
     s.kill();
 }
 
+/// A session created with an `Idempotency-Key` is made once however often the creation is
+/// retried (also after a restart); the key with another scenario is refused; deleting the
+/// session frees its key.
+#[test]
+fn sessions_are_created_once_per_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]);
+    let teams = |n: u32| {
+        json!({"scenario": {"resources": (1..=n).map(|i| json!({"id": format!("team{i}"),
+            "kind": "medical", "lat": 45.0, "lon": 7.0, "capacity": {"team_h": 4}}))
+            .collect::<Vec<_>>(), "needs": []}})
+    };
+    let create = |s: &Server, body: &Value, key: &str| {
+        let h = [
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", key),
+        ];
+        call(
+            "POST",
+            &s.url("/v1/sessions"),
+            &h,
+            Some(body.to_string().as_bytes()),
+        )
+    };
+    let first = create(&s, &teams(2), "storm-north");
+    assert_eq!(
+        first.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let id = first.json()["id"].as_str().unwrap().to_string();
+    let retry = create(&s, &teams(2), "storm-north");
+    assert_eq!(
+        retry.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&retry.body)
+    );
+    assert_eq!(retry.json(), json!({"id": id, "needs": 0, "resources": 2}));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        retry.header("location"),
+        Some(format!("/v1/sessions/{id}").as_str())
+    );
+    let listed = get(&s, "/v1/sessions", None).json();
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 1, "{listed}");
+    let reused = create(&s, &teams(3), "storm-north");
+    assert_eq!(
+        (reused.status, reused.code().as_str()),
+        (422, "idempotency_key_reused")
+    );
+    assert_eq!(
+        reused.json()["error"]["details"][0]["field"],
+        "Idempotency-Key"
+    );
+    let bad = create(&s, &teams(2), "");
+    assert_eq!((bad.status, bad.code().as_str()), (400, "bad_header"));
+    // Durable: after SIGKILL the retry still names the same session.
+    s.kill();
+    let s = Server::start(dir.path(), &[]);
+    let retry = create(&s, &teams(2), "storm-north");
+    assert_eq!((retry.status, retry.json()["id"].clone()), (200, json!(id)));
+    // Deleted, its key is free.
+    let r = call("DELETE", &s.url(&format!("/v1/sessions/{id}")), &[], None);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let again = create(&s, &teams(3), "storm-north");
+    assert_eq!(again.status, 201);
+    assert_ne!(again.json()["id"], json!(id));
+}
+
 #[test]
 fn refuses_a_public_address_without_tokens() {
     let dir = tempfile::tempdir().unwrap();

@@ -861,6 +861,8 @@ fn an_advertised_address_other_replicas_cannot_reach_is_refused() {
         "bad addr:1",
         "127.0.0.1:8084/x",
         "0.0.0.0:8084",
+        "[::]:8084",
+        "http://host:8084",
         "127.0.0.1:0",
         "127.0.0.1",
     ] {

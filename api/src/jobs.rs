@@ -878,7 +878,13 @@ impl JobRunner {
             commonsnet_datasets::TableFormat::Parquet,
         )
         .map_err(JobError::WriteResult)?;
-        self.store.finish(id, JobStatus::Done, None)?;
+        if !self.store.finish(id, JobStatus::Done, None)? {
+            // Cancelled while its table was written (and perhaps purged since): no row points
+            // to the file, which would be left for good.
+            let _ = std::fs::remove_file(self.store.result_path(id));
+            tracing::info!(job = %id, "job cancelled while its result was written");
+            return Ok(());
+        }
         tracing::info!(job = %id, ms = started.elapsed().as_millis() as u64, "job done");
         Ok(())
     }

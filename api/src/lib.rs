@@ -267,29 +267,60 @@ impl jobs::RunObserver for MetricsObserver {
     }
 }
 
-/// An `--advertise` other replicas can connect to: `HOST:PORT` that resolves (within 5 s),
-/// to no unspecified address and no port 0. A bad one was taken as given, and every request
-/// other replicas forwarded to this one's sessions was a 503 "retry" for as long as it lived.
+/// An `--advertise` other replicas can connect to: `HOST:PORT`, the host a name or an IP
+/// address (IPv6 in brackets), not an unspecified address, the port 1 to 65535. A bad one was
+/// taken as given, and every request other replicas forwarded to this one's sessions was a
+/// 503 "retry" for as long as it lived. A name is resolved when it can be; one that does not
+/// resolve yet is warned about, not refused (a pod's own name may be published only once it
+/// is ready, which a refusal would never let it become).
 async fn check_advertise(addr: &str) -> Result<(), ServeError> {
     let invalid = |message: String| ServeError::AdvertiseInvalid {
         addr: addr.to_string(),
         message,
     };
-    let found = tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host(addr))
-        .await
-        .map_err(|_| invalid("did not resolve within 5 s".into()))?
-        .map_err(|e| invalid(format!("not a HOST:PORT that resolves ({e})")))?
-        .collect::<Vec<_>>();
-    if found.is_empty() {
-        return Err(invalid("resolves to no address".into()));
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| invalid("not HOST:PORT".into()))?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(invalid(format!("port {port:?} is not 1 to 65535"))),
     }
-    if let Some(bad) = found
-        .iter()
-        .find(|a| a.ip().is_unspecified() || a.port() == 0)
-    {
-        return Err(invalid(format!(
-            "resolves to {bad}, which other replicas cannot connect to"
-        )));
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let ip = literal.unwrap_or(host).parse::<std::net::IpAddr>().ok();
+    let name = |h: &str| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    };
+    match ip {
+        Some(ip) if ip.is_unspecified() => {
+            return Err(invalid(format!(
+                "{ip} is no address other replicas can connect to"
+            )))
+        }
+        Some(_) => return Ok(()),
+        None if literal.is_some() || !name(host) => {
+            return Err(invalid(format!(
+                "{host:?} is not a host name or an IP address"
+            )))
+        }
+        None => {}
+    }
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host(addr)).await {
+        Ok(Ok(found)) => {
+            let found: Vec<_> = found.collect();
+            if let Some(bad) = found.iter().find(|a| a.ip().is_unspecified()) {
+                return Err(invalid(format!(
+                    "resolves to {bad}, which other replicas cannot connect to"
+                )));
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(advertise = addr, error = %e,
+            "--advertise does not resolve here (yet): other replicas must resolve it"),
+        Err(_) => tracing::warn!(
+            advertise = addr,
+            "--advertise did not resolve within 5 s: other replicas must resolve it"
+        ),
     }
     Ok(())
 }
@@ -306,22 +337,21 @@ async fn one_replica_at(
         url: pg.url.clone(),
         source,
     };
-    let mut first: Option<(String, std::time::Instant)> = None;
+    let mut first: Option<(String, i64)> = None;
     loop {
         let (s, addr) = (store.clone(), pg.advertise.clone());
         let live = tokio::task::spawn_blocking(move || s.live_replica_at(&addr))
             .await
             .map_err(|e| ServeError::Server(std::io::Error::other(e)))?
             .map_err(pg_err)?;
-        let Some((replica, left_ms)) = live else {
+        let Some((replica, beat_until)) = live else {
             return Ok(());
         };
-        let until =
-            std::time::Instant::now() + Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
         match &first {
-            // Renewed since it was first seen: alive.
-            Some((seen, deadline)) if *seen == replica => {
-                if until > *deadline + Duration::from_millis(50) {
+            // Its beat moved on since it was first seen (both on the database's clock): it
+            // renews, so it is alive.
+            Some((seen, until)) if *seen == replica => {
+                if beat_until > *until {
                     return Err(ServeError::AdvertiseTaken {
                         addr: pg.advertise.clone(),
                         replica,
@@ -331,7 +361,7 @@ async fn one_replica_at(
             _ => {
                 tracing::info!(replica, addr = %pg.advertise,
                     "another replica beat at this address: waiting for its lease to run out");
-                first = Some((replica, until));
+                first = Some((replica, beat_until));
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

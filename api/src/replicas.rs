@@ -346,6 +346,9 @@ fn refused(e: &hyper_util::client::legacy::Error) -> bool {
 pub enum Unreachable {
     /// Nothing listens at its address: the replica is gone (the request was not sent).
     Dead,
+    /// It let the session's lease run out while the request waited for its answer (frozen,
+    /// or cut off from the database): it may be alive, and the request may reach it yet.
+    Lapsed,
     /// It failed some other way (a timeout, a connection cut mid-answer): the answer to give.
     Failed(Response),
 }

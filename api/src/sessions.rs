@@ -21,7 +21,7 @@
 
 use crate::error::{ApiError, Code, InternalError, UserError};
 use crate::schema;
-use crate::store::{LogEntry, Owner, SessionLog, StoreError};
+use crate::store::{Keyed, LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
     Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, LogReplay, LoggedEventId,
@@ -690,6 +690,27 @@ impl SessionHub {
         scenario: &Scenario,
         raw: &Value,
     ) -> Result<(), ApiError> {
+        self.create_keyed(id, tenant, scenario, raw, None).map(drop)
+    }
+
+    /// [`SessionHub::create`] under an idempotency key (`key`): when the tenant's session
+    /// created under it exists, nothing is made and that session is answered (`Some`); the
+    /// caller tells a retry (the same scenario) from a reuse of the key.
+    pub fn create_keyed(
+        &self,
+        id: &str,
+        tenant: &str,
+        scenario: &Scenario,
+        raw: &Value,
+        key: Option<&str>,
+    ) -> Result<Option<Keyed>, ApiError> {
+        let text = raw.to_string();
+        // Looked up before the initial plan is made: a retry costs no solve.
+        if let Some(key) = key {
+            if let Some(held) = self.inner.log.keyed(tenant, key, &text)? {
+                return Ok(Some(held));
+            }
+        }
         if self.live_count() >= self.inner.limits.max_live {
             return Err(too_many(&self.inner.limits));
         }
@@ -698,7 +719,14 @@ impl SessionHub {
             .map_err(|e| UserError::unprocessable(e.to_string()))?;
         session.set_checkpoint_every(self.inner.limits.checkpoint_every);
         let claimed = Instant::now();
-        self.inner.log.create(id, tenant, &raw.to_string())?;
+        match key {
+            Some(key) => {
+                if let Some(held) = self.inner.log.create_keyed(id, tenant, &text, key)? {
+                    return Ok(Some(held));
+                }
+            }
+            None => self.inner.log.create(id, tenant, &text)?,
+        }
         let mut live = self.inner.live();
         let started = if live.len() >= self.inner.limits.max_live {
             Err(too_many(&self.inner.limits))
@@ -711,7 +739,7 @@ impl SessionHub {
             self.inner.log.delete(id)?;
             return Err(e);
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Load a stored session into memory by replaying its log, unless it is there already.

@@ -267,11 +267,15 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
 }
 
 /// An upper bound on the bytes the file's dictionary-encoded column chunks decode to: every
-/// value a chunk holds (its `num_values`: every item of its list cells too) as long as the
+/// value a chunk's data pages hold (every item of their list cells too) as long as the
 /// longest value of its dictionary, plus an offset or a view. A dictionary value is copied
 /// into every value that refers to it, and one list cell may hold millions of them, which no
 /// bound on rows sees: 20,000,000 copies of one 100-byte string in one row of a 1,305-byte
 /// file asked for 3.3 GB at once and aborted the process (a failed allocation is not a panic).
+///
+/// Read from the pages' own headers, as the decoder reads them (the footer's dictionary
+/// offset and value count are not what it goes by: a footer without the offset or with a
+/// count of 1 passed a bound taken from it); only dictionary pages are decompressed.
 fn dictionary_expansion(bytes: &[u8]) -> Result<usize, TableError> {
     use parquet::basic::Type as Physical;
     use parquet::column::page::Page;
@@ -283,28 +287,32 @@ fn dictionary_expansion(bytes: &[u8]) -> Result<usize, TableError> {
         let group = reader.get_row_group(g).map_err(bad)?;
         for c in 0..group.num_columns() {
             let chunk = group.metadata().column(c);
-            if chunk.dictionary_page_offset().is_none() {
-                continue;
-            }
-            let longest = match chunk.column_type() {
-                Physical::BYTE_ARRAY => match group
-                    .get_column_page_reader(c)
-                    .map_err(bad)?
-                    .get_next_page()
-                    .map_err(bad)?
-                {
-                    Some(Page::DictionaryPage { buf, .. }) => longest_plain_value(&buf),
-                    // No dictionary page after all: the data pages hold their values, and
-                    // their size is bounded with the file's.
-                    _ => 0,
-                },
+            let fixed = match chunk.column_type() {
+                Physical::BYTE_ARRAY => None,
                 Physical::FIXED_LEN_BYTE_ARRAY => {
-                    usize::try_from(chunk.column_descr().type_length().max(0)).unwrap_or(0)
+                    Some(usize::try_from(chunk.column_descr().type_length().max(0)).unwrap_or(0))
                 }
-                _ => 12,
+                _ => Some(12),
             };
-            let values = usize::try_from(chunk.num_values().max(0)).unwrap_or(usize::MAX);
-            total = total.saturating_add(values.saturating_mul(longest.saturating_add(16)));
+            let mut pages = group.get_column_page_reader(c).map_err(bad)?;
+            let (mut values, mut longest, mut dictionary) = (0usize, 0usize, false);
+            while let Some(page) = pages.peek_next_page().map_err(bad)? {
+                if page.is_dict {
+                    dictionary = true;
+                    longest = longest.max(match (fixed, pages.get_next_page().map_err(bad)?) {
+                        (Some(width), _) => width,
+                        (None, Some(Page::DictionaryPage { buf, .. })) => longest_plain_value(&buf),
+                        (None, _) => 0,
+                    });
+                } else {
+                    let levels = page.num_levels.unwrap_or(usize::MAX);
+                    values = values.saturating_add(levels);
+                    pages.skip_next_page().map_err(bad)?;
+                }
+            }
+            if dictionary {
+                total = total.saturating_add(values.saturating_mul(longest.saturating_add(16)));
+            }
         }
     }
     Ok(total)

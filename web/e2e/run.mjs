@@ -691,6 +691,35 @@ async function coordinatorLostAnswer(browser, server) {
   const held = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.deepEqual(held.needs.map((n) => n.id), ['n-flood-1']);
   assert.deepEqual(await page.locator('[data-testid=needs] > li').evaluateAll((l) => l.map((x) => x.dataset.need)), ['n-flood-1']);
+
+  // A new session whose answer is lost: the server made it, the page says it failed; made
+  // again from the page, it is sent under the same Idempotency-Key and answered with that
+  // session (one session, not two).
+  const keys = [];
+  let loseCreate = true;
+  state.allowDrops = true;
+  await page.route('**/v1/sessions', async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    keys.push((await route.request().allHeaders())['idempotency-key']);
+    if (loseCreate) {
+      loseCreate = false;
+      assert.equal((await route.fetch()).status(), 201);
+      await route.abort('connectionreset');
+    } else await route.continue();
+  });
+  await page.getByRole('button', { name: 'Start empty' }).click();
+  await page.getByTestId('error').waitFor();
+  const replayed = page.waitForResponse((r) => r.url().endsWith('/v1/sessions') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Start empty' }).click();
+  assert.equal((await replayed).status(), 200);
+  await page.unroute('**/v1/sessions');
+  state.allowDrops = false;
+  assert.equal(keys.length, 2);
+  assert.match(keys[0] ?? '', /^[0-9a-f]{32}$/);
+  assert.equal(keys[1], keys[0]);
+  const live = (await server.api('GET', '/v1/sessions')).sessions.filter((x) => x.name === 'live');
+  assert.equal(live.length, 1);
+  await page.waitForURL(new RegExp(`#/coordinator/${live[0].id}$`));
   await noProblems(c);
   await c.ctx.close();
 }

@@ -318,8 +318,13 @@ export class Api {
     return this.json('GET', '/v1/sessions');
   }
 
-  createSession(scenario: Scenario): Promise<{ id: string; needs: number; resources: number }> {
-    return this.json('POST', '/v1/sessions', { scenario });
+  /** With `key` (its `Idempotency-Key`), a retry of the same scenario is answered with the
+   * session the first one made. */
+  async createSession(scenario: Scenario, key?: string): Promise<{ id: string; needs: number; resources: number }> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (key) headers['Idempotency-Key'] = key;
+    const resp = await this.raw('POST', '/v1/sessions', { body: JSON.stringify({ scenario }), headers });
+    return (await resp.json()) as { id: string; needs: number; resources: number };
   }
 
   deleteSession(id: string): Promise<void> {

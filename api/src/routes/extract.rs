@@ -375,6 +375,24 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Use
     Ok(Some(key.to_string()))
 }
 
+/// Set on the `200` answer to a retried submission (the IETF draft's name).
+pub(super) const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// The refusal of an idempotency key the tenant used for another request: the job or
+/// session (`what`) it names.
+pub(super) fn key_reused(key: &str, what: &str, id: &str) -> UserError {
+    UserError::new(
+        Code::IdempotencyKeyReused,
+        format!(
+            "Idempotency-Key {key:?} was used for {what} {id} with another request; use a new key for a new {what}"
+        ),
+    )
+    .with_details(vec![serde_json::json!({
+        "table": "headers", "row": null, "field": "Idempotency-Key",
+        "message": format!("used for {what} {id} with another request"),
+    })])
+}
+
 /// Whether `id` is of the form [`new_id`] makes: 32 hex digits (job ids made before UUIDs were
 /// 128 hashed bits in the same form).
 pub(super) fn is_id(id: &str) -> bool {

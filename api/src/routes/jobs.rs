@@ -6,8 +6,8 @@ use super::{blocking, St};
 use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::jobs::JobRequest;
 use crate::store::{
-    run_pages, Inserted, JobInfo, JobStatus, JobStore, KeyedJob, NewJob, PgStore, Purged,
-    StoreError, PAGE_ROWS,
+    run_pages, Inserted, JobInfo, JobStatus, JobStore, Keyed, NewJob, PgStore, Purged, StoreError,
+    PAGE_ROWS,
 };
 use crate::AppState;
 use axum::body::{Body, Bytes};
@@ -151,25 +151,9 @@ impl Submitted {
 
 /// The answer to a submission whose idempotency key names a stored job: that job, as it is
 /// now, when the request is the same (a retry); a `422` when it is another request.
-async fn keyed_answer(
-    st: &AppState,
-    job: &Submitted,
-    held: KeyedJob,
-) -> Result<Response, ApiError> {
-    let key = job.key.as_deref().unwrap_or_default();
+async fn keyed_answer(st: &AppState, job: &Submitted, held: Keyed) -> Result<Response, ApiError> {
     if !held.same_request {
-        return Err(UserError::new(
-            Code::IdempotencyKeyReused,
-            format!(
-                "Idempotency-Key {key:?} was used for job {} with another request; use a new key for a new job",
-                held.id
-            ),
-        )
-        .with_details(vec![serde_json::json!({
-            "table": "headers", "row": null, "field": "Idempotency-Key",
-            "message": format!("used for job {} with another request", held.id),
-        })])
-        .into());
+        return Err(key_reused(job.key.as_deref().unwrap_or_default(), "job", &held.id).into());
     }
     let info = load_job(st, &held.id, &job.tenant).await?;
     tracing::info!(job = %info.id, tenant = job.tenant, "job submission replayed (Idempotency-Key)");
@@ -190,9 +174,6 @@ async fn keyed_answer(
     )
         .into_response())
 }
-
-/// Set on the `200` answer to a retried submission (the IETF draft's name).
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 fn queue_full(capacity: usize) -> ApiError {
     UserError::new(

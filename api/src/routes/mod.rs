@@ -226,17 +226,28 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
             () = crate::replicas::lease_lapses(store, id.clone(), addr.clone()) => {
                 tracing::warn!(session = %id, addr = %addr,
                     "the session's replica let its lease run out while a forwarded request waited");
-                Err(crate::replicas::Unreachable::Dead)
+                Err(crate::replicas::Unreachable::Lapsed)
             }
         },
         None => forward.await,
     };
     match answer {
         Ok(resp) => resp,
-        Err(crate::replicas::Unreachable::Dead) => {
+        Err(gone @ (crate::replicas::Unreachable::Dead | crate::replicas::Unreachable::Lapsed)) => {
             let hub = st.sessions.clone();
             let (sid, dead) = (id.clone(), addr.clone());
-            match blocking(move || hub.log().take_over(&sid, &dead)).await {
+            // A replica that lets its lease run out may be alive (frozen, slow): its lease is
+            // taken only while it is still out of date, in one statement, so a replica that
+            // woke and renewed it keeps it (the request is answered "retry").
+            let lapsed = matches!(gone, crate::replicas::Unreachable::Lapsed);
+            let taken = blocking(move || {
+                if lapsed {
+                    hub.log().take_over_lapsed(&sid, &dead)
+                } else {
+                    hub.log().take_over(&sid, &dead)
+                }
+            });
+            match taken.await {
                 Ok(Ok(true)) => {
                     tracing::warn!(session = %id, dead = %addr, "session taken over from a replica that is gone");
                     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))

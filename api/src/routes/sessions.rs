@@ -51,12 +51,20 @@ pub struct SessionCreated {
     pub resources: usize,
 }
 
-/// Open a live matching session.
+/// Open a live matching session. With an `Idempotency-Key` header, a retry of the same
+/// request (same tenant, key and scenario) makes nothing and answers `200` with the session
+/// the key names and `Idempotent-Replayed: true`; the key with another scenario is a `422`.
+/// A key lives as long as its session.
 #[utoipa::path(post, path = "/v1/sessions", request_body = SessionRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters (spaces inside allowed), unique per tenant: a retried creation makes one session")),
     responses((status = 201, description = "Created; the initial plan is ready", body = SessionCreated),
+        (status = 200, description = "A retry: the session created before under this Idempotency-Key", body = SessionCreated,
+            headers(("Idempotent-Replayed" = String, description = "true"))),
+        (status = 400, description = "A malformed Idempotency-Key", body = ErrorBody),
         BodyRejected,
         Unauthorized,
-        (status = 422, description = "Invalid scenario", body = ErrorBody),
+        (status = 422, description = "Invalid scenario, or an Idempotency-Key used for another scenario", body = ErrorBody),
         (status = 429, description = "Too many live sessions; see Retry-After", body = ErrorBody),
         (status = 503, description = "No thread for a new session now; see Retry-After", body = ErrorBody)))]
 pub(super) async fn create_session(
@@ -64,21 +72,32 @@ pub(super) async fn create_session(
     Tenant(tenant): Tenant,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let key = idempotency_key(req.headers())?;
     let (body, share): (SessionRequest, _) = json_body_held(&st, req).await?;
     let id = new_id();
     let hub = st.sessions.clone();
-    let (sid, raw) = (id.clone(), body.scenario);
+    let (sid, raw, k) = (id.clone(), body.scenario, key.clone());
     // Validated off the async runtime, with the session's creation, within the body's share
     // of the decode budget.
-    let (needs, resources) = blocking(move || {
+    let (needs, resources, held) = blocking(move || {
         let _share = share;
         let scenario = scenario_from_value(&raw).map_err(|e| UserError::invalid_input(&e))?;
-        hub.create(&sid, &tenant, &scenario, &raw)?;
-        Ok::<_, ApiError>((scenario.needs().len(), scenario.resources().len()))
+        let held = hub.create_keyed(&sid, &tenant, &scenario, &raw, k.as_deref())?;
+        Ok::<_, ApiError>((scenario.needs().len(), scenario.resources().len(), held))
     })
     .await??;
-    Ok((
-        StatusCode::CREATED,
+    let (status, id) = match held {
+        None => (StatusCode::CREATED, id),
+        Some(held) if held.same_request => {
+            tracing::info!(session = %held.id, "session creation replayed (Idempotency-Key)");
+            (StatusCode::OK, held.id)
+        }
+        Some(held) => {
+            return Err(key_reused(key.as_deref().unwrap_or_default(), "session", &held.id).into())
+        }
+    };
+    let mut resp = (
+        status,
         [(header::LOCATION, format!("/v1/sessions/{id}"))],
         Json(SessionCreated {
             id,
@@ -86,7 +105,14 @@ pub(super) async fn create_session(
             resources,
         }),
     )
-        .into_response())
+        .into_response();
+    if status == StatusCode::OK {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static(REPLAYED_HEADER),
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(resp)
 }
 
 /// Most sessions `GET /v1/sessions` lists (the newest).

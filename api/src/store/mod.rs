@@ -125,6 +125,11 @@ pub enum StoreError {
     /// The database's schema is newer than this binary's migrations.
     #[error("the database's schema is at version {found}, newer than this binary's {known}: run the newer commonsnet (an older one would not keep what newer replicas write)")]
     SchemaAhead { found: i64, known: usize },
+    /// An idempotency key was held when a new row was stored under it and free again when
+    /// its holder was looked up (the holder deleted in between): nothing was stored, worth a
+    /// retry (503).
+    #[error("idempotency key {0:?}: its holder went while this request was stored")]
+    KeyMoved(String),
     /// The job's rows went (it was purged) while its result was read.
     #[error("job {0} was purged while its result was read")]
     JobGone(String),
@@ -144,6 +149,7 @@ impl StoreError {
             StoreError::Pool(_)
             | StoreError::LeaseLost(_)
             | StoreError::SessionGone(_)
+            | StoreError::KeyMoved(_)
             | StoreError::NoAnswer(_) => true,
             StoreError::Postgres(e) => {
                 e.is_closed()
@@ -196,12 +202,7 @@ pub trait JobStore: Send + Sync {
     /// already (then nothing is stored and the job holding the key is answered).
     fn insert_job(&self, job: &NewJob) -> Result<Inserted, StoreError>;
     /// The tenant's job submitted with idempotency key `key`, compared with `spec`.
-    fn keyed_job(
-        &self,
-        tenant: &str,
-        key: &str,
-        spec: &str,
-    ) -> Result<Option<KeyedJob>, StoreError>;
+    fn keyed_job(&self, tenant: &str, key: &str, spec: &str) -> Result<Option<Keyed>, StoreError>;
     /// Delete a finished job of this tenant with its runs (and its result file).
     fn purge(&self, id: &str, tenant: &str) -> Result<Purged, StoreError>;
     /// The request a job was submitted with (its JSON as stored); `None` for an unknown id.
@@ -265,18 +266,30 @@ impl<'a> NewJob<'a> {
 pub enum Inserted {
     Stored,
     /// The tenant's job holding the key; nothing was stored.
-    Keyed(KeyedJob),
+    Keyed(Keyed),
     /// The store's bound on queued jobs was reached (the bound is kept by the store only
     /// across replicas); nothing was stored.
     QueueFull,
 }
 
-/// The job an idempotency key was used for.
+/// The job or session an idempotency key was used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyedJob {
+pub struct Keyed {
     pub id: String,
     /// Submitted with the very request given now (a retry), not another one.
     pub same_request: bool,
+}
+
+/// Whether a stored request (a job's, a session's scenario) and a new one are the same: the
+/// same text, or the same JSON, objects compared as maps whatever their keys' order (a
+/// client may write nested objects' keys in another order when it retries).
+pub(crate) fn same_request(stored: &str, new: &str) -> bool {
+    use serde_json::Value;
+    stored == new
+        || matches!(
+            (serde_json::from_str::<Value>(stored), serde_json::from_str::<Value>(new)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// What [`JobStore::purge`] did.
@@ -408,6 +421,27 @@ pub enum Owner {
 pub trait SessionLog: Send + Sync {
     /// Store a new session (and, across replicas, take its lease).
     fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError>;
+    /// [`SessionLog::create`] under an idempotency key, unique per tenant: nothing is stored
+    /// when the tenant's session holding `key` exists (it is answered). A log without keys
+    /// stores every session.
+    fn create_keyed(
+        &self,
+        id: &str,
+        tenant: &str,
+        scenario: &str,
+        _key: &str,
+    ) -> Result<Option<Keyed>, StoreError> {
+        self.create(id, tenant, scenario).map(|()| None)
+    }
+    /// The tenant's session created under idempotency key `key`, compared with `scenario`.
+    fn keyed(
+        &self,
+        _tenant: &str,
+        _key: &str,
+        _scenario: &str,
+    ) -> Result<Option<Keyed>, StoreError> {
+        Ok(None)
+    }
     /// Append one accepted batch; durable when this returns.
     fn append(&self, session: &str, entry: &LogEntry) -> Result<(), StoreError>;
     /// Plan changes after `seq`, at most `limit` of them, in order: a page for a stream client
@@ -439,6 +473,14 @@ pub trait SessionLog: Send + Sync {
     fn take_over(&self, _id: &str, _dead: &str) -> Result<bool, StoreError> {
         Ok(false)
     }
+    /// Take a session's lease from the replica at `addr` only while that lease is run out:
+    /// the replica may be alive (frozen, slow). One statement, so a replica that renewed its
+    /// lease meanwhile keeps it (false), and one whose append holds the row is waited for and
+    /// then keeps it too. Once taken, the replica that wakes writes nothing more to the log:
+    /// its appends and renewals name itself, and the row names the taker.
+    fn take_over_lapsed(&self, _id: &str, _addr: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     /// Extend the leases of the sessions this process serves; answers the ones it lost and
     /// the ones it could not renew this time.
     fn renew(&self, _ids: &[String]) -> Result<Renewal, StoreError> {
@@ -451,5 +493,31 @@ pub trait SessionLog: Send + Sync {
     /// Give a session's lease up (it was unloaded).
     fn release(&self, _id: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_request;
+
+    /// A retry is the same request whatever the order of its objects' keys, nested ones too;
+    /// another value anywhere is another request.
+    #[test]
+    fn requests_are_the_same_json_whatever_their_key_order() {
+        let stored = r#"{"scenarios":[{"needs":[],"resources":[{"id":"r","kind":"k"}]}],"seed":1}"#;
+        let reordered =
+            r#"{"seed":1,"scenarios":[{"resources":[{"kind":"k","id":"r"}],"needs":[]}]}"#;
+        assert!(same_request(stored, stored));
+        assert!(same_request(stored, reordered));
+        assert!(!same_request(
+            stored,
+            &stored.replace("\"seed\":1", "\"seed\":2")
+        ));
+        assert!(!same_request(
+            stored,
+            &stored.replace("[{\"needs\"", "[{\"x\":0,\"needs\"")
+        ));
+        // Arrays keep their order: another order is another request.
+        assert!(!same_request(r#"{"p":["a","b"]}"#, r#"{"p":["b","a"]}"#));
     }
 }

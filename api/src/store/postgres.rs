@@ -17,7 +17,7 @@
 //!   the session actors, like SQLite's); each drives its query on the service's runtime.
 
 use super::{
-    json_error, now_ms, Inserted, JobInfo, JobStatus, JobStore, KeyedJob, LogEntry, LogRow, NewJob,
+    json_error, now_ms, Inserted, JobInfo, JobStatus, JobStore, Keyed, LogEntry, LogRow, NewJob,
     Owner, PlanChange, Progress, Purged, Renewal, RunPage, SessionListed, SessionLog, StoreError,
     StoreKind,
 };
@@ -106,6 +106,10 @@ const MIGRATIONS: &[&str] = &[
     // address (`live_replica_at`).
     "
     ALTER TABLE replica_beats ADD COLUMN addr TEXT;",
+    // 6: the `Idempotency-Key` a session was created with, unique per tenant.
+    "
+    ALTER TABLE sessions ADD COLUMN idem_key TEXT;
+    CREATE UNIQUE INDEX sessions_by_key ON sessions (tenant, idem_key) WHERE idem_key IS NOT NULL;",
 ];
 
 /// How long a request waits for a row another transaction holds before it is answered 503
@@ -332,16 +336,17 @@ impl PgStore {
         Ok(())
     }
 
-    /// Another replica whose heartbeat is live and that advertises `addr`: its name and how
-    /// long its beat still lasts (ms). Two live replicas at one address would each take the
-    /// other's sessions for their own previous life's (`claim`).
+    /// Another replica whose heartbeat is live and that advertises `addr`: its name and when
+    /// its beat runs out (ms, on the database's clock: a renewal moves it on). Two live
+    /// replicas at one address would each take the other's sessions for their own previous
+    /// life's (`claim`).
     pub fn live_replica_at(&self, addr: &str) -> Result<Option<(String, i64)>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT replica, beat_until - {DB_NOW} FROM replica_beats
+                        "SELECT replica, beat_until FROM replica_beats
                          WHERE addr = $1 AND replica <> $2 AND beat_until > {DB_NOW}
                          ORDER BY beat_until DESC LIMIT 1"
                     ),
@@ -349,6 +354,89 @@ impl PgStore {
                 )
                 .await?;
             Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    /// A new session's row and its lease, in one transaction; with an idempotency key,
+    /// nothing when the tenant's session holding it exists (a submission racing with the same
+    /// key waits on the first's insert and stores nothing).
+    fn create_session(
+        &self,
+        id: &str,
+        tenant: &str,
+        scenario: &str,
+        key: Option<&str>,
+    ) -> Result<Option<Keyed>, StoreError> {
+        self.block(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            if let Some(key) = key {
+                if let Some(held) = Self::keyed(&*tx, true, tenant, key, scenario).await? {
+                    return Ok(Some(held));
+                }
+            }
+            let stored = tx
+                .execute(
+                    &format!(
+                        "INSERT INTO sessions (id, tenant, scenario, created_ms, idem_key)
+                         VALUES ($1, $2, $3, {DB_NOW}, $4)
+                         ON CONFLICT (tenant, idem_key) WHERE idem_key IS NOT NULL DO NOTHING"
+                    ),
+                    &[&id, &tenant, &scenario, &key],
+                )
+                .await?;
+            if stored == 0 {
+                let key = key.unwrap_or_default();
+                return match Self::keyed(&*tx, true, tenant, key, scenario).await? {
+                    Some(held) => Ok(Some(held)),
+                    None => Err(StoreError::KeyMoved(key.to_string())),
+                };
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO session_owners (session, replica, addr, lease_until)
+                     VALUES ($1, $2, $3, {DB_NOW} + $4)"
+                ),
+                &[
+                    &id,
+                    &self.settings.replica,
+                    &self.settings.advertise,
+                    &self.lease_ms(),
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(None)
+        })
+    }
+
+    /// The lease of session `id` held at `addr` taken by this replica; with `lapsed`, only
+    /// while that lease is run out (in the same statement).
+    fn take_over_at(&self, id: &str, addr: &str, lapsed: bool) -> Result<bool, StoreError> {
+        let only_lapsed = if lapsed {
+            format!(" AND lease_until < {DB_NOW}")
+        } else {
+            String::new()
+        };
+        self.block(async {
+            let client = self.pool.get().await?;
+            let n = client
+                .execute(
+                    &format!(
+                        "UPDATE session_owners SET replica = $2, addr = $3,
+                             lease_until = {DB_NOW} + $4
+                         WHERE session = $1 AND addr = $5{only_lapsed}"
+                    ),
+                    &[
+                        &id,
+                        &self.settings.replica,
+                        &self.settings.advertise,
+                        &self.lease_ms(),
+                        &addr,
+                    ],
+                )
+                .await?;
+            Ok(n == 1)
         })
     }
 
@@ -587,7 +675,7 @@ impl PgStore {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
             if let Some(key) = job.key {
-                if let Some(held) = Self::keyed(&*tx, job.tenant, key, job.spec).await? {
+                if let Some(held) = Self::keyed(&*tx, false, job.tenant, key, job.spec).await? {
                     return Ok(Inserted::Keyed(held));
                 }
             }
@@ -625,11 +713,11 @@ impl PgStore {
                 )
                 .await?;
             if stored == 0 {
-                if let Some(key) = job.key {
-                    if let Some(held) = Self::keyed(&*tx, job.tenant, key, job.spec).await? {
-                        return Ok(Inserted::Keyed(held));
-                    }
-                }
+                let key = job.key.unwrap_or_default();
+                return match Self::keyed(&*tx, false, job.tenant, key, job.spec).await? {
+                    Some(held) => Ok(Inserted::Keyed(held)),
+                    None => Err(StoreError::KeyMoved(key.to_string())),
+                };
             }
             tx.execute(
                 "INSERT INTO run_leases (job, idx) SELECT $1, g FROM generate_series(0::bigint, $2::bigint - 1) g",
@@ -641,22 +729,24 @@ impl PgStore {
         })
     }
 
-    /// The tenant's job holding idempotency key `key`, compared with the request `spec`.
+    /// The tenant's job (`sessions` false) or session holding idempotency key `key`,
+    /// compared with the request (`spec`: a job's request, a session's scenario).
     async fn keyed(
         client: &impl tokio_postgres::GenericClient,
+        sessions: bool,
         tenant: &str,
         key: &str,
         spec: &str,
-    ) -> Result<Option<KeyedJob>, StoreError> {
-        let row = client
-            .query_opt(
-                "SELECT id, spec FROM jobs WHERE tenant = $1 AND idem_key = $2",
-                &[&tenant, &key],
-            )
-            .await?;
-        Ok(row.map(|r| KeyedJob {
+    ) -> Result<Option<Keyed>, StoreError> {
+        let sql = if sessions {
+            "SELECT id, scenario FROM sessions WHERE tenant = $1 AND idem_key = $2"
+        } else {
+            "SELECT id, spec FROM jobs WHERE tenant = $1 AND idem_key = $2"
+        };
+        let row = client.query_opt(sql, &[&tenant, &key]).await?;
+        Ok(row.map(|r| Keyed {
             id: r.get(0),
-            same_request: r.get::<_, &str>(1) == spec,
+            same_request: super::same_request(r.get::<_, &str>(1), spec),
         }))
     }
 
@@ -837,15 +927,10 @@ impl JobStore for PgStore {
         self.insert_job_within(job, None)
     }
 
-    fn keyed_job(
-        &self,
-        tenant: &str,
-        key: &str,
-        spec: &str,
-    ) -> Result<Option<KeyedJob>, StoreError> {
+    fn keyed_job(&self, tenant: &str, key: &str, spec: &str) -> Result<Option<Keyed>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
-            Self::keyed(&**client, tenant, key, spec).await
+            Self::keyed(&**client, false, tenant, key, spec).await
         })
     }
 
@@ -993,32 +1078,23 @@ impl JobStore for PgStore {
 
 impl SessionLog for PgStore {
     fn create(&self, id: &str, tenant: &str, scenario: &str) -> Result<(), StoreError> {
+        self.create_session(id, tenant, scenario, None).map(|_| ())
+    }
+
+    fn create_keyed(
+        &self,
+        id: &str,
+        tenant: &str,
+        scenario: &str,
+        key: &str,
+    ) -> Result<Option<Keyed>, StoreError> {
+        self.create_session(id, tenant, scenario, Some(key))
+    }
+
+    fn keyed(&self, tenant: &str, key: &str, scenario: &str) -> Result<Option<Keyed>, StoreError> {
         self.block(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO sessions (id, tenant, scenario, created_ms)
-                     VALUES ($1, $2, $3, {DB_NOW})"
-                ),
-                &[&id, &tenant, &scenario],
-            )
-            .await?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO session_owners (session, replica, addr, lease_until)
-                     VALUES ($1, $2, $3, {DB_NOW} + $4)"
-                ),
-                &[
-                    &id,
-                    &self.settings.replica,
-                    &self.settings.advertise,
-                    &self.lease_ms(),
-                ],
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(())
+            let client = self.pool.get().await?;
+            Self::keyed(&**client, true, tenant, key, scenario).await
         })
     }
 
@@ -1233,26 +1309,11 @@ impl SessionLog for PgStore {
     }
 
     fn take_over(&self, id: &str, dead: &str) -> Result<bool, StoreError> {
-        self.block(async {
-            let client = self.pool.get().await?;
-            let n = client
-                .execute(
-                    &format!(
-                        "UPDATE session_owners SET replica = $2, addr = $3,
-                             lease_until = {DB_NOW} + $4
-                         WHERE session = $1 AND addr = $5"
-                    ),
-                    &[
-                        &id,
-                        &self.settings.replica,
-                        &self.settings.advertise,
-                        &self.lease_ms(),
-                        &dead,
-                    ],
-                )
-                .await?;
-            Ok(n == 1)
-        })
+        self.take_over_at(id, dead, false)
+    }
+
+    fn take_over_lapsed(&self, id: &str, addr: &str) -> Result<bool, StoreError> {
+        self.take_over_at(id, addr, true)
     }
 
     fn renew(&self, ids: &[String]) -> Result<Renewal, StoreError> {

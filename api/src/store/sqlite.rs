@@ -9,7 +9,7 @@
 //! (counted in `crashes`).
 
 use super::{
-    json_error, now_ms, with_elapsed, Inserted, JobInfo, JobStatus, JobStore, KeyedJob, LogEntry,
+    json_error, now_ms, with_elapsed, Inserted, JobInfo, JobStatus, JobStore, Keyed, LogEntry,
     LogRow, NewJob, PlanChange, Progress, Purged, RunPage, SessionListed, SessionLog, StoreError,
     StoreKind,
 };
@@ -85,6 +85,12 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
              ALTER TABLE jobs ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
              UPDATE jobs SET errors = (SELECT COUNT(*) FROM runs
                  WHERE job = jobs.id AND json_extract(row, '$.status') = 'error');",
+        ),
+        // 6: the `Idempotency-Key` a session was created with, unique per tenant.
+        M::up(
+            "ALTER TABLE sessions ADD COLUMN idem_key TEXT;
+             CREATE UNIQUE INDEX sessions_by_key ON sessions(tenant, idem_key)
+                 WHERE idem_key IS NOT NULL;",
         ),
     ])
 });
@@ -234,14 +240,15 @@ impl SqliteJobs {
 
     /// Final state of a job that was running (a cancelled job stays cancelled), with the most
     /// runs that executed at once: a sweep over the runs' start (+1) and finish (-1) times,
-    /// a finish before a start at the same time.
+    /// a finish before a start at the same time. False when the job was no longer running
+    /// (cancelled, or purged after a cancel).
     pub fn finish(
         &self,
         id: &str,
         status: JobStatus,
         error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
+    ) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
             "UPDATE jobs SET status = ?2, error = ?3, finished_ms = ?4,
                  max_parallel_runs = (
                      SELECT MAX(open) FROM (
@@ -255,7 +262,7 @@ impl SqliteJobs {
              WHERE id = ?1 AND status IN (?5, ?6)",
             params![id, status, error, now_ms(), JobStatus::Queued, JobStatus::Running],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Indices of the runs already finished.
@@ -318,23 +325,37 @@ impl SqliteJobs {
     }
 }
 
-/// The tenant's job holding idempotency key `key`, compared with the request `spec`.
+/// Which table [`keyed`] looks in: the jobs (their requests) or the sessions (their initial
+/// scenarios).
+#[derive(Clone, Copy)]
+enum KeyedIn {
+    Jobs,
+    Sessions,
+}
+
+/// The tenant's job or session holding idempotency key `key`, compared with the request
+/// (`spec`: a job's request, a session's scenario).
 fn keyed(
     conn: &Connection,
+    table: KeyedIn,
     tenant: &str,
     key: &str,
     spec: &str,
-) -> Result<Option<KeyedJob>, StoreError> {
+) -> Result<Option<Keyed>, StoreError> {
+    let sql = match table {
+        KeyedIn::Jobs => "SELECT id, spec FROM jobs WHERE tenant = ?1 AND idem_key = ?2",
+        KeyedIn::Sessions => {
+            "SELECT id, scenario FROM sessions WHERE tenant = ?1 AND idem_key = ?2"
+        }
+    };
     Ok(conn
-        .query_row(
-            "SELECT id, spec FROM jobs WHERE tenant = ?1 AND idem_key = ?2",
-            params![tenant, key],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )
+        .query_row(sql, params![tenant, key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
         .optional()?
-        .map(|(id, stored)| KeyedJob {
+        .map(|(id, stored)| Keyed {
             id,
-            same_request: stored == spec,
+            same_request: super::same_request(&stored, spec),
         }))
 }
 
@@ -345,7 +366,7 @@ impl JobStore for SqliteJobs {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         if let Some(key) = job.key {
-            if let Some(held) = keyed(&tx, job.tenant, key, job.spec)? {
+            if let Some(held) = keyed(&tx, KeyedIn::Jobs, job.tenant, key, job.spec)? {
                 return Ok(Inserted::Keyed(held));
             }
         }
@@ -366,13 +387,8 @@ impl JobStore for SqliteJobs {
         Ok(Inserted::Stored)
     }
 
-    fn keyed_job(
-        &self,
-        tenant: &str,
-        key: &str,
-        spec: &str,
-    ) -> Result<Option<KeyedJob>, StoreError> {
-        keyed(&self.conn(), tenant, key, spec)
+    fn keyed_job(&self, tenant: &str, key: &str, spec: &str) -> Result<Option<Keyed>, StoreError> {
+        keyed(&self.conn(), KeyedIn::Jobs, tenant, key, spec)
     }
 
     /// Delete a finished job, its runs and its result file. The rows go in one transaction;
@@ -543,6 +559,32 @@ impl SessionLog for SqliteSessions {
         Ok(())
     }
 
+    /// The key's look-up and the insert in one transaction under the connection's lock.
+    fn create_keyed(
+        &self,
+        id: &str,
+        tenant: &str,
+        scenario: &str,
+        key: &str,
+    ) -> Result<Option<Keyed>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(held) = keyed(&tx, KeyedIn::Sessions, tenant, key, scenario)? {
+            return Ok(Some(held));
+        }
+        tx.execute(
+            "INSERT INTO sessions (id, tenant, scenario, created_ms, idem_key)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, tenant, scenario, now_ms(), key],
+        )?;
+        tx.commit()?;
+        Ok(None)
+    }
+
+    fn keyed(&self, tenant: &str, key: &str, scenario: &str) -> Result<Option<Keyed>, StoreError> {
+        keyed(&self.conn(), KeyedIn::Sessions, tenant, key, scenario)
+    }
+
     fn append(&self, session: &str, e: &LogEntry) -> Result<(), StoreError> {
         // Only while the session exists: a log row of no session would outlive every delete.
         let n = self.conn().execute(
@@ -709,9 +751,9 @@ mod tests {
             )
             .unwrap();
         let store = SqliteJobs::open(dir.path()).unwrap();
-        // Migrated to the latest schema: 5 (3: the jobs' counters, filled from their runs;
+        // Migrated to the latest schema: 6 (3: the jobs' counters, filled from their runs;
         // 5: their error runs too).
-        assert_eq!(user_version(dir.path()), 5);
+        assert_eq!(user_version(dir.path()), 6);
         let job = store.job("j1", Some("t")).unwrap().unwrap();
         assert_eq!(
             (job.progress.done, job.progress.errors, job.solve_ms_total),
@@ -728,7 +770,7 @@ mod tests {
         // Opening again (a restart) is a no-op.
         drop(store);
         SqliteJobs::open(dir.path()).unwrap();
-        assert_eq!(user_version(dir.path()), 5);
+        assert_eq!(user_version(dir.path()), 6);
     }
 
     #[test]
