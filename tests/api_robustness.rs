@@ -3,12 +3,11 @@
 //! space. Each is a 4xx naming what is wrong (or a refusal to start), never a 500 or a guess.
 
 use crate::common::pg::PgServer;
-use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server};
+use crate::common::server::{call, get, post_json, refused_start, solve_multipart, Resp, Server};
 use crate::common::session::{events, read_sse, stream_after, two_teams_session};
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
 use std::io::BufReader;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `(status, code, message)` of an error answer.
@@ -390,29 +389,7 @@ fn serve_refuses_a_body_limit_beyond_the_address_space() {
     let dir = tempfile::tempdir().unwrap();
     // 2^44 MiB is 2^64 bytes: one more than a 64-bit usize holds (wrapped, 0).
     let mib = (1u64 << 44).to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .args(["--body-limit-mib", &mib])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server started with --body-limit-mib {mib}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    let stderr = refused_start(&["--body-limit-mib", &mib]);
     assert_eq!(
         stderr.trim(),
         format!(

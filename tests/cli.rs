@@ -333,12 +333,57 @@ fn a_scenario_directory_written_again_reads_as_the_new_scenario() {
     );
 }
 
+/// A scenario folder's name, and with it the input digest, is the folder's however its path
+/// is written (`solve .` inside it was unnamed, with another digest than `solve scen`).
+#[test]
+fn a_scenario_folder_is_named_alike_however_its_path_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("scen");
+    run_ok("generate", &[&"urban", &"--seed", &"1", &"--out", &scen]);
+    let solved_in = |cwd: &Path, arg: &str| -> Value {
+        let out = output_ok("solve", commonsnet().current_dir(cwd).args(["solve", arg]));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let named = solved_in(tmp.path(), "scen");
+    assert_eq!(named["name"], "scen", "{named}");
+    for (cwd, arg) in [
+        (tmp.path(), "scen/"),
+        (scen.as_path(), "."),
+        (scen.as_path(), "./"),
+    ] {
+        let v = solved_in(cwd, arg);
+        assert_eq!(v["name"], named["name"], "{arg}: {v}");
+        assert_eq!(v["input_digest"], named["input_digest"], "{arg}: {v}");
+    }
+}
+
 /// A missing file is named once: the error's text was printed again as its source.
 #[test]
 fn an_io_error_is_said_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(tmp.path().join("none.json")));
+    let none = tmp.path().join("none.json");
+    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&none));
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    // And its path once (it was twice: `none.json: none.json: No such file`).
+    assert_eq!(err.matches("none.json").count(), 1, "{err}");
+    // `simulate` names the scenario file its problems are in, as `solve` does.
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, "{").unwrap();
+    let out = tmp.path().join("runs.parquet");
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .args(["simulate", "--policies", "greedy", "--generator"])
+            .arg(&bad)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(
+        err.contains(&format!("{}: invalid input", bad.display())),
+        "{err}"
+    );
+    // A .json file that is no JSON gets no hint to give --format for a benchmark instance.
+    let (_, err) = refused_in_one_line(commonsnet().arg("solve").arg(&bad));
+    assert!(!err.contains("give --format"), "{err}");
 }
 
 /// `instance allocation` bounds its sizes before building the scenario, and a distance that

@@ -4,7 +4,7 @@
 //! Leases last 1 s here, so a dead replica is taken over within about a second.
 
 use crate::common::pg::PgServer;
-use crate::common::server::{call, get, post_json, Resp, Server};
+use crate::common::server::{call, get, post_json, refused_start, Resp, Server};
 use crate::common::session::stream_after;
 use crate::http::{
     done, events, incident, read_sse, rows_of, session_with_teams, submit_long_job,
@@ -819,36 +819,6 @@ fn job_and_run_times_are_on_the_database_clock() {
         ),
     );
     assert_eq!(outside, "0", "runs outside their job's times");
-}
-
-/// `serve` with `args` (on a data folder of its own) that must refuse to start: its exit
-/// code 2 within 30 s, and its stderr.
-fn refused_start(args: &[&str]) -> String {
-    use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("serve {args:?} started instead of refusing");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(2), "{args:?}: {err}");
-    err
 }
 
 /// An `--advertise` other replicas could not connect to is refused at start (each was taken

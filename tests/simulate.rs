@@ -564,3 +564,87 @@ fn a_run_table_carries_what_makes_it_again() {
     assert_eq!(a.schema().metadata(), b.schema().metadata());
     assert_eq!(a, b);
 }
+
+/// Ctrl-C while the runs go: no run starts after it, those under way finish, and the runs
+/// done (0 to k-1) are written, the first k rows of the whole table, with exit status 130 (a
+/// Ctrl-C lost every finished run before).
+#[test]
+fn ctrl_c_writes_the_runs_done() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |scenarios: &str, out: &std::path::Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_commonsnet"));
+        c.args([
+            "simulate",
+            "--generator",
+            "rural",
+            "--scenarios",
+            scenarios,
+            "--replicates",
+            "2",
+            "--seed",
+            "5",
+            "--policies",
+            "greedy,coverage",
+            "--threads",
+            "1",
+            "--out",
+        ])
+        .arg(out);
+        c
+    };
+    let cut = dir.path().join("cut.parquet");
+    let mut child = run("400", &cut)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("progress:") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no progress line");
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", pid.as_str()])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let mut printed = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(printed.starts_with("interrupted: runs 0 to "), "{printed}");
+    // Each row's cells but its solver time, as text.
+    let rows = |p: &std::path::Path| -> Vec<String> {
+        let mut out = Vec::new();
+        for b in read_batches(p).unwrap() {
+            for r in 0..b.num_rows() {
+                let cells: Vec<String> = (0..b.num_columns())
+                    .filter(|&i| b.schema().field(i).name() != "solve_ms")
+                    .map(|i| format!("{:?}", b.column(i).slice(r, 1)))
+                    .collect();
+                out.push(cells.join("|"));
+            }
+        }
+        out
+    };
+    let got = rows(&cut);
+    let k = got.len();
+    assert!(k > 0 && k < 1600, "{k} runs of 1600");
+    // The same batch cut to whole scenarios past k: its first k rows are the same runs.
+    let whole = dir.path().join("whole.parquet");
+    let o = run(&k.div_ceil(4).to_string(), &whole).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(got, rows(&whole)[..k]);
+}

@@ -1849,18 +1849,7 @@ mod tests {
             RecordBatch::try_from_iter([("kind", std::sync::Arc::new(kind) as ArrayRef)]).unwrap();
         // Without arrow-rs's schema in the footer (as other writers make it), the column
         // reads back as plain strings, one copy of the value per row.
-        let mut file = Vec::new();
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-            .build();
-        let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
-            .with_properties(props)
-            .with_skip_arrow_metadata(true);
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new_with_options(&mut file, batch.schema(), options)
-                .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        let file = parquet_bytes(&batch);
         assert!(file.len() < 64 << 10, "{} bytes", file.len());
         let e = read_table(&file, false).unwrap_err().to_string();
         assert!(
@@ -1877,30 +1866,23 @@ mod tests {
     fn a_parquet_dictionary_bomb_in_one_list_cell_is_refused_before_it_decodes() {
         use arrow_array::{types::Int32Type, DictionaryArray, Int32Array, ListArray};
         let value = "s".repeat(3000);
-        let items = DictionaryArray::<Int32Type>::try_new(
-            Int32Array::from(vec![0; 200_000]),
-            Arc::new(StringArray::from(vec![value.as_str()])),
-        )
-        .unwrap();
-        let item = Arc::new(Field::new("item", items.data_type().clone(), true));
-        let offsets = arrow_buffer::OffsetBuffer::from_lengths([200_000]);
-        let skills = ListArray::new(item, offsets, Arc::new(items), None);
-        let batch = batch(vec![
-            ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
-            ("skills", Arc::new(skills)),
-        ]);
-        let mut file = Vec::new();
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-            .build();
-        let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
-            .with_properties(props)
-            .with_skip_arrow_metadata(true);
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new_with_options(&mut file, batch.schema(), options)
-                .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        // One row whose skills are `items` copies of `value`, dictionary-encoded.
+        let one_cell = |items: usize| {
+            let keys = DictionaryArray::<Int32Type>::try_new(
+                Int32Array::from(vec![0; items]),
+                Arc::new(StringArray::from(vec![value.as_str()])),
+            )
+            .unwrap();
+            let item = Arc::new(Field::new("item", keys.data_type().clone(), true));
+            let offsets = arrow_buffer::OffsetBuffer::from_lengths([items]);
+            parquet_bytes(&batch_of_skills(ListArray::new(
+                item,
+                offsets,
+                Arc::new(keys),
+                None,
+            )))
+        };
+        let file = one_cell(200_000);
         assert!(file.len() < 64 << 10, "{} bytes", file.len());
         let e = read_table(&file, false).unwrap_err().to_string();
         assert!(
@@ -1908,16 +1890,7 @@ mod tests {
             "{e}"
         );
         // The same cell at a tenth of the size reads, every item there.
-        let small = DictionaryArray::<Int32Type>::try_new(
-            Int32Array::from(vec![0; 20_000]),
-            Arc::new(StringArray::from(vec![value.as_str()])),
-        )
-        .unwrap();
-        let item = Arc::new(Field::new("item", small.data_type().clone(), true));
-        let offsets = arrow_buffer::OffsetBuffer::from_lengths([20_000]);
-        let skills = ListArray::new(item, offsets, Arc::new(small), None);
-        let batch = batch_of_skills(skills);
-        let file = parquet_bytes(&batch);
+        let file = one_cell(20_000);
         let read = read_table(&file, false).unwrap();
         let list = read[0]
             .column_by_name("skills")
@@ -1934,10 +1907,17 @@ mod tests {
         ])
     }
 
+    /// `batch` as a ZSTD Parquet file without arrow-rs's schema in its footer (as other
+    /// writers make them): dictionary columns read back as plain strings, one copy of a
+    /// value per use.
     fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
         let mut file = Vec::new();
-        let options =
-            parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_skip_arrow_metadata(true);
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
         let mut w =
             parquet::arrow::ArrowWriter::try_new_with_options(&mut file, batch.schema(), options)
                 .unwrap();

@@ -186,7 +186,10 @@ pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
     } else {
         None
     };
-    let name = dir.file_name().and_then(|n| n.to_str());
+    // The folder's own name however its path is written (`.`, `scen/`, `../x/scen`): the
+    // name and with it the input digest were another for `solve .` than for `solve scen`.
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let name = canonical.file_name().and_then(|n| n.to_str());
     Ok(commonsnet_engine::scenario_from_batches_with(
         &resources,
         &needs,

@@ -14,6 +14,7 @@ import json
 import math
 import numbers
 import operator
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
@@ -260,6 +261,9 @@ def _arrow(obj: Any, what: str) -> Any:
     if type(obj).__module__.split(".")[0] == "pandas":
         if not hasattr(obj, "columns"):
             raise InvalidArgument(f"{what}: expected a table (a DataFrame), got a pandas {type(obj).__name__}")
+        # A float column's NaN becomes a null, a missing cell: pandas' own meaning of NaN (a
+        # table read to pandas from Arrow has NaN wherever a number was missing), where
+        # pyarrow and polars refuse a NaN as no finite number.
         try:
             return pa.Table.from_pandas(obj, preserve_index=False)
         except (pa.ArrowException, ValueError, TypeError) as e:
@@ -279,10 +283,20 @@ def _arrow(obj: Any, what: str) -> Any:
         return obj
     if isinstance(obj, pa.RecordBatch):
         return pa.Table.from_batches([obj])
-    raise TypeError(
+    hint = " (a polars LazyFrame: call .collect() first)" if type(obj).__name__ == "LazyFrame" else ""
+    raise InvalidArgument(
         f"{what}: expected a pyarrow Table or RecordBatch, a polars or pandas DataFrame, "
-        f"or any object with __arrow_c_stream__; got {type(obj).__name__}"
+        f"or any object with __arrow_c_stream__; got {type(obj).__name__}{hint}"
     )
+
+
+def _looks_like_path(text: str) -> bool:
+    """Whether a scenario given as text is a file's path rather than JSON: an existing file, or
+    a name ending in ``.json`` (short, on one line)."""
+    t = text.strip()
+    if "\n" in t or len(t) > 4096:
+        return False
+    return t.lower().endswith(".json") or os.path.isfile(t)
 
 
 def _policy(policy: Any) -> Mapping[str, Any] | None:
@@ -324,6 +338,17 @@ def solve(
     if scenario is not None:
         if resources is not None or needs is not None or links is not None:
             raise TypeError("give a scenario or tables, not both")
+        if isinstance(scenario, os.PathLike) or (
+            isinstance(scenario, str) and not scenario.lstrip().startswith("{") and _looks_like_path(scenario)
+        ):
+            raise InvalidArgument(
+                f"scenario: {os.fspath(scenario)!r} is a file path; a str is read as JSON text: "
+                "pass json.load(open(path)) (a dict), or its text"
+            )
+        if not isinstance(scenario, (str, Mapping)):
+            raise InvalidArgument(
+                f"scenario must be a dict, JSON text or a Scenario, not a {type(scenario).__name__}"
+            )
         if isinstance(scenario, str):
             text = scenario
             if policy is not None or name is not None:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
-from . import _commonsnet, _spec
+from . import _commonsnet, _spec, _whole
 from .errors import InvalidArgument
 
 
@@ -81,18 +81,26 @@ def sweep(
     also written there as Parquet."""
     import ray
 
+    # Every argument is checked before Ray starts: a typo is refused at once, and no cluster
+    # is left running for it.
     if out is not None:
         _check_out(out)
-    if not ray.is_initialized():
-        ray.init()
+    if chunk is not None:
+        whole = _whole(chunk)
+        if whole is None or not 1 <= whole <= MAX_CHUNK:
+            raise InvalidArgument(f"chunk must be a whole number in [1, {MAX_CHUNK}], not {chunk!r}")
+        chunk = whole
+    retries = _whole(max_retries)
+    if retries is None or retries < 0:
+        raise InvalidArgument(f"max_retries must be a whole number >= 0, not {max_retries!r}")
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
+    if not ray.is_initialized():
+        ray.init()
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if chunk is None:
-        chunk = math.ceil(total / (4 * cpus))
-    if not 1 <= chunk <= MAX_CHUNK:
-        chunk = max(1, min(chunk, MAX_CHUNK))
-    task = ray.remote(num_cpus=1, max_retries=max_retries)(_run_chunk)
+        chunk = min(max(1, math.ceil(total / (4 * cpus))), MAX_CHUNK)
+    task = ray.remote(num_cpus=1, max_retries=retries)(_run_chunk)
     # One copy of the spec in the object store, not one per task.
     spec_ref = ray.put(spec)
     window = TASKS_PER_CPU * cpus

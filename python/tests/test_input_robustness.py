@@ -4,7 +4,9 @@ key given twice in a policy or a simulate spec."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import commonsnet
@@ -172,6 +174,47 @@ def test_a_pandas_frame_arrow_cannot_convert_is_an_invalid_argument() -> None:
     needs.loc[0, "priority"] = "high"
     with pytest.raises(commonsnet.InvalidArgument, match="^needs: .*priority"):
         commonsnet.solve(resources=s.resources, needs=needs, policy=s.policy)
+
+
+def test_a_nan_in_a_pandas_frame_is_a_missing_cell() -> None:
+    """pandas' NaN in a float column is a missing cell, as pandas means it (a table read to
+    pandas from Arrow has NaN wherever a number was missing): the plan is the one of the same
+    cell null, where pyarrow refuses a NaN naming its row and field."""
+    s = commonsnet.generate("urban", seed=1, scale=0.2)
+    needs = s.needs.to_pandas()
+    needs["priority"] = needs["priority"].astype(float)
+    needs.loc[3, "priority"] = float("nan")
+    got = commonsnet.solve(resources=s.resources, needs=needs, policy=s.policy)
+    nulled = s.needs.set_column(
+        s.needs.schema.get_field_index("priority"),
+        "priority",
+        pa.array([None if i == 3 else v for i, v in enumerate(s.needs["priority"].to_pylist())], pa.float64()),
+    )
+    want = commonsnet.solve(resources=s.resources, needs=nulled, policy=s.policy)
+    assert got.summary["objective"] == want.summary["objective"]
+    assert got.summary["input_digest"] == want.summary["input_digest"]
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        nan = nulled.set_column(
+            nulled.schema.get_field_index("priority"),
+            "priority",
+            pa.array([float("nan") if v is None else v for v in nulled["priority"].to_pylist()], pa.float64()),
+        )
+        commonsnet.solve(resources=s.resources, needs=nan, policy=s.policy)
+    assert any(d["row"] == 3 and d["field"] == "priority" for d in e.value.details), e.value.details
+
+
+def test_what_is_no_scenario_is_an_invalid_argument(tmp_path: Path) -> None:
+    """A path (as a Path or as a str naming a .json file), bytes or a list given as the
+    scenario is refused saying what to give (a bare TypeError, or 'not valid JSON', before)."""
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(FLOOD))
+    for given in (path, str(path), "other.json"):
+        with pytest.raises(commonsnet.InvalidArgument, match="is a file path"):
+            commonsnet.solve(given)  # type: ignore[arg-type]
+    for given in (b"{}", [1, 2]):
+        with pytest.raises(commonsnet.InvalidArgument, match="scenario must be a dict"):
+            commonsnet.solve(given)  # type: ignore[arg-type]
+    assert commonsnet.solve(path.read_text()).status == "optimal"
 
 
 @pytest.mark.parametrize("policy", ["coverage", ["objective"], 3])

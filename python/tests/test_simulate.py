@@ -130,6 +130,24 @@ def local_ray() -> Any:
     ray.shutdown()
 
 
+def test_a_sweep_checks_its_arguments_before_ray_starts() -> None:
+    """A bad chunk or policy is refused at once, with no cluster started for it (a typo left
+    a Ray cluster running; a chunk of 0 or 10**9 was clamped without a word)."""
+    ray = pytest.importorskip("ray")
+    from commonsnet.ray import sweep
+
+    if ray.is_initialized():
+        pytest.skip("a Ray cluster is already running in this process")
+    for chunk in (0, -3, 10**9, 1.5, "2"):
+        with pytest.raises(commonsnet.InvalidArgument, match="chunk must be a whole number"):
+            sweep("urban", scenarios=1, chunk=chunk)  # type: ignore[arg-type]
+    with pytest.raises(commonsnet.InvalidArgument, match="gredy"):
+        sweep("urban", scenarios=1, policies=["gredy"])
+    with pytest.raises(commonsnet.InvalidArgument, match="max_retries"):
+        sweep("urban", scenarios=1, max_retries=-1)
+    assert not ray.is_initialized()
+
+
 def test_a_ray_sweep_equals_simulate(local_ray: Any) -> None:
     from commonsnet.ray import sweep
 

@@ -136,7 +136,7 @@ def test_invalid_input_raises_with_every_detail(flood: dict[str, Any]) -> None:
 
     with pytest.raises(commonsnet.InvalidScenario):
         commonsnet.solve("{not json")
-    with pytest.raises(TypeError):
+    with pytest.raises(commonsnet.InvalidArgument, match="resources: expected a pyarrow Table"):
         commonsnet.solve(resources=[1, 2], needs=s.needs)
     with pytest.raises(TypeError):
         commonsnet.solve(flood, resources=s.resources)

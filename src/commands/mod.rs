@@ -98,6 +98,16 @@ pub fn describe(e: DatasetError) -> anyhow::Error {
     }
 }
 
+/// [`describe`] of an error reading the input at `path`, named by it: a problem of the
+/// scenario's content names the file first; an error that names a path already (a file that
+/// cannot be read, a table, a policy) is said as it is (the path was printed twice).
+pub fn describe_at(path: &std::path::Path, e: DatasetError) -> anyhow::Error {
+    match e {
+        DatasetError::Invalid(_) => anyhow!("{}: {}", path.display(), describe(e)),
+        named => describe(named),
+    }
+}
+
 /// What became of a line written to standard output.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Printed {

@@ -95,8 +95,11 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
+    // Colours for a terminal only: a log file or a pipe got escape codes.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let mut config = commonsnet_api::Config::new(args.addr, args.data);

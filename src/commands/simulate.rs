@@ -1,7 +1,7 @@
 //! `commonsnet simulate`: a batch of scenarios x policies x replicates on one pool, written as
 //! a run table and summarised per policy.
 
-use super::{describe, print_line, seconds, thread_count, typed, ArgError, Printed};
+use super::{describe, describe_at, print_line, seconds, thread_count, typed, ArgError, Printed};
 use anyhow::{anyhow, Result};
 use commonsnet_datasets::generate::{self, Clock, Generator};
 use commonsnet_datasets::{frames, read_scenario, TableFormat};
@@ -253,7 +253,8 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 ));
             }
             refuse_out_over_input(&args.out, path)?;
-            let s = read_scenario(path, None).map_err(describe)?;
+            // Named as `solve` names it: the file is where the problems are.
+            let s = read_scenario(path, None).map_err(|e| describe_at(path, e))?;
             Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
         }
     };
@@ -298,7 +299,9 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     // a pointer until its run is done: ten million unboxed rows took 5 GB before any ran.
     type Slot = std::sync::Mutex<Option<Box<commonsnet_engine::batch::RunRow>>>;
     let slots: Vec<Slot> = (0..total).map(|_| std::sync::Mutex::new(None)).collect();
-    run_each(&pool, total, &|| false, &|i| {
+    let interrupted = interrupt_flag();
+    let stop = || interrupted.load(std::sync::atomic::Ordering::SeqCst);
+    run_each(&pool, total, &stop, &|i| {
         let row = batch.run(i);
         *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(row));
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -313,15 +316,18 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             None => {}
         }
     });
-    let rows: Vec<_> = slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .map(|r| *r)
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(|| anyhow!("a run did not finish"))?;
+    let mut finished = slots.into_iter().map(|m| {
+        m.into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|r| *r)
+    });
+    // Runs are started in index order and every one started finishes: after a Ctrl-C the
+    // runs done are 0 to k-1, a table of its own (the first k rows of the whole one).
+    let rows: Vec<_> = finished.by_ref().map_while(|r| r).collect();
+    if finished.any(|r| r.is_some()) || (rows.len() < total && !stop()) {
+        return Err(anyhow!("a run did not finish"));
+    }
+    let stopped = rows.len() < total;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -342,11 +348,12 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             others += &format!(", {n} {words}");
         }
     }
+    let done = rows.len();
     let mut lines = vec![
         format!(
-            "{total} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed{others}; \
+            "{done} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed{others}; \
              table: {}",
-            total as f64 / secs,
+            done as f64 / secs,
             pool.current_num_threads(),
             args.out.display()
         ),
@@ -361,11 +368,59 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
         ));
     }
+    if stopped {
+        lines[0] = format!(
+            "interrupted: runs 0 to {} of {total} (the first {done}); {}",
+            done.saturating_sub(1),
+            lines[0]
+        );
+    }
     // The table is written: a reader that stops reading the summary stops only the summary.
     for line in &lines {
         if print_line(line)? == Printed::ReaderGone {
             break;
         }
     }
+    if stopped {
+        // As a shell reports a command a SIGINT ended: 128 + 2.
+        std::process::exit(130);
+    }
     Ok(())
+}
+
+/// Set at the first Ctrl-C (SIGINT) while the runs go: no run starts after it, those under way
+/// finish, and the table of the runs done is written (they lost every finished run before). A
+/// second Ctrl-C ends the process at once, writing nothing.
+fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    let watcher = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                set.store(true, Ordering::SeqCst);
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "interrupted: the runs under way finish, then the table of the runs done is \
+                     written (Ctrl-C again to stop at once, writing nothing)"
+                );
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            });
+        });
+    // Without the watcher thread (none could be made), Ctrl-C ends the process at once.
+    drop(watcher);
+    flag
 }

@@ -1,7 +1,7 @@
 //! `commonsnet solve`: a scenario (JSON file or table directory) or a benchmark instance
 //! (DIMACS `.min`/`.asn`, OR-Library GAP or assignment), one JSON line per instance.
 
-use super::{describe, print_line, thread_count, OutFormat, Printed};
+use super::{describe, describe_at, print_line, thread_count, OutFormat, Printed};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::dimacs;
@@ -247,11 +247,16 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 _ => ScenarioFormat::Json,
             };
             let scenario = read_scenario(&args.file, Some(f)).map_err(|e| {
-                let e = describe(e);
-                // Any extension but .min and .asn is read as a JSON scenario: an OR-Library
-                // file needs its --format, which the error says.
+                let e = describe_at(&args.file, e);
+                // Any extension but .min and .asn (and .json) is read as a JSON scenario: an
+                // OR-Library file needs its --format, which the error says.
+                let json_named = args
+                    .file
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("json"));
                 let hint = if args.format.is_none()
                     && matches!(f, ScenarioFormat::Json)
+                    && !json_named
                     && e.to_string().contains("not valid JSON")
                 {
                     " (read as a JSON scenario, by its extension: give --format for a benchmark \
@@ -259,7 +264,7 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 } else {
                     ""
                 };
-                anyhow!("{file}: {e}{hint}")
+                anyhow!("{e}{hint}")
             })?;
             let outcome = try_solve_with(&scenario, &opts).map_err(|e| anyhow!("{file}: {e}"))?;
             let report = if args.explain {

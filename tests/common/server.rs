@@ -316,3 +316,38 @@ impl Server {
         Server::start(&dir.join("data"), &["--tokens", tokens.to_str().unwrap()])
     }
 }
+
+/// `serve` with `args` (on a data folder of its own) that must refuse to start: its exit
+/// code 2 within 30 s, and its stderr.
+pub fn refused_start(args: &[&str]) -> String {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("serve {args:?} started instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+    err
+}
