@@ -448,6 +448,60 @@ fn thread_counts_past_the_engine_bound_are_refused() {
     assert!(err.contains("not a thread count in 1..=1024"), "{err}");
 }
 
+/// An instance written to a file `solve` would read as the other format is refused (a flow
+/// in a `.asn` was refused only when read back); extensions name formats in any case
+/// (`generate --out a.JSON` made a folder of that name).
+#[test]
+fn files_are_written_in_the_format_their_extension_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let asn = tmp.path().join("flow.asn");
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .args(["instance", "netgen8", "--k", "4", "--out"])
+            .arg(&asn),
+    );
+    assert!(err.contains("a min-cost flow, for a .min file"), "{err}");
+    assert!(!asn.exists());
+    let min = tmp.path().join("flow.MIN");
+    run_ok("instance", &[&"netgen8", &"--k", &"4", &"--out", &min]);
+    assert_eq!(solve_line(&[&min])["status"], "optimal");
+    let json = tmp.path().join("a.JSON");
+    run_ok("generate", &[&"urban", &"--out", &json]);
+    assert!(json.is_file(), "a scenario file, not a folder");
+    assert_eq!(solve_line(&[&json])["status"], "optimal");
+}
+
+/// `solve --time-limit` caps the solver's time (the CLI had no bound but the policy's): a
+/// positive number of seconds for scenarios and GAP instances, refused otherwise; a cap the
+/// solve does not reach changes nothing, the input digest included.
+#[test]
+fn solve_takes_a_time_limit() {
+    let plain = solve_line(&[&example()]);
+    let capped = solve_line(&[&example(), &"--time-limit", &"30"]);
+    for field in ["status", "objective", "input_digest", "needs_served"] {
+        assert_eq!(capped[field], plain[field], "{field}");
+    }
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .arg("solve")
+            .arg(example())
+            .args(["--time-limit", "0"]),
+    );
+    assert!(
+        err.contains("--time-limit") && err.contains("not a positive number of seconds"),
+        "{err}"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/instances");
+    let min = root.join("mincostflow/networkx_tests/large.min");
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .arg("solve")
+            .arg(&min)
+            .args(["--time-limit", "5"]),
+    );
+    assert!(err.contains("--time-limit"), "{err}");
+}
+
 /// A report written again into its directory leaves no table of the earlier one: neither
 /// its `why` (a run without `--explain` after one with it) nor its tables in another format.
 #[test]

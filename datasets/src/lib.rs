@@ -226,9 +226,10 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
-    /// The format a file's extension names (`.arrow`, `.parquet`, `.csv`), if any.
+    /// The format a file's extension names (`.arrow`, `.parquet`, `.csv`, in any case:
+    /// `runs.CSV` too), if any.
     pub fn from_path(path: &Path) -> Option<TableFormat> {
-        match path.extension()?.to_str()? {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "arrow" => Some(TableFormat::ArrowIpc),
             "parquet" => Some(TableFormat::Parquet),
             "csv" => Some(TableFormat::Csv),
@@ -403,6 +404,21 @@ mod tests {
     use arrow_array::{Array, Int64Array};
     use arrow_schema::DataType;
     use std::sync::Arc;
+
+    /// An extension names its format in any case; an unknown one names none.
+    #[test]
+    fn table_formats_are_named_by_extension_in_any_case() {
+        for (name, format) in [
+            ("runs.csv", Some(TableFormat::Csv)),
+            ("runs.CSV", Some(TableFormat::Csv)),
+            ("t.Parquet", Some(TableFormat::Parquet)),
+            ("t.ARROW", Some(TableFormat::ArrowIpc)),
+            ("t.json", None),
+            ("t", None),
+        ] {
+            assert_eq!(TableFormat::from_path(Path::new(name)), format, "{name}");
+        }
+    }
 
     /// Two tables whose names differ only in their extension, written at once, each arrive
     /// whole: both were written through `run.tmp`, and one's rename could carry the other's

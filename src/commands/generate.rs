@@ -44,7 +44,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         }
         other => other?,
     };
-    if args.out.extension().and_then(|e| e.to_str()) == Some("json") {
+    // In any case: `a.JSON` made a folder named so, holding tables.
+    if args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
         let text = serde_json::to_string_pretty(&value)?;
         std::fs::write(&args.out, text + "\n")
             .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -71,6 +71,22 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
         .out
         .as_ref()
         .ok_or_else(|| anyhow!("--out FILE is required"))?;
+    // A file the solver would read as the other format is refused: `solve` reads a `.asn`
+    // as an assignment (a netgen8 flow written there was refused only when read back).
+    let named = |ext: &str| out.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext));
+    let mismatch = match &args.kind {
+        InstanceKind::Netgen8 { .. } | InstanceKind::Crisis { .. } if named("asn") => {
+            Some("a min-cost flow, for a .min file")
+        }
+        InstanceKind::DenseAssign { .. } if named("min") => Some("an assignment, for a .asn file"),
+        _ => None,
+    };
+    if let Some(what) = mismatch {
+        return Err(anyhow!(
+            "--out {}: `solve` reads its extension as the other format; this instance is {what}",
+            out.display()
+        ));
+    }
     let seed = args.seed;
     let text = match &args.kind {
         InstanceKind::Netgen8 { k } => {

@@ -369,11 +369,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         ));
     }
     if stopped {
-        lines[0] = format!(
-            "interrupted: runs 0 to {} of {total} (the first {done}); {}",
-            done.saturating_sub(1),
-            lines[0]
-        );
+        let kept = match done {
+            0 => format!("no run of {total} had finished"),
+            _ => format!("runs 0 to {} of {total} (the first {done})", done - 1),
+        };
+        lines[0] = format!("interrupted: {kept}; {}", lines[0]);
     }
     // The table is written: a reader that stops reading the summary stops only the summary.
     for line in &lines {

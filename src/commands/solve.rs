@@ -1,7 +1,7 @@
 //! `commonsnet solve`: a scenario (JSON file or table directory) or a benchmark instance
 //! (DIMACS `.min`/`.asn`, OR-Library GAP or assignment), one JSON line per instance.
 
-use super::{describe, describe_at, print_line, thread_count, OutFormat, Printed};
+use super::{describe, describe_at, print_line, seconds, thread_count, OutFormat, Printed};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::dimacs;
@@ -73,6 +73,11 @@ pub struct SolveArgs {
     /// JSON, and a `why` table with --out. Scenarios and GAP instances.
     #[arg(long)]
     explain: bool,
+    /// A cap on the solver's time, seconds (with the policy's `time_limit_s`, the smaller):
+    /// a plan stopped there is the best found, with status `time_limit` and its gap.
+    /// Scenarios and GAP instances.
+    #[arg(long, value_parser = seconds)]
+    time_limit: Option<f64>,
     /// Threads for this solve, 1 to 1024 (default: all cores, or the policy's `threads`).
     /// Scenarios and GAP instances.
     #[arg(long, value_parser = thread_count)]
@@ -106,7 +111,12 @@ fn infer_format(path: &Path) -> InputFormat {
     if path.is_dir() {
         return InputFormat::ScenarioDir;
     }
-    match path.extension().and_then(|e| e.to_str()) {
+    // In any case, as `instance` and table files name theirs.
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
         Some("min") => InputFormat::DimacsMin,
         Some("asn") => InputFormat::DimacsAsn,
         _ => InputFormat::ScenarioJson,
@@ -130,6 +140,7 @@ fn check_options(args: &SolveArgs, format: InputFormat) -> Result<()> {
             (args.plan, "--plan"),
             (args.explain, "--explain"),
             (args.threads.is_some(), "--threads"),
+            (args.time_limit.is_some(), "--time-limit"),
         ];
         let given: Vec<&str> = flags.iter().filter(|f| f.0).map(|f| f.1).collect();
         if !given.is_empty() {
@@ -230,6 +241,8 @@ fn instance_line(
 pub fn run(args: &SolveArgs) -> Result<()> {
     let opts = SolveOptions {
         threads: args.threads,
+        // A cap kept out of the scenario (its digest stays the input's), as a server's.
+        time_limit_s: args.time_limit,
         ..SolveOptions::default()
     };
     let format = args.format.unwrap_or_else(|| infer_format(&args.file));
