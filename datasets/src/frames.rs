@@ -182,8 +182,10 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let bad = |e: parquet::errors::ParquetError| TableError::Parquet(e.to_string());
     crate::parquet_footer::check(bytes).map_err(|e| TableError::Parquet(e.to_string()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
-        .map_err(bad)?;
+    // One copy of the file, shared (a `Bytes` clone is a reference) by the bound on its
+    // dictionaries and the decoder.
+    let file = bytes::Bytes::copy_from_slice(bytes);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file.clone()).map_err(bad)?;
     let metadata = builder.metadata().clone();
     let uncompressed = metadata
         .row_groups()
@@ -230,7 +232,7 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
             bytes.len()
         )));
     }
-    let expansion = dictionary_expansion(bytes)?;
+    let expansion = dictionary_expansion(file)?;
     if expansion > PARQUET_DECODED_MAX {
         return Err(TableError::Parquet(format!(
             "the file's dictionary-encoded columns decode to up to {expansion} bytes, more than {PARQUET_DECODED_MAX}"
@@ -276,12 +278,12 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
 /// Read from the pages' own headers, as the decoder reads them (the footer's dictionary
 /// offset and value count are not what it goes by: a footer without the offset or with a
 /// count of 1 passed a bound taken from it); only dictionary pages are decompressed.
-fn dictionary_expansion(bytes: &[u8]) -> Result<usize, TableError> {
+fn dictionary_expansion(file: bytes::Bytes) -> Result<usize, TableError> {
     use parquet::basic::Type as Physical;
     use parquet::column::page::Page;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let bad = |e: parquet::errors::ParquetError| TableError::Parquet(e.to_string());
-    let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes)).map_err(bad)?;
+    let reader = SerializedFileReader::new(file).map_err(bad)?;
     let mut total = 0usize;
     for g in 0..reader.num_row_groups() {
         let group = reader.get_row_group(g).map_err(bad)?;

@@ -376,7 +376,26 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Use
 }
 
 /// Set on the `200` answer to a retried submission (the IETF draft's name).
-pub(super) const REPLAYED_HEADER: &str = "idempotent-replayed";
+const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// A creation's answer (`status` and `body`, the new thing's `location`); with `replayed`,
+/// the `200` of a retry whose Idempotency-Key named a stored job or session, saying so.
+pub(super) fn created(
+    status: StatusCode,
+    location: String,
+    body: impl serde::Serialize,
+    replayed: bool,
+) -> Response {
+    let status = if replayed { StatusCode::OK } else { status };
+    let mut resp = (status, [(header::LOCATION, location)], axum::Json(body)).into_response();
+    if replayed {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static(REPLAYED_HEADER),
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    resp
+}
 
 /// The refusal of an idempotency key the tenant used for another request: the job or
 /// session (`what`) it names.

@@ -157,22 +157,13 @@ async fn keyed_answer(st: &AppState, job: &Submitted, held: Keyed) -> Result<Res
     }
     let info = load_job(st, &held.id, &job.tenant).await?;
     tracing::info!(job = %info.id, tenant = job.tenant, "job submission replayed (Idempotency-Key)");
-    Ok((
-        StatusCode::OK,
-        [
-            (header::LOCATION, format!("/v1/jobs/{}", info.id)),
-            (
-                header::HeaderName::from_static(REPLAYED_HEADER),
-                "true".to_string(),
-            ),
-        ],
-        Json(Accepted {
-            id: info.id,
-            status: info.status,
-            total: info.progress.total as usize,
-        }),
-    )
-        .into_response())
+    let location = format!("/v1/jobs/{}", info.id);
+    let body = Accepted {
+        id: info.id,
+        status: info.status,
+        total: info.progress.total as usize,
+    };
+    Ok(created(StatusCode::ACCEPTED, location, body, true))
 }
 
 fn queue_full(capacity: usize) -> ApiError {
@@ -186,16 +177,12 @@ fn queue_full(capacity: usize) -> ApiError {
 
 fn accepted(id: String, total: usize) -> Response {
     let location = format!("/v1/jobs/{id}");
-    (
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(Accepted {
-            id,
-            status: JobStatus::Queued,
-            total,
-        }),
-    )
-        .into_response()
+    let body = Accepted {
+        id,
+        status: JobStatus::Queued,
+        total,
+    };
+    created(StatusCode::ACCEPTED, location, body, false)
 }
 
 /// A job on the store replicas share: stored (durably, with one lease row per run) and left

@@ -7,7 +7,7 @@ use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, UserError};
 use crate::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use commonsnet_engine::scenario_from_value;
@@ -86,33 +86,23 @@ pub(super) async fn create_session(
         Ok::<_, ApiError>((scenario.needs().len(), scenario.resources().len(), held))
     })
     .await??;
-    let (status, id) = match held {
-        None => (StatusCode::CREATED, id),
+    let (id, replayed) = match held {
+        None => (id, false),
         Some(held) if held.same_request => {
             tracing::info!(session = %held.id, "session creation replayed (Idempotency-Key)");
-            (StatusCode::OK, held.id)
+            (held.id, true)
         }
         Some(held) => {
             return Err(key_reused(key.as_deref().unwrap_or_default(), "session", &held.id).into())
         }
     };
-    let mut resp = (
-        status,
-        [(header::LOCATION, format!("/v1/sessions/{id}"))],
-        Json(SessionCreated {
-            id,
-            needs,
-            resources,
-        }),
-    )
-        .into_response();
-    if status == StatusCode::OK {
-        resp.headers_mut().insert(
-            header::HeaderName::from_static(REPLAYED_HEADER),
-            header::HeaderValue::from_static("true"),
-        );
-    }
-    Ok(resp)
+    let location = format!("/v1/sessions/{id}");
+    let body = SessionCreated {
+        id,
+        needs,
+        resources,
+    };
+    Ok(created(StatusCode::CREATED, location, body, replayed))
 }
 
 /// Most sessions `GET /v1/sessions` lists (the newest).
