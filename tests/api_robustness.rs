@@ -664,8 +664,27 @@ fn job_policies_and_listings_are_checked_field_by_field() {
         "/v1/jobs?status=done",
         "/v1/jobs?limit=0",
         "/v1/jobs?limit=x",
+        // The sessions' list takes the same parameter, and refuses what it does not know.
+        "/v1/sessions?limit=x",
+        "/v1/sessions?limit=0",
+        "/v1/sessions?limit=501",
+        "/v1/sessions?state=open",
     ] {
         let r = get(&s, bad, None);
         assert_eq!((r.status, r.code().as_str()), (400, "bad_query"), "{bad}");
     }
+    let scenario = json!({"resources": [], "needs": []});
+    for _ in 0..2 {
+        let r = post_json(&s, "/v1/sessions", &json!({"scenario": scenario}), None);
+        assert_eq!(r.status, 201);
+    }
+    let listed = |q: &str| {
+        let r = get(&s, &format!("/v1/sessions{q}"), None);
+        assert_eq!(r.status, 200);
+        r.json()["sessions"].as_array().unwrap().len()
+    };
+    assert_eq!(
+        (listed("?limit=1"), listed(""), listed("?limit=500")),
+        (1, 2, 2)
+    );
 }

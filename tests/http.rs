@@ -1,7 +1,9 @@
 //! The HTTP service over real HTTP on 127.0.0.1: each test starts `commonsnet serve` on a free
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
-use crate::common::server::{call, get, post_json, solve_multipart, Resp, Server, ALICE, BOB};
+use crate::common::server::{
+    call, get, multipart, post_json, solve_multipart, Resp, Server, ALICE, BOB,
+};
 use crate::common::session::{create_session, stream_after, two_teams_session};
 pub(crate) use crate::common::session::{events, read_sse};
 use commonsnet_datasets::read_batches_from_bytes;
@@ -388,6 +390,78 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     let v = get(&s, &format!("/v1/jobs/{id}"), None).json();
     assert_eq!(v["status"], "cancelled");
     assert_eq!(v["progress"]["done"].as_i64().unwrap(), done_at_cancel);
+}
+
+/// A solve that takes a while: the disaster generator at five times its size under
+/// max-min, an LP of ~1,000 needs (about 40 s in a debug build).
+fn slow_solve_body(s: &Server) -> Vec<u8> {
+    let r = get(s, "/v1/generators/disaster?seed=0&scale=5", None);
+    assert_eq!(r.status, 200);
+    let mut scenario = r.json();
+    scenario["policy"]["fairness"] = json!("maxmin");
+    scenario.to_string().into_bytes()
+}
+
+/// `commonsnet_solves_called_off_total` in the server's metrics.
+fn solves_called_off(s: &Server) -> u64 {
+    let text = String::from_utf8(get(s, "/metrics", None).body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("commonsnet_solves_called_off_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// A client that gives up on a solve (its read timeout, a closed tab) does not leave the
+/// solve running to its time limit: the solve is called off and its worker is free for the
+/// next request at once. Before, the one worker stayed busy until the solve ended.
+#[test]
+fn a_solve_whose_client_went_away_is_called_off() {
+    let s = Server::in_temp_dir(&["--solve-workers", "1", "--time-limit", "600"]);
+    let body = slow_solve_body(&s);
+    assert_eq!(solves_called_off(&s), 0);
+    let gave_up = ureq::post(&s.url("/v1/solve"))
+        .set("Content-Type", "application/json")
+        .timeout(Duration::from_secs(4))
+        .send_bytes(&body);
+    assert!(gave_up.is_err(), "the slow solve answered within 4 s");
+    // Within HiGHS's next iterations: far sooner than the solve's own end.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while solves_called_off(&s) == 0 {
+        assert!(Instant::now() < deadline, "the solve was not called off");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(solves_called_off(&s), 1);
+    // The one worker is free: the next solve is served.
+    let r = post_json(&s, "/v1/solve", &example(), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(solves_called_off(&s), 1);
+}
+
+/// SIGTERM while a long solve runs: after the drain time the solve is called off and its
+/// client is answered `503 shutting_down` with `Retry-After` (before, its connection was cut
+/// without an answer and the process still waited for the solve to end), and the server
+/// exits cleanly.
+#[test]
+fn shutdown_calls_a_running_solve_off_with_an_answer() {
+    let mut s = Server::in_temp_dir(&["--time-limit", "600"]);
+    let body = slow_solve_body(&s);
+    let url = s.url("/v1/solve");
+    let client = std::thread::spawn(move || {
+        call(
+            "POST",
+            &url,
+            &[("Content-Type", "application/json")],
+            Some(&body),
+        )
+    });
+    // The request is taken and solving (its answer takes tens of seconds).
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!client.is_finished());
+    s.terminate();
+    let r = client.join().unwrap();
+    assert_eq!((r.status, r.code().as_str()), (503, "shutting_down"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let exit = s.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
 
 #[test]
@@ -951,6 +1025,11 @@ fn bad_requests_get_exact_statuses_and_codes() {
         ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "sed": 1}"#.into(), "", 422, "invalid_input"),
         ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban"}, "time_limit_s": -1}"#.into(), "", 422, "invalid_input"),
         ("POST", "/v1/jobs", "text/plain", "{}".into(), "", 415, "unsupported_media_type"),
+        // No Content-Type at all: a browser sends that cross-site without asking first.
+        ("POST", "/v1/solve", "", ex.to_string(), "", 415, "unsupported_media_type"),
+        ("POST", "/v1/sessions", "", json!({"scenario": ex}).to_string(), "", 415, "unsupported_media_type"),
+        // JSON named at q=0 is refused whatever the wildcard weighs.
+        ("POST", "/v1/solve", j, ex.to_string(), "application/json;q=0, */*;q=0.1", 406, "not_acceptable"),
         ("GET", "/v1/jobs/nothex", "", "".into(), "", 404, "not_found"),
         ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef", "", "".into(), "", 404, "not_found"),
         ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/result", "", "".into(), "", 404, "not_found"),
@@ -1000,6 +1079,108 @@ fn bad_requests_get_exact_statuses_and_codes() {
     );
     // Nothing was accepted by the bad requests.
     assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
+    assert_eq!(get(&s, "/v1/sessions", None).json()["sessions"], json!([]));
+}
+
+/// On a server that asks for no token, a page of another site the operator has open cannot
+/// make sessions, post events or delete anything: the browser names that page in `Origin`,
+/// and such a request is refused (403) before it is read. The console's own page (its origin
+/// is the server's `Host`), a proxy's `X-Forwarded-Host`, clients that send no `Origin`, and
+/// reads are served as before.
+#[test]
+fn a_page_of_another_site_cannot_act_without_a_token() {
+    let s = Server::in_temp_dir(&[]);
+    let host = s
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let body = json!({"scenario": example()}).to_string();
+    let create = |extra: &[(&str, &str)]| {
+        let mut h = vec![("Content-Type", "application/json")];
+        h.extend_from_slice(extra);
+        call("POST", &s.url("/v1/sessions"), &h, Some(body.as_bytes()))
+    };
+    for origin in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+        let r = create(&[("Origin", origin)]);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (403, "cross_origin"),
+            "{origin}"
+        );
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(origin));
+    }
+    // A multipart solve (a form any page can post) is refused the same way.
+    let (ctype, form) = multipart(&[(
+        "scenario",
+        "application/json",
+        example().to_string().as_bytes(),
+    )]);
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", &ctype), ("Origin", "https://evil.example")],
+        Some(&form),
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "cross_origin"));
+    assert_eq!(get(&s, "/v1/sessions", None).json()["sessions"], json!([]));
+
+    // The console's own origin, a proxy's forwarded host, and no Origin at all: served.
+    let own = format!("http://{host}");
+    let r = create(&[("Origin", own.as_str())]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let r = create(&[
+        ("Origin", "https://commons.example"),
+        ("X-Forwarded-Host", "commons.example"),
+    ]);
+    assert_eq!(r.status, 201);
+    assert_eq!(create(&[]).status, 201);
+    // A delete from another site is refused too, and the session is still there.
+    let r = call(
+        "DELETE",
+        &s.url(&format!("/v1/sessions/{id}")),
+        &[("Origin", "https://evil.example")],
+        None,
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "cross_origin"));
+    assert_eq!(
+        get(&s, &format!("/v1/sessions/{id}/plan"), None).status,
+        200
+    );
+    // Reads from another site are served (a page cannot read the answer without CORS, which
+    // is not served: no Access-Control-Allow-Origin).
+    let r = call(
+        "GET",
+        &s.url(&format!("/v1/sessions/{id}/plan")),
+        &[("Origin", "https://evil.example")],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(
+        get(&s, "/v1/sessions", None).json()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+/// The answers whose body follows `Accept` say so in `Vary`, for the caches between.
+#[test]
+fn negotiated_answers_vary_by_accept() {
+    let s = Server::in_temp_dir(&[]);
+    let r = post_json(&s, "/v1/solve", &example(), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("vary"), Some("accept"));
+    let id = create_session(&s, &example());
+    let r = get(&s, &format!("/v1/sessions/{id}/plan"), None);
+    assert_eq!(r.header("vary"), Some("accept"));
+    assert_eq!(get(&s, "/healthz", None).header("vary"), None);
 }
 
 pub(crate) fn session_with_teams(s: &Server) -> String {

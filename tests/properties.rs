@@ -213,8 +213,7 @@ fn solving_by_components_equals_solving_whole() {
             &s,
             &SolveOptions {
                 split_components: false,
-                threads: None,
-                time_limit_s: None,
+                ..SolveOptions::default()
             },
         ));
         assert_eq!(split.summary.status, whole.summary.status, "seed {seed}");
@@ -284,7 +283,7 @@ fn results_are_identical_with_one_and_many_threads() {
             &SolveOptions {
                 split_components: true,
                 threads: Some(1),
-                time_limit_s: None,
+                ..SolveOptions::default()
             },
         ));
         let many = Report::new(&solve_with(
@@ -292,7 +291,7 @@ fn results_are_identical_with_one_and_many_threads() {
             &SolveOptions {
                 split_components: true,
                 threads: Some(4),
-                time_limit_s: None,
+                ..SolveOptions::default()
             },
         ));
         assert_eq!(one.allocations, many.allocations, "seed {seed}");

@@ -29,6 +29,9 @@ closed_set! {
         /// 400: a request header is malformed (`Idempotency-Key`).
         BadHeader = "bad_header",
         Unauthorized = "unauthorized",
+        /// 403: a browser request from another site (its `Origin` is not this server's) that
+        /// carries no token: a page the operator has open elsewhere may not act here.
+        CrossOrigin = "cross_origin",
         NotFound = "not_found",
         MethodNotAllowed = "method_not_allowed",
         NotAcceptable = "not_acceptable",
@@ -76,6 +79,7 @@ impl Code {
             | Code::BadQuery
             | Code::BadHeader => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::CrossOrigin => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
@@ -344,6 +348,9 @@ impl From<SolveError> for ApiError {
                     .into()
             }
             SolveError::Solver(_) => ApiError::Internal(e.into()),
+            // The server calls a solve off only when it shuts down (a client that went away
+            // reads no answer).
+            SolveError::Cancelled => InternalError::ShuttingDown.into(),
         }
     }
 }
@@ -369,7 +376,7 @@ impl IntoResponse for ApiError {
                 "the server is shutting down; retry shortly",
                 vec![],
             )
-            .into_response_with(None),
+            .into_response_with(Some(1)),
             ApiError::Internal(InternalError::Unavailable(m)) => {
                 tracing::warn!(reason = %m, "service unavailable");
                 ErrorBody::new(Code::Unavailable, m, vec![]).into_response_with(Some(5))
@@ -406,6 +413,7 @@ mod tests {
             ("bad_query", 400),
             ("bad_header", 400),
             ("unauthorized", 401),
+            ("cross_origin", 403),
             ("not_found", 404),
             ("method_not_allowed", 405),
             ("not_acceptable", 406),

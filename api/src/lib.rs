@@ -254,6 +254,9 @@ pub struct AppState {
     /// Turns true when the server starts shutting down: long-lived responses (event
     /// streams) end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// The parent of every synchronous solve's [`commonsnet_engine::Cancel`]: shutdown calls
+    /// the solves still running off once the drain time is over (`server::run`).
+    pub call_off: commonsnet_engine::Cancel,
 }
 
 struct MetricsObserver(Arc<metrics::Metrics>);
@@ -513,6 +516,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         }
     };
     let (stop, shutdown) = watch::channel(false);
+    let call_off = commonsnet_engine::Cancel::new();
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
         decode_budget: DecodeBudget::new(config.decode_budget_mib),
@@ -527,6 +531,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         metrics,
         sessions: sessions.clone(),
         shutdown,
+        call_off: call_off.clone(),
     });
     let app = routes::router(state);
     println!("{}", serde_json::json!({"listening": local.to_string()}));
@@ -536,7 +541,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
-    server::run(listener, app, &config, signal).await;
+    server::run(listener, app, &config, signal, &call_off).await;
     tracing::info!("stopping: finishing the runs in flight, unfinished jobs resume at next start");
     queue.begin_shutdown();
     let _ = tokio::task::spawn_blocking(move || {

@@ -103,6 +103,7 @@ pub struct Metrics {
     jobs: Family<JobLabels, Gauge>,
     leases: Family<LeaseLabels, Gauge>,
     lease_losses: Family<LeaseLabels, Counter>,
+    solves_called_off: Counter,
 }
 
 impl Default for Metrics {
@@ -158,6 +159,12 @@ impl Default for Metrics {
             "Leases this replica lost to another replica (it stopped renewing in time), by kind",
             lease_losses.clone(),
         );
+        let solves_called_off = Counter::default();
+        registry.register(
+            "solves_called_off",
+            "Synchronous solves called off before they answered: their client went away, or the server shut down",
+            solves_called_off.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -169,6 +176,7 @@ impl Default for Metrics {
             jobs,
             leases,
             lease_losses,
+            solves_called_off,
         }
     }
 }
@@ -196,6 +204,10 @@ impl Metrics {
                 solver: solver.to_string(),
             })
             .observe(ms / 1e3);
+    }
+
+    pub fn solve_called_off(&self) {
+        self.solves_called_off.inc();
     }
 
     pub fn run(&self, status: Status) {

@@ -4,8 +4,8 @@
 //! waits for a request head, so it is also the idle timeout of a keep-alive connection), at
 //! most `max_connections` are open at once, a connection whose client stops reading its
 //! answers is closed after `write_timeout` ([`StallGuard`]), and shutdown stops accepting, lets
-//! the requests in flight finish (event streams end on the shutdown signal) and gives up after
-//! a few seconds.
+//! the requests in flight finish (event streams end on the shutdown signal), calls off the
+//! solves still running after a few seconds (they answer 503) and closes what is left.
 
 use crate::Config;
 use axum::Router;
@@ -22,8 +22,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// How long shutdown waits for open connections before it closes them.
+/// How long shutdown waits for the requests in flight before it calls their solves off.
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long it then waits for them to answer before it closes their connections.
+const CALLED_OFF: Duration = Duration::from_secs(3);
 
 /// Request heads are read into a buffer of this size at most. It is far above the limits
 /// that `routes::head_limits` answers with a JSON 414 or 431, so those answers, not hyper's
@@ -36,6 +38,7 @@ pub(crate) async fn run(
     app: Router,
     config: &Config,
     signal: impl Future<Output = ()>,
+    call_off: &commonsnet_engine::Cancel,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -80,10 +83,21 @@ pub(crate) async fn run(
         });
     }
     drop(listener);
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
     tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(DRAIN) => {
-            tracing::warn!("connections still open after {DRAIN:?}; closing them");
+        () = &mut drained => return,
+        () = tokio::time::sleep(DRAIN) => {}
+    }
+    // Solves still running are called off: their requests answer 503 `shutting_down` (a
+    // retry goes to the next server) instead of being cut without an answer, and the process
+    // does not wait for them after its last connection closed.
+    tracing::warn!("requests still running after {DRAIN:?}; calling their solves off");
+    call_off.cancel();
+    tokio::select! {
+        () = &mut drained => {}
+        () = tokio::time::sleep(CALLED_OFF) => {
+            tracing::warn!("connections still open {CALLED_OFF:?} later; closing them");
         }
     }
 }

@@ -5,6 +5,7 @@
 //! it values and record batches and get values and record batches back.
 
 pub mod batch;
+pub mod cancel;
 mod events;
 pub mod explain;
 pub mod graph;
@@ -25,6 +26,7 @@ mod timed;
 mod timeline;
 mod transport;
 
+pub use cancel::Cancel;
 pub use input::{
     scenario_from_batches, scenario_from_batches_with, scenario_from_json_str, scenario_from_value,
     scenario_with_policy, InputIssue, InvalidInput,

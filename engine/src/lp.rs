@@ -521,7 +521,7 @@ impl SubModel<'_> {
             method.apply(&mut model);
         }
         self.set_time_limit(&mut model, None);
-        let solved = match model.try_solve() {
+        let solved = match self.run_highs(model) {
             Ok(m) => m,
             Err(_) => return (built.layout.failed(HighsModelStatus::SolveError), None),
         };
@@ -1053,7 +1053,13 @@ impl SubModel<'_> {
         // SAFETY: the pointer is the live HiGHS instance `model` owns, used by nothing else
         // during the call, which only resets its timers.
         unsafe { highs_sys::Highs_zeroAllClocks(model.as_mut_ptr()) };
-        let left = self.time_left();
+        // A called-off solve gives each later run no time at all (it answers the time limit
+        // at once); HiGHS's interrupt callback stops a run under way (`SubModel::run_highs`).
+        let left = if self.cancel.is_some_and(|c| c.is_cancelled()) {
+            Some(0.0)
+        } else {
+            self.time_left()
+        };
         // A limit set once stays on a kept model until another replaces it. What is left of
         // the deadline is at least 1 ms (0 would stop HiGHS before it reports a plan); a
         // budget is taken as it is.
@@ -1063,6 +1069,26 @@ impl SubModel<'_> {
         };
         model.set_option("time_limit", limit);
         budget_bound
+    }
+
+    /// HiGHS's run of `model`, watching the solve's [`crate::Cancel`]. A run it interrupted
+    /// is an error here: the `highs` crate's `status()` panics on HiGHS's interrupt status,
+    /// so no caller may read it; a called-off solve's answer is discarded anyway
+    /// (`SolveError::Cancelled`).
+    fn run_highs(&self, mut model: highs::Model) -> Result<highs::SolvedModel, highs::HighsStatus> {
+        if let Some(cancel) = self.cancel {
+            // SAFETY: `model` owns a live HiGHS instance; `cancel` borrows the solve's options,
+            // which outlive this run, and every later run of this instance goes through here
+            // again and sets the pointer anew before HiGHS can read it.
+            unsafe { crate::cancel::watch(model.as_mut_ptr(), cancel) };
+        }
+        let solved = model.try_solve()?;
+        // SAFETY: the live instance `solved` owns; reading its status changes nothing.
+        let status = unsafe { highs_sys::Highs_getModelStatus(solved.as_ptr() as *mut _) };
+        if status == highs_sys::kHighsModelStatusInterrupt {
+            return Err(highs::HighsStatus::Error);
+        }
+        Ok(solved)
     }
 
     /// Seconds left before the deadline, if the solve has one.
@@ -1102,7 +1128,7 @@ impl SubModel<'_> {
         }
         model.set_option("solver", "simplex");
         self.set_time_limit(&mut model, None);
-        let solved = model.try_solve().ok()?;
+        let solved = self.run_highs(model).ok()?;
         let stage = warm.layout.read(self, &solved, false);
         if stage.status == HighsModelStatus::Optimal {
             warm.model = Some(solved.into());
@@ -1752,7 +1778,7 @@ impl LexModel {
             }
             let mut started = Instant::now();
             let budget_bound = sub.set_time_limit(&mut model, budget);
-            let mut solved = model.try_solve().ok()?;
+            let mut solved = sub.run_highs(model).ok()?;
             if dual_first && solved.status() == HighsModelStatus::ReachedIterationLimit {
                 // Dual simplex stalled from the kept start (seen when an event updated a
                 // need): primal simplex starts again from the kept start (from where dual
@@ -1762,7 +1788,7 @@ impl LexModel {
                 self.set_start(sub, &mut primal);
                 primal.set_option("simplex_strategy", SIMPLEX_PRIMAL);
                 primal.set_option("simplex_iteration_limit", i32::MAX);
-                solved = primal.try_solve().ok()?;
+                solved = sub.run_highs(primal).ok()?;
             }
             // The only iteration limit set is the first dual solve's, handled above.
             debug_assert_ne!(solved.status(), HighsModelStatus::ReachedIterationLimit);
@@ -1772,7 +1798,7 @@ impl LexModel {
                 cold.set_option("solver", "ipm");
                 sub.set_time_limit(&mut cold, None);
                 started = Instant::now();
-                solved = cold.try_solve().ok()?;
+                solved = sub.run_highs(cold).ok()?;
                 ipm = true;
             } else if budget.is_some() {
                 LARGE_WARM.ran();

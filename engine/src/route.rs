@@ -296,6 +296,7 @@ mod tests {
                     resources: &c.resources,
                     groups: Vec::new(),
                     deadline: None,
+                    cancel: None,
                     lp_starts: None,
                     by_need: Default::default(),
                 }

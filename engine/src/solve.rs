@@ -127,6 +127,9 @@ pub enum SolveError {
         message: String,
         span: Box<ValueSpan>,
     },
+    /// The caller called the solve off ([`SolveOptions::cancel`]).
+    #[error("the solve was called off before it finished")]
+    Cancelled,
 }
 
 /// How many orders of magnitude one kind of value may span before a solver failure is put
@@ -404,6 +407,10 @@ pub struct SolveOptions {
     /// A cap on the policy's time limit set by the caller (a server's per-request limit),
     /// kept out of the scenario so that its digest stays that of the input.
     pub time_limit_s: Option<f64>,
+    /// Set by the caller to call the solve off (a client gone, a server shutting down): it
+    /// ends with [`SolveError::Cancelled`] at HiGHS's next iteration or before its next
+    /// part or stage.
+    pub cancel: Option<crate::Cancel>,
 }
 
 impl Default for SolveOptions {
@@ -412,6 +419,7 @@ impl Default for SolveOptions {
             split_components: true,
             threads: None,
             time_limit_s: None,
+            cancel: None,
         }
     }
 }
@@ -534,7 +542,11 @@ fn solve_parts(
             }
         };
         let ms = start.elapsed().as_secs_f64() * 1e3;
+        // Whatever a called-off solve answered (a stage cut short reads as a failure), it is
+        // not an answer.
+        let cancelled = opts.cancel.as_ref().is_some_and(|c| c.is_cancelled());
         let solution = match solution {
+            _ if cancelled => Err((SolveError::Cancelled, ms)),
             Ok(mut sol) => {
                 sol.solve_ms = ms;
                 Ok(sol)
@@ -719,6 +731,7 @@ fn solve_parts_of(
             resources: &c.resources,
             groups,
             deadline,
+            cancel: opts.cancel.as_ref(),
             lp_starts,
             by_need: Default::default(),
         }
@@ -732,15 +745,23 @@ fn solve_parts_of(
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<SubResult>>> =
         parts.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.is_cancelled());
     let workers = rayon::current_num_threads().clamp(1, parts.len().max(1));
     (0..workers).into_par_iter().for_each(|_| loop {
         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(&i) = order.get(k) else {
             break;
         };
+        if cancelled() {
+            break;
+        }
         let result = solve_part(&parts[i]);
         *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
     });
+    // Parts left untaken: no answer to merge.
+    if cancelled() {
+        return Err(SolveError::Cancelled);
+    }
     let results: Vec<SubResult> = slots
         .into_iter()
         .map(|m| {

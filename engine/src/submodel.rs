@@ -37,6 +37,8 @@ pub struct SubModel<'a> {
     /// Fairness groups over `needs` (empty without fairness).
     pub groups: Vec<Group>,
     pub deadline: Option<Instant>,
+    /// The solve's [`crate::Cancel`], if its caller may call it off: HiGHS's runs watch it.
+    pub(crate) cancel: Option<&'a crate::Cancel>,
     /// A live session's kept LP bases (`lp/start.rs`): the LP stages start from them and
     /// leave theirs for the next re-plan.
     pub(crate) lp_starts: Option<&'a crate::lp::LpStarts>,

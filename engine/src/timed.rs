@@ -154,7 +154,9 @@ pub(crate) fn start_early(sub: &SubModel, x: &mut [f64]) {
     // Passes until no need moves: moving one need earlier can make room for another. Each
     // move makes a start earlier, so this ends; the bound only caps the work.
     for _ in 0..MAX_START_PASSES {
-        if sub.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if sub.deadline.is_some_and(|d| std::time::Instant::now() >= d)
+            || sub.cancel.is_some_and(|c| c.is_cancelled())
+        {
             return;
         }
         let mut order: Vec<(f64, usize)> = booked

@@ -324,8 +324,8 @@ def solve(
 
     ``explain=True`` adds the ``why`` table. ``threads`` caps the engine's threads (default: all
     cores). Raises ``InvalidScenario`` (with ``details``) for input the engine rejects. The
-    GIL is released while it runs, but Ctrl-C is seen only once it returns: the policy's
-    ``time_limit_s`` bounds a long solve."""
+    GIL is released while it runs; Ctrl-C calls the solve off (the LP solver stops at its next
+    iteration) and raises ``KeyboardInterrupt``."""
     threads = _check_threads(threads)
     policy = _policy(policy)
     if isinstance(scenario, Scenario):

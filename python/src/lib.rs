@@ -146,12 +146,26 @@ fn solve_threads(s: &Scenario, threads: Option<usize>) -> Result<usize, Failure>
         }))
 }
 
+/// Solve `s` on another thread while this one watches for Ctrl-C ([`watch_signals`]): a
+/// `KeyboardInterrupt` calls the solve off (HiGHS stops at its next iteration) and is raised
+/// once the solve has returned.
 fn solve_scenario(s: &Scenario, explain: bool, threads: Option<usize>) -> Result<Solved, Failure> {
+    let cancel = commonsnet_engine::Cancel::new();
     let opts = SolveOptions {
         threads: Some(solve_threads(s, threads)?),
+        cancel: Some(cancel.clone()),
         ..Default::default()
     };
-    let outcome = commonsnet_engine::solve::try_solve_with(s, &opts).map_err(engine_err)?;
+    let mut solved = None;
+    let interrupted = watch_signals(&|| cancel.cancel(), || {
+        solved = Some(commonsnet_engine::solve::try_solve_with(s, &opts));
+    });
+    if let Some(e) = interrupted {
+        return Err(Failure::Python(e));
+    }
+    let outcome = solved
+        .ok_or_else(|| Failure::Engine("the solve did not finish".into()))?
+        .map_err(engine_err)?;
     let report = if explain {
         Report::explained(&outcome)
     } else {
@@ -522,7 +536,7 @@ fn simulate_runs<'py>(
             .map_err(engine_err)?;
         let slots: Vec<Mutex<Option<RunRow>>> = (start..end).map(|_| Mutex::new(None)).collect();
         let stop = AtomicBool::new(false);
-        let interrupted = watch_signals(&stop, || {
+        let interrupted = watch_signals(&|| stop.store(true, Ordering::Relaxed), || {
             run_each(&pool, end - start, &|| stop.load(Ordering::Relaxed), &|i| {
                 let row = batch.run(start + i);
                 *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(row);
@@ -545,11 +559,11 @@ fn simulate_runs<'py>(
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 /// Run `work` (without the GIL) on another thread while this one looks for Python's signals
-/// every [`SIGNAL_CHECK`]: a handler that raises (`KeyboardInterrupt` for Ctrl-C) sets `stop`,
-/// which `work` must heed, and its exception is returned once `work` has ended. Python runs
+/// every [`SIGNAL_CHECK`]: a handler that raises (`KeyboardInterrupt` for Ctrl-C) calls
+/// `stop`, which `work` must heed, and its exception is returned once `work` has ended. Python runs
 /// signal handlers on its main thread only, so the look is taken here, on the caller's thread,
 /// not by the pool's workers; a panic in `work` goes on here.
-fn watch_signals(stop: &AtomicBool, work: impl FnOnce() + Send) -> Option<PyErr> {
+fn watch_signals(stop: &(dyn Fn() + Sync), work: impl FnOnce() + Send) -> Option<PyErr> {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
@@ -562,7 +576,7 @@ fn watch_signals(stop: &AtomicBool, work: impl FnOnce() + Send) -> Option<PyErr>
             if raised.is_none() {
                 if let Err(e) = Python::attach(|py| py.check_signals()) {
                     raised = Some(e);
-                    stop.store(true, Ordering::Relaxed);
+                    stop();
                 }
             }
         }

@@ -339,6 +339,11 @@ async function plannerInputs(browser, server) {
     const bars = timedApi.allocations.filter((a) => typeof a.start_h === 'number').length;
     assert.ok(bars >= 4, `${bars} loans booked`);
     assert.equal(await page.getByTestId('timeline').locator('rect.booking').count(), bars);
+    // Each bar names its need inside it where it fits (these 48 h loans all do): a phone has
+    // no hover for the bar's title.
+    const labels = await page.getByTestId('timeline').locator('text.bar-label').allTextContents();
+    const booked = timedApi.allocations.filter((a) => typeof a.start_h === 'number').map((a) => a.need);
+    assert.deepEqual([...labels].sort(), [...booked].sort());
     await page.getByTestId('timeline').screenshot({ path: join(OUT, 'planner-timeline-1280.png') });
     // On a phone the timeline keeps its text readable and scrolls sideways instead.
     await page.setViewportSize({ width: 375, height: 740 });
@@ -357,6 +362,19 @@ async function plannerInputs(browser, server) {
     await page.getByTestId('timeline').screenshot({ path: join(OUT, 'planner-timeline-375.png') });
     await checkPage(page, VIEWPORTS[1], 'planner-timed');
     await page.setViewportSize({ width: 1280, height: 900 });
+    // More booked resources than the drawing holds: it says how many it left out.
+    const many = {
+      name: 'many-drills',
+      resources: Array.from({ length: 45 }, (_, i) => ({ id: `d${i}`, kind: 'drill', capacity: { units: 1 } })),
+      needs: Array.from({ length: 45 }, (_, i) => ({ id: `m${i}`, kind: 'drill', demand: { units: 1 }, duration_h: 24, earliest: 0, deadline: 24 })),
+      policy: { reusable: ['units'], slot_h: 24 },
+    };
+    const mfile = join(tmp, 'many-drills.json');
+    writeFileSync(mfile, JSON.stringify(many));
+    await page.getByTestId('scenario-files').setInputFiles(mfile);
+    await page.getByRole('button', { name: 'Solve' }).click();
+    await page.getByTestId('timeline-cut').filter({ hasText: 'The first 40 of 45 booked resources' }).waitFor();
+    assert.equal(await page.getByTestId('timeline').locator('rect.booking').count(), 40);
 
     // Least deprivation is offered for a scenario whose policy gives its breakpoints, and
     // solves as the API does.

@@ -69,24 +69,38 @@ pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted,
     if accept.trim().is_empty() {
         return Ok(Wanted::Json);
     }
+    // Each media range with its weight (`q`, `Q` too: parameter names are case-insensitive).
+    let ranges: Vec<(String, f64)> = accept
+        .split(',')
+        .map(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| {
+                    let (name, value) = p.split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("q").then_some(value)
+                })
+                .filter_map(|q| q.trim().parse::<f64>().ok())
+                .next_back()
+                .unwrap_or(1.0);
+            (media, q)
+        })
+        .collect();
+    // A type named exactly sets its own weight whatever a wildcard says (RFC 9110 12.5.1):
+    // `application/json;q=0, */*;q=0.1` refuses JSON.
+    let exact = |media: &str| ranges.iter().find(|(m, _)| m == media).map(|(_, q)| *q);
     let mut best: Option<(f64, Wanted)> = None;
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .filter_map(|q| q.trim().parse::<f64>().ok())
-            .next_back()
-            .unwrap_or(1.0);
+    for (media, q) in &ranges {
+        let (wanted, q) = match media.as_str() {
+            "application/json" => (Wanted::Json, *q),
+            "*/*" | "application/*" => (Wanted::Json, exact("application/json").unwrap_or(*q)),
+            ARROW_STREAM => (Wanted::Arrow, *q),
+            PARQUET | "application/x-parquet" if parquet_ok => (Wanted::Parquet, *q),
+            _ => continue,
+        };
         if q.is_nan() || q <= 0.0 {
             continue;
         }
-        let wanted = match media.as_str() {
-            "application/json" | "*/*" | "application/*" => Wanted::Json,
-            ARROW_STREAM => Wanted::Arrow,
-            PARQUET | "application/x-parquet" if parquet_ok => Wanted::Parquet,
-            _ => continue,
-        };
         if best.as_ref().is_none_or(|(b, _)| q > *b) {
             best = Some((q, wanted));
         }
@@ -272,7 +286,10 @@ pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
     req: Request,
 ) -> Result<(T, Share), ApiError> {
     let ctype = content_type(req.headers());
-    if !matches!(ctype.as_str(), "application/json" | "") {
+    // A body without a Content-Type is refused too: a browser sends one cross-site without
+    // asking first (a "simple" request), so taking it would let any page the operator has
+    // open post here where no token is needed.
+    if ctype != "application/json" {
         return Err(UserError::new(
             Code::UnsupportedMediaType,
             format!("Content-Type {ctype:?}: send application/json"),
@@ -460,6 +477,28 @@ mod tests {
         );
         assert_eq!(pick("text/html, */*;q=0.1"), Ok(Wanted::Json));
         assert_eq!(pick(&format!("{arrow};q=0")), Err(Code::NotAcceptable));
+        // A type named at q=0 is refused whatever a wildcard weighs (RFC 9110 12.5.1).
+        assert_eq!(
+            pick("application/json;q=0, */*;q=0.1"),
+            Err(Code::NotAcceptable)
+        );
+        assert_eq!(
+            pick(&format!("application/json;q=0, */*, {arrow};q=0.2")),
+            Ok(Wanted::Arrow)
+        );
+        assert_eq!(
+            pick("application/*;q=0.3, application/json;q=0.1"),
+            Ok(Wanted::Json)
+        );
+        // `Q` is `q`: parameter names are case-insensitive.
+        assert_eq!(
+            pick(&format!("application/json;Q=0.2, {arrow};q=0.5")),
+            Ok(Wanted::Arrow)
+        );
+        assert_eq!(
+            pick(&format!("application/json;Q=0.9, {arrow};q=0.5")),
+            Ok(Wanted::Json)
+        );
     }
 
     #[test]

@@ -45,20 +45,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
-        .route("/v1/solve", post(solve::solve))
+        .route(
+            "/v1/solve",
+            post(solve::solve).layer(middleware::from_fn(vary_accept)),
+        )
         .route("/v1/jobs", post(jobs::submit_job).get(jobs::list_jobs))
         .route(
             "/v1/jobs/{id}",
             get(jobs::job_status).delete(jobs::cancel_job),
         )
-        .route("/v1/jobs/{id}/result", get(jobs::job_result))
+        .route(
+            "/v1/jobs/{id}/result",
+            get(jobs::job_result).layer(middleware::from_fn(vary_accept)),
+        )
         .route(
             "/v1/sessions",
             post(sessions::create_session).get(sessions::list_sessions),
         )
         .route("/v1/sessions/{id}", delete(sessions::delete_session))
         .route("/v1/sessions/{id}/events", post(sessions::session_events))
-        .route("/v1/sessions/{id}/plan", get(sessions::session_plan))
+        .route(
+            "/v1/sessions/{id}/plan",
+            get(sessions::session_plan).layer(middleware::from_fn(vary_accept)),
+        )
         .route("/v1/sessions/{id}/state", get(sessions::session_state))
         .route("/v1/sessions/{id}/stream", get(stream::session_stream))
         .route(
@@ -74,6 +83,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             to_session_owner,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn(same_site))
         .layer(middleware::from_fn(head_limits))
         .with_state(state)
 }
@@ -111,6 +121,66 @@ Code::HeadersTooLarge,
         .into_response();
     }
     next.run(req).await
+}
+
+/// `Vary: Accept` on the answers of the routes whose body follows `Accept` (JSON, Arrow or
+/// Parquet), so that a cache between client and server keeps them apart.
+async fn vary_accept(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut().append(
+        axum::http::header::VARY,
+        axum::http::HeaderValue::from_static("accept"),
+    );
+    res
+}
+
+/// Refuses a browser's request that would change something (any method but GET, HEAD and
+/// OPTIONS) when it comes from a page of another origin and carries no `Authorization`: on a
+/// server that asks for no token (loopback), any web page the operator has open could
+/// otherwise create sessions or post dispatches here with a form or an untyped `fetch`,
+/// which browsers send cross-site without asking first. A browser names the page's origin in
+/// `Origin` (`null` from a sandboxed or local page); a request without it is not a browser's
+/// cross-site one. The origin must name this server as the client reached it: `Host`, or
+/// `X-Forwarded-Host` behind a proxy. A request with a token is not at risk: a page can send
+/// one cross-site only after a CORS preflight, which this server does not answer.
+async fn same_site(req: Request, next: Next) -> Response {
+    match cross_site_refusal(&req) {
+        Some(refused) => refused.into_response(),
+        None => next.run(req).await,
+    }
+}
+
+/// [`same_site`]'s decision: the refusal of a cross-site request without a token, if it is one.
+fn cross_site_refusal(req: &Request) -> Option<UserError> {
+    use axum::http::{header, Method};
+    let method = req.method();
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.headers().contains_key(header::AUTHORIZATION)
+    {
+        return None;
+    }
+    let origin = req.headers().get(header::ORIGIN)?;
+    let origin = origin.to_str().unwrap_or("null");
+    let authority = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    let named = |h: &str| {
+        req.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .any(|v| authority.is_some_and(|a| a.eq_ignore_ascii_case(v.trim())))
+    };
+    if named("host") || named("x-forwarded-host") {
+        return None;
+    }
+    Some(UserError::new(
+        Code::CrossOrigin,
+        format!(
+            "a {method} from a page of origin {origin:?}, not this server's, without a token: refused"
+        ),
+    ))
 }
 
 #[derive(OpenApi)]

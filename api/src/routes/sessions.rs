@@ -4,7 +4,7 @@
 use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
-use crate::error::{ApiError, ErrorBody, UserError};
+use crate::error::{ApiError, Code, ErrorBody, UserError};
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -115,16 +115,44 @@ pub struct SessionList {
     pub sessions: Vec<crate::sessions::SessionListed>,
 }
 
-/// The tenant's sessions, newest first.
-#[utoipa::path(get, path = "/v1/sessions",
-    responses((status = 200, description = "The tenant's sessions, newest first (at most 500)", body = SessionList),
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SessionsQuery {
+    /// How many of the newest sessions, 1 to 500 (default 500).
+    #[serde(default = "max_listed")]
+    limit: usize,
+}
+
+fn max_listed() -> usize {
+    MAX_LISTED_SESSIONS
+}
+
+/// The tenant's sessions, newest first (at most `limit`, 500). Any other query parameter is
+/// refused, as on `/v1/jobs`: one ignored without a word would seem to filter.
+#[utoipa::path(get, path = "/v1/sessions", params(SessionsQuery),
+    responses((status = 200, description = "The tenant's sessions, newest first (at most `limit`, 500)", body = SessionList),
+        (status = 400, description = "An unknown query parameter, or a limit outside 1 to 500", body = ErrorBody),
         Unauthorized))]
 pub(super) async fn list_sessions(
     State(st): St,
     Tenant(tenant): Tenant,
+    query: Result<axum::extract::Query<SessionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SessionList>, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| UserError::new(Code::BadQuery, format!("query: {}", e.body_text())))?;
+    if !(1..=MAX_LISTED_SESSIONS).contains(&q.limit) {
+        return Err(UserError::new(
+            Code::BadQuery,
+            format!(
+                "query: limit {} is not in 1..={MAX_LISTED_SESSIONS}",
+                q.limit
+            ),
+        )
+        .into());
+    }
     let hub = st.sessions.clone();
-    let sessions = blocking(move || hub.log().list(&tenant, MAX_LISTED_SESSIONS)).await??;
+    let sessions = blocking(move || hub.log().list(&tenant, q.limit)).await??;
     Ok(Json(SessionList { sessions }))
 }
 

@@ -282,7 +282,7 @@ pub(super) async fn solve(
     let wanted = negotiate(req.headers(), true)?;
     let ctype = content_type(req.headers());
     let (scenario, explain) = match ctype.as_str() {
-        "application/json" | "" => {
+        "application/json" => {
             let bytes = read_body(&st, req).await?;
             let share = decode_share(&st, bytes.len()).await?;
             // Off the async runtime: validating a large scenario takes a while.
@@ -344,15 +344,27 @@ pub(super) async fn solve(
             permit
         }
     };
+    // A client that goes away drops this handler's future and `_gone` with it: its solve is
+    // called off and its worker freed (it ran to the time limit before). Shutdown calls it off
+    // through the parent (`AppState::call_off`).
+    let cancel = st.call_off.child();
+    let _gone = commonsnet_engine::cancel::CancelOnDrop(cancel.clone());
     let opts = commonsnet_engine::SolveOptions {
         time_limit_s: Some(st.config.time_limit_s),
+        cancel: Some(cancel),
         ..Default::default()
     };
     // A solver failure is ours (a 500, logged with what failed), unless the scenario's
     // values span too many orders of magnitude (a 422 naming them): `From<SolveError>`.
+    let metrics = st.metrics.clone();
     let report = blocking(move || {
         let _permit = permit;
-        commonsnet_engine::solve::try_solve_with(&scenario, &opts).map(|o| {
+        let solved = commonsnet_engine::solve::try_solve_with(&scenario, &opts);
+        // Counted here: the handler of a client that went away is gone.
+        if let Err(commonsnet_engine::solve::SolveError::Cancelled) = solved {
+            metrics.solve_called_off();
+        }
+        solved.map(|o| {
             if explain {
                 Report::explained(&o)
             } else {
