@@ -309,6 +309,44 @@ fn fuzz_regressions_do_not_crash() {
     assert!(seen > 0);
 }
 
+/// A damaged Parquet file on which a third-party decoder panics (one each of the panic sites a
+/// mutation run found: page, RLE and bit-packing decoders, metadata, bit chunks) is refused
+/// in one line, `malformed Parquet data`, naming the file: no "thread panicked" and backtrace
+/// on the error output before it (the panic is contained, and not printed).
+#[test]
+fn a_parquet_file_the_decoder_panics_on_is_refused_in_one_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    for name in [
+        "arrow-buffer-bit-chunk-iterator-panic",
+        "parquet-bit-util-panic",
+        "parquet-column-page-panic",
+        "parquet-metadata-panic",
+        "parquet-rle-decoder-panic",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            root.join("seeds/parquet/needs.parquet"),
+            dir.path().join("needs.parquet"),
+        )
+        .unwrap();
+        std::fs::copy(
+            root.join(format!("regressions/parquet/{name}.parquet")),
+            dir.path().join("resources.parquet"),
+        )
+        .unwrap();
+        let (_, err) = refused_in_one_line(
+            commonsnet()
+                .arg("solve")
+                .arg(dir.path())
+                .env("RUST_BACKTRACE", "1"),
+        );
+        assert!(
+            err.contains("resources.parquet: malformed Parquet data: the file is damaged"),
+            "{name}: {err}"
+        );
+    }
+}
+
 /// The Parquet file on which polars-parquet (this crate's reader once) asked the allocator for
 /// ~2^61 bytes (an abort, not a panic) is refused with a clear error by the arrow-rs reader.
 #[test]

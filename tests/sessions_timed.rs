@@ -995,17 +995,17 @@ fn event_needs_get_the_time_checks_of_the_session_policy() {
         invalid.issues[0].message
     );
 
-    // 20,000,000 (link, start) pairs at most: 1,000 starts x 2 resources x 10,001 needs
+    // 5,000,000 (link, start) pairs at most: 1,000 starts x 2 resources x 2,501 needs
     // passes that; each need alone is within its window.
     let mut batch: Vec<Value> = vec![json!({"type": "resource_added", "resource":
         {"id": "d2", "kind": "drill", "capacity": {"units": 1}}})];
-    batch.extend((0..10_001).map(|i| {
+    batch.extend((0..2_501).map(|i| {
         json!({"type": "need_added",
         "need": drill(&format!("n{i}"), 999.0, 1.0)})
     }));
     let e = refused(&mut s, Value::Array(batch));
     assert!(
-        matches!(&e.refusal, Refusal::TimedModelTooLarge(m) if m.contains("more than 20000000")),
+        matches!(&e.refusal, Refusal::TimedModelTooLarge(m) if m.contains("more than 5000000")),
         "{:?}",
         e.refusal
     );
@@ -1031,13 +1031,13 @@ fn a_batch_admitted_whole_is_replayed_event_by_event() {
             "capacity": {"beds": 1}})
         })
         .collect();
-    // 100,000 starts x 101 beds: 10,100,000 (link, start) pairs; two such needs pass 20,000,000.
+    // 25,000 starts x 101 beds: 2,525,000 (link, start) pairs; two such needs pass 5,000,000.
     let stay = |id: &str| {
         json!({"id": id, "kind": "bed", "community": "home", "demand": {"beds": 1},
-            "duration_h": 1, "earliest": 0, "deadline": 99_999})
+            "duration_h": 1, "earliest": 0, "deadline": 24_999})
     };
     let init = scenario_from_value(&json!({"resources": beds, "needs": [stay("a")],
-        "policy": {"reusable": ["beds"], "max_starts": 100_000, "cross_community": false}}))
+        "policy": {"reusable": ["beds"], "max_starts": 25_000, "cross_community": false}}))
     .unwrap();
     let mut s = Session::new(&init).unwrap();
     let (_, log) = s

@@ -351,6 +351,15 @@ impl From<SolveError> for ApiError {
             // The server calls a solve off only when it shuts down (a client that went away
             // reads no answer).
             SolveError::Cancelled => InternalError::ShuttingDown.into(),
+            // The input can mend it (the message says how): the client's to change.
+            SolveError::TooLarge(_) => UserError::new(Code::InvalidInput, e.to_string())
+                .with_details(vec![serde_json::json!({
+                    "table": "scenario",
+                    "row": null,
+                    "field": null,
+                    "message": e.to_string(),
+                })])
+                .into(),
         }
     }
 }

@@ -41,7 +41,7 @@ pub enum TableError {
     #[error("not a readable Parquet file: {0}")]
     Parquet(String),
     /// A third-party decoder panicked on the bytes (contained, see [`contained`]).
-    #[error("malformed {format} data: the decoder failed ({message})")]
+    #[error("malformed {format} data: the file is damaged or not one of its format (the decoder stopped on it: {message})")]
     Decoder {
         format: &'static str,
         message: String,
@@ -144,18 +144,55 @@ fn read_table_with(
 /// meant to leave it nothing to panic on; should one slip through, a table must still be an
 /// answer or an error, never the end of the process or of an HTTP connection, so a panic while
 /// decoding is reported as unreadable data and everything the decoder touched is dropped with
-/// it. (The fuzz targets still see such panics: libFuzzer's panic hook aborts on them.)
+/// it. Such a panic is not printed (no "thread panicked" and backtrace on a CLI's or server's
+/// error output for a damaged file: [`quiet_while_decoding`]); the fuzz targets report them
+/// under `COMMONSNET_FUZZ_STRICT=1` (fuzz/src/lib.rs).
 fn contained<T>(
     format: &'static str,
     decode: impl FnOnce() -> Result<T, TableError>,
 ) -> Result<T, TableError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+    quiet_while_decoding();
+    DECODING.with(|d| d.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    DECODING.with(|d| d.set(false));
+    match outcome {
         Ok(result) => result,
         Err(panic) => Err(TableError::Decoder {
             format,
             message: commonsnet_engine::batch::panic_message(panic.as_ref()),
         }),
     }
+}
+
+thread_local! {
+    /// Whether this thread is inside [`contained`]'s decoder.
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Set by [`report_contained_panics`].
+static REPORT_CONTAINED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Contained decoder panics go to the panic hook like any other from now on (the fuzz
+/// targets' strict mode, which aborts on them to find decoder bugs).
+pub fn report_contained_panics() {
+    REPORT_CONTAINED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Puts a panic hook in front of the process's (once): a panic on a thread inside
+/// [`contained`] is not printed, since it becomes the read's error; every other panic goes to
+/// the hook that was there before.
+fn quiet_while_decoding() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let quiet = DECODING.with(|d| d.get())
+                && !REPORT_CONTAINED.load(std::sync::atomic::Ordering::Relaxed);
+            if !quiet {
+                before(info);
+            }
+        }));
+    });
 }
 
 /// Cells a Parquet file may expand to per byte of file (Parquet's run-length and dictionary
@@ -185,7 +222,13 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     // One copy of the file, shared (a `Bytes` clone is a reference) by the bound on its
     // dictionaries and the decoder.
     let file = bytes::Bytes::copy_from_slice(bytes);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file.clone()).map_err(bad)?;
+    // The Arrow schema a writer may keep in the footer is not read: the Parquet schema says
+    // all the validator needs, and decoding that one (arrow-ipc's flatbuffers) panicked on
+    // damaged files.
+    let options =
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file.clone(), options)
+        .map_err(bad)?;
     let metadata = builder.metadata().clone();
     let uncompressed = metadata
         .row_groups()

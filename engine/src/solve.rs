@@ -130,7 +130,14 @@ pub enum SolveError {
     /// The caller called the solve off ([`SolveOptions::cancel`]).
     #[error("the solve was called off before it finished")]
     Cancelled,
+    /// A part's model would hold more than the engine builds ([`MAX_MIP_COLUMNS`]); the
+    /// message says what to change in the input.
+    #[error("the scenario is too large to solve: {0}")]
+    TooLarge(String),
 }
+
+/// The most columns of one MIP part (see `solve_parts_of`): about 0.8 GB in HiGHS.
+pub const MAX_MIP_COLUMNS: usize = 500_000;
 
 /// How many orders of magnitude one kind of value may span before a solver failure is put
 /// down to it: random scenarios spanning up to 9 all solve (benches/RESULTS.md, "Numerical
@@ -661,6 +668,51 @@ pub fn group_key(s: &Scenario, n: &Need) -> String {
     s.policy.group_of(n).to_string()
 }
 
+/// The sub-model of part `c` (see `solve_parts_of`): its fairness groups where the rule
+/// couples the parts.
+fn part_model<'p>(
+    s: &'p Scenario,
+    net: &'p Network,
+    c: &'p Component,
+    coupled: bool,
+    deadline: Option<Instant>,
+    opts: &'p SolveOptions,
+    lp_starts: Option<&'p LpStarts>,
+) -> SubModel<'p> {
+    // Groups only where their ratios enter the model: `SubModel::route` and the LP
+    // stages read an empty list as no fairness rule.
+    let groups = if !coupled {
+        Vec::new()
+    } else {
+        let mut by_name: BTreeMap<String, Group> = BTreeMap::new();
+        for (i, &n) in c.needs.iter().enumerate() {
+            let need = &s.needs[n];
+            let g = by_name
+                .entry(group_key(s, need))
+                .or_insert_with_key(|k| Group {
+                    name: k.clone(),
+                    needs: Vec::new(),
+                    total_priority: 0.0,
+                });
+            g.needs.push(i);
+            g.total_priority += need.priority;
+        }
+        by_name.into_values().collect()
+    };
+    SubModel {
+        scenario: s,
+        net,
+        needs: &c.needs,
+        edges: &c.edges,
+        resources: &c.resources,
+        groups,
+        deadline,
+        cancel: opts.cancel.as_ref(),
+        lp_starts,
+        by_need: Default::default(),
+    }
+}
+
 /// Split the scenario into parts, solve each on its route (in parallel), merge the answers.
 fn solve_parts_of(
     s: &Scenario,
@@ -702,41 +754,23 @@ fn solve_parts_of(
     } else {
         components(s.resources.len(), s.needs.len(), &net.edges)
     };
-    let solve_part = |c: &Component| {
-        // Groups only where their ratios enter the model: `SubModel::route` and the LP
-        // stages read an empty list as no fairness rule.
-        let groups = if !coupled {
-            Vec::new()
-        } else {
-            let mut by_name: BTreeMap<String, Group> = BTreeMap::new();
-            for (i, &n) in c.needs.iter().enumerate() {
-                let need = &s.needs[n];
-                let g = by_name
-                    .entry(group_key(s, need))
-                    .or_insert_with_key(|k| Group {
-                        name: k.clone(),
-                        needs: Vec::new(),
-                        total_priority: 0.0,
-                    });
-                g.needs.push(i);
-                g.total_priority += need.priority;
-            }
-            by_name.into_values().collect()
-        };
-        SubModel {
-            scenario: s,
-            net,
-            needs: &c.needs,
-            edges: &c.edges,
-            resources: &c.resources,
-            groups,
-            deadline,
-            cancel: opts.cancel.as_ref(),
-            lp_starts,
-            by_need: Default::default(),
+    // A MIP is not sifted: HiGHS holds every column (about 1.6 KB each, measured on a timed
+    // MIP of 1,000,000 (link, start) columns: 1.7 GB), so a part beyond the bound is refused
+    // before it is built.
+    for c in parts.iter().filter(|c| c.edges.len() > MAX_MIP_COLUMNS) {
+        if part_model(s, net, c, coupled, deadline, opts, lp_starts).route()
+            == crate::route::Route::Mip
+        {
+            return Err(SolveError::TooLarge(format!(
+                "a part of {} needs and {} resources is a MIP (indivisible needs, or needs choosing among starts) of {} columns, more than {MAX_MIP_COLUMNS}: use a longer policy.slot_h or shorter windows, fewer candidate resources (max_distance_km), or divisible needs",
+                c.needs.len(),
+                c.resources.len(),
+                c.edges.len()
+            )));
         }
-        .solve()
-    };
+    }
+    let solve_part =
+        |c: &Component| part_model(s, net, c, coupled, deadline, opts, lp_starts).solve();
     // Largest parts first, each taken by the next free thread (longest processing time
     // first): rayon's halving split of the list can queue two large parts behind each other
     // on one thread while the other finishes the small ones.

@@ -4,13 +4,18 @@
 use arrow_array::RecordBatch;
 use std::borrow::Cow;
 
-/// Reading a table contains panics of the third-party decoders (arrow-rs) and reports them as errors: they do not take the process down, so by default they are not crashes here (their
+/// Reading a table contains panics of the third-party decoders (arrow-rs) and reports them as
+/// errors: they do not take the process down, so by default they are not crashes here (their
 /// message is silenced). Set COMMONSNET_FUZZ_STRICT=1 to abort on every panic, contained or
-/// not (to find and report decoder bugs); a panic that escapes `read_table` aborts in either
-/// mode.
+/// not, to find decoder bugs: each one found goes to `regressions/parquet/` (or the target's
+/// folder), which `tests/parsers.rs` reads back. A panic that escapes `read_table` aborts in
+/// either mode.
 pub fn quiet_contained_panics() {
     if std::env::var_os("COMMONSNET_FUZZ_STRICT").is_none() {
         std::panic::set_hook(Box::new(|_| {}));
+    } else {
+        // The reader keeps contained panics quiet for the CLI and the service.
+        commonsnet_datasets::frames::report_contained_panics();
     }
 }
 

@@ -16,7 +16,9 @@ mod json;
 mod validate;
 /// The most links a scenario may have (explicit or rule-built).
 pub(crate) use validate::{kind_of, name_too_long};
-pub(crate) use validate::{need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES};
+pub(crate) use validate::{
+    need_window_issue, result_cells_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES,
+};
 pub use validate::{MAX_ISSUES, MAX_LINKS, MAX_NAME_BYTES};
 
 use crate::model::{Policy, Scenario};

@@ -6,9 +6,10 @@ use crate::schema::{LINK_FIELDS, NEED_FIELDS, POLICY_FIELDS, RESOURCE_FIELDS, SC
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// The most (link, start) pairs a timed scenario may make (~56 bytes each in the network,
-/// more in the LP): about 1 GB.
-const MAX_TIMED_COLUMNS: f64 = 20_000_000.0;
+/// The most (link, start) pairs a timed scenario may make: each is an edge of the network
+/// (about 106 bytes: 1,000,000 pairs took 106 MB on the greedy route), so about 0.5 GB. A
+/// part that is a MIP is bounded further when it is solved (`solve::MAX_MIP_COLUMNS`).
+const MAX_TIMED_COLUMNS: f64 = 5_000_000.0;
 
 /// The most links the rules may build for one scenario (24 bytes each as edges, several
 /// times that in a solver's network): about 1.2 GB of edges.
@@ -16,6 +17,30 @@ pub const MAX_LINKS: usize = 50_000_000;
 
 /// The most per-dimension entries of one array of the model (8 bytes each: 1.6 GB).
 pub const MAX_DIM_ENTRIES: usize = 200_000_000;
+
+/// The most per-dimension cells of a plan's tables: `used_`, `utilisation_` and
+/// `shadow_price_` of each resource and `unmet_` of each need, per dimension. A service's
+/// JSON answer takes about 200 bytes a cell (1,000 resources with a dimension each, 3,000,000
+/// cells: a 64 MB answer, 609 MB at the server's peak), so about 0.6 GB. It bounds dimensions
+/// that each name few entities: 3,000 resources of a dimension each (166 KB of JSON) asked
+/// for 27,000,000 cells and took the server past 4.5 GB. 200,000 needs and 20,000 resources
+/// may have 11 dimensions.
+pub const MAX_RESULT_CELLS: usize = 3_000_000;
+
+/// Why `dims` dimensions over `resources` and `needs` are refused: more than
+/// [`MAX_RESULT_CELLS`] cells in the plan's tables. The scenario's validator and a live
+/// session's events both use it.
+pub(crate) fn result_cells_issue(resources: usize, needs: usize, dims: usize) -> Option<String> {
+    let cells = resources
+        .saturating_mul(3)
+        .saturating_add(needs)
+        .saturating_mul(dims);
+    (cells > MAX_RESULT_CELLS).then(|| {
+        format!(
+            "{dims} dimensions over {resources} resources and {needs} needs make {cells} cells in the plan's tables (used_, utilisation_ and shadow_price_ per resource, unmet_ per need, each per dimension), more than {MAX_RESULT_CELLS}: use fewer dimensions"
+        )
+    })
+}
 
 /// Most 64-bit words of the link builder's skill sets (one set per resource, a bit per
 /// distinct skill): 200 MB. A million skills on 200,000 resources asked for 25 GB.
@@ -956,6 +981,10 @@ impl Validator {
         policy: &Policy,
     ) {
         let d = dimension_names(resources, needs, links).len().max(1);
+        if let Some(message) = result_cells_issue(resources.len(), needs.len(), d) {
+            self.push("needs", None, Some("demand".into()), message);
+            return;
+        }
         let rows = (resources.len() + needs.len()).saturating_mul(d);
         if rows > MAX_DIM_ENTRIES {
             self.push(
@@ -1334,28 +1363,27 @@ mod tests {
         assert!(
             e.issues[0]
                 .message
-                .contains("20000 dimensions over 20001 resources and needs make 400020000 entries"),
+                .contains("20000 dimensions over 1 resources and 20000 needs make 400060000 cells"),
             "{}",
             e.issues[0].message
         );
-        // Rows within the bound, links not: 100 resources with the 20,000 dimensions and 200
-        // needs of one of them link 20,000 times, above 200,000,000 / 20,000 = 10,000.
+        // The tables within their bound (15,000 x 20 cells a dimension, 300,000), links not:
+        // 1,000 resources with 20 dimensions and 12,000 needs of one of them link 12,000,000
+        // times, above 200,000,000 / 20 = 10,000,000.
         let s = scenario(1, 1);
         let mut r = s.resources[0].clone();
-        r.capacity = (0..n).map(|d| (format!("d{d}"), 1.0)).collect();
+        r.capacity = (0..20).map(|d| (format!("d{d}"), 1.0)).collect();
         let mut need = s.needs[0].clone();
         (need.kind, need.lat, need.lon) = (r.kind.clone(), None, None);
         need.demand = [("d0".to_string(), 1.0)].into_iter().collect();
         (r.lat, r.lon) = (None, None);
         r.community = need.community.clone();
-        let (rs, ns) = (vec![r; 100], vec![need; 200]);
+        let (rs, ns) = (vec![r; 1_000], vec![need; 12_000]);
         let mut v = Validator::new(FieldStyle::Json);
         v.model_size(&rs, &ns, None, &s.policy);
         assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
         assert!(
-            v.issues[0]
-                .message
-                .contains("more than 10000 links (at least 20000"),
+            v.issues[0].message.contains("more than 10000000 links"),
             "{}",
             v.issues[0].message
         );

@@ -5,7 +5,8 @@ use super::index_set::IndexSet;
 use super::{Event, EventError, EventKind, Refusal, Session};
 use crate::graph::rule_link;
 use crate::input::{
-    need_window_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES, MAX_LINKS,
+    need_window_issue, result_cells_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES,
+    MAX_LINKS,
 };
 use crate::model::{Need, Resource};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -232,6 +233,8 @@ impl Session {
         let mut needs: Vec<&Need> = Vec::new();
         let mut resources: Vec<&Resource> = Vec::new();
         let mut rows = self.needs.len() + self.resources.len();
+        // The same rows apart: the plan's tables have three cells a dimension per resource.
+        let mut resource_rows = self.resources.len();
         let mut updated: HashSet<&str> = HashSet::new();
         for e in events {
             if e.event_id.as_ref().is_some_and(|id| self.seen.contains(id)) {
@@ -248,7 +251,9 @@ impl Session {
                     needs.push(n);
                 }
                 EventKind::ResourceAdded(r) | EventKind::ResourceUpdated(r) => {
-                    rows += usize::from(matches!(e.kind, EventKind::ResourceAdded(_)));
+                    let added = usize::from(matches!(e.kind, EventKind::ResourceAdded(_)));
+                    rows += added;
+                    resource_rows += added;
                     r.capacity.keys().for_each(&mut note);
                     resources.push(r);
                 }
@@ -259,6 +264,9 @@ impl Session {
             return Ok(()); // nothing that adds a row, a dimension or a link
         }
         let d = (self.dims.len() + new_dims.len()).max(1);
+        if let Some(message) = result_cells_issue(resource_rows, rows - resource_rows, d) {
+            return Err(Refusal::ModelTooLarge(message));
+        }
         let entries = rows.saturating_mul(d);
         if entries > max_entries {
             return Err(Refusal::ModelTooLarge(format!(
@@ -466,9 +474,9 @@ mod tests {
         assert!(s.model_size_within(&retry, 8, 1000).is_ok());
     }
 
-    /// Under the real bound: a need of 100,000 new dimensions sent to a session of 2,000
-    /// needs and resources would make 200,102,001 entries per array (1.6 GB of demand
-    /// alone); refused by `stage`, the session unchanged.
+    /// Under the real bound: a need of 2,000 new dimensions sent to a session of 1,999 needs
+    /// and a resource would make 4,008,003 cells of the plan's per-dimension tables (each
+    /// about 200 bytes in a JSON answer); refused by `stage`, the session unchanged.
     #[test]
     fn a_need_of_many_dimensions_is_refused_by_stage() {
         let needs: Vec<Value> = (0..1999)
@@ -479,7 +487,7 @@ mod tests {
         .unwrap();
         let mut s = Session::new(&init).unwrap();
         let demand: serde_json::Map<String, Value> =
-            (0..100_000).map(|i| (format!("d{i}"), json!(1))).collect();
+            (0..2_000).map(|i| (format!("d{i}"), json!(1))).collect();
         let events = parse_events(&json!([{"type": "need_added",
             "need": {"id": "wide", "kind": "a", "demand": demand}}]))
         .unwrap();
@@ -487,7 +495,8 @@ mod tests {
         assert_eq!(e.index, 0);
         assert!(
             matches!(&e.refusal, Refusal::ModelTooLarge(m)
-                if m.contains("200102001 entries, more than 200000000")),
+                if m.contains("2001 dimensions over 1 resources and 2000 needs make 4008003 cells")
+                    && m.contains("more than 3000000")),
             "{}",
             e.refusal
         );
