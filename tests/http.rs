@@ -1677,3 +1677,58 @@ fn values_too_wide_for_the_solver_are_a_422_naming_them() {
     );
     assert!(span.orders() > commonsnet_engine::solve::RELIABLE_ORDERS);
 }
+
+/// Event streams are bounded apart from connections (`--max-event-streams`): past the bound a
+/// new stream answers 429 `queue_full` with `Retry-After`, and everything else is still served
+/// (five streams with `--max-connections 5` held every connection, `/healthz` included). A
+/// stream that ends gives its place back; the open ones are a gauge in `/metrics`.
+#[test]
+fn event_streams_are_bounded_apart_from_connections() {
+    let s = Server::in_temp_dir(&["--max-event-streams", "2", "--max-connections", "8"]);
+    let id = session_with_teams(&s);
+    // The response, or the status and body of a refusal.
+    let open = || match ureq::get(&s.url(&format!("/v1/sessions/{id}/stream")))
+        .timeout(Duration::from_secs(30))
+        .call()
+    {
+        Ok(r) => Ok(r),
+        Err(ureq::Error::Status(code, r)) => Err((
+            code,
+            r.header("retry-after").map(str::to_string),
+            r.into_string().unwrap_or_default(),
+        )),
+        Err(e) => panic!("stream: {e}"),
+    };
+    let gauge = || {
+        let text = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("commonsnet_event_streams_open "))
+            .map(|v| v.trim().to_string())
+    };
+    let first = open().expect("first stream");
+    let second = open().expect("second stream");
+    match open() {
+        Err((429, retry, body)) => {
+            assert_eq!(retry.as_deref(), Some("5"));
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["error"]["code"], "queue_full");
+        }
+        other => panic!("a third stream: {:?}", other.map(|r| r.status())),
+    }
+    assert_eq!(get(&s, "/healthz", None).status, 200);
+    assert_eq!(gauge().as_deref(), Some("2"));
+    drop(first);
+    // The server sees the stream closed at its next write (a keep-alive within 15 s).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let third = loop {
+        match open() {
+            Ok(r) => break r,
+            Err((429, ..)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => panic!("a stream after one closed: {e:?}"),
+        }
+    };
+    assert_eq!(third.status(), 200);
+    drop((second, third));
+}

@@ -313,6 +313,38 @@ fn incremental_plan_equals_from_scratch_on_random_event_sequences() {
     assert!(conflicts_seen > 0, "no capacity lowered below a dispatch");
 }
 
+/// A conflict whose need no plan can serve once its booking is released (a min_fill the
+/// capacity left cannot meet) says so in its own words: it pointed to the what-if plan's
+/// `summary.infeasibility`, which the coordinator never sees.
+#[test]
+fn a_conflict_no_re_plan_can_serve_says_why_in_its_own_words() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "van", "kind": "water", "capacity": {"water_l": 100}}],
+        "needs": [{"id": "a", "kind": "water", "demand": {"water_l": 60}, "min_fill": 1}]}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let go = |s: &mut Session, v: Value| s.apply(&parse_events(&v).unwrap()).unwrap().0;
+    go(
+        &mut s,
+        json!([{"type": "dispatched", "need": "a", "resource": "van"}]),
+    );
+    let out = go(
+        &mut s,
+        json!([{"type": "resource_updated", "resource":
+            {"id": "van", "kind": "water", "capacity": {"water_l": 40}}}]),
+    );
+    let [c] = &out.conflicts[..] else {
+        panic!("one conflict: {:?}", out.conflicts)
+    };
+    assert!(c.proposal.is_empty());
+    let why = c.unserved_why.as_deref().unwrap();
+    assert!(
+        why.starts_with("with the bookings in conflict released, no plan serves it"),
+        "{why}"
+    );
+    assert!(!why.contains("summary"), "{why}");
+}
+
 /// The keys (need, resource, start as bits) of a list of bookings in conflict.
 fn conflict_keys(conflicts: &[BookingConflict]) -> BTreeSet<(String, String, u64)> {
     conflicts.iter().map(BookingConflict::key).collect()

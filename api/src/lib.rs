@@ -61,6 +61,10 @@ pub struct Config {
     /// until its client has read it, and the store's calls run on the same threads: slow
     /// readers past the bound wait their turn rather than starve the store.
     pub max_result_streams: usize,
+    /// Session event streams open at once; beyond it a stream answers 429 with Retry-After.
+    /// Below `max_connections`, so that streams alone cannot hold every connection (health
+    /// checks and events included).
+    pub max_event_streams: usize,
     /// Threads of the job runner.
     pub job_threads: usize,
     /// Live sessions in memory and their idle time.
@@ -93,6 +97,7 @@ impl Config {
             max_waiting_solves: 64,
             decode_budget_mib: 64,
             max_result_streams: 64,
+            max_event_streams: 512,
             job_threads: cores,
             sessions: sessions::SessionLimits::default(),
             max_connections: 1024,
@@ -248,6 +253,8 @@ pub struct AppState {
     pub decode_budget: DecodeBudget,
     /// Job results being streamed (`Config::max_result_streams`).
     pub result_streams: Arc<Semaphore>,
+    /// Session event streams open (`Config::max_event_streams`).
+    pub event_streams: Arc<Semaphore>,
     /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
     pub solves_waiting: Arc<std::sync::atomic::AtomicUsize>,
     pub sessions: Arc<sessions::SessionHub>,
@@ -521,6 +528,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
         decode_budget: DecodeBudget::new(config.decode_budget_mib),
         result_streams: Arc::new(Semaphore::new(config.max_result_streams)),
+        event_streams: Arc::new(Semaphore::new(config.max_event_streams)),
         solves_waiting: Arc::default(),
         config: config.clone(),
         store,

@@ -104,6 +104,7 @@ pub struct Metrics {
     leases: Family<LeaseLabels, Gauge>,
     lease_losses: Family<LeaseLabels, Counter>,
     solves_called_off: Counter,
+    event_streams_open: Gauge,
 }
 
 impl Default for Metrics {
@@ -159,6 +160,12 @@ impl Default for Metrics {
             "Leases this replica lost to another replica (it stopped renewing in time), by kind",
             lease_losses.clone(),
         );
+        let event_streams_open = Gauge::default();
+        registry.register(
+            "event_streams_open",
+            "Session event streams open now (at most --max-event-streams)",
+            event_streams_open.clone(),
+        );
         let solves_called_off = Counter::default();
         registry.register(
             "solves_called_off",
@@ -177,6 +184,7 @@ impl Default for Metrics {
             leases,
             lease_losses,
             solves_called_off,
+            event_streams_open,
         }
     }
 }
@@ -208,6 +216,12 @@ impl Metrics {
 
     pub fn solve_called_off(&self) {
         self.solves_called_off.inc();
+    }
+
+    /// One event stream more open, until the guard is dropped.
+    pub fn event_stream_opened(&self) -> OpenStream {
+        self.event_streams_open.inc();
+        OpenStream(self.event_streams_open.clone())
     }
 
     pub fn run(&self, status: Status) {
@@ -259,6 +273,15 @@ impl Metrics {
     }
 }
 
+/// Counts one open event stream in `commonsnet_event_streams_open` while it lives.
+pub struct OpenStream(Gauge);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +294,9 @@ mod tests {
         m.run(Status::TimeLimit);
         m.set_leases(3, 1);
         m.lease_lost(LeaseKind::Session, 2);
+        m.solve_called_off();
+        let (open, closed) = (m.event_stream_opened(), m.event_stream_opened());
+        drop(closed);
         let text = m
             .render(Some(1), 2, Some(&[(JobStatus::Running, 1)]))
             .unwrap();
@@ -288,8 +314,11 @@ mod tests {
             "commonsnet_leases_held{kind=\"run\"} 3",
             "commonsnet_leases_held{kind=\"session\"} 1",
             "commonsnet_lease_losses_total{kind=\"session\"} 2",
+            "commonsnet_solves_called_off_total 1",
+            "commonsnet_event_streams_open 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
+        drop(open);
     }
 }

@@ -222,13 +222,9 @@ fn read_parquet(bytes: &[u8]) -> Result<Vec<RecordBatch>, TableError> {
     // One copy of the file, shared (a `Bytes` clone is a reference) by the bound on its
     // dictionaries and the decoder.
     let file = bytes::Bytes::copy_from_slice(bytes);
-    // The Arrow schema a writer may keep in the footer is not read: the Parquet schema says
-    // all the validator needs, and decoding that one (arrow-ipc's flatbuffers) panicked on
-    // damaged files.
-    let options =
-        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file.clone(), options)
-        .map_err(bad)?;
+    // The Arrow schema in the footer is read (a run table's metadata, what made it, is
+    // there); a damaged one panics in arrow-ipc's decoder, contained by the caller.
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file.clone()).map_err(bad)?;
     let metadata = builder.metadata().clone();
     let uncompressed = metadata
         .row_groups()

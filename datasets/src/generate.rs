@@ -968,9 +968,11 @@ mod tests {
         }
     }
 
-    /// Every scale in range makes a valid timed scenario: at scale 100 urban's time model
-    /// passes the engine's bound at a one-day slot (66,736,596 pairs), so its slot doubles
-    /// until it fits; at scale 1 the slot stays a day.
+    /// A large timed scenario takes a longer slot: at scale 30 urban's time model passes the
+    /// engine's bound (5,000,000 (link, start) pairs) at a one-day slot, so its slot doubles
+    /// until it fits; at scale 1 the slot stays a day. Where no slot fits (scale 100: its
+    /// needs times the resources of their kind alone pass the bound), the refusal names
+    /// `policy.slot_h`.
     #[test]
     fn a_large_timed_scenario_takes_a_longer_slot() {
         let slot = |scale: f64| {
@@ -980,11 +982,17 @@ mod tests {
             s.policy().slot_h.unwrap()
         };
         assert_eq!(slot(1.0), 24.0, "a day");
-        assert!(slot(100.0) >= 48.0, "{}", slot(100.0));
+        assert!(slot(30.0) >= 48.0, "{}", slot(30.0));
         let value = Generator::Urban
-            .generate_with(100.0, 1, Clock::Timed)
+            .generate_with(30.0, 1, Clock::Timed)
             .unwrap();
-        assert_eq!(value["policy"]["slot_h"].as_f64(), Some(slot(100.0)));
+        assert_eq!(value["policy"]["slot_h"].as_f64(), Some(slot(30.0)));
+        let Err(GenerateError::Invalid { source, .. }) =
+            Generator::Urban.scenario(100.0, 1, Clock::Timed)
+        else {
+            panic!("scale 100 timed fits the bound")
+        };
+        assert_eq!(source.issues[0].field.as_deref(), Some("slot_h"));
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// for a replica that only runs jobs).
     #[arg(long, default_value_t = 64)]
     max_result_streams: u16,
+    /// Session event streams (SSE) open at once; beyond it a new stream answers 429 with
+    /// Retry-After. Keep it below --max-connections: each stream holds a connection.
+    #[arg(long, default_value_t = 512)]
+    max_event_streams: u16,
     /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
@@ -121,6 +125,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     }
     config.max_waiting_solves = args.max_waiting_solves;
     config.max_result_streams = usize::from(args.max_result_streams);
+    config.max_event_streams = usize::from(args.max_event_streams);
     config.decode_budget_mib = args.decode_budget_mib as usize;
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,

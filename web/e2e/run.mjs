@@ -566,6 +566,18 @@ async function coordinatorFlow(browser, server, vp) {
   await fillAndPress(form, { Id: 'n2', Amount: '200', Longitude: '18.065' }, 'Add');
   await page.locator('[data-match="truck->n2"]').waitFor();
 
+  // Update n2 from its row: the form fills from it, sends need_updated with the new amount,
+  // and every field the form does not show stays as it was (its min_fill here).
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_updated', need: { ...needAt('n2', 200, 18.065), min_fill: 0.25 } }] });
+  await page.locator('[data-need=n2]').getByRole('button', { name: 'Edit n2' }).click();
+  assert.equal(await form.getByLabel('Amount').inputValue(), '200');
+  await form.getByLabel('Amount').fill('150');
+  await form.getByRole('button', { name: 'Update' }).click();
+  await page.getByTestId('announce').filter({ hasText: 'Applied: need_updated n2' }).waitFor();
+  const n2now = (await server.api('GET', `/v1/sessions/${id}/state`)).needs.find((n) => n.id === 'n2');
+  assert.deepEqual([n2now.demand, n2now.min_fill, n2now.priority], [{ water_l: 150 }, 0.25, 1]);
+  await form.getByRole('button', { name: 'Add' }).waitFor();
+
   // Another client adds a need: the stream brings it without a reload.
   await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n3', 50, 18.07) }] });
   await page.locator('[data-match="truck->n3"]').waitFor();
@@ -587,6 +599,15 @@ async function coordinatorFlow(browser, server, vp) {
   const plan = await server.api('GET', `/v1/sessions/${id}/plan`);
   assert.equal(plan.dispatched.filter((d) => d.need === 'n2' && d.resource === 'truck' && d.active).length, 1);
   assert.equal(await page.locator('[data-dispatch="truck->n2"] .fixed').innerText(), 'FIXED');
+  // What was sent is in the row (the amount, not only the share), and said to screen readers.
+  const n2amount = plan.dispatched.find((d) => d.need === 'n2').amounts.water_l;
+  assert.ok((await page.locator('[data-dispatch="truck->n2"]').innerText()).includes(`${n2amount} water_l`));
+  assert.equal(await page.getByTestId('announce').textContent(), 'Applied: dispatched truck → n2');
+  // A need in a dimension no team holds is flagged as it is typed.
+  await form.getByLabel('Dimension').fill('water_litres');
+  await page.getByTestId('unknown-dim').filter({ hasText: 'No team holds water_litres' }).waitFor();
+  await form.getByLabel('Dimension').fill('water_l');
+  await page.getByTestId('unknown-dim').waitFor({ state: 'detached' });
 
   // A conflict answered 409 is shown in words, and nothing changes.
   state.allowStatus.add(409);
@@ -599,6 +620,10 @@ async function coordinatorFlow(browser, server, vp) {
   });
   assert.ok(inSight, 'the refusal is in sight');
   state.allowStatus.delete(409);
+  // Typing a new value clears the refusal (a value the browser blocks never reaches the
+  // server, and the old message stayed beside it).
+  await form.getByLabel('Id').fill('n2b');
+  await page.getByTestId('error').waitFor({ state: 'detached' });
 
   // Drop the stream: the server restarts while new stream connections are refused; an event
   // lands meanwhile; when the stream is let through again it resumes from Last-Event-ID and
@@ -619,6 +644,10 @@ async function coordinatorFlow(browser, server, vp) {
   const tries = state.requests.filter((r) => r.url.endsWith(`/v1/sessions/${id}/events`)).slice(-4);
   assert.equal(new Set(tries.map((r) => r.postData)).size, 1, 'every resend is the same batch');
   await page.unroute('**/events');
+  // Retry is in sight (on a phone too) whatever error text stands with it: the box used to
+  // put it below the error, out of its 40vh.
+  const retryBox = await unknown.getByRole('button', { name: 'Retry' }).boundingBox();
+  assert.ok(retryBox && retryBox.y >= 0 && retryBox.y + retryBox.height <= vp.height, `Retry at ${JSON.stringify(retryBox)}`);
   await page.screenshot({ path: join(OUT, `coordinator-reconnecting-${vp.width}.png`) });
   await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_added', need: needAt('n4', 60, 18.075) }] });
   await page.unroute('**/stream');
@@ -661,7 +690,10 @@ async function coordinatorFlow(browser, server, vp) {
   await n5.getByRole('button', { name: 'Withdraw' }).click();
   await n5.waitFor({ state: 'detached' });
   await page.locator('[data-team=truck]').getByRole('button', { name: 'truck is back' }).click();
-  await page.locator('[data-dispatch="truck->n2"]').waitFor({ state: 'detached' });
+  // The dispatch stays listed, marked back: who served n2 is not lost from the page.
+  const back = page.locator('[data-dispatch="truck->n2"][data-active=false]');
+  await back.waitFor();
+  assert.ok((await back.innerText()).includes('truck → n2') && (await back.innerText()).includes('back'));
   const after = await server.api('GET', `/v1/sessions/${id}/plan`);
   assert.ok(after.dispatched.every((d) => !d.active));
   const held = await server.api('GET', `/v1/sessions/${id}/state`);

@@ -18,6 +18,7 @@ import {
   raiseClock,
   shownDispatches,
   stamp,
+  edited,
   type SessionState,
 } from './session';
 
@@ -104,7 +105,7 @@ describe('the clock the page sends', () => {
 });
 
 describe('dispatches shown', () => {
-  it('keeps the active ones and the timed returns, drops a snapshot session’s returns', () => {
+  it('lists the active ones first, then every return, timed or not', () => {
     const d = (need: string, active: boolean, extra: Partial<Dispatch> = {}): Dispatch => ({
       need, resource: 'd1', fraction: 1, amounts: { units: 1 }, active, ...extra,
     });
@@ -114,7 +115,7 @@ describe('dispatches shown', () => {
       d('old', false),
       d('c', true),
     ];
-    expect(shownDispatches(list).map((x) => x.need)).toEqual(['a', 'b', 'c']);
+    expect(shownDispatches(list).map((x) => x.need)).toEqual(['b', 'c', 'a', 'old']);
   });
 });
 
@@ -293,5 +294,28 @@ describe('entryDefaults', () => {
   it('is null for a session without places or kinds', () => {
     expect(entryDefaults({ resources: [], needs: [] })).toBeNull();
     expect(entryDefaults({ resources: [{ id: 'a', kind: 'k', capacity: { u: 1 } }], needs: [] })).toBeNull();
+  });
+});
+
+describe('an entity edited in a form', () => {
+  const original = {
+    id: 'n1', kind: 'water', lat: null, lon: null, priority: 2, min_fill: 0.5,
+    demand: { water_l: 100, kits: 2 }, earliest: 4,
+  };
+  const shown = { kind: 'water', dim: 'water_l', amount: 100, lat: 0, lon: 0, priority: 2 };
+
+  it('keeps every field the form did not change', () => {
+    expect(edited(original, shown, { ...shown }, 'demand')).toEqual(original);
+    // A need without a position keeps none: the form's 0 was only a default.
+    const more = edited(original, shown, { ...shown, amount: 150 }, 'demand');
+    expect(more).toEqual({ ...original, demand: { water_l: 150, kits: 2 } });
+  });
+
+  it('writes what changed, a renamed dimension replacing the one shown', () => {
+    const moved = edited(original, shown, { ...shown, lat: 59.3, priority: 5, dim: 'water_litres', amount: 90 }, 'demand');
+    expect(moved).toEqual({ ...original, lat: 59.3, priority: 5, demand: { water_litres: 90, kits: 2 } });
+    const team = { id: 't', kind: 'water', capacity: { water_l: 1000 }, lat: 1, lon: 2 };
+    const tShown = { kind: 'water', dim: 'water_l', amount: 1000, lat: 1, lon: 2 };
+    expect(edited(team, tShown, { ...tShown, amount: 400 }, 'capacity')).toEqual({ ...team, capacity: { water_l: 400 } });
   });
 });

@@ -159,11 +159,11 @@ export function stamp(events: readonly SessionEvent[], at: number | undefined, i
   return events.map((ev) => (at === undefined ? { ...ev, event_id: id() } : { ...ev, event_id: id(), at }));
 }
 
-/** The dispatches the coordinator sees: the active ones, and the returned bookings of a
- * session with a clock (which show when they came back). A snapshot session's returned
- * dispatches are done with and left out. */
+/** The dispatches the coordinator sees: the active ones first, then those that came back
+ * (a timed booking shows when). A snapshot session's returns stay listed too: a need served
+ * by a team that is back showed "0% open" with nothing saying who had served it. */
 export function shownDispatches(dispatched: readonly Dispatch[]): Dispatch[] {
-  return dispatched.filter((d) => d.active || d.returned_h !== undefined);
+  return [...dispatched.filter((d) => d.active), ...dispatched.filter((d) => !d.active)];
 }
 
 /** Needs still open first (`open`: each need's open part; a need dispatched in full needs no
@@ -294,4 +294,40 @@ export function entryDefaults(
   const mean = (f: (e: Entity) => number) =>
     Math.round((placed.reduce((s, e) => s + f(e), 0) / placed.length) * 1e6) / 1e6;
   return { kind, dim, lat: mean((e) => e.lat as number), lon: mean((e) => e.lon as number) };
+}
+
+/** The fields the coordinator's forms edit: an entity's kind, position, priority (a need's)
+ * and the amount of one dimension. */
+export interface EntryFields {
+  kind: string;
+  dim: string;
+  amount: number;
+  lat: number;
+  lon: number;
+  priority?: number;
+}
+
+/** `original` with what the form changed since it was filled from it (`shown`, the form as
+ * filled; `now`, as sent): only the fields that differ are written, every other field of the
+ * entity (its window, min_fill, skills, community, its other dimensions) is kept, so an update
+ * never drops what the form does not show. A dimension renamed in the form replaces the one it
+ * was filled from. `field` is where the amounts live: `demand` of a need, `capacity` of a team. */
+export function edited(
+  original: Entity,
+  shown: EntryFields,
+  now: EntryFields,
+  field: 'demand' | 'capacity',
+): Entity {
+  const out: Entity = { ...original };
+  if (now.kind !== shown.kind) out.kind = now.kind;
+  if (now.lat !== shown.lat) out.lat = now.lat;
+  if (now.lon !== shown.lon) out.lon = now.lon;
+  if (now.priority !== undefined && now.priority !== shown.priority) out.priority = now.priority;
+  if (now.dim !== shown.dim || now.amount !== shown.amount) {
+    const amounts = { ...(original[field] ?? {}) };
+    if (now.dim !== shown.dim) delete amounts[shown.dim];
+    amounts[now.dim] = now.amount;
+    out[field] = amounts;
+  }
+  return out;
 }

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, watch};
         (status = 400, description = "Last-Event-ID is not a sequence number, or is ahead of the session's last change", body = ErrorBody),
         Unauthorized,
         NoSuchSession,
-        SessionsFull))]
+        (status = 429, description = "Too many event streams open (`--max-event-streams`), or too many live sessions to load this one; see Retry-After", body = ErrorBody)))]
 pub(super) async fn session_stream(
     State(st): St,
     Tenant(tenant): Tenant,
@@ -31,6 +31,18 @@ pub(super) async fn session_stream(
 ) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     check_id(&id, "session")?;
+    // Held for the stream's life: streams alone cannot take every connection.
+    let permit = st.event_streams.clone().try_acquire_owned().map_err(|_| {
+        UserError::new(
+            Code::QueueFull,
+            format!(
+                "{} event streams are open already (--max-event-streams); retry later",
+                st.config.max_event_streams
+            ),
+        )
+        .retry_after(5)
+    })?;
+    let open = (permit, st.metrics.event_stream_opened());
     let last: i64 = match headers.get("last-event-id") {
         None => -1,
         Some(v) => v
@@ -85,6 +97,7 @@ pub(super) async fn session_stream(
         hub: st.sessions.clone(),
         id,
         shutdown: st.shutdown.clone(),
+        _open: open,
     };
     let events = plan_changes(state).map(|c| {
         Ok::<_, std::convert::Infallible>(
@@ -116,6 +129,11 @@ struct StreamState {
     hub: Arc<SessionHub>,
     id: String,
     shutdown: watch::Receiver<bool>,
+    /// Its place among `--max-event-streams` and in the open-streams gauge, for its life.
+    _open: (
+        tokio::sync::OwnedSemaphorePermit,
+        crate::metrics::OpenStream,
+    ),
 }
 
 /// The session's changes after `last`, in order, each once. Ends at shutdown, when the
@@ -235,6 +253,20 @@ mod tests {
         }
     }
 
+    /// A stream's place, as the route takes one.
+    fn a_place() -> (
+        tokio::sync::OwnedSemaphorePermit,
+        crate::metrics::OpenStream,
+    ) {
+        let permit = Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .unwrap();
+        (
+            permit,
+            crate::metrics::Metrics::default().event_stream_opened(),
+        )
+    }
+
     /// The sequence numbers a client that fell 3 changes behind a feed of 2 receives, with
     /// the log answering `changes` (`None`: failing); at most 10, or until the stream ends.
     async fn lagging_client(changes: Option<Vec<PlanChange>>) -> Vec<i64> {
@@ -257,6 +289,7 @@ mod tests {
             hub,
             id: "s".into(),
             shutdown,
+            _open: a_place(),
         };
         let stream = plan_changes(state).map(|c| c.seq).take(10).collect();
         tokio::time::timeout(std::time::Duration::from_secs(10), stream)
@@ -292,6 +325,7 @@ mod tests {
             hub,
             id: "s".into(),
             shutdown,
+            _open: a_place(),
         };
         let stream = plan_changes(state)
             .map(|c| c.seq)

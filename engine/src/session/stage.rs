@@ -472,6 +472,21 @@ impl Session {
                     .collect();
                 let unserved_why = match what_if.why(&booking.need) {
                     _ if !proposal.is_empty() => None,
+                    // The what-if's summary, which an infeasible plan's sentence points to,
+                    // is not the coordinator's to see: said in the conflict's own words.
+                    Some(w)
+                        if matches!(
+                            w.why.reason,
+                            crate::explain::Reason::Infeasible | crate::explain::Reason::MinFill
+                        ) =>
+                    {
+                        Some(
+                            "with the bookings in conflict released, no plan serves it: the \
+                             needs' min_fill and the groups' min_share cannot all hold on the \
+                             capacity left"
+                                .to_string(),
+                        )
+                    }
                     Some(w) => Some(w.why.explanation),
                     None => Some(
                         "the need was withdrawn: releasing the booking only frees the resource"
