@@ -709,7 +709,7 @@ fn small_files_that_ask_for_gigabytes_are_refused() {
     let d = &r.json()["error"]["details"][0];
     assert_eq!(
         (d["table"].as_str(), d["field"].as_str()),
-        (Some("needs"), Some("demand"))
+        (Some("resources"), Some("capacity"))
     );
     assert!(
         d["message"]

@@ -1139,6 +1139,44 @@ fn a_page_of_another_site_cannot_act_without_a_token() {
     ]);
     assert_eq!(r.status, 201);
     assert_eq!(create(&[]).status, 201);
+    // A default port written or not, and RFC 7239's `Forwarded: host=`, name the same site.
+    let r = create(&[
+        ("Origin", "https://commons.example"),
+        ("X-Forwarded-Host", "commons.example:443"),
+    ]);
+    assert_eq!(r.status, 201);
+    let r = create(&[
+        ("Origin", "https://commons.example"),
+        ("Forwarded", "for=10.0.0.1;host=commons.example;proto=https"),
+    ]);
+    assert_eq!(r.status, 201);
+    // DNS rebinding: a page whose name points at this machine is same-origin to the browser
+    // (Origin and Host agree), so without tokens a Host that is no loopback name is refused,
+    // reads included; `localhost` is served.
+    let port = host.rsplit_once(':').unwrap().1;
+    let rebound = format!("rebound.example:{port}");
+    let r = call(
+        "GET",
+        &s.url("/v1/sessions"),
+        &[("Host", rebound.as_str())],
+        None,
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "cross_origin"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a loopback name"));
+    let local = format!("localhost:{port}");
+    assert_eq!(
+        call(
+            "GET",
+            &s.url("/v1/sessions"),
+            &[("Host", local.as_str())],
+            None
+        )
+        .status,
+        200
+    );
     // A delete from another site is refused too, and the session is still there.
     let r = call(
         "DELETE",
@@ -1166,7 +1204,7 @@ fn a_page_of_another_site_cannot_act_without_a_token() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        5
     );
 }
 

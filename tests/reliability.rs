@@ -179,7 +179,7 @@ fn slow_clients_are_timed_out_and_do_not_starve_healthz() {
     let idle: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut c = TcpStream::connect(&addr).unwrap();
-            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
                 .unwrap();
             c
         })
@@ -203,7 +203,7 @@ fn slow_clients_are_timed_out_and_do_not_starve_healthz() {
     let mut c = TcpStream::connect(&addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(
-        b"POST /v1/solve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"res",
+        b"POST /v1/solve HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"res",
     )
     .unwrap();
     let mut buf = Vec::new();

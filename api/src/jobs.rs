@@ -128,7 +128,7 @@ pub struct JobRequest {
     /// Inline scenarios (SPEC section 3 JSON). Exactly one of `scenarios` and `generator`.
     /// At most 1,000 scenarios and 16 MiB of JSON (`job_too_large` beyond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<crate::schema::ScenarioBody>>)]
     pub scenarios: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<GeneratorSpec>,

@@ -54,3 +54,134 @@ pub struct ResourceRow {
     #[serde(flatten)]
     pub columns: BTreeMap<String, Option<f64>>,
 }
+
+/// A scenario as JSON (SPEC section 3): the body of `POST /v1/solve`, a session's `scenario`,
+/// a job's `scenarios`. A shape for the document only: the server reads the body with the
+/// engine's validator, which takes exactly these fields (any other is refused, naming it),
+/// checks every rule of SPEC section 2 and lists every problem with its table, row and field.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ScenarioBody {
+    pub name: Option<String>,
+    pub resources: Vec<commonsnet_engine::model::Resource>,
+    pub needs: Vec<commonsnet_engine::model::Need>,
+    /// Explicit links; without them the policy's rules build them (kind, community, distance,
+    /// skills, time windows).
+    pub links: Option<Vec<LinkBody>>,
+    pub policy: Option<PolicyBody>,
+    /// `POST /v1/solve` only: add the `why` rows (an explanation per need).
+    pub explain: Option<bool>,
+}
+
+/// An explicit resource -> need link.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LinkBody {
+    pub resource: String,
+    pub need: String,
+    /// Cost of a full service over this link (default 0).
+    pub cost: Option<f64>,
+    /// Travel time in hours.
+    pub time: Option<f64>,
+    /// Per-dimension use of a full service, where it is not the need's demand.
+    #[serde(rename = "use")]
+    pub use_: Option<BTreeMap<String, f64>>,
+}
+
+/// The policy (SPEC section 2, "Policy"); every field optional, with SPEC's defaults.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyBody {
+    pub objective: Option<commonsnet_engine::model::Objective>,
+    /// `w` of the weighted objective `V - w C` (default 1).
+    pub cost_weight: Option<f64>,
+    /// `"none"` (default), `"maxmin"`, `"leximin"`, or `{"min_share": s}` with `s` in [0, 1].
+    #[schema(value_type = Object)]
+    pub fairness: Option<serde_json::Value>,
+    /// `"community"` (default) or `"kind"`: what a fairness group is.
+    #[schema(example = "community")]
+    pub group_by: Option<String>,
+    pub max_distance_km: Option<f64>,
+    pub speed_kmh: Option<f64>,
+    pub cost_per_km: Option<f64>,
+    /// Whether a resource may serve another community's needs (default true).
+    pub cross_community: Option<bool>,
+    /// `"auto"` (default), `"lp"` (force HiGHS) or `"greedy"` (the by-hand baseline).
+    #[schema(example = "auto")]
+    pub solver: Option<String>,
+    pub time_limit_s: Option<f64>,
+    pub mip_gap: Option<f64>,
+    pub threads: Option<u32>,
+    /// Objective `deprivation` only: breakpoints `[[u, c], ...]` of a convex, increasing cost
+    /// of the unmet share from (0, 0) to u = 1.
+    pub deprivation: Option<Vec<[f64; 2]>>,
+    /// Dimensions used for an interval and then freed (`beds`, `units`).
+    pub reusable: Option<Vec<String>>,
+    /// Spacing of a need's candidate starts, in hours (default 1).
+    pub slot_h: Option<f64>,
+    /// The most candidate starts one need's window may hold (default 1,000).
+    pub max_starts: Option<u32>,
+}
+
+/// One event of a live session (SPEC section 4), by its `type`. Each may carry an `event_id`
+/// (a retry under the same id with the same event is skipped; another event under it is
+/// refused) and `at`, the session clock in hours (never decreasing).
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EventBody {
+    NeedAdded {
+        need: commonsnet_engine::model::Need,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    /// The need as it is now (every field; it replaces the one before).
+    NeedUpdated {
+        need: commonsnet_engine::model::Need,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    NeedWithdrawn {
+        id: String,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    ResourceAdded {
+        resource: commonsnet_engine::model::Resource,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    /// The resource as it is now (every field; it replaces the one before).
+    ResourceUpdated {
+        resource: commonsnet_engine::model::Resource,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    ResourceWithdrawn {
+        id: String,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    /// Fix a proposed match: it is never moved by a re-plan.
+    Dispatched {
+        need: String,
+        resource: String,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    /// The resource `id` is back (in a timed session one loan: `need`'s, else the earliest
+    /// started).
+    ResourceReturned {
+        id: String,
+        need: Option<String>,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+    /// Undo a dispatch (a booking in conflict, or one made in error).
+    DispatchReleased {
+        need: String,
+        resource: String,
+        event_id: Option<String>,
+        at: Option<f64>,
+    },
+}

@@ -90,13 +90,16 @@ impl Generator {
     /// The largest scale whose scenarios pass the engine's bounds: the disaster generator's
     /// rule links grow with needs times resources (past 40,000,000 at a scale of about 124,
     /// seed 0), and a timed scenario's (link, start) pairs do too, which no slot brings under
-    /// 20,000,000 once each need has one start (urban past about 104, disaster past 86). Each
-    /// limit keeps a margin below where seed 0 fails, and seeds 0-7 pass at it.
+    /// 5,000,000 once each need has one start (seed 0: urban fails at 54, disaster at 44,
+    /// rural at 185, intentional at 195). Each limit keeps a margin below where seed 0 fails,
+    /// and seeds 0-7 pass at it.
     pub fn max_scale(self, clock: Clock) -> f64 {
         match (self, clock) {
             (Generator::Disaster, Clock::Snapshot) => 120.0,
-            (Generator::Disaster, Clock::Timed) => 80.0,
-            (Generator::Urban, Clock::Timed) => 100.0,
+            (Generator::Disaster, Clock::Timed) => 40.0,
+            (Generator::Urban, Clock::Timed) => 48.0,
+            (Generator::Rural, Clock::Timed) => 170.0,
+            (Generator::Intentional, Clock::Timed) => 180.0,
             _ => MAX_SCALE,
         }
     }
@@ -949,7 +952,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("scale 150 is not in (0, 100] (the largest timed urban"),
+            e.starts_with("scale 150 is not in (0, 48] (the largest timed urban"),
             "{e}"
         );
         assert!(Generator::Urban.check_scale(150.0, Clock::Snapshot).is_ok());
@@ -970,9 +973,7 @@ mod tests {
 
     /// A large timed scenario takes a longer slot: at scale 30 urban's time model passes the
     /// engine's bound (5,000,000 (link, start) pairs) at a one-day slot, so its slot doubles
-    /// until it fits; at scale 1 the slot stays a day. Where no slot fits (scale 100: its
-    /// needs times the resources of their kind alone pass the bound), the refusal names
-    /// `policy.slot_h`.
+    /// until it fits; at scale 1 the slot stays a day.
     #[test]
     fn a_large_timed_scenario_takes_a_longer_slot() {
         let slot = |scale: f64| {
@@ -987,12 +988,12 @@ mod tests {
             .generate_with(30.0, 1, Clock::Timed)
             .unwrap();
         assert_eq!(value["policy"]["slot_h"].as_f64(), Some(slot(30.0)));
-        let Err(GenerateError::Invalid { source, .. }) =
-            Generator::Urban.scenario(100.0, 1, Clock::Timed)
-        else {
-            panic!("scale 100 timed fits the bound")
-        };
-        assert_eq!(source.issues[0].field.as_deref(), Some("slot_h"));
+        // Past the largest scale (scale 100: its needs times the resources of their kind
+        // alone pass the bound at one start each) the scale is refused before generating.
+        assert!(matches!(
+            Generator::Urban.scenario(100.0, 1, Clock::Timed),
+            Err(GenerateError::Scale { .. })
+        ));
     }
 
     #[test]

@@ -1072,9 +1072,9 @@ impl SubModel<'_> {
     }
 
     /// HiGHS's run of `model`, watching the solve's [`crate::Cancel`]. A run it interrupted
-    /// is an error here: the `highs` crate's `status()` panics on HiGHS's interrupt status,
-    /// so no caller may read it; a called-off solve's answer is discarded anyway
-    /// (`SolveError::Cancelled`).
+    /// (or that ended on another status the `highs` crate does not know) is an error here:
+    /// that crate's `status()` panics on those, so no caller may read one; a called-off
+    /// solve's answer is discarded anyway (`SolveError::Cancelled`).
     fn run_highs(&self, mut model: highs::Model) -> Result<highs::SolvedModel, highs::HighsStatus> {
         if let Some(cancel) = self.cancel {
             // SAFETY: `model` owns a live HiGHS instance; `cancel` borrows the solve's options,
@@ -1085,7 +1085,10 @@ impl SubModel<'_> {
         let solved = model.try_solve()?;
         // SAFETY: the live instance `solved` owns; reading its status changes nothing.
         let status = unsafe { highs_sys::Highs_getModelStatus(solved.as_ptr() as *mut _) };
-        if status == highs_sys::kHighsModelStatusInterrupt {
+        // The statuses past `kHighsModelStatusUnknown` (15: a solution limit, our interrupt,
+        // a memory limit HiGHS hit, its own interrupt) are unknown to the `highs` crate,
+        // whose `status()` panics on them: each is a run that did not answer.
+        if status > highs_sys::kHighsModelStatusUnknown {
             return Err(highs::HighsStatus::Error);
         }
         Ok(solved)

@@ -762,7 +762,7 @@ fn solve_parts_of(
             == crate::route::Route::Mip
         {
             return Err(SolveError::TooLarge(format!(
-                "a part of {} needs and {} resources is a MIP (indivisible needs, or needs choosing among starts) of {} columns, more than {MAX_MIP_COLUMNS}: use a longer policy.slot_h or shorter windows, fewer candidate resources (max_distance_km), or divisible needs",
+                "a part of {} needs and {} resources is a MIP (indivisible needs, or needs choosing among starts) of {} columns, more than {MAX_MIP_COLUMNS}: use a longer policy.slot_h or shorter windows (fewer starts), or fewer candidate resources (max_distance_km, communities)",
                 c.needs.len(),
                 c.resources.len(),
                 c.edges.len()

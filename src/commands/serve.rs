@@ -43,9 +43,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64)]
     max_result_streams: u16,
     /// Session event streams (SSE) open at once; beyond it a new stream answers 429 with
-    /// Retry-After. Keep it below --max-connections: each stream holds a connection.
-    #[arg(long, default_value_t = 512)]
-    max_event_streams: u16,
+    /// Retry-After. Each stream holds a connection, so it must be below --max-connections
+    /// (default: half of it).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    max_event_streams: Option<u16>,
     /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
@@ -125,7 +126,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
     }
     config.max_waiting_solves = args.max_waiting_solves;
     config.max_result_streams = usize::from(args.max_result_streams);
-    config.max_event_streams = usize::from(args.max_event_streams);
+    config.max_event_streams = match args.max_event_streams {
+        Some(n) if usize::from(n) >= args.max_connections.max(1) => {
+            return Err(anyhow!(
+                "--max-event-streams {n} must be below --max-connections {}: each stream holds a connection, and streams alone must not take them all",
+                args.max_connections
+            ));
+        }
+        Some(n) => usize::from(n),
+        None => (args.max_connections / 2).max(1),
+    };
     config.decode_budget_mib = args.decode_budget_mib as usize;
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,

@@ -313,7 +313,8 @@ describe('an entity edited in a form', () => {
 
   it('writes what changed, a renamed dimension replacing the one shown', () => {
     const moved = edited(original, shown, { ...shown, lat: 59.3, priority: 5, dim: 'water_litres', amount: 90 }, 'demand');
-    expect(moved).toEqual({ ...original, lat: 59.3, priority: 5, demand: { water_litres: 90, kits: 2 } });
+    // The position goes whole (lat without lon is refused): the form's lon with the new lat.
+    expect(moved).toEqual({ ...original, lat: 59.3, lon: 0, priority: 5, demand: { water_litres: 90, kits: 2 } });
     const team = { id: 't', kind: 'water', capacity: { water_l: 1000 }, lat: 1, lon: 2 };
     const tShown = { kind: 'water', dim: 'water_l', amount: 1000, lat: 1, lon: 2 };
     expect(edited(team, tShown, { ...tShown, amount: 400 }, 'capacity')).toEqual({ ...team, capacity: { water_l: 400 } });

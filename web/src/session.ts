@@ -320,8 +320,12 @@ export function edited(
 ): Entity {
   const out: Entity = { ...original };
   if (now.kind !== shown.kind) out.kind = now.kind;
-  if (now.lat !== shown.lat) out.lat = now.lat;
-  if (now.lon !== shown.lon) out.lon = now.lon;
+  // A position is written whole: the engine refuses a lat without its lon (the form shows
+  // 0/0 for an entity without one).
+  if (now.lat !== shown.lat || now.lon !== shown.lon) {
+    out.lat = now.lat;
+    out.lon = now.lon;
+  }
   if (now.priority !== undefined && now.priority !== shown.priority) out.priority = now.priority;
   if (now.dim !== shown.dim || now.amount !== shown.amount) {
     const amounts = { ...(original[field] ?? {}) };

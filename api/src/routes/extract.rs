@@ -93,7 +93,13 @@ pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted,
     for (media, q) in &ranges {
         let (wanted, q) = match media.as_str() {
             "application/json" => (Wanted::Json, *q),
-            "*/*" | "application/*" => (Wanted::Json, exact("application/json").unwrap_or(*q)),
+            // The most specific range that names JSON sets its weight.
+            "*/*" | "application/*" => (
+                Wanted::Json,
+                exact("application/json")
+                    .or_else(|| exact("application/*"))
+                    .unwrap_or(*q),
+            ),
             ARROW_STREAM => (Wanted::Arrow, *q),
             PARQUET | "application/x-parquet" if parquet_ok => (Wanted::Parquet, *q),
             _ => continue,
@@ -490,6 +496,7 @@ mod tests {
             pick("application/*;q=0.3, application/json;q=0.1"),
             Ok(Wanted::Json)
         );
+        assert_eq!(pick("application/*;q=0, */*"), Err(Code::NotAcceptable));
         // `Q` is `q`: parameter names are case-insensitive.
         assert_eq!(
             pick(&format!("application/json;Q=0.2, {arrow};q=0.5")),

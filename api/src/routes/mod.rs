@@ -82,8 +82,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             to_session_owner,
         ))
+        // Inside `track`: its refusals are counted like any answer.
+        .layer(middleware::from_fn_with_state(state.clone(), same_site))
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(middleware::from_fn(same_site))
         .layer(middleware::from_fn(head_limits))
         .with_state(state)
 }
@@ -134,23 +135,81 @@ async fn vary_accept(req: Request, next: Next) -> Response {
     res
 }
 
-/// Refuses a browser's request that would change something (any method but GET, HEAD and
-/// OPTIONS) when it comes from a page of another origin and carries no `Authorization`: on a
-/// server that asks for no token (loopback), any web page the operator has open could
-/// otherwise create sessions or post dispatches here with a form or an untyped `fetch`,
-/// which browsers send cross-site without asking first. A browser names the page's origin in
-/// `Origin` (`null` from a sandboxed or local page); a request without it is not a browser's
-/// cross-site one. The origin must name this server as the client reached it: `Host`, or
-/// `X-Forwarded-Host` behind a proxy. A request with a token is not at risk: a page can send
-/// one cross-site only after a CORS preflight, which this server does not answer.
-async fn same_site(req: Request, next: Next) -> Response {
-    match cross_site_refusal(&req) {
+/// Two refusals of what a web page the operator has open elsewhere could do here.
+///
+/// - A browser's request that changes something (any method but GET, HEAD and OPTIONS) from
+///   a page of another origin, without `Authorization`: on a server that asks for no token,
+///   that page could create sessions or post dispatches with a form or an untyped `fetch`,
+///   which browsers send cross-site without asking first. A browser names the page's origin
+///   in `Origin` (`null` from a sandboxed or local page); a request without it is not a
+///   browser's cross-site one. The origin must name this server as the client reached it:
+///   `Host`, or behind a proxy `X-Forwarded-Host` or `Forwarded: host=` (a default port
+///   written or not). A request with a token is not at risk: a page can send one cross-site
+///   only after a CORS preflight, which this server does not answer.
+/// - On a server without tokens (it listens on loopback only), any request whose `Host` is
+///   not a loopback name (`localhost`, `127.x.x.x`, `[::1]`): a page whose name its owner
+///   points at 127.0.0.1 (DNS rebinding) is same-origin to the browser, and could otherwise
+///   read and write here.
+async fn same_site(State(st): St, req: Request, next: Next) -> Response {
+    let refusal = if st.tenants.is_none() {
+        foreign_host(&req).or_else(|| cross_site_refusal(&req))
+    } else {
+        cross_site_refusal(&req)
+    };
+    match refusal {
         Some(refused) => refused.into_response(),
         None => next.run(req).await,
     }
 }
 
-/// [`same_site`]'s decision: the refusal of a cross-site request without a token, if it is one.
+/// `host[:port]` without a default port (80 for http, 443 for https), in lower case.
+fn canonical_authority(authority: &str, scheme: Option<&str>) -> String {
+    let a = authority.trim().trim_end_matches('/').to_ascii_lowercase();
+    let default = match scheme {
+        Some("https") => Some(":443"),
+        Some("http") => Some(":80"),
+        _ => None,
+    };
+    match default {
+        Some(port) if a.ends_with(port) => a[..a.len() - port.len()].to_string(),
+        _ => a,
+    }
+}
+
+/// The host name of `host[:port]` (an IPv6 address without its brackets).
+fn host_name(authority: &str) -> &str {
+    let a = authority.trim();
+    if let Some(rest) = a.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    a.rsplit_once(':').map_or(a, |(h, _)| h)
+}
+
+/// [`same_site`]'s second refusal: a `Host` that is no loopback name, on a server without
+/// tokens.
+fn foreign_host(req: &Request) -> Option<UserError> {
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))?;
+    let name = host_name(host).to_ascii_lowercase();
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| {
+        UserError::new(
+            Code::CrossOrigin,
+            format!(
+                "Host {host:?} is not a loopback name: a server without tokens answers only requests addressed to localhost (start it with --tokens to serve other names)"
+            ),
+        )
+    })
+}
+
+/// [`same_site`]'s first refusal: a cross-site request without a token, if it is one.
 fn cross_site_refusal(req: &Request) -> Option<UserError> {
     use axum::http::{header, Method};
     let method = req.method();
@@ -161,26 +220,45 @@ fn cross_site_refusal(req: &Request) -> Option<UserError> {
     }
     let origin = req.headers().get(header::ORIGIN)?;
     let origin = origin.to_str().unwrap_or("null");
-    let authority = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    let named = |h: &str| {
-        req.headers()
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .into_iter()
-            .flat_map(|v| v.split(','))
-            .any(|v| authority.is_some_and(|a| a.eq_ignore_ascii_case(v.trim())))
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return Some(cross_origin(method, origin));
     };
-    if named("host") || named("x-forwarded-host") {
-        return None;
-    }
-    Some(UserError::new(
+    let scheme = scheme.to_ascii_lowercase();
+    let want = canonical_authority(authority, Some(&scheme));
+    let matches = |v: &str| canonical_authority(v, Some(&scheme)) == want;
+    let values = |h: &str| -> Vec<String> {
+        req.headers()
+            .get_all(h)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::to_string)
+            .collect()
+    };
+    // `Forwarded: for=...;host=example.org;proto=https` (RFC 7239).
+    let forwarded_hosts = values("forwarded").into_iter().filter_map(|element| {
+        element.split(';').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("host")
+                .then(|| v.trim().trim_matches('"').to_string())
+        })
+    });
+    let named = values("host")
+        .iter()
+        .chain(values("x-forwarded-host").iter())
+        .any(|v| matches(v))
+        || forwarded_hosts.into_iter().any(|v| matches(&v));
+    (!named).then(|| cross_origin(method, origin))
+}
+
+fn cross_origin(method: &axum::http::Method, origin: &str) -> UserError {
+    UserError::new(
         Code::CrossOrigin,
         format!(
             "a {method} from a page of origin {origin:?}, not this server's, without a token: refused"
         ),
-    ))
+    )
 }
 
 #[derive(OpenApi)]
@@ -206,6 +284,8 @@ fn cross_site_refusal(req: &Request) -> Option<UserError> {
         commonsnet_engine::batch::RunRow, commonsnet_engine::batch::RunMetrics,
         commonsnet_engine::graph::Excluded, commonsnet_engine::explain::Reason,
         crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
+        crate::schema::ScenarioBody, crate::schema::LinkBody, crate::schema::PolicyBody,
+        crate::schema::EventBody,
         commonsnet_engine::session::SessionWhy, commonsnet_engine::explain::Why,
         commonsnet_engine::explain::Candidate, commonsnet_engine::explain::LinkedResource,
         commonsnet_engine::explain::ServedNeed, commonsnet_engine::explain::GroupRatio,
@@ -722,6 +802,77 @@ mod tests {
             }
         }
         assert!(checked > 40, "{checked}");
+    }
+
+    /// The request bodies document exactly the fields the engine's validator reads: the
+    /// scenario's, a resource's, a need's, a link's and the policy's names from the schema
+    /// catalogue (`commonsnet_engine::schema`), and the nine event types; each route's body
+    /// refers to them (they were bare objects).
+    #[test]
+    fn request_bodies_document_the_fields_the_validator_reads() {
+        use commonsnet_engine::schema::*;
+        let doc = doc();
+        let names = |schema: &str| -> Vec<String> {
+            let mut v: Vec<String> = component(&doc, schema)["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{schema} has no properties"))
+                .keys()
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        let sorted = |xs: &[&str]| {
+            let mut v: Vec<String> = xs.iter().map(|x| x.to_string()).collect();
+            v.sort();
+            v
+        };
+        let mut scenario = sorted(SCENARIO_FIELDS);
+        scenario.push("explain".into());
+        scenario.sort();
+        assert_eq!(names("ScenarioBody"), scenario);
+        assert_eq!(names("PolicyBody"), sorted(POLICY_FIELDS));
+        assert_eq!(names("LinkBody"), sorted(LINK_FIELDS));
+        assert_eq!(names("Resource"), sorted(RESOURCE_FIELDS));
+        assert_eq!(names("Need"), sorted(NEED_FIELDS));
+        let types: Vec<String> = component(&doc, "EventBody")["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v["properties"]["type"]["enum"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "need_added",
+                "need_updated",
+                "need_withdrawn",
+                "resource_added",
+                "resource_updated",
+                "resource_withdrawn",
+                "dispatched",
+                "resource_returned",
+                "dispatch_released"
+            ]
+        );
+        let body = |path: &str| {
+            doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+                .clone()
+        };
+        assert_eq!(
+            body("/v1/solve")["$ref"],
+            "#/components/schemas/ScenarioBody"
+        );
+        let session = resolve(&doc, &body("/v1/sessions"))["properties"]["scenario"].clone();
+        assert_eq!(session["$ref"], "#/components/schemas/ScenarioBody");
+        let events =
+            resolve(&doc, &body("/v1/sessions/{id}/events"))["properties"]["events"].clone();
+        assert_eq!(events["items"]["$ref"], "#/components/schemas/EventBody");
     }
 
     #[test]

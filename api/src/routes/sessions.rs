@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 pub struct SessionRequest {
     /// The initial scenario (SPEC section 3; needs and resources may be empty lists, links
     /// are built by the policy's rules).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::schema::ScenarioBody)]
     pub scenario: Value,
 }
 
@@ -38,7 +38,7 @@ pub struct EventsRequest {
     /// clock (one loan: that of its optional `need`, else the earliest started); a return
     /// after the booking's end lists the bookings it leaves over capacity as `conflicts`, as
     /// does a `resource_updated` that lowers a capacity below what is dispatched on it.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::schema::EventBody>)]
     pub events: Value,
 }
 

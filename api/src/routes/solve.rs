@@ -263,8 +263,8 @@ impl Drop for WaitingSolve {
 /// `application/vnd.apache.parquet`) the allocations table as an Arrow IPC stream (or a Parquet
 /// file), with status, objective and solver in `x-commonsnet-*` headers. The server's time limit caps the policy's.
 #[utoipa::path(post, path = "/v1/solve",
-    request_body(content((Object = "application/json"), (Object = "multipart/form-data")),
-        description = "A scenario: JSON, or Arrow IPC parts"),
+    request_body(content((crate::schema::ScenarioBody = "application/json"), (Object = "multipart/form-data")),
+        description = "A scenario: JSON, or table parts (`resources`, `needs`, optional `links`: Arrow IPC, Parquet or CSV files; `policy`: JSON; `explain`)"),
     responses(
         (status = 200, description = "Solved (any status, infeasible included)", body = SolveResponse,
             content_type = "application/json"),

@@ -982,7 +982,13 @@ impl Validator {
     ) {
         let d = dimension_names(resources, needs, links).len().max(1);
         if let Some(message) = result_cells_issue(resources.len(), needs.len(), d) {
-            self.push("needs", None, Some("demand".into()), message);
+            // Named where most of the cells are: three a dimension per resource, one per need.
+            let (table, field) = if resources.len() * 3 >= needs.len() {
+                ("resources", "capacity")
+            } else {
+                ("needs", "demand")
+            };
+            self.push(table, None, Some(field.into()), message);
             return;
         }
         let rows = (resources.len() + needs.len()).saturating_mul(d);
