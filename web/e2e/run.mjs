@@ -840,6 +840,38 @@ async function coordinatorCoverage(browser, server) {
   await c.ctx.close();
 }
 
+/** A crisis of 30 needs on a phone: a filter finds one by id, kind or community, the count
+ * says how many match, the header names the session, and a team out on a dispatch cannot be
+ * withdrawn (the server would refuse it). */
+async function coordinatorManyNeeds(browser, server) {
+  const needs = Array.from({ length: 30 }, (_, i) => ({
+    ...needAt(`site-${String(i).padStart(2, '0')}`, 10, 18.06),
+    kind: i % 3 === 0 ? 'food' : 'water',
+    demand: i % 3 === 0 ? { meals: 5 } : { water_l: 10 },
+  }));
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: { name: 'flood-east', resources: [truck], needs, policy: { max_distance_km: 30 } },
+  });
+  await server.api('POST', `/v1/sessions/${created.id}/events`, { events: [{ type: 'dispatched', need: 'site-01', resource: 'truck' }] });
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
+  const count = page.getByTestId('need-count');
+  await count.filter({ hasText: '30 shown of 30 matching, 30 needs' }).waitFor();
+  await page.getByRole('heading', { name: `Session flood-east (${created.id.slice(0, 8)})` }).waitFor();
+  await page.getByTestId('need-filter').fill('food');
+  await count.filter({ hasText: '10 shown of 10 matching, 30 needs' }).waitFor();
+  const shown = await page.locator('[data-testid=needs] > li').evaluateAll((els) => els.map((e) => e.getAttribute('data-need')));
+  assert.deepEqual(shown.sort(), needs.filter((n) => n.kind === 'food').map((n) => n.id).sort());
+  await page.getByTestId('need-filter').fill('site-07');
+  await count.filter({ hasText: '1 shown of 1 matching' }).waitFor();
+  const withdraw = page.locator('[data-team=truck]').getByRole('button', { name: 'Withdraw truck' });
+  assert.ok(await withdraw.isDisabled(), 'a team out on a dispatch cannot be withdrawn');
+  await checkPage(page, VIEWPORTS[1], 'coordinator-many-needs');
+  await noProblems(c);
+  await c.ctx.close();
+}
+
 /** A session without time: another client lowers a van's capacity below what is dispatched on
  * it. The page lists the booking as a conflict with the re-plan's proposal, and its release
  * lets the re-plan take the need. */
@@ -1238,6 +1270,7 @@ try {
   await check('coordinator: a change whose answer was lost is resent with the same event ids', () => coordinatorLostAnswer(browser, server));
   await check('coordinator: a refused stream is reopened, a session deleted elsewhere is closed', () => coordinatorDeletedElsewhere(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
+  await check('coordinator: a crisis of 30 needs on a phone, found by a filter', () => coordinatorManyNeeds(browser, server));
   await check('coordinator: a capacity lowered below a dispatch is a conflict, released from the page', () => coordinatorLoweredCapacity(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));
