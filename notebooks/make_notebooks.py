@@ -61,7 +61,8 @@ summary = (runs.group_by("policy", maintain_order=True)
                  ["coverage_ratio", "min_group_ratio", "jain_index", "cost", "mean_access_time_h", "duplication_avoided"]]
                 + [pl.col("coverage_ratio").quantile(q).alias(f"coverage_p{int(q*100)}") for q in (0.1, 0.5, 0.9)]))
 print(summary)
-# The optimal policies never serve less value than the greedy baseline on the same perturbed scenario.
+# The coverage optimum never serves less value than the greedy baseline on the same perturbed
+# scenario (maxmin may: it trades value for the worst group's ratio).
 wide = runs.pivot(on="policy", index=["scenario", "replicate"], values="coverage_value")
 assert (wide["coverage"] >= wide["greedy"] - 1e-6 * wide["greedy"].abs().clip(lower_bound=1)).all()
 '''),
@@ -73,8 +74,8 @@ for p, g in runs.group_by("policy", maintain_order=True):
     axes[0].scatter(g["cost"], g["coverage_ratio"], label=name, color=colors[name])
     axes[1].scatter(g["coverage_ratio"], g["min_group_ratio"], label=name, color=colors[name])
     axes[2].hist(g["mean_access_time_h"].drop_nulls(), bins=10, alpha=0.5, label=name, color=colors[name])
-axes[0].set(xlabel="cost", ylabel="coverage ratio", title="Coverage vs cost")
-axes[1].set(xlabel="coverage ratio (efficiency)", ylabel="worst district ratio (fairness)", title="Fairness vs efficiency")
+axes[0].set(xlabel="cost (the scenario's cost units)", ylabel="coverage ratio", title="Coverage vs cost")
+axes[1].set(xlabel="coverage ratio (efficiency)", ylabel="worst community ratio (fairness)", title="Fairness vs efficiency")
 axes[2].set(xlabel="mean access time (h)", ylabel="runs", title="Access time")
 for a in axes:
     a.legend()
@@ -215,7 +216,8 @@ four weeks with 0-7 days of slack, tool-library items pooled by kind and site. E
 solved twice: by the optimiser, and first-come-first-served (`solver: greedy`, SPEC's greedy
 with time: each request, in order, takes its earliest start with room), the practice of
 tool-library software. Compared: loans served, how idle the items stay, how long a borrower
-waits past the first day asked for; then a Gantt chart of one tool library's first week.
+waits past the first day asked for; then a Gantt chart of the first week (every library's
+items, each a row).
 """),
     ("code", COMMON),
     ("code", r'''
@@ -260,7 +262,8 @@ summary = runs.group_by("plan", maintain_order=True).agg(
 summary
 '''),
     ("code", r'''
-# The first week of seed 1: each library item a row, each loan a bar (its 2 h check after it).
+# The first week of seed 1: each library item a row, each loan a bar (the 2 h check after a
+# return is not drawn).
 items = sorted(set(bookings[(1, "optimal")]["resource"]) | set(bookings[(1, "fcfs")]["resource"]),
                key=lambda r: int(r[1:]))
 fig, axes = plt.subplots(1, 2, figsize=(15, 0.35 * len(items) + 1.5), sharey=True)

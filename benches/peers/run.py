@@ -593,6 +593,13 @@ def main():
         head = head.rstrip("\n") + "\n\nSections re-measured since with `run.py --only`: " \
             + ", ".join(sorted(only | earlier)) + "."
         text = "\n### ".join([head.rstrip("\n") + "\n"] + parts) + "\n"
+    elif out.exists():
+        # The measurement history after the peer sections (its `## ` headings: issues'
+        # results, design measurements) is kept as it is; only the peer part is written anew.
+        old = out.read_text()
+        at = old.find("\n## ")
+        if at >= 0:
+            text = text.rstrip("\n") + "\n" + old[at:]
     out.write_text(text)
     print("wrote benches/RESULTS.md")
 
