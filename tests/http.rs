@@ -1770,3 +1770,31 @@ fn event_streams_are_bounded_apart_from_connections() {
     assert_eq!(third.status(), 200);
     drop((second, third));
 }
+
+/// A session whose part is too large to build answers its plan with status `error` and a
+/// `failure` saying why and what to change (before, the plan was an `error` with no word).
+#[test]
+fn a_session_plan_says_why_it_failed() {
+    let s = Server::in_temp_dir(&[]);
+    let scenario = json!({
+        "resources": (0..32)
+            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
+            .collect::<Vec<_>>(),
+        "needs": (0..32)
+            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1},
+                "duration_h": 1, "earliest": 0, "deadline": 999}))
+            .collect::<Vec<_>>(),
+        "policy": {"reusable": ["u"], "slot_h": 1}});
+    let id = create_session(&s, &scenario);
+    let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    assert_eq!(plan["summary"]["status"], "error");
+    let failure = plan["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("is a MIP") && failure.contains("longer policy.slot_h"),
+        "{failure}"
+    );
+    // A session that plans has no `failure` field.
+    let ok = create_session(&s, &example());
+    let plan = get(&s, &format!("/v1/sessions/{ok}/plan"), None).json();
+    assert!(plan.get("failure").is_none(), "{plan}");
+}

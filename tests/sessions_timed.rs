@@ -1218,3 +1218,41 @@ fn a_dispatch_keeps_decimal_times_as_the_solve_does() {
         .unwrap();
     assert_eq!(out.dispatched[0].start_h, Some(0.3));
 }
+
+/// A session whose part is too large to build (32 one-unit needs free to start at any of
+/// 1,000 hours on 32 items: a MIP of 1,024,000 columns) plans nothing there, and says why:
+/// `failure` carries the solve's message (what to change), as a scenario's solve answers it
+/// (422). Once the part fits (needs withdrawn), the re-plan answers and the failure is gone;
+/// a rebuild from the log says the same at each step.
+#[test]
+fn a_part_too_large_to_build_says_why_until_it_fits() {
+    let loans = |n: usize| {
+        json!({
+            "resources": (0..32)
+                .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
+                .collect::<Vec<_>>(),
+            "needs": (0..n)
+                .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1},
+                    "duration_h": 1, "earliest": 0, "deadline": 999}))
+                .collect::<Vec<_>>(),
+            "policy": {"reusable": ["u"], "slot_h": 1}})
+    };
+    let init = scenario_from_value(&loans(32)).unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let failure = s.failure().expect("a failure is said").to_string();
+    assert!(
+        failure.contains("is a MIP") && failure.contains("more than 500000"),
+        "{failure}"
+    );
+    assert!(s.plan().is_empty());
+    let withdraw: Vec<Value> = (4..32)
+        .map(|i| json!({"type": "need_withdrawn", "id": format!("n{i}")}))
+        .collect();
+    let (_, log) = s.apply(&events(Value::Array(withdraw))).unwrap();
+    assert_eq!(s.failure(), None);
+    assert!(!s.plan().is_empty());
+    let r = Session::rebuilt(&init, false, 0, &log).unwrap();
+    assert_eq!((r.failure(), r.plan()), (None, s.plan()));
+    let r = Session::rebuilt(&init, false, 0, &[]).unwrap();
+    assert_eq!(r.failure(), Some(failure.as_str()));
+}

@@ -421,6 +421,10 @@ pub struct Plan {
     pub dispatched: Vec<Dispatch>,
     /// Sessions with a clock: the active bookings whose end is before it (not returned yet).
     pub overdue: Vec<Overdue>,
+    /// Why some needs have no plan (the summary's status is then `error`): what the re-plan
+    /// that failed said, e.g. a part too large to build and what to change. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// A booking past its end and not returned.
@@ -454,6 +458,7 @@ pub fn plan(report: &Report, session: &Session) -> Plan {
                 }
             })
             .collect(),
+        failure: session.failure().map(str::to_string),
     }
 }
 

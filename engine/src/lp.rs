@@ -3253,7 +3253,8 @@ mod tests {
                 // primal simplex solves the stage from the start.
                 super::DUAL_STALL.force(seed % 3 == 2);
                 let opts = crate::SolveOptions::default();
-                let kept = crate::Report::new(&crate::solve::solve_live(&s, &opts, Some(&starts)));
+                let kept =
+                    crate::Report::new(&crate::solve::solve_live(&s, &opts, Some(&starts)).0);
                 super::DUAL_STALL.force(false);
                 super::SIFT.force(false);
                 let anew = built_anew(&s);

@@ -489,12 +489,17 @@ fn outcome(
 /// 1,500 needs x 400 teams that solve took a third of a warm re-plan). A session that keeps
 /// its LP bases between re-plans (`lp/start.rs`) passes them: the LP stages start from
 /// `starts` and leave theirs in it.
+///
+/// With the outcome, what failed when the solve failed (the outcome is then an `error` with
+/// no plan): a session shows it to its coordinator.
 pub(crate) fn solve_live<'a>(
     s: &'a Scenario,
     opts: &SolveOptions,
     starts: Option<&LpStarts>,
-) -> Outcome<'a> {
-    outcome(s, solve_parts(s, opts, Some(Live { starts })))
+) -> (Outcome<'a>, Option<String>) {
+    let (network, solution, efficient) = solve_parts(s, opts, Some(Live { starts }));
+    let failure = solution.as_ref().err().map(|(e, _)| e.to_string());
+    (outcome(s, (network, solution, efficient)), failure)
 }
 
 /// What a live session's re-plan changes in a solve ([`solve_live`]).

@@ -872,6 +872,28 @@ async function coordinatorManyNeeds(browser, server) {
   await c.ctx.close();
 }
 
+/** A session whose re-plan fails (a part too large to build) says so on the page, in the
+ * server's words: what failed and what to change. */
+async function coordinatorPlanFailure(browser, server) {
+  const created = await server.api('POST', '/v1/sessions', {
+    scenario: {
+      name: 'too-large',
+      resources: Array.from({ length: 32 }, (_, i) => ({ id: `r${i}`, kind: 'k', capacity: { u: 1 } })),
+      needs: Array.from({ length: 32 }, (_, i) => ({ id: `n${i}`, kind: 'k', demand: { u: 1 }, duration_h: 1, earliest: 0, deadline: 999 })),
+      policy: { reusable: ['u'], slot_h: 1 },
+    },
+  });
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
+  const failure = page.getByTestId('plan-failure');
+  await failure.waitFor();
+  const text = await failure.innerText();
+  assert.ok(text.startsWith('The last re-plan has no answer for some needs:') && text.includes('longer policy.slot_h'), text);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
 /** A session without time: another client lowers a van's capacity below what is dispatched on
  * it. The page lists the booking as a conflict with the re-plan's proposal, and its release
  * lets the re-plan take the need. */
@@ -1271,6 +1293,7 @@ try {
   await check('coordinator: a refused stream is reopened, a session deleted elsewhere is closed', () => coordinatorDeletedElsewhere(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('coordinator: a crisis of 30 needs on a phone, found by a filter', () => coordinatorManyNeeds(browser, server));
+  await check('coordinator: a re-plan that fails says why', () => coordinatorPlanFailure(browser, server));
   await check('coordinator: a capacity lowered below a dispatch is a conflict, released from the page', () => coordinatorLoweredCapacity(browser, server));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));

@@ -155,6 +155,8 @@ export interface Plan {
   dispatched: Dispatch[];
   /** Absent from servers older than the field. */
   overdue?: Overdue[];
+  /** Why some needs have no plan (status `error`): what the failed re-plan said. */
+  failure?: string;
 }
 
 export interface ChangeSet {

@@ -62,6 +62,7 @@ impl Session {
             marginal,
             shadow,
             trouble: self.trouble.iter().map(|(k, &v)| (k.clone(), v)).collect(),
+            failure: self.failure.clone(),
             warm_off: self.warm_off,
             bases: bases.snapshot(),
         };
@@ -83,6 +84,7 @@ impl Session {
         self.marginal = c.marginal.iter().cloned().collect();
         self.shadow = c.shadow.iter().cloned().collect();
         self.trouble = c.trouble.iter().cloned().collect();
+        self.failure = c.failure.clone();
         self.warm = None;
         self.warm_off = c.warm_off;
         self.lp_starts = Some(LpStarts::restore(&c.bases));

@@ -135,6 +135,9 @@ pub struct Checkpoint {
     marginal: Vec<(String, f64)>,
     shadow: Vec<(String, BTreeMap<String, f64>)>,
     trouble: Vec<(String, Status)>,
+    /// What the last failed re-plan said (checkpoints written before it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<String>,
     /// The warm flow refused the session's values once (it re-plans cold from then on).
     warm_off: bool,
     bases: crate::lp::KeptBases,
@@ -408,6 +411,9 @@ pub struct Session {
     shadow: HashMap<String, BTreeMap<String, f64>>,
     /// Needs of components whose last solve was not optimal (infeasible, time limit).
     trouble: BTreeMap<String, Status>,
+    /// What the last re-plan that failed said (a solver failure, a part too large to build):
+    /// shown while needs are in trouble with status `error` ([`Session::failure`]).
+    failure: Option<String>,
     /// What staged events touched since the last re-plan.
     pending: Option<Pending>,
     /// The session clock (hours): the latest `at` of an event. No start is planned before it.
@@ -538,6 +544,7 @@ impl Session {
             marginal: HashMap::new(),
             shadow: HashMap::new(),
             trouble: BTreeMap::new(),
+            failure: None,
             pending: None,
             clock: None,
             timed: !initial.policy.reusable.is_empty(),
@@ -588,6 +595,17 @@ impl Session {
 
     pub fn dispatches(&self) -> &[Dispatch] {
         &self.dispatches
+    }
+
+    /// Why the plan has no answer for some needs: the message of the re-plan that failed
+    /// (a solver failure, or a part too large to build, saying what to change), while needs
+    /// are in trouble with status `error`; `None` otherwise.
+    pub fn failure(&self) -> Option<&str> {
+        self.trouble
+            .values()
+            .any(|s| *s == Status::Error)
+            .then_some(self.failure.as_deref())
+            .flatten()
     }
 
     /// The current plan: (resource, need) -> share of the need's open part.

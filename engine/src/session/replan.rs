@@ -234,7 +234,10 @@ impl Session {
         // The shared rayon pool: no pool is built per re-plan, and the plan is the same
         // whatever the thread count (components are solved independently, merged in order).
         let opts = SolveOptions::default();
-        let solved = solve_live(&sub, &opts, self.lp_starts.as_ref());
+        let (solved, failure) = solve_live(&sub, &opts, self.lp_starts.as_ref());
+        if failure.is_some() {
+            self.failure = failure;
+        }
         if let Some(starts) = &self.lp_starts {
             starts.retain(
                 |n| self.need_ix.get(n).is_some_and(|&i| self.is_open(i)),
