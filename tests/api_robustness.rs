@@ -718,17 +718,7 @@ fn small_files_that_ask_for_gigabytes_are_refused() {
             .contains("make 27003000 cells"),
         "{d}"
     );
-    let timed = |n: usize| {
-        json!({
-            "resources": (0..n)
-                .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
-                .collect::<Vec<_>>(),
-            "needs": (0..n)
-                .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1},
-                    "duration_h": 1, "earliest": 0, "deadline": 999}))
-                .collect::<Vec<_>>(),
-            "policy": {"reusable": ["u"], "slot_h": 1}})
-    };
+    let timed = crate::common::hourly_loans;
     let r = post_json(&s, "/v1/solve", &timed(32), None);
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
     let m = r.json()["error"]["message"].as_str().unwrap().to_string();

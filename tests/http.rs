@@ -1776,15 +1776,7 @@ fn event_streams_are_bounded_apart_from_connections() {
 #[test]
 fn a_session_plan_says_why_it_failed() {
     let s = Server::in_temp_dir(&[]);
-    let scenario = json!({
-        "resources": (0..32)
-            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
-            .collect::<Vec<_>>(),
-        "needs": (0..32)
-            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1},
-                "duration_h": 1, "earliest": 0, "deadline": 999}))
-            .collect::<Vec<_>>(),
-        "policy": {"reusable": ["u"], "slot_h": 1}});
+    let scenario = crate::common::hourly_loans(32);
     let id = create_session(&s, &scenario);
     let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
     assert_eq!(plan["summary"]["status"], "error");

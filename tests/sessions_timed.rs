@@ -1226,18 +1226,7 @@ fn a_dispatch_keeps_decimal_times_as_the_solve_does() {
 /// a rebuild from the log says the same at each step.
 #[test]
 fn a_part_too_large_to_build_says_why_until_it_fits() {
-    let loans = |n: usize| {
-        json!({
-            "resources": (0..32)
-                .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
-                .collect::<Vec<_>>(),
-            "needs": (0..n)
-                .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1},
-                    "duration_h": 1, "earliest": 0, "deadline": 999}))
-                .collect::<Vec<_>>(),
-            "policy": {"reusable": ["u"], "slot_h": 1}})
-    };
-    let init = scenario_from_value(&loans(32)).unwrap();
+    let init = scenario_from_value(&crate::common::hourly_loans(32)).unwrap();
     let mut s = Session::new(&init).unwrap();
     let failure = s.failure().expect("a failure is said").to_string();
     assert!(

@@ -13,6 +13,21 @@ use commonsnet_engine::{Report, Scenario};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+/// `n` one-unit needs free to start at any hour of [0, 999] on `n` one-unit items of one
+/// kind, hourly slots: a time model of `n x n x 1,000` (link, start) pairs, a MIP (each need
+/// chooses its start). 32 make a part past the engine's MIP bound; 80 pass the pairs' bound.
+pub fn hourly_loans(n: usize) -> Value {
+    json!({
+        "resources": (0..n)
+            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
+            .collect::<Vec<_>>(),
+        "needs": (0..n)
+            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1},
+                "duration_h": 1, "earliest": 0, "deadline": 999}))
+            .collect::<Vec<_>>(),
+        "policy": {"reusable": ["u"], "slot_h": 1}})
+}
+
 /// The engine's seeded generator, with its own seed mixing, so the tests' streams stay theirs.
 pub struct Rng(SplitMix64);
 
