@@ -705,19 +705,7 @@ fn small_files_that_ask_for_gigabytes_are_refused() {
             .collect::<Vec<_>>(),
         "needs": [{"id": "n", "kind": "k", "demand": {"d0": 1}}]});
     let r = post_json(&s, "/v1/solve", &wide, None);
-    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
-    let d = &r.json()["error"]["details"][0];
-    assert_eq!(
-        (d["table"].as_str(), d["field"].as_str()),
-        (Some("resources"), Some("capacity"))
-    );
-    assert!(
-        d["message"]
-            .as_str()
-            .unwrap()
-            .contains("make 27003000 cells"),
-        "{d}"
-    );
+    r.assert_invalid_field("resources", "capacity", "make 27003000 cells");
     let timed = crate::common::hourly_loans;
     let r = post_json(&s, "/v1/solve", &timed(32), None);
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
@@ -727,19 +715,7 @@ fn small_files_that_ask_for_gigabytes_are_refused() {
         "{m}"
     );
     let r = post_json(&s, "/v1/solve", &timed(80), None);
-    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
-    let d = &r.json()["error"]["details"][0];
-    assert_eq!(
-        (d["table"].as_str(), d["field"].as_str()),
-        (Some("policy"), Some("slot_h"))
-    );
-    assert!(
-        d["message"]
-            .as_str()
-            .unwrap()
-            .contains("6400000 (link, start) pairs"),
-        "{d}"
-    );
+    r.assert_invalid_field("policy", "slot_h", "6400000 (link, start) pairs");
     // The same scenario with a day's slots is a small model, and is solved.
     let mut daily = timed(32);
     daily["policy"]["slot_h"] = json!(24);

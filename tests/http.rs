@@ -1790,3 +1790,37 @@ fn a_session_plan_says_why_it_failed() {
     let plan = get(&s, &format!("/v1/sessions/{ok}/plan"), None).json();
     assert!(plan.get("failure").is_none(), "{plan}");
 }
+
+/// A session's stream starts with `retry: 1000` (when to reconnect), and when the session is
+/// deleted its last event is `deleted`, naming it, before the stream ends: a client stops
+/// there instead of reconnecting into a 404.
+#[test]
+fn a_deleted_sessions_stream_ends_with_a_deleted_event() {
+    use std::io::BufRead;
+    let s = Server::in_temp_dir(&[]);
+    let id = session_with_teams(&s);
+    let resp = ureq::get(&s.url(&format!("/v1/sessions/{id}/stream")))
+        .timeout(Duration::from_secs(30))
+        .call()
+        .unwrap();
+    let mut reader = BufReader::new(resp.into_reader());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first, "retry: 1000\n");
+    let r = call("DELETE", &s.url(&format!("/v1/sessions/{id}")), &[], None);
+    assert_eq!(r.status, 204);
+    // The rest of the stream, up to its end (keep-alive comments aside).
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    let fields: Vec<&str> = rest
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(':'))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "event: deleted".to_string(),
+            format!("data: {{\"session\":\"{id}\"}}")
+        ]
+    );
+}

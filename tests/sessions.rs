@@ -1716,3 +1716,190 @@ fn a_warm_session_goes_back_to_the_flow_once_no_indivisible_need_is_open() {
         "left the flow {left} times, back {back}"
     );
 }
+
+/// The whole session's value and group ratios (by community), straight from SPEC's
+/// formulas over the session's own state: a need's `y` is the part its dispatches served
+/// plus its open part times the shares the plan gives that part.
+fn whole_session(s: &Session) -> (f64, BTreeMap<String, f64>) {
+    let mut planned: BTreeMap<&str, f64> = BTreeMap::new();
+    for ((_, n), share) in s.plan() {
+        *planned.entry(n.as_str()).or_default() += share;
+    }
+    let mut value = 0.0;
+    let mut groups: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for (n, open) in s.needs() {
+        let y = (1.0 - open) + open * planned.get(n.id.as_str()).copied().unwrap_or(0.0);
+        value += n.priority * y;
+        let g = groups.entry(n.community.clone()).or_default();
+        g.0 += n.priority * y;
+        g.1 += n.priority;
+    }
+    let ratios = groups.into_iter().map(|(g, (v, p))| (g, v / p)).collect();
+    (value, ratios)
+}
+
+/// Dispatching a match the plan proposes commits part of an optimal plan, so under a
+/// fairness rule the rest stays feasible and the optimum stays what it was: the whole
+/// session's smallest group ratio (max-min) and its value (max-min and `min_share`). Before,
+/// the residual scenario's groups counted only open parts: a dispatched half had to reach
+/// the group's share again, a `min_share` plan turned infeasible and a max-min one
+/// lowered another group (the reviewer's two-community tank).
+#[test]
+fn dispatching_a_proposed_match_keeps_the_fair_optimum() {
+    // The reviewer's case: one tank of 10 l, two communities needing 10 l each.
+    let tank = |fairness: Value| {
+        scenario_from_value(&json!({
+            "resources": [{"id": "r1", "community": "a", "kind": "w", "capacity": {"l": 10}}],
+            "needs": [
+                {"id": "na", "community": "a", "kind": "w", "demand": {"l": 10}},
+                {"id": "nb", "community": "b", "kind": "w", "demand": {"l": 10}}],
+            "policy": {"fairness": fairness}}))
+        .unwrap()
+    };
+    for fairness in [json!({"min_share": 0.5}), json!("maxmin"), json!("leximin")] {
+        let mut s = Session::new(&tank(fairness.clone())).unwrap();
+        s.apply(
+            &parse_events(&json!([{"type": "dispatched", "need": "na", "resource": "r1"}]))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.report().summary.status,
+            commonsnet_engine::Status::Optimal,
+            "{fairness}"
+        );
+        let (_, ratios) = whole_session(&s);
+        assert!(
+            (ratios["a"] - 0.5).abs() < 1e-6 && (ratios["b"] - 0.5).abs() < 1e-6,
+            "{fairness}: {ratios:?}"
+        );
+        // The summary's ratios are the whole session's too.
+        let summary = s.report().summary.groups;
+        assert!(
+            (summary["a"] - 0.5).abs() < 1e-6 && (summary["b"] - 0.5).abs() < 1e-6,
+            "{fairness}: {summary:?}"
+        );
+        s.apply(
+            &parse_events(&json!([{"type": "dispatched", "need": "nb", "resource": "r1"}]))
+                .unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{fairness}: the other half is still proposed: {e:?}"));
+    }
+    // Random sessions, random proposed matches dispatched one at a time.
+    let mut dispatches = 0;
+    for seed in 0..16u64 {
+        let mut rng = SplitMix64::new(4200 + seed);
+        let mut v = initial(&mut rng, &["team_h"], true, true);
+        if seed % 2 == 1 {
+            v["policy"]["fairness"] = json!({"min_share": 0.2});
+        }
+        let init = scenario_from_value(&v).unwrap();
+        let mut s = Session::new(&init).unwrap();
+        if s.report().summary.status != commonsnet_engine::Status::Optimal {
+            continue;
+        }
+        for step in 0..6 {
+            let ctx = format!("seed {seed} step {step}");
+            let proposed: Vec<(String, String)> = s
+                .plan()
+                .iter()
+                .filter(|(_, &share)| share > 1e-6)
+                .map(|(k, _)| k.clone())
+                .collect();
+            if proposed.is_empty() {
+                break;
+            }
+            let (r, n) = &proposed[rng.int(0, proposed.len() as u64 - 1) as usize];
+            let (value, ratios) = whole_session(&s);
+            let smallest = ratios.values().copied().fold(f64::INFINITY, f64::min);
+            s.apply(
+                &parse_events(&json!([{"type": "dispatched", "need": n, "resource": r}])).unwrap(),
+            )
+            .unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
+            dispatches += 1;
+            assert_eq!(
+                s.report().summary.status,
+                commonsnet_engine::Status::Optimal,
+                "{ctx}"
+            );
+            let (after, ratios) = whole_session(&s);
+            let now = ratios.values().copied().fold(f64::INFINITY, f64::min);
+            assert!(
+                (after - value).abs() <= 1e-5 * value.max(1.0),
+                "{ctx}: value {value} -> {after}"
+            );
+            if seed % 2 == 0 {
+                assert!(
+                    (now - smallest).abs() <= 1e-5,
+                    "{ctx}: smallest ratio {smallest} -> {now}"
+                );
+            }
+            let summary = s.report().summary.groups;
+            for (g, r) in &ratios {
+                assert!(
+                    (summary[g] - r).abs() <= 1e-6,
+                    "{ctx}: summary {g} {} vs {r}",
+                    summary[g]
+                );
+            }
+        }
+    }
+    assert!(dispatches >= 40, "only {dispatches} dispatches tried");
+}
+
+/// A need with dispatches on record cannot gain a dimension by an update: its open part is one
+/// share of every dimension, so the dispatches (which carry none of the new one) counted for
+/// nothing and the plan proposed again what they had delivered (3 l out, then 8 l more for a
+/// need of 8). The update is refused, naming the dimension, and nothing changes; one that
+/// keeps the dimensions is applied, and a need without dispatches may gain one.
+#[test]
+fn a_dispatched_need_cannot_gain_a_dimension() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "r1", "kind": "w", "capacity": {"l": 3, "kg": 5}}],
+        "needs": [
+            {"id": "n1", "kind": "w", "demand": {"l": 8}},
+            {"id": "n2", "kind": "w", "demand": {"l": 1}}]}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let share = s.plan()[&("r1".to_string(), "n1".to_string())];
+    assert!(share > 0.0);
+    s.apply(
+        &parse_events(&json!([{"type": "dispatched", "need": "n1", "resource": "r1"}])).unwrap(),
+    )
+    .unwrap();
+    let before = (s.plan().clone(), s.dispatches().to_vec());
+    let err = s
+        .apply(
+            &parse_events(&json!([{"type": "need_updated", "need":
+            {"id": "n1", "kind": "w", "demand": {"l": 8, "kg": 1}}}]))
+            .unwrap(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err.refusal, Refusal::DimensionAddedUnderDispatch { need, dimension } if need == "n1" && dimension == "kg"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.refusal
+            .field(
+                &parse_events(&json!([{"type": "need_updated", "need":
+            {"id": "n1", "kind": "w", "demand": {"l": 8, "kg": 1}}}]))
+                .unwrap()[0]
+            )
+            .as_deref(),
+        Some("need.demand.kg")
+    );
+    assert_eq!((s.plan().clone(), s.dispatches().to_vec()), before);
+    s.apply(
+        &parse_events(&json!([{"type": "need_updated", "need":
+        {"id": "n1", "kind": "w", "demand": {"l": 6}}}]))
+        .unwrap(),
+    )
+    .unwrap();
+    s.apply(
+        &parse_events(&json!([{"type": "need_updated", "need":
+        {"id": "n2", "kind": "w", "demand": {"l": 1, "kg": 1}}}]))
+        .unwrap(),
+    )
+    .unwrap();
+}

@@ -513,12 +513,15 @@ fn timed_session_plan_equals_from_scratch_at_the_clock() {
                     }
                 }
                 Err(e) => {
-                    // Bookings too: a release of one gone, a withdrawal with loans out.
+                    // Bookings too: a release of one gone or started, a withdrawal with
+                    // loans out.
                     assert!(
                         crate::sessions::within_batch_conflict(&e.refusal)
                             || matches!(
                                 e.refusal,
-                                Refusal::NoDispatch { .. } | Refusal::ActiveDispatches(_)
+                                Refusal::NoDispatch { .. }
+                                    | Refusal::BookingStarted { .. }
+                                    | Refusal::ActiveDispatches(_)
                             ),
                         "{ctx}: {}",
                         e.refusal
@@ -1244,4 +1247,75 @@ fn a_part_too_large_to_build_says_why_until_it_fits() {
     assert_eq!((r.failure(), r.plan()), (None, s.plan()));
     let r = Session::rebuilt(&init, false, 0, &[]).unwrap();
     assert_eq!(r.failure(), Some(failure.as_str()));
+}
+
+/// A booking that has started by the clock cannot be released: its family is in the beds and
+/// its meals were handed out, so a release that freed them let the plan give them to another
+/// need at once (the reviewer's shelter). It is refused, naming its start, and the state is as
+/// it was; a booking not started yet is released as before; a rebuild from the log replays a
+/// release the log holds without judging it again.
+#[test]
+fn a_started_booking_cannot_be_released() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "h1", "kind": "s", "capacity": {"beds": 4, "meals": 10}}],
+        "needs": [
+            {"id": "f1", "kind": "s", "demand": {"beds": 4, "meals": 10}, "duration_h": 5,
+             "earliest": 0, "deadline": 10},
+            {"id": "f2", "kind": "s", "demand": {"beds": 4, "meals": 10}, "duration_h": 5,
+             "earliest": 0, "deadline": 30}],
+        "policy": {"reusable": ["beds"]}}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    s.apply(&events(
+        json!([{"type": "dispatched", "need": "f2", "resource": "h1", "at": 0}]),
+    ))
+    .unwrap();
+    assert_eq!(s.dispatches()[0].start_h, Some(0.0));
+    let before = (s.plan().clone(), s.dispatches().to_vec(), s.clock());
+    let err = s
+        .apply(&events(json!([
+            {"type": "dispatch_released", "need": "f2", "resource": "h1", "at": 3}])))
+        .unwrap_err();
+    assert!(
+        matches!(&err.refusal, Refusal::BookingStarted { start, clock, .. } if *start == 0.0 && *clock == 3.0),
+        "{err:?}"
+    );
+    assert!(err
+        .refusal
+        .to_string()
+        .contains("return it (resource_returned)"));
+    assert_eq!(
+        (s.plan().clone(), s.dispatches().to_vec(), s.clock()),
+        before
+    );
+    // At the hour it starts it has not started: released, and the plan may use the shelter.
+    let mut t = Session::new(&init).unwrap();
+    let (_, mut log) = t
+        .apply(&events(
+            json!([{"type": "dispatched", "need": "f2", "resource": "h1", "at": 0}]),
+        ))
+        .unwrap();
+    let (_, more) = t
+        .apply(&events(json!([
+            {"type": "dispatch_released", "need": "f2", "resource": "h1", "at": 0}])))
+        .unwrap();
+    log.extend(more);
+    assert!(t.dispatches().iter().all(|d| !d.active));
+    // A log that holds a release of a started booking (written before this rule) replays.
+    let mut old_log = vec![
+        Applied::Dispatched {
+            dispatch: s.dispatches()[0].clone(),
+        },
+        Applied::Clock { at: 3.0 },
+        Applied::DispatchReleased {
+            need: "f2".into(),
+            resource: "h1".into(),
+        },
+    ];
+    let mut replayed = Session::new(&init).unwrap();
+    for a in old_log.drain(..) {
+        replayed.replay(&a).unwrap();
+    }
+    replayed.end_replay();
+    assert!(replayed.dispatches().iter().all(|d| !d.active));
 }

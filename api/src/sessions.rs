@@ -905,7 +905,17 @@ impl SessionHub {
         self.with_live(id, tenant, (), |l, ()| Ok(l.changes.subscribe()))
     }
 
-    /// Delete a session: its actor stops, its streams end, its log is removed. Blocking.
+    /// Whether session `id` is deleted or being deleted (what an event stream whose feed
+    /// closed tells its client). Blocking.
+    pub fn deleted(&self, id: &str) -> Result<bool, StoreError> {
+        if self.inner.deleting().contains(id) {
+            return Ok(true);
+        }
+        Ok(self.inner.log.session(id)?.is_none())
+    }
+
+    /// Delete a session: its actor stops, its streams end (each with a last `deleted` event),
+    /// its log is removed. Blocking.
     pub fn delete(&self, id: &str, tenant: &str) -> Result<(), ApiError> {
         let (ack, acked) = mpsc::channel();
         let stopping = {

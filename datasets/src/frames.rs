@@ -1436,9 +1436,16 @@ mod ipc {
     }
 }
 
-/// A cell's text, trimmed; `None` when empty.
+/// A number's or flag's cell, trimmed; `None` when empty.
 fn cell(v: &str) -> Option<&str> {
     Some(v.trim()).filter(|s| !s.is_empty())
+}
+
+/// A text cell as written (names are compared as written, in every format: the validator
+/// refuses one that begins or ends with white space rather than read `"n1 "` as `n1` here and
+/// as another name in Parquet); `None` when empty or blank.
+fn text_cell(v: &str) -> Option<&str> {
+    Some(v).filter(|s| !s.trim().is_empty())
 }
 
 /// One CSV column on its way to Arrow, typed by its name.
@@ -1466,6 +1473,7 @@ impl CsvColumn {
     /// Append one cell, or say what it should have been.
     fn push(&mut self, raw: &str) -> Result<(), &'static str> {
         let v = cell(raw);
+        let text = text_cell(raw);
         match self {
             CsvColumn::Number(b) => match v {
                 None => b.append_null(),
@@ -1489,14 +1497,19 @@ impl CsvColumn {
                 if v.is_some_and(|s| s.starts_with('[') && s.ends_with(']')) {
                     return Err("a set written as a;b (without brackets)");
                 }
-                for item in v.unwrap_or_default().split(';').map(str::trim) {
-                    if !item.is_empty() {
+                // Items as written, as text cells are; an empty one (`a;;b`, `a;`) is refused,
+                // as `""` is in a JSON or Arrow list.
+                if let Some(text) = text {
+                    if text.split(';').any(str::is_empty) {
+                        return Err("a set written as a;b, without an empty item");
+                    }
+                    for item in text.split(';') {
                         b.values().append_value(item);
                     }
                 }
                 b.append(true);
             }
-            CsvColumn::Text(b) => b.append_option(v),
+            CsvColumn::Text(b) => b.append_option(text),
         }
         Ok(())
     }
@@ -2263,7 +2276,7 @@ mod tests {
     fn csv_cells_are_typed_by_column_name() {
         let b = csv_table(
             "\u{feff}id,cap_beds,indivisible,required_skills,kind\n\
-             n1, 2.5 ,TRUE,a; b ;,bed\n\
+             n1, 2.5 ,TRUE,a;b,bed\n\
              n2,,0,,\n",
         )
         .unwrap();
@@ -2282,6 +2295,41 @@ mod tests {
         assert_eq!(first, ["a", "b"]);
         assert!(b.column_by_name("kind").unwrap().is_null(1));
         assert_eq!(b.schema().field(0).name(), "id");
+    }
+
+    /// Text is read as written, as JSON, Parquet and Arrow read it: a name's spaces stay (for
+    /// the validator to refuse), quoted or not, in a set's items too; a blank cell is empty; a
+    /// set with an empty item is refused. Numbers and flags are trimmed.
+    #[test]
+    fn csv_text_is_read_as_written() {
+        let b =
+            csv_table("id,kind,skills,cap_beds\n\"n1 \", shelter,a; b, 3 \n n2 ,  ,,4\n").unwrap();
+        let text = |col: &str| -> Vec<Option<String>> {
+            b.column_by_name(col)
+                .unwrap()
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        };
+        assert_eq!(text("id"), [Some("n1 ".into()), Some(" n2 ".into())]);
+        assert_eq!(text("kind"), [Some(" shelter".into()), None]);
+        let skills = b
+            .column_by_name("skills")
+            .unwrap()
+            .as_list::<i32>()
+            .value(0);
+        let skills: Vec<_> = skills.as_string::<i32>().iter().flatten().collect();
+        assert_eq!(skills, ["a", " b"]);
+        let cap = b.column_by_name("cap_beds").unwrap();
+        assert_eq!(cap.as_primitive::<Float64Type>().values(), &[3.0, 4.0]);
+        for set in ["a;;b", "a;", ";a"] {
+            let e = csv_table(&format!("id,skills\nn1,{set}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("without an empty item"),
+                "{set}: {e}"
+            );
+        }
     }
 
     #[test]

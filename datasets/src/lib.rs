@@ -16,7 +16,7 @@ mod parse_error;
 pub use parse_error::{ParseError, Problem};
 
 use arrow_array::RecordBatch;
-use commonsnet_engine::input::JsonError;
+use commonsnet_engine::input::{JsonError, MAX_ISSUES};
 use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
 use std::fs::File;
 
@@ -102,6 +102,70 @@ fn find_table(dir: &Path, name: &str) -> Result<Option<PathBuf>, DatasetError> {
     Ok(first)
 }
 
+/// Refuse a scenario folder holding a file that is named almost as one it reads
+/// (`Links.csv`, `links.CSV`, `link.csv`, `links.tsv`, `Policy.json`, `policy.yaml`): read as it
+/// stood, the scenario would go without those links or that policy, and the plan would change
+/// without a word. Other files (notes, results, an editor's `needs.csv~`) are left alone.
+fn misnamed_files(dir: &Path) -> Result<(), DatasetError> {
+    // A folder of very many files is not read to its end: the first entries decide.
+    const MAX_ENTRIES: usize = 100_000;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        // Not a folder, or unreadable: the tables' own reads say so.
+        Err(_) => return Ok(()),
+    };
+    let mut issues = Vec::new();
+    for entry in entries.take(MAX_ENTRIES).flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
+        let (stem, ext) = (stem.to_ascii_lowercase(), ext.to_ascii_lowercase());
+        // Extensions of tables and settings only: an editor's `needs.csv~` is no typo.
+        if !TABLE_EXTENSIONS.contains(&ext.as_str())
+            && !["json", "tsv", "txt", "yaml", "yml", "xlsx"].contains(&ext.as_str())
+        {
+            continue;
+        }
+        let table = match stem.as_str() {
+            "resources" | "resource" => "resources",
+            "needs" | "need" => "needs",
+            "links" | "link" => "links",
+            "policy" | "policies" => "policy",
+            _ => continue,
+        };
+        let read = if table == "policy" {
+            name == "policy.json"
+        } else {
+            TABLE_EXTENSIONS
+                .iter()
+                .any(|ext| name == format!("{table}.{ext}"))
+        };
+        if read || !entry.path().is_file() || issues.len() >= MAX_ISSUES {
+            continue;
+        }
+        let wanted = if table == "policy" {
+            "policy.json".to_string()
+        } else {
+            format!("{table}.{{{}}}", TABLE_EXTENSIONS.join(","))
+        };
+        issues.push(InputIssue {
+            table: table.to_string(),
+            row: None,
+            field: None,
+            message: format!(
+                "{name} in {} is not read: the {table} file is named {wanted}, in lower case; rename it, or move it out of the folder",
+                dir.display()
+            ),
+        });
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(DatasetError::Invalid(InvalidInput { issues }))
+    }
+}
+
 /// Remove the files of table `name` in `dir` in every format but `keep` (`None`: all of
 /// them), so that a directory written in one format is never read with an older table in
 /// another.
@@ -132,6 +196,7 @@ pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, frames:
 /// Read a scenario directory: `resources.*`, `needs.*`, optional `links.*` (Arrow IPC file or
 /// stream, or Parquet) and optional `policy.json`.
 pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
+    misnamed_files(dir)?;
     // Cells and columns the reader could not type are listed with the validator's problems
     // (the first bad cell hid every other problem of the scenario).
     let found = std::cell::RefCell::new(Vec::new());

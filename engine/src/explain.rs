@@ -934,9 +934,9 @@ impl<'o, 'a> Plan<'o, 'a> {
         totals
             .into_iter()
             .map(|(group, (with, without, total))| GroupRatio {
+                ratio: s.policy.group_ratio(&group, with, total),
+                ratio_without_fairness: s.policy.group_ratio(&group, without, total),
                 group,
-                ratio: with / total,
-                ratio_without_fairness: without / total,
             })
             .collect()
     }

@@ -335,7 +335,7 @@ impl SubModel<'_> {
                     .iter()
                     .map(|&i| s.needs[self.needs[i]].priority * y[i].min(1.0))
                     .sum();
-                served / g.total_priority
+                g.offset + served / g.total_priority
             })
             .collect()
     }
@@ -859,9 +859,10 @@ impl SubModel<'_> {
                 }
                 next_col += 1;
                 for &a in points {
+                    // `phi <= ln a - 1 + ratio / a`, the ratio being `offset + entries`.
                     let mut cut: Vec<_> = entries.iter().map(|&(c, p)| (c, -p / a)).collect();
                     cut.push((phi, 1.0));
-                    pb.add_row(..=a.ln() - 1.0, cut);
+                    pb.add_row(..=a.ln() - 1.0 + g.offset / a, cut);
                     row += 1;
                 }
             }
@@ -891,6 +892,8 @@ impl SubModel<'_> {
                 .copied()
                 .flatten()
                 .filter(|_| !at_t);
+            // The bounds are of the ratio, `offset + entries`: the row holds the entries.
+            let (lower, upper) = (lower - g.offset, upper.map(|u| u - g.offset));
             if lower > f64::NEG_INFINITY || upper.is_some() {
                 if at_t {
                     t_rows[gi] = Some(row);
@@ -1656,11 +1659,13 @@ impl LexModel {
                     == highs_sys::STATUS_OK;
                 self.with_t[g] = open;
             }
+            // Of the ratio, `offset + the row's entries`, as the build writes them.
+            let offset = sub.groups[g].offset;
             let (lo, up) = match (open, floor) {
-                (true, _) => (0.0, f64::INFINITY),
+                (true, _) => (-offset, f64::INFINITY),
                 (false, Some(f)) => (
-                    f,
-                    holds.group_ceiling[g].map_or(f64::INFINITY, |c| c.max(f)),
+                    f - offset,
+                    holds.group_ceiling[g].map_or(f64::INFINITY, |c| c.max(f) - offset),
                 ),
                 (false, None) => (f64::NEG_INFINITY, f64::INFINITY),
             };
@@ -2246,15 +2251,17 @@ impl SubModel<'_> {
         };
 
         if self.edges.is_empty() {
-            // Nothing can be served here: only a positive min_share can fail.
+            // Nothing can be served here: only a positive min_share can fail, for a group
+            // whose dispatches (in a live session) did not reach it already.
             if let Fairness::MinShare(v) = policy.fairness {
-                if v > 0.0 {
+                let failing: Vec<&crate::submodel::Group> =
+                    self.groups.iter().filter(|g| g.offset < v - 1e-9).collect();
+                if v > 0.0 && !failing.is_empty() {
                     result.status = SubStatus::Infeasible;
-                    result.infeasible_groups = self.groups.iter().map(|g| g.name.clone()).collect();
-                    // Any one group's min_share fails alone (its ratio is 0): an irreducible
-                    // conflict of one (it was left empty).
-                    result.conflict = self
-                        .groups
+                    result.infeasible_groups = failing.iter().map(|g| g.name.clone()).collect();
+                    // Any one group's min_share fails alone (its ratio is its dispatches'):
+                    // an irreducible conflict of one (it was left empty).
+                    result.conflict = failing
                         .first()
                         .map(|g| Conflict {
                             kind: ConflictKind::MinShare,

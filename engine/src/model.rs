@@ -219,6 +219,23 @@ pub struct Policy {
     /// part and its whole residual scenario are the same kind of model. Not input.
     #[serde(skip)]
     pub(crate) live_timed: bool,
+    /// A live session's groups whose needs are dispatched in part or whole, by group name:
+    /// the residual scenario holds only the open parts, while SPEC's `ratio_g` is of the
+    /// whole session. Not input; a group not listed has every need whole in the scenario.
+    #[serde(skip)]
+    pub(crate) group_base: BTreeMap<String, GroupBase>,
+}
+
+/// What a group has outside a session's residual scenario: the priority its dispatches
+/// served (`sum p_n` over dispatched parts) and the total priority of all its needs. Its
+/// ratio is `(served + sum_{n in scenario} p_n y_n) / total`: a dispatch commits part of the
+/// plan the fairness rule chose, so it counts toward the rule (before, a group's dispatched
+/// half left its ratio to be met again by the open half, and a `min_share` plan turned
+/// infeasible when the coordinator dispatched a proposed match).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct GroupBase {
+    pub served: f64,
+    pub total: f64,
 }
 
 /// Candidate starts one need may have unless `policy.max_starts` says otherwise: two weeks of
@@ -241,6 +258,22 @@ impl Policy {
     }
 
     /// The group whose coverage ratio a need counts in (`group_by`).
+    /// Group `group`'s ratio from the value (`sum p_n y_n`) and the total priority of its
+    /// needs in this scenario, with what a live session dispatched ([`GroupBase`]).
+    pub(crate) fn group_ratio(&self, group: &str, value: f64, priority: f64) -> f64 {
+        let (total, offset) = self.group_scale(group, priority);
+        offset + value / total
+    }
+
+    /// The denominator and the ratio already reached of group `group` whose needs here have
+    /// `priority` in all: its ratio is `offset + sum p_n y_n / total`.
+    pub(crate) fn group_scale(&self, group: &str, priority: f64) -> (f64, f64) {
+        match self.group_base.get(group) {
+            Some(b) if b.total > 0.0 => (b.total, b.served / b.total),
+            _ => (priority, 0.0),
+        }
+    }
+
     pub fn group_of<'a>(&self, n: &'a Need) -> &'a str {
         match self.group_by {
             GroupBy::Community => &n.community,
@@ -424,6 +457,7 @@ impl Default for Policy {
             max_starts: None,
             now_h: None,
             live_timed: false,
+            group_base: BTreeMap::new(),
         }
     }
 }

@@ -291,10 +291,17 @@ impl Report {
             g.0 += need.priority * y[n];
             g.1 += need.priority;
         }
-        let groups: BTreeMap<String, f64> = group_totals
+        // Of the whole group: a live session's dispatched parts count (`Policy::group_ratio`).
+        let mut groups: BTreeMap<String, f64> = group_totals
             .iter()
-            .map(|(k, &(v, p))| (k.clone(), v / p))
+            .map(|(k, &(v, p))| (k.clone(), s.policy.group_ratio(k, v, p)))
             .collect();
+        // A group whose every need is dispatched whole has none left here, and its ratio.
+        for (k, b) in &s.policy.group_base {
+            if b.total > 0.0 {
+                groups.entry(k.clone()).or_insert(b.served / b.total);
+            }
+        }
         // Proportional: the groups no plan serves are left out of `sum_g W_g ln(ratio_g)`
         // (at its optimum every group that some plan can serve has a positive ratio).
         let proportional = s.policy.objective == Objective::Proportional;
@@ -306,9 +313,10 @@ impl Report {
                 .collect()
         });
         let proportional_value: f64 = group_totals
-            .values()
-            .filter(|(v, _)| *v > 0.0)
-            .map(|&(v, p)| p * (v / p).ln())
+            .iter()
+            .map(|(k, &(_, p))| (s.policy.group_scale(k, p).0, groups[k]))
+            .filter(|&(_, r)| r > 0.0)
+            .map(|(w, r)| w * r.ln())
             .sum::<f64>()
             + 0.0;
         let deprivation_value = |f: &crate::model::DeprivationCost| {

@@ -698,11 +698,16 @@ fn part_model<'p>(
                     name: k.clone(),
                     needs: Vec::new(),
                     total_priority: 0.0,
+                    offset: 0.0,
                 });
             g.needs.push(i);
             g.total_priority += need.priority;
         }
-        by_name.into_values().collect()
+        let mut groups: Vec<Group> = by_name.into_values().collect();
+        for g in &mut groups {
+            (g.total_priority, g.offset) = s.policy.group_scale(&g.name, g.total_priority);
+        }
+        groups
     };
     SubModel {
         scenario: s,
@@ -887,7 +892,9 @@ fn merge_greedy(
         }
         low_groups = groups
             .into_iter()
-            .filter(|(_, (served, total))| *total > 0.0 && *served < (share - 1e-9) * total)
+            .filter(|&(g, (served, total))| {
+                total > 0.0 && s.policy.group_ratio(g, served, total) < share - 1e-9
+            })
             .map(|(g, _)| g.to_string())
             .collect();
     }

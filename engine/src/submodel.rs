@@ -18,12 +18,15 @@ pub(crate) fn positive(x: f64) -> f64 {
     }
 }
 
-/// A group of needs for fairness: name, local need positions, total priority.
+/// A group of needs for fairness: name, local need positions, total priority (of the whole
+/// group: in a live session, with its dispatched needs), and the ratio its dispatches reached
+/// (`Policy::group_scale`), so that `ratio_g = offset + sum_{n in needs} p_n y_n / total`.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub name: String,
     pub needs: Vec<usize>,
     pub total_priority: f64,
+    pub offset: f64,
 }
 
 /// The part of the model one solver run sees: a component, or everything when fairness

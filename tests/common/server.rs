@@ -218,6 +218,19 @@ impl Resp {
             .unwrap_or("")
             .to_string()
     }
+    /// Checks a 422 `invalid_input` whose first detail names `table` and `field` and whose
+    /// message says `says`.
+    pub fn assert_invalid_field(&self, table: &str, field: &str, says: &str) {
+        assert_eq!((self.status, self.code().as_str()), (422, "invalid_input"));
+        let d = &self.json()["error"]["details"][0];
+        assert_eq!(
+            (d["table"].as_str(), d["field"].as_str()),
+            (Some(table), Some(field)),
+            "{d}"
+        );
+        let message = d["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{d}");
+    }
 }
 
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {

@@ -565,6 +565,8 @@ async function coordinatorFlow(browser, server, vp) {
   const form = page.getByTestId('add-need');
   await fillAndPress(form, { Id: 'n2', Amount: '200', Longitude: '18.065' }, 'Add');
   await page.locator('[data-match="truck->n2"]').waitFor();
+  // Applied, the form offers the next id (the last one's would be refused as a duplicate).
+  await page.waitForFunction(() => document.querySelector('#need-form input[name=need-id]')?.value === 'n3');
 
   // Update n2 from its row: the form fills from it, sends need_updated with the new amount,
   // and every field the form does not show stays as it was (its min_fill here).
@@ -803,8 +805,12 @@ async function coordinatorDeletedElsewhere(browser, server) {
   state.allowStatus.delete(403);
 
   state.allowStatus.add(404);
+  const streams = () => state.requests.filter((r) => r.url.endsWith('/stream')).length;
+  const streamsBefore = streams();
   await server.api('DELETE', `/v1/sessions/${created.id}`);
   await page.getByTestId('error').filter({ hasText: 'This session was deleted' }).waitFor({ timeout: 10_000 });
+  // Closed by the stream's last event (`deleted`), not by a reconnect that met a 404.
+  assert.equal(streams(), streamsBefore, 'no reconnect after the deleted event');
   await page.getByTestId('session').waitFor({ state: 'detached' });
   assert.equal(await page.locator('[data-match]').count(), 0);
   assert.equal(await page.getByRole('button', { name: /^Dispatch/ }).count(), 0);
@@ -990,6 +996,14 @@ async function coordinatorTimedFlow(browser, server, vp) {
     assert.deepEqual([await d.getAttribute('data-start-h'), await d.getAttribute('data-end-h')], [String(start), String(end)]);
     assert.ok((await d.innerText()).includes(`${start}–${end} h`), await d.innerText());
   }
+
+  // A clock past a double's range is refused on the page, not sent as no clock at all.
+  const posts = () => c.state.requests.filter((r) => r.url.endsWith(`/v1/sessions/${id}/events`)).length;
+  const before = posts();
+  await clock.fill('1e400');
+  await page.locator('[data-team=d1]').getByRole('button', { name: 'd1 is back' }).click();
+  await page.getByTestId('error').filter({ hasText: 'The clock is not an hour' }).waitFor();
+  assert.equal(posts(), before, 'nothing sent with an unreadable clock');
 
   // The drill comes back from a at 18, pressed in the page: the return carries the clock.
   await clock.fill('18');

@@ -5,6 +5,8 @@ import {
   clockToSend,
   coverage,
   entryDefaults,
+  nextId,
+  clockUnreadable,
   eventWords,
   loanToReturn,
   outcomeUnknown,
@@ -318,5 +320,39 @@ describe('an entity edited in a form', () => {
     const team = { id: 't', kind: 'water', capacity: { water_l: 1000 }, lat: 1, lon: 2 };
     const tShown = { kind: 'water', dim: 'water_l', amount: 1000, lat: 1, lon: 2 };
     expect(edited(team, tShown, { ...tShown, amount: 400 }, 'capacity')).toEqual({ ...team, capacity: { water_l: 400 } });
+  });
+});
+
+describe('nextId', () => {
+  const none = () => false;
+  it('counts the trailing number up, as wide as it was', () => {
+    expect(nextId('n7', none)).toBe('n8');
+    expect(nextId('flood-09', none)).toBe('flood-10');
+    expect(nextId('t-099', none)).toBe('t-100');
+    expect(nextId('9', none)).toBe('10');
+    expect(nextId('n99999999999999999999', none)).toBe('n100000000000000000000');
+  });
+  it('skips ids the session holds', () => {
+    const held = new Set(['n8', 'n9']);
+    expect(nextId('n7', (x) => held.has(x))).toBe('n10');
+  });
+  it('offers nothing for an id without a trailing number', () => {
+    expect(nextId('truck', none)).toBe('');
+    expect(nextId('', none)).toBe('');
+    expect(nextId('7a', none)).toBe('');
+  });
+});
+
+describe('clockUnreadable', () => {
+  it('takes an empty field and any finite hour', () => {
+    expect(clockUnreadable(null, false)).toBe(false);
+    expect(clockUnreadable(undefined, false)).toBe(false);
+    expect(clockUnreadable(0, false)).toBe(false);
+    expect(clockUnreadable(1e300, false)).toBe(false);
+  });
+  it('refuses a value past a double and text the browser could not read', () => {
+    expect(clockUnreadable(Infinity, false)).toBe(true);
+    expect(clockUnreadable(NaN, false)).toBe(true);
+    expect(clockUnreadable(null, true)).toBe(true);
   });
 });

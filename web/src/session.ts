@@ -54,6 +54,14 @@ export function clockToSend(input: number | null | undefined): number | undefine
   return finite(input);
 }
 
+/** Whether the clock input holds something that is not an hour: a number past a double's
+ * range (`1e400` reads as Infinity) or text the browser could not read as a number
+ * (`badInput`; its value then reads as empty). Sent as it stands, such a change would carry no
+ * clock at all, as if the field were empty, without a word. */
+export function clockUnreadable(input: number | null | undefined, badInput: boolean): boolean {
+  return badInput || (input !== null && input !== undefined && finite(input) === undefined);
+}
+
 /** Whether a loan starting at `start` has started by the hour a return would carry (`sendAt`,
  * else the session's `clock`): only such a loan can come back (the server refuses the rest).
  * Without any clock every loan has. */
@@ -334,4 +342,21 @@ export function edited(
     out[field] = amounts;
   }
   return out;
+}
+
+/** The id an add form offers after `id` was added: its trailing number one up, as wide as it
+ * was (`n7` -> `n8`, `flood-09` -> `flood-10`), the next one not `taken`; empty when `id` ends
+ * in no number (the form kept the id it had just added, which a second add was refused for). */
+export function nextId(id: string, taken: (id: string) => boolean): string {
+  const m = /^(.*?)(\d+)$/.exec(id);
+  const [stem, digits] = [m?.[1] ?? '', m?.[2]];
+  if (digits === undefined) return '';
+  let n = BigInt(digits);
+  // Bounded: a session holds at most a few thousand of one stem.
+  for (let tries = 0; tries < 10_000; tries += 1) {
+    n += 1n;
+    const next = `${stem}${n.toString().padStart(digits.length, '0')}`;
+    if (!taken(next)) return next;
+  }
+  return '';
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultBackoff, SseParser, type SseEvent } from './sse';
+import { defaultBackoff, EventStream, SseParser, type SseEvent } from './sse';
 
 const STREAM =
   ': keep-alive\n' +
@@ -54,5 +54,44 @@ describe('SseParser', () => {
 describe('defaultBackoff', () => {
   it('doubles from 250 ms up to 5 s', () => {
     expect([1, 2, 3, 4, 5, 6, 10].map(defaultBackoff)).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000]);
+  });
+});
+
+describe('EventStream.finish', () => {
+  it('lets the last connection run out and opens no other', async () => {
+    const body = 'retry: 1000\n\nevent: deleted\ndata: {"session":"s"}\n\n';
+    let fetches = 0;
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async () => {
+      fetches += 1;
+      return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+    }) as typeof fetch;
+    try {
+      const states: string[] = [];
+      const events: string[] = [];
+      let finished!: () => void;
+      const done = new Promise<void>((r) => (finished = r));
+      const s: EventStream = new EventStream({
+        url: '/v1/sessions/s/stream',
+        headers: () => ({}),
+        onEvent: (ev) => {
+          events.push(ev.event);
+          if (ev.event === 'deleted') {
+            s.finish();
+            finished();
+          }
+        },
+        onState: (st) => states.push(st),
+        backoff: () => 0,
+      });
+      s.start();
+      await done;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(events).toEqual(['deleted']);
+      expect(fetches).toBe(1);
+      expect(states.at(-1)).toBe('closed');
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 });

@@ -117,6 +117,13 @@ export class EventStream {
     this.opts.onState('closed');
   }
 
+  /** The server said its last word (a `deleted` event): the connection is left to end on
+   * its own, not aborted, and is not replaced when it does. */
+  finish(): void {
+    this.closed = true;
+    this.opts.onState('closed');
+  }
+
   private async loop(): Promise<void> {
     let first = true;
     while (!this.closed) {

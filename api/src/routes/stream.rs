@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, watch};
 /// with `Last-Event-ID` first receives the changes it missed (from the durable log). Streams
 /// end when the session is deleted or the server shuts down.
 #[utoipa::path(get, path = "/v1/sessions/{id}/stream", params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "text/event-stream of plan changes", content_type = "text/event-stream"),
+    responses((status = 200, description = "text/event-stream: first `retry: 1000`, then each plan change as an event `plan` (its id the change's sequence number, its data the change set); when the session is deleted, a last event `deleted` with data `{\"session\": id}`", content_type = "text/event-stream"),
         (status = 400, description = "Last-Event-ID is not a sequence number, or is ahead of the session's last change", body = ErrorBody),
         Unauthorized,
         NoSuchSession,
@@ -97,16 +97,26 @@ pub(super) async fn session_stream(
         hub: st.sessions.clone(),
         id,
         shutdown: st.shutdown.clone(),
+        ended: false,
         _open: open,
     };
-    let events = plan_changes(state).map(|c| {
-        Ok::<_, std::convert::Infallible>(
-            Event::default()
+    // First the reconnection delay for clients that reconnect on their own (EventSource's
+    // default is 3 s; a coordinator's page should be back sooner).
+    let retry = futures_util::stream::once(async {
+        Ok::<_, std::convert::Infallible>(Event::default().retry(RECONNECT_AFTER))
+    });
+    let events = plan_changes(state).map(|item| {
+        Ok::<_, std::convert::Infallible>(match item {
+            StreamItem::Change(c) => Event::default()
                 .id(c.seq.to_string())
                 .event("plan")
                 .data(c.data),
-        )
+            StreamItem::Deleted(id) => Event::default()
+                .event("deleted")
+                .data(serde_json::json!({ "session": id }).to_string()),
+        })
     });
+    let events = retry.chain(events);
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
@@ -115,6 +125,16 @@ pub(super) async fn session_stream(
 /// Changes a stream reads from the log at a time while it catches up: a client that
 /// reconnects far behind costs one page of memory, not the session's whole log.
 const CATCH_UP_PAGE: usize = 256;
+
+/// The `retry:` a stream starts with: how long a client waits before it reconnects.
+const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a stream sends: a plan change, or, last, that its session was deleted (so a client
+/// stops rather than reconnect to a 404).
+enum StreamItem {
+    Change(PlanChange),
+    Deleted(String),
+}
 
 /// What a stream holds between two of its changes.
 struct StreamState {
@@ -129,6 +149,8 @@ struct StreamState {
     hub: Arc<SessionHub>,
     id: String,
     shutdown: watch::Receiver<bool>,
+    /// The last item is sent: the stream ends.
+    ended: bool,
     /// Its place among `--max-event-streams` and in the open-streams gauge, for its life.
     _open: (
         tokio::sync::OwnedSemaphorePermit,
@@ -137,13 +159,14 @@ struct StreamState {
 }
 
 /// The session's changes after `last`, in order, each once. Ends at shutdown, when the
-/// session's feed closes (it was deleted), or when the changes a slow client missed cannot be
-/// read from the log: the client then reconnects with `Last-Event-ID`, rather than go on past
-/// a gap it cannot see.
-fn plan_changes(state: StreamState) -> impl Stream<Item = PlanChange> {
+/// session's feed closes (it was deleted: [`StreamItem::Deleted`] is the last item; or it
+/// left this server's memory), or when the changes a slow client missed cannot be read from
+/// the log: the client then reconnects with `Last-Event-ID`, rather than go on past a gap it
+/// cannot see.
+fn plan_changes(state: StreamState) -> impl Stream<Item = StreamItem> {
     futures_util::stream::unfold(state, |mut s| async move {
         loop {
-            if *s.shutdown.borrow() {
+            if *s.shutdown.borrow() || s.ended {
                 return None;
             }
             if let Some(c) = s.backlog.pop_front() {
@@ -151,7 +174,7 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = PlanChange> {
                     continue;
                 }
                 s.last = c.seq;
-                return Some((c, s));
+                return Some((StreamItem::Change(c), s));
             }
             if s.behind {
                 // Catching up from the log, a page at a time (what `rx` holds meanwhile is
@@ -186,7 +209,18 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = PlanChange> {
                 Ok(c) => s.backlog.push_back(c),
                 // A slow client: catch up from the log.
                 Err(broadcast::error::RecvError::Lagged(_)) => s.behind = true,
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Err(broadcast::error::RecvError::Closed) => {
+                    // Deleted, or out of memory here (idle, or moved to another replica): the
+                    // client is told only of the first, and reconnects after the second.
+                    let (hub, id) = (s.hub.clone(), s.id.clone());
+                    let gone = tokio::task::spawn_blocking(move || hub.deleted(&id)).await;
+                    if !matches!(gone, Ok(Ok(true))) {
+                        return None;
+                    }
+                    s.ended = true;
+                    let id = s.id.clone();
+                    return Some((StreamItem::Deleted(id), s));
+                }
             }
         }
     })
@@ -198,9 +232,11 @@ mod tests {
     use crate::sessions::SessionLimits;
     use crate::store::{LogEntry, LogRow, SessionListed, SessionLog, StoreError};
 
-    /// A log that answers `changes` to a catch-up read, or fails it when `None`.
+    /// A log that answers `changes` to a catch-up read, or fails it (and every read) when
+    /// `None`; it holds session "s" unless `gone`.
     struct CatchUp {
         changes: Option<Vec<PlanChange>>,
+        gone: bool,
         /// The size of each page read.
         reads: std::sync::Mutex<Vec<usize>>,
     }
@@ -236,7 +272,11 @@ mod tests {
             unreachable!()
         }
         fn session(&self, _: &str) -> Result<Option<(String, String)>, StoreError> {
-            unreachable!()
+            match (&self.changes, self.gone) {
+                (None, _) => Err(StoreError::Settings("the store is down".into())),
+                (Some(_), true) => Ok(None),
+                (Some(_), false) => Ok(Some(("t".into(), "{}".into()))),
+            }
         }
         fn rows_after(&self, _: &str, _: i64, _: usize) -> Result<Vec<LogRow>, StoreError> {
             unreachable!()
@@ -253,18 +293,40 @@ mod tests {
         }
     }
 
-    /// A stream's place, as the route takes one.
-    fn a_place() -> (
-        tokio::sync::OwnedSemaphorePermit,
-        crate::metrics::OpenStream,
-    ) {
+    /// A change's sequence number; -1 for the end of a deleted session.
+    fn seq(item: StreamItem) -> i64 {
+        match item {
+            StreamItem::Change(c) => c.seq,
+            StreamItem::Deleted(_) => -1,
+        }
+    }
+
+    /// A stream of session "s" as the route opens one (its place taken), reading `rx` and,
+    /// when `behind`, the hub's log first; the sender stops it when dropped.
+    fn a_stream(
+        hub: Arc<SessionHub>,
+        rx: broadcast::Receiver<PlanChange>,
+        behind: bool,
+    ) -> (watch::Sender<bool>, StreamState) {
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
             .try_acquire_owned()
             .unwrap();
-        (
-            permit,
-            crate::metrics::Metrics::default().event_stream_opened(),
-        )
+        let (stop, shutdown) = watch::channel(false);
+        let state = StreamState {
+            backlog: VecDeque::new(),
+            behind,
+            rx,
+            last: 0,
+            hub,
+            id: "s".into(),
+            shutdown,
+            ended: false,
+            _open: (
+                permit,
+                crate::metrics::Metrics::default().event_stream_opened(),
+            ),
+        };
+        (stop, state)
     }
 
     /// The sequence numbers a client that fell 3 changes behind a feed of 2 receives, with
@@ -272,6 +334,7 @@ mod tests {
     async fn lagging_client(changes: Option<Vec<PlanChange>>) -> Vec<i64> {
         let log = CatchUp {
             changes,
+            gone: false,
             reads: Default::default(),
         };
         let hub = Arc::new(SessionHub::new(Arc::new(log), SessionLimits::default()));
@@ -280,18 +343,8 @@ mod tests {
             tx.send(change(seq)).unwrap();
         }
         drop(tx);
-        let (_stop, shutdown) = watch::channel(false);
-        let state = StreamState {
-            backlog: VecDeque::new(),
-            behind: false,
-            rx,
-            last: 0,
-            hub,
-            id: "s".into(),
-            shutdown,
-            _open: a_place(),
-        };
-        let stream = plan_changes(state).map(|c| c.seq).take(10).collect();
+        let (_stop, state) = a_stream(hub, rx, false);
+        let stream = plan_changes(state).map(seq).take(10).collect();
         tokio::time::timeout(std::time::Duration::from_secs(10), stream)
             .await
             .expect("the stream ends")
@@ -312,30 +365,48 @@ mod tests {
     async fn a_client_far_behind_reads_the_log_a_page_at_a_time() {
         let log = Arc::new(CatchUp {
             changes: Some((1..=1000).map(change).collect()),
+            gone: false,
             reads: Default::default(),
         });
         let hub = Arc::new(SessionHub::new(log.clone(), SessionLimits::default()));
         let (tx, rx) = broadcast::channel(4);
-        let (_stop, shutdown) = watch::channel(false);
-        let state = StreamState {
-            backlog: VecDeque::new(),
-            behind: true,
-            rx,
-            last: 0,
-            hub,
-            id: "s".into(),
-            shutdown,
-            _open: a_place(),
-        };
-        let stream = plan_changes(state)
-            .map(|c| c.seq)
-            .take(1000)
-            .collect::<Vec<_>>();
+        let (_stop, state) = a_stream(hub, rx, true);
+        let stream = plan_changes(state).map(seq).take(1000).collect::<Vec<_>>();
         let got = tokio::time::timeout(std::time::Duration::from_secs(10), stream)
             .await
             .expect("the stream catches up");
         drop(tx);
         assert_eq!(got, (1..=1000).collect::<Vec<i64>>());
         assert_eq!(*log.reads.lock().unwrap(), [256, 256, 256, 232]);
+    }
+
+    /// A stream whose session's feed closes ends with a `deleted` item when the log no longer
+    /// holds the session, and without one when it does (the session left memory: the client
+    /// reconnects) or cannot be read.
+    #[tokio::test]
+    async fn a_deleted_sessions_stream_says_so_last() {
+        for (changes, gone, want) in [
+            (Some(vec![]), true, vec![1, 2, -1]),
+            (Some(vec![]), false, vec![1, 2]),
+            (None, true, vec![1, 2]),
+        ] {
+            let log = CatchUp {
+                changes,
+                gone,
+                reads: Default::default(),
+            };
+            let hub = Arc::new(SessionHub::new(Arc::new(log), SessionLimits::default()));
+            let (tx, rx) = broadcast::channel(4);
+            for seq in 1..=2 {
+                tx.send(change(seq)).unwrap();
+            }
+            drop(tx);
+            let (_stop, state) = a_stream(hub, rx, false);
+            let stream = plan_changes(state).map(seq).take(10).collect::<Vec<_>>();
+            let got = tokio::time::timeout(std::time::Duration::from_secs(10), stream)
+                .await
+                .expect("the stream ends");
+            assert_eq!(got, want, "gone: {gone}");
+        }
     }
 }

@@ -67,8 +67,9 @@ pub(super) struct Validator {
     issues: Vec<InputIssue>,
     /// Problems found past [`MAX_ISSUES`]: counted, not listed.
     unlisted: usize,
-    /// Whether ids and names are held to [`MAX_NAME_BYTES`]: not for what a log or store
-    /// gives back, which an older binary may have accepted without the bound.
+    /// Whether ids and names are held to [`MAX_NAME_BYTES`] and to [`Validator::name_issue`]'s
+    /// rules of form: not for what a log or store gives back, which an older binary may have
+    /// accepted without them.
     bound_names: bool,
     /// Columns (table, name) refused as a whole before their cells were read: a row's
     /// issue on such a field ("missing required field") follows from the refusal and would
@@ -169,6 +170,35 @@ const NUL_TEXT: &str = "must not contain the character U+0000 (NUL)";
 /// a megabyte made every one of them a megabyte.
 pub const MAX_NAME_BYTES: usize = 1024;
 
+/// Why a name is refused ([`Validator::name_issue`]).
+enum NameIssue {
+    Empty,
+    Nul,
+    TooLong(usize),
+    Control(String),
+    Spaces(String),
+}
+
+impl NameIssue {
+    fn message(self) -> String {
+        match self {
+            NameIssue::Empty => "must not be empty".into(),
+            NameIssue::Nul => NUL_TEXT.into(),
+            NameIssue::TooLong(len) => name_too_long(len),
+            NameIssue::Control(m) | NameIssue::Spaces(m) => m,
+        }
+    }
+
+    /// The words for a dimension's name, which stands in the field's path.
+    fn of_dimension(self) -> String {
+        match self {
+            NameIssue::Empty => "dimension name must not be empty".into(),
+            NameIssue::Nul => NUL_TEXT.into(),
+            other => format!("a dimension name {}", other.message()),
+        }
+    }
+}
+
 /// The refusal of a name longer than [`MAX_NAME_BYTES`].
 pub(crate) fn name_too_long(len: usize) -> String {
     format!("{len} bytes long: ids and names are at most {MAX_NAME_BYTES} bytes")
@@ -206,6 +236,38 @@ impl Validator {
     /// Whether `s` is a name too long to accept now.
     fn too_long(&self, s: &str) -> bool {
         self.bound_names && s.len() > MAX_NAME_BYTES
+    }
+
+    /// Why `s` is refused as an id or name (an entity's id, kind, community, a skill, a
+    /// dimension), if it is. Names are compared as written, so `" n1"` and `"n1"` would be two
+    /// needs, and a skill `"wheelchair "` would match no resource's `"wheelchair"`; every
+    /// format reads them alike (a CSV cell is not trimmed for them). A line break or tab in a
+    /// name is most often a CSV's stray quote that joined the rows after it into one cell.
+    fn name_issue(&self, s: &str) -> Option<NameIssue> {
+        if s.trim().is_empty() {
+            return Some(NameIssue::Empty);
+        }
+        if s.contains('\0') {
+            return Some(NameIssue::Nul);
+        }
+        if !self.bound_names {
+            return None;
+        }
+        if s.len() > MAX_NAME_BYTES {
+            return Some(NameIssue::TooLong(s.len()));
+        }
+        if s.chars().any(char::is_control) {
+            return Some(NameIssue::Control(format!(
+                "{s:?} holds a control character (a line break, a tab): a stray quote in a CSV file joins the lines after it into one cell"
+            )));
+        }
+        if s.trim() != s {
+            return Some(NameIssue::Spaces(format!(
+                "{s:?} begins or ends with white space: names are compared as written, and {:?} would be another",
+                s.trim()
+            )));
+        }
+        None
     }
 
     pub(super) fn finish<T>(mut self, value: T) -> Result<T, InvalidInput> {
@@ -321,19 +383,13 @@ impl Validator {
                 }
                 None
             }
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                self.issue(r, key, "must not be empty");
-                None
-            }
-            Some(Value::String(s)) if s.contains('\0') => {
-                self.issue(r, key, NUL_TEXT);
-                None
-            }
-            Some(Value::String(s)) if self.too_long(s) => {
-                self.issue(r, key, name_too_long(s.len()));
-                None
-            }
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => match self.name_issue(s) {
+                Some(why) => {
+                    self.issue(r, key, why.message());
+                    None
+                }
+                None => Some(s.clone()),
+            },
             Some(v) => {
                 self.issue(r, key, format!("expected a string, got {}", kind_of(v)));
                 None
@@ -410,15 +466,13 @@ impl Validator {
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::String(s) if s.contains('\0') => {
-                            self.issue(r, &format!("{key}[{i}]"), NUL_TEXT)
-                        }
-                        Value::String(s) if self.too_long(s) => {
-                            self.issue(r, &format!("{key}[{i}]"), name_too_long(s.len()))
-                        }
-                        Value::String(s) if !s.is_empty() => {
-                            out.insert(s.clone());
-                        }
+                        // An empty item is "expected a non-empty string", below.
+                        Value::String(s) if !s.is_empty() => match self.name_issue(s) {
+                            Some(why) => self.issue(r, &format!("{key}[{i}]"), why.message()),
+                            None => {
+                                out.insert(s.clone());
+                            }
+                        },
                         other => self.issue(
                             r,
                             &format!("{key}[{i}]"),
@@ -443,21 +497,14 @@ impl Validator {
             Some(Value::Object(m)) => {
                 for (dim, v) in m {
                     let field = self.qty_field(key, dim);
-                    if dim.trim().is_empty() {
-                        self.issue(r, &field, "dimension name must not be empty");
-                        continue;
-                    }
-                    if dim.contains('\0') {
-                        self.issue(r, &field, NUL_TEXT);
-                        continue;
-                    }
-                    if self.too_long(dim) {
-                        // Not the field's path: it holds the name.
-                        self.issue(
-                            r,
-                            key,
-                            format!("a dimension name {}", name_too_long(dim.len())),
-                        );
+                    if let Some(why) = self.name_issue(dim) {
+                        // A long name is not repeated in the field's path.
+                        let field = if dim.len() > MAX_NAME_BYTES {
+                            key
+                        } else {
+                            &field
+                        };
+                        self.issue(r, field, why.of_dimension());
                         continue;
                     }
                     match v {

@@ -283,6 +283,23 @@ pub enum Refusal {
     NoLoan { need: String, resource: String },
     #[error("{resource:?} -> {need:?} has no dispatch to release")]
     NoDispatch { need: String, resource: String },
+    #[error(
+        "{resource:?} -> {need:?} started at hour {start} (the clock is at {clock}): what it \
+         handed out is in use or used up, so it cannot be released; return it \
+         (resource_returned) when it comes back"
+    )]
+    BookingStarted {
+        need: String,
+        resource: String,
+        start: f64,
+        clock: f64,
+    },
+    #[error(
+        "need {need:?} has dispatches on record: a demand of {dimension:?} cannot be added to \
+         it (a need's open part is one share of every dimension, so what was dispatched would \
+         count for nothing and be planned again); add the new demand as a need of its own"
+    )]
+    DimensionAddedUnderDispatch { need: String, dimension: String },
     #[error("at {at} is before the session clock {clock}: the clock never goes back")]
     ClockBackwards { at: f64, clock: f64 },
     #[error("{resource:?} -> {need:?} is not a proposed match of the plan (as re-planned after the events before it)")]
@@ -344,9 +361,13 @@ impl Refusal {
             Refusal::ActiveDispatches(_) | Refusal::NothingToReturn(_) => "id",
             Refusal::NoLoan { .. } => "need",
             Refusal::NoDispatch { .. }
+            | Refusal::BookingStarted { .. }
             | Refusal::NotProposed { .. }
             | Refusal::NotLinked { .. } => "resource",
             Refusal::NeedWindow { field, .. } => return Some(format!("need.{field}")),
+            Refusal::DimensionAddedUnderDispatch { dimension, .. } => {
+                return Some(format!("need.demand.{dimension}"))
+            }
             Refusal::OverCapacity { .. } => "resource",
             Refusal::TimedModelTooLarge(_) | Refusal::ModelTooLarge(_) => return None,
         };
@@ -706,6 +727,37 @@ impl Session {
     }
 
     /// The priority of need `ni`'s open part, as its residual need has it.
+    /// Each group with dispatched needs: the priority its dispatches served, the part of its
+    /// needs' priority the residual scenario no longer holds (`p_n` less the residual
+    /// priority of the open part, so that a group served in full has ratio 1 exactly), and
+    /// the total priority of its needs. Groups of whole needs only are left out (their
+    /// residual sums are their totals).
+    pub(super) fn group_base(&self) -> BTreeMap<String, crate::model::GroupBase> {
+        let mut out: BTreeMap<String, crate::model::GroupBase> = BTreeMap::new();
+        let mut dispatched = std::collections::BTreeSet::new();
+        for (ni, n) in self.needs.iter().enumerate() {
+            let open = if self.is_open(ni) {
+                self.residual_priority(ni)
+            } else {
+                0.0
+            };
+            let group = self.policy.group_of(n);
+            let b = out
+                .entry(group.to_string())
+                .or_insert(crate::model::GroupBase {
+                    served: 0.0,
+                    total: 0.0,
+                });
+            b.served += n.priority - open;
+            b.total += n.priority;
+            if n.priority - open > 0.0 {
+                dispatched.insert(group.to_string());
+            }
+        }
+        out.retain(|g, _| dispatched.contains(g));
+        out
+    }
+
     fn residual_priority(&self, ni: usize) -> f64 {
         let (p, r) = (self.needs[ni].priority, self.open[ni]);
         if r >= 1.0 {

@@ -119,6 +119,9 @@ impl Session {
             policy.now_h = self.clock;
             policy.live_timed = true;
         }
+        if policy.couples_groups() {
+            policy.group_base = self.group_base();
+        }
         Scenario {
             name: self.name.clone(),
             resources: res,

@@ -44,6 +44,8 @@ impl Session {
                 EventKind::Dispatched { .. } | EventKind::DispatchReleased { .. } => true,
                 // Refused while the id's bookings are on record (`apply_one`).
                 EventKind::NeedAdded(n) => self.dispatches.iter().any(|d| d.need == n.id),
+                // Refused when it adds a dimension to a dispatched need (`refused_live`).
+                EventKind::NeedUpdated(n) => self.dimension_added_to_dispatched(n).is_some(),
                 // A timed return ends one loan, so what is left out is known only then.
                 // So does a return that names its need.
                 EventKind::ResourceReturned { need, .. } => self.returns_one_loan(need.as_deref()),
@@ -149,7 +151,11 @@ impl Session {
                     replanned_here = true;
                 }
             }
-            let a = match self.apply_one(&e.kind, &mut tn, &mut tr) {
+            let result = match self.refused_live(&e.kind) {
+                Some(refusal) => Err(refusal),
+                None => self.apply_one(&e.kind, &mut tn, &mut tr),
+            };
+            let a = match result {
                 Ok(a) => a,
                 Err(refusal) => {
                     // Put back what staging took, and forget the id: refused, not applied
@@ -301,6 +307,68 @@ impl Session {
             self.recompute_residual(self.res_ix[&r]);
             tr.insert(r);
         }
+    }
+
+    /// Refusals judged on live batches only, not in `apply_one`: a log may hold such an event
+    /// from an older binary, and its replay must not refuse what was accepted.
+    fn refused_live(&self, kind: &EventKind) -> Option<Refusal> {
+        match kind {
+            EventKind::DispatchReleased { need, resource } => self.started_booking(need, resource),
+            EventKind::NeedUpdated(n) => {
+                let dimension = self.dimension_added_to_dispatched(n)?;
+                Some(Refusal::DimensionAddedUnderDispatch {
+                    need: n.id.clone(),
+                    dimension,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// A dimension that an update of need `n` gives a demand it did not have, when the need
+    /// has dispatches on record: its open part is one share of every dimension, so those
+    /// dispatches (which carry none of the new one) would count for nothing and what they
+    /// delivered would be planned again.
+    fn dimension_added_to_dispatched(&self, n: &crate::model::Need) -> Option<String> {
+        let old = self.need(&n.id)?;
+        if !self.dispatches.iter().any(|d| d.need == n.id) {
+            return None;
+        }
+        n.demand
+            .iter()
+            .find(|(dim, &q)| q > 0.0 && old.demand.get(*dim).is_none_or(|&was| was <= 0.0))
+            .map(|(dim, _)| dim.clone())
+    }
+
+    /// Over time, the refusal of a release of `resource -> need` when one of its bookings has
+    /// started by the clock: what it handed out is in use or used up (the meals eaten, the
+    /// family in the beds), so only a return (`resource_returned`) ends it. A booking in
+    /// conflict is released whenever it began on paper: its item was not back in time (a late
+    /// return), so it never started, and releasing it is how the coordinator resolves that.
+    fn started_booking(&self, need: &str, resource: &str) -> Option<Refusal> {
+        let now = self.clock.filter(|_| self.timed)?;
+        let started: Vec<&Dispatch> = self
+            .dispatches
+            .iter()
+            .filter(|d| d.need == need && d.resource == resource)
+            .filter(|d| d.active && d.returned_h.is_none())
+            .filter(|d| d.start_h.is_some_and(|start| start < now))
+            .collect();
+        if started.is_empty() {
+            return None;
+        }
+        let in_conflict = self.conflict_keys();
+        let start = started
+            .into_iter()
+            .filter(|d| !in_conflict.contains(&d.key()))
+            .filter_map(|d| d.start_h)
+            .reduce(f64::min)?;
+        Some(Refusal::BookingStarted {
+            need: need.to_string(),
+            resource: resource.to_string(),
+            start,
+            clock: now,
+        })
     }
 
     /// The confirmed bookings (active, not returned) whose resource is over capacity at some
