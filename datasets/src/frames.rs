@@ -1497,6 +1497,10 @@ impl CsvColumn {
                 if v.is_some_and(|s| s.starts_with('[') && s.ends_with(']')) {
                     return Err("a set written as a;b (without brackets)");
                 }
+                // `wheelchair,pets` would be one item of that name, matching nothing.
+                if v.is_some_and(|s| s.contains(',')) {
+                    return Err("a set written as a;b (items separated by ;, not ,)");
+                }
                 // Items as written, as text cells are; an empty one (`a;;b`, `a;`) is refused,
                 // as `""` is in a JSON or Arrow list.
                 if let Some(text) = text {
@@ -2330,6 +2334,8 @@ mod tests {
                 "{set}: {e}"
             );
         }
+        let e = csv_table("id,skills\nn1,\"wheelchair,pets\"\n").unwrap_err();
+        assert!(e.to_string().contains("separated by ;, not ,"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the engine validates, and the engine's result batches back into files.
 
 pub mod dimacs;
+mod folder;
 pub mod frames;
 pub mod generate;
 pub mod instances;
@@ -13,11 +14,11 @@ pub mod orlib;
 mod parquet_footer;
 mod parse_error;
 
+pub use folder::{is_archive, read_scenario_archive};
 pub use parse_error::{ParseError, Problem};
 
 use arrow_array::RecordBatch;
-use commonsnet_engine::input::{JsonError, MAX_ISSUES};
-use commonsnet_engine::{InputIssue, InvalidInput, Report, Scenario};
+use commonsnet_engine::{InvalidInput, Report, Scenario};
 use std::fs::File;
 
 use std::path::{Path, PathBuf};
@@ -80,92 +81,6 @@ pub fn read_scenario_json(path: &Path) -> Result<Scenario, DatasetError> {
 /// Table extensions tried for each table of a scenario directory, in this order.
 const TABLE_EXTENSIONS: &[&str] = &["arrow", "arrows", "ipc", "feather", "parquet", "csv"];
 
-/// The file of table `name` in `dir`. Two files of one table (`needs.arrow` and `needs.csv`,
-/// left by a write in another format) are refused: reading one by the extensions' order would
-/// silently solve a stale table.
-fn find_table(dir: &Path, name: &str) -> Result<Option<PathBuf>, DatasetError> {
-    let mut found = TABLE_EXTENSIONS
-        .iter()
-        .map(|ext| dir.join(format!("{name}.{ext}")))
-        .filter(|p| p.is_file());
-    let first = found.next();
-    if let (Some(a), Some(b)) = (&first, found.next()) {
-        return Err(DatasetError::Invalid(InvalidInput::of_table(
-            name,
-            format!(
-                "{} and {} are both the {name} table: remove the one not meant",
-                a.display(),
-                b.display()
-            ),
-        )));
-    }
-    Ok(first)
-}
-
-/// Refuse a scenario folder holding a file that is named almost as one it reads
-/// (`Links.csv`, `links.CSV`, `link.csv`, `links.tsv`, `Policy.json`, `policy.yaml`): read as it
-/// stood, the scenario would go without those links or that policy, and the plan would change
-/// without a word. Other files (notes, results, an editor's `needs.csv~`) are left alone.
-fn misnamed_files(dir: &Path) -> Result<(), DatasetError> {
-    // A folder of very many files is not read to its end: the first entries decide.
-    const MAX_ENTRIES: usize = 100_000;
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        // Not a folder, or unreadable: the tables' own reads say so.
-        Err(_) => return Ok(()),
-    };
-    let mut issues = Vec::new();
-    for entry in entries.take(MAX_ENTRIES).flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((stem, ext)) = name.split_once('.') else {
-            continue;
-        };
-        let (stem, ext) = (stem.to_ascii_lowercase(), ext.to_ascii_lowercase());
-        // Extensions of tables and settings only: an editor's `needs.csv~` is no typo.
-        if !TABLE_EXTENSIONS.contains(&ext.as_str())
-            && !["json", "tsv", "txt", "yaml", "yml", "xlsx"].contains(&ext.as_str())
-        {
-            continue;
-        }
-        let table = match stem.as_str() {
-            "resources" | "resource" => "resources",
-            "needs" | "need" => "needs",
-            "links" | "link" => "links",
-            "policy" | "policies" => "policy",
-            _ => continue,
-        };
-        let read = if table == "policy" {
-            name == "policy.json"
-        } else {
-            TABLE_EXTENSIONS
-                .iter()
-                .any(|ext| name == format!("{table}.{ext}"))
-        };
-        if read || !entry.path().is_file() || issues.len() >= MAX_ISSUES {
-            continue;
-        }
-        let wanted = if table == "policy" {
-            "policy.json".to_string()
-        } else {
-            format!("{table}.{{{}}}", TABLE_EXTENSIONS.join(","))
-        };
-        issues.push(InputIssue {
-            table: table.to_string(),
-            row: None,
-            field: None,
-            message: format!(
-                "{name} in {} is not read: the {table} file is named {wanted}, in lower case; rename it, or move it out of the folder",
-                dir.display()
-            ),
-        });
-    }
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(DatasetError::Invalid(InvalidInput { issues }))
-    }
-}
-
 /// Remove the files of table `name` in `dir` in every format but `keep` (`None`: all of
 /// them), so that a directory written in one format is never read with an older table in
 /// another.
@@ -196,73 +111,11 @@ pub fn read_batches_from_bytes(bytes: &[u8]) -> Result<Vec<RecordBatch>, frames:
 /// Read a scenario directory: `resources.*`, `needs.*`, optional `links.*` (Arrow IPC file or
 /// stream, or Parquet) and optional `policy.json`.
 pub fn read_scenario_dir(dir: &Path) -> Result<Scenario, DatasetError> {
-    misnamed_files(dir)?;
-    // Cells and columns the reader could not type are listed with the validator's problems
-    // (the first bad cell hid every other problem of the scenario).
-    let found = std::cell::RefCell::new(Vec::new());
-    let table = |name: &str, required: bool| -> Result<Option<Vec<RecordBatch>>, DatasetError> {
-        match find_table(dir, name)? {
-            Some(p) => {
-                let bytes = std::fs::read(&p).map_err(io_err(&p))?;
-                let csv = TableFormat::from_path(&p) == Some(TableFormat::Csv);
-                let (batches, problems) =
-                    frames::read_table_collecting(&bytes, csv).map_err(table_err(&p))?;
-                let file = p.file_name().unwrap_or_default().to_string_lossy();
-                found
-                    .borrow_mut()
-                    .extend(problems.into_iter().map(|problem| InputIssue {
-                        table: name.to_string(),
-                        row: problem.row,
-                        message: match (problem.row, problem.column.is_empty()) {
-                            (None, false) => format!("{} (the column of {file})", problem.message),
-                            _ => format!("{} in {file}", problem.message),
-                        },
-                        // Empty for the count of cells past the bound: no field of its own.
-                        field: Some(problem.column).filter(|c| !c.is_empty()),
-                    }));
-                Ok(Some(batches))
-            }
-            None if required => Err(DatasetError::Invalid(InvalidInput::of_table(
-                name,
-                format!(
-                    "no {name} table in {} (looked for {name}.{{{}}})",
-                    dir.display(),
-                    TABLE_EXTENSIONS.join(",")
-                ),
-            ))),
-            None => Ok(None),
-        }
-    };
-    let resources = table("resources", true)?.unwrap_or_default();
-    let needs = table("needs", true)?.unwrap_or_default();
-    let links = table("links", false)?;
-    let policy_path = dir.join("policy.json");
-    let policy = if policy_path.is_file() {
-        let bytes = std::fs::read(&policy_path).map_err(io_err(&policy_path))?;
-        // A key given twice is refused (naming its path), never last-wins.
-        Some(
-            commonsnet_engine::input::parse_json(&bytes).map_err(|e| match e {
-                JsonError::DuplicateKey(d) => DatasetError::Invalid(InvalidInput {
-                    issues: vec![d.issue("policy")],
-                }),
-                JsonError::Syntax(e) => format_err(&policy_path, format!("not valid JSON: {e}")),
-            })?,
-        )
-    } else {
-        None
-    };
     // The folder's own name however its path is written (`.`, `scen/`, `../x/scen`): the
     // name and with it the input digest were another for `solve .` than for `solve scen`.
     let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let name = canonical.file_name().and_then(|n| n.to_str());
-    Ok(commonsnet_engine::scenario_from_batches_with(
-        &resources,
-        &needs,
-        links.as_deref(),
-        policy.as_ref(),
-        name,
-        found.into_inner(),
-    )?)
+    folder::Folder::of_dir(dir)?.scenario(name)
 }
 
 /// Read a scenario in the given (or inferred) format.
@@ -270,13 +123,15 @@ pub fn read_scenario(
     path: &Path,
     format: Option<ScenarioFormat>,
 ) -> Result<Scenario, DatasetError> {
-    let format = format.unwrap_or(if path.is_dir() {
+    let format = format.unwrap_or(if path.is_dir() || is_archive(path) {
         ScenarioFormat::Dir
     } else {
         ScenarioFormat::Json
     });
     match format {
         ScenarioFormat::Json => read_scenario_json(path),
+        // A folder packed in an archive file, when the path is one.
+        ScenarioFormat::Dir if !path.is_dir() && is_archive(path) => read_scenario_archive(path),
         ScenarioFormat::Dir => read_scenario_dir(path),
     }
 }

@@ -481,6 +481,13 @@ impl<'o, 'a> Plan<'o, 'a> {
             return why;
         }
         why.linked_resources = Some(self.linked(n));
+        // An indivisible need larger than every linked resource can hold, even empty: no plan
+        // serves it, with or without fairness, whatever the others take.
+        if let Some(largest) = self.too_large_for_every_link(n) {
+            why.reason = Reason::Capacity;
+            why.explanation = largest;
+            return why;
+        }
         // Fairness held it back when fairness cost value (the plan that prices it, best
         // coverage without fairness, is worth more) and capacity this need could use went to
         // needs of other groups worth no more per unit of it: only for objectives that value
@@ -587,6 +594,40 @@ impl<'o, 'a> Plan<'o, 'a> {
             );
         }
         why
+    }
+
+    /// For an indivisible need `n` that no linked resource could serve whole even with
+    /// nothing else served (its use passes the resource's whole capacity in some dimension),
+    /// the words that say so, naming the dimension and the most any linked resource has.
+    fn too_large_for_every_link(&self, n: usize) -> Option<String> {
+        let (s, net) = (self.o.scenario, &self.o.network);
+        let edges = &self.edges_of_need[n];
+        if !s.needs[n].indivisible || edges.is_empty() {
+            return None;
+        }
+        let nd = net.dims.len();
+        // Per edge, the first dimension its use passes the resource's capacity in.
+        let mut over: Vec<(usize, usize, f64)> = Vec::new();
+        for &e in edges {
+            let r = net.edges[e].resource();
+            let d = net
+                .edge_use(e)
+                .iter()
+                .enumerate()
+                .position(|(d, &u)| u > net.capacity[r * nd + d] * (1.0 + 1e-9) + 1e-12)?;
+            over.push((r, d, net.edge_use(e)[d]));
+        }
+        let (r, d, need_use) = *over.iter().max_by(|a, b| {
+            let cap = |&(r, d, _): &(usize, usize, f64)| net.capacity[r * nd + d];
+            cap(a).total_cmp(&cap(b))
+        })?;
+        Some(format!(
+            "it is indivisible and needs {need_use} {dim} from one resource, more than any \
+             linked resource holds even with nothing else served (the most is {} at {})",
+            net.capacity[r * nd + d],
+            s.resources[r].id,
+            dim = net.dims[d],
+        ))
     }
 
     /// The start a timed, divisible need `n` is served at (SPEC: one start per need), if it
@@ -1279,5 +1320,32 @@ mod tests {
             "{}",
             why[0].explanation
         );
+    }
+
+    /// An indivisible need larger than every linked resource even empty is `capacity`, saying
+    /// so with the numbers, under fairness too: the review's `big` (12 meals, one resource of
+    /// 10) had been told that fairness gave its capacity to other groups.
+    #[test]
+    fn a_need_too_large_for_every_resource_says_so_under_fairness_too() {
+        for fairness in [json!("maxmin"), json!("none")] {
+            let (why, _) = why_and_conflict(json!({
+                "resources": [{"id": "r", "community": "A", "kind": "food",
+                    "capacity": {"meals": 10}}],
+                "needs": [
+                    {"id": "nA", "community": "A", "kind": "food", "demand": {"meals": 10},
+                        "priority": 2},
+                    {"id": "nB", "community": "B", "kind": "food", "demand": {"meals": 10}},
+                    {"id": "big", "community": "A", "kind": "food", "demand": {"meals": 12},
+                        "priority": 5, "indivisible": true}],
+                "policy": {"fairness": fairness}}));
+            let big = row(&why, "big");
+            assert_eq!(big.reason, Reason::Capacity, "{fairness}: {big:?}");
+            assert_eq!(
+                big.explanation,
+                "it is indivisible and needs 12 meals from one resource, more than any linked \
+                 resource holds even with nothing else served (the most is 10 at r)",
+                "{fairness}"
+            );
+        }
     }
 }

@@ -2357,8 +2357,17 @@ impl SubModel<'_> {
                 }
             }
         }
+        // The capacities that bind the least violation (a non-zero dual: one more unit would
+        // lower it); of a MIP, whose duals say nothing, every one its needs use.
+        let binding: Option<HashSet<(usize, usize)>> = (!self.is_mip()).then(|| {
+            st.cap_rows
+                .iter()
+                .filter(|&&(_, _, dual)| dual.abs() > 1e-9)
+                .map(|&(r, d, _)| (r, d))
+                .collect()
+        });
         if let Some((needs, groups)) = self.conflict() {
-            result.conflict = self.conflict_members(&needs, &groups);
+            result.conflict = self.conflict_members(&needs, &groups, binding.as_ref());
         }
     }
 
@@ -2405,9 +2414,16 @@ impl SubModel<'_> {
     }
 
     /// The conflict in SPEC terms: its `min_fill` needs and `min_share` groups, then the
-    /// capacities (resource, dimension) the links of their needs use, then the windows of
+    /// capacities (resource, dimension) the links of their needs use and that bind (when
+    /// `binding` says which: a capacity with room to spare plays no part, as a group short
+    /// of its share because one of its needs has no resource at all), then the windows of
     /// its needs that keep resources out.
-    fn conflict_members(&self, needs: &[usize], groups: &[usize]) -> Vec<Conflict> {
+    fn conflict_members(
+        &self,
+        needs: &[usize],
+        groups: &[usize],
+        binding: Option<&HashSet<(usize, usize)>>,
+    ) -> Vec<Conflict> {
         let (s, net) = (self.scenario, self.net);
         let mut out: Vec<Conflict> = needs
             .iter()
@@ -2431,7 +2447,7 @@ impl SubModel<'_> {
             if involved.contains(&net.edges[e].need()) {
                 let r = net.edges[e].resource();
                 for (d, &u) in net.edge_use(e).iter().enumerate() {
-                    if u > 0.0 {
+                    if u > 0.0 && binding.is_none_or(|b| b.contains(&(r, d))) {
                         capacities.insert((r, d));
                     }
                 }
@@ -2926,6 +2942,43 @@ mod tests {
         H::ReachedIterationLimit,
         H::Unknown,
     ];
+
+    /// An infeasibility's conflict lists the capacities that bind it, not every one its
+    /// needs use: group A falls short of its share because need `b` has no resource, and
+    /// `r` has meals to spare (the review's case listed `capacity r meals` too); where the
+    /// capacity binds, it is listed.
+    #[test]
+    fn a_conflict_lists_only_the_capacities_that_bind() {
+        let kinds = |v: serde_json::Value| -> Vec<(ConflictKind, String)> {
+            let s = scenario_from_value(&v).unwrap();
+            let out = solve_with(&s, &SolveOptions::default());
+            assert_eq!(out.solution.status, Status::Infeasible);
+            let inf = out.solution.infeasibility.clone().expect("why");
+            inf.conflict
+                .iter()
+                .map(|c| (c.kind, c.id.clone()))
+                .collect()
+        };
+        let spare = kinds(serde_json::json!({
+            "resources": [{"id": "r", "community": "A", "kind": "food", "capacity": {"meals": 10}}],
+            "needs": [
+                {"id": "a", "community": "A", "kind": "food", "demand": {"meals": 4}},
+                {"id": "b", "community": "A", "kind": "tool", "demand": {"units": 1}}],
+            "policy": {"fairness": {"min_share": 0.6}}}));
+        assert_eq!(spare, [(ConflictKind::MinShare, "A".to_string())]);
+        let binds = kinds(serde_json::json!({
+            "resources": [{"id": "r", "community": "A", "kind": "food", "capacity": {"meals": 3}}],
+            "needs": [{"id": "a", "community": "A", "kind": "food", "demand": {"meals": 4},
+                       "min_fill": 1}],
+            "policy": {"objective": "cost"}}));
+        assert_eq!(
+            binds,
+            [
+                (ConflictKind::MinFill, "a".to_string()),
+                (ConflictKind::Capacity, "r".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn every_highs_status_has_an_explicit_meaning_in_every_stage() {

@@ -24,6 +24,16 @@ pub(crate) struct StartChoice {
 /// `sum_s z_s <= 1` and `sum_{e at s} x_{e,s} <= z_s`. An indivisible need has no `z`: its
 /// binary columns and `y_n <= 1` already choose one (link, start). `need_cols[i]` are the
 /// columns of the part's need `i`.
+/// An hour in a message: as written for the hours people type (`18`, `2.5`), in scientific
+/// notation far from them (`1e-300`, not three hundred zeros).
+pub(crate) fn hours_text(h: f64) -> String {
+    if h == 0.0 || (1e-4..1e12).contains(&h.abs()) {
+        format!("{h}")
+    } else {
+        format!("{h:e}")
+    }
+}
+
 pub(crate) fn start_choices(
     net: &Network,
     edges: &[usize],
@@ -594,7 +604,23 @@ pub(crate) fn load_profile(spans: impl Iterator<Item = (f64, f64, f64)>) -> Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::maximal_overlaps;
+    use super::{hours_text, maximal_overlaps};
+
+    /// Hours people type read as typed; far from them, short (a clock of `1e-300` was
+    /// answered with three hundred zeros).
+    #[test]
+    fn hours_in_messages_are_short() {
+        for (h, text) in [
+            (0.0, "0"),
+            (18.0, "18"),
+            (2.5, "2.5"),
+            (0.25, "0.25"),
+            (1e-300, "1e-300"),
+            (3e15, "3e15"),
+        ] {
+            assert_eq!(hours_text(h), text);
+        }
+    }
 
     fn rows(iv: &[(f64, f64)]) -> Vec<Vec<usize>> {
         let cols: Vec<usize> = (0..iv.len()).collect();

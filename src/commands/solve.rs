@@ -44,10 +44,11 @@ impl From<SenseArg> for Sense {
 
 #[derive(clap::Args)]
 pub struct SolveArgs {
-    /// Scenario JSON file, scenario directory, or benchmark instance file.
+    /// Scenario JSON file, scenario directory (or one packed as `.zip`, `.tar`, `.tar.gz`,
+    /// `.tgz`), or benchmark instance file.
     file: PathBuf,
-    /// Input format (inferred: a directory is scenario-dir, `.min` dimacs-min, `.asn`
-    /// dimacs-asn, any other file scenario-json; OR-Library files need theirs).
+    /// Input format (inferred: a directory or archive is scenario-dir, `.min` dimacs-min,
+    /// `.asn` dimacs-asn, any other file scenario-json; OR-Library files need theirs).
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
     /// Optimisation sense of a benchmark instance (default: min). Not for scenarios: their
@@ -108,7 +109,7 @@ fn in_file_terms(r: &commonsnet_solvers::problem::Infeasibility) -> String {
 }
 
 fn infer_format(path: &Path) -> InputFormat {
-    if path.is_dir() {
+    if path.is_dir() || commonsnet_datasets::is_archive(path) {
         return InputFormat::ScenarioDir;
     }
     // In any case, as `instance` and table files name theirs.

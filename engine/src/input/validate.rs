@@ -469,6 +469,15 @@ impl Validator {
                         // An empty item is "expected a non-empty string", below.
                         Value::String(s) if !s.is_empty() => match self.name_issue(s) {
                             Some(why) => self.issue(r, &format!("{key}[{i}]"), why.message()),
+                            // A CSV cell's items are `;`-separated (SPEC section 3): such an
+                            // item would be two once written to CSV and read back.
+                            None if self.bound_names && s.contains(';') => self.issue(
+                                r,
+                                &format!("{key}[{i}]"),
+                                format!(
+                                    "{s:?} holds ';', which separates a set's items in CSV tables"
+                                ),
+                            ),
                             None => {
                                 out.insert(s.clone());
                             }
@@ -1312,6 +1321,32 @@ mod tests {
         assert_eq!(err.issues[0].message, name_too_long(MAX_NAME_BYTES + 1));
         let ok = with_name("n".repeat(MAX_NAME_BYTES)).unwrap();
         assert_eq!(ok.name.map(|n| n.len()), Some(MAX_NAME_BYTES));
+    }
+
+    /// A set item holding `;` is refused (a CSV table would read it back as two items), as
+    /// is a name with surrounding white space or a line break; what a log gives back is not
+    /// judged again.
+    #[test]
+    fn set_items_and_names_keep_to_what_every_format_reads_alike() {
+        let v = json!({"resources": [{"id": "r1", "kind": "k", "capacity": {"u": 1},
+                "skills": ["a;b", " c", "d\ne"]}],
+            "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]});
+        let err = crate::scenario_from_value(&v).unwrap_err();
+        let at: Vec<(Option<&str>, bool)> = err
+            .issues
+            .iter()
+            .map(|i| (i.field.as_deref(), i.message.contains(';')))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (Some("skills[0]"), true),
+                (Some("skills[1]"), false),
+                (Some("skills[2]"), false)
+            ],
+            "{err}"
+        );
+        assert!(crate::input::scenario_from_logged_value(&v).is_ok());
     }
 
     /// Text holding U+0000 is refused where it stands (row and field), wherever a scenario

@@ -300,7 +300,11 @@ pub enum Refusal {
          count for nothing and be planned again); add the new demand as a need of its own"
     )]
     DimensionAddedUnderDispatch { need: String, dimension: String },
-    #[error("at {at} is before the session clock {clock}: the clock never goes back")]
+    #[error(
+        "at {} is before the session clock {}: the clock never goes back",
+        crate::timed::hours_text(*at),
+        crate::timed::hours_text(*clock)
+    )]
     ClockBackwards { at: f64, clock: f64 },
     #[error("{resource:?} -> {need:?} is not a proposed match of the plan (as re-planned after the events before it)")]
     NotProposed { need: String, resource: String },

@@ -1,0 +1,377 @@
+//! A scenario folder (SPEC section 3: `resources`, `needs`, optional `links` tables and
+//! `policy.json`) read from a directory or from an archive (`.zip`, `.tar`, `.tar.gz`,
+//! `.tgz`): one reader of the folder's files, whichever holds them.
+
+use crate::{frames, io_err, table_err, DatasetError, TABLE_EXTENSIONS};
+use commonsnet_engine::input::{JsonError, MAX_ISSUES};
+use commonsnet_engine::{InputIssue, InvalidInput, Scenario};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Entries of a folder or archive looked at (names only, for the tables and for names
+/// almost like theirs): a folder of very many files is not listed to its end.
+const MAX_ENTRIES: usize = 100_000;
+
+/// The most bytes one file of an archive may inflate to: a small archive cannot ask for more
+/// memory than this per table (a zip bomb), whatever its headers say. A larger table is
+/// solved from its folder.
+pub const MAX_ARCHIVED_FILE_BYTES: u64 = 2 << 30;
+
+/// Whether `path` names an archive this reader opens, by its extension (in any case).
+pub fn is_archive(path: &Path) -> bool {
+    archive_kind(path).is_some()
+}
+
+#[derive(Clone, Copy)]
+enum ArchiveKind {
+    Zip,
+    Tar,
+    TarGz,
+}
+
+fn archive_kind(path: &Path) -> Option<ArchiveKind> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.ends_with(".zip") {
+        Some(ArchiveKind::Zip)
+    } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        Some(ArchiveKind::TarGz)
+    } else if name.ends_with(".tar") {
+        Some(ArchiveKind::Tar)
+    } else {
+        None
+    }
+}
+
+/// Read a scenario folder packed in an archive: its files may stand at the archive's root or
+/// in one folder of it; the scenario is named after the archive (`flood.zip`: `flood`).
+pub fn read_scenario_archive(path: &Path) -> Result<Scenario, DatasetError> {
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let lower = file_name.to_ascii_lowercase();
+    let stem_len = [".tar.gz", ".tgz", ".zip", ".tar"]
+        .iter()
+        .find(|ext| lower.ends_with(*ext))
+        .map_or(file_name.len(), |ext| file_name.len() - ext.len());
+    let name = file_name.get(..stem_len).filter(|n| !n.is_empty());
+    Folder::of_archive(path)?.scenario(name)
+}
+
+/// What a scenario folder holds: every file's name, and a way to read the ones wanted.
+pub(crate) struct Folder {
+    /// Where the files are, for messages: the directory, or the archive's path.
+    origin: PathBuf,
+    /// The name of each file in the folder.
+    names: Vec<String>,
+    source: Source,
+}
+
+enum Source {
+    Dir,
+    /// The files a scenario reads, inflated, by name (the rest of an archive is not).
+    Archive(BTreeMap<String, Vec<u8>>),
+}
+
+/// Whether a file of this name is one a scenario folder reads.
+fn is_scenario_file(name: &str) -> bool {
+    name == "policy.json"
+        || ["resources", "needs", "links"].iter().any(|table| {
+            TABLE_EXTENSIONS
+                .iter()
+                .any(|ext| name == format!("{table}.{ext}"))
+        })
+}
+
+impl Folder {
+    pub(crate) fn of_dir(dir: &Path) -> Result<Folder, DatasetError> {
+        // Not a folder, or unreadable: the tables' reads below say so.
+        let names = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .take(MAX_ENTRIES)
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Ok(Folder {
+            origin: dir.to_path_buf(),
+            names,
+            source: Source::Dir,
+        })
+    }
+
+    fn of_archive(path: &Path) -> Result<Folder, DatasetError> {
+        let kind = archive_kind(path).ok_or_else(|| {
+            crate::format_err(path, "not an archive (.zip, .tar, .tar.gz or .tgz)")
+        })?;
+        let file = std::fs::File::open(path).map_err(io_err(path))?;
+        let bad = |e: &dyn std::fmt::Display| {
+            crate::format_err(path, format!("not a readable archive: {e}"))
+        };
+        // Each entry as (its path in the archive, its bytes if the scenario reads it).
+        let mut entries: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let mut keep = |name: String, reader: &mut dyn Read| -> Result<(), DatasetError> {
+            if entries.len() >= MAX_ENTRIES {
+                return Ok(());
+            }
+            let base = name.rsplit('/').next().unwrap_or_default().to_string();
+            let bytes = if is_scenario_file(&base) {
+                let mut out = Vec::new();
+                reader
+                    .take(MAX_ARCHIVED_FILE_BYTES + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| bad(&format!("{name}: {e}")))?;
+                if out.len() as u64 > MAX_ARCHIVED_FILE_BYTES {
+                    return Err(crate::format_err(
+                        path,
+                        format!(
+                            "{name} inflates to more than {MAX_ARCHIVED_FILE_BYTES} bytes: solve it from its folder"
+                        ),
+                    ));
+                }
+                Some(out)
+            } else {
+                None
+            };
+            entries.push((name, bytes));
+            Ok(())
+        };
+        match kind {
+            ArchiveKind::Zip => {
+                let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(&e))?;
+                for i in 0..zip.len().min(MAX_ENTRIES) {
+                    let mut f = zip.by_index(i).map_err(|e| bad(&e))?;
+                    if f.is_file() {
+                        let name = f.name().to_string();
+                        keep(name, &mut f)?;
+                    }
+                }
+            }
+            ArchiveKind::Tar | ArchiveKind::TarGz => {
+                let reader: Box<dyn Read> = match kind {
+                    ArchiveKind::TarGz => Box::new(flate2::read::GzDecoder::new(file)),
+                    _ => Box::new(file),
+                };
+                let mut tar = tar::Archive::new(reader);
+                for entry in tar.entries().map_err(|e| bad(&e))? {
+                    let mut entry = entry.map_err(|e| bad(&e))?;
+                    if entry.header().entry_type().is_file() {
+                        let name = entry.path().map_err(|e| bad(&e))?;
+                        let name = name.to_string_lossy().into_owned();
+                        keep(name, &mut entry)?;
+                    }
+                }
+            }
+        }
+        Self::from_entries(path, entries)
+    }
+
+    /// The folder an archive's entries hold: the files at its root, or in the one folder
+    /// that holds the tables (`scen/needs.csv`); a table found in two places is refused.
+    fn from_entries(
+        path: &Path,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<Folder, DatasetError> {
+        let dir_of = |name: &str| name.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let folders: std::collections::BTreeSet<String> = entries
+            .iter()
+            .filter(|(_, bytes)| bytes.is_some())
+            .map(|(name, _)| dir_of(name))
+            .collect();
+        if folders.len() > 1 {
+            return Err(crate::format_err(
+                path,
+                format!(
+                    "scenario files stand in {} folders of the archive ({}): pack one scenario folder",
+                    folders.len(),
+                    folders
+                        .iter()
+                        .map(|f| if f.is_empty() { "its root" } else { f.as_str() })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let folder = folders.into_iter().next().unwrap_or_default();
+        let mut names = Vec::new();
+        let mut files = BTreeMap::new();
+        for (name, bytes) in entries {
+            if dir_of(&name) != folder {
+                continue;
+            }
+            let base = name.rsplit('/').next().unwrap_or_default().to_string();
+            if let Some(bytes) = bytes {
+                files.insert(base.clone(), bytes);
+            }
+            names.push(base);
+        }
+        Ok(Folder {
+            origin: if folder.is_empty() {
+                path.to_path_buf()
+            } else {
+                path.join(folder)
+            },
+            names,
+            source: Source::Archive(files),
+        })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        match &self.source {
+            Source::Dir => self.origin.join(name).is_file(),
+            Source::Archive(files) => files.contains_key(name),
+        }
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>, DatasetError> {
+        let path = self.origin.join(name);
+        match &self.source {
+            Source::Dir => std::fs::read(&path).map_err(io_err(&path)),
+            Source::Archive(files) => Ok(files.get(name).cloned().unwrap_or_default()),
+        }
+    }
+
+    /// The file of table `table`. Two files of one table (`needs.arrow` and `needs.csv`, left
+    /// by a write in another format) are refused: reading one by the extensions' order would
+    /// silently solve a stale table.
+    fn table_file(&self, table: &str) -> Result<Option<String>, DatasetError> {
+        let mut found = TABLE_EXTENSIONS
+            .iter()
+            .map(|ext| format!("{table}.{ext}"))
+            .filter(|f| self.has(f));
+        let first = found.next();
+        if let (Some(a), Some(b)) = (&first, found.next()) {
+            return Err(DatasetError::Invalid(InvalidInput::of_table(
+                table,
+                format!(
+                    "{} and {} are both the {table} table: remove the one not meant",
+                    self.origin.join(a).display(),
+                    self.origin.join(b).display()
+                ),
+            )));
+        }
+        Ok(first)
+    }
+
+    /// Refuse a folder holding a file that is named almost as one it reads (`Links.csv`,
+    /// `links.CSV`, `link.csv`, `links.tsv`, `Policy.json`, `policy.yaml`): read as it stood,
+    /// the scenario would go without those links or that policy, and the plan would change
+    /// without a word. Other files (notes, results, an editor's `needs.csv~`) are left alone.
+    fn misnamed_files(&self) -> Result<(), DatasetError> {
+        let mut issues = Vec::new();
+        for name in &self.names {
+            let Some((stem, ext)) = name.split_once('.') else {
+                continue;
+            };
+            let (stem, ext) = (stem.to_ascii_lowercase(), ext.to_ascii_lowercase());
+            if !TABLE_EXTENSIONS.contains(&ext.as_str())
+                && !["json", "tsv", "txt", "yaml", "yml", "xlsx"].contains(&ext.as_str())
+            {
+                continue;
+            }
+            let table = match stem.as_str() {
+                "resources" | "resource" => "resources",
+                "needs" | "need" => "needs",
+                "links" | "link" => "links",
+                "policy" | "policies" => "policy",
+                _ => continue,
+            };
+            if is_scenario_file(name) || issues.len() >= MAX_ISSUES {
+                continue;
+            }
+            let wanted = if table == "policy" {
+                "policy.json".to_string()
+            } else {
+                format!("{table}.{{{}}}", TABLE_EXTENSIONS.join(","))
+            };
+            issues.push(InputIssue {
+                table: table.to_string(),
+                row: None,
+                field: None,
+                message: format!(
+                    "{name} in {} is not read: the {table} file is named {wanted}, in lower case; rename it, or move it out of the folder",
+                    self.origin.display()
+                ),
+            });
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(DatasetError::Invalid(InvalidInput { issues }))
+        }
+    }
+
+    /// The scenario the folder holds, named `name`.
+    pub(crate) fn scenario(&self, name: Option<&str>) -> Result<Scenario, DatasetError> {
+        self.misnamed_files()?;
+        // Cells and columns the reader could not type are listed with the validator's
+        // problems (the first bad cell hid every other problem of the scenario).
+        let found = std::cell::RefCell::new(Vec::new());
+        let table = |table: &str, required: bool| -> Result<Option<Vec<_>>, DatasetError> {
+            match self.table_file(table)? {
+                Some(file) => {
+                    let p = self.origin.join(&file);
+                    let bytes = self.read(&file)?;
+                    let csv = crate::TableFormat::from_path(&p) == Some(crate::TableFormat::Csv);
+                    let (batches, problems) =
+                        frames::read_table_collecting(&bytes, csv).map_err(table_err(&p))?;
+                    found
+                        .borrow_mut()
+                        .extend(problems.into_iter().map(|problem| InputIssue {
+                            table: table.to_string(),
+                            row: problem.row,
+                            message: match (problem.row, problem.column.is_empty()) {
+                                (None, false) => {
+                                    format!("{} (the column of {file})", problem.message)
+                                }
+                                _ => format!("{} in {file}", problem.message),
+                            },
+                            // Empty for the count of cells past the bound: no field of its own.
+                            field: Some(problem.column).filter(|c| !c.is_empty()),
+                        }));
+                    Ok(Some(batches))
+                }
+                None if required => Err(DatasetError::Invalid(InvalidInput::of_table(
+                    table,
+                    format!(
+                        "no {table} table in {} (looked for {table}.{{{}}})",
+                        self.origin.display(),
+                        TABLE_EXTENSIONS.join(",")
+                    ),
+                ))),
+                None => Ok(None),
+            }
+        };
+        let resources = table("resources", true)?.unwrap_or_default();
+        let needs = table("needs", true)?.unwrap_or_default();
+        let links = table("links", false)?;
+        let policy = if self.has("policy.json") {
+            let path = self.origin.join("policy.json");
+            let bytes = self.read("policy.json")?;
+            // A key given twice is refused (naming its path), never last-wins.
+            Some(
+                commonsnet_engine::input::parse_json(&bytes).map_err(|e| match e {
+                    JsonError::DuplicateKey(d) => DatasetError::Invalid(InvalidInput {
+                        issues: vec![d.issue("policy")],
+                    }),
+                    JsonError::Syntax(e) => {
+                        crate::format_err(&path, format!("not valid JSON: {e}"))
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
+        Ok(commonsnet_engine::scenario_from_batches_with(
+            &resources,
+            &needs,
+            links.as_deref(),
+            policy.as_ref(),
+            name,
+            found.into_inner(),
+        )?)
+    }
+}
