@@ -723,3 +723,35 @@ fn small_files_that_ask_for_gigabytes_are_refused() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["summary"]["needs_served"], 32);
 }
+
+/// A CSV table part sent without a `.csv` file name or `text/csv` is answered by what to
+/// change (it was read as Arrow and refused as "a message of 1663853673 bytes does not fit
+/// the stream"); named so, the same bytes are read.
+#[test]
+fn a_csv_part_without_its_name_or_type_is_told_so() {
+    let s = Server::in_temp_dir(&[]);
+    let resources: &[u8] = b"id,kind,cap_l\nr,water,1\n";
+    let needs: &[u8] = b"id,kind,dem_l\nn,water,1\n";
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", "text/csv", resources),
+            ("needs", "application/octet-stream", needs),
+        ],
+    );
+    assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
+    let m = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        m.contains("part \"needs\" looks like CSV text: send it with a .csv file name or Content-Type text/csv"),
+        "{m}"
+    );
+    assert_eq!(r.json()["error"]["details"][0]["table"], "needs");
+    let r = solve_multipart(
+        &s,
+        &[
+            ("resources", "text/csv", resources),
+            ("needs", "text/csv", needs),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}

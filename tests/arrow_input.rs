@@ -599,6 +599,9 @@ fn a_table_file_named_almost_right_is_refused() {
     std::fs::write(dir.join("notes.txt"), "hand-made\n").unwrap();
     std::fs::write(dir.join("needs.csv~"), "an editor's backup\n").unwrap();
     read_scenario_dir(dir).expect("other files are left alone");
+    // Beside the file the scenario reads for it, another of its name is no typo.
+    std::fs::write(dir.join("needs.xlsx"), "a spreadsheet").unwrap();
+    read_scenario_dir(dir).expect("needs.xlsx beside needs.csv");
     for typo in [
         "Links.csv",
         "links.CSV",
@@ -715,27 +718,46 @@ fn a_scenario_folder_packed_as_an_archive_reads_as_the_folder() {
     };
     let zip = tmp.path().join("flood-north.zip");
     assert_eq!(plan(&zip), plan(&dir));
-    // Two folders' files, a misnamed table, a file that is no archive.
-    let mut two = files.clone();
-    two.push(("other/needs.csv", b"id,kind,dem_l\nn,w,1\n".to_vec()));
+    // Two folders' files at one depth, a misnamed table, a file that is no archive.
+    let named: Vec<String> = files.iter().map(|(n, _)| format!("a/{n}")).collect();
+    let mut two: Vec<(&str, Vec<u8>)> = named
+        .iter()
+        .zip(&files)
+        .map(|(n, (_, b))| (n.as_str(), b.clone()))
+        .collect();
+    two.push(("b/needs.csv", b"id,kind,dem_l\nn,w,1\n".to_vec()));
     let bad = tmp.path().join("two.zip");
     pack(&bad, "zip", "", &two);
     let e = commonsnet_datasets::read_scenario(&bad, None)
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("stand in 2 folders of the archive (its root, other)"),
+        e.contains("stand in 2 folders of the archive (a, b)"),
         "{e}"
     );
-    let mut typo = files.clone();
-    typo.push(("Links.csv", b"resource,need\n".to_vec()));
+    let mut typo: Vec<(&str, Vec<u8>)> = files
+        .iter()
+        .filter(|(n, _)| *n != "policy.json")
+        .cloned()
+        .collect();
+    typo.push(("Policy.json", b"{}".to_vec()));
     pack(&bad, "zip", "scen", &typo);
     let e = commonsnet_datasets::read_scenario(&bad, None)
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("Links.csv in ") && e.contains("two.zip/scen is not read"),
+        e.contains("Policy.json in ") && e.contains("two.zip/scen is not read"),
         "{e}"
+    );
+    // A report written into a subfolder (`solve scen --out scen/out`) is left alone: the
+    // shallowest folder is the scenario.
+    let mut with_report = files.clone();
+    with_report.push(("out/needs.csv", b"id,coverage\nx,1\n".to_vec()));
+    let ok = tmp.path().join("with-report.tar.gz");
+    pack(&ok, "tar.gz", "flood-north", &with_report);
+    assert_eq!(
+        commonsnet_datasets::read_scenario(&ok, None).unwrap(),
+        want.with_name(Some("with-report".into()))
     );
     std::fs::write(&bad, b"not a zip").unwrap();
     let (_, line) = refused_in_one_line(commonsnet().arg("solve").arg(&bad));

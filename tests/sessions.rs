@@ -1903,3 +1903,82 @@ fn a_dispatched_need_cannot_gain_a_dimension() {
     )
     .unwrap();
 }
+
+/// Proportional fairness in a session counts what was dispatched too, in every cutting-plane
+/// round: after `d` is dispatched, `a` and `b` still split the shared 5 units 1:4, the
+/// optimum of `3 ln((1 + 2 y_a) / 3) + 2 ln(y_b)` with `y_a + y_b = 1/2` (the review's case:
+/// the warm rounds' cuts left out the dispatched part, and the plan went to 0.054 : 0.446).
+#[test]
+fn proportional_fairness_counts_dispatches_in_every_round() {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "R", "kind": "w", "capacity": {"u": 5}},
+            {"id": "P", "kind": "p", "capacity": {"u": 5}}],
+        "needs": [
+            {"id": "d", "community": "A", "kind": "p", "demand": {"u": 5}, "priority": 1},
+            {"id": "a", "community": "A", "kind": "w", "demand": {"u": 10}, "priority": 2},
+            {"id": "b", "community": "B", "kind": "w", "demand": {"u": 10}, "priority": 2}],
+        "policy": {"objective": "proportional"}}))
+    .unwrap();
+    let best = 3.0 * (1.2f64 / 3.0).ln() + 2.0 * 0.4f64.ln();
+    let objective = |s: &Session| {
+        let (_, ratios) = whole_session(s);
+        3.0 * ratios["A"].ln() + 2.0 * ratios["B"].ln()
+    };
+    let mut s = Session::new(&init).unwrap();
+    assert!((objective(&s) - best).abs() < 1e-4, "{}", objective(&s));
+    s.apply(&parse_events(&json!([{"type": "dispatched", "need": "d", "resource": "P"}])).unwrap())
+        .unwrap();
+    assert!(
+        (objective(&s) - best).abs() < 1e-4,
+        "after the dispatch: {} vs {best}",
+        objective(&s)
+    );
+    let share = |n: &str| {
+        s.plan()
+            .get(&("R".to_string(), n.to_string()))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    assert!(
+        (share("a") - 0.1).abs() < 0.01 && (share("b") - 0.4).abs() < 0.01,
+        "{:?}",
+        s.plan()
+    );
+}
+
+/// A batch whose second update of a dispatched need is refused leaves the first unapplied
+/// too (all or nothing; the review's batch applied its first update in place, and a restart
+/// undid it), and an update that gives back a dimension the dispatch carries is applied.
+#[test]
+fn a_refused_update_of_a_dispatched_need_takes_its_batch_with_it() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "r", "kind": "w", "capacity": {"u": 10, "v": 10, "kg": 5}}],
+        "needs": [{"id": "n", "kind": "w", "demand": {"u": 4, "v": 2}}]}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    s.apply(&parse_events(&json!([{"type": "dispatched", "need": "n", "resource": "r"}])).unwrap())
+        .unwrap();
+    let demand = |s: &Session| s.need("n").unwrap().demand.clone();
+    let before = demand(&s);
+    let err = s
+        .apply(&parse_events(&json!([
+            {"type": "need_updated", "need": {"id": "n", "kind": "w", "demand": {"u": 3, "v": 2}}},
+            {"type": "need_updated", "need": {"id": "n", "kind": "w", "demand": {"u": 3, "v": 2, "kg": 1}}}])).unwrap())
+        .unwrap_err();
+    assert_eq!(err.index, 1);
+    assert!(
+        matches!(err.refusal, Refusal::DimensionAddedUnderDispatch { .. }),
+        "{err:?}"
+    );
+    assert_eq!(demand(&s), before, "the first update went with the batch");
+    // v dropped and given back: the dispatch carries it, so nothing counts for nothing.
+    s.apply(
+        &parse_events(&json!([
+        {"type": "need_updated", "need": {"id": "n", "kind": "w", "demand": {"u": 4}}},
+        {"type": "need_updated", "need": {"id": "n", "kind": "w", "demand": {"u": 4, "v": 2}}}]))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(demand(&s), before);
+}

@@ -564,7 +564,9 @@ impl ScenarioSource for JobScenarios {
                 let v = list
                     .get(index)
                     .ok_or_else(|| format!("scenarios[{index}]: no such scenario"))?;
-                scenario_from_value(v)
+                // Accepted at submission: read back as accepted (a later binary's stricter
+                // rules on names must not fail a job queued before it).
+                commonsnet_engine::input::scenario_from_logged_value(v)
                     .map(Cow::Owned)
                     .map_err(|e| format!("scenarios[{index}]: {e}").into())
             }

@@ -905,11 +905,14 @@ impl SessionHub {
         self.with_live(id, tenant, (), |l, ()| Ok(l.changes.subscribe()))
     }
 
-    /// Whether session `id` is deleted or being deleted (what an event stream whose feed
-    /// closed tells its client). Blocking.
+    /// Whether session `id` is gone from the log (what an event stream whose feed closed
+    /// tells its client). A delete under way is waited for (a few seconds at most): its feed
+    /// closes when the actor stops, before the log is removed, and the removal can still fail
+    /// (the session then stays). Blocking.
     pub fn deleted(&self, id: &str) -> Result<bool, StoreError> {
-        if self.inner.deleting().contains(id) {
-            return Ok(true);
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while self.inner.deleting().contains(id) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(self.inner.log.session(id)?.is_none())
     }

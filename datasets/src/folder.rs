@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 /// almost like theirs): a folder of very many files is not listed to its end.
 const MAX_ENTRIES: usize = 100_000;
 
-/// The most bytes one file of an archive may inflate to: a small archive cannot ask for more
-/// memory than this per table (a zip bomb), whatever its headers say. A larger table is
-/// solved from its folder.
-pub const MAX_ARCHIVED_FILE_BYTES: u64 = 2 << 30;
+/// The most bytes the scenario files of an archive may inflate to, all together: a small
+/// archive cannot ask for more memory than this (a zip bomb, or many copies of a table in
+/// other folders), whatever its headers say. A larger scenario is solved from its folder.
+pub const MAX_ARCHIVED_BYTES: u64 = 2 << 30;
 
 /// Whether `path` names an archive this reader opens, by its extension (in any case).
 pub fn is_archive(path: &Path) -> bool {
@@ -113,6 +113,7 @@ impl Folder {
         };
         // Each entry as (its path in the archive, its bytes if the scenario reads it).
         let mut entries: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let mut left = MAX_ARCHIVED_BYTES;
         let mut keep = |name: String, reader: &mut dyn Read| -> Result<(), DatasetError> {
             if entries.len() >= MAX_ENTRIES {
                 return Ok(());
@@ -121,17 +122,18 @@ impl Folder {
             let bytes = if is_scenario_file(&base) {
                 let mut out = Vec::new();
                 reader
-                    .take(MAX_ARCHIVED_FILE_BYTES + 1)
+                    .take(left + 1)
                     .read_to_end(&mut out)
                     .map_err(|e| bad(&format!("{name}: {e}")))?;
-                if out.len() as u64 > MAX_ARCHIVED_FILE_BYTES {
+                if out.len() as u64 > left {
                     return Err(crate::format_err(
                         path,
                         format!(
-                            "{name} inflates to more than {MAX_ARCHIVED_FILE_BYTES} bytes: solve it from its folder"
+                            "its scenario files inflate to more than {MAX_ARCHIVED_BYTES} bytes (at {name}): solve it from its folder"
                         ),
                     ));
                 }
+                left -= out.len() as u64;
                 Some(out)
             } else {
                 None
@@ -169,33 +171,47 @@ impl Folder {
         Self::from_entries(path, entries)
     }
 
-    /// The folder an archive's entries hold: the files at its root, or in the one folder
-    /// that holds the tables (`scen/needs.csv`); a table found in two places is refused.
+    /// The folder an archive's entries hold: the shallowest folder with scenario files (its
+    /// root, or `scen/` of `scen/needs.csv`; a report written into a subfolder, as `solve
+    /// scen --out scen/out` does, is left alone as a folder's subfolders are); two such
+    /// folders at one depth are refused.
     fn from_entries(
         path: &Path,
         entries: Vec<(String, Option<Vec<u8>>)>,
     ) -> Result<Folder, DatasetError> {
-        let dir_of = |name: &str| name.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        // `./scen/needs.csv` as `tar -C . scen` writes it.
+        let dir_of = |name: &str| {
+            let name = name.trim_start_matches("./");
+            name.rsplit_once('/').map_or("", |(d, _)| d).to_string()
+        };
+        let depth = |folder: &str| {
+            if folder.is_empty() {
+                0
+            } else {
+                folder.matches('/').count() + 1
+            }
+        };
         let folders: std::collections::BTreeSet<String> = entries
             .iter()
             .filter(|(_, bytes)| bytes.is_some())
             .map(|(name, _)| dir_of(name))
             .collect();
-        if folders.len() > 1 {
+        let shallowest = folders.iter().map(|f| depth(f)).min().unwrap_or(0);
+        let top: Vec<&String> = folders.iter().filter(|f| depth(f) == shallowest).collect();
+        if top.len() > 1 {
             return Err(crate::format_err(
                 path,
                 format!(
                     "scenario files stand in {} folders of the archive ({}): pack one scenario folder",
-                    folders.len(),
-                    folders
-                        .iter()
+                    top.len(),
+                    top.iter()
                         .map(|f| if f.is_empty() { "its root" } else { f.as_str() })
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
             ));
         }
-        let folder = folders.into_iter().next().unwrap_or_default();
+        let folder = top.first().map(|f| f.to_string()).unwrap_or_default();
         let mut names = Vec::new();
         let mut files = BTreeMap::new();
         for (name, bytes) in entries {
@@ -280,6 +296,16 @@ impl Folder {
                 _ => continue,
             };
             if is_scenario_file(name) || issues.len() >= MAX_ISSUES {
+                continue;
+            }
+            // Beside the file the scenario reads for it, another is no typo (`needs.xlsx`
+            // next to `needs.csv`; on a case-blind disk `Needs.csv` is that file).
+            let read_beside = if table == "policy" {
+                self.has("policy.json")
+            } else {
+                self.table_file(table).ok().flatten().is_some()
+            };
+            if read_beside {
                 continue;
             }
             let wanted = if table == "policy" {

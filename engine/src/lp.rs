@@ -1128,7 +1128,9 @@ impl SubModel<'_> {
             for &a in &points[warm.tangents[g]..] {
                 let mut cut: Vec<_> = warm.cuts[g].iter().map(|&(c, p)| (c, -p / a)).collect();
                 cut.push((phi, 1.0));
-                model.try_add_row(..=a.ln() - 1.0, cut).ok()?;
+                // As the build writes it: the ratio is `offset + entries`.
+                let offset = self.groups[g].offset;
+                model.try_add_row(..=a.ln() - 1.0 + offset / a, cut).ok()?;
             }
             warm.tangents[g] = points.len();
         }
@@ -2357,13 +2359,23 @@ impl SubModel<'_> {
                 }
             }
         }
-        // The capacities that bind the least violation (a non-zero dual: one more unit would
-        // lower it); of a MIP, whose duals say nothing, every one its needs use.
-        let binding: Option<HashSet<(usize, usize)>> = (!self.is_mip()).then(|| {
-            st.cap_rows
-                .iter()
-                .filter(|&&(_, _, dual)| dual.abs() > 1e-9)
-                .map(|&(r, d, _)| (r, d))
+        // The capacities the least violation uses up (a capacity with room to spare plays no
+        // part; a zero dual would not do: at a degenerate vertex it can fall on one of two
+        // capacities that both bind); over time, where a capacity is per instant, every one
+        // its needs use.
+        let binding: Option<HashSet<(usize, usize)>> = self.net.time.is_none().then(|| {
+            let (net, nd) = (self.net, self.net.dims.len());
+            let mut used = vec![0.0; net.capacity.len()];
+            for (j, &e) in self.edges.iter().enumerate() {
+                let r = net.edges[e].resource();
+                for (d, &u) in net.edge_use(e).iter().enumerate() {
+                    used[r * nd + d] += u * st.x.get(j).copied().unwrap_or(0.0);
+                }
+            }
+            used.iter()
+                .enumerate()
+                .filter(|&(k, &u)| u >= net.capacity[k] - 1e-6 * net.capacity[k].max(1.0))
+                .map(|(k, _)| (k / nd, k % nd))
                 .collect()
         });
         if let Some((needs, groups)) = self.conflict() {
@@ -2414,10 +2426,10 @@ impl SubModel<'_> {
     }
 
     /// The conflict in SPEC terms: its `min_fill` needs and `min_share` groups, then the
-    /// capacities (resource, dimension) the links of their needs use and that bind (when
-    /// `binding` says which: a capacity with room to spare plays no part, as a group short
-    /// of its share because one of its needs has no resource at all), then the windows of
-    /// its needs that keep resources out.
+    /// capacities (resource, dimension) the links of their needs use and that are used up
+    /// (when `binding` says which: a capacity with room to spare plays no part, as when a
+    /// group is short of its share because one of its needs has no resource at all), then
+    /// the windows of its needs that keep resources out.
     fn conflict_members(
         &self,
         needs: &[usize],
@@ -2943,10 +2955,10 @@ mod tests {
         H::Unknown,
     ];
 
-    /// An infeasibility's conflict lists the capacities that bind it, not every one its
-    /// needs use: group A falls short of its share because need `b` has no resource, and
-    /// `r` has meals to spare (the review's case listed `capacity r meals` too); where the
-    /// capacity binds, it is listed.
+    /// An infeasibility's conflict lists the capacities its least violation uses up, not
+    /// every one its needs use: group A falls short of its share because need `b` has no
+    /// resource, and `r` has meals to spare (the review's case listed `capacity r meals`
+    /// too); where capacities are used up, each is listed.
     #[test]
     fn a_conflict_lists_only_the_capacities_that_bind() {
         let kinds = |v: serde_json::Value| -> Vec<(ConflictKind, String)> {
@@ -2975,6 +2987,20 @@ mod tests {
             binds,
             [
                 (ConflictKind::MinFill, "a".to_string()),
+                (ConflictKind::Capacity, "r".to_string())
+            ]
+        );
+        // Two capacities used up at once are both listed (a zero dual on one of them at the
+        // degenerate vertex had left it out).
+        let both = kinds(serde_json::json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": {"meals": 3, "units": 3}}],
+            "needs": [{"id": "a", "kind": "k", "demand": {"meals": 4, "units": 4},
+                       "min_fill": 1}]}));
+        assert_eq!(
+            both,
+            [
+                (ConflictKind::MinFill, "a".to_string()),
+                (ConflictKind::Capacity, "r".to_string()),
                 (ConflictKind::Capacity, "r".to_string())
             ]
         );

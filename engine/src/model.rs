@@ -257,7 +257,6 @@ impl Policy {
         self.couples_groups() || self.objective == Objective::Deprivation
     }
 
-    /// The group whose coverage ratio a need counts in (`group_by`).
     /// Group `group`'s ratio from the value (`sum p_n y_n`) and the total priority of its
     /// needs in this scenario, with what a live session dispatched ([`GroupBase`]).
     pub(crate) fn group_ratio(&self, group: &str, value: f64, priority: f64) -> f64 {
@@ -274,6 +273,7 @@ impl Policy {
         }
     }
 
+    /// The group whose coverage ratio a need counts in (`group_by`).
     pub fn group_of<'a>(&self, n: &'a Need) -> &'a str {
         match self.group_by {
             GroupBy::Community => &n.community,

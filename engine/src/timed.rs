@@ -20,10 +20,6 @@ pub(crate) struct StartChoice {
     pub starts: Vec<(f64, Vec<usize>)>,
 }
 
-/// The divisible needs of a part with more than one start among their columns: each gets
-/// `sum_s z_s <= 1` and `sum_{e at s} x_{e,s} <= z_s`. An indivisible need has no `z`: its
-/// binary columns and `y_n <= 1` already choose one (link, start). `need_cols[i]` are the
-/// columns of the part's need `i`.
 /// An hour in a message: as written for the hours people type (`18`, `2.5`), in scientific
 /// notation far from them (`1e-300`, not three hundred zeros).
 pub(crate) fn hours_text(h: f64) -> String {
@@ -34,6 +30,10 @@ pub(crate) fn hours_text(h: f64) -> String {
     }
 }
 
+/// The divisible needs of a part with more than one start among their columns: each gets
+/// `sum_s z_s <= 1` and `sum_{e at s} x_{e,s} <= z_s`. An indivisible need has no `z`: its
+/// binary columns and `y_n <= 1` already choose one (link, start). `need_cols[i]` are the
+/// columns of the part's need `i`.
 pub(crate) fn start_choices(
     net: &Network,
     edges: &[usize],

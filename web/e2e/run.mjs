@@ -283,6 +283,19 @@ async function plannerFlow(browser, server, vp) {
   assert.equal(await field('status'), { optimal: 'optimal', feasible: 'tillåten' }[api.summary.status] ?? api.summary.status);
   assert.equal(await field('objective'), fmt('sv', api.summary.objective, 3));
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'sv');
+  // Explanations in Swedish: what each reason means, the engine's English words one click
+  // away (marked as English).
+  const svReason = {
+    capacity: 'De länkade resurserna räcker inte: deras kapacitet tjänar andra behov eller är för liten (vad var och en har kvar och tjänar i stället listas).',
+    fairness: 'Rättviseregeln gav kapacitet som behovet kunde ha använt till andra grupper; varje grupps andel med och utan rättvisa listas.',
+  };
+  assert.ok(api.why.length > 0 && api.why.every((w) => w.reason in svReason), JSON.stringify(api.why.map((w) => w.reason)));
+  for (const w of api.why) {
+    const item = page.getByTestId('why').locator(`:scope > li[data-need="${w.need}"]`);
+    assert.equal(await item.locator(`[data-reason-text="${w.reason}"]`).innerText(), svReason[w.reason]);
+    assert.equal(await item.locator('details.engine-words summary').innerText(), 'Motorns förklaring (på engelska)');
+    assert.equal(await item.locator('details.engine-words p[lang=en]').textContent(), w.explanation);
+  }
   await noProblems(c);
   await c.ctx.close();
 }
@@ -563,7 +576,8 @@ async function coordinatorFlow(browser, server, vp) {
 
   // Add a need through the form: its proposed match appears.
   const form = page.getByTestId('add-need');
-  await fillAndPress(form, { Id: 'n2', Amount: '200', Longitude: '18.065' }, 'Add');
+  // With the space a phone keyboard leaves after a word: sent without it.
+  await fillAndPress(form, { Id: 'n2 ', Amount: '200', Longitude: '18.065' }, 'Add');
   await page.locator('[data-match="truck->n2"]').waitFor();
   // Applied, the form offers the next id (the last one's would be refused as a duplicate).
   await page.waitForFunction(() => document.querySelector('#need-form input[name=need-id]')?.value === 'n3');

@@ -37,3 +37,17 @@ describe('pickLanguage', () => {
     expect(pickLanguage([])).toBe('en');
   });
 });
+
+describe('reasons', () => {
+  // Every reason code the engine writes (SPEC's explanations, the engine's `Reason`): a
+  // short label and a sentence in every language.
+  const reasons = ['served', 'no_candidate', 'capacity', 'fairness', 'time', 'min_fill', 'infeasible', 'objective', 'time_limit'];
+  it('has a label and a sentence for every reason code', () => {
+    for (const lang of LANGS) {
+      for (const r of reasons) {
+        expect(CATALOGUE[lang][`reason.${r}` as Key], `${lang} reason.${r}`).toBeTruthy();
+        expect(CATALOGUE[lang][`reasonText.${r}` as Key], `${lang} reasonText.${r}`).toBeTruthy();
+      }
+    }
+  });
+});

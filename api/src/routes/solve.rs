@@ -176,6 +176,19 @@ pub(super) async fn read_form(mut form: Multipart) -> Result<FormParts, ApiError
     })
 }
 
+/// Whether a table part's first bytes read as CSV text (printable, with a comma and a line
+/// break) rather than as Arrow IPC or Parquet, which begin with their magic or framing bytes.
+fn looks_like_csv(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(1024)];
+    !head.starts_with(b"ARROW1")
+        && !head.starts_with(b"PAR1")
+        && head.contains(&b',')
+        && head.contains(&b'\n')
+        && head
+            .iter()
+            .all(|&b| matches!(b, b'\n' | b'\r' | b'\t') || b >= 0x20 && b != 0x7f)
+}
+
 /// The scenario and the explain flag of a solve's form ([`read_form`]), decoded off the
 /// async runtime.
 pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, bool), ApiError> {
@@ -200,6 +213,17 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
         let mut read = Vec::with_capacity(3);
         for (part, table) in ["resources", "needs", "links"].iter().zip(tables) {
             read.push(match table {
+                // CSV sent without its name or type was read as Arrow and refused with a
+                // message about Arrow framing ("a message of 1663853673 bytes ...").
+                Some((data, false)) if looks_like_csv(&data) => {
+                    return Err(UserError::unprocessable(format!(
+                        "part {part:?} looks like CSV text: send it with a .csv file name or \
+                         Content-Type text/csv (without either a part is read as Arrow IPC or \
+                         Parquet)"
+                    ))
+                    .with_details(vec![serde_json::json!({"table": part, "row": null,
+                        "field": null, "message": "CSV without a .csv file name or text/csv"})]));
+                }
                 Some((data, csv)) => Some(
                     commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
                         // The details name the table as every other refusal does, and each

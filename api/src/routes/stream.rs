@@ -191,6 +191,12 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = StreamItem> {
                         continue;
                     }
                     Ok(Err(e)) => {
+                        // A log removed under the read: the session was deleted.
+                        if deleted(&s).await {
+                            s.ended = true;
+                            let id = s.id.clone();
+                            return Some((StreamItem::Deleted(id), s));
+                        }
                         tracing::warn!(session = %s.id, error = %e, "stream ended: cannot read the changes a client missed");
                         return None;
                     }
@@ -212,9 +218,7 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = StreamItem> {
                 Err(broadcast::error::RecvError::Closed) => {
                     // Deleted, or out of memory here (idle, or moved to another replica): the
                     // client is told only of the first, and reconnects after the second.
-                    let (hub, id) = (s.hub.clone(), s.id.clone());
-                    let gone = tokio::task::spawn_blocking(move || hub.deleted(&id)).await;
-                    if !matches!(gone, Ok(Ok(true))) {
+                    if !deleted(&s).await {
                         return None;
                     }
                     s.ended = true;
@@ -224,6 +228,14 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = StreamItem> {
             }
         }
     })
+}
+
+/// Whether the stream's session is gone from the log (`SessionHub::deleted`, off the
+/// runtime); false when that cannot be read.
+async fn deleted(s: &StreamState) -> bool {
+    let (hub, id) = (s.hub.clone(), s.id.clone());
+    let gone = tokio::task::spawn_blocking(move || hub.deleted(&id)).await;
+    matches!(gone, Ok(Ok(true)))
 }
 
 #[cfg(test)]
@@ -329,17 +341,13 @@ mod tests {
         (stop, state)
     }
 
-    /// The sequence numbers a client that fell 3 changes behind a feed of 2 receives, with
-    /// the log answering `changes` (`None`: failing); at most 10, or until the stream ends.
-    async fn lagging_client(changes: Option<Vec<PlanChange>>) -> Vec<i64> {
-        let log = CatchUp {
-            changes,
-            gone: false,
-            reads: Default::default(),
-        };
+    /// The sequence numbers a stream of session "s" sends (at most 10, or until it ends)
+    /// when `sent` changes went to a feed of `room` that then closed, with `log` as the
+    /// session's log.
+    async fn after_the_feed_closed(log: CatchUp, room: usize, sent: i64) -> Vec<i64> {
         let hub = Arc::new(SessionHub::new(Arc::new(log), SessionLimits::default()));
-        let (tx, rx) = broadcast::channel(2);
-        for seq in 1..=5 {
+        let (tx, rx) = broadcast::channel(room);
+        for seq in 1..=sent {
             tx.send(change(seq)).unwrap();
         }
         drop(tx);
@@ -348,6 +356,17 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(10), stream)
             .await
             .expect("the stream ends")
+    }
+
+    /// The sequence numbers a client that fell 3 changes behind a feed of 2 receives, with
+    /// the log answering `changes` (`None`: failing); at most 10, or until the stream ends.
+    async fn lagging_client(changes: Option<Vec<PlanChange>>) -> Vec<i64> {
+        let log = CatchUp {
+            changes,
+            gone: false,
+            reads: Default::default(),
+        };
+        after_the_feed_closed(log, 2, 5).await
     }
 
     /// A slow client catches up from the log; when the log cannot be read the stream ends
@@ -395,18 +414,7 @@ mod tests {
                 gone,
                 reads: Default::default(),
             };
-            let hub = Arc::new(SessionHub::new(Arc::new(log), SessionLimits::default()));
-            let (tx, rx) = broadcast::channel(4);
-            for seq in 1..=2 {
-                tx.send(change(seq)).unwrap();
-            }
-            drop(tx);
-            let (_stop, state) = a_stream(hub, rx, false);
-            let stream = plan_changes(state).map(seq).take(10).collect::<Vec<_>>();
-            let got = tokio::time::timeout(std::time::Duration::from_secs(10), stream)
-                .await
-                .expect("the stream ends");
-            assert_eq!(got, want, "gone: {gone}");
+            assert_eq!(after_the_feed_closed(log, 4, 2).await, want, "gone: {gone}");
         }
     }
 }

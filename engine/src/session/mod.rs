@@ -730,7 +730,6 @@ impl Session {
         }
     }
 
-    /// The priority of need `ni`'s open part, as its residual need has it.
     /// Each group with dispatched needs: the priority its dispatches served, the part of its
     /// needs' priority the residual scenario no longer holds (`p_n` less the residual
     /// priority of the open part, so that a group served in full has ratio 1 exactly), and
@@ -762,6 +761,7 @@ impl Session {
         out
     }
 
+    /// The priority of need `ni`'s open part, as its residual need has it.
     fn residual_priority(&self, ni: usize) -> f64 {
         let (p, r) = (self.needs[ni].priority, self.open[ni]);
         if r >= 1.0 {

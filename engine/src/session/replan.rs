@@ -119,9 +119,8 @@ impl Session {
             policy.now_h = self.clock;
             policy.live_timed = true;
         }
-        if policy.couples_groups() {
-            policy.group_base = self.group_base();
-        }
+        // The group ratios (fairness rows, the summary) are of the whole session.
+        policy.group_base = self.group_base();
         Scenario {
             name: self.name.clone(),
             resources: res,

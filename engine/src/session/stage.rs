@@ -44,8 +44,10 @@ impl Session {
                 EventKind::Dispatched { .. } | EventKind::DispatchReleased { .. } => true,
                 // Refused while the id's bookings are on record (`apply_one`).
                 EventKind::NeedAdded(n) => self.dispatches.iter().any(|d| d.need == n.id),
-                // Refused when it adds a dimension to a dispatched need (`refused_live`).
-                EventKind::NeedUpdated(n) => self.dimension_added_to_dispatched(n).is_some(),
+                // Refused when it adds a dimension to a dispatched need (`refused_live`), as
+                // judged on the state the batch's earlier events leave: any update of a need
+                // with dispatches may be.
+                EventKind::NeedUpdated(n) => self.dispatches.iter().any(|d| d.need == n.id),
                 // A timed return ends one loan, so what is left out is known only then.
                 // So does a return that names its need.
                 EventKind::ResourceReturned { need, .. } => self.returns_one_loan(need.as_deref()),
@@ -325,18 +327,23 @@ impl Session {
         }
     }
 
-    /// A dimension that an update of need `n` gives a demand it did not have, when the need
-    /// has dispatches on record: its open part is one share of every dimension, so those
-    /// dispatches (which carry none of the new one) would count for nothing and what they
-    /// delivered would be planned again.
+    /// A dimension that an update of need `n` gives a demand it did not have while one of
+    /// its dispatches carries none of it: the open part is one share of every dimension, so
+    /// such a dispatch would count for nothing and what it delivered would be planned again.
     fn dimension_added_to_dispatched(&self, n: &crate::model::Need) -> Option<String> {
         let old = self.need(&n.id)?;
-        if !self.dispatches.iter().any(|d| d.need == n.id) {
-            return None;
-        }
+        let mut dispatches = self.dispatches.iter().filter(|d| d.need == n.id).peekable();
+        dispatches.peek()?;
+        let lacking: Vec<&Dispatch> = dispatches.collect();
         n.demand
             .iter()
-            .find(|(dim, &q)| q > 0.0 && old.demand.get(*dim).is_none_or(|&was| was <= 0.0))
+            .find(|(dim, &q)| {
+                q > 0.0
+                    && old.demand.get(*dim).is_none_or(|&was| was <= 0.0)
+                    && lacking
+                        .iter()
+                        .any(|d| d.amounts.get(*dim).is_none_or(|&a| a <= 0.0))
+            })
             .map(|(dim, _)| dim.clone())
     }
 
