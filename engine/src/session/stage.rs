@@ -332,15 +332,14 @@ impl Session {
     /// such a dispatch would count for nothing and what it delivered would be planned again.
     fn dimension_added_to_dispatched(&self, n: &crate::model::Need) -> Option<String> {
         let old = self.need(&n.id)?;
-        let mut dispatches = self.dispatches.iter().filter(|d| d.need == n.id).peekable();
-        dispatches.peek()?;
-        let lacking: Vec<&Dispatch> = dispatches.collect();
+        let dispatches: Vec<&Dispatch> =
+            self.dispatches.iter().filter(|d| d.need == n.id).collect();
         n.demand
             .iter()
             .find(|(dim, &q)| {
                 q > 0.0
                     && old.demand.get(*dim).is_none_or(|&was| was <= 0.0)
-                    && lacking
+                    && dispatches
                         .iter()
                         .any(|d| d.amounts.get(*dim).is_none_or(|&a| a <= 0.0))
             })
