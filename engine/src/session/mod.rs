@@ -736,29 +736,34 @@ impl Session {
     /// the total priority of its needs. Groups of whole needs only are left out (their
     /// residual sums are their totals).
     pub(super) fn group_base(&self) -> BTreeMap<String, crate::model::GroupBase> {
-        let mut out: BTreeMap<String, crate::model::GroupBase> = BTreeMap::new();
-        let mut dispatched = std::collections::BTreeSet::new();
+        // Every re-plan builds its scenario through here: a session with nothing dispatched
+        // (most of a crisis's first hours) pays one pass over the open parts.
+        if self.open.iter().all(|&r| r >= 1.0) {
+            return BTreeMap::new();
+        }
+        let mut by_group: BTreeMap<&str, (crate::model::GroupBase, bool)> = BTreeMap::new();
         for (ni, n) in self.needs.iter().enumerate() {
             let open = if self.is_open(ni) {
                 self.residual_priority(ni)
             } else {
                 0.0
             };
-            let group = self.policy.group_of(n);
-            let b = out
-                .entry(group.to_string())
-                .or_insert(crate::model::GroupBase {
+            let (b, dispatched) = by_group.entry(self.policy.group_of(n)).or_insert((
+                crate::model::GroupBase {
                     served: 0.0,
                     total: 0.0,
-                });
+                },
+                false,
+            ));
             b.served += n.priority - open;
             b.total += n.priority;
-            if n.priority - open > 0.0 {
-                dispatched.insert(group.to_string());
-            }
+            *dispatched |= n.priority - open > 0.0;
         }
-        out.retain(|g, _| dispatched.contains(g));
-        out
+        by_group
+            .into_iter()
+            .filter(|(_, (_, dispatched))| *dispatched)
+            .map(|(g, (b, _))| (g.to_string(), b))
+            .collect()
     }
 
     /// The priority of need `ni`'s open part, as its residual need has it.
