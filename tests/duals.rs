@@ -1,8 +1,11 @@
 //! Shadow prices and marginal values, checked against hand-computed values and by finite
 //! difference: an LP optimum is concave in a capacity, so every optimal dual lies between the
-//! one-sided derivatives (left >= price >= right).
+//! one-sided derivatives (left >= price >= right). On the exact routes (one dimension, no
+//! fairness) a price is the right derivative: what one more unit gains, as SPEC reads it.
 
 use crate::common::*;
+use crate::fairness::Naive;
+use commonsnet_engine::model::{Objective, Scenario};
 use commonsnet_engine::{scenario_from_value, solve_report, Report, Status};
 use serde_json::{json, Value};
 
@@ -85,6 +88,121 @@ fn shadow_prices_lie_between_the_one_sided_derivatives() {
         checked += assert_prices_between_derivatives(&s, &base, g0, 1e-3, 1e-4, &label).len();
     }
     assert!(checked > 50, "only {checked} prices checked");
+}
+
+/// A capacity that exactly meets the demand it serves: one more bed serves nothing, so it
+/// is worth 0, whatever the degenerate basis priced it at, and so is one more unit of the
+/// need's bound (no bed is left for it). With two more beds and a second need served by
+/// them, one more bed is worth what that need gains from it, and one more unit of the first
+/// need's bound takes beds from the second (3/10 gained, 1/5 lost per bed, 10 beds a need).
+#[test]
+fn an_exact_fit_is_worth_what_one_more_unit_gains() {
+    let hall = json!({"id": "hall", "kind": "shelter", "capacity": {"beds": 10}});
+    let a = json!({"id": "a", "kind": "shelter", "demand": {"beds": 10}, "priority": 3});
+    let b = json!({"id": "b", "kind": "shelter", "demand": {"beds": 5}, "priority": 1});
+    let r = report(&json!({"resources": [hall], "needs": [a]}));
+    assert_eq!(r.summary.coverage_value, 3.0);
+    assert_eq!(r.resources[0].shadow_price[0], 0.0, "{:?}", r.resources);
+    assert_eq!(r.needs[0].marginal_value, 0.0, "{:?}", r.needs);
+    let hall = json!({"id": "hall", "kind": "shelter", "capacity": {"beds": 12}});
+    let r = report(&json!({"resources": [hall], "needs": [a, b]}));
+    assert!(
+        (r.resources[0].shadow_price[0] - 0.2).abs() < 1e-9,
+        "{:?}",
+        r.resources
+    );
+    assert!(
+        (r.needs[0].marginal_value - 1.0).abs() < 1e-9,
+        "{:?}",
+        r.needs
+    );
+    assert_eq!(r.needs[1].marginal_value, 0.0, "{:?}", r.needs);
+}
+
+/// The main objective's optimum as a gain (V, -C, or V - wC) by the naive model of
+/// `tests/fairness.rs`, with need `n`'s bound raised to `y <= bound` where given.
+fn naive_gain(s: &Scenario, bound: Option<(usize, f64)>) -> Option<f64> {
+    let w = s.policy().cost_weight;
+    let objective = s.policy().objective;
+    let naive = match bound {
+        Some((n, b)) => Naive::new(s).with_y_bound(n, b),
+        None => Naive::new(s),
+    };
+    let best = naive.maximise(0, |e, _| {
+        let goal = match objective {
+            Objective::Cost => -e.cost.clone(),
+            Objective::Weighted => e.value.clone() - w * e.cost.clone(),
+            _ => e.value.clone(),
+        };
+        (goal, Vec::new())
+    })?;
+    Some(match objective {
+        Objective::Cost => -best.cost,
+        Objective::Weighted => best.value - w * best.cost,
+        _ => best.value,
+    })
+}
+
+/// One dimension without fairness goes to the exact routes (network simplex, assignment),
+/// whose prices and marginal values are the right derivatives: the naive model's gain from
+/// one more small step of a capacity or of a need's bound, per unit (integer data: the
+/// optimum is linear between breakpoints far wider than the step).
+#[test]
+fn exact_routes_price_one_more_unit_as_the_naive_model_gains() {
+    let step = 1e-3;
+    let (mut prices, mut positive, mut marginals) = (0, 0, 0);
+    for seed in 0..150u64 {
+        let mut rng = Rng::new(seed + 555_000);
+        let objective = ["coverage", "cost", "weighted"][seed as usize % 3];
+        let policy = json!({"objective": objective, "cost_weight": 0.5, "cost_per_km": 0,
+                            "max_distance_km": 30});
+        let shape = Shape::new(5, 7, 1).with_min_fill(seed % 2 == 1);
+        let v = random_scenario(&mut rng, shape, policy);
+        let s = scenario_from_value(&v).unwrap();
+        let r = solve_report(&s);
+        if r.summary.status != Status::Optimal {
+            continue;
+        }
+        let solver = r.summary.solver.to_string();
+        if solver.contains("highs") {
+            // A part no flow takes (here: parts without links, planned empty by the LP).
+            continue;
+        }
+        let g0 = naive_gain(&s, None).unwrap();
+        let close_to = |price: f64, right: f64| (price - right).abs() <= 1e-3 * (1.0 + right.abs());
+        for (ri, row) in r.resources.iter().enumerate() {
+            let dim = &r.dims[0];
+            let cap = s.resources()[ri].capacity.get(dim).copied().unwrap_or(0.0);
+            if cap == 0.0 {
+                // No capacity: no links either (SPEC's link rules), which one unit changes.
+                continue;
+            }
+            let up = s.with_capacity(ri, dim, cap + step).unwrap();
+            let right = (naive_gain(&up, None).unwrap() - g0) / step;
+            let price = row.shadow_price[0];
+            assert!(
+                close_to(price, right),
+                "seed {seed} ({solver}) {}: price {price}, one more unit gains {right}\n{v}",
+                row.id
+            );
+            prices += 1;
+            positive += usize::from(price > 1e-6);
+        }
+        for (n, row) in r.needs.iter().enumerate() {
+            let right = (naive_gain(&s, Some((n, 1.0 + step))).unwrap() - g0) / step;
+            assert!(
+                close_to(row.marginal_value, right),
+                "seed {seed} ({solver}) {}: marginal value {}, one more unit gains {right}\n{v}",
+                row.id,
+                row.marginal_value
+            );
+            marginals += 1;
+        }
+    }
+    assert!(
+        prices > 200 && positive > 40 && marginals > 300,
+        "{prices} {positive} {marginals}"
+    );
 }
 
 /// A MIP plan reports the duals of its LP with the integer choices fixed (`duals:

@@ -41,6 +41,8 @@ pub(crate) struct Naive<'a> {
     links: Vec<NaiveLink>,
     /// Group name -> its needs, in name order (the summary's order).
     groups: Vec<(String, Vec<usize>)>,
+    /// The upper bound of each need's `y` (SPEC's 1; raised to price a need's bound).
+    y_bound: Vec<f64>,
 }
 
 /// The expressions a naive objective is written in.
@@ -74,7 +76,14 @@ impl<'a> Naive<'a> {
             s,
             links: naive_links(s),
             groups: groups.into_iter().collect(),
+            y_bound: vec![1.0; s.needs().len()],
         }
+    }
+
+    /// The same model with need `n`'s `y <= 1` raised to `y <= bound`.
+    pub(crate) fn with_y_bound(mut self, n: usize, bound: f64) -> Self {
+        self.y_bound[n] = bound;
+        self
     }
 
     /// Maximise `objective` (built from the expressions and `extra` variables in [-1e4, 1e4])
@@ -90,7 +99,7 @@ impl<'a> Naive<'a> {
             .links
             .iter()
             .map(|l| {
-                let v = variable().min(0.0).max(1.0);
+                let v = variable().min(0.0).max(self.y_bound[l.n]);
                 vars.add(if s.needs()[l.n].indivisible {
                     v.integer()
                 } else {
@@ -133,7 +142,7 @@ impl<'a> Naive<'a> {
         let (goal, more) = objective(&exprs, &free);
         let mut model = naive_highs(vars, goal);
         for (n, need) in s.needs().iter().enumerate() {
-            model = model.with(constraint!(exprs.y[n].clone() <= 1.0));
+            model = model.with(constraint!(exprs.y[n].clone() <= self.y_bound[n]));
             model = model.with(constraint!(exprs.y[n].clone() >= need.min_fill));
         }
         for (r, res) in s.resources().iter().enumerate() {

@@ -391,8 +391,9 @@ pub struct Solution {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Duals {
-    /// The LP (or the exact flow, whose potentials are the LP's duals) of the stage that sets
-    /// the main objective.
+    /// The LP of the stage that sets the main objective: on the exact flow and assignment
+    /// routes the gain of one more unit (the right derivative, one of the LP's optimal
+    /// duals per price), on the LP path HiGHS's duals.
     Lp,
     /// A MIP plan: the LP of that stage with the integer choices fixed at the optimum.
     FixedMip,

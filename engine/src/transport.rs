@@ -12,15 +12,67 @@ use crate::model::Objective;
 use crate::route::Exact;
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
 use commonsnet_solvers::{
-    solve_assignment, AssignmentProblem, FlowProblem, FlowSolution, NetworkSimplex, INFINITE,
+    raise_gain, solve_assignment, AssignmentProblem, FlowProblem, FlowSolution, NetworkSimplex,
+    ResidualNetwork, INFINITE,
 };
 use std::borrow::Cow;
 
+/// A transport part as a min-cost flow on the integers of its [`Exact`]: nodes 0 source, 1
+/// sink, resources, then needs; each arc's value (minus, per unit) and money cost.
+struct TransportNetwork {
+    p: FlowProblem,
+    value_cost: Vec<i64>,
+    money_cost: Vec<i64>,
+    /// The arc of each of the part's links, resources and needs, in their order.
+    link_arcs: Vec<usize>,
+    cap_arcs: Vec<usize>,
+    need_arcs: Vec<usize>,
+}
+
+/// A part's shadow prices `(resource, dim, price)` and its needs' marginal values, as a
+/// [`SubResult`] takes them.
+type Prices = (Vec<(usize, usize, f64)>, Vec<f64>);
+
+/// What one more unit is worth at an optimal flow, per resource capacity and per need bound,
+/// in the integer units of the stage's costs.
+struct Gains {
+    capacity: Vec<i128>,
+    need: Vec<i128>,
+}
+
+impl TransportNetwork {
+    /// SPEC's gains at the optimal `flow` of the stage costs `stage_cost`: how much that
+    /// stage's optimum improves per unit of a resource's capacity (the arc from the source)
+    /// or of a need's upper bound (the arc to the sink) raised, from the cheapest residual
+    /// cycles through those arcs. At a degenerate optimum the basis's potentials are one
+    /// subgradient among many (an exact fit of capacity and demand could be priced at the
+    /// need's value, where one more unit serves nothing); these are the one-sided
+    /// derivatives, the same for every optimal flow. `potential`, when they are optimal
+    /// duals, make each search one Dijkstra. `None` if the flow is not optimal for the costs.
+    fn gains(&self, stage_cost: &[i64], flow: &[i64], potential: Option<&[i128]>) -> Option<Gains> {
+        let residual = ResidualNetwork::new(&self.p, stage_cost, flow);
+        let to_source = residual.distances_to(0, potential).ok()?;
+        let from_sink = residual.distances_from(1, potential).ok()?;
+        let gain = |a: usize, back: &[Option<i128>], at: usize| raise_gain(stage_cost[a], back[at]);
+        Some(Gains {
+            capacity: self
+                .cap_arcs
+                .iter()
+                .map(|&a| gain(a, &to_source, self.p.target[a]))
+                .collect(),
+            need: self
+                .need_arcs
+                .iter()
+                .map(|&a| gain(a, &from_sink, self.p.source[a]))
+                .collect(),
+        })
+    }
+}
+
 impl SubModel<'_> {
-    /// Solve through the network simplex; `None` when the flow is infeasible (a `min_fill`
-    /// that cannot hold: the LP's elastic model names the needs) or too large for exact
+    /// The part as a [`TransportNetwork`]; `None` when a per-unit value or cost leaves 64-bit
     /// integers.
-    pub(crate) fn solve_by_flow(&self, exact: &Exact) -> Option<SubResult> {
+    fn transport_network(&self, exact: &Exact) -> Option<TransportNetwork> {
         let s = self.scenario;
         let net = self.net;
         let objective = s.policy.objective;
@@ -30,7 +82,6 @@ impl SubModel<'_> {
             cost: kc,
             priority: kp,
         } = *exact;
-        let qf = q as f64;
         let scaled = |x: f64| crate::route::scaled(x, q);
         // Under `weighted` the money costs carry `cost_weight` (and share the value's scale,
         // `route::value_scales`), so that their sum is the objective `w C - V`.
@@ -38,7 +89,6 @@ impl SubModel<'_> {
             Objective::Weighted => s.policy.cost_weight,
             _ => 1.0,
         };
-        // Nodes: 0 source, 1 sink, resources, then needs.
         let nr = self.resources.len();
         let mut local_res = std::collections::HashMap::with_capacity(nr);
         for (i, &r) in self.resources.iter().enumerate() {
@@ -90,43 +140,69 @@ impl SubModel<'_> {
         p.add_arc(1, 0, 0, INFINITE, 0);
         value_cost.push(0);
         money_cost.push(0);
+        Some(TransportNetwork {
+            p,
+            value_cost,
+            money_cost,
+            link_arcs,
+            cap_arcs,
+            need_arcs,
+        })
+    }
 
+    /// SubResult's shadow prices and marginal values from [`Gains`] in the stage's integer
+    /// units: per unit of capacity, and per whole need (`y <= 1`).
+    fn gain_prices(&self, gains: &Gains, exact: &Exact) -> Prices {
+        let per_unit = exact.quantity as f64 / main_scale(self.scenario.policy.objective, *exact);
+        let shadow = self
+            .resources
+            .iter()
+            .zip(&gains.capacity)
+            .map(|(&r, &g)| (r, 0usize, positive(g as f64 * per_unit)))
+            .collect();
+        let marginal = self
+            .needs
+            .iter()
+            .zip(&gains.need)
+            .map(|(&n, &g)| positive(g as f64 * per_unit) * self.net.dem(n)[0])
+            .collect();
+        (shadow, marginal)
+    }
+
+    /// Solve through the network simplex; `None` when the flow is infeasible (a `min_fill`
+    /// that cannot hold: the LP's elastic model names the needs) or too large for exact
+    /// integers.
+    pub(crate) fn solve_by_flow(&self, exact: &Exact) -> Option<SubResult> {
+        let net = self.net;
+        let objective = self.scenario.policy.objective;
+        let mut network = self.transport_network(exact)?;
+        let scaled = |x: f64| crate::route::scaled(x, exact.quantity);
         // An infeasible flow (a min_fill that cannot hold) goes to the LP, whose elastic
         // diagnosis names the needs; so does anything too large for exact integers.
-        let (sol, stage_cost) = solve_objective(objective, &mut p, &value_cost, &money_cost)?;
+        let TransportNetwork {
+            p,
+            value_cost,
+            money_cost,
+            ..
+        } = &mut network;
+        let (sol, stage_cost) = solve_objective(objective, p, value_cost, money_cost)?;
+        let stage_cost = stage_cost.into_owned();
 
         let x: Vec<f64> = self
             .edges
             .iter()
-            .zip(&link_arcs)
+            .zip(&network.link_arcs)
             .map(|(&e, &a)| {
                 let d = scaled(net.dem(net.edges[e].need())[0]);
                 sol.flow[a] as f64 / d as f64
             })
             .collect();
 
-        // Duals of the stage that sets the main objective, from the final basis.
-        let stage_scale = main_scale(objective, *exact);
+        // Gains of the stage that sets the main objective; the final basis's potentials for
+        // that stage's costs make the searches Dijkstra's.
         let pi = sol.basis.as_ref()?.potentials(&stage_cost);
-        let gain = |a: usize| -> f64 {
-            if sol.flow[a] < p.upper[a] {
-                return 0.0;
-            }
-            let rc = stage_cost[a] as i128 + pi[p.source[a]] - pi[p.target[a]];
-            positive(-(rc as f64) * qf / stage_scale)
-        };
-        let shadow = self
-            .resources
-            .iter()
-            .zip(&cap_arcs)
-            .map(|(&r, &a)| (r, 0usize, gain(a)))
-            .collect();
-        let marginal = self
-            .needs
-            .iter()
-            .zip(&need_arcs)
-            .map(|(&n, &a)| gain(a) * net.dem(n)[0])
-            .collect();
+        let gains = network.gains(&stage_cost, &sol.flow, Some(&pi))?;
+        let (shadow, marginal) = self.gain_prices(&gains, exact);
         Some(SubResult::optimal(
             SolvedBy::NetworkSimplex,
             x,
@@ -226,6 +302,33 @@ impl SubModel<'_> {
         self.assignment_weight(exact).1
     }
 
+    /// The gains of an assignment `x` (0 or 1 per link) as those of the same plan on the
+    /// part's flow network (the assignment polytope is the transport one), so that both exact
+    /// routes price one plan alike; `None` where that network leaves 64-bit integers.
+    fn assignment_gains(&self, exact: &Exact, x: &[f64]) -> Option<Prices> {
+        let network = self.transport_network(exact)?;
+        let p = &network.p;
+        let mut flow = vec![0i64; p.arcs()];
+        for (&a, &share) in network.link_arcs.iter().zip(x) {
+            if share == 1.0 {
+                // Demands are 1 on this route: one unit is `quantity` scaled units.
+                let units = exact.quantity;
+                flow[a] = units;
+                // Nodes: 0 source, 1 sink, resources, then needs.
+                let (res, need) = (p.source[a] - 2, p.target[a] - 2 - network.cap_arcs.len());
+                flow[network.cap_arcs[res]] += units;
+                flow[network.need_arcs[need]] += units;
+                flow[p.arcs() - 1] += units;
+            }
+        }
+        let stage_cost = match self.scenario.policy.objective {
+            Objective::Coverage => &network.value_cost,
+            _ => &network.money_cost,
+        };
+        let gains = network.gains(stage_cost, &flow, None)?;
+        Some(self.gain_prices(&gains, exact))
+    }
+
     /// One-to-one matching through the assignment solver, which beats the network simplex
     /// several times over on dense instances (`cargo bench -p commonsnet-solvers --
     /// dense_2000`). Rows are needs; columns are resources plus one "unserved" column per
@@ -304,7 +407,16 @@ impl SubModel<'_> {
                 }
             })
             .collect();
-        // Duals of the stage that sets the main objective.
+        if let Some((shadow, marginal)) = self.assignment_gains(exact, &x) {
+            return Some(SubResult::optimal(
+                SolvedBy::Assignment,
+                x,
+                shadow,
+                marginal,
+            ));
+        }
+        // Duals of the stage that sets the main objective, where the part's flow network
+        // leaves 64-bit integers.
         let (duals, scale) = if coverage {
             let v_only = build(&|j| -value[edge_row(j)])?;
             (solve_assignment(&v_only).ok()?, kp as f64)

@@ -14,6 +14,9 @@
 //! - [`cost_scaling`] holds [`CostScaling`];
 //! - [`incremental`] holds [`IncrementalFlow`], a flow kept optimal across changes;
 //! - [`assignment`] (standalone) holds [`solve_assignment`];
+//! - [`residual`] holds [`ResidualNetwork`]: shortest paths in the residual network of an
+//!   optimal flow, the gain of one more unit on an arc (exact where a degenerate basis's
+//!   potentials are one subgradient among many);
 //! - this file holds [`MinCostFlow`], the choice between the two flow methods.
 
 pub mod assignment;
@@ -23,6 +26,7 @@ pub mod network_simplex;
 #[cfg(test)]
 mod oracle;
 pub mod problem;
+pub mod residual;
 
 pub use assignment::{
     solve_assignment, Assignment, AssignmentError, AssignmentProblem, InvalidAssignment, FORBIDDEN,
@@ -34,6 +38,7 @@ pub use problem::{
     Basis, FlowError, FlowMethod, FlowProblem, FlowSolution, Infeasibility, InvalidNetwork,
     FLOW_LIMIT, INFINITE,
 };
+pub use residual::{raise_gain, NotOptimal, ResidualNetwork};
 
 /// Min-cost flow with the method suited to the network: cost scaling on large sparse
 /// networks, network simplex elsewhere (and wherever cost scaling declines, see
