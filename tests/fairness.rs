@@ -43,6 +43,9 @@ pub(crate) struct Naive<'a> {
     groups: Vec<(String, Vec<usize>)>,
     /// The upper bound of each need's `y` (SPEC's 1; raised to price a need's bound).
     y_bound: Vec<f64>,
+    /// Per link, a share it is fixed at (an indivisible need's choice, enumerated by
+    /// [`Naive::leximin_by_choices`]); `None`: free.
+    fixed: Vec<Option<f64>>,
 }
 
 /// The expressions a naive objective is written in.
@@ -72,9 +75,11 @@ impl<'a> Naive<'a> {
             };
             groups.entry(key).or_default().push(n);
         }
+        let links = naive_links(s);
         Naive {
             s,
-            links: naive_links(s),
+            fixed: vec![None; links.len()],
+            links,
             groups: groups.into_iter().collect(),
             y_bound: vec![1.0; s.needs().len()],
         }
@@ -98,7 +103,11 @@ impl<'a> Naive<'a> {
         let x: Vec<Variable> = self
             .links
             .iter()
-            .map(|l| {
+            .zip(&self.fixed)
+            .map(|(l, fixed)| {
+                if let Some(share) = *fixed {
+                    return vars.add(variable().min(share).max(share));
+                }
                 let v = variable().min(0.0).max(self.y_bound[l.n]);
                 vars.add(if s.needs()[l.n].indivisible {
                     v.integer()
@@ -236,6 +245,78 @@ impl<'a> Naive<'a> {
         Some(floor.into_iter().map(Option::unwrap).collect())
     }
 
+    /// Leximin where needs are indivisible, by enumeration: every choice of the indivisible
+    /// needs (unserved, or served whole by one of their links) leaves an LP, whose leximin
+    /// progressive filling finds; the lexicographically largest sorted ratios over all
+    /// choices, with the largest `V` among the choices that reach them (each group held
+    /// within 1e-7 of its ratio there). `None` when no choice is feasible or there are more
+    /// than `most` choices.
+    pub(crate) fn leximin_by_choices(&self, most: usize) -> Option<(Vec<f64>, f64)> {
+        let s = self.s;
+        let indivisible: Vec<usize> = (0..s.needs().len())
+            .filter(|&n| s.needs()[n].indivisible)
+            .collect();
+        let options: Vec<Vec<usize>> = indivisible
+            .iter()
+            .map(|&n| {
+                (0..self.links.len())
+                    .filter(|&l| self.links[l].n == n)
+                    .collect()
+            })
+            .collect();
+        let count = options
+            .iter()
+            .try_fold(1usize, |c, o| c.checked_mul(o.len() + 1))?;
+        if count > most {
+            return None;
+        }
+        let mut best: Option<(Vec<f64>, f64)> = None;
+        for code in 0..count {
+            let mut fixed = vec![None; self.links.len()];
+            let mut rest = code;
+            for o in &options {
+                let pick = rest % (o.len() + 1);
+                rest /= o.len() + 1;
+                for (k, &l) in o.iter().enumerate() {
+                    fixed[l] = Some(if k + 1 == pick { 1.0 } else { 0.0 });
+                }
+            }
+            let choice = Naive {
+                s,
+                links: naive_links(s),
+                groups: self.groups.clone(),
+                y_bound: self.y_bound.clone(),
+                fixed,
+            };
+            let Some(ratios) = choice.leximin() else {
+                continue;
+            };
+            let held = choice.maximise(0, |e, _| {
+                let floors = e
+                    .ratio
+                    .iter()
+                    .zip(&ratios)
+                    .map(|(r, &at)| constraint!(r.clone() >= at - 1e-7))
+                    .collect();
+                (e.value.clone(), floors)
+            });
+            let value = held.map_or(f64::NEG_INFINITY, |o| o.value);
+            let key = sorted(ratios);
+            let better = match &best {
+                None => true,
+                Some((b, v)) => match lex_compare(&key, b) {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Equal => value > *v,
+                    std::cmp::Ordering::Less => false,
+                },
+            };
+            if better {
+                best = Some((key, value));
+            }
+        }
+        best
+    }
+
     /// `sum_g W_g ln(ratio_g)` over the groups some plan can serve, by cutting planes until
     /// the bound is within 1e-6 of the value; and the groups left out.
     fn proportional(&self) -> Option<(f64, Vec<String>)> {
@@ -354,6 +435,16 @@ fn agree<T>(report: &Report, naive: Option<T>, seed: u64, value: &Value) -> Opti
     naive
 }
 
+/// Sorted ratio vectors compared lexicographically, entries within 1e-6 taken as equal.
+fn lex_compare(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if (x - y).abs() > 1e-6 {
+            return x.total_cmp(y);
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
 pub(crate) fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v
@@ -366,9 +457,34 @@ fn check_leximin(seed: u64, shape: Shape) -> bool {
         json!({"fairness": "leximin", "cross_community": true}),
     );
     let report = solve_report(&s);
-    let Some(want) = agree(&report, Naive::new(&s).leximin(), seed, &value) else {
+    // Indivisible needs: the best choice of them, each choice's LP by progressive filling
+    // (filling alone can stall where groups rise one at a time but not together); with it,
+    // the most value among the choices that reach the leximin ratios.
+    let mip = s.needs().iter().any(|n| n.indivisible);
+    let (naive, value_wanted) = if mip {
+        match Naive::new(&s).leximin_by_choices(256) {
+            Some((ratios, v)) => (Some(ratios), Some(v)),
+            None if Naive::new(&s)
+                .maximise(0, |_, _| (0.0.into(), Vec::new()))
+                .is_some() =>
+            {
+                return false; // too many choices to enumerate
+            }
+            None => (None, None),
+        }
+    } else {
+        (Naive::new(&s).leximin(), None)
+    };
+    let Some(want) = agree(&report, naive, seed, &value) else {
         return false;
     };
+    if let Some(v) = value_wanted {
+        assert!(
+            close(report.summary.coverage_value, v, 1e-5),
+            "seed {seed}: V {} where the best leximin choice gives {v}\n{value}",
+            report.summary.coverage_value
+        );
+    }
     let got: Vec<f64> = report.summary.groups.values().copied().collect();
     let (got, want) = (sorted(got), sorted(want));
     // SPEC holds each fixed ratio within 1e-7 of its level, from both sides: a later stage
@@ -397,8 +513,50 @@ fn leximin_equals_progressive_filling_on_random_lps() {
     assert!(checked >= 80, "{checked}");
 }
 
+/// The reviewer's two scenarios (one 6-unit resource): a van-sized need of community A
+/// (priority 2) against one each of B and C, where serving A alone sorts to (0, 0, 1) and
+/// splitting between B and C to (0, 0.5, 0.5), leximin's; and A against a half-size need of B
+/// (priority 0.5), where both plans sort to (0, 1) and the one of more value (A's) is the
+/// answer.
 #[test]
-fn leximin_equals_progressive_filling_on_random_mips() {
+fn leximin_over_indivisible_needs_sorts_every_choice() {
+    let need = |id: &str, community: &str, demand: f64, priority: f64, indivisible: bool| {
+        json!({"id": id, "community": community, "kind": "k", "demand": {"u": demand},
+               "priority": priority, "indivisible": indivisible})
+    };
+    let resources = json!([{"id": "r", "kind": "k", "capacity": {"u": 6}}]);
+    let policy = json!({"fairness": "leximin"});
+    let three = json!({"resources": resources, "policy": policy, "needs": [
+        need("a1", "A", 6.0, 2.0, true), need("b1", "B", 6.0, 1.0, false),
+        need("c1", "C", 6.0, 1.0, false)]});
+    let r = solve_report(&scenario_from_value(&three).unwrap());
+    let groups: Vec<f64> = r.summary.groups.values().copied().collect();
+    assert!(
+        close(groups[0], 0.0, 1e-6) && close(groups[1], 0.5, 1e-6) && close(groups[2], 0.5, 1e-6),
+        "{groups:?}"
+    );
+    assert!(
+        close(r.summary.coverage_value, 1.0, 1e-6),
+        "{:?}",
+        r.summary
+    );
+    let two = json!({"resources": resources, "policy": policy, "needs": [
+        need("a1", "A", 6.0, 2.0, true), need("b1", "B", 3.0, 0.5, false)]});
+    let r = solve_report(&scenario_from_value(&two).unwrap());
+    let groups: Vec<f64> = r.summary.groups.values().copied().collect();
+    assert!(
+        close(groups[0], 1.0, 1e-6) && close(groups[1], 0.0, 1e-6),
+        "{groups:?}"
+    );
+    assert!(
+        close(r.summary.coverage_value, 2.0, 1e-6),
+        "{:?}",
+        r.summary
+    );
+}
+
+#[test]
+fn leximin_equals_the_best_choice_of_indivisible_needs_on_random_mips() {
     let shape = Shape {
         indivisible: true,
         needs: 6,
