@@ -708,6 +708,17 @@ fn time_fields_are_validated_with_table_row_and_field() {
     tiny["needs"][0]["duration_h"] = json!(1e-9);
     let err = scenario_from_value(&tiny).unwrap_err();
     assert_eq!(err.issues[0].field.as_deref(), Some("duration_h"), "{err}");
+    // Shorter than the 1e-9 h that times are kept to, at any hour: two such uses of one
+    // unit both fitted (each ended where it began).
+    tiny["needs"][0]["earliest"] = json!(0);
+    tiny["needs"][0]["deadline"] = json!(0);
+    tiny["needs"][0]["duration_h"] = json!(1e-10);
+    let err = scenario_from_value(&tiny).unwrap_err();
+    assert_eq!(err.issues[0].field.as_deref(), Some("duration_h"), "{err}");
+    assert!(
+        err.issues[0].message.contains("shorter than the 1e-9 h"),
+        "{err}"
+    );
     let mut huge = long.clone();
     huge["policy"]["max_starts"] = json!(100_000);
     huge["policy"]["slot_h"] = json!(0.001);
@@ -726,7 +737,7 @@ fn time_fields_are_validated_with_table_row_and_field() {
         ("policy", Some("slot_h")),
         "{err}"
     );
-    for bad in [json!(0), json!(-1), json!("hourly")] {
+    for bad in [json!(0), json!(-1), json!(1e-10), json!("hourly")] {
         long["policy"]["slot_h"] = bad.clone();
         let err = scenario_from_value(&long).unwrap_err();
         assert_eq!(err.issues[0].field.as_deref(), Some("slot_h"), "{bad}");

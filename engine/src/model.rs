@@ -367,6 +367,9 @@ pub(crate) fn dimension_names<'a>(
     dims
 }
 
+/// The grain of [`snap_time`], hours: a duration or a slot shorter than this is refused.
+pub const TIME_GRAIN_H: f64 = 1e-9;
+
 /// A time (hours) to the nearest 1e-9 h (3.6 µs), where the time model compares times it
 /// computed: starts `first + k slot` and ends `start + duration_h + turnaround_h`. Decimal
 /// inputs then meet as they are written: 3 x 0.1 is 0.30000000000000004 in binary, past a

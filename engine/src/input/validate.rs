@@ -117,10 +117,18 @@ pub(crate) fn need_window_issue(n: &Need, policy: &Policy) -> Option<(&'static s
         }
         last = first + (n.start_count(slot) - 1) as f64 * slot;
     }
-    (last + d == last).then(|| {
-        (
+    if last + d == last {
+        return Some((
             "duration_h",
             format!("{d} h is too short to tell from 0 at hour {last}"),
+        ));
+    }
+    // Times are kept to 1e-9 h (`snap_time`): a shorter use ends where it starts, and two of
+    // them on one unit of capacity both fitted.
+    (d < TIME_GRAIN_H).then(|| {
+        (
+            "duration_h",
+            format!("{d:e} h is shorter than the {TIME_GRAIN_H:e} h that times are kept to"),
         )
     })
 }
@@ -776,7 +784,13 @@ impl Validator {
             p.deprivation = self.deprivation(&r, p.objective);
         }
         p.reusable = self.string_set(&r, "reusable");
-        p.slot_h = self.checked(&r, "slot_h", |x| x > 0.0, "> 0 (hours)");
+        // Starts closer than the grain times are kept to would fall on one instant.
+        p.slot_h = self.checked(
+            &r,
+            "slot_h",
+            |x| x >= TIME_GRAIN_H,
+            &format!(">= {TIME_GRAIN_H:e} (hours: times are kept to {TIME_GRAIN_H:e} h)"),
+        );
         if let Some(m) = self.checked(
             &r,
             "max_starts",
