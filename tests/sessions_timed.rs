@@ -1028,19 +1028,19 @@ fn event_needs_get_the_time_checks_of_the_session_policy() {
 /// session answered 500 after every restart).
 #[test]
 fn a_batch_admitted_whole_is_replayed_event_by_event() {
-    let beds: Vec<Value> = (0..101)
+    let beds: Vec<Value> = (0..251)
         .map(|i| {
             json!({"id": format!("bed{i}"), "kind": "bed", "community": "far",
             "capacity": {"beds": 1}})
         })
         .collect();
-    // 25,000 starts x 101 beds: 2,525,000 (link, start) pairs; two such needs pass 5,000,000.
+    // 10,000 starts x 251 beds: 2,510,000 (link, start) pairs; two such needs pass 5,000,000.
     let stay = |id: &str| {
         json!({"id": id, "kind": "bed", "community": "home", "demand": {"beds": 1},
-            "duration_h": 1, "earliest": 0, "deadline": 24_999})
+            "duration_h": 1, "earliest": 0, "deadline": 9_999})
     };
     let init = scenario_from_value(&json!({"resources": beds, "needs": [stay("a")],
-        "policy": {"reusable": ["beds"], "max_starts": 25_000, "cross_community": false}}))
+        "policy": {"reusable": ["beds"], "max_starts": 10_000, "cross_community": false}}))
     .unwrap();
     let mut s = Session::new(&init).unwrap();
     let (_, log) = s

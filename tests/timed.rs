@@ -311,6 +311,11 @@ type Booking = (f64, f64, f64);
 /// over-occupied at any instant in a reusable dimension or in total in a consumable one,
 /// each need has one start, a usable one, and `end_h = start_h + duration_h`.
 fn check_answer(s: &Scenario, report: &Report, seed: u64) {
+    check_answer_within(s, report, seed, 1e-6);
+}
+
+/// [`check_answer`] with capacities held to `tol`.
+fn check_answer_within(s: &Scenario, report: &Report, seed: u64, tol: f64) {
     let slot = s.policy().slot_h.unwrap_or(1.0);
     let rix = |id: &str| s.resources().iter().position(|r| r.id == id).unwrap();
     let nix = |id: &str| s.needs().iter().position(|n| n.id == id).unwrap();
@@ -375,10 +380,42 @@ fn check_answer(s: &Scenario, report: &Report, seed: u64) {
             list.iter().map(|b| b.2).sum()
         };
         assert!(
-            peak <= cap + 1e-6,
+            peak <= cap + tol,
             "seed {seed}: {dim} of r{r}: {peak} > {cap}"
         );
     }
+}
+
+/// A review's seed: an indivisible need of 2 units (no duration, from hour 0) and a divisible
+/// one from hour 3 on the same 2 units. Within HiGHS's default integrality tolerance the
+/// indivisible share came back 1e-6 short of whole, the divisible need took the room that
+/// left, and the plan, with the share made whole, held 2.0000016 units from hour 3.
+#[test]
+fn a_whole_indivisible_share_leaves_no_room_it_did_not_have() {
+    let value = json!({
+        "resources": [
+            {"id": "r0", "kind": "k", "community": "b", "capacity": {"units": 1, "meals": 2}},
+            {"id": "r1", "kind": "k", "community": "b", "capacity": {"units": 2, "meals": 2},
+             "cost": 0, "turnaround_h": 2, "available_until": 10},
+            {"id": "r2", "kind": "k", "community": "a", "capacity": {"units": 3, "meals": 2},
+             "cost": 2, "turnaround_h": 0.5}],
+        "needs": [
+            {"id": "n0", "kind": "k", "community": "b", "demand": {"units": 2}, "priority": 3,
+             "duration_h": 1.5, "deadline": 0, "indivisible": true},
+            {"id": "n1", "kind": "k", "community": "a", "demand": {"units": 1}, "priority": 2,
+             "duration_h": 1.5, "earliest": 0},
+            {"id": "n2", "kind": "k", "community": "a", "demand": {"units": 1}, "priority": 1,
+             "earliest": 3},
+            {"id": "n3", "kind": "k", "community": "b", "demand": {"units": 2}, "priority": 1,
+             "deadline": 2, "indivisible": true},
+            {"id": "n4", "kind": "k", "community": "b", "demand": {"units": 1}, "priority": 1,
+             "earliest": 2, "min_fill": 0.5}],
+        "policy": {"reusable": ["units"], "slot_h": 1, "fairness": {"min_share": 0.3}}
+    });
+    let s = scenario_from_value(&value).unwrap();
+    let report = solve_report(&s);
+    assert_eq!(report.summary.status, Status::Optimal);
+    check_answer_within(&s, &report, 3015, 1e-9);
 }
 
 /// No booked need could start earlier with everything else as it is: for each earlier
@@ -695,7 +732,7 @@ fn time_fields_are_validated_with_table_row_and_field() {
     );
     long["policy"]["max_starts"] = json!(201);
     assert!(scenario_from_value(&long).is_ok());
-    for bad in [json!(0), json!(1.5), json!(100_001), json!("many")] {
+    for bad in [json!(0), json!(1.5), json!(10_001), json!("many")] {
         long["policy"]["max_starts"] = bad.clone();
         let err = scenario_from_value(&long).unwrap_err();
         assert_eq!(err.issues[0].field.as_deref(), Some("max_starts"), "{bad}");
@@ -720,8 +757,8 @@ fn time_fields_are_validated_with_table_row_and_field() {
         "{err}"
     );
     let mut huge = long.clone();
-    huge["policy"]["max_starts"] = json!(100_000);
-    huge["policy"]["slot_h"] = json!(0.001);
+    huge["policy"]["max_starts"] = json!(10_000);
+    huge["policy"]["slot_h"] = json!(0.01);
     huge["resources"] = json!((0..300)
         .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"units": 1}}))
         .collect::<Vec<_>>());

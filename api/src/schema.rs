@@ -119,7 +119,7 @@ pub struct PolicyBody {
     pub reusable: Option<Vec<String>>,
     /// Spacing of a need's candidate starts, in hours (default 1).
     pub slot_h: Option<f64>,
-    /// The most candidate starts one need's window may hold (default 1,000).
+    /// The most candidate starts one need's window may hold (default 1,000, at most 10,000).
     pub max_starts: Option<u32>,
 }
 

@@ -11,6 +11,7 @@
 use crate::model::Objective;
 use crate::route::Exact;
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
+use commonsnet_solvers::residual::Way;
 use commonsnet_solvers::{
     raise_gain, solve_assignment, AssignmentProblem, FlowProblem, FlowSolution, NetworkSimplex,
     ResidualNetwork, INFINITE,
@@ -51,8 +52,8 @@ impl TransportNetwork {
     /// duals, make each search one Dijkstra. `None` if the flow is not optimal for the costs.
     fn gains(&self, stage_cost: &[i64], flow: &[i64], potential: Option<&[i128]>) -> Option<Gains> {
         let residual = ResidualNetwork::new(&self.p, stage_cost, flow);
-        let to_source = residual.distances_to(0, potential).ok()?;
-        let from_sink = residual.distances_from(1, potential).ok()?;
+        let to_source = residual.distances(0, Way::To, potential).ok()?;
+        let from_sink = residual.distances(1, Way::From, potential).ok()?;
         let gain = |a: usize, back: &[Option<i128>], at: usize| raise_gain(stage_cost[a], back[at]);
         Some(Gains {
             capacity: self

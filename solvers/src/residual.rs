@@ -32,9 +32,9 @@ pub struct ResidualNetwork {
 #[error("the residual network has a negative cycle: the flow is not optimal for these costs")]
 pub struct NotOptimal;
 
-/// Which way paths run from the root.
+/// Which way the paths of [`ResidualNetwork::distances`] run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Way {
+pub enum Way {
     /// Paths from the root to each node.
     From,
     /// Paths from each node to the root.
@@ -85,38 +85,12 @@ impl ResidualNetwork {
         }
     }
 
-    /// The cost of the cheapest residual path from `root` to each node (`None`: none).
-    /// `potential`, optimal duals of the flow (every residual arc's reduced cost `cost +
-    /// pi[from] - pi[to]` at least 0), makes it one Dijkstra search; without them, or where
-    /// they do not hold, label correcting (Bellman-Ford with a queue) finds the same lengths.
-    pub fn distances_from(
-        &self,
-        root: usize,
-        potential: Option<&[i128]>,
-    ) -> Result<Vec<Option<i128>>, NotOptimal> {
-        self.distances(root, Way::From, potential)
-    }
-
-    /// The cost of the cheapest residual path from each node to `root` (`None`: none); see
-    /// [`ResidualNetwork::distances_from`].
-    pub fn distances_to(
-        &self,
-        root: usize,
-        potential: Option<&[i128]>,
-    ) -> Result<Vec<Option<i128>>, NotOptimal> {
-        self.distances(root, Way::To, potential)
-    }
-
-    /// The arcs a search from the root walks along, with the node at their far end and the
-    /// path cost they add.
-    fn walk(&self, way: Way, u: usize) -> &[(usize, i128)] {
-        match way {
-            Way::From => &self.out[self.out_start[u]..self.out_start[u + 1]],
-            Way::To => &self.inn[self.in_start[u]..self.in_start[u + 1]],
-        }
-    }
-
-    fn distances(
+    /// The cost of the cheapest residual path between `root` and each node (`None`: none),
+    /// from the root or to it as `way` says. `potential`, optimal duals of the flow (every
+    /// residual arc's reduced cost `cost + pi[from] - pi[to]` at least 0), makes it one
+    /// Dijkstra search; without them, or where they do not hold, label correcting
+    /// (Bellman-Ford with a queue) finds the same lengths.
+    pub fn distances(
         &self,
         root: usize,
         way: Way,
@@ -139,6 +113,15 @@ impl ResidualNetwork {
         match potential {
             Some(pi) if holds(pi) => Ok(self.dijkstra(root, way, pi, reduced)),
             _ => self.label_correcting(root, way),
+        }
+    }
+
+    /// The arcs a search from the root walks along, with the node at their far end and the
+    /// path cost they add.
+    fn walk(&self, way: Way, u: usize) -> &[(usize, i128)] {
+        match way {
+            Way::From => &self.out[self.out_start[u]..self.out_start[u + 1]],
+            Way::To => &self.inn[self.in_start[u]..self.in_start[u + 1]],
         }
     }
 
@@ -239,8 +222,8 @@ mod tests {
                 if u == v {
                     return Some((-(p.cost[a] as i128)).max(0));
                 }
-                let back = net.distances_to(u, potential).unwrap()[v];
-                let other = net.distances_from(v, potential).unwrap()[u];
+                let back = net.distances(u, Way::To, potential).unwrap()[v];
+                let other = net.distances(v, Way::From, potential).unwrap()[u];
                 assert_eq!(back, other, "arc {a}: the two searches disagree");
                 Some(raise_gain(p.cost[a], back))
             })
@@ -261,8 +244,8 @@ mod tests {
         let sol = NetworkSimplex::solve(&p).unwrap();
         assert_eq!(sol.cost, -50);
         let net = ResidualNetwork::new(&p, &p.cost, &sol.flow);
-        let to_source = net.distances_to(0, Some(&sol.potential)).unwrap();
-        let from_sink = net.distances_from(1, Some(&sol.potential)).unwrap();
+        let to_source = net.distances(0, Way::To, Some(&sol.potential)).unwrap();
+        let from_sink = net.distances(1, Way::From, Some(&sol.potential)).unwrap();
         assert_eq!(raise_gain(p.cost[cap], to_source[2]), 0);
         assert_eq!(raise_gain(p.cost[need], from_sink[3]), 0);
         // With a second need of value 2 a unit (node 4, up to 4 units), one more unit of
@@ -276,7 +259,7 @@ mod tests {
         q.add_arc(1, 0, 0, INFINITE, 0);
         let sol = NetworkSimplex::solve(&q).unwrap();
         let net = ResidualNetwork::new(&q, &q.cost, &sol.flow);
-        let to_source = net.distances_to(0, None).unwrap();
+        let to_source = net.distances(0, Way::To, None).unwrap();
         assert_eq!(raise_gain(q.cost[cap], to_source[2]), 2);
     }
 
@@ -287,9 +270,9 @@ mod tests {
         p.add_arc(0, 1, 0, 3, -2);
         p.add_arc(1, 0, 0, 3, 1);
         let net = ResidualNetwork::new(&p, &p.cost, &[0, 0]);
-        assert_eq!(net.distances_from(0, None), Err(NotOptimal));
+        assert_eq!(net.distances(0, Way::From, None), Err(NotOptimal));
         // Potentials that do not certify the flow are not trusted.
-        assert_eq!(net.distances_from(0, Some(&[0, 0])), Err(NotOptimal));
+        assert_eq!(net.distances(0, Way::From, Some(&[0, 0])), Err(NotOptimal));
     }
 
     proptest! {
