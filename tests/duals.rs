@@ -143,27 +143,41 @@ fn naive_gain(s: &Scenario, bound: Option<(usize, f64)>) -> Option<f64> {
     })
 }
 
-/// One dimension without fairness goes to the exact routes (network simplex, assignment),
+/// One dimension without fairness goes to the exact routes (network simplex, and assignment
+/// where every demand and capacity is 1),
 /// whose prices and marginal values are the right derivatives: the naive model's gain from
 /// one more small step of a capacity or of a need's bound, per unit (integer data: the
 /// optimum is linear between breakpoints far wider than the step).
 #[test]
 fn exact_routes_price_one_more_unit_as_the_naive_model_gains() {
     let step = 1e-3;
-    let (mut prices, mut positive, mut marginals) = (0, 0, 0);
+    let (mut prices, mut positive, mut marginals, mut assignments) = (0, 0, 0, 0);
     for seed in 0..150u64 {
         let mut rng = Rng::new(seed + 555_000);
         let objective = ["coverage", "cost", "weighted"][seed as usize % 3];
         let policy = json!({"objective": objective, "cost_weight": 0.5, "cost_per_km": 0,
                             "max_distance_km": 30});
         let shape = Shape::new(5, 7, 1).with_min_fill(seed % 2 == 1);
-        let v = random_scenario(&mut rng, shape, policy);
+        let mut v = random_scenario(&mut rng, shape, policy);
+        if seed % 4 == 3 && objective != "weighted" {
+            // Unit demands and capacities, min_fill 0 or 1: the assignment route.
+            for n in v["needs"].as_array_mut().unwrap() {
+                n["demand"] = json!({"beds": 1});
+                if n.get("min_fill").is_some() {
+                    n["min_fill"] = json!(1);
+                }
+            }
+            for r in v["resources"].as_array_mut().unwrap() {
+                r["capacity"] = json!({"beds": 1});
+            }
+        }
         let s = scenario_from_value(&v).unwrap();
         let r = solve_report(&s);
         if r.summary.status != Status::Optimal {
             continue;
         }
         let solver = r.summary.solver.to_string();
+        assignments += usize::from(solver.contains("assignment"));
         if solver.contains("highs") {
             // A part no flow takes (here: parts without links, planned empty by the LP).
             continue;
@@ -200,8 +214,8 @@ fn exact_routes_price_one_more_unit_as_the_naive_model_gains() {
         }
     }
     assert!(
-        prices > 200 && positive > 40 && marginals > 300,
-        "{prices} {positive} {marginals}"
+        prices > 200 && positive > 40 && marginals > 300 && assignments > 10,
+        "{prices} {positive} {marginals} {assignments}"
     );
 }
 

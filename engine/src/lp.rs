@@ -234,9 +234,13 @@ struct Holds {
     /// A MIP's integer choices (shares of `SubModel::edges`, used for the indivisible needs'
     /// columns only), fixed: the LP whose duals a MIP plan reports.
     fixed: Option<Vec<f64>>,
-    /// Leximin on a MIP part: the least each sum of the `j + 1` smallest group ratios keeps
-    /// (its optimum less SPEC's 1e-7), one per ordered-sum stage so far.
+    /// Leximin on a MIP part: the least each sum of the `j + 1` smallest ratios of the groups
+    /// in `ordered_groups` keeps (its optimum less SPEC's 1e-7), one per ordered-sum stage so
+    /// far.
     ordered: Vec<f64>,
+    /// The groups (positions in `SubModel::groups`) the ordered sums range over: those still
+    /// open when they began.
+    ordered_groups: Vec<usize>,
 }
 
 impl Holds {
@@ -250,6 +254,7 @@ impl Holds {
             enforced: None,
             fixed: None,
             ordered: Vec::new(),
+            ordered_groups: Vec::new(),
         }
     }
 
@@ -941,7 +946,7 @@ impl SubModel<'_> {
             let t = pb.add_column(objective(k), 0.0..=1.0);
             next_col += 1;
             let mut held = vec![(t, k)];
-            for g in &self.groups {
+            for g in holds.ordered_groups.iter().map(|&g| &self.groups[g]) {
                 let d = pb.add_column(objective(-1.0), 0.0..);
                 next_col += 1;
                 held.push((d, -1.0));
@@ -2842,9 +2847,7 @@ impl Stages<'_, '_> {
     /// open group it lifts above `t` free to rise. On a MIP each solve is a MIP: exact up to
     /// `mip_gap`.
     fn leximin(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
-        if self.sub.is_mip() {
-            return self.leximin_by_ordered_sums(holds);
-        }
+        let mip = self.sub.is_mip();
         while holds.group_floor.iter().any(Option::is_none) {
             let st = self.main_stage(Goal::MaxMinRatio, holds, false)?;
             let t = st.t;
@@ -2855,13 +2858,13 @@ impl Stages<'_, '_> {
                 .filter(|&g| holds.group_floor[g].is_none() && ratios[g] <= t + BLOCKED_TOL)
                 .collect();
             // A non-zero dual on `ratio_g >= t` proves g blocked (complementary slackness: every
-            // optimal plan holds it at t). Without such a proof the groups at the level are
-            // tested until one is found blocked (the next max-min stage's duals take it from
-            // there, see above); a test's plan also proves every open group it lifts above t
-            // free to rise. (A MIP part has no duals, and its groups may rise one at a time
-            // but not together: `leximin_by_ordered_sums`.)
+            // optimal plan holds it at t). Without such a proof (a MIP has no duals to read)
+            // the groups at the level are tested, on an LP until one is found blocked (the
+            // next max-min stage's duals take it from there, see above); a test's plan also
+            // proves every open group it lifts above t free to rise.
             let proven = |g: usize| {
-                st.t_duals
+                !mip && st
+                    .t_duals
                     .get(g)
                     .copied()
                     .flatten()
@@ -2875,7 +2878,7 @@ impl Stages<'_, '_> {
             };
             let mut free = vec![false; ratios.len()];
             for &g in &at_level {
-                if !blocked.is_empty() {
+                if !blocked.is_empty() && !mip {
                     break;
                 }
                 if blocked.contains(&g) || free[g] {
@@ -2890,6 +2893,13 @@ impl Stages<'_, '_> {
                 if !free[g] {
                     blocked.push(g);
                 }
+            }
+            if mip && blocked.is_empty() && t < 1.0 - LEX_TOL {
+                // Every group at the level can rise, but not all of them at once (indivisible
+                // needs: a van for A, or one for B and one for C): fixing those the max-min
+                // plan left at t would pick one plan's answer where leximin compares them all.
+                // The open groups' sorted ratios from here on are the ordered sums'.
+                return self.leximin_by_ordered_sums(holds);
             }
             // A group proven blocked cannot rise above the level: held within LEX_TOL of it
             // from both sides (see `Holds::group_ceiling`); never below its ratio in the
@@ -2915,18 +2925,22 @@ impl Stages<'_, '_> {
         Ok(())
     }
 
-    /// Leximin on a MIP part: maximise the sum of the `k` smallest group ratios for `k = 1,
-    /// 2, ...` in turn, each sum held (within SPEC's 1e-7) by the stages after it (Ogryczak
-    /// and Sliwinski's ordered sums; [`Goal::MaxOrderedSum`]). Lexicographically largest
-    /// sums are the lexicographically largest sorted ratios, whatever the feasible set. The
-    /// LP's progressive filling fixes the groups that cannot rise above the level, which
-    /// indivisible needs can leave undecided: each group can rise alone, not all at once (a
-    /// van for community A or one for B and one for C), and fixing the groups at the level in
-    /// whichever plan came first left (0, 0, 1) where (0, 0.5, 0.5) is leximin's. The last
-    /// sum is every group's, so the ratios' sorted values are fixed for the stages after.
+    /// Leximin of the open groups of a MIP part where iterated max-min cannot go on:
+    /// maximise the sum of their `k` smallest ratios for `k = 1, 2, ...` in turn, each sum
+    /// held (within SPEC's 1e-7) by the stages after it (Ogryczak and Sliwinski's ordered
+    /// sums; [`Goal::MaxOrderedSum`]). Lexicographically largest sums are the
+    /// lexicographically largest sorted ratios, whatever the feasible set. Filling fixes the
+    /// groups that cannot rise above the level, which indivisible needs can leave undecided:
+    /// each group can rise alone, not all at once (a van for community A or one for B and one
+    /// for C), and fixing the groups at the level in whichever plan came first left (0, 0, 1)
+    /// where (0, 0.5, 0.5) is leximin's. The groups fixed before are at levels no open group
+    /// falls below, so the open groups' sorted ratios complete the vector. The last sum is
+    /// every open group's, so the ratios' sorted values are fixed for the stages after.
     fn leximin_by_ordered_sums(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
-        let groups = self.sub.groups.len();
-        for k in 1..=groups {
+        holds.ordered_groups = (0..self.sub.groups.len())
+            .filter(|&g| holds.group_floor[g].is_none())
+            .collect();
+        for k in 1..=holds.ordered_groups.len() {
             // The sum as the model reached it: the plan's ratios, with indivisible shares
             // rounded to whole ones, can be up to HiGHS's integrality tolerance above it.
             let sum = self

@@ -391,9 +391,10 @@ pub struct Solution {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Duals {
-    /// The LP of the stage that sets the main objective: on the exact flow and assignment
-    /// routes the gain of one more unit (the right derivative, one of the LP's optimal
-    /// duals per price), on the LP path HiGHS's duals.
+    /// The LP of the stage that sets the main objective: on the flow and assignment routes
+    /// the gain of one more unit (the right derivative, one of the LP's optimal duals per
+    /// price); on the LP path HiGHS's duals and on the timeline route the flow basis's
+    /// potentials, optimal duals that bound that gain from above.
     Lp,
     /// A MIP plan: the LP of that stage with the integer choices fixed at the optimum.
     FixedMip,
