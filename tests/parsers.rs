@@ -415,12 +415,58 @@ fn objectives_beyond_64_bits_are_printed_exactly() {
 fn parallel_assignment_arcs_count_in_the_instance_sense() {
     let dir = tempfile::tempdir().unwrap();
     let par = bench_file(&dir, "par.asn", "p asn 2 2\nn 1\na 1 2 3\na 1 2 8\n");
-    let objective = |sense: &str| {
+    let line = |sense: &str| {
         let out = solve_stdout(&[par.as_os_str(), "--sense".as_ref(), sense.as_ref()]);
-        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["objective"].clone()
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
     };
-    assert_eq!(objective("min"), 3);
-    assert_eq!(objective("max"), 8);
+    assert_eq!(line("min")["objective"], 3);
+    assert_eq!(line("max")["objective"], 8);
+    // The line says its sense as a GAP instance's summary does (it did not, so a profit of
+    // 8 read as a cost).
+    assert_eq!(line("max")["sense"], "max");
+    assert_eq!(line("min").get("sense"), None);
+}
+
+/// DIMACS assignment asks for a perfect matching: sides of different sizes have none (a
+/// review's files were answered with a partial matching, where the same network as `.min`
+/// is infeasible), and a flow network without a flow is infeasible whatever negative loops it
+/// holds (it was called unbounded).
+#[test]
+fn instances_without_a_feasible_answer_are_infeasible() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = |name: &str, text: &str| {
+        let f = bench_file(&dir, name, text);
+        let out = solve_stdout(&[f.as_os_str()]);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        (
+            v["status"].as_str().unwrap().to_string(),
+            v["reason"].clone(),
+        )
+    };
+    let (s, why) = status("wide.asn", "p asn 3 1\nn 1\nn 2\na 1 3 5\n");
+    assert_eq!(s, "infeasible", "{why}");
+    assert!(
+        why.as_str()
+            .unwrap()
+            .contains("2 left nodes and 1 right nodes"),
+        "{why}"
+    );
+    assert_eq!(
+        status("tall.asn", "p asn 3 1\nn 1\na 1 2 5\n").0,
+        "infeasible"
+    );
+    assert_eq!(
+        status("square.asn", "p asn 2 1\nn 1\na 1 2 5\n").0,
+        "optimal"
+    );
+    let (s, why) = status(
+        "loop.min",
+        "p min 2 1\nn 1 5\na 2 2 0 9223372036854775807 -1\n",
+    );
+    assert_eq!(s, "infeasible", "{why}");
+    assert_eq!(why, "supplies sum to 5, not 0");
+    let stranded = "p min 2 1\nn 1 1\nn 2 -1\na 1 1 0 9223372036854775807 -1\n";
+    assert_eq!(status("stranded.min", stranded).0, "infeasible");
 }
 
 /// Options that do not apply to the input's format were dropped without a word (`--out` that

@@ -37,6 +37,8 @@ fn shown(tok: &[u8]) -> String {
 
 /// Lines of a byte buffer with their 1-based numbers.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    // A byte order mark (an editor's UTF-8 file) is no part of the first line.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     bytes
         .split(|&b| b == b'\n')
         .enumerate()
@@ -486,8 +488,17 @@ mod tests {
         );
         assert_eq!((p.lower.clone(), p.cost.clone()), (vec![0, 1], vec![3, -2]));
         assert_eq!(p.upper, [5, INFINITE]);
-        // CRLF line ends and blank lines are fine.
+        // CRLF line ends and blank lines are fine, and so is a UTF-8 byte order mark (it was
+        // an unknown line type).
         assert_eq!(parse_min(b"p min 1 0\r\n\r\n").unwrap().nodes, 1);
+        assert_eq!(
+            parse_min(b"\xEF\xBB\xBFc made by an editor\np min 2 0\n")
+                .unwrap()
+                .nodes,
+            2
+        );
+        let orlib = parse_orlib_assign_with_sense(b"\xEF\xBB\xBF2\n1 2\n3 4\n", Sense::Min);
+        assert_eq!(orlib.unwrap().rows, 2);
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub struct Tokens<'a> {
 impl<'a> Tokens<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
         Tokens {
-            bytes,
+            // A byte order mark (an editor's UTF-8 file) is no token.
+            bytes: bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
             pos: 0,
             line: 1,
         }

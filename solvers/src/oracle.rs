@@ -123,7 +123,7 @@ pub(crate) fn negative_free_cycle(p: &FlowProblem, cost: &[i64]) -> bool {
 }
 
 /// The truth about `p` by enumeration, for the cost `cost`. A problem both infeasible and
-/// with a negative cycle is reported infeasible (either answer is right for it).
+/// with a negative cycle is infeasible: without a flow there is no objective to be unbounded.
 pub(crate) fn brute_force(p: &FlowProblem, cost: &[i64]) -> Truth {
     let mut best: Option<i128> = None;
     each_flow(p, |x| {

@@ -235,6 +235,10 @@ fn instance_line(
     if let Some(p) = pivots {
         let _ = write!(out, r#","pivots":{p}"#);
     }
+    // As a GAP instance's summary says it: the objective is the profit.
+    if let SenseArg::Max = sense {
+        out.push_str(r#","sense":"max""#);
+    }
     out.push('}');
     out
 }
@@ -333,6 +337,24 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let p = parsed.map_err(|e| anyhow!("{file}: {e}"))?;
             drop(bytes);
             let method = commonsnet_solvers::assignment::method(&p);
+            if format == InputFormat::DimacsAsn && p.rows != p.cols {
+                // DIMACS assignment asks for a perfect matching (as the same network written
+                // as `.min` does): with sides of different sizes there is none. The solver
+                // itself matches every node of the smaller side, as a dense matrix asks.
+                let why = format!(
+                    "a perfect matching pairs every node: {} left nodes and {} right nodes",
+                    p.rows, p.cols
+                );
+                let line = instance_line(
+                    InstanceOutcome::Infeasible(why),
+                    sense,
+                    method.as_str(),
+                    0.0,
+                    None,
+                );
+                print_line(&line)?;
+                return Ok(());
+            }
             let start = Instant::now();
             let result = solve_assignment(&p);
             let ms = start.elapsed().as_secs_f64() * 1e3;
