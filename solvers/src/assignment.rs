@@ -37,9 +37,16 @@ pub enum InvalidAssignment {
     /// A matrix of `rows x cols` cells that no allocation can hold.
     #[error("{rows} x {cols} cells are more than memory can address")]
     TooManyCells { rows: usize, cols: usize },
-    /// Path lengths could leave the range kept free of overflow.
-    #[error("costs too large")]
-    CostsTooLarge,
+    /// Path lengths could leave the range kept free of overflow: `largest` |cost| against
+    /// the `limit` for this many rows.
+    #[error(
+        "costs too large for exact path lengths: the largest |cost| is {largest}, at most {limit} with {rows} rows"
+    )]
+    CostsTooLarge {
+        largest: u64,
+        limit: u64,
+        rows: usize,
+    },
 }
 
 /// An optimal assignment.
@@ -134,8 +141,13 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
         .max()
         .unwrap_or(0);
     // Path lengths stay below (n + 1) * 2 * max; keep them far from overflow.
-    if (max as u128) * 2 * (n as u128 + 2) > (i64::MAX / 4) as u128 {
-        return Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge));
+    let limit = (i64::MAX / 4) as u128 / (2 * (n as u128 + 2));
+    if max as u128 > limit {
+        return Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge {
+            largest: max,
+            limit: limit as u64,
+            rows: n,
+        }));
     }
     match method(p) {
         Method::Lapjv => Ok(lapjv(p)),
@@ -542,9 +554,18 @@ mod tests {
             }))
         );
         let p = AssignmentProblem::dense(2, 2, vec![i64::MAX / 4, 0, 0, 0]);
+        let Err(AssignmentError::Invalid(e @ InvalidAssignment::CostsTooLarge { .. })) =
+            solve_assignment(&p)
+        else {
+            panic!("not refused")
+        };
         assert_eq!(
-            solve_assignment(&p),
-            Err(AssignmentError::Invalid(InvalidAssignment::CostsTooLarge))
+            e.to_string(),
+            format!(
+                "costs too large for exact path lengths: the largest |cost| is {}, at most {} with 2 rows",
+                i64::MAX / 4,
+                (i64::MAX / 4) / 8
+            )
         );
         // Dimensions whose product leaves usize: refused (this was an overflow panic in debug).
         let p = AssignmentProblem::dense(usize::MAX / 2, 3, vec![1]);
