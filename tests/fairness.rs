@@ -283,7 +283,7 @@ impl<'a> Naive<'a> {
             }
             let choice = Naive {
                 s,
-                links: naive_links(s),
+                links: self.links.clone(),
                 groups: self.groups.clone(),
                 y_bound: self.y_bound.clone(),
                 fixed,

@@ -12,6 +12,7 @@ use good_lp::{constraint, Expression};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+#[derive(Clone)]
 pub(crate) struct NaiveLink {
     pub(crate) r: usize,
     pub(crate) n: usize,

@@ -180,14 +180,12 @@ impl SubModel<'_> {
         let scaled = |x: f64| crate::route::scaled(x, exact.quantity);
         // An infeasible flow (a min_fill that cannot hold) goes to the LP, whose elastic
         // diagnosis names the needs; so does anything too large for exact integers.
-        let TransportNetwork {
-            p,
-            value_cost,
-            money_cost,
-            ..
-        } = &mut network;
-        let (sol, stage_cost) = solve_objective(objective, p, value_cost, money_cost)?;
-        let stage_cost = stage_cost.into_owned();
+        let (sol, stage_cost) = solve_objective(
+            objective,
+            &mut network.p,
+            &network.value_cost,
+            &network.money_cost,
+        )?;
 
         let x: Vec<f64> = self
             .edges
