@@ -301,6 +301,12 @@ pub enum Refusal {
     )]
     DimensionAddedUnderDispatch { need: String, dimension: String },
     #[error(
+        "need {need:?} would be indivisible with {served} of it dispatched: an indivisible need \
+         is served whole by one resource, so its open part cannot be planned apart from what \
+         is out; return or release its dispatches first, or keep it divisible"
+    )]
+    IndivisiblePartlyDispatched { need: String, served: f64 },
+    #[error(
         "at {} is before the session clock {}: the clock never goes back",
         crate::timed::hours_text(*at),
         crate::timed::hours_text(*clock)
@@ -372,6 +378,7 @@ impl Refusal {
             Refusal::DimensionAddedUnderDispatch { dimension, .. } => {
                 return Some(format!("need.demand.{dimension}"))
             }
+            Refusal::IndivisiblePartlyDispatched { .. } => "need.indivisible",
             Refusal::OverCapacity { .. } => "resource",
             Refusal::TimedModelTooLarge(_) | Refusal::ModelTooLarge(_) => return None,
         };

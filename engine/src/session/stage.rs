@@ -10,6 +10,13 @@ use crate::model::{snap_time, Quantities};
 use crate::timed::Bookings;
 use std::collections::BTreeSet;
 
+/// An open part below this share of its need is closed: the summary counts a need within it
+/// of whole as served in full (`explain::SERVED_BAND`), and a plan's share falls short of
+/// whole by what the LP's holds allow (0.9999983 of a need at V = 17). A dispatch of such a
+/// share left 1.7e-6 of the need open, which later re-plans served at a whole link's cost
+/// (and one re-plan failed in HiGHS's numerical trouble over it).
+const CLOSED_BELOW: f64 = 1e-4;
+
 impl Session {
     /// Apply a batch of events and re-plan once. All or nothing: an event that cannot be
     /// applied refuses the batch and leaves the session as it was. Returns the outcome and the
@@ -317,14 +324,40 @@ impl Session {
         match kind {
             EventKind::DispatchReleased { need, resource } => self.started_booking(need, resource),
             EventKind::NeedUpdated(n) => {
-                let dimension = self.dimension_added_to_dispatched(n)?;
-                Some(Refusal::DimensionAddedUnderDispatch {
-                    need: n.id.clone(),
-                    dimension,
+                if let Some(dimension) = self.dimension_added_to_dispatched(n) {
+                    return Some(Refusal::DimensionAddedUnderDispatch {
+                        need: n.id.clone(),
+                        dimension,
+                    });
+                }
+                let served = self.dispatched_share(n);
+                (n.indivisible && served > 1e-6 && served < 1.0 - CLOSED_BELOW).then(|| {
+                    Refusal::IndivisiblePartlyDispatched {
+                        need: n.id.clone(),
+                        served,
+                    }
                 })
             }
             _ => None,
         }
+    }
+
+    /// The share of need `n` (as an update would make it) that its dispatches on record
+    /// cover, as [`Session::rescale_dispatched`] and [`Session::reopen`] count it: each
+    /// dispatch's smallest part of a dimension's demand, added up.
+    fn dispatched_share(&self, n: &crate::model::Need) -> f64 {
+        self.dispatches
+            .iter()
+            .filter(|d| d.need == n.id)
+            .map(|d| {
+                n.demand
+                    .iter()
+                    .filter(|(_, &q)| q > 0.0)
+                    .map(|(dim, q)| d.amounts.get(dim).copied().unwrap_or(0.0) / q)
+                    .fold(f64::INFINITY, f64::min)
+                    .clamp(0.0, 1.0)
+            })
+            .sum()
     }
 
     /// A dimension that an update of need `n` gives a demand it did not have while one of
@@ -904,8 +937,8 @@ impl Session {
         self.reopen(ni);
     }
 
-    /// Need `ni`'s open part from its dispatches: what their parts leave of it, snapped to
-    /// 0 and 1 within 1e-6. After a need was lowered below what is out, the parts add up to
+    /// Need `ni`'s open part from its dispatches: what their parts leave of it, closed below
+    /// [`CLOSED_BELOW`] and snapped to 1 within 1e-6. After a need was lowered below what is out, the parts add up to
     /// more than 1; a release then reopens only what is missing (adding the released part
     /// back reopened 0.75 of a need lowered to 4 litres with two 3-litre dispatches out).
     fn reopen(&mut self, ni: usize) {
@@ -917,7 +950,7 @@ impl Session {
             .map(|d| d.fraction)
             .sum();
         let open = 1.0 - served;
-        self.open[ni] = if open < 1e-6 {
+        self.open[ni] = if open < CLOSED_BELOW {
             0.0
         } else if open > 1.0 - 1e-6 {
             1.0
