@@ -1716,6 +1716,67 @@ fn values_too_wide_for_the_solver_are_a_422_naming_them() {
     assert!(span.orders() > commonsnet_engine::solve::RELIABLE_ORDERS);
 }
 
+/// A MIP under leximin whose values span 6.9 orders (dust a session's dispatches left: a need
+/// of 1.8e-6 units beside capacities of 16) failed in HiGHS at its second level, loosened
+/// holds included (MIP stages have no simplex rescues), and `/v1/solve` answered 500. Past
+/// `RELIABLE_ORDERS` (now 6) such a failure is the input's: 422 `values_too_wide`, or a plan
+/// should HiGHS solve it one day; never a 500 for what the client sent.
+#[test]
+fn a_mip_failing_on_values_spanning_seven_orders_is_not_a_500() {
+    let value: serde_json::Value = serde_json::from_str(
+        r#"{"resources": [
+  {"id":"r0","community":"b","kind":"y","capacity":{"meals":16.0,"units":7.0},"cost":2.0},
+  {"id":"r1","community":"c","kind":"x","capacity":{"meals":4.000003600000001,"units":1.8000000006068717e-06},"cost":2.0},
+  {"id":"r2","community":"c","kind":"y","capacity":{"units":3.0},"cost":4.0},
+  {"id":"r3","community":"c","kind":"y","capacity":{"meals":2.0,"units":3.0},"cost":3.0},
+  {"id":"r4","community":"c","kind":"x","capacity":{"meals":10.0,"units":5.0},"cost":4.0},
+  {"id":"r5","community":"b","kind":"x","capacity":{"meals":16.0,"units":8.0},"cost":4.0},
+  {"id":"r6","community":"c","kind":"x","capacity":{"meals":11.999994614101535,"units":0.9999946141015351},"cost":4.0},
+  {"id":"ghost_n3","community":"c","kind":"ghost_n3","capacity":{"ghost":1}},
+  {"id":"ghost_n9","community":"c","kind":"ghost_n9","capacity":{"ghost":1}},
+  {"id":"ghost_n10","community":"b","kind":"ghost_n10","capacity":{"ghost":1}},
+  {"id":"ghost_n11","community":"c","kind":"ghost_n11","capacity":{"ghost":1}},
+  {"id":"ghost_n12","community":"a","kind":"ghost_n12","capacity":{"ghost":1}}
+], "needs": [
+  {"id":"n100","community":"b","kind":"x","demand":{"meals":5.0,"units":4.0},"priority":4.0,"indivisible":true},
+  {"id":"n1","community":"c","kind":"y","demand":{"meals":2.0,"units":2.0},"priority":1.0,"indivisible":true},
+  {"id":"n2","community":"b","kind":"x","demand":{"units":3.0},"priority":3.0,"indivisible":true},
+  {"id":"ghost_n3","community":"c","kind":"ghost_n3","demand":{"ghost":1},"priority":5.0,"min_fill":1},
+  {"id":"n4","community":"c","kind":"y","demand":{"units":3.0},"priority":3.0,"indivisible":true},
+  {"id":"n5","community":"a","kind":"y","demand":{"meals":2.0,"units":3.0},"priority":4.0,"indivisible":true},
+  {"id":"n6","community":"a","kind":"x","demand":{"units":2.0},"priority":5.0},
+  {"id":"n7","community":"a","kind":"x","demand":{"units":3.0},"priority":5.0},
+  {"id":"n8","community":"b","kind":"y","demand":{"units":4.0},"priority":3.0,"indivisible":true},
+  {"id":"ghost_n9","community":"c","kind":"ghost_n9","demand":{"ghost":1},"priority":2.0,"min_fill":1},
+  {"id":"ghost_n10","community":"b","kind":"ghost_n10","demand":{"ghost":1},"priority":3.0,"min_fill":1},
+  {"id":"ghost_n11","community":"c","kind":"ghost_n11","demand":{"ghost":1},"priority":0.9999981999999994,"min_fill":1},
+  {"id":"n11","community":"c","kind":"x","demand":{"meals":3.6000000012137434e-06,"units":1.8000000006068717e-06},"priority":1.8000000006068717e-06},
+  {"id":"ghost_n12","community":"a","kind":"ghost_n12","demand":{"ghost":1},"priority":4.0,"min_fill":1},
+  {"id":"n13","community":"a","kind":"x","demand":{"meals":1.0,"units":1.0},"priority":1.0,"indivisible":true},
+  {"id":"n101","community":"c","kind":"x","demand":{"units":3.0},"priority":3.0,"indivisible":true},
+  {"id":"n102","community":"c","kind":"y","demand":{"meals":2.0,"units":1.0},"priority":2.0,"indivisible":true},
+  {"id":"n103","community":"c","kind":"y","demand":{"meals":6.0,"units":4.0},"priority":1.0,"indivisible":true},
+  {"id":"n104","community":"c","kind":"x","demand":{"units":4.0},"priority":1.0,"indivisible":true},
+  {"id":"n105","community":"c","kind":"x","demand":{"meals":1.0,"units":2.0},"priority":2.0,"indivisible":true}
+], "policy": {"fairness": "leximin"}}"#,
+    )
+    .unwrap();
+    let s = Server::in_temp_dir(&[]);
+    let r = post_json(&s, "/v1/solve", &value, None);
+    let body = r.json();
+    match r.status {
+        200 => assert_eq!(body["summary"]["status"], "optimal", "{body}"),
+        422 => {
+            assert_eq!(body["error"]["code"], "values_too_wide", "{body}");
+            assert_eq!(
+                body["error"]["details"][0]["value"],
+                json!(1.8000000006068717e-06)
+            );
+        }
+        other => panic!("{other}: {body}"),
+    }
+}
+
 /// Event streams are bounded apart from connections (`--max-event-streams`): past the bound a
 /// new stream answers 429 `queue_full` with `Retry-After`, and everything else is still served
 /// (five streams with `--max-connections 5` held every connection, `/healthz` included). A

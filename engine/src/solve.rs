@@ -140,9 +140,11 @@ pub enum SolveError {
 pub const MAX_MIP_COLUMNS: usize = 500_000;
 
 /// How many orders of magnitude one kind of value may span before a solver failure is put
-/// down to it: random scenarios spanning up to 9 all solve (benches/RESULTS.md, "Numerical
-/// trouble"); at 12 and more some fail whatever HiGHS is asked.
-pub const RELIABLE_ORDERS: f64 = 9.0;
+/// down to it. Random LPs spanning up to 9 all solve (benches/RESULTS.md, "Numerical
+/// trouble"; at 12 and more some fail whatever HiGHS is asked), but a MIP under leximin
+/// spanning 6.9 failed with its holds loosened (a MIP stage has no simplex rescues), and a
+/// failure there was a 500 for what the client sent.
+pub const RELIABLE_ORDERS: f64 = 6.0;
 
 /// The kinds of value an LP holds side by side: quantities are its matrix and bounds,
 /// priorities and costs its objectives.
@@ -541,18 +543,26 @@ fn solve_parts(
             // Identical unit items solved as one pool, answered per item (timed.rs).
             Some(pooled) => {
                 let pooled_net = Network::build(&pooled.scenario);
-                let isolate = live.is_some();
-                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start, None, isolate) {
+                let wanted = PartsFor {
+                    lp_starts: None,
+                    isolate: live.is_some(),
+                    prices: true,
+                };
+                match solve_parts_of(&pooled.scenario, &pooled_net, opts, start, wanted) {
                     Ok(sol) => match pooled.unpool(&network, &pooled_net, sol) {
                         Some(sol) => Ok(sol),
-                        None => solve_parts_of(s, &network, opts, start, None, isolate),
+                        None => solve_parts_of(s, &network, opts, start, wanted),
                     },
                     Err(e) => Err(e),
                 }
             }
             None => {
-                let starts = live.and_then(|l| l.starts);
-                solve_parts_of(s, &network, opts, start, starts, live.is_some())
+                let wanted = PartsFor {
+                    lp_starts: live.and_then(|l| l.starts),
+                    isolate: live.is_some(),
+                    prices: true,
+                };
+                solve_parts_of(s, &network, opts, start, wanted)
             }
         };
         let ms = start.elapsed().as_secs_f64() * 1e3;
@@ -613,7 +623,13 @@ fn efficient_plan(
         },
         ..s.clone()
     };
-    let sol = solve_parts_of(&efficient, net, opts, start, None, false).ok()?;
+    // Only its coverage is read: the prices its parts would work out are not wanted.
+    let wanted = PartsFor {
+        lp_starts: None,
+        isolate: false,
+        prices: false,
+    };
+    let sol = solve_parts_of(&efficient, net, opts, start, wanted).ok()?;
     if sol.status != Status::Optimal {
         return None;
     }
@@ -684,7 +700,7 @@ fn part_model<'p>(
     coupled: bool,
     deadline: Option<Instant>,
     opts: &'p SolveOptions,
-    lp_starts: Option<&'p LpStarts>,
+    wanted: PartsFor<'p>,
 ) -> SubModel<'p> {
     // Groups only where their ratios enter the model: `SubModel::route` and the LP
     // stages read an empty list as no fairness rule.
@@ -720,20 +736,33 @@ fn part_model<'p>(
         groups,
         deadline,
         cancel: opts.cancel.as_ref(),
-        lp_starts,
+        lp_starts: wanted.lp_starts,
+        prices: wanted.prices,
         by_need: Default::default(),
     }
 }
 
 /// Split the scenario into parts, solve each on its route (in parallel), merge the answers.
+/// What a solve of a scenario's parts ([`solve_parts_of`]) is for, beside the plan.
+#[derive(Clone, Copy)]
+struct PartsFor<'a> {
+    /// A live session's kept LP bases (`lp/start.rs`).
+    lp_starts: Option<&'a LpStarts>,
+    /// A live session's re-plan: an infeasible part is planned empty and the others keep
+    /// their plans (`merge_optimised`).
+    isolate: bool,
+    /// Shadow prices and marginal values (`SubModel::prices`).
+    prices: bool,
+}
+
 fn solve_parts_of(
     s: &Scenario,
     net: &Network,
     opts: &SolveOptions,
     start: Instant,
-    lp_starts: Option<&LpStarts>,
-    isolate: bool,
+    wanted: PartsFor,
 ) -> Result<Solution, SolveError> {
+    let isolate = wanted.isolate;
     let limit = match (s.policy.time_limit_s, opts.time_limit_s) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -770,7 +799,7 @@ fn solve_parts_of(
     // MIP of 1,000,000 (link, start) columns: 1.7 GB), so a part beyond the bound is refused
     // before it is built.
     for c in parts.iter().filter(|c| c.edges.len() > MAX_MIP_COLUMNS) {
-        if part_model(s, net, c, coupled, deadline, opts, lp_starts).route()
+        if part_model(s, net, c, coupled, deadline, opts, wanted).route()
             == crate::route::Route::Mip
         {
             return Err(SolveError::TooLarge(format!(
@@ -781,8 +810,7 @@ fn solve_parts_of(
             )));
         }
     }
-    let solve_part =
-        |c: &Component| part_model(s, net, c, coupled, deadline, opts, lp_starts).solve();
+    let solve_part = |c: &Component| part_model(s, net, c, coupled, deadline, opts, wanted).solve();
     // Largest parts first, each taken by the next free thread (longest processing time
     // first): rayon's halving split of the list can queue two large parts behind each other
     // on one thread while the other finishes the small ones.
