@@ -2760,6 +2760,9 @@ impl Stages<'_, '_> {
     /// the same stage as an LP with the integer choices fixed at the optimum (SPEC's
     /// `fixed_mip`; none when that LP does not solve).
     fn record_duals(&mut self, st: &Stage, goal: Goal, holds: &Holds) {
+        if !self.sub.prices {
+            return;
+        }
         if !self.sub.is_mip() {
             self.sub.record_duals(st, goal, &mut self.result);
             return;

@@ -298,6 +298,7 @@ mod tests {
                     deadline: None,
                     cancel: None,
                     lp_starts: None,
+                    prices: true,
                     by_need: Default::default(),
                 }
                 .route()

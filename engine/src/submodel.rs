@@ -45,6 +45,10 @@ pub struct SubModel<'a> {
     /// A live session's kept LP bases (`lp/start.rs`): the LP stages start from them and
     /// leave theirs for the next re-plan.
     pub(crate) lp_starts: Option<&'a crate::lp::LpStarts>,
+    /// Whether the answer's shadow prices and marginal values are wanted: the price of
+    /// fairness's efficient plan reads only the plan, so its parts skip the residual
+    /// searches of the exact routes and a MIP's fixed-choice LP (left at 0).
+    pub(crate) prices: bool,
     /// The part's allocation columns by need, once worked out (`SubModel::edges_by_need`).
     pub(crate) by_need: std::sync::OnceLock<Vec<Vec<usize>>>,
 }
@@ -122,6 +126,12 @@ impl SubResult {
 }
 
 impl SubModel<'_> {
+    /// A plan answered without prices ([`SubModel::prices`] off): no shadow price, every
+    /// marginal value 0.
+    pub(crate) fn unpriced(&self, solved_by: SolvedBy, x: Vec<f64>) -> SubResult {
+        SubResult::optimal(solved_by, x, Vec::new(), vec![0.0; self.needs.len()])
+    }
+
     /// Whether some need of the part is indivisible, or divisible with several starts to
     /// choose from (integer columns: a MIP).
     pub(crate) fn is_mip(&self) -> bool {

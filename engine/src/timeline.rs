@@ -130,6 +130,14 @@ impl SubModel<'_> {
             .map(|(&e, &a)| sol.flow[a] as f64 / amount(net.edges[e].need()) as f64)
             .collect();
 
+        if !self.prices {
+            let mut result = self.unpriced(SolvedBy::NetworkSimplex, x);
+            if shape.unit.is_some() {
+                result.mip = true;
+                result.gap = Some(0.0);
+            }
+            return Some(result);
+        }
         if shape.unit.is_some() {
             // Indivisible needs make the part a MIP: SPEC's prices are those of the LP with
             // the integer choices fixed at the plan (`fixed_mip`), as on the MIP route, not

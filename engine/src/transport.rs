@@ -197,6 +197,9 @@ impl SubModel<'_> {
             })
             .collect();
 
+        if !self.prices {
+            return Some(self.unpriced(SolvedBy::NetworkSimplex, x));
+        }
         // Gains of the stage that sets the main objective; the final basis's potentials for
         // that stage's costs make the searches Dijkstra's.
         let pi = sol.basis.as_ref()?.potentials(&stage_cost);
@@ -406,6 +409,9 @@ impl SubModel<'_> {
                 }
             })
             .collect();
+        if !self.prices {
+            return Some(self.unpriced(SolvedBy::Assignment, x));
+        }
         if let Some((shadow, marginal)) = self.assignment_gains(exact, &x) {
             return Some(SubResult::optimal(
                 SolvedBy::Assignment,
