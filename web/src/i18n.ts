@@ -33,6 +33,11 @@ const en = {
   'planner.loaded': 'Loaded: {name} ({needs} needs, {resources} resources)',
   'planner.stale': 'The policy has changed since this plan was solved: solve again for a plan of the policy as it is now.',
   'planner.loadedTables': 'Loaded tables: {names}',
+  'file.notTable': 'name it resources, needs or links (.csv, .parquet or .arrow)',
+  'file.bothTables': 'both a resources and a needs table are needed',
+  'file.notScenario': 'not a scenario (no "needs" and "resources" lists)',
+  'file.policyNotObject': 'policy must be an object',
+  'file.duplicateKey': 'duplicate key {path} (line {line}, column {column}): a key may appear only once in an object',
   'planner.generator': 'Generator',
   'planner.seed': 'Seed',
   'form.seedInvalid': 'The seed must be a whole number from 0 to 18446744073709551615 (a u64), digits only.',
@@ -323,6 +328,11 @@ const sv: Record<Key, string> = {
   'planner.loaded': 'Inläst: {name} ({needs} behov, {resources} resurser)',
   'planner.stale': 'Policyn har ändrats sedan planen löstes: lös igen för en plan efter policyn som den är nu.',
   'planner.loadedTables': 'Inlästa tabeller: {names}',
+  'file.notTable': 'döp den till resources, needs eller links (.csv, .parquet eller .arrow)',
+  'file.bothTables': 'både en resurstabell och en behovstabell behövs',
+  'file.notScenario': 'inget scenario (inga listor "needs" och "resources")',
+  'file.policyNotObject': 'policy måste vara ett objekt',
+  'file.duplicateKey': 'nyckeln {path} finns två gånger (rad {line}, kolumn {column}): en nyckel får bara stå en gång i ett objekt',
   'planner.generator': 'Generator',
   'planner.seed': 'Frö',
   'form.seedInvalid': 'Fröet måste vara ett heltal från 0 till 18446744073709551615 (en u64), bara siffror.',
@@ -601,6 +611,28 @@ export function translate(lang: Lang, key: Key, params: Record<string, string | 
   return text.replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in params ? String(params[name]) : whole,
   );
+}
+
+/** An error of the console's own (a file it cannot read), in the reader's language where it
+ * is shown (`errorText`); its `message` is the English text, after the file's name. */
+export class TextError extends Error {
+  constructor(
+    readonly key: Key,
+    readonly params: Record<string, string | number> = {},
+    readonly prefix = '',
+  ) {
+    super(prefix + translate('en', key, params));
+  }
+
+  /** The text in `lang`. */
+  in(lang: Lang): string {
+    return this.prefix + translate(lang, this.key, this.params);
+  }
+
+  /** The same error about the file `name`. */
+  inFile(name: string): TextError {
+    return new TextError(this.key, this.params, `${name}: ${this.prefix}`);
+  }
 }
 
 /** Numbers as the language writes them (`0,5` in Swedish). */

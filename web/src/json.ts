@@ -1,5 +1,6 @@
 // JSON as the server wrote it: integers beyond what a JS number holds exactly (a run's `seed`
 // is a u64) are kept as their digits, never rounded.
+import { TextError } from './i18n';
 
 /** An integer literal (no fraction, no exponent) a JS number holds exactly. */
 function exact(digits: string): boolean {
@@ -163,9 +164,11 @@ export function parseJsonStrict<T = unknown>(text: string): T {
   const value = JSON.parse(text) as T;
   const repeated = findRepeatedKey(text);
   if (repeated) {
-    throw new Error(
-      `duplicate key ${jsonPath(repeated.path)} (line ${repeated.line}, column ${repeated.column}): a key may appear only once in an object`,
-    );
+    throw new TextError('file.duplicateKey', {
+      path: jsonPath(repeated.path),
+      line: repeated.line,
+      column: repeated.column,
+    });
   }
   return value;
 }

@@ -2,6 +2,7 @@
 // came from, so its downloads are of that plan, whatever the form says since.
 
 import { tablesForm, type Scenario } from './api';
+import { TextError } from './i18n';
 import { parseJsonStrict } from './json';
 import { applyForm, policyObject, type PolicyForm } from './policy';
 import { withoutLinks } from './session';
@@ -49,6 +50,7 @@ function inFile<T>(name: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
+    if (e instanceof TextError) throw e.inFile(name);
     throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
@@ -60,7 +62,7 @@ export function scenarioOfText(text: string, name: string): Scenario {
   return inFile(name, () => {
     const s = parseJsonStrict(text);
     const o = typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Record<string, unknown>) : {};
-    if (!Array.isArray(o.needs) || !Array.isArray(o.resources)) throw new Error('not a scenario (no "needs" and "resources" lists)');
+    if (!Array.isArray(o.needs) || !Array.isArray(o.resources)) throw new TextError('file.notScenario');
     policyObject(o.policy);
     return o as Scenario;
   });

@@ -1,5 +1,6 @@
 // The policy form of the planner: what it edits, read from and written into a scenario's
 // `policy` (SPEC section 2), leaving every field it does not show as it was.
+import { TextError } from './i18n';
 
 export const OBJECTIVES = ['coverage', 'cost', 'weighted', 'proportional', 'deprivation'] as const;
 export const FAIRNESS = ['none', 'maxmin', 'leximin', 'min_share'] as const;
@@ -79,7 +80,7 @@ export function objectivesFor(policy: Record<string, unknown> | undefined): read
  * (spread into an object it would become `{"0": ...}` and solve under another policy). */
 export function policyObject(policy: unknown): Record<string, unknown> | undefined {
   if (policy === undefined || policy === null) return undefined;
-  if (typeof policy !== 'object' || Array.isArray(policy)) throw new Error('policy must be an object');
+  if (typeof policy !== 'object' || Array.isArray(policy)) throw new TextError('file.policyNotObject');
   return policy as Record<string, unknown>;
 }
 

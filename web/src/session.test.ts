@@ -177,6 +177,19 @@ describe('coverage of a session', () => {
     expect(o.ratio).toBeCloseTo((1 + 2 + 0.5 + 0.5) / 5, 12);
     expect(overallCoverage([], new Map())).toEqual({ ratio: 0, served: 0, partly: 0 });
   });
+
+  it('counts a need short of whole by the solver holds as served in full, as the engine does', () => {
+    // The web review's disaster seed: n165 at 0.99994779, served in full in the engine's summary.
+    const needs = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+    const covered = new Map([
+      ['a', 0.99994779],
+      ['b', 0.9998],
+      ['c', 1],
+    ]);
+    const o = overallCoverage(needs, covered);
+    expect(o.served).toBe(2);
+    expect(o.partly).toBe(1);
+  });
 });
 
 describe('a change whose answer is lost', () => {

@@ -3,7 +3,7 @@
 // tables and result), which outlives the planner's component when another view is shown.
 
 import { Api, ApiError, describeDetail, type Entity, type Scenario, type SolveResponse } from './api';
-import { formatNumber, formatPercent, pickLanguage, translate, type Key, type Lang } from './i18n';
+import { formatNumber, formatPercent, pickLanguage, TextError, translate, type Key, type Lang } from './i18n';
 import type { SolveRequest } from './planner';
 import { formOf, type GeneratorName, type PolicyForm } from './policy';
 
@@ -118,6 +118,7 @@ export function errorText(e: unknown): string {
     const details = e.details.slice(0, 8).map(describeDetail);
     return [`${e.message} (${e.status} ${e.code})`, ...details].join('\n');
   }
+  if (e instanceof TextError) return e.in(ui.lang);
   return e instanceof Error ? e.message : String(e);
 }
 

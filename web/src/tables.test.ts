@@ -56,6 +56,11 @@ describe('sortRows and filterRows', () => {
   it('lists columns and shows cells', () => {
     expect(columnsOf(rows)).toEqual(['need', 'share', 'note']);
     expect(showCell(1 / 3)).toBe('0.333');
+    expect(showCell(1 / 3, 'sv')).toBe('0,333');
+    expect(showCell(39.4291, 'sv')).toBe('39,429');
+    expect(showCell(1264.5)).toBe('1264.5');
+    expect(showCell(-0.0004)).toBe('0');
+    expect(showCell(-2.5, 'sv')).toBe('−2,5');
     expect(showCell(null)).toBe('');
     expect(showCell(4)).toBe('4');
   });

@@ -1,6 +1,7 @@
 // Result tables on screen and in downloads: columns, sorting, filtering and CSV.
 
 import type { Row } from './api';
+import type { Lang } from './i18n';
 
 export type Cell = string | number | null | undefined;
 export type SortDir = 'ascending' | 'descending';
@@ -115,10 +116,19 @@ export function positionsOfCsv(text: string): { id: string; lat: number; lon: nu
     .filter((p) => p.id !== '' && Number.isFinite(p.lat) && Number.isFinite(p.lon));
 }
 
-/** A cell for the screen: numbers rounded to 3 decimals, empty for null. */
-export function showCell(v: unknown): string {
+/** A cell for the screen: numbers rounded to 3 decimals with the language's decimal sign
+ * (`0,333` in Swedish) and no grouping (ids and counts read as typed), empty for null. */
+export function showCell(v: unknown, lang: Lang = 'en'): string {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) || !Number.isFinite(v)) return String(v);
+    // Rounded first, so that a value that rounds to 0 shows as 0, not -0.
+    const rounded = Math.round(v * 1000) / 1000 + 0;
+    return new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', {
+      maximumFractionDigits: 3,
+      useGrouping: false,
+    }).format(rounded);
+  }
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
