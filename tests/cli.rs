@@ -469,6 +469,47 @@ fn files_are_written_in_the_format_their_extension_names() {
     run_ok("generate", &[&"urban", &"--out", &json]);
     assert!(json.is_file(), "a scenario file, not a folder");
     assert_eq!(solve_line(&[&json])["status"], "optimal");
+    // Sizes whose memory is out of bounds are refused before anything is made (--k 24 would
+    // have asked ~12 GB, a crisis of 10^8 links ~8 GB).
+    for args in [
+        &["netgen8", "--k", "21"][..],
+        &[
+            "crisis",
+            "--stations",
+            "100",
+            "--incidents",
+            "1000000",
+            "--candidates",
+            "11",
+        ],
+    ] {
+        let out = tmp.path().join("big.min");
+        let output = commonsnet()
+            .arg("instance")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            err.contains("--k must be in 4..=20") || err.contains("10000000 incident links"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    // One table's file name for a scenario of several made a folder of that name.
+    for name in ["foo.csv", "foo.Parquet", "foo.arrow"] {
+        let out = tmp.path().join(name);
+        let (_, err) =
+            refused_in_one_line(commonsnet().args(["generate", "rural", "--out"]).arg(&out));
+        assert!(
+            err.contains("holds one table, and a scenario is several"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
 }
 
 /// `solve --time-limit` caps the solver's time (the CLI had no bound but the policy's): a

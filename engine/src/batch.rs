@@ -125,6 +125,8 @@ pub enum BatchError {
         "unknown policy {0:?}: expected greedy, coverage, cost, maxmin, leximin, proportional, own or min_share=S"
     )]
     UnknownPolicy(String),
+    #[error("min_share={0}: the share is a number in [0, 1]")]
+    MinShareOutOfRange(String),
     /// A policy given to a batch that fails the validator's policy rules.
     #[error(transparent)]
     InvalidPolicy(#[from] crate::InvalidInput),
@@ -268,9 +270,12 @@ impl std::str::FromStr for NamedPolicy {
             "leximin" => NamedPolicy::Leximin,
             "proportional" => NamedPolicy::Proportional,
             "own" => NamedPolicy::Own,
-            other => match other.strip_prefix("min_share=").map(str::parse::<f64>) {
-                Some(Ok(s)) if (0.0..=1.0).contains(&s) => NamedPolicy::MinShare(s),
-                _ => return Err(BatchError::UnknownPolicy(other.to_string())),
+            other => match other.strip_prefix("min_share=") {
+                Some(share) => match share.parse::<f64>() {
+                    Ok(s) if (0.0..=1.0).contains(&s) => NamedPolicy::MinShare(s),
+                    _ => return Err(BatchError::MinShareOutOfRange(share.to_string())),
+                },
+                None => return Err(BatchError::UnknownPolicy(other.to_string())),
             },
         })
     }
@@ -1212,7 +1217,17 @@ mod tests {
         );
         let p = named_policy("min_share=0.5", &base).unwrap();
         assert_eq!(p.fairness, Fairness::MinShare(0.5));
-        for bad in ["min_share=2", "lucky", ""] {
+        for (bad, share) in [
+            ("min_share=2", "2"),
+            ("min_share=nan", "nan"),
+            ("min_share=", ""),
+        ] {
+            assert_eq!(
+                named_policy(bad, &base).unwrap_err().to_string(),
+                format!("min_share={share}: the share is a number in [0, 1]")
+            );
+        }
+        for bad in ["lucky", ""] {
             assert_eq!(
                 named_policy(bad, &base).unwrap_err().to_string(),
                 format!(

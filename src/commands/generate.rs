@@ -1,6 +1,6 @@
 //! `commonsnet generate`: one scenario from a pilot generator, as JSON or a table directory.
 
-use super::{describe, print_line, typed, OutFormat};
+use super::{describe, print_line, typed, ArgError, OutFormat};
 use anyhow::{Context, Result};
 use commonsnet_datasets::generate::{Clock, GenerateError, Generator};
 use commonsnet_datasets::{write_scenario_tables, DatasetError};
@@ -17,7 +17,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
     /// A `.json` file, or a directory that receives the tables and policy.json.
-    #[arg(long)]
+    #[arg(long, value_parser = scenario_out)]
     out: PathBuf,
     /// With SPEC's time model: loans, stays, harvest jobs and shifts with durations on
     /// reusable dimensions (datasets/README.md). Without it, a snapshot as before.
@@ -26,6 +26,22 @@ pub struct GenerateArgs {
     /// Table format when --out is a directory.
     #[arg(long, value_enum, default_value = "arrow")]
     table_format: OutFormat,
+}
+
+/// `--out`: a name ending as one table's file (`.csv`, `.parquet`, `.arrow`) is refused, since
+/// a scenario is several tables: it made a directory of that name holding Arrow tables.
+fn scenario_out(s: &str) -> Result<PathBuf, ArgError> {
+    let path = PathBuf::from(s);
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some(ext @ ("csv" | "parquet" | "arrow")) => Err(ArgError(format!(
+            "--out {s}: a .{ext} file holds one table, and a scenario is several: give a .json \
+             file, or a directory (without an extension) for the tables with --table-format {ext}"
+        ))),
+        _ => Ok(path),
+    }
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
