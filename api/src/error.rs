@@ -161,7 +161,15 @@ impl ErrorBody {
 
     /// The body as a response with its code's status.
     pub(crate) fn into_response_with(self, retry_after: Option<u64>) -> Response {
+        let unauthorized = self.error.code == Code::Unauthorized;
         let mut resp = (self.error.code.status(), axum::Json(self)).into_response();
+        // RFC 9110 section 11.6.1: a 401 names the scheme that would authenticate.
+        if unauthorized {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"commonsnet\""),
+            );
+        }
         if let Some(s) = retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));

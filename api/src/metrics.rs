@@ -104,6 +104,7 @@ pub struct Metrics {
     leases: Family<LeaseLabels, Gauge>,
     lease_losses: Family<LeaseLabels, Counter>,
     solves_called_off: Counter,
+    solves_running: Gauge,
     event_streams_open: Gauge,
 }
 
@@ -172,6 +173,12 @@ impl Default for Metrics {
             "Synchronous solves called off before they answered: their client went away, or the server shut down",
             solves_called_off.clone(),
         );
+        let solves_running = Gauge::default();
+        registry.register(
+            "solves_running",
+            "Synchronous solves (/v1/solve) in the solver now (at most --solve-workers)",
+            solves_running.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -184,6 +191,7 @@ impl Default for Metrics {
             leases,
             lease_losses,
             solves_called_off,
+            solves_running,
             event_streams_open,
         }
     }
@@ -222,6 +230,12 @@ impl Metrics {
     pub fn event_stream_opened(&self) -> OpenStream {
         self.event_streams_open.inc();
         OpenStream(self.event_streams_open.clone())
+    }
+
+    /// One synchronous solve more in the solver, until the guard is dropped.
+    pub fn solve_started(&self) -> OpenStream {
+        self.solves_running.inc();
+        OpenStream(self.solves_running.clone())
     }
 
     pub fn run(&self, status: Status) {
@@ -274,6 +288,7 @@ impl Metrics {
 }
 
 /// Counts one open event stream in `commonsnet_event_streams_open` while it lives.
+/// A gauge's one more, taken back when dropped (an open event stream, a running solve).
 pub struct OpenStream(Gauge);
 
 impl Drop for OpenStream {

@@ -383,6 +383,7 @@ pub(super) async fn solve(
     let metrics = st.metrics.clone();
     let report = blocking(move || {
         let _permit = permit;
+        let _running = metrics.solve_started();
         let solved = commonsnet_engine::solve::try_solve_with(&scenario, &opts);
         // Counted here: the handler of a client that went away is gone.
         if let Err(commonsnet_engine::solve::SolveError::Cancelled) = solved {
