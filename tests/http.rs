@@ -536,6 +536,97 @@ fn tenants_see_only_their_own_jobs() {
     assert_eq!(get(&s, "/metrics", None).status, 200);
 }
 
+/// With two tenants, neither may hold more than half of the live sessions, of the event
+/// streams or of the job queue (`--tenant-share`, 0.5 by default): a security review filled
+/// a server's sessions, streams and queue with one token, and the other tenant got 429 for as
+/// long as they were held. Alice's third session, third stream and second waiting job are
+/// refused naming her share; Bob's are served.
+#[test]
+fn one_tenant_cannot_take_every_session_or_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.txt");
+    std::fs::write(&tokens, format!("alice {ALICE}\nbob {BOB}\n")).unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &[
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--max-sessions",
+            "4",
+            "--max-event-streams",
+            "4",
+            "--max-connections",
+            "16",
+            "--max-queued-jobs",
+            "2",
+            "--job-threads",
+            "1",
+        ],
+    );
+    let scenario = json!({"scenario": {"resources": [
+        {"id": "team1", "kind": "medical", "capacity": {"team_h": 4}}], "needs": []}});
+    let create = |token: &str| post_json(&s, "/v1/sessions", &scenario, Some(token));
+    let mut ids = Vec::new();
+    for token in [ALICE, ALICE, BOB] {
+        let r = create(token);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        ids.push((token, r.json()["id"].as_str().unwrap().to_string()));
+    }
+    let r = create(ALICE);
+    assert_eq!((r.status, r.code().as_str()), (429, "too_many_sessions"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("tenant alice holds 2 live sessions, its share of this server's 4"),
+        "{message}"
+    );
+    assert_eq!(create(BOB).status, 201, "bob has room");
+    // Streams: two of alice's, then her third is refused and bob's is served.
+    // A stream held open, or the status and body of a refusal.
+    let open = |token: &str, id: &str| match ureq::get(&s.url(&format!("/v1/sessions/{id}/stream")))
+        .set("Authorization", &format!("Bearer {token}"))
+        .timeout(Duration::from_secs(30))
+        .call()
+    {
+        Ok(r) => Ok(r),
+        Err(ureq::Error::Status(code, r)) => Err((code, r.into_string().unwrap_or_default())),
+        Err(e) => panic!("stream: {e}"),
+    };
+    let (alice_session, bob_session) = (&ids[0].1, &ids[2].1);
+    let _first = open(ALICE, alice_session).expect("alice's first stream");
+    let _second = open(ALICE, alice_session).expect("alice's second stream");
+    match open(ALICE, alice_session) {
+        Err((429, body)) => {
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["error"]["code"], "queue_full");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("tenant alice has 2 event streams open, its share"),
+                "{message}"
+            );
+        }
+        other => panic!("alice's third stream: {:?}", other.map(|r| r.status())),
+    }
+    let _bob = open(BOB, bob_session).expect("bob's stream");
+    // Jobs: one of the two places in the queue each. Alice's first job runs (the runner takes
+    // one at a time), her second waits, her third is refused; bob's is queued.
+    let big = json!({"generator": {"name": "disaster", "count": 50}, "policies": ["maxmin"],
+        "replicates": 20});
+    let submit = |token: &str| post_json(&s, "/v1/jobs", &big, Some(token));
+    let first = submit(ALICE);
+    assert_eq!(first.status, 202);
+    let first = first.json()["id"].as_str().unwrap().to_string();
+    wait_job(&s, &first, Some(ALICE), 60, |v| v["status"] == "running");
+    assert_eq!(submit(ALICE).status, 202, "alice's second job waits");
+    let r = submit(ALICE);
+    assert_eq!((r.status, r.code().as_str()), (429, "queue_full"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("tenant alice has 1 jobs waiting, its share of this server's 2"),
+        "{message}"
+    );
+    assert_eq!(submit(BOB).status, 202, "bob's job takes the other place");
+}
+
 /// A submission with an `Idempotency-Key` stores one job however often it is retried (also
 /// after a restart); the key with another body is refused, another tenant's key is its own;
 /// `DELETE ?purge=true` deletes a finished job, its runs and its result file and frees its

@@ -18,6 +18,7 @@ pub mod routes;
 pub mod schema;
 mod server;
 pub mod sessions;
+pub mod shares;
 pub mod store;
 
 pub use error::{invalid_input_body, ApiError, Code, InternalError, UserError};
@@ -65,6 +66,10 @@ pub struct Config {
     /// Below `max_connections`, so that streams alone cannot hold every connection (health
     /// checks and events included).
     pub max_event_streams: usize,
+    /// The most of the live sessions, of the event streams and of the queued jobs one tenant
+    /// may hold when the tokens name several tenants (a fraction in (0, 1];
+    /// `shares::per_tenant`).
+    pub tenant_share: f64,
     /// Threads of the job runner.
     pub job_threads: usize,
     /// Live sessions in memory and their idle time.
@@ -98,6 +103,7 @@ impl Config {
             decode_budget_mib: 64,
             max_result_streams: 64,
             max_event_streams: 512,
+            tenant_share: 0.5,
             job_threads: cores,
             sessions: sessions::SessionLimits::default(),
             max_connections: 1024,
@@ -196,6 +202,14 @@ impl Tenants {
         Sha256::digest(token.as_bytes()).into()
     }
 
+    /// How many tenants the tokens name.
+    pub fn count(&self) -> usize {
+        self.by_digest
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+
     pub fn tenant(&self, token: &str) -> Option<&str> {
         self.by_digest.get(&Self::digest(token)).map(String::as_str)
     }
@@ -255,6 +269,11 @@ pub struct AppState {
     pub result_streams: Arc<Semaphore>,
     /// Session event streams open (`Config::max_event_streams`).
     pub event_streams: Arc<Semaphore>,
+    /// Each tenant's event streams open (`Config::tenant_share` of them at most).
+    pub stream_shares: Arc<shares::TenantShare>,
+    /// The most jobs one tenant may have queued (`Config::tenant_share` of
+    /// `max_queued_jobs`; `None` with one tenant).
+    pub queued_per_tenant: Option<i64>,
     /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
     pub solves_waiting: Arc<std::sync::atomic::AtomicUsize>,
     pub sessions: Arc<sessions::SessionHub>,
@@ -411,6 +430,11 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         None if config.addr.ip().is_loopback() => None,
         None => return Err(ServeError::Unauthenticated(config.addr)),
     };
+    let tenant_count = tenants.as_ref().map_or(1, Tenants::count);
+    let mut config = config.clone();
+    config.sessions.max_live_per_tenant =
+        shares::per_tenant(config.sessions.max_live, config.tenant_share, tenant_count);
+    let config = &config;
     let data_err = |source| ServeError::Data {
         path: config.data_dir.clone(),
         source,
@@ -529,6 +553,14 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         decode_budget: DecodeBudget::new(config.decode_budget_mib),
         result_streams: Arc::new(Semaphore::new(config.max_result_streams)),
         event_streams: Arc::new(Semaphore::new(config.max_event_streams)),
+        stream_shares: shares::TenantShare::new(shares::per_tenant(
+            config.max_event_streams,
+            config.tenant_share,
+            tenant_count,
+        )),
+        queued_per_tenant: (tenant_count > 1).then(|| {
+            shares::per_tenant(config.max_queued_jobs, config.tenant_share, tenant_count) as i64
+        }),
         solves_waiting: Arc::default(),
         config: config.clone(),
         store,
@@ -549,7 +581,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
-    server::run(listener, app, &config, signal, &call_off).await;
+    server::run(listener, app, config, signal, &call_off).await;
     tracing::info!("stopping: finishing the runs in flight, unfinished jobs resume at next start");
     queue.begin_shutdown();
     let _ = tokio::task::spawn_blocking(move || {

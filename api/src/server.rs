@@ -24,8 +24,11 @@ use tokio::sync::Semaphore;
 
 /// How long shutdown waits for the requests in flight before it calls their solves off.
 const DRAIN: Duration = Duration::from_secs(5);
-/// How long it then waits for them to answer before it closes their connections.
-const CALLED_OFF: Duration = Duration::from_secs(3);
+/// How long it then waits for them to answer before it closes their connections. A MIP
+/// answers its call-off only once HiGHS reaches a point that checks it: presolve, clique
+/// extraction and the feasibility-jump heuristic do not, and a solve called off in its first
+/// seconds took 3 s and more to answer on a loaded machine (its client got no answer at 3 s).
+const CALLED_OFF: Duration = Duration::from_secs(15);
 
 /// Request heads are read into a buffer of this size at most. It is far above the limits
 /// that `routes::head_limits` answers with a JSON 414 or 431, so those answers, not hyper's

@@ -63,6 +63,9 @@ enum Msg {
 #[derive(Debug, Clone, Copy)]
 pub struct SessionLimits {
     pub max_live: usize,
+    /// The most of them one tenant may hold (`shares::per_tenant`; `max_live` with one
+    /// tenant).
+    pub max_live_per_tenant: usize,
     pub idle: Duration,
     /// Re-plan sessions warm (`serve --warm-sessions`; the engine's `Session::new_warm`):
     /// transportation sessions as one kept min-cost flow (events in milliseconds on large
@@ -88,6 +91,7 @@ impl Default for SessionLimits {
     fn default() -> Self {
         SessionLimits {
             max_live: 256,
+            max_live_per_tenant: 256,
             idle: Duration::from_secs(600),
             warm: false,
             replan_budget: None,
@@ -462,6 +466,26 @@ pub fn plan(report: &Report, session: &Session) -> Plan {
     }
 }
 
+/// The live sessions `tenant` holds.
+fn held_by(live: &HashMap<String, Live>, tenant: &str) -> usize {
+    live.values().filter(|l| l.tenant == tenant).count()
+}
+
+/// The refusal of a session that would take `tenant` past its share of the live sessions.
+fn past_tenant_share(limits: &SessionLimits, tenant: &str) -> ApiError {
+    UserError::new(
+        Code::TooManySessions,
+        format!(
+            "tenant {tenant} holds {} live sessions, its share of this server's {} \
+             (--tenant-share); delete sessions you no longer need, or retry when one has \
+             been idle long enough to be unloaded",
+            limits.max_live_per_tenant, limits.max_live
+        ),
+    )
+    .retry_after(5)
+    .into()
+}
+
 fn too_many(limits: &SessionLimits) -> ApiError {
     UserError::new(
         Code::TooManySessions,
@@ -643,6 +667,18 @@ impl SessionHub {
         self.inner.live().len()
     }
 
+    /// Whether one more live session fits: the server's limit, and `tenant`'s share of it.
+    fn room_for(&self, tenant: &str) -> Result<(), ApiError> {
+        let live = self.inner.live();
+        if live.len() >= self.inner.limits.max_live {
+            return Err(too_many(&self.inner.limits));
+        }
+        if held_by(&live, tenant) >= self.inner.limits.max_live_per_tenant {
+            return Err(past_tenant_share(&self.inner.limits, tenant));
+        }
+        Ok(())
+    }
+
     /// Start an actor for `session` and register it; fails when the thread cannot start.
     fn start(
         &self,
@@ -716,9 +752,7 @@ impl SessionHub {
                 return Ok(Some(held));
             }
         }
-        if self.live_count() >= self.inner.limits.max_live {
-            return Err(too_many(&self.inner.limits));
-        }
+        self.room_for(tenant)?;
         let planned = planned_scenario(scenario, &self.inner.limits);
         let mut session = Session::new_warm(&planned, self.inner.limits.warm)
             .map_err(|e| UserError::unprocessable(e.to_string()))?;
@@ -735,6 +769,8 @@ impl SessionHub {
         let mut live = self.inner.live();
         let started = if live.len() >= self.inner.limits.max_live {
             Err(too_many(&self.inner.limits))
+        } else if held_by(&live, tenant) >= self.inner.limits.max_live_per_tenant {
+            Err(past_tenant_share(&self.inner.limits, tenant))
         } else {
             self.start(&mut live, id, tenant, session, 0, claimed)
         };
@@ -768,9 +804,7 @@ impl SessionHub {
         if owner != tenant {
             return Err(not_found());
         }
-        if self.live_count() >= self.inner.limits.max_live {
-            return Err(too_many(&self.inner.limits));
-        }
+        self.room_for(tenant)?;
         if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
             return Err(moved());
         }

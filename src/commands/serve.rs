@@ -1,8 +1,16 @@
 //! `commonsnet serve`: the HTTP service (SPEC section 4) with its limits from the command line.
 
-use super::seconds;
+use super::{seconds, ArgError};
 use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
+
+/// `--tenant-share`: a fraction in (0, 1].
+fn share(s: &str) -> Result<f64, ArgError> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|x| *x > 0.0 && *x <= 1.0)
+        .ok_or_else(|| ArgError(format!("{s:?} is not a share in (0, 1]")))
+}
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -50,6 +58,11 @@ pub struct ServeArgs {
     /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
+    /// With several tenants in --tokens, the most of the live sessions, of the event streams
+    /// and of the queued jobs one tenant may hold (a fraction in (0, 1]), so that one cannot
+    /// keep the others out.
+    #[arg(long, default_value_t = 0.5, value_parser = share)]
+    tenant_share: f64,
     /// Seconds after which an unused session is unloaded from memory (its next request
     /// rebuilds it from the log).
     #[arg(long, default_value_t = 600)]
@@ -137,6 +150,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None => (args.max_connections / 2).max(1),
     };
     config.decode_budget_mib = args.decode_budget_mib as usize;
+    config.tenant_share = args.tenant_share;
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),

@@ -87,6 +87,7 @@ pub(super) async fn submit_job(
         spec,
         total: total as i64,
         key,
+        tenant_queued_max: st.queued_per_tenant,
     };
     if let Some(store) = st.replicated.clone() {
         return submit_shared(&st, store, job).await;
@@ -120,6 +121,10 @@ pub(super) async fn submit_job(
             st.queue.release();
             Err(queue_full(st.queue.capacity))
         }
+        Ok(Inserted::TenantShareFull) => {
+            st.queue.release();
+            Err(past_tenant_share(&job, st.queue.capacity))
+        }
         Err(e) => {
             st.queue.release();
             Err(e)
@@ -135,6 +140,7 @@ struct Submitted {
     spec: String,
     total: i64,
     key: Option<String>,
+    tenant_queued_max: Option<i64>,
 }
 
 impl Submitted {
@@ -145,8 +151,24 @@ impl Submitted {
             spec: &self.spec,
             total: self.total,
             key: self.key.as_deref(),
+            tenant_queued_max: self.tenant_queued_max,
         }
     }
+}
+
+/// The refusal of a job that would take its tenant past its share of the queue.
+fn past_tenant_share(job: &Submitted, capacity: usize) -> ApiError {
+    UserError::new(
+        Code::QueueFull,
+        format!(
+            "tenant {} has {} jobs waiting, its share of this server's {capacity} \
+             (--tenant-share); retry when one has started",
+            job.tenant,
+            job.tenant_queued_max.unwrap_or_default()
+        ),
+    )
+    .retry_after(5)
+    .into()
 }
 
 /// The answer to a submission whose idempotency key names a stored job: that job, as it is
@@ -206,6 +228,7 @@ async fn submit_shared(
         }
         Inserted::Keyed(held) => keyed_answer(st, &job, held).await,
         Inserted::QueueFull => Err(queue_full(capacity)),
+        Inserted::TenantShareFull => Err(past_tenant_share(&job, capacity)),
     }
 }
 

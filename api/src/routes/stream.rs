@@ -42,7 +42,19 @@ pub(super) async fn session_stream(
         )
         .retry_after(5)
     })?;
-    let open = (permit, st.metrics.event_stream_opened());
+    let share = st.stream_shares.try_take(&tenant).ok_or_else(|| {
+        UserError::new(
+            Code::QueueFull,
+            format!(
+                "tenant {tenant} has {} event streams open, its share of this server's {} \
+                 (--tenant-share); close one or retry later",
+                st.stream_shares.max(),
+                st.config.max_event_streams
+            ),
+        )
+        .retry_after(5)
+    })?;
+    let open = (permit, share, st.metrics.event_stream_opened());
     let last: i64 = match headers.get("last-event-id") {
         None => -1,
         Some(v) => v
@@ -151,9 +163,11 @@ struct StreamState {
     shutdown: watch::Receiver<bool>,
     /// The last item is sent: the stream ends.
     ended: bool,
-    /// Its place among `--max-event-streams` and in the open-streams gauge, for its life.
+    /// Its place among `--max-event-streams`, in its tenant's share of them and in the
+    /// open-streams gauge, for its life.
     _open: (
         tokio::sync::OwnedSemaphorePermit,
+        crate::shares::ShareHeld,
         crate::metrics::OpenStream,
     ),
 }
@@ -335,6 +349,7 @@ mod tests {
             ended: false,
             _open: (
                 permit,
+                crate::shares::TenantShare::new(1).try_take("t").unwrap(),
                 crate::metrics::Metrics::default().event_stream_opened(),
             ),
         };

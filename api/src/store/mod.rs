@@ -246,6 +246,9 @@ pub struct NewJob<'a> {
     pub total: i64,
     /// The `Idempotency-Key` it was submitted with: unique per tenant.
     pub key: Option<&'a str>,
+    /// The most jobs its tenant may have queued (its share of `--max-queued-jobs`), counted
+    /// in the transaction that stores it; `None`: no bound of the tenant's own.
+    pub tenant_queued_max: Option<i64>,
 }
 
 impl<'a> NewJob<'a> {
@@ -257,6 +260,7 @@ impl<'a> NewJob<'a> {
             spec,
             total,
             key: None,
+            tenant_queued_max: None,
         }
     }
 }
@@ -270,6 +274,8 @@ pub enum Inserted {
     /// The store's bound on queued jobs was reached (the bound is kept by the store only
     /// across replicas); nothing was stored.
     QueueFull,
+    /// The tenant has `NewJob::tenant_queued_max` jobs queued already; nothing was stored.
+    TenantShareFull,
 }
 
 /// The job or session an idempotency key was used for.

@@ -679,9 +679,11 @@ impl PgStore {
                     return Ok(Inserted::Keyed(held));
                 }
             }
-            if let Some(max) = max_queued {
+            if max_queued.is_some() || job.tenant_queued_max.is_some() {
                 tx.execute("SELECT pg_advisory_xact_lock(7411000002)", &[])
                     .await?;
+            }
+            if let Some(max) = max_queued {
                 let queued: i64 = tx
                     .query_one(
                         "SELECT COUNT(*) FROM jobs WHERE status = $1",
@@ -691,6 +693,18 @@ impl PgStore {
                     .get(0);
                 if queued >= max {
                     return Ok(Inserted::QueueFull);
+                }
+            }
+            if let Some(max) = job.tenant_queued_max {
+                let queued: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM jobs WHERE status = $1 AND tenant = $2",
+                        &[&JobStatus::Queued, &job.tenant],
+                    )
+                    .await?
+                    .get(0);
+                if queued >= max {
+                    return Ok(Inserted::TenantShareFull);
                 }
             }
             // A submission with the same key committed since the look-up above: it waits for

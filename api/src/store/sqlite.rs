@@ -370,6 +370,16 @@ impl JobStore for SqliteJobs {
                 return Ok(Inserted::Keyed(held));
             }
         }
+        if let Some(max) = job.tenant_queued_max {
+            let queued: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE status = ?1 AND tenant = ?2",
+                params![JobStatus::Queued, job.tenant],
+                |r| r.get(0),
+            )?;
+            if queued >= max {
+                return Ok(Inserted::TenantShareFull);
+            }
+        }
         tx.execute(
             "INSERT INTO jobs (id, tenant, spec, status, total, created_ms, idem_key)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
