@@ -466,6 +466,22 @@ pub fn plan(report: &Report, session: &Session) -> Plan {
     }
 }
 
+/// Whether one more live session of `tenant` fits beside `live`: the server's limit, and the
+/// tenant's share of it.
+fn room_in(
+    live: &HashMap<String, Live>,
+    limits: &SessionLimits,
+    tenant: &str,
+) -> Result<(), ApiError> {
+    if live.len() >= limits.max_live {
+        return Err(too_many(limits));
+    }
+    if held_by(live, tenant) >= limits.max_live_per_tenant {
+        return Err(past_tenant_share(limits, tenant));
+    }
+    Ok(())
+}
+
 /// The live sessions `tenant` holds.
 fn held_by(live: &HashMap<String, Live>, tenant: &str) -> usize {
     live.values().filter(|l| l.tenant == tenant).count()
@@ -669,14 +685,7 @@ impl SessionHub {
 
     /// Whether one more live session fits: the server's limit, and `tenant`'s share of it.
     fn room_for(&self, tenant: &str) -> Result<(), ApiError> {
-        let live = self.inner.live();
-        if live.len() >= self.inner.limits.max_live {
-            return Err(too_many(&self.inner.limits));
-        }
-        if held_by(&live, tenant) >= self.inner.limits.max_live_per_tenant {
-            return Err(past_tenant_share(&self.inner.limits, tenant));
-        }
-        Ok(())
+        room_in(&self.inner.live(), &self.inner.limits, tenant)
     }
 
     /// Start an actor for `session` and register it; fails when the thread cannot start.
@@ -767,13 +776,8 @@ impl SessionHub {
             None => self.inner.log.create(id, tenant, &text)?,
         }
         let mut live = self.inner.live();
-        let started = if live.len() >= self.inner.limits.max_live {
-            Err(too_many(&self.inner.limits))
-        } else if held_by(&live, tenant) >= self.inner.limits.max_live_per_tenant {
-            Err(past_tenant_share(&self.inner.limits, tenant))
-        } else {
-            self.start(&mut live, id, tenant, session, 0, claimed)
-        };
+        let started = room_in(&live, &self.inner.limits, tenant)
+            .and_then(|()| self.start(&mut live, id, tenant, session, 0, claimed));
         drop(live);
         if let Err(e) = started {
             // Nothing half made: the row goes again, so the id never exists without an actor.
@@ -836,6 +840,15 @@ impl SessionHub {
             seq = entry.seq;
         }
         let mut live = self.inner.live();
+        // Again under the lock: sessions created while the log was replayed may have filled
+        // the server or the tenant's share.
+        if let Err(e) = room_in(&live, &self.inner.limits, tenant) {
+            drop(live);
+            if let Err(e) = self.inner.log.release(id) {
+                tracing::warn!(session = %id, error = %e, "cannot release the session's lease");
+            }
+            return Err(e);
+        }
         self.start(&mut live, id, tenant, session, seq, claimed)
     }
 

@@ -742,7 +742,6 @@ fn part_model<'p>(
     }
 }
 
-/// Split the scenario into parts, solve each on its route (in parallel), merge the answers.
 /// What a solve of a scenario's parts ([`solve_parts_of`]) is for, beside the plan.
 #[derive(Clone, Copy)]
 struct PartsFor<'a> {
@@ -755,6 +754,7 @@ struct PartsFor<'a> {
     prices: bool,
 }
 
+/// Split the scenario into parts, solve each on its route (in parallel), merge the answers.
 fn solve_parts_of(
     s: &Scenario,
     net: &Network,

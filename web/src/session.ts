@@ -229,10 +229,11 @@ export function coverage(state: SessionState): Map<string, number> {
   return out;
 }
 
-/** A need counts as served in full from this coverage on (as the map fills its circle): the
- * engine's widest band (`SERVED_BAND` in engine/src/explain.rs). A plan's share falls short of
- * whole by what the solver's holds allow, and the engine's summary counts a need 5e-5 short as
- * served in full; at 1e-6 the map drew it as a ring and the coordinator's count said "partly". */
+/** A need counts as served in full from this coverage on where the engine's own verdict is not
+ * at hand (the coordinator's coverage adds dispatched and planned parts): the widest band the
+ * engine counts with (`SERVED_BAND` in engine/src/explain.rs; a need's own band is the shortfall
+ * the solver's holds allow it, often narrower). A plan's share falls short of whole within its
+ * band, and at 1e-6 the map drew a need 5e-5 short, served in full in the summary, as a ring. */
 export const SERVED = 1 - 1e-4;
 
 /** The whole session's coverage, dispatched and planned parts together (the plan's own summary

@@ -61,6 +61,9 @@ describe('sortRows and filterRows', () => {
     expect(showCell(1264.5)).toBe('1264.5');
     expect(showCell(-0.0004)).toBe('0');
     expect(showCell(-2.5, 'sv')).toBe('−2,5');
+    expect(showCell(-2, 'sv')).toBe('−2');
+    expect(showCell(123456789)).toBe('123456789');
+    expect(filterRows([{ a: 1 / 3 }, { a: 2 }], '0,333', 'sv')).toEqual([{ a: 1 / 3 }]);
     expect(showCell(null)).toBe('');
     expect(showCell(4)).toBe('4');
   });

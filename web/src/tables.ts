@@ -37,13 +37,18 @@ export function sortRows<T extends Record<string, unknown>>(rows: readonly T[], 
   });
 }
 
-/** Rows where any cell contains every word of `query` (case-insensitive). */
-export function filterRows<T extends Record<string, unknown>>(rows: readonly T[], query: string): T[] {
+/** Rows where any cell contains every word of `query` (case-insensitive), as stored or as
+ * `showCell` writes it in `lang` (a Swedish reader types the `0,333` on screen). */
+export function filterRows<T extends Record<string, unknown>>(
+  rows: readonly T[],
+  query: string,
+  lang: Lang = 'en',
+): T[] {
   const words = query.toLowerCase().split(/\s+/).filter((w) => w.length > 0);
   if (words.length === 0) return [...rows];
   return rows.filter((r) => {
     const text = Object.values(r)
-      .map((v) => (v === null || v === undefined ? '' : String(v)))
+      .map((v) => (v === null || v === undefined ? '' : `${String(v)} ${showCell(v, lang)}`))
       .join(' ')
       .toLowerCase();
     return words.every((w) => text.includes(w));
@@ -121,9 +126,9 @@ export function positionsOfCsv(text: string): { id: string; lat: number; lon: nu
 export function showCell(v: unknown, lang: Lang = 'en'): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') {
-    if (Number.isInteger(v) || !Number.isFinite(v)) return String(v);
+    if (!Number.isFinite(v)) return String(v);
     // Rounded first, so that a value that rounds to 0 shows as 0, not -0.
-    const rounded = Math.round(v * 1000) / 1000 + 0;
+    const rounded = Number.isInteger(v) ? v : Math.round(v * 1000) / 1000 + 0;
     return new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', {
       maximumFractionDigits: 3,
       useGrouping: false,

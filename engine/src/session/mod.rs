@@ -303,9 +303,15 @@ pub enum Refusal {
     #[error(
         "need {need:?} would be indivisible with {served} of it dispatched: an indivisible need \
          is served whole by one resource, so its open part cannot be planned apart from what \
-         is out; return or release its dispatches first, or keep it divisible"
+         was dispatched; add what is missing as a need of its own, release dispatches that \
+         have not started, or keep it divisible"
     )]
-    IndivisiblePartlyDispatched { need: String, served: f64 },
+    IndivisiblePartlyDispatched {
+        need: String,
+        served: f64,
+        /// `need.demand` (raised past what is out) or `need.indivisible` (newly set).
+        field: &'static str,
+    },
     #[error(
         "at {} is before the session clock {}: the clock never goes back",
         crate::timed::hours_text(*at),
@@ -378,7 +384,7 @@ impl Refusal {
             Refusal::DimensionAddedUnderDispatch { dimension, .. } => {
                 return Some(format!("need.demand.{dimension}"))
             }
-            Refusal::IndivisiblePartlyDispatched { .. } => "need.indivisible",
+            Refusal::IndivisiblePartlyDispatched { field, .. } => field,
             Refusal::OverCapacity { .. } => "resource",
             Refusal::TimedModelTooLarge(_) | Refusal::ModelTooLarge(_) => return None,
         };

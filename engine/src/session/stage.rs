@@ -10,11 +10,9 @@ use crate::model::{snap_time, Quantities};
 use crate::timed::Bookings;
 use std::collections::BTreeSet;
 
-/// An open part below this share of its need is closed: the summary counts a need within it
-/// of whole as served in full (`explain::SERVED_BAND`), and a plan's share falls short of
-/// whole by what the LP's holds allow (0.9999983 of a need at V = 17). A dispatch of such a
-/// share left 1.7e-6 of the need open, which later re-plans served at a whole link's cost
-/// (and one re-plan failed in HiGHS's numerical trouble over it).
+/// The most a dispatch's plan share may fall short of its need's open part and still close
+/// it ([`Session::hold_band`]): the summary's widest band of a need served in full
+/// (`explain::SERVED_BAND`).
 const CLOSED_BELOW: f64 = 1e-4;
 
 impl Session {
@@ -331,14 +329,39 @@ impl Session {
                     });
                 }
                 let served = self.dispatched_share(n);
+                // The field at fault: the demand of a need that was indivisible already, else
+                // the flag that makes it so.
+                let was_indivisible = self.need(&n.id).is_some_and(|old| old.indivisible);
                 (n.indivisible && served > 1e-6 && served < 1.0 - CLOSED_BELOW).then(|| {
                     Refusal::IndivisiblePartlyDispatched {
                         need: n.id.clone(),
                         served,
+                        field: if was_indivisible {
+                            "need.demand"
+                        } else {
+                            "need.indivisible"
+                        },
                     }
                 })
             }
             _ => None,
+        }
+    }
+
+    /// How far a plan's share of need `ni`'s open part may fall short of whole within the LP's
+    /// holds: the value hold `1e-7 max(1, V)` and a group's floor `1e-7 P_g` (both within
+    /// `P`, the open parts' total priority) over the open part's priority `p`, so `2e-7 max(1,
+    /// P) / p`, at most [`CLOSED_BELOW`]. The exact routes' shares are exact; there a
+    /// shortfall this small is one the summary counts as served in full as well.
+    fn hold_band(&self, ni: usize) -> f64 {
+        let total: f64 = (0..self.needs.len())
+            .map(|i| self.residual_priority(i))
+            .sum();
+        let p = self.residual_priority(ni);
+        if p > 0.0 {
+            (2.002e-7 * total.max(1.0) / p).min(CLOSED_BELOW)
+        } else {
+            0.0
         }
     }
 
@@ -788,10 +811,19 @@ impl Session {
                     }
                     (false, _) => None,
                 };
+                // A share short of whole by no more than the LP's holds allow takes the whole
+                // open part: a plan's 0.9999983 dispatched left 1.7e-6 of the need open, which
+                // later re-plans served at a whole link's cost (one failed in HiGHS's
+                // numerical trouble over it). What it carries is what the plan gave.
+                let fraction = if 1.0 - share <= self.hold_band(ni) {
+                    self.open[ni]
+                } else {
+                    share * self.open[ni]
+                };
                 let dispatch = Dispatch {
                     need: need.clone(),
                     resource: resource.clone(),
-                    fraction: share * self.open[ni],
+                    fraction,
                     amounts,
                     active: true,
                     start_h,
@@ -937,8 +969,8 @@ impl Session {
         self.reopen(ni);
     }
 
-    /// Need `ni`'s open part from its dispatches: what their parts leave of it, closed below
-    /// [`CLOSED_BELOW`] and snapped to 1 within 1e-6. After a need was lowered below what is out, the parts add up to
+    /// Need `ni`'s open part from its dispatches: what their parts leave of it, snapped to
+    /// 0 and 1 within 1e-6. After a need was lowered below what is out, the parts add up to
     /// more than 1; a release then reopens only what is missing (adding the released part
     /// back reopened 0.75 of a need lowered to 4 litres with two 3-litre dispatches out).
     fn reopen(&mut self, ni: usize) {
@@ -950,7 +982,7 @@ impl Session {
             .map(|d| d.fraction)
             .sum();
         let open = 1.0 - served;
-        self.open[ni] = if open < CLOSED_BELOW {
+        self.open[ni] = if open < 1e-6 {
             0.0
         } else if open > 1.0 - 1e-6 {
             1.0
