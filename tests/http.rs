@@ -572,16 +572,14 @@ fn one_tenant_cannot_take_every_session_or_stream() {
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         ids.push((token, r.json()["id"].as_str().unwrap().to_string()));
     }
-    let r = create(ALICE);
-    assert_eq!((r.status, r.code().as_str()), (429, "too_many_sessions"));
-    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
-    assert!(
-        message.contains("tenant alice holds 2 live sessions, its share of this server's 4"),
-        "{message}"
+    create(ALICE).assert_refused(
+        429,
+        "too_many_sessions",
+        "tenant alice holds 2 live sessions, its share of this server's 4",
     );
     assert_eq!(create(BOB).status, 201, "bob has room");
-    // Streams: two of alice's, then her third is refused and bob's is served.
-    // A stream held open, or the status and body of a refusal.
+    // Streams: two of alice's, then her third is refused and bob's is served (a stream held
+    // open, or the status and body of a refusal).
     let open = |token: &str, id: &str| match ureq::get(&s.url(&format!("/v1/sessions/{id}/stream")))
         .set("Authorization", &format!("Bearer {token}"))
         .timeout(Duration::from_secs(30))
@@ -617,12 +615,10 @@ fn one_tenant_cannot_take_every_session_or_stream() {
     let first = first.json()["id"].as_str().unwrap().to_string();
     wait_job(&s, &first, Some(ALICE), 60, |v| v["status"] == "running");
     assert_eq!(submit(ALICE).status, 202, "alice's second job waits");
-    let r = submit(ALICE);
-    assert_eq!((r.status, r.code().as_str()), (429, "queue_full"));
-    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
-    assert!(
-        message.contains("tenant alice has 1 jobs waiting, its share of this server's 2"),
-        "{message}"
+    submit(ALICE).assert_refused(
+        429,
+        "queue_full",
+        "tenant alice has 1 jobs waiting, its share of this server's 2",
     );
     assert_eq!(submit(BOB).status, 202, "bob's job takes the other place");
 }

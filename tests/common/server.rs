@@ -218,6 +218,15 @@ impl Resp {
             .unwrap_or("")
             .to_string()
     }
+    /// Checks a refusal of `status` and `code` whose message says `says`.
+    pub fn assert_refused(&self, status: u16, code: &str, says: &str) {
+        assert_eq!((self.status, self.code().as_str()), (status, code));
+        let message = self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains(says), "{message}");
+    }
     /// Checks a 422 `invalid_input` whose first detail names `table` and `field` and whose
     /// message says `says`.
     pub fn assert_invalid_field(&self, table: &str, field: &str, says: &str) {
