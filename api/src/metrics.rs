@@ -227,15 +227,15 @@ impl Metrics {
     }
 
     /// One event stream more open, until the guard is dropped.
-    pub fn event_stream_opened(&self) -> OpenStream {
+    pub fn event_stream_opened(&self) -> GaugeHeld {
         self.event_streams_open.inc();
-        OpenStream(self.event_streams_open.clone())
+        GaugeHeld(self.event_streams_open.clone())
     }
 
     /// One synchronous solve more in the solver, until the guard is dropped.
-    pub fn solve_started(&self) -> OpenStream {
+    pub fn solve_started(&self) -> GaugeHeld {
         self.solves_running.inc();
-        OpenStream(self.solves_running.clone())
+        GaugeHeld(self.solves_running.clone())
     }
 
     pub fn run(&self, status: Status) {
@@ -289,9 +289,9 @@ impl Metrics {
 
 /// Counts one open event stream in `commonsnet_event_streams_open` while it lives.
 /// A gauge's one more, taken back when dropped (an open event stream, a running solve).
-pub struct OpenStream(Gauge);
+pub struct GaugeHeld(Gauge);
 
-impl Drop for OpenStream {
+impl Drop for GaugeHeld {
     fn drop(&mut self) {
         self.0.dec();
     }

@@ -121,6 +121,18 @@ export function positionsOfCsv(text: string): { id: string; lat: number; lon: nu
     .filter((p) => p.id !== '' && Number.isFinite(p.lat) && Number.isFinite(p.lon));
 }
 
+/** One formatter per language: `showCell` runs for every cell of a table on each render and
+ * each keystroke of its filter. */
+const CELL_FORMATS = new Map<Lang, Intl.NumberFormat>();
+function cellFormat(lang: Lang): Intl.NumberFormat {
+  let f = CELL_FORMATS.get(lang);
+  if (f === undefined) {
+    f = new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', { maximumFractionDigits: 3, useGrouping: false });
+    CELL_FORMATS.set(lang, f);
+  }
+  return f;
+}
+
 /** A cell for the screen: numbers rounded to 3 decimals with the language's decimal sign
  * (`0,333` in Swedish) and no grouping (ids and counts read as typed), empty for null. */
 export function showCell(v: unknown, lang: Lang = 'en'): string {
@@ -129,10 +141,7 @@ export function showCell(v: unknown, lang: Lang = 'en'): string {
     if (!Number.isFinite(v)) return String(v);
     // Rounded first, so that a value that rounds to 0 shows as 0, not -0.
     const rounded = Number.isInteger(v) ? v : Math.round(v * 1000) / 1000 + 0;
-    return new Intl.NumberFormat(lang === 'sv' ? 'sv-SE' : 'en-GB', {
-      maximumFractionDigits: 3,
-      useGrouping: false,
-    }).format(rounded);
+    return cellFormat(lang).format(rounded);
   }
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);

@@ -168,7 +168,7 @@ struct StreamState {
     _open: (
         tokio::sync::OwnedSemaphorePermit,
         crate::shares::ShareHeld,
-        crate::metrics::OpenStream,
+        crate::metrics::GaugeHeld,
     ),
 }
 

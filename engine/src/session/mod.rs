@@ -188,6 +188,17 @@ impl Dispatch {
         (self.need.clone(), self.resource.clone(), start)
     }
 
+    /// The part of a need of `demand` that what it carries covers: the smallest over the
+    /// demand's dimensions, at most 1; `None` when the demand has no positive dimension.
+    pub(super) fn part_of(&self, demand: &Quantities) -> Option<f64> {
+        demand
+            .iter()
+            .filter(|(_, &q)| q > 0.0)
+            .map(|(dim, q)| self.amounts.get(dim).copied().unwrap_or(0.0) / q)
+            .reduce(f64::min)
+            .map(|part| part.clamp(0.0, 1.0))
+    }
+
     /// Whether it uses up its resource's consumable capacity: every dispatch over time
     /// (returned or not), only an active one without time. `recompute_residual` and the
     /// conflicts count the same way.

@@ -366,20 +366,14 @@ impl Session {
     }
 
     /// The share of need `n` (as an update would make it) that its dispatches on record
-    /// cover, as [`Session::rescale_dispatched`] and [`Session::reopen`] count it: each
-    /// dispatch's smallest part of a dimension's demand, added up.
+    /// cover, as [`Session::rescale_dispatched`] and [`Session::reopen`] count it
+    /// ([`Dispatch::part_of`], added up; a dispatch of a demand without a positive dimension
+    /// counts whole).
     fn dispatched_share(&self, n: &crate::model::Need) -> f64 {
         self.dispatches
             .iter()
             .filter(|d| d.need == n.id)
-            .map(|d| {
-                n.demand
-                    .iter()
-                    .filter(|(_, &q)| q > 0.0)
-                    .map(|(dim, q)| d.amounts.get(dim).copied().unwrap_or(0.0) / q)
-                    .fold(f64::INFINITY, f64::min)
-                    .clamp(0.0, 1.0)
-            })
+            .map(|d| d.part_of(&n.demand).unwrap_or(1.0))
             .sum()
     }
 
@@ -815,7 +809,8 @@ impl Session {
                 // open part: a plan's 0.9999983 dispatched left 1.7e-6 of the need open, which
                 // later re-plans served at a whole link's cost (one failed in HiGHS's
                 // numerical trouble over it). What it carries is what the plan gave.
-                let fraction = if 1.0 - share <= self.hold_band(ni) {
+                // (A whole share needs no band: the band's sum over every need is skipped.)
+                let fraction = if share >= 1.0 || 1.0 - share <= self.hold_band(ni) {
                     self.open[ni]
                 } else {
                     share * self.open[ni]
@@ -947,24 +942,15 @@ impl Session {
     /// dimension.
     fn rescale_dispatched(&mut self, ni: usize) {
         let need = &self.needs[ni];
-        if !self.dispatches.iter().any(|d| d.need == need.id) {
-            return;
-        }
-        let dims: Vec<(&String, f64)> = need
-            .demand
-            .iter()
-            .filter(|(_, &q)| q > 0.0)
-            .map(|(d, &q)| (d, q))
-            .collect();
-        if dims.is_empty() {
+        if !self.dispatches.iter().any(|d| d.need == need.id)
+            || !need.demand.values().any(|&q| q > 0.0)
+        {
             return;
         }
         for d in self.dispatches.iter_mut().filter(|d| d.need == need.id) {
-            let part = dims
-                .iter()
-                .map(|(dim, q)| d.amounts.get(*dim).copied().unwrap_or(0.0) / q)
-                .fold(f64::INFINITY, f64::min);
-            d.fraction = part.clamp(0.0, 1.0);
+            if let Some(part) = d.part_of(&need.demand) {
+                d.fraction = part;
+            }
         }
         self.reopen(ni);
     }
