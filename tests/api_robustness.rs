@@ -741,3 +741,59 @@ fn a_csv_part_without_its_name_or_type_is_told_so() {
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// `/healthz` answers 503 while the data directory takes no writes, and 200 again once it
+/// does: SQLite's own check reads, so a full disk was reported healthy while every write
+/// failed (a store review). The probe's file is made unwritable by a folder in its place.
+#[test]
+fn healthz_says_when_the_data_directory_takes_no_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    assert_eq!(get(&s, "/healthz", None).status, 200);
+    let probe = dir.path().join("results").join(".write-probe");
+    std::fs::create_dir(&probe).unwrap();
+    // A probe's answer stands for a second.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = get(&s, "/healthz", None);
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["store_ok"], false);
+    assert_eq!(r.header("retry-after"), Some("5"));
+    std::fs::remove_dir(&probe).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(get(&s, "/healthz", None).status, 200);
+}
+
+/// A done job's Parquet result is served from its stored runs when its file is cut short or
+/// gone (it was streamed damaged, or answered 500): the same rows either way.
+#[test]
+fn a_damaged_or_missing_result_file_is_rebuilt_from_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--job-threads", "1"]);
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"generator": {"name": "urban", "count": 2}, "policies": ["greedy", "coverage"]}),
+        None,
+    );
+    assert_eq!(r.status, 202);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    crate::http::wait_job(&s, &id, None, 120, crate::http::done);
+    let parquet = || {
+        let r = call(
+            "GET",
+            &s.url(&format!("/v1/jobs/{id}/result")),
+            &[("Accept", "application/vnd.apache.parquet")],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let batches = commonsnet_datasets::read_batches_from_bytes(&r.body).unwrap();
+        batches.iter().map(|b| b.num_rows()).sum::<usize>()
+    };
+    assert_eq!(parquet(), 4);
+    let file = dir.path().join("results").join(format!("{id}.parquet"));
+    let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_len(100).unwrap();
+    assert_eq!(parquet(), 4, "a file cut short");
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(parquet(), 4, "no file");
+}

@@ -536,6 +536,64 @@ fn tenants_see_only_their_own_jobs() {
     assert_eq!(get(&s, "/metrics", None).status, 200);
 }
 
+/// Tenants take turns with the job runner (on PostgreSQL, with the runs the workers claim):
+/// bob's one-run job, sent while alice's long job runs, is done while hers is not (it waited
+/// about a turn, not for her whole job), and alice's job, interrupted to give bob his turn,
+/// ends with the rows the same job has when it runs alone.
+#[test]
+fn a_tenants_long_job_gives_its_turn_to_anothers() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.txt");
+    std::fs::write(&tokens, format!("alice {ALICE}\nbob {BOB}\n")).unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &[
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--job-threads",
+            "1",
+            "--job-turn-s",
+            "0.2",
+        ],
+    );
+    let scenario: Value = serde_json::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap();
+    let long = json!({"scenarios": [scenario], "policies": ["coverage"],
+        "replicates": LONG_REPLICATES, "seed": 5, "perturb": {"demand": 0.2}});
+    let submit = |job: &Value, token: &str| {
+        let r = post_json(&s, "/v1/jobs", job, Some(token));
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let rows = |id: &str| {
+        let r = get(&s, &format!("/v1/jobs/{id}/result"), Some(ALICE));
+        assert_eq!(r.status, 200);
+        without_timing(serde_json::from_value(r.json()["rows"].clone()).unwrap())
+    };
+    let alice = submit(&long, ALICE);
+    wait_job(&s, &alice, Some(ALICE), 120, |v| {
+        v["progress"]["done"].as_i64().unwrap_or(0) > 0
+    });
+    let bob = submit(
+        &json!({"scenarios": [scenario], "policies": ["greedy"]}),
+        BOB,
+    );
+    wait_job(&s, &bob, Some(BOB), 120, done);
+    let alice_then = get(&s, &format!("/v1/jobs/{alice}"), Some(ALICE)).json();
+    assert_ne!(
+        alice_then["status"], "done",
+        "bob's job waited for the whole of alice's: {alice_then}"
+    );
+    wait_job(&s, &alice, Some(ALICE), 300, done);
+    let alone = submit(&long, ALICE);
+    wait_job(&s, &alone, Some(ALICE), 300, done);
+    let interrupted = rows(&alice);
+    assert_eq!(interrupted.len(), LONG_REPLICATES);
+    assert_eq!(interrupted, rows(&alone));
+}
+
+/// Runs of alice's long job in `a_tenants_long_job_gives_its_turn_to_anothers`.
+const LONG_REPLICATES: usize = 120;
+
 /// With two tenants, neither may hold more than half of the live sessions, of the event
 /// streams or of the job queue (`--tenant-share`, 0.5 by default): a security review filled
 /// a server's sessions, streams and queue with one token, and the other tenant got 429 for as

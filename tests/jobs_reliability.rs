@@ -6,6 +6,7 @@
 //! Panics are injected with the runner's `COMMONSNET_FAULTS` variable (see `api/src/jobs.rs`).
 
 use crate::common::server::{call, Server};
+use crate::http::without_timing;
 use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
@@ -234,6 +235,28 @@ fn a_run_that_panics_is_an_error_row_and_the_server_keeps_serving() {
     // The next job runs too.
     let id = s.submit(&json!({"generator": {"name": "rural"}, "policies": ["greedy"]}));
     assert_eq!(s.wait_job(&id, 120, ended)["status"], "done");
+}
+
+/// A run the store cannot take (SQLite's answer on a full disk, injected once) does not fail
+/// its job: the job starts no more runs, waits, is taken up again and ends `done` with the
+/// rows of the same job run without the fault (a store review filled the disk: the runner
+/// solved every remaining run it could not store, then the job was failed). SQLite's runner
+/// only: replicas claim runs under leases, and a run not stored is claimed again.
+#[test]
+fn a_run_the_store_cannot_take_pauses_its_job_instead_of_failing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start_with(dir.path(), &["--job-threads", "1"], Some("store_full=3"));
+    let job = json!({"generator": {"name": "urban", "count": 3},
+        "policies": ["greedy", "coverage"]});
+    let id = s.submit(&job);
+    let v = s.wait_job(&id, 120, ended);
+    assert_eq!(v["status"], "done", "{v}");
+    assert_eq!(v["progress"], json!({"done": 6, "total": 6, "errors": 0}));
+    assert_eq!(v["attempts"], 2, "taken up again once: {v}");
+    assert!(s.healthy() && s.alive());
+    let again = s.submit(&job);
+    assert_eq!(s.wait_job(&again, 120, ended)["status"], "done");
+    assert_eq!(without_timing(s.rows(&id)), without_timing(s.rows(&again)));
 }
 
 #[test]

@@ -63,8 +63,9 @@ closed_set! {
         Internal = "internal",
         ShuttingDown = "shutting_down",
         Unavailable = "unavailable",
-        /// 503: the store (PostgreSQL) is out of reach, or a session moved to another
-        /// replica while the request was on its way; retry after `Retry-After`.
+        /// 503: the store is out of reach (PostgreSQL) or cannot be written (a full disk, a
+        /// read-only or failing file system), or a session moved to another replica while
+        /// the request was on its way; retry after `Retry-After`.
         StoreUnavailable = "store_unavailable",
     }
 }
@@ -402,7 +403,8 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = %e, "store unavailable");
                 ErrorBody::new(
                     Code::StoreUnavailable,
-                    "the store is out of reach or the session moved; retry shortly",
+                    "the store is out of reach or cannot be written now (a full disk, a \
+                     read-only or failing file system), or the session moved; retry shortly",
                     vec![],
                 )
                 .into_response_with(Some(2))
@@ -419,6 +421,44 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQLite failing for want of room or of a working, writable file system (a store
+    /// review filled a disk: every write answered 500 `internal`) is a 503 to retry; a
+    /// damaged database stays a 500, our fault.
+    #[test]
+    fn a_full_or_failing_disk_is_a_503_to_retry() {
+        use rusqlite::ffi;
+        let sqlite =
+            |code| StoreError::Sqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None));
+        let io = |kind| StoreError::Io {
+            path: "results".into(),
+            source: std::io::Error::from(kind),
+        };
+        let answered = |e: StoreError| {
+            let r = ApiError::from(e).into_response();
+            (
+                r.status().as_u16(),
+                r.headers().contains_key(header::RETRY_AFTER),
+            )
+        };
+        for code in [
+            ffi::SQLITE_FULL,
+            ffi::SQLITE_IOERR,
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_BUSY,
+            ffi::SQLITE_CANTOPEN,
+        ] {
+            assert_eq!(answered(sqlite(code)), (503, true), "{code}");
+        }
+        for kind in [
+            std::io::ErrorKind::StorageFull,
+            std::io::ErrorKind::ReadOnlyFilesystem,
+        ] {
+            assert_eq!(answered(io(kind)), (503, true), "{kind}");
+        }
+        assert_eq!(answered(sqlite(ffi::SQLITE_CORRUPT)), (500, false));
+        assert_eq!(answered(io(std::io::ErrorKind::NotFound)), (500, false));
+    }
 
     #[test]
     fn every_code_has_its_status_and_one_spelling() {

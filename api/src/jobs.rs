@@ -43,6 +43,7 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 
 /// Largest generator `scale` of a job. Measured on `disaster`: a scale-10 run peaks at ~0.35 GB
@@ -89,6 +90,37 @@ pub enum JobError {
     #[error("internal error: {0}")]
     Panic(String),
 }
+
+impl JobError {
+    /// The store or the result's file system could not be written or reached (a full disk,
+    /// a read-only or failing file system): the job waits and is taken up again, it is not
+    /// failed (what it stored stays; a run not stored is run again).
+    fn is_store_fault(&self) -> bool {
+        match self {
+            JobError::Store(e) | JobError::RecordRun(e) => e.is_unavailable(),
+            JobError::WriteResult(commonsnet_datasets::DatasetError::Io { error, .. }) => {
+                crate::store::is_io_fault(error)
+            }
+            _ => false,
+        }
+    }
+
+    /// What a failed job's status says: the server's paths stay in its log.
+    fn client_message(&self) -> String {
+        match self {
+            JobError::WriteResult(_) => {
+                "cannot write the result table (the server's log says why)".into()
+            }
+            JobError::Store(StoreError::Io { .. }) | JobError::RecordRun(StoreError::Io { .. }) => {
+                "the store failed (the server's log says why)".into()
+            }
+            e => e.to_string(),
+        }
+    }
+}
+
+/// How long a job waits before it is taken up again after a store fault.
+const STORE_FAULT_PAUSE: Duration = Duration::from_secs(5);
 
 /// `422 job_too_large`: the job asks for more than the limit on `field`.
 fn too_large(
@@ -576,6 +608,13 @@ impl ScenarioSource for JobScenarios {
 }
 
 /// The job queue shared by the HTTP handlers and the runner thread.
+///
+/// Tenants take turns: the next job to start is the oldest of the waiting tenant whose last
+/// turn is oldest (a tenant's own jobs keep their order), and a job that has run for `turn`
+/// while another tenant's job waits gives its turn up between two runs (it is checkpointed,
+/// as at a shutdown, and waits behind the others). One tenant's long jobs then delay another's
+/// by about a turn, not by their whole length. With one tenant this is first come, first
+/// served, and no job is ever interrupted.
 pub struct JobQueue {
     state: Mutex<QueueState>,
     wake: Condvar,
@@ -583,24 +622,37 @@ pub struct JobQueue {
     pub shutdown: Arc<AtomicBool>,
     pub runs_done: AtomicU64,
     pub capacity: usize,
+    /// How long a job runs while another tenant's job waits before it gives its turn up.
+    pub turn: Duration,
+}
+
+/// A job waiting to start (or to go on), and whose it is.
+struct Waiting {
+    id: String,
+    tenant: String,
 }
 
 #[derive(Default)]
 struct QueueState {
-    pending: VecDeque<String>,
+    pending: VecDeque<Waiting>,
     /// Slots taken by requests between their capacity check and their commit.
     reserved: usize,
     cancel: HashMap<String, Arc<AtomicBool>>,
+    /// The turn each tenant last started a job in (turns are counted from 1; a tenant that
+    /// never had one counts 0). One entry per tenant of the tokens file, at most.
+    last_turn: HashMap<String, u64>,
+    turns: u64,
 }
 
 impl JobQueue {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, turn: Duration) -> Self {
         JobQueue {
             state: Mutex::new(QueueState::default()),
             wake: Condvar::new(),
             shutdown: Arc::new(AtomicBool::new(false)),
             runs_done: AtomicU64::new(0),
             capacity,
+            turn,
         }
     }
 
@@ -631,23 +683,24 @@ impl JobQueue {
     }
 
     /// Turn a reserved slot into a queued job (stored already).
-    pub fn push_reserved(&self, id: String) {
+    pub fn push_reserved(&self, id: String, tenant: String) {
         let mut st = self.lock();
         st.reserved = st.reserved.saturating_sub(1);
-        self.enqueue(&mut st, id);
+        self.enqueue(&mut st, id, tenant);
     }
 
-    /// Append a job that is already stored (jobs resumed at start-up bypass the bound).
-    pub fn push(&self, id: String) {
+    /// Append a job that is already stored (jobs resumed at start-up bypass the bound, and
+    /// so does a job that gave its turn up).
+    pub fn push(&self, id: String, tenant: String) {
         let mut st = self.lock();
-        self.enqueue(&mut st, id);
+        self.enqueue(&mut st, id, tenant);
     }
 
-    fn enqueue(&self, st: &mut QueueState, id: String) {
+    fn enqueue(&self, st: &mut QueueState, id: String, tenant: String) {
         st.cancel
             .entry(id.clone())
             .or_insert_with(|| Arc::new(AtomicBool::new(false)));
-        st.pending.push_back(id);
+        st.pending.push_back(Waiting { id, tenant });
         self.wake.notify_all();
     }
 
@@ -657,7 +710,29 @@ impl JobQueue {
         if let Some(f) = st.cancel.get(id) {
             f.store(true, Ordering::SeqCst);
         }
-        st.pending.retain(|j| j != id);
+        let waiting = st.pending.len();
+        st.pending.retain(|j| j.id != id);
+        if st.pending.len() < waiting {
+            // It was waiting, so no run of it is under way to read the flag.
+            st.cancel.remove(id);
+        }
+    }
+
+    /// Whether a job of `tenant` that has run since `since` should give its turn up: its
+    /// turn is over and another tenant's job waits.
+    fn turn_over(&self, tenant: &str, since: std::time::Instant) -> bool {
+        since.elapsed() >= self.turn && self.lock().pending.iter().any(|w| w.tenant != tenant)
+    }
+
+    /// Wait `pause`, or less when the server shuts down.
+    fn pause(&self, pause: Duration) {
+        let st = self.lock();
+        if self.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        let _ = self
+            .wake
+            .wait_timeout_while(st, pause, |_| !self.shutdown.load(Ordering::SeqCst));
     }
 
     /// The shutdown flag, for the threads that stop with the runner.
@@ -672,15 +747,25 @@ impl JobQueue {
     }
 
     /// Block until a job is available (or shutdown): the job and its cancel flag.
-    fn next(&self) -> Option<(String, Arc<AtomicBool>)> {
+    fn next(&self) -> Option<(Waiting, Arc<AtomicBool>)> {
         let mut st = self.lock();
         loop {
             if self.shutdown.load(Ordering::SeqCst) {
                 return None;
             }
-            if let Some(id) = st.pending.pop_front() {
-                let flag = st.cancel.entry(id.clone()).or_default().clone();
-                return Some((id, flag));
+            // The first waiting job of the tenant whose last turn is oldest.
+            let next = st
+                .pending
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, w)| (st.last_turn.get(&w.tenant).copied().unwrap_or(0), *i))
+                .map(|(i, _)| i);
+            if let Some(w) = next.and_then(|i| st.pending.remove(i)) {
+                st.turns += 1;
+                let turn = st.turns;
+                st.last_turn.insert(w.tenant.clone(), turn);
+                let flag = st.cancel.entry(w.id.clone()).or_default().clone();
+                return Some((w, flag));
             }
             st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
         }
@@ -700,13 +785,30 @@ pub trait RunObserver: Send + Sync {
 /// variable `COMMONSNET_FAULTS` (comma-separated): `run_panic=I` makes run `I` of every job
 /// panic as it starts, `run_abort=I` makes it abort the process (a server that dies under a
 /// job, at the same place on every start), `job_panic` makes every job panic after it is marked
-/// running (as a resumed job would). Unset in normal operation; the runner logs a warning when
-/// it is set.
+/// running (as a resumed job would), `store_full=I` makes the store refuse run `I`'s row once
+/// per process as SQLite does on a full disk. Unset in normal operation; the runner logs a
+/// warning when it is set.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     pub(crate) run_panic: Option<usize>,
     pub(crate) run_abort: Option<usize>,
     pub(crate) job_panic: bool,
+    pub(crate) store_full: Option<usize>,
+    store_full_done: AtomicBool,
+}
+
+impl Faults {
+    /// The store's answer to run `i`'s row under `store_full`: a full disk, once.
+    fn refused_row(&self, i: usize) -> Option<StoreError> {
+        (self.store_full == Some(i) && !self.store_full_done.swap(true, Ordering::SeqCst)).then(
+            || {
+                StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    Some("injected fault: database or disk is full".into()),
+                ))
+            },
+        )
+    }
 }
 
 impl Faults {
@@ -721,6 +823,7 @@ impl Faults {
             match item.split_once('=') {
                 Some(("run_panic", i)) => f.run_panic = i.trim().parse().ok(),
                 Some(("run_abort", i)) => f.run_abort = i.trim().parse().ok(),
+                Some(("store_full", i)) => f.store_full = i.trim().parse().ok(),
                 None if item == "job_panic" => f.job_panic = true,
                 _ => tracing::warn!(item, "{}: unknown fault ignored", Self::VAR),
             }
@@ -766,11 +869,34 @@ impl JobRunner {
         let Some(pool) = worker_pool(self.threads) else {
             return;
         };
-        while let Some((id, cancel)) = self.queue.next() {
+        // Jobs set aside for a store fault: taking one up again is no crash of the server.
+        let mut paused: std::collections::HashSet<String> = Default::default();
+        while let Some((job, cancel)) = self.queue.next() {
+            let id = job.id.clone();
+            let after_fault = paused.remove(&id);
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                self.run_job(&pool, &faults, &id, &cancel)
+                self.run_job(&pool, &faults, &job, &cancel, after_fault)
             }))
             .unwrap_or_else(|panic| Err(JobError::Panic(panic_message(&*panic))));
+            match &outcome {
+                Ok(JobEnd::TurnOver) => {
+                    // Behind the jobs waiting now; its cancel flag stays.
+                    self.queue.push(job.id, job.tenant);
+                    continue;
+                }
+                Err(e) if e.is_store_fault() && !cancel.load(Ordering::SeqCst) => {
+                    tracing::warn!(job = %id, error = %e, pause_s = STORE_FAULT_PAUSE.as_secs(),
+                        "the store cannot be written: the job waits and is taken up again");
+                    // Shown as `queued` where the store takes the update; else it stays
+                    // `running` until it is taken up again.
+                    let _ = self.store.checkpoint(&id);
+                    self.queue.pause(STORE_FAULT_PAUSE);
+                    paused.insert(job.id.clone());
+                    self.queue.push(job.id, job.tenant);
+                    continue;
+                }
+                _ => {}
+            }
             self.queue.forget(&id);
             if let Err(e) = outcome {
                 tracing::error!(job = %id, error = %e, "job failed");
@@ -778,7 +904,7 @@ impl JobRunner {
                 // cancelled: `finish` only moves unfinished jobs).
                 if let Err(e) = self
                     .store
-                    .finish(&id, JobStatus::Failed, Some(&e.to_string()))
+                    .finish(&id, JobStatus::Failed, Some(&e.client_message()))
                 {
                     tracing::error!(job = %id, error = %e, "cannot mark the job failed");
                 }
@@ -791,19 +917,21 @@ impl JobRunner {
         &self,
         pool: &rayon::ThreadPool,
         faults: &Faults,
-        id: &str,
+        job: &Waiting,
         cancel: &AtomicBool,
-    ) -> Result<(), JobError> {
+        after_fault: bool,
+    ) -> Result<JobEnd, JobError> {
+        let id = job.id.as_str();
         let Some((spec, status)) = self.store.spec(id)? else {
-            return Ok(());
+            return Ok(JobEnd::Ended);
         };
         if !status.is_unfinished() {
-            return Ok(());
+            return Ok(JobEnd::Ended);
         }
-        let Some(crashes) = self.store.mark_running(id)? else {
-            return Ok(());
+        let Some(crashes) = self.store.mark_running(id, after_fault)? else {
+            return Ok(JobEnd::Ended);
         };
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         if crashes >= MAX_CRASHES {
             return Err(JobError::CrashLoop(crashes));
         }
@@ -817,7 +945,22 @@ impl JobRunner {
             .filter(|i| !done.contains(&(*i as u64)))
             .collect();
         tracing::info!(job = %id, total = batch.total(), resumed_from = done.len(), "job started");
-        let stop = || cancel.load(Ordering::SeqCst) || self.queue.shutdown.load(Ordering::SeqCst);
+        let turn_over = AtomicBool::new(false);
+        let recorded = std::sync::atomic::AtomicUsize::new(0);
+        // A run that could not be stored stops the job: the others would not be either.
+        let store_failed = AtomicBool::new(false);
+        let stop = || {
+            if cancel.load(Ordering::SeqCst)
+                || self.queue.shutdown.load(Ordering::SeqCst)
+                || store_failed.load(Ordering::SeqCst)
+            {
+                return true;
+            }
+            if !turn_over.load(Ordering::SeqCst) && self.queue.turn_over(&job.tenant, started) {
+                turn_over.store(true, Ordering::SeqCst);
+            }
+            turn_over.load(Ordering::SeqCst)
+        };
         let store_errors = Mutex::new(Vec::new());
         run_each(pool, todo.len(), &stop, &|k| {
             let i = todo[k];
@@ -829,7 +972,7 @@ impl JobRunner {
                 if faults.run_abort == Some(i) {
                     // Once the server has said where it listens: a test reads that line first.
                     while !crate::LISTENING.load(Ordering::SeqCst) {
-                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        std::thread::sleep(Duration::from_millis(10));
                     }
                     tracing::error!("injected fault: run {i} aborts the server");
                     std::process::abort();
@@ -841,15 +984,23 @@ impl JobRunner {
             if cancel.load(Ordering::SeqCst) {
                 return;
             }
-            match self.store.insert_run(id, &row, run_started, run_finished) {
+            let stored = match faults.refused_row(i) {
+                Some(e) => Err(e),
+                None => self.store.insert_run(id, &row, run_started, run_finished),
+            };
+            match stored {
                 Ok(()) => {
+                    recorded.fetch_add(1, Ordering::SeqCst);
                     self.queue.runs_done.fetch_add(1, Ordering::Relaxed);
                     self.observer.run_finished(&row);
                 }
-                Err(e) => store_errors
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(e),
+                Err(e) => {
+                    store_failed.store(true, Ordering::SeqCst);
+                    store_errors
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e)
+                }
             }
         });
         let store_errors = store_errors.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -858,13 +1009,19 @@ impl JobRunner {
         }
         if cancel.load(Ordering::SeqCst) {
             tracing::info!(job = %id, "job cancelled");
-            return Ok(());
+            return Ok(JobEnd::Ended);
         }
         if self.queue.shutdown.load(Ordering::SeqCst) {
             // Back to `queued`: at the next start this is a resumption, not a crash.
             self.store.checkpoint(id)?;
             tracing::info!(job = %id, "job checkpointed for shutdown; it resumes at the next start");
-            return Ok(());
+            return Ok(JobEnd::Ended);
+        }
+        if turn_over.load(Ordering::SeqCst) && recorded.load(Ordering::SeqCst) < todo.len() {
+            // Back to `queued` as at a shutdown: its next turn resumes it.
+            self.store.checkpoint(id)?;
+            tracing::info!(job = %id, tenant = job.tenant, "job gives its turn to another tenant's");
+            return Ok(JobEnd::TurnOver);
         }
         let rows = self.store.rows(id)?;
         if rows.len() != batch.total() {
@@ -885,16 +1042,62 @@ impl JobRunner {
             // to the file, which would be left for good.
             let _ = std::fs::remove_file(self.store.result_path(id));
             tracing::info!(job = %id, "job cancelled while its result was written");
-            return Ok(());
+            return Ok(JobEnd::Ended);
         }
         tracing::info!(job = %id, ms = started.elapsed().as_millis() as u64, "job done");
-        Ok(())
+        Ok(JobEnd::Ended)
     }
+}
+
+/// How a job's time with the runner ended.
+enum JobEnd {
+    /// Done, cancelled, no longer runnable, or checkpointed for a shutdown.
+    Ended,
+    /// It gave its turn to another tenant's job and waits for its next.
+    TurnOver,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tenants take turns: the next job is the first of the waiting tenant whose last turn is
+    /// oldest, a tenant's own jobs keep their order, and a job's turn is over only once it
+    /// has lasted `turn` and another tenant waits.
+    #[test]
+    fn tenants_take_turns_and_keep_their_own_order() {
+        let queue = JobQueue::new(8, Duration::ZERO);
+        for (id, tenant) in [
+            ("a1", "alice"),
+            ("a2", "alice"),
+            ("a3", "alice"),
+            ("b1", "bob"),
+        ] {
+            queue.push(id.into(), tenant.into());
+        }
+        let next = || queue.next().map(|(w, _)| w.id).unwrap();
+        assert_eq!(next(), "a1");
+        assert_eq!(next(), "b1", "bob never had a turn");
+        assert_eq!(next(), "a2");
+        queue.push("b2".into(), "bob".into());
+        queue.push("c1".into(), "carol".into());
+        assert_eq!(
+            next(),
+            "c1",
+            "carol never had a turn; bob's is older than alice's"
+        );
+        assert_eq!(next(), "b2");
+        assert_eq!(next(), "a3");
+        let now = Instant::now();
+        assert!(!queue.turn_over("alice", now), "nobody waits");
+        queue.push("a4".into(), "alice".into());
+        assert!(!queue.turn_over("alice", now), "only alice's own job waits");
+        queue.push("b3".into(), "bob".into());
+        assert!(queue.turn_over("alice", now));
+        let long = JobQueue::new(8, Duration::from_secs(3600));
+        long.push("b1".into(), "bob".into());
+        assert!(!long.turn_over("alice", now), "alice's turn lasts an hour");
+    }
 
     /// A stored request's provenance without its scenarios is that of the whole request.
     #[test]

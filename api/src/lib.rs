@@ -72,6 +72,9 @@ pub struct Config {
     pub tenant_share: f64,
     /// Threads of the job runner.
     pub job_threads: usize,
+    /// How long a job runs while another tenant's job waits before it gives its turn up
+    /// (`JobQueue`); with replicas, tenants share the runs in flight instead.
+    pub job_turn: Duration,
     /// Live sessions in memory and their idle time.
     pub sessions: sessions::SessionLimits,
     /// Connections served at once; more wait in the listen backlog.
@@ -105,6 +108,7 @@ impl Config {
             max_event_streams: 512,
             tenant_share: 0.5,
             job_threads: cores,
+            job_turn: Duration::from_secs(10),
             sessions: sessions::SessionLimits::default(),
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
@@ -446,7 +450,7 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     // Held until the server has stopped (SQLite only; see below).
     let mut data_lock: Option<std::fs::File> = None;
     let metrics = Arc::new(metrics::Metrics::default());
-    let queue = Arc::new(JobQueue::new(config.max_queued_jobs));
+    let queue = Arc::new(JobQueue::new(config.max_queued_jobs, config.job_turn));
     let observer = Arc::new(MetricsObserver(metrics.clone()));
     // Raised once the job runner has stopped: the heartbeat renews the leases of the runs in
     // flight until then.
@@ -483,8 +487,8 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
             data_lock = Some(lock);
             let store = Arc::new(store::SqliteJobs::open(&config.data_dir).map_err(data_err)?);
             let resumed = store.unfinished().map_err(data_err)?;
-            for id in &resumed {
-                queue.push(id.clone());
+            for (id, tenant) in &resumed {
+                queue.push(id.clone(), tenant.clone());
             }
             if !resumed.is_empty() {
                 tracing::info!(jobs = resumed.len(), "resuming unfinished jobs");

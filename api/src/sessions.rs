@@ -518,7 +518,9 @@ fn too_many(limits: &SessionLimits) -> ApiError {
 /// the lease lost): worth a retry; a batch with `event_id`s is safe to send again.
 fn store_away() -> ApiError {
     InternalError::Unavailable(
-        "the session's store is out of reach, or the session moved; retry".into(),
+        "the session's store is out of reach or cannot be written now (a full disk, a \
+         read-only or failing file system), or the session moved; retry"
+            .into(),
     )
     .into()
 }

@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// Threads for batch jobs (default: all cores).
     #[arg(long)]
     job_threads: Option<usize>,
+    /// Seconds a job runs while another tenant's job waits before it gives its turn up
+    /// (tenants take turns; a tenant's own jobs run in the order they came). With
+    /// --store postgres, tenants share the runs in flight instead.
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    job_turn_s: f64,
     /// Synchronous solves at once (default: all cores).
     #[arg(long)]
     solve_workers: Option<usize>,
@@ -151,6 +156,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     config.decode_budget_mib = args.decode_budget_mib as usize;
     config.tenant_share = args.tenant_share;
+    config.job_turn =
+        std::time::Duration::try_from_secs_f64(args.job_turn_s).unwrap_or(std::time::Duration::MAX);
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
         idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),

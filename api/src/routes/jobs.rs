@@ -109,7 +109,7 @@ pub(super) async fn submit_job(
         .and_then(|r| r.map_err(ApiError::from));
     match stored {
         Ok(Inserted::Stored) => {
-            st.queue.push_reserved(job.id.clone());
+            st.queue.push_reserved(job.id.clone(), job.tenant.clone());
             tracing::info!(job = %job.id, tenant = job.tenant, total, "job accepted");
             Ok(accepted(job.id, total))
         }
@@ -358,6 +358,37 @@ pub(super) async fn cancel_job(
     }
 }
 
+/// A done job's result file, opened before the answer starts, when it is there and whole as
+/// far as its ends show (Parquet's magic `PAR1` at both): else `None`, logged, and the answer
+/// is made from the stored runs as for a cancelled job (a file removed or cut short on disk
+/// was answered 500, or streamed damaged).
+fn intact_parquet(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::io::{Read, Seek, SeekFrom};
+    let opened = std::fs::File::open(path).and_then(|mut f| {
+        let mut head = [0u8; 4];
+        let mut tail = [0u8; 4];
+        let whole = f.metadata()?.len() >= 12
+            && f.read_exact(&mut head).is_ok()
+            && f.seek(SeekFrom::End(-4)).is_ok()
+            && f.read_exact(&mut tail).is_ok()
+            && &head == b"PAR1"
+            && &tail == b"PAR1";
+        f.seek(SeekFrom::Start(0))?;
+        Ok(whole.then_some(f))
+    });
+    match opened {
+        Ok(Some(f)) => Some(f),
+        Ok(None) => {
+            tracing::warn!(path = %path.display(), "job result file damaged; answered from the stored runs");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "job result file unreadable; answered from the stored runs");
+            None
+        }
+    }
+}
+
 /// The result of a finished job, one row per run: Parquet (`Accept:
 /// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default). A cancelled or
 /// failed job answers the runs it finished; the `commonsnet-job-status` header says which.
@@ -412,9 +443,11 @@ pub(super) async fn job_result(
     let status = job.status.to_string();
     // A done job's Parquet file; a cancelled or failed one has none (its rows are paged).
     if wanted == Wanted::Parquet && job.status == JobStatus::Done {
-        if let Some(path) = st.store.result_file(&id) {
-            // Opened before the answer starts: a missing file is an error answer, as before.
-            let mut file = tokio::fs::File::open(path).await?.into_std().await;
+        let file = match st.store.result_file(&id) {
+            Some(path) => blocking(move || intact_parquet(&path)).await?,
+            None => None,
+        };
+        if let Some(mut file) = file {
             let body = streamed_body(id, permit, move |out| {
                 Ok(std::io::copy(&mut file, out).map(drop)?)
             });

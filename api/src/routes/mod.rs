@@ -470,13 +470,13 @@ async fn blocking<T: Send + 'static>(
 
 #[utoipa::path(get, path = "/healthz", security(()),
     responses((status = 200, description = "The service and its store are up", body = Health),
-        (status = 503, description = "The store is out of reach", body = Health)))]
+        (status = 503, description = "The store is out of reach, or its data directory takes no writes (a full disk, a read-only file system)", body = Health)))]
 async fn healthz(State(st): St) -> Response {
     let store = st.store.clone();
     let store_ok = match blocking(move || store.check()).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: store out of reach");
+            tracing::warn!(error = %e, "health check: the store cannot be reached or written");
             false
         }
         Err(_) => false,

@@ -53,9 +53,10 @@ pub struct JobInfo {
     pub elapsed_ms: Option<i64>,
     /// Sum of the solver times of the runs done so far.
     pub solve_ms_total: f64,
-    /// How many times a process took the job up: above 1 after a restart of the server and,
-    /// across replicas (`serve --store postgres://...`), when several replicas ran its runs
-    /// (each replica that ran one counts once per start).
+    /// How many times a process took the job up: above 1 after a restart of the server, a
+    /// turn given to another tenant's job or a pause while the store could not be written,
+    /// and, across replicas (`serve --store postgres://...`), when several replicas ran its
+    /// runs (each replica that ran one counts once per start).
     pub attempts: i64,
     /// The most runs that were executing at one moment, from the runs' stored start and
     /// finish times (at most the server's `--job-threads`); set when the job ends.
@@ -157,9 +158,40 @@ impl StoreError {
                         .is_some_and(|c| is_connection_class(c) || is_contention(c))
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
+            StoreError::Sqlite(e) => is_storage_fault(e),
+            StoreError::Io { source, .. } => is_io_fault(source),
             _ => false,
         }
     }
+}
+
+/// SQLite could not read or write its files now (a full disk, a read-only or failing file
+/// system, a lock held too long): the machine's, not the request's, and what was being
+/// written was not (SQLite rolls the transaction back).
+fn is_storage_fault(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    e.sqlite_error_code().is_some_and(|c| {
+        matches!(
+            c,
+            C::DiskFull
+                | C::SystemIoFailure
+                | C::ReadOnly
+                | C::CannotOpen
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::FileLockingProtocolFailed
+        )
+    })
+}
+
+/// A file of the store could not be written for want of room, of a writable file system or
+/// of a working disk.
+pub(crate) fn is_io_fault(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::ReadOnlyFilesystem | K::QuotaExceeded
+    ) || e.raw_os_error() == Some(5) // EIO
 }
 
 /// tokio-postgres says only "db error" for an error the server reported: its message and

@@ -110,6 +110,9 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE sessions ADD COLUMN idem_key TEXT;
     CREATE UNIQUE INDEX sessions_by_key ON sessions (tenant, idem_key) WHERE idem_key IS NOT NULL;",
+    // 7: when each tenant last had a run claimed (`claim_run`'s turns), one row per tenant.
+    "
+    CREATE TABLE tenant_claims (tenant TEXT PRIMARY KEY, claimed_us BIGINT NOT NULL);",
 ];
 
 /// How long a request waits for a row another transaction holds before it is answered 503
@@ -459,8 +462,8 @@ impl PgStore {
         })
     }
 
-    /// Claim the next run to do: the oldest unfinished job's first run that nobody holds or
-    /// whose lease expired, other than the runs this replica is running (`in_flight`, as
+    /// Claim the next run to do: the first run that nobody holds or whose lease expired of
+    /// the oldest unfinished job of the tenant with the fewest runs in flight, other than the runs this replica is running (`in_flight`, as
     /// `(job, index)`: its lease on one of them may have lapsed, but the run goes on here).
     /// `None` when there is nothing to claim now.
     ///
@@ -473,12 +476,26 @@ impl PgStore {
     pub fn claim_run(&self, in_flight: &[(String, i64)]) -> Result<Option<ClaimedRun>, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
-            // Job by job, oldest first, each job's lowest free run through the `(job, idx)`
-            // key: one query over every pending run of every job sorted them all (1.2 s a
-            // claim at 20 jobs of 100,000 runs, run by every worker after every run).
+            // Job by job, each job's lowest free run through the `(job, idx)` key: one query
+            // over every pending run of every job sorted them all (1.2 s a claim at 20 jobs
+            // of 100,000 runs, run by every worker after every run). Tenants take turns: jobs
+            // of the tenant with the fewest runs in flight first, then of the one whose last
+            // claim is oldest, then oldest first (a tenant's own jobs keep their order). The
+            // leases held (through `run_leases_by_replica`) are the runs in flight, a few per
+            // worker.
             let jobs = client
                 .query(
-                    "SELECT id FROM jobs WHERE status IN ($1, $2) ORDER BY created_ms, id",
+                    &format!(
+                        "SELECT j.id FROM jobs j
+                         LEFT JOIN (SELECT k.tenant, COUNT(*) AS n FROM run_leases l
+                                    JOIN jobs k ON k.id = l.job
+                                    WHERE l.replica IS NOT NULL AND l.lease_until >= {DB_NOW}
+                                    GROUP BY k.tenant) held ON held.tenant = j.tenant
+                         LEFT JOIN tenant_claims t ON t.tenant = j.tenant
+                         WHERE j.status IN ($1, $2)
+                         ORDER BY COALESCE(held.n, 0), COALESCE(t.claimed_us, 0),
+                                  j.created_ms, j.id"
+                    ),
                     &[&JobStatus::Queued, &JobStatus::Running],
                 )
                 .await?;
@@ -522,6 +539,22 @@ impl PgStore {
                     )
                     .await?;
                 if let Some(r) = row {
+                    // The tenant's turn, for the order of the next claims: outside the
+                    // claim's statement, and a failure only delays a turn (the run is
+                    // claimed and must be run).
+                    if let Err(e) = client
+                        .execute(
+                            &format!(
+                                "INSERT INTO tenant_claims (tenant, claimed_us)
+                                 SELECT tenant, {DB_NOW_US} FROM jobs WHERE id = $1
+                                 ON CONFLICT (tenant) DO UPDATE SET claimed_us = EXCLUDED.claimed_us"
+                            ),
+                            &[&job],
+                        )
+                        .await
+                    {
+                        tracing::warn!(job, error = %e, "cannot note the tenant's turn");
+                    }
                     return Ok(Some(ClaimedRun {
                         job: r.get(0),
                         index: r.get::<_, i64>(1) as u64,

@@ -159,7 +159,17 @@ fn job_row(r: &rusqlite::Row) -> rusqlite::Result<(String, JobInfo)> {
 pub struct SqliteJobs {
     conn: Mutex<Connection>,
     results_dir: PathBuf,
+    /// The last probe of the data directory's room for writes (`probe_writes`): when, and
+    /// what failed.
+    probed: Mutex<Option<(std::time::Instant, Option<std::io::Error>)>>,
 }
+
+/// Bytes the health check writes (and removes) to see that the data directory takes writes:
+/// a disk with less room left than this cannot store much of a session's log or a job's runs.
+const PROBE_BYTES: usize = 64 << 10;
+
+/// How long a probe's answer stands: `/healthz` needs no token, and each probe syncs a file.
+const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl SqliteJobs {
     /// Open (or create) the store under `data_dir`.
@@ -173,7 +183,34 @@ impl SqliteJobs {
         Ok(SqliteJobs {
             conn: Mutex::new(conn),
             results_dir,
+            probed: Mutex::new(None),
         })
+    }
+
+    /// Whether the data directory takes a write of [`PROBE_BYTES`] now (written, synced and
+    /// removed): SQLite's own check reads, and a full disk or a file system remounted
+    /// read-only fails writes only. At most one probe per [`PROBE_FOR`].
+    fn probe_writes(&self) -> Result<(), StoreError> {
+        let mut probed = self.probed.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = probed
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < PROBE_FOR);
+        if !fresh {
+            let path = self.results_dir.join(".write-probe");
+            let wrote = std::fs::File::create(&path).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &[0u8; PROBE_BYTES])?;
+                f.sync_all()
+            });
+            let _ = std::fs::remove_file(&path);
+            *probed = Some((std::time::Instant::now(), wrote.err()));
+        }
+        match probed.as_ref().and_then(|(_, e)| e.as_ref()) {
+            None => Ok(()),
+            Some(e) => Err(StoreError::Io {
+                path: self.results_dir.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -194,13 +231,16 @@ impl SqliteJobs {
             .optional()?)
     }
 
-    /// Jobs to resume after a restart, oldest first.
-    pub fn unfinished(&self) -> Result<Vec<String>, StoreError> {
+    /// Jobs to resume after a restart, oldest first: `(id, tenant)`.
+    pub fn unfinished(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn();
-        let mut st =
-            conn.prepare("SELECT id FROM jobs WHERE status IN (?1, ?2) ORDER BY created_ms, id")?;
+        let mut st = conn.prepare(
+            "SELECT id, tenant FROM jobs WHERE status IN (?1, ?2) ORDER BY created_ms, id",
+        )?;
         let ids = st
-            .query_map(params![JobStatus::Queued, JobStatus::Running], |r| r.get(0))?
+            .query_map(params![JobStatus::Queued, JobStatus::Running], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(ids)
     }
@@ -211,19 +251,28 @@ impl SqliteJobs {
     /// a server that did not stop cleanly). A death after progress starts the count again:
     /// a long job outlasts restarts that kill it mid-run (a container's 10 s stop), and a job
     /// that kills the server on every start still fails, as its runs run out.
-    pub fn mark_running(&self, id: &str) -> Result<Option<i64>, StoreError> {
+    ///
+    /// `after_fault`: this process set the job aside when the store could not be written, so
+    /// a job still `running` (the store took no checkpoint either) is no crash.
+    pub fn mark_running(&self, id: &str, after_fault: bool) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn()
             .query_row(
                 "UPDATE jobs SET status = ?4, started_ms = COALESCE(started_ms, ?2),
                      attempts = attempts + 1,
                      crashes = CASE WHEN done > done_at_start THEN 0
-                                    WHEN status <> ?4 THEN crashes
+                                    WHEN status <> ?4 OR ?5 THEN crashes
                                     ELSE crashes + 1 END,
                      done_at_start = done
                  WHERE id = ?1 AND status IN (?3, ?4)
                  RETURNING crashes",
-                params![id, now_ms(), JobStatus::Queued, JobStatus::Running],
+                params![
+                    id,
+                    now_ms(),
+                    JobStatus::Queued,
+                    JobStatus::Running,
+                    after_fault
+                ],
                 |r| r.get(0),
             )
             .optional()?)
@@ -526,7 +575,7 @@ impl JobStore for SqliteJobs {
 
     fn check(&self) -> Result<(), StoreError> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
-        Ok(())
+        self.probe_writes()
     }
 
     fn queued_count(&self) -> Result<i64, StoreError> {
@@ -769,9 +818,12 @@ mod tests {
             (job.progress.done, job.progress.errors, job.solve_ms_total),
             (2, 1, 3.0)
         );
-        assert_eq!(store.unfinished().unwrap(), ["j1"]);
         assert_eq!(
-            store.mark_running("j1").unwrap(),
+            store.unfinished().unwrap(),
+            [("j1".to_string(), "t".to_string())]
+        );
+        assert_eq!(
+            store.mark_running("j1", false).unwrap(),
             Some(1),
             "it died running"
         );
