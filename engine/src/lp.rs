@@ -314,9 +314,14 @@ const FIRST_TANGENTS: [f64; 16] = [
 /// The proportional objective's outer approximation stops when its bound is within this of
 /// the plan's true objective, relative to `max(1, |objective|)`.
 const PROPORTIONAL_GAP: f64 = 1e-5;
-/// The smallest tangent point of `ln`: below, the cut's coefficients (`1/a`) would make the
-/// LP ill-conditioned; a group ratio at or below it counts as not served.
+/// The smallest tangent point of `ln` relative to the group's largest ratio (1 until that is
+/// known): below, the cut's coefficients (`1/a`) would make the LP ill-conditioned; a group
+/// ratio at or below it counts as not served in that plan.
 const MIN_TANGENT: f64 = 1e-6;
+/// A group whose largest ratio, alone, is at or below this is served by no plan: left out
+/// of the proportional sum. A group that can reach 1e-7 (a demand in millilitres against
+/// capacities in litres) is in the sum, its tangents taken relative to that largest ratio.
+const SERVED_AT_ALL: f64 = 1e-9;
 /// The most outer-approximation rounds of a proportional solve.
 const MAX_PROPORTIONAL_ROUNDS: usize = 500;
 
@@ -2957,41 +2962,54 @@ impl Stages<'_, '_> {
     /// Proportional fairness by outer approximation (Kelley's cutting planes): maximise
     /// `sum_g W_g phi_g` with `phi_g` under tangents of `ln(ratio_g)`, add the tangent at each
     /// group's new ratio, until the bound is within [`PROPORTIONAL_GAP`] of the plan's true
-    /// objective. A group at ratio 0 is checked once with its own largest ratio: if no plan
-    /// can serve it, it is left out of the sum; if some plan can, a steeper tangent (at a
-    /// tenth of the smallest so far) is added each round until the group is served, or left
-    /// out once the tangent at [`MIN_TANGENT`] has not served it (indivisible needs that
-    /// keep groups from being served together). Every
-    /// round's plan is feasible and is kept as the answer so far (a time limit keeps it).
+    /// objective. A group at ratio 0 (at most [`MIN_TANGENT`] of its largest) is checked once
+    /// with its own largest ratio: if no plan can serve it (above [`SERVED_AT_ALL`]), it is
+    /// left out of the sum; if some plan can, a tangent at that largest ratio and then
+    /// steeper ones (at a tenth of the smallest so far) are added each round until the group
+    /// is served, or it is left out once the tangent at [`MIN_TANGENT`] of its largest ratio
+    /// has not served it (indivisible needs that keep groups from being served together).
+    /// Every round's plan is feasible and is kept as the answer so far (a time limit keeps
+    /// it).
     fn proportional(&mut self, holds: &mut Holds) -> Result<(), Stopped> {
         let sub = self.sub;
         let weights: Vec<f64> = sub.groups.iter().map(|g| g.total_priority).collect();
         let groups = weights.len();
         holds.tangents = vec![FIRST_TANGENTS.to_vec(); groups];
         let mut servable = vec![None::<bool>; groups];
+        // A ratio at or below a group's floor is not served in that plan.
+        let mut floor = vec![MIN_TANGENT; groups];
         for _ in 0..MAX_PROPORTIONAL_ROUNDS {
             let st = self.proportional_round(holds)?;
             self.result.x = st.x.clone();
             let ratios = sub.group_ratios(&st.x);
             let mut cut = false;
             for g in 0..groups {
-                if holds.tangents[g].is_empty() || ratios[g] > MIN_TANGENT {
+                if holds.tangents[g].is_empty() || ratios[g] > floor[g] {
                     continue;
                 }
+                let smallest = holds.tangents[g].iter().copied().fold(1.0, f64::min);
                 if servable[g].is_none() {
                     let best = self.check_stage(Goal::MaxGroupRatio(g), holds)?;
-                    servable[g] = Some(sub.group_ratios(&best.x)[g] > MIN_TANGENT);
+                    let best = sub.group_ratios(&best.x)[g];
+                    servable[g] = Some(best > SERVED_AT_ALL);
+                    if best > SERVED_AT_ALL {
+                        floor[g] = MIN_TANGENT * best.min(1.0);
+                        if best < smallest {
+                            holds.tangents[g].push(best);
+                            cut = true;
+                            continue;
+                        }
+                    }
                 }
-                let smallest = holds.tangents[g].iter().copied().fold(1.0, f64::min);
                 // Served by some plan alone, yet not in this one under the steepest tangent:
                 // indivisible needs keep it from being served together with the groups that
                 // are (each group of two can be served, not both at once), and every plan's
                 // sum is -inf. It is left out too, and named, rather than cut for ever (the
                 // rounds used to run out and answer `time_limit` with no time limit set).
-                if servable[g] == Some(false) || smallest <= MIN_TANGENT {
+                if servable[g] == Some(false) || smallest <= floor[g] {
                     holds.tangents[g].clear();
                 } else {
-                    holds.tangents[g].push((smallest / 10.0).max(MIN_TANGENT));
+                    holds.tangents[g].push((smallest / 10.0).max(floor[g]));
                 }
                 cut = true;
             }
