@@ -105,21 +105,58 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+        Err(e) => fail(one_line(&e)),
     }
 }
 
 /// Every failure: one line on stderr, exit code 2.
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     use std::io::Write;
-    let msg = format!("{e:#}").replace('\n', " ");
+    let msg = e.to_string().replace('\n', " ");
     // Not `eprintln!`: it panics (exit 101) when stderr is a closed pipe.
     let _ = writeln!(std::io::stderr(), "error: {msg}");
     ExitCode::from(2)
 }
 
+/// An error and its causes as one line, each cause once: errors that name their source in
+/// their own message (`data directory DIR: {source}`) would say it again as the next cause
+/// (a read-only data folder said "Read-only file system (os error 30)" twice, a damaged
+/// database "file is not a database" four times).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
+    /// Each cause once: an error that names its source in its message does not say it again.
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem);
+        let serve = commonsnet_api::ServeError::DataDir {
+            path: "data".into(),
+            source: io,
+        };
+        let e = anyhow::Error::new(serve).context("cannot start the service");
+        let line = super::one_line(&e);
+        assert_eq!(line.matches("read-only").count(), 1, "{line}");
+        assert!(
+            line.starts_with("cannot start the service: data directory data: "),
+            "{line}"
+        );
+        let plain = anyhow::anyhow!("outer").context("context");
+        assert_eq!(super::one_line(&plain), "context: outer");
+    }
     /// Option 15 is the purge delay: its default is mimalloc v3's 1,000 ms (no option near it
     /// defaults to that).
     #[test]

@@ -763,6 +763,26 @@ fn healthz_says_when_the_data_directory_takes_no_writes() {
     assert_eq!(get(&s, "/healthz", None).status, 200);
 }
 
+/// What a server killed mid-write leaves in the results folder (a result table's temporary
+/// file, the health check's probe) is removed at the next start; result files stay.
+#[test]
+fn leftovers_of_a_killed_server_are_swept_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    let leftovers = [".0a1b.parquet.4242.0.tmp", ".write-probe"];
+    for name in leftovers.iter().chain(&["kept.parquet"]) {
+        std::fs::write(results.join(name), b"x").unwrap();
+    }
+    // Started: listening, so past the store's opening (no health check: its probe would
+    // remove its own file).
+    let _s = Server::start(dir.path(), &[]);
+    for name in leftovers {
+        assert!(!results.join(name).exists(), "{name}");
+    }
+    assert!(results.join("kept.parquet").exists());
+}
+
 /// A done job's Parquet result is served from its stored runs when its file is cut short or
 /// gone (it was streamed damaged, or answered 500): the same rows either way.
 #[test]

@@ -119,8 +119,11 @@ impl JobError {
     }
 }
 
-/// How long a job waits before it is taken up again after a store fault.
+/// How long a job waits before it is taken up again after a store fault (doubled with each
+/// fault in a row, up to [`MAX_STORE_FAULT_PAUSE`]), and how often the runner looks again
+/// whether the store takes writes.
 const STORE_FAULT_PAUSE: Duration = Duration::from_secs(5);
+const MAX_STORE_FAULT_PAUSE: Duration = Duration::from_secs(300);
 
 /// `422 job_too_large`: the job asks for more than the limit on `field`.
 fn too_large(
@@ -611,8 +614,9 @@ impl ScenarioSource for JobScenarios {
 ///
 /// Tenants take turns: the next job to start is the oldest of the waiting tenant whose last
 /// turn is oldest (a tenant's own jobs keep their order), and a job that has run for `turn`
-/// while another tenant's job waits gives its turn up between two runs (it is checkpointed,
-/// as at a shutdown, and waits behind the others). One tenant's long jobs then delay another's
+/// (and at least one run) while another tenant's job waits gives its turn up between two
+/// runs (it is checkpointed, as at a shutdown, and goes on after the other tenants' turns,
+/// before its own tenant's later jobs). One tenant's long jobs then delay another's
 /// by about a turn, not by their whole length. With one tenant this is first come, first
 /// served, and no job is ever interrupted.
 pub struct JobQueue {
@@ -630,6 +634,9 @@ pub struct JobQueue {
 struct Waiting {
     id: String,
     tenant: String,
+    /// Put back after a turn or a store fault: it started, so it takes no slot of the queue's
+    /// bound.
+    resumed: bool,
 }
 
 #[derive(Default)]
@@ -642,6 +649,8 @@ struct QueueState {
     /// never had one counts 0). One entry per tenant of the tokens file, at most.
     last_turn: HashMap<String, u64>,
     turns: u64,
+    /// Store faults in a row of each job set aside for one (none recorded since).
+    faults: HashMap<String, u32>,
 }
 
 impl JobQueue {
@@ -663,13 +672,13 @@ impl JobQueue {
     /// Jobs waiting to start.
     pub fn depth(&self) -> usize {
         let st = self.lock();
-        st.pending.len() + st.reserved
+        st.waiting() + st.reserved
     }
 
     /// Take a slot for a job about to be stored; false when the queue is full.
     pub fn try_reserve(&self) -> bool {
         let mut st = self.lock();
-        if st.pending.len() + st.reserved >= self.capacity {
+        if st.waiting() + st.reserved >= self.capacity {
             return false;
         }
         st.reserved += 1;
@@ -700,8 +709,40 @@ impl JobQueue {
         st.cancel
             .entry(id.clone())
             .or_insert_with(|| Arc::new(AtomicBool::new(false)));
-        st.pending.push_back(Waiting { id, tenant });
+        st.pending.push_back(Waiting {
+            id,
+            tenant,
+            resumed: false,
+        });
         self.wake.notify_all();
+    }
+
+    /// Put a job that started back at the head of the queue (after its turn or a store
+    /// fault): its tenant's turn comes after the others', and then it goes on before the
+    /// tenant's later jobs.
+    fn requeue(&self, mut job: Waiting) {
+        let mut st = self.lock();
+        job.resumed = true;
+        st.pending.push_front(job);
+        self.wake.notify_all();
+    }
+
+    /// One more store fault of job `id` in a row; how many now.
+    fn note_fault(&self, id: &str) -> u32 {
+        let mut st = self.lock();
+        let n = st.faults.entry(id.to_string()).or_default();
+        *n += 1;
+        *n
+    }
+
+    /// Whether job `id` was set aside for a store fault and has recorded no run since.
+    fn after_fault(&self, id: &str) -> bool {
+        self.lock().faults.contains_key(id)
+    }
+
+    /// Job `id` recorded a run: its store faults are over.
+    fn clear_faults(&self, id: &str) {
+        self.lock().faults.remove(id);
     }
 
     /// Raise a job's cancel flag (the store already says cancelled).
@@ -715,6 +756,7 @@ impl JobQueue {
         if st.pending.len() < waiting {
             // It was waiting, so no run of it is under way to read the flag.
             st.cancel.remove(id);
+            st.faults.remove(id);
         }
     }
 
@@ -772,7 +814,16 @@ impl JobQueue {
     }
 
     fn forget(&self, id: &str) {
-        self.lock().cancel.remove(id);
+        let mut st = self.lock();
+        st.cancel.remove(id);
+        st.faults.remove(id);
+    }
+}
+
+impl QueueState {
+    /// Jobs waiting that never started.
+    fn waiting(&self) -> usize {
+        self.pending.iter().filter(|w| !w.resumed).count()
     }
 }
 
@@ -869,30 +920,21 @@ impl JobRunner {
         let Some(pool) = worker_pool(self.threads) else {
             return;
         };
-        // Jobs set aside for a store fault: taking one up again is no crash of the server.
-        let mut paused: std::collections::HashSet<String> = Default::default();
         while let Some((job, cancel)) = self.queue.next() {
             let id = job.id.clone();
-            let after_fault = paused.remove(&id);
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                self.run_job(&pool, &faults, &job, &cancel, after_fault)
+                self.run_job(&pool, &faults, &job, &cancel)
             }))
             .unwrap_or_else(|panic| Err(JobError::Panic(panic_message(&*panic))));
             match &outcome {
                 Ok(JobEnd::TurnOver) => {
-                    // Behind the jobs waiting now; its cancel flag stays.
-                    self.queue.push(job.id, job.tenant);
+                    // Its cancel flag stays.
+                    self.queue.requeue(job);
                     continue;
                 }
-                Err(e) if e.is_store_fault() && !cancel.load(Ordering::SeqCst) => {
-                    tracing::warn!(job = %id, error = %e, pause_s = STORE_FAULT_PAUSE.as_secs(),
-                        "the store cannot be written: the job waits and is taken up again");
-                    // Shown as `queued` where the store takes the update; else it stays
-                    // `running` until it is taken up again.
-                    let _ = self.store.checkpoint(&id);
-                    self.queue.pause(STORE_FAULT_PAUSE);
-                    paused.insert(job.id.clone());
-                    self.queue.push(job.id, job.tenant);
+                Err(e) if !cancel.load(Ordering::SeqCst) && self.is_store_fault(e) => {
+                    self.wait_for_the_store(&id, e);
+                    self.queue.requeue(job);
                     continue;
                 }
                 _ => {}
@@ -913,13 +955,38 @@ impl JobRunner {
         tracing::info!("job runner stopped");
     }
 
+    /// Whether `e` is the store's or the disk's, not the job's: a store error worth a retry,
+    /// or a result table that could not be written while the data folder takes no writes
+    /// (the Parquet writer reports a full disk as its own error, not as an I/O one).
+    fn is_store_fault(&self, e: &JobError) -> bool {
+        e.is_store_fault() || (matches!(e, JobError::WriteResult(_)) && self.store.check().is_err())
+    }
+
+    /// Set job `id` aside after a store fault: its runs stopped; it waits (5 s, doubling
+    /// with each fault in a row up to 5 min) and then until the store takes writes again,
+    /// and is taken up again. Every job needs the store, so the runner waits with it.
+    fn wait_for_the_store(&self, id: &str, e: &JobError) {
+        let faults = self.queue.note_fault(id);
+        let pause = STORE_FAULT_PAUSE
+            .saturating_mul(1 << faults.saturating_sub(1).min(6))
+            .min(MAX_STORE_FAULT_PAUSE);
+        tracing::warn!(job = %id, error = %e, faults, pause_s = pause.as_secs(),
+            "the store cannot be written: the job waits and is taken up again");
+        // Shown as `queued` where the store takes the update; else it stays `running` until
+        // it is taken up again.
+        let _ = self.store.checkpoint(id);
+        self.queue.pause(pause);
+        while !self.queue.shutdown.load(Ordering::SeqCst) && self.store.check().is_err() {
+            self.queue.pause(STORE_FAULT_PAUSE);
+        }
+    }
+
     fn run_job(
         &self,
         pool: &rayon::ThreadPool,
         faults: &Faults,
         job: &Waiting,
         cancel: &AtomicBool,
-        after_fault: bool,
     ) -> Result<JobEnd, JobError> {
         let id = job.id.as_str();
         let Some((spec, status)) = self.store.spec(id)? else {
@@ -928,7 +995,7 @@ impl JobRunner {
         if !status.is_unfinished() {
             return Ok(JobEnd::Ended);
         }
-        let Some(crashes) = self.store.mark_running(id, after_fault)? else {
+        let Some(crashes) = self.store.mark_running(id, self.queue.after_fault(id))? else {
             return Ok(JobEnd::Ended);
         };
         let started = Instant::now();
@@ -946,6 +1013,7 @@ impl JobRunner {
             .collect();
         tracing::info!(job = %id, total = batch.total(), resumed_from = done.len(), "job started");
         let turn_over = AtomicBool::new(false);
+        let turn_from = Instant::now();
         let recorded = std::sync::atomic::AtomicUsize::new(0);
         // A run that could not be stored stops the job: the others would not be either.
         let store_failed = AtomicBool::new(false);
@@ -956,7 +1024,12 @@ impl JobRunner {
             {
                 return true;
             }
-            if !turn_over.load(Ordering::SeqCst) && self.queue.turn_over(&job.tenant, started) {
+            // At least one run a turn: a job whose set-up outlasts the turn (a large spec
+            // to read) would otherwise hand it over at once, and two such jobs for ever.
+            if !turn_over.load(Ordering::SeqCst)
+                && recorded.load(Ordering::SeqCst) > 0
+                && self.queue.turn_over(&job.tenant, turn_from)
+            {
                 turn_over.store(true, Ordering::SeqCst);
             }
             turn_over.load(Ordering::SeqCst)
@@ -990,7 +1063,9 @@ impl JobRunner {
             };
             match stored {
                 Ok(()) => {
-                    recorded.fetch_add(1, Ordering::SeqCst);
+                    if recorded.fetch_add(1, Ordering::SeqCst) == 0 {
+                        self.queue.clear_faults(id);
+                    }
                     self.queue.runs_done.fetch_add(1, Ordering::Relaxed);
                     self.observer.run_finished(&row);
                 }
@@ -1094,6 +1169,18 @@ mod tests {
         assert!(!queue.turn_over("alice", now), "only alice's own job waits");
         queue.push("b3".into(), "bob".into());
         assert!(queue.turn_over("alice", now));
+        // A job put back after its turn goes after the other tenants' and before its own
+        // tenant's later jobs; it takes no slot of the bound.
+        assert_eq!(next(), "b3", "bob's turn is older than alice's");
+        let (a4, _) = queue.next().unwrap();
+        assert_eq!(a4.id, "a4");
+        queue.push("b4".into(), "bob".into());
+        queue.push("a5".into(), "alice".into());
+        queue.requeue(a4);
+        assert_eq!(queue.depth(), 2, "b4 and a5; a4 started");
+        assert_eq!(next(), "b4");
+        assert_eq!(next(), "a4");
+        assert_eq!(next(), "a5");
         let long = JobQueue::new(8, Duration::from_secs(3600));
         long.push("b1".into(), "bob".into());
         assert!(!long.turn_over("alice", now), "alice's turn lasts an hour");

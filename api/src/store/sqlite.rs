@@ -164,6 +164,29 @@ pub struct SqliteJobs {
     probed: Mutex<Option<(std::time::Instant, Option<std::io::Error>)>>,
 }
 
+/// Remove what a server killed mid-write left in the results folder: a result table's
+/// temporary file (`.{id}.parquet.{pid}.{n}.tmp`, renamed into place once whole) and the
+/// health check's probe. Called at start-up, under the data folder's lock, so no writer of
+/// them is alive; a file that cannot be removed is left, logged.
+fn sweep_leftovers(results_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(results_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let leftover = name == PROBE_NAME || (name.starts_with('.') && name.ends_with(".tmp"));
+        if leftover && entry.file_type().is_ok_and(|t| t.is_file()) {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a leftover file");
+            }
+        }
+    }
+}
+
+/// The health check's probe file, in the results folder.
+const PROBE_NAME: &str = ".write-probe";
+
 /// Bytes the health check writes (and removes) to see that the data directory takes writes:
 /// a disk with less room left than this cannot store much of a session's log or a job's runs.
 const PROBE_BYTES: usize = 64 << 10;
@@ -179,6 +202,7 @@ impl SqliteJobs {
             path: results_dir.clone(),
             source,
         })?;
+        sweep_leftovers(&results_dir);
         let conn = open_db(data_dir)?;
         Ok(SqliteJobs {
             conn: Mutex::new(conn),
@@ -196,7 +220,7 @@ impl SqliteJobs {
             .as_ref()
             .is_some_and(|(at, _)| at.elapsed() < PROBE_FOR);
         if !fresh {
-            let path = self.results_dir.join(".write-probe");
+            let path = self.results_dir.join(PROBE_NAME);
             let wrote = std::fs::File::create(&path).and_then(|mut f| {
                 std::io::Write::write_all(&mut f, &[0u8; PROBE_BYTES])?;
                 f.sync_all()
