@@ -543,19 +543,7 @@ fn tenants_see_only_their_own_jobs() {
 #[test]
 fn a_tenants_long_job_gives_its_turn_to_anothers() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens.txt");
-    std::fs::write(&tokens, format!("alice {ALICE}\nbob {BOB}\n")).unwrap();
-    let s = Server::start(
-        &dir.path().join("data"),
-        &[
-            "--tokens",
-            tokens.to_str().unwrap(),
-            "--job-threads",
-            "1",
-            "--job-turn-s",
-            "0.2",
-        ],
-    );
+    let s = Server::with_tenants_and(dir.path(), &["--job-threads", "1", "--job-turn-s", "0.2"]);
     let scenario: Value = serde_json::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap();
     let long = json!({"scenarios": [scenario], "policies": ["coverage"],
         "replicates": LONG_REPLICATES, "seed": 5, "perturb": {"demand": 0.2}});
@@ -603,13 +591,9 @@ const LONG_REPLICATES: usize = 200;
 #[test]
 fn one_tenant_cannot_take_every_session_or_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens.txt");
-    std::fs::write(&tokens, format!("alice {ALICE}\nbob {BOB}\n")).unwrap();
-    let s = Server::start(
-        &dir.path().join("data"),
+    let s = Server::with_tenants_and(
+        dir.path(),
         &[
-            "--tokens",
-            tokens.to_str().unwrap(),
             "--max-sessions",
             "4",
             "--max-event-streams",

@@ -329,13 +329,19 @@ impl Server {
     /// A server with two tenants, `alice` ([`ALICE`]) and `bob` ([`BOB`]), its tokens file and
     /// data in `dir`.
     pub fn with_tenants(dir: &Path) -> Server {
+        Server::with_tenants_and(dir, &[])
+    }
+
+    /// [`Server::with_tenants`] with more arguments.
+    pub fn with_tenants_and(dir: &Path, extra: &[&str]) -> Server {
         let tokens = dir.join("tokens.txt");
         std::fs::write(
             &tokens,
             format!("# tenant token\nalice {ALICE}\nbob {BOB}\n"),
         )
         .unwrap();
-        Server::start(&dir.join("data"), &["--tokens", tokens.to_str().unwrap()])
+        let args = [&["--tokens", tokens.to_str().unwrap()][..], extra].concat();
+        Server::start(&dir.join("data"), &args)
     }
 }
 
