@@ -95,7 +95,7 @@ impl JobError {
     /// The store or the result's file system could not be written or reached (a full disk,
     /// a read-only or failing file system): the job waits and is taken up again, it is not
     /// failed (what it stored stays; a run not stored is run again).
-    fn is_store_fault(&self) -> bool {
+    fn is_unavailable_storage(&self) -> bool {
         match self {
             JobError::Store(e) | JobError::RecordRun(e) => e.is_unavailable(),
             JobError::WriteResult(commonsnet_datasets::DatasetError::Io { error, .. }) => {
@@ -959,7 +959,8 @@ impl JobRunner {
     /// or a result table that could not be written while the data folder takes no writes
     /// (the Parquet writer reports a full disk as its own error, not as an I/O one).
     fn is_store_fault(&self, e: &JobError) -> bool {
-        e.is_store_fault() || (matches!(e, JobError::WriteResult(_)) && self.store.check().is_err())
+        e.is_unavailable_storage()
+            || (matches!(e, JobError::WriteResult(_)) && self.store.check().is_err())
     }
 
     /// Set job `id` aside after a store fault: its runs stopped; it waits (5 s, doubling

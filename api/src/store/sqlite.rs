@@ -444,8 +444,11 @@ impl JobStore for SqliteJobs {
             }
         }
         if let Some(max) = job.tenant_queued_max {
+            // Jobs that have not started: one that gave its turn up or was checkpointed at a
+            // shutdown is `queued` again but has its share of the runner already.
             let queued: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM jobs WHERE status = ?1 AND tenant = ?2",
+                "SELECT COUNT(*) FROM jobs
+                 WHERE status = ?1 AND tenant = ?2 AND started_ms IS NULL",
                 params![JobStatus::Queued, job.tenant],
                 |r| r.get(0),
             )?;
@@ -769,7 +772,7 @@ impl SessionLog for SqliteSessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{JobStore, NewJob};
+    use crate::store::{Inserted, JobStore, NewJob};
 
     /// The tables as the service wrote them before migrations were kept (its own
     /// `CREATE TABLE IF NOT EXISTS` at every start, `user_version` 0).
@@ -868,6 +871,31 @@ mod tests {
         assert_eq!(
             (job.status, job.max_parallel_runs),
             (JobStatus::Failed, None)
+        );
+    }
+
+    /// A tenant's share of the queue counts its jobs that have not started: one put back as
+    /// `queued` after its turn or at a shutdown (`checkpoint`) has had its start.
+    #[test]
+    fn a_job_put_back_takes_no_place_in_its_tenants_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteJobs::open(dir.path()).unwrap();
+        let job = |id| NewJob {
+            tenant_queued_max: Some(1),
+            ..NewJob::new(id, "t", "{}", 1)
+        };
+        assert_eq!(store.insert_job(&job("a")).unwrap(), Inserted::Stored);
+        assert_eq!(
+            store.insert_job(&job("b")).unwrap(),
+            Inserted::TenantShareFull
+        );
+        store.mark_running("a", false).unwrap();
+        store.checkpoint("a").unwrap();
+        assert_eq!(store.spec("a").unwrap().unwrap().1, JobStatus::Queued);
+        assert_eq!(store.insert_job(&job("b")).unwrap(), Inserted::Stored);
+        assert_eq!(
+            store.insert_job(&job("c")).unwrap(),
+            Inserted::TenantShareFull
         );
     }
 
