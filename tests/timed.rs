@@ -879,7 +879,7 @@ fn what_is_left_over_time_is_read_at_the_needs_interval() {
              "duration_h": 10, "earliest": 0},
             {"id": "b", "kind": "room", "demand": {"rooms": 1}, "priority": 2,
              "duration_h": 10, "earliest": 20, "deadline": 22},
-            {"id": "c", "kind": "room", "demand": {"rooms": 1}, "priority": 1,
+            {"id": "c", "kind": "room", "demand": {"rooms": 1}, "priority": 6,
              "duration_h": 4, "earliest": 2}],
         "policy": {"reusable": ["rooms"], "objective": "weighted", "slot_h": 1}
     }))
@@ -892,7 +892,9 @@ fn what_is_left_over_time_is_read_at_the_needs_interval() {
     let linked = by["b"].linked_resources.as_ref().unwrap();
     assert_eq!(linked.len(), 1, "one entry per resource: {linked:?}");
     assert_eq!(linked[0].capacity_left["rooms"], 1.0);
-    // "c" overlaps "a", the only start it has: the room is used up then.
+    // "c" overlaps "a", the only start it has: the room is used up then, and c would gain
+    // from it (6 against the room's cost 5; at priority 1 it is `objective` however many
+    // rooms there were).
     assert_eq!(by["c"].reason, Reason::Capacity, "{:?}", by["c"]);
 }
 

@@ -42,8 +42,10 @@ pub enum Reason {
     /// Every linked resource is used up in a dimension this need uses (for an indivisible
     /// need: has less left than serving it in full takes).
     Capacity,
-    /// Capacity is left but serving more would lower the objective (`cost` serves only
-    /// `min_fill`; under `weighted` or `deprivation` its links cost more than it gains).
+    /// Serving more would not raise the objective: under `cost`, `weighted` or `deprivation`
+    /// whatever capacity is added (`cost` serves only `min_fill`; its links cost more than
+    /// it gains), given before `capacity` since capacity added would change nothing; or
+    /// capacity is left.
     Objective,
     /// The solve stopped at its time limit: the plan is not a proven optimum, so no other
     /// reason can be given.
@@ -554,6 +556,14 @@ impl<'o, 'a> Plan<'o, 'a> {
             why.groups = Some(groups);
             return why;
         }
+        // An objective that cannot gain from serving the need more, whatever capacity is
+        // added, is the reason even where its links are used up (more capacity would change
+        // nothing). A greedy plan fills what it can whatever the objective.
+        if let Some(declined) = self.objective_declines(n).filter(|_| !greedy) {
+            why.reason = Reason::Objective;
+            why.explanation = declined;
+            return why;
+        }
         if self.no_room_for(n) {
             why.reason = Reason::Capacity;
             // Only what the evidence shows: the other needs served may be worth less per
@@ -573,6 +583,13 @@ impl<'o, 'a> Plan<'o, 'a> {
                         "{used_up}; the shadow prices are those of the plan's LP with its \
                          integer choices fixed, which do not bound what a unit more gains"
                     )
+                } else if greedy && self.booked_start(n).is_some() {
+                    // Greedy over time keeps the first start with room (SPEC): what a later
+                    // start has left is not room for it.
+                    "every linked resource is used up at the start the greedy plan took for it \
+                     (first come, first served: its earliest start with room; what each serves \
+                     instead is listed)"
+                        .into()
                 } else if sol.duals == Duals::None {
                     // A plan without duals (greedy) has no shadow prices to cite.
                     used_up.into()
@@ -643,9 +660,61 @@ impl<'o, 'a> Plan<'o, 'a> {
             .and_then(|&e| net.start(e))
     }
 
+    /// Why the objective, whatever capacity were added, gains nothing from serving need `n`
+    /// more (SPEC's objectives, per share of the need through link `e` of cost `c_e`):
+    /// `cost` only adds `c_e`; `weighted` gains `p_n - w c_e`; `deprivation` gains `p_n`
+    /// times the slope of `f` just below the unmet share `u = 1 - y_n` (the most any further
+    /// share gains, `f` being convex) less `w c_e`. `None` when some link gains (coverage and
+    /// proportional always gain from more).
+    fn objective_declines(&self, n: usize) -> Option<String> {
+        let (s, net) = (self.o.scenario, &self.o.network);
+        let (p, w) = (s.needs[n].priority, s.policy.cost_weight);
+        let cheapest = self.edges_of_need[n]
+            .iter()
+            .map(|&e| net.edges[e].cost)
+            .fold(f64::INFINITY, f64::min);
+        match s.policy.objective {
+            Objective::Coverage | Objective::Proportional => None,
+            Objective::Cost => Some(
+                "the objective is cost: serving more than its min_fill only adds cost, \
+                 whatever capacity is added"
+                    .into(),
+            ),
+            Objective::Weighted => (p - w * cheapest <= 0.0).then(|| {
+                format!(
+                    "its cheapest link costs {cheapest} a share, times cost_weight {w}, and a \
+                     share gains its priority {p}: serving it more would lower the objective \
+                     (weighted), whatever capacity is added"
+                )
+            }),
+            Objective::Deprivation => {
+                let u = 1.0 - self.y[n];
+                let slope = s.policy.deprivation.as_ref().map_or(0.0, |f| {
+                    let points = f.breakpoints();
+                    points
+                        .windows(2)
+                        .find(|w| u <= w[1].0)
+                        .or(points.windows(2).last())
+                        .map_or(0.0, |w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0))
+                });
+                (p * slope - w * cheapest <= 0.0).then(|| {
+                    format!(
+                        "a share more lowers its deprivation cost by at most {} (priority {p} \
+                         times the slope {slope} of the cost of its unmet share {u:.3}), no \
+                         more than its cheapest link costs ({cheapest} a share, times \
+                         cost_weight {w}): serving it more would lower the objective \
+                         (deprivation), whatever capacity is added",
+                        p * slope
+                    )
+                })
+            }
+        }
+    }
+
     /// Whether no linked resource can give need `n` more. One start per need: a need served
     /// at a start grows only there, or by moving all of it to another start, so another start
-    /// is room only if the need's links there could serve more than it has now.
+    /// is room only if the need's links there could serve more than it has now. A greedy plan
+    /// keeps the first start with room (SPEC's greedy with time): only that start counts.
     fn no_room_for(&self, n: usize) -> bool {
         let net = &self.o.network;
         let Some(at) = self.booked_start(n) else {
@@ -653,9 +722,11 @@ impl<'o, 'a> Plan<'o, 'a> {
                 .iter()
                 .all(|&e| self.used_up_for(e, n));
         };
+        let greedy = self.o.solution.solver == Solvers::one(SolverUsed::Greedy);
         let mut elsewhere: Vec<f64> = Vec::new();
         for &e in &self.edges_of_need[n] {
             match net.start(e) {
+                Some(s) if s != at && greedy => {}
                 Some(s) if s != at => {
                     if !elsewhere.contains(&s) {
                         elsewhere.push(s);
@@ -1278,6 +1349,73 @@ mod tests {
         let linked = n.linked_resources.as_ref().unwrap();
         assert!(linked[0].capacity_left["units"] < 1e-5, "{linked:?}");
         assert_eq!(served_instead(&linked[0]), ["m1", "m2"]);
+    }
+
+    /// Greedy over time keeps the first start with room (SPEC): n takes hour 0, where m
+    /// leaves it one of r's two units, and is short by capacity there, though hour 2 is free
+    /// (it was `objective`, "capacity is left", beside a capacity left of 0). The exact plan
+    /// moves n to hour 2 and serves both in full.
+    #[test]
+    fn a_greedy_timed_need_is_short_by_capacity_at_the_start_it_took() {
+        let scenario = |solver: &str| {
+            json!({"resources": [{"id": "r1", "kind": "k", "capacity": {"units": 2}}],
+                "needs": [{"id": "m", "kind": "k", "demand": {"units": 1}, "priority": 5,
+                        "duration_h": 2, "earliest": 0},
+                    {"id": "n", "kind": "k", "demand": {"units": 2}, "duration_h": 2,
+                        "earliest": 0, "deadline": 4}],
+                "policy": {"reusable": ["units"], "solver": solver}})
+        };
+        let (why, _) = why_and_conflict(scenario("greedy"));
+        let n = row(&why, "n");
+        assert!((n.coverage - 0.5).abs() < 1e-9, "{n:?}");
+        assert_eq!(n.reason, Reason::Capacity, "{n:?}");
+        assert!(n.explanation.contains("first come, first served"), "{n:?}");
+        let linked = n.linked_resources.as_ref().unwrap();
+        assert!(linked[0].capacity_left["units"] < 1e-9, "{linked:?}");
+        let (why, _) = why_and_conflict(scenario("auto"));
+        assert!(why.is_empty(), "{why:?}");
+    }
+
+    /// Under `cost`, `weighted` and `deprivation` a need whose links cost more than serving
+    /// it gains is `objective` whether its resource is used up (r: 10 units, all a's) or not
+    /// (20): capacity added would change nothing (it was `capacity` at 10, sending a planner
+    /// to buy capacity). A need whose link does gain, at a used-up resource, stays `capacity`.
+    #[test]
+    fn a_need_the_objective_declines_is_objective_even_where_capacity_is_used_up() {
+        let scenario = |objective: Value, capacity: f64, b_cost: f64| {
+            let mut policy = json!({"cost_weight": 1,
+                "deprivation": [[0, 0], [0.5, 0.5], [1, 2]]});
+            policy["objective"] = objective;
+            if policy["objective"] != "deprivation" {
+                policy.as_object_mut().unwrap().remove("deprivation");
+            }
+            json!({"resources": [{"id": "r", "kind": "k", "capacity": {"u": capacity}}],
+                "needs": [{"id": "a", "kind": "k", "demand": {"u": 10}, "priority": 3,
+                        "min_fill": 1},
+                    {"id": "b", "kind": "k", "demand": {"u": 5}, "priority": 1}],
+                "links": [{"resource": "r", "need": "a", "cost": 1},
+                    {"resource": "r", "need": "b", "cost": b_cost}],
+                "policy": policy})
+        };
+        for objective in ["cost", "weighted", "deprivation"] {
+            for capacity in [10.0, 20.0] {
+                let (why, _) = why_and_conflict(scenario(json!(objective), capacity, 4.0));
+                let b = row(&why, "b");
+                assert_eq!(b.coverage, 0.0, "{objective} {capacity}: {b:?}");
+                assert_eq!(b.reason, Reason::Objective, "{objective} {capacity}: {b:?}");
+                assert!(
+                    b.explanation.contains("whatever capacity is added"),
+                    "{b:?}"
+                );
+            }
+        }
+        // b's link at 0.5 gains 1 - 0.5 (weighted) and 3 - 0.5 (deprivation) a share: short
+        // only because a holds r's 10 units.
+        for objective in ["weighted", "deprivation"] {
+            let (why, _) = why_and_conflict(scenario(json!(objective), 10.0, 0.5));
+            let b = row(&why, "b");
+            assert_eq!(b.reason, Reason::Capacity, "{objective}: {b:?}");
+        }
     }
 
     /// What a resource serves instead is what overlaps the need's time: a loan at hour 100
