@@ -114,6 +114,7 @@ fn every_bad_input_is_reported_with_table_row_and_field() {
     rejects(|v| v["needs"][0]["indivisible"] = json!("yes"), "needs[0].indivisible", "true or false");
     rejects(|v| v["resources"][0]["skills"] = json!("wheelchair"), "resources[0].skills", "list of strings");
     rejects(|v| v["needs"][0]["required_skills"] = json!(["ok", 3]), "needs[0].required_skills[1]", "non-empty string");
+    rejects(|v| v["needs"][0]["required_skills"] = json!(["ok", ""]), "needs[0].required_skills[1]", "got an empty string");
     rejects(|v| v["resources"][0]["capacity"] = json!([10]), "resources[0].capacity", "expected an object");
     rejects(|v| v["resources"][0]["capacity"]["beds"] = json!("ten"), "resources[0].capacity.beds", "expected a number");
     rejects(|v| v["links"][1] = json!({"resource": "r1", "need": "n1"}), "links[1].need", "duplicate link");

@@ -389,7 +389,7 @@ pub(super) fn cell_value(col: &dyn Array, i: usize) -> Result<Option<Value>, Cel
 }
 
 /// The items of one list cell: strings only (sets are `list<utf8>`), plain or
-/// dictionary-encoded (polars' `List(Categorical)`); null items are skipped.
+/// dictionary-encoded (polars' `List(Categorical)`); a null item is a JSON null.
 fn list_value(values: &dyn Array, list_type: &DataType) -> Result<Option<Value>, CellError> {
     let text = |t: &DataType| {
         matches!(
@@ -408,9 +408,9 @@ fn list_value(values: &dyn Array, list_type: &DataType) -> Result<Option<Value>,
     // A list of nulls has a length and no buffer: its length is not a size to allocate.
     let mut out = Vec::with_capacity(values.len().min(1024));
     for j in 0..values.len() {
-        if let Some(v) = items.cell(j)? {
-            out.push(v);
-        }
+        // A null item stays null, for the validator to refuse by its index as in JSON:
+        // skipped, `[null]` in `required_skills` had dropped the requirement.
+        out.push(items.cell(j)?.unwrap_or(Value::Null));
     }
     Ok(Some(Value::Array(out)))
 }
@@ -556,7 +556,6 @@ mod tests {
         skills.values().append_value("first_aid");
         skills.values().append_value("driving");
         skills.append(true);
-        skills.values().append_null();
         skills.values().append_value("driving");
         skills.append(true);
         skills.append(false);
@@ -580,6 +579,73 @@ mod tests {
             skills,
             [vec!["driving", "first_aid"], vec!["driving"], vec![]]
         );
+    }
+
+    /// A demand cell refused by the reader (`inf`) is the row's one issue: the row's check
+    /// that some dimension has demand > 0 follows from it and was listed too, as if the
+    /// column were missing.
+    #[test]
+    fn a_refused_demand_cell_is_its_rows_one_issue() {
+        use arrow_array::Float64Array;
+        let needs = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(StringArray::from(vec!["n0", "n1"])) as ArrayRef,
+            ),
+            ("kind", Arc::new(StringArray::from(vec!["shelter"; 2]))),
+            (
+                "dem_beds",
+                Arc::new(Float64Array::from(vec![1.0, f64::INFINITY])),
+            ),
+        ])
+        .unwrap();
+        let e = scenario_from_batches(&[resources(&[4])], &[needs], None, None, None)
+            .expect_err("an infinite demand");
+        let found: Vec<_> = e
+            .issues
+            .iter()
+            .map(|i| (i.table.as_str(), i.row, i.field.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [("needs", Some(1), Some("dem_beds"))],
+            "{:#?}",
+            e.issues
+        );
+        assert!(e.issues[0].message.contains("not a finite number"), "{e}");
+    }
+
+    /// A null item of a set is refused by its row and index, as `[null]` in JSON is: it was
+    /// skipped, and a need requiring `[null]` was served by a resource with no skills.
+    #[test]
+    fn a_null_item_of_a_set_is_refused_by_its_row_and_index() {
+        use arrow_array::builder::{ListBuilder, StringBuilder};
+        let mut skills = ListBuilder::new(StringBuilder::new());
+        skills.values().append_value("driving");
+        skills.append(true);
+        skills.values().append_value("driving");
+        skills.values().append_null();
+        skills.append(true);
+        let batch = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(StringArray::from(vec!["r0", "r1"])) as ArrayRef,
+            ),
+            ("kind", Arc::new(StringArray::from(vec!["shelter"; 2]))),
+            ("cap_beds", Arc::new(Int64Array::from(vec![1; 2]))),
+            ("skills", Arc::new(skills.finish())),
+        ])
+        .unwrap();
+        let e = scenario_from_batches(&[batch], &[needs()], None, None, None)
+            .expect_err("a null skill");
+        assert_eq!(e.issues.len(), 1, "{:#?}", e.issues);
+        let i = &e.issues[0];
+        assert_eq!(
+            (i.table.as_str(), i.row, i.field.as_deref()),
+            ("resources", Some(1), Some("skills[1]")),
+            "{i:?}"
+        );
+        assert!(i.message.contains("null"), "{i:?}");
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub(super) struct Validator {
     /// issue on such a field ("missing required field") follows from the refusal and would
     /// bury it under one line per row, so it is not listed.
     refused_columns: HashSet<(String, String)>,
+    /// Cells the table reader refused (table, row, column): their row's check of what
+    /// depends on them ("needs at least one dimension with demand > 0" after an `inf` in
+    /// `dem_loans`) would follow from the refusal, so it is not listed either.
+    /// By row: (table, column).
+    refused_cells: HashMap<usize, Vec<(String, String)>>,
 }
 
 /// Problems a rejection lists: a table of 131,072 empty rows had 393,216 (a 37 MB answer).
@@ -230,6 +235,7 @@ impl Validator {
             unlisted: 0,
             bound_names: true,
             refused_columns: HashSet::new(),
+            refused_cells: HashMap::new(),
         }
     }
 
@@ -301,9 +307,18 @@ impl Validator {
     /// Problems found before the validator ran (reading Arrow cells).
     pub(super) fn take(&mut self, issues: Vec<InputIssue>) {
         for i in issues {
-            if let (None, Some(field)) = (i.row, &i.field) {
-                self.refused_columns
-                    .insert((i.table.clone(), field.clone()));
+            match (i.row, &i.field) {
+                (None, Some(field)) => {
+                    self.refused_columns
+                        .insert((i.table.clone(), field.clone()));
+                }
+                (Some(row), Some(field)) => {
+                    self.refused_cells
+                        .entry(row)
+                        .or_default()
+                        .push((i.table.clone(), field.clone()));
+                }
+                _ => {}
             }
             self.push(&i.table, i.row, i.field, i.message);
         }
@@ -691,13 +706,15 @@ impl Validator {
             FieldStyle::Json => format!("{key}."),
             FieldStyle::Columns => "dem_".to_string(),
         };
-        self.issues[r.issues_before..].iter().any(|i| {
-            i.table == r.table
-                && i.row == r.row
-                && i.field
-                    .as_deref()
-                    .is_some_and(|f| f == key || f.starts_with(&prefix))
-        })
+        let on = |f: &str| f == key || f.starts_with(&prefix);
+        let refused = r
+            .row
+            .and_then(|row| self.refused_cells.get(&row))
+            .is_some_and(|cells| cells.iter().any(|(t, f)| t == r.table && on(f)));
+        refused
+            || self.issues[r.issues_before..]
+                .iter()
+                .any(|i| i.table == r.table && i.row == r.row && i.field.as_deref().is_some_and(on))
     }
 
     fn link(&mut self, i: usize, value: &Value) -> Option<Link> {
@@ -1222,6 +1239,7 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
+        Value::String(s) if s.is_empty() => "an empty string",
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
