@@ -1664,13 +1664,9 @@ pub fn write_table(
     batch: &RecordBatch,
     format: TableFormat,
 ) -> Result<(), TableError> {
-    match format {
-        TableFormat::ArrowIpc => {
-            write_ipc(out, &batch.schema(), std::slice::from_ref(batch), false)
-        }
-        TableFormat::Parquet => write_parquet(out, batch.schema(), std::slice::from_ref(batch)),
-        TableFormat::Csv => write_csv(out, batch),
-    }
+    let mut stream = TableStream::new(out, batch.schema(), format)?;
+    stream.write(batch)?;
+    stream.finish().map(drop)
 }
 
 /// Record batches as one Parquet file (zstd-compressed pages).
@@ -1699,38 +1695,76 @@ fn parquet_writer<W: std::io::Write + Send>(
     parquet::arrow::ArrowWriter::try_new(out, schema, Some(props)).map_err(write_err)
 }
 
-/// One Parquet file written as its batches come, each batch a row group of its own that goes
-/// to `out` before the next is taken: a file of many batches is never whole in memory (only
-/// its footer's row group list is kept to the end).
-pub struct ParquetStream<W: std::io::Write + Send>(parquet::arrow::ArrowWriter<W>);
+/// A table file written as its batches come, in any of [`TableFormat`]'s formats: each batch
+/// a Parquet row group or an Arrow IPC record batch of its own, or its rows of CSV after one
+/// header, that goes to `out` before the next is taken. A table of many batches is never
+/// whole in memory (only a footer's index of them is kept to the end).
+pub struct TableStream<W: std::io::Write + Send>(Streamed<W>);
 
-impl<W: std::io::Write + Send> ParquetStream<W> {
-    pub fn new(out: W, schema: arrow_schema::SchemaRef) -> Result<Self, TableError> {
-        parquet_writer(out, schema).map(ParquetStream)
+enum Streamed<W: std::io::Write + Send> {
+    Parquet(parquet::arrow::ArrowWriter<W>),
+    ArrowIpc(arrow_ipc::writer::FileWriter<W>),
+    Csv(csv::Writer<W>),
+}
+
+impl<W: std::io::Write + Send> TableStream<W> {
+    /// Start the file (a CSV's header row is written now, so a table of no rows has one).
+    pub fn new(
+        out: W,
+        schema: arrow_schema::SchemaRef,
+        format: TableFormat,
+    ) -> Result<Self, TableError> {
+        Ok(TableStream(match format {
+            TableFormat::Parquet => Streamed::Parquet(parquet_writer(out, schema)?),
+            TableFormat::ArrowIpc => Streamed::ArrowIpc(
+                arrow_ipc::writer::FileWriter::try_new(out, &schema).map_err(write_err)?,
+            ),
+            TableFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(schema.fields().iter().map(|f| f.name().as_str()))
+                    .map_err(write_err)?;
+                Streamed::Csv(w)
+            }
+        }))
     }
 
-    /// Write `batch` as the next row group.
+    /// Write `batch` (of the schema given to [`TableStream::new`]) as the next row group,
+    /// record batch or rows.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
-        self.0.write(batch).map_err(write_err)?;
-        self.0.flush().map_err(write_err)
+        match &mut self.0 {
+            Streamed::Parquet(w) => {
+                w.write(batch).map_err(write_err)?;
+                w.flush().map_err(write_err)
+            }
+            Streamed::ArrowIpc(w) => w.write(batch).map_err(write_err),
+            Streamed::Csv(w) => write_csv_rows(w, batch),
+        }
     }
 
-    /// Write the footer: the file is complete.
-    pub fn finish(self) -> Result<(), TableError> {
-        self.0.close().map(|_| ()).map_err(write_err)
+    /// Write the footer (Parquet, Arrow IPC): the file is complete. Gives `out` back.
+    pub fn finish(self) -> Result<W, TableError> {
+        match self.0 {
+            Streamed::Parquet(w) => w.into_inner().map_err(write_err),
+            Streamed::ArrowIpc(mut w) => {
+                w.finish().map_err(write_err)?;
+                w.into_inner().map_err(write_err)
+            }
+            Streamed::Csv(w) => w.into_inner().map_err(|e| write_err(e.into_error())),
+        }
     }
 }
 
-/// CSV: one header row, then a row per record; nulls are empty cells, lists of strings are
-/// `;`-joined, every other type is written as arrow-rs displays it (floats in their shortest
-/// round-trip form, so a CSV written here reads back to the same numbers).
-fn write_csv(out: &mut impl std::io::Write, batch: &RecordBatch) -> Result<(), TableError> {
+/// CSV rows (after the header row [`TableStream::new`] writes): a row per record; nulls are
+/// empty cells, lists of strings are `;`-joined, every other type is written as arrow-rs
+/// displays it (floats in their shortest round-trip form, so a CSV written here reads back to
+/// the same numbers).
+fn write_csv_rows<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    batch: &RecordBatch,
+) -> Result<(), TableError> {
     use arrow_array::cast::AsArray;
     use arrow_cast::display::{ArrayFormatter, FormatOptions};
     use arrow_schema::DataType as A;
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(batch.schema().fields().iter().map(|f| f.name().as_str()))
-        .map_err(write_err)?;
     /// How one column becomes text.
     enum Cells<'a> {
         Joined(&'a dyn Array),
@@ -1813,68 +1847,95 @@ fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
 /// null or NaN cell does not), the mean and nearest-rank p10/p50/p90. The run table has a
 /// `policy` text column and a numeric column per metric; metrics it lacks are skipped.
 pub fn summarise_runs(runs: &RecordBatch) -> Result<Vec<MetricStats>, TableError> {
-    let policy_column = runs
-        .column_by_name("policy")
-        .ok_or_else(|| TableError::column("policy", "the run table has no such column"))?;
-    let policy_text = arrow_cast::cast(policy_column, &arrow_schema::DataType::Utf8)
-        .map_err(|e| TableError::column("policy", e.to_string()))?;
-    let policy_text = arrow_array::cast::AsArray::as_string::<i32>(policy_text.as_ref());
-    let mut order: Vec<&str> = Vec::new();
-    let mut rows_of: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for i in 0..runs.num_rows() {
-        let p = if policy_text.is_null(i) {
-            ""
-        } else {
-            policy_text.value(i)
-        };
-        rows_of
-            .entry(p)
-            .or_insert_with(|| {
-                order.push(p);
-                Vec::new()
+    let mut summary = RunSummary::default();
+    summary.add(runs)?;
+    Ok(summary.finish())
+}
+
+/// [`summarise_runs`] over a run table that comes in batches (of one schema): each batch's
+/// compared metrics are kept, 8 bytes a defined value, and the rows can go.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Policies in order of first appearance.
+    policies: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+    /// Per policy, per metric of [`COMPARED_METRICS`], the defined values.
+    values: Vec<[Vec<f64>; COMPARED_METRICS.len()]>,
+}
+
+impl RunSummary {
+    /// Take `runs`' policies and compared metrics.
+    pub fn add(&mut self, runs: &RecordBatch) -> Result<(), TableError> {
+        let policy_column = runs
+            .column_by_name("policy")
+            .ok_or_else(|| TableError::column("policy", "the run table has no such column"))?;
+        let policy_text = arrow_cast::cast(policy_column, &arrow_schema::DataType::Utf8)
+            .map_err(|e| TableError::column("policy", e.to_string()))?;
+        let policy_text = arrow_array::cast::AsArray::as_string::<i32>(policy_text.as_ref());
+        let rows: Vec<usize> = (0..runs.num_rows())
+            .map(|i| {
+                let p = if policy_text.is_null(i) {
+                    ""
+                } else {
+                    policy_text.value(i)
+                };
+                self.policy(p)
             })
-            .push(i);
-    }
-    let mut metrics = Vec::new();
-    for m in COMPARED_METRICS {
-        let Some(c) = runs.column_by_name(m) else {
-            continue;
-        };
-        let values = widen::to_f64(c.as_ref()).ok_or_else(|| {
-            TableError::column(m, format!("expected numbers, found {}", c.data_type()))
-        })?;
-        if values.data_type() != &arrow_schema::DataType::Null {
-            metrics.push((m, values));
-        }
-    }
-    let mut out = Vec::new();
-    for policy in order {
-        for (m, values) in &metrics {
+            .collect();
+        for (k, &m) in COMPARED_METRICS.iter().enumerate() {
+            let Some(c) = runs.column_by_name(m) else {
+                continue;
+            };
+            let values = widen::to_f64(c.as_ref()).ok_or_else(|| {
+                TableError::column(m, format!("expected numbers, found {}", c.data_type()))
+            })?;
+            if values.data_type() == &arrow_schema::DataType::Null {
+                continue;
+            }
             let values = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Float64Type>(
                 values.as_ref(),
             );
-            let mut v: Vec<f64> = rows_of[policy]
-                .iter()
-                .filter(|&&i| values.is_valid(i))
-                .map(|&i| values.value(i))
-                .filter(|x| !x.is_nan())
-                .collect();
-            if v.is_empty() {
-                continue;
+            for (i, &p) in rows.iter().enumerate() {
+                if values.is_valid(i) && !values.value(i).is_nan() {
+                    self.values[p][k].push(values.value(i));
+                }
             }
-            v.sort_by(f64::total_cmp);
-            out.push(MetricStats {
-                policy: policy.to_string(),
-                metric: m,
-                runs: v.len(),
-                mean: v.iter().sum::<f64>() / v.len() as f64,
-                p10: nearest_rank(&v, 0.1),
-                p50: nearest_rank(&v, 0.5),
-                p90: nearest_rank(&v, 0.9),
-            });
         }
+        Ok(())
     }
-    Ok(out)
+
+    fn policy(&mut self, p: &str) -> usize {
+        if let Some(&k) = self.index.get(p) {
+            return k;
+        }
+        self.policies.push(p.to_string());
+        self.values.push(Default::default());
+        self.index.insert(p.to_string(), self.policies.len() - 1);
+        self.policies.len() - 1
+    }
+
+    /// Per policy and metric with values, in order: the stats.
+    pub fn finish(self) -> Vec<MetricStats> {
+        let mut out = Vec::new();
+        for (policy, mut metrics) in self.policies.into_iter().zip(self.values) {
+            for (k, v) in metrics.iter_mut().enumerate() {
+                if v.is_empty() {
+                    continue;
+                }
+                v.sort_by(f64::total_cmp);
+                out.push(MetricStats {
+                    policy: policy.clone(),
+                    metric: COMPARED_METRICS[k],
+                    runs: v.len(),
+                    mean: v.iter().sum::<f64>() / v.len() as f64,
+                    p10: nearest_rank(v, 0.1),
+                    p50: nearest_rank(v, 0.5),
+                    p90: nearest_rank(v, 0.9),
+                });
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -175,27 +175,95 @@ pub fn write_batch(
     write_atomically(path, |out| frames::write_table(out, batch, format))
 }
 
+/// A table file written as its batches come ([`frames::TableStream`]) into a temporary file
+/// next to `path`, synced and renamed into place by [`TableFile::finish`]: a run table of
+/// millions of rows is never whole in memory, and `path` holds a whole table or what it held
+/// before. Dropped unfinished (an error on the way, a panic), it removes its temporary file.
+pub struct TableFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    stream: Option<frames::TableStream<std::io::BufWriter<File>>>,
+}
+
+impl TableFile {
+    pub fn create(
+        path: &Path,
+        schema: arrow_schema::SchemaRef,
+        format: TableFormat,
+    ) -> Result<TableFile, DatasetError> {
+        let tmp = temporary_path(path);
+        // Removed by `drop` whatever fails from here on.
+        let mut file = TableFile {
+            path: path.to_path_buf(),
+            tmp,
+            stream: None,
+        };
+        let out = std::io::BufWriter::new(File::create(&file.tmp).map_err(io_err(path))?);
+        file.stream = Some(frames::TableStream::new(out, schema, format).map_err(table_err(path))?);
+        Ok(file)
+    }
+
+    /// Write `batch` as the table's next rows.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), DatasetError> {
+        let path = &self.path;
+        let stream = self.stream.as_mut().ok_or_else(|| not_open(path))?;
+        stream.write(batch).map_err(table_err(path))
+    }
+
+    /// Complete the table and put it in place.
+    pub fn finish(mut self) -> Result<(), DatasetError> {
+        let stream = self.stream.take().ok_or_else(|| not_open(&self.path))?;
+        let out = stream.finish().map_err(table_err(&self.path))?;
+        sync_and_rename(out, &self.tmp, &self.path)
+    }
+}
+
+/// A [`TableFile`] whose stream is gone (`create` sets it; only `finish` takes it).
+fn not_open(path: &Path) -> DatasetError {
+    io_err(path)(std::io::Error::other("the table file is not open"))
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        // After `finish` the temporary file is renamed away: nothing to remove.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// A temporary file's name next to `path`, of this process and call alone: `--out run.parquet`
+/// and `--out run.csv` written at once shared `run.tmp` and spoiled each other.
+fn temporary_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Flush and sync `out`, the temporary file `tmp`, and rename it to `path`.
+fn sync_and_rename(
+    out: std::io::BufWriter<File>,
+    tmp: &Path,
+    path: &Path,
+) -> Result<(), DatasetError> {
+    out.into_inner()
+        .map_err(|e| io_err(path)(e.into_error()))?
+        .sync_all()
+        .map_err(io_err(path))?;
+    std::fs::rename(tmp, path).map_err(io_err(path))
+}
+
 /// Run `write` into a temporary file next to `path`, synced, then renamed into place.
 fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), frames::TableError>,
 ) -> Result<(), DatasetError> {
-    // A name of this process and call alone: `--out run.parquet` and `--out run.csv` written
-    // at once shared `run.tmp` and spoiled each other.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let tmp = temporary_path(path);
     // Errors name `path`, the file asked for (the temporary one is ours), and leave no
     // temporary file behind.
     let written = (|| {
         let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(path))?);
         write(&mut file).map_err(table_err(path))?;
-        file.into_inner()
-            .map_err(|e| io_err(path)(e.into_error()))?
-            .sync_all()
-            .map_err(io_err(path))?;
-        std::fs::rename(&tmp, path).map_err(io_err(path))
+        sync_and_rename(file, &tmp, path)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -269,7 +269,6 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             explain: args.explain,
         },
     };
-    // Every run's row is held until the table is written.
     let total = batch.total();
     let counts = (
         batch.scenarios.count(),
@@ -295,15 +294,8 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()?;
-    // One run at a time per thread of the pool; a run's solve uses the same pool. A slot is
-    // a pointer until its run is done: ten million unboxed rows took 5 GB before any ran.
-    type Slot = std::sync::Mutex<Option<Box<commonsnet_engine::batch::RunRow>>>;
-    let slots: Vec<Slot> = (0..total).map(|_| std::sync::Mutex::new(None)).collect();
     let interrupted = interrupt_flag();
-    let stop = || interrupted.load(std::sync::atomic::Ordering::SeqCst);
-    run_each(&pool, total, &stop, &|i| {
-        let row = batch.run(i);
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(row));
+    let progress = |_: &commonsnet_engine::batch::RunRow| {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         match &bar {
             Some(b) => b.inc(1),
@@ -315,26 +307,22 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             }
             None => {}
         }
-    });
-    let mut finished = slots.into_iter().map(|m| {
-        m.into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|r| *r)
-    });
-    // Runs are started in index order and every one started finishes: after a Ctrl-C the
-    // runs done are 0 to k-1, a table of its own (the first k rows of the whole one).
-    let rows: Vec<_> = finished.by_ref().map_while(|r| r).collect();
-    if finished.any(|r| r.is_some()) || (rows.len() < total && !stop()) {
-        return Err(anyhow!("a run did not finish"));
-    }
-    let stopped = rows.len() < total;
+    };
+    let ran = run_to_file(
+        &batch,
+        &pool,
+        &args.out,
+        format,
+        ROWS_PER_WRITE,
+        &|| interrupted.load(std::sync::atomic::Ordering::SeqCst),
+        &progress,
+    )?;
+    let (stopped, done) = (ran.runs < total, ran.runs);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let secs = start.elapsed().as_secs_f64();
-    let table = batch.table(&rows)?;
-    commonsnet_datasets::write_batch(&args.out, &table, format).map_err(describe)?;
-    let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
+    let count = |s: Status| ran.statuses.get(&s).copied().unwrap_or(0);
     let failed = count(Status::Error);
     // Said, not hidden in the table: a time-limited run's numbers depend on the machine
     // (and it drops out of the price of fairness), an infeasible one has no plan.
@@ -348,7 +336,6 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             others += &format!(", {n} {words}");
         }
     }
-    let done = rows.len();
     let mut lines = vec![
         format!(
             "{done} runs in {secs:.2} s ({:.1} runs/s, {} threads), {failed} failed{others}; \
@@ -362,7 +349,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             "policy", "metric", "runs", "mean", "p10", "p50", "p90"
         ),
     ];
-    for m in frames::summarise_runs(&table)? {
+    for m in ran.summary {
         lines.push(format!(
             "{:<14} {:<20} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
             m.policy, m.metric, m.runs, m.mean, m.p10, m.p50, m.p90
@@ -386,6 +373,106 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         std::process::exit(130);
     }
     Ok(())
+}
+
+/// Runs a table file takes at a time: the rows held while runs go are those not yet written
+/// (up to this many, and those done ahead of a slower run), not the whole table's (about 2 KB
+/// a run: ten million runs took some 20 GB).
+const ROWS_PER_WRITE: usize = 8192;
+
+/// What [`run_to_file`] ran.
+struct Ran {
+    /// Runs done: 0 to `runs - 1`, the table's rows.
+    runs: usize,
+    statuses: std::collections::HashMap<Status, usize>,
+    summary: Vec<frames::MetricStats>,
+}
+
+/// The rows done and not yet written, in run order from `next`.
+struct Pending {
+    next: usize,
+    ahead: std::collections::BTreeMap<usize, commonsnet_engine::batch::RunRow>,
+    ready: Vec<commonsnet_engine::batch::RunRow>,
+    file: commonsnet_datasets::TableFile,
+    summary: frames::RunSummary,
+    statuses: std::collections::HashMap<Status, usize>,
+    failed: Option<anyhow::Error>,
+}
+
+impl Pending {
+    /// Write the rows ready as the table's next rows.
+    fn write<S: ScenarioSource>(&mut self, batch: &Batch<S>) -> Result<()> {
+        if self.ready.is_empty() {
+            return Ok(());
+        }
+        let table = batch.table(&self.ready)?;
+        self.summary.add(&table)?;
+        self.file.write(&table).map_err(describe)?;
+        for r in self.ready.drain(..) {
+            *self.statuses.entry(r.status).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Run `batch` on `pool` and write its run table to `out` as the runs finish, `chunk` rows a
+/// write in run order, summarising it on the way. Runs are started in index order and every
+/// one started finishes, so after `stop` (a Ctrl-C) the runs done are 0 to k-1, a table of
+/// its own (the first k rows of the whole one). A write that fails stops the runs.
+fn run_to_file<S: ScenarioSource + Sync>(
+    batch: &Batch<S>,
+    pool: &rayon::ThreadPool,
+    out: &Path,
+    format: TableFormat,
+    chunk: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+    progress: &(dyn Fn(&commonsnet_engine::batch::RunRow) + Sync),
+) -> Result<Ran> {
+    let total = batch.total();
+    let schema = batch.table(&[])?.schema();
+    let pending = std::sync::Mutex::new(Pending {
+        next: 0,
+        ahead: Default::default(),
+        ready: Vec::new(),
+        file: commonsnet_datasets::TableFile::create(out, schema, format).map_err(describe)?,
+        summary: Default::default(),
+        statuses: Default::default(),
+        failed: None,
+    });
+    let lock = || pending.lock().unwrap_or_else(|p| p.into_inner());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let halt = || stop() || failed.load(std::sync::atomic::Ordering::SeqCst);
+    run_each(pool, total, &halt, &|i| {
+        let row = batch.run(i);
+        progress(&row);
+        let mut guard = lock();
+        let p = &mut *guard;
+        p.ahead.insert(i, row);
+        while let Some(row) = p.ahead.remove(&p.next) {
+            p.ready.push(row);
+            p.next += 1;
+        }
+        if p.ready.len() >= chunk && p.failed.is_none() {
+            if let Err(e) = p.write(batch) {
+                p.failed = Some(e);
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    let mut p = pending.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = p.failed.take() {
+        return Err(e);
+    }
+    if !p.ahead.is_empty() || (p.next < total && !stop()) {
+        return Err(anyhow!("a run did not finish"));
+    }
+    p.write(batch)?;
+    p.file.finish().map_err(describe)?;
+    Ok(Ran {
+        runs: p.next,
+        statuses: p.statuses,
+        summary: p.summary.finish(),
+    })
 }
 
 /// Set at the first Ctrl-C (SIGINT) while the runs go: no run starts after it, those under way
@@ -423,4 +510,162 @@ fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     // Without the watcher thread (none could be made), Ctrl-C ends the process at once.
     drop(watcher);
     flag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::RecordBatch;
+    use commonsnet_engine::batch::RunRow;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// Two scenarios x two policies x three replicates (12 runs), demand perturbed so the
+    /// replicates differ.
+    fn batch() -> Batch {
+        let scenario = |capacity: f64| {
+            commonsnet_engine::scenario_from_value(&serde_json::json!({
+                "resources": [{"id": "r", "kind": "k", "community": "a",
+                    "capacity": {"u": capacity}}],
+                "needs": [{"id": "n1", "kind": "k", "community": "a", "demand": {"u": 2}},
+                    {"id": "n2", "kind": "k", "community": "b", "demand": {"u": 3}}]}))
+            .unwrap()
+        };
+        let mut perturbation = Perturbation::default();
+        perturbation.set(PerturbKind::Demand, 0.3);
+        Batch {
+            scenarios: vec![
+                ("small".into(), scenario(2.0)),
+                ("large".into(), scenario(4.0)),
+            ],
+            policies: ["greedy", "maxmin"]
+                .map(|p| PolicySpec::Named(p.into()))
+                .to_vec(),
+            replicates: 3,
+            seed: 7,
+            settings: BatchSettings {
+                perturbation,
+                time_limit_s: None,
+                explain: true,
+            },
+        }
+    }
+
+    /// The row groups of the Parquet file at `path`, and its rows as one batch (a batch of
+    /// the reader spans row groups).
+    fn read(path: &Path) -> (usize, RecordBatch) {
+        let file = std::fs::File::open(path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .with_batch_size(1 << 16);
+        let groups = reader.metadata().num_row_groups();
+        let schema = reader.schema().clone();
+        let mut batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        assert_eq!(batches.len(), 1);
+        // The reader's schema has the file's metadata (the batch's, its fields alone).
+        (groups, batches.remove(0).with_schema(schema).unwrap())
+    }
+
+    /// The table without `solve_ms`, a measurement.
+    fn without_times(t: &RecordBatch) -> RecordBatch {
+        let i = t.schema().index_of("solve_ms").unwrap();
+        let mut t = t.clone();
+        t.remove_column(i);
+        t
+    }
+
+    /// Written three rows at a time, the table is the one of all rows at once (one row group
+    /// per write), and its summary is `summarise_runs` of that table.
+    #[test]
+    fn a_run_table_written_as_it_goes_is_the_whole_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs.parquet");
+        let b = batch();
+        let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
+        let whole = b.table(&rows).unwrap();
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        // Two threads: runs done ahead of a slower one are written with it.
+        run_to_file(
+            &b,
+            &pool(2),
+            &out,
+            TableFormat::Parquet,
+            3,
+            &|| false,
+            &|_| {},
+        )
+        .unwrap();
+        let (groups, written) = read(&out);
+        assert!((2..=4).contains(&groups), "{groups}");
+        assert_eq!(without_times(&written), without_times(&whole));
+        // One thread: four writes of three rows.
+        let ran = run_to_file(
+            &b,
+            &pool(1),
+            &out,
+            TableFormat::Parquet,
+            3,
+            &|| false,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(ran.runs, 12);
+        let (groups, written) = read(&out);
+        assert_eq!(groups, 4);
+        assert_eq!(written.schema(), whole.schema());
+        assert_eq!(without_times(&written), without_times(&whole));
+        let summary = |s: Vec<frames::MetricStats>| -> Vec<_> {
+            s.into_iter().filter(|m| m.metric != "solve_ms").collect()
+        };
+        assert_eq!(
+            summary(ran.summary),
+            summary(frames::summarise_runs(&whole).unwrap())
+        );
+        let statuses: usize = ran.statuses.values().sum();
+        assert_eq!(statuses, 12);
+        // Nothing of the writer's is left beside the table.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["runs.parquet"]);
+    }
+
+    /// Stopped after five runs (one thread: no run is under way then), the table is the first
+    /// five rows of the whole one.
+    #[test]
+    fn a_stopped_batch_writes_the_runs_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs.parquet");
+        let b = batch();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let ran = run_to_file(
+            &b,
+            &pool,
+            &out,
+            TableFormat::Parquet,
+            2,
+            &|| done.load(std::sync::atomic::Ordering::SeqCst) >= 5,
+            &|_| {
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+        assert_eq!(ran.runs, 5);
+        let (groups, written) = read(&out);
+        assert_eq!(groups, 3);
+        let rows: Vec<RunRow> = (0..5).map(|i| b.run(i)).collect();
+        assert_eq!(
+            without_times(&written),
+            without_times(&b.table(&rows).unwrap())
+        );
+    }
 }

@@ -15,7 +15,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use commonsnet_datasets::frames::ParquetStream;
+use commonsnet_datasets::frames::TableStream;
+use commonsnet_datasets::TableFormat;
 use commonsnet_engine::batch::{rows_to_batch, RunRow};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -624,7 +625,7 @@ pub fn write_result(
         }
         w.finish()?;
     } else {
-        let mut w = ParquetStream::new(out, schema.clone())?;
+        let mut w = TableStream::new(out, schema.clone(), TableFormat::Parquet)?;
         for batch in batches {
             w.write(&batch?)?;
         }
