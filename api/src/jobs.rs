@@ -34,6 +34,7 @@ use commonsnet_engine::batch::{
     named_policy, panic_message, run_each, Batch, BatchError, BatchSettings, Perturbation,
     PolicySpec, RunRow, ScenarioSource, SourceError,
 };
+use commonsnet_engine::input::links_within;
 use commonsnet_engine::input::policy_from_value;
 use commonsnet_engine::{scenario_from_value, InputIssue, Policy, Scenario};
 use serde::{Deserialize, Serialize};
@@ -307,7 +308,9 @@ impl JobRequest {
     /// Check everything a job needs before it is accepted; errors name the offending field.
     /// Generated scenarios are not built here (that is the job's work), only their parameters,
     /// and the first of them when the job gives a policy object to check against it.
-    pub fn validate(&self) -> Result<usize, UserError> {
+    /// Each scenario's links, under its own policy and under each of the job's, are at most
+    /// `max_links` (the server's `--max-links`).
+    pub fn validate(&self, max_links: usize) -> Result<usize, UserError> {
         // Inline scenarios as validated under their own policies (all of them, or the job is
         // refused here), checked against the job's policies once the run count is bounded.
         let mut parsed: Vec<Scenario> = Vec::new();
@@ -334,7 +337,9 @@ impl JobRequest {
                 }
                 let mut details = Vec::new();
                 for (i, v) in s.iter().enumerate() {
-                    match scenario_from_value(v) {
+                    match scenario_from_value(v)
+                        .and_then(|scenario| links_within(&scenario, max_links).map(|()| scenario))
+                    {
                         Ok(scenario) => parsed.push(scenario),
                         Err(e) => push_issues(&mut details, e.issues, &format!("scenarios[{i}]")),
                     }
@@ -451,7 +456,10 @@ impl JobRequest {
                 if own || repeated[j] {
                     continue;
                 }
-                if let Err(e) = spec.fit(scenario) {
+                let fitted = spec.fit(scenario).and_then(|fitted| {
+                    links_within(&fitted, max_links).map_err(BatchError::InvalidPolicy)
+                });
+                if let Err(e) = fitted {
                     let issues = match e {
                         BatchError::InvalidPolicy(e) => e.issues,
                         other => vec![InputIssue {

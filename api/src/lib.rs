@@ -47,6 +47,10 @@ pub struct Config {
     pub max_queued_jobs: usize,
     /// Solver time limit of a synchronous solve and of each job run (seconds).
     pub time_limit_s: f64,
+    /// The most links (listed, or built by the link rules) of a scenario a solve, a job or a
+    /// session takes, below the engine's own bound (`MAX_LINKS`): a solve's peak is about
+    /// 250 bytes a link, and a scenario of a few megabytes can ask for tens of millions.
+    pub max_links: usize,
     /// Synchronous solves running at once.
     pub solve_workers: usize,
     /// Synchronous solves that may wait for a worker, each holding its scenario; beyond it
@@ -91,6 +95,10 @@ pub struct Config {
     pub postgres: Option<PgSettings>,
 }
 
+/// `Config::max_links` by default: ~2.5 GB at a solve's peak; issue 18's live sessions of
+/// 5,000 needs x 1,000 teams in one component have 5,000,000.
+pub const DEFAULT_MAX_LINKS: usize = 10_000_000;
+
 impl Config {
     pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -101,6 +109,7 @@ impl Config {
             body_limit: 64 << 20,
             max_queued_jobs: 64,
             time_limit_s: 60.0,
+            max_links: DEFAULT_MAX_LINKS,
             solve_workers: cores,
             max_waiting_solves: 64,
             decode_budget_mib: 64,
@@ -411,6 +420,7 @@ pub(crate) static LISTENING: std::sync::atomic::AtomicBool =
 pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     // Sessions re-plan under the server's limit on each solve, as `POST /v1/solve` and jobs.
     config.sessions.time_limit_s = Some(config.time_limit_s);
+    config.sessions.max_links = config.max_links;
     // Bound first: a replica advertises the address it got (port 0 picks one).
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

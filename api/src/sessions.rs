@@ -85,6 +85,9 @@ pub struct SessionLimits {
     /// sets here): a session re-plans under it, or under its policy's `time_limit_s` when
     /// that is smaller, as `POST /v1/solve` does. None: the policy's own limit, if any.
     pub time_limit_s: Option<f64>,
+    /// The most links a session's scenario and its batches may bring (`Config::max_links`,
+    /// which `serve` sets here).
+    pub max_links: usize,
 }
 
 impl Default for SessionLimits {
@@ -97,6 +100,7 @@ impl Default for SessionLimits {
             replan_budget: None,
             checkpoint_every: commonsnet_engine::session::CHECKPOINT_EVERY,
             time_limit_s: None,
+            max_links: commonsnet_engine::input::MAX_LINKS,
         }
     }
 }
@@ -255,7 +259,7 @@ fn replay_log_paged(
             "the log ended at batch {read} of {last} while it was read"
         )));
     }
-    Ok(match owed {
+    let mut rebuilt = match owed {
         Some(_) => {
             let (session, flushed) = replay.finish_owed();
             Rebuilt {
@@ -269,7 +273,11 @@ fn replay_log_paged(
             seq: last,
             owed: None,
         },
-    })
+    };
+    // Batches to come are held to this server's bound (the log's were admitted under its
+    // writer's).
+    rebuilt.session.set_max_links(limits.max_links);
+    Ok(rebuilt)
 }
 
 /// Each row of session `id`'s log in order, up to batch `upto` (all when `None`), read `page`
@@ -764,10 +772,13 @@ impl SessionHub {
             }
         }
         self.room_for(tenant)?;
+        commonsnet_engine::input::links_within(scenario, self.inner.limits.max_links)
+            .map_err(|e| UserError::invalid_input(&e))?;
         let planned = planned_scenario(scenario, &self.inner.limits);
         let mut session = Session::new_warm(&planned, self.inner.limits.warm)
             .map_err(|e| UserError::unprocessable(e.to_string()))?;
         session.set_checkpoint_every(self.inner.limits.checkpoint_every);
+        session.set_max_links(self.inner.limits.max_links);
         let claimed = Instant::now();
         match key {
             Some(key) => {

@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// --store postgres, tenants share the runs in flight instead.
     #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     job_turn_s: f64,
+    /// The most links (listed, or built by the link rules) of a scenario that a solve, a job
+    /// or a session takes (a solve's peak is about 250 bytes a link), at most the engine's
+    /// 50,000,000; beyond it the scenario is refused (422) naming the links or the radius.
+    #[arg(long, default_value_t = commonsnet_api::DEFAULT_MAX_LINKS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=commonsnet_engine::input::MAX_LINKS as u64))]
+    max_links: u64,
     /// Synchronous solves at once (default: all cores).
     #[arg(long)]
     solve_workers: Option<usize>,
@@ -136,6 +142,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     })?;
     config.max_queued_jobs = args.max_queued_jobs;
     config.time_limit_s = args.time_limit;
+    config.max_links = args.max_links as usize;
     if let Some(t) = args.job_threads {
         config.job_threads = t;
     }

@@ -70,9 +70,10 @@ pub(super) async fn submit_job(
     let (request, share): (JobRequest, _) = json_body_held(&st, req).await?;
     // Off the runtime: inline scenarios are validated, under each policy too, within the
     // body's share of the decode budget.
+    let max_links = st.config.max_links;
     let (request, total) = blocking(move || {
         let _share = share;
-        let total = request.validate();
+        let total = request.validate(max_links);
         (request, total)
     })
     .await?;

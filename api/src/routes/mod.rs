@@ -1021,6 +1021,12 @@ mod tests {
         conforms(&doc, "ErrorBody", &UserError::invalid_input(&e).body());
         let too_many = serde_json::json!({"scenarios": [scenario()], "replicates": 1_000_000});
         let job: crate::jobs::JobRequest = serde_json::from_value(too_many).unwrap();
-        conforms(&doc, "ErrorBody", &job.validate().unwrap_err().body());
+        conforms(
+            &doc,
+            "ErrorBody",
+            &job.validate(commonsnet_engine::input::MAX_LINKS)
+                .unwrap_err()
+                .body(),
+        );
     }
 }

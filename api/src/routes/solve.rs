@@ -340,6 +340,13 @@ pub(super) async fn solve(
             .into())
         }
     };
+    let max_links = st.config.max_links;
+    let scenario = blocking(move || {
+        commonsnet_engine::input::links_within(&scenario, max_links)
+            .map(|()| scenario)
+            .map_err(|e| UserError::invalid_input(&e))
+    })
+    .await??;
     let permit = match st.solve_slots.clone().try_acquire_owned() {
         Ok(permit) => permit,
         Err(tokio::sync::TryAcquireError::Closed) => return Err(InternalError::ShuttingDown.into()),

@@ -113,6 +113,16 @@ pub fn scenario_from_logged_value(value: &Value) -> Result<Scenario, InvalidInpu
     Validator::for_logged(FieldStyle::Json).scenario(value)
 }
 
+/// Whether a validated scenario's links, listed or built by the rules, are at most
+/// `max_links`: a service bounds them below [`MAX_LINKS`] to its memory (a solve's peak is
+/// about 250 bytes a link). Rule-built links are counted as the validator counts them (a pass
+/// of the link builder that keeps none, only when the kinds' counts could pass the bound).
+pub fn links_within(s: &Scenario, max_links: usize) -> Result<(), InvalidInput> {
+    let mut v = Validator::new(FieldStyle::Json);
+    v.links_within(s, max_links);
+    v.finish(())
+}
+
 /// Validate a policy on its own (the batch runner combines scenarios with policies).
 pub fn policy_from_value(value: &Value) -> Result<Policy, InvalidInput> {
     let mut v = Validator::new(FieldStyle::Json);

@@ -1126,6 +1126,23 @@ impl Validator {
         }
     }
 
+    /// [`super::links_within`]'s check.
+    pub(super) fn links_within(&mut self, s: &Scenario, cap: usize) {
+        match &s.links {
+            Some(links) if links.len() > cap => self.push(
+                "links",
+                None,
+                None,
+                format!(
+                    "{} links, more than this server's {cap} (its --max-links): send fewer links",
+                    links.len()
+                ),
+            ),
+            Some(_) => {}
+            None => self.link_count(&s.resources, &s.needs, &s.policy, cap),
+        }
+    }
+
     /// The rule-built links are at most `cap` ([`MAX_LINKS`], or fewer with many dimensions):
     /// counted (a pass of the link builder that keeps none) only when every need of a kind
     /// linking every resource of it could exceed that, so a scenario of a few megabytes never

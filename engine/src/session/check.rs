@@ -6,7 +6,6 @@ use super::{Event, EventError, EventKind, Refusal, Session};
 use crate::graph::rule_link;
 use crate::input::{
     need_window_issue, result_cells_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES,
-    MAX_LINKS,
 };
 use crate::model::{Need, Resource};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -207,13 +206,13 @@ impl Session {
 
     /// The model's size after the batch, as a scenario's validator bounds it (before any link
     /// is made): resources plus needs, and links, times the dimensions at most
-    /// [`MAX_DIM_ENTRIES`], links at most [`MAX_LINKS`]. The links are the session's now (less
-    /// those of the needs the batch updates) plus every added or updated need's and
-    /// resource's links by the rules, counted only when the counts of needs and resources
+    /// [`MAX_DIM_ENTRIES`], links at most `max_links` ([`crate::input::MAX_LINKS`] or a service's bound).
+    /// The links are the session's now (less those of the needs the batch updates) plus
+    /// every added or updated need's and resource's links by the rules, counted only when the counts of needs and resources
     /// could pass the bound; other links the batch removes are not subtracted (a bound, not a
     /// count). Retries (event ids already applied) are skipped, as applying skips them.
     fn check_model_size(&self, events: &[Event]) -> Result<(), Refusal> {
-        self.model_size_within(events, MAX_LINKS, MAX_DIM_ENTRIES)
+        self.model_size_within(events, self.max_links, MAX_DIM_ENTRIES)
     }
 
     /// [`Session::check_model_size`] under the bounds given (tests use small ones).

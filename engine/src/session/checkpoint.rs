@@ -15,6 +15,13 @@ impl Session {
         self.checkpoint_every = every;
     }
 
+    /// The most links a batch may bring the session to (a service's bound, below
+    /// [`crate::input::MAX_LINKS`], which it stays within): an admission rule of the batches
+    /// to come, not of those replayed.
+    pub fn set_max_links(&mut self, max: usize) {
+        self.max_links = max.min(crate::input::MAX_LINKS);
+    }
+
     /// Re-plans this session object has run (a rebuild counts its own).
     pub fn replans_run(&self) -> usize {
         self.replans_run

@@ -493,6 +493,8 @@ pub struct Session {
     /// Re-plans since the last [`Checkpoint`], and how many make one due (0: never).
     replans_since_checkpoint: usize,
     checkpoint_every: usize,
+    /// The most links a batch may bring it to (`set_max_links`).
+    max_links: usize,
     /// Re-plans this session has run (tests and benches).
     replans_run: usize,
     /// Resources whose links were worked out anew since the last re-plan: the only ones
@@ -607,6 +609,7 @@ impl Session {
             duals_cache: std::sync::OnceLock::new(),
             replans_since_checkpoint: 0,
             checkpoint_every: CHECKPOINT_EVERY,
+            max_links: crate::input::MAX_LINKS,
             replans_run: 0,
             relinked: HashSet::new(),
         };
