@@ -386,6 +386,10 @@ def generate(name: str, seed: int = 0, scale: float = 1.0, *, timed: bool = Fals
     return Scenario(name=label, resources=_table(resources), needs=_table(needs), policy=json.loads(policy))
 
 
+# The pilot generators' names (`commonsnet generate`); any other `generator` is a path.
+_GENERATORS = ("urban", "rural", "intentional", "disaster")
+
+
 def _spec(
     generator: str | None,
     scenario: Mapping[str, Any] | None,
@@ -400,34 +404,64 @@ def _spec(
     explain: bool,
 ) -> str:
     if (generator is None) == (scenario is None):
-        raise TypeError("give one of generator (a name) and scenario (a dict)")
+        raise TypeError("give one of generator (a name, or a scenario's file or folder) and scenario (a dict or a Scenario)")
+    if isinstance(scenario, Scenario):
+        # Its tables as the JSON form, checked as `solve` checks them: the spec is text (a Ray
+        # sweep ships it to its workers).
+        scenario = json.loads(
+            _commonsnet.scenario_json_from_tables(
+                _arrow(scenario.resources, "resources"),
+                _arrow(scenario.needs, "needs"),
+                None if scenario.links is None else _arrow(scenario.links, "links"),
+                _scenario_json(dict(scenario.policy), at=["policy"]) if scenario.policy else None,
+                scenario.name,
+            )
+        )
     if scenario is not None and not isinstance(scenario, Mapping):
-        # A Scenario of tables, JSON text or a path raised a bare TypeError or ValueError from
-        # dict() ("'Scenario' object is not iterable").
-        hint = (
-            "for a generated scenario give generator=NAME (with seed and scale); "
-            if isinstance(scenario, Scenario)
-            else "read a JSON file with json.load first; "
-        )
+        # JSON text or a path raised a bare TypeError or ValueError from dict().
         raise InvalidArgument(
-            f"scenario must be a dict in SPEC's JSON form, not {type(scenario).__name__}: {hint}"
-            "the CLI's `commonsnet simulate --generator DIR` reads a table folder"
+            f"scenario must be a dict in SPEC's JSON form or a Scenario, not {type(scenario).__name__}: "
+            "read JSON text with json.loads; give a scenario's file or folder as generator=PATH, "
+            "as the CLI's `commonsnet simulate --generator PATH`"
         )
+    path = None
+    if generator is not None and not (isinstance(generator, str) and generator in _GENERATORS):
+        # As the CLI's `--generator`: a name, else a scenario file or folder.
+        if not isinstance(generator, (str, os.PathLike)) or not os.path.exists(generator):
+            raise InvalidArgument(
+                f"generator {os.fspath(generator) if isinstance(generator, (str, os.PathLike)) else generator!r} "
+                f"is neither a generator ({', '.join(_GENERATORS)}) nor a scenario file or folder"
+            )
+        path, generator = os.path.abspath(os.fspath(generator)), None
     if isinstance(policies, str):
-        policies = [policies]
+        # As the CLI's `--policies greedy,coverage`.
+        policies = [p.strip() for p in policies.split(",")]
+    # Whole numbers checked here, by the names and ranges the CLI gives them (2**64 reached
+    # the engine as a float, True as `true`, -1 as "not >= 0" where 0 was "at least 1").
+    whole_seed = _whole(seed)
+    if whole_seed is None or not 0 <= whole_seed < 2**64:
+        raise InvalidArgument(f"seed must be a whole number in [0, 2^64), not {seed!r}")
+    counts = {"scenarios": scenarios, "replicates": replicates}
+    for what, value in counts.items():
+        whole = _whole(value)
+        if whole is None or whole < 1:
+            raise InvalidArgument(f"{what} must be a whole number of at least 1, not {value!r}")
+        counts[what] = whole
     spec: dict[str, Any] = {
-        "scenarios": scenarios,
+        "scenarios": counts["scenarios"],
         "scale": scale,
-        "seed": seed,
+        "seed": whole_seed,
         "timed": timed,
         "policies": list(policies),
-        "replicates": replicates,
+        "replicates": counts["replicates"],
         "perturb": dict(perturb or {}),
         "time_limit_s": time_limit_s,
         "explain": explain,
     }
     if generator is not None:
         spec["generator"] = generator
+    elif path is not None:
+        spec["path"] = path
     else:
         spec["scenario"] = dict(scenario or {})
         _scenario_json(spec["scenario"])
@@ -439,9 +473,9 @@ def _spec(
 
 
 def simulate(
-    generator: str | None = None,
+    generator: str | os.PathLike[str] | None = None,
     *,
-    scenario: Mapping[str, Any] | None = None,
+    scenario: Mapping[str, Any] | Scenario | None = None,
     scenarios: int = 10,
     scale: float | None = None,
     seed: int = 0,
@@ -457,9 +491,11 @@ def simulate(
     simulate`` with the same arguments (only the measured ``solve_ms`` differs). Runs are seeded
     by their (scenario, replicate) index, so the table does not depend on ``threads``.
 
-    ``scenarios`` (at least 1), ``scale`` (default 1) and ``timed`` (default False) are the
-    generator's; ``scale`` and ``timed`` are refused with a ``scenario`` of its own, as the CLI
-    refuses them with a file. At most 10,000,000 runs in all. Ctrl-C stops the runs and raises
+    ``generator`` is a pilot generator's name or, as the CLI's ``--generator``, a scenario's
+    file or folder; ``scenario`` a scenario of its own, a dict in SPEC's JSON form or a
+    ``Scenario`` of tables (``generate``'s, or edited in polars). ``scenarios`` (at least 1),
+    ``scale`` (default 1) and ``timed`` (default False) are the generator's; ``scale`` and
+    ``timed`` are refused with a scenario of its own, as the CLI refuses them with a file. At most 10,000,000 runs in all. Ctrl-C stops the runs and raises
     ``KeyboardInterrupt`` once the runs under way have finished (``time_limit_s`` bounds each)."""
     threads = _check_threads(threads)
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
-from . import _commonsnet, _spec, _whole
+from . import Scenario, _commonsnet, _spec, _whole
 from .errors import InvalidArgument
 
 
@@ -54,9 +54,9 @@ def _losses() -> tuple[type[BaseException], ...]:
 
 
 def sweep(
-    generator: str | None = None,
+    generator: str | os.PathLike[str] | None = None,
     *,
-    scenario: Mapping[str, Any] | None = None,
+    scenario: Mapping[str, Any] | Scenario | None = None,
     scenarios: int = 10,
     scale: float | None = None,
     seed: int = 0,
@@ -78,7 +78,9 @@ def sweep(
     and a run lost every time is a row with status ``error`` carrying Ray's message. An
     exception of the task's own code is raised here (its cause, not Ray's wrapper), and on any
     exception or Ctrl-C the tasks still in flight are cancelled. With ``out``, the table is
-    also written there as Parquet."""
+    also written there as Parquet. A scenario's file or folder (``generator=PATH``) is read by
+    each task: on a cluster of several machines, a path they all see. Without a running Ray
+    (``ray.init`` not called), the sweep starts a local one and shuts it down when it ends."""
     import ray
 
     # Every argument is checked before Ray starts: a typo is refused at once, and no cluster
@@ -95,8 +97,21 @@ def sweep(
         raise InvalidArgument(f"max_retries must be a whole number >= 0, not {max_retries!r}")
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)
     total = _commonsnet.simulate_total(spec)
-    if not ray.is_initialized():
-        ray.init()
+    if ray.is_initialized():
+        return _sweep_on_ray(spec, total, chunk, retries, out)
+    # Started here, so stopped here: a bare `ray.init()` kept its workers (every CPU) after
+    # the sweep had returned.
+    ray.init()
+    try:
+        return _sweep_on_ray(spec, total, chunk, retries, out)
+    finally:
+        ray.shutdown()
+
+
+def _sweep_on_ray(spec: str, total: int, chunk: int | None, retries: int, out: str | None) -> pa.Table:
+    """``sweep`` once its arguments are checked and Ray is running."""
+    import ray
+
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if chunk is None:
         chunk = min(max(1, math.ceil(total / (4 * cpus))), MAX_CHUNK)

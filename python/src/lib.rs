@@ -257,6 +257,39 @@ fn solve_tables<'py>(
     solved_to_py(py, solved)
 }
 
+/// A scenario's tables as its JSON form, checked as [`solve_tables`] checks them (problems
+/// name table, row and column): what `commonsnet.simulate` and the Ray sweep carry in their
+/// spec when given a `Scenario` of tables.
+#[pyfunction]
+#[pyo3(signature = (resources, needs, links=None, policy=None, name=None))]
+fn scenario_json_from_tables(
+    py: Python<'_>,
+    resources: &Bound<'_, PyAny>,
+    needs: &Bound<'_, PyAny>,
+    links: Option<&Bound<'_, PyAny>>,
+    policy: Option<&str>,
+    name: Option<&str>,
+) -> PyResult<String> {
+    let resources = read_stream(resources, "resources")?;
+    let needs = read_stream(needs, "needs")?;
+    let links = links.map(|l| read_stream(l, "links")).transpose()?;
+    let policy: Option<Value> = policy
+        .map(parse_policy)
+        .transpose()
+        .map_err(|f| f.into_py(py))?;
+    guarded(py, || {
+        commonsnet_engine::input::scenario_value_from_batches(
+            &resources,
+            &needs,
+            links.as_deref(),
+            policy.as_ref(),
+            name,
+        )
+        .map(|v| v.to_string())
+        .map_err(Failure::Invalid)
+    })
+}
+
 /// The policy JSON of [`solve_tables`], parsed by the engine's strict parser: a key given twice
 /// (`{"objective": "cost", "objective": "coverage"}`) is refused as the policy's problem, named
 /// by its path (`policy.objective`), not settled by the last one.
@@ -326,6 +359,7 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
         "perturb",
         "time_limit_s",
         "explain",
+        "path",
     ];
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(arg(format!("unknown argument {k:?}")));
@@ -410,39 +444,56 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
     if policies.is_empty() || replicates == 0 {
         return Err(arg("need at least one policy and one replicate".into()));
     }
-    let scenarios: Box<dyn ScenarioSource> = match (obj.get("generator"), obj.get("scenario")) {
-        (Some(Value::String(g)), None) => {
-            let g = generator(g)?;
-            let clock = if flag("timed")? {
-                Clock::Timed
-            } else {
-                Clock::Snapshot
-            };
-            g.check_scale(scale, clock)
-                .map_err(|e| arg(e.to_string()))?;
-            Box::new(Generated {
-                name: g.name().to_string(),
-                scale,
-                count,
-                seed,
-                clock,
-            })
-        }
-        (None, Some(s)) => {
-            // Said rather than ignored, as the CLI says it for a file: a given scenario has
-            // its own size and policy.
-            let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
-            if given("scale") || given("timed") {
-                return Err(arg(
-                    "scale and timed apply to generators; a given scenario has its own size and policy"
-                        .into(),
-                ));
+    let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
+    let scenarios: Box<dyn ScenarioSource> =
+        match (obj.get("generator"), obj.get("scenario"), obj.get("path")) {
+            (Some(Value::String(g)), None, None) => {
+                let g = generator(g)?;
+                let clock = if flag("timed")? {
+                    Clock::Timed
+                } else {
+                    Clock::Snapshot
+                };
+                g.check_scale(scale, clock)
+                    .map_err(|e| arg(e.to_string()))?;
+                Box::new(Generated {
+                    name: g.name().to_string(),
+                    scale,
+                    count,
+                    seed,
+                    clock,
+                })
             }
-            let s = commonsnet_engine::scenario_from_value(s).map_err(Failure::Invalid)?;
-            Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
-        }
-        _ => return Err(arg("give one of generator (a name) and scenario".into())),
-    };
+            (None, Some(_), None) | (None, None, Some(Value::String(_)))
+                if given("scale") || given("timed") =>
+            {
+                // Said rather than ignored, as the CLI says it for a file: a given scenario has
+                // its own size and policy.
+                return Err(arg(
+                "scale and timed apply to generators; a given scenario has its own size and policy"
+                    .into(),
+            ));
+            }
+            (None, Some(s), None) => {
+                let s = commonsnet_engine::scenario_from_value(s).map_err(Failure::Invalid)?;
+                Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
+            }
+            // A scenario file or folder, read as `commonsnet simulate --generator PATH` reads it.
+            (None, None, Some(Value::String(path))) => {
+                let path = std::path::Path::new(path);
+                let s = commonsnet_datasets::read_scenario(path, None).map_err(|e| match e {
+                    commonsnet_datasets::DatasetError::Invalid(e) => Failure::Invalid(e),
+                    // Each names the path already.
+                    other => arg(other.to_string()),
+                })?;
+                Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
+            }
+            _ => {
+                return Err(arg(
+                    "give one of generator (a name or a scenario's path) and scenario".into(),
+                ))
+            }
+        };
     let runs_per_scenario = policies.len().checked_mul(replicates);
     let scenario_count = if obj.contains_key("generator") {
         count
@@ -623,6 +674,7 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(solve_tables, m)?)?;
     m.add_function(wrap_pyfunction!(validate_json, m)?)?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario_json_from_tables, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_total, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_runs, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_error_rows, m)?)?;

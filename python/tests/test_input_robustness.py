@@ -114,11 +114,9 @@ def test_simulate_arguments_of_the_wrong_kind_are_refused() -> None:
 
 
 def test_simulate_names_what_a_scenario_must_be() -> None:
-    # A Scenario of tables, JSON text: a bare TypeError or ValueError from dict() before.
-    for given, hint in [
-        (commonsnet.generate("urban", scale=0.2), "generator=NAME"),
-        (json.dumps(FLOOD), "json.load"),
-    ]:
+    # JSON text, a path: a bare TypeError or ValueError from dict() before (a Scenario of
+    # tables is taken: test_simulate.py).
+    for given, hint in [(json.dumps(FLOOD), "json.loads"), ("/tmp/flood.json", "generator=PATH")]:
         with pytest.raises(commonsnet.InvalidArgument, match="scenario must be a dict") as e:
             commonsnet.simulate(scenario=given, policies=["greedy"])  # type: ignore[arg-type]
         assert hint in str(e.value)

@@ -3,6 +3,7 @@ cluster of 2 workers against `simulate`, also with a worker killed mid-sweep."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -52,7 +53,7 @@ def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -
     t = commonsnet.simulate(scenario=flood, policies=["greedy", "coverage"], replicates=3, perturb={"demand": 0.1})
     assert t.num_rows == 6
     assert set(t.column("status").to_pylist()) <= {"optimal", "feasible"}
-    with pytest.raises(commonsnet.InvalidArgument, match="unknown generator"):
+    with pytest.raises(commonsnet.InvalidArgument, match="neither a generator .* nor a scenario file or folder"):
         commonsnet.simulate("volcano")
     with pytest.raises(commonsnet.InvalidArgument, match="too many runs"):
         commonsnet.simulate("urban", scenarios=2**63, replicates=2)
@@ -67,6 +68,51 @@ def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -
         commonsnet.simulate("urban", policies=["fastest"])
     with pytest.raises(TypeError):
         commonsnet.simulate()
+    # Whole numbers named with their ranges, as the CLI names them.
+    for seed in (2**64, -1, True, 1.5):
+        with pytest.raises(commonsnet.InvalidArgument, match=r"seed must be a whole number in \[0, 2\^64\)"):
+            commonsnet.simulate("urban", seed=seed)
+    for what in ("scenarios", "replicates"):
+        for bad in (-1, 0, True):
+            with pytest.raises(commonsnet.InvalidArgument, match=f"{what} must be a whole number of at least 1"):
+                commonsnet.simulate("urban", **{what: bad})
+    # The CLI's comma-separated policies.
+    assert without_timing(commonsnet.simulate(scenario=flood, policies="greedy, coverage")).equals(
+        without_timing(commonsnet.simulate(scenario=flood, policies=["greedy", "coverage"]))
+    )
+
+
+def test_simulate_takes_a_scenarios_path_and_tables_as_the_cli_does(cli: Any, tmp_path: Path) -> None:
+    """A scenario's folder of tables or JSON file (the CLI's `--generator PATH`) and a
+    `Scenario` of tables give the CLI's run table (a path was taken for an unknown generator,
+    and tables were refused: a researcher editing tables in polars could not simulate them)."""
+    folder = tmp_path / "disaster"
+    cli("generate", "disaster", "--seed", "3", "--scale", "0.5", "--out", str(folder))
+    args = dict(policies=["greedy", "maxmin"], replicates=3, seed=5, perturb={"demand": 0.2})
+    out = tmp_path / "runs.parquet"
+    cli(
+        "simulate", "--generator", str(folder), "--policies", "greedy,maxmin", "--replicates", "3",
+        "--seed", "5", "--perturb", "demand=0.2", "--out", str(out),
+    )
+    want = without_timing(pq.read_table(out))
+    assert want.num_rows == 6
+    assert without_timing(commonsnet.simulate(folder, **args)).equals(want)
+    assert without_timing(commonsnet.simulate(str(folder), **args)).equals(want)
+    # The same tables given as a Scenario (generate's equal the CLI's), named as the folder.
+    generated = commonsnet.generate("disaster", seed=3, scale=0.5)
+    tables = dataclasses.replace(generated, name=want.column("scenario")[0].as_py())
+    assert without_timing(commonsnet.simulate(scenario=tables, **args)).equals(want)
+    # A table's problem is named by its table, row and column, as `solve` names it.
+    bad = commonsnet.Scenario(
+        name="bad", resources=tables.resources,
+        needs=tables.needs.set_column(0, "id", pa.array([""] * tables.needs.num_rows)),
+        policy=tables.policy,
+    )
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.simulate(scenario=bad, **args)
+    assert (e.value.details[0]["table"], e.value.details[0]["row"]) == ("needs", 0), e.value.details
+    with pytest.raises(commonsnet.InvalidArgument, match="scale and timed apply to generators"):
+        commonsnet.simulate(folder, scale=2.0)
 
 
 def test_scale_and_timed_are_refused_with_a_given_scenario(cli: Any, flood: dict[str, Any], tmp_path: Path) -> None:
@@ -146,6 +192,19 @@ def test_a_sweep_checks_its_arguments_before_ray_starts() -> None:
     with pytest.raises(commonsnet.InvalidArgument, match="max_retries"):
         sweep("urban", scenarios=1, max_retries=-1)
     assert not ray.is_initialized()
+
+
+def test_a_sweep_stops_the_ray_it_started() -> None:
+    """Without a running Ray the sweep starts one and shuts it down when it ends (a bare
+    `ray.init()` kept every CPU's workers after the sweep had returned)."""
+    ray = pytest.importorskip("ray")
+    from commonsnet.ray import sweep
+
+    if ray.is_initialized():
+        pytest.skip("a Ray cluster is already running in this process")
+    got = sweep("urban", scenarios=1, policies=["greedy"], seed=4)
+    assert not ray.is_initialized()
+    assert without_timing(got).equals(without_timing(commonsnet.simulate("urban", scenarios=1, policies=["greedy"], seed=4)))
 
 
 def test_a_ray_sweep_equals_simulate(local_ray: Any) -> None:

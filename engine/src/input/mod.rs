@@ -172,6 +172,39 @@ pub fn scenario_from_batches_with(
     name: Option<&str>,
     found: Vec<InputIssue>,
 ) -> Result<Scenario, InvalidInput> {
+    tables_within_bounds(resources, needs, links)?;
+    let (root, issues) = batches_to_value(resources, needs, links, policy, name, found);
+    let mut v = Validator::new(FieldStyle::Columns);
+    v.take(issues);
+    v.scenario(&root)
+}
+
+/// The tables of [`scenario_from_batches`] as the scenario's JSON form (SPEC section 3),
+/// checked as that function checks them (problems name table, row and column): what a batch
+/// spec carries, as text, where a scenario's tables cannot go (`commonsnet.simulate` and its
+/// Ray sweep, given a `Scenario` of tables).
+pub fn scenario_value_from_batches(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+    policy: Option<&Value>,
+    name: Option<&str>,
+) -> Result<Value, InvalidInput> {
+    tables_within_bounds(resources, needs, links)?;
+    let (root, issues) = batches_to_value(resources, needs, links, policy, name, Vec::new());
+    let mut v = Validator::new(FieldStyle::Columns);
+    v.take(issues);
+    v.scenario(&root)?;
+    Ok(root)
+}
+
+/// The tables' rows at most [`MAX_TABLE_ROWS`] (resources and needs together) and
+/// [`MAX_LINKS`] (links), before any row is read.
+fn tables_within_bounds(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+) -> Result<(), InvalidInput> {
     // Resources and needs together, then links on their own against the links' bound.
     let mut total = 0usize;
     for (table, batches) in [("resources", resources), ("needs", needs)] {
@@ -196,6 +229,20 @@ pub fn scenario_from_batches_with(
             ));
         }
     }
+    Ok(())
+}
+
+/// The tables' rows as JSON objects under `resources`, `needs` and `links`, with the policy and
+/// the name: the scenario's JSON form, not yet validated; the cells the reader refused are
+/// added to `found`.
+fn batches_to_value(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+    policy: Option<&Value>,
+    name: Option<&str>,
+    found: Vec<InputIssue>,
+) -> (Value, Vec<InputIssue>) {
     let mut issues = found;
     let mut root = Map::new();
     if let Some(name) = name {
@@ -218,9 +265,7 @@ pub fn scenario_from_batches_with(
     if let Some(p) = policy {
         root.insert("policy".into(), p.clone());
     }
-    let mut v = Validator::new(FieldStyle::Columns);
-    v.take(issues);
-    v.scenario(&Value::Object(root))
+    (Value::Object(root), issues)
 }
 
 #[cfg(test)]
