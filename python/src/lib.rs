@@ -236,13 +236,12 @@ fn solve_tables<'py>(
     explain: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let resources = read_stream(resources, "resources")?;
-    let needs = read_stream(needs, "needs")?;
-    let links = links.map(|l| read_stream(l, "links")).transpose()?;
-    let policy: Option<Value> = policy
-        .map(parse_policy)
-        .transpose()
-        .map_err(|f| f.into_py(py))?;
+    let Tables {
+        resources,
+        needs,
+        links,
+        policy,
+    } = Tables::read(py, resources, needs, links, policy)?;
     let solved = guarded(py, || {
         let s = commonsnet_engine::scenario_from_batches(
             &resources,
@@ -270,13 +269,12 @@ fn scenario_json_from_tables(
     policy: Option<&str>,
     name: Option<&str>,
 ) -> PyResult<String> {
-    let resources = read_stream(resources, "resources")?;
-    let needs = read_stream(needs, "needs")?;
-    let links = links.map(|l| read_stream(l, "links")).transpose()?;
-    let policy: Option<Value> = policy
-        .map(parse_policy)
-        .transpose()
-        .map_err(|f| f.into_py(py))?;
+    let Tables {
+        resources,
+        needs,
+        links,
+        policy,
+    } = Tables::read(py, resources, needs, links, policy)?;
     guarded(py, || {
         commonsnet_engine::input::scenario_value_from_batches(
             &resources,
@@ -288,6 +286,35 @@ fn scenario_json_from_tables(
         .map(|v| v.to_string())
         .map_err(Failure::Invalid)
     })
+}
+
+/// A scenario's tables and policy as [`solve_tables`] and [`scenario_json_from_tables`] take
+/// them: each table read through the Arrow C stream interface, the policy JSON parsed.
+struct Tables {
+    resources: Vec<RecordBatch>,
+    needs: Vec<RecordBatch>,
+    links: Option<Vec<RecordBatch>>,
+    policy: Option<Value>,
+}
+
+impl Tables {
+    fn read(
+        py: Python<'_>,
+        resources: &Bound<'_, PyAny>,
+        needs: &Bound<'_, PyAny>,
+        links: Option<&Bound<'_, PyAny>>,
+        policy: Option<&str>,
+    ) -> PyResult<Tables> {
+        Ok(Tables {
+            resources: read_stream(resources, "resources")?,
+            needs: read_stream(needs, "needs")?,
+            links: links.map(|l| read_stream(l, "links")).transpose()?,
+            policy: policy
+                .map(parse_policy)
+                .transpose()
+                .map_err(|f| f.into_py(py))?,
+        })
+    }
 }
 
 /// The policy JSON of [`solve_tables`], parsed by the engine's strict parser: a key given twice

@@ -172,11 +172,7 @@ pub fn scenario_from_batches_with(
     name: Option<&str>,
     found: Vec<InputIssue>,
 ) -> Result<Scenario, InvalidInput> {
-    tables_within_bounds(resources, needs, links)?;
-    let (root, issues) = batches_to_value(resources, needs, links, policy, name, found);
-    let mut v = Validator::new(FieldStyle::Columns);
-    v.take(issues);
-    v.scenario(&root)
+    checked_tables(resources, needs, links, policy, name, found).map(|(s, _)| s)
 }
 
 /// The tables of [`scenario_from_batches`] as the scenario's JSON form (SPEC section 3),
@@ -190,12 +186,24 @@ pub fn scenario_value_from_batches(
     policy: Option<&Value>,
     name: Option<&str>,
 ) -> Result<Value, InvalidInput> {
+    checked_tables(resources, needs, links, policy, name, Vec::new()).map(|(_, v)| v)
+}
+
+/// The tables' scenario, validated, and its JSON form.
+fn checked_tables(
+    resources: &[RecordBatch],
+    needs: &[RecordBatch],
+    links: Option<&[RecordBatch]>,
+    policy: Option<&Value>,
+    name: Option<&str>,
+    found: Vec<InputIssue>,
+) -> Result<(Scenario, Value), InvalidInput> {
     tables_within_bounds(resources, needs, links)?;
-    let (root, issues) = batches_to_value(resources, needs, links, policy, name, Vec::new());
+    let (root, issues) = batches_to_value(resources, needs, links, policy, name, found);
     let mut v = Validator::new(FieldStyle::Columns);
     v.take(issues);
-    v.scenario(&root)?;
-    Ok(root)
+    let scenario = v.scenario(&root)?;
+    Ok((scenario, root))
 }
 
 /// The tables' rows at most [`MAX_TABLE_ROWS`] (resources and needs together) and
