@@ -659,6 +659,24 @@ fn job_policies_and_listings_are_checked_field_by_field() {
         let r = get(&s, bad, None);
         assert_eq!((r.status, r.code().as_str()), (400, "bad_query"), "{bad}");
     }
+    // A parameter that does not parse, or is out of range, is named in the details (it was
+    // only inside the message).
+    for (bad, says) in [
+        ("/v1/jobs?limit=-1", "invalid digit"),
+        ("/v1/jobs?limit=99999999999999999999", "too large"),
+        ("/v1/jobs?limit=0", "0 is not in 1..="),
+        ("/v1/sessions?limit=x", "invalid digit"),
+    ] {
+        let r = get(&s, bad, None);
+        assert_eq!((r.status, r.code().as_str()), (400, "bad_query"), "{bad}");
+        let d = &r.json()["error"]["details"][0];
+        assert_eq!(
+            (d["table"].as_str(), d["field"].as_str()),
+            (Some("query"), Some("limit")),
+            "{bad}: {d}"
+        );
+        assert!(d["message"].as_str().unwrap().contains(says), "{bad}: {d}");
+    }
     let scenario = json!({"resources": [], "needs": []});
     for _ in 0..2 {
         let r = post_json(&s, "/v1/sessions", &json!({"scenario": scenario}), None);
@@ -841,7 +859,7 @@ fn the_servers_link_bound_refuses_what_would_pass_it() {
     solve(&scenario(11, 10)).assert_invalid_field(
         "policy",
         "max_distance_km",
-        "the link rules give more than 100 links",
+        "the link rules give more than 100 links (this server's --max-links)",
     );
     let mut listed = scenario(11, 10);
     let links: Vec<Value> = (0..101)

@@ -48,8 +48,9 @@ pub struct Config {
     /// Solver time limit of a synchronous solve and of each job run (seconds).
     pub time_limit_s: f64,
     /// The most links (listed, or built by the link rules) of a scenario a solve, a job or a
-    /// session takes, below the engine's own bound (`MAX_LINKS`): a solve's peak is about
-    /// 250 bytes a link, and a scenario of a few megabytes can ask for tens of millions.
+    /// session takes, below the engine's own bound (`MAX_LINKS`): a solve's peak is about 75
+    /// (greedy) to 250 (min-cost flow) bytes a link, and a scenario of a few megabytes can
+    /// ask for tens of millions. A generator's scenarios (jobs) are bounded by their scale.
     pub max_links: usize,
     /// Synchronous solves running at once.
     pub solve_workers: usize,
@@ -95,7 +96,7 @@ pub struct Config {
     pub postgres: Option<PgSettings>,
 }
 
-/// `Config::max_links` by default: ~2.5 GB at a solve's peak; issue 18's live sessions of
+/// `Config::max_links` by default: up to ~2.5 GB at a solve's peak; issue 18's live sessions of
 /// 5,000 needs x 1,000 teams in one component have 5,000,000.
 pub const DEFAULT_MAX_LINKS: usize = 10_000_000;
 

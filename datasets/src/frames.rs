@@ -2505,6 +2505,26 @@ n1,1e400
             assert_eq!(skills.value(0).len(), 2, "{format:?}");
             // CSV has no null list: an empty cell is the empty set.
             assert_eq!(skills.value(1).len(), 0, "{format:?}");
+            // Streamed as two batches (the CLI's run tables): the rows of both, in order, one
+            // header (CSV), one footer (Parquet, Arrow IPC).
+            let mut stream = TableStream::new(Vec::new(), b.schema(), format).unwrap();
+            stream.write(&b).unwrap();
+            stream.write(&b.slice(1, 2)).unwrap();
+            let bytes = stream.finish().unwrap();
+            let got = read_table(&bytes, format == TableFormat::Csv).unwrap();
+            let ids: Vec<Option<String>> = got
+                .iter()
+                .flat_map(|g| {
+                    let c = arrow_cast::cast(g.column_by_name("id").unwrap(), &A::Utf8).unwrap();
+                    let c = c.as_string::<i32>();
+                    (0..c.len())
+                        .map(|i| c.is_valid(i).then(|| c.value(i).to_string()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let want = [Some("a,\"1\""), Some("b"), None, Some("b"), None];
+            let want: Vec<Option<String>> = want.iter().map(|v| v.map(str::to_string)).collect();
+            assert_eq!(ids, want, "{format:?}");
         }
     }
 

@@ -223,9 +223,19 @@ fn not_open(path: &Path) -> DatasetError {
     io_err(path)(std::io::Error::other("the table file is not open"))
 }
 
+impl TableFile {
+    /// The temporary file the table is written to until [`TableFile::finish`]: for a caller
+    /// that may end the process without dropping this (a second Ctrl-C).
+    pub fn temporary(&self) -> &Path {
+        &self.tmp
+    }
+}
+
 impl Drop for TableFile {
     fn drop(&mut self) {
-        // After `finish` the temporary file is renamed away: nothing to remove.
+        // The writer first (its buffer would go to the file), then the file. After `finish`
+        // the temporary file is renamed away: nothing to remove.
+        drop(self.stream.take());
         let _ = std::fs::remove_file(&self.tmp);
     }
 }
@@ -448,5 +458,43 @@ mod tests {
         left.sort();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(left, ["run.csv", "run.parquet"]);
+    }
+
+    /// A table file given up before `finish` (a write that failed, a panic) leaves nothing,
+    /// and what `path` held stays; finished, it is the table in place and nothing beside it.
+    #[test]
+    fn a_table_file_is_whole_in_place_or_not_there() {
+        let dir = std::env::temp_dir().join(format!("commonsnet-tablefile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.parquet");
+        std::fs::write(&path, b"an older table").unwrap();
+        let column: Arc<dyn Array> = Arc::new(Int64Array::from(vec![7i64; 100]));
+        let batch = RecordBatch::try_from_iter([("x", column)]).unwrap();
+        let names = || {
+            let mut n: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        let mut file = TableFile::create(&path, batch.schema(), TableFormat::Parquet).unwrap();
+        file.write(&batch).unwrap();
+        assert_eq!(names().len(), 2, "the table and its temporary file");
+        drop(file);
+        assert_eq!(names(), ["runs.parquet"]);
+        assert_eq!(std::fs::read(&path).unwrap(), b"an older table");
+        let mut file = TableFile::create(&path, batch.schema(), TableFormat::Parquet).unwrap();
+        file.write(&batch).unwrap();
+        file.write(&batch).unwrap();
+        file.finish().unwrap();
+        assert_eq!(names(), ["runs.parquet"]);
+        let rows: usize = read_batches(&path)
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(rows, 200);
     }
 }

@@ -272,6 +272,8 @@ struct Plan<'o, 'a> {
     /// Each group's ratio with and without fairness (the same for every row: worked out on
     /// the first row that asks).
     group_ratios: std::cell::OnceCell<Vec<GroupRatio>>,
+    /// The plan is the greedy baseline's (first come, first served), not an optimum.
+    greedy: bool,
 }
 
 impl<'o, 'a> Plan<'o, 'a> {
@@ -319,6 +321,7 @@ impl<'o, 'a> Plan<'o, 'a> {
             booked,
             listed_misses: std::cell::OnceCell::new(),
             group_ratios: std::cell::OnceCell::new(),
+            greedy: o.solution.solver == Solvers::one(SolverUsed::Greedy),
         }
     }
 
@@ -374,7 +377,7 @@ impl<'o, 'a> Plan<'o, 'a> {
         if self.served_in_full(n) {
             return why;
         }
-        let greedy = sol.solver == Solvers::one(SolverUsed::Greedy);
+        let greedy = self.greedy;
         if sol.status == Status::Infeasible {
             let inf = sol.infeasibility.as_ref();
             // Rows follow the conflict, the proof, where it was computed: a need is told of
@@ -675,11 +678,13 @@ impl<'o, 'a> Plan<'o, 'a> {
             .fold(f64::INFINITY, f64::min);
         match s.policy.objective {
             Objective::Coverage | Objective::Proportional => None,
-            Objective::Cost => Some(
+            // A link of negative cost (SPEC allows it) lowers C as it serves more: then
+            // capacity can be the reason.
+            Objective::Cost => (cheapest >= 0.0).then(|| {
                 "the objective is cost: serving more than its min_fill only adds cost, \
                  whatever capacity is added"
-                    .into(),
-            ),
+                    .into()
+            }),
             Objective::Weighted => (p - w * cheapest <= 0.0).then(|| {
                 format!(
                     "its cheapest link costs {cheapest} a share, times cost_weight {w}, and a \
@@ -691,9 +696,11 @@ impl<'o, 'a> Plan<'o, 'a> {
                 let u = 1.0 - self.y[n];
                 let slope = s.policy.deprivation.as_ref().map_or(0.0, |f| {
                     let points = f.breakpoints();
+                    // A share at a breakpoint up to rounding (an LP's 0.4999999999) is on
+                    // the piece below it, where the solver stopped.
                     points
                         .windows(2)
-                        .find(|w| u <= w[1].0)
+                        .find(|w| u <= w[1].0 + SHARE_EPS)
                         .or(points.windows(2).last())
                         .map_or(0.0, |w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0))
                 });
@@ -722,11 +729,10 @@ impl<'o, 'a> Plan<'o, 'a> {
                 .iter()
                 .all(|&e| self.used_up_for(e, n));
         };
-        let greedy = self.o.solution.solver == Solvers::one(SolverUsed::Greedy);
         let mut elsewhere: Vec<f64> = Vec::new();
         for &e in &self.edges_of_need[n] {
             match net.start(e) {
-                Some(s) if s != at && greedy => {}
+                Some(s) if s != at && self.greedy => {}
                 Some(s) if s != at => {
                     if !elsewhere.contains(&s) {
                         elsewhere.push(s);
@@ -1409,10 +1415,18 @@ mod tests {
                 );
             }
         }
-        // b's link at 0.5 gains 1 - 0.5 (weighted) and 3 - 0.5 (deprivation) a share: short
-        // only because a holds r's 10 units.
-        for objective in ["weighted", "deprivation"] {
-            let (why, _) = why_and_conflict(scenario(json!(objective), 10.0, 0.5));
+        // Deprivation stops b at the breakpoint u = 0.5 when its link costs 2 a share
+        // (between the slopes 1 and 3 there): a share more gains 1 - 2, whatever capacity.
+        let (why, _) = why_and_conflict(scenario(json!("deprivation"), 20.0, 2.0));
+        let b = row(&why, "b");
+        assert!((b.coverage - 0.5).abs() < 1e-6, "{b:?}");
+        assert_eq!(b.reason, Reason::Objective, "{b:?}");
+        assert!(b.explanation.contains("slope 1 "), "{b:?}");
+        // b's link at 0.5 gains 1 - 0.5 (weighted) and 3 - 0.5 (deprivation) a share, and at
+        // -1 lowers the cost: short only because a holds r's 10 units.
+        for objective in ["weighted", "deprivation", "cost"] {
+            let b_cost = if objective == "cost" { -1.0 } else { 0.5 };
+            let (why, _) = why_and_conflict(scenario(json!(objective), 10.0, b_cost));
             let b = row(&why, "b");
             assert_eq!(b.reason, Reason::Capacity, "{objective}: {b:?}");
         }

@@ -387,7 +387,7 @@ def generate(name: str, seed: int = 0, scale: float = 1.0, *, timed: bool = Fals
 
 
 # The pilot generators' names (`commonsnet generate`); any other `generator` is a path.
-_GENERATORS = ("urban", "rural", "intentional", "disaster")
+_GENERATORS: tuple[str, ...] = tuple(_commonsnet.GENERATORS)
 
 
 def _spec(

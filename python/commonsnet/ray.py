@@ -16,6 +16,7 @@ import tempfile
 from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
+import pyarrow.ipc
 
 from . import Scenario, _commonsnet, _spec, _whole
 from .errors import InvalidArgument
@@ -103,7 +104,12 @@ def sweep(
     # the sweep had returned.
     ray.init()
     try:
-        return _sweep_on_ray(spec, total, chunk, retries, out)
+        table = _sweep_on_ray(spec, total, chunk, retries, out)
+        # Out of Ray's object store before it goes: a chunk's table may share its memory.
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return pa.ipc.open_stream(sink.getvalue()).read_all()
     finally:
         ray.shutdown()
 

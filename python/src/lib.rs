@@ -700,6 +700,10 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(solve_json, m)?)?;
     m.add_function(wrap_pyfunction!(solve_tables, m)?)?;
     m.add_function(wrap_pyfunction!(validate_json, m)?)?;
+    m.add(
+        "GENERATORS",
+        commonsnet_datasets::generate::GENERATORS.to_vec(),
+    )?;
     m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(scenario_json_from_tables, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_total, m)?)?;

@@ -41,9 +41,10 @@ pub struct ServeArgs {
     /// --store postgres, tenants share the runs in flight instead.
     #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     job_turn_s: f64,
-    /// The most links (listed, or built by the link rules) of a scenario that a solve, a job
-    /// or a session takes (a solve's peak is about 250 bytes a link), at most the engine's
-    /// 50,000,000; beyond it the scenario is refused (422) naming the links or the radius.
+    /// The most links (listed, or built by the link rules) of a scenario that a solve, a
+    /// job's inline scenario or a session takes (a solve's peak is about 75 to 250 bytes a
+    /// link), at most the engine's 50,000,000; beyond it the scenario is refused (422) naming
+    /// the links or the radius. Generated scenarios are bounded by their scale.
     #[arg(long, default_value_t = commonsnet_api::DEFAULT_MAX_LINKS as u64,
           value_parser = clap::value_parser!(u64).range(1..=commonsnet_engine::input::MAX_LINKS as u64))]
     max_links: u64,

@@ -349,6 +349,39 @@ where
     }
 }
 
+/// A route's query parameters, typed: a parameter that does not parse is a 400 `bad_query`
+/// whose details name it (`field`: `limit`), as a body's fields are named (axum's `Query`
+/// put the name only inside its message, with no details).
+pub(super) struct QueryArgs<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryArgs<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = UserError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let parsed = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(parsed)
+            .map(QueryArgs)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let message = e.inner().to_string();
+                bad_query(&field, message)
+            })
+    }
+}
+
+/// A 400 `bad_query` naming the query parameter `field` (`.` when the query as a whole is
+/// wrong) in its details.
+pub(super) fn bad_query(field: &str, message: impl std::fmt::Display) -> UserError {
+    UserError::new(Code::BadQuery, format!("query: {field}: {message}")).with_details(vec![
+        serde_json::json!({"table": "query", "row": null, "field": field, "message": message.to_string()}),
+    ])
+}
+
 /// Job and session ids: UUID v4 (122 random bits, unguessable; ids are also tenant-checked)
 /// in the 32-hex-digit form the API has always used. v4 rather than v7: an id need not tell
 /// when it was made.

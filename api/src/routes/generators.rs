@@ -2,11 +2,10 @@
 //! console's planner can start from a seeded scenario without a file.
 
 use super::answers::*;
-use super::extract::Params;
+use super::extract::{Params, QueryArgs};
 use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, InternalError, UserError};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use commonsnet_datasets::generate::{Clock, Generator};
 use serde::{Deserialize, Serialize};
@@ -65,14 +64,8 @@ pub(super) async fn generated_scenario(
     State(_st): St,
     _tenant: super::Tenant,
     Params(name): Params<String>,
-    query: Result<Query<GeneratorQuery>, QueryRejection>,
+    QueryArgs(q): QueryArgs<GeneratorQuery>,
 ) -> Result<Json<GeneratedScenario>, ApiError> {
-    let Query(q) = query.map_err(|e| {
-        UserError::new(
-            crate::error::Code::BadQuery,
-            format!("query: {}", e.body_text()),
-        )
-    })?;
     let generator: Generator =
         name.parse()
             .map_err(|e: commonsnet_datasets::generate::GenerateError| {

@@ -268,14 +268,12 @@ fn max_listed() -> u32 {
 pub(super) async fn list_jobs(
     State(st): St,
     Tenant(tenant): Tenant,
-    query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
+    QueryArgs(q): QueryArgs<JobsQuery>,
 ) -> Result<Json<Vec<JobInfo>>, ApiError> {
-    let axum::extract::Query(q) =
-        query.map_err(|e| UserError::new(Code::BadQuery, format!("query: {}", e.body_text())))?;
     if !(1..=MAX_LISTED_JOBS).contains(&q.limit) {
-        return Err(UserError::new(
-            Code::BadQuery,
-            format!("query: limit {} is not in 1..={MAX_LISTED_JOBS}", q.limit),
+        return Err(bad_query(
+            "limit",
+            format!("{} is not in 1..={MAX_LISTED_JOBS}", q.limit),
         )
         .into());
     }
@@ -322,10 +320,8 @@ pub(super) async fn cancel_job(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
-    query: Result<axum::extract::Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+    QueryArgs(q): QueryArgs<DeleteQuery>,
 ) -> Result<Response, ApiError> {
-    let axum::extract::Query(q) =
-        query.map_err(|e| UserError::new(Code::BadQuery, format!("query: {}", e.body_text())))?;
     check_id(&id, "job")?;
     let store = st.store.clone();
     let (jid, t) = (id.clone(), tenant.clone());

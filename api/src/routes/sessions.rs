@@ -4,7 +4,7 @@
 use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
-use crate::error::{ApiError, Code, ErrorBody, UserError};
+use crate::error::{ApiError, ErrorBody, UserError};
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -137,17 +137,12 @@ fn max_listed() -> usize {
 pub(super) async fn list_sessions(
     State(st): St,
     Tenant(tenant): Tenant,
-    query: Result<axum::extract::Query<SessionsQuery>, axum::extract::rejection::QueryRejection>,
+    QueryArgs(q): QueryArgs<SessionsQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let axum::extract::Query(q) =
-        query.map_err(|e| UserError::new(Code::BadQuery, format!("query: {}", e.body_text())))?;
     if !(1..=MAX_LISTED_SESSIONS).contains(&q.limit) {
-        return Err(UserError::new(
-            Code::BadQuery,
-            format!(
-                "query: limit {} is not in 1..={MAX_LISTED_SESSIONS}",
-                q.limit
-            ),
+        return Err(bad_query(
+            "limit",
+            format!("{} is not in 1..={MAX_LISTED_SESSIONS}", q.limit),
         )
         .into());
     }

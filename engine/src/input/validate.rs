@@ -1122,7 +1122,7 @@ impl Validator {
                 ),
             ),
             Some(_) => {}
-            None => self.link_count(resources, needs, policy, MAX_LINKS.min(per_dims)),
+            None => self.link_count(resources, needs, policy, MAX_LINKS.min(per_dims), ""),
         }
     }
 
@@ -1139,7 +1139,13 @@ impl Validator {
                 ),
             ),
             Some(_) => {}
-            None => self.link_count(&s.resources, &s.needs, &s.policy, cap),
+            None => self.link_count(
+                &s.resources,
+                &s.needs,
+                &s.policy,
+                cap,
+                " (this server's --max-links)",
+            ),
         }
     }
 
@@ -1147,7 +1153,15 @@ impl Validator {
     /// counted (a pass of the link builder that keeps none) only when every need of a kind
     /// linking every resource of it could exceed that, so a scenario of a few megabytes never
     /// asks for tens of gigabytes.
-    fn link_count(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy, cap: usize) {
+    /// `whose` names the bound when it is not the engine's own.
+    fn link_count(
+        &mut self,
+        resources: &[Resource],
+        needs: &[Need],
+        policy: &Policy,
+        cap: usize,
+        whose: &str,
+    ) {
         let mut of_kind: HashMap<&str, (f64, f64)> = HashMap::new();
         resources
             .iter()
@@ -1166,7 +1180,7 @@ impl Validator {
                 None,
                 Some("max_distance_km".into()),
                 format!(
-                    "the link rules give more than {cap} links (at least {links}; fewer with more dimensions, {MAX_DIM_ENTRIES} link x dimension entries at most): use a smaller max_distance_km, explicit links, fewer needs per resource kind or fewer dimensions"
+                    "the link rules give more than {cap} links{whose} (at least {links}; fewer with more dimensions, {MAX_DIM_ENTRIES} link x dimension entries at most): use a smaller max_distance_km, explicit links, fewer needs per resource kind or fewer dimensions"
                 ),
             );
         }
@@ -1439,7 +1453,7 @@ mod tests {
 
         let checked = |cap: usize| {
             let mut v = Validator::new(FieldStyle::Json);
-            v.link_count(&s.resources, &s.needs, &s.policy, cap);
+            v.link_count(&s.resources, &s.needs, &s.policy, cap, "");
             v.issues
         };
         assert!(checked(built).is_empty());

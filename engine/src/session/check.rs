@@ -256,6 +256,23 @@ impl Session {
                     r.capacity.keys().for_each(&mut note);
                     resources.push(r);
                 }
+                // Capacity given back, and a released need open again: the links the rules
+                // drop at no capacity come back, counted as those of a resource or need added
+                // (their links now are counted too: a bound). Unchecked, needs added while
+                // the resources were used up got every link at the return, past the bound.
+                EventKind::ResourceReturned { id, .. } => {
+                    if let Some(&i) = self.res_ix.get(id) {
+                        resources.push(&self.resources[i]);
+                    }
+                }
+                EventKind::DispatchReleased { need, resource } => {
+                    if let Some(&i) = self.need_ix.get(need) {
+                        needs.push(&self.needs[i]);
+                    }
+                    if let Some(&i) = self.res_ix.get(resource) {
+                        resources.push(&self.resources[i]);
+                    }
+                }
                 _ => {}
             }
         }
@@ -463,6 +480,34 @@ mod tests {
         .unwrap();
         assert!(s.model_size_within(&update, 6, 1000).is_ok());
         assert!(too_large(s.model_size_within(&update, 5, 1000), "links"));
+        // A resource used up links no need added meanwhile; its return brings their links
+        // back, and is held to the bound as an addition is.
+        let mut used = Session::new(
+            &scenario_from_value(&json!({
+                "resources": [{"id": "r0", "kind": "a", "capacity": {"h": 1}}],
+                "needs": [{"id": "n0", "kind": "a", "demand": {"h": 1}}]}))
+            .unwrap(),
+        )
+        .unwrap();
+        let dispatch_and_add = parse_events(&json!([
+            {"type": "dispatched", "need": "n0", "resource": "r0"},
+            {"type": "need_added", "need": {"id": "n1", "kind": "a", "demand": {"h": 1}}},
+            {"type": "need_added", "need": {"id": "n2", "kind": "a", "demand": {"h": 1}}}
+        ]))
+        .unwrap();
+        used.apply(&dispatch_and_add).unwrap();
+        assert_eq!(links(&used), 0);
+        let back = parse_events(&json!([{"type": "resource_returned", "id": "r0"}])).unwrap();
+        assert!(too_large(used.model_size_within(&back, 1, 1000), "links"));
+        assert!(used.model_size_within(&back, 2, 1000).is_ok());
+        let release = parse_events(&json!([
+            {"type": "dispatch_released", "need": "n0", "resource": "r0"}]))
+        .unwrap();
+        assert!(too_large(
+            used.model_size_within(&release, 2, 1000),
+            "links"
+        ));
+        assert!(used.model_size_within(&release, 4, 1000).is_ok());
         // A retry of an applied batch is skipped, as applying skips it.
         let mut s = s;
         let retry = parse_events(&json!([{"type": "need_added", "event_id": "e1",
