@@ -671,6 +671,12 @@ impl<'o, 'a> Plan<'o, 'a> {
     /// proportional always gain from more).
     fn objective_declines(&self, n: usize) -> Option<String> {
         let (s, net) = (self.o.scenario, &self.o.network);
+        if matches!(
+            s.policy.objective,
+            Objective::Coverage | Objective::Proportional
+        ) {
+            return None;
+        }
         let (p, w) = (s.needs[n].priority, s.policy.cost_weight);
         let cheapest = self.edges_of_need[n]
             .iter()

@@ -236,21 +236,11 @@ fn solve_tables<'py>(
     explain: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let Tables {
-        resources,
-        needs,
-        links,
-        policy,
-    } = Tables::read(py, resources, needs, links, policy)?;
+    let tables = Tables::read(py, resources, needs, links, policy)?;
     let solved = guarded(py, || {
-        let s = commonsnet_engine::scenario_from_batches(
-            &resources,
-            &needs,
-            links.as_deref(),
-            policy.as_ref(),
-            name,
-        )
-        .map_err(Failure::Invalid)?;
+        let s = tables
+            .checked(name, commonsnet_engine::scenario_from_batches)
+            .map_err(Failure::Invalid)?;
         solve_scenario(&s, explain, threads)
     })?;
     solved_to_py(py, solved)
@@ -269,24 +259,24 @@ fn scenario_json_from_tables(
     policy: Option<&str>,
     name: Option<&str>,
 ) -> PyResult<String> {
-    let Tables {
-        resources,
-        needs,
-        links,
-        policy,
-    } = Tables::read(py, resources, needs, links, policy)?;
+    let tables = Tables::read(py, resources, needs, links, policy)?;
     guarded(py, || {
-        commonsnet_engine::input::scenario_value_from_batches(
-            &resources,
-            &needs,
-            links.as_deref(),
-            policy.as_ref(),
-            name,
-        )
-        .map(|v| v.to_string())
-        .map_err(Failure::Invalid)
+        tables
+            .checked(name, commonsnet_engine::input::scenario_value_from_batches)
+            .map(|v| v.to_string())
+            .map_err(Failure::Invalid)
     })
 }
+
+/// The engine's readers of a scenario's tables (`scenario_from_batches`, ...): resources,
+/// needs, links, policy, name.
+type TablesCheck<T> = fn(
+    &[RecordBatch],
+    &[RecordBatch],
+    Option<&[RecordBatch]>,
+    Option<&Value>,
+    Option<&str>,
+) -> Result<T, commonsnet_engine::InvalidInput>;
 
 /// A scenario's tables and policy as [`solve_tables`] and [`scenario_json_from_tables`] take
 /// them: each table read through the Arrow C stream interface, the policy JSON parsed.
@@ -314,6 +304,21 @@ impl Tables {
                 .transpose()
                 .map_err(|f| f.into_py(py))?,
         })
+    }
+
+    /// The tables through `check` (the engine's scenario, or its JSON form, from them).
+    fn checked<T>(
+        &self,
+        name: Option<&str>,
+        check: TablesCheck<T>,
+    ) -> Result<T, commonsnet_engine::InvalidInput> {
+        check(
+            &self.resources,
+            &self.needs,
+            self.links.as_deref(),
+            self.policy.as_ref(),
+            name,
+        )
     }
 }
 

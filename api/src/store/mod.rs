@@ -250,14 +250,6 @@ pub trait JobStore: Send + Sync {
     /// is `from` or above. Keyed on the index (the primary key is `(job, idx)`), so a page far
     /// into a job costs what the first one does.
     fn runs_from(&self, id: &str, from: u64, limit: usize) -> Result<RunPage, StoreError>;
-    /// Every finished run of a job, in run order.
-    fn rows(&self, id: &str) -> Result<Vec<RunRow>, StoreError> {
-        let mut rows = Vec::new();
-        for page in run_pages(self, id, Some(0)) {
-            rows.extend(page?);
-        }
-        Ok(rows)
-    }
     /// Number of jobs in each status (for `/metrics`).
     fn counts(&self) -> Result<Vec<(JobStatus, i64)>, StoreError>;
     /// Jobs waiting to start (queued), for the queue bound of `POST /v1/jobs`.
