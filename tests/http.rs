@@ -989,10 +989,19 @@ fn body_limit_and_full_queue() {
     for path in ["/v1/solve", "/v1/jobs"] {
         let r = oversized(&s, path, 2 << 20);
         assert_eq!((r.status, r.code().as_str()), (413, "body_too_large"));
+        // The limit is stated, so a client can tell how much to split off.
+        assert_eq!(
+            r.json()["error"]["message"],
+            "the body is larger than the server's limit of 1048576 bytes"
+        );
     }
     // A multipart part past the limit is the same 413 (it was a 400 bad_multipart).
     let big = vec![b'x'; 2 << 20];
     let r = multipart_sent_anyway(&s, &[("resources", "text/csv", &big)]);
+    assert_eq!(
+        r.json()["error"]["message"],
+        "the body is larger than the server's limit of 1048576 bytes"
+    );
     assert_eq!(
         (r.status, r.code().as_str()),
         (413, "body_too_large"),

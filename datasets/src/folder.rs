@@ -391,13 +391,13 @@ impl Folder {
         } else {
             None
         };
-        Ok(commonsnet_engine::scenario_from_batches_with(
-            &resources,
-            &needs,
-            links.as_deref(),
-            policy.as_ref(),
+        let tables = commonsnet_engine::ScenarioTables {
+            resources: &resources,
+            needs: &needs,
+            links: links.as_deref(),
+            policy: policy.as_ref(),
             name,
-            found.into_inner(),
-        )?)
+        };
+        Ok(tables.scenario_with(found.into_inner())?)
     }
 }

@@ -28,8 +28,8 @@ mod transport;
 
 pub use cancel::Cancel;
 pub use input::{
-    scenario_from_batches, scenario_from_batches_with, scenario_from_json_str, scenario_from_value,
-    scenario_with_policy, InputIssue, InvalidInput,
+    scenario_from_batches, scenario_from_json_str, scenario_from_value, scenario_with_policy,
+    InputIssue, InvalidInput, ScenarioTables,
 };
 pub use model::{Policy, Scenario, MAX_THREADS};
 pub use results::{AllocationRow, NeedRow, Report, ResourceRow, ResultTables, Summary};

@@ -238,9 +238,7 @@ fn solve_tables<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let tables = Tables::read(py, resources, needs, links, policy)?;
     let solved = guarded(py, || {
-        let s = tables
-            .checked(name, commonsnet_engine::scenario_from_batches)
-            .map_err(Failure::Invalid)?;
+        let s = tables.engine(name).scenario().map_err(Failure::Invalid)?;
         solve_scenario(&s, explain, threads)
     })?;
     solved_to_py(py, solved)
@@ -262,21 +260,12 @@ fn scenario_json_from_tables(
     let tables = Tables::read(py, resources, needs, links, policy)?;
     guarded(py, || {
         tables
-            .checked(name, commonsnet_engine::input::scenario_value_from_batches)
+            .engine(name)
+            .value()
             .map(|v| v.to_string())
             .map_err(Failure::Invalid)
     })
 }
-
-/// The engine's readers of a scenario's tables (`scenario_from_batches`, ...): resources,
-/// needs, links, policy, name.
-type TablesCheck<T> = fn(
-    &[RecordBatch],
-    &[RecordBatch],
-    Option<&[RecordBatch]>,
-    Option<&Value>,
-    Option<&str>,
-) -> Result<T, commonsnet_engine::InvalidInput>;
 
 /// A scenario's tables and policy as [`solve_tables`] and [`scenario_json_from_tables`] take
 /// them: each table read through the Arrow C stream interface, the policy JSON parsed.
@@ -306,19 +295,15 @@ impl Tables {
         })
     }
 
-    /// The tables through `check` (the engine's scenario, or its JSON form, from them).
-    fn checked<T>(
-        &self,
-        name: Option<&str>,
-        check: TablesCheck<T>,
-    ) -> Result<T, commonsnet_engine::InvalidInput> {
-        check(
-            &self.resources,
-            &self.needs,
-            self.links.as_deref(),
-            self.policy.as_ref(),
+    /// The tables as the engine checks them, under the scenario's name.
+    fn engine<'a>(&'a self, name: Option<&'a str>) -> commonsnet_engine::ScenarioTables<'a> {
+        commonsnet_engine::ScenarioTables {
+            resources: &self.resources,
+            needs: &self.needs,
+            links: self.links.as_deref(),
+            policy: self.policy.as_ref(),
             name,
-        )
+        }
     }
 }
 

@@ -124,15 +124,21 @@ pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted,
     ))
 }
 
-pub(super) fn body_rejection(e: BytesRejection) -> UserError {
+pub(super) fn body_rejection(e: BytesRejection, limit: usize) -> UserError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        UserError::new(
-            Code::BodyTooLarge,
-            "request body exceeds the server's limit",
-        )
+        too_large(limit)
     } else {
         UserError::new(Code::BadBody, e.body_text())
     }
+}
+
+/// A request body past the server's limit (`--body-limit-mib`), as every route answers it
+/// (413), the limit stated: a client can tell how much to split off.
+pub(super) fn too_large(limit: usize) -> UserError {
+    UserError::new(
+        Code::BodyTooLarge,
+        format!("the body is larger than the server's limit of {limit} bytes"),
+    )
 }
 
 /// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
@@ -216,7 +222,7 @@ pub(super) async fn decode_share(st: &AppState, bytes: usize) -> Result<Share, A
 pub(super) async fn read_body(st: &Arc<AppState>, req: Request) -> Result<Bytes, UserError> {
     check_encoding(req.headers())?;
     match tokio::time::timeout(st.config.body_timeout, Bytes::from_request(req, st)).await {
-        Ok(r) => r.map_err(body_rejection),
+        Ok(r) => r.map_err(|e| body_rejection(e, st.config.body_limit)),
         Err(_) => Err(body_timeout(st)),
     }
 }
@@ -380,6 +386,17 @@ pub(super) fn bad_query(field: &str, message: impl std::fmt::Display) -> UserErr
     UserError::new(Code::BadQuery, format!("query: {field}: {message}")).with_details(vec![
         serde_json::json!({"table": "query", "row": null, "field": field, "message": message.to_string()}),
     ])
+}
+
+/// A list route's `limit`: 1 to `max`, else the 400 `bad_query` naming it.
+pub(super) fn listed_limit<T>(limit: T, max: T) -> Result<T, UserError>
+where
+    T: PartialOrd + From<u8> + std::fmt::Display,
+{
+    if limit < T::from(1) || limit > max {
+        return Err(bad_query("limit", format!("{limit} is not in 1..={max}")));
+    }
+    Ok(limit)
 }
 
 /// Job and session ids: UUID v4 (122 random bits, unguessable; ids are also tenant-checked)

@@ -270,15 +270,9 @@ pub(super) async fn list_jobs(
     Tenant(tenant): Tenant,
     QueryArgs(q): QueryArgs<JobsQuery>,
 ) -> Result<Json<Vec<JobInfo>>, ApiError> {
-    if !(1..=MAX_LISTED_JOBS).contains(&q.limit) {
-        return Err(bad_query(
-            "limit",
-            format!("{} is not in 1..={MAX_LISTED_JOBS}", q.limit),
-        )
-        .into());
-    }
+    let limit = listed_limit(q.limit, MAX_LISTED_JOBS)?;
     let store = st.store.clone();
-    let jobs = blocking(move || store.list(&tenant, i64::from(q.limit))).await??;
+    let jobs = blocking(move || store.list(&tenant, i64::from(limit))).await??;
     Ok(Json(jobs))
 }
 

@@ -356,13 +356,7 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
     .await
     {
         Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            return UserError::new(
-                Code::BodyTooLarge,
-                format!("the body is larger than {} bytes", st.config.body_limit),
-            )
-            .into_response()
-        }
+        Ok(Err(_)) => return extract::too_large(st.config.body_limit).into_response(),
         Err(_) => {
             return UserError::new(Code::BodyTimeout, "the body was not sent in time")
                 .into_response()

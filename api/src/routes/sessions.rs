@@ -139,15 +139,9 @@ pub(super) async fn list_sessions(
     Tenant(tenant): Tenant,
     QueryArgs(q): QueryArgs<SessionsQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    if !(1..=MAX_LISTED_SESSIONS).contains(&q.limit) {
-        return Err(bad_query(
-            "limit",
-            format!("{} is not in 1..={MAX_LISTED_SESSIONS}", q.limit),
-        )
-        .into());
-    }
+    let limit = listed_limit(q.limit, MAX_LISTED_SESSIONS)?;
     let hub = st.sessions.clone();
-    let sessions = blocking(move || hub.log().list(&tenant, q.limit)).await??;
+    let sessions = blocking(move || hub.log().list(&tenant, limit)).await??;
     Ok(Json(SessionList { sessions }))
 }
 

@@ -75,21 +75,16 @@ impl FormParts {
     }
 }
 
-/// A request body past the server's limit, as every route answers it (413).
-fn too_large() -> UserError {
-    UserError::new(
-        Code::BodyTooLarge,
-        "request body exceeds the server's limit",
-    )
-}
-
 /// Read the multipart form of `POST /v1/solve`: table parts (Arrow IPC stream or file, Parquet,
 /// or CSV when the part's file name ends in `.csv` or its type is `text/csv`) `resources`,
 /// `needs`, optional `links`, a `policy` JSON part, an optional `name` text part and an
 /// optional `explain` part (`true` or `false`). Only the reading: the caller's body timeout
 /// covers this, not the decoding ([`scenario_from_parts`]), so a body that arrived in time is
 /// never answered 408 because its tables take long to read.
-pub(super) async fn read_form(mut form: Multipart) -> Result<FormParts, ApiError> {
+pub(super) async fn read_form(
+    mut form: Multipart,
+    body_limit: usize,
+) -> Result<FormParts, ApiError> {
     // The parts as sent (bytes, and whether CSV): read into tables and validated off the
     // async runtime once every part is in.
     let mut tables: [Option<(axum::body::Bytes, bool)>; 3] = [None, None, None];
@@ -101,7 +96,7 @@ pub(super) async fn read_form(mut form: Multipart) -> Result<FormParts, ApiError
     let bad = |m: String| UserError::new(Code::BadMultipart, m);
     while let Some(field) = form.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
+            too_large(body_limit)
         } else {
             bad(format!("malformed multipart body: {}", e.body_text()))
         }
@@ -121,7 +116,7 @@ pub(super) async fn read_form(mut form: Multipart) -> Result<FormParts, ApiError
                 .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/csv"));
         let data = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
+                too_large(body_limit)
             } else {
                 bad(format!("part {part:?}: {}", e.body_text()))
             }
@@ -326,9 +321,12 @@ pub(super) async fn solve(
             let form = Multipart::from_request(req, &st)
                 .await
                 .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;
-            let parts = tokio::time::timeout(st.config.body_timeout, read_form(form))
-                .await
-                .map_err(|_| body_timeout(&st))??;
+            let parts = tokio::time::timeout(
+                st.config.body_timeout,
+                read_form(form, st.config.body_limit),
+            )
+            .await
+            .map_err(|_| body_timeout(&st))??;
             let _share = decode_share(&st, parts.bytes()).await?;
             scenario_from_parts(parts).await?
         }

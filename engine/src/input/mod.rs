@@ -150,7 +150,8 @@ pub fn scenario_with_policy(scenario: &Scenario, policy: Policy) -> Result<Scena
 pub const MAX_TABLE_ROWS: usize = 5_000_000;
 
 /// Validate a scenario given as Arrow tables (SPEC section 3: `cap_<dim>`, `dem_<dim>`,
-/// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value.
+/// `use_<dim>` columns, `list<utf8>` sets) and an optional policy JSON value: the
+/// [`ScenarioTables`] of these five, [`ScenarioTables::scenario`].
 pub fn scenario_from_batches(
     resources: &[RecordBatch],
     needs: &[RecordBatch],
@@ -158,52 +159,57 @@ pub fn scenario_from_batches(
     policy: Option<&Value>,
     name: Option<&str>,
 ) -> Result<Scenario, InvalidInput> {
-    scenario_from_batches_with(resources, needs, links, policy, name, Vec::new())
+    ScenarioTables {
+        resources,
+        needs,
+        links,
+        policy,
+        name,
+    }
+    .scenario()
 }
 
-/// [`scenario_from_batches`] with the problems a reader found before (cells it could not
-/// type, read as empty; columns it left out), listed with every other problem of the tables:
-/// a column refused whole adds no "missing" line per row.
-pub fn scenario_from_batches_with(
-    resources: &[RecordBatch],
-    needs: &[RecordBatch],
-    links: Option<&[RecordBatch]>,
-    policy: Option<&Value>,
-    name: Option<&str>,
-    found: Vec<InputIssue>,
-) -> Result<Scenario, InvalidInput> {
-    checked_tables(resources, needs, links, policy, name, found).map(|(s, _)| s)
+/// A scenario as SPEC section 3's tables (`cap_<dim>`, `dem_<dim>`, `use_<dim>` columns,
+/// `list<utf8>` sets), its policy as JSON and its name, as a reader holds them: the one
+/// place tables are checked, whether the caller wants the scenario or its JSON form.
+#[derive(Clone, Copy)]
+pub struct ScenarioTables<'a> {
+    pub resources: &'a [RecordBatch],
+    pub needs: &'a [RecordBatch],
+    pub links: Option<&'a [RecordBatch]>,
+    pub policy: Option<&'a Value>,
+    pub name: Option<&'a str>,
 }
 
-/// The tables of [`scenario_from_batches`] as the scenario's JSON form (SPEC section 3),
-/// checked as that function checks them (problems name table, row and column): what a batch
-/// spec carries, as text, where a scenario's tables cannot go (`commonsnet.simulate` and its
-/// Ray sweep, given a `Scenario` of tables).
-pub fn scenario_value_from_batches(
-    resources: &[RecordBatch],
-    needs: &[RecordBatch],
-    links: Option<&[RecordBatch]>,
-    policy: Option<&Value>,
-    name: Option<&str>,
-) -> Result<Value, InvalidInput> {
-    checked_tables(resources, needs, links, policy, name, Vec::new()).map(|(_, v)| v)
-}
+impl ScenarioTables<'_> {
+    /// The validated scenario; every problem names its table, row and column.
+    pub fn scenario(&self) -> Result<Scenario, InvalidInput> {
+        self.checked(Vec::new()).map(|(s, _)| s)
+    }
 
-/// The tables' scenario, validated, and its JSON form.
-fn checked_tables(
-    resources: &[RecordBatch],
-    needs: &[RecordBatch],
-    links: Option<&[RecordBatch]>,
-    policy: Option<&Value>,
-    name: Option<&str>,
-    found: Vec<InputIssue>,
-) -> Result<(Scenario, Value), InvalidInput> {
-    tables_within_bounds(resources, needs, links)?;
-    let (root, issues) = batches_to_value(resources, needs, links, policy, name, found);
-    let mut v = Validator::new(FieldStyle::Columns);
-    v.take(issues);
-    let scenario = v.scenario(&root)?;
-    Ok((scenario, root))
+    /// [`Self::scenario`] with the problems a reader found before (cells it could not type,
+    /// read as empty; columns it left out), listed with every other problem of the tables: a
+    /// column refused whole adds no "missing" line per row.
+    pub fn scenario_with(&self, found: Vec<InputIssue>) -> Result<Scenario, InvalidInput> {
+        self.checked(found).map(|(s, _)| s)
+    }
+
+    /// The scenario's JSON form (SPEC section 3), checked as [`Self::scenario`] checks it:
+    /// what a batch spec carries, as text, where a scenario's tables cannot go
+    /// (`commonsnet.simulate` and its Ray sweep, given a `Scenario` of tables).
+    pub fn value(&self) -> Result<Value, InvalidInput> {
+        self.checked(Vec::new()).map(|(_, v)| v)
+    }
+
+    /// The tables' scenario, validated, and its JSON form.
+    fn checked(&self, found: Vec<InputIssue>) -> Result<(Scenario, Value), InvalidInput> {
+        tables_within_bounds(self.resources, self.needs, self.links)?;
+        let (root, issues) = batches_to_value(self, found);
+        let mut v = Validator::new(FieldStyle::Columns);
+        v.take(issues);
+        let scenario = v.scenario(&root)?;
+        Ok((scenario, root))
+    }
 }
 
 /// The tables' rows at most [`MAX_TABLE_ROWS`] (resources and needs together) and
@@ -243,14 +249,14 @@ fn tables_within_bounds(
 /// The tables' rows as JSON objects under `resources`, `needs` and `links`, with the policy and
 /// the name: the scenario's JSON form, not yet validated; the cells the reader refused are
 /// added to `found`.
-fn batches_to_value(
-    resources: &[RecordBatch],
-    needs: &[RecordBatch],
-    links: Option<&[RecordBatch]>,
-    policy: Option<&Value>,
-    name: Option<&str>,
-    found: Vec<InputIssue>,
-) -> (Value, Vec<InputIssue>) {
+fn batches_to_value(tables: &ScenarioTables, found: Vec<InputIssue>) -> (Value, Vec<InputIssue>) {
+    let ScenarioTables {
+        resources,
+        needs,
+        links,
+        policy,
+        name,
+    } = *tables;
     let mut issues = found;
     let mut root = Map::new();
     if let Some(name) = name {
