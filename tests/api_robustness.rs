@@ -666,6 +666,7 @@ fn job_policies_and_listings_are_checked_field_by_field() {
         ("/v1/jobs?limit=99999999999999999999", "too large"),
         ("/v1/jobs?limit=0", "0 is not in 1..="),
         ("/v1/sessions?limit=x", "invalid digit"),
+        ("/v1/jobs?limit=1&limit=2", "given twice"),
     ] {
         let r = get(&s, bad, None);
         assert_eq!((r.status, r.code().as_str()), (400, "bad_query"), "{bad}");
@@ -690,6 +691,69 @@ fn job_policies_and_listings_are_checked_field_by_field() {
     assert_eq!(
         (listed("?limit=1"), listed(""), listed("?limit=500")),
         (1, 2, 2)
+    );
+    // A parameter the route does not take is named too (it was `.`), on every /v1 route:
+    // those without parameters ignored it (a typo such as `?explian=true` was silently a solve
+    // without explanations).
+    let sid = post_json(
+        &s,
+        "/v1/sessions",
+        &json!({"scenario": {"resources": [], "needs": []}}),
+        None,
+    )
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let jid = get(&s, "/v1/jobs", None).json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (method, path) in [
+        ("GET", "/v1/jobs?limit=2&lmit=3".to_string()),
+        ("GET", "/v1/sessions?lmit=3".to_string()),
+        ("POST", "/v1/solve?lmit=3".to_string()),
+        ("POST", "/v1/jobs?lmit=3".to_string()),
+        ("POST", "/v1/sessions?lmit=3".to_string()),
+        ("GET", format!("/v1/jobs/{jid}?lmit=3")),
+        ("GET", format!("/v1/jobs/{jid}/result?lmit=3")),
+        ("DELETE", format!("/v1/jobs/{jid}?lmit=3")),
+        ("GET", format!("/v1/sessions/{sid}/plan?lmit=3")),
+        ("GET", format!("/v1/sessions/{sid}/state?lmit=3")),
+        ("GET", format!("/v1/sessions/{sid}/stream?lmit=3")),
+        ("GET", format!("/v1/sessions/{sid}/needs/n1/why?lmit=3")),
+        ("POST", format!("/v1/sessions/{sid}/events?lmit=3")),
+        ("DELETE", format!("/v1/sessions/{sid}?lmit=3")),
+        ("GET", "/v1/generators/urban?lmit=3".to_string()),
+    ] {
+        let body = (method == "POST").then_some(&b"{}"[..]);
+        let r = call(method, &s.url(&path), &[], body);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "bad_query"),
+            "{method} {path}"
+        );
+        let d = &r.json()["error"]["details"][0];
+        assert_eq!(d["field"], "lmit", "{method} {path}: {d}");
+    }
+    // Nothing was deleted by the refused calls.
+    assert_eq!(
+        get(&s, &format!("/v1/sessions/{sid}/state"), None).status,
+        200
+    );
+    // `explain: null` is no explanation, as null is absent for every optional field (the
+    // document said null was allowed; the server refused it 422).
+    let r = post_json(
+        &s,
+        "/v1/solve",
+        &json!({"resources": [], "needs": [], "explain": null}),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.json().get("why").is_none_or(Value::is_null),
+        "{}",
+        r.json()
     );
 }
 

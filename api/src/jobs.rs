@@ -164,7 +164,7 @@ pub struct JobRequest {
     /// Inline scenarios (SPEC section 3 JSON). Exactly one of `scenarios` and `generator`.
     /// At most 1,000 scenarios and 16 MiB of JSON (`job_too_large` beyond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<crate::schema::ScenarioBody>>)]
+    #[schema(value_type = Option<Vec<crate::schema::ScenarioBody>>, min_items = 1, max_items = 1000)]
     pub scenarios: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<GeneratorSpec>,
@@ -172,7 +172,7 @@ pub struct JobRequest {
     /// `min_share=S`) applied over
     /// each scenario's own policy, or full policy objects. Default: each scenario's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<PolicyItem>>, max_items = 1000)]
+    #[schema(value_type = Option<Vec<PolicyItem>>, min_items = 1, max_items = 1000)]
     pub policies: Option<Vec<Value>>,
     /// Replicates of each (scenario, policy). Scenarios x policies x replicates is at most
     /// 100,000 runs (`job_too_large` beyond).
@@ -187,6 +187,7 @@ pub struct JobRequest {
     pub perturb: Perturbation,
     /// Upper bound on each run's solver time in seconds (the server's limit applies when smaller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0.0)]
     pub time_limit_s: Option<f64>,
     /// Explain every run's plan: the result's `why_<reason>` columns count the needs not served
     /// in full by reason (null without it).
@@ -208,7 +209,7 @@ pub enum PolicyItem {
     /// `min_share=S`, applied over each scenario's own policy.
     Name(String),
     /// A policy replacing the scenario's own.
-    Policy(std::collections::BTreeMap<String, Value>),
+    Policy(crate::schema::PolicyBody),
 }
 
 /// A stored [`JobRequest`] read for what its result's provenance says: its inline scenarios
@@ -265,6 +266,7 @@ pub struct GeneratorSpec {
     pub name: String,
     /// Size of each scenario, in (0, 10] for a job (`job_too_large` beyond 10).
     #[serde(default = "unit_scale")]
+    #[schema(exclusive_minimum = 0.0, maximum = 10.0)]
     pub scale: f64,
     #[serde(default = "one")]
     #[schema(minimum = 1)]

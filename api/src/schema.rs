@@ -55,22 +55,97 @@ pub struct ResourceRow {
     pub columns: BTreeMap<String, Option<f64>>,
 }
 
-/// A scenario as JSON (SPEC section 3): the body of `POST /v1/solve`, a session's `scenario`,
-/// a job's `scenarios`. A shape for the document only: the server reads the body with the
-/// engine's validator, which takes exactly these fields (any other is refused, naming it),
-/// checks every rule of SPEC section 2 and lists every problem with its table, row and field.
+/// A scenario as JSON (SPEC section 3): a session's `scenario`, a job's `scenarios`, and with
+/// `explain` the body of `POST /v1/solve` ([`SolveBody`]). A shape for the document only: the
+/// server reads the body with the engine's validator, which takes exactly these fields (any
+/// other is refused, naming it), checks every rule of SPEC section 2 and lists every problem
+/// with its table, row and field. An optional field given as null is taken as absent.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct ScenarioBody {
     pub name: Option<String>,
-    pub resources: Vec<commonsnet_engine::model::Resource>,
-    pub needs: Vec<commonsnet_engine::model::Need>,
+    pub resources: Vec<ResourceBody>,
+    pub needs: Vec<NeedBody>,
     /// Explicit links; without them the policy's rules build them (kind, community, distance,
     /// skills, time windows).
     pub links: Option<Vec<LinkBody>>,
     pub policy: Option<PolicyBody>,
-    /// `POST /v1/solve` only: add the `why` rows (an explanation per need).
+}
+
+/// The JSON body of `POST /v1/solve`: a scenario, and whether to explain its plan.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SolveBody {
+    #[serde(flatten)]
+    pub scenario: ScenarioBody,
+    /// Add the `why` rows (an explanation per need not served in full). Default false.
     pub explain: Option<bool>,
+}
+
+/// A resource as input (SPEC section 2): `id` and `kind` are required.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ResourceBody {
+    pub id: String,
+    /// Default `"default"`.
+    pub community: Option<String>,
+    pub kind: String,
+    /// Degrees, given together with `lon`.
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    pub lat: Option<f64>,
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    pub lon: Option<f64>,
+    /// Per dimension, at least 0 (a dimension not listed is 0).
+    pub capacity: Option<BTreeMap<String, Option<f64>>>,
+    pub skills: Option<Vec<String>>,
+    /// Per full service of one need (default 0).
+    #[schema(minimum = 0.0)]
+    pub cost: Option<f64>,
+    /// Hours from the scenario's start.
+    #[schema(minimum = 0.0)]
+    pub available_from: Option<f64>,
+    /// Hours from the scenario's start, not before `available_from`.
+    #[schema(minimum = 0.0)]
+    pub available_until: Option<f64>,
+    /// Hours after a use before the resource serves again (timed scenarios; default 0).
+    #[schema(minimum = 0.0)]
+    pub turnaround_h: Option<f64>,
+}
+
+/// A need as input (SPEC section 2): `id`, `kind` and a `demand` with one dimension above 0
+/// are required.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct NeedBody {
+    pub id: String,
+    /// Default `"default"`.
+    pub community: Option<String>,
+    pub kind: String,
+    /// Degrees, given together with `lon`.
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    pub lat: Option<f64>,
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    pub lon: Option<f64>,
+    /// Per dimension, at least 0, one of them above 0.
+    pub demand: BTreeMap<String, Option<f64>>,
+    /// The value of serving the need in full, above 0 (default 1).
+    #[schema(exclusive_minimum = 0.0)]
+    pub priority: Option<f64>,
+    pub required_skills: Option<Vec<String>>,
+    /// The share that must be served (default 0).
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub min_fill: Option<f64>,
+    /// All or nothing, from one resource (default false).
+    pub indivisible: Option<bool>,
+    /// Hours from the scenario's start.
+    #[schema(minimum = 0.0)]
+    pub earliest: Option<f64>,
+    /// Hours from the scenario's start, not before `earliest`.
+    #[schema(minimum = 0.0)]
+    pub deadline: Option<f64>,
+    /// How long a use lasts, in hours, above 0 (timed scenarios).
+    #[schema(exclusive_minimum = 0.0)]
+    pub duration_h: Option<f64>,
 }
 
 /// An explicit resource -> need link.
@@ -94,33 +169,63 @@ pub struct LinkBody {
 pub struct PolicyBody {
     pub objective: Option<commonsnet_engine::model::Objective>,
     /// `w` of the weighted objective `V - w C` (default 1).
+    #[schema(minimum = 0.0)]
     pub cost_weight: Option<f64>,
-    /// `"none"` (default), `"maxmin"`, `"leximin"`, or `{"min_share": s}` with `s` in [0, 1].
-    #[schema(value_type = Object)]
-    pub fairness: Option<serde_json::Value>,
-    /// `"community"` (default) or `"kind"`: what a fairness group is.
-    #[schema(example = "community")]
-    pub group_by: Option<String>,
+    pub fairness: Option<FairnessBody>,
+    /// What a fairness group is (default `community`).
+    pub group_by: Option<commonsnet_engine::model::GroupBy>,
+    #[schema(minimum = 0.0)]
     pub max_distance_km: Option<f64>,
+    #[schema(exclusive_minimum = 0.0)]
     pub speed_kmh: Option<f64>,
+    #[schema(minimum = 0.0)]
     pub cost_per_km: Option<f64>,
     /// Whether a resource may serve another community's needs (default true).
     pub cross_community: Option<bool>,
-    /// `"auto"` (default), `"lp"` (force HiGHS) or `"greedy"` (the by-hand baseline).
-    #[schema(example = "auto")]
-    pub solver: Option<String>,
+    /// `auto` (default), `lp` (force HiGHS) or `greedy` (the by-hand baseline).
+    pub solver: Option<commonsnet_engine::model::SolverChoice>,
+    /// Seconds (the server's `--time-limit` applies when smaller).
+    #[schema(exclusive_minimum = 0.0)]
     pub time_limit_s: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub mip_gap: Option<f64>,
+    #[schema(minimum = 1, maximum = 1024)]
     pub threads: Option<u32>,
     /// Objective `deprivation` only: breakpoints `[[u, c], ...]` of a convex, increasing cost
     /// of the unmet share from (0, 0) to u = 1.
     pub deprivation: Option<Vec<[f64; 2]>>,
     /// Dimensions used for an interval and then freed (`beds`, `units`).
     pub reusable: Option<Vec<String>>,
-    /// Spacing of a need's candidate starts, in hours (default 1).
+    /// Spacing of a need's candidate starts, in hours (default 1; at least 1e-9).
+    #[schema(minimum = 1e-9)]
     pub slot_h: Option<f64>,
-    /// The most candidate starts one need's window may hold (default 1,000, at most 10,000).
+    /// The most candidate starts one need's window may hold (default 1,000).
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_starts: Option<u32>,
+}
+
+/// `policy.fairness`: a rule by name, or a floor on every group's ratio.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum FairnessBody {
+    /// `none` (default), `maxmin` or `leximin`.
+    Named(FairnessName),
+    /// `ratio_g >= min_share` for every group (hard).
+    MinShare {
+        #[schema(minimum = 0.0, maximum = 1.0)]
+        min_share: f64,
+    },
+}
+
+/// The fairness rules named by a word.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FairnessName {
+    None,
+    Maxmin,
+    Leximin,
 }
 
 /// One event of a live session (SPEC section 4), by its `type`. Each may carry an `event_id`
@@ -131,13 +236,13 @@ pub struct PolicyBody {
 #[allow(dead_code)]
 pub enum EventBody {
     NeedAdded {
-        need: commonsnet_engine::model::Need,
+        need: NeedBody,
         event_id: Option<String>,
         at: Option<f64>,
     },
     /// The need as it is now (every field; it replaces the one before).
     NeedUpdated {
-        need: commonsnet_engine::model::Need,
+        need: NeedBody,
         event_id: Option<String>,
         at: Option<f64>,
     },
@@ -147,13 +252,13 @@ pub enum EventBody {
         at: Option<f64>,
     },
     ResourceAdded {
-        resource: commonsnet_engine::model::Resource,
+        resource: ResourceBody,
         event_id: Option<String>,
         at: Option<f64>,
     },
     /// The resource as it is now (every field; it replaces the one before).
     ResourceUpdated {
-        resource: commonsnet_engine::model::Resource,
+        resource: ResourceBody,
         event_id: Option<String>,
         at: Option<f64>,
     },

@@ -30,13 +30,16 @@ pub struct Perturbation {
     /// Each divisible need's demand is scaled by a factor uniform in `[1 - demand, 1 + demand]`
     /// (an indivisible need is one item, a drill or a bed for a family: it keeps its size),
     /// and the `use` of its given links with it.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub demand: f64,
     /// Each resource fails (is removed) with this probability.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub failures: f64,
     /// Each link's travel time is scaled by a factor uniform in `[1 - t, 1 + t]`. Rule-built
     /// links are then kept or made by the deadline rule with their new time (a slower draw
     /// loses a link, a faster one may bring one in); given links keep their pairs and take
     /// the new times.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub travel_time: f64,
 }
 

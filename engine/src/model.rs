@@ -160,6 +160,7 @@ impl ClosedSet for SolverChoice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     #[default]
@@ -168,6 +169,7 @@ pub enum GroupBy {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SolverChoice {
     /// The engine picks: LP/MIP with HiGHS for the general model.

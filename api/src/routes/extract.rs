@@ -355,9 +355,10 @@ where
     }
 }
 
-/// A route's query parameters, typed: a parameter that does not parse is a 400 `bad_query`
-/// whose details name it (`field`: `limit`), as a body's fields are named (axum's `Query`
-/// put the name only inside its message, with no details).
+/// A route's query parameters, typed: a parameter that does not parse, is not the route's,
+/// or is given twice is a 400 `bad_query` whose details name it (`field`: `limit`), as a
+/// body's fields are named (axum's `Query` put the name only inside its message, with no
+/// details).
 pub(super) struct QueryArgs<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for QueryArgs<T>
@@ -368,16 +369,46 @@ where
     type Rejection = UserError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let parsed = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(parsed)
-            .map(QueryArgs)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                let message = e.inner().to_string();
-                bad_query(&field, message)
-            })
+        parse_query(parts.uri.query().unwrap_or_default()).map(QueryArgs)
     }
+}
+
+/// The query of a route that takes no parameters: any one is refused, named.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoParams {}
+
+/// `query` as `T`. Every parameter of our routes has a default, so a parameter on its own
+/// is refused as a whole (path `.`) only when it is not the route's: that is how the one to
+/// name is found when serde's refusal names none.
+fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, UserError> {
+    let from = |query: &str| {
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        serde_path_to_error::deserialize::<_, T>(serde_urlencoded::Deserializer::new(pairs))
+    };
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    for (i, (key, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(k, _)| k == key) {
+            return Err(bad_query(key, "given twice"));
+        }
+    }
+    from(query).map_err(|e| {
+        let mut field = e.path().to_string();
+        if field == "." {
+            let alone = |(k, v): &(String, String)| {
+                let one = form_urlencoded::Serializer::new(String::new())
+                    .append_pair(k, v)
+                    .finish();
+                from(&one).is_err_and(|e| e.path().to_string() == ".")
+            };
+            if let Some((k, _)) = pairs.iter().find(|p| alone(p)) {
+                field.clone_from(k);
+            }
+        }
+        bad_query(&field, e.inner())
+    })
 }
 
 /// A 400 `bad_query` naming the query parameter `field` (`.` when the query as a whole is

@@ -22,11 +22,13 @@ pub const MAX_SERVED_SCALE: f64 = 20.0;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct GeneratorQuery {
-    /// The seed (default 0).
+    /// The seed, 0 to 2^64 - 1 (default 0).
     #[serde(default)]
+    #[param(format = "uint64", minimum = 0)]
     seed: u64,
     /// Entity counts grow linearly with it; in (0, 20] (default 1).
     #[serde(default = "one")]
+    #[param(exclusive_minimum = 0.0, maximum = 20.0)]
     scale: f64,
     /// With the time model: loans, stays, jobs and shifts with durations (default false).
     #[serde(default)]

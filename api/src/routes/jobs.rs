@@ -55,7 +55,6 @@ pub struct JobResult {
         (status = 200, description = "A retry: the job stored before under this Idempotency-Key, in its status now", body = Accepted,
             headers(("Location" = String, description = "The job's status URL, /v1/jobs/{id}"),
                 ("Idempotent-Replayed" = String, description = "true"))),
-        (status = 400, description = "A malformed Idempotency-Key", body = ErrorBody),
         BodyRejected,
         Unauthorized,
         (status = 422, description = "Invalid job, or an Idempotency-Key used for another request", body = ErrorBody),
@@ -64,6 +63,7 @@ pub struct JobResult {
 pub(super) async fn submit_job(
     State(st): St,
     Tenant(tenant): Tenant,
+    _: QueryArgs<NoParams>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(req.headers())?;
@@ -252,6 +252,7 @@ const MAX_LISTED_JOBS: u32 = 1000;
 pub(super) struct JobsQuery {
     /// How many of the newest jobs, 1 to 1000 (default 1000).
     #[serde(default = "max_listed")]
+    #[param(minimum = 1, maximum = 1000, default = 1000)]
     limit: u32,
 }
 
@@ -285,6 +286,7 @@ pub(super) async fn job_status(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
 ) -> Result<Json<JobInfo>, ApiError> {
     Ok(Json(load_job(&st, &id, &tenant).await?))
 }
@@ -385,7 +387,8 @@ fn intact_parquet(path: &std::path::Path) -> Option<std::fs::File> {
 /// application/vnd.apache.parquet`), Arrow IPC stream, or JSON (default). A cancelled or
 /// failed job answers the runs it finished; the `commonsnet-job-status` header says which.
 #[utoipa::path(get, path = "/v1/jobs/{id}/result", params(("id" = String, Path, description = "Job id")),
-    responses((status = 200, description = "One row per run", body = JobResult),
+    responses((status = 200, description = "One row per run", body = JobResult,
+            headers(("commonsnet-job-status" = String, description = "The job's status: done, cancelled or failed (a cancelled or failed job answers the runs it finished)"))),
         Unauthorized,
         NoSuchJob,
         NotAcceptable,
@@ -396,6 +399,7 @@ pub(super) async fn job_result(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, true)?;

@@ -11,6 +11,7 @@
 //! Any other `GET` is a file of the embedded web console ([`crate::console`]) or a 404.
 
 mod answers;
+use answers::SharedAnswers;
 mod extract;
 mod generators;
 mod jobs;
@@ -284,13 +285,16 @@ fn cross_origin(method: &axum::http::Method, origin: &str) -> UserError {
         commonsnet_engine::batch::RunRow, commonsnet_engine::batch::RunMetrics,
         commonsnet_engine::graph::Excluded, commonsnet_engine::explain::Reason,
         crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
-        crate::schema::ScenarioBody, crate::schema::LinkBody, crate::schema::PolicyBody,
+        crate::schema::ScenarioBody, crate::schema::SolveBody, crate::schema::ResourceBody,
+        crate::schema::NeedBody, crate::schema::LinkBody, crate::schema::PolicyBody,
+        crate::schema::FairnessBody, crate::schema::FairnessName,
+        commonsnet_engine::model::GroupBy, commonsnet_engine::model::SolverChoice,
         crate::schema::EventBody,
         commonsnet_engine::session::SessionWhy, commonsnet_engine::explain::Why,
         commonsnet_engine::explain::Candidate, commonsnet_engine::explain::LinkedResource,
         commonsnet_engine::explain::ServedNeed, commonsnet_engine::explain::GroupRatio,
         crate::error::LimitValue)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedAnswers),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -641,7 +645,8 @@ mod tests {
                 "null" => v.is_null(),
                 "string" => v.is_string(),
                 "boolean" => v.is_boolean(),
-                "integer" => v.is_i64() || v.is_u64(),
+                // JSON Schema's integers are numbers without a fraction (1.0 is one).
+                "integer" => v.as_f64().is_some_and(|x| x.fract() == 0.0),
                 "number" => v.is_number(),
                 "object" => v.is_object(),
                 "array" => v.is_array(),
@@ -650,6 +655,26 @@ mod tests {
             if !fits {
                 out.push(format!("{path}: {v} is not {t}"));
                 return;
+            }
+        }
+        if let Some(x) = v.as_f64() {
+            let bound = |key: &str| s.get(key).and_then(Value::as_f64);
+            let outside = [
+                bound("minimum").filter(|&b| x < b),
+                bound("maximum").filter(|&b| x > b),
+                bound("exclusiveMinimum").filter(|&b| x <= b),
+                bound("exclusiveMaximum").filter(|&b| x >= b),
+            ];
+            if outside.iter().any(Option::is_some) {
+                out.push(format!("{path}: {v} is outside the bounds of {s}"));
+            }
+        }
+        if let Some(items) = v.as_array() {
+            let count = |key: &str| s.get(key).and_then(Value::as_u64);
+            let n = items.len() as u64;
+            if count("minItems").is_some_and(|m| n < m) || count("maxItems").is_some_and(|m| n > m)
+            {
+                out.push(format!("{path}: {n} items, outside the counts of {s}"));
             }
         }
         match v {
@@ -821,14 +846,25 @@ mod tests {
             v.sort();
             v
         };
-        let mut scenario = sorted(SCENARIO_FIELDS);
-        scenario.push("explain".into());
-        scenario.sort();
-        assert_eq!(names("ScenarioBody"), scenario);
+        assert_eq!(names("ScenarioBody"), sorted(SCENARIO_FIELDS));
         assert_eq!(names("PolicyBody"), sorted(POLICY_FIELDS));
         assert_eq!(names("LinkBody"), sorted(LINK_FIELDS));
+        assert_eq!(names("ResourceBody"), sorted(RESOURCE_FIELDS));
+        assert_eq!(names("NeedBody"), sorted(NEED_FIELDS));
+        // The output shapes of a validated scenario have the same fields.
         assert_eq!(names("Resource"), sorted(RESOURCE_FIELDS));
         assert_eq!(names("Need"), sorted(NEED_FIELDS));
+        // A solve's JSON body is a scenario and `explain`.
+        let solve = component(&doc, "SolveBody")["allOf"].as_array().unwrap();
+        assert_eq!(solve[0]["$ref"], "#/components/schemas/ScenarioBody");
+        assert_eq!(
+            solve[1]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["explain"]
+        );
         let types: Vec<String> = component(&doc, "EventBody")["oneOf"]
             .as_array()
             .unwrap()
@@ -858,10 +894,7 @@ mod tests {
             doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
                 .clone()
         };
-        assert_eq!(
-            body("/v1/solve")["$ref"],
-            "#/components/schemas/ScenarioBody"
-        );
+        assert_eq!(body("/v1/solve")["$ref"], "#/components/schemas/SolveBody");
         let session = resolve(&doc, &body("/v1/sessions"))["properties"]["scenario"].clone();
         assert_eq!(session["$ref"], "#/components/schemas/ScenarioBody");
         let events =
@@ -885,6 +918,108 @@ mod tests {
         let code = resolve(&doc, &detail["properties"]["code"]);
         let want: Vec<Value> = Code::ALL.iter().map(|c| c.as_str().into()).collect();
         assert_eq!(code["enum"].as_array().unwrap(), &want);
+    }
+
+    /// The request schemas and the engine's validator agree both ways: every example and
+    /// generated scenario (snapshot and timed) the validator takes validates against
+    /// `ScenarioBody` (resources and needs without their defaulted fields were refused by the
+    /// document, which required them), and each bounded field of a resource, a need and a
+    /// policy, set just past the bound the document gives, is refused by the validator naming
+    /// that field, and set at the bound (or just inside an exclusive one) is not.
+    #[test]
+    fn request_schemas_take_what_the_validator_takes() {
+        use commonsnet_datasets::generate::{Clock, Generator};
+        let doc = doc();
+        let schema_problems = |v: &Value| {
+            let mut problems = Vec::new();
+            check(
+                &doc,
+                component(&doc, "ScenarioBody"),
+                v,
+                "scenario",
+                &mut problems,
+            );
+            problems
+        };
+        let mut scenarios = vec![scenario()];
+        let examples =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/examples");
+        for entry in std::fs::read_dir(examples).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                scenarios.push(serde_json::from_str(&text).unwrap());
+            }
+        }
+        for g in Generator::ALL {
+            for clock in [Clock::Snapshot, Clock::Timed] {
+                scenarios.push(g.generate_with(0.3, 7, clock).unwrap());
+            }
+        }
+        assert!(scenarios.len() >= 10, "{}", scenarios.len());
+        for v in &scenarios {
+            commonsnet_engine::scenario_from_value(v).expect("the validator takes it");
+            let problems = schema_problems(v);
+            assert!(
+                problems.is_empty(),
+                "{:#?}",
+                &problems[..problems.len().min(10)]
+            );
+        }
+
+        let base = serde_json::json!({
+            "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
+            "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}],
+            "policy": {}
+        });
+        let mut bounded = 0;
+        for (schema, table) in [
+            ("ResourceBody", "resources"),
+            ("NeedBody", "needs"),
+            ("PolicyBody", "policy"),
+        ] {
+            for (field, p) in component(&doc, schema)["properties"].as_object().unwrap() {
+                let p = resolve(&doc, p);
+                let bound = |key: &str| p.get(key).and_then(Value::as_f64);
+                let cases = [
+                    bound("minimum").map(|m| (m - 1.0, m)),
+                    bound("maximum").map(|m| (m + 1.0, m)),
+                    bound("exclusiveMinimum").map(|m| (m, m + 1.0)),
+                ];
+                for (past, within) in cases.into_iter().flatten() {
+                    bounded += 1;
+                    for (x, refused) in [(past, true), (within, false)] {
+                        let mut v = base.clone();
+                        let target = match table {
+                            "policy" => &mut v["policy"],
+                            t => &mut v[t][0],
+                        };
+                        target[field.as_str()] = serde_json::json!(x);
+                        let named = match commonsnet_engine::scenario_from_value(&v) {
+                            Ok(_) => false,
+                            Err(e) => e.issues.iter().any(|i| {
+                                i.table == table && i.field.as_deref() == Some(field.as_str())
+                            }),
+                        };
+                        assert_eq!(named, refused, "{table}.{field} = {x}");
+                        assert_eq!(
+                            schema_problems(&v).is_empty(),
+                            !refused,
+                            "{table}.{field} = {x}"
+                        );
+                    }
+                }
+            }
+        }
+        // Every bound the document states is tried (30 today: a bound dropped from a field fails here).
+        assert_eq!(bounded, 30);
+        // A floor on every group: a share in [0, 1].
+        for (share, refused) in [(1.5, true), (-0.5, true), (1.0, false)] {
+            let mut v = base.clone();
+            v["policy"]["fairness"] = serde_json::json!({ "min_share": share });
+            assert_eq!(commonsnet_engine::scenario_from_value(&v).is_err(), refused);
+            assert_eq!(schema_problems(&v).is_empty(), !refused, "{share}");
+        }
     }
 
     fn scenario() -> Value {

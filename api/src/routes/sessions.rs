@@ -58,10 +58,11 @@ pub struct SessionCreated {
 #[utoipa::path(post, path = "/v1/sessions", request_body = SessionRequest,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1 to 255 visible ASCII characters (spaces inside allowed), unique per tenant: a retried creation makes one session")),
-    responses((status = 201, description = "Created; the initial plan is ready", body = SessionCreated),
+    responses((status = 201, description = "Created; the initial plan is ready", body = SessionCreated,
+            headers(("Location" = String, description = "The session's URL, /v1/sessions/{id}"))),
         (status = 200, description = "A retry: the session created before under this Idempotency-Key", body = SessionCreated,
-            headers(("Idempotent-Replayed" = String, description = "true"))),
-        (status = 400, description = "A malformed Idempotency-Key", body = ErrorBody),
+            headers(("Location" = String, description = "The session's URL, /v1/sessions/{id}"),
+                ("Idempotent-Replayed" = String, description = "true"))),
         BodyRejected,
         Unauthorized,
         (status = 422, description = "Invalid scenario, or an Idempotency-Key used for another scenario", body = ErrorBody),
@@ -70,6 +71,7 @@ pub struct SessionCreated {
 pub(super) async fn create_session(
     State(st): St,
     Tenant(tenant): Tenant,
+    _: QueryArgs<NoParams>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(req.headers())?;
@@ -121,6 +123,7 @@ pub struct SessionList {
 pub(super) struct SessionsQuery {
     /// How many of the newest sessions, 1 to 500 (default 500).
     #[serde(default = "max_listed")]
+    #[param(minimum = 1, maximum = 500, default = 500)]
     limit: usize,
 }
 
@@ -154,6 +157,7 @@ pub(super) async fn delete_session(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
 ) -> Result<StatusCode, ApiError> {
     check_id(&id, "session")?;
     let hub = st.sessions.clone();
@@ -176,6 +180,7 @@ pub(super) async fn session_events(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
     req: Request,
 ) -> Result<Json<crate::sessions::ChangeSet>, ApiError> {
     check_id(&id, "session")?;
@@ -218,6 +223,7 @@ pub(super) async fn session_plan(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, false)?;
@@ -281,6 +287,7 @@ pub(super) async fn session_state(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
 ) -> Result<Json<SessionState>, ApiError> {
     check_id(&id, "session")?;
     let hub = st.sessions.clone();
@@ -300,6 +307,7 @@ pub(super) async fn session_why(
     State(st): St,
     Tenant(tenant): Tenant,
     Params((id, need)): Params<(String, String)>,
+    _: QueryArgs<NoParams>,
 ) -> Result<Json<commonsnet_engine::session::SessionWhy>, ApiError> {
     session_read(&st, id, tenant, move |s| s.why(&need))
         .await?

@@ -50,7 +50,8 @@ impl SolveResponse {
 /// the scenario is validated), or an `explain` part of a multipart form; `true` or `false`.
 fn explain_flag(value: Option<Value>) -> Result<bool, UserError> {
     match value {
-        None | Some(Value::Bool(false)) => Ok(false),
+        // Null is absent, as for every optional field of the scenario.
+        None | Some(Value::Null | Value::Bool(false)) => Ok(false),
         Some(Value::Bool(true)) => Ok(true),
         Some(other) => Err(UserError::unprocessable(format!(
             "explain must be true or false, not {other}"
@@ -282,7 +283,7 @@ impl Drop for WaitingSolve {
 /// `application/vnd.apache.parquet`) the allocations table as an Arrow IPC stream (or a Parquet
 /// file), with status, objective and solver in `x-commonsnet-*` headers. The server's time limit caps the policy's.
 #[utoipa::path(post, path = "/v1/solve",
-    request_body(content((crate::schema::ScenarioBody = "application/json"), (Object = "multipart/form-data")),
+    request_body(content((crate::schema::SolveBody = "application/json"), (Object = "multipart/form-data")),
         description = "A scenario: JSON, or table parts (`resources`, `needs`, optional `links`: Arrow IPC, Parquet or CSV files; `policy`: JSON; `explain`)"),
     responses(
         (status = 200, description = "Solved (any status, infeasible included)", body = SolveResponse,
@@ -296,6 +297,7 @@ impl Drop for WaitingSolve {
 pub(super) async fn solve(
     State(st): St,
     _tenant: Tenant,
+    _: QueryArgs<NoParams>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(req.headers(), true)?;

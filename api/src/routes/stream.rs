@@ -27,6 +27,7 @@ pub(super) async fn session_stream(
     State(st): St,
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
+    _: QueryArgs<NoParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
