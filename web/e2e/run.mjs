@@ -7,6 +7,8 @@
 // to any other host. Screenshots go to e2e/out/ (or $E2E_OUT).
 //
 //   npm run e2e            (after `cargo build` or `cargo test`: uses the debug binary)
+//   E2E_ONLY=a11y npm run e2e              only the tests whose name has "a11y"
+//   E2E_SOFT=1 E2E_ONLY=a11y npm run e2e   the a11y checks say what does not hold, and go on
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -31,6 +33,8 @@ const results = [];
 const timings = {};
 
 async function check(name, f) {
+  // E2E_ONLY=words: only the tests whose name has them.
+  if (process.env.E2E_ONLY && !name.includes(process.env.E2E_ONLY)) return;
   const t0 = Date.now();
   try {
     await f();
@@ -294,7 +298,8 @@ async function plannerFlow(browser, server, vp) {
     const item = page.getByTestId('why').locator(`:scope > li[data-need="${w.need}"]`);
     assert.equal(await item.locator(`[data-reason-text="${w.reason}"]`).innerText(), svReason[w.reason]);
     assert.equal(await item.locator('details.engine-words summary').innerText(), 'Motorns förklaring (på engelska)');
-    assert.equal(await item.locator('details.engine-words p[lang=en]').textContent(), w.explanation);
+    // Only the engine's words are marked English.
+    assert.equal(await item.locator('details.engine-words [lang=en]').textContent(), w.explanation);
   }
   await noProblems(c);
   await c.ctx.close();
@@ -1349,6 +1354,333 @@ async function tokenFlow(browser) {
   }
 }
 
+// ---- Accessibility (the console's a11y review): focus after actions, live regions, the focus
+// ring's contrast, a focused control never under the sticky alerts, language marks, names.
+
+/** An accessibility check: asserts, or with E2E_SOFT=1 only says what did not hold and goes on
+ * (a run against a build without the fixes then lists every check it fails). */
+function held(ok, words) {
+  if (ok) return;
+  if (process.env.E2E_SOFT) console.log(`  not held: ${words}`);
+  else assert.fail(words);
+}
+
+/** The element with focus, in short ("BODY" when none has it). */
+const focusedWords = (page) =>
+  page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return 'BODY';
+    return `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${el.getAttribute('aria-label') ?? el.getAttribute('name') ?? el.textContent.trim().slice(0, 30)}"`;
+  });
+
+/** Whether focus comes to rest (within `ms`) on an element `pred` (run in the page) accepts. */
+async function focusSettles(page, pred, arg, ms = 5_000) {
+  return page.waitForFunction(pred, arg, { timeout: ms }).then(() => true, () => false);
+}
+
+/** Whether `locator` comes to have a text matching `re` within `ms`. */
+async function comesToSay(locator, re, ms = 5_000) {
+  return locator.filter({ hasText: re }).first().waitFor({ timeout: ms }).then(() => true, () => false);
+}
+
+/** The focused element's focus ring: shown (:focus-visible, an outline of 2 px or more) and its
+ * contrast with the first opaque background behind the element. */
+const focusRing = (page) =>
+  page.evaluate(() => {
+    const el = document.activeElement;
+    const rgb = (c) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (x) => ((x /= 255) <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    let bg = null;
+    for (let p = el.parentElement; p && !bg; p = p.parentElement) {
+      const c = rgb(getComputedStyle(p).backgroundColor);
+      if (c.length === 3 || c[3] === 1) bg = c.slice(0, 3);
+    }
+    const cs = getComputedStyle(el);
+    const [a, b] = [lum(rgb(cs.outlineColor)), lum(bg ?? [255, 255, 255])].sort((x, y) => y - x);
+    return {
+      shown: el.matches(':focus-visible') && cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2,
+      contrast: Math.round(((a + 0.05) / (b + 0.05)) * 100) / 100,
+    };
+  });
+
+/** The coordinator on a 375 x 667 phone, by keyboard: focus after each action, what is said to
+ * screen readers, the sticky alerts and their Dismiss, the focus ring, the teams' reasons in
+ * words, sessions of one name told apart; then in Swedish, the engine's and the server's English
+ * words marked as such. */
+async function coordinatorA11y(browser, server) {
+  const team = (id, lon) => ({ id, kind: 'water', capacity: { water_l: 300 }, lat: 59.33, lon });
+  const scenario = {
+    name: 'a11y-twins',
+    resources: [team('t1', 18.07), team('t2', 18.05)],
+    needs: [needAt('n1', 200, 18.06), needAt('n2', 250, 18.065), needAt('n3', 100, 18.062), { ...needAt('far', 10, 18.0), lat: 61.0 }],
+    policy: { max_distance_km: 30 },
+  };
+  const first = await server.api('POST', '/v1/sessions', { scenario });
+  await server.api('POST', '/v1/sessions', { scenario });
+  const phone = { name: 'phone', width: 375, height: 667 };
+  const c = await context(browser, server, phone);
+  const { page, state } = c;
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${server.origin}/#/coordinator/${first.id}`);
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  await page.locator('[data-need=n1] [data-match]').first().waitFor();
+  held((await page.title()) === 'Coordinator · CommonsNet', `the title says the view: "${await page.title()}"`);
+
+  // Two sessions of one name: their buttons' names differ (by when each was made).
+  const twins = page.getByTestId('sessions').locator('li').filter({ hasText: 'a11y-twins' });
+  const opens = await twins.getByRole('button', { name: /^Open/ }).evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label') ?? b.textContent));
+  held(opens.length === 2 && opens[0] !== opens[1] && opens.every((x) => /\d/.test(x)), `Open buttons named apart: ${JSON.stringify(opens)}`);
+
+  // Another client adds a need: said in words, with the plan's coverage, by a region that was
+  // on the page before.
+  const announce = page.getByTestId('announce');
+  held((await announce.count()) === 1, 'a live region for changes is on the page before any change');
+  await server.api('POST', `/v1/sessions/${first.id}/events`, { events: [{ type: 'need_added', need: needAt('n7', 50, 18.068) }] });
+  await page.locator('[data-need=n7]').waitFor();
+  const served = await page.getByTestId('session-summary').getAttribute('data-served');
+  held(
+    await comesToSay(announce, new RegExp(`^need n7 added by another client; plan: ${served} of 5 needs served$`)),
+    `another client's need is said: "${await announce.textContent()}"`,
+  );
+
+  // Why? answered: said by its region, focus stays on the button; the ring is seen on white.
+  const whyFar = page.locator('[data-need=far]').getByRole('button', { name: 'Why? (far)' });
+  await page.keyboard.press('Shift');
+  await whyFar.focus();
+  const onWhite = await focusRing(page);
+  held(onWhite.shown && onWhite.contrast >= 3, `focus ring on a card: ${JSON.stringify(onWhite)}`);
+  await page.keyboard.press('Enter');
+  await page.locator('[data-need=far] [data-testid=why]').waitFor();
+  const whySaid = page.getByTestId('why-said');
+  held(await comesToSay(whySaid, /^Why far: .*no resource in reach/), `the why answer is said: "${await whySaid.textContent().catch(() => null)}"`);
+  held(await whyFar.evaluate((b) => b === document.activeElement), `focus stays on Why?: ${await focusedWords(page)}`);
+  // On the blue header too.
+  await page.getByRole('link', { name: 'Planner' }).focus();
+  const onHeader = await focusRing(page);
+  held(onHeader.shown && onHeader.contrast >= 3, `focus ring on the header: ${JSON.stringify(onHeader)}`);
+
+  // Dispatch by keyboard: its row goes, focus goes to the need's next control (not <body>).
+  await page.locator('[data-need=n1] [data-match] button').first().focus();
+  await page.keyboard.press('Enter');
+  const sent = page.locator('[data-dispatch$="->n1"][data-active=true]').first();
+  await sent.waitFor();
+  held(
+    await focusSettles(page, () => !!document.activeElement?.closest('[data-need="n1"]')?.matches('li') && document.activeElement.matches('button')),
+    `after Dispatch, focus is on ${await focusedWords(page)}`,
+  );
+
+  // The team out on it: Withdraw says why it cannot, in words beside it (no tooltip), and
+  // keeps focus; "is back" says what it does the same way.
+  const tid = (await sent.getAttribute('data-dispatch')).split('->')[0];
+  const row = page.locator(`[data-team="${tid}"]`);
+  const reason = (name) =>
+    row.getByRole('button', { name }).evaluate((b) => {
+      b.focus();
+      const hint = document.getElementById(b.getAttribute('aria-describedby') ?? '');
+      return {
+        focused: document.activeElement === b,
+        disabled: b.getAttribute('aria-disabled') ?? String(b.disabled),
+        title: b.getAttribute('title'),
+        hint: hint?.textContent ?? null,
+        shown: !!hint && hint.getBoundingClientRect().height > 0 && !hint.closest('.sr-only'),
+      };
+    });
+  const withdraw = await reason(`Withdraw ${tid}`);
+  held(
+    withdraw.focused && withdraw.disabled === 'true' && withdraw.shown && withdraw.hint === 'Out on a dispatch: mark it back first' && !withdraw.title,
+    `Withdraw of a team out: ${JSON.stringify(withdraw)}`,
+  );
+  const backWords = await reason(`${tid} is back`);
+  held(backWords.shown && backWords.hint === 'Ends all of its dispatches' && !backWords.title, `"is back": ${JSON.stringify(backWords)}`);
+  // Back by keyboard: the button goes, focus goes to the team's Edit.
+  await page.keyboard.press('Enter');
+  await row.getByRole('button', { name: `${tid} is back` }).waitFor({ state: 'detached' });
+  held(
+    await focusSettles(page, (t) => document.activeElement?.matches(`[data-team="${t}"] button`) && document.activeElement.getAttribute('aria-label') === `Edit ${t}`, tid),
+    `after "is back", focus is on ${await focusedWords(page)}`,
+  );
+
+  // Edit, then Cancel; Edit, then Update: focus stays in the form (its Add), not on <body>.
+  const form = page.getByTestId('add-need');
+  const onAdd = () => focusSettles(page, () => document.activeElement?.matches('#need-form button[type=submit]') && document.activeElement.textContent === 'Add');
+  await page.locator('[data-need=n2]').getByRole('button', { name: 'Edit n2' }).focus();
+  await page.keyboard.press('Enter');
+  await form.getByRole('button', { name: 'Cancel' }).focus();
+  await page.keyboard.press('Enter');
+  held(await onAdd(), `after Cancel, focus is on ${await focusedWords(page)}`);
+  await page.locator('[data-need=n2]').getByRole('button', { name: 'Edit n2' }).focus();
+  await page.keyboard.press('Enter');
+  await form.getByLabel('Amount').fill('240');
+  await form.getByRole('button', { name: 'Update' }).focus();
+  await page.keyboard.press('Enter');
+  await announce.filter({ hasText: 'Applied: need_updated n2' }).waitFor();
+  held(await onAdd(), `after Update, focus is on ${await focusedWords(page)}`);
+
+  // Withdraw n3 by keyboard: its row goes, focus goes to a neighbour need's control.
+  await page.locator('[data-need=n3]').getByRole('button', { name: 'Withdraw need n3' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('[data-need=n3]').waitFor({ state: 'detached' });
+  held(
+    await focusSettles(page, () => !!document.activeElement?.closest('[data-need]') && document.activeElement.matches('button')),
+    `after Withdraw, focus is on ${await focusedWords(page)}`,
+  );
+
+  // A refusal at the bottom of the page: going back through the form with Shift+Tab, no focused
+  // control is under the alerts kept at the top (WCAG 2.4.11).
+  state.allowStatus.add(409);
+  await fillAndPress(form, { Id: 'n2', Amount: '5' }, 'Add');
+  await page.getByTestId('error').filter({ hasText: 'The server refused this change' }).waitFor();
+  const under = [];
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press('Shift+Tab');
+    const r = await page.evaluate(() => {
+      const el = document.activeElement;
+      const a = document.querySelector('.alerts').getBoundingClientRect();
+      const b = el.getBoundingClientRect();
+      return { name: el.getAttribute('aria-label') ?? el.getAttribute('name') ?? el.textContent.trim().slice(0, 20), under: !el.closest('.alerts') && a.height > 0 && b.top < a.bottom - 1 && b.bottom > a.top };
+    });
+    if (r.under) under.push(r.name);
+  }
+  held(under.length === 0, `focused controls under the alerts: ${under.join(', ')}`);
+  // Dismiss: in the box, its ring seen on the pink; pressed, the box goes and focus goes back to
+  // the field it came from.
+  await form.getByLabel('Amount').focus();
+  const dismiss = page.getByTestId('dismiss');
+  held((await dismiss.count()) === 1, 'the alerts have a Dismiss button');
+  if ((await dismiss.count()) === 1) {
+    await dismiss.focus();
+    const onPink = await focusRing(page);
+    await page.screenshot({ path: join(OUT, 'coordinator-alerts-375.png') });
+    held(onPink.shown && onPink.contrast >= 3, `focus ring on the error box: ${JSON.stringify(onPink)}`);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('error').waitFor({ state: 'detached' });
+    held(await form.getByLabel('Amount').evaluate((x) => x === document.activeElement), `after Dismiss, focus is on ${await focusedWords(page)}`);
+  }
+  state.allowStatus.delete(409);
+
+  // Delete the other session of the name by keyboard: focus goes to a neighbour's control.
+  const other = twins.filter({ hasNot: page.locator('button[aria-current=true]') });
+  await other.getByRole('button', { name: /^Delete/ }).focus();
+  await page.keyboard.press('Enter');
+  await other.waitFor({ state: 'detached' });
+  held(
+    await focusSettles(page, () => !!document.activeElement?.closest('[data-testid=sessions]') || document.activeElement?.id === 'sessions-h'),
+    `after Delete session, focus is on ${await focusedWords(page)}`,
+  );
+  await noProblems(c);
+  await c.ctx.close();
+
+  // In Swedish: the engine's English words (the excluded resources, the explanation) and the
+  // server's refusal are marked lang="en"; the Swedish words are not inside them.
+  const sv = await context(browser, server, phone, { locale: 'sv-SE' });
+  await sv.page.goto(`${server.origin}/#/coordinator/${first.id}`);
+  await sv.page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  held((await sv.page.title()) === 'Samordnare · CommonsNet', `the title in Swedish: "${await sv.page.title()}"`);
+  await sv.page.locator('[data-need=far]').getByRole('button', { name: /^Varför/ }).click();
+  const why = sv.page.locator('[data-need=far] [data-testid=why]');
+  await why.waitFor();
+  const engine = await server.api('GET', `/v1/sessions/${first.id}/needs/far/why`);
+  const candidates = await why.locator('[data-list=candidates] li[data-resource]').evaluateAll((ls) => ls.map((l) => l.closest('[lang]')?.lang));
+  held(candidates.length > 0 && candidates.every((l) => l === 'en'), `the excluded resources' words are marked English: ${JSON.stringify(candidates)}`);
+  const marked = await why.locator('details.engine-words [lang=en]').allTextContents();
+  held(marked.length === 1 && marked[0] === engine.explanation, `only the engine's words are marked English: ${JSON.stringify(marked)}`);
+  sv.state.allowStatus.add(409);
+  await fillAndPress(sv.page.getByTestId('add-need'), { Id: 'n2', Mängd: '5' }, 'Lägg till');
+  const refusal = sv.page.getByTestId('error');
+  await refusal.waitFor();
+  const parts = await refusal.evaluate((e) => ({ text: e.textContent, en: [...e.querySelectorAll('[lang=en]')].map((x) => x.textContent) }));
+  held(
+    parts.text.startsWith('Servern avvisade ändringen, inget tillämpades: ') && parts.en.length === 1 && parts.text.endsWith(parts.en[0]) && parts.en[0].includes('(409'),
+    `the server's words are marked English: ${JSON.stringify(parts)}`,
+  );
+  await noProblems(sv);
+  await sv.ctx.close();
+}
+
+/** The planner by keyboard: the text follows the browser's size setting, Generate and Solve keep
+ * focus (Solve's goes to the result), and what each did is said by a region there before. */
+async function plannerA11y(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  const cdp = await c.ctx.newCDPSession(page);
+  await cdp.send('Page.enable');
+  await cdp.send('Page.setFontSizes', { fontSizes: { standard: 24 } });
+  await page.goto(server.origin + '/');
+  await page.getByRole('heading', { name: 'Load a scenario' }).waitFor();
+  const rootSize = await page.evaluate(() => getComputedStyle(document.documentElement).fontSize);
+  held(rootSize === '24px', `the text follows a browser set to 24 px: ${rootSize}`);
+  // Still one column on a phone (a long option list widened the policy form past the screen).
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  held(wide <= 375, `page ${wide} px wide at 375 px with 24 px text`);
+  await page.screenshot({ path: join(OUT, 'planner-text-24px-375.png'), fullPage: true });
+  await cdp.send('Page.setFontSizes', { fontSizes: { standard: 16 } });
+  await page.reload();
+  await page.getByRole('heading', { name: 'Load a scenario' }).waitFor();
+  held((await page.title()) === 'Planner · CommonsNet', `the title says the view: "${await page.title()}"`);
+
+  const said = page.getByTestId('planner-said');
+  held((await said.count()) === 1, 'a live region for the planner is on the page before any load');
+  await page.getByRole('button', { name: 'Generate' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('loaded').waitFor();
+  held(
+    await focusSettles(page, () => document.activeElement?.textContent === 'Generate'),
+    `after Generate, focus is on ${await focusedWords(page)}`,
+  );
+  held(await comesToSay(said, /^Loaded: .+ \(\d+ needs, \d+ resources\)$/), `the load is said: "${await said.textContent().catch(() => null)}"`);
+  await page.getByRole('button', { name: 'Solve' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('summary').waitFor();
+  held(await focusSettles(page, () => document.activeElement?.id === 'result-h'), `after Solve, focus is on ${await focusedWords(page)}`);
+  const field = (f) => page.locator(`[data-testid=summary] [data-field=${f}]`).innerText();
+  const solved = `Solved: ${await field('status')}, coverage ${await field('coverage_ratio')}`;
+  held(await comesToSay(said, new RegExp(`^${solved.replace(/[.()]/g, '\\$&')}$`)), `the solve is said: "${await said.textContent().catch(() => null)}", not "${solved}"`);
+  await noProblems(c);
+  await c.ctx.close();
+}
+
+/** The researcher by keyboard: Submit keeps focus and moves it to the new job, failed runs are
+ * an alert, Delete moves focus to the list. */
+async function researcherA11y(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[1]);
+  const { page } = c;
+  page.on('dialog', (d) => void d.accept());
+  // The job says one of its runs failed (the tiny job's runs do not).
+  await page.route('**/v1/jobs/*', async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const resp = await route.fetch();
+    const job = await resp.json();
+    return route.fulfill({ response: resp, json: { ...job, progress: { ...job.progress, errors: 1 } } });
+  });
+  await page.goto(server.origin + '/#/researcher');
+  await page.getByRole('heading', { name: 'Research jobs' }).waitFor();
+  held((await page.title()) === 'Researcher · CommonsNet', `the title says the view: "${await page.title()}"`);
+  const form = page.getByTestId('job-form');
+  for (const [label, value] of Object.entries({ Scenarios: '1', Scale: '0.3', Replicates: '1' })) await form.getByLabel(label).fill(value);
+  await form.getByRole('button', { name: 'Submit job' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('job').waitFor();
+  held(await focusSettles(page, () => document.activeElement?.id === 'progress-h'), `after Submit, focus is on ${await focusedWords(page)}`);
+  const errors = page.getByTestId('run-errors');
+  await errors.waitFor();
+  held((await errors.getAttribute('role')) === 'alert', 'failed runs are an alert');
+  await page.getByTestId('job').filter({ hasText: ': done' }).waitFor({ timeout: 60_000 });
+  const id = new URL(page.url()).hash.split('/')[2];
+  await page.getByRole('button', { name: `Delete job ${id.slice(0, 8)}` }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator(`[data-testid=recent] li[data-job="${id}"]`).waitFor({ state: 'detached' });
+  held(
+    await focusSettles(page, () => !!document.activeElement?.closest('[data-testid=recent]') || document.activeElement?.id === 'recent-h'),
+    `after Delete job, focus is on ${await focusedWords(page)}`,
+  );
+  await page.unroute('**/v1/jobs/*');
+  await noProblems(c);
+  await c.ctx.close();
+}
+
 // Playwright starts Chromium on a new empty profile folder of its own (its --user-data-dir)
 // and removes it at close.
 const browser = await chromium.launch({
@@ -1387,6 +1719,9 @@ try {
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));
   await check('bearer token: asked for on 401, sent in a header only, kept for the tab', () => tokenFlow(browser));
+  await check('a11y: the coordinator by keyboard on a phone, its live regions, alerts, focus ring and language marks', () => coordinatorA11y(browser, server));
+  await check('a11y: the planner by keyboard, its live region, and the text size of the browser', () => plannerA11y(browser, server));
+  await check('a11y: the researcher by keyboard, and failed runs as an alert', () => researcherA11y(browser, server));
 } finally {
   await browser.close();
   await server.close();

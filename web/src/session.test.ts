@@ -21,6 +21,8 @@ import {
   shownDispatches,
   stamp,
   edited,
+  changesBetween,
+  changeKeys,
   type SessionState,
 } from './session';
 
@@ -367,5 +369,45 @@ describe('clockUnreadable', () => {
     expect(clockUnreadable(Infinity, false)).toBe(true);
     expect(clockUnreadable(NaN, false)).toBe(true);
     expect(clockUnreadable(null, true)).toBe(true);
+  });
+});
+
+describe('changes between two reads', () => {
+  const d = (need: string, resource: string, active = true): Dispatch => ({ need, resource, fraction: 1, amounts: {}, active });
+  const read = (needs: string[], teams: string[], dispatched: Dispatch[], amount = 1): SessionState => ({
+    seq: 1,
+    plan: { summary: {} as never, allocations: [], dispatched },
+    needs: needs.map((id) => ({ id, demand: { l: id === 'n1' ? amount : 1 } })),
+    open: {},
+    resources: teams.map((id) => ({ id })),
+  });
+
+  it('names what was added, changed, withdrawn, sent out and back', () => {
+    const before = read(['n1', 'n2', 'n3'], ['t1', 't2'], [d('n2', 't1'), d('n3', 't2')]);
+    const after = read(['n1', 'n3', 'n4'], ['t1', 't3'], [d('n1', 't1'), d('n3', 't2', false)], 5);
+    expect(changesBetween(before, after).map((c) => [c.what, c.id])).toEqual([
+      ['needChanged', 'n1'],
+      ['needAdded', 'n4'],
+      ['needWithdrawn', 'n2'],
+      ['teamAdded', 't3'],
+      ['teamWithdrawn', 't2'],
+      ['dispatched', 't1 → n1'],
+      // n2's dispatch went with n2.
+      ['back', 't2 → n3'],
+    ]);
+    expect(changesBetween(after, after)).toEqual([]);
+  });
+
+  it('keys the page\'s own events as the changes they make', () => {
+    const before = read(['n1'], ['t1'], []);
+    const after = read(['n1', 'n2'], ['t1'], [d('n1', 't1')]);
+    const own: SessionEvent[] = [
+      { type: 'need_added', need: { id: 'n2' } },
+      { type: 'dispatched', need: 'n1', resource: 't1' },
+    ];
+    const keys = new Set(own.flatMap(changeKeys));
+    expect(changesBetween(before, after).every((c) => keys.has(c.key))).toBe(true);
+    const back = changesBetween(after, read(['n1', 'n2'], ['t1'], [d('n1', 't1', false)]));
+    expect(back.map((c) => c.key)).toEqual(changeKeys({ type: 'resource_returned', id: 't1' }));
   });
 });

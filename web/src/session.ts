@@ -364,3 +364,63 @@ export function nextId(id: string, taken: (id: string) => boolean): string {
   }
   return '';
 }
+
+/** One change between two reads of a session, in the words a screen reader is told: a need or
+ * team added, withdrawn or changed, a team sent out or back. `key` matches `changeKeys` of the
+ * page's own events (those are said as applied, not as another client's). */
+export interface Change {
+  what: 'needAdded' | 'needWithdrawn' | 'needChanged' | 'teamAdded' | 'teamWithdrawn' | 'teamChanged' | 'dispatched' | 'back';
+  id: string;
+  key: string;
+}
+
+/** What changed from `before` to `after` (reads of one session), needs first, then teams, then
+ * dispatches, each in the order the later read lists them. */
+export function changesBetween(before: SessionState, after: SessionState): Change[] {
+  const out: Change[] = [];
+  const entities = (xs: readonly Entity[], was: readonly Entity[], kind: 'need' | 'team') => {
+    const old = new Map(was.map((x) => [x.id, JSON.stringify(x)]));
+    const now = new Set(xs.map((x) => x.id));
+    for (const x of xs) {
+      const o = old.get(x.id);
+      if (o === undefined) out.push({ what: `${kind}Added`, id: x.id, key: `${kind}+${x.id}` });
+      else if (o !== JSON.stringify(x)) out.push({ what: `${kind}Changed`, id: x.id, key: `${kind}~${x.id}` });
+    }
+    for (const x of was) if (!now.has(x.id)) out.push({ what: `${kind}Withdrawn`, id: x.id, key: `${kind}-${x.id}` });
+  };
+  entities(after.needs, before.needs, 'need');
+  entities(after.resources, before.resources, 'team');
+  // A need's dispatches end with it: not said again as teams back.
+  const needs = new Set(after.needs.map((n) => n.id));
+  const active = (s: SessionState) => s.plan.dispatched.filter((d) => d.active && needs.has(d.need));
+  const was = new Map(active(before).map((d) => [`${d.resource} → ${d.need}`, d.resource]));
+  const now = new Map(active(after).map((d) => [`${d.resource} → ${d.need}`, d.resource]));
+  for (const d of now.keys()) if (!was.has(d)) out.push({ what: 'dispatched', id: d, key: `out ${d}` });
+  for (const [d, r] of was) if (!now.has(d)) out.push({ what: 'back', id: d, key: `back ${r}` });
+  return out;
+}
+
+/** The keys (`Change.key`) of what the page's own events change: its own changes are said once,
+ * as applied. A team's return (or a release) is keyed by the team: it may end several loans. */
+export function changeKeys(ev: SessionEvent): string[] {
+  switch (ev.type) {
+    case 'need_added':
+      return [`need+${ev.need.id}`];
+    case 'need_updated':
+      return [`need~${ev.need.id}`];
+    case 'need_withdrawn':
+      return [`need-${ev.id}`];
+    case 'resource_added':
+      return [`team+${ev.resource.id}`];
+    case 'resource_updated':
+      return [`team~${ev.resource.id}`];
+    case 'resource_withdrawn':
+      return [`team-${ev.id}`];
+    case 'resource_returned':
+      return [`back ${ev.id}`];
+    case 'dispatched':
+      return [`out ${ev.resource} → ${ev.need}`];
+    case 'dispatch_released':
+      return [`back ${ev.resource}`];
+  }
+}

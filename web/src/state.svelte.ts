@@ -122,6 +122,20 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Words for the screen with the server's own apart: those are English whatever the page's
+ * language, and are drawn marked `lang="en"` after the page's own words. */
+export interface Said {
+  own: string;
+  en: string;
+}
+
+/** `errorText` of `e`, the server's words (an answer with an error) kept apart. */
+export function errorSaid(e: unknown, own = ''): Said {
+  const text = errorText(e);
+  if (e instanceof ApiError && e.status !== 0) return { own, en: text };
+  return { own: own ? `${own} ${text}` : text, en: '' };
+}
+
 /** Save a blob as a file through a temporary link (no data: URL, no new window). */
 export function download(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);
