@@ -995,3 +995,72 @@ fn the_servers_link_bound_refuses_what_would_pass_it() {
     assert_eq!(state.json()["seq"], 1);
     assert_eq!(state.json()["needs"].as_array().unwrap().len(), 10);
 }
+
+/// A session made under a larger `--max-links` and rebuilt by a server started with a smaller
+/// one: nothing accepted is lost (its state is as before), a batch that would bring links is
+/// refused under the new bound, and one that brings none (a withdrawal, a dispatch) is taken.
+#[test]
+fn a_session_rebuilt_under_a_smaller_link_bound_keeps_its_state() {
+    let data = tempfile::tempdir().unwrap();
+    let scenario = |resources: usize, needs: usize| {
+        let r: Vec<Value> = (0..resources)
+            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
+            .collect();
+        let n: Vec<Value> = (0..needs)
+            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1}}))
+            .collect();
+        json!({"resources": r, "needs": n})
+    };
+    let need = |id: &str| json!({"id": id, "kind": "k", "demand": {"u": 1}});
+    let mut s = Server::start(data.path(), &["--max-links", "1000"]);
+    let created = post_json(
+        &s,
+        "/v1/sessions",
+        &json!({"scenario": scenario(10, 9)}),
+        None,
+    );
+    assert_eq!(created.status, 201);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let r = events(&s, &id, json!([{"type": "need_added", "need": need("n9")}]));
+    assert_eq!(r.status, 200);
+    let before = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
+    s.kill();
+
+    let s = Server::start(data.path(), &["--max-links", "50"]);
+    let state = get(&s, &format!("/v1/sessions/{id}/state"), None);
+    assert_eq!(state.status, 200);
+    assert_eq!(
+        state.json(),
+        before,
+        "the rebuilt session is the one before"
+    );
+    events(
+        &s,
+        &id,
+        json!([{"type": "need_added", "need": need("n10")}]),
+    )
+    .assert_refused(
+        409,
+        "event_rejected",
+        "the batch could take the session past 50 links",
+    );
+    // A proposed match of a need that stays, dispatched with a withdrawal.
+    let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
+    let m = plan["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["need"] != "n0")
+        .unwrap()
+        .clone();
+    let r = events(
+        &s,
+        &id,
+        json!([{"type": "need_withdrawn", "id": "n0"},
+               {"type": "dispatched", "need": m["need"], "resource": m["resource"]}]),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let after = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
+    assert_eq!(after["needs"].as_array().unwrap().len(), 9);
+    assert_eq!(after["seq"], 2);
+}

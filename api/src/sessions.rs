@@ -1236,20 +1236,37 @@ impl Actor {
                     // leave memory; the next request finds the session where it is served
                     // and rebuilds it from the log there. What waits here is answered 503
                     // (the state in memory may hold what the log does not).
-                    tracing::warn!(session = %self.id, error = %e, "session unloaded: its store or lease is unavailable");
+                    // A delete takes the session out of the live set before its `Stop`
+                    // arrives: what waited here then is answered as every request after the
+                    // delete is (404), not as a store out of reach (a coordinator was told of
+                    // a failing disk and retried into the 404).
+                    let deleted = self.hub.deleting().contains(&self.id)
+                        || matches!(self.hub.log.session(&self.id), Ok(None));
+                    let away = || {
+                        if deleted {
+                            UserError::not_found("session").into()
+                        } else {
+                            store_away()
+                        }
+                    };
+                    if deleted {
+                        tracing::info!(session = %self.id, "session deleted while requests waited");
+                    } else {
+                        tracing::warn!(session = %self.id, error = %e, "session unloaded: its store or lease is unavailable");
+                    }
                     self.hub.unload(&self.id, self.generation);
                     for f in std::mem::take(&mut self.reads) {
-                        f(Err(store_away()));
+                        f(Err(away()));
                     }
                     for (reply, _) in std::mem::take(&mut self.refusals) {
-                        let _ = reply.send(Err(store_away()));
+                        let _ = reply.send(Err(away()));
                     }
                     // Unloaded: nothing more is sent to this mailbox.
                     while let Ok(m) = rx.try_recv() {
                         match m {
-                            Msg::Read(f) => f(Err(store_away())),
+                            Msg::Read(f) => f(Err(away())),
                             Msg::Events { reply, .. } => {
-                                let _ = reply.send(Err(store_away()));
+                                let _ = reply.send(Err(away()));
                             }
                             Msg::Stop(_) => {}
                         }
@@ -1503,6 +1520,36 @@ mod tests {
         );
         // The next request rebuilds the session from its log and is served.
         assert!(read(h.read("s1", "t", |s| s.has_need("a")).unwrap()).unwrap());
+    }
+
+    /// Requests waiting at a session when it is deleted are answered 404, as every request
+    /// after the delete is (a concurrency review: they were 503, "the store is out of reach",
+    /// and a coordinator's phone retried into the 404).
+    #[test]
+    fn requests_waiting_when_a_session_is_deleted_are_answered_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Arc::new(hub(dir.path(), SessionLimits::default()));
+        let (s, raw) = scenario();
+        h.create("s1", "t", &s, &raw).unwrap();
+        let (release, hold) = hold_actor(&h, "s1");
+        let queued_read = h.read("s1", "t", |s| s.has_need("a")).unwrap();
+        // The delete takes the session out of the live set, then waits for its actor.
+        let deleting = {
+            let h = h.clone();
+            std::thread::spawn(move || h.delete("s1", "t"))
+        };
+        while h.inner.live().contains_key("s1") {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        release.send(()).unwrap();
+        read(hold).unwrap();
+        deleting.join().unwrap().unwrap();
+        let e = read(queued_read).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::User(u) if u.status() == StatusCode::NOT_FOUND),
+            "{e:?}"
+        );
+        assert!(h.read("s1", "t", |_| ()).is_err(), "deleted");
     }
 
     fn scenario() -> (Scenario, Value) {

@@ -192,6 +192,13 @@ impl Session {
         let p = self.pending.as_mut().expect("staging has a pending set");
         p.needs.append(&mut tn);
         p.resources.append(&mut tr);
+        if applied.len() == usize::from(unlogged) {
+            // Nothing applied (retries only): nothing to log, so the refused batch's re-plan
+            // waits for the next batch that applies something, or the burst's re-plan covers
+            // it. Carried here, a retry was numbered, logged and streamed as a change.
+            self.replan_unlogged = unlogged;
+            applied.clear();
+        }
         // After each accepted batch, as a replay does after each logged one.
         self.seen.trim();
         Ok((outcome, applied))
