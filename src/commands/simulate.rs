@@ -314,6 +314,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         &args.out,
         format,
         ROWS_PER_WRITE,
+        RUNS_AHEAD,
         &|| interrupted.load(std::sync::atomic::Ordering::SeqCst),
         &progress,
     )?;
@@ -380,11 +381,17 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
 static WRITING: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
 /// Runs a table file takes at a time: the rows held while runs go are those not yet written
-/// (up to this many, and those done ahead of a slower run: a run at its time limit holds back
-/// every row done meanwhile), not the whole table's (about 2 KB a run: ten million runs took
-/// some 20 GB). No run waits for the writer beyond the lock (the pool's threads also solve,
-/// so holding them back could stall the run the rows wait for).
+/// (up to this many, and at most [`RUNS_AHEAD`] done ahead of a slower run), not the whole
+/// table's (about 2 KB a run: ten million runs took some 20 GB). No run waits for the writer
+/// beyond the lock.
 const ROWS_PER_WRITE: usize = 8192;
+
+/// How far past the first run not done a thread may start one: a run at its time limit held
+/// back every row done meanwhile, without bound. A thread held here waits on a condition
+/// variable, not inside a solve, so the slow run goes on (on its own thread if no other is
+/// free) and the wait ends when it does. At ~50 ms a run, 8,192 runs on 2 threads are some
+/// 200 s of work: more than a time limit, so only a run that hangs past it holds others back.
+const RUNS_AHEAD: usize = 8192;
 
 /// What [`run_to_file`] ran.
 struct Ran {
@@ -425,12 +432,14 @@ impl Pending {
 /// write in run order, summarising it on the way. Runs are started in index order and every
 /// one started finishes, so after `stop` (a Ctrl-C) the runs done are 0 to k-1, a table of
 /// its own (the first k rows of the whole one). A write that fails stops the runs.
+#[allow(clippy::too_many_arguments)]
 fn run_to_file<S: ScenarioSource + Sync>(
     batch: &Batch<S>,
     pool: &rayon::ThreadPool,
     out: &Path,
     format: TableFormat,
     chunk: usize,
+    ahead: usize,
     stop: &(dyn Fn() -> bool + Sync),
     progress: &(dyn Fn(&commonsnet_engine::batch::RunRow) + Sync),
 ) -> Result<Ran> {
@@ -448,17 +457,30 @@ fn run_to_file<S: ScenarioSource + Sync>(
         failed: None,
     });
     let lock = || pending.lock().unwrap_or_else(|p| p.into_inner());
+    // Signalled when the first run not done moves on.
+    let moved_on = std::sync::Condvar::new();
     let failed = std::sync::atomic::AtomicBool::new(false);
     let halt = || stop() || failed.load(std::sync::atomic::Ordering::SeqCst);
     run_each(pool, total, &halt, &|i| {
+        // A run taken is always run (even after a stop: the runs done stay 0 to k-1); it waits
+        // only for the runs before it, which are all taken and come to an end.
+        let mut guard = lock();
+        while i >= guard.next + ahead {
+            guard = moved_on.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(guard);
         let row = batch.run(i);
         progress(&row);
         let mut guard = lock();
         let p = &mut *guard;
         p.ahead.insert(i, row);
+        let next = p.next;
         while let Some(row) = p.ahead.remove(&p.next) {
             p.ready.push(row);
             p.next += 1;
+        }
+        if p.next != next {
+            moved_on.notify_all();
         }
         if p.ready.len() >= chunk && p.failed.is_none() {
             if let Err(e) = p.write(batch) {
@@ -607,6 +629,7 @@ mod tests {
             &out,
             TableFormat::Parquet,
             3,
+            100,
             &|| false,
             &|_| {},
         )
@@ -622,6 +645,7 @@ mod tests {
             &out,
             TableFormat::Parquet,
             3,
+            100,
             &|| false,
             &|_| {},
         )
@@ -650,6 +674,51 @@ mod tests {
 
     /// Stopped after five runs (one thread: no run is under way then), the table is the first
     /// five rows of the whole one.
+    /// A slow run holds back at most `ahead` runs started after it (a review at scale: a run at
+    /// its time limit held every row done meanwhile in memory, without bound), and the table
+    /// is whole.
+    #[test]
+    fn a_slow_run_holds_back_at_most_the_runs_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs.parquet");
+        let b = batch();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let while_slow = std::sync::atomic::AtomicUsize::new(usize::MAX);
+        let ran = run_to_file(
+            &b,
+            &pool,
+            &out,
+            TableFormat::Parquet,
+            2,
+            3,
+            &|| false,
+            &|row| {
+                if row.run == 0 {
+                    // Run 0 is slow: the other thread does runs 1 and 2 meanwhile, then waits.
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    while_slow.store(
+                        done.load(std::sync::atomic::Ordering::SeqCst),
+                        std::sync::atomic::Ordering::SeqCst,
+                    );
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+        assert_eq!(ran.runs, 12);
+        assert_eq!(while_slow.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
+        let (_, written) = read(&out);
+        assert_eq!(
+            without_times(&written),
+            without_times(&b.table(&rows).unwrap())
+        );
+    }
+
     #[test]
     fn a_stopped_batch_writes_the_runs_done() {
         let dir = tempfile::tempdir().unwrap();
@@ -666,6 +735,7 @@ mod tests {
             &out,
             TableFormat::Parquet,
             2,
+            100,
             &|| done.load(std::sync::atomic::Ordering::SeqCst) >= 5,
             &|_| {
                 done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
