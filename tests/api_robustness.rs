@@ -908,24 +908,14 @@ fn a_damaged_or_missing_result_file_is_rebuilt_from_the_runs() {
 #[test]
 fn the_servers_link_bound_refuses_what_would_pass_it() {
     let s = Server::in_temp_dir(&["--max-links", "100"]);
-    // Every need of a kind links every resource of it: `resources` x `needs` links.
-    let scenario = |resources: usize, needs: usize| {
-        let r: Vec<Value> = (0..resources)
-            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
-            .collect();
-        let n: Vec<Value> = (0..needs)
-            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1}}))
-            .collect();
-        json!({"resources": r, "needs": n})
-    };
     let solve = |body: &Value| post_json(&s, "/v1/solve", body, None);
-    assert_eq!(solve(&scenario(10, 10)).status, 200);
-    solve(&scenario(11, 10)).assert_invalid_field(
+    assert_eq!(solve(&all_linked(10, 10)).status, 200);
+    solve(&all_linked(11, 10)).assert_invalid_field(
         "policy",
         "max_distance_km",
         "the link rules give more than 100 links (this server's --max-links)",
     );
-    let mut listed = scenario(11, 10);
+    let mut listed = all_linked(11, 10);
     let links: Vec<Value> = (0..101)
         .map(|k| json!({"resource": format!("r{}", k % 11), "need": format!("n{}", k / 11)}))
         .collect();
@@ -945,7 +935,7 @@ fn the_servers_link_bound_refuses_what_would_pass_it() {
     let job = post_json(
         &s,
         "/v1/jobs",
-        &json!({"scenarios": [scenario(11, 10)], "policies": ["greedy"]}),
+        &json!({"scenarios": [all_linked(11, 10)], "policies": ["greedy"]}),
         None,
     );
     assert_eq!((job.status, job.code().as_str()), (422, "invalid_input"));
@@ -960,14 +950,14 @@ fn the_servers_link_bound_refuses_what_would_pass_it() {
     post_json(
         &s,
         "/v1/sessions",
-        &json!({"scenario": scenario(11, 10)}),
+        &json!({"scenario": all_linked(11, 10)}),
         None,
     )
     .assert_invalid_field("policy", "max_distance_km", "more than 100 links");
     let created = post_json(
         &s,
         "/v1/sessions",
-        &json!({"scenario": scenario(10, 9)}),
+        &json!({"scenario": all_linked(10, 9)}),
         None,
     );
     assert_eq!(
@@ -996,27 +986,30 @@ fn the_servers_link_bound_refuses_what_would_pass_it() {
     assert_eq!(state.json()["needs"].as_array().unwrap().len(), 10);
 }
 
+/// `resources` x `needs` of one kind and one unit each: every need links every resource, so
+/// the rules give `resources * needs` links.
+fn all_linked(resources: usize, needs: usize) -> Value {
+    let r: Vec<Value> = (0..resources)
+        .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
+        .collect();
+    let n: Vec<Value> = (0..needs)
+        .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1}}))
+        .collect();
+    json!({"resources": r, "needs": n})
+}
+
 /// A session made under a larger `--max-links` and rebuilt by a server started with a smaller
 /// one: nothing accepted is lost (its state is as before), a batch that would bring links is
 /// refused under the new bound, and one that brings none (a withdrawal, a dispatch) is taken.
 #[test]
 fn a_session_rebuilt_under_a_smaller_link_bound_keeps_its_state() {
     let data = tempfile::tempdir().unwrap();
-    let scenario = |resources: usize, needs: usize| {
-        let r: Vec<Value> = (0..resources)
-            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
-            .collect();
-        let n: Vec<Value> = (0..needs)
-            .map(|i| json!({"id": format!("n{i}"), "kind": "k", "demand": {"u": 1}}))
-            .collect();
-        json!({"resources": r, "needs": n})
-    };
     let need = |id: &str| json!({"id": id, "kind": "k", "demand": {"u": 1}});
     let mut s = Server::start(data.path(), &["--max-links", "1000"]);
     let created = post_json(
         &s,
         "/v1/sessions",
-        &json!({"scenario": scenario(10, 9)}),
+        &json!({"scenario": all_linked(10, 9)}),
         None,
     );
     assert_eq!(created.status, 201);

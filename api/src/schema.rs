@@ -82,10 +82,11 @@ pub struct SolveBody {
     pub explain: Option<bool>,
 }
 
-/// A resource as input (SPEC section 2): `id` and `kind` are required.
+/// The fields a resource and a need share, as the validator reads them first: `id` and
+/// `kind` are required.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-pub struct ResourceBody {
+pub struct EntityHead {
     pub id: String,
     /// Default `"default"`.
     pub community: Option<String>,
@@ -95,6 +96,14 @@ pub struct ResourceBody {
     pub lat: Option<f64>,
     #[schema(minimum = -180.0, maximum = 180.0)]
     pub lon: Option<f64>,
+}
+
+/// A resource as input (SPEC section 2): `id` and `kind` are required.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ResourceBody {
+    #[serde(flatten)]
+    pub head: EntityHead,
     /// Per dimension, at least 0 (a dimension not listed is 0).
     pub capacity: Option<BTreeMap<String, Option<f64>>>,
     pub skills: Option<Vec<String>>,
@@ -117,15 +126,8 @@ pub struct ResourceBody {
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct NeedBody {
-    pub id: String,
-    /// Default `"default"`.
-    pub community: Option<String>,
-    pub kind: String,
-    /// Degrees, given together with `lon`.
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub lat: Option<f64>,
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub lon: Option<f64>,
+    #[serde(flatten)]
+    pub head: EntityHead,
     /// Per dimension, at least 0, one of them above 0.
     pub demand: BTreeMap<String, Option<f64>>,
     /// The value of serving the need in full, above 0 (default 1).

@@ -286,7 +286,7 @@ fn cross_origin(method: &axum::http::Method, origin: &str) -> UserError {
         commonsnet_engine::graph::Excluded, commonsnet_engine::explain::Reason,
         crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
         crate::schema::ScenarioBody, crate::schema::SolveBody, crate::schema::ResourceBody,
-        crate::schema::NeedBody, crate::schema::LinkBody, crate::schema::PolicyBody,
+        crate::schema::NeedBody, crate::schema::EntityHead, crate::schema::LinkBody, crate::schema::PolicyBody,
         crate::schema::FairnessBody, crate::schema::FairnessName,
         commonsnet_engine::model::GroupBy, commonsnet_engine::model::SolverChoice,
         crate::schema::EventBody,
@@ -732,6 +732,21 @@ mod tests {
             && !s.get("additionalProperties").is_some_and(Value::is_object)
     }
 
+    /// The properties of component `name`, those of its `allOf` parts (a flattened struct)
+    /// included.
+    fn properties(doc: &Value, name: &str) -> serde_json::Map<String, Value> {
+        let s = component(doc, name);
+        let parts = match s.get("allOf").and_then(Value::as_array) {
+            Some(parts) => parts.iter().map(|p| resolve(doc, p)).collect(),
+            None => vec![s],
+        };
+        parts
+            .iter()
+            .filter_map(|p| p.get("properties").and_then(Value::as_object))
+            .flat_map(|m| m.clone())
+            .collect()
+    }
+
     /// Every schema reachable from `s`, each once.
     fn reachable<'a>(
         doc: &'a Value,
@@ -832,12 +847,7 @@ mod tests {
         use commonsnet_engine::schema::*;
         let doc = doc();
         let names = |schema: &str| -> Vec<String> {
-            let mut v: Vec<String> = component(&doc, schema)["properties"]
-                .as_object()
-                .unwrap_or_else(|| panic!("{schema} has no properties"))
-                .keys()
-                .cloned()
-                .collect();
+            let mut v: Vec<String> = properties(&doc, schema).keys().cloned().collect();
             v.sort();
             v
         };
@@ -978,7 +988,7 @@ mod tests {
             ("NeedBody", "needs"),
             ("PolicyBody", "policy"),
         ] {
-            for (field, p) in component(&doc, schema)["properties"].as_object().unwrap() {
+            for (field, p) in &properties(&doc, schema) {
                 let p = resolve(&doc, p);
                 let bound = |key: &str| p.get(key).and_then(Value::as_f64);
                 let cases = [
