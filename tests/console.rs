@@ -156,14 +156,18 @@ fn generators_answer_the_scenario_the_library_makes() {
     assert_eq!(timed, want);
     for (path, status, code) in [
         ("/v1/generators/volcano", 404, "not_found"),
-        ("/v1/generators/urban?scale=0", 422, "invalid_input"),
-        ("/v1/generators/urban?scale=21", 422, "invalid_input"),
+        ("/v1/generators/urban?scale=0", 400, "bad_query"),
+        ("/v1/generators/urban?scale=21", 400, "bad_query"),
         ("/v1/generators/urban?seed=-1", 400, "bad_query"),
         ("/v1/generators/urban?colour=red", 400, "bad_query"),
     ] {
         let r = get(&s, path, None);
         assert_eq!((r.status, r.code().as_str()), (status, code), "{path}");
     }
+    // A scale out of range is named as a query parameter, as `limit` is (it was a 422 with
+    // empty details).
+    let r = get(&s, "/v1/generators/urban?scale=21", None);
+    assert_eq!(r.json()["error"]["details"][0]["field"], "scale");
 }
 
 #[test]

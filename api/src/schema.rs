@@ -61,6 +61,7 @@ pub struct ResourceRow {
 /// other is refused, naming it), checks every rule of SPEC section 2 and lists every problem
 /// with its table, row and field. An optional field given as null is taken as absent.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ScenarioBody {
     pub name: Option<String>,
@@ -72,21 +73,49 @@ pub struct ScenarioBody {
     pub policy: Option<PolicyBody>,
 }
 
-/// The JSON body of `POST /v1/solve`: a scenario, and whether to explain its plan.
+/// The JSON body of `POST /v1/solve`: a scenario ([`ScenarioBody`]'s fields), and whether to
+/// explain its plan. Its fields are listed, not flattened from [`ScenarioBody`]: a flattened
+/// part is an `allOf`, which cannot refuse unknown fields (`additionalProperties: false` on
+/// a part refuses the other part's fields, and utoipa does not write
+/// `unevaluatedProperties`). The same holds for the entities' shared fields below.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct SolveBody {
-    #[serde(flatten)]
-    pub scenario: ScenarioBody,
+    pub name: Option<String>,
+    pub resources: Vec<ResourceBody>,
+    pub needs: Vec<NeedBody>,
+    pub links: Option<Vec<LinkBody>>,
+    pub policy: Option<PolicyBody>,
     /// Add the `why` rows (an explanation per need not served in full). Default false.
     pub explain: Option<bool>,
 }
 
-/// The fields a resource and a need share, as the validator reads them first: `id` and
-/// `kind` are required.
-#[derive(Serialize, ToSchema)]
+/// A quantity of one dimension (a capacity, a demand): at least 0; null is 0. Its schema is
+/// written by hand: utoipa's derive takes no bound on a newtype's field, nor an `Option` of a
+/// reference as a map's values.
+#[derive(Serialize)]
 #[allow(dead_code)]
-pub struct EntityHead {
+pub struct Quantity(Option<f64>);
+
+impl utoipa::PartialSchema for Quantity {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Number, Type::Null]))
+            .minimum(Some(0.0))
+            .description(Some("A quantity of one dimension: at least 0; null is 0."))
+            .into()
+    }
+}
+
+impl ToSchema for Quantity {}
+
+/// A resource as input (SPEC section 2): `id` and `kind` are required.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ResourceBody {
     pub id: String,
     /// Default `"default"`.
     pub community: Option<String>,
@@ -96,16 +125,8 @@ pub struct EntityHead {
     pub lat: Option<f64>,
     #[schema(minimum = -180.0, maximum = 180.0)]
     pub lon: Option<f64>,
-}
-
-/// A resource as input (SPEC section 2): `id` and `kind` are required.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ResourceBody {
-    #[serde(flatten)]
-    pub head: EntityHead,
     /// Per dimension, at least 0 (a dimension not listed is 0).
-    pub capacity: Option<BTreeMap<String, Option<f64>>>,
+    pub capacity: Option<BTreeMap<String, Quantity>>,
     pub skills: Option<Vec<String>>,
     /// Per full service of one need (default 0).
     #[schema(minimum = 0.0)]
@@ -124,12 +145,20 @@ pub struct ResourceBody {
 /// A need as input (SPEC section 2): `id`, `kind` and a `demand` with one dimension above 0
 /// are required.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NeedBody {
-    #[serde(flatten)]
-    pub head: EntityHead,
+    pub id: String,
+    /// Default `"default"`.
+    pub community: Option<String>,
+    pub kind: String,
+    /// Degrees, given together with `lon`.
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    pub lat: Option<f64>,
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    pub lon: Option<f64>,
     /// Per dimension, at least 0, one of them above 0.
-    pub demand: BTreeMap<String, Option<f64>>,
+    pub demand: BTreeMap<String, Quantity>,
     /// The value of serving the need in full, above 0 (default 1).
     #[schema(exclusive_minimum = 0.0)]
     pub priority: Option<f64>,
@@ -152,6 +181,7 @@ pub struct NeedBody {
 
 /// An explicit resource -> need link.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct LinkBody {
     pub resource: String,
@@ -167,6 +197,7 @@ pub struct LinkBody {
 
 /// The policy (SPEC section 2, "Policy"); every field optional, with SPEC's defaults.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PolicyBody {
     pub objective: Option<commonsnet_engine::model::Objective>,
@@ -213,11 +244,16 @@ pub struct PolicyBody {
 pub enum FairnessBody {
     /// `none` (default), `maxmin` or `leximin`.
     Named(FairnessName),
-    /// `ratio_g >= min_share` for every group (hard).
-    MinShare {
-        #[schema(minimum = 0.0, maximum = 1.0)]
-        min_share: f64,
-    },
+    MinShare(MinShareBody),
+}
+
+/// `ratio_g >= min_share` for every group (hard).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct MinShareBody {
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub min_share: f64,
 }
 
 /// The fairness rules named by a word.

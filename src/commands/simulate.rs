@@ -462,10 +462,20 @@ fn run_to_file<S: ScenarioSource + Sync>(
     let failed = std::sync::atomic::AtomicBool::new(false);
     let halt = || stop() || failed.load(std::sync::atomic::Ordering::SeqCst);
     run_each(pool, total, &halt, &|i| {
+        // A panic past `batch.run` (which catches its own) before this run's row is in would
+        // leave the threads behind it waiting for ever: it fails the batch and wakes them.
+        let _unwinding = Unwinding(&|| {
+            failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _held = lock();
+            moved_on.notify_all();
+        });
         // A run taken is always run (even after a stop: the runs done stay 0 to k-1); it waits
         // only for the runs before it, which are all taken and come to an end.
         let mut guard = lock();
         while i >= guard.next + ahead {
+            if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             guard = moved_on.wait(guard).unwrap_or_else(|p| p.into_inner());
         }
         drop(guard);
@@ -504,6 +514,17 @@ fn run_to_file<S: ScenarioSource + Sync>(
         statuses: p.statuses,
         summary: p.summary.finish(),
     })
+}
+
+/// Runs its function when dropped while the thread unwinds from a panic.
+struct Unwinding<'a>(&'a dyn Fn());
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            (self.0)();
+        }
+    }
 }
 
 /// Set at the first Ctrl-C (SIGINT) while the runs go: no run starts after it, those under way
@@ -552,6 +573,13 @@ mod tests {
     use arrow_array::RecordBatch;
     use commonsnet_engine::batch::RunRow;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
 
     /// Two scenarios x two policies x three replicates (12 runs), demand perturbed so the
     /// replicates differ.
@@ -616,12 +644,6 @@ mod tests {
         let b = batch();
         let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
         let whole = b.table(&rows).unwrap();
-        let pool = |n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-        };
         // Two threads: runs done ahead of a slower one are written with it.
         run_to_file(
             &b,
@@ -672,8 +694,6 @@ mod tests {
         assert_eq!(names, ["runs.parquet"]);
     }
 
-    /// Stopped after five runs (one thread: no run is under way then), the table is the first
-    /// five rows of the whole one.
     /// A slow run holds back at most `ahead` runs started after it (a review at scale: a run at
     /// its time limit held every row done meanwhile in memory, without bound), and the table
     /// is whole.
@@ -682,10 +702,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("runs.parquet");
         let b = batch();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = pool(2);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let while_slow = std::sync::atomic::AtomicUsize::new(usize::MAX);
         let ran = run_to_file(
@@ -719,15 +736,51 @@ mod tests {
         );
     }
 
+    /// A panic outside a run (here in the progress callback) while other threads wait for the
+    /// run it was in ends the batch with that panic; the waiting threads do not wait for ever.
+    #[test]
+    fn a_panic_outside_a_run_ends_the_waits_behind_it() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("runs.parquet");
+            let b = batch();
+            let pool = pool(2);
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_to_file(
+                    &b,
+                    &pool,
+                    &out,
+                    TableFormat::Parquet,
+                    2,
+                    1,
+                    &|| false,
+                    &|row| {
+                        if row.run == 0 {
+                            // The other thread has taken run 1 and waits for run 0's row.
+                            std::thread::sleep(std::time::Duration::from_millis(300));
+                            panic!("progress failed");
+                        }
+                    },
+                )
+                .map(|_| ())
+            }));
+            let _ = tx.send(ended.is_err());
+        });
+        let panicked = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the batch ended");
+        assert!(panicked);
+    }
+
+    /// Stopped after five runs (one thread: no run is under way then), the table is the first
+    /// five rows of the whole one.
     #[test]
     fn a_stopped_batch_writes_the_runs_done() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("runs.parquet");
         let b = batch();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
+        let pool = pool(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let ran = run_to_file(
             &b,

@@ -59,3 +59,11 @@ export const find = (selector: string) => (): HTMLElement | null => document.que
 export function focusOn(id: string): void {
   document.getElementById(id)?.focus();
 }
+
+/** The first control of the list items beside the one `el` is in: the next, else the one before
+ * (where focus goes when `el`'s row leaves the list). */
+export function beside(el: Element | null): (() => HTMLElement | null | undefined)[] {
+  const li = el?.closest('li');
+  const first = (x: Element | null | undefined) => () => x?.querySelector<HTMLElement>('button:not([aria-disabled=true])');
+  return [first(li?.nextElementSibling), first(li?.previousElementSibling)];
+}

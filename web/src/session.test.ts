@@ -23,6 +23,7 @@ import {
   edited,
   changesBetween,
   changeKeys,
+  othersChanges,
   type SessionState,
 } from './session';
 
@@ -409,5 +410,17 @@ describe('changes between two reads', () => {
     expect(changesBetween(before, after).every((c) => keys.has(c.key))).toBe(true);
     const back = changesBetween(after, read(['n1', 'n2'], ['t1'], [d('n1', 't1', false)]));
     expect(back.map((c) => c.key)).toEqual(changeKeys({ type: 'resource_returned', id: 't1' }));
+  });
+
+  it('takes a team back that ends two loans as the page\'s own, and keeps no key after', () => {
+    const out = read(['n1', 'n2'], ['t1'], [d('n1', 't1'), d('n2', 't1')]);
+    const back = read(['n1', 'n2'], ['t1'], [d('n1', 't1', false), d('n2', 't1', false)]);
+    const own = new Set(changeKeys({ type: 'resource_returned', id: 't1' }));
+    const all = changesBetween(out, back);
+    expect(all.map((c) => c.key)).toEqual(['back t1', 'back t1']);
+    expect(othersChanges(all, own)).toEqual([]);
+    expect(own.size).toBe(0);
+    // Another client's return of the same team later is said as theirs.
+    expect(othersChanges(all, own).map((c) => c.what)).toEqual(['back', 'back']);
   });
 });

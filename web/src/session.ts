@@ -400,6 +400,15 @@ export function changesBetween(before: SessionState, after: SessionState): Chang
   return out;
 }
 
+/** The changes of `all` that are not the page's own (`own`: the keys of its events on their
+ * way), the keys they match used up: a key stands for every change it names (a team back ends
+ * each of its loans), so it goes only after all of them are matched. */
+export function othersChanges(all: readonly Change[], own: Set<string>): Change[] {
+  const theirs = all.filter((c) => !own.has(c.key));
+  for (const c of all) own.delete(c.key);
+  return theirs;
+}
+
 /** The keys (`Change.key`) of what the page's own events change: its own changes are said once,
  * as applied. A team's return (or a release) is keyed by the team: it may end several loans. */
 export function changeKeys(ev: SessionEvent): string[] {

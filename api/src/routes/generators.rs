@@ -2,7 +2,7 @@
 //! console's planner can start from a seeded scenario without a file.
 
 use super::answers::*;
-use super::extract::{Params, QueryArgs};
+use super::extract::{bad_query, Params, QueryArgs};
 use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, InternalError, UserError};
 use axum::extract::State;
@@ -58,10 +58,10 @@ pub struct GeneratedScenario {
 #[utoipa::path(get, path = "/v1/generators/{name}",
     params(("name" = String, Path, description = "urban, rural, intentional or disaster"), GeneratorQuery),
     responses((status = 200, description = "The scenario (SPEC section 3)", body = GeneratedScenario),
-        (status = 400, description = "A malformed or unknown query parameter", body = ErrorBody),
+        (status = 400, description = "A malformed or unknown query parameter, or a scale out of (0, 20]", body = ErrorBody),
         Unauthorized,
         (status = 404, description = "No such generator", body = ErrorBody),
-        (status = 422, description = "Scale out of range", body = ErrorBody)))]
+        (status = 422, description = "A scale past what this generator makes within the engine's bounds", body = ErrorBody)))]
 pub(super) async fn generated_scenario(
     State(_st): St,
     _tenant: super::Tenant,
@@ -74,11 +74,8 @@ pub(super) async fn generated_scenario(
                 UserError::new(crate::error::Code::NotFound, e.to_string())
             })?;
     if !(q.scale > 0.0 && q.scale <= MAX_SERVED_SCALE) {
-        return Err(UserError::unprocessable(format!(
-            "scale {} is not in (0, {MAX_SERVED_SCALE}]",
-            q.scale
-        ))
-        .into());
+        let why = format!("{} is not in (0, {MAX_SERVED_SCALE}]", q.scale);
+        return Err(bad_query("scale", why).into());
     }
     let clock = if q.timed {
         Clock::Timed

@@ -286,8 +286,8 @@ fn cross_origin(method: &axum::http::Method, origin: &str) -> UserError {
         commonsnet_engine::graph::Excluded, commonsnet_engine::explain::Reason,
         crate::schema::AllocationRow, crate::schema::NeedRow, crate::schema::ResourceRow,
         crate::schema::ScenarioBody, crate::schema::SolveBody, crate::schema::ResourceBody,
-        crate::schema::NeedBody, crate::schema::EntityHead, crate::schema::LinkBody, crate::schema::PolicyBody,
-        crate::schema::FairnessBody, crate::schema::FairnessName,
+        crate::schema::NeedBody, crate::schema::Quantity, crate::schema::LinkBody, crate::schema::PolicyBody,
+        crate::schema::FairnessBody, crate::schema::MinShareBody, crate::schema::FairnessName,
         commonsnet_engine::model::GroupBy, commonsnet_engine::model::SolverChoice,
         crate::schema::EventBody,
         commonsnet_engine::session::SessionWhy, commonsnet_engine::explain::Why,
@@ -865,16 +865,25 @@ mod tests {
         assert_eq!(names("Resource"), sorted(RESOURCE_FIELDS));
         assert_eq!(names("Need"), sorted(NEED_FIELDS));
         // A solve's JSON body is a scenario and `explain`.
-        let solve = component(&doc, "SolveBody")["allOf"].as_array().unwrap();
-        assert_eq!(solve[0]["$ref"], "#/components/schemas/ScenarioBody");
-        assert_eq!(
-            solve[1]["properties"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .collect::<Vec<_>>(),
-            ["explain"]
-        );
+        let mut solve = sorted(SCENARIO_FIELDS);
+        solve.push("explain".into());
+        solve.sort();
+        assert_eq!(names("SolveBody"), solve);
+        // Each input object is closed, as the validator is: an unknown field is refused.
+        for schema in [
+            "ScenarioBody",
+            "SolveBody",
+            "ResourceBody",
+            "NeedBody",
+            "LinkBody",
+            "PolicyBody",
+        ] {
+            assert_eq!(
+                component(&doc, schema)["additionalProperties"],
+                false,
+                "{schema}"
+            );
+        }
         let types: Vec<String> = component(&doc, "EventBody")["oneOf"]
             .as_array()
             .unwrap()
@@ -1023,6 +1032,46 @@ mod tests {
         }
         // Every bound the document states is tried (30 today: a bound dropped from a field fails here).
         assert_eq!(bounded, 30);
+        // What the validator refuses beyond bounds, the document refuses too: unknown fields
+        // anywhere, and a negative quantity (a review found each schema-valid).
+        let solve_problems = |v: &Value| {
+            let mut problems = Vec::new();
+            check(
+                &doc,
+                component(&doc, "SolveBody"),
+                v,
+                "solve",
+                &mut problems,
+            );
+            problems
+        };
+        let mut typo = base.clone();
+        typo["explian"] = serde_json::json!(true);
+        assert!(!solve_problems(&typo).is_empty());
+        let mut with_explain = base.clone();
+        with_explain["explain"] = serde_json::json!(true);
+        assert_eq!(solve_problems(&with_explain), Vec::<String>::new());
+        let refused = [
+            ("/resources/0", "colour", serde_json::json!("red")),
+            ("/needs/0", "urgency", serde_json::json!(3)),
+            ("/policy", "objectiv", serde_json::json!("cost")),
+            ("/resources/0/capacity", "u", serde_json::json!(-1)),
+            ("/needs/0/demand", "v", serde_json::json!(-2)),
+            ("", "scenario", serde_json::json!({})),
+        ];
+        for (at, key, x) in refused {
+            let mut v = base.clone();
+            v.pointer_mut(at).unwrap()[key] = x;
+            assert!(
+                commonsnet_engine::scenario_from_value(&v).is_err(),
+                "{at}/{key}"
+            );
+            assert!(!schema_problems(&v).is_empty(), "{at}/{key}");
+        }
+        let mut share = base.clone();
+        share["policy"]["fairness"] = serde_json::json!({"min_share": 0.5, "x": 1});
+        assert!(commonsnet_engine::scenario_from_value(&share).is_err());
+        assert!(!schema_problems(&share).is_empty());
         // A floor on every group: a share in [0, 1].
         for (share, refused) in [(1.5, true), (-0.5, true), (1.0, false)] {
             let mut v = base.clone();
