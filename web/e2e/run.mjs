@@ -717,6 +717,8 @@ async function coordinatorFlow(browser, server, vp) {
   await n5.waitFor();
   await n5.getByRole('button', { name: 'Why?' }).click();
   await n5.getByTestId('why').filter({ hasText: 'no resource in reach' }).waitFor();
+  // The reason's words and the engine's are two phrases, a space between them.
+  assert.match(await n5.getByTestId('why').textContent(), /no resource in reach: no resource/);
 
   await checkPage(page, vp, 'coordinator');
 
