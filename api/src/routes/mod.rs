@@ -712,10 +712,16 @@ mod tests {
         }
     }
 
+    /// What `check` finds of `v` against component `name`.
+    fn problems(doc: &Value, name: &str, v: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        check(doc, component(doc, name), v, name, &mut out);
+        out
+    }
+
     fn conforms(doc: &Value, name: &str, v: &impl serde::Serialize) {
         let v = serde_json::to_value(v).unwrap();
-        let mut problems = Vec::new();
-        check(doc, component(doc, name), &v, name, &mut problems);
+        let problems = problems(doc, name, &v);
         assert!(problems.is_empty(), "{problems:#?}\n{v:#}");
     }
 
@@ -732,19 +738,12 @@ mod tests {
             && !s.get("additionalProperties").is_some_and(Value::is_object)
     }
 
-    /// The properties of component `name`, those of its `allOf` parts (a flattened struct)
-    /// included.
+    /// The properties of component `name`.
     fn properties(doc: &Value, name: &str) -> serde_json::Map<String, Value> {
-        let s = component(doc, name);
-        let parts = match s.get("allOf").and_then(Value::as_array) {
-            Some(parts) => parts.iter().map(|p| resolve(doc, p)).collect(),
-            None => vec![s],
-        };
-        parts
-            .iter()
-            .filter_map(|p| p.get("properties").and_then(Value::as_object))
-            .flat_map(|m| m.clone())
-            .collect()
+        component(doc, name)["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has no properties"))
+            .clone()
     }
 
     /// Every schema reachable from `s`, each once.
@@ -949,17 +948,7 @@ mod tests {
     fn request_schemas_take_what_the_validator_takes() {
         use commonsnet_datasets::generate::{Clock, Generator};
         let doc = doc();
-        let schema_problems = |v: &Value| {
-            let mut problems = Vec::new();
-            check(
-                &doc,
-                component(&doc, "ScenarioBody"),
-                v,
-                "scenario",
-                &mut problems,
-            );
-            problems
-        };
+        let schema_problems = |v: &Value| problems(&doc, "ScenarioBody", v);
         let mut scenarios = vec![scenario()];
         let examples =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/examples");
@@ -1034,17 +1023,7 @@ mod tests {
         assert_eq!(bounded, 30);
         // What the validator refuses beyond bounds, the document refuses too: unknown fields
         // anywhere, and a negative quantity (a review found each schema-valid).
-        let solve_problems = |v: &Value| {
-            let mut problems = Vec::new();
-            check(
-                &doc,
-                component(&doc, "SolveBody"),
-                v,
-                "solve",
-                &mut problems,
-            );
-            problems
-        };
+        let solve_problems = |v: &Value| problems(&doc, "SolveBody", v);
         let mut typo = base.clone();
         typo["explian"] = serde_json::json!(true);
         assert!(!solve_problems(&typo).is_empty());
