@@ -328,3 +328,39 @@ pub enum EventBody {
         at: Option<f64>,
     },
 }
+
+/// The input rules that `ToSchema`'s attributes cannot state, written into the document:
+/// `lat` and `lon` of a resource or a need come together (`dependentRequired`), and a
+/// deprivation cost is 2 to `MAX_DEPRIVATION_BREAKPOINTS` pairs `[u, c]`.
+pub struct InputRules;
+
+impl utoipa::Modify for InputRules {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ArrayItems, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = api.components.as_mut() else {
+            return;
+        };
+        for name in ["ResourceBody", "NeedBody"] {
+            if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(name) {
+                let rule = serde_json::json!({"lat": ["lon"], "lon": ["lat"]});
+                o.extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("dependentRequired".into(), rule);
+            }
+        }
+        let Some(RefOr::T(Schema::Object(policy))) = components.schemas.get_mut("PolicyBody")
+        else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Array(points))) = policy.properties.get_mut("deprivation") {
+            points.min_items = Some(2);
+            points.max_items = Some(commonsnet_engine::input::MAX_DEPRIVATION_BREAKPOINTS);
+            if let ArrayItems::RefOrSchema(item) = &mut points.items {
+                if let RefOr::T(Schema::Array(pair)) = item.as_mut() {
+                    (pair.min_items, pair.max_items) = (Some(2), Some(2));
+                }
+            }
+        }
+    }
+}

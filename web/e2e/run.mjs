@@ -569,6 +569,20 @@ async function swedishBrowser(browser, server) {
     const cells = await page.locator('td[data-col]').allInnerTexts();
     assert.ok(cells.some((x) => /^-?\d+,\d+$/.test(x)), `a decimal comma among ${cells.length} cells`);
     assert.deepEqual(cells.filter((x) => /^-?\d+\.\d+$/.test(x)), [], 'no decimal point in Swedish');
+    // The server's refusal of a solve is its English, marked lang="en" (it was not, in the
+    // planner's and the researcher's boxes).
+    const negative = join(tmp, 'negative.json');
+    const scenario = { name: 'negative', resources: [{ id: 'r', kind: 'k', capacity: { u: 1 } }], needs: [{ id: 'n', kind: 'k', demand: { u: 1 }, priority: -1 }] };
+    writeFileSync(negative, JSON.stringify(scenario));
+    await page.getByTestId('scenario-files').setInputFiles(negative);
+    await page.getByTestId('loaded').filter({ hasText: 'negative' }).waitFor();
+    c.state.allowStatus.add(422);
+    await page.getByRole('button', { name: 'Lös', exact: true }).click();
+    const refusal = page.getByTestId('error');
+    await refusal.waitFor();
+    const parts = await refusal.evaluate((e) => ({ text: e.textContent, en: [...e.querySelectorAll('[lang=en]')].map((x) => x.textContent) }));
+    assert.ok(parts.en.length === 1 && parts.en[0] === parts.text && parts.text.includes('(422 invalid_input)') && parts.text.includes('priority'), JSON.stringify(parts));
+    c.state.allowStatus.delete(422);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

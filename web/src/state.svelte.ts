@@ -43,7 +43,7 @@ export interface PlannerState {
   busy: boolean;
   /** Bumped at every load: a solve answered for an earlier scenario is dropped. */
   loads: number;
-  error: string;
+  error: Said | null;
   generator: GeneratorName;
   /** The generator's seed as typed: a u64, kept as its digits. */
   seed: string;
@@ -64,7 +64,7 @@ export const planner = $state<PlannerState>({
   solved: null,
   busy: false,
   loads: 0,
-  error: '',
+  error: null,
   generator: 'disaster',
   seed: '1',
   scale: 1,
@@ -127,6 +127,11 @@ export function errorText(e: unknown): string {
 export interface Said {
   own: string;
   en: string;
+}
+
+/** Words of the page's own only. */
+export function ownSaid(text: string): Said {
+  return { own: text, en: '' };
 }
 
 /** `errorText` of `e`, the server's words (an answer with an error) kept apart. */

@@ -23,6 +23,7 @@ pub use extract::{Tenant, Wanted, ARROW_STREAM, PARQUET};
 pub use jobs::write_result;
 
 use crate::error::{ApiError, Code, ErrorBody, ErrorDetail, InternalError, Problem, UserError};
+use crate::schema::InputRules;
 use crate::store::{JobInfo, JobStatus, Owner, Progress, StoreKind};
 use crate::AppState;
 use axum::extract::FromRequestParts;
@@ -294,7 +295,7 @@ fn cross_origin(method: &axum::http::Method, origin: &str) -> UserError {
         commonsnet_engine::explain::Candidate, commonsnet_engine::explain::LinkedResource,
         commonsnet_engine::explain::ServedNeed, commonsnet_engine::explain::GroupRatio,
         crate::error::LimitValue)),
-    modifiers(&BearerAuth, &SharedAnswers),
+    modifiers(&BearerAuth, &SharedAnswers, &InputRules),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -700,6 +701,15 @@ mod tests {
                         out.push(format!("{path}.{r}: required but missing"));
                     }
                 }
+                let dependent = s.get("dependentRequired").and_then(Value::as_object);
+                for (given, wanted) in dependent.into_iter().flatten() {
+                    for w in wanted.as_array().unwrap() {
+                        let w = w.as_str().unwrap();
+                        if m.contains_key(given) && !m.contains_key(w) {
+                            out.push(format!("{path}.{w}: required with {given} but missing"));
+                        }
+                    }
+                }
             }
             Value::Array(items) => {
                 if let Some(item) = s.get("items") {
@@ -1002,6 +1012,14 @@ mod tests {
                             "policy" => &mut v["policy"],
                             t => &mut v[t][0],
                         };
+                        // Coordinates come in pairs; the partner is set inside its range.
+                        let partner = [("lat", "lon"), ("lon", "lat")]
+                            .into_iter()
+                            .find(|(f, _)| f == field)
+                            .map(|(_, p)| p);
+                        if let Some(p) = partner {
+                            target[p] = serde_json::json!(0.0);
+                        }
                         target[field.as_str()] = serde_json::json!(x);
                         let named = match commonsnet_engine::scenario_from_value(&v) {
                             Ok(_) => false,
@@ -1051,6 +1069,46 @@ mod tests {
         share["policy"]["fairness"] = serde_json::json!({"min_share": 0.5, "x": 1});
         assert!(commonsnet_engine::scenario_from_value(&share).is_err());
         assert!(!schema_problems(&share).is_empty());
+        // What the attributes cannot say (`InputRules`): coordinates come in pairs, and a
+        // deprivation cost is 2 to 64 pairs.
+        let pairs = |n: usize| -> Vec<[f64; 2]> {
+            (0..n)
+                .map(|k| [k as f64 / (n - 1) as f64, k as f64])
+                .collect()
+        };
+        let deprivation = |points: Value| {
+            let mut v = base.clone();
+            v["policy"] = serde_json::json!({"objective": "deprivation", "deprivation": points});
+            v
+        };
+        let cases = [
+            (serde_json::json!({"lat": 52.0}), true),
+            (serde_json::json!({"lon": 4.0}), true),
+            (serde_json::json!({"lat": 52.0, "lon": 4.0}), false),
+        ]
+        .into_iter()
+        .flat_map(|(spot, refused)| {
+            ["resources", "needs"].map(|t| {
+                let mut v = base.clone();
+                for (k, x) in spot.as_object().unwrap() {
+                    v[t][0][k.as_str()] = x.clone();
+                }
+                (v, refused)
+            })
+        })
+        .chain([
+            (deprivation(serde_json::json!([[0, 0]])), true),
+            (deprivation(serde_json::json!([[0, 0], [1]])), true),
+            (deprivation(serde_json::json!([[0, 0], [1, 2, 3]])), true),
+            (deprivation(serde_json::json!(pairs(65))), true),
+            (deprivation(serde_json::json!(pairs(64))), false),
+            (deprivation(serde_json::json!([[0, 0], [1, 2]])), false),
+        ]);
+        for (v, refused) in cases {
+            let engine = commonsnet_engine::scenario_from_value(&v);
+            assert_eq!(engine.is_err(), refused, "{v}: {engine:?}");
+            assert_eq!(schema_problems(&v).is_empty(), !refused, "{v}");
+        }
         // A floor on every group: a share in [0, 1].
         for (share, refused) in [(1.5, true), (-0.5, true), (1.0, false)] {
             let mut v = base.clone();

@@ -19,7 +19,7 @@ pub(crate) use validate::{kind_of, name_too_long};
 pub(crate) use validate::{
     need_window_issue, result_cells_issue, timed_columns, timed_size_issue, MAX_DIM_ENTRIES,
 };
-pub use validate::{MAX_ISSUES, MAX_LINKS, MAX_NAME_BYTES};
+pub use validate::{MAX_DEPRIVATION_BREAKPOINTS, MAX_ISSUES, MAX_LINKS, MAX_NAME_BYTES};
 
 use crate::model::{Policy, Scenario};
 use arrow::rows_from_batches;
