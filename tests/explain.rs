@@ -882,3 +882,73 @@ fn over_time_fairness_follows_what_the_other_group_holds() {
     }));
     assert_eq!(fuel.get("n"), Some(&Reason::Fairness), "{fuel:?}");
 }
+
+/// Over time, two needs that must each have the one bed from hour 0 or 1 for four hours
+/// cannot both: the conflict names both windows beside their `min_fill`s and the bed (it
+/// named the bed alone, as if more beds were the only way out), and with later deadlines the
+/// same needs fit one after the other. A need without a duration holds the bed from its
+/// start on, so no window of its own is in its conflict; nor is any in the scenario without
+/// time.
+#[test]
+fn a_conflict_over_time_names_the_windows_that_overlap() {
+    use commonsnet_engine::solve::ConflictKind;
+    let scenario = |deadline: f64, durations: [Option<f64>; 2], reusable: bool| {
+        let need = |id: &str, duration: Option<f64>| {
+            let mut n = json!({"id": id, "kind": "bed", "demand": {"beds": 1}, "min_fill": 1,
+                "earliest": 0, "deadline": deadline});
+            if let Some(h) = duration {
+                n["duration_h"] = json!(h);
+            }
+            n
+        };
+        let mut v = json!({"resources": [{"id": "bed", "kind": "bed", "capacity": {"beds": 1}}],
+            "needs": [need("a", durations[0]), need("b", durations[1])], "policy": {}});
+        if reusable {
+            v["policy"]["reusable"] = json!(["beds"]);
+        }
+        scenario_from_value(&v).unwrap()
+    };
+    let conflict = |s: &Scenario| {
+        let report = commonsnet_engine::solve_report(s);
+        report
+            .summary
+            .infeasibility
+            .map(|i| {
+                i.conflict
+                    .iter()
+                    .map(|c| (c.kind, c.id.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let (fill, cap, window) = (
+        ConflictKind::MinFill,
+        ConflictKind::Capacity,
+        ConflictKind::Window,
+    );
+    let (a, b, bed) = ("a".to_string(), "b".to_string(), "bed".to_string());
+    assert_eq!(
+        conflict(&scenario(1.0, [Some(4.0); 2], true)),
+        [
+            (fill, a.clone()),
+            (fill, b.clone()),
+            (cap, bed.clone()),
+            (window, a.clone()),
+            (window, b.clone())
+        ]
+    );
+    assert_eq!(conflict(&scenario(4.0, [Some(4.0); 2], true)), []);
+    assert_eq!(
+        conflict(&scenario(1.0, [Some(4.0), None], true)),
+        [
+            (fill, a.clone()),
+            (fill, b.clone()),
+            (cap, bed.clone()),
+            (window, a.clone())
+        ]
+    );
+    assert_eq!(
+        conflict(&scenario(1.0, [None, None], false)),
+        [(fill, a), (fill, b), (cap, bed)]
+    );
+}

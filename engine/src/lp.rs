@@ -2502,7 +2502,8 @@ impl SubModel<'_> {
     /// capacities (resource, dimension) the links of their needs use and that are used up
     /// (when `binding` says which: a capacity with room to spare plays no part, as when a
     /// group is short of its share because one of its needs has no resource at all), then
-    /// the windows of its needs that keep resources out.
+    /// the windows of its needs that keep resources out or, over time, hold them to a
+    /// reusable capacity in the conflict.
     fn conflict_members(
         &self,
         needs: &[usize],
@@ -2538,12 +2539,38 @@ impl SubModel<'_> {
                 }
             }
         }
+        let mut windows = crate::solve::window_members(s, needs);
+        // Over time a window is one of the conflict's constraints through a capacity too: a
+        // need with a duration whose links draw on a used-up reusable capacity of the
+        // conflict occupies it when its starts allow, so its window decides with whom it
+        // overlaps (a planner may move a window as well as add capacity).
+        let over_time: HashSet<usize> = capacities
+            .iter()
+            .filter(|&&(_, d)| s.policy.reusable.contains(&net.dims[d]))
+            .map(|&(r, _)| r)
+            .collect();
+        for &n in needs {
+            let timed = s.needs[n].duration_h.is_some();
+            let listed = windows.iter().any(|w| w.id == s.needs[n].id);
+            if timed
+                && !listed
+                && self.edges.iter().any(|&e| {
+                    net.edges[e].need() == n && over_time.contains(&net.edges[e].resource())
+                })
+            {
+                windows.push(Conflict {
+                    kind: ConflictKind::Window,
+                    id: s.needs[n].id.clone(),
+                    dim: None,
+                });
+            }
+        }
         out.extend(capacities.into_iter().map(|(r, d)| Conflict {
             kind: ConflictKind::Capacity,
             id: s.resources[r].id.clone(),
             dim: Some(net.dims[d].clone()),
         }));
-        out.extend(crate::solve::window_members(s, needs));
+        out.extend(windows);
         out
     }
 }

@@ -362,7 +362,8 @@ pub enum ConflictKind {
     MinShare,
     Capacity,
     /// A need's time window (SPEC link rule 5, or no usable start over time) keeps out
-    /// resources that would otherwise serve it.
+    /// resources that would otherwise serve it, or, over time, decides with which other uses
+    /// of a reusable capacity in the conflict it overlaps.
     Window,
 }
 
