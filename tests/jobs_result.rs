@@ -243,54 +243,88 @@ fn a_result_is_written_holding_a_page_not_the_whole() {
 
 /// Downloads at once are bounded (`serve --max-result-streams`, each holds a blocking thread
 /// the store's calls share): while one client holds the only stream (it reads a little and
-/// waits), another is answered 429 with `Retry-After`; once the first has read its answer to
-/// the end the stream is free again. `--max-result-streams 0` turns downloads off: 503, no
-/// `Retry-After` (nothing to wait for).
+/// waits), another is answered 429 with `Retry-After`. With two tenants, one holds at most its
+/// share of them (a review found one tenant could keep another's downloads at 429): alice's
+/// second download is refused naming her share, bob's is served; once alice's first has read
+/// its answer to the end the stream is free again. `--max-result-streams 0` turns downloads
+/// off: 503, no `Retry-After` (nothing to wait for).
 #[test]
 fn result_downloads_past_the_bound_are_told_to_retry() {
-    use std::io::Write;
+    use crate::common::server::{ALICE, BOB};
+    use std::io::{Read, Write};
     let job = json!({"scenarios": [{"name": "one",
         "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1}}],
         "needs": [{"id": "n", "kind": "k", "demand": {"u": 1}}]}],
         "policies": ["greedy"], "replicates": 20_000});
-    let s = Server::in_temp_dir(&["--max-result-streams", "1"]);
-    let r = post_json(&s, "/v1/jobs", &job, None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let id = r.json()["id"].as_str().unwrap().to_string();
-    wait_job(&s, &id, None, 300, done);
-    let path = format!("/v1/jobs/{id}/result");
+    let mut small = job.clone();
+    small["replicates"] = json!(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::with_tenants_and(dir.path(), &["--max-result-streams", "1"]);
+    let submit = |s: &Server, job: &serde_json::Value, token: &str| {
+        let r = post_json(s, "/v1/jobs", job, Some(token));
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        wait_job(s, &id, Some(token), 300, done);
+        format!("/v1/jobs/{id}/result")
+    };
+    let (path, bobs) = (submit(&s, &job, ALICE), submit(&s, &small, BOB));
+    let get = |s: &Server, path: &str, token: &str| {
+        let auth = format!("Bearer {token}");
+        call("GET", &s.url(path), &[("Authorization", &auth)], None)
+    };
 
     // The first client: its request sent, a few bytes of the answer read, then it waits. Its
     // answer (~15 MB of JSON) is far more than the socket buffers and the server's four
     // chunks hold, so the server's writer waits on it, holding the stream.
-    let addr = s
-        .url("")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let mut first = std::net::TcpStream::connect(&addr).unwrap();
-    write!(
-        first,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = [0u8; 4096];
-    let n = first.read(&mut head).unwrap();
-    assert!(
-        head[..n].starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&head[..n])
-    );
-
-    let r = call("GET", &s.url(&path), &[], None);
+    let hold = |s: &Server| {
+        let addr = s
+            .url("")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let mut first = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            first,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ALICE}\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 4096];
+        let n = first.read(&mut head).unwrap();
+        assert!(
+            head[..n].starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&head[..n])
+        );
+        (first, n)
+    };
+    let refusal =
+        |message: &str| json!({"error": {"code": "queue_full", "message": message, "details": []}});
+    let first = hold(&s);
+    let r = get(&s, &path, ALICE);
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(
         r.json(),
-        json!({"error": {"code": "queue_full",
-            "message": "1 job results are being downloaded already; retry later",
-            "details": []}})
+        refusal("1 job results are being downloaded already; retry later")
     );
+    drop(first);
+    s.kill();
+
+    let s = Server::with_tenants_and(dir.path(), &["--max-result-streams", "2"]);
+    let (mut first, n) = hold(&s);
+    let r = get(&s, &path, ALICE);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(
+        r.json(),
+        refusal(
+            "tenant alice has 1 job results downloading, its share of this server's 2; retry later"
+        )
+    );
+    let r = get(&s, &bobs, BOB);
+    assert_eq!(r.status, 200, "bob's download is not kept out");
+    assert_eq!(r.json()["rows"].as_array().unwrap().len(), 1);
 
     let mut rest = Vec::new();
     first.read_to_end(&mut rest).unwrap();
@@ -299,13 +333,11 @@ fn result_downloads_past_the_bound_are_told_to_retry() {
         "the whole answer: {} bytes",
         n + rest.len()
     );
-    let r = call("GET", &s.url(&path), &[], None);
+    let r = get(&s, &path, ALICE);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["rows"].as_array().unwrap().len(), 20_000);
 
     let off = Server::in_temp_dir(&["--max-result-streams", "0"]);
-    let mut small = job.clone();
-    small["replicates"] = json!(1);
     let r = post_json(&off, "/v1/jobs", &small, None);
     let id = r.json()["id"].as_str().unwrap().to_string();
     wait_job(&off, &id, None, 300, done);

@@ -57,7 +57,7 @@ pub struct Config {
     /// Synchronous solves that may wait for a worker, each holding its scenario; beyond it
     /// `POST /v1/solve` answers 429.
     pub max_waiting_solves: usize,
-    /// MiB of large request bodies (1 MiB and above) being decoded at once: a body's JSON or
+    /// MiB of large request bodies (1 MiB and above) being read and decoded at once: a body's JSON or
     /// table becomes tens of times its size in memory while it is read into a scenario (a
     /// 62 MB body of numbers peaked at 6.6 GB), so more wait for their turn, unread, instead
     /// of a handful of them filling the machine. A body above the budget takes all of it.
@@ -71,8 +71,9 @@ pub struct Config {
     /// Below `max_connections`, so that streams alone cannot hold every connection (health
     /// checks and events included).
     pub max_event_streams: usize,
-    /// The most of the live sessions, of the event streams and of the queued jobs one tenant
-    /// may hold when the tokens name several tenants (a fraction in (0, 1];
+    /// The most of the live sessions, of the event streams, of the queued jobs, of the
+    /// waiting solves and of the job results downloading one tenant may hold when the tokens
+    /// name several tenants (a fraction in (0, 1];
     /// `shares::per_tenant`).
     pub tenant_share: f64,
     /// Threads of the job runner.
@@ -231,9 +232,9 @@ impl Tenants {
 
 /// State shared by every handler.
 /// The memory large request bodies may take while they are decoded, in MiB
-/// (`Config::decode_budget_mib`): a body of 1 MiB or more, once read, takes a unit a MiB (the
-/// whole budget at most) until its scenario or request is built, and waits while the budget
-/// is taken. Smaller bodies take none: a coordinator's events never wait behind a scenario.
+/// (`Config::decode_budget_mib`): a body of 1 MiB or more takes a unit a MiB (the whole
+/// budget at most) before it is read (`routes::extract::read_body_held`) until its scenario or
+/// request is built, and waits, unread, while the budget is taken. Smaller bodies take none: a coordinator's events never wait behind a scenario.
 pub struct DecodeBudget {
     units: Arc<Semaphore>,
     mib: usize,
@@ -290,6 +291,12 @@ pub struct AppState {
     pub queued_per_tenant: Option<i64>,
     /// Synchronous solves waiting for a slot (`Config::max_waiting_solves` at most).
     pub solves_waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Each tenant's solves waiting (`Config::tenant_share` of `max_waiting_solves`).
+    pub solve_waits: Arc<shares::TenantShare>,
+    /// The solves' line, served in turns across tenants.
+    pub solve_turns: shares::TenantTurns,
+    /// Each tenant's job results being downloaded (`Config::tenant_share` of them).
+    pub result_shares: Arc<shares::TenantShare>,
     pub sessions: Arc<sessions::SessionHub>,
     /// Turns true when the server starts shutting down: long-lived responses (event
     /// streams) end on it.
@@ -577,6 +584,17 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
             shares::per_tenant(config.max_queued_jobs, config.tenant_share, tenant_count) as i64
         }),
         solves_waiting: Arc::default(),
+        solve_waits: shares::TenantShare::new(shares::per_tenant(
+            config.max_waiting_solves,
+            config.tenant_share,
+            tenant_count,
+        )),
+        solve_turns: shares::TenantTurns::default(),
+        result_shares: shares::TenantShare::new(shares::per_tenant(
+            config.max_result_streams,
+            config.tenant_share,
+            tenant_count,
+        )),
         config: config.clone(),
         store,
         replicated,

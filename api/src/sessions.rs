@@ -306,6 +306,22 @@ fn for_each_log_row(
     }
 }
 
+/// Marks a session as being rebuilt for as long as it lives (`HubInner::rebuilding`).
+struct Rebuilding<'a>(&'a HubInner);
+
+impl<'a> Rebuilding<'a> {
+    fn new(hub: &'a HubInner, id: &str) -> Rebuilding<'a> {
+        *hub.rebuilding.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
+        Rebuilding(hub)
+    }
+}
+
+impl Drop for Rebuilding<'_> {
+    fn drop(&mut self) {
+        *self.0.rebuilding.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 struct HubInner {
     log: Arc<dyn SessionLog>,
     limits: SessionLimits,
@@ -315,6 +331,11 @@ struct HubInner {
     live: Mutex<HashMap<String, Live>>,
     /// Serialises loads, so two requests never rebuild the same session twice.
     loading: Mutex<()>,
+    /// The session being rebuilt (under `loading`), its lease renewed by the heartbeat as
+    /// those in memory are: a rebuild can outlast the lease, and another replica then took
+    /// the session over mid-rebuild and began one of its own, which the first took back
+    /// (a review saw a session go from replica to replica for minutes).
+    rebuilding: Mutex<Option<String>>,
     /// Sessions being deleted: out of memory and not to be loaded again (404) while their
     /// actors finish what was queued and their logs go. Changed under `loading`.
     deleting: Mutex<std::collections::HashSet<String>>,
@@ -552,6 +573,7 @@ impl SessionHub {
                 limits,
                 live: Mutex::new(HashMap::new()),
                 loading: Mutex::new(()),
+                rebuilding: Mutex::default(),
                 deleting: Mutex::default(),
                 generation: AtomicU64::new(0),
             }),
@@ -648,10 +670,14 @@ impl SessionHub {
             .iter()
             .map(|(id, l)| (id.clone(), l.generation))
             .collect();
-        if held.is_empty() {
+        let mut ids: Vec<String> = held.iter().map(|(id, _)| id.clone()).collect();
+        // The session being rebuilt too: its load claims it again before it serves, so a
+        // lease lost meanwhile is found there.
+        let rebuilding = self.inner.rebuilding.lock();
+        ids.extend(rebuilding.unwrap_or_else(|p| p.into_inner()).clone());
+        if ids.is_empty() {
             return Ok(0);
         }
-        let ids: Vec<String> = held.iter().map(|(id, _)| id.clone()).collect();
         let started = Instant::now();
         let renewed = self.inner.log.renew(&ids);
         let mut live = self.inner.live();
@@ -825,13 +851,14 @@ impl SessionHub {
         if let Owner::Replica(_) = self.inner.log.claim(id, tenant)? {
             return Err(moved());
         }
+        let _rebuilding = Rebuilding::new(&self.inner, id);
         let Rebuilt {
             mut session,
             mut seq,
             owed,
         } = rebuild(&*self.inner.log, id, &scenario, &self.inner.limits)?;
-        // A rebuild can outlast the lease (the heartbeat renews only sessions in memory), and
-        // a session started on an expired lease would fail every append until it is unloaded,
+        // A rebuild can outlast the lease (when the heartbeat could not renew it), and a
+        // session started on an expired lease would fail every append until it is unloaded,
         // then rebuild the same way again. So it is claimed again, and no other replica may
         // have extended the log meanwhile.
         let claimed = Instant::now();
@@ -1780,6 +1807,8 @@ mod tests {
         lease: Option<Duration>,
         claimed: Mutex<Instant>,
         slow: std::sync::atomic::AtomicBool,
+        /// The ids of every renewal asked for.
+        renewed: Mutex<Vec<Vec<String>>>,
     }
 
     impl TestLog {
@@ -1790,6 +1819,7 @@ mod tests {
                 lease,
                 claimed: Mutex::new(Instant::now()),
                 slow: false.into(),
+                renewed: Mutex::default(),
             }
         }
     }
@@ -1850,6 +1880,11 @@ mod tests {
         fn lease(&self) -> Option<Duration> {
             self.lease
         }
+        fn renew(&self, ids: &[String]) -> Result<crate::store::Renewal, StoreError> {
+            self.renewed.lock().unwrap().push(ids.to_vec());
+            *self.claimed.lock().unwrap() = Instant::now();
+            Ok(crate::store::Renewal::default())
+        }
     }
 
     /// A session whose rebuild outlasts its lease is claimed again before it serves: its
@@ -1870,6 +1905,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((out.seq, out.applied), (2, 1));
+    }
+
+    /// The heartbeat renews the lease of a session being rebuilt, as of one in memory: a
+    /// rebuild longer than the lease let another replica take the session over mid-rebuild
+    /// (and the first take it back, for minutes). Once loaded, it is renewed as any other;
+    /// nothing is renewed when nothing is loaded or loading.
+    #[test]
+    fn a_session_being_rebuilt_keeps_its_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(TestLog::new(dir.path(), Some(Duration::from_millis(600))));
+        let limits = SessionLimits {
+            idle: Duration::from_millis(200),
+            ..SessionLimits::default()
+        };
+        let h = SessionHub::new(log.clone(), limits);
+        session_with_one_batch(&h);
+        wait_unloaded(&h);
+        assert_eq!(h.renew_leases().unwrap(), 0);
+        log.slow.store(true, Ordering::SeqCst);
+        let rebuilt = std::thread::scope(|scope| {
+            let load = scope.spawn(|| block(h.events("s1", "t", add("c")).unwrap()));
+            std::thread::sleep(Duration::from_millis(300));
+            h.renew_leases().unwrap();
+            load.join().unwrap().unwrap().unwrap()
+        });
+        assert_eq!((rebuilt.seq, rebuilt.applied), (2, 1));
+        let renewed = log.renewed.lock().unwrap().clone();
+        assert_eq!(renewed, [["s1"]], "renewed while it was rebuilt");
+        h.renew_leases().unwrap();
+        assert_eq!(log.renewed.lock().unwrap().len(), 2);
     }
 
     /// A batch refused against a batch staged before it in the same burst is answered only

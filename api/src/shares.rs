@@ -1,7 +1,7 @@
 //! A tenant's share of the limits every tenant draws on: with several tenants, none may hold
-//! more than `--tenant-share` of the live sessions, of the event streams or of the queued
-//! jobs (those counted by the store, `NewJob::tenant_queued_max`), so one tenant cannot keep
-//! the others out (a security review filled a server's sessions, streams and queue with one
+//! more than `--tenant-share` of the live sessions, of the event streams, of the queued
+//! jobs (those counted by the store, `NewJob::tenant_queued_max`), of the solves waiting for
+//! a worker or of the job results downloading, so one tenant cannot keep the others out (a security review filled a server's sessions, streams and queue with one
 //! token, and a second tenant's got 429 for as long as the first held them).
 
 use std::collections::HashMap;
@@ -69,6 +69,34 @@ impl Drop for ShareHeld {
     }
 }
 
+/// Turns in one first-come line (a `tokio` semaphore's waiters) with one place in it per
+/// tenant at a time: a tenant's next waiter stands in the line only once its last has left
+/// it, at the back. The line is served in turns across the tenants waiting, so one tenant's
+/// many waiters do not keep another's one behind all of them (a review's tenant waited over
+/// 40 s for a small solve behind 63 large ones of another).
+#[derive(Default)]
+pub struct TenantTurns {
+    places: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl TenantTurns {
+    /// `tenant`'s place in the line, once its waiter before has left it. Tenants are the
+    /// tokens file's, so the map stays as small as that.
+    pub async fn place(&self, tenant: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let place = {
+            let mut places = self.places.lock().unwrap_or_else(|p| p.into_inner());
+            places
+                .entry(tenant.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+                .clone()
+        };
+        place
+            .acquire_owned()
+            .await
+            .expect("a place is never closed")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +120,37 @@ mod tests {
             Some(&1),
             "the guard above dropped"
         );
+    }
+
+    /// Two solve slots' worth of line: tenant a queues six waiters, then b one; b's is served
+    /// second, not seventh.
+    #[tokio::test]
+    async fn the_line_is_served_in_turns_across_tenants() {
+        use tokio::sync::Semaphore;
+        let slots = Arc::new(Semaphore::new(0));
+        let turns = Arc::new(TenantTurns::default());
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for (k, tenant) in ["a", "a", "a", "a", "a", "a", "b"].into_iter().enumerate() {
+            let (slots, turns, served) = (slots.clone(), turns.clone(), served.clone());
+            waiters.push(tokio::spawn(async move {
+                let place = turns.place(tenant).await;
+                let slot = slots.acquire_owned().await.unwrap();
+                drop(place);
+                served.lock().unwrap().push(format!("{tenant}{k}"));
+                slot.forget();
+            }));
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        for _ in 0..7 {
+            slots.add_permits(1);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for w in waiters {
+            w.await.unwrap();
+        }
+        let served = served.lock().unwrap().clone();
+        assert_eq!(served, ["a0", "b6", "a1", "a2", "a3", "a4", "a5"]);
     }
 }

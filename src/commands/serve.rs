@@ -54,7 +54,7 @@ pub struct ServeArgs {
     /// Synchronous solves that may wait for a worker; beyond it POST /v1/solve answers 429.
     #[arg(long, default_value_t = 64)]
     max_waiting_solves: usize,
-    /// MiB of large request bodies (1 MiB and above) decoded at once; more wait, unread. A
+    /// MiB of large request bodies (1 MiB and above) read and decoded at once; more wait, unread. A
     /// body becomes tens of times its size in memory while it is decoded.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     decode_budget_mib: u32,
@@ -70,9 +70,9 @@ pub struct ServeArgs {
     /// Live sessions kept in memory at once; beyond it creating or reloading one answers 429.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
-    /// With several tenants in --tokens, the most of the live sessions, of the event streams
-    /// and of the queued jobs one tenant may hold (a fraction in (0, 1]), so that one cannot
-    /// keep the others out.
+    /// With several tenants in --tokens, the most of the live sessions, of the event streams,
+    /// of the queued jobs, of the waiting solves and of the job results downloading one
+    /// tenant may hold (a fraction in (0, 1]), so that one cannot keep the others out.
     #[arg(long, default_value_t = 0.5, value_parser = share)]
     tenant_share: f64,
     /// Seconds after which an unused session is unloaded from memory (its next request

@@ -393,7 +393,7 @@ fn intact_parquet(path: &std::path::Path) -> Option<std::fs::File> {
         NoSuchJob,
         NotAcceptable,
         (status = 409, description = "The job is queued or running", body = ErrorBody),
-        (status = 429, description = "Too many results being downloaded; see Retry-After", body = ErrorBody),
+        (status = 429, description = "Too many results being downloaded, or this tenant's share of them (`--tenant-share`); see Retry-After", body = ErrorBody),
         (status = 503, description = "This server does not serve job results", body = ErrorBody)))]
 pub(super) async fn job_result(
     State(st): St,
@@ -426,6 +426,7 @@ pub(super) async fn job_result(
         )
         .into_response_with(None));
     }
+    // The bound first: with one tenant its share is the whole bound, and the refusal names it.
     let permit = st.result_streams.clone().try_acquire_owned().map_err(|_| {
         UserError::new(
             Code::QueueFull,
@@ -436,6 +437,18 @@ pub(super) async fn job_result(
         )
         .retry_after(1)
     })?;
+    let mine = st.result_shares.try_take(&tenant).ok_or_else(|| {
+        UserError::new(
+            Code::QueueFull,
+            format!(
+                "tenant {tenant} has {} job results downloading, its share of this server's {}; retry later",
+                st.result_shares.max(),
+                st.config.max_result_streams
+            ),
+        )
+        .retry_after(1)
+    })?;
+    let permit = (permit, mine);
     let status = job.status.to_string();
     // A done job's Parquet file; a cancelled or failed one has none (its rows are paged).
     if wanted == Wanted::Parquet && job.status == JobStatus::Done {
@@ -635,7 +648,7 @@ const CHUNKS_AHEAD: usize = 4;
 const CHUNK_BYTES: usize = 64 << 10;
 
 /// An answer's body written by `write` on a blocking thread (holding `permit`, one of
-/// `AppState::result_streams`) and sent in chunks through a
+/// `AppState::result_streams` and of the tenant's `result_shares`) and sent in chunks through a
 /// bounded channel: a client that reads slowly holds the writer back (at most
 /// [`CHUNKS_AHEAD`] chunks wait), and one that goes away stops it. When `write` fails mid-way
 /// (the store, say) or panics, that is logged and the body ends with an error: hyper closes
@@ -643,7 +656,7 @@ const CHUNK_BYTES: usize = 64 << 10;
 /// well-formed document with rows missing.
 fn streamed_body(
     job: String,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: (tokio::sync::OwnedSemaphorePermit, crate::shares::ShareHeld),
     write: impl FnOnce(&mut ChunkWriter) -> Result<(), InternalError> + Send + 'static,
 ) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
@@ -652,7 +665,7 @@ fn streamed_body(
             chunk: Vec::with_capacity(CHUNK_BYTES),
             tx,
         };
-        // Held while this thread writes (`AppState::result_streams`), and declared after
+        // Held while this thread writes (`AppState::result_streams`, `result_shares`), and declared after
         // `out` so that it is given back before `out`'s sender closes the body: a client
         // that has read the whole answer finds the permit free.
         let _permit = permit;

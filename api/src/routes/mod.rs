@@ -354,18 +354,10 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         Ok(Err(e)) => return e.into_response(),
         Err(e) => return e.into_response(),
     };
-    let bytes = match tokio::time::timeout(
-        st.config.body_timeout,
-        axum::body::to_bytes(body, st.config.body_limit),
-    )
-    .await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => return extract::too_large(st.config.body_limit).into_response(),
-        Err(_) => {
-            return UserError::new(Code::BodyTimeout, "the body was not sent in time")
-                .into_response()
-        }
+    // Read within the decode budget as the owner reads it: held until the answer is back.
+    let (bytes, _share) = match extract::read_body_held(&st, &parts.headers, body).await {
+        Ok(read) => read,
+        Err(e) => return e.into_response(),
     };
     let forwarded = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
     let forward = st.forwarder.forward(&addr, forwarded);

@@ -68,14 +68,6 @@ pub(super) struct FormParts {
     explain: bool,
 }
 
-impl FormParts {
-    /// The bytes of its parts, as sent.
-    fn bytes(&self) -> usize {
-        let tables: usize = self.tables.iter().flatten().map(|(b, _)| b.len()).sum();
-        tables + self.name.as_ref().map_or(0, String::len)
-    }
-}
-
 /// Read the multipart form of `POST /v1/solve`: table parts (Arrow IPC stream or file, Parquet,
 /// or CSV when the part's file name ends in `.csv` or its type is `text/csv`) `resources`,
 /// `needs`, optional `links`, a `policy` JSON part, an optional `name` text part and an
@@ -292,11 +284,11 @@ impl Drop for WaitingSolve {
         Unauthorized,
         NotAcceptable,
         (status = 422, description = "Invalid scenario (details name table, row and field), or values that span more orders of magnitude than the solver takes reliably (`values_too_wide`: details name the smallest and the largest)", body = ErrorBody),
-        (status = 429, description = "Too many solves waiting for a worker; see Retry-After", body = ErrorBody),
+        (status = 429, description = "Too many solves waiting for a worker, or this tenant's share of them (`--tenant-share`); see Retry-After", body = ErrorBody),
     ))]
 pub(super) async fn solve(
     State(st): St,
-    _tenant: Tenant,
+    Tenant(tenant): Tenant,
     _: QueryArgs<NoParams>,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -304,8 +296,8 @@ pub(super) async fn solve(
     let ctype = content_type(req.headers());
     let (scenario, explain) = match ctype.as_str() {
         "application/json" => {
-            let bytes = read_body(&st, req).await?;
-            let share = decode_share(&st, bytes.len()).await?;
+            let (parts, body) = req.into_parts();
+            let (bytes, share) = read_body_held(&st, &parts.headers, body).await?;
             // Off the async runtime: validating a large scenario takes a while.
             blocking(move || {
                 let _share = share;
@@ -320,6 +312,12 @@ pub(super) async fn solve(
         }
         "multipart/form-data" => {
             check_encoding(req.headers())?;
+            // The share first, as `read_body_held` takes it: the parts are read whole.
+            let declared = declared_length(req.headers());
+            if declared.is_some_and(|n| n > st.config.body_limit) {
+                return Err(too_large(st.config.body_limit).into());
+            }
+            let _share = decode_share(&st, declared.unwrap_or(st.config.body_limit)).await?;
             let form = Multipart::from_request(req, &st)
                 .await
                 .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;
@@ -328,8 +326,7 @@ pub(super) async fn solve(
                 read_form(form, st.config.body_limit),
             )
             .await
-            .map_err(|_| body_timeout(&st))??;
-            let _share = decode_share(&st, parts.bytes()).await?;
+            .map_err(|_| body_timeout(st.config.body_timeout))??;
             scenario_from_parts(parts).await?
         }
         other => {
@@ -365,13 +362,29 @@ pub(super) async fn solve(
                         .retry_after(1),
                     )
                 })?;
+            // With several tenants, one may hold only its share of the waiting places, and
+            // the line is served in turns across tenants.
+            let _mine = st.solve_waits.try_take(&tenant).ok_or_else(|| {
+                ApiError::from(
+                    UserError::new(
+                        Code::QueueFull,
+                        format!(
+                            "tenant {tenant} has {} solves waiting, its share of this server's {}; retry later",
+                            st.solve_waits.max(),
+                            st.config.max_waiting_solves
+                        ),
+                    )
+                    .retry_after(1),
+                )
+            })?;
+            let place = st.solve_turns.place(&tenant).await;
             let permit = st
                 .solve_slots
                 .clone()
                 .acquire_owned()
                 .await
                 .map_err(|_| InternalError::ShuttingDown)?;
-            drop(waiting);
+            drop((place, waiting));
             permit
         }
     };
