@@ -515,6 +515,55 @@ fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
     drop(hog);
 }
 
+/// `--max-connections-per-ip 2`: one address holds two connections at most (a review held
+/// every connection of a server with one client trickling its heads); a third is answered 429
+/// with the error body and `Retry-After`, without a request read, and closed; once one of
+/// the two closes, the address is served again.
+#[test]
+fn one_address_holds_at_most_its_connections() {
+    use std::io::{Read, Write};
+    let s = Server::in_temp_dir(&["--max-connections-per-ip", "2"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut held: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    // Both accepted (the server answers on each), then left idle.
+    for c in &mut held {
+        write!(c, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+    }
+    let mut third = std::net::TcpStream::connect(&addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(third, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 429 "), "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap(),
+        json!({"error": {"code": "queue_full",
+            "message": "2 connections from this address are open already \
+                (--max-connections-per-ip); close one or retry later",
+            "details": []}})
+    );
+    drop(held.pop());
+    let start = Instant::now();
+    loop {
+        let r = call("GET", &s.url("/healthz"), &[], None);
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 429);
+        assert!(start.elapsed() < Duration::from_secs(10), "never served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Large bodies are decoded within a budget (`serve --decode-budget-mib`, its waiting is
 /// unit-tested in `DecodeBudget`): a body larger than the whole budget takes all of it and is
 /// served, and so are small ones beside it.

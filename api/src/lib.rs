@@ -85,6 +85,10 @@ pub struct Config {
     pub sessions: sessions::SessionLimits,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections open at once from one peer address (0: no bound), so that one client
+    /// cannot hold every connection (`server::PerPeer`). Off by default: behind a proxy every
+    /// client has the proxy's address, and without tokens every client is local.
+    pub max_connections_per_ip: usize,
     /// Time to send a request's headers; also the idle time of a keep-alive connection.
     pub header_timeout: Duration,
     /// Time to send a request's body.
@@ -122,6 +126,7 @@ impl Config {
             job_turn: Duration::from_secs(10),
             sessions: sessions::SessionLimits::default(),
             max_connections: 1024,
+            max_connections_per_ip: 0,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),

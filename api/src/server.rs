@@ -44,6 +44,7 @@ pub(crate) async fn run(
     call_off: &commonsnet_engine::Cancel,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let per_peer = Arc::new(PerPeer::new(config.max_connections_per_ip));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -63,7 +64,13 @@ pub(crate) async fn run(
         };
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => match per_peer.take(peer.ip()) {
+                    Ok(held) => (stream, held),
+                    Err(open) => {
+                        tokio::spawn(refuse_peer(stream, open));
+                        continue;
+                    }
+                },
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -73,6 +80,7 @@ pub(crate) async fn run(
             },
             () = &mut signal => break,
         };
+        let (stream, peer_held) = stream;
         let _ = stream.set_nodelay(true);
         let stream = StallGuard::new(stream, config.write_timeout);
         let conn =
@@ -82,7 +90,7 @@ pub(crate) async fn run(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(permit);
+            drop((permit, peer_held));
         });
     }
     drop(listener);
@@ -103,6 +111,95 @@ pub(crate) async fn run(
             tracing::warn!("connections still open {CALLED_OFF:?} later; closing them");
         }
     }
+}
+
+/// Connections open per peer address, at most `max` each (0: no bound): one client that opens
+/// connections and trickles its heads (each closed after the header timeout, and opened
+/// again) cannot hold every connection of the server (a review held 150 of 120 so, and a
+/// bystander's request waited 7-8 s).
+struct PerPeer {
+    max: usize,
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// A connection counted against its peer's address; given back when dropped.
+struct PeerHeld {
+    peers: Option<Arc<PerPeer>>,
+    ip: std::net::IpAddr,
+}
+
+impl PerPeer {
+    fn new(max: usize) -> PerPeer {
+        PerPeer {
+            max,
+            open: Default::default(),
+        }
+    }
+
+    /// One more connection from `ip`, or how many it holds already when that is the most.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Result<PeerHeld, usize> {
+        // An IPv4 client on an IPv6 socket is the same client as on an IPv4 one.
+        let ip = ip.to_canonical();
+        if self.max == 0 {
+            return Ok(PeerHeld { peers: None, ip });
+        }
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= self.max {
+            return Err(*n);
+        }
+        *n += 1;
+        Ok(PeerHeld {
+            peers: Some(self.clone()),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerHeld {
+    fn drop(&mut self) {
+        let Some(peers) = &self.peers else {
+            return;
+        };
+        let mut open = peers.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The answer to a connection past its address's bound: 429 with the API's error body and
+/// `Retry-After`, written without reading the request (within a second), then closed.
+async fn refuse_peer(mut stream: tokio::net::TcpStream, open: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = crate::error::ErrorBody::new(
+        crate::error::Code::QueueFull,
+        format!(
+            "{open} connections from this address are open already \
+             (--max-connections-per-ip); close one or retry later"
+        ),
+        vec![],
+    );
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let write = async {
+        use tokio::io::AsyncReadExt;
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        // What the client sent is read (and dropped) before the close: a close with unread
+        // data resets the connection, and the client may lose the answer.
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
 }
 
 /// A connection whose writes must make progress: a write that stays pending (the client does

@@ -1887,12 +1887,13 @@ mod tests {
         }
     }
 
-    /// A session whose rebuild outlasts its lease is claimed again before it serves: its
-    /// first batch is logged, where it failed on the lapsed lease (503) at every reload.
-    #[test]
-    fn a_rebuild_longer_than_the_lease_claims_it_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(TestLog::new(dir.path(), Some(Duration::from_millis(300))));
+    /// Session `s1` of one batch on a log with a `lease`, left memory (idle), and its next
+    /// rebuild taking the whole lease.
+    fn unloaded_with_a_slow_rebuild(
+        dir: &std::path::Path,
+        lease: Duration,
+    ) -> (Arc<TestLog>, SessionHub) {
+        let log = Arc::new(TestLog::new(dir, Some(lease)));
         let limits = SessionLimits {
             idle: Duration::from_millis(200),
             ..SessionLimits::default()
@@ -1901,6 +1902,15 @@ mod tests {
         session_with_one_batch(&h);
         wait_unloaded(&h);
         log.slow.store(true, Ordering::SeqCst);
+        (log, h)
+    }
+
+    /// A session whose rebuild outlasts its lease is claimed again before it serves: its
+    /// first batch is logged, where it failed on the lapsed lease (503) at every reload.
+    #[test]
+    fn a_rebuild_longer_than_the_lease_claims_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_log, h) = unloaded_with_a_slow_rebuild(dir.path(), Duration::from_millis(300));
         let out = block(h.events("s1", "t", add("c")).unwrap())
             .unwrap()
             .unwrap();
@@ -1914,16 +1924,8 @@ mod tests {
     #[test]
     fn a_session_being_rebuilt_keeps_its_lease() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(TestLog::new(dir.path(), Some(Duration::from_millis(600))));
-        let limits = SessionLimits {
-            idle: Duration::from_millis(200),
-            ..SessionLimits::default()
-        };
-        let h = SessionHub::new(log.clone(), limits);
-        session_with_one_batch(&h);
-        wait_unloaded(&h);
+        let (log, h) = unloaded_with_a_slow_rebuild(dir.path(), Duration::from_millis(600));
         assert_eq!(h.renew_leases().unwrap(), 0);
-        log.slow.store(true, Ordering::SeqCst);
         let rebuilt = std::thread::scope(|scope| {
             let load = scope.spawn(|| block(h.events("s1", "t", add("c")).unwrap()));
             std::thread::sleep(Duration::from_millis(300));

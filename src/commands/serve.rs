@@ -99,6 +99,11 @@ pub struct ServeArgs {
     /// Open connections at once; further clients wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Open connections at once from one client address (0: no bound); one more is answered
+    /// 429 and closed. For a server clients reach directly: behind a proxy every client has
+    /// the proxy's address (bound them there).
+    #[arg(long, default_value_t = 0)]
+    max_connections_per_ip: usize,
     /// Seconds a client has to send a request's headers (also how long an idle keep-alive
     /// connection stays open).
     #[arg(long, default_value_t = 10)]
@@ -176,6 +181,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         ..Default::default()
     };
     config.max_connections = args.max_connections.max(1);
+    config.max_connections_per_ip = args.max_connections_per_ip;
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));
     config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s.max(1));
     config.write_timeout = std::time::Duration::from_secs(args.write_timeout_s.max(1));
