@@ -319,7 +319,8 @@ fn result_downloads_past_the_bound_are_told_to_retry() {
     assert_eq!(
         r.json(),
         refusal(
-            "tenant alice has 1 job results downloading, its share of this server's 2; retry later"
+            "tenant alice has 1 job results downloading, its share of this server's 2 \
+             (--tenant-share); retry later"
         )
     );
     let r = get(&s, &bobs, BOB);

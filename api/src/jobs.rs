@@ -951,6 +951,11 @@ impl JobRunner {
             }
             self.queue.forget(&id);
             if let Err(e) = outcome {
+                if cancel.load(Ordering::SeqCst) {
+                    // Called off mid-way: it stays cancelled, and what did not run is no fault.
+                    tracing::info!(job = %id, error = %e, "job stopped by its cancel");
+                    continue;
+                }
                 tracing::error!(job = %id, error = %e, "job failed");
                 // A job that cannot go on must not stay `running` (a cancelled one stays
                 // cancelled: `finish` only moves unfinished jobs).

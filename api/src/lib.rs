@@ -72,8 +72,8 @@ pub struct Config {
     /// checks and events included).
     pub max_event_streams: usize,
     /// The most of the live sessions, of the event streams, of the queued jobs, of the
-    /// waiting solves and of the job results downloading one tenant may hold when the tokens
-    /// name several tenants (a fraction in (0, 1];
+    /// waiting solves, of the job results downloading and of the decode budget one tenant may
+    /// hold when the tokens name several tenants (a fraction in (0, 1];
     /// `shares::per_tenant`).
     pub tenant_share: f64,
     /// Threads of the job runner.
@@ -236,39 +236,80 @@ impl Tenants {
 }
 
 /// State shared by every handler.
-/// The memory large request bodies may take while they are decoded, in MiB
+/// The memory large request bodies may take while they are read and decoded, in MiB
 /// (`Config::decode_budget_mib`): a body of 1 MiB or more takes a unit a MiB (the whole
 /// budget at most) before it is read (`routes::extract::read_body_held`) until its scenario or
-/// request is built, and waits, unread, while the budget is taken. Smaller bodies take none: a coordinator's events never wait behind a scenario.
+/// request is built, and waits, unread, while the budget is taken. Smaller bodies take none:
+/// a coordinator's events never wait behind a scenario. With several tenants one holds at
+/// most its `--tenant-share` of the budget: a body's share is taken before the body has
+/// come, so a client that declares a large body and sends it slowly holds its share for the
+/// body timeout, and without the tenant's bound one token could hold all of it.
 pub struct DecodeBudget {
     units: Arc<Semaphore>,
-    mib: usize,
+    /// The most units one tenant holds (the whole budget with one tenant).
+    per_tenant: usize,
+    tenants: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-/// A body's share of the [`DecodeBudget`] (`None` for a small body); given back when dropped.
-pub type Share = Option<tokio::sync::OwnedSemaphorePermit>;
+/// A body's share of the [`DecodeBudget`] (`None` for a small body): its tenant's units and
+/// the server's, given back when dropped.
+pub type Share = Option<ShareHeld>;
+
+/// The units of a [`Share`].
+pub struct ShareHeld {
+    _tenant: tokio::sync::OwnedSemaphorePermit,
+    all: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl ShareHeld {
+    /// The units held, a MiB each.
+    pub fn units(&self) -> u32 {
+        self.all.num_permits() as u32
+    }
+}
 
 impl DecodeBudget {
     /// Bodies below this take no share.
     pub const SMALL_BODY: usize = 1 << 20;
 
     pub fn new(mib: usize) -> DecodeBudget {
+        DecodeBudget::with_tenant_share(mib, mib)
+    }
+
+    /// A budget of `mib` of which one tenant holds `per_tenant` at most.
+    pub fn with_tenant_share(mib: usize, per_tenant: usize) -> DecodeBudget {
         let mib = mib.clamp(1, Semaphore::MAX_PERMITS);
         DecodeBudget {
             units: Arc::new(Semaphore::new(mib)),
-            mib,
+            per_tenant: per_tenant.clamp(1, mib),
+            tenants: Default::default(),
         }
     }
 
-    /// The share of a body of `bytes`, once the budget has room for it. An error only when
-    /// the budget is closed.
-    pub async fn share(&self, bytes: usize) -> Result<Share, tokio::sync::AcquireError> {
+    /// The share of `tenant`'s body of `bytes`, once its tenant's bound and the budget have
+    /// room for it (in that order: a tenant's waiters queue for its own units first, so its
+    /// bodies never stand in the server's line ahead of another tenant's beyond its share).
+    /// An error only when the budget is closed.
+    pub async fn share(
+        &self,
+        tenant: &str,
+        bytes: usize,
+    ) -> Result<Share, tokio::sync::AcquireError> {
         if bytes < Self::SMALL_BODY {
             return Ok(None);
         }
-        let units = bytes.div_ceil(Self::SMALL_BODY).min(self.mib);
+        let units = bytes.div_ceil(Self::SMALL_BODY).min(self.per_tenant);
         let units = u32::try_from(units).unwrap_or(u32::MAX);
-        self.units.clone().acquire_many_owned(units).await.map(Some)
+        let mine = {
+            let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+            tenants
+                .entry(tenant.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant)))
+                .clone()
+        };
+        let mine = mine.acquire_many_owned(units).await?;
+        let all = self.units.clone().acquire_many_owned(units).await?;
+        Ok(Some(ShareHeld { _tenant: mine, all }))
     }
 }
 
@@ -577,7 +618,10 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let call_off = commonsnet_engine::Cancel::new();
     let state = Arc::new(AppState {
         solve_slots: Arc::new(Semaphore::new(config.solve_workers.max(1))),
-        decode_budget: DecodeBudget::new(config.decode_budget_mib),
+        decode_budget: DecodeBudget::with_tenant_share(
+            config.decode_budget_mib,
+            shares::per_tenant(config.decode_budget_mib, config.tenant_share, tenant_count),
+        ),
         result_streams: Arc::new(Semaphore::new(config.max_result_streams)),
         event_streams: Arc::new(Semaphore::new(config.max_event_streams)),
         stream_shares: shares::TenantShare::new(shares::per_tenant(
@@ -673,23 +717,38 @@ mod decode_budget_tests {
     fn large_bodies_wait_for_room_and_small_ones_do_not() {
         let mib = DecodeBudget::SMALL_BODY;
         let budget = DecodeBudget::new(4);
-        let first = budget.share(3 * mib).now_or_never().unwrap().unwrap();
-        assert!(first.as_ref().is_some_and(|p| p.num_permits() == 3));
+        let first = budget.share("t", 3 * mib).now_or_never().unwrap().unwrap();
+        assert!(first.as_ref().is_some_and(|p| p.units() == 3));
         // Two more MiB do not fit beside the first's three.
-        assert!(budget.share(2 * mib).now_or_never().is_none());
+        assert!(budget.share("t", 2 * mib).now_or_never().is_none());
         // One does; a small body takes nothing.
-        let one = budget.share(mib).now_or_never().unwrap().unwrap();
+        let one = budget.share("t", mib).now_or_never().unwrap().unwrap();
         assert!(budget
-            .share(mib - 1)
+            .share("t", mib - 1)
             .now_or_never()
             .unwrap()
             .unwrap()
             .is_none());
         // A body above the whole budget takes all of it, once all of it is free.
-        let mut all = Box::pin(budget.share(100 * mib));
+        let mut all = Box::pin(budget.share("t", 100 * mib));
         assert!((&mut all).now_or_never().is_none());
         drop((first, one));
         let all = all.now_or_never().unwrap().unwrap();
-        assert_eq!(all.as_ref().map(|p| p.num_permits()), Some(4));
+        assert_eq!(all.as_ref().map(|p| p.units()), Some(4));
+    }
+
+    /// With a tenant's bound of 2 of 4 MiB, one tenant's bodies hold at most two units
+    /// (its larger body takes two, and its next waits), and another tenant's still fit.
+    #[test]
+    fn one_tenant_holds_at_most_its_share_of_the_budget() {
+        let mib = DecodeBudget::SMALL_BODY;
+        let budget = DecodeBudget::with_tenant_share(4, 2);
+        let big = budget.share("a", 3 * mib).now_or_never().unwrap().unwrap();
+        assert_eq!(big.as_ref().map(|p| p.units()), Some(2));
+        assert!(budget.share("a", mib).now_or_never().is_none());
+        let other = budget.share("b", 2 * mib).now_or_never().unwrap().unwrap();
+        assert_eq!(other.as_ref().map(|p| p.units()), Some(2));
+        drop(big);
+        assert!(budget.share("a", mib).now_or_never().is_some());
     }
 }

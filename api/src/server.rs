@@ -31,8 +31,10 @@ const DRAIN: Duration = Duration::from_secs(5);
 const CALLED_OFF: Duration = Duration::from_secs(15);
 
 /// Request heads are read into a buffer of this size at most. It is far above the limits
-/// that `routes::head_limits` answers with a JSON 414 or 431, so those answers, not hyper's
-/// bodiless ones, are what clients see.
+/// that `routes::head_limits` answers with a JSON 414 or 431, so those answers are what
+/// clients see, except where hyper answers before any route, without a body: a head past
+/// this buffer or past [`MAX_HEADERS`] lines, a target past the 64 KiB an `http::Uri` holds,
+/// and a head that is not HTTP (a control byte in a header value, a space in the target).
 const MAX_HEAD_BUFFER: usize = 1 << 20;
 const MAX_HEADERS: usize = 1000;
 
@@ -45,6 +47,7 @@ pub(crate) async fn run(
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let per_peer = Arc::new(PerPeer::new(config.max_connections_per_ip));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -67,7 +70,12 @@ pub(crate) async fn run(
                 Ok((stream, peer)) => match per_peer.take(peer.ip()) {
                     Ok(held) => (stream, held),
                     Err(open) => {
-                        tokio::spawn(refuse_peer(stream, open));
+                        // Answered while few are (each for 0.2 s at most), else closed at
+                        // once: a flood of refusals holds neither the connections' slots
+                        // nor more than a few sockets.
+                        if let Ok(answering) = refusals.clone().try_acquire_owned() {
+                            tokio::spawn(refuse_peer(stream, open, answering));
+                        }
                         continue;
                     }
                 },
@@ -171,9 +179,16 @@ impl Drop for PeerHeld {
     }
 }
 
+/// Refusals of connections past their address's bound answered at once; more are closed.
+const MAX_REFUSALS: usize = 32;
+
 /// The answer to a connection past its address's bound: 429 with the API's error body and
-/// `Retry-After`, written without reading the request (within a second), then closed.
-async fn refuse_peer(mut stream: tokio::net::TcpStream, open: usize) {
+/// `Retry-After`, written without reading the request, then closed (within 0.2 s).
+async fn refuse_peer(
+    mut stream: tokio::net::TcpStream,
+    open: usize,
+    _answering: tokio::sync::OwnedSemaphorePermit,
+) {
     use tokio::io::AsyncWriteExt;
     let body = crate::error::ErrorBody::new(
         crate::error::Code::QueueFull,
@@ -199,7 +214,7 @@ async fn refuse_peer(mut stream: tokio::net::TcpStream, open: usize) {
         while stream.read(&mut sink).await? > 0 {}
         Ok::<_, io::Error>(())
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), write).await;
 }
 
 /// A connection whose writes must make progress: a write that stays pending (the client does

@@ -17,6 +17,24 @@ pub fn per_tenant(limit: usize, share: f64, tenants: usize) -> usize {
     }
 }
 
+/// The refusal of a request past its tenant's share of a limit: 429 `queue_full` with
+/// `Retry-After: retry_s`, "tenant T has HELD WHAT, its share of this server's LIMIT
+/// (--tenant-share); THEN".
+pub fn past_share(
+    tenant: &str,
+    held: usize,
+    what: &str,
+    limit: usize,
+    then: &str,
+    retry_s: u64,
+) -> crate::error::UserError {
+    crate::error::UserError::new(
+        crate::error::Code::QueueFull,
+        format!("tenant {tenant} has {held} {what}, its share of this server's {limit} (--tenant-share); {then}"),
+    )
+    .retry_after(retry_s)
+}
+
 /// One limit's holdings by tenant, taken through guards that give their unit back on drop.
 pub struct TenantShare {
     max: usize,

@@ -2544,19 +2544,27 @@ impl SubModel<'_> {
         // need with a duration whose links draw on a used-up reusable capacity of the
         // conflict occupies it when its starts allow, so its window decides with whom it
         // overlaps (a planner may move a window as well as add capacity).
-        let over_time: HashSet<usize> = capacities
+        let over_time: HashSet<(usize, usize)> = capacities
             .iter()
-            .filter(|&&(_, d)| s.policy.reusable.contains(&net.dims[d]))
-            .map(|&(r, _)| r)
+            .copied()
+            .filter(|&(_, d)| s.policy.reusable.contains(&net.dims[d]))
             .collect();
+        let draws_on = |e: usize| {
+            let r = net.edges[e].resource();
+            net.edge_use(e)
+                .iter()
+                .enumerate()
+                .any(|(d, &u)| u > 0.0 && over_time.contains(&(r, d)))
+        };
         for &n in needs {
             let timed = s.needs[n].duration_h.is_some();
             let listed = windows.iter().any(|w| w.id == s.needs[n].id);
             if timed
                 && !listed
-                && self.edges.iter().any(|&e| {
-                    net.edges[e].need() == n && over_time.contains(&net.edges[e].resource())
-                })
+                && self
+                    .edges
+                    .iter()
+                    .any(|&e| net.edges[e].need() == n && draws_on(e))
             {
                 windows.push(Conflict {
                     kind: ConflictKind::Window,

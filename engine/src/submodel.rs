@@ -126,6 +126,27 @@ impl SubResult {
 }
 
 impl SubModel<'_> {
+    /// Whether the solve is past its time limit or called off: an exact solver that checks
+    /// it stops with [`SubModel::stopped`].
+    pub(crate) fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self.cancel.is_some_and(|c| c.is_cancelled())
+    }
+
+    /// The answer of a solver stopped by [`SubModel::out_of_time`]: `time_limit` and no plan
+    /// (a called-off solve is answered as such by its caller).
+    pub(crate) fn stopped(&self, solved_by: SolvedBy) -> SubResult {
+        SubResult {
+            status: SubStatus::TimeLimit,
+            ..SubResult::optimal(
+                solved_by,
+                vec![0.0; self.edges.len()],
+                Vec::new(),
+                vec![0.0; self.needs.len()],
+            )
+        }
+    }
+
     /// A plan answered without prices ([`SubModel::prices`] off): no shadow price, every
     /// marginal value 0.
     pub(crate) fn unpriced(&self, solved_by: SolvedBy, x: Vec<f64>) -> SubResult {

@@ -13,8 +13,8 @@ use crate::route::Exact;
 use crate::submodel::{positive, SolvedBy, SubModel, SubResult};
 use commonsnet_solvers::residual::Way;
 use commonsnet_solvers::{
-    raise_gain, solve_assignment, AssignmentProblem, FlowProblem, FlowSolution, NetworkSimplex,
-    ResidualNetwork, INFINITE,
+    raise_gain, solve_assignment, solve_assignment_until, AssignmentError, AssignmentProblem,
+    FlowProblem, FlowSolution, NetworkSimplex, ResidualNetwork, INFINITE,
 };
 use std::borrow::Cow;
 
@@ -395,7 +395,11 @@ impl SubModel<'_> {
             };
             money[j] - v
         })?;
-        let a = solve_assignment(&plan).ok()?;
+        let a = match solve_assignment_until(&plan, &|| self.out_of_time()) {
+            Ok(a) => a,
+            Err(AssignmentError::Stopped) => return Some(self.stopped(SolvedBy::Assignment)),
+            Err(_) => return None,
+        };
         let x: Vec<f64> = self
             .edges
             .iter()

@@ -23,6 +23,9 @@ pub enum AssignmentError {
     Infeasible(usize),
     #[error("invalid assignment problem: {0}")]
     Invalid(InvalidAssignment),
+    /// The caller's `stop` said so before the last row was assigned.
+    #[error("stopped before every row was assigned")]
+    Stopped,
 }
 
 /// An assignment problem the solver refuses.
@@ -102,6 +105,15 @@ impl AssignmentProblem {
 
 /// Solve to optimality (minimum total cost).
 pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
+    solve_assignment_until(p, &|| false)
+}
+
+/// [`solve_assignment`], asking `stop` before each row's shortest path (a time limit, a
+/// caller gone): an O(n^3) solve of 5,000 rows takes seconds, and nothing else bounds it.
+pub fn solve_assignment_until(
+    p: &AssignmentProblem,
+    stop: &dyn Fn() -> bool,
+) -> Result<Assignment, AssignmentError> {
     // Checked: dimensions whose product leaves usize are refused, not wrapped.
     if p.rows.checked_mul(p.cols) != Some(p.cost.len()) {
         return Err(AssignmentError::Invalid(InvalidAssignment::MatrixSize {
@@ -112,7 +124,7 @@ pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentE
     }
     if p.rows > p.cols {
         // Match every column instead, then read the answer back by row.
-        let t = solve_rows(&p.transposed())?;
+        let t = solve_rows(&p.transposed(), stop)?;
         let mut col_of_row = vec![None; p.rows];
         for (c, r) in t.col_of_row.iter().enumerate() {
             if let Some(r) = r {
@@ -126,12 +138,15 @@ pub fn solve_assignment(p: &AssignmentProblem) -> Result<Assignment, AssignmentE
             col_potential: t.row_potential,
         });
     }
-    solve_rows(p)
+    solve_rows(p, stop)
 }
 
 /// Every row gets a column (`rows <= cols`); with a transposed problem the error's row is a
 /// column of the original.
-fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
+fn solve_rows(
+    p: &AssignmentProblem,
+    stop: &dyn Fn() -> bool,
+) -> Result<Assignment, AssignmentError> {
     let n = p.rows;
     let max = p
         .cost
@@ -150,8 +165,8 @@ fn solve_rows(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
         }));
     }
     match method(p) {
-        Method::Lapjv => Ok(lapjv(p)),
-        Method::ShortestAugmentingPaths => shortest_augmenting_paths(p),
+        Method::Lapjv => lapjv(p, stop),
+        Method::ShortestAugmentingPaths => shortest_augmenting_paths(p, stop),
     }
 }
 
@@ -184,7 +199,10 @@ pub fn method(p: &AssignmentProblem) -> Method {
 
 /// Shortest augmenting paths from each row in turn (Crouse's variant, as in SciPy): handles
 /// rectangular problems and forbidden pairs.
-fn shortest_augmenting_paths(p: &AssignmentProblem) -> Result<Assignment, AssignmentError> {
+fn shortest_augmenting_paths(
+    p: &AssignmentProblem,
+    stop: &dyn Fn() -> bool,
+) -> Result<Assignment, AssignmentError> {
     let (n, m) = (p.rows, p.cols);
     const INF: i64 = i64::MAX / 2;
     const NONE: usize = usize::MAX;
@@ -199,6 +217,9 @@ fn shortest_augmenting_paths(p: &AssignmentProblem) -> Result<Assignment, Assign
     let mut visited_cols: Vec<usize> = Vec::with_capacity(m);
 
     for cur in 0..n {
+        if stop() {
+            return Err(AssignmentError::Stopped);
+        }
         remaining.clear();
         remaining.extend((0..m).rev());
         shortest.iter_mut().for_each(|s| *s = INF);
@@ -281,7 +302,11 @@ fn shortest_augmenting_paths(p: &AssignmentProblem) -> Result<Assignment, Assign
 /// paths (SciPy's) several times over. Costs were checked small enough for `i64` sums.
 // Rows and columns index several arrays at once; index loops read best here.
 #[allow(clippy::needless_range_loop)]
-fn lapjv(p: &AssignmentProblem) -> Assignment {
+fn lapjv(p: &AssignmentProblem, stop: &dyn Fn() -> bool) -> Result<Assignment, AssignmentError> {
+    // Asked before the reductions too: they may leave no row to augment.
+    if stop() {
+        return Err(AssignmentError::Stopped);
+    }
     const NONE: usize = usize::MAX;
     let n = p.rows;
     let c = |i: usize| &p.cost[i * n..(i + 1) * n];
@@ -382,6 +407,9 @@ fn lapjv(p: &AssignmentProblem) -> Assignment {
     let mut pred = vec![0usize; n];
     let mut cols: Vec<usize> = (0..n).collect();
     for &start in &free {
+        if stop() {
+            return Err(AssignmentError::Stopped);
+        }
         let row = c(start);
         for j in 0..n {
             d[j] = row[j] - v[j];
@@ -464,12 +492,12 @@ fn lapjv(p: &AssignmentProblem) -> Assignment {
     let col_potential: Vec<i64> = v.iter().map(|&vj| vj - shift).collect();
     let row_potential: Vec<i64> = (0..n).map(|i| c(i)[x[i]] - col_potential[x[i]]).collect();
     let cost = (0..n).map(|i| c(i)[x[i]] as i128).sum();
-    Assignment {
+    Ok(Assignment {
         cost,
         col_of_row: x.into_iter().map(Some).collect(),
         row_potential,
         col_potential,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -477,6 +505,30 @@ mod tests {
     use super::*;
     use crate::oracle;
     use proptest::prelude::*;
+
+    /// `stop` is asked before each row's path, on both algorithms (and before the square
+    /// one's reductions): told to stop, the solve ends `Stopped`; never told to, it answers
+    /// as `solve_assignment`.
+    #[test]
+    fn a_solve_stops_when_asked() {
+        let n = 40;
+        let cost: Vec<i64> = (0..n * n).map(|k| ((k * 7919) % 97) as i64).collect();
+        let square = AssignmentProblem::dense(n, n, cost.clone());
+        let mut sparse = AssignmentProblem::dense(n, n, cost);
+        sparse.cost[1] = FORBIDDEN;
+        for p in [square, sparse] {
+            assert_eq!(
+                solve_assignment_until(&p, &|| true).map(|a| a.cost),
+                Err(AssignmentError::Stopped),
+                "{:?}",
+                method(&p)
+            );
+            assert_eq!(
+                solve_assignment_until(&p, &|| false).map(|a| a.cost),
+                solve_assignment(&p).map(|a| a.cost)
+            );
+        }
+    }
 
     #[test]
     fn a_small_square_problem_by_hand() {

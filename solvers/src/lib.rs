@@ -29,7 +29,8 @@ pub mod problem;
 pub mod residual;
 
 pub use assignment::{
-    solve_assignment, Assignment, AssignmentError, AssignmentProblem, InvalidAssignment, FORBIDDEN,
+    solve_assignment, solve_assignment_until, Assignment, AssignmentError, AssignmentProblem,
+    InvalidAssignment, FORBIDDEN,
 };
 pub use cost_scaling::CostScaling;
 pub use incremental::{IncrementalError, IncrementalFlow, Reoptimized};

@@ -71,8 +71,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
     /// With several tenants in --tokens, the most of the live sessions, of the event streams,
-    /// of the queued jobs, of the waiting solves and of the job results downloading one
-    /// tenant may hold (a fraction in (0, 1]), so that one cannot keep the others out.
+    /// of the queued jobs, of the waiting solves, of the job results downloading and of the
+    /// decode budget one tenant may hold (a fraction in (0, 1]), so that one cannot keep the
+    /// others out.
     #[arg(long, default_value_t = 0.5, value_parser = share)]
     tenant_share: f64,
     /// Seconds after which an unused session is unloaded from memory (its next request
@@ -101,7 +102,8 @@ pub struct ServeArgs {
     max_connections: usize,
     /// Open connections at once from one client address (0: no bound); one more is answered
     /// 429 and closed. For a server clients reach directly: behind a proxy every client has
-    /// the proxy's address (bound them there).
+    /// the proxy's address (bound them there). An IPv6 address counts on its own, so a client
+    /// with a /64 of addresses is bound only by --max-connections.
     #[arg(long, default_value_t = 0)]
     max_connections_per_ip: usize,
     /// Seconds a client has to send a request's headers (also how long an idle keep-alive

@@ -199,15 +199,6 @@ pub(super) fn check_encoding(headers: &HeaderMap) -> Result<(), UserError> {
     }
 }
 
-/// A share of the decode budget (`AppState::decode_budget`) for a body of `bytes`, held
-/// while it is read and becomes a scenario or a request.
-pub(super) async fn decode_share(st: &AppState, bytes: usize) -> Result<Share, ApiError> {
-    st.decode_budget
-        .share(bytes)
-        .await
-        .map_err(|_| InternalError::ShuttingDown.into())
-}
-
 /// The body's length as its `Content-Length` declares it (hyper holds the body to it).
 pub(super) fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers
@@ -226,6 +217,7 @@ pub(super) fn declared_length(headers: &HeaderMap) -> Option<usize> {
 /// before any was decoded).
 pub(super) async fn read_body_held(
     st: &AppState,
+    tenant: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Bytes, Share), ApiError> {
@@ -234,7 +226,8 @@ pub(super) async fn read_body_held(
         bytes: st.config.body_limit,
         time: st.config.body_timeout,
     };
-    read_within(&st.decode_budget, limits, declared_length(headers), body).await
+    let declared = declared_length(headers);
+    read_within(&st.decode_budget, tenant, limits, declared, body).await
 }
 
 /// The most a body may hold, and the time it may take to arrive.
@@ -250,6 +243,7 @@ pub(super) struct BodyLimits {
 /// The time to arrive does not count the wait.
 async fn read_within(
     budget: &DecodeBudget,
+    tenant: &str,
     limits: BodyLimits,
     declared: Option<usize>,
     body: Body,
@@ -260,7 +254,7 @@ async fn read_within(
     }
     let closed = |_| ApiError::from(InternalError::ShuttingDown);
     let mut share = match declared {
-        Some(n) => budget.share(n).await.map_err(closed)?,
+        Some(n) => budget.share(tenant, n).await.map_err(closed)?,
         None => None,
     };
     let mut deadline = tokio::time::Instant::now() + limits.time;
@@ -282,7 +276,7 @@ async fn read_within(
         }
         if share.is_none() && total >= DecodeBudget::SMALL_BODY {
             let waited = tokio::time::Instant::now();
-            share = budget.share(limits.bytes).await.map_err(closed)?;
+            share = budget.share(tenant, limits.bytes).await.map_err(closed)?;
             deadline += waited.elapsed();
         }
         buf.extend_from_slice(&chunk);
@@ -348,15 +342,17 @@ pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, Interna
 /// Read a JSON request body (content type checked, size limited).
 pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
+    tenant: &str,
     req: Request,
 ) -> Result<T, ApiError> {
-    Ok(json_body_held(st, req).await?.0)
+    Ok(json_body_held(st, tenant, req).await?.0)
 }
 
 /// [`json_body`] with its share of the decode budget, for a handler that goes on decoding
 /// the value (a scenario validated, a job's scenarios) and keeps the share until it is done.
 pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
+    tenant: &str,
     req: Request,
 ) -> Result<(T, Share), ApiError> {
     let ctype = content_type(req.headers());
@@ -371,7 +367,7 @@ pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
         .into());
     }
     let (parts, body) = req.into_parts();
-    let (bytes, share) = read_body_held(st, &parts.headers, body).await?;
+    let (bytes, share) = read_body_held(st, tenant, &parts.headers, body).await?;
     Ok((parse_json(&bytes)?, share))
 }
 
@@ -718,8 +714,8 @@ mod tests {
         assert_eq!(e.message, e.details[0]["message"]);
     }
 
-    /// A body whose chunks count their reads: `chunks` of `size` bytes, `stall` leaving the
-    /// stream open after them.
+    /// A body whose chunks count their reads: `chunks` of `size` bytes, each 20 ms after the
+    /// last was asked for, `stall` leaving the stream open after them.
     fn counted_body(
         chunks: usize,
         size: usize,
@@ -738,6 +734,7 @@ mod tests {
                     return None;
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 Some((Ok::<_, std::io::Error>(Bytes::from(vec![7u8; size])), k + 1))
             }
         });
@@ -755,7 +752,8 @@ mod tests {
     /// review found 25 bodies of 60 MB read at once, 2.4 GB, before the first was decoded);
     /// sent in chunks, under a MiB and a chunk is read before it waits; a small body passes a
     /// budget in use; one declared past the limit is refused unread; the wait does not count
-    /// against the time a body may take, a body that stops coming does.
+    /// against the time a body may take (the chunks after it take 20 ms each, past a deadline
+    /// that counted the wait), a body that stops coming does.
     #[tokio::test]
     async fn large_bodies_wait_unread_for_the_decode_budget() {
         use std::sync::atomic::Ordering;
@@ -768,10 +766,11 @@ mod tests {
         };
         let wait = Duration::from_millis(400);
         for declared in [Some(2 * MIB), None] {
-            let held = budget.share(MIB).await.unwrap();
+            let held = budget.share("t", MIB).await.unwrap();
             let (body, read) = counted_body(8, MIB / 4, false);
             let b = budget.clone();
-            let reader = tokio::spawn(async move { read_within(&b, limits, declared, body).await });
+            let reader =
+                tokio::spawn(async move { read_within(&b, "t", limits, declared, body).await });
             tokio::time::sleep(wait).await;
             let before = read.load(Ordering::SeqCst);
             match declared {
@@ -781,7 +780,7 @@ mod tests {
             assert!(!reader.is_finished());
             // A small body is not held up meanwhile.
             let (small, _) = counted_body(2, 1000, false);
-            let (bytes, share) = read_within(&budget, limits, Some(2000), small)
+            let (bytes, share) = read_within(&budget, "t", limits, Some(2000), small)
                 .await
                 .unwrap();
             assert_eq!((bytes.len(), share.is_none()), (2000, true));
@@ -791,14 +790,18 @@ mod tests {
             assert_eq!(read.load(Ordering::SeqCst), 8);
         }
         let (body, read) = counted_body(1, 10, false);
-        let refused = read_within(&budget, limits, Some(9 * MIB), body).await;
+        let refused = read_within(&budget, "t", limits, Some(9 * MIB), body).await;
         assert_eq!(status(refused), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(read.load(Ordering::SeqCst), 0);
         let (body, _) = counted_body(40, MIB / 4, false);
-        let refused = read_within(&budget, limits, None, body).await;
+        let small_limit = BodyLimits {
+            bytes: 2 * MIB,
+            time: Duration::from_secs(10),
+        };
+        let refused = read_within(&budget, "t", small_limit, None, body).await;
         assert_eq!(status(refused), StatusCode::PAYLOAD_TOO_LARGE);
         let (body, _) = counted_body(1, 10, true);
-        let stalled = read_within(&budget, limits, None, body).await;
+        let stalled = read_within(&budget, "t", limits, None, body).await;
         assert_eq!(status(stalled), StatusCode::REQUEST_TIMEOUT);
     }
 }

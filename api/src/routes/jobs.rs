@@ -67,7 +67,7 @@ pub(super) async fn submit_job(
     req: Request,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(req.headers())?;
-    let (request, share): (JobRequest, _) = json_body_held(&st, req).await?;
+    let (request, share): (JobRequest, _) = json_body_held(&st, &tenant, req).await?;
     // Off the runtime: inline scenarios are validated, under each policy too, within the
     // body's share of the decode budget.
     let max_links = st.config.max_links;
@@ -160,17 +160,9 @@ impl Submitted {
 
 /// The refusal of a job that would take its tenant past its share of the queue.
 fn past_tenant_share(job: &Submitted, capacity: usize) -> ApiError {
-    UserError::new(
-        Code::QueueFull,
-        format!(
-            "tenant {} has {} jobs waiting, its share of this server's {capacity} \
-             (--tenant-share); retry when one has started",
-            job.tenant,
-            job.tenant_queued_max.unwrap_or_default()
-        ),
-    )
-    .retry_after(5)
-    .into()
+    let held = job.tenant_queued_max.unwrap_or_default() as usize;
+    let then = "retry when one has started";
+    crate::shares::past_share(&job.tenant, held, "jobs waiting", capacity, then, 5).into()
 }
 
 /// The answer to a submission whose idempotency key names a stored job: that job, as it is
@@ -438,15 +430,9 @@ pub(super) async fn job_result(
         .retry_after(1)
     })?;
     let mine = st.result_shares.try_take(&tenant).ok_or_else(|| {
-        UserError::new(
-            Code::QueueFull,
-            format!(
-                "tenant {tenant} has {} job results downloading, its share of this server's {}; retry later",
-                st.result_shares.max(),
-                st.config.max_result_streams
-            ),
-        )
-        .retry_after(1)
+        let (held, limit) = (st.result_shares.max(), st.config.max_result_streams);
+        let what = "job results downloading";
+        crate::shares::past_share(&tenant, held, what, limit, "retry later", 1)
     })?;
     let permit = (permit, mine);
     let status = job.status.to_string();

@@ -345,8 +345,8 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         Err(e) => return e.into_response(),
     };
     let hub = st.sessions.clone();
-    let sid = id.clone();
-    let addr = match blocking(move || hub.route(&sid, &tenant)).await {
+    let (sid, who) = (id.clone(), tenant.clone());
+    let addr = match blocking(move || hub.route(&sid, &who)).await {
         Ok(Ok(Owner::Here | Owner::Taken)) => {
             return next.run(Request::from_parts(parts, body)).await
         }
@@ -355,7 +355,7 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         Err(e) => return e.into_response(),
     };
     // Read within the decode budget as the owner reads it: held until the answer is back.
-    let (bytes, _share) = match extract::read_body_held(&st, &parts.headers, body).await {
+    let (bytes, share) = match extract::read_body_held(&st, &tenant, &parts.headers, body).await {
         Ok(read) => read,
         Err(e) => return e.into_response(),
     };
@@ -391,6 +391,10 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
             match taken.await {
                 Ok(Ok(true)) => {
                     tracing::warn!(session = %id, dead = %addr, "session taken over from a replica that is gone");
+                    // The handler takes the body's share again: held here too, its wait for
+                    // one would wait on this one (a review found it could hold every large
+                    // body of the replica so).
+                    drop(share);
                     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                         .await
                 }

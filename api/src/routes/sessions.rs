@@ -75,7 +75,7 @@ pub(super) async fn create_session(
     req: Request,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(req.headers())?;
-    let (body, share): (SessionRequest, _) = json_body_held(&st, req).await?;
+    let (body, share): (SessionRequest, _) = json_body_held(&st, &tenant, req).await?;
     let id = new_id();
     let hub = st.sessions.clone();
     let (sid, raw, k) = (id.clone(), body.scenario, key.clone());
@@ -184,7 +184,7 @@ pub(super) async fn session_events(
     req: Request,
 ) -> Result<Json<crate::sessions::ChangeSet>, ApiError> {
     check_id(&id, "session")?;
-    let body: EventsRequest = json_body(&st, req).await?;
+    let body: EventsRequest = json_body(&st, &tenant, req).await?;
     let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
         let details = issues
             .iter()

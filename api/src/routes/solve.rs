@@ -71,9 +71,8 @@ pub(super) struct FormParts {
 /// Read the multipart form of `POST /v1/solve`: table parts (Arrow IPC stream or file, Parquet,
 /// or CSV when the part's file name ends in `.csv` or its type is `text/csv`) `resources`,
 /// `needs`, optional `links`, a `policy` JSON part, an optional `name` text part and an
-/// optional `explain` part (`true` or `false`). Only the reading: the caller's body timeout
-/// covers this, not the decoding ([`scenario_from_parts`]), so a body that arrived in time is
-/// never answered 408 because its tables take long to read.
+/// optional `explain` part (`true` or `false`). Only the taking apart of a body already read
+/// (its time to arrive is the caller's), not the decoding ([`scenario_from_parts`]).
 pub(super) async fn read_form(
     mut form: Multipart,
     body_limit: usize,
@@ -297,7 +296,7 @@ pub(super) async fn solve(
     let (scenario, explain) = match ctype.as_str() {
         "application/json" => {
             let (parts, body) = req.into_parts();
-            let (bytes, share) = read_body_held(&st, &parts.headers, body).await?;
+            let (bytes, share) = read_body_held(&st, &tenant, &parts.headers, body).await?;
             // Off the async runtime: validating a large scenario takes a while.
             blocking(move || {
                 let _share = share;
@@ -311,22 +310,15 @@ pub(super) async fn solve(
             .await??
         }
         "multipart/form-data" => {
-            check_encoding(req.headers())?;
-            // The share first, as `read_body_held` takes it: the parts are read whole.
-            let declared = declared_length(req.headers());
-            if declared.is_some_and(|n| n > st.config.body_limit) {
-                return Err(too_large(st.config.body_limit).into());
-            }
-            let _share = decode_share(&st, declared.unwrap_or(st.config.body_limit)).await?;
+            // Read whole within the body's limits and its share, as a JSON body is; the form
+            // is then taken apart from memory.
+            let (head, body) = req.into_parts();
+            let (bytes, _share) = read_body_held(&st, &tenant, &head.headers, body).await?;
+            let req = Request::from_parts(head, axum::body::Body::from(bytes));
             let form = Multipart::from_request(req, &st)
                 .await
                 .map_err(|e| UserError::new(Code::BadMultipart, e.body_text()))?;
-            let parts = tokio::time::timeout(
-                st.config.body_timeout,
-                read_form(form, st.config.body_limit),
-            )
-            .await
-            .map_err(|_| body_timeout(st.config.body_timeout))??;
+            let parts = read_form(form, st.config.body_limit).await?;
             scenario_from_parts(parts).await?
         }
         other => {
@@ -365,17 +357,8 @@ pub(super) async fn solve(
             // With several tenants, one may hold only its share of the waiting places, and
             // the line is served in turns across tenants.
             let _mine = st.solve_waits.try_take(&tenant).ok_or_else(|| {
-                ApiError::from(
-                    UserError::new(
-                        Code::QueueFull,
-                        format!(
-                            "tenant {tenant} has {} solves waiting, its share of this server's {}; retry later",
-                            st.solve_waits.max(),
-                            st.config.max_waiting_solves
-                        ),
-                    )
-                    .retry_after(1),
-                )
+                let (held, limit) = (st.solve_waits.max(), st.config.max_waiting_solves);
+                crate::shares::past_share(&tenant, held, "solves waiting", limit, "retry later", 1)
             })?;
             let place = st.solve_turns.place(&tenant).await;
             let permit = st

@@ -44,16 +44,14 @@ pub(super) async fn session_stream(
         .retry_after(5)
     })?;
     let share = st.stream_shares.try_take(&tenant).ok_or_else(|| {
-        UserError::new(
-            Code::QueueFull,
-            format!(
-                "tenant {tenant} has {} event streams open, its share of this server's {} \
-                 (--tenant-share); close one or retry later",
-                st.stream_shares.max(),
-                st.config.max_event_streams
-            ),
+        crate::shares::past_share(
+            &tenant,
+            st.stream_shares.max(),
+            "event streams open",
+            st.config.max_event_streams,
+            "close one or retry later",
+            5,
         )
-        .retry_after(5)
     })?;
     let open = (permit, share, st.metrics.event_stream_opened());
     let last: i64 = match headers.get("last-event-id") {

@@ -360,7 +360,7 @@ impl SqliteJobs {
         let text = serde_json::to_string(row).map_err(json_error("run row"))?;
         let solve_ms = row.solve_ms.unwrap_or(0.0);
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         // Only while the job runs, in the same transaction (as on PostgreSQL): a run that
         // ends after a cancel is not stored, so a cancelled job's rows never change after
         // it shows as cancelled (its result is served).
@@ -437,7 +437,7 @@ impl JobStore for SqliteJobs {
     /// transaction under the connection's lock, so two submissions with one key store one job.
     fn insert_job(&self, job: &NewJob) -> Result<Inserted, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         if let Some(key) = job.key {
             if let Some(held) = keyed(&tx, KeyedIn::Jobs, job.tenant, key, job.spec)? {
                 return Ok(Inserted::Keyed(held));
@@ -482,7 +482,7 @@ impl JobStore for SqliteJobs {
     fn purge(&self, id: &str, tenant: &str) -> Result<Purged, StoreError> {
         {
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            let tx = write_transaction(&mut conn)?;
             let status: Option<JobStatus> = tx
                 .query_row(
                     "SELECT status FROM jobs WHERE id = ?1 AND tenant = ?2",
@@ -654,7 +654,7 @@ impl SessionLog for SqliteSessions {
         key: &str,
     ) -> Result<Option<Keyed>, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         if let Some(held) = keyed(&tx, KeyedIn::Sessions, tenant, key, scenario)? {
             return Ok(Some(held));
         }
@@ -761,12 +761,21 @@ impl SessionLog for SqliteSessions {
 
     fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_transaction(&mut conn)?;
         tx.execute("DELETE FROM session_log WHERE session = ?1", params![id])?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
         tx.commit()?;
         Ok(n > 0)
     }
+}
+
+/// A transaction that writes, begun as a writer (`BEGIN IMMEDIATE`): one begun as a reader
+/// (rusqlite's default, deferred) that reads first and then writes fails at once with
+/// `SQLITE_BUSY` when another connection wrote since its read began, and `busy_timeout` does
+/// not wait for that case. A review's keyed creates, beside another connection's writes, got
+/// 503 `store_unavailable` ("database is locked") 24 times in 3,282.
+fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 #[cfg(test)]
@@ -927,6 +936,55 @@ mod tests {
                 rusqlite::Error::FromSqlConversionFailure(..)
             ))
         ));
+    }
+
+    /// A keyed create (it reads the key, then writes) beside another connection's writes
+    /// waits for the lock instead of failing: begun as a reader, its write failed at once
+    /// with "database is locked" whenever the other had written since its read began (a
+    /// review's keyed creates got 503 so, 24 in 3,282).
+    #[test]
+    fn keyed_creates_wait_for_another_connections_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, theirs) = (
+            SqliteSessions::open(dir.path()).unwrap(),
+            SqliteSessions::open(dir.path()).unwrap(),
+        );
+        theirs.create("busy", "t", "{}").unwrap();
+        use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+        let (done, written) = (AtomicBool::new(false), AtomicI64::new(0));
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    let entry = LogEntry {
+                        seq: written.load(Ordering::SeqCst) + 1,
+                        applied: "[]".into(),
+                        event_ids: "[]".into(),
+                        changes: "{}".into(),
+                    };
+                    theirs.append("busy", &entry).unwrap();
+                    written.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            // At least 400 creates, and on until the other has written 50 times between them.
+            let mut failed = Vec::new();
+            let mut k = 0;
+            while k < 400 || (written.load(Ordering::SeqCst) < 50 && k < 20_000) {
+                let key = format!("key-{k}");
+                match ours.create_keyed(&format!("s{k}"), "t", "{}", &key) {
+                    Ok(None) => {}
+                    other => failed.push(format!("create {k}: {other:?}")),
+                }
+                k += 1;
+            }
+            // The writer stops before any assertion, so a failure cannot hang the scope.
+            done.store(true, Ordering::SeqCst);
+            writer.join().unwrap();
+            assert!(
+                written.load(Ordering::SeqCst) >= 50,
+                "the other wrote meanwhile"
+            );
+            assert_eq!(failed, Vec::<String>::new());
+        });
     }
 
     /// A log row is written only while its session exists.
