@@ -130,6 +130,19 @@ struct PerPeer {
     open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
 }
 
+/// The address a peer is counted under: an IPv4 client on an IPv6 socket as on an IPv4 one,
+/// and an IPv6 one by its /64, the block a single site or host is given (a client holding a
+/// /64 would otherwise have 2^64 addresses to spread its connections over).
+fn client_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// A connection counted against its peer's address; given back when dropped.
 struct PeerHeld {
     peers: Option<Arc<PerPeer>>,
@@ -146,8 +159,7 @@ impl PerPeer {
 
     /// One more connection from `ip`, or how many it holds already when that is the most.
     fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Result<PeerHeld, usize> {
-        // An IPv4 client on an IPv6 socket is the same client as on an IPv4 one.
-        let ip = ip.to_canonical();
+        let ip = client_of(ip);
         if self.max == 0 {
             return Ok(PeerHeld { peers: None, ip });
         }
@@ -303,6 +315,26 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An address holds at most its bound, given back on drop; IPv4 is one client however
+    /// it arrives, and an IPv6 /64 is one client; another /64 is another.
+    #[test]
+    fn peers_are_counted_by_client() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let peers = Arc::new(PerPeer::new(2));
+        let a = peers.take(ip("192.0.2.7")).unwrap();
+        let _b = peers.take(ip("::ffff:192.0.2.7")).unwrap();
+        assert_eq!(peers.take(ip("192.0.2.7")).err(), Some(2));
+        drop(a);
+        assert!(peers.take(ip("192.0.2.7")).is_ok());
+        let _c = peers.take(ip("2001:db8:1:2::1")).unwrap();
+        let _d = peers.take(ip("2001:db8:1:2:ffff::9")).unwrap();
+        assert_eq!(peers.take(ip("2001:db8:1:2::77")).err(), Some(2));
+        assert!(peers.take(ip("2001:db8:1:3::1")).is_ok());
+        let unbounded = Arc::new(PerPeer::new(0));
+        let held: Vec<_> = (0..5).map(|_| unbounded.take(ip("192.0.2.7"))).collect();
+        assert!(held.iter().all(Result::is_ok));
+    }
 
     /// A writer whose reader stops reading fails after the limit; while the reader reads,
     /// writes go on however long they take in all.

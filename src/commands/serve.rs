@@ -102,8 +102,7 @@ pub struct ServeArgs {
     max_connections: usize,
     /// Open connections at once from one client address (0: no bound); one more is answered
     /// 429 and closed. For a server clients reach directly: behind a proxy every client has
-    /// the proxy's address (bound them there). An IPv6 address counts on its own, so a client
-    /// with a /64 of addresses is bound only by --max-connections.
+    /// the proxy's address (bound them there). IPv6 clients are counted by their /64.
     #[arg(long, default_value_t = 0)]
     max_connections_per_ip: usize,
     /// Seconds a client has to send a request's headers (also how long an idle keep-alive
