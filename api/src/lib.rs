@@ -248,7 +248,7 @@ pub struct DecodeBudget {
     units: Arc<Semaphore>,
     /// The most units one tenant holds (the whole budget with one tenant).
     per_tenant: usize,
-    tenants: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    tenants: shares::TenantSemaphores,
 }
 
 /// A body's share of the [`DecodeBudget`] (`None` for a small body): its tenant's units and
@@ -279,10 +279,11 @@ impl DecodeBudget {
     /// A budget of `mib` of which one tenant holds `per_tenant` at most.
     pub fn with_tenant_share(mib: usize, per_tenant: usize) -> DecodeBudget {
         let mib = mib.clamp(1, Semaphore::MAX_PERMITS);
+        let per_tenant = per_tenant.clamp(1, mib);
         DecodeBudget {
             units: Arc::new(Semaphore::new(mib)),
-            per_tenant: per_tenant.clamp(1, mib),
-            tenants: Default::default(),
+            per_tenant,
+            tenants: shares::TenantSemaphores::new(per_tenant),
         }
     }
 
@@ -300,14 +301,7 @@ impl DecodeBudget {
         }
         let units = bytes.div_ceil(Self::SMALL_BODY).min(self.per_tenant);
         let units = u32::try_from(units).unwrap_or(u32::MAX);
-        let mine = {
-            let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-            tenants
-                .entry(tenant.to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant)))
-                .clone()
-        };
-        let mine = mine.acquire_many_owned(units).await?;
+        let mine = self.tenants.of(tenant).acquire_many_owned(units).await?;
         let all = self.units.clone().acquire_many_owned(units).await?;
         Ok(Some(ShareHeld { _tenant: mine, all }))
     }

@@ -92,26 +92,51 @@ impl Drop for ShareHeld {
 /// it, at the back. The line is served in turns across the tenants waiting, so one tenant's
 /// many waiters do not keep another's one behind all of them (a review's tenant waited over
 /// 40 s for a small solve behind 63 large ones of another).
-#[derive(Default)]
 pub struct TenantTurns {
-    places: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    places: TenantSemaphores,
+}
+
+impl Default for TenantTurns {
+    fn default() -> Self {
+        TenantTurns {
+            places: TenantSemaphores::new(1),
+        }
+    }
 }
 
 impl TenantTurns {
-    /// `tenant`'s place in the line, once its waiter before has left it. Tenants are the
-    /// tokens file's, so the map stays as small as that.
+    /// `tenant`'s place in the line, once its waiter before has left it.
     pub async fn place(&self, tenant: &str) -> tokio::sync::OwnedSemaphorePermit {
-        let place = {
-            let mut places = self.places.lock().unwrap_or_else(|p| p.into_inner());
-            places
-                .entry(tenant.to_string())
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
-                .clone()
-        };
-        place
+        self.places
+            .of(tenant)
             .acquire_owned()
             .await
             .expect("a place is never closed")
+    }
+}
+
+/// A semaphore of `permits` per tenant, made at its first use. Tenants are the tokens
+/// file's, so the map stays as small as that.
+pub struct TenantSemaphores {
+    permits: usize,
+    by_tenant: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl TenantSemaphores {
+    pub fn new(permits: usize) -> TenantSemaphores {
+        TenantSemaphores {
+            permits,
+            by_tenant: Mutex::default(),
+        }
+    }
+
+    /// `tenant`'s semaphore.
+    pub fn of(&self, tenant: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut by_tenant = self.by_tenant.lock().unwrap_or_else(|p| p.into_inner());
+        by_tenant
+            .entry(tenant.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.permits)))
+            .clone()
     }
 }
 
