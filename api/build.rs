@@ -39,9 +39,10 @@ fn main() {
         let abs = f.canonicalize().expect("walked files exist");
         writeln!(
             out,
-            "    Asset {{ path: {:?}, media_type: {:?}, bytes: include_bytes!({:?}) }},",
+            "    Asset {{ path: {:?}, media_type: {:?}, etag: {:?}, bytes: include_bytes!({:?}) }},",
             format!("/{}", url.join("/")),
             media_type(f),
+            etag(&std::fs::read(f).expect("walked files are readable")),
             abs.display().to_string(),
         )
         .expect("writing to a String");
@@ -67,6 +68,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// A weak entity tag of a file's bytes (FNV-1a, 64 bits): weak, since the gzipped and the
+/// plain answer share it. It only has to change when the file does, not resist forgery.
+fn etag(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("W/\"{hash:016x}\"")
 }
 
 /// The media types a Vite build emits; anything else is served as bytes.

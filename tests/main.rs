@@ -6,6 +6,7 @@ mod api_robustness;
 mod arrow_input;
 mod bad_input;
 mod cli;
+mod compression;
 mod console;
 mod duals;
 mod explain;

@@ -2,7 +2,7 @@
 //! `build.rs`, served at `/` with a strict Content-Security-Policy. Nothing the console needs
 //! comes from anywhere else: no CDN, no web fonts, no map tiles.
 
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// One embedded file of the built console.
@@ -10,6 +10,8 @@ pub struct Asset {
     /// URL path, `/index.html`, `/assets/index-3f2a.js`, ...
     pub path: &'static str,
     pub media_type: &'static str,
+    /// A weak entity tag of the bytes, `W/"..."`, for `If-None-Match`.
+    pub etag: &'static str,
     pub bytes: &'static [u8],
 }
 
@@ -42,20 +44,55 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)
 }
 
+/// Whether `If-None-Match` in `headers` names `etag` (or is `*`), by the weak comparison
+/// RFC 9110 asks of it: `W/` aside, the tags' quoted parts equal.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let ours = opaque(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
+}
+
 /// The console's answer to `GET`/`HEAD` of `uri`, or `None` when no console file has that path.
-pub fn serve(method: &Method, uri: &Uri) -> Option<Response> {
+/// A file the client holds already (`If-None-Match` names its tag) is answered 304 without a
+/// body: the page is checked on every load, and a phone on a slow link then reloads nothing.
+pub fn serve(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
     let path = uri.path();
-    let (media_type, bytes, immutable) = match asset(path) {
-        Some(a) => (a.media_type, a.bytes, a.path.starts_with("/assets/")),
-        None if path == "/" => ("text/html; charset=utf-8", NOT_BUILT.as_bytes(), false),
+    let (media_type, bytes, etag, immutable) = match asset(path) {
+        Some(a) => (
+            a.media_type,
+            a.bytes,
+            Some(a.etag),
+            a.path.starts_with("/assets/"),
+        ),
+        None if path == "/" => (
+            "text/html; charset=utf-8",
+            NOT_BUILT.as_bytes(),
+            None,
+            false,
+        ),
         None => return None,
     };
-    let mut resp = (StatusCode::OK, bytes).into_response();
+    let mut resp = match etag {
+        Some(tag) if not_modified(headers, tag) => StatusCode::NOT_MODIFIED.into_response(),
+        _ => {
+            let mut resp = (StatusCode::OK, bytes).into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+            resp
+        }
+    };
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    if let Some(tag) = etag {
+        h.insert(header::ETAG, HeaderValue::from_static(tag));
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),

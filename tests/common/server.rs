@@ -257,10 +257,13 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
         Err(e) => panic!("{method} {url}: {e}"),
     };
     let status = resp.status();
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .filter_map(|k| resp.header(&k).map(|v| (k.clone(), v.to_string())))
+    // Every line of a header sent more than once (`Vary`), in order.
+    let mut names = resp.headers_names();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|k| seen.insert(k.to_ascii_lowercase()));
+    let headers = names
+        .iter()
+        .flat_map(|k| resp.all(k).into_iter().map(|v| (k.clone(), v.to_string())))
         .collect();
     let mut body = Vec::new();
     resp.into_reader()

@@ -36,6 +36,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use utoipa::{OpenApi, ToSchema};
 
 type St = State<Arc<AppState>>;
@@ -88,7 +90,50 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), same_site))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn(head_limits))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .compress_when(SizeAbove::new(COMPRESS_FROM).and(compressible)),
+        )
         .with_state(state)
+}
+
+/// The smallest answer gzipped: below it the gzip frame and the CPU outweigh the bytes saved.
+const COMPRESS_FROM: u16 = 1024;
+
+/// Which answers are gzipped for a client that accepts it (`Accept-Encoding`): text (JSON,
+/// CSV, the console's page, scripts and styles, SVG, the metrics page). Plans, reports and
+/// job results in JSON shrink several times over, which a coordinator's phone on a slow link
+/// feels. Not the event stream (gzip holds bytes back until a block fills, so an event would
+/// wait for the next ones), not Arrow or Parquet (binary; Parquet is compressed already).
+fn compressible(
+    status: axum::http::StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    if status == axum::http::StatusCode::NOT_MODIFIED {
+        return false;
+    }
+    let Some(media_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    [
+        "application/json",
+        "text/csv",
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "image/svg+xml",
+        "application/manifest+json",
+        "text/plain",
+    ]
+    .iter()
+    .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// Longest request target served; longer ones answer 414.
@@ -442,8 +487,12 @@ async fn track(State(st): St, req: Request, next: Next) -> Response {
 }
 
 /// The web console's files (`GET /` and its assets), else the JSON 404 of the API.
-async fn console_or_not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    crate::console::serve(&method, &uri)
+async fn console_or_not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    crate::console::serve(&method, &uri, &headers)
         .unwrap_or_else(|| UserError::new(Code::NotFound, "no such route").into_response())
 }
 
