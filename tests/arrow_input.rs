@@ -427,7 +427,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
             ("needs", ARROW_FILE, &ipc(&needs, true)),
         ],
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["summary"]["status"], "optimal");
 
     let r = solve_multipart(
@@ -437,7 +437,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
             ("needs", ARROW_FILE, &ipc(&needs, false)),
         ],
     );
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(422);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
         msg.contains("\"resources\"") && msg.contains("column cap_crew: unsupported type Date"),
@@ -458,7 +458,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
             ("needs", ARROW_FILE, &ipc(&needs, false)),
         ],
     );
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(422);
     assert_eq!(
         r.json()["error"]["details"],
         serde_json::json!([
