@@ -3,7 +3,9 @@
 //! space. Each is a 4xx naming what is wrong (or a refusal to start), never a 500 or a guess.
 
 use crate::common::pg::PgServer;
-use crate::common::server::{call, get, post_json, refused_start, solve_multipart, Resp, Server};
+use crate::common::server::{
+    call, call_with_header, get, get_as, post_json, refused_start, solve_multipart, Resp, Server,
+};
 use crate::common::session::{events, read_sse, stream_after, two_teams_session};
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
@@ -175,7 +177,7 @@ fn a_multipart_part_given_twice_is_refused() {
             ("needs", "text/csv", needs),
         ],
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     for (twice, parts) in [
         (
             "needs",
@@ -248,7 +250,7 @@ fn a_multipart_explain_part_is_quoted_when_refused() {
         )
     );
     let r = solve_multipart(&s, &parts(b" true\n"));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert!(r.json()["why"].is_array(), "{}", r.json());
 }
 
@@ -259,11 +261,11 @@ fn a_last_event_id_ahead_of_the_session_is_refused() {
     let s = Server::in_temp_dir(&[]);
     let id = two_teams_session(&s, None);
     let stream = |last: &str| {
-        call(
+        call_with_header(
+            &s,
             "GET",
-            &s.url(&format!("/v1/sessions/{id}/stream")),
-            &[("Last-Event-ID", last)],
-            None,
+            &format!("/v1/sessions/{id}/stream"),
+            ("Last-Event-ID", last),
         )
     };
     let ahead = |last: i64, current: i64| {
@@ -284,7 +286,7 @@ fn a_last_event_id_ahead_of_the_session_is_refused() {
             json!([{"type": "need_added", "need": {"id": need, "kind": "medical",
                 "lat": 45.0, "lon": 7.0, "demand": {"team_h": 1}}}]),
         );
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(200);
         assert_eq!(r.json()["seq"], i + 1);
     }
     assert_eq!(error(&stream("3")), ahead(3, 2));
@@ -457,7 +459,7 @@ fn a_jobs_policy_is_held_to_the_bounds_of_the_rows() {
                 "policies": ["coverage"]}),
         None,
     );
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(202);
     let id = r.json()["id"].as_str().unwrap().to_string();
     crate::http::wait_job(&s, &id, None, 120, crate::http::done);
     let rows = crate::http::rows_of(&s, &id);
@@ -580,7 +582,7 @@ fn a_body_larger_than_the_decode_budget_is_served() {
         &[("Content-Type", "application/json")],
         Some(large.as_bytes()),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["summary"]["status"], "optimal");
     let r = post_json(&s, "/v1/solve", &scenario, None);
     assert_eq!(r.status, 200);
@@ -617,7 +619,7 @@ fn a_key_given_twice_in_a_scenario_is_named_by_table_row_and_field() {
             ),
         ],
     );
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(422);
     let d = &r.json()["error"]["details"][0];
     assert_eq!(
         (&d["table"], &d["field"]),
@@ -837,7 +839,7 @@ fn small_files_that_ask_for_gigabytes_are_refused() {
     let mut daily = timed(32);
     daily["policy"]["slot_h"] = json!(24);
     let r = post_json(&s, "/v1/solve", &daily, None);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["summary"]["needs_served"], 32);
 }
 
@@ -870,7 +872,7 @@ fn a_csv_part_without_its_name_or_type_is_told_so() {
             ("needs", "text/csv", needs),
         ],
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
 }
 
 /// `/healthz` answers 503 while the data directory takes no writes, and 200 again once it
@@ -886,7 +888,7 @@ fn healthz_says_when_the_data_directory_takes_no_writes() {
     // A probe's answer stands for a second.
     std::thread::sleep(Duration::from_millis(1100));
     let r = get(&s, "/healthz", None);
-    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(503);
     assert_eq!(r.json()["store_ok"], false);
     assert_eq!(r.header("retry-after"), Some("5"));
     std::fs::remove_dir(&probe).unwrap();
@@ -930,13 +932,11 @@ fn a_damaged_or_missing_result_file_is_rebuilt_from_the_runs() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     crate::http::wait_job(&s, &id, None, 120, crate::http::done);
     let parquet = || {
-        let r = call(
-            "GET",
-            &s.url(&format!("/v1/jobs/{id}/result")),
-            &[("Accept", "application/vnd.apache.parquet")],
-            None,
+        let r = get_as(
+            &s,
+            &format!("/v1/jobs/{id}/result"),
+            "application/vnd.apache.parquet",
         );
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let batches = commonsnet_datasets::read_batches_from_bytes(&r.body).unwrap();
         batches.iter().map(|b| b.num_rows()).sum::<usize>()
     };
@@ -1009,12 +1009,7 @@ fn the_servers_link_bound_refuses_what_would_pass_it() {
         &json!({"scenario": all_linked(10, 9)}),
         None,
     );
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
+    created.assert_status(201);
     let id = created.json()["id"].as_str().unwrap().to_string();
     let add = |need: &str| {
         events(
@@ -1101,7 +1096,7 @@ fn a_session_rebuilt_under_a_smaller_link_bound_keeps_its_state() {
         json!([{"type": "need_withdrawn", "id": "n0"},
                {"type": "dispatched", "need": m["need"], "resource": m["resource"]}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     let after = get(&s, &format!("/v1/sessions/{id}/state"), None).json();
     assert_eq!(after["needs"].as_array().unwrap().len(), 9);
     assert_eq!(after["seq"], 2);

@@ -2,6 +2,7 @@
 //! tables are reported with table, row and column.
 
 use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
+use crate::common::{scenario_dir_error, write_files};
 use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use commonsnet_datasets::{read_scenario_dir, write_scenario_tables, TableFormat};
 use commonsnet_engine::tables::scenario_to_tables;
@@ -183,39 +184,32 @@ fn csv_parquet_arrow_round_trip_keeps_a_scenario_identical() {
 #[test]
 fn csv_cells_that_do_not_parse_name_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("resources.csv"),
-        "id,kind,cap_beds,skills\nr1,shelter,40,wheelchair;pets\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("needs.csv"),
-        "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,four,true\n",
-    )
-    .unwrap();
-    let e = commonsnet_datasets::read_scenario_dir(dir.path())
-        .unwrap_err()
-        .to_string();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "resources.csv",
+                "id,kind,cap_beds,skills\nr1,shelter,40,wheelchair;pets\n",
+            ),
+            (
+                "needs.csv",
+                "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,four,true\n",
+            ),
+        ],
+    );
+    let e = scenario_dir_error(dir.path());
     assert!(
         e.contains("needs[1].dem_beds: \"four\" is not a finite number (line 3) in needs.csv"),
         "{e}"
     );
-    std::fs::write(
-        dir.path().join("needs.csv"),
-        "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,2,true\n",
-    )
-    .unwrap();
-    let s = commonsnet_datasets::read_scenario_dir(dir.path()).unwrap();
+    let needs = "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,2,true\n";
+    write_files(dir.path(), &[("needs.csv", needs)]);
+    let s = read_scenario_dir(dir.path()).unwrap();
     assert_eq!(s.resources()[0].skills.len(), 2);
     assert!(s.needs()[1].indivisible);
-    let e = std::fs::write(
-        dir.path().join("needs.csv"),
-        "id,kind,dem_beds,colour\nn1,shelter,4,red\n",
-    );
-    e.unwrap();
-    let e = commonsnet_datasets::read_scenario_dir(dir.path())
-        .unwrap_err()
-        .to_string();
+    let needs = "id,kind,dem_beds,colour\nn1,shelter,4,red\n";
+    write_files(dir.path(), &[("needs.csv", needs)]);
+    let e = scenario_dir_error(dir.path());
     assert!(e.contains("colour"), "unknown columns are rejected: {e}");
 }
 
@@ -427,7 +421,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
             ("needs", ARROW_FILE, &ipc(&needs, true)),
         ],
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["summary"]["status"], "optimal");
 
     let r = solve_multipart(
@@ -437,7 +431,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
             ("needs", ARROW_FILE, &ipc(&needs, false)),
         ],
     );
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(422);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
         msg.contains("\"resources\"") && msg.contains("column cap_crew: unsupported type Date"),
@@ -458,7 +452,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
             ("needs", ARROW_FILE, &ipc(&needs, false)),
         ],
     );
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(422);
     assert_eq!(
         r.json()["error"]["details"],
         serde_json::json!([
@@ -479,19 +473,17 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
 fn a_tables_bad_cells_do_not_hide_its_other_problems() {
     use commonsnet_datasets::read_scenario_dir;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("resources.csv"),
-        "id,kind,cap_beds\nr1,shelter,4\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("needs.csv"),
-        "id,kind,dem_beds,indivisible,priority,min_fill\n\
-         n1,shelter,1,maybe,1,0\n\
-         n2,shelter,1,false,0,0\n\
-         n3,shelter,x,false,1,1.5\n",
-    )
-    .unwrap();
+    let needs = "id,kind,dem_beds,indivisible,priority,min_fill\n\
+                 n1,shelter,1,maybe,1,0\n\
+                 n2,shelter,1,false,0,0\n\
+                 n3,shelter,x,false,1,1.5\n";
+    write_files(
+        dir.path(),
+        &[
+            ("resources.csv", "id,kind,cap_beds\nr1,shelter,4\n"),
+            ("needs.csv", needs),
+        ],
+    );
     let e = read_scenario_dir(dir.path()).unwrap_err();
     let commonsnet_datasets::DatasetError::Invalid(e) = e else {
         panic!("{e}");
@@ -562,25 +554,23 @@ fn names_are_read_as_written_and_refused_alike_in_every_format() {
     // A dimension with a trailing space in a CSV header, and a stray quote.
     let dir = tmp.path().join("header");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("resources.csv"),
-        "id,kind,cap_beds \nr1,shelter,10\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("needs.csv"), "id,kind,dem_beds\nn1,shelter,4\n").unwrap();
-    let e = read_scenario_dir(&dir).unwrap_err().to_string();
+    write_files(
+        &dir,
+        &[
+            ("resources.csv", "id,kind,cap_beds \nr1,shelter,10\n"),
+            ("needs.csv", "id,kind,dem_beds\nn1,shelter,4\n"),
+        ],
+    );
+    let e = scenario_dir_error(&dir);
     assert!(
         e.contains(
             "resources[0].cap_beds : a dimension name \"beds \" begins or ends with white space"
         ),
         "{e}"
     );
-    std::fs::write(
-        dir.join("resources.csv"),
-        "id,kind,cap_beds\nr1,\"shelter,10\nr2,shelter,5\nr3,shelter\",7\nr4,shelter,1\n",
-    )
-    .unwrap();
-    let e = read_scenario_dir(&dir).unwrap_err().to_string();
+    let quoted = "id,kind,cap_beds\nr1,\"shelter,10\nr2,shelter,5\nr3,shelter\",7\nr4,shelter,1\n";
+    write_files(&dir, &[("resources.csv", quoted)]);
+    let e = scenario_dir_error(&dir);
     assert!(
         e.contains("resources[0].kind: \"shelter,10\\nr2,shelter,5\\nr3,shelter\" holds a control character"),
         "{e}"

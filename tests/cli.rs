@@ -1,6 +1,8 @@
 //! The `commonsnet` binary: output shape, exit codes, files written.
 
-use crate::common::process::{commonsnet, output_into_closed_pipe, output_ok, refused_in_one_line};
+use crate::common::process::{
+    commonsnet, output_into_closed_pipe, output_ok, refused_in_one_line, run_ok, solve_ok,
+};
 use crate::common::temp_file;
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -122,24 +124,6 @@ fn multi_instance_gap_prints_one_line_per_instance() {
         .collect();
     // OR-Library's published maximisation optima of c515-1 .. c515-5.
     assert_eq!(objs, vec![336.0, 327.0, 339.0, 341.0, 326.0]);
-}
-
-/// `commonsnet solve ARGS`, which must succeed; its standard output.
-#[track_caller]
-fn solve_ok(args: &[&dyn AsRef<OsStr>]) -> String {
-    run_ok("solve", args)
-}
-
-/// `commonsnet COMMAND ARGS`, which must succeed: its standard output.
-#[track_caller]
-fn run_ok(command: &str, args: &[&dyn AsRef<OsStr>]) -> String {
-    let out = output_ok(
-        command,
-        commonsnet()
-            .arg(command)
-            .args(args.iter().map(|a| a.as_ref())),
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// `commonsnet solve ARGS`, which must print one JSON line.

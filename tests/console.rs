@@ -87,7 +87,7 @@ fn sessions_are_listed_per_tenant_with_their_state() {
         ]}),
         alice,
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
 
     let list = get(&s, "/v1/sessions", alice).json();
     let listed = &list["sessions"];
@@ -206,7 +206,7 @@ fn csv_and_parquet_parts_solve_like_json_and_parquet_comes_back() {
                 ("name", "text/plain", b"flood-north"),
             ],
         );
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(200);
         let via_tables = r.json();
         for k in ["status", "objective", "needs_served", "input_digest"] {
             assert_eq!(

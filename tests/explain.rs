@@ -2,13 +2,13 @@
 //! policies: one row per need not served in full, and each reason's evidence holds when
 //! checked against the scenario and the plan from the outside.
 
-use crate::common::process::{commonsnet, output_ok};
+use crate::common::process::solve_ok;
 use crate::common::*;
 use crate::oracle::naive_links;
 use commonsnet_engine::explain::{Reason, Why};
 use commonsnet_engine::graph::{check_link, Excluded};
 use commonsnet_engine::model::Scenario;
-use commonsnet_engine::solve::solve;
+use commonsnet_engine::solve::{solve, Infeasibility};
 use commonsnet_engine::{scenario_from_value, Report, Status};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -346,17 +346,15 @@ fn cli_prints_why_and_writes_the_why_table() {
         .to_string(),
     );
     let out_dir = dir.path().join("out");
-    let out = output_ok(
-        "commonsnet solve --explain",
-        commonsnet()
-            .arg("solve")
-            .arg(&f)
-            .arg("--explain")
-            .arg("--out")
-            .arg(&out_dir)
-            .args(["--out-format", "csv"]),
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = solve_ok(&[
+        &f,
+        &"--explain",
+        &"--out",
+        &out_dir,
+        &"--out-format",
+        &"csv",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
     let why = v["why"].as_array().unwrap();
     let reasons: Vec<(&str, &str)> = why
         .iter()
@@ -552,21 +550,24 @@ fn a_greedy_plan_below_a_min_share_is_infeasible() {
     assert_eq!(r.summary.status, Status::Feasible);
 }
 
+/// The infeasibility the solve of the scenario `v` reports; the solve must answer infeasible.
+fn infeasibility_of(v: &Value) -> Infeasibility {
+    let r = commonsnet_engine::solve_report(&scenario_from_value(v).unwrap());
+    assert_eq!(r.summary.status, Status::Infeasible);
+    r.summary.infeasibility.unwrap()
+}
+
 /// No link anywhere and a positive min_share: one group's min_share is a conflict of one (the
 /// conflict was empty).
 #[test]
 fn a_min_share_without_any_link_is_a_conflict_of_one() {
-    let s = scenario_from_value(&json!({
+    let inf = infeasibility_of(&json!({
         "resources": [{"id": "r", "kind": "k", "capacity": {"u": 0}}],
         "needs": [
             {"id": "a", "community": "x", "kind": "k", "demand": {"u": 1}},
             {"id": "b", "community": "y", "kind": "k", "demand": {"u": 1}}],
         "policy": {"fairness": {"min_share": 0.5}}
-    }))
-    .unwrap();
-    let r = commonsnet_engine::solve_report(&s);
-    assert_eq!(r.summary.status, Status::Infeasible);
-    let inf = r.summary.infeasibility.unwrap();
+    }));
     assert_eq!(inf.groups, ["x", "y"]);
     assert_eq!(
         serde_json::to_value(&inf.conflict).unwrap(),
@@ -578,18 +579,14 @@ fn a_min_share_without_any_link_is_a_conflict_of_one() {
 /// one, and the part's conflict does not repeat it (it was listed again as a further part's).
 #[test]
 fn a_coupled_scenario_never_lists_a_conflict_twice() {
-    let s = scenario_from_value(&json!({
+    let inf = infeasibility_of(&json!({
         "resources": [{"id": "r", "kind": "k", "community": "x", "capacity": {"u": 1}}],
         "needs": [
             {"id": "u", "kind": "boat", "community": "x", "demand": {"u": 1}, "min_fill": 1},
             {"id": "a", "kind": "k", "community": "x", "demand": {"u": 1}, "min_fill": 1},
             {"id": "b", "kind": "k", "community": "y", "demand": {"u": 1}, "min_fill": 1}],
         "policy": {"fairness": "maxmin"}
-    }))
-    .unwrap();
-    let r = commonsnet_engine::solve_report(&s);
-    assert_eq!(r.summary.status, Status::Infeasible);
-    let inf = r.summary.infeasibility.unwrap();
+    }));
     let all: Vec<String> = inf.conflicts().map(|c| format!("{c:?}")).collect();
     let mut unique = all.clone();
     unique.sort();
@@ -601,18 +598,15 @@ fn a_coupled_scenario_never_lists_a_conflict_twice() {
 /// Two groups that cannot both get half of one bed: both min_shares and the bed conflict.
 #[test]
 fn a_min_share_conflict_names_the_groups_and_the_capacity() {
-    let s = scenario_from_value(&json!({
+    let inf = infeasibility_of(&json!({
         "resources": [{"id": "hall", "kind": "bed", "capacity": {"beds": 1}}],
         "needs": [
             {"id": "a", "community": "x", "kind": "bed", "demand": {"beds": 1}},
             {"id": "b", "community": "y", "kind": "bed", "demand": {"beds": 1}},
             {"id": "c", "community": "z", "kind": "bed", "demand": {"beds": 1}, "min_fill": 0}],
         "policy": {"fairness": {"min_share": 0.4}}
-    }))
-    .unwrap();
-    let r = commonsnet_engine::solve_report(&s);
-    assert_eq!(r.summary.status, Status::Infeasible);
-    let conflict = serde_json::to_value(&r.summary.infeasibility.unwrap().conflict).unwrap();
+    }));
+    let conflict = serde_json::to_value(&inf.conflict).unwrap();
     // Any two of the three groups can have 0.4 each (0.8 of the bed); all three cannot.
     assert_eq!(
         conflict,

@@ -2,7 +2,7 @@
 //! published optima in both senses. SPEC section 3 says how GAP maps onto the model. Also GAP
 //! files through `commonsnet solve`: the layouts told apart, `--out` per instance.
 
-use crate::common::process::{commonsnet, output_ok, refused_in_one_line};
+use crate::common::process::{commonsnet, refused_in_one_line, solve_ok};
 use commonsnet_datasets::orlib::{parse_gap, Sense};
 use commonsnet_engine::{scenario_from_json_str, solve_report, Status};
 use serde_json::Value;
@@ -51,10 +51,8 @@ fn solve_instance(file: &str, sense: Sense) -> f64 {
     }
 }
 
-#[test]
-fn cattrysse1994_tier_a_both_senses_reach_published_optima() {
-    let cases = expected("cattrysse1994/");
-    assert_eq!(cases.len(), 120, "60 instances x 2 senses");
+/// Solves each of `cases` (from [`expected`]): each must reach its published optimum.
+fn assert_published_optima(cases: Vec<(String, Sense, f64)>) {
     for (file, sense, want) in cases {
         let got = solve_instance(&file, sense);
         assert!(
@@ -62,6 +60,13 @@ fn cattrysse1994_tier_a_both_senses_reach_published_optima() {
             "{file} {sense:?}: got {got}, published {want}"
         );
     }
+}
+
+#[test]
+fn cattrysse1994_tier_a_both_senses_reach_published_optima() {
+    let cases = expected("cattrysse1994/");
+    assert_eq!(cases.len(), 120, "60 instances x 2 senses");
+    assert_published_optima(cases);
 }
 
 #[test]
@@ -96,13 +101,7 @@ fn chu1997_types_a_b_c_reach_published_optima() {
         .filter(|(f, _, _)| !f.starts_with("chu1997/d"))
         .collect();
     assert_eq!(cases.len(), 18);
-    for (file, sense, want) in cases {
-        let got = solve_instance(&file, sense);
-        assert!(
-            (got - want).abs() < 1e-6,
-            "{file}: got {got}, published {want}"
-        );
-    }
+    assert_published_optima(cases);
 }
 
 /// The reviewer's `gmulti.gap`: two instances (4 x 1 and 1 x 1, optima 5 and 3) whose numbers
@@ -130,14 +129,8 @@ fn a_gap_file_that_reads_both_ways_is_refused_by_the_cli() {
     ] {
         let one = dir.path().join("one.gap");
         std::fs::write(&one, text).unwrap();
-        let out = output_ok(
-            "commonsnet solve",
-            commonsnet()
-                .arg("solve")
-                .arg(&one)
-                .args(["--format", "orlib-gap"]),
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = solve_ok(&[&one, &"--format", &"orlib-gap"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["objective"].as_f64(), Some(optimum), "{text}");
     }
 }
@@ -155,24 +148,18 @@ fn multi_instance_out_writes_one_directory_per_instance_in_the_instance_sense() 
     )
     .unwrap();
     let out_dir = dir.path().join("out");
-    let out = output_ok(
-        "commonsnet solve",
-        commonsnet()
-            .arg("solve")
-            .arg(&file)
-            .args([
-                "--format",
-                "orlib-gap",
-                "--sense",
-                "max",
-                "--out-format",
-                "csv",
-            ])
-            .arg("--out")
-            .arg(&out_dir),
-    );
-    let printed: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    let out = solve_ok(&[
+        &file,
+        &"--format",
+        &"orlib-gap",
+        &"--sense",
+        &"max",
+        &"--out-format",
+        &"csv",
+        &"--out",
+        &out_dir,
+    ]);
+    let printed: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

@@ -2,7 +2,8 @@
 //! port with its own data directory and stops it (SIGKILL, or SIGTERM where shutdown is tested).
 
 use crate::common::server::{
-    call, get, multipart, post_json, solve_multipart, Resp, Server, ALICE, BOB,
+    call, call_with_header, delete, get, get_as, multipart, post_json, post_json_with,
+    refused_serve, solve_multipart, Resp, Server, ALICE, BOB,
 };
 use crate::common::session::{create_session, stream_after, two_teams_session};
 pub(crate) use crate::common::session::{events, read_sse};
@@ -11,7 +12,6 @@ use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
 use std::io::{BufReader, Read, Write};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = "datasets/examples/flood-north.json";
@@ -32,7 +32,7 @@ pub(crate) fn wait_job(
     let start = Instant::now();
     loop {
         let r = get(s, &format!("/v1/jobs/{id}"), auth);
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(200);
         let v = r.json();
         if pred(&v) {
             return v;
@@ -43,13 +43,6 @@ pub(crate) fn wait_job(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// `GET path` asking for `accept`; the answer must be 200.
-fn get_as(s: &Server, path: &str, accept: &str) -> Resp {
-    let r = call("GET", &s.url(path), &[("Accept", accept)], None);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    r
 }
 
 /// The rows of an Arrow or Parquet body.
@@ -142,7 +135,7 @@ fn solve_arrow_multipart_in_equals_json_in() {
             ("name", "text/plain", b"flood-north"),
         ],
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     let via_arrow = r.json();
     let via_json = post_json(&s, "/v1/solve", &example(), None).json();
     for k in [
@@ -256,7 +249,7 @@ fn the_job_list_counts_what_each_job_status_counts() {
             let job = json!({"generator": {"name": "urban", "count": count},
                 "policies": ["greedy", "coverage"], "replicates": 2, "seed": seed});
             let r = post_json(&s, "/v1/jobs", &job, None);
-            assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+            r.assert_status(202);
             r.json()["id"].as_str().unwrap().to_string()
         })
         .collect();
@@ -293,7 +286,7 @@ pub(crate) fn long_job() -> Value {
 /// Submit [`long_job`] to `s`, which must accept it; its id.
 pub(crate) fn submit_long_job(s: &Server) -> String {
     let r = post_json(s, "/v1/jobs", &long_job(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(202);
     r.json()["id"].as_str().unwrap().to_string()
 }
 
@@ -509,12 +502,7 @@ fn tenants_see_only_their_own_jobs() {
         let r = get(&s, &path, bob);
         assert_eq!((r.status, r.code().as_str()), (404, "not_found"), "{path}");
     }
-    let r = call(
-        "DELETE",
-        &s.url(&format!("/v1/jobs/{id}")),
-        &[("Authorization", "Bearer bob-secret-token-000002")],
-        None,
-    );
+    let r = delete(&s, &format!("/v1/jobs/{id}"), bob);
     assert_eq!(r.status, 404);
     assert_eq!(get(&s, "/v1/jobs", bob).json(), json!([]));
     assert_eq!(
@@ -549,7 +537,7 @@ fn a_tenants_long_job_gives_its_turn_to_anothers() {
         "replicates": LONG_REPLICATES, "seed": 5, "perturb": {"demand": 0.2}});
     let submit = |job: &Value, token: &str| {
         let r = post_json(&s, "/v1/jobs", job, Some(token));
-        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(202);
         r.json()["id"].as_str().unwrap().to_string()
     };
     let rows = |id: &str| {
@@ -612,7 +600,7 @@ fn one_tenant_cannot_take_every_session_or_stream() {
     let mut ids = Vec::new();
     for token in [ALICE, ALICE, BOB] {
         let r = create(token);
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(201);
         ids.push((token, r.json()["id"].as_str().unwrap().to_string()));
     }
     create(ALICE).assert_refused(
@@ -677,36 +665,21 @@ fn jobs_are_stored_once_per_idempotency_key_and_purged_on_request() {
     let small = json!({"scenarios": [example()], "policies": ["greedy"]});
     let other = json!({"scenarios": [example()], "policies": ["coverage"]});
     let submit = |s: &Server, body: &Value, token: &str, key: &str| {
-        let auth = format!("Bearer {token}");
-        let h = [
-            ("Content-Type", "application/json"),
-            ("Authorization", auth.as_str()),
-            ("Idempotency-Key", key),
-        ];
-        call(
-            "POST",
-            &s.url("/v1/jobs"),
-            &h,
-            Some(body.to_string().as_bytes()),
+        post_json_with(
+            s,
+            "/v1/jobs",
+            body,
+            Some(token),
+            &[("Idempotency-Key", key)],
         )
     };
     let first = submit(&s, &small, ALICE, "sweep 2026-12-06 #1");
-    assert_eq!(
-        first.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
+    first.assert_status(202);
     let id = first.json()["id"].as_str().unwrap().to_string();
     wait_job(&s, &id, Some(ALICE), 120, done);
     // The retry: the same job, in its status now, nothing stored.
     let retry = submit(&s, &small, ALICE, "\"sweep 2026-12-06 #1\"");
-    assert_eq!(
-        retry.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&retry.body)
-    );
+    retry.assert_status(200);
     assert_eq!(
         retry.json(),
         json!({"id": id, "status": "done", "total": 1})
@@ -790,7 +763,7 @@ fn jobs_are_stored_once_per_idempotency_key_and_purged_on_request() {
     }
     let file = dir.path().join(format!("data/results/{id}.parquet"));
     let r = delete(&s, &format!("/v1/jobs/{id}?purge=true"));
-    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(204);
     assert!(r.body.is_empty());
     assert!(!file.exists(), "the result file is removed with the job");
     for path in [format!("/v1/jobs/{id}"), format!("/v1/jobs/{id}/result")] {
@@ -836,32 +809,13 @@ fn sessions_are_created_once_per_idempotency_key() {
             .collect::<Vec<_>>(), "needs": []}})
     };
     let create = |s: &Server, body: &Value, key: &str| {
-        let h = [
-            ("Content-Type", "application/json"),
-            ("Idempotency-Key", key),
-        ];
-        call(
-            "POST",
-            &s.url("/v1/sessions"),
-            &h,
-            Some(body.to_string().as_bytes()),
-        )
+        post_json_with(s, "/v1/sessions", body, None, &[("Idempotency-Key", key)])
     };
     let first = create(&s, &teams(2), "storm-north");
-    assert_eq!(
-        first.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
+    first.assert_status(201);
     let id = first.json()["id"].as_str().unwrap().to_string();
     let retry = create(&s, &teams(2), "storm-north");
-    assert_eq!(
-        retry.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&retry.body)
-    );
+    retry.assert_status(200);
     assert_eq!(retry.json(), json!({"id": id, "needs": 0, "resources": 2}));
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     assert_eq!(
@@ -888,7 +842,7 @@ fn sessions_are_created_once_per_idempotency_key() {
     assert_eq!((retry.status, retry.json()["id"].clone()), (200, json!(id)));
     // Deleted, its key is free.
     let r = call("DELETE", &s.url(&format!("/v1/sessions/{id}")), &[], None);
-    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(204);
     let again = create(&s, &teams(3), "storm-north");
     assert_eq!(again.status, 201);
     assert_ne!(again.json()["id"], json!(id));
@@ -897,13 +851,7 @@ fn sessions_are_created_once_per_idempotency_key() {
 #[test]
 fn refuses_a_public_address_without_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .args(["serve", "--addr", "0.0.0.0:0", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_serve("0.0.0.0:0", dir.path());
     assert!(err.contains("without --tokens"), "{err}");
 }
 
@@ -1026,12 +974,7 @@ fn body_limit_and_full_queue() {
     assert_eq!(third.header("retry-after"), Some("5"));
     // A retry of the waiting job is answered as one, the queue full or not.
     let retry = keyed("the-second-job");
-    assert_eq!(
-        retry.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&retry.body)
-    );
+    retry.assert_status(200);
     assert_eq!(retry.json()["id"], second.json()["id"]);
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     let metrics = String::from_utf8(get(&s, "/metrics", None).body).unwrap();
@@ -1362,7 +1305,7 @@ fn a_page_of_another_site_cannot_act_without_a_token() {
     // The console's own origin, a proxy's forwarded host, and no Origin at all: served.
     let own = format!("http://{host}");
     let r = create(&[("Origin", own.as_str())]);
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(201);
     let id = r.json()["id"].as_str().unwrap().to_string();
     let r = create(&[
         ("Origin", "https://commons.example"),
@@ -1386,12 +1329,7 @@ fn a_page_of_another_site_cannot_act_without_a_token() {
     // reads included; `localhost` is served.
     let port = host.rsplit_once(':').unwrap().1;
     let rebound = format!("rebound.example:{port}");
-    let r = call(
-        "GET",
-        &s.url("/v1/sessions"),
-        &[("Host", rebound.as_str())],
-        None,
-    );
+    let r = call_with_header(&s, "GET", "/v1/sessions", ("Host", rebound.as_str()));
     assert_eq!((r.status, r.code().as_str()), (403, "cross_origin"));
     assert!(r.json()["error"]["message"]
         .as_str()
@@ -1399,22 +1337,14 @@ fn a_page_of_another_site_cannot_act_without_a_token() {
         .contains("not a loopback name"));
     let local = format!("localhost:{port}");
     assert_eq!(
-        call(
-            "GET",
-            &s.url("/v1/sessions"),
-            &[("Host", local.as_str())],
-            None
-        )
-        .status,
+        call_with_header(&s, "GET", "/v1/sessions", ("Host", local.as_str())).status,
         200
     );
     // A delete from another site is refused too, and the session is still there.
-    let r = call(
-        "DELETE",
-        &s.url(&format!("/v1/sessions/{id}")),
-        &[("Origin", "https://evil.example")],
-        None,
-    );
+    let from_evil = |method: &str, path: &str| {
+        call_with_header(&s, method, path, ("Origin", "https://evil.example"))
+    };
+    let r = from_evil("DELETE", &format!("/v1/sessions/{id}"));
     assert_eq!((r.status, r.code().as_str()), (403, "cross_origin"));
     assert_eq!(
         get(&s, &format!("/v1/sessions/{id}/plan"), None).status,
@@ -1422,12 +1352,7 @@ fn a_page_of_another_site_cannot_act_without_a_token() {
     );
     // Reads from another site are served (a page cannot read the answer without CORS, which
     // is not served: no Access-Control-Allow-Origin).
-    let r = call(
-        "GET",
-        &s.url(&format!("/v1/sessions/{id}/plan")),
-        &[("Origin", "https://evil.example")],
-        None,
-    );
+    let r = from_evil("GET", &format!("/v1/sessions/{id}/plan"));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(
@@ -1472,7 +1397,7 @@ fn session_events_plan_why_and_replay_after_sigkill() {
         &id,
         json!([incident("i1", 45.01, 3, 5), incident("i2", 45.02, 3, 1)]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     let v = r.json();
     assert_eq!(v["seq"], 1);
     assert_eq!(v["applied"], 2);
@@ -1644,7 +1569,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
                {"type": "dispatched", "need": "b", "resource": "d1"},
                {"type": "dispatched", "need": "c", "resource": "d1"}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     let hours: Vec<(f64, f64)> = r.json()["dispatched"]
         .as_array()
         .unwrap()
@@ -1659,7 +1584,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         &id,
         json!([{"type": "resource_returned", "id": "d1", "at": 18}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     let conflict = json!([{"booking": {"need": "b", "resource": "d1", "fraction": 1.0,
                                        "amounts": {"units": 1.0}, "active": true,
                                        "start_h": 12.0, "end_h": 17.0},
@@ -1709,7 +1634,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         &id,
         json!([{"type": "dispatch_released", "need": "b", "resource": "d1"}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(
         r.json()["changed"],
         json!([{"resource": "d2", "need": "b", "before": 0.0, "after": 1.0,
@@ -1732,7 +1657,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         &id,
         json!([{"type": "need_withdrawn", "id": "b", "at": 30}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(
         overdue(&s),
         json!([{"need": "c", "resource": "d1", "end_h": 24.0, "late_h": 6.0}])
@@ -1742,7 +1667,7 @@ fn a_session_over_time_lists_a_late_returns_conflict_and_survives_sigkill() {
         &id,
         json!([{"type": "resource_returned", "id": "d1", "need": "c", "at": 31}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(overdue(&s), json!([]));
 }
 
@@ -1934,7 +1859,7 @@ fn values_too_wide_for_the_solver_are_a_422_naming_them() {
         .expect("some scenario spanning 21 orders fails");
     let s = Server::in_temp_dir(&[]);
     let r = post_json(&s, "/v1/solve", &value, None);
-    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(422);
     let body = r.json();
     assert_eq!(body["error"]["code"], "values_too_wide");
     let message = body["error"]["message"].as_str().unwrap();

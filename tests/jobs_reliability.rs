@@ -5,7 +5,7 @@
 //!
 //! Panics are injected with the runner's `COMMONSNET_FAULTS` variable (see `api/src/jobs.rs`).
 
-use crate::common::server::{call, Server};
+use crate::common::server::{call, refused_serve, Server};
 use crate::http::without_timing;
 use commonsnet_engine::batch::RunRow;
 use commonsnet_engine::Status;
@@ -396,13 +396,7 @@ fn a_second_server_on_one_data_folder_is_refused() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut first = Server::start(dir.path(), &[]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_commonsnet"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_serve("127.0.0.1:0", dir.path());
     assert!(
         err.contains("is in use by another commonsnet server"),
         "{err}"

@@ -41,7 +41,7 @@ fn several_pages_job() -> serde_json::Value {
 fn server_with_job() -> (Server, String) {
     let s = Server::in_temp_dir(&[]);
     let r = post_json(&s, "/v1/jobs", &several_pages_job(), None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(202);
     let id = r.json()["id"].as_str().unwrap().to_string();
     wait_job(&s, &id, None, 300, done);
     (s, id)
@@ -188,7 +188,7 @@ fn a_store_failure_fails_the_answer_or_its_transfer() {
 
     damage(100);
     let r = call("GET", &s.url(&path), &[], None);
-    assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(500);
     assert_eq!(r.code(), "internal");
 }
 
@@ -262,7 +262,7 @@ fn result_downloads_past_the_bound_are_told_to_retry() {
     let mut s = Server::with_tenants_and(dir.path(), &["--max-result-streams", "1"]);
     let submit = |s: &Server, job: &serde_json::Value, token: &str| {
         let r = post_json(s, "/v1/jobs", job, Some(token));
-        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(202);
         let id = r.json()["id"].as_str().unwrap().to_string();
         wait_job(s, &id, Some(token), 300, done);
         format!("/v1/jobs/{id}/result")

@@ -5,8 +5,8 @@
 //! refused, a reader that goes away.
 
 use crate::common::alloc::largest_allocation;
-use crate::common::process::{commonsnet, output_into_closed_pipe, output_ok, refused_in_one_line};
-use crate::common::temp_file;
+use crate::common::process::{commonsnet, output_into_closed_pipe, refused_in_one_line, solve_ok};
+use crate::common::{scenario_dir_error, temp_file, write_files};
 use commonsnet_datasets::dimacs::{parse_asn, parse_min, parse_orlib_assign};
 use commonsnet_datasets::orlib::parse_gap;
 use commonsnet_engine::input::{parse_json, JsonError};
@@ -174,19 +174,14 @@ fn duplicate_keys_in_policy_json_are_refused_with_their_path() {
         commonsnet_datasets::TableFormat::ArrowIpc,
     )
     .unwrap();
-    std::fs::write(
-        dir.path().join("policy.json"),
-        r#"{"objective": "coverage", "fairness": {"min_share": 0.5, "min_share": 0}}"#,
-    )
-    .unwrap();
-    let e = commonsnet_datasets::read_scenario_dir(dir.path())
-        .unwrap_err()
-        .to_string();
+    let twice = r#"{"objective": "coverage", "fairness": {"min_share": 0.5, "min_share": 0}}"#;
+    write_files(dir.path(), &[("policy.json", twice)]);
+    let e = scenario_dir_error(dir.path());
     assert!(
         e.contains("policy.fairness.min_share: duplicate key"),
         "{e}"
     );
-    std::fs::write(dir.path().join("policy.json"), r#"{"objective": "cost"}"#).unwrap();
+    write_files(dir.path(), &[("policy.json", r#"{"objective": "cost"}"#)]);
     commonsnet_datasets::read_scenario_dir(dir.path()).unwrap();
 }
 
@@ -368,13 +363,6 @@ fn bench_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::Pat
     path
 }
 
-/// `commonsnet solve ARGS`, which must succeed: its standard output.
-#[track_caller]
-fn solve_stdout(args: &[&std::ffi::OsStr]) -> String {
-    let out = output_ok("commonsnet solve", commonsnet().arg("solve").args(args));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// The reviewer's `big.min` (5 units on an arc of cost 2^63 - 1) and `negcyc2.min` (a negative
 /// cycle of two arcs of capacity 2^63 - 2): objectives beyond 64 bits were printed through an
 /// `f64` (4.611686018427388e19). Every digit is printed now, in either sense.
@@ -386,7 +374,7 @@ fn objectives_beyond_64_bits_are_printed_exactly() {
         "big.min",
         "p min 2 1\nn 1 5\nn 2 -5\na 1 2 0 9223372036854775807 9223372036854775807\n",
     );
-    let out = solve_stdout(&[big.as_os_str()]);
+    let out = solve_ok(&[&big]);
     assert!(
         out.starts_with(r#"{"status":"optimal","objective":46116860184273879035,"#),
         "{out}"
@@ -396,12 +384,12 @@ fn objectives_beyond_64_bits_are_printed_exactly() {
         "negcyc2.min",
         "p min 2 2\na 1 2 0 9223372036854775806 -1\na 2 1 0 9223372036854775806 -1\n",
     );
-    let out = solve_stdout(&[neg.as_os_str()]);
+    let out = solve_ok(&[&neg]);
     assert!(
         out.contains(r#""objective":-18446744073709551612,"#),
         "{out}"
     );
-    let out = solve_stdout(&[neg.as_os_str(), "--sense".as_ref(), "max".as_ref()]);
+    let out = solve_ok(&[&neg, &"--sense", &"max"]);
     // Maximising -1 per unit: nothing flows.
     assert!(out.contains(r#""objective":0,"#), "{out}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -416,7 +404,7 @@ fn parallel_assignment_arcs_count_in_the_instance_sense() {
     let dir = tempfile::tempdir().unwrap();
     let par = bench_file(&dir, "par.asn", "p asn 2 2\nn 1\na 1 2 3\na 1 2 8\n");
     let line = |sense: &str| {
-        let out = solve_stdout(&[par.as_os_str(), "--sense".as_ref(), sense.as_ref()]);
+        let out = solve_ok(&[&par, &"--sense", &sense]);
         serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
     };
     assert_eq!(line("min")["objective"], 3);
@@ -436,7 +424,7 @@ fn instances_without_a_feasible_answer_are_infeasible() {
     let dir = tempfile::tempdir().unwrap();
     let status = |name: &str, text: &str| {
         let f = bench_file(&dir, name, text);
-        let out = solve_stdout(&[f.as_os_str()]);
+        let out = solve_ok(&[&f]);
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         (
             v["status"].as_str().unwrap().to_string(),
@@ -549,22 +537,16 @@ fn options_that_do_not_apply_to_the_format_are_refused() {
         &["--out-format (it is the format of --out's tables)"],
     );
     // What applies still runs.
-    solve_stdout(&[
-        min.as_os_str(),
-        o("--sense"),
-        o("max"),
-        o("--flow-method"),
-        o("cost-scaling"),
-    ]);
-    solve_stdout(&[
-        gap.as_os_str(),
-        o("--format"),
-        o("orlib-gap"),
-        o("--sense"),
-        o("max"),
-        o("--plan"),
-        o("--threads"),
-        o("1"),
+    solve_ok(&[&min, &"--sense", &"max", &"--flow-method", &"cost-scaling"]);
+    solve_ok(&[
+        &gap,
+        &"--format",
+        &"orlib-gap",
+        &"--sense",
+        &"max",
+        &"--plan",
+        &"--threads",
+        &"1",
     ]);
 }
 

@@ -278,22 +278,17 @@ fn results_are_identical_with_one_and_many_threads() {
             ..lp_shape()
         };
         let s = scenario_from_value(&random_scenario(&mut rng, shape, policy)).unwrap();
-        let one = Report::new(&solve_with(
-            &s,
-            &SolveOptions {
-                split_components: true,
-                threads: Some(1),
-                ..SolveOptions::default()
-            },
-        ));
-        let many = Report::new(&solve_with(
-            &s,
-            &SolveOptions {
-                split_components: true,
-                threads: Some(4),
-                ..SolveOptions::default()
-            },
-        ));
+        let on_threads = |threads: usize| {
+            Report::new(&solve_with(
+                &s,
+                &SolveOptions {
+                    split_components: true,
+                    threads: Some(threads),
+                    ..SolveOptions::default()
+                },
+            ))
+        };
+        let (one, many) = (on_threads(1), on_threads(4));
         assert_eq!(one.allocations, many.allocations, "seed {seed}");
         assert_eq!(one.needs, many.needs, "seed {seed}");
         assert_eq!(one.resources, many.resources, "seed {seed}");

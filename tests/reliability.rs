@@ -84,7 +84,7 @@ fn a_refused_batch_changes_nothing_even_after_sigkill() {
         &id,
         json!([{"type": "dispatched", "need": "i1", "resource": team, "event_id": "d1"}]),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["seq"], 2);
     let committed = plan(&s, &id);
     // The stream's backlog holds exactly the two accepted batches.

@@ -4,7 +4,7 @@
 //! Leases last 1 s here, so a dead replica is taken over within about a second.
 
 use crate::common::pg::PgServer;
-use crate::common::server::{call, get, post_json, refused_start, Resp, Server};
+use crate::common::server::{call, get, get_as, post_json, refused_start, Resp, Server};
 use crate::common::session::stream_after;
 use crate::http::{
     done, events, incident, read_sse, rows_of, session_with_teams, submit_long_job,
@@ -117,13 +117,11 @@ fn a_job_spread_over_replicas_survives_a_sigkilled_replica() {
     assert_eq!(spread.len(), 40);
     assert_eq!(spread, uninterrupted_long_job_rows());
     // Every format of the result answers from any replica (no result file on PostgreSQL).
-    let parquet = call(
-        "GET",
-        &c.url(&format!("/v1/jobs/{id}/result")),
-        &[("Accept", "application/vnd.apache.parquet")],
-        None,
+    let parquet = get_as(
+        &c,
+        &format!("/v1/jobs/{id}/result"),
+        "application/vnd.apache.parquet",
     );
-    assert_eq!(parquet.status, 200);
     assert_eq!(&parquet.body[..4], b"PAR1");
 }
 
@@ -137,7 +135,7 @@ fn cancel_on_one_replica_stops_every_replica_within_a_run() {
         v["progress"]["done"].as_i64() >= Some(2)
     });
     let r = call("DELETE", &b.url(&format!("/v1/jobs/{id}")), &[], None);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["status"], "cancelled");
     let at_cancel: i64 = r.json()["progress"]["done"].as_i64().unwrap();
     std::thread::sleep(Duration::from_secs(3));
@@ -161,7 +159,7 @@ fn cancel_on_one_replica_stops_every_replica_within_a_run() {
 /// The plan of a session as a comparison sees it: its matches and dispatches.
 fn plan_of(s: &Server, id: &str) -> Value {
     let p = get(s, &format!("/v1/sessions/{id}/plan"), None);
-    assert_eq!(p.status, 200, "{}", String::from_utf8_lossy(&p.body));
+    p.assert_status(200);
     let v = p.json();
     json!({"allocations": v["allocations"], "dispatched": v["dispatched"]})
 }
@@ -182,7 +180,7 @@ fn a_session_fails_over_when_its_owner_is_sigkilled() {
     ];
     for (k, batch) in batches[..3].iter().enumerate() {
         let r = events(&b, &id, batch.clone());
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(200);
         assert_eq!(r.json()["seq"], k as i64 + 1);
     }
     let owner = pg.sql(
@@ -199,12 +197,12 @@ fn a_session_fails_over_when_its_owner_is_sigkilled() {
     // B takes the session over once A's lease has expired (503 until then), rebuilt by
     // replay; a retried batch (same event ids) is not applied twice.
     let r = until_served(30, || events(&b, &id, batches[2].clone()));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["duplicates"], json!(["d1"]));
     assert_eq!(r.json()["seq"], 3);
     for (k, batch) in batches[3..].iter().enumerate() {
         let r = until_served(30, || events(&c, &id, batch.clone()));
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.assert_status(200);
         assert_eq!(r.json()["seq"], k as i64 + 4);
     }
     // The stream resumes on another replica from Last-Event-ID.
@@ -237,7 +235,7 @@ fn a_frozen_owner_is_taken_over_once_its_lease_runs_out() {
     };
     let id = session_with_teams(&a);
     let r = events(&b, &id, json!([incident("i0", 45.01, 2, 1)]));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     let signal = |sig: &str| {
         let pid = a.child.id().to_string();
         let ok = std::process::Command::new("kill")
@@ -250,12 +248,12 @@ fn a_frozen_owner_is_taken_over_once_its_lease_runs_out() {
     let batch = json!([incident("i1", 45.02, 3, 2)]);
     let r = events(&b, &id, batch.clone());
     signal("-CONT");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["seq"], 2);
     // Woken, A forwards to B (503 while it finds out it lost the session): one plan, and
     // the batch retried on A is not applied again.
     let r = until_served(30, || events(&a, &id, batch.clone()));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["duplicates"], json!(["add-i1"]));
     assert_eq!(r.json()["seq"], 2);
     assert_eq!(plan_of(&a, &id), plan_of(&b, &id));
@@ -395,7 +393,7 @@ fn a_lost_session_lease_is_counted_and_the_session_leaves_memory() {
     assert!(metrics(&a).contains("commonsnet_sessions_live 0"));
     // The next request finds the holder gone, takes the session back and rebuilds it.
     let r = events(&a, &id, json!([incident("i0", 45.01, 2, 1)]));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["seq"], 1);
     let owner = pg.sql(
         &url,
@@ -451,13 +449,13 @@ fn a_session_is_deleted_only_where_it_is_served() {
         &forged,
         None,
     );
-    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(503);
     let r = events(&a, &id, json!([incident("i0", 45.01, 2, 1)]));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(200);
     assert_eq!(r.json()["seq"], 1);
     // Through the owner (or forwarded to it), the delete is done.
     let r = call("DELETE", &b.url(&format!("/v1/sessions/{id}")), &[], None);
-    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(204);
     assert_eq!(
         get(&a, &format!("/v1/sessions/{id}/plan"), None).status,
         404
@@ -794,7 +792,7 @@ fn job_and_run_times_are_on_the_database_clock() {
     let job = json!({"generator": {"name": "urban", "count": 1}, "policies": ["greedy", "coverage"],
         "replicates": 2, "seed": 3});
     let r = post_json(&a, "/v1/jobs", &job, None);
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    r.assert_status(202);
     let id = r.json()["id"].as_str().unwrap().to_string();
     let fin = wait_job(&a, &id, None, 120, done);
     let ms = |k: &str| fin[k].as_i64().unwrap();

@@ -11,7 +11,7 @@ pub mod session;
 use commonsnet_engine::seeds::SplitMix64;
 use commonsnet_engine::{Report, Scenario};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `n` one-unit needs free to start at any hour of [0, 999] on `n` one-unit items of one
 /// kind, hourly slots: a time model of `n x n x 1,000` (link, start) pairs, a MIP (each need
@@ -302,6 +302,20 @@ pub fn assert_prices_between_derivatives(
         }
     }
     checked
+}
+
+/// Writes each `(name, contents)` of `files` into the folder `dir`, replacing what was there.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (name, contents) in files {
+        std::fs::write(dir.join(name), contents).unwrap();
+    }
+}
+
+/// Why the scenario folder `dir`, which must be refused, is refused.
+pub fn scenario_dir_error(dir: &Path) -> String {
+    commonsnet_datasets::read_scenario_dir(dir)
+        .unwrap_err()
+        .to_string()
 }
 
 /// A fresh temporary folder with one file in it, `name`, of `contents`: the folder (removed

@@ -1,6 +1,7 @@
 //! Commands the tests run to their end: the `commonsnet` binary, and PostgreSQL's tools for
 //! `pg.rs` (which the `replicas` bench includes too, with this file).
 
+use std::ffi::OsStr;
 use std::process::{Command, Output};
 
 /// The `commonsnet` binary built for these tests, with no arguments yet.
@@ -32,6 +33,24 @@ pub fn output_ok(what: &str, cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// `commonsnet solve ARGS`, which must succeed; its standard output.
+#[track_caller]
+pub fn solve_ok(args: &[&dyn AsRef<OsStr>]) -> String {
+    run_ok("solve", args)
+}
+
+/// `commonsnet COMMAND ARGS`, which must succeed: its standard output.
+#[track_caller]
+pub fn run_ok(command: &str, args: &[&dyn AsRef<OsStr>]) -> String {
+    let out = output_ok(
+        command,
+        commonsnet()
+            .arg(command)
+            .args(args.iter().map(|a| a.as_ref())),
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Run `cmd`, a `commonsnet` command given input it must refuse: it exits with code 2 and

@@ -218,6 +218,16 @@ impl Resp {
             .unwrap_or("")
             .to_string()
     }
+    /// Checks the answer's status is `status`, showing the body when it is not.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
     /// Checks a refusal of `status` and `code` whose message says `says`.
     pub fn assert_refused(&self, status: u16, code: &str, says: &str) {
         assert_eq!((self.status, self.code().as_str()), (status, code));
@@ -276,22 +286,57 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
     }
 }
 
+/// `method path` on `s` with the one header `header` and no body.
+pub fn call_with_header(s: &Server, method: &str, path: &str, header: (&str, &str)) -> Resp {
+    call(method, &s.url(path), &[header], None)
+}
+
+/// `GET path` asking for `accept`; the answer must be 200.
+#[track_caller]
+pub fn get_as(s: &Server, path: &str, accept: &str) -> Resp {
+    let r = call("GET", &s.url(path), &[("Accept", accept)], None);
+    r.assert_status(200);
+    r
+}
+
+/// `DELETE path`, with the bearer token `auth` if any.
+pub fn delete(s: &Server, path: &str, auth: Option<&str>) -> Resp {
+    call_without_body(s, "DELETE", path, auth)
+}
+
 pub fn post_json(s: &Server, path: &str, body: &Value, auth: Option<&str>) -> Resp {
+    post_json_with(s, path, body, auth, &[])
+}
+
+/// [`post_json`] with the further headers `extra`.
+pub fn post_json_with(
+    s: &Server,
+    path: &str,
+    body: &Value,
+    auth: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Resp {
     let bearer = auth.map(|t| format!("Bearer {t}"));
     let mut h = vec![("Content-Type", "application/json")];
     if let Some(b) = &bearer {
         h.push(("Authorization", b));
     }
+    h.extend_from_slice(extra);
     call("POST", &s.url(path), &h, Some(body.to_string().as_bytes()))
 }
 
 pub fn get(s: &Server, path: &str, auth: Option<&str>) -> Resp {
+    call_without_body(s, "GET", path, auth)
+}
+
+/// `method path` without a body, with the bearer token `auth` if any.
+fn call_without_body(s: &Server, method: &str, path: &str, auth: Option<&str>) -> Resp {
     let bearer = auth.map(|t| format!("Bearer {t}"));
     let h: Vec<(&str, &str)> = bearer
         .iter()
         .map(|b| ("Authorization", b.as_str()))
         .collect();
-    call("GET", &s.url(path), &h, None)
+    call(method, &s.url(path), &h, None)
 }
 
 /// `POST /v1/solve` with a `multipart/form-data` body of the given parts.
@@ -346,6 +391,19 @@ impl Server {
         let args = [&["--tokens", tokens.to_str().unwrap()][..], extra].concat();
         Server::start(&dir.join("data"), &args)
     }
+}
+
+/// `serve --addr addr --data data`, which must refuse to start at once: exit code 2. Its
+/// stderr.
+pub fn refused_serve(addr: &str, data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_commonsnet"))
+        .args(["serve", "--addr", addr, "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
 }
 
 /// `serve` with `args` (on a data folder of its own) that must refuse to start: its exit
