@@ -635,6 +635,34 @@ mod tests {
         t
     }
 
+    /// The run table of runs 0 to `runs - 1`, all at once.
+    fn table_of_first(b: &Batch, runs: usize) -> RecordBatch {
+        let rows: Vec<RunRow> = (0..runs).map(|i| b.run(i)).collect();
+        b.table(&rows).unwrap()
+    }
+
+    /// [`run_to_file`] of `b` on `pool` writing Parquet to `out`, `chunk` rows a write.
+    fn run_to_parquet(
+        b: &Batch,
+        pool: &rayon::ThreadPool,
+        out: &Path,
+        chunk: usize,
+        ahead: usize,
+        stop: &(dyn Fn() -> bool + Sync),
+        progress: &(dyn Fn(&RunRow) + Sync),
+    ) -> Result<Ran> {
+        run_to_file(
+            b,
+            pool,
+            out,
+            TableFormat::Parquet,
+            chunk,
+            ahead,
+            stop,
+            progress,
+        )
+    }
+
     /// Written three rows at a time, the table is the one of all rows at once (one row group
     /// per write), and its summary is `summarise_runs` of that table.
     #[test]
@@ -642,36 +670,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("runs.parquet");
         let b = batch();
-        let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
-        let whole = b.table(&rows).unwrap();
+        let whole = table_of_first(&b, 12);
         // Two threads: runs done ahead of a slower one are written with it.
-        run_to_file(
-            &b,
-            &pool(2),
-            &out,
-            TableFormat::Parquet,
-            3,
-            100,
-            &|| false,
-            &|_| {},
-        )
-        .unwrap();
+        run_to_parquet(&b, &pool(2), &out, 3, 100, &|| false, &|_| {}).unwrap();
         let (groups, written) = read(&out);
         // (all twelve in one when run 0 is the last to finish)
         assert!((1..=4).contains(&groups), "{groups}");
         assert_eq!(without_times(&written), without_times(&whole));
         // One thread: four writes of three rows.
-        let ran = run_to_file(
-            &b,
-            &pool(1),
-            &out,
-            TableFormat::Parquet,
-            3,
-            100,
-            &|| false,
-            &|_| {},
-        )
-        .unwrap();
+        let ran = run_to_parquet(&b, &pool(1), &out, 3, 100, &|| false, &|_| {}).unwrap();
         assert_eq!(ran.runs, 12);
         let (groups, written) = read(&out);
         assert_eq!(groups, 4);
@@ -705,34 +712,24 @@ mod tests {
         let pool = pool(2);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let while_slow = std::sync::atomic::AtomicUsize::new(usize::MAX);
-        let ran = run_to_file(
-            &b,
-            &pool,
-            &out,
-            TableFormat::Parquet,
-            2,
-            3,
-            &|| false,
-            &|row| {
-                if row.run == 0 {
-                    // Run 0 is slow: the other thread does runs 1 and 2 meanwhile, then waits.
-                    std::thread::sleep(std::time::Duration::from_millis(1500));
-                    while_slow.store(
-                        done.load(std::sync::atomic::Ordering::SeqCst),
-                        std::sync::atomic::Ordering::SeqCst,
-                    );
-                }
-                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            },
-        )
+        let ran = run_to_parquet(&b, &pool, &out, 2, 3, &|| false, &|row| {
+            if row.run == 0 {
+                // Run 0 is slow: the other thread does runs 1 and 2 meanwhile, then waits.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                while_slow.store(
+                    done.load(std::sync::atomic::Ordering::SeqCst),
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
         .unwrap();
         assert_eq!(ran.runs, 12);
         assert_eq!(while_slow.load(std::sync::atomic::Ordering::SeqCst), 2);
-        let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
         let (_, written) = read(&out);
         assert_eq!(
             without_times(&written),
-            without_times(&b.table(&rows).unwrap())
+            without_times(&table_of_first(&b, 12))
         );
     }
 
@@ -747,22 +744,13 @@ mod tests {
             let b = batch();
             let pool = pool(2);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_to_file(
-                    &b,
-                    &pool,
-                    &out,
-                    TableFormat::Parquet,
-                    2,
-                    1,
-                    &|| false,
-                    &|row| {
-                        if row.run == 0 {
-                            // The other thread has taken run 1 and waits for run 0's row.
-                            std::thread::sleep(std::time::Duration::from_millis(300));
-                            panic!("progress failed");
-                        }
-                    },
-                )
+                run_to_parquet(&b, &pool, &out, 2, 1, &|| false, &|row| {
+                    if row.run == 0 {
+                        // The other thread has taken run 1 and waits for run 0's row.
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        panic!("progress failed");
+                    }
+                })
                 .map(|_| ())
             }));
             let _ = tx.send(ended.is_err());
@@ -782,11 +770,10 @@ mod tests {
         let b = batch();
         let pool = pool(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let ran = run_to_file(
+        let ran = run_to_parquet(
             &b,
             &pool,
             &out,
-            TableFormat::Parquet,
             2,
             100,
             &|| done.load(std::sync::atomic::Ordering::SeqCst) >= 5,
@@ -798,10 +785,9 @@ mod tests {
         assert_eq!(ran.runs, 5);
         let (groups, written) = read(&out);
         assert_eq!(groups, 3);
-        let rows: Vec<RunRow> = (0..5).map(|i| b.run(i)).collect();
         assert_eq!(
             without_times(&written),
-            without_times(&b.table(&rows).unwrap())
+            without_times(&table_of_first(&b, 5))
         );
     }
 }
