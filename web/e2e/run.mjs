@@ -88,6 +88,31 @@ async function noProblems(c) {
   assert.deepEqual(c.problems, [], 'console errors, failed requests or foreign hosts');
 }
 
+/** `f(tmp)` with a temporary folder named from `prefix`, removed after it whether it passed or
+ * not. */
+async function withTempDir(prefix, f) {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return await f(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `f(c, tmp)` in a fresh context `c` (`context`) with a temporary folder (`withTempDir`), then
+ * no problems; the folder and the context are gone after it whether it passed or not. */
+async function inContextWithTemp(browser, server, vp, prefix, f) {
+  const c = await context(browser, server, vp);
+  try {
+    await withTempDir(prefix, async (tmp) => {
+      await f(c, tmp);
+      await noProblems(c);
+    });
+  } finally {
+    await c.ctx.close();
+  }
+}
+
 /** Every form control has a label; every button says what it does. */
 async function everyControlLabelled(page) {
   const missing = await page.evaluate(() => {
@@ -308,10 +333,7 @@ async function plannerFlow(browser, server, vp) {
 /** The planner's other inputs: CSV tables dropped as files, a generator and seed, and a timed
  * scenario's bookings on the timeline. */
 async function plannerInputs(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[0]);
-  const { page } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-tables-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[0], 'commonsnet-e2e-tables-', async ({ page }, tmp) => {
     await page.goto(server.origin + '/');
     // CSV tables and policy.json, as `commonsnet generate --table-format csv` writes them.
     const dir = join(tmp, 'rural');
@@ -411,20 +433,13 @@ async function plannerInputs(browser, server) {
     await page.locator('[data-testid=summary] [data-field=objective]').waitFor();
     const dApi = await server.api('POST', '/v1/solve', { ...deprived, policy: { ...deprived.policy, objective: 'deprivation' } });
     assert.equal(await field('objective'), fmt('en', dApi.summary.objective, 3));
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 /** A plan with hundreds of needs not served in full: the page draws the first 300
  * explanations, counts the rest, and finds any by the filter. */
 async function plannerManyExplanations(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-why-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[1], 'commonsnet-e2e-why-', async ({ page }, tmp) => {
     const many = {
       name: 'one-tank',
       resources: [{ id: 'tank', kind: 'water', capacity: { l: 1 }, lat: 59.33, lon: 18.06 }],
@@ -452,21 +467,14 @@ async function plannerManyExplanations(browser, server) {
     await checkPage(page, VIEWPORTS[1], 'planner-many-why');
     const height = await page.evaluate(() => document.documentElement.scrollHeight);
     assert.ok(height < 120_000, `page ${height} px tall`);
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 /** What the planner refuses at load, as the CLI and the API do: a scenario file with a key
  * given twice (JSON.parse would keep the last value and solve another scenario), named by its
  * path; nothing is solved, not even the scenario loaded before it. */
 async function plannerRefusedFiles(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[0]);
-  const { page, state } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-refused-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[0], 'commonsnet-e2e-refused-', async ({ page, state }, tmp) => {
     await page.goto(server.origin + '/');
     await page.getByTestId('scenario-files').setInputFiles(FLOOD);
     await page.getByTestId('loaded').filter({ hasText: 'flood-north' }).waitFor();
@@ -486,21 +494,14 @@ async function plannerRefusedFiles(browser, server) {
     await page.getByTestId('scenario-files').setInputFiles(wrong);
     await page.getByTestId('error').filter({ hasText: 'wrong-policy.json: policy must be an object' }).waitFor();
     assert.ok(!state.requests.some((r) => r.url.endsWith('/v1/solve')), 'nothing was solved');
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 /** An infeasible scenario: the summary says why (the engine's message and the conflict set in
  * words), which every explanation row points to, and the shadow-price card does not claim
  * that no extra capacity would serve more. */
 async function plannerInfeasible(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-infeasible-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[1], 'commonsnet-e2e-infeasible-', async ({ page }, tmp) => {
     const scenario = {
       name: 'two-for-one',
       resources: [{ id: 'r1', community: 'a', kind: 'water', capacity: { water_l: 10 } }],
@@ -535,11 +536,7 @@ async function plannerInfeasible(browser, server) {
     const none = await page.getByTestId('shadow-none').innerText();
     assert.ok(none.startsWith('No shadow prices: no plan holds every hard constraint'), none);
     await checkPage(page, VIEWPORTS[1], 'planner-infeasible');
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 async function swedishBrowser(browser, server) {
@@ -551,8 +548,7 @@ async function swedishBrowser(browser, server) {
   await page.getByRole('heading', { name: 'Sessioner' }).waitFor();
   // The planner's own refusals of a file, and the result tables' numbers, in Swedish (the web
   // review found both in English: "1.264" beside a summary's "29,143").
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-sv-'));
-  try {
+  await withTempDir('commonsnet-e2e-sv-', async (tmp) => {
     // Leaving the coordinator aborts what it has in flight (its list of sessions, read every
     // 15 s; a CI run caught one): not a problem of the page.
     c.state.allowDrops = true;
@@ -588,9 +584,7 @@ async function swedishBrowser(browser, server) {
     const parts = await refusal.evaluate((e) => ({ text: e.textContent, en: [...e.querySelectorAll('[lang=en]')].map((x) => x.textContent) }));
     assert.ok(parts.en.length === 1 && parts.en[0] === parts.text && parts.text.includes('(422 invalid_input)') && parts.text.includes('priority'), JSON.stringify(parts));
     c.state.allowStatus.delete(422);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
   await noProblems(c);
   await c.ctx.close();
 }
