@@ -96,13 +96,21 @@ impl FromStr for PolicyArg {
     type Err = BatchError;
 
     fn from_str(s: &str) -> Result<Self, BatchError> {
-        let label = s.trim();
-        if label.is_empty() {
-            return Ok(PolicyArg(None));
-        }
-        label.parse::<NamedPolicy>()?;
-        Ok(PolicyArg(Some(label.to_string())))
+        list_item(s, |label| {
+            label.parse::<NamedPolicy>()?;
+            Ok(label.to_string())
+        })
+        .map(PolicyArg)
     }
+}
+
+/// An item of a comma-separated option, `parse`d once trimmed; an empty item is none.
+fn list_item<T, E>(s: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<Option<T>, E> {
+    let item = s.trim();
+    if item.is_empty() {
+        return Ok(None);
+    }
+    parse(item).map(Some)
 }
 
 /// One `--perturb` item, `NAME=VALUE` (an empty item sets nothing).
@@ -113,31 +121,35 @@ impl FromStr for PerturbArg {
     type Err = ArgError;
 
     fn from_str(s: &str) -> Result<Self, ArgError> {
-        let item = s.trim();
-        if item.is_empty() {
-            return Ok(PerturbArg(None));
-        }
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| ArgError(format!("--perturb: expected NAME=VALUE, found {item:?}")))?;
-        let kind = k.parse::<PerturbKind>().map_err(|_| {
-            ArgError(format!(
-                "--perturb: unknown {k:?} (demand, failures, travel_time)"
-            ))
-        })?;
-        let value = v
-            .parse()
-            .map_err(|_| ArgError(format!("--perturb {k}: {v:?} is not a number")))?;
-        Ok(PerturbArg(Some((kind, value))))
+        list_item(s, |item| {
+            let (k, v) = item.split_once('=').ok_or_else(|| {
+                ArgError(format!("--perturb: expected NAME=VALUE, found {item:?}"))
+            })?;
+            let kind = k.parse::<PerturbKind>().map_err(|_| {
+                ArgError(format!(
+                    "--perturb: unknown {k:?} (demand, failures, travel_time)"
+                ))
+            })?;
+            let value = v
+                .parse()
+                .map_err(|_| ArgError(format!("--perturb {k}: {v:?} is not a number")))?;
+            Ok((kind, value))
+        })
+        .map(PerturbArg)
+    }
+}
+
+/// The folder `out` is in (`.` for a bare file name).
+fn folder_of(out: &Path) -> &Path {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
 }
 
 /// Refuse `--out` whose folder is missing or not writable (a file is made there and removed).
 fn writable_folder_of(out: &Path) -> Result<()> {
-    let folder = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let folder = folder_of(out);
     if !folder.is_dir() {
         return Err(anyhow!(
             "--out {}: the folder {} does not exist",
@@ -161,10 +173,7 @@ fn refuse_out_over_input(out: &Path, input: &Path) -> Result<()> {
     let (Ok(input), Some(name)) = (input.canonicalize(), out.file_name()) else {
         return Ok(());
     };
-    let folder = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let folder = folder_of(out);
     let Ok(folder) = folder.canonicalize() else {
         return Ok(());
     };
@@ -635,6 +644,13 @@ mod tests {
         t
     }
 
+    /// A temporary folder, and the path of a run table in it.
+    fn runs_file() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs.parquet");
+        (dir, out)
+    }
+
     /// The run table of runs 0 to `runs - 1`, all at once.
     fn table_of_first(b: &Batch, runs: usize) -> RecordBatch {
         let rows: Vec<RunRow> = (0..runs).map(|i| b.run(i)).collect();
@@ -667,8 +683,7 @@ mod tests {
     /// per write), and its summary is `summarise_runs` of that table.
     #[test]
     fn a_run_table_written_as_it_goes_is_the_whole_tables() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("runs.parquet");
+        let (dir, out) = runs_file();
         let b = batch();
         let whole = table_of_first(&b, 12);
         // Two threads: runs done ahead of a slower one are written with it.
@@ -706,8 +721,7 @@ mod tests {
     /// is whole.
     #[test]
     fn a_slow_run_holds_back_at_most_the_runs_ahead() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("runs.parquet");
+        let (_dir, out) = runs_file();
         let b = batch();
         let pool = pool(2);
         let done = std::sync::atomic::AtomicUsize::new(0);
@@ -739,8 +753,7 @@ mod tests {
     fn a_panic_outside_a_run_ends_the_waits_behind_it() {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let dir = tempfile::tempdir().unwrap();
-            let out = dir.path().join("runs.parquet");
+            let (_dir, out) = runs_file();
             let b = batch();
             let pool = pool(2);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -765,8 +778,7 @@ mod tests {
     /// five rows of the whole one.
     #[test]
     fn a_stopped_batch_writes_the_runs_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("runs.parquet");
+        let (_dir, out) = runs_file();
         let b = batch();
         let pool = pool(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
