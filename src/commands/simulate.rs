@@ -644,11 +644,11 @@ mod tests {
         t
     }
 
-    /// A temporary folder, and the path of a run table in it.
-    fn runs_file() -> (tempfile::TempDir, PathBuf) {
+    /// A temporary folder, the path of a run table in it, and [`batch`] to write there.
+    fn batch_and_file() -> (tempfile::TempDir, PathBuf, Batch) {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("runs.parquet");
-        (dir, out)
+        (dir, out, batch())
     }
 
     /// The run table of runs 0 to `runs - 1`, all at once.
@@ -683,8 +683,7 @@ mod tests {
     /// per write), and its summary is `summarise_runs` of that table.
     #[test]
     fn a_run_table_written_as_it_goes_is_the_whole_tables() {
-        let (dir, out) = runs_file();
-        let b = batch();
+        let (dir, out, b) = batch_and_file();
         let whole = table_of_first(&b, 12);
         // Two threads: runs done ahead of a slower one are written with it.
         run_to_parquet(&b, &pool(2), &out, 3, 100, &|| false, &|_| {}).unwrap();
@@ -721,8 +720,7 @@ mod tests {
     /// is whole.
     #[test]
     fn a_slow_run_holds_back_at_most_the_runs_ahead() {
-        let (_dir, out) = runs_file();
-        let b = batch();
+        let (_dir, out, b) = batch_and_file();
         let pool = pool(2);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let while_slow = std::sync::atomic::AtomicUsize::new(usize::MAX);
@@ -753,8 +751,7 @@ mod tests {
     fn a_panic_outside_a_run_ends_the_waits_behind_it() {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let (_dir, out) = runs_file();
-            let b = batch();
+            let (_dir, out, b) = batch_and_file();
             let pool = pool(2);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run_to_parquet(&b, &pool, &out, 2, 1, &|| false, &|row| {
@@ -778,8 +775,7 @@ mod tests {
     /// five rows of the whole one.
     #[test]
     fn a_stopped_batch_writes_the_runs_done() {
-        let (_dir, out) = runs_file();
-        let b = batch();
+        let (_dir, out, b) = batch_and_file();
         let pool = pool(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let ran = run_to_parquet(
