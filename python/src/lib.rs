@@ -193,6 +193,18 @@ fn solved_to_py(py: Python<'_>, s: Solved) -> PyResult<Bound<'_, PyAny>> {
         .map(|t| t.into_any())
 }
 
+/// Solve the scenario `read` makes ([`solve_scenario`], both without the GIL), handed to Python
+/// as [`solved_to_py`] does.
+fn solve_read<'py>(
+    py: Python<'py>,
+    explain: bool,
+    threads: Option<usize>,
+    read: impl FnOnce() -> Result<Scenario, Failure> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let solved = guarded(py, || solve_scenario(&read()?, explain, threads))?;
+    solved_to_py(py, solved)
+}
+
 /// Solve a scenario given as JSON text (SPEC section 3). Returns (summary JSON, allocations,
 /// needs, resources, why or None) with the tables as pyarrow record batches.
 #[pyfunction]
@@ -203,11 +215,9 @@ fn solve_json<'py>(
     explain: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let solved = guarded(py, || {
-        let s = commonsnet_engine::input::scenario_from_json_str(text).map_err(Failure::Invalid)?;
-        solve_scenario(&s, explain, threads)
-    })?;
-    solved_to_py(py, solved)
+    solve_read(py, explain, threads, || {
+        commonsnet_engine::input::scenario_from_json_str(text).map_err(Failure::Invalid)
+    })
 }
 
 /// Validate a scenario given as JSON text without solving it: raises what [`solve_json`]
@@ -237,11 +247,9 @@ fn solve_tables<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let tables = Tables::read(py, resources, needs, links, policy)?;
-    let solved = guarded(py, || {
-        let s = tables.engine(name).scenario().map_err(Failure::Invalid)?;
-        solve_scenario(&s, explain, threads)
-    })?;
-    solved_to_py(py, solved)
+    solve_read(py, explain, threads, || {
+        tables.engine(name).scenario().map_err(Failure::Invalid)
+    })
 }
 
 /// A scenario's tables as its JSON form, checked as [`solve_tables`] checks them (problems

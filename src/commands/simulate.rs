@@ -96,13 +96,21 @@ impl FromStr for PolicyArg {
     type Err = BatchError;
 
     fn from_str(s: &str) -> Result<Self, BatchError> {
-        let label = s.trim();
-        if label.is_empty() {
-            return Ok(PolicyArg(None));
-        }
-        label.parse::<NamedPolicy>()?;
-        Ok(PolicyArg(Some(label.to_string())))
+        list_item(s, |label| {
+            label.parse::<NamedPolicy>()?;
+            Ok(label.to_string())
+        })
+        .map(PolicyArg)
     }
+}
+
+/// An item of a comma-separated option, `parse`d once trimmed; an empty item is none.
+fn list_item<T, E>(s: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<Option<T>, E> {
+    let item = s.trim();
+    if item.is_empty() {
+        return Ok(None);
+    }
+    parse(item).map(Some)
 }
 
 /// One `--perturb` item, `NAME=VALUE` (an empty item sets nothing).
@@ -113,31 +121,35 @@ impl FromStr for PerturbArg {
     type Err = ArgError;
 
     fn from_str(s: &str) -> Result<Self, ArgError> {
-        let item = s.trim();
-        if item.is_empty() {
-            return Ok(PerturbArg(None));
-        }
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| ArgError(format!("--perturb: expected NAME=VALUE, found {item:?}")))?;
-        let kind = k.parse::<PerturbKind>().map_err(|_| {
-            ArgError(format!(
-                "--perturb: unknown {k:?} (demand, failures, travel_time)"
-            ))
-        })?;
-        let value = v
-            .parse()
-            .map_err(|_| ArgError(format!("--perturb {k}: {v:?} is not a number")))?;
-        Ok(PerturbArg(Some((kind, value))))
+        list_item(s, |item| {
+            let (k, v) = item.split_once('=').ok_or_else(|| {
+                ArgError(format!("--perturb: expected NAME=VALUE, found {item:?}"))
+            })?;
+            let kind = k.parse::<PerturbKind>().map_err(|_| {
+                ArgError(format!(
+                    "--perturb: unknown {k:?} (demand, failures, travel_time)"
+                ))
+            })?;
+            let value = v
+                .parse()
+                .map_err(|_| ArgError(format!("--perturb {k}: {v:?} is not a number")))?;
+            Ok((kind, value))
+        })
+        .map(PerturbArg)
+    }
+}
+
+/// The folder `out` is in (`.` for a bare file name).
+fn folder_of(out: &Path) -> &Path {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
 }
 
 /// Refuse `--out` whose folder is missing or not writable (a file is made there and removed).
 fn writable_folder_of(out: &Path) -> Result<()> {
-    let folder = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let folder = folder_of(out);
     if !folder.is_dir() {
         return Err(anyhow!(
             "--out {}: the folder {} does not exist",
@@ -161,10 +173,7 @@ fn refuse_out_over_input(out: &Path, input: &Path) -> Result<()> {
     let (Ok(input), Some(name)) = (input.canonicalize(), out.file_name()) else {
         return Ok(());
     };
-    let folder = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let folder = folder_of(out);
     let Ok(folder) = folder.canonicalize() else {
         return Ok(());
     };
@@ -635,43 +644,55 @@ mod tests {
         t
     }
 
+    /// A temporary folder, the path of a run table in it, and [`batch`] to write there.
+    fn batch_and_file() -> (tempfile::TempDir, PathBuf, Batch) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs.parquet");
+        (dir, out, batch())
+    }
+
+    /// The run table of runs 0 to `runs - 1`, all at once.
+    fn table_of_first(b: &Batch, runs: usize) -> RecordBatch {
+        let rows: Vec<RunRow> = (0..runs).map(|i| b.run(i)).collect();
+        b.table(&rows).unwrap()
+    }
+
+    /// [`run_to_file`] of `b` on `pool` writing Parquet to `out`, `chunk` rows a write.
+    fn run_to_parquet(
+        b: &Batch,
+        pool: &rayon::ThreadPool,
+        out: &Path,
+        chunk: usize,
+        ahead: usize,
+        stop: &(dyn Fn() -> bool + Sync),
+        progress: &(dyn Fn(&RunRow) + Sync),
+    ) -> Result<Ran> {
+        run_to_file(
+            b,
+            pool,
+            out,
+            TableFormat::Parquet,
+            chunk,
+            ahead,
+            stop,
+            progress,
+        )
+    }
+
     /// Written three rows at a time, the table is the one of all rows at once (one row group
     /// per write), and its summary is `summarise_runs` of that table.
     #[test]
     fn a_run_table_written_as_it_goes_is_the_whole_tables() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("runs.parquet");
-        let b = batch();
-        let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
-        let whole = b.table(&rows).unwrap();
+        let (dir, out, b) = batch_and_file();
+        let whole = table_of_first(&b, 12);
         // Two threads: runs done ahead of a slower one are written with it.
-        run_to_file(
-            &b,
-            &pool(2),
-            &out,
-            TableFormat::Parquet,
-            3,
-            100,
-            &|| false,
-            &|_| {},
-        )
-        .unwrap();
+        run_to_parquet(&b, &pool(2), &out, 3, 100, &|| false, &|_| {}).unwrap();
         let (groups, written) = read(&out);
         // (all twelve in one when run 0 is the last to finish)
         assert!((1..=4).contains(&groups), "{groups}");
         assert_eq!(without_times(&written), without_times(&whole));
         // One thread: four writes of three rows.
-        let ran = run_to_file(
-            &b,
-            &pool(1),
-            &out,
-            TableFormat::Parquet,
-            3,
-            100,
-            &|| false,
-            &|_| {},
-        )
-        .unwrap();
+        let ran = run_to_parquet(&b, &pool(1), &out, 3, 100, &|| false, &|_| {}).unwrap();
         assert_eq!(ran.runs, 12);
         let (groups, written) = read(&out);
         assert_eq!(groups, 4);
@@ -699,40 +720,28 @@ mod tests {
     /// is whole.
     #[test]
     fn a_slow_run_holds_back_at_most_the_runs_ahead() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("runs.parquet");
-        let b = batch();
+        let (_dir, out, b) = batch_and_file();
         let pool = pool(2);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let while_slow = std::sync::atomic::AtomicUsize::new(usize::MAX);
-        let ran = run_to_file(
-            &b,
-            &pool,
-            &out,
-            TableFormat::Parquet,
-            2,
-            3,
-            &|| false,
-            &|row| {
-                if row.run == 0 {
-                    // Run 0 is slow: the other thread does runs 1 and 2 meanwhile, then waits.
-                    std::thread::sleep(std::time::Duration::from_millis(1500));
-                    while_slow.store(
-                        done.load(std::sync::atomic::Ordering::SeqCst),
-                        std::sync::atomic::Ordering::SeqCst,
-                    );
-                }
-                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            },
-        )
+        let ran = run_to_parquet(&b, &pool, &out, 2, 3, &|| false, &|row| {
+            if row.run == 0 {
+                // Run 0 is slow: the other thread does runs 1 and 2 meanwhile, then waits.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                while_slow.store(
+                    done.load(std::sync::atomic::Ordering::SeqCst),
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
         .unwrap();
         assert_eq!(ran.runs, 12);
         assert_eq!(while_slow.load(std::sync::atomic::Ordering::SeqCst), 2);
-        let rows: Vec<RunRow> = (0..12).map(|i| b.run(i)).collect();
         let (_, written) = read(&out);
         assert_eq!(
             without_times(&written),
-            without_times(&b.table(&rows).unwrap())
+            without_times(&table_of_first(&b, 12))
         );
     }
 
@@ -742,27 +751,16 @@ mod tests {
     fn a_panic_outside_a_run_ends_the_waits_behind_it() {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let dir = tempfile::tempdir().unwrap();
-            let out = dir.path().join("runs.parquet");
-            let b = batch();
+            let (_dir, out, b) = batch_and_file();
             let pool = pool(2);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_to_file(
-                    &b,
-                    &pool,
-                    &out,
-                    TableFormat::Parquet,
-                    2,
-                    1,
-                    &|| false,
-                    &|row| {
-                        if row.run == 0 {
-                            // The other thread has taken run 1 and waits for run 0's row.
-                            std::thread::sleep(std::time::Duration::from_millis(300));
-                            panic!("progress failed");
-                        }
-                    },
-                )
+                run_to_parquet(&b, &pool, &out, 2, 1, &|| false, &|row| {
+                    if row.run == 0 {
+                        // The other thread has taken run 1 and waits for run 0's row.
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        panic!("progress failed");
+                    }
+                })
                 .map(|_| ())
             }));
             let _ = tx.send(ended.is_err());
@@ -777,16 +775,13 @@ mod tests {
     /// five rows of the whole one.
     #[test]
     fn a_stopped_batch_writes_the_runs_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("runs.parquet");
-        let b = batch();
+        let (_dir, out, b) = batch_and_file();
         let pool = pool(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let ran = run_to_file(
+        let ran = run_to_parquet(
             &b,
             &pool,
             &out,
-            TableFormat::Parquet,
             2,
             100,
             &|| done.load(std::sync::atomic::Ordering::SeqCst) >= 5,
@@ -798,10 +793,9 @@ mod tests {
         assert_eq!(ran.runs, 5);
         let (groups, written) = read(&out);
         assert_eq!(groups, 3);
-        let rows: Vec<RunRow> = (0..5).map(|i| b.run(i)).collect();
         assert_eq!(
             without_times(&written),
-            without_times(&b.table(&rows).unwrap())
+            without_times(&table_of_first(&b, 5))
         );
     }
 }

@@ -88,6 +88,31 @@ async function noProblems(c) {
   assert.deepEqual(c.problems, [], 'console errors, failed requests or foreign hosts');
 }
 
+/** `f(tmp)` with a temporary folder named from `prefix`, removed after it whether it passed or
+ * not. */
+async function withTempDir(prefix, f) {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return await f(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `f(c, tmp)` in a fresh context `c` (`context`) with a temporary folder (`withTempDir`), then
+ * no problems; the folder and the context are gone after it whether it passed or not. */
+async function inContextWithTemp(browser, server, vp, prefix, f) {
+  const c = await context(browser, server, vp);
+  try {
+    await withTempDir(prefix, async (tmp) => {
+      await f(c, tmp);
+      await noProblems(c);
+    });
+  } finally {
+    await c.ctx.close();
+  }
+}
+
 /** Every form control has a label; every button says what it does. */
 async function everyControlLabelled(page) {
   const missing = await page.evaluate(() => {
@@ -308,10 +333,7 @@ async function plannerFlow(browser, server, vp) {
 /** The planner's other inputs: CSV tables dropped as files, a generator and seed, and a timed
  * scenario's bookings on the timeline. */
 async function plannerInputs(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[0]);
-  const { page } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-tables-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[0], 'commonsnet-e2e-tables-', async ({ page }, tmp) => {
     await page.goto(server.origin + '/');
     // CSV tables and policy.json, as `commonsnet generate --table-format csv` writes them.
     const dir = join(tmp, 'rural');
@@ -411,20 +433,13 @@ async function plannerInputs(browser, server) {
     await page.locator('[data-testid=summary] [data-field=objective]').waitFor();
     const dApi = await server.api('POST', '/v1/solve', { ...deprived, policy: { ...deprived.policy, objective: 'deprivation' } });
     assert.equal(await field('objective'), fmt('en', dApi.summary.objective, 3));
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 /** A plan with hundreds of needs not served in full: the page draws the first 300
  * explanations, counts the rest, and finds any by the filter. */
 async function plannerManyExplanations(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-why-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[1], 'commonsnet-e2e-why-', async ({ page }, tmp) => {
     const many = {
       name: 'one-tank',
       resources: [{ id: 'tank', kind: 'water', capacity: { l: 1 }, lat: 59.33, lon: 18.06 }],
@@ -452,21 +467,14 @@ async function plannerManyExplanations(browser, server) {
     await checkPage(page, VIEWPORTS[1], 'planner-many-why');
     const height = await page.evaluate(() => document.documentElement.scrollHeight);
     assert.ok(height < 120_000, `page ${height} px tall`);
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 /** What the planner refuses at load, as the CLI and the API do: a scenario file with a key
  * given twice (JSON.parse would keep the last value and solve another scenario), named by its
  * path; nothing is solved, not even the scenario loaded before it. */
 async function plannerRefusedFiles(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[0]);
-  const { page, state } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-refused-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[0], 'commonsnet-e2e-refused-', async ({ page, state }, tmp) => {
     await page.goto(server.origin + '/');
     await page.getByTestId('scenario-files').setInputFiles(FLOOD);
     await page.getByTestId('loaded').filter({ hasText: 'flood-north' }).waitFor();
@@ -486,21 +494,14 @@ async function plannerRefusedFiles(browser, server) {
     await page.getByTestId('scenario-files').setInputFiles(wrong);
     await page.getByTestId('error').filter({ hasText: 'wrong-policy.json: policy must be an object' }).waitFor();
     assert.ok(!state.requests.some((r) => r.url.endsWith('/v1/solve')), 'nothing was solved');
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 /** An infeasible scenario: the summary says why (the engine's message and the conflict set in
  * words), which every explanation row points to, and the shadow-price card does not claim
  * that no extra capacity would serve more. */
 async function plannerInfeasible(browser, server) {
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-infeasible-'));
-  try {
+  await inContextWithTemp(browser, server, VIEWPORTS[1], 'commonsnet-e2e-infeasible-', async ({ page }, tmp) => {
     const scenario = {
       name: 'two-for-one',
       resources: [{ id: 'r1', community: 'a', kind: 'water', capacity: { water_l: 10 } }],
@@ -535,11 +536,7 @@ async function plannerInfeasible(browser, server) {
     const none = await page.getByTestId('shadow-none').innerText();
     assert.ok(none.startsWith('No shadow prices: no plan holds every hard constraint'), none);
     await checkPage(page, VIEWPORTS[1], 'planner-infeasible');
-    await noProblems(c);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await c.ctx.close();
-  }
+  });
 }
 
 async function swedishBrowser(browser, server) {
@@ -551,8 +548,7 @@ async function swedishBrowser(browser, server) {
   await page.getByRole('heading', { name: 'Sessioner' }).waitFor();
   // The planner's own refusals of a file, and the result tables' numbers, in Swedish (the web
   // review found both in English: "1.264" beside a summary's "29,143").
-  const tmp = mkdtempSync(join(tmpdir(), 'commonsnet-e2e-sv-'));
-  try {
+  await withTempDir('commonsnet-e2e-sv-', async (tmp) => {
     // Leaving the coordinator aborts what it has in flight (its list of sessions, read every
     // 15 s; a CI run caught one): not a problem of the page.
     c.state.allowDrops = true;
@@ -588,15 +584,23 @@ async function swedishBrowser(browser, server) {
     const parts = await refusal.evaluate((e) => ({ text: e.textContent, en: [...e.querySelectorAll('[lang=en]')].map((x) => x.textContent) }));
     assert.ok(parts.en.length === 1 && parts.en[0] === parts.text && parts.text.includes('(422 invalid_input)') && parts.text.includes('priority'), JSON.stringify(parts));
     c.state.allowStatus.delete(422);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
   await noProblems(c);
   await c.ctx.close();
 }
 
 const truck = { id: 'truck', kind: 'water', capacity: { water_l: 1000 }, lat: 59.33, lon: 18.07 };
 const needAt = (id, amount, lon) => ({ id, kind: 'water', demand: { water_l: amount }, lat: 59.332, lon, priority: 1 });
+
+/** A session made of `scenario` through the API (`events` applied to it), open in the
+ * coordinator of a fresh context (`context`); the context with the session's `id`. */
+async function sessionPage(browser, server, vp, scenario, events = []) {
+  const { id } = await server.api('POST', '/v1/sessions', { scenario });
+  if (events.length > 0) await server.api('POST', `/v1/sessions/${id}/events`, { events });
+  const c = await context(browser, server, vp);
+  await c.page.goto(`${server.origin}/#/coordinator/${id}`);
+  return { ...c, id };
+}
 
 async function coordinatorFlow(browser, server, vp) {
   const created = await server.api('POST', '/v1/sessions', {
@@ -774,13 +778,8 @@ async function coordinatorFlow(browser, server, vp) {
  * once and no error (a fresh id was refused 409 "exists already", and the page said nothing
  * had been applied). */
 async function coordinatorLostAnswer(browser, server) {
-  const created = await server.api('POST', '/v1/sessions', {
-    scenario: { name: 'lost-answer', resources: [truck], needs: [], policy: { max_distance_km: 30 } },
-  });
-  const id = created.id;
-  const c = await context(browser, server, VIEWPORTS[0]);
-  const { page, state } = c;
-  await page.goto(`${server.origin}/#/coordinator/${id}`);
+  const c = await sessionPage(browser, server, VIEWPORTS[0], { name: 'lost-answer', resources: [truck], needs: [], policy: { max_distance_km: 30 } });
+  const { page, state, id } = c;
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
   const bodies = [];
   let lose = true;
@@ -888,12 +887,10 @@ async function coordinatorDeletedElsewhere(browser, server) {
  * tried again until one answers: the event moved the page's change count on, and no other event
  * comes to ask for the read (the review's page kept an old plan under "connected"). */
 async function coordinatorFailedRead(browser, server) {
-  const created = await server.api('POST', '/v1/sessions', {
-    scenario: { name: 'failed-read', resources: [truck], needs: [needAt('n1', 100, 18.06)], policy: { max_distance_km: 30 } },
+  const c = await sessionPage(browser, server, { name: 'phone', width: 390, height: 844 }, {
+    name: 'failed-read', resources: [truck], needs: [needAt('n1', 100, 18.06)], policy: { max_distance_km: 30 },
   });
-  const c = await context(browser, server, { name: 'phone', width: 390, height: 844 });
   const { page, state } = c;
-  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 5_000 });
   await page.locator('[data-match="truck->n1"]').waitFor();
   for (const failure of ['drop', 503]) {
@@ -908,7 +905,7 @@ async function coordinatorFailedRead(browser, server) {
         : r.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"unavailable","message":"try again","details":[]}}' });
     });
     const id = failure === 'drop' ? 'n2' : 'n3';
-    await server.api('POST', `/v1/sessions/${created.id}/events`, { events: [{ type: 'need_added', need: needAt(id, 100, 18.061) }] });
+    await server.api('POST', `/v1/sessions/${c.id}/events`, { events: [{ type: 'need_added', need: needAt(id, 100, 18.061) }] });
     await page.locator(`[data-need="${id}"]`).first().waitFor({ timeout: 10_000 });
     assert.equal(failOnce, false, 'the read was failed once');
     await page.unroute('**/v1/sessions/*/state');
@@ -923,21 +920,22 @@ async function coordinatorFailedRead(browser, server) {
 /** The session's coverage on screen is of the whole session: a need dispatched in full counts
  * as served (the plan's own summary, of the open parts only, leaves it out). */
 async function coordinatorCoverage(browser, server) {
-  const created = await server.api('POST', '/v1/sessions', {
-    scenario: {
+  const c = await sessionPage(
+    browser,
+    server,
+    VIEWPORTS[1],
+    {
       name: 'coverage',
       resources: [truck],
       needs: [needAt('near', 100, 18.06), { ...needAt('far', 100, 18.06), lat: 61.0 }],
       policy: { max_distance_km: 30 },
     },
-  });
-  await server.api('POST', `/v1/sessions/${created.id}/events`, { events: [{ type: 'dispatched', need: 'near', resource: 'truck' }] });
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
+    [{ type: 'dispatched', need: 'near', resource: 'truck' }],
+  );
+  const { page, id } = c;
   const summary = page.locator('[data-testid=session-summary][data-served="1"]');
   await summary.waitFor();
-  const held = await server.api('GET', `/v1/sessions/${created.id}/state`);
+  const held = await server.api('GET', `/v1/sessions/${id}/state`);
   assert.equal(held.plan.summary.coverage_ratio, 0, 'the plan of the open parts serves none of them');
   assert.equal(await summary.getAttribute('data-ratio'), '0.5');
   assert.ok((await summary.innerText()).startsWith('Priority served (dispatched and planned): 50%'), await summary.innerText());
@@ -955,16 +953,13 @@ async function coordinatorManyNeeds(browser, server) {
     kind: i % 3 === 0 ? 'food' : 'water',
     demand: i % 3 === 0 ? { meals: 5 } : { water_l: 10 },
   }));
-  const created = await server.api('POST', '/v1/sessions', {
-    scenario: { name: 'flood-east', resources: [truck], needs, policy: { max_distance_km: 30 } },
-  });
-  await server.api('POST', `/v1/sessions/${created.id}/events`, { events: [{ type: 'dispatched', need: 'site-01', resource: 'truck' }] });
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
+  const c = await sessionPage(browser, server, VIEWPORTS[1], { name: 'flood-east', resources: [truck], needs, policy: { max_distance_km: 30 } }, [
+    { type: 'dispatched', need: 'site-01', resource: 'truck' },
+  ]);
+  const { page, id } = c;
   const count = page.getByTestId('need-count');
   await count.filter({ hasText: '30 shown of 30 matching, 30 needs' }).waitFor();
-  await page.getByRole('heading', { name: `Session flood-east (${created.id.slice(0, 8)})` }).waitFor();
+  await page.getByRole('heading', { name: `Session flood-east (${id.slice(0, 8)})` }).waitFor();
   await page.getByTestId('need-filter').fill('food');
   await count.filter({ hasText: '10 shown of 10 matching, 30 needs' }).waitFor();
   const shown = await page.locator('[data-testid=needs] > li').evaluateAll((els) => els.map((e) => e.getAttribute('data-need')));
@@ -981,17 +976,13 @@ async function coordinatorManyNeeds(browser, server) {
 /** A session whose re-plan fails (a part too large to build) says so on the page, in the
  * server's words: what failed and what to change. */
 async function coordinatorPlanFailure(browser, server) {
-  const created = await server.api('POST', '/v1/sessions', {
-    scenario: {
-      name: 'too-large',
-      resources: Array.from({ length: 32 }, (_, i) => ({ id: `r${i}`, kind: 'k', capacity: { u: 1 } })),
-      needs: Array.from({ length: 32 }, (_, i) => ({ id: `n${i}`, kind: 'k', demand: { u: 1 }, duration_h: 1, earliest: 0, deadline: 999 })),
-      policy: { reusable: ['u'], slot_h: 1 },
-    },
+  const c = await sessionPage(browser, server, VIEWPORTS[1], {
+    name: 'too-large',
+    resources: Array.from({ length: 32 }, (_, i) => ({ id: `r${i}`, kind: 'k', capacity: { u: 1 } })),
+    needs: Array.from({ length: 32 }, (_, i) => ({ id: `n${i}`, kind: 'k', demand: { u: 1 }, duration_h: 1, earliest: 0, deadline: 999 })),
+    policy: { reusable: ['u'], slot_h: 1 },
   });
-  const c = await context(browser, server, VIEWPORTS[1]);
   const { page } = c;
-  await page.goto(`${server.origin}/#/coordinator/${created.id}`);
   const failure = page.getByTestId('plan-failure');
   await failure.waitFor();
   const text = await failure.innerText();
@@ -1005,8 +996,11 @@ async function coordinatorPlanFailure(browser, server) {
  * lets the re-plan take the need. */
 async function coordinatorLoweredCapacity(browser, server) {
   const water = (id, l, cost) => ({ id, kind: 'water', capacity: { l }, cost });
-  const created = await server.api('POST', '/v1/sessions', {
-    scenario: {
+  const c = await sessionPage(
+    browser,
+    server,
+    VIEWPORTS[1],
+    {
       name: 'lowered',
       resources: [water('van', 100, 0), water('truck', 50, 3)],
       needs: [
@@ -1014,12 +1008,9 @@ async function coordinatorLoweredCapacity(browser, server) {
         { id: 'b', kind: 'water', demand: { l: 30 } },
       ],
     },
-  });
-  const id = created.id;
-  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'dispatched', need: 'a', resource: 'van' }] });
-  const c = await context(browser, server, VIEWPORTS[1]);
-  const { page } = c;
-  await page.goto(`${server.origin}/#/coordinator/${id}`);
+    [{ type: 'dispatched', need: 'a', resource: 'van' }],
+  );
+  const { page, id } = c;
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
   assert.equal(await page.getByTestId('conflicts').count(), 0);
   // The van's tank is found with 40 litres: a's 60 no longer fit.
