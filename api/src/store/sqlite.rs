@@ -963,18 +963,27 @@ mod tests {
                     };
                     theirs.append("busy", &entry).unwrap();
                     written.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_micros(100));
                 }
             });
-            // At least 400 creates, and on until the other has written 50 times between them.
+            // At least 400 creates, and on until the other has written 50 times between them
+            // (or a minute has passed). Each side pauses after each write: SQLite's lock is
+            // not fair, and without pauses one side took it back nearly every time (on a
+            // loaded machine the creates ran 20,000 times while the other wrote under 50
+            // times; on an idle one the other wrote 167,708 times while 400 creates ran).
             let mut failed = Vec::new();
             let mut k = 0;
-            while k < 400 || (written.load(Ordering::SeqCst) < 50 && k < 20_000) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while k < 400
+                || (written.load(Ordering::SeqCst) < 50 && std::time::Instant::now() < deadline)
+            {
                 let key = format!("key-{k}");
                 match ours.create_keyed(&format!("s{k}"), "t", "{}", &key) {
                     Ok(None) => {}
                     other => failed.push(format!("create {k}: {other:?}")),
                 }
                 k += 1;
+                std::thread::sleep(std::time::Duration::from_micros(100));
             }
             // The writer stops before any assertion, so a failure cannot hang the scope.
             done.store(true, Ordering::SeqCst);
