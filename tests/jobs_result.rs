@@ -146,6 +146,38 @@ fn a_result_of_several_pages_is_the_whole_table_in_every_format() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some(PARQUET));
     assert_same_table(&parquet_batches(&r.body), &table, "Parquet");
+
+    // A client that accepts gzip (a browser, Python's requests) gets the JSON and Arrow
+    // answers gzipped, streamed page by page all the same, and unpacked they are the plain
+    // bytes; Parquet, compressed already, as it is. The streamed body was once polled past
+    // its end by the encoder and the transfer died before the gzip trailer.
+    let plain = |accept: &str| call("GET", &s.url(&path), &[("Accept", accept)], None);
+    for (accept, gzipped) in [
+        ("application/json", true),
+        (ARROW_STREAM, true),
+        (PARQUET, false),
+    ] {
+        let r = call(
+            "GET",
+            &s.url(&path),
+            &[("Accept", accept), ("Accept-Encoding", "gzip")],
+            None,
+        );
+        assert_eq!(r.status, 200, "{accept}");
+        let want = plain(accept).body;
+        if gzipped {
+            assert_eq!(r.header("content-encoding"), Some("gzip"), "{accept}");
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&r.body[..])
+                .read_to_end(&mut out)
+                .expect("a whole gzip stream");
+            assert!(out == want, "{accept}: unpacked, not the plain answer");
+            assert!(r.body.len() * 2 < want.len(), "{accept}");
+        } else {
+            assert_eq!(r.header("content-encoding"), None, "{accept}");
+            assert!(r.body == want, "{accept}");
+        }
+    }
 }
 
 /// A row that does not read back: in the first page the answer is an error; past it the

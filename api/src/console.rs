@@ -44,19 +44,6 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)
 }
 
-/// Whether `If-None-Match` in `headers` names `etag` (or is `*`), by the weak comparison
-/// RFC 9110 asks of it: `W/` aside, the tags' quoted parts equal.
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
-    let ours = opaque(etag);
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
-}
-
 /// The console's answer to `GET`/`HEAD` of `uri`, or `None` when no console file has that path.
 /// A file the client holds already (`If-None-Match` names its tag) is answered 304 without a
 /// body: the page is checked on every load, and a phone on a slow link then reloads nothing.
@@ -81,7 +68,9 @@ pub fn serve(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response
         None => return None,
     };
     let mut resp = match etag {
-        Some(tag) if not_modified(headers, tag) => StatusCode::NOT_MODIFIED.into_response(),
+        Some(tag) if crate::conditional::none_match(headers, tag) => {
+            StatusCode::NOT_MODIFIED.into_response()
+        }
         _ => {
             let mut resp = (StatusCode::OK, bytes).into_response();
             resp.headers_mut()
@@ -92,6 +81,13 @@ pub fn serve(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response
     let h = resp.headers_mut();
     if let Some(tag) = etag {
         h.insert(header::ETAG, HeaderValue::from_static(tag));
+    }
+    // A file the service gzips varies by `Accept-Encoding`, and its 304 must say so as its
+    // 200 does (RFC 9110, 15.4.5); the compression layer speaks only for answers it gzips.
+    if bytes.len() >= usize::from(crate::routes::COMPRESS_FROM)
+        && crate::routes::gzipped_type(media_type)
+    {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     h.insert(
         header::CONTENT_SECURITY_POLICY,

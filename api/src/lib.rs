@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod closed;
+pub mod conditional;
 pub mod console;
 pub mod error;
 pub mod jobs;

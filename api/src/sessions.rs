@@ -445,6 +445,9 @@ impl ChangeSet {
 /// The plan as `GET /v1/sessions/{id}/plan` answers it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Plan {
+    /// The sequence number of the last batch the plan follows (0 before the first): a client
+    /// that opens the event stream with it as `Last-Event-ID` misses no change after it.
+    pub seq: i64,
     #[schema(value_type = commonsnet_engine::Summary)]
     pub summary: Value,
     /// The proposed matches.
@@ -471,10 +474,11 @@ pub struct Overdue {
     pub late_h: f64,
 }
 
-/// The session's plan.
-pub fn plan(report: &Report, session: &Session) -> Plan {
+/// The session's plan after batch `seq`.
+pub fn plan(report: &Report, session: &Session, seq: i64) -> Plan {
     let now = session.clock().unwrap_or(0.0);
     Plan {
+        seq,
         summary: report.summary_json(),
         allocations: report.allocations_json(),
         dispatched: session.dispatches().to_vec(),

@@ -212,6 +212,13 @@ impl Resp {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+    /// Whether the `Vary` lines name `token` (case aside, one line or several).
+    pub fn varies_by(&self, token: &str) -> bool {
+        self.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("vary")
+                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    }
     pub fn code(&self) -> String {
         self.json()["error"]["code"]
             .as_str()

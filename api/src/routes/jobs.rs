@@ -675,9 +675,12 @@ fn streamed_body(
         );
         let _ = out.tx.blocking_send(Err(std::io::Error::other(error)));
     });
-    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    }))
+    // Fused: a body may be polled again after its end (tower-http's gzip encoder does, to
+    // write its trailer), which an `unfold` answers with a panic.
+    Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) },
+    )))
 }
 
 /// The writing end of [`streamed_body`]: bytes gathered into chunks of [`CHUNK_BYTES`], each

@@ -99,13 +99,14 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// The smallest answer gzipped: below it the gzip frame and the CPU outweigh the bytes saved.
-const COMPRESS_FROM: u16 = 1024;
+pub(crate) const COMPRESS_FROM: u16 = 1024;
 
 /// Which answers are gzipped for a client that accepts it (`Accept-Encoding`): text (JSON,
 /// CSV, the console's page, scripts and styles, SVG, the metrics page). Plans, reports and
 /// job results in JSON shrink several times over, which a coordinator's phone on a slow link
-/// feels. Not the event stream (gzip holds bytes back until a block fills, so an event would
-/// wait for the next ones), not Arrow or Parquet (binary; Parquet is compressed already).
+/// feels; an Arrow stream (its buffers uncompressed) about three times. Not the event stream
+/// (gzip holds bytes back until a block fills, so an event would wait for the next ones),
+/// not Parquet (compressed already).
 fn compressible(
     status: axum::http::StatusCode,
     _: axum::http::Version,
@@ -121,9 +122,15 @@ fn compressible(
     else {
         return false;
     };
+    gzipped_type(media_type)
+}
+
+/// Whether answers of `media_type` are gzipped (from [`COMPRESS_FROM`] bytes on).
+pub(crate) fn gzipped_type(media_type: &str) -> bool {
     let essence = media_type.split(';').next().unwrap_or("").trim();
     [
         "application/json",
+        "application/vnd.apache.arrow.stream",
         "text/csv",
         "text/html",
         "text/css",
@@ -175,10 +182,18 @@ Code::HeadersTooLarge,
 /// Parquet), so that a cache between client and server keeps them apart.
 async fn vary_accept(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    res.headers_mut().append(
-        axum::http::header::VARY,
-        axum::http::HeaderValue::from_static("accept"),
-    );
+    // One line with what the handler named already (a tagged plan varies by encoding too).
+    let vary = match res
+        .headers()
+        .get(header::VARY)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(named) => format!("{named}, accept"),
+        None => "accept".to_string(),
+    };
+    if let Ok(v) = axum::http::HeaderValue::from_str(&vary) {
+        res.headers_mut().insert(header::VARY, v);
+    }
     res
 }
 
@@ -1224,7 +1239,7 @@ mod tests {
         conforms(
             &doc,
             "Plan",
-            &crate::sessions::plan(&session.report(), &session),
+            &crate::sessions::plan(&session.report(), &session, 1),
         );
         for need in ["a", "b", "c"] {
             conforms(&doc, "SessionWhy", &session.why(need).unwrap());

@@ -4,6 +4,7 @@
 use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
+use crate::conditional;
 use crate::error::{ApiError, ErrorBody, UserError};
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -214,7 +215,9 @@ pub(super) async fn session_read<T: Send + 'static>(
 /// The current plan: summary, proposed matches and dispatches (JSON), or the matches as an
 /// Arrow IPC stream.
 #[utoipa::path(get, path = "/v1/sessions/{id}/plan", params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The plan", body = crate::sessions::Plan),
+    responses((status = 200, description = "The plan", body = crate::sessions::Plan,
+            headers(("ETag" = String, description = "Weak; changes with every batch applied (and with the server's version)"))),
+        (status = 304, description = "Not modified: `If-None-Match` names the plan's current tag (the JSON and the Arrow answer have their own)"),
         Unauthorized,
         NoSuchSession,
         NotAcceptable,
@@ -227,16 +230,31 @@ pub(super) async fn session_plan(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wanted = negotiate(&headers, false)?;
-    let (report, body) = session_read(&st, id, tenant, |s| {
+    let kind = match wanted {
+        Wanted::Arrow => "arrow",
+        _ => "plan",
+    };
+    check_id(&id, "session")?;
+    let hub = st.sessions.clone();
+    let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
+        let tag = conditional::session_tag(kind, seq);
+        if conditional::none_match(&headers, &tag) {
+            return (tag, None);
+        }
         let r = s.report();
-        let body = crate::sessions::plan(&r, s);
-        (r, body)
-    })
-    .await?;
-    match wanted {
-        Wanted::Arrow => allocations_stream(&report),
-        _ => Ok(Json(body).into_response()),
-    }
+        let body = crate::sessions::plan(&r, s, seq);
+        (tag, Some((r, body)))
+    };
+    let rx = blocking(move || hub.read_with_seq(&id, &tenant, read)).await??;
+    let (tag, answer) = crate::sessions::answer(rx).await??;
+    let Some((report, body)) = answer else {
+        return Ok(conditional::not_modified(&tag));
+    };
+    let resp = match wanted {
+        Wanted::Arrow => allocations_stream(&report)?,
+        _ => Json(body).into_response(),
+    };
+    Ok(conditional::tagged(resp, &tag))
 }
 
 /// `200` answer of `GET /v1/sessions/{id}/state`: the plan and the entities it is over, read
@@ -266,7 +284,7 @@ impl SessionState {
     pub fn of(s: &commonsnet_engine::session::Session, seq: i64) -> SessionState {
         SessionState {
             seq,
-            plan: crate::sessions::plan(&s.report(), s),
+            plan: crate::sessions::plan(&s.report(), s, seq),
             needs: s.needs().map(|(n, _)| n.clone()).collect(),
             open: s.needs().map(|(n, open)| (n.id.clone(), open)).collect(),
             resources: s.resources().to_vec(),
@@ -279,7 +297,9 @@ impl SessionState {
 /// The plan and the needs and resources it is over, with the batch they follow: what the
 /// coordinator's map and lists show.
 #[utoipa::path(get, path = "/v1/sessions/{id}/state", params(("id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The session's plan, needs and resources", body = SessionState),
+    responses((status = 200, description = "The session's plan, needs and resources", body = SessionState,
+            headers(("ETag" = String, description = "Weak; changes with every batch applied (and with the server's version)"))),
+        (status = 304, description = "Not modified: `If-None-Match` names the state's current tag"),
         Unauthorized,
         NoSuchSession,
         SessionsFull))]
@@ -288,11 +308,20 @@ pub(super) async fn session_state(
     Tenant(tenant): Tenant,
     Params(id): Params<String>,
     _: QueryArgs<NoParams>,
-) -> Result<Json<SessionState>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     check_id(&id, "session")?;
     let hub = st.sessions.clone();
-    let rx = blocking(move || hub.read_with_seq(&id, &tenant, SessionState::of)).await??;
-    Ok(Json(crate::sessions::answer(rx).await??))
+    let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
+        let tag = conditional::session_tag("state", seq);
+        let state = (!conditional::none_match(&headers, &tag)).then(|| SessionState::of(s, seq));
+        (tag, state)
+    };
+    let rx = blocking(move || hub.read_with_seq(&id, &tenant, read)).await??;
+    Ok(match crate::sessions::answer(rx).await?? {
+        (tag, Some(state)) => conditional::tagged(Json(state).into_response(), &tag),
+        (tag, None) => conditional::not_modified(&tag),
+    })
 }
 
 /// Why a need is served as it is (SPEC section 2, "Explanations"): the reason, its evidence,

@@ -177,6 +177,7 @@ struct StreamState {
 /// the log: the client then reconnects with `Last-Event-ID`, rather than go on past a gap it
 /// cannot see.
 fn plan_changes(state: StreamState) -> impl Stream<Item = StreamItem> {
+    // Fused, as a body's stream must be: it may be polled again after its end.
     futures_util::stream::unfold(state, |mut s| async move {
         loop {
             if *s.shutdown.borrow() || s.ended {
@@ -241,6 +242,7 @@ fn plan_changes(state: StreamState) -> impl Stream<Item = StreamItem> {
             }
         }
     })
+    .fuse()
 }
 
 /// Whether the stream's session is gone from the log (`SessionHub::deleted`, off the
