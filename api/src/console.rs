@@ -82,11 +82,9 @@ pub fn serve(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response
     if let Some(tag) = etag {
         h.insert(header::ETAG, HeaderValue::from_static(tag));
     }
-    // A file the service gzips varies by `Accept-Encoding`, and its 304 must say so as its
-    // 200 does (RFC 9110, 15.4.5); the compression layer speaks only for answers it gzips.
-    if bytes.len() >= usize::from(crate::routes::COMPRESS_FROM)
-        && crate::routes::gzipped_type(media_type)
-    {
+    // A file of a type the service gzips varies by `Accept-Encoding`, and its 304 must say
+    // so as its 200 does (RFC 9110, 15.4.5): a 304 has no type for the layer to go by.
+    if crate::routes::gzipped_type(media_type) {
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     h.insert(

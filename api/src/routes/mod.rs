@@ -90,12 +90,38 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), same_site))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn(head_limits))
+        .layer(middleware::map_response(vary_encoding))
         .layer(
             CompressionLayer::new()
                 .gzip(true)
                 .compress_when(SizeAbove::new(COMPRESS_FROM).and(compressible)),
         )
         .with_state(state)
+}
+
+/// `Vary: accept-encoding` on every answer of a type the service gzips, short ones too: a
+/// cache between must know that the answer of such a route depends on it, whatever this
+/// one's size. (The compression layer names it only on what it gzips.)
+async fn vary_encoding(mut res: Response) -> Response {
+    let gzippable = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(gzipped_type);
+    let named = res
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("accept-encoding"));
+    if gzippable && !named {
+        res.headers_mut().append(
+            header::VARY,
+            axum::http::HeaderValue::from_static("accept-encoding"),
+        );
+    }
+    res
 }
 
 /// The smallest answer gzipped: below it the gzip frame and the CPU outweigh the bytes saved.
