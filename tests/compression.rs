@@ -3,8 +3,8 @@
 //! by their entity tags (304 without a body). The test client sends no `Accept-Encoding` of
 //! its own and never decodes, so each test sees the bytes on the wire.
 
-use crate::common::server::{call, post_json, Resp, Server};
-use crate::common::session::{events, read_sse, two_teams_session};
+use crate::common::server::{call, Resp, Server};
+use crate::common::session::{create_session, events, read_sse, two_teams_session};
 use serde_json::{json, Value};
 use std::io::{BufReader, Read};
 use std::time::Duration;
@@ -37,14 +37,7 @@ fn many_needs(n: usize) -> Value {
 #[test]
 fn json_answers_are_gzipped_when_the_client_accepts_gzip() {
     let s = Server::in_temp_dir(&[]);
-    let created = post_json(
-        &s,
-        "/v1/sessions",
-        &json!({"scenario": many_needs(200)}),
-        None,
-    );
-    assert_eq!(created.status, 201);
-    let id = created.json()["id"].as_str().unwrap().to_string();
+    let id = create_session(&s, &many_needs(200));
     for path in [
         "/openapi.json".to_string(),
         format!("/v1/sessions/{id}/plan"),

@@ -261,7 +261,8 @@ async fn read_within(
     let mut chunks = body.into_data_stream();
     let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0));
     loop {
-        let next = tokio::time::timeout_at(deadline, chunks.next())
+        let allowed = deadline + slow_link_allowance(declared, buf.len());
+        let next = tokio::time::timeout_at(allowed, chunks.next())
             .await
             .map_err(|_| body_timeout(limits.time))?;
         let Some(chunk) = next else {
@@ -283,11 +284,28 @@ async fn read_within(
     }
 }
 
+/// The rate a small body keeps to be given more time: a phone on 2G sends 1.5-5 KB/s.
+pub(super) const SLOW_LINK_BYTES_PER_S: usize = 1024;
+
+/// The time a body gets beyond `--body-timeout-s` for what it has sent: a second for each
+/// [`SLOW_LINK_BYTES_PER_S`] received, while it is small (under
+/// [`DecodeBudget::SMALL_BODY`], declared or so far). A coordinator's 91 KB session sent at
+/// 1.5 KB/s needs 61 s (a review had it refused at the 60 s default). A large body keeps the
+/// plain deadline: it holds a share of the decode budget, which a trickle must not keep for
+/// hours; a small one holds a connection only, at most the timeout and 17 minutes.
+fn slow_link_allowance(declared: Option<usize>, received: usize) -> std::time::Duration {
+    if declared.unwrap_or(received).max(received) >= DecodeBudget::SMALL_BODY {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::from_secs_f64(received as f64 / SLOW_LINK_BYTES_PER_S as f64)
+}
+
 pub(super) fn body_timeout(time: std::time::Duration) -> UserError {
     UserError::new(
         Code::BodyTimeout,
         format!(
-            "the request body did not arrive within {} s",
+            "the request body did not arrive within {} s (a body under 1 MiB gets a second more \
+             for each KiB it has sent)",
             time.as_secs()
         ),
     )
@@ -803,5 +821,51 @@ mod tests {
         let (body, _) = counted_body(1, 10, true);
         let stalled = read_within(&budget, "t", limits, None, body).await;
         assert_eq!(status(stalled), StatusCode::REQUEST_TIMEOUT);
+    }
+
+    /// A body of `chunks` chunks of `size` bytes, one every `every`.
+    fn paced_body(chunks: usize, size: usize, every: std::time::Duration) -> Body {
+        let stream = futures_util::stream::unfold(0, move |k| async move {
+            if k == chunks {
+                return None;
+            }
+            tokio::time::sleep(every).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from(vec![7u8; size])), k + 1))
+        });
+        Body::from_stream(stream)
+    }
+
+    /// A small body that keeps coming at a slow link's rate is read past the body timeout (a
+    /// second more for each KiB it has sent: eight 512-byte chunks a quarter second apart
+    /// take 2 s against a 1 s timeout); a large one at the same pace is not, nor a small one
+    /// slower than the rate.
+    #[tokio::test]
+    async fn small_bodies_on_a_slow_link_get_time_for_what_they_send() {
+        use std::time::Duration;
+        const MIB: usize = 1 << 20;
+        let budget = DecodeBudget::new(64);
+        let limits = BodyLimits {
+            bytes: 8 * MIB,
+            time: Duration::from_secs(1),
+        };
+        let quarter = Duration::from_millis(250);
+        for declared in [Some(4096), None] {
+            let body = paced_body(8, 512, quarter);
+            let (bytes, _) = read_within(&budget, "t", limits, declared, body)
+                .await
+                .unwrap();
+            assert_eq!(bytes.len(), 4096);
+        }
+        // Declared large: the plain deadline.
+        let body = paced_body(8, 512, quarter);
+        let r = read_within(&budget, "t", limits, Some(2 * MIB), body).await;
+        assert_eq!(status(r), StatusCode::REQUEST_TIMEOUT);
+        // Slower than a KiB a second: 64 bytes every 0.4 s earn 62.5 ms each.
+        let body = paced_body(8, 64, Duration::from_millis(400));
+        let r = read_within(&budget, "t", limits, None, body).await;
+        assert_eq!(status(r), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(slow_link_allowance(Some(100), 2048), Duration::from_secs(2));
+        assert_eq!(slow_link_allowance(Some(MIB), 2048), Duration::ZERO);
+        assert_eq!(slow_link_allowance(None, MIB), Duration::ZERO);
     }
 }
