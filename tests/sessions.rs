@@ -2194,3 +2194,45 @@ fn shares_moved_by_rounding_alone_are_not_answered_as_changes() {
     }
     assert!(answered > 0, "the events changed the plan");
 }
+
+/// Moves too small to answer one by one add up to an answered change: the answer compares
+/// with the share the client was last told, so a client that applies the answers holds the
+/// plan within 1e-9 (a review lowered a capacity by 1.5e-6 four hundred times, moving the
+/// share 7.5e-10 each time: nothing was answered and the client was 3e-7 off).
+#[test]
+fn small_moves_one_way_add_up_to_an_answered_change() {
+    let init = scenario_from_value(&json!({
+        "resources": [{"id": "r", "kind": "k", "capacity": {"u": 1000}}],
+        "needs": [{"id": "n", "kind": "k", "demand": {"u": 2000}}]}))
+    .unwrap();
+    let mut s = Session::new(&init).unwrap();
+    let key = ("r".to_string(), "n".to_string());
+    let mut held = s.plan()[&key];
+    assert_eq!(held, 0.5);
+    let mut answered = 0;
+    for k in 1..=400 {
+        let capacity = 1000.0 - 1.5e-6 * k as f64;
+        let event = json!([{"type": "resource_updated", "resource":
+            {"id": "r", "kind": "k", "capacity": {"u": capacity}}}]);
+        let (out, _) = s.apply(&parse_events(&event).unwrap()).unwrap();
+        for c in &out.changed {
+            assert!(
+                (c.before - held).abs() < 1e-15,
+                "event {k}: {c:?} told {held}"
+            );
+            held = c.after;
+            answered += 1;
+        }
+        let plan = s.plan()[&key];
+        assert!(
+            (plan - capacity / 2000.0).abs() < 1e-12,
+            "event {k}: {plan}"
+        );
+        assert!(
+            (plan - held).abs() <= 1e-9,
+            "event {k}: plan {plan}, held {held}"
+        );
+    }
+    // About one answer for every two events: each moves the share by 7.5e-10.
+    assert!((150..=250).contains(&answered), "{answered} answers");
+}

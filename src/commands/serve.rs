@@ -109,8 +109,9 @@ pub struct ServeArgs {
     /// connection stays open).
     #[arg(long, default_value_t = 10)]
     header_timeout_s: u64,
-    /// Seconds a client has to send a request's body; a body under 1 MiB gets a second more
-    /// for each KiB it has sent (a phone on a slow link).
+    /// Seconds a client has to send a request's body; a body under 1 MiB that keeps coming
+    /// gets a grace (10 s at most) and a second more for each KiB it sends after that (a
+    /// phone on a slow link).
     #[arg(long, default_value_t = 60)]
     body_timeout_s: u64,
     /// Seconds an answer may wait for its client to read on before the connection closes.

@@ -260,11 +260,19 @@ async fn read_within(
     let mut deadline = tokio::time::Instant::now() + limits.time;
     let mut chunks = body.into_data_stream();
     let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0));
+    // Bytes received by the plain deadline: only what comes after it earns more time.
+    let mut by_deadline = 0;
     loop {
-        let allowed = deadline + slow_link_allowance(declared, buf.len());
+        let allowed = deadline + slow_link_allowance(declared, buf.len(), by_deadline, limits);
         let next = tokio::time::timeout_at(allowed, chunks.next())
             .await
             .map_err(|_| body_timeout(limits.time))?;
+        if tokio::time::Instant::now() <= deadline {
+            by_deadline = buf.len()
+                + next
+                    .as_ref()
+                    .map_or(0, |c| c.as_ref().map_or(0, Bytes::len));
+        }
         let Some(chunk) = next else {
             return Ok((buf.freeze(), share));
         };
@@ -287,25 +295,35 @@ async fn read_within(
 /// The rate a small body keeps to be given more time: a phone on 2G sends 1.5-5 KB/s.
 pub(super) const SLOW_LINK_BYTES_PER_S: usize = 1024;
 
-/// The time a body gets beyond `--body-timeout-s` for what it has sent: a second for each
-/// [`SLOW_LINK_BYTES_PER_S`] received, while it is small (under
-/// [`DecodeBudget::SMALL_BODY`], declared or so far). A coordinator's 91 KB session sent at
-/// 1.5 KB/s needs 61 s (a review had it refused at the 60 s default). A large body keeps the
-/// plain deadline: it holds a share of the decode budget, which a trickle must not keep for
-/// hours; a small one holds a connection only, at most the timeout and 17 minutes.
-fn slow_link_allowance(declared: Option<usize>, received: usize) -> std::time::Duration {
+/// The time a body gets past `--body-timeout-s` while it keeps coming at a slow link's pace:
+/// a grace of the timeout itself (10 s at most), and a second for each
+/// [`SLOW_LINK_BYTES_PER_S`] received after the plain deadline (`by_deadline` bytes came
+/// before it). A coordinator's 91 KB session sent at 1.5 KB/s needs 61 s (a review had it
+/// refused at the 60 s default). What came before the deadline earns nothing: otherwise a
+/// client could send a body but its last byte at once and hold the connection and its
+/// buffer for 17 minutes on that credit (a review held 200 of them, 380 MB). Only a small
+/// body (under [`DecodeBudget::SMALL_BODY`], declared or so far): a large one holds a share
+/// of the decode budget, and keeps the plain deadline.
+fn slow_link_allowance(
+    declared: Option<usize>,
+    received: usize,
+    by_deadline: usize,
+    limits: BodyLimits,
+) -> std::time::Duration {
     if declared.unwrap_or(received).max(received) >= DecodeBudget::SMALL_BODY {
         return std::time::Duration::ZERO;
     }
-    std::time::Duration::from_secs_f64(received as f64 / SLOW_LINK_BYTES_PER_S as f64)
+    let grace = limits.time.min(std::time::Duration::from_secs(10));
+    let after = received.saturating_sub(by_deadline);
+    grace + std::time::Duration::from_secs_f64(after as f64 / SLOW_LINK_BYTES_PER_S as f64)
 }
 
 pub(super) fn body_timeout(time: std::time::Duration) -> UserError {
     UserError::new(
         Code::BodyTimeout,
         format!(
-            "the request body did not arrive within {} s (a body under 1 MiB gets a second more \
-             for each KiB it has sent)",
+            "the request body did not arrive within {} s (a body under 1 MiB that keeps coming \
+             gets a second more for each KiB it sends after that)",
             time.as_secs()
         ),
     )
@@ -823,22 +841,24 @@ mod tests {
         assert_eq!(status(stalled), StatusCode::REQUEST_TIMEOUT);
     }
 
-    /// A body of `chunks` chunks of `size` bytes, one every `every`.
-    fn paced_body(chunks: usize, size: usize, every: std::time::Duration) -> Body {
-        let stream = futures_util::stream::unfold(0, move |k| async move {
-            if k == chunks {
-                return None;
+    /// A body of chunks, each `(wait, bytes)`: sent `wait` after the one before.
+    fn paced_body(chunks: Vec<(std::time::Duration, usize)>) -> Body {
+        let stream = futures_util::stream::unfold(0, move |k| {
+            let next = chunks.get(k).copied();
+            async move {
+                let (wait, size) = next?;
+                tokio::time::sleep(wait).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from(vec![7u8; size])), k + 1))
             }
-            tokio::time::sleep(every).await;
-            Some((Ok::<_, std::io::Error>(Bytes::from(vec![7u8; size])), k + 1))
         });
         Body::from_stream(stream)
     }
 
-    /// A small body that keeps coming at a slow link's rate is read past the body timeout (a
-    /// second more for each KiB it has sent: eight 512-byte chunks a quarter second apart
-    /// take 2 s against a 1 s timeout); a large one at the same pace is not, nor a small one
-    /// slower than the rate.
+    /// A small body that keeps coming at a slow link's rate is read past the body timeout: a
+    /// grace of the timeout, then a second for each KiB sent after it (sixteen 512-byte chunks
+    /// a quarter second apart take 4 s against a 1 s timeout). A large one at the same pace is
+    /// not, nor a small one slower than the rate, nor one that sent nearly all of itself at
+    /// once and then waits on that credit (a review held 200 such bodies open for minutes).
     #[tokio::test]
     async fn small_bodies_on_a_slow_link_get_time_for_what_they_send() {
         use std::time::Duration;
@@ -848,24 +868,36 @@ mod tests {
             bytes: 8 * MIB,
             time: Duration::from_secs(1),
         };
-        let quarter = Duration::from_millis(250);
-        for declared in [Some(4096), None] {
-            let body = paced_body(8, 512, quarter);
-            let (bytes, _) = read_within(&budget, "t", limits, declared, body)
+        let every = |n: usize, wait: u64, size: usize| {
+            paced_body(vec![(Duration::from_millis(wait), size); n])
+        };
+        for declared in [Some(8192), None] {
+            let (bytes, _) = read_within(&budget, "t", limits, declared, every(16, 250, 512))
                 .await
                 .unwrap();
-            assert_eq!(bytes.len(), 4096);
+            assert_eq!(bytes.len(), 8192);
         }
         // Declared large: the plain deadline.
-        let body = paced_body(8, 512, quarter);
-        let r = read_within(&budget, "t", limits, Some(2 * MIB), body).await;
+        let r = read_within(&budget, "t", limits, Some(2 * MIB), every(16, 250, 512)).await;
         assert_eq!(status(r), StatusCode::REQUEST_TIMEOUT);
         // Slower than a KiB a second: 64 bytes every 0.4 s earn 62.5 ms each.
-        let body = paced_body(8, 64, Duration::from_millis(400));
-        let r = read_within(&budget, "t", limits, None, body).await;
+        let r = read_within(&budget, "t", limits, None, every(16, 400, 64)).await;
         assert_eq!(status(r), StatusCode::REQUEST_TIMEOUT);
-        assert_eq!(slow_link_allowance(Some(100), 2048), Duration::from_secs(2));
-        assert_eq!(slow_link_allowance(Some(MIB), 2048), Duration::ZERO);
-        assert_eq!(slow_link_allowance(None, MIB), Duration::ZERO);
+        // All but a byte at once, the last 2.5 s later: what came before the deadline earns
+        // nothing (it would have earned 3.9 s).
+        let banked = paced_body(vec![
+            (Duration::ZERO, 4000),
+            (Duration::from_millis(2500), 1),
+        ]);
+        let r = read_within(&budget, "t", limits, Some(4001), banked).await;
+        assert_eq!(status(r), StatusCode::REQUEST_TIMEOUT);
+        let second = Duration::from_secs(1);
+        assert_eq!(slow_link_allowance(Some(100), 2048, 0, limits), 3 * second);
+        assert_eq!(slow_link_allowance(Some(100), 2048, 2048, limits), second);
+        assert_eq!(
+            slow_link_allowance(Some(MIB), 2048, 0, limits),
+            Duration::ZERO
+        );
+        assert_eq!(slow_link_allowance(None, MIB, 0, limits), Duration::ZERO);
     }
 }

@@ -497,6 +497,10 @@ pub struct Session {
     max_links: usize,
     /// Re-plans this session has run (tests and benches).
     replans_run: usize,
+    /// The share last answered for each match whose plan value has since moved by rounding
+    /// alone (`stage::share_moved`): the next answer compares with what the client was told,
+    /// so moves too small to answer one by one cannot add up unanswered.
+    told: BTreeMap<(String, String), f64>,
     /// Resources whose links were worked out anew since the last re-plan: the only ones
     /// whose links the warm model compares one by one when their capacity alone changed.
     relinked: HashSet<String>,
@@ -611,6 +615,7 @@ impl Session {
             checkpoint_every: CHECKPOINT_EVERY,
             max_links: crate::input::MAX_LINKS,
             replans_run: 0,
+            told: BTreeMap::new(),
             relinked: HashSet::new(),
         };
         for r in &initial.resources {

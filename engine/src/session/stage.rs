@@ -219,6 +219,9 @@ impl Session {
         let mut changed = Vec::new();
         for (k, b) in p.before {
             let a = self.plan.get(&k).copied().unwrap_or(0.0);
+            // What the client holds: the value before this batch, unless an earlier answer
+            // left out a move by rounding.
+            let b = self.told.remove(&k).unwrap_or(b);
             let start_after = self.starts.get(&k.1).copied();
             let start_before = p.start_before.get(&k.1).copied().unwrap_or(start_after);
             let (before_start_h, after_start_h) = (
@@ -234,6 +237,8 @@ impl Session {
                     before_start_h,
                     after_start_h,
                 });
+            } else if b != a {
+                self.told.insert(k, b);
             }
         }
         // The batch answers the bookings it put in conflict; working them out prepares the
@@ -1209,7 +1214,8 @@ fn over_capacity(bookings: &[(f64, f64, f64)], cap: f64) -> Vec<(f64, f64)> {
 /// by another path at each event and moves shares by rounding alone (a review counted 98 of
 /// 156 answered changes under 1e-9, most a few units in the last place); a coordinator's
 /// phone would download them and redraw for nothing. The plan itself keeps the solver's
-/// values: only the answer and the stream leave such moves out.
+/// values: only the answer and the stream leave such moves out, and the next answer compares
+/// with the value last answered (`Session::told`), so small moves one way add up to a change.
 pub(crate) fn share_moved(before: f64, after: f64) -> bool {
     if before == 0.0 || after == 0.0 {
         return before != after;
