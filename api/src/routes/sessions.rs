@@ -206,9 +206,19 @@ pub(super) async fn session_read<T: Send + 'static>(
     tenant: String,
     f: impl FnOnce(&commonsnet_engine::session::Session) -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    session_read_at(st, id, tenant, move |s, _| f(s)).await
+}
+
+/// [`session_read`] with the sequence number of the last batch the session holds.
+async fn session_read_at<T: Send + 'static>(
+    st: &AppState,
+    id: String,
+    tenant: String,
+    f: impl FnOnce(&commonsnet_engine::session::Session, i64) -> T + Send + 'static,
+) -> Result<T, ApiError> {
     check_id(&id, "session")?;
     let hub = st.sessions.clone();
-    let rx = blocking(move || hub.read(&id, &tenant, f)).await??;
+    let rx = blocking(move || hub.read_with_seq(&id, &tenant, f)).await??;
     crate::sessions::answer(rx).await?
 }
 
@@ -234,8 +244,6 @@ pub(super) async fn session_plan(
         Wanted::Arrow => "arrow",
         _ => "plan",
     };
-    check_id(&id, "session")?;
-    let hub = st.sessions.clone();
     let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
         let tag = conditional::session_tag(kind, seq);
         if conditional::none_match(&headers, &tag) {
@@ -245,8 +253,7 @@ pub(super) async fn session_plan(
         let body = crate::sessions::plan(&r, s, seq);
         (tag, Some((r, body)))
     };
-    let rx = blocking(move || hub.read_with_seq(&id, &tenant, read)).await??;
-    let (tag, answer) = crate::sessions::answer(rx).await??;
+    let (tag, answer) = session_read_at(&st, id, tenant, read).await?;
     let Some((report, body)) = answer else {
         return Ok(conditional::not_modified(&tag));
     };
@@ -310,15 +317,12 @@ pub(super) async fn session_state(
     _: QueryArgs<NoParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_id(&id, "session")?;
-    let hub = st.sessions.clone();
     let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
         let tag = conditional::session_tag("state", seq);
         let state = (!conditional::none_match(&headers, &tag)).then(|| SessionState::of(s, seq));
         (tag, state)
     };
-    let rx = blocking(move || hub.read_with_seq(&id, &tenant, read)).await??;
-    Ok(match crate::sessions::answer(rx).await?? {
+    Ok(match session_read_at(&st, id, tenant, read).await? {
         (tag, Some(state)) => conditional::tagged(Json(state).into_response(), &tag),
         (tag, None) => conditional::not_modified(&tag),
     })
