@@ -55,6 +55,23 @@ fn the_console_is_served_at_the_root_with_a_strict_policy() {
         assert!(r.header("cache-control").unwrap().contains("immutable"));
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     }
+    // The service worker is at the root (a worker's scope is its script's folder), a script,
+    // checked on every load (not named by its content) so that a new binary's worker is taken.
+    let r = get(&s, "/sw.js", None);
+    if commonsnet_api::console::built() {
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/javascript; charset=utf-8")
+        );
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+        let script = String::from_utf8(r.body.clone()).unwrap();
+        assert!(script.contains("commonsnet-console-v1"), "{script}");
+        // A classic script: it imports nothing (`offline.ts` is built into it).
+        assert!(!script.contains("import "), "{script}");
+    } else {
+        assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
+    }
     // The API keeps its JSON 404 and 405; only GET and HEAD reach the console's files.
     let r = get(&s, "/v1/nothing", None);
     assert_eq!((r.status, r.code().as_str()), (404, "not_found"));

@@ -14,6 +14,15 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     sourcemap: false,
     target: 'es2022',
+    rollupOptions: {
+      // The service worker (`src/sw.ts`) is an entry of its own at `/sw.js`: a worker's scope is
+      // the folder of its script, and the console's is `/`. It imports only `offline.ts`, which
+      // the page does not, so it is one classic script without imports.
+      input: { index: 'index.html', sw: 'src/sw.ts' },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js'),
+      },
+    },
   },
   server: {
     // `npm run dev` against a local `commonsnet serve` on 8080.

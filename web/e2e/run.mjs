@@ -48,11 +48,13 @@ async function check(name, f) {
 
 /** A fresh browser context that records what must not happen: console errors, failed
  * requests, error answers and requests to other hosts. `allow` is set while a test drops
- * connections on purpose. */
-async function context(browser, server, vp, { locale = 'en-GB' } = {}) {
+ * connections on purpose. `serviceWorkers: 'block'` for a test that fails the page's reads
+ * with `page.route`, which does not see what the console's service worker fetches. */
+async function context(browser, server, vp, { locale = 'en-GB', serviceWorkers = 'allow' } = {}) {
   const ctx = await browser.newContext({
     viewport: { width: vp.width, height: vp.height },
     locale,
+    serviceWorkers,
     acceptDownloads: true,
     deviceScaleFactor: 1,
   });
@@ -594,10 +596,10 @@ const needAt = (id, amount, lon) => ({ id, kind: 'water', demand: { water_l: amo
 
 /** A session made of `scenario` through the API (`events` applied to it), open in the
  * coordinator of a fresh context (`context`); the context with the session's `id`. */
-async function sessionPage(browser, server, vp, scenario, events = []) {
+async function sessionPage(browser, server, vp, scenario, events = [], options = {}) {
   const { id } = await server.api('POST', '/v1/sessions', { scenario });
   if (events.length > 0) await server.api('POST', `/v1/sessions/${id}/events`, { events });
-  const c = await context(browser, server, vp);
+  const c = await context(browser, server, vp, options);
   await c.page.goto(`${server.origin}/#/coordinator/${id}`);
   return { ...c, id };
 }
@@ -883,13 +885,66 @@ async function coordinatorDeletedElsewhere(browser, server) {
   await c.ctx.close();
 }
 
+/** A phone that loses signal: the page reloaded while the server is out of reach shows the
+ * console and the session as last read (the service worker's copy, `sw.ts`), says so with the
+ * time of that read, and is live again once the server answers. */
+async function coordinatorOffline(browser) {
+  const own = new Server();
+  await own.start();
+  const vp = { name: 'phone', width: 375, height: 740 };
+  const c = await sessionPage(browser, own, vp, {
+    name: 'offline', resources: [truck], needs: [needAt('n1', 100, 18.06)], policy: { max_distance_km: 30 },
+  });
+  const { page, state } = c;
+  try {
+    await page.locator('[data-match="truck->n1"]').waitFor();
+    // The worker takes the page over once installed; the reads after that are kept.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 10_000 });
+    // A reload ends the live stream on purpose.
+    state.allowDrops = true;
+    await page.reload();
+    await page.locator('[data-match="truck->n1"]').waitFor();
+    state.allowDrops = false;
+    await page.waitForFunction(
+      async () => (await (await caches.open('commonsnet-console-v1')).keys()).some((k) => k.url.includes('/state?')),
+      null,
+      { timeout: 10_000 },
+    );
+    const before = await page.getByTestId('needs').innerText();
+    await noProblems(c);
+
+    await own.stop();
+    state.allowDrops = true;
+    state.allowStatus.add(503);
+    await page.reload();
+    await page.locator('[data-match="truck->n1"]').waitFor({ timeout: 15_000 });
+    const offline = page.getByTestId('error').filter({ hasText: /shown as last read, \d\d\/\d\d\/\d{4}, \d\d:\d\d:\d\d\./ });
+    await offline.waitFor({ timeout: 10_000 });
+    assert.equal(await page.getByTestId('needs').innerText(), before, 'the needs and matches as last read');
+    await checkPage(page, vp, 'coordinator-offline');
+
+    // The server is back (same port, same data): the stream opens, the mark goes, and a change
+    // made elsewhere shows.
+    await own.start();
+    await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 30_000 });
+    await offline.waitFor({ state: 'detached', timeout: 20_000 });
+    await own.api('POST', `/v1/sessions/${c.id}/events`, { events: [{ type: 'need_added', need: needAt('n2', 100, 18.061) }] });
+    await page.locator('[data-match="truck->n2"]').waitFor({ timeout: 10_000 });
+  } finally {
+    await c.ctx.close();
+    await own.close();
+  }
+}
+
 /** A read of the session that fails after a stream event (a dropped connection, then a 503) is
  * tried again until one answers: the event moved the page's change count on, and no other event
  * comes to ask for the read (the review's page kept an old plan under "connected"). */
 async function coordinatorFailedRead(browser, server) {
+  // Without the service worker: it would answer the failed read with its copy (the offline
+  // test covers that), and `page.route` does not see its fetches.
   const c = await sessionPage(browser, server, { name: 'phone', width: 390, height: 844 }, {
     name: 'failed-read', resources: [truck], needs: [needAt('n1', 100, 18.06)], policy: { max_distance_km: 30 },
-  });
+  }, [], { serviceWorkers: 'block' });
   const { page, state } = c;
   await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 5_000 });
   await page.locator('[data-match="truck->n1"]').waitFor();
@@ -1730,6 +1785,7 @@ try {
   await check('coordinator: a crisis of 30 needs on a phone, found by a filter', () => coordinatorManyNeeds(browser, server));
   await check('coordinator: a re-plan that fails says why', () => coordinatorPlanFailure(browser, server));
   await check('coordinator: a capacity lowered below a dispatch is a conflict, released from the page', () => coordinatorLoweredCapacity(browser, server));
+  await check('coordinator: reloaded without a server, the session as last read, marked, then live again', () => coordinatorOffline(browser));
   await check('every field the console reads is in the OpenAPI document', () => schemaFields(server));
   await check('a browser set to Swedish shows the console in Swedish', () => swedishBrowser(browser, server));
   await check('bearer token: asked for on 401, sent in a header only, kept for the tab', () => tokenFlow(browser));

@@ -245,6 +245,18 @@ export function describeDetail(d: unknown): string {
   return where.length > 0 ? `${where.join(', ')}: ${msg}` : msg;
 }
 
+/** The header of a read answered from the service worker's copy (`offline.ts`'s
+ * `SAVED_AT_HEADER`; the page does not load the worker's module, and a unit test holds the two
+ * equal): when the copy was read from the server. */
+export const SAVED_AT_HEADER = 'X-CommonsNet-Saved-At';
+
+/** A read's answer; `savedAt` is when it was read from the server when it is the service
+ * worker's copy (the server out of reach: `sw.ts`), `null` when the server answered now. */
+export interface Read<T> {
+  value: T;
+  savedAt: string | null;
+}
+
 export class Api {
   constructor(
     private readonly token: () => string,
@@ -316,8 +328,14 @@ export class Api {
     return this.json('GET', `/v1/generators/${encodeURIComponent(name)}?${q.toString()}`);
   }
 
-  sessions(): Promise<{ sessions: SessionListed[] }> {
-    return this.json('GET', '/v1/sessions');
+  /** A GET whose answer may be the service worker's copy ([`Read`]). */
+  async read<T>(path: string): Promise<Read<T>> {
+    const resp = await this.raw('GET', path);
+    return { value: (await resp.json()) as T, savedAt: resp.headers.get(SAVED_AT_HEADER) };
+  }
+
+  sessions(): Promise<Read<{ sessions: SessionListed[] }>> {
+    return this.read('/v1/sessions');
   }
 
   /** With `key` (its `Idempotency-Key`), a retry of the same scenario is answered with the
@@ -338,8 +356,8 @@ export class Api {
   }
 
   /** The plan and the needs and resources it is over, from one read of the session. */
-  state(id: string): Promise<SessionState> {
-    return this.json('GET', `/v1/sessions/${encodeURIComponent(id)}/state`);
+  state(id: string): Promise<Read<SessionState>> {
+    return this.read(`/v1/sessions/${encodeURIComponent(id)}/state`);
   }
 
   events(id: string, events: SessionEvent[]): Promise<ChangeSet> {

@@ -308,6 +308,7 @@ const en = {
   'axis.minGroup': 'worst group ratio',
   'axis.hours': 'hours',
   'error.network': 'The server could not be reached.',
+  'coord.offline': 'The server could not be reached: shown as last read, {time}. Changes can be sent once it answers again.',
 } as const;
 
 export type Key = keyof typeof en;
@@ -616,6 +617,7 @@ const sv: Record<Key, string> = {
   'axis.minGroup': 'sämsta gruppens andel',
   'axis.hours': 'timmar',
   'error.network': 'Servern gick inte att nå.',
+  'coord.offline': 'Servern gick inte att nå: visas som senast läst, {time}. Ändringar kan skickas när den svarar igen.',
 };
 
 export const CATALOGUE: Record<Lang, Record<Key, string>> = { en, sv };
