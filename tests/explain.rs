@@ -503,8 +503,14 @@ fn every_parts_conflict_is_named() {
             .count();
         assert_eq!(c, 1, "{id}: {all:?}");
     }
+    // The boat need has no link at all: told so first, its min_fill after.
     for w in r.why.as_ref().unwrap() {
-        assert_eq!(w.reason, Reason::MinFill, "{w:?}");
+        let want = if w.need == "alone" {
+            Reason::NoCandidate
+        } else {
+            Reason::MinFill
+        };
+        assert_eq!(w.reason, want, "{w:?}");
     }
     for id in ["north", "south", "alone"] {
         assert!(
@@ -944,5 +950,61 @@ fn a_conflict_over_time_names_the_windows_that_overlap() {
     assert_eq!(
         conflict(&scenario(1.0, [None, None], false)),
         [(fill, a), (fill, b), (cap, bed)]
+    );
+}
+
+/// In a scenario with no plan, a need with no link is told why it has none (the rule and the
+/// numbers), as without the min_fill: "its min_fill cannot hold" alone, and "other needs'
+/// min_fill" for a need beyond the radius, hid a missing skill and a distance (a review's
+/// planner could not defend either).
+#[test]
+fn an_infeasible_scenario_still_names_the_rule_that_leaves_a_need_without_links() {
+    let s = scenario_from_value(&json!({
+        "resources": [
+            {"id": "van", "kind": "k", "capacity": {"units": 10}, "lat": 59.0, "lon": 18.0,
+             "skills": ["x"]},
+            {"id": "bus", "kind": "k", "capacity": {"seats": 10}, "lat": 59.0, "lon": 18.0}],
+        "needs": [
+            {"id": "far", "kind": "k", "demand": {"units": 6}, "lat": 59.5, "lon": 18.0,
+             "required_skills": ["x"]},
+            {"id": "skilled", "kind": "k", "demand": {"units": 6}, "min_fill": 0.5,
+             "required_skills": ["y"]}],
+        "policy": {"max_distance_km": 20}
+    }))
+    .unwrap();
+    let report = Report::explained(&solve(&s));
+    assert_eq!(report.summary.status, Status::Infeasible);
+    let why = report.why.unwrap();
+    let by_need: BTreeMap<&str, &Why> = why.iter().map(|w| (w.need.as_str(), w)).collect();
+    let far = by_need["far"];
+    assert_eq!(far.reason, Reason::NoCandidate, "{far:?}");
+    let excluded: Vec<&Excluded> = far
+        .candidates
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| &c.excluded_by)
+        .collect();
+    assert!(
+        excluded.iter().any(
+            |e| matches!(e, Excluded::Distance { max_distance_km, .. } if *max_distance_km == 20.0)
+        ),
+        "{far:?}"
+    );
+    let skilled = by_need["skilled"];
+    assert_eq!(skilled.reason, Reason::NoCandidate, "{skilled:?}");
+    assert!(
+        skilled.candidates.as_ref().unwrap().iter().any(
+            |c| matches!(&c.excluded_by, Excluded::Skills { missing } if missing == &["y".to_string()])
+        ),
+        "{skilled:?}"
+    );
+    // Its min_fill is in the conflict, and said to follow from it.
+    assert!(
+        skilled
+            .explanation
+            .ends_with("so its min_fill 0.5 cannot hold (see summary.infeasibility's conflicts)"),
+        "{}",
+        skilled.explanation
     );
 }

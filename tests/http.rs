@@ -46,6 +46,24 @@ pub(crate) fn wait_job(
 }
 
 /// The rows of an Arrow or Parquet body.
+/// The schema metadata of an Arrow IPC stream or Parquet answer, read from the schema (a
+/// table of no rows has no batch to read it from).
+fn table_metadata(r: &Resp) -> std::collections::HashMap<String, String> {
+    if r.body.starts_with(b"PAR1") {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&r.body).unwrap();
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        builder.schema().metadata().clone()
+    } else {
+        arrow_ipc::reader::StreamReader::try_new(&r.body[..], None)
+            .unwrap()
+            .schema()
+            .metadata()
+            .clone()
+    }
+}
+
 fn table_rows(r: &Resp) -> usize {
     let batches = read_batches_from_bytes(&r.body).unwrap();
     batches.iter().map(|b| b.num_rows()).sum()
@@ -350,16 +368,28 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     let r = get(&s, &format!("/v1/jobs/{id}/result"), None);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("commonsnet-job-status"), Some("cancelled"));
+    // The body says so too: a file saved keeps no header.
+    assert_eq!(r.json()["status"], "cancelled");
     let rows = r.json()["rows"].as_array().unwrap().len() as i64;
     assert_eq!(
         rows,
         get(&s, &format!("/v1/jobs/{id}"), None).json()["progress"]["done"]
     );
-    // As Arrow and Parquet too (Parquet answered 500: only a done job has its file).
+    // As Arrow and Parquet too (Parquet answered 500: only a done job has its file), their
+    // schema naming the status and the runs the job had.
     for accept in [ARROW, "application/vnd.apache.parquet"] {
         let r = get_as(&s, &format!("/v1/jobs/{id}/result"), accept);
         assert_eq!(r.header("commonsnet-job-status"), Some("cancelled"));
         assert_eq!(table_rows(&r) as i64, rows, "{accept}");
+        let meta = table_metadata(&r);
+        assert_eq!(
+            (
+                meta.get("commonsnet.job_status").map(String::as_str),
+                meta.get("commonsnet.runs_total").map(String::as_str)
+            ),
+            (Some("cancelled"), Some("40")),
+            "{accept}"
+        );
     }
     // A job still running is not served.
     let running = submit_long_job(&s);
@@ -379,6 +409,21 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     let s = Server::start(dir.path(), &["--job-threads", "2"]);
     let v = wait_job(&s, &id2, None, 300, done);
     assert_eq!(v["attempts"], 2);
+    // A done job's result says done; its tables hold every run and no status key.
+    let r = get(&s, &format!("/v1/jobs/{id2}/result"), None);
+    assert_eq!(
+        (
+            &r.json()["status"],
+            r.json()["rows"].as_array().unwrap().len()
+        ),
+        (&json!("done"), 40)
+    );
+    for accept in [ARROW, "application/vnd.apache.parquet"] {
+        let r = get_as(&s, &format!("/v1/jobs/{id2}/result"), accept);
+        let meta = table_metadata(&r);
+        assert!(!meta.contains_key("commonsnet.job_status"), "{accept}");
+        assert!(meta.contains_key("commonsnet.policies"), "{accept}");
+    }
     // The cancelled job was not resumed.
     let v = get(&s, &format!("/v1/jobs/{id}"), None).json();
     assert_eq!(v["status"], "cancelled");
@@ -1473,11 +1518,25 @@ fn session_events_plan_why_and_replay_after_sigkill() {
         after["summary"]["coverage_value"],
         plan["summary"]["coverage_value"]
     );
-    // Retrying the dispatch (same event id) after the restart applies nothing.
-    let r = events(&s, &id, dispatch);
+    // Another batch lands after the restart (seq 3).
+    let added = json!([{"type": "need_added", "event_id": "a4",
+        "need": {"id": "i4", "kind": "medical", "demand": {"team_h": 1}}}]);
+    let r = events(&s, &id, added.clone());
+    assert_eq!((r.status, &r.json()["seq"]), (200, &json!(3)));
+    // Retrying the dispatch (same event id) after the restart applies nothing, and is
+    // answered with the number of the batch that applied it (2), not the current one: the
+    // client that lost the answer reads its changes from the stream after 1.
+    let r = events(&s, &id, dispatch.clone());
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["applied"], 0);
     assert_eq!(r.json()["duplicates"], json!(["d1"]));
+    assert_eq!(r.json()["seq"], 2);
+    // Ids applied by two batches are no one batch's: the current number.
+    let r = events(&s, &id, json!([dispatch[0].clone(), added[0].clone()]));
+    assert_eq!(
+        (&r.json()["duplicates"], &r.json()["seq"]),
+        (&json!(["d1", "a4"]), &json!(3))
+    );
     // A retry with its keys in another order is the same event.
     let r = events(
         &s,

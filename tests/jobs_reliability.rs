@@ -112,6 +112,22 @@ fn oversized_jobs_are_refused_up_front_naming_the_field_and_the_limit() {
         (&d["field"], &d["limit"], &d["value"]),
         (&json!("generator.scale"), &json!(10.0), &json!(200.0))
     );
+    // Past what any generator takes, the same answer: the job's bound, not the generators'
+    // (a review read "not in (0, 200]" for 1,000, then "the job limit of 10" for 150).
+    let d = too_large(
+        &s,
+        &json!({"generator": {"name": "disaster", "scale": 1000, "count": 1}}),
+    );
+    assert_eq!((&d["limit"], &d["value"]), (&json!(10.0), &json!(1000.0)));
+    let (status, v) = s.post(
+        "/v1/jobs",
+        &json!({"generator": {"name": "disaster", "scale": 0, "count": 1}}),
+    );
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(
+        v["error"]["details"][0]["message"], "0 is not in (0, 10]",
+        "{v}"
+    );
     let d = too_large(
         &s,
         &json!({"generator": {"name": "urban", "count": 50001}, "policies": ["greedy", "coverage"]}),

@@ -9,7 +9,7 @@ use crate::http::{done, wait_job};
 use arrow_array::RecordBatch;
 use commonsnet_api::jobs::ByteCount;
 use commonsnet_api::routes::{write_result, Wanted, ARROW_STREAM, PARQUET};
-use commonsnet_api::store::PAGE_ROWS;
+use commonsnet_api::store::{JobStatus, PAGE_ROWS};
 use commonsnet_engine::batch::{rows_to_batch, RunRow};
 use serde_json::json;
 use std::collections::HashMap;
@@ -103,7 +103,7 @@ fn a_result_of_several_pages_is_the_whole_table_in_every_format() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
     // Byte for byte what serde wrote for the whole table: field order, number spelling.
-    let whole = serde_json::to_vec(&json!({"id": id, "rows": rows})).unwrap();
+    let whole = serde_json::to_vec(&json!({"id": id, "rows": rows, "status": "done"})).unwrap();
     assert!(
         r.body == whole,
         "the JSON answer differs from the whole-table one"
@@ -257,8 +257,16 @@ fn a_result_is_written_holding_a_page_not_the_whole() {
     let json_bytes = serde_json::to_vec(template).unwrap().len() as u64 * RUNS;
     for wanted in [Wanted::Json, Wanted::Arrow, Wanted::Parquet] {
         let mut out = ByteCount(0);
-        let (written, largest) =
-            largest_allocation(|| write_result("j", pages(), wanted, HashMap::new(), &mut out));
+        let (written, largest) = largest_allocation(|| {
+            write_result(
+                "j",
+                JobStatus::Done,
+                pages(),
+                wanted,
+                HashMap::new(),
+                &mut out,
+            )
+        });
         written.unwrap();
         eprintln!(
             "{wanted:?}: {} bytes written, largest allocation {largest} bytes",

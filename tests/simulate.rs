@@ -213,6 +213,11 @@ fn bad_simulate_arguments_exit_2_with_one_line() {
             vec!["--generator", FLOOD, "--scale", "2"],
             "apply to generators",
         ),
+        // Five scenarios of a file was one, without a word (a review meant replicates).
+        (
+            vec!["--generator", FLOOD, "--scenarios", "5"],
+            "--scenarios, --scale and --timed apply to generators",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_commonsnet"));

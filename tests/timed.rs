@@ -1122,3 +1122,45 @@ fn an_optimal_mip_plan_reports_no_gap_beyond_the_one_asked() {
     assert_eq!(r.summary.status, Status::Optimal);
     assert_eq!(r.summary.gap, Some(0.0));
 }
+
+/// A reusable dimension that only needs ask for (every shelter with beds withdrawn from the
+/// plan's file) is a scenario whose bed needs go unserved, each for want of a candidate: it was
+/// refused whole as invalid. One that no row names (a typo) is still refused, naming the
+/// policy's field.
+#[test]
+fn a_reusable_dimension_only_needs_ask_for_leaves_them_unserved() {
+    use commonsnet_engine::explain::Reason;
+    let scenario = |reusable: Value| {
+        json!({
+            "resources": [{"id": "van", "kind": "shelter", "capacity": {"seats": 4}}],
+            "needs": [
+                {"id": "family", "kind": "shelter", "demand": {"beds": 3}, "duration_h": 24},
+                {"id": "ride", "kind": "shelter", "demand": {"seats": 2}, "duration_h": 2}],
+            "policy": {"reusable": reusable}
+        })
+    };
+    let s = scenario_from_value(&scenario(json!(["beds", "seats"]))).unwrap();
+    let report = Report::explained(&commonsnet_engine::solve(&s));
+    assert_eq!(report.summary.status, Status::Optimal);
+    assert_eq!(report.summary.coverage_value, 1.0);
+    let why = report.why.unwrap();
+    assert_eq!(
+        why.iter()
+            .map(|w| (w.need.as_str(), w.reason))
+            .collect::<Vec<_>>(),
+        vec![("family", Reason::NoCandidate)]
+    );
+    let e = scenario_from_value(&scenario(json!(["bed"]))).unwrap_err();
+    assert_eq!(e.issues.len(), 1, "{e}");
+    let issue = &e.issues[0];
+    assert_eq!(
+        (issue.table.as_str(), issue.field.as_deref()),
+        ("policy", Some("reusable"))
+    );
+    assert!(
+        issue
+            .message
+            .ends_with("no need's demand names the reusable dimension \"bed\""),
+        "{e}"
+    );
+}

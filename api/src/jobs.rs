@@ -29,7 +29,7 @@
 
 use crate::error::{Code, UserError};
 use crate::store::{JobStatus, JobStore, SqliteJobs, StoreError};
-use commonsnet_datasets::generate::{Clock, Generated, GENERATORS, MAX_SCALE};
+use commonsnet_datasets::generate::{Clock, Generated, GENERATORS};
 use commonsnet_engine::batch::{
     named_policy, panic_message, run_each, Batch, BatchError, BatchSettings, Perturbation,
     PolicySpec, RunRow, ScenarioSource, SourceError,
@@ -367,11 +367,13 @@ impl JobRequest {
                         ),
                     ));
                 }
-                if !(g.scale > 0.0 && g.scale <= MAX_SCALE) {
+                // One bound, the job's own, named in both refusals: a scale the generators
+                // take (up to MAX_SCALE) but a job does not is `job_too_large` like 1,000.
+                if g.scale.is_nan() || g.scale <= 0.0 {
                     return Err(UserError::invalid_field(
                         "job",
                         "generator.scale",
-                        format!("{} is not in (0, {MAX_SCALE}]", g.scale),
+                        format!("{} is not in (0, {MAX_JOB_SCALE}]", g.scale),
                     ));
                 }
                 if g.scale > MAX_JOB_SCALE {

@@ -403,8 +403,10 @@ enum Lease {
 /// A plan change: the answer to a batch of events, and what the stream carries.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeSet {
-    /// The batch's sequence number (the stream's event id); the current one when the batch
-    /// changed nothing.
+    /// The batch's sequence number (the stream's event id). A batch of retries only, all
+    /// applied before by one batch, has that batch's number (a client that lost its answer
+    /// reads what it changed from the stream after the number before it); another batch that
+    /// changed nothing has the current one.
     pub seq: i64,
     /// Matches whose share changed.
     pub changed: Vec<MatchChange>,

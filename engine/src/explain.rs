@@ -369,6 +369,62 @@ impl<'o, 'a> Plan<'o, 'a> {
         served_in_full(self.bands[n], self.y[n])
     }
 
+    /// Why need `n` has no link, when it has none: no candidate passes the rules (the nearest
+    /// excluded ones and the rule of each), or none of its listed links has a usable start.
+    fn unlinked(&self, n: usize, why: &mut Why) -> bool {
+        let s = self.o.scenario;
+        let need = &s.needs[n];
+        if self.edges_of_need[n].is_empty() && s.links.is_some() {
+            // The time model drops a listed link without a usable start (rule 5 over time).
+            let mut missed = self.listed_without_start(n);
+            if missed.is_empty() {
+                why.reason = Reason::NoCandidate;
+                why.explanation = "the scenario's links list none to this need".into();
+            } else {
+                why.reason = Reason::Time;
+                why.explanation = "no start of its time window fits on the links the scenario \
+                                   lists to it (the windows that collide are listed)"
+                    .into();
+                nearest_first(s, n, &mut missed);
+                why.candidates = Some(self.candidates(n, missed));
+            }
+            return true;
+        }
+        if self.edges_of_need[n].is_empty() {
+            let candidates = self.nearest_excluded(n);
+            let timed = candidates.iter().any(|c| c.excluded_by.is_time_rule());
+            why.reason = if timed {
+                Reason::Time
+            } else {
+                Reason::NoCandidate
+            };
+            why.explanation = if s.resources.is_empty() {
+                "there are no resources".into()
+            } else if timed {
+                "resources that could serve it are not available in its time window (the \
+                 windows that collide are listed)"
+                    .into()
+            } else {
+                format!(
+                    "no resource passes the link rules for this {} need; the nearest, the \
+                     nearest miss when none of them is one, and the rule excluding each are \
+                     listed",
+                    need.kind
+                )
+            };
+            why.candidates = Some(if timed {
+                candidates
+                    .into_iter()
+                    .filter(|c| c.excluded_by.is_time_rule())
+                    .collect()
+            } else {
+                candidates
+            });
+            return true;
+        }
+        false
+    }
+
     fn why(&self, n: usize) -> Why {
         let (s, sol) = (self.o.scenario, &self.o.solution);
         let need = &s.needs[n];
@@ -397,6 +453,18 @@ impl<'o, 'a> Plan<'o, 'a> {
                 inf.is_some_and(|i| i.needs.contains(&need.id))
             };
             let group = s.policy.group_of(need);
+            // No link at all is the cause to tell first (a min_fill that cannot hold is then
+            // its consequence): "min_fill cannot hold" alone hid a missing skill or a radius.
+            if self.unlinked(n, &mut why) {
+                if in_conflict {
+                    why.explanation = format!(
+                        "{}; so its min_fill {} cannot hold (see summary.infeasibility's \
+                         conflicts)",
+                        why.explanation, need.min_fill
+                    );
+                }
+                return why;
+            }
             if in_conflict {
                 why.reason = Reason::MinFill;
                 why.explanation = if greedy {
@@ -430,59 +498,15 @@ impl<'o, 'a> Plan<'o, 'a> {
             }
             // A greedy plan exists: explain it like any other.
         }
+        // A need without a link is so whatever the solve did (a time limit included).
+        if self.unlinked(n, &mut why) {
+            return why;
+        }
         if sol.status == Status::TimeLimit {
             why.reason = Reason::TimeLimit;
             why.explanation = "the solve stopped at its time limit: this plan is the best found, \
                                not a proven optimum"
                 .into();
-            return why;
-        }
-        if self.edges_of_need[n].is_empty() && s.links.is_some() {
-            // The time model drops a listed link without a usable start (rule 5 over time).
-            let mut missed = self.listed_without_start(n);
-            if missed.is_empty() {
-                why.reason = Reason::NoCandidate;
-                why.explanation = "the scenario's links list none to this need".into();
-            } else {
-                why.reason = Reason::Time;
-                why.explanation = "no start of its time window fits on the links the scenario \
-                                   lists to it (the windows that collide are listed)"
-                    .into();
-                nearest_first(s, n, &mut missed);
-                why.candidates = Some(self.candidates(n, missed));
-            }
-            return why;
-        }
-        if self.edges_of_need[n].is_empty() {
-            let candidates = self.nearest_excluded(n);
-            let timed = candidates.iter().any(|c| c.excluded_by.is_time_rule());
-            why.reason = if timed {
-                Reason::Time
-            } else {
-                Reason::NoCandidate
-            };
-            why.explanation = if s.resources.is_empty() {
-                "there are no resources".into()
-            } else if timed {
-                "resources that could serve it are not available in its time window (the \
-                 windows that collide are listed)"
-                    .into()
-            } else {
-                format!(
-                    "no resource passes the link rules for this {} need; the nearest, the \
-                     nearest miss when none of them is one, and the rule excluding each are \
-                     listed",
-                    need.kind
-                )
-            };
-            why.candidates = Some(if timed {
-                candidates
-                    .into_iter()
-                    .filter(|c| c.excluded_by.is_time_rule())
-                    .collect()
-            } else {
-                candidates
-            });
             return why;
         }
         why.linked_resources = Some(self.linked(n));
@@ -1166,8 +1190,15 @@ mod tests {
             matches!(c[0].excluded_by, Excluded::Start { ready_h, .. } if ready_h == 8.0),
             "{c:?}"
         );
+        // With a min_fill that cannot hold, still the window first, the min_fill after it.
         let (why, conflict) = why_and_conflict(scenario(1.0));
-        assert_eq!(why[0].reason, Reason::MinFill);
+        assert_eq!(why[0].reason, Reason::Time, "{why:?}");
+        assert!(
+            why[0]
+                .explanation
+                .ends_with("so its min_fill 1 cannot hold (see summary.infeasibility's conflicts)"),
+            "{why:?}"
+        );
         assert_eq!(
             conflict,
             vec![
@@ -1186,7 +1217,7 @@ mod tests {
             "needs": [{"id": "n1", "kind": "k", "demand": {"u": 1}, "min_fill": 1},
                 {"id": "n2", "kind": "k", "demand": {"u": 1}}],
             "links": [{"resource": "r1", "need": "n2"}]}));
-        assert_eq!(why[0].reason, Reason::MinFill);
+        assert_eq!(why[0].reason, Reason::NoCandidate, "{why:?}");
         assert_eq!(conflict, vec![member(ConflictKind::MinFill, "n1", None)]);
         let (why, _) = why_and_conflict(json!({
             "resources": [{"id": "r1", "kind": "k", "capacity": {"u": 5}}],

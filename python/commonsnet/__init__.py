@@ -393,7 +393,7 @@ _GENERATORS: tuple[str, ...] = tuple(_commonsnet.GENERATORS)
 def _spec(
     generator: str | None,
     scenario: Mapping[str, Any] | None,
-    scenarios: int,
+    scenarios: int | None,
     scale: float | None,
     seed: int,
     timed: bool | None,
@@ -443,6 +443,9 @@ def _spec(
         raise InvalidArgument(f"seed must be a whole number in [0, 2^64), not {seed!r}")
     counts = {"scenarios": scenarios, "replicates": replicates}
     for what, value in counts.items():
+        if value is None:
+            # Not given: the generator's 10 (refused with a scenario of its own when given).
+            continue
         whole = _whole(value)
         if whole is None or whole < 1:
             raise InvalidArgument(f"{what} must be a whole number of at least 1, not {value!r}")
@@ -476,7 +479,7 @@ def simulate(
     generator: str | os.PathLike[str] | None = None,
     *,
     scenario: Mapping[str, Any] | Scenario | None = None,
-    scenarios: int = 10,
+    scenarios: int | None = None,
     scale: float | None = None,
     seed: int = 0,
     timed: bool | None = None,
@@ -493,9 +496,10 @@ def simulate(
 
     ``generator`` is a pilot generator's name or, as the CLI's ``--generator``, a scenario's
     file or folder; ``scenario`` a scenario of its own, a dict in SPEC's JSON form or a
-    ``Scenario`` of tables (``generate``'s, or edited in polars). ``scenarios`` (at least 1),
-    ``scale`` (default 1) and ``timed`` (default False) are the generator's; ``scale`` and
-    ``timed`` are refused with a scenario of its own, as the CLI refuses them with a file. At most 10,000,000 runs in all. Ctrl-C stops the runs and raises
+    ``Scenario`` of tables (``generate``'s, or edited in polars). ``scenarios`` (at least 1,
+    default 10), ``scale`` (default 1) and ``timed`` (default False) are the generator's, and
+    refused with a scenario of its own (one scenario: ``replicates`` repeats it), as the CLI
+    refuses them with a file. At most 10,000,000 runs in all. Ctrl-C stops the runs and raises
     ``KeyboardInterrupt`` once the runs under way have finished (``time_limit_s`` bounds each)."""
     threads = _check_threads(threads)
     spec = _spec(generator, scenario, scenarios, scale, seed, timed, policies, replicates, perturb, time_limit_s, explain)

@@ -58,7 +58,7 @@ def sweep(
     generator: str | os.PathLike[str] | None = None,
     *,
     scenario: Mapping[str, Any] | Scenario | None = None,
-    scenarios: int = 10,
+    scenarios: int | None = None,
     scale: float | None = None,
     seed: int = 0,
     timed: bool | None = None,

@@ -470,55 +470,58 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
         return Err(arg("need at least one policy and one replicate".into()));
     }
     let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
-    let scenarios: Box<dyn ScenarioSource> =
-        match (obj.get("generator"), obj.get("scenario"), obj.get("path")) {
-            (Some(Value::String(g)), None, None) => {
-                let g = generator(g)?;
-                let clock = if flag("timed")? {
-                    Clock::Timed
-                } else {
-                    Clock::Snapshot
-                };
-                g.check_scale(scale, clock)
-                    .map_err(|e| arg(e.to_string()))?;
-                Box::new(Generated {
-                    name: g.name().to_string(),
-                    scale,
-                    count,
-                    seed,
-                    clock,
-                })
-            }
-            (None, Some(_), None) | (None, None, Some(Value::String(_)))
-                if given("scale") || given("timed") =>
-            {
-                // Said rather than ignored, as the CLI says it for a file: a given scenario has
-                // its own size and policy.
-                return Err(arg(
-                "scale and timed apply to generators; a given scenario has its own size and policy"
+    let scenarios: Box<dyn ScenarioSource> = match (
+        obj.get("generator"),
+        obj.get("scenario"),
+        obj.get("path"),
+    ) {
+        (Some(Value::String(g)), None, None) => {
+            let g = generator(g)?;
+            let clock = if flag("timed")? {
+                Clock::Timed
+            } else {
+                Clock::Snapshot
+            };
+            g.check_scale(scale, clock)
+                .map_err(|e| arg(e.to_string()))?;
+            Box::new(Generated {
+                name: g.name().to_string(),
+                scale,
+                count,
+                seed,
+                clock,
+            })
+        }
+        (None, Some(_), None) | (None, None, Some(Value::String(_)))
+            if given("scale") || given("timed") || given("scenarios") =>
+        {
+            // Said rather than ignored, as the CLI says it for a file: a given scenario has
+            // its own size and policy, and is one scenario (replicates repeat it).
+            return Err(arg(
+                "scenarios, scale and timed apply to generators; a given scenario is one scenario with its own size and policy (replicates repeat it)"
                     .into(),
             ));
-            }
-            (None, Some(s), None) => {
-                let s = commonsnet_engine::scenario_from_value(s).map_err(Failure::Invalid)?;
-                Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
-            }
-            // A scenario file or folder, read as `commonsnet simulate --generator PATH` reads it.
-            (None, None, Some(Value::String(path))) => {
-                let path = std::path::Path::new(path);
-                let s = commonsnet_datasets::read_scenario(path, None).map_err(|e| match e {
-                    commonsnet_datasets::DatasetError::Invalid(e) => Failure::Invalid(e),
-                    // Each names the path already.
-                    other => arg(other.to_string()),
-                })?;
-                Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
-            }
-            _ => {
-                return Err(arg(
-                    "give one of generator (a name or a scenario's path) and scenario".into(),
-                ))
-            }
-        };
+        }
+        (None, Some(s), None) => {
+            let s = commonsnet_engine::scenario_from_value(s).map_err(Failure::Invalid)?;
+            Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
+        }
+        // A scenario file or folder, read as `commonsnet simulate --generator PATH` reads it.
+        (None, None, Some(Value::String(path))) => {
+            let path = std::path::Path::new(path);
+            let s = commonsnet_datasets::read_scenario(path, None).map_err(|e| match e {
+                commonsnet_datasets::DatasetError::Invalid(e) => Failure::Invalid(e),
+                // Each names the path already.
+                other => arg(other.to_string()),
+            })?;
+            Box::new(vec![(s.name().unwrap_or("scenario").to_string(), s)])
+        }
+        _ => {
+            return Err(arg(
+                "give one of generator (a name or a scenario's path) and scenario".into(),
+            ))
+        }
+    };
     let runs_per_scenario = policies.len().checked_mul(replicates);
     let scenario_count = if obj.contains_key("generator") {
         count

@@ -113,17 +113,19 @@ def test_simulate_takes_a_scenarios_path_and_tables_as_the_cli_does(cli: Any, tm
     assert (e.value.details[0]["table"], e.value.details[0]["row"]) == ("needs", 0), e.value.details
     with pytest.raises(commonsnet.InvalidArgument, match="scale and timed apply to generators"):
         commonsnet.simulate(folder, scale=2.0)
+    with pytest.raises(commonsnet.InvalidArgument, match="scenarios, scale and timed apply to generators"):
+        commonsnet.simulate(folder, scenarios=3)
 
 
-def test_scale_and_timed_are_refused_with_a_given_scenario(cli: Any, flood: dict[str, Any], tmp_path: Path) -> None:
-    """A given scenario has its own size and policy: an explicit scale or timed is said to be
-    wrong, as the CLI says it for a file, not silently ignored."""
+def test_scenarios_scale_and_timed_are_refused_with_a_given_scenario(cli: Any, flood: dict[str, Any], tmp_path: Path) -> None:
+    """A given scenario is one scenario with its own size and policy: an explicit scenarios,
+    scale or timed is said to be wrong, as the CLI says it for a file, not silently ignored."""
     path = tmp_path / "flood.json"
     path.write_text(json.dumps(flood))
     with pytest.raises(subprocess.CalledProcessError) as e:
         cli("simulate", "--generator", str(path), "--scale", "5", "--out", str(tmp_path / "r.parquet"))
     assert "--scale and --timed apply to generators" in e.value.stderr
-    for bad in (dict(scale=5.0), dict(scale=1.0), dict(timed=True), dict(timed=False)):
+    for bad in (dict(scale=5.0), dict(scale=1.0), dict(timed=True), dict(timed=False), dict(scenarios=5), dict(scenarios=10)):
         with pytest.raises(commonsnet.InvalidArgument, match="scale and timed apply to generators"):
             commonsnet.simulate(scenario=flood, policies=["greedy"], **bad)
     # Not given, they are the generator's defaults.

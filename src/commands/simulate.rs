@@ -29,9 +29,10 @@ pub struct SimulateArgs {
     /// A generator (urban, rural, intentional, disaster) or a scenario file or directory.
     #[arg(long)]
     generator: ScenarioArg,
-    /// Generated scenarios, at least 1 (ignored for a file: it is one scenario).
-    #[arg(long, default_value_t = 10, value_parser = scenario_count)]
-    scenarios: usize,
+    /// Generated scenarios, at least 1 (default 10; refused with a file: it is one scenario,
+    /// which --replicates repeats).
+    #[arg(long, value_parser = scenario_count)]
+    scenarios: Option<usize>,
     /// Scale of generated scenarios (default 1; a file has its own size).
     #[arg(long)]
     scale: Option<f64>,
@@ -241,7 +242,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             Box::new(generate::Generated {
                 name: g.name().to_string(),
                 scale,
-                count: args.scenarios,
+                count: args.scenarios.unwrap_or(10),
                 seed: args.seed,
                 clock,
             })
@@ -255,9 +256,10 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 ));
             }
             // Said rather than ignored: a file is one scenario with its own size and policy.
-            if args.scale.is_some() || args.timed {
+            if args.scale.is_some() || args.timed || args.scenarios.is_some() {
                 return Err(anyhow!(
-                    "--scale and --timed apply to generators; {:?} is a scenario of its own",
+                    "--scenarios, --scale and --timed apply to generators; {:?} is one scenario \
+                     of its own (--replicates repeats it)",
                     path.to_string_lossy()
                 ));
             }

@@ -39,6 +39,9 @@ pub struct JobResult {
     pub id: String,
     /// One row per run, in run order.
     pub rows: Vec<RunRow>,
+    /// `done`; `cancelled` or `failed` for a job that ended before its last run: the rows are
+    /// then the runs it finished, which need not be the first ones (runs go in parallel).
+    pub status: JobStatus,
 }
 
 /// Submit a batch job: scenarios (inline or from a generator) x policies x replicates with
@@ -470,6 +473,13 @@ pub(super) async fn job_result(
     })
     .await??;
     let expected = usize::try_from(job.progress.done).unwrap_or(0);
+    // A table downloaded keeps no header: one of a job that ended early says so itself.
+    let mut provenance = provenance;
+    if job.status != JobStatus::Done {
+        provenance.insert(JOB_STATUS_KEY.into(), status.clone());
+        provenance.insert(RUNS_TOTAL_KEY.into(), job.progress.total.to_string());
+    }
+    let job_status = job.status;
     let content_type = match wanted {
         Wanted::Json => "application/json",
         Wanted::Arrow => ARROW_STREAM,
@@ -483,7 +493,7 @@ pub(super) async fn job_result(
         // no longer queued or running.
         let pages = std::iter::once(Ok(first.rows)).chain(run_pages(&*store, &id, first.next));
         let pages = WholePages::new(pages, expected, &id);
-        write_result(&id, pages, wanted, provenance, out)
+        write_result(&id, job_status, pages, wanted, provenance, out)
     });
     Ok((
         [
@@ -545,6 +555,12 @@ impl<I: Iterator<Item = Result<Vec<RunRow>, StoreError>>> Iterator for WholePage
 /// finished (the rows then hold fewer runs than the job's total).
 pub const JOB_STATUS_HEADER: &str = "commonsnet-job-status";
 
+/// The schema metadata of the Arrow and Parquet result of a job that ended before its last
+/// run (`cancelled` or `failed`): its status and how many runs it had (the rows are fewer).
+/// Absent from a done job's table, which holds every run.
+pub const JOB_STATUS_KEY: &str = "commonsnet.job_status";
+pub const RUNS_TOTAL_KEY: &str = "commonsnet.runs_total";
+
 /// How a job's runs were made, as its result tables' schema metadata ([`Batch::provenance`],
 /// what `commonsnet simulate` writes): from the request stored with the job, its time limit
 /// capped by this server's `--time-limit` as the runner caps it. Empty, with a warning, for a
@@ -575,6 +591,7 @@ fn provenance(
 /// time, whatever the job's size.
 pub fn write_result(
     id: &str,
+    status: JobStatus,
     pages: impl Iterator<Item = Result<Vec<RunRow>, StoreError>>,
     wanted: Wanted,
     provenance: HashMap<String, String>,
@@ -593,7 +610,9 @@ pub fn write_result(
                 serde_json::to_writer(&mut out, &row)?;
             }
         }
-        out.write_all(b"]}")?;
+        out.write_all(b"],\"status\":")?;
+        serde_json::to_writer(&mut out, &status)?;
+        out.write_all(b"}")?;
         return Ok(());
     }
     // `rows_to_batch` has the same columns whatever the rows: every page fits this schema.

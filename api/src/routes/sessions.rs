@@ -195,8 +195,20 @@ pub(super) async fn session_events(
         UserError::unprocessable(format!("malformed events; first: {first}")).with_details(details)
     })?;
     let hub = st.sessions.clone();
+    let session = id.clone();
     let rx = blocking(move || hub.events(&id, &tenant, events)).await??;
-    Ok(Json(crate::sessions::answer(rx).await??))
+    let mut out = crate::sessions::answer(rx).await??;
+    if out.applied == 0 && !out.duplicates.is_empty() {
+        // A retry whose answer was lost: the number of the batch that applied its events, so
+        // the client can read from the stream what that batch changed (it had the current
+        // number, past the changes the client missed). Looked up in the log, off the actor.
+        let hub = st.sessions.clone();
+        let ids = out.duplicates.clone();
+        if let Some(seq) = blocking(move || hub.log().landed(&session, &ids)).await?? {
+            out.seq = seq;
+        }
+    }
+    Ok(Json(out))
 }
 
 /// Run a read on a session's actor (loading the session first if it was unloaded).

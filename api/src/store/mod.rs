@@ -14,6 +14,7 @@ pub use postgres::{ClaimedRun, PgSettings, PgStore, RunStored};
 pub use sqlite::{open_db, SqliteJobs, SqliteSessions};
 
 use commonsnet_engine::batch::RunRow;
+use commonsnet_engine::session::LoggedEventId;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -488,6 +489,55 @@ pub trait SessionLog: Send + Sync {
     fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError>;
     /// The log's rows after `seq`, at most `limit` of them, in order: a page for a rebuild.
     fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError>;
+    /// The newest rows whose event ids' JSON holds `needle` (an id as JSON writes it, quotes
+    /// included), at most `limit`, newest first: the candidates [`SessionLog::landed`]
+    /// checks. By default every row is read; the stores filter in SQL.
+    fn rows_naming(
+        &self,
+        id: &str,
+        needle: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut found = Vec::new();
+        let mut after = 0;
+        loop {
+            let rows = self.rows_after(id, after, 256)?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            found.extend(
+                rows.into_iter()
+                    .filter(|(_, _, ids)| ids.contains(needle))
+                    .map(|(seq, _, ids)| (seq, ids)),
+            );
+            after = last;
+        }
+        found.reverse();
+        found.truncate(limit);
+        Ok(found)
+    }
+    /// The sequence number of the one logged batch that applied every event id of `ids` (a
+    /// retried batch's), `None` when no batch did (ids applied in several batches, or older
+    /// than the log). A retry is answered with it: the client resumes the stream from before
+    /// it to see what its batch changed.
+    fn landed(&self, id: &str, ids: &[String]) -> Result<Option<i64>, StoreError> {
+        let Some(first) = ids.first() else {
+            return Ok(None);
+        };
+        let needle = serde_json::to_string(first).map_err(json_error("event id"))?;
+        // An id that is also another's text (a digest, a part of a longer id) matches the
+        // filter without being one of its row's ids: each candidate is read. The newest row
+        // naming it is the one its id stands for (a remembered id is never logged again).
+        for (seq, logged) in self.rows_naming(id, &needle, 16)? {
+            let logged: Vec<LoggedEventId> =
+                serde_json::from_str(&logged).map_err(json_error("session log row"))?;
+            if logged.iter().any(|l| l.id == *first) {
+                let all = ids.iter().all(|i| logged.iter().any(|l| l.id == *i));
+                return Ok(all.then_some(seq));
+            }
+        }
+        Ok(None)
+    }
     /// Remove a session and its log in one transaction; false if it did not exist.
     fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Who serves the session of `tenant`: take (or keep) its lease when it is free, expired

@@ -1275,6 +1275,26 @@ impl SessionLog for PgStore {
         })
     }
 
+    fn rows_naming(
+        &self,
+        id: &str,
+        needle: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let limit = super::sql_limit(limit);
+        self.block(async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT seq, event_ids FROM session_log
+                     WHERE session = $1 AND strpos(event_ids, $2) > 0 ORDER BY seq DESC LIMIT $3",
+                    &[&id, &needle, &limit],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
     fn delete(&self, id: &str) -> Result<bool, StoreError> {
         self.block(async {
             let mut client = self.pool.get().await?;

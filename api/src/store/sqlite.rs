@@ -759,6 +759,24 @@ impl SessionLog for SqliteSessions {
         Ok(v)
     }
 
+    fn rows_naming(
+        &self,
+        id: &str,
+        needle: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let limit = super::sql_limit(limit);
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, event_ids FROM session_log WHERE session = ?1 AND instr(event_ids, ?2) > 0
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let v = st
+            .query_map(params![id, needle, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
     fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = write_transaction(&mut conn)?;

@@ -1014,22 +1014,32 @@ impl Validator {
         }
     }
 
-    /// SPEC's time model: every reusable dimension is some resource's, and no need's window
-    /// holds more candidate starts than `policy.max_starts` (the model's size stays bounded).
+    /// SPEC's time model: every reusable dimension is named by some resource's capacity or
+    /// need's demand (a name no row uses is a typo; one only needs ask for is
+    /// every shelter gone, and those needs go unserved), and no need's window holds more
+    /// candidate starts than `policy.max_starts` (the model's size stays bounded).
     fn time_checks(&mut self, resources: &[Resource], needs: &[Need], policy: &Policy) {
-        // One pass over the resources, not one per reusable name (a million names over
-        // 100,000 resources took minutes).
-        let held: std::collections::HashSet<&str> = resources
+        // One pass over the rows, not one per reusable name (a million names over 100,000
+        // resources took minutes).
+        let named: std::collections::HashSet<&str> = resources
             .iter()
             .flat_map(|r| r.capacity.keys().map(String::as_str))
+            .chain(
+                needs
+                    .iter()
+                    .flat_map(|n| n.demand.keys().map(String::as_str)),
+            )
             .collect();
         for dim in &policy.reusable {
-            if !held.contains(dim.as_str()) {
+            if !named.contains(dim.as_str()) {
                 self.push(
                     "policy",
                     None,
                     Some("reusable".into()),
-                    format!("no resource has capacity in the reusable dimension {dim:?}"),
+                    format!(
+                        "no resource's capacity and no need's demand names the reusable \
+                         dimension {dim:?}"
+                    ),
                 );
             }
         }
