@@ -959,20 +959,22 @@ fn a_conflict_over_time_names_the_windows_that_overlap() {
 /// planner could not defend either).
 #[test]
 fn an_infeasible_scenario_still_names_the_rule_that_leaves_a_need_without_links() {
-    let s = scenario_from_value(&json!({
-        "resources": [
-            {"id": "van", "kind": "k", "capacity": {"units": 10}, "lat": 59.0, "lon": 18.0,
-             "skills": ["x"]},
-            {"id": "bus", "kind": "k", "capacity": {"seats": 10}, "lat": 59.0, "lon": 18.0}],
-        "needs": [
-            {"id": "far", "kind": "k", "demand": {"units": 6}, "lat": 59.5, "lon": 18.0,
-             "required_skills": ["x"]},
-            {"id": "skilled", "kind": "k", "demand": {"units": 6}, "min_fill": 0.5,
-             "required_skills": ["y"]}],
-        "policy": {"max_distance_km": 20}
-    }))
-    .unwrap();
-    let report = Report::explained(&solve(&s));
+    let scenario = |solver: &str| {
+        scenario_from_value(&json!({
+            "resources": [
+                {"id": "van", "kind": "k", "capacity": {"units": 10}, "lat": 59.0, "lon": 18.0,
+                 "skills": ["x"]},
+                {"id": "bus", "kind": "k", "capacity": {"seats": 10}, "lat": 59.0, "lon": 18.0}],
+            "needs": [
+                {"id": "far", "kind": "k", "demand": {"units": 6}, "lat": 59.5, "lon": 18.0,
+                 "required_skills": ["x"]},
+                {"id": "skilled", "kind": "k", "demand": {"units": 6}, "min_fill": 0.5,
+                 "required_skills": ["y"]}],
+            "policy": {"max_distance_km": 20, "solver": solver}
+        }))
+        .unwrap()
+    };
+    let report = Report::explained(&solve(&scenario("auto")));
     assert_eq!(report.summary.status, Status::Infeasible);
     let why = report.why.unwrap();
     let by_need: BTreeMap<&str, &Why> = why.iter().map(|w| (w.need.as_str(), w)).collect();
@@ -1004,6 +1006,18 @@ fn an_infeasible_scenario_still_names_the_rule_that_leaves_a_need_without_links(
         skilled
             .explanation
             .ends_with("so its min_fill 0.5 cannot hold (see summary.infeasibility's conflicts)"),
+        "{}",
+        skilled.explanation
+    );
+    // The greedy baseline's plan says it in its own words (it may have no conflict set).
+    let report = Report::explained(&solve(&scenario("greedy")));
+    let why = report.why.unwrap();
+    let skilled = why.iter().find(|w| w.need == "skilled").unwrap();
+    assert_eq!(skilled.reason, Reason::NoCandidate, "{skilled:?}");
+    assert!(
+        skilled
+            .explanation
+            .ends_with("so the greedy plan leaves it below its min_fill 0.5"),
         "{}",
         skilled.explanation
     );

@@ -1537,6 +1537,20 @@ fn session_events_plan_why_and_replay_after_sigkill() {
         (&r.json()["duplicates"], &r.json()["seq"]),
         (&json!(["d1", "a4"]), &json!(3))
     );
+    // A batch that retries a4 beside a new event (seq 4) logs the new id only: a4's retry is
+    // still answered 3, the batch that applied it (a review got 4, and so skipped 3's changes).
+    let added5 = json!({"type": "need_added", "event_id": "a5",
+        "need": {"id": "i5", "kind": "medical", "demand": {"team_h": 1}}});
+    let r = events(&s, &id, json!([added[0].clone(), added5]));
+    assert_eq!(
+        (&r.json()["seq"], &r.json()["duplicates"]),
+        (&json!(4), &json!(["a4"]))
+    );
+    let r = events(&s, &id, added.clone());
+    assert_eq!(
+        (&r.json()["seq"], &r.json()["duplicates"]),
+        (&json!(3), &json!(["a4"]))
+    );
     // A retry with its keys in another order is the same event.
     let r = events(
         &s,

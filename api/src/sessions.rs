@@ -404,9 +404,9 @@ enum Lease {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeSet {
     /// The batch's sequence number (the stream's event id). A batch of retries only, all
-    /// applied before by one batch, has that batch's number (a client that lost its answer
-    /// reads what it changed from the stream after the number before it); another batch that
-    /// changed nothing has the current one.
+    /// applied before by one of the last 10,000 batches, has that batch's number (a client
+    /// that lost its answer reads what it changed from the stream after the number before
+    /// it); another batch that changed nothing has the current one.
     pub seq: i64,
     /// Matches whose share changed.
     pub changed: Vec<MatchChange>,
@@ -1387,9 +1387,15 @@ impl Actor {
                     reply,
                 } => match self.session.stage(&events) {
                     Ok((out, applied)) => staged.push(Staged {
+                        // The ids this batch applies: a retried one is its first batch's (a
+                        // replay remembers it from there), and `SessionLog::landed` answers
+                        // a retry with the newest row naming its ids.
+                        ids: event_ids
+                            .into_iter()
+                            .filter(|i: &LoggedEventId| !out.duplicates.contains(&i.id))
+                            .collect(),
                         out,
                         applied,
-                        ids: event_ids,
                         reply,
                     }),
                     Err(e) => {

@@ -457,11 +457,18 @@ impl<'o, 'a> Plan<'o, 'a> {
             // its consequence): "min_fill cannot hold" alone hid a missing skill or a radius.
             if self.unlinked(n, &mut why) {
                 if in_conflict {
-                    why.explanation = format!(
-                        "{}; so its min_fill {} cannot hold (see summary.infeasibility's \
-                         conflicts)",
-                        why.explanation, need.min_fill
-                    );
+                    why.explanation = if greedy {
+                        format!(
+                            "{}; so the greedy plan leaves it below its min_fill {}",
+                            why.explanation, need.min_fill
+                        )
+                    } else {
+                        format!(
+                            "{}; so its min_fill {} cannot hold (see summary.infeasibility's \
+                             conflicts)",
+                            why.explanation, need.min_fill
+                        )
+                    };
                 }
                 return why;
             }

@@ -913,6 +913,18 @@ async function coordinatorOffline(browser) {
     const before = await page.getByTestId('needs').innerText();
     await noProblems(c);
 
+    // Storage full: the copy cannot be kept, and the page still has the server's answers (a
+    // review's page said "could not be reached" with the server up); the last copy stays.
+    const cdp = await c.ctx.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.origin, quotaSize: 1 });
+    state.allowDrops = true;
+    await page.reload();
+    await page.locator('[data-match="truck->n1"]').waitFor();
+    await page.locator('[data-testid=stream-state][data-state=open]').waitFor({ timeout: 10_000 });
+    state.allowDrops = false;
+    assert.equal(await page.getByTestId('error').count(), 0, 'no error with the server up');
+    await noProblems(c);
+
     await own.stop();
     state.allowDrops = true;
     state.allowStatus.add(503);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SAVED_AT_HEADER as PAGE_HEADER } from './api';
-import { SAVED_AT_HEADER, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
+import { SAVED_AT_HEADER, forgets, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
 
 const origin = 'https://commons.example';
 const at = (path: string, method = 'GET', base = origin) => routeOf(method, new URL(path, base), origin);
@@ -62,6 +62,11 @@ describe('what the service worker does with a request', () => {
   it('takes a gateway that cannot reach the server as out of reach', () => {
     expect([502, 503, 504].every(unreachable)).toBe(true);
     expect([200, 304, 400, 401, 404, 409, 422, 500].some(unreachable)).toBe(false);
+  });
+
+  it('drops a copy the server says is gone or not this token\'s', () => {
+    expect([401, 403, 404].every(forgets)).toBe(true);
+    expect([200, 304, 400, 409, 422, 429, 500, 502, 503, 504].some(forgets)).toBe(false);
   });
 
   it('names the header as the page reads it', () => {

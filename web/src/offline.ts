@@ -42,6 +42,12 @@ export function unreachable(status: number): boolean {
   return status === 502 || status === 503 || status === 504;
 }
 
+/** An answer after which a read's copy is dropped: the session is gone (404), or the
+ * credentials no longer read it (401, 403). */
+export function forgets(status: number): boolean {
+  return status === 401 || status === 403 || status === 404;
+}
+
 /** The console files the page `html` loads (its script, style and icon): kept when the
  * service worker is installed, so the first reload without signal finds them. */
 export function shellFiles(html: string): string[] {

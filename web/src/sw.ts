@@ -6,7 +6,7 @@
 // Writes, the event stream and every other route go to the server untouched: nothing is ever
 // queued or answered in the server's place except a read's copy, marked as one.
 
-import { CACHE_NAME, MAX_READS, SHELL_TIMEOUT_MS, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
+import { CACHE_NAME, MAX_READS, SHELL_TIMEOUT_MS, forgets, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -36,9 +36,18 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   const route = routeOf(req.method, new URL(req.url), self.location.origin);
-  if (route === 'shell') event.respondWith(shell(req));
-  else if (route === 'asset') event.respondWith(asset(req));
-  else if (route === 'read') event.respondWith(read(req));
+  // What is kept is kept after the answer (`waitUntil`), at best: storage that is full or
+  // gone never costs the page the server's answer.
+  const keep = (keeping: Promise<unknown>) => {
+    try {
+      event.waitUntil(keeping);
+    } catch {
+      // The event is over (the page had the copy before the server answered): it runs on.
+    }
+  };
+  if (route === 'shell') event.respondWith(shell(req, keep));
+  else if (route === 'asset') event.respondWith(asset(req, keep));
+  else if (route === 'read') event.respondWith(read(req, keep));
 });
 
 /** Keep the console's page `resp` (a 200) and the files it names; drop the files of older
@@ -55,16 +64,17 @@ async function keepShell(resp: Response): Promise<void> {
     if (u.pathname.startsWith('/assets/') && !kept.has(key.url)) await cache.delete(key);
   }
   for (const f of files) {
-    if (!(await cache.match(f))) {
+    // A file under /assets/ is named by its content: kept once. The icon is not: fetched again.
+    if (!f.startsWith('/assets/') || !(await cache.match(f))) {
       const r = await fetch(f);
       if (r.status === 200) await cache.put(f, r);
     }
   }
 }
 
-async function shell(req: Request): Promise<Response> {
+async function shell(req: Request, keep: (keeping: Promise<unknown>) => void): Promise<Response> {
   const network = fetch(req).then((resp) => {
-    if (resp.status === 200) void keepShell(resp.clone()).catch(() => undefined);
+    if (resp.status === 200) keep(keepShell(resp.clone()).catch(() => undefined));
     return resp;
   });
   // The server's page when it answers in time; else the copy, if there is one.
@@ -75,18 +85,21 @@ async function shell(req: Request): Promise<Response> {
   return kept ?? network;
 }
 
-async function asset(req: Request): Promise<Response> {
+async function asset(req: Request, keep: (keeping: Promise<unknown>) => void): Promise<Response> {
   const kept = await caches.match(req, { cacheName: CACHE_NAME });
   if (kept) return kept;
   const resp = await fetch(req);
   if (resp.status === 200) {
-    const cache = await caches.open(CACHE_NAME);
-    await cache.put(req, resp.clone());
+    const copy = resp.clone();
+    keep(caches.open(CACHE_NAME).then((c) => c.put(req, copy)).catch(() => undefined));
   }
   return resp;
 }
 
-async function read(req: Request): Promise<Response> {
+/** A read from the server, its copy kept (by `keep`, the fetch event's `waitUntil`: the page
+ * has its answer at once, and a copy that cannot be kept, a full storage say, costs the page
+ * nothing); else, out of reach, the copy. */
+async function read(req: Request, keep: (keeping: Promise<unknown>) => void): Promise<Response> {
   const key = readKey(req.url, await digest(req.headers.get('Authorization') ?? ''));
   // Out of reach (no answer, or a gateway's): the copy read last with these credentials,
   // marked with its time.
@@ -100,16 +113,21 @@ async function read(req: Request): Promise<Response> {
     throw e;
   }
   if (unreachable(resp.status)) return (await copy()) ?? resp;
-  if (resp.status === 200) {
-    const body = await resp.clone().arrayBuffer();
-    const cache = await caches.open(CACHE_NAME);
-    await cache.delete(key);
-    await cache.put(key, new Response(body, { status: 200, headers: savedHeaders(resp.headers, new Date().toISOString()) }));
-    // The newest MAX_READS reads stay (keys come oldest first; a read put again moved last).
-    const reads = (await cache.keys()).filter((k) => routeOf('GET', new URL(k.url), self.location.origin) === 'read');
-    for (const old of reads.slice(0, Math.max(0, reads.length - MAX_READS))) await cache.delete(old);
-  }
+  if (resp.status === 200) keep(keepRead(key, resp.clone()).catch(() => undefined));
+  // The server says the session is gone, or not this token's: its copy goes too.
+  else if (forgets(resp.status)) keep(caches.open(CACHE_NAME).then((c) => c.delete(key)).catch(() => undefined));
   return resp;
+}
+
+/** Keep `resp` as the copy under `key`; the newest [`MAX_READS`] reads stay. */
+async function keepRead(key: string, resp: Response): Promise<void> {
+  const body = await resp.arrayBuffer();
+  const cache = await caches.open(CACHE_NAME);
+  // `put` replaces the entry as one step (the copy before stays when it fails) and moves it
+  // last among the keys, which come oldest first.
+  await cache.put(key, new Response(body, { status: 200, headers: savedHeaders(resp.headers, new Date().toISOString()) }));
+  const reads = (await cache.keys()).filter((k) => routeOf('GET', new URL(k.url), self.location.origin) === 'read');
+  for (const old of reads.slice(0, Math.max(0, reads.length - MAX_READS))) await cache.delete(old);
 }
 
 /** SHA-256 of `text` in hex; empty for empty text. */

@@ -201,15 +201,22 @@ pub(super) async fn session_events(
     if out.applied == 0 && !out.duplicates.is_empty() {
         // A retry whose answer was lost: the number of the batch that applied its events, so
         // the client can read from the stream what that batch changed (it had the current
-        // number, past the changes the client missed). Looked up in the log, off the actor.
+        // number, past the changes the client missed). Looked up in the log, off the actor,
+        // over its last LANDED_WINDOW batches (a retry comes soon; the log is never cut).
         let hub = st.sessions.clone();
         let ids = out.duplicates.clone();
-        if let Some(seq) = blocking(move || hub.log().landed(&session, &ids)).await?? {
+        let after = out.seq.saturating_sub(LANDED_WINDOW);
+        if let Some(seq) = blocking(move || hub.log().landed(&session, &ids, after)).await?? {
             out.seq = seq;
         }
     }
     Ok(Json(out))
 }
+
+/// How many of a session's latest batches a retry's batch is looked for in: an older one is
+/// answered with the current number, as any batch that changed nothing (the lookup reads
+/// these rows' event ids, under SQLite's one connection).
+const LANDED_WINDOW: i64 = 10_000;
 
 /// Run a read on a session's actor (loading the session first if it was unloaded).
 pub(super) async fn session_read<T: Send + 'static>(

@@ -489,17 +489,19 @@ pub trait SessionLog: Send + Sync {
     fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError>;
     /// The log's rows after `seq`, at most `limit` of them, in order: a page for a rebuild.
     fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError>;
-    /// The newest rows whose event ids' JSON holds `needle` (an id as JSON writes it, quotes
-    /// included), at most `limit`, newest first: the candidates [`SessionLog::landed`]
-    /// checks. By default every row is read; the stores filter in SQL.
+    /// The newest rows after `after` whose event ids' JSON holds `needle` (an id as JSON
+    /// writes it, quotes included), at most `limit`, newest first: the candidates
+    /// [`SessionLog::landed`] checks. By default those rows are all read; the stores filter
+    /// in SQL (over the key's range: rows after `after` only).
     fn rows_naming(
         &self,
         id: &str,
         needle: &str,
+        after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let mut found = Vec::new();
-        let mut after = 0;
+        let mut after = after;
         loop {
             let rows = self.rows_after(id, after, 256)?;
             let Some(last) = rows.last().map(|r| r.0) else {
@@ -516,19 +518,21 @@ pub trait SessionLog: Send + Sync {
         found.truncate(limit);
         Ok(found)
     }
-    /// The sequence number of the one logged batch that applied every event id of `ids` (a
-    /// retried batch's), `None` when no batch did (ids applied in several batches, or older
-    /// than the log). A retry is answered with it: the client resumes the stream from before
-    /// it to see what its batch changed.
-    fn landed(&self, id: &str, ids: &[String]) -> Result<Option<i64>, StoreError> {
+    /// The sequence number of the one logged batch after `after` that applied every event id
+    /// of `ids` (a retried batch's), `None` when no batch did (ids applied in several
+    /// batches, or before `after`). A retry is answered with it: the client resumes the
+    /// stream from before it to see what its batch changed. A row names the ids its batch
+    /// applied, not those it retried.
+    fn landed(&self, id: &str, ids: &[String], after: i64) -> Result<Option<i64>, StoreError> {
         let Some(first) = ids.first() else {
             return Ok(None);
         };
         let needle = serde_json::to_string(first).map_err(json_error("event id"))?;
         // An id that is also another's text (a digest, a part of a longer id) matches the
         // filter without being one of its row's ids: each candidate is read. The newest row
-        // naming it is the one its id stands for (a remembered id is never logged again).
-        for (seq, logged) in self.rows_naming(id, &needle, 16)? {
+        // naming it is the batch that applied it (an id used again after the window of
+        // remembered ids is applied, and logged, again).
+        for (seq, logged) in self.rows_naming(id, &needle, after, 16)? {
             let logged: Vec<LoggedEventId> =
                 serde_json::from_str(&logged).map_err(json_error("session log row"))?;
             if logged.iter().any(|l| l.id == *first) {

@@ -1279,6 +1279,7 @@ impl SessionLog for PgStore {
         &self,
         id: &str,
         needle: &str,
+        after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let limit = super::sql_limit(limit);
@@ -1286,9 +1287,9 @@ impl SessionLog for PgStore {
             let client = self.pool.get().await?;
             let rows = client
                 .query(
-                    "SELECT seq, event_ids FROM session_log
-                     WHERE session = $1 AND strpos(event_ids, $2) > 0 ORDER BY seq DESC LIMIT $3",
-                    &[&id, &needle, &limit],
+                    "SELECT seq, event_ids FROM session_log WHERE session = $1 AND seq > $2
+                     AND strpos(event_ids, $3) > 0 ORDER BY seq DESC LIMIT $4",
+                    &[&id, &after, &needle, &limit],
                 )
                 .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
