@@ -31,7 +31,7 @@ use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -403,10 +403,11 @@ enum Lease {
 /// A plan change: the answer to a batch of events, and what the stream carries.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeSet {
-    /// The batch's sequence number (the stream's event id). A batch of retries only, all
-    /// applied before by one of the last 10,000 batches, has that batch's number (a client
-    /// that lost its answer reads what it changed from the stream after the number before
-    /// it); another batch that changed nothing has the current one.
+    /// The batch's sequence number (the stream's event id). A batch of retries only has the
+    /// number of the newest of the last 10,000 batches that applied any of its events: for a
+    /// batch sent again as it was, the one whose answer was lost (a client reads what it
+    /// changed from the stream after the number before it). Another batch that changed
+    /// nothing has the current one.
     pub seq: i64,
     /// Matches whose share changed.
     pub changed: Vec<MatchChange>,
@@ -1386,18 +1387,23 @@ impl Actor {
                     event_ids,
                     reply,
                 } => match self.session.stage(&events) {
-                    Ok((out, applied)) => staged.push(Staged {
+                    Ok((out, applied)) => {
                         // The ids this batch applies: a retried one is its first batch's (a
-                        // replay remembers it from there), and `SessionLog::landed` answers
-                        // a retry with the newest row naming its ids.
-                        ids: event_ids
+                        // replay remembers it from there), and `SessionLog::landed` answers a
+                        // retry with the newest row naming any of its ids.
+                        let retried: HashSet<&str> =
+                            out.duplicates.iter().map(String::as_str).collect();
+                        let ids = event_ids
                             .into_iter()
-                            .filter(|i: &LoggedEventId| !out.duplicates.contains(&i.id))
-                            .collect(),
-                        out,
-                        applied,
-                        reply,
-                    }),
+                            .filter(|i: &LoggedEventId| !retried.contains(i.id.as_str()))
+                            .collect();
+                        staged.push(Staged {
+                            out,
+                            applied,
+                            ids,
+                            reply,
+                        })
+                    }
                     Err(e) => {
                         let err = UserError::new(
                             Code::EventRejected,

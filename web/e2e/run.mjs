@@ -942,6 +942,19 @@ async function coordinatorOffline(browser) {
     await offline.waitFor({ state: 'detached', timeout: 20_000 });
     await own.api('POST', `/v1/sessions/${c.id}/events`, { events: [{ type: 'need_added', need: needAt('n2', 100, 18.061) }] });
     await page.locator('[data-match="truck->n2"]').waitFor({ timeout: 10_000 });
+
+    // Deleted from this page, the session's copy goes with it: a reload without signal must
+    // not show a deleted session as last read (a review's copy outlived the delete; deleted
+    // elsewhere, the worker drops it on the state read's 404).
+    const hasCopy = () => page.evaluate(
+      async (id) => (await (await caches.open('commonsnet-console-v1')).keys()).some((k) => k.url.includes(`/v1/sessions/${id}/state`)),
+      c.id,
+    );
+    assert.ok(await hasCopy(), 'a copy was kept');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('sessions').locator('li', { hasText: 'offline' }).getByRole('button', { name: /^Delete/ }).click();
+    await page.getByTestId('sessions').locator('li', { hasText: 'offline' }).waitFor({ state: 'detached', timeout: 10_000 });
+    assert.equal(await hasCopy(), false, 'the deleted session has no copy');
   } finally {
     await c.ctx.close();
     await own.close();

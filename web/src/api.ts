@@ -250,6 +250,23 @@ export function describeDetail(d: unknown): string {
  * equal): when the copy was read from the server. */
 export const SAVED_AT_HEADER = 'X-CommonsNet-Saved-At';
 
+/** The service worker's cache (`offline.ts`'s `CACHE_NAME`, held equal by a unit test). */
+export const OFFLINE_CACHE = 'commonsnet-console-v1';
+
+/** Drop the service worker's copies of session `id`'s state (under any token), once the
+ * session is deleted: a page reloaded offline must not show it as last read. Nothing where
+ * the browser keeps no caches (plain HTTP on a LAN). */
+export async function forgetCopies(id: string): Promise<void> {
+  if (typeof caches === 'undefined') return;
+  try {
+    const cache = await caches.open(OFFLINE_CACHE);
+    const path = `/v1/sessions/${encodeURIComponent(id)}/state`;
+    for (const k of await cache.keys()) if (new URL(k.url).pathname === path) await cache.delete(k);
+  } catch {
+    // Storage out of reach: the worker drops the copy at the next read's 404.
+  }
+}
+
 /** A read's answer; `savedAt` is when it was read from the server when it is the service
  * worker's copy (the server out of reach: `sw.ts`), `null` when the server answered now. */
 export interface Read<T> {
@@ -347,8 +364,9 @@ export class Api {
     return (await resp.json()) as { id: string; needs: number; resources: number };
   }
 
-  deleteSession(id: string): Promise<void> {
-    return this.json('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+  async deleteSession(id: string): Promise<void> {
+    await this.json('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+    await forgetCopies(id);
   }
 
   plan(id: string): Promise<Plan> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SAVED_AT_HEADER as PAGE_HEADER } from './api';
-import { SAVED_AT_HEADER, forgets, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
+import { OFFLINE_CACHE, SAVED_AT_HEADER as PAGE_HEADER } from './api';
+import { CACHE_NAME, SAVED_AT_HEADER, forgets, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
 
 const origin = 'https://commons.example';
 const at = (path: string, method = 'GET', base = origin) => routeOf(method, new URL(path, base), origin);
@@ -69,7 +69,8 @@ describe('what the service worker does with a request', () => {
     expect([200, 304, 400, 409, 422, 429, 500, 502, 503, 504].some(forgets)).toBe(false);
   });
 
-  it('names the header as the page reads it', () => {
+  it('names the header and the cache as the page does', () => {
     expect(PAGE_HEADER).toBe(SAVED_AT_HEADER);
+    expect(OFFLINE_CACHE).toBe(CACHE_NAME);
   });
 });

@@ -489,56 +489,56 @@ pub trait SessionLog: Send + Sync {
     fn session(&self, id: &str) -> Result<Option<(String, String)>, StoreError>;
     /// The log's rows after `seq`, at most `limit` of them, in order: a page for a rebuild.
     fn rows_after(&self, id: &str, seq: i64, limit: usize) -> Result<Vec<LogRow>, StoreError>;
-    /// The newest rows after `after` whose event ids' JSON holds `needle` (an id as JSON
-    /// writes it, quotes included), at most `limit`, newest first: the candidates
-    /// [`SessionLog::landed`] checks. By default those rows are all read; the stores filter
-    /// in SQL (over the key's range: rows after `after` only).
-    fn rows_naming(
+    /// The sequence numbers and event ids (JSON) of the log's rows with `after < seq <
+    /// before`, newest first, at most `limit`: a page for [`SessionLog::landed`]. By default
+    /// the rows after `after` are all read; the stores read the page by the key.
+    fn ids_before(
         &self,
         id: &str,
-        needle: &str,
         after: i64,
+        before: i64,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut found = Vec::new();
-        let mut after = after;
+        let mut rows = Vec::new();
+        let mut from = after;
         loop {
-            let rows = self.rows_after(id, after, 256)?;
-            let Some(last) = rows.last().map(|r| r.0) else {
+            let page = self.rows_after(id, from, 256)?;
+            let Some(last) = page.last().map(|r| r.0) else {
                 break;
             };
-            found.extend(
-                rows.into_iter()
-                    .filter(|(_, _, ids)| ids.contains(needle))
+            rows.extend(
+                page.into_iter()
+                    .filter(|r| r.0 < before)
                     .map(|(seq, _, ids)| (seq, ids)),
             );
-            after = last;
+            from = last;
         }
-        found.reverse();
-        found.truncate(limit);
-        Ok(found)
+        rows.reverse();
+        rows.truncate(limit);
+        Ok(rows)
     }
-    /// The sequence number of the one logged batch after `after` that applied every event id
-    /// of `ids` (a retried batch's), `None` when no batch did (ids applied in several
-    /// batches, or before `after`). A retry is answered with it: the client resumes the
-    /// stream from before it to see what its batch changed. A row names the ids its batch
-    /// applied, not those it retried.
+    /// The newest logged batch after `after` that applied any of the event ids `ids`, `None`
+    /// when none did. A retried batch is answered with it: a row names the ids its batch
+    /// applied (not those it retried, applied by older batches), so for a batch sent again as
+    /// it was, that is the batch whose answer was lost, and a client resuming the stream from
+    /// before it misses none of that batch's changes (a batch that applied nothing new gets an
+    /// older number: more changes, none missed).
     fn landed(&self, id: &str, ids: &[String], after: i64) -> Result<Option<i64>, StoreError> {
-        let Some(first) = ids.first() else {
-            return Ok(None);
-        };
-        let needle = serde_json::to_string(first).map_err(json_error("event id"))?;
-        // An id that is also another's text (a digest, a part of a longer id) matches the
-        // filter without being one of its row's ids: each candidate is read. The newest row
-        // naming it is the batch that applied it (an id used again after the window of
-        // remembered ids is applied, and logged, again).
-        for (seq, logged) in self.rows_naming(id, &needle, after, 16)? {
-            let logged: Vec<LoggedEventId> =
-                serde_json::from_str(&logged).map_err(json_error("session log row"))?;
-            if logged.iter().any(|l| l.id == *first) {
-                let all = ids.iter().all(|i| logged.iter().any(|l| l.id == *i));
-                return Ok(all.then_some(seq));
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut before = i64::MAX;
+        while !wanted.is_empty() {
+            let page = self.ids_before(id, after, before, 256)?;
+            let Some(oldest) = page.last().map(|r| r.0) else {
+                break;
+            };
+            for (seq, logged) in page {
+                let logged: Vec<LoggedEventId> =
+                    serde_json::from_str(&logged).map_err(json_error("session log row"))?;
+                if logged.iter().any(|l| wanted.contains(l.id.as_str())) {
+                    return Ok(Some(seq));
+                }
             }
+            before = oldest;
         }
         Ok(None)
     }

@@ -1275,11 +1275,11 @@ impl SessionLog for PgStore {
         })
     }
 
-    fn rows_naming(
+    fn ids_before(
         &self,
         id: &str,
-        needle: &str,
         after: i64,
+        before: i64,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let limit = super::sql_limit(limit);
@@ -1288,8 +1288,8 @@ impl SessionLog for PgStore {
             let rows = client
                 .query(
                     "SELECT seq, event_ids FROM session_log WHERE session = $1 AND seq > $2
-                     AND strpos(event_ids, $3) > 0 ORDER BY seq DESC LIMIT $4",
-                    &[&id, &after, &needle, &limit],
+                     AND seq < $3 ORDER BY seq DESC LIMIT $4",
+                    &[&id, &after, &before, &limit],
                 )
                 .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())

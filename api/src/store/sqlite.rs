@@ -759,21 +759,21 @@ impl SessionLog for SqliteSessions {
         Ok(v)
     }
 
-    fn rows_naming(
+    fn ids_before(
         &self,
         id: &str,
-        needle: &str,
         after: i64,
+        before: i64,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let limit = super::sql_limit(limit);
         let conn = self.conn();
         let mut st = conn.prepare(
-            "SELECT seq, event_ids FROM session_log WHERE session = ?1 AND seq > ?2
-             AND instr(event_ids, ?3) > 0 ORDER BY seq DESC LIMIT ?4",
+            "SELECT seq, event_ids FROM session_log WHERE session = ?1 AND seq > ?2 AND seq < ?3
+             ORDER BY seq DESC LIMIT ?4",
         )?;
         let v = st
-            .query_map(params![id, after, needle, limit], |r| {
+            .query_map(params![id, after, before, limit], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<Result<_, _>>()?;
