@@ -211,6 +211,16 @@ fn csv_cells_that_do_not_parse_name_line_and_column() {
     write_files(dir.path(), &[("needs.csv", needs)]);
     let e = scenario_dir_error(dir.path());
     assert!(e.contains("colour"), "unknown columns are rejected: {e}");
+    // A required column left out is one problem, not one a row (it was "missing required
+    // field" for each).
+    let needs = "id,dem_beds\nn1,4\nn2,2\nn3,1\n";
+    write_files(dir.path(), &[("needs.csv", needs)]);
+    let e = scenario_dir_error(dir.path());
+    assert!(
+        e.contains("needs.kind: no kind column: every row needs one"),
+        "{e}"
+    );
+    assert!(!e.contains("missing required field"), "{e}");
 }
 
 /// Parquet and Arrow tables get their column types checked on reading: integers are welcome in
@@ -457,9 +467,9 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
         r.json()["error"]["details"],
         serde_json::json!([
             {"table": "resources", "row": null, "field": "cap_crew",
-             "message": "expected numbers, found Utf8"},
+             "message": "expected numbers, found Utf8 (the column of part \"resources\")"},
             {"table": "resources", "row": null, "field": "skills",
-             "message": "expected lists of strings, found Int32"},
+             "message": "expected lists of strings, found Int32 (the column of part \"resources\")"},
         ])
     );
     // The server is still up.

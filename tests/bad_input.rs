@@ -155,6 +155,16 @@ fn an_empty_scenario_is_valid_and_reports_zeros() {
     assert_eq!(v["objective"].to_string(), "0.0");
     assert_eq!(v["coverage_value"].to_string(), "0.0");
     assert_eq!(v["cost"].to_string(), "0.0");
+    // Nothing asked, nothing left unserved: the ratios agree (coverage_ratio was 0 beside a
+    // min_group_ratio of 1).
+    assert_eq!(
+        (
+            &v["coverage_ratio"],
+            &v["min_group_ratio"],
+            &v["jain_index"]
+        ),
+        (&json!(1.0), &json!(1.0), &json!(1.0))
+    );
 }
 
 /// The link builder keeps a bit set of skills per resource: 60,000 distinct skills over 30,000

@@ -368,8 +368,11 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     let r = get(&s, &format!("/v1/jobs/{id}/result"), None);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("commonsnet-job-status"), Some("cancelled"));
-    // The body says so too: a file saved keeps no header.
-    assert_eq!(r.json()["status"], "cancelled");
+    // The body says so too, and how many runs the job had: a file saved keeps no header.
+    assert_eq!(
+        (&r.json()["status"], &r.json()["runs_total"]),
+        (&json!("cancelled"), &json!(40))
+    );
     let rows = r.json()["rows"].as_array().unwrap().len() as i64;
     assert_eq!(
         rows,
@@ -414,9 +417,10 @@ fn cancel_stops_a_job_and_sigterm_checkpoints_another() {
     assert_eq!(
         (
             &r.json()["status"],
+            &r.json()["runs_total"],
             r.json()["rows"].as_array().unwrap().len()
         ),
-        (&json!("done"), 40)
+        (&json!("done"), &json!(40), 40)
     );
     for accept in [ARROW, "application/vnd.apache.parquet"] {
         let r = get_as(&s, &format!("/v1/jobs/{id2}/result"), accept);

@@ -103,7 +103,9 @@ fn a_result_of_several_pages_is_the_whole_table_in_every_format() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
     // Byte for byte what serde wrote for the whole table: field order, number spelling.
-    let whole = serde_json::to_vec(&json!({"id": id, "rows": rows, "status": "done"})).unwrap();
+    let whole =
+        serde_json::to_vec(&json!({"id": id, "rows": rows, "status": "done", "runs_total": RUNS}))
+            .unwrap();
     assert!(
         r.body == whole,
         "the JSON answer differs from the whole-table one"
@@ -260,7 +262,7 @@ fn a_result_is_written_holding_a_page_not_the_whole() {
         let (written, largest) = largest_allocation(|| {
             write_result(
                 "j",
-                JobStatus::Done,
+                (JobStatus::Done, RUNS),
                 pages(),
                 wanted,
                 HashMap::new(),

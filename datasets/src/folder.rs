@@ -346,18 +346,7 @@ impl Folder {
                         frames::read_table_collecting(&bytes, csv).map_err(table_err(&p))?;
                     found
                         .borrow_mut()
-                        .extend(problems.into_iter().map(|problem| InputIssue {
-                            table: table.to_string(),
-                            row: problem.row,
-                            message: match (problem.row, problem.column.is_empty()) {
-                                (None, false) => {
-                                    format!("{} (the column of {file})", problem.message)
-                                }
-                                _ => format!("{} in {file}", problem.message),
-                            },
-                            // Empty for the count of cells past the bound: no field of its own.
-                            field: Some(problem.column).filter(|c| !c.is_empty()),
-                        }));
+                        .extend(problems.into_iter().map(|p| p.into_issue(table, &file)));
                     Ok(Some(batches))
                 }
                 None if required => Err(DatasetError::Invalid(InvalidInput::of_table(
@@ -380,12 +369,10 @@ impl Folder {
             // A key given twice is refused (naming its path), never last-wins.
             Some(
                 commonsnet_engine::input::parse_json(&bytes).map_err(|e| match e {
-                    JsonError::DuplicateKey(d) => DatasetError::Invalid(InvalidInput {
-                        issues: vec![d.issue("policy")],
-                    }),
                     JsonError::Syntax(e) => {
                         crate::format_err(&path, format!("not valid JSON: {e}"))
                     }
+                    other => DatasetError::Invalid(other.into_invalid_input("policy")),
                 })?,
             )
         } else {

@@ -104,6 +104,23 @@ pub struct ReadProblem {
     pub message: String,
 }
 
+impl ReadProblem {
+    /// The problem as an issue of table `table`, read from `source` (a file's name, a part of
+    /// a form), for the validator to list with its own.
+    pub fn into_issue(self, table: &str, source: &str) -> commonsnet_engine::InputIssue {
+        commonsnet_engine::InputIssue {
+            table: table.to_string(),
+            row: self.row,
+            message: match (self.row, self.column.is_empty()) {
+                (None, false) => format!("{} (the column of {source})", self.message),
+                _ => format!("{} in {source}", self.message),
+            },
+            // Empty for the count of cells past the bound: no field of its own.
+            field: Some(self.column).filter(|c| !c.is_empty()),
+        }
+    }
+}
+
 /// [`read_table`], but a CSV cell that is not of its column's type, or a column of a type
 /// tables do not allow, is a [`ReadProblem`] beside the batches rather than the end of the
 /// read (a bad `indivisible` cell hid the seven other problems of its file).
@@ -1528,6 +1545,46 @@ impl CsvColumn {
     }
 }
 
+/// The 1-based line of a byte of a text, counted forward once: a line ends at `\n`, `\r\n` or a
+/// lone `\r`, as the CSV reader ends records. (The `csv` crate's own count takes only `\n`:
+/// a CRLF file's cell was told a line early, and in a file of lone `\r`s every cell was on
+/// line 1.)
+struct FileLines<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> FileLines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        FileLines {
+            bytes,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of byte `offset`; asked in increasing order (else counted again from the
+    /// start).
+    fn of(&mut self, offset: u64) -> u64 {
+        let offset = usize::try_from(offset).map_or(self.bytes.len(), |o| o.min(self.bytes.len()));
+        if offset < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        // A line ends at its `\r`, or at a `\n` after no `\r`: the reader may place a record
+        // between the two bytes of a `\r\n`.
+        for i in self.at..offset {
+            match self.bytes[i] {
+                b'\r' => self.line += 1,
+                b'\n' if i == 0 || self.bytes[i - 1] != b'\r' => self.line += 1,
+                _ => {}
+            }
+        }
+        self.at = offset;
+        self.line
+    }
+}
+
 /// CSV with a header row, read by the `csv` crate (RFC 4180 quoting, a UTF-8 byte-order mark
 /// skipped) and typed cell by cell by its column's name, so a bad cell is reported with its
 /// line (the header is line 1) instead of turning a whole column into strings. Every row must
@@ -1537,8 +1594,9 @@ fn read_csv(
     mut collect: Option<&mut Vec<ReadProblem>>,
 ) -> Result<RecordBatch, TableError> {
     use arrow_schema::{Field, Schema};
+    let lines = std::cell::RefCell::new(FileLines::new(bytes));
     let csv_err = |e: csv::Error| TableError::Csv {
-        line: e.position().map_or(1, |p| p.line()),
+        line: e.position().map_or(1, |p| lines.borrow_mut().of(p.byte())),
         message: match e.kind() {
             csv::ErrorKind::UnequalLengths {
                 expected_len, len, ..
@@ -1574,7 +1632,9 @@ fn read_csv(
     let mut rows = 0usize;
     let mut unlisted = 0usize;
     while reader.read_record(&mut record).map_err(csv_err)? {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record
+            .position()
+            .map_or(0, |p| lines.borrow_mut().of(p.byte()));
         for ((column, raw), name) in columns.iter_mut().zip(record.iter()).zip(header.iter()) {
             if let Err(expected) = column.push(raw) {
                 let error = TableError::Cell {
@@ -2453,6 +2513,35 @@ n1,1e400
         }
         let e = read_table(b"id,kind\nn1,\xff\n", true).unwrap_err();
         assert_eq!(e.to_string(), "CSV line 2: the text is not UTF-8");
+    }
+
+    /// A cell's line is the file's, whatever ends its lines (a CRLF file's was told a line early,
+    /// and a file of lone CRs was all line 1), with a byte-order mark and a quoted line break.
+    #[test]
+    fn csv_lines_are_counted_at_every_line_ending() {
+        for end in ["\n", "\r\n", "\r"] {
+            for bom in ["", "\u{feff}"] {
+                let text = ["id,cap_beds", "n1,1", "\"n\n2\",2", "n3,x", "n4,4"].join(end);
+                let at = |e: TableError| match e {
+                    TableError::Cell { line, .. } | TableError::Csv { line, .. } => line,
+                    other => panic!("{other}"),
+                };
+                let e = csv_table(&format!("{bom}{text}{end}")).unwrap_err();
+                assert_eq!(at(e), 5, "{end:?} {bom:?}");
+                let e = csv_table(&format!("{bom}{text}{end}n5{end}")).unwrap_err();
+                assert_eq!(at(e), 5, "{end:?} {bom:?}: the first problem");
+                let fine = text.replace("n3,x", "n3,3");
+                let e = csv_table(&format!("{bom}{fine}{end}n5{end}")).unwrap_err();
+                assert_eq!(at(e), 7, "{end:?} {bom:?}: too few cells");
+                // Collected, the cell says its line too.
+                let (_, problems) =
+                    read_table_collecting(format!("{bom}{text}{end}").as_bytes(), true).unwrap();
+                assert_eq!(
+                    problems[0].message, "\"x\" is not a finite number (line 5)",
+                    "{end:?} {bom:?}"
+                );
+            }
+        }
     }
 
     /// What is written in each format reads back to the same table (CSV: as SPEC types it).

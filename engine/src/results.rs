@@ -27,6 +27,8 @@ pub struct Summary {
     pub objective_kind: Objective,
     pub coverage_value: f64,
     pub cost: f64,
+    /// `V` over the total priority; 1 for a scenario without needs (nothing is left
+    /// unserved), as `min_group_ratio` and `jain_index` over no groups.
     pub coverage_ratio: f64,
     /// Share of priority served, per group.
     pub groups: BTreeMap<String, f64>,
@@ -353,10 +355,12 @@ impl Report {
             objective_kind: s.policy.objective,
             coverage_value: value,
             cost,
+            // No needs (priorities are > 0): nothing asked is left unserved, 1 as the
+            // fairness figures over no groups (it was 0 beside a `min_group_ratio` of 1).
             coverage_ratio: if total_priority > 0.0 {
                 value / total_priority
             } else {
-                0.0
+                1.0
             },
             min_group_ratio: ratios
                 .iter()

@@ -321,8 +321,8 @@ impl Tables {
 fn parse_policy(text: &str) -> Result<Value, Failure> {
     use commonsnet_engine::input::{parse_json, JsonError};
     parse_json(text.as_bytes()).map_err(|e| match e {
-        d @ JsonError::DuplicateKey(_) => Failure::Invalid(d.into_invalid_input("policy")),
         JsonError::Syntax(e) => Failure::Argument(format!("policy is not JSON: {e}")),
+        other => Failure::Invalid(other.into_invalid_input("policy")),
     })
 }
 

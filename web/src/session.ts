@@ -238,7 +238,8 @@ export const SERVED = 1 - 1e-4;
 
 /** The whole session's coverage, dispatched and planned parts together (the plan's own summary
  * covers only the open parts): the priority served over the total priority, and how many needs
- * are served in full and in part. */
+ * are served in full and in part. No needs: a ratio of 1 (nothing asked is left unserved), as the
+ * engine's `coverage_ratio`. */
 export function overallCoverage(
   needs: readonly Entity[],
   covered: ReadonlyMap<string, number>,
@@ -255,7 +256,7 @@ export function overallCoverage(
     if (c >= SERVED) served += 1;
     else if (c > 1e-9) partly += 1;
   }
-  return { ratio: total > 0 ? value / total : 0, served, partly };
+  return { ratio: total > 0 ? value / total : 1, served, partly };
 }
 
 /** A coordinate for the map: `null` (no position) is not a place, so it is NaN, never 0. */

@@ -133,36 +133,42 @@ pub(super) fn too_large(limit: usize) -> UserError {
 }
 
 /// Parse a JSON body into `T`: syntax errors are 400, well-formed JSON of the wrong shape
-/// (unknown fields included) is 422.
-pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, UserError> {
-    parse_json_as(bytes, "body")
-}
-
-/// [`parse_json`] of a document that is table `root` (`"scenario"`: a key given twice in
-/// `resources[0]` is named as row 0 of `resources`, as the CLI names it; `"policy"`).
+/// (unknown fields included) is 422. The body is table `root` (`"scenario"`: a key given
+/// twice in `resources[0]` is named as row 0 of `resources`, as the CLI names it; `"policy"`;
+/// `"body"` elsewhere).
 pub(super) fn parse_json_as<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     root: &str,
 ) -> Result<T, UserError> {
-    use commonsnet_engine::input::{parse_json as strict, JsonError};
+    parse_json_within(bytes, root, commonsnet_engine::input::MAX_JSON_ITEMS)
+}
+
+/// [`parse_json_as`] with every list of the body held to `max_items` as it is read.
+pub(super) fn parse_json_within<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    root: &str,
+    max_items: usize,
+) -> Result<T, UserError> {
+    use commonsnet_engine::input::JsonError;
     // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route; a key
     // repeated in any object of the body (serde would keep the last silently) is a 422 that
     // names its path.
-    let value: Value = strict(bytes).map_err(|e| match e {
-        JsonError::Syntax(e) => {
-            UserError::new(Code::InvalidJson, format!("body is not valid JSON: {e}"))
-        }
-        // Named as what it is on every route (not "invalid scenario" on the events route).
-        dup => {
-            let e = dup.into_invalid_input(root);
-            let first = e
-                .issues
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            UserError::invalid_input(&e).with_message(first)
-        }
-    })?;
+    let value: Value =
+        commonsnet_engine::input::parse_json_within(bytes, max_items).map_err(|e| match e {
+            JsonError::Syntax(e) => {
+                UserError::new(Code::InvalidJson, format!("body is not valid JSON: {e}"))
+            }
+            // Named as what it is on every route (not "invalid scenario" on the events route).
+            dup => {
+                let e = dup.into_invalid_input(root);
+                let first = e
+                    .issues
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                UserError::invalid_input(&e).with_message(first)
+            }
+        })?;
     // Through `serde_path_to_error`, so that a value of the wrong type names where it is
     // (`generator.count`), not only what was expected.
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -375,21 +381,32 @@ pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, Interna
     Ok(buf)
 }
 
-/// Read a JSON request body (content type checked, size limited).
-pub(super) async fn json_body<T: serde::de::DeserializeOwned>(
+/// Read a JSON request body (content type checked, size limited), every list of it held to
+/// `max_items` as it is read.
+pub(super) async fn json_body_within<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
     tenant: &str,
     req: Request,
+    max_items: usize,
 ) -> Result<T, ApiError> {
-    Ok(json_body_held(st, tenant, req).await?.0)
+    Ok(json_body_held_within(st, tenant, req, max_items).await?.0)
 }
 
-/// [`json_body`] with its share of the decode budget, for a handler that goes on decoding
+/// [`json_body_within`] with its share of the decode budget, for a handler that goes on decoding
 /// the value (a scenario validated, a job's scenarios) and keeps the share until it is done.
 pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
     tenant: &str,
     req: Request,
+) -> Result<(T, Share), ApiError> {
+    json_body_held_within(st, tenant, req, commonsnet_engine::input::MAX_JSON_ITEMS).await
+}
+
+async fn json_body_held_within<T: serde::de::DeserializeOwned>(
+    st: &Arc<AppState>,
+    tenant: &str,
+    req: Request,
+    max_items: usize,
 ) -> Result<(T, Share), ApiError> {
     let ctype = content_type(req.headers());
     // A body without a Content-Type is refused too: a browser sends one cross-site without
@@ -404,7 +421,7 @@ pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
     }
     let (parts, body) = req.into_parts();
     let (bytes, share) = read_body_held(st, tenant, &parts.headers, body).await?;
-    Ok((parse_json(&bytes)?, share))
+    Ok((parse_json_within(&bytes, "body", max_items)?, share))
 }
 
 /// Path parameters (`{id}`, `{need}`, `{name}`), as axum's `Path` takes them, refused in the
@@ -727,7 +744,7 @@ mod tests {
     /// detail of the `body` table.
     #[test]
     fn a_mistyped_body_field_is_named_by_its_path() {
-        let e = parse_json::<Outer>(br#"{"inner": {"count": "three"}}"#).unwrap_err();
+        let e = parse_json_as::<Outer>(br#"{"inner": {"count": "three"}}"#, "body").unwrap_err();
         assert_eq!(e.code, Code::InvalidInput);
         assert_eq!(
             e.message,
@@ -741,7 +758,7 @@ mod tests {
             ]
         );
         // A mistake of the root itself has no field to name.
-        let e = parse_json::<Outer>(b"3").unwrap_err();
+        let e = parse_json_as::<Outer>(b"3", "body").unwrap_err();
         assert_eq!(
             e.message,
             "invalid type: integer `3`, expected struct Outer"

@@ -42,6 +42,9 @@ pub struct JobResult {
     /// `done`; `cancelled` or `failed` for a job that ended before its last run: the rows are
     /// then the runs it finished, which need not be the first ones (runs go in parallel).
     pub status: JobStatus,
+    /// The job's runs: the rows' count for a done job, more for one that ended before its
+    /// last run (a file saved says how much of the job it holds).
+    pub runs_total: u64,
 }
 
 /// Submit a batch job: scenarios (inline or from a generator) x policies x replicates with
@@ -479,7 +482,7 @@ pub(super) async fn job_result(
         provenance.insert(JOB_STATUS_KEY.into(), status.clone());
         provenance.insert(RUNS_TOTAL_KEY.into(), job.progress.total.to_string());
     }
-    let job_status = job.status;
+    let (job_status, runs_total) = (job.status, u64::try_from(job.progress.total).unwrap_or(0));
     let content_type = match wanted {
         Wanted::Json => "application/json",
         Wanted::Arrow => ARROW_STREAM,
@@ -493,7 +496,14 @@ pub(super) async fn job_result(
         // no longer queued or running.
         let pages = std::iter::once(Ok(first.rows)).chain(run_pages(&*store, &id, first.next));
         let pages = WholePages::new(pages, expected, &id);
-        write_result(&id, job_status, pages, wanted, provenance, out)
+        write_result(
+            &id,
+            (job_status, runs_total),
+            pages,
+            wanted,
+            provenance,
+            out,
+        )
     });
     Ok((
         [
@@ -587,11 +597,12 @@ fn provenance(
 /// A finished job's result from its rows, a page at a time in run order, as `wanted`: the
 /// JSON document of [`JobResult`] (written row by row, byte for byte what serde writes for the
 /// whole), an Arrow IPC stream of a record batch per page, or a Parquet file of a row group per
-/// page, with `provenance` as the table's schema metadata. Only one page is in memory at a
-/// time, whatever the job's size.
+/// page, with `provenance` as the table's schema metadata. `ended` is the job's status and
+/// its runs (the JSON's `status` and `runs_total`). Only one page is in memory at a time,
+/// whatever the job's size.
 pub fn write_result(
     id: &str,
-    status: JobStatus,
+    ended: (JobStatus, u64),
     pages: impl Iterator<Item = Result<Vec<RunRow>, StoreError>>,
     wanted: Wanted,
     provenance: HashMap<String, String>,
@@ -611,8 +622,8 @@ pub fn write_result(
             }
         }
         out.write_all(b"],\"status\":")?;
-        serde_json::to_writer(&mut out, &status)?;
-        out.write_all(b"}")?;
+        serde_json::to_writer(&mut out, &ended.0)?;
+        write!(out, ",\"runs_total\":{}}}", ended.1)?;
         return Ok(());
     }
     // `rows_to_batch` has the same columns whatever the rows: every page fits this schema.

@@ -185,7 +185,10 @@ pub(super) async fn session_events(
     req: Request,
 ) -> Result<Json<crate::sessions::ChangeSet>, ApiError> {
     check_id(&id, "session")?;
-    let body: EventsRequest = json_body(&st, &tenant, req).await?;
+    // Every list held to a batch's bound as it is read (the batch's own length is checked
+    // again, with its advice, by `parse_events`).
+    let body: EventsRequest =
+        json_body_within(&st, &tenant, req, commonsnet_engine::session::MAX_EVENTS).await?;
     let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
         let details = issues
             .iter()

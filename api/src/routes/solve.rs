@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use commonsnet_datasets::frames::TableError;
-use commonsnet_engine::{scenario_from_batches, scenario_from_value, Report, Scenario};
+use commonsnet_engine::{scenario_from_value, Report, Scenario};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -198,6 +198,9 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
     }
     let scenario = blocking(move || {
         let mut read = Vec::with_capacity(3);
+        // Cells of CSV parts not of their column's type are listed with every other problem
+        // of the tables, as the CLI lists a folder's (the first bad cell was the only answer).
+        let mut found = Vec::new();
         for (part, table) in ["resources", "needs", "links"].iter().zip(tables) {
             read.push(match table {
                 // CSV sent without its name or type was read as Arrow and refused with a
@@ -212,7 +215,13 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
                         "field": null, "message": "CSV without a .csv file name or text/csv"})]));
                 }
                 Some((data, csv)) => Some(
-                    commonsnet_datasets::frames::read_table(&data, csv).map_err(|e| {
+                    commonsnet_datasets::frames::read_table_collecting(&data, csv)
+                        .map(|(batches, problems)| {
+                            let source = format!("part {part:?}");
+                            found.extend(problems.into_iter().map(|p| p.into_issue(part, &source)));
+                            batches
+                        })
+                        .map_err(|e| {
                         // The details name the table as every other refusal does, and each
                         // refused column as its field.
                         let details = match &e {
@@ -233,13 +242,14 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
                 None => None,
             });
         }
-        scenario_from_batches(
-            read[0].as_deref().unwrap_or_default(),
-            read[1].as_deref().unwrap_or_default(),
-            read[2].as_deref(),
-            policy.as_ref(),
-            name.as_deref(),
-        )
+        commonsnet_engine::ScenarioTables {
+            resources: read[0].as_deref().unwrap_or_default(),
+            needs: read[1].as_deref().unwrap_or_default(),
+            links: read[2].as_deref(),
+            policy: policy.as_ref(),
+            name: name.as_deref(),
+        }
+        .scenario_with(found)
         .map_err(|e| UserError::invalid_input(&e))
     })
     .await??;
