@@ -6,7 +6,7 @@ use crate::common::pg::PgServer;
 use crate::common::server::{
     call, call_with_header, get, get_as, post_json, refused_start, solve_multipart, Resp, Server,
 };
-use crate::common::session::{events, read_sse, stream_after, two_teams_session};
+use crate::common::session::{create_session, events, read_sse, stream_after, two_teams_session};
 use commonsnet_engine::Status;
 use serde_json::{json, Value};
 use std::io::BufReader;
@@ -265,16 +265,7 @@ fn multipart_csv_cells_are_each_named() {
 #[test]
 fn a_list_past_its_bound_is_refused_while_read() {
     let s = Server::in_temp_dir(&[]);
-    let id = post_json(
-        &s,
-        "/v1/sessions",
-        &json!({"scenario": {"resources": [], "needs": []}}),
-        None,
-    )
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = create_session(&s, &json!({"resources": [], "needs": []}));
     // 100,000 are read (and refused for what they are, not for their number).
     let mut body = b"{\"events\": [".to_vec();
     body.extend(std::iter::repeat_n(&b"5,"[..], 99_999).flatten());
@@ -312,6 +303,35 @@ fn a_list_past_its_bound_is_refused_while_read() {
             .as_str()
             .unwrap()
             .starts_with("more than 5000000 items in one list"),
+        "{d}"
+    );
+    // Lists each within the bound, together past it (ten million items: the rows and their
+    // sets, twice the rows): refused too (five lists of five million took 3.5 GB).
+    let mut body = b"{\"resources\": [], \"needs\": [".to_vec();
+    let list = format!("[{}1]", "1,".repeat(4_000_000));
+    body.extend(
+        std::iter::repeat_n(list.as_bytes(), 3)
+            .collect::<Vec<_>>()
+            .join(&b","[..]),
+    );
+    body.extend(b"]}");
+    let r = call(
+        "POST",
+        &s.url("/v1/solve"),
+        &[("Content-Type", "application/json")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let d = &r.json()["error"]["details"][0];
+    assert_eq!(
+        (&d["table"], &d["row"], &d["field"]),
+        (&json!("scenario"), &json!(null), &json!("needs[2]"))
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("more than 10000000 list items in all"),
         "{d}"
     );
 }
@@ -447,7 +467,7 @@ fn a_batch_of_bad_events_gets_a_bounded_answer() {
     assert_eq!(
         r.json()["error"]["details"],
         json!([{"table": "body", "row": null, "field": "events",
-            "message": "more than 100000 items in one list (line 1, column 200014)"}])
+            "message": "more than 100000 events in one batch (line 1, column 200014): split the batch"}])
     );
 
     let long = "n".repeat(1025);
@@ -844,16 +864,7 @@ fn job_policies_and_listings_are_checked_field_by_field() {
     // A parameter the route does not take is named too (it was `.`), on every /v1 route:
     // those without parameters ignored it (a typo such as `?explian=true` was silently a solve
     // without explanations).
-    let sid = post_json(
-        &s,
-        "/v1/sessions",
-        &json!({"scenario": {"resources": [], "needs": []}}),
-        None,
-    )
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sid = create_session(&s, &json!({"resources": [], "needs": []}));
     let jid = get(&s, "/v1/jobs", None).json()[0]["id"]
         .as_str()
         .unwrap()

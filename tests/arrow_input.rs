@@ -202,6 +202,20 @@ fn csv_cells_that_do_not_parse_name_line_and_column() {
         e.contains("needs[1].dem_beds: \"four\" is not a finite number (line 3) in needs.csv"),
         "{e}"
     );
+    // The validator's problems of a row say its line too, CRLF or not (they named the row by
+    // its index from 0 alone, two lines above it).
+    for end in ["\n", "\r\n"] {
+        let needs = [
+            "id,kind,dem_beds,priority",
+            "n1,shelter,4,1",
+            "n2,shelter,2,-1",
+            "",
+        ];
+        write_files(dir.path(), &[("needs.csv", &needs.join(end))]);
+        let e = scenario_dir_error(dir.path());
+        assert!(e.contains("needs[1].priority: "), "{e}");
+        assert!(e.contains(" (line 3) in needs.csv"), "{end:?}: {e}");
+    }
     let needs = "id,kind,dem_beds,indivisible\nn1,shelter,4,false\nn2,shelter,2,true\n";
     write_files(dir.path(), &[("needs.csv", needs)]);
     let s = read_scenario_dir(dir.path()).unwrap();

@@ -404,10 +404,10 @@ enum Lease {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeSet {
     /// The batch's sequence number (the stream's event id). A batch of retries only has the
-    /// number of the newest of the last 10,000 batches that applied any of its events: for a
-    /// batch sent again as it was, the one whose answer was lost (a client reads what it
-    /// changed from the stream after the number before it). Another batch that changed
-    /// nothing has the current one.
+    /// number of the oldest of the last 10,000 batches that applied any of its events: a
+    /// client that lost an answer reads what those batches changed from the stream after the
+    /// number before it (for a batch sent again as it was, the one whose answer was lost, or
+    /// an older one). Another batch that changed nothing has the current one.
     pub seq: i64,
     /// Matches whose share changed.
     pub changed: Vec<MatchChange>,

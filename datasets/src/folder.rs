@@ -336,18 +336,19 @@ impl Folder {
         // Cells and columns the reader could not type are listed with the validator's
         // problems (the first bad cell hid every other problem of the scenario).
         let found = std::cell::RefCell::new(Vec::new());
+        // Each row's problems say its file (and line, in CSV).
+        let sources = std::cell::RefCell::new(frames::RowSources::default());
         let table = |table: &str, required: bool| -> Result<Option<Vec<_>>, DatasetError> {
             match self.table_file(table)? {
                 Some(file) => {
                     let p = self.origin.join(&file);
                     let bytes = self.read(&file)?;
                     let csv = crate::TableFormat::from_path(&p) == Some(crate::TableFormat::Csv);
-                    let (batches, problems) =
+                    let mut read =
                         frames::read_table_collecting(&bytes, csv).map_err(table_err(&p))?;
-                    found
-                        .borrow_mut()
-                        .extend(problems.into_iter().map(|p| p.into_issue(table, &file)));
-                    Ok(Some(batches))
+                    found.borrow_mut().extend(read.issues(table, &file));
+                    sources.borrow_mut().add(table, &file, read.lines);
+                    Ok(Some(read.batches))
                 }
                 None if required => Err(DatasetError::Invalid(InvalidInput::of_table(
                     table,
@@ -385,6 +386,8 @@ impl Folder {
             policy: policy.as_ref(),
             name,
         };
-        Ok(tables.scenario_with(found.into_inner())?)
+        Ok(tables
+            .scenario_with(found.into_inner())
+            .map_err(|e| sources.into_inner().place(e))?)
     }
 }

@@ -104,40 +104,85 @@ pub struct ReadProblem {
     pub message: String,
 }
 
-impl ReadProblem {
-    /// The problem as an issue of table `table`, read from `source` (a file's name, a part of
-    /// a form), for the validator to list with its own.
-    pub fn into_issue(self, table: &str, source: &str) -> commonsnet_engine::InputIssue {
-        commonsnet_engine::InputIssue {
-            table: table.to_string(),
-            row: self.row,
-            message: match (self.row, self.column.is_empty()) {
-                (None, false) => format!("{} (the column of {source})", self.message),
-                _ => format!("{} in {source}", self.message),
-            },
-            // Empty for the count of cells past the bound: no field of its own.
-            field: Some(self.column).filter(|c| !c.is_empty()),
+/// A table read by [`read_table_collecting`]: its batches, what the reader could not type,
+/// and where each row is in its source.
+#[derive(Debug, Default)]
+pub struct TableRead {
+    pub batches: Vec<RecordBatch>,
+    pub problems: Vec<ReadProblem>,
+    /// The line each row starts on in a CSV file (the header is line 1); empty for Arrow and
+    /// Parquet.
+    pub lines: Vec<u64>,
+}
+
+impl TableRead {
+    /// The reader's problems as issues of table `table`, read from `source` (a file's name, a
+    /// part of a form), for the validator to list with its own; [`RowSources::place`] says
+    /// where each row's is.
+    pub fn issues(&mut self, table: &str, source: &str) -> Vec<commonsnet_engine::InputIssue> {
+        std::mem::take(&mut self.problems)
+            .into_iter()
+            .map(|p| commonsnet_engine::InputIssue {
+                table: table.to_string(),
+                row: p.row,
+                message: match (p.row, p.column.is_empty()) {
+                    (Some(_), _) => p.message,
+                    (None, false) => format!("{} (the column of {source})", p.message),
+                    (None, true) => format!("{} in {source}", p.message),
+                },
+                // Empty for the count of cells past the bound: no field of its own.
+                field: Some(p.column).filter(|c| !c.is_empty()),
+            })
+            .collect()
+    }
+}
+
+/// Where the rows of a scenario's tables came from, to say it in the problems of a row.
+#[derive(Debug, Default)]
+pub struct RowSources(Vec<(String, String, Vec<u64>)>);
+
+impl RowSources {
+    /// Table `table`'s rows come from `source`, starting on `lines` (CSV; else empty).
+    pub fn add(&mut self, table: &str, source: &str, lines: Vec<u64>) {
+        self.0.push((table.to_string(), source.to_string(), lines));
+    }
+
+    /// Each problem of a row said with its line and source, `(line 3) in needs.csv`, or its
+    /// source alone where the table has no lines: the validator names a row by its index
+    /// from 0, which in a CSV file is two lines above it.
+    pub fn place(&self, mut e: commonsnet_engine::InvalidInput) -> commonsnet_engine::InvalidInput {
+        for issue in &mut e.issues {
+            let Some(row) = issue.row else { continue };
+            let Some((_, source, lines)) = self.0.iter().find(|(t, _, _)| *t == issue.table) else {
+                continue;
+            };
+            issue.message = match lines.get(row) {
+                Some(line) => format!("{} (line {line}) in {source}", issue.message),
+                None => format!("{} in {source}", issue.message),
+            };
         }
+        e
     }
 }
 
 /// [`read_table`], but a CSV cell that is not of its column's type, or a column of a type
 /// tables do not allow, is a [`ReadProblem`] beside the batches rather than the end of the
 /// read (a bad `indivisible` cell hid the seven other problems of its file).
-pub fn read_table_collecting(
-    bytes: &[u8],
-    csv: bool,
-) -> Result<(Vec<RecordBatch>, Vec<ReadProblem>), TableError> {
-    let mut problems = Vec::new();
-    let batches = read_table_with(bytes, csv, Some(&mut problems))?;
-    Ok((batches, problems))
+pub fn read_table_collecting(bytes: &[u8], csv: bool) -> Result<TableRead, TableError> {
+    let mut read = TableRead::default();
+    read.batches = read_table_with(bytes, csv, Some((&mut read.problems, &mut read.lines)))?;
+    Ok(read)
 }
 
 fn read_table_with(
     bytes: &[u8],
     csv: bool,
-    mut problems: Option<&mut Vec<ReadProblem>>,
+    collect: Option<(&mut Vec<ReadProblem>, &mut Vec<u64>)>,
 ) -> Result<Vec<RecordBatch>, TableError> {
+    let (mut problems, lines) = match collect {
+        Some((problems, lines)) => (Some(problems), Some(lines)),
+        None => (None, None),
+    };
     let batches = if bytes.starts_with(b"PAR1") {
         contained("Parquet", || read_parquet(bytes))?
     } else if bytes.starts_with(b"ARROW1") {
@@ -147,7 +192,7 @@ fn read_table_with(
     } else if csv {
         // A text column past 2 GiB overflows arrow's 32-bit offsets, which panics.
         vec![contained("CSV", || {
-            read_csv(bytes, problems.as_deref_mut())
+            read_csv(bytes, problems.as_deref_mut(), lines)
         })?]
     } else {
         contained("Arrow IPC", || {
@@ -1564,10 +1609,15 @@ impl<'a> FileLines<'a> {
         }
     }
 
-    /// The line of byte `offset`; asked in increasing order (else counted again from the
-    /// start).
+    /// The line of the record at byte `offset`; asked in increasing order (else counted again
+    /// from the start). Line breaks at `offset` are passed over: the reader places a record
+    /// before the blank lines it skips, and a record never begins with a line break.
     fn of(&mut self, offset: u64) -> u64 {
-        let offset = usize::try_from(offset).map_or(self.bytes.len(), |o| o.min(self.bytes.len()));
+        let mut offset =
+            usize::try_from(offset).map_or(self.bytes.len(), |o| o.min(self.bytes.len()));
+        while matches!(self.bytes.get(offset), Some(b'\r' | b'\n')) {
+            offset += 1;
+        }
         if offset < self.at {
             (self.at, self.line) = (0, 1);
         }
@@ -1592,6 +1642,7 @@ impl<'a> FileLines<'a> {
 fn read_csv(
     bytes: &[u8],
     mut collect: Option<&mut Vec<ReadProblem>>,
+    mut row_lines: Option<&mut Vec<u64>>,
 ) -> Result<RecordBatch, TableError> {
     use arrow_schema::{Field, Schema};
     let lines = std::cell::RefCell::new(FileLines::new(bytes));
@@ -1635,6 +1686,9 @@ fn read_csv(
         let line = record
             .position()
             .map_or(0, |p| lines.borrow_mut().of(p.byte()));
+        if let Some(out) = row_lines.as_deref_mut() {
+            out.push(line);
+        }
         for ((column, raw), name) in columns.iter_mut().zip(record.iter()).zip(header.iter()) {
             if let Err(expected) = column.push(raw) {
                 let error = TableError::Cell {
@@ -1654,7 +1708,9 @@ fn read_csv(
                     out.push(ReadProblem {
                         row: Some(rows),
                         column: name.to_string(),
-                        message: format!("{raw:?} is not {expected} (line {line})"),
+                        // Its line is said with the row's other problems
+                        // (`RowSources::place`).
+                        message: format!("{raw:?} is not {expected}"),
                     });
                 } else {
                     unlisted += 1;
@@ -2528,16 +2584,24 @@ n1,1e400
                 };
                 let e = csv_table(&format!("{bom}{text}{end}")).unwrap_err();
                 assert_eq!(at(e), 5, "{end:?} {bom:?}");
+                // Blank lines are lines (the reader placed the row after them before them).
+                let blank = format!("{bom}id,cap_beds{end}n1,1{end}{end}{end}n2,x{end}");
+                assert_eq!(
+                    at(csv_table(&blank).unwrap_err()),
+                    5,
+                    "{end:?} {bom:?}: blank"
+                );
                 let e = csv_table(&format!("{bom}{text}{end}n5{end}")).unwrap_err();
                 assert_eq!(at(e), 5, "{end:?} {bom:?}: the first problem");
                 let fine = text.replace("n3,x", "n3,3");
                 let e = csv_table(&format!("{bom}{fine}{end}n5{end}")).unwrap_err();
                 assert_eq!(at(e), 7, "{end:?} {bom:?}: too few cells");
-                // Collected, the cell says its line too.
-                let (_, problems) =
+                // Collected: the cell's row, and the line each row starts on.
+                let read =
                     read_table_collecting(format!("{bom}{text}{end}").as_bytes(), true).unwrap();
                 assert_eq!(
-                    problems[0].message, "\"x\" is not a finite number (line 5)",
+                    (read.problems[0].row, read.lines.as_slice()),
+                    (Some(2), &[2, 3, 5, 6][..]),
                     "{end:?} {bom:?}"
                 );
             }

@@ -9,6 +9,7 @@ use axum::extract::{FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use commonsnet_engine::input::ListBounds;
 use commonsnet_engine::Report;
 use serde_json::Value;
 use std::sync::Arc;
@@ -140,21 +141,21 @@ pub(super) fn parse_json_as<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     root: &str,
 ) -> Result<T, UserError> {
-    parse_json_within(bytes, root, commonsnet_engine::input::MAX_JSON_ITEMS)
+    parse_json_within(bytes, root, ListBounds::SCENARIO)
 }
 
-/// [`parse_json_as`] with every list of the body held to `max_items` as it is read.
+/// [`parse_json_as`] with the body's lists held to `bounds` as they are read.
 pub(super) fn parse_json_within<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     root: &str,
-    max_items: usize,
+    bounds: ListBounds,
 ) -> Result<T, UserError> {
     use commonsnet_engine::input::JsonError;
     // Syntax first, whatever `T` is, so that a truncated body is a 400 on every route; a key
     // repeated in any object of the body (serde would keep the last silently) is a 422 that
     // names its path.
     let value: Value =
-        commonsnet_engine::input::parse_json_within(bytes, max_items).map_err(|e| match e {
+        commonsnet_engine::input::parse_json_within(bytes, bounds).map_err(|e| match e {
             JsonError::Syntax(e) => {
                 UserError::new(Code::InvalidJson, format!("body is not valid JSON: {e}"))
             }
@@ -169,6 +170,16 @@ pub(super) fn parse_json_within<T: serde::de::DeserializeOwned>(
                 UserError::invalid_input(&e).with_message(first)
             }
         })?;
+    // A request body (root `body`) is an object of named fields: serde would take a list for
+    // it by position (`[]` was "invalid length 0, expected struct EventsRequest with 1
+    // element", and `[[...]]` a batch of events).
+    if root == "body" && value.is_array() {
+        let inner = "expected a JSON object, got a list";
+        return Err(
+            UserError::unprocessable(inner).with_details(vec![serde_json::json!({
+            "table": "body", "row": null, "field": null, "message": inner})]),
+        );
+    }
     // Through `serde_path_to_error`, so that a value of the wrong type names where it is
     // (`generator.count`), not only what was expected.
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -381,15 +392,15 @@ pub(super) fn arrow_stream_bytes(batch: &RecordBatch) -> Result<Vec<u8>, Interna
     Ok(buf)
 }
 
-/// Read a JSON request body (content type checked, size limited), every list of it held to
-/// `max_items` as it is read.
+/// Read a JSON request body (content type checked, size limited), its lists held to `bounds`
+/// as they are read.
 pub(super) async fn json_body_within<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
     tenant: &str,
     req: Request,
-    max_items: usize,
+    bounds: ListBounds,
 ) -> Result<T, ApiError> {
-    Ok(json_body_held_within(st, tenant, req, max_items).await?.0)
+    Ok(json_body_held_within(st, tenant, req, bounds).await?.0)
 }
 
 /// [`json_body_within`] with its share of the decode budget, for a handler that goes on decoding
@@ -399,14 +410,14 @@ pub(super) async fn json_body_held<T: serde::de::DeserializeOwned>(
     tenant: &str,
     req: Request,
 ) -> Result<(T, Share), ApiError> {
-    json_body_held_within(st, tenant, req, commonsnet_engine::input::MAX_JSON_ITEMS).await
+    json_body_held_within(st, tenant, req, ListBounds::SCENARIO).await
 }
 
 async fn json_body_held_within<T: serde::de::DeserializeOwned>(
     st: &Arc<AppState>,
     tenant: &str,
     req: Request,
-    max_items: usize,
+    bounds: ListBounds,
 ) -> Result<(T, Share), ApiError> {
     let ctype = content_type(req.headers());
     // A body without a Content-Type is refused too: a browser sends one cross-site without
@@ -421,7 +432,7 @@ async fn json_body_held_within<T: serde::de::DeserializeOwned>(
     }
     let (parts, body) = req.into_parts();
     let (bytes, share) = read_body_held(st, tenant, &parts.headers, body).await?;
-    Ok((parse_json_within(&bytes, "body", max_items)?, share))
+    Ok((parse_json_within(&bytes, "body", bounds)?, share))
 }
 
 /// Path parameters (`{id}`, `{need}`, `{name}`), as axum's `Path` takes them, refused in the
@@ -765,6 +776,21 @@ mod tests {
         );
         assert_eq!(e.details[0]["field"], Value::Null);
         assert_eq!(e.message, e.details[0]["message"]);
+        // A list is not taken for the struct's fields by position.
+        for list in [&b"[]"[..], b"[{\"count\": 3}]"] {
+            let e = parse_json_as::<Outer>(list, "body").unwrap_err();
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                (Code::InvalidInput, "expected a JSON object, got a list")
+            );
+        }
+        assert_eq!(
+            parse_json_as::<Outer>(br#"{"inner": {"count": 3}}"#, "body")
+                .unwrap()
+                .inner
+                .count,
+            3
+        );
     }
 
     /// A body whose chunks count their reads: `chunks` of `size` bytes, each 20 ms after the

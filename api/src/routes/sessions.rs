@@ -11,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use commonsnet_engine::input::ListBounds;
 use commonsnet_engine::scenario_from_value;
 use serde::Serialize;
 use serde_json::Value;
@@ -185,10 +186,9 @@ pub(super) async fn session_events(
     req: Request,
 ) -> Result<Json<crate::sessions::ChangeSet>, ApiError> {
     check_id(&id, "session")?;
-    // Every list held to a batch's bound as it is read (the batch's own length is checked
-    // again, with its advice, by `parse_events`).
-    let body: EventsRequest =
-        json_body_within(&st, &tenant, req, commonsnet_engine::session::MAX_EVENTS).await?;
+    // Its lists held to a batch's bounds as they are read (`parse_events` checks the batch's
+    // length again for a text parsed elsewhere).
+    let body: EventsRequest = json_body_within(&st, &tenant, req, ListBounds::EVENTS).await?;
     let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
         let details = issues
             .iter()
@@ -202,9 +202,9 @@ pub(super) async fn session_events(
     let rx = blocking(move || hub.events(&id, &tenant, events)).await??;
     let mut out = crate::sessions::answer(rx).await??;
     if out.applied == 0 && !out.duplicates.is_empty() {
-        // A retry whose answer was lost: the number of the batch that applied its events, so
-        // the client can read from the stream what that batch changed (it had the current
-        // number, past the changes the client missed). Looked up in the log, off the actor,
+        // A retry whose answer was lost: the number of the oldest batch that applied its
+        // events, so the client can read from the stream what those batches changed (it had
+        // the current number, past the changes the client missed). Looked up in the log, off the actor,
         // over its last LANDED_WINDOW batches (a retry comes soon; the log is never cut).
         let hub = st.sessions.clone();
         let ids = out.duplicates.clone();

@@ -201,6 +201,7 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
         // Cells of CSV parts not of their column's type are listed with every other problem
         // of the tables, as the CLI lists a folder's (the first bad cell was the only answer).
         let mut found = Vec::new();
+        let mut sources = commonsnet_datasets::frames::RowSources::default();
         for (part, table) in ["resources", "needs", "links"].iter().zip(tables) {
             read.push(match table {
                 // CSV sent without its name or type was read as Arrow and refused with a
@@ -216,10 +217,11 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
                 }
                 Some((data, csv)) => Some(
                     commonsnet_datasets::frames::read_table_collecting(&data, csv)
-                        .map(|(batches, problems)| {
+                        .map(|mut read| {
                             let source = format!("part {part:?}");
-                            found.extend(problems.into_iter().map(|p| p.into_issue(part, &source)));
-                            batches
+                            found.extend(read.issues(part, &source));
+                            sources.add(part, &source, read.lines);
+                            read.batches
                         })
                         .map_err(|e| {
                         // The details name the table as every other refusal does, and each
@@ -250,7 +252,7 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
             name: name.as_deref(),
         }
         .scenario_with(found)
-        .map_err(|e| UserError::invalid_input(&e))
+        .map_err(|e| UserError::invalid_input(&sources.place(e)))
     })
     .await??;
     Ok((scenario, explain))

@@ -517,14 +517,16 @@ pub trait SessionLog: Send + Sync {
         rows.truncate(limit);
         Ok(rows)
     }
-    /// The newest logged batch after `after` that applied any of the event ids `ids`, `None`
-    /// when none did. A retried batch is answered with it: a row names the ids its batch
-    /// applied (not those it retried, applied by older batches), so for a batch sent again as
-    /// it was, that is the batch whose answer was lost, and a client resuming the stream from
-    /// before it misses none of that batch's changes (a batch that applied nothing new gets an
-    /// older number: more changes, none missed).
+    /// The oldest logged batch after `after` that applied any of the event ids `ids` (each
+    /// id's newest row: an id used again past the window of remembered ids is applied again),
+    /// `None` when none did. A retried batch is answered with it, so a client resuming the
+    /// stream from before it misses no change of the batches that applied its events, however
+    /// those were split or merged (for a batch sent again as it was, a row names the ids its
+    /// batch applied, not those it retried: that batch's number, or an older one, more
+    /// changes, none missed). The rows are read newest first until every id is found.
     fn landed(&self, id: &str, ids: &[String], after: i64) -> Result<Option<i64>, StoreError> {
-        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut oldest_found = None;
         let mut before = i64::MAX;
         while !wanted.is_empty() {
             let page = self.ids_before(id, after, before, 256)?;
@@ -534,13 +536,18 @@ pub trait SessionLog: Send + Sync {
             for (seq, logged) in page {
                 let logged: Vec<LoggedEventId> =
                     serde_json::from_str(&logged).map_err(json_error("session log row"))?;
-                if logged.iter().any(|l| wanted.contains(l.id.as_str())) {
-                    return Ok(Some(seq));
+                let before_row = wanted.len();
+                wanted.retain(|w| !logged.iter().any(|l| l.id == *w));
+                if wanted.len() < before_row {
+                    oldest_found = Some(seq);
+                }
+                if wanted.is_empty() {
+                    break;
                 }
             }
             before = oldest;
         }
-        Ok(None)
+        Ok(oldest_found)
     }
     /// Remove a session and its log in one transaction; false if it did not exist.
     fn delete(&self, id: &str) -> Result<bool, StoreError>;

@@ -68,15 +68,17 @@ impl DuplicateKey {
     }
 }
 
-/// A list in a JSON text longer than its parse allows ([`parse_json_within`]): refused as it
-/// is read, before the rest of it is held (a 30 MB body of ten million events took 2.7 GB
-/// before the bound on a batch's events was checked).
+/// Lists in a JSON text longer than its parse allows ([`ListBounds`]): refused as they are
+/// read, before the rest is held (a 30 MB body of ten million events took 2.7 GB before the
+/// bound on a batch's events was checked).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: more than {max} items in one list (line {line}, column {column})", json_path(.path))]
+#[error("{}: {}", json_path(.path), self.what())]
 pub struct TooLong {
-    /// From the document's root to the list.
+    /// From the document's root to the list whose item passed the bound.
     pub path: Vec<PathStep>,
     pub max: usize,
+    /// The bound passed is that of all lists together, not of this one.
+    pub in_all: bool,
     /// 1-based position in the text, just after the first item past the bound.
     pub line: usize,
     pub column: usize,
@@ -90,12 +92,61 @@ impl TooLong {
 
     /// The problem as a validation issue (placed as [`DuplicateKey::issue`] places its key).
     pub fn issue(&self, root: &str) -> InputIssue {
-        let message = format!(
-            "more than {} items in one list (line {}, column {})",
-            self.max, self.line, self.column
-        );
-        placed(root, &self.path, message)
+        placed(root, &self.path, self.what())
     }
+
+    fn what(&self) -> String {
+        let (line, column) = (self.line, self.column);
+        match (self.in_all, &self.path[..]) {
+            (true, _) => format!(
+                "more than {} list items in all (line {line}, column {column})",
+                self.max
+            ),
+            // An events body's own list: the advice `parse_events` gives past its bound.
+            (false, [PathStep::Key(k)]) if k == "events" => format!(
+                "more than {} events in one batch (line {line}, column {column}): split the batch",
+                self.max
+            ),
+            (false, _) => format!(
+                "more than {} items in one list (line {line}, column {column})",
+                self.max
+            ),
+        }
+    }
+}
+
+/// How many items the lists of a JSON text may hold, counted while it is parsed: a text of a
+/// small item repeated is refused before it is held, at no more memory than the largest text
+/// that passes (a held item costs about 100 bytes, ~50 times its text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListBounds {
+    /// Items of one list, but a `links` list.
+    pub list: usize,
+    /// Items of one list under a `links` key (a scenario's listed links), not counted in
+    /// `total`.
+    pub links: usize,
+    /// Items of every list but `links` lists, together.
+    pub total: usize,
+}
+
+impl ListBounds {
+    /// A scenario's, and any text's but a batch of events: a list of rows as tables hold
+    /// them ([`super::MAX_TABLE_ROWS`]), a `links` list as many as a scenario may list
+    /// ([`super::MAX_LINKS`]), and all lists twice the rows (the rows and their sets; five
+    /// lists of five million `1`s took 3.5 GB under a bound of each list alone).
+    pub const SCENARIO: ListBounds = ListBounds {
+        list: super::MAX_TABLE_ROWS,
+        links: super::MAX_LINKS,
+        total: 2 * super::MAX_TABLE_ROWS,
+    };
+
+    /// A batch of events': as many as a batch holds ([`crate::session::MAX_EVENTS`]), and ten
+    /// items an event in all (skills, a listed link's uses).
+    pub const EVENTS: ListBounds = ListBounds {
+        list: crate::events::MAX_EVENTS,
+        links: crate::events::MAX_EVENTS,
+        total: 10 * crate::events::MAX_EVENTS,
+    };
 }
 
 /// An issue at JSON path `p` of a document that is table `root`: in a scenario (`root =
@@ -160,30 +211,30 @@ impl JsonError {
 }
 
 /// Parse JSON text into a value, refusing any object that repeats a key (serde_json would keep
-/// the last one silently). Every text that becomes a scenario, a policy or events goes through
-/// this (or [`check_unique_keys`]).
-/// Every list is held to [`MAX_JSON_ITEMS`] items as it is read.
+/// the last one silently), its lists held to [`ListBounds::SCENARIO`] as they are read. Every
+/// text that becomes a scenario, a policy or events goes through this or
+/// [`parse_json_within`].
 pub fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
-    strict_parse(bytes, true, MAX_JSON_ITEMS)
+    strict_parse(bytes, true, ListBounds::SCENARIO)
 }
 
-/// [`parse_json`] with every list held to `max_items` (a batch of events to its bound).
-pub fn parse_json_within(bytes: &[u8], max_items: usize) -> Result<Value, JsonError> {
-    strict_parse(bytes, true, max_items)
+/// [`parse_json`] with the lists held to `bounds` (a batch of events to its own).
+pub fn parse_json_within(bytes: &[u8], bounds: ListBounds) -> Result<Value, JsonError> {
+    strict_parse(bytes, true, bounds)
 }
-
-/// The most items of one list in a JSON text: a scenario's rows, as tables hold them
-/// ([`super::MAX_TABLE_ROWS`]). Checked while parsing, so that a body of a small item repeated
-/// is refused before it is held whole (25 million `1`s in a 50 MB scenario took 5.5 GB).
-pub const MAX_JSON_ITEMS: usize = super::MAX_TABLE_ROWS;
 
 /// Check a JSON text (already parsed some other way, e.g. into a typed request) for repeated
-/// keys, without building a value.
+/// keys, without building a value (so without bounds on its lists).
 pub fn check_unique_keys(bytes: &[u8]) -> Result<(), JsonError> {
-    strict_parse(bytes, false, usize::MAX).map(|_| ())
+    let unbounded = ListBounds {
+        list: usize::MAX,
+        links: usize::MAX,
+        total: usize::MAX,
+    };
+    strict_parse(bytes, false, unbounded).map(|_| ())
 }
 
-fn strict_parse(bytes: &[u8], build: bool, max_items: usize) -> Result<Value, JsonError> {
+fn strict_parse(bytes: &[u8], build: bool, bounds: ListBounds) -> Result<Value, JsonError> {
     use serde::de::DeserializeSeed;
     // A UTF-8 byte order mark is passed over, as RFC 8259 lets a parser do (editors on
     // Windows write one; a CSV with one was read while such JSON was a syntax error).
@@ -193,7 +244,8 @@ fn strict_parse(bytes: &[u8], build: bool, max_items: usize) -> Result<Value, Js
         duplicate: None,
         too_long: None,
         build,
-        max_items,
+        bounds,
+        items: 0,
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result = StrictSeed(&mut state)
@@ -207,17 +259,30 @@ fn strict_parse(bytes: &[u8], build: bool, max_items: usize) -> Result<Value, Js
                 line: e.line(),
                 column: e.column(),
             })),
-            (None, Some(path)) => Err(JsonError::TooLong(TooLong {
+            (None, Some((path, max, in_all))) => Err(JsonError::TooLong(TooLong {
                 path,
-                max: max_items,
+                max,
+                in_all,
                 line: e.line(),
                 column: e.column(),
             })),
             // Where the text stopped being JSON, as a path too (a number past a double's
-            // range is named by its field, as in a table).
-            (None, None) if !state.path.is_empty() => Err(JsonError::Syntax(
-                serde::de::Error::custom(format!("{e}, in {}", json_path(&state.path))),
-            )),
+            // range is named by its field, as in a table); a path past 200 bytes (a long
+            // key) is cut, so that the answer stays small.
+            (None, None) if !state.path.is_empty() => {
+                let mut at = json_path(&state.path);
+                if at.len() > 200 {
+                    let cut = (0..=200)
+                        .rev()
+                        .find(|&i| at.is_char_boundary(i))
+                        .unwrap_or(0);
+                    at.truncate(cut);
+                    at.push_str("...");
+                }
+                Err(JsonError::Syntax(serde::de::Error::custom(format!(
+                    "{e}, in {at}"
+                ))))
+            }
             (None, None) => Err(JsonError::Syntax(e)),
         },
     }
@@ -227,11 +292,14 @@ fn strict_parse(bytes: &[u8], build: bool, max_items: usize) -> Result<Value, Js
 struct StrictState {
     path: Vec<PathStep>,
     duplicate: Option<Vec<PathStep>>,
-    /// The path of the first list past `max_items`.
-    too_long: Option<Vec<PathStep>>,
+    /// The path of the list whose item passed a bound, the bound, and whether it is that of
+    /// all lists.
+    too_long: Option<(Vec<PathStep>, usize, bool)>,
     /// Build the value (else only check keys and answer `Null`).
     build: bool,
-    max_items: usize,
+    bounds: ListBounds,
+    /// Items read so far of the lists `bounds.total` counts.
+    items: usize,
 }
 
 /// Deserializes one JSON value, keeping track of its path (serde_json bounds the depth).
@@ -300,13 +368,26 @@ impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
         let state = self.0;
         let mut items = Vec::new();
         let mut i = 0;
+        let links = matches!(state.path.last(), Some(PathStep::Key(k)) if k == "links");
+        let max = if links {
+            state.bounds.links
+        } else {
+            state.bounds.list
+        };
         loop {
             state.path.push(PathStep::Index(i));
             let next = seq.next_element_seed(StrictSeed(&mut *state))?;
             state.path.pop();
+            if next.is_some() && !links {
+                state.items += 1;
+            }
             match next {
-                Some(_) if i >= state.max_items => {
-                    state.too_long = Some(state.path.clone());
+                Some(_) if i >= max => {
+                    state.too_long = Some((state.path.clone(), max, false));
+                    return Err(serde::de::Error::custom("too many items"));
+                }
+                Some(_) if state.items > state.bounds.total => {
+                    state.too_long = Some((state.path.clone(), state.bounds.total, true));
                     return Err(serde::de::Error::custom("too many items"));
                 }
                 Some(v) => {
@@ -360,25 +441,35 @@ impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
 mod tests {
     use super::*;
 
-    /// A UTF-8 byte order mark before the document is passed over; anywhere else it is text
-    /// JSON does not allow.
+    /// A list past its bound, or the lists together past theirs, is refused naming the list
+    /// and where in the text.
     #[test]
     fn a_list_past_the_bound_is_refused_where_it_is() {
+        let bounds = |list, total| ListBounds {
+            list,
+            links: 4,
+            total,
+        };
         assert_eq!(
-            parse_json_within(br#"{"a": [1, [2, 3]]}"#, 2).unwrap(),
+            parse_json_within(br#"{"a": [1, [2, 3]]}"#, bounds(2, 9)).unwrap(),
             serde_json::json!({"a": [1, [2, 3]]})
         );
-        let Err(JsonError::TooLong(t)) = parse_json_within(br#"{"a": [1, [2, 3, 4]]}"#, 2) else {
+        let Err(JsonError::TooLong(t)) =
+            parse_json_within(br#"{"a": [1, [2, 3, 4]]}"#, bounds(2, 9))
+        else {
             panic!("refused")
         };
-        assert_eq!((t.path_string(), t.max), ("a[1]".to_string(), 2));
+        assert_eq!(
+            (t.path_string(), t.max, t.in_all),
+            ("a[1]".to_string(), 2, false)
+        );
         let issue = JsonError::TooLong(t).into_invalid_input("scenario").issues;
         assert_eq!(issue[0].field.as_deref(), Some("a[1]"));
         assert!(issue[0]
             .message
             .starts_with("more than 2 items in one list (line 1"));
         let Err(JsonError::TooLong(t)) =
-            parse_json_within(br#"{"needs": [{"skills": ["a", "b", "c"]}]}"#, 2)
+            parse_json_within(br#"{"needs": [{"skills": ["a", "b", "c"]}]}"#, bounds(2, 9))
         else {
             panic!("refused")
         };
@@ -387,9 +478,45 @@ mod tests {
             (issue.table.as_str(), issue.row, issue.field.as_deref()),
             ("needs", Some(0), Some("skills"))
         );
+        // Lists each within theirs, past the bound of all together (the items of the outer
+        // list count too).
+        let Err(JsonError::TooLong(t)) =
+            parse_json_within(br#"[[1, 2], [3, 4], [5, 6]]"#, bounds(3, 7))
+        else {
+            panic!("refused")
+        };
+        assert_eq!(
+            (t.path_string(), t.max, t.in_all),
+            ("[2]".to_string(), 7, true)
+        );
+        assert!(
+            t.to_string()
+                .starts_with("[2]: more than 7 list items in all"),
+            "{t}"
+        );
+        // A `links` list has its own bound, outside the total.
+        let links = br#"{"links": [1, 2, 3, 4], "needs": [1, 2]}"#;
+        assert!(parse_json_within(links, bounds(2, 2)).is_ok());
+        let Err(JsonError::TooLong(t)) =
+            parse_json_within(br#"{"links": [1, 2, 3, 4, 5]}"#, bounds(2, 2))
+        else {
+            panic!("refused")
+        };
+        assert_eq!((t.max, t.in_all), (4, false));
+        // An events body's list gives the batch's advice.
+        let Err(JsonError::TooLong(t)) =
+            parse_json_within(br#"{"events": [1, 2, 3]}"#, bounds(2, 9))
+        else {
+            panic!("refused")
+        };
+        assert_eq!(
+            t.issue("body").message,
+            "more than 2 events in one batch (line 1, column 20): split the batch"
+        );
     }
 
-    /// A text that stops being JSON inside a value names its path beside the position.
+    /// A text that stops being JSON inside a value names its path beside the position (a
+    /// long key cut).
     #[test]
     fn a_syntax_error_names_its_path() {
         let Err(JsonError::Syntax(e)) =
@@ -412,8 +539,16 @@ mod tests {
             e.to_string(),
             "EOF while parsing a value at line 1 column 0"
         );
+        let long = format!("{{\"{}\": 1e400}}", "k".repeat(5000));
+        let Err(JsonError::Syntax(e)) = parse_json(long.as_bytes()) else {
+            panic!("refused")
+        };
+        assert!(e.to_string().len() < 300, "{e}");
+        assert!(e.to_string().ends_with("..."), "{e}");
     }
 
+    /// A UTF-8 byte order mark before the document is passed over; anywhere else it is text
+    /// JSON does not allow.
     #[test]
     fn a_leading_byte_order_mark_is_passed_over() {
         let v = parse_json(b"\xEF\xBB\xBF{\"a\": 1}").unwrap();

@@ -25,8 +25,8 @@ use crate::model::{Policy, Scenario};
 use arrow::rows_from_batches;
 use arrow_array::RecordBatch;
 pub use json::{
-    check_unique_keys, json_path, parse_json, parse_json_within, DuplicateKey, JsonError, PathStep,
-    TooLong, MAX_JSON_ITEMS,
+    check_unique_keys, json_path, parse_json, parse_json_within, DuplicateKey, JsonError,
+    ListBounds, PathStep, TooLong,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -35,7 +35,7 @@ mod stage;
 mod test_streams;
 mod warm;
 
-pub use crate::events::{parse_events, Event, EventKind, LoggedEventId, MAX_EVENTS};
+pub use crate::events::{parse_events, Event, EventKind, LoggedEventId};
 use crate::input::scenario_from_logged_value;
 use crate::model::{Need, Policy, Quantities, Resource, Scenario};
 use crate::solve::Status;
