@@ -266,37 +266,32 @@ fn multipart_csv_cells_are_each_named() {
 fn a_list_past_its_bound_is_refused_while_read() {
     let s = Server::in_temp_dir(&[]);
     let id = create_session(&s, &json!({"resources": [], "needs": []}));
-    // 100,000 are read (and refused for what they are, not for their number).
-    let mut body = b"{\"events\": [".to_vec();
-    body.extend(std::iter::repeat_n(&b"5,"[..], 99_999).flatten());
-    body.extend(b"5]}");
-    let r = call(
-        "POST",
-        &s.url(&format!("/v1/sessions/{id}/events")),
-        &[("Content-Type", "application/json")],
-        Some(&body),
-    );
-    assert_eq!(r.status, 422);
-    assert_eq!(
-        r.json()["error"]["details"][0]["message"],
-        "expected an object",
-        "{}",
-        String::from_utf8_lossy(&r.body[..r.body.len().min(500)])
-    );
-
-    // A scenario whose `needs` are `lists` (their text), refused: its first detail.
-    let refused = |lists: &str| {
-        let body = format!("{{\"resources\": [], \"needs\": [{lists}]}}");
+    let events = format!("/v1/sessions/{id}/events");
+    // A body posted to `path`, refused: its first detail.
+    let refused = |path: &str, body: String| {
         let r = call(
             "POST",
-            &s.url("/v1/solve"),
+            &s.url(path),
             &[("Content-Type", "application/json")],
             Some(body.as_bytes()),
         );
-        assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+        let text = String::from_utf8_lossy(&r.body[..r.body.len().min(500)]).to_string();
+        assert_eq!(r.status, 422, "{text}");
         r.json()["error"]["details"][0].clone()
     };
-    let d = refused(&format!("{}1", "1,".repeat(5_000_000)));
+    // 100,000 are read (and refused for what they are, not for their number).
+    let d = refused(
+        &events,
+        format!("{{\"events\": [{}5]}}", "5,".repeat(99_999)),
+    );
+    assert_eq!(d["message"], "expected an object", "{d}");
+    let d = refused(
+        "/v1/solve",
+        format!(
+            "{{\"resources\": [], \"needs\": [{}1]}}",
+            "1,".repeat(5_000_000)
+        ),
+    );
     assert_eq!(
         (&d["table"], &d["row"], &d["field"]),
         (&json!("scenario"), &json!(null), &json!("needs"))
@@ -308,19 +303,22 @@ fn a_list_past_its_bound_is_refused_while_read() {
             .starts_with("more than 5000000 items in one list"),
         "{d}"
     );
-    // Lists each within the bound, together past it (ten million items: the rows and their
-    // sets, twice the rows): refused too (five lists of five million took 3.5 GB).
-    let list = format!("[{}1]", "1,".repeat(4_000_000));
-    let d = refused(&[list.as_str(); 3].join(","));
+    // Lists each within the bound, together past it: refused too (five lists of five million
+    // took 3.5 GB). An events body's, a million items in all: eleven lists of 100,000.
+    let list = format!("[{}1]", "1,".repeat(99_999));
+    let d = refused(
+        &events,
+        format!("{{\"events\": [{}]}}", [list.as_str(); 11].join(",")),
+    );
     assert_eq!(
         (&d["table"], &d["row"], &d["field"]),
-        (&json!("scenario"), &json!(null), &json!("needs[2]"))
+        (&json!("body"), &json!(null), &json!("events[9]"))
     );
     assert!(
         d["message"]
             .as_str()
             .unwrap()
-            .starts_with("more than 10000000 list items in all"),
+            .starts_with("more than 1000000 list items in all"),
         "{d}"
     );
 }
