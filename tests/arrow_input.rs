@@ -350,14 +350,15 @@ pub(crate) fn narrow_tables() -> (RecordBatch, RecordBatch) {
     (resources, needs)
 }
 
-/// A table with a column of a type no table column may have (a date where a quantity goes).
+/// A table with a column of a type no table column may have (an interval where a quantity
+/// goes: refused before it is decoded).
 fn refused_table() -> RecordBatch {
     batch(vec![
         ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
         ("kind", Arc::new(StringArray::from(vec!["rescue"]))),
         (
             "cap_crew",
-            Arc::new(arrow_array::Date32Array::from(vec![3])),
+            Arc::new(arrow_array::IntervalYearMonthArray::from(vec![3])),
         ),
     ])
 }
@@ -391,7 +392,8 @@ fn narrow_arrow_columns_are_widened_and_other_types_refused_by_column() {
         );
         let e = read_scenario_dir(dir.path()).unwrap_err().to_string();
         assert!(
-            e.contains("resources.arrow") && e.contains("column cap_crew: unsupported type Date"),
+            e.contains("resources.arrow")
+                && e.contains("column cap_crew: unsupported type Interval"),
             "{e}"
         );
     }
@@ -415,7 +417,8 @@ fn the_cli_widens_narrow_arrow_columns_and_refuses_others_in_one_line() {
     write_ipc(&dir.path().join("resources.arrow"), &refused_table(), false);
     let (_, err) = refused_in_one_line(&mut solve());
     assert!(
-        err.contains("resources.arrow") && err.contains("column cap_crew: unsupported type Date"),
+        err.contains("resources.arrow")
+            && err.contains("column cap_crew: unsupported type Interval"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
@@ -458,7 +461,7 @@ fn http_multipart_widens_narrow_arrow_parts_and_refuses_others_by_column() {
     r.assert_status(422);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
-        msg.contains("\"resources\"") && msg.contains("column cap_crew: unsupported type Date"),
+        msg.contains("\"resources\"") && msg.contains("column cap_crew: unsupported type Interval"),
         "{msg}"
     );
     // Every refused column of a part is named, each as a detail's field: one round of fixes

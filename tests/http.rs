@@ -1219,6 +1219,8 @@ fn bad_requests_get_exact_statuses_and_codes() {
         "resources": [{"id": "r", "kind": "k", "capacity": {"units": 1}}],
         "needs": [{"id": "n", "kind": "k", "demand": {"units": 1}, "duration_h": 2}],
         "policy": {"reusable": ["seats"]}}});
+    let mut linked = ex.clone();
+    linked["links"] = json!([{"need": "evac-riverside", "resource": "shelter-school"}]);
     // One case a line: a table reads better than rustfmt's one field a line.
     #[rustfmt::skip]
     let cases: Vec<BadCase> = vec![
@@ -1263,6 +1265,9 @@ fn bad_requests_get_exact_statuses_and_codes() {
         // A session over time is validated like a scenario: a reusable dimension nobody has.
         ("POST", "/v1/sessions", j, timed_session.to_string(), "", 422, "invalid_input"),
         ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban", "timed": "yes"}}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, r#"{"generator": {"name": "urban", "count": 0}}"#.into(), "", 422, "invalid_input"),
+        ("POST", "/v1/jobs", j, json!({"generator": {"name": "urban"}, "scenarios": [ex]}).to_string(), "", 422, "invalid_input"),
+        ("POST", "/v1/sessions", j, json!({"scenario": linked}).to_string(), "", 422, "invalid_input"),
     ];
     assert!(cases.len() >= 20);
     for (method, path, ctype, body, accept, status, code) in cases {
@@ -1286,6 +1291,18 @@ fn bad_requests_get_exact_statuses_and_codes() {
             .as_str()
             .is_some_and(|m| !m.is_empty()));
         assert!(v["error"]["details"].is_array());
+        // Every refused input says what it refuses: a table (or a form part, or the request
+        // body's kind) and a message of its own, whatever else the answer says.
+        if code == "invalid_input" {
+            let details = v["error"]["details"].as_array().unwrap();
+            assert!(
+                !details.is_empty()
+                    && details
+                        .iter()
+                        .all(|d| d["table"].is_string() && d["message"].is_string()),
+                "{method} {path} {body:.80}: {v}"
+            );
+        }
     }
     // Validation details name table, row and field.
     let r = post_json(&s, "/v1/solve", &bad_need, None);

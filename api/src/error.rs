@@ -162,6 +162,13 @@ impl ErrorBody {
 
     /// The body as a response with its code's status.
     pub(crate) fn into_response_with(self, retry_after: Option<u64>) -> Response {
+        // A refused input names what it refuses (SPEC section 4): tests run debug builds, so
+        // an answer that forgot its details fails the test that reaches it.
+        debug_assert!(
+            self.error.code != Code::InvalidInput || !self.error.details.is_empty(),
+            "invalid_input without details: {}",
+            self.error.message
+        );
         let unauthorized = self.error.code == Code::Unauthorized;
         let mut resp = (self.error.code.status(), axum::Json(self)).into_response();
         // RFC 9110 section 11.6.1: a 401 names the scheme that would authenticate.
@@ -240,6 +247,18 @@ impl UserError {
         })])
     }
 
+    /// One table, or one part of a form, is refused as a whole: the one detail names it
+    /// with no row or field, so that every `invalid_input` answer lists what it refuses.
+    pub fn invalid_table(table: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::unprocessable(message.clone()).with_details(vec![serde_json::json!({
+            "table": table,
+            "row": null,
+            "field": null,
+            "message": message,
+        })])
+    }
+
     /// A scenario that failed validation; every issue names its table, row and field.
     pub fn invalid_input(e: &InvalidInput) -> Self {
         let details = e
@@ -282,6 +301,9 @@ pub enum InternalError {
     /// A session's stored log could not be replayed.
     #[error("session {session} log: {message}")]
     SessionLog { session: String, message: String },
+    /// A generator made a scenario the engine refuses (a generator's bug).
+    #[error("generator: {0}")]
+    Generate(#[from] commonsnet_datasets::generate::GenerateError),
     #[error("metrics exposition: {0}")]
     Metrics(#[from] std::fmt::Error),
     #[error("shutting down")]

@@ -387,13 +387,24 @@ impl JobRequest {
                 g.count
             }
             _ => {
-                return Err(UserError::unprocessable(
+                return Err(UserError::invalid_field(
+                    "job",
+                    "scenarios",
                     "exactly one of `scenarios` and `generator` must be given",
                 ))
             }
         };
         if scenarios == 0 {
-            return Err(UserError::unprocessable("the job has no scenarios"));
+            let field = if self.generator.is_some() {
+                "generator.count"
+            } else {
+                "scenarios"
+            };
+            return Err(UserError::invalid_field(
+                "job",
+                field,
+                "the job has no scenarios",
+            ));
         }
         let specs = self.policy_specs()?;
         let policies = specs.len();

@@ -25,7 +25,7 @@ use crate::store::{Keyed, LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
     Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, LogReplay, LoggedEventId,
-    MatchChange, Session,
+    MatchChange, Session, SessionError,
 };
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
@@ -808,8 +808,10 @@ impl SessionHub {
         commonsnet_engine::input::links_within(scenario, self.inner.limits.max_links)
             .map_err(|e| UserError::invalid_input(&e))?;
         let planned = planned_scenario(scenario, &self.inner.limits);
-        let mut session = Session::new_warm(&planned, self.inner.limits.warm)
-            .map_err(|e| UserError::unprocessable(e.to_string()))?;
+        let mut session =
+            Session::new_warm(&planned, self.inner.limits.warm).map_err(|e| match e {
+                SessionError::ExplicitLinks => UserError::invalid_table("links", e.to_string()),
+            })?;
         session.set_checkpoint_every(self.inner.limits.checkpoint_every);
         session.set_max_links(self.inner.limits.max_links);
         let claimed = Instant::now();

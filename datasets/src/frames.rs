@@ -508,14 +508,9 @@ fn conform_batch(
             ColumnKind::Text => Some(col.clone()),
         };
         let Some(converted) = converted else {
-            let wanted = match kind {
-                ColumnKind::Number => "numbers",
-                ColumnKind::Flag => "booleans",
-                _ => "lists of strings",
-            };
             problems.push(ColumnProblem {
                 column: name.clone(),
-                message: format!("expected {wanted}, found {}", col.data_type()),
+                message: format!("expected {}, found {}", kind.expected(), col.data_type()),
             });
             continue;
         };
@@ -1068,6 +1063,38 @@ mod ipc {
                 }
                 Shape::Fixed
             }
+            // Dates and times are fixed-width values: read, so that the type check after
+            // decoding names the column and its type as it does a Parquet file's. Only the
+            // units arrow-rs reads: it panics on any other.
+            Type::Timestamp | Type::Duration => {
+                let unit = (field.type_as_timestamp().map(|t| t.unit()))
+                    .or_else(|| field.type_as_duration().map(|t| t.unit()));
+                if !unit.is_some_and(|u| KNOWN_TIME_UNITS.contains(&u)) {
+                    return Err(unsupported().into());
+                }
+                Shape::Fixed
+            }
+            Type::Date => {
+                let t = field.type_as_date().ok_or_else(unsupported)?;
+                if !matches!(
+                    t.unit(),
+                    arrow_ipc::DateUnit::DAY | arrow_ipc::DateUnit::MILLISECOND
+                ) {
+                    return Err(unsupported().into());
+                }
+                Shape::Fixed
+            }
+            Type::Time => {
+                use arrow_ipc::TimeUnit as U;
+                let t = field.type_as_time().ok_or_else(unsupported)?;
+                if !matches!(
+                    (t.bitWidth(), t.unit()),
+                    (32, U::SECOND | U::MILLISECOND) | (64, U::MICROSECOND | U::NANOSECOND)
+                ) {
+                    return Err(unsupported().into());
+                }
+                Shape::Fixed
+            }
             Type::Utf8 | Type::Binary => Shape::Var(4),
             Type::LargeUtf8 | Type::LargeBinary => Shape::Var(8),
             Type::Utf8View | Type::BinaryView => Shape::View,
@@ -1085,6 +1112,13 @@ mod ipc {
             _ => return Err(unsupported().into()),
         })
     }
+
+    const KNOWN_TIME_UNITS: [arrow_ipc::TimeUnit; 4] = [
+        arrow_ipc::TimeUnit::SECOND,
+        arrow_ipc::TimeUnit::MILLISECOND,
+        arrow_ipc::TimeUnit::MICROSECOND,
+        arrow_ipc::TimeUnit::NANOSECOND,
+    ];
 
     /// A field's type for messages: `Int8`, `UInt16`, `Float16`, `Decimal128(10, 2)`,
     /// `FixedSizeList(2)<Utf8>`, `Struct`...
@@ -2303,7 +2337,28 @@ mod tests {
         let cases: Vec<(RecordBatch, &str)> = vec![
             (
                 base("cap_x", Arc::new(Date32Array::from(vec![1]))),
-                "column cap_x: unsupported type Date",
+                "column cap_x: expected numbers, found Date32",
+            ),
+            (
+                base(
+                    "earliest",
+                    Arc::new(arrow_array::TimestampMicrosecondArray::from(vec![1])),
+                ),
+                "column earliest: expected numbers, found Timestamp(µs)",
+            ),
+            (
+                base(
+                    "duration_h",
+                    Arc::new(arrow_array::DurationSecondArray::from(vec![1])),
+                ),
+                "column duration_h: expected numbers, found Duration(s)",
+            ),
+            (
+                base(
+                    "cap_x",
+                    Arc::new(arrow_array::IntervalYearMonthArray::from(vec![1])),
+                ),
+                "column cap_x: unsupported type Interval",
             ),
             (
                 base("cap_x", Arc::new(BooleanArray::from(vec![true]))),
@@ -2370,16 +2425,47 @@ mod tests {
         );
         // Types no table holds are refused before decoding, every one named too.
         let b = batch(vec![
-            ("cap_x", Arc::new(Date32Array::from(vec![1])) as ArrayRef),
+            (
+                "cap_x",
+                Arc::new(arrow_array::IntervalYearMonthArray::from(vec![1])) as ArrayRef,
+            ),
             ("id", Arc::new(StringArray::from(vec!["r1"]))),
-            ("cap_y", Arc::new(Date32Array::from(vec![2]))),
+            (
+                "cap_y",
+                Arc::new(arrow_array::IntervalYearMonthArray::from(vec![2])),
+            ),
         ]);
         let bytes = ipc_bytes(std::slice::from_ref(&b), false).unwrap();
         let e = read_table(&bytes, false).unwrap_err().to_string();
         assert!(
-            e.contains("column cap_x: unsupported type Date") && e.contains("column cap_y"),
+            e.contains("column cap_x: unsupported type Interval") && e.contains("column cap_y"),
             "{e}"
         );
+        // Dates and times are read and refused by column, in the same words as in Parquet.
+        let b = batch(vec![
+            ("cap_x", Arc::new(Date32Array::from(vec![1])) as ArrayRef),
+            ("id", Arc::new(StringArray::from(vec!["r1"]))),
+            (
+                "cap_z",
+                Arc::new(arrow_array::Time64NanosecondArray::from(vec![3])),
+            ),
+        ]);
+        for bytes in [
+            ipc_bytes(std::slice::from_ref(&b), false).unwrap(),
+            parquet_bytes(&b),
+        ] {
+            let TableError::Columns(problems) = read_table(&bytes, false).unwrap_err() else {
+                panic!("not a column error");
+            };
+            let named: Vec<_> = problems.iter().map(|p| p.to_string()).collect();
+            assert_eq!(
+                named,
+                [
+                    "column cap_x: expected numbers, found Date32",
+                    "column cap_z: expected numbers, found Time64(ns)",
+                ]
+            );
+        }
     }
 
     #[test]

@@ -86,6 +86,19 @@ pub enum ColumnKind {
     Text,
 }
 
+impl ColumnKind {
+    /// What a column of this kind holds, as a refusal of another type says it (`expected
+    /// numbers, found Boolean`), the file readers' and the Arrow reader's alike.
+    pub fn expected(self) -> &'static str {
+        match self {
+            ColumnKind::Number => "numbers",
+            ColumnKind::Flag => "booleans",
+            ColumnKind::Set => "lists of strings",
+            ColumnKind::Text => "strings",
+        }
+    }
+}
+
 /// The kind of a column by its name; a name SPEC does not define is `Text` (the validator
 /// reports unknown columns).
 pub fn column_kind(name: &str) -> ColumnKind {

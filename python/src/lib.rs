@@ -363,6 +363,23 @@ fn generate<'py>(
         .map(|t| t.into_any())
 }
 
+/// The value of `key` in a simulate spec as `read` takes it, `default` when the key is absent or
+/// null; any other value is refused as not being `what`.
+fn spec_value<T>(
+    spec: &serde_json::Map<String, Value>,
+    key: &str,
+    default: T,
+    read: impl FnOnce(&Value) -> Option<T>,
+    what: &str,
+) -> Result<T, Failure> {
+    match spec.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => {
+            read(v).ok_or_else(|| Failure::Argument(format!("{key} must be {what}, not {v}")))
+        }
+    }
+}
+
 /// A batch as `commonsnet simulate` builds it, from a JSON spec:
 /// `{"generator": NAME | "scenario": SCENARIO, "scenarios": N, "scale": F, "seed": S,
 /// "timed": B, "policies": [...], "replicates": R, "perturb": {...}, "time_limit_s": F,
@@ -389,30 +406,9 @@ fn batch_of(spec: &Value) -> Result<Batch<Box<dyn ScenarioSource>>, Failure> {
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(arg(format!("unknown argument {k:?}")));
     }
-    let uint = |k: &str, d: u64| -> Result<u64, Failure> {
-        match obj.get(k) {
-            None | Some(Value::Null) => Ok(d),
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| arg(format!("{k} must be a whole number >= 0, not {v}"))),
-        }
-    };
-    let num = |k: &str, d: f64| -> Result<f64, Failure> {
-        match obj.get(k) {
-            None | Some(Value::Null) => Ok(d),
-            Some(v) => v
-                .as_f64()
-                .ok_or_else(|| arg(format!("{k} must be a number, not {v}"))),
-        }
-    };
-    let flag = |k: &str| -> Result<bool, Failure> {
-        match obj.get(k) {
-            None | Some(Value::Null) => Ok(false),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| arg(format!("{k} must be True or False, not {v}"))),
-        }
-    };
+    let uint = |k: &str, d: u64| spec_value(obj, k, d, Value::as_u64, "a whole number >= 0");
+    let num = |k: &str, d: f64| spec_value(obj, k, d, Value::as_f64, "a number");
+    let flag = |k: &str| spec_value(obj, k, false, Value::as_bool, "True or False");
     let seed = uint("seed", 0)?;
     let scale = num("scale", 1.0)?;
     let count = usize::try_from(uint("scenarios", 10)?).unwrap_or(usize::MAX);

@@ -27,6 +27,18 @@ def test_a_column_given_twice_is_refused_naming_table_and_column() -> None:
     assert commonsnet.solve(resources=s.resources, needs=s.needs, policy=s.policy).status == "optimal"
 
 
+def test_a_column_of_the_wrong_type_is_one_problem_of_the_column() -> None:
+    """Integer ids are one problem of the `id` column, naming its type, not one a row."""
+    s = commonsnet.generate("urban", seed=1, scale=0.2)
+    at = s.needs.schema.get_field_index("id")
+    numbered = s.needs.set_column(at, "id", pa.array(range(s.needs.num_rows), pa.int64()))
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(resources=s.resources, needs=numbered, policy=s.policy)
+    assert e.value.details == [
+        {"table": "needs", "row": None, "field": "id", "message": "expected strings, found Int64"}
+    ], e.value.details[:3]
+
+
 def test_a_policy_key_given_twice_is_refused_naming_it() -> None:
     s = commonsnet.generate("urban", seed=1, scale=0.2)
 

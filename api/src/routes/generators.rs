@@ -7,7 +7,7 @@ use super::{blocking, St};
 use crate::error::{ApiError, ErrorBody, InternalError, UserError};
 use axum::extract::State;
 use axum::Json;
-use commonsnet_datasets::generate::{Clock, Generator};
+use commonsnet_datasets::generate::{Clock, GenerateError, Generator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -68,11 +68,9 @@ pub(super) async fn generated_scenario(
     Params(name): Params<String>,
     QueryArgs(q): QueryArgs<GeneratorQuery>,
 ) -> Result<Json<GeneratedScenario>, ApiError> {
-    let generator: Generator =
-        name.parse()
-            .map_err(|e: commonsnet_datasets::generate::GenerateError| {
-                UserError::new(crate::error::Code::NotFound, e.to_string())
-            })?;
+    let generator: Generator = name
+        .parse()
+        .map_err(|e: GenerateError| UserError::new(crate::error::Code::NotFound, e.to_string()))?;
     if !(q.scale > 0.0 && q.scale <= MAX_SERVED_SCALE) {
         let why = format!("{} is not in (0, {MAX_SERVED_SCALE}]", q.scale);
         return Err(bad_query("scale", why).into());
@@ -84,7 +82,16 @@ pub(super) async fn generated_scenario(
     };
     let value = blocking(move || generator.generate_with(q.scale, q.seed, clock))
         .await?
-        .map_err(|e| UserError::unprocessable(e.to_string()))?;
+        .map_err(|e| match e {
+            // A scale within (0, 20] that this generator's timed scenarios cannot reach.
+            GenerateError::Scale { .. } => {
+                ApiError::from(UserError::invalid_field("query", "scale", e.to_string()))
+            }
+            // The name was parsed above, and an invalid scenario is a generator's bug.
+            GenerateError::UnknownGenerator(_) | GenerateError::Invalid { .. } => {
+                InternalError::Generate(e).into()
+            }
+        })?;
     let scenario = serde_json::from_value(value).map_err(InternalError::from)?;
     Ok(Json(scenario))
 }

@@ -244,6 +244,26 @@ async fn session_read_at<T: Send + 'static>(
     crate::sessions::answer(rx).await?
 }
 
+/// A conditional read on a session's actor: the weak tag of answer `kind` at the session's last
+/// batch, with `build`'s value unless `headers` name that tag in `If-None-Match` (then `None`,
+/// answered `304`). Tag and value come from the same step of the actor, so they are of the
+/// same batch.
+async fn session_read_tagged<T: Send + 'static>(
+    st: &AppState,
+    id: String,
+    tenant: String,
+    headers: HeaderMap,
+    kind: &'static str,
+    build: impl FnOnce(&commonsnet_engine::session::Session, i64) -> T + Send + 'static,
+) -> Result<(String, Option<T>), ApiError> {
+    let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
+        let tag = conditional::session_tag(kind, seq);
+        let built = (!conditional::none_match(&headers, &tag)).then(|| build(s, seq));
+        (tag, built)
+    };
+    session_read_at(st, id, tenant, read).await
+}
+
 /// The current plan: summary, proposed matches and dispatches (JSON), or the matches as an
 /// Arrow IPC stream.
 #[utoipa::path(get, path = "/v1/sessions/{id}/plan", params(("id" = String, Path, description = "Session id")),
@@ -266,16 +286,12 @@ pub(super) async fn session_plan(
         Wanted::Arrow => "arrow",
         _ => "plan",
     };
-    let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
-        let tag = conditional::session_tag(kind, seq);
-        if conditional::none_match(&headers, &tag) {
-            return (tag, None);
-        }
+    let read = |s: &commonsnet_engine::session::Session, seq: i64| {
         let r = s.report();
         let body = crate::sessions::plan(&r, s, seq);
-        (tag, Some((r, body)))
+        (r, body)
     };
-    let (tag, answer) = session_read_at(&st, id, tenant, read).await?;
+    let (tag, answer) = session_read_tagged(&st, id, tenant, headers, kind, read).await?;
     let Some((report, body)) = answer else {
         return Ok(conditional::not_modified(&tag));
     };
@@ -339,14 +355,11 @@ pub(super) async fn session_state(
     _: QueryArgs<NoParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
-        let tag = conditional::session_tag("state", seq);
-        let state = (!conditional::none_match(&headers, &tag)).then(|| SessionState::of(s, seq));
-        (tag, state)
-    };
-    Ok(match session_read_at(&st, id, tenant, read).await? {
-        (tag, Some(state)) => conditional::tagged(Json(state).into_response(), &tag),
-        (tag, None) => conditional::not_modified(&tag),
+    let (tag, state) =
+        session_read_tagged(&st, id, tenant, headers, "state", SessionState::of).await?;
+    Ok(match state {
+        Some(state) => conditional::tagged(Json(state).into_response(), &tag),
+        None => conditional::not_modified(&tag),
     })
 }
 

@@ -53,9 +53,11 @@ fn explain_flag(value: Option<Value>) -> Result<bool, UserError> {
         // Null is absent, as for every optional field of the scenario.
         None | Some(Value::Null | Value::Bool(false)) => Ok(false),
         Some(Value::Bool(true)) => Ok(true),
-        Some(other) => Err(UserError::unprocessable(format!(
-            "explain must be true or false, not {other}"
-        ))),
+        Some(other) => Err(UserError::invalid_field(
+            "scenario",
+            "explain",
+            format!("must be true or false, not {other}"),
+        )),
     }
 }
 
@@ -138,9 +140,10 @@ pub(super) async fn read_form(
                     "true" => true,
                     "false" => false,
                     other => {
-                        return Err(UserError::unprocessable(format!(
-                            "part \"explain\" must be true or false, not {other:?}"
-                        ))
+                        return Err(UserError::invalid_table(
+                            "explain",
+                            format!("part \"explain\" must be true or false, not {other:?}"),
+                        )
                         .into())
                     }
                 };
@@ -192,8 +195,17 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
         .map(|(n, _)| *n)
         .collect();
     if !missing.is_empty() {
+        let details = missing
+            .iter()
+            .map(|part| {
+                serde_json::json!({"table": part, "row": null, "field": null,
+                    "message": "missing part: a solve's form needs resources and needs"})
+            })
+            .collect();
         return Err(
-            UserError::unprocessable(format!("missing part(s): {}", missing.join(", "))).into(),
+            UserError::unprocessable(format!("missing part(s): {}", missing.join(", ")))
+                .with_details(details)
+                .into(),
         );
     }
     let scenario = blocking(move || {

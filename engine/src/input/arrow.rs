@@ -2,7 +2,9 @@
 //! width are numbers, utf8 of any layout strings, lists of any layout sets.
 
 use super::InputIssue;
-use crate::schema::{LINK_FIELDS, NEED_FIELDS, QUANTITY_COLUMNS, RESOURCE_FIELDS};
+use crate::schema::{
+    column_kind, ColumnKind, LINK_FIELDS, NEED_FIELDS, QUANTITY_COLUMNS, RESOURCE_FIELDS,
+};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use serde_json::{Map, Number, Value};
@@ -35,6 +37,37 @@ fn column_target(table: &str, column: &str) -> Option<ColumnTarget> {
         .iter()
         .find(|f| **f == column && **f != map_key)
         .map(|f| ColumnTarget::Plain(f))
+}
+
+/// The catalogue's kind of what an Arrow column holds (a dictionary's by its values); `None`
+/// for a type the cell reader takes as no value (null) or refuses on its own.
+fn arrow_kind(t: &DataType) -> Option<ColumnKind> {
+    match t {
+        DataType::Dictionary(_, values) => arrow_kind(values),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(ColumnKind::Text),
+        DataType::Boolean => Some(ColumnKind::Flag),
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
+            Some(ColumnKind::Set)
+        }
+        t if t.is_numeric() => Some(ColumnKind::Number),
+        _ => None,
+    }
+}
+
+/// Why column `name` cannot hold its field, when its type is of another kind than the
+/// catalogue's and it has a value: the type is the column's fault, so it is one problem of
+/// the column, as the file readers say it, not one of every row.
+fn kind_mismatch(name: &str, column: &dyn Array) -> Option<String> {
+    let want = column_kind(name);
+    let has = arrow_kind(column.data_type())?;
+    if has == want || column.null_count() == column.len() {
+        return None;
+    }
+    Some(format!(
+        "expected {}, found {}",
+        want.expected(),
+        column.data_type()
+    ))
 }
 
 /// Text a table's cells may decode to, in bytes, where the layout lets a few bytes stand for
@@ -101,6 +134,24 @@ fn shared_text_bytes(column: &Column) -> usize {
     }
 }
 
+/// A problem of column `name` as a whole, said once however many batches repeat it.
+fn column_issue(
+    issues: &mut Vec<InputIssue>,
+    said: &mut HashSet<String>,
+    table: &str,
+    name: &str,
+    message: String,
+) {
+    if said.insert(name.to_string()) {
+        issues.push(InputIssue {
+            table: table.into(),
+            row: None,
+            field: Some(name.into()),
+            message,
+        });
+    }
+}
+
 pub(super) fn rows_from_batches(
     table: &'static str,
     batches: &[RecordBatch],
@@ -126,39 +177,34 @@ pub(super) fn rows_from_batches(
         for (ci, field) in schema.fields().iter().enumerate() {
             let name = field.name().as_str();
             if repeated.contains(name) {
-                if reported_duplicates.insert(name.to_string()) {
-                    issues.push(InputIssue {
-                        table: table.into(),
-                        row: None,
-                        field: Some(name.into()),
-                        message: "duplicate column: a column may appear only once in a table"
-                            .into(),
-                    });
-                }
+                let message = "duplicate column: a column may appear only once in a table";
+                column_issue(
+                    issues,
+                    &mut reported_duplicates,
+                    table,
+                    name,
+                    message.into(),
+                );
                 continue;
             }
             let Some(target) = column_target(table, name) else {
-                if reported_columns.insert(name.to_string()) {
-                    issues.push(InputIssue {
-                        table: table.into(),
-                        row: None,
-                        field: Some(name.into()),
-                        message: "unknown column".into(),
-                    });
-                }
+                column_issue(
+                    issues,
+                    &mut reported_columns,
+                    table,
+                    name,
+                    "unknown column".into(),
+                );
                 continue;
             };
+            if let Some(message) = kind_mismatch(name, batch.column(ci).as_ref()) {
+                column_issue(issues, &mut reported_columns, table, name, message);
+                continue;
+            }
             let column = match Column::new(batch.column(ci).as_ref()) {
                 Ok(c) => c,
                 Err(CellError::Unsupported(message) | CellError::Value(message)) => {
-                    if reported_columns.insert(name.to_string()) {
-                        issues.push(InputIssue {
-                            table: table.into(),
-                            row: None,
-                            field: Some(name.into()),
-                            message,
-                        });
-                    }
+                    column_issue(issues, &mut reported_columns, table, name, message);
                     continue;
                 }
             };
@@ -169,16 +215,10 @@ pub(super) fn rows_from_batches(
             let own = shared_text_bytes(&column);
             shared_text = shared_text.saturating_add(own);
             if own > 0 && shared_text > MAX_SHARED_TEXT {
-                if reported_columns.insert(name.to_string()) {
-                    issues.push(InputIssue {
-                        table: table.into(),
-                        row: None,
-                        field: Some(name.into()),
-                        message: format!(
-                            "the table's dictionary and view cells decode to more than {MAX_SHARED_TEXT} bytes of text (at least {shared_text}): send shorter or plain strings"
-                        ),
-                    });
-                }
+                let message = format!(
+                    "the table's dictionary and view cells decode to more than {MAX_SHARED_TEXT} bytes of text (at least {shared_text}): send shorter or plain strings"
+                );
+                column_issue(issues, &mut reported_columns, table, name, message);
                 continue;
             }
             for i in 0..batch.num_rows() {
@@ -188,14 +228,7 @@ pub(super) fn rows_from_batches(
                     Ok(None) => continue,
                     Err(CellError::Unsupported(msg)) => {
                         // A type the validator cannot read: said once per column.
-                        if reported_columns.insert(name.to_string()) {
-                            issues.push(InputIssue {
-                                table: table.into(),
-                                row: None,
-                                field: Some(name.into()),
-                                message: msg,
-                            });
-                        }
+                        column_issue(issues, &mut reported_columns, table, name, msg);
                         break;
                     }
                     Err(CellError::Value(msg)) => {
@@ -450,18 +483,25 @@ mod tests {
 
     /// Resources `r0..` of one `kind` column and one bed each.
     fn kinds(kind: ArrayRef) -> RecordBatch {
-        let n = kind.len();
-        RecordBatch::try_from_iter([
-            (
-                "id",
-                Arc::new(StringArray::from_iter_values(
-                    (0..n).map(|i| format!("r{i}")),
-                )) as ArrayRef,
-            ),
-            ("kind", kind),
-            ("cap_beds", Arc::new(Int64Array::from(vec![1; n]))),
-        ])
-        .unwrap()
+        with_column("kind", kind)
+    }
+
+    /// Resources `r0..` of kind shelter and one bed each, with column `name` (its kind too,
+    /// when `name` is `kind`).
+    fn with_column(name: &str, column: ArrayRef) -> RecordBatch {
+        let n = column.len();
+        let mut columns = vec![(
+            "id",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("r{i}")),
+            )) as ArrayRef,
+        )];
+        if name != "kind" {
+            columns.push(("kind", Arc::new(StringArray::from(vec!["shelter"; n]))));
+        }
+        columns.push((name, column));
+        columns.push(("cap_beds", Arc::new(Int64Array::from(vec![1; n]))));
+        RecordBatch::try_from_iter(columns).unwrap()
     }
 
     /// A dictionary value or a string view shared by every cell is bounded by the text it
@@ -500,20 +540,22 @@ mod tests {
             categorical.values().append_value(&big);
             categorical.append(true);
         }
-        let shared: [ArrayRef; 4] = [
-            dictionary(vec![0; 5000], vec![&big]),
-            Arc::new(views.finish()),
-            Arc::new(list_dictionary),
-            Arc::new(categorical.finish()),
+        // Text in `kind`, sets (lists) in `skills`.
+        let shared: [(&str, ArrayRef); 4] = [
+            ("kind", dictionary(vec![0; 5000], vec![&big])),
+            ("kind", Arc::new(views.finish())),
+            ("skills", Arc::new(list_dictionary)),
+            ("skills", Arc::new(categorical.finish())),
         ];
-        for kind in shared {
-            let e = scenario_from_batches(&[kinds(kind)], &[needs()], None, None, None)
-                .expect_err("320 MiB of text");
+        for (field, column) in shared {
+            let e =
+                scenario_from_batches(&[with_column(field, column)], &[needs()], None, None, None)
+                    .expect_err("320 MiB of text");
             let i = e
                 .issues
                 .iter()
-                .find(|i| i.field.as_deref() == Some("kind"))
-                .expect("an issue on kind");
+                .find(|i| i.field.as_deref() == Some(field))
+                .expect("an issue on the shared column");
             assert_eq!((i.table.as_str(), i.row), ("resources", None));
             assert!(i.message.contains("more than 268435456 bytes"), "{i:?}");
             // The plain column after it is not blamed (`cap_beds` was).
@@ -523,7 +565,7 @@ mod tests {
                 .filter(|i| i.message.contains("more than 268435456 bytes"))
                 .map(|i| i.field.as_deref())
                 .collect();
-            assert_eq!(blamed, [Some("kind")]);
+            assert_eq!(blamed, [Some(field)]);
             // The 5,000 rows whose kind was not read are not each listed as missing it: the
             // refusal of the column says it once.
             assert_eq!(
@@ -544,6 +586,54 @@ mod tests {
         .expect("valid");
         let kinds: Vec<&str> = s.resources().iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["shelter", "van", "shelter"]);
+    }
+
+    /// A column whose type is of another kind than its field's (numbers where text belongs,
+    /// text where numbers do, a flag as a number) is one problem of the column, naming its
+    /// type, not one a row; a column of nulls alone is no value whatever its type.
+    #[test]
+    fn a_column_of_the_wrong_kind_is_one_problem() {
+        use arrow_array::{BooleanArray, Float64Array};
+        let n = 86;
+        let cases: [(&str, ArrayRef, &str); 3] = [
+            (
+                "community",
+                Arc::new(Int64Array::from_iter_values(0..n)),
+                "expected strings, found Int64",
+            ),
+            (
+                "cap_seats",
+                Arc::new(StringArray::from(vec!["1"; n as usize])),
+                "expected numbers, found Utf8",
+            ),
+            (
+                "lat",
+                Arc::new(BooleanArray::from(vec![true; n as usize])),
+                "expected numbers, found Boolean",
+            ),
+        ];
+        for (field, column, message) in cases {
+            let e =
+                scenario_from_batches(&[with_column(field, column)], &[needs()], None, None, None)
+                    .expect_err("a column of the wrong kind");
+            let found: Vec<_> = e
+                .issues
+                .iter()
+                .map(|i| {
+                    (
+                        i.table.as_str(),
+                        i.row,
+                        i.field.as_deref(),
+                        i.message.as_str(),
+                    )
+                })
+                .collect();
+            assert_eq!(found, [("resources", None, Some(field), message)]);
+        }
+        // A numeric column of nulls where text belongs reads as absent.
+        let nulls = with_column("community", Arc::new(Float64Array::from(vec![None; 3])));
+        let s = scenario_from_batches(&[nulls], &[needs()], None, None, None).expect("valid");
+        assert_eq!(s.resources().len(), 3);
     }
 
     /// polars' `List(Categorical)`: a set column whose items are dictionary-encoded strings,
