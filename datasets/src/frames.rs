@@ -507,6 +507,12 @@ fn conform_batch(
             },
             ColumnKind::Text => Some(col.clone()),
         };
+        // A column of nulls alone holds no value whatever its type, as the engine reads
+        // Arrow tables given to it directly (Python's): read as nulls, not refused.
+        let converted = converted.or_else(|| {
+            (col.logical_null_count() == col.len() && !col.is_empty())
+                .then(|| Arc::new(arrow_array::NullArray::new(col.len())) as ArrayRef)
+        });
         let Some(converted) = converted else {
             problems.push(ColumnProblem {
                 column: name.clone(),
@@ -979,7 +985,9 @@ mod ipc {
                         .into());
                     }
                     let values = shape_of(field, &name)?;
-                    if !matches!(values, Shape::Var(_) | Shape::View) {
+                    // Text, or fixed-width values (a pandas categorical of dates), which the
+                    // type check after decoding refuses by column.
+                    if !matches!(values, Shape::Var(_) | Shape::View | Shape::Fixed) {
                         return Err(format!(
                             "column {name}: unsupported type dictionary<{}>",
                             type_name(field)
@@ -2440,6 +2448,39 @@ mod tests {
         assert!(
             e.contains("column cap_x: unsupported type Interval") && e.contains("column cap_y"),
             "{e}"
+        );
+        // A column of nulls alone is no value whatever its type, in every format.
+        let b = batch(vec![
+            ("id", Arc::new(StringArray::from(vec!["r1"])) as ArrayRef),
+            ("cost", Arc::new(StringArray::from(vec![None::<&str>]))),
+        ]);
+        for bytes in [
+            ipc_bytes(std::slice::from_ref(&b), false).unwrap(),
+            parquet_bytes(&b),
+        ] {
+            let read = read_table(&bytes, false).unwrap();
+            assert_eq!(read[0].column(1).data_type(), &A::Null);
+        }
+        // A dictionary of dates (a pandas categorical) is refused by its column too.
+        let dates = arrow_array::DictionaryArray::<arrow_array::types::Int8Type>::try_new(
+            arrow_array::Int8Array::from(vec![0, 0]),
+            Arc::new(Date32Array::from(vec![1])),
+        )
+        .unwrap();
+        let b = batch(vec![
+            (
+                "id",
+                Arc::new(StringArray::from(vec!["r1", "r2"])) as ArrayRef,
+            ),
+            ("cap_x", Arc::new(dates)),
+        ]);
+        let bytes = ipc_bytes(std::slice::from_ref(&b), false).unwrap();
+        let TableError::Columns(problems) = read_table(&bytes, false).unwrap_err() else {
+            panic!("not a column error");
+        };
+        assert_eq!(
+            problems[0].to_string(),
+            "column cap_x: expected numbers, found Dictionary(Int8, Date32)"
         );
         // Dates and times are read and refused by column, in the same words as in Parquet.
         let b = batch(vec![

@@ -40,7 +40,7 @@ fn column_target(table: &str, column: &str) -> Option<ColumnTarget> {
 }
 
 /// The catalogue's kind of what an Arrow column holds (a dictionary's by its values); `None`
-/// for a type the cell reader takes as no value (null) or refuses on its own.
+/// for a type of no kind (dates, times, binary, structs...).
 fn arrow_kind(t: &DataType) -> Option<ColumnKind> {
     match t {
         DataType::Dictionary(_, values) => arrow_kind(values),
@@ -59,8 +59,11 @@ fn arrow_kind(t: &DataType) -> Option<ColumnKind> {
 /// the column, as the file readers say it, not one of every row.
 fn kind_mismatch(name: &str, column: &dyn Array) -> Option<String> {
     let want = column_kind(name);
-    let has = arrow_kind(column.data_type())?;
-    if has == want || column.null_count() == column.len() {
+    // Logical: a dictionary's null values make null cells behind valid keys.
+    if column.data_type() == &DataType::Null || column.logical_null_count() == column.len() {
+        return None;
+    }
+    if arrow_kind(column.data_type()) == Some(want) {
         return None;
     }
     Some(format!(
@@ -595,7 +598,7 @@ mod tests {
     fn a_column_of_the_wrong_kind_is_one_problem() {
         use arrow_array::{BooleanArray, Float64Array};
         let n = 86;
-        let cases: [(&str, ArrayRef, &str); 3] = [
+        let cases: [(&str, ArrayRef, &str); 4] = [
             (
                 "community",
                 Arc::new(Int64Array::from_iter_values(0..n)),
@@ -610,6 +613,14 @@ mod tests {
                 "lat",
                 Arc::new(BooleanArray::from(vec![true; n as usize])),
                 "expected numbers, found Boolean",
+            ),
+            (
+                "community",
+                Arc::new(arrow_array::TimestampMicrosecondArray::from(vec![
+                    1;
+                    n as usize
+                ])),
+                "expected strings, found Timestamp(µs)",
             ),
         ];
         for (field, column, message) in cases {
@@ -630,10 +641,48 @@ mod tests {
                 .collect();
             assert_eq!(found, [("resources", None, Some(field), message)]);
         }
-        // A numeric column of nulls where text belongs reads as absent.
+        // A demand column refused whole is the one problem: the rows it leaves without a
+        // demand are not each listed as missing one.
+        let demands = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("n{i}")),
+                )) as ArrayRef,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from(vec!["shelter"; n as usize])),
+            ),
+            (
+                "dem_beds",
+                Arc::new(StringArray::from(vec!["2"; n as usize])),
+            ),
+        ])
+        .unwrap();
+        let e = scenario_from_batches(&[resources(&[2])], &[demands], None, None, None)
+            .expect_err("demands as text");
+        let found: Vec<_> = e.issues.iter().map(ToString::to_string).collect();
+        assert_eq!(found, ["needs.dem_beds: expected numbers, found Utf8"]);
+        // A numeric column of nulls where text belongs reads as absent, and so does a
+        // dictionary whose one value is null behind valid keys.
         let nulls = with_column("community", Arc::new(Float64Array::from(vec![None; 3])));
         let s = scenario_from_batches(&[nulls], &[needs()], None, None, None).expect("valid");
         assert_eq!(s.resources().len(), 3);
+        let null_values = arrow_array::DictionaryArray::<arrow_array::types::Int8Type>::try_new(
+            arrow_array::Int8Array::from(vec![0, 0, 0]),
+            Arc::new(StringArray::from(vec![None::<&str>])),
+        )
+        .unwrap();
+        let s = scenario_from_batches(
+            &[with_column("cost", Arc::new(null_values))],
+            &[needs()],
+            None,
+            None,
+            None,
+        )
+        .expect("valid");
+        assert!(s.resources().iter().all(|r| r.cost == 0.0));
     }
 
     /// polars' `List(Categorical)`: a set column whose items are dictionary-encoded strings,

@@ -711,7 +711,14 @@ impl Validator {
             .row
             .and_then(|row| self.refused_cells.get(&row))
             .is_some_and(|cells| cells.iter().any(|(t, f)| t == r.table && on(f)));
+        // A column refused as a whole (`dem_beds` of strings) explains every row it leaves
+        // without the field.
+        let column_refused = self
+            .refused_columns
+            .iter()
+            .any(|(t, f)| t == r.table && on(f));
         refused
+            || column_refused
             || self.issues[r.issues_before..]
                 .iter()
                 .any(|i| i.table == r.table && i.row == r.row && i.field.as_deref().is_some_and(on))
