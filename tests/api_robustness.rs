@@ -435,7 +435,10 @@ fn a_batch_of_bad_events_gets_a_bounded_answer() {
         10_001,
         "the first 10,000 problems and a count"
     );
-    assert_eq!(details[0]["table"], "events[0]");
+    assert_eq!(
+        (&details[0]["table"], &details[0]["row"]),
+        (&json!("events"), &json!(0))
+    );
     assert_eq!(details[0]["message"], "expected an object");
     assert_eq!(
         details[10_000]["message"],

@@ -1501,7 +1501,7 @@ fn session_events_plan_why_and_replay_after_sigkill() {
     // The refusal names the event and its field (the field was null in every refusal).
     assert_eq!(
         r.json()["error"]["details"],
-        json!([{"table": "events[1]", "row": null, "field": "resource",
+        json!([{"table": "events", "row": 1, "field": "resource",
             "message": "no resource \"nobody\""}])
     );
     // A malformed event: 422 naming the event and field.
@@ -1512,7 +1512,11 @@ fn session_events_plan_why_and_replay_after_sigkill() {
         "demand": {"team_h": -1}}}]),
     );
     assert_eq!((r.status, r.code().as_str()), (422, "invalid_input"));
-    assert_eq!(r.json()["error"]["details"][0]["table"], "events[0].need");
+    let d = &r.json()["error"]["details"][0];
+    assert_eq!(
+        (&d["table"], &d["row"], &d["field"]),
+        (&json!("events"), &json!(0), &json!("need.demand.team_h"))
+    );
 
     let plan = get(&s, &format!("/v1/sessions/{id}/plan"), None).json();
     assert_eq!(plan["dispatched"][0]["need"], "i1");

@@ -56,7 +56,8 @@ fn a_refused_batch_changes_nothing_even_after_sigkill() {
             (409, "event_rejected"),
             "attempt {attempt}"
         );
-        assert_eq!(r.json()["error"]["details"][0]["table"], "events[2]");
+        let d = &r.json()["error"]["details"][0];
+        assert_eq!((&d["table"], &d["row"]), (&json!("events"), &json!(2)));
         assert_eq!(plan(&s, &id), before, "attempt {attempt}");
         let w = get(&s, &format!("/v1/sessions/{id}/needs/i1/why"), None).json();
         assert_eq!(w, why, "attempt {attempt}");

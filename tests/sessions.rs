@@ -647,17 +647,21 @@ fn malformed_events_name_their_index_and_field() {
         {"type": "dispatched", "need": "a"},
         {"type": "need_withdrawn", "id": "a", "why": 1}]))
     .unwrap_err();
-    let tables: Vec<(&str, Option<&str>)> = e
+    let places: Vec<(&str, Option<usize>, Option<&str>)> = e
         .iter()
-        .map(|i| (i.table.as_str(), i.field.as_deref()))
+        .map(|i| (i.table.as_str(), i.row, i.field.as_deref()))
         .collect();
     assert!(
-        tables.contains(&("events[0].need", Some("demand.x"))),
-        "{tables:?}"
+        places.contains(&("events", Some(0), Some("need.demand.x"))),
+        "{places:?}"
     );
-    assert!(tables.contains(&("events[1]", Some("type"))));
-    assert!(tables.contains(&("events[2]", Some("resource"))));
-    assert!(tables.contains(&("events[3]", Some("why"))));
+    assert!(places.contains(&("events", Some(1), Some("type"))));
+    assert!(places.contains(&("events", Some(2), Some("resource"))));
+    assert!(places.contains(&("events", Some(3), Some("why"))));
+    // In words, each reads as before: the event, then its field.
+    assert!(e
+        .iter()
+        .any(|i| i.to_string().starts_with("events[0].need.demand.x: ")));
 }
 
 /// A hostile batch: every event kind mixed, ids withdrawn and re-added, capacities cut to 0,

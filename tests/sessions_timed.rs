@@ -856,15 +856,12 @@ fn the_clock_never_goes_back_and_bad_times_name_their_field() {
     let bad = parse_events(&json!([{"type": "need_withdrawn", "id": "a", "at": -1},
         {"type": "dispatch_released", "need": "a"}]))
     .unwrap_err();
-    let fields: Vec<(String, Option<String>)> = bad
-        .iter()
-        .map(|i| (i.table.clone(), i.field.clone()))
-        .collect();
+    let fields: Vec<String> = bad.iter().map(ToString::to_string).collect();
     assert_eq!(
         fields,
         [
-            ("events[0]".to_string(), Some("at".to_string())),
-            ("events[1]".to_string(), Some("resource".to_string()))
+            "events[0].at: expected hours from the scenario's start, 0 to 876000",
+            "events[1].resource: missing required field"
         ]
     );
 }

@@ -126,7 +126,8 @@ pub struct ErrorDetail {
 /// `job_too_large` names the `field`, its `limit` and the `value` asked for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
-    /// `scenario`, `resources`, `needs`, `links`, `policy`, `events[i]`, `scenarios[i].needs`...
+    /// `scenario`, `resources`, `needs`, `links`, `policy`, `events` (the row is the event's
+    /// index in its batch), `scenarios[i].needs`...
     pub table: Option<String>,
     /// Row index inside the table (0-based), when the problem belongs to one row.
     pub row: Option<usize>,

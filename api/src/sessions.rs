@@ -1411,12 +1411,10 @@ impl Actor {
                             Code::EventRejected,
                             format!("event {} cannot be applied: {}", e.index, e.refusal),
                         )
-                        .with_details(vec![
-                            json!({"table": format!("events[{}]", e.index),
-                            "row": null,
+                        .with_details(vec![json!({"table": "events",
+                            "row": e.index,
                             "field": events.get(e.index).and_then(|ev| e.refusal.field(ev)),
-                            "message": e.refusal.to_string()}),
-                        ]);
+                            "message": e.refusal.to_string()})]);
                         if staged.iter().all(|b| b.applied.is_empty()) {
                             // Judged against the logged state alone.
                             let _ = reply.send(Err(err.into()));

@@ -152,10 +152,12 @@ pub fn content_digest(event: &serde_json::Map<String, Value>) -> u64 {
     h.0
 }
 
+/// A problem of event `i`: the batch is the table and the event its row, as a scenario's
+/// problems name theirs (`events[3].need.priority` in words).
 fn issue(i: usize, field: Option<&str>, message: impl Into<String>) -> InputIssue {
     InputIssue {
-        table: format!("events[{i}]"),
-        row: None,
+        table: "events".into(),
+        row: Some(i),
         field: field.map(str::to_string),
         message: message.into(),
     }
@@ -306,8 +308,13 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
                     e.issues
                         .into_iter()
                         .map(|x| InputIssue {
-                            table: format!("events[{i}].{table}"),
-                            row: None,
+                            table: "events".into(),
+                            row: Some(i),
+                            // The entity's field under its key: `need.demand.beds`.
+                            field: Some(match x.field {
+                                Some(f) => format!("{table}.{f}"),
+                                None => table.to_string(),
+                            }),
                             ..x
                         })
                         .collect::<Vec<_>>()
