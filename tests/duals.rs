@@ -25,7 +25,7 @@ fn scarce_beds_have_the_value_of_the_best_need_per_bed() {
     assert!((r.summary.coverage_value - 1.5).abs() < 1e-9);
     // One more bed serves 1/10 more of need a, worth 3: 0.3 per bed.
     assert!(
-        (r.resources[0].shadow_price[0] - 0.3).abs() < 1e-9,
+        (r.resources[0].shadow_price[0].unwrap() - 0.3).abs() < 1e-9,
         "{:?}",
         r.resources
     );
@@ -44,7 +44,41 @@ fn an_unconstrained_need_is_worth_its_priority() {
         "{:?}",
         r.needs
     );
-    assert_eq!(r.resources[0].shadow_price[0], 0.0);
+    assert_eq!(r.resources[0].shadow_price[0].unwrap(), 0.0);
+}
+
+/// A capacity of 0 is not priced where the link rules build the links (one more unit would
+/// bring links the plan does not have: SPEC's rule 3), and is where the links are given (its
+/// row bounds them at 0).
+#[test]
+fn a_capacity_of_zero_is_priced_only_under_given_links() {
+    let mut v = json!({
+        "resources": [{"id": "van", "kind": "k", "capacity": {"seats": 4}},
+                      {"id": "hall", "kind": "k", "capacity": {"beds": 5, "seats": 0}}],
+        "needs": [{"id": "a", "kind": "k", "demand": {"seats": 8}}]
+    });
+    let prices = |v: &serde_json::Value| {
+        let r = report(v);
+        let at = |dim: &str| r.dims.iter().position(|d| d == dim).unwrap();
+        let (beds, seats) = (at("beds"), at("seats"));
+        r.resources
+            .iter()
+            .map(|x| (x.shadow_price[beds], x.shadow_price[seats]))
+            .collect::<Vec<_>>()
+    };
+    // One more seat on the van serves 1/8 more of the need, worth 1.
+    assert_eq!(
+        prices(&v),
+        [(None, Some(0.125)), (Some(0.0), None)],
+        "rule links"
+    );
+    v["links"] = json!([{"resource": "van", "need": "a"}, {"resource": "hall", "need": "a"}]);
+    let given = prices(&v);
+    assert_eq!(
+        (given[0], given[1].0),
+        ((Some(0.0), Some(0.125)), Some(0.0))
+    );
+    assert!(given[1].1.is_some(), "{given:?}");
 }
 
 #[test]
@@ -60,11 +94,11 @@ fn cheap_capacity_saves_cost_under_the_cost_objective() {
     let r = report(&v);
     assert!((r.summary.cost - 3.4).abs() < 1e-9);
     assert!(
-        (r.resources[0].shadow_price[0] - 0.4).abs() < 1e-9,
+        (r.resources[0].shadow_price[0].unwrap() - 0.4).abs() < 1e-9,
         "{:?}",
         r.resources
     );
-    assert_eq!(r.resources[1].shadow_price[0], 0.0);
+    assert_eq!(r.resources[1].shadow_price[0].unwrap(), 0.0);
 }
 
 #[test]
@@ -102,12 +136,17 @@ fn an_exact_fit_is_worth_what_one_more_unit_gains() {
     let b = json!({"id": "b", "kind": "shelter", "demand": {"beds": 5}, "priority": 1});
     let r = report(&json!({"resources": [hall], "needs": [a]}));
     assert_eq!(r.summary.coverage_value, 3.0);
-    assert_eq!(r.resources[0].shadow_price[0], 0.0, "{:?}", r.resources);
+    assert_eq!(
+        r.resources[0].shadow_price[0].unwrap(),
+        0.0,
+        "{:?}",
+        r.resources
+    );
     assert_eq!(r.needs[0].marginal_value, 0.0, "{:?}", r.needs);
     let hall = json!({"id": "hall", "kind": "shelter", "capacity": {"beds": 12}});
     let r = report(&json!({"resources": [hall], "needs": [a, b]}));
     assert!(
-        (r.resources[0].shadow_price[0] - 0.2).abs() < 1e-9,
+        (r.resources[0].shadow_price[0].unwrap() - 0.2).abs() < 1e-9,
         "{:?}",
         r.resources
     );
@@ -193,7 +232,7 @@ fn exact_routes_price_one_more_unit_as_the_naive_model_gains() {
             }
             let up = s.with_capacity(ri, dim, cap + step).unwrap();
             let right = (naive_gain(&up, None).unwrap() - g0) / step;
-            let price = row.shadow_price[0];
+            let price = row.shadow_price[0].unwrap();
             assert!(
                 close_to(price, right),
                 "seed {seed} ({solver}) {}: price {price}, one more unit gains {right}\n{v}",
@@ -284,9 +323,10 @@ fn gains_are_never_negative_zero() {
             r.needs.iter().all(|n| !n.marginal_value.is_sign_negative()),
             "seed {seed}"
         );
-        assert!(r
-            .resources
+        assert!(r.resources.iter().all(|x| x
+            .shadow_price
             .iter()
-            .all(|x| x.shadow_price.iter().all(|p| !p.is_sign_negative())));
+            .flatten()
+            .all(|p| !p.is_sign_negative())));
     }
 }

@@ -233,7 +233,7 @@ fn check_used_up(
             let left = cap - row.used[d];
             let tol = 1e-7 * cap.max(1.0);
             // (or binding by complementary slackness: a positive shadow price)
-            let binds = left <= tol || row.shadow_price[d] > 0.0;
+            let binds = left <= tol || row.shadow_price[d].is_some_and(|p| p > 0.0);
             u > 0.0
                 && if need.indivisible {
                     left < u - tol

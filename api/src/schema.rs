@@ -47,7 +47,8 @@ pub struct NeedRow {
 }
 
 /// One row of the resources table: `used_<dimension>`, `utilisation_<dimension>` (null where
-/// the capacity is 0) and `shadow_price_<dimension>` per dimension.
+/// the capacity is 0) and `shadow_price_<dimension>` (null where the capacity is 0 and the
+/// links are built by rule) per dimension.
 #[derive(Serialize, ToSchema)]
 pub struct ResourceRow {
     pub id: String,

@@ -109,7 +109,10 @@ pub struct ResourceRow {
     pub used: Vec<f64>,
     /// `used / capacity`; None where the capacity is 0.
     pub utilisation: Vec<Option<f64>>,
-    pub shadow_price: Vec<f64>,
+    /// The capacity row's dual per dimension (a gain per extra unit); None where the
+    /// capacity is 0 and the link rules build the links: one more unit there would bring
+    /// links the plan does not have (SPEC's rule 3), which no dual of this plan prices.
+    pub shadow_price: Vec<Option<f64>>,
 }
 
 /// Everything a solve reports.
@@ -279,7 +282,12 @@ impl Report {
                         (c > 0.0).then(|| used[r * nd + d] / c)
                     })
                     .collect(),
-                shadow_price: sol.shadow[r * nd..(r + 1) * nd].to_vec(),
+                shadow_price: (0..nd)
+                    .map(|d| {
+                        let priced = net.cap(r)[d] > 0.0 || s.links.is_some();
+                        priced.then(|| sol.shadow[r * nd + d])
+                    })
+                    .collect(),
             })
             .collect();
 
@@ -538,7 +546,7 @@ impl Report {
             let utilisation = move |r: &ResourceRow| r.utilisation[d];
             cols.push(Column::opt_num(format!("utilisation_{dim}"), utilisation));
             let price = move |r: &ResourceRow| r.shadow_price[d];
-            cols.push(Column::num(format!("shadow_price_{dim}"), price));
+            cols.push(Column::opt_num(format!("shadow_price_{dim}"), price));
         }
         cols
     }

@@ -718,8 +718,8 @@ mod tests {
                 }
                 for (r, row) in report.resources.iter().enumerate() {
                     let beds = s.resources()[r].capacity["beds"];
-                    let price =
-                        row.shadow_price[report.dims.iter().position(|d| d == "beds").unwrap()];
+                    let beds_at = report.dims.iter().position(|d| d == "beds").unwrap();
+                    let price = row.shadow_price[beds_at].unwrap_or(0.0);
                     if price <= 1e-9 {
                         continue;
                     }

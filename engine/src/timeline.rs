@@ -286,7 +286,7 @@ mod tests {
             assert_eq!(by_flow, solver == SolverChoice::Auto);
             assert!((r.summary.coverage_value - 3.0).abs() < 1e-9, "{solver:?}");
             assert!(
-                (r.resources[0].shadow_price[0] - 1.0).abs() < 1e-9,
+                (r.resources[0].shadow_price[0].unwrap() - 1.0).abs() < 1e-9,
                 "{solver:?}"
             );
             assert!((r.needs[0].marginal_value - 1.0).abs() < 1e-9, "{solver:?}");

@@ -281,7 +281,7 @@ pub fn assert_prices_between_derivatives(
             if cap < step {
                 continue;
             }
-            let price = row.shadow_price[d];
+            let price = row.shadow_price[d].expect("a capacity held is priced");
             let up = s.with_capacity(ri, dim, cap + step).unwrap();
             let right = (objective_gain(&up).unwrap() - g0) / step;
             assert!(

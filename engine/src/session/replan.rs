@@ -292,8 +292,7 @@ pub(super) fn report_duals(report: &Report) -> super::warm::Duals {
                 .dims
                 .iter()
                 .zip(&r.shadow_price)
-                .filter(|(_, p)| **p != 0.0)
-                .map(|(d, p)| (d.clone(), *p))
+                .filter_map(|(d, p)| p.filter(|&p| p != 0.0).map(|p| (d.clone(), p)))
                 .collect();
             (!prices.is_empty()).then(|| (r.id.clone(), prices))
         })
