@@ -483,8 +483,8 @@ fn a_batch_of_bad_events_gets_a_bounded_answer() {
         (
             422,
             "invalid_input".to_string(),
-            "body.events[0].id: duplicate key (line 1, column 54): a key may appear only once \
-             in an object"
+            "events[0].id: duplicate key (line 1, column 54): a key may appear only once in an \
+             object"
                 .to_string()
         )
     );

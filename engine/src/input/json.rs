@@ -153,8 +153,8 @@ impl ListBounds {
 /// An issue at JSON path `p` of a document that is table `root`: in a scenario (`root =
 /// "scenario"`) `resources[0].capacity.u` is row 0 of `resources`, field `capacity.u`, and
 /// `policy.objective` is field `objective` of `policy`; in a list of events (`root =
-/// "events"`) `[2].need.id` is row 2 of `events`, field `need.id`; anywhere else the field is
-/// the whole path.
+/// "events"`) `[2].need.id` is row 2 of `events`, field `need.id`, and so it is in a request
+/// body (`root = "body"`) at `events[2].need.id`; anywhere else the field is the whole path.
 fn placed(root: &str, p: &[PathStep], message: String) -> InputIssue {
     let (table, row, rest): (String, Option<usize>, &[PathStep]) = match (root, p) {
         ("scenario", [PathStep::Key(t), PathStep::Index(i), rest @ ..])
@@ -166,6 +166,12 @@ fn placed(root: &str, p: &[PathStep], message: String) -> InputIssue {
             ("policy".into(), None, rest)
         }
         ("events", [PathStep::Index(i), rest @ ..]) if !rest.is_empty() => {
+            ("events".into(), Some(*i), rest)
+        }
+        // An events request read whole: its events are the rows of `events` all the same.
+        ("body", [PathStep::Key(k), PathStep::Index(i), rest @ ..])
+            if k == "events" && !rest.is_empty() =>
+        {
             ("events".into(), Some(*i), rest)
         }
         _ => (root.to_string(), None, p),
@@ -513,6 +519,19 @@ mod tests {
         assert_eq!(
             t.issue("body").message,
             "more than 2 events in one batch (line 1, column 20): split the batch"
+        );
+        // A list inside an event of a request body: the event is a row of `events`, as the
+        // event parser names it.
+        let Err(JsonError::TooLong(t)) = parse_json_within(
+            br#"{"events": [{"need": {"required_skills": ["a", "b", "c"]}}]}"#,
+            bounds(2, 9),
+        ) else {
+            panic!("refused")
+        };
+        let issue = t.issue("body");
+        assert_eq!(
+            (issue.table.as_str(), issue.row, issue.field.as_deref()),
+            ("events", Some(0), Some("need.required_skills"))
         );
     }
 
