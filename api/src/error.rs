@@ -142,6 +142,18 @@ pub struct Problem {
     pub value: Option<Value>,
 }
 
+/// One detail of a refusal that belongs to no row (a [`Problem`] without `limit` or
+/// `value`): the table (a request body's kind, a form part, `query`, `headers`), the field
+/// when one is at fault, and the message. Every hand-made detail is built here.
+pub fn problem(table: &str, field: Option<&str>, message: impl std::fmt::Display) -> Value {
+    serde_json::json!({
+        "table": table,
+        "row": null,
+        "field": field,
+        "message": message.to_string(),
+    })
+}
+
 /// What a job asked for beyond a limit: a number, or `a x b x c` when the product overflows.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
@@ -240,24 +252,19 @@ impl UserError {
     /// `generator.scale`) is invalid: the message names it, and so does the one detail, as
     /// a scenario's issues do.
     pub fn invalid_field(table: &str, field: &str, message: impl std::fmt::Display) -> Self {
-        Self::unprocessable(format!("{field}: {message}")).with_details(vec![serde_json::json!({
-            "table": table,
-            "row": null,
-            "field": field,
-            "message": message.to_string(),
-        })])
+        Self::unprocessable(format!("{field}: {message}")).with_details(vec![problem(
+            table,
+            Some(field),
+            &message,
+        )])
     }
 
     /// One table, or one part of a form, is refused as a whole: the one detail names it
     /// with no row or field, so that every `invalid_input` answer lists what it refuses.
     pub fn invalid_table(table: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::unprocessable(message.clone()).with_details(vec![serde_json::json!({
-            "table": table,
-            "row": null,
-            "field": null,
-            "message": message,
-        })])
+        let detail = problem(table, None, &message);
+        Self::unprocessable(message).with_details(vec![detail])
     }
 
     /// A scenario that failed validation; every issue names its table, row and field.

@@ -1,7 +1,7 @@
 //! What handlers take from a request: the tenant, the wanted media type, a body read within
 //! the limits (size, time, encoding, content type), ids; and the Arrow stream answers.
 
-use crate::error::{ApiError, Code, InternalError, UserError};
+use crate::error::{problem, ApiError, Code, InternalError, UserError};
 use crate::{AppState, DecodeBudget, Share};
 use arrow_array::RecordBatch;
 use axum::body::{Body, Bytes};
@@ -175,10 +175,7 @@ pub(super) fn parse_json_within<T: serde::de::DeserializeOwned>(
     // element", and `[[...]]` a batch of events).
     if root == "body" && value.is_array() {
         let inner = "expected a JSON object, got a list";
-        return Err(
-            UserError::unprocessable(inner).with_details(vec![serde_json::json!({
-            "table": "body", "row": null, "field": null, "message": inner})]),
-        );
+        return Err(UserError::invalid_table("body", inner));
     }
     // Through `serde_path_to_error`, so that a value of the wrong type names where it is
     // (`generator.count`), not only what was expected.
@@ -191,8 +188,11 @@ pub(super) fn parse_json_within<T: serde::de::DeserializeOwned>(
             Some(f) => format!("{f}: {inner}"),
             None => inner.clone(),
         };
-        UserError::unprocessable(message).with_details(vec![serde_json::json!({
-            "table": "body", "row": null, "field": field, "message": inner})])
+        UserError::unprocessable(message).with_details(vec![problem(
+            "body",
+            field.as_deref(),
+            inner,
+        )])
     })
 }
 
@@ -536,9 +536,8 @@ fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, UserErr
 /// A 400 `bad_query` naming the query parameter `field` (`.` when the query as a whole is
 /// wrong) in its details.
 pub(super) fn bad_query(field: &str, message: impl std::fmt::Display) -> UserError {
-    UserError::new(Code::BadQuery, format!("query: {field}: {message}")).with_details(vec![
-        serde_json::json!({"table": "query", "row": null, "field": field, "message": message.to_string()}),
-    ])
+    UserError::new(Code::BadQuery, format!("query: {field}: {message}"))
+        .with_details(vec![problem("query", Some(field), message)])
 }
 
 /// A list route's `limit`: 1 to `max`, else the 400 `bad_query` naming it.
@@ -572,9 +571,8 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Use
         return Ok(None);
     };
     let bad = |why: &str| {
-        UserError::new(Code::BadHeader, format!("Idempotency-Key: {why}")).with_details(vec![
-            serde_json::json!({"table": "headers", "row": null, "field": "Idempotency-Key", "message": why}),
-        ])
+        UserError::new(Code::BadHeader, format!("Idempotency-Key: {why}"))
+            .with_details(vec![problem("headers", Some("Idempotency-Key"), why)])
     };
     if values.next().is_some() {
         return Err(bad("given more than once"));
@@ -632,10 +630,11 @@ pub(super) fn key_reused(key: &str, what: &str, id: &str) -> UserError {
             "Idempotency-Key {key:?} was used for {what} {id} with another request; use a new key for a new {what}"
         ),
     )
-    .with_details(vec![serde_json::json!({
-        "table": "headers", "row": null, "field": "Idempotency-Key",
-        "message": format!("used for {what} {id} with another request"),
-    })])
+    .with_details(vec![problem(
+        "headers",
+        Some("Idempotency-Key"),
+        format!("used for {what} {id} with another request"),
+    )])
 }
 
 /// Whether `id` is of the form [`new_id`] makes: 32 hex digits (job ids made before UUIDs were

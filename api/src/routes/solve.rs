@@ -4,7 +4,7 @@
 use super::answers::*;
 use super::extract::*;
 use super::{blocking, St};
-use crate::error::{ApiError, Code, ErrorBody, InternalError, UserError};
+use crate::error::{problem, ApiError, Code, ErrorBody, InternalError, UserError};
 use crate::schema;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -198,8 +198,11 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
         let details = missing
             .iter()
             .map(|part| {
-                serde_json::json!({"table": part, "row": null, "field": null,
-                    "message": "missing part: a solve's form needs resources and needs"})
+                problem(
+                    part,
+                    None,
+                    "missing part: a solve's form needs resources and needs",
+                )
             })
             .collect();
         return Err(
@@ -224,8 +227,7 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
                          Content-Type text/csv (without either a part is read as Arrow IPC or \
                          Parquet)"
                     ))
-                    .with_details(vec![serde_json::json!({"table": part, "row": null,
-                        "field": null, "message": "CSV without a .csv file name or text/csv"})]));
+                    .with_details(vec![problem(part, None, "CSV without a .csv file name or text/csv")]));
                 }
                 Some((data, csv)) => Some(
                     commonsnet_datasets::frames::read_table_collecting(&data, csv)
@@ -241,11 +243,9 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
                         let details = match &e {
                             TableError::Columns(columns) => columns
                                 .iter()
-                                .map(|c| serde_json::json!({"table": part, "row": null,
-                                    "field": c.column, "message": c.message}))
+                                .map(|c| problem(part, Some(&c.column), &c.message))
                                 .collect(),
-                            _ => vec![serde_json::json!({"table": part, "row": null,
-                                "field": null, "message": e.to_string()})],
+                            _ => vec![problem(part, None, &e)],
                         };
                         UserError::unprocessable(format!(
                             "part {part:?} is not a readable table (Arrow IPC, Parquet, or CSV with a .csv file name): {e}"
