@@ -493,6 +493,44 @@ fn a_batch_of_bad_events_gets_a_bounded_answer() {
     assert_eq!(state["seq"], 0);
 }
 
+/// A job's inline scenarios share one bound on the problems listed: each scenario listed up
+/// to 10,000 of its own, so 1,000 scenarios of empty needs (a 16 MiB body) answered with ten
+/// million details. Three scenarios of 4,000 empty needs have 12,000 problems each.
+#[test]
+fn a_job_of_many_bad_scenarios_gets_a_bounded_answer() {
+    let s = Server::in_temp_dir(&[]);
+    let scenario = json!({"resources": [], "needs": vec![json!({}); 4_000]});
+    let r = post_json(
+        &s,
+        "/v1/jobs",
+        &json!({"scenarios": [scenario, scenario, scenario]}),
+        None,
+    );
+    assert_eq!(r.status, 422);
+    let v = r.json();
+    assert_eq!(
+        v["error"]["message"],
+        "36000 problem(s) in the job's scenarios"
+    );
+    let details = v["error"]["details"].as_array().unwrap();
+    assert_eq!(details.len(), 10_001);
+    assert_eq!(
+        (&details[0]["table"], &details[0]["row"]),
+        (&json!("scenarios[0].needs"), &json!(0))
+    );
+    // The first scenario's own count line is not a problem listed: its rows go on to the
+    // bound and the count is of every scenario's.
+    assert!(details[..10_000]
+        .iter()
+        .all(|d| d["table"] == "scenarios[0].needs"));
+    assert_eq!(
+        details[10_000],
+        json!({"table": "scenarios", "row": null, "field": null,
+            "message": "26000 more problem(s) not listed (the first 10000 are)"})
+    );
+    assert_eq!(get(&s, "/v1/jobs", None).json(), json!([]));
+}
+
 /// A `--body-limit-mib` whose bytes overflow is refused at start, not wrapped to a tiny limit.
 #[test]
 fn serve_refuses_a_body_limit_beyond_the_address_space() {

@@ -648,6 +648,7 @@ fn malformed_events_name_their_index_and_field() {
         {"type": "need_withdrawn", "id": "a", "why": 1}]))
     .unwrap_err();
     let places: Vec<(&str, Option<usize>, Option<&str>)> = e
+        .issues
         .iter()
         .map(|i| (i.table.as_str(), i.row, i.field.as_deref()))
         .collect();
@@ -660,6 +661,7 @@ fn malformed_events_name_their_index_and_field() {
     assert!(places.contains(&("events", Some(3), Some("why"))));
     // In words, each reads as before: the event, then its field.
     assert!(e
+        .issues
         .iter()
         .any(|i| i.to_string().starts_with("events[0].need.demand.x: ")));
 }

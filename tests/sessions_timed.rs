@@ -856,7 +856,7 @@ fn the_clock_never_goes_back_and_bad_times_name_their_field() {
     let bad = parse_events(&json!([{"type": "need_withdrawn", "id": "a", "at": -1},
         {"type": "dispatch_released", "need": "a"}]))
     .unwrap_err();
-    let fields: Vec<String> = bad.iter().map(ToString::to_string).collect();
+    let fields: Vec<String> = bad.issues.iter().map(ToString::to_string).collect();
     assert_eq!(
         fields,
         [

@@ -34,9 +34,8 @@ use commonsnet_engine::batch::{
     named_policy, panic_message, run_each, Batch, BatchError, BatchSettings, Perturbation,
     PolicySpec, RunRow, ScenarioSource, SourceError,
 };
-use commonsnet_engine::input::links_within;
-use commonsnet_engine::input::policy_from_value;
-use commonsnet_engine::{scenario_from_value, InputIssue, Policy, Scenario};
+use commonsnet_engine::input::{links_within, policy_from_value, Problems};
+use commonsnet_engine::{scenario_from_value, InvalidInput, Policy, Scenario};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -299,11 +298,12 @@ impl GeneratorSpec {
 }
 
 /// `issues` as error details, their table prefixed with `at` (`scenarios[2]`, say).
-fn push_issues(details: &mut Vec<Value>, issues: Vec<InputIssue>, at: &str) {
-    for mut issue in issues {
+/// Each problem of `e` with its table under `at` (`scenarios[3].needs`).
+fn absorb_under(problems: &mut Problems, e: InvalidInput, at: &str) {
+    problems.absorb(e, |mut issue| {
         issue.table = format!("{at}.{}", issue.table);
-        details.push(serde_json::to_value(issue).unwrap_or(Value::Null));
-    }
+        issue
+    });
 }
 
 impl JobRequest {
@@ -337,21 +337,18 @@ impl JobRequest {
                         "bytes of inline scenario JSON per job",
                     ));
                 }
-                let mut details = Vec::new();
+                let mut problems = Problems::default();
                 for (i, v) in s.iter().enumerate() {
                     match scenario_from_value(v)
                         .and_then(|scenario| links_within(&scenario, max_links).map(|()| scenario))
                     {
                         Ok(scenario) => parsed.push(scenario),
-                        Err(e) => push_issues(&mut details, e.issues, &format!("scenarios[{i}]")),
+                        Err(e) => absorb_under(&mut problems, e, &format!("scenarios[{i}]")),
                     }
                 }
-                if !details.is_empty() {
-                    return Err(UserError::unprocessable(format!(
-                        "{} problem(s) in the job's scenarios",
-                        details.len()
-                    ))
-                    .with_details(details));
+                if let Some(e) = problems.refusal("scenarios") {
+                    return Err(UserError::invalid_input(&e)
+                        .with_message(format!("{} problem(s) in the job's scenarios", e.total())));
                 }
                 s.len()
             }
@@ -464,7 +461,7 @@ impl JobRequest {
         let repeated: Vec<bool> = (0..specs.len())
             .map(|j| specs[..j].contains(&specs[j]))
             .collect();
-        let mut details = Vec::new();
+        let mut problems = Problems::default();
         for (i, scenario) in parsed.iter().enumerate() {
             for (j, spec) in specs.iter().enumerate() {
                 let own = matches!(spec, PolicySpec::Named(n) if n == "own");
@@ -475,29 +472,23 @@ impl JobRequest {
                     links_within(&fitted, max_links).map_err(BatchError::InvalidPolicy)
                 });
                 if let Err(e) = fitted {
-                    let issues = match e {
-                        BatchError::InvalidPolicy(e) => e.issues,
-                        other => vec![InputIssue {
-                            table: "policy".into(),
-                            row: None,
-                            field: None,
-                            message: other.to_string(),
-                        }],
+                    let e = match e {
+                        BatchError::InvalidPolicy(e) => e,
+                        other => InvalidInput::of_table("policy", other.to_string()),
                     };
-                    push_issues(
-                        &mut details,
-                        issues,
+                    absorb_under(
+                        &mut problems,
+                        e,
                         &format!("{label}[{i}] under policies[{j}]"),
                     );
                 }
             }
         }
-        if !details.is_empty() {
-            return Err(UserError::unprocessable(format!(
+        if let Some(e) = problems.refusal("scenarios") {
+            return Err(UserError::invalid_input(&e).with_message(format!(
                 "{} problem(s) in the job's scenarios under its policies",
-                details.len()
-            ))
-            .with_details(details));
+                e.total()
+            )));
         }
         Ok(total)
     }
@@ -541,10 +532,8 @@ impl JobRequest {
                             issue.table = at.clone();
                         }
                         let first = e.issues.first().map(|i| i.to_string()).unwrap_or_default();
-                        UserError::invalid_input(&e).with_message(format!(
-                            "{at}: {} problem(s); first: {first}",
-                            e.issues.len()
-                        ))
+                        UserError::invalid_input(&e)
+                            .with_message(format!("{at}: {} problem(s); first: {first}", e.total()))
                     })?;
                     specs.push(PolicySpec::Given {
                         label: format!("policy-{}", i + 1),

@@ -326,7 +326,7 @@ impl Folder {
         if issues.is_empty() {
             Ok(())
         } else {
-            Err(DatasetError::Invalid(InvalidInput { issues }))
+            Err(DatasetError::Invalid(InvalidInput::new(issues)))
         }
     }
 

@@ -370,14 +370,12 @@ impl PolicySpec {
                     .iter()
                     .find_map(|(f, x)| x.filter(|v| !v.is_finite()).map(|v| (*f, v)))
                 {
-                    return Err(crate::InvalidInput {
-                        issues: vec![crate::InputIssue {
-                            table: "policy".into(),
-                            row: None,
-                            field: Some(field.into()),
-                            message: format!("{x} is not a finite number"),
-                        }],
-                    }
+                    return Err(crate::InvalidInput::new(vec![crate::InputIssue {
+                        table: "policy".into(),
+                        row: None,
+                        field: Some(field.into()),
+                        message: format!("{x} is not a finite number"),
+                    }])
                     .into());
                 }
                 Ok(crate::input::policy_from_value(

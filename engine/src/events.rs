@@ -2,7 +2,7 @@
 //! reported with the event's index and field. The session state machine takes parsed events.
 
 use crate::input::{
-    kind_of, name_too_long, scenario_from_value, InputIssue, MAX_ISSUES, MAX_NAME_BYTES,
+    kind_of, name_too_long, scenario_from_value, InputIssue, InvalidInput, Problems, MAX_NAME_BYTES,
 };
 use crate::model::{Need, Resource};
 use serde_json::{json, Value};
@@ -167,9 +167,9 @@ fn issue(i: usize, field: Option<&str>, message: impl Into<String>) -> InputIssu
 pub const MAX_EVENTS: usize = 100_000;
 
 /// Parse the `events` list of a request: every problem is reported with the event's index,
-/// the first [`MAX_ISSUES`] of them listed and the rest counted (a body of a million bad
+/// the first [`MAX_ISSUES`](crate::input::MAX_ISSUES) of them listed and the rest counted (a body of a million bad
 /// events had a million problems: a response 40 times the body, and a gigabyte of memory).
-pub fn parse_events(list: &Value) -> Result<Vec<Event>, Vec<InputIssue>> {
+pub fn parse_events(list: &Value) -> Result<Vec<Event>, InvalidInput> {
     let whole = |message: String| InputIssue {
         table: "events".into(),
         row: None,
@@ -177,42 +177,33 @@ pub fn parse_events(list: &Value) -> Result<Vec<Event>, Vec<InputIssue>> {
         message,
     };
     let Some(items) = list.as_array() else {
-        return Err(vec![whole("expected a list of events".into())]);
+        return Err(InvalidInput::new(vec![whole(
+            "expected a list of events".into(),
+        )]));
     };
     if items.len() > MAX_EVENTS {
-        return Err(vec![whole(format!(
+        return Err(InvalidInput::new(vec![whole(format!(
             "{} events in one batch: at most {MAX_EVENTS}; split the batch",
             items.len()
-        ))]);
+        ))]));
     }
-    let mut issues = Vec::new();
-    let mut unlisted = 0;
+    let mut problems = Problems::default();
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match parse_event(i, item) {
             Ok(e) => events.push(e),
-            Err(e) => {
-                let room = MAX_ISSUES.saturating_sub(issues.len());
-                unlisted += e.len().saturating_sub(room);
-                issues.extend(e.into_iter().take(room));
-            }
+            Err(e) => problems.absorb(e, |x| x),
         }
     }
-    if unlisted > 0 {
-        issues.push(whole(format!(
-            "{unlisted} more problem(s) not listed (the first {MAX_ISSUES} are)"
-        )));
-    }
-    if issues.is_empty() {
-        Ok(events)
-    } else {
-        Err(issues)
+    match problems.refusal("events") {
+        None => Ok(events),
+        Some(e) => Err(e),
     }
 }
 
-fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
+fn parse_event(i: usize, v: &Value) -> Result<Event, InvalidInput> {
     let Some(obj) = v.as_object() else {
-        return Err(vec![issue(i, None, "expected an object")]);
+        return Err(vec![issue(i, None, "expected an object")].into());
     };
     let ty = match obj.get("type") {
         None | Some(Value::Null) => "",
@@ -222,7 +213,8 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
                 i,
                 Some("type"),
                 format!("expected a string, got {}", kind_of(other)),
-            )])
+            )]
+            .into())
         }
     };
     let (allowed, entity): (&[&str], Option<&str>) = match ty {
@@ -230,13 +222,14 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
         "resource_added" | "resource_updated" => (&["resource"], Some("resource")),
         "need_withdrawn" | "resource_withdrawn" | "resource_returned" => (&["id"], None),
         "dispatched" | "dispatch_released" => (&["need", "resource"], None),
-        "" => return Err(vec![issue(i, Some("type"), "missing event type")]),
+        "" => return Err(vec![issue(i, Some("type"), "missing event type")].into()),
         other => {
             return Err(vec![issue(
                 i,
                 Some("type"),
                 format!("unknown event type {other:?}"),
-            )])
+            )]
+            .into())
         }
     };
     let mut issues = Vec::new();
@@ -284,7 +277,7 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
         },
     };
     if !issues.is_empty() {
-        return Err(issues);
+        return Err(issues.into());
     }
     let id_of = |k: &str| -> Result<String, Vec<InputIssue>> {
         match obj.get(k) {
@@ -304,20 +297,17 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
                 (json!([obj[table]]), json!([]))
             };
             let scenario = scenario_from_value(&json!({"resources": res, "needs": needs}))
-                .map_err(|e| {
-                    e.issues
-                        .into_iter()
-                        .map(|x| InputIssue {
-                            table: "events".into(),
-                            row: Some(i),
-                            // The entity's field under its key: `need.demand.beds`.
-                            field: Some(match x.field {
-                                Some(f) => format!("{table}.{f}"),
-                                None => table.to_string(),
-                            }),
-                            ..x
-                        })
-                        .collect::<Vec<_>>()
+                .map_err(|mut e| {
+                    for x in &mut e.issues {
+                        x.table = "events".into();
+                        x.row = Some(i);
+                        // The entity's field under its key: `need.demand.beds`.
+                        x.field = Some(match x.field.take() {
+                            Some(f) => format!("{table}.{f}"),
+                            None => table.to_string(),
+                        });
+                    }
+                    e
                 })?;
             match ty {
                 "need_added" => EventKind::NeedAdded(scenario.needs[0].clone()),
@@ -355,9 +345,36 @@ fn parse_event(i: usize, v: &Value) -> Result<Event, Vec<InputIssue>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::MAX_ISSUES;
 
     fn one(v: Value) -> Event {
         parse_events(&json!([v])).unwrap().remove(0)
+    }
+
+    /// One event with more problems than a refusal lists (a need of 12,000 bad dimensions)
+    /// is counted with the batch: its own count line was passed through as one problem, so
+    /// the answer said 1 more where 2,001 more were found.
+    #[test]
+    fn an_event_past_the_listed_problems_is_counted_in_full() {
+        let demand: serde_json::Map<String, Value> =
+            (0..12_000).map(|d| (format!("d{d}"), json!(-1))).collect();
+        let e = parse_events(&json!([
+            {"type": "need_added", "need": {"id": "n", "kind": "k", "demand": demand}},
+            {"type": "teleported"}]))
+        .unwrap_err();
+        assert_eq!(e.issues.len(), MAX_ISSUES + 1);
+        assert!(e.issues[..MAX_ISSUES].iter().all(|i| i.row == Some(0)));
+        assert_eq!((e.unlisted, e.total()), (2_001, 12_001));
+        let last = e.issues.last().unwrap();
+        assert_eq!(
+            (last.table.as_str(), last.row, last.message.as_str()),
+            (
+                "events",
+                None,
+                "2001 more problem(s) not listed (the first 10000 are)"
+            )
+        );
+        assert!(e.to_string().contains(" 12001 problem(s); "), "{e}");
     }
 
     /// A retry is the same event whatever its key order, number spelling or id; any other

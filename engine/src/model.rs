@@ -559,14 +559,12 @@ impl Scenario {
             None
         };
         if let Some(message) = problem {
-            return Err(crate::InvalidInput {
-                issues: vec![crate::InputIssue {
-                    table: "resources".into(),
-                    row: Some(resource),
-                    field: Some(format!("capacity.{dim}")),
-                    message,
-                }],
-            });
+            return Err(crate::InvalidInput::new(vec![crate::InputIssue {
+                table: "resources".into(),
+                row: Some(resource),
+                field: Some(format!("capacity.{dim}")),
+                message,
+            }]));
         }
         let mut out = self.clone();
         out.resources[resource]

@@ -76,7 +76,7 @@ const LISTED_PROBLEMS: usize = 20;
 pub fn describe(e: DatasetError) -> anyhow::Error {
     match e {
         DatasetError::Invalid(inv) => {
-            let total = inv.issues.len();
+            let total = inv.total();
             let listed: Vec<String> = inv
                 .issues
                 .iter()

@@ -253,15 +253,48 @@ export const SAVED_AT_HEADER = 'X-CommonsNet-Saved-At';
 /** The service worker's cache (`offline.ts`'s `CACHE_NAME`, held equal by a unit test). */
 export const OFFLINE_CACHE = 'commonsnet-console-v1';
 
+/** The mark of a forgotten session (`offline.ts`'s `forgottenKey`, held equal by a unit test). */
+export function forgottenKey(origin: string, id: string): string {
+  return `${origin}/commonsnet-forgotten/${encodeURIComponent(id)}`;
+}
+
+/** Marks of forgotten sessions kept, the newest: one outlives any read on its way. */
+export const MAX_FORGOTTEN = 100;
+
+/** As much of the Cache API as forgetting uses (`offline.ts`'s `ReadCache`). */
+export interface ForgetCache {
+  put(key: string, resp: Response): Promise<void>;
+  delete(key: string | Request): Promise<boolean>;
+  keys(): Promise<ReadonlyArray<Request>>;
+}
+
+/** Drop the copies of session `id`'s state (under any token) from `cache`, after a mark that
+ * the service worker looks for once it has kept a read: a read on its way now is not kept
+ * after (`offline.ts`'s `keepRead`). */
+export async function forgetIn(cache: ForgetCache, origin: string, id: string): Promise<void> {
+  try {
+    await cache.put(forgottenKey(origin, id), new Response(null, { status: 204 }));
+  } catch {
+    // A full storage takes no mark: the copies still go (a read on its way may then be kept
+    // after them, as when there were no marks).
+  }
+  const path = `/v1/sessions/${encodeURIComponent(id)}/state`;
+  const marks = [];
+  for (const k of await cache.keys()) {
+    const u = new URL(k.url);
+    if (u.pathname === path) await cache.delete(k);
+    else if (u.pathname.startsWith('/commonsnet-forgotten/')) marks.push(k);
+  }
+  for (const old of marks.slice(0, Math.max(0, marks.length - MAX_FORGOTTEN))) await cache.delete(old);
+}
+
 /** Drop the service worker's copies of session `id`'s state (under any token), once the
  * session is deleted: a page reloaded offline must not show it as last read. Nothing where
  * the browser keeps no caches (plain HTTP on a LAN). */
 export async function forgetCopies(id: string): Promise<void> {
   if (typeof caches === 'undefined') return;
   try {
-    const cache = await caches.open(OFFLINE_CACHE);
-    const path = `/v1/sessions/${encodeURIComponent(id)}/state`;
-    for (const k of await cache.keys()) if (new URL(k.url).pathname === path) await cache.delete(k);
+    await forgetIn(await caches.open(OFFLINE_CACHE), location.origin, id);
   } catch {
     // Storage out of reach: the worker drops the copy at the next read's 404.
   }

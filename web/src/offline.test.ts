@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { OFFLINE_CACHE, SAVED_AT_HEADER as PAGE_HEADER } from './api';
-import { CACHE_NAME, SAVED_AT_HEADER, forgets, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
+import { MAX_FORGOTTEN, OFFLINE_CACHE, SAVED_AT_HEADER as PAGE_HEADER, forgetIn, forgottenKey as pageForgottenKey } from './api';
+import {
+  CACHE_NAME,
+  MAX_READS,
+  SAVED_AT_HEADER,
+  forgets,
+  forgottenKey,
+  keepRead,
+  readKey,
+  routeOf,
+  savedHeaders,
+  sessionOfRead,
+  shellFiles,
+  unreachable,
+  type ReadCache,
+} from './offline';
 
 const origin = 'https://commons.example';
 const at = (path: string, method = 'GET', base = origin) => routeOf(method, new URL(path, base), origin);
@@ -72,5 +86,91 @@ describe('what the service worker does with a request', () => {
   it('names the header and the cache as the page does', () => {
     expect(PAGE_HEADER).toBe(SAVED_AT_HEADER);
     expect(OFFLINE_CACHE).toBe(CACHE_NAME);
+    expect(pageForgottenKey(origin, 's 1/x')).toBe(forgottenKey(origin, 's 1/x'));
+    expect(routeOf('GET', new URL(forgottenKey(origin, 's-1')), origin)).toBe('pass');
+  });
+});
+
+/** The Cache API as an ordered map (a put moves its key last), each step after a few turns of
+ * the event loop drawn from `rng`, so that two tasks on it interleave as `rng` says. */
+class SlowCache implements ReadCache {
+  entries = new Map<string, Response>();
+  constructor(private rng: () => number) {}
+  private async turn() {
+    for (let n = Math.floor(this.rng() * 4); n > 0; n--) await new Promise((ok) => setTimeout(ok, 0));
+  }
+  async put(key: string, resp: Response) {
+    await this.turn();
+    this.entries.delete(key);
+    this.entries.set(key, resp);
+  }
+  async delete(key: string | Request) {
+    await this.turn();
+    return this.entries.delete(typeof key === 'string' ? key : key.url);
+  }
+  async keys() {
+    await this.turn();
+    return [...this.entries.keys()].map((k) => new Request(k));
+  }
+  async match(key: string) {
+    await this.turn();
+    return this.entries.get(key);
+  }
+}
+
+function seeded(seed: number): () => number {
+  let x = seed * 2654435761 + 1;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+describe('a deleted session\'s copies', () => {
+  const state = (id: string, auth: string) => readKey(`${origin}/v1/sessions/${id}/state`, auth);
+  const body = () => new TextEncoder().encode('{"seq": 3}').buffer;
+
+  it('names the session a read is of', () => {
+    expect(sessionOfRead(new URL(state('s%201', 'ab')))).toBe('s 1');
+    expect(sessionOfRead(new URL(readKey(`${origin}/v1/sessions`, '')))).toBe(null);
+  });
+
+  it('are not kept by a read that was on its way when the session was forgotten, however the two interleave', async () => {
+    for (let seed = 0; seed < 150; seed++) {
+      const cache = new SlowCache(seeded(seed));
+      cache.entries.set(state('s-1', 'ab'), new Response('old'));
+      cache.entries.set(state('s-2', 'ab'), new Response('other'));
+      // The page forgets s-1 while the worker keeps a read of it (another token's) and one of s-2.
+      await Promise.all([
+        forgetIn(cache, origin, 's-1'),
+        keepRead(cache, origin, state('s-1', 'cd'), body(), new Headers()),
+        keepRead(cache, origin, state('s-2', 'cd'), body(), new Headers()),
+      ]);
+      const left = [...cache.entries.keys()];
+      expect(left.filter((k) => sessionOfRead(new URL(k)) === 's-1'), `seed ${seed}`).toEqual([]);
+      expect(left.filter((k) => sessionOfRead(new URL(k)) === 's-2').sort()).toEqual([state('s-2', 'ab'), state('s-2', 'cd')]);
+      expect(left).toContain(forgottenKey(origin, 's-1'));
+    }
+  });
+
+  it('go when the storage is too full to take the mark', async () => {
+    const cache = new SlowCache(() => 0);
+    cache.entries.set(state('s-1', 'ab'), new Response('old'));
+    cache.put = () => Promise.reject(new DOMException('Quota exceeded.', 'QuotaExceededError'));
+    await forgetIn(cache, origin, 's-1');
+    expect([...cache.entries.keys()]).toEqual([]);
+  });
+
+  it('leave a bounded number of marks, and reads within their own bound', async () => {
+    const cache = new SlowCache(() => 0);
+    for (let i = 0; i < MAX_FORGOTTEN + 5; i++) await forgetIn(cache, origin, `gone-${i}`);
+    for (let i = 0; i < MAX_READS + 3; i++) await keepRead(cache, origin, state(`s-${i}`, ''), body(), new Headers());
+    const keys = [...cache.entries.keys()];
+    const marks = keys.filter((k) => k.startsWith(`${origin}/commonsnet-forgotten/`));
+    expect(marks.length).toBe(MAX_FORGOTTEN);
+    expect(marks[0]).toBe(forgottenKey(origin, 'gone-5'));
+    expect(keys.filter((k) => routeOf('GET', new URL(k), origin) === 'read').length).toBe(MAX_READS);
+    expect(cache.entries.has(state(`s-${MAX_READS + 2}`, ''))).toBe(true);
+    expect(cache.entries.has(state('s-2', ''))).toBe(false);
   });
 });

@@ -76,3 +76,42 @@ export function savedHeaders(read: Headers, savedAt: string): Headers {
   h.set(SAVED_AT_HEADER, savedAt);
   return h;
 }
+
+/** The cache key that marks session `id` as forgotten: the page drops the copies of a deleted
+ * session's state (api.ts's `forgetCopies`, whose key a unit test holds equal), and a read of
+ * that state which was on its way then must not be kept after. Not a read's route: the bound
+ * on reads does not drop it. */
+export function forgottenKey(origin: string, id: string): string {
+  return `${origin}/commonsnet-forgotten/${encodeURIComponent(id)}`;
+}
+
+/** The session whose state `url` reads, or null for another read. */
+export function sessionOfRead(url: URL): string | null {
+  const m = /^\/v1\/sessions\/([^/]+)\/state$/.exec(url.pathname);
+  return m?.[1] === undefined ? null : decodeURIComponent(m[1]);
+}
+
+/** As much of the Cache API as keeping and forgetting reads use. */
+export interface ReadCache {
+  put(key: string, resp: Response): Promise<void>;
+  delete(key: string | Request): Promise<boolean>;
+  keys(): Promise<ReadonlyArray<Request>>;
+  match(key: string): Promise<Response | undefined>;
+}
+
+/** Keep `resp` (its body read, its headers `headers`) as the copy of the read under `key`; the
+ * newest [`MAX_READS`] reads stay. A copy of a session forgotten meanwhile goes at once: the
+ * mark is looked for after the copy is put, and the page puts the mark before it drops the
+ * copies, so whichever of the two comes last sees the other's work. */
+export async function keepRead(cache: ReadCache, origin: string, key: string, body: ArrayBuffer, headers: Headers): Promise<void> {
+  // `put` replaces the entry as one step (the copy before stays when it fails) and moves it
+  // last among the keys, which come oldest first.
+  await cache.put(key, new Response(body, { status: 200, headers }));
+  const id = sessionOfRead(new URL(key));
+  if (id !== null && (await cache.match(forgottenKey(origin, id))) !== undefined) {
+    await cache.delete(key);
+    return;
+  }
+  const reads = (await cache.keys()).filter((k) => routeOf('GET', new URL(k.url), origin) === 'read');
+  for (const old of reads.slice(0, Math.max(0, reads.length - MAX_READS))) await cache.delete(old);
+}

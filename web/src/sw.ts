@@ -6,7 +6,7 @@
 // Writes, the event stream and every other route go to the server untouched: nothing is ever
 // queued or answered in the server's place except a read's copy, marked as one.
 
-import { CACHE_NAME, MAX_READS, SHELL_TIMEOUT_MS, forgets, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
+import { CACHE_NAME, SHELL_TIMEOUT_MS, forgets, keepRead as keepReadIn, readKey, routeOf, savedHeaders, shellFiles, unreachable } from './offline';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -119,15 +119,11 @@ async function read(req: Request, keep: (keeping: Promise<unknown>) => void): Pr
   return resp;
 }
 
-/** Keep `resp` as the copy under `key`; the newest [`MAX_READS`] reads stay. */
+/** Keep `resp` as the copy under `key` (`offline.ts`'s `keepRead`). */
 async function keepRead(key: string, resp: Response): Promise<void> {
   const body = await resp.arrayBuffer();
   const cache = await caches.open(CACHE_NAME);
-  // `put` replaces the entry as one step (the copy before stays when it fails) and moves it
-  // last among the keys, which come oldest first.
-  await cache.put(key, new Response(body, { status: 200, headers: savedHeaders(resp.headers, new Date().toISOString()) }));
-  const reads = (await cache.keys()).filter((k) => routeOf('GET', new URL(k.url), self.location.origin) === 'read');
-  for (const old of reads.slice(0, Math.max(0, reads.length - MAX_READS))) await cache.delete(old);
+  await keepReadIn(cache, self.location.origin, key, body, savedHeaders(resp.headers, new Date().toISOString()));
 }
 
 /** SHA-256 of `text` in hex; empty for empty text. */

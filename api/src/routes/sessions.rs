@@ -189,13 +189,13 @@ pub(super) async fn session_events(
     // Its lists held to a batch's bounds as they are read (`parse_events` checks the batch's
     // length again for a text parsed elsewhere).
     let body: EventsRequest = json_body_within(&st, &tenant, req, ListBounds::EVENTS).await?;
-    let events = commonsnet_engine::session::parse_events(&body.events).map_err(|issues| {
-        let details = issues
-            .iter()
-            .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
-            .collect();
-        let first = issues.first().map(ToString::to_string).unwrap_or_default();
-        UserError::unprocessable(format!("malformed events; first: {first}")).with_details(details)
+    let events = commonsnet_engine::session::parse_events(&body.events).map_err(|e| {
+        let first = e
+            .issues
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        UserError::invalid_input(&e).with_message(format!("malformed events; first: {first}"))
     })?;
     let hub = st.sessions.clone();
     let session = id.clone();

@@ -211,9 +211,7 @@ impl JsonError {
                 message: format!("not valid JSON: {e}"),
             },
         };
-        InvalidInput {
-            issues: vec![issue],
-        }
+        InvalidInput::new(vec![issue])
     }
 }
 

@@ -58,24 +58,113 @@ impl fmt::Display for InputIssue {
     }
 }
 
-/// The input was rejected; `issues` lists every problem found.
+/// The input was rejected: the first [`MAX_ISSUES`] problems found are listed, the rest
+/// counted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid scenario: {} problem(s); first: {}", .issues.len(), .issues.first().map(|i| i.to_string()).unwrap_or_default())]
+#[error("invalid scenario: {} problem(s); first: {}", self.total(), .issues.first().map(|i| i.to_string()).unwrap_or_default())]
 pub struct InvalidInput {
+    /// The problems listed. When `unlisted` is above 0 the last of them is the line that
+    /// counts the rest, so whatever shows the list shows the count.
     pub issues: Vec<InputIssue>,
+    /// Problems found past the first [`MAX_ISSUES`]: counted, not listed.
+    pub unlisted: usize,
 }
 
 impl InvalidInput {
+    /// A refusal listing `issues`, none of them counted apart.
+    pub fn new(issues: Vec<InputIssue>) -> InvalidInput {
+        InvalidInput {
+            issues,
+            unlisted: 0,
+        }
+    }
+
     /// One problem of a whole table (no row or field to name).
     pub fn of_table(table: &str, message: String) -> InvalidInput {
-        InvalidInput {
-            issues: vec![InputIssue {
+        InvalidInput::new(vec![InputIssue {
+            table: table.into(),
+            row: None,
+            field: None,
+            message,
+        }])
+    }
+
+    /// Every problem found, listed or counted.
+    pub fn total(&self) -> usize {
+        match self.unlisted {
+            0 => self.issues.len(),
+            n => self.issues.len() - 1 + n,
+        }
+    }
+}
+
+impl From<Vec<InputIssue>> for InvalidInput {
+    fn from(issues: Vec<InputIssue>) -> Self {
+        InvalidInput::new(issues)
+    }
+}
+
+/// Problems gathered from many rows, events or scenarios: the first [`MAX_ISSUES`] listed and
+/// the rest counted, however many parts each brings (a job of 1,000 scenarios of 10,000
+/// problems each listed ten million, from a 16 MiB body).
+#[derive(Debug, Default)]
+pub struct Problems {
+    issues: Vec<InputIssue>,
+    unlisted: usize,
+}
+
+impl Problems {
+    pub fn push(&mut self, issue: InputIssue) {
+        if self.issues.len() >= MAX_ISSUES {
+            self.unlisted += 1;
+        } else {
+            self.issues.push(issue);
+        }
+    }
+
+    /// The problems of `e`, each as `place` names it; `e`'s own count of problems it did not
+    /// list joins this one (its line that says so is not a problem to list).
+    pub fn absorb(&mut self, e: InvalidInput, place: impl FnMut(InputIssue) -> InputIssue) {
+        let InvalidInput {
+            mut issues,
+            unlisted,
+        } = e;
+        if unlisted > 0 {
+            issues.pop();
+        }
+        issues.into_iter().map(place).for_each(|i| self.push(i));
+        self.unlisted += unlisted;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.issues.is_empty()
+    }
+
+    /// Problems listed so far.
+    pub fn listed(&self) -> &[InputIssue] {
+        &self.issues
+    }
+
+    /// The refusal, if there is a problem; the line counting those not listed names `table`.
+    pub fn refusal(mut self, table: &str) -> Option<InvalidInput> {
+        if self.issues.is_empty() {
+            return None;
+        }
+        if self.unlisted > 0 {
+            self.issues.push(InputIssue {
                 table: table.into(),
                 row: None,
                 field: None,
-                message,
-            }],
+                message: format!(
+                    "{} more problem(s) not listed (the first {MAX_ISSUES} are)",
+                    self.unlisted
+                ),
+            });
         }
+        Some(InvalidInput {
+            issues: self.issues,
+            unlisted: self.unlisted,
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The one validator of SPEC's rules, over JSON value rows; it collects every problem.
 
-use super::{too_large, InputIssue, InvalidInput, DEFAULT_COMMUNITY, MAX_MAGNITUDE};
+use super::{too_large, InputIssue, InvalidInput, Problems, DEFAULT_COMMUNITY, MAX_MAGNITUDE};
 use crate::model::*;
 use crate::schema::{LINK_FIELDS, NEED_FIELDS, POLICY_FIELDS, RESOURCE_FIELDS, SCENARIO_FIELDS};
 use serde_json::{Map, Value};
@@ -64,9 +64,7 @@ struct Head {
 
 pub(super) struct Validator {
     style: FieldStyle,
-    issues: Vec<InputIssue>,
-    /// Problems found past [`MAX_ISSUES`]: counted, not listed.
-    unlisted: usize,
+    problems: Problems,
     /// Whether ids and names are held to [`MAX_NAME_BYTES`] and to [`Validator::name_issue`]'s
     /// rules of form: not for what a log or store gives back, which an older binary may have
     /// accepted without them.
@@ -231,8 +229,7 @@ impl Validator {
     pub(super) fn new(style: FieldStyle) -> Self {
         Validator {
             style,
-            issues: Vec::new(),
-            unlisted: 0,
+            problems: Problems::default(),
             bound_names: true,
             refused_columns: HashSet::new(),
             refused_cells: HashMap::new(),
@@ -284,24 +281,11 @@ impl Validator {
         None
     }
 
-    pub(super) fn finish<T>(mut self, value: T) -> Result<T, InvalidInput> {
-        if self.issues.is_empty() {
-            return Ok(value);
+    pub(super) fn finish<T>(self, value: T) -> Result<T, InvalidInput> {
+        match self.problems.refusal("scenario") {
+            None => Ok(value),
+            Some(e) => Err(e),
         }
-        if self.unlisted > 0 {
-            self.issues.push(InputIssue {
-                table: "scenario".into(),
-                row: None,
-                field: None,
-                message: format!(
-                    "{} more problem(s) not listed (the first {MAX_ISSUES} are)",
-                    self.unlisted
-                ),
-            });
-        }
-        Err(InvalidInput {
-            issues: self.issues,
-        })
     }
 
     /// Problems found before the validator ran (reading Arrow cells).
@@ -333,11 +317,7 @@ impl Validator {
                 return;
             }
         }
-        if self.issues.len() >= MAX_ISSUES {
-            self.unlisted += 1;
-            return;
-        }
-        self.issues.push(InputIssue {
+        self.problems.push(InputIssue {
             table: table.into(),
             row,
             field,
@@ -380,7 +360,7 @@ impl Validator {
             );
             return None;
         };
-        let issues_before = self.issues.len();
+        let issues_before = self.problems.listed().len();
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
                 self.push(table, row, Some(key.clone()), "unknown field".into());
@@ -719,7 +699,7 @@ impl Validator {
             .any(|(t, f)| t == r.table && on(f));
         refused
             || column_refused
-            || self.issues[r.issues_before..]
+            || self.problems.listed()[r.issues_before..]
                 .iter()
                 .any(|i| i.table == r.table && i.row == r.row && i.field.as_deref().is_some_and(on))
     }
@@ -921,9 +901,9 @@ impl Validator {
 
     pub(super) fn scenario(mut self, value: &Value) -> Result<Scenario, InvalidInput> {
         let Some(root) = self.object("scenario", None, value, SCENARIO_FIELDS) else {
-            return Err(InvalidInput {
-                issues: self.issues,
-            });
+            return Err(self.problems.refusal("scenario").unwrap_or_else(|| {
+                InvalidInput::of_table("scenario", "expected an object".into())
+            }));
         };
         let root = root.obj;
         let name = match root.get("name") {
@@ -1013,10 +993,10 @@ impl Validator {
     /// time model's and the model's sizes (only when nothing else is wrong).
     fn policy_checks(&mut self, s: &Scenario) {
         self.time_checks(&s.resources, &s.needs, &s.policy);
-        if self.issues.is_empty() {
+        if self.problems.is_empty() {
             self.time_size(&s.resources, &s.needs, s.links.as_deref(), &s.policy);
         }
-        if self.issues.is_empty() {
+        if self.problems.is_empty() {
             self.model_size(&s.resources, &s.needs, s.links.as_deref(), &s.policy);
         }
     }
@@ -1471,7 +1451,7 @@ mod tests {
         let checked = |cap: usize| {
             let mut v = Validator::new(FieldStyle::Json);
             v.link_count(&s.resources, &s.needs, &s.policy, cap, "");
-            v.issues
+            v.problems.listed().to_vec()
         };
         assert!(checked(built).is_empty());
         let issues = checked(built - 1);
@@ -1549,15 +1529,17 @@ mod tests {
         let (rs, ns) = (vec![r; 1_000], vec![need; 12_000]);
         let mut v = Validator::new(FieldStyle::Json);
         v.model_size(&rs, &ns, None, &s.policy);
-        assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
+        assert_eq!(v.problems.listed().len(), 1, "{:?}", v.problems.listed());
         assert!(
-            v.issues[0].message.contains("more than 10000000 links"),
+            v.problems.listed()[0]
+                .message
+                .contains("more than 10000000 links"),
             "{}",
-            v.issues[0].message
+            v.problems.listed()[0].message
         );
         // Within both bounds: no issue.
         let mut v = Validator::new(FieldStyle::Json);
         v.model_size(&s.resources, &s.needs, None, &s.policy);
-        assert!(v.issues.is_empty(), "{:?}", v.issues);
+        assert!(v.problems.listed().is_empty(), "{:?}", v.problems.listed());
     }
 }
