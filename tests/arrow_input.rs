@@ -529,6 +529,46 @@ fn a_tables_bad_cells_do_not_hide_its_other_problems() {
     assert!(e.to_string().contains("line 2, column indivisible"), "{e}");
 }
 
+/// A CSV table's bad cells past the first 10,000 are counted with the scenario's problems: the
+/// reader's line that counted them was passed on as one problem, so 12,000 bad cells were
+/// "10,001 problem(s)" and "1 more problem(s) not listed". The CLI's line says the total too.
+#[test]
+fn a_tables_bad_cells_past_the_bound_are_counted_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut needs = String::from("id,kind,dem_beds,priority\n");
+    for i in 0..12_000 {
+        needs.push_str(&format!("n{i},shelter,1,x\n"));
+    }
+    write_files(
+        dir.path(),
+        &[
+            ("resources.csv", "id,kind,cap_beds\nr1,shelter,4\n"),
+            ("needs.csv", &needs),
+        ],
+    );
+    let commonsnet_datasets::DatasetError::Invalid(e) = read_scenario_dir(dir.path()).unwrap_err()
+    else {
+        panic!("not refused as invalid input");
+    };
+    assert_eq!(
+        (e.issues.len(), e.unlisted, e.total()),
+        (10_001, 2_000, 12_000)
+    );
+    assert!(e.issues[..10_000]
+        .iter()
+        .all(|i| i.field.as_deref() == Some("priority")));
+    assert_eq!(
+        e.issues[10_000].to_string(),
+        "scenario: 2000 more problem(s) not listed (the first 10000 are)"
+    );
+    let err = refused_in_one_line(commonsnet().arg("solve").arg(dir.path())).1;
+    assert!(
+        err.contains("invalid input: 12000 problem(s): needs[0].priority"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("; and 11980 more"), "{err}");
+}
+
 /// A name that begins or ends with white space (" r1", a skill "wheelchair ", a dimension
 /// "beds ") is refused alike in JSON, CSV, Parquet and Arrow, naming its row and field: CSV had
 /// read it trimmed and the others as written, so one scenario gave two plans. A stray quote

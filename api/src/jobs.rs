@@ -297,7 +297,6 @@ impl GeneratorSpec {
     }
 }
 
-/// `issues` as error details, their table prefixed with `at` (`scenarios[2]`, say).
 /// Each problem of `e` with its table under `at` (`scenarios[3].needs`).
 fn absorb_under(problems: &mut Problems, e: InvalidInput, at: &str) {
     problems.absorb(e, |mut issue| {
@@ -484,7 +483,7 @@ impl JobRequest {
                 }
             }
         }
-        if let Some(e) = problems.refusal("scenarios") {
+        if let Some(e) = problems.refusal(label) {
             return Err(UserError::invalid_input(&e).with_message(format!(
                 "{} problem(s) in the job's scenarios under its policies",
                 e.total()

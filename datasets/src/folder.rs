@@ -335,7 +335,7 @@ impl Folder {
         self.misnamed_files()?;
         // Cells and columns the reader could not type are listed with the validator's
         // problems (the first bad cell hid every other problem of the scenario).
-        let found = std::cell::RefCell::new(Vec::new());
+        let found = std::cell::RefCell::new(commonsnet_engine::input::Problems::default());
         // Each row's problems say its file (and line, in CSV).
         let sources = std::cell::RefCell::new(frames::RowSources::default());
         let table = |table: &str, required: bool| -> Result<Option<Vec<_>>, DatasetError> {
@@ -346,7 +346,7 @@ impl Folder {
                     let csv = crate::TableFormat::from_path(&p) == Some(crate::TableFormat::Csv);
                     let mut read =
                         frames::read_table_collecting(&bytes, csv).map_err(table_err(&p))?;
-                    found.borrow_mut().extend(read.issues(table, &file));
+                    read.report(table, &file, &mut found.borrow_mut());
                     sources.borrow_mut().add(table, &file, read.lines);
                     Ok(Some(read.batches))
                 }

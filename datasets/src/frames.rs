@@ -12,6 +12,7 @@
 
 use crate::TableFormat;
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use commonsnet_engine::input::Problems;
 use commonsnet_engine::schema::{column_kind, ColumnKind};
 use std::sync::Arc;
 
@@ -99,7 +100,6 @@ pub fn read_table(bytes: &[u8], csv: bool) -> Result<Vec<RecordBatch>, TableErro
 pub struct ReadProblem {
     /// The data row (0-based, the header not counted), or `None` for a whole column.
     pub row: Option<usize>,
-    /// Empty for the count of bad cells past the bound on listed ones.
     pub column: String,
     pub message: String,
 }
@@ -110,6 +110,9 @@ pub struct ReadProblem {
 pub struct TableRead {
     pub batches: Vec<RecordBatch>,
     pub problems: Vec<ReadProblem>,
+    /// Bad cells past the first [`MAX_ISSUES`](commonsnet_engine::input::MAX_ISSUES): counted,
+    /// not listed, so that a file of bad cells does not become millions of messages.
+    pub unlisted: usize,
     /// The line each row starts on in a CSV file (the header is line 1); empty for Arrow and
     /// Parquet.
     pub lines: Vec<u64>,
@@ -117,23 +120,21 @@ pub struct TableRead {
 
 impl TableRead {
     /// The reader's problems as issues of table `table`, read from `source` (a file's name, a
-    /// part of a form), for the validator to list with its own; [`RowSources::place`] says
-    /// where each row's is.
-    pub fn issues(&mut self, table: &str, source: &str) -> Vec<commonsnet_engine::InputIssue> {
-        std::mem::take(&mut self.problems)
-            .into_iter()
-            .map(|p| commonsnet_engine::InputIssue {
+    /// part of a form), into `found` for the validator to list with its own (those past the
+    /// bound counted with its count); [`RowSources::place`] says where each row's is.
+    pub fn report(&mut self, table: &str, source: &str, found: &mut Problems) {
+        for p in std::mem::take(&mut self.problems) {
+            found.push(commonsnet_engine::InputIssue {
                 table: table.to_string(),
                 row: p.row,
-                message: match (p.row, p.column.is_empty()) {
-                    (Some(_), _) => p.message,
-                    (None, false) => format!("{} (the column of {source})", p.message),
-                    (None, true) => format!("{} in {source}", p.message),
+                message: match p.row {
+                    Some(_) => p.message,
+                    None => format!("{} (the column of {source})", p.message),
                 },
-                // Empty for the count of cells past the bound: no field of its own.
-                field: Some(p.column).filter(|c| !c.is_empty()),
-            })
-            .collect()
+                field: Some(p.column),
+            });
+        }
+        found.count(std::mem::take(&mut self.unlisted));
     }
 }
 
@@ -170,18 +171,22 @@ impl RowSources {
 /// read (a bad `indivisible` cell hid the seven other problems of its file).
 pub fn read_table_collecting(bytes: &[u8], csv: bool) -> Result<TableRead, TableError> {
     let mut read = TableRead::default();
-    read.batches = read_table_with(bytes, csv, Some((&mut read.problems, &mut read.lines)))?;
+    read.batches = read_table_with(
+        bytes,
+        csv,
+        Some((&mut read.problems, &mut read.lines, &mut read.unlisted)),
+    )?;
     Ok(read)
 }
 
 fn read_table_with(
     bytes: &[u8],
     csv: bool,
-    collect: Option<(&mut Vec<ReadProblem>, &mut Vec<u64>)>,
+    collect: Option<(&mut Vec<ReadProblem>, &mut Vec<u64>, &mut usize)>,
 ) -> Result<Vec<RecordBatch>, TableError> {
-    let (mut problems, lines) = match collect {
-        Some((problems, lines)) => (Some(problems), Some(lines)),
-        None => (None, None),
+    let (mut problems, lines, unlisted) = match collect {
+        Some((problems, lines, unlisted)) => (Some(problems), Some(lines), Some(unlisted)),
+        None => (None, None, None),
     };
     let batches = if bytes.starts_with(b"PAR1") {
         contained("Parquet", || read_parquet(bytes))?
@@ -192,7 +197,7 @@ fn read_table_with(
     } else if csv {
         // A text column past 2 GiB overflows arrow's 32-bit offsets, which panics.
         vec![contained("CSV", || {
-            read_csv(bytes, problems.as_deref_mut(), lines)
+            read_csv(bytes, problems.as_deref_mut(), lines, unlisted)
         })?]
     } else {
         contained("Arrow IPC", || {
@@ -1685,6 +1690,7 @@ fn read_csv(
     bytes: &[u8],
     mut collect: Option<&mut Vec<ReadProblem>>,
     mut row_lines: Option<&mut Vec<u64>>,
+    counted: Option<&mut usize>,
 ) -> Result<RecordBatch, TableError> {
     use arrow_schema::{Field, Schema};
     let lines = std::cell::RefCell::new(FileLines::new(bytes));
@@ -1761,12 +1767,8 @@ fn read_csv(
         }
         rows += 1;
     }
-    if let (Some(out), true) = (collect, unlisted > 0) {
-        out.push(ReadProblem {
-            row: None,
-            column: String::new(),
-            message: format!("{unlisted} more cell(s) not of their column's type, not listed"),
-        });
+    if let Some(out) = counted {
+        *out += unlisted;
     }
     let arrays: Vec<ArrayRef> = columns.into_iter().map(CsvColumn::finish).collect();
     let fields: Vec<Field> = header

@@ -118,6 +118,7 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
         # As the engine spells a field: `capacity.u`, `skills[0]`.
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".") or None
         issues.append({"table": table, "row": row, "field": field, "message": f"{x} is not a finite number"})
+    unlisted = 0
     if at is None:
         # The engine's own issues, with those values left out; its issue on a field whose
         # value was left out is the one above.
@@ -133,10 +134,18 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
                         return True
                 return False
 
-            issues += [d for d in e.details if not ours(d)]
+            # Its line counting what it did not list is not a problem: its count joins ours.
+            unlisted += e.unlisted
+            issues += [d for d in (e.details[:-1] if e.unlisted else e.details) if not ours(d)]
+    total = len(issues) + unlisted
+    if len(issues) > _commonsnet.MAX_ISSUES:
+        unlisted += len(issues) - _commonsnet.MAX_ISSUES
+        del issues[_commonsnet.MAX_ISSUES :]
+    if unlisted:
+        issues.append({"table": "scenario", "row": None, "field": None, "message": f"{unlisted} more problem(s) not listed (the first {_commonsnet.MAX_ISSUES} are)"})
     first = issues[0]
     where = f"{first['table']}[{first['row']}].{first['field']}" if first["row"] is not None else f"{first['table']}.{first['field']}"
-    raise InvalidScenario(f"invalid scenario: {len(issues)} problem(s); first: {where}: {first['message']}", issues)
+    raise InvalidScenario(f"invalid scenario: {total} problem(s); first: {where}: {first['message']}", issues, unlisted)
 
 
 def _is_sequence_like(value: Any) -> bool:

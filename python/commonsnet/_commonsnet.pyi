@@ -6,6 +6,7 @@ import pyarrow as pa
 
 __version__: str
 MAX_THREADS: int
+MAX_ISSUES: int
 GENERATORS: list[str]
 
 _Solved = tuple[str, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch, pa.RecordBatch | None]

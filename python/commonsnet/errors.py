@@ -11,13 +11,16 @@ class CommonsNetError(Exception):
 
 
 class InvalidScenario(CommonsNetError, ValueError):
-    """The scenario was rejected. ``details`` lists every problem found, each a dict with
+    """The scenario was rejected. ``details`` lists the problems found, each a dict with
     ``table`` (scenario, resources, needs, links or policy), ``row`` (0-based, or None),
-    ``field`` (JSON name or column, or None) and ``message``."""
+    ``field`` (JSON name or column, or None) and ``message``: the first ``MAX_ISSUES``
+    (10,000) of them, and when there are more, a last one that counts them; ``unlisted`` is
+    that count (0 when every problem is listed)."""
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None, unlisted: int = 0) -> None:
         super().__init__(message)
         self.details: list[dict[str, Any]] = list(details or [])
+        self.unlisted: int = unlisted
 
 
 class InvalidArgument(CommonsNetError, ValueError):

@@ -64,7 +64,12 @@ impl Failure {
                     let _ = details.append(d);
                 }
                 let msg = PyString::new(py, &e.to_string()).into_any().unbind();
-                raise("InvalidScenario", vec![msg, details.into_any().unbind()])
+                let Ok(unlisted) = e.unlisted.into_pyobject(py);
+                let unlisted = unlisted.into_any().unbind();
+                raise(
+                    "InvalidScenario",
+                    vec![msg, details.into_any().unbind(), unlisted],
+                )
             }
             Failure::Argument(m) => raise(
                 "InvalidArgument",
@@ -694,6 +699,7 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Threads a call may ask for, as many as a policy's `threads` may be (a pool of 20,000
     // threads took minutes to start); `commonsnet` checks its arguments against it.
     m.add("MAX_THREADS", MAX_THREADS)?;
+    m.add("MAX_ISSUES", commonsnet_engine::input::MAX_ISSUES)?;
     m.add_function(wrap_pyfunction!(solve_json, m)?)?;
     m.add_function(wrap_pyfunction!(solve_tables, m)?)?;
     m.add_function(wrap_pyfunction!(validate_json, m)?)?;

@@ -106,6 +106,25 @@ def test_a_non_finite_number_does_not_hide_the_other_problems() -> None:
     assert str(e.value).startswith(f"invalid scenario: {len(found)} problem(s); first: resources[0].capacity.u: nan")
 
 
+def test_a_refusal_past_its_bound_counts_every_problem() -> None:
+    """A refusal lists the first 10,000 problems and counts the rest, with a NaN found on the
+    Python side too: the engine's line that counted its own was taken as one more problem
+    ("10001 problem(s)" for 12,001)."""
+    bad = {"resources": [{"id": "r", "kind": "k", "capacity": {"u": float("nan")}}], "needs": [{}] * 4000}
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(bad)
+    assert len(e.value.details) == 10_001
+    assert e.value.unlisted == 2_001
+    assert e.value.details[0] == {"table": "resources", "row": 0, "field": "capacity.u", "message": "nan is not a finite number"}
+    assert e.value.details[-1]["message"] == "2001 more problem(s) not listed (the first 10000 are)"
+    assert str(e.value).startswith("invalid scenario: 12001 problem(s); first: resources[0].capacity.u: nan")
+    # The engine's own refusal says as much.
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve({"resources": [], "needs": [{}] * 4000})
+    assert (len(e.value.details), e.value.unlisted) == (10_001, 2_000)
+    assert str(e.value).startswith("invalid scenario: 12000 problem(s); first: needs[0]")
+
+
 @pytest.mark.parametrize("threads", [0, 1025, 20_000])
 def test_threads_are_bounded_before_a_pool_is_built(threads: int) -> None:
     with pytest.raises(ValueError, match="threads"):

@@ -215,7 +215,7 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
         let mut read = Vec::with_capacity(3);
         // Cells of CSV parts not of their column's type are listed with every other problem
         // of the tables, as the CLI lists a folder's (the first bad cell was the only answer).
-        let mut found = Vec::new();
+        let mut found = commonsnet_engine::input::Problems::default();
         let mut sources = commonsnet_datasets::frames::RowSources::default();
         for (part, table) in ["resources", "needs", "links"].iter().zip(tables) {
             read.push(match table {
@@ -233,7 +233,7 @@ pub(super) async fn scenario_from_parts(parts: FormParts) -> Result<(Scenario, b
                     commonsnet_datasets::frames::read_table_collecting(&data, csv)
                         .map(|mut read| {
                             let source = format!("part {part:?}");
-                            found.extend(read.issues(part, &source));
+                            read.report(part, &source, &mut found);
                             sources.add(part, &source, read.lines);
                             read.batches
                         })

@@ -1,7 +1,7 @@
 //! Arrow record batches to the validator's rows: cells of every integer, float and decimal
 //! width are numbers, utf8 of any layout strings, lists of any layout sets.
 
-use super::InputIssue;
+use super::{InputIssue, Problems};
 use crate::schema::{
     column_kind, ColumnKind, LINK_FIELDS, NEED_FIELDS, QUANTITY_COLUMNS, RESOURCE_FIELDS,
 };
@@ -139,7 +139,7 @@ fn shared_text_bytes(column: &Column) -> usize {
 
 /// A problem of column `name` as a whole, said once however many batches repeat it.
 fn column_issue(
-    issues: &mut Vec<InputIssue>,
+    issues: &mut Problems,
     said: &mut HashSet<String>,
     table: &str,
     name: &str,
@@ -158,7 +158,7 @@ fn column_issue(
 pub(super) fn rows_from_batches(
     table: &'static str,
     batches: &[RecordBatch],
-    issues: &mut Vec<InputIssue>,
+    issues: &mut Problems,
 ) -> Vec<Value> {
     let mut rows = Vec::new();
     let mut shared_text = 0usize;

@@ -93,7 +93,7 @@ impl InvalidInput {
     pub fn total(&self) -> usize {
         match self.unlisted {
             0 => self.issues.len(),
-            n => self.issues.len() - 1 + n,
+            n => self.issues.len().saturating_sub(1) + n,
         }
     }
 }
@@ -136,8 +136,18 @@ impl Problems {
         self.unlisted += unlisted;
     }
 
+    /// `n` problems more, found but not listed (a table reader's bad cells past its bound).
+    pub fn count(&mut self, n: usize) {
+        self.unlisted += n;
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.issues.is_empty()
+        self.issues.is_empty() && self.unlisted == 0
+    }
+
+    /// The problems listed, and how many more were found.
+    pub fn into_parts(self) -> (Vec<InputIssue>, usize) {
+        (self.issues, self.unlisted)
     }
 
     /// Problems listed so far.
@@ -147,7 +157,7 @@ impl Problems {
 
     /// The refusal, if there is a problem; the line counting those not listed names `table`.
     pub fn refusal(mut self, table: &str) -> Option<InvalidInput> {
-        if self.issues.is_empty() {
+        if self.is_empty() {
             return None;
         }
         if self.unlisted > 0 {
@@ -276,13 +286,13 @@ pub struct ScenarioTables<'a> {
 impl ScenarioTables<'_> {
     /// The validated scenario; every problem names its table, row and column.
     pub fn scenario(&self) -> Result<Scenario, InvalidInput> {
-        self.checked(Vec::new()).map(|(s, _)| s)
+        self.checked(Problems::default()).map(|(s, _)| s)
     }
 
     /// [`Self::scenario`] with the problems a reader found before (cells it could not type,
     /// read as empty; columns it left out), listed with every other problem of the tables: a
     /// column refused whole adds no "missing" line per row.
-    pub fn scenario_with(&self, found: Vec<InputIssue>) -> Result<Scenario, InvalidInput> {
+    pub fn scenario_with(&self, found: Problems) -> Result<Scenario, InvalidInput> {
         self.checked(found).map(|(s, _)| s)
     }
 
@@ -290,13 +300,12 @@ impl ScenarioTables<'_> {
     /// what a batch spec carries, as text, where a scenario's tables cannot go
     /// (`commonsnet.simulate` and its Ray sweep, given a `Scenario` of tables).
     pub fn value(&self) -> Result<Value, InvalidInput> {
-        self.checked(Vec::new()).map(|(_, v)| v)
+        self.checked(Problems::default()).map(|(_, v)| v)
     }
 
     /// The tables' scenario, validated, and its JSON form.
-    fn checked(&self, found: Vec<InputIssue>) -> Result<(Scenario, Value), InvalidInput> {
+    fn checked(&self, mut found: Problems) -> Result<(Scenario, Value), InvalidInput> {
         tables_within_bounds(self.resources, self.needs, self.links)?;
-        let mut found = found;
         for (table, batches, required) in [
             ("resources", self.resources, &["id", "kind"]),
             ("needs", self.needs, &["id", "kind"]),
@@ -306,7 +315,9 @@ impl ScenarioTables<'_> {
                 &["resource", "need"],
             ),
         ] {
-            found.extend(missing_columns(table, batches, required));
+            missing_columns(table, batches, required)
+                .into_iter()
+                .for_each(|i| found.push(i));
         }
         let (root, issues) = batches_to_value(self, found);
         let mut v = Validator::new(FieldStyle::Columns);
@@ -373,7 +384,7 @@ fn tables_within_bounds(
 /// The tables' rows as JSON objects under `resources`, `needs` and `links`, with the policy and
 /// the name: the scenario's JSON form, not yet validated; the cells the reader refused are
 /// added to `found`.
-fn batches_to_value(tables: &ScenarioTables, found: Vec<InputIssue>) -> (Value, Vec<InputIssue>) {
+fn batches_to_value(tables: &ScenarioTables, found: Problems) -> (Value, Problems) {
     let ScenarioTables {
         resources,
         needs,

@@ -289,7 +289,9 @@ impl Validator {
     }
 
     /// Problems found before the validator ran (reading Arrow cells).
-    pub(super) fn take(&mut self, issues: Vec<InputIssue>) {
+    pub(super) fn take(&mut self, found: Problems) {
+        let (issues, unlisted) = found.into_parts();
+        self.problems.count(unlisted);
         for i in issues {
             match (i.row, &i.field) {
                 (None, Some(field)) => {
