@@ -552,6 +552,27 @@ fn serve_refuses_a_body_limit_beyond_the_address_space() {
     assert_eq!(get(&s, "/healthz", None).json()["status"], "ok");
 }
 
+/// Settings of 0 that leave the server useless are refused at start, naming the flag: a body
+/// limit of 0 started a server that refused every POST, and 0 connections or a timeout of 0 s
+/// were taken as 1 without a word.
+#[test]
+fn serve_refuses_settings_of_zero() {
+    for flag in [
+        "--body-limit-mib",
+        "--max-connections",
+        "--header-timeout-s",
+        "--body-timeout-s",
+        "--write-timeout-s",
+        "--session-idle-s",
+    ] {
+        let stderr = refused_start(&[flag, "0"]);
+        assert!(
+            stderr.contains(&format!("invalid value '0' for '{flag}")) && stderr.contains("1.."),
+            "{flag}: {stderr}"
+        );
+    }
+}
+
 /// A job's policy is checked against the rows it runs on, as the scenario's own policy was:
 /// one that takes an inline scenario, or the generator's first, past the model's bounds is a
 /// 422 naming scenario, policy, row and field (a later generated scenario's runs under it

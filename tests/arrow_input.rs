@@ -529,6 +529,54 @@ fn a_tables_bad_cells_do_not_hide_its_other_problems() {
     assert!(e.to_string().contains("line 2, column indivisible"), "{e}");
 }
 
+/// A `policy.json` or a table that is no readable file (a folder, a link to nothing) is
+/// refused naming it: a `policy.json` folder was taken for no policy, and the scenario solved
+/// under the default policy without a word; a `needs.csv` folder was "no needs table".
+#[test]
+fn a_scenario_file_that_cannot_be_read_is_refused_by_name() {
+    for (name, make) in [
+        ("policy.json", "folder"),
+        ("policy.json", "dangling link"),
+        ("needs.csv", "folder"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_files(
+            dir.path(),
+            &[("resources.csv", "id,kind,cap_beds\nr1,shelter,4\n")],
+        );
+        if name != "needs.csv" {
+            write_files(
+                dir.path(),
+                &[("needs.csv", "id,kind,dem_beds\nn1,shelter,1\n")],
+            );
+        }
+        let p = dir.path().join(name);
+        if make == "folder" {
+            std::fs::create_dir(&p).unwrap();
+        } else {
+            std::os::unix::fs::symlink(dir.path().join("gone.json"), &p).unwrap();
+        }
+        let e = read_scenario_dir(dir.path()).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!("{}: ", p.display())),
+            "{name} as a {make}: {e}"
+        );
+    }
+    // A file read as a folder is said to be one (it was "no resources table in x.json").
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.json");
+    std::fs::write(&f, "{}").unwrap();
+    let e = commonsnet_datasets::read_scenario(&f, Some(commonsnet_datasets::ScenarioFormat::Dir))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: is a file, not a scenario folder or archive (.zip, .tar, .tar.gz or .tgz)",
+            f.display()
+        )
+    );
+}
+
 /// A CSV table's bad cells past the first 10,000 are counted with the scenario's problems: the
 /// reader's line that counted them was passed on as one problem, so 12,000 bad cells were
 /// "10,001 problem(s)" and "1 more problem(s) not listed". The CLI's line says the total too.

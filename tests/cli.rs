@@ -244,6 +244,24 @@ fn a_flow_beyond_the_solvers_limit_is_refused_not_reported_optimal() {
     let v = solve_line(&[&h]);
     assert_eq!(v["status"], "optimal");
     assert_eq!(v["objective"].as_i64(), Some(5 * s));
+    // Cost scaling forced on it (its supplies past a quarter of the limit it takes): network
+    // simplex answers, and the line and the error output say so.
+    let out = commonsnet()
+        .arg("solve")
+        .arg(&h)
+        .args(["--flow-method", "cost-scaling"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["solver"].as_str(), v["objective"].as_i64()),
+        (Some("network_simplex"), Some(5 * s))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "note: cost_scaling cannot answer this network exactly: solved by network_simplex"
+    );
 }
 
 #[test]
@@ -446,6 +464,18 @@ fn files_are_written_in_the_format_their_extension_names() {
     );
     assert!(err.contains("a min-cost flow, for a .min file"), "{err}");
     assert!(!asn.exists());
+    // A scenario folder is no file of one format (it made a folder named `al.csv`).
+    let csv = tmp.path().join("al.csv");
+    let (_, err) = refused_in_one_line(
+        commonsnet()
+            .args(["instance", "allocation", "--out"])
+            .arg(&csv),
+    );
+    assert!(
+        err.contains("a scenario folder of Parquet tables, for a name without an extension"),
+        "{err}"
+    );
+    assert!(!csv.exists());
     let min = tmp.path().join("flow.MIN");
     run_ok("instance", &[&"netgen8", &"--k", &"4", &"--out", &min]);
     assert_eq!(solve_line(&[&min])["status"], "optimal");
@@ -549,6 +579,49 @@ fn a_report_written_again_leaves_no_stale_tables() {
             "resources.csv",
             "summary.json"
         ]
+    );
+}
+
+/// A report that cannot be written whole leaves the earlier one as it was: every file is
+/// written before any moves into place, and a folder where a file goes is found before that
+/// (the new `allocations.csv` and `needs.csv` sat beside the earlier report's `summary.json`).
+#[test]
+fn a_report_that_fails_leaves_the_earlier_one_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    solve_ok(&[&example(), &"--out", &out]);
+    let files = || -> Vec<(String, Option<Vec<u8>>)> {
+        let mut v: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).ok())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    std::fs::create_dir(out.join("resources.csv")).unwrap();
+    let before = files();
+    let failed = commonsnet()
+        .args(["solve"])
+        .arg(example())
+        .arg("--out")
+        .arg(&out)
+        .args(["--out-format", "csv"])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("resources.csv: is a folder, where a file is to be written"),
+        "{err}"
+    );
+    assert_eq!(
+        files(),
+        before,
+        "the earlier report changed, or a temporary file stayed"
     );
 }
 

@@ -188,6 +188,58 @@ fn multi_instance_out_writes_one_directory_per_instance_in_the_instance_sense() 
     assert!(!out_dir.join("summary.json").exists());
 }
 
+/// A GAP file's reports replace what an earlier file's left in the same `--out`: a report
+/// of one instance in the folder itself goes when several come (its summary sat beside
+/// `1/` and `2/`), and numbered ones go when one comes, or past the count of several. A file
+/// of the caller's own stays.
+#[test]
+fn gap_reports_leave_no_earlier_ones_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = dir.path().join("g2.gap");
+    std::fs::write(
+        &two,
+        "2\n2 3\n1 2 3\n4 5 6\n1 1 1\n2 2 2\n3 4\n1 1\n5\n2\n9\n",
+    )
+    .unwrap();
+    let one = dir.path().join("g1.gap");
+    std::fs::write(&one, "1\n1 1\n5\n2\n9\n").unwrap();
+    let out = dir.path().join("out");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let solve = |f: &Path| {
+        solve_ok(&[&f, &"--format", &"orlib-gap", &"--out", &out]);
+    };
+    solve(&one);
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    solve(&two);
+    assert_eq!(names(&out), ["1", "2", "notes.txt"]);
+    solve(&one);
+    assert_eq!(
+        names(&out),
+        [
+            "allocations.arrow",
+            "needs.arrow",
+            "notes.txt",
+            "resources.arrow",
+            "summary.json"
+        ]
+    );
+    // Three numbered reports (a third made by hand), then a file of two: the third goes.
+    solve(&two);
+    std::fs::create_dir(out.join("3")).unwrap();
+    for f in names(&out.join("1")) {
+        std::fs::copy(out.join("1").join(&f), out.join("3").join(&f)).unwrap();
+    }
+    solve(&two);
+    assert_eq!(names(&out), ["1", "2", "notes.txt"]);
+}
+
 /// Every bundled GAP file reads in the layout it is in: OR-Library's multi-instance files and
 /// the one-instance files alike, none refused as reading both ways.
 #[test]

@@ -36,7 +36,7 @@ pub struct NeedRow {
     pub id: String,
     pub coverage: f64,
     pub value: f64,
-    pub marginal_value: f64,
+    pub marginal_value: Option<f64>,
     /// Timed scenarios only: the hour the plan starts the need (null when unserved or
     /// without `duration_h`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -86,7 +86,14 @@ fn is_scenario_file(name: &str) -> bool {
 
 impl Folder {
     pub(crate) fn of_dir(dir: &Path) -> Result<Folder, DatasetError> {
-        // Not a folder, or unreadable: the tables' reads below say so.
+        // A file given as a folder is said to be one ("no resources table in x.json" hid it).
+        if dir.is_file() {
+            return Err(crate::format_err(
+                dir,
+                "is a file, not a scenario folder or archive (.zip, .tar, .tar.gz or .tgz)",
+            ));
+        }
+        // Missing, or unreadable: the tables' reads below say so.
         let names = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .take(MAX_ENTRIES)
@@ -235,9 +242,12 @@ impl Folder {
         })
     }
 
+    /// Whether the folder has an entry `name`, of whatever kind: one that is no readable file
+    /// (a folder, a dangling link) is then refused by [`Self::read`], naming it, where it was
+    /// taken for absent (a `policy.json` folder solved under the default policy).
     fn has(&self, name: &str) -> bool {
         match &self.source {
-            Source::Dir => self.origin.join(name).is_file(),
+            Source::Dir => std::fs::symlink_metadata(self.origin.join(name)).is_ok(),
             Source::Archive(files) => files.contains_key(name),
         }
     }
@@ -245,7 +255,7 @@ impl Folder {
     fn read(&self, name: &str) -> Result<Vec<u8>, DatasetError> {
         let path = self.origin.join(name);
         match &self.source {
-            Source::Dir => std::fs::read(&path).map_err(io_err(&path)),
+            Source::Dir => crate::read_file(&path),
             Source::Archive(files) => Ok(files.get(name).cloned().unwrap_or_default()),
         }
     }

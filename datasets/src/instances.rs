@@ -26,7 +26,7 @@ pub enum InstanceError {
     NetgenSupply,
     #[error("cost and capacity ranges must be ordered (capacities >= 0)")]
     NetgenRanges,
-    #[error("need stations, incidents and 1..=stations candidates")]
+    #[error("--stations and --incidents must be at least 1, and --candidates 1 to --stations")]
     CrisisShape,
     /// Also what keeps the arithmetic of [`crisis_transport`] from overflowing.
     #[error("at most 10^8 stations and incidents, and {MAX_CRISIS_LINKS} incident links")]

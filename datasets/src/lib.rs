@@ -20,8 +20,38 @@ pub use parse_error::{ParseError, Problem};
 use arrow_array::RecordBatch;
 use commonsnet_engine::{InvalidInput, Report, Scenario};
 use std::fs::File;
-
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// The most bytes one input file is read to, as an archive's scenario files together
+/// (2 GiB): a device or pipe without end
+/// (`/dev/zero`), whose size on disk says nothing, is refused there, not read until memory
+/// runs out.
+pub const MAX_FILE_BYTES: u64 = folder::MAX_ARCHIVED_BYTES;
+
+/// The bytes of the file at `path`, refused past [`MAX_FILE_BYTES`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>, DatasetError> {
+    read_file_within(path, MAX_FILE_BYTES)
+}
+
+fn read_file_within(path: &Path, max: u64) -> Result<Vec<u8>, DatasetError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    // The size a regular file says, room made for it at once; none for a device or pipe.
+    let said = file.metadata().map_or(0, |m| m.len()).min(max);
+    let mut out = Vec::new();
+    out.try_reserve_exact(usize::try_from(said).unwrap_or(0))
+        .map_err(|e| format_err(path, format!("cannot hold {said} bytes: {e}")))?;
+    file.take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(io_err(path))?;
+    if out.len() as u64 > max {
+        return Err(format_err(
+            path,
+            format!("more than {max} bytes: not read (a device or a pipe without end?)"),
+        ));
+    }
+    Ok(out)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -74,7 +104,7 @@ pub enum ScenarioFormat {
 
 /// Read a scenario JSON file (a key given twice is refused, naming its path).
 pub fn read_scenario_json(path: &Path) -> Result<Scenario, DatasetError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let bytes = read_file(path)?;
     Ok(commonsnet_engine::input::scenario_from_json_slice(&bytes)?)
 }
 
@@ -97,7 +127,7 @@ fn remove_stale_tables(dir: &Path, name: &str, keep: Option<&str>) -> Result<(),
 /// Read all record batches of a table file: Arrow IPC file or stream, Parquet, or CSV (by its
 /// `.csv` extension), with the column types of SPEC section 3 checked.
 pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, DatasetError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let bytes = read_file(path)?;
     let csv = TableFormat::from_path(path) == Some(TableFormat::Csv);
     frames::read_table(&bytes, csv).map_err(table_err(path))
 }
@@ -267,18 +297,72 @@ fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), frames::TableError>,
 ) -> Result<(), DatasetError> {
-    let tmp = temporary_path(path);
-    // Errors name `path`, the file asked for (the temporary one is ours), and leave no
-    // temporary file behind.
-    let written = (|| {
+    let mut staged = Staged::default();
+    staged.stage(path, write)?;
+    staged.commit(&mut Vec::new())
+}
+
+/// `bytes` as the file at `path`, written atomically: a write that fails (a full disk) leaves
+/// what `path` held before, not a truncated file.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
+    write_atomically(path, |out| Ok(std::io::Write::write_all(out, bytes)?))
+}
+
+/// Files written whole next to where they go, then moved into place together: until
+/// [`Staged::commit`] nothing in place has changed, so a write that fails half-way (a full
+/// disk, a folder where a file goes) leaves every file as it was. Dropped uncommitted, the
+/// temporary files go.
+#[derive(Default)]
+struct Staged {
+    /// (temporary file, where it goes), in the order they move.
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// Write `write` into a temporary file next to `path`, synced. Errors name `path`, the
+    /// file asked for (the temporary one is ours).
+    fn stage(
+        &mut self,
+        path: &Path,
+        write: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<(), frames::TableError>,
+    ) -> Result<(), DatasetError> {
+        // Found now, not when the files move: a rename onto it would fail half-way through.
+        if path.is_dir() {
+            return Err(format_err(
+                path,
+                "is a folder, where a file is to be written",
+            ));
+        }
+        let tmp = temporary_path(path);
         let mut file = std::io::BufWriter::new(File::create(&tmp).map_err(io_err(path))?);
+        // Held from its creation, so that `drop` removes it whatever fails next.
+        self.files.push((tmp, path.to_path_buf()));
         write(&mut file).map_err(table_err(path))?;
-        sync_and_rename(file, &tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        file.into_inner()
+            .map_err(|e| io_err(path)(e.into_error()))?
+            .sync_all()
+            .map_err(io_err(path))
     }
-    written
+
+    /// Move every staged file into place, in the order staged; `moved` gets each moved.
+    fn commit(mut self, moved: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+        for (tmp, path) in std::mem::take(&mut self.files) {
+            if let Err(e) = std::fs::rename(&tmp, &path) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io_err(&path)(e));
+            }
+            moved.push(path);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }
 
 /// Refuse `dir` as a report's directory when it holds scenario tables (`needs.*`,
@@ -309,6 +393,26 @@ pub fn check_report_dir(dir: &Path) -> Result<(), DatasetError> {
     }
 }
 
+/// The tables a report writes, besides its `summary.json`.
+const REPORT_TABLES: [&str; 4] = ["allocations", "needs", "resources", "why"];
+
+/// Remove the report in `dir`, if there is one (a `summary.json` says so): its `summary.json`
+/// and its tables in every format; `dir` itself too when nothing else is left in it. What is
+/// not a report's file stays.
+pub fn remove_report(dir: &Path) -> Result<(), DatasetError> {
+    let summary = dir.join("summary.json");
+    if !summary.is_file() {
+        return Ok(());
+    }
+    for name in REPORT_TABLES {
+        remove_stale_tables(dir, name, None)?;
+    }
+    std::fs::remove_file(&summary).map_err(io_err(&summary))?;
+    // Not empty (the caller's own files): it stays, and that is no error.
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
+}
+
 /// Write `allocations`, `needs`, `resources` and `summary.json` into `dir` (and `why` when
 /// explained). Over an earlier report (a `summary.json` there), that report's tables in other
 /// formats and its `why` go, so the directory reads as this report alone. `summary` is what
@@ -331,31 +435,39 @@ pub fn write_report(
         ("needs", &tables.needs),
         ("resources", &tables.resources),
     ];
-    let mut written = Vec::new();
-    let result = (|| {
-        // Over an earlier report (it wrote a `summary.json`), its tables in other formats go.
-        for (name, batch) in named.into_iter().chain(why) {
-            let path = dir.join(format!("{name}.{ext}"));
-            write_batch(&path, batch, format)?;
-            written.push(path);
-            if earlier_report {
-                remove_stale_tables(dir, name, Some(ext))?;
-            }
+    // Every file written before any moves: a write that fails (a full disk) leaves an earlier
+    // report whole, where it left this report's tables beside that one's summary.
+    let mut staged = Staged::default();
+    for (name, batch) in named.into_iter().chain(why) {
+        let path = dir.join(format!("{name}.{ext}"));
+        staged.stage(&path, |out| frames::write_table(out, batch, format))?;
+    }
+    // Last: it marks the directory as a report's (`check_report_dir`).
+    staged.stage(&dir.join("summary.json"), |out| {
+        serde_json::to_writer_pretty(&mut *out, summary)
+            .map_err(|e| frames::TableError::Write(e.to_string()))?;
+        Ok(std::io::Write::write_all(out, b"\n")?)
+    })?;
+    let mut moved = Vec::new();
+    let result = staged.commit(&mut moved).and_then(|()| {
+        if !earlier_report {
+            return Ok(());
         }
-        if why.is_none() && earlier_report {
-            // A report without explanations: an earlier report's `why` would read as this one's.
+        // Over an earlier report (it wrote a `summary.json`), its tables in other formats go,
+        // and its `why` when this report has none (it would read as this one's).
+        for (name, _) in named.into_iter().chain(why) {
+            remove_stale_tables(dir, name, Some(ext))?;
+        }
+        if why.is_none() {
             remove_stale_tables(dir, "why", None)?;
         }
-        write_atomically(&dir.join("summary.json"), |out| {
-            serde_json::to_writer_pretty(&mut *out, summary)
-                .map_err(|e| frames::TableError::Write(e.to_string()))?;
-            Ok(std::io::Write::write_all(out, b"\n")?)
-        })
-    })();
+        Ok(())
+    });
     if result.is_err() && !earlier_report {
-        // A first report that failed half-way leaves no tables without a `summary.json`:
-        // they would read as a scenario's, and `check_report_dir` refuse the directory.
-        for path in &written {
+        // A first report whose move failed half-way leaves no tables without a
+        // `summary.json`: they would read as a scenario's, and `check_report_dir` refuse the
+        // directory.
+        for path in &moved {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -389,7 +501,7 @@ pub fn write_scenario_tables(
     }
     let path = dir.join("policy.json");
     match policy {
-        Some(p) => std::fs::write(&path, p.to_string()).map_err(io_err(&path))?,
+        Some(p) => write_file(&path, p.to_string().as_bytes())?,
         None if path.is_file() => std::fs::remove_file(&path).map_err(io_err(&path))?,
         None => {}
     }
@@ -402,6 +514,25 @@ mod tests {
     use arrow_array::{Array, Int64Array};
     use arrow_schema::DataType;
     use std::sync::Arc;
+
+    /// A file is read to its bound and no further: a device without end is refused there
+    /// (`solve /dev/zero` filled 15 GB in 30 s), a file of the bound read whole, a folder
+    /// named as what it is.
+    #[test]
+    fn a_file_is_read_within_its_bound() {
+        let e = read_file_within(Path::new("/dev/zero"), 1_000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/dev/zero: more than 1000 bytes: not read (a device or a pipe without end?)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        std::fs::write(&path, vec![b' '; 1_000]).unwrap();
+        assert_eq!(read_file_within(&path, 1_000).unwrap().len(), 1_000);
+        assert!(read_file_within(&path, 999).is_err());
+        let e = read_file(dir.path()).unwrap_err();
+        assert!(matches!(e, DatasetError::Io { .. }), "{e}");
+    }
 
     /// An extension names its format in any case; an unknown one names none.
     #[test]

@@ -73,7 +73,7 @@ impl Reason {
 
 impl Why {
     /// The row of a need served in full.
-    pub fn served(need: &str, marginal_value: f64) -> Why {
+    pub fn served(need: &str, marginal_value: Option<f64>) -> Why {
         Why {
             need: need.to_string(),
             coverage: 1.0,
@@ -115,8 +115,9 @@ pub struct Why {
     pub reason: Reason,
     /// The reason in words, for a planner's meeting.
     pub explanation: String,
-    /// Value one more unit of this need's coverage would add (dual of its `y <= 1`).
-    pub marginal_value: f64,
+    /// Value one more unit of this need's coverage would add (dual of its `y <= 1`); None
+    /// where the plan has no duals (`duals: "none"`: greedy, or no plan).
+    pub marginal_value: Option<f64>,
     /// `no_candidate` and `time`: the nearest excluded resources and the rule excluding each.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates: Option<Vec<Candidate>>,
@@ -428,7 +429,8 @@ impl<'o, 'a> Plan<'o, 'a> {
     fn why(&self, n: usize) -> Why {
         let (s, sol) = (self.o.scenario, &self.o.solution);
         let need = &s.needs[n];
-        let mut why = Why::served(&need.id, sol.marginal[n] + 0.0);
+        let priced = sol.duals != Duals::None;
+        let mut why = Why::served(&need.id, priced.then(|| sol.marginal[n] + 0.0));
         why.coverage = self.y[n];
         if self.served_in_full(n) {
             return why;

@@ -95,7 +95,9 @@ pub struct NeedRow {
     pub id: String,
     pub coverage: f64,
     pub value: f64,
-    pub marginal_value: f64,
+    /// The dual of the need's `y <= 1` (a gain per unit of coverage); None where the plan has
+    /// no duals (`duals: "none"`: greedy, or no plan), where 0 read as "worth nothing".
+    pub marginal_value: Option<f64>,
     pub unmet: Vec<f64>,
     /// Timed scenarios: the start the plan gives the need (`None` when unserved).
     pub start_h: Option<f64>,
@@ -109,9 +111,10 @@ pub struct ResourceRow {
     pub used: Vec<f64>,
     /// `used / capacity`; None where the capacity is 0.
     pub utilisation: Vec<Option<f64>>,
-    /// The capacity row's dual per dimension (a gain per extra unit); None where the
-    /// capacity is 0 and the link rules build the links: one more unit there would bring
-    /// links the plan does not have (SPEC's rule 3), which no dual of this plan prices.
+    /// The capacity row's dual per dimension (a gain per extra unit); None where the plan
+    /// has no duals (`duals: "none"`), and where the capacity is 0 and the link rules build
+    /// the links: one more unit there would bring links the plan does not have (SPEC's rule
+    /// 3), which no dual of this plan prices.
     pub shadow_price: Vec<Option<f64>>,
 }
 
@@ -255,6 +258,16 @@ impl Report {
             }
         }
         let y: Vec<f64> = y.into_iter().map(|v: f64| v.min(1.0)).collect();
+        // No duals without a plan: a failed solve, or a time limit that found none (its rows
+        // held zeros, which read as prices of 0; the objective is null for the same reason).
+        let planless = sol.status == Status::Error
+            || (sol.status == Status::TimeLimit && allocations.is_empty() && sol.gap.is_none());
+        let duals = if planless {
+            crate::solve::Duals::None
+        } else {
+            sol.duals
+        };
+        let priced = duals != crate::solve::Duals::None;
         let needs: Vec<NeedRow> = s
             .needs
             .iter()
@@ -264,7 +277,7 @@ impl Report {
                 coverage: y[n],
                 value: need.priority * y[n],
                 // (`+ 0.0`: a dual of -0 from a solver is written 0, a gain never negative.)
-                marginal_value: sol.marginal[n] + 0.0,
+                marginal_value: priced.then(|| sol.marginal[n] + 0.0),
                 unmet: net.dem(n).iter().map(|d| d * (1.0 - y[n])).collect(),
                 start_h: start[n].filter(|_| need.duration_h.is_some()),
             })
@@ -284,8 +297,8 @@ impl Report {
                     .collect(),
                 shadow_price: (0..nd)
                     .map(|d| {
-                        let priced = net.cap(r)[d] > 0.0 || s.links.is_some();
-                        priced.then(|| sol.shadow[r * nd + d])
+                        let rule = net.cap(r)[d] > 0.0 || s.links.is_some();
+                        (priced && rule).then(|| sol.shadow[r * nd + d])
                     })
                     .collect(),
             })
@@ -413,7 +426,7 @@ impl Report {
             components: sol.components,
             solve_ms: sol.solve_ms,
             gap: sol.gap,
-            duals: sol.duals,
+            duals,
             infeasibility: sol.infeasibility.clone(),
             input_digest: s.digest(),
             engine_version: crate::VERSION,
@@ -522,7 +535,7 @@ impl Report {
             Column::text("id", |r: &NeedRow| &r.id),
             Column::num("coverage", |r: &NeedRow| r.coverage),
             Column::num("value", |r: &NeedRow| r.value),
-            Column::num("marginal_value", |r: &NeedRow| r.marginal_value),
+            Column::opt_num("marginal_value", |r: &NeedRow| r.marginal_value),
         ];
         if self.timed {
             cols.push(Column::opt_num("start_h", |r: &NeedRow| r.start_h));
@@ -560,7 +573,7 @@ fn why_columns() -> Vec<Column<'static, Why>> {
         Column::num("coverage", |w: &Why| w.coverage),
         Column::text("reason", |w: &Why| w.reason.as_str()),
         Column::text("explanation", |w: &Why| &w.explanation),
-        Column::num("marginal_value", |w: &Why| w.marginal_value),
+        Column::opt_num("marginal_value", |w: &Why| w.marginal_value),
         Column::owned_text("evidence", |w: &Why| w.evidence().to_string()),
     ]
 }

@@ -10,6 +10,8 @@ The GIL is released while the engine works, so several Python threads can solve 
 
 from __future__ import annotations
 
+import atexit
+import decimal
 import json
 import math
 import numbers
@@ -21,6 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 import pyarrow as pa
 
 from . import _commonsnet
+
+# The interpreter's end calls engine calls still running (on daemon threads) off and waits for
+# them: none may run on through the end of the process.
+atexit.register(_commonsnet._shutdown)
 from .errors import CommonsNetError, EngineError, InvalidArgument, InvalidScenario
 
 if TYPE_CHECKING:
@@ -48,64 +54,81 @@ TableName = Literal["allocations", "needs", "resources", "why"]
 _CHUNK = 100_000
 
 
-def _non_finite(value: Any, path: list[str | int]) -> tuple[list[str | int], float] | None:
-    """The path of the first float in ``value`` that JSON cannot carry (NaN, infinity); numpy
-    floats included."""
-    if isinstance(value, numbers.Real) and not isinstance(value, int) and not math.isfinite(float(value)):
-        return path, float(value)
+def _unwritable(value: Any) -> str | None:
+    """Why JSON cannot carry ``value``, met as a scenario's leaf: a NaN or an infinity, a
+    pandas missing value, a date, any object of no JSON kind. None when it can, or when it is
+    a container (its items are looked at one by one)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        x = float(value)
+        return None if math.isfinite(x) else f"{x} is not a finite number"
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return None
+    if type(value).__module__ == "numpy" and (
+        getattr(value, "ndim", 0) > 0 or getattr(getattr(value, "dtype", None), "kind", "") in ("b", "i", "u")
+    ):
+        return None
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return f"{value} is a missing value: leave the field out, or give None"
+    return f"{type(value).__name__} {value!r} is not a JSON value"
+
+
+def _items(value: Any) -> Any:
+    """The items of a container ``value`` as (key, item) pairs; none for a leaf."""
     if isinstance(value, Mapping):
-        items: Any = value.items()
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    elif isinstance(value, (set, frozenset)) or type(value).__module__ == "numpy":
-        items = enumerate(_json_value(value)) if _is_sequence_like(value) else ()
-    else:
-        items = ()
-    for key, item in items:
-        found = _non_finite(item, [*path, key])
+        return value.items()
+    if isinstance(value, (list, tuple)):
+        return enumerate(value)
+    if _is_sequence_like(value):
+        return enumerate(_json_value(value))
+    return ()
+
+
+def _first_unwritable(value: Any, path: list[str | int]) -> tuple[list[str | int], str] | None:
+    """The path of the first leaf in ``value`` that JSON cannot carry, and why
+    (``_unwritable``)."""
+    why = _unwritable(value)
+    if why is not None:
+        return path, why
+    for key, item in _items(value):
+        found = _first_unwritable(item, [*path, key])
         if found is not None:
             return found
     return None
 
 
-def _all_non_finite(value: Any, path: list[str | int], out: list[tuple[list[str | int], float]]) -> None:
-    """Every float in ``value`` that JSON cannot carry, with its path, into ``out``."""
-    found = _non_finite(value, path)
-    if found is None:
+def _all_unwritable(value: Any, path: list[str | int], out: list[tuple[list[str | int], str]]) -> None:
+    """Every leaf in ``value`` that JSON cannot carry, with its path and why, into ``out``."""
+    if _first_unwritable(value, path) is None:
         return
-    if found[0] == path:
-        out.append(found)
+    why = _unwritable(value)
+    if why is not None:
+        out.append((path, why))
         return
-    if isinstance(value, Mapping):
-        items: Any = value.items()
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    else:
-        items = enumerate(_json_value(value))
-    for key, item in items:
-        _all_non_finite(item, [*path, key], out)
+    for key, item in _items(value):
+        _all_unwritable(item, [*path, key], out)
 
 
-def _finite_copy(value: Any) -> Any:
-    """``value`` with every float JSON cannot carry as None (sets and arrays as lists)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, int) and not math.isfinite(float(value)):
+def _writable_copy(value: Any) -> Any:
+    """``value`` with every leaf JSON cannot carry as None (sets and arrays as lists)."""
+    if _unwritable(value) is not None:
         return None
     if isinstance(value, Mapping):
-        return {k: _finite_copy(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_copy(v) for v in value]
-    if _is_sequence_like(value):
-        return [_finite_copy(v) for v in _json_value(value)]
+        return {k: _writable_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or _is_sequence_like(value):
+        return [_writable_copy(v) for _, v in _items(value)]
     return value
 
 
 def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -> str:
-    """A scenario dict (or its part at path ``at``) as JSON text; a NaN or infinity is refused
-    naming its table, row and field, as the engine names a bad cell (``json.dumps`` would write
-    ``NaN``, which is no JSON). Every such value is named, and so is every other problem the
+    """A scenario dict (or its part at path ``at``) as JSON text; a NaN or infinity, or a value
+    of no JSON kind (``pd.NA``, a date), is refused naming its table, row and field, as the
+    engine names a bad cell (``json.dumps`` would write ``NaN``, which is no JSON, or raise a
+    TypeError naming nothing). Every such value is named, and so is every other problem the
     engine finds in a whole scenario (the values left out), as one refusal lists them all."""
-    found: list[tuple[list[str | int], float]] = []
-    _all_non_finite(data, list(at or []), found)
+    found: list[tuple[list[str | int], str]] = []
+    _all_unwritable(data, list(at or []), found)
     if not found:
         return _dumps(data)
     issues: list[dict[str, Any]] = []
@@ -117,35 +140,41 @@ def _scenario_json(data: Mapping[str, Any], at: list[str | int] | None = None) -
             table, rest = "policy", path[1:]
         # As the engine spells a field: `capacity.u`, `skills[0]`.
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".") or None
-        issues.append({"table": table, "row": row, "field": field, "message": f"{x} is not a finite number"})
+        issues.append({"table": table, "row": row, "field": field, "message": x})
     unlisted = 0
+    at_most = ""
     if at is None:
         # The engine's own issues, with those values left out; its issue on a field whose
         # value was left out is the one above.
         try:
-            _commonsnet.validate_json(_dumps(_finite_copy(data)))
+            _commonsnet.validate_json(_dumps(_writable_copy(data)))
         except InvalidScenario as e:
-            def ours(d: dict[str, Any]) -> bool:
-                for i in issues:
-                    if (d.get("table"), d.get("row")) != (i["table"], i["row"]):
-                        continue
-                    mine, theirs = str(i["field"] or ""), str(d.get("field") or "")
-                    if theirs and (mine == theirs or mine.startswith((theirs + ".", theirs + "["))):
-                        return True
-                return False
+            # Ours by row: each of the engine's problems is looked up among its row's alone (a
+            # scan of all ours for each took 27 s for 20,000 rows).
+            by_row: dict[tuple[Any, Any], list[str]] = {}
+            for i in issues:
+                by_row.setdefault((i["table"], i["row"]), []).append(str(i["field"] or ""))
 
-            # Its line counting what it did not list is not a problem: its count joins ours.
+            def ours(d: dict[str, Any]) -> bool:
+                theirs = str(d.get("field") or "")
+                mine = by_row.get((d.get("table"), d.get("row")), [])
+                return bool(theirs) and any(m == theirs or m.startswith((theirs + ".", theirs + "[")) for m in mine)
+
+            # Its line counting what it did not list is not a problem: its count joins ours. Those
+            # it did not list cannot be told from ours, so the counts are then at most.
             unlisted += e.unlisted
+            at_most = "up to " if e.unlisted else ""
             issues += [d for d in (e.details[:-1] if e.unlisted else e.details) if not ours(d)]
     total = len(issues) + unlisted
     if len(issues) > _commonsnet.MAX_ISSUES:
         unlisted += len(issues) - _commonsnet.MAX_ISSUES
         del issues[_commonsnet.MAX_ISSUES :]
     if unlisted:
-        issues.append({"table": "scenario", "row": None, "field": None, "message": f"{unlisted} more problem(s) not listed (the first {_commonsnet.MAX_ISSUES} are)"})
+        more = f"{at_most}{unlisted} more problem(s) not listed (the first {_commonsnet.MAX_ISSUES} are)"
+        issues.append({"table": "scenario", "row": None, "field": None, "message": more})
     first = issues[0]
     where = f"{first['table']}[{first['row']}].{first['field']}" if first["row"] is not None else f"{first['table']}.{first['field']}"
-    raise InvalidScenario(f"invalid scenario: {total} problem(s); first: {where}: {first['message']}", issues, unlisted)
+    raise InvalidScenario(f"invalid scenario: {at_most}{total} problem(s); first: {where}: {first['message']}", issues, unlisted)
 
 
 def _is_sequence_like(value: Any) -> bool:
@@ -159,6 +188,12 @@ def _json_value(value: Any) -> Any:
     as a sorted list."""
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        # A mapping that is no dict (`MappingProxyType`, `ChainMap`).
+        return dict(value)
+    if isinstance(value, decimal.Decimal) or (isinstance(value, numbers.Real) and type(value).__module__ != "numpy"):
+        # `Fraction`, `Decimal`: as the float they are nearest.
+        return float(value)
     if type(value).__module__ == "numpy":
         if getattr(value, "ndim", 0) > 0:
             return value.tolist()
@@ -477,10 +512,10 @@ def _spec(
     else:
         spec["scenario"] = dict(scenario or {})
         _scenario_json(spec["scenario"])
-    found = _non_finite(spec, [])
+    found = _first_unwritable(spec, [])
     if found is not None:
-        path, x = found
-        raise InvalidArgument(f"{'.'.join(str(p) for p in path)}: {x} is not a finite number")
+        path, why = found
+        raise InvalidArgument(f"{'.'.join(str(p) for p in path)}: {why}")
     return _dumps(spec)
 
 

@@ -638,12 +638,64 @@ fn simulate_runs<'py>(
 /// How often a long call looks for Python's signals (Ctrl-C).
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
+/// Calls in progress ([`watch_signals`]), so that the interpreter's end waits for them: a
+/// call on a daemon thread ran on through the interpreter's end and the C++ solver's exit
+/// handlers, and the process aborted on a corrupted heap.
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static RUNNING_ENDED: std::sync::Condvar = std::sync::Condvar::new();
+/// Set by [`_shutdown`]: every call is called off, and no new one starts.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// How long the interpreter's end waits for the calls it called off (a run between two
+/// checks of its stop flag); past it the process ends as it would have.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// Registered with `atexit` by the package: call every engine call off and wait (without the
+/// GIL) until they have returned, at most [`SHUTDOWN_WAIT`]. Each raises `SystemExit` in its
+/// thread, which ends that thread quietly.
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    CLOSING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = RUNNING_ENDED.wait_timeout_while(running, SHUTDOWN_WAIT, |n| *n > 0);
+    });
+}
+
+/// One call in progress, counted in [`RUNNING`] while it lives.
+struct Running;
+
+impl Running {
+    fn start() -> Option<Running> {
+        let mut n = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        if CLOSING.load(Ordering::SeqCst) {
+            return None;
+        }
+        *n += 1;
+        Some(Running)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut n = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        *n -= 1;
+        RUNNING_ENDED.notify_all();
+    }
+}
+
+fn closing() -> PyErr {
+    pyo3::exceptions::PySystemExit::new_err("the interpreter is shutting down")
+}
+
 /// Run `work` (without the GIL) on another thread while this one looks for Python's signals
 /// every [`SIGNAL_CHECK`]: a handler that raises (`KeyboardInterrupt` for Ctrl-C) calls
 /// `stop`, which `work` must heed, and its exception is returned once `work` has ended. Python runs
 /// signal handlers on its main thread only, so the look is taken here, on the caller's thread,
 /// not by the pool's workers; a panic in `work` goes on here.
 fn watch_signals(stop: &(dyn Fn() + Sync), work: impl FnOnce() + Send) -> Option<PyErr> {
+    let Some(_running) = Running::start() else {
+        return Some(closing());
+    };
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
@@ -653,8 +705,14 @@ fn watch_signals(stop: &(dyn Fn() + Sync), work: impl FnOnce() + Send) -> Option
         let mut raised = None;
         // A panic drops the sender: `Disconnected` ends the wait too.
         while let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_CHECK) {
+            if raised.is_none() && CLOSING.load(Ordering::SeqCst) {
+                raised = Some(closing());
+                stop();
+            }
             if raised.is_none() {
-                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                // Not at all while the interpreter shuts down (a daemon thread's call when the
+                // main thread ends): `attach` panicked there, printed at every such exit.
+                if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
                     raised = Some(e);
                     stop();
                 }
@@ -713,5 +771,6 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_runs, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_error_rows, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_the_engine, m)?)?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     Ok(())
 }

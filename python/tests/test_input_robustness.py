@@ -106,18 +106,49 @@ def test_a_non_finite_number_does_not_hide_the_other_problems() -> None:
     assert str(e.value).startswith(f"invalid scenario: {len(found)} problem(s); first: resources[0].capacity.u: nan")
 
 
+def test_a_value_of_no_json_kind_in_a_dict_is_refused_naming_row_and_field() -> None:
+    """pandas' missing values and dates in a dict (``df.to_dict("records")``) are refused like
+    a NaN, naming their row and field; they raised a bare TypeError naming nothing. Numbers of
+    other kinds (``Fraction``, ``Decimal``) and mappings that are no dict are read as what they
+    are."""
+    import datetime
+    import types
+    from decimal import Decimal
+    from fractions import Fraction
+
+    import pandas as pd
+
+    def need(**fields: object) -> dict[str, object]:
+        return {"resources": FLOOD["resources"], "needs": [{**FLOOD["needs"][0], **fields}]}
+
+    for value, said in [
+        (pd.NA, "<NA> is a missing value: leave the field out, or give None"),
+        (pd.NaT, "NaT is a missing value: leave the field out, or give None"),
+        (datetime.date(2026, 12, 7), "date datetime.date(2026, 12, 7) is not a JSON value"),
+    ]:
+        with pytest.raises(commonsnet.InvalidScenario) as e:
+            commonsnet.solve(need(priority=value))
+        assert e.value.details == [{"table": "needs", "row": 0, "field": "priority", "message": said}]
+    plain = commonsnet.solve(need(priority=2.5)).needs.to_pylist()
+    for value in (Fraction(5, 2), Decimal("2.5")):
+        assert commonsnet.solve(need(priority=value)).needs.to_pylist() == plain
+    proxied = need(demand=types.MappingProxyType({"u": 1.0}))
+    assert commonsnet.solve(proxied).needs.to_pylist() == commonsnet.solve(FLOOD).needs.to_pylist()
+
+
 def test_a_refusal_past_its_bound_counts_every_problem() -> None:
     """A refusal lists the first 10,000 problems and counts the rest, with a NaN found on the
     Python side too: the engine's line that counted its own was taken as one more problem
-    ("10001 problem(s)" for 12,001)."""
+    ("10001 problem(s)" for 12,001). Those the engine did not list may repeat the NaN's (its
+    issue on the field left out), so the counts are then said as at most."""
     bad = {"resources": [{"id": "r", "kind": "k", "capacity": {"u": float("nan")}}], "needs": [{}] * 4000}
     with pytest.raises(commonsnet.InvalidScenario) as e:
         commonsnet.solve(bad)
     assert len(e.value.details) == 10_001
     assert e.value.unlisted == 2_001
     assert e.value.details[0] == {"table": "resources", "row": 0, "field": "capacity.u", "message": "nan is not a finite number"}
-    assert e.value.details[-1]["message"] == "2001 more problem(s) not listed (the first 10000 are)"
-    assert str(e.value).startswith("invalid scenario: 12001 problem(s); first: resources[0].capacity.u: nan")
+    assert e.value.details[-1]["message"] == "up to 2001 more problem(s) not listed (the first 10000 are)"
+    assert str(e.value).startswith("invalid scenario: up to 12001 problem(s); first: resources[0].capacity.u: nan")
     # The engine's own refusal says as much.
     with pytest.raises(commonsnet.InvalidScenario) as e:
         commonsnet.solve({"resources": [], "needs": [{}] * 4000})

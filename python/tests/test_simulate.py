@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -167,6 +168,20 @@ def test_ctrl_c_stops_a_long_simulate(flood: dict[str, Any]) -> None:
     took = time.perf_counter() - start
     timer.join()
     assert took < min(full / 4, 0.5 + 5), (took, full)
+
+
+def test_an_interpreter_that_exits_during_a_call_prints_no_panic() -> None:
+    """A long call on a daemon thread when the main thread ends: the watch for Ctrl-C attached
+    to an interpreter shutting down, and a Rust panic was printed at exit."""
+    script = (
+        "import threading, time, commonsnet\n"
+        "t = threading.Thread(target=lambda: commonsnet.simulate('urban', scenarios=1000, "
+        "policies=['coverage'], threads=1), daemon=True)\n"
+        "t.start(); time.sleep(1.0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "panicked" not in done.stderr, done.stderr
 
 
 @pytest.fixture(scope="module")

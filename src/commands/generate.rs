@@ -1,7 +1,7 @@
 //! `commonsnet generate`: one scenario from a pilot generator, as JSON or a table directory.
 
 use super::{describe, print_line, typed, ArgError, OutFormat};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use commonsnet_datasets::generate::{Clock, GenerateError, Generator};
 use commonsnet_datasets::{write_scenario_tables, DatasetError};
 use std::path::PathBuf;
@@ -67,8 +67,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
     {
         let text = serde_json::to_string_pretty(&value)?;
-        std::fs::write(&args.out, text + "\n")
-            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        commonsnet_datasets::write_file(&args.out, (text + "\n").as_bytes()).map_err(describe)?;
     } else {
         let t = commonsnet_engine::tables::scenario_to_tables(&scenario)?;
         let policy = t.policy.clone();

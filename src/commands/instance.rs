@@ -2,7 +2,7 @@
 //! (for the allocation workload) a scenario directory of Parquet tables.
 
 use super::describe;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use commonsnet_datasets::{write_scenario_tables, DatasetError, TableFormat};
 use std::path::PathBuf;
 
@@ -81,6 +81,14 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
             Some("a min-cost flow, for a .min file")
         }
         InstanceKind::DenseAssign { .. } if named("min") => Some("an assignment, for a .asn file"),
+        // As `generate` refuses it: a folder named `al.csv` holding Parquet tables.
+        InstanceKind::Allocation { .. }
+            if ["csv", "parquet", "arrow", "json", "min", "asn"]
+                .iter()
+                .any(|e| named(e)) =>
+        {
+            Some("a scenario folder of Parquet tables, for a name without an extension")
+        }
         _ => None,
     };
     if let Some(what) = mismatch {
@@ -195,6 +203,6 @@ pub fn run(args: &InstanceArgs) -> Result<()> {
             )
         }
     };
-    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    commonsnet_datasets::write_file(out, text.as_bytes()).map_err(describe)?;
     Ok(())
 }

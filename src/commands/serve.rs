@@ -24,9 +24,9 @@ pub struct ServeArgs {
     /// Bearer tokens file, one `TENANT TOKEN` per line. Required for non-loopback addresses.
     #[arg(long)]
     tokens: Option<PathBuf>,
-    /// Largest request body in MiB.
-    #[arg(long, default_value_t = 64)]
-    body_limit_mib: usize,
+    /// Largest request body in MiB (at least 1).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    body_limit_mib: u64,
     /// Jobs that may wait to start before POST /v1/jobs answers 429.
     #[arg(long, default_value_t = 64)]
     max_queued_jobs: usize,
@@ -78,7 +78,7 @@ pub struct ServeArgs {
     tenant_share: f64,
     /// Seconds after which an unused session is unloaded from memory (its next request
     /// rebuilds it from the log).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     session_idle_s: u64,
     /// Re-plan sessions warm: a transportation session as one min-cost flow kept across
     /// events (fast on large components); a max-min or multi-dimension one with each LP
@@ -98,8 +98,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS")]
     replan_budget_ms: Option<u64>,
     /// Open connections at once; further clients wait in the listen backlog.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
     /// Open connections at once from one client address (0: no bound); one more is answered
     /// 429 and closed. For a server clients reach directly: behind a proxy every client has
     /// the proxy's address (bound them there). IPv6 clients are counted by their /64.
@@ -107,15 +107,15 @@ pub struct ServeArgs {
     max_connections_per_ip: usize,
     /// Seconds a client has to send a request's headers (also how long an idle keep-alive
     /// connection stays open).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_s: u64,
     /// Seconds a client has to send a request's body; a body under 1 MiB that keeps coming
     /// gets a grace (10 s at most) and a second more for each KiB it sends after that (a
     /// phone on a slow link).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     body_timeout_s: u64,
     /// Seconds an answer may wait for its client to read on before the connection closes.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     write_timeout_s: u64,
     /// Where jobs, runs and sessions are kept: absent, the SQLite file under --data (one
     /// process); `postgres://USER@HOST:PORT/DB`, PostgreSQL shared by every replica started
@@ -142,7 +142,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .init();
     let mut config = commonsnet_api::Config::new(args.addr, args.data);
     config.tokens_file = args.tokens;
-    config.body_limit = args.body_limit_mib.checked_mul(1 << 20).ok_or_else(|| {
+    let body_limit = usize::try_from(args.body_limit_mib)
+        .ok()
+        .and_then(|m| m.checked_mul(1 << 20));
+    config.body_limit = body_limit.ok_or_else(|| {
         anyhow!(
             "--body-limit-mib {} is more bytes than this machine can address (at most {} MiB)",
             args.body_limit_mib,
@@ -160,15 +163,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
     }
     config.max_waiting_solves = args.max_waiting_solves;
     config.max_result_streams = usize::from(args.max_result_streams);
+    // Past what the machine can address, as many as it can: the bound is the listener's.
+    let max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.max_event_streams = match args.max_event_streams {
-        Some(n) if usize::from(n) >= args.max_connections.max(1) => {
+        Some(n) if usize::from(n) >= max_connections => {
             return Err(anyhow!(
                 "--max-event-streams {n} must be below --max-connections {}: each stream holds a connection, and streams alone must not take them all",
                 args.max_connections
             ));
         }
         Some(n) => usize::from(n),
-        None => (args.max_connections / 2).max(1),
+        None => (max_connections / 2).max(1),
     };
     config.decode_budget_mib = args.decode_budget_mib as usize;
     config.tenant_share = args.tenant_share;
@@ -176,18 +181,18 @@ pub fn run(args: ServeArgs) -> Result<()> {
         std::time::Duration::try_from_secs_f64(args.job_turn_s).unwrap_or(std::time::Duration::MAX);
     config.sessions = commonsnet_api::sessions::SessionLimits {
         max_live: args.max_sessions,
-        idle: std::time::Duration::from_secs(args.session_idle_s.max(1)),
+        idle: std::time::Duration::from_secs(args.session_idle_s),
         warm: args.warm_sessions,
         replan_budget: args.replan_budget_ms.map(std::time::Duration::from_millis),
         checkpoint_every: args.session_checkpoint_every,
         // `serve` caps the sessions' time limit by `config.time_limit_s`.
         ..Default::default()
     };
-    config.max_connections = args.max_connections.max(1);
+    config.max_connections = max_connections;
     config.max_connections_per_ip = args.max_connections_per_ip;
-    config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s.max(1));
-    config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s.max(1));
-    config.write_timeout = std::time::Duration::from_secs(args.write_timeout_s.max(1));
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout_s);
+    config.body_timeout = std::time::Duration::from_secs(args.body_timeout_s);
+    config.write_timeout = std::time::Duration::from_secs(args.write_timeout_s);
     if let Some(url) = args.store {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(anyhow!(

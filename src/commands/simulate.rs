@@ -225,8 +225,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         .iter()
         .map(|l| PolicySpec::Named(l.to_string()))
         .collect();
-    if policies.is_empty() || args.replicates == 0 {
-        return Err(anyhow!("need at least one policy and one replicate"));
+    if policies.is_empty() {
+        return Err(anyhow!("--policies names no policy"));
+    }
+    if args.replicates == 0 {
+        return Err(anyhow!("--replicates must be at least 1"));
     }
     // Generated scenarios are made by each run when it starts, not all up front.
     let scenarios: Box<dyn ScenarioSource> = match &args.generator {

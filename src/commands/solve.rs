@@ -2,12 +2,12 @@
 //! (DIMACS `.min`/`.asn`, OR-Library GAP or assignment), one JSON line per instance.
 
 use super::{describe, describe_at, print_line, seconds, thread_count, OutFormat, Printed};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::ValueEnum;
 use commonsnet_datasets::dimacs;
 use commonsnet_datasets::orlib::{parse_gap, Sense};
 use commonsnet_datasets::{
-    check_report_dir, read_scenario, write_report, DatasetError, ScenarioFormat,
+    check_report_dir, read_scenario, remove_report, write_report, DatasetError, ScenarioFormat,
 };
 use commonsnet_engine::solve::try_solve_with;
 use commonsnet_engine::{Report, SolveOptions};
@@ -311,7 +311,15 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             };
             let result = MinCostFlow::solve_with(&p, method);
             let ms = start.elapsed().as_secs_f64() * 1e3;
-            let solver = result.as_ref().map_or(method, |s| s.method).as_str();
+            let answered = result.as_ref().map_or(method, |s| s.method);
+            if args.flow_method.is_some() && answered != method {
+                eprintln!(
+                    "note: {} cannot answer this network exactly: solved by {}",
+                    method.as_str(),
+                    answered.as_str()
+                );
+            }
+            let solver = answered.as_str();
             let pivots = result
                 .as_ref()
                 .ok()
@@ -387,6 +395,9 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                 .unwrap_or("gap")
                 .to_string();
             let many = instances.len() > 1;
+            if let Some(dir) = &args.out {
+                clear_other_gap_reports(dir, instances.len())?;
+            }
             for (k, inst) in instances.into_iter().enumerate() {
                 let name = if many {
                     format!("{stem}#{}", k + 1)
@@ -426,8 +437,32 @@ pub fn run(args: &SolveArgs) -> Result<()> {
     }
 }
 
+/// Before the reports of a GAP file of `count` instances go into `dir` (`dir` itself for one,
+/// `dir/1`, `dir/2`, ... for more), the reports an earlier file left there that these do not
+/// replace go: one in `dir` itself under many, numbered ones past `count` (all of them under
+/// one). They read as this file's results.
+fn clear_other_gap_reports(dir: &Path, count: usize) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let numbered = name
+            .to_str()
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&k| k >= 1 && name.to_str() == Some(&k.to_string()));
+        if numbered.is_some_and(|k| count == 1 || k > count) {
+            remove_report(&entry.path()).map_err(describe)?;
+        }
+    }
+    if count > 1 {
+        remove_report(dir).map_err(describe)?;
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    commonsnet_datasets::read_file(path).map_err(describe)
 }
 
 /// Print the report's summary (with the plan and explanations asked for) and write `--out`'s

@@ -71,7 +71,7 @@ export interface Why {
   coverage: number;
   reason: Reason;
   explanation: string;
-  marginal_value: number;
+  marginal_value: number | null;
   /** `no_candidate` and `time`: the nearest excluded resources and the rule excluding each. */
   candidates?: WhyCandidate[];
   /** `capacity`, `fairness`, `objective`: the linked resources and what they serve instead. */

@@ -281,8 +281,7 @@ pub(super) fn report_duals(report: &Report) -> super::warm::Duals {
     let marginal = report
         .needs
         .iter()
-        .filter(|n| n.marginal_value != 0.0)
-        .map(|n| (n.id.clone(), n.marginal_value))
+        .filter_map(|n| Some((n.id.clone(), n.marginal_value.filter(|&v| v != 0.0)?)))
         .collect();
     let shadow = report
         .resources

@@ -133,7 +133,7 @@ impl Session {
         });
         let mut why = explained
             .flatten()
-            .unwrap_or_else(|| Why::served(need, marginal));
+            .unwrap_or_else(|| Why::served(need, Some(marginal)));
         why.coverage = ((1.0 - open) + open * planned.min(1.0)).min(1.0);
         Some(SessionWhy {
             why,
