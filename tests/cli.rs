@@ -476,6 +476,19 @@ fn files_are_written_in_the_format_their_extension_names() {
         "{err}"
     );
     assert!(!csv.exists());
+    // A device is written to as it is (a file moved into place cannot replace it).
+    let out = commonsnet()
+        .args(["instance", "netgen8", "--k", "4", "--out", "/dev/stdout"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.starts_with("p min ")));
     let min = tmp.path().join("flow.MIN");
     run_ok("instance", &[&"netgen8", &"--k", &"4", &"--out", &min]);
     assert_eq!(solve_line(&[&min])["status"], "optimal");

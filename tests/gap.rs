@@ -230,14 +230,19 @@ fn gap_reports_leave_no_earlier_ones_beside_them() {
             "summary.json"
         ]
     );
-    // Three numbered reports (a third made by hand), then a file of two: the third goes.
+    // Three numbered reports (a third made by hand), then a file of two: the third goes; a
+    // numbered folder whose summary this engine did not write stays.
+    std::fs::create_dir(out.join("7")).unwrap();
+    std::fs::write(out.join("7").join("summary.json"), r#"{"mine": 1}"#).unwrap();
+    std::fs::write(out.join("7").join("needs.csv"), "id\n").unwrap();
     solve(&two);
     std::fs::create_dir(out.join("3")).unwrap();
     for f in names(&out.join("1")) {
         std::fs::copy(out.join("1").join(&f), out.join("3").join(&f)).unwrap();
     }
     solve(&two);
-    assert_eq!(names(&out), ["1", "2", "notes.txt"]);
+    assert_eq!(names(&out), ["1", "2", "7", "notes.txt"]);
+    assert_eq!(names(&out.join("7")), ["needs.csv", "summary.json"]);
 }
 
 /// Every bundled GAP file reads in the layout it is in: OR-Library's multi-instance files and

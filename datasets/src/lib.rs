@@ -47,7 +47,10 @@ fn read_file_within(path: &Path, max: u64) -> Result<Vec<u8>, DatasetError> {
     if out.len() as u64 > max {
         return Err(format_err(
             path,
-            format!("more than {max} bytes: not read (a device or a pipe without end?)"),
+            format!(
+                "more than {max} bytes, the most an input file is read to (a file that large, or a \
+                 device or pipe without end)"
+            ),
         ));
     }
     Ok(out)
@@ -305,7 +308,13 @@ fn write_atomically(
 /// `bytes` as the file at `path`, written atomically: a write that fails (a full disk) leaves
 /// what `path` held before, not a truncated file.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
-    write_atomically(path, |out| Ok(std::io::Write::write_all(out, bytes)?))
+    // A device or a pipe (`--out /dev/stdout`) is written to as it is, and a link through to
+    // its file: a rename would replace either with a file of its own.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::write(path, bytes).map_err(io_err(path));
+    }
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomically(&target, |out| Ok(std::io::Write::write_all(out, bytes)?))
 }
 
 /// Files written whole next to where they go, then moved into place together: until
@@ -346,7 +355,9 @@ impl Staged {
 
     /// Move every staged file into place, in the order staged; `moved` gets each moved.
     fn commit(mut self, moved: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
-        for (tmp, path) in std::mem::take(&mut self.files) {
+        // One at a time off the list: those not moved when one fails are `drop`'s to remove.
+        while !self.files.is_empty() {
+            let (tmp, path) = self.files.remove(0);
             if let Err(e) = std::fs::rename(&tmp, &path) {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(io_err(&path)(e));
@@ -396,12 +407,18 @@ pub fn check_report_dir(dir: &Path) -> Result<(), DatasetError> {
 /// The tables a report writes, besides its `summary.json`.
 const REPORT_TABLES: [&str; 4] = ["allocations", "needs", "resources", "why"];
 
-/// Remove the report in `dir`, if there is one (a `summary.json` says so): its `summary.json`
-/// and its tables in every format; `dir` itself too when nothing else is left in it. What is
-/// not a report's file stays.
+/// Remove the report in `dir`, if there is one: a `summary.json` this engine wrote (an
+/// object with its `engine_version` and `input_digest`) says so; a folder that is a link is
+/// left alone. Its `summary.json` and its tables in every format go, and `dir` itself when
+/// nothing else is left in it. What is not a report's file stays.
 pub fn remove_report(dir: &Path) -> Result<(), DatasetError> {
     let summary = dir.join("summary.json");
-    if !summary.is_file() {
+    let linked = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+    let ours = read_file_within(&summary, 1 << 20)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("engine_version").is_some() && v.get("input_digest").is_some());
+    if linked || !ours {
         return Ok(());
     }
     for name in REPORT_TABLES {
@@ -523,7 +540,8 @@ mod tests {
         let e = read_file_within(Path::new("/dev/zero"), 1_000).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "/dev/zero: more than 1000 bytes: not read (a device or a pipe without end?)"
+            "/dev/zero: more than 1000 bytes, the most an input file is read to (a file that \
+             large, or a device or pipe without end)"
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");

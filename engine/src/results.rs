@@ -258,16 +258,8 @@ impl Report {
             }
         }
         let y: Vec<f64> = y.into_iter().map(|v: f64| v.min(1.0)).collect();
-        // No duals without a plan: a failed solve, or a time limit that found none (its rows
-        // held zeros, which read as prices of 0; the objective is null for the same reason).
-        let planless = sol.status == Status::Error
-            || (sol.status == Status::TimeLimit && allocations.is_empty() && sol.gap.is_none());
-        let duals = if planless {
-            crate::solve::Duals::None
-        } else {
-            sol.duals
-        };
-        let priced = duals != crate::solve::Duals::None;
+        // No prices where the plan has no duals (greedy, or no plan: `solve` says which).
+        let priced = sol.duals != crate::solve::Duals::None;
         let needs: Vec<NeedRow> = s
             .needs
             .iter()
@@ -426,7 +418,7 @@ impl Report {
             components: sol.components,
             solve_ms: sol.solve_ms,
             gap: sol.gap,
-            duals,
+            duals: sol.duals,
             infeasibility: sol.infeasibility.clone(),
             input_digest: s.digest(),
             engine_version: crate::VERSION,

@@ -478,6 +478,7 @@ fn outcome(
     let solution = solution.unwrap_or_else(|(_, ms)| {
         let mut sol = empty_solution(s, &network, Solvers::one(SolverUsed::HighsLp));
         sol.status = Status::Error;
+        sol.duals = Duals::None;
         sol.solve_ms = ms;
         sol
     });
@@ -1082,6 +1083,11 @@ fn merge_optimised(
     }
     if used_mip {
         sol.duals = Duals::FixedMip;
+    }
+    // A time limit that found no plan has no duals either: its zeros would read as prices of
+    // 0 (a live session's other parts keep theirs: their plans are there).
+    if sol.status == Status::TimeLimit && sol.gap.is_none() && sol.x.iter().all(|&v| v == 0.0) {
+        sol.duals = Duals::None;
     }
     if any_infeasible {
         infeasible_needs.sort_unstable();

@@ -27,6 +27,8 @@ from . import _commonsnet
 # The interpreter's end calls engine calls still running (on daemon threads) off and waits for
 # them: none may run on through the end of the process.
 atexit.register(_commonsnet._shutdown)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_commonsnet._after_fork)
 from .errors import CommonsNetError, EngineError, InvalidArgument, InvalidScenario
 
 if TYPE_CHECKING:
@@ -60,9 +62,17 @@ def _unwritable(value: Any) -> str | None:
     a container (its items are looked at one by one)."""
     if value is None or isinstance(value, (str, bool, int)):
         return None
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        # A 0-d array (``np.array(2.5)``) or a scalar: as the Python value it holds.
+        item = value.item()
+        if type(item).__module__ != "numpy":
+            return _unwritable(item)
     if isinstance(value, (numbers.Real, decimal.Decimal)):
-        x = float(value)
-        return None if math.isfinite(x) else f"{x} is not a finite number"
+        try:
+            x = float(value)
+        except ValueError:  # a signalling NaN (`Decimal("sNaN")`)
+            x = math.nan
+        return None if math.isfinite(x) else f"{value} is not a finite number"
     if isinstance(value, (Mapping, list, tuple, set, frozenset)):
         return None
     if type(value).__module__ == "numpy" and (

@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -641,8 +641,9 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 /// Calls in progress ([`watch_signals`]), so that the interpreter's end waits for them: a
 /// call on a daemon thread ran on through the interpreter's end and the C++ solver's exit
 /// handlers, and the process aborted on a corrupted heap.
-static RUNNING: Mutex<usize> = Mutex::new(0);
-static RUNNING_ENDED: std::sync::Condvar = std::sync::Condvar::new();
+/// Atomics, not a lock: a child forked while a call ran must not inherit a lock held by a
+/// thread it does not have ([`_after_fork`] sets both back).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
 /// Set by [`_shutdown`]: every call is called off, and no new one starts.
 static CLOSING: AtomicBool = AtomicBool::new(false);
 /// How long the interpreter's end waits for the calls it called off (a run between two
@@ -656,9 +657,18 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 fn _shutdown(py: Python<'_>) {
     CLOSING.store(true, Ordering::SeqCst);
     py.detach(|| {
-        let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = RUNNING_ENDED.wait_timeout_while(running, SHUTDOWN_WAIT, |n| *n > 0);
+        let start = std::time::Instant::now();
+        while RUNNING.load(Ordering::SeqCst) > 0 && start.elapsed() < SHUTDOWN_WAIT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     });
+}
+
+/// Registered with `os.register_at_fork` (in the child): the parent's calls do not run here.
+#[pyfunction]
+fn _after_fork() {
+    RUNNING.store(0, Ordering::SeqCst);
+    CLOSING.store(false, Ordering::SeqCst);
 }
 
 /// One call in progress, counted in [`RUNNING`] while it lives.
@@ -666,20 +676,20 @@ struct Running;
 
 impl Running {
     fn start() -> Option<Running> {
-        let mut n = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        // Counted first, then looked at: `_shutdown` sets the flag, then reads the count, so
+        // either it waits for this call or this call sees the flag.
         if CLOSING.load(Ordering::SeqCst) {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        *n += 1;
         Some(Running)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut n = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        *n -= 1;
-        RUNNING_ENDED.notify_all();
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -772,5 +782,6 @@ fn _commonsnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_error_rows, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_the_engine, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
     Ok(())
 }

@@ -125,12 +125,15 @@ def test_a_value_of_no_json_kind_in_a_dict_is_refused_naming_row_and_field() -> 
         (pd.NA, "<NA> is a missing value: leave the field out, or give None"),
         (pd.NaT, "NaT is a missing value: leave the field out, or give None"),
         (datetime.date(2026, 12, 7), "date datetime.date(2026, 12, 7) is not a JSON value"),
+        (Decimal("sNaN"), "sNaN is not a finite number"),
     ]:
         with pytest.raises(commonsnet.InvalidScenario) as e:
             commonsnet.solve(need(priority=value))
         assert e.value.details == [{"table": "needs", "row": 0, "field": "priority", "message": said}]
     plain = commonsnet.solve(need(priority=2.5)).needs.to_pylist()
-    for value in (Fraction(5, 2), Decimal("2.5")):
+    import numpy as np
+
+    for value in (Fraction(5, 2), Decimal("2.5"), np.array(2.5), np.float32(2.5)):
         assert commonsnet.solve(need(priority=value)).needs.to_pylist() == plain
     proxied = need(demand=types.MappingProxyType({"u": 1.0}))
     assert commonsnet.solve(proxied).needs.to_pylist() == commonsnet.solve(FLOOD).needs.to_pylist()
