@@ -345,12 +345,12 @@ def _arrow(obj: Any, what: str) -> Any:
 
 
 def _looks_like_path(text: str) -> bool:
-    """Whether a scenario given as text is a file's path rather than JSON: an existing file, or
-    a name ending in ``.json`` (short, on one line)."""
+    """Whether a scenario given as text is a path rather than JSON: an existing file or folder,
+    or a name ending in ``.json`` (short, on one line)."""
     t = text.strip()
     if "\n" in t or len(t) > 4096:
         return False
-    return t.lower().endswith(".json") or os.path.isfile(t)
+    return t.lower().endswith(".json") or os.path.exists(t)
 
 
 def _policy(policy: Any) -> Mapping[str, Any] | None:
@@ -396,7 +396,7 @@ def solve(
             isinstance(scenario, str) and not scenario.lstrip().startswith("{") and _looks_like_path(scenario)
         ):
             raise InvalidArgument(
-                f"scenario: {os.fspath(scenario)!r} is a file path; a str is read as JSON text: "
+                f"scenario: {os.fspath(scenario)!r} is a path; a str is read as JSON text: "
                 "pass json.load(open(path)) (a dict), or its text"
             )
         if not isinstance(scenario, (str, Mapping)):
@@ -490,6 +490,10 @@ def _spec(
     if isinstance(policies, str):
         # As the CLI's `--policies greedy,coverage`.
         policies = [p.strip() for p in policies.split(",")]
+    elif isinstance(policies, (set, frozenset)):
+        # A set has no order of its own: its iteration order (with the hash seed) was the
+        # rows' order. Sorted by name.
+        policies = sorted(policies)
     # Whole numbers checked here, by the names and ranges the CLI gives them (2**64 reached
     # the engine as a float, True as `true`, -1 as "not >= 0" where 0 was "at least 1").
     whole_seed = _whole(seed)
@@ -501,8 +505,9 @@ def _spec(
             # Not given: the generator's 10 (refused with a scenario of its own when given).
             continue
         whole = _whole(value)
-        if whole is None or whole < 1:
-            raise InvalidArgument(f"{what} must be a whole number of at least 1, not {value!r}")
+        # Below 2^64 as the engine reads counts (2**80 reached it as a float, named as one).
+        if whole is None or not 1 <= whole < 2**64:
+            raise InvalidArgument(f"{what} must be a whole number of at least 1 (below 2^64), not {value!r}")
         counts[what] = whole
     spec: dict[str, Any] = {
         "scenarios": counts["scenarios"],

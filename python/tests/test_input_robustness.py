@@ -267,12 +267,13 @@ def test_a_nan_in_a_pandas_frame_is_a_missing_cell() -> None:
 
 
 def test_what_is_no_scenario_is_an_invalid_argument(tmp_path: Path) -> None:
-    """A path (as a Path or as a str naming a .json file), bytes or a list given as the
-    scenario is refused saying what to give (a bare TypeError, or 'not valid JSON', before)."""
+    """A path (as a Path or as a str naming a .json file or a folder), bytes or a list given as
+    the scenario is refused saying what to give (a bare TypeError, or 'not valid JSON', before;
+    a folder's path as a str was 'not valid JSON' still)."""
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(FLOOD))
-    for given in (path, str(path), "other.json"):
-        with pytest.raises(commonsnet.InvalidArgument, match="is a file path"):
+    for given in (path, str(path), "other.json", str(tmp_path)):
+        with pytest.raises(commonsnet.InvalidArgument, match="is a path"):
             commonsnet.solve(given)  # type: ignore[arg-type]
     for given in (b"{}", [1, 2]):
         with pytest.raises(commonsnet.InvalidArgument, match="scenario must be a dict"):

@@ -74,9 +74,16 @@ def test_simulate_of_a_given_scenario_and_bad_arguments(flood: dict[str, Any]) -
         with pytest.raises(commonsnet.InvalidArgument, match=r"seed must be a whole number in \[0, 2\^64\)"):
             commonsnet.simulate("urban", seed=seed)
     for what in ("scenarios", "replicates"):
-        for bad in (-1, 0, True):
+        for bad in (-1, 0, True, 2**80):
             with pytest.raises(commonsnet.InvalidArgument, match=f"{what} must be a whole number of at least 1"):
                 commonsnet.simulate("urban", **{what: bad})
+    # Past 2^64 said as given (it reached the engine as a float, and was named as one).
+    with pytest.raises(commonsnet.InvalidArgument, match=r"below 2\^64\), not 1208925819614629174706176"):
+        commonsnet.simulate("urban", replicates=2**80)
+    # A set of policies in the order of their names, whatever the hash seed.
+    assert without_timing(commonsnet.simulate(scenario=flood, policies={"greedy", "coverage"})).equals(
+        without_timing(commonsnet.simulate(scenario=flood, policies=["coverage", "greedy"]))
+    )
     # The CLI's comma-separated policies.
     assert without_timing(commonsnet.simulate(scenario=flood, policies="greedy, coverage")).equals(
         without_timing(commonsnet.simulate(scenario=flood, policies=["greedy", "coverage"]))
