@@ -64,8 +64,8 @@ fn rejects(edit: impl Fn(&mut Value), at: &str, msg: &str) {
 #[rustfmt::skip]
 #[test]
 fn every_bad_input_is_reported_with_table_row_and_field() {
-    rejects(|v| v["resources"][1]["id"] = json!("r1"), "resources[1].id", "duplicate id");
-    rejects(|v| v["needs"][1]["id"] = json!("n1"), "needs[1].id", "duplicate id");
+    rejects(|v| v["resources"][1]["id"] = json!("r1"), "resources[1].id", "duplicate id \"r1\" (first at resources[0])");
+    rejects(|v| v["needs"][1]["id"] = json!("n1"), "needs[1].id", "duplicate id \"n1\" (first at needs[0])");
     rejects(|v| v["resources"][0]["capacity"]["beds"] = json!(1e300), "resources[0].capacity.beds", "1e300 is too large: magnitudes above");
     rejects(|v| v["needs"][0]["id"] = json!("n".repeat(1025)), "needs[0].id", "1025 bytes long: ids and names are at most 1024 bytes");
     rejects(|v| v["resources"][0]["kind"] = json!("é".repeat(513)), "resources[0].kind", "1026 bytes long");
@@ -117,7 +117,7 @@ fn every_bad_input_is_reported_with_table_row_and_field() {
     rejects(|v| v["needs"][0]["required_skills"] = json!(["ok", ""]), "needs[0].required_skills[1]", "got an empty string");
     rejects(|v| v["resources"][0]["capacity"] = json!([10]), "resources[0].capacity", "expected an object");
     rejects(|v| v["resources"][0]["capacity"]["beds"] = json!("ten"), "resources[0].capacity.beds", "expected a number");
-    rejects(|v| v["links"][1] = json!({"resource": "r1", "need": "n1"}), "links[1].need", "duplicate link");
+    rejects(|v| v["links"][1] = json!({"resource": "r1", "need": "n1"}), "links[1].need", "duplicate link \"r1\" -> \"n1\" (first at links[0])");
     rejects(|v| v["resources"] = json!({}), "scenario.resources", "expected a list");
     rejects(|v| { v.as_object_mut().unwrap().remove("needs"); }, "scenario.needs", "missing required field");
     rejects(|v| v["needs"][0] = json!("n1"), "needs[0]", "expected an object");

@@ -282,16 +282,21 @@ fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }
 
+/// Flush and sync `out`, a temporary file for `path` (errors name `path`).
+fn flush_and_sync(out: std::io::BufWriter<File>, path: &Path) -> Result<(), DatasetError> {
+    out.into_inner()
+        .map_err(|e| io_err(path)(e.into_error()))?
+        .sync_all()
+        .map_err(io_err(path))
+}
+
 /// Flush and sync `out`, the temporary file `tmp`, and rename it to `path`.
 fn sync_and_rename(
     out: std::io::BufWriter<File>,
     tmp: &Path,
     path: &Path,
 ) -> Result<(), DatasetError> {
-    out.into_inner()
-        .map_err(|e| io_err(path)(e.into_error()))?
-        .sync_all()
-        .map_err(io_err(path))?;
+    flush_and_sync(out, path)?;
     std::fs::rename(tmp, path).map_err(io_err(path))
 }
 
@@ -347,10 +352,7 @@ impl Staged {
         // Held from its creation, so that `drop` removes it whatever fails next.
         self.files.push((tmp, path.to_path_buf()));
         write(&mut file).map_err(table_err(path))?;
-        file.into_inner()
-            .map_err(|e| io_err(path)(e.into_error()))?
-            .sync_all()
-            .map_err(io_err(path))
+        flush_and_sync(file, path)
     }
 
     /// Move every staged file into place, in the order staged; `moved` gets each moved.

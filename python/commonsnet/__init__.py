@@ -56,11 +56,24 @@ TableName = Literal["allocations", "needs", "resources", "why"]
 _CHUNK = 100_000
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text (no lone surrogate, as ``"\\ud800"`` gives)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _unwritable(value: Any) -> str | None:
     """Why JSON cannot carry ``value``, met as a scenario's leaf: a NaN or an infinity, a
     pandas missing value, a date, any object of no JSON kind. None when it can, or when it is
     a container (its items are looked at one by one)."""
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        return None if _utf8(value) else f"{value!r} holds a lone surrogate, which UTF-8 cannot carry"
+    if value is None or isinstance(value, (bool, int)):
         return None
     if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         # A 0-d array (``np.array(2.5)``) or a scalar: as the Python value it holds.
@@ -73,7 +86,11 @@ def _unwritable(value: Any) -> str | None:
         except ValueError:  # a signalling NaN (`Decimal("sNaN")`)
             x = math.nan
         return None if math.isfinite(x) else f"{value} is not a finite number"
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+    if isinstance(value, Mapping):
+        # A key is a name (a dimension, a field): a bad one is named at its map.
+        bad = [k for k in value if isinstance(k, str) and not _utf8(k)]
+        return f"the name {bad[0]!r} holds a lone surrogate, which UTF-8 cannot carry" if bad else None
+    if isinstance(value, (list, tuple, set, frozenset)):
         return None
     if type(value).__module__ == "numpy" and (
         getattr(value, "ndim", 0) > 0 or getattr(getattr(value, "dtype", None), "kind", "") in ("b", "i", "u")
@@ -222,6 +239,19 @@ def _json_value(value: Any) -> Any:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=_json_value, allow_nan=False)
+
+
+def _scale(value: Any) -> Any:
+    """A generator's scale as the number it was written as: a numpy float narrower than a
+    double (``np.float32(0.2)``) by its shortest digits, 0.2, not the double it widens to
+    (0.20000000298023224, which named the scenario). Anything else as given, for the engine
+    to check."""
+    if type(value).__module__ == "numpy" and isinstance(value, numbers.Real) and not isinstance(value, (float, numbers.Integral)):
+        try:
+            return float(str(value))
+        except ValueError:
+            return value
+    return value
 
 
 def _whole(value: Any) -> int | None:
@@ -436,7 +466,7 @@ def generate(name: str, seed: int = 0, scale: float = 1.0, *, timed: bool = Fals
     whole = _whole(seed)
     if whole is None or not 0 <= whole < 2**64:
         raise InvalidArgument(f"seed must be a whole number in [0, 2^64), not {seed!r}")
-    label, resources, needs, policy = _commonsnet.generate(name, whole, scale, timed)
+    label, resources, needs, policy = _commonsnet.generate(name, whole, _scale(scale), timed)
     return Scenario(name=label, resources=_table(resources), needs=_table(needs), policy=json.loads(policy))
 
 
@@ -511,7 +541,7 @@ def _spec(
         counts[what] = whole
     spec: dict[str, Any] = {
         "scenarios": counts["scenarios"],
-        "scale": scale,
+        "scale": _scale(scale),
         "seed": whole_seed,
         "timed": timed,
         "policies": list(policies),

@@ -348,3 +348,34 @@ def test_a_policy_given_twice_is_refused_as_the_cli_refuses_it() -> None:
     """Two runs of one policy per scenario would be summed as that policy's by any group-by."""
     with pytest.raises(commonsnet.InvalidArgument, match="policies: greedy given twice"):
         commonsnet.simulate("urban", scenarios=1, scale=0.2, policies=["greedy", "coverage", "greedy"])
+
+
+def test_a_lone_surrogate_is_refused_naming_row_and_field() -> None:
+    """A str with a lone surrogate ("\\ud800", as a bad decode leaves) cannot be UTF-8: it was
+    refused as 'not valid JSON', naming nothing. Now by row and field, a name by its map."""
+    bad_id = {"resources": FLOOD["resources"], "needs": [{**FLOOD["needs"][0], "id": "n\ud800"}]}
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(bad_id)
+    assert e.value.details == [
+        {"table": "needs", "row": 0, "field": "id", "message": "'n\\ud800' holds a lone surrogate, which UTF-8 cannot carry"}
+    ], e.value.details
+    bad_dim = {"resources": FLOOD["resources"], "needs": [{**FLOOD["needs"][0], "demand": {"u\udfff": 1.0}}]}
+    with pytest.raises(commonsnet.InvalidScenario) as e:
+        commonsnet.solve(bad_dim)
+    assert {"table": "needs", "row": 0, "field": "demand", "message": "the name 'u\\udfff' holds a lone surrogate, which UTF-8 cannot carry"} in e.value.details, e.value.details
+
+
+def test_a_numpy_float32_scale_is_the_number_written() -> None:
+    """`scale=np.float32(0.2)` is the generator's scale 0.2: it widened to 0.20000000298023224,
+    which named the scenario and sized it."""
+    import numpy as np
+
+    plain = commonsnet.generate("urban", seed=1, scale=0.2)
+    narrow = commonsnet.generate("urban", seed=1, scale=np.float32(0.2))
+    assert narrow.name == plain.name
+    assert narrow.needs.equals(plain.needs)
+    names = [
+        commonsnet.simulate("urban", scenarios=1, scale=scale, policies=["greedy"]).column("scenario").to_pylist()
+        for scale in (0.2, np.float32(0.2))
+    ]
+    assert names[0] == names[1] and names[0][0].startswith("urban-x0.2-"), names

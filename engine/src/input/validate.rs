@@ -1198,7 +1198,7 @@ impl Validator {
                     table,
                     Some(i),
                     Some("id".into()),
-                    format!("duplicate id {id:?} (first at row {first})"),
+                    format!("duplicate id {id:?} (first at {table}[{first}])"),
                 );
             } else {
                 index.insert(id, i);
@@ -1239,7 +1239,7 @@ impl Validator {
                     Some(i),
                     Some("need".into()),
                     format!(
-                        "duplicate link {:?} -> {:?} (first at row {first})",
+                        "duplicate link {:?} -> {:?} (first at links[{first}])",
                         l.resource, l.need
                     ),
                 );
