@@ -868,3 +868,74 @@ fn a_scenario_folder_packed_as_an_archive_reads_as_the_folder() {
     let (_, line) = refused_in_one_line(commonsnet().arg("solve").arg(&bad));
     assert!(line.contains("two.zip: not a readable archive"), "{line}");
 }
+
+/// An archive's `policy.json` (or table) that is no file, a folder or a link entry, is
+/// refused naming it, as a folder's is: it was skipped, and the scenario solved under the
+/// default policy without a word.
+#[test]
+fn an_archived_scenario_file_that_is_no_file_is_refused_by_name() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let tables: [(&str, &[u8]); 2] = [
+        ("resources.csv", b"id,kind,cap_beds\nr1,shelter,4\n"),
+        ("needs.csv", b"id,kind,dem_beds\nn1,shelter,1\n"),
+    ];
+    for (kind, what) in [
+        ("zip", "folder"),
+        ("zip", "link"),
+        ("tar", "folder"),
+        ("tar", "link"),
+    ] {
+        let path = tmp.path().join(format!("s-{what}.{kind}"));
+        let out = std::fs::File::create(&path).unwrap();
+        if kind == "zip" {
+            let mut zip = zip::ZipWriter::new(out);
+            let options = zip::write::SimpleFileOptions::default();
+            for (name, bytes) in tables {
+                zip.start_file(name, options).unwrap();
+                zip.write_all(bytes).unwrap();
+            }
+            if what == "folder" {
+                zip.add_directory("policy.json", options).unwrap();
+            } else {
+                zip.add_symlink("policy.json", "other.json", options)
+                    .unwrap();
+            }
+            zip.finish().unwrap();
+        } else {
+            let mut tar = tar::Builder::new(out);
+            for (name, bytes) in tables {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                tar.append_data(&mut header, name, bytes).unwrap();
+            }
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_mode(0o755);
+            if what == "folder" {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_cksum();
+                tar.append_data(&mut header, "policy.json/", std::io::empty())
+                    .unwrap();
+            } else {
+                header.set_entry_type(tar::EntryType::Symlink);
+                tar.append_link(&mut header, "policy.json", "other.json")
+                    .unwrap();
+            }
+            tar.into_inner().unwrap().flush().unwrap();
+        }
+        let e = commonsnet_datasets::read_scenario(&path, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: is a {what} in the archive, not a file",
+                path.join("policy.json").display()
+            ),
+            "{kind}"
+        );
+    }
+}

@@ -71,7 +71,15 @@ pub(crate) struct Folder {
 enum Source {
     Dir,
     /// The files a scenario reads, inflated, by name (the rest of an archive is not).
-    Archive(BTreeMap<String, Vec<u8>>),
+    Archive(BTreeMap<String, Entry>),
+}
+
+/// An archive's entry of a scenario file's name.
+enum Entry {
+    /// A file, inflated.
+    File(Vec<u8>),
+    /// No file: what it is instead ("a folder", "a link"), for the refusal.
+    Other(&'static str),
 }
 
 /// Whether a file of this name is one a scenario folder reads.
@@ -119,33 +127,50 @@ impl Folder {
             crate::format_err(path, format!("not a readable archive: {e}"))
         };
         // Each entry as (its path in the archive, its bytes if the scenario reads it).
-        let mut entries: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let mut entries: Vec<(String, Option<Entry>)> = Vec::new();
         let mut left = MAX_ARCHIVED_BYTES;
-        let mut keep = |name: String, reader: &mut dyn Read| -> Result<(), DatasetError> {
+        // `body` is the entry's reader, or what the entry is when it is no file (a folder, a
+        // link): one of a scenario file's name is kept as such, to be refused by name
+        // (skipped, a `policy.json` link was taken for no policy).
+        let mut keep = |name: String,
+                        body: Result<&mut dyn Read, &'static str>|
+         -> Result<(), DatasetError> {
             if entries.len() >= MAX_ENTRIES {
                 return Ok(());
             }
-            let base = name.rsplit('/').next().unwrap_or_default().to_string();
-            let bytes = if is_scenario_file(&base) {
-                let mut out = Vec::new();
-                reader
-                    .take(left + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| bad(&format!("{name}: {e}")))?;
-                if out.len() as u64 > left {
-                    return Err(crate::format_err(
-                        path,
-                        format!(
-                            "its scenario files inflate to more than {MAX_ARCHIVED_BYTES} bytes (at {name}): solve it from its folder"
-                        ),
-                    ));
-                }
-                left -= out.len() as u64;
-                Some(out)
-            } else {
-                None
+            let name = match body {
+                Ok(_) => name,
+                Err(_) => name.trim_end_matches('/').to_string(),
             };
-            entries.push((name, bytes));
+            let base = name.rsplit('/').next().unwrap_or_default().to_string();
+            if !is_scenario_file(&base) {
+                if body.is_ok() {
+                    entries.push((name, None));
+                }
+                return Ok(());
+            }
+            let reader = match body {
+                Ok(reader) => reader,
+                Err(what) => {
+                    entries.push((name, Some(Entry::Other(what))));
+                    return Ok(());
+                }
+            };
+            let mut out = Vec::new();
+            reader
+                .take(left + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| bad(&format!("{name}: {e}")))?;
+            if out.len() as u64 > left {
+                return Err(crate::format_err(
+                    path,
+                    format!(
+                        "its scenario files inflate to more than {MAX_ARCHIVED_BYTES} bytes (at {name}): solve it from its folder"
+                    ),
+                ));
+            }
+            left -= out.len() as u64;
+            entries.push((name, Some(Entry::File(out))));
             Ok(())
         };
         match kind {
@@ -153,9 +178,11 @@ impl Folder {
                 let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(&e))?;
                 for i in 0..zip.len().min(MAX_ENTRIES) {
                     let mut f = zip.by_index(i).map_err(|e| bad(&e))?;
+                    let name = f.name().to_string();
                     if f.is_file() {
-                        let name = f.name().to_string();
-                        keep(name, &mut f)?;
+                        keep(name, Ok(&mut f))?;
+                    } else {
+                        keep(name, Err(if f.is_dir() { "a folder" } else { "a link" }))?;
                     }
                 }
             }
@@ -167,10 +194,17 @@ impl Folder {
                 let mut tar = tar::Archive::new(reader);
                 for entry in tar.entries().map_err(|e| bad(&e))? {
                     let mut entry = entry.map_err(|e| bad(&e))?;
-                    if entry.header().entry_type().is_file() {
-                        let name = entry.path().map_err(|e| bad(&e))?;
-                        let name = name.to_string_lossy().into_owned();
-                        keep(name, &mut entry)?;
+                    let name = entry.path().map_err(|e| bad(&e))?;
+                    let name = name.to_string_lossy().into_owned();
+                    let kind = entry.header().entry_type();
+                    if kind.is_file() {
+                        keep(name, Ok(&mut entry))?;
+                    } else if kind.is_dir() {
+                        keep(name, Err("a folder"))?;
+                    } else if kind.is_symlink() || kind.is_hard_link() {
+                        keep(name, Err("a link"))?;
+                    } else if !kind.is_pax_global_extensions() && !kind.is_pax_local_extensions() {
+                        keep(name, Err("no regular file"))?;
                     }
                 }
             }
@@ -184,7 +218,7 @@ impl Folder {
     /// folders at one depth are refused.
     fn from_entries(
         path: &Path,
-        entries: Vec<(String, Option<Vec<u8>>)>,
+        entries: Vec<(String, Option<Entry>)>,
     ) -> Result<Folder, DatasetError> {
         // `./scen/needs.csv` as `tar -C . scen` writes it.
         let dir_of = |name: &str| {
@@ -256,7 +290,14 @@ impl Folder {
         let path = self.origin.join(name);
         match &self.source {
             Source::Dir => crate::read_file(&path),
-            Source::Archive(files) => Ok(files.get(name).cloned().unwrap_or_default()),
+            Source::Archive(files) => match files.get(name) {
+                Some(Entry::File(bytes)) => Ok(bytes.clone()),
+                Some(Entry::Other(what)) => Err(crate::format_err(
+                    &path,
+                    format!("is {what} in the archive, not a file"),
+                )),
+                None => Ok(Vec::new()),
+            },
         }
     }
 
