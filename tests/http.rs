@@ -1253,8 +1253,8 @@ fn bad_requests_get_exact_statuses_and_codes() {
         // No Content-Type at all: a browser sends that cross-site without asking first.
         ("POST", "/v1/solve", "", ex.to_string(), "", 415, "unsupported_media_type"),
         ("POST", "/v1/sessions", "", json!({"scenario": ex}).to_string(), "", 415, "unsupported_media_type"),
-        // JSON named at q=0 is refused whatever the wildcard weighs.
-        ("POST", "/v1/solve", j, ex.to_string(), "application/json;q=0, */*;q=0.1", 406, "not_acceptable"),
+        // Every type it makes named at q=0 is refused whatever the wildcard weighs.
+        ("POST", "/v1/solve", j, ex.to_string(), "application/json;q=0, application/vnd.apache.arrow.stream;q=0, application/vnd.apache.parquet;q=0, */*;q=0.1", 406, "not_acceptable"),
         ("GET", "/v1/jobs/nothex", "", "".into(), "", 404, "not_found"),
         ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef", "", "".into(), "", 404, "not_found"),
         ("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/result", "", "".into(), "", 404, "not_found"),

@@ -2242,3 +2242,41 @@ fn small_moves_one_way_add_up_to_an_answered_change() {
     // About one answer for every two events: each moves the share by 7.5e-10.
     assert!((150..=250).contains(&answered), "{answered} answers");
 }
+
+/// A greedy session's plan has no duals, as a greedy solve's: `duals: "none"` and null
+/// marginal values and shadow prices, in the report and in a need's why (it said `lp` and
+/// 0, which reads as "worth nothing"); a need without a planned share says 0, not -0.
+#[test]
+fn a_greedy_session_has_no_duals() {
+    let init = scenario_from_value(&json!({
+        "resources": [
+            {"id": "t1", "kind": "k", "capacity": {"u": 1}, "skills": ["y"]},
+            {"id": "t2", "kind": "k", "capacity": {"u": 1}, "cost": 5}],
+        "needs": [
+            {"id": "n1", "kind": "k", "demand": {"u": 1}, "priority": 2},
+            {"id": "n2", "kind": "k", "demand": {"u": 1}, "required_skills": ["y"]}],
+        "policy": {"solver": "greedy"}}))
+    .unwrap();
+    let solved = Report::new(&solve_with(&init, &SolveOptions::default()));
+    let s = Session::new(&init).unwrap();
+    let live = s.report();
+    use commonsnet_engine::solve::Duals;
+    for report in [&solved, &live] {
+        assert_eq!(report.summary.duals, Duals::None);
+        assert!(report.needs.iter().all(|n| n.marginal_value.is_none()));
+        assert!(report
+            .resources
+            .iter()
+            .all(|r| r.shadow_price.iter().all(Option::is_none)));
+    }
+    assert_eq!(live.allocations.len(), solved.allocations.len());
+    let why = serde_json::to_value(s.why("n2").unwrap()).unwrap();
+    assert_eq!(why["marginal_value"], Value::Null);
+    assert_eq!(why["planned_share_of_open_part"].to_string(), "0.0");
+    // Without greedy a session is priced.
+    let lp = scenario_from_value(&json!({
+        "resources": [{"id": "t1", "kind": "k", "capacity": {"u": 1}}],
+        "needs": [{"id": "n1", "kind": "k", "demand": {"u": 1}}]}))
+    .unwrap();
+    assert_eq!(Session::new(&lp).unwrap().report().summary.duals, Duals::Lp);
+}

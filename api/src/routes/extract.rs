@@ -114,6 +114,22 @@ pub(super) fn negotiate(headers: &HeaderMap, parquet_ok: bool) -> Result<Wanted,
     if let Some((_, wanted)) = best {
         return Ok(wanted);
     }
+    // A wildcard stands for JSON, the default answer; where JSON is refused and no type we
+    // make is named, it stands for Arrow, then Parquet (`*/*;q=0.1, application/json;q=0`
+    // takes anything but JSON).
+    // A type's weight is its most specific range's (all of ours are `application/`).
+    let open = |media: &str| {
+        exact(media)
+            .or_else(|| exact("application/*"))
+            .or_else(|| exact("*/*"))
+            .is_some_and(|q| q > 0.0)
+    };
+    if open(ARROW_STREAM) {
+        return Ok(Wanted::Arrow);
+    }
+    if parquet_ok && open(PARQUET) && exact("application/x-parquet").is_none_or(|q| q > 0.0) {
+        return Ok(Wanted::Parquet);
+    }
     let mut offered = vec!["application/json", ARROW_STREAM];
     if parquet_ok {
         offered.push(PARQUET);
@@ -685,11 +701,9 @@ mod tests {
         );
         assert_eq!(pick("text/html, */*;q=0.1"), Ok(Wanted::Json));
         assert_eq!(pick(&format!("{arrow};q=0")), Err(Code::NotAcceptable));
-        // A type named at q=0 is refused whatever a wildcard weighs (RFC 9110 12.5.1).
-        assert_eq!(
-            pick("application/json;q=0, */*;q=0.1"),
-            Err(Code::NotAcceptable)
-        );
+        // A type named at q=0 is refused whatever a wildcard weighs (RFC 9110 12.5.1); the
+        // wildcard still takes the others.
+        assert_eq!(pick("application/json;q=0, */*;q=0.1"), Ok(Wanted::Arrow));
         assert_eq!(
             pick(&format!("application/json;q=0, */*, {arrow};q=0.2")),
             Ok(Wanted::Arrow)
@@ -699,6 +713,22 @@ mod tests {
             Ok(Wanted::Json)
         );
         assert_eq!(pick("application/*;q=0, */*"), Err(Code::NotAcceptable));
+        // Where JSON is refused, a wildcard takes what else we make: Arrow, then Parquet.
+        assert_eq!(pick("*/*;q=0.1, application/json;q=0"), Ok(Wanted::Arrow));
+        assert_eq!(
+            pick("application/json;q=0, application/*;q=0.5"),
+            Ok(Wanted::Arrow)
+        );
+        assert_eq!(
+            pick(&format!("application/json;q=0, {arrow};q=0, */*")),
+            Ok(Wanted::Parquet)
+        );
+        assert_eq!(
+            pick(&format!(
+                "application/json;q=0, {arrow};q=0, {PARQUET};q=0, */*"
+            )),
+            Err(Code::NotAcceptable)
+        );
         // `Q` is `q`: parameter names are case-insensitive.
         assert_eq!(
             pick(&format!("application/json;Q=0.2, {arrow};q=0.5")),

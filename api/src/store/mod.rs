@@ -313,14 +313,47 @@ pub struct Keyed {
 
 /// Whether a stored request (a job's, a session's scenario) and a new one are the same: the
 /// same text, or the same JSON, objects compared as maps whatever their keys' order (a
-/// client may write nested objects' keys in another order when it retries).
+/// client may write nested objects' keys in another order when it retries) and numbers by
+/// their value (one that writes `8` again as `8.0`).
 pub(crate) fn same_request(stored: &str, new: &str) -> bool {
     use serde_json::Value;
     stored == new
         || matches!(
             (serde_json::from_str::<Value>(stored), serde_json::from_str::<Value>(new)),
-            (Ok(a), Ok(b)) if a == b
+            (Ok(a), Ok(b)) if same_json(&a, &b)
         )
+}
+
+/// JSON equality with numbers compared by value: two whole numbers exactly, a whole number
+/// and a float only when the float is that very number (`2^60 + 1` is not the float `2^60`,
+/// which a reader of whole numbers would take for another), two floats as floats.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let whole = |n: &serde_json::Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (whole(x), whole(y)) {
+            (Some(i), Some(j)) => i == j,
+            (Some(i), None) | (None, Some(i)) => {
+                let f = if whole(x).is_some() { y } else { x }.as_f64();
+                // Below 2^64 in magnitude, so that the cast is exact for whole floats.
+                f.is_some_and(|f| f.fract() == 0.0 && f.abs() < 1.9e19 && f as i128 == i)
+            }
+            (None, None) => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// What [`JobStore::purge`] did.
@@ -610,5 +643,34 @@ mod tests {
         ));
         // Arrays keep their order: another order is another request.
         assert!(!same_request(r#"{"p":["a","b"]}"#, r#"{"p":["b","a"]}"#));
+    }
+
+    /// Numbers are compared by value: a retry that writes `8` as `8.0` or `8e0` is the same
+    /// request (it was refused as another); a whole number and the nearest float that is
+    /// another whole number are not.
+    #[test]
+    fn numbers_are_the_same_by_value() {
+        let with = |x: &str| format!(r#"{{"scenario":{{"capacity":{{"h":{x}}}}},"seed":9}}"#);
+        for same in ["8.0", "8e0", "80e-1", "8"] {
+            assert!(same_request(&with("8"), &with(same)), "{same}");
+        }
+        for other in ["8.5", "9", "-8", "\"8\"", "null"] {
+            assert!(!same_request(&with("8"), &with(other)), "{other}");
+        }
+        assert!(same_request(&with("0.1"), &with("1e-1")));
+        assert!(same_request(&with("-0"), &with("0.0")));
+        // 2^60 + 1 and the float 2^60 (the nearest): not the same seed.
+        assert!(!same_request(
+            &with("1152921504606846977"),
+            &with("1152921504606846976.0")
+        ));
+        assert!(same_request(
+            &with("1152921504606846976"),
+            &with("1.152921504606846976e18")
+        ));
+        assert!(!same_request(
+            &with("18446744073709551615"),
+            &with("1.8446744073709552e19")
+        ));
     }
 }

@@ -88,7 +88,9 @@ impl Session {
                 .filter(|c| !c.edges.is_empty())
                 .count(),
             solve_ms: 0.0,
-            duals: if s.needs.iter().any(|n| n.indivisible) {
+            duals: if !self.priced() {
+                crate::solve::Duals::None
+            } else if s.needs.iter().any(|n| n.indivisible) {
                 crate::solve::Duals::FixedMip
             } else {
                 crate::solve::Duals::Lp
@@ -105,23 +107,33 @@ impl Session {
         })
     }
 
+    /// Whether the plan has duals: not under the greedy baseline, whose marginal values and
+    /// shadow prices are null, as a solve's are (0 read as "worth nothing").
+    fn priced(&self) -> bool {
+        self.policy.solver != crate::model::SolverChoice::Greedy
+    }
+
     /// Why a need is served as it is, for a coordinator; `None` for an unknown need.
     pub fn why(&self, need: &str) -> Option<SessionWhy> {
         let &ni = self.need_ix.get(need)?;
         let open = self.open[ni];
+        // `+ 0.0`: an empty sum of floats is -0.0, which the answer printed as such.
         let planned: f64 = self
             .plan
             .iter()
             .filter(|((_, nn), _)| nn == need)
             .map(|(_, s)| s)
-            .sum();
+            .sum::<f64>()
+            + 0.0;
         let dispatches: Vec<Dispatch> = self
             .dispatches
             .iter()
             .filter(|d| d.need == need)
             .cloned()
             .collect();
-        let marginal = self.duals().0.get(need).copied().unwrap_or(0.0);
+        let marginal = self
+            .priced()
+            .then(|| self.duals().0.get(need).copied().unwrap_or(0.0));
         // Explained under this need's own component's status: another component's trouble
         // is not this need's reason.
         let status = self.trouble.get(need).copied().unwrap_or(Status::Optimal);
@@ -133,7 +145,7 @@ impl Session {
         });
         let mut why = explained
             .flatten()
-            .unwrap_or_else(|| Why::served(need, Some(marginal)));
+            .unwrap_or_else(|| Why::served(need, marginal));
         why.coverage = ((1.0 - open) + open * planned.min(1.0)).min(1.0);
         Some(SessionWhy {
             why,
