@@ -1029,6 +1029,36 @@ async function coordinatorCoverage(browser, server) {
   await c.ctx.close();
 }
 
+/** An edit of a need is written over the need as last read: another coordinator's change
+ * since the form was filled stays (the form as filled reverted it), and naming another of
+ * its dimensions changes that one and keeps the one shown (it was dropped as a rename); the
+ * form says which other amounts the need has. */
+async function coordinatorEditKeeps(browser, server) {
+  const shelter = { id: 'hall', kind: 'shelter', capacity: { beds: 100, meals: 500 }, lat: 59.33, lon: 18.07 };
+  const evac = { id: 'evac', kind: 'shelter', demand: { beds: 35, meals: 100 }, lat: 59.332, lon: 18.06, priority: 2 };
+  const c = await sessionPage(browser, server, VIEWPORTS[1], { name: 'edits', resources: [shelter], needs: [evac], policy: { max_distance_km: 30 } });
+  const { page, id } = c;
+  await page.locator('[data-match="hall->evac"]').waitFor();
+  await page.locator('[data-need=evac]').getByRole('button', { name: 'Edit evac' }).click();
+  const form = page.getByTestId('add-need');
+  assert.equal(await form.getByLabel('Dimension').inputValue(), 'beds');
+  await page.getByTestId('other-dims').filter({ hasText: 'Its other amounts: meals 100.' }).waitFor();
+  // Another coordinator raises the priority and moves the need while the form is open.
+  const moved = { ...evac, priority: 9, lat: 59.4 };
+  await server.api('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'need_updated', need: moved }] });
+  await page.locator('[data-need=evac]').filter({ hasText: 'Priority 9' }).waitFor();
+  await form.getByLabel('Dimension').fill('meals');
+  await page.getByTestId('other-dims').filter({ hasText: 'Its other amounts: beds 35.' }).waitFor();
+  await form.getByLabel('Amount').fill('50');
+  await form.getByRole('button', { name: 'Update' }).click();
+  await page.getByTestId('announce').filter({ hasText: 'Applied: need_updated evac' }).waitFor();
+  const now = (await server.api('GET', `/v1/sessions/${id}/state`)).needs.find((n) => n.id === 'evac');
+  assert.deepEqual([now.demand, now.priority, now.lat, now.lon], [{ beds: 35, meals: 50 }, 9, 59.4, 18.06]);
+  await form.getByRole('button', { name: 'Add' }).waitFor();
+  await noProblems(c);
+  await c.ctx.close();
+}
+
 /** A crisis of 30 needs on a phone: a filter finds one by id, kind or community, the count
  * says how many match, the header names the session, and a team out on a dispatch cannot be
  * withdrawn (the server would refuse it). */
@@ -1812,6 +1842,7 @@ try {
   await check('coordinator: a refused stream is reopened, a session deleted elsewhere is closed', () => coordinatorDeletedElsewhere(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('coordinator: a failed read after a live update is tried again until it answers', () => coordinatorFailedRead(browser, server));
+  await check('coordinator: an edit keeps another client\'s change and the need\'s other dimensions', () => coordinatorEditKeeps(browser, server));
   await check('coordinator: a crisis of 30 needs on a phone, found by a filter', () => coordinatorManyNeeds(browser, server));
   await check('coordinator: a re-plan that fails says why', () => coordinatorPlanFailure(browser, server));
   await check('coordinator: a capacity lowered below a dispatch is a conflict, released from the page', () => coordinatorLoweredCapacity(browser, server));

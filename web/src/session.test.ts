@@ -21,6 +21,7 @@ import {
   shownDispatches,
   stamp,
   edited,
+  otherAmounts,
   changesBetween,
   changeKeys,
   othersChanges,
@@ -336,6 +337,27 @@ describe('an entity edited in a form', () => {
     const team = { id: 't', kind: 'water', capacity: { water_l: 1000 }, lat: 1, lon: 2 };
     const tShown = { kind: 'water', dim: 'water_l', amount: 1000, lat: 1, lon: 2 };
     expect(edited(team, tShown, { ...tShown, amount: 400 }, 'capacity')).toEqual({ ...team, capacity: { water_l: 400 } });
+  });
+
+  it('sets a dimension the entity has, keeping the one shown', () => {
+    // beds shown; meals named: meals set, beds kept (it was dropped, as a rename).
+    expect(edited(original, shown, { ...shown, dim: 'kits', amount: 5 }, 'demand')).toEqual({
+      ...original,
+      demand: { water_l: 100, kits: 5 },
+    });
+    expect(otherAmounts(original, 'demand', 'water_l')).toBe('kits 2');
+    expect(otherAmounts(original, 'demand', 'kits')).toBe('water_l 100');
+    expect(otherAmounts(undefined, 'demand', 'kits')).toBe('');
+  });
+
+  it('writes its change over the entity as last read, not as the form was filled', () => {
+    // Another coordinator raised the priority and moved the need after the form was filled;
+    // this one changes the amount only: the other's change stays.
+    const now = { ...original, priority: 9, lat: 59.4, lon: 18.1 };
+    expect(edited(now, shown, { ...shown, amount: 200 }, 'demand')).toEqual({
+      ...now,
+      demand: { water_l: 200, kits: 2 },
+    });
   });
 });
 

@@ -320,18 +320,21 @@ export interface EntryFields {
   priority?: number;
 }
 
-/** `original` with what the form changed since it was filled from it (`shown`, the form as
- * filled; `now`, as sent): only the fields that differ are written, every other field of the
- * entity (its window, min_fill, skills, community, its other dimensions) is kept, so an update
- * never drops what the form does not show. A dimension renamed in the form replaces the one it
- * was filled from. `field` is where the amounts live: `demand` of a need, `capacity` of a team. */
+/** `base` (the entity as last read, which another coordinator may have changed since the form
+ * was filled) with what the form changed since it was filled (`shown`, the form as filled;
+ * `now`, as sent): only the fields that differ are written, every other field of the entity
+ * (its window, min_fill, skills, community, its other dimensions, another client's change of
+ * a field the form did not change) is kept, so an update never drops what the form does not
+ * show. A dimension named in the form that the entity has is set, the others kept; one it has
+ * not replaces the one the form was filled from (a renamed dimension). `field` is where the
+ * amounts live: `demand` of a need, `capacity` of a team. */
 export function edited(
-  original: Entity,
+  base: Entity,
   shown: EntryFields,
   now: EntryFields,
   field: 'demand' | 'capacity',
 ): Entity {
-  const out: Entity = { ...original };
+  const out: Entity = { ...base };
   if (now.kind !== shown.kind) out.kind = now.kind;
   // A position is written whole: the engine refuses a lat without its lon (the form shows
   // 0/0 for an entity without one).
@@ -341,12 +344,21 @@ export function edited(
   }
   if (now.priority !== undefined && now.priority !== shown.priority) out.priority = now.priority;
   if (now.dim !== shown.dim || now.amount !== shown.amount) {
-    const amounts = { ...(original[field] ?? {}) };
-    if (now.dim !== shown.dim) delete amounts[shown.dim];
+    const amounts = { ...(base[field] ?? {}) };
+    if (now.dim !== shown.dim && !Object.hasOwn(amounts, now.dim)) delete amounts[shown.dim];
     amounts[now.dim] = now.amount;
     out[field] = amounts;
   }
   return out;
+}
+
+/** The amounts of `x`'s `field` other than `dim`, as a form says them (`meals 100, kits 2`):
+ * what an edit of one dimension keeps. */
+export function otherAmounts(x: Entity | undefined, field: 'demand' | 'capacity', dim: string): string {
+  return Object.entries(x?.[field] ?? {})
+    .filter(([d]) => d !== dim)
+    .map(([d, a]) => `${d} ${a}`)
+    .join(', ');
 }
 
 /** The id an add form offers after `id` was added: its trailing number one up, as wide as it
