@@ -495,7 +495,25 @@ async function plannerRefusedFiles(browser, server) {
     writeFileSync(wrong, JSON.stringify({ name: 'wrong', resources: [], needs: [], policy: 'maxmin' }));
     await page.getByTestId('scenario-files').setInputFiles(wrong);
     await page.getByTestId('error').filter({ hasText: 'wrong-policy.json: policy must be an object' }).waitFor();
+    // So is a value of a field the form shows that it cannot show: read as the form's default
+    // it was solved under another policy, where the server refuses it.
+    const flood = JSON.parse(readFileSync(FLOOD, 'utf8'));
+    const typo = join(tmp, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ ...flood, policy: { ...flood.policy, fairness: 'maxmn' } }));
+    await page.getByTestId('scenario-files').setInputFiles(typo);
+    await page.getByTestId('error').filter({ hasText: 'typo.json: policy.fairness: "maxmn" is not one the policy takes' }).waitFor();
     assert.ok(!state.requests.some((r) => r.url.endsWith('/v1/solve')), 'nothing was solved');
+    // A min share the form's arrows do not step to is solved as the file gives it (the
+    // browser's step check held the form back without a word).
+    const share = join(tmp, 'share.json');
+    writeFileSync(share, JSON.stringify({ ...flood, policy: { ...flood.policy, fairness: { min_share: 0.33 } } }));
+    await page.getByTestId('scenario-files').setInputFiles(share);
+    await page.getByTestId('loaded').waitFor();
+    await page.getByRole('button', { name: 'Solve' }).click();
+    await page.locator('[data-testid=summary] [data-field=status]').waitFor();
+    const sent = state.requests.filter((r) => r.url.endsWith('/v1/solve'));
+    assert.equal(sent.length, 1);
+    assert.deepEqual(JSON.parse(sent[0].postData).policy.fairness, { min_share: 0.33 });
   });
 }
 
@@ -1835,7 +1853,7 @@ try {
     await check(`researcher flow at ${vp.width} px`, () => researcherFlow(browser, server, vp));
   }
   await check('planner: CSV tables, a generator and seed, and a timed scenario on the timeline', () => plannerInputs(browser, server));
-  await check('planner: a file with a key given twice is refused at load, naming its path', () => plannerRefusedFiles(browser, server));
+  await check('planner: a file with a key given twice or a policy value the form cannot show is refused at load, naming its path; a min share off the form\'s steps is solved', () => plannerRefusedFiles(browser, server));
   await check('planner: an infeasible plan shows its conflict set, and no "none" for shadow prices', () => plannerInfeasible(browser, server));
   await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
   await check('coordinator: a change whose answer was lost is resent with the same event ids', () => coordinatorLostAnswer(browser, server));

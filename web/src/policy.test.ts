@@ -36,6 +36,28 @@ describe('a policy that is not an object', () => {
   });
 });
 
+describe('a policy value the form cannot show', () => {
+  it('is refused naming its field, not read as the form\'s default', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ fairness: 'maxmn' }, 'policy.fairness: "maxmn" is not one the policy takes (none, maxmin, leximin, {"min_share": s} with s in [0, 1])'],
+      [{ fairness: { min_share: 1.5 } }, 'policy.fairness: {"min_share":1.5}'],
+      [{ fairness: { min_share: 0.3, x: 1 } }, 'policy.fairness:'],
+      [{ fairness: 'min_share' }, 'policy.fairness:'],
+      [{ objective: 'fastest' }, 'policy.objective: "fastest" is not one the policy takes (coverage, cost, weighted, proportional, deprivation)'],
+      [{ solver: 'mip' }, 'policy.solver: "mip"'],
+      [{ max_distance_km: '30' }, 'policy.max_distance_km: "30" is not one the policy takes (a number >= 0)'],
+      [{ cost_per_km: -1 }, 'policy.cost_per_km: -1'],
+      [{ cross_community: 'no' }, 'policy.cross_community: "no"'],
+    ];
+    for (const [policy, said] of cases) expect(() => policyObject(policy), JSON.stringify(policy)).toThrow(said);
+    // What the form shows, as SPEC writes it, passes; so do fields it leaves to the server.
+    for (const ok of [
+      { fairness: { min_share: 0.99 }, objective: 'deprivation', solver: 'greedy', max_distance_km: null },
+      { fairness: 'leximin', speed_kmh: 40, cross_community: false, group_by: 'kind', future_field: 1 },
+    ]) expect(policyObject(ok)).toEqual(ok);
+  });
+});
+
 describe('shadow prices', () => {
   it('ranks every positive price of every dimension, largest first', () => {
     const resources: Row[] = [

@@ -81,7 +81,36 @@ export function objectivesFor(policy: Record<string, unknown> | undefined): read
 export function policyObject(policy: unknown): Record<string, unknown> | undefined {
   if (policy === undefined || policy === null) return undefined;
   if (typeof policy !== 'object' || Array.isArray(policy)) throw new TextError('file.policyNotObject');
-  return policy as Record<string, unknown>;
+  const p = policy as Record<string, unknown>;
+  checkFormFields(p);
+  return p;
+}
+
+/** Refuses a value of a field the form shows that the form cannot show (`"fairness":
+ * "maxmn"`): read as the form's default it was solved under another policy without a word,
+ * where the server refuses it. The server checks the rest. */
+function checkFormFields(p: Record<string, unknown>) {
+  const refuse = (field: string, expected: string) => {
+    throw new TextError('file.policyField', { field: `policy.${field}`, value: JSON.stringify(p[field]) ?? String(p[field]), expected });
+  };
+  const oneOf = (field: string, all: readonly string[]) => {
+    if (field in p && !all.includes(p[field] as string)) refuse(field, all.join(', '));
+  };
+  oneOf('objective', OBJECTIVES);
+  oneOf('solver', SOLVERS);
+  const f = p.fairness;
+  const share = (x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x) && Object.keys(x).length === 1 &&
+    typeof (x as { min_share?: unknown }).min_share === 'number' &&
+    (x as { min_share: number }).min_share >= 0 && (x as { min_share: number }).min_share <= 1;
+  if ('fairness' in p && !FAIRNESS.some((k) => k !== 'min_share' && k === f) && !share(f)) {
+    refuse('fairness', 'none, maxmin, leximin, {"min_share": s} with s in [0, 1]');
+  }
+  for (const field of ['max_distance_km', 'speed_kmh', 'cost_per_km']) {
+    const v = p[field];
+    if (field in p && v !== null && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) refuse(field, 'a number >= 0');
+  }
+  if ('cross_community' in p && typeof p.cross_community !== 'boolean') refuse('cross_community', 'true, false');
 }
 
 /** `policy` with the form's values written over it. */
