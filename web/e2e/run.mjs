@@ -1789,6 +1789,40 @@ async function plannerA11y(browser, server) {
 
 /** The researcher by keyboard: Submit keeps focus and moves it to the new job, failed runs are
  * an alert, Delete moves focus to the list. */
+/** A job watched while the server cannot be reached is polled until it answers, however many
+ * polls fail (it gave up after six, about 25 s, and a job that went on to finish stayed
+ * "running" on the page); coming back online polls at once. */
+async function researcherPollRecovers(browser, server) {
+  const c = await context(browser, server, VIEWPORTS[0], { serviceWorkers: 'block' });
+  const { page, state } = c;
+  const { id } = await server.api('POST', '/v1/jobs', { generator: { name: 'urban', count: 1, scale: 0.3 }, policies: ['greedy'], replicates: 1 });
+  let failing = true;
+  let aborted = 0;
+  await page.route(`**/v1/jobs/${id}`, (route) => {
+    if (!failing || route.request().method() !== 'GET') return route.continue();
+    aborted += 1;
+    return route.abort('connectionrefused');
+  });
+  state.allowDrops = true;
+  await page.goto(`${server.origin}/#/researcher/${id}`);
+  // Eight failed polls, each brought on by the browser saying it is online again.
+  for (let n = 1; n <= 8; n += 1) {
+    const t0 = Date.now();
+    while (aborted < n) {
+      assert.ok(Date.now() - t0 < 20_000, `poll ${n} was not made`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  }
+  await page.getByTestId('error').waitFor();
+  failing = false;
+  await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await page.getByTestId('job').filter({ hasText: ': done' }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('error').waitFor({ state: 'detached' });
+  await page.unroute(`**/v1/jobs/${id}`);
+  await c.ctx.close();
+}
+
 async function researcherA11y(browser, server) {
   const c = await context(browser, server, VIEWPORTS[1]);
   const { page } = c;
@@ -1870,6 +1904,7 @@ try {
   await check('bearer token: asked for on 401, sent in a header only, kept for the tab', () => tokenFlow(browser));
   await check('a11y: the coordinator by keyboard on a phone, its live regions, alerts, focus ring and language marks', () => coordinatorA11y(browser, server));
   await check('a11y: the planner by keyboard, its live region, and the text size of the browser', () => plannerA11y(browser, server));
+  await check('researcher: a job is polled until the server answers again', () => researcherPollRecovers(browser, server));
   await check('a11y: the researcher by keyboard, and failed runs as a live status', () => researcherA11y(browser, server));
 } finally {
   await browser.close();
