@@ -787,3 +787,40 @@ fn proportional_keeps_a_group_only_a_tiny_ratio_serves() {
         "{got} vs {want}"
     );
 }
+
+/// Two small leximin MIPs from a differential hunt (indivisible needs): a max-min stage's `t`
+/// came back up to 1e-6 above any plan's (HiGHS's MIP feasibility tolerance), so the next
+/// floors, at t - 1e-7, held no plan and the solve failed ("Infeasible in stage 7 although
+/// the previous stage's plan satisfies it"). The levels are an independent model's (scipy's
+/// MIP solver, each level by SPEC's "fix every group that cannot exceed it"), within SPEC's
+/// 1e-7 hold.
+#[test]
+fn leximin_mips_whose_max_min_stage_overshoots_solve_to_their_levels() {
+    let cases: [(&str, &[(&str, f64)]); 2] = [
+        (
+            r#"{"name":"leximin-mip-254","resources":[{"id":"r1","community":"c1","kind":"k2","capacity":{"a":11,"b":1.71},"skills":["s1"],"cost":0.69,"lat":59.27402,"lon":17.96932},{"id":"r2","community":"c2","kind":"k1","capacity":{"a":3,"b":8},"cost":5.25,"lat":59.38369,"lon":18.14341},{"id":"r3","community":"c1","kind":"k2","capacity":{"a":12},"skills":[],"lat":59.32184,"lon":17.85891},{"id":"r4","community":"c2","kind":"k1","capacity":{"a":10,"b":4.35},"skills":[],"lat":59.29222,"lon":18.02728,"available_until":8}],"needs":[{"id":"n1","community":"c2","kind":"k1","demand":{"a":2.85,"b":6.71},"required_skills":[],"lat":59.27398,"lon":18.09809},{"id":"n2","community":"c2","kind":"k2","demand":{"a":6.35},"priority":1.37,"required_skills":[],"indivisible":true},{"id":"n3","community":"c2","kind":"k1","demand":{"b":4.22},"indivisible":true},{"id":"n4","community":"c3","kind":"k2","demand":{"a":7},"priority":1,"lat":59.2788,"lon":17.85579},{"id":"n5","community":"c1","kind":"k1","demand":{"a":3,"b":3},"priority":4.31,"required_skills":[],"lat":59.39802,"lon":18.13326,"deadline":5},{"id":"n6","community":"c2","kind":"k2","demand":{"a":0,"b":5.45},"priority":1.78,"required_skills":[],"lat":59.33567,"lon":18.15863},{"id":"n7","community":"c2","kind":"k2","demand":{"a":6.74},"priority":2.14,"lat":59.25204,"lon":17.9679}],"links":[{"resource":"r1","need":"n2","cost":1.52,"use":{"b":7}},{"resource":"r1","need":"n5","cost":1},{"resource":"r1","need":"n6","use":{"b":5}},{"resource":"r2","need":"n1"},{"resource":"r2","need":"n2","time":0.5},{"resource":"r2","need":"n5","use":{"b":2}},{"resource":"r3","need":"n1","time":2},{"resource":"r3","need":"n3","cost":3},{"resource":"r3","need":"n4","cost":3,"time":1},{"resource":"r3","need":"n5","time":2},{"resource":"r3","need":"n7","use":{"a":1}},{"resource":"r4","need":"n1"},{"resource":"r4","need":"n4","cost":3,"time":1},{"resource":"r4","need":"n7","cost":1}],"policy":{"fairness":"leximin","objective":"weighted"}}"#,
+            &[
+                ("c1", 0.665872525634947),
+                ("c2", 0.514233196159122),
+                ("c3", 1.0),
+            ],
+        ),
+        (
+            r#"{"name":"leximin-mip-1063","resources":[{"id":"r1","community":"c1","kind":"k2","capacity":{"a":11},"skills":["s1","s2"]},{"id":"r2","community":"c1","kind":"k1","capacity":{"a":9},"cost":5.26},{"id":"r3","community":"c1","kind":"k1","capacity":{"a":7},"available_until":12},{"id":"r4","community":"c1","kind":"k2","capacity":{"a":6},"skills":[]},{"id":"r5","community":"c1","kind":"k1","capacity":{"a":7.13}}],"needs":[{"id":"n1","community":"c1","kind":"k2","demand":{"a":3},"priority":3,"required_skills":[],"indivisible":true,"deadline":5},{"id":"n2","community":"c1","kind":"k1","demand":{"a":7},"indivisible":true},{"id":"n3","community":"c1","kind":"k1","demand":{"a":6}},{"id":"n4","community":"c1","kind":"k1","demand":{"a":6},"priority":4,"required_skills":[]},{"id":"n5","community":"c1","kind":"k2","demand":{"a":5.93},"priority":4.71},{"id":"n6","community":"c1","kind":"k2","demand":{"a":2.38}},{"id":"n7","community":"c1","kind":"k1","demand":{"a":6},"priority":2,"required_skills":[],"min_fill":0.5,"earliest":5},{"id":"n8","community":"c1","kind":"k2","demand":{"a":4},"priority":1.75,"required_skills":[],"indivisible":true}],"policy":{"cross_community":false,"fairness":"leximin","objective":"coverage","group_by":"kind"}}"#,
+            &[("k1", 0.9610416666666667), ("k2", 1.0)],
+        ),
+    ];
+    for (text, levels) in cases {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let report = solve_report(&scenario_from_value(&v).unwrap());
+        let name = &v["name"];
+        assert_eq!(report.summary.status, Status::Optimal, "{name}");
+        for &(group, level) in levels {
+            let got = report.summary.groups[group];
+            assert!(
+                (got - level).abs() <= 2e-7,
+                "{name} {group}: {got} against {level}"
+            );
+        }
+    }
+}

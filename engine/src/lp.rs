@@ -1033,7 +1033,13 @@ impl SubModel<'_> {
                 // (benches/RESULTS.md). Timed MIPs only: snapshots keep HiGHS's defaults.
                 model.set_option("presolve_rule_off", PROBING_OFF);
             }
-            if net.time.is_some() || sums > 0 {
+            let fair = matches!(goal, Goal::MaxMinRatio | Goal::MaxGroupRatio(_))
+                || holds
+                    .group_floor
+                    .iter()
+                    .chain(&holds.group_ceiling)
+                    .any(Option::is_some);
+            if net.time.is_some() || sums > 0 || fair {
                 // `x_{e,s} <= z_s` lets a `z` within the default integrality tolerance (1e-6)
                 // carry that much of a start it did not choose; presolve then finds a later
                 // stage's hold infeasible by as much. Measured on the timed oracle's seeds.
@@ -1042,7 +1048,9 @@ impl SubModel<'_> {
                 // overran (2.0000016 units of 2 on a review's seed). Leximin's ordered sums:
                 // within 1e-6 a plan may break `d_g >= t - ratio_g` by as much and claim a
                 // sum no plan reaches; the next stage, held to it, was then "infeasible" and
-                // ran with every hold loosened to 1e-6.
+                // ran with every hold loosened to 1e-6. Max-min and a group's test likewise
+                // (`ratio_g >= t`, a fixed group's 1e-7 band): a t 1e-6 above any plan's made
+                // leximin's next floors, at t - 1e-7, infeasible, and the solve failed.
                 model.set_option("mip_feasibility_tolerance", 1e-9);
             }
         }
@@ -2817,6 +2825,21 @@ impl Stages<'_, '_> {
         }
     }
 
+    /// The level a max-min stage's `t` holds the open groups at: on a MIP the smallest open
+    /// ratio of the plan kept, which HiGHS's `t` column may exceed by its feasibility
+    /// tolerance (a floor above the plan is no hold the plan satisfies, and the next stage
+    /// is then infeasible); on an LP `t` as HiGHS gave it.
+    fn held_level(&self, t: f64, holds: &Holds) -> f64 {
+        if !self.sub.is_mip() {
+            return t;
+        }
+        let ratios = self.sub.group_ratios(&self.result.x);
+        (0..ratios.len())
+            .filter(|&g| holds.group_floor[g].is_none())
+            .map(|g| ratios[g])
+            .fold(t, f64::min)
+    }
+
     /// Fairness first (it fixes group floors), then the objective under them.
     fn all(&mut self, policy: &crate::model::Policy) -> Result<(), Stopped> {
         let sub = self.sub;
@@ -2825,7 +2848,8 @@ impl Stages<'_, '_> {
             match policy.fairness {
                 Fairness::Maxmin => {
                     let st = self.main_stage(Goal::MaxMinRatio, &holds, false)?;
-                    holds = holds.with_open_groups_at((st.t - LEX_TOL).max(0.0));
+                    let t = self.held_level(st.t, &holds);
+                    holds = holds.with_open_groups_at((t - LEX_TOL).max(0.0));
                 }
                 Fairness::Leximin => self.leximin(&mut holds)?,
                 Fairness::None | Fairness::MinShare(_) => {}
@@ -2893,7 +2917,7 @@ impl Stages<'_, '_> {
         let mip = self.sub.is_mip();
         while holds.group_floor.iter().any(Option::is_none) {
             let st = self.main_stage(Goal::MaxMinRatio, holds, false)?;
-            let t = st.t;
+            let t = self.held_level(st.t, holds);
             let level = (t - LEX_TOL).max(0.0);
             let ratios = self.sub.group_ratios(&self.result.x);
             let mut test = None;
