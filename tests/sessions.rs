@@ -1259,6 +1259,8 @@ fn lp_checkpoints_rebuild_the_very_plan_with_few_replans() {
             BatchScan {
                 entries: log.len(),
                 last_checkpoint: last,
+                // No time limit: no re-plan is cut short, no checkpoint is exact.
+                last_exact: None,
                 ends_replanned: log
                     .iter()
                     .rfind(|a| !matches!(a, Applied::Checkpoint { .. }))

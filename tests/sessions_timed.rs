@@ -1316,3 +1316,74 @@ fn a_started_booking_cannot_be_released() {
     replayed.end_replay();
     assert!(replayed.dispatches().iter().all(|d| !d.active));
 }
+
+/// A re-plan that reaches its time limit makes a plan that depends on timing: the session
+/// logs an exact checkpoint after it, and a rebuild installs it and re-plans only at the
+/// points after it, so the rebuilt plan is the one answered whatever the rebuild's own time
+/// limit (a rebuild solved it again: after a restart the session answered another plan at the
+/// same change number).
+#[test]
+fn a_replan_cut_short_by_its_time_limit_is_rebuilt_as_answered() {
+    use commonsnet_engine::session::CHECKPOINT_EVERY;
+    use commonsnet_engine::Status;
+    let scenario = |limit: Option<f64>| {
+        let mut policy = json!({"reusable": ["u"]});
+        if let Some(t) = limit {
+            policy["time_limit_s"] = json!(t);
+        }
+        let resources: Vec<Value> = (0..4)
+            .map(|i| json!({"id": format!("r{i}"), "kind": "k", "capacity": {"u": 1}}))
+            .collect();
+        scenario_from_value(&json!({"resources": resources, "needs": [], "policy": policy}))
+            .unwrap()
+    };
+    let (capped, free) = (scenario(Some(1e-6)), scenario(None));
+    let mut s = Session::new(&capped).unwrap();
+    let mut log: Vec<Applied> = Vec::new();
+    // Flexible needs (a MIP), planned under a limit no solve meets.
+    let added: Vec<Value> = (0..12)
+        .map(|i| {
+            json!({"type": "need_added", "need": {"id": format!("n{i}"), "kind": "k",
+                "demand": {"u": 1}, "duration_h": 2, "earliest": 0, "deadline": 6,
+                "priority": 1 + i % 3}})
+        })
+        .collect();
+    log.extend(s.apply(&events(json!(added))).unwrap().1);
+    assert!(
+        matches!(log.last(), Some(Applied::Checkpoint { .. })),
+        "a checkpoint follows the re-plan cut short: {:?}",
+        log.last()
+    );
+    assert_eq!(s.report().summary.status, Status::TimeLimit);
+    // A batch whose re-plan solves nothing: re-planned point by point after the checkpoint
+    // (a re-plan of the whole state at the end would solve the cut-short part again).
+    let other = json!([{"type": "resource_added",
+        "resource": {"id": "x", "kind": "other", "capacity": {"u": 1}}}]);
+    log.extend(s.apply(&events(other)).unwrap().1);
+    assert!(!matches!(log.last(), Some(Applied::Checkpoint { .. })));
+    let text = serde_json::to_string(&log).unwrap();
+    let stored: Vec<Applied> = serde_json::from_str(&text).unwrap();
+    for (init, what) in [
+        (&capped, "under the same limit"),
+        (&free, "without a limit"),
+    ] {
+        let r = Session::rebuilt(init, false, CHECKPOINT_EVERY, &stored).unwrap();
+        assert_eq!(r.plan(), s.plan(), "{what}");
+        assert_eq!(r.planned_starts(), s.planned_starts(), "{what}");
+        assert_eq!(r.report().summary.status, Status::TimeLimit, "{what}");
+        assert_eq!(r.report().needs, s.report().needs, "{what}");
+        assert_eq!(
+            r.replans_run(),
+            1,
+            "{what}: the one point after the checkpoint"
+        );
+    }
+    // A service that writes no checkpoints (`--session-checkpoint-every 0`) writes none here
+    // either: the rolling upgrade's switch.
+    let mut quiet = Session::new(&capped).unwrap();
+    quiet.set_checkpoint_every(0);
+    let (_, applied) = quiet.apply(&events(json!(added))).unwrap();
+    assert!(!applied
+        .iter()
+        .any(|a| matches!(a, Applied::Checkpoint { .. })));
+}

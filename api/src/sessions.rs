@@ -24,8 +24,8 @@ use crate::schema;
 use crate::store::{Keyed, LogEntry, Owner, SessionLog, StoreError};
 pub use crate::store::{PlanChange, SessionListed};
 use commonsnet_engine::session::{
-    Applied, BatchOutcome, BookingConflict, Dispatch, Event, Flushed, LogReplay, LoggedEventId,
-    MatchChange, Session, SessionError,
+    Applied, BatchOutcome, BookingConflict, Checkpoints, Dispatch, Event, Flushed, LogReplay,
+    LoggedEventId, MatchChange, Session, SessionError,
 };
 use commonsnet_engine::{Report, Scenario};
 use serde::Serialize;
@@ -200,12 +200,10 @@ fn replay_log_paged(
         .map_err(|e| bad(e.to_string()))?;
     // The first row of the log's trailing rows that end with no re-plan point: a burst
     // answered before its re-plan, when its follow-up was never logged (`Rebuilt::owed`).
-    let (mut entries, mut last_checkpoint, mut unplanned_from) = (0, None, None);
+    let (mut entries, mut checkpoints, mut unplanned_from) = (0, Checkpoints::default(), None);
     let last = for_each_log_row(log, id, page, None, |(seq, applied, _)| {
         let scan = LogReplay::scan(&applied).map_err(|e| at_batch(seq, &e))?;
-        if let Some(at) = scan.last_checkpoint {
-            last_checkpoint = Some(entries + at);
-        }
+        checkpoints.take(entries, &scan);
         entries += scan.entries;
         unplanned_from = match (scan.ends_replanned, unplanned_from) {
             (true, _) => None,
@@ -228,13 +226,8 @@ fn replay_log_paged(
         None => None,
     };
     let initial = planned_scenario(&initial, limits);
-    let mut replay = LogReplay::new(
-        &initial,
-        limits.warm,
-        limits.checkpoint_every,
-        last_checkpoint,
-    )
-    .map_err(|e| bad(e.to_string()))?;
+    let mut replay = LogReplay::new(&initial, limits.warm, limits.checkpoint_every, checkpoints)
+        .map_err(|e| bad(e.to_string()))?;
     let read = for_each_log_row(log, id, page, Some(last), |(seq, applied, ids)| {
         let applied: Vec<Applied> =
             serde_json::from_str(&applied).map_err(|e| at_batch(seq, &e))?;

@@ -387,6 +387,9 @@ pub struct Solution {
     /// The needs (by index) of the parts without an optimal plan, with the part's status: a
     /// live session reports them in trouble, part by part.
     pub troubled: Vec<(usize, Status)>,
+    /// The needs (by index) of the parts stopped at the time limit with a plan, with the
+    /// part's gap: a live session reports the gap of its parts so stopped.
+    pub part_gaps: Vec<(usize, f64)>,
 }
 
 /// Where a plan's duals come from (SPEC section 3, `summary.duals`).
@@ -685,6 +688,7 @@ fn empty_solution(s: &Scenario, net: &Network, solver: Solvers) -> Solution {
         solve_ms: 0.0,
         duals: Duals::Lp,
         troubled: Vec::new(),
+        part_gaps: Vec::new(),
     }
 }
 
@@ -1060,6 +1064,9 @@ fn merge_optimised(
                 }
                 sol.troubled
                     .extend(c.needs.iter().map(|&n| (n, Status::TimeLimit)));
+                if let Some(g) = r.gap {
+                    sol.part_gaps.extend(c.needs.iter().map(|&n| (n, g)));
+                }
             }
             _ => {}
         }

@@ -27,19 +27,23 @@ impl Session {
         self.replans_run
     }
 
-    /// A checkpoint to log after the re-plan point just logged, when one is due: the session
-    /// keeps LP bases (and not the warm flow, whose re-plans are cheap to replay), nothing is
-    /// staged since that re-plan, and `checkpoint_every` re-plans ran since the last one.
+    /// A checkpoint to log after the re-plan point just logged, when one is due: not while
+    /// the warm flow is held (its re-plans are cheap to replay and set no time limit),
+    /// nothing staged since that re-plan, and either a re-plan since the last one reached its
+    /// time limit (an exact checkpoint, any session) or the session keeps LP bases and
+    /// `checkpoint_every` re-plans ran since the last one. `checkpoint_every` 0 writes none.
     pub fn checkpoint_due(&mut self) -> Option<Applied> {
-        let bases = self.lp_starts.as_ref()?;
-        if self.warm.is_some()
-            || self.pending.is_some()
-            || self.checkpoint_every == 0
-            || self.replans_since_checkpoint < self.checkpoint_every
-        {
+        if self.warm.is_some() || self.pending.is_some() || self.checkpoint_every == 0 {
+            return None;
+        }
+        let exact = self.timing_dependent;
+        let periodic =
+            self.lp_starts.is_some() && self.replans_since_checkpoint >= self.checkpoint_every;
+        if !exact && !periodic {
             return None;
         }
         let finite = self.plan.values().all(|v| v.is_finite())
+            && self.starts.values().all(|v| v.is_finite())
             && self.marginal.values().all(|v| v.is_finite())
             && self
                 .shadow
@@ -71,17 +75,22 @@ impl Session {
             trouble: self.trouble.iter().map(|(k, &v)| (k.clone(), v)).collect(),
             failure: self.failure.clone(),
             warm_off: self.warm_off,
-            bases: bases.snapshot(),
+            bases: self.lp_starts.as_ref().map(LpStarts::snapshot),
+            starts: self.starts.iter().map(|(k, &v)| (k.clone(), v)).collect(),
+            exact,
+            gaps: self.gaps.iter().map(|(k, &v)| (k.clone(), v)).collect(),
         };
         self.replans_since_checkpoint = 0;
+        self.timing_dependent = false;
         Some(Applied::Checkpoint {
             checkpoint: Box::new(checkpoint),
         })
     }
 
     /// Take the re-plans' state from a checkpoint; the events' state is the caller's to have
-    /// replayed up to it. Only a session that keeps LP bases installs one (`replay`): one that
-    /// keeps none (a log written warm, rebuilt by a service that is not) re-plans as it does.
+    /// replayed up to it. A session that keeps LP bases installs any (`replay`); one that
+    /// keeps none (a log written warm, rebuilt by a service that is not) only an exact one,
+    /// and re-plans at each logged point after it.
     pub(super) fn install(&mut self, c: &Checkpoint) {
         self.plan = c
             .plan
@@ -91,10 +100,19 @@ impl Session {
         self.marginal = c.marginal.iter().cloned().collect();
         self.shadow = c.shadow.iter().cloned().collect();
         self.trouble = c.trouble.iter().cloned().collect();
+        self.gaps = c.gaps.iter().cloned().collect();
         self.failure = c.failure.clone();
         self.warm = None;
         self.warm_off = c.warm_off;
-        self.lp_starts = Some(LpStarts::restore(&c.bases));
+        self.starts = c.starts.iter().cloned().collect();
+        if self.lp_starts.is_some() {
+            self.lp_starts = Some(c.bases.as_ref().map(LpStarts::restore).unwrap_or_default());
+        } else {
+            self.replay_points = true;
+        }
+        // Live, the re-plan just before the checkpoint took the links it had pending.
+        self.relinked.clear();
+        self.timing_dependent = false;
         self.pending = None;
         self.replan_unlogged = false;
         self.open_conflicts = std::sync::OnceLock::new();
@@ -114,10 +132,16 @@ impl Session {
         checkpoint_every: usize,
         log: &[Applied],
     ) -> Result<Session, RebuildError> {
-        let last_checkpoint = log
-            .iter()
-            .rposition(|a| matches!(a, Applied::Checkpoint { .. }));
-        let mut replay = LogReplay::new(initial, warm, checkpoint_every, last_checkpoint)?;
+        let last = |exact_only: bool| {
+            log.iter().rposition(|a| {
+                matches!(a, Applied::Checkpoint { checkpoint } if checkpoint.exact || !exact_only)
+            })
+        };
+        let checkpoints = Checkpoints {
+            last: last(false),
+            last_exact: last(true),
+        };
+        let mut replay = LogReplay::new(initial, warm, checkpoint_every, checkpoints)?;
         for a in log {
             replay.push(a)?;
         }
@@ -132,11 +156,33 @@ const CHECKPOINT_TYPE: &str = "checkpoint";
 /// The `type` of a logged [`Applied::Replanned`].
 const REPLANNED_TYPE: &str = "replanned";
 
+/// Where a log's last checkpoints are: of any kind, and the last exact one
+/// ([`Checkpoint::exact`]), by index in the whole log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checkpoints {
+    pub last: Option<usize>,
+    pub last_exact: Option<usize>,
+}
+
+impl Checkpoints {
+    /// A batch's scan, `entries` in the log before it, taken in.
+    pub fn take(&mut self, entries: usize, scan: &BatchScan) {
+        if let Some(at) = scan.last_checkpoint {
+            self.last = Some(entries + at);
+        }
+        if let Some(at) = scan.last_exact {
+            self.last_exact = Some(entries + at);
+        }
+    }
+}
+
 /// One logged batch as [`LogReplay::scan`] reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchScan {
     pub entries: usize,
     pub last_checkpoint: Option<usize>,
+    /// The index of its last exact checkpoint ([`Checkpoint::exact`]).
+    pub last_exact: Option<usize>,
     /// Its last entry but checkpoints is a re-plan point. A batch answered before its
     /// re-plan (`replanning: true`, past a re-plan budget) is not: the re-plan's changes
     /// follow in an entry of their own. When a log ends with such a batch, that entry was
@@ -151,25 +197,29 @@ pub struct BatchScan {
 /// re-planning.
 pub struct LogReplay {
     session: Session,
-    /// The entry whose checkpoint is installed: the log's last, when this session keeps LP
-    /// bases (only such a session takes one, see `Session::install`).
+    /// The entry whose checkpoint is installed: the log's last when this session keeps LP
+    /// bases, else its last exact one (`Session::install`).
     install_at: Option<usize>,
     /// Index of the next entry pushed.
     next: usize,
 }
 
 impl LogReplay {
-    /// Start from the initial scenario; `last_checkpoint` is the index, in the whole log, of
-    /// its last `Applied::Checkpoint` entry.
+    /// Start from the initial scenario; `checkpoints` says where the log's last
+    /// `Applied::Checkpoint` entries are.
     pub fn new(
         initial: &Scenario,
         warm: bool,
         checkpoint_every: usize,
-        last_checkpoint: Option<usize>,
+        checkpoints: Checkpoints,
     ) -> Result<LogReplay, RebuildError> {
         let mut session = Session::unplanned(initial, warm)?;
         session.set_checkpoint_every(checkpoint_every);
-        let install_at = last_checkpoint.filter(|_| session.lp_starts.is_some());
+        let install_at = if session.lp_starts.is_some() {
+            checkpoints.last
+        } else {
+            checkpoints.last_exact
+        };
         if warm && install_at.is_none() {
             session.replan_all();
         }
@@ -187,10 +237,13 @@ impl LogReplay {
     pub fn push(&mut self, a: &Applied) -> Result<(), ReplayError> {
         let at = self.next;
         self.next += 1;
-        match self.install_at {
-            Some(install) if at < install => self.session.replay_state(a),
-            Some(install) if at == install => self.session.replay(a),
-            _ if matches!(a, Applied::Checkpoint { .. }) => Ok(()),
+        match (self.install_at, a) {
+            (Some(install), _) if at < install => self.session.replay_state(a),
+            (Some(install), Applied::Checkpoint { checkpoint }) if at == install => {
+                self.session.install(checkpoint);
+                Ok(())
+            }
+            (_, Applied::Checkpoint { .. }) => Ok(()),
             _ => self.session.replay(a),
         }
     }
@@ -203,11 +256,22 @@ impl LogReplay {
         struct EntryType {
             #[serde(rename = "type")]
             kind: String,
+            /// A checkpoint's flag alone (its other fields are skipped, not built).
+            #[serde(default)]
+            checkpoint: Option<CheckpointFlags>,
+        }
+        #[derive(serde::Deserialize)]
+        struct CheckpointFlags {
+            #[serde(default)]
+            exact: bool,
         }
         let types: Vec<EntryType> = serde_json::from_str(applied)?;
         Ok(BatchScan {
             entries: types.len(),
             last_checkpoint: types.iter().rposition(|t| t.kind == CHECKPOINT_TYPE),
+            last_exact: types.iter().rposition(|t| {
+                t.kind == CHECKPOINT_TYPE && t.checkpoint.as_ref().is_some_and(|c| c.exact)
+            }),
             ends_replanned: types
                 .iter()
                 .rfind(|t| t.kind != CHECKPOINT_TYPE)

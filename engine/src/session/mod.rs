@@ -22,7 +22,7 @@
 
 mod check;
 mod checkpoint;
-pub use checkpoint::{BatchScan, LogReplay};
+pub use checkpoint::{BatchScan, Checkpoints, LogReplay};
 mod event_ids;
 mod index_set;
 mod links;
@@ -116,9 +116,10 @@ pub enum Applied {
     /// replay re-plans at the same points and rebuilds the very plan it held; a cold
     /// session's plan is a function of its state, and its replay re-plans once at the end.
     Replanned,
-    /// What the re-plans made of a session that keeps LP bases, after the re-plan logged just
-    /// before (`Session::checkpoint_due`): a rebuild installs the last one and re-plans only
-    /// at the points after it (`LogReplay`).
+    /// What the re-plans made, after the re-plan logged just before
+    /// (`Session::checkpoint_due`): of a session that keeps LP bases every few dozen
+    /// re-plans, of any session after a re-plan that reached its time limit. A rebuild
+    /// installs the last one it takes and re-plans only at the points after it (`LogReplay`).
     Checkpoint {
         checkpoint: Box<Checkpoint>,
     },
@@ -140,7 +141,20 @@ pub struct Checkpoint {
     failure: Option<String>,
     /// The warm flow refused the session's values once (it re-plans cold from then on).
     warm_off: bool,
-    bases: crate::lp::KeptBases,
+    /// The kept LP bases of a session that keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bases: Option<crate::lp::KeptBases>,
+    /// Each timed need's planned start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    starts: Vec<(String, f64)>,
+    /// Written because a re-plan since the last checkpoint reached its time limit: every
+    /// rebuild installs it, a session that keeps no LP bases too, and re-plans at each
+    /// logged point after it (the plan of a re-plan cut short is no function of the state).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    exact: bool,
+    /// The gaps of the parts stopped at the time limit with a plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gaps: Vec<(String, f64)>,
 }
 
 /// A session that keeps LP bases logs a [`Checkpoint`] after every this many re-plans, so
@@ -460,6 +474,9 @@ pub struct Session {
     shadow: HashMap<String, BTreeMap<String, f64>>,
     /// Needs of components whose last solve was not optimal (infeasible, time limit).
     trouble: BTreeMap<String, Status>,
+    /// Needs of components whose last solve stopped at the time limit with a plan, with that
+    /// plan's gap.
+    gaps: BTreeMap<String, f64>,
     /// What the last re-plan that failed said (a solver failure, a part too large to build):
     /// shown while needs are in trouble with status `error` ([`Session::failure`]).
     failure: Option<String>,
@@ -492,6 +509,14 @@ pub struct Session {
     duals_cache: std::sync::OnceLock<warm::Duals>,
     /// Re-plans since the last [`Checkpoint`], and how many make one due (0: never).
     replans_since_checkpoint: usize,
+    /// A re-plan since the last [`Checkpoint`] reached its time limit: its plan depends on
+    /// timing, which a replay would not repeat, so a checkpoint of it is due
+    /// (`checkpoint_due`), whatever the session keeps.
+    timing_dependent: bool,
+    /// Rebuilt from a checkpoint written because of timing (`Checkpoint::exact`): the replay
+    /// re-plans at each logged point after it, as a warm session's does, where a cold one
+    /// re-plans once at the end (which would solve the timed-out parts again).
+    replay_points: bool,
     checkpoint_every: usize,
     /// The most links a batch may bring it to (`set_max_links`).
     max_links: usize,
@@ -599,6 +624,7 @@ impl Session {
             marginal: HashMap::new(),
             shadow: HashMap::new(),
             trouble: BTreeMap::new(),
+            gaps: BTreeMap::new(),
             failure: None,
             pending: None,
             clock: None,
@@ -612,6 +638,8 @@ impl Session {
             replan_unlogged: false,
             duals_cache: std::sync::OnceLock::new(),
             replans_since_checkpoint: 0,
+            timing_dependent: false,
+            replay_points: false,
             checkpoint_every: CHECKPOINT_EVERY,
             max_links: crate::input::MAX_LINKS,
             replans_run: 0,

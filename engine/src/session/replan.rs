@@ -153,6 +153,7 @@ impl Session {
         self.marginal.clear();
         self.shadow.clear();
         self.trouble.clear();
+        self.gaps.clear();
         let planned: Vec<String> = self.starts.keys().cloned().collect();
         for n in planned {
             self.set_start(&n, None);
@@ -217,6 +218,7 @@ impl Session {
         for n in &sn {
             self.marginal.remove(n);
             self.trouble.remove(n);
+            self.gaps.remove(n);
             self.set_start(n, None);
         }
         for r in &sr {
@@ -236,7 +238,23 @@ impl Session {
         // The shared rayon pool: no pool is built per re-plan, and the plan is the same
         // whatever the thread count (components are solved independently, merged in order).
         let opts = SolveOptions::default();
+        let began = std::time::Instant::now();
         let (solved, failure) = solve_live(&sub, &opts, self.lp_starts.as_ref());
+        // A solve that reached its time limit (a part stopped there, or steps after it cut
+        // short, which may still answer `optimal`) made a plan that depends on timing: a
+        // checkpoint of it is due, for a replay would not make it again. One that ended
+        // before its limit checked nothing that could stop it.
+        let limit = sub.policy.time_limit_s;
+        if solved.solution.status == Status::TimeLimit
+            || solved
+                .solution
+                .troubled
+                .iter()
+                .any(|&(_, st)| st == Status::TimeLimit)
+            || limit.is_some_and(|t| began.elapsed().as_secs_f64() >= t)
+        {
+            self.timing_dependent = true;
+        }
         if failure.is_some() {
             self.failure = failure;
         }
@@ -272,6 +290,10 @@ impl Session {
             for &(n, status) in troubled {
                 self.trouble.insert(sub.needs[n].id.clone(), status);
             }
+        }
+        // A gap without bound (no dual bound yet) is none known (JSON has no infinity).
+        for &(n, gap) in solved.solution.part_gaps.iter().filter(|g| g.1.is_finite()) {
+            self.gaps.insert(sub.needs[n].id.clone(), gap);
         }
     }
 }

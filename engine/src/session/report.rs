@@ -80,7 +80,11 @@ impl Session {
             x,
             shadow,
             marginal,
-            gap: None,
+            // The largest of the parts stopped at the time limit (SPEC: "best plan found, with
+            // its gap"); it was always null.
+            gap: (status == Status::TimeLimit)
+                .then(|| self.gaps.values().copied().reduce(f64::max))
+                .flatten(),
             infeasibility: None,
             solver: Solvers::one(SolverUsed::Session),
             components: crate::graph::components(s.resources.len(), s.needs.len(), &net.edges)
@@ -96,6 +100,7 @@ impl Session {
                 crate::solve::Duals::Lp
             },
             troubled: Vec::new(),
+            part_gaps: Vec::new(),
         };
         f(&Outcome {
             scenario: &s,

@@ -712,6 +712,7 @@ impl Session {
                 }
                 self.marginal.remove(id);
                 self.trouble.remove(id);
+                self.gaps.remove(id);
                 self.set_start(id, None);
                 Applied::NeedWithdrawn { id: id.clone() }
             }
@@ -1076,12 +1077,12 @@ impl Session {
     pub fn replay(&mut self, a: &Applied) -> Result<(), ReplayError> {
         self.open_conflicts.take();
         if let Applied::Checkpoint { checkpoint } = a {
-            if self.lp_starts.is_some() {
+            if self.lp_starts.is_some() || checkpoint.exact {
                 self.install(checkpoint);
                 return Ok(());
             }
         }
-        if !self.is_warm() {
+        if !self.is_warm() && !self.replay_points {
             if matches!(a, Applied::Replanned) && self.warm_due(self.couples_groups()) {
                 // Live, this point built the warm model again (`replan_touched`): a re-plan
                 // of the whole state, which owes nothing to what was staged before it.
@@ -1126,7 +1127,7 @@ impl Session {
     /// last re-plan point, a cold one re-plans everything (its plan is a function of its
     /// state).
     pub fn end_replay(&mut self) {
-        if self.is_warm() {
+        if self.is_warm() || self.replay_points {
             self.flush();
         } else {
             self.pending = None;

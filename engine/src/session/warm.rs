@@ -433,6 +433,7 @@ impl Session {
     /// worked out when asked.
     fn warm_done(&mut self) {
         self.trouble.clear();
+        self.gaps.clear();
         self.marginal.clear();
         self.shadow.clear();
         self.duals_cache = std::sync::OnceLock::new();
