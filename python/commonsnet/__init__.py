@@ -138,11 +138,13 @@ def _all_unwritable(value: Any, path: list[str | int], out: list[tuple[list[str 
 
 
 def _writable_copy(value: Any) -> Any:
-    """``value`` with every leaf JSON cannot carry as None (sets and arrays as lists)."""
+    """``value`` with every leaf JSON cannot carry as None (sets and arrays as lists), and
+    every key it cannot carry left out (not the whole map: the engine would add a problem of
+    its own for the row)."""
+    if isinstance(value, Mapping):
+        return {k: _writable_copy(v) for k, v in value.items() if not (isinstance(k, str) and not _utf8(k))}
     if _unwritable(value) is not None:
         return None
-    if isinstance(value, Mapping):
-        return {k: _writable_copy(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)) or _is_sequence_like(value):
         return [_writable_copy(v) for _, v in _items(value)]
     return value

@@ -864,6 +864,63 @@ async function coordinatorLostAnswer(browser, server) {
   await c.ctx.close();
 }
 
+/** A change of unknown outcome (no answer came after every resend) stays across a reload of
+ * the page: it was lost, and with it the change, which neither the server nor the page then
+ * had. After the reload its Retry applies it once. */
+async function coordinatorUnknownAfterReload(browser, server) {
+  const c = await sessionPage(browser, server, VIEWPORTS[1], { name: 'unknown-reload', resources: [truck], needs: [], policy: { max_distance_km: 30 } }, [], {
+    serviceWorkers: 'block',
+  });
+  const { page, state, id } = c;
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  state.allowDrops = true;
+  await page.route('**/v1/sessions/*/events', (r) => r.abort('connectionrefused'));
+  await fillAndPress(page.getByTestId('add-need'), { Id: 'n-unsure' }, 'Add');
+  const unknown = page.getByTestId('outcome-unknown');
+  const said = 'Outcome unknown: no answer came for this change (need_added n-unsure)';
+  await unknown.filter({ hasText: said }).waitFor({ timeout: 10_000 });
+  await page.reload();
+  await page.locator('[data-testid=stream-state][data-state=open]').waitFor();
+  await unknown.filter({ hasText: said }).waitFor();
+  await page.unroute('**/v1/sessions/*/events');
+  await unknown.getByRole('button', { name: 'Retry' }).click();
+  await unknown.waitFor({ state: 'detached' });
+  await page.locator('[data-match="truck->n-unsure"]').waitFor();
+  // Said as this page's change, not as another client's (its keys went with the reload).
+  await page.waitForTimeout(500);
+  assert.equal(await page.getByTestId('announce').textContent(), 'Applied: need_added n-unsure');
+  const held = await server.api('GET', `/v1/sessions/${id}/state`);
+  assert.deepEqual(held.needs.map((n) => n.id), ['n-unsure']);
+  // Gone from the tab's storage once applied: another reload shows no unknown change.
+  await page.reload();
+  await page.locator('[data-match="truck->n-unsure"]').waitFor();
+  assert.equal(await unknown.count(), 0);
+  assert.deepEqual(c.problems.filter((p) => !p.startsWith('failed: ') && !p.startsWith('console: ')), []);
+  await c.ctx.close();
+}
+
+/** A planner's scenario that lists its own links starts no session: a session builds its links
+ * by the policy's rules, and the scenario's were dropped without a word. */
+async function coordinatorLinkedPlanner(browser, server) {
+  await inContextWithTemp(browser, server, VIEWPORTS[0], 'commonsnet-e2e-linked-', async ({ page }, tmp) => {
+    const file = join(tmp, 'linked.json');
+    writeFileSync(file, JSON.stringify({
+      name: 'linked',
+      resources: [{ id: 'r1', kind: 'water', capacity: { water_l: 10 } }, { id: 'r2', kind: 'water', capacity: { water_l: 10 }, cost: 5 }],
+      needs: [{ id: 'n1', kind: 'water', demand: { water_l: 5 } }],
+      links: [{ resource: 'r2', need: 'n1', cost: 1 }],
+    }));
+    await page.goto(server.origin + '/');
+    await page.getByTestId('scenario-files').setInputFiles(file);
+    await page.getByTestId('loaded').waitFor();
+    await page.getByRole('link', { name: 'Coordinator' }).click();
+    const start = page.getByRole('button', { name: 'Start from the planner’s scenario' });
+    await start.waitFor();
+    assert.ok(await start.isDisabled(), 'a linked scenario is not started as a session');
+    await page.getByTestId('planner-links').filter({ hasText: 'lists its own links (1)' }).waitFor();
+  });
+}
+
 /** A stream refused once (403) stops; Open on the same session starts it again, without a
  * reload. A session deleted elsewhere (another tab, curl) is closed on the stream's 404 and
  * said to be deleted, not left on screen as live with its Dispatch buttons. */
@@ -1891,6 +1948,8 @@ try {
   await check('planner: an infeasible plan shows its conflict set, and no "none" for shadow prices', () => plannerInfeasible(browser, server));
   await check('planner: hundreds of explanations, the first 300 drawn and the rest filtered', () => plannerManyExplanations(browser, server));
   await check('coordinator: a change whose answer was lost is resent with the same event ids', () => coordinatorLostAnswer(browser, server));
+  await check('coordinator: a change of unknown outcome stays across a reload, and its Retry applies it', () => coordinatorUnknownAfterReload(browser, server));
+  await check('coordinator: a planner scenario with links of its own is not started as a session', () => coordinatorLinkedPlanner(browser, server));
   await check('coordinator: a refused stream is reopened, a session deleted elsewhere is closed', () => coordinatorDeletedElsewhere(browser, server));
   await check('coordinator: the session\'s coverage counts dispatched and planned parts', () => coordinatorCoverage(browser, server));
   await check('coordinator: a failed read after a live update is tried again until it answers', () => coordinatorFailedRead(browser, server));

@@ -93,8 +93,10 @@ function checkFormFields(p: Record<string, unknown>) {
   const refuse = (field: string, expected: string) => {
     throw new TextError('file.policyField', { field: `policy.${field}`, value: JSON.stringify(p[field]) ?? String(p[field]), expected });
   };
+  // A null is the field left out, as the server reads it (and `formOf`: the default).
+  const given = (field: string) => p[field] !== undefined && p[field] !== null;
   const oneOf = (field: string, all: readonly string[]) => {
-    if (field in p && !all.includes(p[field] as string)) refuse(field, all.join(', '));
+    if (given(field) && !all.includes(p[field] as string)) refuse(field, all.join(', '));
   };
   oneOf('objective', OBJECTIVES);
   oneOf('solver', SOLVERS);
@@ -103,14 +105,14 @@ function checkFormFields(p: Record<string, unknown>) {
     typeof x === 'object' && x !== null && !Array.isArray(x) && Object.keys(x).length === 1 &&
     typeof (x as { min_share?: unknown }).min_share === 'number' &&
     (x as { min_share: number }).min_share >= 0 && (x as { min_share: number }).min_share <= 1;
-  if ('fairness' in p && !FAIRNESS.some((k) => k !== 'min_share' && k === f) && !share(f)) {
+  if (given('fairness') && !FAIRNESS.some((k) => k !== 'min_share' && k === f) && !share(f)) {
     refuse('fairness', 'none, maxmin, leximin, {"min_share": s} with s in [0, 1]');
   }
   for (const field of ['max_distance_km', 'speed_kmh', 'cost_per_km']) {
     const v = p[field];
-    if (field in p && v !== null && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) refuse(field, 'a number >= 0');
+    if (given(field) && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) refuse(field, 'a number >= 0');
   }
-  if ('cross_community' in p && typeof p.cross_community !== 'boolean') refuse('cross_community', 'true, false');
+  if (given('cross_community') && typeof p.cross_community !== 'boolean') refuse('cross_community', 'true, false');
 }
 
 /** `policy` with the form's values written over it. */

@@ -345,9 +345,10 @@ describe('an entity edited in a form', () => {
       ...original,
       demand: { water_l: 100, kits: 5 },
     });
-    expect(otherAmounts(original, 'demand', 'water_l')).toBe('kits 2');
-    expect(otherAmounts(original, 'demand', 'kits')).toBe('water_l 100');
-    expect(otherAmounts(undefined, 'demand', 'kits')).toBe('');
+    expect(otherAmounts(original, 'demand', ['water_l'])).toBe('kits 2');
+    expect(otherAmounts(original, 'demand', ['kits'])).toBe('water_l 100');
+    expect(otherAmounts(original, 'demand', ['meals', 'water_l'])).toBe('kits 2');
+    expect(otherAmounts(undefined, 'demand', ['kits'])).toBe('');
   });
 
   it('writes its change over the entity as last read, not as the form was filled', () => {

@@ -352,11 +352,11 @@ export function edited(
   return out;
 }
 
-/** The amounts of `x`'s `field` other than `dim`, as a form says them (`meals 100, kits 2`):
+/** The amounts of `x`'s `field` but those of `dims`, as a form says them (`meals 100, kits 2`):
  * what an edit of one dimension keeps. */
-export function otherAmounts(x: Entity | undefined, field: 'demand' | 'capacity', dim: string): string {
+export function otherAmounts(x: Entity | undefined, field: 'demand' | 'capacity', dims: readonly string[]): string {
   return Object.entries(x?.[field] ?? {})
-    .filter(([d]) => d !== dim)
+    .filter(([d]) => !dims.includes(d))
     .map(([d, a]) => `${d} ${a}`)
     .join(', ');
 }
