@@ -174,7 +174,18 @@ impl ErrorBody {
     }
 
     /// The body as a response with its code's status.
-    pub(crate) fn into_response_with(self, retry_after: Option<u64>) -> Response {
+    pub(crate) fn into_response_with(mut self, retry_after: Option<u64>) -> Response {
+        // A body that cannot be read names it too (a client lists `details`, and these came
+        // with none): the body, or the form, and the message.
+        let e = &mut self.error;
+        if e.details.is_empty() && matches!(e.code, Code::InvalidJson | Code::BadMultipart) {
+            let table = if e.code == Code::BadMultipart {
+                "form"
+            } else {
+                "body"
+            };
+            e.details.push(problem(table, None, &e.message));
+        }
         // A refused input names what it refuses (SPEC section 4): tests run debug builds, so
         // an answer that forgot its details fails the test that reaches it.
         debug_assert!(
