@@ -870,3 +870,74 @@ fn one_live_replica_per_advertised_address_and_no_binary_older_than_the_schema()
     let err = refused_start(&lease);
     assert!(err.contains("newer than this binary"), "{err}");
 }
+
+/// A frozen owner whose session a third replica took over: a request already forwarded to it
+/// is routed again to the new owner within a lease or so, and a stream forwarded there ends,
+/// so that its client reconnects (with `Last-Event-ID`, to any replica). The request waited
+/// until the owner woke (the 120 s forward timeout), and the stream stayed open and silent,
+/// missing every change the new owner made.
+#[test]
+fn requests_and_streams_forwarded_to_a_frozen_owner_follow_its_session() {
+    use std::io::Read;
+    let Some((_pg, _url, [a, b, c])) = replicas_on_postgres() else {
+        return;
+    };
+    let id = session_with_teams(&a);
+    events(&b, &id, json!([incident("i0", 45.01, 2, 1)])).assert_status(200);
+    // A stream through B, forwarded to A.
+    let stream = ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(60))
+        .build()
+        .get(&b.url(&format!("/v1/sessions/{id}/stream")))
+        .call()
+        .unwrap();
+    let pid = a.child.id().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("-STOP");
+    // Woken after 30 s whatever happens, so that a failure does not wait 120 s.
+    let wake = pid.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", wake.as_str()])
+            .status();
+    });
+    let start = Instant::now();
+    let read = std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = stream.into_reader().read_to_end(&mut sink);
+        start.elapsed()
+    });
+    // Two requests at once, through B and through C: one takes the session over once A's
+    // lease runs out, the other is then routed to it.
+    let url = |s: &Server| s.url(&format!("/v1/sessions/{id}/events"));
+    let posts: Vec<_> = [(url(&b), "i1", 45.02), (url(&c), "i2", 45.03)]
+        .into_iter()
+        .map(|(u, need, lat)| {
+            let body = json!({"events": [incident(need, lat, 3, 2)]}).to_string();
+            std::thread::spawn(move || {
+                let h = [("content-type", "application/json")];
+                let r = call("POST", &u, &h, Some(body.as_bytes()));
+                (r.status, start.elapsed())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Duration)> = posts.into_iter().map(|p| p.join().unwrap()).collect();
+    let streamed = read.join().unwrap();
+    signal("-CONT");
+    for (status, took) in &answers {
+        assert_eq!(*status, 200, "{answers:?}");
+        assert!(*took < Duration::from_secs(15), "{answers:?}");
+    }
+    assert!(
+        streamed < Duration::from_secs(15),
+        "the stream lasted {streamed:?}"
+    );
+    assert_eq!(plan_of(&b, &id), plan_of(&c, &id));
+}

@@ -24,10 +24,14 @@ pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// batch `seq`. The state after a batch is the same wherever and whenever it is rebuilt (a
 /// replay ends at the very plan, ARCHITECTURE "Warm sessions"), but among tied optima the
 /// plan may differ from one version of the binary to another: the version is in the tag, so
-/// replicas of two versions never vouch for each other's plans. Weak: the JSON, gzipped or
-/// not, is one representation, and the prices in a report are those of one state.
-pub fn session_tag(kind: &str, seq: i64) -> String {
-    format!("W/\"{kind}-{seq}-{}\"", env!("CARGO_PKG_VERSION"))
+/// replicas of two versions never vouch for each other's plans; so may a warm session's and a
+/// cold one's (`--warm-sessions` set on one replica and not on another), so that is in the tag
+/// too (a replica that took a warm session over cold answered 304 to the warm plan's tag).
+/// Weak: the JSON, gzipped or not, is one representation, and the prices in a report are
+/// those of one state.
+pub fn session_tag(kind: &str, seq: i64, warm: bool) -> String {
+    let mode = if warm { "warm" } else { "cold" };
+    format!("W/\"{kind}-{seq}-{}-{mode}\"", env!("CARGO_PKG_VERSION"))
 }
 
 /// Sets the tag and the rule that every use asks the server first (`no-cache`; `private`:
@@ -79,8 +83,13 @@ mod tests {
 
     #[test]
     fn session_tags_differ_by_kind_and_batch() {
-        assert_ne!(session_tag("plan", 3), session_tag("plan", 4));
-        assert_ne!(session_tag("plan", 3), session_tag("state", 3));
-        assert!(session_tag("arrow", 0).starts_with("W/\"arrow-0-"));
+        assert_ne!(session_tag("plan", 3, false), session_tag("plan", 4, false));
+        assert_ne!(
+            session_tag("plan", 3, false),
+            session_tag("state", 3, false)
+        );
+        assert!(session_tag("arrow", 0, false).starts_with("W/\"arrow-0-"));
+        // A warm session's plan and a cold one's may differ among tied optima.
+        assert_ne!(session_tag("plan", 3, true), session_tag("plan", 3, false));
     }
 }

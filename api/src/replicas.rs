@@ -28,7 +28,7 @@ use crate::error::{ApiError, InternalError};
 use crate::jobs::{Faults, JobRequest, JobScenarios, RunObserver};
 use crate::metrics::{LeaseKind, Metrics};
 use crate::sessions::SessionHub;
-use crate::store::{ClaimedRun, PgStore, StoreError};
+use crate::store::{ClaimedRun, LeaseAt, PgStore, StoreError};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri};
@@ -359,16 +359,24 @@ pub enum Unreachable {
 /// so a coordinator's dispatch waited the whole forward timeout (120 s) although another
 /// replica could serve it once the lease ran out (10 s). Taking over then is safe: a log row
 /// is written only under a live lease, so the frozen replica, if it wakes, writes nothing.
-pub async fn lease_lapses(store: Arc<PgStore>, id: String, addr: String) {
+///
+/// It also resolves once another replica holds the lease ([`LeaseAt::Moved`]): a request
+/// forwarded to a frozen replica whose lease a third replica took over waited the whole
+/// forward timeout (a forward timeout of 120 s, where the new holder answered at once), and
+/// a stream forwarded there stayed silent, missing every change the new holder made.
+pub async fn lease_lapses(store: Arc<PgStore>, id: String, addr: String) -> LeaseAt {
     use crate::store::SessionLog;
     let lease = store.lease().unwrap_or(Duration::from_secs(10));
-    tokio::time::sleep(lease).await;
+    // A move is looked for from the start (every third of a lease); a lapse after a lease.
+    let started = tokio::time::Instant::now();
     loop {
-        let (s, i, a) = (store.clone(), id.clone(), addr.clone());
-        if let Ok(Ok(true)) = tokio::task::spawn_blocking(move || s.lease_lapsed(&i, &a)).await {
-            return;
-        }
         tokio::time::sleep((lease / 3).max(Duration::from_millis(100))).await;
+        let (s, i, a) = (store.clone(), id.clone(), addr.clone());
+        match tokio::task::spawn_blocking(move || s.lease_at(&i, &a)).await {
+            Ok(Ok(LeaseAt::Moved)) => return LeaseAt::Moved,
+            Ok(Ok(LeaseAt::Lapsed)) if started.elapsed() >= lease => return LeaseAt::Lapsed,
+            _ => {}
+        }
     }
 }
 

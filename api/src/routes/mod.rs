@@ -430,70 +430,125 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
         Ok(Tenant(t)) => t,
         Err(e) => return e.into_response(),
     };
-    let hub = st.sessions.clone();
-    let (sid, who) = (id.clone(), tenant.clone());
-    let addr = match blocking(move || hub.route(&sid, &who)).await {
-        Ok(Ok(Owner::Here | Owner::Taken)) => {
-            return next.run(Request::from_parts(parts, body)).await
-        }
-        Ok(Ok(Owner::Replica(addr))) => addr,
-        Ok(Err(e)) => return e.into_response(),
-        Err(e) => return e.into_response(),
-    };
-    // Read within the decode budget as the owner reads it: held until the answer is back.
-    let (bytes, share) = match extract::read_body_held(&st, &tenant, &parts.headers, body).await {
-        Ok(read) => read,
-        Err(e) => return e.into_response(),
-    };
-    let forwarded = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
-    let forward = st.forwarder.forward(&addr, forwarded);
-    let answer = match st.replicated.clone() {
-        Some(store) => tokio::select! {
-            answer = forward => answer,
-            () = crate::replicas::lease_lapses(store, id.clone(), addr.clone()) => {
-                tracing::warn!(session = %id, addr = %addr,
-                    "the session's replica let its lease run out while a forwarded request waited");
-                Err(crate::replicas::Unreachable::Lapsed)
+    // The body, read once the request is to be forwarded (served here, it is passed on as
+    // it comes), with its share of the decode budget.
+    let mut read: Option<(axum::body::Bytes, _)> = None;
+    let mut body = Some(body);
+    // Routed again when the lease moves while a forward waits (a third replica took over a
+    // frozen holder's session): at most a few times, each a lease at most.
+    for _ in 0..3 {
+        let hub = st.sessions.clone();
+        let (sid, who) = (id.clone(), tenant.clone());
+        let addr = match blocking(move || hub.route(&sid, &who)).await {
+            Ok(Ok(Owner::Here | Owner::Taken)) => {
+                let body = match (body.take(), read.take()) {
+                    (Some(body), _) => body,
+                    (None, Some((bytes, share))) => {
+                        // The handler takes the body's share again: held here too, its wait
+                        // for one would wait on this one.
+                        drop(share);
+                        axum::body::Body::from(bytes)
+                    }
+                    (None, None) => axum::body::Body::empty(),
+                };
+                return next.run(Request::from_parts(parts, body)).await;
             }
-        },
-        None => forward.await,
-    };
-    match answer {
-        Ok(resp) => resp,
-        Err(gone @ (crate::replicas::Unreachable::Dead | crate::replicas::Unreachable::Lapsed)) => {
-            let hub = st.sessions.clone();
-            let (sid, dead) = (id.clone(), addr.clone());
-            // A replica that lets its lease run out may be alive (frozen, slow): its lease is
-            // taken only while it is still out of date, in one statement, so a replica that
-            // woke and renewed it keeps it (the request is answered "retry").
-            let lapsed = matches!(gone, crate::replicas::Unreachable::Lapsed);
-            let taken = blocking(move || {
-                if lapsed {
-                    hub.log().take_over_lapsed(&sid, &dead)
-                } else {
-                    hub.log().take_over(&sid, &dead)
-                }
-            });
-            match taken.await {
-                Ok(Ok(true)) => {
-                    tracing::warn!(session = %id, dead = %addr, "session taken over from a replica that is gone");
-                    // The handler takes the body's share again: held here too, its wait for
-                    // one would wait on this one (a review found it could hold every large
-                    // body of the replica so).
-                    drop(share);
-                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                        .await
-                }
-                Ok(Ok(false)) => ApiError::from(InternalError::Unavailable(
-                    "the session is moving between replicas; retry".into(),
-                ))
-                .into_response(),
-                Ok(Err(e)) => ApiError::from(e).into_response(),
-                Err(e) => e.into_response(),
+            Ok(Ok(Owner::Replica(addr))) => addr,
+            Ok(Err(e)) => return e.into_response(),
+            Err(e) => return e.into_response(),
+        };
+        // Read within the decode budget as the owner reads it: held until the answer is back.
+        if let Some(b) = body.take() {
+            match extract::read_body_held(&st, &tenant, &parts.headers, b).await {
+                Ok(r) => read = Some(r),
+                Err(e) => return e.into_response(),
             }
         }
-        Err(crate::replicas::Unreachable::Failed(resp)) => resp,
+        let bytes = read.as_ref().map(|r| r.0.clone()).unwrap_or_default();
+        let forwarded = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
+        let forward = st.forwarder.forward(&addr, forwarded);
+        let answer = match st.replicated.clone() {
+            Some(store) => tokio::select! {
+                answer = forward => answer.map(|resp| until_moved(resp, store.clone(), &id, &addr)),
+                at = crate::replicas::lease_lapses(store.clone(), id.clone(), addr.clone()) => {
+                    tracing::warn!(session = %id, addr = %addr, ?at,
+                        "the session's replica lost its lease while a forwarded request waited");
+                    match at {
+                        crate::store::LeaseAt::Moved => continue,
+                        _ => Err(crate::replicas::Unreachable::Lapsed),
+                    }
+                }
+            },
+            None => forward.await,
+        };
+        return match answer {
+            Ok(resp) => resp,
+            Err(
+                gone @ (crate::replicas::Unreachable::Dead | crate::replicas::Unreachable::Lapsed),
+            ) => {
+                let hub = st.sessions.clone();
+                let (sid, dead) = (id.clone(), addr.clone());
+                // A replica that lets its lease run out may be alive (frozen, slow): its lease
+                // is taken only while it is still out of date, in one statement, so a replica
+                // that woke and renewed it keeps it (the request is answered "retry").
+                let lapsed = matches!(gone, crate::replicas::Unreachable::Lapsed);
+                let taken = blocking(move || {
+                    if lapsed {
+                        hub.log().take_over_lapsed(&sid, &dead)
+                    } else {
+                        hub.log().take_over(&sid, &dead)
+                    }
+                });
+                match taken.await {
+                    Ok(Ok(true)) => {
+                        tracing::warn!(session = %id, dead = %addr, "session taken over from a replica that is gone");
+                        // The handler takes the body's share again: held here too, its wait for
+                        // one would wait on this one (a review found it could hold every large
+                        // body of the replica so).
+                        drop(read);
+                        next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                            .await
+                    }
+                    Ok(Ok(false)) => ApiError::from(InternalError::Unavailable(
+                        "the session is moving between replicas; retry".into(),
+                    ))
+                    .into_response(),
+                    Ok(Err(e)) => ApiError::from(e).into_response(),
+                    Err(e) => e.into_response(),
+                }
+            }
+            Err(crate::replicas::Unreachable::Failed(resp)) => resp,
+        };
     }
+    ApiError::from(InternalError::Unavailable(
+        "the session is moving between replicas; retry".into(),
+    ))
+    .into_response()
+}
+
+/// A forwarded event stream (SSE), ended once the session's lease leaves `addr`: a stream
+/// forwarded to a frozen replica whose lease another took over stayed open and silent, so
+/// its client neither saw the new holder's changes nor reconnected (with `Last-Event-ID`, to
+/// any replica). Other answers are passed on as they are.
+fn until_moved(
+    resp: Response,
+    store: std::sync::Arc<crate::store::PgStore>,
+    id: &str,
+    addr: &str,
+) -> Response {
+    let stream = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if !stream {
+        return resp;
+    }
+    use futures_util::StreamExt;
+    let (parts, body) = resp.into_parts();
+    let moved = crate::replicas::lease_lapses(store, id.to_string(), addr.to_string());
+    let body = axum::body::Body::from_stream(body.into_data_stream().take_until(Box::pin(moved)));
+    Response::from_parts(parts, body)
 }
 
 /// Counts and times every request, and logs it.

@@ -257,7 +257,7 @@ async fn session_read_tagged<T: Send + 'static>(
     build: impl FnOnce(&commonsnet_engine::session::Session, i64) -> T + Send + 'static,
 ) -> Result<(String, Option<T>), ApiError> {
     let read = move |s: &commonsnet_engine::session::Session, seq: i64| {
-        let tag = conditional::session_tag(kind, seq);
+        let tag = conditional::session_tag(kind, seq, s.warm_mode());
         let built = (!conditional::none_match(&headers, &tag)).then(|| build(s, seq));
         (tag, built)
     };

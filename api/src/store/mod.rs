@@ -10,7 +10,7 @@
 mod postgres;
 mod sqlite;
 
-pub use postgres::{ClaimedRun, PgSettings, PgStore, RunStored};
+pub use postgres::{ClaimedRun, LeaseAt, PgSettings, PgStore, RunStored};
 pub use sqlite::{open_db, SqliteJobs, SqliteSessions};
 
 use commonsnet_engine::batch::RunRow;

@@ -136,6 +136,17 @@ const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /// The database's clock in microseconds since the Unix epoch (runs' start and finish).
 const DB_NOW_US: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
 
+/// Where a session's lease stands for one replica ([`PgStore::lease_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAt {
+    /// It holds the lease, in date.
+    Held,
+    /// It holds the lease, run out (it stopped renewing: frozen, or cut off).
+    Lapsed,
+    /// Another replica holds it, or none does.
+    Moved,
+}
+
 /// A run claimed by this replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedRun {
@@ -443,22 +454,25 @@ impl PgStore {
         })
     }
 
-    /// Whether the lease of session `id`, held at `addr`, has run out: its holder stopped
-    /// renewing (frozen, stopped, or cut off from the database). False when it is held
-    /// elsewhere now, or gone.
-    pub fn lease_lapsed(&self, id: &str, addr: &str) -> Result<bool, StoreError> {
+    /// Where the lease of session `id` stands for the replica at `addr`.
+    pub fn lease_at(&self, id: &str, addr: &str) -> Result<LeaseAt, StoreError> {
         self.block(async {
             let client = self.pool.get().await?;
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT lease_until < {DB_NOW} FROM session_owners
-                         WHERE session = $1 AND addr = $2"
+                        "SELECT addr = $2, lease_until < {DB_NOW} FROM session_owners
+                         WHERE session = $1"
                     ),
                     &[&id, &addr],
                 )
                 .await?;
-            Ok(row.is_some_and(|r| r.get(0)))
+            Ok(match row {
+                Some(r) if r.get::<_, bool>(0) && r.get::<_, bool>(1) => LeaseAt::Lapsed,
+                Some(r) if r.get::<_, bool>(0) => LeaseAt::Held,
+                // Another replica holds it, or nobody does (the session was deleted).
+                _ => LeaseAt::Moved,
+            })
         })
     }
 
