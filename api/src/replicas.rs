@@ -354,16 +354,16 @@ pub enum Unreachable {
 }
 
 /// Resolves once the lease of session `id` held at `addr` has run out, while a request
-/// forwarded there waits for its answer: first after one lease, then every third of one.
+/// forwarded there waits for its answer: looked at every third of a lease, a lapse counted
+/// once a whole lease has passed.
 /// A replica frozen mid-request (stopped, a paused VM) accepts connections and never answers,
 /// so a coordinator's dispatch waited the whole forward timeout (120 s) although another
 /// replica could serve it once the lease ran out (10 s). Taking over then is safe: a log row
 /// is written only under a live lease, so the frozen replica, if it wakes, writes nothing.
 ///
-/// It also resolves once another replica holds the lease ([`LeaseAt::Moved`]): a request
-/// forwarded to a frozen replica whose lease a third replica took over waited the whole
-/// forward timeout (a forward timeout of 120 s, where the new holder answered at once), and
-/// a stream forwarded there stayed silent, missing every change the new holder made.
+/// It also resolves once another replica holds the lease ([`LeaseAt::Moved`]) or the session
+/// is gone: a request forwarded to a frozen replica whose lease a third replica took over
+/// waited the whole forward timeout (120 s, where the new holder answered at once).
 pub async fn lease_lapses(store: Arc<PgStore>, id: String, addr: String) -> LeaseAt {
     use crate::store::SessionLog;
     let lease = store.lease().unwrap_or(Duration::from_secs(10));
@@ -373,7 +373,7 @@ pub async fn lease_lapses(store: Arc<PgStore>, id: String, addr: String) -> Leas
         tokio::time::sleep((lease / 3).max(Duration::from_millis(100))).await;
         let (s, i, a) = (store.clone(), id.clone(), addr.clone());
         match tokio::task::spawn_blocking(move || s.lease_at(&i, &a)).await {
-            Ok(Ok(LeaseAt::Moved)) => return LeaseAt::Moved,
+            Ok(Ok(at @ (LeaseAt::Moved | LeaseAt::Gone))) => return at,
             Ok(Ok(LeaseAt::Lapsed)) if started.elapsed() >= lease => return LeaseAt::Lapsed,
             _ => {}
         }

@@ -35,7 +35,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tower_http::compression::predicate::{Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use utoipa::{OpenApi, ToSchema};
@@ -474,7 +474,19 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
                     tracing::warn!(session = %id, addr = %addr, ?at,
                         "the session's replica lost its lease while a forwarded request waited");
                     match at {
-                        crate::store::LeaseAt::Moved => continue,
+                        crate::store::LeaseAt::Moved | crate::store::LeaseAt::Gone
+                            if resend_safe(&parts, &bytes) => continue,
+                        // The frozen replica may have applied it before it froze: sent again
+                        // elsewhere it would be applied twice (events without ids).
+                        crate::store::LeaseAt::Moved | crate::store::LeaseAt::Gone => {
+                            return ApiError::from(InternalError::Unavailable(
+                                "the session moved to another replica while this request waited \
+                                 on the one that served it, which may have applied it: retry \
+                                 (events with an event_id are applied at most once)"
+                                    .into(),
+                            ))
+                            .into_response()
+                        }
                         _ => Err(crate::replicas::Unreachable::Lapsed),
                     }
                 }
@@ -509,6 +521,9 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
                         next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                             .await
                     }
+                    // Another replica took it over first: routed there, where that is safe
+                    // (a request to a dead replica was never sent).
+                    Ok(Ok(false)) if !lapsed || resend_safe(&parts, &bytes) => continue,
                     Ok(Ok(false)) => ApiError::from(InternalError::Unavailable(
                         "the session is moving between replicas; retry".into(),
                     ))
@@ -526,16 +541,41 @@ async fn to_session_owner(State(st): St, req: Request, next: Next) -> Response {
     .into_response()
 }
 
-/// A forwarded event stream (SSE), ended once the session's lease leaves `addr`: a stream
-/// forwarded to a frozen replica whose lease another took over stayed open and silent, so
-/// its client neither saw the new holder's changes nor reconnected (with `Last-Event-ID`, to
-/// any replica). Other answers are passed on as they are.
+/// Whether a request may be sent to another replica after the one it was forwarded to froze
+/// holding it: a read, or a batch of events each with an `event_id` (applied at most once).
+fn resend_safe(parts: &axum::http::request::Parts, body: &[u8]) -> bool {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return true;
+    }
+    parts.method == Method::POST
+        && parts.uri.path().ends_with("/events")
+        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+            v["events"].as_array().is_some_and(|evs| {
+                evs.iter()
+                    .all(|e| e["event_id"].as_str().is_some_and(|id| !id.is_empty()))
+            })
+        })
+}
+
+/// How long a forwarded event stream may stay silent before the session's lease is looked
+/// at: past two of the owner's keep-alive comments (`routes/stream.rs`).
+const STREAM_SILENCE: Duration = Duration::from_secs(12);
+
+/// A forwarded event stream (SSE), ended once it has been silent for [`STREAM_SILENCE`] and
+/// the session's lease has left `addr` (another replica holds it, it ran out, the session is
+/// gone): a stream forwarded to a frozen replica whose lease another took over stayed open
+/// and silent, so its client neither saw the new holder's changes nor reconnected (with
+/// `Last-Event-ID`, to any replica). The database is asked only after a silence, not for
+/// every open stream all the time. Other answers are passed on as they are.
 fn until_moved(
     resp: Response,
     store: std::sync::Arc<crate::store::PgStore>,
     id: &str,
     addr: &str,
 ) -> Response {
+    use crate::store::LeaseAt;
+    use futures_util::StreamExt;
     let stream = resp
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -544,11 +584,31 @@ fn until_moved(
     if !stream {
         return resp;
     }
-    use futures_util::StreamExt;
     let (parts, body) = resp.into_parts();
-    let moved = crate::replicas::lease_lapses(store, id.to_string(), addr.to_string());
-    let body = axum::body::Body::from_stream(body.into_data_stream().take_until(Box::pin(moved)));
-    Response::from_parts(parts, body)
+    let watched = (
+        body.into_data_stream(),
+        store,
+        id.to_string(),
+        addr.to_string(),
+    );
+    let body = futures_util::stream::unfold(watched, |(mut data, store, id, addr)| async move {
+        loop {
+            match tokio::time::timeout(STREAM_SILENCE, data.next()).await {
+                Ok(Some(chunk)) => return Some((chunk, (data, store, id, addr))),
+                Ok(None) => return None,
+                Err(_silent) => {
+                    let (s, i, a) = (store.clone(), id.clone(), addr.clone());
+                    let at = tokio::task::spawn_blocking(move || s.lease_at(&i, &a)).await;
+                    if let Ok(Ok(LeaseAt::Moved | LeaseAt::Lapsed | LeaseAt::Gone)) = at {
+                        tracing::warn!(session = %id, addr = %addr,
+                            "a forwarded stream's replica lost the session's lease: the stream ends");
+                        return None;
+                    }
+                }
+            }
+        }
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(body))
 }
 
 /// Counts and times every request, and logs it.
@@ -706,6 +766,31 @@ mod tests {
     //! fields, and values the service builds validate against the documented schemas.
 
     use super::*;
+
+    /// A request held by a replica that froze is sent to the session's new replica only when
+    /// a second copy cannot apply twice: a read, or events that all carry an `event_id`.
+    #[test]
+    fn only_reads_and_events_with_ids_are_resent() {
+        let parts = |method: &str, path: &str| {
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(())
+                .unwrap();
+            req.into_parts().0
+        };
+        let events = "/v1/sessions/0123456789abcdef0123456789abcdef/events";
+        assert!(resend_safe(&parts("GET", "/v1/sessions/x/plan"), b""));
+        let with_ids = br#"{"events": [{"type": "need_withdrawn", "id": "n", "event_id": "e1"}]}"#;
+        assert!(resend_safe(&parts("POST", events), with_ids));
+        let one_without = br#"{"events": [{"type": "need_withdrawn", "id": "n", "event_id": "e1"},
+            {"type": "need_withdrawn", "id": "m"}]}"#;
+        assert!(!resend_safe(&parts("POST", events), one_without));
+        let empty_id = br#"{"events": [{"type": "need_withdrawn", "id": "n", "event_id": ""}]}"#;
+        assert!(!resend_safe(&parts("POST", events), empty_id));
+        assert!(!resend_safe(&parts("POST", events), b"{not json"));
+        assert!(!resend_safe(&parts("DELETE", "/v1/sessions/x"), b""));
+    }
     use commonsnet_engine::session::{parse_events, Session};
     use commonsnet_engine::Status;
     use serde_json::Value;

@@ -129,7 +129,9 @@ pub(super) async fn session_stream(
     });
     let events = retry.chain(events);
     Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
+        // Every 5 s: a replica that forwards the stream takes a longer silence for a sign
+        // that the one serving it froze (`routes::until_moved`).
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5)))
         .into_response())
 }
 

@@ -143,8 +143,12 @@ pub enum LeaseAt {
     Held,
     /// It holds the lease, run out (it stopped renewing: frozen, or cut off).
     Lapsed,
-    /// Another replica holds it, or none does.
+    /// Another replica holds it.
     Moved,
+    /// No replica holds it (it let the session go: an idle unload; it may claim it again).
+    Released,
+    /// The session is no more (deleted).
+    Gone,
 }
 
 /// A run claimed by this replica.
@@ -470,8 +474,19 @@ impl PgStore {
             Ok(match row {
                 Some(r) if r.get::<_, bool>(0) && r.get::<_, bool>(1) => LeaseAt::Lapsed,
                 Some(r) if r.get::<_, bool>(0) => LeaseAt::Held,
-                // Another replica holds it, or nobody does (the session was deleted).
-                _ => LeaseAt::Moved,
+                Some(_) => LeaseAt::Moved,
+                // No owner: a live replica that let the session go (and may be loading it
+                // again, the request with it) is not a freeze; a deleted session is gone.
+                None => {
+                    let exists = client
+                        .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id])
+                        .await?;
+                    if exists.is_some() {
+                        LeaseAt::Released
+                    } else {
+                        LeaseAt::Gone
+                    }
+                }
             })
         })
     }

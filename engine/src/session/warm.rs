@@ -130,16 +130,16 @@ pub(super) struct WarmFlow {
 }
 
 impl Session {
-    /// Whether the session re-plans warm: a transportation session whose data the warm
-    /// model (`session/warm.rs`) has taken so far, or a session whose LP stages start from
-    /// the last re-plan's bases (`lp/start.rs`). Its plan is an optimum that depends on where
-    /// the re-plans fell, so its replay re-plans at the same points.
     /// Whether the session was made or rebuilt to re-plan warm (`Session::new_warm`), whatever
     /// it holds now: among tied optima its plan may differ from a cold session's.
     pub fn warm_mode(&self) -> bool {
         self.warm_on
     }
 
+    /// Whether the session re-plans warm: a transportation session whose data the warm
+    /// model (`session/warm.rs`) has taken so far, or a session whose LP stages start from
+    /// the last re-plan's bases (`lp/start.rs`). Its plan is an optimum that depends on where
+    /// the re-plans fell, so its replay re-plans at the same points.
     pub fn is_warm(&self) -> bool {
         self.warm.is_some() || self.lp_starts.is_some()
     }
