@@ -224,6 +224,17 @@ fn a_session_fails_over_when_its_owner_is_sigkilled() {
     assert_eq!(plan_of(&c, &id), plan_of(&single, &sid));
 }
 
+/// Send `sig` (`-STOP`, `-CONT`) to replica `s`: a frozen process accepts connections and
+/// never answers.
+fn signal(s: &Server, sig: &str) {
+    let pid = s.child.id().to_string();
+    let ok = std::process::Command::new("kill")
+        .args([sig, pid.as_str()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
 /// A frozen owner (SIGSTOP: a stuck process, a paused VM) accepts the forwarded request and
 /// never answers; once its lease runs out the replica holding the request takes the session
 /// over and applies it (it waited the 120 s forward timeout and answered 503). The owner,
@@ -236,18 +247,10 @@ fn a_frozen_owner_is_taken_over_once_its_lease_runs_out() {
     let id = session_with_teams(&a);
     let r = events(&b, &id, json!([incident("i0", 45.01, 2, 1)]));
     r.assert_status(200);
-    let signal = |sig: &str| {
-        let pid = a.child.id().to_string();
-        let ok = std::process::Command::new("kill")
-            .args([sig, pid.as_str()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
-    signal("-STOP");
+    signal(&a, "-STOP");
     let batch = json!([incident("i1", 45.02, 3, 2)]);
     let r = events(&b, &id, batch.clone());
-    signal("-CONT");
+    signal(&a, "-CONT");
     r.assert_status(200);
     assert_eq!(r.json()["seq"], 2);
     // Woken, A forwards to B (503 while it finds out it lost the session): one plan, and
@@ -891,17 +894,9 @@ fn requests_and_streams_forwarded_to_a_frozen_owner_follow_its_session() {
         .get(&b.url(&format!("/v1/sessions/{id}/stream")))
         .call()
         .unwrap();
-    let pid = a.child.id().to_string();
-    let signal = |sig: &str| {
-        let ok = std::process::Command::new("kill")
-            .args([sig, pid.as_str()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
-    signal("-STOP");
+    signal(&a, "-STOP");
     // Woken after 30 s whatever happens, so that a failure does not wait 120 s.
-    let wake = pid.clone();
+    let wake = a.child.id().to_string();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(30));
         let _ = std::process::Command::new("kill")
@@ -930,7 +925,7 @@ fn requests_and_streams_forwarded_to_a_frozen_owner_follow_its_session() {
         .collect();
     let answers: Vec<(u16, Duration)> = posts.into_iter().map(|p| p.join().unwrap()).collect();
     let streamed = read.join().unwrap();
-    signal("-CONT");
+    signal(&a, "-CONT");
     for (status, took) in &answers {
         assert_eq!(*status, 200, "{answers:?}");
         assert!(*took < Duration::from_secs(15), "{answers:?}");
