@@ -10,11 +10,23 @@ import { formOf, type GeneratorName, type PolicyForm } from './policy';
 const TOKEN_KEY = 'commonsnet.token';
 const LANG_KEY = 'commonsnet.lang';
 
-function stored(key: string): string | null {
+/** What this tab keeps under `key` (session storage), if storage is on. */
+export function stored(key: string): string | null {
   try {
     return sessionStorage.getItem(key);
   } catch {
     return null;
+  }
+}
+
+/** Keep `value` under `key` for this tab (session storage), or drop it (null); with storage
+ * off it lasts until reload. */
+export function keep(key: string, value: string | null): void {
+  try {
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    /* storage may be off (a private window's quota) */
   }
 }
 
@@ -76,11 +88,7 @@ export const planner = $state<PlannerState>({
 export function setLang(lang: Lang): void {
   ui.lang = lang;
   document.documentElement.lang = lang;
-  try {
-    sessionStorage.setItem(LANG_KEY, lang);
-  } catch {
-    /* storage may be off; the choice then lasts until reload */
-  }
+  keep(LANG_KEY, lang);
 }
 
 /** Keep the token for this tab only (session storage), never in a URL. */
@@ -88,12 +96,7 @@ export function setToken(token: string): void {
   ui.token = token.trim();
   ui.tokenNeeded = false;
   ui.tokenVersion += 1;
-  try {
-    if (ui.token) sessionStorage.setItem(TOKEN_KEY, ui.token);
-    else sessionStorage.removeItem(TOKEN_KEY);
-  } catch {
-    /* as above */
-  }
+  keep(TOKEN_KEY, ui.token || null);
 }
 
 export const api = new Api(() => ui.token);
